@@ -1,0 +1,284 @@
+"""What every provider wire format shares: HTTP with timeouts, error bodies, the refusal rules.
+
+A format is a subclass of :class:`ProviderClient` that implements :meth:`fetch_models` (all pages,
+normalized to :class:`~discovery.model.Model`). Failures are :class:`ProviderError` with a
+``reason`` a person can act on; the message never contains the API key.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar, Iterable, Mapping, Optional
+
+import requests
+
+from discovery.model import Model
+from discovery.settings import ProviderConfig
+
+USER_AGENT = "model-discovery/0.1"
+
+
+class ProviderError(Exception):
+    """A refresh failed. ``kind`` says how; ``retryable`` whether trying again may help."""
+
+    kind = "error"
+    retryable = False
+
+    def __init__(self, message: str, *, status: Optional[int] = None, retry_after: Optional[float] = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+    @property
+    def reason(self) -> str:
+        """One line for refresh history and provider status."""
+        return f"{self.kind}: {self}"
+
+
+class ProviderHTTPError(ProviderError):
+    """The provider answered with an error status."""
+
+    kind = "http"
+
+    @property
+    def retryable(self) -> bool:  # type: ignore[override]
+        return self.status is not None and (self.status == 429 or self.status >= 500)
+
+
+class ProviderAuthError(ProviderHTTPError):
+    """401/403: a configuration problem (key missing, wrong or without access), not an outage."""
+
+    kind = "auth"
+
+
+class ProviderRateLimited(ProviderHTTPError):
+    """429 Too Many Requests."""
+
+    kind = "rate_limited"
+
+
+class ProviderTimeout(ProviderError):
+    """The provider did not answer within the timeout."""
+
+    kind = "timeout"
+    retryable = True
+
+
+class ProviderUnreachable(ProviderError):
+    """The connection could not be made."""
+
+    kind = "connection"
+    retryable = True
+
+
+class MalformedAnswer(ProviderError):
+    """The provider answered 2xx but the body is not what its format says."""
+
+    kind = "malformed"
+
+
+class SuspiciousSnapshot(ProviderError):
+    """An answer that would wipe or gut the catalog (empty, or losing too many models)."""
+
+    kind = "refused"
+
+
+def _error_message(body: Any) -> Optional[str]:
+    """Pull the human message out of any of the documented provider error bodies."""
+    if isinstance(body, Mapping):
+        err = body.get("error")
+        if isinstance(err, Mapping):
+            msg = err.get("message") or err.get("status")
+            code = err.get("code") or err.get("type") or err.get("status")
+            if msg:
+                return f"{msg} ({code})" if code and str(code) not in str(msg) else str(msg)
+        if isinstance(err, str):
+            return err
+        for key in ("message", "detail", "Message"):
+            if body.get(key):
+                return str(body[key])
+    return None
+
+
+def parse_retry_after(value: Optional[str]) -> Optional[float]:
+    """Seconds from a Retry-After header (delta-seconds form; HTTP dates are rare here)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+        from datetime import datetime, timezone
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+class ProviderClient:
+    """Base class of a provider wire format.
+
+    Class attributes describe the format: its name in settings (``format``), the default base URL
+    and API key variable, whether a key is required, and whether it is a catalog (models.dev,
+    LiteLLM: many providers' models, used to enrich the live lists) rather than a live API.
+    """
+
+    format: ClassVar[str] = ""
+    default_base_url: ClassVar[str] = ""
+    default_api_key_env: ClassVar[Optional[str]] = None
+    requires_key: ClassVar[bool] = True
+    is_catalog: ClassVar[bool] = False
+    # Started with no settings file (public catalogs; live APIs whose key is in the environment).
+    default_enabled: ClassVar[bool] = True
+    # Largest body accepted, in bytes; a bigger answer is refused as malformed.
+    max_body_bytes: ClassVar[int] = 64 * 1024 * 1024
+
+    def __init__(self, config: ProviderConfig, session: Optional[requests.Session] = None,
+                 environ: Optional[Mapping[str, str]] = None):
+        self.config = config
+        self.session = session or requests.Session()
+        self.session.headers.setdefault("User-Agent", USER_AGENT)
+        self._environ = environ
+
+    # -- configuration -------------------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        """The configured name; it is the ``provider`` part of model ids for live APIs."""
+        return self.config.name
+
+    @property
+    def base_url(self) -> str:
+        return (self.config.base_url or self.default_base_url).rstrip("/")
+
+    @property
+    def api_key_env(self) -> Optional[str]:
+        return self.config.api_key_env or self.default_api_key_env
+
+    def api_key(self) -> Optional[str]:
+        """The key from the environment; raises ProviderAuthError if the format needs one."""
+        import os
+
+        env = os.environ if self._environ is None else self._environ
+        key = env.get(self.api_key_env) if self.api_key_env else None
+        if not key and self.requires_key:
+            raise ProviderAuthError(f"no API key: set the environment variable {self.api_key_env}")
+        return key or None
+
+    def auth_headers(self) -> dict[str, str]:
+        """Headers that authenticate a request; formats override this."""
+        key = self.api_key()
+        return {"Authorization": f"Bearer {key}"} if key else {}
+
+    # -- HTTP ----------------------------------------------------------------------------------
+    def request_json(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None,
+                     json_body: Any = None, headers: Optional[Mapping[str, str]] = None) -> Any:
+        """One HTTP call with the configured timeout; returns the decoded JSON body.
+
+        Raises the matching :class:`ProviderError` for timeouts, connection failures, error
+        statuses (with the provider's own error message) and bodies that are not JSON.
+        """
+        url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
+        hdrs = dict(self.auth_headers())
+        hdrs.update(headers or {})
+        try:
+            resp = self.session.request(method, url, params=params, json=json_body, headers=hdrs,
+                                        timeout=self.config.timeout, stream=True)
+        except requests.Timeout:
+            raise ProviderTimeout(f"no answer from {self.name} within {self.config.timeout:g}s") from None
+        except requests.ConnectionError as exc:
+            raise ProviderUnreachable(f"cannot connect to {self.name} at {self.base_url}: "
+                                      f"{type(exc).__name__}") from None
+        try:
+            body = self._read_body(resp)
+        finally:
+            resp.close()
+        if resp.status_code >= 400:
+            self._raise_for_status(resp, body)
+        try:
+            return json.loads(body)
+        except ValueError:
+            snippet = body[:80].decode("utf-8", "replace")
+            raise MalformedAnswer(f"{self.name} answered {resp.status_code} with a body that is not JSON: "
+                                  f"{snippet!r}") from None
+
+    def get_json(self, path: str, params: Optional[Mapping[str, Any]] = None,
+                 headers: Optional[Mapping[str, str]] = None) -> Any:
+        """GET ``path`` and decode its JSON body (see :meth:`request_json`)."""
+        return self.request_json("GET", path, params=params, headers=headers)
+
+    def _read_body(self, resp: requests.Response) -> bytes:
+        """Read the body, refusing one larger than ``max_body_bytes``.
+
+        ``timeout`` bounds each socket read, so a body that drips slowly is also bounded by the
+        overall deadline enforced here.
+        """
+        import time
+
+        deadline = time.monotonic() + max(self.config.timeout * 3, self.config.timeout + 5)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in resp.iter_content(chunk_size=65536):
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    raise MalformedAnswer(f"{self.name} answered with a body larger than "
+                                          f"{self.max_body_bytes // (1024 * 1024)} MiB; refused")
+                if time.monotonic() > deadline:
+                    raise ProviderTimeout(f"{self.name} sent its answer too slowly "
+                                          f"({size} bytes before the deadline)")
+                chunks.append(chunk)
+        except requests.exceptions.ConnectionError:
+            raise ProviderTimeout(f"{self.name} stopped sending its answer") from None
+        except requests.exceptions.ChunkedEncodingError:
+            raise MalformedAnswer(f"{self.name} broke off its answer") from None
+        return b"".join(chunks)
+
+    def _raise_for_status(self, resp: requests.Response, body: bytes) -> None:
+        try:
+            parsed = json.loads(body)
+        except ValueError:
+            parsed = None
+        message = _error_message(parsed) or body[:120].decode("utf-8", "replace").strip() or resp.reason
+        status = resp.status_code
+        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        text = f"{self.name} answered HTTP {status}: {message}"
+        if status in (401, 403):
+            raise ProviderAuthError(text, status=status)
+        if status == 429:
+            raise ProviderRateLimited(text, status=status, retry_after=retry_after)
+        raise ProviderHTTPError(text, status=status, retry_after=retry_after)
+
+    # -- the format's job ----------------------------------------------------------------------
+    def fetch_models(self) -> list[Model]:
+        """Fetch every page of the model list and normalize it. Formats implement this."""
+        raise NotImplementedError
+
+    def probe(self) -> None:
+        """The cheapest call that shows the provider answers (a one-item page where possible)."""
+        self.fetch_models()
+
+    # -- helpers for formats -------------------------------------------------------------------
+    def expect(self, condition: bool, what: str) -> None:
+        """Raise MalformedAnswer unless ``condition`` holds; ``what`` says what was expected."""
+        if not condition:
+            raise MalformedAnswer(f"{self.name} answered with an unexpected shape: {what}")
+
+    def list_field(self, body: Any, key: str = "data") -> list[Mapping[str, Any]]:
+        """``body[key]`` as a list of objects, or MalformedAnswer."""
+        self.expect(isinstance(body, Mapping), f"expected a JSON object with '{key}'")
+        items = body.get(key)
+        self.expect(isinstance(items, list), f"'{key}' is not a list")
+        self.expect(all(isinstance(i, Mapping) for i in items), f"'{key}' holds non-objects")
+        return items
+
+
+def dedupe(models: Iterable[Model]) -> list[Model]:
+    """Keep the first model of each id (some APIs repeat ids), preserving order."""
+    seen: set[str] = set()
+    out = []
+    for m in models:
+        if m.id not in seen:
+            seen.add(m.id)
+            out.append(m)
+    return out

@@ -1,0 +1,147 @@
+"""models.dev ``api.json``: one object keyed by provider id, each with its ``models``.
+
+A catalog, not a live API: its models are marked ``live=False`` and its fields enrich the live
+lists. Fields the taxonomy has no place for are kept in ``attributes`` so that every change of a
+record is a change of the model's content.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from discovery.model import Capabilities, Lifecycle, Limits, Modalities, Model, Pricing
+from discovery.providers.base import ProviderClient
+from discovery.taxonomy import guess_kind, normalize_modalities
+
+# models.dev provider ids that this service names differently.
+PROVIDER_NAMES: dict[str, str] = {
+    "google": "gemini",
+    "amazon-bedrock": "bedrock",
+    "togetherai": "together",
+    "mistral": "mistral",
+    "azure": "azure",
+    "xai": "xai",
+    "ollama-cloud": "ollama",
+}
+
+STATUS_MAP = {"alpha": "preview", "beta": "preview", "deprecated": "deprecated"}
+_MAPPED_KEYS = {"id", "name", "family", "modalities", "limit", "cost", "tool_call", "reasoning",
+                "structured_output", "status", "release_date", "knowledge", "open_weights"}
+
+
+def _positive_int(value: Any) -> Optional[int]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+        return int(value)
+    return None
+
+
+def _price(value: Any) -> Optional[float]:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
+        return float(value)
+    return None
+
+
+def _bool(value: Any) -> Optional[bool]:
+    return value if isinstance(value, bool) else None
+
+
+def _kind(model_id: str, inputs: Optional[tuple], outputs: Optional[tuple]) -> str:
+    guessed = guess_kind(model_id)
+    if guessed in ("embedding", "rerank", "moderation"):
+        return guessed
+    if outputs and "text" not in outputs:
+        if "image" in outputs or "video" in outputs:
+            return "image"
+        if "audio" in outputs:
+            return "audio"
+        if "embedding" in outputs:
+            return "embedding"
+    return guessed or "chat"
+
+
+def normalize_record(provider: str, record: Mapping[str, Any], source: str) -> Model:
+    """One models.dev model record → Model (catalog entry)."""
+    model_id = record["id"]
+    modalities = record.get("modalities") or {}
+    inputs = normalize_modalities(modalities.get("input")) if "input" in modalities else None
+    outputs = normalize_modalities(modalities.get("output")) if "output" in modalities else None
+    limit = record.get("limit") or {}
+    cost = record.get("cost") or {}
+    vision = ("image" in inputs) if inputs is not None else None
+    status = record.get("status")
+    attributes: dict[str, Any] = {k: v for k, v in record.items() if k not in _MAPPED_KEYS}
+    extra_cost = {k: v for k, v in cost.items() if k not in ("input", "output", "cache_read", "cache_write")}
+    if extra_cost:
+        attributes["cost_extra"] = extra_cost
+    if "input" in limit:
+        attributes["limit_input"] = limit["input"]
+    return Model(
+        provider=provider,
+        provider_model_id=model_id,
+        name=record.get("name") or model_id,
+        family=record.get("family"),
+        kind=_kind(model_id, inputs, outputs),
+        modalities=Modalities(input=inputs, output=outputs),
+        capabilities=Capabilities(
+            tool_calling=_bool(record.get("tool_call")),
+            reasoning=_bool(record.get("reasoning")),
+            structured_output=_bool(record.get("structured_output")),
+            vision=vision,
+            prompt_caching=(True if _price(cost.get("cache_read")) else None),
+        ),
+        limits=Limits(
+            context_window=_positive_int(limit.get("context")),
+            max_input_tokens=_positive_int(limit.get("input")),
+            max_output_tokens=_positive_int(limit.get("output")),
+        ),
+        pricing=Pricing(
+            input=_price(cost.get("input")),
+            output=_price(cost.get("output")),
+            cache_read=_price(cost.get("cache_read")),
+            cache_write=_price(cost.get("cache_write")),
+        ),
+        lifecycle=Lifecycle(
+            status=STATUS_MAP.get(status, "active") if status is not None or record else None,
+            release_date=record.get("release_date"),
+            knowledge_cutoff=record.get("knowledge"),
+        ),
+        open_weights=_bool(record.get("open_weights")),
+        attributes=attributes,
+        raw=record,
+        source=source,
+        live=False,
+    )
+
+
+class ModelsDevClient(ProviderClient):
+    """The models.dev catalog. Options: ``providers`` (models.dev ids to keep; default all),
+    ``provider_names`` (models.dev id → name used in model ids)."""
+
+    format = "modelsdev"
+    default_base_url = "https://models.dev"
+    default_api_key_env = None
+    requires_key = False
+    is_catalog = True
+
+    def fetch_models(self) -> list[Model]:
+        body = self.get_json("/api.json")
+        return self.normalize(body)
+
+    def normalize(self, body: Any) -> list[Model]:
+        """The whole api.json document → Models (catalog entries)."""
+        self.expect(isinstance(body, Mapping), "api.json must be an object keyed by provider id")
+        wanted = self.config.options.get("providers")
+        names = {**PROVIDER_NAMES, **dict(self.config.options.get("provider_names") or {})}
+        out: dict[str, Model] = {}
+        for provider_id, provider in body.items():
+            if wanted and provider_id not in wanted:
+                continue
+            self.expect(isinstance(provider, Mapping) and isinstance(provider.get("models"), Mapping),
+                        f"provider {provider_id!r} has no 'models' object")
+            name = names.get(provider_id, provider_id)
+            for model_id, record in provider["models"].items():
+                self.expect(isinstance(record, Mapping), f"model {provider_id}/{model_id} is not an object")
+                record = dict(record)
+                record.setdefault("id", model_id)
+                model = normalize_record(name, record, self.name)
+                out.setdefault(model.id, model)
+        return list(out.values())

@@ -1,0 +1,199 @@
+"""Settings: a TOML file with environment overrides, and defaults that work with nothing set.
+
+API keys are never read from the file: a provider names the environment variable that holds its
+key (``api_key_env``), and only the environment is consulted.
+"""
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+
+class SettingsError(ValueError):
+    """A settings file or environment override is malformed."""
+
+
+@dataclass(frozen=True)
+class ProviderConfig:
+    """One configured source of models: a provider's live API or a public catalog."""
+
+    name: str
+    format: str
+    base_url: Optional[str] = None
+    api_key_env: Optional[str] = None
+    refresh_interval: float = 3600.0
+    jitter: float = 0.1
+    timeout: float = 10.0
+    fail_max: int = 5
+    reset_timeout: float = 60.0
+    enabled: bool = True
+    # Refuse a snapshot that loses more than this share of the provider's models.
+    max_removal_ratio: float = 0.5
+    allow_empty: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def api_key(self, environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
+        """The API key from the environment, or None; never logged or stored."""
+        if not self.api_key_env:
+            return None
+        env = os.environ if environ is None else environ
+        return env.get(self.api_key_env) or None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service reads at start-up."""
+
+    database_url: str = "sqlite:///discovery.db"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    # Notifier batching.
+    batch_max_size: int = 100
+    batch_max_delay: float = 0.05
+    # Per-model lookup cache (entries, seconds).
+    model_cache_size: int = 4096
+    model_cache_ttl: float = 300.0
+    # Supervision: restart backoff (seconds, doubled per restart) and restarts allowed per minute.
+    restart_backoff: float = 0.5
+    restart_backoff_max: float = 30.0
+    max_restarts_per_minute: int = 5
+    # How long a view waits for an actor to answer.
+    ask_timeout: float = 5.0
+    # Refresh every provider once at start-up, before its first timer tick.
+    refresh_on_start: bool = True
+    demo: bool = False
+    providers: tuple[ProviderConfig, ...] = ()
+
+    def provider(self, name: str) -> ProviderConfig:
+        """The provider configured under ``name``; KeyError if none is."""
+        for p in self.providers:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+
+SERVICE_KEYS = {f.name: f.type for f in fields(Settings) if f.name != "providers"}
+PROVIDER_KEYS = {f.name: f.type for f in fields(ProviderConfig) if f.name not in ("name", "options")}
+# Keys that must never be configured from the file: keys belong in the environment.
+FORBIDDEN_KEYS = {"api_key", "token", "secret", "password"}
+
+
+def _coerce(value: Any, type_name: str, where: str) -> Any:
+    """Convert a TOML or environment value to the declared field type."""
+    t = str(type_name)
+    try:
+        if t in ("bool",):
+            if isinstance(value, str):
+                low = value.strip().lower()
+                if low in ("1", "true", "yes", "on"):
+                    return True
+                if low in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if t == "int":
+            return int(value)
+        if t == "float":
+            return float(value)
+        if t in ("str", "Optional[str]"):
+            return None if value is None else str(value)
+    except (TypeError, ValueError):
+        raise SettingsError(f"{where}: expected {t}, got {value!r}") from None
+    return value
+
+
+def _provider_from_table(name: str, table: Mapping[str, Any]) -> ProviderConfig:
+    kwargs: dict[str, Any] = {"name": name}
+    options = dict(table.get("options") or {})
+    for key, value in table.items():
+        if key == "options":
+            continue
+        if key in FORBIDDEN_KEYS:
+            raise SettingsError(
+                f"providers.{name}.{key}: secrets are not read from the settings file; "
+                f"set api_key_env to the name of an environment variable instead"
+            )
+        if key not in PROVIDER_KEYS:
+            # Unknown keys are format-specific options (e.g. api_version for Azure).
+            options[key] = value
+            continue
+        kwargs[key] = _coerce(value, PROVIDER_KEYS[key], f"providers.{name}.{key}")
+    if "format" not in kwargs:
+        raise SettingsError(f"providers.{name}: 'format' is required")
+    kwargs["options"] = options
+    return ProviderConfig(**kwargs)
+
+
+def load_settings(
+    path: Optional[str | Path] = None,
+    environ: Optional[Mapping[str, str]] = None,
+    **overrides: Any,
+) -> Settings:
+    """Load settings from ``path`` (or ``$DISCOVERY_CONFIG``), then apply environment overrides.
+
+    Environment: ``DATABASE_URL``; ``DISCOVERY_<KEY>`` for service keys (``DISCOVERY_PORT``);
+    ``DISCOVERY_PROVIDER_<NAME>_<KEY>`` for a provider key (``DISCOVERY_PROVIDER_OPENAI_BASE_URL``).
+    Keyword overrides win over both.
+    """
+    env = os.environ if environ is None else environ
+    path = path or env.get("DISCOVERY_CONFIG")
+    data: dict[str, Any] = {}
+    if path:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise SettingsError(f"settings file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from None
+
+    service = dict(data.get("service") or {})
+    kwargs: dict[str, Any] = {}
+    for key, value in service.items():
+        if key not in SERVICE_KEYS:
+            raise SettingsError(f"service.{key}: unknown setting; known: {', '.join(sorted(SERVICE_KEYS))}")
+        kwargs[key] = _coerce(value, SERVICE_KEYS[key], f"service.{key}")
+
+    providers: dict[str, ProviderConfig] = {}
+    for name, table in (data.get("providers") or {}).items():
+        if not isinstance(table, Mapping):
+            raise SettingsError(f"providers.{name}: expected a table")
+        providers[name] = _provider_from_table(name, table)
+
+    if env.get("DATABASE_URL"):
+        kwargs["database_url"] = env["DATABASE_URL"]
+    for key, type_name in SERVICE_KEYS.items():
+        var = f"DISCOVERY_{key.upper()}"
+        if var in env:
+            kwargs[key] = _coerce(env[var], type_name, var)
+    for name, cfg in list(providers.items()):
+        prefix = f"DISCOVERY_PROVIDER_{name.upper().replace('-', '_')}_"
+        changes = {}
+        for key, type_name in PROVIDER_KEYS.items():
+            if prefix + key.upper() in env:
+                changes[key] = _coerce(env[prefix + key.upper()], type_name, prefix + key.upper())
+        if changes:
+            providers[name] = replace(cfg, **changes)
+
+    kwargs.update(overrides)
+    if "providers" not in kwargs:
+        kwargs["providers"] = tuple(providers.values()) if providers else default_providers(env)
+    return Settings(**kwargs)
+
+
+def default_providers(environ: Optional[Mapping[str, str]] = None) -> tuple[ProviderConfig, ...]:
+    """With no settings file: the public catalogs, plus each provider whose API key is set."""
+    from discovery.providers import FORMATS  # late: providers import settings
+
+    env = os.environ if environ is None else environ
+    chosen = []
+    for fmt in FORMATS.values():
+        if not fmt.default_enabled:
+            continue
+        if fmt.requires_key and not (fmt.default_api_key_env and env.get(fmt.default_api_key_env)):
+            continue
+        chosen.append(ProviderConfig(name=fmt.format, format=fmt.format, api_key_env=fmt.default_api_key_env))
+    return tuple(chosen)

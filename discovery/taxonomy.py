@@ -1,0 +1,131 @@
+"""The capability taxonomy's vocabulary: names, aliases, and what an id alone suggests."""
+from __future__ import annotations
+
+import re
+from typing import Iterable, Optional
+
+from discovery.model import CAPABILITIES, KINDS, MODALITIES, STATUSES
+
+# Names other tools use for our capabilities (LiteLLM's supports_* flags, provider words).
+CAPABILITY_ALIASES: dict[str, str] = {
+    "function_calling": "tool_calling",
+    "functions": "tool_calling",
+    "tools": "tool_calling",
+    "tool_call": "tool_calling",
+    "tool_use": "tool_calling",
+    "supports_function_calling": "tool_calling",
+    "supports_tool_choice": "tool_calling",
+    "parallel_function_calling": "parallel_tool_calls",
+    "supports_parallel_function_calling": "parallel_tool_calls",
+    "parallel_tool_calling": "parallel_tool_calls",
+    "supports_vision": "vision",
+    "image_input": "vision",
+    "multimodal": "vision",
+    "supports_response_schema": "structured_output",
+    "response_schema": "structured_output",
+    "structured_outputs": "structured_output",
+    "json_schema": "structured_output",
+    "supports_json_mode": "json_mode",
+    "response_format": "json_mode",
+    "json": "json_mode",
+    "supports_reasoning": "reasoning",
+    "thinking": "reasoning",
+    "supports_prompt_caching": "prompt_caching",
+    "caching": "prompt_caching",
+    "cache": "prompt_caching",
+    "supports_system_messages": "system_messages",
+    "system_message": "system_messages",
+    "supports_native_streaming": "streaming",
+    "stream": "streaming",
+    "finetuning": "fine_tuning",
+    "fine_tune": "fine_tuning",
+    "supports_batch": "batch",
+}
+
+
+class UnknownCapability(ValueError):
+    """A capability name that is neither in the taxonomy nor a known alias."""
+
+    def __init__(self, names: Iterable[str]):
+        self.names = tuple(names)
+        super().__init__(
+            f"unknown capability {', '.join(repr(n) for n in self.names)}; "
+            f"valid capabilities: {', '.join(CAPABILITIES)}"
+        )
+
+
+def canonical_capability(name: str) -> Optional[str]:
+    """The taxonomy name for ``name`` or an alias of it; None if it is neither."""
+    key = name.strip().lower().replace("-", "_")
+    if key in CAPABILITIES:
+        return key
+    return CAPABILITY_ALIASES.get(key)
+
+
+def canonical_capabilities(names: Iterable[str]) -> tuple[str, ...]:
+    """Map names and aliases to taxonomy names; raise UnknownCapability listing the bad ones."""
+    out, bad = [], []
+    for n in names:
+        c = canonical_capability(n)
+        (out if c else bad).append(c or n)
+    if bad:
+        raise UnknownCapability(bad)
+    return tuple(dict.fromkeys(out))
+
+
+def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
+    """Return ``value`` if it is one of ``choices``; raise ValueError naming the valid ones."""
+    if value not in choices:
+        raise ValueError(f"unknown {what} {value!r}; valid: {', '.join(choices)}")
+    return value
+
+
+_KIND_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"embed", "embedding"),
+    (r"rerank", "rerank"),
+    (r"moderation|guard", "moderation"),
+    (r"whisper|transcri|tts|speech|audio(?!.*preview)", "audio"),
+    (r"dall-e|gpt-image|imagen|image-gen|stable-diffusion|sdxl|flux|midjourney|veo|sora", "image"),
+    (r"^(babbage|davinci)(-\d+)?$|instruct$|-base$", "completion"),
+)
+
+
+def guess_kind(model_id: str) -> Optional[str]:
+    """A kind suggested by the id alone, or None when the id says nothing special.
+
+    Used last, after live APIs and catalogs: ``text-embedding-3-small`` → embedding.
+    """
+    low = model_id.lower()
+    for pattern, kind in _KIND_PATTERNS:
+        if re.search(pattern, low):
+            return kind
+    return None
+
+
+def guess_family(model_id: str) -> Optional[str]:
+    """A family from the id: the id less its date/version suffixes (``gpt-4o-2024-08-06`` → ``gpt-4o``)."""
+    base = model_id.rsplit("/", 1)[-1].split(":", 1)[0]
+    base = re.sub(r"[-_@](\d{4}-?\d{2}-?\d{2}|\d{6,8}|latest|preview|v\d+(\.\d+)*)$", "", base)
+    base = re.sub(r"[-_@](\d{4}-?\d{2}-?\d{2}|\d{4})$", "", base)
+    return base or None
+
+
+def normalize_modalities(values: Optional[Iterable[str]]) -> Optional[tuple[str, ...]]:
+    """Map provider modality words to ours; unknown words are dropped; None stays None."""
+    if values is None:
+        return None
+    mapping = {"file": "pdf", "document": "pdf", "images": "image", "embeddings": "embedding"}
+    out = []
+    for v in values:
+        key = str(v).strip().lower()
+        key = mapping.get(key, key)
+        if key in MODALITIES and key not in out:
+            out.append(key)
+    return tuple(out)
+
+
+__all__ = [
+    "CAPABILITIES", "CAPABILITY_ALIASES", "KINDS", "MODALITIES", "STATUSES", "UnknownCapability",
+    "canonical_capability", "canonical_capabilities", "check_choice", "guess_kind", "guess_family",
+    "normalize_modalities",
+]
