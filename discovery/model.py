@@ -214,8 +214,13 @@ class Model:
 
     def content_hash(self) -> str:
         """A stable hash of :meth:`content`; equal hashes mean no change worth recording."""
-        blob = json.dumps(self.content(), sort_keys=True, separators=(",", ":"), default=str)
-        return hashlib.sha256(blob.encode()).hexdigest()[:32]
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            blob = json.dumps(self.content(), sort_keys=True, separators=(",", ":"), default=str)
+            cached = hashlib.sha256(blob.encode()).hexdigest()[:32]
+            # Frozen dataclass: memoize outside the fields (not part of eq or repr).
+            object.__setattr__(self, "_hash", cached)
+        return cached
 
 
 def split_model_id(model_id: str) -> tuple[str, str]:

@@ -1,0 +1,27 @@
+"""HTTP only: ``create_app(service)`` and one blueprint per resource."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+from web.errors import ApiError, register_error_handlers
+
+
+def create_app(service: Any, test_config: dict | None = None) -> Flask:
+    """The Flask app over a running :class:`actors.service.Service`."""
+    app = Flask(__name__)
+    app.config.update(JSON_SORT_KEYS=False)
+    if test_config:
+        app.config.update(test_config)
+    app.json.sort_keys = False  # keep the documented field order
+    app.extensions["discovery"] = service
+    register_error_handlers(app)
+    from web import health, models, providers, refresh
+
+    for module in (models, providers, refresh, health):
+        app.register_blueprint(module.bp)
+    return app
+
+
+__all__ = ["ApiError", "create_app"]

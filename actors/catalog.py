@@ -1,0 +1,158 @@
+"""CatalogActor: the single writer of the catalog and the store."""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, Optional
+
+import pykka
+from cachetools import TTLCache
+from loguru import logger
+
+from discovery import store
+from discovery.catalog import CatalogState
+from discovery.diff import STATUS_CHANGED
+from discovery.messages import ChangeBatch, ProviderSnapshot, RefreshFailure, RefreshOutcome
+from discovery.model import Model
+from discovery.providers.base import SuspiciousSnapshot
+from discovery.query import CatalogIndex
+from discovery.settings import Settings
+
+
+class CatalogView:
+    """What readers share without going through the actor's mailbox.
+
+    ``index`` is swapped (one reference assignment) after each commit, so a view reads the
+    newest committed catalog in microseconds and never waits behind a write. ``cache`` holds
+    full per-model records (with the provider's raw answer) for detail lookups.
+    """
+
+    def __init__(self, cache_size: int = 4096, cache_ttl: float = 300.0):
+        self.index: CatalogIndex = CatalogIndex({})
+        self.ready = threading.Event()
+        self._cache: TTLCache = TTLCache(maxsize=cache_size, ttl=cache_ttl)
+        self._lock = threading.Lock()
+
+    def publish(self, index: CatalogIndex, changed: Optional[set[str]] = None) -> None:
+        with self._lock:
+            if changed is None:
+                self._cache.clear()
+            else:
+                for model_id in changed:
+                    self._cache.pop(model_id, None)
+            self.index = index
+        self.ready.set()
+
+    def cached(self, model_id: str) -> Optional[Model]:
+        with self._lock:
+            return self._cache.get(model_id)
+
+    def remember(self, model: Model) -> None:
+        with self._lock:
+            self._cache[model.id] = model
+
+
+class CatalogActor(pykka.ThreadingActor):
+    """Serializes every write: diff, one transaction, publish the index, tell the notifier."""
+
+    def __init__(self, settings: Settings, view: CatalogView, notifier: Any = None):
+        super().__init__()
+        self.settings = settings
+        self.view = view
+        self.notifier = notifier
+        self.state = CatalogState()
+
+    # -- life cycle ------------------------------------------------------------------------------
+    def on_start(self) -> None:
+        store.open_database(self.settings.database_url)
+        interrupted = store.interrupt_running_runs()
+        if interrupted:
+            logger.warning("marked {} refresh runs interrupted (left running by a previous process)", interrupted)
+        from discovery.providers import FORMATS
+
+        for p in self.settings.providers:
+            fmt = FORMATS.get(p.format)
+            is_catalog = bool(fmt and fmt.is_catalog)
+            self.state.is_catalog[p.name] = is_catalog
+            store.ensure_provider(p.name, p.format, is_catalog)
+        self.state.load()
+        self.view.publish(self.state.index())
+        logger.info("catalog loaded: {} models from the store", len(self.state.current))
+
+    def on_stop(self) -> None:
+        store.close_database()
+
+    def on_failure(self, exception_type, exception_value, traceback) -> None:
+        logger.error("catalog actor died: {}", exception_value)
+        store.close_database()
+
+    # -- writes ----------------------------------------------------------------------------------
+    def begin_run(self, provider: str, trigger: str) -> int:
+        """Record a refresh run as started; return its id."""
+        return store.begin_run(provider, trigger)
+
+    def apply_snapshot(self, snapshot: ProviderSnapshot) -> RefreshOutcome:
+        """Diff and commit a source's answer; a refused or failed write leaves everything as it was."""
+        try:
+            outcome, events, changed = self.state.apply(snapshot)
+        except SuspiciousSnapshot as exc:
+            logger.warning("refresh {} of {} refused: {}", snapshot.run_id, snapshot.source, exc)
+            return self._fail(snapshot.source, snapshot.run_id, exc.reason)
+        except Exception as exc:  # database trouble: the transaction rolled back; keep serving
+            logger.exception("refresh {} of {} could not be committed", snapshot.run_id, snapshot.source)
+            return self._fail(snapshot.source, snapshot.run_id, f"store: {type(exc).__name__}: {exc}")
+        self.view.publish(self.state.index(), changed)
+        self._announce(events)
+        if changed:
+            logger.info("{}: +{} ~{} -{} (run {})", snapshot.source, outcome.added, outcome.updated,
+                        outcome.removed, snapshot.run_id)
+        return outcome
+
+    def record_failure(self, failure: RefreshFailure) -> RefreshOutcome:
+        """Record a refresh that produced no snapshot."""
+        return self._fail(failure.source, failure.run_id, failure.reason)
+
+    def _fail(self, source: str, run_id: int, reason: str) -> RefreshOutcome:
+        try:
+            store.fail_run(run_id, reason)
+        except Exception:
+            logger.exception("could not record the failure of run {}", run_id)
+        return RefreshOutcome(run_id, source, store.FAILED, error=reason)
+
+    def set_provider_status(self, name: str, status: str, reason: Optional[str], old: Optional[str] = None) -> None:
+        """Persist a provider status change and announce it as a ``status_changed`` event."""
+        try:
+            with store.db.atomic():
+                store.set_provider_status(name, status, reason)
+                events = store.insert_events(
+                    [(STATUS_CHANGED, name, None, None, {"old": old, "new": status, "reason": reason})], time.time())
+        except Exception:
+            logger.exception("could not record the status of {}", name)
+            return
+        self._announce(events)
+
+    def _announce(self, events: list[store.StoredEvent]) -> None:
+        if events and self.notifier is not None:
+            self.notifier.publish(ChangeBatch(tuple(events)))
+
+    # -- reads that need the store ---------------------------------------------------------------
+    def load_model(self, model_id: str) -> Optional[Model]:
+        return store.load_model(model_id)
+
+    def history(self, model_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        return store.model_history(model_id, limit)
+
+    def runs(self, provider: Optional[str] = None, limit: int = 50, before: Optional[int] = None) -> list[dict]:
+        return store.list_runs(provider, limit, before)
+
+    def get_run(self, run_id: int) -> Optional[dict]:
+        return store.get_run(run_id)
+
+    def provider_rows(self) -> dict[str, dict[str, Any]]:
+        return store.provider_rows()
+
+    def events_after(self, after_id: int, limit: int = 100, kinds=(), providers=()) -> list[store.StoredEvent]:
+        return store.events_after(after_id, limit, kinds, providers)
+
+    def last_event_id(self) -> int:
+        return store.last_event_id()

@@ -1,0 +1,148 @@
+"""NotifierActor: fans committed events out to in-process subscribers, in batches."""
+from __future__ import annotations
+
+import itertools
+import threading
+from typing import Any, Callable, Optional
+
+import pykka
+from loguru import logger
+
+from actors.scheduling import schedule
+from discovery.messages import ChangeBatch, EventFilter, Subscription
+from discovery.store import StoredEvent
+
+
+class _Pending:
+    """Events waiting for one subscriber's next batch."""
+
+    __slots__ = ("events", "timer", "paused")
+
+    def __init__(self) -> None:
+        self.events: list[StoredEvent] = []
+        self.timer: Optional[threading.Timer] = None
+        self.paused = False
+
+
+class NotifierActor(pykka.ThreadingActor):
+    """Filters each committed batch per subscriber and delivers by size or delay, whichever first.
+
+    A callable subscriber is called on this actor's thread and must return quickly; a slow
+    consumer should subscribe a pykka actor ref, which is only ever told (never asked), as
+    blocking here would hold up every other subscriber.
+    """
+
+    def __init__(self, default_max_batch: int = 100, default_max_delay: float = 0.05):
+        super().__init__()
+        self.default_max_batch = default_max_batch
+        self.default_max_delay = default_max_delay
+        self.subscriptions: dict[int, Subscription] = {}
+        self.pending: dict[int, _Pending] = {}
+        self._ids = itertools.count(1)
+        self.delivered = 0
+
+    def on_start(self) -> None:
+        self.proxy = self.actor_ref.proxy()
+
+    def on_stop(self) -> None:
+        for p in self.pending.values():
+            if p.timer is not None:
+                p.timer.cancel()
+
+    def on_failure(self, exception_type, exception_value, traceback) -> None:
+        logger.error("notifier died: {}", exception_value)
+        self.on_stop()
+
+    def subscribe(self, target: Any, event_filter: Optional[EventFilter] = None,
+                  max_batch: Optional[int] = None, max_delay: Optional[float] = None) -> int:
+        """Register a callable (called with a tuple of events) or an actor ref (told a ChangeBatch)."""
+        if not (callable(target) or isinstance(target, pykka.ActorRef)):
+            raise TypeError("a subscriber is a callable or a pykka ActorRef")
+        sub = Subscription(next(self._ids), target, event_filter or EventFilter(),
+                           max_batch or self.default_max_batch,
+                           self.default_max_delay if max_delay is None else max_delay)
+        self.subscriptions[sub.id] = sub
+        self.pending[sub.id] = _Pending()
+        return sub.id
+
+    def unsubscribe(self, sub_id: int) -> bool:
+        """Forget a subscriber; undelivered events for it are dropped."""
+        pending = self.pending.pop(sub_id, None)
+        if pending and pending.timer:
+            pending.timer.cancel()
+        return self.subscriptions.pop(sub_id, None) is not None
+
+    def pause(self, sub_id: int) -> None:
+        """Hold deliveries for a subscriber; events keep queueing."""
+        if sub_id in self.pending:
+            self.pending[sub_id].paused = True
+
+    def resume(self, sub_id: int) -> None:
+        """Deliver what queued while paused, and go on."""
+        if sub_id in self.pending:
+            self.pending[sub_id].paused = False
+            self.flush(sub_id)
+
+    def subscriber_count(self) -> int:
+        return len(self.subscriptions)
+
+    def publish(self, batch: ChangeBatch) -> None:
+        """Called (told) by the catalog after each commit."""
+        for sub in list(self.subscriptions.values()):
+            try:
+                wanted = [e for e in batch.events if sub.filter.matches(e)]
+            except Exception:
+                logger.exception("subscriber {}: filter failed", sub.id)
+                continue
+            if not wanted:
+                continue
+            pending = self.pending[sub.id]
+            pending.events.extend(wanted)
+            if pending.paused:
+                continue
+            if len(pending.events) >= sub.max_batch or sub.max_delay <= 0:
+                self.flush(sub.id)
+            elif pending.timer is None:
+                pending.timer = schedule(sub.max_delay, lambda sid=sub.id: self.proxy.flush(sid),
+                                         name=f"notify-{sub.id}")
+
+    def flush(self, sub_id: int) -> None:
+        """Deliver a subscriber's pending events, at most ``max_batch`` per call."""
+        sub, pending = self.subscriptions.get(sub_id), self.pending.get(sub_id)
+        if sub is None or pending is None:
+            return
+        if pending.timer is not None:
+            pending.timer.cancel()
+            pending.timer = None
+        if pending.paused:
+            return
+        while pending.events:
+            chunk = tuple(pending.events[:sub.max_batch])
+            del pending.events[:sub.max_batch]
+            self._deliver(sub, chunk)
+
+    def _deliver(self, sub: Subscription, events: tuple[StoredEvent, ...]) -> None:
+        try:
+            if isinstance(sub.target, pykka.ActorRef):
+                sub.target.tell(ChangeBatch(events))
+            else:
+                sub.target(events)
+            self.delivered += len(events)
+        except pykka.ActorDeadError:
+            logger.warning("subscriber {} is a dead actor; unsubscribing it", sub.id)
+            self.unsubscribe(sub.id)
+        except Exception:
+            # One bad subscriber must not affect the others.
+            logger.exception("subscriber {} raised while handling {} events", sub.id, len(events))
+
+
+def make_unsubscribe(notifier: Any, sub_id: int) -> Callable[[], None]:
+    """A callable that removes the subscription; safe to call twice or after the service stopped."""
+    def unsubscribe() -> None:
+        try:
+            notifier.unsubscribe(sub_id).get(timeout=5)
+        except (pykka.ActorDeadError, pykka.Timeout):
+            pass
+    return unsubscribe
+
+

@@ -1,0 +1,209 @@
+"""start_service / Service.stop: the one place that wires the actors together."""
+from __future__ import annotations
+
+import concurrent.futures
+import signal
+import threading
+from typing import Any, Callable, Iterable, Optional
+
+import pykka
+import pykka.debug
+from loguru import logger
+
+from actors.catalog import CatalogActor, CatalogView
+from actors.notifier import NotifierActor, make_unsubscribe
+from actors.provider import ProviderActor, RefreshTicket
+from actors.supervisor import SupervisorActor
+from discovery.messages import EventFilter, RefreshOutcome
+from discovery.model import Model
+from discovery.query import CatalogIndex
+from discovery.settings import Settings
+
+
+class UnknownProvider(KeyError):
+    """No provider is configured under that name."""
+
+
+class ProviderUnavailable(RuntimeError):
+    """The provider's actor is not running (restarting, or failed for good)."""
+
+
+class Service:
+    """The running service: what the web app and in-process users talk to."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.view = CatalogView(settings.model_cache_size, settings.model_cache_ttl)
+        self.notifier: Any = None
+        self.catalog: Any = None
+        self.supervisor: Any = None
+        self._refs: list[pykka.ActorRef] = []
+        self._stopped = threading.Event()
+        self.started_at: Optional[float] = None
+
+    # -- reads -----------------------------------------------------------------------------------
+    @property
+    def index(self) -> CatalogIndex:
+        """The newest committed catalog (no waiting: a reference read)."""
+        return self.view.index
+
+    def get_model(self, model_id: str) -> Optional[Model]:
+        """The full record of one model (with the provider's raw answer), or None."""
+        if self.view.index.get(model_id) is None:
+            return None
+        cached = self.view.cached(model_id)
+        if cached is not None:
+            return cached
+        model = self.catalog.load_model(model_id).get(timeout=self.settings.ask_timeout)
+        if model is not None:
+            self.view.remember(model)
+        return model
+
+    def history(self, model_id: str, limit: int = 100) -> list[dict]:
+        return self.catalog.history(model_id, limit).get(timeout=self.settings.ask_timeout)
+
+    def refresh_runs(self, provider: Optional[str] = None, limit: int = 50, before: Optional[int] = None) -> list[dict]:
+        return self.catalog.runs(provider, limit, before).get(timeout=self.settings.ask_timeout)
+
+    def refresh_run(self, run_id: int) -> Optional[dict]:
+        return self.catalog.get_run(run_id).get(timeout=self.settings.ask_timeout)
+
+    def provider_names(self) -> list[str]:
+        return [p.name for p in self.settings.providers if p.enabled]
+
+    def providers(self) -> list[dict[str, Any]]:
+        """Every provider's status: actor view (breaker, in-flight) merged with stored history."""
+        rows = self.catalog.provider_rows().get(timeout=self.settings.ask_timeout)
+        states = self.supervisor.child_states().get(timeout=self.settings.ask_timeout)
+        asks = {}
+        for name in self.provider_names():
+            ref = self._provider_ref(name)
+            if ref is not None:
+                asks[name] = ref.proxy().status()
+        out = []
+        index = self.index
+        for name in self.provider_names():
+            row = rows.get(name, {})
+            entry: dict[str, Any] = {"name": name}
+            try:
+                entry.update(asks[name].get(timeout=self.settings.ask_timeout) if name in asks else {})
+            except (pykka.Timeout, pykka.ActorDeadError):
+                entry["status"] = "unresponsive"
+            sup = states.get(name, {})
+            if sup.get("state") in ("failed", "restarting"):
+                entry["status"] = sup["state"]
+            entry["actor"] = sup
+            entry.setdefault("format", row.get("format"))
+            entry.setdefault("is_catalog", row.get("is_catalog"))
+            entry.update({
+                "last_refresh_at": row.get("last_refresh_at"), "last_success_at": row.get("last_success_at"),
+                "last_error": row.get("last_error"), "reported_models": row.get("model_count", 0),
+                "model_count": len(index.by_provider.get(name, ())),
+            })
+            out.append(entry)
+        return out
+
+    # -- refresh ---------------------------------------------------------------------------------
+    def _provider_ref(self, name: str) -> Optional[pykka.ActorRef]:
+        if name not in self.provider_names():
+            raise UnknownProvider(name)
+        return self.supervisor.ref(name).get(timeout=self.settings.ask_timeout)
+
+    def refresh(self, name: str, trigger: str = "manual") -> RefreshTicket:
+        """Start (or join) a refresh of one provider; returns its ticket at once."""
+        ref = self._provider_ref(name)
+        if ref is None:
+            raise ProviderUnavailable(f"provider {name} is not running (restarting or failed)")
+        return ref.proxy().refresh(trigger).get(timeout=self.settings.ask_timeout)
+
+    def refresh_all(self, trigger: str = "manual") -> list[RefreshTicket]:
+        tickets = []
+        for name in self.provider_names():
+            try:
+                tickets.append(self.refresh(name, trigger))
+            except ProviderUnavailable as exc:
+                logger.warning("{}", exc)
+        return tickets
+
+    @staticmethod
+    def wait(tickets: Iterable[RefreshTicket], timeout: float) -> list[RefreshOutcome]:
+        """Wait for refresh tickets; raise TimeoutError if one is not done in time."""
+        tickets = list(tickets)
+        done, not_done = concurrent.futures.wait([t.future for t in tickets], timeout=timeout)
+        if not_done:
+            raise TimeoutError(f"{len(not_done)} refreshes still running after {timeout:g}s")
+        return [t.future.result() for t in tickets]
+
+    # -- subscriptions ---------------------------------------------------------------------------
+    def subscribe(self, target: Callable[[tuple], Any] | pykka.ActorRef, kinds: Iterable[str] = (),
+                  providers: Iterable[str] = (), capabilities: Iterable[str] = (),
+                  model_glob: Optional[str] = None, max_batch: Optional[int] = None,
+                  max_delay: Optional[float] = None) -> Callable[[], None]:
+        """Deliver committed change events to ``target`` in batches; returns an unsubscribe callable."""
+        flt = EventFilter.build(kinds, providers, capabilities, model_glob)
+        sub_id = self.notifier.subscribe(target, flt, max_batch, max_delay).get(timeout=self.settings.ask_timeout)
+        return make_unsubscribe(self.notifier, sub_id)
+
+    # -- stop ------------------------------------------------------------------------------------
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop providers, then notifier, then catalog (reverse of start); idempotent."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        try:
+            if self.supervisor is not None:
+                try:
+                    self.supervisor.stop_children(timeout).get(timeout=timeout * 2)
+                except (pykka.ActorDeadError, pykka.Timeout):
+                    logger.warning("supervisor did not stop its children in time")
+        finally:
+            for ref in reversed(self._refs):
+                try:
+                    ref.stop(block=True, timeout=timeout)
+                except (pykka.ActorDeadError, pykka.Timeout):
+                    pass
+            left = pykka.ActorRegistry.get_all()
+            if left:
+                logger.warning("actors still running after stop: {}", left)
+                pykka.ActorRegistry.stop_all(block=True, timeout=timeout)
+        logger.info("service stopped")
+
+
+def start_service(settings: Settings, clients: Optional[dict] = None) -> Service:
+    """Start every actor in order (notifier, catalog, supervisor, providers) and return the Service.
+
+    The catalog loads the last committed state before any provider is started, so reads are
+    served at once. ``clients`` maps a provider name to a prebuilt client (tests of formats).
+    """
+    import time
+
+    service = Service(settings)
+    service.started_at = time.time()
+    try:
+        signal.signal(signal.SIGUSR1, pykka.debug.log_thread_tracebacks)
+    except ValueError:
+        pass  # not the main thread: no signal handlers there
+    notifier_ref = NotifierActor.start(settings.batch_max_size, settings.batch_max_delay)
+    service._refs.append(notifier_ref)
+    service.notifier = notifier_ref.proxy()
+    catalog_ref = CatalogActor.start(settings, service.view, service.notifier)
+    service._refs.append(catalog_ref)
+    service.catalog = catalog_ref.proxy()
+
+    def report_failed(name: str, error: str) -> None:
+        service.catalog.set_provider_status(name, "failed", error)
+
+    sup_ref = SupervisorActor.start(settings.restart_backoff, settings.restart_backoff_max,
+                                    settings.max_restarts_per_minute, on_failed=report_failed)
+    service._refs.append(sup_ref)
+    service.supervisor = sup_ref.proxy()
+    for cfg in settings.providers:
+        if not cfg.enabled:
+            continue
+        client = (clients or {}).get(cfg.name)
+
+        def factory(sup, cfg=cfg, client=client):
+            return ProviderActor.start(cfg, settings, service.catalog, sup, client)
+
+        service.supervisor.start_child(cfg.name, factory).get(timeout=settings.ask_timeout)
+    return service

@@ -1,0 +1,113 @@
+"""The catalog's state machine: per-source answers in, merged catalog and change set out.
+
+Plain logic with no threads; :class:`actors.catalog.CatalogActor` owns one and serializes calls.
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Mapping, Optional
+
+from discovery import store
+from discovery.diff import (
+    MODELS_REFRESHED,
+    capability_counts,
+    capability_events,
+    compute_changes,
+    event_specs,
+)
+from discovery.merge import merge_sources
+from discovery.messages import ProviderSnapshot, RefreshOutcome
+from discovery.model import Model
+from discovery.providers.base import SuspiciousSnapshot
+from discovery.query import CatalogIndex
+
+
+class CatalogState:
+    """The last good answer of each source and the merged catalog built from them."""
+
+    def __init__(self, catalog_sources: Mapping[str, bool] | None = None,
+                 include_catalog_only: bool = True):
+        # source name → is it a catalog (models.dev, LiteLLM) rather than a live API.
+        self.is_catalog: dict[str, bool] = dict(catalog_sources or {})
+        self.include_catalog_only = include_catalog_only
+        self.sources: dict[str, dict[str, Model]] = {}
+        self.current: dict[str, Model] = {}
+        self.version = 0
+
+    def load(self) -> None:
+        """Rebuild from the store (start-up): the last committed state, before any provider answers."""
+        self.sources = store.load_source_models()
+        self.current = store.load_current_models()
+
+    def index(self) -> CatalogIndex:
+        self.version += 1
+        return CatalogIndex(dict(self.current), version=self.version)
+
+    def merged(self, sources: Mapping[str, Mapping[str, Model]]) -> dict[str, Model]:
+        live = {s: list(ms.values()) for s, ms in sources.items() if not self.is_catalog.get(s)}
+        catalogs = {s: list(ms.values()) for s, ms in sources.items() if self.is_catalog.get(s)}
+        return merge_sources(live, catalogs, include_catalog_only=self.include_catalog_only)
+
+    def check(self, snapshot: ProviderSnapshot) -> None:
+        """Refuse an answer that would wipe or gut the source (raise SuspiciousSnapshot)."""
+        before = len(self.sources.get(snapshot.source, {}))
+        after = len({m.id for m in snapshot.models})
+        if before and after == 0 and not snapshot.allow_empty:
+            raise SuspiciousSnapshot(f"{snapshot.source} answered with no models but had {before}; "
+                                     "kept the last good catalog")
+        if before and after < before:
+            lost = before - len({m.id for m in snapshot.models} & self.sources[snapshot.source].keys())
+            if lost / before > snapshot.max_removal_ratio and not snapshot.allow_empty:
+                raise SuspiciousSnapshot(
+                    f"{snapshot.source} answered with {after} models, losing {lost} of {before} "
+                    f"(more than {snapshot.max_removal_ratio:.0%}); kept the last good catalog")
+
+    def apply(self, snapshot: ProviderSnapshot, now: Optional[float] = None) -> tuple[RefreshOutcome, list[store.StoredEvent], set[str]]:
+        """Diff, persist in one transaction, and adopt the new state. Returns (outcome, events, changed ids).
+
+        Raises SuspiciousSnapshot (nothing written) for an answer that would gut the catalog.
+        """
+        self.check(snapshot)
+        now = now or time.time()
+        new_source = {}
+        for m in snapshot.models:
+            new_source.setdefault(m.id, m)
+        old_source = self.sources.get(snapshot.source, {})
+        source_upserts = tuple(m for mid, m in new_source.items()
+                               if mid not in old_source or old_source[mid].content_hash() != m.content_hash())
+        source_deletes = tuple(mid for mid in old_source if mid not in new_source)
+
+        sources = dict(self.sources)
+        sources[snapshot.source] = new_source
+        merged = self.merged(sources)
+        changes = compute_changes(self.current, merged)
+
+        specs: list[tuple[str, Optional[str], Optional[str], Optional[int], Mapping[str, Any]]] = []
+        upserts, deletes, diffs = [], [], {}
+        counts = {"added": 0, "updated": 0, "removed": 0}
+        for ch in changes:
+            counts[ch.change] += 1
+            for kind, data in event_specs(ch):
+                specs.append((kind, ch.provider, ch.model_id, snapshot.run_id, data))
+            if ch.new is not None:
+                upserts.append((ch.new, ch.change))
+                if ch.diff:
+                    diffs[ch.model_id] = ch.diff
+            else:
+                deletes.append(ch.old)
+        for kind, data in capability_events(capability_counts(self.current), capability_counts(merged)):
+            specs.append((kind, None, None, snapshot.run_id, data))
+        specs.append((MODELS_REFRESHED, snapshot.source, None, snapshot.run_id,
+                      {"source": snapshot.source, "total": len(new_source), **counts}))
+
+        write = store.RefreshWrite(
+            run_id=snapshot.run_id, source=snapshot.source, source_upserts=source_upserts,
+            source_deletes=source_deletes, model_upserts=tuple(upserts), model_deletes=tuple(deletes),
+            diffs=diffs, events=tuple(specs), counts=counts, source_total=len(new_source),
+        )
+        events = store.commit_refresh(write, now=now)
+        # Only after the commit: the in-memory state follows what is stored.
+        self.sources = sources
+        self.current = merged
+        outcome = RefreshOutcome(snapshot.run_id, snapshot.source, store.SUCCEEDED, total=len(new_source), **counts)
+        return outcome, events, {ch.model_id for ch in changes}

@@ -1,0 +1,132 @@
+"""Field-level diffs between model versions and the change events they produce."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+from discovery.model import CAPABILITIES, DEPRECATED_STATUSES, Model
+
+ADDED, UPDATED, REMOVED = "added", "updated", "removed"
+CAPABILITIES_CHANGED, DEPRECATED = "capabilities_changed", "deprecated"
+CAPABILITY_ADDED, CAPABILITY_REMOVED = "capability_added", "capability_removed"
+MODELS_REFRESHED, STATUS_CHANGED = "models_refreshed", "status_changed"
+MODEL_EVENT_KINDS = (ADDED, UPDATED, REMOVED, CAPABILITIES_CHANGED, DEPRECATED)
+EVENT_KINDS = MODEL_EVENT_KINDS + (CAPABILITY_ADDED, CAPABILITY_REMOVED, MODELS_REFRESHED, STATUS_CHANGED)
+
+
+def flatten(content: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"limits": {"context_window": 1}}`` → ``{"limits.context_window": 1}`` (lists stay values)."""
+    out: dict[str, Any] = {}
+    for key, value in content.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            out.update(flatten(value, path + "."))
+        else:
+            out[path] = value
+    return out
+
+
+def diff_models(old: Model, new: Model) -> dict[str, list[Any]]:
+    """The fields that differ, as ``{path: [old, new]}``; empty when the content is the same."""
+    if old.content_hash() == new.content_hash():
+        return {}
+    a, b = flatten(old.content()), flatten(new.content())
+    return {k: [a.get(k), b.get(k)] for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)}
+
+
+@dataclass(frozen=True)
+class ModelChange:
+    """One model's change between two catalog states."""
+
+    model_id: str
+    change: str  # added | updated | removed
+    old: Optional[Model]
+    new: Optional[Model]
+    diff: Mapping[str, list] = field(default_factory=dict)
+
+    @property
+    def provider(self) -> str:
+        return (self.new or self.old).provider  # type: ignore[union-attr]
+
+    def capability_delta(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """(gained, lost) capabilities: names that became True, names that stopped being True."""
+        gained, lost = [], []
+        for cap in CAPABILITIES:
+            path = f"capabilities.{cap}"
+            if path in self.diff:
+                before, after = self.diff[path]
+                if after is True and before is not True:
+                    gained.append(cap)
+                elif before is True and after is not True:
+                    lost.append(cap)
+        return tuple(gained), tuple(lost)
+
+    def became_deprecated(self) -> bool:
+        """True if the lifecycle status moved into legacy, deprecated or retired."""
+        if "lifecycle.status" not in self.diff:
+            return False
+        before, after = self.diff["lifecycle.status"]
+        return after in DEPRECATED_STATUSES and before not in DEPRECATED_STATUSES
+
+
+def compute_changes(old: Mapping[str, Model], new: Mapping[str, Model]) -> list[ModelChange]:
+    """Every added, removed and updated model between two catalog states, sorted by id."""
+    changes = []
+    for model_id in sorted(old.keys() | new.keys()):
+        a, b = old.get(model_id), new.get(model_id)
+        if a is None and b is not None:
+            changes.append(ModelChange(model_id, ADDED, None, b))
+        elif b is None and a is not None:
+            changes.append(ModelChange(model_id, REMOVED, a, None))
+        elif a is not None and b is not None and a.content_hash() != b.content_hash():
+            changes.append(ModelChange(model_id, UPDATED, a, b, diff_models(a, b)))
+    return changes
+
+
+def capability_counts(models: Mapping[str, Model]) -> dict[str, int]:
+    """How many models support each capability (True only)."""
+    counts = dict.fromkeys(CAPABILITIES, 0)
+    for m in models.values():
+        for cap in m.capabilities.supported():
+            counts[cap] += 1
+    return counts
+
+
+def event_specs(change: ModelChange) -> list[tuple[str, dict[str, Any]]]:
+    """The events (kind, data) one model change announces.
+
+    Every change is ``added``/``updated``/``removed``; an update also announces
+    ``capabilities_changed`` and ``deprecated`` when those apply, so subscribers can listen
+    for just those.
+    """
+    model = change.new or change.old
+    assert model is not None
+    caps = list(model.capabilities.supported())
+    if change.change == ADDED:
+        return [(ADDED, {"model": model.to_dict(raw=False), "capabilities": caps})]
+    if change.change == REMOVED:
+        return [(REMOVED, {"model": model.to_dict(raw=False), "capabilities": caps})]
+    specs: list[tuple[str, dict[str, Any]]] = [
+        (UPDATED, {"diff": dict(change.diff), "model": model.to_dict(raw=False), "capabilities": caps})
+    ]
+    gained, lost = change.capability_delta()
+    if gained or lost:
+        specs.append((CAPABILITIES_CHANGED, {"gained": list(gained), "lost": list(lost), "capabilities": caps}))
+    if change.became_deprecated():
+        before, after = change.diff["lifecycle.status"]
+        specs.append((DEPRECATED, {
+            "status": after, "previous_status": before,
+            "deprecation_date": model.lifecycle.deprecation_date, "capabilities": caps,
+        }))
+    return specs
+
+
+def capability_events(before: Mapping[str, int], after: Mapping[str, int]) -> list[tuple[str, dict[str, Any]]]:
+    """``capability_added`` for a capability no model had before; ``capability_removed`` when the last lost it."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    for cap in CAPABILITIES:
+        if before.get(cap, 0) == 0 and after.get(cap, 0) > 0:
+            out.append((CAPABILITY_ADDED, {"capability": cap, "models": after[cap]}))
+        elif before.get(cap, 0) > 0 and after.get(cap, 0) == 0:
+            out.append((CAPABILITY_REMOVED, {"capability": cap}))
+    return out

@@ -1,0 +1,110 @@
+"""Immutable messages that travel between actors (pykka does not copy them)."""
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+from discovery.model import Model
+from discovery.store import StoredEvent
+from discovery.taxonomy import canonical_capabilities
+
+
+@dataclass(frozen=True)
+class ProviderSnapshot:
+    """Everything one source reported in one successful refresh."""
+
+    source: str
+    run_id: int
+    models: tuple[Model, ...]
+    is_catalog: bool = False
+    fetched_at: float = 0.0
+    duration: float = 0.0
+    # Allow an answer that empties or guts the source (from settings).
+    allow_empty: bool = False
+    max_removal_ratio: float = 0.5
+
+
+@dataclass(frozen=True)
+class RefreshFailure:
+    """A refresh that did not produce a snapshot, and why."""
+
+    source: str
+    run_id: int
+    reason: str
+    kind: str = "error"
+
+
+@dataclass(frozen=True)
+class RefreshOutcome:
+    """How a refresh run ended, as the API reports it."""
+
+    run_id: int
+    provider: str
+    outcome: str  # succeeded | failed | interrupted
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    total: Optional[int] = None
+    error: Optional[str] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "provider": self.provider, "outcome": self.outcome,
+                "added": self.added, "updated": self.updated, "removed": self.removed,
+                "total": self.total, "error": self.error}
+
+
+@dataclass(frozen=True)
+class ChangeBatch:
+    """Events already committed to the outbox, in id order."""
+
+    events: tuple[StoredEvent, ...]
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events a subscriber wants. Empty fields match everything."""
+
+    kinds: tuple[str, ...] = ()
+    providers: tuple[str, ...] = ()
+    capabilities: tuple[str, ...] = ()
+    model_glob: Optional[str] = None
+
+    @classmethod
+    def build(cls, kinds=(), providers=(), capabilities=(), model_glob=None) -> "EventFilter":
+        """Validate and normalize (capability aliases accepted; unknown kinds refused)."""
+        from discovery.diff import EVENT_KINDS
+
+        kinds = tuple(kinds or ())
+        bad = [k for k in kinds if k not in EVENT_KINDS]
+        if bad:
+            raise ValueError(f"unknown event kind {', '.join(bad)}; valid: {', '.join(EVENT_KINDS)}")
+        return cls(kinds, tuple(providers or ()), canonical_capabilities(capabilities or ()), model_glob)
+
+    def matches(self, event: StoredEvent) -> bool:
+        if self.kinds and event.kind not in self.kinds:
+            return False
+        if self.providers and event.provider not in self.providers:
+            return False
+        if self.model_glob and not (event.model_id and fnmatch.fnmatchcase(event.model_id, self.model_glob)):
+            return False
+        if self.capabilities:
+            caps = set(event.data.get("capabilities") or ())
+            if event.data.get("capability"):
+                caps.add(event.data["capability"])
+            for key in ("gained", "lost"):
+                caps.update(event.data.get(key) or ())
+            if not caps & set(self.capabilities):
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """An in-process subscriber: a callable or a pykka actor ref, with its filter and batching."""
+
+    id: int
+    target: Any
+    filter: EventFilter = field(default_factory=EventFilter)
+    max_batch: int = 100
+    max_delay: float = 0.05

@@ -1,0 +1,400 @@
+"""The peewee schema and the functions that read and write it.
+
+``db`` is a :class:`peewee.DatabaseProxy` initialized once at start-up: SQLite (WAL, foreign
+keys) by default, any peewee URL from ``DATABASE_URL``. Every catalog write goes through
+:func:`commit_refresh`, one ``db.atomic()`` transaction that writes versions, current rows, the
+refresh run and the outbox events together.
+"""
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Iterable, Mapping, Optional, Sequence
+
+import peewee
+from playhouse.db_url import connect
+
+from discovery.model import Model
+
+db = peewee.DatabaseProxy()
+
+RUNNING, SUCCEEDED, FAILED, INTERRUPTED = "running", "succeeded", "failed", "interrupted"
+CHUNK = 200
+
+
+class JSONField(peewee.TextField):
+    """JSON stored as text: portable across SQLite and PostgreSQL."""
+
+    def db_value(self, value: Any) -> Optional[str]:
+        return None if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+    def python_value(self, value: Optional[str]) -> Any:
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = db
+        legacy_table_names = False
+
+
+class ProviderRow(BaseModel):
+    """One configured source and how it last went."""
+
+    name = peewee.CharField(primary_key=True)
+    format = peewee.CharField()
+    is_catalog = peewee.BooleanField(default=False)
+    status = peewee.CharField(default="unknown")
+    status_reason = peewee.TextField(null=True)
+    last_refresh_at = peewee.FloatField(null=True)
+    last_success_at = peewee.FloatField(null=True)
+    last_error = peewee.TextField(null=True)
+    model_count = peewee.IntegerField(default=0)
+
+    class Meta:
+        table_name = "providers"
+
+
+class ModelRow(BaseModel):
+    """The current version of each published model."""
+
+    id = peewee.CharField(primary_key=True, max_length=512)
+    provider = peewee.CharField(index=True)
+    source = peewee.CharField(null=True)
+    live = peewee.BooleanField(default=True)
+    content_hash = peewee.CharField(max_length=64)
+    version = peewee.IntegerField(default=1)
+    data = JSONField()
+    first_seen = peewee.FloatField()
+    updated_at = peewee.FloatField()
+
+    class Meta:
+        table_name = "models"
+
+
+class SourceModelRow(BaseModel):
+    """Each source's own last good answer, so the merged catalog can be rebuilt after a restart."""
+
+    source = peewee.CharField()
+    model_id = peewee.CharField(max_length=512)
+    content_hash = peewee.CharField(max_length=64)
+    data = JSONField()
+
+    class Meta:
+        table_name = "source_models"
+        primary_key = peewee.CompositeKey("source", "model_id")
+
+
+class RefreshRunRow(BaseModel):
+    """One refresh attempt of one source."""
+
+    id = peewee.AutoField()
+    provider = peewee.CharField(index=True)
+    trigger = peewee.CharField(default="timer")
+    started_at = peewee.FloatField()
+    finished_at = peewee.FloatField(null=True)
+    outcome = peewee.CharField(default=RUNNING, index=True)
+    total = peewee.IntegerField(null=True)
+    added = peewee.IntegerField(default=0)
+    updated = peewee.IntegerField(default=0)
+    removed = peewee.IntegerField(default=0)
+    error = peewee.TextField(null=True)
+    duration_ms = peewee.FloatField(null=True)
+
+    class Meta:
+        table_name = "refresh_runs"
+
+
+class ModelVersionRow(BaseModel):
+    """Append-only: every version of every model, with its diff."""
+
+    id = peewee.AutoField()
+    model_id = peewee.CharField(index=True, max_length=512)
+    version = peewee.IntegerField()
+    change = peewee.CharField()
+    content_hash = peewee.CharField(max_length=64)
+    data = JSONField()
+    diff = JSONField(null=True)
+    run = peewee.ForeignKeyField(RefreshRunRow, null=True, on_delete="SET NULL", backref="versions")
+    created_at = peewee.FloatField()
+
+    class Meta:
+        table_name = "model_versions"
+        indexes = ((("model_id", "version"), True),)
+
+
+class EventRow(BaseModel):
+    """The outbox: every change event, ids monotonically increasing."""
+
+    id = peewee.AutoField()
+    kind = peewee.CharField(index=True)
+    provider = peewee.CharField(null=True, index=True)
+    model_id = peewee.CharField(null=True, max_length=512)
+    run_id = peewee.IntegerField(null=True)
+    created_at = peewee.FloatField()
+    data = JSONField()
+
+    class Meta:
+        table_name = "events"
+
+
+TABLES = [ProviderRow, ModelRow, SourceModelRow, RefreshRunRow, ModelVersionRow, EventRow]
+
+
+def open_database(url: str) -> peewee.Database:
+    """Connect ``db`` to ``url`` (``sqlite:///path`` or any peewee URL) and create the tables."""
+    if url.startswith("sqlite"):
+        database = connect(url, pragmas={"journal_mode": "wal", "foreign_keys": 1,
+                                         "synchronous": "normal", "busy_timeout": 5000})
+    else:
+        database = connect(url)
+    db.initialize(database)
+    db.connect(reuse_if_open=True)
+    db.create_tables(TABLES, safe=True)
+    return database
+
+
+def close_database() -> None:
+    """Close this thread's connection if open."""
+    if db.obj is not None and not db.is_closed():
+        db.close()
+
+
+# -- refresh runs ------------------------------------------------------------------------------
+
+def begin_run(provider: str, trigger: str, now: Optional[float] = None) -> int:
+    """Record a refresh run as running; return its id."""
+    return RefreshRunRow.create(provider=provider, trigger=trigger, started_at=now or time.time()).id
+
+
+def fail_run(run_id: int, error: str, now: Optional[float] = None) -> None:
+    """Mark a run failed with a reason, and the provider's last error."""
+    now = now or time.time()
+    with db.atomic():
+        run = RefreshRunRow.get_by_id(run_id)
+        RefreshRunRow.update(outcome=FAILED, error=error, finished_at=now,
+                             duration_ms=(now - run.started_at) * 1000).where(RefreshRunRow.id == run_id).execute()
+        ProviderRow.update(last_refresh_at=now, last_error=error).where(ProviderRow.name == run.provider).execute()
+
+
+def interrupt_running_runs(now: Optional[float] = None) -> int:
+    """Runs left ``running`` by a crash become ``interrupted``; return how many."""
+    return (RefreshRunRow.update(outcome=INTERRUPTED, finished_at=now or time.time(),
+                                 error="interrupted: the service stopped before this refresh finished")
+            .where(RefreshRunRow.outcome == RUNNING).execute())
+
+
+def run_dict(row: RefreshRunRow) -> dict[str, Any]:
+    """A refresh run as the API shows it."""
+    return {
+        "id": row.id, "provider": row.provider, "trigger": row.trigger, "outcome": row.outcome,
+        "started_at": row.started_at, "finished_at": row.finished_at, "duration_ms": row.duration_ms,
+        "total": row.total, "added": row.added, "updated": row.updated, "removed": row.removed,
+        "error": row.error,
+    }
+
+
+def get_run(run_id: int) -> Optional[dict[str, Any]]:
+    row = RefreshRunRow.get_or_none(RefreshRunRow.id == run_id)
+    return run_dict(row) if row else None
+
+
+def list_runs(provider: Optional[str] = None, limit: int = 50, before: Optional[int] = None) -> list[dict[str, Any]]:
+    """Newest first."""
+    q = RefreshRunRow.select().order_by(RefreshRunRow.id.desc()).limit(limit)
+    if provider:
+        q = q.where(RefreshRunRow.provider == provider)
+    if before:
+        q = q.where(RefreshRunRow.id < before)
+    return [run_dict(r) for r in q]
+
+
+# -- providers ---------------------------------------------------------------------------------
+
+def ensure_provider(name: str, format: str, is_catalog: bool) -> None:
+    """Create the provider row if it is new; keep its history if it exists."""
+    ProviderRow.insert(name=name, format=format, is_catalog=is_catalog).on_conflict(
+        conflict_target=[ProviderRow.name], update={ProviderRow.format: format, ProviderRow.is_catalog: is_catalog}
+    ).execute()
+
+
+def provider_rows() -> dict[str, dict[str, Any]]:
+    return {r.name: {
+        "name": r.name, "format": r.format, "is_catalog": r.is_catalog, "status": r.status,
+        "status_reason": r.status_reason, "last_refresh_at": r.last_refresh_at,
+        "last_success_at": r.last_success_at, "last_error": r.last_error, "model_count": r.model_count,
+    } for r in ProviderRow.select()}
+
+
+def set_provider_status(name: str, status: str, reason: Optional[str]) -> None:
+    ProviderRow.update(status=status, status_reason=reason).where(ProviderRow.name == name).execute()
+
+
+# -- models ------------------------------------------------------------------------------------
+
+def load_source_models() -> dict[str, dict[str, Model]]:
+    """Every source's last good models, for rebuilding the merged catalog at start-up."""
+    out: dict[str, dict[str, Model]] = {}
+    for row in SourceModelRow.select().iterator():
+        out.setdefault(row.source, {})[row.model_id] = Model.from_dict(row.data)
+    return out
+
+
+def load_current_models() -> dict[str, Model]:
+    """The published catalog as last committed."""
+    return {row.id: Model.from_dict(row.data) for row in ModelRow.select().iterator()}
+
+
+def load_model(model_id: str) -> Optional[Model]:
+    row = ModelRow.get_or_none(ModelRow.id == model_id)
+    return Model.from_dict(row.data) if row else None
+
+
+def model_history(model_id: str, limit: int = 100) -> list[dict[str, Any]]:
+    """Every version of a model, oldest first (the newest ``limit``)."""
+    rows = (ModelVersionRow.select().where(ModelVersionRow.model_id == model_id)
+            .order_by(ModelVersionRow.version.desc()).limit(limit))
+    out = [{
+        "version": r.version, "change": r.change, "content_hash": r.content_hash, "diff": r.diff,
+        "run_id": r.run_id, "created_at": r.created_at, "model": r.data,
+    } for r in rows]
+    out.reverse()
+    return out
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """An event as written to the outbox (id assigned by the database)."""
+
+    id: int
+    kind: str
+    provider: Optional[str]
+    model_id: Optional[str]
+    run_id: Optional[int]
+    created_at: float
+    data: Mapping[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        from datetime import datetime, timezone
+
+        return {"id": self.id, "kind": self.kind, "provider": self.provider, "model_id": self.model_id,
+                "run_id": self.run_id, "time": datetime.fromtimestamp(self.created_at, timezone.utc).isoformat(),
+                "data": dict(self.data)}
+
+
+def _event(row: EventRow) -> StoredEvent:
+    return StoredEvent(row.id, row.kind, row.provider, row.model_id, row.run_id, row.created_at, row.data)
+
+
+def insert_events(specs: Sequence[tuple[str, Optional[str], Optional[str], Optional[int], Mapping[str, Any]]],
+                  now: float) -> list[StoredEvent]:
+    """Append events (kind, provider, model_id, run_id, data) and return them with their ids.
+
+    Rows are inserted one at a time so each gets its id back on every backend; callers run this
+    inside the refresh transaction.
+    """
+    out = []
+    for kind, provider, model_id, run_id, data in specs:
+        row = EventRow.create(kind=kind, provider=provider, model_id=model_id, run_id=run_id,
+                              created_at=now, data=dict(data))
+        out.append(_event(row))
+    return out
+
+
+def events_after(after_id: int = 0, limit: int = 100, kinds: Iterable[str] = (),
+                 providers: Iterable[str] = ()) -> list[StoredEvent]:
+    """A page of the persisted feed, oldest first, ids greater than ``after_id``."""
+    q = EventRow.select().where(EventRow.id > after_id).order_by(EventRow.id).limit(limit)
+    kinds, providers = list(kinds), list(providers)
+    if kinds:
+        q = q.where(EventRow.kind.in_(kinds))
+    if providers:
+        q = q.where(EventRow.provider.in_(providers))
+    return [_event(r) for r in q]
+
+
+def last_event_id() -> int:
+    return EventRow.select(peewee.fn.MAX(EventRow.id)).scalar() or 0
+
+
+@dataclass(frozen=True)
+class RefreshWrite:
+    """Everything one successful refresh writes, in one transaction."""
+
+    run_id: int
+    source: str
+    source_upserts: tuple[Model, ...]
+    source_deletes: tuple[str, ...]
+    model_upserts: tuple[tuple[Model, str], ...]  # (model, change)
+    model_deletes: tuple[Model, ...]
+    diffs: Mapping[str, Mapping[str, list]]
+    events: tuple[tuple[str, Optional[str], Optional[str], Optional[int], Mapping[str, Any]], ...]
+    counts: Mapping[str, int]
+    source_total: int
+
+
+def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> list[StoredEvent]:
+    """Write a refresh's versions, current rows, run outcome and events atomically; return the events."""
+    now = now or time.time()
+    with db.atomic():
+        if write.source_deletes:
+            for i in range(0, len(write.source_deletes), CHUNK):
+                chunk = write.source_deletes[i:i + CHUNK]
+                SourceModelRow.delete().where((SourceModelRow.source == write.source)
+                                              & (SourceModelRow.model_id.in_(chunk))).execute()
+        rows = [{"source": write.source, "model_id": m.id, "content_hash": m.content_hash(),
+                 "data": m.to_dict()} for m in write.source_upserts]
+        for i in range(0, len(rows), CHUNK):
+            SourceModelRow.insert_many(rows[i:i + CHUNK]).on_conflict(
+                conflict_target=[SourceModelRow.source, SourceModelRow.model_id],
+                preserve=[SourceModelRow.content_hash, SourceModelRow.data]).execute()
+
+        ids = [m.id for m, _ in write.model_upserts] + [m.id for m in write.model_deletes]
+        current_versions: dict[str, int] = {}
+        for i in range(0, len(ids), CHUNK):
+            chunk = ids[i:i + CHUNK]
+            q = (ModelVersionRow.select(ModelVersionRow.model_id, peewee.fn.MAX(ModelVersionRow.version))
+                 .where(ModelVersionRow.model_id.in_(chunk)).group_by(ModelVersionRow.model_id).tuples())
+            current_versions.update(dict(q))
+        first_seen = {}
+        for i in range(0, len(ids), CHUNK):
+            chunk = ids[i:i + CHUNK]
+            first_seen.update(dict(ModelRow.select(ModelRow.id, ModelRow.first_seen)
+                                   .where(ModelRow.id.in_(chunk)).tuples()))
+
+        versions, current = [], []
+        for m, change in write.model_upserts:
+            v = current_versions.get(m.id, 0) + 1
+            data = m.to_dict()
+            versions.append({"model_id": m.id, "version": v, "change": change, "content_hash": m.content_hash(),
+                             "data": data, "diff": dict(write.diffs.get(m.id) or {}) or None,
+                             "run": write.run_id, "created_at": now})
+            current.append({"id": m.id, "provider": m.provider, "source": m.source, "live": m.live,
+                            "content_hash": m.content_hash(), "version": v, "data": data,
+                            "first_seen": first_seen.get(m.id, now), "updated_at": now})
+        for m in write.model_deletes:
+            v = current_versions.get(m.id, 0) + 1
+            versions.append({"model_id": m.id, "version": v, "change": "removed", "content_hash": m.content_hash(),
+                             "data": m.to_dict(), "diff": None, "run": write.run_id, "created_at": now})
+        for i in range(0, len(versions), CHUNK):
+            ModelVersionRow.insert_many(versions[i:i + CHUNK]).execute()
+        for i in range(0, len(current), CHUNK):
+            ModelRow.insert_many(current[i:i + CHUNK]).on_conflict(
+                conflict_target=[ModelRow.id],
+                preserve=[ModelRow.provider, ModelRow.source, ModelRow.live, ModelRow.content_hash,
+                          ModelRow.version, ModelRow.data, ModelRow.updated_at]).execute()
+        deleted = [m.id for m in write.model_deletes]
+        for i in range(0, len(deleted), CHUNK):
+            ModelRow.delete().where(ModelRow.id.in_(deleted[i:i + CHUNK])).execute()
+
+        events = insert_events(write.events, now)
+        run = RefreshRunRow.get_by_id(write.run_id)
+        RefreshRunRow.update(
+            outcome=SUCCEEDED, finished_at=now, duration_ms=(now - run.started_at) * 1000,
+            total=write.source_total, added=write.counts.get("added", 0),
+            updated=write.counts.get("updated", 0), removed=write.counts.get("removed", 0), error=None,
+        ).where(RefreshRunRow.id == write.run_id).execute()
+        ProviderRow.update(last_refresh_at=now, last_success_at=now, last_error=None,
+                           model_count=write.source_total).where(ProviderRow.name == write.source).execute()
+    return events

@@ -1,0 +1,40 @@
+"""Access to the running service from a view."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, request
+
+from web.errors import ApiError
+
+
+def service() -> Any:
+    """The Service this app was created with."""
+    return current_app.extensions["discovery"]
+
+
+def flag(name: str, default: bool = False) -> bool:
+    """A boolean query parameter; 400 if it is not true/false."""
+    value = request.args.get(name)
+    if value is None:
+        return default
+    low = value.lower()
+    if low in ("1", "true", "yes"):
+        return True
+    if low in ("0", "false", "no"):
+        return False
+    raise ApiError(400, "invalid_parameter", f"{name} must be true or false, got {value!r}")
+
+
+def int_arg(name: str, default: int, lo: int = 0, hi: int = 10_000) -> int:
+    """A whole-number query parameter within [lo, hi]; 400 otherwise."""
+    value = request.args.get(name)
+    if value is None:
+        return default
+    try:
+        n = int(value)
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", f"{name} must be a whole number, got {value!r}") from None
+    if not lo <= n <= hi:
+        raise ApiError(400, "invalid_parameter", f"{name} must be between {lo} and {hi}")
+    return n

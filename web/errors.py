@@ -1,0 +1,49 @@
+"""JSON errors: ``{"error": {"code": ..., "message": ...}}`` with the right status."""
+from __future__ import annotations
+
+from typing import Any
+
+import pykka
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException
+
+
+class ApiError(Exception):
+    """An error a view raises to answer with a JSON body."""
+
+    def __init__(self, status: int, code: str, message: str, **extra: Any):
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+
+def error_response(status: int, code: str, message: str, headers: dict | None = None, **extra: Any):
+    body = {"error": {"code": code, "message": message, **extra}}
+    resp = jsonify(body)
+    resp.status_code = status
+    for k, v in (headers or {}).items():
+        resp.headers[k] = v
+    return resp
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Every error, including Flask's own 404/405, answers JSON."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError):
+        headers = {}
+        if "retry_after" in exc.extra:
+            headers["Retry-After"] = str(int(exc.extra["retry_after"] + 0.999))
+        return error_response(exc.status, exc.code, exc.message, headers, **exc.extra)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException):
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(exc.code or 500, code, exc.description or exc.name)
+
+    @app.errorhandler(pykka.Timeout)
+    def _timeout(exc):
+        return error_response(503, "busy", "the service did not answer in time; try again")
+
+    @app.errorhandler(pykka.ActorDeadError)
+    def _dead(exc):
+        return error_response(503, "unavailable", "the service is stopping or restarting a component")

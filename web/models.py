@@ -1,0 +1,98 @@
+"""/api/v1/models: list, detail and history."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from discovery.model import CAPABILITIES
+from discovery.query import ModelQuery, QueryError, run_query
+from discovery.taxonomy import CAPABILITY_ALIASES
+from web.context import flag, int_arg, service
+from web.errors import ApiError
+
+bp = Blueprint("models", __name__, url_prefix="/api/v1")
+
+
+def _query_args(extra_ignored: tuple[str, ...] = ()) -> dict[str, str]:
+    return {k: v for k, v in request.args.items() if k not in extra_ignored}
+
+
+def _page(args: dict[str, str], provider: str | None = None):
+    if provider is not None:
+        args = {**args, "provider": provider}
+    try:
+        query = ModelQuery.from_args(args)
+    except QueryError as exc:
+        raise ApiError(400, "invalid_query", str(exc)) from None
+    index = service().index
+    page = run_query(index, query)
+    return jsonify({
+        "data": [m.to_dict(raw=False, provenance=False) for m in page.items],
+        "total": page.total, "limit": page.limit, "offset": page.offset,
+        "catalog_version": index.version,
+    })
+
+
+@bp.get("/models")
+def list_models():
+    """The catalog, filtered, sorted and paged.
+
+    Filters: provider, capability (all of a comma list; aliases accepted), input_modality,
+    output_modality, kind, status, q (text in id or name), id (glob), live; sort (prefix '-'
+    for descending); limit, offset.
+    :raise 400: an unknown parameter, capability, kind, status, modality or sort field.
+    """
+    return _page(_query_args())
+
+
+@bp.get("/models/<path:model_id>")
+def get_model(model_id: str):
+    """One model's full record; ``?raw=false`` leaves out the provider's own answer.
+
+    ``provenance`` maps each field to the source it came from and when that source last answered.
+    :raise 404: no model with that id.
+    """
+    if model_id.endswith("/history"):
+        return model_history(model_id[: -len("/history")])
+    svc = service()
+    model = svc.get_model(model_id)
+    if model is None:
+        raise ApiError(404, "model_not_found", f"no model {model_id!r} in the catalog")
+    body = model.to_dict(raw=flag("raw", True), provenance=False)
+    body["provenance"] = _provenance(svc, model)
+    return jsonify(body)
+
+
+def _provenance(svc, model) -> dict:
+    runs = {p.get("name"): p.get("last_success_at") for p in _provider_rows(svc)}
+    out = {}
+    for path, source in model.provenance.items():
+        out[path] = {"source": source, "verified_at": runs.get(source)}
+    return out
+
+
+def _provider_rows(svc) -> list[dict]:
+    return list(svc.catalog.provider_rows().get(timeout=svc.settings.ask_timeout).values())
+
+
+def model_history(model_id: str):
+    """Every version of a model, oldest first, each with its change and field diff.
+
+    A removed model keeps its history.
+    :raise 404: the id never existed.
+    """
+    limit = int_arg("limit", 100, 1, 1000)
+    versions = service().history(model_id, limit)
+    if not versions:
+        raise ApiError(404, "model_not_found", f"no history for model {model_id!r}")
+    return jsonify({"model_id": model_id, "versions": versions})
+
+
+@bp.get("/capabilities")
+def capabilities():
+    """The capability taxonomy: each capability, how many models support it, and its aliases."""
+    counts = service().index.capability_counts
+    aliases: dict[str, list[str]] = {c: [] for c in CAPABILITIES}
+    for alias, target in CAPABILITY_ALIASES.items():
+        aliases[target].append(alias)
+    return jsonify({"data": [{"name": c, "models": counts.get(c, 0), "aliases": sorted(aliases[c])}
+                             for c in CAPABILITIES]})

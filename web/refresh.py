@@ -1,0 +1,83 @@
+"""Manual refresh and refresh history."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from actors.service import ProviderUnavailable, UnknownProvider
+from web.context import flag, int_arg, service
+from web.errors import ApiError
+
+bp = Blueprint("refresh", __name__, url_prefix="/api/v1")
+
+
+def _wait_timeout() -> float:
+    value = request.args.get("timeout", "30")
+    try:
+        t = float(value)
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", f"timeout must be a number of seconds, got {value!r}") from None
+    if not 0 < t <= 300:
+        raise ApiError(400, "invalid_parameter", "timeout must be between 0 and 300 seconds")
+    return t
+
+
+def _answer(tickets):
+    svc = service()
+    if flag("wait"):
+        timeout = _wait_timeout()
+        try:
+            outcomes = svc.wait(tickets, timeout)
+        except TimeoutError as exc:
+            raise ApiError(504, "refresh_timeout", str(exc),
+                           runs=[{"run_id": t.run_id, "provider": t.provider} for t in tickets]) from None
+        return jsonify({"runs": [o.to_dict() for o in outcomes]}), 200
+    return jsonify({"runs": [{"run_id": t.run_id, "provider": t.provider, "outcome": "running"}
+                             for t in tickets]}), 202
+
+
+@bp.post("/refresh")
+def refresh_all():
+    """Refresh every provider. 202 with run ids; ``?wait=true`` → 200 with each run's outcome.
+
+    :raise 504: with wait, a run did not finish within ``timeout`` seconds.
+    """
+    return _answer(service().refresh_all())
+
+
+@bp.post("/providers/<name>/refresh")
+def refresh_one(name: str):
+    """Refresh one provider (joins a refresh already in flight).
+
+    :raise 404: no provider by that name.
+    :raise 503: the provider's actor is restarting or failed.
+    """
+    try:
+        ticket = service().refresh(name)
+    except UnknownProvider:
+        raise ApiError(404, "provider_not_found", f"no provider {name!r}") from None
+    except ProviderUnavailable as exc:
+        raise ApiError(503, "provider_unavailable", str(exc)) from None
+    return _answer([ticket])
+
+
+@bp.get("/refresh/runs")
+def runs():
+    """Refresh history, newest first. Filters: provider, limit, before (a run id, for paging)."""
+    provider = request.args.get("provider")
+    if provider and provider not in service().provider_names():
+        raise ApiError(404, "provider_not_found", f"no provider {provider!r}")
+    limit = int_arg("limit", 50, 1, 1000)
+    before = int_arg("before", 0, 0, 2**62) or None
+    return jsonify({"data": service().refresh_runs(provider, limit, before)})
+
+
+@bp.get("/refresh/runs/<int:run_id>")
+def run(run_id: int):
+    """One refresh run.
+
+    :raise 404: no run with that id.
+    """
+    found = service().refresh_run(run_id)
+    if found is None:
+        raise ApiError(404, "run_not_found", f"no refresh run {run_id}")
+    return jsonify(found)
