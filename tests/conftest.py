@@ -1,0 +1,80 @@
+"""Shared fixtures: a real SQLite file, the provider simulator on a loopback port, a running service."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+import pykka
+import pytest
+
+from discovery.settings import ProviderConfig, Settings
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.02, what: str = "condition"):
+    """Poll ``predicate`` until it returns something truthy; fail the test after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'catalog.db'}"
+
+
+@pytest.fixture
+def simulator():
+    from discovery.simulator import SimulatorServer
+
+    server = SimulatorServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def provider_config(simulator, name: str, fmt: str, route: str | None = None, **kw) -> ProviderConfig:
+    """A provider pointed at the simulator, with a long interval so only the start-up refresh runs."""
+    kw.setdefault("refresh_interval", 3600.0)
+    kw.setdefault("timeout", 2.0)
+    kw.setdefault("fail_max", 3)
+    kw.setdefault("reset_timeout", 30.0)
+    return ProviderConfig(name=name, format=fmt, base_url=simulator.base_url(route or fmt), **kw)
+
+
+@pytest.fixture
+def start_service(db_url):
+    """Start a service with given providers; every service started is stopped after the test."""
+    from actors.service import start_service as _start
+
+    started = []
+
+    def start(providers, **kw):
+        kw.setdefault("database_url", db_url)
+        kw.setdefault("batch_max_delay", 0.01)
+        kw.setdefault("restart_backoff", 0.05)
+        settings = Settings(providers=tuple(providers), **kw)
+        service = _start(settings)
+        started.append(service)
+        return service
+
+    yield start
+    for service in started:
+        service.stop()
+    assert not pykka.ActorRegistry.get_all(), "actors left running after the test"
+
+
+def leftover_threads(before: set[str]) -> list[str]:
+    """Names of non-daemon-timer threads started since ``before`` that are still alive."""
+    return [t.name for t in threading.enumerate() if t.name not in before and t.is_alive()
+            and not t.name.startswith(("timer-", "notify-", "supervisor-check", "restart-"))]

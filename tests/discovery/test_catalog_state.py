@@ -1,0 +1,83 @@
+"""The catalog's write path with a real SQLite file and no threads."""
+import pytest
+
+from discovery import store
+from discovery.catalog import CatalogState
+from discovery.messages import ProviderSnapshot
+from discovery.model import Limits, Model
+from discovery.providers.base import SuspiciousSnapshot
+
+
+@pytest.fixture
+def state(db_url):
+    store.open_database(db_url)
+    store.ensure_provider("openai", "openai", False)
+    store.ensure_provider("modelsdev", "modelsdev", True)
+    s = CatalogState({"openai": False, "modelsdev": True})
+    yield s
+    store.close_database()
+
+
+def snap(state, source, models, **kw):
+    run_id = store.begin_run(source, "test")
+    return state.apply(ProviderSnapshot(source, run_id, tuple(models), **kw))
+
+
+def m(mid, provider="openai", source="openai", live=True, **kw):
+    return Model(provider, mid, source=source, live=live, **kw)
+
+
+def test_first_snapshot_adds_every_model_in_one_run(state):
+    outcome, events, changed = snap(state, "openai", [m("a"), m("b")])
+    assert (outcome.added, outcome.updated, outcome.removed) == (2, 0, 0)
+    assert [e.kind for e in events].count("added") == 2
+    assert events[-1].kind == "models_refreshed"
+    assert store.get_run(outcome.run_id)["outcome"] == "succeeded"
+    assert set(store.load_current_models()) == {"openai/a", "openai/b"}
+
+
+def test_update_and_removal_are_versioned_with_diffs(state):
+    snap(state, "openai", [m("a", limits=Limits(context_window=1)), m("b"), m("c")])
+    outcome, events, _ = snap(state, "openai", [m("a", limits=Limits(context_window=2)), m("b")])
+    assert (outcome.updated, outcome.removed) == (1, 1)
+    hist = store.model_history("openai/a")
+    assert [v["change"] for v in hist] == ["added", "updated"]
+    assert hist[-1]["diff"] == {"limits.context_window": [1, 2]}
+    assert [v["change"] for v in store.model_history("openai/c")] == ["added", "removed"]
+
+
+def test_empty_answer_is_refused_and_nothing_is_written(state):
+    snap(state, "openai", [m("a"), m("b")])
+    before = store.last_event_id()
+    with pytest.raises(SuspiciousSnapshot, match="no models"):
+        snap(state, "openai", [])
+    assert store.last_event_id() == before
+    assert set(state.current) == {"openai/a", "openai/b"}
+
+
+def test_losing_more_than_half_is_refused_unless_allowed(state):
+    snap(state, "openai", [m(str(i)) for i in range(10)])
+    with pytest.raises(SuspiciousSnapshot, match="losing 6 of 10"):
+        snap(state, "openai", [m(str(i)) for i in range(4)])
+    outcome, _, _ = snap(state, "openai", [m(str(i)) for i in range(4)], max_removal_ratio=0.7)
+    assert outcome.removed == 6
+
+
+def test_live_model_wins_over_catalog_entry_and_catalog_only_is_not_live(state):
+    snap(state, "modelsdev", [m("a", source="modelsdev", live=False, name="from catalog"),
+                              m("z", source="modelsdev", live=False)])
+    snap(state, "openai", [m("a", name="live")])
+    assert state.current["openai/a"].live is True
+    assert state.current["openai/z"].live is False
+
+
+def test_state_reloads_from_the_store_after_a_restart(state, db_url):
+    snap(state, "openai", [m("a"), m("b")])
+    snap(state, "modelsdev", [m("x", source="modelsdev", live=False)])
+    fresh = CatalogState({"openai": False, "modelsdev": True})
+    fresh.load()
+    assert fresh.current.keys() == state.current.keys()
+    assert {k: set(v) for k, v in fresh.sources.items()} == {k: set(v) for k, v in state.sources.items()}
+    # An identical answer after the restart changes nothing.
+    outcome, events, changed = snap(fresh, "openai", [m("a"), m("b")])
+    assert changed == set() and [e.kind for e in events] == ["models_refreshed"]

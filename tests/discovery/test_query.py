@@ -1,0 +1,61 @@
+import pytest
+
+from discovery.model import Capabilities, Lifecycle, Limits, Modalities, Model
+from discovery.query import CatalogIndex, ModelQuery, QueryError, run_query
+
+
+@pytest.fixture
+def index():
+    models = [
+        Model("openai", "gpt-4o", name="GPT-4o", kind="chat", capabilities=Capabilities(vision=True, tool_calling=True),
+              modalities=Modalities(("text", "image"), ("text",)), limits=Limits(context_window=128000)),
+        Model("openai", "text-embedding-3-small", kind="embedding", limits=Limits(context_window=8191)),
+        Model("anthropic", "claude-3-haiku", name="Claude Haiku", kind="chat",
+              capabilities=Capabilities(tool_calling=True), lifecycle=Lifecycle(status="deprecated")),
+        Model("mistral", "mistral-large", kind="chat", live=False),
+    ]
+    return CatalogIndex({m.id: m for m in models})
+
+
+def ids(page):
+    return [m.id for m in page.items]
+
+
+def test_filter_by_all_listed_capabilities_accepts_aliases(index):
+    q = ModelQuery.from_args({"capability": "function_calling,supports_vision"})
+    assert ids(run_query(index, q)) == ["openai/gpt-4o"]
+
+
+def test_unknown_capability_error_lists_the_valid_ones(index):
+    with pytest.raises(QueryError) as err:
+        ModelQuery.from_args({"capability": "telepathy"})
+    assert "telepathy" in str(err.value) and "tool_calling" in str(err.value)
+
+
+def test_filter_by_provider_kind_status_modality_and_text(index):
+    assert ids(run_query(index, ModelQuery.from_args({"provider": "openai", "kind": "embedding"}))) == [
+        "openai/text-embedding-3-small"]
+    assert ids(run_query(index, ModelQuery.from_args({"status": "deprecated"}))) == ["anthropic/claude-3-haiku"]
+    assert ids(run_query(index, ModelQuery.from_args({"input_modality": "image"}))) == ["openai/gpt-4o"]
+    assert ids(run_query(index, ModelQuery.from_args({"q": "haiku"}))) == ["anthropic/claude-3-haiku"]
+    assert ids(run_query(index, ModelQuery.from_args({"live": "false"}))) == ["mistral/mistral-large"]
+    assert ids(run_query(index, ModelQuery.from_args({"id": "openai/*"}))) == [
+        "openai/gpt-4o", "openai/text-embedding-3-small"]
+
+
+def test_sort_descending_puts_unknown_values_last_and_pages(index):
+    page = run_query(index, ModelQuery.from_args({"sort": "-context_window", "limit": "2"}))
+    assert ids(page) == ["openai/gpt-4o", "openai/text-embedding-3-small"]
+    assert page.total == 4
+    rest = run_query(index, ModelQuery.from_args({"sort": "-context_window", "limit": "2", "offset": "2"}))
+    assert len(rest.items) == 2 and set(ids(rest)).isdisjoint(ids(page))
+
+
+@pytest.mark.parametrize("args,needle", [
+    ({"limit": "0"}, "limit"), ({"limit": "x"}, "whole"), ({"sort": "price"}, "sort"),
+    ({"kind": "robot"}, "kind"), ({"bogus": "1"}, "bogus"), ({"live": "maybe"}, "live"),
+])
+def test_bad_parameters_are_refused_with_a_message(args, needle):
+    with pytest.raises(QueryError) as err:
+        ModelQuery.from_args(args)
+    assert needle in str(err.value)

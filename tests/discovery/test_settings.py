@@ -1,0 +1,41 @@
+import pytest
+
+from discovery.settings import SettingsError, load_settings
+
+
+def test_defaults_work_with_nothing_set():
+    s = load_settings(environ={})
+    assert s.database_url.startswith("sqlite:///")
+    names = {p.name for p in s.providers}
+    assert "modelsdev" in names and "openai" not in names  # no key, no live provider
+
+
+def test_live_provider_enabled_when_its_key_is_in_the_environment():
+    s = load_settings(environ={"OPENAI_API_KEY": "sk-test"})
+    assert "openai" in {p.name for p in s.providers}
+
+
+def test_toml_file_and_environment_overrides(tmp_path):
+    path = tmp_path / "d.toml"
+    path.write_text('[service]\nport = 9000\n[providers.local]\nformat = "openai_compatible"\n'
+                    'base_url = "http://127.0.0.1:1234/v1"\nrefresh_interval = 60\napi_version = "x"\n')
+    s = load_settings(path, environ={"DISCOVERY_PORT": "9100", "DISCOVERY_PROVIDER_LOCAL_REFRESH_INTERVAL": "5",
+                                     "DATABASE_URL": "postgresql://localhost/test"})
+    assert s.port == 9100 and s.database_url == "postgresql://localhost/test"
+    (p,) = s.providers
+    assert p.refresh_interval == 5.0 and p.options["api_version"] == "x"
+
+
+def test_secrets_in_the_settings_file_are_refused(tmp_path):
+    path = tmp_path / "d.toml"
+    path.write_text('[providers.openai]\nformat = "openai"\napi_key = "sk-live-123"\n')
+    with pytest.raises(SettingsError) as err:
+        load_settings(path, environ={})
+    assert "api_key_env" in str(err.value) and "sk-live-123" not in str(err.value)
+
+
+def test_bad_values_name_the_setting(tmp_path):
+    path = tmp_path / "d.toml"
+    path.write_text('[service]\nport = "eighty"\n')
+    with pytest.raises(SettingsError, match="service.port"):
+        load_settings(path, environ={})

@@ -1,0 +1,174 @@
+"""The ``discovery`` command: ``discovery serve`` runs the service under waitress.
+
+The actor system lives in this one process; waitress serves HTTP from a pool of threads in the
+same process. Do not run it under a forking multi-process server.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from dataclasses import replace
+from typing import Any, Optional, Sequence
+
+from loguru import logger
+
+from discovery.settings import ProviderConfig, Settings, SettingsError, load_settings
+
+DEMO_KEY_ENV = "DISCOVERY_DEMO_API_KEY"
+# (name in the catalog, wire format, simulator route) for --demo.
+DEMO_SOURCES: tuple[tuple[str, str, str], ...] = (
+    ("openai", "openai", "openai"),
+    ("anthropic", "anthropic", "anthropic"),
+    ("gemini", "gemini", "gemini"),
+    ("mistral", "mistral", "mistral"),
+    ("groq", "groq", "groq"),
+    ("together", "together", "together"),
+    ("cohere", "cohere", "cohere"),
+    ("openrouter", "openrouter", "openrouter"),
+    ("ollama", "ollama", "ollama"),
+    ("vllm", "openai_compatible", "openai_compatible"),
+    ("modelsdev", "modelsdev", "modelsdev"),
+    ("litellm", "litellm", "litellm"),
+)
+
+
+class _Stop(Exception):
+    """Raised in the main thread by SIGTERM/SIGINT to leave the server loop."""
+
+
+def demo_providers(simulator: Any, refresh_interval: float = 60.0) -> tuple[ProviderConfig, ...]:
+    """Providers pointed at a running simulator, for every format both sides know."""
+    from discovery.providers import FORMATS
+
+    os.environ.setdefault(DEMO_KEY_ENV, "demo-key-for-the-simulator")
+    out = []
+    for name, fmt, route in DEMO_SOURCES:
+        if fmt not in FORMATS:
+            continue
+        try:
+            base = simulator.base_url(route)
+        except (KeyError, ValueError):
+            continue
+        cls = FORMATS[fmt]
+        out.append(ProviderConfig(name=name, format=fmt, base_url=base,
+                                  api_key_env=DEMO_KEY_ENV if cls.requires_key else None,
+                                  refresh_interval=refresh_interval, timeout=5.0, fail_max=3, reset_timeout=15.0))
+    return tuple(out)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="discovery", description="The model discovery service.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the service (HTTP API and discovery)")
+    serve.add_argument("--config", help="TOML settings file (default: $DISCOVERY_CONFIG)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8080; 0 picks a free one)")
+    serve.add_argument("--database", help="database URL (default sqlite:///discovery.db)")
+    serve.add_argument("--demo", action="store_true",
+                       help="start the built-in provider simulator and discover from it (no keys, no network)")
+    serve.add_argument("--threads", type=int, default=16, help="HTTP worker threads (default 16)")
+    sim = sub.add_parser("simulator", help="run only the provider simulator")
+    sim.add_argument("--host", default="127.0.0.1")
+    sim.add_argument("--port", type=int, default=9090)
+    return parser
+
+
+def serve(args: argparse.Namespace) -> int:
+    import waitress.server
+
+    from actors.service import start_service
+    from web import create_app
+
+    overrides: dict[str, Any] = {}
+    if args.host:
+        overrides["host"] = args.host
+    if args.port is not None:
+        overrides["port"] = args.port
+    if args.database:
+        overrides["database_url"] = args.database
+    try:
+        settings = load_settings(args.config, **overrides)
+    except SettingsError as exc:
+        logger.error("{}", exc)
+        return 2
+
+    simulator = None
+    if args.demo:
+        from discovery.simulator import SimulatorServer
+
+        simulator = SimulatorServer()
+        simulator.start()
+        logger.info("demo: provider simulator on {}", simulator.url)
+        settings = replace(settings, demo=True, providers=demo_providers(simulator))
+
+    stop_event = threading.Event()
+
+    def on_signal(signum, frame):
+        if not stop_event.is_set():
+            stop_event.set()
+            raise _Stop()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    service = None
+    server = None
+    try:
+        service = start_service(settings)
+        app = create_app(service)
+        server = waitress.server.create_server(app, host=settings.host, port=settings.port, threads=args.threads,
+                                               channel_timeout=300, clear_untrusted_proxy_headers=True)
+        logger.info("serving on http://{}:{} ({} providers)", settings.host, server.effective_port,
+                    len(settings.providers))
+        print(f"serving on http://{settings.host}:{server.effective_port}", flush=True)
+        server.run()
+    except (_Stop, KeyboardInterrupt):
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if server is not None:
+            server.task_dispatcher.shutdown(cancel_pending=True, timeout=3)
+            server.close()
+        if service is not None:
+            service.stop()
+        if simulator is not None:
+            simulator.stop()
+    logger.info("stopped")
+    return 0
+
+
+def run_simulator(args: argparse.Namespace) -> int:
+    from discovery.simulator import SimulatorServer
+
+    sim = SimulatorServer(host=args.host, port=args.port)
+    sim.start()
+    print(f"simulator on {sim.url}", flush=True)
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sim.stop()
+    return 0
+
+
+def configure_logging() -> None:
+    logger.remove()
+    level = os.environ.get("DISCOVERY_LOG_LEVEL", "INFO")
+    logger.add(sys.stderr, level=level, format="{time:YYYY-MM-DD HH:mm:ss.SSS} {level:<7} {name}: {message}")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``discovery`` console script."""
+    configure_logging()
+    args = build_parser().parse_args(argv)
+    if args.command == "serve":
+        return serve(args)
+    return run_simulator(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
