@@ -1,0 +1,17 @@
+"""Every simulated wire format; add a provider by writing its module and listing it here."""
+from __future__ import annotations
+
+from discovery.simulator.formats import modelsdev, openai
+from discovery.simulator.formats.wire import WireFormat
+
+ALL_FORMATS: tuple[WireFormat, ...] = (
+    openai.FORMAT,
+    openai.COMPATIBLE_FORMAT,
+    modelsdev.FORMAT,
+)
+
+FORMATS_BY_PROVIDER: dict[str, WireFormat] = {fmt.provider: fmt for fmt in ALL_FORMATS}
+# Other names tests and settings use for a simulated provider.
+PROVIDER_ALIASES: dict[str, str] = {"vllm": "openai_compatible"}
+
+__all__ = ["ALL_FORMATS", "FORMATS_BY_PROVIDER", "PROVIDER_ALIASES", "WireFormat"]

@@ -1,0 +1,57 @@
+"""SimulatorServer: ports, base URLs and a clean stop."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+import requests
+
+from discovery.simulator import BASE_PATHS, SimulatorServer, SimulatorState
+
+
+def test_two_servers_get_distinct_free_ports_and_share_nothing():
+    with SimulatorServer() as a, SimulatorServer() as b:
+        assert a.port != b.port and a.port > 0
+        a.state.set_fault("openai", "status", status=500)
+        assert requests.get(b.base_url("openai") + "/models", timeout=5).status_code == 200
+
+
+def test_base_url_mapping_covers_every_served_provider():
+    with SimulatorServer() as server:
+        assert set(server.state.providers) <= set(BASE_PATHS)
+        assert server.base_url("openai") == server.url + "/openai/v1"
+        assert server.base_url("groq") == server.url + "/groq/openai/v1"
+        with pytest.raises(KeyError):
+            server.base_url("nope")
+
+
+def test_stop_ends_every_thread_even_with_idle_keep_alive_connections():
+    before = set(threading.enumerate())
+    server = SimulatorServer().start()
+    session = requests.Session()  # left open: its connection stays in keep-alive
+    for _ in range(3):
+        session.get(server.base_url("openai") + "/models", timeout=5)
+    server.state.set_fault("openai", "hang", seconds=30)
+    with pytest.raises(requests.Timeout):
+        requests.get(server.base_url("openai") + "/models", timeout=0.2)
+    server.stop()
+    assert set(threading.enumerate()) <= before
+    session.close()
+
+
+def test_a_stopped_server_refuses_connections_and_can_be_stopped_again():
+    server = SimulatorServer().start()
+    url = server.base_url("openai") + "/models"
+    server.stop()
+    server.stop()
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url, timeout=2)
+
+
+def test_a_given_state_is_the_one_served():
+    state = SimulatorState()
+    state.set_models("openai", [{"id": "only", "object": "model", "created": 0, "owned_by": "system"}])
+    with SimulatorServer(state=state) as server:
+        assert server.state is state
+        data = requests.get(server.base_url("openai") + "/models", timeout=5).json()["data"]
+        assert [row["id"] for row in data] == ["only"]
