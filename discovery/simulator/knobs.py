@@ -70,13 +70,15 @@ def before_provider_request() -> Response | None:
     state, provider, path = _state(), fmt.provider, request.path
     state.record_request(provider, _log_entry(fmt))
     latency = state.latency(provider)
-    if latency:
-        state.wait(latency)
+    # A wait cut short (reset, faults cleared, server stopping) drops the request: going on
+    # would let it use up faults armed after it arrived.
+    if latency and not state.wait(latency):
+        return _drop_connection()
     if state.take_fault(provider, "close", path) is not None:
         return _drop_connection()
     hang = state.take_fault(provider, "hang", path)
-    if hang is not None:
-        state.wait(hang["seconds"])
+    if hang is not None and not state.wait(hang["seconds"]):
+        return _drop_connection()
     if fmt.check_request is not None:
         problem = fmt.check_request(request)
         if problem is not None:
