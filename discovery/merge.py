@@ -1,15 +1,82 @@
 """From what each source reports to the one published catalog.
 
-Live sources (a provider's own model list) own the models they list. Catalog sources
-(models.dev, LiteLLM) fill what the live list leaves unknown and contribute catalog-only
-models, marked ``live=False``. This is a pure function of its inputs so the catalog actor can
-recompute it after any source changes and diff the result.
+Live sources (a provider's own model list) own the models they list: each live model is matched
+to an entry of every catalog (models.dev, LiteLLM) by the rules in :mod:`discovery.enrich` and
+enriched field by field (live value, then the catalogs in precedence order, then the id
+heuristic), every field recording its source in ``provenance``. Catalog entries no live model
+matched are published as catalog-only models, ``live=False``; entries with the same id in
+several catalogs are combined by the same precedence (exact ids only: a catalog's dated and
+undated ids are distinct models there).
+
+This is a pure function of its inputs, recomputed on every snapshot, so it is built for speed:
+each catalog's lookup index and the combined catalog-only models are cached, keyed by the
+identity of the catalog's model tuple (pass tuples, as snapshots do, to benefit).
 """
 from __future__ import annotations
 
-from typing import Iterable, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Mapping
+from typing import Any
 
+from discovery.enrich import (
+    CatalogIndex,
+    FieldOrder,
+    Precedence,
+    combine,
+    live_match_keys,
+)
 from discovery.model import Model
+
+_CACHE_SIZE = 16
+_lock = threading.Lock()
+_indexes: OrderedDict[tuple[str, int], tuple[Any, CatalogIndex]] = OrderedDict()
+_catalog_only: OrderedDict[Hashable, tuple[tuple[Any, ...], dict[str, Model]]] = OrderedDict()
+
+
+def _remember(cache: OrderedDict, key: Hashable, value: Any) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > _CACHE_SIZE:
+        cache.popitem(last=False)
+
+
+def catalog_index(source: str, models: Iterable[Model]) -> CatalogIndex:
+    """The lookup index of one catalog, cached while the same model tuple is passed in."""
+    if not isinstance(models, tuple):
+        return CatalogIndex(source, models)
+    key = (source, id(models))
+    with _lock:
+        hit = _indexes.get(key)
+        # Holding the tuple in the cache keeps its id from being reused by another object.
+        if hit is not None and hit[0] is models:
+            _indexes.move_to_end(key)
+            return hit[1]
+    index = CatalogIndex(source, models)
+    with _lock:
+        _remember(_indexes, key, (models, index))
+    return index
+
+
+def _combined_catalog_only(indexes: list[CatalogIndex], order: FieldOrder) -> dict[str, Model]:
+    """Every catalog id, its entries from all catalogs combined field by field."""
+    key = (tuple((ix.source, id(ix)) for ix in indexes), order.key)
+    with _lock:
+        hit = _catalog_only.get(key)
+        if hit is not None and all(a is b for a, b in zip(hit[0], indexes)):
+            return hit[1]
+    grouped: dict[str, dict[str, Model]] = {}
+    for ix in indexes:
+        for model_id, m in ix.by_id.items():
+            grouped.setdefault(model_id, {})[ix.source] = m
+    out: dict[str, Model] = {}
+    for model_id, by_source in grouped.items():
+        template = next(iter(by_source.values()))
+        # An id only one catalog lists is that catalog's entry as it is (already with provenance).
+        out[model_id] = template if len(by_source) == 1 else combine(None, by_source, order, template=template)
+    with _lock:
+        _remember(_catalog_only, key, (tuple(indexes), out))
+    return out
 
 
 def merge_sources(
@@ -17,19 +84,44 @@ def merge_sources(
     catalogs: Mapping[str, Iterable[Model]],
     *,
     include_catalog_only: bool = True,
+    precedence: Precedence = None,
+    catalog_provider: Mapping[str, str] | None = None,
 ) -> dict[str, Model]:
     """The effective catalog, keyed by model id.
 
-    ``live`` and ``catalogs`` map a source name to that source's last good models. Catalog
-    order is precedence order (first wins). A live model wins over any catalog entry with the
-    same id; the first live source listing an id wins over later ones.
+    ``live`` and ``catalogs`` map a source name to that source's last good models. The first
+    live source listing an id wins over later ones. ``precedence`` orders the catalogs (and
+    ``heuristic``) after the live value: a list for every field, or a mapping from a field path,
+    section name or ``"*"`` to a list; by default the order of ``catalogs``, then the heuristic.
+    ``catalog_provider`` maps a live provider name to the name its models have in the catalogs
+    (default: the same name). Output order: live models in input order, then catalog-only ones.
     """
+    indexes = [catalog_index(name, models) for name, models in catalogs.items()]
+    order = FieldOrder([ix.source for ix in indexes], precedence)
+    names = catalog_provider or {}
     out: dict[str, Model] = {}
+    absorbed: set[str] = set()
     for models in live.values():
         for m in models:
-            out.setdefault(m.id, m)
+            if m.id in out:
+                continue
+            provider = names.get(m.provider, m.provider)
+            keys = live_match_keys(m)
+            matches: dict[str, Model] = {}
+            for ix in indexes:
+                hit = ix.lookup(provider, keys)
+                if hit is not None:
+                    matches[ix.source] = hit
+                    absorbed.add(hit.id)
+            # A catalog entry under one of the model's aliases is the same model, not another one.
+            for alias in m.attributes.get("aliases") or ():
+                absorbed.add(f"{provider}/{alias}")
+            out[m.id] = combine(m, matches, order)
     if include_catalog_only:
-        for models in catalogs.values():
-            for m in models:
-                out.setdefault(m.id, m)
+        for model_id, m in _combined_catalog_only(indexes, order).items():
+            if model_id not in out and model_id not in absorbed:
+                out[model_id] = m
     return out
+
+
+__all__ = ["catalog_index", "merge_sources"]

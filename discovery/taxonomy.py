@@ -1,8 +1,11 @@
 """The capability taxonomy's vocabulary: names, aliases, and what an id alone suggests."""
 from __future__ import annotations
 
+import math
 import re
-from typing import Iterable, Optional
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
 
 from discovery.model import CAPABILITIES, KINDS, MODALITIES, STATUSES
 
@@ -40,6 +43,19 @@ CAPABILITY_ALIASES: dict[str, str] = {
     "finetuning": "fine_tuning",
     "fine_tune": "fine_tuning",
     "supports_batch": "batch",
+    "supports_tool_calling": "tool_calling",
+    "supports_structured_output": "structured_output",
+    "supports_streaming": "streaming",
+    "supports_fine_tuning": "fine_tuning",
+    "image": "vision",
+    "images": "vision",
+    "image_understanding": "vision",
+    "reasoning_effort": "reasoning",
+    "parallel_tools": "parallel_tool_calls",
+    "system_prompt": "system_messages",
+    "json_output": "json_mode",
+    "fine-tuning": "fine_tuning",
+    "prompt_cache": "prompt_caching",
 }
 
 
@@ -54,7 +70,7 @@ class UnknownCapability(ValueError):
         )
 
 
-def canonical_capability(name: str) -> Optional[str]:
+def canonical_capability(name: str) -> str | None:
     """The taxonomy name for ``name`` or an alias of it; None if it is neither."""
     key = name.strip().lower().replace("-", "_")
     if key in CAPABILITIES:
@@ -80,29 +96,33 @@ def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
     return value
 
 
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+
 _KIND_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"embed", "embedding"),
     (r"rerank", "rerank"),
     (r"moderation|guard", "moderation"),
     (r"whisper|transcri|tts|speech|audio(?!.*preview)", "audio"),
     (r"dall-e|gpt-image|imagen|image-gen|stable-diffusion|sdxl|flux|midjourney|veo|sora", "image"),
-    (r"^(babbage|davinci)(-\d+)?$|instruct$|-base$", "completion"),
+    (r"^(babbage|davinci)(-\d+)?$|turbo-instruct$|-base$", "completion"),
 )
 
+_KIND_RES = tuple((re.compile(p), k) for p, k in _KIND_PATTERNS)
 
-def guess_kind(model_id: str) -> Optional[str]:
+
+def guess_kind(model_id: str) -> str | None:
     """A kind suggested by the id alone, or None when the id says nothing special.
 
     Used last, after live APIs and catalogs: ``text-embedding-3-small`` → embedding.
     """
     low = model_id.lower()
-    for pattern, kind in _KIND_PATTERNS:
-        if re.search(pattern, low):
+    for pattern, kind in _KIND_RES:
+        if pattern.search(low):
             return kind
     return None
 
 
-def guess_family(model_id: str) -> Optional[str]:
+def guess_family(model_id: str) -> str | None:
     """A family from the id: the id less its date/version suffixes (``gpt-4o-2024-08-06`` → ``gpt-4o``)."""
     base = model_id.rsplit("/", 1)[-1].split(":", 1)[0]
     base = re.sub(r"[-_@](\d{4}-?\d{2}-?\d{2}|\d{6,8}|latest|preview|v\d+(\.\d+)*)$", "", base)
@@ -110,7 +130,72 @@ def guess_family(model_id: str) -> Optional[str]:
     return base or None
 
 
-def normalize_modalities(values: Optional[Iterable[str]]) -> Optional[tuple[str, ...]]:
+def positive_int(value: Any) -> int | None:
+    """An integer count (tokens) from a number or numeric string; None for absent, zero or junk."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, (int, float)) and value > 0 and math.isfinite(value):
+        return int(value)
+    return None
+
+
+def usd(value: Any) -> float | None:
+    """A non-negative price from a number or numeric string; None for absent or junk."""
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 0 and math.isfinite(number) else None
+
+
+def per_million(per_token: Any) -> float | None:
+    """USD per token (LiteLLM, OpenRouter, Groq) → USD per million tokens, rounded to hide float noise."""
+    price = usd(per_token)
+    return None if price is None else round(price * 1_000_000, 6)
+
+
+def date_from_unix(seconds: Any) -> str | None:
+    """An ISO date from unix seconds; None for absent, zero or negative values."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
+        return None
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC).date().isoformat()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def iso_date(value: Any) -> str | None:
+    """The ``YYYY-MM-DD`` part of an ISO 8601 date or timestamp; None when it is not one."""
+    if not isinstance(value, str):
+        return None
+    match = _ISO_DATE.match(value.strip())
+    return match.group(0) if match else None
+
+
+def kind_from_modalities(inputs: Iterable[str] | None, outputs: Iterable[str] | None) -> str | None:
+    """The kind stated by a model's modalities (text out → chat, image out → image, ...); None if unsaid."""
+    if not outputs:
+        return None
+    outs = set(outputs)
+    if "text" in outs:
+        return "audio" if inputs is not None and set(inputs) == {"audio"} else "chat"
+    if "embedding" in outs:
+        return "embedding"
+    if "image" in outs or "video" in outs:
+        return "image"
+    if "audio" in outs:
+        return "audio"
+    return None
+
+
+def normalize_modalities(values: Iterable[str] | None) -> tuple[str, ...] | None:
     """Map provider modality words to ours; unknown words are dropped; None stays None."""
     if values is None:
         return None
@@ -125,7 +210,22 @@ def normalize_modalities(values: Optional[Iterable[str]]) -> Optional[tuple[str,
 
 
 __all__ = [
-    "CAPABILITIES", "CAPABILITY_ALIASES", "KINDS", "MODALITIES", "STATUSES", "UnknownCapability",
-    "canonical_capability", "canonical_capabilities", "check_choice", "guess_kind", "guess_family",
+    "CAPABILITIES",
+    "CAPABILITY_ALIASES",
+    "KINDS",
+    "MODALITIES",
+    "STATUSES",
+    "UnknownCapability",
+    "canonical_capabilities",
+    "canonical_capability",
+    "check_choice",
+    "date_from_unix",
+    "guess_family",
+    "guess_kind",
+    "iso_date",
+    "kind_from_modalities",
     "normalize_modalities",
+    "per_million",
+    "positive_int",
+    "usd",
 ]

@@ -1,23 +1,19 @@
-"""OpenAI ``GET /v1/models``, and every OpenAI-compatible server (vLLM, LM Studio, llama.cpp,
-DeepSeek, xAI, ...): one unpaginated ``{"object": "list", "data": [...]}``.
+"""OpenAI ``GET /v1/models``, and every OpenAI-compatible server (DeepSeek, xAI, vLLM, LM Studio,
+llama.cpp, ...): one unpaginated ``{"object": "list", "data": [...]}``.
 
-The list states only ids, owners and creation times, so this format fills ``kind`` and ``family``
-from the id and leaves capabilities unknown for the catalogs to enrich.
+The list states only ids, owners and creation times, so this format guesses ``kind``, ``family``
+and ``name`` from the id (provenance ``heuristic``) and leaves capabilities unknown for the
+catalogs to enrich. Self-hosted servers add a few fields of their own (vLLM's ``max_model_len``).
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from discovery.model import Lifecycle, Model
+from discovery.enrich import ModelDraft
+from discovery.model import Model
 from discovery.providers.base import ProviderClient, dedupe
-from discovery.taxonomy import guess_family, guess_kind
-
-
-def _date(created: Any) -> str | None:
-    if isinstance(created, (int, float)) and created > 0:
-        return datetime.fromtimestamp(created, tz=timezone.utc).date().isoformat()
-    return None
+from discovery.taxonomy import date_from_unix, guess_family, guess_kind, positive_int
 
 
 class OpenAIClient(ProviderClient):
@@ -26,31 +22,33 @@ class OpenAIClient(ProviderClient):
     format = "openai"
     default_base_url = "https://api.openai.com/v1"
     default_api_key_env = "OPENAI_API_KEY"
+    # The provider name this format's models carry in models.dev and LiteLLM.
+    catalog_name: str | None = "openai"
 
     def fetch_models(self) -> list[Model]:
+        """The whole list (one page)."""
         body = self.get_json("/models")
         return dedupe(self.normalize(item) for item in self.list_field(body))
+
+    def probe(self) -> None:
+        """The list itself is the cheapest call: the API has no page size."""
+        self.list_field(self.get_json("/models"))
 
     def normalize(self, item: Mapping[str, Any]) -> Model:
         """One ``data`` entry → Model."""
         model_id = item.get("id")
         self.expect(isinstance(model_id, str) and model_id != "", "a model without an 'id'")
-        attributes = {}
-        if item.get("owned_by"):
-            attributes["owned_by"] = item["owned_by"]
-        kind = guess_kind(model_id)
-        return Model(
-            provider=self.name,
-            provider_model_id=model_id,
-            name=model_id,
-            family=guess_family(model_id),
-            kind=kind,
-            lifecycle=Lifecycle(release_date=_date(item.get("created"))),
-            attributes=attributes,
-            raw=item,
-            source=self.name,
-            provenance={"kind": "heuristic"} if kind else {},
-        )
+        draft = ModelDraft(self.name, model_id, self.name)
+        draft.set("lifecycle.release_date", date_from_unix(item.get("created")))
+        # vLLM states the served context length; other servers ignore the field.
+        draft.set("limits.context_window", positive_int(item.get("max_model_len")))
+        draft.guess("name", model_id)
+        draft.guess("family", guess_family(model_id))
+        draft.guess("kind", guess_kind(model_id))
+        attributes = {k: item[k] for k in ("owned_by", "root", "parent") if item.get(k)}
+        if attributes.get("root") == model_id:
+            del attributes["root"]
+        return draft.build(attributes=attributes, raw=item)
 
 
 class OpenAICompatibleClient(OpenAIClient):
@@ -61,3 +59,51 @@ class OpenAICompatibleClient(OpenAIClient):
     default_api_key_env = None
     requires_key = False
     default_enabled = False
+    catalog_name = None
+
+
+class DeepSeekClient(OpenAIClient):
+    """DeepSeek's OpenAI-compatible list."""
+
+    format = "deepseek"
+    default_base_url = "https://api.deepseek.com"
+    default_api_key_env = "DEEPSEEK_API_KEY"
+    catalog_name = "deepseek"
+
+
+class XAIClient(OpenAIClient):
+    """xAI's OpenAI-compatible list."""
+
+    format = "xai"
+    default_base_url = "https://api.x.ai/v1"
+    default_api_key_env = "XAI_API_KEY"
+    catalog_name = "xai"
+
+
+class VLLMClient(OpenAICompatibleClient):
+    """A vLLM server (``vllm serve``); a key only if the server was started with ``--api-key``."""
+
+    format = "vllm"
+    default_base_url = "http://127.0.0.1:8000/v1"
+    default_api_key_env = "VLLM_API_KEY"
+
+
+class LMStudioClient(OpenAICompatibleClient):
+    """LM Studio's local server."""
+
+    format = "lmstudio"
+    default_base_url = "http://127.0.0.1:1234/v1"
+    default_api_key_env = "LMSTUDIO_API_KEY"
+    catalog_name = "lmstudio"
+
+
+class LlamaCppClient(OpenAICompatibleClient):
+    """llama.cpp's ``llama-server``; a key only if it was started with ``--api-key``."""
+
+    format = "llamacpp"
+    default_base_url = "http://127.0.0.1:8080/v1"
+    default_api_key_env = "LLAMA_API_KEY"
+
+
+OPENAI_FORMATS = (OpenAIClient, OpenAICompatibleClient, DeepSeekClient, XAIClient, VLLMClient,
+                  LMStudioClient, LlamaCppClient)

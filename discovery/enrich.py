@@ -1,0 +1,312 @@
+"""Field-by-field records with provenance, and enrichment of live models from catalog entries.
+
+A *field path* names one taxonomy field: a top-level one (``kind``) or one inside a section
+(``limits.context_window``). Every model records, per filled field, the source that stated it
+(``provenance``): a configured source name (``openai``, ``modelsdev``, ``litellm``) or
+``heuristic`` for a guess made from the id alone.
+
+Matching a live model to a catalog entry (same provider, after mapping the live provider's name
+to the catalog's, see :func:`catalog_provider_names`) tries, in order, the keys
+:func:`match_keys` derives from the live id, its aliases (Mistral), and compares them with the
+same keys derived from each catalog id:
+
+1. the id itself (case-insensitive);
+2. without a ``models/`` prefix (Gemini);
+3. without a ``:latest`` / ``-latest`` tag;
+4. without a Bedrock cross-region prefix (``us.``, ``eu.``, ``apac.``, ``global.``, ``au.``,
+   ``jp.``, ``ca.``, ``us-gov.``);
+5. without a Bedrock version suffix (``-v1:0``, ``-v2``, ``:0``);
+6. without a Bedrock-style ``vendor.`` prefix (``anthropic.``, ``meta.``, ``amazon.``);
+7. without a date suffix (``-2024-08-06``, ``-20240620``, ``@20240620``, ``@default``);
+8. without a short version date (``-0613``, ``-2411``, ``-08-2024``).
+
+Keys are cumulative (each strips one more thing), so a closer key always wins over a looser one;
+among catalog entries that share a key the one for which it is closer wins, then the shorter id,
+then the newest-looking (lexically largest) id.
+
+Precedence, per field: the live API first, always (a value a provider states about its own model
+is the truth); then the catalogs in the configured order (default: the order they are passed in,
+models.dev then LiteLLM); then the id heuristic. The order after ``live`` can be set for all
+fields, a section (``pricing``) or a single field path (``pricing.input``).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from discovery.model import SECTIONS, Model
+from discovery.taxonomy import guess_family, guess_kind
+
+LIVE = "live"
+HEURISTIC = "heuristic"
+
+SCALARS = ("name", "family", "kind", "open_weights", "regions")
+FIELD_PATHS: tuple[str, ...] = SCALARS + tuple(
+    f"{section}.{name}" for section, klass in SECTIONS.items() for name in klass.__dataclass_fields__
+)
+# (path, section or None, attribute) — precomputed because enrichment reads every field of
+# thousands of models on each snapshot.
+_ACCESS: tuple[tuple[str, str | None, str], ...] = tuple(
+    (p, *p.split(".", 1)) if "." in p else (p, None, p) for p in FIELD_PATHS
+)
+
+
+def field_value(model: Model, path: str) -> Any:
+    """The value of one field path of ``model`` (``limits.context_window``)."""
+    section, _, name = path.rpartition(".")
+    return getattr(getattr(model, section), name) if section else getattr(model, name)
+
+
+def _values(model: Model) -> dict[str, Any]:
+    """Every non-None field of ``model`` by path."""
+    out = {}
+    for path, section, name in _ACCESS:
+        value = getattr(getattr(model, section), name) if section else getattr(model, name)
+        if value is not None:
+            out[path] = value
+    return out
+
+
+def build_model(provider: str, provider_model_id: str, values: Mapping[str, Any], *,
+                provenance: Mapping[str, str], attributes: Mapping[str, Any] | None = None,
+                raw: Mapping[str, Any] | None = None, source: str | None = None,
+                live: bool = True) -> Model:
+    """A Model from field-path values (missing paths stay None)."""
+    top: dict[str, Any] = {}
+    sections: dict[str, dict[str, Any]] = {}
+    for path, value in values.items():
+        section, _, name = path.rpartition(".")
+        if section:
+            sections.setdefault(section, {})[name] = value
+        else:
+            top[name] = value
+    for section, fields in sections.items():
+        top[section] = SECTIONS[section](**fields)
+    return Model(provider=provider, provider_model_id=provider_model_id, attributes=attributes or {},
+                 raw=raw or {}, source=source, live=live, provenance=provenance, **top)
+
+
+class ModelDraft:
+    """A model being normalized: fields set one at a time, each with the source that stated it."""
+
+    __slots__ = ("provenance", "provider", "provider_model_id", "source", "values")
+
+    def __init__(self, provider: str, provider_model_id: str, source: str):
+        self.provider = provider
+        self.provider_model_id = provider_model_id
+        self.source = source
+        self.values: dict[str, Any] = {}
+        self.provenance: dict[str, str] = {}
+
+    def set(self, path: str, value: Any, source: str | None = None) -> None:
+        """Set ``path`` to ``value`` unless it is None (unknown stays unknown)."""
+        if value is None:
+            return
+        if isinstance(value, list):
+            value = tuple(value)
+        self.values[path] = value
+        self.provenance[path] = source or self.source
+
+    def guess(self, path: str, value: Any) -> None:
+        """Set ``path`` from an id heuristic, only if nothing better is known."""
+        if path not in self.values:
+            self.set(path, value, HEURISTIC)
+
+    def get(self, path: str) -> Any:
+        """The value set for ``path``, or None."""
+        return self.values.get(path)
+
+    def build(self, *, attributes: Mapping[str, Any] | None = None, raw: Mapping[str, Any] | None = None,
+              live: bool = True) -> Model:
+        """The finished :class:`Model`."""
+        return build_model(self.provider, self.provider_model_id, self.values, provenance=self.provenance,
+                           attributes=attributes, raw=raw, source=self.source, live=live)
+
+
+def with_provenance(model: Model) -> Model:
+    """``model`` with a provenance entry (its own source) for every filled field that lacks one.
+
+    A model with any provenance is taken as complete: this service's mappers record every field.
+    """
+    if model.provenance:
+        return model
+    values = _values(model)
+    missing = [p for p in values if p not in model.provenance]
+    if not missing:
+        return model
+    provenance = dict(model.provenance)
+    for path in missing:
+        provenance[path] = model.source or "unknown"
+    return model.evolve(provenance=provenance)
+
+
+# -- matching ------------------------------------------------------------------------------------
+_MODELS_PREFIX = re.compile(r"^models/")
+_LATEST = re.compile(r"[-:]latest$")
+_REGION_PREFIX = re.compile(r"^(?:us|eu|apac|global|au|jp|ca|us-gov)\.")
+_VERSION_SUFFIX = re.compile(r"(?:-v\d+(?::\d+)?|:\d+)$")
+_VENDOR_PREFIX = re.compile(r"^[a-z]+(?:-[a-z]+)*\.(?=[a-z])")
+_DATE_SUFFIX = re.compile(r"(?:[-@]\d{4}-\d{2}-\d{2}|[-@]\d{8}|@\d{6}|@default)$")
+_SHORT_DATE = re.compile(r"(?:-\d{2}-\d{4}|-\d{4})$")
+_STEPS = (_MODELS_PREFIX, _LATEST, _REGION_PREFIX, _VERSION_SUFFIX, _VENDOR_PREFIX, _DATE_SUFFIX, _SHORT_DATE)
+
+
+def match_keys(model_id: str) -> tuple[str, ...]:
+    """The lookup keys of an id, closest first (see the module docstring for the rules)."""
+    key = model_id.lower()
+    keys = [key]
+    for step in _STEPS:
+        stripped = step.sub("", key)
+        if stripped and stripped != key:
+            key = stripped
+            keys.append(key)
+    return tuple(keys)
+
+
+class CatalogIndex:
+    """One catalog's entries, looked up by (provider, match key). Built once per catalog version."""
+
+    __slots__ = ("by_id", "by_key", "models", "source")
+
+    def __init__(self, source: str, models: Iterable[Model]):
+        self.source = source
+        self.models: tuple[Model, ...] = tuple(with_provenance(m) for m in models)
+        self.by_id: dict[str, Model] = {}
+        for m in self.models:
+            self.by_id.setdefault(m.id, m)
+        ranked: dict[tuple[str, str], tuple[tuple[int, int], Model]] = {}
+        # Closer key first, then the shorter id; visiting ids in descending order makes the
+        # lexically largest (newest-looking) id win the remaining ties.
+        for m in sorted(self.by_id.values(), key=lambda m: m.provider_model_id, reverse=True):
+            pid = m.provider_model_id
+            for rank, key in enumerate(match_keys(pid)):
+                score = (rank, len(pid))
+                slot = (m.provider, key)
+                best = ranked.get(slot)
+                if best is None or score < best[0]:
+                    ranked[slot] = (score, m)
+        self.by_key: dict[tuple[str, str], Model] = {k: v[1] for k, v in ranked.items()}
+
+    def lookup(self, provider: str, keys: Sequence[str]) -> Model | None:
+        """The best entry for the first of ``keys`` (closest first) that this catalog knows."""
+        for key in keys:
+            hit = self.by_key.get((provider, key))
+            if hit is not None:
+                return hit
+        return None
+
+
+def live_match_keys(model: Model) -> tuple[str, ...]:
+    """Keys to look a live model up by: its exact id and aliases first, then the looser variants."""
+    own = match_keys(model.provider_model_id)
+    aliases = model.attributes.get("aliases") or ()
+    alias_keys = [match_keys(a) for a in aliases if isinstance(a, str)]
+    ordered = [own[0], *(k[0] for k in alias_keys), *own[1:], *(x for k in alias_keys for x in k[1:])]
+    return tuple(dict.fromkeys(ordered))
+
+
+# -- precedence ----------------------------------------------------------------------------------
+Precedence = Sequence[str] | Mapping[str, Sequence[str]] | None
+
+
+class FieldOrder:
+    """The source order for each field path: ``live`` first, then as configured, then the rest."""
+
+    def __init__(self, catalogs: Sequence[str], precedence: Precedence = None):
+        default = [*catalogs, HEURISTIC]
+        table: Mapping[str, Sequence[str]]
+        if precedence is None:
+            table = {}
+        elif isinstance(precedence, Mapping):
+            table = precedence
+        else:
+            table = {"*": precedence}
+        self.by_path: dict[str, tuple[str, ...]] = {}
+        for path in FIELD_PATHS:
+            section = path.split(".", 1)[0]
+            chosen = table.get(path) or table.get(section) or table.get("*") or ()
+            order = [s for s in chosen if s != LIVE]
+            order += [s for s in default if s not in order]
+            self.by_path[path] = (LIVE, *order)
+        self.key = tuple(sorted(self.by_path.items()))
+
+
+def _guesses(base: Model | None, matches: Mapping[str, Model], head: Model) -> dict[str, Any]:
+    """Heuristic values: those a source already guessed (first wins), else computed from the id."""
+    out: dict[str, Any] = {}
+    for candidate in (base, *matches.values()):
+        if candidate is None:
+            continue
+        for path, origin in candidate.provenance.items():
+            if origin == HEURISTIC and path not in out:
+                value = field_value(candidate, path)
+                if value is not None:
+                    out[path] = value
+    if "kind" not in out:
+        out["kind"] = guess_kind(head.provider_model_id)
+    if "family" not in out:
+        out["family"] = guess_family(head.provider_model_id)
+    return out
+
+
+def combine(base: Model | None, matches: Mapping[str, Model], order: FieldOrder,
+            template: Model | None = None) -> Model:
+    """One model from a live model (``base``, may be None) and catalog entries by source name.
+
+    The identity, attributes, raw record and liveness come from ``base`` (or ``template``, the
+    first catalog entry, for a catalog-only model); every field is resolved by ``order``.
+    """
+    head = base if base is not None else template
+    assert head is not None
+    guesses = _guesses(base, matches, head)
+    values: dict[str, Any] = {}
+    provenance: dict[str, str] = {}
+    for path, section, name in _ACCESS:
+        for token in order.by_path[path]:
+            if token == HEURISTIC:
+                value = guesses.get(path)
+                if value is not None:
+                    values[path], provenance[path] = value, HEURISTIC
+                    break
+                continue
+            candidate = base if token == LIVE else matches.get(token)
+            if candidate is None:
+                continue
+            value = getattr(getattr(candidate, section), name) if section else getattr(candidate, name)
+            if value is None:
+                continue
+            origin = candidate.provenance.get(path) or candidate.source or token
+            if origin == HEURISTIC:
+                continue
+            values[path], provenance[path] = value, origin
+            break
+    if base is not None and values == _values(base) and provenance == dict(base.provenance):
+        return base  # nothing enriched: keep the object (and its memoized content hash)
+    return build_model(head.provider, head.provider_model_id, values, provenance=provenance,
+                       attributes=head.attributes, raw=head.raw, source=head.source, live=head.live)
+
+
+def catalog_provider_names(configs: Iterable[Any]) -> dict[str, str]:
+    """For each configured live provider, the provider name its models carry in the catalogs.
+
+    The ``catalog_provider`` option wins; otherwise the format name (a provider configured as
+    ``openai-eu`` with format ``openai`` is matched against the catalogs' ``openai`` entries).
+    Formats whose name is not a catalog provider name map through their own ``catalog_name``.
+    """
+    from discovery.providers import FORMATS
+
+    out = {}
+    for cfg in configs:
+        cls = FORMATS.get(cfg.format)
+        if cls is None or cls.is_catalog:
+            continue
+        default = getattr(cls, "catalog_name", None) or cfg.format
+        out[cfg.name] = str(cfg.options.get("catalog_provider") or default)
+    return out
+
+
+__all__ = [
+    "FIELD_PATHS", "HEURISTIC", "LIVE", "CatalogIndex", "FieldOrder", "ModelDraft", "build_model",
+    "catalog_provider_names", "combine", "field_value", "live_match_keys", "match_keys", "with_provenance",
+]

@@ -1,0 +1,101 @@
+"""Google Gemini ``GET /v1beta/models``: pages by ``pageSize``/``pageToken`` (``nextPageToken``).
+
+The list states token limits and ``supportedGenerationMethods``; the kind follows from the methods
+(``generateContent`` → chat, ``embedContent`` → embedding, ``predict`` → image,
+``predictLongRunning`` → video, kind ``other``). ``thinking: true`` means reasoning. There is no
+vision, tools or deprecation flag: those stay unknown for the catalogs. The provider model id is
+``name`` without its ``models/`` prefix.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from discovery.enrich import ModelDraft
+from discovery.model import Model
+from discovery.providers.base import ProviderClient, dedupe
+from discovery.taxonomy import guess_family, guess_kind, positive_int
+
+MAX_PAGES = 1000
+_SAMPLING = ("temperature", "maxTemperature", "topP", "topK")
+
+
+def _kind(methods: set[str], model_id: str) -> str | None:
+    if methods & {"generateContent", "bidiGenerateContent", "generateMessage"}:
+        return "chat"
+    if methods & {"embedContent", "batchEmbedContents", "embedText"}:
+        return "embedding"
+    if "generateText" in methods:
+        return "completion"
+    if "predict" in methods:
+        return guess_kind(model_id) or "image"
+    if "predictLongRunning" in methods:
+        return "other"
+    return None
+
+
+class GeminiClient(ProviderClient):
+    """The Gemini API's model list."""
+
+    format = "gemini"
+    default_base_url = "https://generativelanguage.googleapis.com/v1beta"
+    default_api_key_env = "GEMINI_API_KEY"
+    catalog_name = "gemini"
+
+    def auth_headers(self) -> dict[str, str]:
+        """The key in ``x-goog-api-key`` (never in the URL, where it would be logged)."""
+        return {"x-goog-api-key": self.api_key() or ""}
+
+    def fetch_models(self) -> list[Model]:
+        """Every page, following ``nextPageToken``."""
+        size = int(self.config.options.get("page_size", 1000))
+        params: dict[str, Any] = {"pageSize": size}
+        models: list[Model] = []
+        for _ in range(MAX_PAGES):
+            body = self.get_json("/models", params=params)
+            models.extend(self.normalize(item) for item in self.list_field(body, "models"))
+            token = body.get("nextPageToken")
+            if not token:
+                return dedupe(models)
+            self.expect(isinstance(token, str) and token != params.get("pageToken"),
+                        "'nextPageToken' does not move the cursor")
+            params = {"pageSize": size, "pageToken": token}
+        self.expect(False, f"more than {MAX_PAGES} pages")
+        return models
+
+    def probe(self) -> None:
+        """One model."""
+        self.list_field(self.get_json("/models", params={"pageSize": 1}), "models")
+
+    def normalize(self, item: Mapping[str, Any]) -> Model:
+        """One ``Model`` resource → Model."""
+        name = item.get("name")
+        self.expect(isinstance(name, str) and name.strip("/") != "", "a model without a 'name'")
+        model_id = name.removeprefix("models/")
+        draft = ModelDraft(self.name, model_id, self.name)
+        draft.set("name", item.get("displayName") or None)
+        raw_methods = item.get("supportedGenerationMethods")
+        methods = {m for m in raw_methods if isinstance(m, str)} if isinstance(raw_methods, list) else set()
+        draft.set("kind", _kind(methods, model_id))
+        input_limit = positive_int(item.get("inputTokenLimit"))
+        draft.set("limits.context_window", input_limit)
+        draft.set("limits.max_input_tokens", input_limit)
+        draft.set("limits.max_output_tokens", positive_int(item.get("outputTokenLimit")))
+        if item.get("thinking") is True:
+            draft.set("capabilities.reasoning", True)
+        # Stated only by their presence: absence may be an older answer, so it stays unknown.
+        if "createCachedContent" in methods:
+            draft.set("capabilities.prompt_caching", True)
+        if "batchGenerateContent" in methods:
+            draft.set("capabilities.batch", True)
+        draft.guess("family", guess_family(model_id))
+        attributes: dict[str, Any] = {}
+        if methods:
+            attributes["generation_methods"] = sorted(methods)
+        for key in ("version", "description", "baseModelId"):
+            if item.get(key):
+                attributes[key] = item[key]
+        sampling = {k: item[k] for k in _SAMPLING if k in item}
+        if sampling:
+            attributes["sampling"] = sampling
+        return draft.build(attributes=attributes, raw=item)

@@ -1,0 +1,219 @@
+"""LiteLLM's model map (``model_prices_and_context_window.json``): a catalog, like models.dev.
+
+One JSON object keyed by LiteLLM's model name. Each entry becomes a catalog model
+(``live=False``) under this service's provider name and the provider's own model id:
+
+Provider names (``litellm_provider``): ``together_ai`` → together, ``bedrock_converse`` →
+bedrock, ``cohere_chat`` → cohere, ``text-completion-openai`` → openai, every
+``vertex_ai-*`` → vertex_ai, ``*-embedding-models`` → the provider before the dash; the rest keep
+LiteLLM's name (openai, anthropic, gemini, mistral, azure, groq, deepseek, xai, ollama, ...).
+
+Ids: the key, less leading segments that are not part of the provider's id: the provider's
+LiteLLM prefix (``gemini/``, ``groq/``, ``bedrock/``, ``vertex_ai/``, ...), AWS regions
+(``us-east-1/``), Azure deployment zones (``eu/``, ``global/``, ``global-standard/``), image
+sizes (``1024-x-1024/``), step counts (``50-steps/``) and quality tiers (``hd/``, ``low/``). What
+is left may still contain ``/`` when the provider's id does (``groq/openai/gpt-oss-120b`` →
+``openai/gpt-oss-120b``). Skipped: ``sample_spec``, entries without a provider, provisioned
+throughput prices (``1-month-commitment``), wildcards (``*``), LiteLLM's parameter-size price
+buckets (``together-ai-4.1b-8b``), and search/guardrail/vector-store entries (not models). When
+several keys clean to one id, the key with the fewest stripped qualifiers wins (then the
+lexically first key), so ``anthropic.claude-v2:1`` beats ``bedrock/us-east-1/anthropic.claude-v2:1``.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from discovery.enrich import ModelDraft
+from discovery.model import Model
+from discovery.providers.base import ProviderClient
+from discovery.taxonomy import (
+    guess_family,
+    guess_kind,
+    iso_date,
+    normalize_modalities,
+    per_million,
+    positive_int,
+)
+
+# LiteLLM provider → this service's provider name (others keep LiteLLM's name).
+PROVIDER_NAMES = {
+    "together_ai": "together",
+    "bedrock_converse": "bedrock",
+    "cohere_chat": "cohere",
+    "text-completion-openai": "openai",
+    "text-completion-codestral": "codestral",
+    "text-completion-inception": "inception",
+    "azure_text": "azure",
+}
+# LiteLLM mode → kind.
+MODE_KINDS = {
+    "chat": "chat", "responses": "chat", "completion": "completion", "embedding": "embedding",
+    "image_generation": "image", "image_edit": "image", "video_generation": "other",
+    "audio_transcription": "audio", "audio_speech": "audio", "realtime": "audio", "rerank": "rerank",
+    "moderation": "moderation", "ocr": "other",
+}
+SKIPPED_MODES = {"search", "vector_store", "guardrail"}
+# supports_* flag → taxonomy capability.
+CAPABILITY_FLAGS = {
+    "supports_function_calling": "tool_calling",
+    "supports_parallel_function_calling": "parallel_tool_calls",
+    "supports_vision": "vision",
+    "supports_response_schema": "structured_output",
+    "supports_reasoning": "reasoning",
+    "supports_prompt_caching": "prompt_caching",
+    "supports_system_messages": "system_messages",
+    "supports_native_streaming": "streaming",
+}
+PRICE_KEYS = {
+    "input_cost_per_token": "input", "output_cost_per_token": "output",
+    "cache_read_input_token_cost": "cache_read", "cache_creation_input_token_cost": "cache_write",
+}
+# Per-unit prices kept as attributes (images, seconds, characters, queries), in LiteLLM's units.
+_UNIT_PRICE = re.compile(r"^(?:input|output)_cost_per_(?:image|second|character|query|request|pixel)$|"
+                         r"^(?:input|output)_cost_per_(?:audio|image|video)_token$")
+_REGION = re.compile(r"^[a-z]{2}(?:-gov)?-[a-z]+-\d+$")
+_QUALIFIER = re.compile(r"^(?:\d+-x-\d+|max-x-max|\d+-steps|max-steps|low|medium|high|standard|hd)$")
+_AZURE_ZONES = {"eu", "us", "global", "global-standard", "data-zone", "datazone"}
+_COMMITMENT = re.compile(r"^\d+-month-commitment$")
+_PRICE_BUCKET = re.compile(r"^(?:together-ai|fireworks-ai)-")
+
+
+def provider_name(litellm_provider: str) -> str:
+    """This service's name for a ``litellm_provider`` value."""
+    if litellm_provider in PROVIDER_NAMES:
+        return PROVIDER_NAMES[litellm_provider]
+    if litellm_provider.startswith("vertex_ai"):
+        return "vertex_ai"
+    if litellm_provider.endswith("-models") and "-" in litellm_provider:
+        return provider_name(litellm_provider.split("-", 1)[0])
+    return litellm_provider
+
+
+def clean_id(key: str, litellm_provider: str) -> tuple[str, int] | None:
+    """(provider's model id, number of stripped qualifiers) for a map key; None to skip the entry."""
+    segments = key.split("/")
+    if any(s == "*" or _COMMITMENT.match(s) for s in segments):
+        return None
+    mapped = provider_name(litellm_provider)
+    prefixes = {litellm_provider, mapped, litellm_provider.split("-", 1)[0], "bedrock" if mapped == "bedrock" else ""}
+    prefixes.discard("")
+    qualifiers = 0
+    while len(segments) > 1:
+        head = segments[0]
+        if head in prefixes:
+            pass
+        elif _QUALIFIER.match(head) or _REGION.match(head) or (mapped == "azure" and head in _AZURE_ZONES):
+            qualifiers += 1
+        else:
+            break
+        segments = segments[1:]
+    model_id = "/".join(segments)
+    return (model_id, qualifiers) if model_id else None
+
+
+class LiteLLMClient(ProviderClient):
+    """LiteLLM's model map. Options: ``path`` (the document's path under the base URL),
+    ``providers`` (service provider names to keep; default all)."""
+
+    format = "litellm"
+    default_base_url = "https://raw.githubusercontent.com/BerriAI/litellm/main"
+    default_api_key_env = None
+    requires_key = False
+    is_catalog = True
+    path = "/model_prices_and_context_window.json"
+
+    def fetch_models(self) -> list[Model]:
+        """The whole map (one document)."""
+        return self.normalize(self.get_json(str(self.config.options.get("path") or self.path)))
+
+    def probe(self) -> None:
+        """The document itself: there is nothing smaller."""
+        self.fetch_models()
+
+    def normalize(self, body: Any, today: str | None = None) -> list[Model]:
+        """The whole map → Models (catalog entries), in key order of the chosen entries.
+
+        ``today`` (``YYYY-MM-DD``, default the current UTC date) decides whether a
+        ``deprecation_date`` has passed.
+        """
+        self.expect(isinstance(body, Mapping), "the model map must be an object keyed by model name")
+        today = today or datetime.now(UTC).date().isoformat()
+        wanted = self.config.options.get("providers")
+        chosen: dict[str, tuple[tuple[int, str], str, str, Mapping[str, Any]]] = {}
+        for key, entry in body.items():
+            if key == "sample_spec" or not isinstance(entry, Mapping) or _PRICE_BUCKET.match(key):
+                continue
+            litellm_provider = entry.get("litellm_provider")
+            if not isinstance(litellm_provider, str) or entry.get("mode") in SKIPPED_MODES:
+                continue
+            cleaned = clean_id(key, litellm_provider)
+            if cleaned is None:
+                continue
+            provider = provider_name(litellm_provider)
+            if wanted and provider not in wanted:
+                continue
+            model_id, qualifiers = cleaned
+            canonical = f"{provider}/{model_id}"
+            rank = (qualifiers, key)
+            if canonical not in chosen or rank < chosen[canonical][0]:
+                chosen[canonical] = (rank, provider, model_id, entry)
+        return [self.normalize_entry(provider, model_id, entry, key=rank[1], today=today)
+                for rank, provider, model_id, entry in chosen.values()]
+
+    def normalize_entry(self, provider: str, model_id: str, entry: Mapping[str, Any], *,
+                        key: str | None = None, today: str | None = None) -> Model:
+        """One map entry → Model, given the provider name and cleaned id."""
+        draft = ModelDraft(provider, model_id, self.name)
+        kind = MODE_KINDS.get(str(entry.get("mode")))
+        draft.set("kind", kind)
+        max_input = positive_int(entry.get("max_input_tokens"))
+        draft.set("limits.context_window", max_input)
+        draft.set("limits.max_input_tokens", max_input)
+        draft.set("limits.max_output_tokens", positive_int(entry.get("max_output_tokens")))
+        for price_key, field in PRICE_KEYS.items():
+            draft.set(f"pricing.{field}", per_million(entry.get(price_key)))
+        for flag, capability in CAPABILITY_FLAGS.items():
+            if isinstance(entry.get(flag), bool):
+                draft.set(f"capabilities.{capability}", entry[flag])
+        if draft.get("capabilities.tool_calling") is None and isinstance(entry.get("supports_tool_choice"), bool):
+            draft.set("capabilities.tool_calling", entry["supports_tool_choice"])
+        self._modalities(draft, entry, kind)
+        deprecation = iso_date(entry.get("deprecation_date"))
+        draft.set("lifecycle.deprecation_date", deprecation)
+        if deprecation and deprecation <= (today or datetime.now(UTC).date().isoformat()):
+            draft.set("lifecycle.status", "deprecated")
+        regions = entry.get("supported_regions")
+        if isinstance(regions, list) and regions:
+            draft.set("regions", sorted({r for r in regions if isinstance(r, str)}))
+        draft.guess("kind", guess_kind(model_id))
+        draft.guess("family", guess_family(model_id))
+        attributes: dict[str, Any] = {"litellm_key": key or model_id, "litellm_provider": entry.get("litellm_provider")}
+        features = sorted(k[len("supports_"):] for k, v in entry.items()
+                          if k.startswith("supports_") and k not in CAPABILITY_FLAGS and v is True)
+        if features:
+            attributes["features"] = features
+        unit_prices = {k: v for k, v in entry.items() if _UNIT_PRICE.match(k) and isinstance(v, (int, float))}
+        if unit_prices:
+            attributes["unit_prices"] = dict(sorted(unit_prices.items()))
+        for name in ("output_vector_size", "source"):
+            if entry.get(name) not in (None, ""):
+                attributes[name] = entry[name]
+        return draft.build(attributes=attributes, raw=entry, live=False)
+
+    @staticmethod
+    def _modalities(draft: ModelDraft, entry: Mapping[str, Any], kind: str | None) -> None:
+        inputs = entry.get("supported_modalities")
+        outputs = entry.get("supported_output_modalities")
+        if isinstance(inputs, list):
+            draft.set("modalities.input", normalize_modalities(inputs))
+            if isinstance(outputs, list):
+                draft.set("modalities.output", normalize_modalities(outputs))
+            return
+        if kind == "chat" and isinstance(entry.get("supports_vision"), bool):
+            # Derived from the input flags LiteLLM states for chat models.
+            extra = [("image", "supports_vision"), ("pdf", "supports_pdf_input"), ("audio", "supports_audio_input"),
+                     ("video", "supports_video_input")]
+            draft.set("modalities.input", ["text"] + [m for m, flag in extra if entry.get(flag) is True])
