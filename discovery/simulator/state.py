@@ -286,17 +286,18 @@ class SimulatorState:
     def set_page_size(self, provider: str, n: int | None) -> None:
         """Largest page the provider serves (and its size when the client asks for none).
 
-        None restores the format's own default. Formats without pagination ignore it, except
-        OpenRouter, which starts paginating with ``links.next`` when it is set.
+        None lifts the cap, so the provider's documented default and maximum apply; reset()
+        restores the fixture's own knob, which is lowered where the fixture is short, so that the
+        default answer spans three pages. Formats without pagination ignore it, except OpenRouter,
+        which starts paginating with ``links.next`` when it is set.
         """
         if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
             raise ValueError(f"page size must be a positive integer or null, got {n!r}")
         with self._lock:
-            name = self._name(provider)
-            self._providers[name].page_size = n if n is not None else self._formats[name].default_page_size
+            self._get(provider).page_size = n
 
     def page_size(self, provider: str) -> int | None:
-        """The provider's page size knob (None: the format's wire default applies)."""
+        """The provider's page size knob (None: no cap, the provider's wire default applies)."""
         with self._lock:
             return self._get(provider).page_size
 

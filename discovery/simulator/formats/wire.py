@@ -146,8 +146,13 @@ def decode_page_token(token: str) -> int | None:
     return offset if isinstance(offset, int) and offset >= 0 else None
 
 
-def page_limit(requested: str | None, wire_default: int, wire_max: int, knob: int | None) -> int | None:
-    """The page size to serve: the client's ask, capped by the page size knob; None if unparseable."""
+def page_limit(requested: str | None, wire_default: int, wire_max: int, knob: int | None,
+               *, strict: bool = False) -> int | None:
+    """The page size to serve: the client's ask, capped by the page size knob.
+
+    None when the ask is not a positive integer, or (``strict``) is above the wire maximum;
+    otherwise an ask above the maximum is lowered to it, as most providers do.
+    """
     if requested in (None, ""):
         size = knob or wire_default
     else:
@@ -155,7 +160,7 @@ def page_limit(requested: str | None, wire_default: int, wire_max: int, knob: in
             size = int(requested)
         except ValueError:
             return None
-        if size < 1:
+        if size < 1 or (strict and size > wire_max):
             return None
         size = min(size, wire_max)
         if knob:
