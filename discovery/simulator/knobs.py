@@ -87,8 +87,7 @@ def before_provider_request() -> Response | None:
     if expected is not None:
         _, key = fmt.key_from(request)
         if key != expected:
-            message = "missing API key" if key is None else "invalid API key"
-            return error_response(401, "auth", message)
+            return error_response(*fmt.auth_failure(key is None))
     status = state.take_fault(provider, "status", path)
     if status is not None:
         code = status["status"]

@@ -22,6 +22,12 @@ Records = Iterable[Mapping[str, Any]] | Mapping[str, Any]
 KeyReader = Callable[[Request], tuple[str | None, str | None]]
 ErrorBody = Callable[[int, str, str], Any]
 RequestCheck = Callable[[Request], tuple[int, str, str] | None]
+AuthFailure = Callable[[bool], tuple[int, str, str]]
+
+
+def auth_failure_401(key_missing: bool) -> tuple[int, str, str]:
+    """Most providers: 401 for a missing or wrong key."""
+    return 401, "auth", "missing API key" if key_missing else "invalid API key"
 
 
 def id_field(name: str) -> Callable[[Mapping[str, Any]], str]:
@@ -85,6 +91,8 @@ class WireFormat:
     key_from: KeyReader = bearer_key
     # Checks the provider makes before auth (a required header or query parameter).
     check_request: RequestCheck | None = None
+    # (status, error kind, message) for a missing (True) or wrong (False) key.
+    auth_failure: AuthFailure = auth_failure_401
     # The page size knob's starting value; None for unpaginated formats.
     default_page_size: int | None = None
     rate_limit_headers: Mapping[str, str] = field(default_factory=dict)
