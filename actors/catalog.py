@@ -1,6 +1,7 @@
 """CatalogActor: the single writer of the catalog and the store."""
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from typing import Any, Optional
@@ -29,7 +30,10 @@ class CatalogView:
 
     def __init__(self, cache_size: int = 4096, cache_ttl: float = 300.0):
         self.index: CatalogIndex = CatalogIndex({})
+        # Stored provider rows (last refresh, last error...), swapped like the index.
+        self.provider_rows: dict[str, dict[str, Any]] = {}
         self.ready = threading.Event()
+        self._run_ids = itertools.count(1)
         self._cache: TTLCache = TTLCache(maxsize=cache_size, ttl=cache_ttl)
         self._lock = threading.Lock()
 
@@ -42,6 +46,14 @@ class CatalogView:
                     self._cache.pop(model_id, None)
             self.index = index
         self.ready.set()
+
+    def start_run_ids(self, after: int) -> None:
+        """Run ids continue from the largest stored one."""
+        self._run_ids = itertools.count(after + 1)
+
+    def next_run_id(self) -> int:
+        """Allocate a refresh run id without a round trip to the writer (thread-safe in CPython)."""
+        return next(self._run_ids)
 
     def cached(self, model_id: str) -> Optional[Model]:
         with self._lock:
@@ -75,7 +87,9 @@ class CatalogActor(pykka.ThreadingActor):
             is_catalog = bool(fmt and fmt.is_catalog)
             self.state.is_catalog[p.name] = is_catalog
             store.ensure_provider(p.name, p.format, is_catalog)
+        self.view.start_run_ids(store.last_run_id())
         self.state.load()
+        self.view.provider_rows = store.provider_rows()
         self.view.publish(self.state.index())
         logger.info("catalog loaded: {} models from the store", len(self.state.current))
 
@@ -87,9 +101,12 @@ class CatalogActor(pykka.ThreadingActor):
         store.close_database()
 
     # -- writes ----------------------------------------------------------------------------------
-    def begin_run(self, provider: str, trigger: str) -> int:
-        """Record a refresh run as started; return its id."""
-        return store.begin_run(provider, trigger)
+    def begin_run(self, run_id: int, provider: str, trigger: str) -> None:
+        """Record a refresh run (id allocated by the view) as started. Reached by tell."""
+        try:
+            store.begin_run(provider, trigger, run_id=run_id)
+        except Exception:
+            logger.exception("could not record the start of run {}", run_id)
 
     def apply_snapshot(self, snapshot: ProviderSnapshot) -> RefreshOutcome:
         """Diff and commit a source's answer; a refused or failed write leaves everything as it was."""
@@ -101,6 +118,7 @@ class CatalogActor(pykka.ThreadingActor):
         except Exception as exc:  # database trouble: the transaction rolled back; keep serving
             logger.exception("refresh {} of {} could not be committed", snapshot.run_id, snapshot.source)
             return self._fail(snapshot.source, snapshot.run_id, f"store: {type(exc).__name__}: {exc}")
+        self.view.provider_rows = store.provider_rows()
         self.view.publish(self.state.index(), changed)
         self._announce(events)
         if changed:
@@ -115,6 +133,7 @@ class CatalogActor(pykka.ThreadingActor):
     def _fail(self, source: str, run_id: int, reason: str) -> RefreshOutcome:
         try:
             store.fail_run(run_id, reason)
+            self.view.provider_rows = store.provider_rows()
         except Exception:
             logger.exception("could not record the failure of run {}", run_id)
         return RefreshOutcome(run_id, source, store.FAILED, error=reason)
@@ -126,6 +145,7 @@ class CatalogActor(pykka.ThreadingActor):
                 store.set_provider_status(name, status, reason)
                 events = store.insert_events(
                     [(STATUS_CHANGED, name, None, None, {"old": old, "new": status, "reason": reason})], time.time())
+            self.view.provider_rows = store.provider_rows()
         except Exception:
             logger.exception("could not record the status of {}", name)
             return
@@ -135,7 +155,27 @@ class CatalogActor(pykka.ThreadingActor):
         if events and self.notifier is not None:
             self.notifier.publish(ChangeBatch(tuple(events)))
 
-    # -- reads that need the store ---------------------------------------------------------------
+
+class StoreReaderActor(pykka.ThreadingActor):
+    """Answers reads that need the store (history, runs, the event feed) on its own connection.
+
+    SQLite in WAL mode (and PostgreSQL) let this connection read while the catalog actor writes,
+    so these reads never queue behind a large commit in the writer's mailbox.
+    """
+
+    def __init__(self, settings: Settings):
+        super().__init__()
+        self.settings = settings
+
+    def on_start(self) -> None:
+        store.open_database(self.settings.database_url)
+
+    def on_stop(self) -> None:
+        store.close_database()
+
+    def on_failure(self, exception_type, exception_value, traceback) -> None:
+        store.close_database()
+
     def load_model(self, model_id: str) -> Optional[Model]:
         return store.load_model(model_id)
 
@@ -147,9 +187,6 @@ class CatalogActor(pykka.ThreadingActor):
 
     def get_run(self, run_id: int) -> Optional[dict]:
         return store.get_run(run_id)
-
-    def provider_rows(self) -> dict[str, dict[str, Any]]:
-        return store.provider_rows()
 
     def events_after(self, after_id: int, limit: int = 100, kinds=(), providers=()) -> list[store.StoredEvent]:
         return store.events_after(after_id, limit, kinds, providers)

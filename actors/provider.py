@@ -49,9 +49,10 @@ class ProviderActor(pykka.ThreadingActor):
     breaker is only ever used from that one I/O thread.
     """
 
-    def __init__(self, config: ProviderConfig, settings: Settings, catalog: Any,
+    def __init__(self, config: ProviderConfig, settings: Settings, catalog: Any, view: Any,
                  supervisor: Any = None, client: Optional[ProviderClient] = None):
         super().__init__()
+        self.view = view
         self.config = config
         self.settings = settings
         self.catalog = catalog
@@ -128,7 +129,9 @@ class ProviderActor(pykka.ThreadingActor):
         """Start a refresh, or join the one in flight; returns its ticket at once."""
         if self.in_flight is not None:
             return self.in_flight
-        run_id = self.catalog.begin_run(self.config.name, trigger).get(timeout=self.settings.ask_timeout)
+        # The id comes from the view and the row is written by a tell: never wait on the writer here.
+        run_id = self.view.next_run_id()
+        self.catalog.begin_run(run_id, self.config.name, trigger)
         ticket = RefreshTicket(run_id, self.config.name, trigger)
         self.in_flight = ticket
         assert self._io is not None

@@ -10,7 +10,7 @@ import pykka
 import pykka.debug
 from loguru import logger
 
-from actors.catalog import CatalogActor, CatalogView
+from actors.catalog import CatalogActor, CatalogView, StoreReaderActor
 from actors.notifier import NotifierActor, make_unsubscribe
 from actors.provider import ProviderActor, RefreshTicket
 from actors.supervisor import SupervisorActor
@@ -36,6 +36,7 @@ class Service:
         self.view = CatalogView(settings.model_cache_size, settings.model_cache_ttl)
         self.notifier: Any = None
         self.catalog: Any = None
+        self.reader: Any = None
         self.supervisor: Any = None
         self._refs: list[pykka.ActorRef] = []
         self._stopped = threading.Event()
@@ -54,26 +55,26 @@ class Service:
         cached = self.view.cached(model_id)
         if cached is not None:
             return cached
-        model = self.catalog.load_model(model_id).get(timeout=self.settings.ask_timeout)
+        model = self.reader.load_model(model_id).get(timeout=self.settings.ask_timeout)
         if model is not None:
             self.view.remember(model)
         return model
 
     def history(self, model_id: str, limit: int = 100) -> list[dict]:
-        return self.catalog.history(model_id, limit).get(timeout=self.settings.ask_timeout)
+        return self.reader.history(model_id, limit).get(timeout=self.settings.ask_timeout)
 
     def refresh_runs(self, provider: Optional[str] = None, limit: int = 50, before: Optional[int] = None) -> list[dict]:
-        return self.catalog.runs(provider, limit, before).get(timeout=self.settings.ask_timeout)
+        return self.reader.runs(provider, limit, before).get(timeout=self.settings.ask_timeout)
 
     def refresh_run(self, run_id: int) -> Optional[dict]:
-        return self.catalog.get_run(run_id).get(timeout=self.settings.ask_timeout)
+        return self.reader.get_run(run_id).get(timeout=self.settings.ask_timeout)
 
     def provider_names(self) -> list[str]:
         return [p.name for p in self.settings.providers if p.enabled]
 
     def providers(self) -> list[dict[str, Any]]:
         """Every provider's status: actor view (breaker, in-flight) merged with stored history."""
-        rows = self.catalog.provider_rows().get(timeout=self.settings.ask_timeout)
+        rows = self.view.provider_rows
         states = self.supervisor.child_states().get(timeout=self.settings.ask_timeout)
         asks = {}
         for name in self.provider_names():
@@ -189,6 +190,12 @@ def start_service(settings: Settings, clients: Optional[dict] = None) -> Service
     catalog_ref = CatalogActor.start(settings, service.view, service.notifier)
     service._refs.append(catalog_ref)
     service.catalog = catalog_ref.proxy()
+    # on_start (loading the last committed catalog, run ids) finishes before this answers, so
+    # reads are served from the stored catalog before any provider is started.
+    service.catalog.state.get(timeout=max(60.0, settings.ask_timeout))
+    reader_ref = StoreReaderActor.start(settings)
+    service._refs.append(reader_ref)
+    service.reader = reader_ref.proxy()
 
     def report_failed(name: str, error: str) -> None:
         service.catalog.set_provider_status(name, "failed", error)
@@ -203,7 +210,7 @@ def start_service(settings: Settings, clients: Optional[dict] = None) -> Service
         client = (clients or {}).get(cfg.name)
 
         def factory(sup, cfg=cfg, client=client):
-            return ProviderActor.start(cfg, settings, service.catalog, sup, client)
+            return ProviderActor.start(cfg, settings, service.catalog, service.view, sup, client)
 
         service.supervisor.start_child(cfg.name, factory).get(timeout=settings.ask_timeout)
     return service

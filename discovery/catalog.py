@@ -22,6 +22,21 @@ from discovery.providers.base import SuspiciousSnapshot
 from discovery.query import CatalogIndex
 
 
+def reuse_unchanged(previous: Mapping[str, Model], models) -> dict[str, Model]:
+    """Key ``models`` by id, keeping the previous instance wherever the record is equal.
+
+    Equal records are the common case of a refresh; the previous instances carry their memoized
+    hash and JSON, so only records that really differ get hashed and serialized again.
+    """
+    out: dict[str, Model] = {}
+    for m in models:
+        if m.id in out:
+            continue
+        old = previous.get(m.id)
+        out[m.id] = old if old is not None and old == m else m
+    return out
+
+
 class CatalogState:
     """The last good answer of each source and the merged catalog built from them."""
 
@@ -69,17 +84,15 @@ class CatalogState:
         """
         self.check(snapshot)
         now = now or time.time()
-        new_source = {}
-        for m in snapshot.models:
-            new_source.setdefault(m.id, m)
         old_source = self.sources.get(snapshot.source, {})
+        new_source = reuse_unchanged(old_source, snapshot.models)
         source_upserts = tuple(m for mid, m in new_source.items()
                                if mid not in old_source or old_source[mid].content_hash() != m.content_hash())
         source_deletes = tuple(mid for mid in old_source if mid not in new_source)
 
         sources = dict(self.sources)
         sources[snapshot.source] = new_source
-        merged = self.merged(sources)
+        merged = reuse_unchanged(self.current, self.merged(sources).values())
         changes = compute_changes(self.current, merged)
 
         specs: list[tuple[str, Optional[str], Optional[str], Optional[int], Mapping[str, Any]]] = []

@@ -20,19 +20,28 @@ DEPRECATED_STATUSES = ("legacy", "deprecated", "retired")
 
 def freeze(value: Any) -> Any:
     """Return a read-only copy of a JSON-like value (dicts become mapping proxies, lists tuples)."""
-    if isinstance(value, Mapping):
+    # Concrete types first: isinstance against typing.Mapping is slow on hot paths.
+    if isinstance(value, (dict, MappingProxyType)):
         return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
         return tuple(freeze(v) for v in value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
     return value
 
 
 def thaw(value: Any) -> Any:
     """Return a plain JSON-serializable copy of a value made by :func:`freeze`."""
-    if isinstance(value, Mapping):
+    if isinstance(value, (dict, MappingProxyType)):
         return {k: thaw(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [thaw(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
     return value
 
 
@@ -105,6 +114,7 @@ SECTIONS: dict[str, type] = {
     "pricing": Pricing,
     "lifecycle": Lifecycle,
 }
+_SECTION_FIELDS: dict[str, tuple[str, ...]] = {}  # filled below, once the classes exist
 # Top-level fields that describe the model (as opposed to bookkeeping such as raw or provenance).
 SCALAR_FIELDS = ("name", "family", "kind", "open_weights", "regions")
 
@@ -162,26 +172,40 @@ class Model:
         return replace(self, **changes)
 
     def to_dict(self, *, raw: bool = True, provenance: bool = True) -> dict[str, Any]:
-        """The JSON form of the record (the shape the HTTP API returns)."""
+        """The JSON form of the record (the shape the HTTP API returns); a fresh dict each call."""
+        full = self._full_dict()
+        out = dict(full)
+        if not provenance:
+            del out["provenance"]
+        if not raw:
+            del out["raw"]
+        return out
+
+    def _full_dict(self) -> dict[str, Any]:
+        # Computed once per record (records are immutable); callers get shallow copies.
+        cached = self.__dict__.get("_dict")
+        if cached is not None:
+            return cached
         out: dict[str, Any] = {
             "id": self.id,
             "provider": self.provider,
             "provider_model_id": self.provider_model_id,
+            "name": self.name,
+            "family": self.family,
+            "kind": self.kind,
         }
-        for name in ("name", "family", "kind"):
-            out[name] = getattr(self, name)
-        for section in SECTIONS:
-            sub = dataclasses.asdict(getattr(self, section))
-            out[section] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in sub.items()}
+        for section, names in _SECTION_FIELDS.items():
+            sub = getattr(self, section)
+            out[section] = {n: (list(v) if isinstance(v, tuple) else v)
+                            for n in names for v in (getattr(sub, n),)}
         out["open_weights"] = self.open_weights
         out["regions"] = list(self.regions) if self.regions is not None else None
         out["attributes"] = thaw(self.attributes)
         out["source"] = self.source
         out["live"] = self.live
-        if provenance:
-            out["provenance"] = dict(self.provenance)
-        if raw:
-            out["raw"] = thaw(self.raw)
+        out["provenance"] = dict(self.provenance)
+        out["raw"] = thaw(self.raw)
+        object.__setattr__(self, "_dict", out)
         return out
 
     @classmethod
@@ -206,10 +230,18 @@ class Model:
         kwargs["provenance"] = data.get("provenance") or {}
         return cls(**kwargs)
 
+    def json_text(self) -> str:
+        """The full JSON form as text, serialized once per record (what the store writes)."""
+        cached = self.__dict__.get("_json")
+        if cached is None:
+            cached = json.dumps(self._full_dict(), sort_keys=True, separators=(",", ":"), default=str)
+            object.__setattr__(self, "_json", cached)
+        return cached
+
     def content(self) -> dict[str, Any]:
         """The part of the record that changes mean something: no raw answer, no provenance."""
         out = self.to_dict(raw=False, provenance=False)
-        out.pop("source", None)
+        del out["source"]
         return out
 
     def content_hash(self) -> str:
@@ -221,6 +253,9 @@ class Model:
             # Frozen dataclass: memoize outside the fields (not part of eq or repr).
             object.__setattr__(self, "_hash", cached)
         return cached
+
+
+_SECTION_FIELDS.update({name: tuple(f.name for f in fields(klass)) for name, klass in SECTIONS.items()})
 
 
 def split_model_id(model_id: str) -> tuple[str, str]:

@@ -23,11 +23,19 @@ RUNNING, SUCCEEDED, FAILED, INTERRUPTED = "running", "succeeded", "failed", "int
 CHUNK = 200
 
 
+class JSONText(str):
+    """Already-serialized JSON: written as it is (models serialize themselves once)."""
+
+
 class JSONField(peewee.TextField):
     """JSON stored as text: portable across SQLite and PostgreSQL."""
 
     def db_value(self, value: Any) -> Optional[str]:
-        return None if value is None else json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+        if value is None:
+            return None
+        if isinstance(value, JSONText):
+            return str(value)
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
     def python_value(self, value: Optional[str]) -> Any:
         return None if value is None else json.loads(value)
@@ -161,11 +169,42 @@ def close_database() -> None:
         db.close()
 
 
+def bulk_write(model: type[BaseModel], rows: Sequence[Mapping[str, Any]], conflict: Sequence[str] = ()) -> None:
+    """Insert many rows with one prepared statement (``executemany``).
+
+    Peewee's query builder costs tens of microseconds per value, which dominates a refresh of
+    thousands of models; the statement is built once here. With ``conflict`` columns, an
+    existing row is updated in place (``ON CONFLICT ... DO UPDATE``, SQLite and PostgreSQL).
+    """
+    if not rows:
+        return
+    fields_ = [model._meta.fields[name] for name in rows[0]]
+    columns = ", ".join(f'"{f.column_name}"' for f in fields_)
+    params = ", ".join([db.param] * len(fields_))
+    sql = f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES ({params})'
+    if conflict:
+        updates = ", ".join(f'"{f.column_name}" = EXCLUDED."{f.column_name}"' for f in fields_
+                            if f.name not in conflict)
+        sql += f' ON CONFLICT ({", ".join(conflict)}) DO UPDATE SET {updates}'
+    values = [tuple(f.db_value(row[f.name]) for f in fields_) for row in rows]
+    cursor = db.cursor()
+    for i in range(0, len(values), 1000):
+        cursor.executemany(sql, values[i:i + 1000])
+
+
 # -- refresh runs ------------------------------------------------------------------------------
 
-def begin_run(provider: str, trigger: str, now: Optional[float] = None) -> int:
-    """Record a refresh run as running; return its id."""
-    return RefreshRunRow.create(provider=provider, trigger=trigger, started_at=now or time.time()).id
+def begin_run(provider: str, trigger: str, now: Optional[float] = None, run_id: Optional[int] = None) -> int:
+    """Record a refresh run as running; return its id (``run_id`` if the caller allocated one)."""
+    fields_ = {"provider": provider, "trigger": trigger, "started_at": now or time.time()}
+    if run_id is not None:
+        fields_["id"] = run_id
+    new_id = RefreshRunRow.insert(**fields_).execute()
+    return run_id if run_id is not None else new_id
+
+
+def last_run_id() -> int:
+    return RefreshRunRow.select(peewee.fn.MAX(RefreshRunRow.id)).scalar() or 0
 
 
 def fail_run(run_id: int, error: str, now: Optional[float] = None) -> None:
@@ -291,15 +330,17 @@ def insert_events(specs: Sequence[tuple[str, Optional[str], Optional[str], Optio
                   now: float) -> list[StoredEvent]:
     """Append events (kind, provider, model_id, run_id, data) and return them with their ids.
 
-    Rows are inserted one at a time so each gets its id back on every backend; callers run this
-    inside the refresh transaction.
+    Callers run this inside a transaction of the single writer (the catalog actor), so the
+    new rows are exactly those above the previous maximum id, in insertion order.
     """
-    out = []
-    for kind, provider, model_id, run_id, data in specs:
-        row = EventRow.create(kind=kind, provider=provider, model_id=model_id, run_id=run_id,
-                              created_at=now, data=dict(data))
-        out.append(_event(row))
-    return out
+    if not specs:
+        return []
+    start = last_event_id()
+    rows = [{"kind": kind, "provider": provider, "model_id": model_id, "run_id": run_id,
+             "created_at": now, "data": data} for kind, provider, model_id, run_id, data in specs]
+    bulk_write(EventRow, rows)
+    return [StoredEvent(r.id, r.kind, r.provider, r.model_id, r.run_id, r.created_at, r.data)
+            for r in EventRow.select().where(EventRow.id > start).order_by(EventRow.id)]
 
 
 def events_after(after_id: int = 0, limit: int = 100, kinds: Iterable[str] = (),
@@ -344,11 +385,8 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> list[Sto
                 SourceModelRow.delete().where((SourceModelRow.source == write.source)
                                               & (SourceModelRow.model_id.in_(chunk))).execute()
         rows = [{"source": write.source, "model_id": m.id, "content_hash": m.content_hash(),
-                 "data": m.to_dict()} for m in write.source_upserts]
-        for i in range(0, len(rows), CHUNK):
-            SourceModelRow.insert_many(rows[i:i + CHUNK]).on_conflict(
-                conflict_target=[SourceModelRow.source, SourceModelRow.model_id],
-                preserve=[SourceModelRow.content_hash, SourceModelRow.data]).execute()
+                 "data": JSONText(m.json_text())} for m in write.source_upserts]
+        bulk_write(SourceModelRow, rows, conflict=("source", "model_id"))
 
         ids = [m.id for m, _ in write.model_upserts] + [m.id for m in write.model_deletes]
         current_versions: dict[str, int] = {}
@@ -366,7 +404,7 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> list[Sto
         versions, current = [], []
         for m, change in write.model_upserts:
             v = current_versions.get(m.id, 0) + 1
-            data = m.to_dict()
+            data = JSONText(m.json_text())
             versions.append({"model_id": m.id, "version": v, "change": change, "content_hash": m.content_hash(),
                              "data": data, "diff": dict(write.diffs.get(m.id) or {}) or None,
                              "run": write.run_id, "created_at": now})
@@ -376,14 +414,9 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> list[Sto
         for m in write.model_deletes:
             v = current_versions.get(m.id, 0) + 1
             versions.append({"model_id": m.id, "version": v, "change": "removed", "content_hash": m.content_hash(),
-                             "data": m.to_dict(), "diff": None, "run": write.run_id, "created_at": now})
-        for i in range(0, len(versions), CHUNK):
-            ModelVersionRow.insert_many(versions[i:i + CHUNK]).execute()
-        for i in range(0, len(current), CHUNK):
-            ModelRow.insert_many(current[i:i + CHUNK]).on_conflict(
-                conflict_target=[ModelRow.id],
-                preserve=[ModelRow.provider, ModelRow.source, ModelRow.live, ModelRow.content_hash,
-                          ModelRow.version, ModelRow.data, ModelRow.updated_at]).execute()
+                             "data": JSONText(m.json_text()), "diff": None, "run": write.run_id, "created_at": now})
+        bulk_write(ModelVersionRow, versions)
+        bulk_write(ModelRow, current, conflict=("id",))
         deleted = [m.id for m in write.model_deletes]
         for i in range(0, len(deleted), CHUNK):
             ModelRow.delete().where(ModelRow.id.in_(deleted[i:i + CHUNK])).execute()

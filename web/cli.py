@@ -35,6 +35,13 @@ DEMO_SOURCES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+# The demo reads the catalogs only for the providers an operator of these APIs would care about;
+# the whole models.dev document (5k models) also works, it just takes seconds longer to load.
+DEMO_CATALOG_PROVIDERS = ("openai", "anthropic", "google", "gemini", "mistral", "groq", "togetherai", "together",
+                          "together_ai", "cohere", "deepseek", "xai", "amazon-bedrock", "bedrock", "azure",
+                          "ollama-cloud", "ollama", "fireworks-ai", "fireworks_ai")
+
+
 class _Stop(Exception):
     """Raised in the main thread by SIGTERM/SIGINT to leave the server loop."""
 
@@ -42,20 +49,23 @@ class _Stop(Exception):
 def demo_providers(simulator: Any, refresh_interval: float = 60.0) -> tuple[ProviderConfig, ...]:
     """Providers pointed at a running simulator, for every format both sides know."""
     from discovery.providers import FORMATS
+    from discovery.simulator.formats import FORMATS_BY_PROVIDER
 
     os.environ.setdefault(DEMO_KEY_ENV, "demo-key-for-the-simulator")
     out = []
     for name, fmt, route in DEMO_SOURCES:
-        if fmt not in FORMATS:
+        if fmt not in FORMATS or route not in FORMATS_BY_PROVIDER:
             continue
         try:
             base = simulator.base_url(route)
         except (KeyError, ValueError):
             continue
         cls = FORMATS[fmt]
+        options = {"providers": list(DEMO_CATALOG_PROVIDERS)} if cls.is_catalog else {}
         out.append(ProviderConfig(name=name, format=fmt, base_url=base,
                                   api_key_env=DEMO_KEY_ENV if cls.requires_key else None,
-                                  refresh_interval=refresh_interval, timeout=5.0, fail_max=3, reset_timeout=15.0))
+                                  refresh_interval=refresh_interval, timeout=5.0, fail_max=3, reset_timeout=15.0,
+                                  options=options))
     return tuple(out)
 
 

@@ -71,7 +71,7 @@ def _provenance(svc, model) -> dict:
 
 
 def _provider_rows(svc) -> list[dict]:
-    return list(svc.catalog.provider_rows().get(timeout=svc.settings.ask_timeout).values())
+    return list(svc.view.provider_rows.values())
 
 
 def model_history(model_id: str):

@@ -99,6 +99,14 @@ def _error_message(body: Any) -> Optional[str]:
     return None
 
 
+def _plain_snippet(body: bytes, size: int = 120) -> str:
+    """A one-line excerpt of a non-JSON error body; HTML pages are not quoted."""
+    text = body[:2048].decode("utf-8", "replace").strip()
+    if text.lower().startswith(("<!doctype", "<html")):
+        return ""
+    return " ".join(text.split())[:size]
+
+
 def parse_retry_after(value: Optional[str]) -> Optional[float]:
     """Seconds from a Retry-After header (delta-seconds form; HTTP dates are rare here)."""
     if not value:
@@ -239,7 +247,7 @@ class ProviderClient:
             parsed = json.loads(body)
         except ValueError:
             parsed = None
-        message = _error_message(parsed) or body[:120].decode("utf-8", "replace").strip() or resp.reason
+        message = _error_message(parsed) or _plain_snippet(body) or resp.reason
         status = resp.status_code
         retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         text = f"{self.name} answered HTTP {status}: {message}"

@@ -1,0 +1,60 @@
+"""``discovery serve`` as a newcomer runs it: a subprocess, real HTTP, SIGTERM."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import requests
+
+from tests.conftest import wait_for
+
+
+def start_serve(tmp_path, *args):
+    env = {**os.environ, "DISCOVERY_LOG_LEVEL": "INFO"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "web.cli", "serve", "--port", "0", "--database", f"sqlite:///{tmp_path/'d.db'}", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
+    url = wait_for(lambda: next((ln.split()[-1] for ln in lines if ln.startswith("serving on")), None),
+                   timeout=15, what="the serving line")
+    return proc, url
+
+
+def test_demo_lists_models_of_both_formats_within_five_seconds_and_sigterm_exits_cleanly(tmp_path):
+    started = time.monotonic()
+    proc, url = start_serve(tmp_path, "--demo")
+    try:
+        def listed():
+            body = requests.get(f"{url}/api/v1/models?limit=1000&live=true", timeout=2).json()
+            sources = requests.get(f"{url}/api/v1/providers", timeout=2).json()["data"]
+            done = {p["name"] for p in sources if p.get("last_success_at")}
+            return {"openai", "modelsdev"} <= done and body["total"] > 0
+        wait_for(listed, timeout=5 - (time.monotonic() - started) + 3, what="models from both formats")
+        elapsed = time.monotonic() - started
+        openai = requests.get(f"{url}/api/v1/providers/openai/models?limit=1000", timeout=2).json()
+        catalog = requests.get(f"{url}/api/v1/models?live=false&limit=5", timeout=2).json()
+        assert openai["total"] > 10 and catalog["total"] > 100
+        assert any(m["capabilities"]["tool_calling"] is True for m in catalog["data"]) or catalog["total"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        t0 = time.monotonic()
+        code = proc.wait(timeout=10)
+        stop_time = time.monotonic() - t0
+    err = proc.stderr.read()
+    assert code == 0, err[-2000:]
+    assert stop_time < 5, f"stopping took {stop_time:.1f}s"
+    assert "service stopped" in err
+    print(f"demo listed both formats after {elapsed:.2f}s; SIGTERM to exit {stop_time:.2f}s")
+
+
+def test_bad_settings_file_exits_2_with_a_clear_message(tmp_path):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text("[service]\nport = 'x'\n")
+    proc = subprocess.run([sys.executable, "-m", "web.cli", "serve", "--config", str(cfg)],
+                          capture_output=True, text=True, timeout=30, cwd=tmp_path)
+    assert proc.returncode == 2 and "service.port" in proc.stderr

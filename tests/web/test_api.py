@@ -1,0 +1,81 @@
+"""HTTP behaviour of the API: shapes, paging, and JSON errors for bad requests."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import provider_config, wait_for
+from web import create_app
+
+
+@pytest.fixture
+def client(start_service, simulator):
+    simulator.state.set_models("modelsdev", {k: v for k, v in simulator.state.model_items("modelsdev")
+                                             if k == "mistral"})
+    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai"),
+                             provider_config(simulator, "modelsdev", "modelsdev")])
+    wait_for(lambda: len(service.index.by_provider) >= 2, what="first refreshes")
+    wait_for(lambda: all(p.get("last_success_at") for p in service.providers()), what="both refreshed")
+    return create_app(service).test_client()
+
+
+def test_list_is_paged_and_reports_the_total(client):
+    first = client.get("/api/v1/models?limit=5").get_json()
+    second = client.get("/api/v1/models?limit=5&offset=5").get_json()
+    assert len(first["data"]) == 5 and first["total"] > 10
+    assert {m["id"] for m in first["data"]}.isdisjoint(m["id"] for m in second["data"])
+
+
+def test_model_detail_includes_raw_and_provenance_and_ids_with_slashes_work(client):
+    listed = client.get("/api/v1/models?provider=mistral&limit=1").get_json()["data"][0]
+    body = client.get(f"/api/v1/models/{listed['id']}").get_json()
+    assert body["id"] == listed["id"] and "raw" in body and "provenance" in body
+    assert "raw" not in client.get(f"/api/v1/models/{listed['id']}?raw=false").get_json()
+
+
+@pytest.mark.parametrize("url,status,code", [
+    ("/api/v1/models?capability=telepathy", 400, "invalid_query"),
+    ("/api/v1/models?limit=100000", 400, "invalid_query"),
+    ("/api/v1/models?colour=red", 400, "invalid_query"),
+    ("/api/v1/models/openai/no-such-model", 404, "model_not_found"),
+    ("/api/v1/models/openai/no-such-model/history", 404, "model_not_found"),
+    ("/api/v1/providers/nope", 404, "provider_not_found"),
+    ("/api/v1/providers/nope/models", 404, "provider_not_found"),
+    ("/api/v1/refresh/runs?limit=abc", 400, "invalid_parameter"),
+    ("/api/v1/refresh/runs/999999", 404, "run_not_found"),
+    ("/api/v1/nothing-here", 404, "not_found"),
+])
+def test_bad_requests_get_a_json_error_saying_what_was_wrong(client, url, status, code):
+    resp = client.get(url)
+    assert resp.status_code == status
+    err = resp.get_json()["error"]
+    assert err["code"] == code and err["message"]
+
+
+def test_wrong_method_and_bad_refresh_parameters_are_json_errors(client):
+    assert client.get("/api/v1/refresh").status_code == 405
+    assert client.get("/api/v1/refresh").get_json()["error"]["code"] == "method_not_allowed"
+    resp = client.post("/api/v1/providers/nope/refresh")
+    assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "provider_not_found"
+    resp = client.post("/api/v1/refresh?wait=maybe")
+    assert resp.status_code == 400 and "wait" in resp.get_json()["error"]["message"]
+
+
+def test_refresh_all_without_wait_answers_202_with_run_ids(client):
+    resp = client.post("/api/v1/refresh")
+    assert resp.status_code == 202
+    runs = resp.get_json()["runs"]
+    assert {r["provider"] for r in runs} == {"openai", "modelsdev"} and all(r["run_id"] for r in runs)
+    for r in runs:
+        wait_for(lambda r=r: client.get(f"/api/v1/refresh/runs/{r['run_id']}").get_json()["outcome"] != "running",
+                 what="run to finish")
+
+
+def test_capabilities_endpoint_lists_the_taxonomy_with_counts(client):
+    data = {c["name"]: c for c in client.get("/api/v1/capabilities").get_json()["data"]}
+    assert data["tool_calling"]["models"] > 0 and "function_calling" in data["tool_calling"]["aliases"]
+
+
+def test_healthz_and_readyz(client):
+    assert client.get("/healthz").get_json()["status"] == "ok"
+    ready = client.get("/readyz").get_json()
+    assert ready["ready"] is True and set(ready["refreshed_since_start"]) == {"openai", "modelsdev"}
