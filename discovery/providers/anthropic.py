@@ -18,7 +18,7 @@ from discovery.taxonomy import guess_family, iso_date, positive_int
 ANTHROPIC_VERSION = "2023-06-01"
 MAX_PAGES = 1000
 # Capabilities with no taxonomy place, kept as a sorted list of names in attributes["features"].
-_FEATURES = ("citations", "code_execution", "context_management", "effort")
+_FEATURES = ("citations", "code_execution", "context_management", "effort", "server_tools")
 
 
 def _supported(capabilities: Mapping[str, Any], key: str) -> bool | None:
@@ -26,6 +26,12 @@ def _supported(capabilities: Mapping[str, Any], key: str) -> bool | None:
     if isinstance(entry, Mapping) and isinstance(entry.get("supported"), bool):
         return entry["supported"]
     return None
+
+
+def _supported_keys(entry: Mapping[str, Any]) -> list[str]:
+    """Names of the sub-options marked supported (``{"low": {"supported": true}}`` or ``{"low": true}``)."""
+    return sorted(k for k, v in entry.items() if k != "supported" and
+                  (v is True or (isinstance(v, Mapping) and v.get("supported") is True)))
 
 
 class AnthropicClient(ProviderClient):
@@ -94,12 +100,10 @@ class AnthropicClient(ProviderClient):
                 attributes["features"] = features
             effort = caps.get("effort")
             if isinstance(effort, Mapping) and effort.get("supported"):
-                attributes["effort_levels"] = sorted(k for k, v in effort.items() if k != "supported" and v is True)
+                attributes["effort_levels"] = _supported_keys(effort)
             thinking = caps.get("thinking")
             types = thinking.get("types") if isinstance(thinking, Mapping) else None
             if isinstance(types, Mapping):
-                attributes["thinking_types"] = sorted(
-                    k for k, v in types.items()
-                    if v is True or (isinstance(v, Mapping) and v.get("supported") is True))
+                attributes["thinking_types"] = _supported_keys(types)
         draft.guess("family", guess_family(model_id))
         return draft.build(attributes=attributes, raw=item)

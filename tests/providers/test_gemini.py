@@ -1,0 +1,91 @@
+"""Gemini's GET /v1beta/models: pageToken pages, x-goog-api-key, kinds from generation methods."""
+from __future__ import annotations
+
+import pytest
+
+from discovery.providers import ProviderHTTPError
+from tests.providers.conftest import by_id, make_client, simulated
+
+FLASH = {
+    "name": "models/gemini-2.5-flash", "version": "001", "displayName": "Gemini 2.5 Flash",
+    "description": "Stable version of Gemini 2.5 Flash", "inputTokenLimit": 1048576, "outputTokenLimit": 65536,
+    "supportedGenerationMethods": ["generateContent", "countTokens", "createCachedContent", "batchGenerateContent"],
+    "temperature": 1, "topP": 0.95, "topK": 64, "maxTemperature": 2, "thinking": True,
+}
+EMBEDDING = {
+    "name": "models/gemini-embedding-001", "version": "001", "displayName": "Gemini Embedding 001",
+    "inputTokenLimit": 2048, "outputTokenLimit": 1,
+    "supportedGenerationMethods": ["embedContent", "countTextTokens", "countTokens", "asyncBatchEmbedContent"],
+}
+IMAGEN = {"name": "models/imagen-4.0-generate-001", "version": "001", "displayName": "Imagen 4",
+          "inputTokenLimit": 480, "outputTokenLimit": 8192, "supportedGenerationMethods": ["predict"]}
+VEO = {"name": "models/veo-3.0-generate-001", "version": "3.0", "displayName": "Veo 3",
+       "inputTokenLimit": 480, "outputTokenLimit": 8192, "supportedGenerationMethods": ["predictLongRunning"]}
+
+
+def test_chat_model_id_strips_models_prefix_and_states_limits_reasoning_caching():
+    m = make_client("gemini").normalize(FLASH)
+    assert m.id == "gemini/gemini-2.5-flash" and m.name == "Gemini 2.5 Flash"
+    assert m.kind == "chat" and m.provenance["kind"] == "gemini"
+    assert (m.limits.context_window, m.limits.max_output_tokens) == (1048576, 65536)
+    assert m.capabilities.reasoning is True and m.capabilities.prompt_caching is True
+    assert m.capabilities.batch is True
+    assert m.attributes["sampling"]["maxTemperature"] == 2 and m.attributes["version"] == "001"
+
+
+def test_vision_and_tools_are_not_stated_so_they_stay_unknown():
+    m = make_client("gemini").normalize(FLASH)
+    assert m.capabilities.vision is None and m.capabilities.tool_calling is None
+
+
+def test_embedding_image_and_video_kinds_come_from_generation_methods():
+    client = make_client("gemini")
+    assert client.normalize(EMBEDDING).kind == "embedding"
+    assert client.normalize(IMAGEN).kind == "image"
+    assert client.normalize(VEO).kind == "other"
+    # thinking appears only when true: its absence is unknown, not False
+    assert client.normalize(EMBEDDING).capabilities.reasoning is None
+
+
+def test_fetch_follows_next_page_token_over_three_pages(stub):
+    pages = {None: ([FLASH], "t1"), "t1": ([EMBEDDING], "t2"), "t2": ([IMAGEN], None)}
+
+    def page(request):
+        rows, token = pages[request.args.get("pageToken")]
+        return 200, {"models": rows, **({"nextPageToken": token} if token else {})}
+
+    stub.route("/v1beta/models", page)
+    models = make_client("gemini", stub.url + "/v1beta", env={"GEMINI_API_KEY": "g-key"}).fetch_models()
+    assert [m.provider_model_id for m in models] == ["gemini-2.5-flash", "gemini-embedding-001",
+                                                   "imagen-4.0-generate-001"]
+    assert stub.requests[0]["headers"]["X-Goog-Api-Key"] == "g-key"
+    assert "key" not in stub.requests[0]["query"]
+
+
+def test_probe_asks_for_a_one_model_page(stub):
+    stub.route("/v1beta/models", (200, {"models": [FLASH], "nextPageToken": "x"}))
+    make_client("gemini", stub.url + "/v1beta").probe()
+    assert stub.requests[-1]["query"] == {"pageSize": "1"}
+
+
+def test_error_body_message_and_status_reach_the_refresh_error(stub):
+    stub.route("/v1beta/models", (400, {"error": {"code": 400, "message": "API key not valid. Please pass a valid API key.",
+                                                  "status": "INVALID_ARGUMENT", "details": []}}))
+    with pytest.raises(ProviderHTTPError) as err:
+        make_client("gemini", stub.url + "/v1beta").fetch_models()
+    assert "API key not valid" in str(err.value) and err.value.status == 400
+
+
+def test_refresh_from_the_simulator_over_three_pages(sim):
+    base = simulated(sim, "gemini")
+    records = sim.state.models("gemini")
+    sim.state.set_page_size("gemini", max(1, len(records) // 3))
+    before = sim.state.request_count("gemini")
+    models = make_client("gemini", base, page_size=max(1, len(records) // 3)).fetch_models()
+    assert sim.state.request_count("gemini") - before >= 3
+    got = by_id(models)
+    assert len(got) == len(records)
+    assert all(not m.provider_model_id.startswith("models/") for m in models)
+    kinds = {m.kind for m in models}
+    assert {"chat", "embedding"} <= kinds
+    assert any(m.capabilities.reasoning for m in models)

@@ -1,0 +1,101 @@
+"""OpenRouter's GET /api/v1/models: modalities, per-token string prices, links.next, expiration."""
+from __future__ import annotations
+
+import pytest
+
+from discovery.providers import ProviderAuthError
+from tests.providers.conftest import by_id, make_client, simulated
+
+GPT4O = {
+    "id": "openai/gpt-4o", "canonical_slug": "openai/gpt-4o", "hugging_face_id": "", "name": "OpenAI: GPT-4o",
+    "created": 1715367049, "description": "GPT-4o ...", "context_length": 128000,
+    "architecture": {"modality": "text+image->text", "input_modalities": ["text", "image", "file"],
+                     "output_modalities": ["text"], "tokenizer": "GPT", "instruct_type": None},
+    "pricing": {"prompt": "0.0000025", "completion": "0.00001", "request": "0", "image": "0.003613",
+                "web_search": "0", "internal_reasoning": "0", "input_cache_read": "0.00000125"},
+    "top_provider": {"context_length": 128000, "max_completion_tokens": 16384, "is_moderated": True},
+    "per_request_limits": None,
+    "supported_parameters": ["frequency_penalty", "max_tokens", "response_format", "structured_outputs",
+                             "temperature", "tool_choice", "tools", "top_p"],
+    "knowledge_cutoff": "2023-10-01",
+}
+LLAMA = {
+    "id": "meta-llama/llama-3.1-8b-instruct", "canonical_slug": "meta-llama/llama-3.1-8b-instruct",
+    "hugging_face_id": "meta-llama/Meta-Llama-3.1-8B-Instruct", "name": "Meta: Llama 3.1 8B Instruct",
+    "created": 1721692800, "context_length": 131072,
+    "architecture": {"modality": "text->text", "input_modalities": ["text"], "output_modalities": ["text"],
+                     "tokenizer": "Llama3", "instruct_type": "llama3"},
+    "pricing": {"prompt": "0.00000002", "completion": "0.00000003"},
+    "top_provider": {"context_length": 131072, "max_completion_tokens": 16384, "is_moderated": False},
+    "supported_parameters": ["max_tokens", "temperature", "top_p", "stop"],
+}
+EXPIRING = dict(LLAMA, id="x-ai/grok-3-mini", canonical_slug="x-ai/grok-3-mini", hugging_face_id=None,
+                name="xAI: Grok 3 Mini", expiration_date="2026-01-15",
+                supported_parameters=["max_tokens", "reasoning", "include_reasoning", "tools"])
+IMAGE = dict(LLAMA, id="google/gemini-2.5-flash-image", hugging_face_id="", name="Gemini 2.5 Flash Image",
+             architecture={"modality": "text+image->text+image", "input_modalities": ["image", "text"],
+                           "output_modalities": ["image", "text"]})
+
+
+def test_vision_tools_prices_and_knowledge_cutoff():
+    m = make_client("openrouter").normalize(GPT4O)
+    assert m.id == "openrouter/openai/gpt-4o" and m.name == "OpenAI: GPT-4o"
+    assert m.modalities.input == ("text", "image", "pdf") and m.capabilities.vision is True
+    assert m.capabilities.tool_calling is True and m.capabilities.structured_output is True
+    assert m.capabilities.json_mode is True and m.capabilities.reasoning is False
+    assert (m.pricing.input, m.pricing.output, m.pricing.cache_read) == (2.5, 10.0, 1.25)
+    assert m.attributes["pricing_extra_per_unit"] == {"image": 0.003613}
+    assert m.limits == m.limits.__class__(context_window=128000, max_output_tokens=16384)
+    assert m.lifecycle.knowledge_cutoff == "2023-10-01" and m.open_weights is None
+
+
+def test_no_tools_parameter_means_no_tool_calling_and_hf_id_means_open_weights():
+    m = make_client("openrouter").normalize(LLAMA)
+    assert m.capabilities.tool_calling is False and m.capabilities.vision is False
+    assert m.open_weights is True and m.pricing.input == pytest.approx(0.02)
+
+
+def test_expiration_date_marks_a_deprecated_model():
+    m = make_client("openrouter").normalize(EXPIRING)
+    assert m.lifecycle.status == "deprecated" and m.lifecycle.deprecation_date == "2026-01-15"
+    assert m.capabilities.reasoning is True
+
+
+def test_image_output_model_kind():
+    assert make_client("openrouter").normalize(IMAGE).kind == "chat"  # text out too
+    only_image = dict(IMAGE, architecture={"input_modalities": ["text"], "output_modalities": ["image"]})
+    assert make_client("openrouter").normalize(only_image).kind == "image"
+
+
+def test_fetch_follows_links_next_over_three_pages_without_a_key(stub):
+    rows = [GPT4O, LLAMA, EXPIRING]
+
+    def page(request):
+        offset = int(request.args.get("offset", 0))
+        nxt = {"next": f"/api/v1/models?offset={offset + 1}&limit=1"} if offset + 1 < len(rows) else {}
+        return 200, {"data": rows[offset:offset + 1], "links": nxt, "total_count": len(rows)}
+
+    stub.route("/api/v1/models", page)
+    models = make_client("openrouter", stub.url + "/api/v1", env={}).fetch_models()
+    assert [m.provider_model_id for m in models] == [r["id"] for r in rows]
+    assert len(stub.requests) == 3 and "Authorization" not in stub.requests[0]["headers"]
+
+
+def test_error_body(stub):
+    stub.route("/api/v1/models", (401, {"error": {"code": 401, "message": "No auth credentials found"}}))
+    with pytest.raises(ProviderAuthError) as err:
+        make_client("openrouter", stub.url + "/api/v1", env={"OPENROUTER_API_KEY": "or"}).fetch_models()
+    assert "No auth credentials found" in str(err.value)
+    assert stub.requests[0]["headers"]["Authorization"] == "Bearer or"
+
+
+def test_refresh_from_the_simulator_over_three_pages(sim):
+    base = simulated(sim, "openrouter")
+    records = sim.state.models("openrouter")
+    sim.state.set_page_size("openrouter", max(1, len(records) // 3))
+    before = sim.state.request_count("openrouter")
+    models = make_client("openrouter", base).fetch_models()
+    assert sim.state.request_count("openrouter") - before >= 3
+    assert len(by_id(models)) == len(records)
+    assert any(m.capabilities.vision for m in models) and any(m.capabilities.tool_calling for m in models)
+    assert any(m.lifecycle.status == "deprecated" for m in models)

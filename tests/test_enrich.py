@@ -1,0 +1,111 @@
+"""Matching live ids to catalog ids, drafts with provenance, and per-field precedence."""
+from __future__ import annotations
+
+from discovery.enrich import (
+    FIELD_PATHS,
+    CatalogIndex,
+    FieldOrder,
+    ModelDraft,
+    catalog_provider_names,
+    combine,
+    field_value,
+    live_match_keys,
+    match_keys,
+    with_provenance,
+)
+from discovery.model import Limits, Model, Pricing
+from discovery.settings import ProviderConfig
+
+
+def catalog(provider, model_id, source="modelsdev", **fields):
+    return Model(provider=provider, provider_model_id=model_id, source=source, live=False, **fields)
+
+
+def test_match_keys_strip_one_documented_thing_at_a_time():
+    assert match_keys("gpt-4o-2024-08-06") == ("gpt-4o-2024-08-06", "gpt-4o")
+    assert match_keys("models/gemini-2.5-flash") == ("models/gemini-2.5-flash", "gemini-2.5-flash")
+    assert match_keys("claude-3-5-sonnet@20240620")[-1] == "claude-3-5-sonnet"
+    assert match_keys("mistral-large-latest")[-1] == "mistral-large"
+    assert match_keys("llama3.2:latest")[-1] == "llama3.2"
+    assert match_keys("us.anthropic.claude-3-5-sonnet-20240620-v1:0") == (
+        "us.anthropic.claude-3-5-sonnet-20240620-v1:0", "anthropic.claude-3-5-sonnet-20240620-v1:0",
+        "anthropic.claude-3-5-sonnet-20240620", "claude-3-5-sonnet-20240620", "claude-3-5-sonnet")
+    assert match_keys("amazon.nova-pro-v1:0")[-1] == "nova-pro"
+    assert match_keys("gpt-4-0613")[-1] == "gpt-4"
+    assert match_keys("gpt-4.1") == ("gpt-4.1",)  # a dotted version is not a vendor prefix
+
+
+def test_index_matches_dated_and_undated_ids_both_ways_closest_first():
+    index = CatalogIndex("modelsdev", [
+        catalog("openai", "gpt-4o"), catalog("openai", "gpt-4o-2024-05-13"),
+        catalog("anthropic", "claude-sonnet-4-5-20250929"),
+        catalog("bedrock", "anthropic.claude-3-5-sonnet-20240620-v1:0"),
+        catalog("mistral", "mistral-medium-2505"), catalog("mistral", "mistral-medium-2508"),
+    ])
+    def hit(provider, model_id):
+        found = index.lookup(provider, match_keys(model_id))
+        return found.provider_model_id if found else None
+
+    assert hit("openai", "gpt-4o-2024-08-06") == "gpt-4o"
+    assert hit("openai", "gpt-4o-2024-05-13") == "gpt-4o-2024-05-13"
+    assert hit("anthropic", "claude-sonnet-4-5") == "claude-sonnet-4-5-20250929"
+    assert hit("bedrock", "us.anthropic.claude-3-5-sonnet-20240620-v1:0") == "anthropic.claude-3-5-sonnet-20240620-v1:0"
+    assert hit("mistral", "mistral-medium-latest") == "mistral-medium-2508"  # newest of equals
+    assert hit("openai", "gpt-5") is None and hit("azure", "gpt-4o") is None
+
+
+def test_live_aliases_are_looked_up_before_loose_variants():
+    live = Model(provider="mistral", provider_model_id="mistral-large-2411",
+                 attributes={"aliases": ["mistral-large-latest"]})
+    keys = live_match_keys(live)
+    assert keys[:2] == ("mistral-large-2411", "mistral-large-latest")
+
+
+def test_draft_ignores_unknowns_and_records_each_fields_source():
+    draft = ModelDraft("groq", "llama-3.1-8b-instant", "groq")
+    draft.set("limits.context_window", 131072)
+    draft.set("capabilities.vision", None)
+    draft.guess("kind", "chat")
+    draft.set("kind", "chat")  # a stated value replaces a guess
+    draft.guess("kind", "embedding")  # a guess never replaces anything
+    m = draft.build(raw={"id": "x"})
+    assert m.limits.context_window == 131072 and m.capabilities.vision is None and m.kind == "chat"
+    assert dict(m.provenance) == {"limits.context_window": "groq", "kind": "groq"}
+
+
+def test_with_provenance_attributes_unsourced_fields_to_the_models_source():
+    m = with_provenance(catalog("openai", "gpt-4o", limits=Limits(context_window=128000), kind="chat"))
+    assert dict(m.provenance) == {"kind": "modelsdev", "limits.context_window": "modelsdev"}
+
+
+def test_precedence_is_live_then_configured_catalog_order_then_heuristic():
+    order = FieldOrder(["modelsdev", "litellm"], {"pricing": ["litellm"], "kind": ["heuristic"]})
+    assert order.by_path["pricing.input"] == ("live", "litellm", "modelsdev", "heuristic")
+    assert order.by_path["limits.context_window"] == ("live", "modelsdev", "litellm", "heuristic")
+    assert order.by_path["kind"] == ("live", "heuristic", "modelsdev", "litellm")
+    # "live" cannot be moved down: a provider's own statement always wins
+    assert FieldOrder(["modelsdev"], ["modelsdev", "live"]).by_path["name"][0] == "live"
+
+
+def test_combine_fills_field_by_field_and_keeps_live_values():
+    live = ModelDraft("openai", "gpt-4o", "openai")
+    live.set("limits.context_window", 100000)
+    live.guess("kind", "completion")
+    md = with_provenance(catalog("openai", "gpt-4o", kind="chat", limits=Limits(context_window=128000),
+                                 pricing=Pricing(input=2.5)))
+    ll = with_provenance(catalog("openai", "gpt-4o", source="litellm", pricing=Pricing(input=3.0, output=10.0)))
+    out = combine(live.build(), {"modelsdev": md, "litellm": ll}, FieldOrder(["modelsdev", "litellm"]))
+    assert out.limits.context_window == 100000 and out.provenance["limits.context_window"] == "openai"
+    assert out.kind == "chat" and out.provenance["kind"] == "modelsdev"  # a catalog beats a guess
+    assert (out.pricing.input, out.pricing.output) == (2.5, 10.0)
+    assert (out.provenance["pricing.input"], out.provenance["pricing.output"]) == ("modelsdev", "litellm")
+    assert out.live is True and out.source == "openai"
+    assert all(field_value(out, p) is not None for p in out.provenance)
+    assert set(out.provenance) <= set(FIELD_PATHS)
+
+
+def test_catalog_provider_names_use_format_or_option():
+    configs = [ProviderConfig(name="openai-eu", format="openai"),
+               ProviderConfig(name="local", format="ollama", options={"catalog_provider": "ollama"}),
+               ProviderConfig(name="litellm", format="litellm")]
+    assert catalog_provider_names(configs) == {"openai-eu": "openai", "local": "ollama"}
