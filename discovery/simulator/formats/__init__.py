@@ -1,7 +1,14 @@
 """Every simulated wire format; add a provider by writing its module and listing it here."""
 from __future__ import annotations
 
-from discovery.simulator.formats import anthropic, gemini, modelsdev, ollama, openai
+from discovery.simulator.formats import (
+    anthropic,
+    gemini,
+    modelsdev,
+    ollama,
+    openai,
+    openrouter,
+)
 from discovery.simulator.formats.wire import WireFormat
 
 ALL_FORMATS: tuple[WireFormat, ...] = (
@@ -11,6 +18,7 @@ ALL_FORMATS: tuple[WireFormat, ...] = (
     anthropic.FORMAT,
     gemini.FORMAT,
     ollama.FORMAT,
+    openrouter.FORMAT,
 )
 
 FORMATS_BY_PROVIDER: dict[str, WireFormat] = {fmt.provider: fmt for fmt in ALL_FORMATS}
