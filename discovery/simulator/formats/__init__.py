@@ -4,6 +4,7 @@ from __future__ import annotations
 from discovery.simulator.formats import (
     anthropic,
     gemini,
+    mistral,
     modelsdev,
     ollama,
     openai,
@@ -19,6 +20,7 @@ ALL_FORMATS: tuple[WireFormat, ...] = (
     gemini.FORMAT,
     ollama.FORMAT,
     openrouter.FORMAT,
+    mistral.FORMAT,
 )
 
 FORMATS_BY_PROVIDER: dict[str, WireFormat] = {fmt.provider: fmt for fmt in ALL_FORMATS}
