@@ -4,6 +4,7 @@ from __future__ import annotations
 from discovery.simulator.formats import (
     anthropic,
     gemini,
+    litellm,
     mistral,
     modelsdev,
     ollama,
@@ -21,6 +22,7 @@ ALL_FORMATS: tuple[WireFormat, ...] = (
     ollama.FORMAT,
     openrouter.FORMAT,
     mistral.FORMAT,
+    litellm.FORMAT,
 )
 
 FORMATS_BY_PROVIDER: dict[str, WireFormat] = {fmt.provider: fmt for fmt in ALL_FORMATS}
