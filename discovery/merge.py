@@ -32,12 +32,14 @@ _CACHE_SIZE = 16
 _lock = threading.Lock()
 _indexes: OrderedDict[tuple[str, int], tuple[Any, CatalogIndex]] = OrderedDict()
 _catalog_only: OrderedDict[Hashable, tuple[tuple[Any, ...], dict[str, Model]]] = OrderedDict()
+_enriched: OrderedDict[Hashable, tuple[tuple[Any, ...], list[Model], frozenset[str]]] = OrderedDict()
+_ENRICHED_CACHE_SIZE = 256
 
 
-def _remember(cache: OrderedDict, key: Hashable, value: Any) -> None:
+def _remember(cache: OrderedDict, key: Hashable, value: Any, size: int = _CACHE_SIZE) -> None:
     cache[key] = value
     cache.move_to_end(key)
-    while len(cache) > _CACHE_SIZE:
+    while len(cache) > size:
         cache.popitem(last=False)
 
 
@@ -79,6 +81,47 @@ def _combined_catalog_only(indexes: list[CatalogIndex], order: FieldOrder) -> di
     return out
 
 
+def _enrich_all(models: Iterable[Model], indexes: list[CatalogIndex], order: FieldOrder,
+                names: Mapping[str, str]) -> tuple[list[Model], frozenset[str]]:
+    """One live source's models enriched, and the ids of the catalog entries they absorbed."""
+    enriched: list[Model] = []
+    absorbed: set[str] = set()
+    for m in models:
+        provider = names.get(m.provider, m.provider)
+        keys = live_match_keys(m)
+        matches: dict[str, Model] = {}
+        for ix in indexes:
+            hit = ix.lookup(provider, keys)
+            if hit is not None:
+                matches[ix.source] = hit
+                absorbed.add(hit.id)
+        # A catalog entry under one of the model's aliases is the same model, not another one.
+        for alias in m.attributes.get("aliases") or ():
+            absorbed.add(f"{provider}/{alias}")
+        enriched.append(combine(m, matches, order))
+    return enriched, frozenset(absorbed)
+
+
+def _enriched_live(source: str, models: Iterable[Model], indexes: list[CatalogIndex], order: FieldOrder,
+                   names: Mapping[str, str]) -> tuple[list[Model], frozenset[str]]:
+    """:func:`_enrich_all`, cached while the same live tuple meets the same catalog indexes.
+
+    A snapshot changes one source at a time, so every other live source is served from here.
+    """
+    if not isinstance(models, tuple):
+        return _enrich_all(models, indexes, order, names)
+    key = (source, id(models), tuple(id(ix) for ix in indexes), order.key, tuple(sorted(names.items())))
+    with _lock:
+        hit = _enriched.get(key)
+        if hit is not None and hit[0][0] is models and all(a is b for a, b in zip(hit[0][1:], indexes)):
+            _enriched.move_to_end(key)
+            return hit[1], hit[2]
+    enriched, absorbed = _enrich_all(models, indexes, order, names)
+    with _lock:
+        _remember(_enriched, key, ((models, *indexes), enriched, absorbed), _ENRICHED_CACHE_SIZE)
+    return enriched, absorbed
+
+
 def merge_sources(
     live: Mapping[str, Iterable[Model]],
     catalogs: Mapping[str, Iterable[Model]],
@@ -98,25 +141,14 @@ def merge_sources(
     """
     indexes = [catalog_index(name, models) for name, models in catalogs.items()]
     order = FieldOrder([ix.source for ix in indexes], precedence)
-    names = catalog_provider or {}
+    names = dict(catalog_provider or {})
     out: dict[str, Model] = {}
     absorbed: set[str] = set()
-    for models in live.values():
-        for m in models:
-            if m.id in out:
-                continue
-            provider = names.get(m.provider, m.provider)
-            keys = live_match_keys(m)
-            matches: dict[str, Model] = {}
-            for ix in indexes:
-                hit = ix.lookup(provider, keys)
-                if hit is not None:
-                    matches[ix.source] = hit
-                    absorbed.add(hit.id)
-            # A catalog entry under one of the model's aliases is the same model, not another one.
-            for alias in m.attributes.get("aliases") or ():
-                absorbed.add(f"{provider}/{alias}")
-            out[m.id] = combine(m, matches, order)
+    for source, models in live.items():
+        enriched, hits = _enriched_live(source, models, indexes, order, names)
+        absorbed |= hits
+        for m in enriched:
+            out.setdefault(m.id, m)
     if include_catalog_only:
         for model_id, m in _combined_catalog_only(indexes, order).items():
             if model_id not in out and model_id not in absorbed:
