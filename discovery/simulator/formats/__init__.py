@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from discovery.simulator.formats import (
     anthropic,
+    azure,
     gemini,
     litellm,
     mistral,
@@ -23,6 +24,7 @@ ALL_FORMATS: tuple[WireFormat, ...] = (
     openrouter.FORMAT,
     mistral.FORMAT,
     litellm.FORMAT,
+    azure.FORMAT,
 )
 
 FORMATS_BY_PROVIDER: dict[str, WireFormat] = {fmt.provider: fmt for fmt in ALL_FORMATS}
