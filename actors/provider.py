@@ -1,11 +1,12 @@
-"""ProviderActor: one per configured source, with its own breaker, timer and HTTP session."""
+"""ProviderActor: one per configured source, with its own breaker, timers, session and budget."""
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pybreaker
 import pykka
@@ -13,8 +14,10 @@ import requests
 from loguru import logger
 
 from actors.scheduling import jittered, schedule
+from discovery.health import UNAVAILABLE, HealthRecord
 from discovery.messages import ProviderSnapshot, RefreshFailure, RefreshOutcome
-from discovery.providers import ProviderClient, ProviderError, client_for
+from discovery.providers import ProviderClient, ProviderError, ProviderHTTPError, client_for
+from discovery.ratelimit import TokenBucket
 from discovery.settings import ProviderConfig, Settings
 
 
@@ -26,6 +29,20 @@ class RefreshTicket:
     provider: str
     trigger: str
     future: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)
+
+
+class RefreshRateLimited(Exception):
+    """Too many manual refreshes of one provider within a minute."""
+
+    def __init__(self, provider: str, retry_after: float):
+        super().__init__(f"too many manual refreshes of {provider}; try again in {retry_after:.0f}s")
+        self.retry_after = retry_after
+
+
+def is_configuration_error(exc: BaseException) -> bool:
+    """4xx other than 429 say the request is wrong (key, URL, version), not that the provider is down."""
+    return isinstance(exc, ProviderHTTPError) and exc.status is not None and 400 <= exc.status < 500 \
+        and exc.status != 429
 
 
 class _BreakerListener(pybreaker.CircuitBreakerListener):
@@ -42,9 +59,9 @@ class _BreakerListener(pybreaker.CircuitBreakerListener):
 
 
 class ProviderActor(pykka.ThreadingActor):
-    """Refreshes one source on a timer and on request.
+    """Refreshes one source on a timer and on request, and probes its health.
 
-    The network call runs on the actor's single I/O thread, so the actor itself stays free to
+    Network calls run on the actor's single I/O thread, so the actor itself stays free to
     answer status questions and to coalesce refresh requests into the one in flight. The
     breaker is only ever used from that one I/O thread.
     """
@@ -52,32 +69,39 @@ class ProviderActor(pykka.ThreadingActor):
     def __init__(self, config: ProviderConfig, settings: Settings, catalog: Any, view: Any,
                  supervisor: Any = None, client: Optional[ProviderClient] = None):
         super().__init__()
-        self.view = view
         self.config = config
         self.settings = settings
         self.catalog = catalog
+        self.view = view
         self.supervisor = supervisor
         self._client = client
         self.in_flight: Optional[RefreshTicket] = None
+        self.probing = False
         self.last_outcome: Optional[RefreshOutcome] = None
         self.consecutive_failures = 0
         self.next_refresh_at: Optional[float] = None
         self.breaker_state = "closed"
-        self._timer: Optional[threading.Timer] = None
+        self.health = HealthRecord(config.failure_threshold, config.recovery_threshold, config.health_window)
+        self.manual_refreshes: collections.deque[float] = collections.deque()
+        self._timers: dict[str, threading.Timer] = {}
         self._io: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        self.session: Optional[requests.Session] = None
 
     # -- life cycle ------------------------------------------------------------------------------
     def on_start(self) -> None:
         self.proxy = self.actor_ref.proxy()
         self.session = requests.Session()
         self.client = self._client or client_for(self.config, session=self.session)
+        self.client.rate_limiter = TokenBucket(self.config.rate_limit_rps, self.config.rate_limit_burst)
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=self.config.fail_max, reset_timeout=self.config.reset_timeout,
             name=self.config.name, throw_new_error_on_trip=False,
-            listeners=[_BreakerListener(self.proxy)])
+            exclude=[is_configuration_error], listeners=[_BreakerListener(self.proxy)])
         self._io = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"io-{self.config.name}")
         first = 0.0 if self.settings.refresh_on_start else jittered(self.config.refresh_interval, self.config.jitter)
-        self._schedule(first)
+        self._schedule_refresh(first)
+        if self.config.health_check_interval > 0:
+            self._later("probe", jittered(self.config.health_check_interval, self.config.jitter), self.proxy.probe)
 
     def on_stop(self) -> None:
         self._cleanup()
@@ -92,29 +116,31 @@ class ProviderActor(pykka.ThreadingActor):
                 pass
 
     def _cleanup(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        for timer in self._timers.values():
+            timer.cancel()
         if self._io is not None:
             # Do not wait for an in-flight HTTP call; it is bounded by its timeout.
             self._io.shutdown(wait=False, cancel_futures=True)
         if self.in_flight is not None and not self.in_flight.future.done():
             self.in_flight.future.set_result(RefreshOutcome(self.in_flight.run_id, self.config.name, "failed",
                                                             error="abandoned: the provider actor stopped"))
-        try:
+        if self.session is not None:
             self.session.close()
-        except Exception:
-            pass
 
     def on_receive(self, message: Any) -> Any:
         # Anything but a proxy call is a bug in the sender; dying lets the supervisor restart us clean.
         raise TypeError(f"{self.config.name}: unexpected message {message!r}")
 
-    # -- timer -----------------------------------------------------------------------------------
-    def _schedule(self, delay: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+    # -- timers ----------------------------------------------------------------------------------
+    def _later(self, name: str, delay: float, action: Callable[[], object]) -> None:
+        old = self._timers.pop(name, None)
+        if old is not None:
+            old.cancel()
+        self._timers[name] = schedule(delay, action, name=f"timer-{self.config.name}-{name}")
+
+    def _schedule_refresh(self, delay: float) -> None:
         self.next_refresh_at = time.time() + delay
-        self._timer = schedule(delay, lambda: self.proxy.tick(), name=f"timer-{self.config.name}")
+        self._later("refresh", delay, self.proxy.tick)
 
     def tick(self) -> None:
         """The refresh timer fired: refresh, then schedule the next tick."""
@@ -122,13 +148,23 @@ class ProviderActor(pykka.ThreadingActor):
             self.refresh(trigger="timer")
         except Exception:
             logger.exception("{}: timer refresh failed to start", self.config.name)
-        self._schedule(jittered(self.config.refresh_interval, self.config.jitter))
+        self._schedule_refresh(jittered(self.config.refresh_interval, self.config.jitter))
 
     # -- refresh ---------------------------------------------------------------------------------
     def refresh(self, trigger: str = "manual") -> RefreshTicket:
-        """Start a refresh, or join the one in flight; returns its ticket at once."""
+        """Start a refresh, or join the one in flight; returns its ticket at once.
+
+        Raises RefreshRateLimited when manual refreshes exceed ``manual_refresh_per_minute``.
+        """
         if self.in_flight is not None:
             return self.in_flight
+        if trigger == "manual":
+            now = time.monotonic()
+            while self.manual_refreshes and now - self.manual_refreshes[0] > 60:
+                self.manual_refreshes.popleft()
+            if len(self.manual_refreshes) >= self.config.manual_refresh_per_minute:
+                raise RefreshRateLimited(self.config.name, 60 - (now - self.manual_refreshes[0]))
+            self.manual_refreshes.append(now)
         # The id comes from the view and the row is written by a tell: never wait on the writer here.
         run_id = self.view.next_run_id()
         self.catalog.begin_run(run_id, self.config.name, trigger)
@@ -142,20 +178,18 @@ class ProviderActor(pykka.ThreadingActor):
         """On the I/O thread: fetch through the breaker, hand the result to the catalog."""
         started = time.monotonic()
         outcome: Optional[RefreshOutcome] = None
+        failure: Optional[RefreshFailure] = None
         try:
             try:
                 models = self.breaker.call(self.client.fetch_models)
             except pybreaker.CircuitBreakerError:
-                failure = RefreshFailure(self.config.name, ticket.run_id,
-                                         f"circuit open: skipped after {self.config.fail_max} consecutive failures; "
-                                         f"next try after {self.config.reset_timeout:g}s", "circuit_open")
+                failure = RefreshFailure(self.config.name, ticket.run_id, self._open_reason(), "circuit_open")
             except ProviderError as exc:
                 failure = RefreshFailure(self.config.name, ticket.run_id, exc.reason, exc.kind)
             except Exception as exc:  # a bug in a format: report it like a failed refresh
                 logger.opt(exception=exc).error("{}: unexpected error while fetching", self.config.name)
                 failure = RefreshFailure(self.config.name, ticket.run_id, f"internal: {type(exc).__name__}: {exc}")
             else:
-                failure = None
                 snapshot = ProviderSnapshot(
                     source=self.config.name, run_id=ticket.run_id, models=tuple(models),
                     is_catalog=self.client.is_catalog, fetched_at=time.time(),
@@ -173,39 +207,99 @@ class ProviderActor(pykka.ThreadingActor):
                 outcome = RefreshOutcome(ticket.run_id, self.config.name, "failed", error="abandoned")
             if not ticket.future.done():
                 ticket.future.set_result(outcome)
+            latency = (time.monotonic() - started) * 1000
             try:
-                self.proxy.refresh_finished(ticket, outcome)
+                self.proxy.refresh_finished(ticket, outcome, failure.kind if failure else None, latency)
             except pykka.ActorDeadError:
                 pass
 
-    def refresh_finished(self, ticket: RefreshTicket, outcome: RefreshOutcome) -> None:
-        """Back on the actor thread: forget the ticket, keep the outcome for status."""
+    def _open_reason(self) -> str:
+        return (f"circuit open: skipped after {self.config.fail_max} consecutive failures; "
+                f"next try after {self.config.reset_timeout:g}s")
+
+    def refresh_finished(self, ticket: RefreshTicket, outcome: RefreshOutcome, kind: Optional[str] = None,
+                         latency_ms: Optional[float] = None) -> None:
+        """Back on the actor thread: forget the ticket, record the outcome in health and status."""
         if self.in_flight is ticket:
             self.in_flight = None
         self.last_outcome = outcome
-        self.consecutive_failures = 0 if outcome.outcome == "succeeded" else self.consecutive_failures + 1
+        ok = outcome.outcome == "succeeded"
+        self.consecutive_failures = 0 if ok else self.consecutive_failures + 1
+        # A refused snapshot is the provider answering badly: it counts as a failed check.
+        self._observe(ok, latency_ms, "refresh", kind or ("refused" if not ok else None), outcome.error)
+
+    # -- health ----------------------------------------------------------------------------------
+    def probe(self) -> None:
+        """Health-check timer: probe on the I/O thread unless a refresh is already doing so."""
+        if self.config.health_check_interval > 0:
+            self._later("probe", jittered(self.config.health_check_interval, self.config.jitter), self.proxy.probe)
+        self._start_probe()
+
+    def _start_probe(self) -> None:
+        if self.in_flight is not None or self.probing or self._io is None:
+            return
+        self.probing = True
+        self._io.submit(self._run_probe)
+
+    def _run_probe(self) -> None:
+        started = time.monotonic()
+        ok, kind, error = True, None, None
+        try:
+            self.breaker.call(self.client.probe)
+        except pybreaker.CircuitBreakerError:
+            ok, kind, error = False, "circuit_open", self._open_reason()
+        except ProviderError as exc:
+            ok, kind, error = False, exc.kind, exc.reason
+        except Exception as exc:
+            ok, kind, error = False, "internal", f"internal: {type(exc).__name__}: {exc}"
+        try:
+            self.proxy.probe_finished(ok, (time.monotonic() - started) * 1000, kind, error)
+        except pykka.ActorDeadError:
+            pass
+
+    def probe_finished(self, ok: bool, latency_ms: float, kind: Optional[str], error: Optional[str]) -> None:
+        self.probing = False
+        self._observe(ok, latency_ms, "probe", kind, error)
+
+    def _observe(self, ok: bool, latency_ms: Optional[float], via: str, kind: Optional[str],
+                 error: Optional[str]) -> None:
+        change = self.health.observe(ok, latency_ms, via, kind, error)
+        if change is not None:
+            self._status_changed(*change)
+
+    def _status_changed(self, old: str, new: str) -> None:
+        logger.info("{}: status {} → {} ({})", self.config.name, old, new, self.health.reason or "ok")
+        self.catalog.set_provider_status(self.config.name, new, self.health.reason, old)
 
     def breaker_changed(self, old: Optional[str], new: str) -> None:
-        """Keep the breaker state for status; record the change."""
+        """The breaker moved: record it, and act on recovery at once rather than at the next tick."""
         self.breaker_state = new
         logger.info("{}: circuit breaker {} → {}", self.config.name, old, new)
+        if new == "open":
+            change = self.health.breaker_opened(self._open_reason())
+            if change is not None:
+                self._status_changed(*change)
+            # Try again as soon as the breaker allows a trial call.
+            self._later("recovery", self.config.reset_timeout + 0.05, self.proxy.recovery_probe)
+        elif new == "closed" and old in ("open", "half-open", "half_open"):
+            self._timers.pop("recovery", None)
+            if self.in_flight is None:
+                self.refresh(trigger="recovery")
+
+    def recovery_probe(self) -> None:
+        """The breaker's reset timeout has passed: make the trial call now."""
+        if self.breaker_state == "open":
+            self._start_probe()
 
     # -- status ----------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         """How this source is doing, as the providers endpoint shows it."""
-        if self.consecutive_failures == 0 and self.last_outcome is not None:
-            status = "ok"
-        elif self.breaker_state == "open":
-            status = "unavailable"
-        elif self.consecutive_failures:
-            status = "failing"
-        else:
-            status = "starting"
         return {
             "name": self.config.name,
             "format": self.config.format,
             "is_catalog": self.client.is_catalog,
-            "status": status,
+            "status": self.health.status if self.breaker_state != "open" else UNAVAILABLE,
+            "status_reason": self.health.reason,
             "breaker": {"state": self.breaker_state, "fail_counter": self.breaker.fail_counter,
                         "fail_max": self.config.fail_max, "reset_timeout": self.config.reset_timeout},
             "consecutive_failures": self.consecutive_failures,
@@ -214,3 +308,7 @@ class ProviderActor(pykka.ThreadingActor):
             "refresh_interval": self.config.refresh_interval,
             "next_refresh_at": self.next_refresh_at,
         }
+
+    def health_record(self, history: int = 50) -> dict[str, Any]:
+        """The health record with its recent checks."""
+        return {"name": self.config.name, "breaker": self.breaker_state, **self.health.to_dict(history)}

@@ -12,7 +12,7 @@ from loguru import logger
 
 from actors.catalog import CatalogActor, CatalogView, StoreReaderActor
 from actors.notifier import NotifierActor, make_unsubscribe
-from actors.provider import ProviderActor, RefreshTicket
+from actors.provider import ProviderActor, RefreshRateLimited, RefreshTicket
 from actors.supervisor import SupervisorActor
 from discovery.messages import EventFilter, RefreshOutcome
 from discovery.model import Model
@@ -117,12 +117,19 @@ class Service:
             raise ProviderUnavailable(f"provider {name} is not running (restarting or failed)")
         return ref.proxy().refresh(trigger).get(timeout=self.settings.ask_timeout)
 
+    def health(self, name: str, history: int = 50) -> dict[str, Any]:
+        """One provider's health record and its recent checks."""
+        ref = self._provider_ref(name)
+        if ref is None:
+            raise ProviderUnavailable(f"provider {name} is not running (restarting or failed)")
+        return ref.proxy().health_record(history).get(timeout=self.settings.ask_timeout)
+
     def refresh_all(self, trigger: str = "manual") -> list[RefreshTicket]:
         tickets = []
         for name in self.provider_names():
             try:
                 tickets.append(self.refresh(name, trigger))
-            except ProviderUnavailable as exc:
+            except (ProviderUnavailable, RefreshRateLimited) as exc:
                 logger.warning("{}", exc)
         return tickets
 

@@ -33,6 +33,23 @@ class ProviderConfig:
     # Refuse a snapshot that loses more than this share of the provider's models.
     max_removal_ratio: float = 0.5
     allow_empty: bool = False
+    # Retries inside one refresh (urllib3 Retry: timeouts, connection errors, 429, 5xx).
+    retries: int = 2
+    retry_backoff: float = 0.5
+    # Longest Retry-After waited inside a refresh; a longer one fails the refresh as rate_limited.
+    max_retry_after: float = 10.0
+    # Health probes (the cheapest list call); 0 disables them.
+    health_check_interval: float = 60.0
+    failure_threshold: int = 3
+    recovery_threshold: int = 2
+    health_window: float = 3600.0
+    # Token bucket shared by refreshes, probes and benchmarks of this provider.
+    rate_limit_rps: float = 5.0
+    rate_limit_burst: int = 10
+    # Manual refreshes (HTTP POST) allowed per minute; joining one in flight is free.
+    manual_refresh_per_minute: int = 10
+    # Largest answer accepted, in MiB.
+    max_body_mb: float = 32.0
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def api_key(self, environ: Optional[Mapping[str, str]] = None) -> Optional[str]:

@@ -49,6 +49,8 @@ def provider_config(simulator, name: str, fmt: str, route: str | None = None, **
     kw.setdefault("timeout", 2.0)
     kw.setdefault("fail_max", 3)
     kw.setdefault("reset_timeout", 30.0)
+    kw.setdefault("retries", 0)
+    kw.setdefault("health_check_interval", 0)
     return ProviderConfig(name=name, format=fmt, base_url=simulator.base_url(route or fmt), **kw)
 
 

@@ -28,6 +28,25 @@ def get_provider(name: str):
     raise ApiError(404, "provider_not_found", f"no provider {name!r}; configured: {', '.join(service().provider_names())}")
 
 
+@bp.get("/providers/<name>/health")
+def provider_health(name: str):
+    """The provider's health record: status, last check and latency, error rate and uptime over
+    the window, consecutive failures/successes, and the recent checks (``?history=N``).
+
+    :raise 404: no provider by that name.
+    :raise 503: the provider's actor is restarting or failed.
+    """
+    from actors.service import ProviderUnavailable, UnknownProvider
+    from web.context import int_arg
+
+    try:
+        return jsonify(service().health(name, int_arg("history", 50, 0, 100)))
+    except UnknownProvider:
+        raise ApiError(404, "provider_not_found", f"no provider {name!r}") from None
+    except ProviderUnavailable as exc:
+        raise ApiError(503, "provider_unavailable", str(exc)) from None
+
+
 @bp.get("/providers/<name>/models")
 def provider_models(name: str):
     """The provider's models (same filters and paging as /api/v1/models).

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from actors.provider import RefreshRateLimited
 from actors.service import ProviderUnavailable, UnknownProvider
 from web.context import flag, int_arg, service
 from web.errors import ApiError
@@ -49,12 +50,15 @@ def refresh_one(name: str):
     """Refresh one provider (joins a refresh already in flight).
 
     :raise 404: no provider by that name.
+    :raise 429: too many manual refreshes of this provider in a minute (with Retry-After).
     :raise 503: the provider's actor is restarting or failed.
     """
     try:
         ticket = service().refresh(name)
     except UnknownProvider:
         raise ApiError(404, "provider_not_found", f"no provider {name!r}") from None
+    except RefreshRateLimited as exc:
+        raise ApiError(429, "too_many_refreshes", str(exc), retry_after=round(exc.retry_after, 1)) from None
     except ProviderUnavailable as exc:
         raise ApiError(503, "provider_unavailable", str(exc)) from None
     return _answer([ticket])

@@ -10,8 +10,12 @@ import json
 from typing import Any, ClassVar, Iterable, Mapping, Optional
 
 import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import MaxRetryError, ReadTimeoutError
+from urllib3.util.retry import Retry
 
 from discovery.model import Model
+from discovery.ratelimit import TokenBucket
 from discovery.settings import ProviderConfig
 
 USER_AGENT = "model-discovery/0.1"
@@ -124,6 +128,29 @@ def parse_retry_after(value: Optional[str]) -> Optional[float]:
         return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+
+
+def mount_retries(session: requests.Session, config: ProviderConfig) -> None:
+    """Retry transient failures inside a refresh with urllib3's Retry.
+
+    Timeouts, connection errors, 429 and 5xx are retried with exponential backoff and jitter,
+    honouring Retry-After up to ``max_retry_after`` seconds; other 4xx are not retried. When
+    retries run out on an error status the last answer is returned, so its error body still
+    reaches the refresh history.
+    """
+    retry = Retry(
+        total=config.retries, connect=config.retries, read=config.retries, status=config.retries, other=0,
+        allowed_methods=None,  # every call here is a read, POST /api/show included
+        status_forcelist=RETRY_STATUSES, backoff_factor=config.retry_backoff,
+        backoff_jitter=config.retry_backoff / 2, backoff_max=10, raise_on_status=False,
+        respect_retry_after_header=True, retry_after_max=max(0, int(config.max_retry_after)),
+    )
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+
+
 class ProviderClient:
     """Base class of a provider wire format.
 
@@ -139,15 +166,16 @@ class ProviderClient:
     is_catalog: ClassVar[bool] = False
     # Started with no settings file (public catalogs; live APIs whose key is in the environment).
     default_enabled: ClassVar[bool] = True
-    # Largest body accepted, in bytes; a bigger answer is refused as malformed.
-    max_body_bytes: ClassVar[int] = 64 * 1024 * 1024
-
     def __init__(self, config: ProviderConfig, session: Optional[requests.Session] = None,
-                 environ: Optional[Mapping[str, str]] = None):
+                 environ: Optional[Mapping[str, str]] = None, rate_limiter: Optional[TokenBucket] = None):
         self.config = config
         self.session = session or requests.Session()
         self.session.headers.setdefault("User-Agent", USER_AGENT)
+        mount_retries(self.session, config)
         self._environ = environ
+        self.rate_limiter = rate_limiter
+        # Largest body accepted; a bigger answer is refused.
+        self.max_body_bytes = int(config.max_body_mb * 1024 * 1024)
 
     # -- configuration -------------------------------------------------------------------------
     @property
@@ -189,14 +217,23 @@ class ProviderClient:
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
         hdrs = dict(self.auth_headers())
         hdrs.update(headers or {})
+        if self.rate_limiter is not None and not self.rate_limiter.acquire(timeout=self.config.timeout):
+            raise ProviderRateLimited(f"{self.name}: local request budget exhausted "
+                                      f"({self.rate_limiter.rate:g}/s, burst {self.rate_limiter.burst})")
         try:
             resp = self.session.request(method, url, params=params, json=json_body, headers=hdrs,
                                         timeout=self.config.timeout, stream=True)
         except requests.Timeout:
-            raise ProviderTimeout(f"no answer from {self.name} within {self.config.timeout:g}s") from None
+            raise ProviderTimeout(f"no answer from {self.name} within {self.config.timeout:g}s"
+                                  f"{self._after_retries()}") from None
         except requests.ConnectionError as exc:
-            raise ProviderUnreachable(f"cannot connect to {self.name} at {self.base_url}: "
-                                      f"{type(exc).__name__}") from None
+            # Retries exhausted on read timeouts surface as ConnectionError(MaxRetryError(ReadTimeoutError)).
+            inner = exc.args[0] if exc.args else None
+            if isinstance(inner, MaxRetryError) and isinstance(inner.reason, ReadTimeoutError):
+                raise ProviderTimeout(f"no answer from {self.name} within {self.config.timeout:g}s"
+                                      f"{self._after_retries()}") from None
+            raise ProviderUnreachable(f"cannot connect to {self.name} at {self.base_url}"
+                                      f"{self._after_retries()}") from None
         try:
             body = self._read_body(resp)
         finally:
@@ -209,6 +246,9 @@ class ProviderClient:
             snippet = body[:80].decode("utf-8", "replace")
             raise MalformedAnswer(f"{self.name} answered {resp.status_code} with a body that is not JSON: "
                                   f"{snippet!r}") from None
+
+    def _after_retries(self) -> str:
+        return f" (after {self.config.retries} retries)" if self.config.retries else ""
 
     def get_json(self, path: str, params: Optional[Mapping[str, Any]] = None,
                  headers: Optional[Mapping[str, str]] = None) -> Any:
