@@ -99,10 +99,14 @@ def simulated(server, fmt: str) -> str:
 
 
 def make_client(fmt: str, base_url: str | None = None, *, name: str | None = None,
-                env: Mapping[str, str] | None = None, **options: Any) -> ProviderClient:
-    """A client of ``fmt`` against ``base_url``, with a test key in its usual variable."""
+                env: Mapping[str, str] | None = None, retries: int = 0, **options: Any) -> ProviderClient:
+    """A client of ``fmt`` against ``base_url``, with a test key in its usual variable.
+
+    Retries are off by default so an error answer reaches the test at once.
+    """
     cls = FORMATS[fmt]
-    config = ProviderConfig(name=name or fmt, format=fmt, base_url=base_url, timeout=5.0, options=options)
+    config = ProviderConfig(name=name or fmt, format=fmt, base_url=base_url, timeout=5.0, retries=retries,
+                            options=options)
     environ = dict(env) if env is not None else ({cls.default_api_key_env: "test-key"}
                                                   if cls.default_api_key_env else {})
     return cls(config, environ=environ)

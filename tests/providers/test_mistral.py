@@ -77,14 +77,18 @@ def test_error_body_object_error_message(stub):
 
 
 def test_refresh_from_the_simulator(sim):
+    import requests
+
     base = simulated(sim, "mistral")
-    records = sim.state.models("mistral")
+    cards = requests.get(base + "/models", timeout=5).json()["data"]
     models = make_client("mistral", base).fetch_models()
     got = by_id(models)
-    listed = {r["id"] for r in records}
-    assert len(got) < len(listed)  # alias cards folded
+    assert len(got) == len(models) < len(cards)  # alias cards folded
     aliases = {a for m in models for a in m.attributes.get("aliases", ())}
-    assert listed == set(got) | (aliases & listed)
+    assert {c["id"] for c in cards} <= set(got) | aliases
     assert not set(got) & aliases
+    assert got["mistral-medium-2508"].attributes["aliases"] == ("mistral-medium-latest",)
     assert any(m.capabilities.vision for m in models) and any(m.capabilities.tool_calling for m in models)
-    assert any(m.kind == "embedding" for m in models)
+    assert got["mistral-embed"].kind == "embedding"
+    assert got["devstral-2512"].lifecycle.status == "deprecated"
+    assert "created" not in got["mistral-medium-2508"].raw
