@@ -4,13 +4,16 @@ from __future__ import annotations
 from discovery.simulator.formats import (
     anthropic,
     azure,
+    cohere,
     gemini,
+    groq,
     litellm,
     mistral,
     modelsdev,
     ollama,
     openai,
     openrouter,
+    together,
 )
 from discovery.simulator.formats.wire import WireFormat
 
@@ -25,6 +28,9 @@ ALL_FORMATS: tuple[WireFormat, ...] = (
     mistral.FORMAT,
     litellm.FORMAT,
     azure.FORMAT,
+    groq.FORMAT,
+    together.FORMAT,
+    cohere.FORMAT,
 )
 
 FORMATS_BY_PROVIDER: dict[str, WireFormat] = {fmt.provider: fmt for fmt in ALL_FORMATS}
