@@ -144,3 +144,21 @@ def test_index_is_built_once_per_catalog_tuple(catalogs):
     models = catalogs["litellm"]
     assert catalog_index("litellm", models) is catalog_index("litellm", models)
     assert catalog_index("litellm", (*models,)) is not catalog_index("litellm", models)
+
+
+def test_openai_refreshed_over_http_is_enriched_from_the_simulated_catalogs():
+    from discovery.simulator import SimulatorServer
+    from tests.providers.conftest import make_client
+
+    with SimulatorServer() as sim:
+        live = tuple(make_client("openai", sim.base_url("openai")).fetch_models())
+        catalogs = {"modelsdev": tuple(make_client("modelsdev", sim.base_url("modelsdev"), env={}).fetch_models()),
+                    "litellm": tuple(make_client("litellm", sim.base_url("litellm"), env={}).fetch_models())}
+    out = merge_sources({"openai": live}, catalogs)
+    gpt4o = out["openai/gpt-4o"]
+    assert gpt4o.live and gpt4o.capabilities.vision is True and gpt4o.limits.context_window == 128000
+    assert {gpt4o.provenance[f] for f in ("capabilities.vision", "limits.context_window", "pricing.input")} \
+        <= {"modelsdev", "litellm"}
+    assert gpt4o.provenance["lifecycle.release_date"] == "openai"
+    assert out["openai/text-embedding-3-small"].kind == "embedding"
+    assert sum(m.live for m in out.values()) == len(live)

@@ -84,6 +84,11 @@ def test_refresh_from_the_simulator(sim):
     base = simulated(sim, "azure")
     records = sim.state.models("azure")
     models = make_client("azure", base).fetch_models()
-    assert len(by_id(models)) == len({r["id"] for r in records}) == len(models)
-    assert {"chat", "embedding"} <= {m.kind for m in models}
-    assert any(m.lifecycle.status in ("deprecated", "retired") for m in models)
+    got = by_id(models)
+    assert len(got) == len(models) == len({r["id"] for r in records}) < len(records)  # a repeated id
+    assert got["gpt-4o-mini"].kind == "chat" and got["gpt-4o-mini"].capabilities.fine_tuning is True
+    assert got["text-embedding-3-small"].kind == "embedding"
+    assert got["dall-e-3"].kind == "image"
+    assert got["gpt-3.5-turbo-0301"].lifecycle.status == "retired"
+    assert got["gpt-5.5"].lifecycle.status == "preview"
+    assert got["gpt-4o"].lifecycle.deprecation_date

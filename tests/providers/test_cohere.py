@@ -81,9 +81,11 @@ def test_refresh_from_the_simulator_over_three_pages(sim):
     size = max(1, len(records) // 3)
     sim.state.set_page_size("cohere", size)
     before = sim.state.request_count("cohere")
-    models = make_client("cohere", base, page_size=size).fetch_models()
+    got = by_id(make_client("cohere", base, page_size=size).fetch_models())
     assert sim.state.request_count("cohere") - before >= 3
-    assert len(by_id(models)) == len(records)
-    kinds = {m.kind for m in models}
-    assert {"chat", "embedding"} <= kinds
-    assert any(m.capabilities.tool_calling for m in models)
+    assert len(got) == len(records)
+    assert got["command-a-vision-07-2025"].capabilities.vision is True
+    tools = got["command-a-03-2025"]
+    assert tools.capabilities.tool_calling is True and tools.capabilities.structured_output is True
+    assert got["embed-v4.0"].kind == "embedding" and got["rerank-v3.5"].kind == "rerank"
+    assert got["command-light"].lifecycle.status == "deprecated"

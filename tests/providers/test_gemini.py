@@ -79,13 +79,15 @@ def test_error_body_message_and_status_reach_the_refresh_error(stub):
 def test_refresh_from_the_simulator_over_three_pages(sim):
     base = simulated(sim, "gemini")
     records = sim.state.models("gemini")
-    sim.state.set_page_size("gemini", max(1, len(records) // 3))
+    size = max(1, len(records) // 3)
+    sim.state.set_page_size("gemini", size)
     before = sim.state.request_count("gemini")
-    models = make_client("gemini", base, page_size=max(1, len(records) // 3)).fetch_models()
+    got = by_id(make_client("gemini", base, page_size=size).fetch_models())
     assert sim.state.request_count("gemini") - before >= 3
-    got = by_id(models)
-    assert len(got) == len(records)
-    assert all(not m.provider_model_id.startswith("models/") for m in models)
-    kinds = {m.kind for m in models}
-    assert {"chat", "embedding"} <= kinds
-    assert any(m.capabilities.reasoning for m in models)
+    assert len(got) == len(records) and not any(k.startswith("models/") for k in got)
+    flash = got["gemini-2.5-flash"]
+    assert flash.kind == "chat" and flash.capabilities.reasoning is True and flash.limits.context_window
+    assert flash.capabilities.vision is None  # Gemini states no vision flag: left for the catalogs
+    assert got["gemini-embedding-001"].kind == "embedding"
+    assert got["imagen-4.0-generate-001"].kind == "image" and got["veo-3.0-generate-001"].kind == "other"
+    assert got["gemini-2.0-flash"].capabilities.reasoning is None

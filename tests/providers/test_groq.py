@@ -61,8 +61,12 @@ def test_fetch_and_openai_style_error(stub):
 
 def test_refresh_from_the_simulator(sim):
     base = simulated(sim, "groq")
-    models = make_client("groq", base).fetch_models()
-    assert len(by_id(models)) == len(sim.state.models("groq"))
-    assert any(m.kind == "audio" for m in models)
-    assert any(m.capabilities.tool_calling for m in models)
-    assert all(m.limits.context_window for m in models if m.kind == "chat")
+    got = by_id(make_client("groq", base).fetch_models())
+    assert len(got) == len(sim.state.models("groq"))
+    old_shape = got["llama-3.3-70b-versatile"]
+    assert old_shape.limits.context_window and old_shape.lifecycle.release_date
+    new_shape = got["openai/gpt-oss-120b"]
+    assert new_shape.capabilities.tool_calling is True and new_shape.capabilities.reasoning is True
+    assert new_shape.capabilities.vision is False and new_shape.lifecycle.release_date is None
+    assert got["whisper-large-v3"].kind == "audio"
+    assert got["gemma2-9b-it"].lifecycle.status == "retired"

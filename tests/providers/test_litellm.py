@@ -118,6 +118,11 @@ def test_fetch_reads_the_document_path_without_a_key(stub):
 
 
 def test_refresh_from_the_simulator(sim):
-    models = make_client("litellm", simulated(sim, "litellm"), env={}).fetch_models()
-    assert len(models) > 100 and all(m.live is False for m in models)
-    assert {"chat", "embedding"} <= {m.kind for m in models}
+    got = {m.id: m for m in make_client("litellm", simulated(sim, "litellm"), env={}).fetch_models()}
+    assert len(got) > 1000 and all(m.live is False for m in got.values())
+    gpt4o = got["openai/gpt-4o"]
+    assert gpt4o.capabilities.vision is True and gpt4o.capabilities.tool_calling is True
+    assert gpt4o.pricing.input == 2.5 and gpt4o.provenance["pricing.input"] == "litellm"
+    assert got["openai/text-embedding-3-small"].kind == "embedding"
+    assert any(m.lifecycle.status == "deprecated" for m in got.values())
+    assert not any("sample_spec" in k for k in got)

@@ -70,13 +70,13 @@ def test_refresh_from_the_simulator_old_and_new_servers(sim):
     base = simulated(sim, "ollama")
     client = make_client("ollama", base)
     new = by_id(client.fetch_models())
-    assert any(m.kind == "embedding" for m in new.values())
-    assert any(m.capabilities.vision for m in new.values())
-    assert any(m.capabilities.tool_calling for m in new.values())
-    try:
-        sim.state.set_option("ollama", "tags_capabilities", False)
-    except ValueError:
-        pytest.skip("the simulated Ollama has no switch for pre-0.30 tags")
+    assert new["gemma3:4b"].capabilities.vision is True and new["gemma3:4b"].capabilities.tool_calling is False
+    assert new["qwen3:8b"].capabilities.tool_calling is True and new["qwen3:8b"].capabilities.reasoning is True
+    assert new["nomic-embed-text:latest"].kind == "embedding"
+    assert new["llama2:7b"].capabilities.supported() == () and new["llama2:7b"].limits.context_window == 4096
+    assert not [r for r in sim.state.requests("ollama") if "/api/show" in str(r)]
+    sim.state.set_option("ollama", "tags_capabilities", False)
     old = by_id(client.fetch_models())
     assert set(old) == set(new)
     assert {k: m.capabilities for k, m in old.items()} == {k: m.capabilities for k, m in new.items()}
+    assert old["qwen3:8b"].limits.context_window == 40960

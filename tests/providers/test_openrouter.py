@@ -94,8 +94,12 @@ def test_refresh_from_the_simulator_over_three_pages(sim):
     records = sim.state.models("openrouter")
     sim.state.set_page_size("openrouter", max(1, len(records) // 3))
     before = sim.state.request_count("openrouter")
-    models = make_client("openrouter", base).fetch_models()
+    got = by_id(make_client("openrouter", base).fetch_models())
     assert sim.state.request_count("openrouter") - before >= 3
-    assert len(by_id(models)) == len(records)
-    assert any(m.capabilities.vision for m in models) and any(m.capabilities.tool_calling for m in models)
-    assert any(m.lifecycle.status == "deprecated" for m in models)
+    assert len(got) == len(records)
+    vision = got["anthropic/claude-sonnet-4.5"]
+    assert vision.capabilities.vision is True and vision.capabilities.tool_calling is True
+    assert vision.pricing.input and vision.provenance["pricing.input"] == "openrouter"
+    assert got["aion-labs/aion-1.0"].capabilities.tool_calling is False
+    expiring = [m for m in got.values() if m.lifecycle.status == "deprecated"]
+    assert expiring and all(m.lifecycle.deprecation_date for m in expiring)

@@ -63,7 +63,12 @@ def test_error_body(stub):
 
 def test_refresh_from_the_simulator(sim):
     base = simulated(sim, "together")
-    models = make_client("together", base).fetch_models()
-    assert len(by_id(models)) == len(sim.state.models("together"))
-    kinds = {m.kind for m in models}
-    assert {"chat", "embedding"} <= kinds
+    got = by_id(make_client("together", base).fetch_models())
+    assert len(got) == len(sim.state.models("together"))
+    llama = got["meta-llama/Llama-3.3-70B-Instruct-Turbo"]
+    assert llama.kind == "chat" and (llama.pricing.input, llama.pricing.output) == (0.88, 0.88)
+    assert got["BAAI/bge-large-en-v1.5"].kind == "embedding"
+    assert got["black-forest-labs/FLUX.1-schnell"].kind == "image"
+    assert got["black-forest-labs/FLUX.1-schnell"].pricing.input is None
+    assert got["openai/whisper-large-v3"].kind == "audio"
+    assert got["meta-llama/Llama-Guard-4-12B"].kind == "moderation"
