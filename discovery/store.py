@@ -159,7 +159,10 @@ def open_database(url: str) -> peewee.Database:
         database = connect(url)
     db.initialize(database)
     db.connect(reuse_if_open=True)
-    db.create_tables(TABLES, safe=True)
+    # Late import: that module builds on this one.
+    from discovery.subscriptions_store import WEBHOOK_TABLES
+
+    db.create_tables(TABLES + WEBHOOK_TABLES, safe=True)
     return database
 
 
@@ -357,6 +360,43 @@ def events_after(after_id: int = 0, limit: int = 100, kinds: Iterable[str] = (),
 
 def last_event_id() -> int:
     return EventRow.select(peewee.fn.MAX(EventRow.id)).scalar() or 0
+
+
+def oldest_event_id() -> int:
+    """The smallest id still in the feed (0 when it is empty)."""
+    return EventRow.select(peewee.fn.MIN(EventRow.id)).scalar() or 0
+
+
+def prune_events(max_age: float = 0.0, max_count: int = 0, keep_after: int | None = None,
+                 now: float | None = None, chunk: int = 5000) -> int:
+    """Delete events older than ``max_age`` seconds or past the newest ``max_count`` (0: no limit).
+
+    Every event after ``keep_after`` stays (the lowest cursor of a webhook that still has to
+    receive them), and so does the newest event: SQLite reuses the largest rowid once it is
+    deleted, and ids must never go back. Deletes in chunks so the writer is never held long.
+    """
+    newest = last_event_id()
+    if not newest:
+        return 0
+    cutoff = 0  # delete ids <= cutoff
+    if max_count > 0:
+        cutoff = (EventRow.select(EventRow.id).order_by(EventRow.id.desc())
+                  .offset(max_count).limit(1).scalar()) or 0
+    if max_age > 0:
+        old = (EventRow.select(peewee.fn.MAX(EventRow.id))
+               .where(EventRow.created_at < (now or time.time()) - max_age).scalar()) or 0
+        cutoff = max(cutoff, old)
+    cutoff = min(cutoff, newest - 1)
+    if keep_after is not None:
+        cutoff = min(cutoff, keep_after)
+    deleted = 0
+    low = oldest_event_id()
+    while low and low <= cutoff:
+        high = min(cutoff, low + chunk - 1)
+        with db.atomic():
+            deleted += EventRow.delete().where(EventRow.id <= high).execute()
+        low = high + 1
+    return deleted
 
 
 @dataclass(frozen=True)

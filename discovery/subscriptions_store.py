@@ -1,0 +1,174 @@
+"""Webhook subscriptions and their deliveries: peewee tables on the same ``db`` as the catalog.
+
+A subscription's ``cursor`` is the last event id its receiver acknowledged (answered 2xx for);
+delivery always resumes from it, so a restart or a crash repeats at most the batch in flight
+(at-least-once; receivers de-duplicate by event id). The secret is the shared signing key: it is
+stored (HMAC needs it) but never part of :func:`webhook_dict`, so no API answer or log shows it.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import peewee
+
+from discovery.store import BaseModel, EventRow, JSONField, db
+
+ACTIVE, PAUSED, DEAD_LETTER = "active", "paused", "dead_letter"
+STATES = (ACTIVE, PAUSED, DEAD_LETTER)
+DELIVERED, FAILED = "delivered", "failed"
+
+
+class WebhookRow(BaseModel):
+    """One webhook subscription: where to POST, what to send, and how far it has got."""
+
+    id = peewee.CharField(primary_key=True, max_length=40)
+    url = peewee.TextField()
+    secret = peewee.TextField()
+    filter = JSONField()
+    max_batch = peewee.IntegerField(default=100)
+    max_delay = peewee.FloatField(default=0.0)
+    description = peewee.TextField(null=True)
+    state = peewee.CharField(default=ACTIVE, index=True)
+    cursor = peewee.BigIntegerField(default=0)
+    # Consecutive failed attempts of the batch after the cursor (0 after a success).
+    attempts = peewee.IntegerField(default=0)
+    last_error = peewee.TextField(null=True)
+    last_attempt_at = peewee.FloatField(null=True)
+    last_success_at = peewee.FloatField(null=True)
+    next_attempt_at = peewee.FloatField(null=True)
+    dead_lettered_at = peewee.FloatField(null=True)
+    delivered_events = peewee.BigIntegerField(default=0)
+    created_at = peewee.FloatField()
+
+    class Meta:
+        table_name = "webhooks"
+
+
+class DeliveryRow(BaseModel):
+    """One delivery attempt (a batch POST) and how it ended; the newest are shown by the API."""
+
+    id = peewee.AutoField()
+    webhook = peewee.ForeignKeyField(WebhookRow, on_delete="CASCADE", backref="deliveries")
+    delivery_id = peewee.CharField(max_length=64)
+    attempt = peewee.IntegerField()
+    first_event_id = peewee.BigIntegerField(null=True)
+    last_event_id = peewee.BigIntegerField(null=True)
+    event_count = peewee.IntegerField(default=0)
+    outcome = peewee.CharField()  # delivered | failed
+    status_code = peewee.IntegerField(null=True)
+    error = peewee.TextField(null=True)
+    duration_ms = peewee.FloatField(null=True)
+    created_at = peewee.FloatField(index=True)
+
+    class Meta:
+        table_name = "webhook_deliveries"
+
+
+WEBHOOK_TABLES = [WebhookRow, DeliveryRow]
+
+
+def new_webhook_id() -> str:
+    """A random, URL-safe subscription id."""
+    return "wh_" + secrets.token_hex(12)
+
+
+def new_secret() -> str:
+    """A signing secret for a subscriber that did not bring one."""
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def webhook_dict(row: WebhookRow) -> dict[str, Any]:
+    """A subscription as the API shows it: everything but the secret."""
+    return {
+        "id": row.id, "url": row.url, "description": row.description, "state": row.state,
+        "filter": dict(row.filter or {}), "max_batch": row.max_batch, "max_delay": row.max_delay,
+        "cursor": row.cursor, "attempts": row.attempts, "last_error": row.last_error,
+        "last_attempt_at": row.last_attempt_at, "last_success_at": row.last_success_at,
+        "next_attempt_at": row.next_attempt_at, "dead_lettered_at": row.dead_lettered_at,
+        "delivered_events": row.delivered_events, "created_at": row.created_at,
+    }
+
+
+def create_webhook(url: str, secret: str, event_filter: Mapping[str, Any], cursor: int,
+                   max_batch: int = 100, max_delay: float = 0.0, description: str | None = None,
+                   now: float | None = None) -> WebhookRow:
+    """Store a new active subscription whose delivery starts after event ``cursor``."""
+    return WebhookRow.create(id=new_webhook_id(), url=url, secret=secret, filter=dict(event_filter),
+                             max_batch=max_batch, max_delay=max_delay, description=description,
+                             state=ACTIVE, cursor=cursor, created_at=now or time.time())
+
+
+def get_webhook(webhook_id: str) -> WebhookRow | None:
+    """The subscription row, or None."""
+    return WebhookRow.get_or_none(WebhookRow.id == webhook_id)
+
+
+def list_webhooks() -> list[WebhookRow]:
+    """Every subscription, oldest first."""
+    return list(WebhookRow.select().order_by(WebhookRow.created_at, WebhookRow.id))
+
+
+def delete_webhook(webhook_id: str) -> bool:
+    """Forget a subscription and its delivery log; False if there was none."""
+    with db.atomic():
+        DeliveryRow.delete().where(DeliveryRow.webhook == webhook_id).execute()
+        return WebhookRow.delete().where(WebhookRow.id == webhook_id).execute() > 0
+
+
+def update_webhook(webhook_id: str, **fields_: Any) -> None:
+    """Set columns of one subscription."""
+    WebhookRow.update(**fields_).where(WebhookRow.id == webhook_id).execute()
+
+
+def acknowledge(webhook_id: str, cursor: int, delivered: int, now: float | None = None) -> None:
+    """Move the cursor forward to ``cursor`` after a 2xx (never backward) and clear the failures."""
+    now = now or time.time()
+    WebhookRow.update(
+        cursor=peewee.Case(None, [(WebhookRow.cursor < cursor, cursor)], WebhookRow.cursor), attempts=0, last_error=None,
+        last_success_at=now, next_attempt_at=None,
+        delivered_events=WebhookRow.delivered_events + delivered,
+    ).where(WebhookRow.id == webhook_id).execute()
+
+
+def record_delivery(webhook_id: str, delivery_id: str, attempt: int, event_ids: tuple[int, ...], outcome: str,
+                    status_code: int | None, error: str | None, duration_ms: float,
+                    now: float | None = None) -> None:
+    """Log one delivery attempt."""
+    DeliveryRow.create(webhook=webhook_id, delivery_id=delivery_id, attempt=attempt,
+                       first_event_id=event_ids[0] if event_ids else None,
+                       last_event_id=event_ids[-1] if event_ids else None, event_count=len(event_ids),
+                       outcome=outcome, status_code=status_code, error=error, duration_ms=duration_ms,
+                       created_at=now or time.time())
+
+
+def recent_deliveries(webhook_id: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The newest delivery attempts of one subscription, newest first."""
+    rows = (DeliveryRow.select().where(DeliveryRow.webhook == webhook_id)
+            .order_by(DeliveryRow.id.desc()).limit(limit))
+    return [{"delivery_id": r.delivery_id, "attempt": r.attempt, "first_event_id": r.first_event_id,
+             "last_event_id": r.last_event_id, "event_count": r.event_count, "outcome": r.outcome,
+             "status_code": r.status_code, "error": r.error, "duration_ms": r.duration_ms,
+             "time": r.created_at} for r in rows]
+
+
+def events_after_cursor(cursor: int) -> int:
+    """How many events of the feed lie after ``cursor`` (before any filter)."""
+    return EventRow.select().where(EventRow.id > cursor).count()
+
+
+def retention_floor() -> int | None:
+    """The lowest cursor of a subscription that still has to receive events (None: no such one).
+
+    Active, paused and dead-lettered subscriptions all hold events: a paused one resumes and a
+    dead-lettered one can be replayed. Delete a subscription to release what it holds.
+    """
+    return (WebhookRow.select(peewee.fn.MIN(WebhookRow.cursor))
+            .where(WebhookRow.state.in_(STATES)).scalar())
+
+
+def prune_deliveries(before: float) -> int:
+    """Drop delivery log rows older than ``before``; return how many."""
+    return DeliveryRow.delete().where(DeliveryRow.created_at < before).execute()
