@@ -55,3 +55,29 @@ def test_a_given_state_is_the_one_served():
         assert server.state is state
         data = requests.get(server.base_url("openai") + "/models", timeout=5).json()["data"]
         assert [row["id"] for row in data] == ["only"]
+
+
+def test_concurrent_reads_during_model_changes_always_see_a_whole_answer():
+    from concurrent.futures import ThreadPoolExecutor
+
+    with SimulatorServer() as server:
+        url = server.base_url("openai") + "/models"
+        row = {"object": "model", "created": 0, "owned_by": "system"}
+
+        def churn() -> None:
+            for i in range(100):
+                server.state.add_model("openai", {"id": f"churn-{i}", **row})
+                server.state.remove_model("openai", f"churn-{i}")
+
+        def read(_: int) -> int:
+            with requests.Session() as session:
+                for _ in range(10):
+                    body = session.get(url, timeout=5).json()
+                    assert body["object"] == "list" and any(r["id"] == "gpt-4o" for r in body["data"])
+            return 10
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            writer = pool.submit(churn)
+            assert sum(pool.map(read, range(5))) == 50
+            writer.result()
+        assert server.state.request_count("openai") == 50
