@@ -42,7 +42,7 @@ class NotifierActor(pykka.ThreadingActor):
         self.delivered = 0
 
     def on_start(self) -> None:
-        self.proxy = self.actor_ref.proxy()
+        self._proxy = self.actor_ref.proxy()
 
     def on_stop(self) -> None:
         for p in self.pending.values():
@@ -103,7 +103,7 @@ class NotifierActor(pykka.ThreadingActor):
             if len(pending.events) >= sub.max_batch or sub.max_delay <= 0:
                 self.flush(sub.id)
             elif pending.timer is None:
-                pending.timer = schedule(sub.max_delay, lambda sid=sub.id: self.proxy.flush(sid),
+                pending.timer = schedule(sub.max_delay, lambda sid=sub.id: self._proxy.flush(sid),
                                          name=f"notify-{sub.id}")
 
     def flush(self, sub_id: int) -> None:

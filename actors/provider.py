@@ -49,11 +49,11 @@ class _BreakerListener(pybreaker.CircuitBreakerListener):
     """Tells the actor when its breaker changes state (called on the I/O thread)."""
 
     def __init__(self, proxy: Any):
-        self.proxy = proxy
+        self._proxy = proxy
 
     def state_change(self, cb, old_state, new_state) -> None:
         try:
-            self.proxy.breaker_changed(old_state.name if old_state else None, new_state.name)
+            self._proxy.breaker_changed(old_state.name if old_state else None, new_state.name)
         except pykka.ActorDeadError:
             pass
 
@@ -89,19 +89,19 @@ class ProviderActor(pykka.ThreadingActor):
 
     # -- life cycle ------------------------------------------------------------------------------
     def on_start(self) -> None:
-        self.proxy = self.actor_ref.proxy()
+        self._proxy = self.actor_ref.proxy()
         self.session = requests.Session()
         self.client = self._client or client_for(self.config, session=self.session)
         self.client.rate_limiter = TokenBucket(self.config.rate_limit_rps, self.config.rate_limit_burst)
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=self.config.fail_max, reset_timeout=self.config.reset_timeout,
             name=self.config.name, throw_new_error_on_trip=False,
-            exclude=[is_configuration_error], listeners=[_BreakerListener(self.proxy)])
+            exclude=[is_configuration_error], listeners=[_BreakerListener(self._proxy)])
         self._io = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"io-{self.config.name}")
         first = 0.0 if self.settings.refresh_on_start else jittered(self.config.refresh_interval, self.config.jitter)
         self._schedule_refresh(first)
         if self.config.health_check_interval > 0:
-            self._later("probe", jittered(self.config.health_check_interval, self.config.jitter), self.proxy.probe)
+            self._later("probe", jittered(self.config.health_check_interval, self.config.jitter), self._proxy.probe)
 
     def on_stop(self) -> None:
         self._cleanup()
@@ -140,7 +140,7 @@ class ProviderActor(pykka.ThreadingActor):
 
     def _schedule_refresh(self, delay: float) -> None:
         self.next_refresh_at = time.time() + delay
-        self._later("refresh", delay, self.proxy.tick)
+        self._later("refresh", delay, self._proxy.tick)
 
     def tick(self) -> None:
         """The refresh timer fired: refresh, then schedule the next tick."""
@@ -209,7 +209,7 @@ class ProviderActor(pykka.ThreadingActor):
                 ticket.future.set_result(outcome)
             latency = (time.monotonic() - started) * 1000
             try:
-                self.proxy.refresh_finished(ticket, outcome, failure.kind if failure else None, latency)
+                self._proxy.refresh_finished(ticket, outcome, failure.kind if failure else None, latency)
             except pykka.ActorDeadError:
                 pass
 
@@ -232,7 +232,7 @@ class ProviderActor(pykka.ThreadingActor):
     def probe(self) -> None:
         """Health-check timer: probe on the I/O thread unless a refresh is already doing so."""
         if self.config.health_check_interval > 0:
-            self._later("probe", jittered(self.config.health_check_interval, self.config.jitter), self.proxy.probe)
+            self._later("probe", jittered(self.config.health_check_interval, self.config.jitter), self._proxy.probe)
         self._start_probe()
 
     def _start_probe(self) -> None:
@@ -253,7 +253,7 @@ class ProviderActor(pykka.ThreadingActor):
         except Exception as exc:
             ok, kind, error = False, "internal", f"internal: {type(exc).__name__}: {exc}"
         try:
-            self.proxy.probe_finished(ok, (time.monotonic() - started) * 1000, kind, error)
+            self._proxy.probe_finished(ok, (time.monotonic() - started) * 1000, kind, error)
         except pykka.ActorDeadError:
             pass
 
@@ -280,7 +280,7 @@ class ProviderActor(pykka.ThreadingActor):
             if change is not None:
                 self._status_changed(*change)
             # Try again as soon as the breaker allows a trial call.
-            self._later("recovery", self.config.reset_timeout + 0.05, self.proxy.recovery_probe)
+            self._later("recovery", self.config.reset_timeout + 0.05, self._proxy.recovery_probe)
         elif new == "closed" and old in ("open", "half-open", "half_open"):
             self._timers.pop("recovery", None)
             if self.in_flight is None:

@@ -50,8 +50,8 @@ class SupervisorActor(pykka.ThreadingActor):
         self.stopping = False
 
     def on_start(self) -> None:
-        self.proxy = self.actor_ref.proxy()
-        self._check_timer = schedule(self.check_interval, lambda: self.proxy.check(), name="supervisor-check")
+        self._proxy = self.actor_ref.proxy()
+        self._check_timer = schedule(self.check_interval, lambda: self._proxy.check(), name="supervisor-check")
 
     def on_stop(self) -> None:
         self.stopping = True
@@ -65,7 +65,7 @@ class SupervisorActor(pykka.ThreadingActor):
         """Start and supervise an actor under ``name``."""
         child = Child(name, factory)
         self.children[name] = child
-        child.ref = factory(self.proxy)
+        child.ref = factory(self._proxy)
         return child.ref
 
     def ref(self, name: str) -> Optional[pykka.ActorRef]:
@@ -99,7 +99,7 @@ class SupervisorActor(pykka.ThreadingActor):
         delay = min(self.backoff_max, self.backoff * (2 ** len(recent)))
         child.state = "restarting"
         logger.warning("{} died ({}); restarting in {:.2f}s", name, error, delay)
-        child.timer = schedule(delay, lambda: self.proxy.restart(name), name=f"restart-{name}")
+        child.timer = schedule(delay, lambda: self._proxy.restart(name), name=f"restart-{name}")
 
     def restart(self, name: str) -> None:
         """Start a fresh actor for a dead child."""
@@ -109,7 +109,7 @@ class SupervisorActor(pykka.ThreadingActor):
         child.restarts.append(time.monotonic())
         child.restart_count += 1
         try:
-            child.ref = child.factory(self.proxy)
+            child.ref = child.factory(self._proxy)
             child.state = "running"
             logger.info("{} restarted (restart #{})", name, child.restart_count)
         except Exception as exc:
@@ -123,7 +123,7 @@ class SupervisorActor(pykka.ThreadingActor):
         for name, child in self.children.items():
             if child.state == "running" and (child.ref is None or not child.ref.is_alive()):
                 self.child_failed(name, child.last_error or "actor stopped unexpectedly")
-        self._check_timer = schedule(self.check_interval, lambda: self.proxy.check(), name="supervisor-check")
+        self._check_timer = schedule(self.check_interval, lambda: self._proxy.check(), name="supervisor-check")
 
     def stop_children(self, timeout: float = 5.0) -> None:
         """Stop every child, newest first; no restarts from here on."""

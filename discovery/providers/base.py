@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Iterable, Mapping, Optional
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3 import exceptions as urllib3_exceptions
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
@@ -258,16 +259,20 @@ class ProviderClient:
     def _read_body(self, resp: requests.Response) -> bytes:
         """Read the body, refusing one larger than ``max_body_bytes``.
 
-        ``timeout`` bounds each socket read, so a body that drips slowly is also bounded by the
-        overall deadline enforced here.
+        ``timeout`` bounds each socket read; a body that drips slowly is bounded by the overall
+        deadline of three timeouts enforced here.
         """
         import time
 
-        deadline = time.monotonic() + max(self.config.timeout * 3, self.config.timeout + 5)
+        deadline = time.monotonic() + self.config.timeout * 3
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in resp.iter_content(chunk_size=65536):
+            while True:
+                # read1 returns whatever has arrived, so the deadline is checked between trickles.
+                chunk = resp.raw.read1(65536, decode_content=True)
+                if not chunk:
+                    break
                 size += len(chunk)
                 if size > self.max_body_bytes:
                     raise MalformedAnswer(f"{self.name} answered with a body larger than "
@@ -276,9 +281,10 @@ class ProviderClient:
                     raise ProviderTimeout(f"{self.name} sent its answer too slowly "
                                           f"({size} bytes before the deadline)")
                 chunks.append(chunk)
-        except requests.exceptions.ConnectionError:
+        except (requests.exceptions.ConnectionError, urllib3_exceptions.ReadTimeoutError,
+                urllib3_exceptions.ProtocolError):
             raise ProviderTimeout(f"{self.name} stopped sending its answer") from None
-        except requests.exceptions.ChunkedEncodingError:
+        except (requests.exceptions.ChunkedEncodingError, urllib3_exceptions.DecodeError):
             raise MalformedAnswer(f"{self.name} broke off its answer") from None
         return b"".join(chunks)
 

@@ -1,0 +1,159 @@
+"""Fault injection over real HTTP: every fault fails the refresh loudly and changes nothing else."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+from tests.conftest import provider_config, wait_for
+from web import create_app
+
+# (fault kind, parameters, words the refresh error must contain, expected health status)
+FAULTS = [
+    ("hang", {"seconds": 4}, "no answer", "degraded"),
+    ("status", {"status": 500}, "HTTP 500", "degraded"),
+    ("unavailable", {"retry_after": 1}, "HTTP 503", "degraded"),
+    ("rate_limit", {"retry_after": 1}, "429", "rate_limited"),
+    ("malformed", {}, "not JSON", "degraded"),
+    ("wrong_shape", {}, "unexpected shape", "degraded"),
+    ("empty", {}, "no models", "degraded"),
+    ("huge", {"mb": 50}, "larger than", "degraded"),
+    ("drip", {"bytes_per_second": 500}, "too slowly", "degraded"),
+]
+
+
+@pytest.fixture
+def setup(start_service, simulator):
+    victim = provider_config(simulator, "victim", "openai_compatible", route="openai", timeout=1.0, retries=1,
+                             retry_backoff=0.05, fail_max=10, max_body_mb=32)
+    bystander = provider_config(simulator, "bystander", "openai_compatible", route="openai_compatible")
+    service = start_service([victim, bystander])
+    wait_for(lambda: all(p.get("last_success_at") for p in service.providers()), what="first refreshes")
+    return service, create_app(service).test_client(), simulator.state
+
+
+def victim_models(client):
+    return sorted(m["id"] for m in client.get("/api/v1/providers/victim/models?limit=1000").get_json()["data"])
+
+
+@pytest.mark.parametrize("kind,params,words,health", FAULTS, ids=[f[0] for f in FAULTS])
+def test_fault_fails_the_refresh_with_a_reason_and_keeps_the_catalog(setup, kind, params, words, health):
+    service, client, state = setup
+    before = victim_models(client)
+    state.set_fault("openai", kind, **params)
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(
+        client.post("/api/v1/providers/victim/refresh?wait=true&timeout=60").get_json()))
+    started = time.monotonic()
+    worker.start()
+
+    # While the victim struggles, the rest of the service answers at once.
+    t0 = time.monotonic()
+    assert client.get("/api/v1/models?limit=5").status_code == 200
+    assert client.get("/api/v1/providers").status_code == 200
+    other = client.post("/api/v1/providers/bystander/refresh?wait=true").get_json()["runs"][0]
+    assert other["outcome"] == "succeeded"
+    assert time.monotonic() - t0 < 2.0, "the service slowed down while one provider was failing"
+
+    worker.join(timeout=60)
+    run = result["runs"][0]
+    assert run["outcome"] == "failed"
+    assert words in run["error"], run["error"]
+    assert victim_models(client) == before
+    record = client.get("/api/v1/providers/victim/health").get_json()
+    assert record["status"] == health
+    assert record["consecutive_failures"] == 1 and record["history"][-1]["ok"] is False
+    stored = client.get(f"/api/v1/refresh/runs/{run['run_id']}").get_json()
+    assert stored["outcome"] == "failed" and words in stored["error"]
+    print(f"{kind}: failed in {time.monotonic() - started:.2f}s: {run['error']}")
+
+
+def test_connection_refused_is_a_clear_failure(start_service, simulator):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = provider_config(simulator, "gone", "openai_compatible", route="openai")
+    cfg = cfg.__class__(**{**cfg.__dict__, "base_url": f"http://127.0.0.1:{port}/v1"})
+    service = start_service([cfg])
+    run = service.wait([service.refresh("gone")], timeout=10)[0]
+    assert run.outcome == "failed" and "cannot connect" in run.error and "127.0.0.1" in run.error
+
+
+def test_retry_after_is_honoured_before_retrying(setup):
+    service, client, state = setup
+    state.set_fault("openai", "unavailable", retry_after=1, times=1)
+    started = time.monotonic()
+    run = client.post("/api/v1/providers/victim/refresh?wait=true").get_json()["runs"][0]
+    assert run["outcome"] == "succeeded"
+    assert time.monotonic() - started >= 0.95
+
+
+def test_auth_error_is_misconfigured_and_does_not_count_against_the_breaker(start_service, simulator):
+    cfg = provider_config(simulator, "anthropic", "anthropic", api_key_env="TEST_ANTHROPIC_KEY", fail_max=2)
+    simulator.state.set_expected_key("anthropic", "right-key")
+    import os
+    os.environ["TEST_ANTHROPIC_KEY"] = "wrong-key"
+    try:
+        service = start_service([cfg])
+        client = create_app(service).test_client()
+        for _ in range(3):
+            run = client.post("/api/v1/providers/anthropic/refresh?wait=true").get_json()["runs"][0]
+            assert run["outcome"] == "failed" and "401" in run["error"]
+            assert "wrong-key" not in run["error"]
+        provider = client.get("/api/v1/providers/anthropic").get_json()
+        assert provider["breaker"]["state"] == "closed"
+        assert provider["status"] == "misconfigured"
+    finally:
+        del os.environ["TEST_ANTHROPIC_KEY"]
+
+
+def test_breaker_status_changes_are_events_and_recovery_refreshes_at_once(start_service, simulator):
+    cfg = provider_config(simulator, "victim", "openai_compatible", route="openai", fail_max=2, reset_timeout=1.0)
+    service = start_service([cfg])
+    wait_for(lambda: service.providers()[0].get("last_success_at"), what="first refresh")
+    events = []
+    service.subscribe(lambda batch: events.extend(batch), kinds=["status_changed"])
+    simulator.state.set_fault("openai", "status", status=502)
+    for _ in range(2):
+        service.wait([service.refresh("victim")], timeout=10)
+    wait_for(lambda: service.providers()[0]["breaker"]["state"] == "open", what="breaker to open")
+    cleared = time.time()
+    simulator.state.clear_faults("openai")
+    wait_for(lambda: (service.providers()[0].get("last_success_at") or 0) > cleared, timeout=5,
+             what="refresh after recovery")
+    recovered_in = service.providers()[0]["last_success_at"] - cleared
+    assert recovered_in <= cfg.reset_timeout + 1.0
+    wait_for(lambda: any(e.data["new"] == "unavailable" for e in events), what="status_changed to unavailable")
+    wait_for(lambda: any(e.data["new"] in ("healthy", "degraded") and e.data["old"] == "unavailable"
+                         for e in events), what="status_changed back")
+
+
+def test_too_many_manual_refreshes_get_429_with_retry_after(start_service, simulator):
+    cfg = provider_config(simulator, "victim", "openai_compatible", route="openai", manual_refresh_per_minute=2)
+    service = start_service([cfg])
+    client = create_app(service).test_client()
+    wait_for(lambda: service.providers()[0].get("last_success_at"), what="first refresh")
+    for _ in range(2):
+        assert client.post("/api/v1/providers/victim/refresh?wait=true").status_code == 200
+    resp = client.post("/api/v1/providers/victim/refresh")
+    assert resp.status_code == 429
+    assert int(resp.headers["Retry-After"]) > 0
+    assert resp.get_json()["error"]["code"] == "too_many_refreshes"
+
+
+def test_provider_that_keeps_crashing_is_reported_failed_and_others_go_on(start_service, simulator):
+    cfgs = [provider_config(simulator, "crashy", "openai_compatible", route="openai"),
+            provider_config(simulator, "steady", "openai_compatible", route="openai_compatible")]
+    service = start_service(cfgs, max_restarts_per_minute=2, restart_backoff=0.01)
+    wait_for(lambda: all(p.get("last_success_at") for p in service.providers()), what="first refreshes")
+    for _ in range(3):
+        ref = wait_for(lambda: service.supervisor.ref("crashy").get(), what="crashy running")
+        ref.tell("poison")
+        wait_for(lambda ref=ref: not ref.is_alive(), what="crash")
+    wait_for(lambda: service.supervisor.child_states().get()["crashy"]["state"] == "failed", what="given up")
+    by_name = {p["name"]: p for p in service.providers()}
+    assert by_name["crashy"]["status"] == "failed"
+    assert "unexpected message" in by_name["crashy"]["actor"]["last_error"]
+    assert service.wait([service.refresh("steady")], timeout=10)[0].outcome == "succeeded"
