@@ -81,6 +81,20 @@ class Settings:
     ask_timeout: float = 5.0
     # Refresh every provider once at start-up, before its first timer tick.
     refresh_on_start: bool = True
+    # Event feed, SSE and webhooks (docs/events.md). The admin token of /api/v1/subscriptions
+    # comes only from DISCOVERY_ADMIN_TOKEN; repr=False keeps it out of any logged settings.
+    admin_token: Optional[str] = field(default=None, repr=False)
+    webhook_allow_private: bool = False
+    webhook_timeout: float = 5.0
+    webhook_max_attempts: int = 10
+    webhook_backoff: float = 1.0
+    webhook_backoff_max: float = 300.0
+    webhook_workers: int = 32
+    sse_heartbeat: float = 15.0
+    # Events older than this many seconds, or past the newest N, are pruned (0: keep).
+    event_retention_age: float = 30 * 86400.0
+    event_retention_count: int = 1_000_000
+    event_retention_interval: float = 3600.0
     demo: bool = False
     providers: tuple[ProviderConfig, ...] = ()
 
@@ -96,6 +110,8 @@ SERVICE_KEYS = {f.name: f.type for f in fields(Settings) if f.name != "providers
 PROVIDER_KEYS = {f.name: f.type for f in fields(ProviderConfig) if f.name not in ("name", "options")}
 # Keys that must never be configured from the file: keys belong in the environment.
 FORBIDDEN_KEYS = {"api_key", "token", "secret", "password"}
+# Service keys read only from the environment (DISCOVERY_<KEY>), never from the file.
+ENV_ONLY_SERVICE_KEYS = {"admin_token"}
 
 
 def _coerce(value: Any, type_name: str, where: str) -> Any:
@@ -170,6 +186,9 @@ def load_settings(
     service = dict(data.get("service") or {})
     kwargs: dict[str, Any] = {}
     for key, value in service.items():
+        if key in ENV_ONLY_SERVICE_KEYS:
+            raise SettingsError(f"service.{key}: secrets are not read from the settings file; "
+                                f"set DISCOVERY_{key.upper()} in the environment instead")
         if key not in SERVICE_KEYS:
             raise SettingsError(f"service.{key}: unknown setting; known: {', '.join(sorted(SERVICE_KEYS))}")
         kwargs[key] = _coerce(value, SERVICE_KEYS[key], f"service.{key}")
