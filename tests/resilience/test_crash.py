@@ -1,0 +1,147 @@
+"""SIGKILL `discovery serve` at random moments during refresh cycles; nothing committed is lost."""
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+
+import requests
+
+from tests.conftest import wait_for
+
+MIN_CYCLES = 50
+
+
+def serve(config, cwd):
+    proc = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--config", str(config), "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd,
+                            env={**os.environ, "DISCOVERY_LOG_LEVEL": "WARNING"})
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
+    url = wait_for(lambda: next((ln.split()[-1] for ln in lines if ln.startswith("serving on")), None),
+                   timeout=20, what="serving line")
+    return proc, url
+
+
+def committed_state(db_path):
+    """What the database holds, read directly (the test's own view, not the service's)."""
+    con = sqlite3.connect(db_path)
+    try:
+        models = {mid: (ver, json.loads(data)) for mid, ver, data in con.execute("SELECT id, version, data FROM models")}
+        versions: dict[str, list] = {}
+        for mid, ver, change, data, run in con.execute(
+                "SELECT model_id, version, change, data, run_id FROM model_versions ORDER BY model_id, version"):
+            versions.setdefault(mid, []).append((ver, change, json.loads(data), run))
+        events = [r for r in con.execute("SELECT id, kind, model_id, run_id FROM events ORDER BY id")]
+        runs = dict(con.execute("SELECT outcome, COUNT(*) FROM refresh_runs GROUP BY outcome").fetchall())
+        changed_runs = con.execute("SELECT COUNT(*) FROM refresh_runs WHERE outcome='succeeded' "
+                                   "AND added + updated + removed > 0").fetchone()[0]
+    finally:
+        con.close()
+    return models, versions, events, runs, changed_runs
+
+
+def check_invariants(db_path):
+    models, versions, events, runs, changed_runs = committed_state(db_path)
+    # The current rows are exactly the models whose last version is not a removal, at that version.
+    alive = {mid: vs[-1] for mid, vs in versions.items() if vs[-1][1] != "removed"}
+    assert set(models) == set(alive)
+    for mid, (ver, data) in models.items():
+        assert alive[mid][0] == ver and alive[mid][2] == data
+    for mid, vs in versions.items():
+        assert [v[0] for v in vs] == list(range(1, len(vs) + 1)), f"gap in the versions of {mid}"
+    # No event id is missing, and every version was announced by an event of its run.
+    ids = [e[0] for e in events]
+    assert ids == list(range(1, len(ids) + 1)), "event ids have a gap"
+    announced = {(mid, run, kind) for _, kind, mid, run in events}
+    for mid, vs in versions.items():
+        for ver, change, data, run in vs:
+            assert (mid, run, change) in announced, f"{mid} v{ver} ({change}) was never announced"
+    return models, runs, changed_runs
+
+
+def test_sigkill_during_refresh_cycles_loses_no_committed_change(tmp_path, simulator):
+    db_path = tmp_path / "crash.db"
+    config = tmp_path / "crash.toml"
+    config.write_text(f"""
+[service]
+database_url = "sqlite:///{db_path}"
+batch_max_delay = 0.0
+
+[providers.openai]
+format = "openai_compatible"
+base_url = "{simulator.base_url('openai')}"
+refresh_interval = 0.15
+jitter = 0.0
+retries = 0
+health_check_interval = 0
+max_removal_ratio = 0.9
+manual_refresh_per_minute = 1000
+""")
+    state = simulator.state
+    rng = random.Random(1234)
+    base = state.models("openai")
+    counter = [0]
+    stop = threading.Event()
+
+    def churn():
+        # Change the model set continually so that most refresh cycles commit something.
+        while not stop.is_set():
+            counter[0] += 1
+            n = counter[0]
+            state.add_model("openai", {"id": f"churn-{n}", "object": "model", "created": 1700000000 + n,
+                                       "owned_by": "test"})
+            if n > 3:
+                try:
+                    state.remove_model("openai", f"churn-{n - 3}")
+                except KeyError:
+                    pass
+            victim = rng.choice(base)["id"]
+            state.update_model("openai", victim, {"created": 1600000000 + n * 86400})
+            stop.wait(0.05)
+
+    churner = threading.Thread(target=churn, daemon=True)
+    churner.start()
+    kills = 0
+    cycles = 0
+    try:
+        while cycles < MIN_CYCLES or kills < 5:
+            proc, url = serve(config, tmp_path)
+            time.sleep(rng.uniform(0.2, 1.5))  # a random moment, usually mid-cycle
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(timeout=10)
+            kills += 1
+            models, runs, cycles = check_invariants(db_path)
+            last_run = sqlite3.connect(db_path).execute("SELECT MAX(id) FROM refresh_runs").fetchone()[0]
+
+            # Restarted with the provider failing: it must serve exactly the committed catalog.
+            state.set_fault("openai", "status", status=500)
+            proc, url = serve(config, tmp_path)
+            try:
+                listed = requests.get(f"{url}/api/v1/models?limit=1000", timeout=5).json()
+                assert {m["id"] for m in listed["data"]} == set(models)
+                some = sorted(models)[:2]
+                for mid in some:
+                    history = requests.get(f"{url}/api/v1/models/{mid}/history", timeout=5).json()["versions"]
+                    assert [v["version"] for v in history][-1] == models[mid][0]
+                # Runs the killed process left running are marked interrupted at start-up.
+                before_restart = [r for r in requests.get(f"{url}/api/v1/refresh/runs?limit=1000",
+                                                          timeout=5).json()["data"] if r["id"] <= last_run]
+                assert before_restart and all(r["outcome"] != "running" for r in before_restart)
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                assert proc.wait(timeout=10) == 0
+                state.clear_faults("openai")
+    finally:
+        stop.set()
+        churner.join(timeout=5)
+    models, runs, cycles = check_invariants(db_path)
+    assert cycles >= MIN_CYCLES
+    assert runs.get("interrupted", 0) >= 1 or kills >= 5
+    print(f"{kills} SIGKILLs over {cycles} committed refresh cycles; runs by outcome: {runs}")
