@@ -6,6 +6,7 @@ key (``api_key_env``), and only the environment is consulted.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -60,6 +61,38 @@ class ProviderConfig:
         return env.get(self.api_key_env) or None
 
 
+# Regions read when Bedrock is on and no list is configured (docs/bedrock.md).
+DEFAULT_BEDROCK_REGIONS = ("us-east-1", "us-west-2", "eu-central-1", "eu-west-1", "ap-northeast-1", "ap-southeast-2")
+# Variables of the standard AWS credential chain; any of them set turns Bedrock on by default.
+AWS_CREDENTIAL_ENV = ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_BEARER_TOKEN_BEDROCK", "AWS_WEB_IDENTITY_TOKEN_FILE",
+                      "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI")
+
+
+@dataclass(frozen=True)
+class BedrockSettings:
+    """AWS Bedrock discovery: one region actor per region; credentials only from the AWS chain."""
+
+    enabled: bool = False
+    regions: tuple[str, ...] = DEFAULT_BEDROCK_REGIONS
+    # Add every region EC2 DescribeRegions reports as enabled for the account.
+    discover_regions: bool = False
+    # Endpoint templates with {region} (tests and the demo point boto3 at the simulator).
+    endpoint_url: str | None = None
+    ec2_endpoint_url: str | None = None
+    ec2_region: str = "us-east-1"
+    profile: str | None = None
+    refresh_interval: float = 3600.0
+    jitter: float = 0.1
+    # A region that does not offer Bedrock (or denies access) is asked again only this often.
+    unavailable_recheck_interval: float = 6 * 3600.0
+    timeout: float = 10.0
+    fail_max: int = 3
+    reset_timeout: float = 300.0
+    # Weight of the newest call in each region's latency average.
+    latency_alpha: float = 0.3
+    max_removal_ratio: float = 0.5
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the service reads at start-up."""
@@ -96,6 +129,7 @@ class Settings:
     event_retention_count: int = 1_000_000
     event_retention_interval: float = 3600.0
     demo: bool = False
+    bedrock: BedrockSettings = field(default_factory=BedrockSettings)
     providers: tuple[ProviderConfig, ...] = ()
 
     def provider(self, name: str) -> ProviderConfig:
@@ -106,7 +140,7 @@ class Settings:
         raise KeyError(name)
 
 
-SERVICE_KEYS = {f.name: f.type for f in fields(Settings) if f.name != "providers"}
+SERVICE_KEYS = {f.name: f.type for f in fields(Settings) if f.name not in ("providers", "bedrock")}
 PROVIDER_KEYS = {f.name: f.type for f in fields(ProviderConfig) if f.name not in ("name", "options")}
 # Keys that must never be configured from the file: keys belong in the environment.
 FORBIDDEN_KEYS = {"api_key", "token", "secret", "password"}
@@ -214,6 +248,7 @@ def load_settings(
         if changes:
             providers[name] = replace(cfg, **changes)
 
+    kwargs["bedrock"] = load_bedrock_settings(data.get("bedrock"), env)
     kwargs.update(overrides)
     if "providers" not in kwargs:
         kwargs["providers"] = tuple(providers.values()) if providers else default_providers(env)
@@ -233,3 +268,57 @@ def default_providers(environ: Optional[Mapping[str, str]] = None) -> tuple[Prov
             continue
         chosen.append(ProviderConfig(name=fmt.format, format=fmt.format, api_key_env=fmt.default_api_key_env))
     return tuple(chosen)
+
+
+BEDROCK_KEYS = {f.name: f.type for f in fields(BedrockSettings)}
+_REGION_NAME = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
+
+
+def _bedrock_value(key: str, value: Any, where: str) -> Any:
+    if key != "regions":
+        return _coerce(value, BEDROCK_KEYS[key], where)
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple)):
+        raise SettingsError(f"{where}: expected a list of AWS region names, got {value!r}")
+    regions = tuple(dict.fromkeys(str(r).strip() for r in items if str(r).strip()))
+    bad = [r for r in regions if not _REGION_NAME.match(r)]
+    if bad:
+        raise SettingsError(f"{where}: not AWS region names: {', '.join(bad)}")
+    return regions
+
+
+def load_bedrock_settings(table: Mapping[str, Any] | None,
+                          environ: Mapping[str, str] | None = None) -> BedrockSettings:
+    """The ``[bedrock]`` table with ``DISCOVERY_BEDROCK_<KEY>`` overrides (regions comma-separated).
+
+    Without an ``enabled`` key Bedrock is on when the table exists or AWS credentials are in the
+    environment, and off otherwise. Credentials are never read from the file.
+    """
+    env = os.environ if environ is None else environ
+    if table is not None and not isinstance(table, Mapping):
+        raise SettingsError("bedrock: expected a table")
+    kwargs: dict[str, Any] = {}
+    for key, value in (table or {}).items():
+        if key in FORBIDDEN_KEYS or key.startswith("aws_"):
+            raise SettingsError(f"bedrock.{key}: credentials come only from the AWS credential chain "
+                                "(environment, shared config, instance role), never from the settings file")
+        if key not in BEDROCK_KEYS:
+            raise SettingsError(f"bedrock.{key}: unknown setting; known: {', '.join(sorted(BEDROCK_KEYS))}")
+        kwargs[key] = _bedrock_value(key, value, f"bedrock.{key}")
+    for key in BEDROCK_KEYS:
+        var = f"DISCOVERY_BEDROCK_{key.upper()}"
+        if var in env:
+            kwargs[key] = _bedrock_value(key, env[var], var)
+    if "enabled" not in kwargs:
+        kwargs["enabled"] = table is not None or any(env.get(v) for v in AWS_CREDENTIAL_ENV)
+    if "ec2_region" not in kwargs and (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")):
+        kwargs["ec2_region"] = env.get("AWS_REGION") or env["AWS_DEFAULT_REGION"]
+    for key in ("endpoint_url", "ec2_endpoint_url"):
+        if kwargs.get(key) and "{region}" not in kwargs[key]:
+            raise SettingsError(f"bedrock.{key}: must contain {{region}}, e.g. http://127.0.0.1:9090/bedrock/{{region}}")
+    for key in ("refresh_interval", "unavailable_recheck_interval", "timeout", "reset_timeout"):
+        if key in kwargs and kwargs[key] <= 0:
+            raise SettingsError(f"bedrock.{key}: must be positive")
+    if not 0 < kwargs.get("latency_alpha", 0.3) <= 1:
+        raise SettingsError("bedrock.latency_alpha: must be in (0, 1]")
+    return BedrockSettings(**kwargs)
