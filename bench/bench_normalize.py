@@ -73,12 +73,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"models.dev {newest.name[4:14]}: {len(md_models):5d} models            in "
           f"{md_time * 1000:7.1f} ms  ({len(md_models) / md_time:9.0f} models/s)")
 
-    live: dict[str, tuple[Model, ...]] = {}
-    for provider in LIVE_PROVIDERS:
+    rows = {p: [{"id": m.provider_model_id, "object": "model", "created": 1_700_000_000, "owned_by": p}
+                for m in md_models if m.provider == p] for p in LIVE_PROVIDERS}
+
+    def fetch(provider: str) -> tuple[Model, ...]:
+        # A refresh: new Model objects, as a provider actor's snapshot brings.
         client = OpenAIClient(ProviderConfig(name=provider, format="openai"))
-        ids = [m.provider_model_id for m in md_models if m.provider == provider]
-        live[provider] = tuple(client.normalize({"id": i, "object": "model", "created": 1_700_000_000,
-                                                 "owned_by": provider}) for i in ids)
+        return tuple(client.normalize(row) for row in rows[provider])
+
+    live = {p: fetch(p) for p in LIVE_PROVIDERS}
     catalogs = {"modelsdev": tuple(md_models), "litellm": tuple(ll_models)}
     n_live = sum(len(v) for v in live.values())
 
@@ -86,16 +89,17 @@ def main(argv: list[str] | None = None) -> None:
     print(f"merge_sources: {n_live} live + {len(md_models)} models.dev + {len(ll_models)} LiteLLM -> "
           f"{len(merged)} models")
     print(f"  cold (catalog indexes built):            {cold * 1000:8.2f} ms")
+    as_lists = {k: list(v) for k, v in catalogs.items()}
     scenarios = {
-        "nothing changed (all cached)": lambda: live,
-        "one live list changed (openai)": lambda: {**live, "openai": (*live["openai"],)},
-        "every live list changed": lambda: {k: (*v,) for k, v in live.items()},
+        "nothing changed (fresh lists, cached)": lambda: {k: list(v) for k, v in live.items()},
+        "openai re-fetched (new objects)": lambda: {**live, "openai": fetch("openai")},
+        "every live list re-fetched": lambda: {p: fetch(p) for p in LIVE_PROVIDERS},
     }
     for label, make in scenarios.items():
         times = []
         for _ in range(args.repeat):
             inputs = make()
-            times.append(_timed(merge_sources, inputs, catalogs)[1])
+            times.append(_timed(merge_sources, inputs, as_lists)[1])
         print(f"  {label + ':':<40} {statistics.median(times) * 1000:8.2f} ms median, "
               f"{max(times) * 1000:.2f} ms max over {args.repeat} runs")
 

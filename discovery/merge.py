@@ -9,11 +9,14 @@ several catalogs are combined by the same precedence (exact ids only: a catalog'
 undated ids are distinct models there).
 
 This is a pure function of its inputs, recomputed on every snapshot, so it is built for speed:
-each catalog's lookup index and the combined catalog-only models are cached, keyed by the
-identity of the catalog's model tuple (pass tuples, as snapshots do, to benefit).
+each catalog's lookup index, the combined catalog-only models and each live source's enriched
+models are cached, keyed by the identities of the Model objects passed in (in order). Callers
+that keep unchanged records as the same instances across snapshots (the catalog state does) hit
+the cache for every source but the one that changed, whether they pass tuples or fresh lists.
 """
 from __future__ import annotations
 
+import operator
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Mapping
@@ -30,7 +33,7 @@ from discovery.model import Model
 
 _CACHE_SIZE = 16
 _lock = threading.Lock()
-_indexes: OrderedDict[tuple[str, int], tuple[Any, CatalogIndex]] = OrderedDict()
+_indexes: OrderedDict[Hashable, tuple[tuple[Model, ...], CatalogIndex]] = OrderedDict()
 _catalog_only: OrderedDict[Hashable, tuple[tuple[Any, ...], dict[str, Model]]] = OrderedDict()
 _enriched: OrderedDict[Hashable, tuple[tuple[Any, ...], list[Model], frozenset[str]]] = OrderedDict()
 _ENRICHED_CACHE_SIZE = 256
@@ -43,20 +46,29 @@ def _remember(cache: OrderedDict, key: Hashable, value: Any, size: int = _CACHE_
         cache.popitem(last=False)
 
 
+def _identity(models: Iterable[Model]) -> tuple[tuple[Model, ...], int]:
+    """The models as a tuple, and a hash of their object identities in order."""
+    items = models if isinstance(models, tuple) else tuple(models)
+    return items, hash(tuple(map(id, items)))
+
+
+def _same(cached: tuple[Model, ...], items: tuple[Model, ...]) -> bool:
+    # The cache holds the objects it was built from, so their ids cannot have been reused.
+    return cached is items or (len(cached) == len(items) and all(map(operator.is_, cached, items)))
+
+
 def catalog_index(source: str, models: Iterable[Model]) -> CatalogIndex:
-    """The lookup index of one catalog, cached while the same model tuple is passed in."""
-    if not isinstance(models, tuple):
-        return CatalogIndex(source, models)
-    key = (source, id(models))
+    """The lookup index of one catalog, cached while the same Model objects are passed in."""
+    items, fingerprint = _identity(models)
+    key = (source, len(items), fingerprint)
     with _lock:
         hit = _indexes.get(key)
-        # Holding the tuple in the cache keeps its id from being reused by another object.
-        if hit is not None and hit[0] is models:
+        if hit is not None and _same(hit[0], items):
             _indexes.move_to_end(key)
             return hit[1]
-    index = CatalogIndex(source, models)
+    index = CatalogIndex(source, items)
     with _lock:
-        _remember(_indexes, key, (models, index))
+        _remember(_indexes, key, (items, index))
     return index
 
 
@@ -104,21 +116,21 @@ def _enrich_all(models: Iterable[Model], indexes: list[CatalogIndex], order: Fie
 
 def _enriched_live(source: str, models: Iterable[Model], indexes: list[CatalogIndex], order: FieldOrder,
                    names: Mapping[str, str]) -> tuple[list[Model], frozenset[str]]:
-    """:func:`_enrich_all`, cached while the same live tuple meets the same catalog indexes.
+    """:func:`_enrich_all`, cached while the same live models meet the same catalog indexes.
 
     A snapshot changes one source at a time, so every other live source is served from here.
     """
-    if not isinstance(models, tuple):
-        return _enrich_all(models, indexes, order, names)
-    key = (source, id(models), tuple(id(ix) for ix in indexes), order.key, tuple(sorted(names.items())))
+    items, fingerprint = _identity(models)
+    key = (source, len(items), fingerprint, tuple(id(ix) for ix in indexes), order.key,
+           tuple(sorted(names.items())))
     with _lock:
         hit = _enriched.get(key)
-        if hit is not None and hit[0][0] is models and all(a is b for a, b in zip(hit[0][1:], indexes)):
+        if hit is not None and _same(hit[0][0], items) and all(a is b for a, b in zip(hit[0][1:], indexes)):
             _enriched.move_to_end(key)
             return hit[1], hit[2]
-    enriched, absorbed = _enrich_all(models, indexes, order, names)
+    enriched, absorbed = _enrich_all(items, indexes, order, names)
     with _lock:
-        _remember(_enriched, key, ((models, *indexes), enriched, absorbed), _ENRICHED_CACHE_SIZE)
+        _remember(_enriched, key, ((items, *indexes), enriched, absorbed), _ENRICHED_CACHE_SIZE)
     return enriched, absorbed
 
 
