@@ -138,6 +138,14 @@ class CatalogActor(pykka.ThreadingActor):
             logger.exception("could not record the failure of run {}", run_id)
         return RefreshOutcome(run_id, source, store.FAILED, error=reason)
 
+    def interrupt_run(self, run_id: int, reason: str) -> None:
+        """Mark a run that will not finish (reached by tell; a commit already made stands)."""
+        try:
+            store.RefreshRunRow.update(outcome=store.INTERRUPTED, error=reason, finished_at=time.time()).where(
+                (store.RefreshRunRow.id == run_id) & (store.RefreshRunRow.outcome == store.RUNNING)).execute()
+        except Exception:
+            logger.exception("could not mark run {} interrupted", run_id)
+
     def set_provider_status(self, name: str, status: str, reason: Optional[str], old: Optional[str] = None) -> None:
         """Persist a provider status change and announce it as a ``status_changed`` event."""
         try:

@@ -13,6 +13,7 @@ import pykka
 import requests
 from loguru import logger
 
+from actors.io import IOWorker
 from actors.scheduling import jittered, schedule
 from discovery.health import UNAVAILABLE, HealthRecord
 from discovery.messages import ProviderSnapshot, RefreshFailure, RefreshOutcome
@@ -84,7 +85,7 @@ class ProviderActor(pykka.ThreadingActor):
         self.health = HealthRecord(config.failure_threshold, config.recovery_threshold, config.health_window)
         self.manual_refreshes: collections.deque[float] = collections.deque()
         self._timers: dict[str, threading.Timer] = {}
-        self._io: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        self._io: Optional[IOWorker] = None
         self.session: Optional[requests.Session] = None
 
     # -- life cycle ------------------------------------------------------------------------------
@@ -97,13 +98,16 @@ class ProviderActor(pykka.ThreadingActor):
             fail_max=self.config.fail_max, reset_timeout=self.config.reset_timeout,
             name=self.config.name, throw_new_error_on_trip=False,
             exclude=[is_configuration_error], listeners=[_BreakerListener(self._proxy)])
-        self._io = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"io-{self.config.name}")
+        self._io = IOWorker(f"io-{self.config.name}")
         first = 0.0 if self.settings.refresh_on_start else jittered(self.config.refresh_interval, self.config.jitter)
         self._schedule_refresh(first)
         if self.config.health_check_interval > 0:
             self._later("probe", jittered(self.config.health_check_interval, self.config.jitter), self._proxy.probe)
 
     def on_stop(self) -> None:
+        if self.in_flight is not None:
+            # Stopping mid-refresh: the run is abandoned (nothing of it was written) and says so now.
+            self.catalog.interrupt_run(self.in_flight.run_id, "interrupted: the service stopped during this refresh")
         self._cleanup()
 
     def on_failure(self, exception_type, exception_value, traceback) -> None:
@@ -120,7 +124,7 @@ class ProviderActor(pykka.ThreadingActor):
             timer.cancel()
         if self._io is not None:
             # Do not wait for an in-flight HTTP call; it is bounded by its timeout.
-            self._io.shutdown(wait=False, cancel_futures=True)
+            self._io.shutdown()
         if self.in_flight is not None and not self.in_flight.future.done():
             self.in_flight.future.set_result(RefreshOutcome(self.in_flight.run_id, self.config.name, "failed",
                                                             error="abandoned: the provider actor stopped"))

@@ -145,3 +145,36 @@ manual_refresh_per_minute = 1000
     assert cycles >= MIN_CYCLES
     assert runs.get("interrupted", 0) >= 1 or kills >= 5
     print(f"{kills} SIGKILLs over {cycles} committed refresh cycles; runs by outcome: {runs}")
+
+
+def test_sigterm_during_a_refresh_exits_cleanly_and_writes_no_partial_refresh(tmp_path, simulator):
+    db_path = tmp_path / "stop.db"
+    config = tmp_path / "stop.toml"
+    config.write_text(f"""
+[service]
+database_url = "sqlite:///{db_path}"
+
+[providers.openai]
+format = "openai_compatible"
+base_url = "{simulator.base_url('openai')}"
+retries = 0
+timeout = 30
+health_check_interval = 0
+""")
+    proc, url = serve(config, tmp_path)
+    wait_for(lambda: requests.get(f"{url}/api/v1/providers/openai", timeout=5).json().get("last_success_at"),
+             what="first refresh")
+    simulator.state.set_latency("openai", 20)
+    simulator.state.add_model("openai", {"id": "late-model", "object": "model", "created": 1, "owned_by": "x"})
+    run = requests.post(f"{url}/api/v1/providers/openai/refresh", timeout=5).json()["runs"][0]
+    wait_for(lambda: simulator.state.request_count("openai") >= 2, what="the slow request to start")
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 0
+    assert time.monotonic() - started < 5
+    simulator.state.set_latency("openai", 0)
+    models, runs, _ = check_invariants(db_path)
+    assert "openai/late-model" not in models
+    con = sqlite3.connect(db_path)
+    outcome, error = con.execute("SELECT outcome, error FROM refresh_runs WHERE id=?", (run["run_id"],)).fetchone()
+    assert outcome == "interrupted" and "stopped" in error
