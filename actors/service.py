@@ -14,6 +14,7 @@ from actors.catalog import CatalogActor, CatalogView, StoreReaderActor
 from actors.notifier import NotifierActor, make_unsubscribe
 from actors.provider import ProviderActor, RefreshRateLimited, RefreshTicket
 from actors.supervisor import SupervisorActor
+from actors.webhooks import WebhookAdmin, WebhookDispatcherActor
 from discovery.messages import EventFilter, RefreshOutcome
 from discovery.model import Model
 from discovery.query import CatalogIndex
@@ -38,6 +39,8 @@ class Service:
         self.catalog: Any = None
         self.reader: Any = None
         self.supervisor: Any = None
+        # Webhook subscriptions (actors.webhooks.WebhookAdmin): CRUD, replay, retention.
+        self.webhooks: Any = None
         self._refs: list[pykka.ActorRef] = []
         self._stopped = threading.Event()
         self.started_at: Optional[float] = None
@@ -152,6 +155,16 @@ class Service:
         sub_id = self.notifier.subscribe(target, flt, max_batch, max_delay).get(timeout=self.settings.ask_timeout)
         return make_unsubscribe(self.notifier, sub_id)
 
+    def events_after(self, after_id: int = 0, limit: int = 100, kinds: Iterable[str] = (),
+                     providers: Iterable[str] = ()) -> list[Any]:
+        """A page of the persisted event feed (StoredEvent), ids greater than ``after_id``, oldest first."""
+        return self.reader.events_after(after_id, limit, tuple(kinds), tuple(providers)).get(
+            timeout=self.settings.ask_timeout)
+
+    def last_event_id(self) -> int:
+        """The newest committed event id (0 when the feed is empty)."""
+        return self.reader.last_event_id().get(timeout=self.settings.ask_timeout)
+
     # -- stop ------------------------------------------------------------------------------------
     def stop(self, timeout: float = 5.0) -> None:
         """Stop providers, then notifier, then catalog (reverse of start); idempotent."""
@@ -203,6 +216,13 @@ def start_service(settings: Settings, clients: Optional[dict] = None) -> Service
     reader_ref = StoreReaderActor.start(settings)
     service._refs.append(reader_ref)
     service.reader = reader_ref.proxy()
+    # Before any provider starts: webhooks resume from their cursors, then follow new commits.
+    # Each actor connects in on_start; wait for one to be up before the next starts.
+    service.reader.last_event_id().get(timeout=settings.ask_timeout)
+    webhooks_ref = WebhookDispatcherActor.start(settings, service.notifier)
+    service._refs.append(webhooks_ref)
+    service.webhooks = WebhookAdmin(webhooks_ref.proxy(), settings)
+    service.webhooks.list_all()
 
     def report_failed(name: str, error: str) -> None:
         service.catalog.set_provider_status(name, "failed", error)
