@@ -47,8 +47,6 @@ CAPABILITY_ALIASES: dict[str, str] = {
     "supports_structured_output": "structured_output",
     "supports_streaming": "streaming",
     "supports_fine_tuning": "fine_tuning",
-    "image": "vision",
-    "images": "vision",
     "image_understanding": "vision",
     "reasoning_effort": "reasoning",
     "parallel_tools": "parallel_tool_calls",
