@@ -216,6 +216,8 @@ class FieldOrder:
     def __init__(self, catalogs: Sequence[str], precedence: Precedence = None):
         default = [*catalogs, HEURISTIC]
         table: Mapping[str, Sequence[str]]
+        if isinstance(precedence, str):
+            precedence = [precedence]
         if precedence is None:
             table = {}
         elif isinstance(precedence, Mapping):

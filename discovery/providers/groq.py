@@ -71,11 +71,15 @@ class GroqClient(ProviderClient):
                     draft.set(f"capabilities.{capability}", True)
         pricing = item.get("pricing")
         extra_pricing: dict[str, Any] = {}
+        # A zero token price on a model not billed by the token (speech, transcription) means "not
+        # priced this way", not "free".
+        token_billed = draft.get("kind") in (None, "chat", "completion", "embedding")
         if isinstance(pricing, Mapping):
             for key, value in sorted(pricing.items()):
                 field = PRICING_KEYS.get(key)
-                if field and draft.get(f"pricing.{field}") is None:
-                    draft.set(f"pricing.{field}", per_million(value))
+                price = per_million(value) if field else None
+                if field and draft.get(f"pricing.{field}") is None and (token_billed or price):
+                    draft.set(f"pricing.{field}", price)
                 elif not field and value not in (None, ""):
                     extra_pricing[key] = value
         draft.guess("kind", guess_kind(model_id))
