@@ -76,6 +76,9 @@ class HealthRecord:
             return self._move(DEGRADED, "recovering", now)
         self.consecutive_failures += 1
         self.consecutive_successes = 0
+        if self.status == UNAVAILABLE and kind not in _CONFIG_KINDS:
+            # The breaker is open: only a success (its trial call) ends that state.
+            return None
         if kind in _CONFIG_KINDS:
             return self._move(MISCONFIGURED, error, now)
         if kind in _RATE_KINDS:

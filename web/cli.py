@@ -144,6 +144,11 @@ def serve(args: argparse.Namespace) -> int:
             server.close()
         if service is not None:
             service.stop()
+        else:
+            # Stopped while starting: stop whatever actors had been started.
+            import pykka
+
+            pykka.ActorRegistry.stop_all(block=True, timeout=5)
         if simulator is not None:
             simulator.stop()
     logger.info("stopped")

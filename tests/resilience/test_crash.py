@@ -19,9 +19,11 @@ MIN_CYCLES = 50
 
 
 def serve(config, cwd):
+    log = open(cwd / "serve.log", "a")
     proc = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--config", str(config), "--port", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd,
-                            env={**os.environ, "DISCOVERY_LOG_LEVEL": "WARNING"})
+                            stdout=subprocess.PIPE, stderr=log, text=True, cwd=cwd,
+                            env={**os.environ, "DISCOVERY_LOG_LEVEL": "INFO"})
+    log.close()
     lines: list[str] = []
     threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True).start()
     url = wait_for(lambda: next((ln.split()[-1] for ln in lines if ln.startswith("serving on")), None),
@@ -136,7 +138,15 @@ manual_refresh_per_minute = 1000
                 assert before_restart and all(r["outcome"] != "running" for r in before_restart)
             finally:
                 proc.send_signal(signal.SIGTERM)
-                assert proc.wait(timeout=10) == 0
+                try:
+                    code = proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.send_signal(signal.SIGUSR1)  # log every thread's stack before failing
+                    time.sleep(1)
+                    proc.kill()
+                    tail = (tmp_path / "serve.log").read_text()[-6000:]
+                    raise AssertionError(f"discovery serve did not stop on SIGTERM:\n{tail}") from None
+                assert code == 0
                 state.clear_faults("openai")
     finally:
         stop.set()
