@@ -8,7 +8,7 @@ from typing import Any, Self
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from discovery.simulator.app import create_simulator_app
-from discovery.simulator.formats import PROVIDER_ALIASES
+from discovery.simulator.formats import PROVIDER_ALIASES, bedrock
 from discovery.simulator.state import SimulatorState, UnknownProvider
 
 # What a client of each format is configured with as its base URL; it appends its own paths.
@@ -26,6 +26,7 @@ BASE_PATHS: dict[str, str] = {
     "ollama": "/ollama",
     "openrouter": "/openrouter/api/v1",
     "litellm": "/litellm",
+    **bedrock.BASE_PATHS,  # bedrock@<region>: /bedrock/<region>; ec2: /ec2
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 from discovery.simulator.formats import (
     anthropic,
     azure,
+    bedrock,
     cohere,
     gemini,
     groq,
@@ -31,6 +32,7 @@ ALL_FORMATS: tuple[WireFormat, ...] = (
     groq.FORMAT,
     together.FORMAT,
     cohere.FORMAT,
+    *bedrock.FORMATS,  # one provider per AWS region, plus EC2 DescribeRegions
 )
 
 FORMATS_BY_PROVIDER: dict[str, WireFormat] = {fmt.provider: fmt for fmt in ALL_FORMATS}
