@@ -313,9 +313,8 @@ def load_bedrock_settings(table: Mapping[str, Any] | None,
         kwargs["enabled"] = table is not None or any(env.get(v) for v in AWS_CREDENTIAL_ENV)
     if "ec2_region" not in kwargs and (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")):
         kwargs["ec2_region"] = env.get("AWS_REGION") or env["AWS_DEFAULT_REGION"]
-    for key in ("endpoint_url", "ec2_endpoint_url"):
-        if kwargs.get(key) and "{region}" not in kwargs[key]:
-            raise SettingsError(f"bedrock.{key}: must contain {{region}}, e.g. http://127.0.0.1:9090/bedrock/{{region}}")
+    if kwargs.get("endpoint_url") and "{region}" not in kwargs["endpoint_url"]:
+        raise SettingsError("bedrock.endpoint_url: must contain {region}, e.g. http://127.0.0.1:9090/bedrock/{region}")
     for key in ("refresh_interval", "unavailable_recheck_interval", "timeout", "reset_timeout"):
         if key in kwargs and kwargs[key] <= 0:
             raise SettingsError(f"bedrock.{key}: must be positive")
