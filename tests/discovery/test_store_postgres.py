@@ -1,0 +1,64 @@
+"""The catalog write path against PostgreSQL (DATABASE_URL), when a server answers on loopback."""
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+
+import pytest
+
+from discovery import store
+from discovery.catalog import CatalogState
+
+PG_URL = os.environ.get("DISCOVERY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def _pg_answers() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
+            pass
+        import psycopg2  # noqa: F401
+    except (OSError, ImportError):
+        return False
+    return True
+
+
+pytestmark = pytest.mark.skipif(not _pg_answers(), reason="no PostgreSQL on 127.0.0.1:5432 (or psycopg2 missing)")
+
+
+@pytest.fixture
+def state():
+    """A fresh schema per test, dropped afterwards."""
+    import psycopg2
+
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(PG_URL.replace("postgresql://", "postgres://"))
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE SCHEMA {schema}")
+    try:
+        store.open_database(f"{PG_URL}?options=-csearch_path%3D{schema}")
+        store.ensure_provider("openai", "openai", False)
+        store.ensure_provider("modelsdev", "modelsdev", True)
+        yield CatalogState({"openai": False, "modelsdev": True})
+        store.close_database()
+    finally:
+        admin.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+# The same behaviour as on SQLite, run on PostgreSQL.
+from tests.discovery.test_catalog_state import (  # noqa: E402
+    test_empty_answer_is_refused_and_nothing_is_written,
+    test_first_snapshot_adds_every_model_in_one_run,
+    test_live_model_wins_over_catalog_entry_and_catalog_only_is_not_live,
+    test_losing_more_than_half_is_refused_unless_allowed,
+    test_update_and_removal_are_versioned_with_diffs,
+)
+
+__all__ = [
+    "test_empty_answer_is_refused_and_nothing_is_written",
+    "test_first_snapshot_adds_every_model_in_one_run",
+    "test_live_model_wins_over_catalog_entry_and_catalog_only_is_not_live",
+    "test_losing_more_than_half_is_refused_unless_allowed",
+    "test_update_and_removal_are_versioned_with_diffs",
+]
