@@ -1,0 +1,180 @@
+"""Webhooks end to end: real actors, a real SQLite file, the simulator and receivers over loopback HTTP."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import wait_for
+from tests.notify.conftest import ADMIN_TOKEN, NOTIFY_SETTINGS, SECRET, add_model, openai_source
+from web import create_app
+
+AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+@pytest.fixture
+def running(start_service, simulator):
+    service = start_service(openai_source(simulator), **NOTIFY_SETTINGS)
+    wait_for(lambda: service.last_event_id() > 0, what="the first refresh's events")
+    return service
+
+
+@pytest.fixture
+def client(running):
+    return create_app(running).test_client()
+
+
+def subscribe(client, url, **body):
+    body.setdefault("secret", SECRET)
+    resp = client.post("/api/v1/subscriptions", json={"url": url, **body}, headers=AUTH)
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()
+
+
+def make_events(service, simulator, n, prefix="gpt-hook"):
+    """Commit n refreshes that each add one model; return every event id in the feed."""
+    for i in range(n):
+        add_model(simulator, f"{prefix}-{i}")
+        (outcome,) = service.wait([service.refresh("openai")], timeout=10)
+        assert outcome.outcome == "succeeded"
+    return [e.id for e in service.events_after(0, 10_000)]
+
+
+def test_receiver_failing_its_first_three_deliveries_then_succeeding_gets_every_event(
+        running, client, simulator, receiver):
+    hook = receiver(plan=lambda n: 500 if n <= 3 else 200)
+    sub = subscribe(client, hook.url, since=0, max_batch=5)
+    ids = make_events(running, simulator, 4)
+    wait_for(lambda: set(hook.acked_ids()) >= set(ids), what="every event acknowledged")
+    posts = hook.all_posts()
+    assert [p.status for p in posts[:4]] == [500, 500, 500, 200]
+    assert [p.attempt for p in posts[:4]] == [1, 2, 3, 4]
+    assert posts[0].event_ids == posts[3].event_ids  # the same batch, retried
+    assert all(p.signed for p in posts), "every POST carries a valid HMAC signature"
+    assert all(p.header_ids == ",".join(map(str, p.event_ids)) for p in posts)
+    acked = hook.acked_ids()
+    assert acked == sorted(acked) and len(acked) == len(set(acked)), "in order, once each after success"
+    detail = client.get(f"/api/v1/subscriptions/{sub['id']}", headers=AUTH).get_json()
+    assert detail["state"] == "active" and detail["attempts"] == 0
+    assert detail["cursor"] >= max(ids) and detail["pending_events"] == 0
+    assert [d["outcome"] for d in reversed(detail["deliveries"])][:4] == ["failed"] * 3 + ["delivered"]
+
+
+def test_receiver_that_never_succeeds_ends_in_dead_letter_and_replay_delivers_the_rest(
+        running, client, simulator, receiver):
+    status = {"code": 503}
+    hook = receiver(plan=lambda n: status["code"])
+    sub = subscribe(client, hook.url, since=0)
+    ids = make_events(running, simulator, 2)
+
+    def dead():
+        body = client.get(f"/api/v1/subscriptions/{sub['id']}", headers=AUTH).get_json()
+        return body if body["state"] == "dead_letter" else None
+
+    body = wait_for(dead, what="dead letter")
+    assert body["attempts"] == NOTIFY_SETTINGS["webhook_max_attempts"]
+    assert "HTTP 503" in body["last_error"] and body["dead_lettered_at"] and body["pending_events"] > 0
+    errors = [body["last_error"]] + [d["error"] for d in body["deliveries"]]
+    assert "receiver-path-token" not in str(errors), "the receiver's own URL token stays out of errors"
+    posts = len(hook.all_posts())
+    assert posts == NOTIFY_SETTINGS["webhook_max_attempts"]
+    listed = client.get("/api/v1/subscriptions", headers=AUTH).get_json()["data"]
+    assert [s["state"] for s in listed if s["id"] == sub["id"]] == ["dead_letter"]
+
+    status["code"] = 200
+    resp = client.post(f"/api/v1/subscriptions/{sub['id']}/replay", headers=AUTH)
+    assert resp.status_code == 200 and resp.get_json()["state"] == "active"
+    wait_for(lambda: set(hook.acked_ids()) >= set(ids), what="replayed events")
+
+
+def test_replay_from_an_event_id_redelivers_from_there(running, client, simulator, receiver):
+    hook = receiver()
+    sub = subscribe(client, hook.url, since=0)
+    ids = make_events(running, simulator, 2)
+    wait_for(lambda: set(hook.acked_ids()) >= set(ids), what="first delivery")
+    first = len(hook.acked_ids())
+    middle = ids[len(ids) // 2]
+    resp = client.post(f"/api/v1/subscriptions/{sub['id']}/replay", json={"since": middle}, headers=AUTH)
+    assert resp.status_code == 200
+    wait_for(lambda: len(hook.acked_ids()) >= first + len([i for i in ids if i > middle]), what="replay")
+    assert hook.acked_ids()[first:] == [i for i in ids if i > middle]
+
+
+def test_slow_webhook_does_not_delay_another_or_the_catalog(running, client, simulator, receiver):
+    slow, fast = receiver(), receiver()
+    slow.hold.clear()  # every POST to it waits until released
+    subscribe(client, slow.url)
+    subscribe(client, fast.url)
+    ids = make_events(running, simulator, 3, prefix="gpt-slow")
+    wait_for(lambda: slow.entered.is_set(), what="the slow receiver to be called")
+    wait_for(lambda: set(fast.acked_ids()) >= set(ids[-3:]), what="the fast receiver's events")
+    assert slow.acked_ids() == [], "the slow receiver is still holding its first POST"
+    slow.hold.set()
+    wait_for(lambda: set(slow.acked_ids()) >= set(ids[-3:]), what="the slow receiver to catch up")
+
+
+def test_filters_and_batching_shape_what_a_webhook_receives(running, client, simulator, receiver):
+    hook = receiver()
+    subscribe(client, hook.url, kinds=["added"], model_glob="openai/gpt-filter-*", max_batch=2)
+    make_events(running, simulator, 3, prefix="gpt-filter")
+    make_events(running, simulator, 1, prefix="gpt-other")
+    wait_for(lambda: len(hook.acked_ids()) >= 3, what="filtered events")
+    events = [e for p in hook.all_posts() for e in p.body["events"]]
+    assert {e["model_id"] for e in events} == {f"openai/gpt-filter-{i}" for i in range(3)}
+    assert {e["kind"] for e in events} == {"added"}
+    assert all(len(p.event_ids) <= 2 for p in hook.all_posts())
+
+
+def test_pause_holds_deliveries_and_resume_sends_what_waited(running, client, simulator, receiver):
+    hook = receiver()
+    sub = subscribe(client, hook.url)
+    assert client.post(f"/api/v1/subscriptions/{sub['id']}/pause", headers=AUTH).get_json()["state"] == "paused"
+    ids = make_events(running, simulator, 2, prefix="gpt-paused")
+    detail = client.get(f"/api/v1/subscriptions/{sub['id']}", headers=AUTH).get_json()
+    assert hook.all_posts() == [] and detail["pending_events"] >= 2
+    client.post(f"/api/v1/subscriptions/{sub['id']}/resume", headers=AUTH)
+    wait_for(lambda: set(hook.acked_ids()) >= set(ids[-2:]), what="events after resume")
+
+
+def test_subscription_routes_need_the_admin_token_and_never_show_the_secret(running, client, receiver):
+    hook = receiver()
+    assert client.get("/api/v1/subscriptions").status_code == 401
+    wrong = client.get("/api/v1/subscriptions", headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401 and wrong.headers["WWW-Authenticate"].startswith("Bearer")
+    given = subscribe(client, hook.url)
+    assert "secret" not in given
+    generated = client.post("/api/v1/subscriptions", json={"url": hook.url}, headers=AUTH).get_json()
+    assert generated["secret"].startswith("whsec_"), "a generated secret is shown once, at creation"
+    for body in (client.get("/api/v1/subscriptions", headers=AUTH).get_data(as_text=True),
+                 client.get(f"/api/v1/subscriptions/{generated['id']}", headers=AUTH).get_data(as_text=True)):
+        assert SECRET not in body and generated["secret"] not in body
+    assert client.delete(f"/api/v1/subscriptions/{given['id']}", headers=AUTH).status_code == 204
+    assert client.get(f"/api/v1/subscriptions/{given['id']}", headers=AUTH).status_code == 404
+
+
+def test_without_an_admin_token_subscription_routes_answer_503_saying_how_to_configure_it(
+        start_service, simulator):
+    service = start_service(openai_source(simulator))
+    resp = create_app(service).test_client().get("/api/v1/subscriptions", headers=AUTH)
+    assert resp.status_code == 503
+    assert "DISCOVERY_ADMIN_TOKEN" in resp.get_json()["error"]["message"]
+
+
+def test_invalid_webhook_urls_and_fields_are_refused_with_400(running, client):
+    cases = [
+        ({"url": "ftp://example.com/hook"}, "invalid_url"),
+        ({"url": "http://user:pw@example.com/hook"}, "invalid_url"),
+        ({"url": "http://127.0.0.1:9/hook", "secret": "short"}, "invalid_subscription"),
+        ({"url": "http://127.0.0.1:9/hook", "kinds": ["exploded"]}, "invalid_subscription"),
+        ({"url": "http://127.0.0.1:9/hook", "max_batch": 0}, "invalid_subscription"),
+        ({"url": "http://127.0.0.1:9/hook", "colour": "red"}, "invalid_body"),
+    ]
+    for body, code in cases:
+        resp = client.post("/api/v1/subscriptions", json=body, headers=AUTH)
+        assert resp.status_code == 400 and resp.get_json()["error"]["code"] == code, (body, resp.get_json())
+
+
+def test_loopback_webhook_is_refused_unless_settings_allow_private_addresses(start_service, simulator):
+    service = start_service(openai_source(simulator), admin_token=ADMIN_TOKEN)
+    client = create_app(service).test_client()
+    resp = client.post("/api/v1/subscriptions", json={"url": "http://127.0.0.1:9/hook"}, headers=AUTH)
+    assert resp.status_code == 400
+    assert "loopback" in resp.get_json()["error"]["message"]

@@ -1,0 +1,178 @@
+"""Webhook subscriptions: register, list, inspect, delete, pause, resume and replay (admin token).
+
+Every route needs ``Authorization: Bearer <token>`` with the token from ``DISCOVERY_ADMIN_TOKEN``;
+without a configured token the routes answer 503 and say how to configure one. A subscription's
+secret is never shown again after the create answer (and only there if the service generated it).
+"""
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from flask import Blueprint, jsonify, request, url_for
+
+from actors.webhooks import UnknownWebhook
+from discovery.webhooks import InvalidWebhookURL
+from web.context import service
+from web.errors import ApiError, error_response
+
+bp = Blueprint("subscriptions", __name__, url_prefix="/api/v1/subscriptions")
+
+_CREATE_FIELDS = {"url", "secret", "kinds", "providers", "capabilities", "model_glob", "max_batch", "max_delay",
+                  "description", "since"}
+
+
+@bp.before_request
+def require_admin_token():
+    """Refuse the request unless it carries the configured admin token (compared in constant time)."""
+    token = service().settings.admin_token
+    if not token:
+        return error_response(503, "admin_token_not_configured",
+                              "webhook subscriptions need an admin token: set DISCOVERY_ADMIN_TOKEN in the "
+                              "service's environment and restart it")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        return error_response(401, "unauthorized", "send the admin token as 'Authorization: Bearer <token>'",
+                              headers={"WWW-Authenticate": 'Bearer realm="discovery"'})
+    return None
+
+
+def _body() -> dict[str, Any]:
+    if not request.data:
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_body", "the body must be a JSON object")
+    return body
+
+
+def _names(body: dict[str, Any], key: str) -> tuple[str, ...]:
+    value = body.get(key) or ()
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise ApiError(400, "invalid_body", f"{key} must be a list of strings")
+    return tuple(v.strip() for v in value if v.strip())
+
+
+def _number(body: dict[str, Any], key: str, default: Any, kind: type) -> Any:
+    value = body.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+        raise ApiError(400, "invalid_body", f"{key} must be a {'whole ' if kind is int else ''}number")
+    return kind(value)
+
+
+def _get(webhook_id: str) -> dict[str, Any]:
+    found = service().webhooks.get(webhook_id)
+    if found is None:
+        raise ApiError(404, "subscription_not_found", f"no subscription {webhook_id!r}")
+    return found
+
+
+@bp.post("")
+def create():
+    """Register a webhook: 201 with the subscription (and ``secret`` once, if the service made it).
+
+    Body: ``url`` (required), ``secret`` (16+ characters; generated when absent), ``kinds``,
+    ``providers``, ``capabilities``, ``model_glob``, ``max_batch`` (1–1000), ``max_delay``
+    (seconds), ``description``, ``since`` (deliver events after this id; default: from now).
+
+    :raise 400: invalid URL (scheme, or a private address not allowed), filter or field.
+    """
+    body = _body()
+    unknown = sorted(set(body) - _CREATE_FIELDS)
+    if unknown:
+        raise ApiError(400, "invalid_body", f"unknown field {', '.join(unknown)}; known: "
+                       f"{', '.join(sorted(_CREATE_FIELDS))}")
+    secret = body.get("secret")
+    if secret is not None and not isinstance(secret, str):
+        raise ApiError(400, "invalid_body", "secret must be a string")
+    glob = body.get("model_glob")
+    if glob is not None and not isinstance(glob, str):
+        raise ApiError(400, "invalid_body", "model_glob must be a string")
+    description = body.get("description")
+    if description is not None and not isinstance(description, str):
+        raise ApiError(400, "invalid_body", "description must be a string")
+    since = _number(body, "since", None, int)
+    try:
+        created, generated = service().webhooks.create(
+            body.get("url"), secret, _names(body, "kinds"), _names(body, "providers"),
+            _names(body, "capabilities"), glob, _number(body, "max_batch", 100, int),
+            _number(body, "max_delay", 0.0, float), description, since)
+    except InvalidWebhookURL as exc:
+        raise ApiError(400, "invalid_url", str(exc)) from None
+    except ValueError as exc:
+        raise ApiError(400, "invalid_subscription", str(exc)) from None
+    if generated is not None:
+        created = {**created, "secret": generated}
+    resp = jsonify(created)
+    resp.status_code = 201
+    resp.headers["Location"] = url_for("subscriptions.get", webhook_id=created["id"])
+    return resp
+
+
+@bp.get("")
+def list_subscriptions():
+    """Every subscription with its state, cursor and last error (never the secret)."""
+    return jsonify({"data": service().webhooks.list_all()})
+
+
+@bp.get("/<webhook_id>")
+def get(webhook_id: str):
+    """One subscription with ``pending_events`` and its newest ``deliveries``.
+
+    :raise 404: no such subscription.
+    """
+    return jsonify(_get(webhook_id))
+
+
+@bp.delete("/<webhook_id>")
+def delete(webhook_id: str):
+    """Delete a subscription (it stops holding events back from retention). 204.
+
+    :raise 404: no such subscription.
+    """
+    if not service().webhooks.delete(webhook_id):
+        raise ApiError(404, "subscription_not_found", f"no subscription {webhook_id!r}")
+    return "", 204
+
+
+def _act(action: str, webhook_id: str, *args: Any):
+    try:
+        return jsonify(getattr(service().webhooks, action)(webhook_id, *args))
+    except UnknownWebhook:
+        raise ApiError(404, "subscription_not_found", f"no subscription {webhook_id!r}") from None
+
+
+@bp.post("/<webhook_id>/pause")
+def pause(webhook_id: str):
+    """Hold deliveries; events wait after the cursor. :raise 404: no such subscription."""
+    return _act("pause", webhook_id)
+
+
+@bp.post("/<webhook_id>/resume")
+def resume(webhook_id: str):
+    """Deliver again from the cursor. :raise 404: no such subscription."""
+    return _act("resume", webhook_id)
+
+
+@bp.post("/<webhook_id>/replay")
+def replay(webhook_id: str):
+    """Active again: from the cursor (e.g. out of dead letter) or, with ``since``, after that event id.
+
+    ``since`` in the JSON body or the query string.
+
+    :raise 404: no such subscription.
+    """
+    body = _body()
+    since = _number(body, "since", None, int)
+    if since is None and "since" in request.args:
+        try:
+            since = int(request.args["since"])
+        except ValueError:
+            raise ApiError(400, "invalid_parameter", "since must be an event id") from None
+    if since is not None and since < 0:
+        raise ApiError(400, "invalid_parameter", "since must be 0 or more")
+    return _act("replay", webhook_id, since)
