@@ -8,6 +8,7 @@ import time
 from typing import Any, Mapping, Optional
 
 from discovery import store
+from discovery.bedrock import combine_region_sources
 from discovery.diff import (
     MODELS_REFRESHED,
     capability_counts,
@@ -48,17 +49,21 @@ class CatalogState:
         self.sources: dict[str, dict[str, Model]] = {}
         self.current: dict[str, Model] = {}
         self.version = 0
+        self._counts: Optional[dict[str, int]] = None  # capability counts of ``current``
 
     def load(self) -> None:
         """Rebuild from the store (start-up): the last committed state, before any provider answers."""
         self.sources = store.load_source_models()
         self.current = store.load_current_models()
+        self._counts = None
 
     def index(self) -> CatalogIndex:
         self.version += 1
         return CatalogIndex(dict(self.current), version=self.version)
 
     def merged(self, sources: Mapping[str, Mapping[str, Model]]) -> dict[str, Model]:
+        # Bedrock answers region by region (bedrock@<region>); the catalog lists each model once.
+        sources = combine_region_sources(sources)
         live = {s: list(ms.values()) for s, ms in sources.items() if not self.is_catalog.get(s)}
         catalogs = {s: list(ms.values()) for s, ms in sources.items() if self.is_catalog.get(s)}
         return merge_sources(live, catalogs, include_catalog_only=self.include_catalog_only)
@@ -108,7 +113,9 @@ class CatalogState:
                     diffs[ch.model_id] = ch.diff
             else:
                 deletes.append(ch.old)
-        for kind, data in capability_events(capability_counts(self.current), capability_counts(merged)):
+        before_counts = self._counts if self._counts is not None else capability_counts(self.current)
+        after_counts = capability_counts(merged) if changes else before_counts
+        for kind, data in capability_events(before_counts, after_counts):
             specs.append((kind, None, None, snapshot.run_id, data))
         specs.append((MODELS_REFRESHED, snapshot.source, None, snapshot.run_id,
                       {"source": snapshot.source, "total": len(new_source), **counts}))
@@ -122,5 +129,6 @@ class CatalogState:
         # Only after the commit: the in-memory state follows what is stored.
         self.sources = sources
         self.current = merged
+        self._counts = after_counts
         outcome = RefreshOutcome(snapshot.run_id, snapshot.source, store.SUCCEEDED, total=len(new_source), **counts)
         return outcome, events, {ch.model_id for ch in changes}

@@ -63,10 +63,11 @@ class Capabilities:
 
     def supported(self) -> tuple[str, ...]:
         """Names of the capabilities known to be supported."""
-        return tuple(f.name for f in fields(self) if getattr(self, f.name) is True)
+        return tuple(name for name in _CAPABILITY_NAMES if getattr(self, name) is True)
 
 
 CAPABILITIES: tuple[str, ...] = tuple(f.name for f in fields(Capabilities))
+_CAPABILITY_NAMES = CAPABILITIES
 
 
 @dataclass(frozen=True)
