@@ -80,13 +80,18 @@ class CatalogActor(pykka.ThreadingActor):
         interrupted = store.interrupt_running_runs()
         if interrupted:
             logger.warning("marked {} refresh runs interrupted (left running by a previous process)", interrupted)
+        from discovery.enrich import catalog_provider_names
         from discovery.providers import FORMATS
 
         for p in self.settings.providers:
             fmt = FORMATS.get(p.format)
             is_catalog = bool(fmt and fmt.is_catalog)
             self.state.is_catalog[p.name] = is_catalog
+            self.state.formats[p.name] = p.format
             store.ensure_provider(p.name, p.format, is_catalog)
+        self.state.catalog_provider = catalog_provider_names(self.settings.providers)
+        self.state.precedence = tuple(self.settings.enrichment_precedence)
+        self.state.include_catalog_only = self.settings.include_catalog_only
         self.view.start_run_ids(store.last_run_id())
         self.state.load()
         self.view.provider_rows = store.provider_rows()

@@ -42,10 +42,17 @@ class CatalogState:
     """The last good answer of each source and the merged catalog built from them."""
 
     def __init__(self, catalog_sources: Mapping[str, bool] | None = None,
-                 include_catalog_only: bool = True):
+                 include_catalog_only: bool = True, precedence: tuple[str, ...] = (),
+                 catalog_provider: Mapping[str, str] | None = None,
+                 formats: Mapping[str, str] | None = None):
         # source name → is it a catalog (models.dev, LiteLLM) rather than a live API.
         self.is_catalog: dict[str, bool] = dict(catalog_sources or {})
         self.include_catalog_only = include_catalog_only
+        self.precedence = tuple(precedence)
+        # live source name → the provider name its models carry in the catalogs.
+        self.catalog_provider: dict[str, str] = dict(catalog_provider or {})
+        # source name → wire format, to order catalogs when no precedence is configured.
+        self.formats: dict[str, str] = dict(formats or {})
         self.sources: dict[str, dict[str, Model]] = {}
         self.current: dict[str, Model] = {}
         self.version = 0
@@ -61,12 +68,22 @@ class CatalogState:
         self.version += 1
         return CatalogIndex(dict(self.current), version=self.version)
 
+    def catalog_order(self, names) -> list[str]:
+        """Catalog sources in precedence order: as configured, else models.dev, LiteLLM, others."""
+        rank = {"modelsdev": 0, "litellm": 1}
+        configured = {name: i for i, name in enumerate(self.precedence)}
+        return sorted(names, key=lambda n: (configured.get(n, len(configured)),
+                                            rank.get(self.formats.get(n, ""), 2), n))
+
     def merged(self, sources: Mapping[str, Mapping[str, Model]]) -> dict[str, Model]:
+        """The published catalog from every source's last good answer (deterministic order)."""
         # Bedrock answers region by region (bedrock@<region>); the catalog lists each model once.
         sources = combine_region_sources(sources)
-        live = {s: list(ms.values()) for s, ms in sources.items() if not self.is_catalog.get(s)}
-        catalogs = {s: list(ms.values()) for s, ms in sources.items() if self.is_catalog.get(s)}
-        return merge_sources(live, catalogs, include_catalog_only=self.include_catalog_only)
+        live = {s: list(sources[s].values()) for s in sorted(sources) if not self.is_catalog.get(s)}
+        catalogs = {s: list(sources[s].values())
+                    for s in self.catalog_order([s for s in sources if self.is_catalog.get(s)])}
+        return merge_sources(live, catalogs, include_catalog_only=self.include_catalog_only,
+                             precedence=list(self.precedence) or None, catalog_provider=self.catalog_provider)
 
     def check(self, snapshot: ProviderSnapshot) -> None:
         """Refuse an answer that would wipe or gut the source (raise SuspiciousSnapshot)."""

@@ -129,6 +129,11 @@ class Settings:
     event_retention_count: int = 1_000_000
     event_retention_interval: float = 3600.0
     demo: bool = False
+    # Order in which catalogs fill what a live list leaves unknown (source names, then
+    # "heuristic"); empty: models.dev-format sources, then LiteLLM-format ones, then the id heuristic.
+    enrichment_precedence: tuple[str, ...] = ()
+    # Publish models that only a catalog lists (marked live=false).
+    include_catalog_only: bool = True
     bedrock: BedrockSettings = field(default_factory=BedrockSettings)
     providers: tuple[ProviderConfig, ...] = ()
 
@@ -167,6 +172,9 @@ def _coerce(value: Any, type_name: str, where: str) -> Any:
             return float(value)
         if t in ("str", "Optional[str]"):
             return None if value is None else str(value)
+        if t.startswith("tuple[str"):
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return tuple(str(v).strip() for v in items if str(v).strip())
     except (TypeError, ValueError):
         raise SettingsError(f"{where}: expected {t}, got {value!r}") from None
     return value
