@@ -186,6 +186,19 @@ class SSEClient:
             key, _, value = line.partition(":")
             fields.setdefault(key, []).append(value[1:] if value.startswith(" ") else value)
 
+    def wait_comment(self, text: str) -> list[str]:
+        """Read until a comment line containing ``text``; returns the event kinds seen before it."""
+        kinds = []
+        while True:
+            raw = self.file.readline()
+            if not raw:
+                raise EOFError("the stream ended")
+            line = raw.decode().rstrip("\n")
+            if line.startswith(":") and text in line:
+                return kinds
+            if line.startswith("event:"):
+                kinds.append(line.partition(":")[2].strip())
+
     def close(self) -> None:
         try:
             self.sock.shutdown(socket.SHUT_RDWR)
@@ -197,7 +210,9 @@ class SSEClient:
 
 def openai_source(simulator: Any) -> list[Any]:
     """One small live provider (the simulator's OpenAI list): quick refreshes that make events."""
-    return [provider_config(simulator, "openai", "openai_compatible", route="openai")]
+    # Tests refresh far more often than the per-minute budget for manual refreshes allows.
+    return [provider_config(simulator, "openai", "openai_compatible", route="openai",
+                            manual_refresh_per_minute=100_000)]
 
 
 def add_model(simulator: Any, name: str) -> None:

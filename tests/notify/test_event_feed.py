@@ -1,0 +1,150 @@
+"""The persisted feed page and the SSE stream over real HTTP (a threaded server on a loopback port)."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from tests.conftest import wait_for
+from tests.notify.conftest import NOTIFY_SETTINGS, LiveServer, SSEClient, add_model, openai_source
+from web import create_app
+
+
+@pytest.fixture
+def running(start_service, simulator):
+    service = start_service(openai_source(simulator), **NOTIFY_SETTINGS)
+    wait_for(lambda: service.last_event_id() > 0, what="the first refresh's events")
+    return service
+
+
+@pytest.fixture
+def live(running):
+    server = LiveServer(create_app(running))
+    yield server
+    server.stop()
+
+
+def commit_one(service, simulator, name):
+    add_model(simulator, name)
+    (outcome,) = service.wait([service.refresh("openai")], timeout=10)
+    assert outcome.outcome == "succeeded"
+
+
+def all_ids(service):
+    return [e.id for e in service.events_after(0, 100_000)]
+
+
+def test_sse_client_that_disconnects_and_reconnects_with_last_event_id_gets_every_event_once_in_order(
+        running, live, simulator):
+    stop = threading.Event()
+    committed = []
+
+    def produce():
+        # Commits keep coming while the client is away and while it catches up.
+        for i in range(25):
+            if stop.is_set():
+                return
+            commit_one(running, simulator, f"gpt-sse-{i}")
+            committed.append(i)
+
+    first = SSEClient(live.port, "/api/v1/events/stream?since=0")
+    assert first.status == 200 and first.headers["content-type"].startswith("text/event-stream")
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    received = []
+    try:
+        wait_for(lambda: len(committed) >= 3, what="some commits during the stream")
+        while len(received) < 70:  # the initial refresh's events and a few live ones
+            msg = first.next_message()
+            assert msg is not None
+            received.append((int(msg.id), msg.event, msg.json()))
+    finally:
+        first.close()  # disconnect mid-stream
+    wait_for(lambda: len(committed) >= 10, what="commits while disconnected")
+    second = SSEClient(live.port, "/api/v1/events/stream", last_event_id=received[-1][0])
+    try:
+        producer.join(timeout=30)
+        final = running.last_event_id()
+        while received[-1][0] < final:
+            msg = second.next_message()
+            assert msg is not None
+            received.append((int(msg.id), msg.event, msg.json()))
+    finally:
+        stop.set()
+        second.close()
+    ids = [r[0] for r in received]
+    assert ids == all_ids(running), "every stored event exactly once, in id order"
+    assert all(kind == body["kind"] and eid == body["id"] for eid, kind, body in received)
+    added = {body["model_id"] for _, kind, body in received if kind == "added"}
+    assert {f"openai/gpt-sse-{i}" for i in committed} <= added
+
+
+def test_stream_without_a_resume_point_starts_at_the_newest_event_and_sends_heartbeats(
+        running, live, simulator):
+    client = SSEClient(live.port, "/api/v1/events/stream")
+    try:
+        before = running.last_event_id()
+        commit_one(running, simulator, "gpt-live-only")
+        msg = client.next_message()
+        assert int(msg.id) > before and msg.event == "added" and msg.json()["model_id"] == "openai/gpt-live-only"
+        # Then the run's refreshed count, then heartbeat comments while nothing happens.
+        assert set(client.wait_comment("heartbeat")) <= {"models_refreshed"}
+        assert client.wait_comment("heartbeat") == []
+    finally:
+        client.close()
+
+
+def test_stream_filters_by_kind_provider_and_model_glob(running, live, simulator):
+    since = running.last_event_id()
+    client = SSEClient(live.port, f"/api/v1/events/stream?since={since}&kinds=added&provider=openai"
+                                  "&model=openai/gpt-want-*")
+    try:
+        commit_one(running, simulator, "gpt-skip-1")
+        commit_one(running, simulator, "gpt-want-1")
+        msg = client.next_message()
+        assert msg.event == "added" and msg.json()["model_id"] == "openai/gpt-want-1"
+    finally:
+        client.close()
+
+
+def test_stream_with_a_malformed_last_event_id_answers_400(running, live):
+    client = SSEClient(live.port, "/api/v1/events/stream", last_event_id="abc")  # type: ignore[arg-type]
+    assert client.status == 400
+    client.close()
+
+
+def test_closed_streams_release_their_subscriptions(running, live, simulator):
+    base = running.notifier.subscriber_count().get()
+    clients = [SSEClient(live.port, "/api/v1/events/stream") for _ in range(3)]
+    wait_for(lambda: running.notifier.subscriber_count().get() == base + 3, what="three subscriptions")
+    for c in clients:
+        c.close()
+    # The server notices a gone client at its next write (an event or a heartbeat).
+    wait_for(lambda: running.notifier.subscriber_count().get() == base, what="subscriptions released")
+
+
+def test_event_page_follows_next_cursor_through_the_whole_feed(running, simulator):
+    client = create_app(running).test_client()
+    for i in range(3):
+        commit_one(running, simulator, f"gpt-page-{i}")
+    seen, since = [], 0
+    while True:
+        body = client.get(f"/api/v1/events?since={since}&limit=7").get_json()
+        seen += [e["id"] for e in body["data"]]
+        since = body["next"]
+        if not body["has_more"]:
+            break
+    assert seen == all_ids(running)
+    assert body["last_event_id"] == running.last_event_id()
+
+
+def test_event_page_filters_and_rejects_unknown_kinds(running, simulator):
+    client = create_app(running).test_client()
+    commit_one(running, simulator, "gpt-kinds-1")
+    added = client.get("/api/v1/events?kinds=added&model=openai/gpt-kinds-*").get_json()["data"]
+    assert [e["model_id"] for e in added] == ["openai/gpt-kinds-1"]
+    counts = client.get("/api/v1/events?kinds=models_refreshed&provider=openai&limit=1000").get_json()["data"]
+    assert counts and all(e["kind"] == "models_refreshed" and {"total", "added"} <= e["data"].keys()
+                          for e in counts)
+    bad = client.get("/api/v1/events?kinds=exploded")
+    assert bad.status_code == 400 and "exploded" in bad.get_json()["error"]["message"]
