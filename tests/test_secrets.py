@@ -1,0 +1,44 @@
+"""API keys never reach logs, HTTP responses or the database."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from loguru import logger
+
+from tests.conftest import provider_config, wait_for
+from web import create_app
+
+SECRET = "sk-test-4f9c2b7e-do-not-leak"
+
+
+def test_api_key_is_absent_from_logs_responses_and_the_database(start_service, simulator, db_url, monkeypatch):
+    monkeypatch.setenv("LEAK_TEST_KEY", SECRET)
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="DEBUG")
+    try:
+        good = provider_config(simulator, "openai", "openai", api_key_env="LEAK_TEST_KEY")
+        bad = provider_config(simulator, "anthropic", "anthropic", api_key_env="LEAK_TEST_KEY")
+        simulator.state.set_expected_key("anthropic", "another-key")  # so this one fails auth
+        service = start_service([good, bad])
+        client = create_app(service).test_client()
+        wait_for(lambda: all(p.get("last_refresh_at") for p in service.providers()), what="both refreshed")
+        simulator.state.set_fault("openai", "status", status=500)
+        client.post("/api/v1/refresh?wait=true")
+        bodies = [client.get(u).get_data(as_text=True) for u in (
+            "/api/v1/providers", "/api/v1/refresh/runs", "/api/v1/models?limit=1000",
+            "/api/v1/providers/anthropic/health", "/api/v1/providers/openai/health")]
+        model_id = client.get("/api/v1/models?provider=openai&limit=1").get_json()["data"][0]["id"]
+        bodies.append(client.get(f"/api/v1/models/{model_id}").get_data(as_text=True))
+        # The simulator really received the key, so the test would notice a leak.
+        assert any(r.get("auth") for r in simulator.state.requests("openai"))
+    finally:
+        logger.remove(sink)
+    service.stop()
+    assert "401" in "".join(bodies)
+    for text in bodies + lines:
+        assert SECRET not in text
+    db_file = Path(db_url.removeprefix("sqlite:///"))
+    for path in db_file.parent.glob(db_file.name + "*"):
+        assert SECRET.encode() not in path.read_bytes()
+    assert os.environ["LEAK_TEST_KEY"] == SECRET
