@@ -33,6 +33,8 @@ class Post:
     delivery: str
     signed: bool
     body: dict[str, Any]
+    # Whether this POST was held open (see Receiver.hold_from) before it was answered.
+    held: bool = False
 
 
 class Receiver:
@@ -47,14 +49,25 @@ class Receiver:
         self.hold = threading.Event()
         self.hold.set()
         self.hold_timeout = 10.0
+        # When set, only POSTs from this arrival number on wait for ``hold``.
+        self.hold_from: int | None = None
+        self.arrivals = 0
         self.entered = threading.Event()
+        self.holding = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - the http.server API
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 receiver.entered.set()
-                receiver.hold.wait(receiver.hold_timeout)
+                with receiver.lock:
+                    receiver.arrivals += 1
+                    held = receiver.hold_from is not None and receiver.arrivals >= receiver.hold_from \
+                        and not receiver.hold.is_set()
+                if held or receiver.hold_from is None:
+                    if not receiver.hold.is_set():
+                        receiver.holding.set()
+                    receiver.hold.wait(receiver.hold_timeout)
                 with receiver.lock:
                     n = len(receiver.posts) + 1
                     status = receiver.plan(n)
@@ -62,7 +75,8 @@ class Receiver:
                     receiver.posts.append(Post(
                         status, tuple(e["id"] for e in doc["events"]), self.headers.get(EVENT_IDS_HEADER, ""),
                         int(self.headers.get("X-Discovery-Attempt", "0")), self.headers.get("X-Discovery-Delivery", ""),
-                        verify_signature(receiver.secret, self.headers.get(SIGNATURE_HEADER, ""), body), doc))
+                        verify_signature(receiver.secret, self.headers.get(SIGNATURE_HEADER, ""), body), doc,
+                        held))
                 try:
                     self.send_response(status)
                     self.send_header("Content-Length", "2")
@@ -85,9 +99,9 @@ class Receiver:
         return f"http://127.0.0.1:{self.server.server_port}/hook?token=receiver-path-token"
 
     def acked_ids(self) -> list[int]:
-        """Event ids of every POST answered 2xx, in arrival order (duplicates kept)."""
+        """Event ids of every POST answered 2xx and not held, in answer order (duplicates kept)."""
         with self.lock:
-            return [i for p in self.posts if 200 <= p.status < 300 for i in p.event_ids]
+            return [i for p in self.posts if 200 <= p.status < 300 and not p.held for i in p.event_ids]
 
     def all_posts(self) -> list[Post]:
         with self.lock:
