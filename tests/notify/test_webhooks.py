@@ -178,3 +178,16 @@ def test_loopback_webhook_is_refused_unless_settings_allow_private_addresses(sta
     resp = client.post("/api/v1/subscriptions", json={"url": "http://127.0.0.1:9/hook"}, headers=AUTH)
     assert resp.status_code == 400
     assert "loopback" in resp.get_json()["error"]["message"]
+
+
+def test_retention_keeps_every_event_a_webhook_still_has_to_receive(start_service, simulator, receiver):
+    service = start_service(openai_source(simulator), **{**NOTIFY_SETTINGS, "event_retention_count": 5})
+    wait_for(lambda: service.last_event_id() > 0, what="the first refresh's events")
+    client = create_app(service).test_client()
+    hook = receiver(plan=lambda n: 500)  # never acknowledges: its cursor stays at 0
+    sub = subscribe(client, hook.url, since=0)
+    total = len(service.events_after(0, 10_000))
+    assert service.webhooks.prune() == 0 and len(service.events_after(0, 10_000)) == total
+    client.delete(f"/api/v1/subscriptions/{sub['id']}", headers=AUTH)
+    assert service.webhooks.prune() == total - 5
+    assert len(service.events_after(0, 10_000)) == 5
