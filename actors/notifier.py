@@ -88,15 +88,23 @@ class NotifierActor(pykka.ThreadingActor):
 
     def publish(self, batch: ChangeBatch) -> None:
         """Called (told) by the catalog after each commit."""
+        # Subscribers with equal filters share one filtered tuple: with many subscribers (SSE
+        # clients) most filters are alike, and this loop is the notification latency.
+        matched: dict[EventFilter, tuple[StoredEvent, ...]] = {}
         for sub in list(self.subscriptions.values()):
             try:
-                wanted = [e for e in batch.events if sub.filter.matches(e)]
+                wanted = matched.get(sub.filter)
+                if wanted is None:
+                    wanted = matched[sub.filter] = tuple(e for e in batch.events if sub.filter.matches(e))
             except Exception:
                 logger.exception("subscriber {}: filter failed", sub.id)
                 continue
             if not wanted:
                 continue
             pending = self.pending[sub.id]
+            if sub.max_delay <= 0 and not pending.events and not pending.paused and len(wanted) <= sub.max_batch:
+                self._deliver(sub, wanted)  # the immediate case: no queue, no flush
+                continue
             pending.events.extend(wanted)
             if pending.paused:
                 continue
