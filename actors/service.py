@@ -10,6 +10,7 @@ import pykka
 import pykka.debug
 from loguru import logger
 
+from actors.bedrock import BedrockQueries, start_bedrock_regions
 from actors.catalog import CatalogActor, CatalogView, StoreReaderActor
 from actors.notifier import NotifierActor, make_unsubscribe
 from actors.provider import ProviderActor, RefreshRateLimited, RefreshTicket
@@ -29,7 +30,7 @@ class ProviderUnavailable(RuntimeError):
     """The provider's actor is not running (restarting, or failed for good)."""
 
 
-class Service:
+class Service(BedrockQueries):
     """The running service: what the web app and in-process users talk to."""
 
     def __init__(self, settings: Settings):
@@ -240,4 +241,6 @@ def start_service(settings: Settings, clients: Optional[dict] = None) -> Service
             return ProviderActor.start(cfg, settings, service.catalog, service.view, sup, client)
 
         service.supervisor.start_child(cfg.name, factory).get(timeout=settings.ask_timeout)
+    # One supervised actor per AWS region (model_regions, best_regions_for_model... in BedrockQueries).
+    start_bedrock_regions(service, settings)
     return service

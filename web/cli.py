@@ -69,6 +69,25 @@ def demo_providers(simulator: Any, refresh_interval: float = 60.0) -> tuple[Prov
     return tuple(out)
 
 
+def demo_bedrock(simulator: Any) -> Any:
+    """Bedrock regions pointed at the simulator (af-south-1 does not offer Bedrock there).
+
+    boto3 signs every request, so without AWS credentials in the environment dummy ones are set
+    for this process only; they go nowhere but the simulator and are never logged.
+    """
+    from discovery.settings import AWS_CREDENTIAL_ENV, BedrockSettings
+    from discovery.simulator.formats.bedrock import DEMO_LATENCIES
+
+    if not any(os.environ.get(name) for name in AWS_CREDENTIAL_ENV):
+        os.environ["AWS_ACCESS_KEY_ID"] = "AKIDDEMOSIMULATOR"
+        os.environ["AWS_SECRET_ACCESS_KEY"] = "demo-secret-for-the-simulator"
+    for region, seconds in DEMO_LATENCIES.items():
+        simulator.state.set_latency(f"bedrock@{region}", seconds)
+    return BedrockSettings(enabled=True, regions=tuple(DEMO_LATENCIES), endpoint_url=simulator.url + "/bedrock/{region}",
+                           ec2_endpoint_url=simulator.url + "/ec2", refresh_interval=60.0, timeout=5.0,
+                           unavailable_recheck_interval=600.0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="discovery", description="The model discovery service.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -112,7 +131,7 @@ def serve(args: argparse.Namespace) -> int:
         simulator = SimulatorServer()
         simulator.start()
         logger.info("demo: provider simulator on {}", simulator.url)
-        settings = replace(settings, demo=True, providers=demo_providers(simulator))
+        settings = replace(settings, demo=True, providers=demo_providers(simulator), bedrock=demo_bedrock(simulator))
 
     stop_event = threading.Event()
 

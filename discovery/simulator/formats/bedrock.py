@@ -22,6 +22,7 @@ makes it answer 403 ``AccessDeniedException``.
 """
 from __future__ import annotations
 
+import socket
 import zlib
 from collections.abc import Mapping
 from functools import lru_cache
@@ -103,6 +104,9 @@ ERROR_TYPES = {"bad_request": "ValidationException", "auth": "UnrecognizedClient
 STATUS_TYPES = {400: "ValidationException", 403: "AccessDeniedException", 404: "ResourceNotFoundException",
                 429: "ThrottlingException", 503: "ServiceUnavailableException"}
 INVALID_TOKEN = "The security token included in the request is invalid."
+# Regions ``discovery serve --demo`` watches, with plausible round trips from Europe (seconds).
+DEMO_LATENCIES = {"us-east-1": 0.09, "us-west-2": 0.15, "eu-central-1": 0.02, "eu-west-1": 0.03,
+                  "ap-northeast-1": 0.22, "ap-southeast-2": 0.28, "af-south-1": 0.16}
 
 
 def provider_for(region: str) -> str:
@@ -266,6 +270,17 @@ def _provider() -> str:
     return request.blueprint or ""
 
 
+def _no_delay() -> None:
+    """Send the answer at once: with Nagle's algorithm on, the body written after the headers can
+    wait for the client's delayed ACK (~40-90 ms on loopback), which would swamp the latency knob."""
+    sock = request.environ.get("werkzeug.socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+
 def _refuse_unless_offered() -> Response | None:
     """A region where Bedrock is not offered, or access is denied, answers every call with 403."""
     state, provider = sim_state(), _provider()
@@ -333,6 +348,7 @@ def list_inference_profiles():
 def _region_format(region: str) -> WireFormat:
     provider = provider_for(region)
     blueprint = Blueprint(provider, __name__)
+    blueprint.before_request(_no_delay)
     blueprint.before_request(_refuse_unless_offered)
     blueprint.after_request(_add_error_type)
     blueprint.add_url_rule("/foundation-models", "list_foundation_models", list_foundation_models)
@@ -367,7 +383,8 @@ def describe_regions():
     """``DescribeRegions`` (query protocol, XML): the enabled regions, or all with ``AllRegions=true``."""
     params = {**request.args, **request.form}
     if params.get("Action") != "DescribeRegions":
-        return error_response(400, "bad_request", f"The action {params.get('Action')} is not valid for this web service.")
+        return error_response(400, "bad_request",
+                              f"The action {params.get('Action')} is not valid for this web service.")
     everything = str(params.get("AllRegions", "false")).lower() == "true"
     items = "".join(
         f"<item><regionName>{escape(r['regionName'])}</regionName>"

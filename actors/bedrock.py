@@ -1,0 +1,390 @@
+"""BedrockRegionActor: one per AWS region, with its own breaker, timer, boto3 client and latency.
+
+Also the wiring (:func:`start_bedrock_regions`) and the service's Bedrock queries
+(:class:`BedrockQueries`, mixed into :class:`actors.service.Service`).
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import replace
+from typing import Any
+
+import pybreaker
+import pykka
+from loguru import logger
+
+from actors.io import IOWorker
+from actors.provider import RefreshTicket
+from actors.scheduling import jittered, schedule
+from discovery.bedrock import (
+    PROVIDER,
+    BedrockRegionClient,
+    Ewma,
+    RegionBoard,
+    RegionStatus,
+    RegionUnavailable,
+    describe_regions,
+    endpoint_for,
+    make_client,
+    model_region_rows,
+    rank_regions,
+    resolve_model,
+    source_name,
+)
+from discovery.messages import ProviderSnapshot, RefreshFailure, RefreshOutcome
+from discovery.model import Model
+from discovery.providers.base import ProviderError
+from discovery.settings import Settings
+
+
+class _BreakerListener(pybreaker.CircuitBreakerListener):
+    """Tells the actor when its breaker changes state (called on the I/O thread)."""
+
+    def __init__(self, proxy: Any):
+        self.proxy = proxy
+
+    def state_change(self, cb, old_state, new_state) -> None:
+        try:
+            self.proxy.breaker_changed(new_state.name)
+        except pykka.ActorDeadError:
+            pass
+
+
+class BedrockRegionActor(pykka.ThreadingActor):
+    """Refreshes one region's Bedrock models on a jittered timer and on request.
+
+    Both list calls run at once (the refresh on the I/O thread, the profile pages on a second
+    one), so a region costs one round trip of its latency. The breaker is used only from the I/O
+    thread. A region that does not offer Bedrock, or denies access, is marked ``unavailable``
+    and asked again only every ``unavailable_recheck_interval``.
+    """
+
+    def __init__(self, region: str, settings: Settings, catalog: Any, view: Any, board: RegionBoard,
+                 supervisor: Any = None, client: Any = None):
+        super().__init__()
+        self._client = client
+        self.region = region
+        self.source = source_name(region)
+        self.settings = settings
+        self.config = settings.bedrock
+        self.catalog = catalog
+        self.view = view
+        self.board = board
+        self.supervisor = supervisor
+        self.latency = Ewma(self.config.latency_alpha)
+        self.status = RegionStatus(region)
+        self.in_flight: RefreshTicket | None = None
+        self.fetcher: BedrockRegionClient | None = None
+        self._last_answer: tuple[tuple[list, list], tuple[Model, ...]] | None = None  # I/O thread only
+        self._timer: threading.Timer | None = None
+        self._io: IOWorker | None = None
+        self._calls: IOWorker | None = None
+
+    # -- life cycle ------------------------------------------------------------------------------
+    def on_start(self) -> None:
+        self._proxy = self.actor_ref.proxy()
+        self.breaker = pybreaker.CircuitBreaker(
+            fail_max=self.config.fail_max, reset_timeout=self.config.reset_timeout, name=self.source,
+            throw_new_error_on_trip=False, listeners=[_BreakerListener(self._proxy)])
+        self._io = IOWorker(f"io-{self.source}")
+        self._calls = IOWorker(f"io-{self.source}-profiles")
+        # A restarted actor keeps what the board knew (latency aside), so status survives a crash.
+        known = self.board.get(self.region)
+        if known is not None:
+            self.status = replace(known, refreshing=False)
+        first = 0.0 if self.settings.refresh_on_start else jittered(self.config.refresh_interval, self.config.jitter)
+        self._schedule(first)
+
+    def on_stop(self) -> None:
+        if self.in_flight is not None:
+            self.catalog.interrupt_run(self.in_flight.run_id, "interrupted: the service stopped during this refresh")
+        self._cleanup()
+
+    def on_failure(self, exception_type, exception_value, traceback) -> None:
+        logger.error("bedrock region actor {} died: {}: {}", self.region, exception_type.__name__, exception_value)
+        self._cleanup()
+        if self.supervisor is not None:
+            try:
+                self.supervisor.child_failed(self.source, f"{exception_type.__name__}: {exception_value}")
+            except pykka.ActorDeadError:
+                pass
+
+    def _cleanup(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        for worker in (self._io, self._calls):
+            if worker is not None:
+                worker.shutdown()  # a call in flight ends on its own timeout
+        if self.in_flight is not None and not self.in_flight.future.done():
+            self.in_flight.future.set_result(RefreshOutcome(self.in_flight.run_id, self.source, "failed",
+                                                            error="abandoned: the region actor stopped"))
+
+    def on_receive(self, message: Any) -> Any:
+        # Anything but a proxy call is a bug in the sender; dying lets the supervisor restart us clean.
+        raise TypeError(f"{self.source}: unexpected message {message!r}")
+
+    # -- timer -----------------------------------------------------------------------------------
+    def _schedule(self, delay: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._publish(next_refresh_at=time.time() + delay)
+        self._timer = schedule(delay, self._proxy.tick, name=f"timer-{self.source}")
+
+    def tick(self) -> None:
+        """The timer fired: refresh; the next tick is scheduled when this refresh ends."""
+        try:
+            self.refresh(trigger="timer")
+        except Exception:  # reached by tell: an escaped error would kill the actor
+            logger.exception("{}: timer refresh failed to start", self.source)
+            self._schedule(jittered(self.config.refresh_interval, self.config.jitter))
+
+    # -- refresh ---------------------------------------------------------------------------------
+    def refresh(self, trigger: str = "manual") -> RefreshTicket:
+        """Start a refresh, or join the one in flight; returns its ticket at once."""
+        if self.in_flight is not None:
+            return self.in_flight
+        run_id = self.view.next_run_id()
+        self.catalog.begin_run(run_id, self.source, trigger)
+        ticket = RefreshTicket(run_id, self.source, trigger)
+        self.in_flight = ticket
+        self._publish(refreshing=True)
+        assert self._io is not None
+        self._io.submit(self._run_refresh, ticket)
+        return ticket
+
+    def _fetch(self) -> tuple[Model, ...]:
+        """On the I/O thread: both list calls at once, normalized to this region's models."""
+        from discovery.bedrock import normalize_region
+
+        if self.fetcher is None:
+            # Built here, not in on_start, when start-up did not build it: a client takes a few ms.
+            self.fetcher = BedrockRegionClient(self.region, self.config, self._client, on_latency=self.latency.add)
+        fetcher = self.fetcher
+        profiles: concurrent.futures.Future = concurrent.futures.Future()
+
+        def list_profiles() -> None:
+            try:
+                profiles.set_result(fetcher.list_inference_profiles())
+            except Exception as exc:  # handed to the waiting thread, raised there
+                profiles.set_exception(exc)
+
+        assert self._calls is not None
+        self._calls.submit(list_profiles)
+        summaries = fetcher.list_foundation_models()
+        # The profile call has its own read timeout; this bound only guards against a lost worker.
+        found = profiles.result(timeout=self.config.timeout * 3 + 5)
+        answer = (summaries, found)
+        if self._last_answer is None or self._last_answer[0] != answer:
+            # Most refreshes answer what the last one did: the same records are reused as they are,
+            # which spares normalizing them and lets the catalog see unchanged models at a glance.
+            self._last_answer = (answer, tuple(normalize_region(self.region, summaries, found)))
+        return self._last_answer[1]
+
+    def _run_refresh(self, ticket: RefreshTicket) -> None:
+        """On the I/O thread: fetch through the breaker, hand the result to the catalog."""
+        started = time.monotonic()
+        outcome: RefreshOutcome | None = None
+        failure: RefreshFailure | None = None
+        unavailable = False
+        count: int | None = None
+        try:
+            try:
+                models = self.breaker.call(self._fetch)
+            except pybreaker.CircuitBreakerError:
+                failure = RefreshFailure(self.source, ticket.run_id, self._open_reason(), "circuit_open")
+            except ProviderError as exc:
+                unavailable = isinstance(exc, RegionUnavailable)
+                failure = RefreshFailure(self.source, ticket.run_id, exc.reason, exc.kind)
+            except Exception as exc:  # a bug: report it like a failed refresh
+                logger.opt(exception=exc).error("{}: unexpected error while fetching", self.source)
+                failure = RefreshFailure(self.source, ticket.run_id, f"internal: {type(exc).__name__}: {exc}")
+            else:
+                count = len(models)
+                snapshot = ProviderSnapshot(
+                    source=self.source, run_id=ticket.run_id, models=models, fetched_at=time.time(),
+                    duration=time.monotonic() - started, max_removal_ratio=self.config.max_removal_ratio)
+                outcome = self.catalog.apply_snapshot(snapshot).get(timeout=max(60.0, self.settings.ask_timeout))
+            if failure is not None:
+                log = logger.info if unavailable else logger.warning
+                log("refresh {} of {} failed: {}", ticket.run_id, self.source, failure.reason)
+                outcome = self.catalog.record_failure(failure).get(timeout=self.settings.ask_timeout)
+        except Exception as exc:  # the ticket must always resolve
+            logger.opt(exception=exc).error("{}: refresh {} could not be completed", self.source, ticket.run_id)
+            outcome = RefreshOutcome(ticket.run_id, self.source, "failed", error=f"internal: {exc}")
+        finally:
+            if outcome is None:
+                outcome = RefreshOutcome(ticket.run_id, self.source, "failed", error="abandoned")
+            try:
+                # The ticket resolves there, after the status is published: a waiter reads it fresh.
+                self._proxy.refresh_finished(ticket, outcome, unavailable, count)
+            except pykka.ActorDeadError:
+                if not ticket.future.done():
+                    ticket.future.set_result(outcome)
+
+    def _open_reason(self) -> str:
+        return (f"circuit open: skipped after {self.config.fail_max} consecutive failures; "
+                f"next try after {self.config.reset_timeout:g}s")
+
+    def refresh_finished(self, ticket: RefreshTicket, outcome: RefreshOutcome, unavailable: bool = False,
+                         model_count: int | None = None) -> None:
+        """Back on the actor thread: record the outcome and schedule the next refresh."""
+        if self.in_flight is ticket:
+            self.in_flight = None
+        now = time.time()
+        changes: dict[str, Any] = {"refreshing": False, "last_refresh_at": now}
+        if outcome.outcome == "succeeded":
+            changes.update(status="available", reason=None, last_success_at=now,
+                           model_count=model_count if model_count is not None else outcome.total)
+        else:
+            changes.update(last_error=outcome.error, reason=outcome.error,
+                           status="unavailable" if unavailable else
+                           "circuit_open" if self.status.breaker_state == "open" else "failing")
+        self._publish(**changes)
+        # Not offered or no access: that will not change by the next tick, so ask much less often.
+        interval = self.config.unavailable_recheck_interval if unavailable else self.config.refresh_interval
+        self._schedule(jittered(interval, self.config.jitter))
+        if not ticket.future.done():
+            ticket.future.set_result(outcome)
+
+    def breaker_changed(self, new: str) -> None:
+        """Keep the breaker state for status; an open breaker is this region's alone."""
+        logger.info("{}: circuit breaker → {}", self.source, new)
+        changes: dict[str, Any] = {"breaker_state": new}
+        if new == "open" and self.status.status in ("failing", "available", "starting"):
+            changes["status"] = "circuit_open"
+        self._publish(**changes)
+
+    def _publish(self, **changes: Any) -> None:
+        self.status = replace(self.status, latency=self.latency.value, latency_samples=self.latency.samples,
+                              **changes)
+        self.board.publish(self.status)
+
+    def region_status(self) -> RegionStatus:
+        """This region's status, with the newest latency average."""
+        self._publish()
+        return self.status
+
+
+def start_bedrock_regions(service: Any, settings: Settings) -> None:
+    """Start one supervised :class:`BedrockRegionActor` per configured region (if Bedrock is on).
+
+    With ``discover_regions`` the regions EC2 reports enabled are added from a background thread,
+    so a slow EC2 answer never holds up start-up.
+    """
+    if not settings.bedrock.enabled:
+        return
+    board = service.bedrock_board = RegionBoard()
+    clients = build_clients(settings.bedrock.regions, settings.bedrock)
+
+    def start(region: str) -> None:
+        board.publish(RegionStatus(region))
+
+        def factory(sup: Any, region: str = region) -> pykka.ActorRef:
+            # A restarted actor makes a fresh client: the old one carries the dead actor's timing hooks.
+            return BedrockRegionActor.start(region, settings, service.catalog, service.view, board, sup,
+                                            clients.pop(region, None))
+
+        service.supervisor.start_child(source_name(region), factory).get(timeout=settings.ask_timeout)
+
+    for region in settings.bedrock.regions:
+        start(region)
+    if settings.bedrock.discover_regions:
+        def discover() -> None:
+            try:
+                found = describe_regions(settings.bedrock)
+            except ProviderError as exc:
+                logger.warning("bedrock: EC2 DescribeRegions failed, keeping the configured regions: {}", exc.reason)
+                return
+            for region in found:
+                if region not in board.snapshot() and not service._stopped.is_set():
+                    try:
+                        start(region)
+                    except (pykka.ActorDeadError, pykka.Timeout):
+                        return  # stopping
+            logger.info("bedrock: {} regions watched (EC2 DescribeRegions)", len(board.snapshot()))
+
+        service.bedrock_discovery = threading.Thread(target=discover, name="bedrock-describe-regions", daemon=True)
+        service.bedrock_discovery.start()
+
+
+def build_clients(regions: Iterable[str], config: Any) -> dict[str, Any]:
+    """Every region's boto3 client, made before the actors start.
+
+    Made one after another under the session lock anyway, and the first one loads boto3 and the
+    service model (~0.5 s): done up front, every region starts its first refresh at once.
+    A region whose client cannot be made gets none here; its actor reports why on refresh.
+    """
+    from botocore.exceptions import BotoCoreError
+
+    clients: dict[str, Any] = {}
+    for region in regions:
+        try:
+            clients[region] = make_client("bedrock", region, config, endpoint_for(config.endpoint_url, region))
+        except ProviderError as exc:
+            logger.warning("bedrock: {}", exc.reason)
+            break  # the same for every region (no credentials)
+        except BotoCoreError as exc:  # e.g. an unknown AWS profile: the actors report it per refresh
+            logger.warning("bedrock: cannot make a client for {}: {}: {}", region, type(exc).__name__, exc)
+            break
+    return clients
+
+
+class BedrockQueries:
+    """The service's Bedrock questions; mixed into Service, which provides index, supervisor and settings."""
+
+    bedrock_board: RegionBoard | None = None
+
+    def bedrock_regions(self) -> list[dict[str, Any]]:
+        """Every watched region: status, latency EWMA, model count, last error (no actor is asked)."""
+        board = self.bedrock_board
+        statuses = board.snapshot() if board is not None else {}
+        return [statuses[r].to_dict() for r in sorted(statuses)]
+
+    def bedrock_model(self, model_id: str) -> Model:
+        """The catalog entry of a Bedrock model: ``bedrock/<modelId>``, a bare model id or a profile id.
+
+        Raises :class:`discovery.bedrock.UnknownBedrockModel` when there is none.
+        """
+        index = self.index  # type: ignore[attr-defined]
+        return resolve_model(index.by_provider.get(PROVIDER, ()), index.get, model_id)
+
+    def model_regions(self, model_id: str) -> list[dict[str, Any]]:
+        """The regions a Bedrock model is available in, each with its access, profiles and region health.
+
+        ``model_id`` is ``bedrock/<modelId>``, a bare model id or an inference profile id.
+        Raises :class:`discovery.bedrock.UnknownBedrockModel` for an unknown model.
+        """
+        board = self.bedrock_board
+        return model_region_rows(self.bedrock_model(model_id), board.snapshot() if board else {})
+
+    def best_regions_for_model(self, model_id: str, preferred: Iterable[str] = ()) -> list[str]:
+        """The model's regions, best first: ``preferred`` ones in the given order, then by measured latency.
+
+        Raises :class:`discovery.bedrock.UnknownBedrockModel` for an unknown model.
+        """
+        board = self.bedrock_board
+        model = self.bedrock_model(model_id)
+        return rank_regions(model.regions or (), tuple(preferred), board.snapshot() if board else {})
+
+    def is_model_available_in_region(self, model_id: str, region: str) -> bool:
+        """Whether the catalog lists the Bedrock model in ``region`` (False for an unknown model)."""
+        try:
+            return region in (self.bedrock_model(model_id).regions or ())
+        except KeyError:
+            return False
+
+    def refresh_bedrock(self, regions: Iterable[str] | None = None, trigger: str = "manual") -> list[RefreshTicket]:
+        """Start (or join) a refresh of some or all watched regions; returns their tickets."""
+        board = self.bedrock_board
+        statuses = board.snapshot() if board else {}
+        wanted = list(regions) if regions is not None else sorted(statuses)
+        # Slowest first (by measured latency): the round ends when the slowest region answers.
+        wanted.sort(key=lambda r: -(statuses[r].latency or 0.0) if r in statuses else 0.0)
+        timeout = self.settings.ask_timeout  # type: ignore[attr-defined]
+        # Every ask is sent before any answer is awaited: the regions start together, not in turn.
+        refs = [self.supervisor.ref(source_name(r)) for r in wanted]  # type: ignore[attr-defined]
+        started = [ref.proxy().refresh(trigger) for ref in pykka.get_all(refs, timeout=timeout) if ref is not None]
+        return list(pykka.get_all(started, timeout=timeout))

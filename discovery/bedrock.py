@@ -1,0 +1,690 @@
+"""AWS Bedrock, region by region: boto3 calls, normalization, region health and ranking.
+
+Bedrock offers a different set of models in each region, some only through cross-region
+inference profiles (``us.``, ``eu.``, ``apac.``, ``global.`` ids). Each region is its own source
+(``bedrock@<region>``) with its own snapshot; :func:`combine_region_sources` folds those into one
+catalog entry per Bedrock model id whose ``regions`` is the union; per-region details are kept in
+``attributes`` as value → regions groups (``regions_by_profile``, ``regions_by_inference_type``,
+``regions_by_lifecycle``), which stay small and diff readably. Plain logic, no threads: :mod:`actors.bedrock` adds them.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime
+from typing import Any
+
+from discovery.enrich import ModelDraft
+from discovery.model import Model
+from discovery.providers.base import (
+    MalformedAnswer,
+    ProviderAuthError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderUnreachable,
+)
+from discovery.settings import BedrockSettings
+from discovery.taxonomy import (
+    guess_kind,
+    iso_date,
+    kind_from_modalities,
+    normalize_modalities,
+)
+
+PROVIDER = "bedrock"
+SOURCE_PREFIX = "bedrock@"
+REGION_NAME = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
+# Pages asked of ListInferenceProfiles (the API allows 1-1000).
+PROFILE_PAGE_SIZE = 1000
+# A runaway nextToken loop is a malformed answer, not a reason to page forever.
+MAX_PAGES = 100
+MODALITY_WORDS = {"speech": "audio"}
+INFERENCE_TYPES = {"ON_DEMAND": "on_demand", "PROVISIONED": "provisioned", "INFERENCE_PROFILE": "inference_profile"}
+LIFECYCLE = {"ACTIVE": "active", "LEGACY": "legacy"}
+# Error codes that say "Bedrock is not offered here, or this account may not use it here".
+UNAVAILABLE_CODES = frozenset({"UnrecognizedClientException", "AccessDeniedException", "UnknownOperationException",
+                               "OptInRequired", "AuthFailure", "404"})
+_ARN_MODEL = re.compile(r"^arn:[\w-]+:bedrock:[\w-]*:\d*:foundation-model/(?P<id>.+)$")
+_PROFILE_GEO = re.compile(r"^(?:us|eu|apac|global|au|jp|ca|us-gov)\s+", re.IGNORECASE)
+
+
+def source_name(region: str) -> str:
+    """The source name of one region's snapshots, ``bedrock@<region>``."""
+    return f"{SOURCE_PREFIX}{region}"
+
+
+def region_of(source: str) -> str | None:
+    """The region of a ``bedrock@<region>`` source name; None for any other source."""
+    return source[len(SOURCE_PREFIX):] if source.startswith(SOURCE_PREFIX) else None
+
+
+def canonical_id(model_id: str) -> str:
+    """``bedrock/<modelId>`` for a bare Bedrock model id; a canonical id is returned as it is."""
+    return model_id if model_id.startswith(f"{PROVIDER}/") else f"{PROVIDER}/{model_id}"
+
+
+def endpoint_for(template: str | None, region: str) -> str | None:
+    """The endpoint URL for ``region`` from a ``{region}`` template; None means AWS's own endpoint."""
+    return template.format(region=region) if template else None
+
+
+class RegionUnavailable(ProviderError):
+    """Bedrock is not offered in the region, or the account has no access there: rechecked slowly."""
+
+    kind = "unavailable"
+
+
+class UnknownBedrockModel(KeyError):
+    """No Bedrock model (or inference profile) with that id is in the catalog."""
+
+    def __str__(self) -> str:
+        return f"no Bedrock model {self.args[0]!r} in the catalog"
+
+
+# -- errors --------------------------------------------------------------------------------------
+def classify_error(exc: BaseException, region: str, *, ever_answered: bool = False) -> ProviderError:
+    """A boto3/botocore exception as the matching :class:`ProviderError`.
+
+    Not offered / access denied / unrecognized client are :class:`RegionUnavailable`. An
+    unreachable endpoint is too, unless the region has answered before: then it is going dark,
+    an ordinary failure for the breaker.
+    """
+    from botocore import exceptions as bx
+    from botocore.parsers import ResponseParserError
+
+    where = f"bedrock {region}"
+    if isinstance(exc, bx.ClientError):
+        err = exc.response.get("Error") or {}
+        code = str(err.get("Code") or "")
+        message = _one_line(err.get("Message")) or code or "no message"
+        status = (exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+        text = f"{where} answered HTTP {status}: {code}: {message}"
+        if code in UNAVAILABLE_CODES or status == 404:
+            return RegionUnavailable(text, status=status)
+        if status in (401, 403):
+            return ProviderAuthError(text, status=status)
+        if status == 429 or code in ("ThrottlingException", "TooManyRequestsException"):
+            return ProviderRateLimited(text, status=status)
+        return ProviderHTTPError(text, status=status)
+    if isinstance(exc, bx.ReadTimeoutError):
+        return ProviderTimeout(f"no answer from {where} within the read timeout")
+    if isinstance(exc, bx.ConnectionError):  # EndpointConnectionError, ConnectTimeoutError
+        text = f"cannot connect to {where} at {getattr(exc, 'kwargs', {}).get('endpoint_url', '?')}"
+        return ProviderUnreachable(text) if ever_answered else RegionUnavailable(text + " (endpoint unreachable)")
+    if isinstance(exc, bx.ConnectionClosedError):
+        return ProviderUnreachable(f"{where} closed the connection without an answer")
+    if isinstance(exc, ResponseParserError):
+        return MalformedAnswer(f"{where} answered with a body that is not its format")
+    if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError)):
+        return ProviderAuthError(f"{where}: no AWS credentials found by the standard credential chain")
+    if isinstance(exc, bx.BotoCoreError):
+        return ProviderError(f"{where}: {type(exc).__name__}: {exc}")
+    return ProviderError(f"{where}: {type(exc).__name__}: {exc}")
+
+
+def _one_line(message: Any) -> str | None:
+    """An error message fit for one line of refresh history; an HTML error page is not quoted."""
+    if not isinstance(message, str) or not message.strip():
+        return None
+    text = message.strip()
+    if text.lower().startswith(("<!doctype", "<html")):
+        return "not found (an HTML error page)"
+    return " ".join(text.split())[:300]
+
+
+# -- latency -------------------------------------------------------------------------------------
+class Ewma:
+    """An exponentially weighted moving average of call latencies (seconds); thread-safe."""
+
+    def __init__(self, alpha: float = 0.3):
+        if not 0 < alpha <= 1:
+            raise ValueError("alpha must be in (0, 1]")
+        self.alpha = alpha
+        self.value: float | None = None
+        self.samples = 0
+        self._lock = threading.Lock()
+
+    def add(self, seconds: float) -> float:
+        """Fold one measurement in; returns the new average."""
+        with self._lock:
+            self.value = seconds if self.value is None else self.alpha * seconds + (1 - self.alpha) * self.value
+            self.samples += 1
+            return self.value
+
+
+# -- region status -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RegionStatus:
+    """How one region is doing, as ``GET /api/v1/bedrock/regions`` shows it."""
+
+    region: str
+    status: str = "starting"  # starting | available | failing | circuit_open | unavailable
+    reason: str | None = None
+    latency: float | None = None  # EWMA, seconds
+    latency_samples: int = 0
+    model_count: int | None = None
+    profile_count: int | None = None
+    last_error: str | None = None
+    last_refresh_at: float | None = None
+    last_success_at: float | None = None
+    next_refresh_at: float | None = None
+    breaker_state: str = "closed"
+    refreshing: bool = False
+
+    @property
+    def healthy(self) -> bool:
+        """Whether the region's last refresh succeeded."""
+        return self.status == "available"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form, latency in milliseconds."""
+        out = asdict(self)
+        out["source"] = source_name(self.region)
+        out["latency_ms"] = round(self.latency * 1000, 1) if self.latency is not None else None
+        del out["latency"]
+        return out
+
+
+class RegionBoard:
+    """The newest status of every region, swapped as a whole so readers never wait on writers."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._statuses: Mapping[str, RegionStatus] = {}
+
+    def publish(self, status: RegionStatus) -> None:
+        """Replace one region's status."""
+        with self._lock:
+            statuses = dict(self._statuses)
+            statuses[status.region] = status
+            self._statuses = statuses
+
+    def snapshot(self) -> Mapping[str, RegionStatus]:
+        """Every region's status (a reference read; never changed after it is published)."""
+        return self._statuses
+
+    def get(self, region: str) -> RegionStatus | None:
+        """One region's status, or None if it is not watched."""
+        return self._statuses.get(region)
+
+
+# -- normalization -------------------------------------------------------------------------------
+def model_id_from_arn(arn: Any) -> str | None:
+    """``anthropic.claude-…`` from ``arn:aws:bedrock:us-east-1::foundation-model/anthropic.claude-…``."""
+    match = _ARN_MODEL.match(arn) if isinstance(arn, str) else None
+    return match.group("id") if match else None
+
+
+def _jsonable(value: Any) -> Any:
+    """boto3 parses timestamps into datetimes; records keep ISO strings."""
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {k: _jsonable(v) for k, v in value.items() if k != "ResponseMetadata"}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _modalities(values: Any) -> tuple[str, ...] | None:
+    if not isinstance(values, list):
+        return None
+    return normalize_modalities(MODALITY_WORDS.get(str(v).lower(), str(v)) for v in values)
+
+
+def _profiles_by_model(profiles: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """Model id → ids of the active inference profiles (callable from this region) that route to it."""
+    via: dict[str, list[str]] = {}
+    for profile in profiles:
+        pid = profile.get("inferenceProfileId")
+        if not isinstance(pid, str) or profile.get("status", "ACTIVE") != "ACTIVE":
+            continue
+        for target in profile.get("models") or ():
+            model_id = model_id_from_arn(target.get("modelArn") if isinstance(target, Mapping) else None)
+            if model_id and pid not in via.setdefault(model_id, []):
+                via[model_id].append(pid)
+    return via
+
+
+# Attributes that map a value to the regions it holds in; combining regions is a union of each list.
+REGION_GROUPS = ("regions_by_inference_type", "regions_by_profile", "regions_by_lifecycle")
+
+
+def _region_groups(region: str, types: Sequence[str], profiles: Sequence[str], lifecycle: str | None) -> dict:
+    """This region's entries of the REGION_GROUPS attributes."""
+    return {"regions_by_inference_type": {t: [region] for t in types},
+            "regions_by_profile": {p: [region] for p in profiles},
+            "regions_by_lifecycle": {lifecycle: [region]} if lifecycle else {}}
+
+
+def normalize_summary(region: str, summary: Mapping[str, Any], profiles: Sequence[str] = ()) -> Model:
+    """One ``FoundationModelSummary`` of one region as a :class:`Model` (``regions`` = that region)."""
+    model_id = summary["modelId"]
+    draft = ModelDraft(PROVIDER, model_id, source_name(region))
+    draft.set("name", summary.get("modelName"))
+    inputs, outputs = _modalities(summary.get("inputModalities")), _modalities(summary.get("outputModalities"))
+    draft.set("modalities.input", inputs)
+    draft.set("modalities.output", outputs)
+    if inputs is not None:
+        draft.set("capabilities.vision", "image" in inputs)
+    if isinstance(summary.get("responseStreamingSupported"), bool):
+        draft.set("capabilities.streaming", summary["responseStreamingSupported"])
+    customizations = summary.get("customizationsSupported")
+    if isinstance(customizations, list):
+        draft.set("capabilities.fine_tuning", bool({"FINE_TUNING", "CONTINUED_PRE_TRAINING"} & set(customizations)))
+    kind = "rerank" if "rerank" in model_id else kind_from_modalities(inputs, outputs)
+    draft.set("kind", kind)
+    draft.guess("kind", guess_kind(model_id))
+    lifecycle = summary.get("modelLifecycle") or {}
+    status = LIFECYCLE.get(str(lifecycle.get("status", "")).upper())
+    draft.set("lifecycle.status", status)
+    draft.set("lifecycle.release_date", iso_date(_jsonable(lifecycle.get("startOfLifeTime"))))
+    draft.set("lifecycle.deprecation_date", iso_date(_jsonable(lifecycle.get("endOfLifeTime")
+                                                                or lifecycle.get("legacyTime"))))
+    draft.set("regions", (region,))
+    types = [INFERENCE_TYPES.get(t, str(t).lower()) for t in summary.get("inferenceTypesSupported") or ()]
+    if profiles and "inference_profile" not in types:
+        types.append("inference_profile")
+    attributes: dict[str, Any] = {
+        "provider_name": summary.get("providerName"),
+        "inference_types": sorted(types),
+        "customizations": sorted(str(c).lower() for c in customizations or ()),
+        "inference_profiles": sorted(profiles),
+        **_region_groups(region, sorted(types), profiles, status),
+    }
+    return draft.build(attributes=attributes, raw=_jsonable(summary))
+
+
+def _profile_only(region: str, model_id: str, profile_ids: Sequence[str],
+                  profiles: Mapping[str, Mapping[str, Any]]) -> Model:
+    """A model this region does not list but reaches through inference profiles."""
+    draft = ModelDraft(PROVIDER, model_id, source_name(region))
+    first = profiles.get(profile_ids[0]) or {}
+    name = first.get("inferenceProfileName")
+    draft.set("name", _PROFILE_GEO.sub("", name) if isinstance(name, str) else None)
+    draft.set("regions", (region,))
+    draft.guess("kind", guess_kind(model_id))
+    types = ["inference_profile"]
+    attributes = {"inference_types": types, "inference_profiles": sorted(profile_ids),
+                  **_region_groups(region, types, sorted(profile_ids), None)}
+    raw = {"inferenceProfiles": [_jsonable(profiles[p]) for p in profile_ids if p in profiles]}
+    return draft.build(attributes=attributes, raw=raw)
+
+
+def normalize_region(region: str, summaries: Iterable[Mapping[str, Any]],
+                     profiles: Iterable[Mapping[str, Any]] = ()) -> list[Model]:
+    """One region's answer as models: every listed model, plus those reached only through a profile."""
+    profiles = list(profiles)
+    by_id = {p["inferenceProfileId"]: p for p in profiles if isinstance(p.get("inferenceProfileId"), str)}
+    via = _profiles_by_model(profiles)
+    out: list[Model] = []
+    seen: set[str] = set()
+    for summary in summaries:
+        model_id = summary.get("modelId") if isinstance(summary, Mapping) else None
+        if not isinstance(model_id, str) or not model_id or model_id in seen:
+            continue
+        seen.add(model_id)
+        out.append(normalize_summary(region, summary, via.get(model_id, ())))
+    for model_id, profile_ids in via.items():
+        if model_id not in seen:
+            out.append(_profile_only(region, model_id, profile_ids, by_id))
+    return out
+
+
+# -- one entry per model -------------------------------------------------------------------------
+def _combine_one(per_region: Mapping[str, Model]) -> Model:
+    """One model from its per-region records (``per_region`` ordered by region name)."""
+    records = list(per_region.values())
+    if len(records) == 1 and (records[0].regions or ()) == tuple(per_region):
+        return records[0]
+    direct = ("on_demand", "provisioned")
+    # The record itself comes from the first region listing the model directly, so it does not
+    # flip between regions from one refresh to the next.
+    base = next((m for m in records
+                 if any(m.attributes.get("regions_by_inference_type", {}).get(t) for t in direct)), records[0])
+    attributes = dict(base.attributes)
+    for key in ("inference_types", "inference_profiles"):
+        attributes[key] = tuple(sorted({v for m in records for v in m.attributes.get(key) or ()}))
+    for key in REGION_GROUPS:
+        grouped: dict[str, set[str]] = {}
+        for m in records:
+            for value, regions in (m.attributes.get(key) or {}).items():
+                grouped.setdefault(value, set()).update(regions)
+        attributes[key] = {v: tuple(sorted(grouped[v])) for v in sorted(grouped)}
+    lifecycle = base.lifecycle
+    if attributes["regions_by_lifecycle"].get("active") and lifecycle.status != "active":
+        # Legacy in one region but active in another: still usable, so active.
+        lifecycle = replace(lifecycle, status="active")
+    return base.evolve(regions=tuple(per_region), attributes=attributes, lifecycle=lifecycle)
+
+
+class RegionFold:
+    """Per-region models → one model per Bedrock id, ``regions`` the union.
+
+    Incremental: it remembers each region's last dict of models, and recombines only the models
+    of regions whose dict is a different object than last time (the catalog keeps a source's
+    dict until that source changes), so a commit of one region costs that region's models.
+    """
+
+    def __init__(self) -> None:
+        self._regions: dict[str, Mapping[str, Model]] = {}
+        self._by_id: dict[str, dict[str, Model]] = {}
+        self._combined: dict[str, Model] = {}
+        # model id → (the per-region records it was combined from, the result)
+        self._memo: dict[str, tuple[tuple[tuple[str, Model], ...], Model]] = {}
+
+    def combine(self, region_models: Mapping[str, Mapping[str, Model]]) -> dict[str, Model]:
+        """Combine (``region_models``: region → that region's models by id); a dict sorted by id.
+
+        The same dict object is returned while nothing changed.
+        """
+        touched: set[str] = set()
+        for region in self._regions.keys() - region_models.keys():
+            touched.update(self._drop(region))
+        for region, models in region_models.items():
+            if self._regions.get(region) is not models:
+                touched.update(self._drop(region))
+                self._regions[region] = models
+                for model_id, m in models.items():
+                    self._by_id.setdefault(model_id, {})[region] = m
+                touched.update(models)
+        if not touched:
+            return self._combined
+        combined = dict(self._combined)
+        for model_id in touched:
+            per_region = self._by_id.get(model_id)
+            if not per_region:
+                self._by_id.pop(model_id, None)
+                self._memo.pop(model_id, None)
+                combined.pop(model_id, None)
+                continue
+            ordered = {r: per_region[r] for r in sorted(per_region)}
+            parts = tuple(ordered.items())
+            hit = self._memo.get(model_id)
+            # A region's new dict usually holds the very same records: keep the combined one too.
+            if hit is None or len(hit[0]) != len(parts) or any(
+                    a[0] != b[0] or a[1] is not b[1] for a, b in zip(hit[0], parts)):
+                hit = self._memo[model_id] = (parts, _combine_one(ordered))
+            combined[model_id] = hit[1]
+        self._combined = {k: combined[k] for k in sorted(combined)}
+        return self._combined
+
+    def _drop(self, region: str) -> Iterable[str]:
+        old = self._regions.pop(region, None) or {}
+        for model_id in old:
+            per_region = self._by_id.get(model_id)
+            if per_region is not None:
+                per_region.pop(region, None)
+        return old.keys()
+
+
+def combine_regions(region_models: Mapping[str, Iterable[Model]]) -> list[Model]:
+    """Per-region models → one model per Bedrock id, ``regions`` the union, per-region groups unioned."""
+    return list(RegionFold().combine({r: {m.id: m for m in ms} for r, ms in region_models.items()}).values())
+
+
+_fold_lock = threading.Lock()
+_fold = RegionFold()
+
+
+def combine_region_sources(sources: Mapping[str, Mapping[str, Model]]) -> dict[str, Mapping[str, Model]]:
+    """``sources`` with every ``bedrock@<region>`` source folded into one ``bedrock`` source.
+
+    The catalog calls this on every commit with all sources; only the models of regions that
+    changed are recombined (see :class:`RegionFold`).
+    """
+    regions = {region_of(name): models for name, models in sources.items() if name.startswith(SOURCE_PREFIX)}
+    if not regions:
+        return dict(sources)
+    with _fold_lock:
+        combined = _fold.combine(regions)
+    out: dict[str, Mapping[str, Model]] = {}
+    for name, models in sources.items():
+        if not name.startswith(SOURCE_PREFIX):
+            out[name] = models
+        elif PROVIDER not in out:
+            out[PROVIDER] = combined  # where the first region was, so source order is kept
+    return out
+
+
+# -- ranking -------------------------------------------------------------------------------------
+def rank_regions(available: Iterable[str], preferred: Sequence[str] = (),
+                 statuses: Mapping[str, RegionStatus] | None = None) -> list[str]:
+    """Regions to call a model in, best first.
+
+    The preferred regions where the model is available come first, in the order given; the rest
+    follow: regions whose last refresh succeeded before the others, then by measured latency
+    (EWMA, unmeasured last), then by name.
+    """
+    available = list(dict.fromkeys(available))
+    present = set(available)
+    first = [r for r in dict.fromkeys(preferred) if r in present]
+    statuses = statuses or {}
+
+    def key(region: str) -> tuple:
+        status = statuses.get(region)
+        latency = status.latency if status is not None else None
+        healthy = status is None or status.healthy
+        return (not healthy, latency is None, latency or 0.0, region)
+
+    return first + sorted((r for r in available if r not in first), key=key)
+
+
+def resolve_model(models: Iterable[Model], lookup: Callable[[str], Model | None], model_id: str) -> Model:
+    """The Bedrock model for a canonical id, a bare model id, or an inference profile id.
+
+    Raises :class:`UnknownBedrockModel` when none matches.
+    """
+    wanted = canonical_id(model_id)
+    found = lookup(wanted)
+    if found is not None and found.provider == PROVIDER and found.regions:
+        return found
+    # A profile id (us.anthropic.…) means its model, even where a catalog lists the id on its own.
+    profile = wanted[len(PROVIDER) + 1:]
+    for m in models:
+        if profile in (m.attributes.get("inference_profiles") or ()):
+            return m
+    if found is not None and found.provider == PROVIDER:
+        return found  # known only from a catalog: no regions
+    raise UnknownBedrockModel(model_id)
+
+
+def region_details(model: Model) -> dict[str, dict[str, Any]]:
+    """Region → how the model is reached there: access, inference types, profiles, lifecycle."""
+    out: dict[str, dict[str, Any]] = {r: {"access": "inference_profile", "inference_types": [],
+                                          "inference_profiles": [], "lifecycle": None}
+                                      for r in model.regions or ()}
+    groups = model.attributes
+    for value, regions in (groups.get("regions_by_inference_type") or {}).items():
+        for r in regions:
+            if r in out:
+                out[r]["inference_types"].append(value)
+                if value in ("on_demand", "provisioned"):
+                    out[r]["access"] = "direct"
+    for value, regions in (groups.get("regions_by_profile") or {}).items():
+        for r in regions:
+            if r in out:
+                out[r]["inference_profiles"].append(value)
+    for value, regions in (groups.get("regions_by_lifecycle") or {}).items():
+        for r in regions:
+            if r in out:
+                out[r]["lifecycle"] = value
+    return out
+
+
+def model_region_rows(model: Model, statuses: Mapping[str, RegionStatus]) -> list[dict[str, Any]]:
+    """One row per region the model is available in: access, profiles, inference types, region health."""
+    rows = []
+    for region, detail in region_details(model).items():
+        status = statuses.get(region)
+        rows.append({"region": region, **detail,
+                     "region_status": status.status if status else None,
+                     "latency_ms": round(status.latency * 1000, 1) if status and status.latency is not None else None})
+    return rows
+
+
+# -- boto3 ---------------------------------------------------------------------------------------
+_sessions_lock = threading.Lock()
+_sessions: dict[tuple[str | None, str | None], Any] = {}
+# When the credential chain last came up empty, per session: it is not walked again for a minute
+# (the chain ends with the instance metadata service, which can take seconds to time out).
+_no_credentials: dict[tuple[str | None, str | None], float] = {}
+NO_CREDENTIALS_RECHECK = 60.0
+
+
+def make_client(service: str, region: str, settings: BedrockSettings, endpoint_url: str | None = None) -> Any:
+    """A boto3 client with the standard credential chain, timeouts, and no retries of its own.
+
+    Clients are made from one shared session per profile: a new session reloads every service
+    model (~0.2 s each), and sessions are not thread-safe, so creation holds a lock. The client
+    itself is thread-safe. Retries are off because the region's breaker is the retry policy.
+    Raises :class:`ProviderAuthError` when the chain finds no credentials (and no Bedrock API key).
+    """
+    import os
+
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=settings.timeout, read_timeout=settings.timeout,
+                    retries={"total_max_attempts": 1, "mode": "standard"},
+                    user_agent_extra="model-discovery/0.1", max_pool_connections=4)
+    # Keyed by the access key id too: a changed environment (tests, the demo) gets a new chain.
+    key = (settings.profile, os.environ.get("AWS_ACCESS_KEY_ID"))
+    bearer = service == "bedrock" and bool(os.environ.get("AWS_BEARER_TOKEN_BEDROCK"))
+    with _sessions_lock:
+        session = _sessions.get(key)
+        if session is None:
+            session = _sessions[key] = boto3.session.Session(profile_name=settings.profile)
+        if not bearer:
+            missing_since = _no_credentials.get(key)
+            if missing_since is None or time.monotonic() - missing_since > NO_CREDENTIALS_RECHECK:
+                if session.get_credentials() is None:
+                    _no_credentials[key] = time.monotonic()
+                else:
+                    _no_credentials.pop(key, None)
+            if key in _no_credentials:
+                raise ProviderAuthError(f"{service} {region}: no AWS credentials found by the standard chain "
+                                        "(environment, shared files, SSO, container or instance role)")
+        return session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+
+
+class BedrockRegionClient:
+    """Bedrock's control plane in one region: the two list calls, each one timed.
+
+    ``on_latency`` gets the seconds from sending each request to receiving its answer (success or
+    an error status), measured by botocore's own events: the client's first-call set-up and
+    signing are not the region's latency. A call that never connected measures nothing.
+    Give each instance its own boto3 client (the timing handlers are registered on it).
+    """
+
+    def __init__(self, region: str, settings: BedrockSettings, client: Any = None,
+                 on_latency: Callable[[float], None] | None = None):
+        self.region = region
+        self.settings = settings
+        if client is None:
+            from botocore.exceptions import BotoCoreError
+
+            try:
+                client = make_client("bedrock", region, settings, endpoint_for(settings.endpoint_url, region))
+            except BotoCoreError as exc:  # an unknown profile, a broken shared config file
+                raise ProviderError(f"bedrock {region}: cannot make a client: {type(exc).__name__}: {exc}") from None
+        self.client = client
+        self.on_latency = on_latency
+        self.answered = False
+        self._sent = threading.local()  # two calls may run at once, each on its own thread
+        self.client.meta.events.register("before-send.bedrock", self._before_send)
+        self.client.meta.events.register("response-received.bedrock", self._response_received)
+
+    def _before_send(self, **kwargs: Any) -> None:
+        self._sent.at = time.perf_counter()
+
+    def _response_received(self, response_dict: Any = None, **kwargs: Any) -> None:
+        sent, self._sent.at = getattr(self._sent, "at", None), None
+        if sent is not None and response_dict is not None and self.on_latency is not None:
+            self.on_latency(time.perf_counter() - sent)
+
+    def _call(self, operation: str, **params: Any) -> Mapping[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError
+        from botocore.parsers import ResponseParserError
+
+        try:
+            answer = getattr(self.client, operation)(**params)
+        except (ClientError, BotoCoreError, ResponseParserError) as exc:
+            raise classify_error(exc, self.region, ever_answered=self.answered) from None
+        self.answered = True
+        if not isinstance(answer, Mapping):
+            raise MalformedAnswer(f"bedrock {self.region}: {operation} answered with {type(answer).__name__}")
+        return answer
+
+    def list_foundation_models(self) -> list[Mapping[str, Any]]:
+        """``ListFoundationModels``: one answer, no pagination (the API has none)."""
+        answer = self._call("list_foundation_models")
+        summaries = answer.get("modelSummaries")
+        if not isinstance(summaries, list):
+            raise MalformedAnswer(f"bedrock {self.region}: ListFoundationModels has no modelSummaries list")
+        return summaries
+
+    def list_inference_profiles(self) -> list[Mapping[str, Any]]:
+        """``ListInferenceProfiles`` (system-defined), every page via ``nextToken``."""
+        out: list[Mapping[str, Any]] = []
+        params: dict[str, Any] = {"maxResults": PROFILE_PAGE_SIZE, "typeEquals": "SYSTEM_DEFINED"}
+        for _ in range(MAX_PAGES):
+            answer = self._call("list_inference_profiles", **params)
+            page = answer.get("inferenceProfileSummaries")
+            if page is None:
+                page = []  # AWS leaves out empty lists
+            if not isinstance(page, list):
+                raise MalformedAnswer(f"bedrock {self.region}: inferenceProfileSummaries is not a list")
+            out.extend(page)
+            token = answer.get("nextToken")
+            if not token:
+                return out
+            params["nextToken"] = token
+        raise MalformedAnswer(f"bedrock {self.region}: more than {MAX_PAGES} pages of inference profiles")
+
+
+def describe_regions(settings: BedrockSettings, client: Any = None) -> tuple[str, ...]:
+    """The regions EC2 ``DescribeRegions`` reports enabled for the account, sorted."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.parsers import ResponseParserError
+
+    client = client or make_client("ec2", settings.ec2_region, settings,
+                                   endpoint_for(settings.ec2_endpoint_url, settings.ec2_region))
+    try:
+        answer = client.describe_regions()
+    except (BotoCoreError, ClientError, ResponseParserError) as exc:
+        raise classify_error(exc, settings.ec2_region) from None
+    names = {r.get("RegionName") for r in answer.get("Regions") or ()}
+    return tuple(sorted(n for n in names if isinstance(n, str) and REGION_NAME.match(n)))
+
+
+__all__ = [
+    "PROVIDER",
+    "BedrockRegionClient",
+    "Ewma",
+    "RegionBoard",
+    "RegionFold",
+    "RegionStatus",
+    "RegionUnavailable",
+    "UnknownBedrockModel",
+    "canonical_id",
+    "classify_error",
+    "combine_region_sources",
+    "combine_regions",
+    "describe_regions",
+    "endpoint_for",
+    "make_client",
+    "model_region_rows",
+    "normalize_region",
+    "normalize_summary",
+    "rank_regions",
+    "region_details",
+    "region_of",
+    "resolve_model",
+    "source_name",
+]

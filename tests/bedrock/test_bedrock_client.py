@@ -1,0 +1,68 @@
+"""BedrockRegionClient with real boto3 against the simulator's Bedrock control plane over loopback HTTP."""
+from __future__ import annotations
+
+import pytest
+import requests
+
+from discovery.bedrock import BedrockRegionClient, RegionUnavailable, describe_regions
+from discovery.providers.base import ProviderHTTPError
+from tests.bedrock.conftest import bedrock_settings
+
+
+def client(simulator, region="us-east-1", **kw):
+    latencies: list[float] = []
+    return BedrockRegionClient(region, bedrock_settings(simulator, [region], **kw), on_latency=latencies.append), \
+        latencies
+
+
+def test_inference_profiles_are_read_across_every_page_via_next_token(simulator):
+    served = [r for r in simulator.state.models("bedrock@us-east-1") if "inferenceProfileId" in r]
+    simulator.state.set_page_size("bedrock@us-east-1", 4)
+    bedrock, _ = client(simulator)
+    profiles = bedrock.list_inference_profiles()
+    assert [p["inferenceProfileId"] for p in profiles] == [p["inferenceProfileId"] for p in served]
+    pages = [r for r in simulator.state.requests("bedrock@us-east-1") if r["path"].endswith("inference-profiles")]
+    assert len(pages) == -(-len(served) // 4) and "nextToken" in pages[-1]["query"]
+    assert all(r["auth"] == "sigv4" for r in pages)  # signed by boto3 with the dummy credentials
+
+
+def test_foundation_models_come_in_one_answer_with_the_fields_boto3_parses(simulator):
+    bedrock, _ = client(simulator)
+    summaries = bedrock.list_foundation_models()
+    assert {s["modelId"] for s in summaries} == {
+        r["modelId"] for r in simulator.state.models("bedrock@us-east-1") if "modelId" in r}
+    nova = next(s for s in summaries if s["modelId"] == "amazon.nova-pro-v1:0")
+    assert nova["inferenceTypesSupported"] and nova["modelLifecycle"]["status"] == "ACTIVE"
+
+
+def test_each_answered_call_is_timed_including_error_answers(simulator):
+    simulator.state.set_latency("bedrock@us-east-1", 0.05)
+    bedrock, latencies = client(simulator)
+    bedrock.list_foundation_models()
+    simulator.state.set_fault("bedrock@us-east-1", "status", status=500, times=1)
+    with pytest.raises(ProviderHTTPError, match="InternalServerException"):
+        bedrock.list_foundation_models()
+    assert len(latencies) == 2 and all(0.05 <= s < 1.0 for s in latencies)
+
+
+def test_region_not_offering_bedrock_answers_like_aws_and_is_unavailable(simulator):
+    resp = requests.get(f"{simulator.url}/bedrock/af-south-1/foundation-models", timeout=5)
+    assert resp.status_code == 403
+    assert resp.headers["x-amzn-ErrorType"].startswith("UnrecognizedClientException")
+    assert resp.json() == {"message": "The security token included in the request is invalid."}
+    bedrock, _ = client(simulator, "af-south-1")
+    with pytest.raises(RegionUnavailable, match="UnrecognizedClientException"):
+        bedrock.list_foundation_models()
+
+
+def test_unreachable_endpoint_of_a_region_never_reached_is_unavailable(simulator):
+    settings = bedrock_settings(simulator, ["us-east-1"], timeout=1.0)
+    settings = settings.__class__(**{**settings.__dict__, "endpoint_url": "http://127.0.0.1:9/bedrock/{region}"})
+    with pytest.raises(RegionUnavailable, match="unreachable"):
+        BedrockRegionClient("us-east-1", settings).list_foundation_models()
+
+
+def test_describe_regions_lists_the_regions_enabled_for_the_account(simulator):
+    regions = describe_regions(bedrock_settings(simulator, ["us-east-1"]))
+    assert "us-east-1" in regions and "eu-west-3" in regions
+    assert "me-south-1" not in regions  # not opted in

@@ -1,0 +1,77 @@
+"""/api/v1/bedrock: watched regions, and where each Bedrock model can be called, best region first."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from discovery.bedrock import REGION_NAME, UnknownBedrockModel
+from web.context import service
+from web.errors import ApiError
+
+bp = Blueprint("bedrock", __name__, url_prefix="/api/v1/bedrock")
+MAX_PREFERRED = 50
+
+
+def _preferred() -> tuple[str, ...]:
+    """The ``preferred`` query parameter: a comma list of AWS region names, in order."""
+    raw = request.args.get("preferred", "")
+    regions = tuple(dict.fromkeys(r.strip() for r in raw.split(",") if r.strip()))
+    bad = [r for r in regions if not REGION_NAME.match(r)]
+    if bad:
+        raise ApiError(400, "invalid_parameter", f"preferred: not AWS region names: {', '.join(bad)}")
+    if len(regions) > MAX_PREFERRED:
+        raise ApiError(400, "invalid_parameter", f"preferred: at most {MAX_PREFERRED} regions")
+    unknown = set(request.args) - {"preferred"}
+    if unknown:
+        raise ApiError(400, "invalid_parameter", f"unknown parameter {', '.join(sorted(unknown))}; known: preferred")
+    return regions
+
+
+def _model_id(model_id: str) -> str:
+    """The canonical id of the Bedrock model asked about (a profile id resolves to its model)."""
+    try:
+        return service().bedrock_model(model_id).id
+    except UnknownBedrockModel:
+        raise ApiError(404, "model_not_found", f"no Bedrock model {model_id!r} in the catalog") from None
+
+
+@bp.get("/regions")
+def regions():
+    """Every watched region: status, reason, latency EWMA (ms), model count, last error, breaker.
+
+    ``enabled`` is false (and ``data`` empty) when Bedrock discovery is off.
+    """
+    svc = service()
+    return jsonify({"enabled": svc.bedrock_board is not None, "data": svc.bedrock_regions()})
+
+
+@bp.get("/models/<path:model_id>/regions")
+def model_regions(model_id: str):
+    """The regions the model is available in (directly or through an inference profile), by name.
+
+    ``model_id`` is ``bedrock/<modelId>``, the bare model id, or an inference profile id.
+    :raise 404: no such Bedrock model.
+    """
+    canonical = _model_id(model_id)
+    return jsonify({"model_id": canonical, "regions": service().model_regions(canonical)})
+
+
+@bp.get("/models/<path:model_id>/best-regions")
+def best_regions(model_id: str):
+    """The model's regions best first: ``preferred`` (comma list) in the given order, then by latency.
+
+    Preferred regions where the model is not available are listed in ``preferred_unavailable``.
+    :raise 400: ``preferred`` holds something that is not an AWS region name.
+    :raise 404: no such Bedrock model.
+    """
+    preferred = _preferred()
+    canonical = _model_id(model_id)
+    svc = service()
+    rows = {row["region"]: row for row in svc.model_regions(canonical)}
+    ranked = svc.best_regions_for_model(canonical, preferred)
+    return jsonify({
+        "model_id": canonical,
+        "preferred": list(preferred),
+        "preferred_unavailable": [r for r in preferred if r not in rows],
+        "regions": [{"rank": i, **rows[r], "preferred": r in preferred} for i, r in enumerate(ranked, 1) if r in rows],
+    })
+
