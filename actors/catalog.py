@@ -123,9 +123,10 @@ class CatalogActor(pykka.ThreadingActor):
         except Exception as exc:  # database trouble: the transaction rolled back; keep serving
             logger.exception("refresh {} of {} could not be committed", snapshot.run_id, snapshot.source)
             return self._fail(snapshot.source, snapshot.run_id, f"store: {type(exc).__name__}: {exc}")
-        self.view.provider_rows = store.provider_rows()
         self.view.publish(self.state.index(), changed)
+        # Announce as soon as readers can see the change; the provider rows (a query) can follow.
         self._announce(events)
+        self.view.provider_rows = store.provider_rows()
         if changed:
             logger.info("{}: +{} ~{} -{} (run {})", snapshot.source, outcome.added, outcome.updated,
                         outcome.removed, snapshot.run_id)

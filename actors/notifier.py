@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import weakref
 from typing import Any, Callable, Optional
 
 import pykka
@@ -39,6 +40,9 @@ class NotifierActor(pykka.ThreadingActor):
         self.subscriptions: dict[int, Subscription] = {}
         self.pending: dict[int, _Pending] = {}
         self._ids = itertools.count(1)
+        # Equal filters share one object, so publish() filters once per distinct filter and
+        # finds it by identity (hashing a filter per subscriber per batch costs more).
+        self._filters: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
         self.delivered = 0
 
     def on_start(self) -> None:
@@ -58,7 +62,12 @@ class NotifierActor(pykka.ThreadingActor):
         """Register a callable (called with a tuple of events) or an actor ref (told a ChangeBatch)."""
         if not (callable(target) or isinstance(target, pykka.ActorRef)):
             raise TypeError("a subscriber is a callable or a pykka ActorRef")
-        sub = Subscription(next(self._ids), target, event_filter or EventFilter(),
+        event_filter = event_filter or EventFilter()
+        try:
+            event_filter = self._filters.setdefault(event_filter, event_filter)
+        except TypeError:
+            pass  # an unhashable filter simply is not shared
+        sub = Subscription(next(self._ids), target, event_filter,
                            max_batch or self.default_max_batch,
                            self.default_max_delay if max_delay is None else max_delay)
         self.subscriptions[sub.id] = sub
@@ -90,18 +99,20 @@ class NotifierActor(pykka.ThreadingActor):
         """Called (told) by the catalog after each commit."""
         # Subscribers with equal filters share one filtered tuple: with many subscribers (SSE
         # clients) most filters are alike, and this loop is the notification latency.
-        matched: dict[EventFilter, tuple[StoredEvent, ...]] = {}
+        matched: dict[int, tuple[StoredEvent, ...]] = {}
+        events, pendings = batch.events, self.pending
         for sub in list(self.subscriptions.values()):
-            try:
-                wanted = matched.get(sub.filter)
-                if wanted is None:
-                    wanted = matched[sub.filter] = tuple(e for e in batch.events if sub.filter.matches(e))
-            except Exception:
-                logger.exception("subscriber {}: filter failed", sub.id)
-                continue
+            flt = sub.filter
+            wanted = matched.get(id(flt))
+            if wanted is None:
+                try:
+                    wanted = matched[id(flt)] = tuple(e for e in events if flt.matches(e))
+                except Exception:
+                    logger.exception("subscriber {}: filter failed", sub.id)
+                    continue
             if not wanted:
                 continue
-            pending = self.pending[sub.id]
+            pending = pendings[sub.id]
             if sub.max_delay <= 0 and not pending.events and not pending.paused and len(wanted) <= sub.max_batch:
                 self._deliver(sub, wanted)  # the immediate case: no queue, no flush
                 continue
