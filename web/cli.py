@@ -83,9 +83,9 @@ def demo_bedrock(simulator: Any) -> Any:
         os.environ["AWS_SECRET_ACCESS_KEY"] = "demo-secret-for-the-simulator"
     for region, seconds in DEMO_LATENCIES.items():
         simulator.state.set_latency(f"bedrock@{region}", seconds)
-    return BedrockSettings(enabled=True, regions=tuple(DEMO_LATENCIES), endpoint_url=simulator.url + "/bedrock/{region}",
-                           ec2_endpoint_url=simulator.url + "/ec2", refresh_interval=60.0, timeout=5.0,
-                           unavailable_recheck_interval=600.0)
+    return BedrockSettings(enabled=True, regions=tuple(DEMO_LATENCIES),
+                           endpoint_url=simulator.url + "/bedrock/{region}", ec2_endpoint_url=simulator.url + "/ec2",
+                           refresh_interval=60.0, timeout=5.0, unavailable_recheck_interval=600.0)
 
 
 def build_parser() -> argparse.ArgumentParser:
