@@ -206,7 +206,8 @@ class BedrockRegionActor(pykka.ThreadingActor):
                 snapshot = ProviderSnapshot(
                     source=self.source, run_id=ticket.run_id, models=models, fetched_at=time.time(),
                     duration=time.monotonic() - started, max_removal_ratio=self.config.max_removal_ratio)
-                outcome = self.catalog.apply_snapshot(snapshot).get(timeout=max(60.0, self.settings.ask_timeout))
+                pending = self.catalog.submit_snapshot(snapshot).get(timeout=self.settings.ask_timeout)
+                outcome = pending.result(timeout=max(60.0, self.settings.ask_timeout))
             if failure is not None:
                 log = logger.info if unavailable else logger.warning
                 log("refresh {} of {} failed: {}", ticket.run_id, self.source, failure.reason)

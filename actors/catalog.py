@@ -1,6 +1,7 @@
 """CatalogActor: the single writer of the catalog and the store."""
 from __future__ import annotations
 
+import concurrent.futures
 import itertools
 import threading
 import time
@@ -15,7 +16,6 @@ from discovery.catalog import CatalogState
 from discovery.diff import STATUS_CHANGED
 from discovery.messages import ChangeBatch, ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.model import Model
-from discovery.providers.base import SuspiciousSnapshot
 from discovery.query import CatalogIndex
 from discovery.settings import Settings
 
@@ -73,9 +73,12 @@ class CatalogActor(pykka.ThreadingActor):
         self.view = view
         self.notifier = notifier
         self.state = CatalogState()
+        self._pending: list[tuple[ProviderSnapshot, concurrent.futures.Future]] = []
+        self._flush_queued = False
 
     # -- life cycle ------------------------------------------------------------------------------
     def on_start(self) -> None:
+        self._proxy = self.actor_ref.proxy()
         store.open_database(self.settings.database_url)
         interrupted = store.interrupt_running_runs()
         if interrupted:
@@ -99,6 +102,8 @@ class CatalogActor(pykka.ThreadingActor):
         logger.info("catalog loaded: {} models from the store", len(self.state.current))
 
     def on_stop(self) -> None:
+        # Snapshots already handed over commit before the store closes.
+        self.flush_snapshots()
         store.close_database()
 
     def on_failure(self, exception_type, exception_value, traceback) -> None:
@@ -113,24 +118,55 @@ class CatalogActor(pykka.ThreadingActor):
         except Exception:
             logger.exception("could not record the start of run {}", run_id)
 
+    def submit_snapshot(self, snapshot: ProviderSnapshot) -> concurrent.futures.Future:
+        """Queue a source's answer; the returned future resolves to its RefreshOutcome.
+
+        Every snapshot queued before the next flush is applied together (one merge, one diff,
+        one transaction): when many sources answer at once (thirty Bedrock regions at start-up)
+        the writer keeps up instead of committing them one by one.
+        """
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._pending.append((snapshot, future))
+        if not self._flush_queued:
+            self._flush_queued = True
+            self._proxy.flush_snapshots()
+        return future
+
+    def flush_snapshots(self) -> None:
+        """Apply every queued snapshot (reached by tell)."""
+        batch, self._pending, self._flush_queued = self._pending, [], False
+        if not batch:
+            return
+        snapshots = [snap for snap, _ in batch]
+        for (snap, future), outcome in zip(batch, self._apply(snapshots)):
+            future.set_result(outcome)
+
     def apply_snapshot(self, snapshot: ProviderSnapshot) -> RefreshOutcome:
-        """Diff and commit a source's answer; a refused or failed write leaves everything as it was."""
+        """Diff and commit one source's answer now (queued ones first, to keep their order)."""
+        self.flush_snapshots()
+        return self._apply([snapshot])[0]
+
+    def _apply(self, snapshots: list[ProviderSnapshot]) -> list[RefreshOutcome]:
+        """Diff and commit; a refused or failed write leaves everything as it was."""
         try:
-            outcome, events, changed = self.state.apply(snapshot)
-        except SuspiciousSnapshot as exc:
-            logger.warning("refresh {} of {} refused: {}", snapshot.run_id, snapshot.source, exc)
-            return self._fail(snapshot.source, snapshot.run_id, exc.reason)
+            outcomes, events, changed = self.state.apply_many(snapshots)
         except Exception as exc:  # database trouble: the transaction rolled back; keep serving
-            logger.exception("refresh {} of {} could not be committed", snapshot.run_id, snapshot.source)
-            return self._fail(snapshot.source, snapshot.run_id, f"store: {type(exc).__name__}: {exc}")
-        self.view.publish(self.state.index(), changed)
-        # Announce as soon as readers can see the change; the provider rows (a query) can follow.
-        self._announce(events)
-        self.view.provider_rows = store.provider_rows()
+            logger.exception("refresh of {} could not be committed", ", ".join(s.source for s in snapshots))
+            return [self._fail(s.source, s.run_id, f"store: {type(exc).__name__}: {exc}") for s in snapshots]
         if changed:
-            logger.info("{}: +{} ~{} -{} (run {})", snapshot.source, outcome.added, outcome.updated,
-                        outcome.removed, snapshot.run_id)
-        return outcome
+            self.view.publish(self.state.index(), changed)
+        if events:
+            # Announce as soon as readers can see the change; the provider rows (a query) can follow.
+            self._announce(events)
+        for snap, outcome in zip(snapshots, outcomes):
+            if outcome.outcome != store.SUCCEEDED:
+                logger.warning("refresh {} of {} refused: {}", snap.run_id, snap.source, outcome.error)
+                self._fail(snap.source, snap.run_id, outcome.error or "refused")
+            elif outcome.added or outcome.updated or outcome.removed:
+                logger.info("{}: +{} ~{} -{} (run {})", snap.source, outcome.added, outcome.updated,
+                            outcome.removed, snap.run_id)
+        self.view.provider_rows = store.provider_rows()
+        return outcomes
 
     def record_failure(self, failure: RefreshFailure) -> RefreshOutcome:
         """Record a refresh that produced no snapshot."""

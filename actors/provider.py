@@ -199,7 +199,8 @@ class ProviderActor(pykka.ThreadingActor):
                     is_catalog=self.client.is_catalog, fetched_at=time.time(),
                     duration=time.monotonic() - started, allow_empty=self.config.allow_empty,
                     max_removal_ratio=self.config.max_removal_ratio)
-                outcome = self.catalog.apply_snapshot(snapshot).get(timeout=max(60.0, self.settings.ask_timeout))
+                pending = self.catalog.submit_snapshot(snapshot).get(timeout=self.settings.ask_timeout)
+                outcome = pending.result(timeout=max(60.0, self.settings.ask_timeout))
             if failure is not None:
                 logger.warning("refresh {} of {} failed: {}", ticket.run_id, self.config.name, failure.reason)
                 outcome = self.catalog.record_failure(failure).get(timeout=self.settings.ask_timeout)

@@ -85,67 +85,104 @@ class CatalogState:
         return merge_sources(live, catalogs, include_catalog_only=self.include_catalog_only,
                              precedence=list(self.precedence) or None, catalog_provider=self.catalog_provider)
 
-    def check(self, snapshot: ProviderSnapshot) -> None:
+    def check(self, snapshot: ProviderSnapshot, sources: Optional[Mapping[str, Mapping[str, Model]]] = None) -> None:
         """Refuse an answer that would wipe or gut the source (raise SuspiciousSnapshot)."""
-        before = len(self.sources.get(snapshot.source, {}))
+        previous = (self.sources if sources is None else sources).get(snapshot.source, {})
+        before = len(previous)
         after = len({m.id for m in snapshot.models})
         if before and after == 0 and not snapshot.allow_empty:
             raise SuspiciousSnapshot(f"{snapshot.source} answered with no models but had {before}; "
                                      "kept the last good catalog")
         if before and after < before:
-            lost = before - len({m.id for m in snapshot.models} & self.sources[snapshot.source].keys())
+            lost = before - len({m.id for m in snapshot.models} & previous.keys())
             if lost / before > snapshot.max_removal_ratio and not snapshot.allow_empty:
                 raise SuspiciousSnapshot(
                     f"{snapshot.source} answered with {after} models, losing {lost} of {before} "
                     f"(more than {snapshot.max_removal_ratio:.0%}); kept the last good catalog")
 
-    def apply(self, snapshot: ProviderSnapshot, now: Optional[float] = None) -> tuple[RefreshOutcome, list[store.StoredEvent], set[str]]:
-        """Diff, persist in one transaction, and adopt the new state. Returns (outcome, events, changed ids).
+    def apply(self, snapshot: ProviderSnapshot, now: Optional[float] = None
+              ) -> tuple[RefreshOutcome, list[store.StoredEvent], set[str]]:
+        """Apply one snapshot (see :meth:`apply_many`); raises SuspiciousSnapshot if it is refused."""
+        outcomes, events, changed = self.apply_many([snapshot], now)
+        if outcomes[0].outcome != store.SUCCEEDED:
+            raise SuspiciousSnapshot(outcomes[0].error or "refused")
+        return outcomes[0], events, changed
 
-        Raises SuspiciousSnapshot (nothing written) for an answer that would gut the catalog.
+    def apply_many(self, snapshots: list[ProviderSnapshot], now: Optional[float] = None
+                   ) -> tuple[list[RefreshOutcome], list[store.StoredEvent], set[str]]:
+        """Diff and persist several sources' answers in one merge and one transaction.
+
+        Returns an outcome per snapshot (in order), the committed events and the changed ids. A
+        refused snapshot (it would gut its source) gets a failed outcome with the reason and
+        nothing of it is written; the others still commit. Each model change is attributed to the
+        run of a snapshot whose source lists the model (the last such one), so a model that 30
+        Bedrock regions report at start-up gets one version, not thirty.
         """
-        self.check(snapshot)
         now = now or time.time()
-        old_source = self.sources.get(snapshot.source, {})
-        new_source = reuse_unchanged(old_source, snapshot.models)
-        source_upserts = tuple(m for mid, m in new_source.items()
-                               if mid not in old_source or old_source[mid].content_hash() != m.content_hash())
-        source_deletes = tuple(mid for mid in old_source if mid not in new_source)
-
         sources = dict(self.sources)
-        sources[snapshot.source] = new_source
+        outcomes: dict[int, RefreshOutcome] = {}
+        accepted: list[tuple[ProviderSnapshot, dict[str, Model], dict[str, Model]]] = []
+        source_writes = []
+        for snap in snapshots:
+            try:
+                self.check(snap, sources)
+            except SuspiciousSnapshot as exc:
+                outcomes[snap.run_id] = RefreshOutcome(snap.run_id, snap.source, store.FAILED, error=exc.reason)
+                continue
+            old_source = sources.get(snap.source, {})
+            new_source = reuse_unchanged(old_source, snap.models)
+            sources[snap.source] = new_source
+            accepted.append((snap, old_source, new_source))
+            source_writes.append((snap, tuple(m for mid, m in new_source.items()
+                                              if mid not in old_source
+                                              or old_source[mid].content_hash() != m.content_hash()),
+                                  tuple(mid for mid in old_source if mid not in new_source)))
+        if not accepted:
+            return [outcomes[s.run_id] for s in snapshots], [], set()
+
         merged = reuse_unchanged(self.current, self.merged(sources).values())
         changes = compute_changes(self.current, merged)
 
+        def run_of(model_id: str) -> ProviderSnapshot:
+            for snap, old_source, new_source in reversed(accepted):
+                if model_id in new_source or model_id in old_source:
+                    return snap
+            return accepted[-1][0]
+
         specs: list[tuple[str, Optional[str], Optional[str], Optional[int], Mapping[str, Any]]] = []
         upserts, deletes, diffs = [], [], {}
-        counts = {"added": 0, "updated": 0, "removed": 0}
+        counts = {snap.run_id: {"added": 0, "updated": 0, "removed": 0} for snap, _, _ in accepted}
         for ch in changes:
-            counts[ch.change] += 1
+            snap = run_of(ch.model_id)
+            counts[snap.run_id][ch.change] += 1
             for kind, data in event_specs(ch):
-                specs.append((kind, ch.provider, ch.model_id, snapshot.run_id, data))
+                specs.append((kind, ch.provider, ch.model_id, snap.run_id, data))
             if ch.new is not None:
-                upserts.append((ch.new, ch.change))
+                upserts.append((ch.new, ch.change, snap.run_id))
                 if ch.diff:
                     diffs[ch.model_id] = ch.diff
             else:
-                deletes.append(ch.old)
+                deletes.append((ch.old, snap.run_id))
         before_counts = self._counts if self._counts is not None else capability_counts(self.current)
         after_counts = capability_counts(merged) if changes else before_counts
+        last_run = accepted[-1][0].run_id
         for kind, data in capability_events(before_counts, after_counts):
-            specs.append((kind, None, None, snapshot.run_id, data))
-        specs.append((MODELS_REFRESHED, snapshot.source, None, snapshot.run_id,
-                      {"source": snapshot.source, "total": len(new_source), **counts}))
+            specs.append((kind, None, None, last_run, data))
+        for snap, _, new_source in accepted:
+            specs.append((MODELS_REFRESHED, snap.source, None, snap.run_id,
+                          {"source": snap.source, "total": len(new_source), **counts[snap.run_id]}))
 
         write = store.RefreshWrite(
-            run_id=snapshot.run_id, source=snapshot.source, source_upserts=source_upserts,
-            source_deletes=source_deletes, model_upserts=tuple(upserts), model_deletes=tuple(deletes),
-            diffs=diffs, events=tuple(specs), counts=counts, source_total=len(new_source),
+            sources=tuple(store.SourceWrite(snap.run_id, snap.source, ups, dels, len(sources[snap.source]),
+                                            counts[snap.run_id]) for snap, ups, dels in source_writes),
+            model_upserts=tuple(upserts), model_deletes=tuple(deletes), diffs=diffs, events=tuple(specs),
         )
         events = store.commit_refresh(write, now=now)
         # Only after the commit: the in-memory state follows what is stored.
         self.sources = sources
         self.current = merged
         self._counts = after_counts
-        outcome = RefreshOutcome(snapshot.run_id, snapshot.source, store.SUCCEEDED, total=len(new_source), **counts)
-        return outcome, events, {ch.model_id for ch in changes}
+        for snap, _, new_source in accepted:
+            outcomes[snap.run_id] = RefreshOutcome(snap.run_id, snap.source, store.SUCCEEDED,
+                                                   total=len(new_source), **counts[snap.run_id])
+        return [outcomes[s.run_id] for s in snapshots], events, {ch.model_id for ch in changes}

@@ -400,74 +400,82 @@ def prune_events(max_age: float = 0.0, max_count: int = 0, keep_after: int | Non
 
 
 @dataclass(frozen=True)
-class RefreshWrite:
-    """Everything one successful refresh writes, in one transaction."""
+class SourceWrite:
+    """One source's accepted answer: its own rows and its run's outcome."""
 
     run_id: int
     source: str
-    source_upserts: tuple[Model, ...]
-    source_deletes: tuple[str, ...]
-    model_upserts: tuple[tuple[Model, str], ...]  # (model, change)
-    model_deletes: tuple[Model, ...]
+    upserts: tuple[Model, ...]
+    deletes: tuple[str, ...]
+    total: int
+    counts: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class RefreshWrite:
+    """Everything one or more successful refreshes write, in one transaction.
+
+    Each model change carries the run it is attributed to (the run of the source that lists it).
+    """
+
+    sources: tuple[SourceWrite, ...]
+    model_upserts: tuple[tuple[Model, str, int], ...]  # (model, change, run id)
+    model_deletes: tuple[tuple[Model, int], ...]  # (last version, run id)
     diffs: Mapping[str, Mapping[str, list]]
     events: tuple[tuple[str, Optional[str], Optional[str], Optional[int], Mapping[str, Any]], ...]
-    counts: Mapping[str, int]
-    source_total: int
 
 
 def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> list[StoredEvent]:
-    """Write a refresh's versions, current rows, run outcome and events atomically; return the events."""
+    """Write refreshes' source rows, versions, current rows, run outcomes and events atomically."""
     now = now or time.time()
     with db.atomic():
-        if write.source_deletes:
-            for i in range(0, len(write.source_deletes), CHUNK):
-                chunk = write.source_deletes[i:i + CHUNK]
-                SourceModelRow.delete().where((SourceModelRow.source == write.source)
-                                              & (SourceModelRow.model_id.in_(chunk))).execute()
-        rows = [{"source": write.source, "model_id": m.id, "content_hash": m.content_hash(),
-                 "data": JSONText(m.json_text())} for m in write.source_upserts]
-        bulk_write(SourceModelRow, rows, conflict=("source", "model_id"))
+        for sw in write.sources:
+            for i in range(0, len(sw.deletes), CHUNK):
+                SourceModelRow.delete().where((SourceModelRow.source == sw.source)
+                                              & (SourceModelRow.model_id.in_(sw.deletes[i:i + CHUNK]))).execute()
+            rows = [{"source": sw.source, "model_id": m.id, "content_hash": m.content_hash(),
+                     "data": JSONText(m.json_text())} for m in sw.upserts]
+            bulk_write(SourceModelRow, rows, conflict=("source", "model_id"))
 
-        ids = [m.id for m, _ in write.model_upserts] + [m.id for m in write.model_deletes]
+        ids = [m.id for m, _, _ in write.model_upserts] + [m.id for m, _ in write.model_deletes]
         current_versions: dict[str, int] = {}
+        first_seen: dict[str, float] = {}
         for i in range(0, len(ids), CHUNK):
             chunk = ids[i:i + CHUNK]
             q = (ModelVersionRow.select(ModelVersionRow.model_id, peewee.fn.MAX(ModelVersionRow.version))
                  .where(ModelVersionRow.model_id.in_(chunk)).group_by(ModelVersionRow.model_id).tuples())
             current_versions.update(dict(q))
-        first_seen = {}
-        for i in range(0, len(ids), CHUNK):
-            chunk = ids[i:i + CHUNK]
             first_seen.update(dict(ModelRow.select(ModelRow.id, ModelRow.first_seen)
                                    .where(ModelRow.id.in_(chunk)).tuples()))
 
         versions, current = [], []
-        for m, change in write.model_upserts:
+        for m, change, run_id in write.model_upserts:
             v = current_versions.get(m.id, 0) + 1
             data = JSONText(m.json_text())
             versions.append({"model_id": m.id, "version": v, "change": change, "content_hash": m.content_hash(),
                              "data": data, "diff": dict(write.diffs.get(m.id) or {}) or None,
-                             "run": write.run_id, "created_at": now})
+                             "run": run_id, "created_at": now})
             current.append({"id": m.id, "provider": m.provider, "source": m.source, "live": m.live,
                             "content_hash": m.content_hash(), "version": v, "data": data,
                             "first_seen": first_seen.get(m.id, now), "updated_at": now})
-        for m in write.model_deletes:
+        for m, run_id in write.model_deletes:
             v = current_versions.get(m.id, 0) + 1
             versions.append({"model_id": m.id, "version": v, "change": "removed", "content_hash": m.content_hash(),
-                             "data": JSONText(m.json_text()), "diff": None, "run": write.run_id, "created_at": now})
+                             "data": JSONText(m.json_text()), "diff": None, "run": run_id, "created_at": now})
         bulk_write(ModelVersionRow, versions)
         bulk_write(ModelRow, current, conflict=("id",))
-        deleted = [m.id for m in write.model_deletes]
+        deleted = [m.id for m, _ in write.model_deletes]
         for i in range(0, len(deleted), CHUNK):
             ModelRow.delete().where(ModelRow.id.in_(deleted[i:i + CHUNK])).execute()
 
         events = insert_events(write.events, now)
-        run = RefreshRunRow.get_by_id(write.run_id)
-        RefreshRunRow.update(
-            outcome=SUCCEEDED, finished_at=now, duration_ms=(now - run.started_at) * 1000,
-            total=write.source_total, added=write.counts.get("added", 0),
-            updated=write.counts.get("updated", 0), removed=write.counts.get("removed", 0), error=None,
-        ).where(RefreshRunRow.id == write.run_id).execute()
-        ProviderRow.update(last_refresh_at=now, last_success_at=now, last_error=None,
-                           model_count=write.source_total).where(ProviderRow.name == write.source).execute()
+        for sw in write.sources:
+            run = RefreshRunRow.get_by_id(sw.run_id)
+            RefreshRunRow.update(
+                outcome=SUCCEEDED, finished_at=now, duration_ms=(now - run.started_at) * 1000,
+                total=sw.total, added=sw.counts.get("added", 0), updated=sw.counts.get("updated", 0),
+                removed=sw.counts.get("removed", 0), error=None,
+            ).where(RefreshRunRow.id == sw.run_id).execute()
+            ProviderRow.update(last_refresh_at=now, last_success_at=now, last_error=None,
+                               model_count=sw.total).where(ProviderRow.name == sw.source).execute()
     return events
