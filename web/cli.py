@@ -42,8 +42,13 @@ DEMO_CATALOG_PROVIDERS = ("openai", "anthropic", "google", "gemini", "mistral", 
                           "ollama-cloud", "ollama", "fireworks-ai", "fireworks_ai")
 
 
-class _Stop(Exception):
-    """Raised in the main thread by SIGTERM/SIGINT to leave the server loop."""
+class _Stop(SystemExit):
+    """Raised in the main thread by SIGTERM/SIGINT to leave the server loop.
+
+    A SystemExit on purpose: waitress's loop turns ordinary exceptions raised while it handles
+    a connection into a logged "uncaptured python exception" and carries on, but re-raises
+    SystemExit and then returns from ``run()``.
+    """
 
 
 def demo_providers(simulator: Any, refresh_interval: float = 60.0) -> tuple[ProviderConfig, ...]:
