@@ -126,9 +126,9 @@ def update_webhook(webhook_id: str, **fields_: Any) -> None:
 def acknowledge(webhook_id: str, cursor: int, delivered: int, now: float | None = None) -> None:
     """Move the cursor forward to ``cursor`` after a 2xx (never backward) and clear the failures."""
     now = now or time.time()
+    forward = peewee.Case(None, [(WebhookRow.cursor < cursor, cursor)], WebhookRow.cursor)
     WebhookRow.update(
-        cursor=peewee.Case(None, [(WebhookRow.cursor < cursor, cursor)], WebhookRow.cursor), attempts=0, last_error=None,
-        last_success_at=now, next_attempt_at=None,
+        cursor=forward, attempts=0, last_error=None, last_success_at=now, next_attempt_at=None,
         delivered_events=WebhookRow.delivered_events + delivered,
     ).where(WebhookRow.id == webhook_id).execute()
 

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import queue
+import threading
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, current_app, jsonify, request
 
 from discovery.messages import EventFilter
 from discovery.store import StoredEvent
@@ -83,17 +84,43 @@ def events():
                     "last_event_id": max(head, cursor)})
 
 
-def sse_message(event: StoredEvent) -> str:
+class EncodedEvents:
+    """Events as SSE messages, encoded once per event and shared by every stream of one app.
+
+    With a thousand streams open, serializing the same event a thousand times would be most of
+    the fan-out's cost. Events never change, so the id is the key (one app serves one feed).
+    """
+
+    def __init__(self, size: int = 4096):
+        self.size = size
+        self._encoded: dict[int, bytes] = {}
+        self._lock = threading.Lock()
+
+    def get(self, event: StoredEvent) -> bytes:
+        """The SSE message of ``event``: ``id`` = event id, ``event`` = kind, ``data`` = the event's JSON."""
+        with self._lock:
+            text = self._encoded.get(event.id)
+        if text is None:
+            text = sse_message(event)
+            with self._lock:
+                self._encoded[event.id] = text
+                while len(self._encoded) > self.size:
+                    del self._encoded[next(iter(self._encoded))]
+        return text
+
+
+def sse_message(event: StoredEvent) -> bytes:
     """One event as an SSE message: ``id`` = event id, ``event`` = kind, ``data`` = the event's JSON."""
     data = json.dumps(event.to_dict(), separators=(",", ":"), default=str)
-    return f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n"
+    return f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n".encode()
 
 
 class LiveFeed:
     """One stream's events: stored ones after ``since`` (if given), then live ones, each once, in order."""
 
-    def __init__(self, svc: Any, flt: EventFilter, since: int | None):
+    def __init__(self, svc: Any, flt: EventFilter, since: int | None, encoded: EncodedEvents | None = None):
         self.service = svc
+        self.encoded = encoded or EncodedEvents()
         self.filter = flt
         self.since = since
         self.queue: queue.SimpleQueue = queue.SimpleQueue()
@@ -125,30 +152,30 @@ class LiveFeed:
             if len(page) < PAGE_SIZE:
                 return
 
-    def live(self, heartbeat: float) -> Iterator[StoredEvent | None]:
-        """Live events not already sent; None when ``heartbeat`` seconds pass without one."""
+    def live(self, heartbeat: float) -> Iterator[list[StoredEvent]]:
+        """Batches of live events not already sent; an empty batch when ``heartbeat`` seconds pass."""
         while True:
             try:
                 batch = self.queue.get(timeout=heartbeat)
             except queue.Empty:
-                yield None
+                yield []
                 continue
-            for event in batch:
-                if event.id > self.last:
-                    self.last = event.id
-                    yield event
+            fresh = [e for e in batch if e.id > self.last]
+            if fresh:
+                self.last = fresh[-1].id
+                yield fresh
             if self.queue.qsize() > MAX_QUEUED_BATCHES:
                 return
 
-    def sse(self, heartbeat: float) -> Iterator[str]:
-        """The whole stream as SSE text; heartbeats are comments."""
+    def sse(self, heartbeat: float) -> Iterator[bytes]:
+        """The whole stream as SSE bytes, one write per batch; heartbeats are comments."""
         try:
-            yield "retry: 2000\n: connected\n\n"
+            yield b"retry: 2000\n: connected\n\n"
             for event in self.backfill():
-                yield sse_message(event)
-            for event in self.live(heartbeat):
-                yield ": heartbeat\n\n" if event is None else sse_message(event)
-            yield ": too far behind; reconnect with Last-Event-ID to catch up from the stored feed\n\n"
+                yield self.encoded.get(event)
+            for batch in self.live(heartbeat):
+                yield b"".join(map(self.encoded.get, batch)) if batch else b": heartbeat\n\n"
+            yield b": too far behind; reconnect with Last-Event-ID to catch up from the stored feed\n\n"
         finally:
             self.close()
 
@@ -176,7 +203,8 @@ def stream():
             raise ApiError(400, "invalid_parameter", "Last-Event-ID is out of range")
     elif "since" in request.args:
         since = int_arg("since", 0, 0, MAX_ID)
-    feed = LiveFeed(svc, flt, since)
+    encoded = current_app.extensions.setdefault("discovery.sse_encoded", EncodedEvents())
+    feed = LiveFeed(svc, flt, since, encoded)
     resp = Response(feed.sse(svc.settings.sse_heartbeat), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
     # Also when the body is never iterated (the client left before the first byte).

@@ -148,3 +148,52 @@ def test_event_page_filters_and_rejects_unknown_kinds(running, simulator):
                           for e in counts)
     bad = client.get("/api/v1/events?kinds=exploded")
     assert bad.status_code == 400 and "exploded" in bad.get_json()["error"]["message"]
+
+
+@pytest.fixture
+def hub(running):
+    from web.stream_server import SSEHub
+
+    server = SSEHub(running, heartbeat=0.2).start()
+    yield server
+    server.stop()
+
+
+def test_stream_hub_resumes_with_last_event_id_exactly_once_in_order(running, hub, simulator):
+    first = SSEClient(hub.port, "/api/v1/events/stream?since=0")
+    assert first.status == 200 and first.headers["content-type"] == "text/event-stream"
+    received = []
+    try:
+        for i in range(3):
+            commit_one(running, simulator, f"gpt-hub-{i}")
+        for _ in range(40):
+            received.append(int(first.next_message().id))
+    finally:
+        first.close()
+    for i in range(3, 6):
+        commit_one(running, simulator, f"gpt-hub-{i}")  # while disconnected
+    second = SSEClient(hub.port, "/api/v1/events/stream", last_event_id=received[-1])
+    try:
+        commit_one(running, simulator, "gpt-hub-live")  # while the stored events are read
+        final = running.last_event_id()
+        while received[-1] < final:
+            received.append(int(second.next_message().id))
+        assert set(second.wait_comment("heartbeat")) <= {"added", "models_refreshed"}
+    finally:
+        second.close()
+    assert received == all_ids(running)
+    wait_for(lambda: hub.client_count == 0, what="the hub to drop closed clients")
+
+
+def test_stream_hub_filters_and_refuses_bad_requests(running, hub, simulator):
+    client = SSEClient(hub.port, "/api/v1/events/stream?kinds=added&model=openai/gpt-hubwant-*")
+    try:
+        commit_one(running, simulator, "gpt-hubskip")
+        commit_one(running, simulator, "gpt-hubwant-1")
+        msg = client.next_message()
+        assert msg.event == "added" and msg.json()["model_id"] == "openai/gpt-hubwant-1"
+    finally:
+        client.close()
+    assert SSEClient(hub.port, "/api/v1/events/stream?kinds=exploded").status == 400
+    assert SSEClient(hub.port, "/api/v1/models").status == 404
+    assert SSEClient(hub.port, "/api/v1/events/stream", last_event_id="x").status == 400  # type: ignore[arg-type]
