@@ -124,6 +124,8 @@ class Settings:
     webhook_backoff_max: float = 300.0
     webhook_workers: int = 32
     sse_heartbeat: float = 15.0
+    # A port for the event stream hub (web.stream_server; many SSE clients, one thread). 0: off.
+    sse_port: int = 0
     # Events older than this many seconds, or past the newest N, are pruned (0: keep).
     event_retention_age: float = 30 * 86400.0
     event_retention_count: int = 1_000_000

@@ -21,6 +21,13 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
 
     for module in (models, providers, refresh, events, subscriptions, bedrock, health):
         app.register_blueprint(module.bp)
+    settings = getattr(service, "settings", None)
+    if getattr(settings, "sse_port", 0):
+        # Many SSE clients: the stream hub serves /api/v1/events/stream on its own port, one thread
+        # for every stream instead of one per stream (docs/events.md).
+        from web.stream_server import SSEHub
+
+        app.extensions["discovery.sse_hub"] = SSEHub(service, settings.host, settings.sse_port).start()
     return app
 
 

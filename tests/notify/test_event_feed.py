@@ -197,3 +197,21 @@ def test_stream_hub_filters_and_refuses_bad_requests(running, hub, simulator):
     assert SSEClient(hub.port, "/api/v1/events/stream?kinds=exploded").status == 400
     assert SSEClient(hub.port, "/api/v1/models").status == 404
     assert SSEClient(hub.port, "/api/v1/events/stream", last_event_id="x").status == 400  # type: ignore[arg-type]
+
+
+def test_sse_port_setting_serves_the_stream_hub_next_to_the_app(start_service, simulator):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    service = start_service(openai_source(simulator), **{**NOTIFY_SETTINGS, "sse_port": port})
+    wait_for(lambda: service.last_event_id() > 0, what="the first refresh's events")
+    app = create_app(service)
+    hub = app.extensions["discovery.sse_hub"]
+    try:
+        client = SSEClient(port, "/api/v1/events/stream?since=0")
+        assert client.status == 200 and int(client.next_message().id) == 1
+        client.close()
+    finally:
+        hub.stop()
