@@ -44,6 +44,10 @@ class Service(BedrockQueries):
         self.webhooks: Any = None
         self._refs: list[pykka.ActorRef] = []
         self._stopped = threading.Event()
+        # Set when the service begins to stop: long-lived streams end instead of holding it up.
+        self.closing = threading.Event()
+        self._streams: set = set()
+        self._streams_lock = threading.Lock()
         self.started_at: Optional[float] = None
 
     # -- reads -----------------------------------------------------------------------------------
@@ -166,12 +170,33 @@ class Service(BedrockQueries):
         """The newest committed event id (0 when the feed is empty)."""
         return self.reader.last_event_id().get(timeout=self.settings.ask_timeout)
 
+    # -- long-lived streams ----------------------------------------------------------------------
+    def register_stream(self, wake: Any) -> None:
+        """Track a stream's queue so :meth:`begin_shutdown` can end it (``wake.put(None)``)."""
+        with self._streams_lock:
+            self._streams.add(wake)
+        if self.closing.is_set():
+            wake.put(None)
+
+    def unregister_stream(self, wake: Any) -> None:
+        with self._streams_lock:
+            self._streams.discard(wake)
+
+    def begin_shutdown(self) -> None:
+        """End every open stream now; called before the HTTP server drains its threads."""
+        self.closing.set()
+        with self._streams_lock:
+            streams = list(self._streams)
+        for wake in streams:
+            wake.put(None)
+
     # -- stop ------------------------------------------------------------------------------------
     def stop(self, timeout: float = 5.0) -> None:
         """Stop providers, then notifier, then catalog (reverse of start); idempotent."""
         if self._stopped.is_set():
             return
         self._stopped.set()
+        self.begin_shutdown()
         try:
             if self.supervisor is not None:
                 try:

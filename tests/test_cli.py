@@ -58,3 +58,17 @@ def test_bad_settings_file_exits_2_with_a_clear_message(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "web.cli", "serve", "--config", str(cfg)],
                           capture_output=True, text=True, timeout=30, cwd=tmp_path)
     assert proc.returncode == 2 and "service.port" in proc.stderr
+
+
+def test_sigterm_while_requests_are_open_still_stops_the_service(tmp_path):
+    proc, url = start_serve(tmp_path)
+    stream = requests.get(f"{url}/api/v1/events/stream", stream=True, timeout=10)
+    assert stream.status_code == 200
+    slow = threading.Thread(target=lambda: requests.get(f"{url}/api/v1/models", timeout=10), daemon=True)
+    slow.start()
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    code = proc.wait(timeout=15)
+    stream.close()
+    assert code == 0, proc.stderr.read()[-2000:]
+    assert time.monotonic() - t0 < 5

@@ -140,9 +140,13 @@ def serve(args: argparse.Namespace) -> int:
 
     stop_event = threading.Event()
 
+    running: dict[str, Any] = {}
+
     def on_signal(signum, frame):
         if not stop_event.is_set():
             stop_event.set()
+            if "service" in running:
+                running["service"].begin_shutdown()  # open event streams end now
             raise _Stop()
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -151,6 +155,7 @@ def serve(args: argparse.Namespace) -> int:
     server = None
     try:
         service = start_service(settings)
+        running["service"] = service
         app = create_app(service)
         server = waitress.server.create_server(app, host=settings.host, port=settings.port, threads=args.threads,
                                                channel_timeout=300, clear_untrusted_proxy_headers=True)

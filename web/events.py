@@ -127,6 +127,7 @@ class LiveFeed:
         # Live first: anything committed from here on is queued, so the backfill cannot miss it.
         self._unsubscribe = svc.subscribe(self.queue.put, flt.kinds, flt.providers, flt.capabilities,
                                           flt.model_glob, max_batch=1000, max_delay=0)
+        svc.register_stream(self.queue)
         # Without a resume point the stream starts at the newest committed event.
         self.last = since if since is not None else svc.last_event_id()
         self.closed = False
@@ -135,6 +136,7 @@ class LiveFeed:
         """Stop the live subscription (idempotent)."""
         if not self.closed:
             self.closed = True
+            self.service.unregister_stream(self.queue)
             self._unsubscribe()
 
     def backfill(self) -> Iterator[StoredEvent]:
@@ -160,6 +162,8 @@ class LiveFeed:
             except queue.Empty:
                 yield []
                 continue
+            if batch is None:  # the service is stopping
+                return
             fresh = [e for e in batch if e.id > self.last]
             if fresh:
                 self.last = fresh[-1].id
