@@ -216,7 +216,14 @@ def bench_sse(service: Any, sim: Any, clock: CommitClock, n: int, commits: int, 
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert client.stdout.readline().strip() == "ready"
     deadline = time.monotonic() + 60
-    while service.notifier.subscriber_count().get() < base + n and time.monotonic() < deadline:
+
+    def streaming() -> int:
+        # The hub holds one subscription for all its clients; the WSGI servers one per stream.
+        if server_kind == "hub":
+            return server.server.client_count
+        return service.notifier.subscriber_count().get() - base
+
+    while streaming() < n and time.monotonic() < deadline:
         time.sleep(0.05)
     for i in range(commits):
         commit(service, sim, f"bench-sse-{n}-{i}-{time.monotonic_ns()}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -54,6 +55,8 @@ class Receiver:
         self.arrivals = 0
         self.entered = threading.Event()
         self.holding = threading.Event()
+        # Seconds the first POST takes to answer (a receiver slower than the webhook timeout).
+        self.first_delay = 0.0
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -64,6 +67,8 @@ class Receiver:
                     receiver.arrivals += 1
                     held = receiver.hold_from is not None and receiver.arrivals >= receiver.hold_from \
                         and not receiver.hold.is_set()
+                if receiver.arrivals == 1 and receiver.first_delay:
+                    time.sleep(receiver.first_delay)
                 if held or receiver.hold_from is None:
                     if not receiver.hold.is_set():
                         receiver.holding.set()

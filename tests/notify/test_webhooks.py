@@ -191,3 +191,17 @@ def test_retention_keeps_every_event_a_webhook_still_has_to_receive(start_servic
     client.delete(f"/api/v1/subscriptions/{sub['id']}", headers=AUTH)
     assert service.webhooks.prune() == total - 5
     assert len(service.events_after(0, 10_000)) == 5
+
+
+def test_delivery_that_times_out_is_retried_and_then_acknowledged(start_service, simulator, receiver):
+    service = start_service(openai_source(simulator), **{**NOTIFY_SETTINGS, "webhook_timeout": 0.3})
+    wait_for(lambda: service.last_event_id() > 0, what="the first refresh's events")
+    client = create_app(service).test_client()
+    hook = receiver()
+    hook.first_delay = 1.0  # answers after the service gave up on it
+    sub = subscribe(client, hook.url, since=0)
+    ids = [e.id for e in service.events_after(0, 10_000)]
+    wait_for(lambda: set(hook.acked_ids()) >= set(ids), what="the retried batch")
+    deliveries = client.get(f"/api/v1/subscriptions/{sub['id']}", headers=AUTH).get_json()["deliveries"]
+    first = deliveries[-1]
+    assert first["outcome"] == "failed" and "Timeout" in first["error"] and first["status_code"] is None
