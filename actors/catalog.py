@@ -138,7 +138,7 @@ class CatalogActor(pykka.ThreadingActor):
         if not batch:
             return
         snapshots = [snap for snap, _ in batch]
-        for (snap, future), outcome in zip(batch, self._apply(snapshots)):
+        for (_, future), outcome in zip(batch, self._apply(snapshots)):
             future.set_result(outcome)
 
     def apply_snapshot(self, snapshot: ProviderSnapshot) -> RefreshOutcome:

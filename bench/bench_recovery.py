@@ -55,7 +55,7 @@ def main() -> None:
             time.sleep(args.reset_timeout * 0.3)
             recovered = time.time()
             sim.state.clear_faults("openai")
-            ok = wait(lambda: (provider().get("last_success_at") or 0) > recovered, args.reset_timeout + 5)
+            ok = wait(lambda t=recovered: (provider().get("last_success_at") or 0) > t, args.reset_timeout + 5)
             took = provider()["last_success_at"] - recovered if ok else float("inf")
             results.append(took)
             print(f"recovered and refreshed {took:.3f}s after the provider came back")

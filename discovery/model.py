@@ -5,7 +5,6 @@ Unknown is ``None``, never ``False``.
 """
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field, fields, replace

@@ -15,7 +15,7 @@ from typing import Any, Optional, Sequence
 
 from loguru import logger
 
-from discovery.settings import ProviderConfig, Settings, SettingsError, load_settings
+from discovery.settings import ProviderConfig, SettingsError, load_settings
 
 DEMO_KEY_ENV = "DISCOVERY_DEMO_API_KEY"
 # (name in the catalog, wire format, simulator route) for --demo.

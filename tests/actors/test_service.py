@@ -4,7 +4,6 @@ from __future__ import annotations
 import pykka
 import pytest
 
-from discovery.simulator.state import REMOVE
 from tests.conftest import provider_config, wait_for
 from web import create_app
 

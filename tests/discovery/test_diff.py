@@ -1,5 +1,11 @@
 from discovery.diff import (
-    CAPABILITIES_CHANGED, DEPRECATED, UPDATED, capability_events, compute_changes, diff_models, event_specs,
+    CAPABILITIES_CHANGED,
+    DEPRECATED,
+    UPDATED,
+    capability_events,
+    compute_changes,
+    diff_models,
+    event_specs,
 )
 from discovery.model import Capabilities, Lifecycle, Limits, Model
 

@@ -63,7 +63,7 @@ def check_invariants(db_path):
     assert ids == list(range(1, len(ids) + 1)), "event ids have a gap"
     announced = {(mid, run, kind) for _, kind, mid, run in events}
     for mid, vs in versions.items():
-        for ver, change, data, run in vs:
+        for ver, change, _data, run in vs:
             assert (mid, run, change) in announced, f"{mid} v{ver} ({change}) was never announced"
     return models, runs, changed_runs
 
