@@ -103,7 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--database", help="database URL (default sqlite:///discovery.db)")
     serve.add_argument("--demo", action="store_true",
                        help="start the built-in provider simulator and discover from it (no keys, no network)")
-    serve.add_argument("--threads", type=int, default=16, help="HTTP worker threads (default 16)")
+    serve.add_argument("--threads", type=int, default=16,
+                       help="HTTP worker threads (default 16); each open WSGI event stream holds one")
+    serve.add_argument("--connection-limit", type=int, default=1000,
+                       help="open connections waitress accepts (default 1000)")
     sim = sub.add_parser("simulator", help="run only the provider simulator")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=9090)
@@ -158,6 +161,7 @@ def serve(args: argparse.Namespace) -> int:
         running["service"] = service
         app = create_app(service)
         server = waitress.server.create_server(app, host=settings.host, port=settings.port, threads=args.threads,
+                                               connection_limit=args.connection_limit,
                                                channel_timeout=300, clear_untrusted_proxy_headers=True)
         logger.info("serving on http://{}:{} ({} providers)", settings.host, server.effective_port,
                     len(settings.providers))
