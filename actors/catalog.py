@@ -34,6 +34,8 @@ class CatalogView:
         self.provider_rows: dict[str, dict[str, Any]] = {}
         self.ready = threading.Event()
         self._run_ids = itertools.count(1)
+        self._first_run_id = 1
+        self.last_run_id = 0
         self._cache: TTLCache = TTLCache(maxsize=cache_size, ttl=cache_ttl)
         self._lock = threading.Lock()
 
@@ -50,10 +52,18 @@ class CatalogView:
     def start_run_ids(self, after: int) -> None:
         """Run ids continue from the largest stored one."""
         self._run_ids = itertools.count(after + 1)
+        self._first_run_id = after + 1
+        self.last_run_id = after
 
     def next_run_id(self) -> int:
         """Allocate a refresh run id without a round trip to the writer (thread-safe in CPython)."""
-        return next(self._run_ids)
+        run_id = next(self._run_ids)
+        self.last_run_id = max(self.last_run_id, run_id)
+        return run_id
+
+    def allocated(self, run_id: int) -> bool:
+        """True if this process handed out ``run_id`` (its row may not be written yet)."""
+        return self._first_run_id <= run_id <= self.last_run_id
 
     def cached(self, model_id: str) -> Optional[Model]:
         with self._lock:

@@ -75,7 +75,13 @@ class Service(BedrockQueries):
         return self.reader.runs(provider, limit, before).get(timeout=self.settings.ask_timeout)
 
     def refresh_run(self, run_id: int) -> Optional[dict]:
-        return self.reader.get_run(run_id).get(timeout=self.settings.ask_timeout)
+        """One run; a run just started whose row the writer has not stored yet reads as running."""
+        found = self.reader.get_run(run_id).get(timeout=self.settings.ask_timeout)
+        if found is None and self.view.allocated(run_id):
+            return {"id": run_id, "outcome": "running", "provider": None, "trigger": None, "started_at": None,
+                    "finished_at": None, "duration_ms": None, "total": None, "added": 0, "updated": 0,
+                    "removed": 0, "error": None}
+        return found
 
     def provider_names(self) -> list[str]:
         return [p.name for p in self.settings.providers if p.enabled]
