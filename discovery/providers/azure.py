@@ -67,8 +67,7 @@ class AzureOpenAIClient(ProviderClient):
 
     def normalize(self, item: Mapping[str, Any], now: float | None = None) -> Model:
         """One model entry → Model; ``now`` (unix seconds) decides whether a deprecation has passed."""
-        model_id = item.get("id")
-        self.expect(isinstance(model_id, str) and model_id != "", "a model without an 'id'")
+        model_id = self.require_str(item)
         now = time.time() if now is None else now
         draft = ModelDraft(self.name, model_id, self.name)
         caps = item.get("capabilities") if isinstance(item.get("capabilities"), Mapping) else {}

@@ -318,6 +318,12 @@ class ProviderClient:
         if not condition:
             raise MalformedAnswer(f"{self.name} answered with an unexpected shape: {what}")
 
+    def require_str(self, item: Mapping[str, Any], key: str = "id") -> str:
+        """``item[key]`` as a non-empty string, or MalformedAnswer (every model needs its id)."""
+        value = item.get(key)
+        self.expect(isinstance(value, str) and value != "", f"a model without an '{key}'")
+        return value
+
     def list_field(self, body: Any, key: str = "data") -> list[Mapping[str, Any]]:
         """``body[key]`` as a list of objects, or MalformedAnswer."""
         self.expect(isinstance(body, Mapping), f"expected a JSON object with '{key}'")

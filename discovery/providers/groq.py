@@ -47,8 +47,7 @@ class GroqClient(ProviderClient):
 
     def normalize(self, item: Mapping[str, Any]) -> Model:
         """One row (old or new shape) → Model."""
-        model_id = item.get("id")
-        self.expect(isinstance(model_id, str) and model_id != "", "a model without an 'id'")
+        model_id = self.require_str(item)
         draft = ModelDraft(self.name, model_id, self.name)
         draft.set("name", item.get("name") or None)
         draft.set("limits.context_window", positive_int(item.get("context_window")))

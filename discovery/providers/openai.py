@@ -36,8 +36,7 @@ class OpenAIClient(ProviderClient):
 
     def normalize(self, item: Mapping[str, Any]) -> Model:
         """One ``data`` entry → Model."""
-        model_id = item.get("id")
-        self.expect(isinstance(model_id, str) and model_id != "", "a model without an 'id'")
+        model_id = self.require_str(item)
         draft = ModelDraft(self.name, model_id, self.name)
         draft.set("lifecycle.release_date", date_from_unix(item.get("created")))
         # vLLM states the served context length; other servers ignore the field.

@@ -82,8 +82,7 @@ class OpenRouterClient(ProviderClient):
 
     def normalize(self, item: Mapping[str, Any]) -> Model:
         """One model entry → Model."""
-        model_id = item.get("id")
-        self.expect(isinstance(model_id, str) and model_id != "", "a model without an 'id'")
+        model_id = self.require_str(item)
         draft = ModelDraft(self.name, model_id, self.name)
         draft.set("name", item.get("name") or None)
         arch = item.get("architecture") if isinstance(item.get("architecture"), Mapping) else {}

@@ -49,8 +49,7 @@ class TogetherClient(ProviderClient):
 
     def normalize(self, item: Mapping[str, Any]) -> Model:
         """One ``ModelObject`` → Model."""
-        model_id = item.get("id")
-        self.expect(isinstance(model_id, str) and model_id != "", "a model without an 'id'")
+        model_id = self.require_str(item)
         draft = ModelDraft(self.name, model_id, self.name)
         draft.set("name", item.get("display_name") or None)
         kind = TYPE_KINDS.get(str(item.get("type") or "").lower())
