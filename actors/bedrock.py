@@ -350,7 +350,7 @@ class BedrockQueries:
         Raises :class:`discovery.bedrock.UnknownBedrockModel` when there is none.
         """
         index = self.index  # type: ignore[attr-defined]
-        return resolve_model(index.by_provider.get(PROVIDER, ()), index.get, model_id)
+        return resolve_model((e.model() for e in index.of_provider(PROVIDER)), index.get, model_id)
 
     def model_regions(self, model_id: str) -> list[dict[str, Any]]:
         """The regions a Bedrock model is available in, each with its access, profiles and region health.

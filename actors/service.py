@@ -113,7 +113,7 @@ class Service(BedrockQueries):
             entry.update({
                 "last_refresh_at": row.get("last_refresh_at"), "last_success_at": row.get("last_success_at"),
                 "last_error": row.get("last_error"), "reported_models": row.get("model_count", 0),
-                "model_count": len(index.by_provider.get(name, ())),
+                "model_count": index.provider_count(name),
             })
             out.append(entry)
         return out

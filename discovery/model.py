@@ -2,6 +2,11 @@
 
 Everything here is immutable: records travel between actors without copies.
 Unknown is ``None``, never ``False``.
+
+A record is held compactly because the catalog keeps tens of thousands of them: the classes use
+slots, equal sub-records (capabilities, limits...) and equal provenance maps are shared between
+records, and the provider's raw answer is kept as its JSON bytes (:class:`RawAnswer`), decoded
+only when someone reads it. The list form of a record (:meth:`Model.body`) is encoded once.
 """
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ import hashlib
 import json
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
-from typing import Any, Mapping, Optional
+from typing import Any, Iterator, Mapping, Optional
+
+import orjson
 
 KINDS = ("chat", "completion", "embedding", "image", "audio", "rerank", "moderation", "other")
 MODALITIES = ("text", "image", "audio", "video", "pdf", "embedding")
@@ -17,15 +24,16 @@ STATUSES = ("active", "preview", "legacy", "deprecated", "retired")
 # A lifecycle move into one of these is announced as a `deprecated` event.
 DEPRECATED_STATUSES = ("legacy", "deprecated", "retired")
 
+
 def freeze(value: Any) -> Any:
     """Return a read-only copy of a JSON-like value (dicts become mapping proxies, lists tuples)."""
     # Concrete types first: isinstance against typing.Mapping is slow on hot paths.
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
     if isinstance(value, (dict, MappingProxyType)):
         return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
         return tuple(freeze(v) for v in value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
     if isinstance(value, Mapping):
         return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
     return value
@@ -33,18 +41,177 @@ def freeze(value: Any) -> Any:
 
 def thaw(value: Any) -> Any:
     """Return a plain JSON-serializable copy of a value made by :func:`freeze`."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
     if isinstance(value, (dict, MappingProxyType)):
         return {k: thaw(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [thaw(v) for v in value]
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
     if isinstance(value, Mapping):
         return {k: thaw(v) for k, v in value.items()}
     return value
 
 
-@dataclass(frozen=True)
+def _json_default(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=str)
+    return str(value)
+
+
+def dumps(value: Any, *, sort_keys: bool = False) -> bytes:
+    """JSON bytes of ``value`` (mapping proxies and tuples included), compact.
+
+    orjson does the work; integers beyond 64 bits (which orjson refuses) fall back to the
+    standard library, so no answer a provider can send makes encoding fail.
+    """
+    try:
+        out = orjson.dumps(value, default=_json_default, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
+        # orjson's result keeps a buffer of at least 4 KiB behind it; a copy is its own size, and
+        # these bytes are kept for as long as the record lives.
+        return bytes(memoryview(out)) if len(out) < 3072 else out
+    except (orjson.JSONEncodeError, TypeError):
+        return json.dumps(thaw(value), sort_keys=sort_keys, separators=(",", ":"), default=str,
+                          ensure_ascii=False).encode()
+
+
+def loads(data: bytes | str) -> Any:
+    """Decode JSON text or bytes (orjson, with the standard library for what orjson refuses)."""
+    try:
+        return orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return json.loads(data)
+
+
+class RawAnswer(Mapping):
+    """A provider's own answer for one model, kept as JSON bytes and decoded on each read.
+
+    Behaves as a read-only mapping (``raw["id"]``, ``"created" in raw``); :attr:`json` is what
+    the store writes.
+    """
+
+    __slots__ = ("json",)
+
+    def __init__(self, data: bytes = b"{}"):
+        object.__setattr__(self, "json", bytes(data))
+
+    @classmethod
+    def of(cls, value: Any) -> "RawAnswer":
+        """``value`` as a RawAnswer: kept if it is one, encoded once if it is a mapping."""
+        if isinstance(value, RawAnswer):
+            return value
+        if not value:
+            return EMPTY_RAW
+        return cls(dumps(value))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("RawAnswer is read-only")
+
+    def _value(self) -> Mapping[str, Any]:
+        value = loads(self.json)
+        return freeze(value) if isinstance(value, dict) else MappingProxyType({})
+
+    def __getitem__(self, key: str) -> Any:
+        return self._value()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._value())
+
+    def __len__(self) -> int:
+        return 0 if self.json == b"{}" else len(self._value())
+
+    def __bool__(self) -> bool:
+        return self.json != b"{}"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, RawAnswer):
+            return self.json == other.json
+        if isinstance(other, Mapping):
+            return thaw(self._value()) == thaw(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.json)
+
+    def __repr__(self) -> str:
+        return f"RawAnswer({self.json[:60]!r}{'...' if len(self.json) > 60 else ''})"
+
+
+EMPTY_RAW = RawAnswer(b"{}")
+
+# Equal sub-records and provenance maps are shared between records (most models have one of a
+# few hundred capability sets and provenance maps). The tables are bounded: when one fills up
+# it starts again, which only costs sharing, never correctness.
+_SHARED_LIMIT = 200_000
+_shared: dict[Any, Any] = {}
+
+
+def share(value: Any) -> Any:
+    """The one stored instance equal to ``value`` (hashable values only)."""
+    try:
+        found = _shared.get(value)
+    except TypeError:
+        return value
+    if found is not None:
+        return found
+    if len(_shared) >= _SHARED_LIMIT:
+        _shared.clear()
+    _shared[value] = value
+    return value
+
+
+class Provenance(Mapping):
+    """A read-only, hashable map from field path to the source that stated it (shared)."""
+
+    __slots__ = ("_items", "_map", "_hash")
+
+    def __init__(self, items: Mapping[str, str] | None = None):
+        mapping = dict(items or {})
+        object.__setattr__(self, "_map", mapping)
+        object.__setattr__(self, "_items", tuple(sorted(mapping.items())))
+        object.__setattr__(self, "_hash", hash(self._items))
+
+    @classmethod
+    def of(cls, value: Mapping[str, str] | None) -> "Provenance":
+        """A shared Provenance equal to ``value``."""
+        if isinstance(value, Provenance):
+            return value
+        return share(cls(value))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError("Provenance is read-only")
+
+    def __getitem__(self, key: str) -> str:
+        return self._map[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._map.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._map
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._map)
+
+    def __len__(self) -> int:
+        return len(self._map)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Provenance):
+            return self._hash == other._hash and self._items == other._items
+        if isinstance(other, Mapping):
+            return self._map == dict(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        return f"Provenance({self._map!r})"
+
+
+@dataclass(frozen=True, slots=True)
 class Capabilities:
     """What a model can do; each flag is True, False or None (unknown)."""
 
@@ -69,7 +236,7 @@ CAPABILITIES: tuple[str, ...] = tuple(f.name for f in fields(Capabilities))
 _CAPABILITY_NAMES = CAPABILITIES
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Modalities:
     """Input and output modalities; ``None`` where the source does not say."""
 
@@ -77,7 +244,7 @@ class Modalities:
     output: Optional[tuple[str, ...]] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Limits:
     """Token limits."""
 
@@ -86,7 +253,7 @@ class Limits:
     max_output_tokens: Optional[int] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pricing:
     """Prices in USD per million tokens."""
 
@@ -96,7 +263,7 @@ class Pricing:
     cache_write: Optional[float] = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Lifecycle:
     """Lifecycle status and dates (ISO 8601 dates as strings)."""
 
@@ -117,9 +284,30 @@ SECTIONS: dict[str, type] = {
 _SECTION_FIELDS: dict[str, tuple[str, ...]] = {}  # filled below, once the classes exist
 # Top-level fields that describe the model (as opposed to bookkeeping such as raw or provenance).
 SCALAR_FIELDS = ("name", "family", "kind", "open_weights", "regions")
+_EMPTY_SECTIONS = {name: klass() for name, klass in SECTIONS.items()}
+_EMPTY_ATTRIBUTES = MappingProxyType({})
 
 
-@dataclass(frozen=True)
+def _section(value: Any, name: str) -> Any:
+    if value is None:
+        return _EMPTY_SECTIONS[name]
+    if name == "modalities":
+        if isinstance(value.input, list) or isinstance(value.output, list):
+            value = Modalities(tuple(value.input) if value.input is not None else None,
+                               tuple(value.output) if value.output is not None else None)
+    elif name == "pricing":
+        # Shared instances compare equal across int and float: store one type per field.
+        if any(type(v) is int for v in (value.input, value.output, value.cache_read, value.cache_write)):
+            value = Pricing(*(float(v) if type(v) is int else v
+                              for v in (value.input, value.output, value.cache_read, value.cache_write)))
+    elif name == "limits":
+        if any(type(v) is float for v in (value.context_window, value.max_input_tokens, value.max_output_tokens)):
+            value = Limits(*(int(v) if type(v) is float and v.is_integer() else v
+                             for v in (value.context_window, value.max_input_tokens, value.max_output_tokens)))
+    return share(value)
+
+
+@dataclass(frozen=True, slots=True)
 class Model:
     """One model at one provider, in the service's own taxonomy.
 
@@ -127,6 +315,7 @@ class Model:
     that reported it; ``live`` is False for a model known only from a catalog
     (models.dev, LiteLLM) and not from the provider's own live list.
     ``provenance`` maps a field path (``limits.context_window``) to the source it came from.
+    ``raw`` is the provider's own answer (a read-only mapping over its JSON bytes).
     """
 
     provider: str
@@ -142,21 +331,28 @@ class Model:
     open_weights: Optional[bool] = None
     regions: Optional[tuple[str, ...]] = None
     attributes: Mapping[str, Any] = field(default_factory=dict)
-    raw: Mapping[str, Any] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default=EMPTY_RAW)
     source: Optional[str] = None
     live: bool = True
     provenance: Mapping[str, str] = field(default_factory=dict)
+    # Memoized encodings (records are immutable); not part of equality.
+    _body: Optional[bytes] = field(default=None, init=False, repr=False, compare=False)
+    _hash: Optional[str] = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        # Accept plain dicts/lists from callers and make them read-only here, once.
-        if not isinstance(self.attributes, MappingProxyType):
-            object.__setattr__(self, "attributes", freeze(self.attributes or {}))
-        if not isinstance(self.raw, MappingProxyType):
-            object.__setattr__(self, "raw", freeze(self.raw or {}))
-        if not isinstance(self.provenance, MappingProxyType):
-            object.__setattr__(self, "provenance", MappingProxyType(dict(self.provenance or {})))
+        # Accept plain dicts/lists from callers and make them read-only (and shared) here, once.
+        setter = object.__setattr__
+        for name in SECTIONS:
+            setter(self, name, _section(getattr(self, name), name))
+        attributes = self.attributes
+        if not isinstance(attributes, MappingProxyType):
+            setter(self, "attributes", freeze(attributes) if attributes else _EMPTY_ATTRIBUTES)
+        if not isinstance(self.raw, RawAnswer):
+            setter(self, "raw", RawAnswer.of(self.raw))
+        if not isinstance(self.provenance, Provenance):
+            setter(self, "provenance", Provenance.of(self.provenance))
         if self.regions is not None and not isinstance(self.regions, tuple):
-            object.__setattr__(self, "regions", tuple(self.regions))
+            setter(self, "regions", tuple(self.regions))
         if self.kind is not None and self.kind not in KINDS:
             raise ValueError(f"unknown model kind {self.kind!r}; expected one of {', '.join(KINDS)}")
         if self.lifecycle.status is not None and self.lifecycle.status not in STATUSES:
@@ -171,21 +367,18 @@ class Model:
         """Return a copy with some fields replaced."""
         return replace(self, **changes)
 
-    def to_dict(self, *, raw: bool = True, provenance: bool = True) -> dict[str, Any]:
-        """The JSON form of the record (the shape the HTTP API returns); a fresh dict each call."""
-        full = self._full_dict()
-        out = dict(full)
-        if not provenance:
-            del out["provenance"]
-        if not raw:
-            del out["raw"]
+    def without_raw(self) -> "Model":
+        """The same record without the provider's raw answer (what the catalog keeps in memory)."""
+        if self.raw is EMPTY_RAW:
+            return self
+        out = replace(self, raw=EMPTY_RAW)
+        # The list form and the content hash do not depend on raw: carry them over.
+        object.__setattr__(out, "_body", self._body)
+        object.__setattr__(out, "_hash", self._hash)
         return out
 
-    def _full_dict(self) -> dict[str, Any]:
-        # Computed once per record (records are immutable); callers get shallow copies.
-        cached = self.__dict__.get("_dict")
-        if cached is not None:
-            return cached
+    # -- encodings -------------------------------------------------------------------------------
+    def _content_dict(self, *, source: bool = True) -> dict[str, Any]:
         out: dict[str, Any] = {
             "id": self.id,
             "provider": self.provider,
@@ -193,69 +386,103 @@ class Model:
             "name": self.name,
             "family": self.family,
             "kind": self.kind,
+            "modalities": self.modalities,
+            "capabilities": self.capabilities,
+            "limits": self.limits,
+            "pricing": self.pricing,
+            "lifecycle": self.lifecycle,
+            "open_weights": self.open_weights,
+            "regions": self.regions,
+            "attributes": self.attributes,
         }
-        for section, names in _SECTION_FIELDS.items():
-            sub = getattr(self, section)
-            out[section] = {n: (list(v) if isinstance(v, tuple) else v)
-                            for n in names for v in (getattr(sub, n),)}
-        out["open_weights"] = self.open_weights
-        out["regions"] = list(self.regions) if self.regions is not None else None
-        out["attributes"] = thaw(self.attributes)
-        out["source"] = self.source
+        if source:
+            out["source"] = self.source
         out["live"] = self.live
-        out["provenance"] = dict(self.provenance)
-        out["raw"] = thaw(self.raw)
-        object.__setattr__(self, "_dict", out)
+        return out
+
+    def body(self) -> bytes:
+        """The list form as JSON bytes (no raw answer, no provenance), encoded once per record."""
+        cached = self._body
+        if cached is None:
+            cached = dumps(self._content_dict())
+            object.__setattr__(self, "_body", cached)
+        return cached
+
+    def to_dict(self, *, raw: bool = True, provenance: bool = True) -> dict[str, Any]:
+        """The JSON form of the record (the shape the HTTP API returns); a fresh dict each call."""
+        out = loads(self.body())
+        if provenance:
+            out["provenance"] = dict(self.provenance)
+        if raw:
+            out["raw"] = loads(self.raw.json)
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Model":
-        """Rebuild a record from :meth:`to_dict` output."""
+    def from_dict(cls, data: Mapping[str, Any], *, raw: Any = None) -> "Model":
+        """Rebuild a record from :meth:`to_dict` output (``raw``: JSON bytes or a mapping, if apart)."""
         kwargs: dict[str, Any] = {
             "provider": data["provider"],
             "provider_model_id": data["provider_model_id"],
+            "name": data.get("name"),
+            "family": data.get("family"),
+            "kind": data.get("kind"),
+            "open_weights": data.get("open_weights"),
+            "source": data.get("source"),
         }
-        for name in ("name", "family", "kind", "open_weights", "source"):
-            kwargs[name] = data.get(name)
         for section, klass in SECTIONS.items():
-            sub = dict(data.get(section) or {})
+            sub = data.get(section)
+            if not sub:
+                continue
             if section == "modalities":
                 sub = {k: (tuple(v) if v is not None else None) for k, v in sub.items()}
             kwargs[section] = klass(**sub)
         regions = data.get("regions")
         kwargs["regions"] = tuple(regions) if regions is not None else None
         kwargs["attributes"] = data.get("attributes") or {}
-        kwargs["raw"] = data.get("raw") or {}
+        if raw is None:
+            raw = data.get("raw") or EMPTY_RAW
+        kwargs["raw"] = RawAnswer(raw) if isinstance(raw, (bytes, bytearray)) else raw
         kwargs["live"] = bool(data.get("live", True))
         kwargs["provenance"] = data.get("provenance") or {}
         return cls(**kwargs)
 
     def json_text(self) -> str:
-        """The full JSON form as text, serialized once per record (what the store writes)."""
-        cached = self.__dict__.get("_json")
-        if cached is None:
-            cached = json.dumps(self._full_dict(), sort_keys=True, separators=(",", ":"), default=str)
-            object.__setattr__(self, "_json", cached)
-        return cached
+        """The full JSON form as text: the list form plus provenance and raw (what history stores)."""
+        return self.full_json().decode()
+
+    def full_json(self, provenance: Optional[bytes] = None, raw: Optional[bytes] = None) -> bytes:
+        """The full JSON form as bytes, joined from pre-encoded parts (no re-encoding of the body)."""
+        prov = provenance if provenance is not None else dumps(self.provenance._map)  # type: ignore[attr-defined]
+        return join_record(self.body(), prov, raw if raw is not None else self.raw.json)
 
     def content(self) -> dict[str, Any]:
-        """The part of the record that changes mean something: no raw answer, no provenance."""
+        """The part of the record that changes mean something: no raw, no provenance, no source."""
         out = self.to_dict(raw=False, provenance=False)
         del out["source"]
         return out
 
     def content_hash(self) -> str:
         """A stable hash of :meth:`content`; equal hashes mean no change worth recording."""
-        cached = self.__dict__.get("_hash")
+        cached = self._hash
         if cached is None:
-            blob = json.dumps(self.content(), sort_keys=True, separators=(",", ":"), default=str)
-            cached = hashlib.sha256(blob.encode()).hexdigest()[:32]
-            # Frozen dataclass: memoize outside the fields (not part of eq or repr).
+            blob = dumps(self._content_dict(source=False), sort_keys=True)
+            cached = hashlib.blake2b(blob, digest_size=16).hexdigest()
             object.__setattr__(self, "_hash", cached)
         return cached
 
 
 _SECTION_FIELDS.update({name: tuple(f.name for f in fields(klass)) for name, klass in SECTIONS.items()})
+
+
+def join_record(body: bytes, provenance: Optional[bytes], raw: Optional[bytes]) -> bytes:
+    """A record's JSON from its list form, its provenance and its raw answer, all pre-encoded."""
+    parts = [body[:-1]]
+    if provenance is not None:
+        parts.append(b',"provenance":' + provenance)
+    if raw is not None:
+        parts.append(b',"raw":' + raw)
+    parts.append(b"}")
+    return b"".join(parts)
 
 
 def split_model_id(model_id: str) -> tuple[str, str]:

@@ -1,12 +1,22 @@
-"""The immutable in-memory catalog index and the queries the API answers from it."""
+"""The queries the API answers from the published index (:mod:`discovery.index`)."""
 from __future__ import annotations
 
 import fnmatch
-import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from dataclasses import dataclass
+from typing import Mapping, Optional
 
-from discovery.diff import capability_counts
+from discovery.entry import (
+    CAPABILITY_FACET,
+    FACET_LIVE,
+    SORT_FIELDS,
+    CatalogEntry,
+    facet_input,
+    facet_kind,
+    facet_output,
+    facet_provider,
+    facet_status,
+)
+from discovery.index import CatalogIndex
 from discovery.model import KINDS, MODALITIES, STATUSES, Model
 from discovery.taxonomy import canonical_capabilities, check_choice
 
@@ -18,54 +28,16 @@ class QueryError(ValueError):
     """A query parameter is invalid; the message says which and what is allowed."""
 
 
-@dataclass(frozen=True)
-class CatalogIndex:
-    """One published state of the catalog. Never mutated: a new index replaces it."""
-
-    models: Mapping[str, Model]
-    version: int = 0
-    built_at: float = field(default_factory=time.time)
-
-    def __post_init__(self) -> None:
-        ordered = tuple(sorted(self.models.values(), key=lambda m: m.id))
-        by_provider: dict[str, list[Model]] = {}
-        for m in ordered:
-            by_provider.setdefault(m.provider, []).append(m)
-        object.__setattr__(self, "ordered", ordered)
-        object.__setattr__(self, "by_provider", {k: tuple(v) for k, v in by_provider.items()})
-        object.__setattr__(self, "capability_counts", capability_counts(self.models))
-
-    def get(self, model_id: str) -> Optional[Model]:
-        return self.models.get(model_id)
-
-    def __len__(self) -> int:
-        return len(self.models)
-
-
 def _csv(value: Optional[str]) -> tuple[str, ...]:
     if not value:
         return ()
     return tuple(v.strip() for v in value.split(",") if v.strip())
 
 
-def _sort_key(name: str) -> Callable[[Model], Any]:
-    getters: dict[str, Callable[[Model], Any]] = {
-        "id": lambda m: m.id,
-        "name": lambda m: (m.name or m.provider_model_id).lower(),
-        "provider": lambda m: (m.provider, m.id),
-        "context_window": lambda m: m.limits.context_window,
-        "max_output_tokens": lambda m: m.limits.max_output_tokens,
-        "input_price": lambda m: m.pricing.input,
-        "output_price": lambda m: m.pricing.output,
-        "release_date": lambda m: m.lifecycle.release_date,
-    }
-    if name not in getters:
-        raise QueryError(f"unknown sort field {name!r}; valid: {', '.join(getters)} (prefix '-' for descending)")
-    return getters[name]
+def _check_sort(name: str) -> None:
+    if name not in SORT_FIELDS:
+        raise QueryError(f"unknown sort field {name!r}; valid: {', '.join(SORT_FIELDS)} (prefix '-' for descending)")
 
-
-SORT_FIELDS = ("id", "name", "provider", "context_window", "max_output_tokens", "input_price",
-               "output_price", "release_date")
 
 
 @dataclass(frozen=True)
@@ -109,7 +81,7 @@ class ModelQuery:
         else:
             live_value = None
         sort = args.get("sort") or "id"
-        _sort_key(sort.lstrip("-"))
+        _check_sort(sort.lstrip("-"))
         try:
             limit = int(args.get("limit", DEFAULT_LIMIT))
             offset = int(args.get("offset", 0))
@@ -125,7 +97,7 @@ class ModelQuery:
                    sort=sort, limit=limit, offset=offset)
 
     def matches(self, m: Model) -> bool:
-        """True if the model passes every filter of the query."""
+        """True if the model passes every filter of the query (a plain check, for in-process use)."""
         if self.providers and m.provider not in self.providers:
             return False
         if self.capabilities and not all(getattr(m.capabilities, c) is True for c in self.capabilities):
@@ -148,12 +120,43 @@ class ModelQuery:
                 return False
         return True
 
+    def bits(self, index: CatalogIndex) -> int:
+        """The bitset of the index's entries that pass every filter."""
+        bits = index.alive
+        if self.providers:
+            bits &= _any(index, (facet_provider(p) for p in self.providers))
+        for cap in self.capabilities:
+            bits &= index.facet(CAPABILITY_FACET[cap])
+        for modality in self.input_modalities:
+            bits &= index.facet(facet_input(modality))
+        for modality in self.output_modalities:
+            bits &= index.facet(facet_output(modality))
+        if self.kinds:
+            bits &= _any(index, (facet_kind(k) for k in self.kinds))
+        if self.statuses:
+            bits &= _any(index, (facet_status(s) for s in self.statuses))
+        if self.live is not None:
+            live = index.facet(FACET_LIVE)
+            bits &= live if self.live else ~live
+        if bits and self.id_glob:
+            bits &= index.glob_bits(self.id_glob)
+        if bits and self.text:
+            bits &= index.text_bits(self.text)
+        return bits
+
+
+def _any(index: CatalogIndex, facets) -> int:
+    out = 0
+    for name in facets:
+        out |= index.facet(name)
+    return out
+
 
 @dataclass(frozen=True)
 class Page:
-    """One page of query results."""
+    """One page of query results (entries: ``.body`` is the record's encoded list form)."""
 
-    items: tuple[Model, ...]
+    items: tuple[CatalogEntry, ...]
     total: int
     limit: int
     offset: int
@@ -161,17 +164,5 @@ class Page:
 
 def run_query(index: CatalogIndex, query: ModelQuery) -> Page:
     """Filter, sort and page the index. Unknown sort values (None) sort last either way."""
-    source = index.ordered
-    if len(query.providers) == 1:
-        source = index.by_provider.get(query.providers[0], ())
-    hits = [m for m in source if query.matches(m)]
-    name = query.sort.lstrip("-")
-    if name != "id":
-        key = _sort_key(name)
-        known = [m for m in hits if key(m) is not None]
-        unknown = [m for m in hits if key(m) is None]
-        known.sort(key=key, reverse=query.sort.startswith("-"))
-        hits = known + unknown
-    elif query.sort.startswith("-"):
-        hits.reverse()
-    return Page(tuple(hits[query.offset:query.offset + query.limit]), len(hits), query.limit, query.offset)
+    items, total = index.select(query.bits(index), query.sort, query.offset, query.limit)
+    return Page(tuple(items), total, query.limit, query.offset)

@@ -1,0 +1,128 @@
+"""The compact in-memory form of a published model: what queries filter and sort on, plus its JSON.
+
+A :class:`CatalogEntry` is made once per model version and never changes. Its ``body`` is the
+model's list form, encoded once; a list response is a join of bodies. The provider's raw answer is
+not here: it lives in the store and is read on demand.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from discovery.model import CAPABILITIES, Model, Provenance, loads, share
+
+# Facets a query can select on; each names a bitset in the index.
+CAPABILITY_FACET = {c: f"cap:{c}" for c in CAPABILITIES}
+SORT_FIELDS = ("id", "name", "provider", "context_window", "max_output_tokens", "input_price",
+               "output_price", "release_date")
+
+
+def facet_input(modality: str) -> str:
+    return f"in:{modality}"
+
+
+def facet_output(modality: str) -> str:
+    return f"out:{modality}"
+
+
+def facet_kind(kind: str) -> str:
+    return f"kind:{kind}"
+
+
+def facet_status(status: str) -> str:
+    return f"status:{status}"
+
+
+def facet_provider(provider: str) -> str:
+    return f"provider:{provider}"
+
+
+FACET_LIVE = "live:true"
+
+
+class CatalogEntry:
+    """One published model version, compact: query fields, provenance and the encoded list form."""
+
+    __slots__ = ("id", "provider", "provider_model_id", "name", "body", "content_hash", "provenance",
+                 "live", "facets", "sort_keys", "source")
+
+    def __init__(self, model_id: str, provider: str, provider_model_id: str, name: Optional[str], body: bytes,
+                 content_hash: str, provenance: Provenance, live: bool, facets: tuple[str, ...],
+                 sort_keys: tuple[Any, ...], source: Optional[str]):
+        self.id = model_id
+        self.provider = provider
+        self.provider_model_id = provider_model_id
+        self.name = name
+        self.body = body
+        self.content_hash = content_hash
+        self.provenance = provenance
+        self.live = live
+        self.facets = facets
+        self.sort_keys = sort_keys
+        self.source = source
+
+    @classmethod
+    def of(cls, model: Model) -> "CatalogEntry":
+        """The entry of a record (its body is encoded here if it was not already)."""
+        return cls(model.id, model.provider, model.provider_model_id, model.name, model.body(),
+                   model.content_hash(), Provenance.of(model.provenance), model.live, model_facets(model),
+                   model_sort_keys(model), model.source)
+
+    @classmethod
+    def from_stored(cls, body: bytes, content_hash: str, provenance: Mapping[str, str]) -> "CatalogEntry":
+        """Rebuild from what the store keeps (the list form and the provenance), without a Model."""
+        data = loads(body)
+        caps = data.get("capabilities") or {}
+        mods = data.get("modalities") or {}
+        limits = data.get("limits") or {}
+        pricing = data.get("pricing") or {}
+        lifecycle = data.get("lifecycle") or {}
+        facets = _facets(data["provider"], bool(data.get("live", True)), data.get("kind"), lifecycle.get("status"),
+                         [c for c in CAPABILITIES if caps.get(c) is True], mods.get("input"), mods.get("output"))
+        keys = _sort_keys(data["id"], data["provider"], data["provider_model_id"], data.get("name"),
+                          limits.get("context_window"), limits.get("max_output_tokens"), pricing.get("input"),
+                          pricing.get("output"), lifecycle.get("release_date"))
+        return cls(data["id"], data["provider"], data["provider_model_id"], data.get("name"), body, content_hash,
+                   Provenance.of(provenance), bool(data.get("live", True)), facets, keys, data.get("source"))
+
+    def model(self) -> Model:
+        """The record as a :class:`Model` (without the raw answer), decoded from the body."""
+        return Model.from_dict({**loads(self.body), "provenance": self.provenance}, raw=b"{}")
+
+    def data(self) -> dict[str, Any]:
+        """The list form as a fresh dict."""
+        return loads(self.body)
+
+    def __repr__(self) -> str:
+        return f"CatalogEntry({self.id!r})"
+
+
+def _facets(provider: str, live: bool, kind: Optional[str], status: Optional[str], caps, inputs, outputs
+            ) -> tuple[str, ...]:
+    out = [share(facet_provider(provider)), facet_status(status or "active")]
+    if live:
+        out.append(FACET_LIVE)
+    if kind:
+        out.append(facet_kind(kind))
+    out.extend(CAPABILITY_FACET[c] for c in caps)
+    out.extend(facet_input(m) for m in inputs or ())
+    out.extend(facet_output(m) for m in outputs or ())
+    return share(tuple(out))
+
+
+def model_facets(m: Model) -> tuple[str, ...]:
+    """The facets (bitset names) a record belongs to."""
+    return _facets(m.provider, m.live, m.kind, m.lifecycle.status, m.capabilities.supported(),
+                   m.modalities.input, m.modalities.output)
+
+
+def _sort_keys(model_id, provider, provider_model_id, name, context_window, max_output_tokens, input_price,
+               output_price, release_date) -> tuple[Any, ...]:
+    # In SORT_FIELDS order; None is an unknown value (sorted last either way).
+    return (model_id, (name or provider_model_id).lower(), provider, context_window, max_output_tokens,
+            input_price, output_price, release_date)
+
+
+def model_sort_keys(m: Model) -> tuple[Any, ...]:
+    """The values a record sorts by, in :data:`SORT_FIELDS` order."""
+    return _sort_keys(m.id, m.provider, m.provider_model_id, m.name, m.limits.context_window,
+                      m.limits.max_output_tokens, m.pricing.input, m.pricing.output, m.lifecycle.release_date)

@@ -1,0 +1,498 @@
+"""The published catalog index: compact entries, facet bitsets and sort orders, built incrementally.
+
+Each entry has a *position* (a small integer, stable while the model exists). A facet
+(``cap:vision``, ``kind:chat``, ``provider:openai``...) is a Python integer used as a bitset over
+positions, so a filter is a few big-integer ANDs and ORs done in C, and a count is
+``int.bit_count``. Each sort field keeps the positions of the entries whose value is known, sorted
+by (value, id); a page walks that order and keeps the positions whose bit is set, or, when few
+match, sorts just the matches. Text and id-glob searches scan one joined string per index version
+(built on first use), again in C.
+
+An index is immutable once published: :meth:`CatalogIndex.apply` returns a new index that shares
+everything a change did not touch, so the cost of publishing follows the change, not the catalog.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+import threading
+import time
+from collections import defaultdict
+from functools import lru_cache
+from itertools import compress, islice
+from typing import Iterable, Iterator, Mapping, Optional
+
+from discovery.entry import SORT_FIELDS, CatalogEntry
+from discovery.model import CAPABILITIES, Model
+
+_SORT_INDEX = {name: i for i, name in enumerate(SORT_FIELDS)}
+# Fields whose value may be unknown (None); the others always have one.
+_OPTIONAL = tuple(name for name in SORT_FIELDS if name not in ("id", "name", "provider"))
+_BIT_TABLE = bytes.maketrans(b"01", b"\x00\x01")
+
+
+def bits_of(positions: Iterable[int], size: int = 0) -> int:
+    """A bitset with the given positions set."""
+    positions = positions if isinstance(positions, list) else list(positions)
+    if len(positions) < 128:
+        value = 0
+        for p in positions:
+            value |= 1 << p
+        return value
+    buf = bytearray((max(size, max(positions) + 1) >> 3) + 1)
+    for p in positions:
+        buf[p >> 3] |= 1 << (p & 7)
+    return int.from_bytes(buf, "little")
+
+
+def iter_bits(bits: int) -> Iterator[int]:
+    """The set positions of a bitset, ascending."""
+    text = bin(bits)[:1:-1]
+    i = text.find("1")
+    while i >= 0:
+        yield i
+        i = text.find("1", i + 1)
+
+
+def byte_mask(bits: int, size: int) -> bytes:
+    """One byte per position (1 where the bit is set), for C-speed filtering with ``compress``."""
+    return bin(bits)[:1:-1].encode("ascii").translate(_BIT_TABLE).ljust(size, b"\x00")
+
+
+@lru_cache(maxsize=256)
+def glob_line_pattern(glob: str) -> re.Pattern:
+    """A multi-line regex matching whole lines that match the shell-style ``glob`` (case-sensitive)."""
+    out, i, n = [], 0, len(glob)
+    while i < n:
+        c = glob[i]
+        i += 1
+        if c == "*":
+            out.append("[^\n]*")
+        elif c == "?":
+            out.append("[^\n]")
+        elif c == "[":
+            j = i
+            if j < n and glob[j] == "!":
+                j += 1
+            if j < n and glob[j] == "]":
+                j += 1
+            while j < n and glob[j] != "]":
+                j += 1
+            if j >= n:
+                out.append("\\[")
+                continue
+            body = glob[i:j].replace("\\", "\\\\")
+            i = j + 1
+            if body.startswith("!"):
+                out.append("[^\n" + body[1:] + "]")
+            elif body.startswith("^"):
+                out.append("[\\" + body + "]")
+            else:
+                out.append("[" + body + "]")
+        else:
+            out.append(re.escape(c))
+    return re.compile("^" + "".join(out) + "$", re.M)
+
+
+def glob_prefix(glob: str) -> str:
+    """The literal text before the first wildcard of a glob."""
+    cut = min((i for i in (glob.find("*"), glob.find("?"), glob.find("[")) if i >= 0), default=len(glob))
+    return glob[:cut]
+
+
+class _Text:
+    """One index version's joined search strings (built on first use)."""
+
+    __slots__ = ("ids", "id_starts", "text", "text_starts", "order")
+
+    def __init__(self, entries: list[Optional[CatalogEntry]], order: list[int]):
+        ids = [entries[p].id.replace("\n", "\x00") for p in order]  # type: ignore[union-attr]
+        self.order = order
+        self.ids = "\n".join(ids) + "\n"
+        self.id_starts = _line_starts(ids)
+        lines = [f"{entries[p].id}\t{entries[p].name or ''}".lower().replace("\n", " ")  # type: ignore[union-attr]
+                 for p in order]
+        self.text = "\n".join(lines) + "\n"
+        self.text_starts = _line_starts(lines)
+
+
+def _line_starts(lines: list[str]) -> list[int]:
+    starts, at = [], 0
+    for line in lines:
+        starts.append(at)
+        at += len(line) + 1
+    starts.append(at)
+    return starts
+
+
+class CatalogIndex:
+    """One published state of the catalog. Never mutated: :meth:`apply` makes the next one."""
+
+    def __init__(self, models: Mapping[str, Model] | None = None, version: int = 0,
+                 built_at: Optional[float] = None):
+        """Build from records (tests, start-up); :meth:`from_entries` builds from entries."""
+        self._build([CatalogEntry.of(m) for m in (models or {}).values()], version, built_at)
+
+    @classmethod
+    def from_entries(cls, entries: Iterable[CatalogEntry], version: int = 0) -> "CatalogIndex":
+        """An index of the given entries (one per id; a later duplicate wins)."""
+        out = cls.__new__(cls)
+        out._build(list({e.id: e for e in entries}.values()), version, None)
+        return out
+
+    def _build(self, entries: list[CatalogEntry], version: int, built_at: Optional[float]) -> None:
+        entries.sort(key=lambda e: e.id)
+        self.version = version
+        self.built_at = built_at if built_at is not None else time.time()
+        self._entries: list[Optional[CatalogEntry]] = list(entries)
+        self._pos: dict[str, int] = {e.id: p for p, e in enumerate(entries)}
+        self._free: list[int] = []
+        n = len(entries)
+        self._alive = (1 << n) - 1
+        by_facet: dict[str, list[int]] = defaultdict(list)
+        for p, e in enumerate(entries):
+            for f in e.facets:
+                by_facet[f].append(p)
+        self._facets: dict[str, int] = {f: bits_of(ps, n) for f, ps in by_facet.items()}
+        self._orders: dict[str, list[int]] = {"id": list(range(n))}
+        self._known: dict[str, int] = {}
+        for name in SORT_FIELDS[1:]:
+            i = _SORT_INDEX[name]
+            known = [p for p, e in enumerate(entries) if e.sort_keys[i] is not None]
+            known.sort(key=lambda p, i=i: (entries[p].sort_keys[i], entries[p].id))
+            self._orders[name] = known
+            if name in _OPTIONAL:
+                self._known[name] = bits_of(known, n)
+        self._text_cache: Optional[_Text] = None
+        self._text_lock = threading.Lock()
+
+    # -- reading ---------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self._pos)
+
+    def __contains__(self, model_id: object) -> bool:
+        return model_id in self._pos
+
+    @property
+    def size(self) -> int:
+        """Positions in use, holes included (the length of the bitsets)."""
+        return len(self._entries)
+
+    @property
+    def alive(self) -> int:
+        """The bitset of every published position."""
+        return self._alive
+
+    def entry(self, model_id: str) -> Optional[CatalogEntry]:
+        """The entry of one model id, or None."""
+        p = self._pos.get(model_id)
+        return self._entries[p] if p is not None else None
+
+    def get(self, model_id: str) -> Optional[Model]:
+        """The record of one model id (without its raw answer), or None."""
+        e = self.entry(model_id)
+        return e.model() if e is not None else None
+
+    def ids(self) -> list[str]:
+        """Every model id, sorted."""
+        return [self._entries[p].id for p in self._orders["id"]]  # type: ignore[union-attr]
+
+    def entries(self) -> list[CatalogEntry]:
+        """Every entry, sorted by id."""
+        return [self._entries[p] for p in self._orders["id"]]  # type: ignore[misc]
+
+    @property
+    def models(self) -> dict[str, Model]:
+        """Every record by id (decoded; for tests and small catalogs)."""
+        return {e.id: e.model() for e in self.entries()}
+
+    def facet(self, name: str) -> int:
+        """The bitset of a facet (0 when no entry has it)."""
+        return self._facets.get(name, 0)
+
+    def facet_count(self, name: str) -> int:
+        return self._facets.get(name, 0).bit_count()
+
+    def provider_count(self, provider: str) -> int:
+        """How many models a provider has in this index."""
+        return self.facet_count(f"provider:{provider}")
+
+    def of_provider(self, provider: str) -> list[CatalogEntry]:
+        """A provider's entries, sorted by id."""
+        return self.pick(self.facet(f"provider:{provider}"))
+
+    @property
+    def by_provider(self) -> Mapping[str, tuple[Model, ...]]:
+        """Provider → its records (decoded on access; prefer :meth:`of_provider`)."""
+        return _ByProvider(self)
+
+    @property
+    def capability_counts(self) -> dict[str, int]:
+        """How many models support each capability."""
+        return {c: self.facet_count(f"cap:{c}") for c in CAPABILITIES}
+
+    def providers(self) -> list[str]:
+        """Every provider with a model in the index."""
+        return sorted(f[9:] for f, bits in self._facets.items() if f.startswith("provider:") and bits)
+
+    def pick(self, bits: int) -> list[CatalogEntry]:
+        """The entries of a bitset, sorted by id."""
+        ents = self._entries
+        return sorted((ents[p] for p in iter_bits(bits)), key=lambda e: e.id)  # type: ignore[union-attr]
+
+    def count(self, bits: int) -> int:
+        return bits.bit_count()
+
+    # -- paging ----------------------------------------------------------------------------------
+    def select(self, bits: int, sort: str = "id", offset: int = 0, limit: int = 100) -> tuple[list[CatalogEntry], int]:
+        """One page of the entries in ``bits``, ordered by ``sort`` (``-`` prefix: descending), and the total.
+
+        Unknown values sort last either way; ties are broken by id, in the direction of the sort.
+        """
+        descending = sort.startswith("-")
+        name = sort.lstrip("-")
+        bits &= self._alive
+        total = bits.bit_count()
+        if total == 0 or offset >= total:
+            return [], total
+        end = offset + limit
+        ents = self._entries
+        if total <= max(64, len(ents) >> 5):
+            # Few matches: sort just them.
+            hits = list(iter_bits(bits))
+            if name == "id":
+                hits.sort(key=lambda p: ents[p].id, reverse=descending)  # type: ignore[union-attr]
+            else:
+                i = _SORT_INDEX[name]
+                known = [p for p in hits if ents[p].sort_keys[i] is not None]  # type: ignore[union-attr]
+                known.sort(key=lambda p: (ents[p].sort_keys[i], ents[p].id), reverse=descending)  # type: ignore
+                unknown = [p for p in hits if ents[p].sort_keys[i] is None]  # type: ignore[union-attr]
+                unknown.sort(key=lambda p: ents[p].id)  # type: ignore[union-attr]
+                hits = known + unknown
+            return [ents[p] for p in hits[offset:end]], total  # type: ignore[misc]
+        mask = byte_mask(bits, len(ents))
+        order = self._orders[name]
+        known_bits = self._known.get(name)
+        known_total = (bits & known_bits).bit_count() if known_bits is not None else total
+        page: list[int] = []
+        if offset < known_total:
+            seq = order if not descending else order[::-1]
+            page = list(islice(compress(seq, map(mask.__getitem__, seq)), offset, min(end, known_total)))
+        if end > known_total and known_bits is not None:
+            rest = byte_mask(bits & ~known_bits, len(ents))
+            ids = self._orders["id"]
+            page += islice(compress(ids, map(rest.__getitem__, ids)), max(0, offset - known_total),
+                           end - known_total)
+        return [ents[p] for p in page], total  # type: ignore[misc]
+
+    # -- text ------------------------------------------------------------------------------------
+    def _text(self) -> _Text:
+        cached = self._text_cache
+        if cached is None:
+            with self._text_lock:
+                cached = self._text_cache
+                if cached is None:
+                    cached = self._text_cache = _Text(self._entries, self._orders["id"])
+        return cached
+
+    def text_bits(self, needle: str) -> int:
+        """The bitset of entries whose id or name contains ``needle`` (case-insensitive)."""
+        needle = needle.lower()
+        if not needle:
+            return self._alive
+        if "\t" in needle or "\n" in needle:
+            return bits_of([p for p, e in enumerate(self._entries) if e is not None
+                            and (needle in e.id.lower() or needle in (e.name or "").lower())], len(self._entries))
+        t = self._text()
+        text, starts, order = t.text, t.text_starts, t.order
+        found: list[int] = []
+        i = text.find(needle)
+        while i >= 0:
+            line = bisect.bisect_right(starts, i) - 1
+            found.append(order[line])
+            i = text.find(needle, starts[line + 1])
+        return bits_of(found, len(self._entries))
+
+    def glob_bits(self, glob: str) -> int:
+        """The bitset of entries whose id matches the shell-style ``glob`` (case-sensitive)."""
+        t = self._text()
+        prefix = glob_prefix(glob)
+        lo, hi = 0, len(t.order)
+        if prefix:
+            ents = self._entries
+            ids = self._orders["id"]
+            lo = bisect.bisect_left(ids, prefix, key=lambda p: ents[p].id)  # type: ignore[union-attr]
+            hi = bisect.bisect_left(ids, prefix + "\U0010ffff", lo, key=lambda p: ents[p].id)  # type: ignore
+        if lo >= hi:
+            return 0
+        pattern = glob_line_pattern(glob)
+        starts, order = t.id_starts, t.order
+        found = [order[bisect.bisect_right(starts, m.start()) - 1]
+                 for m in pattern.finditer(t.ids, starts[lo], starts[hi])]
+        return bits_of(found, len(self._entries))
+
+    # -- the next version ------------------------------------------------------------------------
+    def apply(self, changes: Mapping[str, Optional[CatalogEntry]], version: Optional[int] = None) -> "CatalogIndex":
+        """A new index with ``changes`` (id → new entry, or None to remove) applied; this one is unchanged."""
+        version = self.version + 1 if version is None else version
+        ents = self._entries
+        live_changes = {mid: e for mid, e in changes.items() if e is not None or mid in self._pos}
+        removed = sum(1 for mid, e in live_changes.items() if e is None)
+        if len(self._free) + removed > max(1024, len(ents) // 2):
+            # Many holes: start again with dense positions (rare; amortized over the removals).
+            kept = {e.id: e for e in ents if e is not None}
+            for mid, e in live_changes.items():
+                if e is None:
+                    kept.pop(mid, None)
+                else:
+                    kept[mid] = e
+            return CatalogIndex.from_entries(kept.values(), version)
+        new = CatalogIndex.__new__(CatalogIndex)
+        new.version = version
+        new.built_at = time.time()
+        entries = list(ents)
+        pos = dict(self._pos)
+        free = list(self._free)
+        orders = dict(self._orders)
+        copied: set[str] = set()
+
+        def order_list(name: str) -> list[int]:
+            if name not in copied:
+                orders[name] = list(orders[name])
+                copied.add(name)
+            return orders[name]
+
+        def key_of(i: int):
+            if i == 0:
+                return lambda p: entries[p].id  # type: ignore[union-attr]
+            return lambda p: (entries[p].sort_keys[i], entries[p].id)  # type: ignore[union-attr]
+
+        def target(e: CatalogEntry, i: int):
+            return e.id if i == 0 else (e.sort_keys[i], e.id)
+
+        set_bits: dict[str, list[int]] = defaultdict(list)
+        clear_bits: dict[str, list[int]] = defaultdict(list)
+        inserts: list[tuple[int, CatalogEntry, tuple[str, ...]]] = []
+        # 1. Take changed and removed entries out of the orders (the orders still hold old entries).
+        plans: list[tuple[str, Optional[int], Optional[CatalogEntry], Optional[CatalogEntry]]] = []
+        for mid, e in live_changes.items():
+            p = pos.get(mid)
+            old = entries[p] if p is not None else None
+            plans.append((mid, p, old, e))
+            if old is None:
+                continue
+            for name in SORT_FIELDS:
+                i = _SORT_INDEX[name]
+                if e is not None and (i == 0 or e.sort_keys[i] == old.sort_keys[i]):
+                    continue
+                if old.sort_keys[i] is None and i != 0:
+                    continue
+                lst = order_list(name)
+                at = bisect.bisect_left(lst, target(old, i), key=key_of(i))
+                if at < len(lst) and lst[at] == p:
+                    del lst[at]
+        # 2. Place the new entries, 3. then insert them into the orders that lost or lack them.
+        for mid, p, old, e in plans:
+            if e is None:
+                assert p is not None and old is not None
+                entries[p] = None
+                del pos[mid]
+                free.append(p)
+                for f in old.facets:
+                    clear_bits[f].append(p)
+                clear_bits["\0alive"].append(p)
+                for name in _OPTIONAL:
+                    if old.sort_keys[_SORT_INDEX[name]] is not None:
+                        clear_bits["\0known:" + name].append(p)
+                continue
+            if p is None:
+                if free:
+                    p = free.pop()
+                else:
+                    p = len(entries)
+                    entries.append(None)
+                pos[mid] = p
+                set_bits["\0alive"].append(p)
+            entries[p] = e
+            old_facets = old.facets if old is not None else ()
+            if old_facets != e.facets:
+                for f in old_facets:
+                    if f not in e.facets:
+                        clear_bits[f].append(p)
+                for f in e.facets:
+                    if f not in old_facets:
+                        set_bits[f].append(p)
+            inserts.append((p, e, old.sort_keys if old is not None else ()))
+            for name in _OPTIONAL:
+                i = _SORT_INDEX[name]
+                was = old is not None and old.sort_keys[i] is not None
+                now = e.sort_keys[i] is not None
+                if was and not now:
+                    clear_bits["\0known:" + name].append(p)
+                elif now and not was:
+                    set_bits["\0known:" + name].append(p)
+        for p, e, old_keys in inserts:
+            for name in SORT_FIELDS:
+                i = _SORT_INDEX[name]
+                if old_keys and (i == 0 or old_keys[i] == e.sort_keys[i]):
+                    continue
+                if i != 0 and e.sort_keys[i] is None:
+                    continue
+                lst = order_list(name)
+                lst.insert(bisect.bisect_left(lst, target(e, i), key=key_of(i)), p)
+        size = len(entries)
+        facets = dict(self._facets)
+        known = dict(self._known)
+        alive = self._alive
+        for name in set(set_bits) | set(clear_bits):
+            if name == "\0alive":
+                current = alive
+            elif name.startswith("\0known:"):
+                current = known.get(name[7:], 0)
+            else:
+                current = facets.get(name, 0)
+            if name in clear_bits:
+                current &= ~bits_of(clear_bits[name], size)
+            if name in set_bits:
+                current |= bits_of(set_bits[name], size)
+            if name == "\0alive":
+                alive = current
+            elif name.startswith("\0known:"):
+                known[name[7:]] = current
+            elif current:
+                facets[name] = current
+            else:
+                facets.pop(name, None)
+        new._entries = entries
+        new._pos = pos
+        new._free = free
+        new._alive = alive
+        new._facets = facets
+        new._orders = orders
+        new._known = known
+        new._text_cache = None
+        new._text_lock = threading.Lock()
+        return new
+
+
+class _ByProvider(Mapping):
+    """A read-only provider → records view over an index (decodes on access)."""
+
+    def __init__(self, index: CatalogIndex):
+        self._index = index
+
+    def __getitem__(self, provider: str) -> tuple[Model, ...]:
+        found = self._index.of_provider(provider)
+        if not found:
+            raise KeyError(provider)
+        return tuple(e.model() for e in found)
+
+    def get(self, provider, default=()):  # type: ignore[override]
+        found = self._index.of_provider(provider)
+        return tuple(e.model() for e in found) if found else default
+
+    def __iter__(self):
+        return iter(self._index.providers())
+
+    def __len__(self) -> int:
+        return len(self._index.providers())

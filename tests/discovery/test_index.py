@@ -1,0 +1,134 @@
+"""The bitset index answers every query exactly as a plain scan would, before and after changes."""
+import random
+from dataclasses import replace
+
+import pytest
+
+from discovery.entry import SORT_FIELDS, CatalogEntry, model_sort_keys
+from discovery.index import CatalogIndex, glob_line_pattern
+from discovery.model import Capabilities, Lifecycle, Limits, Pricing
+from discovery.providers import LiteLLMClient, ModelsDevClient
+from discovery.query import ModelQuery, run_query
+from discovery.settings import ProviderConfig
+from discovery.simulator.sources import packaged_litellm, packaged_modelsdev
+
+
+@pytest.fixture(scope="module")
+def real_models():
+    """Every record of the packaged models.dev snapshot and LiteLLM map (about 9k models)."""
+    md = ModelsDevClient(ProviderConfig(name="modelsdev", format="modelsdev")).normalize(packaged_modelsdev())
+    ll = LiteLLMClient(ProviderConfig(name="litellm", format="litellm")).normalize(packaged_litellm())
+    out = {m.id: m for m in md}
+    for m in ll:
+        out.setdefault(m.id, m)
+    return out
+
+
+def scan(models, query):
+    """The reference answer: filter every record, then sort as the API documents."""
+    hits = sorted((m for m in models.values() if query.matches(m)), key=lambda m: m.id)
+    name = query.sort.lstrip("-")
+    desc = query.sort.startswith("-")
+    if name == "id":
+        ordered = hits[::-1] if desc else hits
+    else:
+        i = SORT_FIELDS.index(name)
+        known = [m for m in hits if model_sort_keys(m)[i] is not None]
+        known.sort(key=lambda m: (model_sort_keys(m)[i], m.id), reverse=desc)
+        ordered = known + [m for m in hits if model_sort_keys(m)[i] is None]
+    return [m.id for m in ordered[query.offset:query.offset + query.limit]], len(hits)
+
+
+QUERIES = [
+    {}, {"capability": "vision,tool_calling"}, {"capability": "reasoning", "provider": "openai"},
+    {"provider": "openai,anthropic", "sort": "-input_price"}, {"kind": "embedding,rerank"},
+    {"status": "deprecated,legacy"}, {"input_modality": "image,audio"}, {"output_modality": "image"},
+    {"live": "false", "sort": "context_window"}, {"q": "gpt-4"}, {"q": "CLAUDE", "sort": "-release_date"},
+    {"id": "openai/gpt-4*"}, {"id": "*mini*"}, {"id": "*/llama-3.?-*"}, {"id": "[ab]*/*[!0-9]"},
+    {"sort": "name", "offset": "500", "limit": "50"}, {"sort": "-output_price", "offset": "3000"},
+    {"sort": "max_output_tokens", "limit": "1000"}, {"sort": "-provider", "capability": "tool_calling"},
+    {"provider": "no-such-provider"}, {"q": "zz-no-match-zz"}, {"sort": "-id", "offset": "20"},
+    {"capability": "vision", "sort": "-context_window", "offset": "100", "limit": "30"},
+    {"kind": "chat", "status": "active", "capability": "structured_output", "sort": "release_date"},
+]
+
+
+def check(index, models):
+    for args in QUERIES:
+        query = ModelQuery.from_args(args)
+        page = run_query(index, query)
+        expected_ids, expected_total = scan(models, query)
+        assert page.total == expected_total, args
+        assert [e.id for e in page.items] == expected_ids, args
+        for e in page.items:
+            assert e.body == models[e.id].body()
+
+
+def test_queries_match_a_plain_scan_on_real_catalogs(real_models):
+    check(CatalogIndex(real_models), real_models)
+
+
+def test_incremental_changes_match_a_fresh_build(real_models):
+    rng = random.Random(7)
+    models = dict(real_models)
+    index = CatalogIndex(models)
+    ids = sorted(models)
+    for round_ in range(6):
+        changes = {}
+        for mid in rng.sample(ids, 150):  # updates: prices, limits, capabilities, status
+            m = models.get(mid)
+            if m is None:
+                continue
+            new = m.evolve(
+                pricing=Pricing(input=rng.choice([None, 0.0, 1.5, 3.0]), output=m.pricing.output),
+                limits=Limits(context_window=rng.choice([None, 8192, 128000])),
+                capabilities=replace(m.capabilities, vision=rng.choice([None, True, False])),
+                lifecycle=Lifecycle(status=rng.choice(["active", "deprecated", None]),
+                                    release_date=rng.choice([None, "2024-01-01", "2025-06-30"])),
+                name=rng.choice([m.name, None, f"Renamed {round_}"]))
+            models[mid] = new
+            changes[mid] = CatalogEntry.of(new)
+        for mid in rng.sample(ids, 120):  # removals
+            if mid in models and mid not in changes:
+                del models[mid]
+                changes[mid] = None
+        for k in range(100):  # additions, ids spread over the whole order
+            base = models[rng.choice(sorted(models))]
+            new = base.evolve(provider_model_id=f"{base.provider_model_id}-v{round_}-{k}",
+                              capabilities=Capabilities(tool_calling=rng.choice([True, None])))
+            models[new.id] = new
+            changes[new.id] = CatalogEntry.of(new)
+        index = index.apply(changes)
+        assert len(index) == len(models)
+        check(index, models)
+        ids = sorted(models)
+    assert index.capability_counts == CatalogIndex(models).capability_counts
+
+
+def test_apply_leaves_the_previous_index_unchanged(real_models):
+    first = CatalogIndex(real_models)
+    before = [e.id for e in run_query(first, ModelQuery.from_args({"capability": "vision"})).items]
+    victim = before[0]
+    second = first.apply({victim: None})
+    assert victim in first and victim not in second
+    assert [e.id for e in run_query(first, ModelQuery.from_args({"capability": "vision"})).items] == before
+
+
+def test_many_removals_compact_the_positions(real_models):
+    index = CatalogIndex(real_models)
+    drop = sorted(real_models)[: len(real_models) * 2 // 3]
+    smaller = index.apply(dict.fromkeys(drop))
+    assert smaller.size == len(smaller) == len(real_models) - len(drop)
+    kept = {k: v for k, v in real_models.items() if k not in set(drop)}
+    check(smaller, kept)
+
+
+@pytest.mark.parametrize("glob,ids,expected", [
+    ("a*", ["a", "ab", "b"], ["a", "ab"]),
+    ("?b", ["ab", "b", "abb"], ["ab"]),
+    ("[!a]*", ["ab", "bc"], ["bc"]),
+    ("x[", ["x[", "x"], ["x["]),
+])
+def test_glob_lines_follow_fnmatch(glob, ids, expected):
+    text = "\n".join(ids) + "\n"
+    assert [m.group(0) for m in glob_line_pattern(glob).finditer(text)] == expected
