@@ -17,7 +17,7 @@ import pykka
 from loguru import logger
 
 from actors.io import IOWorker
-from actors.provider import RefreshTicket
+from actors.provider import RefreshTicket, submit_and_wait
 from actors.scheduling import jittered, schedule
 from discovery.bedrock import (
     PROVIDER,
@@ -205,9 +205,9 @@ class BedrockRegionActor(pykka.ThreadingActor):
                 count = len(models)
                 snapshot = ProviderSnapshot(
                     source=self.source, run_id=ticket.run_id, models=models, fetched_at=time.time(),
-                    duration=time.monotonic() - started, max_removal_ratio=self.config.max_removal_ratio)
-                pending = self.catalog.submit_snapshot(snapshot).get(timeout=self.settings.ask_timeout)
-                outcome = pending.result(timeout=max(60.0, self.settings.ask_timeout))
+                    duration=time.monotonic() - started, max_removal_ratio=self.config.max_removal_ratio,
+                    fetch_ms=(time.monotonic() - started) * 1000, received_at=time.time())
+                outcome = submit_and_wait(self.catalog, snapshot)
             if failure is not None:
                 log = logger.info if unavailable else logger.warning
                 log("refresh {} of {} failed: {}", ticket.run_id, self.source, failure.reason)
@@ -387,5 +387,6 @@ class BedrockQueries:
         timeout = self.settings.ask_timeout  # type: ignore[attr-defined]
         # Every ask is sent before any answer is awaited: the regions start together, not in turn.
         refs = [self.supervisor.ref(source_name(r)) for r in wanted]  # type: ignore[attr-defined]
-        started = [ref.proxy().refresh(trigger) for ref in pykka.get_all(refs, timeout=timeout) if ref is not None]
+        started = [self.proxy_of(ref).refresh(trigger)  # type: ignore[attr-defined]
+                   for ref in pykka.get_all(refs, timeout=timeout) if ref is not None]
         return list(pykka.get_all(started, timeout=timeout))

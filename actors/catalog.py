@@ -2,17 +2,18 @@
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import itertools
 import threading
 import time
 from typing import Any, Optional
 
 import pykka
-from cachetools import TTLCache
+from cachetools import LRUCache
 from loguru import logger
 
 from discovery import store
-from discovery.catalog import CatalogState
+from discovery.catalog import CatalogState, SourceMemo
 from discovery.diff import STATUS_CHANGED
 from discovery.messages import ChangeBatch, ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.model import Model
@@ -20,34 +21,114 @@ from discovery.query import CatalogIndex
 from discovery.settings import Settings
 
 
+class RecordCache:
+    """Raw answers of published models by id: bounded in bytes and entries, with statistics.
+
+    A change invalidates exactly the ids it touched, so entries need no expiry (``ttl`` 0).
+    """
+
+    def __init__(self, max_entries: int = 100_000, max_bytes: int = 16 << 20, ttl: float = 0.0):
+        outer = self
+
+        class _Bounded(LRUCache):
+            def popitem(self):  # an entry pushed out by the size bound
+                outer.evictions += 1
+                return super().popitem()
+
+        self._by_size = _Bounded(maxsize=max(1, max_bytes), getsizeof=len)
+        self._max_entries = max(1, max_entries)
+        self._ttl = ttl
+        self._stamps: dict[str, float] = {}
+        self.max_bytes = max_bytes
+        self.hits = 0
+        self.misses = 0
+        self.evictions = 0
+        self._lock = threading.Lock()
+
+    def get(self, model_id: str) -> Optional[bytes]:
+        with self._lock:
+            found = self._by_size.get(model_id)
+            if found is not None and self._ttl and time.monotonic() - self._stamps.get(model_id, 0.0) > self._ttl:
+                del self._by_size[model_id]
+                found = None
+            if found is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+            return found
+
+    def put(self, model_id: str, raw: bytes) -> None:
+        if len(raw) > self.max_bytes:
+            return
+        with self._lock:
+            self._by_size[model_id] = raw
+            if self._ttl:
+                self._stamps[model_id] = time.monotonic()
+            while len(self._by_size) > self._max_entries:
+                self._by_size.popitem()
+
+    def invalidate(self, model_ids) -> None:
+        with self._lock:
+            for model_id in model_ids:
+                self._by_size.pop(model_id, None)
+                self._stamps.pop(model_id, None)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._by_size.clear()
+            self._stamps.clear()
+
+    def stats(self) -> dict[str, Any]:
+        """Hits, misses, entries, evictions, bytes held and the hit rate since start."""
+        with self._lock:
+            total = self.hits + self.misses
+            return {"hits": self.hits, "misses": self.misses, "entries": len(self._by_size),
+                    "evictions": self.evictions, "bytes": int(self._by_size.currsize), "max_bytes": self.max_bytes,
+                    "hit_rate": round(self.hits / total, 6) if total else None}
+
+
 class CatalogView:
     """What readers share without going through the actor's mailbox.
 
     ``index`` is swapped (one reference assignment) after each commit, so a view reads the
     newest committed catalog in microseconds and never waits behind a write. ``cache`` holds
-    full per-model records (with the provider's raw answer) for detail lookups.
+    raw answers for detail lookups; ``memos`` each source's last accepted answer, for providers.
     """
 
-    def __init__(self, cache_size: int = 4096, cache_ttl: float = 300.0):
-        self.index: CatalogIndex = CatalogIndex({})
+    def __init__(self, cache_size: int = 100_000, cache_ttl: float = 0.0, cache_mb: float = 16.0):
+        self.index: CatalogIndex = CatalogIndex.from_entries([], 0)
         # Stored provider rows (last refresh, last error...), swapped like the index.
         self.provider_rows: dict[str, dict[str, Any]] = {}
         self.ready = threading.Event()
         self._run_ids = itertools.count(1)
         self._first_run_id = 1
         self.last_run_id = 0
-        self._cache: TTLCache = TTLCache(maxsize=cache_size, ttl=cache_ttl)
+        self.cache = RecordCache(cache_size, int(cache_mb * (1 << 20)), cache_ttl)
+        self.memos: dict[str, SourceMemo] = {}
+        self.memos_ready = threading.Event()
         self._lock = threading.Lock()
 
     def publish(self, index: CatalogIndex, changed: Optional[set[str]] = None) -> None:
         with self._lock:
             if changed is None:
-                self._cache.clear()
+                self.cache.clear()
             else:
-                for model_id in changed:
-                    self._cache.pop(model_id, None)
+                self.cache.invalidate(changed)
             self.index = index
         self.ready.set()
+
+    def publish_memos(self, memos: dict[str, SourceMemo]) -> None:
+        """Swap in the memos of the sources a commit changed."""
+        merged = dict(self.memos)
+        merged.update(memos)
+        self.memos = merged
+        self.memos_ready.set()
+
+    def memo(self, source: str, wait: float = 0.0) -> Optional[SourceMemo]:
+        """The last accepted answer of ``source`` (waiting up to ``wait`` s while start-up loads them)."""
+        if wait and not self.memos_ready.is_set():
+            self.memos_ready.wait(wait)
+        return self.memos.get(source)
 
     def start_run_ids(self, after: int) -> None:
         """Run ids continue from the largest stored one."""
@@ -64,14 +145,6 @@ class CatalogView:
     def allocated(self, run_id: int) -> bool:
         """True if this process handed out ``run_id`` (its row may not be written yet)."""
         return self._first_run_id <= run_id <= self.last_run_id
-
-    def cached(self, model_id: str) -> Optional[Model]:
-        with self._lock:
-            return self._cache.get(model_id)
-
-    def remember(self, model: Model) -> None:
-        with self._lock:
-            self._cache[model.id] = model
 
 
 class CatalogActor(pykka.ThreadingActor):
@@ -106,10 +179,25 @@ class CatalogActor(pykka.ThreadingActor):
         self.state.precedence = tuple(self.settings.enrichment_precedence)
         self.state.include_catalog_only = self.settings.include_catalog_only
         self.view.start_run_ids(store.last_run_id())
-        self.state.load()
+        # Reads are served from here on; the merge state (every source's records) loads next,
+        # from this actor's mailbox, before any snapshot is applied.
+        self.state.load_index()
         self.view.provider_rows = store.provider_rows()
         self.view.publish(self.state.index())
-        logger.info("catalog loaded: {} models from the store", len(self.state.current))
+        self._proxy.load_sources.defer()
+        logger.info("catalog loaded: {} models from the store", len(self.state.index()))
+
+    def load_sources(self) -> None:
+        """Load every source's last answer and the merge state (reached by tell, after start)."""
+        try:
+            self.state.load_sources()
+            self.view.publish_memos(self.state.memos())
+        except Exception:
+            logger.exception("could not load the sources' last answers; they load again at the next refresh")
+            self.view.memos_ready.set()
+        # Long-lived records are never garbage: keep the collector from walking them again and again.
+        gc.collect()
+        gc.freeze()
 
     def on_stop(self) -> None:
         # Snapshots already handed over commit before the store closes.
@@ -118,6 +206,9 @@ class CatalogActor(pykka.ThreadingActor):
 
     def on_failure(self, exception_type, exception_value, traceback) -> None:
         logger.error("catalog actor died: {}", exception_value)
+        for _, future in self._pending:
+            if not future.done():
+                future.set_exception(RuntimeError(f"the catalog writer died: {exception_value}"))
         store.close_database()
 
     # -- writes ----------------------------------------------------------------------------------
@@ -128,18 +219,19 @@ class CatalogActor(pykka.ThreadingActor):
         except Exception:
             logger.exception("could not record the start of run {}", run_id)
 
-    def submit_snapshot(self, snapshot: ProviderSnapshot) -> concurrent.futures.Future:
-        """Queue a source's answer; the returned future resolves to its RefreshOutcome.
+    def submit_snapshot(self, snapshot: ProviderSnapshot,
+                        future: Optional[concurrent.futures.Future] = None) -> concurrent.futures.Future:
+        """Queue a source's answer; ``future`` (made here if not given) resolves to its RefreshOutcome.
 
-        Every snapshot queued before the next flush is applied together (one merge, one diff,
-        one transaction): when many sources answer at once (thirty Bedrock regions at start-up)
-        the writer keeps up instead of committing them one by one.
+        Producers reach this by tell (``defer``) with their own future, so a busy writer never
+        makes them time out. Every snapshot queued before the next flush is applied together
+        (one transaction): when many sources answer at once the writer keeps up.
         """
-        future: concurrent.futures.Future = concurrent.futures.Future()
+        future = future if future is not None else concurrent.futures.Future()
         self._pending.append((snapshot, future))
         if not self._flush_queued:
             self._flush_queued = True
-            self._proxy.flush_snapshots()
+            self._proxy.flush_snapshots.defer()
         return future
 
     def flush_snapshots(self) -> None:
@@ -148,8 +240,14 @@ class CatalogActor(pykka.ThreadingActor):
         if not batch:
             return
         snapshots = [snap for snap, _ in batch]
-        for (_, future), outcome in zip(batch, self._apply(snapshots)):
-            future.set_result(outcome)
+        try:
+            outcomes = self._apply(snapshots)
+        except Exception as exc:  # a tell handler must not die of its errors
+            logger.exception("applying {} snapshots failed", len(snapshots))
+            outcomes = [RefreshOutcome(s.run_id, s.source, store.FAILED, error=f"internal: {exc}") for s in snapshots]
+        for (_, future), outcome in zip(batch, outcomes):
+            if not future.done():
+                future.set_result(outcome)
 
     def apply_snapshot(self, snapshot: ProviderSnapshot) -> RefreshOutcome:
         """Diff and commit one source's answer now (queued ones first, to keep their order)."""
@@ -168,6 +266,9 @@ class CatalogActor(pykka.ThreadingActor):
         if events:
             # Announce as soon as readers can see the change; the provider rows (a query) can follow.
             self._announce(events)
+        accepted = [s.source for s, o in zip(snapshots, outcomes) if o.outcome == store.SUCCEEDED]
+        if accepted:
+            self.view.publish_memos(self.state.memos(accepted))
         for snap, outcome in zip(snapshots, outcomes):
             if outcome.outcome != store.SUCCEEDED:
                 logger.warning("refresh {} of {} refused: {}", snap.run_id, snap.source, outcome.error)
@@ -238,6 +339,10 @@ class StoreReaderActor(pykka.ThreadingActor):
 
     def load_model(self, model_id: str) -> Optional[Model]:
         return store.load_model(model_id)
+
+    def load_raw(self, source: Optional[str], model_id: str) -> Optional[bytes]:
+        """The raw answer behind a published model (a primary-key read)."""
+        return store.load_raw(source, model_id)
 
     def history(self, model_id: str, limit: int = 100) -> list[dict[str, Any]]:
         return store.model_history(model_id, limit)

@@ -40,6 +40,27 @@ class RefreshRateLimited(Exception):
         self.retry_after = retry_after
 
 
+# How long a first refresh waits for the catalog to load the last accepted answers at start-up.
+MEMO_WAIT = 30.0
+# How long a refresh waits for the writer to commit its snapshot before it is reported failed.
+COMMIT_WAIT = 600.0
+
+
+def submit_and_wait(catalog: Any, snapshot: ProviderSnapshot) -> RefreshOutcome:
+    """Hand a snapshot to the catalog writer by tell and wait on our own future for the outcome.
+
+    No ask: a writer busy with a large commit never makes the producer time out; the wait is
+    bounded only by ``COMMIT_WAIT`` (a stuck writer) and by the writer dying (it fails the future).
+    """
+    future: concurrent.futures.Future = concurrent.futures.Future()
+    catalog.submit_snapshot.defer(snapshot, future)
+    try:
+        return future.result(timeout=COMMIT_WAIT)
+    except concurrent.futures.TimeoutError:
+        return RefreshOutcome(snapshot.run_id, snapshot.source, "failed",
+                              error=f"internal: the catalog did not commit within {COMMIT_WAIT:g}s")
+
+
 def is_configuration_error(exc: BaseException) -> bool:
     """4xx other than 429 say the request is wrong (key, URL, version), not that the provider is down."""
     return isinstance(exc, ProviderHTTPError) and exc.status is not None and 400 <= exc.status < 500 \
@@ -185,7 +206,9 @@ class ProviderActor(pykka.ThreadingActor):
         failure: Optional[RefreshFailure] = None
         try:
             try:
-                models = self.breaker.call(self.client.fetch_models)
+                # The last accepted answer: an equal body, or equal items, cost no normalizing.
+                memo = self.view.memo(self.config.name, wait=MEMO_WAIT)
+                fetched = self.breaker.call(self.client.fetch, memo)
             except pybreaker.CircuitBreakerError:
                 failure = RefreshFailure(self.config.name, ticket.run_id, self._open_reason(), "circuit_open")
             except ProviderError as exc:
@@ -195,12 +218,13 @@ class ProviderActor(pykka.ThreadingActor):
                 failure = RefreshFailure(self.config.name, ticket.run_id, f"internal: {type(exc).__name__}: {exc}")
             else:
                 snapshot = ProviderSnapshot(
-                    source=self.config.name, run_id=ticket.run_id, models=tuple(models),
+                    source=self.config.name, run_id=ticket.run_id, models=fetched.models,
                     is_catalog=self.client.is_catalog, fetched_at=time.time(),
                     duration=time.monotonic() - started, allow_empty=self.config.allow_empty,
-                    max_removal_ratio=self.config.max_removal_ratio)
-                pending = self.catalog.submit_snapshot(snapshot).get(timeout=self.settings.ask_timeout)
-                outcome = pending.result(timeout=max(60.0, self.settings.ask_timeout))
+                    max_removal_ratio=self.config.max_removal_ratio, unchanged=fetched.unchanged,
+                    body_hash=fetched.body_hash, fingerprints=fetched.fingerprints,
+                    fetch_ms=fetched.fetch_ms, received_at=fetched.received_at)
+                outcome = submit_and_wait(self.catalog, snapshot)
             if failure is not None:
                 logger.warning("refresh {} of {} failed: {}", ticket.run_id, self.config.name, failure.reason)
                 outcome = self.catalog.record_failure(failure).get(timeout=self.settings.ask_timeout)

@@ -35,7 +35,7 @@ class Service(BedrockQueries):
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.view = CatalogView(settings.model_cache_size, settings.model_cache_ttl)
+        self.view = CatalogView(settings.model_cache_size, settings.model_cache_ttl, settings.model_cache_mb)
         self.notifier: Any = None
         self.catalog: Any = None
         self.reader: Any = None
@@ -43,6 +43,7 @@ class Service(BedrockQueries):
         # Webhook subscriptions (actors.webhooks.WebhookAdmin): CRUD, replay, retention.
         self.webhooks: Any = None
         self._refs: list[pykka.ActorRef] = []
+        self._proxies: dict[pykka.ActorRef, Any] = {}
         self._stopped = threading.Event()
         # Set when the service begins to stop: long-lived streams end instead of holding it up.
         self.closing = threading.Event()
@@ -58,15 +59,29 @@ class Service(BedrockQueries):
 
     def get_model(self, model_id: str) -> Optional[Model]:
         """The full record of one model (with the provider's raw answer), or None."""
-        if self.view.index.get(model_id) is None:
+        entry = self.view.index.entry(model_id)
+        if entry is None:
             return None
-        cached = self.view.cached(model_id)
-        if cached is not None:
-            return cached
-        model = self.reader.load_model(model_id).get(timeout=self.settings.ask_timeout)
-        if model is not None:
-            self.view.remember(model)
-        return model
+        return Model.from_dict({**entry.data(), "provenance": entry.provenance}, raw=self.raw_answer(model_id))
+
+    def raw_answer(self, model_id: str) -> bytes:
+        """The provider's own answer behind a published model, as JSON bytes (cached; else a store read)."""
+        view = self.view
+        found = view.cache.get(model_id)
+        if found is not None:
+            return found
+        entry = view.index.entry(model_id)
+        if entry is None:
+            return b"{}"
+        raw = self.reader.load_raw(entry.source, model_id).get(timeout=self.settings.ask_timeout) or b"{}"
+        # Cache only what is still the published record (a commit may have changed it meanwhile).
+        if view.index.entry(model_id) is entry:
+            view.cache.put(model_id, raw)
+        return raw
+
+    def cache_stats(self) -> dict[str, Any]:
+        """The model-record cache: hits, misses, entries, evictions, bytes, hit rate."""
+        return self.view.cache.stats()
 
     def history(self, model_id: str, limit: int = 100) -> list[dict]:
         return self.reader.history(model_id, limit).get(timeout=self.settings.ask_timeout)
@@ -90,11 +105,8 @@ class Service(BedrockQueries):
         """Every provider's status: actor view (breaker, in-flight) merged with stored history."""
         rows = self.view.provider_rows
         states = self.supervisor.child_states().get(timeout=self.settings.ask_timeout)
-        asks = {}
-        for name in self.provider_names():
-            ref = self._provider_ref(name)
-            if ref is not None:
-                asks[name] = ref.proxy().status()
+        refs = self.supervisor.refs(self.provider_names()).get(timeout=self.settings.ask_timeout)
+        asks = {name: self.proxy_of(ref).status() for name, ref in refs.items() if ref is not None}
         out = []
         index = self.index
         for name in self.provider_names():
@@ -124,19 +136,28 @@ class Service(BedrockQueries):
             raise UnknownProvider(name)
         return self.supervisor.ref(name).get(timeout=self.settings.ask_timeout)
 
-    def refresh(self, name: str, trigger: str = "manual") -> RefreshTicket:
-        """Start (or join) a refresh of one provider; returns its ticket at once."""
+    def proxy_of(self, ref: pykka.ActorRef) -> Any:
+        """The proxy of an actor ref, made once per ref (pykka introspects the actor on every proxy())."""
+        proxy = self._proxies.get(ref)
+        if proxy is None:
+            if len(self._proxies) > 4096:
+                self._proxies.clear()
+            proxy = self._proxies[ref] = ref.proxy()
+        return proxy
+
+    def _provider_proxy(self, name: str) -> Any:
         ref = self._provider_ref(name)
         if ref is None:
             raise ProviderUnavailable(f"provider {name} is not running (restarting or failed)")
-        return ref.proxy().refresh(trigger).get(timeout=self.settings.ask_timeout)
+        return self.proxy_of(ref)
+
+    def refresh(self, name: str, trigger: str = "manual") -> RefreshTicket:
+        """Start (or join) a refresh of one provider; returns its ticket at once."""
+        return self._provider_proxy(name).refresh(trigger).get(timeout=self.settings.ask_timeout)
 
     def health(self, name: str, history: int = 50) -> dict[str, Any]:
         """One provider's health record and its recent checks."""
-        ref = self._provider_ref(name)
-        if ref is None:
-            raise ProviderUnavailable(f"provider {name} is not running (restarting or failed)")
-        return ref.proxy().health_record(history).get(timeout=self.settings.ask_timeout)
+        return self._provider_proxy(name).health_record(history).get(timeout=self.settings.ask_timeout)
 
     def refresh_all(self, trigger: str = "manual") -> list[RefreshTicket]:
         tickets = []

@@ -75,6 +75,10 @@ class SupervisorActor(pykka.ThreadingActor):
             return None
         return child.ref
 
+    def refs(self, names) -> dict[str, Optional[pykka.ActorRef]]:
+        """The live ref of each named child (None where unknown, restarting or failed)."""
+        return {name: self.ref(name) for name in names}
+
     def child_states(self) -> dict[str, dict[str, Any]]:
         return {name: {"state": c.state, "restarts": c.restart_count, "last_error": c.last_error}
                 for name, c in self.children.items()}

@@ -366,17 +366,33 @@ def _combine_one(per_region: Mapping[str, Model]) -> Model:
 class RegionFold:
     """Per-region models → one model per Bedrock id, ``regions`` the union.
 
-    Incremental: it remembers each region's last dict of models, and recombines only the models
-    of regions whose dict is a different object than last time (the catalog keeps a source's
-    dict until that source changes), so a commit of one region costs that region's models.
+    Incremental: :meth:`update` takes one region's changed and removed models and recombines
+    only those ids, returning the combined models that changed; :meth:`combine` takes every
+    region's dict and recombines the models of regions whose dict is a different object than
+    last time. A combined model whose per-region records are the very same objects as last time
+    is kept as it is.
     """
 
     def __init__(self) -> None:
         self._regions: dict[str, Mapping[str, Model]] = {}
         self._by_id: dict[str, dict[str, Model]] = {}
         self._combined: dict[str, Model] = {}
+        self._view: dict[str, Model] = {}
         # model id → (the per-region records it was combined from, the result)
         self._memo: dict[str, tuple[tuple[tuple[str, Model], ...], Model]] = {}
+
+    def update(self, region: str, upserts: Mapping[str, Model], removed: Iterable[str] = ()
+               ) -> tuple[dict[str, Model], list[str]]:
+        """One region's changes in; the combined models that changed (by id) and the ids now gone out."""
+        touched: set[str] = set()
+        for model_id in removed:
+            per_region = self._by_id.get(model_id)
+            if per_region is not None and per_region.pop(region, None) is not None:
+                touched.add(model_id)
+        for model_id, m in upserts.items():
+            self._by_id.setdefault(model_id, {})[region] = m
+            touched.add(model_id)
+        return self._recombine(touched)
 
     def combine(self, region_models: Mapping[str, Mapping[str, Model]]) -> dict[str, Model]:
         """Combine (``region_models``: region → that region's models by id); a dict sorted by id.
@@ -394,14 +410,22 @@ class RegionFold:
                     self._by_id.setdefault(model_id, {})[region] = m
                 touched.update(models)
         if not touched:
-            return self._combined
-        combined = dict(self._combined)
+            return self._view
+        upserts, removed = self._recombine(touched)
+        if upserts or removed or not self._view:
+            self._view = {k: self._combined[k] for k in sorted(self._combined)}
+        return self._view
+
+    def _recombine(self, touched: Iterable[str]) -> tuple[dict[str, Model], list[str]]:
+        upserts: dict[str, Model] = {}
+        removed: list[str] = []
         for model_id in touched:
             per_region = self._by_id.get(model_id)
             if not per_region:
                 self._by_id.pop(model_id, None)
                 self._memo.pop(model_id, None)
-                combined.pop(model_id, None)
+                if self._combined.pop(model_id, None) is not None:
+                    removed.append(model_id)
                 continue
             ordered = {r: per_region[r] for r in sorted(per_region)}
             parts = tuple(ordered.items())
@@ -410,9 +434,10 @@ class RegionFold:
             if hit is None or len(hit[0]) != len(parts) or any(
                     a[0] != b[0] or a[1] is not b[1] for a, b in zip(hit[0], parts)):
                 hit = self._memo[model_id] = (parts, _combine_one(ordered))
-            combined[model_id] = hit[1]
-        self._combined = {k: combined[k] for k in sorted(combined)}
-        return self._combined
+            if self._combined.get(model_id) is not hit[1]:
+                self._combined[model_id] = hit[1]
+                upserts[model_id] = hit[1]
+        return upserts, removed
 
     def _drop(self, region: str) -> Iterable[str]:
         old = self._regions.pop(region, None) or {}
@@ -428,21 +453,12 @@ def combine_regions(region_models: Mapping[str, Iterable[Model]]) -> list[Model]
     return list(RegionFold().combine({r: {m.id: m for m in ms} for r, ms in region_models.items()}).values())
 
 
-_fold_lock = threading.Lock()
-_fold = RegionFold()
-
-
 def combine_region_sources(sources: Mapping[str, Mapping[str, Model]]) -> dict[str, Mapping[str, Model]]:
-    """``sources`` with every ``bedrock@<region>`` source folded into one ``bedrock`` source.
-
-    The catalog calls this on every commit with all sources; only the models of regions that
-    changed are recombined (see :class:`RegionFold`).
-    """
+    """``sources`` with every ``bedrock@<region>`` source folded into one ``bedrock`` source (in place of the first)."""
     regions = {region_of(name): models for name, models in sources.items() if name.startswith(SOURCE_PREFIX)}
     if not regions:
         return dict(sources)
-    with _fold_lock:
-        combined = _fold.combine(regions)
+    combined = RegionFold().combine(regions)
     out: dict[str, Mapping[str, Model]] = {}
     for name, models in sources.items():
         if not name.startswith(SOURCE_PREFIX):

@@ -1,41 +1,96 @@
-"""The catalog's state machine: per-source answers in, merged catalog and change set out.
+"""The catalog's state machine: per-source answers in, the published index and the change set out.
 
 Plain logic with no threads; :class:`actors.catalog.CatalogActor` owns one and serializes calls.
+Cost follows the change: a source whose answer is unchanged costs nothing but its run row; in a
+changed answer, items that are the very records handed out last time (the memo) are skipped by
+identity; only changed items are stored; the merge engine names the merged models they can
+affect, and only those are resolved, diffed, encoded and written.
 """
 from __future__ import annotations
 
+import hashlib
 import time
-from typing import Any, Mapping, Optional
+from dataclasses import dataclass, field
+from typing import Any, Iterator, Mapping, Optional
+
+from loguru import logger
 
 from discovery import store
-from discovery.bedrock import combine_region_sources
+from discovery.bedrock import PROVIDER as BEDROCK
+from discovery.bedrock import SOURCE_PREFIX as BEDROCK_SOURCE
+from discovery.bedrock import RegionFold, region_of
 from discovery.diff import (
+    ADDED,
     MODELS_REFRESHED,
-    capability_counts,
+    REMOVED,
+    UPDATED,
+    ModelChange,
     capability_events,
-    compute_changes,
+    diff_contents,
     event_specs,
 )
-from discovery.merge import merge_sources
+from discovery.entry import CatalogEntry
+from discovery.index import CatalogIndex
+from discovery.merge import MergeEngine
 from discovery.messages import ProviderSnapshot, RefreshOutcome
-from discovery.model import Model
+from discovery.model import Model, dumps, join_record, loads
 from discovery.providers.base import SuspiciousSnapshot
-from discovery.query import CatalogIndex
 
 
-def reuse_unchanged(previous: Mapping[str, Model], models) -> dict[str, Model]:
-    """Key ``models`` by id, keeping the previous instance wherever the record is equal.
+@dataclass(frozen=True)
+class SourceMemo:
+    """What a provider needs to skip unchanged work: the last accepted body hash and, per item
+    fingerprint, the record it was normalized into (handed back as the very same object)."""
 
-    Equal records are the common case of a refresh; the previous instances carry their memoized
-    hash and JSON, so only records that really differ get hashed and serialized again.
-    """
-    out: dict[str, Model] = {}
-    for m in models:
-        if m.id in out:
-            continue
-        old = previous.get(m.id)
-        out[m.id] = old if old is not None and old == m else m
-    return out
+    body_hash: Optional[str]
+    items: Mapping[str, Model]
+
+
+@dataclass
+class _Source:
+    """One source's last accepted answer: records (without raw) and their fingerprints."""
+
+    models: dict[str, Model] = field(default_factory=dict)
+    fingerprints: dict[str, Optional[str]] = field(default_factory=dict)
+    body_hash: Optional[str] = None
+    _memo: Optional[SourceMemo] = None
+
+    def memo(self) -> SourceMemo:
+        """The memo providers read (made once per accepted answer)."""
+        if self._memo is None:
+            items = {fp: self.models[mid] for mid, fp in self.fingerprints.items() if fp}
+            self._memo = SourceMemo(self.body_hash, items)
+        return self._memo
+
+
+_EMPTY = _Source()
+
+
+def raw_fingerprint(model: Model) -> str:
+    """The fingerprint of a record that came without one: the hash of its raw answer."""
+    return hashlib.blake2b(model.raw.json, digest_size=16).hexdigest()
+
+
+class _CurrentView(Mapping):
+    """The published catalog as a read-only id → Model mapping (records decoded on access)."""
+
+    def __init__(self, index: CatalogIndex):
+        self._index = index
+
+    def __getitem__(self, model_id: str) -> Model:
+        m = self._index.get(model_id)
+        if m is None:
+            raise KeyError(model_id)
+        return m
+
+    def __contains__(self, model_id: object) -> bool:
+        return model_id in self._index
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index.ids())
+
+    def __len__(self) -> int:
+        return len(self._index)
 
 
 class CatalogState:
@@ -53,52 +108,125 @@ class CatalogState:
         self.catalog_provider: dict[str, str] = dict(catalog_provider or {})
         # source name → wire format, to order catalogs when no precedence is configured.
         self.formats: dict[str, str] = dict(formats or {})
-        self.sources: dict[str, dict[str, Model]] = {}
-        self.current: dict[str, Model] = {}
+        self._sources: dict[str, _Source] = {}
+        self._index = CatalogIndex.from_entries([], 0)
         self.version = 0
-        self._counts: Optional[dict[str, int]] = None  # capability counts of ``current``
+        self._engine: Optional[MergeEngine] = None
+        self._fold = RegionFold()
+        self._sources_loaded = True
+        # Ids to resolve again at the next write (the stored catalog disagreed with the merge).
+        self._dirty: set[str] = set()
 
+    # -- loading ---------------------------------------------------------------------------------
     def load(self) -> None:
         """Rebuild from the store (start-up): the last committed state, before any provider answers."""
-        self.sources = store.load_source_models()
-        self.current = store.load_current_models()
-        self._counts = None
+        self.load_index()
+        self.load_sources()
 
-    def index(self) -> CatalogIndex:
+    def load_index(self) -> None:
+        """The published catalog from the store: enough to serve reads (fast; no merge state)."""
+        entries = [CatalogEntry.from_stored(body, content_hash, loads(provenance))
+                   for content_hash, body, provenance in store.load_current_rows()]
         self.version += 1
-        return CatalogIndex(dict(self.current), version=self.version)
+        self._index = CatalogIndex.from_entries(entries, self.version)
+        self._sources_loaded = False
+        self._engine = None
+
+    def load_sources(self) -> None:
+        """Every source's last answer from the store, and the merge state built from them.
+
+        The merge is then checked against the loaded catalog; ids that disagree (the settings or
+        the merge rules changed since they were written) are resolved again at the next write.
+        """
+        self._sources = {name: _Source(dict(s.models), dict(s.fingerprints), s.body_hash)
+                         for name, s in store.load_sources().items()}
+        self._build_engine()
+        self._sources_loaded = True
+        engine, index = self._engine_now(), self._index
+        for model_id in engine.ids() | set(index.ids()):
+            entry, merged = index.entry(model_id), engine.resolve(model_id)
+            if (entry is None) != (merged is None) or (
+                    entry is not None and merged is not None and (
+                        entry.content_hash != merged.content_hash() or entry.provenance != merged.provenance
+                        or entry.source != merged.source)):
+                self._dirty.add(model_id)
+        if self._dirty:
+            logger.info("catalog: {} stored models differ from the merge of their sources; "
+                        "they are brought up to date at the next refresh", len(self._dirty))
+
+    def _ensure_sources(self) -> None:
+        if not self._sources_loaded:
+            self.load_sources()
+
+    def _engine_now(self) -> MergeEngine:
+        if self._engine is None:
+            self._build_engine()
+        assert self._engine is not None
+        return self._engine
+
+    def _build_engine(self) -> None:
+        """The merge engine and the Bedrock fold, from every source's committed models."""
+        catalogs = self.catalog_order([s for s, flag in self.is_catalog.items() if flag])
+        self._engine = MergeEngine(catalogs, include_catalog_only=self.include_catalog_only,
+                                   precedence=list(self.precedence) or None, catalog_provider=self.catalog_provider)
+        self._fold = RegionFold()
+        for name in catalogs:
+            if name in self._sources:
+                self._engine.update(name, self._sources[name].models)
+        for name in sorted(self._sources):
+            if name not in self._engine.catalogs:
+                self._feed(name, self._sources[name].models, ())
+
+    def _feed(self, source: str, upserts: Mapping[str, Model], removed) -> set[str]:
+        """Hand one source's changes to the merge (Bedrock regions through the fold); the affected ids."""
+        engine = self._engine_now()
+        if source.startswith(BEDROCK_SOURCE):
+            combined, gone = self._fold.update(region_of(source) or source, upserts, removed)
+            return engine.update(BEDROCK, combined, gone)
+        if self.is_catalog.get(source) and source not in engine.catalogs:
+            return engine.add_catalog(source) | engine.update(source, upserts, removed)
+        return engine.update(source, upserts, removed)
+
+    # -- reading ---------------------------------------------------------------------------------
+    def index(self) -> CatalogIndex:
+        """The published catalog (immutable)."""
+        return self._index
+
+    @property
+    def current(self) -> Mapping[str, Model]:
+        """The published catalog as id → record (decoded on access)."""
+        return _CurrentView(self._index)
+
+    @property
+    def sources(self) -> dict[str, dict[str, Model]]:
+        """Every source's last accepted records, by source name."""
+        self._ensure_sources()
+        return {name: dict(s.models) for name, s in self._sources.items()}
+
+    def memos(self, names=None) -> dict[str, SourceMemo]:
+        """The memo of each source (or of ``names``), for providers to skip unchanged work."""
+        self._ensure_sources()
+        wanted = self._sources.keys() if names is None else [n for n in names if n in self._sources]
+        return {name: self._sources[name].memo() for name in wanted}
 
     def catalog_order(self, names) -> list[str]:
         """Catalog sources in precedence order: as configured, else models.dev, LiteLLM, others."""
         rank = {"modelsdev": 0, "litellm": 1}
         configured = {name: i for i, name in enumerate(self.precedence)}
-        return sorted(names, key=lambda n: (configured.get(n, len(configured)),
-                                            rank.get(self.formats.get(n, ""), 2), n))
+        return sorted(dict.fromkeys(names), key=lambda n: (configured.get(n, len(configured)),
+                                                           rank.get(self.formats.get(n, ""), 2), n))
 
-    def merged(self, sources: Mapping[str, Mapping[str, Model]]) -> dict[str, Model]:
-        """The published catalog from every source's last good answer (deterministic order)."""
-        # Bedrock answers region by region (bedrock@<region>); the catalog lists each model once.
-        sources = combine_region_sources(sources)
-        live = {s: list(sources[s].values()) for s in sorted(sources) if not self.is_catalog.get(s)}
-        catalogs = {s: list(sources[s].values())
-                    for s in self.catalog_order([s for s in sources if self.is_catalog.get(s)])}
-        return merge_sources(live, catalogs, include_catalog_only=self.include_catalog_only,
-                             precedence=list(self.precedence) or None, catalog_provider=self.catalog_provider)
-
+    # -- writing ---------------------------------------------------------------------------------
     def check(self, snapshot: ProviderSnapshot, sources: Optional[Mapping[str, Mapping[str, Model]]] = None) -> None:
         """Refuse an answer that would wipe or gut the source (raise SuspiciousSnapshot)."""
-        previous = (self.sources if sources is None else sources).get(snapshot.source, {})
-        before = len(previous)
-        after = len({m.id for m in snapshot.models})
-        if before and after == 0 and not snapshot.allow_empty:
-            raise SuspiciousSnapshot(f"{snapshot.source} answered with no models but had {before}; "
-                                     "kept the last good catalog")
-        if before and after < before:
-            lost = before - len({m.id for m in snapshot.models} & previous.keys())
-            if lost / before > snapshot.max_removal_ratio and not snapshot.allow_empty:
-                raise SuspiciousSnapshot(
-                    f"{snapshot.source} answered with {after} models, losing {lost} of {before} "
-                    f"(more than {snapshot.max_removal_ratio:.0%}); kept the last good catalog")
+        if snapshot.unchanged:
+            return
+        if sources is not None:
+            previous: Mapping[str, Any] = sources.get(snapshot.source, {})
+        else:
+            self._ensure_sources()
+            previous = self._sources.get(snapshot.source, _EMPTY).models
+        _check(snapshot, previous, {m.id for m in snapshot.models})
 
     def apply(self, snapshot: ProviderSnapshot, now: Optional[float] = None
               ) -> tuple[RefreshOutcome, list[store.StoredEvent], set[str]]:
@@ -110,79 +238,173 @@ class CatalogState:
 
     def apply_many(self, snapshots: list[ProviderSnapshot], now: Optional[float] = None
                    ) -> tuple[list[RefreshOutcome], list[store.StoredEvent], set[str]]:
-        """Diff and persist several sources' answers in one merge and one transaction.
+        """Diff and persist several sources' answers in one transaction.
 
-        Returns an outcome per snapshot (in order), the committed events and the changed ids. A
-        refused snapshot (it would gut its source) gets a failed outcome with the reason and
-        nothing of it is written; the others still commit. Each model change is attributed to the
-        run of a snapshot whose source lists the model (the last such one), so a model that 30
-        Bedrock regions report at start-up gets one version, not thirty.
+        Returns an outcome per snapshot (in order), the committed events and the ids whose served
+        record or raw answer changed. A refused snapshot (it would gut its source) gets a failed
+        outcome with the reason and nothing of it is written; the others still commit. Each
+        model change is attributed to the run of a snapshot whose source lists the model (the
+        last such one), so a model that 30 Bedrock regions report at start-up gets one version.
         """
+        self._ensure_sources()
         now = now or time.time()
-        sources = dict(self.sources)
         outcomes: dict[int, RefreshOutcome] = {}
-        accepted: list[tuple[ProviderSnapshot, dict[str, Model], dict[str, Model]]] = []
-        source_writes = []
+        working: dict[str, _Source] = {}
+        accepted: list[tuple[ProviderSnapshot, _Source, _Source, store.SourceWrite]] = []
         for snap in snapshots:
+            previous = working.get(snap.source) or self._sources.get(snap.source) or _EMPTY
             try:
-                self.check(snap, sources)
+                new, write = self._accept(snap, previous)
             except SuspiciousSnapshot as exc:
                 outcomes[snap.run_id] = RefreshOutcome(snap.run_id, snap.source, store.FAILED, error=exc.reason)
                 continue
-            old_source = sources.get(snap.source, {})
-            new_source = reuse_unchanged(old_source, snap.models)
-            sources[snap.source] = new_source
-            accepted.append((snap, old_source, new_source))
-            source_writes.append((snap, tuple(m for mid, m in new_source.items()
-                                              if mid not in old_source
-                                              or old_source[mid].content_hash() != m.content_hash()),
-                                  tuple(mid for mid in old_source if mid not in new_source)))
+            working[snap.source] = new
+            accepted.append((snap, previous, new, write))
         if not accepted:
             return [outcomes[s.run_id] for s in snapshots], [], set()
+        try:
+            return self._commit(snapshots, accepted, working, outcomes, now)
+        except Exception:
+            # The store rolled back; the merge state was updated in place: rebuild it from what is stored.
+            self._build_engine()
+            raise
 
-        merged = reuse_unchanged(self.current, self.merged(sources).values())
-        changes = compute_changes(self.current, merged)
+    def _accept(self, snap: ProviderSnapshot, previous: _Source) -> tuple[_Source, store.SourceWrite]:
+        """One snapshot against its source's previous answer: the new source state and its rows."""
+        common = dict(run_id=snap.run_id, source=snap.source, body_hash=snap.body_hash, fetch_ms=snap.fetch_ms,
+                      received_at=snap.received_at)
+        if snap.unchanged:
+            # The same answer as the one accepted last: the same state (and memo) goes on.
+            return previous, store.SourceWrite(upserts=(), deletes=(), total=len(previous.models),
+                                               counts={}, **common)
+        listed: dict[str, Model] = {}
+        for m in snap.models:
+            listed.setdefault(m.id, m)
+        _check(snap, previous.models, listed.keys())
+        old_models, old_prints = previous.models, previous.fingerprints
+        prints = snap.fingerprints
+        models: dict[str, Model] = {}
+        fingerprints: dict[str, Optional[str]] = {}
+        records: list[store.SourceRecord] = []
+        for model_id, m in listed.items():
+            old = old_models.get(model_id)
+            if old is m:
+                models[model_id] = old
+                fingerprints[model_id] = old_prints.get(model_id)
+                continue
+            fp = prints.get(model_id) or raw_fingerprint(m)
+            if old is not None and fp == old_prints.get(model_id) and old.content_hash() == m.content_hash():
+                models[model_id] = old
+                fingerprints[model_id] = fp
+                continue
+            kept = m.without_raw()
+            models[model_id] = kept
+            fingerprints[model_id] = fp
+            records.append(store.SourceRecord(kept, m.raw.json, fp))
+        deletes = tuple(model_id for model_id in old_models if model_id not in listed)
+        new = _Source(models, fingerprints, snap.body_hash if snap.body_hash is not None else previous.body_hash)
+        return new, store.SourceWrite(upserts=tuple(records), deletes=deletes, total=len(models), counts={},
+                                      **common)
+
+    def _commit(self, snapshots, accepted, working, outcomes, now):
+        index = self._index
+        affected: set[str] = set(self._dirty)
+        for snap, _previous, _new, write in accepted:
+            if write.upserts or write.deletes:
+                upserts = {r.model.id: r.model for r in write.upserts}
+                affected |= self._feed(snap.source, upserts, write.deletes)
 
         def run_of(model_id: str) -> ProviderSnapshot:
-            for snap, old_source, new_source in reversed(accepted):
-                if model_id in new_source or model_id in old_source:
+            for snap, previous, new, _ in reversed(accepted):
+                if model_id in new.models or model_id in previous.models:
                     return snap
             return accepted[-1][0]
 
+        engine = self._engine_now()
+        changes: list[tuple[ModelChange, ProviderSnapshot]] = []
+        touches: list[Model] = []
+        index_changes: dict[str, Optional[CatalogEntry]] = {}
+        for model_id in sorted(affected):
+            entry, merged = index.entry(model_id), engine.resolve(model_id)
+            if entry is None and merged is None:
+                continue
+            if entry is None:
+                changes.append((ModelChange(model_id, ADDED, None, merged), run_of(model_id)))
+            elif merged is None:
+                changes.append((ModelChange(model_id, REMOVED, entry.model(), None), run_of(model_id)))
+            elif entry.content_hash != merged.content_hash():
+                diff = diff_contents(loads(entry.body), merged.content())
+                changes.append((ModelChange(model_id, UPDATED, None, merged, diff), run_of(model_id)))
+            elif entry.provenance != merged.provenance or entry.source != merged.source:
+                touches.append(merged)  # the same content, stated by another source: no new version
+            else:
+                continue
+            index_changes[model_id] = CatalogEntry.of(merged) if merged is not None else None
+        new_index = index.apply(index_changes, self.version + 1) if index_changes else index
+
+        # Raw answers for the versions written: from this batch where the record came with one, else stored.
+        fresh = {(w.source, r.model.id): r.raw for _, _, _, w in accepted for r in w.upserts}
+        wanted = [(ch.new.source, ch.model_id) for ch, _ in changes if ch.new is not None]
+        wanted += [(index.entry(ch.model_id).source, ch.model_id) for ch, _ in changes if ch.new is None]  # type: ignore
+        stored = store.load_raws(pair for pair in wanted if pair not in fresh)
+
+        def raw_of(source: Optional[str], model_id: str) -> bytes:
+            return fresh.get((source, model_id)) or stored.get((source, model_id)) or b"{}"  # type: ignore[arg-type]
+
         specs: list[tuple[str, Optional[str], Optional[str], Optional[int], Mapping[str, Any]]] = []
-        upserts, deletes, diffs = [], [], {}
-        counts = {snap.run_id: {"added": 0, "updated": 0, "removed": 0} for snap, _, _ in accepted}
-        for ch in changes:
-            snap = run_of(ch.model_id)
+        upserts, deletes = [], []
+        counts = {snap.run_id: {"added": 0, "updated": 0, "removed": 0} for snap, _, _, _ in accepted}
+        for ch, snap in changes:
             counts[snap.run_id][ch.change] += 1
             for kind, data in event_specs(ch):
                 specs.append((kind, ch.provider, ch.model_id, snap.run_id, data))
             if ch.new is not None:
-                upserts.append((ch.new, ch.change, snap.run_id))
-                if ch.diff:
-                    diffs[ch.model_id] = ch.diff
+                upserts.append(store.ModelWrite(ch.new, ch.change, snap.run_id, raw_of(ch.new.source, ch.model_id),
+                                                dict(ch.diff) or None))
             else:
-                deletes.append((ch.old, snap.run_id))
-        before_counts = self._counts if self._counts is not None else capability_counts(self.current)
-        after_counts = capability_counts(merged) if changes else before_counts
+                old = index.entry(ch.model_id)
+                assert old is not None
+                last = join_record(old.body, dumps(dict(old.provenance)), raw_of(old.source, ch.model_id))
+                deletes.append(store.ModelRemoval(ch.model_id, old.content_hash, last, snap.run_id))
         last_run = accepted[-1][0].run_id
-        for kind, data in capability_events(before_counts, after_counts):
+        for kind, data in capability_events(index.capability_counts, new_index.capability_counts):
             specs.append((kind, None, None, last_run, data))
-        for snap, _, new_source in accepted:
+        for snap, _, new, _ in accepted:
             specs.append((MODELS_REFRESHED, snap.source, None, snap.run_id,
-                          {"source": snap.source, "total": len(new_source), **counts[snap.run_id]}))
-
-        write = store.RefreshWrite(
-            sources=tuple(store.SourceWrite(snap.run_id, snap.source, ups, dels, len(sources[snap.source]),
-                                            counts[snap.run_id]) for snap, ups, dels in source_writes),
-            model_upserts=tuple(upserts), model_deletes=tuple(deletes), diffs=diffs, events=tuple(specs),
-        )
-        events = store.commit_refresh(write, now=now)
+                          {"source": snap.source, "total": len(new.models), **counts[snap.run_id]}))
+        source_writes = tuple(_with_counts(w, counts[snap.run_id]) for snap, _, _, w in accepted)
+        result = store.commit_refresh(store.RefreshWrite(
+            sources=source_writes, model_upserts=tuple(upserts), model_deletes=tuple(deletes),
+            model_touches=tuple(touches), events=tuple(specs)), now=now)
         # Only after the commit: the in-memory state follows what is stored.
-        self.sources = sources
-        self.current = merged
-        self._counts = after_counts
-        for snap, _, new_source in accepted:
+        self._sources.update(working)
+        self._dirty.clear()
+        if new_index is not index:
+            self.version = new_index.version
+            self._index = new_index
+        for snap, _, new, _ in accepted:
             outcomes[snap.run_id] = RefreshOutcome(snap.run_id, snap.source, store.SUCCEEDED,
-                                                   total=len(new_source), **counts[snap.run_id])
-        return [outcomes[s.run_id] for s in snapshots], events, {ch.model_id for ch in changes}
+                                                   total=len(new.models), **counts[snap.run_id])
+        changed = set(index_changes) | {r.model.id for w in source_writes for r in w.upserts}
+        return [outcomes[s.run_id] for s in snapshots], result.events, changed
+
+
+def _with_counts(write: store.SourceWrite, counts: Mapping[str, int]) -> store.SourceWrite:
+    from dataclasses import replace
+
+    return replace(write, counts=dict(counts))
+
+
+def _check(snapshot: ProviderSnapshot, previous: Mapping[str, Any], listed) -> None:
+    """Raise SuspiciousSnapshot for an answer that would wipe or gut its source."""
+    before = len(previous)
+    after = len(listed)
+    if before and after == 0 and not snapshot.allow_empty:
+        raise SuspiciousSnapshot(f"{snapshot.source} answered with no models but had {before}; "
+                                 "kept the last good catalog")
+    if before and after < before:
+        lost = before - sum(1 for model_id in listed if model_id in previous)
+        if lost / before > snapshot.max_removal_ratio and not snapshot.allow_empty:
+            raise SuspiciousSnapshot(
+                f"{snapshot.source} answered with {after} models, losing {lost} of {before} "
+                f"(more than {snapshot.max_removal_ratio:.0%}); kept the last good catalog")

@@ -30,7 +30,14 @@ def diff_models(old: Model, new: Model) -> dict[str, list[Any]]:
     """The fields that differ, as ``{path: [old, new]}``; empty when the content is the same."""
     if old.content_hash() == new.content_hash():
         return {}
-    a, b = flatten(old.content()), flatten(new.content())
+    return diff_contents(old.content(), new.content())
+
+
+def diff_contents(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, list[Any]]:
+    """The fields that differ between two records' content (JSON forms without raw and provenance)."""
+    a, b = flatten(old), flatten(new)
+    a.pop("source", None)
+    b.pop("source", None)
     return {k: [a.get(k), b.get(k)] for k in sorted(a.keys() | b.keys()) if a.get(k) != b.get(k)}
 
 

@@ -164,37 +164,122 @@ def match_keys(model_id: str) -> tuple[str, ...]:
     return tuple(keys)
 
 
-class CatalogIndex:
-    """One catalog's entries, looked up by (provider, match key). Built once per catalog version."""
+class _Slot:
+    """Several catalog entries under one (provider, match key): each with its rank there, and the best."""
 
-    __slots__ = ("by_id", "by_key", "models", "source")
+    __slots__ = ("best", "candidates")
 
-    def __init__(self, source: str, models: Iterable[Model]):
+    def __init__(self) -> None:
+        self.candidates: dict[str, tuple[int, Model]] = {}
+        self.best: Model | None = None
+
+    def choose(self) -> None:
+        # Closer key first, then the shorter id, then the lexically largest (newest-looking) id.
+        best: tuple[int, Model] | None = None
+        for rank, m in self.candidates.values():
+            if best is None:
+                best = (rank, m)
+                continue
+            pid, bpid = m.provider_model_id, best[1].provider_model_id
+            if (rank, len(pid)) < (best[0], len(bpid)) or ((rank, len(pid)) == (best[0], len(bpid)) and pid > bpid):
+                best = (rank, m)
+        self.best = best[1] if best is not None else None
+
+
+def slot_key(provider: str, key: str) -> str:
+    """The name of one (provider, match key) slot."""
+    return f"{provider}\x00{key}"
+
+
+class CatalogLookup:
+    """One catalog's entries, looked up by (provider, match key); kept current entry by entry.
+
+    :meth:`put` and :meth:`remove` return the slots whose best entry changed (another entry, or
+    a new version of the same one), so a caller can find the live models that looked there.
+    """
+
+    __slots__ = ("by_id", "source", "_slots")
+
+    def __init__(self, source: str, models: Iterable[Model] = ()):
         self.source = source
-        self.models: tuple[Model, ...] = tuple(with_provenance(m) for m in models)
         self.by_id: dict[str, Model] = {}
-        for m in self.models:
-            self.by_id.setdefault(m.id, m)
-        ranked: dict[tuple[str, str], tuple[tuple[int, int], Model]] = {}
-        # Closer key first, then the shorter id; visiting ids in descending order makes the
-        # lexically largest (newest-looking) id win the remaining ties.
-        for m in sorted(self.by_id.values(), key=lambda m: m.provider_model_id, reverse=True):
-            pid = m.provider_model_id
-            for rank, key in enumerate(match_keys(pid)):
-                score = (rank, len(pid))
-                slot = (m.provider, key)
-                best = ranked.get(slot)
-                if best is None or score < best[0]:
-                    ranked[slot] = (score, m)
-        self.by_key: dict[tuple[str, str], Model] = {k: v[1] for k, v in ranked.items()}
+        # slot → the single entry there, or a _Slot when several share it.
+        self._slots: dict[str, Model | _Slot] = {}
+        for m in models:
+            if m.id not in self.by_id:
+                self.put(m)
+
+    @property
+    def models(self) -> tuple[Model, ...]:
+        return tuple(self.by_id.values())
+
+    def put(self, model: Model) -> set[str]:
+        """Add or replace one entry (by id); returns the slots whose best entry changed."""
+        model = with_provenance(model)
+        changed = self.remove(model.id) if model.id in self.by_id else set()
+        self.by_id[model.id] = model
+        for rank, key in enumerate(match_keys(model.provider_model_id)):
+            name = slot_key(model.provider, key)
+            held = self._slots.get(name)
+            if held is None:
+                self._slots[name] = model
+                changed.add(name)
+                continue
+            if not isinstance(held, _Slot):
+                slot = _Slot()
+                slot.candidates[held.id] = (match_keys(held.provider_model_id).index(key), held)
+                slot.best = held
+                self._slots[name] = held = slot
+            before = held.best
+            held.candidates[model.id] = (rank, model)
+            held.choose()
+            if held.best is not before:
+                changed.add(name)
+        return changed
+
+    def remove(self, model_id: str) -> set[str]:
+        """Drop one entry; returns the slots whose best entry changed."""
+        model = self.by_id.pop(model_id, None)
+        if model is None:
+            return set()
+        changed: set[str] = set()
+        for key in match_keys(model.provider_model_id):
+            name = slot_key(model.provider, key)
+            held = self._slots.get(name)
+            if held is None:
+                continue
+            if not isinstance(held, _Slot):
+                if held is model:
+                    del self._slots[name]
+                    changed.add(name)
+                continue
+            before = held.best
+            held.candidates.pop(model_id, None)
+            if len(held.candidates) == 1:
+                (_, only), = held.candidates.values()
+                self._slots[name] = only
+                if only is not before:
+                    changed.add(name)
+            elif not held.candidates:
+                del self._slots[name]
+                changed.add(name)
+            else:
+                held.choose()
+                if held.best is not before:
+                    changed.add(name)
+        return changed
 
     def lookup(self, provider: str, keys: Sequence[str]) -> Model | None:
         """The best entry for the first of ``keys`` (closest first) that this catalog knows."""
         for key in keys:
-            hit = self.by_key.get((provider, key))
-            if hit is not None:
-                return hit
+            held = self._slots.get(slot_key(provider, key))
+            if held is not None:
+                return held.best if isinstance(held, _Slot) else held
         return None
+
+
+# The name older callers use for a catalog's lookup table.
+CatalogIndex = CatalogLookup
 
 
 def live_match_keys(model: Model) -> tuple[str, ...]:
@@ -309,6 +394,7 @@ def catalog_provider_names(configs: Iterable[Any]) -> dict[str, str]:
 
 
 __all__ = [
-    "FIELD_PATHS", "HEURISTIC", "LIVE", "CatalogIndex", "FieldOrder", "ModelDraft", "build_model",
-    "catalog_provider_names", "combine", "field_value", "live_match_keys", "match_keys", "with_provenance",
+    "FIELD_PATHS", "HEURISTIC", "LIVE", "CatalogIndex", "CatalogLookup", "FieldOrder", "ModelDraft", "build_model",
+    "catalog_provider_names", "combine", "field_value", "live_match_keys", "match_keys", "slot_key",
+    "with_provenance",
 ]

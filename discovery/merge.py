@@ -1,4 +1,4 @@
-"""From what each source reports to the one published catalog.
+"""From what each source reports to the one published catalog, kept current change by change.
 
 Live sources (a provider's own model list) own the models they list: each live model is matched
 to an entry of every catalog (models.dev, LiteLLM) by the rules in :mod:`discovery.enrich` and
@@ -6,132 +6,217 @@ enriched field by field (live value, then the catalogs in precedence order, then
 heuristic), every field recording its source in ``provenance``. Catalog entries no live model
 matched are published as catalog-only models, ``live=False``; entries with the same id in
 several catalogs are combined by the same precedence (exact ids only: a catalog's dated and
-undated ids are distinct models there).
+undated ids are distinct models there). The first live source (by name) listing an id wins.
 
-This is a pure function of its inputs, recomputed on every snapshot, so it is built for speed:
-each catalog's lookup index, the combined catalog-only models and each live source's enriched
-models are cached, keyed by the identities of the Model objects passed in (in order). Callers
-that keep unchanged records as the same instances across snapshots (the catalog state does) hit
-the cache for every source but the one that changed, whether they pass tuples or fresh lists.
+:class:`MergeEngine` holds every source's models and the links between live models and the
+catalog entries they matched, so a change to a few models of one source touches only the merged
+models it can affect: the changed ids themselves, the live models whose lookup slots changed, and
+the catalog-only entries whose "absorbed by a live model" state flipped. :meth:`MergeEngine.resolve`
+computes one merged model on demand. :func:`merge_sources` is the whole merge at once.
 """
 from __future__ import annotations
 
-import operator
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Mapping
-from typing import Any
+import bisect
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Optional
 
 from discovery.enrich import (
-    CatalogIndex,
+    CatalogLookup,
     FieldOrder,
     Precedence,
     combine,
     live_match_keys,
+    slot_key,
 )
 from discovery.model import Model
 
-_CACHE_SIZE = 16
-_lock = threading.Lock()
-_indexes: OrderedDict[Hashable, tuple[tuple[Model, ...], CatalogIndex]] = OrderedDict()
-_catalog_only: OrderedDict[Hashable, tuple[tuple[Any, ...], dict[str, Model]]] = OrderedDict()
-_enriched: OrderedDict[Hashable, tuple[tuple[Any, ...], list[Model], frozenset[str]]] = OrderedDict()
-_ENRICHED_CACHE_SIZE = 256
+
+class _Link:
+    """A live model's ties to the catalogs: the slots it looked in, what it matched, what it absorbed."""
+
+    __slots__ = ("absorbed", "matches", "slots")
+
+    def __init__(self, slots: tuple[str, ...], matches: tuple[tuple[str, str], ...], absorbed: tuple[str, ...]):
+        self.slots = slots
+        self.matches = matches
+        self.absorbed = absorbed
 
 
-def _remember(cache: OrderedDict, key: Hashable, value: Any, size: int = _CACHE_SIZE) -> None:
-    cache[key] = value
-    cache.move_to_end(key)
-    while len(cache) > size:
-        cache.popitem(last=False)
+class MergeEngine:
+    """Every source's models, and the merged catalog computed from them one id at a time.
 
+    ``catalogs`` lists the catalog sources in precedence order; ``live_order`` (optional) fixes
+    which live source wins an id several list (default: by name). Update with :meth:`update`;
+    each call returns the merged ids whose value may have changed.
+    """
 
-def _identity(models: Iterable[Model]) -> tuple[tuple[Model, ...], int]:
-    """The models as a tuple, and a hash of their object identities in order."""
-    items = models if isinstance(models, tuple) else tuple(models)
-    return items, hash(tuple(map(id, items)))
+    def __init__(self, catalogs: Sequence[str] = (), *, include_catalog_only: bool = True,
+                 precedence: Precedence = None, catalog_provider: Mapping[str, str] | None = None,
+                 live_order: Sequence[str] | None = None):
+        self.include_catalog_only = include_catalog_only
+        self.precedence = precedence
+        self.names = dict(catalog_provider or {})
+        self.catalogs: dict[str, CatalogLookup] = {c: CatalogLookup(c) for c in catalogs}
+        self.order = FieldOrder(list(self.catalogs), precedence)
+        self._live_rank = {name: i for i, name in enumerate(live_order or ())}
+        self.live: dict[str, dict[str, Model]] = {}
+        # merged id → the live sources listing it, the winner first.
+        self.owners: dict[str, list[str]] = {}
+        self.links: dict[tuple[str, str], _Link] = {}
+        # slot → the live models (source, id) that looked there.
+        self.watchers: dict[str, set[tuple[str, str]]] = {}
+        # catalog id → how many live models matched it (or name it as an alias).
+        self.absorbed: dict[str, int] = {}
 
+    # -- updates ---------------------------------------------------------------------------------
+    def is_catalog(self, source: str) -> bool:
+        return source in self.catalogs
 
-def _same(cached: tuple[Model, ...], items: tuple[Model, ...]) -> bool:
-    # The cache holds the objects it was built from, so their ids cannot have been reused.
-    return cached is items or (len(cached) == len(items) and all(map(operator.is_, cached, items)))
+    def add_catalog(self, source: str) -> set[str]:
+        """Start a catalog source the engine did not know (last in precedence); relinks everything."""
+        self.catalogs[source] = CatalogLookup(source)
+        self.order = FieldOrder(list(self.catalogs), self.precedence)
+        return self._relink_all()
 
+    def update(self, source: str, upserts: Mapping[str, Model], removed: Iterable[str] = ()) -> set[str]:
+        """Apply one source's changed models (id → new record) and removed ids; the merged ids affected."""
+        if source in self.catalogs:
+            return self._update_catalog(source, upserts, removed)
+        return self._update_live(source, upserts, removed)
 
-def catalog_index(source: str, models: Iterable[Model]) -> CatalogIndex:
-    """The lookup index of one catalog, cached while the same Model objects are passed in."""
-    items, fingerprint = _identity(models)
-    key = (source, len(items), fingerprint)
-    with _lock:
-        hit = _indexes.get(key)
-        if hit is not None and _same(hit[0], items):
-            _indexes.move_to_end(key)
-            return hit[1]
-    index = CatalogIndex(source, items)
-    with _lock:
-        _remember(_indexes, key, (items, index))
-    return index
+    def _live_key(self, source: str) -> tuple[int, str]:
+        return (self._live_rank.get(source, len(self._live_rank)), source)
 
+    def _update_live(self, source: str, upserts: Mapping[str, Model], removed: Iterable[str]) -> set[str]:
+        models = self.live.setdefault(source, {})
+        affected: set[str] = set()
+        for model_id in removed:
+            if models.pop(model_id, None) is None:
+                continue
+            self._unlink(source, model_id, affected)
+            owners = self.owners.get(model_id)
+            if owners is not None:
+                owners.remove(source)
+                if not owners:
+                    del self.owners[model_id]
+            affected.add(model_id)
+        for model_id, model in upserts.items():
+            if model_id in models:
+                self._unlink(source, model_id, affected)
+            else:
+                owners = self.owners.setdefault(model_id, [])
+                keys = [self._live_key(s) for s in owners]
+                owners.insert(bisect.bisect_left(keys, self._live_key(source)), source)
+            models[model_id] = model
+            self._link(source, model_id, model, affected)
+            affected.add(model_id)
+        return affected
 
-def _combined_catalog_only(indexes: list[CatalogIndex], order: FieldOrder) -> dict[str, Model]:
-    """Every catalog id, its entries from all catalogs combined field by field."""
-    key = (tuple((ix.source, id(ix)) for ix in indexes), order.key)
-    with _lock:
-        hit = _catalog_only.get(key)
-        if hit is not None and all(a is b for a, b in zip(hit[0], indexes)):
-            return hit[1]
-    grouped: dict[str, dict[str, Model]] = {}
-    for ix in indexes:
-        for model_id, m in ix.by_id.items():
-            grouped.setdefault(model_id, {})[ix.source] = m
-    out: dict[str, Model] = {}
-    for model_id, by_source in grouped.items():
+    def _update_catalog(self, source: str, upserts: Mapping[str, Model], removed: Iterable[str]) -> set[str]:
+        table = self.catalogs[source]
+        affected: set[str] = set()
+        slots: set[str] = set()
+        for model_id in removed:
+            if model_id in table.by_id:
+                slots |= table.remove(model_id)
+                affected.add(model_id)
+        for model_id, model in upserts.items():
+            slots |= table.put(model)
+            affected.add(model_id)
+        watching: set[tuple[str, str]] = set()
+        for name in slots:
+            watching |= self.watchers.get(name, set())
+        for source_name, model_id in watching:
+            self._unlink(source_name, model_id, affected)
+            self._link(source_name, model_id, self.live[source_name][model_id], affected)
+            affected.add(model_id)
+        return affected
+
+    def _relink_all(self) -> set[str]:
+        affected: set[str] = set()
+        for source, models in self.live.items():
+            for model_id, model in models.items():
+                self._unlink(source, model_id, affected)
+                self._link(source, model_id, model, affected)
+                affected.add(model_id)
+        for table in self.catalogs.values():
+            affected.update(table.by_id)
+        return affected
+
+    def _link(self, source: str, model_id: str, model: Model, affected: set[str]) -> None:
+        provider = self.names.get(model.provider, model.provider)
+        keys = live_match_keys(model)
+        matches: list[tuple[str, str]] = []
+        absorbed: list[str] = []
+        for name, table in self.catalogs.items():
+            hit = table.lookup(provider, keys)
+            if hit is not None:
+                matches.append((name, hit.id))
+                absorbed.append(hit.id)
+        # A catalog entry under one of the model's aliases is the same model, not another one.
+        for alias in model.attributes.get("aliases") or ():
+            absorbed.append(f"{provider}/{alias}")
+        link = _Link(tuple(slot_key(provider, k) for k in keys), tuple(matches), tuple(dict.fromkeys(absorbed)))
+        self.links[(source, model_id)] = link
+        for name in link.slots:
+            self.watchers.setdefault(name, set()).add((source, model_id))
+        for catalog_id in link.absorbed:
+            count = self.absorbed.get(catalog_id, 0)
+            self.absorbed[catalog_id] = count + 1
+            if count == 0:
+                affected.add(catalog_id)
+
+    def _unlink(self, source: str, model_id: str, affected: set[str]) -> None:
+        link = self.links.pop((source, model_id), None)
+        if link is None:
+            return
+        for name in link.slots:
+            watching = self.watchers.get(name)
+            if watching is not None:
+                watching.discard((source, model_id))
+                if not watching:
+                    del self.watchers[name]
+        for catalog_id in link.absorbed:
+            count = self.absorbed.get(catalog_id, 0) - 1
+            if count <= 0:
+                self.absorbed.pop(catalog_id, None)
+                affected.add(catalog_id)
+            else:
+                self.absorbed[catalog_id] = count
+
+    # -- reading ---------------------------------------------------------------------------------
+    def resolve(self, model_id: str) -> Optional[Model]:
+        """The merged model published under ``model_id``, or None if no source makes one."""
+        owners = self.owners.get(model_id)
+        if owners:
+            source = owners[0]
+            link = self.links[(source, model_id)]
+            matches = {name: self.catalogs[name].by_id[entry_id] for name, entry_id in link.matches}
+            return combine(self.live[source][model_id], matches, self.order)
+        if not self.include_catalog_only or self.absorbed.get(model_id):
+            return None
+        by_source = {name: table.by_id[model_id] for name, table in self.catalogs.items() if model_id in table.by_id}
+        if not by_source:
+            return None
         template = next(iter(by_source.values()))
         # An id only one catalog lists is that catalog's entry as it is (already with provenance).
-        out[model_id] = template if len(by_source) == 1 else combine(None, by_source, order, template=template)
-    with _lock:
-        _remember(_catalog_only, key, (tuple(indexes), out))
-    return out
+        return template if len(by_source) == 1 else combine(None, by_source, self.order, template=template)
 
+    def ids(self) -> set[str]:
+        """Every id some source could publish (a superset of the merged catalog's ids)."""
+        out = set(self.owners)
+        for table in self.catalogs.values():
+            out.update(table.by_id)
+        return out
 
-def _enrich_all(models: Iterable[Model], indexes: list[CatalogIndex], order: FieldOrder,
-                names: Mapping[str, str]) -> tuple[list[Model], frozenset[str]]:
-    """One live source's models enriched, and the ids of the catalog entries they absorbed."""
-    enriched: list[Model] = []
-    absorbed: set[str] = set()
-    for m in models:
-        provider = names.get(m.provider, m.provider)
-        keys = live_match_keys(m)
-        matches: dict[str, Model] = {}
-        for ix in indexes:
-            hit = ix.lookup(provider, keys)
-            if hit is not None:
-                matches[ix.source] = hit
-                absorbed.add(hit.id)
-        # A catalog entry under one of the model's aliases is the same model, not another one.
-        for alias in m.attributes.get("aliases") or ():
-            absorbed.add(f"{provider}/{alias}")
-        enriched.append(combine(m, matches, order))
-    return enriched, frozenset(absorbed)
-
-
-def _enriched_live(source: str, models: Iterable[Model], indexes: list[CatalogIndex], order: FieldOrder,
-                   names: Mapping[str, str]) -> tuple[list[Model], frozenset[str]]:
-    """:func:`_enrich_all`, cached while the same live models meet the same catalog indexes.
-
-    A snapshot changes one source at a time, so every other live source is served from here.
-    """
-    items, fingerprint = _identity(models)
-    key = (source, len(items), fingerprint, tuple(id(ix) for ix in indexes), order.key,
-           tuple(sorted(names.items())))
-    with _lock:
-        hit = _enriched.get(key)
-        if hit is not None and _same(hit[0][0], items) and all(a is b for a, b in zip(hit[0][1:], indexes)):
-            _enriched.move_to_end(key)
-            return hit[1], hit[2]
-    enriched, absorbed = _enrich_all(items, indexes, order, names)
-    with _lock:
-        _remember(_enriched, key, ((items, *indexes), enriched, absorbed), _ENRICHED_CACHE_SIZE)
-    return enriched, absorbed
+    def merged(self) -> dict[str, Model]:
+        """The whole merged catalog (every id resolved; for tests and start-up checks)."""
+        out = {}
+        for model_id in sorted(self.ids()):
+            m = self.resolve(model_id)
+            if m is not None:
+                out[model_id] = m
+        return out
 
 
 def merge_sources(
@@ -142,7 +227,7 @@ def merge_sources(
     precedence: Precedence = None,
     catalog_provider: Mapping[str, str] | None = None,
 ) -> dict[str, Model]:
-    """The effective catalog, keyed by model id.
+    """The effective catalog, keyed by model id, computed from scratch.
 
     ``live`` and ``catalogs`` map a source name to that source's last good models. The first
     live source listing an id wins over later ones. ``precedence`` orders the catalogs (and
@@ -151,21 +236,31 @@ def merge_sources(
     ``catalog_provider`` maps a live provider name to the name its models have in the catalogs
     (default: the same name). Output order: live models in input order, then catalog-only ones.
     """
-    indexes = [catalog_index(name, models) for name, models in catalogs.items()]
-    order = FieldOrder([ix.source for ix in indexes], precedence)
-    names = dict(catalog_provider or {})
+    engine = MergeEngine(list(catalogs), include_catalog_only=include_catalog_only, precedence=precedence,
+                         catalog_provider=catalog_provider, live_order=list(live))
+    for name, models in catalogs.items():
+        first: dict[str, Model] = {}
+        for m in models:
+            first.setdefault(m.id, m)
+        engine.update(name, first)
+    listed: list[str] = []
+    for name, models in live.items():
+        first = {}
+        for m in models:
+            first.setdefault(m.id, m)
+        listed.extend(first)
+        engine.update(name, first)
     out: dict[str, Model] = {}
-    absorbed: set[str] = set()
-    for source, models in live.items():
-        enriched, hits = _enriched_live(source, models, indexes, order, names)
-        absorbed |= hits
-        for m in enriched:
-            out.setdefault(m.id, m)
-    if include_catalog_only:
-        for model_id, m in _combined_catalog_only(indexes, order).items():
-            if model_id not in out and model_id not in absorbed:
-                out[model_id] = m
+    for model_id in listed:
+        if model_id not in out:
+            out[model_id] = engine.resolve(model_id)  # type: ignore[assignment]
+    for table in engine.catalogs.values():
+        for model_id in table.by_id:
+            if model_id not in out:
+                m = engine.resolve(model_id)
+                if m is not None:
+                    out[model_id] = m
     return out
 
 
-__all__ = ["catalog_index", "merge_sources"]
+__all__ = ["MergeEngine", "merge_sources"]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass, field
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from discovery.model import Model
 from discovery.store import StoredEvent
@@ -12,7 +12,13 @@ from discovery.taxonomy import canonical_capabilities
 
 @dataclass(frozen=True)
 class ProviderSnapshot:
-    """Everything one source reported in one successful refresh."""
+    """Everything one source reported in one successful refresh.
+
+    A model the source answered exactly as last time is the very record the catalog handed out
+    in its memo (same object); a new or changed one carries its raw answer. ``unchanged`` means
+    the whole answer's body hash equals the last accepted one: ``models`` is then empty.
+    ``fingerprints`` maps a model id to the hash of the item it was normalized from.
+    """
 
     source: str
     run_id: int
@@ -23,6 +29,12 @@ class ProviderSnapshot:
     # Allow an answer that empties or guts the source (from settings).
     allow_empty: bool = False
     max_removal_ratio: float = 0.5
+    unchanged: bool = False
+    body_hash: Optional[str] = None
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+    # Milliseconds spent on the request and reading the body; when (wall clock) the body was read.
+    fetch_ms: Optional[float] = None
+    received_at: Optional[float] = None
 
 
 @dataclass(frozen=True)

@@ -103,9 +103,11 @@ class Settings:
     # Notifier batching.
     batch_max_size: int = 100
     batch_max_delay: float = 0.05
-    # Per-model lookup cache (entries, seconds).
-    model_cache_size: int = 4096
-    model_cache_ttl: float = 300.0
+    # Raw answers of published models read on demand, kept in memory: at most this many, this many
+    # MiB; 0 s: no expiry (a change invalidates the record at once).
+    model_cache_size: int = 100_000
+    model_cache_mb: float = 16.0
+    model_cache_ttl: float = 0.0
     # Supervision: restart backoff (seconds, doubled per restart) and restarts allowed per minute.
     restart_backoff: float = 0.5
     restart_backoff_max: float = 30.0

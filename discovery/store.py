@@ -7,15 +7,14 @@ refresh run and the outbox events together.
 """
 from __future__ import annotations
 
-import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import peewee
 from playhouse.db_url import connect
 
-from discovery.model import Model
+from discovery.model import Model, dumps, join_record, loads
 
 db = peewee.DatabaseProxy()
 
@@ -28,17 +27,35 @@ class JSONText(str):
 
 
 class JSONField(peewee.TextField):
-    """JSON stored as text: portable across SQLite and PostgreSQL."""
+    """JSON stored as text: portable across SQLite and PostgreSQL. Bytes are taken as encoded JSON."""
 
     def db_value(self, value: Any) -> Optional[str]:
         if value is None:
             return None
         if isinstance(value, JSONText):
             return str(value)
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+        if isinstance(value, (bytes, bytearray)):
+            return value.decode()
+        return dumps(value, sort_keys=True).decode()
 
     def python_value(self, value: Optional[str]) -> Any:
-        return None if value is None else json.loads(value)
+        return None if value is None else loads(value)
+
+
+class EncodedJSONField(peewee.TextField):
+    """JSON stored as text and handed back as the stored text's bytes, never decoded here."""
+
+    def db_value(self, value: Any) -> Optional[str]:
+        if value is None:
+            return None
+        if isinstance(value, (bytes, bytearray)):
+            return value.decode()
+        return str(value)
+
+    def python_value(self, value: Any) -> Optional[bytes]:
+        if value is None:
+            return None
+        return value.encode() if isinstance(value, str) else bytes(value)
 
 
 class BaseModel(peewee.Model):
@@ -59,13 +76,19 @@ class ProviderRow(BaseModel):
     last_success_at = peewee.FloatField(null=True)
     last_error = peewee.TextField(null=True)
     model_count = peewee.IntegerField(default=0)
+    # Hash of the last accepted answer's body (with the normalizer's salt): an equal body costs nothing.
+    body_hash = peewee.CharField(null=True, max_length=64)
 
     class Meta:
         table_name = "providers"
 
 
 class ModelRow(BaseModel):
-    """The current version of each published model."""
+    """The current version of each published model: its list form and provenance, as served.
+
+    The raw answer is not repeated here: it is the ``raw`` of the source row the model's record
+    came from (``source``, ``id``), read on demand.
+    """
 
     id = peewee.CharField(primary_key=True, max_length=512)
     provider = peewee.CharField(index=True)
@@ -73,7 +96,8 @@ class ModelRow(BaseModel):
     live = peewee.BooleanField(default=True)
     content_hash = peewee.CharField(max_length=64)
     version = peewee.IntegerField(default=1)
-    data = JSONField()
+    body = EncodedJSONField()
+    provenance = EncodedJSONField()
     first_seen = peewee.FloatField()
     updated_at = peewee.FloatField()
 
@@ -82,12 +106,19 @@ class ModelRow(BaseModel):
 
 
 class SourceModelRow(BaseModel):
-    """Each source's own last good answer, so the merged catalog can be rebuilt after a restart."""
+    """Each source's own last good answer, so the merged catalog can be rebuilt after a restart.
+
+    ``data`` is the normalized record (without the raw answer), ``raw`` the provider's own JSON
+    for it, ``fingerprint`` the hash of what it was normalized from (an equal item next time is
+    not normalized again).
+    """
 
     source = peewee.CharField()
     model_id = peewee.CharField(max_length=512)
     content_hash = peewee.CharField(max_length=64)
-    data = JSONField()
+    fingerprint = peewee.CharField(null=True, max_length=64)
+    data = EncodedJSONField()
+    raw = EncodedJSONField(null=True)
 
     class Meta:
         table_name = "source_models"
@@ -109,6 +140,9 @@ class RefreshRunRow(BaseModel):
     removed = peewee.IntegerField(default=0)
     error = peewee.TextField(null=True)
     duration_ms = peewee.FloatField(null=True)
+    # The request and body read, and everything after the body was read until the commit ended.
+    fetch_ms = peewee.FloatField(null=True)
+    work_ms = peewee.FloatField(null=True)
 
     class Meta:
         table_name = "refresh_runs"
@@ -163,7 +197,50 @@ def open_database(url: str) -> peewee.Database:
     from discovery.subscriptions_store import WEBHOOK_TABLES
 
     db.create_tables(TABLES + WEBHOOK_TABLES, safe=True)
+    migrate_schema()
     return database
+
+
+def migrate_schema() -> None:
+    """Bring a store written by an earlier version up to this schema (idempotent, one transaction).
+
+    Earlier versions kept each current model as one JSON document with its raw answer, and each
+    source row's raw answer inside its data; both are split here.
+    """
+    columns = {table: {c.name for c in db.get_columns(table)} for table in ("models", "source_models",
+                                                                             "providers", "refresh_runs")}
+    added = [(ProviderRow, "body_hash"), (RefreshRunRow, "fetch_ms"), (RefreshRunRow, "work_ms"),
+             (SourceModelRow, "fingerprint"), (SourceModelRow, "raw")]
+    missing = [(model, name) for model, name in added if name not in columns[model._meta.table_name]]
+    if not missing and "data" not in columns["models"]:
+        return
+    from playhouse.migrate import SchemaMigrator, migrate
+
+    migrator = SchemaMigrator.from_database(db.obj)
+    with db.atomic():
+        if missing:
+            migrate(*(migrator.add_column(model._meta.table_name, name, model._meta.fields[name])
+                      for model, name in missing))
+        if "raw" not in columns["source_models"]:
+            cursor = db.execute_sql('SELECT source, model_id, data FROM source_models')
+            for source, model_id, data in list(cursor):
+                record = loads(data)
+                raw = record.pop("raw", None) or {}
+                SourceModelRow.update(data=dumps(record), raw=dumps(raw)).where(
+                    (SourceModelRow.source == source) & (SourceModelRow.model_id == model_id)).execute()
+        if "data" in columns["models"]:
+            old = list(db.execute_sql('SELECT id, provider, source, live, content_hash, version, data, '
+                                      'first_seen, updated_at FROM models'))
+            db.execute_sql('DROP TABLE models')
+            db.create_tables([ModelRow])
+            rows = []
+            for model_id, provider, source, live, content_hash, version, data, first_seen, updated_at in old:
+                record = Model.from_dict(loads(data))
+                rows.append({"id": model_id, "provider": provider, "source": source, "live": bool(live),
+                             "content_hash": content_hash, "version": version, "body": record.body(),
+                             "provenance": dumps(dict(record.provenance)), "first_seen": first_seen,
+                             "updated_at": updated_at})
+            bulk_write(ModelRow, rows)
 
 
 def close_database() -> None:
@@ -233,7 +310,7 @@ def run_dict(row: RefreshRunRow) -> dict[str, Any]:
         "id": row.id, "provider": row.provider, "trigger": row.trigger, "outcome": row.outcome,
         "started_at": row.started_at, "finished_at": row.finished_at, "duration_ms": row.duration_ms,
         "total": row.total, "added": row.added, "updated": row.updated, "removed": row.removed,
-        "error": row.error,
+        "error": row.error, "fetch_ms": row.fetch_ms, "work_ms": row.work_ms,
     }
 
 
@@ -266,6 +343,7 @@ def provider_rows() -> dict[str, dict[str, Any]]:
         "name": r.name, "format": r.format, "is_catalog": r.is_catalog, "status": r.status,
         "status_reason": r.status_reason, "last_refresh_at": r.last_refresh_at,
         "last_success_at": r.last_success_at, "last_error": r.last_error, "model_count": r.model_count,
+        "body_hash": r.body_hash,
     } for r in ProviderRow.select()}
 
 
@@ -275,22 +353,79 @@ def set_provider_status(name: str, status: str, reason: Optional[str]) -> None:
 
 # -- models ------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class StoredSource:
+    """One source's last accepted answer as stored: records (without raw) and their fingerprints."""
+
+    models: Mapping[str, Model]
+    fingerprints: Mapping[str, Optional[str]]
+    body_hash: Optional[str] = None
+
+
+def load_sources() -> dict[str, StoredSource]:
+    """Every source's last good models and fingerprints, for rebuilding the merge at start-up."""
+    models: dict[str, dict[str, Model]] = {}
+    prints: dict[str, dict[str, Optional[str]]] = {}
+    query = SourceModelRow.select(SourceModelRow.source, SourceModelRow.model_id, SourceModelRow.fingerprint,
+                                  SourceModelRow.data).tuples().iterator()
+    for source, model_id, fingerprint, data in query:
+        models.setdefault(source, {})[model_id] = Model.from_dict(loads(data), raw=b"{}")
+        prints.setdefault(source, {})[model_id] = fingerprint
+    hashes = dict(ProviderRow.select(ProviderRow.name, ProviderRow.body_hash).tuples())
+    return {source: StoredSource(found, prints[source], hashes.get(source)) for source, found in models.items()}
+
+
 def load_source_models() -> dict[str, dict[str, Model]]:
-    """Every source's last good models, for rebuilding the merged catalog at start-up."""
-    out: dict[str, dict[str, Model]] = {}
-    for row in SourceModelRow.select().iterator():
-        out.setdefault(row.source, {})[row.model_id] = Model.from_dict(row.data)
-    return out
+    """Every source's last good models (without raw answers)."""
+    return {source: dict(s.models) for source, s in load_sources().items()}
+
+
+def load_current_rows() -> Iterable[tuple[str, bytes, bytes]]:
+    """(content hash, list form, provenance) of every published model, as stored."""
+    return ModelRow.select(ModelRow.content_hash, ModelRow.body, ModelRow.provenance).tuples().iterator()
 
 
 def load_current_models() -> dict[str, Model]:
-    """The published catalog as last committed."""
-    return {row.id: Model.from_dict(row.data) for row in ModelRow.select().iterator()}
+    """The published catalog as last committed (without raw answers)."""
+    out = {}
+    for _, body, provenance in load_current_rows():
+        m = Model.from_dict({**loads(body), "provenance": loads(provenance)}, raw=b"{}")
+        out[m.id] = m
+    return out
+
+
+def load_raw(source: Optional[str], model_id: str) -> Optional[bytes]:
+    """The raw answer a source gave for one model (a primary-key read), or None."""
+    if source is None:
+        return None
+    raw = (SourceModelRow.select(SourceModelRow.raw)
+           .where((SourceModelRow.source == source) & (SourceModelRow.model_id == model_id)).scalar())
+    return raw.encode() if isinstance(raw, str) else raw
+
+
+def load_raws(pairs: Iterable[tuple[Optional[str], str]]) -> dict[tuple[str, str], bytes]:
+    """Raw answers of many (source, model id) pairs, a query per source and chunk."""
+    by_source: dict[str, list[str]] = {}
+    for source, model_id in pairs:
+        if source is not None:
+            by_source.setdefault(source, []).append(model_id)
+    out: dict[tuple[str, str], bytes] = {}
+    for source, ids in by_source.items():
+        for i in range(0, len(ids), CHUNK):
+            rows = (SourceModelRow.select(SourceModelRow.model_id, SourceModelRow.raw)
+                    .where((SourceModelRow.source == source) & SourceModelRow.model_id.in_(ids[i:i + CHUNK])).tuples())
+            for model_id, raw in rows:
+                out[(source, model_id)] = raw if isinstance(raw, bytes) or raw is None else raw.encode()
+    return out
 
 
 def load_model(model_id: str) -> Optional[Model]:
+    """One published model with its raw answer, from the store."""
     row = ModelRow.get_or_none(ModelRow.id == model_id)
-    return Model.from_dict(row.data) if row else None
+    if row is None:
+        return None
+    return Model.from_dict({**loads(row.body), "provenance": loads(row.provenance)},
+                           raw=load_raw(row.source, model_id) or b"{}")
 
 
 def model_history(model_id: str, limit: int = 100) -> list[dict[str, Any]]:
@@ -400,15 +535,52 @@ def prune_events(max_age: float = 0.0, max_count: int = 0, keep_after: int | Non
 
 
 @dataclass(frozen=True)
+class SourceRecord:
+    """One source item to store: its record (without raw), its raw answer and its fingerprint."""
+
+    model: Model
+    raw: bytes
+    fingerprint: Optional[str]
+
+
+@dataclass(frozen=True)
 class SourceWrite:
-    """One source's accepted answer: its own rows and its run's outcome."""
+    """One source's accepted answer: its own rows and its run's outcome.
+
+    ``received_at`` is when the answer's body was read (wall clock): the run's ``work_ms`` is
+    measured from it to the end of the commit.
+    """
 
     run_id: int
     source: str
-    upserts: tuple[Model, ...]
+    upserts: tuple[SourceRecord, ...]
     deletes: tuple[str, ...]
     total: int
     counts: Mapping[str, int]
+    body_hash: Optional[str] = None
+    fetch_ms: Optional[float] = None
+    received_at: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class ModelWrite:
+    """A new version of a published model: added or updated (with its field diff)."""
+
+    model: Model
+    change: str
+    run_id: int
+    raw: bytes
+    diff: Optional[Mapping[str, list]] = None
+
+
+@dataclass(frozen=True)
+class ModelRemoval:
+    """A published model that is gone; ``last`` is its last version's full JSON."""
+
+    model_id: str
+    content_hash: str
+    last: bytes
+    run_id: int
 
 
 @dataclass(frozen=True)
@@ -419,25 +591,41 @@ class RefreshWrite:
     """
 
     sources: tuple[SourceWrite, ...]
-    model_upserts: tuple[tuple[Model, str, int], ...]  # (model, change, run id)
-    model_deletes: tuple[tuple[Model, int], ...]  # (last version, run id)
-    diffs: Mapping[str, Mapping[str, list]]
+    model_upserts: tuple[ModelWrite, ...]
+    model_deletes: tuple[ModelRemoval, ...]
     events: tuple[tuple[str, Optional[str], Optional[str], Optional[int], Mapping[str, Any]], ...]
+    diffs: Mapping[str, Mapping[str, list]] = field(default_factory=dict)
+    # Published models whose content is unchanged but whose provenance or source moved: the
+    # current row is rewritten, no version is made.
+    model_touches: tuple[Model, ...] = ()
 
 
-def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> list[StoredEvent]:
-    """Write refreshes' source rows, versions, current rows, run outcomes and events atomically."""
+@dataclass(frozen=True)
+class CommitResult:
+    """What a commit stored: its events, and when it ended (every run's timestamps are this)."""
+
+    events: list[StoredEvent]
+    finished_at: float
+
+
+def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> CommitResult:
+    """Write refreshes' source rows, versions, current rows, run outcomes and events atomically.
+
+    Run timestamps (``finished_at``, ``duration_ms``, ``work_ms``, ``last_success_at``) are taken
+    after every other row is written, as the transaction ends.
+    """
     now = now or time.time()
     with db.atomic():
         for sw in write.sources:
             for i in range(0, len(sw.deletes), CHUNK):
                 SourceModelRow.delete().where((SourceModelRow.source == sw.source)
                                               & (SourceModelRow.model_id.in_(sw.deletes[i:i + CHUNK]))).execute()
-            rows = [{"source": sw.source, "model_id": m.id, "content_hash": m.content_hash(),
-                     "data": JSONText(m.json_text())} for m in sw.upserts]
+            rows = [{"source": sw.source, "model_id": r.model.id, "content_hash": r.model.content_hash(),
+                     "fingerprint": r.fingerprint, "data": _source_data(r.model),
+                     "raw": r.raw} for r in sw.upserts]
             bulk_write(SourceModelRow, rows, conflict=("source", "model_id"))
 
-        ids = [m.id for m, _, _ in write.model_upserts] + [m.id for m, _ in write.model_deletes]
+        ids = [w.model.id for w in write.model_upserts] + [r.model_id for r in write.model_deletes]
         current_versions: dict[str, int] = {}
         first_seen: dict[str, float] = {}
         for i in range(0, len(ids), CHUNK):
@@ -449,33 +637,53 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> list[Sto
                                    .where(ModelRow.id.in_(chunk)).tuples()))
 
         versions, current = [], []
-        for m, change, run_id in write.model_upserts:
+        for w in write.model_upserts:
+            m = w.model
             v = current_versions.get(m.id, 0) + 1
-            data = JSONText(m.json_text())
-            versions.append({"model_id": m.id, "version": v, "change": change, "content_hash": m.content_hash(),
-                             "data": data, "diff": dict(write.diffs.get(m.id) or {}) or None,
-                             "run": run_id, "created_at": now})
+            provenance = dumps(dict(m.provenance))
+            diff = w.diff if w.diff is not None else write.diffs.get(m.id)
+            versions.append({"model_id": m.id, "version": v, "change": w.change, "content_hash": m.content_hash(),
+                             "data": join_record(m.body(), provenance, w.raw), "diff": dict(diff or {}) or None,
+                             "run": w.run_id, "created_at": now})
             current.append({"id": m.id, "provider": m.provider, "source": m.source, "live": m.live,
-                            "content_hash": m.content_hash(), "version": v, "data": data,
-                            "first_seen": first_seen.get(m.id, now), "updated_at": now})
-        for m, run_id in write.model_deletes:
-            v = current_versions.get(m.id, 0) + 1
-            versions.append({"model_id": m.id, "version": v, "change": "removed", "content_hash": m.content_hash(),
-                             "data": JSONText(m.json_text()), "diff": None, "run": run_id, "created_at": now})
+                            "content_hash": m.content_hash(), "version": v, "body": m.body(),
+                            "provenance": provenance, "first_seen": first_seen.get(m.id, now), "updated_at": now})
+        for r in write.model_deletes:
+            v = current_versions.get(r.model_id, 0) + 1
+            versions.append({"model_id": r.model_id, "version": v, "change": "removed", "content_hash": r.content_hash,
+                             "data": r.last, "diff": None, "run": r.run_id, "created_at": now})
         bulk_write(ModelVersionRow, versions)
         bulk_write(ModelRow, current, conflict=("id",))
-        deleted = [m.id for m, _ in write.model_deletes]
+        if write.model_touches:
+            db.cursor().executemany(
+                f'UPDATE "models" SET "source" = {db.param}, "live" = {db.param}, "body" = {db.param}, '
+                f'"provenance" = {db.param}, "updated_at" = {db.param} WHERE "id" = {db.param}',
+                [(m.source, m.live, m.body().decode(), dumps(dict(m.provenance)).decode(), now, m.id)
+                 for m in write.model_touches])
+        deleted = [r.model_id for r in write.model_deletes]
         for i in range(0, len(deleted), CHUNK):
             ModelRow.delete().where(ModelRow.id.in_(deleted[i:i + CHUNK])).execute()
 
         events = insert_events(write.events, now)
+        finished = time.time()
         for sw in write.sources:
-            run = RefreshRunRow.get_by_id(sw.run_id)
+            started_at = RefreshRunRow.select(RefreshRunRow.started_at).where(RefreshRunRow.id == sw.run_id).scalar()
             RefreshRunRow.update(
-                outcome=SUCCEEDED, finished_at=now, duration_ms=(now - run.started_at) * 1000,
+                outcome=SUCCEEDED, finished_at=finished,
+                duration_ms=(finished - started_at) * 1000 if started_at is not None else None,
+                fetch_ms=sw.fetch_ms,
+                work_ms=(finished - sw.received_at) * 1000 if sw.received_at else None,
                 total=sw.total, added=sw.counts.get("added", 0), updated=sw.counts.get("updated", 0),
                 removed=sw.counts.get("removed", 0), error=None,
             ).where(RefreshRunRow.id == sw.run_id).execute()
-            ProviderRow.update(last_refresh_at=now, last_success_at=now, last_error=None,
-                               model_count=sw.total).where(ProviderRow.name == sw.source).execute()
-    return events
+            updates: dict[Any, Any] = {ProviderRow.last_refresh_at: finished, ProviderRow.last_success_at: finished,
+                                       ProviderRow.last_error: None, ProviderRow.model_count: sw.total}
+            if sw.body_hash is not None:
+                updates[ProviderRow.body_hash] = sw.body_hash
+            ProviderRow.update(updates).where(ProviderRow.name == sw.source).execute()
+    return CommitResult(events, finished)
+
+
+def _source_data(model: Model) -> bytes:
+    """A source row's record: the list form and provenance, without the raw answer."""
+    return join_record(model.body(), dumps(dict(model.provenance)), None)

@@ -1,4 +1,4 @@
-"""merge_sources: live models enriched from models.dev and LiteLLM, catalog-only models, speed-safe caching."""
+"""merge_sources: live models enriched from models.dev and LiteLLM, catalog-only models, determinism."""
 from __future__ import annotations
 
 import gzip
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from discovery.merge import catalog_index, merge_sources
+from discovery.merge import merge_sources
 from discovery.model import Model
 from discovery.providers import (
     GroqClient,
@@ -130,27 +130,13 @@ def test_first_live_source_wins_and_heuristic_fills_last():
     assert out["x/my-embed-model"].kind == "embedding" and out["x/my-embed-model"].provenance["kind"] == "heuristic"
 
 
-def test_output_is_deterministic_and_cached_indexes_give_the_same_answer(catalogs):
-    from discovery import merge
-
+def test_output_is_deterministic_whatever_the_input_containers(catalogs):
     live = {"openai": openai_live("gpt-4o", "gpt-4.1-mini", "whisper-1")}
     first = merge_sources(live, catalogs)
     second = merge_sources({k: list(v) for k, v in live.items()}, {k: list(v) for k, v in catalogs.items()})
-    for cache in (merge._indexes, merge._catalog_only, merge._enriched):
-        cache.clear()
-    rebuilt = merge_sources(live, catalogs)
-    assert list(first) == list(second) == list(rebuilt)
-    assert all(a is b for a, b in zip(first.values(), second.values()))  # served from the caches
-    assert [m.content_hash() for m in first.values()] == [m.content_hash() for m in rebuilt.values()]
-    assert [dict(m.provenance) for m in first.values()] == [dict(m.provenance) for m in rebuilt.values()]
-
-
-def test_index_is_cached_by_the_identity_of_the_models_passed(catalogs):
-    models = catalogs["litellm"]
-    index = catalog_index("litellm", models)
-    assert catalog_index("litellm", list(models)) is index  # same objects, fresh list
-    changed = [*models[:-1], models[-1].evolve(name="changed")]
-    assert catalog_index("litellm", changed) is not index
+    assert list(first) == list(second)
+    assert [m.content_hash() for m in first.values()] == [m.content_hash() for m in second.values()]
+    assert [dict(m.provenance) for m in first.values()] == [dict(m.provenance) for m in second.values()]
 
 
 def test_openai_refreshed_over_http_is_enriched_from_the_simulated_catalogs():

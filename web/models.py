@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from discovery.model import CAPABILITIES
+from discovery.model import CAPABILITIES, dumps, join_record
 from discovery.query import ModelQuery, QueryError, run_query
 from discovery.taxonomy import CAPABILITY_ALIASES
 from web.context import flag, int_arg, service
@@ -54,24 +54,15 @@ def get_model(model_id: str):
     if model_id.endswith("/history"):
         return model_history(model_id[: -len("/history")])
     svc = service()
-    model = svc.get_model(model_id)
-    if model is None:
+    entry = svc.index.entry(model_id)
+    if entry is None:
         raise ApiError(404, "model_not_found", f"no model {model_id!r} in the catalog")
-    body = model.to_dict(raw=flag("raw", True), provenance=False)
-    body["provenance"] = _provenance(svc, model)
-    return jsonify(body)
-
-
-def _provenance(svc, model) -> dict:
-    runs = {p.get("name"): p.get("last_success_at") for p in _provider_rows(svc)}
-    out = {}
-    for path, source in model.provenance.items():
-        out[path] = {"source": source, "verified_at": runs.get(source)}
-    return out
-
-
-def _provider_rows(svc) -> list[dict]:
-    return list(svc.view.provider_rows.values())
+    # Pre-encoded parts joined: the list form, provenance with when each source last answered, raw.
+    verified = {name: row.get("last_success_at") for name, row in svc.view.provider_rows.items()}
+    provenance = dumps({path: {"source": source, "verified_at": verified.get(source)}
+                        for path, source in entry.provenance.items()})
+    raw = svc.raw_answer(model_id) if flag("raw", True) else None
+    return Response(join_record(entry.body, provenance, raw), mimetype="application/json")
 
 
 def model_history(model_id: str):

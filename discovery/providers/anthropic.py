@@ -54,7 +54,7 @@ class AnthropicClient(ProviderClient):
         for _ in range(MAX_PAGES):
             body = self.get_json("/models", params=params)
             items = self.list_field(body)
-            models.extend(self.normalize(item) for item in items)
+            models.extend(self.normalized(self.normalize, item) for item in items)
             if not body.get("has_more"):
                 return dedupe(models)
             last_id = body.get("last_id")

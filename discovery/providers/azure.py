@@ -55,11 +55,16 @@ class AzureOpenAIClient(ProviderClient):
     def _params(self) -> dict[str, str]:
         return {"api-version": str(self.config.options.get("api_version") or DEFAULT_API_VERSION)}
 
+    single_body = True
+    # Whether a deprecation has passed depends on the day: items are normalized again daily.
+    date_dependent = True
+
     def fetch_models(self) -> list[Model]:
         """The whole list (one page); repeated ids keep their first entry."""
         body = self.get_json(f"{self.base_url}/openai/models", params=self._params())
         now = time.time()
-        return dedupe(self.normalize(item, now=now) for item in self.list_field(body))
+        return dedupe(self.normalized(lambda item: self.normalize(item, now=now), item)
+                      for item in self.list_field(body))
 
     def probe(self) -> None:
         """The list itself: the API has no page size."""

@@ -6,8 +6,12 @@ normalized to :class:`~discovery.model.Model`). Failures are :class:`ProviderErr
 """
 from __future__ import annotations
 
+import hashlib
 import json
-from typing import Any, ClassVar, Iterable, Mapping, Optional
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Callable, ClassVar, Iterable, Mapping, Optional
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -15,11 +19,49 @@ from urllib3 import exceptions as urllib3_exceptions
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from discovery.model import Model
+from discovery.model import Model, dumps
 from discovery.ratelimit import TokenBucket
 from discovery.settings import ProviderConfig
 
 USER_AGENT = "model-discovery/0.1"
+# Part of every fingerprint: change it when a normalizer changes what it makes of the same item,
+# so records normalized by older code are made again.
+NORMALIZER_VERSION = "2"
+
+
+class BodyUnchanged(Exception):
+    """Raised inside :meth:`ProviderClient.fetch` when the answer is the last accepted one, byte for byte."""
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """One fetch: the records (or ``unchanged``), their fingerprints, and where the time went.
+
+    ``fetch_ms`` is the time spent on requests and reading bodies; ``received_at`` is the wall
+    clock at the start plus that time, so "everything after the body was read" is measured from it.
+    """
+
+    models: tuple[Model, ...]
+    unchanged: bool
+    body_hash: Optional[str]
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+    fetch_ms: float = 0.0
+    received_at: float = 0.0
+
+
+class _FetchContext:
+    """The memo and running hashes of one :meth:`ProviderClient.fetch` call."""
+
+    __slots__ = ("bodies", "digest", "key", "memo", "network", "prints", "single")
+
+    def __init__(self, key: bytes, memo: Any, single: bool):
+        self.key = key
+        self.memo = memo
+        self.single = single
+        self.digest = hashlib.blake2b(digest_size=16, key=key)
+        self.prints: dict[str, str] = {}
+        self.network = 0.0
+        self.bodies = 0
 
 
 class ProviderError(Exception):
@@ -167,6 +209,12 @@ class ProviderClient:
     is_catalog: ClassVar[bool] = False
     # Started with no settings file (public catalogs; live APIs whose key is in the environment).
     default_enabled: ClassVar[bool] = True
+    # The whole list arrives in one body, so an equal body hash alone says nothing changed.
+    single_body: ClassVar[bool] = False
+    # Normalizing the same item gives another record as days pass (a deprecation date passes):
+    # the fingerprints include the date, so every item is normalized again once a day.
+    date_dependent: ClassVar[bool] = False
+
     def __init__(self, config: ProviderConfig, session: Optional[requests.Session] = None,
                  environ: Optional[Mapping[str, str]] = None, rate_limiter: Optional[TokenBucket] = None):
         self.config = config
@@ -177,6 +225,7 @@ class ProviderClient:
         self.rate_limiter = rate_limiter
         # Largest body accepted; a bigger answer is refused.
         self.max_body_bytes = int(config.max_body_mb * 1024 * 1024)
+        self._fetch: Optional[_FetchContext] = None
 
     # -- configuration -------------------------------------------------------------------------
     @property
@@ -221,6 +270,7 @@ class ProviderClient:
         if self.rate_limiter is not None and not self.rate_limiter.acquire(timeout=self.config.timeout):
             raise ProviderRateLimited(f"{self.name}: local request budget exhausted "
                                       f"({self.rate_limiter.rate:g}/s, burst {self.rate_limiter.burst})")
+        started = time.monotonic()
         try:
             resp = self.session.request(method, url, params=params, json=json_body, headers=hdrs,
                                         timeout=self.config.timeout, stream=True)
@@ -241,6 +291,13 @@ class ProviderClient:
             resp.close()
         if resp.status_code >= 400:
             self._raise_for_status(resp, body)
+        context = self._fetch
+        if context is not None:
+            context.network += time.monotonic() - started
+            context.bodies += 1
+            context.digest.update(body)
+            if context.single and context.memo is not None and context.memo.body_hash == context.digest.hexdigest():
+                raise BodyUnchanged()
         try:
             return json.loads(body)
         except ValueError:
@@ -302,6 +359,52 @@ class ProviderClient:
         if status == 429:
             raise ProviderRateLimited(text, status=status, retry_after=retry_after)
         raise ProviderHTTPError(text, status=status, retry_after=retry_after)
+
+    # -- change detection ----------------------------------------------------------------------
+    def _salt(self) -> bytes:
+        """What every fingerprint of this client depends on besides the item itself."""
+        parts: list[Any] = [NORMALIZER_VERSION, self.format, self.config.name, dict(self.config.options)]
+        if self.date_dependent:
+            parts.append(datetime.now(UTC).date().isoformat())
+        return hashlib.blake2b(dumps(parts, sort_keys=True), digest_size=32).digest()
+
+    def fetch(self, memo: Any = None) -> FetchResult:
+        """:meth:`fetch_models` with change detection against ``memo`` (the last accepted answer).
+
+        ``memo`` has ``body_hash`` and ``items`` (fingerprint → record). An answer whose body hash
+        equals the memo's is ``unchanged`` and, for single-body formats, not even parsed; an item
+        whose fingerprint is in the memo is not normalized again: its record is the memo's.
+        """
+        context = _FetchContext(self._salt(), memo, self.single_body)
+        self._fetch = context
+        started_wall = time.time()
+        try:
+            models = tuple(self.fetch_models())
+        except BodyUnchanged:
+            return FetchResult((), True, memo.body_hash, {}, context.network * 1000,
+                               started_wall + context.network)
+        finally:
+            self._fetch = None
+        body_hash = context.digest.hexdigest()
+        unchanged = memo is not None and memo.body_hash == body_hash
+        return FetchResult(() if unchanged else models, unchanged, body_hash, context.prints,
+                           context.network * 1000, started_wall + context.network)
+
+    def normalized(self, build: Callable[..., Model], *item: Any) -> Model:
+        """``build(*item)``, unless the same item was normalized for the last accepted answer.
+
+        ``item`` is everything the record is made from (the provider's JSON and any context);
+        its hash is the fingerprint. Outside :meth:`fetch` this is just ``build(*item)``.
+        """
+        context = self._fetch
+        if context is None:
+            return build(*item)
+        fp = hashlib.blake2b(dumps(item), digest_size=16, key=context.key).hexdigest()
+        memo = context.memo
+        found = memo.items.get(fp) if memo is not None else None
+        model = found if found is not None else build(*item)
+        context.prints.setdefault(model.id, fp)
+        return model
 
     # -- the format's job ----------------------------------------------------------------------
     def fetch_models(self) -> list[Model]:

@@ -53,7 +53,7 @@ class GeminiClient(ProviderClient):
         models: list[Model] = []
         for _ in range(MAX_PAGES):
             body = self.get_json("/models", params=params)
-            models.extend(self.normalize(item) for item in self.list_field(body, "models"))
+            models.extend(self.normalized(self.normalize, item) for item in self.list_field(body, "models"))
             token = body.get("nextPageToken")
             if not token:
                 return dedupe(models)

@@ -37,9 +37,11 @@ class GroqClient(ProviderClient):
     default_api_key_env = "GROQ_API_KEY"
     catalog_name = "groq"
 
+    single_body = True
+
     def fetch_models(self) -> list[Model]:
         """The whole list (one page)."""
-        return dedupe(self.normalize(item) for item in self.list_field(self.get_json("/models")))
+        return dedupe(self.normalized(self.normalize, item) for item in self.list_field(self.get_json("/models")))
 
     def probe(self) -> None:
         """The list itself: the API has no page size."""

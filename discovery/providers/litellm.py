@@ -124,6 +124,9 @@ class LiteLLMClient(ProviderClient):
     requires_key = False
     is_catalog = True
     path = "/model_prices_and_context_window.json"
+    single_body = True
+    # Whether a deprecation date has passed depends on the day: entries are normalized again daily.
+    date_dependent = True
 
     def fetch_models(self) -> list[Model]:
         """The whole map (one document)."""
@@ -160,7 +163,10 @@ class LiteLLMClient(ProviderClient):
             rank = (qualifiers, key)
             if canonical not in chosen or rank < chosen[canonical][0]:
                 chosen[canonical] = (rank, provider, model_id, entry)
-        return [self.normalize_entry(provider, model_id, entry, key=rank[1], today=today)
+        def build(provider: str, model_id: str, key: str, entry: Mapping[str, Any]) -> Model:
+            return self.normalize_entry(provider, model_id, entry, key=key, today=today)
+
+        return [self.normalized(build, provider, model_id, rank[1], entry)
                 for rank, provider, model_id, entry in chosen.values()]
 
     def normalize_entry(self, provider: str, model_id: str, entry: Mapping[str, Any], *,

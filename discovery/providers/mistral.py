@@ -74,6 +74,7 @@ class MistralClient(ProviderClient):
     default_base_url = "https://api.mistral.ai/v1"
     default_api_key_env = "MISTRAL_API_KEY"
     catalog_name = "mistral"
+    single_body = True
 
     def fetch_models(self) -> list[Model]:
         """The whole list (one page), alias cards folded into their canonical model."""
@@ -87,7 +88,7 @@ class MistralClient(ProviderClient):
         """All cards → one Model per canonical id."""
         for card in cards:
             self.expect(isinstance(card.get("id"), str) and card["id"] != "", "a card without an 'id'")
-        return [self.normalize(card, aliases) for card, aliases in canonical_cards(cards)]
+        return [self.normalized(self.normalize, card, aliases) for card, aliases in canonical_cards(cards)]
 
     def normalize(self, card: Mapping[str, Any], aliases: list[str] | None = None) -> Model:
         """One model card → Model; ``aliases`` defaults to the card's own list (less its id)."""

@@ -121,6 +121,7 @@ class ModelsDevClient(ProviderClient):
     default_api_key_env = None
     requires_key = False
     is_catalog = True
+    single_body = True
 
     def fetch_models(self) -> list[Model]:
         body = self.get_json("/api.json")
@@ -140,8 +141,11 @@ class ModelsDevClient(ProviderClient):
             name = names.get(provider_id, provider_id)
             for model_id, record in provider["models"].items():
                 self.expect(isinstance(record, Mapping), f"model {provider_id}/{model_id} is not an object")
-                record = dict(record)
-                record.setdefault("id", model_id)
-                model = normalize_record(name, record, self.name)
+                model = self.normalized(self._entry, name, model_id, record)
                 out.setdefault(model.id, model)
         return list(out.values())
+
+    def _entry(self, name: str, model_id: str, record: Mapping[str, Any]) -> Model:
+        record = dict(record)
+        record.setdefault("id", model_id)
+        return normalize_record(name, record, self.name)

@@ -52,7 +52,7 @@ class OllamaClient(ProviderClient):
                 self.expect(isinstance(name, str) and name != "", "a model without a 'name'")
                 show = self.request_json("POST", "/api/show", json_body={"model": name, "verbose": False})
                 self.expect(isinstance(show, Mapping), "/api/show did not answer with an object")
-            models.append(self.normalize(row, show))
+            models.append(self.normalized(self.normalize, row, show))
         return dedupe(models)
 
     def probe(self) -> None:

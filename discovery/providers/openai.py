@@ -24,11 +24,12 @@ class OpenAIClient(ProviderClient):
     default_api_key_env = "OPENAI_API_KEY"
     # The provider name this format's models carry in models.dev and LiteLLM.
     catalog_name: str | None = "openai"
+    single_body = True
 
     def fetch_models(self) -> list[Model]:
         """The whole list (one page)."""
         body = self.get_json("/models")
-        return dedupe(self.normalize(item) for item in self.list_field(body))
+        return dedupe(self.normalized(self.normalize, item) for item in self.list_field(body))
 
     def probe(self) -> None:
         """The list itself is the cheapest call: the API has no page size."""

@@ -55,7 +55,7 @@ class OpenRouterClient(ProviderClient):
         models: list[Model] = []
         for _ in range(MAX_PAGES):
             body = self.get_json(url)
-            models.extend(self.normalize(item) for item in self.list_field(body))
+            models.extend(self.normalized(self.normalize, item) for item in self.list_field(body))
             links = body.get("links") if isinstance(body.get("links"), Mapping) else {}
             nxt = links.get("next")
             if not nxt or not isinstance(nxt, str):

@@ -30,10 +30,11 @@ class TogetherClient(ProviderClient):
     default_base_url = "https://api.together.xyz/v1"
     default_api_key_env = "TOGETHER_API_KEY"
     catalog_name = "together"
+    single_body = True
 
     def fetch_models(self) -> list[Model]:
         """The whole list (one bare array)."""
-        return dedupe(self.normalize(item) for item in self._rows(self.get_json("/models")))
+        return dedupe(self.normalized(self.normalize, item) for item in self._rows(self.get_json("/models")))
 
     def probe(self) -> None:
         """The list itself: the API has no page size."""

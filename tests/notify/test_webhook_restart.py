@@ -70,8 +70,16 @@ refresh_interval = 3600
 
         hook.hold_from = None  # answer everything from now on, including the held POST (to nobody)
         hook.hold.set()
+        before_kill = feed[-1]["id"]
         second, url, err = serve(tmp_path, config)
-        all_ids = [e["id"] for e in http.get(f"{url}/api/v1/events?limit=1000", timeout=5).json()["data"]]
+
+        def after_restart_refresh():
+            events = http.get(f"{url}/api/v1/events?limit=1000", timeout=5).json()["data"]
+            done = any(e["kind"] == "models_refreshed" and e["id"] > before_kill for e in events)
+            return events if done else None
+
+        # The feed as it stands once the restart's own first refresh has committed.
+        all_ids = [e["id"] for e in wait_for(after_restart_refresh, timeout=30, what="the restart's refresh")]
         wait_for(lambda: set(hook.acked_ids()) >= set(all_ids), timeout=30, what="every event after the restart")
         acked = hook.acked_ids()
         # Nothing acknowledged is sent again; the unacknowledged batch comes first after the restart.

@@ -35,11 +35,15 @@ def committed_state(db_path):
     """What the database holds, read directly (the test's own view, not the service's)."""
     con = sqlite3.connect(db_path)
     try:
-        models = {mid: (ver, json.loads(data)) for mid, ver, data in con.execute("SELECT id, version, data FROM models")}
+        # A current row holds the record's list form and provenance; its raw answer is its source row's.
+        models = {mid: (ver, {**json.loads(body), "provenance": json.loads(provenance)})
+                  for mid, ver, body, provenance in con.execute("SELECT id, version, body, provenance FROM models")}
         versions: dict[str, list] = {}
         for mid, ver, change, data, run in con.execute(
                 "SELECT model_id, version, change, data, run_id FROM model_versions ORDER BY model_id, version"):
-            versions.setdefault(mid, []).append((ver, change, json.loads(data), run))
+            record = json.loads(data)
+            record.pop("raw", None)
+            versions.setdefault(mid, []).append((ver, change, record, run))
         events = [r for r in con.execute("SELECT id, kind, model_id, run_id FROM events ORDER BY id")]
         runs = dict(con.execute("SELECT outcome, COUNT(*) FROM refresh_runs GROUP BY outcome").fetchall())
         changed_runs = con.execute("SELECT COUNT(*) FROM refresh_runs WHERE outcome='succeeded' "

@@ -1,0 +1,40 @@
+"""/api/v1/status: the catalog's size and version, and the model-record cache's statistics."""
+from __future__ import annotations
+
+import resource
+from datetime import datetime, timezone
+
+from flask import Blueprint, jsonify
+
+from web.context import service
+
+bp = Blueprint("status", __name__, url_prefix="/api/v1")
+
+
+def _rss_bytes() -> dict[str, int | None]:
+    """This process's resident memory now and at its peak (Linux /proc; None elsewhere)."""
+    out: dict[str, int | None] = {"rss_bytes": None, "peak_rss_bytes": None}
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    out["rss_bytes"] = int(line.split()[1]) * 1024
+                elif line.startswith("VmHWM:"):
+                    out["peak_rss_bytes"] = int(line.split()[1]) * 1024
+    except OSError:
+        out["peak_rss_bytes"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return out
+
+
+@bp.get("/status")
+def status():
+    """The published catalog (models, version, when it was published), the model-record cache
+    (hits, misses, entries, evictions, bytes, hit rate) and this process's memory."""
+    svc = service()
+    index = svc.index
+    return jsonify({
+        "catalog": {"models": len(index), "version": index.version, "providers": len(index.providers()),
+                    "published_at": datetime.fromtimestamp(index.built_at, timezone.utc).isoformat()},
+        "cache": svc.cache_stats(),
+        "process": _rss_bytes(),
+    })
