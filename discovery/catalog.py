@@ -29,6 +29,7 @@ from discovery.diff import (
     diff_contents,
     event_specs,
 )
+from discovery.enrich import with_provenance
 from discovery.entry import CatalogEntry
 from discovery.index import CatalogIndex
 from discovery.merge import MergeEngine
@@ -297,7 +298,8 @@ class CatalogState:
                 models[model_id] = old
                 fingerprints[model_id] = fp
                 continue
-            kept = m.without_raw()
+            # The record kept in memory: no raw answer, every filled field with its source.
+            kept = with_provenance(m.without_raw())
             models[model_id] = kept
             fingerprints[model_id] = fp
             records.append(store.SourceRecord(kept, m.raw.json, fp))

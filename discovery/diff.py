@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-from discovery.model import CAPABILITIES, DEPRECATED_STATUSES, Model
+from discovery.model import CAPABILITIES, DEPRECATED_STATUSES, FrozenJSON, Model
 
 ADDED, UPDATED, REMOVED = "added", "updated", "removed"
 CAPABILITIES_CHANGED, DEPRECATED = "capabilities_changed", "deprecated"
@@ -109,12 +109,14 @@ def event_specs(change: ModelChange) -> list[tuple[str, dict[str, Any]]]:
     model = change.new or change.old
     assert model is not None
     caps = list(model.capabilities.supported())
+    # The record as encoded once (a read-only mapping over its JSON), not a fresh tree of dicts.
+    record = FrozenJSON(model.full_json(raw=None))
     if change.change == ADDED:
-        return [(ADDED, {"model": model.to_dict(raw=False), "capabilities": caps})]
+        return [(ADDED, {"model": record, "capabilities": caps})]
     if change.change == REMOVED:
-        return [(REMOVED, {"model": model.to_dict(raw=False), "capabilities": caps})]
+        return [(REMOVED, {"model": record, "capabilities": caps})]
     specs: list[tuple[str, dict[str, Any]]] = [
-        (UPDATED, {"diff": dict(change.diff), "model": model.to_dict(raw=False), "capabilities": caps})
+        (UPDATED, {"diff": dict(change.diff), "model": record, "capabilities": caps})
     ]
     gained, lost = change.capability_delta()
     if gained or lost:

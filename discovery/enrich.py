@@ -138,7 +138,7 @@ def with_provenance(model: Model) -> Model:
     provenance = dict(model.provenance)
     for path in missing:
         provenance[path] = model.source or "unknown"
-    return model.evolve(provenance=provenance)
+    return model.with_provenance_of(provenance)
 
 
 # -- matching ------------------------------------------------------------------------------------

@@ -338,8 +338,8 @@ class CatalogIndex:
         ents = self._entries
         live_changes = {mid: e for mid, e in changes.items() if e is not None or mid in self._pos}
         removed = sum(1 for mid, e in live_changes.items() if e is None)
-        if len(self._free) + removed > max(1024, len(ents) // 2):
-            # Many holes: start again with dense positions (rare; amortized over the removals).
+        if len(self._free) + removed > max(1024, len(ents) // 2) or len(live_changes) > max(2048, len(self._pos) // 4):
+            # Many holes, or a change of a large part (a cold start): start again with dense positions.
             kept = {e.id: e for e in ents if e is not None}
             for mid, e in live_changes.items():
                 if e is None:

@@ -25,17 +25,38 @@ STATUSES = ("active", "preview", "legacy", "deprecated", "retired")
 DEPRECATED_STATUSES = ("legacy", "deprecated", "retired")
 
 
+class FrozenDict(dict):
+    """A dict that refuses changes: read-only like a mapping proxy, and encoded natively by orjson."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("this mapping is read-only")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _refuse  # type: ignore[assignment]
+    __ior__ = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self):
+        return (FrozenDict, (dict(self),))
+
+    def __copy__(self) -> "FrozenDict":
+        return self
+
+    def __deepcopy__(self, memo: Any) -> "FrozenDict":
+        return self
+
+
 def freeze(value: Any) -> Any:
-    """Return a read-only copy of a JSON-like value (dicts become mapping proxies, lists tuples)."""
+    """Return a read-only copy of a JSON-like value (dicts become FrozenDicts, lists tuples)."""
     # Concrete types first: isinstance against typing.Mapping is slow on hot paths.
-    if isinstance(value, (str, int, float, bool)) or value is None:
+    if isinstance(value, (str, int, float, bool)) or value is None or type(value) is FrozenDict:
         return value
     if isinstance(value, (dict, MappingProxyType)):
-        return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
+        return FrozenDict({str(k): freeze(v) for k, v in value.items()})
     if isinstance(value, (list, tuple)):
         return tuple(freeze(v) for v in value)
     if isinstance(value, Mapping):
-        return MappingProxyType({str(k): freeze(v) for k, v in value.items()})
+        return FrozenDict({str(k): freeze(v) for k, v in value.items()})
     return value
 
 
@@ -53,6 +74,8 @@ def thaw(value: Any) -> Any:
 
 
 def _json_default(value: Any) -> Any:
+    if isinstance(value, FrozenJSON):
+        return orjson.Fragment(value.json)
     if isinstance(value, Mapping):
         return dict(value)
     if isinstance(value, (set, frozenset)):
@@ -84,11 +107,12 @@ def loads(data: bytes | str) -> Any:
         return json.loads(data)
 
 
-class RawAnswer(Mapping):
-    """A provider's own answer for one model, kept as JSON bytes and decoded on each read.
+class FrozenJSON(Mapping):
+    """A JSON object kept as its bytes and decoded on each read (a read-only mapping).
 
-    Behaves as a read-only mapping (``raw["id"]``, ``"created" in raw``); :attr:`json` is what
-    the store writes.
+    Used for a provider's raw answer (``raw["id"]``, ``"created" in raw``) and for the records
+    events carry: a few hundred bytes instead of a tree of dicts; :attr:`json` is what is
+    written, and :func:`dumps` embeds it without decoding.
     """
 
     __slots__ = ("json",)
@@ -97,20 +121,20 @@ class RawAnswer(Mapping):
         object.__setattr__(self, "json", bytes(data))
 
     @classmethod
-    def of(cls, value: Any) -> "RawAnswer":
-        """``value`` as a RawAnswer: kept if it is one, encoded once if it is a mapping."""
-        if isinstance(value, RawAnswer):
+    def of(cls, value: Any) -> "FrozenJSON":
+        """``value`` as a FrozenJSON: kept if it is one, encoded once if it is a mapping."""
+        if isinstance(value, FrozenJSON):
             return value
         if not value:
             return EMPTY_RAW
         return cls(dumps(value))
 
     def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("RawAnswer is read-only")
+        raise AttributeError("FrozenJSON is read-only")
 
     def _value(self) -> Mapping[str, Any]:
         value = loads(self.json)
-        return freeze(value) if isinstance(value, dict) else MappingProxyType({})
+        return freeze(value) if isinstance(value, dict) else FrozenDict()
 
     def __getitem__(self, key: str) -> Any:
         return self._value()[key]
@@ -125,7 +149,7 @@ class RawAnswer(Mapping):
         return self.json != b"{}"
 
     def __eq__(self, other: object) -> bool:
-        if isinstance(other, RawAnswer):
+        if isinstance(other, FrozenJSON):
             return self.json == other.json
         if isinstance(other, Mapping):
             return thaw(self._value()) == thaw(other)
@@ -135,9 +159,11 @@ class RawAnswer(Mapping):
         return hash(self.json)
 
     def __repr__(self) -> str:
-        return f"RawAnswer({self.json[:60]!r}{'...' if len(self.json) > 60 else ''})"
+        return f"FrozenJSON({self.json[:60]!r}{'...' if len(self.json) > 60 else ''})"
 
 
+# A provider's own answer for one model.
+RawAnswer = FrozenJSON
 EMPTY_RAW = RawAnswer(b"{}")
 
 # Equal sub-records and provenance maps are shared between records (most models have one of a
@@ -229,10 +255,16 @@ class Capabilities:
 
     def supported(self) -> tuple[str, ...]:
         """Names of the capabilities known to be supported."""
-        return tuple(name for name in _CAPABILITY_NAMES if getattr(self, name) is True)
+        found = _SUPPORTED.get(self)
+        if found is None:
+            found = tuple(name for name in _CAPABILITY_NAMES if getattr(self, name) is True)
+            if len(_SUPPORTED) < 4096:
+                _SUPPORTED[self] = found
+        return found
 
 
 CAPABILITIES: tuple[str, ...] = tuple(f.name for f in fields(Capabilities))
+_SUPPORTED: dict[Capabilities, tuple[str, ...]] = {}
 _CAPABILITY_NAMES = CAPABILITIES
 
 
@@ -285,7 +317,7 @@ _SECTION_FIELDS: dict[str, tuple[str, ...]] = {}  # filled below, once the class
 # Top-level fields that describe the model (as opposed to bookkeeping such as raw or provenance).
 SCALAR_FIELDS = ("name", "family", "kind", "open_weights", "regions")
 _EMPTY_SECTIONS = {name: klass() for name, klass in SECTIONS.items()}
-_EMPTY_ATTRIBUTES = MappingProxyType({})
+_EMPTY_ATTRIBUTES = FrozenDict()
 
 
 def _section(value: Any, name: str) -> Any:
@@ -345,7 +377,7 @@ class Model:
         for name in SECTIONS:
             setter(self, name, _section(getattr(self, name), name))
         attributes = self.attributes
-        if not isinstance(attributes, MappingProxyType):
+        if type(attributes) is not FrozenDict:
             setter(self, "attributes", freeze(attributes) if attributes else _EMPTY_ATTRIBUTES)
         if not isinstance(self.raw, RawAnswer):
             setter(self, "raw", RawAnswer.of(self.raw))
@@ -367,15 +399,26 @@ class Model:
         """Return a copy with some fields replaced."""
         return replace(self, **changes)
 
+    def _clone(self, **changes: Any) -> "Model":
+        """A copy with already-normalized values replaced (no validation; memos dropped)."""
+        out = object.__new__(Model)
+        setter = object.__setattr__
+        for name in _MODEL_SLOTS:
+            setter(out, name, getattr(self, name))
+        for name, value in changes.items():
+            setter(out, name, value)
+        return out
+
     def without_raw(self) -> "Model":
         """The same record without the provider's raw answer (what the catalog keeps in memory)."""
         if self.raw is EMPTY_RAW:
             return self
-        out = replace(self, raw=EMPTY_RAW)
-        # The list form and the content hash do not depend on raw: carry them over.
-        object.__setattr__(out, "_body", self._body)
-        object.__setattr__(out, "_hash", self._hash)
-        return out
+        # The list form and the content hash do not depend on raw: they are kept.
+        return self._clone(raw=EMPTY_RAW, _body=self._body, _hash=self._hash)
+
+    def with_provenance_of(self, provenance: Mapping[str, str]) -> "Model":
+        """The same record with another provenance map (the content and its encodings are kept)."""
+        return self._clone(provenance=Provenance.of(provenance), _body=self._body, _hash=self._hash)
 
     # -- encodings -------------------------------------------------------------------------------
     def _content_dict(self, *, source: bool = True) -> dict[str, Any]:
@@ -407,6 +450,10 @@ class Model:
             cached = dumps(self._content_dict())
             object.__setattr__(self, "_body", cached)
         return cached
+
+    def encode_body(self) -> bytes:
+        """The list form as JSON bytes, without keeping it on the record (unless it already is)."""
+        return self._body if self._body is not None else dumps(self._content_dict())
 
     def to_dict(self, *, raw: bool = True, provenance: bool = True) -> dict[str, Any]:
         """The JSON form of the record (the shape the HTTP API returns); a fresh dict each call."""
@@ -450,10 +497,13 @@ class Model:
         """The full JSON form as text: the list form plus provenance and raw (what history stores)."""
         return self.full_json().decode()
 
-    def full_json(self, provenance: Optional[bytes] = None, raw: Optional[bytes] = None) -> bytes:
-        """The full JSON form as bytes, joined from pre-encoded parts (no re-encoding of the body)."""
+    def full_json(self, provenance: Optional[bytes] = None, raw: Optional[bytes] | bool = True) -> bytes:
+        """The full JSON form as bytes, joined from pre-encoded parts (no re-encoding of the body).
+
+        ``raw``: True for the record's own raw answer, bytes for another, None to leave it out.
+        """
         prov = provenance if provenance is not None else dumps(self.provenance._map)  # type: ignore[attr-defined]
-        return join_record(self.body(), prov, raw if raw is not None else self.raw.json)
+        return join_record(self.body(), prov, self.raw.json if raw is True else raw or None)
 
     def content(self) -> dict[str, Any]:
         """The part of the record that changes mean something: no raw, no provenance, no source."""
@@ -472,6 +522,7 @@ class Model:
 
 
 _SECTION_FIELDS.update({name: tuple(f.name for f in fields(klass)) for name, klass in SECTIONS.items()})
+_MODEL_SLOTS = tuple(f.name for f in fields(Model))
 
 
 def join_record(body: bytes, provenance: Optional[bytes], raw: Optional[bytes]) -> bytes:

@@ -249,16 +249,24 @@ def close_database() -> None:
         db.close()
 
 
-def bulk_write(model: type[BaseModel], rows: Sequence[Mapping[str, Any]], conflict: Sequence[str] = ()) -> None:
-    """Insert many rows with one prepared statement (``executemany``).
+def bulk_write(model: type[BaseModel], rows: Iterable[Mapping[str, Any]], conflict: Sequence[str] = (),
+               chunk: int = 500) -> None:
+    """Insert many rows with one prepared statement (``executemany``), ``chunk`` rows at a time.
 
     Peewee's query builder costs tens of microseconds per value, which dominates a refresh of
-    thousands of models; the statement is built once here. With ``conflict`` columns, an
-    existing row is updated in place (``ON CONFLICT ... DO UPDATE``, SQLite and PostgreSQL).
+    thousands of models; the statement is built once here. ``rows`` may be a generator: only a
+    chunk's values are held at once. With ``conflict`` columns, an existing row is updated in
+    place (``ON CONFLICT ... DO UPDATE``, SQLite and PostgreSQL).
     """
-    if not rows:
+    it = iter(rows)
+    first = next(it, None)
+    if first is None:
         return
-    fields_ = [model._meta.fields[name] for name in rows[0]]
+    fields_ = [model._meta.fields[name] for name in first]
+    names = list(first)
+    # Plain values go as they are (the drivers adapt them); only fields that encode need db_value.
+    encoders = [f.db_value if isinstance(f, (JSONField, EncodedJSONField, peewee.ForeignKeyField)) else None
+                for f in fields_]
     columns = ", ".join(f'"{f.column_name}"' for f in fields_)
     params = ", ".join([db.param] * len(fields_))
     sql = f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES ({params})'
@@ -266,10 +274,17 @@ def bulk_write(model: type[BaseModel], rows: Sequence[Mapping[str, Any]], confli
         updates = ", ".join(f'"{f.column_name}" = EXCLUDED."{f.column_name}"' for f in fields_
                             if f.name not in conflict)
         sql += f' ON CONFLICT ({", ".join(conflict)}) DO UPDATE SET {updates}'
-    values = [tuple(f.db_value(row[f.name]) for f in fields_) for row in rows]
     cursor = db.cursor()
-    for i in range(0, len(values), 1000):
-        cursor.executemany(sql, values[i:i + 1000])
+    batch = [first]
+    for row in it:
+        batch.append(row)
+        if len(batch) >= chunk:
+            cursor.executemany(sql, [tuple(r[n] if enc is None else enc(r[n]) for n, enc in zip(names, encoders))
+                                     for r in batch])
+            batch = []
+    if batch:
+        cursor.executemany(sql, [tuple(r[n] if enc is None else enc(r[n]) for n, enc in zip(names, encoders))
+                                 for r in batch])
 
 
 # -- refresh runs ------------------------------------------------------------------------------
@@ -477,8 +492,12 @@ def insert_events(specs: Sequence[tuple[str, Optional[str], Optional[str], Optio
     rows = [{"kind": kind, "provider": provider, "model_id": model_id, "run_id": run_id,
              "created_at": now, "data": data} for kind, provider, model_id, run_id, data in specs]
     bulk_write(EventRow, rows)
-    return [StoredEvent(r.id, r.kind, r.provider, r.model_id, r.run_id, r.created_at, r.data)
-            for r in EventRow.select().where(EventRow.id > start).order_by(EventRow.id)]
+    # Only the ids are read back: the rows are ours, in insertion order, with the data we hold.
+    ids = [i for (i,) in EventRow.select(EventRow.id).where(EventRow.id > start).order_by(EventRow.id).tuples()]
+    if len(ids) != len(specs):
+        raise RuntimeError(f"expected {len(specs)} new events, found {len(ids)}: another writer is on this store")
+    return [StoredEvent(i, kind, provider, model_id, run_id, now, data)
+            for i, (kind, provider, model_id, run_id, data) in zip(ids, specs)]
 
 
 def events_after(after_id: int = 0, limit: int = 100, kinds: Iterable[str] = (),
@@ -620,10 +639,10 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> CommitRe
             for i in range(0, len(sw.deletes), CHUNK):
                 SourceModelRow.delete().where((SourceModelRow.source == sw.source)
                                               & (SourceModelRow.model_id.in_(sw.deletes[i:i + CHUNK]))).execute()
-            rows = [{"source": sw.source, "model_id": r.model.id, "content_hash": r.model.content_hash(),
-                     "fingerprint": r.fingerprint, "data": _source_data(r.model),
-                     "raw": r.raw} for r in sw.upserts]
-            bulk_write(SourceModelRow, rows, conflict=("source", "model_id"))
+            bulk_write(SourceModelRow, ({"source": sw.source, "model_id": r.model.id,
+                                         "content_hash": r.model.content_hash(), "fingerprint": r.fingerprint,
+                                         "data": _source_data(r.model), "raw": r.raw} for r in sw.upserts),
+                       conflict=("source", "model_id"))
 
         ids = [w.model.id for w in write.model_upserts] + [r.model_id for r in write.model_deletes]
         current_versions: dict[str, int] = {}
@@ -636,24 +655,28 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> CommitRe
             first_seen.update(dict(ModelRow.select(ModelRow.id, ModelRow.first_seen)
                                    .where(ModelRow.id.in_(chunk)).tuples()))
 
-        versions, current = [], []
-        for w in write.model_upserts:
-            m = w.model
-            v = current_versions.get(m.id, 0) + 1
-            provenance = dumps(dict(m.provenance))
-            diff = w.diff if w.diff is not None else write.diffs.get(m.id)
-            versions.append({"model_id": m.id, "version": v, "change": w.change, "content_hash": m.content_hash(),
-                             "data": join_record(m.body(), provenance, w.raw), "diff": dict(diff or {}) or None,
-                             "run": w.run_id, "created_at": now})
-            current.append({"id": m.id, "provider": m.provider, "source": m.source, "live": m.live,
-                            "content_hash": m.content_hash(), "version": v, "body": m.body(),
-                            "provenance": provenance, "first_seen": first_seen.get(m.id, now), "updated_at": now})
-        for r in write.model_deletes:
-            v = current_versions.get(r.model_id, 0) + 1
-            versions.append({"model_id": r.model_id, "version": v, "change": "removed", "content_hash": r.content_hash,
-                             "data": r.last, "diff": None, "run": r.run_id, "created_at": now})
-        bulk_write(ModelVersionRow, versions)
-        bulk_write(ModelRow, current, conflict=("id",))
+        def versions() -> Iterable[dict[str, Any]]:
+            for w in write.model_upserts:
+                m = w.model
+                diff = w.diff if w.diff is not None else write.diffs.get(m.id)
+                yield {"model_id": m.id, "version": current_versions.get(m.id, 0) + 1, "change": w.change,
+                       "content_hash": m.content_hash(), "data": join_record(m.body(), _provenance(m), w.raw),
+                       "diff": dict(diff or {}) or None, "run": w.run_id, "created_at": now}
+            for r in write.model_deletes:
+                yield {"model_id": r.model_id, "version": current_versions.get(r.model_id, 0) + 1,
+                       "change": "removed", "content_hash": r.content_hash, "data": r.last, "diff": None,
+                       "run": r.run_id, "created_at": now}
+
+        def current() -> Iterable[dict[str, Any]]:
+            for w in write.model_upserts:
+                m = w.model
+                yield {"id": m.id, "provider": m.provider, "source": m.source, "live": m.live,
+                       "content_hash": m.content_hash(), "version": current_versions.get(m.id, 0) + 1,
+                       "body": m.body(), "provenance": _provenance(m), "first_seen": first_seen.get(m.id, now),
+                       "updated_at": now}
+
+        bulk_write(ModelVersionRow, versions())
+        bulk_write(ModelRow, current(), conflict=("id",))
         if write.model_touches:
             db.cursor().executemany(
                 f'UPDATE "models" SET "source" = {db.param}, "live" = {db.param}, "body" = {db.param}, '
@@ -685,5 +708,13 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> CommitRe
 
 
 def _source_data(model: Model) -> bytes:
-    """A source row's record: the list form and provenance, without the raw answer."""
-    return join_record(model.body(), dumps(dict(model.provenance)), None)
+    """A source row's record: the list form and provenance, without the raw answer.
+
+    The list form is encoded here without being kept on the record: a source record that is not
+    published as it is (a live model the catalogs enrich) never needs it again.
+    """
+    return join_record(model.encode_body(), _provenance(model), None)
+
+
+def _provenance(model: Model) -> bytes:
+    return dumps(dict(model.provenance))

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import json
 import random
 import socket
 import time
@@ -21,6 +20,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from discovery.model import dumps
 from discovery.store import StoredEvent
 
 SIGNATURE_HEADER = "X-Discovery-Signature"
@@ -167,7 +167,7 @@ def build_delivery(subscription_id: str, secret: str, events: Sequence[StoredEve
     delivery_id = delivery_id or uuid.uuid4().hex
     payload = {"subscription": subscription_id, "delivery": delivery_id,
                "events": [e.to_dict() for e in events]}
-    body = json.dumps(payload, separators=(",", ":"), default=str).encode()
+    body = dumps(payload)
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,

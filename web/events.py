@@ -6,7 +6,6 @@ it has already passed: every event exactly once, in order, with no gap between s
 """
 from __future__ import annotations
 
-import json
 import queue
 import threading
 from collections.abc import Iterator
@@ -15,6 +14,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from discovery.messages import EventFilter
+from discovery.model import dumps
 from discovery.store import StoredEvent
 from web.context import int_arg, service
 from web.errors import ApiError
@@ -111,8 +111,7 @@ class EncodedEvents:
 
 def sse_message(event: StoredEvent) -> bytes:
     """One event as an SSE message: ``id`` = event id, ``event`` = kind, ``data`` = the event's JSON."""
-    data = json.dumps(event.to_dict(), separators=(",", ":"), default=str)
-    return f"id: {event.id}\nevent: {event.kind}\ndata: {data}\n\n".encode()
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (event.id, event.kind.encode(), dumps(event.to_dict()))
 
 
 class LiveFeed:
