@@ -276,7 +276,17 @@ class CatalogActor(pykka.ThreadingActor):
             elif outcome.added or outcome.updated or outcome.removed:
                 logger.info("{}: +{} ~{} -{} (run {})", snap.source, outcome.added, outcome.updated,
                             outcome.removed, snap.run_id)
-        self.view.provider_rows = store.provider_rows()
+        if accepted:
+            # What the commit wrote to the provider rows, without reading them back.
+            rows = dict(self.view.provider_rows)
+            finished = self.state.last_commit_at
+            for snap, outcome in zip(snapshots, outcomes):
+                if outcome.outcome == store.SUCCEEDED:
+                    row = dict(rows.get(snap.source) or {"name": snap.source})
+                    row.update(last_refresh_at=finished, last_success_at=finished, last_error=None,
+                               model_count=outcome.total, body_hash=snap.body_hash or row.get("body_hash"))
+                    rows[snap.source] = row
+            self.view.provider_rows = rows
         return outcomes
 
     def record_failure(self, failure: RefreshFailure) -> RefreshOutcome:

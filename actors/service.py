@@ -251,8 +251,13 @@ def start_service(settings: Settings, clients: Optional[dict] = None) -> Service
     """
     import time
 
+    import sys
+
     service = Service(settings)
     service.started_at = time.time()
+    if settings.switch_interval > 0:
+        # A commit's fan-out waits for the GIL behind whatever thread holds it; 5 ms is too long.
+        sys.setswitchinterval(settings.switch_interval)
     try:
         signal.signal(signal.SIGUSR1, pykka.debug.log_thread_tracebacks)
     except ValueError:

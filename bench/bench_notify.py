@@ -102,11 +102,11 @@ class CommitClock:
         original = store.commit_refresh
 
         def timed(write: Any, now: Any = None) -> Any:
-            events = original(write, now)
+            result = original(write, now)
             t = time.perf_counter()
-            for e in events:
+            for e in result.events:
                 self.at[e.id] = t
-            return events
+            return result
 
         store.commit_refresh = timed
 
@@ -173,7 +173,7 @@ def bench_in_process(service: Any, sim: Any, clock: CommitClock, n: int, commits
         expected[0] = sys.maxsize
     for u in unsubscribes:
         u()
-    return report("commit → callback", n, latencies(list(zip(ids, times)), clock), 5.0)
+    return report("commit → callback", n, latencies(list(zip(ids, times)), clock), 3.0)
 
 
 class AppServer:

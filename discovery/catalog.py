@@ -117,6 +117,8 @@ class CatalogState:
         self._sources_loaded = True
         # Ids to resolve again at the next write (the stored catalog disagreed with the merge).
         self._dirty: set[str] = set()
+        # When the last commit ended (every run of it carries this time).
+        self.last_commit_at: Optional[float] = None
 
     # -- loading ---------------------------------------------------------------------------------
     def load(self) -> None:
@@ -379,6 +381,7 @@ class CatalogState:
             sources=source_writes, model_upserts=tuple(upserts), model_deletes=tuple(deletes),
             model_touches=tuple(touches), events=tuple(specs)), now=now)
         # Only after the commit: the in-memory state follows what is stored.
+        self.last_commit_at = result.finished_at
         self._sources.update(working)
         self._dirty.clear()
         if new_index is not index:

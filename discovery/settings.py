@@ -114,6 +114,9 @@ class Settings:
     max_restarts_per_minute: int = 5
     # How long a view waits for an actor to answer.
     ask_timeout: float = 5.0
+    # The interpreter's thread switch interval (seconds): how long a busy thread may hold the GIL
+    # before a waiting one (the notifier, an HTTP thread) gets it. 0 keeps Python's 5 ms.
+    switch_interval: float = 0.001
     # Refresh every provider once at start-up, before its first timer tick.
     refresh_on_start: bool = True
     # Event feed, SSE and webhooks (docs/events.md). The admin token of /api/v1/subscriptions
