@@ -18,6 +18,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"provider simulator on {server.url} (admin API under {server.url}/_admin/)")
     for provider in BASE_PATHS:
         print(f"  {provider:18} {server.base_url(provider)}")
+    print(f"tenants: {server.url}/t/<tenant>/<any path above> (own models, knobs and admin API each)")
     sys.stdout.flush()
     try:
         threading.Event().wait()

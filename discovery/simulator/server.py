@@ -10,6 +10,7 @@ from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 from discovery.simulator.app import create_simulator_app
 from discovery.simulator.formats import PROVIDER_ALIASES, bedrock
 from discovery.simulator.state import SimulatorState, UnknownProvider
+from discovery.simulator.tenants import MAX_TENANTS, TENANT_PREFIX, TenantDispatcher, TenantRegistry, check_tenant_name
 
 # What a client of each format is configured with as its base URL; it appends its own paths.
 BASE_PATHS: dict[str, str] = {
@@ -75,10 +76,16 @@ class _JoinableServer(ThreadedWSGIServer):
 
 
 class SimulatorServer:
-    """The simulator on ``host``:``port`` (0: a free port) in a background thread."""
+    """The simulator on ``host``:``port`` (0: a free port) in a background thread.
 
-    def __init__(self, state: SimulatorState | None = None, host: str = "127.0.0.1", port: int = 0):
+    ``state`` drives the usual paths; each tenant (``/t/<tenant>/...``, see
+    :mod:`discovery.simulator.tenants`) has a state of its own, from :meth:`tenant_state`.
+    """
+
+    def __init__(self, state: SimulatorState | None = None, host: str = "127.0.0.1", port: int = 0,
+                 max_tenants: int = MAX_TENANTS):
         self.state = state if state is not None else SimulatorState()
+        self.tenants = TenantRegistry(max_tenants)
         self.host = host
         self.port = port
         self._server: _JoinableServer | None = None
@@ -91,18 +98,23 @@ class SimulatorServer:
             raise RuntimeError("the simulator is not running; call start() first")
         return f"http://{self.host}:{self.port}"
 
-    def base_url(self, provider: str) -> str:
-        """The base URL a client of ``provider``'s format is configured with."""
+    def base_url(self, provider: str, tenant: str | None = None) -> str:
+        """The base URL a client of ``provider``'s format is configured with (of ``tenant``'s copy)."""
         name = PROVIDER_ALIASES.get(provider, provider)
         if name not in BASE_PATHS:
             raise UnknownProvider(f"unknown simulated provider {provider!r}; known: {', '.join(BASE_PATHS)}")
-        return self.url + BASE_PATHS[name]
+        prefix = f"{TENANT_PREFIX}/{check_tenant_name(tenant)}" if tenant is not None else ""
+        return self.url + prefix + BASE_PATHS[name]
+
+    def tenant_state(self, tenant: str) -> SimulatorState:
+        """The state behind ``/t/<tenant>/``, created on first use (also by a first request)."""
+        return self.tenants.state(tenant)
 
     def start(self) -> Self:
         """Bind and start serving; returns self."""
         if self._server is not None:
             return self
-        app = create_simulator_app(self.state)
+        app = TenantDispatcher(create_simulator_app(self.state), self.tenants)
         server = _JoinableServer(self.host, self.port, app, handler=_QuietHandler)
         self.port = server.server_port
         self._server = server
@@ -119,6 +131,7 @@ class SimulatorServer:
         self._server = self._thread = None
         # Release requests parked in latency, hang or drip before waiting for their threads.
         self.state.wake_all()
+        self.tenants.wake_all()
         server.shutdown()
         if thread is not None:
             thread.join(timeout)

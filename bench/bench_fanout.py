@@ -1,0 +1,149 @@
+"""Fan-out: 50 live providers and 30 Bedrock regions, each answering in 0.2-1 s, refreshed at once.
+
+Every source is refreshed in parallel, so discovering them all (every answer committed) should
+take about the slowest source's latency: target ≤ 1.15 x. The latencies are spread evenly over
+0.2-1 s and dealt out in a seeded random order. The 50 providers (bench/catalogs.py) cycle through
+ten wire formats, each a simulator tenant with a model set of its own; the simulator runs in its
+own process, the service in this one (``start_service``).
+
+Prints the ratio to the slowest latency of: cold (empty database, ``start_service`` → every source
+committed), one fresh service per round; and warm (refresh every provider and region of the
+running service → every run committed).
+
+    python bench/bench_fanout.py [--providers 50] [--regions 30] [--rounds 5] [--models 60]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from catalogs import API_KEY_ENV, CatalogSource, fanout_sources, push_sources, set_latencies  # noqa: E402
+from processes import PhaseFailed, SimulatorProcess  # noqa: E402
+
+from actors.service import Service, start_service  # noqa: E402
+from discovery.settings import BedrockSettings, ProviderConfig, Settings  # noqa: E402
+from discovery.simulator.formats.bedrock import NOT_OFFERED, REGIONS  # noqa: E402
+
+LIMIT = 1.15
+DEADLINE = 60.0
+
+
+def settings_for(sources: list[CatalogSource], regions: list[str], simulator_url: str, database: str) -> Settings:
+    """Every provider and region pointed at the simulator; timers far off, no health probes."""
+    providers = tuple(ProviderConfig(name=s.name, format=s.format, base_url=s.base_url(simulator_url),
+                                     api_key_env=API_KEY_ENV, refresh_interval=86400.0, jitter=0.0, timeout=10.0,
+                                     health_check_interval=0.0, manual_refresh_per_minute=10_000,
+                                     rate_limit_rps=1000.0, rate_limit_burst=1000)
+                      for s in sources)
+    bedrock = BedrockSettings(enabled=True, regions=tuple(regions), endpoint_url=simulator_url + "/bedrock/{region}",
+                              timeout=10.0, refresh_interval=86400.0)
+    return Settings(database_url=database, batch_max_delay=0.01, providers=providers, bedrock=bedrock)
+
+
+def wait_committed(service: Service, providers: list[str], regions: list[str], since: float) -> tuple[float, float]:
+    """(seconds from ``since`` to the last commit, to the last provider refresh's start), once every
+    provider and region has committed after ``since``.
+
+    Times come from the run rows and the region board, so the poll's pace does not count.
+    """
+    end = time.monotonic() + DEADLINE
+    while time.monotonic() < end:
+        runs = [r for r in service.refresh_runs(limit=1000) if (r["started_at"] or 0) >= since]
+        done = {r["provider"]: r for r in runs if r["outcome"] == "succeeded"}
+        failed = [r for r in runs if r["outcome"] == "failed"]
+        if failed:
+            raise PhaseFailed(f"refresh failed: {failed[0]['provider']}: {failed[0]['error']}")
+        board = {r["region"]: r.get("last_success_at") or 0 for r in service.bedrock_regions()}
+        if all(p in done for p in providers) and all(board.get(r, 0) >= since for r in regions):
+            last_commit = max([done[p]["finished_at"] for p in providers] + [board[r] for r in regions])
+            last_start = max(done[p]["started_at"] for p in providers)
+            return last_commit - since, last_start - since
+        time.sleep(0.01)  # a benchmark's poll, not a test's wait
+    raise PhaseFailed(f"not every provider and region committed within {DEADLINE:g} s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--providers", type=int, default=50)
+    parser.add_argument("--regions", type=int, default=30)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--models", type=int, default=60, help="models per provider")
+    args = parser.parse_args()
+    # Dummy credentials for this process only: they go nowhere but the simulator.
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIDBENCHMARK")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench-secret")
+    os.environ.setdefault(API_KEY_ENV, "bench-key-for-the-simulator")
+    os.environ.setdefault("DISCOVERY_LOG_LEVEL", "WARNING")
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level=os.environ["DISCOVERY_LOG_LEVEL"])
+
+    sources = fanout_sources(args.providers, args.models)
+    regions = [r for r in REGIONS if r not in NOT_OFFERED][:args.regions]
+    names = [s.name for s in sources] + [f"bedrock@{r}" for r in regions]
+    order = random.Random(7).sample(names, len(names))
+    latency = {n: round(0.2 + 0.8 * i / max(1, len(order) - 1), 3) for i, n in enumerate(order)}
+    slowest = max(latency.values())
+    tmp = Path(tempfile.mkdtemp(prefix="bench-fanout-"))
+    simulator = SimulatorProcess(tmp / "simulator.log")
+    service = None
+    cold: list[float] = []
+    warm: list[float] = []
+    try:
+        push_sources(simulator.url, sources)
+        set_latencies(simulator.url, [(s.name, s.route, latency[s.name]) for s in sources]
+                      + [(None, f"bedrock@{r}", latency[f"bedrock@{r}"]) for r in regions])
+        provider_names = [s.name for s in sources]
+        for i in range(args.rounds):
+            if service is not None:
+                service.stop()
+            settings = settings_for(sources, regions, simulator.url, f"sqlite:///{tmp}/cold-{i}.db")
+            started = time.time()
+            service = start_service(settings)
+            returned = time.time() - started
+            seconds, last_start = wait_committed(service, provider_names, regions, started)
+            cold.append(seconds)
+            print(f"cold round {i + 1}: {seconds:.3f} s, ratio {seconds / slowest:.2f} (start_service returned "
+                  f"after {returned:.3f} s; the last provider refresh began at {last_start:.3f} s)", flush=True)
+        assert service is not None
+        for i in range(args.rounds):
+            since = time.time()
+            tickets = service.refresh_all() + service.refresh_bedrock()
+            outcomes = service.wait(tickets, timeout=DEADLINE)
+            bad = [o for o in outcomes if o.outcome != "succeeded"]
+            if bad:
+                raise PhaseFailed(f"refresh failed: {bad[0].provider}: {bad[0].error}")
+            warm.append(time.time() - since)
+            print(f"warm round {i + 1}: {warm[-1]:.3f} s, ratio {warm[-1] / slowest:.2f} "
+                  f"({len(tickets)} refreshes)", flush=True)
+        models = len(service.index)
+    finally:
+        if service is not None:
+            service.stop()
+        simulator.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    print(f"{len(sources)} providers ({len({s.format for s in sources})} formats) + {len(regions)} Bedrock regions, "
+          f"latency 0.2-{slowest:g} s each, {models:,} models in the catalog")
+    ok = True
+    for label, rounds in (("cold (empty database, start_service → all committed)", cold),
+                          ("warm (refresh everything → all committed)", warm)):
+        median = statistics.median(rounds)
+        ok = ok and median / slowest <= LIMIT
+        print(f"{label}: median {median:.3f} s, ratio {median / slowest:.2f} (best {min(rounds) / slowest:.2f}, "
+              f"worst {max(rounds) / slowest:.2f}); target ≤ {LIMIT}: {'ok' if median / slowest <= LIMIT else 'OVER'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

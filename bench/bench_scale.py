@@ -1,0 +1,395 @@
+"""The catalog core at operator scale: 1k, 10k and 100k models served by the simulator over HTTP.
+
+For each size, a synthetic catalog (bench/catalogs.py: the real models.dev and LiteLLM records plus
+seeded variants, over two catalogs and live providers of ten formats, one simulator tenant each)
+is served by the simulator in its own process, and ``discovery serve`` runs as its own process
+(refresh timers and health probes off, logs at WARNING). Printed per size:
+
+- cold ingest: empty database, first refresh of every source committed (first run start → last
+  commit, and from the process start);
+- ready: a restart with the models in the store, process start → ``GET /readyz`` 200;
+- memory: peak (VmHWM) and current (VmRSS) of the serve process after the cold ingest, at ready,
+  and steady (after the refreshes and the HTTP load, idle);
+- unchanged refresh and 1%-changed refresh (``POST /api/v1/refresh?wait=true``): wall time until
+  committed, and per run ``work_ms`` (after the body is read, until the commit ended; target
+  ≤ 50 ms when nothing changed) and ``fetch_ms`` where the run rows have them, else ``duration_ms``;
+- HTTP p50/p99 at 1 and 4 connections (wrk from another process, else bench/load.py's client);
+- the model-record cache hit rate under Zipf (s=1.1) traffic on ``GET /api/v1/models/<id>``, from
+  ``GET /api/v1/status`` (``cache``) before and after ("n/a" where the service has no such field).
+
+Then a summary table, and memory per extra model between sizes.
+
+    python bench/bench_scale.py [--sizes 1000,10000,100000] [--runs 3] [--duration 5] [--keep]
+                                [--zipf-requests 20000] [--phase-timeout S] [--max-rss-mb MB]
+
+``--runs`` repeats the cheap phases (restart to ready, unchanged and 1%-changed refresh) and
+reports medians; the cold ingest and the HTTP runs are done once per size. A size that misses a
+deadline (``--phase-timeout``, default max(120, size/100) s per phase) or outgrows
+``--max-rss-mb`` is stopped with the reason, and the next size goes on.
+"""
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from catalogs import API_KEY_ENV, SyntheticCatalog, build_catalog, change_fraction, push_sources  # noqa: E402
+from load import Latency, measure, run_client  # noqa: E402
+from processes import PhaseFailed, ServeProcess, SimulatorProcess  # noqa: E402
+
+QUERIES = ("capability", "provider+capability", "text search", "id glob", "sort by price", "one model")
+CONNECTIONS = (1, 4)
+ZIPF_S = 1.1
+UNCHANGED_WORK_TARGET_MS = 50.0
+MB = 2**20
+
+
+# -- the service's settings ------------------------------------------------------------------------
+def _toml(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value))  # a TOML basic string
+
+
+def write_config(path: Path, catalog: SyntheticCatalog, simulator_url: str, refresh_on_start: bool) -> Path:
+    """A settings file for every source: timers far off, no health probes, no rate limits in the way."""
+    lines = ["[service]", f"refresh_on_start = {_toml(refresh_on_start)}", "", "[bedrock]", "enabled = false", ""]
+    for source in catalog.sources:
+        keys = {**source.settings(simulator_url), "refresh_interval": 86400 * 30, "jitter": 0.0,
+                "timeout": 120.0, "health_check_interval": 0.0, "manual_refresh_per_minute": 10_000,
+                "rate_limit_rps": 1000.0, "rate_limit_burst": 1000, "max_body_mb": 64.0}
+        lines.append(f"[providers.{_toml(source.name)}]")
+        lines += [f"{key} = {_toml(value)}" for key, value in keys.items()]
+        lines.append("")
+    path.write_text("\n".join(lines))
+    return path
+
+
+# -- what a size measured --------------------------------------------------------------------------
+@dataclass
+class RefreshRound:
+    """One refresh of every provider: wall time until committed and the runs' rows."""
+
+    wall: float
+    runs: list[dict[str, Any]]
+
+    def field(self) -> str:
+        """The per-run time reported: work_ms when the service records it, else duration_ms."""
+        return "work_ms" if all(r.get("work_ms") is not None for r in self.runs) else "duration_ms"
+
+    def worst(self, name: str | None = None) -> tuple[float, str]:
+        name = name or self.field()
+        run = max(self.runs, key=lambda r: r.get(name) or 0)
+        return float(run.get(name) or 0), str(run.get("provider"))
+
+    def total(self, name: str | None = None) -> float:
+        name = name or self.field()
+        return sum(float(r.get(name) or 0) for r in self.runs)
+
+    def updated(self) -> int:
+        return sum(int(r.get("updated") or 0) + int(r.get("added") or 0) + int(r.get("removed") or 0)
+                   for r in self.runs)
+
+    def describe(self) -> str:
+        name = self.field()
+        worst, who = self.worst(name)
+        text = f"wall {self.wall:.3f} s; {name} max {worst:.0f} ({who}), sum {self.total(name):.0f}"
+        if all(r.get("fetch_ms") is not None for r in self.runs):
+            fetch, fetch_who = self.worst("fetch_ms")
+            text += f"; fetch_ms max {fetch:.0f} ({fetch_who})"
+        if name == "duration_ms":
+            text += " [run rows have no work_ms/fetch_ms: duration_ms includes the fetch]"
+        return text
+
+
+@dataclass
+class SizeResult:
+    size: int
+    records: int = 0
+    models: int | None = None
+    cold: float | None = None
+    cold_from_start: float | None = None
+    ready: list[float] = field(default_factory=list)
+    memory: dict[str, dict[str, int]] = field(default_factory=dict)
+    unchanged: list[RefreshRound] = field(default_factory=list)
+    changed: list[RefreshRound] = field(default_factory=list)
+    changed_models: list[int] = field(default_factory=list)
+    latency: dict[tuple[str, int], Latency] = field(default_factory=dict)
+    cache: str = "n/a"
+    zipf: Latency | None = None
+    error: str | None = None
+
+    @property
+    def steady_rss(self) -> int | None:
+        return self.memory.get("steady", {}).get("VmRSS")
+
+
+def median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+# -- phases ----------------------------------------------------------------------------------------
+def query_paths(catalog: SyntheticCatalog, model_id: str) -> dict[str, str]:
+    """The measured requests; the provider filter names the biggest provider that states tool calling."""
+    big = catalog.biggest_live("openrouter").name
+    return {
+        "capability": "/api/v1/models?capability=vision,tool_calling&limit=100",
+        "provider+capability": f"/api/v1/models?provider={big}&capability=tool_calling&limit=100",
+        "text search": "/api/v1/models?q=llama&limit=100",
+        "id glob": "/api/v1/models?id=openai/gpt-4*&limit=100",
+        "sort by price": "/api/v1/models?sort=input_price&limit=100",
+        "one model": f"/api/v1/models/{quote(model_id, safe='/:@')}",
+    }
+
+
+def catalog_ids(serve: ServeProcess, deadline: float) -> list[str]:
+    """Every model id the service publishes, a page of 1,000 at a time."""
+    ids: list[str] = []
+    end = time.monotonic() + deadline
+    while True:
+        page = serve.get_json("/api/v1/models", limit=1000, offset=len(ids), sort="id")
+        ids += [m["id"] for m in page["data"]]
+        if not page["data"] or len(ids) >= page["total"]:
+            return ids
+        if time.monotonic() > end:
+            raise serve.fail(f"listing the catalog's ids took over {deadline:g} s ({len(ids)} so far)")
+
+
+def zipf_paths(ids: list[str], count: int, seed: int) -> list[str]:
+    """``count`` detail paths, ids drawn by Zipf (s=1.1) over the ids in a seeded random rank order."""
+    rng = random.Random(seed)
+    ranked = rng.sample(ids, len(ids))
+    cumulative, total = [], 0.0
+    for k in range(1, len(ranked) + 1):
+        total += k ** -ZIPF_S
+        cumulative.append(total)
+    picks = (bisect.bisect_left(cumulative, rng.random() * total) for _ in range(count))
+    return ["/api/v1/models/" + quote(ranked[min(i, len(ranked) - 1)], safe="/:@") for i in picks]
+
+
+def cache_counters(serve: ServeProcess) -> dict[str, Any] | None:
+    """``GET /api/v1/status``'s ``cache`` object, or None where the service has none."""
+    resp = serve.get("/api/v1/status")
+    if resp.status_code != 200:
+        return None
+    cache = resp.json().get("cache") if isinstance(resp.json(), dict) else None
+    return cache if isinstance(cache, dict) and {"hits", "misses"} <= set(cache) else None
+
+
+def zipf_hit_rate(serve: ServeProcess, ids: list[str], requests: int, tmp: Path, seed: int) -> tuple[str, Latency]:
+    """(hit rate over the Zipf requests, or "n/a"; the requests' latency)."""
+    paths_file = tmp / "zipf-paths.txt"
+    paths_file.write_text("\n".join(zipf_paths(ids, requests, seed)))
+    before = cache_counters(serve)
+    latency = run_client(serve.url, 4, paths_file=paths_file)
+    after = cache_counters(serve)
+    if before is None or after is None:
+        return "n/a (no cache counters in GET /api/v1/status)", latency
+    hits = after["hits"] - before["hits"]
+    lookups = hits + after["misses"] - before["misses"]
+    rate = f"{hits / lookups:.1%}" if lookups else "n/a (no lookups counted)"
+    extra = {k: after.get(k) for k in ("entries", "evictions", "bytes") if k in after}
+    return f"{rate} of {lookups} lookups {json.dumps(extra)}", latency
+
+
+def memory_text(mem: dict[str, int]) -> str:
+    return f"peak {mem['VmHWM'] / MB:.0f} MB, rss {mem['VmRSS'] / MB:.0f} MB"
+
+
+def bench_size(size: int, args: argparse.Namespace, result: SizeResult) -> None:
+    """Every phase for one catalog size; fills ``result`` as it goes."""
+    deadline = args.phase_timeout or max(120.0, size / 100)
+    catalog = build_catalog(size, seed=args.seed)
+    result.records = catalog.records
+    names = [s.name for s in catalog.sources]
+    tmp = Path(tempfile.mkdtemp(prefix=f"bench-scale-{size}-"))
+    print(f"\n== {size:,} models: {catalog.records:,} records over {len(names)} sources ({tmp})", flush=True)
+    simulator = SimulatorProcess(tmp / "simulator.log")
+    serve: ServeProcess | None = None
+    env = {API_KEY_ENV: "bench-key-for-the-simulator"}
+    max_rss = int(args.max_rss_mb * MB)
+    try:
+        started = time.monotonic()
+        push_sources(simulator.url, catalog.sources)
+        print(f"  simulator {simulator.url} serving every source ({time.monotonic() - started:.1f} s)", flush=True)
+        cold_config = write_config(tmp / "cold.toml", catalog, simulator.url, refresh_on_start=True)
+        warm_config = write_config(tmp / "restart.toml", catalog, simulator.url, refresh_on_start=False)
+        database = f"sqlite:///{tmp}/bench.db"
+
+        serve = ServeProcess(cold_config, database, tmp / "serve.log", env, max_rss)
+        runs = serve.wait_first_refreshes(names, deadline)
+        first = min(r["started_at"] for r in runs.values())
+        last = max(r["finished_at"] for r in runs.values())
+        result.cold, result.cold_from_start = last - first, last - serve.started
+        result.memory["ingest"] = serve.memory()
+        slowest = max(runs.values(), key=lambda r: r.get("duration_ms") or 0)
+        print(f"  cold ingest: {result.cold:.2f} s (first run start → last commit), {result.cold_from_start:.2f} s "
+              f"from process start; slowest source {slowest['provider']} {slowest['duration_ms'] or 0:.0f} ms; "
+              f"{memory_text(result.memory['ingest'])}", flush=True)
+        serve.stop()
+
+        for i in range(args.runs):
+            serve = ServeProcess(warm_config, database, tmp / "serve.log", env, max_rss)
+            result.ready.append(serve.wait_ready(deadline))
+            if i < args.runs - 1:
+                serve.stop()
+        assert serve is not None
+        result.memory["ready"] = serve.memory()
+        result.models = serve.get_json("/healthz")["models"]
+        print(f"  ready after restart: {', '.join(f'{t:.2f}' for t in result.ready)} s; {result.models:,} models "
+              f"published; {memory_text(result.memory['ready'])}", flush=True)
+
+        for _ in range(args.runs):
+            result.unchanged.append(RefreshRound(*serve.refresh_all(deadline)))
+            print(f"  unchanged refresh: {result.unchanged[-1].describe()}", flush=True)
+        for i in range(args.runs):
+            changed = change_fraction(catalog, 0.01, seed=i)
+            push_sources(simulator.url, [catalog.source(name) for name in changed])
+            result.changed.append(RefreshRound(*serve.refresh_all(deadline)))
+            result.changed_models.append(sum(changed.values()))
+            print(f"  1%-changed refresh ({sum(changed.values())} models in {len(changed)} sources changed, "
+                  f"{result.changed[-1].updated()} model changes committed): {result.changed[-1].describe()}",
+                  flush=True)
+
+        ids = catalog_ids(serve, deadline)
+        paths = query_paths(catalog, ids[len(ids) // 2])
+        for name in QUERIES:
+            probe = serve.get(paths[name])
+            if probe.status_code != 200:
+                raise serve.fail(f"{name}: GET {paths[name]} answered {probe.status_code}: {probe.text[:200]}")
+            total = probe.json().get("total")
+            for connections in CONNECTIONS:
+                serve.check()
+                result.latency[name, connections] = measure(serve.url, paths[name], connections, args.duration)
+            print(f"  {name:<20} {paths[name][:70]:<72} {'' if total is None else f'{total:>7,} matches'}  "
+                  + "  ".join(f"c{c} p50/p99 {result.latency[name, c].cell()} ms" for c in CONNECTIONS), flush=True)
+
+        result.cache, result.zipf = zipf_hit_rate(serve, ids, args.zipf_requests, tmp, args.seed)
+        print(f"  model cache under Zipf s={ZIPF_S} ({args.zipf_requests:,} GET /api/v1/models/<id>, 4 connections, "
+              f"p50/p99 {result.zipf.cell()} ms): hit rate {result.cache}", flush=True)
+        time.sleep(2)  # let the last requests' garbage go before reading the steady size
+        result.memory["steady"] = serve.memory()
+        print(f"  steady (after the refreshes and the load, idle): {memory_text(result.memory['steady'])}", flush=True)
+    finally:
+        if serve is not None:
+            serve.stop()
+        simulator.stop()
+        if args.keep:
+            print(f"  kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+# -- printing --------------------------------------------------------------------------------------
+def _num(value: float | None, fmt: str = "{:.2f}") -> str:
+    return "n/a" if value is None else fmt.format(value)
+
+
+def row_line(r: SizeResult) -> str:
+    """One size in one line."""
+    if r.error and r.models is None:
+        return f"{r.size:>8,}  failed: {r.error.splitlines()[0]}"
+    unchanged = median([x.wall for x in r.unchanged])
+    changed = median([x.wall for x in r.changed])
+    work = median([x.worst()[0] for x in r.unchanged])
+    steady = r.steady_rss
+    return (f"{r.size:>8,}  models {r.models or 0:>7,}  ready {_num(median(r.ready))} s  cold {_num(r.cold)} s  "
+            f"unchanged {_num(unchanged, '{:.3f}')} s (worst run {_num(work, '{:.0f}')} ms)  "
+            f"1% {_num(changed, '{:.3f}')} s  steady {_num(steady and steady / MB, '{:.0f}')} MB"
+            + (f"  [stopped: {r.error.splitlines()[0]}]" if r.error else ""))
+
+
+def print_summary(results: list[SizeResult], runs: int) -> None:
+    print(f"\n== summary (medians of {runs} runs where repeated; times in s, memory in MB)")
+    for r in results:
+        print(row_line(r))
+    head = ["", *[f"{r.size:,}" for r in results]]
+
+    def line(label: str, cells: list[str]) -> str:
+        return f"{label:<40}" + "".join(f"{c:>26}" for c in cells)
+
+    print("\n" + line(head[0], head[1:]))
+    rows: list[tuple[str, Any]] = [
+        ("models published", lambda r: _num(r.models, "{:,}")),
+        ("cold ingest (runs)", lambda r: _num(r.cold)),
+        ("cold ingest (from process start)", lambda r: _num(r.cold_from_start)),
+        ("ready after restart", lambda r: _num(median(r.ready))),
+        ("peak RSS ingest / serving", lambda r: "/".join(_num(r.memory.get(k, {}).get("VmHWM") and
+                                                              r.memory[k]["VmHWM"] / MB, "{:.0f}")
+                                                         for k in ("ingest", "steady"))),
+        ("RSS at ready / steady", lambda r: "/".join(_num(r.memory.get(k, {}).get("VmRSS") and
+                                                          r.memory[k]["VmRSS"] / MB, "{:.0f}")
+                                                     for k in ("ready", "steady"))),
+        ("unchanged refresh wall", lambda r: _num(median([x.wall for x in r.unchanged]), "{:.3f}")),
+        ("unchanged worst run ms", lambda r: (_num(median([x.worst()[0] for x in r.unchanged]), "{:.0f}")
+                                              + (f" {r.unchanged[0].field()}" if r.unchanged else ""))),
+        ("1%-changed refresh wall", lambda r: _num(median([x.wall for x in r.changed]), "{:.3f}")),
+        ("1%-changed worst run ms", lambda r: _num(median([x.worst()[0] for x in r.changed]), "{:.0f}")),
+    ]
+    for label, cell in rows:
+        print(line(label, [cell(r) for r in results]))
+    for name in QUERIES:
+        for c in CONNECTIONS:
+            print(line(f"{name} c{c} p50/p99 ms",
+                       [r.latency[name, c].cell() if (name, c) in r.latency else "n/a" for r in results]))
+    print(line("Zipf detail c4 p50/p99 ms", [r.zipf.cell() if r.zipf else "n/a" for r in results]))
+    print(line("model cache hit rate (Zipf)", [r.cache.split(" ")[0] for r in results]))
+    if any(r.unchanged and r.unchanged[0].field() == "work_ms" for r in results):
+        worst = max(x.worst()[0] for r in results for x in r.unchanged)
+        print(f"unchanged refresh work after the body is read: worst {worst:.0f} ms; target ≤ "
+              f"{UNCHANGED_WORK_TARGET_MS:.0f} ms: {'ok' if worst <= UNCHANGED_WORK_TARGET_MS else 'OVER'}")
+    else:
+        print("unchanged refresh target (≤ 50 ms of work after the body is read): n/a, the run rows have no work_ms")
+    measured = {r.models: r.steady_rss for r in results if r.models and r.steady_rss}
+    sizes = sorted(measured)
+    for small, big in zip(sizes, sizes[1:]):
+        per = (measured[big] - measured[small]) / (big - small)
+        print(f"memory per extra model {small:,} → {big:,} (steady RSS): {per / 1024:.2f} KB")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="1000,10000,100000", help="catalog sizes, comma-separated")
+    parser.add_argument("--runs", type=int, default=3, help="repeats of the cheap phases (medians)")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds of each wrk run")
+    parser.add_argument("--zipf-requests", type=int, default=20_000)
+    parser.add_argument("--phase-timeout", type=float, default=0.0,
+                        help="deadline of each phase in s (default: max(120, size/100))")
+    parser.add_argument("--max-rss-mb", type=float, default=0.0, help="stop a size whose service grows past this")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary directories (database, logs)")
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    print(f"bench_scale: sizes {sizes}, {args.runs} runs, {args.duration:g} s per load run, "
+          f"load by {'wrk' if shutil.which('wrk') else 'the Python client'}")
+    results = []
+    for size in sizes:
+        result = SizeResult(size)
+        results.append(result)
+        started = time.monotonic()
+        try:
+            bench_size(size, args, result)
+        except PhaseFailed as exc:
+            result.error = str(exc)
+            print(f"  FAILED: {exc}", flush=True)
+        print(f"  row: {row_line(result)}  ({time.monotonic() - started:.0f} s)", flush=True)
+    print_summary(results, args.runs)
+    return 1 if any(r.error for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
