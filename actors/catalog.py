@@ -12,6 +12,7 @@ import pykka
 from cachetools import LRUCache
 from loguru import logger
 
+from actors.heap import release_free_memory
 from discovery import store
 from discovery.catalog import CatalogState, SourceMemo
 from discovery.diff import STATUS_CHANGED
@@ -19,6 +20,9 @@ from discovery.messages import ChangeBatch, ProviderSnapshot, RefreshFailure, Re
 from discovery.model import Model
 from discovery.query import CatalogIndex
 from discovery.settings import Settings
+
+# Models in one apply above which the transient memory of the write is handed back to the OS.
+LARGE_WRITE = 1000
 
 
 class RecordCache:
@@ -198,6 +202,7 @@ class CatalogActor(pykka.ThreadingActor):
         # Long-lived records are never garbage: keep the collector from walking them again and again.
         gc.collect()
         gc.freeze()
+        release_free_memory()
 
     def on_stop(self) -> None:
         # Snapshots already handed over commit before the store closes.
@@ -263,6 +268,9 @@ class CatalogActor(pykka.ThreadingActor):
             return [self._fail(s.source, s.run_id, f"store: {type(exc).__name__}: {exc}") for s in snapshots]
         if changed:
             self.view.publish(self.state.index(), changed)
+        if sum(len(s.models) for s in snapshots) >= LARGE_WRITE or len(changed) >= LARGE_WRITE:
+            # A large answer was parsed and written: hand the transient memory back.
+            release_free_memory()
         if events:
             # Announce as soon as readers can see the change; the provider rows (a query) can follow.
             self._announce(events)

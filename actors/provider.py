@@ -201,13 +201,14 @@ class ProviderActor(pykka.ThreadingActor):
 
     def _run_refresh(self, ticket: RefreshTicket) -> None:
         """On the I/O thread: fetch through the breaker, hand the result to the catalog."""
+        # The last accepted answer: an equal body, or equal items, cost no normalizing. Right after
+        # a start the catalog may still be loading them: wait here, before the request is made.
+        memo = self.view.memo(self.config.name, wait=MEMO_WAIT)
         started = time.monotonic()
         outcome: Optional[RefreshOutcome] = None
         failure: Optional[RefreshFailure] = None
         try:
             try:
-                # The last accepted answer: an equal body, or equal items, cost no normalizing.
-                memo = self.view.memo(self.config.name, wait=MEMO_WAIT)
                 fetched = self.breaker.call(self.client.fetch, memo)
             except pybreaker.CircuitBreakerError:
                 failure = RefreshFailure(self.config.name, ticket.run_id, self._open_reason(), "circuit_open")

@@ -12,6 +12,7 @@ from loguru import logger
 
 from actors.bedrock import BedrockQueries, start_bedrock_regions
 from actors.catalog import CatalogActor, CatalogView, StoreReaderActor
+from actors.heap import limit_arenas
 from actors.notifier import NotifierActor, make_unsubscribe
 from actors.provider import ProviderActor, RefreshRateLimited, RefreshTicket
 from actors.supervisor import SupervisorActor
@@ -249,15 +250,16 @@ def start_service(settings: Settings, clients: Optional[dict] = None) -> Service
     The catalog loads the last committed state before any provider is started, so reads are
     served at once. ``clients`` maps a provider name to a prebuilt client (tests of formats).
     """
-    import time
-
     import sys
+    import time
 
     service = Service(settings)
     service.started_at = time.time()
     if settings.switch_interval > 0:
         # A commit's fan-out waits for the GIL behind whatever thread holds it; 5 ms is too long.
         sys.setswitchinterval(settings.switch_interval)
+    if settings.malloc_arenas > 0:
+        limit_arenas(settings.malloc_arenas)
     try:
         signal.signal(signal.SIGUSR1, pykka.debug.log_thread_tracebacks)
     except ValueError:

@@ -117,6 +117,8 @@ class Settings:
     # The interpreter's thread switch interval (seconds): how long a busy thread may hold the GIL
     # before a waiting one (the notifier, an HTTP thread) gets it. 0 keeps Python's 5 ms.
     switch_interval: float = 0.001
+    # glibc malloc arenas (each allocating thread gets one by default; freed memory stays in them).
+    malloc_arenas: int = 2
     # Refresh every provider once at start-up, before its first timer tick.
     refresh_on_start: bool = True
     # Event feed, SSE and webhooks (docs/events.md). The admin token of /api/v1/subscriptions

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Callable, ClassVar, Iterable, Mapping, Optional
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as urllib3_exceptions
@@ -399,7 +400,11 @@ class ProviderClient:
         context = self._fetch
         if context is None:
             return build(*item)
-        fp = hashlib.blake2b(dumps(item), digest_size=16, key=context.key).hexdigest()
+        try:
+            encoded = orjson.dumps(item)
+        except (orjson.JSONEncodeError, TypeError):  # integers beyond 64 bits, odd keys
+            encoded = dumps(item)
+        fp = hashlib.blake2b(encoded, digest_size=16, key=context.key).hexdigest()
         memo = context.memo
         found = memo.items.get(fp) if memo is not None else None
         model = found if found is not None else build(*item)
