@@ -195,14 +195,34 @@ class CatalogActor(pykka.ThreadingActor):
         """Load every source's last answer and the merge state (reached by tell, after start)."""
         try:
             self.state.load_sources()
-            self.view.publish_memos(self.state.memos())
+            self._warm_cache()
         except Exception:
             logger.exception("could not load the sources' last answers; they load again at the next refresh")
-            self.view.memos_ready.set()
         # Long-lived records are never garbage: keep the collector from walking them again and again.
         gc.collect()
         gc.freeze()
         release_free_memory()
+        # Last, so refreshes waiting for their memos start once this work is done.
+        try:
+            self.view.publish_memos(self.state.memos())
+        finally:
+            self.view.memos_ready.set()
+
+    def _warm_cache(self) -> None:
+        """Fill the record cache with the published models' raw answers, as far as its budget goes."""
+        cache = self.view.cache
+        entries = self.state.index().entries()
+        budget = cache.max_bytes
+        for start in range(0, len(entries), 2000):
+            chunk = entries[start:start + 2000]
+            raws = store.load_raws((e.source, e.id) for e in chunk)
+            for e in chunk:
+                raw = raws.get((e.source, e.id))  # type: ignore[arg-type]
+                if raw is not None:
+                    budget -= len(raw)
+                    if budget < 0:
+                        return
+                    cache.put(e.id, raw)
 
     def on_stop(self) -> None:
         # Snapshots already handed over commit before the store closes.
@@ -268,6 +288,9 @@ class CatalogActor(pykka.ThreadingActor):
             return [self._fail(s.source, s.run_id, f"store: {type(exc).__name__}: {exc}") for s in snapshots]
         if changed:
             self.view.publish(self.state.index(), changed)
+            # Write-through: the raw answers this commit stored are the ones detail reads want next.
+            for model_id, raw in self.state.last_raws.items():
+                self.view.cache.put(model_id, raw)
         if sum(len(s.models) for s in snapshots) >= LARGE_WRITE or len(changed) >= LARGE_WRITE:
             # A large answer was parsed and written: hand the transient memory back.
             release_free_memory()
@@ -303,8 +326,8 @@ class CatalogActor(pykka.ThreadingActor):
 
     def _fail(self, source: str, run_id: int, reason: str) -> RefreshOutcome:
         try:
-            store.fail_run(run_id, reason)
-            self.view.provider_rows = store.provider_rows()
+            finished = store.fail_run(run_id, reason)
+            self._update_row(source, last_refresh_at=finished, last_error=reason)
         except Exception:
             logger.exception("could not record the failure of run {}", run_id)
         return RefreshOutcome(run_id, source, store.FAILED, error=reason)
@@ -324,11 +347,17 @@ class CatalogActor(pykka.ThreadingActor):
                 store.set_provider_status(name, status, reason)
                 events = store.insert_events(
                     [(STATUS_CHANGED, name, None, None, {"old": old, "new": status, "reason": reason})], time.time())
-            self.view.provider_rows = store.provider_rows()
+            self._update_row(name, status=status, status_reason=reason)
         except Exception:
             logger.exception("could not record the status of {}", name)
             return
         self._announce(events)
+
+    def _update_row(self, name: str, **values: Any) -> None:
+        """Change one provider row in the view as the store was just changed (no read back)."""
+        rows = dict(self.view.provider_rows)
+        rows[name] = {**(rows.get(name) or {"name": name}), **values}
+        self.view.provider_rows = rows
 
     def _announce(self, events: list[store.StoredEvent]) -> None:
         if events and self.notifier is not None:

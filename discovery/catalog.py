@@ -119,6 +119,8 @@ class CatalogState:
         self._dirty: set[str] = set()
         # When the last commit ended (every run of it carries this time).
         self.last_commit_at: Optional[float] = None
+        # The raw answers behind published models that the last commit wrote or read (id → JSON).
+        self.last_raws: dict[str, bytes] = {}
 
     # -- loading ---------------------------------------------------------------------------------
     def load(self) -> None:
@@ -377,11 +379,18 @@ class CatalogState:
             specs.append((MODELS_REFRESHED, snap.source, None, snap.run_id,
                           {"source": snap.source, "total": len(new.models), **counts[snap.run_id]}))
         source_writes = tuple(_with_counts(w, counts[snap.run_id]) for snap, _, _, w in accepted)
+        # The raw answer now behind each published model this write touched.
+        raws = {w.model.id: w.raw for w in upserts}
+        for (source, model_id), raw in fresh.items():
+            head = new_index.entry(model_id)
+            if head is not None and head.source == source:
+                raws[model_id] = raw
         result = store.commit_refresh(store.RefreshWrite(
             sources=source_writes, model_upserts=tuple(upserts), model_deletes=tuple(deletes),
             model_touches=tuple(touches), events=tuple(specs)), now=now)
         # Only after the commit: the in-memory state follows what is stored.
         self.last_commit_at = result.finished_at
+        self.last_raws = raws
         self._sources.update(working)
         self._dirty.clear()
         if new_index is not index:

@@ -302,14 +302,15 @@ def last_run_id() -> int:
     return RefreshRunRow.select(peewee.fn.MAX(RefreshRunRow.id)).scalar() or 0
 
 
-def fail_run(run_id: int, error: str, now: Optional[float] = None) -> None:
-    """Mark a run failed with a reason, and the provider's last error."""
+def fail_run(run_id: int, error: str, now: Optional[float] = None) -> float:
+    """Mark a run failed with a reason, and the provider's last error; returns the time it ended."""
     now = now or time.time()
     with db.atomic():
         run = RefreshRunRow.get_by_id(run_id)
         RefreshRunRow.update(outcome=FAILED, error=error, finished_at=now,
                              duration_ms=(now - run.started_at) * 1000).where(RefreshRunRow.id == run_id).execute()
         ProviderRow.update(last_refresh_at=now, last_error=error).where(ProviderRow.name == run.provider).execute()
+    return now
 
 
 def interrupt_running_runs(now: Optional[float] = None) -> int:

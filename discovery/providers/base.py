@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from urllib3 import exceptions as urllib3_exceptions
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from discovery.model import Model, dumps
+from discovery.model import Model, dumps, loads
 from discovery.ratelimit import TokenBucket
 from discovery.settings import ProviderConfig
 
@@ -53,7 +54,7 @@ class FetchResult:
 class _FetchContext:
     """The memo and running hashes of one :meth:`ProviderClient.fetch` call."""
 
-    __slots__ = ("bodies", "digest", "key", "memo", "network", "prints", "single")
+    __slots__ = ("bodies", "digest", "holds_slot", "key", "memo", "network", "prints", "single")
 
     def __init__(self, key: bytes, memo: Any, single: bool):
         self.key = key
@@ -63,6 +64,13 @@ class _FetchContext:
         self.prints: dict[str, str] = {}
         self.network = 0.0
         self.bodies = 0
+        self.holds_slot = False
+
+
+# A whole provider list, parsed, is many times its body in Python objects. Parsing and
+# normalizing hold the GIL anyway, so doing them one list at a time costs no throughput and keeps
+# the memory of a refresh of many sources to about one list's worth. Network I/O is not held.
+PARSE_SLOT = threading.Lock()
 
 
 class ProviderError(Exception):
@@ -299,8 +307,12 @@ class ProviderClient:
             context.digest.update(body)
             if context.single and context.memo is not None and context.memo.body_hash == context.digest.hexdigest():
                 raise BodyUnchanged()
+            if context.single and not context.holds_slot:
+                # One whole list parsed and normalized at a time, process-wide (see PARSE_SLOT).
+                PARSE_SLOT.acquire()
+                context.holds_slot = True
         try:
-            return json.loads(body)
+            return loads(body)
         except ValueError:
             snippet = body[:80].decode("utf-8", "replace")
             raise MalformedAnswer(f"{self.name} answered {resp.status_code} with a body that is not JSON: "
@@ -386,6 +398,8 @@ class ProviderClient:
                                started_wall + context.network)
         finally:
             self._fetch = None
+            if context.holds_slot:
+                PARSE_SLOT.release()
         body_hash = context.digest.hexdigest()
         unchanged = memo is not None and memo.body_hash == body_hash
         return FetchResult(() if unchanged else models, unchanged, body_hash, context.prints,

@@ -62,21 +62,33 @@ def store_events(service):
     return service.events_after(0, 1000)
 
 
-def test_cache_statistics_count_hits_and_a_change_invalidates_its_record(served, simulator):
+def test_cache_statistics_count_hits_and_misses_and_a_commit_writes_through(served, simulator):
     service, client = served
     stats = lambda: client.get("/api/v1/status").get_json()["cache"]  # noqa: E731
+    service.view.cache.clear()
     first = stats()
-    client.get("/api/v1/models/vllm/acme-small-1")
-    client.get("/api/v1/models/vllm/acme-small-1")
+    client.get("/api/v1/models/vllm/acme-small-1")  # not held: read from the store
+    client.get("/api/v1/models/vllm/acme-small-1")  # held now
     after = stats()
     assert after["misses"] == first["misses"] + 1 and after["hits"] == first["hits"] + 1
-    assert after["entries"] >= 1 and after["bytes"] > 0 and 0 < after["hit_rate"] <= 1
+    assert after["entries"] == 1 and after["bytes"] > 0 and 0 < after["hit_rate"] <= 1
+    # A commit puts the raw answers it wrote in the cache: the next read is a hit, and not stale.
     simulator.state.update_model("openai_compatible", "acme-small-1", {"owned_by": "acme-labs"})
     refresh(service)
     assert client.get("/api/v1/models/vllm/acme-small-1").get_json()["raw"]["owned_by"] == "acme-labs"
-    assert stats()["misses"] == after["misses"] + 1  # read again from the store, not served stale
+    assert stats()["misses"] == after["misses"] and stats()["hits"] == after["hits"] + 1
     status = client.get("/api/v1/status").get_json()
     assert status["catalog"]["models"] == 2 and status["process"]["rss_bytes"] > 0
+
+
+def test_a_restart_warms_the_cache_from_the_store(start_service, simulator, served):
+    service, _ = served
+    service.stop()
+    again = start_service([provider_config(simulator, "vllm", "openai_compatible")])
+    wait_for(lambda: again.view.memos_ready.is_set(), what="the sources' last answers to load")
+    client = create_app(again).test_client()
+    assert client.get("/api/v1/models/vllm/acme-large-1").get_json()["raw"] == ROW
+    assert again.cache_stats()["hits"] == 1 and again.cache_stats()["misses"] == 0
 
 
 def test_an_unchanged_answer_is_recorded_with_timings_and_costs_no_write(served):
