@@ -65,6 +65,10 @@ class _Source:
 
 
 _EMPTY = _Source()
+# Part of the merge fingerprint: change it when the merge rules change what they make of the
+# same records, so a store merged by older code is checked (and brought up to date) at start-up.
+MERGE_VERSION = "1"
+MERGE_KEY = "merge_fingerprint"
 
 
 def raw_fingerprint(model: Model) -> str:
@@ -111,12 +115,15 @@ class CatalogState:
         self.formats: dict[str, str] = dict(formats or {})
         self._sources: dict[str, _Source] = {}
         self._index = CatalogIndex.from_entries([], 0)
+        self._merge_fingerprint: Optional[str] = None
         self.version = 0
         self._engine: Optional[MergeEngine] = None
         self._fold = RegionFold()
         self._sources_loaded = True
         # Ids to resolve again at the next write (the stored catalog disagreed with the merge).
         self._dirty: set[str] = set()
+        # Whether the store says its catalog was merged under the current settings.
+        self._settings_recorded = False
         # When the last commit ended (every run of it carries this time).
         self.last_commit_at: Optional[float] = None
         # The raw answers behind published models that the last commit wrote or read (id → JSON).
@@ -147,6 +154,10 @@ class CatalogState:
                          for name, s in store.load_sources().items()}
         self._build_engine()
         self._sources_loaded = True
+        if store.get_meta(MERGE_KEY) == self.merge_fingerprint():
+            self._settings_recorded = True
+            return  # merged under these very settings and rules: nothing to check
+        self._settings_recorded = False
         engine, index = self._engine_now(), self._index
         for model_id in engine.ids() | set(index.ids()):
             entry, merged = index.entry(model_id), engine.resolve(model_id)
@@ -158,6 +169,13 @@ class CatalogState:
         if self._dirty:
             logger.info("catalog: {} stored models differ from the merge of their sources; "
                         "they are brought up to date at the next refresh", len(self._dirty))
+
+    def merge_fingerprint(self) -> str:
+        """A hash of everything the merge depends on besides the sources' records."""
+        settings = [MERGE_VERSION, self.include_catalog_only, list(self.precedence),
+                    sorted(self.catalog_provider.items()),
+                    self.catalog_order([s for s, flag in self.is_catalog.items() if flag])]
+        return hashlib.blake2b(dumps(settings), digest_size=16).hexdigest()
 
     def _ensure_sources(self) -> None:
         if not self._sources_loaded:
@@ -385,14 +403,16 @@ class CatalogState:
             head = new_index.entry(model_id)
             if head is not None and head.source == source:
                 raws[model_id] = raw
+        meta = {} if self._settings_recorded else {MERGE_KEY: self.merge_fingerprint()}
         result = store.commit_refresh(store.RefreshWrite(
             sources=source_writes, model_upserts=tuple(upserts), model_deletes=tuple(deletes),
-            model_touches=tuple(touches), events=tuple(specs)), now=now)
+            model_touches=tuple(touches), events=tuple(specs), meta=meta), now=now)
         # Only after the commit: the in-memory state follows what is stored.
         self.last_commit_at = result.finished_at
         self.last_raws = raws
         self._sources.update(working)
         self._dirty.clear()
+        self._settings_recorded = True
         if new_index is not index:
             self.version = new_index.version
             self._index = new_index

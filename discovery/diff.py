@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
-from discovery.model import CAPABILITIES, DEPRECATED_STATUSES, FrozenJSON, Model
+from discovery.model import CAPABILITIES, DEPRECATED_STATUSES, Model, RecordJSON
 
 ADDED, UPDATED, REMOVED = "added", "updated", "removed"
 CAPABILITIES_CHANGED, DEPRECATED = "capabilities_changed", "deprecated"
@@ -110,7 +110,7 @@ def event_specs(change: ModelChange) -> list[tuple[str, dict[str, Any]]]:
     assert model is not None
     caps = list(model.capabilities.supported())
     # The record as encoded once (a read-only mapping over its JSON), not a fresh tree of dicts.
-    record = FrozenJSON(model.full_json(raw=None))
+    record = RecordJSON(model.body(), model.provenance)  # type: ignore[arg-type]
     if change.change == ADDED:
         return [(ADDED, {"model": record, "capabilities": caps})]
     if change.change == REMOVED:

@@ -29,6 +29,8 @@ _SORT_INDEX = {name: i for i, name in enumerate(SORT_FIELDS)}
 # Fields whose value may be unknown (None); the others always have one.
 _OPTIONAL = tuple(name for name in SORT_FIELDS if name not in ("id", "name", "provider"))
 _BIT_TABLE = bytes.maketrans(b"01", b"\x00\x01")
+# Up to this many positions join or leave an order one by one (bisection); more, in one pass.
+_FEW = 48
 
 
 def bits_of(positions: Iterable[int], size: int = 0) -> int:
@@ -244,10 +246,21 @@ class CatalogIndex:
         return bits.bit_count()
 
     # -- paging ----------------------------------------------------------------------------------
-    def select(self, bits: int, sort: str = "id", offset: int = 0, limit: int = 100) -> tuple[list[CatalogEntry], int]:
+    def prefix_range(self, prefix: str) -> tuple[int, int]:
+        """The slice of the id order holding the ids that start with ``prefix``."""
+        ents = self._entries
+        ids = self._orders["id"]
+        lo = bisect.bisect_left(ids, prefix, key=lambda p: ents[p].id)  # type: ignore[union-attr]
+        hi = bisect.bisect_left(ids, prefix + "\U0010ffff", lo, key=lambda p: ents[p].id)  # type: ignore
+        return lo, hi
+
+    def select(self, bits: int, sort: str = "id", offset: int = 0, limit: int = 100,
+               id_prefixes: Iterable[str] = ()) -> tuple[list[CatalogEntry], int]:
         """One page of the entries in ``bits``, ordered by ``sort`` (``-`` prefix: descending), and the total.
 
         Unknown values sort last either way; ties are broken by id, in the direction of the sort.
+        ``id_prefixes``: every entry in ``bits`` has an id starting with one of these (a provider
+        filter), so an id-ordered walk covers only those stretches of the order.
         """
         descending = sort.startswith("-")
         name = sort.lstrip("-")
@@ -272,6 +285,9 @@ class CatalogIndex:
             return [ents[p] for p in hits[offset:end]], total  # type: ignore[misc]
         mask = byte_mask(bits, len(ents))
         order = self._orders[name]
+        if name == "id" and id_prefixes:
+            ranges = sorted(self.prefix_range(p) for p in set(id_prefixes))
+            order = [p for lo, hi in ranges for p in order[lo:hi]] if len(ranges) > 1 else order[ranges[0][0]:ranges[0][1]]
         known_bits = self._known.get(name)
         known_total = (bits & known_bits).bit_count() if known_bits is not None else total
         page: list[int] = []
@@ -372,8 +388,10 @@ class CatalogIndex:
 
         set_bits: dict[str, list[int]] = defaultdict(list)
         clear_bits: dict[str, list[int]] = defaultdict(list)
-        inserts: list[tuple[int, CatalogEntry, tuple[str, ...]]] = []
-        # 1. Take changed and removed entries out of the orders (the orders still hold old entries).
+        adds: dict[str, list[int]] = defaultdict(list)
+        drops: dict[str, list[tuple[object, int]]] = defaultdict(list)
+        # 1. Note what leaves each order (with its old key), then take it out while the orders still
+        #    hold only old entries: by bisection when few leave, by one filtering pass when many do.
         plans: list[tuple[str, Optional[int], Optional[CatalogEntry], Optional[CatalogEntry]]] = []
         for mid, e in live_changes.items():
             p = pos.get(mid)
@@ -387,11 +405,19 @@ class CatalogIndex:
                     continue
                 if old.sort_keys[i] is None and i != 0:
                     continue
-                lst = order_list(name)
-                at = bisect.bisect_left(lst, target(old, i), key=key_of(i))
-                if at < len(lst) and lst[at] == p:
-                    del lst[at]
-        # 2. Place the new entries, 3. then insert them into the orders that lost or lack them.
+                drops[name].append((target(old, i), p))
+        for name, leaving in drops.items():
+            lst = order_list(name)
+            if len(leaving) <= _FEW:
+                key = key_of(_SORT_INDEX[name])
+                for old_key, p in leaving:
+                    at = bisect.bisect_left(lst, old_key, key=key)
+                    if at < len(lst) and lst[at] == p:
+                        del lst[at]
+            else:
+                gone = {p for _, p in leaving}
+                orders[name] = [p for p in lst if p not in gone]
+        # 2. Place the new entries, 3. then put them into the orders that lost or lack them.
         for mid, p, old, e in plans:
             if e is None:
                 assert p is not None and old is not None
@@ -422,7 +448,14 @@ class CatalogIndex:
                 for f in e.facets:
                     if f not in old_facets:
                         set_bits[f].append(p)
-            inserts.append((p, e, old.sort_keys if old is not None else ()))
+            old_keys = old.sort_keys if old is not None else ()
+            for name in SORT_FIELDS:
+                i = _SORT_INDEX[name]
+                if old_keys and (i == 0 or old_keys[i] == e.sort_keys[i]):
+                    continue
+                if i != 0 and e.sort_keys[i] is None:
+                    continue
+                adds[name].append(p)
             for name in _OPTIONAL:
                 i = _SORT_INDEX[name]
                 was = old is not None and old.sort_keys[i] is not None
@@ -431,15 +464,24 @@ class CatalogIndex:
                     clear_bits["\0known:" + name].append(p)
                 elif now and not was:
                     set_bits["\0known:" + name].append(p)
-        for p, e, old_keys in inserts:
-            for name in SORT_FIELDS:
-                i = _SORT_INDEX[name]
-                if old_keys and (i == 0 or old_keys[i] == e.sort_keys[i]):
-                    continue
-                if i != 0 and e.sort_keys[i] is None:
-                    continue
-                lst = order_list(name)
-                lst.insert(bisect.bisect_left(lst, target(e, i), key=key_of(i)), p)
+        for name, arriving in adds.items():
+            key = key_of(_SORT_INDEX[name])
+            lst = order_list(name)
+            if len(arriving) <= _FEW:
+                for p in arriving:
+                    lst.insert(bisect.bisect_left(lst, key(p), key=key), p)
+                continue
+            # Many: sort the arrivals, find where each goes, and splice the segments in one pass.
+            arriving.sort(key=key)
+            merged: list[int] = []
+            at = 0
+            for p in arriving:
+                cut = bisect.bisect_left(lst, key(p), at, key=key)
+                merged.extend(lst[at:cut])
+                merged.append(p)
+                at = cut
+            merged.extend(lst[at:])
+            orders[name] = merged
         size = len(entries)
         facets = dict(self._facets)
         known = dict(self._known)

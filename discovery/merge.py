@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Optional
+from typing import Any, Optional
 
 from discovery.enrich import (
     CatalogLookup,
@@ -63,8 +63,9 @@ class MergeEngine:
         # merged id → the live sources listing it, the winner first.
         self.owners: dict[str, list[str]] = {}
         self.links: dict[tuple[str, str], _Link] = {}
-        # slot → the live models (source, id) that looked there.
-        self.watchers: dict[str, set[tuple[str, str]]] = {}
+        # slot → the live model (source, id) that looked there, or a set of them when several did
+        # (most slots have one watcher: a tuple costs far less than a set).
+        self.watchers: dict[str, Any] = {}
         # catalog id → how many live models matched it (or name it as an alias).
         self.absorbed: dict[str, int] = {}
 
@@ -125,7 +126,11 @@ class MergeEngine:
             affected.add(model_id)
         watching: set[tuple[str, str]] = set()
         for name in slots:
-            watching |= self.watchers.get(name, set())
+            held = self.watchers.get(name)
+            if type(held) is tuple:
+                watching.add(held)
+            elif held:
+                watching |= held
         for source_name, model_id in watching:
             self._unlink(source_name, model_id, affected)
             self._link(source_name, model_id, self.live[source_name][model_id], affected)
@@ -158,8 +163,16 @@ class MergeEngine:
             absorbed.append(f"{provider}/{alias}")
         link = _Link(tuple(slot_key(provider, k) for k in keys), tuple(matches), tuple(dict.fromkeys(absorbed)))
         self.links[(source, model_id)] = link
+        key = (source, model_id)
         for name in link.slots:
-            self.watchers.setdefault(name, set()).add((source, model_id))
+            held = self.watchers.get(name)
+            if held is None:
+                self.watchers[name] = key
+            elif type(held) is tuple:
+                if held != key:
+                    self.watchers[name] = {held, key}
+            else:
+                held.add(key)
         for catalog_id in link.absorbed:
             count = self.absorbed.get(catalog_id, 0)
             self.absorbed[catalog_id] = count + 1
@@ -170,12 +183,20 @@ class MergeEngine:
         link = self.links.pop((source, model_id), None)
         if link is None:
             return
+        key = (source, model_id)
         for name in link.slots:
-            watching = self.watchers.get(name)
-            if watching is not None:
-                watching.discard((source, model_id))
-                if not watching:
+            held = self.watchers.get(name)
+            if held is None:
+                continue
+            if type(held) is tuple:
+                if held == key:
                     del self.watchers[name]
+                continue
+            held.discard(key)
+            if len(held) == 1:
+                self.watchers[name] = next(iter(held))
+            elif not held:
+                del self.watchers[name]
         for catalog_id in link.absorbed:
             count = self.absorbed.get(catalog_id, 0) - 1
             if count <= 0:

@@ -164,6 +164,30 @@ class FrozenJSON(Mapping):
 
 # A provider's own answer for one model.
 RawAnswer = FrozenJSON
+
+
+class RecordJSON(FrozenJSON):
+    """A record's JSON (list form and provenance) joined on demand from bytes the catalog already
+    holds, so an event carrying a record costs two references, not a copy of the record."""
+
+    __slots__ = ("_body", "_provenance")
+
+    def __init__(self, body: bytes, provenance: "Provenance"):
+        object.__setattr__(self, "_body", body)
+        object.__setattr__(self, "_provenance", provenance)
+
+    @property  # type: ignore[override]
+    def json(self) -> bytes:  # type: ignore[override]
+        return join_record(self._body, self._provenance.json(), None)
+
+    def __len__(self) -> int:
+        return len(self._value())
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __hash__(self) -> int:
+        return hash(self._body)
 EMPTY_RAW = RawAnswer(b"{}")
 
 # Equal sub-records and provenance maps are shared between records (most models have one of a
@@ -190,13 +214,20 @@ def share(value: Any) -> Any:
 class Provenance(Mapping):
     """A read-only, hashable map from field path to the source that stated it (shared)."""
 
-    __slots__ = ("_items", "_map", "_hash")
+    __slots__ = ("_items", "_map", "_hash", "_json")
 
     def __init__(self, items: Mapping[str, str] | None = None):
         mapping = dict(items or {})
         object.__setattr__(self, "_map", mapping)
         object.__setattr__(self, "_items", tuple(sorted(mapping.items())))
         object.__setattr__(self, "_hash", hash(self._items))
+        object.__setattr__(self, "_json", None)
+
+    def json(self) -> bytes:
+        """The map as JSON bytes (encoded once; provenance maps are shared between records)."""
+        if self._json is None:
+            object.__setattr__(self, "_json", dumps(self._map))
+        return self._json  # type: ignore[return-value]
 
     @classmethod
     def of(cls, value: Mapping[str, str] | None) -> "Provenance":
@@ -502,7 +533,7 @@ class Model:
 
         ``raw``: True for the record's own raw answer, bytes for another, None to leave it out.
         """
-        prov = provenance if provenance is not None else dumps(self.provenance._map)  # type: ignore[attr-defined]
+        prov = provenance if provenance is not None else self.provenance.json()  # type: ignore[attr-defined]
         return join_record(self.body(), prov, self.raw.json if raw is True else raw or None)
 
     def content(self) -> dict[str, Any]:

@@ -164,5 +164,7 @@ class Page:
 
 def run_query(index: CatalogIndex, query: ModelQuery) -> Page:
     """Filter, sort and page the index. Unknown sort values (None) sort last either way."""
-    items, total = index.select(query.bits(index), query.sort, query.offset, query.limit)
+    # A provider filter keeps the match inside that provider's stretch of the id order.
+    prefixes = tuple(f"{p}/" for p in query.providers)
+    items, total = index.select(query.bits(index), query.sort, query.offset, query.limit, prefixes)
     return Page(tuple(items), total, query.limit, query.offset)

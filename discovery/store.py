@@ -181,7 +181,28 @@ class EventRow(BaseModel):
         table_name = "events"
 
 
-TABLES = [ProviderRow, ModelRow, SourceModelRow, RefreshRunRow, ModelVersionRow, EventRow]
+class MetaRow(BaseModel):
+    """Small facts about the store itself (the settings the stored catalog was merged under)."""
+
+    key = peewee.CharField(primary_key=True, max_length=64)
+    value = peewee.TextField(null=True)
+
+    class Meta:
+        table_name = "meta"
+
+
+TABLES = [ProviderRow, ModelRow, SourceModelRow, RefreshRunRow, ModelVersionRow, EventRow, MetaRow]
+
+
+def get_meta(key: str) -> Optional[str]:
+    """A stored fact, or None."""
+    return MetaRow.select(MetaRow.value).where(MetaRow.key == key).scalar()
+
+
+def set_meta(key: str, value: Optional[str]) -> None:
+    """Store a fact (inside the caller's transaction, if any)."""
+    MetaRow.insert(key=key, value=value).on_conflict(conflict_target=[MetaRow.key],
+                                                      update={MetaRow.value: value}).execute()
 
 
 def open_database(url: str) -> peewee.Database:
@@ -618,6 +639,8 @@ class RefreshWrite:
     # Published models whose content is unchanged but whose provenance or source moved: the
     # current row is rewritten, no version is made.
     model_touches: tuple[Model, ...] = ()
+    # Facts written with the catalog (e.g. the merge settings it now follows).
+    meta: Mapping[str, Optional[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -689,6 +712,8 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> CommitRe
             ModelRow.delete().where(ModelRow.id.in_(deleted[i:i + CHUNK])).execute()
 
         events = insert_events(write.events, now)
+        for key, value in write.meta.items():
+            set_meta(key, value)
         finished = time.time()
         for sw in write.sources:
             started_at = RefreshRunRow.select(RefreshRunRow.started_at).where(RefreshRunRow.id == sw.run_id).scalar()
@@ -718,4 +743,4 @@ def _source_data(model: Model) -> bytes:
 
 
 def _provenance(model: Model) -> bytes:
-    return dumps(dict(model.provenance))
+    return model.provenance.json()  # type: ignore[attr-defined]

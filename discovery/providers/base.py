@@ -67,9 +67,10 @@ class _FetchContext:
         self.holds_slot = False
 
 
-# A whole provider list, parsed, is many times its body in Python objects. Parsing and
-# normalizing hold the GIL anyway, so doing them one list at a time costs no throughput and keeps
-# the memory of a refresh of many sources to about one list's worth. Network I/O is not held.
+# A provider's answer, parsed, is many times its body in Python objects. Parsing and normalizing
+# hold the GIL anyway, so doing them for one answer (or page) at a time costs no throughput and
+# keeps the memory of a refresh of many sources to about one answer's worth. The slot is taken
+# once a body is read and given back before the next request: network waits never hold it.
 PARSE_SLOT = threading.Lock()
 
 
@@ -273,6 +274,11 @@ class ProviderClient:
         Raises the matching :class:`ProviderError` for timeouts, connection failures, error
         statuses (with the provider's own error message) and bodies that are not JSON.
         """
+        context = self._fetch
+        if context is not None and context.holds_slot:
+            # The previous page is normalized by now; no wait below holds the slot.
+            PARSE_SLOT.release()
+            context.holds_slot = False
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
         hdrs = dict(self.auth_headers())
         hdrs.update(headers or {})
@@ -307,8 +313,8 @@ class ProviderClient:
             context.digest.update(body)
             if context.single and context.memo is not None and context.memo.body_hash == context.digest.hexdigest():
                 raise BodyUnchanged()
-            if context.single and not context.holds_slot:
-                # One whole list parsed and normalized at a time, process-wide (see PARSE_SLOT).
+            if not context.holds_slot:
+                # One answer parsed and normalized at a time, process-wide (see PARSE_SLOT).
                 PARSE_SLOT.acquire()
                 context.holds_slot = True
         try:

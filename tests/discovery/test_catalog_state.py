@@ -81,3 +81,21 @@ def test_state_reloads_from_the_store_after_a_restart(state, db_url):
     # An identical answer after the restart changes nothing.
     outcome, events, changed = snap(fresh, "openai", [m("a"), m("b")])
     assert changed == set() and [e.kind for e in events] == ["models_refreshed"]
+
+
+def test_a_restart_under_other_merge_settings_brings_the_stored_catalog_up_to_date(state):
+    snap(state, "modelsdev", [m("z", source="modelsdev", live=False)])
+    snap(state, "openai", [m("a")])
+    assert "openai/z" in state.current
+    same = CatalogState({"openai": False, "modelsdev": True})
+    same.load()
+    assert same._dirty == set()  # merged under these settings: nothing to check or redo
+    changed = CatalogState({"openai": False, "modelsdev": True}, include_catalog_only=False)
+    changed.load()
+    assert "openai/z" in changed.current  # served as stored until the next write
+    _, events, _ = snap(changed, "openai", [m("a")])
+    assert [(e.kind, e.model_id) for e in events if e.model_id] == [("removed", "openai/z")]
+    assert "openai/z" not in changed.current
+    again = CatalogState({"openai": False, "modelsdev": True}, include_catalog_only=False)
+    again.load()
+    assert again._dirty == set() and set(again.current) == {"openai/a"}

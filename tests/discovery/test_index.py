@@ -68,14 +68,16 @@ def test_queries_match_a_plain_scan_on_real_catalogs(real_models):
     check(CatalogIndex(real_models), real_models)
 
 
-def test_incremental_changes_match_a_fresh_build(real_models):
+@pytest.mark.parametrize("batch", [8, 150])
+def test_incremental_changes_match_a_fresh_build(real_models, batch):
+    """Changes applied one version at a time, small (one by one) and large (one pass) alike."""
     rng = random.Random(7)
     models = dict(real_models)
     index = CatalogIndex(models)
     ids = sorted(models)
     for round_ in range(6):
         changes = {}
-        for mid in rng.sample(ids, 150):  # updates: prices, limits, capabilities, status
+        for mid in rng.sample(ids, batch):  # updates: prices, limits, capabilities, status
             m = models.get(mid)
             if m is None:
                 continue
@@ -88,11 +90,11 @@ def test_incremental_changes_match_a_fresh_build(real_models):
                 name=rng.choice([m.name, None, f"Renamed {round_}"]))
             models[mid] = new
             changes[mid] = CatalogEntry.of(new)
-        for mid in rng.sample(ids, 120):  # removals
+        for mid in rng.sample(ids, batch * 4 // 5):  # removals
             if mid in models and mid not in changes:
                 del models[mid]
                 changes[mid] = None
-        for k in range(100):  # additions, ids spread over the whole order
+        for k in range(batch * 2 // 3):  # additions, ids spread over the whole order
             base = models[rng.choice(sorted(models))]
             new = base.evolve(provider_model_id=f"{base.provider_model_id}-v{round_}-{k}",
                               capabilities=Capabilities(tool_calling=rng.choice([True, None])))
