@@ -224,6 +224,9 @@ class ProviderClient:
     # Normalizing the same item gives another record as days pass (a deprecation date passes):
     # the fingerprints include the date, so every item is normalized again once a day.
     date_dependent: ClassVar[bool] = False
+    # Keys of an item that change on every answer and mean nothing (a per-request timestamp):
+    # left out of its fingerprint, so an unchanged item is still recognized.
+    volatile_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: ProviderConfig, session: Optional[requests.Session] = None,
                  environ: Optional[Mapping[str, str]] = None, rate_limiter: Optional[TokenBucket] = None):
@@ -420,10 +423,15 @@ class ProviderClient:
         context = self._fetch
         if context is None:
             return build(*item)
+        keyed: Any = item
+        if self.volatile_fields:
+            drop = self.volatile_fields
+            keyed = tuple({k: v for k, v in part.items() if k not in drop} if isinstance(part, Mapping) else part
+                          for part in item)
         try:
-            encoded = orjson.dumps(item)
+            encoded = orjson.dumps(keyed)
         except (orjson.JSONEncodeError, TypeError):  # integers beyond 64 bits, odd keys
-            encoded = dumps(item)
+            encoded = dumps(keyed)
         fp = hashlib.blake2b(encoded, digest_size=16, key=context.key).hexdigest()
         memo = context.memo
         found = memo.items.get(fp) if memo is not None else None

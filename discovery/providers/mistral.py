@@ -75,6 +75,8 @@ class MistralClient(ProviderClient):
     default_api_key_env = "MISTRAL_API_KEY"
     catalog_name = "mistral"
     single_body = True
+    # Every card's "created" is the time of the request, not of the model.
+    volatile_fields = ("created",)
 
     def fetch_models(self) -> list[Model]:
         """The whole list (one page), alias cards folded into their canonical model."""

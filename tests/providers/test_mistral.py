@@ -92,3 +92,21 @@ def test_refresh_from_the_simulator(sim):
     assert got["mistral-embed"].kind == "embedding"
     assert got["devstral-2512"].lifecycle.status == "deprecated"
     assert "created" not in got["mistral-medium-2508"].raw
+
+
+def test_cards_answered_again_with_new_timestamps_are_not_normalized_again(stub):
+    """Mistral stamps every card with the request time: the memo still recognizes each card."""
+    from discovery.catalog import SourceMemo
+    from tests.providers.conftest import make_client
+
+    card = {"id": "mistral-large-2411", "object": "model", "owned_by": "mistralai",
+            "capabilities": {"completion_chat": True}, "max_context_length": 131072}
+    stamps = iter(range(1_700_000_000, 1_700_000_100))
+    stub.route("/models", lambda request: (200, {"object": "list", "data": [{**card, "created": next(stamps)}]}))
+    client = make_client("mistral", stub.url)
+    first = client.fetch(None)
+    memo = SourceMemo(first.body_hash, {fp: m for m in first.models for fp in first.fingerprints.values()})
+    second = client.fetch(memo)
+    assert not second.unchanged and second.body_hash != first.body_hash  # the bodies differ...
+    assert second.fingerprints == first.fingerprints  # ...the card does not
+    assert second.models[0] is first.models[0]  # the memo's record, not normalized again
