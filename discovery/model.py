@@ -167,18 +167,23 @@ RawAnswer = FrozenJSON
 
 
 class RecordJSON(FrozenJSON):
-    """A record's JSON (list form and provenance) joined on demand from bytes the catalog already
-    holds, so an event carrying a record costs two references, not a copy of the record."""
+    """A record's JSON (list form and provenance) joined on demand from what the catalog already
+    holds, so an event carrying a record costs a few references, not a copy of the record.
+
+    ``body`` is the list form, or an object whose ``body`` attribute gives it (a catalog entry,
+    which keeps it deflated).
+    """
 
     __slots__ = ("_body", "_provenance")
 
-    def __init__(self, body: bytes, provenance: "Provenance"):
+    def __init__(self, body: Any, provenance: "Provenance"):
         object.__setattr__(self, "_body", body)
         object.__setattr__(self, "_provenance", provenance)
 
     @property  # type: ignore[override]
     def json(self) -> bytes:  # type: ignore[override]
-        return join_record(self._body, self._provenance.json(), None)
+        body = self._body if isinstance(self._body, bytes) else self._body.body
+        return join_record(body, self._provenance.json(), None)
 
     def __len__(self) -> int:
         return len(self._value())
@@ -187,7 +192,7 @@ class RecordJSON(FrozenJSON):
         return True
 
     def __hash__(self) -> int:
-        return hash(self._body)
+        return hash(self.json)
 EMPTY_RAW = RawAnswer(b"{}")
 
 # Equal sub-records and provenance maps are shared between records (most models have one of a

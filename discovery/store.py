@@ -612,6 +612,8 @@ class ModelWrite:
     run_id: int
     raw: bytes
     diff: Optional[Mapping[str, list]] = None
+    # The record's list form, if the caller already encoded it.
+    body: Optional[bytes] = None
 
 
 @dataclass(frozen=True)
@@ -636,9 +638,9 @@ class RefreshWrite:
     model_deletes: tuple[ModelRemoval, ...]
     events: tuple[tuple[str, Optional[str], Optional[str], Optional[int], Mapping[str, Any]], ...]
     diffs: Mapping[str, Mapping[str, list]] = field(default_factory=dict)
-    # Published models whose content is unchanged but whose provenance or source moved: the
-    # current row is rewritten, no version is made.
-    model_touches: tuple[Model, ...] = ()
+    # Published models whose content is unchanged but whose provenance or source moved, with
+    # their list forms: the current row is rewritten, no version is made.
+    model_touches: tuple[tuple[Model, bytes], ...] = ()
     # Facts written with the catalog (e.g. the merge settings it now follows).
     meta: Mapping[str, Optional[str]] = field(default_factory=dict)
 
@@ -684,7 +686,7 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> CommitRe
                 m = w.model
                 diff = w.diff if w.diff is not None else write.diffs.get(m.id)
                 yield {"model_id": m.id, "version": current_versions.get(m.id, 0) + 1, "change": w.change,
-                       "content_hash": m.content_hash(), "data": join_record(m.body(), _provenance(m), w.raw),
+                       "content_hash": m.content_hash(), "data": join_record(_body(w), _provenance(m), w.raw),
                        "diff": dict(diff or {}) or None, "run": w.run_id, "created_at": now}
             for r in write.model_deletes:
                 yield {"model_id": r.model_id, "version": current_versions.get(r.model_id, 0) + 1,
@@ -696,7 +698,7 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> CommitRe
                 m = w.model
                 yield {"id": m.id, "provider": m.provider, "source": m.source, "live": m.live,
                        "content_hash": m.content_hash(), "version": current_versions.get(m.id, 0) + 1,
-                       "body": m.body(), "provenance": _provenance(m), "first_seen": first_seen.get(m.id, now),
+                       "body": _body(w), "provenance": _provenance(m), "first_seen": first_seen.get(m.id, now),
                        "updated_at": now}
 
         bulk_write(ModelVersionRow, versions())
@@ -705,8 +707,8 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> CommitRe
             db.cursor().executemany(
                 f'UPDATE "models" SET "source" = {db.param}, "live" = {db.param}, "body" = {db.param}, '
                 f'"provenance" = {db.param}, "updated_at" = {db.param} WHERE "id" = {db.param}',
-                [(m.source, m.live, m.body().decode(), dumps(dict(m.provenance)).decode(), now, m.id)
-                 for m in write.model_touches])
+                [(m.source, m.live, body.decode(), _provenance(m).decode(), now, m.id)
+                 for m, body in write.model_touches])
         deleted = [r.model_id for r in write.model_deletes]
         for i in range(0, len(deleted), CHUNK):
             ModelRow.delete().where(ModelRow.id.in_(deleted[i:i + CHUNK])).execute()
@@ -740,6 +742,10 @@ def _source_data(model: Model) -> bytes:
     published as it is (a live model the catalogs enrich) never needs it again.
     """
     return join_record(model.encode_body(), _provenance(model), None)
+
+
+def _body(write: ModelWrite) -> bytes:
+    return write.body if write.body is not None else write.model.encode_body()
 
 
 def _provenance(model: Model) -> bytes:
