@@ -10,6 +10,7 @@ so a page of 100 costs a fraction of a millisecond more and the catalog a fifth 
 """
 from __future__ import annotations
 
+import sys
 import zlib
 from typing import Any, Mapping, Optional
 
@@ -125,8 +126,10 @@ class CatalogEntry:
         keys = _sort_keys(data["id"], data["provider"], data["provider_model_id"], data.get("name"),
                           limits.get("context_window"), limits.get("max_output_tokens"), pricing.get("input"),
                           pricing.get("output"), lifecycle.get("release_date"))
-        return cls(data["id"], data["provider"], data["provider_model_id"], data.get("name"), body, content_hash,
-                   Provenance.of(provenance), bool(data.get("live", True)), facets, keys, data.get("source"))
+        source = data.get("source")
+        return cls(data["id"], sys.intern(data["provider"]), data["provider_model_id"], data.get("name"), body,
+                   content_hash, Provenance.of(provenance), bool(data.get("live", True)), facets, keys,
+                   sys.intern(source) if source else source)
 
     def model(self) -> Model:
         """The record as a :class:`Model` (without the raw answer), decoded from the body."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
 from typing import Any, Iterator, Mapping, Optional
@@ -410,6 +411,10 @@ class Model:
     def __post_init__(self) -> None:
         # Accept plain dicts/lists from callers and make them read-only (and shared) here, once.
         setter = object.__setattr__
+        # Few distinct values, held by every record: one string each.
+        setter(self, "provider", sys.intern(self.provider))
+        if self.source is not None:
+            setter(self, "source", sys.intern(self.source))
         for name in SECTIONS:
             setter(self, name, _section(getattr(self, name), name))
         attributes = self.attributes
