@@ -30,7 +30,7 @@ from discovery.diff import (
     event_specs,
 )
 from discovery.enrich import with_provenance
-from discovery.entry import CatalogEntry
+from discovery.entry import CatalogEntry, PackedModel
 from discovery.index import CatalogIndex
 from discovery.merge import MergeEngine
 from discovery.messages import ProviderSnapshot, RefreshOutcome
@@ -55,6 +55,8 @@ class _Source:
     fingerprints: dict[str, Optional[str]] = field(default_factory=dict)
     body_hash: Optional[str] = None
     _memo: Optional[SourceMemo] = None
+    # Ids of the records the write in progress brought in (kept unpacked until it ends).
+    fresh: tuple[str, ...] = ()
 
     def memo(self) -> SourceMemo:
         """The memo providers read (made once per accepted answer)."""
@@ -69,6 +71,13 @@ _EMPTY = _Source()
 # same records, so a store merged by older code is checked (and brought up to date) at start-up.
 MERGE_VERSION = "1"
 MERGE_KEY = "merge_fingerprint"
+
+
+def _stored_record(source: str, record: bytes, content_hash: str) -> Any:
+    """A stored source row as kept in memory: packed, except Bedrock's (the region fold reads them)."""
+    if source.startswith(BEDROCK_SOURCE):
+        return Model.from_dict(loads(record), raw=b"{}")
+    return PackedModel.from_stored(record, content_hash)
 
 
 def raw_fingerprint(model: Model) -> str:
@@ -151,7 +160,7 @@ class CatalogState:
         the merge rules changed since they were written) are resolved again at the next write.
         """
         self._sources = {name: _Source(dict(s.models), dict(s.fingerprints), s.body_hash)
-                         for name, s in store.load_sources().items()}
+                         for name, s in store.load_sources(_stored_record).items()}
         self._build_engine()
         self._sources_loaded = True
         if store.get_meta(MERGE_KEY) == self.merge_fingerprint():
@@ -291,6 +300,15 @@ class CatalogState:
             # The store rolled back; the merge state was updated in place: rebuild it from what is stored.
             self._build_engine()
             raise
+        finally:
+            # The records this write brought in were kept unpacked for it; from now on they are packed.
+            for _, _, new, _ in accepted:
+                for model_id in new.fresh:
+                    record = new.models.get(model_id)
+                    if isinstance(record, PackedModel):
+                        record.release()
+            for _, _, new, _ in accepted:
+                new.fresh = ()
 
     def _accept(self, snap: ProviderSnapshot, previous: _Source) -> tuple[_Source, store.SourceWrite]:
         """One snapshot against its source's previous answer: the new source state and its rows."""
@@ -320,13 +338,16 @@ class CatalogState:
                 models[model_id] = old
                 fingerprints[model_id] = fp
                 continue
-            # The record kept in memory: no raw answer, every filled field with its source.
-            kept = with_provenance(m.without_raw())
+            # The record kept: no raw answer, every filled field with its source, packed.
+            stripped = with_provenance(m.without_raw())
+            stripped.body()  # encoded once, for the packed record and the stored row
+            kept = stripped if snap.source.startswith(BEDROCK_SOURCE) else PackedModel.of(stripped)
             models[model_id] = kept
             fingerprints[model_id] = fp
-            records.append(store.SourceRecord(kept, m.raw.json, fp))
+            records.append(store.SourceRecord(stripped, m.raw.json, fp))
         deletes = tuple(model_id for model_id in old_models if model_id not in listed)
         new = _Source(models, fingerprints, snap.body_hash if snap.body_hash is not None else previous.body_hash)
+        new.fresh = tuple(r.model.id for r in records)
         return new, store.SourceWrite(upserts=tuple(records), deletes=deletes, total=len(models), counts={},
                                       **common)
 

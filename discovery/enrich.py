@@ -129,8 +129,8 @@ def with_provenance(model: Model) -> Model:
 
     A model with any provenance is taken as complete: this service's mappers record every field.
     """
-    if model.provenance:
-        return model
+    if model.provenance or not isinstance(model, Model):
+        return model  # complete already (a packed record was completed before it was packed)
     values = _values(model)
     missing = [p for p in values if p not in model.provenance]
     if not missing:
@@ -285,8 +285,7 @@ CatalogIndex = CatalogLookup
 def live_match_keys(model: Model) -> tuple[str, ...]:
     """Keys to look a live model up by: its exact id and aliases first, then the looser variants."""
     own = match_keys(model.provider_model_id)
-    aliases = model.attributes.get("aliases") or ()
-    alias_keys = [match_keys(a) for a in aliases if isinstance(a, str)]
+    alias_keys = [match_keys(a) for a in model.aliases]
     ordered = [own[0], *(k[0] for k in alias_keys), *own[1:], *(x for k in alias_keys for x in k[1:])]
     return tuple(dict.fromkeys(ordered))
 

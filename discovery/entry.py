@@ -75,6 +75,73 @@ def unpack(packed: bytes) -> bytes:
     return zlib.decompressobj(-15, _ZDICT).decompress(packed)
 
 
+class PackedModel:
+    """A source's record kept packed: what merging looks at without unpacking (ids, aliases, the
+    content hash, provenance), and the rest deflated. :meth:`model` gives the full record.
+
+    A record just normalized keeps its unpacked form until :meth:`release` (the write that
+    brought it in resolves merged models from it without unpacking it again).
+    """
+
+    __slots__ = ("provider", "provider_model_id", "packed", "provenance", "source", "live", "aliases", "_hash",
+                 "_model")
+
+    def __init__(self, provider: str, provider_model_id: str, packed: bytes, provenance: Provenance,
+                 source: Optional[str], live: bool, aliases: tuple[str, ...], content_hash: str,
+                 model: Optional[Model] = None):
+        self.provider = provider
+        self.provider_model_id = provider_model_id
+        self.packed = packed
+        self.provenance = provenance
+        self.source = source
+        self.live = live
+        self.aliases = aliases
+        self._hash = content_hash
+        self._model = model
+
+    @classmethod
+    def of(cls, model: Model, keep: bool = True) -> "PackedModel":
+        """Pack a record (raw answer left out); ``keep``: hold the unpacked form until released."""
+        return cls(model.provider, model.provider_model_id, pack(model.encode_body()), Provenance.of(model.provenance),
+                   model.source, model.live, model.aliases, model.content_hash(),
+                   model.without_raw() if keep else None)
+
+    @classmethod
+    def from_stored(cls, record: bytes, content_hash: str) -> "PackedModel":
+        """From a stored source row's record (list form and provenance, as :func:`join_record` made it)."""
+        cut = record.rindex(b',"provenance":')
+        body = record[:cut] + b"}"
+        data = loads(body)
+        aliases = tuple(a for a in (data.get("attributes") or {}).get("aliases") or () if isinstance(a, str))
+        source = data.get("source")
+        return cls(sys.intern(data["provider"]), data["provider_model_id"], pack(body),
+                   Provenance.of(loads(record[cut + 14:-1])), sys.intern(source) if source else source,
+                   bool(data.get("live", True)), aliases, content_hash)
+
+    @property
+    def id(self) -> str:
+        return f"{self.provider}/{self.provider_model_id}"
+
+    def model(self) -> Model:
+        """The full record (without its raw answer)."""
+        if self._model is not None:
+            return self._model
+        return Model.from_dict({**loads(unpack(self.packed)), "provenance": self.provenance}, raw=b"{}")
+
+    def release(self) -> None:
+        """Drop the unpacked form kept since packing."""
+        self._model = None
+
+    def content_hash(self) -> str:
+        return self._hash
+
+    def body(self) -> bytes:
+        return unpack(self.packed)
+
+    def __repr__(self) -> str:
+        return f"PackedModel({self.id!r})"
+
+
 class CatalogEntry:
     """One published model version, compact: query fields, provenance and the encoded list form."""
 

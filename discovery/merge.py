@@ -159,7 +159,7 @@ class MergeEngine:
                 matches.append((name, hit.id))
                 absorbed.append(hit.id)
         # A catalog entry under one of the model's aliases is the same model, not another one.
-        for alias in model.attributes.get("aliases") or ():
+        for alias in model.aliases:
             absorbed.append(f"{provider}/{alias}")
         link = _Link(tuple(slot_key(provider, k) for k in keys), tuple(matches), tuple(dict.fromkeys(absorbed)))
         self.links[(source, model_id)] = link
@@ -212,11 +212,12 @@ class MergeEngine:
         if owners:
             source = owners[0]
             link = self.links[(source, model_id)]
-            matches = {name: self.catalogs[name].by_id[entry_id] for name, entry_id in link.matches}
-            return combine(self.live[source][model_id], matches, self.order)
+            matches = {name: self.catalogs[name].by_id[entry_id].model() for name, entry_id in link.matches}
+            return combine(self.live[source][model_id].model(), matches, self.order)
         if not self.include_catalog_only or self.absorbed.get(model_id):
             return None
-        by_source = {name: table.by_id[model_id] for name, table in self.catalogs.items() if model_id in table.by_id}
+        by_source = {name: table.by_id[model_id].model() for name, table in self.catalogs.items()
+                     if model_id in table.by_id}
         if not by_source:
             return None
         template = next(iter(by_source.values()))

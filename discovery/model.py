@@ -436,6 +436,16 @@ class Model:
         """The canonical id, ``<provider>/<provider model id>``."""
         return f"{self.provider}/{self.provider_model_id}"
 
+    @property
+    def aliases(self) -> tuple[str, ...]:
+        """Other ids the provider answers to for this model (``attributes["aliases"]``)."""
+        found = self.attributes.get("aliases") or ()
+        return tuple(a for a in found if isinstance(a, str))
+
+    def model(self) -> "Model":
+        """The record itself (a packed record unpacks to one)."""
+        return self
+
     def evolve(self, **changes: Any) -> "Model":
         """Return a copy with some fields replaced."""
         return replace(self, **changes)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 import peewee
 from playhouse.db_url import connect
@@ -399,14 +399,19 @@ class StoredSource:
     body_hash: Optional[str] = None
 
 
-def load_sources() -> dict[str, StoredSource]:
-    """Every source's last good models and fingerprints, for rebuilding the merge at start-up."""
-    models: dict[str, dict[str, Model]] = {}
+def load_sources(build: Optional[Callable[[str, bytes, str], Any]] = None) -> dict[str, StoredSource]:
+    """Every source's last good models and fingerprints, for rebuilding the merge at start-up.
+
+    ``build(source, record JSON, content hash)`` makes each record (default: a Model).
+    """
+    models: dict[str, dict[str, Any]] = {}
     prints: dict[str, dict[str, Optional[str]]] = {}
     query = SourceModelRow.select(SourceModelRow.source, SourceModelRow.model_id, SourceModelRow.fingerprint,
-                                  SourceModelRow.data).tuples().iterator()
-    for source, model_id, fingerprint, data in query:
-        models.setdefault(source, {})[model_id] = Model.from_dict(loads(data), raw=b"{}")
+                                  SourceModelRow.content_hash, SourceModelRow.data).tuples().iterator()
+    for source, model_id, fingerprint, content_hash, data in query:
+        data = data.encode() if isinstance(data, str) else data
+        models.setdefault(source, {})[model_id] = (build(source, data, content_hash) if build is not None
+                                                   else Model.from_dict(loads(data), raw=b"{}"))
         prints.setdefault(source, {})[model_id] = fingerprint
     hashes = dict(ProviderRow.select(ProviderRow.name, ProviderRow.body_hash).tuples())
     return {source: StoredSource(found, prints[source], hashes.get(source)) for source, found in models.items()}

@@ -38,12 +38,22 @@ def same(engine_out, expected):
         assert got.source == m.source and got.live == m.live, k
 
 
-def test_random_changes_to_every_source_match_a_full_merge(sources):
+@pytest.mark.parametrize("packed", [False, True])
+def test_random_changes_to_every_source_match_a_full_merge(sources, packed):
+    """The engine fed records as they are, or packed as the catalog keeps them."""
+    from discovery.enrich import with_provenance
+    from discovery.entry import PackedModel
+
+    def kept(models):
+        if not packed:
+            return models
+        return {k: PackedModel.of(with_provenance(m), keep=False) for k, m in models.items()}
+
     rng = random.Random(3)
     state = {k: dict(v) for k, v in sources.items()}
     engine = MergeEngine(["modelsdev", "litellm"], live_order=["groq", "openai"])
     for name in ("modelsdev", "litellm", "groq", "openai"):
-        engine.update(name, state[name])
+        engine.update(name, kept(state[name]))
     previous = full(state)
     same(engine.merged(), previous)
     for _ in range(8):
@@ -67,7 +77,7 @@ def test_random_changes_to_every_source_match_a_full_merge(sources):
         for mid in removed:
             del models[mid]
         models.update(upserts)
-        affected = engine.update(name, upserts, removed)
+        affected = engine.update(name, kept(upserts), removed)
         expected = full(state)
         same(engine.merged(), expected)
         assert set(upserts) | set(removed) <= affected
