@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import bisect
 import re
+from array import array
 import threading
 import time
 from collections import defaultdict
@@ -109,7 +110,7 @@ class _Text:
 
     def __init__(self, entries: list[Optional[CatalogEntry]], order: list[int]):
         ids = [entries[p].id.replace("\n", "\x00") for p in order]  # type: ignore[union-attr]
-        self.order = order
+        self.order = array("q", order)
         self.ids = "\n".join(ids) + "\n"
         self.id_starts = _line_starts(ids)
         lines = [f"{entries[p].id}\t{entries[p].name or ''}".lower().replace("\n", " ")  # type: ignore[union-attr]
@@ -118,8 +119,9 @@ class _Text:
         self.text_starts = _line_starts(lines)
 
 
-def _line_starts(lines: list[str]) -> list[int]:
-    starts, at = [], 0
+def _line_starts(lines: list[str]) -> array:
+    """Where each line starts in the joined text (and where the text ends), as a compact array."""
+    starts, at = array("q"), 0
     for line in lines:
         starts.append(at)
         at += len(line) + 1
