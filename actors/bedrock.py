@@ -1,14 +1,14 @@
 """BedrockRegionActor: one per AWS region, with its own breaker, timer, boto3 client and latency.
 
-Also the wiring (:func:`start_bedrock_regions`) and the service's Bedrock queries
-(:class:`BedrockQueries`, mixed into :class:`actors.service.Service`).
+Also the wiring (:func:`bedrock_children`, :func:`discover_bedrock_regions`) and the service's
+Bedrock queries (:class:`BedrockQueries`, mixed into :class:`actors.service.Service`).
 """
 from __future__ import annotations
 
 import concurrent.futures
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
@@ -18,7 +18,7 @@ from loguru import logger
 
 from actors.io import IOWorker
 from actors.provider import RefreshTicket, submit_and_wait
-from actors.scheduling import jittered, schedule
+from actors.scheduling import Timer, jittered, schedule
 from discovery.bedrock import (
     PROVIDER,
     BedrockRegionClient,
@@ -27,8 +27,6 @@ from discovery.bedrock import (
     RegionStatus,
     RegionUnavailable,
     describe_regions,
-    endpoint_for,
-    make_client,
     model_region_rows,
     rank_regions,
     resolve_model,
@@ -79,7 +77,7 @@ class BedrockRegionActor(pykka.ThreadingActor):
         self.in_flight: RefreshTicket | None = None
         self.fetcher: BedrockRegionClient | None = None
         self._last_answer: tuple[tuple[list, list], tuple[Model, ...]] | None = None  # I/O thread only
-        self._timer: threading.Timer | None = None
+        self._timer: Timer | None = None
         self._io: IOWorker | None = None
         self._calls: IOWorker | None = None
 
@@ -269,29 +267,39 @@ class BedrockRegionActor(pykka.ThreadingActor):
         return self.status
 
 
-def start_bedrock_regions(service: Any, settings: Settings) -> None:
-    """Start one supervised :class:`BedrockRegionActor` per configured region (if Bedrock is on).
+def bedrock_children(service: Any, settings: Settings) -> list[tuple[str, Callable[[Any], pykka.ActorRef]]]:
+    """A (name, factory) per configured region for the supervisor, if Bedrock is on.
 
-    With ``discover_regions`` the regions EC2 reports enabled are added from a background thread,
-    so a slow EC2 answer never holds up start-up.
+    Each region's actor makes its boto3 client on its own I/O thread at its first refresh, so
+    no region waits for the others' clients before it asks AWS.
     """
     if not settings.bedrock.enabled:
-        return
+        return []
     board = service.bedrock_board = RegionBoard()
-    clients = build_clients(settings.bedrock.regions, settings.bedrock)
+    out = []
+    for region in settings.bedrock.regions:
+        board.publish(RegionStatus(region))
+        out.append((source_name(region), _region_factory(service, settings, region)))
+    return out
+
+
+def _region_factory(service: Any, settings: Settings, region: str) -> Callable[[Any], pykka.ActorRef]:
+    def factory(sup: Any) -> pykka.ActorRef:
+        return BedrockRegionActor.start(region, settings, service.catalog, service.view, service.bedrock_board, sup)
+    return factory
+
+
+def discover_bedrock_regions(service: Any, settings: Settings) -> None:
+    """With ``discover_regions``, add the regions EC2 reports enabled, from a background thread."""
+    if not settings.bedrock.enabled:
+        return
+    board = service.bedrock_board
 
     def start(region: str) -> None:
         board.publish(RegionStatus(region))
+        service.supervisor.start_child(source_name(region), _region_factory(service, settings, region)).get(
+            timeout=settings.ask_timeout)
 
-        def factory(sup: Any, region: str = region) -> pykka.ActorRef:
-            # A restarted actor makes a fresh client: the old one carries the dead actor's timing hooks.
-            return BedrockRegionActor.start(region, settings, service.catalog, service.view, board, sup,
-                                            clients.pop(region, None))
-
-        service.supervisor.start_child(source_name(region), factory).get(timeout=settings.ask_timeout)
-
-    for region in settings.bedrock.regions:
-        start(region)
     if settings.bedrock.discover_regions:
         def discover() -> None:
             try:
@@ -309,28 +317,6 @@ def start_bedrock_regions(service: Any, settings: Settings) -> None:
 
         service.bedrock_discovery = threading.Thread(target=discover, name="bedrock-describe-regions", daemon=True)
         service.bedrock_discovery.start()
-
-
-def build_clients(regions: Iterable[str], config: Any) -> dict[str, Any]:
-    """Every region's boto3 client, made before the actors start.
-
-    Made one after another under the session lock anyway, and the first one loads boto3 and the
-    service model (~0.5 s): done up front, every region starts its first refresh at once.
-    A region whose client cannot be made gets none here; its actor reports why on refresh.
-    """
-    from botocore.exceptions import BotoCoreError
-
-    clients: dict[str, Any] = {}
-    for region in regions:
-        try:
-            clients[region] = make_client("bedrock", region, config, endpoint_for(config.endpoint_url, region))
-        except ProviderError as exc:
-            logger.warning("bedrock: {}", exc.reason)
-            break  # the same for every region (no credentials)
-        except BotoCoreError as exc:  # e.g. an unknown AWS profile: the actors report it per refresh
-            logger.warning("bedrock: cannot make a client for {}: {}: {}", region, type(exc).__name__, exc)
-            break
-    return clients
 
 
 class BedrockQueries:

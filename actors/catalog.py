@@ -188,7 +188,12 @@ class CatalogActor(pykka.ThreadingActor):
         self.state.load_index()
         self.view.provider_rows = store.provider_rows()
         self.view.publish(self.state.index())
-        self._proxy.load_sources.defer()
+        if store.has_sources():
+            self._proxy.load_sources.defer()
+        else:
+            # A new store: nothing to load, nothing for the first refreshes to wait for.
+            self.state.load_sources()
+            self.view.publish_memos({})
         logger.info("catalog loaded: {} models from the store", len(self.state.index()))
 
     def load_sources(self) -> None:
@@ -198,10 +203,11 @@ class CatalogActor(pykka.ThreadingActor):
             self._warm_cache()
         except Exception:
             logger.exception("could not load the sources' last answers; they load again at the next refresh")
-        # Long-lived records are never garbage: keep the collector from walking them again and again.
-        gc.collect()
-        gc.freeze()
-        release_free_memory()
+        if len(self.state.index()) >= LARGE_WRITE:
+            # Long-lived records are never garbage: keep the collector from walking them again and again.
+            gc.collect()
+            gc.freeze()
+            release_free_memory()
         # Last, so refreshes waiting for their memos start once this work is done.
         try:
             self.view.publish_memos(self.state.memos())
@@ -292,7 +298,10 @@ class CatalogActor(pykka.ThreadingActor):
             for model_id, raw in self.state.last_raws.items():
                 self.view.cache.put(model_id, raw)
         if sum(len(s.models) for s in snapshots) >= LARGE_WRITE or len(changed) >= LARGE_WRITE:
-            # A large answer was parsed and written: hand the transient memory back.
+            # A large answer was parsed and written: hand the transient memory back, and keep the
+            # collector from walking the new long-lived records again and again.
+            gc.collect(1)
+            gc.freeze()
             release_free_memory()
         if events:
             # Announce as soon as readers can see the change; the provider rows (a query) can follow.

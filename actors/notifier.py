@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import itertools
-import threading
 import weakref
 from typing import Any, Callable, Optional
 
 import pykka
 from loguru import logger
 
-from actors.scheduling import schedule
+from actors.scheduling import Timer, schedule
 from discovery.messages import ChangeBatch, EventFilter, Subscription
 from discovery.store import StoredEvent
 
@@ -21,7 +20,7 @@ class _Pending:
 
     def __init__(self) -> None:
         self.events: list[StoredEvent] = []
-        self.timer: Optional[threading.Timer] = None
+        self.timer: Optional[Timer] = None
         self.paused = False
 
 

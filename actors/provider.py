@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
@@ -14,7 +13,7 @@ import requests
 from loguru import logger
 
 from actors.io import IOWorker
-from actors.scheduling import jittered, schedule
+from actors.scheduling import Timer, jittered, schedule
 from discovery.health import UNAVAILABLE, HealthRecord
 from discovery.messages import ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.providers import ProviderClient, ProviderError, ProviderHTTPError, client_for
@@ -105,7 +104,7 @@ class ProviderActor(pykka.ThreadingActor):
         self.breaker_state = "closed"
         self.health = HealthRecord(config.failure_threshold, config.recovery_threshold, config.health_window)
         self.manual_refreshes: collections.deque[float] = collections.deque()
-        self._timers: dict[str, threading.Timer] = {}
+        self._timers: dict[str, Timer] = {}
         self._io: Optional[IOWorker] = None
         self.session: Optional[requests.Session] = None
 

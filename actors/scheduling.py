@@ -1,9 +1,18 @@
-"""Timers that tell an actor something later: how actors wait without sleeping."""
+"""Timers that tell an actor something later: how actors wait without sleeping.
+
+Every timer of the process shares one daemon thread (a heap of due times), instead of a thread
+per timer: a service watching eighty sources re-arms hundreds of timers, and starting a thread
+for each costs more than the tell it fires. A timer's action must be quick (a tell to an
+actor's proxy); it runs on the timer thread.
+"""
 from __future__ import annotations
 
+import heapq
+import itertools
 import random
 import threading
-from typing import Callable
+import time
+from typing import Callable, Optional
 
 import pykka
 from loguru import logger
@@ -16,21 +25,63 @@ def jittered(interval: float, jitter: float) -> float:
     return max(0.0, interval * (1 + random.uniform(-jitter, jitter)))
 
 
-def schedule(delay: float, action: Callable[[], object], name: str = "actor-timer") -> threading.Timer:
+class Timer:
+    """One scheduled action; :meth:`cancel` keeps it from running (it may already have run)."""
+
+    __slots__ = ("action", "cancelled", "name", "when")
+
+    def __init__(self, when: float, action: Callable[[], object], name: str):
+        self.when = when
+        self.action = action
+        self.name = name
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class _TimerThread:
+    """The process's one timer thread: runs each due, uncancelled action in time order."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Timer]] = []
+        self._seq = itertools.count()
+        self._wake = threading.Condition()
+        self._thread: Optional[threading.Thread] = None
+
+    def add(self, timer: Timer) -> None:
+        with self._wake:
+            heapq.heappush(self._heap, (timer.when, next(self._seq), timer))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="timer-shared", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is timer:
+                self._wake.notify()
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    self._wake.wait(self._heap[0][0] - time.monotonic() if self._heap else None)
+                _, _, timer = heapq.heappop(self._heap)
+            if timer.cancelled:
+                continue
+            try:
+                timer.action()
+            except pykka.ActorDeadError:
+                pass  # the actor stopped meanwhile: nothing to do
+            except Exception:  # the timer thread must not die; log and move on
+                logger.exception("timer action {} failed", timer.name)
+
+
+_timers = _TimerThread()
+
+
+def schedule(delay: float, action: Callable[[], object], name: str = "actor-timer") -> Timer:
     """Run ``action`` (typically a tell to an actor's own proxy) after ``delay`` seconds.
 
     A dead actor at fire time is not an error: the timer just does nothing.
     """
-    def fire() -> None:
-        try:
-            action()
-        except pykka.ActorDeadError:
-            pass
-        except Exception:  # a timer thread must not die noisily; log and move on
-            logger.exception("timer action {} failed", name)
-
-    timer = threading.Timer(delay, fire)
-    timer.name = name
-    timer.daemon = True
-    timer.start()
+    timer = Timer(time.monotonic() + max(0.0, delay), action, name)
+    _timers.add(timer)
     return timer

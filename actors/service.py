@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import gc
 import signal
 import threading
 from typing import Any, Callable, Iterable, Optional
@@ -10,7 +11,7 @@ import pykka
 import pykka.debug
 from loguru import logger
 
-from actors.bedrock import BedrockQueries, start_bedrock_regions
+from actors.bedrock import BedrockQueries, bedrock_children, discover_bedrock_regions
 from actors.catalog import CatalogActor, CatalogView, StoreReaderActor
 from actors.heap import limit_arenas
 from actors.notifier import NotifierActor, make_unsubscribe
@@ -291,6 +292,13 @@ def start_service(settings: Settings, clients: Optional[dict] = None) -> Service
                                     settings.max_restarts_per_minute, on_failed=report_failed)
     service._refs.append(sup_ref)
     service.supervisor = sup_ref.proxy()
+    # Everything made so far (modules, the loaded catalog) lives as long as the process: the
+    # collector need not walk it again at every full collection while providers pour in.
+    gc.collect(1)
+    gc.freeze()
+    # One supervised actor per AWS region (model_regions, best_regions_for_model... in BedrockQueries)
+    # and per provider, all started in one message: each begins its first refresh as it starts.
+    children = bedrock_children(service, settings)
     for cfg in settings.providers:
         if not cfg.enabled:
             continue
@@ -299,7 +307,7 @@ def start_service(settings: Settings, clients: Optional[dict] = None) -> Service
         def factory(sup, cfg=cfg, client=client):
             return ProviderActor.start(cfg, settings, service.catalog, service.view, sup, client)
 
-        service.supervisor.start_child(cfg.name, factory).get(timeout=settings.ask_timeout)
-    # One supervised actor per AWS region (model_regions, best_regions_for_model... in BedrockQueries).
-    start_bedrock_regions(service, settings)
+        children.append((cfg.name, factory))
+    service.supervisor.start_children(children).get(timeout=max(30.0, settings.ask_timeout))
+    discover_bedrock_regions(service, settings)
     return service

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import collections
-import threading
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -11,7 +10,7 @@ from typing import Any, Callable, Optional
 import pykka
 from loguru import logger
 
-from actors.scheduling import schedule
+from actors.scheduling import Timer, schedule
 
 
 @dataclass
@@ -25,7 +24,7 @@ class Child:
     state: str = "running"  # running | restarting | failed | stopped
     last_error: Optional[str] = None
     restart_count: int = 0
-    timer: Optional[threading.Timer] = None
+    timer: Optional[Timer] = None
 
 
 class SupervisorActor(pykka.ThreadingActor):
@@ -46,7 +45,7 @@ class SupervisorActor(pykka.ThreadingActor):
         self.check_interval = check_interval
         self.on_failed = on_failed
         self.children: dict[str, Child] = {}
-        self._check_timer: Optional[threading.Timer] = None
+        self._check_timer: Optional[Timer] = None
         self.stopping = False
 
     def on_start(self) -> None:
@@ -67,6 +66,16 @@ class SupervisorActor(pykka.ThreadingActor):
         self.children[name] = child
         child.ref = factory(self._proxy)
         return child.ref
+
+    def start_children(self, children: list[tuple[str, Callable[[Any], pykka.ActorRef]]]) -> None:
+        """Start and supervise several actors in one message (each starts its own work at once)."""
+        for name, factory in children:
+            try:
+                self.start_child(name, factory)
+            except Exception as exc:  # one actor that cannot start must not keep the others from starting
+                logger.exception("{} could not start", name)
+                self.children[name].state = "running"
+                self.child_failed(name, f"start failed: {type(exc).__name__}: {exc}")
 
     def ref(self, name: str) -> Optional[pykka.ActorRef]:
         """The live ref of a child, or None (unknown, restarting or failed)."""

@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import bisect
 import re
-from array import array
 import threading
 import time
+from array import array
 from collections import defaultdict
 from functools import lru_cache
 from itertools import compress, islice

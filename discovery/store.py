@@ -422,6 +422,11 @@ def load_source_models() -> dict[str, dict[str, Model]]:
     return {source: dict(s.models) for source, s in load_sources().items()}
 
 
+def has_sources() -> bool:
+    """Whether any source's answer is stored."""
+    return SourceModelRow.select().limit(1).exists()
+
+
 def load_current_rows() -> Iterable[tuple[str, bytes, bytes]]:
     """(content hash, list form, provenance) of every published model, as stored."""
     return ModelRow.select(ModelRow.content_hash, ModelRow.body, ModelRow.provenance).tuples().iterator()
