@@ -19,6 +19,7 @@ from actors.provider import ProviderActor, RefreshRateLimited, RefreshTicket
 from actors.supervisor import SupervisorActor
 from actors.webhooks import WebhookAdmin, WebhookDispatcherActor
 from discovery.messages import EventFilter, RefreshOutcome
+from discovery.providers.base import PARSE_SLOT
 from discovery.model import Model
 from discovery.query import CatalogIndex
 from discovery.settings import Settings
@@ -308,6 +309,10 @@ def start_service(settings: Settings, clients: Optional[dict] = None) -> Service
             return ProviderActor.start(cfg, settings, service.catalog, service.view, sup, client)
 
         children.append((cfg.name, factory))
-    service.supervisor.start_children(children).get(timeout=max(30.0, settings.ask_timeout))
+    # Answers that come in while the actors start are parsed once every actor is up: the starts
+    # (cheap, but many) then do not queue behind the parsing of the fastest providers' answers,
+    # and every first request goes out as early as it can.
+    with PARSE_SLOT:
+        service.supervisor.start_children(children).get(timeout=max(30.0, settings.ask_timeout))
     discover_bedrock_regions(service, settings)
     return service
