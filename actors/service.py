@@ -19,8 +19,8 @@ from actors.provider import ProviderActor, RefreshRateLimited, RefreshTicket
 from actors.supervisor import SupervisorActor
 from actors.webhooks import WebhookAdmin, WebhookDispatcherActor
 from discovery.messages import EventFilter, RefreshOutcome
-from discovery.providers.base import PARSE_SLOT
 from discovery.model import Model
+from discovery.providers.base import PARSE_SLOT
 from discovery.query import CatalogIndex
 from discovery.settings import Settings
 

@@ -21,7 +21,7 @@ from array import array
 from collections import defaultdict
 from functools import lru_cache
 from itertools import compress, islice
-from typing import Iterable, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
 
 from discovery.entry import SORT_FIELDS, CatalogEntry
 from discovery.model import CAPABILITIES, Model
@@ -302,6 +302,27 @@ class CatalogIndex:
             page += islice(compress(ids, map(rest.__getitem__, ids)), max(0, offset - known_total),
                            end - known_total)
         return [ents[p] for p in page], total  # type: ignore[misc]
+
+    def bits_for(self, model_ids: Iterable[str]) -> int:
+        """The bitset of the given ids (those not in the index are left out)."""
+        pos = self._pos
+        return bits_of([pos[m] for m in model_ids if m in pos], len(self._entries))
+
+    def select_by(self, bits: int, key: Callable[[CatalogEntry], Any], descending: bool = False, offset: int = 0,
+                  limit: int = 100) -> tuple[list[CatalogEntry], int]:
+        """A page of the entries in ``bits`` ordered by ``key(entry)`` (None: unknown, last either way;
+        ties by id in the direction of the sort), and the total. For orders the index does not keep
+        (measured performance, say): it sorts the matches, so keep it to selective filters or small sets.
+        """
+        bits &= self._alive
+        ents = self._entries
+        hits = [ents[p] for p in iter_bits(bits)]
+        keyed = [(key(e), e) for e in hits]  # type: ignore[arg-type]
+        known = [(k, e) for k, e in keyed if k is not None]
+        known.sort(key=lambda ke: (ke[0], ke[1].id), reverse=descending)
+        unknown = sorted((e for k, e in keyed if k is None), key=lambda e: e.id)
+        ordered = [e for _, e in known] + unknown
+        return ordered[offset:offset + limit], len(ordered)
 
     # -- text ------------------------------------------------------------------------------------
     def _text(self) -> _Text:

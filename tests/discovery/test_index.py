@@ -134,3 +134,14 @@ def test_many_removals_compact_the_positions(real_models):
 def test_glob_lines_follow_fnmatch(glob, ids, expected):
     text = "\n".join(ids) + "\n"
     assert [m.group(0) for m in glob_line_pattern(glob).finditer(text)] == expected
+
+
+def test_select_by_a_key_the_index_does_not_keep_puts_unknowns_last(real_models):
+    index = CatalogIndex(real_models)
+    some = sorted(real_models)[:50]
+    score = {mid: i % 7 for i, mid in enumerate(some[:30])}  # 20 of the 50 have no value
+    page, total = index.select_by(index.bits_for(some), lambda e: score.get(e.id), descending=True, limit=50)
+    assert total == 50
+    values = [score.get(e.id) for e in page]
+    assert values[:30] == sorted(values[:30], reverse=True) and values[30:] == [None] * 20
+    assert [e.id for e in page[30:]] == sorted(e.id for e in page[30:])
