@@ -19,6 +19,7 @@ from discovery.diff import STATUS_CHANGED
 from discovery.messages import ChangeBatch, ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.model import Model
 from discovery.query import CatalogIndex
+from discovery.redaction import scrub
 from discovery.settings import Settings
 
 # Models in one apply above which the transient memory of the write is handed back to the OS.
@@ -334,6 +335,7 @@ class CatalogActor(pykka.ThreadingActor):
         return self._fail(failure.source, failure.run_id, failure.reason)
 
     def _fail(self, source: str, run_id: int, reason: str) -> RefreshOutcome:
+        reason = scrub(reason)  # whatever produced it, no secret is stored or returned
         try:
             finished = store.fail_run(run_id, reason)
             self._update_row(source, last_refresh_at=finished, last_error=reason)
@@ -344,13 +346,14 @@ class CatalogActor(pykka.ThreadingActor):
     def interrupt_run(self, run_id: int, reason: str) -> None:
         """Mark a run that will not finish (reached by tell; a commit already made stands)."""
         try:
-            store.RefreshRunRow.update(outcome=store.INTERRUPTED, error=reason, finished_at=time.time()).where(
+            store.RefreshRunRow.update(outcome=store.INTERRUPTED, error=scrub(reason), finished_at=time.time()).where(
                 (store.RefreshRunRow.id == run_id) & (store.RefreshRunRow.outcome == store.RUNNING)).execute()
         except Exception:
             logger.exception("could not mark run {} interrupted", run_id)
 
     def set_provider_status(self, name: str, status: str, reason: Optional[str], old: Optional[str] = None) -> None:
         """Persist a provider status change and announce it as a ``status_changed`` event."""
+        reason = scrub(reason)
         try:
             with store.db.atomic():
                 store.set_provider_status(name, status, reason)

@@ -26,6 +26,7 @@ from actors.scheduling import schedule
 from discovery import store
 from discovery import subscriptions_store as subs
 from discovery.messages import ChangeBatch, EventFilter
+from discovery.redaction import REDACTOR, scrub
 from discovery.settings import Settings
 from discovery.webhooks import (
     MIN_SECRET_LENGTH,
@@ -92,15 +93,15 @@ def post_delivery(url: str, delivery: Delivery, timeout: float, allow_private: b
         finally:
             resp.close()
     except InvalidWebhookURL as exc:
-        return PostResult(False, None, f"refused: {exc}", (time.perf_counter() - started) * 1000)
+        return PostResult(False, None, scrub(f"refused: {exc}"), (time.perf_counter() - started) * 1000)
     except requests.RequestException as exc:
-        return PostResult(False, None, redact(f"{type(exc).__name__}: {exc}", url),
+        return PostResult(False, None, scrub(redact(f"{type(exc).__name__}: {exc}", url)),
                           (time.perf_counter() - started) * 1000)
     elapsed = (time.perf_counter() - started) * 1000
     if 200 <= status < 300:
         return PostResult(True, status, None, elapsed)
     body = snippet.decode("utf-8", "replace").strip()
-    return PostResult(False, status, f"HTTP {status}" + (f": {body[:200]}" if body else ""), elapsed)
+    return PostResult(False, status, scrub(f"HTTP {status}" + (f": {body[:200]}" if body else "")), elapsed)
 
 
 def _survives(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -200,6 +201,7 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.settings.webhook_workers),
                                                            thread_name_prefix="webhook-post")
         for row in subs.list_webhooks():
+            REDACTOR.add(row.secret)
             self._hooks[row.id] = _Hook(row)
         if self._notifier is not None:
             # Subscribe before the first reads: whatever commits after this point wakes us.
@@ -247,6 +249,7 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
     def create(self, url: str, secret: str, event_filter: dict[str, Any], max_batch: int, max_delay: float,
                description: str | None, since: int | None) -> dict[str, Any]:
         """Store a subscription; delivery starts after ``since`` (default: the newest event)."""
+        REDACTOR.add(secret)
         cursor = store.last_event_id() if since is None else max(0, since)
         row = subs.create_webhook(url, secret, event_filter, cursor, max_batch, max_delay, description)
         hook = self._hooks[row.id] = _Hook(row)
