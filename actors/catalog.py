@@ -286,11 +286,24 @@ class CatalogActor(pykka.ThreadingActor):
         self.flush_snapshots()
         return self._apply([snapshot])[0]
 
+    def apply_snapshots(self, snapshots: list[ProviderSnapshot]) -> list[RefreshOutcome]:
+        """Diff and commit several sources' answers now, as one batch (queued ones first)."""
+        self.flush_snapshots()
+        return self._apply(list(snapshots))
+
     def _apply(self, snapshots: list[ProviderSnapshot]) -> list[RefreshOutcome]:
-        """Diff and commit; a refused or failed write leaves everything as it was."""
+        """Diff and commit; a refused or failed write leaves everything as it was.
+
+        A batch whose commit fails is tried again one snapshot at a time, so one source's bad
+        write never fails another's.
+        """
         try:
             outcomes, events, changed = self.state.apply_many(snapshots)
         except Exception as exc:  # database trouble: the transaction rolled back; keep serving
+            if len(snapshots) > 1:
+                logger.warning("a batch of {} snapshots could not be committed ({}: {}); committing each on its own",
+                               len(snapshots), type(exc).__name__, exc)
+                return [outcome for snap in snapshots for outcome in self._apply([snap])]
             logger.exception("refresh of {} could not be committed", ", ".join(s.source for s in snapshots))
             return [self._fail(s.source, s.run_id, f"store: {type(exc).__name__}: {exc}") for s in snapshots]
         if changed:

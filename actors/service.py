@@ -100,7 +100,7 @@ class Service(BedrockQueries):
         if found is None and self.view.allocated(run_id):
             return {"id": run_id, "outcome": "running", "provider": None, "trigger": None, "started_at": None,
                     "finished_at": None, "duration_ms": None, "total": None, "added": 0, "updated": 0,
-                    "removed": 0, "error": None}
+                    "removed": 0, "rejected": 0, "rejections": [], "error": None}
         return found
 
     def provider_names(self) -> list[str]:

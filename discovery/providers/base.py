@@ -479,11 +479,9 @@ class ProviderClient:
 
 
 def dedupe(models: Iterable[Model]) -> list[Model]:
-    """Keep the first model of each id (some APIs repeat ids), preserving order."""
-    seen: set[str] = set()
-    out = []
-    for m in models:
-        if m.id not in seen:
-            seen.add(m.id)
-            out.append(m)
-    return out
+    """The models in order, repeated ids included (some APIs repeat ids).
+
+    The catalog keeps the first record of each id and counts the others in the run's
+    ``rejected`` (discovery/limits.py), so a repeated id is visible instead of silently dropped.
+    """
+    return list(models)

@@ -171,9 +171,11 @@ class SSEMessage:
 class SSEClient:
     """A minimal SSE client over a raw socket (HTTP/1.0, so the body is the plain stream)."""
 
-    def __init__(self, port: int, path: str, last_event_id: int | None = None, timeout: float = 10.0):
+    def __init__(self, port: int, path: str, last_event_id: int | None = None, timeout: float = 10.0,
+                 extra_headers: dict[str, str] | None = None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         headers = f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+        headers += "".join(f"{k}: {v}\r\n" for k, v in (extra_headers or {}).items())
         if last_event_id is not None:
             headers += f"Last-Event-ID: {last_event_id}\r\n"
         self.sock.sendall((headers + "\r\n").encode())
