@@ -213,11 +213,16 @@ class CatalogState:
         """Hand one source's changes to the merge (Bedrock regions through the fold); the affected ids."""
         engine = self._engine_now()
         if source.startswith(BEDROCK_SOURCE):
-            combined, gone = self._fold.update(region_of(source) or source, upserts, removed)
-            return engine.update(BEDROCK, combined, gone)
+            return self._feed_regions([(source, upserts, removed)])
         if self.is_catalog.get(source) and source not in engine.catalogs:
             return engine.add_catalog(source) | engine.update(source, upserts, removed)
         return engine.update(source, upserts, removed)
+
+    def _feed_regions(self, changes) -> set[str]:
+        """Bedrock regions' changes, folded together: a model several regions list is recombined once."""
+        combined, gone = self._fold.update_many((region_of(source) or source, upserts, removed)
+                                                for source, upserts, removed in changes)
+        return self._engine_now().update(BEDROCK, combined, gone)
 
     # -- reading ---------------------------------------------------------------------------------
     def index(self) -> CatalogIndex:
@@ -354,10 +359,17 @@ class CatalogState:
     def _commit(self, snapshots, accepted, working, outcomes, now):
         index = self._index
         affected: set[str] = set(self._dirty)
-        for snap, _previous, _new, write in accepted:
+        regions = []
+        for snap, _previous, new, write in accepted:
             if write.upserts or write.deletes:
-                upserts = {r.model.id: r.model for r in write.upserts}
-                affected |= self._feed(snap.source, upserts, write.deletes)
+                # The records as kept (packed), so the merge holds what the source state holds.
+                upserts = {r.model.id: new.models[r.model.id] for r in write.upserts}
+                if snap.source.startswith(BEDROCK_SOURCE):
+                    regions.append((snap.source, upserts, write.deletes))
+                else:
+                    affected |= self._feed(snap.source, upserts, write.deletes)
+        if regions:
+            affected |= self._feed_regions(regions)
 
         def run_of(model_id: str) -> ProviderSnapshot:
             for snap, previous, new, _ in reversed(accepted):
@@ -366,6 +378,9 @@ class CatalogState:
             return accepted[-1][0]
 
         engine = self._engine_now()
+        # A merged record that is a source's record as it came (nothing enriched) reuses its packing.
+        packed_of = {id(rec._model): rec.packed for _, _, new, _ in accepted for model_id in new.fresh
+                     for rec in (new.models.get(model_id),) if isinstance(rec, PackedModel) and rec._model is not None}
         changes: list[tuple[ModelChange, ProviderSnapshot]] = []
         touches: list[tuple[Model, bytes]] = []
         index_changes: dict[str, Optional[CatalogEntry]] = {}
@@ -391,7 +406,7 @@ class CatalogState:
             if merged is not None:
                 body = bodies.get(model_id) or merged.encode_body()
                 bodies[model_id] = body
-                index_changes[model_id] = CatalogEntry.of(merged, body)
+                index_changes[model_id] = CatalogEntry.of(merged, body, packed_of.get(id(merged)))
             else:
                 index_changes[model_id] = None
         new_index = index.apply(index_changes, self.version + 1) if index_changes else index
