@@ -13,6 +13,7 @@ from cachetools import LRUCache
 from loguru import logger
 
 from actors.heap import release_free_memory
+from actors.scheduling import schedule
 from discovery import store
 from discovery.catalog import CatalogState, SourceMemo
 from discovery.diff import STATUS_CHANGED
@@ -194,6 +195,7 @@ class CatalogActor(pykka.ThreadingActor):
         else:
             # A new store: nothing to load, nothing for the first refreshes to wait for.
             self.state.load_sources()
+            self._await_regions()
             self.view.publish_memos({})
         logger.info("catalog loaded: {} models from the store", len(self.state.index()))
 
@@ -201,6 +203,7 @@ class CatalogActor(pykka.ThreadingActor):
         """Load every source's last answer and the merge state (reached by tell, after start)."""
         try:
             self.state.load_sources()
+            self._await_regions()
             self._warm_cache()
         except Exception:
             logger.exception("could not load the sources' last answers; they load again at the next refresh")
@@ -214,6 +217,33 @@ class CatalogActor(pykka.ThreadingActor):
             self.view.publish_memos(self.state.memos())
         finally:
             self.view.memos_ready.set()
+
+    def _await_regions(self) -> None:
+        """At start-up, Bedrock's merge waits for every configured region's first answer (see
+        CatalogState.await_regions), at most ``hold`` seconds."""
+        bedrock = self.settings.bedrock
+        if not (bedrock.enabled and self.settings.refresh_on_start and bedrock.regions):
+            return
+        from discovery.bedrock import source_name
+
+        self.state.await_regions(source_name(r) for r in bedrock.regions)
+        hold = max(30.0, bedrock.timeout * 3 + 5)
+        schedule(hold, self._proxy.release_held.defer, name="timer-catalog-release-held")
+
+    def release_held(self) -> None:
+        """Stop waiting for regions that have not answered: merge what was held (reached by tell)."""
+        try:
+            events, changed = self.state.release_held()
+        except Exception:
+            logger.exception("could not merge the held Bedrock region answers")
+            return
+        self._published(events, changed)
+
+    def _published(self, events: list[store.StoredEvent], changed: set[str]) -> None:
+        if changed:
+            self.view.publish(self.state.index(), changed)
+        if events:
+            self._announce(events)
 
     def _warm_cache(self) -> None:
         """Fill the record cache with the published models' raw answers, as far as its budget goes."""
@@ -354,6 +384,12 @@ class CatalogActor(pykka.ThreadingActor):
             self._update_row(source, last_refresh_at=finished, last_error=reason)
         except Exception:
             logger.exception("could not record the failure of run {}", run_id)
+        if source in self.state.awaited_regions:
+            # A region that will not answer this time: the others' answers need not wait for it.
+            try:
+                self._published(*self.state.region_settled(source))
+            except Exception:
+                logger.exception("could not merge the held Bedrock region answers")
         return RefreshOutcome(run_id, source, store.FAILED, error=reason)
 
     def interrupt_run(self, run_id: int, reason: str) -> None:

@@ -384,14 +384,20 @@ class RegionFold:
     def update(self, region: str, upserts: Mapping[str, Model], removed: Iterable[str] = ()
                ) -> tuple[dict[str, Model], list[str]]:
         """One region's changes in; the combined models that changed (by id) and the ids now gone out."""
+        return self.update_many([(region, upserts, removed)])
+
+    def update_many(self, changes: Iterable[tuple[str, Mapping[str, Model], Iterable[str]]]
+                    ) -> tuple[dict[str, Model], list[str]]:
+        """Several regions' changes (in order) in, each touched model recombined once."""
         touched: set[str] = set()
-        for model_id in removed:
-            per_region = self._by_id.get(model_id)
-            if per_region is not None and per_region.pop(region, None) is not None:
+        for region, upserts, removed in changes:
+            for model_id in removed:
+                per_region = self._by_id.get(model_id)
+                if per_region is not None and per_region.pop(region, None) is not None:
+                    touched.add(model_id)
+            for model_id, m in upserts.items():
+                self._by_id.setdefault(model_id, {})[region] = m
                 touched.add(model_id)
-        for model_id, m in upserts.items():
-            self._by_id.setdefault(model_id, {})[region] = m
-            touched.add(model_id)
         return self._recombine(touched)
 
     def combine(self, region_models: Mapping[str, Mapping[str, Model]]) -> dict[str, Model]:

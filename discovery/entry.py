@@ -150,11 +150,11 @@ class CatalogEntry:
 
     def __init__(self, model_id: str, provider: str, provider_model_id: str, name: Optional[str], body: bytes,
                  content_hash: str, provenance: Provenance, live: bool, facets: tuple[str, ...],
-                 sort_keys: tuple[Any, ...], source: Optional[str]):
+                 sort_keys: tuple[Any, ...], source: Optional[str], packed: Optional[bytes] = None):
         self.id = model_id
         self.provider = provider
         self.name = name
-        self.packed = pack(body)
+        self.packed = packed if packed is not None else pack(body)
         self.content_hash = content_hash
         self.provenance = provenance
         self.live = live
@@ -172,12 +172,13 @@ class CatalogEntry:
         return self.id[len(self.provider) + 1:]
 
     @classmethod
-    def of(cls, model: Model, body: Optional[bytes] = None) -> "CatalogEntry":
-        """The entry of a record (``body``: its list form, if already encoded; not kept on the record)."""
+    def of(cls, model: Model, body: Optional[bytes] = None, packed: Optional[bytes] = None) -> "CatalogEntry":
+        """The entry of a record (``body``: its list form, if already encoded; ``packed``: that form
+        packed already, e.g. by the source record this very record is)."""
         return cls(model.id, model.provider, model.provider_model_id, model.name,
                    body if body is not None else model.encode_body(), model.content_hash(),
                    Provenance.of(model.provenance), model.live, model_facets(model), model_sort_keys(model),
-                   model.source)
+                   model.source, packed)
 
     @classmethod
     def from_stored(cls, body: bytes, content_hash: str, provenance: Mapping[str, str]) -> "CatalogEntry":

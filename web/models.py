@@ -12,8 +12,9 @@ from web.errors import ApiError
 bp = Blueprint("models", __name__, url_prefix="/api/v1")
 
 
-def _query_args(extra_ignored: tuple[str, ...] = ()) -> dict[str, str]:
-    return {k: v for k, v in request.args.items() if k not in extra_ignored}
+def _query_args(extra_ignored: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """The query parameters, a repeated one with all its values (they mean their union)."""
+    return {k: v for k, v in request.args.to_dict(flat=False).items() if k not in extra_ignored}
 
 
 def _page(args: dict[str, str], provider: str | None = None):
