@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import itertools
+import sys
 from typing import Any, Optional
 from urllib.parse import parse_qs
 
@@ -28,6 +29,8 @@ STREAM_PATH = "/api/v1/events/stream"
 # A client this far behind (bytes queued for it and not yet taken by its socket) is dropped; it
 # reconnects with Last-Event-ID and catches up from the store.
 MAX_BUFFER = 8 * 1024 * 1024
+# The thread switch interval while a commit is written to every stream (seconds).
+FAN_OUT_SLICE = 0.05
 # A client whose socket takes nothing for this long is dropped (it stopped reading).
 SEND_TIMEOUT = 30.0
 PREAMBLE = b"retry: 2000\n: connected\n\n"
@@ -79,33 +82,101 @@ def parse_stream_request(query: bytes, last_event_id: Optional[str]) -> tuple[Ev
     return flt, since
 
 
+class _Resumed:
+    """Awaitable that finishes a coroutine which was started by hand and suspended.
+
+    ``first`` is what the coroutine yielded (the future it waits on); a task awaiting this object
+    waits on that future and then drives the coroutine on, exactly as if it had started it.
+    """
+
+    __slots__ = ("coro", "first")
+
+    def __init__(self, coro: Any, first: Any):
+        self.coro, self.first = coro, first
+
+    def __await__(self):
+        value = self.first
+        while True:
+            try:
+                sent = yield value
+            except BaseException as exc:  # noqa: BLE001 - handed to the coroutine, as a task would
+                try:
+                    value = self.coro.throw(exc)
+                except StopIteration as stop:
+                    return stop.value
+            else:
+                try:
+                    value = self.coro.send(sent)
+                except StopIteration as stop:
+                    return stop.value
+
+
 class _Stream:
-    """One open stream: its filter, the last event id it has passed, and bytes waiting to be sent."""
+    """One open stream: its filter, the last event id it has passed, and how its bytes go out.
 
-    __slots__ = ("buffer", "closed", "filter", "held", "id", "last", "size", "wake")
+    A write is sent at once, in the caller's turn of the event loop: the server's ``send`` only
+    suspends when the client's socket is full, and only then does a task take over (the bytes
+    that come meanwhile queue behind it). So a commit's fan-out to a thousand streams is a
+    thousand socket writes in one pass, not a thousand task switches.
+    """
 
-    def __init__(self, stream_id: int, flt: EventFilter, last: int):
+    __slots__ = ("buffer", "closed", "done", "filter", "held", "id", "last", "last_write", "send", "sending",
+                 "size")
+
+    def __init__(self, stream_id: int, flt: EventFilter, send: Any):
         self.id = stream_id
         self.filter = flt
-        self.last = last
+        self.last = 0
+        self.send = send
         self.buffer: collections.deque[bytes] = collections.deque()
         self.size = 0
-        self.wake = asyncio.Event()
+        self.sending: Optional[asyncio.Task] = None
         self.closed = False
+        self.done = asyncio.Event()
+        self.last_write = 0.0
         # Live events that arrived while the stored ones were read (None: not resuming now).
         self.held: Optional[list[StoredEvent]] = None
 
-    def push(self, data: bytes) -> None:
-        if data and not self.closed:
+    def write(self, data: bytes, now: float) -> None:
+        """Send ``data`` now if the socket takes it, else queue it behind the send in progress."""
+        if not data or self.closed:
+            return
+        self.last_write = now
+        if self.sending is not None:
             self.buffer.append(data)
             self.size += len(data)
             if self.size > MAX_BUFFER:
-                self.close()  # too far behind: it resumes from the store
-            self.wake.set()
+                self.close()  # too far behind: it reconnects and resumes from the store
+            return
+        coro = self.send({"type": "http.response.body", "body": data, "more_body": True})
+        try:
+            first = coro.send(None)
+        except StopIteration:
+            return
+        except Exception:  # noqa: BLE001 - the connection is gone
+            self.close()
+            return
+        self.sending = asyncio.ensure_future(self._finish(_Resumed(coro, first)))
+
+    async def _finish(self, pending: _Resumed) -> None:
+        """The socket was full: wait for it, then send what queued meanwhile."""
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await pending
+            while self.buffer and not self.closed:
+                data = b"".join(self.buffer)
+                self.buffer.clear()
+                self.size = 0
+                async with asyncio.timeout(SEND_TIMEOUT):
+                    await self.send({"type": "http.response.body", "body": data, "more_body": True})
+        except BaseException:  # noqa: BLE001 - a client that stopped reading, or went away
+            self.close()
+        finally:
+            self.sending = None
 
     def close(self) -> None:
         self.closed = True
-        self.wake.set()
+        self.done.set()
 
 
 class StreamHub:
@@ -121,6 +192,7 @@ class StreamHub:
         self._filters: dict[EventFilter, EventFilter] = {}
         self._ids = itertools.count(1)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._heartbeat: Optional[asyncio.Task] = None
         self._unsubscribe: Any = None
         self._closing = False
 
@@ -172,11 +244,22 @@ class StreamHub:
 
     # -- the event loop ------------------------------------------------------------------------------
     def _fan_out(self, events: tuple[StoredEvent, ...]) -> None:
+        # One pass, not shared with the API's threads: with a short switch interval a thousand
+        # writes (about 10 ms of work) would be cut into slices and take several times as long.
+        interval = sys.getswitchinterval()
+        sys.setswitchinterval(max(interval, FAN_OUT_SLICE))
+        try:
+            self._write_all(events)
+        finally:
+            sys.setswitchinterval(interval)
+
+    def _write_all(self, events: tuple[StoredEvent, ...]) -> None:
         # Streams with the same filter at the same position get the same bytes: built once.
         chunks: dict[tuple[int, int], bytes] = {}
         newest = events[-1].id if events else 0
         encode = self.encoded.get
-        for stream in self._streams.values():
+        now = self._loop.time() if self._loop is not None else 0.0
+        for stream in list(self._streams.values()):
             if stream.held is not None:
                 stream.held.extend(events)
                 continue
@@ -188,7 +271,7 @@ class StreamHub:
             if newest > stream.last:
                 stream.last = newest
             if data:
-                stream.push(data)
+                stream.write(data, now)
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         """Serve ``GET /api/v1/events/stream`` (see the module docstring)."""
@@ -223,26 +306,29 @@ class StreamHub:
     async def _stream(self, flt: EventFilter, since: Optional[int], receive: Any, send: Any, head_only: bool) -> None:
         loop = asyncio.get_running_loop()
         flt = self._filters.setdefault(flt, flt)
-        stream = _Stream(next(self._ids), flt, 0)
+        stream = _Stream(next(self._ids), flt, send)
         # Registered before the newest id is read: nothing committed from here on is missed.
-        self._streams[stream.id] = stream
         stream.held = []
+        stream.last_write = loop.time()
+        self._streams[stream.id] = stream
+        self._ensure_heartbeat(loop)
         watcher: Optional[asyncio.Task] = None
         try:
             await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
             if head_only:
                 return
-            await _send_body(send, PREAMBLE)
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await send({"type": "http.response.body", "body": PREAMBLE, "more_body": True})
             watcher = asyncio.ensure_future(self._watch_disconnect(receive, stream))
             head = await loop.run_in_executor(None, self.service.last_event_id)
             stored: list[StoredEvent] = []
+            notice = b""
             if since is None:
                 stream.last = head
             elif since > head:
                 # A resume point from another feed (or a replaced store): go on from the newest event.
                 stream.last = head
-                stream.push(b": resume point %d is past the newest event %d; streaming from there\n\n"
-                            % (since, head))
+                notice = b": resume point %d is past the newest event %d; streaming from there\n\n" % (since, head)
             else:
                 stream.last = since
                 stored = await loop.run_in_executor(None, self._backfill, flt, since)
@@ -250,26 +336,46 @@ class StreamHub:
                     stream.last = max(stream.last, stored[-1].id)
             held, stream.held = stream.held, None
             encode = self.encoded.get
-            chunks = [encode(e) for e in stored if flt.matches(e)]
+            chunks = [notice] + [encode(e) for e in stored if flt.matches(e)]
             chunks += [encode(e) for e in held if e.id > stream.last and flt.matches(e)]
             if held:
                 stream.last = max(stream.last, held[-1].id)
-            stream.push(b"".join(chunks))
-            await self._pump(stream, send)
+            if self._closing:
+                stream.close()
+            stream.write(b"".join(chunks), loop.time())
+            await stream.done.wait()
         except (OSError, TimeoutError):
             pass  # the client went away, or stopped reading
         except Exception:  # noqa: BLE001 - one stream's failure must not end others
             logger.exception("event stream {} failed", stream.id)
         finally:
+            stream.closed = True
             self._streams.pop(stream.id, None)
             if watcher is not None:
                 watcher.cancel()
         if not head_only:
             try:
                 async with asyncio.timeout(1.0):
+                    if stream.sending is not None:
+                        await asyncio.wait([stream.sending])
                     await send({"type": "http.response.body", "body": b"", "more_body": False})
             except Exception:  # noqa: BLE001 - the connection is gone already
                 pass
+
+    def _ensure_heartbeat(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self._heartbeat is None or self._heartbeat.done():
+            self._heartbeat = loop.create_task(self._beat())
+
+    async def _beat(self) -> None:
+        """Every stream that sent nothing for a heartbeat interval gets a comment (one timer for all)."""
+        loop = asyncio.get_running_loop()
+        step = max(0.05, self.heartbeat / 4)
+        while self._streams:
+            await asyncio.sleep(step)
+            now = loop.time()
+            for stream in list(self._streams.values()):
+                if stream.held is None and now - stream.last_write >= self.heartbeat:
+                    stream.write(b": heartbeat\n\n", now)
 
     def _backfill(self, flt: EventFilter, since: int) -> list[StoredEvent]:
         """On a worker thread: every stored event after ``since`` of the filter's kinds and providers."""
@@ -289,28 +395,3 @@ class StreamHub:
             if message["type"] == "http.disconnect":
                 stream.close()
                 return
-
-    async def _pump(self, stream: _Stream, send: Any) -> None:
-        """Send what the stream's buffer holds as it comes; a heartbeat comment when nothing did."""
-        while not stream.closed:
-            if not stream.buffer:
-                stream.wake.clear()
-                try:
-                    async with asyncio.timeout(self.heartbeat):
-                        await stream.wake.wait()
-                except TimeoutError:
-                    await _send_body(send, b": heartbeat\n\n")
-                    continue
-            if stream.buffer:
-                data = b"".join(stream.buffer) if len(stream.buffer) > 1 else stream.buffer[0]
-                stream.buffer.clear()
-                stream.size = 0
-                await _send_body(send, data)
-        if stream.size > MAX_BUFFER:
-            await _send_body(send, b": too far behind; reconnect with Last-Event-ID to catch up from the stored feed\n\n")
-
-
-async def _send_body(send: Any, data: bytes) -> None:
-    """One piece of the stream; a client that takes none of it for SEND_TIMEOUT seconds is dropped."""
-    async with asyncio.timeout(SEND_TIMEOUT):
-        await send({"type": "http.response.body", "body": data, "more_body": True})
