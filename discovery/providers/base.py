@@ -479,9 +479,15 @@ class ProviderClient:
 
 
 def dedupe(models: Iterable[Model]) -> list[Model]:
-    """The models in order, repeated ids included (some APIs repeat ids).
+    """Keep the first model of each id (some APIs repeat ids as a matter of course), preserving order.
 
-    The catalog keeps the first record of each id and counts the others in the run's
-    ``rejected`` (discovery/limits.py), so a repeated id is visible instead of silently dropped.
+    A format whose API is not known to repeat ids does not call this: the catalog then keeps the
+    first record of a repeated id and counts the others in the run's ``rejected``.
     """
-    return list(models)
+    seen: set[str] = set()
+    out = []
+    for m in models:
+        if m.id not in seen:
+            seen.add(m.id)
+            out.append(m)
+    return out

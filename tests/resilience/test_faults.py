@@ -34,10 +34,6 @@ def setup(start_service, simulator):
     return service, create_app(service).test_client(), simulator.state
 
 
-def victim_models(client):
-    return sorted(m["id"] for m in client.get("/api/v1/providers/victim/models?limit=1000").get_json()["data"])
-
-
 def victim_state(client):
     """Everything stored of the victim: full records, every version of each, and its events but status changes."""
     records = client.get("/api/v1/providers/victim/models?limit=1000").get_json()["data"]
