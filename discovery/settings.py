@@ -273,6 +273,9 @@ def load_settings(
 
     kwargs["bedrock"] = load_bedrock_settings(data.get("bedrock"), env)
     kwargs.update(overrides)
+    for key, low in (("http_threads", 1), ("sse_max_streams", 1), ("max_request_body", 1024)):
+        if key in kwargs and kwargs[key] < low:
+            raise SettingsError(f"service.{key}: must be at least {low}, got {kwargs[key]}")
     if "providers" not in kwargs:
         kwargs["providers"] = tuple(providers.values()) if providers else default_providers(env)
     return Settings(**kwargs)
