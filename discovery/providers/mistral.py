@@ -106,7 +106,9 @@ class MistralClient(ProviderClient):
             if isinstance(caps.get(key), bool):
                 draft.set(f"capabilities.{capability}", caps[key])
         if isinstance(caps.get("vision"), bool) and kind == "chat":
-            draft.set("modalities.input", ["text", "image"] if caps["vision"] else ["text"])
+            # Mistral's "audio" capability is audio input (Voxtral listens; it does not speak).
+            inputs = ["text"] + (["image"] if caps["vision"] else []) + (["audio"] if caps.get("audio") is True else [])
+            draft.set("modalities.input", inputs)
             draft.set("modalities.output", ["text"])
         draft.set("limits.context_window", positive_int(card.get("max_context_length")))
         if "deprecation" in card:
