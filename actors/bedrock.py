@@ -17,7 +17,7 @@ import pykka
 from loguru import logger
 
 from actors.io import IOWorker
-from actors.provider import RefreshTicket, submit_and_wait
+from actors.provider import RefreshTicket, fail_and_wait, submit_and_wait
 from actors.scheduling import Timer, jittered, schedule
 from discovery.bedrock import (
     PROVIDER,
@@ -212,7 +212,7 @@ class BedrockRegionActor(pykka.ThreadingActor):
             if failure is not None:
                 log = logger.info if unavailable else logger.warning
                 log("refresh {} of {} failed: {}", ticket.run_id, self.source, failure.reason)
-                outcome = self.catalog.record_failure(failure).get(timeout=self.settings.ask_timeout)
+                outcome = fail_and_wait(self.catalog, failure)
         except Exception as exc:  # the ticket must always resolve
             logger.opt(exception=exc).error("{}: refresh {} could not be completed", self.source, ticket.run_id)
             outcome = RefreshOutcome(ticket.run_id, self.source, "failed", error=f"internal: {exc}")

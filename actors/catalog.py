@@ -365,9 +365,13 @@ class CatalogActor(pykka.ThreadingActor):
             self.view.provider_rows = rows
         return outcomes
 
-    def record_failure(self, failure: RefreshFailure) -> RefreshOutcome:
-        """Record a refresh that produced no snapshot."""
-        return self._fail(failure.source, failure.run_id, failure.reason)
+    def record_failure(self, failure: RefreshFailure,
+                       future: Optional[concurrent.futures.Future] = None) -> RefreshOutcome:
+        """Record a refresh that produced no snapshot; ``future`` (if given) gets the outcome."""
+        outcome = self._fail(failure.source, failure.run_id, failure.reason)
+        if future is not None and not future.done():
+            future.set_result(outcome)
+        return outcome
 
     def _fail(self, source: str, run_id: int, reason: str) -> RefreshOutcome:
         try:
