@@ -289,8 +289,10 @@ def normalize_summary(region: str, summary: Mapping[str, Any], profiles: Sequenc
     status = LIFECYCLE.get(str(lifecycle.get("status", "")).upper())
     draft.set("lifecycle.status", status)
     draft.set("lifecycle.release_date", iso_date(_jsonable(lifecycle.get("startOfLifeTime"))))
-    draft.set("lifecycle.deprecation_date", iso_date(_jsonable(lifecycle.get("endOfLifeTime")
-                                                                or lifecycle.get("legacyTime"))))
+    # Bedrock's legacyTime starts the legacy (discouraged) period; endOfLifeTime ends access.
+    draft.set("lifecycle.deprecation_date", iso_date(_jsonable(lifecycle.get("legacyTime")
+                                                                or lifecycle.get("endOfLifeTime"))))
+    draft.set("lifecycle.retirement_date", iso_date(_jsonable(lifecycle.get("endOfLifeTime"))))
     draft.set("regions", (region,))
     types = [INFERENCE_TYPES.get(t, str(t).lower()) for t in summary.get("inferenceTypesSupported") or ()]
     if profiles and "inference_profile" not in types:

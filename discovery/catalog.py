@@ -69,7 +69,7 @@ class _Source:
 _EMPTY = _Source()
 # Part of the merge fingerprint: change it when the merge rules change what they make of the
 # same records, so a store merged by older code is checked (and brought up to date) at start-up.
-MERGE_VERSION = "1"
+MERGE_VERSION = "2"
 MERGE_KEY = "merge_fingerprint"
 
 
@@ -441,11 +441,13 @@ class CatalogState:
                 changes.append((ModelChange(model_id, ADDED, None, merged), run_of(model_id)))
             elif merged is None:
                 changes.append((ModelChange(model_id, REMOVED, entry.model(), None), run_of(model_id)))
-            elif entry.content_hash != merged.content_hash():
-                diff = diff_contents(loads(entry.body), merged.content())
+            elif entry.content_hash != merged.content_hash() and (
+                    diff := diff_contents(loads(entry.body), merged.content())):
                 changes.append((ModelChange(model_id, UPDATED, None, merged, diff), run_of(model_id)))
-            elif entry.trace_hash != trace_hash(trace_bytes) or entry.source != merged.source:
-                # The same content, stated by other sources or entries: no new version.
+            elif (entry.content_hash != merged.content_hash() or entry.trace_hash != trace_hash(trace_bytes)
+                  or entry.source != merged.source):
+                # The same content (a hash written by older rules, or stated by other sources or
+                # entries): no new version.
                 touches.append((merged, merged.encode_body(), trace_bytes))
                 bodies[model_id] = touches[-1][1]
             else:

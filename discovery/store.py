@@ -741,8 +741,9 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> CommitRe
         if write.model_touches:
             db.cursor().executemany(
                 f'UPDATE "models" SET "source" = {db.param}, "live" = {db.param}, "body" = {db.param}, '
-                f'"provenance" = {db.param}, "updated_at" = {db.param} WHERE "id" = {db.param}',
-                [(m.source, m.live, body.decode(), provenance.decode(), now, m.id)
+                f'"provenance" = {db.param}, "content_hash" = {db.param}, "updated_at" = {db.param} '
+                f'WHERE "id" = {db.param}',
+                [(m.source, m.live, body.decode(), provenance.decode(), m.content_hash(), now, m.id)
                  for m, body, provenance in write.model_touches])
         deleted = [r.model_id for r in write.model_deletes]
         for i in range(0, len(deleted), CHUNK):

@@ -115,6 +115,9 @@ class MistralClient(ProviderClient):
             deprecation = iso_date(card.get("deprecation"))
             draft.set("lifecycle.deprecation_date", deprecation)
             draft.set("lifecycle.status", "deprecated" if deprecation else "active")
+        replacement = card.get("deprecation_replacement_model")
+        if isinstance(replacement, str) and replacement.strip():
+            draft.set("lifecycle.successor", replacement.strip())
         draft.guess("name", model_id)
         draft.guess("family", guess_family(model_id))
         attributes: dict[str, Any] = {k: card[k] for k in _KEEP if card.get(k) not in (None, "", [])}

@@ -73,3 +73,38 @@ def test_a_dated_instruct_snapshot_is_a_completion_model():
 def test_azure_gpt35_spelling_matches_gpt_3_5():
     assert match_keys("gpt-35-turbo-instruct-0914")[0] == "gpt-3.5-turbo-instruct-0914"
     assert match_keys("gpt-35-turbo")[-1] == match_keys("gpt-3.5-turbo")[-1]
+
+
+def test_mistral_replacement_model_is_the_successor():
+    client = make_client("mistral")
+    card = {**mistral_card("mistral-medium-2312"), "deprecation": "2024-11-30T12:00:00Z",
+            "deprecation_replacement_model": "mistral-medium-latest"}
+    model = client.normalize(card)
+    assert model.lifecycle.successor == "mistral-medium-latest"
+    assert model.lifecycle.deprecation_date == "2024-11-30" and model.lifecycle.status == "deprecated"
+    assert client.normalize(mistral_card("mistral-small-2506")).lifecycle.successor is None
+
+
+def test_azure_inference_end_is_the_retirement_date():
+    client = make_client("azure")
+    item = {"id": "gpt-35-turbo-0613", "status": "succeeded", "lifecycle_status": "generally-available",
+            "capabilities": {"chat_completion": True, "inference": True, "fine_tune": True},
+            "deprecation": {"inference": 4102444800, "fine_tune": 4070908800}, "created_at": 1686614400}
+    model = client.normalize(item, now=1_700_000_000)
+    assert model.lifecycle.retirement_date == "2100-01-01"
+    assert model.attributes["fine_tune_deprecation_date"] == "2099-01-01"
+    assert model.lifecycle.status == "active"
+
+
+def test_bedrock_legacy_time_deprecates_and_end_of_life_retires():
+    from discovery.bedrock import normalize_summary
+    summary = {"modelId": "anthropic.claude-v2", "modelName": "Claude", "providerName": "Anthropic",
+               "inputModalities": ["TEXT"], "outputModalities": ["TEXT"], "responseStreamingSupported": True,
+               "inferenceTypesSupported": ["ON_DEMAND"],
+               "modelLifecycle": {"status": "LEGACY", "legacyTime": "2025-01-15T00:00:00Z",
+                                  "endOfLifeTime": "2025-07-15T00:00:00Z"}}
+    model = normalize_summary("us-east-1", summary)
+    assert model.lifecycle.status == "legacy"
+    assert model.lifecycle.deprecation_date == "2025-01-15" and model.lifecycle.retirement_date == "2025-07-15"
+    active = normalize_summary("us-east-1", {**summary, "modelLifecycle": {"status": "ACTIVE"}})
+    assert active.lifecycle.deprecation_date is None and active.lifecycle.retirement_date is None
