@@ -29,8 +29,8 @@ from discovery.diff import (
     diff_contents,
     event_specs,
 )
-from discovery.enrich import with_provenance
-from discovery.entry import CatalogEntry, PackedModel
+from discovery.enrich import trace_json, with_provenance
+from discovery.entry import CatalogEntry, PackedModel, trace_hash
 from discovery.index import CatalogIndex
 from discovery.merge import MergeEngine
 from discovery.messages import ProviderSnapshot, RefreshOutcome
@@ -77,7 +77,7 @@ def _shown(model_id: str) -> str:
     return ascii(text)[1:-1] if not text.isprintable() else text
 # Part of the merge fingerprint: change it when the merge rules change what they make of the
 # same records, so a store merged by older code is checked (and brought up to date) at start-up.
-MERGE_VERSION = "1"
+MERGE_VERSION = "2"
 MERGE_KEY = "merge_fingerprint"
 
 
@@ -143,8 +143,8 @@ class CatalogState:
         self._settings_recorded = False
         # When the last commit ended (every run of it carries this time).
         self.last_commit_at: Optional[float] = None
-        # The raw answers behind published models that the last commit wrote or read (id → JSON).
-        self.last_raws: dict[str, bytes] = {}
+        # What the last commit wrote of each new version's detail: id → (raw answer, provenance) JSON.
+        self.last_details: dict[str, tuple[bytes, bytes]] = {}
         # Bedrock region sources whose first answer is awaited, and region changes held until
         # they have all answered (or failed) so the merge sees them together (see _commit).
         self.awaited_regions: set[str] = set()
@@ -159,7 +159,7 @@ class CatalogState:
 
     def load_index(self) -> None:
         """The published catalog from the store: enough to serve reads (fast; no merge state)."""
-        entries = [CatalogEntry.from_stored(body, content_hash, loads(provenance))
+        entries = [CatalogEntry.from_stored(body, content_hash, loads(provenance), trace_hash(provenance))
                    for content_hash, body, provenance in store.load_current_rows()]
         self.version += 1
         self._index = CatalogIndex.from_entries(entries, self.version)
@@ -451,31 +451,39 @@ class CatalogState:
         packed_of = {id(rec._model): rec.packed for _, _, new, _ in accepted for model_id in new.fresh
                      for rec in (new.models.get(model_id),) if isinstance(rec, PackedModel) and rec._model is not None}
         changes: list[tuple[ModelChange, int]] = []
-        touches: list[tuple[Model, bytes]] = []
+        touches: list[tuple[Model, bytes, bytes]] = []
         index_changes: dict[str, Optional[CatalogEntry]] = {}
         # Each new version's list form, encoded once: the store writes it, the entry keeps it packed.
         bodies: dict[str, bytes] = {}
+        # Each written model's traced provenance (source, entry, match, conflicts per field), JSON.
+        traced: dict[str, bytes] = {}
         for model_id in sorted(affected):
-            entry, merged = index.entry(model_id), engine.resolve(model_id)
+            trace: dict = {}
+            entry, merged = index.entry(model_id), engine.resolve(model_id, trace)
             if entry is None and merged is None:
                 continue
+            trace_bytes = trace_json(trace) if merged is not None else b"{}"
             if entry is None:
                 changes.append((ModelChange(model_id, ADDED, None, merged), run_of(model_id)))
             elif merged is None:
                 changes.append((ModelChange(model_id, REMOVED, entry.model(), None), run_of(model_id)))
-            elif entry.content_hash != merged.content_hash():
-                diff = diff_contents(loads(entry.body), merged.content())
+            elif entry.content_hash != merged.content_hash() and (
+                    diff := diff_contents(loads(entry.body), merged.content())):
                 changes.append((ModelChange(model_id, UPDATED, None, merged, diff), run_of(model_id)))
-            elif entry.provenance != merged.provenance or entry.source != merged.source:
-                # The same content, stated by another source: no new version.
-                touches.append((merged, merged.encode_body()))
+            elif (entry.content_hash != merged.content_hash() or entry.trace_hash != trace_hash(trace_bytes)
+                  or entry.source != merged.source):
+                # The same content (a hash written by older rules, or stated by other sources or
+                # entries): no new version.
+                touches.append((merged, merged.encode_body(), trace_bytes))
                 bodies[model_id] = touches[-1][1]
             else:
                 continue
             if merged is not None:
                 body = bodies.get(model_id) or merged.encode_body()
                 bodies[model_id] = body
-                index_changes[model_id] = CatalogEntry.of(merged, body, packed_of.get(id(merged)))
+                traced[model_id] = trace_bytes
+                index_changes[model_id] = new_entry = CatalogEntry.of(merged, body, packed_of.get(id(merged)))
+                new_entry.trace_hash = trace_hash(trace_bytes)
             else:
                 index_changes[model_id] = None
         new_index = index.apply(index_changes, self.version + 1) if index_changes else index
@@ -485,6 +493,8 @@ class CatalogState:
         wanted = [(ch.new.source, ch.model_id) for ch, _ in changes if ch.new is not None]
         wanted += [(index.entry(ch.model_id).source, ch.model_id) for ch, _ in changes if ch.new is None]  # type: ignore
         stored = store.load_raws(pair for pair in wanted if pair not in fresh)
+        # A removed model's last version keeps the provenance it was served with.
+        stored_trace = store.load_provenances(ch.model_id for ch, _ in changes if ch.new is None)
 
         def raw_of(source: Optional[str], model_id: str) -> bytes:
             return fresh.get((source, model_id)) or stored.get((source, model_id)) or b"{}"  # type: ignore[arg-type]
@@ -500,11 +510,12 @@ class CatalogState:
                 specs.append((kind, ch.provider, ch.model_id, run_id, data))
             if ch.new is not None:
                 upserts.append(store.ModelWrite(ch.new, ch.change, run_id, raw_of(ch.new.source, ch.model_id),
-                                                dict(ch.diff) or None, bodies[ch.model_id]))
+                                                dict(ch.diff) or None, bodies[ch.model_id], traced[ch.model_id]))
             else:
                 old = index.entry(ch.model_id)
                 assert old is not None
-                last = join_record(old.body, old.provenance.json(), raw_of(old.source, ch.model_id))
+                last = join_record(old.body, stored_trace.get(ch.model_id) or old.provenance.json(),
+                                   raw_of(old.source, ch.model_id))
                 deletes.append(store.ModelRemoval(ch.model_id, old.content_hash, last, run_id))
         last_run = fallback
         for kind, data in capability_events(index.capability_counts, new_index.capability_counts):
@@ -514,12 +525,8 @@ class CatalogState:
             specs.append((MODELS_REFRESHED, snap.source, None, snap.run_id,
                           {"source": snap.source, "total": len(new.models), **counts[snap.run_id], **rejected}))
         source_writes = tuple(_with_counts(w, counts[snap.run_id]) for snap, _, _, w in accepted)
-        # The raw answer now behind each published model this write touched.
-        raws = {w.model.id: w.raw for w in upserts}
-        for (source, model_id), raw in fresh.items():
-            head = new_index.entry(model_id)
-            if head is not None and head.source == source:
-                raws[model_id] = raw
+        # What the detail of each new version adds to its list form, for the record cache.
+        details = {w.model.id: (w.raw, traced[w.model.id]) for w in upserts}
         if held:
             # Until the held changes are merged the store must not claim a merge that is current.
             meta: dict[str, Optional[str]] = {MERGE_KEY: "held"}
@@ -530,7 +537,7 @@ class CatalogState:
             model_touches=tuple(touches), events=tuple(specs), meta=meta), now=now)
         # Only after the commit: the in-memory state follows what is stored.
         self.last_commit_at = result.finished_at
-        self.last_raws = raws
+        self.last_details = details
         self._sources.update(working)
         self._dirty.clear()
         self._settings_recorded = not held

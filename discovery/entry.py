@@ -22,6 +22,11 @@ SORT_FIELDS = ("id", "name", "provider", "context_window", "max_output_tokens", 
                "output_price", "release_date")
 
 
+def trace_hash(trace_json: bytes) -> int:
+    """A stable hash of a traced provenance's JSON (to see whether it changed)."""
+    return zlib.crc32(trace_json) or 1
+
+
 def facet_input(modality: str) -> str:
     return f"in:{modality}"
 
@@ -146,7 +151,7 @@ class CatalogEntry:
     """One published model version, compact: query fields, provenance and the encoded list form."""
 
     __slots__ = ("id", "provider", "name", "packed", "content_hash", "provenance", "live", "facets",
-                 "sort_keys", "source")
+                 "sort_keys", "source", "trace_hash")
 
     def __init__(self, model_id: str, provider: str, provider_model_id: str, name: Optional[str], body: bytes,
                  content_hash: str, provenance: Provenance, live: bool, facets: tuple[str, ...],
@@ -155,6 +160,8 @@ class CatalogEntry:
         self.provider = provider
         self.name = name
         self.packed = packed if packed is not None else pack(body)
+        # A hash of the traced provenance as stored (set by the writer; 0: unknown).
+        self.trace_hash = 0
         self.content_hash = content_hash
         self.provenance = provenance
         self.live = live
@@ -181,8 +188,10 @@ class CatalogEntry:
                    model.source, packed)
 
     @classmethod
-    def from_stored(cls, body: bytes, content_hash: str, provenance: Mapping[str, str]) -> "CatalogEntry":
+    def from_stored(cls, body: bytes, content_hash: str, provenance: Mapping[str, Any],
+                    trace_hash: int = 0) -> "CatalogEntry":
         """Rebuild from what the store keeps (the list form and the provenance), without a Model."""
+        provenance = {path: (v.get("source") if isinstance(v, Mapping) else v) for path, v in provenance.items()}
         data = loads(body)
         caps = data.get("capabilities") or {}
         mods = data.get("modalities") or {}
@@ -195,9 +204,11 @@ class CatalogEntry:
                           limits.get("context_window"), limits.get("max_output_tokens"), pricing.get("input"),
                           pricing.get("output"), lifecycle.get("release_date"))
         source = data.get("source")
-        return cls(data["id"], sys.intern(data["provider"]), data["provider_model_id"], data.get("name"), body,
-                   content_hash, Provenance.of(provenance), bool(data.get("live", True)), facets, keys,
-                   sys.intern(source) if source else source)
+        entry = cls(data["id"], sys.intern(data["provider"]), data["provider_model_id"], data.get("name"), body,
+                    content_hash, Provenance.of(provenance), bool(data.get("live", True)), facets, keys,
+                    sys.intern(source) if source else source)
+        entry.trace_hash = trace_hash
+        return entry
 
     def model(self) -> Model:
         """The record as a :class:`Model` (without the raw answer), decoded from the body."""

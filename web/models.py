@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from discovery.model import CAPABILITIES, dumps, join_record
+from discovery.model import CAPABILITIES, dumps, join_record, loads
 from discovery.query import ModelQuery, QueryError, run_query
 from discovery.taxonomy import CAPABILITY_ALIASES
 from web.context import flag, int_arg, service
@@ -58,12 +58,17 @@ def get_model(model_id: str):
     entry = svc.index.entry(model_id)
     if entry is None:
         raise ApiError(404, "model_not_found", f"no model {model_id!r} in the catalog")
-    # Pre-encoded parts joined: the list form, provenance with when each source last answered, raw.
+    # Pre-encoded parts joined: the list form, the traced provenance with when each source last
+    # answered, and the raw answer.
+    raw, traced = svc.record_detail(model_id)
     verified = {name: row.get("last_success_at") for name, row in svc.view.provider_rows.items()}
-    provenance = dumps({path: {"source": source, "verified_at": verified.get(source)}
-                        for path, source in entry.provenance.items()})
-    raw = svc.raw_answer(model_id) if flag("raw", True) else None
-    return Response(join_record(entry.body, provenance, raw), mimetype="application/json")
+    fields = loads(traced)
+    for path, item in fields.items():
+        if not isinstance(item, dict):  # stored by an older version: the source alone
+            item = fields[path] = {"source": item, "entry": None, "match": None}
+        item["verified_at"] = verified.get(item.get("source"))
+    body = join_record(entry.body, dumps(fields), raw if flag("raw", True) else None)
+    return Response(body, mimetype="application/json")
 
 
 def model_history(model_id: str):

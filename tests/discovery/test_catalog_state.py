@@ -114,3 +114,21 @@ def test_a_record_breaking_a_limit_is_left_out_counted_and_its_last_good_version
     assert events[-1].data["rejected"] == 3
     run = store.get_run(outcome.run_id)
     assert run["rejected"] == 3 and run["rejections"] == list(outcome.rejections)
+
+
+def test_hashes_written_by_older_rules_are_corrected_without_new_versions(state):
+    snap(state, "openai", [m("a", limits=Limits(context_window=8)), m("b")])
+    # As an older release would have left it: other content hashes and another merge fingerprint.
+    store.ModelRow.update(content_hash="0" * 32).execute()
+    store.set_meta("merge_fingerprint", "older")
+    restarted = CatalogState({"openai": False, "modelsdev": True})
+    restarted.load()
+    assert restarted._dirty == {"openai/a", "openai/b"}
+    before = store.last_event_id()
+    outcome, events, _ = snap(restarted, "openai", [m("a", limits=Limits(context_window=8)), m("b")])
+    assert (outcome.added, outcome.updated, outcome.removed) == (0, 0, 0)
+    assert [e.kind for e in events] == ["models_refreshed"]
+    assert [v["change"] for v in store.model_history("openai/a")] == ["added"]
+    hashes = {row.id: row.content_hash for row in store.ModelRow.select()}
+    assert hashes == {mid: model.content_hash() for mid, model in restarted.current.items()}
+    assert store.last_event_id() == before + 1
