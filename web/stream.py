@@ -313,13 +313,14 @@ class StreamHub:
         self._streams[stream.id] = stream
         self._ensure_heartbeat(loop)
         watcher: Optional[asyncio.Task] = None
+        started = False
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
             if head_only:
+                await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
                 return
-            async with asyncio.timeout(SEND_TIMEOUT):
-                await send({"type": "http.response.body", "body": PREAMBLE, "more_body": True})
             watcher = asyncio.ensure_future(self._watch_disconnect(receive, stream))
+            # The starting point is fixed before the client sees ": connected": whatever commits
+            # after that line reaches it.
             head = await loop.run_in_executor(None, self.service.last_event_id)
             stored: list[StoredEvent] = []
             notice = b""
@@ -342,6 +343,10 @@ class StreamHub:
                 stream.last = max(stream.last, held[-1].id)
             if self._closing:
                 stream.close()
+            await send({"type": "http.response.start", "status": 200, "headers": HEADERS})
+            started = True
+            async with asyncio.timeout(SEND_TIMEOUT):
+                await send({"type": "http.response.body", "body": PREAMBLE, "more_body": True})
             stream.write(b"".join(chunks), loop.time())
             await stream.done.wait()
         except (OSError, TimeoutError):
@@ -353,14 +358,19 @@ class StreamHub:
             self._streams.pop(stream.id, None)
             if watcher is not None:
                 watcher.cancel()
-        if not head_only:
-            try:
-                async with asyncio.timeout(1.0):
-                    if stream.sending is not None:
-                        await asyncio.wait([stream.sending])
-                    await send({"type": "http.response.body", "body": b"", "more_body": False})
-            except Exception:  # noqa: BLE001 - the connection is gone already
-                pass
+        if head_only:
+            return
+        try:
+            async with asyncio.timeout(1.0):
+                if not started:
+                    if not stream.done.is_set():  # failed before the first byte, client still there
+                        await send_json_error(send, 503, "unavailable", "the stored feed could not be read; retry")
+                    return
+                if stream.sending is not None:
+                    await asyncio.wait([stream.sending])
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except Exception:  # noqa: BLE001 - the connection is gone already
+            pass
 
     def _ensure_heartbeat(self, loop: asyncio.AbstractEventLoop) -> None:
         if self._heartbeat is None or self._heartbeat.done():
