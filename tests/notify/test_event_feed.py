@@ -227,3 +227,19 @@ def test_streams_past_the_cap_get_503_and_the_api_still_answers_on_the_same_port
         for c in clients:
             c.close()
         server.stop()
+
+
+def test_hundreds_of_open_streams_hold_no_thread_each_and_all_get_the_next_event(running, live, simulator):
+    threads_before = threading.active_count()
+    clients = [SSEClient(live.port, "/api/v1/events/stream") for _ in range(200)]
+    try:
+        wait_for(lambda: live.hub.stream_count == 200, what="200 open streams")
+        # At most the event loop's small reader pool (the newest id is read off the loop) is added.
+        assert threading.active_count() <= threads_before + 8, "an open stream must not hold a thread"
+        commit_one(running, simulator, "gpt-for-everyone")
+        for client in clients:
+            msg = client.next_message()
+            assert msg.event == "added" and msg.json()["model_id"] == "openai/gpt-for-everyone"
+    finally:
+        for client in clients:
+            client.close()
