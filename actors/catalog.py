@@ -20,6 +20,7 @@ from discovery.diff import STATUS_CHANGED
 from discovery.messages import ChangeBatch, ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.model import Model
 from discovery.query import CatalogIndex
+from discovery.reconcile import Findings, Reconciler
 from discovery.settings import Settings
 
 # Models in one apply above which the transient memory of the write is handed back to the OS.
@@ -117,6 +118,9 @@ class CatalogView:
         self.memos: dict[str, SourceMemo] = {}
         self.memos_ready = threading.Event()
         self._lock = threading.Lock()
+        # Reconciliation findings and each live source's missing models, swapped like the index.
+        self.findings: Findings = Reconciler().snapshot()
+        self.missing: dict[str, dict[str, tuple[float, int]]] = {}
 
     def publish(self, index: CatalogIndex, changed: Optional[set[str]] = None) -> None:
         with self._lock:
@@ -188,6 +192,9 @@ class CatalogActor(pykka.ThreadingActor):
         self.state.catalog_provider = catalog_provider_names(self.settings.providers)
         self.state.precedence = tuple(self.settings.enrichment_precedence)
         self.state.include_catalog_only = self.settings.include_catalog_only
+        self.state.missing_grace_refreshes = self.settings.missing_grace_refreshes
+        self.state.missing_grace_seconds = self.settings.missing_grace_seconds
+        self.state.reconciler.tolerance = self.settings.reconciliation_tolerance
         self.view.start_run_ids(store.last_run_id())
         # Reads are served from here on; the merge state (every source's records) loads next,
         # from this actor's mailbox, before any snapshot is applied.
@@ -216,6 +223,7 @@ class CatalogActor(pykka.ThreadingActor):
             gc.collect()
             gc.freeze()
             release_free_memory()
+        self._publish_findings()
         # Last, so refreshes waiting for their memos start once this work is done.
         try:
             self.view.publish_memos(self.state.memos())
@@ -243,7 +251,13 @@ class CatalogActor(pykka.ThreadingActor):
             return
         self._published(events, changed)
 
+    def _publish_findings(self) -> None:
+        """Swap in the reconciliation findings and the missing models as they stand now."""
+        self.view.findings = self.state.findings()
+        self.view.missing = self.state.missing()
+
     def _published(self, events: list[store.StoredEvent], changed: set[str]) -> None:
+        self._publish_findings()
         if changed:
             self.view.publish(self.state.index(), changed)
         if events:
@@ -344,6 +358,7 @@ class CatalogActor(pykka.ThreadingActor):
             self._announce(events)
         accepted = [s.source for s, o in zip(snapshots, outcomes) if o.outcome == store.SUCCEEDED]
         if accepted:
+            self._publish_findings()
             self.view.publish_memos(self.state.memos(accepted))
         for snap, outcome in zip(snapshots, outcomes):
             if outcome.outcome != store.SUCCEEDED:

@@ -87,6 +87,22 @@ class Service(BedrockQueries):
             view.cache.put(model_id, detail)
         return detail
 
+    def reconciliation(self, kinds=None, providers=(), tolerance: Optional[float] = None,
+                       limit: int = 1000) -> dict[str, Any]:
+        """Where the catalogs and the live lists disagree, per provider (see discovery.reconcile):
+        stale catalog entries, unknown live models, field conflicts above ``tolerance`` (default:
+        the ``reconciliation_tolerance`` setting) and models missing within their grace."""
+        from discovery.reconcile import KINDS
+
+        missing: dict[str, dict[str, tuple[float, int]]] = {}
+        for models in self.view.missing.values():
+            for model_id, since_count in models.items():
+                held = missing.setdefault(model_id.split("/", 1)[0], {})
+                # A Bedrock model missing from several regions: the earliest miss.
+                held[model_id] = min(since_count, held.get(model_id, since_count))
+        return self.view.findings.report(kinds=kinds or KINDS, providers=providers, tolerance=tolerance,
+                                         limit=limit, missing=missing)
+
     def cache_stats(self) -> dict[str, Any]:
         """The model-record cache: hits, misses, entries, evictions, bytes, hit rate."""
         return self.view.cache.stats()

@@ -143,6 +143,18 @@ class Settings:
     enrichment_precedence: tuple[str, ...] = ()
     # Publish models that only a catalog lists (marked live=false).
     include_catalog_only: bool = True
+    # A model a live list leaves out is "missing", not removed, until it has been left out of more
+    # than this many answers in a row (0: removed at once), or, when missing_grace_seconds is set,
+    # until it has been missing that long. Back within the grace: nothing is announced.
+    missing_grace_refreshes: int = 1
+    missing_grace_seconds: float = 0.0
+    # Reconciliation: numeric values (prices, limits) whose sources differ by more than this
+    # fraction are conflicts; capability flags conflict whenever they differ.
+    reconciliation_tolerance: float = 0.05
+    # retiring_soon: announced once per model and horizon (days before its retirement or
+    # deprecation date); lifecycle_check_interval: how often dates are checked (seconds).
+    retiring_horizons: tuple[int, ...] = (90, 30, 7)
+    lifecycle_check_interval: float = 3600.0
     bedrock: BedrockSettings = field(default_factory=BedrockSettings)
     providers: tuple[ProviderConfig, ...] = ()
 
@@ -184,6 +196,12 @@ def _coerce(value: Any, type_name: str, where: str) -> Any:
         if t.startswith("tuple[str"):
             items = value.split(",") if isinstance(value, str) else list(value)
             return tuple(str(v).strip() for v in items if str(v).strip())
+        if t.startswith("tuple[int"):
+            items = value.split(",") if isinstance(value, str) else list(value)
+            numbers = tuple(int(str(v).strip()) for v in items if str(v).strip())
+            if any(n < 0 or n > 36500 for n in numbers):
+                raise ValueError(value)
+            return numbers
     except (TypeError, ValueError):
         raise SettingsError(f"{where}: expected {t}, got {value!r}") from None
     return value

@@ -199,6 +199,13 @@ def get_meta(key: str) -> Optional[str]:
     return MetaRow.select(MetaRow.value).where(MetaRow.key == key).scalar()
 
 
+def meta_with_prefix(prefix: str) -> dict[str, str]:
+    """Every stored fact whose key starts with ``prefix`` (and has a value)."""
+    rows = MetaRow.select(MetaRow.key, MetaRow.value).where(
+        MetaRow.key.startswith(prefix) & MetaRow.value.is_null(False))
+    return {row.key: row.value for row in rows}
+
+
 def set_meta(key: str, value: Optional[str]) -> None:
     """Store a fact (inside the caller's transaction, if any)."""
     MetaRow.insert(key=key, value=value).on_conflict(conflict_target=[MetaRow.key],
