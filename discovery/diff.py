@@ -10,8 +10,11 @@ ADDED, UPDATED, REMOVED = "added", "updated", "removed"
 CAPABILITIES_CHANGED, DEPRECATED = "capabilities_changed", "deprecated"
 CAPABILITY_ADDED, CAPABILITY_REMOVED = "capability_added", "capability_removed"
 MODELS_REFRESHED, STATUS_CHANGED = "models_refreshed", "status_changed"
+# Written by the benchmark commit (discovery.store.commit_benchmarks), not by a diff.
+BENCHMARK_COMPLETED, BENCHMARK_REGRESSED = "benchmark_completed", "benchmark_regressed"
 MODEL_EVENT_KINDS = (ADDED, UPDATED, REMOVED, CAPABILITIES_CHANGED, DEPRECATED)
-EVENT_KINDS = MODEL_EVENT_KINDS + (CAPABILITY_ADDED, CAPABILITY_REMOVED, MODELS_REFRESHED, STATUS_CHANGED)
+EVENT_KINDS = MODEL_EVENT_KINDS + (CAPABILITY_ADDED, CAPABILITY_REMOVED, MODELS_REFRESHED, STATUS_CHANGED,
+                                   BENCHMARK_COMPLETED, BENCHMARK_REGRESSED)
 
 
 def flatten(content: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

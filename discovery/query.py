@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Mapping, Optional, Protocol
 
 from discovery.entry import (
     CAPABILITY_FACET,
@@ -22,6 +22,8 @@ from discovery.taxonomy import canonical_capabilities, check_choice
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+# Orders by measured performance (discovery.benchmark.board): the index does not keep them.
+PERFORMANCE_SORTS = ("ttft", "output_speed", "latency")
 
 
 class QueryError(ValueError):
@@ -35,8 +37,17 @@ def _csv(value: Optional[str]) -> tuple[str, ...]:
 
 
 def _check_sort(name: str) -> None:
-    if name not in SORT_FIELDS:
-        raise QueryError(f"unknown sort field {name!r}; valid: {', '.join(SORT_FIELDS)} (prefix '-' for descending)")
+    if name not in SORT_FIELDS and name not in PERFORMANCE_SORTS:
+        raise QueryError(f"unknown sort field {name!r}; valid: {', '.join(SORT_FIELDS + PERFORMANCE_SORTS)} "
+                         "(prefix '-' for descending)")
+
+
+class Performance(Protocol):
+    """What a query needs of the measured performance (discovery.benchmark.board.PerformanceBoard)."""
+
+    def ids(self) -> list[str]: ...
+
+    def value(self, model_id: str, metric: str) -> Optional[float]: ...
 
 
 
@@ -53,6 +64,8 @@ class ModelQuery:
     text: Optional[str] = None
     id_glob: Optional[str] = None
     live: Optional[bool] = None
+    # Only models whose measured p50 TTFT (best region) is at most this many milliseconds.
+    max_ttft_ms: Optional[float] = None
     sort: str = "id"
     limit: int = DEFAULT_LIMIT
     offset: int = 0
@@ -61,7 +74,7 @@ class ModelQuery:
     def from_args(cls, args: Mapping[str, str]) -> "ModelQuery":
         """Build from HTTP query parameters; raise QueryError naming the bad parameter."""
         known = {"provider", "capability", "capabilities", "input_modality", "output_modality", "kind",
-                 "status", "q", "id", "live", "sort", "limit", "offset"}
+                 "status", "q", "id", "live", "sort", "limit", "offset", "max_ttft_ms"}
         unknown = sorted(set(args) - known)
         if unknown:
             raise QueryError(f"unknown query parameter {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
@@ -82,6 +95,14 @@ class ModelQuery:
             live_value = None
         sort = args.get("sort") or "id"
         _check_sort(sort.lstrip("-"))
+        max_ttft: Optional[float] = None
+        if args.get("max_ttft_ms") not in (None, ""):
+            try:
+                max_ttft = float(args["max_ttft_ms"])
+            except ValueError:
+                raise QueryError("max_ttft_ms must be a number of milliseconds") from None
+            if max_ttft < 0:
+                raise QueryError("max_ttft_ms must not be negative")
         try:
             limit = int(args.get("limit", DEFAULT_LIMIT))
             offset = int(args.get("offset", 0))
@@ -94,7 +115,7 @@ class ModelQuery:
         return cls(providers=_csv(args.get("provider")), capabilities=caps, input_modalities=inputs,
                    output_modalities=outputs, kinds=kinds, statuses=statuses,
                    text=(args.get("q") or None), id_glob=(args.get("id") or None), live=live_value,
-                   sort=sort, limit=limit, offset=offset)
+                   max_ttft_ms=max_ttft, sort=sort, limit=limit, offset=offset)
 
     def matches(self, m: Model) -> bool:
         """True if the model passes every filter of the query (a plain check, for in-process use)."""
@@ -120,9 +141,14 @@ class ModelQuery:
                 return False
         return True
 
-    def bits(self, index: CatalogIndex) -> int:
-        """The bitset of the index's entries that pass every filter."""
+    def bits(self, index: CatalogIndex, performance: Optional[Performance] = None) -> int:
+        """The bitset of the index's entries that pass every filter (``max_ttft_ms`` needs ``performance``)."""
         bits = index.alive
+        if self.max_ttft_ms is not None:
+            limit = self.max_ttft_ms
+            fast = [] if performance is None else [
+                m for m in performance.ids() if (v := performance.value(m, "ttft")) is not None and v <= limit]
+            bits &= index.bits_for(fast)
         if self.providers:
             bits &= _any(index, (facet_provider(p) for p in self.providers))
         for cap in self.capabilities:
@@ -162,9 +188,36 @@ class Page:
     offset: int
 
 
-def run_query(index: CatalogIndex, query: ModelQuery) -> Page:
-    """Filter, sort and page the index. Unknown sort values (None) sort last either way."""
+def run_query(index: CatalogIndex, query: ModelQuery, performance: Optional[Performance] = None) -> Page:
+    """Filter, sort and page the index. Unknown sort values (None) sort last either way.
+
+    ``performance`` (the measured summaries) serves ``max_ttft_ms`` and the performance sorts.
+    """
+    bits = query.bits(index, performance)
+    name = query.sort.lstrip("-")
+    if name in PERFORMANCE_SORTS:
+        return _performance_page(index, query, bits, name, performance)
     # A provider filter keeps the match inside that provider's stretch of the id order.
     prefixes = tuple(f"{p}/" for p in query.providers)
-    items, total = index.select(query.bits(index), query.sort, query.offset, query.limit, prefixes)
+    items, total = index.select(bits, query.sort, query.offset, query.limit, prefixes)
+    return Page(tuple(items), total, query.limit, query.offset)
+
+
+def _performance_page(index: CatalogIndex, query: ModelQuery, bits: int, metric: str,
+                      performance: Optional[Performance]) -> Page:
+    """Measured models in the metric's order (only they are sorted), then the unmeasured ones by id."""
+    measured = [] if performance is None else [m for m in performance.ids() if performance.value(m, metric) is not None]
+    known = bits & index.bits_for(measured)
+    known_total = known.bit_count()
+    total = (bits & index.alive).bit_count()
+    items: list[CatalogEntry] = []
+    if query.offset < known_total:
+        assert performance is not None
+        items, _ = index.select_by(known, lambda e: performance.value(e.id, metric), query.sort.startswith("-"),
+                                   query.offset, query.limit)
+    end = query.offset + query.limit
+    if end > known_total:
+        rest, _ = index.select(bits & ~known, "id", max(0, query.offset - known_total), end - max(query.offset,
+                                                                                               known_total))
+        items = list(items) + list(rest)
     return Page(tuple(items), total, query.limit, query.offset)
