@@ -36,7 +36,7 @@ from discovery.settings import BenchmarkPolicy, ProviderConfig, Settings
 # How long a run waits for the writer to commit one hand-over.
 COMMIT_WAIT = 600.0
 # A timer run due before the provider's first refresh answered waits this long and looks again.
-NOT_DISCOVERED_RETRY = 5.0
+NOT_DISCOVERED_RETRY = 1.0
 
 
 class BenchmarkDisabled(LookupError):

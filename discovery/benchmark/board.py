@@ -151,3 +151,23 @@ class PerformanceBoard:
         """A record's list form with ``"performance"`` added (``null`` when the model was never measured)."""
         found = self._by_model.get(model_id)
         return body[:-1] + b',"performance":' + (found.json if found is not None else b"null") + b"}"
+
+
+# Leaderboard orders the API takes -> Measured attribute; '-' reverses, unknown values sort last either way.
+LEADERBOARD_SORTS = {"ttft": "ttft_ms", "ttft_p90": "ttft_p90_ms", "output_speed": "output_tokens_per_s",
+                     "latency": "latency_ms", "latency_p90": "latency_p90_ms", "cost": "cost_usd",
+                     "measured_at": "measured_at", "model": "model_id"}
+
+
+def leaderboard(board: PerformanceBoard, allowed: set[str], sort: str = "ttft", region: Optional[str] = None,
+                offset: int = 0, limit: int = 100) -> tuple[list[Measured], int]:
+    """A page of every (model, region) summary of the ``allowed`` models, ordered by ``sort``
+    (a LEADERBOARD_SORTS name, ``-`` for descending; unknown values last), and the total."""
+    descending = sort.startswith("-")
+    attr = LEADERBOARD_SORTS[sort.lstrip("-")]
+    rows = [m for m in board.measurements() if m.model_id in allowed and (region is None or m.region == region)]
+    known = [m for m in rows if getattr(m, attr) is not None]
+    known.sort(key=lambda m: (getattr(m, attr), m.model_id, m.region or ""), reverse=descending)
+    unknown = sorted((m for m in rows if getattr(m, attr) is None), key=lambda m: (m.model_id, m.region or ""))
+    ordered = known + unknown
+    return ordered[offset:offset + limit], len(ordered)

@@ -116,8 +116,9 @@ def benchmark_model(probe: Any, plan: ModelPlan, policy: BenchmarkPolicy, run_id
                                                        "its timings are not kept", False, False, time.time()))
         elif not warmup:
             samples.append(sample.costing(spent))
-    if not requests and not failures:
-        return ModelOutcome(None, 0, stopped)
+    if not samples and not failures:
+        # Nothing measured (the run stopped before the first sample): the spend is the run's to report.
+        return ModelOutcome(None, requests, stopped)
     result = BenchmarkResult(
         run_id=run_id, model_id=model.id, provider=model.provider, region=plan.region, kind=plan.kind,
         invoked_id=plan.invoked_id, measured_at=time.time(), samples=tuple(samples), failures=tuple(failures),
