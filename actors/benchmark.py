@@ -152,7 +152,7 @@ class BenchmarkActor(pykka.ThreadingActor):
     def tick(self) -> None:
         """The timer fired: run unless one is running or the provider has not been discovered yet."""
         try:
-            if self.view.provider_rows.get(self.source, {}).get("last_success_at") is None:
+            if not self._discovered():
                 self._schedule(NOT_DISCOVERED_RETRY)
                 return
             if self.running is None and not self.queued:
@@ -160,6 +160,13 @@ class BenchmarkActor(pykka.ThreadingActor):
         except Exception:  # reached by tell: an escaped error would kill the actor
             logger.exception("benchmark {}: timer run failed to start", self.source)
         self._schedule(jittered(self.policy.interval, self.settings.benchmarks.jitter))
+
+    def _discovered(self) -> bool:
+        """Whether the source has answered, and every catalog has been asked once (prices come from them)."""
+        rows = self.view.provider_rows
+        if rows.get(self.source, {}).get("last_success_at") is None:
+            return False
+        return all(row.get("last_refresh_at") is not None for row in rows.values() if row.get("is_catalog"))
 
     # -- runs ------------------------------------------------------------------------------------
     def run(self, model_ids: Optional[Iterable[str]] = None, trigger: str = "manual") -> BenchmarkTicket:
