@@ -17,7 +17,14 @@ import pykka
 from loguru import logger
 
 from actors.io import IOWorker
-from actors.provider import ProbeGate, RefreshTicket, count_in_breaker, is_configuration_error, submit_and_wait
+from actors.provider import (
+    ProbeGate,
+    RefreshTicket,
+    count_in_breaker,
+    fail_and_wait,
+    is_configuration_error,
+    submit_and_wait,
+)
 from actors.scheduling import Timer, jittered, schedule
 from discovery.bedrock import (
     PROVIDER,
@@ -76,6 +83,7 @@ class BedrockRegionActor(pykka.ThreadingActor):
         self.status = RegionStatus(region)
         self.in_flight: RefreshTicket | None = None
         self.fetcher: BedrockRegionClient | None = None
+        self.profile_count: int | None = None  # system inference profiles this region listed last
         self._last_answer: tuple[tuple[list, list], tuple[Model, ...]] | None = None  # I/O thread only
         self._timer: Timer | None = None
         self._io: IOWorker | None = None
@@ -175,6 +183,8 @@ class BedrockRegionActor(pykka.ThreadingActor):
         # The profile call has its own read timeout; this bound only guards against a lost worker.
         found = profiles.result(timeout=self.config.timeout * 3 + 5)
         answer = (summaries, found)
+        self.profile_count = sum(1 for p in found if isinstance(p, dict)
+                                 and p.get("type", "SYSTEM_DEFINED") == "SYSTEM_DEFINED")
         if self._last_answer is None or self._last_answer[0] != answer:
             # Most refreshes answer what the last one did: the same records are reused as they are,
             # which spares normalizing them and lets the catalog see unchanged models at a glance.
@@ -209,7 +219,7 @@ class BedrockRegionActor(pykka.ThreadingActor):
             if failure is not None:
                 log = logger.info if unavailable else logger.warning
                 log("refresh {} of {} failed: {}", ticket.run_id, self.source, failure.reason)
-                outcome = self.catalog.record_failure(failure).get(timeout=self.settings.ask_timeout)
+                outcome = fail_and_wait(self.catalog, failure)
         except Exception as exc:  # the ticket must always resolve
             logger.opt(exception=exc).error("{}: refresh {} could not be completed", self.source, ticket.run_id)
             outcome = RefreshOutcome(ticket.run_id, self.source, "failed", error=f"internal: {exc}")
@@ -236,7 +246,8 @@ class BedrockRegionActor(pykka.ThreadingActor):
         changes: dict[str, Any] = {"refreshing": False, "last_refresh_at": now}
         if outcome.outcome == "succeeded":
             changes.update(status="available", reason=None, last_success_at=now,
-                           model_count=model_count if model_count is not None else outcome.total)
+                           model_count=model_count if model_count is not None else outcome.total,
+                           profile_count=self.profile_count)
         else:
             changes.update(last_error=outcome.error, reason=outcome.error,
                            status="unavailable" if unavailable else

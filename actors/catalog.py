@@ -13,6 +13,7 @@ from cachetools import LRUCache
 from loguru import logger
 
 from actors.heap import release_free_memory
+from actors.scheduling import schedule
 from discovery import store
 from discovery.benchmark.board import PerformanceBoard
 from discovery.benchmark.records import BenchmarkReport
@@ -27,8 +28,13 @@ from discovery.settings import Settings
 LARGE_WRITE = 1000
 
 
+def _detail_size(detail: tuple[bytes, bytes]) -> int:
+    return len(detail[0]) + len(detail[1])
+
+
 class RecordCache:
-    """Raw answers of published models by id: bounded in bytes and entries, with statistics.
+    """What a model's detail adds to its list form (raw answer, traced provenance), by id:
+    bounded in bytes and entries, with statistics.
 
     A change invalidates exactly the ids it touched, so entries need no expiry (``ttl`` 0).
     """
@@ -41,7 +47,7 @@ class RecordCache:
                 outer.evictions += 1
                 return super().popitem()
 
-        self._by_size = _Bounded(maxsize=max(1, max_bytes), getsizeof=len)
+        self._by_size = _Bounded(maxsize=max(1, max_bytes), getsizeof=_detail_size)
         self._max_entries = max(1, max_entries)
         self._ttl = ttl
         self._stamps: dict[str, float] = {}
@@ -51,7 +57,7 @@ class RecordCache:
         self.evictions = 0
         self._lock = threading.Lock()
 
-    def get(self, model_id: str) -> Optional[bytes]:
+    def get(self, model_id: str) -> Optional[tuple[bytes, bytes]]:
         with self._lock:
             found = self._by_size.get(model_id)
             if found is not None and self._ttl and time.monotonic() - self._stamps.get(model_id, 0.0) > self._ttl:
@@ -63,11 +69,11 @@ class RecordCache:
                 self.hits += 1
             return found
 
-    def put(self, model_id: str, raw: bytes) -> None:
-        if len(raw) > self.max_bytes:
+    def put(self, model_id: str, detail: tuple[bytes, bytes]) -> None:
+        if _detail_size(detail) > self.max_bytes:
             return
         with self._lock:
-            self._by_size[model_id] = raw
+            self._by_size[model_id] = detail
             if self._ttl:
                 self._stamps[model_id] = time.monotonic()
             while len(self._by_size) > self._max_entries:
@@ -201,6 +207,7 @@ class CatalogActor(pykka.ThreadingActor):
         else:
             # A new store: nothing to load, nothing for the first refreshes to wait for.
             self.state.load_sources()
+            self._await_regions()
             self.view.publish_memos({})
         logger.info("catalog loaded: {} models from the store", len(self.state.index()))
 
@@ -208,6 +215,7 @@ class CatalogActor(pykka.ThreadingActor):
         """Load every source's last answer and the merge state (reached by tell, after start)."""
         try:
             self.state.load_sources()
+            self._await_regions()
             self._warm_cache()
         except Exception:
             logger.exception("could not load the sources' last answers; they load again at the next refresh")
@@ -222,21 +230,49 @@ class CatalogActor(pykka.ThreadingActor):
         finally:
             self.view.memos_ready.set()
 
+    def _await_regions(self) -> None:
+        """At start-up, Bedrock's merge waits for every configured region's first answer (see
+        CatalogState.await_regions), at most ``hold`` seconds."""
+        bedrock = self.settings.bedrock
+        if not (bedrock.enabled and self.settings.refresh_on_start and bedrock.regions):
+            return
+        from discovery.bedrock import source_name
+
+        self.state.await_regions(source_name(r) for r in bedrock.regions)
+        hold = max(30.0, bedrock.timeout * 3 + 5)
+        schedule(hold, self._proxy.release_held.defer, name="timer-catalog-release-held")
+
+    def release_held(self) -> None:
+        """Stop waiting for regions that have not answered: merge what was held (reached by tell)."""
+        try:
+            events, changed = self.state.release_held()
+        except Exception:
+            logger.exception("could not merge the held Bedrock region answers")
+            return
+        self._published(events, changed)
+
+    def _published(self, events: list[store.StoredEvent], changed: set[str]) -> None:
+        if changed:
+            self.view.publish(self.state.index(), changed)
+        if events:
+            self._announce(events)
+
     def _warm_cache(self) -> None:
-        """Fill the record cache with the published models' raw answers, as far as its budget goes."""
+        """Fill the record cache with the published models' details, as far as its budget goes."""
         cache = self.view.cache
         entries = self.state.index().entries()
         budget = cache.max_bytes
         for start in range(0, len(entries), 2000):
             chunk = entries[start:start + 2000]
             raws = store.load_raws((e.source, e.id) for e in chunk)
+            provenances = store.load_provenances(e.id for e in chunk)
             for e in chunk:
-                raw = raws.get((e.source, e.id))  # type: ignore[arg-type]
-                if raw is not None:
-                    budget -= len(raw)
+                raw, provenance = raws.get((e.source, e.id)), provenances.get(e.id)  # type: ignore[arg-type]
+                if raw is not None and provenance is not None:
+                    budget -= len(raw) + len(provenance)
                     if budget < 0:
                         return
-                    cache.put(e.id, raw)
+                    cache.put(e.id, (raw, provenance))
 
     def on_stop(self) -> None:
         # Snapshots already handed over commit before the store closes.
@@ -303,8 +339,8 @@ class CatalogActor(pykka.ThreadingActor):
         if changed:
             self.view.publish(self.state.index(), changed)
             # Write-through: the raw answers this commit stored are the ones detail reads want next.
-            for model_id, raw in self.state.last_raws.items():
-                self.view.cache.put(model_id, raw)
+            for model_id, detail in self.state.last_details.items():
+                self.view.cache.put(model_id, detail)
         if sum(len(s.models) for s in snapshots) >= LARGE_WRITE or len(changed) >= LARGE_WRITE:
             # A large answer was parsed and written: hand the transient memory back, and keep the
             # collector from walking the new long-lived records again and again.
@@ -354,9 +390,13 @@ class CatalogActor(pykka.ThreadingActor):
         if not future.done():
             future.set_result(committed.events)
 
-    def record_failure(self, failure: RefreshFailure) -> RefreshOutcome:
-        """Record a refresh that produced no snapshot."""
-        return self._fail(failure.source, failure.run_id, failure.reason)
+    def record_failure(self, failure: RefreshFailure,
+                       future: Optional[concurrent.futures.Future] = None) -> RefreshOutcome:
+        """Record a refresh that produced no snapshot; ``future`` (if given) gets the outcome."""
+        outcome = self._fail(failure.source, failure.run_id, failure.reason)
+        if future is not None and not future.done():
+            future.set_result(outcome)
+        return outcome
 
     def _fail(self, source: str, run_id: int, reason: str) -> RefreshOutcome:
         try:
@@ -364,6 +404,12 @@ class CatalogActor(pykka.ThreadingActor):
             self._update_row(source, last_refresh_at=finished, last_error=reason)
         except Exception:
             logger.exception("could not record the failure of run {}", run_id)
+        if source in self.state.awaited_regions:
+            # A region that will not answer this time: the others' answers need not wait for it.
+            try:
+                self._published(*self.state.region_settled(source))
+            except Exception:
+                logger.exception("could not merge the held Bedrock region answers")
         return RefreshOutcome(run_id, source, store.FAILED, error=reason)
 
     def interrupt_run(self, run_id: int, reason: str) -> None:
@@ -421,9 +467,9 @@ class StoreReaderActor(pykka.ThreadingActor):
     def load_model(self, model_id: str) -> Optional[Model]:
         return store.load_model(model_id)
 
-    def load_raw(self, source: Optional[str], model_id: str) -> Optional[bytes]:
-        """The raw answer behind a published model (a primary-key read)."""
-        return store.load_raw(source, model_id)
+    def load_detail(self, source: Optional[str], model_id: str) -> tuple[bytes, bytes]:
+        """The raw answer and traced provenance behind a published model (primary-key reads)."""
+        return store.load_detail(source, model_id)
 
     def history(self, model_id: str, limit: int = 100) -> list[dict[str, Any]]:
         return store.model_history(model_id, limit)

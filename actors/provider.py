@@ -60,6 +60,17 @@ def submit_and_wait(catalog: Any, snapshot: ProviderSnapshot) -> RefreshOutcome:
                               error=f"internal: the catalog did not commit within {COMMIT_WAIT:g}s")
 
 
+def fail_and_wait(catalog: Any, failure: RefreshFailure) -> RefreshOutcome:
+    """Hand a failed refresh to the catalog writer by tell and wait on our own future (as
+    :func:`submit_and_wait`)."""
+    future: concurrent.futures.Future = concurrent.futures.Future()
+    catalog.record_failure.defer(failure, future)
+    try:
+        return future.result(timeout=COMMIT_WAIT)
+    except concurrent.futures.TimeoutError:
+        return RefreshOutcome(failure.run_id, failure.source, "failed", error=failure.reason)
+
+
 def is_configuration_error(exc: BaseException) -> bool:
     """4xx other than 429 say the request is wrong (key, URL, version), not that the provider is down."""
     return isinstance(exc, ProviderHTTPError) and exc.status is not None and 400 <= exc.status < 500 \
@@ -278,7 +289,7 @@ class ProviderActor(pykka.ThreadingActor):
                 outcome = submit_and_wait(self.catalog, snapshot)
             if failure is not None:
                 logger.warning("refresh {} of {} failed: {}", ticket.run_id, self.config.name, failure.reason)
-                outcome = self.catalog.record_failure(failure).get(timeout=self.settings.ask_timeout)
+                outcome = fail_and_wait(self.catalog, failure)
         except Exception as exc:
             logger.opt(exception=exc).error("{}: refresh {} could not be completed", self.config.name, ticket.run_id)
             outcome = RefreshOutcome(ticket.run_id, self.config.name, "failed", error=f"internal: {exc}")

@@ -70,18 +70,23 @@ class Service(BedrockQueries, BenchmarkQueries):
 
     def raw_answer(self, model_id: str) -> bytes:
         """The provider's own answer behind a published model, as JSON bytes (cached; else a store read)."""
+        return self.record_detail(model_id)[0]
+
+    def record_detail(self, model_id: str) -> tuple[bytes, bytes]:
+        """What a published model's detail adds to its list form, as JSON bytes: its raw answer and
+        its traced provenance (each field's source, entry, match and conflicts). Cached; else read."""
         view = self.view
         found = view.cache.get(model_id)
         if found is not None:
             return found
         entry = view.index.entry(model_id)
         if entry is None:
-            return b"{}"
-        raw = self.reader.load_raw(entry.source, model_id).get(timeout=self.settings.ask_timeout) or b"{}"
+            return b"{}", b"{}"
+        detail = self.reader.load_detail(entry.source, model_id).get(timeout=self.settings.ask_timeout)
         # Cache only what is still the published record (a commit may have changed it meanwhile).
         if view.index.entry(model_id) is entry:
-            view.cache.put(model_id, raw)
-        return raw
+            view.cache.put(model_id, detail)
+        return detail
 
     def cache_stats(self) -> dict[str, Any]:
         """The model-record cache: hits, misses, entries, evictions, bytes, hit rate."""

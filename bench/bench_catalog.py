@@ -1,7 +1,9 @@
 """The catalog's write path on real data: replay the models.dev history through CatalogState.
 
-Prints, per snapshot, the changes found and the time to diff and commit them (SQLite file),
-plus the first full load. Run: python bench/bench_catalog.py [--snapshots N] [--database URL]
+Each snapshot is served by the simulator and fetched as the service does (with the memo of the
+last accepted answer). Prints, per snapshot, the changes found, the fetch time (request, parse,
+fingerprints, normalizing the changed items) and the time to diff and commit (SQLite file), then
+an unchanged re-fetch. Run: python bench/bench_catalog.py [--snapshots N] [--database URL]
 """
 from __future__ import annotations
 
@@ -33,27 +35,34 @@ def main() -> None:
     files = sorted(DATA.glob("api-*.json.gz"))[: args.snapshots]
     if not files:
         sys.exit(f"no snapshots under {DATA}")
+    from discovery.simulator import SimulatorServer
+
     url = args.database or f"sqlite:///{tempfile.mkdtemp()}/bench.db"
     store.open_database(url)
     store.ensure_provider("modelsdev", "modelsdev", True)
-    client = ModelsDevClient(ProviderConfig(name="modelsdev", format="modelsdev", max_removal_ratio=1.0))
     state = CatalogState({"modelsdev": True})
-    print(f"{'snapshot':<26}{'models':>7}{'added':>7}{'updated':>8}{'removed':>8}{'normalize s':>13}{'apply s':>9}")
-    for path in files:
-        doc = json.load(gzip.open(path))
-        t0 = time.perf_counter()
-        models = client.normalize(doc)
-        t1 = time.perf_counter()
-        run_id = store.begin_run("modelsdev", "bench")
-        outcome, events, _ = state.apply(ProviderSnapshot("modelsdev", run_id, tuple(models), max_removal_ratio=1.0))
-        t2 = time.perf_counter()
-        print(f"{path.name:<26}{len(models):>7}{outcome.added:>7}{outcome.updated:>8}{outcome.removed:>8}"
-              f"{t1 - t0:>13.3f}{t2 - t1:>9.3f}")
-    run_id = store.begin_run("modelsdev", "bench")
-    t0 = time.perf_counter()
-    outcome, _, _ = state.apply(ProviderSnapshot("modelsdev", run_id, tuple(client.normalize(doc))))
-    print(f"unchanged re-fetch of the last snapshot: {time.perf_counter() - t0:.3f}s "
-          f"(normalize + diff + commit, {outcome.added + outcome.updated + outcome.removed} changes)")
+    print(f"{'snapshot':<26}{'models':>7}{'added':>7}{'updated':>8}{'removed':>8}{'fetch s':>9}{'apply s':>9}")
+    with SimulatorServer() as sim:
+        # The service's own path: served over HTTP, fetched with the memo of the last accepted answer.
+        client = ModelsDevClient(ProviderConfig(name="modelsdev", format="modelsdev", base_url=sim.base_url("modelsdev"),
+                                                max_removal_ratio=1.0, max_body_mb=64))
+
+        def refresh(label: str) -> None:
+            t0 = time.perf_counter()
+            fetched = client.fetch(state.memos(["modelsdev"]).get("modelsdev"))
+            t1 = time.perf_counter()
+            run_id = store.begin_run("modelsdev", "bench")
+            outcome, _, _ = state.apply(ProviderSnapshot(
+                "modelsdev", run_id, fetched.models, unchanged=fetched.unchanged, body_hash=fetched.body_hash,
+                fingerprints=fetched.fingerprints, max_removal_ratio=1.0))
+            t2 = time.perf_counter()
+            print(f"{label:<26}{outcome.total:>7}{outcome.added:>7}{outcome.updated:>8}{outcome.removed:>8}"
+                  f"{t1 - t0:>9.3f}{t2 - t1:>9.3f}")
+
+        for path in files:
+            sim.state.set_models("modelsdev", json.load(gzip.open(path)))
+            refresh(path.name)
+        refresh("(unchanged re-fetch)")
     print(f"events in the outbox: {store.last_event_id()}")
 
 

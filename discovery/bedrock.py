@@ -244,6 +244,8 @@ def _profiles_by_model(profiles: Iterable[Mapping[str, Any]]) -> dict[str, list[
         pid = profile.get("inferenceProfileId")
         if not isinstance(pid, str) or profile.get("status", "ACTIVE") != "ACTIVE":
             continue
+        if profile.get("type", "SYSTEM_DEFINED") != "SYSTEM_DEFINED":
+            continue  # an application (account) profile is the account's own, not a system route
         for target in profile.get("models") or ():
             model_id = model_id_from_arn(target.get("modelArn") if isinstance(target, Mapping) else None)
             if model_id and pid not in via.setdefault(model_id, []):
@@ -252,14 +254,17 @@ def _profiles_by_model(profiles: Iterable[Mapping[str, Any]]) -> dict[str, list[
 
 
 # Attributes that map a value to the regions it holds in; combining regions is a union of each list.
-REGION_GROUPS = ("regions_by_inference_type", "regions_by_profile", "regions_by_lifecycle")
+REGION_GROUPS = ("regions_by_inference_type", "regions_by_profile", "regions_by_lifecycle",
+                 "regions_by_customization")
 
 
-def _region_groups(region: str, types: Sequence[str], profiles: Sequence[str], lifecycle: str | None) -> dict:
+def _region_groups(region: str, types: Sequence[str], profiles: Sequence[str], lifecycle: str | None,
+                   customizations: Sequence[str] = ()) -> dict:
     """This region's entries of the REGION_GROUPS attributes."""
     return {"regions_by_inference_type": {t: [region] for t in types},
             "regions_by_profile": {p: [region] for p in profiles},
-            "regions_by_lifecycle": {lifecycle: [region]} if lifecycle else {}}
+            "regions_by_lifecycle": {lifecycle: [region]} if lifecycle else {},
+            "regions_by_customization": {c: [region] for c in customizations}}
 
 
 def normalize_summary(region: str, summary: Mapping[str, Any], profiles: Sequence[str] = ()) -> Model:
@@ -284,18 +289,21 @@ def normalize_summary(region: str, summary: Mapping[str, Any], profiles: Sequenc
     status = LIFECYCLE.get(str(lifecycle.get("status", "")).upper())
     draft.set("lifecycle.status", status)
     draft.set("lifecycle.release_date", iso_date(_jsonable(lifecycle.get("startOfLifeTime"))))
-    draft.set("lifecycle.deprecation_date", iso_date(_jsonable(lifecycle.get("endOfLifeTime")
-                                                                or lifecycle.get("legacyTime"))))
+    # Bedrock's legacyTime starts the legacy (discouraged) period; endOfLifeTime ends access.
+    draft.set("lifecycle.deprecation_date", iso_date(_jsonable(lifecycle.get("legacyTime")
+                                                                or lifecycle.get("endOfLifeTime"))))
+    draft.set("lifecycle.retirement_date", iso_date(_jsonable(lifecycle.get("endOfLifeTime"))))
     draft.set("regions", (region,))
     types = [INFERENCE_TYPES.get(t, str(t).lower()) for t in summary.get("inferenceTypesSupported") or ()]
     if profiles and "inference_profile" not in types:
         types.append("inference_profile")
+    custom = sorted(str(c).lower() for c in customizations or ())
     attributes: dict[str, Any] = {
         "provider_name": summary.get("providerName"),
         "inference_types": sorted(types),
-        "customizations": sorted(str(c).lower() for c in customizations or ()),
+        "customizations": custom,
         "inference_profiles": sorted(profiles),
-        **_region_groups(region, sorted(types), profiles, status),
+        **_region_groups(region, sorted(types), profiles, status, custom),
     }
     return draft.build(attributes=attributes, raw=_jsonable(summary))
 
@@ -348,7 +356,8 @@ def _combine_one(per_region: Mapping[str, Model]) -> Model:
     base = next((m for m in records
                  if any(m.attributes.get("regions_by_inference_type", {}).get(t) for t in direct)), records[0])
     attributes = dict(base.attributes)
-    for key in ("inference_types", "inference_profiles"):
+    # Unions across regions; what holds where is kept in the regions_by_* groups.
+    for key in ("inference_types", "inference_profiles", "customizations"):
         attributes[key] = tuple(sorted({v for m in records for v in m.attributes.get(key) or ()}))
     for key in REGION_GROUPS:
         grouped: dict[str, set[str]] = {}
@@ -360,7 +369,13 @@ def _combine_one(per_region: Mapping[str, Model]) -> Model:
     if attributes["regions_by_lifecycle"].get("active") and lifecycle.status != "active":
         # Legacy in one region but active in another: still usable, so active.
         lifecycle = replace(lifecycle, status="active")
-    return base.evolve(regions=tuple(per_region), attributes=attributes, lifecycle=lifecycle)
+    capabilities = base.capabilities
+    tunable = [m.capabilities.fine_tuning for m in records if m.capabilities.fine_tuning is not None]
+    if tunable and any(tunable) != capabilities.fine_tuning:
+        # Fine-tuning offered in some region is fine-tuning the model has (the region is in the groups).
+        capabilities = replace(capabilities, fine_tuning=any(tunable))
+    return base.evolve(regions=tuple(per_region), attributes=attributes, lifecycle=lifecycle,
+                       capabilities=capabilities)
 
 
 class RegionFold:
@@ -384,14 +399,20 @@ class RegionFold:
     def update(self, region: str, upserts: Mapping[str, Model], removed: Iterable[str] = ()
                ) -> tuple[dict[str, Model], list[str]]:
         """One region's changes in; the combined models that changed (by id) and the ids now gone out."""
+        return self.update_many([(region, upserts, removed)])
+
+    def update_many(self, changes: Iterable[tuple[str, Mapping[str, Model], Iterable[str]]]
+                    ) -> tuple[dict[str, Model], list[str]]:
+        """Several regions' changes (in order) in, each touched model recombined once."""
         touched: set[str] = set()
-        for model_id in removed:
-            per_region = self._by_id.get(model_id)
-            if per_region is not None and per_region.pop(region, None) is not None:
+        for region, upserts, removed in changes:
+            for model_id in removed:
+                per_region = self._by_id.get(model_id)
+                if per_region is not None and per_region.pop(region, None) is not None:
+                    touched.add(model_id)
+            for model_id, m in upserts.items():
+                self._by_id.setdefault(model_id, {})[region] = m
                 touched.add(model_id)
-        for model_id, m in upserts.items():
-            self._by_id.setdefault(model_id, {})[region] = m
-            touched.add(model_id)
         return self._recombine(touched)
 
     def combine(self, region_models: Mapping[str, Mapping[str, Model]]) -> dict[str, Model]:
@@ -517,7 +538,7 @@ def resolve_model(models: Iterable[Model], lookup: Callable[[str], Model | None]
 def region_details(model: Model) -> dict[str, dict[str, Any]]:
     """Region → how the model is reached there: access, inference types, profiles, lifecycle."""
     out: dict[str, dict[str, Any]] = {r: {"access": "inference_profile", "inference_types": [],
-                                          "inference_profiles": [], "lifecycle": None}
+                                          "inference_profiles": [], "lifecycle": None, "customizations": []}
                                       for r in model.regions or ()}
     groups = model.attributes
     for value, regions in (groups.get("regions_by_inference_type") or {}).items():
@@ -534,6 +555,10 @@ def region_details(model: Model) -> dict[str, dict[str, Any]]:
         for r in regions:
             if r in out:
                 out[r]["lifecycle"] = value
+    for value, regions in (groups.get("regions_by_customization") or {}).items():
+        for r in regions:
+            if r in out:
+                out[r]["customizations"].append(value)
     return out
 
 

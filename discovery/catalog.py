@@ -29,8 +29,8 @@ from discovery.diff import (
     diff_contents,
     event_specs,
 )
-from discovery.enrich import with_provenance
-from discovery.entry import CatalogEntry, PackedModel
+from discovery.enrich import trace_json, with_provenance
+from discovery.entry import CatalogEntry, PackedModel, trace_hash
 from discovery.index import CatalogIndex
 from discovery.merge import MergeEngine
 from discovery.messages import ProviderSnapshot, RefreshOutcome
@@ -69,7 +69,7 @@ class _Source:
 _EMPTY = _Source()
 # Part of the merge fingerprint: change it when the merge rules change what they make of the
 # same records, so a store merged by older code is checked (and brought up to date) at start-up.
-MERGE_VERSION = "1"
+MERGE_VERSION = "2"
 MERGE_KEY = "merge_fingerprint"
 
 
@@ -135,8 +135,13 @@ class CatalogState:
         self._settings_recorded = False
         # When the last commit ended (every run of it carries this time).
         self.last_commit_at: Optional[float] = None
-        # The raw answers behind published models that the last commit wrote or read (id → JSON).
-        self.last_raws: dict[str, bytes] = {}
+        # What the last commit wrote of each new version's detail: id → (raw answer, provenance) JSON.
+        self.last_details: dict[str, tuple[bytes, bytes]] = {}
+        # Bedrock region sources whose first answer is awaited, and region changes held until
+        # they have all answered (or failed) so the merge sees them together (see _commit).
+        self.awaited_regions: set[str] = set()
+        self._held: list[tuple[str, Mapping[str, Any], Any]] = []
+        self._held_run: Optional[int] = None
 
     # -- loading ---------------------------------------------------------------------------------
     def load(self) -> None:
@@ -146,7 +151,7 @@ class CatalogState:
 
     def load_index(self) -> None:
         """The published catalog from the store: enough to serve reads (fast; no merge state)."""
-        entries = [CatalogEntry.from_stored(body, content_hash, loads(provenance))
+        entries = [CatalogEntry.from_stored(body, content_hash, loads(provenance), trace_hash(provenance))
                    for content_hash, body, provenance in store.load_current_rows()]
         self.version += 1
         self._index = CatalogIndex.from_entries(entries, self.version)
@@ -213,11 +218,16 @@ class CatalogState:
         """Hand one source's changes to the merge (Bedrock regions through the fold); the affected ids."""
         engine = self._engine_now()
         if source.startswith(BEDROCK_SOURCE):
-            combined, gone = self._fold.update(region_of(source) or source, upserts, removed)
-            return engine.update(BEDROCK, combined, gone)
+            return self._feed_regions([(source, upserts, removed)])
         if self.is_catalog.get(source) and source not in engine.catalogs:
             return engine.add_catalog(source) | engine.update(source, upserts, removed)
         return engine.update(source, upserts, removed)
+
+    def _feed_regions(self, changes) -> set[str]:
+        """Bedrock regions' changes, folded together: a model several regions list is recombined once."""
+        combined, gone = self._fold.update_many((region_of(source) or source, upserts, removed)
+                                                for source, upserts, removed in changes)
+        return self._engine_now().update(BEDROCK, combined, gone)
 
     # -- reading ---------------------------------------------------------------------------------
     def index(self) -> CatalogIndex:
@@ -310,6 +320,35 @@ class CatalogState:
             for _, _, new, _ in accepted:
                 new.fresh = ()
 
+    def await_regions(self, sources) -> None:
+        """Hold the Bedrock merge until each of these region sources has answered once (start-up)."""
+        self._ensure_sources()
+        self.awaited_regions = {s for s in sources if s not in self._sources}
+
+    def region_settled(self, source: str, now: Optional[float] = None
+                       ) -> tuple[list[store.StoredEvent], set[str]]:
+        """A region's first refresh failed (or is given up on): stop waiting for it; commit what was
+        held if nothing else is awaited. Returns the committed events and the changed ids."""
+        self.awaited_regions.discard(source)
+        return self.release_held(now) if not self.awaited_regions else ([], set())
+
+    def release_held(self, now: Optional[float] = None) -> tuple[list[store.StoredEvent], set[str]]:
+        """Merge and commit the held region changes now, whatever is still awaited."""
+        self.awaited_regions.clear()
+        if not self._held:
+            return [], set()
+        try:
+            _, events, changed = self._commit([], [], {}, {}, now or time.time())
+        except Exception:
+            self._build_engine()
+            raise
+        return events, changed
+
+    @property
+    def holding(self) -> bool:
+        """Whether region changes are held, waiting for other regions' first answers."""
+        return bool(self._held)
+
     def _accept(self, snap: ProviderSnapshot, previous: _Source) -> tuple[_Source, store.SourceWrite]:
         """One snapshot against its source's previous answer: the new source state and its rows."""
         common = dict(run_id=snap.run_id, source=snap.source, body_hash=snap.body_hash, fetch_ms=snap.fetch_ms,
@@ -354,44 +393,71 @@ class CatalogState:
     def _commit(self, snapshots, accepted, working, outcomes, now):
         index = self._index
         affected: set[str] = set(self._dirty)
-        for snap, _previous, _new, write in accepted:
+        regions = list(self._held)
+        awaited = set(self.awaited_regions)
+        for snap, _previous, new, write in accepted:
+            if snap.source.startswith(BEDROCK_SOURCE):
+                awaited.discard(snap.source)
             if write.upserts or write.deletes:
-                upserts = {r.model.id: r.model for r in write.upserts}
-                affected |= self._feed(snap.source, upserts, write.deletes)
+                # The records as kept (packed), so the merge holds what the source state holds.
+                upserts = {r.model.id: new.models[r.model.id] for r in write.upserts}
+                if snap.source.startswith(BEDROCK_SOURCE):
+                    regions.append((snap.source, upserts, write.deletes))
+                else:
+                    affected |= self._feed(snap.source, upserts, write.deletes)
+        held: list = []
+        if regions and awaited:
+            # Regions still owe their first answer: hold the Bedrock merge until they all have
+            # answered (or failed), so a model gets one version, not one per region answering.
+            held = regions
+        elif regions:
+            affected |= self._feed_regions(regions)
+        fallback = accepted[-1][0].run_id if accepted else self._held_run
 
-        def run_of(model_id: str) -> ProviderSnapshot:
+        def run_of(model_id: str) -> int:
             for snap, previous, new, _ in reversed(accepted):
                 if model_id in new.models or model_id in previous.models:
-                    return snap
-            return accepted[-1][0]
+                    return snap.run_id
+            return fallback  # type: ignore[return-value]
 
         engine = self._engine_now()
-        changes: list[tuple[ModelChange, ProviderSnapshot]] = []
-        touches: list[tuple[Model, bytes]] = []
+        # A merged record that is a source's record as it came (nothing enriched) reuses its packing.
+        packed_of = {id(rec._model): rec.packed for _, _, new, _ in accepted for model_id in new.fresh
+                     for rec in (new.models.get(model_id),) if isinstance(rec, PackedModel) and rec._model is not None}
+        changes: list[tuple[ModelChange, int]] = []
+        touches: list[tuple[Model, bytes, bytes]] = []
         index_changes: dict[str, Optional[CatalogEntry]] = {}
         # Each new version's list form, encoded once: the store writes it, the entry keeps it packed.
         bodies: dict[str, bytes] = {}
+        # Each written model's traced provenance (source, entry, match, conflicts per field), JSON.
+        traced: dict[str, bytes] = {}
         for model_id in sorted(affected):
-            entry, merged = index.entry(model_id), engine.resolve(model_id)
+            trace: dict = {}
+            entry, merged = index.entry(model_id), engine.resolve(model_id, trace)
             if entry is None and merged is None:
                 continue
+            trace_bytes = trace_json(trace) if merged is not None else b"{}"
             if entry is None:
                 changes.append((ModelChange(model_id, ADDED, None, merged), run_of(model_id)))
             elif merged is None:
                 changes.append((ModelChange(model_id, REMOVED, entry.model(), None), run_of(model_id)))
-            elif entry.content_hash != merged.content_hash():
-                diff = diff_contents(loads(entry.body), merged.content())
+            elif entry.content_hash != merged.content_hash() and (
+                    diff := diff_contents(loads(entry.body), merged.content())):
                 changes.append((ModelChange(model_id, UPDATED, None, merged, diff), run_of(model_id)))
-            elif entry.provenance != merged.provenance or entry.source != merged.source:
-                # The same content, stated by another source: no new version.
-                touches.append((merged, merged.encode_body()))
+            elif (entry.content_hash != merged.content_hash() or entry.trace_hash != trace_hash(trace_bytes)
+                  or entry.source != merged.source):
+                # The same content (a hash written by older rules, or stated by other sources or
+                # entries): no new version.
+                touches.append((merged, merged.encode_body(), trace_bytes))
                 bodies[model_id] = touches[-1][1]
             else:
                 continue
             if merged is not None:
                 body = bodies.get(model_id) or merged.encode_body()
                 bodies[model_id] = body
-                index_changes[model_id] = CatalogEntry.of(merged, body)
+                traced[model_id] = trace_bytes
+                index_changes[model_id] = new_entry = CatalogEntry.of(merged, body, packed_of.get(id(merged)))
+                new_entry.trace_hash = trace_hash(trace_bytes)
             else:
                 index_changes[model_id] = None
         new_index = index.apply(index_changes, self.version + 1) if index_changes else index
@@ -401,49 +467,57 @@ class CatalogState:
         wanted = [(ch.new.source, ch.model_id) for ch, _ in changes if ch.new is not None]
         wanted += [(index.entry(ch.model_id).source, ch.model_id) for ch, _ in changes if ch.new is None]  # type: ignore
         stored = store.load_raws(pair for pair in wanted if pair not in fresh)
+        # A removed model's last version keeps the provenance it was served with.
+        stored_trace = store.load_provenances(ch.model_id for ch, _ in changes if ch.new is None)
 
         def raw_of(source: Optional[str], model_id: str) -> bytes:
             return fresh.get((source, model_id)) or stored.get((source, model_id)) or b"{}"  # type: ignore[arg-type]
 
         specs: list[tuple[str, Optional[str], Optional[str], Optional[int], Mapping[str, Any]]] = []
         upserts, deletes = [], []
-        counts = {snap.run_id: {"added": 0, "updated": 0, "removed": 0} for snap, _, _, _ in accepted}
-        for ch, snap in changes:
-            counts[snap.run_id][ch.change] += 1
+        counts: dict[Optional[int], dict[str, int]] = {
+            run: {"added": 0, "updated": 0, "removed": 0} for run in [fallback] + [s.run_id for s, _, _, _ in accepted]}
+        for ch, run_id in changes:
+            counts[run_id][ch.change] += 1
             announced = index_changes[ch.model_id] if ch.new is not None else index.entry(ch.model_id)
             for kind, data in event_specs(ch, announced):
-                specs.append((kind, ch.provider, ch.model_id, snap.run_id, data))
+                specs.append((kind, ch.provider, ch.model_id, run_id, data))
             if ch.new is not None:
-                upserts.append(store.ModelWrite(ch.new, ch.change, snap.run_id, raw_of(ch.new.source, ch.model_id),
-                                                dict(ch.diff) or None, bodies[ch.model_id]))
+                upserts.append(store.ModelWrite(ch.new, ch.change, run_id, raw_of(ch.new.source, ch.model_id),
+                                                dict(ch.diff) or None, bodies[ch.model_id], traced[ch.model_id]))
             else:
                 old = index.entry(ch.model_id)
                 assert old is not None
-                last = join_record(old.body, old.provenance.json(), raw_of(old.source, ch.model_id))
-                deletes.append(store.ModelRemoval(ch.model_id, old.content_hash, last, snap.run_id))
-        last_run = accepted[-1][0].run_id
+                last = join_record(old.body, stored_trace.get(ch.model_id) or old.provenance.json(),
+                                   raw_of(old.source, ch.model_id))
+                deletes.append(store.ModelRemoval(ch.model_id, old.content_hash, last, run_id))
+        last_run = fallback
         for kind, data in capability_events(index.capability_counts, new_index.capability_counts):
             specs.append((kind, None, None, last_run, data))
         for snap, _, new, _ in accepted:
             specs.append((MODELS_REFRESHED, snap.source, None, snap.run_id,
                           {"source": snap.source, "total": len(new.models), **counts[snap.run_id]}))
         source_writes = tuple(_with_counts(w, counts[snap.run_id]) for snap, _, _, w in accepted)
-        # The raw answer now behind each published model this write touched.
-        raws = {w.model.id: w.raw for w in upserts}
-        for (source, model_id), raw in fresh.items():
-            head = new_index.entry(model_id)
-            if head is not None and head.source == source:
-                raws[model_id] = raw
-        meta = {} if self._settings_recorded else {MERGE_KEY: self.merge_fingerprint()}
+        # What the detail of each new version adds to its list form, for the record cache.
+        details = {w.model.id: (w.raw, traced[w.model.id]) for w in upserts}
+        if held:
+            # Until the held changes are merged the store must not claim a merge that is current.
+            meta: dict[str, Optional[str]] = {MERGE_KEY: "held"}
+        else:
+            meta = {} if self._settings_recorded else {MERGE_KEY: self.merge_fingerprint()}
         result = store.commit_refresh(store.RefreshWrite(
             sources=source_writes, model_upserts=tuple(upserts), model_deletes=tuple(deletes),
             model_touches=tuple(touches), events=tuple(specs), meta=meta), now=now)
         # Only after the commit: the in-memory state follows what is stored.
         self.last_commit_at = result.finished_at
-        self.last_raws = raws
+        self.last_details = details
         self._sources.update(working)
         self._dirty.clear()
-        self._settings_recorded = True
+        self._settings_recorded = not held
+        self._held = held
+        self.awaited_regions = awaited
+        if held:
+            self._held_run = fallback
         if new_index is not index:
             self.version = new_index.version
             self._index = new_index

@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from functools import lru_cache
+from typing import Any, Optional
 
 from discovery.model import SECTIONS, Model
 from discovery.taxonomy import guess_family, guess_kind
@@ -150,11 +151,22 @@ _VENDOR_PREFIX = re.compile(r"^[a-z]+(?:-[a-z]+)*\.(?=[a-z])")
 _DATE_SUFFIX = re.compile(r"(?:[-@]\d{4}-\d{2}-\d{2}|[-@]\d{8}|@\d{6}|@default)$")
 _SHORT_DATE = re.compile(r"(?:-\d{2}-\d{4}|-\d{4})$")
 _STEPS = (_MODELS_PREFIX, _LATEST, _REGION_PREFIX, _VERSION_SUFFIX, _VENDOR_PREFIX, _DATE_SUFFIX, _SHORT_DATE)
+_DATE_STEPS = (_DATE_SUFFIX, _SHORT_DATE)
+_NOT_DIGIT = re.compile(r"\D")
+
+# How a live model's value came from a catalog entry.
+EXACT, ALIAS, UNDATED_BASE, FAMILY = "exact", "alias", "undated-base", "family"
 
 
+def _spelled(model_id: str) -> str:
+    # Azure spells GPT-3.5 without its dot (gpt-35-turbo).
+    return model_id.lower().replace("gpt-35", "gpt-3.5")
+
+
+@lru_cache(maxsize=1 << 16)
 def match_keys(model_id: str) -> tuple[str, ...]:
     """The lookup keys of an id, closest first (see the module docstring for the rules)."""
-    key = model_id.lower()
+    key = _spelled(model_id)
     keys = [key]
     for step in _STEPS:
         stripped = step.sub("", key)
@@ -162,6 +174,39 @@ def match_keys(model_id: str) -> tuple[str, ...]:
             key = stripped
             keys.append(key)
     return tuple(keys)
+
+
+@lru_cache(maxsize=1 << 16)
+def id_date(model_id: str) -> Optional[str]:
+    """The version date an id carries (its digits: ``2024-08-06`` → ``20240806``), or None if undated."""
+    key = _spelled(model_id)
+    for step in _STEPS:
+        found = step.search(key)
+        if found is None:
+            continue
+        if step in _DATE_STEPS:
+            if found.group(0) == "@default":
+                continue
+            return _NOT_DIGIT.sub("", found.group(0))
+        stripped = key[:found.start()] + key[found.end():]
+        if stripped:
+            key = stripped
+    return None
+
+
+def match_kind(live_date: Optional[str], entry_id: str, via_alias: bool) -> Optional[str]:
+    """How a live model (of ``live_date``) may take values from the catalog entry ``entry_id``:
+    exact, alias, undated-base or family; None when it may not (another dated version)."""
+    entry_date = id_date(entry_id)
+    if live_date and entry_date and live_date != entry_date:
+        return None
+    if via_alias:
+        return ALIAS
+    if live_date and not entry_date:
+        return UNDATED_BASE
+    if entry_date and not live_date:
+        return FAMILY
+    return EXACT
 
 
 class _Slot:
@@ -174,16 +219,20 @@ class _Slot:
         self.best: Model | None = None
 
     def choose(self) -> None:
-        # Closer key first, then the shorter id, then the lexically largest (newest-looking) id.
-        best: tuple[int, Model] | None = None
-        for rank, m in self.candidates.values():
-            if best is None:
-                best = (rank, m)
-                continue
-            pid, bpid = m.provider_model_id, best[1].provider_model_id
-            if (rank, len(pid)) < (best[0], len(bpid)) or ((rank, len(pid)) == (best[0], len(bpid)) and pid > bpid):
-                best = (rank, m)
-        self.best = best[1] if best is not None else None
+        self.best = _best(self.candidates.values())
+
+
+def _best(candidates) -> Model | None:
+    """Closer key first, then the shorter id, then the lexically largest (newest-looking) id."""
+    best: tuple[int, Model] | None = None
+    for rank, m in candidates:
+        if best is None:
+            best = (rank, m)
+            continue
+        pid, bpid = m.provider_model_id, best[1].provider_model_id
+        if (rank, len(pid)) < (best[0], len(bpid)) or ((rank, len(pid)) == (best[0], len(bpid)) and pid > bpid):
+            best = (rank, m)
+    return best[1] if best is not None else None
 
 
 def slot_key(provider: str, key: str) -> str:
@@ -277,9 +326,47 @@ class CatalogLookup:
                 return held.best if isinstance(held, _Slot) else held
         return None
 
+    def find(self, provider: str, plan: Sequence[tuple[str, bool]], live_date: Optional[str]
+             ) -> tuple[Model, str] | None:
+        """The entry a live model takes values from, and how it matched: for each (key, is an
+        alias) of ``plan`` in order, the best entry under that key that is not another dated
+        version of the model (see :func:`match_kind`)."""
+        for key, via_alias in plan:
+            held = self._slots.get(slot_key(provider, key))
+            if held is None:
+                continue
+            if not isinstance(held, _Slot):
+                kind = match_kind(live_date, held.provider_model_id, via_alias)
+                if kind is not None:
+                    return held, kind
+                continue
+            best = held.best
+            kind = match_kind(live_date, best.provider_model_id, via_alias) if best is not None else None
+            if kind is not None:
+                return best, kind  # type: ignore[return-value]
+            # The slot's best is another version: the best of the others that may be used, if any.
+            allowed = [(rank, m) for rank, m in held.candidates.values()
+                       if match_kind(live_date, m.provider_model_id, via_alias) is not None]
+            if allowed:
+                chosen = _best(allowed)
+                return chosen, match_kind(live_date, chosen.provider_model_id, via_alias)  # type: ignore
+        return None
+
 
 # The name older callers use for a catalog's lookup table.
 CatalogIndex = CatalogLookup
+
+
+def live_match_plan(model: Model) -> tuple[tuple[str, bool], ...]:
+    """(key, is from an alias) in the order a live model is looked up (see :func:`live_match_keys`)."""
+    own = match_keys(model.provider_model_id)
+    alias_keys = [match_keys(a) for a in model.aliases]
+    ordered = [(own[0], False), *((k[0], True) for k in alias_keys), *((k, False) for k in own[1:]),
+               *((x, True) for k in alias_keys for x in k[1:])]
+    seen: dict[str, bool] = {}
+    for key, via_alias in ordered:
+        seen.setdefault(key, via_alias)
+    return tuple(seen.items())
 
 
 def live_match_keys(model: Model) -> tuple[str, ...]:
@@ -336,12 +423,35 @@ def _guesses(base: Model | None, matches: Mapping[str, Model], head: Model) -> d
     return out
 
 
+def entry_name(model: Model) -> str:
+    """The name a source gives the record: LiteLLM's map key, else the provider's own id."""
+    key = model.attributes.get("litellm_key")
+    return key if isinstance(key, str) and key else model.provider_model_id
+
+
+# A field's trace: (source, entry, how matched, [(source, entry, value) of sources stating otherwise]).
+Trace = dict[str, tuple[str, Optional[str], Optional[str], list]]
+
+
+def trace_of(model: Model) -> Trace:
+    """The trace of a record that was not combined: each filled field from the record itself."""
+    own = entry_name(model)
+    out: Trace = {}
+    for path, origin in model.provenance.items():
+        out[path] = (origin, None, None, []) if origin == HEURISTIC else (origin, own, EXACT, [])
+    return out
+
+
 def combine(base: Model | None, matches: Mapping[str, Model], order: FieldOrder,
-            template: Model | None = None) -> Model:
+            template: Model | None = None, kinds: Optional[Mapping[str, str]] = None,
+            trace: Optional[Trace] = None) -> Model:
     """One model from a live model (``base``, may be None) and catalog entries by source name.
 
     The identity, attributes, raw record and liveness come from ``base`` (or ``template``, the
-    first catalog entry, for a catalog-only model); every field is resolved by ``order``.
+    first catalog entry, for a catalog-only model); every field is resolved by ``order``. With
+    ``trace`` (a dict to fill), each filled field gets its source, entry and how that entry
+    matched (``kinds``: catalog name → exact, alias, undated-base or family), and the values other
+    sources state for it where they differ.
     """
     head = base if base is not None else template
     assert head is not None
@@ -349,11 +459,13 @@ def combine(base: Model | None, matches: Mapping[str, Model], order: FieldOrder,
     values: dict[str, Any] = {}
     provenance: dict[str, str] = {}
     for path, section, name in _ACCESS:
+        chosen_token = None
         for token in order.by_path[path]:
             if token == HEURISTIC:
                 value = guesses.get(path)
                 if value is not None:
                     values[path], provenance[path] = value, HEURISTIC
+                    chosen_token = token
                     break
                 continue
             candidate = base if token == LIVE else matches.get(token)
@@ -366,11 +478,47 @@ def combine(base: Model | None, matches: Mapping[str, Model], order: FieldOrder,
             if origin == HEURISTIC:
                 continue
             values[path], provenance[path] = value, origin
+            chosen_token = token
             break
+        if trace is not None and chosen_token is not None:
+            trace[path] = _field_trace(path, section, name, chosen_token, values[path], provenance[path], base,
+                                       matches, kinds or {})
     if base is not None and values == _values(base) and provenance == dict(base.provenance):
         return base  # nothing enriched: keep the object (and its memoized content hash)
     return build_model(head.provider, head.provider_model_id, values, provenance=provenance,
                        attributes=head.attributes, raw=head.raw, source=head.source, live=head.live)
+
+
+def _field_trace(path: str, section: Optional[str], name: str, chosen: str, value: Any, origin: str,
+                 base: Model | None, matches: Mapping[str, Model], kinds: Mapping[str, str]
+                 ) -> tuple[str, Optional[str], Optional[str], list]:
+    if chosen == HEURISTIC:
+        where: tuple[str, Optional[str], Optional[str]] = (HEURISTIC, None, None)
+    else:
+        source = base if chosen == LIVE else matches[chosen]
+        where = (origin, entry_name(source), EXACT if chosen == LIVE else kinds.get(chosen, EXACT))  # type: ignore
+    conflicts = []
+    for token, candidate in ((LIVE, base), *matches.items()):
+        if candidate is None or token == chosen:
+            continue
+        other = getattr(getattr(candidate, section), name) if section else getattr(candidate, name)
+        if other is None or other == value or (candidate.provenance.get(path) == HEURISTIC):
+            continue
+        conflicts.append((candidate.provenance.get(path) or candidate.source or token, entry_name(candidate), other))
+    return (*where, conflicts)
+
+
+def trace_json(trace: Trace) -> bytes:
+    """A trace as the API shows a record's provenance (without ``verified_at``), JSON bytes."""
+    out: dict[str, Any] = {}
+    for path, (source, entry, match, conflicts) in trace.items():
+        item: dict[str, Any] = {"source": source, "entry": entry, "match": match}
+        if conflicts:
+            item["conflicts"] = [{"source": s, "entry": e, "value": v} for s, e, v in conflicts]
+        out[path] = item
+    from discovery.model import dumps
+
+    return dumps(out)
 
 
 def catalog_provider_names(configs: Iterable[Any]) -> dict[str, str]:

@@ -22,6 +22,11 @@ SORT_FIELDS = ("id", "name", "provider", "context_window", "max_output_tokens", 
                "output_price", "release_date")
 
 
+def trace_hash(trace_json: bytes) -> int:
+    """A stable hash of a traced provenance's JSON (to see whether it changed)."""
+    return zlib.crc32(trace_json) or 1
+
+
 def facet_input(modality: str) -> str:
     return f"in:{modality}"
 
@@ -146,15 +151,17 @@ class CatalogEntry:
     """One published model version, compact: query fields, provenance and the encoded list form."""
 
     __slots__ = ("id", "provider", "name", "packed", "content_hash", "provenance", "live", "facets",
-                 "sort_keys", "source")
+                 "sort_keys", "source", "trace_hash")
 
     def __init__(self, model_id: str, provider: str, provider_model_id: str, name: Optional[str], body: bytes,
                  content_hash: str, provenance: Provenance, live: bool, facets: tuple[str, ...],
-                 sort_keys: tuple[Any, ...], source: Optional[str]):
+                 sort_keys: tuple[Any, ...], source: Optional[str], packed: Optional[bytes] = None):
         self.id = model_id
         self.provider = provider
         self.name = name
-        self.packed = pack(body)
+        self.packed = packed if packed is not None else pack(body)
+        # A hash of the traced provenance as stored (set by the writer; 0: unknown).
+        self.trace_hash = 0
         self.content_hash = content_hash
         self.provenance = provenance
         self.live = live
@@ -172,16 +179,19 @@ class CatalogEntry:
         return self.id[len(self.provider) + 1:]
 
     @classmethod
-    def of(cls, model: Model, body: Optional[bytes] = None) -> "CatalogEntry":
-        """The entry of a record (``body``: its list form, if already encoded; not kept on the record)."""
+    def of(cls, model: Model, body: Optional[bytes] = None, packed: Optional[bytes] = None) -> "CatalogEntry":
+        """The entry of a record (``body``: its list form, if already encoded; ``packed``: that form
+        packed already, e.g. by the source record this very record is)."""
         return cls(model.id, model.provider, model.provider_model_id, model.name,
                    body if body is not None else model.encode_body(), model.content_hash(),
                    Provenance.of(model.provenance), model.live, model_facets(model), model_sort_keys(model),
-                   model.source)
+                   model.source, packed)
 
     @classmethod
-    def from_stored(cls, body: bytes, content_hash: str, provenance: Mapping[str, str]) -> "CatalogEntry":
+    def from_stored(cls, body: bytes, content_hash: str, provenance: Mapping[str, Any],
+                    trace_hash: int = 0) -> "CatalogEntry":
         """Rebuild from what the store keeps (the list form and the provenance), without a Model."""
+        provenance = {path: (v.get("source") if isinstance(v, Mapping) else v) for path, v in provenance.items()}
         data = loads(body)
         caps = data.get("capabilities") or {}
         mods = data.get("modalities") or {}
@@ -194,9 +204,11 @@ class CatalogEntry:
                           limits.get("context_window"), limits.get("max_output_tokens"), pricing.get("input"),
                           pricing.get("output"), lifecycle.get("release_date"))
         source = data.get("source")
-        return cls(data["id"], sys.intern(data["provider"]), data["provider_model_id"], data.get("name"), body,
-                   content_hash, Provenance.of(provenance), bool(data.get("live", True)), facets, keys,
-                   sys.intern(source) if source else source)
+        entry = cls(data["id"], sys.intern(data["provider"]), data["provider_model_id"], data.get("name"), body,
+                    content_hash, Provenance.of(provenance), bool(data.get("live", True)), facets, keys,
+                    sys.intern(source) if source else source)
+        entry.trace_hash = trace_hash
+        return entry
 
     def model(self) -> Model:
         """The record as a :class:`Model` (without the raw answer), decoded from the body."""

@@ -168,6 +168,7 @@ class CatalogIndex:
             if name in _OPTIONAL:
                 self._known[name] = bits_of(known, n)
         self._text_cache: Optional[_Text] = None
+        self._attr_cache: Optional[dict[str, list[int]]] = None
         self._text_lock = threading.Lock()
 
     # -- reading ---------------------------------------------------------------------------------
@@ -302,6 +303,40 @@ class CatalogIndex:
             page += islice(compress(ids, map(rest.__getitem__, ids)), max(0, offset - known_total),
                            end - known_total)
         return [ents[p] for p in page], total  # type: ignore[misc]
+
+    def range_bits(self, field: str, low: Any = None, high: Any = None) -> int:
+        """The bitset of entries whose ``field`` value is known and within [low, high] (either end open)."""
+        i = _SORT_INDEX[field]
+        ents = self._entries
+        order = self._orders[field]
+        value = lambda p: ents[p].sort_keys[i]  # type: ignore[union-attr]  # noqa: E731
+        lo = 0 if low is None else bisect.bisect_left(order, low, key=value)
+        hi = len(order) if high is None else bisect.bisect_right(order, high, key=value)
+        if lo >= hi:
+            return 0
+        size = len(ents)
+        if hi - lo > len(order) // 2:
+            # A wide range: the known ones less the few outside it.
+            outside = bits_of(list(order[:lo]) + list(order[hi:]), size)
+            return self._known.get(field, self._alive) & ~outside
+        return bits_of(order[lo:hi], size)
+
+    def attribute_bits(self, key: str, value: Optional[str] = None) -> int:
+        """The bitset of entries whose attributes have ``key`` (with ``value``, when given: equal to it,
+        or containing it when the attribute is a list). Values compare as text (``true``, ``8192``)."""
+        terms = self._attribute_terms()
+        found = terms.get(key if value is None else f"{key}={value}")
+        return bits_of(found, len(self._entries)) if found else 0
+
+    def _attribute_terms(self) -> dict[str, list[int]]:
+        # Built on first use per index version, from the bodies (attributes are not indexed otherwise).
+        cached = self._attr_cache
+        if cached is None:
+            with self._text_lock:
+                cached = self._attr_cache
+                if cached is None:
+                    cached = self._attr_cache = _attribute_postings(self._entries)
+        return cached
 
     def bits_for(self, model_ids: Iterable[str]) -> int:
         """The bitset of the given ids (those not in the index are left out)."""
@@ -536,8 +571,44 @@ class CatalogIndex:
         new._orders = orders
         new._known = known
         new._text_cache = None
+        new._attr_cache = None
         new._text_lock = threading.Lock()
         return new
+
+
+def attribute_text(value: Any) -> Optional[str]:
+    """How an attribute value is matched: JSON scalars as text (booleans lower-case), else None."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    return None
+
+
+def attribute_terms(attributes: Mapping[str, Any]) -> set[str]:
+    """The terms an attributes mapping answers to: each key, and ``key=value`` for scalar values
+    and for each scalar element of a list."""
+    terms: set[str] = set()
+    for key, value in attributes.items():
+        terms.add(key)
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            text = attribute_text(item)
+            if text is not None:
+                terms.add(f"{key}={text}")
+    return terms
+
+
+def _attribute_postings(entries: list[Optional[CatalogEntry]]) -> dict[str, list[int]]:
+    from discovery.model import loads
+
+    postings: dict[str, list[int]] = defaultdict(list)
+    for p, e in enumerate(entries):
+        if e is None:
+            continue
+        attributes = loads(e.body).get("attributes") or {}
+        for term in attribute_terms(attributes):
+            postings[term].append(p)
+    return dict(postings)
 
 
 class _ByProvider(Mapping):

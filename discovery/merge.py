@@ -24,9 +24,12 @@ from discovery.enrich import (
     CatalogLookup,
     FieldOrder,
     Precedence,
+    Trace,
     combine,
-    live_match_keys,
+    id_date,
+    live_match_plan,
     slot_key,
+    trace_of,
 )
 from discovery.model import Model
 
@@ -36,7 +39,7 @@ class _Link:
 
     __slots__ = ("absorbed", "matches", "slots")
 
-    def __init__(self, slots: tuple[str, ...], matches: tuple[tuple[str, str], ...], absorbed: tuple[str, ...]):
+    def __init__(self, slots: tuple[str, ...], matches: tuple[tuple[str, str, str], ...], absorbed: tuple[str, ...]):
         self.slots = slots
         self.matches = matches
         self.absorbed = absorbed
@@ -150,18 +153,20 @@ class MergeEngine:
 
     def _link(self, source: str, model_id: str, model: Model, affected: set[str]) -> None:
         provider = self.names.get(model.provider, model.provider)
-        keys = live_match_keys(model)
-        matches: list[tuple[str, str]] = []
+        plan = live_match_plan(model)
+        live_date = id_date(model.provider_model_id)
+        matches: list[tuple[str, str, str]] = []
         absorbed: list[str] = []
         for name, table in self.catalogs.items():
-            hit = table.lookup(provider, keys)
-            if hit is not None:
-                matches.append((name, hit.id))
+            found = table.find(provider, plan, live_date)
+            if found is not None:
+                hit, kind = found
+                matches.append((name, hit.id, kind))
                 absorbed.append(hit.id)
         # A catalog entry under one of the model's aliases is the same model, not another one.
         for alias in model.aliases:
             absorbed.append(f"{provider}/{alias}")
-        link = _Link(tuple(slot_key(provider, k) for k in keys), tuple(matches), tuple(dict.fromkeys(absorbed)))
+        link = _Link(tuple(slot_key(provider, k) for k, _ in plan), tuple(matches), tuple(dict.fromkeys(absorbed)))
         self.links[(source, model_id)] = link
         key = (source, model_id)
         for name in link.slots:
@@ -206,14 +211,18 @@ class MergeEngine:
                 self.absorbed[catalog_id] = count
 
     # -- reading ---------------------------------------------------------------------------------
-    def resolve(self, model_id: str) -> Optional[Model]:
-        """The merged model published under ``model_id``, or None if no source makes one."""
+    def resolve(self, model_id: str, trace: Optional[Trace] = None) -> Optional[Model]:
+        """The merged model published under ``model_id``, or None if no source makes one.
+
+        With ``trace`` (a dict), it is filled with each field's source, entry, match and conflicts.
+        """
         owners = self.owners.get(model_id)
         if owners:
             source = owners[0]
             link = self.links[(source, model_id)]
-            matches = {name: self.catalogs[name].by_id[entry_id].model() for name, entry_id in link.matches}
-            return combine(self.live[source][model_id].model(), matches, self.order)
+            matches = {name: self.catalogs[name].by_id[entry_id].model() for name, entry_id, _ in link.matches}
+            kinds = {name: kind for name, _, kind in link.matches}
+            return combine(self.live[source][model_id].model(), matches, self.order, kinds=kinds, trace=trace)
         if not self.include_catalog_only or self.absorbed.get(model_id):
             return None
         by_source = {name: table.by_id[model_id].model() for name, table in self.catalogs.items()
@@ -221,8 +230,12 @@ class MergeEngine:
         if not by_source:
             return None
         template = next(iter(by_source.values()))
-        # An id only one catalog lists is that catalog's entry as it is (already with provenance).
-        return template if len(by_source) == 1 else combine(None, by_source, self.order, template=template)
+        if len(by_source) == 1:
+            # An id only one catalog lists is that catalog's entry as it is (already with provenance).
+            if trace is not None:
+                trace.update(trace_of(template))
+            return template
+        return combine(None, by_source, self.order, template=template, trace=trace)
 
     def ids(self) -> set[str]:
         """Every id some source could publish (a superset of the merged catalog's ids)."""

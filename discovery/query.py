@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from dataclasses import dataclass
-from typing import Mapping, Optional, Protocol
+from typing import Any, Mapping, Optional, Protocol, Sequence
 
 from discovery.entry import (
     CAPABILITY_FACET,
@@ -15,8 +16,9 @@ from discovery.entry import (
     facet_output,
     facet_provider,
     facet_status,
+    model_sort_keys,
 )
-from discovery.index import CatalogIndex
+from discovery.index import CatalogIndex, attribute_terms
 from discovery.model import KINDS, MODALITIES, STATUSES, Model
 from discovery.taxonomy import canonical_capabilities, check_choice
 
@@ -30,10 +32,55 @@ class QueryError(ValueError):
     """A query parameter is invalid; the message says which and what is allowed."""
 
 
-def _csv(value: Optional[str]) -> tuple[str, ...]:
+# Every parameter /api/v1/models understands (besides attr.<key>).
+QUERY_PARAMETERS = ("provider", "capability", "capabilities", "input_modality", "output_modality", "kind", "status",
+                    "q", "id", "live", "min_context_window", "min_max_output_tokens", "max_input_price",
+                    "max_output_price", "released_after", "released_before", "max_ttft_ms", "sort", "limit", "offset")
+
+
+def _csv(value: Optional[str] | Sequence[str]) -> tuple[str, ...]:
+    """A parameter's values: comma lists, and repeated parameters (a list) meaning their union."""
     if not value:
         return ()
-    return tuple(v.strip() for v in value.split(",") if v.strip())
+    parts = [value] if isinstance(value, str) else list(value)
+    out = [v.strip() for part in parts for v in part.split(",") if v.strip()]
+    return tuple(dict.fromkeys(out))
+
+
+def _one(args: Mapping[str, Any], name: str) -> Optional[str]:
+    """A single-valued parameter (the last one given, when repeated)."""
+    value = args.get(name)
+    if value is None or isinstance(value, str):
+        return value
+    return value[-1] if value else None
+
+
+# Range parameters: (parameter, sort field, bound: "low" or "high", type).
+RANGES = (
+    ("min_context_window", "context_window", "low", int),
+    ("min_max_output_tokens", "max_output_tokens", "low", int),
+    ("max_input_price", "input_price", "high", float),
+    ("max_output_price", "output_price", "high", float),
+    ("released_after", "release_date", "low", "date"),
+    ("released_before", "release_date", "high", "date"),
+)
+_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+ATTRIBUTE_PREFIX = "attr."
+MAX_ATTRIBUTE_FILTERS = 16
+
+
+def _range_value(name: str, raw: str, kind: Any) -> Any:
+    if kind == "date":
+        if not _DATE.match(raw):
+            raise QueryError(f"{name} must be a date, YYYY-MM-DD (or YYYY-MM, YYYY), got {raw!r}")
+        return raw
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise QueryError(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw!r}") from None
+    if value != value or value < 0 or value in (float("inf"),):
+        raise QueryError(f"{name} must be a finite number not below 0, got {raw!r}")
+    return value
 
 
 def _check_sort(name: str) -> None:
@@ -64,6 +111,10 @@ class ModelQuery:
     text: Optional[str] = None
     id_glob: Optional[str] = None
     live: Optional[bool] = None
+    # (sort field, low, high) ranges; a model whose value is unknown matches none.
+    ranges: tuple[tuple[str, Any, Any], ...] = ()
+    # (attribute key, accepted values or () for "present").
+    attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Only models whose measured p50 TTFT (best region) is at most this many milliseconds.
     max_ttft_ms: Optional[float] = None
     sort: str = "id"
@@ -71,13 +122,31 @@ class ModelQuery:
     offset: int = 0
 
     @classmethod
-    def from_args(cls, args: Mapping[str, str]) -> "ModelQuery":
-        """Build from HTTP query parameters; raise QueryError naming the bad parameter."""
-        known = {"provider", "capability", "capabilities", "input_modality", "output_modality", "kind",
-                 "status", "q", "id", "live", "sort", "limit", "offset", "max_ttft_ms"}
-        unknown = sorted(set(args) - known)
+    def from_args(cls, args: Mapping[str, Any]) -> "ModelQuery":
+        """Build from HTTP query parameters; raise QueryError naming the bad parameter.
+
+        A value may be a list (a repeated parameter): its values are united like a comma list.
+        """
+        known = set(QUERY_PARAMETERS)
+        unknown = sorted(k for k in args if k not in known and not k.startswith(ATTRIBUTE_PREFIX))
         if unknown:
-            raise QueryError(f"unknown query parameter {', '.join(unknown)}; valid: {', '.join(sorted(known))}")
+            raise QueryError(f"unknown query parameter {', '.join(unknown)}; valid: {', '.join(sorted(known))} "
+                             f"and {ATTRIBUTE_PREFIX}<key>")
+        attributes = []
+        for name in sorted(k for k in args if k.startswith(ATTRIBUTE_PREFIX)):
+            key = name[len(ATTRIBUTE_PREFIX):]
+            if not key or len(key) > 128:
+                raise QueryError(f"{name}: an attribute filter is attr.<key>=<value> with a key of 1-128 characters")
+            attributes.append((key, _csv(args[name])))
+        if len(attributes) > MAX_ATTRIBUTE_FILTERS:
+            raise QueryError(f"at most {MAX_ATTRIBUTE_FILTERS} attribute filters")
+        ranges = []
+        for name, field, bound, kind in RANGES:
+            raw = _one(args, name)
+            if raw is None or raw == "":
+                continue
+            value = _range_value(name, raw.strip(), kind)
+            ranges.append((field, value, None) if bound == "low" else (field, None, value))
         try:
             caps = canonical_capabilities(_csv(args.get("capability")) + _csv(args.get("capabilities")))
             inputs = tuple(check_choice(v, MODALITIES, "input modality") for v in _csv(args.get("input_modality")))
@@ -86,26 +155,22 @@ class ModelQuery:
             statuses = tuple(check_choice(v, STATUSES, "status") for v in _csv(args.get("status")))
         except ValueError as exc:
             raise QueryError(str(exc)) from None
-        live = args.get("live")
+        live = _one(args, "live")
         if live is not None:
             if live.lower() not in ("true", "false", "1", "0"):
                 raise QueryError("live must be true or false")
             live_value: Optional[bool] = live.lower() in ("true", "1")
         else:
             live_value = None
-        sort = args.get("sort") or "id"
+        sort = _one(args, "sort") or "id"
         _check_sort(sort.lstrip("-"))
         max_ttft: Optional[float] = None
-        if args.get("max_ttft_ms") not in (None, ""):
-            try:
-                max_ttft = float(args["max_ttft_ms"])
-            except ValueError:
-                raise QueryError("max_ttft_ms must be a number of milliseconds") from None
-            if max_ttft < 0:
-                raise QueryError("max_ttft_ms must not be negative")
+        raw_ttft = _one(args, "max_ttft_ms")
+        if raw_ttft not in (None, ""):
+            max_ttft = _range_value("max_ttft_ms", str(raw_ttft).strip(), float)
         try:
-            limit = int(args.get("limit", DEFAULT_LIMIT))
-            offset = int(args.get("offset", 0))
+            limit = int(_one(args, "limit") or DEFAULT_LIMIT)
+            offset = int(_one(args, "offset") or 0)
         except ValueError:
             raise QueryError("limit and offset must be whole numbers") from None
         if not 1 <= limit <= MAX_LIMIT:
@@ -114,8 +179,9 @@ class ModelQuery:
             raise QueryError("offset must not be negative")
         return cls(providers=_csv(args.get("provider")), capabilities=caps, input_modalities=inputs,
                    output_modalities=outputs, kinds=kinds, statuses=statuses,
-                   text=(args.get("q") or None), id_glob=(args.get("id") or None), live=live_value,
-                   max_ttft_ms=max_ttft, sort=sort, limit=limit, offset=offset)
+                   text=(_one(args, "q") or None), id_glob=(_one(args, "id") or None), live=live_value,
+                   ranges=tuple(ranges), attributes=tuple(attributes), max_ttft_ms=max_ttft, sort=sort, limit=limit,
+                   offset=offset)
 
     def matches(self, m: Model) -> bool:
         """True if the model passes every filter of the query (a plain check, for in-process use)."""
@@ -139,6 +205,16 @@ class ModelQuery:
             needle = self.text.lower()
             if needle not in m.id.lower() and needle not in (m.name or "").lower():
                 return False
+        keys = model_sort_keys(m) if self.ranges else ()
+        for field, low, high in self.ranges:
+            value = keys[SORT_FIELDS.index(field)]
+            if value is None or (low is not None and value < low) or (high is not None and value > high):
+                return False
+        if self.attributes:
+            terms = attribute_terms(m.attributes)
+            for key, values in self.attributes:
+                if not (any(f"{key}={v}" in terms for v in values) if values else key in terms):
+                    return False
         return True
 
     def bits(self, index: CatalogIndex, performance: Optional[Performance] = None) -> int:
@@ -164,11 +240,24 @@ class ModelQuery:
         if self.live is not None:
             live = index.facet(FACET_LIVE)
             bits &= live if self.live else ~live
+        for field, low, high in self.ranges:
+            if bits:
+                bits &= index.range_bits(field, low, high)
+        for key, values in self.attributes:
+            if bits:
+                bits &= _any_bits(index.attribute_bits(key, v) for v in values) if values else index.attribute_bits(key)
         if bits and self.id_glob:
             bits &= index.glob_bits(self.id_glob)
         if bits and self.text:
             bits &= index.text_bits(self.text)
         return bits
+
+
+def _any_bits(bitsets) -> int:
+    out = 0
+    for bits in bitsets:
+        out |= bits
+    return out
 
 
 def _any(index: CatalogIndex, facets) -> int:
@@ -217,7 +306,7 @@ def _performance_page(index: CatalogIndex, query: ModelQuery, bits: int, metric:
                                    query.offset, query.limit)
     end = query.offset + query.limit
     if end > known_total:
-        rest, _ = index.select(bits & ~known, "id", max(0, query.offset - known_total), end - max(query.offset,
-                                                                                               known_total))
+        start = max(0, query.offset - known_total)
+        rest, _ = index.select(bits & ~known, "id", start, end - max(query.offset, known_total))
         items = list(items) + list(rest)
     return Page(tuple(items), total, query.limit, query.offset)

@@ -486,7 +486,7 @@ def load_current_models() -> dict[str, Model]:
     """The published catalog as last committed (without raw answers)."""
     out = {}
     for _, body, provenance in load_current_rows():
-        m = Model.from_dict({**loads(body), "provenance": loads(provenance)}, raw=b"{}")
+        m = Model.from_dict({**loads(body), "provenance": compact_provenance(loads(provenance))}, raw=b"{}")
         out[m.id] = m
     return out
 
@@ -516,13 +516,36 @@ def load_raws(pairs: Iterable[tuple[Optional[str], str]]) -> dict[tuple[str, str
     return out
 
 
+def load_provenances(model_ids: Iterable[str]) -> dict[str, bytes]:
+    """The stored provenance of each published model given (JSON), by id."""
+    ids = list(model_ids)
+    out: dict[str, bytes] = {}
+    for i in range(0, len(ids), CHUNK):
+        for model_id, provenance in (ModelRow.select(ModelRow.id, ModelRow.provenance)
+                                     .where(ModelRow.id.in_(ids[i:i + CHUNK])).tuples()):
+            out[model_id] = provenance.encode() if isinstance(provenance, str) else provenance
+    return out
+
+
+def load_detail(source: Optional[str], model_id: str) -> tuple[bytes, bytes]:
+    """What a model's detail adds to its list form: the raw answer and the traced provenance (JSON)."""
+    provenance = ModelRow.select(ModelRow.provenance).where(ModelRow.id == model_id).scalar()
+    provenance = provenance.encode() if isinstance(provenance, str) else (provenance or b"{}")
+    return load_raw(source, model_id) or b"{}", provenance
+
+
 def load_model(model_id: str) -> Optional[Model]:
     """One published model with its raw answer, from the store."""
     row = ModelRow.get_or_none(ModelRow.id == model_id)
     if row is None:
         return None
-    return Model.from_dict({**loads(row.body), "provenance": loads(row.provenance)},
+    return Model.from_dict({**loads(row.body), "provenance": compact_provenance(loads(row.provenance))},
                            raw=load_raw(row.source, model_id) or b"{}")
+
+
+def compact_provenance(stored: Mapping[str, Any]) -> dict[str, str]:
+    """Field path → source from a stored provenance (traced: {path: {"source", ...}}, or plain)."""
+    return {path: (value.get("source") if isinstance(value, Mapping) else value) for path, value in stored.items()}
 
 
 def model_history(model_id: str, limit: int = 100) -> list[dict[str, Any]]:
@@ -674,6 +697,8 @@ class ModelWrite:
     diff: Optional[Mapping[str, list]] = None
     # The record's list form, if the caller already encoded it.
     body: Optional[bytes] = None
+    # The record's traced provenance (each field's source, entry, match, conflicts), JSON.
+    provenance: Optional[bytes] = None
 
 
 @dataclass(frozen=True)
@@ -699,8 +724,8 @@ class RefreshWrite:
     events: tuple[tuple[str, Optional[str], Optional[str], Optional[int], Mapping[str, Any]], ...]
     diffs: Mapping[str, Mapping[str, list]] = field(default_factory=dict)
     # Published models whose content is unchanged but whose provenance or source moved, with
-    # their list forms: the current row is rewritten, no version is made.
-    model_touches: tuple[tuple[Model, bytes], ...] = ()
+    # their list forms and traced provenance: the current row is rewritten, no version is made.
+    model_touches: tuple[tuple[Model, bytes, bytes], ...] = ()
     # Facts written with the catalog (e.g. the merge settings it now follows).
     meta: Mapping[str, Optional[str]] = field(default_factory=dict)
 
@@ -746,7 +771,7 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> CommitRe
                 m = w.model
                 diff = w.diff if w.diff is not None else write.diffs.get(m.id)
                 yield {"model_id": m.id, "version": current_versions.get(m.id, 0) + 1, "change": w.change,
-                       "content_hash": m.content_hash(), "data": join_record(_body(w), _provenance(m), w.raw),
+                       "content_hash": m.content_hash(), "data": join_record(_body(w), _traced(w), w.raw),
                        "diff": dict(diff or {}) or None, "run": w.run_id, "created_at": now}
             for r in write.model_deletes:
                 yield {"model_id": r.model_id, "version": current_versions.get(r.model_id, 0) + 1,
@@ -758,7 +783,7 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> CommitRe
                 m = w.model
                 yield {"id": m.id, "provider": m.provider, "source": m.source, "live": m.live,
                        "content_hash": m.content_hash(), "version": current_versions.get(m.id, 0) + 1,
-                       "body": _body(w), "provenance": _provenance(m), "first_seen": first_seen.get(m.id, now),
+                       "body": _body(w), "provenance": _traced(w), "first_seen": first_seen.get(m.id, now),
                        "updated_at": now}
 
         bulk_write(ModelVersionRow, versions())
@@ -766,9 +791,10 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> CommitRe
         if write.model_touches:
             db.cursor().executemany(
                 f'UPDATE "models" SET "source" = {db.param}, "live" = {db.param}, "body" = {db.param}, '
-                f'"provenance" = {db.param}, "updated_at" = {db.param} WHERE "id" = {db.param}',
-                [(m.source, m.live, body.decode(), _provenance(m).decode(), now, m.id)
-                 for m, body in write.model_touches])
+                f'"provenance" = {db.param}, "content_hash" = {db.param}, "updated_at" = {db.param} '
+                f'WHERE "id" = {db.param}',
+                [(m.source, m.live, body.decode(), provenance.decode(), m.content_hash(), now, m.id)
+                 for m, body, provenance in write.model_touches])
         deleted = [r.model_id for r in write.model_deletes]
         for i in range(0, len(deleted), CHUNK):
             ModelRow.delete().where(ModelRow.id.in_(deleted[i:i + CHUNK])).execute()
@@ -806,6 +832,10 @@ def _source_data(model: Model) -> bytes:
 
 def _body(write: ModelWrite) -> bytes:
     return write.body if write.body is not None else write.model.encode_body()
+
+
+def _traced(write: ModelWrite) -> bytes:
+    return write.provenance if write.provenance is not None else _provenance(write.model)
 
 
 def _provenance(model: Model) -> bytes:

@@ -102,7 +102,8 @@ _KIND_PATTERNS: tuple[tuple[str, str], ...] = (
     (r"moderation|guard", "moderation"),
     (r"whisper|transcri|tts|speech|audio(?!.*preview)", "audio"),
     (r"dall-e|gpt-image|imagen|image-gen|stable-diffusion|sdxl|flux|midjourney|veo|sora", "image"),
-    (r"^(babbage|davinci)(-\d+)?$|turbo-instruct$|-base$", "completion"),
+    # A dated instruct snapshot (gpt-3.5-turbo-instruct-0914) is a completion model like its base.
+    (r"^(babbage|davinci)(-\d+)?$|turbo-instruct(-\d{4})?$|-base$", "completion"),
 )
 
 _KIND_RES = tuple((re.compile(p), k) for p, k in _KIND_PATTERNS)

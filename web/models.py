@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify, request
 
-from discovery.model import CAPABILITIES, dumps, join_record
+from discovery.model import CAPABILITIES, dumps, join_record, loads
 from discovery.query import ModelQuery, QueryError, run_query
 from discovery.taxonomy import CAPABILITY_ALIASES
 from web.benchmarks import model_benchmarks, start_model_benchmark
@@ -13,8 +13,9 @@ from web.errors import ApiError
 bp = Blueprint("models", __name__, url_prefix="/api/v1")
 
 
-def _query_args(extra_ignored: tuple[str, ...] = ()) -> dict[str, str]:
-    return {k: v for k, v in request.args.items() if k not in extra_ignored}
+def _query_args(extra_ignored: tuple[str, ...] = ()) -> dict[str, list[str]]:
+    """The query parameters, a repeated one with all its values (they mean their union)."""
+    return {k: v for k, v in request.args.to_dict(flat=False).items() if k not in extra_ignored}
 
 
 def _page(args: dict[str, str], provider: str | None = None):
@@ -62,13 +63,19 @@ def get_model(model_id: str):
     entry = svc.index.entry(model_id)
     if entry is None:
         raise ApiError(404, "model_not_found", f"no model {model_id!r} in the catalog")
-    # Pre-encoded parts joined: the list form, provenance with when each source last answered, raw.
+    # Pre-encoded parts joined: the list form, the traced provenance with when each source last
+    # answered, and the raw answer.
+    raw, traced = svc.record_detail(model_id)
     verified = {name: row.get("last_success_at") for name, row in svc.view.provider_rows.items()}
-    provenance = dumps({path: {"source": source, "verified_at": verified.get(source)}
-                        for path, source in entry.provenance.items()})
-    raw = svc.raw_answer(model_id) if flag("raw", True) else None
-    body = svc.view.performance.splice(model_id, entry.body)
-    return Response(join_record(body, provenance, raw), mimetype="application/json")
+    fields = loads(traced)
+    for path, item in fields.items():
+        if not isinstance(item, dict):  # stored by an older version: the source alone
+            item = fields[path] = {"source": item, "entry": None, "match": None}
+        item["verified_at"] = verified.get(item.get("source"))
+    # Measured performance is spliced in: a benchmark makes no new version of the record.
+    body = join_record(svc.view.performance.splice(model_id, entry.body), dumps(fields),
+                       raw if flag("raw", True) else None)
+    return Response(body, mimetype="application/json")
 
 
 @bp.post("/models/<path:model_id>")

@@ -88,7 +88,10 @@ class AzureOpenAIClient(ProviderClient):
         deprecation = item.get("deprecation") if isinstance(item.get("deprecation"), Mapping) else {}
         inference_end = _seconds(deprecation.get("inference"))
         fine_tune_end = _seconds(deprecation.get("fine_tune"))
+        # Azure's deprecation.inference is the day the model stops answering: both its
+        # deprecation and its retirement.
         draft.set("lifecycle.deprecation_date", date_from_unix(inference_end))
+        draft.set("lifecycle.retirement_date", date_from_unix(inference_end))
         if inference_end is not None and inference_end <= now:
             draft.set("lifecycle.status", "retired")
         elif fine_tune_end is not None and fine_tune_end <= now:

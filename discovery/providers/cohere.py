@@ -21,7 +21,10 @@ _ENDPOINT_KINDS = (
     ("chat", "chat"), ("embed", "embedding"), ("embed_image", "embedding"), ("rerank", "rerank"),
     ("generate", "completion"), ("summarize", "chat"), ("transcriptions", "audio"), ("classify", "other"),
 )
-_FEATURE_NAMES = {"json_mode": "json_mode", "json_schema": "structured_output", "strict_tools": "tool_calling"}
+# Features that name a capability. strict_tools is a mode of tool calling, not tool calling itself:
+# only "tools" says a model calls tools.
+_FEATURE_NAMES = {"json_mode": "json_mode", "json_schema": "structured_output", "tools": "tool_calling"}
+_NOT_CAPABILITIES = {"strict_tools"}
 
 
 def _kind(endpoints: list[str]) -> str | None:
@@ -75,6 +78,8 @@ class CohereClient(ProviderClient):
         if isinstance(features, list):
             names = {f for f in features if isinstance(f, str)}
             for feature in sorted(names):
+                if feature in _NOT_CAPABILITIES:
+                    continue
                 capability = _FEATURE_NAMES.get(feature) or canonical_capability(feature)
                 if capability:
                     draft.set(f"capabilities.{capability}", True)

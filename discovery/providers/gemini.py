@@ -22,6 +22,9 @@ _SAMPLING = ("temperature", "maxTemperature", "topP", "topK")
 
 def _kind(methods: set[str], model_id: str) -> str | None:
     if methods & {"generateContent", "bidiGenerateContent", "generateMessage"}:
+        # A speech model answers generateContent too, but what it makes is audio, not chat.
+        if guess_kind(model_id) == "audio" and "tts" in model_id.lower():
+            return "audio"
         return "chat"
     if methods & {"embedContent", "batchEmbedContents", "embedText"}:
         return "embedding"
@@ -86,8 +89,13 @@ class GeminiClient(ProviderClient):
         # Stated only by their presence: absence may be an older answer, so it stays unknown.
         if "createCachedContent" in methods:
             draft.set("capabilities.prompt_caching", True)
-        if "batchGenerateContent" in methods:
+        if methods & {"batchGenerateContent", "asyncBatchEmbedContent"}:
             draft.set("capabilities.batch", True)
+        if draft.get("kind") == "audio":
+            draft.set("modalities.output", ["audio"])
+        # Gemini states a preview in the id, the display name or the version, not in a status field.
+        if any("preview" in str(item.get(key) or "").lower() for key in ("name", "displayName", "version")):
+            draft.set("lifecycle.status", "preview")
         draft.guess("family", guess_family(model_id))
         attributes: dict[str, Any] = {}
         if methods:

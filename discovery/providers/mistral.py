@@ -106,13 +106,18 @@ class MistralClient(ProviderClient):
             if isinstance(caps.get(key), bool):
                 draft.set(f"capabilities.{capability}", caps[key])
         if isinstance(caps.get("vision"), bool) and kind == "chat":
-            draft.set("modalities.input", ["text", "image"] if caps["vision"] else ["text"])
+            # Mistral's "audio" capability is audio input (Voxtral listens; it does not speak).
+            inputs = ["text"] + (["image"] if caps["vision"] else []) + (["audio"] if caps.get("audio") is True else [])
+            draft.set("modalities.input", inputs)
             draft.set("modalities.output", ["text"])
         draft.set("limits.context_window", positive_int(card.get("max_context_length")))
         if "deprecation" in card:
             deprecation = iso_date(card.get("deprecation"))
             draft.set("lifecycle.deprecation_date", deprecation)
             draft.set("lifecycle.status", "deprecated" if deprecation else "active")
+        replacement = card.get("deprecation_replacement_model")
+        if isinstance(replacement, str) and replacement.strip():
+            draft.set("lifecycle.successor", replacement.strip())
         draft.guess("name", model_id)
         draft.guess("family", guess_family(model_id))
         attributes: dict[str, Any] = {k: card[k] for k in _KEEP if card.get(k) not in (None, "", [])}

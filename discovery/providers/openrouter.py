@@ -116,6 +116,8 @@ class OpenRouterClient(ProviderClient):
         if expiration:
             draft.set("lifecycle.status", "deprecated")
             draft.set("lifecycle.deprecation_date", expiration)
+            # After its expiration date OpenRouter no longer routes the model.
+            draft.set("lifecycle.retirement_date", expiration)
         draft.set("lifecycle.release_date", date_from_unix(item.get("created")))
         draft.set("lifecycle.knowledge_cutoff", item.get("knowledge_cutoff") or None)
         if isinstance(item.get("hugging_face_id"), str) and item["hugging_face_id"]:

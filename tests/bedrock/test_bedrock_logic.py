@@ -94,9 +94,24 @@ def test_combining_regions_lists_each_model_once_with_the_union_of_regions_and_p
     assert m.attributes["inference_profiles"] == ("eu.a.model", "us.a.model")
     details = region_details(m)
     assert details["us-east-1"] == {"access": "inference_profile", "inference_types": ["inference_profile"],
-                                    "inference_profiles": ["us.a.model"], "lifecycle": "active"}
+                                    "inference_profiles": ["us.a.model"], "lifecycle": "active", "customizations": []}
     assert details["eu-west-1"]["access"] == "direct" and details["eu-west-1"]["lifecycle"] == "legacy"
     assert m.lifecycle.status == "active"  # legacy in one region, active in another: still usable
+
+
+def test_what_differs_by_region_is_kept_per_region_and_account_profiles_are_not_system_routes():
+    east = normalize_region("us-east-1", [summary("a.model", customizationsSupported=["FINE_TUNING"])],
+                            [profile("us.a.model", "a.model"),
+                             {**profile("arn-app-profile", "a.model"), "type": "APPLICATION"}])
+    west = normalize_region("us-west-2", [summary("a.model", region="us-west-2", types=("PROVISIONED",),
+                                                  modelLifecycle={"status": "LEGACY"})])
+    (m,) = combine_regions({"us-east-1": east, "us-west-2": west})
+    details = region_details(m)
+    assert details["us-east-1"]["customizations"] == ["fine_tuning"] and details["us-west-2"]["customizations"] == []
+    assert details["us-east-1"]["inference_types"] == ["inference_profile", "on_demand"]
+    assert details["us-west-2"]["inference_types"] == ["provisioned"] and details["us-west-2"]["lifecycle"] == "legacy"
+    assert m.capabilities.fine_tuning is True  # offered in one region
+    assert m.attributes["inference_profiles"] == ("us.a.model",)  # the application profile is not a route
 
 
 def test_region_fold_recombines_only_the_regions_that_changed():

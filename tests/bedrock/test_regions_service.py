@@ -157,6 +157,9 @@ def test_regions_endpoint_shows_status_latency_and_model_count(start_bedrock, si
     assert body["enabled"] is True
     assert rows["us-east-1"]["status"] == "available" and rows["us-east-1"]["latency_ms"] >= 50
     assert rows["us-east-1"]["model_count"] == len(expected_regions(simulator, ["us-east-1"]))
+    served = [r for _, r in simulator.state.model_items("bedrock@us-east-1")
+              if "inferenceProfileId" in r and r.get("type") == "SYSTEM_DEFINED"]
+    assert served and rows["us-east-1"]["profile_count"] == len(served)
     assert rows["af-south-1"]["status"] == "unavailable" and rows["af-south-1"]["last_error"]
 
 

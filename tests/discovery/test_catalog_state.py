@@ -99,3 +99,21 @@ def test_a_restart_under_other_merge_settings_brings_the_stored_catalog_up_to_da
     again = CatalogState({"openai": False, "modelsdev": True}, include_catalog_only=False)
     again.load()
     assert again._dirty == set() and set(again.current) == {"openai/a"}
+
+
+def test_hashes_written_by_older_rules_are_corrected_without_new_versions(state):
+    snap(state, "openai", [m("a", limits=Limits(context_window=8)), m("b")])
+    # As an older release would have left it: other content hashes and another merge fingerprint.
+    store.ModelRow.update(content_hash="0" * 32).execute()
+    store.set_meta("merge_fingerprint", "older")
+    restarted = CatalogState({"openai": False, "modelsdev": True})
+    restarted.load()
+    assert restarted._dirty == {"openai/a", "openai/b"}
+    before = store.last_event_id()
+    outcome, events, _ = snap(restarted, "openai", [m("a", limits=Limits(context_window=8)), m("b")])
+    assert (outcome.added, outcome.updated, outcome.removed) == (0, 0, 0)
+    assert [e.kind for e in events] == ["models_refreshed"]
+    assert [v["change"] for v in store.model_history("openai/a")] == ["added"]
+    hashes = {row.id: row.content_hash for row in store.ModelRow.select()}
+    assert hashes == {mid: model.content_hash() for mid, model in restarted.current.items()}
+    assert store.last_event_id() == before + 1

@@ -50,6 +50,13 @@ QUERIES = [
     {"provider": "no-such-provider"}, {"q": "zz-no-match-zz"}, {"sort": "-id", "offset": "20"},
     {"capability": "vision", "sort": "-context_window", "offset": "100", "limit": "30"},
     {"kind": "chat", "status": "active", "capability": "structured_output", "sort": "release_date"},
+    {"min_context_window": "100000"}, {"max_input_price": "1", "min_context_window": "32000", "sort": "-input_price"},
+    {"released_after": "2025-01-01", "released_before": "2025-06-30"}, {"max_output_price": "0"},
+    {"min_max_output_tokens": "65536", "capability": "reasoning", "sort": "-max_output_tokens"},
+    {"attr.litellm_provider": "openai"}, {"attr.litellm_provider": "openai,anthropic", "capability": "vision"},
+    {"attr.features": "web_search"}, {"attr.attachment": "true", "capability": "vision"},
+    {"attr.cost_extra": ""}, {"attr.no_such_key": ""}, {"attr.attachment": "false", "released_after": "2024"},
+    {"provider": ["openai", "anthropic"], "capability": ["vision", "tool_calling"]},
 ]
 
 

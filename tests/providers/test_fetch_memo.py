@@ -1,0 +1,46 @@
+"""Change detection before normalization: an equal answer costs a hash, an equal item its memo record."""
+from __future__ import annotations
+
+from discovery.catalog import SourceMemo
+from tests.providers.conftest import make_client
+
+ROWS = [{"id": f"model-{i}", "object": "model", "created": 1715367049, "owned_by": "system"} for i in range(5)]
+
+
+def memo_of(result) -> SourceMemo:
+    by_id = {m.id: m for m in result.models}
+    return SourceMemo(result.body_hash, {fp: by_id[mid] for mid, fp in result.fingerprints.items()})
+
+
+def test_an_equal_single_body_answer_is_not_parsed_again(stub):
+    stub.route("/v1/models", (200, {"object": "list", "data": ROWS}))
+    client = make_client("openai", f"{stub.url}/v1")
+    first = client.fetch(None)
+    assert not first.unchanged and len(first.models) == 5 and len(first.fingerprints) == 5
+    second = client.fetch(memo_of(first))
+    # Recognized from the body's hash alone: no item was parsed or fingerprinted.
+    assert second.unchanged and second.models == () and second.fingerprints == {}
+    assert second.body_hash == first.body_hash and second.fetch_ms >= 0
+
+
+def test_only_the_changed_item_is_normalized_again(stub):
+    rows = [dict(r) for r in ROWS]
+    stub.route("/v1/models", lambda request: (200, {"object": "list", "data": rows}))
+    client = make_client("openai", f"{stub.url}/v1")
+    first = client.fetch(None)
+    rows[2] = {**rows[2], "owned_by": "acme"}
+    second = client.fetch(memo_of(first))
+    assert not second.unchanged and second.body_hash != first.body_hash
+    fresh = [m for m in second.models if not any(m is old for old in first.models)]
+    assert [m.id for m in fresh] == ["openai/model-2"] and fresh[0].attributes["owned_by"] == "acme"
+    assert second.fingerprints["openai/model-2"] != first.fingerprints["openai/model-2"]
+    assert {k: v for k, v in second.fingerprints.items() if k != "openai/model-2"} == \
+        {k: v for k, v in first.fingerprints.items() if k != "openai/model-2"}
+
+
+def test_a_paged_answer_that_did_not_change_is_reported_unchanged(sim):
+    client = make_client("anthropic", sim.base_url("anthropic"), page_size=5)
+    first = client.fetch(None)
+    second = client.fetch(memo_of(first))
+    assert second.unchanged and second.models == ()
+    assert second.body_hash == first.body_hash
