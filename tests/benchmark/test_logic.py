@@ -78,3 +78,21 @@ def test_event_stream_frames_decode_with_botocores_own_parser():
     # The documented example frame, byte for byte.
     assert eventstream.event("messageStart", {"role": "assistant"}).hex().startswith("000000760000005296d5fade")
     assert eventstream.event("messageStart", {"role": "assistant"}).hex().endswith("6fa8c599")
+
+
+def test_benchmark_settings_read_the_table_provider_tables_and_environment(tmp_path):
+    from discovery.settings import SettingsError, load_settings
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('[benchmarks]\nbudget_per_day_usd = 0.5\nsamples = 5\n'
+                   '[benchmarks.providers.openai]\nenabled = true\nmodels = ["gpt-4o*"]\nsamples = 2\n')
+    bench = load_settings(cfg, environ={"DISCOVERY_BENCHMARKS_MAX_OUTPUT_TOKENS": "32"}).benchmarks
+    policy = bench.policy("openai")
+    assert (policy.enabled, policy.models, policy.samples, policy.max_output_tokens) == (True, ("gpt-4o*",), 2, 32)
+    assert bench.budget_per_day_usd == 0.5 and not bench.policy("anthropic").enabled
+    cfg.write_text("[benchmarks.providers.openai]\nbudget = 3\n")
+    with pytest.raises(SettingsError, match="benchmarks.providers.openai.budget: unknown setting"):
+        load_settings(cfg, environ={})
+    cfg.write_text("[benchmarks]\nsamples = 0\n")
+    with pytest.raises(SettingsError, match="samples: must be at least 1"):
+        load_settings(cfg, environ={})
