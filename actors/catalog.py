@@ -15,6 +15,8 @@ from loguru import logger
 from actors.heap import release_free_memory
 from actors.scheduling import schedule
 from discovery import store
+from discovery.benchmark.board import PerformanceBoard
+from discovery.benchmark.records import BenchmarkReport
 from discovery.catalog import CatalogState, SourceMemo
 from discovery.diff import STATUS_CHANGED
 from discovery.messages import ChangeBatch, ProviderSnapshot, RefreshFailure, RefreshOutcome
@@ -117,6 +119,9 @@ class CatalogView:
         self.cache = RecordCache(cache_size, int(cache_mb * (1 << 20)), cache_ttl)
         self.memos: dict[str, SourceMemo] = {}
         self.memos_ready = threading.Event()
+        # Measured performance by model id, swapped by the writer after each benchmark commit; it is
+        # spliced into records as they are served, so a benchmark makes no new model version.
+        self.performance = PerformanceBoard()
         self._lock = threading.Lock()
         # Reconciliation findings and each live source's missing models, swapped like the index.
         self.findings: Findings = Reconciler().snapshot()
@@ -200,6 +205,9 @@ class CatalogActor(pykka.ThreadingActor):
         # from this actor's mailbox, before any snapshot is applied.
         self.state.load_index()
         self.view.provider_rows = store.provider_rows()
+        if store.interrupt_benchmark_runs():
+            logger.warning("marked benchmark runs interrupted (left running by a previous process)")
+        self.view.performance = PerformanceBoard.from_rows(store.latest_benchmark_results())
         self.view.publish(self.state.index())
         if store.has_sources():
             self._proxy.load_sources.defer()
@@ -380,6 +388,23 @@ class CatalogActor(pykka.ThreadingActor):
             self.view.provider_rows = rows
         return outcomes
 
+    def submit_benchmark(self, report: BenchmarkReport, future: concurrent.futures.Future) -> None:
+        """Commit a benchmark run's row and results with their events (one transaction), publish the
+        new performance summaries, announce; ``future`` gets the events or the error. Reached by tell."""
+        try:
+            bench = self.settings.benchmarks
+            committed = store.commit_benchmarks(report, bench.regression_threshold, bench.regression_window)
+        except Exception as exc:  # the transaction rolled back; the producer hears why
+            logger.exception("benchmark run {} could not be committed", report.run.id)
+            if not future.done():
+                future.set_exception(exc)
+            return
+        if report.results:
+            self.view.performance = self.view.performance.with_results(report.results)
+        self._announce(committed.events)
+        if not future.done():
+            future.set_result(committed.events)
+
     def record_failure(self, failure: RefreshFailure,
                        future: Optional[concurrent.futures.Future] = None) -> RefreshOutcome:
         """Record a refresh that produced no snapshot; ``future`` (if given) gets the outcome."""
@@ -475,3 +500,13 @@ class StoreReaderActor(pykka.ThreadingActor):
 
     def last_event_id(self) -> int:
         return store.last_event_id()
+
+    def benchmark_history(self, model_id: str, limit: int = 50, region: Optional[str] = None) -> list[dict]:
+        return store.benchmark_history(model_id, limit, region)
+
+    def benchmark_runs(self, provider: Optional[str] = None, limit: int = 50, before: Optional[int] = None,
+                       region: Optional[str] = None) -> list[dict]:
+        return store.list_benchmark_runs(provider, limit, before, region)
+
+    def benchmark_seed(self, since: float) -> dict[str, Any]:
+        return store.benchmark_seed(since)

@@ -12,6 +12,7 @@ import pykka.debug
 from loguru import logger
 
 from actors.bedrock import BedrockQueries, bedrock_children, discover_bedrock_regions
+from actors.benchmark import BenchmarkQueries, benchmark_children
 from actors.catalog import CatalogActor, CatalogView, StoreReaderActor
 from actors.heap import limit_arenas
 from actors.notifier import NotifierActor, make_unsubscribe
@@ -33,7 +34,7 @@ class ProviderUnavailable(RuntimeError):
     """The provider's actor is not running (restarting, or failed for good)."""
 
 
-class Service(BedrockQueries):
+class Service(BedrockQueries, BenchmarkQueries):
     """The running service: what the web app and in-process users talk to."""
 
     def __init__(self, settings: Settings):
@@ -330,6 +331,8 @@ def start_service(settings: Settings, clients: Optional[dict] = None) -> Service
             return ProviderActor.start(cfg, settings, service.catalog, service.view, sup, client)
 
         children.append((cfg.name, factory))
+    # Benchmark actors last: each looks its provider's actor up when a run starts.
+    children += benchmark_children(service, settings)
     # Answers that come in while the actors start are parsed once every actor is up: the starts
     # (cheap, but many) then do not queue behind the parsing of the fastest providers' answers,
     # and every first request goes out as early as it can.
