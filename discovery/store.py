@@ -163,7 +163,8 @@ class ModelVersionRow(BaseModel):
 
     class Meta:
         table_name = "model_versions"
-        indexes = ((("model_id", "version"), True),)
+        # (created_at, id): a time resolves to its point in history with one index seek.
+        indexes = ((("model_id", "version"), True), (("created_at", "id"), False))
 
 
 class EventRow(BaseModel):

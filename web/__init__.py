@@ -21,6 +21,10 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
 
     for module in (models, providers, refresh, events, subscriptions, bedrock, health, status):
         app.register_blueprint(module.bp)
+    from web import atom, history  # the catalog as it was (?as_of=, /changes) and the Atom feed
+
+    app.register_blueprint(history.bp)
+    app.register_blueprint(atom.bp)
     settings = getattr(service, "settings", None)
     if getattr(settings, "sse_port", 0):
         # Many SSE clients: the stream hub serves /api/v1/events/stream on its own port, one thread

@@ -8,6 +8,7 @@ from discovery.query import ModelQuery, QueryError, run_query
 from discovery.taxonomy import CAPABILITY_ALIASES
 from web.context import flag, int_arg, service
 from web.errors import ApiError
+from web.history import model_as_of, models_as_of
 
 bp = Blueprint("models", __name__, url_prefix="/api/v1")
 
@@ -42,6 +43,8 @@ def list_models():
     for descending); limit, offset.
     :raise 400: an unknown parameter, capability, kind, status, modality or sort field.
     """
+    if "as_of" in request.args:  # the catalog as it stood then (web/history.py)
+        return models_as_of(_query_args())
     return _page(_query_args())
 
 
@@ -54,6 +57,8 @@ def get_model(model_id: str):
     """
     if model_id.endswith("/history"):
         return model_history(model_id[: -len("/history")])
+    if "as_of" in request.args:
+        return model_as_of(model_id)
     svc = service()
     entry = svc.index.entry(model_id)
     if entry is None:
