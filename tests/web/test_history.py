@@ -172,6 +172,8 @@ def test_as_of_detail_of_a_model_not_yet_added_is_a_404_that_says_so(openai_serv
     # A time in the future is now.
     future = client.get("/api/v1/models/openai/gpt-newcomer?as_of=2999-01-01T00:00:00Z&raw=false").get_json()
     assert future["id"] == "openai/gpt-newcomer" and "raw" not in future
+    assert client.get(f"/api/v1/providers/openai/models?as_of={q(before)}&q=gpt-newcomer").get_json()["total"] == 0
+    assert client.get("/api/v1/providers/openai/models?as_of=2999-01-01&q=gpt-newcomer").get_json()["total"] == 1
     now = client.get("/api/v1/models?as_of=2999-01-01&limit=1000").get_json()
     assert [m["id"] for m in now["data"]] == [m["id"] for m in client.get("/api/v1/models?limit=1000").get_json()["data"]]
 
