@@ -25,13 +25,14 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from actors.history import HistoryActor  # noqa: E402
 from discovery import store  # noqa: E402
 from discovery.catalog import CatalogState  # noqa: E402
 from discovery.history import CatalogHistory, history_point  # noqa: E402
 from discovery.messages import ProviderSnapshot  # noqa: E402
 from discovery.providers import ModelsDevClient  # noqa: E402
 from discovery.query import ModelQuery, run_query  # noqa: E402
-from discovery.settings import ProviderConfig  # noqa: E402
+from discovery.settings import ProviderConfig, Settings  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "modelsdev"
 
@@ -128,6 +129,15 @@ def main() -> None:
         return b",".join([e.body for e in page.items])
 
     page_s, body = timed(cached_page, args.runs * 200)
+    # The same through the history actor, as a view asks it (its own connection and cache).
+    actor = HistoryActor.start(Settings(database_url=url))
+    try:
+        proxy = actor.proxy()
+        proxy.catalog_at(last).get(timeout=120)
+        actor_page_s, _ = timed(lambda: b",".join([e.body for e in run_query(
+            proxy.catalog_at(last).get(timeout=10).index, query).items]), args.runs * 200)
+    finally:
+        actor.stop()
     model_id = past_last.index.ids()[len(past_last.index) // 2]
     record_s, _ = timed(lambda: history.record_at(model_id, last), args.runs * 20)
     changes_s, changes = timed(lambda: CatalogHistory().changes(first, last), args.runs)
@@ -138,6 +148,7 @@ def main() -> None:
     print(f"{f'build the past catalog at the last commit ({len(past_last)} models)':<58}{build_last_s:>10.3f} s")
     print(f"{'build it with the commit before it cached (entries reused)':<58}{build_near_s:>10.3f} s")
     print(f"{'as_of page once built (cache hit + filter, sort, 100)':<58}{page_s * 1e6:>9.0f} µs")
+    print(f"{'the same through the history actor (an ask per page)':<58}{actor_page_s * 1e6:>9.0f} µs")
     print(f"{'one model as it was (cache hit + version row + runs)':<58}{record_s * 1e6:>9.0f} µs")
     print(f"{f'changes first → last commit ({len(changes)} models; builds both)':<58}{changes_s:>10.3f} s")
     print(f"\npage: {len(body)} bytes; cache: {history.stats()}")
