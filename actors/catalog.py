@@ -15,11 +15,14 @@ from loguru import logger
 from actors.heap import release_free_memory
 from actors.scheduling import schedule
 from discovery import store
+from discovery.benchmark.board import PerformanceBoard
+from discovery.benchmark.records import BenchmarkReport
 from discovery.catalog import CatalogState, SourceMemo
 from discovery.diff import STATUS_CHANGED
 from discovery.messages import ChangeBatch, ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.model import Model
 from discovery.query import CatalogIndex
+from discovery.reconcile import Findings, Reconciler
 from discovery.settings import Settings
 
 # Models in one apply above which the transient memory of the write is handed back to the OS.
@@ -116,7 +119,13 @@ class CatalogView:
         self.cache = RecordCache(cache_size, int(cache_mb * (1 << 20)), cache_ttl)
         self.memos: dict[str, SourceMemo] = {}
         self.memos_ready = threading.Event()
+        # Measured performance by model id, swapped by the writer after each benchmark commit; it is
+        # spliced into records as they are served, so a benchmark makes no new model version.
+        self.performance = PerformanceBoard()
         self._lock = threading.Lock()
+        # Reconciliation findings and each live source's missing models, swapped like the index.
+        self.findings: Findings = Reconciler().snapshot()
+        self.missing: dict[str, dict[str, tuple[float, int]]] = {}
 
     def publish(self, index: CatalogIndex, changed: Optional[set[str]] = None) -> None:
         with self._lock:
@@ -188,11 +197,17 @@ class CatalogActor(pykka.ThreadingActor):
         self.state.catalog_provider = catalog_provider_names(self.settings.providers)
         self.state.precedence = tuple(self.settings.enrichment_precedence)
         self.state.include_catalog_only = self.settings.include_catalog_only
+        self.state.missing_grace_refreshes = self.settings.missing_grace_refreshes
+        self.state.missing_grace_seconds = self.settings.missing_grace_seconds
+        self.state.reconciler.tolerance = self.settings.reconciliation_tolerance
         self.view.start_run_ids(store.last_run_id())
         # Reads are served from here on; the merge state (every source's records) loads next,
         # from this actor's mailbox, before any snapshot is applied.
         self.state.load_index()
         self.view.provider_rows = store.provider_rows()
+        if store.interrupt_benchmark_runs():
+            logger.warning("marked benchmark runs interrupted (left running by a previous process)")
+        self.view.performance = PerformanceBoard.from_rows(store.latest_benchmark_results())
         self.view.publish(self.state.index())
         if store.has_sources():
             self._proxy.load_sources.defer()
@@ -216,6 +231,7 @@ class CatalogActor(pykka.ThreadingActor):
             gc.collect()
             gc.freeze()
             release_free_memory()
+        self._publish_findings()
         # Last, so refreshes waiting for their memos start once this work is done.
         try:
             self.view.publish_memos(self.state.memos())
@@ -243,7 +259,13 @@ class CatalogActor(pykka.ThreadingActor):
             return
         self._published(events, changed)
 
+    def _publish_findings(self) -> None:
+        """Swap in the reconciliation findings and the missing models as they stand now."""
+        self.view.findings = self.state.findings()
+        self.view.missing = self.state.missing()
+
     def _published(self, events: list[store.StoredEvent], changed: set[str]) -> None:
+        self._publish_findings()
         if changed:
             self.view.publish(self.state.index(), changed)
         if events:
@@ -344,6 +366,7 @@ class CatalogActor(pykka.ThreadingActor):
             self._announce(events)
         accepted = [s.source for s, o in zip(snapshots, outcomes) if o.outcome == store.SUCCEEDED]
         if accepted:
+            self._publish_findings()
             self.view.publish_memos(self.state.memos(accepted))
         for snap, outcome in zip(snapshots, outcomes):
             if outcome.outcome != store.SUCCEEDED:
@@ -364,6 +387,23 @@ class CatalogActor(pykka.ThreadingActor):
                     rows[snap.source] = row
             self.view.provider_rows = rows
         return outcomes
+
+    def submit_benchmark(self, report: BenchmarkReport, future: concurrent.futures.Future) -> None:
+        """Commit a benchmark run's row and results with their events (one transaction), publish the
+        new performance summaries, announce; ``future`` gets the events or the error. Reached by tell."""
+        try:
+            bench = self.settings.benchmarks
+            committed = store.commit_benchmarks(report, bench.regression_threshold, bench.regression_window)
+        except Exception as exc:  # the transaction rolled back; the producer hears why
+            logger.exception("benchmark run {} could not be committed", report.run.id)
+            if not future.done():
+                future.set_exception(exc)
+            return
+        if report.results:
+            self.view.performance = self.view.performance.with_results(report.results)
+        self._announce(committed.events)
+        if not future.done():
+            future.set_result(committed.events)
 
     def record_failure(self, failure: RefreshFailure,
                        future: Optional[concurrent.futures.Future] = None) -> RefreshOutcome:
@@ -460,3 +500,13 @@ class StoreReaderActor(pykka.ThreadingActor):
 
     def last_event_id(self) -> int:
         return store.last_event_id()
+
+    def benchmark_history(self, model_id: str, limit: int = 50, region: Optional[str] = None) -> list[dict]:
+        return store.benchmark_history(model_id, limit, region)
+
+    def benchmark_runs(self, provider: Optional[str] = None, limit: int = 50, before: Optional[int] = None,
+                       region: Optional[str] = None) -> list[dict]:
+        return store.list_benchmark_runs(provider, limit, before, region)
+
+    def benchmark_seed(self, since: float) -> dict[str, Any]:
+        return store.benchmark_seed(since)
