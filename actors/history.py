@@ -11,7 +11,7 @@ from typing import Any, Iterable, Optional
 import pykka
 
 from discovery import store
-from discovery.history import CatalogChange, CatalogHistory, PastCatalog, epoch
+from discovery.history import CatalogChange, CatalogHistory, PastCatalog, PastRecord, epoch
 from discovery.settings import Settings
 from discovery.store import StoredEvent
 
@@ -51,10 +51,9 @@ class HistoryQueries:
         ``index`` answers :func:`discovery.query.run_query` like the published one."""
         return self.history_reader.catalog_at(epoch(when)).get(timeout=self._wait())
 
-    def model_as_of(self, model_id: str, when: float | datetime
-                    ) -> Optional[tuple[bytes, dict[str, Any], Any, dict[str, float]]]:
-        """One model as it stood at ``when``: (list form, provenance, raw answer, each source's
-        last successful answer by then), or None if the catalog did not hold it then."""
+    def model_as_of(self, model_id: str, when: float | datetime) -> Optional[PastRecord]:
+        """One model as it stood at ``when`` (list form, provenance, raw answer, each source's last
+        successful refresh and the measured performance by then), or None if it was not in the catalog."""
         return self.history_reader.record_at(model_id, epoch(when)).get(timeout=self._wait())
 
     def changes_between(self, start: float | datetime, end: float | datetime,

@@ -13,18 +13,28 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Optional
 
 import peewee
 from cachetools import LRUCache
 
+from discovery.benchmark.board import PerformanceBoard
 from discovery.diff import ADDED, REMOVED, UPDATED, diff_contents
 from discovery.entry import CatalogEntry
 from discovery.index import CatalogIndex
 from discovery.model import Model, dumps, loads
-from discovery.store import SUCCEEDED, EventRow, ModelVersionRow, RefreshRunRow, StoredEvent, db
+from discovery.store import (
+    SUCCEEDED,
+    BenchmarkResultRow,
+    EventRow,
+    ModelVersionRow,
+    RefreshRunRow,
+    StoredEvent,
+    benchmark_result_dict,
+    db,
+)
 
 # Times are compared at the precision the API prints them with (microseconds): a version made at
 # 12.3456789 s is in the catalog "as of 12.345678", the time its own event reports.
@@ -49,9 +59,23 @@ class PastCatalog:
     committed_at: Optional[float]
     index: CatalogIndex
     versions: Mapping[str, int]
+    # The measured performance as of the time asked (set by CatalogHistory.catalog_at).
+    performance: PerformanceBoard = field(default_factory=PerformanceBoard)
 
     def __len__(self) -> int:
         return len(self.index)
+
+
+@dataclass(frozen=True)
+class PastRecord:
+    """One model as it stood at a time: its list form, provenance and raw answer; each source's
+    last successful refresh by then; the measured performance by then."""
+
+    body: bytes
+    provenance: dict[str, Any]
+    raw: Any
+    answered: Mapping[str, float]
+    performance: PerformanceBoard
 
 
 @dataclass(frozen=True)
@@ -173,6 +197,16 @@ def last_answers(when: float) -> dict[str, float]:
     return dict(query)
 
 
+def performance_at(when: float) -> PerformanceBoard:
+    """The measured performance as it stood at ``when``: each (model, region)'s newest result with
+    samples measured by then (results are append-only, like versions)."""
+    newest = (BenchmarkResultRow.select(peewee.fn.MAX(BenchmarkResultRow.id))
+              .where((BenchmarkResultRow.samples > 0) & (BenchmarkResultRow.measured_at < when + RESOLUTION))
+              .group_by(BenchmarkResultRow.model_id, BenchmarkResultRow.region))
+    rows = BenchmarkResultRow.select().where(BenchmarkResultRow.id.in_(newest))
+    return PerformanceBoard.from_rows(benchmark_result_dict(r) for r in rows)
+
+
 def compare(old: PastCatalog, new: PastCatalog, providers: Iterable[str] = ()) -> list[CatalogChange]:
     """What differs between two past catalogs, by id: models added, removed and updated (with the
     field diff). A model added and removed again in between is in neither, so it is not here."""
@@ -226,7 +260,11 @@ class CatalogHistory:
         self.misses = 0
 
     def catalog_at(self, when: float) -> PastCatalog:
-        """The catalog as it stood at ``when`` (epoch seconds; a future time is now)."""
+        """The catalog as it stood at ``when`` (epoch seconds; a future time is now), with the
+        measured performance of then."""
+        return replace(self._catalog_at(when), performance=performance_at(when))
+
+    def _catalog_at(self, when: float) -> PastCatalog:
         point, committed_at = history_point(when)
         with self._lock:
             found = self._built.get(point)
@@ -244,21 +282,20 @@ class CatalogHistory:
                 pass
         return built
 
-    def record_at(self, model_id: str, when: float) -> Optional[tuple[bytes, dict[str, Any], Any, dict[str, float]]]:
-        """One model as it stood at ``when``: (list form, provenance, raw answer, each source's last
-        successful answer by then), or None if the catalog did not hold it then."""
-        version_id = self.catalog_at(when).versions.get(model_id)
+    def record_at(self, model_id: str, when: float) -> Optional[PastRecord]:
+        """One model as it stood at ``when``, or None if the catalog did not hold it then."""
+        version_id = self._catalog_at(when).versions.get(model_id)
         if version_id is None:
             return None
         data = stored_version(version_id)
         if data is None:
             return None
         body, provenance, raw = split_record(data)
-        return body, provenance, raw, last_answers(when)
+        return PastRecord(body, provenance, raw, last_answers(when), performance_at(when))
 
     def changes(self, start: float, end: float, providers: Iterable[str] = ()) -> list[CatalogChange]:
         """What was added, removed and updated between the catalogs at ``start`` and at ``end``."""
-        old, new = self.catalog_at(start), self.catalog_at(end)
+        old, new = self._catalog_at(start), self._catalog_at(end)
         key = (old.point, new.point, tuple(sorted(set(providers))))
         with self._lock:
             found = self._compared.get(key)

@@ -61,6 +61,15 @@ def _model_name(data: dict[str, Any]) -> str:
     return model.get("name") or model.get("id") or "the model"
 
 
+def _measured(data: dict[str, Any]) -> str:
+    summary = data.get("summary")
+    where = f" in {data['region']}" if data.get("region") else ""
+    if not summary:
+        return f"no sample{where}: {data.get('error') or 'no reason given'}"
+    return (f"TTFT {summary.get('ttft_ms')} ms, {summary.get('output_tokens_per_s')} tokens/s, "
+            f"latency {summary.get('latency_ms')} ms{where}")
+
+
 # What each kind says in a line: (title, summary) from the event.
 SUMMARIES: dict[str, Callable[[StoredEvent], tuple[str, str]]] = {
     "added": lambda e: (f"Added: {e.model_id}", f"{_model_name(dict(e.data))} appeared at {e.provider}."),
@@ -81,6 +90,14 @@ SUMMARIES: dict[str, Callable[[StoredEvent], tuple[str, str]]] = {
         f"Refreshed: {e.provider}",
         f"{e.data.get('total')} models; {e.data.get('added', 0)} added, {e.data.get('updated', 0)} updated, "
         f"{e.data.get('removed', 0)} removed"),
+    "benchmark_completed": lambda e: (f"Measured: {e.model_id}", _measured(dict(e.data))),
+    "benchmark_regressed": lambda e: (
+        f"Slower: {e.model_id}",
+        "; ".join(f"{metric}: {m.get('baseline')} → {m.get('now')}" for metric, m in (e.data.get("metrics") or {}).items())
+        or "slower than its trailing median"),
+    "reconciliation_changed": lambda e: (
+        "Reconciliation changed",
+        ", ".join(f"{n} {kind}" for kind, n in (e.data.get("counts") or {}).items()) or "findings changed"),
     "status_changed": lambda e: (f"Status: {e.provider} {e.data.get('new')}",
                                  f"{e.data.get('old')} → {e.data.get('new')}: {e.data.get('reason') or 'no reason given'}"),
 }
@@ -95,11 +112,14 @@ def _describe(event: StoredEvent) -> tuple[str, str]:
 
 
 def _link_of(event: StoredEvent) -> str:
-    """The API URL of what the event is about: the model, else the provider, else the taxonomy."""
+    """The API URL of what the event is about: the model, else the provider, else the reconciliation
+    or the capability list."""
     if event.model_id:
         return url_for("models.get_model", model_id=event.model_id, _external=True)
     if event.provider:
         return url_for("providers.get_provider", name=event.provider, _external=True)
+    if event.kind == "reconciliation_changed":
+        return url_for("reconciliation.reconciliation", _external=True)
     return url_for("models.capabilities", _external=True)
 
 

@@ -47,16 +47,17 @@ def models_as_of(args: dict[str, list[str]]) -> Response:
     except QueryError as exc:
         raise ApiError(400, "invalid_query", str(exc)) from None
     past = service().catalog_as_of(when)
-    page = run_query(past.index, query)
-    body = b"".join((b'{"data":[', b",".join([e.body for e in page.items]),
+    page = run_query(past.index, query, past.performance)
+    body = b"".join((b'{"data":[', b",".join([past.performance.splice(e.id, e.body) for e in page.items]),
                      b'],"total":%d,"limit":%d,"offset":%d,"catalog_version":%d,"as_of":%s}'
                      % (page.total, page.limit, page.offset, past.point, dumps(iso(when)))))
     return Response(body, mimetype="application/json")
 
 
 def model_as_of(model_id: str) -> Response:
-    """One model's full record as it stood at ``as_of`` (``?raw=false`` leaves out the raw answer);
-    each provenance entry's ``verified_at`` is its source's last successful answer by then.
+    """One model's full record as it stood at ``as_of``, with its measured ``performance`` of then
+    (``?raw=false`` leaves out the raw answer); each provenance entry's ``verified_at`` is its
+    source's last successful answer by then.
 
     :raise 400: a bad time. :raise 404: the catalog did not hold the model at that time.
     """
@@ -66,12 +67,13 @@ def model_as_of(model_id: str) -> Response:
         raise ApiError(404, "model_not_found",
                        f"no model {model_id!r} in the catalog as of {iso(when)} (it was not yet added, or "
                        f"already removed; /api/v1/models/{model_id}/history lists its versions)")
-    body, provenance, raw, answered = found
+    provenance = found.provenance
     for path, item in provenance.items():
         if not isinstance(item, dict):  # stored by an older version: the source alone
             item = provenance[path] = {"source": item, "entry": None, "match": None}
-        item["verified_at"] = answered.get(item.get("source"))
-    raw_json = dumps(raw if raw is not None else {}) if flag("raw", True) else None
+        item["verified_at"] = found.answered.get(item.get("source"))
+    raw_json = dumps(found.raw if found.raw is not None else {}) if flag("raw", True) else None
+    body = found.performance.splice(model_id, found.body)
     return Response(join_record(body, dumps(provenance), raw_json), mimetype="application/json")
 
 

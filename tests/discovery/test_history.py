@@ -27,7 +27,7 @@ def m(mid, **kw):
 def state(request, db_url):
     if request.param == "sqlite":
         store.open_database(db_url)
-        yield CatalogState({"openai": False})
+        yield CatalogState({"openai": False}, missing_grace_refreshes=0)
         store.close_database()
         return
     if not _pg_answers():
@@ -40,7 +40,7 @@ def state(request, db_url):
     admin.cursor().execute(f"CREATE SCHEMA {schema}")
     try:
         store.open_database(f"{PG_URL}?options=-csearch_path%3D{schema}")
-        yield CatalogState({"openai": False})
+        yield CatalogState({"openai": False}, missing_grace_refreshes=0)
         store.close_database()
     finally:
         admin.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
@@ -85,7 +85,7 @@ def test_the_catalog_at_a_time_is_each_models_last_version_by_then_without_remov
 
 def test_times_between_two_commits_share_one_built_catalog(history):
     one = history.catalog_at(T0 + 100)
-    assert history.catalog_at(T0 + 86399) is one
+    assert history.catalog_at(T0 + 86399).index is one.index
     assert history.stats()["misses"] == 1 and history.stats()["hits"] == 1
     # A nearby catalog takes the versions it shares from the one already built.
     two = history.catalog_at(T0 + 86400)
@@ -105,12 +105,12 @@ def test_changes_compare_the_two_catalogs_not_the_events_in_between(history):
 
 
 def test_a_record_as_it_was_has_its_provenance_and_raw_answer(history):
-    body, provenance, raw, answered = history.record_at("openai/a", T0 + 10)
-    assert loads(body)["limits"]["context_window"] == 1000
-    assert "limits.context_window" in provenance and raw == {}
+    record = history.record_at("openai/a", T0 + 10)
+    assert loads(record.body)["limits"]["context_window"] == 1000
+    assert "limits.context_window" in record.provenance and record.raw == {}
     # Runs finish on the real clock, after these set commit times: none had finished by then.
-    assert answered == {}
-    assert set(history.record_at("openai/a", T0 + 9e9)[3]) == {"openai"}
+    assert record.answered == {} and len(record.performance) == 0
+    assert set(history.record_at("openai/a", T0 + 9e9).answered) == {"openai"}
     assert history.record_at("openai/b", T0 + 86400) is None
     assert history.record_at("openai/d", T0) is None
 
@@ -145,3 +145,14 @@ def test_iso_times_are_read_with_their_offset_and_utc_without(text, expected):
 def test_what_is_not_an_iso_time_is_refused(text):
     with pytest.raises(ValueError, match="ISO 8601"):
         parse_time(text)
+
+
+def test_measured_performance_is_as_of_the_time_too(history):
+    store.BenchmarkResultRow.insert(run_id=1, model_id="openai/a", provider="openai", region=None, kind="chat",
+                                    measured_at=T0 + 1000, samples=3, failures=0, ttft_ms=250.0,
+                                    output_tokens_per_s=40.0, latency_ms=900.0, data={}).execute()
+    assert len(history.catalog_at(T0 + 999).performance) == 0
+    later = history.catalog_at(T0 + 1001)
+    assert later.performance.value("openai/a", "ttft") == 250.0
+    assert loads(later.performance.splice("openai/a", later.index.entry("openai/a").body))["performance"]
+    assert history.record_at("openai/a", T0 + 999).performance.get("openai/a") is None

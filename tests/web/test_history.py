@@ -115,7 +115,8 @@ def test_as_of_each_modelsdev_snapshot_commit_time_returns_exactly_that_snapshot
 
 @pytest.fixture
 def openai_service(start_service, simulator):
-    service = start_service(openai_source(simulator))
+    # A model the list leaves out is removed at the next refresh, with no grace.
+    service = start_service(openai_source(simulator), missing_grace_refreshes=0)
     wait_for(lambda: len(service.index) and [r for r in service.refresh_runs("openai", limit=1)
                                              if r["outcome"] == "succeeded"], what="the first refresh")
     return service
@@ -258,3 +259,29 @@ def test_atom_feed_takes_the_json_feeds_filters(openai_service, simulator):
     newest = entries("limit=1")[0]["id"]
     assert entries(f"since={newest}") == []
     assert all(e["id"] > newest - 3 for e in entries(f"since={newest - 3}"))
+
+
+def test_every_event_kind_reads_as_an_atom_entry(openai_service):
+    from discovery.diff import EVENT_KINDS
+    from discovery.store import StoredEvent
+    from web.atom import atom_feed
+
+    data = {"model": {"id": "openai/x", "name": "X"}, "diff": {"limits.context_window": [1, 2]}, "gained": ["vision"],
+            "lost": [], "status": "deprecated", "previous_status": "active", "capability": "vision", "models": 3,
+            "total": 5, "added": 1, "summary": {"ttft_ms": 300.0, "output_tokens_per_s": 40.0, "latency_ms": 900.0},
+            "metrics": {"ttft_ms": {"baseline": 300.0, "now": 700.0}}, "counts": {"stale": 2}, "old": "healthy",
+            "new": "unavailable", "reason": "circuit open <& \"quoted\">"}
+    events = [StoredEvent(len(EVENT_KINDS) - i, kind, None if kind.startswith(("capability_", "reconciliation")) else
+                          "openai", "openai/x" if kind in ("added", "updated", "removed") else None, None,
+                          1_780_000_000.0 + i, data) for i, kind in enumerate(EVENT_KINDS)]
+    app = create_app(openai_service)
+    with app.test_request_context("/api/v1/events.atom"):
+        feed = ET.fromstring(atom_feed(events, "http://localhost/api/v1/events.atom", "http://localhost/",
+                                       "http://localhost/api/v1/events"))
+    entries = feed.findall(f"{ATOM}entry")
+    assert [e.find(f"{ATOM}category").get("term") for e in entries] == list(EVENT_KINDS)
+    for entry in entries:
+        assert entry.find(f"{ATOM}title").text and entry.find(f"{ATOM}summary").text
+        assert entry.find(f"{ATOM}link").get("href").startswith("http://localhost/api/v1/")
+    status = next(e for e in entries if e.find(f"{ATOM}category").get("term") == "status_changed")
+    assert 'circuit open <& "quoted">' in status.find(f"{ATOM}summary").text
