@@ -34,6 +34,7 @@ from discovery.diff import (
 from discovery.enrich import trace_json, with_provenance
 from discovery.entry import CatalogEntry, PackedModel, trace_hash
 from discovery.index import CatalogIndex
+from discovery.lifecycle import due, may_have_dates, today_of
 from discovery.merge import MergeEngine
 from discovery.messages import ProviderSnapshot, RefreshOutcome
 from discovery.model import Model, dumps, join_record, loads
@@ -143,6 +144,9 @@ class CatalogState:
         self.missing_grace_seconds = missing_grace_seconds
         self.clock = clock
         self.reconciler = Reconciler(reconciliation_tolerance)
+        # retiring_soon horizons (days) and the notices given: (model id, kind) → (date, horizons).
+        self.retiring_horizons: tuple[int, ...] = (90, 30, 7)
+        self._notices: Optional[dict[tuple[str, str], tuple[str, frozenset[int]]]] = None
         self._stored_conflicts: dict[str, tuple[bytes, Any]] = {}
         self._index = CatalogIndex.from_entries([], 0)
         self._merge_fingerprint: Optional[str] = None
@@ -219,6 +223,23 @@ class CatalogState:
         if self._dirty:
             logger.info("catalog: {} stored models differ from the merge of their sources; "
                         "they are brought up to date at the next refresh", len(self._dirty))
+
+    def check_lifecycle(self, ids=None) -> list[store.StoredEvent]:
+        """Give the retiring_soon notices now due (see discovery.lifecycle), for ``ids`` or, with
+        None, every published model; returns the committed events."""
+        if self._notices is None:
+            self._notices = store.load_notices()
+        index = self._index
+        entries = index.entries() if ids is None else [e for e in map(index.entry, ids) if e is not None]
+        records = [loads(body) for body in (e.body for e in entries) if may_have_dates(body)]
+        notices = due(records, today_of(self.clock()), self.retiring_horizons, self._notices)
+        if not notices:
+            return []
+        events = store.record_notices(notices, time.time())
+        for n in notices:
+            day, covered = self._notices.get((n.model_id, n.kind), (None, frozenset()))
+            self._notices[(n.model_id, n.kind)] = (n.date, frozenset(n.covers) | (covered if day == n.date else set()))
+        return events
 
     def _rebuild_findings(self) -> None:
         """The reconciliation from the merge state and the traces stored with the published models."""
