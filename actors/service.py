@@ -105,6 +105,11 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         return self.view.findings.report(kinds=kinds or KINDS, providers=providers, tolerance=tolerance,
                                          limit=limit, missing=missing)
 
+    def check_lifecycle(self) -> int:
+        """Check every model's retirement and deprecation dates now (the timer does it every
+        lifecycle_check_interval); returns how many retiring_soon notices were given."""
+        return self.catalog.check_lifecycle().get(timeout=self.settings.ask_timeout)
+
     def cache_stats(self) -> dict[str, Any]:
         """The model-record cache: hits, misses, entries, evictions, bytes, hit rate."""
         return self.view.cache.stats()
@@ -269,11 +274,13 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         logger.info("service stopped")
 
 
-def start_service(settings: Settings, clients: Optional[dict] = None) -> Service:
+def start_service(settings: Settings, clients: Optional[dict] = None,
+                  clock: Optional[Callable[[], float]] = None) -> Service:
     """Start every actor in order (notifier, catalog, supervisor, providers) and return the Service.
 
     The catalog loads the last committed state before any provider is started, so reads are
-    served at once. ``clients`` maps a provider name to a prebuilt client (tests of formats).
+    served at once. ``clients`` maps a provider name to a prebuilt client (tests of formats);
+    ``clock`` replaces time.time where the catalog reads lifecycle dates against today (tests).
     """
     import sys
     import time
@@ -292,7 +299,7 @@ def start_service(settings: Settings, clients: Optional[dict] = None) -> Service
     notifier_ref = NotifierActor.start(settings.batch_max_size, settings.batch_max_delay)
     service._refs.append(notifier_ref)
     service.notifier = notifier_ref.proxy()
-    catalog_ref = CatalogActor.start(settings, service.view, service.notifier)
+    catalog_ref = CatalogActor.start(settings, service.view, service.notifier, clock)
     service._refs.append(catalog_ref)
     service.catalog = catalog_ref.proxy()
     # on_start (loading the last committed catalog, run ids) finishes before this answers, so

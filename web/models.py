@@ -1,8 +1,13 @@
 """/api/v1/models: list, detail and history."""
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
+from email.utils import format_datetime
+from urllib.parse import quote
+
 from flask import Blueprint, Response, jsonify, request
 
+from discovery.lifecycle import may_have_dates
 from discovery.model import CAPABILITIES, dumps, join_record, loads
 from discovery.query import ModelQuery, QueryError, run_query
 from discovery.taxonomy import CAPABILITY_ALIASES
@@ -80,7 +85,36 @@ def get_model(model_id: str):
     # Measured performance is spliced in: a benchmark makes no new version of the record.
     body = join_record(svc.view.performance.splice(model_id, entry.body), dumps(fields),
                        raw if flag("raw", True) else None)
-    return Response(body, mimetype="application/json")
+    return Response(body, mimetype="application/json", headers=lifecycle_headers(entry.body))
+
+
+def lifecycle_headers(body: bytes) -> dict[str, str]:
+    """``Deprecation`` (RFC 9745, ``@`` unix seconds), ``Sunset`` (RFC 8594, an HTTP date) and a
+    ``successor-version`` link for a model whose provider has set those dates."""
+    if not may_have_dates(body) and b'"successor":"' not in body:
+        return {}
+    lifecycle = loads(body).get("lifecycle") or {}
+    out: dict[str, str] = {}
+    deprecation, retirement = _day(lifecycle.get("deprecation_date")), _day(lifecycle.get("retirement_date"))
+    if deprecation is not None:
+        out["Deprecation"] = f"@{int(deprecation.timestamp())}"
+    if retirement is not None:
+        out["Sunset"] = format_datetime(retirement, usegmt=True)
+    successor = lifecycle.get("successor")
+    if isinstance(successor, str) and successor:
+        provider = loads(body).get("provider") or ""
+        target = successor if "/" in successor else f"{provider}/{successor}"
+        out["Link"] = f'</api/v1/models/{quote(target, safe="/:")}>; rel="successor-version"'
+    return out
+
+
+def _day(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value[:10]), time(0), tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 @bp.post("/models/<path:model_id>")
