@@ -82,6 +82,10 @@ SUMMARIES: dict[str, Callable[[StoredEvent], tuple[str, str]]] = {
         f"Deprecated: {e.model_id}",
         f"status {e.data.get('status')} (was {e.data.get('previous_status')}); "
         f"deprecation date {e.data.get('deprecation_date') or 'not stated'}"),
+    "retiring_soon": lambda e: (
+        f"Retiring soon: {e.model_id}",
+        f"{e.data.get('date_kind')} date {e.data.get('date')}, {e.data.get('days_left')} days left"
+        + (f"; successor {e.data['successor']}" if e.data.get("successor") else "")),
     "capability_added": lambda e: (f"Capability added: {e.data.get('capability')}",
                                    f"{e.data.get('capability')} is offered by {e.data.get('models', 'some')} model(s)."),
     "capability_removed": lambda e: (f"Capability removed: {e.data.get('capability')}",

@@ -74,7 +74,10 @@ def model_as_of(model_id: str) -> Response:
         item["verified_at"] = found.answered.get(item.get("source"))
     raw_json = dumps(found.raw if found.raw is not None else {}) if flag("raw", True) else None
     body = found.performance.splice(model_id, found.body)
-    return Response(join_record(body, dumps(provenance), raw_json), mimetype="application/json")
+    from web.models import lifecycle_headers  # late: that module routes ?as_of= here
+
+    return Response(join_record(body, dumps(provenance), raw_json), mimetype="application/json",
+                    headers=lifecycle_headers(found.body))
 
 
 @bp.get("/changes")

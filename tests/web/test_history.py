@@ -71,15 +71,22 @@ def test_as_of_each_modelsdev_snapshot_commit_time_returns_exactly_that_snapshot
             run_id = first["id"]
         live = list_all(client)
         assert set(live) == set(records_by_model_id(doc)), SNAPSHOTS[i].name
-        sample = sorted(live)[len(live) // 2]
-        seen.append((refreshed_at(client, run_id), live, client.get(f"/api/v1/models/{sample}").get_json()))
+        # One record per snapshot, one with lifecycle dates where there is one (they make headers;
+        # models.dev states none, so test_past_detail_keeps_the_lifecycle_headers checks them).
+        dated = sorted(i for i, r in live.items() if r["lifecycle"]["deprecation_date"] or r["lifecycle"]["retirement_date"])
+        sample = (dated or sorted(live))[len(dated or live) // 2]
+        resp = client.get(f"/api/v1/models/{sample}")
+        headers = {k: v for k, v in resp.headers.items() if k in ("Deprecation", "Sunset", "Link")}
+        seen.append((refreshed_at(client, run_id), live, resp.get_json(), headers))
 
-    for (when, live, detail), path in zip(seen, SNAPSHOTS):
+    for (when, live, detail, headers), path in zip(seen, SNAPSHOTS):
         past = list_all(client, f"&as_of={q(when)}")
         assert set(past) == set(live), f"{path.name}: ids differ"
         differing = [model_id for model_id in live if past[model_id] != live[model_id]]
         assert not differing, f"{path.name}: {len(differing)} records differ, e.g. {differing[:3]}"
-        got = client.get(f"/api/v1/models/{detail['id']}?as_of={q(when)}").get_json()
+        resp = client.get(f"/api/v1/models/{detail['id']}?as_of={q(when)}")
+        assert {k: v for k, v in resp.headers.items() if k in ("Deprecation", "Sunset", "Link")} == headers
+        got = resp.get_json()
         for record in (got, detail):
             for item in record["provenance"].values():
                 item.pop("verified_at")
@@ -270,7 +277,8 @@ def test_every_event_kind_reads_as_an_atom_entry(openai_service):
             "lost": [], "status": "deprecated", "previous_status": "active", "capability": "vision", "models": 3,
             "total": 5, "added": 1, "summary": {"ttft_ms": 300.0, "output_tokens_per_s": 40.0, "latency_ms": 900.0},
             "metrics": {"ttft_ms": {"baseline": 300.0, "now": 700.0}}, "counts": {"stale": 2}, "old": "healthy",
-            "new": "unavailable", "reason": "circuit open <& \"quoted\">"}
+            "new": "unavailable", "reason": "circuit open <& \"quoted\">", "date_kind": "retirement",
+            "date": "2026-12-31", "days_left": 30, "successor": "y"}
     events = [StoredEvent(len(EVENT_KINDS) - i, kind, None if kind.startswith(("capability_", "reconciliation")) else
                           "openai", "openai/x" if kind in ("added", "updated", "removed") else None, None,
                           1_780_000_000.0 + i, data) for i, kind in enumerate(EVENT_KINDS)]
@@ -285,3 +293,16 @@ def test_every_event_kind_reads_as_an_atom_entry(openai_service):
         assert entry.find(f"{ATOM}link").get("href").startswith("http://localhost/api/v1/")
     status = next(e for e in entries if e.find(f"{ATOM}category").get("term") == "status_changed")
     assert 'circuit open <& "quoted">' in status.find(f"{ATOM}summary").text
+
+
+def test_past_detail_keeps_the_lifecycle_headers(start_service, simulator, monkeypatch):
+    monkeypatch.setenv("MISTRAL_API_KEY", "simulated-key")
+    service = start_service([provider_config(simulator, "mistral", "mistral")])
+    wait_for(lambda: len(service.index), what="the first refresh")
+    client = create_app(service).test_client()
+    live = client.get("/api/v1/models/mistral/devstral-2512")
+    assert live.status_code == 200 and live.headers.get("Deprecation")
+    past = client.get("/api/v1/models/mistral/devstral-2512?as_of=2999-01-01")
+    assert past.status_code == 200
+    for name in ("Deprecation", "Sunset", "Link"):
+        assert past.headers.get(name) == live.headers.get(name), name
