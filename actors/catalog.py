@@ -6,7 +6,7 @@ import gc
 import itertools
 import threading
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pykka
 from cachetools import LRUCache
@@ -170,12 +170,15 @@ class CatalogView:
 class CatalogActor(pykka.ThreadingActor):
     """Serializes every write: diff, one transaction, publish the index, tell the notifier."""
 
-    def __init__(self, settings: Settings, view: CatalogView, notifier: Any = None):
+    def __init__(self, settings: Settings, view: CatalogView, notifier: Any = None,
+                 clock: Optional[Callable[[], float]] = None):
         super().__init__()
         self.settings = settings
         self.view = view
         self.notifier = notifier
-        self.state = CatalogState()
+        # The clock lifecycle dates are read against (tests set one; time.time otherwise).
+        self.state = CatalogState(clock=clock or time.time)
+        self._lifecycle_timer: Any = None
         self._pending: list[tuple[ProviderSnapshot, concurrent.futures.Future]] = []
         self._flush_queued = False
 
@@ -201,6 +204,7 @@ class CatalogActor(pykka.ThreadingActor):
         self.state.missing_grace_refreshes = self.settings.missing_grace_refreshes
         self.state.missing_grace_seconds = self.settings.missing_grace_seconds
         self.state.reconciler.tolerance = self.settings.reconciliation_tolerance
+        self.state.retiring_horizons = tuple(self.settings.retiring_horizons)
         self.view.start_run_ids(store.last_run_id())
         # Reads are served from here on; the merge state (every source's records) loads next,
         # from this actor's mailbox, before any snapshot is applied.
@@ -217,6 +221,7 @@ class CatalogActor(pykka.ThreadingActor):
             self.state.load_sources()
             self._await_regions()
             self.view.publish_memos({})
+            self._proxy.check_lifecycle.defer()  # arms the periodic check
         logger.info("catalog loaded: {} models from the store", len(self.state.index()))
 
     def load_sources(self) -> None:
@@ -233,6 +238,7 @@ class CatalogActor(pykka.ThreadingActor):
             gc.freeze()
             release_free_memory()
         self._publish_findings()
+        self.check_lifecycle()
         # Last, so refreshes waiting for their memos start once this work is done.
         try:
             self.view.publish_memos(self.state.memos())
@@ -259,6 +265,22 @@ class CatalogActor(pykka.ThreadingActor):
             logger.exception("could not merge the held Bedrock region answers")
             return
         self._published(events, changed)
+
+    def check_lifecycle(self, ids=None) -> int:
+        """Give the retiring_soon notices due now (all models, or ``ids``); re-arms the daily check
+        when called for all. Reached by tell from the timer; returns how many were given."""
+        if ids is None and self.settings.lifecycle_check_interval > 0:
+            if self._lifecycle_timer is not None:
+                self._lifecycle_timer.cancel()
+            self._lifecycle_timer = schedule(self.settings.lifecycle_check_interval, self._proxy.check_lifecycle.defer,
+                                             name="timer-catalog-lifecycle")
+        try:
+            events = self.state.check_lifecycle(ids)
+        except Exception:
+            logger.exception("could not check the models' retirement dates")
+            return 0
+        self._announce(events)
+        return len(events)
 
     def _publish_findings(self) -> None:
         """Swap in the reconciliation findings and the missing models as they stand now."""
@@ -290,6 +312,8 @@ class CatalogActor(pykka.ThreadingActor):
                     cache.put(e.id, (raw, provenance))
 
     def on_stop(self) -> None:
+        if self._lifecycle_timer is not None:
+            self._lifecycle_timer.cancel()
         # Snapshots already handed over commit before the store closes.
         self.flush_snapshots()
         store.close_database()
@@ -378,6 +402,8 @@ class CatalogActor(pykka.ThreadingActor):
         if events:
             # Announce as soon as readers can see the change; the provider rows (a query) can follow.
             self._announce(events)
+        if changed:
+            self.check_lifecycle(changed)
         accepted = [s.source for s, o in zip(snapshots, outcomes) if o.outcome == store.SUCCEEDED]
         if accepted:
             self._publish_findings()

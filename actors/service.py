@@ -15,6 +15,7 @@ from actors.bedrock import BedrockQueries, bedrock_children, discover_bedrock_re
 from actors.benchmark import BenchmarkQueries, benchmark_children
 from actors.catalog import CatalogActor, CatalogView, StoreReaderActor
 from actors.heap import limit_arenas
+from actors.history import HistoryActor, HistoryQueries
 from actors.notifier import NotifierActor, make_unsubscribe
 from actors.provider import ProviderActor, RefreshRateLimited, RefreshTicket
 from actors.supervisor import SupervisorActor
@@ -36,7 +37,7 @@ class ProviderUnavailable(RuntimeError):
     """The provider's actor is not running (restarting, or failed for good)."""
 
 
-class Service(BedrockQueries, BenchmarkQueries):
+class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
     """The running service: what the web app and in-process users talk to."""
 
     def __init__(self, settings: Settings):
@@ -105,6 +106,11 @@ class Service(BedrockQueries, BenchmarkQueries):
                 held[model_id] = min(since_count, held.get(model_id, since_count))
         return self.view.findings.report(kinds=kinds or KINDS, providers=providers, tolerance=tolerance,
                                          limit=limit, missing=missing)
+
+    def check_lifecycle(self) -> int:
+        """Check every model's retirement and deprecation dates now (the timer does it every
+        lifecycle_check_interval); returns how many retiring_soon notices were given."""
+        return self.catalog.check_lifecycle().get(timeout=self.settings.ask_timeout)
 
     def cache_stats(self) -> dict[str, Any]:
         """The model-record cache: hits, misses, entries, evictions, bytes, hit rate."""
@@ -280,11 +286,13 @@ class Service(BedrockQueries, BenchmarkQueries):
         logger.info("service stopped")
 
 
-def start_service(settings: Settings, clients: Optional[dict] = None) -> Service:
+def start_service(settings: Settings, clients: Optional[dict] = None,
+                  clock: Optional[Callable[[], float]] = None) -> Service:
     """Start every actor in order (notifier, catalog, supervisor, providers) and return the Service.
 
     The catalog loads the last committed state before any provider is started, so reads are
-    served at once. ``clients`` maps a provider name to a prebuilt client (tests of formats).
+    served at once. ``clients`` maps a provider name to a prebuilt client (tests of formats);
+    ``clock`` replaces time.time where the catalog reads lifecycle dates against today (tests).
     """
     import sys
     import time
@@ -306,7 +314,7 @@ def start_service(settings: Settings, clients: Optional[dict] = None) -> Service
     notifier_ref = NotifierActor.start(settings.batch_max_size, settings.batch_max_delay)
     service._refs.append(notifier_ref)
     service.notifier = notifier_ref.proxy()
-    catalog_ref = CatalogActor.start(settings, service.view, service.notifier)
+    catalog_ref = CatalogActor.start(settings, service.view, service.notifier, clock)
     service._refs.append(catalog_ref)
     service.catalog = catalog_ref.proxy()
     # on_start (loading the last committed catalog, run ids) finishes before this answers, so
@@ -315,6 +323,9 @@ def start_service(settings: Settings, clients: Optional[dict] = None) -> Service
     reader_ref = StoreReaderActor.start(settings)
     service._refs.append(reader_ref)
     service.reader = reader_ref.proxy()
+    history_ref = HistoryActor.start(settings)  # the catalog as it was (actors/history.py)
+    service._refs.append(history_ref)
+    service.history_reader = history_ref.proxy()
     # Before any provider starts: webhooks resume from their cursors, then follow new commits.
     # Each actor connects in on_start; wait for one to be up before the next starts.
     service.reader.last_event_id().get(timeout=settings.ask_timeout)

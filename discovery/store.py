@@ -166,7 +166,8 @@ class ModelVersionRow(BaseModel):
 
     class Meta:
         table_name = "model_versions"
-        indexes = ((("model_id", "version"), True),)
+        # (created_at, id): a time resolves to its point in history with one index seek.
+        indexes = ((("model_id", "version"), True), (("created_at", "id"), False))
 
 
 class EventRow(BaseModel):
@@ -243,8 +244,52 @@ class BenchmarkResultRow(BaseModel):
         indexes = ((("model_id", "region", "id"), False),)
 
 
+class LifecycleNoticeRow(BaseModel):
+    """A retiring_soon notice given: one per model, kind of date and horizon (see discovery.lifecycle)."""
+
+    model_id = peewee.CharField(max_length=512)
+    kind = peewee.CharField(max_length=16)  # retirement | deprecation
+    horizon = peewee.IntegerField()
+    date = peewee.CharField(max_length=32)
+    created_at = peewee.FloatField()
+
+    class Meta:
+        table_name = "lifecycle_notices"
+        indexes = ((("model_id", "kind", "horizon"), True),)
+
+
 TABLES = [ProviderRow, ModelRow, SourceModelRow, RefreshRunRow, ModelVersionRow, EventRow, MetaRow,
-          BenchmarkRunRow, BenchmarkResultRow]
+          BenchmarkRunRow, BenchmarkResultRow, LifecycleNoticeRow]
+
+
+def load_notices() -> dict[tuple[str, str], tuple[str, frozenset[int]]]:
+    """The retiring_soon notices given: (model id, kind) → (the date warned about, its horizons)."""
+    out: dict[tuple[str, str], tuple[str, set[int]]] = {}
+    rows = LifecycleNoticeRow.select(LifecycleNoticeRow.model_id, LifecycleNoticeRow.kind,
+                                     LifecycleNoticeRow.horizon, LifecycleNoticeRow.date).tuples()
+    for model_id, kind, horizon, day in rows:
+        held = out.get((model_id, kind))
+        if held is None or held[0] != day:
+            out[(model_id, kind)] = held = (day, set())
+        held[1].add(horizon)
+    return {key: (day, frozenset(horizons)) for key, (day, horizons) in out.items()}
+
+
+def record_notices(notices: Sequence[Any], now: float) -> list[StoredEvent]:
+    """Store notices given (each covering its horizons, a moved date replacing the old one) and
+    their retiring_soon events, in one transaction."""
+    with db.atomic():
+        for n in notices:
+            # A moved date: the horizons warned about for the old date no longer count.
+            LifecycleNoticeRow.delete().where((LifecycleNoticeRow.model_id == n.model_id)
+                                              & (LifecycleNoticeRow.kind == n.kind)
+                                              & (LifecycleNoticeRow.date != n.date)).execute()
+            for horizon in n.covers:
+                LifecycleNoticeRow.insert(model_id=n.model_id, kind=n.kind, horizon=horizon, date=n.date,
+                                          created_at=now).on_conflict(
+                    conflict_target=[LifecycleNoticeRow.model_id, LifecycleNoticeRow.kind, LifecycleNoticeRow.horizon],
+                    update={LifecycleNoticeRow.date: n.date, LifecycleNoticeRow.created_at: now}).execute()
+        return insert_events([("retiring_soon", n.provider, n.model_id, None, n.event_data()) for n in notices], now)
 
 
 def get_meta(key: str) -> Optional[str]:
@@ -282,7 +327,25 @@ def open_database(url: str) -> peewee.Database:
 
     db.create_tables(TABLES + WEBHOOK_TABLES, safe=True)
     migrate_schema()
+    widen_float_columns(TABLES + WEBHOOK_TABLES)
     return database
+
+
+def widen_float_columns(models: Sequence[type[BaseModel]]) -> None:
+    """On PostgreSQL, make every float column double precision (idempotent).
+
+    peewee's FloatField is REAL there, 24 bits of mantissa: an epoch time would be rounded to about
+    two minutes, and the catalog "as of" a time could not tell commits apart. SQLite's REAL is
+    8 bytes already.
+    """
+    if not isinstance(db.obj, peewee.PostgresqlDatabase):
+        return
+    for model in models:
+        table = model._meta.table_name
+        narrow = {c.name for c in db.get_columns(table) if c.data_type == "real"}
+        for f in model._meta.sorted_fields:
+            if isinstance(f, peewee.FloatField) and f.column_name in narrow:
+                db.execute_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{f.column_name}" TYPE DOUBLE PRECISION')
 
 
 def migrate_schema() -> None:

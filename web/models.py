@@ -1,14 +1,20 @@
 """/api/v1/models: list, detail and history."""
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
+from email.utils import format_datetime
+from urllib.parse import quote
+
 from flask import Blueprint, Response, jsonify, request
 
+from discovery.lifecycle import may_have_dates
 from discovery.model import CAPABILITIES, dumps, join_record, loads
 from discovery.query import ModelQuery, QueryError, run_query
 from discovery.taxonomy import CAPABILITY_ALIASES
 from web.benchmarks import model_benchmarks, start_model_benchmark
 from web.context import flag, int_arg, service
 from web.errors import ApiError
+from web.history import model_as_of, models_as_of
 
 bp = Blueprint("models", __name__, url_prefix="/api/v1")
 
@@ -45,6 +51,8 @@ def list_models():
     sort (a field, or ttft, output_speed, latency; prefix '-' for descending); limit, offset.
     :raise 400: an unknown parameter, capability, kind, status, modality or sort field.
     """
+    if "as_of" in request.args:  # the catalog as it stood then (web/history.py)
+        return models_as_of(_query_args())
     return _page(_query_args())
 
 
@@ -59,6 +67,8 @@ def get_model(model_id: str):
         return model_history(model_id[: -len("/history")])
     if model_id.endswith("/benchmarks"):
         return model_benchmarks(model_id[: -len("/benchmarks")])
+    if "as_of" in request.args:
+        return model_as_of(model_id)
     svc = service()
     entry = svc.index.entry(model_id)
     if entry is None:
@@ -75,7 +85,36 @@ def get_model(model_id: str):
     # Measured performance is spliced in: a benchmark makes no new version of the record.
     body = join_record(svc.view.performance.splice(model_id, entry.body), dumps(fields),
                        raw if flag("raw", True) else None)
-    return Response(body, mimetype="application/json")
+    return Response(body, mimetype="application/json", headers=lifecycle_headers(entry.body))
+
+
+def lifecycle_headers(body: bytes) -> dict[str, str]:
+    """``Deprecation`` (RFC 9745, ``@`` unix seconds), ``Sunset`` (RFC 8594, an HTTP date) and a
+    ``successor-version`` link for a model whose provider has set those dates."""
+    if not may_have_dates(body) and b'"successor":"' not in body:
+        return {}
+    lifecycle = loads(body).get("lifecycle") or {}
+    out: dict[str, str] = {}
+    deprecation, retirement = _day(lifecycle.get("deprecation_date")), _day(lifecycle.get("retirement_date"))
+    if deprecation is not None:
+        out["Deprecation"] = f"@{int(deprecation.timestamp())}"
+    if retirement is not None:
+        out["Sunset"] = format_datetime(retirement, usegmt=True)
+    successor = lifecycle.get("successor")
+    if isinstance(successor, str) and successor:
+        provider = loads(body).get("provider") or ""
+        target = successor if "/" in successor else f"{provider}/{successor}"
+        out["Link"] = f'</api/v1/models/{quote(target, safe="/:")}>; rel="successor-version"'
+    return out
+
+
+def _day(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value[:10]), time(0), tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 @bp.post("/models/<path:model_id>")
