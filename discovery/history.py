@@ -11,10 +11,8 @@ query machinery (:mod:`discovery.query`) filters, sorts and pages it unchanged.
 """
 from __future__ import annotations
 
-import re
 import threading
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Optional
 
 import peewee
@@ -35,6 +33,7 @@ from discovery.store import (
     benchmark_result_dict,
     db,
 )
+from discovery.timestamps import epoch, iso, parse_time  # noqa: F401 - re-exported
 
 # Times are compared at the precision the API prints them with (microseconds): a version made at
 # 12.3456789 s is in the catalog "as of 12.345678", the time its own event reports.
@@ -92,32 +91,6 @@ class CatalogChange:
         if self.diff is not None:
             out["diff"] = dict(self.diff)
         return out
-
-
-def parse_time(text: str) -> float:
-    """An ISO 8601 time (``2026-04-01T12:00:00Z``, with any offset, or a date alone: its midnight)
-    as epoch seconds; a time without an offset is UTC. Raise ValueError if it is not one.
-
-    An offset whose ``+`` a query string turned into a space is read as the ``+`` it was.
-    """
-    text = text.strip()
-    text = re.sub(r"(\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?) (\d{2}(?::?\d{2})?)$", r"\1+\2", text)
-    try:
-        return epoch(datetime.fromisoformat(text))
-    except ValueError:
-        raise ValueError(f"{text!r} is not an ISO 8601 time (e.g. 2026-04-01T12:00:00Z)") from None
-
-
-def epoch(when: float | datetime) -> float:
-    """Epoch seconds of a time given as a number or a datetime (a naive datetime is UTC)."""
-    if isinstance(when, datetime):
-        return (when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)).timestamp()
-    return float(when)
-
-
-def iso(when: float) -> str:
-    """Epoch seconds as an ISO 8601 UTC time, as the API prints times."""
-    return datetime.fromtimestamp(when, timezone.utc).isoformat()
 
 
 def list_form(data: Mapping[str, Any]) -> bytes:

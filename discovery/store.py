@@ -15,6 +15,7 @@ import peewee
 from playhouse.db_url import connect
 
 from discovery.model import Model, dumps, join_record, loads
+from discovery.timestamps import iso, with_iso_times
 
 db = peewee.DatabaseProxy()
 
@@ -651,11 +652,8 @@ class StoredEvent:
     data: Mapping[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        from datetime import datetime, timezone
-
         return {"id": self.id, "kind": self.kind, "provider": self.provider, "model_id": self.model_id,
-                "run_id": self.run_id, "time": datetime.fromtimestamp(self.created_at, timezone.utc).isoformat(),
-                "data": dict(self.data)}
+                "run_id": self.run_id, "time": iso(self.created_at), "data": with_iso_times(dict(self.data))}
 
 
 def _event(row: EventRow) -> StoredEvent:

@@ -4,20 +4,31 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from flask.json.provider import DefaultJSONProvider
 
 from discovery.redaction import REDACTOR
+from discovery.timestamps import with_iso_times
 from web.auth import check_access
 from web.errors import ApiError, error_response, register_error_handlers
 
 
+class ApiJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, in the documented field order, with every time as ISO 8601 (discovery.timestamps)."""
+
+    sort_keys = False
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        return super().dumps(with_iso_times(obj), **kwargs)
+
+
 def create_app(service: Any, test_config: dict | None = None) -> Flask:
     """The Flask app over a running :class:`actors.service.Service`."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
+    app.json = ApiJSONProvider(app)
     settings = getattr(service, "settings", None)
     app.config.update(JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=getattr(settings, "max_request_body", 1 << 20))
     if test_config:
         app.config.update(test_config)
-    app.json.sort_keys = False  # keep the documented field order
     app.extensions["discovery"] = service
     register_error_handlers(app)
     from web import bedrock, benchmarks, events, health, models, providers, reconciliation, refresh, status, subscriptions

@@ -13,9 +13,9 @@ from typing import Any, Callable, Optional
 
 from flask import Blueprint, Response, request, url_for
 
-from discovery.history import iso
 from discovery.model import dumps
 from discovery.store import StoredEvent
+from discovery.timestamps import iso
 from web.context import int_arg, service
 from web.events import MAX_ID, MAX_SCAN_PAGES, PAGE_SIZE, event_filter
 

@@ -8,9 +8,9 @@ from typing import Optional
 
 from flask import Blueprint, Response, jsonify, request
 
-from discovery.history import iso, parse_time
 from discovery.model import dumps, join_record
 from discovery.query import ModelQuery, QueryError, run_query
+from discovery.timestamps import iso, parse_time
 from web.context import flag, int_arg, service
 from web.errors import ApiError
 
@@ -71,7 +71,7 @@ def model_as_of(model_id: str) -> Response:
     for path, item in provenance.items():
         if not isinstance(item, dict):  # stored by an older version: the source alone
             item = provenance[path] = {"source": item, "entry": None, "match": None}
-        item["verified_at"] = found.answered.get(item.get("source"))
+        item["verified_at"] = iso(found.answered.get(item.get("source")))
     raw_json = dumps(found.raw if found.raw is not None else {}) if flag("raw", True) else None
     body = found.performance.splice(model_id, found.body)
     from web.models import lifecycle_headers  # late: that module routes ?as_of= here

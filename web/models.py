@@ -11,6 +11,7 @@ from discovery.lifecycle import may_have_dates
 from discovery.model import CAPABILITIES, dumps, join_record, loads
 from discovery.query import ModelQuery, QueryError, run_query
 from discovery.taxonomy import CAPABILITY_ALIASES
+from discovery.timestamps import iso
 from web.benchmarks import model_benchmarks, start_model_benchmark
 from web.context import flag, int_arg, service
 from web.errors import ApiError
@@ -81,7 +82,7 @@ def get_model(model_id: str):
     for path, item in fields.items():
         if not isinstance(item, dict):  # stored by an older version: the source alone
             item = fields[path] = {"source": item, "entry": None, "match": None}
-        item["verified_at"] = verified.get(item.get("source"))
+        item["verified_at"] = iso(verified.get(item.get("source")))
     # Measured performance is spliced in: a benchmark makes no new version of the record.
     body = join_record(svc.view.performance.splice(model_id, entry.body), dumps(fields),
                        raw if flag("raw", True) else None)

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import resource
-from datetime import datetime, timezone
 
 from flask import Blueprint, jsonify
 
+from discovery.timestamps import iso
 from web.context import service
 
 bp = Blueprint("status", __name__, url_prefix="/api/v1")
@@ -34,7 +34,7 @@ def status():
     index = svc.index
     return jsonify({
         "catalog": {"models": len(index), "version": index.version, "providers": len(index.providers()),
-                    "published_at": datetime.fromtimestamp(index.built_at, timezone.utc).isoformat()},
+                    "published_at": iso(index.built_at)},
         "cache": svc.cache_stats(),
         "process": _rss_bytes(),
     })

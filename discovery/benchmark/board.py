@@ -12,6 +12,7 @@ from typing import Any, Iterable, Mapping, Optional
 
 from discovery.benchmark.records import BenchmarkResult
 from discovery.model import dumps
+from discovery.timestamps import iso
 
 # Sort and filter names the API takes -> Measured attribute; for output speed higher is better.
 METRICS = {"ttft": "ttft_ms", "output_speed": "output_tokens_per_s", "latency": "latency_ms"}
@@ -59,6 +60,7 @@ class Measured:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         del out["model_id"], out["provider"], out["kind"]
+        out["measured_at"] = iso(self.measured_at)
         return out
 
 
