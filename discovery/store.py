@@ -485,11 +485,17 @@ def get_run(run_id: int) -> Optional[dict[str, Any]]:
     return run_dict(row) if row else None
 
 
-def list_runs(provider: Optional[str] = None, limit: int = 50, before: Optional[int] = None) -> list[dict[str, Any]]:
-    """Newest first."""
+def _names(provider: Optional[str] | Sequence[str]) -> list[str]:
+    """A provider filter: one name, several (any of them), or none."""
+    return [provider] if isinstance(provider, str) else list(provider or ())
+
+
+def list_runs(provider: Optional[str] | Sequence[str] = None, limit: int = 50,
+              before: Optional[int] = None) -> list[dict[str, Any]]:
+    """Newest first; ``provider``: one name or several."""
     q = RefreshRunRow.select().order_by(RefreshRunRow.id.desc()).limit(limit)
     if provider:
-        q = q.where(RefreshRunRow.provider == provider)
+        q = q.where(RefreshRunRow.provider.in_(_names(provider)))
     if before:
         q = q.where(RefreshRunRow.id < before)
     return [run_dict(r) for r in q]
@@ -1017,12 +1023,12 @@ def benchmark_run_dict(row: BenchmarkRunRow) -> dict[str, Any]:
             "skipped": row.skipped or []}
 
 
-def list_benchmark_runs(provider: Optional[str] = None, limit: int = 50, before: Optional[int] = None,
-                        region: Optional[str] = None) -> list[dict[str, Any]]:
-    """Benchmark runs, newest first."""
+def list_benchmark_runs(provider: Optional[str] | Sequence[str] = None, limit: int = 50,
+                        before: Optional[int] = None, region: Optional[str] = None) -> list[dict[str, Any]]:
+    """Benchmark runs, newest first; ``provider``: one name or several."""
     q = BenchmarkRunRow.select().order_by(BenchmarkRunRow.id.desc()).limit(limit)
     if provider:
-        q = q.where(BenchmarkRunRow.provider == provider)
+        q = q.where(BenchmarkRunRow.provider.in_(_names(provider)))
     if region:
         q = q.where(BenchmarkRunRow.region == region)
     if before:

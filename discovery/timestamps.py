@@ -41,8 +41,9 @@ _OPAQUE = frozenset({"raw", "attributes", "diff", "settings"})
 
 
 def is_time_field(name: str) -> bool:
-    """The API's naming rule for times: ``at``, ``*_at`` and ``*_since`` (``since`` alone is an event id)."""
-    return "." not in name and (name == "at" or name.endswith("_at") or name.endswith("_since"))
+    """The API's naming rule for times: ``at``, ``time``, ``*_at`` and ``*_since`` (``since`` alone
+    is an event id)."""
+    return "." not in name and (name in ("at", "time") or name.endswith("_at") or name.endswith("_since"))
 
 
 def with_iso_times(value: Any) -> Any:

@@ -10,6 +10,7 @@ from discovery.redaction import REDACTOR
 from discovery.timestamps import with_iso_times
 from web.auth import check_access
 from web.errors import ApiError, error_response, register_error_handlers
+from web.parameters import check_request
 
 
 class ApiJSONProvider(DefaultJSONProvider):
@@ -31,10 +32,23 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     app.extensions["discovery"] = service
     register_error_handlers(app)
-    from web import bedrock, benchmarks, events, health, models, providers, reconciliation, refresh, status, subscriptions
+    from web import (
+        about,
+        apidocs,
+        bedrock,
+        benchmarks,
+        events,
+        health,
+        models,
+        providers,
+        reconciliation,
+        refresh,
+        status,
+        subscriptions,
+    )
 
     for module in (models, providers, refresh, events, subscriptions, bedrock, benchmarks, health, status,
-                   reconciliation):
+                   reconciliation, about, apidocs):
         app.register_blueprint(module.bp)
     from web import atom, history  # the catalog as it was (?as_of=, /changes) and the Atom feed
 
@@ -53,6 +67,9 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
         if refusal is not None:
             return error_response(refusal.status, refusal.code, refusal.message, refusal.headers)
         return None
+
+    # Then the one rule for query parameters (web.parameters), before any view starts anything.
+    app.before_request(check_request)
 
     @app.after_request
     def _redact(response):

@@ -1,11 +1,12 @@
 """/api/v1/bedrock: watched regions, and where each Bedrock model can be called, best region first."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from discovery.bedrock import REGION_NAME, UnknownBedrockModel
 from web.context import service
 from web.errors import ApiError
+from web.parameters import values
 
 bp = Blueprint("bedrock", __name__, url_prefix="/api/v1/bedrock")
 MAX_PREFERRED = 50
@@ -13,16 +14,12 @@ MAX_PREFERRED = 50
 
 def _preferred() -> tuple[str, ...]:
     """The ``preferred`` query parameter: a comma list of AWS region names, in order."""
-    raw = request.args.get("preferred", "")
-    regions = tuple(dict.fromkeys(r.strip() for r in raw.split(",") if r.strip()))
+    regions = tuple(values("preferred"))
     bad = [r for r in regions if not REGION_NAME.match(r)]
     if bad:
         raise ApiError(400, "invalid_parameter", f"preferred: not AWS region names: {', '.join(bad)}")
     if len(regions) > MAX_PREFERRED:
         raise ApiError(400, "invalid_parameter", f"preferred: at most {MAX_PREFERRED} regions")
-    unknown = set(request.args) - {"preferred"}
-    if unknown:
-        raise ApiError(400, "invalid_parameter", f"unknown parameter {', '.join(sorted(unknown))}; known: preferred")
     return regions
 
 

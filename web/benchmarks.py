@@ -1,8 +1,8 @@
 """/api/v1/benchmarks (the leaderboard and the runs) and a model's benchmarks (/api/v1/models/<id>/benchmarks).
 
-The model routes are reached through the models blueprint's catch-all ``<path:model_id>`` (ids
-contain ``/``), which hands a ``/benchmarks`` suffix to :func:`model_benchmarks` and
-:func:`start_model_benchmark`. Starting a run needs the admin token, as every mutating route.
+The model routes (``/api/v1/models/<id>/benchmarks``) live in the models blueprint, whose views
+call :func:`model_benchmarks` and :func:`start_model_benchmark`. Starting a run needs the admin
+token, as every mutating route.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from discovery.model import loads
 from discovery.query import ModelQuery, QueryError
 from web.context import flag, int_arg, service
 from web.errors import ApiError
+from web.parameters import check_providers, values
 
 bp = Blueprint("benchmarks", __name__, url_prefix="/api/v1/benchmarks")
 LEADERBOARD_ARGS = ("sort", "limit", "offset", "region")
@@ -50,7 +51,8 @@ def board():
     :raise 400: an unknown parameter, sort or filter value.
     """
     svc = service()
-    args = {k: v for k, v in request.args.items() if k not in LEADERBOARD_ARGS}
+    args = {k: v for k, v in request.args.to_dict(flat=False).items() if k not in LEADERBOARD_ARGS}
+    check_providers(svc, values("provider"))
     try:
         query = ModelQuery.from_args(args)
     except QueryError as exc:
@@ -76,9 +78,11 @@ def runs():
     ``today`` is every provider's spend since UTC midnight and the daily budget.
     """
     svc = service()
+    providers = values("provider")
+    check_providers(svc, providers)
     limit = int_arg("limit", 50, 1, 1000)
     before = int_arg("before", 0, 0, 2**62) or None
-    data = svc.benchmark_runs(request.args.get("provider") or None, limit, before, request.args.get("region") or None)
+    data = svc.benchmark_runs(providers or None, limit, before, request.args.get("region") or None)
     return jsonify({"data": data, "today": svc.benchmark_spend_today()})
 
 
@@ -107,6 +111,9 @@ def start_model_benchmark(model_id: str):
     :raise 504: with wait, a run did not end in time.
     """
     # The admin token was checked before this view ran (web/auth.py: every mutation needs it).
+    # Parameters are checked before anything starts.
+    wait = flag("wait")
+    timeout = _wait_timeout()
     svc = service()
     try:
         tickets = svc.run_benchmark(model_id, request.args.get("region") or None)
@@ -116,10 +123,9 @@ def start_model_benchmark(model_id: str):
         raise ApiError(409, "benchmarks_disabled", str(exc)) from None
     except BenchmarkRefused as exc:
         raise ApiError(409, "benchmark_refused", str(exc)) from None
-    if not flag("wait"):
+    if not wait:
         return jsonify({"runs": [{"run_id": t.run_id, "provider": t.provider, "region": t.region,
                                   "outcome": "running"} for t in tickets]}), 202
-    timeout = _wait_timeout()
     try:
         finished = svc.wait_benchmarks(tickets, timeout)
     except TimeoutError as exc:

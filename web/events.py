@@ -14,6 +14,7 @@ from discovery.model import dumps
 from discovery.store import StoredEvent
 from web.context import int_arg, service
 from web.errors import ApiError
+from web.parameters import check_providers, values
 
 bp = Blueprint("events", __name__, url_prefix="/api/v1")
 
@@ -23,14 +24,15 @@ MAX_SCAN_PAGES = 20
 MAX_ID = 2**62
 
 
-def _list(name: str) -> tuple[str, ...]:
-    return tuple(v.strip() for raw in request.args.getlist(name) for v in raw.split(",") if v.strip())
-
-
 def event_filter() -> EventFilter:
-    """The filter of a feed request: ``kinds``, ``provider``, ``capability`` (comma lists), ``model`` (glob)."""
+    """The filter of a feed request: ``kinds``, ``provider``, ``capability`` (comma lists), ``model`` (glob).
+
+    :raise ApiError 400: an unknown kind, capability or provider.
+    """
+    providers = values("provider")
+    check_providers(service(), providers)
     try:
-        return EventFilter.build(_list("kinds") or _list("kind"), _list("provider"), _list("capability"),
+        return EventFilter.build(values("kinds") + values("kind"), providers, values("capability"),
                                  request.args.get("model") or None)
     except ValueError as exc:
         raise ApiError(400, "invalid_parameter", str(exc)) from None

@@ -13,6 +13,7 @@ from discovery.query import ModelQuery, QueryError, run_query
 from discovery.timestamps import iso, parse_time
 from web.context import flag, int_arg, service
 from web.errors import ApiError
+from web.parameters import check_providers, values
 
 bp = Blueprint("history", __name__, url_prefix="/api/v1")
 
@@ -42,6 +43,7 @@ def models_as_of(args: dict[str, list[str]]) -> Response:
     :raise 400: a bad time or query parameter.
     """
     when = time_arg("as_of")
+    check_providers(service(), values("provider", args))
     try:
         query = ModelQuery.from_args({k: v for k, v in args.items() if k != "as_of"})
     except QueryError as exc:
@@ -94,7 +96,8 @@ def changes():
     end = time_arg("to", default=time.time())
     if start > end:
         raise ApiError(400, "invalid_parameter", f"from ({iso(start)}) is after to ({iso(end)})")
-    providers = tuple(v.strip() for raw in request.args.getlist("provider") for v in raw.split(",") if v.strip())
+    providers = tuple(values("provider"))
+    check_providers(service(), providers)
     limit = int_arg("limit", 100, 1, 1000)
     cursor = request.args.get("cursor") or ""
     found = service().changes_between(start, end, providers)

@@ -7,15 +7,17 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, jsonify, request
 
+from discovery.compare import MAX_MODELS, MIN_MODELS, compare
 from discovery.lifecycle import may_have_dates
 from discovery.model import CAPABILITIES, dumps, join_record, loads
 from discovery.query import ModelQuery, QueryError, run_query
 from discovery.taxonomy import CAPABILITY_ALIASES
 from discovery.timestamps import iso
-from web.benchmarks import model_benchmarks, start_model_benchmark
+from web import benchmarks
 from web.context import flag, int_arg, service
 from web.errors import ApiError
 from web.history import model_as_of, models_as_of
+from web.parameters import check_providers, values
 
 bp = Blueprint("models", __name__, url_prefix="/api/v1")
 
@@ -28,11 +30,12 @@ def _query_args(extra_ignored: tuple[str, ...] = ()) -> dict[str, list[str]]:
 def _page(args: dict[str, str], provider: str | None = None):
     if provider is not None:
         args = {**args, "provider": provider}
+    svc = service()
+    check_providers(svc, values("provider", args))
     try:
         query = ModelQuery.from_args(args)
     except QueryError as exc:
         raise ApiError(400, "invalid_query", str(exc)) from None
-    svc = service()
     index, performance = svc.index, svc.view.performance
     page = run_query(index, query, performance)
     # The records are encoded once, when their version is made: a page is a join of those bytes,
@@ -64,10 +67,6 @@ def get_model(model_id: str):
     ``provenance`` maps each field to the source it came from and when that source last answered.
     :raise 404: no model with that id.
     """
-    if model_id.endswith("/history"):
-        return model_history(model_id[: -len("/history")])
-    if model_id.endswith("/benchmarks"):
-        return model_benchmarks(model_id[: -len("/benchmarks")])
     if "as_of" in request.args:
         return model_as_of(model_id)
     svc = service()
@@ -118,17 +117,25 @@ def _day(value) -> datetime | None:
         return None
 
 
-@bp.post("/models/<path:model_id>")
-def post_model(model_id: str):
-    """``POST /api/v1/models/<id>/benchmarks`` runs a benchmark (see web.benchmarks); nothing else is posted here.
+@bp.get("/models/<path:model_id>/benchmarks")
+def model_benchmarks(model_id: str):
+    """The model's benchmark history and current performance (web.benchmarks).
 
-    :raise 405: any other path.
+    :raise 404: the model is not in the catalog and was never benchmarked.
     """
-    if model_id.endswith("/benchmarks"):
-        return start_model_benchmark(model_id[: -len("/benchmarks")])
-    raise ApiError(405, "method_not_allowed", "only /api/v1/models/<id>/benchmarks takes POST")
+    return benchmarks.model_benchmarks(model_id)
 
 
+@bp.post("/models/<path:model_id>/benchmarks")
+def start_model_benchmark(model_id: str):
+    """Benchmark the model now (admin token; web.benchmarks).
+
+    :raise 404: no such model. :raise 409: benchmarking is off for it.
+    """
+    return benchmarks.start_model_benchmark(model_id)
+
+
+@bp.get("/models/<path:model_id>/history")
 def model_history(model_id: str):
     """Every version of a model, oldest first, each with its change and field diff.
 
@@ -151,3 +158,26 @@ def capabilities():
         aliases[target].append(alias)
     return jsonify({"data": [{"name": c, "models": counts.get(c, 0), "aliases": sorted(aliases[c])}
                              for c in CAPABILITIES]})
+
+
+@bp.get("/models/compare")
+def compare_models():
+    """2 to 10 models side by side (``ids``, a comma list or repeated): their records (``models``),
+    every field aligned across them (``fields``: ``field``, ``values`` in the order of ``ids``,
+    ``differs``) and the fields whose values differ (``differing``).
+
+    :raise 400: fewer than 2 or more than 10 distinct ids.
+    :raise 404: ids not in the catalog (named in the message and in ``unknown_ids``).
+    """
+    ids = values("ids")
+    if not MIN_MODELS <= len(ids) <= MAX_MODELS:
+        raise ApiError(400, "invalid_parameter",
+                       f"ids must name {MIN_MODELS} to {MAX_MODELS} distinct models, got {len(ids)}")
+    svc = service()
+    index, performance = svc.index, svc.view.performance
+    entries = {model_id: index.entry(model_id) for model_id in ids}
+    unknown = [model_id for model_id, entry in entries.items() if entry is None]
+    if unknown:
+        raise ApiError(404, "model_not_found", f"not in the catalog: {', '.join(unknown)}", unknown_ids=unknown)
+    records = [loads(performance.splice(model_id, entry.body)) for model_id, entry in entries.items()]
+    return jsonify({**compare(records), "models": records})

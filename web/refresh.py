@@ -7,6 +7,7 @@ from actors.provider import RefreshRateLimited
 from actors.service import ProviderUnavailable, UnknownProvider
 from web.context import flag, int_arg, service
 from web.errors import ApiError
+from web.parameters import check_providers, values
 
 bp = Blueprint("refresh", __name__, url_prefix="/api/v1")
 
@@ -85,13 +86,16 @@ def refresh_one(name: str):
 
 @bp.get("/refresh/runs")
 def runs():
-    """Refresh history, newest first. Filters: provider, limit, before (a run id, for paging)."""
-    provider = request.args.get("provider")
-    if provider and provider not in service().provider_names():
-        raise ApiError(404, "provider_not_found", f"no provider {provider!r}")
+    """Refresh history, newest first. Filters: provider (a list; ``bedrock@<region>`` for a region),
+    limit, before (a run id, for paging).
+
+    :raise 400: a malformed parameter or an unknown provider.
+    """
+    providers = values("provider")
+    check_providers(service(), providers)
     limit = int_arg("limit", 50, 1, 1000)
     before = int_arg("before", 0, 0, 2**62) or None
-    return jsonify({"data": service().refresh_runs(provider, limit, before)})
+    return jsonify({"data": service().refresh_runs(providers or None, limit, before)})
 
 
 @bp.get("/refresh/runs/<int(max=4611686018427387904):run_id>")

@@ -24,6 +24,7 @@ from discovery.messages import EventFilter
 from discovery.store import StoredEvent
 from web.auth import check_access
 from web.events import MAX_ID, PAGE_SIZE, EncodedEvents
+from web.parameters import known_providers, refusal
 
 STREAM_PATH = "/api/v1/events/stream"
 # A client this far behind (bytes queued for it and not yet taken by its socket) is dropped; it
@@ -57,7 +58,11 @@ class StreamRequestError(ValueError):
 
 def parse_stream_request(query: bytes, last_event_id: Optional[str]) -> tuple[EventFilter, Optional[int]]:
     """The filter and resume point of a stream request (``Last-Event-ID`` wins over ``since``)."""
-    args = parse_qs(query.decode("latin-1"), keep_blank_values=False)
+    text = query.decode("latin-1")
+    why = refusal("events.stream", parse_qs(text, keep_blank_values=True))
+    if why is not None:
+        raise StreamRequestError(why)
+    args = parse_qs(text, keep_blank_values=False)
 
     def names(key: str) -> tuple[str, ...]:
         return tuple(v.strip() for raw in args.get(key, ()) for v in raw.split(",") if v.strip())
@@ -291,6 +296,11 @@ class StreamHub:
             flt, since = parse_stream_request(scope.get("query_string") or b"", headers.get("last-event-id"))
         except StreamRequestError as exc:
             await send_json_error(send, 400, "invalid_parameter", str(exc))
+            return
+        strangers = [p for p in flt.providers if p not in known_providers(self.service)]
+        if strangers:
+            await send_json_error(send, 400, "invalid_parameter", f"unknown provider {', '.join(strangers)}; "
+                                  f"known: {', '.join(sorted(known_providers(self.service)))}")
             return
         if self._closing or self.service.closing.is_set():
             await send_json_error(send, 503, "stopping", "the service is stopping", {"Retry-After": "5"})

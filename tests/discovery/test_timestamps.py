@@ -13,8 +13,8 @@ def test_every_time_has_the_same_shape_whatever_its_fraction():
     assert iso(None) is None and parse_time(iso(1796040000.5)) == 1796040000.5
 
 
-def test_time_fields_are_named_at_or_end_in_at_or_since():
-    assert is_time_field("at") and is_time_field("started_at") and is_time_field("missing_since")
+def test_time_fields_are_named_at_or_time_or_end_in_at_or_since():
+    assert is_time_field("at") and is_time_field("time") and is_time_field("started_at") and is_time_field("missing_since")
     assert not is_time_field("since") and not is_time_field("attributes.created_at") and not is_time_field("ttft_ms")
 
 

@@ -155,7 +155,9 @@ def test_changes_leave_out_a_model_added_and_removed_in_between(openai_service, 
     assert "openai/gpt-briefly" not in {e.id for e in page.items} and "openai/gpt-stays" not in past.index
     assert "openai/gpt-stays" in service.catalog_as_of(end).index
     # A provider that did not change has nothing; paging by cursor walks the whole list.
-    assert client.get(f"/api/v1/changes?from={q(iso(start))}&provider=anthropic").get_json()["counts"]["total"] == 0
+    assert client.get(f"/api/v1/changes?from={q(iso(start))}&provider=openai").get_json()["counts"]["total"] == 1
+    refused = client.get(f"/api/v1/changes?from={q(iso(start))}&provider=anthropic")
+    assert refused.status_code == 400 and "known: openai" in refused.get_json()["error"]["message"]
     whole = client.get(f"/api/v1/changes?from={q(iso(start - 3600))}").get_json()
     paged, cursor = [], ""
     while True:
@@ -195,7 +197,7 @@ def iso(when: float) -> str:
     ("/api/v1/models?as_of=2026-13-01", "invalid_parameter"),
     ("/api/v1/models?as_of=", "invalid_parameter"),
     ("/api/v1/models?as_of=2026-04-01&capability=telepathy", "invalid_query"),
-    ("/api/v1/models?as_of=2026-04-01&colour=red", "invalid_query"),
+    ("/api/v1/models?as_of=2026-04-01&colour=red", "invalid_parameter"),
     ("/api/v1/models/openai/gpt-4o?as_of=soon", "invalid_parameter"),
     ("/api/v1/changes", "invalid_parameter"),
     ("/api/v1/changes?from=2026-04-01&to=2026-03-01", "invalid_parameter"),
@@ -262,7 +264,8 @@ def test_atom_feed_takes_the_json_feeds_filters(openai_service, simulator):
     # One commit writes its events in id order; the feed shows the newest first.
     assert [e["model_id"] for e in entries("kinds=added&limit=2")] == ["openai/gpt-two", "openai/gpt-three"]
     assert {e["model_id"] for e in entries("model=openai/gpt-t*&kinds=added")} == {"openai/gpt-two", "openai/gpt-three"}
-    assert entries("provider=anthropic") == []
+    assert {e["provider"] for e in entries("provider=openai&kinds=added")} == {"openai"}
+    assert client.get("/api/v1/events.atom?provider=anthropic").status_code == 400
     newest = entries("limit=1")[0]["id"]
     assert entries(f"since={newest}") == []
     assert all(e["id"] > newest - 3 for e in entries(f"since={newest - 3}"))

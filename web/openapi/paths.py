@@ -1,0 +1,389 @@
+"""The OpenAPI document's operations: every route of the service, its parameters and answers.
+
+Each operation's ``operationId`` is the Flask endpoint that serves it (``models.list_models``;
+``events.stream`` for the native stream route), which is how the app finds an operation's
+parameters (:mod:`web.parameters`) and how the route test matches document and app.
+"""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from discovery.bedrock import REGION_NAME
+from discovery.benchmark.board import LEADERBOARD_SORTS
+from discovery.diff import EVENT_KINDS
+from discovery.entry import SORT_FIELDS
+from discovery.model import CAPABILITIES, KINDS, MODALITIES, STATUSES
+from discovery.query import MAX_LIMIT, PERFORMANCE_SORTS
+from discovery.reconcile import KINDS as FINDING_KINDS
+from discovery.taxonomy import CAPABILITY_ALIASES
+from web.openapi.schemas import ANY_OBJECT, BOOLEAN, INTEGER, STRING, TIME, array, obj, ref
+
+MAX_ID = 2**62
+CAPABILITY_NAMES = sorted({*CAPABILITIES, *CAPABILITY_ALIASES})
+# What every operation can answer besides its own statuses (the access rules and the parameter rule).
+COMMON = (400, 401, 403)
+# Operations that ask an actor answer 503 when it does not answer in time or is restarting.
+ASKS = (503,)
+
+
+# -- parameters ------------------------------------------------------------------------------------
+def query(name: str, schema: dict[str, Any], description: str, required: bool = False) -> dict[str, Any]:
+    """A single-valued query parameter (given twice, it is a 400)."""
+    return {"name": name, "in": "query", "required": required, "description": description, "schema": schema}
+
+
+def listing(name: str, description: str, items: Optional[dict[str, Any]] = None, **bounds: Any) -> dict[str, Any]:
+    """A list parameter: a comma list, or the parameter repeated; its values are united."""
+    schema: dict[str, Any] = {"type": "array", "items": items or {"type": "string", "minLength": 1}, **bounds}
+    return {"name": name, "in": "query", "required": False, "style": "form", "explode": True,
+            "description": description + " (a comma list, or the parameter repeated: their union)", "schema": schema}
+
+
+def path(name: str, description: str, schema: Optional[dict[str, Any]] = None,
+         example: Optional[str] = None) -> dict[str, Any]:
+    out = {"name": name, "in": "path", "required": True, "description": description,
+           "schema": schema or {"type": "string", "minLength": 1}}
+    if example is not None:
+        out["examples"] = {"example": {"value": example}}
+    return out
+
+
+def integer(lo: int, hi: Optional[int] = None, default: Optional[int] = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "integer", "minimum": lo}
+    if hi is not None:
+        out["maximum"] = hi
+    if default is not None:
+        out["default"] = default
+    return out
+
+
+def number(lo: float, hi: Optional[float] = None, exclusive_low: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "number", ("exclusiveMinimum" if exclusive_low else "minimum"): lo}
+    if hi is not None:
+        out["maximum"] = hi
+    return out
+
+
+def enum(values) -> dict[str, Any]:
+    return {"type": "string", "enum": list(values)}
+
+
+def signed(values) -> dict[str, Any]:
+    """A sort parameter: a field, ``-`` before it for descending."""
+    return enum([*values, *(f"-{v}" for v in values)])
+
+
+MODEL_ID = path("model_id", "the canonical id, <provider>/<the provider's own id>; it may contain / : and .",
+                example="openai/gpt-4o")
+PROVIDER_NAME = path("name", "a configured provider's name", example="openai")
+LIMIT = query("limit", integer(1, MAX_LIMIT, 100), "items per page")
+OFFSET = query("offset", integer(0, default=0), "items to skip")
+AS_OF = query("as_of", {"type": "string", "format": "date-time"},
+              "answer as the catalog stood at this ISO 8601 time (a date alone: its midnight; no offset: UTC)")
+WAIT = query("wait", BOOLEAN, "wait for the outcome (200) instead of answering at once (202)")
+PROVIDERS = listing("provider", "only these providers (configured ones and those the catalogs list); "
+                                "an unknown one is a 400 that names the known ones")
+EVENT_FILTERS = [
+    listing("kinds", "only these event kinds", enum(EVENT_KINDS)),
+    listing("kind", "the same as kinds", enum(EVENT_KINDS)),
+    PROVIDERS,
+    listing("capability", "only events about models with one of these capabilities", enum(CAPABILITY_NAMES)),
+    query("model", STRING, "only events about models whose id matches this glob (openai/gpt-4*)"),
+]
+SINCE = query("since", integer(0, MAX_ID), "only events after this event id")
+DATE_PATTERN = {"type": "string", "pattern": r"^\d{4}(-\d{2}(-\d{2})?)?$"}
+
+
+def model_filters(with_provider: bool = True) -> list[dict[str, Any]]:
+    """The filters of the model list (also on a provider's models and on the leaderboard)."""
+    out = [PROVIDERS] if with_provider else []
+    return out + [
+        listing("capability", "models with all of these capabilities (aliases accepted)", enum(CAPABILITY_NAMES)),
+        listing("capabilities", "the same as capability", enum(CAPABILITY_NAMES)),
+        listing("input_modality", "models taking all of these as input", enum(MODALITIES)),
+        listing("output_modality", "models giving all of these as output", enum(MODALITIES)),
+        listing("kind", "models of any of these kinds", enum(KINDS)),
+        listing("status", "models in any of these lifecycle states", enum(STATUSES)),
+        query("q", STRING, "text in the id or the name (case-insensitive)"),
+        query("id", STRING, "ids matching this glob (openai/gpt-4*)"),
+        query("live", BOOLEAN, "true: models a live list answered; false: models known only from a catalog"),
+        query("min_context_window", integer(0), "context window at least this (unknown matches no range)"),
+        query("min_max_output_tokens", integer(0), "output cap at least this"),
+        query("max_input_price", number(0), "input price at most this, USD per million tokens"),
+        query("max_output_price", number(0), "output price at most this, USD per million tokens"),
+        query("released_after", DATE_PATTERN, "released on or after this date (YYYY-MM-DD, YYYY-MM, YYYY)"),
+        query("released_before", DATE_PATTERN, "released on or before this date"),
+        query("max_ttft_ms", number(0), "measured p50 time to first token at most this (milliseconds)"),
+    ]
+
+
+ATTRIBUTE_NOTE = ("Also `attr.<key>=<value>` (the attribute the provider states equals the value, or "
+                  "contains it when a list; booleans as true/false) and `attr.<key>` alone (the attribute "
+                  "is present), up to 16 of them.")
+MODEL_SORT = query("sort", signed([*SORT_FIELDS, *PERFORMANCE_SORTS]),
+                   "order by a field ('-' first: descending); unknown values sort last either way, ties by id")
+
+
+# -- responses -------------------------------------------------------------------------------------
+def json_body(schema: dict[str, Any], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+ERROR_TEXT = {
+    400: "a parameter or the body is invalid: unknown, repeated where it takes one value, out of range",
+    401: "no or a wrong token (WWW-Authenticate says how to send one)",
+    403: "the token may not do this, or no admin token is configured and the client is not local",
+    404: "not found", 405: "method not allowed (Allow names the methods)", 409: "conflict",
+    413: "the request body is larger than max_request_body",
+    429: "too many requests (Retry-After says when to try again)",
+    503: "the service did not answer in time, is stopping, or the component is restarting (Retry-After may say when)",
+    504: "waited longer than timeout; the work goes on",
+}
+RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}}
+
+
+def responses(ok: dict[int, dict[str, Any]], *errors: int) -> dict[str, Any]:
+    out: dict[str, Any] = {str(status): body for status, body in ok.items()}
+    for status in sorted(set(errors)):
+        out[str(status)] = {"$ref": f"#/components/responses/E{status}"}
+    return out
+
+
+def error_components() -> dict[str, Any]:
+    out = {}
+    for status, text in ERROR_TEXT.items():
+        body = json_body(ref("Error"), text)
+        if status in (429, 503):
+            body["headers"] = RETRY_AFTER
+        if status == 401:
+            body["headers"] = {"WWW-Authenticate": {"schema": {"type": "string"}}}
+        if status == 405:
+            body["headers"] = {"Allow": {"schema": {"type": "string"}}}
+        out[f"E{status}"] = body
+    return out
+
+
+def op(endpoint: str, tag: str, summary: str, ok: dict[int, dict[str, Any]], *errors: int,
+       params: Optional[list[dict[str, Any]]] = None, body: Optional[dict[str, Any]] = None,
+       description: Optional[str] = None, open_access: bool = False, **extra: Any) -> dict[str, Any]:
+    """One operation; ``open_access``: no token needed (probes, the document)."""
+    common = (400,) if open_access else COMMON
+    out: dict[str, Any] = {"operationId": endpoint, "tags": [tag], "summary": summary,
+                           "parameters": params or [], "responses": responses(ok, *common, *errors)}
+    if description:
+        out["description"] = description
+    if body is not None:
+        out["requestBody"] = body
+    if not open_access:
+        out["security"] = [{"bearer": []}]
+    out.update(extra)
+    return out
+
+
+def _ok(schema: dict[str, Any], description: str = "OK") -> dict[int, dict[str, Any]]:
+    return {200: json_body(schema, description)}
+
+
+RUNS_STARTED = {202: json_body(ref("RefreshStarted"), "started: the run ids, outcome running"),
+                200: json_body(ref("RefreshStarted"), "with wait: each run's outcome")}
+
+
+def _subscription_body() -> dict[str, Any]:
+    fields = {
+        "url": {"type": "string", "minLength": 1, "description": "https (or http) URL events are POSTed to"},
+        "secret": {"type": "string", "minLength": 16, "description": "signing key; generated when absent"},
+        "kinds": array(enum(EVENT_KINDS)), "providers": array(STRING), "capabilities": array(enum(CAPABILITY_NAMES)),
+        "model_glob": {"type": "string", "maxLength": 512},
+        "max_batch": integer(1, 1000, 100), "max_delay": number(0, 3600),
+        "description": {"type": "string", "maxLength": 1000},
+        "since": integer(0, MAX_ID),
+    }
+    return {"required": True, "content": {"application/json": {"schema": obj(fields, required=("url",), extra=False)}}}
+
+
+REPLAY_BODY = {"required": False, "content": {"application/json": {"schema": obj(
+    {"since": integer(0, MAX_ID)}, required=(), extra=False)}}}
+
+
+def operations() -> dict[str, dict[str, Any]]:
+    """Path -> method -> operation, for every route the service has."""
+    m = "models"
+    return {
+        "/api/v1": {"get": op("about.index", "service", "The API's resources, with links",
+                              _ok(obj({"version": STRING, "openapi": STRING, "docs": STRING,
+                                       "resources": array(obj({"name": STRING, "path": STRING,
+                                                               "methods": array(STRING), "summary": STRING}))})),
+                              *ASKS)},
+        "/api/v1/models": {"get": op(
+            "models.list_models", m, "The catalog, filtered, sorted and paged",
+            {200: json_body({"oneOf": [ref("ModelPage"), ref("ModelPageAsOf")]}, "a page of models")}, *ASKS,
+            params=[*model_filters(), MODEL_SORT, LIMIT, OFFSET, AS_OF], description=ATTRIBUTE_NOTE,
+            **{"x-query-prefixes": ["attr."]})},
+        "/api/v1/models/compare": {"get": op(
+            "models.compare_models", m, "2 to 10 models side by side, field by field",
+            _ok(ref("ModelComparison")), 404,
+            params=[{**listing("ids", "the models to compare, 2 to 10 distinct ids", minItems=1,
+                               maxItems=10), "required": True}],
+            description="404 names the ids the catalog does not hold (`error.unknown_ids`); fewer than 2 or "
+                        "more than 10 distinct ids is a 400.")},
+        "/api/v1/models/{model_id}": {"get": op(
+            "models.get_model", m, "One model's full record", _ok(ref("ModelDetail")), 404, *ASKS,
+            params=[MODEL_ID, query("raw", BOOLEAN, "false leaves out the provider's raw answer"), AS_OF],
+            description="With a provider's deprecation or retirement date the answer carries `Deprecation`, "
+                        "`Sunset` and a successor-version `Link`.")},
+        "/api/v1/models/{model_id}/history": {"get": op(
+            "models.model_history", m, "Every version of a model, oldest first", _ok(ref("ModelHistory")), 404,
+            *ASKS, params=[MODEL_ID, LIMIT])},
+        "/api/v1/models/{model_id}/benchmarks": {
+            "get": op("models.model_benchmarks", "benchmarks", "A model's measured performance and history",
+                      _ok(obj({"model_id": STRING, "performance": {"type": ["object", "null"]},
+                               "history": array(ref("BenchmarkResult"))})), 404, *ASKS,
+                      params=[MODEL_ID, LIMIT, query("region", STRING, "one Bedrock region")]),
+            "post": op("models.start_model_benchmark", "benchmarks", "Benchmark a model now (admin)",
+                       {202: json_body(obj({"runs": array(ANY_OBJECT)}), "started"),
+                        200: json_body(obj({"runs": array(ref("BenchmarkRun")),
+                                            "results": array(ref("BenchmarkResult"))}), "with wait: the results")},
+                       404, 409, 504, *ASKS,
+                       params=[MODEL_ID, query("region", STRING, "one Bedrock region"), WAIT,
+                               query("timeout", number(0, 600, exclusive_low=True), "seconds to wait (120)")]),
+        },
+        "/api/v1/changes": {"get": op(
+            "history.changes", "history", "What changed between the catalogs at two times", _ok(ref("Changes")),
+            *ASKS, params=[query("from", {"type": "string", "format": "date-time"}, "ISO 8601 time", required=True),
+                           query("to", {"type": "string", "format": "date-time"}, "ISO 8601 time (now)"),
+                           PROVIDERS, LIMIT, query("cursor", STRING, "the next of the previous page")])},
+        "/api/v1/capabilities": {"get": op("models.capabilities", m, "The capability taxonomy with counts",
+                                           _ok(ref("Capabilities")))},
+        "/api/v1/providers": {"get": op("providers.list_providers", "providers", "Every configured provider",
+                                        _ok(obj({"data": array(ref("Provider"))})), *ASKS)},
+        "/api/v1/providers/{name}": {"get": op("providers.get_provider", "providers", "One provider",
+                                               _ok(ref("Provider")), 404, *ASKS, params=[PROVIDER_NAME])},
+        "/api/v1/providers/{name}/health": {"get": op(
+            "providers.provider_health", "providers", "A provider's health record", _ok(ref("Health")), 404, *ASKS,
+            params=[PROVIDER_NAME, query("history", integer(0, 100, 50), "recent checks to list")])},
+        "/api/v1/providers/{name}/models": {"get": op(
+            "providers.provider_models", "providers", "A provider's models (the model list's filters)",
+            {200: json_body({"oneOf": [ref("ModelPage"), ref("ModelPageAsOf")]}, "a page of models")}, 404, *ASKS,
+            params=[PROVIDER_NAME, *model_filters(with_provider=False), MODEL_SORT, LIMIT, OFFSET, AS_OF],
+            description=ATTRIBUTE_NOTE, **{"x-query-prefixes": ["attr."]})},
+        "/api/v1/refresh": {"post": op(
+            "refresh.refresh_all", "refresh", "Refresh every provider (admin)", RUNS_STARTED, 504, *ASKS,
+            params=[WAIT, query("timeout", number(0, 300, exclusive_low=True), "seconds to wait (30)")])},
+        "/api/v1/providers/{name}/refresh": {"post": op(
+            "refresh.refresh_one", "refresh", "Refresh one provider (admin)", RUNS_STARTED, 404, 429, 504, *ASKS,
+            params=[PROVIDER_NAME, WAIT, query("timeout", number(0, 300, exclusive_low=True),
+                                               "seconds to wait (30)")])},
+        "/api/v1/refresh/runs": {"get": op(
+            "refresh.runs", "refresh", "Refresh history, newest first", _ok(obj({"data": array(ref("RefreshRun"))})),
+            *ASKS, params=[listing("provider", "only these providers' runs (bedrock@<region> for a region)"),
+                           query("limit", integer(1, MAX_LIMIT, 50), "runs per page"),
+                           query("before", integer(0, MAX_ID), "runs older than this run id (paging)")])},
+        "/api/v1/refresh/runs/{run_id}": {"get": op(
+            "refresh.run", "refresh", "One refresh run", _ok(ref("RefreshRun")), 404, *ASKS,
+            params=[path("run_id", "a run id", integer(0, MAX_ID), example="1")])},
+        "/api/v1/events": {"get": op(
+            "events.events", "events", "The persisted change feed, oldest first", _ok(ref("EventPage")), *ASKS,
+            params=[SINCE, LIMIT, *EVENT_FILTERS])},
+        "/api/v1/events/stream": {"get": op(
+            "events.stream", "events", "Server-Sent Events, live, resumable",
+            {200: {"description": "an endless text/event-stream: id = event id, event = kind, data = the event",
+                   "content": {"text/event-stream": {"schema": STRING}}}}, 503,
+            params=[SINCE, *EVENT_FILTERS,
+                    {"name": "Last-Event-ID", "in": "header", "required": False, "schema": integer(0, MAX_ID),
+                     "description": "resume after this event id (wins over since)"}],
+            description="At most sse_max_streams open (then 503 with Retry-After).")},
+        "/api/v1/events.atom": {"get": op(
+            "atom.events_atom", "events", "The newest change events as an Atom 1.0 feed",
+            {200: {"description": "the feed", "content": {"application/atom+xml": {"schema": STRING}},
+                   "headers": {"ETag": {"schema": STRING}}},
+             304: {"description": "unchanged since the ETag sent in If-None-Match"}}, *ASKS,
+            params=[query("limit", integer(1, 500, 50), "entries"), SINCE, *EVENT_FILTERS])},
+        "/api/v1/subscriptions": {
+            "post": op("subscriptions.create", "subscriptions", "Register a signed webhook (admin)",
+                       {201: {**json_body(ref("Subscription"), "created; secret shown once if generated"),
+                              "headers": {"Location": {"schema": STRING}}}}, 413, *ASKS, body=_subscription_body()),
+            "get": op("subscriptions.list_subscriptions", "subscriptions", "Every subscription (admin)",
+                      _ok(obj({"data": array(ref("Subscription"))})), *ASKS),
+        },
+        "/api/v1/subscriptions/{webhook_id}": {
+            "get": op("subscriptions.get", "subscriptions", "One subscription with its deliveries (admin)",
+                      _ok(ref("Subscription")), 404, *ASKS, params=[path("webhook_id", "a subscription id")]),
+            "delete": op("subscriptions.delete", "subscriptions", "Delete a subscription (admin)",
+                         {204: {"description": "deleted"}}, 404, *ASKS, params=[path("webhook_id", "a subscription id")]),
+        },
+        **{f"/api/v1/subscriptions/{{webhook_id}}/{action}": {"post": op(
+            f"subscriptions.{action}", "subscriptions", summary, _ok(ref("Subscription")), 404, 413, *ASKS,
+            params=[path("webhook_id", "a subscription id")] + (
+                [query("since", integer(0, MAX_ID), "deliver again after this event id")] if action == "replay" else []),
+            body=REPLAY_BODY if action == "replay" else None)}
+            for action, summary in (("pause", "Hold deliveries (admin)"), ("resume", "Deliver again (admin)"),
+                                    ("replay", "Active again, from the cursor or after since (admin)"))},
+        "/api/v1/benchmarks": {"get": op(
+            "benchmarks.board", "benchmarks", "The leaderboard of measured (model, region)",
+            _ok(obj({"data": array(ANY_OBJECT), "total": INTEGER, "limit": INTEGER, "offset": INTEGER,
+                     "sort": STRING})), *ASKS,
+            params=[*model_filters(), query("sort", signed(LEADERBOARD_SORTS), "order (ttft)"),
+                    query("region", STRING, "one Bedrock region"), LIMIT, OFFSET],
+            description=ATTRIBUTE_NOTE, **{"x-query-prefixes": ["attr."]})},
+        "/api/v1/benchmarks/runs": {"get": op(
+            "benchmarks.runs", "benchmarks", "Benchmark runs, newest first, and today's spend",
+            _ok(obj({"data": array(ref("BenchmarkRun")), "today": ANY_OBJECT})), *ASKS,
+            params=[PROVIDERS, query("region", STRING, "one Bedrock region"),
+                    query("limit", integer(1, MAX_LIMIT, 50), "runs per page"),
+                    query("before", integer(0, MAX_ID), "runs older than this run id")])},
+        "/api/v1/bedrock/regions": {"get": op("bedrock.regions", "bedrock", "Every watched AWS region",
+                                              _ok(obj({"enabled": BOOLEAN, "data": array(ref("Region"))})))},
+        "/api/v1/bedrock/models/{model_id}/regions": {"get": op(
+            "bedrock.model_regions", "bedrock", "Where a Bedrock model can be called",
+            _ok(obj({"model_id": STRING, "regions": array(ANY_OBJECT)})), 404,
+            params=[path("model_id", "bedrock/<modelId>, the bare model id or an inference profile id",
+                         example="bedrock/amazon.nova-lite-v1:0")])},
+        "/api/v1/bedrock/models/{model_id}/best-regions": {"get": op(
+            "bedrock.best_regions", "bedrock", "A Bedrock model's regions, best first",
+            _ok(obj({"model_id": STRING, "preferred": array(STRING), "preferred_unavailable": array(STRING),
+                     "regions": array(ANY_OBJECT)})), 404,
+            params=[path("model_id", "bedrock/<modelId>, the bare model id or an inference profile id",
+                         example="bedrock/amazon.nova-lite-v1:0"),
+                    listing("preferred", "AWS regions to put first, in this order",
+                            {"type": "string", "pattern": REGION_NAME.pattern}, maxItems=50)])},
+        "/api/v1/reconciliation": {"get": op(
+            "reconciliation.reconciliation", "reconciliation", "Where the catalogs and the live lists disagree",
+            _ok(ref("Reconciliation")), *ASKS,
+            params=[listing("kind", "only these findings", enum(FINDING_KINDS)), PROVIDERS,
+                    query("tolerance", number(0, 10), "relative difference below which values agree"),
+                    query("limit", integer(0, 10_000, 1000), "items per kind and provider")])},
+        "/api/v1/status": {"get": op(
+            "status.status", "service", "The published catalog, the record cache, the process's memory",
+            _ok(obj({"catalog": obj({"models": INTEGER, "version": INTEGER, "providers": INTEGER,
+                                     "published_at": TIME}),
+                     "cache": ANY_OBJECT, "process": ANY_OBJECT})))},
+        "/healthz": {"get": op("health.healthz", "service", "Liveness",
+                               _ok(obj({"status": STRING, "models": INTEGER, "catalog_version": INTEGER})),
+                               open_access=True)},
+        "/readyz": {"get": op(
+            "health.readyz", "service", "Readiness: the catalog loaded and one refresh round attempted",
+            {200: json_body(ref("Readiness"), "ready"), 503: json_body(ref("Readiness"), "not ready yet")},
+            open_access=True)},
+        "/version": {"get": op("about.version", "service", "The package version and build",
+                               _ok(ref("Version")))},
+        "/openapi.json": {"get": op("apidocs.openapi_document", "documentation", "This document",
+                                    _ok({"type": "object"}), open_access=True)},
+        "/docs": {"get": op("apidocs.page", "documentation", "The browsable API page (Swagger UI, served locally)",
+                            {200: {"description": "HTML", "content": {"text/html": {"schema": STRING}}}},
+                            open_access=True)},
+        "/docs/{asset}": {"get": op(
+            "apidocs.asset", "documentation", "The page's scripts and styles",
+            {200: {"description": "a static file", "content": {"*/*": {"schema": STRING}}}}, 404, open_access=True,
+            params=[path("asset", "a file of the Swagger UI distribution", example="swagger-ui.css")])},
+    }
+
+
+READINESS = obj({
+    "ready": BOOLEAN, "catalog_loaded": BOOLEAN, "models": INTEGER, "providers": INTEGER,
+    "attempted": array(STRING, "providers whose refresh has finished (either way) since start"),
+    "refreshed_since_start": array(STRING, "providers refreshed successfully since start"),
+    "pending": array(STRING, "providers not yet attempted"),
+})
+VERSION = obj({"name": STRING, "version": STRING, "python": STRING,
+               "build": obj({"commit": {"type": ["string", "null"]}, "date": {"type": ["string", "null"]}})},
+              required=("name", "version", "build"))
