@@ -33,7 +33,7 @@ def iso(when: Any) -> Optional[str]:
         moment = when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)
     else:
         moment = datetime.fromtimestamp(float(when), timezone.utc)
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 # Subtrees that hold what a provider or a diff states, never a time of the service's own.

@@ -25,6 +25,8 @@ class ApiJSONProvider(DefaultJSONProvider):
 def create_app(service: Any, test_config: dict | None = None) -> Flask:
     """The Flask app over a running :class:`actors.service.Service`."""
     app = Flask(__name__, static_folder=None)
+    # A model id never has an empty segment: "//" is a 404 of its own, not a redirect elsewhere.
+    app.url_map.merge_slashes = False
     app.json = ApiJSONProvider(app)
     settings = getattr(service, "settings", None)
     app.config.update(JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=getattr(settings, "max_request_body", 1 << 20))

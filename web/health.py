@@ -17,11 +17,24 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """200 once the last committed catalog is loaded; 503 before. Lists providers refreshed since start."""
+    """200 once the service is ready: the last committed catalog is loaded and one refresh round
+    has been attempted since start (every enabled provider's first refresh has finished,
+    succeeded or failed, or its actor has failed for good); 503 before, saying what is pending.
+    An empty catalog after that round is ready too: it is what the providers answered.
+    """
     svc = service()
-    ready = svc.view.ready.is_set()
+    loaded = svc.view.ready.is_set()
     started = svc.started_at or 0
-    refreshed = [p["name"] for p in svc.providers() if (p.get("last_success_at") or 0) >= started]
-    body = {"ready": ready, "models": len(svc.index), "refreshed_since_start": refreshed,
-            "providers": len(svc.provider_names())}
+    rows = svc.view.provider_rows
+    names = svc.provider_names()
+
+    def since_start(name: str, field: str) -> bool:
+        return (rows.get(name, {}).get(field) or 0) >= started
+
+    attempted = [n for n in names if since_start(n, "last_refresh_at") or rows.get(n, {}).get("status") == "failed"]
+    pending = [n for n in names if n not in attempted]
+    ready = loaded and not pending
+    body = {"ready": ready, "catalog_loaded": loaded, "models": len(svc.index), "providers": len(names),
+            "attempted": attempted, "refreshed_since_start": [n for n in names if since_start(n, "last_success_at")],
+            "pending": pending}
     return jsonify(body), (200 if ready else 503)

@@ -1,6 +1,6 @@
 """One rule for query parameters on every route, from the OpenAPI document (web.openapi).
 
-- A parameter the route does not take is a 400 naming the ones it does.
+- A parameter the route does not take is a 400 naming the ones it does; so is one given empty.
 - A list parameter may be a comma list or repeated: its values are united. A parameter that
   takes one value, given twice, is a 400 (which one was meant is not ours to guess).
 - An unknown provider in a filter is a 400 naming the known ones (:func:`check_providers`).
@@ -25,6 +25,9 @@ def refusal(endpoint: str, args: Mapping[str, Sequence[str]]) -> Optional[str]:
     if unknown:
         valid = ", ".join(sorted(rule.names) + [f"{p}<key>" for p in rule.prefixes]) or "none"
         return f"unknown parameter {', '.join(unknown)}; valid here: {valid}"
+    empty = sorted(name for name, given in args.items() if any(v == "" for v in given))
+    if empty:
+        return f"{', '.join(empty)} is given without a value; leave a parameter out to leave it unset"
     repeated = sorted(name for name, values in args.items() if len(values) > 1 and name not in rule.lists
                       and not name.startswith(rule.prefixes or ("\0",)))
     if repeated:

@@ -76,6 +76,9 @@ def test_reads_need_the_read_token_except_the_probes(http_service):
         assert requests.get(server.url + path, headers=READ_AUTH, timeout=5).status_code == 200
         assert requests.get(server.url + path, headers=ADMIN_AUTH, timeout=5).status_code == 200
     assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
+    for path in ("/openapi.json", "/docs", "/docs/swagger-ui.css"):
+        assert requests.get(server.url + path, timeout=5).status_code == 200, path
+    assert requests.get(server.url + "/version", timeout=5).status_code == 401
     assert SSEClient(server.port, "/api/v1/events/stream").status == 401
     assert requests.get(server.url + "/api/v1/subscriptions", headers=READ_AUTH, timeout=5).status_code == 403
 

@@ -16,6 +16,7 @@ from discovery.model import CAPABILITIES, KINDS, MODALITIES, STATUSES
 from discovery.query import MAX_LIMIT, PERFORMANCE_SORTS
 from discovery.reconcile import KINDS as FINDING_KINDS
 from discovery.taxonomy import CAPABILITY_ALIASES
+from web.auth import ADMIN_PREFIXES
 from web.openapi.schemas import ANY_OBJECT, BOOLEAN, INTEGER, STRING, TIME, array, obj, ref
 
 MAX_ID = 2**62
@@ -175,7 +176,7 @@ def op(endpoint: str, tag: str, summary: str, ok: dict[int, dict[str, Any]], *er
     if body is not None:
         out["requestBody"] = body
     if not open_access:
-        out["security"] = [{"bearer": []}]
+        out["security"] = [{"bearer": []}]  # operations() lets anonymous reads through (see there)
     out.update(extra)
     return out
 
@@ -207,6 +208,17 @@ REPLAY_BODY = {"required": False, "content": {"application/json": {"schema": obj
 
 def operations() -> dict[str, dict[str, Any]]:
     """Path -> method -> operation, for every route the service has."""
+    paths = _operations()
+    for path_, item in paths.items():
+        for method, operation in item.items():
+            # A read needs a token only when a read token is configured ({}: anonymous allowed);
+            # a change, and every subscription route, always needs the admin token.
+            if "security" in operation and method == "get" and not path_.startswith(ADMIN_PREFIXES):
+                operation["security"] = [{}, {"bearer": []}]
+    return paths
+
+
+def _operations() -> dict[str, dict[str, Any]]:
     m = "models"
     return {
         "/api/v1": {"get": op("about.index", "service", "The API's resources, with links",
@@ -216,7 +228,7 @@ def operations() -> dict[str, dict[str, Any]]:
                               *ASKS)},
         "/api/v1/models": {"get": op(
             "models.list_models", m, "The catalog, filtered, sorted and paged",
-            {200: json_body({"oneOf": [ref("ModelPage"), ref("ModelPageAsOf")]}, "a page of models")}, *ASKS,
+            _ok(ref("ModelPage"), "a page of models"), *ASKS,
             params=[*model_filters(), MODEL_SORT, LIMIT, OFFSET, AS_OF], description=ATTRIBUTE_NOTE,
             **{"x-query-prefixes": ["attr."]})},
         "/api/v1/models/compare": {"get": op(
@@ -263,7 +275,7 @@ def operations() -> dict[str, dict[str, Any]]:
             params=[PROVIDER_NAME, query("history", integer(0, 100, 50), "recent checks to list")])},
         "/api/v1/providers/{name}/models": {"get": op(
             "providers.provider_models", "providers", "A provider's models (the model list's filters)",
-            {200: json_body({"oneOf": [ref("ModelPage"), ref("ModelPageAsOf")]}, "a page of models")}, 404, *ASKS,
+            _ok(ref("ModelPage"), "a page of models"), 404, *ASKS,
             params=[PROVIDER_NAME, *model_filters(with_provider=False), MODEL_SORT, LIMIT, OFFSET, AS_OF],
             description=ATTRIBUTE_NOTE, **{"x-query-prefixes": ["attr."]})},
         "/api/v1/refresh": {"post": op(

@@ -243,8 +243,7 @@ SCHEMAS: dict[str, Any] = {
     "Error": _error(),
     "Model": _model(),
     "ModelDetail": _model_detail(),
-    "ModelPage": _page("Model"),
-    "ModelPageAsOf": _page("Model", {"as_of": TIME}),
+    "ModelPage": _page("Model", {"as_of": {**TIME, "description": "with as_of: the time answered for"}}),
     "ModelComparison": _compare(),
     "ModelHistory": obj({"model_id": STRING, "versions": array(obj({
         "version": INTEGER, "change": {"type": "string", "enum": ["added", "updated", "removed"]},

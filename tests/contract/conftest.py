@@ -1,0 +1,91 @@
+"""A real service for the contract tests: SQLite file, the provider simulator, an admin token.
+
+It is started once for the module (schemathesis runs every operation against it), and the
+schemathesis tests' counts are printed in pytest's summary.
+"""
+from __future__ import annotations
+
+import os
+from collections import Counter
+
+import pykka
+import pytest
+
+from discovery.settings import ProviderConfig, Settings
+from tests.conftest import wait_for
+
+ADMIN_TOKEN = "contract-admin-token-4f1e9a7c3b5d"
+# Examples sent per operation and phase: enough to cover every parameter, bounded so the run
+# adds seconds, not minutes, to the suite.
+MAX_EXAMPLES = 12
+# operation -> examples sent, and the failures seen (the summary prints both).
+SENT: Counter[str] = Counter()
+FAILED: Counter[str] = Counter()
+TIMED_OUT: Counter[str] = Counter()
+# (operation, status) -> answers: which documented statuses the run reached.
+STATUSES: Counter[tuple[str, int]] = Counter()
+CATALOG_PROVIDERS = ("openai", "anthropic", "mistral")
+KEY_ENV = "DISCOVERY_CONTRACT_TEST_KEY"
+
+
+@pytest.fixture(scope="module")
+def simulator_module():
+    from discovery.simulator import SimulatorServer
+
+    server = SimulatorServer()
+    server.start()
+    keep = {k: v for k, v in server.state.model_items("modelsdev") if k in CATALOG_PROVIDERS}
+    server.state.set_models("modelsdev", keep)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def contract_service(tmp_path_factory, simulator_module):
+    """openai, anthropic and openrouter live, models.dev as a catalog; every one refreshed once."""
+    from actors.service import start_service
+
+    sim = simulator_module
+    os.environ[KEY_ENV] = "contract-key-for-the-simulator"
+    common = dict(refresh_interval=3600.0, timeout=2.0, retries=0, health_check_interval=0,
+                  manual_refresh_per_minute=10_000, api_key_env=KEY_ENV)
+    providers = (
+        ProviderConfig(name="openai", format="openai", base_url=sim.base_url("openai"), **common),
+        ProviderConfig(name="anthropic", format="anthropic", base_url=sim.base_url("anthropic"), **common),
+        ProviderConfig(name="openrouter", format="openrouter", base_url=sim.base_url("openrouter"), **common),
+        ProviderConfig(name="modelsdev", format="modelsdev", base_url=sim.base_url("modelsdev"), **common),
+    )
+    db = tmp_path_factory.mktemp("contract") / "catalog.db"
+    settings = Settings(providers=providers, database_url=f"sqlite:///{db}", admin_token=ADMIN_TOKEN,
+                        batch_max_delay=0.01, restart_backoff=0.05)
+    service = start_service(settings)
+    try:
+        wait_for(lambda: all(p.get("last_success_at") for p in service.providers()), timeout=30,
+                 what="every provider's first refresh")
+        yield service
+    finally:
+        service.stop()
+        os.environ.pop(KEY_ENV, None)
+        assert not pykka.ActorRegistry.get_all(), "actors left running after the contract tests"
+
+
+@pytest.fixture(scope="module")
+def contract_app(contract_service):
+    from web import create_app
+
+    return create_app(contract_service)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if SENT:
+        terminalreporter.write_line(
+            f"schemathesis: {len(SENT)} operations, {sum(SENT.values())} examples, "
+            f"{sum(FAILED.values())} failures, {sum(TIMED_OUT.values())} documented wait timeouts (504) "
+            f"(at most {MAX_EXAMPLES} examples per operation and phase)")
+        by_status = Counter()
+        for (_, status), n in STATUSES.items():
+            by_status[status] += n
+        terminalreporter.write_line("schemathesis answers by status: " + ", ".join(
+            f"{status}: {n}" for status, n in sorted(by_status.items())))
