@@ -21,6 +21,9 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
 
     for module in (models, providers, refresh, events, subscriptions, bedrock, health, status):
         app.register_blueprint(module.bp)
+    from web import dashboard
+
+    app.register_blueprint(dashboard.bp)
     settings = getattr(service, "settings", None)
     if getattr(settings, "sse_port", 0):
         # Many SSE clients: the stream hub serves /api/v1/events/stream on its own port, one thread
