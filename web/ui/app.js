@@ -48,9 +48,11 @@ async function show({focus = false} = {}) {
     else link.removeAttribute("aria-current");
   }
   fill(main);
+  delete main.dataset.ready;
   if (!page) {
     document.title = "Not found · Model discovery";
     main.append(h("h1", {tabindex: "-1"}, "Not found"), notice("empty", "The dashboard has no such page."));
+    main.dataset.ready = "missing";
     return;
   }
   document.title = `${page.title} · Model discovery`;
@@ -65,9 +67,12 @@ async function show({focus = false} = {}) {
     await page.render(ctx);
   } catch (err) {
     if (controller.signal.aborted || err.name === "AbortError") return;
+    if (!main.querySelector("h1")) main.append(h("h1", {}, page.title));
     main.append(notice("error", err instanceof ApiError ? `${err.message} (${err.status})` : String(err.message || err)));
   }
-  if (focus && current === mine) {
+  if (current !== mine) return;
+  main.dataset.ready = name;  // every request of the first view has been answered (tests wait for it)
+  if (focus) {
     const heading = main.querySelector("h1");
     if (heading) {
       heading.setAttribute("tabindex", "-1");
@@ -137,6 +142,13 @@ function setupToken() {
     }
     input.value = "";
     token.set(value);
+    panel.open = false;  // out of the way of the actions it just revealed
+  });
+  panel.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && panel.open) {
+      panel.open = false;
+      panel.querySelector("summary").focus();
+    }
   });
   document.getElementById("token-forget").addEventListener("click", () => {
     token.set("");

@@ -62,6 +62,7 @@ export async function render(ctx) {
     const query = new URLSearchParams(params);
     if (!query.has("limit")) query.set("limit", String(DEFAULT_LIMIT));
     summary.textContent = "Loading…";
+    tableBox.setAttribute("aria-busy", "true");
     let page;
     try {
       page = await get("/api/v1/models", query, signal);
@@ -69,6 +70,7 @@ export async function render(ctx) {
       if (mine !== loads || signal.aborted) return;
       summary.textContent = "";
       fill(tableBox, notice("error", `The API refused this query: ${err.message}`));
+      tableBox.setAttribute("aria-busy", "false");
       fill(pager);
       return;
     }
@@ -81,6 +83,7 @@ export async function render(ctx) {
       fill(tableBox, page.total ? table(page.data) : notice("empty", "No model matches these filters."));
       fill(pager, pagerControls(page));
     });
+    tableBox.setAttribute("aria-busy", "false");
   }
 
   function sortHeader(col) {
@@ -219,12 +222,11 @@ export async function render(ctx) {
   document.addEventListener("selectionchange", onSelection);
   ctx.onLeave(() => document.removeEventListener("selectionchange", onSelection));
   updateCompareBar();
-  load();
-
   const [caps, provs, bedrock] = await Promise.all([
     get("/api/v1/capabilities", null, signal),
     get("/api/v1/providers", null, signal),
     get("/api/v1/bedrock/regions", null, signal),
+    load(),
   ]);
   fill(chips, chipButtons(caps.data));
   const names = provs.data.filter((p) => !p.is_catalog).map((p) => p.name);

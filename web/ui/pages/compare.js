@@ -47,7 +47,8 @@ function byGroup(a, b) {
 /** The row's name under its group's heading: "limits.context_window" → "context_window". */
 function rowName(path) {
   const top = path.split(".")[0];
-  return groupOf(path) < GROUPS.length && path !== top ? path.slice(top.length + 1) : path;
+  const name = groupOf(path) < GROUPS.length && path !== top ? path.slice(top.length + 1) : path;
+  return name.replaceAll("_", " ");
 }
 
 export async function render(ctx) {

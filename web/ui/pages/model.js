@@ -164,9 +164,13 @@ export async function render(ctx) {
   document.title = `${record.name || id} · Model discovery`;
   const status = record.lifecycle?.status;
   const compareButton = h("button", {type: "button", "aria-pressed": String(selection.has(id)), onclick: (e) => {
-    const on = e.currentTarget.getAttribute("aria-pressed") !== "true";
-    if (selection.toggle(id, on)) e.currentTarget.setAttribute("aria-pressed", String(on));
-  }}, "Compare");
+    const button = e.currentTarget;
+    const on = button.getAttribute("aria-pressed") !== "true";
+    if (selection.toggle(id, on)) {
+      button.setAttribute("aria-pressed", String(on));
+      button.textContent = on ? "✓ ticked for compare" : "Tick for compare";
+    }
+  }}, selection.has(id) ? "✓ ticked for compare" : "Tick for compare");
   const later = h("div", {class: "later"}, h("p", {class: "hint"}, "Loading history…"));
   fill(main,
     h("div", {class: "page-head"},

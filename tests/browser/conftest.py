@@ -1,0 +1,205 @@
+"""Browser fixtures: Debian's Chromium driven by Playwright against a real service on the simulator.
+
+One simulator, one service on a loopback port and one browser per test module (start-up is most
+of the cost); each test gets a fresh browser context and page whose console errors, page errors
+and failed API answers are collected and fail the test.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+import requests
+
+from discovery.settings import BedrockSettings, Settings
+from tests.conftest import provider_config, wait_for
+
+CHROMIUM = os.environ.get("DISCOVERY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
+ADMIN_TOKEN = "browser-test-admin-token-0123456789"
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+REGIONS = ("us-east-1", "eu-west-1")
+# The simulator's records of the provider the tests change ("vllm"), so its history is known.
+ACME = [{"id": "acme-large-1", "object": "model", "created": 1715367049, "owned_by": "acme"},
+        {"id": "acme-small-1", "object": "model", "created": 1715367049, "owned_by": "acme"}]
+
+# Every browser test module carries this mark: without the binary they skip and say why.
+needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium binary at {CHROMIUM} "
+                                    "(apt-get install chromium, or set DISCOVERY_CHROMIUM)")
+
+
+class LiveServer:
+    """The Flask app over HTTP on a loopback port, as ``discovery serve`` runs it where it can."""
+
+    def __init__(self, service: Any):
+        try:  # one port for everything (uvicorn), when this checkout has it
+            from web.server import ServerThread
+        except ImportError:
+            ServerThread = None
+        if ServerThread is not None:
+            self._thread = ServerThread(service).start()
+            self.url = self._thread.url
+            self._server = None
+            return
+        from werkzeug.serving import make_server
+
+        from web import create_app
+
+        self._server = make_server("127.0.0.1", 0, create_app(service), threaded=True)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+                         name="browser-live-app").start()
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        else:
+            self._thread.stop()
+
+
+@pytest.fixture(scope="module")
+def aws_env() -> Iterator[None]:
+    """Dummy AWS credentials for boto3 (they go to the simulator only), none of the developer's own."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("AWS_ACCESS_KEY_ID", "AKIDTESTBROWSER")
+        mp.setenv("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
+        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        mp.setenv("AWS_CONFIG_FILE", "/nonexistent/aws-config")
+        mp.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/aws-credentials")
+        mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK", "AWS_REGION"):
+            mp.delenv(name, raising=False)
+        yield
+
+
+@pytest.fixture(scope="module")
+def sim():
+    """The provider simulator for the module, with the tests' own vllm records."""
+    from discovery.simulator import SimulatorServer
+
+    with SimulatorServer() as server:
+        server.state.set_models("openai_compatible", [dict(r) for r in ACME])
+        server.state.set_models("modelsdev", {k: v for k, v in server.state.model_items("modelsdev")
+                                              if k in ("openai", "anthropic")})
+        yield server
+
+
+@pytest.fixture(scope="module")
+def service(sim, aws_env, tmp_path_factory):
+    """A running service: three providers, a catalog, Bedrock in two regions; every first refresh done.
+
+    ``ollama`` is probed every 0.3 s and turns unhealthy after two failures, for the health test.
+    """
+    import pykka
+
+    from actors.service import start_service
+
+    providers = (
+        provider_config(sim, "openai", "openai_compatible", route="openai"),
+        provider_config(sim, "vllm", "openai_compatible"),
+        provider_config(sim, "ollama", "ollama", health_check_interval=0.3, failure_threshold=2, fail_max=50),
+        provider_config(sim, "modelsdev", "modelsdev"),
+    )
+    bedrock = BedrockSettings(enabled=True, regions=REGIONS, endpoint_url=sim.url + "/bedrock/{region}",
+                              ec2_endpoint_url=sim.url + "/ec2", refresh_interval=3600.0, timeout=3.0)
+    settings = Settings(providers=providers, bedrock=bedrock, admin_token=ADMIN_TOKEN, sse_heartbeat=1.0,
+                        database_url=f"sqlite:///{tmp_path_factory.mktemp('browser') / 'catalog.db'}",
+                        batch_max_delay=0.01, restart_backoff=0.05)
+    svc = start_service(settings)
+    try:
+        wait_for(lambda: all(p.get("last_success_at") for p in svc.providers()), timeout=30, what="first refreshes")
+        wait_for(lambda: all(r.get("last_success_at") for r in svc.bedrock_regions()), timeout=30,
+                 what="Bedrock regions")
+        yield svc
+    finally:
+        svc.stop()
+    assert not pykka.ActorRegistry.get_all(), "actors left running after the browser tests"
+
+
+@pytest.fixture(scope="module")
+def server(service) -> Iterator[LiveServer]:
+    live = LiveServer(service)
+    try:
+        yield live
+    finally:
+        live.stop()
+
+
+@pytest.fixture(scope="module")
+def api(server):
+    """GET a JSON route of the running service, as the page does."""
+    session = requests.Session()
+
+    def get(path: str, **params: Any) -> Any:
+        resp = session.get(server.url + path, params=params, timeout=10)
+        resp.raise_for_status()
+        return resp.json()
+
+    yield get
+    session.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@dataclass
+class Problems:
+    """What went wrong in a page: console errors, uncaught exceptions, API answers of 4xx/5xx."""
+
+    console: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    responses: list[str] = field(default_factory=list)
+
+    def all(self) -> list[str]:
+        return self.console + self.errors + self.responses
+
+
+@pytest.fixture
+def problems() -> Problems:
+    return Problems()
+
+
+@pytest.fixture
+def page(browser, server, problems):
+    """A fresh tab at the laptop size on the service; fails the test on any console error."""
+    context = browser.new_context(viewport=LAPTOP, base_url=server.url)
+    tab = context.new_page()
+    tab.set_default_timeout(10_000)
+    tab.on("console", lambda m: problems.console.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
+    tab.on("pageerror", lambda exc: problems.errors.append(f"uncaught: {exc}"))
+    tab.on("response", lambda r: problems.responses.append(f"{r.status} {r.request.method} {r.url}")
+           if r.status >= 400 else None)
+    try:
+        yield tab
+    finally:
+        context.close()
+    assert problems.all() == [], "the page reported problems"
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save what the tab shows now as build/screenshots/<name>-<width>x<height>.png."""
+    size = page.viewport_size
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}-{size['width']}x{size['height']}.png"
+    page.screenshot(path=str(path))
+    return path
+
+
+__all__ = ["ACME", "ADMIN_TOKEN", "LAPTOP", "PHONE", "REGIONS", "needs_chromium", "screenshot"]
