@@ -11,10 +11,10 @@ export const title = "Catalog";
 const DEFAULT_LIMIT = 50;
 const PAGE_SIZES = [25, 50, 100, 200];
 const RANGES = [
-  ["min_context_window", "Context at least (tokens)", "1000"],
-  ["min_max_output_tokens", "Max output at least (tokens)", "1000"],
-  ["max_input_price", "Input price at most ($/M)", "any"],
-  ["max_output_price", "Output price at most ($/M)", "any"],
+  ["min_context_window", "Context at least", "1000"],
+  ["min_max_output_tokens", "Max output at least", "1000"],
+  ["max_input_price", "Input at most ($/M)", "any"],
+  ["max_output_price", "Output at most ($/M)", "any"],
 ];
 const COLUMNS = [
   {label: "Model", sort: "name"},
@@ -40,7 +40,8 @@ export async function render(ctx) {
   const tableBox = h("div", {class: "table-scroll"});
   const pager = h("nav", {class: "pager", "aria-label": "Pages of results"});
   const compareBar = h("div", {class: "compare-bar", hidden: true});
-  const chips = h("div", {class: "chips", role: "group", "aria-label": "Capabilities (all must hold)"});
+  const chips = h("div", {class: "chips", role: "group", "aria-labelledby": "chips-label",
+    title: "A model must have every capability ticked"});
   const providerList = h("datalist", {id: "provider-names"});
   let loads = 0;
   let rows = [];
@@ -200,7 +201,10 @@ export async function render(ctx) {
   fill(main,
     h("div", {class: "page-head"}, h("h1", {}, "Catalog"), summary),
     h("form", {class: "filters", role: "search", onsubmit: (e) => e.preventDefault()},
-      h("div", {class: "field grow"}, h("label", {for: "f-q"}, "Search"), Object.assign(search, {id: "f-q"})),
+      h("div", {class: "row"},
+        h("div", {class: "field grow"}, h("label", {for: "f-q"}, "Search"), Object.assign(search, {id: "f-q"})),
+        h("div", {class: "field"}, h("label", {for: "f-sort"}, "Sort by"), sortSelect),
+        h("a", {class: "button", href: "/ui/catalog"}, "Clear filters")),
       h("details", {class: "more", open: wide || active > 0},
         h("summary", {}, `Filters${active ? ` (${active})` : ""}`),
         h("div", {class: "grid"},
@@ -209,11 +213,9 @@ export async function render(ctx) {
             ["input_modality", "Input modality", config.modalities], ["output_modality", "Output modality", config.modalities]]
             .map(([name, label, values]) => h("div", {class: "field"}, h("label", {for: `f-${name}`}, label),
               Object.assign(select(name, values), {id: `f-${name}`}))),
-          ranges,
-          h("div", {class: "field"}, h("label", {for: "f-sort"}, "Sort by"), sortSelect),
-          h("div", {class: "field end"}, h("a", {class: "button", href: "/ui/catalog"}, "Clear filters")))),
+          ranges)),
+      h("div", {class: "chips-row"}, h("span", {class: "chips-label", id: "chips-label"}, "Capabilities"), chips),
       providerList),
-    chips,
     tableBox,
     pager,
     compareBar);
