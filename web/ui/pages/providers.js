@@ -62,7 +62,7 @@ export async function render(ctx) {
             p.breaker ? h("span", {class: "id"}, `${p.breaker.fail_counter}/${p.breaker.fail_max} failures`) : null),
           h("td", {"data-label": "Last refresh"}, p.refreshing ? "refreshing now" : when(p.last_refresh_at),
             h("span", {class: "id"}, outcomeText(p.last_outcome))),
-          h("td", {"data-label": "Last error", class: "error-text full"}, p.last_error ? h("span", {title: p.last_error}, p.last_error) : UNKNOWN),
+          h("td", {"data-label": "Last error", class: ["error-text", p.last_error ? "full" : null]}, p.last_error ? h("span", {title: p.last_error}, p.last_error) : UNKNOWN),
           h("td", {"data-label": "Models", class: "num"}, p.model_count
             ? h("a", {href: `/ui/catalog?provider=${encodeURIComponent(p.name)}`}, count(p.model_count)) : count(p.model_count)),
           h("td", {"data-label": "Recent health", class: "full"}, healthSparkline(checks, {label: `${p.name} recent checks`}),
@@ -88,7 +88,7 @@ export async function render(ctx) {
           h("td", {"data-label": "Models", class: "num"}, count(r.model_count)),
           h("td", {"data-label": "Profiles", class: "num"}, count(r.profile_count)),
           h("td", {"data-label": "Last refresh"}, r.refreshing ? "refreshing now" : when(r.last_refresh_at)),
-          h("td", {"data-label": "Last error", class: "error-text full"}, r.last_error ? h("span", {title: r.last_error}, r.last_error) : UNKNOWN),
+          h("td", {"data-label": "Last error", class: ["error-text", r.last_error ? "full" : null]}, r.last_error ? h("span", {title: r.last_error}, r.last_error) : UNKNOWN),
           h("td", {"data-label": "Breaker"}, r.breaker_state || UNKNOWN));
       })));
   }
