@@ -17,7 +17,14 @@ import pykka
 from loguru import logger
 
 from actors.io import IOWorker
-from actors.provider import RefreshTicket, fail_and_wait, submit_and_wait
+from actors.provider import (
+    ProbeGate,
+    RefreshTicket,
+    count_in_breaker,
+    fail_and_wait,
+    is_configuration_error,
+    submit_and_wait,
+)
 from actors.scheduling import Timer, jittered, schedule
 from discovery.bedrock import (
     PROVIDER,
@@ -252,6 +259,19 @@ class BedrockRegionActor(pykka.ThreadingActor):
         if not ticket.future.done():
             ticket.future.set_result(outcome)
 
+    def probe_gate(self) -> ProbeGate:
+        """What this region's benchmark actor needs to respect its breaker (Bedrock has no token bucket here)."""
+        return ProbeGate(self.source, self.breaker, None, self._proxy)
+
+    def count_probe(self, error: BaseException | None) -> None:
+        """A benchmark request in this region ended; counted on the I/O thread. Reached by tell.
+
+        A request refused as malformed (4xx but 429) says nothing about the region, and this
+        breaker has no exclusion list: it is not counted.
+        """
+        if self._io is not None and not (error is not None and is_configuration_error(error)):
+            self._io.submit(count_in_breaker, self.breaker, error)
+
     def breaker_changed(self, new: str) -> None:
         """Keep the breaker state for status; an open breaker is this region's alone."""
         logger.info("{}: circuit breaker → {}", self.source, new)
@@ -352,13 +372,15 @@ class BedrockQueries:
         return model_region_rows(self.bedrock_model(model_id), board.snapshot() if board else {})
 
     def best_regions_for_model(self, model_id: str, preferred: Iterable[str] = ()) -> list[str]:
-        """The model's regions, best first: ``preferred`` ones in the given order, then by measured latency.
+        """The model's regions, best first: ``preferred`` ones in the given order, then by the model's
+        measured TTFT where it was benchmarked, then by control-plane latency.
 
         Raises :class:`discovery.bedrock.UnknownBedrockModel` for an unknown model.
         """
         board = self.bedrock_board
         model = self.bedrock_model(model_id)
-        return rank_regions(model.regions or (), tuple(preferred), board.snapshot() if board else {})
+        measured = self.view.performance.region_ttft(model.id)  # type: ignore[attr-defined]
+        return rank_regions(model.regions or (), tuple(preferred), board.snapshot() if board else {}, measured)
 
     def is_model_available_in_region(self, model_id: str, region: str) -> bool:
         """Whether the catalog lists the Bedrock model in ``region`` (False for an unknown model)."""

@@ -6,7 +6,7 @@ import gc
 import itertools
 import threading
 import time
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 import pykka
 from cachetools import LRUCache
@@ -15,11 +15,14 @@ from loguru import logger
 from actors.heap import release_free_memory
 from actors.scheduling import schedule
 from discovery import store
+from discovery.benchmark.board import PerformanceBoard
+from discovery.benchmark.records import BenchmarkReport
 from discovery.catalog import CatalogState, SourceMemo
 from discovery.diff import STATUS_CHANGED
 from discovery.messages import ChangeBatch, ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.model import Model
 from discovery.query import CatalogIndex
+from discovery.reconcile import Findings, Reconciler
 from discovery.settings import Settings
 
 # Models in one apply above which the transient memory of the write is handed back to the OS.
@@ -116,7 +119,13 @@ class CatalogView:
         self.cache = RecordCache(cache_size, int(cache_mb * (1 << 20)), cache_ttl)
         self.memos: dict[str, SourceMemo] = {}
         self.memos_ready = threading.Event()
+        # Measured performance by model id, swapped by the writer after each benchmark commit; it is
+        # spliced into records as they are served, so a benchmark makes no new model version.
+        self.performance = PerformanceBoard()
         self._lock = threading.Lock()
+        # Reconciliation findings and each live source's missing models, swapped like the index.
+        self.findings: Findings = Reconciler().snapshot()
+        self.missing: dict[str, dict[str, tuple[float, int]]] = {}
 
     def publish(self, index: CatalogIndex, changed: Optional[set[str]] = None) -> None:
         with self._lock:
@@ -160,12 +169,15 @@ class CatalogView:
 class CatalogActor(pykka.ThreadingActor):
     """Serializes every write: diff, one transaction, publish the index, tell the notifier."""
 
-    def __init__(self, settings: Settings, view: CatalogView, notifier: Any = None):
+    def __init__(self, settings: Settings, view: CatalogView, notifier: Any = None,
+                 clock: Optional[Callable[[], float]] = None):
         super().__init__()
         self.settings = settings
         self.view = view
         self.notifier = notifier
-        self.state = CatalogState()
+        # The clock lifecycle dates are read against (tests set one; time.time otherwise).
+        self.state = CatalogState(clock=clock or time.time)
+        self._lifecycle_timer: Any = None
         self._pending: list[tuple[ProviderSnapshot, concurrent.futures.Future]] = []
         self._flush_queued = False
 
@@ -188,11 +200,18 @@ class CatalogActor(pykka.ThreadingActor):
         self.state.catalog_provider = catalog_provider_names(self.settings.providers)
         self.state.precedence = tuple(self.settings.enrichment_precedence)
         self.state.include_catalog_only = self.settings.include_catalog_only
+        self.state.missing_grace_refreshes = self.settings.missing_grace_refreshes
+        self.state.missing_grace_seconds = self.settings.missing_grace_seconds
+        self.state.reconciler.tolerance = self.settings.reconciliation_tolerance
+        self.state.retiring_horizons = tuple(self.settings.retiring_horizons)
         self.view.start_run_ids(store.last_run_id())
         # Reads are served from here on; the merge state (every source's records) loads next,
         # from this actor's mailbox, before any snapshot is applied.
         self.state.load_index()
         self.view.provider_rows = store.provider_rows()
+        if store.interrupt_benchmark_runs():
+            logger.warning("marked benchmark runs interrupted (left running by a previous process)")
+        self.view.performance = PerformanceBoard.from_rows(store.latest_benchmark_results())
         self.view.publish(self.state.index())
         if store.has_sources():
             self._proxy.load_sources.defer()
@@ -201,6 +220,7 @@ class CatalogActor(pykka.ThreadingActor):
             self.state.load_sources()
             self._await_regions()
             self.view.publish_memos({})
+            self._proxy.check_lifecycle.defer()  # arms the periodic check
         logger.info("catalog loaded: {} models from the store", len(self.state.index()))
 
     def load_sources(self) -> None:
@@ -216,6 +236,8 @@ class CatalogActor(pykka.ThreadingActor):
             gc.collect()
             gc.freeze()
             release_free_memory()
+        self._publish_findings()
+        self.check_lifecycle()
         # Last, so refreshes waiting for their memos start once this work is done.
         try:
             self.view.publish_memos(self.state.memos())
@@ -243,7 +265,29 @@ class CatalogActor(pykka.ThreadingActor):
             return
         self._published(events, changed)
 
+    def check_lifecycle(self, ids=None) -> int:
+        """Give the retiring_soon notices due now (all models, or ``ids``); re-arms the daily check
+        when called for all. Reached by tell from the timer; returns how many were given."""
+        if ids is None and self.settings.lifecycle_check_interval > 0:
+            if self._lifecycle_timer is not None:
+                self._lifecycle_timer.cancel()
+            self._lifecycle_timer = schedule(self.settings.lifecycle_check_interval, self._proxy.check_lifecycle.defer,
+                                             name="timer-catalog-lifecycle")
+        try:
+            events = self.state.check_lifecycle(ids)
+        except Exception:
+            logger.exception("could not check the models' retirement dates")
+            return 0
+        self._announce(events)
+        return len(events)
+
+    def _publish_findings(self) -> None:
+        """Swap in the reconciliation findings and the missing models as they stand now."""
+        self.view.findings = self.state.findings()
+        self.view.missing = self.state.missing()
+
     def _published(self, events: list[store.StoredEvent], changed: set[str]) -> None:
+        self._publish_findings()
         if changed:
             self.view.publish(self.state.index(), changed)
         if events:
@@ -267,6 +311,8 @@ class CatalogActor(pykka.ThreadingActor):
                     cache.put(e.id, (raw, provenance))
 
     def on_stop(self) -> None:
+        if self._lifecycle_timer is not None:
+            self._lifecycle_timer.cancel()
         # Snapshots already handed over commit before the store closes.
         self.flush_snapshots()
         store.close_database()
@@ -342,8 +388,11 @@ class CatalogActor(pykka.ThreadingActor):
         if events:
             # Announce as soon as readers can see the change; the provider rows (a query) can follow.
             self._announce(events)
+        if changed:
+            self.check_lifecycle(changed)
         accepted = [s.source for s, o in zip(snapshots, outcomes) if o.outcome == store.SUCCEEDED]
         if accepted:
+            self._publish_findings()
             self.view.publish_memos(self.state.memos(accepted))
         for snap, outcome in zip(snapshots, outcomes):
             if outcome.outcome != store.SUCCEEDED:
@@ -364,6 +413,23 @@ class CatalogActor(pykka.ThreadingActor):
                     rows[snap.source] = row
             self.view.provider_rows = rows
         return outcomes
+
+    def submit_benchmark(self, report: BenchmarkReport, future: concurrent.futures.Future) -> None:
+        """Commit a benchmark run's row and results with their events (one transaction), publish the
+        new performance summaries, announce; ``future`` gets the events or the error. Reached by tell."""
+        try:
+            bench = self.settings.benchmarks
+            committed = store.commit_benchmarks(report, bench.regression_threshold, bench.regression_window)
+        except Exception as exc:  # the transaction rolled back; the producer hears why
+            logger.exception("benchmark run {} could not be committed", report.run.id)
+            if not future.done():
+                future.set_exception(exc)
+            return
+        if report.results:
+            self.view.performance = self.view.performance.with_results(report.results)
+        self._announce(committed.events)
+        if not future.done():
+            future.set_result(committed.events)
 
     def record_failure(self, failure: RefreshFailure,
                        future: Optional[concurrent.futures.Future] = None) -> RefreshOutcome:
@@ -460,3 +526,13 @@ class StoreReaderActor(pykka.ThreadingActor):
 
     def last_event_id(self) -> int:
         return store.last_event_id()
+
+    def benchmark_history(self, model_id: str, limit: int = 50, region: Optional[str] = None) -> list[dict]:
+        return store.benchmark_history(model_id, limit, region)
+
+    def benchmark_runs(self, provider: Optional[str] = None, limit: int = 50, before: Optional[int] = None,
+                       region: Optional[str] = None) -> list[dict]:
+        return store.list_benchmark_runs(provider, limit, before, region)
+
+    def benchmark_seed(self, since: float) -> dict[str, Any]:
+        return store.benchmark_seed(since)

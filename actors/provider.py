@@ -77,6 +77,57 @@ def is_configuration_error(exc: BaseException) -> bool:
         and exc.status != 429
 
 
+@dataclass(frozen=True)
+class ProbeGate:
+    """How a benchmark actor respects a source actor's breaker and token bucket (runner.Gate).
+
+    The breaker is only ever *called* on its owner's I/O thread (pybreaker holds its lock for the
+    whole call, so a probe inside it would make refreshes wait). A benchmark reads the breaker's
+    state (a plain attribute read) and sends nothing unless it is closed; it hands each outcome to
+    the owner by tell, and the owner counts it on its I/O thread, in order with its own calls.
+    The token bucket is thread-safe and shared as it is.
+    """
+
+    name: str
+    breaker: pybreaker.CircuitBreaker
+    rate_limiter: Optional[TokenBucket]
+    owner: Any
+
+    def closed_reason(self) -> Optional[str]:
+        state = self.breaker.current_state
+        if state == "closed":
+            return None
+        return f"circuit {state}: {self.name} is failing; benchmarks wait until its breaker closes again"
+
+    def wait_turn(self, timeout: float) -> bool:
+        return self.rate_limiter is None or self.rate_limiter.acquire(timeout)
+
+    def record(self, error: Optional[BaseException]) -> None:
+        try:
+            self.owner.count_probe(error)
+        except pykka.ActorDeadError:
+            pass
+
+
+def _replay(error: Optional[BaseException]) -> None:
+    if error is not None:
+        raise error
+
+
+def count_in_breaker(breaker: pybreaker.CircuitBreaker, error: Optional[BaseException]) -> None:
+    """Count a benchmark request's outcome as if the breaker had made it (call on its owner's I/O thread).
+
+    Only while the breaker is closed: a probe's outcome must not stand in for the trial call of a
+    half-open breaker, nor reset an open one.
+    """
+    if breaker.current_state != "closed":
+        return
+    try:
+        breaker.call(_replay, error)
+    except Exception:  # the failure itself, or the breaker opening on it: both already counted
+        pass
+
+
 class _BreakerListener(pybreaker.CircuitBreakerListener):
     """Tells the actor when its breaker changes state (called on the I/O thread)."""
 
@@ -267,6 +318,16 @@ class ProviderActor(pykka.ThreadingActor):
         self.consecutive_failures = 0 if ok else self.consecutive_failures + 1
         # A refused snapshot is the provider answering badly: it counts as a failed check.
         self._observe(ok, latency_ms, "refresh", kind or ("refused" if not ok else None), outcome.error)
+
+    # -- benchmarks ------------------------------------------------------------------------------
+    def probe_gate(self) -> ProbeGate:
+        """What this provider's benchmark actor needs to respect the breaker and the token bucket."""
+        return ProbeGate(self.config.name, self.breaker, self.client.rate_limiter, self._proxy)
+
+    def count_probe(self, error: Optional[BaseException]) -> None:
+        """A benchmark request ended (``error`` None: it succeeded); counted on the I/O thread. Reached by tell."""
+        if self._io is not None:
+            self._io.submit(count_in_breaker, self.breaker, error)
 
     # -- health ----------------------------------------------------------------------------------
     def probe(self) -> None:

@@ -12,6 +12,7 @@ import pykka.debug
 from loguru import logger
 
 from actors.bedrock import BedrockQueries, bedrock_children, discover_bedrock_regions
+from actors.benchmark import BenchmarkQueries, benchmark_children
 from actors.catalog import CatalogActor, CatalogView, StoreReaderActor
 from actors.heap import limit_arenas
 from actors.notifier import NotifierActor, make_unsubscribe
@@ -33,7 +34,7 @@ class ProviderUnavailable(RuntimeError):
     """The provider's actor is not running (restarting, or failed for good)."""
 
 
-class Service(BedrockQueries):
+class Service(BedrockQueries, BenchmarkQueries):
     """The running service: what the web app and in-process users talk to."""
 
     def __init__(self, settings: Settings):
@@ -86,6 +87,27 @@ class Service(BedrockQueries):
         if view.index.entry(model_id) is entry:
             view.cache.put(model_id, detail)
         return detail
+
+    def reconciliation(self, kinds=None, providers=(), tolerance: Optional[float] = None,
+                       limit: int = 1000) -> dict[str, Any]:
+        """Where the catalogs and the live lists disagree, per provider (see discovery.reconcile):
+        stale catalog entries, unknown live models, field conflicts above ``tolerance`` (default:
+        the ``reconciliation_tolerance`` setting) and models missing within their grace."""
+        from discovery.reconcile import KINDS
+
+        missing: dict[str, dict[str, tuple[float, int]]] = {}
+        for models in self.view.missing.values():
+            for model_id, since_count in models.items():
+                held = missing.setdefault(model_id.split("/", 1)[0], {})
+                # A Bedrock model missing from several regions: the earliest miss.
+                held[model_id] = min(since_count, held.get(model_id, since_count))
+        return self.view.findings.report(kinds=kinds or KINDS, providers=providers, tolerance=tolerance,
+                                         limit=limit, missing=missing)
+
+    def check_lifecycle(self) -> int:
+        """Check every model's retirement and deprecation dates now (the timer does it every
+        lifecycle_check_interval); returns how many retiring_soon notices were given."""
+        return self.catalog.check_lifecycle().get(timeout=self.settings.ask_timeout)
 
     def cache_stats(self) -> dict[str, Any]:
         """The model-record cache: hits, misses, entries, evictions, bytes, hit rate."""
@@ -251,11 +273,13 @@ class Service(BedrockQueries):
         logger.info("service stopped")
 
 
-def start_service(settings: Settings, clients: Optional[dict] = None) -> Service:
+def start_service(settings: Settings, clients: Optional[dict] = None,
+                  clock: Optional[Callable[[], float]] = None) -> Service:
     """Start every actor in order (notifier, catalog, supervisor, providers) and return the Service.
 
     The catalog loads the last committed state before any provider is started, so reads are
-    served at once. ``clients`` maps a provider name to a prebuilt client (tests of formats).
+    served at once. ``clients`` maps a provider name to a prebuilt client (tests of formats);
+    ``clock`` replaces time.time where the catalog reads lifecycle dates against today (tests).
     """
     import sys
     import time
@@ -274,7 +298,7 @@ def start_service(settings: Settings, clients: Optional[dict] = None) -> Service
     notifier_ref = NotifierActor.start(settings.batch_max_size, settings.batch_max_delay)
     service._refs.append(notifier_ref)
     service.notifier = notifier_ref.proxy()
-    catalog_ref = CatalogActor.start(settings, service.view, service.notifier)
+    catalog_ref = CatalogActor.start(settings, service.view, service.notifier, clock)
     service._refs.append(catalog_ref)
     service.catalog = catalog_ref.proxy()
     # on_start (loading the last committed catalog, run ids) finishes before this answers, so
@@ -314,6 +338,8 @@ def start_service(settings: Settings, clients: Optional[dict] = None) -> Service
             return ProviderActor.start(cfg, settings, service.catalog, service.view, sup, client)
 
         children.append((cfg.name, factory))
+    # Benchmark actors last: each looks its provider's actor up when a run starts.
+    children += benchmark_children(service, settings)
     # Answers that come in while the actors start are parsed once every actor is up: the starts
     # (cheap, but many) then do not queue behind the parsing of the fastest providers' answers,
     # and every first request goes out as early as it can.

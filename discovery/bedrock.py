@@ -491,23 +491,27 @@ def combine_region_sources(sources: Mapping[str, Mapping[str, Model]]) -> dict[s
 
 # -- ranking -------------------------------------------------------------------------------------
 def rank_regions(available: Iterable[str], preferred: Sequence[str] = (),
-                 statuses: Mapping[str, RegionStatus] | None = None) -> list[str]:
+                 statuses: Mapping[str, RegionStatus] | None = None,
+                 ttft: Mapping[str, float] | None = None) -> list[str]:
     """Regions to call a model in, best first.
 
     The preferred regions where the model is available come first, in the order given; the rest
-    follow: regions whose last refresh succeeded before the others, then by measured latency
-    (EWMA, unmeasured last), then by name.
+    follow: regions whose last refresh succeeded before the others, then the regions where the
+    model's time to first token was measured (``ttft``, ms), fastest first, then the others by
+    control-plane latency (EWMA, unmeasured last), then by name.
     """
     available = list(dict.fromkeys(available))
     present = set(available)
     first = [r for r in dict.fromkeys(preferred) if r in present]
     statuses = statuses or {}
+    ttft = ttft or {}
 
     def key(region: str) -> tuple:
         status = statuses.get(region)
         latency = status.latency if status is not None else None
         healthy = status is None or status.healthy
-        return (not healthy, latency is None, latency or 0.0, region)
+        measured = ttft.get(region)
+        return (not healthy, measured is None, measured or 0.0, latency is None, latency or 0.0, region)
 
     return first + sorted((r for r in available if r not in first), key=key)
 
@@ -596,7 +600,8 @@ def make_client(service: str, region: str, settings: BedrockSettings, endpoint_u
                     user_agent_extra="model-discovery/0.1", max_pool_connections=4)
     # Keyed by the access key id too: a changed environment (tests, the demo) gets a new chain.
     key = (settings.profile, os.environ.get("AWS_ACCESS_KEY_ID"))
-    bearer = service == "bedrock" and bool(os.environ.get("AWS_BEARER_TOKEN_BEDROCK"))
+    # Bedrock API keys authenticate both the control plane and the runtime (signing name bedrock).
+    bearer = service.startswith("bedrock") and bool(os.environ.get("AWS_BEARER_TOKEN_BEDROCK"))
     with _sessions_lock:
         session = _sessions.get(key)
         if session is None:

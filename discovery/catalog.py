@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Callable, Iterator, Mapping, Optional
 
 from loguru import logger
 
@@ -22,20 +22,24 @@ from discovery.bedrock import RegionFold, region_of
 from discovery.diff import (
     ADDED,
     MODELS_REFRESHED,
+    RECONCILIATION_CHANGED,
     REMOVED,
     UPDATED,
     ModelChange,
     capability_events,
     diff_contents,
     event_specs,
+    flatten,
 )
 from discovery.enrich import trace_json, with_provenance
 from discovery.entry import CatalogEntry, PackedModel, trace_hash
 from discovery.index import CatalogIndex
+from discovery.lifecycle import due, may_have_dates, today_of
 from discovery.merge import MergeEngine
 from discovery.messages import ProviderSnapshot, RefreshOutcome
 from discovery.model import Model, dumps, join_record, loads
 from discovery.providers.base import SuspiciousSnapshot
+from discovery.reconcile import Findings, ModelValues, Reconciler
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,8 @@ class _Source:
     _memo: Optional[SourceMemo] = None
     # Ids of the records the write in progress brought in (kept unpacked until it ends).
     fresh: tuple[str, ...] = ()
+    # Models the last answers left out but still inside their grace: id → (first missed, answers missed).
+    missing: dict[str, tuple[float, int]] = field(default_factory=dict)
 
     def memo(self) -> SourceMemo:
         """The memo providers read (made once per accepted answer)."""
@@ -71,6 +77,13 @@ _EMPTY = _Source()
 # same records, so a store merged by older code is checked (and brought up to date) at start-up.
 MERGE_VERSION = "2"
 MERGE_KEY = "merge_fingerprint"
+# Meta key prefix of each live source's missing models (JSON: the source, and its missing models
+# as id → [first missed, answers missed]); the key names the source by a hash (keys are bounded).
+MISSING_KEY = "missing:"
+
+
+def _missing_key(source: str) -> str:
+    return MISSING_KEY + hashlib.blake2b(source.encode(), digest_size=16).hexdigest()
 
 
 def _stored_record(source: str, record: bytes, content_hash: str) -> Any:
@@ -113,7 +126,9 @@ class CatalogState:
     def __init__(self, catalog_sources: Mapping[str, bool] | None = None,
                  include_catalog_only: bool = True, precedence: tuple[str, ...] = (),
                  catalog_provider: Mapping[str, str] | None = None,
-                 formats: Mapping[str, str] | None = None):
+                 formats: Mapping[str, str] | None = None, missing_grace_refreshes: int = 1,
+                 missing_grace_seconds: float = 0.0, reconciliation_tolerance: float = 0.05,
+                 clock: Callable[[], float] = time.time):
         # source name → is it a catalog (models.dev, LiteLLM) rather than a live API.
         self.is_catalog: dict[str, bool] = dict(catalog_sources or {})
         self.include_catalog_only = include_catalog_only
@@ -123,6 +138,16 @@ class CatalogState:
         # source name → wire format, to order catalogs when no precedence is configured.
         self.formats: dict[str, str] = dict(formats or {})
         self._sources: dict[str, _Source] = {}
+        # A model a live list leaves out stays (as "missing") until it has been left out of more
+        # than this many answers in a row, or, when missing_grace_seconds is set, for that long.
+        self.missing_grace_refreshes = missing_grace_refreshes
+        self.missing_grace_seconds = missing_grace_seconds
+        self.clock = clock
+        self.reconciler = Reconciler(reconciliation_tolerance)
+        # retiring_soon horizons (days) and the notices given: (model id, kind) → (date, horizons).
+        self.retiring_horizons: tuple[int, ...] = (90, 30, 7)
+        self._notices: Optional[dict[tuple[str, str], tuple[str, frozenset[int]]]] = None
+        self._stored_conflicts: dict[str, tuple[bytes, Any]] = {}
         self._index = CatalogIndex.from_entries([], 0)
         self._merge_fingerprint: Optional[str] = None
         self.version = 0
@@ -151,8 +176,16 @@ class CatalogState:
 
     def load_index(self) -> None:
         """The published catalog from the store: enough to serve reads (fast; no merge state)."""
-        entries = [CatalogEntry.from_stored(body, content_hash, loads(provenance), trace_hash(provenance))
-                   for content_hash, body, provenance in store.load_current_rows()]
+        entries = []
+        # Stored traces that name conflicts, kept to seed the reconciliation when the sources load.
+        conflicted: dict[str, tuple[bytes, Any]] = {}
+        for content_hash, body, provenance in store.load_current_rows():
+            trace = loads(provenance)
+            entry = CatalogEntry.from_stored(body, content_hash, trace, trace_hash(provenance))
+            entries.append(entry)
+            if b'"conflicts"' in provenance if isinstance(provenance, bytes) else '"conflicts"' in provenance:
+                conflicted[entry.id] = (body, trace)
+        self._stored_conflicts = conflicted
         self.version += 1
         self._index = CatalogIndex.from_entries(entries, self.version)
         self._sources_loaded = False
@@ -166,8 +199,15 @@ class CatalogState:
         """
         self._sources = {name: _Source(dict(s.models), dict(s.fingerprints), s.body_hash)
                          for name, s in store.load_sources(_stored_record).items()}
+        for value in store.meta_with_prefix(MISSING_KEY).values():
+            kept = loads(value)
+            source = self._sources.get(kept.get("source"))
+            if source is not None:
+                source.missing = {model_id: (float(since), int(count)) for model_id, (since, count)
+                                  in kept.get("models", {}).items() if model_id in source.models}
         self._build_engine()
         self._sources_loaded = True
+        self._rebuild_findings()
         if store.get_meta(MERGE_KEY) == self.merge_fingerprint():
             self._settings_recorded = True
             return  # merged under these very settings and rules: nothing to check
@@ -183,6 +223,54 @@ class CatalogState:
         if self._dirty:
             logger.info("catalog: {} stored models differ from the merge of their sources; "
                         "they are brought up to date at the next refresh", len(self._dirty))
+
+    def check_lifecycle(self, ids=None) -> list[store.StoredEvent]:
+        """Give the retiring_soon notices now due (see discovery.lifecycle), for ``ids`` or, with
+        None, every published model; returns the committed events."""
+        if self._notices is None:
+            self._notices = store.load_notices()
+        index = self._index
+        entries = index.entries() if ids is None else [e for e in map(index.entry, ids) if e is not None]
+        records = [loads(body) for body in (e.body for e in entries) if may_have_dates(body)]
+        notices = due(records, today_of(self.clock()), self.retiring_horizons, self._notices)
+        if not notices:
+            return []
+        events = store.record_notices(notices, time.time())
+        for n in notices:
+            day, covered = self._notices.get((n.model_id, n.kind), (None, frozenset()))
+            self._notices[(n.model_id, n.kind)] = (n.date, frozenset(n.covers) | (covered if day == n.date else set()))
+        return events
+
+    def _rebuild_findings(self) -> None:
+        """The reconciliation from the merge state and the traces stored with the published models."""
+        engine = self._engine_now()
+        ids = set(self._index.ids()) | engine.ids()
+        resolved = {model_id: (flatten(loads(body)), trace)
+                    for model_id, (body, trace) in self._stored_conflicts.items()}
+        self._stored_conflicts = {}
+        self.reconciler.rebuild(engine, ids, resolved)
+
+    def _rebuild_after_failure(self) -> None:
+        """After a failed commit the findings may run ahead of the store: recompute them whole."""
+        engine = self._engine_now()
+        resolved: dict[str, Any] = {}
+        for model_id in self._index.ids():
+            trace: dict = {}
+            merged = engine.resolve(model_id, trace)
+            resolved[model_id] = (ModelValues(merged), trace) if merged is not None else None
+        self.reconciler.rebuild(engine, set(self._index.ids()) | engine.ids(), resolved)
+
+    def _reconciliation_event(self, delta) -> dict[str, Any]:
+        totals = self.reconciler.counts()
+        return {"counts": {kind: sum(row[kind] for row in totals.values()) for kind in ("stale", "unknown", "conflicts")},
+                "changes": {provider: {kind: n for kind, n in sorted(counter.items()) if n}
+                            for provider, counter in sorted(delta.items())},
+                "providers": {provider: {k: v for k, v in totals.get(provider, {}).items() if k != "missing"}
+                              for provider in sorted(delta)}}
+
+    def findings(self) -> Findings:
+        """The reconciliation findings as they stand (safe to read from other threads)."""
+        return self.reconciler.snapshot()
 
     def merge_fingerprint(self) -> str:
         """A hash of everything the merge depends on besides the sources' records."""
@@ -309,6 +397,7 @@ class CatalogState:
         except Exception:
             # The store rolled back; the merge state was updated in place: rebuild it from what is stored.
             self._build_engine()
+            self._rebuild_after_failure()
             raise
         finally:
             # The records this write brought in were kept unpacked for it; from now on they are packed.
@@ -341,6 +430,7 @@ class CatalogState:
             _, events, changed = self._commit([], [], {}, {}, now or time.time())
         except Exception:
             self._build_engine()
+            self._rebuild_after_failure()
             raise
         return events, changed
 
@@ -349,14 +439,47 @@ class CatalogState:
         """Whether region changes are held, waiting for other regions' first answers."""
         return bool(self._held)
 
+    def _missed(self, source: str, previous: _Source, absent) -> tuple[dict[str, tuple[float, int]], tuple[str, ...]]:
+        """Of the models an answer leaves out: those still in their grace (with when they were
+        first missed and how many answers missed them), and those to remove now."""
+        if self.is_catalog.get(source) or (self.missing_grace_refreshes <= 0 and self.missing_grace_seconds <= 0):
+            return {}, tuple(absent)
+        now = self.clock()
+        missing: dict[str, tuple[float, int]] = {}
+        deletes: list[str] = []
+        for model_id in absent:
+            since, count = previous.missing.get(model_id, (now, 0))
+            count += 1
+            if self.missing_grace_seconds > 0:
+                expired = now - since >= self.missing_grace_seconds
+            else:
+                expired = count > self.missing_grace_refreshes
+            if expired:
+                deletes.append(model_id)
+            else:
+                missing[model_id] = (since, count)
+        return missing, tuple(deletes)
+
+    def missing(self) -> dict[str, dict[str, tuple[float, int]]]:
+        """Per live source, the models it no longer lists that are kept through their grace."""
+        self._ensure_sources()
+        return {name: dict(s.missing) for name, s in self._sources.items() if s.missing}
+
     def _accept(self, snap: ProviderSnapshot, previous: _Source) -> tuple[_Source, store.SourceWrite]:
         """One snapshot against its source's previous answer: the new source state and its rows."""
         common = dict(run_id=snap.run_id, source=snap.source, body_hash=snap.body_hash, fetch_ms=snap.fetch_ms,
                       received_at=snap.received_at)
-        if snap.unchanged:
+        if snap.unchanged and not previous.missing:
             # The same answer as the one accepted last: the same state (and memo) goes on.
             return previous, store.SourceWrite(upserts=(), deletes=(), total=len(previous.models),
                                                counts={}, **common)
+        if snap.unchanged:
+            # The same answer, and models it leaves out are missing one answer longer.
+            missing, deletes = self._missed(snap.source, previous, previous.missing.keys())
+            models = {k: v for k, v in previous.models.items() if k not in deletes}
+            fingerprints = {k: v for k, v in previous.fingerprints.items() if k not in deletes}
+            new = _Source(models, fingerprints, previous.body_hash, missing=missing)
+            return new, store.SourceWrite(upserts=(), deletes=deletes, total=len(models), counts={}, **common)
         listed: dict[str, Model] = {}
         for m in snap.models:
             listed.setdefault(m.id, m)
@@ -384,8 +507,14 @@ class CatalogState:
             models[model_id] = kept
             fingerprints[model_id] = fp
             records.append(store.SourceRecord(stripped, m.raw.json, fp))
-        deletes = tuple(model_id for model_id in old_models if model_id not in listed)
-        new = _Source(models, fingerprints, snap.body_hash if snap.body_hash is not None else previous.body_hash)
+        missing, deletes = self._missed(snap.source, previous,
+                                        [model_id for model_id in old_models if model_id not in listed])
+        for model_id in missing:
+            # Still inside its grace: the last good record stays, and nothing is announced.
+            models[model_id] = old_models[model_id]
+            fingerprints[model_id] = old_prints.get(model_id)
+        new = _Source(models, fingerprints, snap.body_hash if snap.body_hash is not None else previous.body_hash,
+                      missing=missing)
         new.fresh = tuple(r.model.id for r in records)
         return new, store.SourceWrite(upserts=tuple(records), deletes=deletes, total=len(models), counts={},
                                       **common)
@@ -431,9 +560,12 @@ class CatalogState:
         bodies: dict[str, bytes] = {}
         # Each written model's traced provenance (source, entry, match, conflicts per field), JSON.
         traced: dict[str, bytes] = {}
+        # What the reconciliation looks at again: each affected id's chosen values and trace.
+        resolved: dict[str, Any] = {}
         for model_id in sorted(affected):
             trace: dict = {}
             entry, merged = index.entry(model_id), engine.resolve(model_id, trace)
+            resolved[model_id] = (ModelValues(merged), trace) if merged is not None else None
             if entry is None and merged is None:
                 continue
             trace_bytes = trace_json(trace) if merged is not None else b"{}"
@@ -494,6 +626,10 @@ class CatalogState:
         last_run = fallback
         for kind, data in capability_events(index.capability_counts, new_index.capability_counts):
             specs.append((kind, None, None, last_run, data))
+        if affected:
+            delta = self.reconciler.update(engine, affected, resolved)
+            if delta:
+                specs.append((RECONCILIATION_CHANGED, None, None, last_run, self._reconciliation_event(delta)))
         for snap, _, new, _ in accepted:
             specs.append((MODELS_REFRESHED, snap.source, None, snap.run_id,
                           {"source": snap.source, "total": len(new.models), **counts[snap.run_id]}))
@@ -505,6 +641,11 @@ class CatalogState:
             meta: dict[str, Optional[str]] = {MERGE_KEY: "held"}
         else:
             meta = {} if self._settings_recorded else {MERGE_KEY: self.merge_fingerprint()}
+        for snap, previous, new, _ in accepted:
+            if new.missing != previous.missing:
+                meta[_missing_key(snap.source)] = dumps({
+                    "source": snap.source,
+                    "models": {k: [since, count] for k, (since, count) in new.missing.items()}}).decode()
         result = store.commit_refresh(store.RefreshWrite(
             sources=source_writes, model_upserts=tuple(upserts), model_deletes=tuple(deletes),
             model_touches=tuple(touches), events=tuple(specs), meta=meta), now=now)

@@ -10,8 +10,14 @@ ADDED, UPDATED, REMOVED = "added", "updated", "removed"
 CAPABILITIES_CHANGED, DEPRECATED = "capabilities_changed", "deprecated"
 CAPABILITY_ADDED, CAPABILITY_REMOVED = "capability_added", "capability_removed"
 MODELS_REFRESHED, STATUS_CHANGED = "models_refreshed", "status_changed"
+# Written by the benchmark commit (discovery.store.commit_benchmarks), not by a diff.
+BENCHMARK_COMPLETED, BENCHMARK_REGRESSED = "benchmark_completed", "benchmark_regressed"
 MODEL_EVENT_KINDS = (ADDED, UPDATED, REMOVED, CAPABILITIES_CHANGED, DEPRECATED)
-EVENT_KINDS = MODEL_EVENT_KINDS + (CAPABILITY_ADDED, CAPABILITY_REMOVED, MODELS_REFRESHED, STATUS_CHANGED)
+# retiring_soon: a model's retirement (or deprecation) date came within a horizon;
+# reconciliation_changed: a write changed where the catalogs and the live lists disagree.
+RETIRING_SOON, RECONCILIATION_CHANGED = "retiring_soon", "reconciliation_changed"
+EVENT_KINDS = MODEL_EVENT_KINDS + (RETIRING_SOON, CAPABILITY_ADDED, CAPABILITY_REMOVED, MODELS_REFRESHED,
+                                   STATUS_CHANGED, RECONCILIATION_CHANGED, BENCHMARK_COMPLETED, BENCHMARK_REGRESSED)
 
 
 def flatten(content: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import fnmatch
 import re
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Protocol, Sequence
 
 from discovery.entry import (
     CAPABILITY_FACET,
@@ -24,6 +24,8 @@ from discovery.taxonomy import canonical_capabilities, check_choice
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+# Orders by measured performance (discovery.benchmark.board): the index does not keep them.
+PERFORMANCE_SORTS = ("ttft", "output_speed", "latency")
 
 
 class QueryError(ValueError):
@@ -33,7 +35,7 @@ class QueryError(ValueError):
 # Every parameter /api/v1/models understands (besides attr.<key>).
 QUERY_PARAMETERS = ("provider", "capability", "capabilities", "input_modality", "output_modality", "kind", "status",
                     "q", "id", "live", "min_context_window", "min_max_output_tokens", "max_input_price",
-                    "max_output_price", "released_after", "released_before", "sort", "limit", "offset")
+                    "max_output_price", "released_after", "released_before", "max_ttft_ms", "sort", "limit", "offset")
 
 
 def _csv(value: Optional[str] | Sequence[str]) -> tuple[str, ...]:
@@ -82,8 +84,17 @@ def _range_value(name: str, raw: str, kind: Any) -> Any:
 
 
 def _check_sort(name: str) -> None:
-    if name not in SORT_FIELDS:
-        raise QueryError(f"unknown sort field {name!r}; valid: {', '.join(SORT_FIELDS)} (prefix '-' for descending)")
+    if name not in SORT_FIELDS and name not in PERFORMANCE_SORTS:
+        raise QueryError(f"unknown sort field {name!r}; valid: {', '.join(SORT_FIELDS + PERFORMANCE_SORTS)} "
+                         "(prefix '-' for descending)")
+
+
+class Performance(Protocol):
+    """What a query needs of the measured performance (discovery.benchmark.board.PerformanceBoard)."""
+
+    def ids(self) -> list[str]: ...
+
+    def value(self, model_id: str, metric: str) -> Optional[float]: ...
 
 
 
@@ -104,6 +115,8 @@ class ModelQuery:
     ranges: tuple[tuple[str, Any, Any], ...] = ()
     # (attribute key, accepted values or () for "present").
     attributes: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    # Only models whose measured p50 TTFT (best region) is at most this many milliseconds.
+    max_ttft_ms: Optional[float] = None
     sort: str = "id"
     limit: int = DEFAULT_LIMIT
     offset: int = 0
@@ -151,6 +164,10 @@ class ModelQuery:
             live_value = None
         sort = _one(args, "sort") or "id"
         _check_sort(sort.lstrip("-"))
+        max_ttft: Optional[float] = None
+        raw_ttft = _one(args, "max_ttft_ms")
+        if raw_ttft not in (None, ""):
+            max_ttft = _range_value("max_ttft_ms", str(raw_ttft).strip(), float)
         try:
             limit = int(_one(args, "limit") or DEFAULT_LIMIT)
             offset = int(_one(args, "offset") or 0)
@@ -163,7 +180,8 @@ class ModelQuery:
         return cls(providers=_csv(args.get("provider")), capabilities=caps, input_modalities=inputs,
                    output_modalities=outputs, kinds=kinds, statuses=statuses,
                    text=(_one(args, "q") or None), id_glob=(_one(args, "id") or None), live=live_value,
-                   ranges=tuple(ranges), attributes=tuple(attributes), sort=sort, limit=limit, offset=offset)
+                   ranges=tuple(ranges), attributes=tuple(attributes), max_ttft_ms=max_ttft, sort=sort, limit=limit,
+                   offset=offset)
 
     def matches(self, m: Model) -> bool:
         """True if the model passes every filter of the query (a plain check, for in-process use)."""
@@ -199,9 +217,14 @@ class ModelQuery:
                     return False
         return True
 
-    def bits(self, index: CatalogIndex) -> int:
-        """The bitset of the index's entries that pass every filter."""
+    def bits(self, index: CatalogIndex, performance: Optional[Performance] = None) -> int:
+        """The bitset of the index's entries that pass every filter (``max_ttft_ms`` needs ``performance``)."""
         bits = index.alive
+        if self.max_ttft_ms is not None:
+            limit = self.max_ttft_ms
+            fast = [] if performance is None else [
+                m for m in performance.ids() if (v := performance.value(m, "ttft")) is not None and v <= limit]
+            bits &= index.bits_for(fast)
         if self.providers:
             bits &= _any(index, (facet_provider(p) for p in self.providers))
         for cap in self.capabilities:
@@ -254,9 +277,36 @@ class Page:
     offset: int
 
 
-def run_query(index: CatalogIndex, query: ModelQuery) -> Page:
-    """Filter, sort and page the index. Unknown sort values (None) sort last either way."""
+def run_query(index: CatalogIndex, query: ModelQuery, performance: Optional[Performance] = None) -> Page:
+    """Filter, sort and page the index. Unknown sort values (None) sort last either way.
+
+    ``performance`` (the measured summaries) serves ``max_ttft_ms`` and the performance sorts.
+    """
+    bits = query.bits(index, performance)
+    name = query.sort.lstrip("-")
+    if name in PERFORMANCE_SORTS:
+        return _performance_page(index, query, bits, name, performance)
     # A provider filter keeps the match inside that provider's stretch of the id order.
     prefixes = tuple(f"{p}/" for p in query.providers)
-    items, total = index.select(query.bits(index), query.sort, query.offset, query.limit, prefixes)
+    items, total = index.select(bits, query.sort, query.offset, query.limit, prefixes)
+    return Page(tuple(items), total, query.limit, query.offset)
+
+
+def _performance_page(index: CatalogIndex, query: ModelQuery, bits: int, metric: str,
+                      performance: Optional[Performance]) -> Page:
+    """Measured models in the metric's order (only they are sorted), then the unmeasured ones by id."""
+    measured = [] if performance is None else [m for m in performance.ids() if performance.value(m, metric) is not None]
+    known = bits & index.bits_for(measured)
+    known_total = known.bit_count()
+    total = (bits & index.alive).bit_count()
+    items: list[CatalogEntry] = []
+    if query.offset < known_total:
+        assert performance is not None
+        items, _ = index.select_by(known, lambda e: performance.value(e.id, metric), query.sort.startswith("-"),
+                                   query.offset, query.limit)
+    end = query.offset + query.limit
+    if end > known_total:
+        start = max(0, query.offset - known_total)
+        rest, _ = index.select(bits & ~known, "id", start, end - max(query.offset, known_total))
+        items = list(items) + list(rest)
     return Page(tuple(items), total, query.limit, query.offset)

@@ -78,6 +78,8 @@ class BedrockSettings:
     discover_regions: bool = False
     # Endpoint templates with {region} (tests and the demo point boto3 at the simulator).
     endpoint_url: str | None = None
+    # Bedrock Runtime (benchmark probes): AWS's own endpoint unless a {region} template is given.
+    runtime_endpoint_url: str | None = None
     ec2_endpoint_url: str | None = None
     ec2_region: str = "us-east-1"
     profile: str | None = None
@@ -91,6 +93,90 @@ class BedrockSettings:
     # Weight of the newest call in each region's latency average.
     latency_alpha: float = 0.3
     max_removal_ratio: float = 0.5
+
+
+@dataclass(frozen=True)
+class BenchmarkTarget:
+    """``[benchmarks.providers.<name>]``: benchmarking of one provider (``bedrock`` for every region).
+
+    Unset keys (None) take the ``[benchmarks]`` value. ``models`` are globs matched against the
+    canonical id (``openai/gpt-4o*``) and the provider's own id (``gpt-4o*``).
+    """
+
+    name: str
+    enabled: bool = False
+    models: tuple[str, ...] = ("*",)
+    regions: tuple[str, ...] = ()  # Bedrock: the watched regions to benchmark in (empty: all)
+    samples: Optional[int] = None
+    max_output_tokens: Optional[int] = None
+    budget_per_run_usd: Optional[float] = None
+    budget_per_day_usd: Optional[float] = None
+    allow_unknown_prices: Optional[bool] = None
+    interval: Optional[float] = None
+    max_models: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class BenchmarkPolicy:
+    """The settings one benchmark actor runs by: a target with every default filled in."""
+
+    name: str
+    enabled: bool
+    models: tuple[str, ...]
+    regions: tuple[str, ...]
+    samples: int
+    max_output_tokens: int
+    budget_per_run_usd: float
+    budget_per_day_usd: float  # this provider's share; 0: only the service-wide budget applies
+    allow_unknown_prices: bool
+    interval: float
+    max_models: int
+    timeout: float
+
+
+@dataclass(frozen=True)
+class BenchmarkSettings:
+    """``[benchmarks]``: measured TTFT, output speed and latency, off unless a provider is enabled."""
+
+    # Master switch: false stops all benchmarking whatever the provider tables say.
+    enabled: bool = True
+    samples: int = 3
+    max_output_tokens: int = 64
+    budget_per_run_usd: float = 0.05
+    # Every provider's benchmarks together, per UTC day.
+    budget_per_day_usd: float = 1.0
+    allow_unknown_prices: bool = False
+    interval: float = 6 * 3600.0
+    jitter: float = 0.1
+    # The first run after a start, unless the stored history makes one due later.
+    start_delay: float = 60.0
+    # A result whose p50 TTFT (or output speed) is this much worse than the trailing median regresses.
+    regression_threshold: float = 0.5
+    regression_window: int = 5
+    # Longest wait for the answer's first byte and between reads; a whole answer gets three times as long.
+    timeout: float = 30.0
+    max_models: int = 20
+    targets: tuple[BenchmarkTarget, ...] = ()
+
+    def target(self, name: str) -> Optional[BenchmarkTarget]:
+        """The target configured for ``name``, or None."""
+        return next((t for t in self.targets if t.name == name), None)
+
+    def policy(self, name: str) -> BenchmarkPolicy:
+        """The effective settings of provider ``name`` (disabled when it has no enabled target)."""
+        t = self.target(name) or BenchmarkTarget(name)
+
+        def pick(value: Any, default: Any) -> Any:
+            return default if value is None else value
+
+        return BenchmarkPolicy(
+            name=name, enabled=self.enabled and t.enabled, models=t.models, regions=t.regions,
+            samples=pick(t.samples, self.samples), max_output_tokens=pick(t.max_output_tokens, self.max_output_tokens),
+            budget_per_run_usd=pick(t.budget_per_run_usd, self.budget_per_run_usd),
+            budget_per_day_usd=pick(t.budget_per_day_usd, 0.0),
+            allow_unknown_prices=pick(t.allow_unknown_prices, self.allow_unknown_prices),
+            interval=pick(t.interval, self.interval), max_models=pick(t.max_models, self.max_models),
+            timeout=self.timeout)
 
 
 @dataclass(frozen=True)
@@ -143,7 +229,20 @@ class Settings:
     enrichment_precedence: tuple[str, ...] = ()
     # Publish models that only a catalog lists (marked live=false).
     include_catalog_only: bool = True
+    # A model a live list leaves out is "missing", not removed, until it has been left out of more
+    # than this many answers in a row (0: removed at once), or, when missing_grace_seconds is set,
+    # until it has been missing that long. Back within the grace: nothing is announced.
+    missing_grace_refreshes: int = 1
+    missing_grace_seconds: float = 0.0
+    # Reconciliation: numeric values (prices, limits) whose sources differ by more than this
+    # fraction are conflicts; capability flags conflict whenever they differ.
+    reconciliation_tolerance: float = 0.05
+    # retiring_soon: announced once per model and horizon (days before its retirement or
+    # deprecation date); lifecycle_check_interval: how often dates are checked (seconds).
+    retiring_horizons: tuple[int, ...] = (90, 30, 7)
+    lifecycle_check_interval: float = 3600.0
     bedrock: BedrockSettings = field(default_factory=BedrockSettings)
+    benchmarks: BenchmarkSettings = field(default_factory=BenchmarkSettings)
     providers: tuple[ProviderConfig, ...] = ()
 
     def provider(self, name: str) -> ProviderConfig:
@@ -154,7 +253,7 @@ class Settings:
         raise KeyError(name)
 
 
-SERVICE_KEYS = {f.name: f.type for f in fields(Settings) if f.name not in ("providers", "bedrock")}
+SERVICE_KEYS = {f.name: f.type for f in fields(Settings) if f.name not in ("providers", "bedrock", "benchmarks")}
 PROVIDER_KEYS = {f.name: f.type for f in fields(ProviderConfig) if f.name not in ("name", "options")}
 # Keys that must never be configured from the file: keys belong in the environment.
 FORBIDDEN_KEYS = {"api_key", "token", "secret", "password"}
@@ -179,11 +278,23 @@ def _coerce(value: Any, type_name: str, where: str) -> Any:
             return int(value)
         if t == "float":
             return float(value)
+        if t == "Optional[int]":
+            return None if value is None else int(value)
+        if t == "Optional[float]":
+            return None if value is None else float(value)
+        if t == "Optional[bool]":
+            return None if value is None else _coerce(value, "bool", where)
         if t in ("str", "Optional[str]"):
             return None if value is None else str(value)
         if t.startswith("tuple[str"):
             items = value.split(",") if isinstance(value, str) else list(value)
             return tuple(str(v).strip() for v in items if str(v).strip())
+        if t.startswith("tuple[int"):
+            items = value.split(",") if isinstance(value, str) else list(value)
+            numbers = tuple(int(str(v).strip()) for v in items if str(v).strip())
+            if any(n < 0 or n > 36500 for n in numbers):
+                raise ValueError(value)
+            return numbers
     except (TypeError, ValueError):
         raise SettingsError(f"{where}: expected {t}, got {value!r}") from None
     return value
@@ -266,6 +377,7 @@ def load_settings(
             providers[name] = replace(cfg, **changes)
 
     kwargs["bedrock"] = load_bedrock_settings(data.get("bedrock"), env)
+    kwargs["benchmarks"] = load_benchmark_settings(data.get("benchmarks"), env)
     kwargs.update(overrides)
     if "providers" not in kwargs:
         kwargs["providers"] = tuple(providers.values()) if providers else default_providers(env)
@@ -330,11 +442,69 @@ def load_bedrock_settings(table: Mapping[str, Any] | None,
         kwargs["enabled"] = table is not None or any(env.get(v) for v in AWS_CREDENTIAL_ENV)
     if "ec2_region" not in kwargs and (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")):
         kwargs["ec2_region"] = env.get("AWS_REGION") or env["AWS_DEFAULT_REGION"]
-    if kwargs.get("endpoint_url") and "{region}" not in kwargs["endpoint_url"]:
-        raise SettingsError("bedrock.endpoint_url: must contain {region}, e.g. http://127.0.0.1:9090/bedrock/{region}")
+    for key in ("endpoint_url", "runtime_endpoint_url"):
+        if kwargs.get(key) and "{region}" not in kwargs[key]:
+            raise SettingsError(f"bedrock.{key}: must contain {{region}}, e.g. http://127.0.0.1:9090/bedrock/{{region}}")
     for key in ("refresh_interval", "unavailable_recheck_interval", "timeout", "reset_timeout"):
         if key in kwargs and kwargs[key] <= 0:
             raise SettingsError(f"bedrock.{key}: must be positive")
     if not 0 < kwargs.get("latency_alpha", 0.3) <= 1:
         raise SettingsError("bedrock.latency_alpha: must be in (0, 1]")
     return BedrockSettings(**kwargs)
+
+
+BENCHMARK_KEYS = {f.name: f.type for f in fields(BenchmarkSettings) if f.name != "targets"}
+TARGET_KEYS = {f.name: f.type for f in fields(BenchmarkTarget) if f.name != "name"}
+
+
+def _benchmark_target(name: str, table: Any) -> BenchmarkTarget:
+    where = f"benchmarks.providers.{name}"
+    if not isinstance(table, Mapping):
+        raise SettingsError(f"{where}: expected a table")
+    kwargs: dict[str, Any] = {"name": name}
+    for key, value in table.items():
+        if key not in TARGET_KEYS:
+            raise SettingsError(f"{where}.{key}: unknown setting; known: {', '.join(sorted(TARGET_KEYS))}")
+        kwargs[key] = _coerce(value, TARGET_KEYS[key], f"{where}.{key}")
+    target = BenchmarkTarget(**kwargs)
+    _check_benchmark_numbers({k: v for k, v in kwargs.items() if k != "name"}, where)
+    return target
+
+
+def _check_benchmark_numbers(values: Mapping[str, Any], where: str) -> None:
+    for key in ("samples", "max_output_tokens", "regression_window"):
+        if values.get(key) is not None and values[key] < 1:
+            raise SettingsError(f"{where}.{key}: must be at least 1")
+    for key in ("budget_per_run_usd", "budget_per_day_usd", "max_models", "start_delay", "jitter"):
+        if values.get(key) is not None and values[key] < 0:
+            raise SettingsError(f"{where}.{key}: must not be negative")
+    for key in ("interval", "timeout", "regression_threshold"):
+        if values.get(key) is not None and values[key] <= 0:
+            raise SettingsError(f"{where}.{key}: must be positive")
+
+
+def load_benchmark_settings(table: Mapping[str, Any] | None,
+                            environ: Mapping[str, str] | None = None) -> BenchmarkSettings:
+    """The ``[benchmarks]`` table (with ``[benchmarks.providers.<name>]`` tables) and
+    ``DISCOVERY_BENCHMARKS_<KEY>`` overrides of its service-wide keys."""
+    env = os.environ if environ is None else environ
+    if table is not None and not isinstance(table, Mapping):
+        raise SettingsError("benchmarks: expected a table")
+    kwargs: dict[str, Any] = {}
+    targets: list[BenchmarkTarget] = []
+    for key, value in (table or {}).items():
+        if key == "providers":
+            if not isinstance(value, Mapping):
+                raise SettingsError("benchmarks.providers: expected a table of provider tables")
+            targets = [_benchmark_target(name, sub) for name, sub in value.items()]
+            continue
+        if key not in BENCHMARK_KEYS:
+            raise SettingsError(f"benchmarks.{key}: unknown setting; known: "
+                                f"{', '.join(sorted([*BENCHMARK_KEYS, 'providers']))}")
+        kwargs[key] = _coerce(value, BENCHMARK_KEYS[key], f"benchmarks.{key}")
+    for key, type_name in BENCHMARK_KEYS.items():
+        var = f"DISCOVERY_BENCHMARKS_{key.upper()}"
+        if var in env:
+            kwargs[key] = _coerce(env[var], type_name, var)
+    _check_benchmark_numbers(kwargs, "benchmarks")
+    return BenchmarkSettings(targets=tuple(targets), **kwargs)

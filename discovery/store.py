@@ -191,12 +191,113 @@ class MetaRow(BaseModel):
         table_name = "meta"
 
 
-TABLES = [ProviderRow, ModelRow, SourceModelRow, RefreshRunRow, ModelVersionRow, EventRow, MetaRow]
+class BenchmarkRunRow(BaseModel):
+    """One benchmark run of one provider (of one region for Bedrock): what it probed and spent."""
+
+    id = peewee.AutoField()
+    provider = peewee.CharField(index=True)
+    region = peewee.CharField(null=True)
+    trigger = peewee.CharField(default="timer")
+    started_at = peewee.FloatField()
+    finished_at = peewee.FloatField(null=True)
+    outcome = peewee.CharField(default=RUNNING, index=True)
+    planned = peewee.IntegerField(default=0)
+    probed = peewee.IntegerField(default=0)
+    requests = peewee.IntegerField(default=0)
+    spend_usd = peewee.FloatField(default=0.0)
+    skipped = JSONField(null=True)
+    stopped_reason = peewee.TextField(null=True)
+    error = peewee.TextField(null=True)
+
+    class Meta:
+        table_name = "benchmark_runs"
+
+
+class BenchmarkResultRow(BaseModel):
+    """Append-only: one model measured in one run (per region for Bedrock); p50 columns, p90 and samples in data."""
+
+    id = peewee.AutoField()
+    run_id = peewee.IntegerField(index=True)
+    model_id = peewee.CharField(max_length=512)
+    provider = peewee.CharField()
+    region = peewee.CharField(null=True)
+    kind = peewee.CharField()
+    measured_at = peewee.FloatField()
+    samples = peewee.IntegerField(default=0)
+    failures = peewee.IntegerField(default=0)
+    ttft_ms = peewee.FloatField(null=True)
+    output_tokens_per_s = peewee.FloatField(null=True)
+    latency_ms = peewee.FloatField(null=True)
+    input_tokens = peewee.IntegerField(null=True)
+    output_tokens = peewee.IntegerField(null=True)
+    tokens_estimated = peewee.BooleanField(default=False)
+    cost_usd = peewee.FloatField(null=True)
+    error = peewee.TextField(null=True)
+    data = JSONField()
+
+    class Meta:
+        table_name = "benchmark_results"
+        indexes = ((("model_id", "region", "id"), False),)
+
+
+class LifecycleNoticeRow(BaseModel):
+    """A retiring_soon notice given: one per model, kind of date and horizon (see discovery.lifecycle)."""
+
+    model_id = peewee.CharField(max_length=512)
+    kind = peewee.CharField(max_length=16)  # retirement | deprecation
+    horizon = peewee.IntegerField()
+    date = peewee.CharField(max_length=32)
+    created_at = peewee.FloatField()
+
+    class Meta:
+        table_name = "lifecycle_notices"
+        indexes = ((("model_id", "kind", "horizon"), True),)
+
+
+TABLES = [ProviderRow, ModelRow, SourceModelRow, RefreshRunRow, ModelVersionRow, EventRow, MetaRow,
+          BenchmarkRunRow, BenchmarkResultRow, LifecycleNoticeRow]
+
+
+def load_notices() -> dict[tuple[str, str], tuple[str, frozenset[int]]]:
+    """The retiring_soon notices given: (model id, kind) → (the date warned about, its horizons)."""
+    out: dict[tuple[str, str], tuple[str, set[int]]] = {}
+    rows = LifecycleNoticeRow.select(LifecycleNoticeRow.model_id, LifecycleNoticeRow.kind,
+                                     LifecycleNoticeRow.horizon, LifecycleNoticeRow.date).tuples()
+    for model_id, kind, horizon, day in rows:
+        held = out.get((model_id, kind))
+        if held is None or held[0] != day:
+            out[(model_id, kind)] = held = (day, set())
+        held[1].add(horizon)
+    return {key: (day, frozenset(horizons)) for key, (day, horizons) in out.items()}
+
+
+def record_notices(notices: Sequence[Any], now: float) -> list[StoredEvent]:
+    """Store notices given (each covering its horizons, a moved date replacing the old one) and
+    their retiring_soon events, in one transaction."""
+    with db.atomic():
+        for n in notices:
+            # A moved date: the horizons warned about for the old date no longer count.
+            LifecycleNoticeRow.delete().where((LifecycleNoticeRow.model_id == n.model_id)
+                                              & (LifecycleNoticeRow.kind == n.kind)
+                                              & (LifecycleNoticeRow.date != n.date)).execute()
+            for horizon in n.covers:
+                LifecycleNoticeRow.insert(model_id=n.model_id, kind=n.kind, horizon=horizon, date=n.date,
+                                          created_at=now).on_conflict(
+                    conflict_target=[LifecycleNoticeRow.model_id, LifecycleNoticeRow.kind, LifecycleNoticeRow.horizon],
+                    update={LifecycleNoticeRow.date: n.date, LifecycleNoticeRow.created_at: now}).execute()
+        return insert_events([("retiring_soon", n.provider, n.model_id, None, n.event_data()) for n in notices], now)
 
 
 def get_meta(key: str) -> Optional[str]:
     """A stored fact, or None."""
     return MetaRow.select(MetaRow.value).where(MetaRow.key == key).scalar()
+
+
+def meta_with_prefix(prefix: str) -> dict[str, str]:
+    """Every stored fact whose key starts with ``prefix`` (and has a value)."""
+    rows = MetaRow.select(MetaRow.key, MetaRow.value).where(
+        MetaRow.key.startswith(prefix) & MetaRow.value.is_null(False))
+    return {row.key: row.value for row in rows}
 
 
 def set_meta(key: str, value: Optional[str]) -> None:
@@ -790,3 +891,130 @@ def _traced(write: ModelWrite) -> bytes:
 
 def _provenance(model: Model) -> bytes:
     return model.provenance.json()  # type: ignore[attr-defined]
+
+
+# -- benchmarks --------------------------------------------------------------------------------
+
+def commit_benchmarks(report: Any, threshold: float, window: int, now: Optional[float] = None) -> CommitResult:
+    """Write a benchmark run's row, its new results and their outbox events in one transaction.
+
+    ``report`` is a :class:`discovery.benchmark.records.BenchmarkReport`. Each result with samples
+    is compared with the trailing median of the ``window`` previous results of the same model (and
+    region); a regression past ``threshold`` adds a ``benchmark_regressed`` event. A result without
+    samples is stored (its error is history too) and announced, but not compared.
+    """
+    from discovery.benchmark.summary import Summary, regressions
+    from discovery.diff import BENCHMARK_COMPLETED, BENCHMARK_REGRESSED
+
+    now = now or time.time()
+    run = report.run
+    with db.atomic():
+        row = {"provider": run.provider, "region": run.region, "trigger": run.trigger, "started_at": run.started_at,
+               "finished_at": run.finished_at, "outcome": run.outcome, "planned": run.planned, "probed": run.probed,
+               "requests": run.requests, "spend_usd": run.spend_usd,
+               "skipped": [{"model_id": m, "reason": r} for m, r in run.skipped], "stopped_reason": run.stopped_reason,
+               "error": run.error}
+        BenchmarkRunRow.insert(id=run.id, **row).on_conflict(conflict_target=[BenchmarkRunRow.id],
+                                                             update=row).execute()
+        specs: list[tuple[str, Optional[str], Optional[str], Optional[int], Mapping[str, Any]]] = []
+        for result in report.results:
+            summary = result.summary
+            trailing = [] if summary is None else [
+                Summary.from_dict({"ttft_ms": t, "output_tokens_per_s": v})
+                for t, v in (BenchmarkResultRow.select(BenchmarkResultRow.ttft_ms, BenchmarkResultRow.output_tokens_per_s)
+                             .where((BenchmarkResultRow.model_id == result.model_id)
+                                    & (BenchmarkResultRow.region.is_null() if result.region is None
+                                       else BenchmarkResultRow.region == result.region)
+                                    & (BenchmarkResultRow.samples > 0))
+                             .order_by(BenchmarkResultRow.id.desc()).limit(window).tuples())]
+            BenchmarkResultRow.insert(
+                run_id=run.id, model_id=result.model_id, provider=result.provider, region=result.region,
+                kind=result.kind, measured_at=result.measured_at, samples=len(result.samples),
+                failures=len(result.failures), ttft_ms=summary.ttft_ms if summary else None,
+                output_tokens_per_s=summary.output_tokens_per_s if summary else None,
+                latency_ms=summary.latency_ms if summary else None,
+                input_tokens=summary.input_tokens if summary else None,
+                output_tokens=summary.output_tokens if summary else None,
+                tokens_estimated=bool(summary and summary.tokens_estimated), cost_usd=result.cost_usd,
+                error=result.error, data=result.detail()).execute()
+            common = {"benchmark_run_id": run.id, "region": result.region, "kind": result.kind,
+                      "capabilities": list(result.capabilities)}
+            specs.append((BENCHMARK_COMPLETED, result.provider, result.model_id, None, {
+                **common, "summary": summary.to_dict() if summary else None, "cost_usd": result.cost_usd,
+                "failures": [f.error_class for f in result.failures], "error": result.error}))
+            moved = regressions(trailing, summary, threshold) if summary is not None else {}
+            if moved:
+                specs.append((BENCHMARK_REGRESSED, result.provider, result.model_id, None, {
+                    **common, "metrics": moved, "threshold": threshold, "window": len(trailing)}))
+        events = insert_events(specs, now)
+    return CommitResult(events, time.time())
+
+
+def benchmark_result_dict(row: BenchmarkResultRow) -> dict[str, Any]:
+    """A stored result as the API shows it (p50 values at the top, p90, samples and failures inside)."""
+    data = row.data or {}
+    return {"id": row.id, "run_id": row.run_id, "model_id": row.model_id, "provider": row.provider,
+            "region": row.region, "kind": row.kind, "measured_at": row.measured_at, "sample_count": row.samples,
+            "ttft_ms": row.ttft_ms, "output_tokens_per_s": row.output_tokens_per_s, "latency_ms": row.latency_ms,
+            "input_tokens": row.input_tokens, "output_tokens": row.output_tokens,
+            "tokens_estimated": row.tokens_estimated, "cost_usd": row.cost_usd, "error": row.error,
+            "p90": data.get("p90"), "settings": data.get("settings"), "invoked_id": data.get("invoked_id"),
+            "samples": data.get("samples") or [], "failures": data.get("failures") or []}
+
+
+def benchmark_history(model_id: str, limit: int = 50, region: Optional[str] = None) -> list[dict[str, Any]]:
+    """A model's stored results, newest first."""
+    q = (BenchmarkResultRow.select().where(BenchmarkResultRow.model_id == model_id)
+         .order_by(BenchmarkResultRow.id.desc()).limit(limit))
+    if region:
+        q = q.where(BenchmarkResultRow.region == region)
+    return [benchmark_result_dict(r) for r in q]
+
+
+def latest_benchmark_results() -> list[dict[str, Any]]:
+    """The newest result with samples of every (model, region): what the performance summaries start from."""
+    newest = (BenchmarkResultRow.select(peewee.fn.MAX(BenchmarkResultRow.id))
+              .where(BenchmarkResultRow.samples > 0)
+              .group_by(BenchmarkResultRow.model_id, BenchmarkResultRow.region))
+    return [benchmark_result_dict(r) for r in BenchmarkResultRow.select().where(BenchmarkResultRow.id.in_(newest))]
+
+
+def benchmark_run_dict(row: BenchmarkRunRow) -> dict[str, Any]:
+    """A benchmark run as the API shows it."""
+    return {"id": row.id, "provider": row.provider, "region": row.region, "trigger": row.trigger,
+            "outcome": row.outcome, "started_at": row.started_at, "finished_at": row.finished_at,
+            "planned": row.planned, "probed": row.probed, "requests": row.requests,
+            "spend_usd": round(row.spend_usd or 0.0, 8), "stopped_reason": row.stopped_reason, "error": row.error,
+            "skipped": row.skipped or []}
+
+
+def list_benchmark_runs(provider: Optional[str] = None, limit: int = 50, before: Optional[int] = None,
+                        region: Optional[str] = None) -> list[dict[str, Any]]:
+    """Benchmark runs, newest first."""
+    q = BenchmarkRunRow.select().order_by(BenchmarkRunRow.id.desc()).limit(limit)
+    if provider:
+        q = q.where(BenchmarkRunRow.provider == provider)
+    if region:
+        q = q.where(BenchmarkRunRow.region == region)
+    if before:
+        q = q.where(BenchmarkRunRow.id < before)
+    return [benchmark_run_dict(r) for r in q]
+
+
+def benchmark_seed(since: float) -> dict[str, Any]:
+    """What benchmark actors start from: the largest run id, the spend per provider since ``since``
+    (UTC midnight) and when each (provider, region) last started a run."""
+    spend = dict(BenchmarkRunRow.select(BenchmarkRunRow.provider, peewee.fn.SUM(BenchmarkRunRow.spend_usd))
+                 .where(BenchmarkRunRow.started_at >= since).group_by(BenchmarkRunRow.provider).tuples())
+    last = {(p, r): t for p, r, t in BenchmarkRunRow.select(BenchmarkRunRow.provider, BenchmarkRunRow.region,
+                                                            peewee.fn.MAX(BenchmarkRunRow.started_at))
+            .group_by(BenchmarkRunRow.provider, BenchmarkRunRow.region).tuples()}
+    return {"last_run_id": BenchmarkRunRow.select(peewee.fn.MAX(BenchmarkRunRow.id)).scalar() or 0,
+            "spend": {k: float(v or 0.0) for k, v in spend.items()}, "last_started": last}
+
+
+def interrupt_benchmark_runs(now: Optional[float] = None) -> int:
+    """Benchmark runs left ``running`` by a crash become ``interrupted``; return how many."""
+    return (BenchmarkRunRow.update(outcome=INTERRUPTED, finished_at=now or time.time(),
+                                   error="interrupted: the service stopped before this run finished")
+            .where(BenchmarkRunRow.outcome == RUNNING).execute())

@@ -17,9 +17,10 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False  # keep the documented field order
     app.extensions["discovery"] = service
     register_error_handlers(app)
-    from web import bedrock, events, health, models, providers, refresh, status, subscriptions
+    from web import bedrock, benchmarks, events, health, models, providers, reconciliation, refresh, status, subscriptions
 
-    for module in (models, providers, refresh, events, subscriptions, bedrock, health, status):
+    for module in (models, providers, refresh, events, subscriptions, bedrock, benchmarks, health, status,
+                   reconciliation):
         app.register_blueprint(module.bp)
     from web import dashboard
 

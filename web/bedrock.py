@@ -57,7 +57,8 @@ def model_regions(model_id: str):
 
 @bp.get("/models/<path:model_id>/best-regions")
 def best_regions(model_id: str):
-    """The model's regions best first: ``preferred`` (comma list) in the given order, then by latency.
+    """The model's regions best first: ``preferred`` (comma list) in the given order, then by the
+    model's measured TTFT (``ttft_ms``) where it was benchmarked, then by control-plane latency.
 
     Preferred regions where the model is not available are listed in ``preferred_unavailable``.
     :raise 400: ``preferred`` holds something that is not an AWS region name.
@@ -68,6 +69,9 @@ def best_regions(model_id: str):
     svc = service()
     rows = {row["region"]: row for row in svc.model_regions(canonical)}
     ranked = svc.best_regions_for_model(canonical, preferred)
+    measured = svc.view.performance.region_ttft(canonical)
+    for region, row in rows.items():
+        row["ttft_ms"] = measured.get(region)
     return jsonify({
         "model_id": canonical,
         "preferred": list(preferred),

@@ -42,6 +42,25 @@ DEMO_CATALOG_PROVIDERS = ("openai", "anthropic", "google", "gemini", "mistral", 
                           "ollama-cloud", "ollama", "fireworks-ai", "fireworks_ai")
 
 
+# What --demo benchmarks at start, per provider: model globs, and the simulator's pace for it
+# (seconds to the first token, tokens per second), so the leaderboard shows differences.
+DEMO_BENCHMARKS: dict[str, tuple[tuple[str, ...], float, float]] = {
+    "openai": (("openai/gpt-4o-mini", "openai/gpt-4.1-mini", "openai/text-embedding-3-small"), 0.35, 90.0),
+    "anthropic": (("anthropic/claude-haiku-4-5*", "anthropic/claude-sonnet-4-5*"), 0.6, 70.0),
+    "gemini": (("gemini/gemini-2.5-flash", "gemini/gemini-2.5-flash-lite"), 0.4, 160.0),
+    "mistral": (("mistral/mistral-large-2512", "mistral/ministral-8b-latest"), 0.3, 110.0),
+    "groq": (("groq/llama-3.1-8b-instant", "groq/llama-3.3-70b-versatile"), 0.12, 450.0),
+    "together": (("together/*Llama*",), 0.3, 120.0),
+    "cohere": (("cohere/command-a-03-2025", "cohere/command-r*"), 0.45, 80.0),
+    "openrouter": (("openrouter/openai/gpt-4o-mini", "openrouter/anthropic/claude-*haiku*"), 0.55, 75.0),
+    "ollama": (("ollama/llama3.2:3b", "ollama/qwen3:8b"), 0.08, 45.0),
+    "bedrock": (("bedrock/amazon.nova-lite-v1:0", "bedrock/anthropic.claude-haiku-4-5*"), 0.4, 80.0),
+}
+# Bedrock's time to first token per demo region (the model's, not the control plane's latency).
+DEMO_REGION_TTFT = {"us-east-1": 0.45, "us-west-2": 0.5, "eu-central-1": 0.36, "eu-west-1": 0.4,
+                    "ap-northeast-1": 0.6, "ap-southeast-2": 0.7}
+
+
 class _Stop(SystemExit):
     """Raised in the main thread by SIGTERM/SIGINT to leave the server loop.
 
@@ -90,7 +109,29 @@ def demo_bedrock(simulator: Any) -> Any:
         simulator.state.set_latency(f"bedrock@{region}", seconds)
     return BedrockSettings(enabled=True, regions=tuple(DEMO_LATENCIES),
                            endpoint_url=simulator.url + "/bedrock/{region}", ec2_endpoint_url=simulator.url + "/ec2",
+                           runtime_endpoint_url=simulator.url + "/bedrock/{region}",
                            refresh_interval=60.0, timeout=5.0, unavailable_recheck_interval=600.0)
+
+
+def demo_benchmarks(simulator: Any) -> Any:
+    """Benchmarks of two models per demo provider (and Bedrock region) a few seconds after start.
+
+    Prices are the catalogs' (the simulator bills nothing); local servers have none, so they are
+    allowed to go unpriced. The simulator is set to a different pace per provider and region.
+    """
+    from discovery.settings import BenchmarkSettings, BenchmarkTarget
+
+    targets = []
+    for name, (globs, ttft, rate) in DEMO_BENCHMARKS.items():
+        if name == "bedrock":
+            for region, region_ttft in DEMO_REGION_TTFT.items():
+                simulator.state.set_stream(f"bedrock@{region}", ttft=region_ttft, tokens_per_second=rate, output_tokens=64)
+        else:
+            route = dict((n, r) for n, _, r in DEMO_SOURCES).get(name, name)
+            simulator.state.set_stream(route, ttft=ttft, tokens_per_second=rate, output_tokens=64)
+        targets.append(BenchmarkTarget(name, enabled=True, models=globs, max_models=2,
+                                       allow_unknown_prices=name in ("ollama", "vllm")))
+    return BenchmarkSettings(start_delay=3.0, interval=900.0, samples=3, targets=tuple(targets))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -139,7 +180,8 @@ def serve(args: argparse.Namespace) -> int:
         simulator = SimulatorServer()
         simulator.start()
         logger.info("demo: provider simulator on {}", simulator.url)
-        settings = replace(settings, demo=True, providers=demo_providers(simulator), bedrock=demo_bedrock(simulator))
+        settings = replace(settings, demo=True, providers=demo_providers(simulator), bedrock=demo_bedrock(simulator),
+                           benchmarks=demo_benchmarks(simulator))
 
     stop_event = threading.Event()
 

@@ -1,11 +1,17 @@
 """/api/v1/models: list, detail and history."""
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, time
+from email.utils import format_datetime
+from urllib.parse import quote
+
 from flask import Blueprint, Response, jsonify, request
 
+from discovery.lifecycle import may_have_dates
 from discovery.model import CAPABILITIES, dumps, join_record, loads
 from discovery.query import ModelQuery, QueryError, run_query
 from discovery.taxonomy import CAPABILITY_ALIASES
+from web.benchmarks import model_benchmarks, start_model_benchmark
 from web.context import flag, int_arg, service
 from web.errors import ApiError
 
@@ -24,10 +30,12 @@ def _page(args: dict[str, str], provider: str | None = None):
         query = ModelQuery.from_args(args)
     except QueryError as exc:
         raise ApiError(400, "invalid_query", str(exc)) from None
-    index = service().index
-    page = run_query(index, query)
-    # The records are encoded once, when their version is made: a page is a join of those bytes.
-    body = b"".join((b'{"data":[', b",".join([e.body for e in page.items]),
+    svc = service()
+    index, performance = svc.index, svc.view.performance
+    page = run_query(index, query, performance)
+    # The records are encoded once, when their version is made: a page is a join of those bytes,
+    # each with its measured performance spliced in.
+    body = b"".join((b'{"data":[', b",".join([performance.splice(e.id, e.body) for e in page.items]),
                      b'],"total":%d,"limit":%d,"offset":%d,"catalog_version":%d}'
                      % (page.total, page.limit, page.offset, index.version)))
     return Response(body, mimetype="application/json")
@@ -38,8 +46,8 @@ def list_models():
     """The catalog, filtered, sorted and paged.
 
     Filters: provider, capability (all of a comma list; aliases accepted), input_modality,
-    output_modality, kind, status, q (text in id or name), id (glob), live; sort (prefix '-'
-    for descending); limit, offset.
+    output_modality, kind, status, q (text in id or name), id (glob), live, max_ttft_ms (measured);
+    sort (a field, or ttft, output_speed, latency; prefix '-' for descending); limit, offset.
     :raise 400: an unknown parameter, capability, kind, status, modality or sort field.
     """
     return _page(_query_args())
@@ -47,13 +55,15 @@ def list_models():
 
 @bp.get("/models/<path:model_id>")
 def get_model(model_id: str):
-    """One model's full record; ``?raw=false`` leaves out the provider's own answer.
+    """One model's full record with its measured ``performance``; ``?raw=false`` leaves out the provider's answer.
 
     ``provenance`` maps each field to the source it came from and when that source last answered.
     :raise 404: no model with that id.
     """
     if model_id.endswith("/history"):
         return model_history(model_id[: -len("/history")])
+    if model_id.endswith("/benchmarks"):
+        return model_benchmarks(model_id[: -len("/benchmarks")])
     svc = service()
     entry = svc.index.entry(model_id)
     if entry is None:
@@ -67,8 +77,50 @@ def get_model(model_id: str):
         if not isinstance(item, dict):  # stored by an older version: the source alone
             item = fields[path] = {"source": item, "entry": None, "match": None}
         item["verified_at"] = verified.get(item.get("source"))
-    body = join_record(entry.body, dumps(fields), raw if flag("raw", True) else None)
-    return Response(body, mimetype="application/json")
+    # Measured performance is spliced in: a benchmark makes no new version of the record.
+    body = join_record(svc.view.performance.splice(model_id, entry.body), dumps(fields),
+                       raw if flag("raw", True) else None)
+    return Response(body, mimetype="application/json", headers=lifecycle_headers(entry.body))
+
+
+def lifecycle_headers(body: bytes) -> dict[str, str]:
+    """``Deprecation`` (RFC 9745, ``@`` unix seconds), ``Sunset`` (RFC 8594, an HTTP date) and a
+    ``successor-version`` link for a model whose provider has set those dates."""
+    if not may_have_dates(body) and b'"successor":"' not in body:
+        return {}
+    lifecycle = loads(body).get("lifecycle") or {}
+    out: dict[str, str] = {}
+    deprecation, retirement = _day(lifecycle.get("deprecation_date")), _day(lifecycle.get("retirement_date"))
+    if deprecation is not None:
+        out["Deprecation"] = f"@{int(deprecation.timestamp())}"
+    if retirement is not None:
+        out["Sunset"] = format_datetime(retirement, usegmt=True)
+    successor = lifecycle.get("successor")
+    if isinstance(successor, str) and successor:
+        provider = loads(body).get("provider") or ""
+        target = successor if "/" in successor else f"{provider}/{successor}"
+        out["Link"] = f'</api/v1/models/{quote(target, safe="/:")}>; rel="successor-version"'
+    return out
+
+
+def _day(value) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.combine(date.fromisoformat(value[:10]), time(0), tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+@bp.post("/models/<path:model_id>")
+def post_model(model_id: str):
+    """``POST /api/v1/models/<id>/benchmarks`` runs a benchmark (see web.benchmarks); nothing else is posted here.
+
+    :raise 405: any other path.
+    """
+    if model_id.endswith("/benchmarks"):
+        return start_model_benchmark(model_id[: -len("/benchmarks")])
+    raise ApiError(405, "method_not_allowed", "only /api/v1/models/<id>/benchmarks takes POST")
 
 
 def model_history(model_id: str):

@@ -54,6 +54,7 @@ def overview():
     state = _state()
     return jsonify({name: {"models": len(state.model_items(name)), "faults": state.faults(name),
                            "latency": state.latency(name), "page_size": state.page_size(name),
+                           "stream": state.stream(name),
                            "requests": state.request_count(name),
                            "expects_key": state.expected_key(name) is not None}
                     for name in state.providers})
@@ -143,6 +144,18 @@ def set_latency(provider: str):
     """Delay every answer: ``{"seconds": 0.5}``."""
     _state().set_latency(provider, _number_field("seconds"))
     return jsonify({"ok": True})
+
+
+@blueprint.get("/<provider>/stream")
+def stream_settings(provider: str):
+    """How the provider streams chat answers: ttft, tokens_per_second, output_tokens, thinking_tokens, usage."""
+    return jsonify(_state().stream(provider))
+
+
+@blueprint.post("/<provider>/stream")
+def set_stream(provider: str):
+    """Change the stream knobs: ``{"ttft": 0.3, "tokens_per_second": 50, "usage": false}``."""
+    return jsonify({"ok": True, "stream": _state().set_stream(provider, **_body())})
 
 
 @blueprint.post("/<provider>/page_size")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -67,6 +68,8 @@ def before_provider_request() -> Response | None:
     fmt = _format()
     if fmt is None:
         return None
+    # Streamed answers are paced from here: the time Flask takes to dispatch is the provider's too.
+    g.sim_arrived = time.monotonic()
     state, provider, path = _state(), fmt.provider, request.path
     state.record_request(provider, _log_entry(fmt))
     latency = state.latency(provider)

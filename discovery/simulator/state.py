@@ -27,6 +27,8 @@ FAULT_PARAMS: dict[str, frozenset[str]] = {
     "huge": frozenset({"mb", "times", "path"}),
     "drip": frozenset({"bytes_per_second", "times", "path"}),
     "close": frozenset({"times", "path"}),
+    # A streaming chat answer breaks off after this many answer tokens with the format's in-stream error.
+    "midstream": frozenset({"after_tokens", "message", "times", "path"}),
 }
 FAULT_KINDS = tuple(FAULT_PARAMS)
 FAULT_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -36,9 +38,15 @@ FAULT_DEFAULTS: dict[str, dict[str, Any]] = {
     "hang": {"seconds": 30.0},
     "huge": {"mb": 80},
     "drip": {"bytes_per_second": 1024},
+    "midstream": {"after_tokens": 3},
 }
 # Recent requests kept per provider; the count covers every request since the last reset.
 REQUEST_LOG_SIZE = 500
+# How a provider streams chat answers (set_stream): seconds to the first answer token, answer tokens
+# per second after it, how many answer tokens (at most the request's cap), thinking tokens sent
+# before the answer, and whether the usage report is sent. Fast by default, so tests stay quick.
+STREAM_DEFAULTS: dict[str, Any] = {"ttft": 0.02, "tokens_per_second": 500.0, "output_tokens": 32,
+                                   "thinking_tokens": 0, "usage": True}
 
 
 class _Remove:
@@ -91,7 +99,7 @@ def validate_fault(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
                          f"it takes: {', '.join(sorted(FAULT_PARAMS[kind]))}")
     out = {**FAULT_DEFAULTS.get(kind, {}), **{k: v for k, v in params.items() if v is not None}}
     numeric = {"status": int, "times": int, "retry_after": float, "seconds": float,
-               "mb": float, "bytes_per_second": float}
+               "mb": float, "bytes_per_second": float, "after_tokens": int}
     for key, kind_type in numeric.items():
         if key in out:
             value = out[key]
@@ -132,6 +140,28 @@ class _ProviderState:
         self.request_count = 0
         self.log: deque[dict[str, Any]] = deque(maxlen=REQUEST_LOG_SIZE)
         self.options: dict[str, Any] = {}
+        self.stream: dict[str, Any] = dict(STREAM_DEFAULTS)
+
+
+def validate_stream(changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Check stream knobs (see STREAM_DEFAULTS); returns them converted. Raises ValueError saying what is wrong."""
+    unknown = set(changes) - set(STREAM_DEFAULTS)
+    if unknown:
+        raise ValueError(f"unknown stream setting {', '.join(sorted(unknown))}; "
+                         f"valid: {', '.join(STREAM_DEFAULTS)}")
+    out: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key == "usage":
+            if not isinstance(value, bool):
+                raise ValueError(f"stream setting 'usage' must be true or false, got {value!r}")
+            out[key] = value
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"stream setting {key!r} must be a number, got {value!r}")
+        if value < 0 or (key == "tokens_per_second" and value <= 0):
+            raise ValueError(f"stream setting {key!r} must be {'positive' if key == 'tokens_per_second' else '>= 0'}")
+        out[key] = int(value) if key in ("output_tokens", "thinking_tokens") else float(value)
+    return out
 
 
 class SimulatorState:
@@ -325,6 +355,19 @@ class SimulatorState:
         """The key the provider requires, or None."""
         with self._lock:
             return self._get(provider).expected_key
+
+    def set_stream(self, provider: str, **knobs: Any) -> dict[str, Any]:
+        """Change how the provider streams chat answers (STREAM_DEFAULTS names the knobs); returns them all."""
+        clean = validate_stream(knobs)
+        with self._lock:
+            ps = self._get(provider)
+            ps.stream = {**ps.stream, **clean}
+            return dict(ps.stream)
+
+    def stream(self, provider: str) -> dict[str, Any]:
+        """The provider's stream knobs."""
+        with self._lock:
+            return dict(self._get(provider).stream)
 
     # -- request log -----------------------------------------------------------------------------
     def record_request(self, provider: str, entry: Mapping[str, Any]) -> None:

@@ -55,10 +55,19 @@ def test_dropped_and_changed_models_show_in_history_and_reach_a_subscriber(runni
     old_ctx = claude["limit"]["context"]
     state.update_model("modelsdev", "anthropic", {"models": {claude_id: {"limit": {"context": old_ctx + 1000}}}})
 
-    for name in ("openai", "modelsdev"):
+    def refresh(name):
         resp = client.post(f"/api/v1/providers/{name}/refresh?wait=true")
         assert resp.status_code == 200, resp.get_json()
         assert resp.get_json()["runs"][0]["outcome"] == "succeeded"
+        return resp.get_json()["runs"][0]
+
+    for name in ("openai", "modelsdev"):
+        refresh(name)
+    # Left out of one answer: missing, within its grace (one answer by default), still served.
+    ids = {m["id"] for m in client.get("/api/v1/models?limit=1000").get_json()["data"]}
+    assert f"openai/{dropped}" in ids
+    assert running.reconciliation()["providers"]["openai"]["missing"][0]["model_id"] == f"openai/{dropped}"
+    assert refresh("openai")["removed"] == 1  # left out of a second answer: removed
 
     ids = {m["id"] for m in client.get("/api/v1/models?limit=1000").get_json()["data"]}
     assert f"openai/{dropped}" not in ids

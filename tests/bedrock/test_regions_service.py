@@ -97,6 +97,10 @@ def test_region_going_dark_opens_only_its_breaker_and_keeps_last_known_regions(s
         return outcome.outcome == "succeeded"
 
     wait_for(refreshed_ok, timeout=10, what="eu-west-1 to answer again once its breaker lets a call through")
+    # Left out of one answer, the model is missing from the region within its grace; a second removes it.
+    assert "eu-west-1" in service.index.get(model_id).regions
+    (outcome,) = service.wait(service.refresh_bedrock(["eu-west-1"]), timeout=10)
+    assert outcome.outcome == "succeeded"
     assert set(service.index.get(model_id).regions) == {"us-east-1", "us-west-2"}
 
 
@@ -108,6 +112,8 @@ def test_model_leaving_one_region_produces_an_updated_event_naming_regions(start
     service.subscribe(events.extend, kinds=["updated"], model_glob=model_id)
 
     simulator.state.remove_model("bedrock@us-west-2", model_id.removeprefix("bedrock/"))
+    (outcome,) = service.wait(service.refresh_bedrock(["us-west-2"]), timeout=10)
+    assert outcome.outcome == "succeeded" and outcome.updated == 0  # missing, within its grace
     (outcome,) = service.wait(service.refresh_bedrock(["us-west-2"]), timeout=10)
     assert outcome.outcome == "succeeded" and outcome.updated >= 1
 

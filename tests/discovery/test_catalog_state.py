@@ -13,7 +13,8 @@ def state(db_url):
     store.open_database(db_url)
     store.ensure_provider("openai", "openai", False)
     store.ensure_provider("modelsdev", "modelsdev", True)
-    s = CatalogState({"openai": False, "modelsdev": True})
+    # Removal mechanics: a model left out is removed at once (the grace has its own tests).
+    s = CatalogState({"openai": False, "modelsdev": True}, missing_grace_refreshes=0)
     yield s
     store.close_database()
 

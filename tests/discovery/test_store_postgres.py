@@ -39,7 +39,8 @@ def state():
         store.open_database(f"{PG_URL}?options=-csearch_path%3D{schema}")
         store.ensure_provider("openai", "openai", False)
         store.ensure_provider("modelsdev", "modelsdev", True)
-        yield CatalogState({"openai": False, "modelsdev": True})
+        # Removal mechanics: a model left out is removed at once (the grace has its own tests).
+        yield CatalogState({"openai": False, "modelsdev": True}, missing_grace_refreshes=0)
         store.close_database()
     finally:
         admin.cursor().execute(f"DROP SCHEMA {schema} CASCADE")

@@ -77,3 +77,14 @@ def test_admin_bad_input_is_a_400_that_says_what_was_wrong(sim, http, admin, met
 def test_admin_unknown_provider_or_model_is_404(sim, http, admin):
     assert http.post(f"{admin}/nope/fault", json={"kind": "empty"}).status_code == 404
     assert http.delete(f"{admin}/openai/models/no-such").status_code == 404
+
+
+def test_stream_knobs_are_set_and_read_over_http_and_checked(sim, http):
+    url = f"{sim.url}/_admin/openai/stream"
+    resp = http.post(url, json={"ttft": 0.3, "tokens_per_second": 50, "usage": False})
+    assert resp.status_code == 200 and resp.json()["stream"]["ttft"] == 0.3
+    assert http.get(url).json() == {**sim.state.stream("openai"), "tokens_per_second": 50.0, "usage": False}
+    assert http.post(url, json={"tokens_per_second": 0}).status_code == 400
+    assert http.post(url, json={"colour": 1}).status_code == 400
+    resp = http.post(f"{sim.url}/_admin/openai/fault", json={"kind": "midstream", "after_tokens": 2, "times": 1})
+    assert resp.status_code == 200 and resp.json()["faults"][0]["after_tokens"] == 2

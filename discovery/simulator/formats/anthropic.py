@@ -1,19 +1,36 @@
-"""Anthropic ``GET /v1/models`` (cursor pages) and ``GET /v1/models/{id}``.
+"""Anthropic ``GET /v1/models`` (cursor pages), ``GET /v1/models/{id}`` and ``POST /v1/messages`` (streamed).
 
 Pages: ``limit`` (default 20, 1-1000), ``after_id`` / ``before_id``; the answer carries
 ``has_more``, ``first_id`` and ``last_id``. Newest model first. Requires ``anthropic-version``;
 the key travels in ``x-api-key``. Claude 3 rows have only the four base fields; newer ones add
 ``max_input_tokens``, ``max_tokens`` and ``capabilities`` (as the 2026 API does). Aliases such as
 ``claude-sonnet-4-5`` and retired models are not listed, as on the real API.
+
+A message stream is named SSE events: ``message_start`` (input tokens), ``content_block_start``,
+a ``ping``, ``content_block_delta`` (``text_delta``; a ``thinking`` block with ``thinking_delta``
+and ``signature_delta`` first when the model thinks), ``content_block_stop``, ``message_delta``
+(stop reason and the cumulative ``output_tokens``) and ``message_stop``; a mid-stream failure is
+``event: error`` with an ``overloaded_error``. ``max_tokens`` is required.
 """
 from __future__ import annotations
 
+import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from flask import Blueprint, Request, request
+from flask import Blueprint, Request, Response, request
 
+from discovery.simulator.formats.streaming import (
+    StreamPlan,
+    int_field,
+    message_text,
+    paced,
+    request_id,
+    send_immediately,
+    sse,
+    stream_plan,
+)
 from discovery.simulator.formats.wire import (
     WireFormat,
     error_response,
@@ -159,6 +176,71 @@ def get_model(model_id: str):
         if key == model_id:
             return json_response(_shaped(record), headers=_headers())
     return error_response(404, "not_found", f"model: {model_id}")
+
+
+def _event(kind: str, body: dict[str, Any]) -> bytes:
+    return sse(json.dumps({"type": kind, **body}, separators=(",", ":")), event=kind)
+
+
+def _message_events(plan: StreamPlan, model: str, state: Any) -> Iterator[bytes]:
+    usage = {"input_tokens": plan.prompt_tokens, "cache_creation_input_tokens": 0, "cache_read_input_tokens": 0,
+             "output_tokens": 1}
+    yield _event("message_start", {"message": {"id": request_id("msg_"), "type": "message", "role": "assistant",
+                                               "model": model, "content": [], "stop_reason": None,
+                                               "stop_sequence": None, "usage": usage}})
+    block = 0
+    opened: str | None = None
+    for piece in paced(plan, state):
+        if piece.kind == "error":
+            yield _event("error", {"error": {"type": "overloaded_error", "message": piece.text}})
+            return
+        if opened != piece.kind:
+            if opened is not None:
+                if opened == "thinking":
+                    yield _event("content_block_delta", {"index": block, "delta": {
+                        "type": "signature_delta", "signature": "EqQBCgIYAhIM1gbcDa9GJwZA2b3hGgxBdjrkzLoky3dl1pk"}})
+                yield _event("content_block_stop", {"index": block})
+                block += 1
+            start = {"type": "thinking", "thinking": ""} if piece.kind == "thinking" else {"type": "text", "text": ""}
+            yield _event("content_block_start", {"index": block, "content_block": start})
+            if block == 0:
+                yield _event("ping", {})
+            opened = piece.kind
+        delta = ({"type": "thinking_delta", "thinking": piece.text} if piece.kind == "thinking"
+                 else {"type": "text_delta", "text": piece.text})
+        yield _event("content_block_delta", {"index": block, "delta": delta})
+    if opened is not None:
+        yield _event("content_block_stop", {"index": block})
+    final: dict[str, Any] = {"delta": {"stop_reason": "max_tokens" if plan.capped else "end_turn",
+                                       "stop_sequence": None}}
+    if plan.usage:
+        final["usage"] = {"output_tokens": plan.output_tokens}
+    yield _event("message_delta", final)
+    yield _event("message_stop", {})
+
+
+@blueprint.post("/v1/messages")
+def create_message():
+    """A streamed message. :raise 400: no ``max_tokens`` or messages, or not streamed. :raise 404: unknown model."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
+        return error_response(400, "bad_request", "messages: Field required")
+    model = body.get("model")
+    if not isinstance(model, str) or not any(key == model for key, _ in served_items(PROVIDER)):
+        return error_response(404, "not_found", f"model: {model}")
+    cap = int_field(body, "max_tokens")
+    if cap is None:
+        return error_response(400, "bad_request", "max_tokens: Field required")
+    thinking = body.get("thinking") if isinstance(body.get("thinking"), dict) else {}
+    if thinking.get("type") == "enabled" and body.get("temperature") not in (None, 1, 1.0):
+        return error_response(400, "bad_request", "`temperature` may only be set to 1 when thinking is enabled")
+    if not body.get("stream"):
+        return error_response(400, "bad_request", "this simulator serves streamed messages only (stream: true)")
+    state = sim_state()
+    plan = stream_plan(state, PROVIDER, cap, message_text(body["messages"]))
+    send_immediately()
+    return Response(_message_events(plan, model, state), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", **_headers()})
 
 
 FORMAT = WireFormat(

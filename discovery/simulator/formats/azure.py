@@ -14,6 +14,7 @@ from typing import Any
 
 from flask import Blueprint, Request
 
+from discovery.simulator.formats.openai_chat import chat_completion, embeddings
 from discovery.simulator.formats.wire import (
     WireFormat,
     error_response,
@@ -127,6 +128,23 @@ def get_model(model_id: str):
         if record.get("id") == model_id:
             return json_response({k: v for k, v in record.items() if k != HIDDEN_KEY})
     return error_response(404, "not_found", "The model was not found.")
+
+
+def _deployed(model: str) -> bool:
+    # Deployments are named after the models they serve here.
+    return any(record.get("id") == model for record in served_records(PROVIDER))
+
+
+@blueprint.post("/openai/deployments/<deployment>/chat/completions")
+def chat_completions(deployment: str):
+    """A deployment's streamed chat completion (a content-filter chunk first). :raise 404: no such deployment."""
+    return chat_completion(PROVIDER, deployment, content_filter=True, known=_deployed)
+
+
+@blueprint.post("/openai/deployments/<deployment>/embeddings")
+def deployment_embeddings(deployment: str):
+    """A deployment's embeddings. :raise 404: no such deployment."""
+    return embeddings(PROVIDER, deployment, known=_deployed)
 
 
 FORMAT = WireFormat(

@@ -31,6 +31,7 @@ from xml.sax.saxutils import escape
 
 from flask import Blueprint, Request, Response, g, request
 
+from discovery.simulator.formats import bedrock_runtime
 from discovery.simulator.formats.wire import (
     WireFormat,
     bearer_key,
@@ -287,8 +288,9 @@ def _refuse_unless_offered() -> Response | None:
     if not state.option(provider, "offered"):
         return error_response(403, "auth", INVALID_TOKEN)
     if state.option(provider, "access_denied"):
-        action = "bedrock:ListFoundationModels" if request.path.endswith("foundation-models") \
-            else "bedrock:ListInferenceProfiles"
+        action = ("bedrock:ListFoundationModels" if request.path.endswith("foundation-models")
+                  else "bedrock:InvokeModelWithResponseStream" if "/model/" in request.path
+                  else "bedrock:ListInferenceProfiles")
         return error_response(403, "forbidden", f"User: arn:aws:iam::{ACCOUNT}:user/discovery is not authorized "
                                                 f"to perform: {action} because no identity-based policy allows "
                                                 f"the {action} action")
@@ -353,6 +355,10 @@ def _region_format(region: str) -> WireFormat:
     blueprint.after_request(_add_error_type)
     blueprint.add_url_rule("/foundation-models", "list_foundation_models", list_foundation_models)
     blueprint.add_url_rule("/inference-profiles", "list_inference_profiles", list_inference_profiles)
+    # Bedrock Runtime answers on the same simulated endpoint (point both boto3 clients at it).
+    blueprint.add_url_rule("/model/<path:model_id>/converse-stream", "converse_stream", bedrock_runtime.converse_stream,
+                           methods=["POST"])
+    blueprint.add_url_rule("/model/<path:model_id>/invoke", "invoke", bedrock_runtime.invoke, methods=["POST"])
     return WireFormat(
         provider=provider, url_prefix=f"/bedrock/{region}", blueprint=blueprint,
         default_records=lambda: region_records(region), record_id=record_id, error_body=error_body,

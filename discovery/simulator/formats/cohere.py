@@ -3,14 +3,31 @@
 Rows: ``name``, ``endpoints``, ``finetuned``, ``context_length``, ``tokenizer_url``,
 ``default_endpoints``, ``features`` (null for some models), ``is_deprecated`` and
 ``sampling_defaults``. The ``endpoint`` and ``default_only`` filters work as documented.
+
+``POST /v2/chat`` with ``stream: true`` streams named events: ``message-start``,
+``content-start``, ``content-delta`` (``delta.message.content.text``, or ``.thinking`` in a
+thinking block), ``content-end`` and ``message-end`` with ``finish_reason`` and ``usage``
+(``billed_units`` and ``tokens``); a failure mid-way ends with ``finish_reason: ERROR`` and
+``delta.error``. ``POST /v2/embed`` answers ``embeddings.float`` and ``meta.billed_units``.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 
+from discovery.simulator.formats.streaming import (
+    StreamPlan,
+    int_field,
+    message_text,
+    paced,
+    request_id,
+    send_immediately,
+    sse,
+    stream_plan,
+)
 from discovery.simulator.formats.wire import (
     WireFormat,
     decode_page_token,
@@ -96,6 +113,75 @@ def list_models():
     if start + size < len(rows):
         body["next_page_token"] = encode_page_token(start + size)
     return json_response(body)
+
+
+def _event(kind: str, body: dict[str, Any]) -> bytes:
+    return sse(json.dumps({"type": kind, **body}, separators=(",", ":")), event=kind)
+
+
+def _chat_events(plan: StreamPlan, state: Any) -> Iterator[bytes]:
+    yield _event("message-start", {"id": request_id(""), "delta": {"message": {
+        "role": "assistant", "content": [], "tool_plan": "", "tool_calls": [], "citations": []}}})
+    index, opened = 0, None
+    for piece in paced(plan, state):
+        if piece.kind == "error":
+            if opened is not None:
+                yield _event("content-end", {"index": index})
+            yield _event("message-end", {"delta": {"finish_reason": "ERROR", "error": piece.text}})
+            return
+        if opened != piece.kind:
+            if opened is not None:
+                yield _event("content-end", {"index": index})
+                index += 1
+            yield _event("content-start", {"index": index, "delta": {"message": {"content": {
+                "type": piece.kind, piece.kind: ""}}}})
+            opened = piece.kind
+        yield _event("content-delta", {"index": index, "delta": {"message": {"content": {piece.kind: piece.text}}}})
+    if opened is not None:
+        yield _event("content-end", {"index": index})
+    delta: dict[str, Any] = {"finish_reason": "MAX_TOKENS" if plan.capped else "COMPLETE"}
+    if plan.usage:
+        counts = {"input_tokens": plan.prompt_tokens, "output_tokens": plan.output_tokens}
+        delta["usage"] = {"billed_units": counts, "tokens": {**counts, "input_tokens": plan.prompt_tokens + 200}}
+    yield _event("message-end", {"delta": delta})
+
+
+def _known(model: Any) -> bool:
+    return isinstance(model, str) and any(r.get("name") == model for r in served_records(PROVIDER))
+
+
+@blueprint.post("/v2/chat")
+def chat():
+    """A streamed chat answer. :raise 400: no messages, or not streamed. :raise 404: unknown model."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list) or not body["messages"]:
+        return error_response(400, "bad_request", "invalid request: messages must not be empty")
+    if not _known(body.get("model")):
+        return error_response(404, "not_found", f"model '{body.get('model')}' not found, make sure the correct "
+                                                "model ID was used and that you have access to the model.")
+    if not body.get("stream"):
+        return error_response(400, "bad_request", "this simulator serves streamed chat only (stream: true)")
+    state = sim_state()
+    plan = stream_plan(state, PROVIDER, int_field(body, "max_tokens"), message_text(body["messages"]))
+    send_immediately()
+    return Response(_chat_events(plan, state), mimetype="text/event-stream")
+
+
+@blueprint.post("/v2/embed")
+def embed():
+    """Float embeddings of ``texts``. :raise 400: no texts. :raise 404: unknown model."""
+    body = request.get_json(silent=True)
+    texts = body.get("texts") if isinstance(body, dict) else None
+    if not isinstance(texts, list) or not texts:
+        return error_response(400, "bad_request", "invalid request: texts must not be empty")
+    if not _known(body.get("model")):
+        return error_response(404, "not_found", f"model '{body.get('model')}' not found")
+    state = sim_state()
+    state.wait(float(state.stream(PROVIDER)["ttft"]))
+    tokens = sum(max(1, len(str(t)) // 4) for t in texts)
+    return json_response({"id": request_id(""), "texts": texts,
+                          "embeddings": {"float": [[0.0125, -0.031, 0.0042, 0.5] for _ in texts]},
+                          "meta": {"api_version": {"version": "2"}, "billed_units": {"input_tokens": tokens}}})
 
 
 FORMAT = WireFormat(

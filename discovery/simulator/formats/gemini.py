@@ -5,14 +5,22 @@ sampling fields appear only where the model has them and ``thinking`` only when 
 no vision, tools or deprecation flag: embeddings are the rows with ``embedContent``, Imagen and
 Veo the ones with ``predict`` / ``predictLongRunning``. As on the real API, a wrong key is a 400
 ``API_KEY_INVALID`` and a missing one a 403, not a 401.
+
+``POST /v1beta/models/{id}:streamGenerateContent?alt=sse`` streams ``data: {GenerateContentResponse}``
+frames separated by CRLF pairs with no terminator (the end of the body ends it); ``usageMetadata``
+is on every chunk and cumulative, ``finishReason`` on the last. Thoughts are silent unless
+``includeThoughts`` is set. The thinking checks are the real ones: 2.5 Pro refuses a budget of 0
+and ``thinkingLevel`` is for Gemini 3 only. ``:embedContent`` answers ``embedding.values``.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from flask import Blueprint, Request, request
+from flask import Blueprint, Request, Response, request
 
+from discovery.simulator.formats.streaming import StreamPlan, int_field, message_text, paced, send_immediately, stream_plan
 from discovery.simulator.formats.wire import (
     WireFormat,
     decode_page_token,
@@ -174,6 +182,89 @@ def get_model(model_id: str):
             return json_response(record)
     return error_response(404, "not_found", f"models/{model_id} is not found for API version v1beta, "
                                             "or is not supported for generateContent.")
+
+
+def _chunks(plan: StreamPlan, model: str, thoughts: bool, state: Any) -> Iterator[bytes]:
+    sent = 0
+
+    def chunk(parts: list[dict[str, Any]], finish: str | None = None) -> bytes:
+        candidate: dict[str, Any] = {"content": {"parts": parts, "role": "model"}, "index": 0}
+        if finish:
+            candidate["finishReason"] = finish
+        body: dict[str, Any] = {"candidates": [candidate]}
+        if plan.usage:
+            answer = max(0, sent - plan.thinking_tokens)
+            body["usageMetadata"] = {"promptTokenCount": plan.prompt_tokens, "candidatesTokenCount": answer,
+                                     "thoughtsTokenCount": min(sent, plan.thinking_tokens),
+                                     "totalTokenCount": plan.prompt_tokens + sent}
+        body.update(modelVersion=model, responseId="sim-" + model)
+        return f"data: {json.dumps(body, separators=(',', ':'))}\r\n\r\n".encode()
+
+    for piece in paced(plan, state):
+        if piece.kind == "error":
+            error = {"error": {"code": 500, "message": piece.text, "status": "INTERNAL"}}
+            yield f"data: {json.dumps(error)}\r\n\r\n".encode()
+            return
+        sent += 1
+        if piece.kind == "thinking":
+            if thoughts:
+                yield chunk([{"text": piece.text, "thought": True}])
+            continue
+        yield chunk([{"text": piece.text}])
+    yield chunk([{"text": ""}], "MAX_TOKENS" if plan.capped else "STOP")
+
+
+def _thinking_refusal(model: str, config: Any) -> Response | None:
+    thinking = config.get("thinkingConfig") if isinstance(config, dict) else None
+    if not isinstance(thinking, dict):
+        return None
+    if "thinkingLevel" in thinking and not model.startswith("gemini-3"):
+        return error_response(400, "bad_request", "Thinking level is not supported for this model.")
+    if thinking.get("thinkingBudget") == 0 and "2.5-pro" in model:
+        return error_response(400, "bad_request", "Budget 0 is invalid. This model only works in thinking mode.")
+    return None
+
+
+def _embed(model: str) -> Response:
+    body = request.get_json(silent=True)
+    parts = ((body or {}).get("content") or {}).get("parts") if isinstance(body, dict) else None
+    if not isinstance(parts, list) or not parts:
+        return error_response(400, "bad_request", "content is required")
+    state = sim_state()
+    state.wait(float(state.stream(PROVIDER)["ttft"]))
+    return json_response({"embedding": {"values": [0.0125, -0.031, 0.0042, 0.5]}})
+
+
+@blueprint.post("/v1beta/models/<path:target>")
+def call_model(target: str):
+    """``{id}:streamGenerateContent`` (with ``alt=sse``) or ``{id}:embedContent``.
+
+    :raise 400: another method, no ``alt=sse``, no contents, or thinking settings the model refuses.
+    :raise 404: no such model.
+    """
+    model, _, method = target.rpartition(":")
+    if not any(key == model for key, _ in served_items(PROVIDER)):
+        return error_response(404, "not_found", f"models/{model} is not found for API version v1beta, "
+                                                "or is not supported for generateContent.")
+    if method == "embedContent":
+        return _embed(model)
+    if method != "streamGenerateContent" or request.args.get("alt") != "sse":
+        return error_response(400, "bad_request", "this simulator serves streamGenerateContent?alt=sse and "
+                                                  "embedContent only")
+    body = request.get_json(silent=True)
+    contents = body.get("contents") if isinstance(body, dict) else None
+    if not isinstance(contents, list) or not contents:
+        return error_response(400, "bad_request", "contents is not specified")
+    config = body.get("generationConfig") or {}
+    refused = _thinking_refusal(model, config)
+    if refused is not None:
+        return refused
+    prompt = "\n".join(message_text([{"content": c.get("parts")}]) for c in contents if isinstance(c, dict))
+    state = sim_state()
+    plan = stream_plan(state, PROVIDER, int_field(config, "maxOutputTokens"), prompt)
+    thoughts = bool((config.get("thinkingConfig") or {}).get("includeThoughts"))
+    send_immediately()
+    return Response(_chunks(plan, model, thoughts, state), mimetype="text/event-stream")
 
 
 FORMAT = WireFormat(

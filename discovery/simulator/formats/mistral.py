@@ -15,6 +15,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from discovery.simulator.formats.openai_chat import add_chat_routes
 from discovery.simulator.formats.wire import WireFormat, json_response, served_records
 from discovery.simulator.sources import modelsdev_models
 
@@ -126,6 +127,10 @@ def list_models():
     """Every card, aliases included: ``{"object": "list", "data": [...]}``."""
     return json_response({"object": "list", "data": served_cards(served_records(PROVIDER), int(time.time()))})
 
+
+# Aliases (``mistral-large-latest``) are served as cards of their own, and answer chat too.
+add_chat_routes(blueprint, PROVIDER, "/v1", known=lambda model: model in {
+    card["id"] for card in served_cards(served_records(PROVIDER), 0)})
 
 FORMAT = WireFormat(
     provider=PROVIDER, url_prefix="/mistral", blueprint=blueprint, default_records=default_records,

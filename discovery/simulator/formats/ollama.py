@@ -9,16 +9,25 @@ simulate an older server whose clients must call ``/api/show`` per model.
 The fixture is a local server with a few pulled models (an embedding model, a vision model, a
 legacy Llama 2) plus models.dev's ``ollama-cloud`` models as cloud entries (``remote_host``),
 named with ollama.com's ids so the catalogs can enrich them.
+
+``POST /api/chat`` streams NDJSON (one object a line, no blank lines) unless ``stream`` is false:
+``message.content`` (``message.thinking`` while a thinking model thinks), then a last line with
+``done: true``, ``done_reason`` and the server's own counts and timings in nanoseconds
+(``prompt_eval_count``, ``eval_count``, ``eval_duration``, ``load_duration``...). A failure
+mid-way is the line ``{"error": "..."}`` under HTTP 200. ``POST /api/embed`` answers ``embeddings``.
 """
 from __future__ import annotations
 
 import hashlib
+import json
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 
+from discovery.simulator.formats.streaming import StreamPlan, int_field, message_text, paced, send_immediately, stream_plan
 from discovery.simulator.formats.wire import (
     WireFormat,
     error_response,
@@ -161,6 +170,86 @@ def version():
     """The server version, which says whether /api/tags carries capabilities."""
     new = bool(sim_state().option(PROVIDER, "tags_capabilities"))
     return json_response({"version": "0.30.2" if new else "0.12.6"})
+
+
+def _installed(name: Any) -> str | None:
+    """The installed model a request names (``llama2`` means ``llama2:latest``), or None."""
+    if not isinstance(name, str) or not name:
+        return None
+    wanted = name if ":" in name else f"{name}:latest"
+    return next((key for key, _ in served_items(PROVIDER) if key in (name, wanted)), None)
+
+
+def _line(body: dict[str, Any]) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode() + b"\n"
+
+
+def _chat_lines(plan: StreamPlan, model: str, state: Any) -> Iterator[bytes]:
+    first_at: float | None = None
+    for piece in paced(plan, state):
+        if piece.kind == "error":
+            yield _line({"error": piece.text})
+            return
+        first_at = first_at if first_at is not None else time.monotonic()
+        message = {"role": "assistant", "content": "" if piece.kind == "thinking" else piece.text}
+        if piece.kind == "thinking":
+            message["thinking"] = piece.text
+        yield _line({"model": model, "created_at": rfc3339_now(), "message": message, "done": False})
+    ended = time.monotonic()
+    final: dict[str, Any] = {"model": model, "created_at": rfc3339_now(),
+                             "message": {"role": "assistant", "content": ""}, "done": True,
+                             "done_reason": "length" if plan.capped else "stop",
+                             "total_duration": int((ended - plan.started) * 1e9), "load_duration": 1_200_000}
+    if plan.usage:
+        final.update(prompt_eval_count=plan.prompt_tokens, prompt_eval_duration=int(plan.ttft * 1e9),
+                     eval_count=plan.output_tokens, eval_duration=int((ended - (first_at or ended)) * 1e9))
+    yield _line(final)
+
+
+def rfc3339_now() -> str:
+    """The current time as Ollama writes it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + ".000000Z"
+
+
+@blueprint.post("/api/chat")
+def chat():
+    """A chat answer, streamed as NDJSON by default. :raise 400: no messages. :raise 404: model not pulled."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or not isinstance(body.get("messages"), list):
+        return error_response(400, "bad_request", "invalid request body")
+    model = _installed(body.get("model"))
+    if model is None:
+        return error_response(404, "not_found", f"model '{body.get('model')}' not found, try pulling it first")
+    state = sim_state()
+    plan = stream_plan(state, PROVIDER, int_field(body, "options", "num_predict"), message_text(body["messages"]))
+    if body.get("stream") is False:
+        lines = list(_chat_lines(plan, model, state))
+        text = "".join(json.loads(line).get("message", {}).get("content", "") for line in lines[:-1])
+        final = json.loads(lines[-1])
+        if "error" in final:
+            return error_response(500, "server", final["error"])
+        final["message"]["content"] = text
+        return json_response(final)
+    send_immediately()
+    return Response(_chat_lines(plan, model, state), mimetype="application/x-ndjson")
+
+
+@blueprint.post("/api/embed")
+def embed():
+    """Embeddings of ``input``. :raise 400: no input. :raise 404: model not pulled."""
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict) or body.get("input") in (None, "", []):
+        return error_response(400, "bad_request", "input is required")
+    model = _installed(body.get("model"))
+    if model is None:
+        return error_response(404, "not_found", f"model '{body.get('model')}' not found, try pulling it first")
+    inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
+    state = sim_state()
+    started = time.monotonic()
+    state.wait(float(state.stream(PROVIDER)["ttft"]))
+    return json_response({"model": model, "embeddings": [[0.0125, -0.031, 0.0042, 0.5] for _ in inputs],
+                          "total_duration": int((time.monotonic() - started) * 1e9), "load_duration": 1_000_000,
+                          "prompt_eval_count": sum(max(1, len(str(t)) // 4) for t in inputs)})
 
 
 FORMAT = WireFormat(

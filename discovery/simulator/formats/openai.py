@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from discovery.simulator.formats.openai_chat import add_chat_routes
 from discovery.simulator.formats.wire import (
     WireFormat,
     error_response,
@@ -82,8 +83,9 @@ def openai_headers() -> dict[str, str]:
 
 
 def list_blueprint(provider: str, path: str) -> Blueprint:
-    """A blueprint serving an OpenAI-style list (and single-model lookup) at ``path``."""
+    """A blueprint serving an OpenAI-style list (and single-model lookup) at ``path``, and chat beside it."""
     bp = Blueprint(provider, __name__)
+    add_chat_routes(bp, provider, path.removesuffix("/models"))
 
     @bp.get(path)
     def list_models():

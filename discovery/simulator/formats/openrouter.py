@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, request
 
+from discovery.simulator.formats.openai_chat import add_chat_routes
 from discovery.simulator.formats.wire import (
     WireFormat,
     error_response,
@@ -152,6 +153,8 @@ def endpoints(model_id: str):
                                "status": 0}]}})
     return error_response(404, "not_found", "Model not found")
 
+
+add_chat_routes(blueprint, PROVIDER, "/api/v1", comments=True)
 
 FORMAT = WireFormat(
     provider=PROVIDER, url_prefix="/openrouter", blueprint=blueprint, default_records=default_records,

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from discovery.simulator.formats.openai_chat import add_chat_routes
 from discovery.simulator.formats.wire import WireFormat, json_response, served_records
 from discovery.simulator.sources import modelsdev_models, unix_time
 
@@ -68,6 +69,8 @@ def list_models():
     """Every model, as a bare array."""
     return json_response(served_records(PROVIDER))
 
+
+add_chat_routes(blueprint, PROVIDER, "/v1")
 
 FORMAT = WireFormat(
     provider=PROVIDER, url_prefix="/together", blueprint=blueprint, default_records=default_records,

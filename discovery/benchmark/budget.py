@@ -1,0 +1,124 @@
+"""Money: what a request costs at catalog prices, and the run and daily budgets checked before each one.
+
+Before every request its most expensive outcome (the prompt plus the whole output cap, at the
+model's catalog prices) is reserved against the run's budget, the provider's daily budget and
+the service-wide daily budget; if any would be passed, nothing is sent and the run stops, saying
+which. After the answer the reservation is settled to its cost from the provider's usage report
+(a failed request keeps its full reservation: it may have been billed). A model without a catalog
+price is probed only with ``allow_unknown_prices``, and then counts against no budget.
+"""
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timezone
+from typing import Mapping, Optional
+
+from discovery.benchmark.sample import estimate_tokens
+from discovery.model import Pricing
+
+# Tokens a chat template adds around a prompt (role markers and the like), for the estimate.
+TEMPLATE_TOKENS = 16
+
+
+def request_cost(pricing: Pricing, input_tokens: Optional[int], output_tokens: Optional[int]) -> Optional[float]:
+    """USD for one request's tokens at the catalog's per-million prices; None without prices."""
+    if pricing.input is None or (output_tokens and pricing.output is None):
+        return None
+    return ((input_tokens or 0) * pricing.input + (output_tokens or 0) * (pricing.output or 0.0)) / 1e6
+
+
+def worst_case_cost(pricing: Pricing, prompt: str, cap: int) -> Optional[float]:
+    """The most one request can cost: its prompt plus every token of the output cap."""
+    return request_cost(pricing, estimate_tokens(prompt) + TEMPLATE_TOKENS, cap)
+
+
+def has_prices(pricing: Pricing, kind: str) -> bool:
+    """Whether the catalog prices every token a request of ``kind`` is billed for."""
+    return pricing.input is not None and (kind == "embedding" or pricing.output is not None)
+
+
+def utc_day(now: Optional[float] = None) -> str:
+    """The UTC date budgets are kept for."""
+    moment = datetime.now(timezone.utc) if now is None else datetime.fromtimestamp(now, timezone.utc)
+    return moment.date().isoformat()
+
+
+def usd(value: float) -> str:
+    return f"${value:.6f}".rstrip("0").rstrip(".") if value else "$0"
+
+
+class SpendLedger:
+    """Today's benchmark spend per provider, shared by every benchmark actor (thread-safe).
+
+    Seeded from the store at start (what runs recorded since UTC midnight); starts again at zero
+    when the UTC day changes.
+    """
+
+    def __init__(self, seed: Mapping[str, float] | None = None, day: Optional[str] = None):
+        self._lock = threading.Lock()
+        self._day = day or utc_day()
+        self._spent: dict[str, float] = dict(seed or {})
+
+    def _roll(self) -> None:
+        today = utc_day()
+        if today != self._day:
+            self._day, self._spent = today, {}
+
+    def spent(self, provider: Optional[str] = None) -> float:
+        """Spent today by one provider, or by all."""
+        with self._lock:
+            self._roll()
+            return self._spent.get(provider, 0.0) if provider else sum(self._spent.values())
+
+    def reserve(self, provider: str, amount: float, provider_cap: float, total_cap: float) -> Optional[str]:
+        """Add ``amount`` to today's spend unless a daily cap (0: none) would be passed; else say why."""
+        with self._lock:
+            self._roll()
+            mine, total = self._spent.get(provider, 0.0), sum(self._spent.values())
+            if total_cap and total + amount > total_cap + 1e-12:
+                return (f"daily budget {usd(total_cap)} reached: spent {usd(total)} today, "
+                        f"next request up to {usd(amount)}")
+            if provider_cap and mine + amount > provider_cap + 1e-12:
+                return (f"daily budget of {provider} {usd(provider_cap)} reached: spent {usd(mine)} today, "
+                        f"next request up to {usd(amount)}")
+            self._spent[provider] = mine + amount
+            return None
+
+    def adjust(self, provider: str, delta: float) -> None:
+        """Correct today's spend by ``delta`` (a reservation settled to its real cost)."""
+        with self._lock:
+            self._roll()
+            self._spent[provider] = max(0.0, self._spent.get(provider, 0.0) + delta)
+
+
+class RunBudget:
+    """One run's spend, checked against its own cap and the ledger's daily caps before each request."""
+
+    def __init__(self, ledger: SpendLedger, provider: str, per_run: float, provider_day: float, total_day: float):
+        self.ledger = ledger
+        self.provider = provider
+        self.per_run = per_run
+        self.provider_day = provider_day
+        self.total_day = total_day
+        self.spent = 0.0
+        self.requests = 0
+
+    def reserve(self, amount: Optional[float]) -> Optional[str]:
+        """Reserve one request's worst case (None: unpriced, not counted); returns why not, or None."""
+        if amount is None:
+            return None
+        if self.per_run and self.spent + amount > self.per_run + 1e-12:
+            return (f"run budget {usd(self.per_run)} reached: spent {usd(self.spent)}, "
+                    f"next request up to {usd(amount)}")
+        refused = self.ledger.reserve(self.provider, amount, self.provider_day, self.total_day)
+        if refused is None:
+            self.spent += amount
+        return refused
+
+    def settle(self, reserved: Optional[float], actual: Optional[float]) -> None:
+        """Replace a reservation by what the request really cost (a failed one keeps its reservation)."""
+        if reserved is None or actual is None:
+            return
+        delta = actual - reserved
+        self.spent = max(0.0, self.spent + delta)
+        self.ledger.adjust(self.provider, delta)

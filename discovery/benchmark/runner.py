@@ -1,0 +1,129 @@
+"""Benchmarking one model: a discarded warm-up, then N samples at concurrency 1, within the budgets.
+
+Every request first asks the provider's gate (its breaker must be closed, its token bucket must
+have a token), then reserves its worst-case cost; a closed gate or a spent budget stops the run
+with the reason. Each outcome is reported back through the gate, so the provider's breaker counts
+benchmark failures as it counts refresh failures. Plain calls: the actor adds the threads.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any, Optional, Protocol
+
+from loguru import logger
+
+from discovery.benchmark.budget import RunBudget, request_cost, worst_case_cost
+from discovery.benchmark.plan import ModelPlan
+from discovery.benchmark.records import BenchmarkResult
+from discovery.benchmark.sample import EMBED_TEXT, PROMPT, ProbeFailure, Sample, estimate_tokens, nonce_prompt
+from discovery.benchmark.summary import summarize
+from discovery.providers.base import ProviderError
+from discovery.settings import BenchmarkPolicy
+
+
+class Gate(Protocol):
+    """How a probe respects its provider: the breaker's state, the token bucket, outcome counting."""
+
+    def closed_reason(self) -> Optional[str]:
+        """Why no request may be sent now (the breaker is not closed), or None."""
+
+    def wait_turn(self, timeout: float) -> bool:
+        """Take a token from the provider's bucket, waiting up to ``timeout``; False if none came."""
+
+    def record(self, error: Optional[BaseException]) -> None:
+        """Count one request's outcome in the provider's breaker (None: it succeeded)."""
+
+
+class OpenGate:
+    """A gate with no breaker and no bucket (plain tests, the accuracy benchmark)."""
+
+    def closed_reason(self) -> Optional[str]:
+        return None
+
+    def wait_turn(self, timeout: float) -> bool:
+        return True
+
+    def record(self, error: Optional[BaseException]) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class ModelOutcome:
+    """What benchmarking one model produced, and whether the run must stop (with the reason)."""
+
+    result: Optional[BenchmarkResult]
+    requests: int
+    stopped: Optional[str] = None
+
+
+def benchmark_model(probe: Any, plan: ModelPlan, policy: BenchmarkPolicy, run_id: int, gate: Gate,
+                    budget: Optional[RunBudget] = None) -> ModelOutcome:
+    """Warm up, then take ``policy.samples`` samples of one model; the result has its summary."""
+    model = plan.model
+    chat = plan.kind == "chat"
+    samples: list[Sample] = []
+    failures: list[ProbeFailure] = []
+    cost: Optional[float] = 0.0
+    requests = 0
+    stopped: Optional[str] = None
+    effort: Any = {}
+    cap = policy.max_output_tokens
+    for attempt in range(policy.samples + 1):
+        warmup = attempt == 0
+        closed = gate.closed_reason()
+        if closed is not None:
+            stopped = closed
+            break
+        prompt = nonce_prompt(PROMPT) if chat else f"[{secrets.token_hex(6)}] {EMBED_TEXT}"
+        req = probe.request(plan.invoked_id, plan.kind, prompt, policy.max_output_tokens, model.capabilities.reasoning)
+        effort, cap = req.effort, req.max_output_tokens
+        reserved = (worst_case_cost(model.pricing, prompt, req.max_output_tokens) if chat
+                    else request_cost(model.pricing, estimate_tokens(prompt), 0))
+        refused = budget.reserve(reserved) if budget is not None else None
+        if refused is not None:
+            stopped = refused
+            break
+        if not gate.wait_turn(policy.timeout):
+            failures.append(ProbeFailure("rate_limited", "the provider's request budget (token bucket) had no "
+                                                         "token in time", warmup, False, time.time()))
+            if budget is not None:
+                budget.settle(reserved, 0.0)
+            continue
+        requests += 1
+        try:
+            sample = probe.chat(req) if chat else probe.embed(req)
+        except ProviderError as exc:
+            gate.record(exc)
+            failures.append(ProbeFailure(exc.kind, str(exc), warmup, bool(getattr(exc, "after_first_token", False)),
+                                         time.time()))
+            # It may have been billed: the reservation stands.
+            cost = None if cost is None or reserved is None else cost + reserved
+            continue
+        except Exception as exc:  # a bug in a probe: recorded, not counted against the provider
+            logger.opt(exception=exc).error("benchmark probe of {} failed unexpectedly", model.id)
+            failures.append(ProbeFailure("internal", f"{type(exc).__name__}: {exc}", warmup, False, time.time()))
+            cost = None if cost is None or reserved is None else cost + reserved
+            continue
+        gate.record(None)
+        spent = request_cost(model.pricing, sample.input_tokens, sample.output_tokens)
+        if budget is not None:
+            budget.settle(reserved, spent)
+        cost = None if cost is None or spent is None else cost + spent
+        if sample.cold_start and not warmup:
+            failures.append(ProbeFailure("cold_start", "the server loaded the model for this request; "
+                                                       "its timings are not kept", False, False, time.time()))
+        elif not warmup:
+            samples.append(sample.costing(spent))
+    if not samples and not failures:
+        # Nothing measured (the run stopped before the first sample): the spend is the run's to report.
+        return ModelOutcome(None, requests, stopped)
+    result = BenchmarkResult(
+        run_id=run_id, model_id=model.id, provider=model.provider, region=plan.region, kind=plan.kind,
+        invoked_id=plan.invoked_id, measured_at=time.time(), samples=tuple(samples), failures=tuple(failures),
+        summary=summarize(samples), cost_usd=round(cost, 8) if cost is not None else None,
+        settings={"samples": policy.samples, "max_output_tokens": cap, "warmup": 1, "effort": dict(effort),
+                  "prompt": PROMPT if chat else EMBED_TEXT},
+        capabilities=tuple(model.capabilities.supported()))
+    return ModelOutcome(result, requests, stopped)

@@ -1,0 +1,46 @@
+"""Bedrock benchmarks through real boto3 against the simulator: best-regions follows measured TTFT."""
+from __future__ import annotations
+
+from discovery.settings import BenchmarkSettings, BenchmarkTarget
+from tests.bedrock.conftest import bedrock_settings, regions_settled
+from tests.conftest import wait_for
+from web import create_app
+
+# Control-plane latency says us-east-1 is closest; the model's measured TTFT says the opposite.
+LATENCY = {"us-east-1": 0.01, "eu-west-1": 0.08, "us-west-2": 0.16}
+TTFT = {"us-east-1": 0.25, "eu-west-1": 0.15, "us-west-2": 0.05}
+
+
+def test_best_regions_puts_the_region_with_the_lowest_measured_ttft_first(start_service, simulator):
+    regions = tuple(LATENCY)
+    for region in regions:
+        provider = f"bedrock@{region}"
+        simulator.state.models(provider)
+        simulator.state.set_latency(provider, LATENCY[region])
+        simulator.state.set_stream(provider, ttft=TTFT[region], tokens_per_second=400, output_tokens=16)
+    on_demand = [{k for k, r in simulator.state.model_items(f"bedrock@{region}")
+                  if "ON_DEMAND" in r.get("inferenceTypesSupported", ()) and r.get("outputModalities") == ["TEXT"]}
+                 for region in regions]
+    model_id = f"bedrock/{min(set.intersection(*on_demand))}"
+    bench = BenchmarkSettings(start_delay=3600.0, samples=2, targets=(
+        BenchmarkTarget("bedrock", enabled=True, allow_unknown_prices=True),))
+    settings = bedrock_settings(simulator, regions, runtime_endpoint_url=simulator.url + "/bedrock/{region}")
+    service = start_service([], bedrock=settings, benchmarks=bench, admin_token="t")
+    wait_for(lambda: regions_settled(service, regions), timeout=20, what="every region's first refresh")
+    service.wait(service.refresh_bedrock(), timeout=10)  # a steadier control-plane average
+    assert service.best_regions_for_model(model_id) == ["us-east-1", "eu-west-1", "us-west-2"]
+
+    client = create_app(service).test_client()
+    resp = client.post(f"/api/v1/models/{model_id}/benchmarks?wait=true", headers={"Authorization": "Bearer t"})
+    assert resp.status_code == 200
+    body = resp.get_json()
+    assert sorted(r["region"] for r in body["runs"]) == sorted(regions)
+    assert all(r["outcome"] == "succeeded" and r["probed"] == 1 for r in body["runs"])
+
+    ranked = ["us-west-2", "eu-west-1", "us-east-1"]
+    assert service.best_regions_for_model(model_id) == ranked
+    best = client.get(f"/api/v1/bedrock/models/{model_id}/best-regions").get_json()
+    assert [r["region"] for r in best["regions"]] == ranked
+    assert best["regions"][0]["ttft_ms"] < best["regions"][-1]["ttft_ms"]
+    record = client.get(f"/api/v1/models/{model_id}").get_json()
+    assert record["performance"]["region"] == "us-west-2" and set(record["performance"]["regions"]) == set(regions)

@@ -1,0 +1,98 @@
+"""The benchmark method as plain calls: summaries, the regression rule, budgets, the run plan, the framing."""
+from __future__ import annotations
+
+import pytest
+from botocore.eventstream import EventStreamBuffer
+
+from discovery.benchmark.budget import RunBudget, SpendLedger, worst_case_cost
+from discovery.benchmark.plan import plan_run
+from discovery.benchmark.sample import Sample
+from discovery.benchmark.summary import percentile, regressions, summarize
+from discovery.model import Model, Pricing
+from discovery.settings import BenchmarkSettings, BenchmarkTarget
+from discovery.simulator import eventstream
+
+
+def test_p50_and_p90_interpolate_between_closest_ranks():
+    assert percentile([300.0, 100.0, 200.0], 0.5) == 200.0
+    assert percentile([100.0, 200.0, 300.0], 0.9) == pytest.approx(280.0)
+    assert percentile([], 0.5) is None
+    s = summarize([Sample(latency_ms=900, ttft_ms=t, output_tokens_per_s=v, input_tokens=20, output_tokens=64)
+                   for t, v in ((310, 49), (300, 51), (320, 50))])
+    assert (s.ttft_ms, s.output_tokens_per_s, s.samples, s.tokens_estimated) == (310, 50, 3, False)
+
+
+def test_regression_needs_the_metric_worse_by_the_threshold_against_the_trailing_median():
+    def summary(ttft, speed):
+        return summarize([Sample(latency_ms=1, ttft_ms=ttft, output_tokens_per_s=speed)])
+    history = [summary(100, 50), summary(300, 50), summary(110, 50)]  # median TTFT 110: one outlier does not count
+    assert regressions(history, summary(160, 50), 0.5) == {}
+    assert set(regressions(history, summary(170, 50), 0.5)) == {"ttft_ms"}
+    assert set(regressions(history, summary(100, 33), 0.5)) == {"output_tokens_per_s"}
+    assert regressions([], summary(999, 1), 0.5) == {}
+
+
+def test_budgets_refuse_the_request_that_would_pass_them_and_settle_to_the_real_cost():
+    ledger = SpendLedger({"openai": 0.0015})
+    budget = RunBudget(ledger, "openai", per_run=0.0, provider_day=0.0, total_day=0.002)
+    assert budget.reserve(0.0004) is None
+    refused = budget.reserve(0.0004)
+    assert refused.startswith("daily budget $0.002 reached") and "spent $0.0019" in refused
+    budget.settle(0.0004, 0.0001)
+    assert ledger.spent() == pytest.approx(0.0016) and budget.reserve(0.0004) is None
+    run = RunBudget(SpendLedger(), "x", per_run=0.001, provider_day=0.0, total_day=0.0)
+    assert run.reserve(0.0006) is None and run.reserve(0.0006).startswith("run budget $0.001 reached")
+    assert worst_case_cost(Pricing(input=2.0, output=10.0), "x" * 40, 64) == pytest.approx((26 * 2 + 640) / 1e6)
+    assert worst_case_cost(Pricing(), "x", 64) is None
+
+
+def test_plan_probes_live_priced_chat_and_embedding_models_matched_by_the_globs_and_says_why_not_others():
+    models = [Model("acme", "chat-a", kind="chat", pricing=Pricing(input=1, output=2)),
+              Model("acme", "chat-unpriced", kind="chat"),
+              Model("acme", "embed-a", kind="embedding", pricing=Pricing(input=0.1)),
+              Model("acme", "image-a", kind="image", pricing=Pricing(input=1, output=2)),
+              Model("acme", "chat-catalog", kind="chat", live=False, pricing=Pricing(input=1, output=2)),
+              Model("acme", "other", kind="chat", pricing=Pricing(input=1, output=2))]
+    policy = BenchmarkSettings(targets=(BenchmarkTarget("acme", enabled=True, models=("acme/chat-*", "embed-*",
+                                                                                         "image-*")),)).policy("acme")
+    plan = plan_run(models, policy)
+    assert [p.model.id for p in plan.models] == ["acme/chat-a", "acme/embed-a"]
+    reasons = dict(plan.skipped)
+    assert reasons["acme/chat-unpriced"].startswith("no catalog price")
+    assert reasons["acme/chat-catalog"].startswith("known only from a catalog")
+    assert reasons["acme/image-a"].startswith("kind image is not benchmarked")
+    assert "acme/other" not in reasons  # outside the globs: not a candidate at all
+    assert [p.model.id for p in plan_run(models, policy, embeds=False).models] == ["acme/chat-a"]
+
+
+def test_event_stream_frames_decode_with_botocores_own_parser():
+    frames = eventstream.event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": " 1"}}) + \
+        eventstream.exception("modelStreamErrorException", "broke")
+    buffer = EventStreamBuffer()
+    buffer.add_data(frames)
+    first, second = list(buffer)
+    assert first.headers == {":event-type": "contentBlockDelta", ":content-type": "application/json",
+                             ":message-type": "event"}
+    assert first.payload == b'{"contentBlockIndex":0,"delta":{"text":" 1"}}'
+    assert second.headers[":exception-type"] == "modelStreamErrorException"
+    # The documented example frame, byte for byte.
+    assert eventstream.event("messageStart", {"role": "assistant"}).hex().startswith("000000760000005296d5fade")
+    assert eventstream.event("messageStart", {"role": "assistant"}).hex().endswith("6fa8c599")
+
+
+def test_benchmark_settings_read_the_table_provider_tables_and_environment(tmp_path):
+    from discovery.settings import SettingsError, load_settings
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text('[benchmarks]\nbudget_per_day_usd = 0.5\nsamples = 5\n'
+                   '[benchmarks.providers.openai]\nenabled = true\nmodels = ["gpt-4o*"]\nsamples = 2\n')
+    bench = load_settings(cfg, environ={"DISCOVERY_BENCHMARKS_MAX_OUTPUT_TOKENS": "32"}).benchmarks
+    policy = bench.policy("openai")
+    assert (policy.enabled, policy.models, policy.samples, policy.max_output_tokens) == (True, ("gpt-4o*",), 2, 32)
+    assert bench.budget_per_day_usd == 0.5 and not bench.policy("anthropic").enabled
+    cfg.write_text("[benchmarks.providers.openai]\nbudget = 3\n")
+    with pytest.raises(SettingsError, match="benchmarks.providers.openai.budget: unknown setting"):
+        load_settings(cfg, environ={})
+    cfg.write_text("[benchmarks]\nsamples = 0\n")
+    with pytest.raises(SettingsError, match="samples: must be at least 1"):
+        load_settings(cfg, environ={})

@@ -1,0 +1,97 @@
+"""Probes against the simulator's streams: what does and does not count, failures, usage missing."""
+from __future__ import annotations
+
+import pytest
+
+from discovery.benchmark.sample import EmptyAnswer, StreamBroken, nonce_prompt
+from discovery.providers.base import ProviderHTTPError
+from tests.benchmark.conftest import bedrock_probe, http_probe, on_demand_text_model
+
+CASES = [("openai", "openai", "gpt-4o"), ("anthropic", "anthropic", "claude-sonnet-4-5-20250929"),
+         ("gemini", "gemini", "gemini-2.5-flash"), ("cohere", "cohere", "command-a-03-2025"),
+         ("ollama", "ollama", "llama3.2:3b"), ("openrouter", "openrouter", "openai/gpt-4o-mini")]
+
+
+def probe_of(simulator, name):
+    if name == "bedrock":
+        return "bedrock@us-east-1", bedrock_probe(simulator, "us-east-1"), on_demand_text_model(simulator, "us-east-1")
+    fmt, model = next((f, m) for n, f, m in CASES if n == name)
+    return name, http_probe(simulator, name, fmt), model
+
+
+@pytest.mark.parametrize("name", [c[0] for c in CASES] + ["bedrock"])
+def test_a_stream_broken_mid_way_raises_stream_broken_after_the_first_token(simulator, name):
+    route, probe, model = probe_of(simulator, name)
+    simulator.state.set_fault(route, "midstream", after_tokens=2)
+    with pytest.raises(StreamBroken) as caught:
+        probe.chat(probe.request(model, "chat", nonce_prompt(), 64))
+    assert caught.value.after_first_token is True and caught.value.kind == "stream_error"
+
+
+@pytest.mark.parametrize("name", ["openai", "anthropic", "gemini", "cohere", "ollama", "bedrock"])
+def test_without_a_usage_report_tokens_are_estimated_and_flagged(simulator, name):
+    route, probe, model = probe_of(simulator, name)
+    simulator.state.set_stream(route, usage=False, output_tokens=12)
+    sample = probe.chat(probe.request(model, "chat", nonce_prompt(), 64))
+    assert sample.tokens_estimated and sample.output_tokens >= 12 and sample.ttft_ms > 0
+
+
+def test_thinking_is_timed_apart_and_the_answer_rate_leaves_counted_reasoning_out(simulator):
+    simulator.state.set_stream("openai", ttft=0.02, tokens_per_second=200, output_tokens=10, thinking_tokens=10)
+    probe = http_probe(simulator, "openai", "openai")
+    sample = probe.chat(probe.request("gpt-4o", "chat", nonce_prompt(), 64))
+    assert sample.thinking_ms < sample.ttft_ms and sample.reasoning_tokens == 10 and sample.output_tokens == 20
+    assert sample.output_tokens_per_s == pytest.approx(200, rel=0.1)
+    simulator.state.set_stream("openai", output_tokens=10, thinking_tokens=64)
+    with pytest.raises(EmptyAnswer):  # the cap went to thinking: a length stop with no text fails
+        probe.chat(probe.request("gpt-4o", "chat", nonce_prompt(), 64))
+
+
+def test_reasoning_models_get_their_lowest_effort_and_the_parameters_they_accept(simulator):
+    for model in ("o3-mini", "gpt-5-mini"):
+        simulator.state.add_model("openai", {"id": model, "object": "model", "created": 0, "owned_by": "system"})
+    probe = http_probe(simulator, "openai", "openai")
+    request = probe.request("o3-mini", "chat", nonce_prompt(), 64)
+    assert request.effort == {"reasoning_effort": "low"} and request.max_output_tokens > 64
+    assert probe.chat(request).ttft_ms > 0  # the simulator refuses max_tokens and temperature for them
+    assert probe.request("gpt-5-mini", "chat", "x", 64).effort == {"reasoning_effort": "minimal"}
+    gemini = http_probe(simulator, "gemini", "gemini")
+    assert gemini.request("gemini-2.5-pro", "chat", "x", 64).effort == {"thinkingConfig": {"thinkingBudget": 128}}
+    assert gemini.chat(gemini.request("gemini-2.5-pro", "chat", nonce_prompt(), 64)).ttft_ms > 0
+
+
+def test_errors_before_the_stream_are_the_providers_http_errors(simulator):
+    simulator.state.set_fault("anthropic", "status", status=529, path="/messages")
+    probe = http_probe(simulator, "anthropic", "anthropic")
+    with pytest.raises(ProviderHTTPError) as caught:
+        probe.chat(probe.request("claude-sonnet-4-5-20250929", "chat", nonce_prompt(), 64))
+    assert caught.value.status == 529 and not getattr(caught.value, "after_first_token", False)
+
+
+@pytest.mark.parametrize("name,fmt,model", [("openai", "openai", "text-embedding-3-small"),
+                                            ("cohere", "cohere", "embed-v4.0"), ("ollama", "ollama",
+                                                                                  "nomic-embed-text:latest"),
+                                            ("gemini", "gemini", "text-embedding-004")])
+def test_embedding_probes_time_one_small_call(simulator, name, fmt, model):
+    simulator.state.set_stream(name, ttft=0.03)
+    probe = http_probe(simulator, name, fmt)
+    sample = probe.embed(probe.request(model, "embedding", "[n] hello", 64))
+    assert sample.latency_ms >= 30 and sample.ttft_ms is None and sample.input_tokens
+
+
+def test_bedrock_probe_calls_a_profile_only_model_through_its_inference_profile(simulator):
+    from discovery.benchmark.formats import invocation_id
+    from discovery.model import Model
+
+    model = Model("bedrock", "anthropic.claude-x-v1:0", attributes={
+        "regions_by_inference_type": {"inference_profile": ["eu-west-1"], "on_demand": ["us-east-1"]},
+        "regions_by_profile": {"global.anthropic.claude-x-v1:0": ["eu-west-1"], "eu.anthropic.claude-x-v1:0":
+                               ["eu-west-1"]}})
+    assert invocation_id(model, "us-east-1") == "anthropic.claude-x-v1:0"
+    assert invocation_id(model, "eu-west-1") == "eu.anthropic.claude-x-v1:0"
+    assert invocation_id(model, "ap-south-1") is None
+    profile = next(k for k, r in simulator.state.model_items("bedrock@us-east-1") if "inferenceProfileId" in r)
+    probe = bedrock_probe(simulator, "us-east-1")
+    assert probe.chat(probe.request(profile, "chat", nonce_prompt(), 64)).output_tokens == 32
+    with pytest.raises(ProviderHTTPError):  # a profile-only model called by its bare id is refused, as on AWS
+        probe.chat(probe.request(profile.split(".", 1)[1], "chat", nonce_prompt(), 64))

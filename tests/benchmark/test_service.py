@@ -1,0 +1,181 @@
+"""Benchmarks end to end: real actors, a real SQLite file, the simulator over loopback HTTP, the Flask client."""
+from __future__ import annotations
+
+import time
+
+from discovery.settings import BenchmarkSettings, BenchmarkTarget, ProviderConfig
+from discovery.simulator.state import REMOVE
+from tests.benchmark.conftest import KEY_ENV
+from tests.conftest import provider_config, wait_for
+from web import create_app
+
+ADMIN = "bench-admin-token"
+CHAT_PATH = "/chat/completions"
+
+
+def chat_requests(state, model: str | None = None) -> list[dict]:
+    """Chat requests the simulated provider received (the request log keeps paths, not bodies)."""
+    return [r for r in state.requests("openai") if r["path"].endswith(CHAT_PATH)]
+
+
+def openai_with_catalog(simulator, *, unpriced: tuple[str, ...] = (), **kw) -> list[ProviderConfig]:
+    """OpenAI (live list) and models.dev for its kinds and prices; ``unpriced`` models lose their catalog price."""
+    records = dict(simulator.state.model_items("modelsdev"))
+    simulator.state.set_models("modelsdev", {"openai": records["openai"]})
+    for model in unpriced:
+        simulator.state.update_model("modelsdev", "openai", {"models": {model: {"cost": REMOVE}}})
+    return [provider_config(simulator, "openai", "openai", api_key_env=KEY_ENV, **kw),
+            provider_config(simulator, "modelsdev", "modelsdev")]
+
+
+def start(start_service, simulator, targets, providers=None, **bench):
+    bench.setdefault("start_delay", 3600.0)  # runs only when a test asks, unless it says otherwise
+    bench.setdefault("samples", 2)
+    settings = BenchmarkSettings(targets=tuple(targets), **bench)
+    service = start_service(providers or openai_with_catalog(simulator), benchmarks=settings, admin_token=ADMIN)
+    def listed_and_priced() -> bool:
+        model = service.index.get("openai/gpt-4o")
+        return model is not None and model.live and model.pricing.input is not None
+
+    wait_for(listed_and_priced, what="openai listed live and priced by the catalog")
+    return service
+
+
+def test_daily_budget_stops_probing_and_says_why_and_an_unpriced_model_is_never_probed(start_service, simulator):
+    simulator.state.set_stream("openai", ttft=0.01, tokens_per_second=2000, output_tokens=32)
+    models = ("openai/gpt-4.1", "openai/gpt-4o", "openai/gpt-4o-mini")
+    service = start(start_service, simulator,
+                    [BenchmarkTarget("openai", enabled=True, models=models)],
+                    providers=openai_with_catalog(simulator, unpriced=("gpt-4o-mini",)),
+                    budget_per_day_usd=0.002, samples=3, start_delay=0.0)
+    run = wait_for(lambda: next((r for r in service.benchmark_runs("openai") if r["outcome"] != "running"), None),
+                   timeout=20, what="the timer run to end")
+    assert run["outcome"] == "stopped" and run["stopped_reason"].startswith("daily budget $0.002 reached")
+    assert 0 < run["spend_usd"] <= 0.002
+    skipped = {s["model_id"]: s["reason"] for s in run["skipped"]}
+    assert skipped == {"openai/gpt-4o-mini": "no catalog price (allow_unknown_prices is off)"}
+    sent = chat_requests(simulator.state)
+    assert len(sent) == run["requests"] > 0
+    # The request log proves it: every request before the stop, none after, none for the unpriced model.
+    assert service.benchmark_history("openai/gpt-4o-mini") == []
+    assert service.benchmark_spend_today()["spent_usd"] <= 0.002
+    assert service.view.performance.get("openai/gpt-4.1") is not None
+
+
+def test_nothing_is_probed_when_benchmarking_is_not_enabled(start_service, simulator):
+    service = start(start_service, simulator, [BenchmarkTarget("openai", enabled=False)], start_delay=0.0)
+    client = create_app(service).test_client()
+    resp = client.post("/api/v1/models/openai/gpt-4o/benchmarks", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "benchmarks_disabled"
+    wait_for(lambda: service.providers()[0]["last_success_at"], what="the refresh")
+    assert service.benchmark_sources == () and service.benchmark_runs() == []
+    assert chat_requests(simulator.state) == []
+
+
+def test_stream_failing_midway_records_the_error_class_and_no_sample_and_the_breaker_counts_it(start_service,
+                                                                                               simulator):
+    service = start(start_service, simulator, [BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4o",))],
+                    samples=1)
+    simulator.state.set_fault("openai", "midstream", after_tokens=3, path=CHAT_PATH)
+    [run] = service.wait_benchmarks(service.run_benchmark("openai/gpt-4o"), timeout=20)
+    assert run.outcome == "succeeded" and run.requests == 2
+    [result] = service.benchmark_history("openai/gpt-4o")
+    assert result["samples"] == [] and result["sample_count"] == 0 and result["ttft_ms"] is None
+    assert result["error"].startswith("stream_error: ") and "mid-stream" in result["error"]
+    assert [(f["error_class"], f["warmup"], f["after_first_token"]) for f in result["failures"]] == [
+        ("stream_error", True, True), ("stream_error", False, True)]
+    assert service.view.performance.get("openai/gpt-4o") is None
+    # Counted on the provider actor's I/O thread, as its own calls are.
+    wait_for(lambda: service.providers()[0]["breaker"]["fail_counter"] == 2, what="the breaker to count both")
+
+
+def test_doubled_ttft_produces_one_benchmark_regressed_event(start_service, simulator):
+    simulator.state.set_stream("openai", ttft=0.04, tokens_per_second=400, output_tokens=16)
+    service = start(start_service, simulator, [BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4o",))])
+    seen: list = []
+    service.subscribe(seen.extend, kinds=["benchmark_completed", "benchmark_regressed"], max_delay=0.01)
+    for _ in range(2):
+        service.wait_benchmarks(service.run_benchmark("openai/gpt-4o"), timeout=20)
+    simulator.state.set_stream("openai", ttft=0.08)
+    service.wait_benchmarks(service.run_benchmark("openai/gpt-4o"), timeout=20)
+    wait_for(lambda: len([e for e in seen if e.kind == "benchmark_completed"]) == 3, what="three completions")
+    regressed = [e for e in service.events_after(0, 1000) if e.kind == "benchmark_regressed"]
+    assert len(regressed) == 1
+    data = regressed[0].data
+    assert regressed[0].model_id == "openai/gpt-4o" and "ttft_ms" in data["metrics"]
+    assert data["metrics"]["ttft_ms"]["worse_by"] >= 0.5 and data["window"] == 2
+    assert [e.kind for e in seen].count("benchmark_regressed") == 1
+
+
+def test_api_serves_history_leaderboard_runs_and_performance_on_records(start_service, simulator):
+    simulator.state.set_stream("openai", ttft=0.03, tokens_per_second=400, output_tokens=16)
+    service = start(start_service, simulator,
+                    [BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4o", "openai/gpt-4.1"))])
+    client = create_app(service).test_client()
+    url = "/api/v1/models/openai/gpt-4o/benchmarks"
+    assert client.post(url).status_code == 401
+    body = client.post(url + "?wait=true", headers={"Authorization": f"Bearer {ADMIN}"}).get_json()
+    assert body["runs"][0]["outcome"] == "succeeded" and body["results"][0]["sample_count"] == 2
+    simulator.state.set_stream("openai", ttft=0.12)
+    resp = client.post("/api/v1/models/openai/gpt-4.1/benchmarks", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert resp.status_code == 202
+    service.wait_benchmarks([], 0)
+    wait_for(lambda: service.view.performance.get("openai/gpt-4.1"), timeout=20, what="the second model measured")
+    refused = client.post("/api/v1/models/openai/gpt-4o-mini/benchmarks", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "benchmark_refused"
+
+    history = client.get(url).get_json()
+    entry = history["history"][0]
+    for field in ("ttft_ms", "output_tokens_per_s", "latency_ms", "input_tokens", "output_tokens", "tokens_estimated",
+                  "cost_usd", "region", "measured_at", "error"):
+        assert field in entry, field
+    assert history["performance"]["ttft_ms"] == round(entry["ttft_ms"], 2) and entry["cost_usd"] > 0
+
+    record = client.get("/api/v1/models/openai/gpt-4o").get_json()
+    assert record["performance"]["ttft_ms"] < 100 and client.get(
+        "/api/v1/models/openai/gpt-4o-mini").get_json()["performance"] is None
+    fastest = client.get("/api/v1/models?provider=openai&sort=ttft&limit=3").get_json()["data"]
+    assert [m["id"] for m in fastest[:2]] == ["openai/gpt-4o", "openai/gpt-4.1"]
+    assert fastest[2]["performance"] is None  # unmeasured models follow
+    quick = client.get("/api/v1/models?max_ttft_ms=100").get_json()
+    assert [m["id"] for m in quick["data"]] == ["openai/gpt-4o"] and quick["total"] == 1
+    speed = client.get("/api/v1/models?sort=-output_speed&limit=2").get_json()["data"]
+    assert {m["id"] for m in speed} == {"openai/gpt-4o", "openai/gpt-4.1"}
+
+    board = client.get("/api/v1/benchmarks?provider=openai&sort=-ttft").get_json()
+    assert [r["model_id"] for r in board["data"]] == ["openai/gpt-4.1", "openai/gpt-4o"] and board["total"] == 2
+    assert client.get("/api/v1/benchmarks?sort=colour").status_code == 400
+    runs = client.get("/api/v1/benchmarks/runs?provider=openai").get_json()
+    assert len(runs["data"]) == 2 and all(r["spend_usd"] > 0 for r in runs["data"])
+    assert runs["today"]["spent_usd"] == round(sum(r["spend_usd"] for r in runs["data"]), 8)
+
+
+def test_refresh_of_another_provider_finishes_within_two_seconds_while_ten_providers_benchmark(start_service,
+                                                                                             simulator):
+    tenants = [f"bench{i}" for i in range(10)]
+    providers, targets = [], []
+    for name in tenants:
+        state = simulator.tenant_state(name)
+        state.set_stream("together", ttft=0.2, tokens_per_second=50, output_tokens=24)
+        providers.append(ProviderConfig(name=name, format="together", base_url=simulator.base_url("together", name),
+                                        api_key_env=KEY_ENV, refresh_interval=3600, timeout=5, retries=0,
+                                        health_check_interval=0))
+        targets.append(BenchmarkTarget(name, enabled=True, models=("*/LiquidAI/LFM2-24B-A2B",)))
+    simulator.state.set_latency("openai", 0.05)
+    providers.append(provider_config(simulator, "openai", "openai", api_key_env=KEY_ENV))
+    service = start_service(providers, benchmarks=BenchmarkSettings(targets=tuple(targets), start_delay=0.0,
+                                                                    samples=3))
+
+    def streaming() -> bool:
+        return all(any(r["path"].endswith(CHAT_PATH) for r in simulator.tenant_state(t).requests("together"))
+                   for t in tenants)
+
+    wait_for(streaming, timeout=20, what="all ten providers benchmarking")
+    wait_for(lambda: service.providers()[-1]["last_success_at"], what="openai's first refresh")
+    started = time.monotonic()
+    [outcome] = service.wait([service.refresh("openai")], timeout=10)
+    elapsed = time.monotonic() - started
+    running = [r for r in service.benchmark_runs(limit=50) if r["outcome"] == "running"]
+    assert outcome.outcome == "succeeded"
+    assert elapsed < 2.0, f"the refresh took {elapsed:.2f}s while ten providers benchmarked"
+    assert len(running) >= 5, "the benchmarks should still have been running"

@@ -1,0 +1,132 @@
+"""/api/v1/benchmarks (the leaderboard and the runs) and a model's benchmarks (/api/v1/models/<id>/benchmarks).
+
+The model routes are reached through the models blueprint's catch-all ``<path:model_id>`` (ids
+contain ``/``), which hands a ``/benchmarks`` suffix to :func:`model_benchmarks` and
+:func:`start_model_benchmark`. Starting a run needs the admin token, as every mutating route.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+from flask import Blueprint, jsonify, request
+
+from actors.benchmark import BenchmarkDisabled, BenchmarkRefused
+from discovery.benchmark.board import LEADERBOARD_SORTS, leaderboard
+from discovery.benchmark.records import BenchmarkRun
+from discovery.model import loads
+from discovery.query import ModelQuery, QueryError
+from web.context import flag, int_arg, service
+from web.errors import ApiError
+from web.subscriptions import require_admin_token
+
+bp = Blueprint("benchmarks", __name__, url_prefix="/api/v1/benchmarks")
+LEADERBOARD_ARGS = ("sort", "limit", "offset", "region")
+
+
+def run_dict(run: BenchmarkRun) -> dict[str, Any]:
+    """A finished run as the API shows it (as ``GET /api/v1/benchmarks/runs`` does)."""
+    out = asdict(run)
+    out["skipped"] = [{"model_id": m, "reason": r} for m, r in run.skipped]
+    return out
+
+
+def _wait_timeout() -> float:
+    value = request.args.get("timeout", "120")
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", f"timeout must be a number of seconds, got {value!r}") from None
+    if not 0 < seconds <= 600:
+        raise ApiError(400, "invalid_parameter", "timeout must be between 0 and 600 seconds")
+    return seconds
+
+
+@bp.get("")
+def board():
+    """The leaderboard: every measured (model, region), filtered as ``GET /api/v1/models`` filters.
+
+    ``sort``: ttft (default), ttft_p90, output_speed, latency, latency_p90, cost, measured_at, model;
+    prefix ``-`` for descending (``-output_speed``: fastest first); ``region``; ``limit``, ``offset``.
+    :raise 400: an unknown parameter, sort or filter value.
+    """
+    svc = service()
+    args = {k: v for k, v in request.args.items() if k not in LEADERBOARD_ARGS}
+    try:
+        query = ModelQuery.from_args(args)
+    except QueryError as exc:
+        raise ApiError(400, "invalid_query", str(exc)) from None
+    sort = request.args.get("sort") or "ttft"
+    if sort.lstrip("-") not in LEADERBOARD_SORTS:
+        raise ApiError(400, "invalid_query", f"unknown sort {sort!r}; valid: {', '.join(LEADERBOARD_SORTS)} "
+                                             "(prefix '-' for descending)")
+    limit, offset = int_arg("limit", 100, 1, 1000), int_arg("offset", 0, 0, 10**9)
+    index, performance = svc.index, svc.view.performance
+    bits = query.bits(index, performance) & index.bits_for(performance.ids())
+    entries = {e.id: e for e in index.pick(bits)}
+    rows, total = leaderboard(performance, set(entries), sort, request.args.get("region") or None, offset, limit)
+    data = [{"rank": offset + i, "model_id": m.model_id, "provider": m.provider, "name": entries[m.model_id].name,
+             "kind": m.kind, **m.to_dict()} for i, m in enumerate(rows, 1)]
+    return jsonify({"data": data, "total": total, "limit": limit, "offset": offset, "sort": sort})
+
+
+@bp.get("/runs")
+def runs():
+    """Benchmark runs with their spend, newest first; ``provider``, ``region``, ``limit``, ``before`` (a run id).
+
+    ``today`` is every provider's spend since UTC midnight and the daily budget.
+    """
+    svc = service()
+    limit = int_arg("limit", 50, 1, 1000)
+    before = int_arg("before", 0, 0, 2**62) or None
+    data = svc.benchmark_runs(request.args.get("provider") or None, limit, before, request.args.get("region") or None)
+    return jsonify({"data": data, "today": svc.benchmark_spend_today()})
+
+
+def model_benchmarks(model_id: str):
+    """A model's benchmark history (newest first) and its current ``performance`` summary.
+
+    ``limit`` (default 50), ``region`` (Bedrock). Fields of each result: ``ttft_ms``,
+    ``output_tokens_per_s``, ``latency_ms`` (p50s), ``p90``, ``input_tokens``, ``output_tokens``,
+    ``tokens_estimated``, ``cost_usd``, ``region``, ``measured_at``, ``error``, ``samples``, ``failures``.
+    :raise 404: the model is not in the catalog and was never benchmarked.
+    """
+    svc = service()
+    history = svc.benchmark_history(model_id, int_arg("limit", 50, 1, 1000), request.args.get("region") or None)
+    perf = svc.view.performance.get(model_id)
+    if not history and svc.index.entry(model_id) is None:
+        raise ApiError(404, "model_not_found", f"no model {model_id!r} in the catalog")
+    return jsonify({"model_id": model_id, "performance": loads(perf.json) if perf else None, "history": history})
+
+
+def start_model_benchmark(model_id: str):
+    """Benchmark the model now (admin token). 202 with the run ids; ``?wait=true`` → 200 with the
+    runs and their results (``&timeout=`` seconds, default 120). ``region`` limits a Bedrock model to one.
+
+    :raise 401: no or wrong admin token. :raise 404: no such model.
+    :raise 409: benchmarking is off for its provider, or its globs leave the model out.
+    :raise 504: with wait, a run did not end in time.
+    """
+    refused = require_admin_token()
+    if refused is not None:
+        return refused
+    svc = service()
+    try:
+        tickets = svc.run_benchmark(model_id, request.args.get("region") or None)
+    except KeyError:
+        raise ApiError(404, "model_not_found", f"no model {model_id!r} in the catalog") from None
+    except BenchmarkDisabled as exc:
+        raise ApiError(409, "benchmarks_disabled", str(exc)) from None
+    except BenchmarkRefused as exc:
+        raise ApiError(409, "benchmark_refused", str(exc)) from None
+    if not flag("wait"):
+        return jsonify({"runs": [{"run_id": t.run_id, "provider": t.provider, "region": t.region,
+                                  "outcome": "running"} for t in tickets]}), 202
+    timeout = _wait_timeout()
+    try:
+        finished = svc.wait_benchmarks(tickets, timeout)
+    except TimeoutError as exc:
+        raise ApiError(504, "benchmark_timeout", str(exc), runs=[t.run_id for t in tickets]) from None
+    ids = {run.id for run in finished}
+    results = [r for r in svc.benchmark_history(model_id, 50) if r["run_id"] in ids]
+    return jsonify({"runs": [run_dict(run) for run in finished], "results": results}), 200
