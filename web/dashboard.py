@@ -19,6 +19,7 @@ from flask import Blueprint, Response, request
 from discovery.diff import EVENT_KINDS
 from discovery.entry import SORT_FIELDS
 from discovery.model import CAPABILITIES, KINDS, MODALITIES, STATUSES
+from discovery.query import PERFORMANCE_SORTS
 from web.errors import ApiError
 
 bp = Blueprint("dashboard", __name__)
@@ -57,6 +58,7 @@ def page_config(version: str) -> dict:
     """What the page needs to know that is not data: the taxonomy's fixed names, the API's sort fields."""
     return {"version": version, "capabilities": list(CAPABILITIES), "kinds": list(KINDS),
             "modalities": list(MODALITIES), "statuses": list(STATUSES), "sorts": list(SORT_FIELDS),
+            "performance_sorts": list(PERFORMANCE_SORTS),
             "event_kinds": list(EVENT_KINDS), "max_compare": MAX_COMPARE}
 
 

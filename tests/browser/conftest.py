@@ -16,15 +16,19 @@ from typing import Any, Iterator
 import pytest
 import requests
 
-from discovery.settings import BedrockSettings, Settings
+from discovery.settings import BedrockSettings, BenchmarkSettings, BenchmarkTarget, Settings
 from tests.conftest import provider_config, wait_for
 
 CHROMIUM = os.environ.get("DISCOVERY_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"
 ADMIN_TOKEN = "browser-test-admin-token-0123456789"
+KEY_ENV = "DISCOVERY_TEST_BROWSER_KEY"
 LAPTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 REGIONS = ("us-east-1", "eu-west-1")
+BEDROCK_MODEL = "bedrock/amazon.nova-pro-v1:0"
+# Measured in the fixture: one Bedrock model in both regions (twice, for a line), two OpenAI models.
+BENCHMARKED = ("openai/gpt-4o", "openai/gpt-4o-mini")
 # The simulator's records of the provider the tests change ("vllm"), so its history is known.
 ACME = [{"id": "acme-large-1", "object": "model", "created": 1715367049, "owned_by": "acme"},
         {"id": "acme-small-1", "object": "model", "created": 1715367049, "owned_by": "acme"}]
@@ -66,9 +70,11 @@ class LiveServer:
 
 
 @pytest.fixture(scope="module")
-def aws_env() -> Iterator[None]:
-    """Dummy AWS credentials for boto3 (they go to the simulator only), none of the developer's own."""
+def credentials() -> Iterator[None]:
+    """A key for the simulated OpenAI and dummy AWS credentials for boto3 (they go to the simulator
+    only), none of the developer's own."""
     with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(KEY_ENV, "sk-browser-test")
         mp.setenv("AWS_ACCESS_KEY_ID", "AKIDTESTBROWSER")
         mp.setenv("AWS_SECRET_ACCESS_KEY", "test-secret-not-real")
         mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
@@ -93,8 +99,9 @@ def sim():
 
 
 @pytest.fixture(scope="module")
-def service(sim, aws_env, tmp_path_factory):
-    """A running service: three providers, a catalog, Bedrock in two regions; every first refresh done.
+def service(sim, credentials, tmp_path_factory):
+    """A running service: three providers, a catalog, Bedrock in two regions, every first refresh
+    done, and benchmark results for a few models (the simulator streams their answers).
 
     ``ollama`` is probed every 0.3 s and turns unhealthy after two failures, for the health test.
     """
@@ -103,14 +110,22 @@ def service(sim, aws_env, tmp_path_factory):
     from actors.service import start_service
 
     providers = (
-        provider_config(sim, "openai", "openai_compatible", route="openai"),
+        provider_config(sim, "openai", "openai", api_key_env=KEY_ENV),
         provider_config(sim, "vllm", "openai_compatible"),
         provider_config(sim, "ollama", "ollama", health_check_interval=0.3, failure_threshold=2, fail_max=50),
         provider_config(sim, "modelsdev", "modelsdev"),
     )
     bedrock = BedrockSettings(enabled=True, regions=REGIONS, endpoint_url=sim.url + "/bedrock/{region}",
-                              ec2_endpoint_url=sim.url + "/ec2", refresh_interval=3600.0, timeout=3.0)
-    settings = Settings(providers=providers, bedrock=bedrock, admin_token=ADMIN_TOKEN, sse_heartbeat=1.0,
+                              ec2_endpoint_url=sim.url + "/ec2", runtime_endpoint_url=sim.url + "/bedrock/{region}",
+                              refresh_interval=3600.0, timeout=3.0)
+    benchmarks = BenchmarkSettings(start_delay=3600.0, samples=2, targets=(
+        BenchmarkTarget("openai", enabled=True, models=BENCHMARKED, allow_unknown_prices=True),
+        BenchmarkTarget("bedrock", enabled=True, models=(BEDROCK_MODEL,), allow_unknown_prices=True)))
+    sim.state.set_stream("openai", ttft=0.02, tokens_per_second=800, output_tokens=16)
+    for i, region in enumerate(REGIONS):
+        sim.state.set_stream(f"bedrock@{region}", ttft=0.03 + 0.03 * i, tokens_per_second=600 - 200 * i, output_tokens=16)
+    settings = Settings(providers=providers, bedrock=bedrock, benchmarks=benchmarks, admin_token=ADMIN_TOKEN,
+                        sse_heartbeat=1.0,
                         database_url=f"sqlite:///{tmp_path_factory.mktemp('browser') / 'catalog.db'}",
                         batch_max_delay=0.01, restart_backoff=0.05)
     svc = start_service(settings)
@@ -118,6 +133,9 @@ def service(sim, aws_env, tmp_path_factory):
         wait_for(lambda: all(p.get("last_success_at") for p in svc.providers()), timeout=30, what="first refreshes")
         wait_for(lambda: all(r.get("last_success_at") for r in svc.bedrock_regions()), timeout=30,
                  what="Bedrock regions")
+        for model_id in (BEDROCK_MODEL, BEDROCK_MODEL, *BENCHMARKED):
+            runs = svc.wait_benchmarks(svc.run_benchmark(model_id), timeout=30)
+            assert all(run.outcome == "succeeded" for run in runs), runs
         yield svc
     finally:
         svc.stop()
@@ -202,4 +220,5 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
-__all__ = ["ACME", "ADMIN_TOKEN", "LAPTOP", "PHONE", "REGIONS", "needs_chromium", "screenshot"]
+__all__ = ["ACME", "ADMIN_TOKEN", "BEDROCK_MODEL", "BENCHMARKED", "LAPTOP", "PHONE", "REGIONS", "needs_chromium",
+           "screenshot"]

@@ -7,7 +7,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ADMIN_TOKEN, LAPTOP, PHONE, needs_chromium, screenshot
+from tests.browser.conftest import ADMIN_TOKEN, BEDROCK_MODEL, LAPTOP, PHONE, REGIONS, needs_chromium, screenshot
 
 pytestmark = needs_chromium
 
@@ -22,6 +22,14 @@ def ready(page, path: str) -> None:
 
 def row_ids(page) -> list[str]:
     return page.locator("table.models tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")
+
+
+def enter_token(page) -> None:
+    """Type the admin token into the header's form, as an operator does."""
+    page.click("#admin summary")
+    page.fill("#token", ADMIN_TOKEN)
+    page.click("#token-form button[type=submit]")
+    expect(page.locator("#token-note")).to_have_text("Token accepted: admin actions are shown.")
 
 
 def refresh(service, provider: str) -> None:
@@ -126,10 +134,7 @@ def test_admin_actions_appear_only_with_a_token_and_carry_it(page, api):
     ready(page, "/ui/providers")
     refresh_button = page.locator("[data-key=refresh-vllm]")
     expect(refresh_button).to_have_count(0)
-    page.click("#admin summary")
-    page.fill("#token", ADMIN_TOKEN)
-    page.click("#token-form button[type=submit]")
-    expect(page.locator("#token-note")).to_have_text("Token accepted: admin actions are shown.")
+    enter_token(page)
     expect(refresh_button).to_be_visible()
     with page.expect_request(lambda r: r.method == "POST") as sent:
         refresh_button.click()
@@ -140,6 +145,53 @@ def test_admin_actions_appear_only_with_a_token_and_carry_it(page, api):
     page.click("#admin summary")
     page.click("#token-forget")
     expect(refresh_button).to_have_count(0)
+
+
+def board_ids(page) -> list[str]:
+    return page.locator("table.board tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")
+
+
+def test_the_leaderboard_sorts_by_any_metric_as_the_api_does(page, api):
+    ready(page, "/ui/benchmarks")
+    default = api("/api/v1/benchmarks")
+    assert default["total"] >= 4
+    assert board_ids(page) == [f"{r['model_id']}@{r['region'] or ''}" for r in default["data"]]
+    screenshot(page, "benchmarks")
+    for button, sort in (("sort-output_speed", "-output_speed"), ("sort-latency", "latency"),
+                         ("sort-latency", "-latency"), ("sort-model", "model")):
+        page.click(f"[data-key={button}]")
+        page.wait_for_url(f"**sort={sort}*")
+        page.wait_for_selector(".table-scroll[aria-busy=false]")
+        expected = api("/api/v1/benchmarks", sort=sort)["data"]
+        assert board_ids(page) == [f"{r['model_id']}@{r['region'] or ''}" for r in expected], sort
+
+
+def test_a_bedrock_models_page_charts_its_benchmarks_per_region(page):
+    ready(page, f"/ui/models/{BEDROCK_MODEL}")
+    charts = page.locator(".charts svg.chart")
+    expect(charts).to_have_count(2)
+    assert sorted(page.locator("ul.legend li").all_text_contents()) == sorted(REGIONS)
+    # Two runs in each region: a line of two points per region in each chart.
+    for chart in charts.all():
+        assert chart.locator("circle").count() == 2 * len(REGIONS)
+        assert chart.locator("polyline").count() == len(REGIONS)
+    expect(page.locator("#regions-h")).to_be_visible()
+    page.locator("#bench-h").scroll_into_view_if_needed()
+    screenshot(page, "model-benchmarks")
+
+
+def test_running_a_benchmark_from_a_model_page_sends_the_token_and_shows_the_result_live(page, api):
+    ready(page, "/ui/models/openai/gpt-4o")
+    expect(page.locator("[data-key=run-benchmark]")).to_have_count(0)
+    before = page.locator("table.results tbody tr").count()
+    enter_token(page)
+    page.wait_for_selector("main[data-ready=models]")
+    with page.expect_request(lambda r: r.method == "POST") as sent:
+        page.click("[data-key=run-benchmark]")
+    assert sent.value.url.endswith("/api/v1/models/openai/gpt-4o/benchmarks")
+    assert sent.value.headers["authorization"] == f"Bearer {ADMIN_TOKEN}"
+    # The result arrives with its benchmark_completed event, without a reload.
+    expect(page.locator("table.results tbody tr")).to_have_count(before + 1, timeout=10_000)
 
 
 def test_keyboard_alone_filters_the_catalog_and_opens_a_model(page):

@@ -2,6 +2,7 @@
 // line chart over time for benchmarks. Colours come from the stylesheet (classes s0..s5).
 
 import {h, svg} from "./elements.js";
+import {stamp} from "./format.js";
 
 const SERIES = 6;
 
@@ -47,7 +48,7 @@ export function timeChart(series, {width = 560, height = 200, title = "", yForma
     chart.appendChild(svg("line", {class: "grid", x1: pad.left, x2: width - pad.right, y1: y(v), y2: y(v)}));
     chart.appendChild(svg("text", {class: "axis", x: pad.left - 6, y: y(v) + 4, "text-anchor": "end"}, yFormat(v)));
   }
-  const day = (t) => new Date(t * 1000).toISOString().slice(5, 16).replace("T", " ");
+  const day = (t) => stamp(t).slice(5, 16);
   chart.appendChild(svg("text", {class: "axis", x: pad.left, y: height - 6}, day(t0)));
   if (t1 !== t0) chart.appendChild(svg("text", {class: "axis", x: width - pad.right, y: height - 6, "text-anchor": "end"}, day(t1)));
   series.forEach((s, i) => {

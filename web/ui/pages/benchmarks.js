@@ -41,12 +41,12 @@ export async function render(ctx) {
     load();
   }
 
-  function header(label, sortName, highFirst) {
+  function header(label, sortName, highFirst, num = false) {
     const current = params.get("sort") || "ttft";
     const active = current.replace(/^-/, "") === sortName;
     const descending = active && current.startsWith("-");
     const next = active ? (descending ? sortName : `-${sortName}`) : (highFirst ? `-${sortName}` : sortName);
-    return h("th", {scope: "col", "aria-sort": active ? (descending ? "descending" : "ascending") : "none"},
+    return h("th", {scope: "col", class: num ? "num" : null, "aria-sort": active ? (descending ? "descending" : "ascending") : "none"},
       h("button", {type: "button", class: "sort", dataset: {key: `sort-${sortName}`}, onclick: () => go({sort: next})},
         label, h("span", {class: "arrow", "aria-hidden": "true"}, active ? (descending ? " ▼" : " ▲") : "")));
   }
@@ -54,19 +54,21 @@ export async function render(ctx) {
   async function load() {
     const query = new URLSearchParams(params);
     query.set("limit", String(LIMIT));
+    box.setAttribute("aria-busy", "true");
     let board;
     try {
       board = await get("/api/v1/benchmarks", query, signal);
     } catch (err) {
       if (!signal.aborted) fill(box, notice("error", err.message));
+      box.setAttribute("aria-busy", "false");
       return;
     }
     summary.textContent = `${board.total} measured model${board.total === 1 ? "" : "s"} and regions · sorted by ${board.sort}`;
     keepFocus(main, () => fill(box, board.data.length ? h("table", {class: "board stack"},
       h("caption", {class: "visually-hidden"}, "Leaderboard"),
       h("thead", {}, h("tr", {}, h("th", {scope: "col"}, "#"), header("Model", "model"), h("th", {scope: "col"}, "Region"),
-        METRICS.map((m) => header(m.label, m.sort, m.highFirst)), header("Measured", "measured_at"))),
-      h("tbody", {}, board.data.map((r) => h("tr", {},
+        METRICS.map((m) => header(m.label, m.sort, m.highFirst, true)), header("Measured", "measured_at"))),
+      h("tbody", {}, board.data.map((r) => h("tr", {dataset: {id: `${r.model_id}@${r.region || ""}`}},
         h("td", {"data-label": "#"}, String(r.rank)),
         h("th", {scope: "row", "data-label": "Model"}, h("a", {href: `/ui/models/${modelPath(r.model_id)}`}, r.name || r.model_id),
           h("span", {class: "id"}, r.model_id)),
@@ -74,6 +76,7 @@ export async function render(ctx) {
         METRICS.map((m) => h("td", {"data-label": m.label, class: "num"}, m.format(r[m.field]))),
         h("td", {"data-label": "Measured"}, h("time", {title: stamp(r.measured_at)}, ago(r.measured_at)))))))
       : notice("empty", "Nothing measured yet.")));
+    box.setAttribute("aria-busy", "false");
   }
 
   const filter = (name, label, placeholder) => h("div", {class: "field"}, h("label", {for: `b-${name}`}, label),

@@ -1,9 +1,9 @@
 // Catalog: GET /api/v1/models with its filters as controls. The page's query string is the API's
 // query string, so a shared URL shows the same rows the API returns for it.
 
-import {get, modelPath} from "../api.js";
+import {get, modelPath, offersBenchmarks} from "../api.js";
 import {choice, debounce, fill, h, keepFocus, notice} from "../elements.js";
-import {count, price, tokens, UNKNOWN} from "../format.js";
+import {count, ms, price, tokens, UNKNOWN} from "../format.js";
 import {selection} from "../selection.js";
 
 export const title = "Catalog";
@@ -15,6 +15,7 @@ const RANGES = [
   ["min_max_output_tokens", "Max output at least", "1000"],
   ["max_input_price", "Input at most ($/M)", "any"],
   ["max_output_price", "Output at most ($/M)", "any"],
+  ["max_ttft_ms", "Measured TTFT at most (ms)", "any"],
 ];
 const COLUMNS = [
   {label: "Model", sort: "name"},
@@ -26,6 +27,7 @@ const COLUMNS = [
   {label: "Output $/M", sort: "output_price", num: true},
   {label: "Released", sort: "release_date"},
   {label: "Status"},
+  {label: "TTFT", sort: "ttft", num: true, measured: true},
   {label: "Capabilities", wide: true},
 ];
 
@@ -101,10 +103,12 @@ export async function render(ctx) {
 
   function table(models) {
     const full = selection.ids().length >= selection.max;
+    const measured = offersBenchmarks(models[0]);
+    const columns = COLUMNS.filter((c) => measured || !c.measured);
     return h("table", {class: "models"},
       h("caption", {class: "visually-hidden"}, "Models matching the filters"),
       h("thead", {}, h("tr", {}, h("th", {scope: "col", class: "tick"}, h("span", {class: "visually-hidden"}, "Compare")),
-        COLUMNS.map(sortHeader))),
+        columns.map(sortHeader))),
       h("tbody", {}, models.map((m) => {
         const ticked = selection.has(m.id);
         const caps = Object.entries(m.capabilities || {}).filter(([, v]) => v === true).map(([k]) => k);
@@ -122,6 +126,7 @@ export async function render(ctx) {
           h("td", {class: "num", "data-label": "Output $/M"}, price(m.pricing?.output)),
           h("td", {class: "date", "data-label": "Released"}, m.lifecycle?.release_date || UNKNOWN),
           h("td", {"data-label": "Status"}, m.lifecycle?.status ? h("span", {class: `badge ${m.lifecycle.status}`}, m.lifecycle.status) : UNKNOWN),
+          measured ? h("td", {class: "num", "data-label": "TTFT"}, ms(m.performance?.ttft_ms)) : null,
           h("td", {class: "caps"}, caps.map((c) => h("span", {class: "tag"}, c.replaceAll("_", " ")))));
       })));
   }
@@ -193,7 +198,7 @@ export async function render(ctx) {
     h("input", {id: `f-${name}`, name, type: "number", min: "0", step, inputmode: "decimal", value: params.get(name) || "",
       oninput: debounce((e) => apply({[name]: e.target.value}, {replace: true}), 400)})));
   const sortSelect = h("select", {id: "f-sort", onchange: (e) => apply({sort: e.target.value})},
-    config.sorts.flatMap((name) => [name, `-${name}`]).map((value) => h("option", {value: value === "id" ? "" : value,
+    [...config.sorts, ...config.performance_sorts].flatMap((name) => [name, `-${name}`]).map((value) => h("option", {value: value === "id" ? "" : value,
       selected: (params.get("sort") || "id") === value}, `${value.replace(/^-/, "").replaceAll("_", " ")}${value.startsWith("-") ? " ↓" : " ↑"}`)));
   const active = [...params.keys()].filter((k) => !["sort", "limit", "offset", "q", "capability"].includes(k)).length;
   const wide = window.matchMedia("(min-width: 800px)").matches;

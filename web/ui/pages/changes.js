@@ -3,7 +3,7 @@
 
 import {get, modelPath} from "../api.js";
 import {debounce, fill, h, notice} from "../elements.js";
-import {count, stamp, value} from "../format.js";
+import {count, decimal, ms, stamp, value} from "../format.js";
 import {feed} from "../feed.js";
 
 export const title = "Changes";
@@ -37,6 +37,19 @@ function summary(e) {
       return `${count(d.total)} models: +${d.added} ~${d.updated} −${d.removed}`;
     case "status_changed":
       return `${d.old} → ${d.new}${d.reason ? `: ${d.reason}` : ""}`;
+    case "retiring_soon":
+      return `${d.date_kind || "retirement"} on ${d.date} (${d.days_left} days)${d.successor ? `; successor ${d.successor}` : ""}`;
+    case "reconciliation_changed":
+      return Object.entries(d.counts || {}).map(([k, n]) => `${n} ${k}`).join(", ");
+    case "benchmark_completed": {
+      const s = d.summary;
+      const where = d.region ? `${d.region}: ` : "";
+      return s ? `${where}TTFT ${ms(s.ttft_ms)}, ${decimal(s.output_tokens_per_s, 1)} tokens/s, latency ${ms(s.latency_ms)}`
+        : `${where}no sample${d.error ? `: ${d.error}` : ""}`;
+    }
+    case "benchmark_regressed":
+      return `${d.region ? `${d.region}: ` : ""}` + Object.entries(d.metrics || {})
+        .map(([metric, m]) => `${metric} ${decimal(m.baseline, 1)} → ${decimal(m.now, 1)}`).join(", ");
     default:
       return "";
   }

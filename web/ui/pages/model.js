@@ -5,6 +5,7 @@ import {get, modelPath, offersBenchmarks, post} from "../api.js";
 import {legend, timeChart} from "../chart.js";
 import {fill, h, notice} from "../elements.js";
 import {ago, decimal, label, ms, price, stamp, tokens, UNKNOWN, value} from "../format.js";
+import {feed} from "../feed.js";
 import {selection} from "../selection.js";
 
 export const title = "Model";
@@ -74,9 +75,9 @@ function recordSection(record) {
 
 function regionsSection(rows) {
   return h("section", {"aria-labelledby": "regions-h"}, h("h2", {id: "regions-h"}, "Regions"),
-    h("p", {class: "hint"}, "Best first: by measured latency where known."),
+    h("p", {class: "hint"}, "Best first: by the model's measured time to first token where benchmarked, then by the region's API latency."),
     h("div", {class: "table-scroll"}, h("table", {class: "stack"},
-      h("thead", {}, h("tr", {}, ["#", "Region", "Access", "Inference", "Lifecycle", "Region status", "Latency"]
+      h("thead", {}, h("tr", {}, ["#", "Region", "Access", "Inference", "Lifecycle", "Region status", "Measured TTFT", "API latency"]
         .map((c) => h("th", {scope: "col"}, c)))),
       h("tbody", {}, rows.map((r) => h("tr", {},
         h("td", {"data-label": "#"}, String(r.rank)),
@@ -85,7 +86,8 @@ function regionsSection(rows) {
         h("td", {"data-label": "Inference"}, value(r.inference_types)),
         h("td", {"data-label": "Lifecycle"}, r.lifecycle || UNKNOWN),
         h("td", {"data-label": "Region status"}, h("span", {class: `badge ${r.region_status}`}, r.region_status || UNKNOWN)),
-        h("td", {"data-label": "Latency", class: "num"}, ms(r.ttft_ms ?? r.latency_ms))))))));
+        h("td", {"data-label": "Measured TTFT", class: "num"}, ms(r.ttft_ms)),
+        h("td", {"data-label": "API latency", class: "num"}, ms(r.latency_ms))))))));
 }
 
 function historySection(versions) {
@@ -105,45 +107,52 @@ function historySection(versions) {
         : h("p", {class: "hint"}, v.change === "added" ? "First seen." : v.change === "removed" ? "Left the catalog." : "No field changed.")))));
 }
 
+function runButton(record) {
+  const status = h("span", {class: "hint", role: "status"});
+  return h("p", {}, h("button", {type: "button", class: "admin-only", dataset: {key: "run-benchmark"}, onclick: async (e) => {
+    const button = e.currentTarget;
+    button.disabled = true;
+    try {
+      const answer = await post(`/api/v1/models/${modelPath(record.id)}/benchmarks`);
+      status.textContent = ` Started: run ${answer.runs.map((r) => r.run_id).join(", ")}; results appear here when it ends.`;
+    } catch (err) {
+      status.textContent = ` Refused: ${err.message}`;
+    }
+    button.disabled = false;
+  }}, "Run a benchmark"), status);
+}
+
 function benchmarkSection(record, bench, ctx) {
-  const body = [h("h2", {id: "bench-h"}, "Benchmarks")];
-  if (ctx.admin) {
-    const status = h("span", {class: "hint", role: "status"});
-    body.push(h("p", {}, h("button", {type: "button", class: "admin-only", onclick: async (e) => {
-      const button = e.currentTarget;
-      button.disabled = true;
-      try {
-        const answer = await post(`/api/v1/models/${modelPath(record.id)}/benchmarks`);
-        status.textContent = ` Started: run ${answer.runs.map((r) => r.run_id).join(", ")}.`;
-      } catch (err) {
-        status.textContent = ` Refused: ${err.message}`;
-      }
-      button.disabled = false;
-    }}, "Run a benchmark"), status));
-  }
-  const results = (bench.history || []).filter((r) => !r.error);
+  const body = [h("h2", {id: "bench-h"}, "Benchmarks"), ctx.admin ? runButton(record) : null];
+  const results = bench.history || [];
+  const measured = results.filter((r) => !r.error);
   if (!results.length) {
     body.push(notice("empty", "No benchmarks yet for this model."));
     return h("section", {"aria-labelledby": "bench-h"}, body);
   }
-  const regions = [...new Set(results.map((r) => r.region || "—"))];
+  const regions = [...new Set(measured.map((r) => r.region || "—"))];
   const series = (key) => regions.map((region) => ({name: region,
-    points: results.filter((r) => (r.region || "—") === region).map((r) => ({t: r.measured_at, v: r[key]}))}));
-  body.push(
-    h("div", {class: "charts"},
-      h("figure", {}, timeChart(series("ttft_ms"), {title: "Time to first token", yFormat: ms}), h("figcaption", {}, "Time to first token (p50)")),
-      h("figure", {}, timeChart(series("output_tokens_per_s"), {title: "Output tokens per second", yFormat: (v) => decimal(v, 0)}),
-        h("figcaption", {}, "Output tokens per second (p50)"))),
-    legend(regions),
-    h("div", {class: "table-scroll"}, h("table", {class: "stack"},
-      h("thead", {}, h("tr", {}, ["Measured", "Region", "TTFT", "Tokens/s", "Latency", "Samples"].map((c) => h("th", {scope: "col"}, c)))),
-      h("tbody", {}, results.slice(0, 20).map((r) => h("tr", {},
-        h("td", {"data-label": "Measured"}, stamp(r.measured_at)),
-        h("td", {"data-label": "Region"}, r.region || UNKNOWN),
-        h("td", {"data-label": "TTFT", class: "num"}, ms(r.ttft_ms)),
-        h("td", {"data-label": "Tokens/s", class: "num"}, decimal(r.output_tokens_per_s, 1)),
-        h("td", {"data-label": "Latency", class: "num"}, ms(r.latency_ms)),
-        h("td", {"data-label": "Samples", class: "num"}, String(r.samples ?? UNKNOWN))))))));
+    points: measured.filter((r) => (r.region || "—") === region).map((r) => ({t: r.measured_at, v: r[key]}))}));
+  const chart = (key, title, yFormat) => h("figure", {}, timeChart(series(key), {title, yFormat}), h("figcaption", {}, title));
+  const streams = measured.some((r) => r.ttft_ms !== null && r.ttft_ms !== undefined);
+  if (measured.length) {
+    body.push(h("div", {class: "charts"},
+      streams ? [chart("ttft_ms", "Time to first token (p50)", ms), chart("output_tokens_per_s", "Output tokens per second (p50)", (v) => decimal(v, 0))]
+        : chart("latency_ms", "Latency (p50)", ms)),
+    legend(regions));
+  }
+  body.push(h("div", {class: "table-scroll"}, h("table", {class: "stack results"},
+    h("thead", {}, h("tr", {}, ["Measured", "Region", "TTFT", "Tokens/s", "Latency", "Samples", "Cost", "Error"]
+      .map((c) => h("th", {scope: "col"}, c)))),
+    h("tbody", {}, results.slice(0, 20).map((r) => h("tr", {},
+      h("td", {"data-label": "Measured"}, stamp(r.measured_at)),
+      h("td", {"data-label": "Region"}, r.region || UNKNOWN),
+      h("td", {"data-label": "TTFT", class: "num"}, ms(r.ttft_ms)),
+      h("td", {"data-label": "Tokens/s", class: "num"}, decimal(r.output_tokens_per_s, 1)),
+      h("td", {"data-label": "Latency", class: "num"}, ms(r.latency_ms)),
+      h("td", {"data-label": "Samples", class: "num"}, String(r.sample_count ?? UNKNOWN)),
+      h("td", {"data-label": "Cost", class: "num"}, r.cost_usd === null || r.cost_usd === undefined ? UNKNOWN : `$${+r.cost_usd.toPrecision(3)}`),
+      h("td", {"data-label": "Error", class: "error-text"}, r.error ? h("span", {title: r.error}, r.error) : "")))))));
   return h("section", {"aria-labelledby": "bench-h"}, body);
 }
 
@@ -153,8 +162,14 @@ function rawSection(id, signal) {
   return h("section", {}, h("details", {class: "raw-answer", ontoggle: async (e) => {
     if (!e.target.open || loaded) return;
     loaded = true;
-    const full = await get(`/api/v1/models/${modelPath(id)}`, null, signal);
-    out.textContent = full.raw === null || full.raw === undefined ? "No raw answer kept (a catalog-only model)." : JSON.stringify(full.raw, null, 2);
+    try {
+      const full = await get(`/api/v1/models/${modelPath(id)}`, null, signal);
+      out.textContent = full.raw === null || full.raw === undefined ? "No raw answer kept (a catalog-only model)."
+        : JSON.stringify(full.raw, null, 2);
+    } catch (err) {
+      loaded = false;
+      if (!signal.aborted) out.textContent = `Could not read it: ${err.message}`;
+    }
   }}, h("summary", {}, "The provider's own answer"), out));
 }
 
@@ -186,15 +201,32 @@ export async function render(ctx) {
     later,
     rawSection(id, signal));
 
+  const base = `/api/v1/models/${modelPath(id)}`;
+  const historyBox = h("div", {});
+  const benchBox = h("div", {});
   const [history, regions, bench] = await Promise.all([
-    get(`/api/v1/models/${modelPath(id)}/history`, null, signal),
+    get(`${base}/history`, null, signal),
     record.provider === "bedrock" ? get(`/api/v1/bedrock/models/${modelPath(id)}/best-regions`, null, signal) : null,
-    offersBenchmarks(record) ? get(`/api/v1/models/${modelPath(id)}/benchmarks`, null, signal) : null,
+    offersBenchmarks(record) ? get(`${base}/benchmarks`, null, signal) : null,
   ]);
+  fill(benchBox, bench ? benchmarkSection(record, bench, ctx)
+    : h("section", {}, h("h2", {}, "Benchmarks"), notice("empty", "No benchmarks: this service does not measure models.")));
+  fill(historyBox, historySection(history.versions));
   fill(later,
     regions && regions.regions.length ? regionsSection(regions.regions)
       : record.regions?.length ? h("section", {}, h("h2", {}, "Regions"), h("p", {}, record.regions.join(", "))) : null,
-    bench ? benchmarkSection(record, bench, ctx)
-      : h("section", {}, h("h2", {}, "Benchmarks"), notice("empty", "No benchmarks: this service does not measure models.")),
-    historySection(history.versions));
+    benchBox, historyBox);
+  // This model's new benchmark results and versions arrive without a reload.
+  ctx.onLeave(feed.on(async (e) => {
+    if (e.model_id !== id) return;
+    try {
+      if (e.kind === "benchmark_completed" && bench) {
+        fill(benchBox, benchmarkSection(record, await get(`${base}/benchmarks`, null, signal), ctx));
+      } else if (["updated", "removed", "added"].includes(e.kind)) {
+        fill(historyBox, historySection((await get(`${base}/history`, null, signal)).versions));
+      }
+    } catch (err) {
+      if (!signal.aborted) reportError(err);
+    }
+  }));
 }
