@@ -29,6 +29,7 @@ export async function render(ctx) {
   }
   const summary = h("p", {class: "summary", role: "status", "aria-live": "polite"}, "Loading…");
   const box = h("div", {class: "table-scroll"});
+  let sortSelect = null;
 
   function go(changes) {
     for (const [k, v] of Object.entries(changes)) {
@@ -55,6 +56,7 @@ export async function render(ctx) {
     const query = new URLSearchParams(params);
     query.set("limit", String(LIMIT));
     box.setAttribute("aria-busy", "true");
+    if (sortSelect) sortSelect.value = params.get("sort") || "ttft";
     let board;
     try {
       board = await get("/api/v1/benchmarks", query, signal);
@@ -69,8 +71,9 @@ export async function render(ctx) {
       h("thead", {}, h("tr", {}, h("th", {scope: "col"}, "#"), header("Model", "model"), h("th", {scope: "col"}, "Region"),
         METRICS.map((m) => header(m.label, m.sort, m.highFirst, true)), header("Measured", "measured_at"))),
       h("tbody", {}, board.data.map((r) => h("tr", {dataset: {id: `${r.model_id}@${r.region || ""}`}},
-        h("td", {"data-label": "#"}, String(r.rank)),
-        h("th", {scope: "row", "data-label": "Model"}, h("a", {href: `/ui/models/${modelPath(r.model_id)}`}, r.name || r.model_id),
+        h("td", {"data-label": "#", class: "rank-cell"}, String(r.rank)),
+        h("th", {scope: "row", "data-label": "Model"}, h("span", {class: "rank", "aria-hidden": "true"}, `${r.rank}. `),
+          h("a", {href: `/ui/models/${modelPath(r.model_id)}`}, r.name || r.model_id),
           h("span", {class: "id"}, r.model_id)),
         h("td", {"data-label": "Region"}, r.region || UNKNOWN),
         METRICS.map((m) => h("td", {"data-label": m.label, class: "num"}, m.format(r[m.field]))),
@@ -82,9 +85,15 @@ export async function render(ctx) {
   const filter = (name, label, placeholder) => h("div", {class: "field"}, h("label", {for: `b-${name}`}, label),
     h("input", {id: `b-${name}`, value: params.get(name) || "", placeholder, autocomplete: "off",
       onchange: (e) => go({[name]: e.target.value.trim()})}));
+  const sorts = [...METRICS, {label: "Measured", sort: "measured_at"}, {label: "Model", sort: "model"}];
+  const current = params.get("sort") || "ttft";
+  sortSelect = h("select", {id: "b-sort", onchange: (e) => go({sort: e.target.value})},
+    sorts.flatMap((m) => [m.sort, `-${m.sort}`]).map((value) => h("option", {value, selected: value === current},
+      `${sorts.find((m) => m.sort === value.replace(/^-/, "")).label} ${value.startsWith("-") ? "↓" : "↑"}`)));
   fill(main, head, summary,
     h("form", {class: "filters", onsubmit: (e) => e.preventDefault()}, h("div", {class: "grid"},
-      filter("provider", "Provider", "any (comma list)"), filter("region", "Region", "any"))),
+      filter("provider", "Provider", "any (comma list)"), filter("region", "Region", "any"),
+      h("div", {class: "field"}, h("label", {for: "b-sort"}, "Sort by"), sortSelect))),
     box);
   await load();
 }

@@ -66,6 +66,7 @@ export async function render(ctx) {
     if (!query.has("limit")) query.set("limit", String(DEFAULT_LIMIT));
     summary.textContent = "Loading…";
     tableBox.setAttribute("aria-busy", "true");
+    sortSelect.value = params.get("sort") || "";
     let page;
     try {
       page = await get("/api/v1/models", query, signal);

@@ -34,19 +34,27 @@ function groupPaths(record, spec) {
 let tips = 0;
 
 /** A value with its provenance as a tooltip (hover or keyboard focus), conflicts marked. */
-function traced(text, prov, cls) {
+function traced(text, prov, cls, fmt = value) {
   if (!prov) return h("span", {class: cls}, text);
   const conflicts = prov.conflicts || [];
   const id = `tip-${++tips}`;
+  // Shown by CSS on hover and focus; moved left when it would run off the screen.
+  const place = () => {
+    tip.style.left = "0px";
+    const over = tip.getBoundingClientRect().right - (document.documentElement.clientWidth - 8);
+    if (over > 0) tip.style.left = `${-over}px`;
+  };
+  const tip = h("span", {class: "tip", role: "tooltip", id},
+    h("b", {}, prov.source || "unknown source"),
+    prov.entry ? ` · entry ${prov.entry}` : "",
+    prov.match ? ` · ${prov.match} match` : "",
+    prov.verified_at ? ` · answered ${ago(prov.verified_at)}` : "",
+    conflicts.map((c) => h("span", {class: "other"}, `${c.source}${c.entry ? ` (${c.entry})` : ""} says ${c.value === null || c.value === undefined ? UNKNOWN : fmt(c.value)}`)));
   return h("span", {class: "traced"},
-    h("span", {class: ["prov", cls, conflicts.length ? "conflict" : null], tabindex: "0", "aria-describedby": id},
-      text, conflicts.length ? h("span", {class: "warn", title: "sources disagree"}, " ⚠") : null),
-    h("span", {class: "tip", role: "tooltip", id},
-      h("b", {}, prov.source || "unknown source"),
-      prov.entry ? ` · entry ${prov.entry}` : "",
-      prov.match ? ` · ${prov.match} match` : "",
-      prov.verified_at ? ` · answered ${ago(prov.verified_at)}` : "",
-      conflicts.map((c) => h("span", {class: "other"}, `${c.source}${c.entry ? ` (${c.entry})` : ""} says ${value(c.value)}`))));
+    h("span", {class: ["prov", cls, conflicts.length ? "conflict" : null], tabindex: "0", "aria-describedby": id,
+      onmouseenter: place, onfocus: place},
+    text, conflicts.length ? h("span", {class: "warn", title: "sources disagree"}, " ⚠") : null),
+    tip);
 }
 
 function recordSection(record) {
@@ -67,7 +75,7 @@ function recordSection(record) {
           const cls = top === "capabilities" ? (v === true ? "yes" : v === false ? "no" : "unknown") : null;
           return h("tr", {},
             h("th", {scope: "row"}, label(path)),
-            h("td", {}, traced(v === null || v === undefined ? UNKNOWN : fmt(v), prov[path], cls),
+            h("td", {}, traced(v === null || v === undefined ? UNKNOWN : fmt(v), prov[path], cls, fmt),
               prov[path]?.source ? h("span", {class: "source"}, prov[path].source) : null));
         }))));
     })));
