@@ -39,7 +39,7 @@ from discovery.merge import MergeEngine
 from discovery.messages import ProviderSnapshot, RefreshOutcome
 from discovery.model import Model, dumps, join_record, loads
 from discovery.providers.base import SuspiciousSnapshot
-from discovery.reconcile import Findings, ModelValues, Reconciler
+from discovery.reconcile import CHECKED_FIELDS, Findings, ModelValues, Reconciler, conflicts_of
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ class CatalogState:
         # retiring_soon horizons (days) and the notices given: (model id, kind) → (date, horizons).
         self.retiring_horizons: tuple[int, ...] = (90, 30, 7)
         self._notices: Optional[dict[tuple[str, str], tuple[str, frozenset[int]]]] = None
-        self._stored_conflicts: dict[str, tuple[bytes, Any]] = {}
+        self._stored_conflicts: dict[str, dict[str, Any]] = {}
         self._index = CatalogIndex.from_entries([], 0)
         self._merge_fingerprint: Optional[str] = None
         self.version = 0
@@ -178,13 +178,16 @@ class CatalogState:
         """The published catalog from the store: enough to serve reads (fast; no merge state)."""
         entries = []
         # Stored traces that name conflicts, kept to seed the reconciliation when the sources load.
-        conflicted: dict[str, tuple[bytes, Any]] = {}
+        conflicted: dict[str, dict[str, Any]] = {}
         for content_hash, body, provenance in store.load_current_rows():
             trace = loads(provenance)
             entry = CatalogEntry.from_stored(body, content_hash, trace, trace_hash(provenance))
             entries.append(entry)
-            if b'"conflicts"' in provenance if isinstance(provenance, bytes) else '"conflicts"' in provenance:
-                conflicted[entry.id] = (body, trace)
+            if (b'"conflicts"' if isinstance(provenance, bytes) else '"conflicts"') in provenance:
+                disputed = {path: item for path, item in trace.items()
+                            if isinstance(item, dict) and item.get("conflicts") and path.startswith(CHECKED_FIELDS)}
+                if disputed:
+                    conflicted[entry.id] = disputed
         self._stored_conflicts = conflicted
         self.version += 1
         self._index = CatalogIndex.from_entries(entries, self.version)
@@ -245,8 +248,10 @@ class CatalogState:
         """The reconciliation from the merge state and the traces stored with the published models."""
         engine = self._engine_now()
         ids = set(self._index.ids()) | engine.ids()
-        resolved = {model_id: (flatten(loads(body)), trace)
-                    for model_id, (body, trace) in self._stored_conflicts.items()}
+        index = self._index
+        resolved = {model_id: conflicts_of(flatten(loads(entry.body)), trace)
+                    for model_id, trace in self._stored_conflicts.items()
+                    if (entry := index.entry(model_id)) is not None}
         self._stored_conflicts = {}
         self.reconciler.rebuild(engine, ids, resolved)
 
@@ -257,7 +262,7 @@ class CatalogState:
         for model_id in self._index.ids():
             trace: dict = {}
             merged = engine.resolve(model_id, trace)
-            resolved[model_id] = (ModelValues(merged), trace) if merged is not None else None
+            resolved[model_id] = conflicts_of(ModelValues(merged), trace) if merged is not None else ()
         self.reconciler.rebuild(engine, set(self._index.ids()) | engine.ids(), resolved)
 
     def _reconciliation_event(self, delta) -> dict[str, Any]:
@@ -565,7 +570,7 @@ class CatalogState:
         for model_id in sorted(affected):
             trace: dict = {}
             entry, merged = index.entry(model_id), engine.resolve(model_id, trace)
-            resolved[model_id] = (ModelValues(merged), trace) if merged is not None else None
+            resolved[model_id] = conflicts_of(ModelValues(merged), trace) if merged is not None else ()
             if entry is None and merged is None:
                 continue
             trace_bytes = trace_json(trace) if merged is not None else b"{}"

@@ -24,7 +24,7 @@ from typing import Any, Optional
 KINDS = ("stale", "unknown", "conflicts", "missing")
 KEEP = object()  # see Reconciler._look
 # Fields whose disagreement is a finding: what a gateway routes and bills by.
-_CHECKED = ("pricing.", "limits.", "capabilities.")
+CHECKED_FIELDS = ("pricing.", "limits.", "capabilities.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ def conflicts_of(values: Mapping[str, Any], trace: Mapping[str, Any]) -> tuple[C
     """
     out: list[Conflict] = []
     for path, item in trace.items():
-        if not path.startswith(_CHECKED):
+        if not path.startswith(CHECKED_FIELDS):
             continue
         if isinstance(item, Mapping):
             others = [(c.get("source"), c.get("entry"), c.get("value")) for c in item.get("conflicts") or ()]
@@ -126,10 +126,11 @@ class Reconciler:
         self._snapshot: Optional[Findings] = None
 
     # -- keeping current -------------------------------------------------------------------------
-    def update(self, engine: Any, ids: Iterable[str], resolved: Mapping[str, tuple[Mapping[str, Any], Any]]
+    def update(self, engine: Any, ids: Iterable[str], resolved: Mapping[str, tuple[Conflict, ...]]
                ) -> dict[str, Counter]:
-        """Look again at ``ids`` (the merged ids a write touched); ``resolved`` gives, for the live
-        ones, the chosen values and the merge trace. Returns, per provider, how many findings (at
+        """Look again at ``ids`` (the merged ids a write touched); ``resolved`` gives, for those
+        resolved again, their conflicts (:func:`conflicts_of`; empty when there is no merged
+        model); an id it leaves out keeps the conflicts it had. Returns, per provider, how many findings (at
         the configured tolerance) appeared (+) and went (-) by kind."""
         delta: dict[str, Counter] = {}
         ids = set(ids)
@@ -150,8 +151,8 @@ class Reconciler:
         return {p: c for p, c in delta.items() if any(c.values())}
 
     def _look(self, engine: Any, model_id: str, resolved, delta: dict[str, Counter]) -> None:
-        """``resolved``: (values, trace) of the merged model, None when there is none, or the
-        marker ``KEEP`` when the id's merged record was not looked at (its conflicts stand)."""
+        """``resolved``: the merged model's conflicts, or the marker ``KEEP`` when the id's merged
+        record was not looked at (its conflicts stand)."""
         owners = engine.owners.get(model_id)
         provider = _provider(model_id)
         if owners:
@@ -162,7 +163,7 @@ class Reconciler:
             self._drop(self.unknown, model_id, "unknown", delta)
         if resolved is not KEEP:
             tolerance = self.tolerance
-            found = conflicts_of(*resolved) if resolved is not None else ()
+            found = resolved or ()
             old = self.conflicts.get(model_id, ())
             if found != old:
                 if found:
@@ -207,7 +208,7 @@ class Reconciler:
                 break
         return out
 
-    def rebuild(self, engine: Any, ids: Iterable[str], resolved: Mapping[str, tuple[Mapping[str, Any], Any]]) -> None:
+    def rebuild(self, engine: Any, ids: Iterable[str], resolved: Mapping[str, tuple[Conflict, ...]]) -> None:
         """Start over from the merge (start-up): every id looked at, no delta kept."""
         self.unknown.clear()
         self.conflicts.clear()

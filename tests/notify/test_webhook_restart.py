@@ -79,7 +79,7 @@ refresh_interval = 3600
             return events if done else None
 
         # The feed as it stands once the restart's own first refresh has committed.
-        all_ids = [e["id"] for e in wait_for(after_restart_refresh, timeout=30, what="the restart's refresh")]
+        all_ids = [e["id"] for e in wait_for(after_restart_refresh, timeout=90, what="the restart's refresh")]
         wait_for(lambda: set(hook.acked_ids()) >= set(all_ids), timeout=30, what="every event after the restart")
         acked = hook.acked_ids()
         # Nothing acknowledged is sent again; the unacknowledged batch comes first after the restart.
