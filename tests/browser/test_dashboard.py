@@ -67,6 +67,26 @@ def test_a_capability_filter_narrows_the_rows_to_what_the_api_returns_for_it(pag
     expect(page.locator("[data-capability=vision]")).to_have_attribute("aria-pressed", "true")
 
 
+def test_models_ticked_in_the_catalog_are_compared_side_by_side_with_differences_marked(page, api):
+    ready(page, "/ui/catalog?provider=vllm")
+    boxes = page.locator("table.models tbody input[type=checkbox]")
+    expect(boxes).to_have_count(len(api("/api/v1/models", provider="vllm")["data"]))
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    expect(page.locator(".compare-bar")).to_contain_text("2 ticked")
+    page.click(".compare-bar a:text('Compare')")
+    page.wait_for_selector("main[data-ready=compare]")
+    ticked = page.locator("table.compare thead th .id").all_text_contents()
+    assert ticked == [m["id"] for m in api("/api/v1/models", provider="vllm", limit=2)["data"]]
+    differing = page.locator("table.compare tr.differs th")
+    expect(differing.filter(has_text="provider model id")).to_have_count(1)
+    same = page.locator("table.compare tr.same").first
+    expect(same).to_be_visible()
+    page.check("#only-diff")
+    expect(same).to_be_hidden()
+    expect(differing.first).to_be_visible()
+
+
 def test_a_model_page_shows_its_history_as_a_diff(page, sim, service):
     owner = f"acme-labs-{next(_names)}"
     sim.state.update_model("openai_compatible", "acme-large-1", {"owned_by": owner})
@@ -108,6 +128,7 @@ def test_the_feed_resumes_after_a_reload_from_the_last_event_it_saw(page, sim, s
     sim.state.add_model("openai_compatible", {"id": model, "object": "model", "created": 1, "owned_by": "acme"})
     refresh(service, "vllm")
     expect(page.locator(".feed li", has_text=f"vllm/{model}")).to_be_visible()
+    assert set(page.locator(".feed li").evaluate_all("items => items.map(i => i.dataset.kind)")) == {"added"}
     last_seen = page.evaluate("sessionStorage.getItem('discovery.lastEventId')")
     assert int(last_seen) >= int(page.locator(".feed li").first.get_attribute("data-id"))
     with page.expect_request(lambda r: r.url.endswith("/api/v1/events/stream")) as stream:
