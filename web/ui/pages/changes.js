@@ -55,11 +55,17 @@ function summary(e) {
   }
 }
 
+/** "13:40:02" today, "11-29 13:40:02" on another day. */
+function clock(t) {
+  const full = stamp(t);
+  return full.slice(0, 10) === stamp(Date.now() / 1000).slice(0, 10) ? full.slice(11) : full.slice(5);
+}
+
 function item(e, fresh) {
   const diff = e.kind === "updated" && e.data?.diff ? Object.entries(e.data.diff) : [];
   return h("li", {class: ["event", fresh ? "fresh" : null], dataset: {id: String(e.id), kind: e.kind}},
     h("div", {class: "line"},
-      h("time", {datetime: e.time, title: stamp(e.time)}, stamp(e.time).slice(11)),
+      h("time", {datetime: e.time, title: stamp(e.time)}, clock(e.time)),
       h("span", {class: `badge ${e.kind}`}, e.kind.replaceAll("_", " ")),
       e.model_id ? h("a", {href: `/ui/models/${modelPath(e.model_id)}`}, e.model_id)
         : h("span", {class: "provider"}, e.provider || ""),

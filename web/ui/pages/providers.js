@@ -61,7 +61,8 @@ export async function render(ctx) {
           h("td", {"data-label": "Breaker"}, h("span", {class: `badge breaker-${p.breaker?.state}`}, p.breaker?.state || UNKNOWN),
             p.breaker ? h("span", {class: "id"}, `${p.breaker.fail_counter}/${p.breaker.fail_max} failures`) : null),
           h("td", {"data-label": "Last refresh"}, p.refreshing ? "refreshing now" : when(p.last_refresh_at),
-            h("span", {class: "id"}, outcomeText(p.last_outcome))),
+            h("span", {class: "id"}, outcomeText(p.last_outcome)),
+            p.next_refresh_at ? h("span", {class: "id"}, "next ", when(p.next_refresh_at)) : null),
           h("td", {"data-label": "Last error", class: ["error-text", p.last_error ? "full" : null]}, p.last_error ? h("span", {title: p.last_error}, p.last_error) : UNKNOWN),
           h("td", {"data-label": "Models", class: "num"}, p.model_count
             ? h("a", {href: `/ui/catalog?provider=${encodeURIComponent(p.name)}`}, count(p.model_count)) : count(p.model_count)),
