@@ -15,6 +15,7 @@ from actors.bedrock import BedrockQueries, bedrock_children, discover_bedrock_re
 from actors.benchmark import BenchmarkQueries, benchmark_children
 from actors.catalog import CatalogActor, CatalogView, StoreReaderActor
 from actors.heap import limit_arenas
+from actors.history import HistoryActor, HistoryQueries
 from actors.notifier import NotifierActor, make_unsubscribe
 from actors.provider import ProviderActor, RefreshRateLimited, RefreshTicket
 from actors.supervisor import SupervisorActor
@@ -34,7 +35,7 @@ class ProviderUnavailable(RuntimeError):
     """The provider's actor is not running (restarting, or failed for good)."""
 
 
-class Service(BedrockQueries, BenchmarkQueries):
+class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
     """The running service: what the web app and in-process users talk to."""
 
     def __init__(self, settings: Settings):
@@ -307,6 +308,9 @@ def start_service(settings: Settings, clients: Optional[dict] = None,
     reader_ref = StoreReaderActor.start(settings)
     service._refs.append(reader_ref)
     service.reader = reader_ref.proxy()
+    history_ref = HistoryActor.start(settings)  # the catalog as it was (actors/history.py)
+    service._refs.append(history_ref)
+    service.history_reader = history_ref.proxy()
     # Before any provider starts: webhooks resume from their cursors, then follow new commits.
     # Each actor connects in on_start; wait for one to be up before the next starts.
     service.reader.last_event_id().get(timeout=settings.ask_timeout)

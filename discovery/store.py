@@ -163,7 +163,8 @@ class ModelVersionRow(BaseModel):
 
     class Meta:
         table_name = "model_versions"
-        indexes = ((("model_id", "version"), True),)
+        # (created_at, id): a time resolves to its point in history with one index seek.
+        indexes = ((("model_id", "version"), True), (("created_at", "id"), False))
 
 
 class EventRow(BaseModel):
@@ -320,7 +321,25 @@ def open_database(url: str) -> peewee.Database:
 
     db.create_tables(TABLES + WEBHOOK_TABLES, safe=True)
     migrate_schema()
+    widen_float_columns(TABLES + WEBHOOK_TABLES)
     return database
+
+
+def widen_float_columns(models: Sequence[type[BaseModel]]) -> None:
+    """On PostgreSQL, make every float column double precision (idempotent).
+
+    peewee's FloatField is REAL there, 24 bits of mantissa: an epoch time would be rounded to about
+    two minutes, and the catalog "as of" a time could not tell commits apart. SQLite's REAL is
+    8 bytes already.
+    """
+    if not isinstance(db.obj, peewee.PostgresqlDatabase):
+        return
+    for model in models:
+        table = model._meta.table_name
+        narrow = {c.name for c in db.get_columns(table) if c.data_type == "real"}
+        for f in model._meta.sorted_fields:
+            if isinstance(f, peewee.FloatField) and f.column_name in narrow:
+                db.execute_sql(f'ALTER TABLE "{table}" ALTER COLUMN "{f.column_name}" TYPE DOUBLE PRECISION')
 
 
 def migrate_schema() -> None:

@@ -22,6 +22,10 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
     for module in (models, providers, refresh, events, subscriptions, bedrock, benchmarks, health, status,
                    reconciliation):
         app.register_blueprint(module.bp)
+    from web import atom, history  # the catalog as it was (?as_of=, /changes) and the Atom feed
+
+    app.register_blueprint(history.bp)
+    app.register_blueprint(atom.bp)
     from web import dashboard
 
     app.register_blueprint(dashboard.bp)

@@ -14,6 +14,7 @@ from discovery.taxonomy import CAPABILITY_ALIASES
 from web.benchmarks import model_benchmarks, start_model_benchmark
 from web.context import flag, int_arg, service
 from web.errors import ApiError
+from web.history import model_as_of, models_as_of
 
 bp = Blueprint("models", __name__, url_prefix="/api/v1")
 
@@ -50,6 +51,8 @@ def list_models():
     sort (a field, or ttft, output_speed, latency; prefix '-' for descending); limit, offset.
     :raise 400: an unknown parameter, capability, kind, status, modality or sort field.
     """
+    if "as_of" in request.args:  # the catalog as it stood then (web/history.py)
+        return models_as_of(_query_args())
     return _page(_query_args())
 
 
@@ -64,6 +67,8 @@ def get_model(model_id: str):
         return model_history(model_id[: -len("/history")])
     if model_id.endswith("/benchmarks"):
         return model_benchmarks(model_id[: -len("/benchmarks")])
+    if "as_of" in request.args:
+        return model_as_of(model_id)
     svc = service()
     entry = svc.index.entry(model_id)
     if entry is None:

@@ -1,10 +1,11 @@
 """/api/v1/providers: status of every source and its models."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
 from web.context import service
 from web.errors import ApiError
+from web.history import models_as_of
 from web.models import _page, _query_args
 
 bp = Blueprint("providers", __name__, url_prefix="/api/v1")
@@ -55,4 +56,6 @@ def provider_models(name: str):
     """
     if name not in service().provider_names():
         raise ApiError(404, "provider_not_found", f"no provider {name!r}")
+    if "as_of" in request.args:  # as the catalog stood then (web/history.py)
+        return models_as_of({**_query_args(("provider",)), "provider": [name]})
     return _page(_query_args(("provider",)), provider=name)

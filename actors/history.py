@@ -1,0 +1,68 @@
+"""HistoryActor: the catalog as it was, on a connection of its own; HistoryQueries: the Service's side.
+
+Building a past catalog of many thousand models takes a noticeable moment; it happens here, not in
+the store reader, so history, run and event reads never queue behind it.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Iterable, Optional
+
+import pykka
+
+from discovery import store
+from discovery.history import CatalogChange, CatalogHistory, PastCatalog, PastRecord, epoch
+from discovery.settings import Settings
+from discovery.store import StoredEvent
+
+# Seconds a caller waits for a past catalog to be built (a cache miss reads every version once).
+BUILD_TIMEOUT = 120.0
+
+
+class HistoryActor(pykka.ThreadingActor, CatalogHistory):
+    """Answers :class:`~discovery.history.CatalogHistory` reads on its own store connection."""
+
+    def __init__(self, settings: Settings):
+        pykka.ThreadingActor.__init__(self)
+        CatalogHistory.__init__(self)
+        self.settings = settings
+
+    def on_start(self) -> None:
+        store.open_database(self.settings.database_url)
+
+    def on_stop(self) -> None:
+        store.close_database()
+
+    def on_failure(self, exception_type, exception_value, traceback) -> None:
+        store.close_database()
+
+
+class HistoryQueries:
+    """Reads of the past, mixed into :class:`actors.service.Service` (which sets ``history_reader``)."""
+
+    settings: Settings
+    history_reader: Any
+
+    def _wait(self) -> float:
+        return max(self.settings.ask_timeout, BUILD_TIMEOUT)
+
+    def catalog_as_of(self, when: float | datetime) -> PastCatalog:
+        """The catalog as it stood at ``when`` (epoch seconds or a datetime; naive is UTC): its
+        ``index`` answers :func:`discovery.query.run_query` like the published one."""
+        return self.history_reader.catalog_at(epoch(when)).get(timeout=self._wait())
+
+    def model_as_of(self, model_id: str, when: float | datetime) -> Optional[PastRecord]:
+        """One model as it stood at ``when`` (list form, provenance, raw answer, each source's last
+        successful refresh and the measured performance by then), or None if it was not in the catalog."""
+        return self.history_reader.record_at(model_id, epoch(when)).get(timeout=self._wait())
+
+    def changes_between(self, start: float | datetime, end: float | datetime,
+                        providers: Iterable[str] = ()) -> list[CatalogChange]:
+        """Models added, removed and updated between the catalog at ``start`` and at ``end``, by id."""
+        return self.history_reader.changes(epoch(start), epoch(end), tuple(providers)).get(timeout=self._wait())
+
+    def newest_events(self, before: Optional[int] = None, limit: int = 100, kinds: Iterable[str] = (),
+                      providers: Iterable[str] = ()) -> list[StoredEvent]:
+        """The newest events of the persisted feed, newest first (ids below ``before``, if given)."""
+        return self.history_reader.events_before(before, limit, tuple(kinds), tuple(providers)).get(
+            timeout=self.settings.ask_timeout)

@@ -1,0 +1,317 @@
+"""The catalog as it stood at a past time, rebuilt from the append-only ``model_versions`` table.
+
+The catalog at time *t* is, for each model id, its newest version written at or before *t*, unless
+that version is a removal. Under the single writer a version row's id and its ``created_at`` grow
+together, so a time resolves to a *point*: the newest version row written at or before it. Every
+time between two commits resolves to the same point, and the catalog after a point never changes,
+which makes the point the key of a small cache of built indexes.
+
+A past catalog is a :class:`~discovery.index.CatalogIndex` like the published one, so the live
+query machinery (:mod:`discovery.query`) filters, sorts and pages it unchanged.
+"""
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping, Optional
+
+import peewee
+from cachetools import LRUCache
+
+from discovery.benchmark.board import PerformanceBoard
+from discovery.diff import ADDED, REMOVED, UPDATED, diff_contents
+from discovery.entry import CatalogEntry
+from discovery.index import CatalogIndex
+from discovery.model import Model, dumps, loads
+from discovery.store import (
+    SUCCEEDED,
+    BenchmarkResultRow,
+    EventRow,
+    ModelVersionRow,
+    RefreshRunRow,
+    StoredEvent,
+    benchmark_result_dict,
+    db,
+)
+
+# Times are compared at the precision the API prints them with (microseconds): a version made at
+# 12.3456789 s is in the catalog "as of 12.345678", the time its own event reports.
+RESOLUTION = 1e-6
+# Models the cache of past catalogs holds at most, over all the catalogs it keeps.
+CACHE_MODELS = 200_000
+# The list form of a record as the catalog serves it today: every key, in order, unknown as null.
+_SHAPE: dict[str, Any] = loads(Model("provider", "model").body())
+_SECTIONS = tuple(k for k, v in _SHAPE.items() if isinstance(v, dict) and k != "attributes")
+
+
+@dataclass(frozen=True)
+class PastCatalog:
+    """The catalog as it stood after one point in history.
+
+    ``point`` is the newest ``model_versions`` id at or before the time asked (0: before any
+    history), ``committed_at`` when that version was written; ``index`` answers queries like the
+    published index; ``versions`` maps each model id to the version row it stood at.
+    """
+
+    point: int
+    committed_at: Optional[float]
+    index: CatalogIndex
+    versions: Mapping[str, int]
+    # The measured performance as of the time asked (set by CatalogHistory.catalog_at).
+    performance: PerformanceBoard = field(default_factory=PerformanceBoard)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+@dataclass(frozen=True)
+class PastRecord:
+    """One model as it stood at a time: its list form, provenance and raw answer; each source's
+    last successful refresh by then; the measured performance by then."""
+
+    body: bytes
+    provenance: dict[str, Any]
+    raw: Any
+    answered: Mapping[str, float]
+    performance: PerformanceBoard
+
+
+@dataclass(frozen=True)
+class CatalogChange:
+    """One model's difference between two past catalogs (``diff``: ``{path: [old, new]}`` when updated)."""
+
+    model_id: str
+    provider: str
+    change: str
+    diff: Optional[Mapping[str, list]] = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.model_id, "provider": self.provider, "change": self.change}
+        if self.diff is not None:
+            out["diff"] = dict(self.diff)
+        return out
+
+
+def parse_time(text: str) -> float:
+    """An ISO 8601 time (``2026-04-01T12:00:00Z``, with any offset, or a date alone: its midnight)
+    as epoch seconds; a time without an offset is UTC. Raise ValueError if it is not one.
+
+    An offset whose ``+`` a query string turned into a space is read as the ``+`` it was.
+    """
+    text = text.strip()
+    text = re.sub(r"(\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?) (\d{2}(?::?\d{2})?)$", r"\1+\2", text)
+    try:
+        return epoch(datetime.fromisoformat(text))
+    except ValueError:
+        raise ValueError(f"{text!r} is not an ISO 8601 time (e.g. 2026-04-01T12:00:00Z)") from None
+
+
+def epoch(when: float | datetime) -> float:
+    """Epoch seconds of a time given as a number or a datetime (a naive datetime is UTC)."""
+    if isinstance(when, datetime):
+        return (when if when.tzinfo is not None else when.replace(tzinfo=timezone.utc)).timestamp()
+    return float(when)
+
+
+def iso(when: float) -> str:
+    """Epoch seconds as an ISO 8601 UTC time, as the API prints times."""
+    return datetime.fromtimestamp(when, timezone.utc).isoformat()
+
+
+def list_form(data: Mapping[str, Any]) -> bytes:
+    """A stored record's list form (no provenance, no raw answer) in the shape served today.
+
+    A version written before the taxonomy gained a field lacks its key; it is filled with null
+    (unknown), and a key the taxonomy no longer has is left out, as the live catalog does.
+    """
+    out: dict[str, Any] = {}
+    for key, blank in _SHAPE.items():
+        value = data.get(key, blank)
+        if key in _SECTIONS and type(value) is dict:  # (not an ABC check: this runs per field of 10k records)
+            value = {k: value.get(k) for k in blank}
+        out[key] = value
+    return dumps(out)
+
+
+def split_record(data: Mapping[str, Any]) -> tuple[bytes, dict[str, Any], Any]:
+    """A stored version's full record split into its list form, its provenance and its raw answer."""
+    return list_form(data), dict(data.get("provenance") or {}), data.get("raw")
+
+
+def history_point(when: float) -> tuple[int, Optional[float]]:
+    """The newest version row written at or before ``when`` (epoch seconds): its id and time, or (0, None)."""
+    row = (ModelVersionRow.select(ModelVersionRow.id, ModelVersionRow.created_at)
+           .where(ModelVersionRow.created_at < when + RESOLUTION)
+           .order_by(ModelVersionRow.created_at.desc(), ModelVersionRow.id.desc())
+           .limit(1).tuples().first())
+    return (row[0], row[1]) if row else (0, None)
+
+
+def versions_at(point: int) -> peewee.ModelSelect:
+    """One query: each model's newest version at or before ``point``, removals left out.
+
+    The newest version of a model is its largest row id (versions are appended in order), so the
+    inner query is a group-by over the ``model_id`` index (which carries the row id in SQLite) and
+    the outer one a primary-key join; both are plain SQL that PostgreSQL runs too.
+    """
+    newest = (ModelVersionRow.select(peewee.fn.MAX(ModelVersionRow.id).alias("vid"))
+              .where(ModelVersionRow.id <= point).group_by(ModelVersionRow.model_id))
+    return (ModelVersionRow.select(ModelVersionRow.id, ModelVersionRow.content_hash, ModelVersionRow.data)
+            .join(newest, on=(ModelVersionRow.id == newest.c.vid))
+            .where(ModelVersionRow.change != REMOVED))
+
+
+def build_past_catalog(point: int, committed_at: Optional[float], near: Optional[PastCatalog] = None) -> PastCatalog:
+    """Read the catalog after ``point`` from the store and index it.
+
+    Entries are immutable, so a version that ``near`` (a catalog built before) already holds is
+    taken from it, not decoded again: the catalog at a nearby point costs what changed in between.
+    """
+    entries, versions = [], {}
+    held = {version_id: model_id for model_id, version_id in near.versions.items()} if near else {}
+    if point:
+        # Rows as stored (no field converters): a record is decoded only when it is not held.
+        for version_id, content_hash, data in db.execute_sql(*versions_at(point).sql()):
+            model_id = held.get(version_id)
+            entry = near.index.entry(model_id) if model_id is not None and near is not None else None
+            if entry is None:
+                body, provenance, _ = split_record(loads(data))
+                entry = CatalogEntry.from_stored(body, content_hash, provenance)
+            entries.append(entry)
+            versions[entry.id] = version_id
+    return PastCatalog(point, committed_at, CatalogIndex.from_entries(entries, point), versions)
+
+
+def stored_version(version_id: int) -> Optional[Mapping[str, Any]]:
+    """The full record (list form, provenance, raw answer) one version row holds."""
+    return ModelVersionRow.select(ModelVersionRow.data).where(ModelVersionRow.id == version_id).scalar()
+
+
+def last_answers(when: float) -> dict[str, float]:
+    """Each source's last successful refresh that had finished at ``when``: source → time."""
+    query = (RefreshRunRow.select(RefreshRunRow.provider, peewee.fn.MAX(RefreshRunRow.finished_at))
+             .where((RefreshRunRow.outcome == SUCCEEDED) & (RefreshRunRow.finished_at < when + RESOLUTION))
+             .group_by(RefreshRunRow.provider).tuples())
+    return dict(query)
+
+
+def performance_at(when: float) -> PerformanceBoard:
+    """The measured performance as it stood at ``when``: each (model, region)'s newest result with
+    samples measured by then (results are append-only, like versions)."""
+    newest = (BenchmarkResultRow.select(peewee.fn.MAX(BenchmarkResultRow.id))
+              .where((BenchmarkResultRow.samples > 0) & (BenchmarkResultRow.measured_at < when + RESOLUTION))
+              .group_by(BenchmarkResultRow.model_id, BenchmarkResultRow.region))
+    rows = BenchmarkResultRow.select().where(BenchmarkResultRow.id.in_(newest))
+    return PerformanceBoard.from_rows(benchmark_result_dict(r) for r in rows)
+
+
+def compare(old: PastCatalog, new: PastCatalog, providers: Iterable[str] = ()) -> list[CatalogChange]:
+    """What differs between two past catalogs, by id: models added, removed and updated (with the
+    field diff). A model added and removed again in between is in neither, so it is not here."""
+    wanted = set(providers)
+    out = []
+    for model_id in sorted(old.versions.keys() | new.versions.keys()):
+        before, after = old.versions.get(model_id), new.versions.get(model_id)
+        if before == after:
+            continue
+        a, b = old.index.entry(model_id), new.index.entry(model_id)
+        provider = (b or a).provider  # type: ignore[union-attr]
+        if wanted and provider not in wanted:
+            continue
+        if a is None:
+            out.append(CatalogChange(model_id, provider, ADDED))
+        elif b is None:
+            out.append(CatalogChange(model_id, provider, REMOVED))
+        elif a.content_hash != b.content_hash and (diff := diff_contents(a.data(), b.data())):
+            out.append(CatalogChange(model_id, provider, UPDATED, diff))
+    return out
+
+
+def events_before(before: Optional[int], limit: int, kinds: Iterable[str] = (),
+                  providers: Iterable[str] = ()) -> list[StoredEvent]:
+    """The newest events of the feed, newest first (ids below ``before``, if given)."""
+    query = EventRow.select().order_by(EventRow.id.desc()).limit(limit)
+    if before is not None:
+        query = query.where(EventRow.id < before)
+    kinds, providers = list(kinds), list(providers)
+    if kinds:
+        query = query.where(EventRow.kind.in_(kinds))
+    if providers:
+        query = query.where(EventRow.provider.in_(providers))
+    return [StoredEvent(r.id, r.kind, r.provider, r.model_id, r.run_id, r.created_at, r.data) for r in query]
+
+
+class CatalogHistory:
+    """Past catalogs from the store, the latest few kept built (keyed by their point in history).
+
+    Plain logic on the caller's connection; :class:`actors.history.HistoryActor` gives it a
+    mailbox and a connection of its own.
+    """
+
+    def __init__(self, cache_models: int = CACHE_MODELS):
+        # Bounded by the models held, so a few large catalogs cannot pile up in memory.
+        self._built: LRUCache = LRUCache(maxsize=max(1, cache_models), getsizeof=lambda c: max(1, len(c)))
+        # The last few comparisons, so paging through a long one compares once.
+        self._compared: LRUCache = LRUCache(maxsize=8)
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def catalog_at(self, when: float) -> PastCatalog:
+        """The catalog as it stood at ``when`` (epoch seconds; a future time is now), with the
+        measured performance of then."""
+        return replace(self._catalog_at(when), performance=performance_at(when))
+
+    def _catalog_at(self, when: float) -> PastCatalog:
+        point, committed_at = history_point(when)
+        with self._lock:
+            found = self._built.get(point)
+            if found is not None:
+                self.hits += 1
+                return found
+            self.misses += 1
+            nearest = min(self._built, key=lambda p: abs(p - point), default=None)
+            near = self._built.get(nearest) if nearest is not None else None
+        built = build_past_catalog(point, committed_at, near)
+        with self._lock:
+            try:
+                self._built[point] = built
+            except ValueError:  # larger than the whole cache: served, not kept
+                pass
+        return built
+
+    def record_at(self, model_id: str, when: float) -> Optional[PastRecord]:
+        """One model as it stood at ``when``, or None if the catalog did not hold it then."""
+        version_id = self._catalog_at(when).versions.get(model_id)
+        if version_id is None:
+            return None
+        data = stored_version(version_id)
+        if data is None:
+            return None
+        body, provenance, raw = split_record(data)
+        return PastRecord(body, provenance, raw, last_answers(when), performance_at(when))
+
+    def changes(self, start: float, end: float, providers: Iterable[str] = ()) -> list[CatalogChange]:
+        """What was added, removed and updated between the catalogs at ``start`` and at ``end``."""
+        old, new = self._catalog_at(start), self._catalog_at(end)
+        key = (old.point, new.point, tuple(sorted(set(providers))))
+        with self._lock:
+            found = self._compared.get(key)
+        if found is None:
+            found = tuple(compare(old, new, key[2]))
+            with self._lock:
+                self._compared[key] = found
+        return list(found)
+
+    def events_before(self, before: Optional[int], limit: int, kinds: Iterable[str] = (),
+                      providers: Iterable[str] = ()) -> list[StoredEvent]:
+        """The newest events, newest first (see :func:`events_before`)."""
+        return events_before(before, limit, kinds, providers)
+
+    def stats(self) -> dict[str, Any]:
+        """The cache of built past catalogs: hits, misses, catalogs and models held."""
+        with self._lock:
+            return {"hits": self.hits, "misses": self.misses, "catalogs": len(self._built),
+                    "models": self._built.currsize}

@@ -1,0 +1,158 @@
+"""Past catalogs from model_versions with no threads: the write path at set times, then history reads.
+
+Runs on a real SQLite file, and on PostgreSQL too when a server answers on loopback.
+"""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from discovery import store
+from discovery.catalog import CatalogState
+from discovery.history import CatalogHistory, list_form, parse_time
+from discovery.messages import ProviderSnapshot
+from discovery.model import Limits, Model, Pricing, loads
+from discovery.query import ModelQuery, run_query
+from tests.discovery.test_store_postgres import PG_URL, _pg_answers
+
+T0 = 1_780_000_000.0  # the first commit; each next one a day later
+
+
+def m(mid, **kw):
+    return Model("openai", mid, source="openai", **kw)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def state(request, db_url):
+    if request.param == "sqlite":
+        store.open_database(db_url)
+        yield CatalogState({"openai": False}, missing_grace_refreshes=0)
+        store.close_database()
+        return
+    if not _pg_answers():
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432 (or psycopg2 missing)")
+    import psycopg2
+
+    schema = f"t_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(PG_URL.replace("postgresql://", "postgres://"))
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE SCHEMA {schema}")
+    try:
+        store.open_database(f"{PG_URL}?options=-csearch_path%3D{schema}")
+        yield CatalogState({"openai": False}, missing_grace_refreshes=0)
+        store.close_database()
+    finally:
+        admin.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+def commit(state, day: int, models) -> None:
+    store.ensure_provider("openai", "openai", False)
+    run_id = store.begin_run("openai", "test", now=T0 + day * 86400 - 1)
+    state.apply(ProviderSnapshot("openai", run_id, tuple(models), max_removal_ratio=1.0), now=T0 + day * 86400)
+
+
+@pytest.fixture
+def history(state):
+    """Four commits a day apart: a, b, c; a changes and b goes; d comes; b comes back as it was."""
+    commit(state, 0, [m("a", limits=Limits(context_window=1000)), m("b"), m("c")])
+    commit(state, 1, [m("a", limits=Limits(context_window=2000)), m("c")])
+    commit(state, 2, [m("a", limits=Limits(context_window=2000)), m("c"), m("d", pricing=Pricing(input=1.0))])
+    commit(state, 3, [m("a", limits=Limits(context_window=2000)), m("b"), m("c"), m("d", pricing=Pricing(input=1.0))])
+    return CatalogHistory()
+
+
+def ids_at(history: CatalogHistory, when: float) -> list[str]:
+    return history.catalog_at(when).index.ids()
+
+
+def test_the_catalog_at_a_time_is_each_models_last_version_by_then_without_removals(history):
+    assert ids_at(history, T0 - 1) == []
+    assert ids_at(history, T0) == ["openai/a", "openai/b", "openai/c"]
+    assert ids_at(history, T0 + 86400 - 1) == ["openai/a", "openai/b", "openai/c"]
+    assert ids_at(history, T0 + 86400) == ["openai/a", "openai/c"]
+    assert ids_at(history, T0 + 2 * 86400) == ["openai/a", "openai/c", "openai/d"]
+    assert ids_at(history, T0 + 9e9) == ["openai/a", "openai/b", "openai/c", "openai/d"]
+    first = history.catalog_at(T0)
+    assert first.index.get("openai/a").limits.context_window == 1000
+    assert history.catalog_at(T0 + 86400).index.get("openai/a").limits.context_window == 2000
+    assert first.point and first.committed_at == T0
+    # The live query machinery answers over a past catalog.
+    page = run_query(history.catalog_at(T0 + 3 * 86400).index, ModelQuery.from_args({"max_input_price": "2"}))
+    assert [e.id for e in page.items] == ["openai/d"]
+
+
+def test_times_between_two_commits_share_one_built_catalog(history):
+    one = history.catalog_at(T0 + 100)
+    assert history.catalog_at(T0 + 86399).index is one.index
+    assert history.stats()["misses"] == 1 and history.stats()["hits"] == 1
+    # A nearby catalog takes the versions it shares from the one already built.
+    two = history.catalog_at(T0 + 86400)
+    assert two.index.entry("openai/c") is one.index.entry("openai/c")
+    assert two.index.entry("openai/a") is not one.index.entry("openai/a")
+
+
+def test_changes_compare_the_two_catalogs_not_the_events_in_between(history):
+    by_id = {c.model_id: c for c in history.changes(T0, T0 + 3 * 86400)}
+    # b left and came back unchanged; d is new; a changed its context window.
+    assert set(by_id) == {"openai/a", "openai/d"}
+    assert by_id["openai/d"].change == "added"
+    assert by_id["openai/a"].change == "updated"
+    assert by_id["openai/a"].diff == {"limits.context_window": [1000, 2000]}
+    assert [c.change for c in history.changes(T0, T0 + 86400)] == ["updated", "removed"]
+    assert history.changes(T0, T0 + 3 * 86400, providers=["anthropic"]) == []
+
+
+def test_a_record_as_it_was_has_its_provenance_and_raw_answer(history):
+    record = history.record_at("openai/a", T0 + 10)
+    assert loads(record.body)["limits"]["context_window"] == 1000
+    assert "limits.context_window" in record.provenance and record.raw == {}
+    # Runs finish on the real clock, after these set commit times: none had finished by then.
+    assert record.answered == {} and len(record.performance) == 0
+    assert set(history.record_at("openai/a", T0 + 9e9).answered) == {"openai"}
+    assert history.record_at("openai/b", T0 + 86400) is None
+    assert history.record_at("openai/d", T0) is None
+
+
+def test_an_older_versions_record_is_served_in_todays_shape():
+    today = loads(m("x").body())
+    older = {k: v for k, v in today.items() if k != "open_weights"}
+    older["lifecycle"] = {"status": "active", "release_date": "2024-01-01"}
+    older["retired_field"] = 1
+    shaped = loads(list_form(older))
+    assert list(shaped) == list(today) and list(shaped["lifecycle"]) == list(today["lifecycle"])
+    assert shaped["lifecycle"]["release_date"] == "2024-01-01" and shaped["lifecycle"]["successor"] is None
+    assert shaped["open_weights"] is None
+    assert list_form(today) == m("x").body()
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("2026-04-01T12:00:00Z", "2026-04-01T12:00:00+00:00"),
+    ("2026-04-01T14:00:00+02:00", "2026-04-01T12:00:00+00:00"),
+    ("2026-04-01T14:00:00 02:00", "2026-04-01T12:00:00+00:00"),
+    ("2026-04-01T12:00:00", "2026-04-01T12:00:00+00:00"),
+    ("2026-04-01", "2026-04-01T00:00:00+00:00"),
+    ("2026-04-01T12:00:00.1234567Z", "2026-04-01T12:00:00.123456+00:00"),
+])
+def test_iso_times_are_read_with_their_offset_and_utc_without(text, expected):
+    from discovery.history import iso
+
+    assert iso(parse_time(text)) == expected
+
+
+@pytest.mark.parametrize("text", ["", "yesterday", "2026-13-01", "1712345678", "2026-04-01T25:00"])
+def test_what_is_not_an_iso_time_is_refused(text):
+    with pytest.raises(ValueError, match="ISO 8601"):
+        parse_time(text)
+
+
+def test_measured_performance_is_as_of_the_time_too(history):
+    store.BenchmarkResultRow.insert(run_id=1, model_id="openai/a", provider="openai", region=None, kind="chat",
+                                    measured_at=T0 + 1000, samples=3, failures=0, ttft_ms=250.0,
+                                    output_tokens_per_s=40.0, latency_ms=900.0, data={}).execute()
+    assert len(history.catalog_at(T0 + 999).performance) == 0
+    later = history.catalog_at(T0 + 1001)
+    assert later.performance.value("openai/a", "ttft") == 250.0
+    assert loads(later.performance.splice("openai/a", later.index.entry("openai/a").body))["performance"]
+    assert history.record_at("openai/a", T0 + 999).performance.get("openai/a") is None

@@ -1,0 +1,308 @@
+"""The catalog as it was: ``?as_of=`` on the model routes, /api/v1/changes and the Atom feed,
+over a running service with a real SQLite file and the simulator on a loopback port."""
+from __future__ import annotations
+
+import json
+import time
+import xml.etree.ElementTree as ET
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from discovery.diff import diff_contents
+from discovery.query import ModelQuery, run_query
+from discovery.simulator import load_modelsdev_snapshot
+from tests.conftest import provider_config, wait_for
+from tests.notify.conftest import add_model, openai_source
+from tests.notify.test_modelsdev_history import SNAPSHOTS, records_by_model_id, truth
+from web import create_app
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+
+
+def list_all(client, query: str = "") -> dict[str, dict[str, Any]]:
+    """Every model the list route answers for ``query``, paged through, by id."""
+    out: dict[str, dict[str, Any]] = {}
+    offset = 0
+    while True:
+        page = client.get(f"/api/v1/models?limit=1000&offset={offset}{query}")
+        assert page.status_code == 200, page.get_json()
+        body = page.get_json()
+        out.update((m["id"], m) for m in body["data"])
+        offset += len(body["data"])
+        if offset >= body["total"]:
+            return out
+
+
+def refreshed_at(client, run_id: int) -> str:
+    """The commit time of a run: the time of its models_refreshed event, as the feed prints it."""
+    events = client.get("/api/v1/events?kinds=models_refreshed&limit=1000").get_json()["data"]
+    return next(e["time"] for e in events if e["run_id"] == run_id)
+
+
+def q(when: str) -> str:
+    return quote(when, safe="")
+
+
+@pytest.mark.skipif(len(SNAPSHOTS) < 3, reason="the models.dev history is not in ../shared/data/modelsdev")
+def test_as_of_each_modelsdev_snapshot_commit_time_returns_exactly_that_snapshot(start_service, simulator):
+    docs = [load_modelsdev_snapshot(path) for path in SNAPSHOTS]
+    simulator.state.set_models("modelsdev", docs[0])
+    source = provider_config(simulator, "modelsdev", "modelsdev", timeout=30.0, manual_refresh_per_minute=1000)
+    service = start_service([source], batch_max_delay=0.0)
+    client = create_app(service).test_client()
+    # The run is stored as succeeded in the commit; the index is published right after it.
+    first = wait_for(lambda: len(service.index) and [r for r in service.refresh_runs("modelsdev", limit=1)
+                                                     if r["outcome"] == "succeeded"], timeout=60,
+                     what="the first refresh")[0]
+    before_any = datetime.fromtimestamp(first["started_at"] - 1, timezone.utc).isoformat()
+
+    # What the live API answered right after each snapshot's refresh, and when that refresh committed.
+    seen: list[tuple[str, dict[str, dict[str, Any]], dict[str, Any]]] = []
+    for i, doc in enumerate(docs):
+        if i:
+            simulator.state.set_models("modelsdev", doc)
+            (outcome,) = service.wait([service.refresh("modelsdev")], timeout=60)
+            assert outcome.outcome == "succeeded", outcome.error
+            run_id = outcome.run_id
+        else:
+            run_id = first["id"]
+        live = list_all(client)
+        assert set(live) == set(records_by_model_id(doc)), SNAPSHOTS[i].name
+        # One record per snapshot, one with lifecycle dates where there is one (they make headers;
+        # models.dev states none, so test_past_detail_keeps_the_lifecycle_headers checks them).
+        dated = sorted(i for i, r in live.items() if r["lifecycle"]["deprecation_date"] or r["lifecycle"]["retirement_date"])
+        sample = (dated or sorted(live))[len(dated or live) // 2]
+        resp = client.get(f"/api/v1/models/{sample}")
+        headers = {k: v for k, v in resp.headers.items() if k in ("Deprecation", "Sunset", "Link")}
+        seen.append((refreshed_at(client, run_id), live, resp.get_json(), headers))
+
+    for (when, live, detail, headers), path in zip(seen, SNAPSHOTS):
+        past = list_all(client, f"&as_of={q(when)}")
+        assert set(past) == set(live), f"{path.name}: ids differ"
+        differing = [model_id for model_id in live if past[model_id] != live[model_id]]
+        assert not differing, f"{path.name}: {len(differing)} records differ, e.g. {differing[:3]}"
+        resp = client.get(f"/api/v1/models/{detail['id']}?as_of={q(when)}")
+        assert {k: v for k, v in resp.headers.items() if k in ("Deprecation", "Sunset", "Link")} == headers
+        got = resp.get_json()
+        for record in (got, detail):
+            for item in record["provenance"].values():
+                item.pop("verified_at")
+        assert got == detail, path.name
+
+    # Between two commits the catalog is the earlier one; before the first there is none.
+    middle = datetime.fromisoformat(seen[3][0]) + (datetime.fromisoformat(seen[4][0]) - datetime.fromisoformat(
+        seen[3][0])) / 2
+    assert list_all(client, f"&as_of={q(middle.isoformat())}").keys() == seen[3][1].keys()
+    empty = client.get(f"/api/v1/models?as_of={q(before_any)}").get_json()
+    assert empty["data"] == [] and empty["total"] == 0 and empty["catalog_version"] == 0
+
+    # Between two snapshots' commits, /changes reports exactly what the files say changed.
+    for a, b in ((0, 1), (2, 6), (0, len(docs) - 1)):
+        expected = truth(docs[a], docs[b])
+        found: list[dict[str, Any]] = []
+        cursor = ""
+        while True:
+            page = client.get(f"/api/v1/changes?from={q(seen[a][0])}&to={q(seen[b][0])}&limit=1000"
+                              f"&cursor={q(cursor)}").get_json()
+            found += page["data"]
+            if not page["has_more"]:
+                break
+            cursor = page["next"]
+        for kind in ("added", "removed", "updated"):
+            assert {c["id"] for c in found if c["change"] == kind} == expected[kind], (a, b, kind)
+            assert page["counts"][kind] == len(expected[kind])
+        for change in found:
+            if change["change"] == "updated":
+                old, new = seen[a][1][change["id"]], seen[b][1][change["id"]]
+                assert change["diff"] == diff_contents(old, new), change["id"]
+
+
+@pytest.fixture
+def openai_service(start_service, simulator):
+    # A model the list leaves out is removed at the next refresh, with no grace.
+    service = start_service(openai_source(simulator), missing_grace_refreshes=0)
+    wait_for(lambda: len(service.index) and [r for r in service.refresh_runs("openai", limit=1)
+                                             if r["outcome"] == "succeeded"], what="the first refresh")
+    return service
+
+
+def refresh(service) -> float:
+    (outcome,) = service.wait([service.refresh("openai")], timeout=30)
+    assert outcome.outcome == "succeeded", outcome.error
+    return time.time()
+
+
+def test_changes_leave_out_a_model_added_and_removed_in_between(openai_service, simulator):
+    service, client = openai_service, create_app(openai_service).test_client()
+    start = time.time()
+    add_model(simulator, "gpt-briefly")
+    refresh(service)
+    simulator.state.remove_model("openai", "gpt-briefly")
+    add_model(simulator, "gpt-stays")
+    refresh(service)
+    end = time.time()
+    body = client.get(f"/api/v1/changes?from={q(datetime.fromtimestamp(start, timezone.utc).isoformat())}"
+                      f"&to={q(datetime.fromtimestamp(end, timezone.utc).isoformat())}").get_json()
+    assert [c["id"] for c in body["data"]] == ["openai/gpt-stays"]
+    assert body["counts"] == {"added": 1, "removed": 0, "updated": 0, "total": 1} and body["has_more"] is False
+    # The in-process answer is the same, and so is the catalog as it was.
+    assert [c.model_id for c in service.changes_between(start, end)] == ["openai/gpt-stays"]
+    past = service.catalog_as_of(datetime.fromtimestamp(start, timezone.utc))
+    page = run_query(past.index, ModelQuery.from_args({"q": "gpt-"}))
+    assert "openai/gpt-briefly" not in {e.id for e in page.items} and "openai/gpt-stays" not in past.index
+    assert "openai/gpt-stays" in service.catalog_as_of(end).index
+    # A provider that did not change has nothing; paging by cursor walks the whole list.
+    assert client.get(f"/api/v1/changes?from={q(iso(start))}&provider=anthropic").get_json()["counts"]["total"] == 0
+    whole = client.get(f"/api/v1/changes?from={q(iso(start - 3600))}").get_json()
+    paged, cursor = [], ""
+    while True:
+        page = client.get(f"/api/v1/changes?from={q(iso(start - 3600))}&limit=7&cursor={q(cursor)}").get_json()
+        paged += page["data"]
+        if not page["has_more"]:
+            break
+        cursor = page["next"]
+    assert paged == whole["data"] and len(paged) == whole["counts"]["total"] > 7
+
+
+def test_as_of_detail_of_a_model_not_yet_added_is_a_404_that_says_so(openai_service, simulator):
+    client = create_app(openai_service).test_client()
+    before = iso(time.time())
+    add_model(simulator, "gpt-newcomer")
+    refresh(openai_service)
+    assert client.get("/api/v1/models/openai/gpt-newcomer").status_code == 200
+    resp = client.get(f"/api/v1/models/openai/gpt-newcomer?as_of={q(before)}")
+    assert resp.status_code == 404
+    error = resp.get_json()["error"]
+    assert error["code"] == "model_not_found" and "as of" in error["message"]
+    # A time in the future is now.
+    future = client.get("/api/v1/models/openai/gpt-newcomer?as_of=2999-01-01T00:00:00Z&raw=false").get_json()
+    assert future["id"] == "openai/gpt-newcomer" and "raw" not in future
+    assert client.get(f"/api/v1/providers/openai/models?as_of={q(before)}&q=gpt-newcomer").get_json()["total"] == 0
+    assert client.get("/api/v1/providers/openai/models?as_of=2999-01-01&q=gpt-newcomer").get_json()["total"] == 1
+    now = client.get("/api/v1/models?as_of=2999-01-01&limit=1000").get_json()
+    assert [m["id"] for m in now["data"]] == [m["id"] for m in client.get("/api/v1/models?limit=1000").get_json()["data"]]
+
+
+def iso(when: float) -> str:
+    return datetime.fromtimestamp(when, timezone.utc).isoformat()
+
+
+@pytest.mark.parametrize("url,code", [
+    ("/api/v1/models?as_of=yesterday", "invalid_parameter"),
+    ("/api/v1/models?as_of=2026-13-01", "invalid_parameter"),
+    ("/api/v1/models?as_of=", "invalid_parameter"),
+    ("/api/v1/models?as_of=2026-04-01&capability=telepathy", "invalid_query"),
+    ("/api/v1/models?as_of=2026-04-01&colour=red", "invalid_query"),
+    ("/api/v1/models/openai/gpt-4o?as_of=soon", "invalid_parameter"),
+    ("/api/v1/changes", "invalid_parameter"),
+    ("/api/v1/changes?from=2026-04-01&to=2026-03-01", "invalid_parameter"),
+    ("/api/v1/changes?from=2026-04-01&limit=0", "invalid_parameter"),
+    ("/api/v1/changes?from=nope", "invalid_parameter"),
+    ("/api/v1/events.atom?kinds=telepathy", "invalid_parameter"),
+    ("/api/v1/events.atom?limit=100000", "invalid_parameter"),
+])
+def test_bad_history_requests_are_json_400s(openai_service, url, code):
+    resp = create_app(openai_service).test_client().get(url)
+    assert resp.status_code == 400, resp.data
+    error = resp.get_json()["error"]
+    assert error["code"] == code and error["message"]
+
+
+def test_an_offset_turned_into_a_space_by_the_query_string_still_parses(openai_service):
+    client = create_app(openai_service).test_client()
+    unencoded = client.get("/api/v1/models?as_of=2999-01-01T00:00:00+00:00&limit=1")  # '+' arrives as ' '
+    assert unencoded.status_code == 200 and unencoded.get_json()["total"] == len(openai_service.index)
+
+
+def test_atom_feed_is_atom_with_entries_linking_to_the_models(openai_service, simulator):
+    client = create_app(openai_service).test_client()
+    add_model(simulator, "gpt-in-the-feed")
+    refresh(openai_service)
+    resp = client.get("/api/v1/events.atom?limit=20")
+    assert resp.status_code == 200 and resp.mimetype == "application/atom+xml"
+    feed = ET.fromstring(resp.data)
+    assert feed.tag == f"{ATOM}feed"
+    for name in ("id", "title", "updated", "author"):
+        assert feed.find(f"{ATOM}{name}") is not None, name
+    assert feed.find(f"{ATOM}id").text.startswith("urn:uuid:")
+    assert feed.find(f"{ATOM}link[@rel='self']").get("href").endswith("/api/v1/events.atom?limit=20")
+    entries = feed.findall(f"{ATOM}entry")
+    assert 0 < len(entries) <= 20
+    ids = [json.loads(e.find(f"{ATOM}content").text)["id"] for e in entries]
+    assert ids == sorted(ids, reverse=True), "newest first"
+    assert feed.find(f"{ATOM}updated").text == entries[0].find(f"{ATOM}updated").text
+    added = next(e for e in entries if e.find(f"{ATOM}title").text == "Added: openai/gpt-in-the-feed")
+    assert added.find(f"{ATOM}id").text.startswith("urn:uuid:")
+    assert added.find(f"{ATOM}link").get("href").endswith("/api/v1/models/openai/gpt-in-the-feed")
+    assert datetime.fromisoformat(added.find(f"{ATOM}updated").text).tzinfo is not None
+    event = json.loads(added.find(f"{ATOM}content").text)
+    assert event["kind"] == "added" and event["model_id"] == "openai/gpt-in-the-feed"
+    assert event == next(e for e in client.get("/api/v1/events?limit=1000").get_json()["data"] if e["id"] == event["id"])
+    # Entry ids are stable between requests, and an unchanged feed is a 304 to a reader with its ETag.
+    again = client.get("/api/v1/events.atom?limit=20")
+    assert [e.find(f"{ATOM}id").text for e in ET.fromstring(again.data).findall(f"{ATOM}entry")] == \
+        [e.find(f"{ATOM}id").text for e in entries]
+    assert client.get("/api/v1/events.atom?limit=20", headers={"If-None-Match": resp.headers["ETag"]}).status_code == 304
+
+
+def test_atom_feed_takes_the_json_feeds_filters(openai_service, simulator):
+    client = create_app(openai_service).test_client()
+    for name in ("gpt-one", "gpt-two", "gpt-three"):
+        add_model(simulator, name)
+    refresh(openai_service)
+
+    def entries(query: str) -> list[dict[str, Any]]:
+        feed = ET.fromstring(client.get(f"/api/v1/events.atom?{query}").data)
+        return [json.loads(e.find(f"{ATOM}content").text) for e in feed.findall(f"{ATOM}entry")]
+
+    assert {e["kind"] for e in entries("kinds=added&limit=500")} == {"added"}
+    # One commit writes its events in id order; the feed shows the newest first.
+    assert [e["model_id"] for e in entries("kinds=added&limit=2")] == ["openai/gpt-two", "openai/gpt-three"]
+    assert {e["model_id"] for e in entries("model=openai/gpt-t*&kinds=added")} == {"openai/gpt-two", "openai/gpt-three"}
+    assert entries("provider=anthropic") == []
+    newest = entries("limit=1")[0]["id"]
+    assert entries(f"since={newest}") == []
+    assert all(e["id"] > newest - 3 for e in entries(f"since={newest - 3}"))
+
+
+def test_every_event_kind_reads_as_an_atom_entry(openai_service):
+    from discovery.diff import EVENT_KINDS
+    from discovery.store import StoredEvent
+    from web.atom import atom_feed
+
+    data = {"model": {"id": "openai/x", "name": "X"}, "diff": {"limits.context_window": [1, 2]}, "gained": ["vision"],
+            "lost": [], "status": "deprecated", "previous_status": "active", "capability": "vision", "models": 3,
+            "total": 5, "added": 1, "summary": {"ttft_ms": 300.0, "output_tokens_per_s": 40.0, "latency_ms": 900.0},
+            "metrics": {"ttft_ms": {"baseline": 300.0, "now": 700.0}}, "counts": {"stale": 2}, "old": "healthy",
+            "new": "unavailable", "reason": "circuit open <& \"quoted\">", "date_kind": "retirement",
+            "date": "2026-12-31", "days_left": 30, "successor": "y"}
+    events = [StoredEvent(len(EVENT_KINDS) - i, kind, None if kind.startswith(("capability_", "reconciliation")) else
+                          "openai", "openai/x" if kind in ("added", "updated", "removed") else None, None,
+                          1_780_000_000.0 + i, data) for i, kind in enumerate(EVENT_KINDS)]
+    app = create_app(openai_service)
+    with app.test_request_context("/api/v1/events.atom"):
+        feed = ET.fromstring(atom_feed(events, "http://localhost/api/v1/events.atom", "http://localhost/",
+                                       "http://localhost/api/v1/events"))
+    entries = feed.findall(f"{ATOM}entry")
+    assert [e.find(f"{ATOM}category").get("term") for e in entries] == list(EVENT_KINDS)
+    for entry in entries:
+        assert entry.find(f"{ATOM}title").text and entry.find(f"{ATOM}summary").text
+        assert entry.find(f"{ATOM}link").get("href").startswith("http://localhost/api/v1/")
+    status = next(e for e in entries if e.find(f"{ATOM}category").get("term") == "status_changed")
+    assert 'circuit open <& "quoted">' in status.find(f"{ATOM}summary").text
+
+
+def test_past_detail_keeps_the_lifecycle_headers(start_service, simulator, monkeypatch):
+    monkeypatch.setenv("MISTRAL_API_KEY", "simulated-key")
+    service = start_service([provider_config(simulator, "mistral", "mistral")])
+    wait_for(lambda: len(service.index), what="the first refresh")
+    client = create_app(service).test_client()
+    live = client.get("/api/v1/models/mistral/devstral-2512")
+    assert live.status_code == 200 and live.headers.get("Deprecation")
+    past = client.get("/api/v1/models/mistral/devstral-2512?as_of=2999-01-01")
+    assert past.status_code == 200
+    for name in ("Deprecation", "Sunset", "Link"):
+        assert past.headers.get(name) == live.headers.get(name), name
