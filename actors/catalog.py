@@ -23,6 +23,7 @@ from discovery.messages import ChangeBatch, ProviderSnapshot, RefreshFailure, Re
 from discovery.model import Model
 from discovery.query import CatalogIndex
 from discovery.reconcile import Findings, Reconciler
+from discovery.redaction import scrub
 from discovery.settings import Settings
 
 # Models in one apply above which the transient memory of the write is handed back to the OS.
@@ -367,11 +368,24 @@ class CatalogActor(pykka.ThreadingActor):
         self.flush_snapshots()
         return self._apply([snapshot])[0]
 
+    def apply_snapshots(self, snapshots: list[ProviderSnapshot]) -> list[RefreshOutcome]:
+        """Diff and commit several sources' answers now, as one batch (queued ones first)."""
+        self.flush_snapshots()
+        return self._apply(list(snapshots))
+
     def _apply(self, snapshots: list[ProviderSnapshot]) -> list[RefreshOutcome]:
-        """Diff and commit; a refused or failed write leaves everything as it was."""
+        """Diff and commit; a refused or failed write leaves everything as it was.
+
+        A batch whose commit fails is tried again one snapshot at a time, so one source's bad
+        write never fails another's.
+        """
         try:
             outcomes, events, changed = self.state.apply_many(snapshots)
         except Exception as exc:  # database trouble: the transaction rolled back; keep serving
+            if len(snapshots) > 1:
+                logger.warning("a batch of {} snapshots could not be committed ({}: {}); committing each on its own",
+                               len(snapshots), type(exc).__name__, exc)
+                return [outcome for snap in snapshots for outcome in self._apply([snap])]
             logger.exception("refresh of {} could not be committed", ", ".join(s.source for s in snapshots))
             return [self._fail(s.source, s.run_id, f"store: {type(exc).__name__}: {exc}") for s in snapshots]
         if changed:
@@ -440,6 +454,7 @@ class CatalogActor(pykka.ThreadingActor):
         return outcome
 
     def _fail(self, source: str, run_id: int, reason: str) -> RefreshOutcome:
+        reason = scrub(reason)  # whatever produced it, no secret is stored or returned
         try:
             finished = store.fail_run(run_id, reason)
             self._update_row(source, last_refresh_at=finished, last_error=reason)
@@ -456,13 +471,14 @@ class CatalogActor(pykka.ThreadingActor):
     def interrupt_run(self, run_id: int, reason: str) -> None:
         """Mark a run that will not finish (reached by tell; a commit already made stands)."""
         try:
-            store.RefreshRunRow.update(outcome=store.INTERRUPTED, error=reason, finished_at=time.time()).where(
+            store.RefreshRunRow.update(outcome=store.INTERRUPTED, error=scrub(reason), finished_at=time.time()).where(
                 (store.RefreshRunRow.id == run_id) & (store.RefreshRunRow.outcome == store.RUNNING)).execute()
         except Exception:
             logger.exception("could not mark run {} interrupted", run_id)
 
     def set_provider_status(self, name: str, status: str, reason: Optional[str], old: Optional[str] = None) -> None:
         """Persist a provider status change and announce it as a ``status_changed`` event."""
+        reason = scrub(reason)
         try:
             with store.db.atomic():
                 store.set_provider_status(name, status, reason)

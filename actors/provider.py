@@ -18,6 +18,7 @@ from discovery.health import UNAVAILABLE, HealthRecord
 from discovery.messages import ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.providers import ProviderClient, ProviderError, ProviderHTTPError, client_for
 from discovery.ratelimit import TokenBucket
+from discovery.redaction import scrub
 from discovery.settings import ProviderConfig, Settings
 
 
@@ -159,6 +160,8 @@ class ProviderActor(pykka.ThreadingActor):
         self.supervisor = supervisor
         self._client = client
         self.in_flight: Optional[RefreshTicket] = None
+        # A manual refresh asked for while one was in flight: it starts when that one ends.
+        self.follow_up: Optional[RefreshTicket] = None
         self.probing = False
         self.last_outcome: Optional[RefreshOutcome] = None
         self.consecutive_failures = 0
@@ -187,9 +190,10 @@ class ProviderActor(pykka.ThreadingActor):
             self._later("probe", jittered(self.config.health_check_interval, self.config.jitter), self._proxy.probe)
 
     def on_stop(self) -> None:
-        if self.in_flight is not None:
-            # Stopping mid-refresh: the run is abandoned (nothing of it was written) and says so now.
-            self.catalog.interrupt_run(self.in_flight.run_id, "interrupted: the service stopped during this refresh")
+        for ticket in (self.in_flight, self.follow_up):
+            if ticket is not None:
+                # Stopping mid-refresh: the run is abandoned (nothing of it was written) and says so now.
+                self.catalog.interrupt_run(ticket.run_id, "interrupted: the service stopped during this refresh")
         self._cleanup()
 
     def on_failure(self, exception_type, exception_value, traceback) -> None:
@@ -207,9 +211,10 @@ class ProviderActor(pykka.ThreadingActor):
         if self._io is not None:
             # Do not wait for an in-flight HTTP call; it is bounded by its timeout.
             self._io.shutdown()
-        if self.in_flight is not None and not self.in_flight.future.done():
-            self.in_flight.future.set_result(RefreshOutcome(self.in_flight.run_id, self.config.name, "failed",
-                                                            error="abandoned: the provider actor stopped"))
+        for ticket in (self.in_flight, self.follow_up):
+            if ticket is not None and not ticket.future.done():
+                ticket.future.set_result(RefreshOutcome(ticket.run_id, self.config.name, "failed",
+                                                        error="abandoned: the provider actor stopped"))
         if self.session is not None:
             self.session.close()
 
@@ -238,12 +243,17 @@ class ProviderActor(pykka.ThreadingActor):
 
     # -- refresh ---------------------------------------------------------------------------------
     def refresh(self, trigger: str = "manual") -> RefreshTicket:
-        """Start a refresh, or join the one in flight; returns its ticket at once.
+        """Start a refresh; returns its ticket at once.
 
-        Raises RefreshRateLimited when manual refreshes exceed ``manual_refresh_per_minute``.
+        A timer or recovery refresh joins the one in flight. A manual one never reports a fetch
+        that began before it was asked for: with one in flight it gets the follow-up refresh that
+        starts when that one ends (one follow-up, shared by every request made meanwhile). Raises
+        RefreshRateLimited when manual refreshes exceed ``manual_refresh_per_minute``.
         """
-        if self.in_flight is not None:
+        if self.in_flight is not None and trigger != "manual":
             return self.in_flight
+        if self.follow_up is not None:
+            return self.follow_up
         if trigger == "manual":
             now = time.monotonic()
             while self.manual_refreshes and now - self.manual_refreshes[0] > 60:
@@ -251,14 +261,23 @@ class ProviderActor(pykka.ThreadingActor):
             if len(self.manual_refreshes) >= self.config.manual_refresh_per_minute:
                 raise RefreshRateLimited(self.config.name, 60 - (now - self.manual_refreshes[0]))
             self.manual_refreshes.append(now)
+        ticket = self._new_ticket(trigger)
+        if self.in_flight is not None:
+            self.follow_up = ticket
+            return ticket
+        self._start(ticket)
+        return ticket
+
+    def _new_ticket(self, trigger: str) -> RefreshTicket:
         # The id comes from the view and the row is written by a tell: never wait on the writer here.
         run_id = self.view.next_run_id()
         self.catalog.begin_run(run_id, self.config.name, trigger)
-        ticket = RefreshTicket(run_id, self.config.name, trigger)
+        return RefreshTicket(run_id, self.config.name, trigger)
+
+    def _start(self, ticket: RefreshTicket) -> None:
         self.in_flight = ticket
         assert self._io is not None
         self._io.submit(self._run_refresh, ticket)
-        return ticket
 
     def _run_refresh(self, ticket: RefreshTicket) -> None:
         """On the I/O thread: fetch through the breaker, hand the result to the catalog."""
@@ -277,7 +296,8 @@ class ProviderActor(pykka.ThreadingActor):
                 failure = RefreshFailure(self.config.name, ticket.run_id, exc.reason, exc.kind)
             except Exception as exc:  # a bug in a format: report it like a failed refresh
                 logger.opt(exception=exc).error("{}: unexpected error while fetching", self.config.name)
-                failure = RefreshFailure(self.config.name, ticket.run_id, f"internal: {type(exc).__name__}: {exc}")
+                failure = RefreshFailure(self.config.name, ticket.run_id,
+                                         scrub(f"internal: {type(exc).__name__}: {exc}"))
             else:
                 snapshot = ProviderSnapshot(
                     source=self.config.name, run_id=ticket.run_id, models=fetched.models,
@@ -292,7 +312,7 @@ class ProviderActor(pykka.ThreadingActor):
                 outcome = fail_and_wait(self.catalog, failure)
         except Exception as exc:
             logger.opt(exception=exc).error("{}: refresh {} could not be completed", self.config.name, ticket.run_id)
-            outcome = RefreshOutcome(ticket.run_id, self.config.name, "failed", error=f"internal: {exc}")
+            outcome = RefreshOutcome(ticket.run_id, self.config.name, "failed", error=scrub(f"internal: {exc}"))
         finally:
             if outcome is None:
                 outcome = RefreshOutcome(ticket.run_id, self.config.name, "failed", error="abandoned")
@@ -313,6 +333,9 @@ class ProviderActor(pykka.ThreadingActor):
         """Back on the actor thread: forget the ticket, record the outcome in health and status."""
         if self.in_flight is ticket:
             self.in_flight = None
+            if self.follow_up is not None:
+                follow, self.follow_up = self.follow_up, None
+                self._start(follow)
         self.last_outcome = outcome
         ok = outcome.outcome == "succeeded"
         self.consecutive_failures = 0 if ok else self.consecutive_failures + 1
@@ -352,7 +375,7 @@ class ProviderActor(pykka.ThreadingActor):
         except ProviderError as exc:
             ok, kind, error = False, exc.kind, exc.reason
         except Exception as exc:
-            ok, kind, error = False, "internal", f"internal: {type(exc).__name__}: {exc}"
+            ok, kind, error = False, "internal", scrub(f"internal: {type(exc).__name__}: {exc}")
         try:
             self._proxy.probe_finished(ok, (time.monotonic() - started) * 1000, kind, error)
         except pykka.ActorDeadError:
@@ -364,7 +387,7 @@ class ProviderActor(pykka.ThreadingActor):
 
     def _observe(self, ok: bool, latency_ms: Optional[float], via: str, kind: Optional[str],
                  error: Optional[str]) -> None:
-        change = self.health.observe(ok, latency_ms, via, kind, error)
+        change = self.health.observe(ok, latency_ms, via, kind, scrub(error))
         if change is not None:
             self._status_changed(*change)
 

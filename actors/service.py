@@ -24,6 +24,8 @@ from discovery.messages import EventFilter, RefreshOutcome
 from discovery.model import Model
 from discovery.providers.base import PARSE_SLOT
 from discovery.query import CatalogIndex
+from discovery.redaction import REDACTOR
+from discovery.redaction import install as install_redaction
 from discovery.settings import Settings
 
 
@@ -126,7 +128,7 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         if found is None and self.view.allocated(run_id):
             return {"id": run_id, "outcome": "running", "provider": None, "trigger": None, "started_at": None,
                     "finished_at": None, "duration_ms": None, "total": None, "added": 0, "updated": 0,
-                    "removed": 0, "error": None}
+                    "removed": 0, "rejected": 0, "rejections": [], "error": None}
         return found
 
     def provider_names(self) -> list[str]:
@@ -191,13 +193,23 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         return self._provider_proxy(name).health_record(history).get(timeout=self.settings.ask_timeout)
 
     def refresh_all(self, trigger: str = "manual") -> list[RefreshTicket]:
-        tickets = []
+        """Start (or join) a refresh of every provider; the tickets of those that started."""
+        return self.refresh_many(trigger)[0]
+
+    def refresh_many(self, trigger: str = "manual") -> tuple[list[RefreshTicket], list[dict[str, Any]]]:
+        """Refresh every provider: the tickets, and the providers skipped with why (``reason``)."""
+        tickets, skipped = [], []
         for name in self.provider_names():
             try:
                 tickets.append(self.refresh(name, trigger))
-            except (ProviderUnavailable, RefreshRateLimited) as exc:
-                logger.warning("{}", exc)
-        return tickets
+            except RefreshRateLimited as exc:
+                skipped.append({"provider": name, "reason": "rate_limited", "message": str(exc),
+                                "retry_after": round(exc.retry_after, 1)})
+            except (ProviderUnavailable, pykka.ActorDeadError, pykka.Timeout) as exc:
+                skipped.append({"provider": name, "reason": "unavailable", "message": str(exc) or type(exc).__name__})
+        if skipped:
+            logger.info("refresh of every provider skipped {}", ", ".join(s["provider"] for s in skipped))
+        return tickets, skipped
 
     @staticmethod
     def wait(tickets: Iterable[RefreshTicket], timeout: float) -> list[RefreshOutcome]:
@@ -287,6 +299,9 @@ def start_service(settings: Settings, clients: Optional[dict] = None,
 
     service = Service(settings)
     service.started_at = time.time()
+    # Every secret the settings name is known to the one redaction layer before anything runs.
+    REDACTOR.add_settings(settings)
+    install_redaction(logger)
     if settings.switch_interval > 0:
         # A commit's fan-out waits for the GIL behind whatever thread holds it; 5 ms is too long.
         sys.setswitchinterval(settings.switch_interval)

@@ -17,15 +17,17 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+import certifi
 import peewee
 import pykka
-import requests
+import urllib3
 from loguru import logger
 
 from actors.scheduling import schedule
 from discovery import store
 from discovery import subscriptions_store as subs
 from discovery.messages import ChangeBatch, EventFilter
+from discovery.redaction import REDACTOR, scrub
 from discovery.settings import Settings
 from discovery.webhooks import (
     MIN_SECRET_LENGTH,
@@ -33,6 +35,8 @@ from discovery.webhooks import (
     InvalidWebhookURL,
     backoff_delay,
     build_delivery,
+    resolve_host,
+    resolve_webhook_target,
     select_batch,
     validate_webhook_url,
 )
@@ -71,36 +75,48 @@ def describe_url(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname}"
 
 
-_sessions = threading.local()
+def post_delivery(url: str, delivery: Delivery, timeout: float, allow_private: bool,
+                  resolver: Callable[[str, int], Any] = resolve_host) -> PostResult:
+    """POST one signed batch; 2xx is an acknowledgement, anything else (or no answer) a failure.
 
-
-def post_delivery(url: str, delivery: Delivery, timeout: float, allow_private: bool) -> PostResult:
-    """POST one signed batch; 2xx is an acknowledgement, anything else (or no answer) a failure."""
+    The host is resolved and checked once, here, and the connection goes to the very address
+    that was checked (``Host`` and the TLS server name still come from the URL): a name that
+    resolves elsewhere a moment later (DNS rebinding) cannot redirect the POST.
+    """
     started = time.perf_counter()
-    session = getattr(_sessions, "session", None)
-    if session is None:
-        session = _sessions.session = requests.Session()
+
+    def elapsed() -> float:
+        return (time.perf_counter() - started) * 1000
+
     try:
-        if not allow_private:
-            # Again at delivery time: the name may resolve elsewhere since it was registered.
-            validate_webhook_url(url)
-        resp = session.post(url, data=delivery.body, headers=dict(delivery.headers), timeout=timeout,
-                            allow_redirects=False, stream=True)
-        try:
-            status = resp.status_code
-            snippet = b"" if 200 <= status < 300 else resp.raw.read(ERROR_BODY_BYTES, decode_content=True)
-        finally:
-            resp.close()
+        target = resolve_webhook_target(url, allow_private, resolver)
     except InvalidWebhookURL as exc:
-        return PostResult(False, None, f"refused: {exc}", (time.perf_counter() - started) * 1000)
-    except requests.RequestException as exc:
-        return PostResult(False, None, redact(f"{type(exc).__name__}: {exc}", url),
-                          (time.perf_counter() - started) * 1000)
-    elapsed = (time.perf_counter() - started) * 1000
+        return PostResult(False, None, scrub(f"refused: {exc}"), elapsed())
+    address = target.addresses[0].split("%", 1)[0]
+    limits = urllib3.Timeout(connect=timeout, read=timeout)
+    if target.scheme == "https":
+        pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
+            address, target.port, timeout=limits, retries=False, maxsize=1, server_hostname=target.host,
+            assert_hostname=target.host, cert_reqs="CERT_REQUIRED", ca_certs=certifi.where())
+    else:
+        pool = urllib3.HTTPConnectionPool(address, target.port, timeout=limits, retries=False, maxsize=1)
+    try:
+        resp = pool.urlopen("POST", target.target, body=delivery.body,
+                            headers={**delivery.headers, "Host": target.host_header}, redirect=False,
+                            assert_same_host=False, preload_content=False)
+        try:
+            status = resp.status
+            snippet = b"" if 200 <= status < 300 else resp.read(ERROR_BODY_BYTES, decode_content=True)
+        finally:
+            resp.release_conn()
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        return PostResult(False, None, scrub(redact(f"{type(exc).__name__}: {exc}", url)), elapsed())
+    finally:
+        pool.close()
     if 200 <= status < 300:
-        return PostResult(True, status, None, elapsed)
+        return PostResult(True, status, None, elapsed())
     body = snippet.decode("utf-8", "replace").strip()
-    return PostResult(False, status, f"HTTP {status}" + (f": {body[:200]}" if body else ""), elapsed)
+    return PostResult(False, status, scrub(f"HTTP {status}" + (f": {body[:200]}" if body else "")), elapsed())
 
 
 def _survives(handler: Callable[..., Any]) -> Callable[..., Any]:
@@ -200,6 +216,7 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.settings.webhook_workers),
                                                            thread_name_prefix="webhook-post")
         for row in subs.list_webhooks():
+            REDACTOR.add(row.secret)
             self._hooks[row.id] = _Hook(row)
         if self._notifier is not None:
             # Subscribe before the first reads: whatever commits after this point wakes us.
@@ -247,6 +264,7 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
     def create(self, url: str, secret: str, event_filter: dict[str, Any], max_batch: int, max_delay: float,
                description: str | None, since: int | None) -> dict[str, Any]:
         """Store a subscription; delivery starts after ``since`` (default: the newest event)."""
+        REDACTOR.add(secret)
         cursor = store.last_event_id() if since is None else max(0, since)
         row = subs.create_webhook(url, secret, event_filter, cursor, max_batch, max_delay, description)
         hook = self._hooks[row.id] = _Hook(row)

@@ -1,13 +1,14 @@
 """Notification latency: commit → in-process callback and commit → SSE client, p50/p99.
 
-    python bench/bench_notify.py [--subscribers 1,100,1000] [--commits 60] [--server waitress|werkzeug]
+    python bench/bench_notify.py [--subscribers 1,100,1000] [--commits 60]
 
 A real service (SQLite file, actors) refreshes a simulated provider; each refresh commits two
 events (``added`` and ``models_refreshed``). The commit time is taken the moment
 ``store.commit_refresh`` returns; callbacks and SSE clients take their receive time with the
 same monotonic clock (``time.perf_counter`` is CLOCK_MONOTONIC, shared by every process on
 Linux). SSE clients run in a separate process (one thread, non-blocking sockets) so client
-parsing does not share the server's interpreter. Targets: p99 ≤ 5 ms in-process and ≤ 50 ms
+parsing does not share the server's interpreter; they read the service's one port (uvicorn,
+the event stream as a native async route). Targets: p99 ≤ 5 ms in-process and ≤ 50 ms
 over SSE with 1,000 subscribers.
 """
 from __future__ import annotations
@@ -176,54 +177,15 @@ def bench_in_process(service: Any, sim: Any, clock: CommitClock, n: int, commits
     return report("commit → callback", n, latencies(list(zip(ids, times)), clock), 3.0)
 
 
-class AppServer:
-    """The Flask app on a loopback port: waitress sized for ``clients`` streams, or werkzeug's threads."""
+def bench_sse(service: Any, sim: Any, clock: CommitClock, n: int, commits: int) -> dict[str, Any]:
+    from web.server import ServerThread
 
-    def __init__(self, service: Any, kind: str, clients: int):
-        from web import create_app
-
-        app = create_app(service)
-        self.kind = kind
-        if kind == "hub":
-            from web.stream_server import SSEHub
-
-            self.server = SSEHub(service).start()
-            self.port = self.server.port
-            return
-        if kind == "waitress":
-            import waitress.server
-
-            # Each SSE stream holds one worker thread for its whole life, and every client is a
-            # connection: both limits must exceed the number of concurrent streams.
-            self.server = waitress.server.create_server(app, host="127.0.0.1", port=0, threads=clients + 16,
-                                                        connection_limit=clients + 100, channel_timeout=300)
-            self.port = self.server.effective_port
-            target = self.server.run
-        else:
-            from werkzeug.serving import make_server
-
-            self.server = make_server("127.0.0.1", 0, app, threaded=True)
-            self.server.daemon_threads = True
-            self.port = self.server.server_port
-            target = self.server.serve_forever
-        threading.Thread(target=target, daemon=True, name="bench-http").start()
-
-
-def bench_sse(service: Any, sim: Any, clock: CommitClock, n: int, commits: int, server_kind: str) -> dict[str, Any]:
-    server = AppServer(service, server_kind, n)
-    base = service.notifier.subscriber_count().get()
+    server = ServerThread(service).start()
     client = subprocess.Popen([sys.executable, __file__, "--sse-client", str(server.port), str(n)],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert client.stdout.readline().strip() == "ready"
     deadline = time.monotonic() + 60
-
-    def streaming() -> int:
-        # The hub holds one subscription for all its clients; the WSGI servers one per stream.
-        if server_kind == "hub":
-            return server.server.client_count
-        return service.notifier.subscriber_count().get() - base
-
-    while streaming() < n and time.monotonic() < deadline:
+    while server.app.hub.stream_count < n and time.monotonic() < deadline:
         time.sleep(0.05)
     for i in range(commits):
         commit(service, sim, f"bench-sse-{n}-{i}-{time.monotonic_ns()}")
@@ -233,23 +195,16 @@ def bench_sse(service: Any, sim: Any, clock: CommitClock, n: int, commits: int, 
     out, _ = client.communicate("stop\n", timeout=120)
     received = [tuple(x) for x in json.loads(out)]
     deadline = time.monotonic() + 30
-    while service.notifier.subscriber_count().get() > base and time.monotonic() < deadline:
-        time.sleep(0.05)  # streams notice their closed sockets at the next heartbeat
-    if server_kind == "hub":
-        server.server.stop()
-    elif server_kind == "waitress":
-        server.server.close()
-    else:
-        server.server.shutdown()
-    return report(f"commit → SSE ({server_kind})", n, latencies(received, clock), 50.0)
+    while server.app.hub.stream_count and time.monotonic() < deadline:
+        time.sleep(0.05)
+    server.stop()
+    return report("commit → SSE (one port)", n, latencies(received, clock), 50.0)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--subscribers", default="1,100,1000")
     parser.add_argument("--commits", type=int, default=60)
-    parser.add_argument("--servers", default="hub,waitress",
-                        help="SSE servers to measure: hub (web.stream_server), waitress, werkzeug")
     parser.add_argument("--skip-sse", action="store_true")
     parser.add_argument("--skip-in-process", action="store_true")
     parser.add_argument("--sse-client", nargs=2, metavar=("PORT", "N"), help=argparse.SUPPRESS)
@@ -272,14 +227,12 @@ def main() -> int:
             for n in counts if not args.skip_in_process else ():
                 results.append(bench_in_process(service, sim, clock, n, args.commits))
             if not args.skip_sse:
-                for kind in args.servers.split(","):
-                    for n in counts:
-                        results.append(bench_sse(service, sim, clock, n, max(20, args.commits // 2), kind))
+                for n in counts:
+                    results.append(bench_sse(service, sim, clock, n, max(20, args.commits // 2)))
         finally:
             service.stop()
             sim.stop()
-    missed = [r for r in results if r["subscribers"] >= 1000 and r["p99"] > r["target"]
-              and "waitress" not in r["path"] and "werkzeug" not in r["path"]]
+    missed = [r for r in results if r["subscribers"] >= 1000 and r["p99"] > r["target"]]
     return 1 if missed else 0
 
 

@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterator, Mapping, Optional
 
 from loguru import logger
 
-from discovery import store
+from discovery import limits, store
 from discovery.bedrock import PROVIDER as BEDROCK
 from discovery.bedrock import SOURCE_PREFIX as BEDROCK_SOURCE
 from discovery.bedrock import RegionFold, region_of
@@ -73,6 +73,14 @@ class _Source:
 
 
 _EMPTY = _Source()
+# Rejection reasons kept per run (the count covers all of them).
+MAX_REASONS = 20
+
+
+def _shown(model_id: str) -> str:
+    """A model id as a rejection reason quotes it: escaped, and cut short."""
+    text = model_id if len(model_id) <= 80 else model_id[:77] + "..."
+    return ascii(text)[1:-1] if not text.isprintable() else text
 # Part of the merge fingerprint: change it when the merge rules change what they make of the
 # same records, so a store merged by older code is checked (and brought up to date) at start-up.
 MERGE_VERSION = "2"
@@ -486,8 +494,11 @@ class CatalogState:
             new = _Source(models, fingerprints, previous.body_hash, missing=missing)
             return new, store.SourceWrite(upserts=(), deletes=deletes, total=len(models), counts={}, **common)
         listed: dict[str, Model] = {}
+        rejections: list[str] = []
+        repeated: list[str] = []
         for m in snap.models:
-            listed.setdefault(m.id, m)
+            if listed.setdefault(m.id, m) is not m:
+                repeated.append(f"{_shown(m.id)}: duplicate id (the first is kept)")
         _check(snap, previous.models, listed.keys())
         old_models, old_prints = previous.models, previous.fingerprints
         prints = snap.fingerprints
@@ -505,9 +516,20 @@ class CatalogState:
                 models[model_id] = old
                 fingerprints[model_id] = fp
                 continue
-            # The record kept: no raw answer, every filled field with its source, packed.
-            stripped = with_provenance(m.without_raw())
-            stripped.body()  # encoded once, for the packed record and the stored row
+            # Per-record limits, here only (discovery/limits.py): a record that breaks one is left out
+            # and counted; its last good version, if any, stays.
+            problem = limits.record_problem(m, m.raw.json)
+            stripped = None
+            if problem is None:
+                # The record kept: no raw answer, every filled field with its source, packed.
+                stripped = with_provenance(m.without_raw())
+                problem = limits.body_problem(stripped.body())  # encoded once, for the packed record and the row
+            if problem is not None or stripped is None:
+                rejections.append(f"{_shown(model_id)}: {problem}")
+                if old is not None:
+                    models[model_id] = old
+                    fingerprints[model_id] = old_prints.get(model_id)
+                continue
             kept = stripped if snap.source.startswith(BEDROCK_SOURCE) else PackedModel.of(stripped)
             models[model_id] = kept
             fingerprints[model_id] = fp
@@ -521,7 +543,11 @@ class CatalogState:
         new = _Source(models, fingerprints, snap.body_hash if snap.body_hash is not None else previous.body_hash,
                       missing=missing)
         new.fresh = tuple(r.model.id for r in records)
+        rejections += repeated
+        if rejections:
+            logger.warning("{}: {} records rejected, e.g. {}", snap.source, len(rejections), rejections[0])
         return new, store.SourceWrite(upserts=tuple(records), deletes=deletes, total=len(models), counts={},
+                                      rejected=len(rejections), rejections=tuple(rejections[:MAX_REASONS]),
                                       **common)
 
     def _commit(self, snapshots, accepted, working, outcomes, now):
@@ -635,9 +661,10 @@ class CatalogState:
             delta = self.reconciler.update(engine, affected, resolved)
             if delta:
                 specs.append((RECONCILIATION_CHANGED, None, None, last_run, self._reconciliation_event(delta)))
-        for snap, _, new, _ in accepted:
+        for snap, _, new, write in accepted:
+            rejected = {"rejected": write.rejected} if write.rejected else {}
             specs.append((MODELS_REFRESHED, snap.source, None, snap.run_id,
-                          {"source": snap.source, "total": len(new.models), **counts[snap.run_id]}))
+                          {"source": snap.source, "total": len(new.models), **counts[snap.run_id], **rejected}))
         source_writes = tuple(_with_counts(w, counts[snap.run_id]) for snap, _, _, w in accepted)
         # What the detail of each new version adds to its list form, for the record cache.
         details = {w.model.id: (w.raw, traced[w.model.id]) for w in upserts}
@@ -667,9 +694,10 @@ class CatalogState:
         if new_index is not index:
             self.version = new_index.version
             self._index = new_index
-        for snap, _, new, _ in accepted:
+        for snap, _, new, write in accepted:
             outcomes[snap.run_id] = RefreshOutcome(snap.run_id, snap.source, store.SUCCEEDED,
-                                                   total=len(new.models), **counts[snap.run_id])
+                                                   total=len(new.models), rejected=write.rejected,
+                                                   rejections=write.rejections, **counts[snap.run_id])
         changed = set(index_changes) | {r.model.id for w in source_writes for r in w.upserts}
         return [outcomes[s.run_id] for s in snapshots], result.events, changed
 

@@ -59,11 +59,15 @@ class RefreshOutcome:
     removed: int = 0
     total: Optional[int] = None
     error: Optional[str] = None
+    # Records left out for breaking a limit (discovery/limits.py), and the first reasons.
+    rejected: int = 0
+    rejections: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {"run_id": self.run_id, "provider": self.provider, "outcome": self.outcome,
                 "added": self.added, "updated": self.updated, "removed": self.removed,
-                "total": self.total, "error": self.error}
+                "total": self.total, "rejected": self.rejected, "rejections": list(self.rejections),
+                "error": self.error}
 
 
 @dataclass(frozen=True)

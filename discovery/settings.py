@@ -217,8 +217,14 @@ class Settings:
     webhook_backoff_max: float = 300.0
     webhook_workers: int = 32
     sse_heartbeat: float = 15.0
-    # A port for the event stream hub (web.stream_server; many SSE clients, one thread). 0: off.
-    sse_port: int = 0
+    # Event streams open at once (each a coroutine and a socket); past it a client gets 503.
+    sse_max_streams: int = 5000
+    # HTTP: worker threads of the Flask app (streams use none), and the largest request body (bytes).
+    http_threads: int = 16
+    max_request_body: int = 1024 * 1024
+    # With it set, every read but /healthz and /readyz needs it (or the admin token). Only from
+    # DISCOVERY_READ_TOKEN, never from the file.
+    read_token: Optional[str] = field(default=None, repr=False)
     # Events older than this many seconds, or past the newest N, are pruned (0: keep).
     event_retention_age: float = 30 * 86400.0
     event_retention_count: int = 1_000_000
@@ -258,7 +264,7 @@ PROVIDER_KEYS = {f.name: f.type for f in fields(ProviderConfig) if f.name not in
 # Keys that must never be configured from the file: keys belong in the environment.
 FORBIDDEN_KEYS = {"api_key", "token", "secret", "password"}
 # Service keys read only from the environment (DISCOVERY_<KEY>), never from the file.
-ENV_ONLY_SERVICE_KEYS = {"admin_token"}
+ENV_ONLY_SERVICE_KEYS = {"admin_token", "read_token"}
 
 
 def _coerce(value: Any, type_name: str, where: str) -> Any:
@@ -379,6 +385,9 @@ def load_settings(
     kwargs["bedrock"] = load_bedrock_settings(data.get("bedrock"), env)
     kwargs["benchmarks"] = load_benchmark_settings(data.get("benchmarks"), env)
     kwargs.update(overrides)
+    for key, low in (("http_threads", 1), ("sse_max_streams", 1), ("max_request_body", 1024)):
+        if key in kwargs and kwargs[key] < low:
+            raise SettingsError(f"service.{key}: must be at least {low}, got {kwargs[key]}")
     if "providers" not in kwargs:
         kwargs["providers"] = tuple(providers.values()) if providers else default_providers(env)
     return Settings(**kwargs)

@@ -143,6 +143,9 @@ class RefreshRunRow(BaseModel):
     # The request and body read, and everything after the body was read until the commit ended.
     fetch_ms = peewee.FloatField(null=True)
     work_ms = peewee.FloatField(null=True)
+    # Records left out for breaking a limit (discovery/limits.py), and the first reasons.
+    rejected = peewee.IntegerField(default=0)
+    rejections = JSONField(null=True)
 
     class Meta:
         table_name = "refresh_runs"
@@ -310,8 +313,11 @@ def set_meta(key: str, value: Optional[str]) -> None:
 def open_database(url: str) -> peewee.Database:
     """Connect ``db`` to ``url`` (``sqlite:///path`` or any peewee URL) and create the tables."""
     if url.startswith("sqlite"):
+        # Write transactions take the write lock as they begin (waiting up to busy_timeout for it):
+        # a deferred one that read first fails at once with "database is locked" when another
+        # connection (the webhook dispatcher) wrote in between.
         database = connect(url, pragmas={"journal_mode": "wal", "foreign_keys": 1,
-                                         "synchronous": "normal", "busy_timeout": 5000})
+                                         "synchronous": "normal", "busy_timeout": 5000}, lock_type="IMMEDIATE")
     else:
         database = connect(url)
     db.initialize(database)
@@ -351,6 +357,7 @@ def migrate_schema() -> None:
     columns = {table: {c.name for c in db.get_columns(table)} for table in ("models", "source_models",
                                                                              "providers", "refresh_runs")}
     added = [(ProviderRow, "body_hash"), (RefreshRunRow, "fetch_ms"), (RefreshRunRow, "work_ms"),
+             (RefreshRunRow, "rejected"), (RefreshRunRow, "rejections"),
              (SourceModelRow, "fingerprint"), (SourceModelRow, "raw")]
     missing = [(model, name) for model, name in added if name not in columns[model._meta.table_name]]
     if not missing and "data" not in columns["models"]:
@@ -468,6 +475,7 @@ def run_dict(row: RefreshRunRow) -> dict[str, Any]:
         "started_at": row.started_at, "finished_at": row.finished_at, "duration_ms": row.duration_ms,
         "total": row.total, "added": row.added, "updated": row.updated, "removed": row.removed,
         "error": row.error, "fetch_ms": row.fetch_ms, "work_ms": row.work_ms,
+        "rejected": row.rejected or 0, "rejections": row.rejections or [],
     }
 
 
@@ -754,6 +762,9 @@ class SourceWrite:
     body_hash: Optional[str] = None
     fetch_ms: Optional[float] = None
     received_at: Optional[float] = None
+    # Records left out for breaking a limit, and the first reasons.
+    rejected: int = 0
+    rejections: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -882,6 +893,7 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> CommitRe
                 work_ms=(finished - sw.received_at) * 1000 if sw.received_at else None,
                 total=sw.total, added=sw.counts.get("added", 0), updated=sw.counts.get("updated", 0),
                 removed=sw.counts.get("removed", 0), error=None,
+                rejected=sw.rejected, rejections=list(sw.rejections) or None,
             ).where(RefreshRunRow.id == sw.run_id).execute()
             updates: dict[Any, Any] = {ProviderRow.last_refresh_at: finished, ProviderRow.last_success_at: finished,
                                        ProviderRow.last_error: None, ProviderRow.model_count: sw.total}

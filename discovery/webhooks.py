@@ -38,10 +38,46 @@ class InvalidWebhookURL(ValueError):
     """A webhook URL the service will not deliver to, and why."""
 
 
+_SHARED_NET = ipaddress.IPv4Network("100.64.0.0/10")  # carrier-grade NAT (and some clouds' metadata)
+# NAT64 prefixes put an IPv4 address in the last 32 bits; the local-use one reaches private networks.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_LOCAL_NAT64 = ipaddress.IPv6Network("64:ff9b:1::/48")
+_IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+
+
+def embedded_ipv4(addr: ipaddress.IPv6Address) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """The IPv4 addresses an IPv6 address carries, with the mechanism: mapped, 6to4, Teredo, NAT64."""
+    found: list[tuple[str, ipaddress.IPv4Address]] = []
+    if addr.ipv4_mapped is not None:
+        found.append(("IPv4-mapped", addr.ipv4_mapped))
+    if addr.sixtofour is not None:
+        found.append(("6to4", addr.sixtofour))
+    if addr.teredo is not None:
+        server, client = addr.teredo
+        found += [("Teredo", server), ("Teredo", client)]
+    if addr in _NAT64:
+        found.append(("NAT64", ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)))
+    if addr in _IPV4_COMPATIBLE and int(addr) > 0xFFFF:
+        found.append(("IPv4-compatible", ipaddress.IPv4Address(int(addr) & 0xFFFFFFFF)))
+    return found
+
+
 def _refused_address(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
-    """Why an address is not a public destination, or None if it is."""
-    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-        addr = addr.ipv4_mapped
+    """Why an address is not a public destination, or None if it is.
+
+    An IPv6 address that carries an IPv4 one (IPv4-mapped, 6to4, Teredo, NAT64) is judged by
+    what it carries too; anything not globally routable (private, link-local such as the cloud
+    metadata address 169.254.169.254, shared, reserved, documentation) is refused.
+    """
+    if isinstance(addr, ipaddress.IPv6Address):
+        for how, inner in embedded_ipv4(addr):
+            why = _refused_address(inner)
+            if why:
+                return f"{how} address embedding a {why}"
+        if addr in _LOCAL_NAT64:
+            return "local-use NAT64 (private)"
+        if addr in _NAT64:
+            return None  # DNS64's answer for a public IPv4 host, checked above
     if addr.is_loopback:
         return "loopback"
     if addr.is_link_local:
@@ -50,10 +86,9 @@ def _refused_address(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str
         return "reserved"
     if addr.is_private or (isinstance(addr, ipaddress.IPv4Address) and addr in _SHARED_NET):
         return "private"
+    if not addr.is_global and not (isinstance(addr, ipaddress.IPv6Address) and addr.sixtofour is not None):
+        return "non-public"
     return None
-
-
-_SHARED_NET = ipaddress.IPv4Network("100.64.0.0/10")  # carrier-grade NAT: not reachable publicly either
 
 
 def resolve_host(host: str, port: int) -> list[str]:
@@ -66,6 +101,28 @@ def resolve_host(host: str, port: int) -> list[str]:
     return sorted({info[4][0] for info in infos})
 
 
+@dataclass(frozen=True)
+class WebhookTarget:
+    """Where a POST goes: the URL's parts and the addresses its host resolved to when checked.
+
+    A delivery connects to ``addresses[0]`` itself (with ``Host`` and TLS server name from the
+    URL), so a name that resolves elsewhere after the check (DNS rebinding) changes nothing.
+    """
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    target: str  # path and query
+    addresses: tuple[str, ...]
+
+    @property
+    def host_header(self) -> str:
+        default = 443 if self.scheme == "https" else 80
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return host if self.port == default else f"{host}:{self.port}"
+
+
 def validate_webhook_url(url: str, allow_private: bool = False,
                          resolver: Callable[[str, int], Iterable[str]] = resolve_host) -> str:
     """Return ``url`` if the service may POST to it; raise InvalidWebhookURL otherwise.
@@ -74,6 +131,19 @@ def validate_webhook_url(url: str, allow_private: bool = False,
     resolves to a loopback, private, link-local or reserved address: a webhook must not be a way
     to reach the service's own network.
     """
+    if allow_private:
+        # Registration of a private target (tests, single hosts): the name is resolved at delivery.
+        resolver = _unresolved
+    return resolve_webhook_target(url, allow_private, resolver).url
+
+
+def _unresolved(host: str, port: int) -> list[str]:
+    return [host]
+
+
+def resolve_webhook_target(url: str, allow_private: bool = False,
+                           resolver: Callable[[str, int], Iterable[str]] = resolve_host) -> WebhookTarget:
+    """Check ``url`` (see :func:`validate_webhook_url`) and resolve its host once: the checked target."""
     if not isinstance(url, str) or not url.strip():
         raise InvalidWebhookURL("url is required")
     if len(url) > 2048:
@@ -90,8 +160,6 @@ def validate_webhook_url(url: str, allow_private: bool = False,
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:
         raise InvalidWebhookURL("url has an invalid port") from None
-    if allow_private:
-        return url.strip()
     try:
         addresses = list(resolver(host, port))
     except OSError as exc:
@@ -99,12 +167,15 @@ def validate_webhook_url(url: str, allow_private: bool = False,
     if not addresses:
         raise InvalidWebhookURL(f"host {host!r} does not resolve")
     for text in addresses:
-        why = _refused_address(ipaddress.ip_address(text.split("%", 1)[0]))
+        why = None if allow_private else _refused_address(ipaddress.ip_address(text.split("%", 1)[0]))
         if why:
             raise InvalidWebhookURL(
                 f"host {host!r} resolves to a {why} address ({text}); set webhook_allow_private "
                 "to deliver to such addresses")
-    return url.strip()
+    target = parts.path or "/"
+    if parts.query:
+        target += "?" + parts.query
+    return WebhookTarget(url.strip(), parts.scheme, host, port, target, tuple(addresses))
 
 
 # -- signatures --------------------------------------------------------------------------------

@@ -75,3 +75,41 @@ def test_sigterm_while_requests_are_open_still_stops_the_service(tmp_path):
     stream.close()
     assert code == 0, proc.stderr.read()[-2000:]
     assert time.monotonic() - t0 < 5
+
+
+def test_a_busy_port_fails_at_once_in_one_line_before_anything_starts(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--database",
+                               f"sqlite:///{tmp_path / 'd.db'}"], capture_output=True, text=True, timeout=30,
+                              cwd=tmp_path, env={**os.environ, "DISCOVERY_LOG_LEVEL": "info"})
+    assert proc.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "Traceback" not in proc.stderr
+    assert "catalog loaded" not in proc.stderr and not (tmp_path / "d.db").exists()
+
+
+def test_log_level_in_any_case_and_stdlib_logging_reach_the_log(tmp_path):
+    for level in ("debug", "Warning", "INFO"):
+        help_run = subprocess.run([sys.executable, "-m", "web.cli", "--help"], capture_output=True, text=True,
+                                  timeout=30, env={**os.environ, "DISCOVERY_LOG_LEVEL": level})
+        assert help_run.returncode == 0 and "serve" in help_run.stdout, help_run.stderr
+    proc, url = start_serve(tmp_path)
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()
+    try:
+        requests.get(f"{url}/healthz", timeout=5)
+        proc.send_signal(signal.SIGUSR1)  # pykka logs every thread's stack through stdlib logging
+        wait_for(lambda: any("pykka:" in line for line in lines), what="pykka's thread dump in the log")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=15)
+    wait_for(lambda: any("stopped" in line for line in lines), what="the last log line")
+    err = "".join(lines)
+    assert code == 0
+    assert "uvicorn.error: " in err  # uvicorn's own lines, through loguru
+    # Without an admin token, start-up says once that changes are accepted from loopback only.
+    assert err.count("no admin token configured") == 1

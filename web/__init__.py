@@ -5,13 +5,16 @@ from typing import Any
 
 from flask import Flask
 
-from web.errors import ApiError, register_error_handlers
+from discovery.redaction import REDACTOR
+from web.auth import check_access
+from web.errors import ApiError, error_response, register_error_handlers
 
 
 def create_app(service: Any, test_config: dict | None = None) -> Flask:
     """The Flask app over a running :class:`actors.service.Service`."""
     app = Flask(__name__)
-    app.config.update(JSON_SORT_KEYS=False)
+    settings = getattr(service, "settings", None)
+    app.config.update(JSON_SORT_KEYS=False, MAX_CONTENT_LENGTH=getattr(settings, "max_request_body", 1 << 20))
     if test_config:
         app.config.update(test_config)
     app.json.sort_keys = False  # keep the documented field order
@@ -29,13 +32,33 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
     from web import dashboard
 
     app.register_blueprint(dashboard.bp)
-    settings = getattr(service, "settings", None)
-    if getattr(settings, "sse_port", 0):
-        # Many SSE clients: the stream hub serves /api/v1/events/stream on its own port, one thread
-        # for every stream instead of one per stream (docs/events.md).
-        from web.stream_server import SSEHub
+    admin_token = getattr(settings, "admin_token", None)
+    read_token = getattr(settings, "read_token", None)
 
-        app.extensions["discovery.sse_hub"] = SSEHub(service, settings.host, settings.sse_port).start()
+    @app.before_request
+    def _authorize():
+        """Every request passes the access rules (web.auth) before any view runs."""
+        from flask import request
+
+        refusal = check_access(request.method, request.path, request.remote_addr,
+                               request.headers.get("Authorization"), admin_token, read_token)
+        if refusal is not None:
+            return error_response(refusal.status, refusal.code, refusal.message, refusal.headers)
+        return None
+
+    @app.after_request
+    def _redact(response):
+        """No configured secret leaves in an answer, whatever put it there (web.auth, discovery.redaction)."""
+        from flask import g
+
+        if response.direct_passthrough or g.get("reveals_secret") or not REDACTOR.secret_count:
+            return response
+        data = response.get_data()
+        clean = REDACTOR.scrub_known(data)
+        if clean is not data:
+            response.set_data(clean)
+        return response
+
     return app
 
 

@@ -1,11 +1,13 @@
-"""The ``discovery`` command: ``discovery serve`` runs the service under waitress.
+"""The ``discovery`` command: ``discovery serve`` runs the service on one HTTP port (uvicorn).
 
-The actor system lives in this one process; waitress serves HTTP from a pool of threads in the
-same process. Do not run it under a forking multi-process server.
+The actor system lives in this one process; uvicorn serves the API (the Flask app on a pool of
+threads) and the event stream (coroutines) from the same process and port. Do not run it under
+a forking multi-process server.
 """
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import signal
 import sys
@@ -15,6 +17,7 @@ from typing import Any, Optional, Sequence
 
 from loguru import logger
 
+from discovery import redaction
 from discovery.settings import ProviderConfig, SettingsError, load_settings
 
 DEMO_KEY_ENV = "DISCOVERY_DEMO_API_KEY"
@@ -62,12 +65,7 @@ DEMO_REGION_TTFT = {"us-east-1": 0.45, "us-west-2": 0.5, "eu-central-1": 0.36, "
 
 
 class _Stop(SystemExit):
-    """Raised in the main thread by SIGTERM/SIGINT to leave the server loop.
-
-    A SystemExit on purpose: waitress's loop turns ordinary exceptions raised while it handles
-    a connection into a logged "uncaptured python exception" and carries on, but re-raises
-    SystemExit and then returns from ``run()``.
-    """
+    """Raised in the main thread by SIGTERM/SIGINT while the service starts, to stop at once."""
 
 
 def demo_providers(simulator: Any, refresh_interval: float = 60.0) -> tuple[ProviderConfig, ...]:
@@ -144,10 +142,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--database", help="database URL (default sqlite:///discovery.db)")
     serve.add_argument("--demo", action="store_true",
                        help="start the built-in provider simulator and discover from it (no keys, no network)")
-    serve.add_argument("--threads", type=int, default=16,
-                       help="HTTP worker threads (default 16); each open WSGI event stream holds one")
-    serve.add_argument("--connection-limit", type=int, default=1000,
-                       help="open connections waitress accepts (default 1000)")
+    serve.add_argument("--threads", type=int,
+                       help="worker threads of the API (default 16; event streams use none)")
     sim = sub.add_parser("simulator", help="run only the provider simulator")
     sim.add_argument("--host", default="127.0.0.1")
     sim.add_argument("--port", type=int, default=9090)
@@ -155,10 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def serve(args: argparse.Namespace) -> int:
-    import waitress.server
-
     from actors.service import start_service
-    from web import create_app
+    from web.auth import startup_notice
+    from web.server import DiscoveryASGI, bind_socket, raise_open_file_limit, serve_forever
 
     overrides: dict[str, Any] = {}
     if args.host:
@@ -167,56 +162,60 @@ def serve(args: argparse.Namespace) -> int:
         overrides["port"] = args.port
     if args.database:
         overrides["database_url"] = args.database
+    if args.threads is not None:
+        overrides["http_threads"] = args.threads
     try:
         settings = load_settings(args.config, **overrides)
     except SettingsError as exc:
         logger.error("{}", exc)
         return 2
-
-    simulator = None
-    if args.demo:
-        from discovery.simulator import SimulatorServer
-
-        simulator = SimulatorServer()
-        simulator.start()
-        logger.info("demo: provider simulator on {}", simulator.url)
-        settings = replace(settings, demo=True, providers=demo_providers(simulator), bedrock=demo_bedrock(simulator),
-                           benchmarks=demo_benchmarks(simulator))
+    # The port first: a busy one fails now, in one line, before anything has started.
+    try:
+        sock = bind_socket(settings.host, settings.port)
+    except OSError as exc:
+        logger.error("cannot listen on {}:{}: {}", settings.host, settings.port, exc.strerror or exc)
+        return 2
+    raise_open_file_limit()
+    redaction.REDACTOR.add_settings(settings)
 
     stop_event = threading.Event()
-
-    running: dict[str, Any] = {}
 
     def on_signal(signum, frame):
         if not stop_event.is_set():
             stop_event.set()
-            if "service" in running:
-                running["service"].begin_shutdown()  # open event streams end now
             raise _Stop()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    simulator = None
     service = None
-    server = None
     try:
+        if args.demo:
+            from discovery.simulator import SimulatorServer
+
+            simulator = SimulatorServer()
+            simulator.start()
+            logger.info("demo: provider simulator on {}", simulator.url)
+            settings = replace(settings, demo=True, providers=demo_providers(simulator),
+                               bedrock=demo_bedrock(simulator), benchmarks=demo_benchmarks(simulator))
+            redaction.REDACTOR.add_settings(settings)
         service = start_service(settings)
-        running["service"] = service
-        app = create_app(service)
-        server = waitress.server.create_server(app, host=settings.host, port=settings.port, threads=args.threads,
-                                               connection_limit=args.connection_limit,
-                                               channel_timeout=300, clear_untrusted_proxy_headers=True)
-        logger.info("serving on http://{}:{} ({} providers)", settings.host, server.effective_port,
-                    len(settings.providers))
-        print(f"serving on http://{settings.host}:{server.effective_port}", flush=True)
-        server.run()
+        notice = startup_notice(settings.admin_token)
+        if notice:
+            logger.warning("{}", notice)
+        app = DiscoveryASGI(service)
+        port = sock.getsockname()[1]
+        logger.info("serving on http://{}:{} ({} providers; API and event stream on this one port)",
+                    settings.host, port, len(settings.providers))
+        print(f"serving on http://{settings.host}:{port}", flush=True)
+        if not stop_event.is_set():
+            serve_forever(app, sock, on_exit=service.begin_shutdown)
     except (_Stop, KeyboardInterrupt):
         pass
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        if server is not None:
-            server.task_dispatcher.shutdown(cancel_pending=True, timeout=3)
-            server.close()
+        sock.close()
         if service is not None:
             service.stop()
         else:
@@ -245,10 +244,39 @@ def run_simulator(args: argparse.Namespace) -> int:
     return 0
 
 
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+
+
+class _InterceptHandler(logging.Handler):
+    """Routes stdlib logging (pykka, uvicorn, urllib3...) into loguru, keeping the caller's level."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        # The record's own logger name (pykka, uvicorn.error...) is what the log line shows.
+        logger.patch(lambda r: r.update(name=record.name)).opt(exception=record.exc_info).log(
+            level, "{}", record.getMessage())
+
+
 def configure_logging() -> None:
+    """loguru on stderr at ``DISCOVERY_LOG_LEVEL`` (any case), every line redacted; stdlib logging routed in."""
     logger.remove()
-    level = os.environ.get("DISCOVERY_LOG_LEVEL", "INFO")
-    logger.add(sys.stderr, level=level, format="{time:YYYY-MM-DD HH:mm:ss.SSS} {level:<7} {name}: {message}")
+    raw = os.environ.get("DISCOVERY_LOG_LEVEL", "INFO")
+    level = raw.strip().upper() or "INFO"
+    if level == "WARN":
+        level = "WARNING"
+    bad = level not in LOG_LEVELS
+    if bad:
+        level = "INFO"
+    redaction.install(logger)
+    logger.add(redaction.redacting_sink(sys.stderr), level=level, colorize=False,
+               format="{time:YYYY-MM-DD HH:mm:ss.SSS} {level:<7} {name}: {message}\n{exception}")
+    if bad:
+        logger.warning("DISCOVERY_LOG_LEVEL={!r} is not a level ({}); logging at INFO", raw, ", ".join(LOG_LEVELS))
+    logging.basicConfig(handlers=[_InterceptHandler()], level=logging.INFO if level != "DEBUG" else logging.DEBUG,
+                        force=True)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -38,7 +38,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         code = (exc.name or "error").lower().replace(" ", "_")
-        return error_response(exc.code or 500, code, exc.description or exc.name)
+        # Keep what the exception says about itself (Allow on a 405).
+        headers = {k: v for k, v in exc.get_headers() if k.lower() not in ("content-type", "content-length")}
+        return error_response(exc.code or 500, code, exc.description or exc.name, headers)
 
     @app.errorhandler(pykka.Timeout)
     def _timeout(exc):

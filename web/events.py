@@ -1,17 +1,13 @@
-"""The event feed: a page of the persisted outbox, and a live Server-Sent Events stream that resumes.
+"""The event feed: a page of the persisted outbox, and the SSE encoding the live stream shares.
 
-A stream that resumes (``Last-Event-ID`` or ``?since=``) subscribes to live events first, then
-reads the stored feed after the resume point, then serves the live events, dropping any whose id
-it has already passed: every event exactly once, in order, with no gap between stored and live.
+The live stream itself (``GET /api/v1/events/stream``) is a native async route of the server,
+:mod:`web.stream`: an open stream must not hold one of the app's worker threads.
 """
 from __future__ import annotations
 
-import queue
 import threading
-from collections.abc import Iterator
-from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
 from discovery.messages import EventFilter
 from discovery.model import dumps
@@ -24,9 +20,6 @@ bp = Blueprint("events", __name__, url_prefix="/api/v1")
 PAGE_SIZE = 500
 # Pages a request may scan when the capability or model filter skips many events.
 MAX_SCAN_PAGES = 20
-# A client this many batches behind is dropped; it reconnects with Last-Event-ID and catches up
-# from the store, so a stalled reader never holds an unbounded queue in memory.
-MAX_QUEUED_BATCHES = 10_000
 MAX_ID = 2**62
 
 
@@ -80,6 +73,12 @@ def events():
             # query, so the next page can start there.
             more, cursor = False, max(cursor, head)
             break
+    if since > head and cursor == since:
+        # A position past the newest event (another feed's, or a replaced store's): the feed
+        # says where it really ends, and paging goes on from there.
+        head = svc.last_event_id()
+        if since > head:
+            return jsonify({"data": [], "next": head, "has_more": False, "last_event_id": head})
     return jsonify({"data": [e.to_dict() for e in out], "next": cursor, "has_more": more,
                     "last_event_id": max(head, cursor)})
 
@@ -112,104 +111,3 @@ class EncodedEvents:
 def sse_message(event: StoredEvent) -> bytes:
     """One event as an SSE message: ``id`` = event id, ``event`` = kind, ``data`` = the event's JSON."""
     return b"id: %d\nevent: %s\ndata: %s\n\n" % (event.id, event.kind.encode(), dumps(event.to_dict()))
-
-
-class LiveFeed:
-    """One stream's events: stored ones after ``since`` (if given), then live ones, each once, in order."""
-
-    def __init__(self, svc: Any, flt: EventFilter, since: int | None, encoded: EncodedEvents | None = None):
-        self.service = svc
-        self.encoded = encoded or EncodedEvents()
-        self.filter = flt
-        self.since = since
-        self.queue: queue.SimpleQueue = queue.SimpleQueue()
-        # Live first: anything committed from here on is queued, so the backfill cannot miss it.
-        self._unsubscribe = svc.subscribe(self.queue.put, flt.kinds, flt.providers, flt.capabilities,
-                                          flt.model_glob, max_batch=1000, max_delay=0)
-        svc.register_stream(self.queue)
-        # Without a resume point the stream starts at the newest committed event.
-        self.last = since if since is not None else svc.last_event_id()
-        self.closed = False
-
-    def close(self) -> None:
-        """Stop the live subscription (idempotent)."""
-        if not self.closed:
-            self.closed = True
-            self.service.unregister_stream(self.queue)
-            self._unsubscribe()
-
-    def backfill(self) -> Iterator[StoredEvent]:
-        """Stored events after the resume point that match, advancing ``last`` past every one read."""
-        if self.since is None:
-            return
-        while True:
-            page = self.service.events_after(self.last, PAGE_SIZE, self.filter.kinds, self.filter.providers)
-            for event in page:
-                if event.id <= self.last:
-                    continue
-                self.last = event.id
-                if self.filter.matches(event):
-                    yield event
-            if len(page) < PAGE_SIZE:
-                return
-
-    def live(self, heartbeat: float) -> Iterator[list[StoredEvent]]:
-        """Batches of live events not already sent; an empty batch when ``heartbeat`` seconds pass."""
-        while True:
-            try:
-                batch = self.queue.get(timeout=heartbeat)
-            except queue.Empty:
-                yield []
-                continue
-            if batch is None:  # the service is stopping
-                return
-            fresh = [e for e in batch if e.id > self.last]
-            if fresh:
-                self.last = fresh[-1].id
-                yield fresh
-            if self.queue.qsize() > MAX_QUEUED_BATCHES:
-                return
-
-    def sse(self, heartbeat: float) -> Iterator[bytes]:
-        """The whole stream as SSE bytes, one write per batch; heartbeats are comments."""
-        try:
-            yield b"retry: 2000\n: connected\n\n"
-            for event in self.backfill():
-                yield self.encoded.get(event)
-            for batch in self.live(heartbeat):
-                yield b"".join(map(self.encoded.get, batch)) if batch else b": heartbeat\n\n"
-            yield b": too far behind; reconnect with Last-Event-ID to catch up from the stored feed\n\n"
-        finally:
-            self.close()
-
-
-@bp.get("/events/stream")
-def stream():
-    """Server-Sent Events: each committed event as it happens (``id:`` event id, ``event:`` kind).
-
-    Resumes after the ``Last-Event-ID`` header or ``?since=`` from the stored feed, then goes
-    live, with no gap and no duplicate; heartbeat comments every ``sse_heartbeat`` seconds.
-    Filters as for ``/events``.
-
-    :raise 400: a malformed resume point or filter.
-    """
-    svc = service()
-    flt = event_filter()
-    since: int | None = None
-    header = request.headers.get("Last-Event-ID")
-    if header is not None and header.strip():
-        try:
-            since = int(header.strip())
-        except ValueError:
-            raise ApiError(400, "invalid_parameter", f"Last-Event-ID must be an event id, got {header!r}") from None
-        if not 0 <= since <= MAX_ID:
-            raise ApiError(400, "invalid_parameter", "Last-Event-ID is out of range")
-    elif "since" in request.args:
-        since = int_arg("since", 0, 0, MAX_ID)
-    encoded = current_app.extensions.setdefault("discovery.sse_encoded", EncodedEvents())
-    feed = LiveFeed(svc, flt, since, encoded)
-    resp = Response(feed.sse(svc.settings.sse_heartbeat), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-    # Also when the body is never iterated (the client left before the first byte).
-    resp.call_on_close(feed.close)
-    return resp

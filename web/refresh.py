@@ -22,37 +22,56 @@ def _wait_timeout() -> float:
     return t
 
 
-def _answer(tickets):
+def _wait_args() -> float | None:
+    """``wait`` and ``timeout`` checked before anything starts: None without wait, else the timeout."""
+    wait = flag("wait")
+    timeout = _wait_timeout()
+    return timeout if wait else None
+
+
+def _answer(tickets, timeout: float | None, skipped: list | None = None):
     svc = service()
-    if flag("wait"):
-        timeout = _wait_timeout()
+    extra = {} if skipped is None else {"skipped": skipped}
+    if timeout is not None:
         try:
             outcomes = svc.wait(tickets, timeout)
         except TimeoutError as exc:
             raise ApiError(504, "refresh_timeout", str(exc),
                            runs=[{"run_id": t.run_id, "provider": t.provider} for t in tickets]) from None
-        return jsonify({"runs": [o.to_dict() for o in outcomes]}), 200
+        return jsonify({"runs": [o.to_dict() for o in outcomes], **extra}), 200
     return jsonify({"runs": [{"run_id": t.run_id, "provider": t.provider, "outcome": "running"}
-                             for t in tickets]}), 202
+                             for t in tickets], **extra}), 202
 
 
 @bp.post("/refresh")
 def refresh_all():
     """Refresh every provider. 202 with run ids; ``?wait=true`` → 200 with each run's outcome.
 
+    ``skipped`` lists the providers not refreshed and why (``rate_limited`` with ``retry_after``,
+    ``unavailable``).
+
+    :raise 400: a malformed ``wait`` or ``timeout`` (nothing is started).
     :raise 504: with wait, a run did not finish within ``timeout`` seconds.
     """
-    return _answer(service().refresh_all())
+    timeout = _wait_args()
+    tickets, skipped = service().refresh_many()
+    return _answer(tickets, timeout, skipped)
 
 
 @bp.post("/providers/<name>/refresh")
 def refresh_one(name: str):
     """Refresh one provider (joins a refresh already in flight).
 
+    A refresh already in flight began before this request, so its result would not show what
+    the provider says now: the request queues one follow-up refresh (shared by every request
+    that arrives meanwhile) and answers with that.
+
+    :raise 400: a malformed ``wait`` or ``timeout`` (nothing is started).
     :raise 404: no provider by that name.
     :raise 429: too many manual refreshes of this provider in a minute (with Retry-After).
     :raise 503: the provider's actor is restarting or failed.
     """
+    timeout = _wait_args()
     try:
         ticket = service().refresh(name)
     except UnknownProvider:
@@ -61,7 +80,7 @@ def refresh_one(name: str):
         raise ApiError(429, "too_many_refreshes", str(exc), retry_after=round(exc.retry_after, 1)) from None
     except ProviderUnavailable as exc:
         raise ApiError(503, "provider_unavailable", str(exc)) from None
-    return _answer([ticket])
+    return _answer([ticket], timeout)
 
 
 @bp.get("/refresh/runs")
@@ -75,7 +94,7 @@ def runs():
     return jsonify({"data": service().refresh_runs(provider, limit, before)})
 
 
-@bp.get("/refresh/runs/<int:run_id>")
+@bp.get("/refresh/runs/<int(max=4611686018427387904):run_id>")
 def run(run_id: int):
     """One refresh run.
 

@@ -1,40 +1,24 @@
 """Webhook subscriptions: register, list, inspect, delete, pause, resume and replay (admin token).
 
-Every route needs ``Authorization: Bearer <token>`` with the token from ``DISCOVERY_ADMIN_TOKEN``;
-without a configured token the routes answer 503 and say how to configure one. A subscription's
+Every route needs ``Authorization: Bearer <token>`` with the token from ``DISCOVERY_ADMIN_TOKEN``
+(without a configured token: loopback clients only; see :mod:`web.auth`). A subscription's
 secret is never shown again after the create answer (and only there if the service generated it).
 """
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
-from flask import Blueprint, jsonify, request, url_for
+from flask import Blueprint, g, jsonify, request, url_for
 
 from actors.webhooks import UnknownWebhook
 from discovery.webhooks import InvalidWebhookURL
-from web.context import service
-from web.errors import ApiError, error_response
+from web.context import int_arg, service
+from web.errors import ApiError
 
 bp = Blueprint("subscriptions", __name__, url_prefix="/api/v1/subscriptions")
 
 _CREATE_FIELDS = {"url", "secret", "kinds", "providers", "capabilities", "model_glob", "max_batch", "max_delay",
                   "description", "since"}
-
-
-@bp.before_request
-def require_admin_token():
-    """Refuse the request unless it carries the configured admin token (compared in constant time)."""
-    token = service().settings.admin_token
-    if not token:
-        return error_response(503, "admin_token_not_configured",
-                              "webhook subscriptions need an admin token: set DISCOVERY_ADMIN_TOKEN in the "
-                              "service's environment and restart it")
-    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        return error_response(401, "unauthorized", "send the admin token as 'Authorization: Bearer <token>'",
-                              headers={"WWW-Authenticate": 'Bearer realm="discovery"'})
-    return None
 
 
 def _body() -> dict[str, Any]:
@@ -55,12 +39,19 @@ def _names(body: dict[str, Any], key: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in value if v.strip())
 
 
-def _number(body: dict[str, Any], key: str, default: Any, kind: type) -> Any:
+# Event ids and counts fit the store's 64-bit integers with room to spare.
+MAX_ID = 2**62
+
+
+def _number(body: dict[str, Any], key: str, default: Any, kind: type, lo: float = 0, hi: float = MAX_ID) -> Any:
     value = body.get(key, default)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or (kind is int and value != int(value)):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value \
+            or (kind is int and value != int(value)):
         raise ApiError(400, "invalid_body", f"{key} must be a {'whole ' if kind is int else ''}number")
+    if not lo <= value <= hi:
+        raise ApiError(400, "invalid_subscription", f"{key} must be between {lo:g} and {hi:g}")
     return kind(value)
 
 
@@ -93,19 +84,24 @@ def create():
     if glob is not None and not isinstance(glob, str):
         raise ApiError(400, "invalid_body", "model_glob must be a string")
     description = body.get("description")
-    if description is not None and not isinstance(description, str):
-        raise ApiError(400, "invalid_body", "description must be a string")
+    if description is not None and (not isinstance(description, str) or len(description) > 1000):
+        raise ApiError(400, "invalid_body", "description must be a string of at most 1000 characters")
+    if glob is not None and len(glob) > 512:
+        raise ApiError(400, "invalid_body", "model_glob must be at most 512 characters")
     since = _number(body, "since", None, int)
+    max_batch = _number(body, "max_batch", 100, int, 1, 1000)
+    max_delay = _number(body, "max_delay", 0.0, float, 0, 3600)
     try:
         created, generated = service().webhooks.create(
             body.get("url"), secret, _names(body, "kinds"), _names(body, "providers"),
-            _names(body, "capabilities"), glob, _number(body, "max_batch", 100, int),
-            _number(body, "max_delay", 0.0, float), description, since)
+            _names(body, "capabilities"), glob, max_batch, max_delay, description, since)
     except InvalidWebhookURL as exc:
         raise ApiError(400, "invalid_url", str(exc)) from None
     except ValueError as exc:
         raise ApiError(400, "invalid_subscription", str(exc)) from None
     if generated is not None:
+        # Shown once, here: the one answer the redaction layer lets a secret through.
+        g.reveals_secret = True
         created = {**created, "secret": generated}
     resp = jsonify(created)
     resp.status_code = 201
@@ -169,10 +165,5 @@ def replay(webhook_id: str):
     body = _body()
     since = _number(body, "since", None, int)
     if since is None and "since" in request.args:
-        try:
-            since = int(request.args["since"])
-        except ValueError:
-            raise ApiError(400, "invalid_parameter", "since must be an event id") from None
-    if since is not None and since < 0:
-        raise ApiError(400, "invalid_parameter", "since must be 0 or more")
+        since = int_arg("since", 0, 0, MAX_ID)
     return _act("replay", webhook_id, since)

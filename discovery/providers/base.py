@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Callable, ClassVar, Iterable, Mapping, Optional
+from urllib.parse import urlsplit
 
 import orjson
 import requests
@@ -23,6 +24,7 @@ from urllib3.util.retry import Retry
 
 from discovery.model import Model, dumps, loads
 from discovery.ratelimit import TokenBucket
+from discovery.redaction import scrub
 from discovery.settings import ProviderConfig
 
 USER_AGENT = "model-discovery/0.1"
@@ -81,7 +83,8 @@ class ProviderError(Exception):
     retryable = False
 
     def __init__(self, message: str, *, status: Optional[int] = None, retry_after: Optional[float] = None):
-        super().__init__(message)
+        # Providers echo keys in their error bodies: the text is scrubbed before anything keeps it.
+        super().__init__(scrub(message))
         self.status = status
         self.retry_after = retry_after
 
@@ -290,8 +293,9 @@ class ProviderClient:
                                       f"({self.rate_limiter.rate:g}/s, burst {self.rate_limiter.burst})")
         started = time.monotonic()
         try:
+            # Redirects are not followed: a custom key header would travel to wherever one points.
             resp = self.session.request(method, url, params=params, json=json_body, headers=hdrs,
-                                        timeout=self.config.timeout, stream=True)
+                                        timeout=self.config.timeout, stream=True, allow_redirects=False)
         except requests.Timeout:
             raise ProviderTimeout(f"no answer from {self.name} within {self.config.timeout:g}s"
                                   f"{self._after_retries()}") from None
@@ -309,6 +313,11 @@ class ProviderClient:
             resp.close()
         if resp.status_code >= 400:
             self._raise_for_status(resp, body)
+        if 300 <= resp.status_code < 400:
+            target = urlsplit(resp.headers.get("Location") or "")
+            where = f" to {target.scheme}://{target.hostname}" if target.hostname else ""
+            raise ProviderHTTPError(f"{self.name} answered HTTP {resp.status_code}: a redirect{where}; redirects are "
+                                    "not followed (check base_url)", status=resp.status_code)
         context = self._fetch
         if context is not None:
             context.network += time.monotonic() - started
@@ -470,7 +479,11 @@ class ProviderClient:
 
 
 def dedupe(models: Iterable[Model]) -> list[Model]:
-    """Keep the first model of each id (some APIs repeat ids), preserving order."""
+    """Keep the first model of each id (some APIs repeat ids as a matter of course), preserving order.
+
+    A format whose API is not known to repeat ids does not call this: the catalog then keeps the
+    first record of a repeated id and counts the others in the run's ``rejected``.
+    """
     seen: set[str] = set()
     out = []
     for m in models:

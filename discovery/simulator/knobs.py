@@ -21,7 +21,7 @@ from discovery.simulator.state import SimulatorState
 # Query parameters that carry credentials; the request log keeps their name, not their value.
 SECRET_PARAMS = {"key", "api_key", "api-key", "apikey", "token", "access_token"}
 # Body faults, in the order they are tried; one of them at most changes an answer.
-BODY_FAULTS = ("malformed", "wrong_shape", "huge", "drip")
+BODY_FAULTS = ("malformed", "wrong_shape", "huge", "drip", "duplicate")
 MEGABYTE = 1024 * 1024
 
 
@@ -42,6 +42,12 @@ def _log_entry(fmt: WireFormat) -> dict[str, Any]:
         auth_header = f"query:{secret}" if secret else None
     return {"method": request.method, "path": request.path, "query": query, "auth": auth_header,
             "headers": sorted(name.lower() for name, _ in request.headers.items())}
+
+
+def _echo(fmt: WireFormat) -> Any:
+    """Fills "{key}" in a fault's text with the API key this request carried (as a careless provider echoes it)."""
+    _, key = fmt.key_from(request)
+    return lambda text: text.replace("{key}", key or "")
 
 
 def _retry_headers(fmt: WireFormat, seconds: float, rate_limited: bool) -> dict[str, str]:
@@ -96,7 +102,12 @@ def before_provider_request() -> Response | None:
         code = status["status"]
         kind = {400: "bad_request", 401: "auth", 403: "forbidden", 404: "not_found",
                 429: "rate_limit", 503: "unavailable"}.get(code, "server" if code >= 500 else "bad_request")
-        return error_response(code, kind, status.get("message") or f"simulated error {code}")
+        echo = _echo(fmt)
+        headers = {name: echo(value) for name, value in (status.get("headers") or {}).items()}
+        return error_response(code, kind, echo(status.get("message") or f"simulated error {code}"), headers)
+    redirect = state.take_fault(provider, "redirect", path)
+    if redirect is not None:
+        return Response(status=redirect["status"], headers={"Location": _echo(fmt)(redirect["location"])})
     for kind, code, rate_limited in (("rate_limit", 429, True), ("unavailable", 503, False)):
         fault = state.take_fault(provider, kind, path)
         if fault is not None:
@@ -126,6 +137,20 @@ def _malformed(body: bytes) -> bytes:
     """A body that is not JSON: the real one cut off halfway, as a dropped proxy stream looks."""
     cut = body[: len(body) // 2]
     return cut if len(cut) > 2 else b"<html><body><h1>502 Bad Gateway</h1></body></html>"
+
+
+def _duplicated(body: bytes) -> bytes:
+    """The answer with every record of its list sent twice (the copies marked ``"duplicate": true``)."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return body
+    holder = doc if isinstance(doc, dict) else {"": doc}
+    for key, value in holder.items():
+        if isinstance(value, list) and all(isinstance(item, dict) for item in value):
+            holder[key] = value + [{**item, "duplicate": True} for item in value]
+            break
+    return json.dumps(holder[""] if "" in holder else holder).encode()
 
 
 def _huge_chunks(total: int) -> Iterator[bytes]:
@@ -175,5 +200,8 @@ def after_provider_request(response: Response) -> Response:
                        mimetype=response.mimetype)
         out.headers["Content-Length"] = str(len(body))
         return out
+    if kind == "duplicate":
+        response.set_data(_duplicated(body))
+        return response
     response.set_data(_malformed(body) if kind == "malformed" else _wrong_shape(body))
     return response

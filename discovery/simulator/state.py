@@ -17,7 +17,10 @@ from typing import Any
 
 # Kinds of fault a provider can be told to show, and the parameters each accepts.
 FAULT_PARAMS: dict[str, frozenset[str]] = {
-    "status": frozenset({"status", "times", "path", "message"}),
+    # ``message`` and ``headers`` values may hold "{key}": the API key the request carried (a
+    # provider echoing the key, as some do in their 401 bodies).
+    "status": frozenset({"status", "times", "path", "message", "headers"}),
+    "redirect": frozenset({"status", "location", "times", "path"}),
     "rate_limit": frozenset({"retry_after", "times", "path"}),
     "unavailable": frozenset({"retry_after", "times", "path"}),
     "malformed": frozenset({"times", "path"}),
@@ -27,12 +30,15 @@ FAULT_PARAMS: dict[str, frozenset[str]] = {
     "huge": frozenset({"mb", "times", "path"}),
     "drip": frozenset({"bytes_per_second", "times", "path"}),
     "close": frozenset({"times", "path"}),
+    # Every listed record sent twice, the copy marked "duplicate": true (APIs that repeat ids).
+    "duplicate": frozenset({"times", "path"}),
     # A streaming chat answer breaks off after this many answer tokens with the format's in-stream error.
     "midstream": frozenset({"after_tokens", "message", "times", "path"}),
 }
 FAULT_KINDS = tuple(FAULT_PARAMS)
 FAULT_DEFAULTS: dict[str, dict[str, Any]] = {
     "status": {"status": 500},
+    "redirect": {"status": 302, "location": "https://elsewhere.invalid/v1/models?key={key}"},
     "rate_limit": {"retry_after": 1},
     "unavailable": {"retry_after": 1},
     "hang": {"seconds": 30.0},
@@ -110,6 +116,14 @@ def validate_fault(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
             out[key] = kind_type(value)
     if kind == "status" and not 400 <= out["status"] <= 599:
         raise ValueError(f"fault 'status' needs an error status 400-599, got {out['status']}")
+    if kind == "redirect" and not 300 <= out["status"] <= 399:
+        raise ValueError(f"fault 'redirect' needs a redirect status 300-399, got {out['status']}")
+    if "headers" in out and not (isinstance(out["headers"], Mapping)
+                                 and all(isinstance(k, str) and isinstance(v, str) for k, v in out["headers"].items())):
+        raise ValueError("fault parameter 'headers' must be an object of strings")
+    for key in ("message", "location"):
+        if key in out and not isinstance(out[key], str):
+            raise ValueError(f"fault parameter {key!r} must be a string")
     if "path" in out and not isinstance(out["path"], str):
         raise ValueError("fault parameter 'path' must be a string")
     return out

@@ -121,13 +121,23 @@ def test_crashed_provider_actor_is_restarted_and_its_timer_keeps_firing(start_se
     assert states["openai"]["restarts"] == 1
 
 
-def test_concurrent_refresh_requests_join_the_one_in_flight(running, simulator):
+def test_manual_refresh_during_one_in_flight_gets_one_shared_follow_up_that_starts_after_it(running, simulator):
     simulator.state.set_latency("openai", 0.5)
+    seen = simulator.state.request_count("openai")
     first = running.refresh("openai")
+    wait_for(lambda: simulator.state.request_count("openai") > seen, what="the first fetch to begin")
+    assert running.refresh("openai", trigger="timer").run_id == first.run_id, "a timer joins the one in flight"
+    simulator.state.add_model("openai", {"id": "gpt-after-first", "object": "model", "created": 1, "owned_by": "x"})
     second = running.refresh("openai")
-    assert first.run_id == second.run_id
-    (outcome,) = running.wait([first], timeout=10)
-    assert outcome.outcome == "succeeded"
+    third = running.refresh("openai")
+    assert second.run_id != first.run_id and third.run_id == second.run_id
+    outcomes = running.wait([first, second], timeout=10)
+    assert [o.outcome for o in outcomes] == ["succeeded", "succeeded"]
+    # The follow-up's fetch began after it was asked for, so it saw the change.
+    assert simulator.state.request_count("openai") == seen + 2
+    assert running.index.entry("openai/gpt-after-first") is not None
+    runs = {r["id"]: r for r in running.refresh_runs("openai", 10)}
+    assert runs[second.run_id]["started_at"] >= runs[first.run_id]["started_at"]
 
 
 def test_in_process_subscriber_that_raises_does_not_affect_others(running, simulator, client):

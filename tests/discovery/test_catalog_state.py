@@ -102,6 +102,21 @@ def test_a_restart_under_other_merge_settings_brings_the_stored_catalog_up_to_da
     assert again._dirty == set() and set(again.current) == {"openai/a"}
 
 
+def test_a_record_breaking_a_limit_is_left_out_counted_and_its_last_good_version_stays(state):
+    snap(state, "openai", [m("a", name="A"), m("b")])
+    outcome, events, _ = snap(state, "openai", [m("a", name="A" * 600), m("b"), m("b", name="second b"),
+                                                m("c\x00"), m("d")])
+    assert (outcome.added, outcome.updated, outcome.removed, outcome.rejected) == (1, 0, 0, 3)
+    assert [r.split(": ", 1)[1] for r in outcome.rejections] == [
+        "name is 600 characters long (at most 512)", "id contains the control or invisible character U+0000",
+        "duplicate id (the first is kept)"]
+    current = store.load_current_models()
+    assert set(current) == {"openai/a", "openai/b", "openai/d"} and current["openai/a"].name == "A"
+    assert events[-1].data["rejected"] == 3
+    run = store.get_run(outcome.run_id)
+    assert run["rejected"] == 3 and run["rejections"] == list(outcome.rejections)
+
+
 def test_hashes_written_by_older_rules_are_corrected_without_new_versions(state):
     snap(state, "openai", [m("a", limits=Limits(context_window=8)), m("b")])
     # As an older release would have left it: other content hashes and another merge fingerprint.

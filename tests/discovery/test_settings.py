@@ -39,3 +39,19 @@ def test_bad_values_name_the_setting(tmp_path):
     path.write_text('[service]\nport = "eighty"\n')
     with pytest.raises(SettingsError, match="service.port"):
         load_settings(path, environ={})
+
+
+def test_http_limits_are_checked_and_tokens_come_only_from_the_environment(tmp_path):
+    import pytest
+
+    from discovery.settings import SettingsError, load_settings
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text("[service]\nmax_request_body = 10\n")
+    with pytest.raises(SettingsError, match="max_request_body"):
+        load_settings(cfg, environ={})
+    cfg.write_text("[service]\nread_token = 'x'\n")
+    with pytest.raises(SettingsError, match="DISCOVERY_READ_TOKEN"):
+        load_settings(cfg, environ={})
+    loaded = load_settings(None, environ={"DISCOVERY_READ_TOKEN": "r" * 20, "DISCOVERY_SSE_MAX_STREAMS": "7"})
+    assert loaded.read_token == "r" * 20 and loaded.sse_max_streams == 7 and "r" * 20 not in repr(loaded)

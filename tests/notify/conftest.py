@@ -11,7 +11,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from werkzeug.serving import make_server
 
 from discovery.webhooks import EVENT_IDS_HEADER, SIGNATURE_HEADER, verify_signature
 from tests.conftest import provider_config
@@ -134,26 +133,27 @@ def receiver() -> Iterator[Callable[..., Receiver]]:
 
 
 class LiveServer:
-    """The Flask app under werkzeug's threaded server on a loopback port (streams for real)."""
+    """The service's one HTTP port (uvicorn: the Flask app and the native event stream) on loopback."""
 
-    def __init__(self, app: Any):
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True, name="live-app")
-        self.thread.start()
+    def __init__(self, service: Any, app: Any = None):
+        from web.server import ServerThread
+
+        self.server = ServerThread(service, app).start()
+
+    @property
+    def hub(self) -> Any:
+        return self.server.app.hub
 
     @property
     def port(self) -> int:
-        return self.server.server_port
+        return self.server.port
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.server.url
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.server.stop()
 
 
 @dataclass
@@ -171,9 +171,11 @@ class SSEMessage:
 class SSEClient:
     """A minimal SSE client over a raw socket (HTTP/1.0, so the body is the plain stream)."""
 
-    def __init__(self, port: int, path: str, last_event_id: int | None = None, timeout: float = 10.0):
+    def __init__(self, port: int, path: str, last_event_id: int | None = None, timeout: float = 10.0,
+                 extra_headers: dict[str, str] | None = None):
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         headers = f"GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+        headers += "".join(f"{k}: {v}\r\n" for k, v in (extra_headers or {}).items())
         if last_event_id is not None:
             headers += f"Last-Event-ID: {last_event_id}\r\n"
         self.sock.sendall((headers + "\r\n").encode())

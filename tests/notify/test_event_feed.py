@@ -19,7 +19,7 @@ def running(start_service, simulator):
 
 @pytest.fixture
 def live(running):
-    server = LiveServer(create_app(running))
+    server = LiveServer(running)
     yield server
     server.stop()
 
@@ -113,14 +113,18 @@ def test_stream_with_a_malformed_last_event_id_answers_400(running, live):
     client.close()
 
 
-def test_closed_streams_release_their_subscriptions(running, live, simulator):
-    base = running.notifier.subscriber_count().get()
+def test_closed_streams_are_released_at_once_and_share_one_subscription(running, live, simulator):
     clients = [SSEClient(live.port, "/api/v1/events/stream") for _ in range(3)]
-    wait_for(lambda: running.notifier.subscriber_count().get() == base + 3, what="three subscriptions")
+    wait_for(lambda: live.hub.stream_count == 3, what="three open streams")
+    subscribers = running.notifier.subscriber_count().get()
+    clients.append(SSEClient(live.port, "/api/v1/events/stream"))
+    wait_for(lambda: live.hub.stream_count == 4, what="four open streams")
+    assert running.notifier.subscriber_count().get() == subscribers, "one subscription for every stream"
     for c in clients:
         c.close()
-    # The server notices a gone client at its next write (an event or a heartbeat).
-    wait_for(lambda: running.notifier.subscriber_count().get() == base, what="subscriptions released")
+    # The server sees the disconnect itself; no write (event or heartbeat) is needed to notice it.
+    wait_for(lambda: live.hub.stream_count == 0, timeout=running.settings.sse_heartbeat / 2 + 2,
+             what="streams released")
 
 
 def test_event_page_follows_next_cursor_through_the_whole_feed(running, simulator):
@@ -150,18 +154,10 @@ def test_event_page_filters_and_rejects_unknown_kinds(running, simulator):
     assert bad.status_code == 400 and "exploded" in bad.get_json()["error"]["message"]
 
 
-@pytest.fixture
-def hub(running):
-    from web.stream_server import SSEHub
-
-    server = SSEHub(running, heartbeat=0.2).start()
-    yield server
-    server.stop()
-
-
-def test_stream_hub_resumes_with_last_event_id_exactly_once_in_order(running, hub, simulator):
-    first = SSEClient(hub.port, "/api/v1/events/stream?since=0")
-    assert first.status == 200 and first.headers["content-type"] == "text/event-stream"
+def test_stream_resumes_with_last_event_id_while_stored_events_are_read_exactly_once_in_order(
+        running, live, simulator):
+    first = SSEClient(live.port, "/api/v1/events/stream?since=0")
+    assert first.status == 200 and first.headers["content-type"].startswith("text/event-stream")
     received = []
     try:
         for i in range(3):
@@ -172,7 +168,7 @@ def test_stream_hub_resumes_with_last_event_id_exactly_once_in_order(running, hu
         first.close()
     for i in range(3, 6):
         commit_one(running, simulator, f"gpt-hub-{i}")  # while disconnected
-    second = SSEClient(hub.port, "/api/v1/events/stream", last_event_id=received[-1])
+    second = SSEClient(live.port, "/api/v1/events/stream", last_event_id=received[-1])
     try:
         commit_one(running, simulator, "gpt-hub-live")  # while the stored events are read
         final = running.last_event_id()
@@ -182,36 +178,68 @@ def test_stream_hub_resumes_with_last_event_id_exactly_once_in_order(running, hu
     finally:
         second.close()
     assert received == all_ids(running)
-    wait_for(lambda: hub.client_count == 0, what="the hub to drop closed clients")
+    wait_for(lambda: live.hub.stream_count == 0, what="the server to drop closed streams")
 
 
-def test_stream_hub_filters_and_refuses_bad_requests(running, hub, simulator):
-    client = SSEClient(hub.port, "/api/v1/events/stream?kinds=added&model=openai/gpt-hubwant-*")
+def test_stream_refuses_bad_requests_with_json_errors(running, live):
+    for path, header in (("/api/v1/events/stream?kinds=exploded", None), ("/api/v1/events/stream", "x"),
+                         ("/api/v1/events/stream?since=99999999999999999999", None)):
+        client = SSEClient(live.port, path, last_event_id=header)  # type: ignore[arg-type]
+        assert client.status == 400
+        body = client.file.read()
+        assert b'"invalid_parameter"' in body
+        client.close()
+
+
+def test_resume_point_past_the_newest_event_streams_from_the_newest_event(running, live, simulator):
+    client = SSEClient(live.port, "/api/v1/events/stream", last_event_id=999_999_999)
     try:
-        commit_one(running, simulator, "gpt-hubskip")
-        commit_one(running, simulator, "gpt-hubwant-1")
+        assert client.status == 200
+        before = running.last_event_id()
+        commit_one(running, simulator, "gpt-after-reset")
         msg = client.next_message()
-        assert msg.event == "added" and msg.json()["model_id"] == "openai/gpt-hubwant-1"
+        assert int(msg.id) == before + 1 and msg.json()["model_id"] == "openai/gpt-after-reset"
+        assert any("past the newest event" in c for c in client.comments)
     finally:
         client.close()
-    assert SSEClient(hub.port, "/api/v1/events/stream?kinds=exploded").status == 400
-    assert SSEClient(hub.port, "/api/v1/models").status == 404
-    assert SSEClient(hub.port, "/api/v1/events/stream", last_event_id="x").status == 400  # type: ignore[arg-type]
+    page = create_app(running).test_client().get("/api/v1/events?since=999999999").get_json()
+    assert page == {"data": [], "next": running.last_event_id(), "has_more": False,
+                    "last_event_id": running.last_event_id()}
 
 
-def test_sse_port_setting_serves_the_stream_hub_next_to_the_app(start_service, simulator):
-    import socket
+def test_streams_past_the_cap_get_503_and_the_api_still_answers_on_the_same_port(start_service, simulator):
+    import requests
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    service = start_service(openai_source(simulator), **{**NOTIFY_SETTINGS, "sse_port": port})
+    service = start_service(openai_source(simulator), **{**NOTIFY_SETTINGS, "sse_max_streams": 3})
     wait_for(lambda: service.last_event_id() > 0, what="the first refresh's events")
-    app = create_app(service)
-    hub = app.extensions["discovery.sse_hub"]
+    server = LiveServer(service)
+    clients = []
     try:
-        client = SSEClient(port, "/api/v1/events/stream?since=0")
-        assert client.status == 200 and int(client.next_message().id) == 1
-        client.close()
+        clients = [SSEClient(server.port, "/api/v1/events/stream") for _ in range(3)]
+        assert [c.status for c in clients] == [200, 200, 200]
+        refused = SSEClient(server.port, "/api/v1/events/stream")
+        assert refused.status == 503 and int(refused.headers["retry-after"]) > 0
+        refused.close()
+        health = requests.get(f"{server.url}/healthz", timeout=2)
+        assert health.status_code == 200 and health.json()["status"] == "ok"
+        assert requests.get(f"{server.url}/api/v1/models?limit=1", timeout=2).status_code == 200
     finally:
-        hub.stop()
+        for c in clients:
+            c.close()
+        server.stop()
+
+
+def test_hundreds_of_open_streams_hold_no_thread_each_and_all_get_the_next_event(running, live, simulator):
+    threads_before = threading.active_count()
+    clients = [SSEClient(live.port, "/api/v1/events/stream") for _ in range(200)]
+    try:
+        wait_for(lambda: live.hub.stream_count == 200, what="200 open streams")
+        # At most the event loop's small reader pool (the newest id is read off the loop) is added.
+        assert threading.active_count() <= threads_before + 8, "an open stream must not hold a thread"
+        commit_one(running, simulator, "gpt-for-everyone")
+        for client in clients:
+            msg = client.next_message()
+            assert msg.event == "added" and msg.json()["model_id"] == "openai/gpt-for-everyone"
+    finally:
+        for client in clients:
+            client.close()

@@ -154,3 +154,77 @@ def test_admin_token_comes_from_the_environment_only_and_stays_out_of_repr(tmp_p
         load_settings(cfg, environ={})
     settings = load_settings(environ={"DISCOVERY_ADMIN_TOKEN": "from-env-token"})
     assert settings.admin_token == "from-env-token" and "from-env-token" not in repr(settings)
+
+
+@pytest.mark.parametrize("literal,why", [
+    ("http://[2002:7f00:1::]/hook", "6to4 address embedding a loopback"),
+    ("http://[2002:a9fe:a9fe::]/hook", "6to4 address embedding a link-local"),
+    ("http://[2002:a00:1::]/hook", "6to4 address embedding a private"),
+    ("http://[::ffff:127.0.0.1]/hook", "IPv4-mapped address embedding a loopback"),
+    ("http://[::ffff:169.254.169.254]/hook", "IPv4-mapped address embedding a link-local"),
+    ("http://[64:ff9b::7f00:1]/hook", "NAT64 address embedding a loopback"),
+    ("http://[64:ff9b::a9fe:a9fe]/hook", "NAT64 address embedding a link-local"),
+    ("http://[64:ff9b:1::a00:1]/hook", "local-use NAT64"),
+    ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook", "Teredo address embedding a loopback"),
+    ("http://[::127.0.0.1]/hook", "IPv4-compatible address embedding a loopback"),
+    ("http://[fd00:ec2::254]/hook", "private"),
+    ("http://169.254.169.254/latest/meta-data/", "link-local"),
+    ("http://100.100.100.200/hook", "private"),
+    ("http://192.0.2.10/hook", "private"),
+    ("http://[2001:db8::1]/hook", "private"),
+    ("http://0.0.0.0/hook", "reserved"),
+    ("http://[::]/hook", "reserved"),
+])
+def test_every_address_form_that_reaches_a_non_public_network_is_refused(literal, why):
+    with pytest.raises(InvalidWebhookURL, match=why):
+        validate_webhook_url(literal)
+
+
+@pytest.mark.parametrize("literal", ["http://93.184.216.34/hook", "http://[2606:2800:220:1:248:1893:25c8:1946]/hook",
+                                     "http://[2002:5db8:d822::]/hook", "http://[64:ff9b::5db8:d822]/hook"])
+def test_public_addresses_in_any_form_are_accepted(literal):
+    assert validate_webhook_url(literal) == literal
+
+
+def test_a_delivery_resolves_once_and_connects_to_the_address_it_checked():
+    """DNS rebinding: the name answers a checked address first, then another; the POST goes to the first."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from actors.webhooks import post_delivery
+
+    seen: list[tuple[str, str]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server API
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            seen.append((self.headers["Host"], self.path))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    answers = [["127.0.0.1"], ["10.9.8.7"], ["169.254.169.254"]]
+    asked = []
+
+    def rebinding(host, port):
+        asked.append(host)
+        return answers[len(asked) - 1]
+
+    try:
+        port = server.server_port
+        delivery = build_delivery("wh_1", "s" * 20, [StoredEvent(1, "added", "p", "p/m", 1, time.time(), {})], 1)
+        result = post_delivery(f"http://hooks.example.test:{port}/in?t=1", delivery, 2.0, True, resolver=rebinding)
+        assert result.ok, result.error
+        assert asked == ["hooks.example.test"], "resolved exactly once"
+        assert seen == [(f"hooks.example.test:{port}", "/in?t=1")]
+        # Without allow_private the same name is refused before any connection is made.
+        refused = post_delivery(f"http://hooks.example.test:{port}/in", delivery, 2.0, False,
+                                resolver=lambda h, p: ["127.0.0.1"])
+        assert not refused.ok and "loopback" in refused.error and len(seen) == 1
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -53,7 +53,7 @@ refresh_interval = 3600
     proc, url, err = serve(tmp_path, config)
     second = None
     # One kept-alive connection: a client closing its connection just as SIGTERM arrives can make
-    # waitress swallow the stop (web/cli.py raises from the signal handler).
+    # the server miss the stop.
     http = requests.Session()
     try:
         feed = wait_for(lambda: http.get(f"{url}/api/v1/events?limit=1000", timeout=5).json()["data"],

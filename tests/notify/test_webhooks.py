@@ -150,11 +150,12 @@ def test_subscription_routes_need_the_admin_token_and_never_show_the_secret(runn
     assert client.get(f"/api/v1/subscriptions/{given['id']}", headers=AUTH).status_code == 404
 
 
-def test_without_an_admin_token_subscription_routes_answer_503_saying_how_to_configure_it(
-        start_service, simulator):
+def test_without_an_admin_token_subscription_routes_serve_loopback_clients_only(start_service, simulator):
     service = start_service(openai_source(simulator))
-    resp = create_app(service).test_client().get("/api/v1/subscriptions", headers=AUTH)
-    assert resp.status_code == 503
+    client = create_app(service).test_client()
+    assert client.get("/api/v1/subscriptions").status_code == 200
+    resp = client.get("/api/v1/subscriptions", headers=AUTH, environ_base={"REMOTE_ADDR": "10.20.30.40"})
+    assert resp.status_code == 403
     assert "DISCOVERY_ADMIN_TOKEN" in resp.get_json()["error"]["message"]
 
 

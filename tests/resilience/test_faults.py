@@ -34,14 +34,24 @@ def setup(start_service, simulator):
     return service, create_app(service).test_client(), simulator.state
 
 
-def victim_models(client):
-    return sorted(m["id"] for m in client.get("/api/v1/providers/victim/models?limit=1000").get_json()["data"])
+def victim_state(client):
+    """Everything stored of the victim: full records, every version of each, and its events but status changes."""
+    records = client.get("/api/v1/providers/victim/models?limit=1000").get_json()["data"]
+    histories = {m["id"]: client.get(f"/api/v1/models/{m['id']}/history").get_json()["versions"] for m in records}
+    feed, since = [], 0
+    while True:
+        page = client.get(f"/api/v1/events?since={since}&limit=1000&provider=victim").get_json()
+        feed += [e for e in page["data"] if e["kind"] != "status_changed"]
+        since = page["next"]
+        if not page["has_more"]:
+            return records, histories, feed
 
 
 @pytest.mark.parametrize("kind,params,words,health", FAULTS, ids=[f[0] for f in FAULTS])
 def test_fault_fails_the_refresh_with_a_reason_and_keeps_the_catalog(setup, kind, params, words, health):
     service, client, state = setup
-    before = victim_models(client)
+    before = victim_state(client)
+    assert before[0] and before[2], "the victim has models and events to lose"
     state.set_fault("openai", kind, **params)
     result = {}
     worker = threading.Thread(target=lambda: result.update(
@@ -61,7 +71,8 @@ def test_fault_fails_the_refresh_with_a_reason_and_keeps_the_catalog(setup, kind
     run = result["runs"][0]
     assert run["outcome"] == "failed"
     assert words in run["error"], run["error"]
-    assert victim_models(client) == before
+    # Not one record, version or event of the victim changed.
+    assert victim_state(client) == before
     record = client.get("/api/v1/providers/victim/health").get_json()
     assert record["status"] == health
     assert record["consecutive_failures"] == 1 and record["history"][-1]["ok"] is False

@@ -79,3 +79,18 @@ def test_healthz_and_readyz(client):
     assert client.get("/healthz").get_json()["status"] == "ok"
     ready = client.get("/readyz").get_json()
     assert ready["ready"] is True and set(ready["refreshed_since_start"]) == {"openai", "modelsdev"}
+
+
+def test_refresh_of_every_provider_lists_the_skipped_ones_and_why(start_service, simulator):
+    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai",
+                                             manual_refresh_per_minute=1),
+                             provider_config(simulator, "vllm", "openai_compatible", route="openai_compatible",
+                                             manual_refresh_per_minute=100)])
+    wait_for(lambda: all(p.get("last_success_at") for p in service.providers()), what="first refreshes")
+    client = create_app(service).test_client()
+    first = client.post("/api/v1/refresh?wait=true").get_json()
+    assert {r["provider"] for r in first["runs"]} == {"openai", "vllm"} and first["skipped"] == []
+    second = client.post("/api/v1/refresh").get_json()
+    assert [r["provider"] for r in second["runs"]] == ["vllm"]
+    (skipped,) = second["skipped"]
+    assert skipped["provider"] == "openai" and skipped["reason"] == "rate_limited" and skipped["retry_after"] > 0

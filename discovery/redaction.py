@@ -1,0 +1,133 @@
+"""One redaction layer: every configured secret and common key shapes are scrubbed from text.
+
+Providers echo keys in error bodies, headers and redirect URLs; a webhook receiver may echo its
+secret. Whatever produced a text, it is scrubbed before it is logged (a loguru patcher, and the
+stderr sink), stored (run errors, provider ``last_error``, ``status_changed`` reasons, webhook
+errors) or returned (an ``after_request`` hook of the app scrubs every configured secret from
+every answer). :data:`REDACTOR` is the process's one instance: it learns the secrets of the
+settings at start-up (the API keys behind each ``api_key_env``, the admin and read tokens, AWS
+credentials) and each webhook secret as it is created or loaded.
+"""
+from __future__ import annotations
+
+import os
+import re
+import threading
+import traceback
+from collections.abc import Iterable, Mapping
+from typing import Any, Callable, Optional
+
+MASK = "[REDACTED]"
+# Shorter strings are not treated as secrets: masking "abc" everywhere would wreck every text.
+MIN_SECRET_LENGTH = 8
+# Variables that hold credentials whatever the settings say.
+CREDENTIAL_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK", "DISCOVERY_ADMIN_TOKEN",
+                  "DISCOVERY_READ_TOKEN")
+# Shapes of keys and credentials that are masked even when nobody configured them.
+KEY_SHAPES = re.compile("|".join([
+    r"\bsk-(?:proj-|ant-|or-v1-|ant-api\d\d-)?[A-Za-z0-9_\-]{16,}",  # OpenAI, Anthropic, OpenRouter
+    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key ids
+    r"\bAIza[0-9A-Za-z_\-]{30,}",  # Google API keys
+    r"\b(?:gsk|xai|hf|pplx|csk|fw|nvapi|r8)[_-][A-Za-z0-9_\-]{20,}",  # Groq, xAI, HF, Perplexity, ...
+    r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",  # JWTs
+]))
+# "Bearer <token>", "api_key=<value>", "x-api-key: <value>": the value goes, the name stays.
+LABELLED = re.compile(
+    r"(?i)(\bbearer\s+|\b(?:api[_-]?key|x-api-key|x-goog-api-key|access[_-]?token|auth[_-]?token|secret|password|"
+    r"token|key)[\"']?\s*[:=]\s*[\"']?)([^\s\"'&,;}\]]{8,})")
+
+
+class Redactor:
+    """Masks known secrets and key shapes in text; thread-safe, secrets can be added at any time."""
+
+    def __init__(self) -> None:
+        self._secrets: set[str] = set()
+        self._literal: Optional[re.Pattern[str]] = None
+        self._bytes: tuple[tuple[bytes, bytes], ...] = ()
+        self._lock = threading.Lock()
+
+    @property
+    def secret_count(self) -> int:
+        return len(self._secrets)
+
+    def add(self, *secrets: Optional[str]) -> None:
+        """Learn secrets (None, empty and short values are ignored)."""
+        fresh = {s for s in secrets if isinstance(s, str) and len(s.strip()) >= MIN_SECRET_LENGTH}
+        fresh = {s.strip() for s in fresh} | fresh
+        with self._lock:
+            if fresh <= self._secrets:
+                return
+            self._secrets |= fresh
+            # Longest first, so a secret that contains another is masked whole.
+            ordered = sorted(self._secrets, key=len, reverse=True)
+            self._literal = re.compile("|".join(re.escape(s) for s in ordered))
+            self._bytes = tuple((s.encode(), MASK.encode()) for s in ordered)
+
+    def add_settings(self, settings: Any, environ: Optional[Mapping[str, str]] = None) -> None:
+        """Learn every secret the settings name: provider keys, tokens, AWS credentials."""
+        env = os.environ if environ is None else environ
+        names = [p.api_key_env for p in getattr(settings, "providers", ()) if getattr(p, "api_key_env", None)]
+        self.add(*(env.get(n) for n in names), *(env.get(n) for n in CREDENTIAL_ENV),
+                 getattr(settings, "admin_token", None), getattr(settings, "read_token", None))
+
+    def scrub(self, text: Any) -> Any:
+        """``text`` with every known secret and key shape masked (non-strings are returned as they are)."""
+        if not isinstance(text, str) or not text:
+            return text
+        literal = self._literal
+        if literal is not None:
+            text = literal.sub(MASK, text)
+        text = KEY_SHAPES.sub(MASK, text)
+        return LABELLED.sub(lambda m: m.group(1) + MASK if m.group(2) != MASK else m.group(0), text)
+
+    def scrub_known(self, data: bytes) -> bytes:
+        """``data`` with every configured secret masked (no shapes: for answers, whose records are data)."""
+        for secret, mask in self._bytes:
+            if secret in data:
+                data = data.replace(secret, mask)
+        return data
+
+    def scrub_all(self, values: Iterable[Any]) -> list[Any]:
+        return [self.scrub(v) for v in values]
+
+
+REDACTOR = Redactor()
+
+
+def scrub(text: Any) -> Any:
+    """:meth:`Redactor.scrub` of the process's redactor."""
+    return REDACTOR.scrub(text)
+
+
+def scrub_data(value: Any) -> Any:
+    """Strings anywhere in a JSON-like value (dicts, lists) scrubbed."""
+    if isinstance(value, str):
+        return REDACTOR.scrub(value)
+    if isinstance(value, Mapping):
+        return {k: scrub_data(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [scrub_data(v) for v in value]
+    return value
+
+
+def _patch(record: dict) -> None:
+    """loguru patcher: the message, and any exception's text, scrubbed for every sink."""
+    record["message"] = REDACTOR.scrub(record["message"])
+    exc = record.get("exception")
+    if exc is not None and exc.type is not None:
+        text = "".join(traceback.format_exception(exc.type, exc.value, exc.traceback))
+        record["message"] += "\n" + REDACTOR.scrub(text.rstrip())
+        record["exception"] = None
+
+
+def install(logger: Any) -> None:
+    """Make every log record pass through the redactor before any sink sees it."""
+    logger.configure(patcher=_patch)
+
+
+def redacting_sink(stream: Any) -> Callable[[Any], None]:
+    """A sink writing to ``stream`` whatever survives redaction of the formatted line."""
+    def write(message: Any) -> None:
+        stream.write(REDACTOR.scrub(str(message)))
+        stream.flush()
+    return write

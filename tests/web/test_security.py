@@ -1,0 +1,270 @@
+"""Probed as an attacker and a careless client would, over real HTTP (the service's one uvicorn port).
+
+Anonymous mutations are refused; a provider or receiver echoing any configured secret leaks it
+nowhere (logs, answers, database rows, events, the live stream); each request that used to answer
+500, or 400 after doing the work, is now a 4xx with nothing started.
+"""
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+from loguru import logger
+
+from tests.conftest import provider_config, wait_for
+from tests.notify.conftest import SSEClient
+from web import create_app
+from web.server import ServerThread
+
+ADMIN = "adm-token-5b8e2f1c9d7a4e3b"
+READER = "read-token-2c4e6a8b0d1f3a5c"
+OPENAI_KEY = "sk-test-openai-7f3a9c1e5b2d4f6a8c0e"
+ANTHROPIC_KEY = "plainkey-anthropic-91b3d5f7a2c4e6"
+GROQ_KEY = "plainkey-groq-0a2b4c6d8e1f3a5b7c"
+HOOK_SECRET = "hook-secret-4d6f8a0c2e4b6d8f"
+SECRETS = (ADMIN, READER, OPENAI_KEY, ANTHROPIC_KEY, GROQ_KEY, HOOK_SECRET)
+ADMIN_AUTH = {"Authorization": f"Bearer {ADMIN}"}
+READ_AUTH = {"Authorization": f"Bearer {READER}"}
+
+
+@pytest.fixture
+def http_service(start_service, simulator):
+    """A service with admin and read tokens, one provider, served on a real port."""
+    servers = []
+
+    def start(providers=None, **settings):
+        providers = providers or [provider_config(simulator, "openai", "openai_compatible", route="openai",
+                                                  manual_refresh_per_minute=1000)]
+        service = start_service(providers, **settings)
+        wait_for(lambda: all(p.get("last_refresh_at") for p in service.providers()), what="first refreshes")
+        server = ServerThread(service).start()
+        servers.append(server)
+        return service, server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+def test_anonymous_and_read_token_mutations_are_refused_and_start_nothing(http_service, simulator):
+    service, server = http_service(admin_token=ADMIN, read_token=READER)
+    runs = len(service.refresh_runs(limit=1000))
+    calls = simulator.state.request_count("openai")
+    mutations = [("post", "/api/v1/refresh"), ("post", "/api/v1/providers/openai/refresh?wait=true"),
+                 ("post", "/api/v1/subscriptions"), ("delete", "/api/v1/subscriptions/wh_x"),
+                 ("post", "/api/v1/subscriptions/wh_x/replay")]
+    for method, path in mutations:
+        for headers, status in (({}, 401), ({"Authorization": "Bearer not-the-token"}, 401), (READ_AUTH, 403)):
+            resp = requests.request(method, server.url + path, headers=headers, json={"url": "http://x"}, timeout=5)
+            assert resp.status_code == status, (method, path, headers, resp.text)
+            assert resp.json()["error"]["code"] in ("unauthorized", "forbidden")
+            if status == 401:
+                assert resp.headers["WWW-Authenticate"].startswith("Bearer")
+    assert len(service.refresh_runs(limit=1000)) == runs
+    assert simulator.state.request_count("openai") == calls, "a refused request reached the provider"
+    ok = requests.post(server.url + "/api/v1/refresh?wait=true", headers=ADMIN_AUTH, timeout=30)
+    assert ok.status_code == 200 and ok.json()["runs"][0]["outcome"] == "succeeded"
+
+
+def test_reads_need_the_read_token_except_the_probes(http_service):
+    service, server = http_service(admin_token=ADMIN, read_token=READER)
+    for path in ("/api/v1/models", "/api/v1/providers", "/api/v1/events", "/api/v1/refresh/runs"):
+        assert requests.get(server.url + path, timeout=5).status_code == 401
+        assert requests.get(server.url + path, headers=READ_AUTH, timeout=5).status_code == 200
+        assert requests.get(server.url + path, headers=ADMIN_AUTH, timeout=5).status_code == 200
+    assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
+    assert SSEClient(server.port, "/api/v1/events/stream").status == 401
+    assert requests.get(server.url + "/api/v1/subscriptions", headers=READ_AUTH, timeout=5).status_code == 403
+
+
+def test_without_an_admin_token_mutations_come_only_from_loopback(http_service, simulator):
+    service, server = http_service()
+    resp = requests.post(server.url + "/api/v1/providers/openai/refresh?wait=true", timeout=30)
+    assert resp.status_code == 200, "a loopback client may change things when no token is set"
+    runs = len(service.refresh_runs(limit=1000))
+    calls = simulator.state.request_count("openai")
+    remote = create_app(service).test_client()
+    for method, path in (("post", "/api/v1/refresh"), ("post", "/api/v1/providers/openai/refresh"),
+                         ("post", "/api/v1/subscriptions"), ("get", "/api/v1/subscriptions")):
+        resp = getattr(remote, method)(path, json={}, environ_base={"REMOTE_ADDR": "203.0.113.7"})
+        assert resp.status_code == 403 and "DISCOVERY_ADMIN_TOKEN" in resp.get_json()["error"]["message"]
+    # Reads stay open from anywhere when no read token is set.
+    assert remote.get("/api/v1/models", environ_base={"REMOTE_ADDR": "203.0.113.7"}).status_code == 200
+    assert len(service.refresh_runs(limit=1000)) == runs
+    assert simulator.state.request_count("openai") == calls
+
+
+def test_with_an_admin_token_a_non_loopback_client_needs_it_too(http_service):
+    service, _ = http_service(admin_token=ADMIN)
+    remote = create_app(service).test_client()
+    away = {"REMOTE_ADDR": "198.51.100.20"}
+    assert remote.post("/api/v1/refresh", environ_base=away).status_code == 401
+    assert remote.post("/api/v1/refresh", headers=ADMIN_AUTH, environ_base=away).status_code == 202
+
+
+class _EchoingReceiver:
+    """A webhook receiver that answers 500 with the signing secret it was sent in its body."""
+
+    def __init__(self):
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - the http.server API
+                self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                body = f"bad signature, expected secret {HOOK_SECRET}".encode()
+                self.send_response(500)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.posts = 0
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_provider_or_receiver_echoing_any_configured_secret_leaks_it_nowhere(
+        http_service, simulator, db_url, monkeypatch):
+    monkeypatch.setenv("SEC_OPENAI_KEY", OPENAI_KEY)
+    monkeypatch.setenv("SEC_ANTHROPIC_KEY", ANTHROPIC_KEY)
+    monkeypatch.setenv("SEC_GROQ_KEY", GROQ_KEY)
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="DEBUG", backtrace=True, diagnose=False)
+    receiver = _EchoingReceiver()
+    state = simulator.state
+    try:
+        providers = [provider_config(simulator, name, fmt, route=route, api_key_env=env, health_check_interval=0.3,
+                                     manual_refresh_per_minute=1000)
+                     for name, fmt, route, env in (("openai", "openai", "openai", "SEC_OPENAI_KEY"),
+                                                   ("anthropic", "anthropic", "anthropic", "SEC_ANTHROPIC_KEY"),
+                                                   ("groq", "groq", "groq", "SEC_GROQ_KEY"))]
+        service, server = http_service(providers, admin_token=ADMIN, read_token=READER, webhook_allow_private=True,
+                                       webhook_backoff=0.05, webhook_backoff_max=0.1, webhook_max_attempts=3)
+        created = requests.post(server.url + "/api/v1/subscriptions", headers=ADMIN_AUTH, timeout=5,
+                                json={"url": receiver.url, "secret": HOOK_SECRET, "since": 0})
+        assert created.status_code == 201 and HOOK_SECRET not in created.text
+        everything = f"admin={ADMIN} read={READER} hook={HOOK_SECRET} openai={OPENAI_KEY}"
+        # Each provider echoes the key it was sent (and every other secret) in a body, a header or a redirect.
+        state.set_fault("openai", "status", status=401, message="Incorrect API key provided: {key}. " + everything,
+                        headers={"WWW-Authenticate": 'Bearer error="invalid_token", key="{key}"'})
+        state.set_fault("anthropic", "redirect", location="https://login.elsewhere.invalid/?key={key}&" + everything)
+        state.set_fault("groq", "status", status=500, message="upstream said: {key} " + everything,
+                        headers={"X-Debug-Key": "{key}"})
+        answers = [requests.post(server.url + "/api/v1/refresh?wait=true", headers=ADMIN_AUTH, timeout=30)]
+        assert [r["outcome"] for r in answers[0].json()["runs"]] == ["failed"] * 3, answers[0].text
+        # The provider really got the keys (so a leak would be noticed), and its echoes were scrubbed.
+        assert {r["auth"] for name in ("openai", "groq") for r in state.requests(name)} == {"authorization"}
+        assert "[REDACTED]" in answers[0].text and "redirect" in answers[0].text
+        wait_for(lambda: (service.webhooks.list_all()[0].get("last_error") or "").startswith("HTTP 500"),
+                 what="a failed webhook delivery")
+        wait_for(lambda: any(e.kind == "status_changed" and e.data.get("new") != "healthy"
+                             for e in service.events_after(0, 10_000)), what="a status change with the reason")
+        reads = ["/api/v1/providers", "/api/v1/providers/openai", "/api/v1/providers/anthropic/health",
+                 "/api/v1/providers/groq/health", "/api/v1/refresh/runs?limit=1000", "/api/v1/events?limit=1000",
+                 "/api/v1/models?limit=1000", "/api/v1/status", "/api/v1/subscriptions",
+                 f"/api/v1/subscriptions/{created.json()['id']}"]
+        run_ids = [r["run_id"] for r in answers[0].json()["runs"]]
+        reads += [f"/api/v1/refresh/runs/{i}" for i in run_ids]
+        answers += [requests.get(server.url + path, headers=ADMIN_AUTH, timeout=5) for path in reads]
+        assert all(a.status_code in (200, 202) for a in answers), [a.status_code for a in answers]
+        stream = SSEClient(server.port, "/api/v1/events/stream?since=0", timeout=5, extra_headers=READ_AUTH)
+        assert stream.status == 200
+        streamed = []
+        last = service.last_event_id()
+        while not streamed or int(streamed[-1].id) < last:
+            streamed.append(stream.next_message())
+        stream.close()
+    finally:
+        logger.remove(sink)
+        receiver.stop()
+    service.stop()
+    texts = [a.text for a in answers] + [m.data for m in streamed] + lines
+    for secret in SECRETS:
+        for text in texts:
+            assert secret not in text, f"{secret} leaked into: {text[:300]}"
+    db_file = Path(db_url.removeprefix("sqlite:///"))
+    stored = b"".join(p.read_bytes() for p in db_file.parent.glob(db_file.name + "*"))
+    for secret in SECRETS:
+        if secret != HOOK_SECRET:
+            assert secret.encode() not in stored, f"{secret} is in the database"
+    # The signing secret is stored (signing needs it), in its own column and nowhere else.
+    assert secret_holders(db_url, HOOK_SECRET) == [("webhooks", "secret")]
+    events_text = "".join(m.data for m in streamed)
+    assert "status_changed" in events_text
+
+
+def secret_holders(db_url: str, secret: str) -> list[tuple[str, str]]:
+    """Every (table, column) of the database with a value that contains ``secret``."""
+    import sqlite3
+
+    con = sqlite3.connect(db_url.removeprefix("sqlite:///"))
+    try:
+        found = set()
+        for (table,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+            cursor = con.execute(f'SELECT * FROM "{table}"')
+            columns = [d[0] for d in cursor.description]
+            for row in cursor:
+                found |= {(table, c) for c, v in zip(columns, row) if isinstance(v, str) and secret in v}
+        return sorted(found)
+    finally:
+        con.close()
+
+
+def test_a_webhook_secret_is_only_in_its_own_row(http_service, db_url):
+    """The one stored copy of a secret the service must keep: in webhooks.secret, nowhere else."""
+    service, server = http_service(admin_token=ADMIN, webhook_allow_private=True)
+    created = requests.post(server.url + "/api/v1/subscriptions", headers=ADMIN_AUTH, timeout=5,
+                            json={"url": "http://127.0.0.1:9/hook", "secret": HOOK_SECRET})
+    assert created.status_code == 201
+    service.stop()
+    assert secret_holders(db_url, HOOK_SECRET) == [("webhooks", "secret")]
+
+
+def test_requests_that_used_to_fail_with_500_or_act_before_refusing_are_4xx_with_nothing_started(
+        http_service, simulator):
+    service, server = http_service(admin_token=ADMIN, max_request_body=64 * 1024)
+    url = server.url
+    runs = len(service.refresh_runs(limit=1000))
+    calls = simulator.state.request_count("openai")
+    checks = [
+        ("get", "/api/v1/refresh/runs/9223372036854775808", None, 404),
+        ("get", "/api/v1/refresh/runs/99999999999999999999999", None, 404),
+        ("post", "/api/v1/subscriptions", {"url": "https://example.com/h", "since": 2**64}, 400),
+        ("post", "/api/v1/subscriptions", {"url": "https://example.com/h", "max_batch": 2**70}, 400),
+        ("post", "/api/v1/subscriptions/wh_nope/replay", {"since": 2**64}, 400),
+        ("post", "/api/v1/subscriptions/wh_nope/replay?since=18446744073709551616", None, 400),
+        ("post", "/api/v1/refresh?wait=true&timeout=abc", None, 400),
+        ("post", "/api/v1/refresh?wait=maybe", None, 400),
+        ("post", "/api/v1/refresh?wait=true&timeout=1e999", None, 400),
+        ("post", "/api/v1/providers/openai/refresh?wait=maybe", None, 400),
+        ("post", "/api/v1/providers/openai/refresh?wait=true&timeout=-1", None, 400),
+        ("get", "/api/v1/events?since=18446744073709551616", None, 400),
+        ("get", "/api/v1/models?limit=99999999999999999999", None, 400),
+        ("get", "/api/v1/models?offset=-1", None, 400),
+    ]
+    for method, path, body, status in checks:
+        resp = requests.request(method, url + path, json=body, headers=ADMIN_AUTH, timeout=10)
+        assert resp.status_code == status, (path, body, resp.status_code, resp.text)
+        assert set(resp.json()["error"]) >= {"code", "message"}
+    # A body over the limit is refused before the app reads it, declared or chunked.
+    big = b"x" * (64 * 1024 + 1)
+    for data in (big, iter([big[:40_000], big[40_000:]])):
+        resp = requests.post(url + "/api/v1/refresh", data=data, headers=ADMIN_AUTH, timeout=10)
+        assert resp.status_code == 413 and resp.json()["error"]["code"] == "body_too_large"
+    wrong = requests.put(url + "/api/v1/refresh", headers=ADMIN_AUTH, timeout=5)
+    assert wrong.status_code == 405 and "POST" in wrong.headers["Allow"]
+    assert wrong.json()["error"]["code"] == "method_not_allowed"
+    stream = requests.post(url + "/api/v1/events/stream", headers=ADMIN_AUTH, timeout=5)
+    assert stream.status_code == 405 and "GET" in stream.headers["Allow"]
+    assert len(service.refresh_runs(limit=1000)) == runs, "a refused request started a refresh"
+    assert simulator.state.request_count("openai") == calls
+    assert service.webhooks.list_all() == []

@@ -1,0 +1,96 @@
+"""Who may do what over HTTP: the admin token for every mutation, an optional read token for reads.
+
+- A mutating request (any method but GET, HEAD, OPTIONS) and every webhook route need
+  ``Authorization: Bearer <admin token>``. With no admin token configured they are accepted from
+  loopback clients only (start-up says so once).
+- With a read token configured, every read needs it (or the admin token); ``/healthz`` and
+  ``/readyz`` stay open for probes.
+
+Tokens are compared in constant time and never logged. The rules are plain functions of the
+method, path, remote address and header, so the Flask app and the native event stream route
+share them.
+"""
+from __future__ import annotations
+
+import hmac
+import ipaddress
+from dataclasses import dataclass
+from typing import Optional
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Reads that reveal what only an admin should see (webhook URLs, delivery logs).
+ADMIN_PREFIXES = ("/api/v1/subscriptions",)
+# Probes answer without a token: they show nothing but liveness.
+OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+CHALLENGE = 'Bearer realm="discovery"'
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a request is refused: HTTP status, error code and message."""
+
+    status: int
+    code: str
+    message: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"WWW-Authenticate": CHALLENGE} if self.status == 401 else {}
+
+
+def is_loopback(address: Optional[str]) -> bool:
+    """True for 127.0.0.0/8, ::1 and IPv4-mapped loopback; False for anything else or nothing."""
+    if not address:
+        return False
+    try:
+        addr = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return addr.is_loopback
+
+
+def bearer(header: Optional[str]) -> Optional[str]:
+    """The token of an ``Authorization: Bearer <token>`` header, or None."""
+    scheme, _, token = (header or "").partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+def same_token(given: Optional[str], expected: Optional[str]) -> bool:
+    """Constant-time comparison; False when either side is missing."""
+    if not given or not expected:
+        return False
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def check_access(method: str, path: str, remote_addr: Optional[str], authorization: Optional[str],
+                 admin_token: Optional[str], read_token: Optional[str]) -> Optional[Refusal]:
+    """None if the request may go on; otherwise the refusal to answer with."""
+    given = bearer(authorization)
+    is_admin = same_token(given, admin_token)
+    needs_admin = method.upper() not in SAFE_METHODS or path.startswith(ADMIN_PREFIXES)
+    if needs_admin:
+        if is_admin:
+            return None
+        if not admin_token:
+            if is_loopback(remote_addr):
+                return None
+            return Refusal(403, "forbidden", "no admin token is configured, so changes are accepted only from "
+                                             "the service's own host; set DISCOVERY_ADMIN_TOKEN to allow them "
+                                             "from elsewhere")
+        if same_token(given, read_token):
+            return Refusal(403, "forbidden", "the read token cannot change anything; this needs the admin token")
+        return Refusal(401, "unauthorized", "this needs the admin token: send 'Authorization: Bearer <token>'")
+    if not read_token or path in OPEN_PATHS or is_admin or same_token(given, read_token):
+        return None
+    return Refusal(401, "unauthorized", "reads need the read token: send 'Authorization: Bearer <token>'")
+
+
+def startup_notice(admin_token: Optional[str]) -> Optional[str]:
+    """The one line start-up logs about mutations, or None when an admin token is set."""
+    if admin_token:
+        return None
+    return ("no admin token configured (DISCOVERY_ADMIN_TOKEN): refreshes, webhooks and every other change "
+            "are accepted only from loopback clients")

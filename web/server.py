@@ -1,0 +1,201 @@
+"""One HTTP port for everything: uvicorn serving the Flask app (through a2wsgi) and the event stream.
+
+The Flask app runs on a pool of ``http_threads`` worker threads behind a2wsgi's WSGI-to-ASGI
+adapter; ``GET /api/v1/events/stream`` is a native async route (:mod:`web.stream`), so an open
+stream costs a coroutine and a socket, never a worker thread, and streams can never starve the
+API. Request bodies are limited here, before the app sees a byte of them.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import socket
+import threading
+from typing import Any, Callable, Optional
+
+import uvicorn
+from a2wsgi import WSGIMiddleware
+
+from web.stream import STREAM_PATH, StreamHub, send_json_error
+
+
+class DiscoveryASGI:
+    """The ASGI application: the event stream natively, everything else through the Flask app."""
+
+    def __init__(self, service: Any, flask_app: Any = None, threads: Optional[int] = None):
+        if flask_app is None:
+            from web import create_app
+
+            flask_app = create_app(service)
+        settings = service.settings
+        self.service = service
+        self.max_body = settings.max_request_body
+        self.wsgi = WSGIMiddleware(flask_app, workers=threads or settings.http_threads)
+        self.hub = StreamHub(service)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        kind = scope["type"]
+        if kind == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if kind != "http":
+            return  # no websockets here: returning closes the connection
+        if scope["path"] == STREAM_PATH or scope["path"] == STREAM_PATH + "/":
+            await self.hub(scope, receive, send)
+            return
+        receive = await self._bounded(scope, receive, send)
+        if receive is None:
+            return
+        await self.wsgi(scope, receive, send)
+
+    async def _lifespan(self, receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                self.hub.start(asyncio.get_running_loop())
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.hub.stop()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _bounded(self, scope: dict, receive: Any, send: Any) -> Optional[Callable]:
+        """``receive`` if the body is within ``max_request_body``; None after answering 413 otherwise.
+
+        A declared length is checked at once; a chunked body is read here (up to the limit) and
+        replayed to the app.
+        """
+        length, chunked = None, False
+        for name, value in scope.get("headers") or ():
+            if name == b"content-length":
+                try:
+                    length = int(value)
+                except ValueError:
+                    await send_json_error(send, 400, "bad_request", "Content-Length is not a number")
+                    return None
+            elif name == b"transfer-encoding" and b"chunked" in value.lower():
+                chunked = True
+        if length is not None and length > self.max_body:
+            await self._too_large(send)
+            return None
+        if length is not None or not chunked:
+            return receive
+        body = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return receive
+            body += message.get("body", b"")
+            if len(body) > self.max_body:
+                await self._too_large(send)
+                return None
+            if not message.get("more_body"):
+                break
+        replay = [{"type": "http.request", "body": bytes(body), "more_body": False}]
+
+        async def replayed() -> dict:
+            return replay.pop() if replay else await receive()
+
+        return replayed
+
+    async def _too_large(self, send: Any) -> None:
+        await send_json_error(send, 413, "body_too_large",
+                              f"the request body is larger than {self.max_body} bytes (max_request_body)",
+                              {"Connection": "close"})
+
+
+def bind_socket(host: str, port: int, backlog: int = 2048) -> socket.socket:
+    """Bind and listen now (before start-up), so a busy port fails at once with a clear OSError."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+def raise_open_file_limit() -> None:
+    """Each open stream is a socket: lift the soft descriptor limit to the hard one."""
+    try:
+        import resource
+
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < hard:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def uvicorn_config(app: DiscoveryASGI) -> uvicorn.Config:
+    """uvicorn's settings for the service: no logging of its own (loguru has it), no proxy headers."""
+    return uvicorn.Config(app, lifespan="on", log_config=None, access_log=False, proxy_headers=False,
+                          server_header=False, timeout_graceful_shutdown=3, timeout_keep_alive=5,
+                          backlog=2048, loop="auto", http="auto")
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server; a stop signal first ends every open stream, and is not raised again after."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Optional[Callable[[], None]] = None):
+        super().__init__(config)
+        self.on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        if self.on_exit is not None:
+            self.on_exit()
+        super().handle_exit(sig, frame)
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[override]
+        # uvicorn re-raises the caught signal after its shutdown so a default handler kills the
+        # process; here the caller stops the service and exits 0 instead.
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+def serve_forever(app: DiscoveryASGI, sock: socket.socket, on_exit: Optional[Callable[[], None]] = None) -> None:
+    """Serve ``app`` on ``sock`` in this (main) thread until SIGTERM or SIGINT."""
+    server = _Server(uvicorn_config(app), on_exit)
+    server.run(sockets=[sock])
+
+
+class ServerThread:
+    """The service's one port on a loopback address, served from a background thread (tests, benches)."""
+
+    def __init__(self, service: Any, flask_app: Any = None, host: str = "127.0.0.1", port: int = 0):
+        self.app = DiscoveryASGI(service, flask_app)
+        self.sock = bind_socket(host, port)
+        self.host, self.port = host, self.sock.getsockname()[1]
+        self.server = _Server(uvicorn_config(self.app))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True,
+                                       name=f"http-{self.port}")
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> ServerThread:
+        self.thread.start()
+        deadline = threading.Event()
+        while not self.server.started and self.thread.is_alive():
+            deadline.wait(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.app.hub.stop()
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()
