@@ -188,6 +188,13 @@ class Problems:
     def all(self) -> list[str]:
         return self.console + self.errors + self.responses
 
+    def clear(self) -> list[str]:
+        """Forget what was collected (problems a test caused on purpose); returns it."""
+        seen = self.all()
+        for found in (self.console, self.errors, self.responses):
+            found.clear()
+        return seen
+
 
 @pytest.fixture
 def problems() -> Problems:
@@ -211,6 +218,23 @@ def page(browser, server, problems):
     assert problems.all() == [], "the page reported problems"
 
 
+def ready(page: Any, path: str) -> None:
+    """Open a dashboard path and wait until its first view has every answer it asked for."""
+    page.goto(path)
+    page.wait_for_selector("main[data-ready]")
+
+
+def enter_token(page: Any, token: str = ADMIN_TOKEN, note: str = "Token accepted: admin actions are shown.") -> None:
+    """Type a token into the header's form, as an operator does, and wait for the page's answer."""
+    from playwright.sync_api import expect
+
+    if page.locator("#admin[open]").count() == 0:
+        page.click("#admin summary")
+    page.fill("#token", token)
+    page.click("#token-form button[type=submit]")
+    expect(page.locator("#token-note")).to_have_text(note)
+
+
 def screenshot(page: Any, name: str) -> Path:
     """Save what the tab shows now as build/screenshots/<name>-<width>x<height>.png."""
     size = page.viewport_size
@@ -220,5 +244,5 @@ def screenshot(page: Any, name: str) -> Path:
     return path
 
 
-__all__ = ["ACME", "ADMIN_TOKEN", "BEDROCK_MODEL", "BENCHMARKED", "LAPTOP", "PHONE", "REGIONS", "needs_chromium",
-           "screenshot"]
+__all__ = ["ACME", "ADMIN_TOKEN", "BEDROCK_MODEL", "BENCHMARKED", "LAPTOP", "PHONE", "REGIONS", "enter_token",
+           "needs_chromium", "ready", "screenshot"]

@@ -7,29 +7,25 @@ import time
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import ADMIN_TOKEN, BEDROCK_MODEL, LAPTOP, PHONE, REGIONS, needs_chromium, screenshot
+from tests.browser.conftest import (
+    ADMIN_TOKEN,
+    BEDROCK_MODEL,
+    LAPTOP,
+    PHONE,
+    REGIONS,
+    enter_token,
+    needs_chromium,
+    ready,
+    screenshot,
+)
 
 pytestmark = needs_chromium
 
 _names = itertools.count(1)
 
 
-def ready(page, path: str) -> None:
-    """Open a dashboard path and wait until its first view has every answer it asked for."""
-    page.goto(path)
-    page.wait_for_selector("main[data-ready]")
-
-
 def row_ids(page) -> list[str]:
     return page.locator("table.models tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")
-
-
-def enter_token(page) -> None:
-    """Type the admin token into the header's form, as an operator does."""
-    page.click("#admin summary")
-    page.fill("#token", ADMIN_TOKEN)
-    page.click("#token-form button[type=submit]")
-    expect(page.locator("#token-note")).to_have_text("Token accepted: admin actions are shown.")
 
 
 def refresh(service, provider: str) -> None:

@@ -2,6 +2,7 @@
 // (README "HTTP API"); the admin token, when one is entered, goes with every request.
 
 const TOKEN_KEY = "discovery.token";
+const ROLE_KEY = "discovery.tokenRole";
 
 /** An answer with an error status: the API's {"error": {"code", "message"}}. */
 export class ApiError extends Error {
@@ -12,13 +13,23 @@ export class ApiError extends Error {
   }
 }
 
+/** The token entered in the page, kept for this tab: the admin token, or a read token (role "read"). */
 export const token = {
   get() {
     return sessionStorage.getItem(TOKEN_KEY) || "";
   },
-  set(value) {
-    if (value) sessionStorage.setItem(TOKEN_KEY, value);
-    else sessionStorage.removeItem(TOKEN_KEY);
+  /** Whether admin actions may be offered: an admin token was entered and accepted. */
+  isAdmin() {
+    return Boolean(this.get()) && sessionStorage.getItem(ROLE_KEY) === "admin";
+  },
+  set(value, role = "admin") {
+    if (value) {
+      sessionStorage.setItem(TOKEN_KEY, value);
+      sessionStorage.setItem(ROLE_KEY, role);
+    } else {
+      sessionStorage.removeItem(TOKEN_KEY);
+      sessionStorage.removeItem(ROLE_KEY);
+    }
     document.dispatchEvent(new CustomEvent("tokenchange"));
   },
 };

@@ -60,7 +60,7 @@ async function show({focus = false} = {}) {
     main, rest, config, navigate,
     params: url.searchParams,
     signal: controller.signal,
-    admin: Boolean(token.get()),
+    admin: token.isAdmin(),
     onLeave: (fn) => mine.cleanups.push(fn),
   };
   try {
@@ -68,7 +68,13 @@ async function show({focus = false} = {}) {
   } catch (err) {
     if (controller.signal.aborted || err.name === "AbortError") return;
     if (!main.querySelector("h1")) main.append(h("h1", {}, page.title));
-    main.append(notice("error", err instanceof ApiError ? `${err.message} (${err.status})` : String(err.message || err)));
+    if (err instanceof ApiError && err.status === 401) {
+      // A service with a read token: nothing can be shown until the token is entered.
+      main.append(notice("error", "This service needs a token to show its data: enter it under Admin (top right)."));
+      document.getElementById("admin").open = true;
+    } else {
+      main.append(notice("error", err instanceof ApiError ? `${err.message} (${err.status})` : String(err.message || err)));
+    }
   }
   if (current !== mine) return;
   main.dataset.ready = name;  // every request of the first view has been answered (tests wait for it)
@@ -95,7 +101,7 @@ window.addEventListener("popstate", () => show());
 
 function setupLive() {
   const live = document.getElementById("live");
-  const words = {connecting: "connecting", live: "live", reconnecting: "reconnecting"};
+  const words = {connecting: "connecting", live: "live", reconnecting: "reconnecting", locked: "needs a token"};
   feed.onState((state) => {
     live.dataset.state = state;
     live.textContent = words[state] || state;
@@ -121,28 +127,32 @@ function setupToken() {
   const note = document.getElementById("token-note");
   const panel = document.getElementById("admin");
   const mark = () => {
-    document.body.classList.toggle("is-admin", Boolean(token.get()));
-    panel.querySelector("summary").textContent = token.get() ? "Admin ✓" : "Admin";
+    document.body.classList.toggle("is-admin", token.isAdmin());
+    panel.querySelector("summary").textContent = token.isAdmin() ? "Admin ✓" : token.get() ? "Read ✓" : "Admin";
   };
+  // Asked of a route only the admin token may read (web/auth.py): 200 is the admin token, 403 a
+  // token that may read but not change anything (the read token), 401 no token the service knows.
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const value = input.value.trim();
     if (!value) return;
     note.textContent = "Checking…";
+    let role = "admin";
     try {
       const resp = await fetch("/api/v1/subscriptions", {headers: {Authorization: `Bearer ${value}`, Accept: "application/json"}});
-      if (resp.status === 401 || resp.status === 403) {
+      if (resp.status === 401) {
         note.textContent = "The service refused this token.";
         return;
       }
+      role = resp.ok ? "admin" : "read";
       note.textContent = resp.ok ? "Token accepted: admin actions are shown."
-        : "Kept, but the service has no admin token configured; actions may be refused.";
+        : "Token kept for reading; it cannot change anything here, so no admin actions are shown.";
     } catch {
       note.textContent = "Kept; the service could not be asked about it just now.";
     }
     input.value = "";
-    token.set(value);
-    panel.open = false;  // out of the way of the actions it just revealed
+    token.set(value, role);
+    panel.open = false;  // out of the way of the page it unlocked
   });
   panel.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && panel.open) {

@@ -4,7 +4,7 @@
 // reload, the Last-Event-ID of the last event this tab saw (kept in sessionStorage): the service
 // then sends every event committed in between, once. Reconnects with backoff when the stream ends.
 
-import {get, headers} from "./api.js";
+import {ApiError, get, headers} from "./api.js";
 
 const LAST_ID_KEY = "discovery.lastEventId";
 const KEEP = 300;           // events kept for pages opened later
@@ -23,7 +23,7 @@ export const feed = {
     return () => this.listeners.delete(fn);
   },
 
-  /** Call fn(state) when the connection state changes ("connecting", "live", "reconnecting"). */
+  /** Call fn(state) when the connection state changes ("connecting", "live", "reconnecting", "locked"). */
   onState(fn) {
     this.stateListeners.add(fn);
     fn(this.state);
@@ -52,39 +52,51 @@ export const feed = {
   },
 
   /** Where to resume: the stored id, unless the feed was reset or the tab is far behind. */
-  async resumePoint() {
+  async resumePoint(signal) {
     const stored = Number(sessionStorage.getItem(LAST_ID_KEY));
     if (!Number.isInteger(stored) || stored <= 0) return null;
-    const head = (await get("/api/v1/events", {limit: 1})).last_event_id;
+    const head = (await get("/api/v1/events", {limit: 1}, signal)).last_event_id;
     if (stored > head) return null;  // another database: its ids mean nothing here
     return Math.max(stored, head - MAX_CATCH_UP);
   },
 
+  /** Run for the life of the page: connect, read, and connect again when the stream ends. */
   async start() {
-    try {
-      this.lastId = await this.resumePoint();
-    } catch {
-      this.lastId = null;
-    }
+    let checked = false;
     let delay = 1000;
+    let controller = null;
+    // A new token: read again with it at once (the service may show more, or less).
+    document.addEventListener("tokenchange", () => controller && controller.abort());
     for (;;) {
+      controller = new AbortController();
       try {
-        await this.read();
+        if (!checked) {
+          this.lastId = await this.resumePoint(controller.signal);
+          checked = true;
+        }
+        await this.read(controller.signal);
         delay = 1000;
-      } catch {
-        // A dropped connection or a refused one: try again, more slowly each time.
+      } catch (err) {
+        if (err instanceof ApiError && err.status === 401) {
+          // The service needs a read token: wait until one is entered.
+          this.setState("locked");
+          await new Promise((resolve) => document.addEventListener("tokenchange", resolve, {once: true}));
+          continue;
+        }
+        if (controller.signal.aborted) delay = 0;
+        // Otherwise a dropped or refused connection: try again, more slowly each time.
       }
       this.setState("reconnecting");
       await new Promise((resolve) => setTimeout(resolve, delay));
-      delay = Math.min(delay * 2, 15000);
+      delay = Math.min(Math.max(delay * 2, 1000), 15000);
     }
   },
 
-  async read() {
+  async read(signal) {
     const extra = {Accept: "text/event-stream"};
     if (this.lastId !== null) extra["Last-Event-ID"] = String(this.lastId);
-    const resp = await fetch("/api/v1/events/stream", {headers: headers(extra), cache: "no-store"});
-    if (!resp.ok || !resp.body) throw new Error(`event stream answered ${resp.status}`);
+    const resp = await fetch("/api/v1/events/stream", {headers: headers(extra), cache: "no-store", signal});
+    if (!resp.ok || !resp.body) throw new ApiError(resp.status, "stream", `event stream answered ${resp.status}`);
     this.setState("live");
     const reader = resp.body.pipeThrough(new TextDecoderStream()).getReader();
     let buffer = "";

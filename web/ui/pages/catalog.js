@@ -60,7 +60,7 @@ export async function render(ctx) {
     load();
   }
 
-  async function load() {
+  async function load(initial = false) {
     const mine = ++loads;
     const query = new URLSearchParams(params);
     if (!query.has("limit")) query.set("limit", String(DEFAULT_LIMIT));
@@ -72,6 +72,7 @@ export async function render(ctx) {
       page = await get("/api/v1/models", query, signal);
     } catch (err) {
       if (mine !== loads || signal.aborted) return;
+      if (initial && err.status === 401) throw err;  // the page says what is missing
       summary.textContent = "";
       fill(tableBox, notice("error", `The API refused this query: ${err.message}`));
       tableBox.setAttribute("aria-busy", "false");
@@ -234,7 +235,7 @@ export async function render(ctx) {
     get("/api/v1/capabilities", null, signal),
     get("/api/v1/providers", null, signal),
     get("/api/v1/bedrock/regions", null, signal),
-    load(),
+    load(true),
   ]);
   fill(chips, chipButtons(caps.data));
   const names = provs.data.filter((p) => !p.is_catalog).map((p) => p.name);

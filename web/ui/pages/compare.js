@@ -66,6 +66,8 @@ export async function render(ctx) {
   fill(main, head, h("p", {class: "summary"}, "Loading…"));
   const answers = await Promise.allSettled(ids.map((id) => get(`/api/v1/models/${modelPath(id)}`, {raw: "false"}, signal)));
   if (signal.aborted) return;
+  const locked = answers.find((a) => a.status === "rejected" && a.reason.status === 401);
+  if (locked) throw locked.reason;
   const models = answers.filter((a) => a.status === "fulfilled").map((a) => a.value);
   const missing = ids.filter((id, i) => answers[i].status === "rejected");
   const flat = models.map((m) => flatten(m));

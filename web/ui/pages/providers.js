@@ -136,5 +136,5 @@ export async function render(ctx) {
   }));
   const timer = setInterval(() => document.visibilityState === "visible" && load(), POLL_MS);
   ctx.onLeave(() => clearInterval(timer));
-  await load();
+  await draw();  // the first view's failure is the page's (a missing token, say)
 }
