@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -36,37 +35,6 @@ ACME = [{"id": "acme-large-1", "object": "model", "created": 1715367049, "owned_
 # Every browser test module carries this mark: without the binary they skip and say why.
 needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium binary at {CHROMIUM} "
                                     "(apt-get install chromium, or set DISCOVERY_CHROMIUM)")
-
-
-class LiveServer:
-    """The Flask app over HTTP on a loopback port, as ``discovery serve`` runs it where it can."""
-
-    def __init__(self, service: Any):
-        try:  # one port for everything (uvicorn), when this checkout has it
-            from web.server import ServerThread
-        except ImportError:
-            ServerThread = None
-        if ServerThread is not None:
-            self._thread = ServerThread(service).start()
-            self.url = self._thread.url
-            self._server = None
-            return
-        from werkzeug.serving import make_server
-
-        from web import create_app
-
-        self._server = make_server("127.0.0.1", 0, create_app(service), threaded=True)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
-                         name="browser-live-app").start()
-        self.url = f"http://127.0.0.1:{self._server.server_port}"
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        else:
-            self._thread.stop()
 
 
 @pytest.fixture(scope="module")
@@ -143,8 +111,11 @@ def service(sim, credentials, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def server(service) -> Iterator[LiveServer]:
-    live = LiveServer(service)
+def server(service):
+    """The service's one HTTP port (uvicorn: the Flask app and the native event stream), as ``discovery serve`` runs it."""
+    from web.server import ServerThread
+
+    live = ServerThread(service).start()
     try:
         yield live
     finally:
