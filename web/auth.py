@@ -4,7 +4,8 @@
   ``Authorization: Bearer <admin token>``. With no admin token configured they are accepted from
   loopback clients only (start-up says so once).
 - With a read token configured, every read needs it (or the admin token); ``/healthz`` and
-  ``/readyz`` stay open for probes, ``/openapi.json`` and ``/docs`` for readers of the API.
+  ``/readyz`` stay open for probes, the dashboard's page and files (``/``, ``/ui/...``) for
+  browsers, and ``/openapi.json`` and ``/docs`` for readers of the API.
 
 Tokens are compared in constant time and never logged. The rules are plain functions of the
 method, path, remote address and header, so the Flask app and the native event stream route
@@ -20,10 +21,12 @@ from typing import Optional
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Reads that reveal what only an admin should see (webhook URLs, delivery logs).
 ADMIN_PREFIXES = ("/api/v1/subscriptions",)
-# Probes answer without a token: they show nothing but liveness. So do the API's description and
-# its page (web/apidocs.py): they hold no data, and a browser cannot send a bearer token for a page.
-OPEN_PATHS = frozenset({"/healthz", "/readyz", "/openapi.json", "/docs"})
-OPEN_PREFIXES = ("/docs/",)
+# Probes answer without a token: they show nothing but liveness. So do the dashboard's page and
+# static files (web/dashboard.py) and the API's description and its page (web/apidocs.py): they
+# hold no data, and a browser cannot send a bearer token when it loads a page (the dashboard asks
+# the API with the token entered in it).
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/", "/openapi.json", "/docs"})
+OPEN_PREFIXES = ("/ui/", "/docs/")
 CHALLENGE = 'Bearer realm="discovery"'
 
 

@@ -19,7 +19,7 @@ from web.openapi import parameter_rules
 def refusal(endpoint: str, args: Mapping[str, Sequence[str]]) -> Optional[str]:
     """Why the query ``args`` (name -> values) break the rule for ``endpoint``, or None."""
     rule = parameter_rules().get(endpoint)
-    if rule is None:
+    if rule is None or rule.free:
         return None
     unknown = rule.unknown(args)
     if unknown:

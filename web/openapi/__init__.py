@@ -27,6 +27,7 @@ TAGS = (
     ("reconciliation", "Where the catalogs and the live lists disagree"),
     ("service", "Liveness, readiness, status, version, the resource index"),
     ("documentation", "This document and its browsable page"),
+    ("dashboard", "The dashboard's page and files (its query string is the page's own)"),
 )
 DESCRIPTION = """\
 Every error is `{"error": {"code", "message"}}` with a 4xx or 5xx status. One rule for query
@@ -64,11 +65,13 @@ def document(version: str | None = None) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class ParameterRule:
-    """The query parameters of one operation: every name, those that take a list, allowed prefixes."""
+    """The query parameters of one operation: every name, those that take a list, allowed prefixes;
+    ``free``: any query is the route's own business (a page's state), no rule applies."""
 
     names: frozenset[str]
     lists: frozenset[str]
     prefixes: tuple[str, ...] = ()
+    free: bool = False
 
     def unknown(self, names) -> list[str]:
         """The names this operation does not take."""
@@ -77,7 +80,7 @@ class ParameterRule:
 
 @functools.cache
 def parameter_rules() -> dict[str, ParameterRule]:
-    """operationId (the Flask endpoint) -> its :class:`ParameterRule`."""
+    """Flask endpoint (``x-endpoint``; ``events.stream`` for the native stream) -> its :class:`ParameterRule`."""
     out = {}
     for item in operations().values():
         for method in METHODS:
@@ -85,10 +88,10 @@ def parameter_rules() -> dict[str, ParameterRule]:
             if operation is None:
                 continue
             params = [p for p in operation.get("parameters", ()) if p["in"] == "query"]
-            out[operation["operationId"]] = ParameterRule(
+            out[operation["x-endpoint"]] = ParameterRule(
                 frozenset(p["name"] for p in params),
                 frozenset(p["name"] for p in params if p["schema"].get("type") == "array"),
-                tuple(operation.get("x-query-prefixes", ())))
+                tuple(operation.get("x-query-prefixes", ())), bool(operation.get("x-query-any")))
     return out
 
 

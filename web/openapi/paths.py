@@ -169,7 +169,7 @@ def op(endpoint: str, tag: str, summary: str, ok: dict[int, dict[str, Any]], *er
        description: Optional[str] = None, open_access: bool = False, **extra: Any) -> dict[str, Any]:
     """One operation; ``open_access``: no token needed (probes, the document)."""
     common = (400,) if open_access else COMMON
-    out: dict[str, Any] = {"operationId": endpoint, "tags": [tag], "summary": summary,
+    out: dict[str, Any] = {"operationId": endpoint, "x-endpoint": endpoint, "tags": [tag], "summary": summary,
                            "parameters": params or [], "responses": responses(ok, *common, *errors)}
     if description:
         out["description"] = description
@@ -387,6 +387,39 @@ def _operations() -> dict[str, dict[str, Any]]:
             "apidocs.asset", "documentation", "The page's scripts and styles",
             {200: {"description": "a static file", "content": {"*/*": {"schema": STRING}}}}, 404, open_access=True,
             params=[path("asset", "a file of the Swagger UI distribution", example="swagger-ui.css")])},
+        **_dashboard(),
+    }
+
+
+def _dashboard() -> dict[str, dict[str, Any]]:
+    """The dashboard's page and files (web/dashboard.py). A page's query string is the page's own
+    state (the filters it passes on to the API), so these routes take any parameters."""
+    html = {200: {"description": "the dashboard page", "content": {"text/html": {"schema": STRING}},
+                  "headers": {"ETag": {"schema": STRING}}},
+            304: {"description": "unchanged since the ETag sent in If-None-Match"}}
+    any_query = {"x-query-any": True}
+
+    def page(endpoint: str, operation_id: str, summary: str, *errors: int, params=None) -> dict[str, Any]:
+        out = op(endpoint, "dashboard", summary, html, *errors, params=params, open_access=True, **any_query)
+        out["operationId"] = operation_id
+        return {"get": out}
+
+    page_name = path("page", "one of the dashboard's pages", enum(("catalog", "compare", "models", "changes",
+                                                                   "providers", "benchmarks")), example="catalog")
+    return {
+        "/": page("dashboard.home", "dashboard.home", "The dashboard (the catalog first)"),
+        "/ui/": page("dashboard.home", "dashboard.home_ui", "The dashboard under /ui/"),
+        "/ui/{page}": page("dashboard.page", "dashboard.page", "A page of the dashboard", 404, params=[page_name]),
+        "/ui/{page}/{rest}": page("dashboard.page", "dashboard.page_path", "A page of the dashboard with a path "
+                                  "(/ui/models/<id>)", 404, params=[page_name, path("rest", "the page's own path")]),
+        "/ui/assets/{version}/{name}": {"get": op(
+            "dashboard.asset", "dashboard", "A script, style or image of the dashboard (cached a year under the "
+            "current version)",
+            {200: {"description": "the file", "content": {"*/*": {"schema": STRING}},
+                   "headers": {"ETag": {"schema": STRING}}},
+             304: {"description": "unchanged since the ETag sent in If-None-Match"}}, 404, open_access=True,
+            params=[path("version", "the assets' version (any: an old one is served uncached)"),
+                    path("name", "the asset's path", example="app.js")], **any_query)},
     }
 
 
