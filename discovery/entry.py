@@ -244,8 +244,8 @@ def model_facets(m: Model) -> tuple[str, ...]:
 
 def _sort_keys(model_id, provider, provider_model_id, name, context_window, max_output_tokens, input_price,
                output_price, release_date) -> tuple[Any, ...]:
-    # In SORT_FIELDS order; None is an unknown value (sorted last either way).
-    return (model_id, (name or provider_model_id).lower(), provider, context_window, max_output_tokens,
+    # In SORT_FIELDS order; None is an unknown value (sorted last either way), a missing name too.
+    return (model_id, name.lower() if name else None, provider, context_window, max_output_tokens,
             input_price, output_price, release_date)
 
 

@@ -1,4 +1,8 @@
-"""A provider's health record: status with thresholds, latency, error rate and uptime over a window."""
+"""A provider's health record: status with thresholds, latency, error rate and uptime over a window.
+
+Error rate and uptime are two views of the same checks within the window: the share of checks
+that failed, and the share of time during which the newest check had succeeded.
+"""
 from __future__ import annotations
 
 import time
@@ -39,7 +43,7 @@ class HealthRecord:
     """
 
     def __init__(self, failure_threshold: int = 3, recovery_threshold: int = 2, window: float = 3600.0,
-                 history: int = 100, now: Optional[float] = None):
+                 history: int = 100):
         self.failure_threshold = failure_threshold
         self.recovery_threshold = recovery_threshold
         self.window = window
@@ -49,8 +53,6 @@ class HealthRecord:
         self.consecutive_successes = 0
         self.last_check: Optional[Check] = None
         self.checks: deque[Check] = deque(maxlen=history)
-        # (since, status) transitions within the window, for uptime.
-        self.transitions: deque[tuple[float, str]] = deque([(now or time.time(), UNKNOWN)], maxlen=1000)
 
     def _move(self, status: str, reason: Optional[str], now: float) -> Optional[tuple[str, str]]:
         old = self.status
@@ -58,7 +60,6 @@ class HealthRecord:
         if status == old:
             return None
         self.status = status
-        self.transitions.append((now, status))
         return old, status
 
     def observe(self, ok: bool, latency_ms: Optional[float], via: str, kind: Optional[str] = None,
@@ -95,27 +96,32 @@ class HealthRecord:
         """The breaker opened: calls are refused until its reset timeout."""
         return self._move(UNAVAILABLE, reason, now or time.time())
 
+    def _recent(self, now: float) -> list[Check]:
+        return [c for c in self.checks if now - c.at <= self.window]
+
     def error_rate(self, now: Optional[float] = None) -> Optional[float]:
-        """Share of failed checks within the window; None with no checks."""
-        now = now or time.time()
-        recent = [c for c in self.checks if now - c.at <= self.window]
+        """Share of the checks within the window that failed; None with no checks."""
+        recent = self._recent(now or time.time())
         if not recent:
             return None
         return sum(not c.ok for c in recent) / len(recent)
 
     def uptime(self, now: Optional[float] = None) -> Optional[float]:
-        """Share of the window (or of the time since the first check) spent healthy or degraded."""
+        """Share of the time from the window's first check to now during which the newest check
+        had succeeded; None with no checks. Judged on the same checks as :meth:`error_rate`, so
+        every check failing is 0 and every check passing is 1."""
         now = now or time.time()
-        start = max(now - self.window, self.transitions[0][0])
-        if now <= start:
+        recent = self._recent(now)
+        if not recent:
             return None
+        start = recent[0].at
+        if now <= start:
+            return 1.0 if recent[-1].ok else 0.0
         up = 0.0
-        items = list(self.transitions)
-        for i, (since, status) in enumerate(items):
-            until = items[i + 1][0] if i + 1 < len(items) else now
-            lo, hi = max(since, start), min(until, now)
-            if hi > lo and status in (HEALTHY, DEGRADED):
-                up += hi - lo
+        for check, following in zip(recent, recent[1:] + [None]):
+            until = following.at if following is not None else now
+            if check.ok and until > check.at:
+                up += min(until, now) - check.at
         return up / (now - start)
 
     def to_dict(self, history: int = 20) -> dict[str, Any]:

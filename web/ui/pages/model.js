@@ -4,7 +4,7 @@
 import {get, modelPath, offersBenchmarks, post} from "../api.js";
 import {legend, timeChart} from "../chart.js";
 import {fill, h, notice} from "../elements.js";
-import {ago, decimal, label, ms, price, stamp, tokens, UNKNOWN, value} from "../format.js";
+import {ago, decimal, label, ms, price, stamp, toDate, tokens, UNKNOWN, value} from "../format.js";
 import {feed} from "../feed.js";
 import {selection} from "../selection.js";
 
@@ -103,7 +103,7 @@ function historySection(versions) {
   return h("section", {"aria-labelledby": "history-h"}, h("h2", {id: "history-h"}, "History"),
     h("ol", {class: "timeline", reversed: true}, newest.map((v) => h("li", {class: `change ${v.change}`},
       h("div", {class: "when"}, h("span", {class: `badge ${v.change}`}, v.change), ` version ${v.version} · `,
-        h("time", {datetime: new Date(v.created_at * 1000).toISOString(), title: stamp(v.created_at)}, stamp(v.created_at)),
+        h("time", {datetime: toDate(v.created_at).toISOString(), title: stamp(v.created_at)}, stamp(v.created_at)),
         v.run_id ? ` · run ${v.run_id}` : ""),
       v.diff && Object.keys(v.diff).length
         ? h("table", {class: "diff"},
@@ -140,7 +140,7 @@ function benchmarkSection(record, bench, ctx) {
   }
   const regions = [...new Set(measured.map((r) => r.region || "—"))];
   const series = (key) => regions.map((region) => ({name: region,
-    points: measured.filter((r) => (r.region || "—") === region).map((r) => ({t: r.measured_at, v: r[key]}))}));
+    points: measured.filter((r) => (r.region || "—") === region).map((r) => ({t: toDate(r.measured_at).getTime() / 1000, v: r[key]}))}));
   const chart = (key, title, yFormat) => h("figure", {}, timeChart(series(key), {title, yFormat}), h("figcaption", {}, title));
   const streams = measured.some((r) => r.ttft_ms !== null && r.ttft_ms !== undefined);
   if (measured.length) {

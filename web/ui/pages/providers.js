@@ -5,7 +5,7 @@
 import {get, post} from "../api.js";
 import {healthSparkline} from "../chart.js";
 import {debounce, fill, h, keepFocus, notice} from "../elements.js";
-import {ago, count, ms, percent, stamp, UNKNOWN} from "../format.js";
+import {ago, count, ms, percent, stamp, toDate, UNKNOWN} from "../format.js";
 import {feed} from "../feed.js";
 
 export const title = "Providers";
@@ -20,7 +20,7 @@ function outcomeText(o) {
 }
 
 function when(t) {
-  return t ? h("time", {datetime: new Date(t * 1000).toISOString(), title: stamp(t)}, ago(t)) : "never";
+  return t ? h("time", {datetime: toDate(t).toISOString(), title: stamp(t)}, ago(t)) : "never";
 }
 
 export async function render(ctx) {

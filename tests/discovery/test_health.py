@@ -1,0 +1,46 @@
+"""Error rate and uptime are judged on the same checks, so they can never tell opposite stories."""
+from __future__ import annotations
+
+import pytest
+
+from discovery.health import DEGRADED, HealthRecord
+
+T0 = 1_796_040_000.0
+
+
+def record(*results: bool, step: float = 60.0) -> HealthRecord:
+    health = HealthRecord(failure_threshold=3, window=3600.0)
+    for i, ok in enumerate(results):
+        health.observe(ok, 10.0, "probe", None if ok else "timeout", None if ok else "timed out", now=T0 + i * step)
+    return health
+
+
+def test_every_check_failing_is_no_uptime_even_while_the_status_is_only_degraded():
+    health = record(False, False)
+    now = T0 + 600
+    assert health.status == DEGRADED
+    assert health.error_rate(now) == 1 and health.uptime(now) == 0
+
+
+def test_every_check_passing_is_full_uptime_and_no_errors():
+    health = record(True, True, True)
+    assert health.error_rate(T0 + 600) == 0 and health.uptime(T0 + 600) == 1
+
+
+def test_uptime_is_the_time_the_newest_check_had_succeeded():
+    # ok at 0, failed at 60, ok at 120; now 240: up 0-60 and 120-240 of 240 seconds.
+    health = record(True, False, True)
+    assert health.uptime(T0 + 240) == pytest.approx(180 / 240)
+    assert health.error_rate(T0 + 240) == pytest.approx(1 / 3)
+
+
+def test_checks_that_left_the_window_count_for_neither():
+    health = record(False, False, False, True, step=1800.0)  # failures at 0, 1800, 3600; ok at 5400
+    assert health.status == DEGRADED  # recovering from unhealthy
+    now = T0 + 8400  # the window holds only the check at 5400
+    assert health.error_rate(now) == 0 and health.uptime(now) == 1
+
+
+def test_no_checks_is_unknown_not_zero():
+    health = HealthRecord()
+    assert health.error_rate(T0) is None and health.uptime(T0) is None
