@@ -28,7 +28,7 @@ from discovery.model import CAPABILITIES, Model
 
 _SORT_INDEX = {name: i for i, name in enumerate(SORT_FIELDS)}
 # Fields whose value may be unknown (None); the others always have one.
-_OPTIONAL = tuple(name for name in SORT_FIELDS if name not in ("id", "name", "provider"))
+_OPTIONAL = tuple(name for name in SORT_FIELDS if name not in ("id", "provider"))
 _BIT_TABLE = bytes.maketrans(b"01", b"\x00\x01")
 # Up to this many positions join or leave an order one by one (bisection); more, in one pass.
 _FEW = 48

@@ -59,3 +59,16 @@ def test_bad_parameters_are_refused_with_a_message(args, needle):
     with pytest.raises(QueryError) as err:
         ModelQuery.from_args(args)
     assert needle in str(err.value)
+
+
+@pytest.mark.parametrize("size", [6, 200])  # a few matches are sorted alone; many walk the prebuilt order
+def test_sort_by_name_puts_models_without_a_name_last_either_way(size):
+    models = [Model("p", f"m{i:03d}", name=(f"Name {size - i:03d}" if i % 3 else None)) for i in range(size)]
+    index = CatalogIndex({m.id: m for m in models})
+    unnamed = sorted(m.id for m in models if m.name is None)
+    for sort in ("name", "-name"):
+        page = run_query(index, ModelQuery.from_args({"sort": sort, "limit": "1000"}))
+        named = [m for m in page.items if m.name is not None]
+        assert [m.id for m in page.items[len(named):]] == unnamed, sort
+        names = [m.name for m in named]
+        assert names == sorted(names, reverse=sort.startswith("-")), sort
