@@ -25,7 +25,9 @@ def refusal(endpoint: str, args: Mapping[str, Sequence[str]]) -> Optional[str]:
     if unknown:
         valid = ", ".join(sorted(rule.names) + [f"{p}<key>" for p in rule.prefixes]) or "none"
         return f"unknown parameter {', '.join(unknown)}; valid here: {valid}"
-    empty = sorted(name for name, given in args.items() if any(v == "" for v in given))
+    # attr.<key> alone (no value) asks for presence.
+    empty = sorted(name for name, given in args.items() if any(v == "" for v in given)
+                   and not name.startswith(rule.prefixes or ("\0",)))
     if empty:
         return f"{', '.join(empty)} is given without a value; leave a parameter out to leave it unset"
     repeated = sorted(name for name, values in args.items() if len(values) > 1 and name not in rule.lists
