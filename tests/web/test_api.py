@@ -81,6 +81,32 @@ def test_healthz_and_readyz(client):
     assert client.get("/healthz").get_json()["status"] == "ok"
     ready = client.get("/readyz").get_json()
     assert ready["ready"] is True and set(ready["refreshed_since_start"]) == {"openai", "modelsdev"}
+    assert ready["catalog_loaded"] is True and ready["pending"] == [] and ready["models"] > 0
+
+
+def test_not_ready_until_every_provider_has_tried_once_and_then_ready_even_if_one_failed(start_service, simulator):
+    simulator.state.set_latency("anthropic", 1.5)
+    simulator.state.set_fault("openai", "status", status=500)
+    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai"),
+                             provider_config(simulator, "anthropic", "openai_compatible", route="anthropic",
+                                             timeout=5.0)])
+    client = create_app(service).test_client()
+    waiting = client.get("/readyz")
+    assert waiting.status_code == 503
+    body = waiting.get_json()
+    assert body["ready"] is False and body["catalog_loaded"] is True and "anthropic" in body["pending"]
+    ready = wait_for(lambda: client.get("/readyz").status_code == 200 and client.get("/readyz").get_json(),
+                     timeout=15, what="readiness")
+    assert set(ready["attempted"]) == {"openai", "anthropic"} and "openai" not in ready["refreshed_since_start"]
+
+
+def test_the_api_lists_its_resources_and_the_version_names_the_build(client):
+    index = client.get("/api/v1").get_json()
+    paths = {r["path"] for r in index["resources"]}
+    assert {"/api/v1/models", "/api/v1/models/compare", "/api/v1/providers", "/api/v1/events"} <= paths
+    assert index["openapi"] == "/openapi.json" and client.get(index["openapi"]).status_code == 200
+    version = client.get("/version").get_json()
+    assert version["name"] == "model-discovery" and version["version"] and "commit" in version["build"]
 
 
 def test_refresh_of_every_provider_lists_the_skipped_ones_and_why(start_service, simulator):

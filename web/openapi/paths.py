@@ -224,8 +224,7 @@ def _operations() -> dict[str, dict[str, Any]]:
         "/api/v1": {"get": op("about.index", "service", "The API's resources, with links",
                               _ok(obj({"version": STRING, "openapi": STRING, "docs": STRING,
                                        "resources": array(obj({"name": STRING, "path": STRING,
-                                                               "methods": array(STRING), "summary": STRING}))})),
-                              *ASKS)},
+                                                               "methods": array(STRING), "summary": STRING}))})))},
         "/api/v1/models": {"get": op(
             "models.list_models", m, "The catalog, filtered, sorted and paged",
             _ok(ref("ModelPage"), "a page of models"), *ASKS,
@@ -234,8 +233,8 @@ def _operations() -> dict[str, dict[str, Any]]:
         "/api/v1/models/compare": {"get": op(
             "models.compare_models", m, "2 to 10 models side by side, field by field",
             _ok(ref("ModelComparison")), 404,
-            params=[{**listing("ids", "the models to compare, 2 to 10 distinct ids", minItems=1,
-                               maxItems=10), "required": True}],
+            params=[{**listing("ids", "the models to compare, 2 to 10 distinct ids", minItems=2,
+                               maxItems=10, uniqueItems=True), "required": True}],
             description="404 names the ids the catalog does not hold (`error.unknown_ids`); fewer than 2 or "
                         "more than 10 distinct ids is a 400.")},
         "/api/v1/models/{model_id}": {"get": op(
