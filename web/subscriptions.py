@@ -31,10 +31,11 @@ def _body() -> dict[str, Any]:
 
 
 def _names(body: dict[str, Any], key: str) -> tuple[str, ...]:
-    value = body.get(key) or ()
-    if isinstance(value, str):
-        value = value.split(",")
-    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+    """A list of names from the body (null or absent: none)."""
+    value = body.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ApiError(400, "invalid_body", f"{key} must be a list of strings")
     return tuple(v.strip() for v in value if v.strip())
 

@@ -15,6 +15,7 @@ from discovery.settings import ProviderConfig, Settings
 from tests.conftest import wait_for
 
 ADMIN_TOKEN = "contract-admin-token-4f1e9a7c3b5d"
+READ_TOKEN = "contract-read-token-8d2c6b0a4e9f"
 # Examples sent per operation and phase: enough to cover every parameter, bounded so the run
 # adds seconds, not minutes, to the suite.
 MAX_EXAMPLES = 12
@@ -44,8 +45,11 @@ def simulator_module():
 
 @pytest.fixture(scope="module")
 def contract_service(tmp_path_factory, simulator_module):
-    """openai, anthropic and openrouter live, models.dev as a catalog; every one refreshed once."""
+    """openai, anthropic and openrouter live, models.dev as a catalog; every one refreshed once.
+    Both tokens are set (an anonymous read is a 401); OpenAI's gpt-4o-mini may be benchmarked,
+    against a simulator that streams fast."""
     from actors.service import start_service
+    from discovery.settings import BenchmarkSettings, BenchmarkTarget
 
     sim = simulator_module
     os.environ[KEY_ENV] = "contract-key-for-the-simulator"
@@ -58,8 +62,11 @@ def contract_service(tmp_path_factory, simulator_module):
         ProviderConfig(name="modelsdev", format="modelsdev", base_url=sim.base_url("modelsdev"), **common),
     )
     db = tmp_path_factory.mktemp("contract") / "catalog.db"
+    sim.state.set_stream("openai", ttft=0.005, tokens_per_second=5000, output_tokens=8)
+    benchmarks = BenchmarkSettings(samples=1, max_output_tokens=8, start_delay=3600.0, interval=86400.0,
+                                   targets=(BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4o-mini",)),))
     settings = Settings(providers=providers, database_url=f"sqlite:///{db}", admin_token=ADMIN_TOKEN,
-                        batch_max_delay=0.01, restart_backoff=0.05)
+                        read_token=READ_TOKEN, benchmarks=benchmarks, batch_max_delay=0.01, restart_backoff=0.05)
     service = start_service(settings)
     try:
         wait_for(lambda: all(p.get("last_success_at") for p in service.providers()), timeout=30,

@@ -122,3 +122,14 @@ def test_refresh_of_every_provider_lists_the_skipped_ones_and_why(start_service,
     assert [r["provider"] for r in second["runs"]] == ["vllm"]
     (skipped,) = second["skipped"]
     assert skipped["provider"] == "openai" and skipped["reason"] == "rate_limited" and skipped["retry_after"] > 0
+
+
+def test_a_manual_refresh_past_the_per_minute_limit_is_a_429_with_retry_after(start_service, simulator):
+    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai",
+                                             manual_refresh_per_minute=1)])
+    wait_for(lambda: all(p.get("last_refresh_at") for p in service.providers()), what="the first refresh")
+    client = create_app(service).test_client()
+    assert client.post("/api/v1/providers/openai/refresh").status_code == 202
+    refused = client.post("/api/v1/providers/openai/refresh")
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert refused.get_json()["error"]["code"] == "too_many_refreshes"

@@ -17,7 +17,7 @@ from discovery.query import MAX_LIMIT, PERFORMANCE_SORTS
 from discovery.reconcile import KINDS as FINDING_KINDS
 from discovery.taxonomy import CAPABILITY_ALIASES
 from web.auth import ADMIN_PREFIXES
-from web.openapi.schemas import ANY_OBJECT, BOOLEAN, INTEGER, STRING, TIME, array, obj, ref
+from web.openapi.schemas import ANY_OBJECT, BOOLEAN, INTEGER, STRING, TIME, array, nullable, obj, ref
 
 MAX_ID = 2**62
 CAPABILITY_NAMES = sorted({*CAPABILITIES, *CAPABILITY_ALIASES})
@@ -75,7 +75,7 @@ def signed(values) -> dict[str, Any]:
 
 
 MODEL_ID = path("model_id", "the canonical id, <provider>/<the provider's own id>; it may contain / : and .",
-                example="openai/gpt-4o")
+                example="openai/gpt-4o-mini")
 PROVIDER_NAME = path("name", "a configured provider's name", example="openai")
 LIMIT = query("limit", integer(1, MAX_LIMIT, 100), "items per page")
 OFFSET = query("offset", integer(0, default=0), "items to skip")
@@ -190,20 +190,25 @@ RUNS_STARTED = {202: json_body(ref("RefreshStarted"), "started: the run ids, out
 
 
 def _subscription_body() -> dict[str, Any]:
+    # An optional field given as null is not given.
     fields = {
         "url": {"type": "string", "minLength": 1, "description": "https (or http) URL events are POSTed to"},
-        "secret": {"type": "string", "minLength": 16, "description": "signing key; generated when absent"},
-        "kinds": array(enum(EVENT_KINDS)), "providers": array(STRING), "capabilities": array(enum(CAPABILITY_NAMES)),
-        "model_glob": {"type": "string", "maxLength": 512},
-        "max_batch": integer(1, 1000, 100), "max_delay": number(0, 3600),
-        "description": {"type": "string", "maxLength": 1000},
-        "since": integer(0, MAX_ID),
+        "secret": nullable({"type": "string", "minLength": 16, "description": "signing key; generated when absent"}),
+        "kinds": nullable(array(enum(EVENT_KINDS))), "providers": nullable(array(STRING)),
+        "capabilities": nullable(array(enum(CAPABILITY_NAMES))),
+        "model_glob": nullable({"type": "string", "maxLength": 512}),
+        "max_batch": nullable(integer(1, 1000, 100)), "max_delay": nullable(number(0, 3600)),
+        "description": nullable({"type": "string", "maxLength": 1000}),
+        "since": nullable(integer(0, MAX_ID)),
     }
-    return {"required": True, "content": {"application/json": {"schema": obj(fields, required=("url",), extra=False)}}}
+    example = {"url": "https://93.184.215.14/hooks/models", "kinds": ["added", "removed", "deprecated"],
+               "providers": ["openai"], "max_batch": 50, "description": "the gateway's model list"}
+    return {"required": True, "content": {"application/json": {
+        "schema": obj(fields, required=("url",), extra=False), "examples": {"gateway": {"value": example}}}}}
 
 
 REPLAY_BODY = {"required": False, "content": {"application/json": {"schema": obj(
-    {"since": integer(0, MAX_ID)}, required=(), extra=False)}}}
+    {"since": nullable(integer(0, MAX_ID))}, required=(), extra=False)}}}
 
 
 def operations() -> dict[str, dict[str, Any]]:
