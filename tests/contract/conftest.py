@@ -66,7 +66,9 @@ def contract_service(tmp_path_factory, simulator_module):
     benchmarks = BenchmarkSettings(samples=1, max_output_tokens=8, start_delay=3600.0, interval=86400.0,
                                    targets=(BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4o-mini",)),))
     settings = Settings(providers=providers, database_url=f"sqlite:///{db}", admin_token=ADMIN_TOKEN,
-                        read_token=READ_TOKEN, benchmarks=benchmarks, batch_max_delay=0.01, restart_backoff=0.05)
+                        read_token=READ_TOKEN, benchmarks=benchmarks, batch_max_delay=0.01, restart_backoff=0.05,
+                        # schemathesis registers subscriptions to a documentation address: give up fast.
+                        webhook_timeout=1.0, webhook_max_attempts=1)
     service = start_service(settings)
     try:
         wait_for(lambda: all(p.get("last_success_at") for p in service.providers()), timeout=30,

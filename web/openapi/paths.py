@@ -17,7 +17,7 @@ from discovery.query import MAX_LIMIT, PERFORMANCE_SORTS
 from discovery.reconcile import KINDS as FINDING_KINDS
 from discovery.taxonomy import CAPABILITY_ALIASES
 from web.auth import ADMIN_PREFIXES
-from web.openapi.schemas import ANY_OBJECT, BOOLEAN, INTEGER, STRING, TIME, array, nullable, obj, ref
+from web.openapi.schemas import ANY_OBJECT, BOOLEAN, INTEGER, NUMBER, STRING, TIME, array, nullable, obj, ref
 
 MAX_ID = 2**62
 CAPABILITY_NAMES = sorted({*CAPABILITIES, *CAPABILITY_ALIASES})
@@ -336,14 +336,15 @@ def _operations() -> dict[str, dict[str, Any]]:
                                     ("replay", "Active again, from the cursor or after since (admin)"))},
         "/api/v1/benchmarks": {"get": op(
             "benchmarks.board", "benchmarks", "The leaderboard of measured (model, region)",
-            _ok(obj({"data": array(ANY_OBJECT), "total": INTEGER, "limit": INTEGER, "offset": INTEGER,
+            _ok(obj({"data": array(ref("LeaderboardRow")), "total": INTEGER, "limit": INTEGER, "offset": INTEGER,
                      "sort": STRING})), *ASKS,
             params=[*model_filters(), query("sort", signed(LEADERBOARD_SORTS), "order (ttft)"),
                     query("region", STRING, "one Bedrock region"), LIMIT, OFFSET],
             description=ATTRIBUTE_NOTE, **{"x-query-prefixes": ["attr."]})},
         "/api/v1/benchmarks/runs": {"get": op(
             "benchmarks.runs", "benchmarks", "Benchmark runs, newest first, and today's spend",
-            _ok(obj({"data": array(ref("BenchmarkRun")), "today": ANY_OBJECT})), *ASKS,
+            _ok(obj({"data": array(ref("BenchmarkRun")),
+                     "today": obj({"spent_usd": NUMBER, "budget_per_day_usd": NUMBER})})), *ASKS,
             params=[PROVIDERS, query("region", STRING, "one Bedrock region"),
                     query("limit", integer(1, MAX_LIMIT, 50), "runs per page"),
                     query("before", integer(0, MAX_ID), "runs older than this run id")])},
@@ -351,13 +352,13 @@ def _operations() -> dict[str, dict[str, Any]]:
                                               _ok(obj({"enabled": BOOLEAN, "data": array(ref("Region"))})))},
         "/api/v1/bedrock/models/{model_id}/regions": {"get": op(
             "bedrock.model_regions", "bedrock", "Where a Bedrock model can be called",
-            _ok(obj({"model_id": STRING, "regions": array(ANY_OBJECT)})), 404,
+            _ok(obj({"model_id": STRING, "regions": array(ref("ModelRegion"))})), 404,
             params=[path("model_id", "bedrock/<modelId>, the bare model id or an inference profile id",
                          example="bedrock/amazon.nova-lite-v1:0")])},
         "/api/v1/bedrock/models/{model_id}/best-regions": {"get": op(
             "bedrock.best_regions", "bedrock", "A Bedrock model's regions, best first",
             _ok(obj({"model_id": STRING, "preferred": array(STRING), "preferred_unavailable": array(STRING),
-                     "regions": array(ANY_OBJECT)})), 404,
+                     "regions": array(ref("RankedRegion"))})), 404,
             params=[path("model_id", "bedrock/<modelId>, the bare model id or an inference profile id",
                          example="bedrock/amazon.nova-lite-v1:0"),
                     listing("preferred", "AWS regions to put first, in this order",
@@ -372,7 +373,11 @@ def _operations() -> dict[str, dict[str, Any]]:
             "status.status", "service", "The published catalog, the record cache, the process's memory",
             _ok(obj({"catalog": obj({"models": INTEGER, "version": INTEGER, "providers": INTEGER,
                                      "published_at": TIME}),
-                     "cache": ANY_OBJECT, "process": ANY_OBJECT})))},
+                     "cache": obj({"hits": INTEGER, "misses": INTEGER, "entries": INTEGER, "evictions": INTEGER,
+                                   "bytes": INTEGER, "max_bytes": INTEGER, "hit_rate": {"type": ["number", "null"]}},
+                                  required=("hits", "misses", "entries", "evictions", "bytes", "hit_rate")),
+                     "process": obj({"rss_bytes": {"type": ["integer", "null"]},
+                                     "peak_rss_bytes": {"type": ["integer", "null"]}})})))},
         "/healthz": {"get": op("health.healthz", "service", "Liveness",
                                _ok(obj({"status": STRING, "models": INTEGER, "catalog_version": INTEGER})),
                                open_access=True)},

@@ -214,6 +214,26 @@ def _region() -> dict[str, Any]:
     }, required=("region", "status", "source"))
 
 
+def _leaderboard_row() -> dict[str, Any]:
+    return obj({
+        "rank": INTEGER, "model_id": STRING, "provider": STRING, "name": MAYBE_STRING, "kind": STRING,
+        "region": MAYBE_STRING, "ttft_ms": MAYBE_NUMBER, "ttft_p90_ms": MAYBE_NUMBER,
+        "output_tokens_per_s": MAYBE_NUMBER, "latency_ms": MAYBE_NUMBER, "latency_p90_ms": MAYBE_NUMBER,
+        "samples": INTEGER, "measured_at": TIME, "run_id": INTEGER, "cost_usd": MAYBE_NUMBER,
+    }, extra=False)
+
+
+def _model_region(ranked: bool = False) -> dict[str, Any]:
+    properties = {
+        "region": STRING, "access": STRING, "inference_types": STRINGS, "inference_profiles": array(ANY_OBJECT),
+        "lifecycle": MAYBE_STRING, "customizations": STRINGS, "region_status": MAYBE_STRING,
+        "latency_ms": MAYBE_NUMBER,
+    }
+    if ranked:
+        properties = {"rank": INTEGER, **properties, "ttft_ms": MAYBE_NUMBER, "preferred": BOOLEAN}
+    return obj(properties, required=("region", "access", *(("rank", "preferred") if ranked else ())))
+
+
 def _reconciliation() -> dict[str, Any]:
     counts = {"type": "object", "additionalProperties": INTEGER}
     per_provider = obj({
@@ -272,5 +292,8 @@ SCHEMAS: dict[str, Any] = {
     "BenchmarkResult": _benchmark_result(),
     "BenchmarkRun": _benchmark_run(),
     "Region": _region(),
+    "ModelRegion": _model_region(),
+    "RankedRegion": _model_region(ranked=True),
+    "LeaderboardRow": _leaderboard_row(),
     "Reconciliation": _reconciliation(),
 }
