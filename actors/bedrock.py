@@ -91,6 +91,8 @@ class BedrockRegionActor(pykka.ThreadingActor):
 
     # -- life cycle ------------------------------------------------------------------------------
     def on_start(self) -> None:
+        # Every log line of this actor's thread names its region's source (lives as long as the thread).
+        logger.contextualize(provider=self.source).__enter__()
         self._proxy = self.actor_ref.proxy()
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=self.config.fail_max, reset_timeout=self.config.reset_timeout, name=self.source,
@@ -192,6 +194,11 @@ class BedrockRegionActor(pykka.ThreadingActor):
         return self._last_answer[1]
 
     def _run_refresh(self, ticket: RefreshTicket) -> None:
+        """On the I/O thread: the refresh, with its region's source and run id on every log line it makes."""
+        with logger.contextualize(provider=self.source, run_id=ticket.run_id):
+            self._fetch_and_commit(ticket)
+
+    def _fetch_and_commit(self, ticket: RefreshTicket) -> None:
         """On the I/O thread: fetch through the breaker, hand the result to the catalog."""
         started = time.monotonic()
         outcome: RefreshOutcome | None = None
@@ -226,6 +233,7 @@ class BedrockRegionActor(pykka.ThreadingActor):
         finally:
             if outcome is None:
                 outcome = RefreshOutcome(ticket.run_id, self.source, "failed", error="abandoned")
+            self.view.telemetry.refresh_finished(self.source, outcome.outcome, time.monotonic() - started)
             try:
                 # The ticket resolves there, after the status is published: a waiter reads it fresh.
                 self._proxy.refresh_finished(ticket, outcome, unavailable, count)

@@ -252,6 +252,12 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         with self._streams_lock:
             self._streams.discard(wake)
 
+    def open_streams(self) -> int:
+        """Event streams open now, over every server of this service (each hub's ``stream_count``)."""
+        with self._streams_lock:
+            hubs = list(self._streams)
+        return sum(getattr(hub, "stream_count", 0) for hub in hubs)
+
     def begin_shutdown(self) -> None:
         """End every open stream now; called before the HTTP server drains its threads."""
         self.closing.set()
@@ -329,7 +335,7 @@ def start_service(settings: Settings, clients: Optional[dict] = None,
     # Before any provider starts: webhooks resume from their cursors, then follow new commits.
     # Each actor connects in on_start; wait for one to be up before the next starts.
     service.reader.last_event_id().get(timeout=settings.ask_timeout)
-    webhooks_ref = WebhookDispatcherActor.start(settings, service.notifier)
+    webhooks_ref = WebhookDispatcherActor.start(settings, service.notifier, service.view.telemetry)
     service._refs.append(webhooks_ref)
     service.webhooks = WebhookAdmin(webhooks_ref.proxy(), settings)
     service.webhooks.list_all()

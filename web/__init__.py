@@ -20,6 +20,10 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False  # keep the documented field order
     app.extensions["discovery"] = service
     register_error_handlers(app)
+    from web import access, metrics
+
+    access.install(app)  # first: every request, refused ones too, carries its X-Request-ID
+    metrics.install(app, service)  # GET /metrics, from a registry of this app's own
     from web import bedrock, benchmarks, events, health, models, providers, reconciliation, refresh, status, subscriptions
 
     for module in (models, providers, refresh, events, subscriptions, bedrock, benchmarks, health, status,
