@@ -134,6 +134,10 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
     def provider_names(self) -> list[str]:
         return [p.name for p in self.settings.providers if p.enabled]
 
+    def source_names(self) -> list[str]:
+        """Every refreshable source: the providers, then each watched Bedrock region (``bedrock@<region>``)."""
+        return self.provider_names() + self.bedrock_sources()
+
     def providers(self) -> list[dict[str, Any]]:
         """Every provider's status: actor view (breaker, in-flight) merged with stored history."""
         rows = self.view.provider_rows
@@ -161,11 +165,11 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
                 "model_count": index.provider_count(name),
             })
             out.append(entry)
-        return out
+        return out + self.bedrock_provider_rows(states)  # each region is a source of its own
 
     # -- refresh ---------------------------------------------------------------------------------
     def _provider_ref(self, name: str) -> Optional[pykka.ActorRef]:
-        if name not in self.provider_names():
+        if name not in self.provider_names() and name not in self.bedrock_sources():
             raise UnknownProvider(name)
         return self.supervisor.ref(name).get(timeout=self.settings.ask_timeout)
 
@@ -190,6 +194,8 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
 
     def health(self, name: str, history: int = 50) -> dict[str, Any]:
         """One provider's health record and its recent checks."""
+        if name in self.bedrock_sources():
+            return self.bedrock_region_health(name)
         return self._provider_proxy(name).health_record(history).get(timeout=self.settings.ask_timeout)
 
     def refresh_all(self, trigger: str = "manual") -> list[RefreshTicket]:
@@ -199,7 +205,7 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
     def refresh_many(self, trigger: str = "manual") -> tuple[list[RefreshTicket], list[dict[str, Any]]]:
         """Refresh every provider: the tickets, and the providers skipped with why (``reason``)."""
         tickets, skipped = [], []
-        for name in self.provider_names():
+        for name in self.source_names():
             try:
                 tickets.append(self.refresh(name, trigger))
             except RefreshRateLimited as exc:

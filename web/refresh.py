@@ -87,7 +87,7 @@ def refresh_one(name: str):
 def runs():
     """Refresh history, newest first. Filters: provider, limit, before (a run id, for paging)."""
     provider = request.args.get("provider")
-    if provider and provider not in service().provider_names():
+    if provider and provider not in service().source_names():
         raise ApiError(404, "provider_not_found", f"no provider {provider!r}")
     limit = int_arg("limit", 50, 1, 1000)
     before = int_arg("before", 0, 0, 2**62) or None
