@@ -412,12 +412,13 @@ class CatalogActor(pykka.ThreadingActor):
             self._publish_findings()
             self.view.publish_memos(self.state.memos(accepted))
         for snap, outcome in zip(snapshots, outcomes):
+            log = logger.bind(provider=snap.source, run_id=snap.run_id)
             if outcome.outcome != store.SUCCEEDED:
-                logger.warning("refresh {} of {} refused: {}", snap.run_id, snap.source, outcome.error)
+                log.warning("refresh {} of {} refused: {}", snap.run_id, snap.source, outcome.error)
                 self._fail(snap.source, snap.run_id, outcome.error or "refused")
             elif outcome.added or outcome.updated or outcome.removed:
-                logger.info("{}: +{} ~{} -{} (run {})", snap.source, outcome.added, outcome.updated,
-                            outcome.removed, snap.run_id)
+                log.info("{}: +{} ~{} -{} (run {})", snap.source, outcome.added, outcome.updated,
+                         outcome.removed, snap.run_id)
         if accepted:
             # What the commit wrote to the provider rows, without reading them back.
             rows = dict(self.view.provider_rows)

@@ -129,12 +129,12 @@ def model_params(opts: dict[str, Any]) -> list[tuple[str, str]]:
     live = opts.pop("live", None)
     if live is not None:
         params.append(("live", "true" if live else "false"))
-    for param in opts.pop("params", ()) or ():
-        params.append(_pair(param, "--param"))
+    given = [_pair(param, "--param") for param in opts.pop("params", ()) or ()]
     for name, value in opts.items():
         if value is not None:
             params.append((name, str(value)))
-    return params
+    named = {name for name, _ in given}
+    return [(k, v) for k, v in params if k not in named] + given  # --param wins over an option's default
 
 
 @click.command()
