@@ -501,27 +501,6 @@ class Model:
         out["live"] = self.live
         return out
 
-    def _known_content(self) -> dict[str, Any]:
-        """The content with unknown fields left out (what the content hash covers)."""
-        out: dict[str, Any] = {"id": self.id}
-        for name in ("provider", "provider_model_id", "name", "family", "kind"):
-            value = getattr(self, name)
-            if value is not None:
-                out[name] = value
-        for name, names in _SECTION_FIELDS.items():
-            section = getattr(self, name)
-            known = {f: v for f in names if (v := getattr(section, f)) is not None}
-            if known:
-                out[name] = known
-        if self.open_weights is not None:
-            out["open_weights"] = self.open_weights
-        if self.regions is not None:
-            out["regions"] = self.regions
-        if self.attributes:
-            out["attributes"] = self.attributes
-        out["live"] = self.live
-        return out
-
     def body(self) -> bytes:
         """The list form as JSON bytes (no raw answer, no provenance), encoded once per record."""
         cached = self._body
@@ -593,11 +572,12 @@ class Model:
     def content_hash(self) -> str:
         """A stable hash of :meth:`content`; equal hashes mean no change worth recording.
 
-        Unknown (null) fields are left out, so a field the taxonomy gains later changes no hash.
+        A field the taxonomy gains changes every hash; the catalog then finds no field that
+        differs and corrects the stored hash without a new version (CatalogState._commit).
         """
         cached = self._hash
         if cached is None:
-            blob = dumps(self._known_content(), sort_keys=True)
+            blob = dumps(self._content_dict(source=False), sort_keys=True)
             cached = hashlib.blake2b(blob, digest_size=16).hexdigest()
             object.__setattr__(self, "_hash", cached)
         return cached

@@ -33,6 +33,9 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
 
     app.register_blueprint(history.bp)
     app.register_blueprint(atom.bp)
+    from web import dashboard
+
+    app.register_blueprint(dashboard.bp)
     admin_token = getattr(settings, "admin_token", None)
     read_token = getattr(settings, "read_token", None)
 

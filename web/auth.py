@@ -4,7 +4,8 @@
   ``Authorization: Bearer <admin token>``. With no admin token configured they are accepted from
   loopback clients only (start-up says so once).
 - With a read token configured, every read needs it (or the admin token); ``/healthz`` and
-  ``/readyz`` stay open for probes.
+  ``/readyz`` stay open for probes, and the dashboard's page and files (``/``, ``/ui/...``) for
+  browsers.
 
 Tokens are compared in constant time and never logged. The rules are plain functions of the
 method, path, remote address and header, so the Flask app and the native event stream route
@@ -20,8 +21,11 @@ from typing import Optional
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Reads that reveal what only an admin should see (webhook URLs, delivery logs).
 ADMIN_PREFIXES = ("/api/v1/subscriptions",)
-# Probes answer without a token: they show nothing but liveness.
-OPEN_PATHS = frozenset({"/healthz", "/readyz"})
+# Probes answer without a token: they show nothing but liveness. So do the dashboard's page and
+# static files (web/dashboard.py): they hold no data, and the page asks the API with the token
+# entered in it, which a browser cannot send when it loads a page.
+OPEN_PATHS = frozenset({"/healthz", "/readyz", "/"})
+OPEN_PREFIXES = ("/ui/",)
 CHALLENGE = 'Bearer realm="discovery"'
 
 
@@ -83,7 +87,7 @@ def check_access(method: str, path: str, remote_addr: Optional[str], authorizati
         if same_token(given, read_token):
             return Refusal(403, "forbidden", "the read token cannot change anything; this needs the admin token")
         return Refusal(401, "unauthorized", "this needs the admin token: send 'Authorization: Bearer <token>'")
-    if not read_token or path in OPEN_PATHS or is_admin or same_token(given, read_token):
+    if not read_token or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES) or is_admin or same_token(given, read_token):
         return None
     return Refusal(401, "unauthorized", "reads need the read token: send 'Authorization: Bearer <token>'")
 

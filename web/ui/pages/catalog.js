@@ -1,0 +1,244 @@
+// Catalog: GET /api/v1/models with its filters as controls. The page's query string is the API's
+// query string, so a shared URL shows the same rows the API returns for it.
+
+import {get, modelPath, offersBenchmarks} from "../api.js";
+import {choice, debounce, fill, h, keepFocus, notice} from "../elements.js";
+import {count, ms, price, tokens, UNKNOWN} from "../format.js";
+import {selection} from "../selection.js";
+
+export const title = "Catalog";
+
+const DEFAULT_LIMIT = 50;
+const PAGE_SIZES = [25, 50, 100, 200];
+const RANGES = [
+  ["min_context_window", "Context at least", "1000"],
+  ["min_max_output_tokens", "Max output at least", "1000"],
+  ["max_input_price", "Input at most ($/M)", "any"],
+  ["max_output_price", "Output at most ($/M)", "any"],
+  ["max_ttft_ms", "Measured TTFT at most (ms)", "any"],
+];
+const COLUMNS = [
+  {label: "Model", sort: "name"},
+  {label: "Provider", sort: "provider"},
+  {label: "Kind"},
+  {label: "Context", sort: "context_window", num: true},
+  {label: "Max output", sort: "max_output_tokens", num: true},
+  {label: "Input $/M", sort: "input_price", num: true},
+  {label: "Output $/M", sort: "output_price", num: true},
+  {label: "Released", sort: "release_date"},
+  {label: "Status"},
+  {label: "TTFT", sort: "ttft", num: true, measured: true},
+  {label: "Capabilities", wide: true},
+];
+
+function commaList(value) {
+  return (value || "").split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+export async function render(ctx) {
+  const {main, config, signal} = ctx;
+  const params = new URLSearchParams(ctx.params);
+  const summary = h("p", {class: "summary", role: "status", "aria-live": "polite"}, "Loading…");
+  const tableBox = h("div", {class: "table-scroll"});
+  const pager = h("nav", {class: "pager", "aria-label": "Pages of results"});
+  const compareBar = h("div", {class: "compare-bar", hidden: true});
+  const chips = h("div", {class: "chips", role: "group", "aria-labelledby": "chips-label",
+    title: "A model must have every capability ticked"});
+  const providerList = h("datalist", {id: "provider-names"});
+  let loads = 0;
+  let rows = [];
+
+  /** Change the filters: the URL follows (history), then the rows. */
+  function apply(changes, {replace = false, keepOffset = false} = {}) {
+    for (const [k, v] of Object.entries(changes)) {
+      if (v === null || v === undefined || v === "") params.delete(k);
+      else params.set(k, v);
+    }
+    if (!keepOffset) params.delete("offset");
+    const text = params.toString();
+    history[replace ? "replaceState" : "pushState"](null, "", `/ui/catalog${text ? `?${text}` : ""}`);
+    load();
+  }
+
+  async function load(initial = false) {
+    const mine = ++loads;
+    const query = new URLSearchParams(params);
+    if (!query.has("limit")) query.set("limit", String(DEFAULT_LIMIT));
+    summary.textContent = "Loading…";
+    tableBox.setAttribute("aria-busy", "true");
+    sortSelect.value = params.get("sort") || "";
+    let page;
+    try {
+      page = await get("/api/v1/models", query, signal);
+    } catch (err) {
+      if (mine !== loads || signal.aborted) return;
+      if (initial && err.status === 401) throw err;  // the page says what is missing
+      summary.textContent = "";
+      fill(tableBox, notice("error", `The API refused this query: ${err.message}`));
+      tableBox.setAttribute("aria-busy", "false");
+      fill(pager);
+      return;
+    }
+    if (mine !== loads) return;
+    rows = page.data;
+    const first = page.total ? page.offset + 1 : 0;
+    const last = page.offset + page.data.length;
+    summary.textContent = `${count(page.total)} model${page.total === 1 ? "" : "s"} · showing ${count(first)}–${count(last)}`;
+    keepFocus(main, () => {
+      fill(tableBox, page.total ? table(page.data) : notice("empty", "No model matches these filters."));
+      fill(pager, pagerControls(page));
+    });
+    tableBox.setAttribute("aria-busy", "false");
+  }
+
+  function sortHeader(col) {
+    if (!col.sort) return h("th", {scope: "col", class: col.num ? "num" : null}, col.label);
+    const current = params.get("sort") || "";
+    const active = current.replace(/^-/, "") === col.sort;
+    const descending = active && current.startsWith("-");
+    const next = active && !descending ? `-${col.sort}` : col.sort;
+    return h("th", {scope: "col", class: col.num ? "num" : null, "aria-sort": active ? (descending ? "descending" : "ascending") : "none"},
+      h("button", {type: "button", class: "sort", dataset: {key: `sort-${col.sort}`},
+        onclick: () => apply({sort: next === "id" ? null : next})},
+      col.label, h("span", {class: "arrow", "aria-hidden": "true"}, active ? (descending ? " ▼" : " ▲") : "")));
+  }
+
+  function table(models) {
+    const full = selection.ids().length >= selection.max;
+    const measured = offersBenchmarks(models[0]);
+    const columns = COLUMNS.filter((c) => measured || !c.measured);
+    return h("table", {class: "models"},
+      h("caption", {class: "visually-hidden"}, "Models matching the filters"),
+      h("thead", {}, h("tr", {}, h("th", {scope: "col", class: "tick"}, h("span", {class: "visually-hidden"}, "Compare")),
+        columns.map(sortHeader))),
+      h("tbody", {}, models.map((m) => {
+        const ticked = selection.has(m.id);
+        const caps = Object.entries(m.capabilities || {}).filter(([, v]) => v === true).map(([k]) => k);
+        return h("tr", {dataset: {id: m.id}},
+          h("td", {class: "tick"}, h("input", {type: "checkbox", checked: ticked, disabled: full && !ticked,
+            dataset: {key: `tick-${m.id}`}, "aria-label": `Compare ${m.name || m.id}`,
+            onchange: (e) => tick(m.id, e.target)})),
+          h("th", {scope: "row", class: "model"}, h("a", {href: `/ui/models/${modelPath(m.id)}`}, m.name || m.provider_model_id),
+            h("span", {class: "id"}, m.id)),
+          h("td", {"data-label": "Provider"}, m.provider),
+          h("td", {"data-label": "Kind"}, m.kind || UNKNOWN),
+          h("td", {class: "num", "data-label": "Context"}, tokens(m.limits?.context_window)),
+          h("td", {class: "num", "data-label": "Max output"}, tokens(m.limits?.max_output_tokens)),
+          h("td", {class: "num", "data-label": "Input $/M"}, price(m.pricing?.input)),
+          h("td", {class: "num", "data-label": "Output $/M"}, price(m.pricing?.output)),
+          h("td", {class: "date", "data-label": "Released"}, m.lifecycle?.release_date || UNKNOWN),
+          h("td", {"data-label": "Status"}, m.lifecycle?.status ? h("span", {class: `badge ${m.lifecycle.status}`}, m.lifecycle.status) : UNKNOWN),
+          measured ? h("td", {class: "num", "data-label": "TTFT"}, ms(m.performance?.ttft_ms)) : null,
+          h("td", {class: "caps"}, caps.map((c) => h("span", {class: "tag"}, c.replaceAll("_", " ")))));
+      })));
+  }
+
+  function tick(id, box) {
+    if (!selection.toggle(id, box.checked)) {
+      box.checked = false;
+      summary.textContent = `At most ${selection.max} models can be compared.`;
+    }
+  }
+
+  function updateCompareBar() {
+    const ids = selection.ids();
+    compareBar.hidden = ids.length === 0;
+    fill(compareBar,
+      h("span", {}, `${ids.length} ticked`),
+      ids.length >= 2 ? h("a", {class: "button primary", href: `/ui/compare?ids=${ids.map(encodeURIComponent).join(",")}`}, "Compare")
+        : h("span", {class: "hint"}, "tick at least 2 to compare"),
+      h("button", {type: "button", onclick: () => selection.clear()}, "Clear"));
+    // The checkboxes follow (another page or tab may have changed the selection).
+    const full = ids.length >= selection.max;
+    for (const box of tableBox.querySelectorAll("tbody input[type=checkbox]")) {
+      const id = box.closest("tr").dataset.id;
+      box.checked = ids.includes(id);
+      box.disabled = full && !box.checked;
+    }
+  }
+
+  function pagerControls(page) {
+    const limit = page.limit;
+    const prev = Math.max(0, page.offset - limit);
+    return [
+      h("button", {type: "button", disabled: page.offset === 0, dataset: {key: "prev"},
+        onclick: () => apply({offset: prev || null}, {keepOffset: true})}, "← Previous"),
+      h("span", {class: "page-no"}, `page ${Math.floor(page.offset / limit) + 1} of ${Math.max(1, Math.ceil(page.total / limit))}`),
+      h("button", {type: "button", disabled: page.offset + limit >= page.total, dataset: {key: "next"},
+        onclick: () => apply({offset: page.offset + limit}, {keepOffset: true})}, "Next →"),
+      h("label", {class: "page-size"}, "per page ",
+        h("select", {dataset: {key: "limit"}, onchange: (e) => apply({limit: e.target.value === String(DEFAULT_LIMIT) ? null : e.target.value})},
+          PAGE_SIZES.map((n) => h("option", {value: n, selected: n === limit}, n)))),
+    ];
+  }
+
+  function chipButtons(capabilities) {
+    const on = new Set(commaList(params.get("capability")));
+    return capabilities.map((c) => h("button", {type: "button", class: "chip", "aria-pressed": String(on.has(c.name)),
+      dataset: {key: `cap-${c.name}`, capability: c.name},
+      onclick: (e) => {
+        const now = new Set(commaList(params.get("capability")));
+        if (now.has(c.name)) now.delete(c.name);
+        else now.add(c.name);
+        e.currentTarget.setAttribute("aria-pressed", String(now.has(c.name)));
+        apply({capability: [...now].join(",")});
+      }}, c.name.replaceAll("_", " "), h("span", {class: "count"}, count(c.models))));
+  }
+
+  const search = h("input", {type: "search", name: "q", value: params.get("q") || "", placeholder: "id or name",
+    autocomplete: "off", oninput: debounce((e) => apply({q: e.target.value.trim()}, {replace: true}), 300)});
+  const select = (name, values) => {
+    const el = choice(name, values, params.get(name));
+    el.addEventListener("change", () => apply({[name]: el.value}));
+    return el;
+  };
+  const provider = h("input", {name: "provider", list: "provider-names", value: params.get("provider") || "",
+    placeholder: "any (comma list)", autocomplete: "off",
+    onchange: (e) => apply({provider: e.target.value.replace(/\s+/g, "")})});
+  const ranges = RANGES.map(([name, label, step]) => h("div", {class: "field"},
+    h("label", {for: `f-${name}`}, label),
+    h("input", {id: `f-${name}`, name, type: "number", min: "0", step, inputmode: "decimal", value: params.get(name) || "",
+      oninput: debounce((e) => apply({[name]: e.target.value}, {replace: true}), 400)})));
+  const sortSelect = h("select", {id: "f-sort", onchange: (e) => apply({sort: e.target.value})},
+    [...config.sorts, ...config.performance_sorts].flatMap((name) => [name, `-${name}`]).map((value) => h("option", {value: value === "id" ? "" : value,
+      selected: (params.get("sort") || "id") === value}, `${value.replace(/^-/, "").replaceAll("_", " ")}${value.startsWith("-") ? " ↓" : " ↑"}`)));
+  const active = [...params.keys()].filter((k) => !["sort", "limit", "offset", "q", "capability"].includes(k)).length;
+  const wide = window.matchMedia("(min-width: 800px)").matches;
+
+  fill(main,
+    h("div", {class: "page-head"}, h("h1", {}, "Catalog"), summary),
+    h("form", {class: "filters", role: "search", onsubmit: (e) => e.preventDefault()},
+      h("div", {class: "row"},
+        h("div", {class: "field grow"}, h("label", {for: "f-q"}, "Search"), Object.assign(search, {id: "f-q"})),
+        h("div", {class: "field"}, h("label", {for: "f-sort"}, "Sort by"), sortSelect),
+        h("a", {class: "button", href: "/ui/catalog"}, "Clear filters")),
+      h("details", {class: "more", open: wide || active > 0},
+        h("summary", {}, `Filters${active ? ` (${active})` : ""}`),
+        h("div", {class: "grid"},
+          h("div", {class: "field"}, h("label", {for: "f-provider"}, "Provider"), Object.assign(provider, {id: "f-provider"})),
+          [["kind", "Kind", config.kinds], ["status", "Status", config.statuses],
+            ["input_modality", "Input modality", config.modalities], ["output_modality", "Output modality", config.modalities]]
+            .map(([name, label, values]) => h("div", {class: "field"}, h("label", {for: `f-${name}`}, label),
+              Object.assign(select(name, values), {id: `f-${name}`}))),
+          ranges)),
+      h("div", {class: "chips-row"}, h("span", {class: "chips-label", id: "chips-label"}, "Capabilities"), chips),
+      providerList),
+    tableBox,
+    pager,
+    compareBar);
+
+  const onSelection = () => updateCompareBar();
+  document.addEventListener("selectionchange", onSelection);
+  ctx.onLeave(() => document.removeEventListener("selectionchange", onSelection));
+  updateCompareBar();
+  const [caps, provs, bedrock] = await Promise.all([
+    get("/api/v1/capabilities", null, signal),
+    get("/api/v1/providers", null, signal),
+    get("/api/v1/bedrock/regions", null, signal),
+    load(true),
+  ]);
+  fill(chips, chipButtons(caps.data));
+  const names = provs.data.filter((p) => !p.is_catalog).map((p) => p.name);
+  if (bedrock.enabled) names.push("bedrock");
+  fill(providerList, names.sort().map((n) => h("option", {value: n})));
+}

@@ -1,0 +1,161 @@
+// Changes: the recent persisted feed (GET /api/v1/events), then every new event from the live
+// stream as it is committed, newest first; filtered by kind and provider (kept in the URL).
+
+import {get, modelPath} from "../api.js";
+import {debounce, fill, h, notice} from "../elements.js";
+import {count, decimal, ms, stamp, value} from "../format.js";
+import {feed} from "../feed.js";
+
+export const title = "Changes";
+
+const WINDOW = 200;  // events read per step back through the stored feed
+const MAX_SHOWN = 500;
+
+function list(text) {
+  return (text || "").split(",").map((s) => s.trim()).filter(Boolean);
+}
+
+function summary(e) {
+  const d = e.data || {};
+  switch (e.kind) {
+    case "added":
+      return [d.model?.kind, d.model?.limits?.context_window ? `${count(d.model.limits.context_window)} tokens` : null]
+        .filter(Boolean).join(" · ");
+    case "updated": {
+      const fields = Object.keys(d.diff || {});
+      return fields.length ? `${fields.slice(0, 4).join(", ")}${fields.length > 4 ? ` and ${fields.length - 4} more` : ""}` : "";
+    }
+    case "capabilities_changed":
+      return [d.gained?.length ? `gained ${d.gained.join(", ")}` : null, d.lost?.length ? `lost ${d.lost.join(", ")}` : null]
+        .filter(Boolean).join("; ");
+    case "deprecated":
+      return `${d.previous_status || "—"} → ${d.status}${d.deprecation_date ? ` (from ${d.deprecation_date})` : ""}`;
+    case "capability_added":
+    case "capability_removed":
+      return d.capability || "";
+    case "models_refreshed":
+      return `${count(d.total)} models: +${d.added} ~${d.updated} −${d.removed}`;
+    case "status_changed":
+      return `${d.old} → ${d.new}${d.reason ? `: ${d.reason}` : ""}`;
+    case "retiring_soon":
+      return `${d.date_kind || "retirement"} on ${d.date} (${d.days_left} days)${d.successor ? `; successor ${d.successor}` : ""}`;
+    case "reconciliation_changed":
+      return Object.entries(d.counts || {}).map(([k, n]) => `${n} ${k}`).join(", ");
+    case "benchmark_completed": {
+      const s = d.summary;
+      const where = d.region ? `${d.region}: ` : "";
+      return s ? `${where}TTFT ${ms(s.ttft_ms)}, ${decimal(s.output_tokens_per_s, 1)} tokens/s, latency ${ms(s.latency_ms)}`
+        : `${where}no sample${d.error ? `: ${d.error}` : ""}`;
+    }
+    case "benchmark_regressed":
+      return `${d.region ? `${d.region}: ` : ""}` + Object.entries(d.metrics || {})
+        .map(([metric, m]) => `${metric} ${decimal(m.baseline, 1)} → ${decimal(m.now, 1)}`).join(", ");
+    default:
+      return "";
+  }
+}
+
+/** "13:40:02" today, "11-29 13:40:02" on another day. */
+function clock(t) {
+  const full = stamp(t);
+  return full.slice(0, 10) === stamp(Date.now() / 1000).slice(0, 10) ? full.slice(11) : full.slice(5);
+}
+
+function item(e, fresh) {
+  const diff = e.kind === "updated" && e.data?.diff ? Object.entries(e.data.diff) : [];
+  return h("li", {class: ["event", fresh ? "fresh" : null], dataset: {id: String(e.id), kind: e.kind}},
+    h("div", {class: "line"},
+      h("time", {datetime: e.time, title: stamp(e.time)}, clock(e.time)),
+      h("span", {class: `badge ${e.kind}`}, e.kind.replaceAll("_", " ")),
+      e.model_id ? h("a", {href: `/ui/models/${modelPath(e.model_id)}`}, e.model_id)
+        : h("span", {class: "provider"}, e.provider || ""),
+      h("span", {class: "what"}, summary(e))),
+    diff.length ? h("details", {}, h("summary", {}, "diff"),
+      h("table", {class: "diff"}, h("tbody", {}, diff.map(([path, [before, after]]) => h("tr", {},
+        h("th", {scope: "row"}, path), h("td", {class: "before"}, h("del", {}, value(before))),
+        h("td", {class: "after"}, h("ins", {}, value(after))))))))
+      : null);
+}
+
+export async function render(ctx) {
+  const {main, params, signal, config} = ctx;
+  const kinds = new Set(list(params.get("kinds")));
+  const providers = new Set(list(params.get("provider")));
+  const matches = (e) => (!kinds.size || kinds.has(e.kind)) && (!providers.size || providers.has(e.provider));
+  const feedList = h("ol", {class: "feed", role: "log", "aria-label": "Change events, newest first"});
+  const state = h("p", {class: "summary", role: "status"});
+  const more = h("p", {class: "more"});
+  const shown = new Set();
+  let oldest = null;  // the lowest event id the stored feed has been read from
+
+  function insert(e, fresh) {
+    if (shown.has(e.id) || !matches(e)) return;
+    shown.add(e.id);
+    const node = item(e, fresh);
+    const after = [...feedList.children].find((li) => Number(li.dataset.id) < e.id);
+    feedList.insertBefore(node, after || null);
+    while (feedList.children.length > MAX_SHOWN) {
+      shown.delete(Number(feedList.lastElementChild.dataset.id));
+      feedList.lastElementChild.remove();
+    }
+  }
+
+  function setFilter(name, values) {
+    const next = new URLSearchParams(params);
+    if (values) next.set(name, values);
+    else next.delete(name);
+    const text = next.toString();
+    ctx.navigate(`/ui/changes${text ? `?${text}` : ""}`, {replace: true});
+  }
+
+  const kindSelect = h("select", {id: "f-kind", onchange: (e) => setFilter("kinds", e.target.value)},
+    h("option", {value: ""}, "every kind"),
+    config.event_kinds.map((k) => h("option", {value: k, selected: kinds.size === 1 && kinds.has(k)}, k.replaceAll("_", " "))));
+  const providerInput = h("input", {id: "f-provider", list: "change-providers", value: params.get("provider") || "",
+    placeholder: "any (comma list)", autocomplete: "off",
+    oninput: debounce((e) => setFilter("provider", e.target.value.replace(/\s+/g, "")), 500)});
+  const providerNames = h("datalist", {id: "change-providers"});
+
+  fill(main,
+    h("div", {class: "page-head"}, h("h1", {}, "Changes"), state),
+    h("form", {class: "filters", onsubmit: (e) => e.preventDefault()},
+      h("div", {class: "grid"},
+        h("div", {class: "field"}, h("label", {for: "f-kind"}, "Kind"), kindSelect),
+        h("div", {class: "field"}, h("label", {for: "f-provider"}, "Provider"), providerInput),
+        providerNames)),
+    feedList,
+    more);
+
+  const off = feed.on((e) => insert(e, true));
+  ctx.onLeave(off);
+  const offState = feed.onState((s) => {
+    state.textContent = s === "live" ? "Live: new changes appear at the top as they are committed."
+      : "Connecting to the live feed…";
+    state.dataset.state = s;
+  });
+  ctx.onLeave(offState);
+
+  const filter = {kinds: [...kinds].join(","), provider: [...providers].join(",")};
+  async function older() {
+    const since = Math.max(0, oldest - WINDOW);
+    const page = await get("/api/v1/events", {...filter, since, limit: WINDOW}, signal);
+    page.data.filter((e) => e.id <= oldest).forEach((e) => insert(e, false));
+    oldest = since;
+    showMore();
+  }
+  function showMore() {
+    fill(more, oldest > 0 ? h("button", {type: "button", onclick: older}, "Older changes")
+      : feedList.children.length ? h("span", {class: "hint"}, "The start of the stored feed.") : null);
+    if (!feedList.children.length && oldest === 0) fill(more, notice("empty", "No change matches these filters yet."));
+  }
+
+  const [head, provs] = await Promise.all([get("/api/v1/events", {limit: 1}, signal), get("/api/v1/providers", null, signal)]);
+  fill(providerNames, provs.data.map((p) => h("option", {value: p.name})));
+  oldest = head.last_event_id + 1;
+  feed.recent.forEach((e) => insert(e, false));
+  // A rare filter may match nothing recent: look a few windows further back before giving up.
+  for (let step = 0; step < 5 && oldest > 0 && !signal.aborted; step++) {
+    await older();
+    if (feedList.children.length) break;
+  }
+}
