@@ -224,14 +224,15 @@ def history(ctx: click.Context, model_id: str, limit: int, as_json: bool) -> Non
 
 # -- compare --------------------------------------------------------------------------------------
 def compare_records(ids: list[str], records: list[dict[str, Any]]) -> dict[str, Any]:
-    """``{"ids", "fields": {field: [value per id]}, "differs": [fields]}`` from full records."""
+    """What ``GET /api/v1/models/compare`` answers, made here from full records: ``ids``,
+    ``fields`` (``field``, ``values`` in the order of ``ids``, ``differs``) and ``differing``."""
     flat = [dict(flatten({k: v for k, v in r.items() if k not in NOT_COMPARED})) for r in records]
-    names: list[str] = []
-    for one in flat:
-        names += [n for n in one if n not in names]
-    fields = {n: [one.get(n) for one in flat] for n in names}
-    differs = [n for n, values in fields.items() if n != "id" and any(v != values[0] for v in values[1:])]
-    return {"ids": ids, "fields": fields, "differs": differs}
+    names = list(dict.fromkeys(n for one in flat for n in one))
+    rows = []
+    for name in names:
+        values = [one.get(name) for one in flat]
+        rows.append({"field": name, "values": values, "differs": any(v != values[0] for v in values[1:])})
+    return {"ids": ids, "fields": rows, "differing": [row["field"] for row in rows if row["differs"]]}
 
 
 @click.command()
@@ -248,27 +249,27 @@ def compare(ctx: click.Context, model_ids: tuple[str, ...], all_fields: bool, as
     try:
         result = client.get("/api/v1/models/compare", {"ids": ",".join(ids)})
     except ClientError as exc:
-        if exc.status != 404:
+        # A service older than GET /api/v1/models/compare reads "compare" as a model id and answers
+        # that no such model exists: compare here, from each model's record.
+        if exc.status != 404 or "'compare'" not in exc.message:
             raise
-        # A service without GET /api/v1/models/compare (it reads "compare" as a model id): compare here.
         result = compare_records(ids, [client.get(f"/api/v1/models/{model_path(i)}", {"raw": "false"}) for i in ids])
     if as_json:
-        print_json(result)
+        print_json({k: v for k, v in result.items() if k != "models"})
         return
-    differs = set(result.get("differs", []))
     table = Table(box=None, pad_edge=False, header_style="bold")
     table.add_column("FIELD", no_wrap=True)
     for model_id in result.get("ids", ids):
         table.add_column(model_id, overflow="fold")
-    for field, values in result.get("fields", {}).items():
-        if field == "id" or (field not in differs and not all_fields):
+    for row in result.get("fields", []):
+        field, differs = row.get("field", ""), bool(row.get("differs"))
+        if field == "id" or (not differs and not all_fields):
             continue
-        style = "yellow" if field in differs else None
-        table.add_row(Text(("* " if field in differs else "  ") + field, style=style or ""),
-                      *[shown(v) for v in values])
+        table.add_row(Text(("* " if differs else "  ") + field, style="yellow" if differs else ""),
+                      *[shown(v) for v in row.get("values", [])])
     out = console()
     out.print(table)
-    out.print(f"{len(differs)} fields differ", style="dim")
+    out.print(f"{len(result.get('differing', []))} fields differ", style="dim")
 
 
 # -- providers and refresh ------------------------------------------------------------------------

@@ -72,7 +72,9 @@ def test_history_compare_and_events_after_a_change(live, simulator):
     other = next(i for i in service.index.ids() if i.startswith("openai/") and i != "openai/gpt-cli-test")
     compared = json.loads(run(server, "compare", "openai/gpt-cli-test", other, "--json").stdout)
     assert compared["ids"] == ["openai/gpt-cli-test", other]
-    assert compared["fields"]["id"] == ["openai/gpt-cli-test", other] and "provider_model_id" in compared["differs"]
+    rows = {row["field"]: row for row in compared["fields"]}
+    assert rows["id"]["values"] == ["openai/gpt-cli-test", other] and rows["id"]["differs"]
+    assert "provider_model_id" in compared["differing"] and not rows["provider"]["differs"]
     assert "provider_model_id" in run(server, "compare", "openai/gpt-cli-test", other).stdout
 
     lines = run(server, "events", "--json", "--kinds", "added", "--limit", "1000").stdout.splitlines()
