@@ -144,11 +144,11 @@ class ServiceCollector(Collector):
         for m in board.measurements() if board is not None else ():
             labels = [m.model_id, m.region or ""]
             if m.ttft_ms is not None:
-                ttft.add_metric(labels, m.ttft_ms / 1000)
+                ttft.add_metric(labels, round(m.ttft_ms / 1000, 6))
             if m.output_tokens_per_s is not None:
                 speed.add_metric(labels, m.output_tokens_per_s)
             if m.latency_ms is not None:
-                latency.add_metric(labels, m.latency_ms / 1000)
+                latency.add_metric(labels, round(m.latency_ms / 1000, 6))
         yield ttft
         yield speed
         yield latency
