@@ -36,6 +36,7 @@ from discovery.bedrock import (
     describe_regions,
     model_region_rows,
     rank_regions,
+    region_of,
     resolve_model,
     source_name,
 )
@@ -91,6 +92,8 @@ class BedrockRegionActor(pykka.ThreadingActor):
 
     # -- life cycle ------------------------------------------------------------------------------
     def on_start(self) -> None:
+        # Every log line of this actor's thread names its region's source (lives as long as the thread).
+        logger.contextualize(provider=self.source).__enter__()
         self._proxy = self.actor_ref.proxy()
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=self.config.fail_max, reset_timeout=self.config.reset_timeout, name=self.source,
@@ -192,6 +195,11 @@ class BedrockRegionActor(pykka.ThreadingActor):
         return self._last_answer[1]
 
     def _run_refresh(self, ticket: RefreshTicket) -> None:
+        """On the I/O thread: the refresh, with its region's source and run id on every log line it makes."""
+        with logger.contextualize(provider=self.source, run_id=ticket.run_id):
+            self._fetch_and_commit(ticket)
+
+    def _fetch_and_commit(self, ticket: RefreshTicket) -> None:
         """On the I/O thread: fetch through the breaker, hand the result to the catalog."""
         started = time.monotonic()
         outcome: RefreshOutcome | None = None
@@ -226,6 +234,7 @@ class BedrockRegionActor(pykka.ThreadingActor):
         finally:
             if outcome is None:
                 outcome = RefreshOutcome(ticket.run_id, self.source, "failed", error="abandoned")
+            self.view.telemetry.refresh_finished(self.source, outcome.outcome, time.monotonic() - started)
             try:
                 # The ticket resolves there, after the status is published: a waiter reads it fresh.
                 self._proxy.refresh_finished(ticket, outcome, unavailable, count)
@@ -343,10 +352,55 @@ def discover_bedrock_regions(service: Any, settings: Settings) -> None:
         service.bedrock_discovery.start()
 
 
+# A region's status in the words every other provider's status uses (GET /api/v1/providers, /metrics).
+REGION_HEALTH = {"starting": "unknown", "available": "healthy", "failing": "unhealthy", "circuit_open": "unavailable",
+                 "unavailable": "unavailable"}
+
+
 class BedrockQueries:
     """The service's Bedrock questions; mixed into Service, which provides index, supervisor and settings."""
 
     bedrock_board: RegionBoard | None = None
+
+    def bedrock_sources(self) -> list[str]:
+        """``bedrock@<region>`` of every watched region, sorted (empty with Bedrock off)."""
+        board = self.bedrock_board
+        return [source_name(r) for r in sorted(board.snapshot())] if board is not None else []
+
+    def bedrock_provider_rows(self, actor_states: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+        """Each watched region as a provider of its own, as ``GET /api/v1/providers`` lists them (no actor is asked)."""
+        board = self.bedrock_board
+        if board is None:
+            return []
+        config = self.settings.bedrock  # type: ignore[attr-defined]
+        out = []
+        for region, st in sorted(board.snapshot().items()):
+            name = source_name(region)
+            sup = (actor_states or {}).get(name, {})
+            status = sup["state"] if sup.get("state") in ("failed", "restarting") else REGION_HEALTH.get(st.status, st.status)
+            out.append({
+                "name": name, "format": "bedrock", "is_catalog": False, "region": region, "status": status,
+                "status_reason": st.reason, "region_status": st.status,
+                "breaker": {"state": st.breaker_state, "fail_counter": None, "fail_max": config.fail_max,
+                            "reset_timeout": config.reset_timeout},
+                "consecutive_failures": None, "refreshing": None, "last_outcome": None,
+                "refresh_interval": config.refresh_interval, "next_refresh_at": st.next_refresh_at, "actor": sup,
+                "last_refresh_at": st.last_refresh_at, "last_success_at": st.last_success_at,
+                "last_error": st.last_error, "reported_models": st.model_count, "model_count": st.model_count or 0,
+            })
+        return out
+
+    def bedrock_region_health(self, source: str) -> dict[str, Any]:
+        """A region's health in the shape of a provider's health record, from its board status."""
+        board = self.bedrock_board
+        st = board.get(region_of(source) or "") if board is not None else None
+        if st is None:
+            raise KeyError(source)
+        return {"name": source, "breaker": st.breaker_state, "status": REGION_HEALTH.get(st.status, st.status),
+                "reason": st.reason, "last_check_at": st.last_refresh_at,
+                "last_latency_ms": round(st.latency * 1000, 1) if st.latency is not None else None,
+                "error_rate": None, "uptime": None, "window_seconds": None, "consecutive_failures": None,
+                "consecutive_successes": None, "thresholds": None, "history": []}
 
     def bedrock_regions(self) -> list[dict[str, Any]]:
         """Every watched region: status, latency EWMA, model count, last error (no actor is asked)."""

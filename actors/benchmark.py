@@ -244,15 +244,33 @@ class BenchmarkActor(pykka.ThreadingActor):
         run = BenchmarkRun(ticket.run_id, self.provider, self.region, ticket.trigger, time.time())
         try:
             run = self._measure(ticket, run)
+        except pykka.ActorDeadError:
+            # The service is stopping (the writer is gone): the run row stays 'running' and the
+            # next start marks it interrupted. Nothing went wrong with the run itself.
+            logger.info("benchmark run {} of {} stopped with the service", ticket.run_id, self.source)
+            self._abandon(ticket, run)
+            return
         except Exception as exc:
             logger.opt(exception=exc).warning("benchmark run {} of {} failed", ticket.run_id, self.source)
             run = replace(run, outcome=records.FAILED, finished_at=time.time(), error=f"{type(exc).__name__}: {exc}")
         try:
             self._submit(run_final(run))
+        except pykka.ActorDeadError:
+            logger.info("benchmark run {} of {} ended as the service stopped; its row is marked interrupted "
+                        "at the next start", run.id, self.source)
         except Exception:
             logger.exception("benchmark run {} of {}: the final row could not be written", run.id, self.source)
         if not ticket.future.done():
             ticket.future.set_result(run)
+        try:
+            self._proxy.run_finished(ticket, run)
+        except pykka.ActorDeadError:
+            pass
+
+    def _abandon(self, ticket: BenchmarkTicket, run: BenchmarkRun) -> None:
+        if not ticket.future.done():
+            ticket.future.set_result(replace(run, outcome=records.FAILED, finished_at=time.time(),
+                                             error="the service stopped during the run"))
         try:
             self._proxy.run_finished(ticket, run)
         except pykka.ActorDeadError:

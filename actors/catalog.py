@@ -14,6 +14,7 @@ from loguru import logger
 
 from actors.heap import release_free_memory
 from actors.scheduling import schedule
+from actors.telemetry import Telemetry
 from discovery import store
 from discovery.benchmark.board import PerformanceBoard
 from discovery.benchmark.records import BenchmarkReport
@@ -127,6 +128,8 @@ class CatalogView:
         # Reconciliation findings and each live source's missing models, swapped like the index.
         self.findings: Findings = Reconciler().snapshot()
         self.missing: dict[str, dict[str, tuple[float, int]]] = {}
+        # Counters for /metrics (refresh outcomes, events, webhook deliveries): web.metrics reads them.
+        self.telemetry = Telemetry()
 
     def publish(self, index: CatalogIndex, changed: Optional[set[str]] = None) -> None:
         with self._lock:
@@ -409,12 +412,13 @@ class CatalogActor(pykka.ThreadingActor):
             self._publish_findings()
             self.view.publish_memos(self.state.memos(accepted))
         for snap, outcome in zip(snapshots, outcomes):
+            log = logger.bind(provider=snap.source, run_id=snap.run_id)
             if outcome.outcome != store.SUCCEEDED:
-                logger.warning("refresh {} of {} refused: {}", snap.run_id, snap.source, outcome.error)
+                log.warning("refresh {} of {} refused: {}", snap.run_id, snap.source, outcome.error)
                 self._fail(snap.source, snap.run_id, outcome.error or "refused")
             elif outcome.added or outcome.updated or outcome.removed:
-                logger.info("{}: +{} ~{} -{} (run {})", snap.source, outcome.added, outcome.updated,
-                            outcome.removed, snap.run_id)
+                log.info("{}: +{} ~{} -{} (run {})", snap.source, outcome.added, outcome.updated,
+                         outcome.removed, snap.run_id)
         if accepted:
             # What the commit wrote to the provider rows, without reading them back.
             rows = dict(self.view.provider_rows)
@@ -497,6 +501,8 @@ class CatalogActor(pykka.ThreadingActor):
         self.view.provider_rows = rows
 
     def _announce(self, events: list[store.StoredEvent]) -> None:
+        if events:
+            self.view.telemetry.events_committed(e.kind for e in events)
         if events and self.notifier is not None:
             self.notifier.publish(ChangeBatch(tuple(events)))
 

@@ -175,6 +175,8 @@ class ProviderActor(pykka.ThreadingActor):
 
     # -- life cycle ------------------------------------------------------------------------------
     def on_start(self) -> None:
+        # Every log line of this actor's thread names its provider (the context lives as long as the thread).
+        logger.contextualize(provider=self.config.name).__enter__()
         self._proxy = self.actor_ref.proxy()
         self.session = requests.Session()
         self.client = self._client or client_for(self.config, session=self.session)
@@ -280,6 +282,11 @@ class ProviderActor(pykka.ThreadingActor):
         self._io.submit(self._run_refresh, ticket)
 
     def _run_refresh(self, ticket: RefreshTicket) -> None:
+        """On the I/O thread: the refresh, with its provider and run id on every log line it makes."""
+        with logger.contextualize(provider=self.config.name, run_id=ticket.run_id):
+            self._fetch_and_commit(ticket)
+
+    def _fetch_and_commit(self, ticket: RefreshTicket) -> None:
         """On the I/O thread: fetch through the breaker, hand the result to the catalog."""
         # The last accepted answer: an equal body, or equal items, cost no normalizing. Right after
         # a start the catalog may still be loading them: wait here, before the request is made.
@@ -319,6 +326,7 @@ class ProviderActor(pykka.ThreadingActor):
             if not ticket.future.done():
                 ticket.future.set_result(outcome)
             latency = (time.monotonic() - started) * 1000
+            self.view.telemetry.refresh_finished(self.config.name, outcome.outcome, latency / 1000)
             try:
                 self._proxy.refresh_finished(ticket, outcome, failure.kind if failure else None, latency)
             except pykka.ActorDeadError:

@@ -134,6 +134,10 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
     def provider_names(self) -> list[str]:
         return [p.name for p in self.settings.providers if p.enabled]
 
+    def source_names(self) -> list[str]:
+        """Every refreshable source: the providers, then each watched Bedrock region (``bedrock@<region>``)."""
+        return self.provider_names() + self.bedrock_sources()
+
     def providers(self) -> list[dict[str, Any]]:
         """Every provider's status: actor view (breaker, in-flight) merged with stored history."""
         rows = self.view.provider_rows
@@ -161,11 +165,11 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
                 "model_count": index.provider_count(name),
             })
             out.append(entry)
-        return out
+        return out + self.bedrock_provider_rows(states)  # each region is a source of its own
 
     # -- refresh ---------------------------------------------------------------------------------
     def _provider_ref(self, name: str) -> Optional[pykka.ActorRef]:
-        if name not in self.provider_names():
+        if name not in self.provider_names() and name not in self.bedrock_sources():
             raise UnknownProvider(name)
         return self.supervisor.ref(name).get(timeout=self.settings.ask_timeout)
 
@@ -190,6 +194,8 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
 
     def health(self, name: str, history: int = 50) -> dict[str, Any]:
         """One provider's health record and its recent checks."""
+        if name in self.bedrock_sources():
+            return self.bedrock_region_health(name)
         return self._provider_proxy(name).health_record(history).get(timeout=self.settings.ask_timeout)
 
     def refresh_all(self, trigger: str = "manual") -> list[RefreshTicket]:
@@ -199,7 +205,7 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
     def refresh_many(self, trigger: str = "manual") -> tuple[list[RefreshTicket], list[dict[str, Any]]]:
         """Refresh every provider: the tickets, and the providers skipped with why (``reason``)."""
         tickets, skipped = [], []
-        for name in self.provider_names():
+        for name in self.source_names():
             try:
                 tickets.append(self.refresh(name, trigger))
             except RefreshRateLimited as exc:
@@ -251,6 +257,12 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
     def unregister_stream(self, wake: Any) -> None:
         with self._streams_lock:
             self._streams.discard(wake)
+
+    def open_streams(self) -> int:
+        """Event streams open now, over every server of this service (each hub's ``stream_count``)."""
+        with self._streams_lock:
+            hubs = list(self._streams)
+        return sum(getattr(hub, "stream_count", 0) for hub in hubs)
 
     def begin_shutdown(self) -> None:
         """End every open stream now; called before the HTTP server drains its threads."""
@@ -329,7 +341,7 @@ def start_service(settings: Settings, clients: Optional[dict] = None,
     # Before any provider starts: webhooks resume from their cursors, then follow new commits.
     # Each actor connects in on_start; wait for one to be up before the next starts.
     service.reader.last_event_id().get(timeout=settings.ask_timeout)
-    webhooks_ref = WebhookDispatcherActor.start(settings, service.notifier)
+    webhooks_ref = WebhookDispatcherActor.start(settings, service.notifier, service.view.telemetry)
     service._refs.append(webhooks_ref)
     service.webhooks = WebhookAdmin(webhooks_ref.proxy(), settings)
     service.webhooks.list_all()

@@ -198,10 +198,11 @@ class _FeedScan:
 class WebhookDispatcherActor(pykka.ThreadingActor):
     """Delivers committed events to webhook subscriptions: batched, signed, retried, dead-lettered."""
 
-    def __init__(self, settings: Settings, notifier: Any = None):
+    def __init__(self, settings: Settings, notifier: Any = None, telemetry: Any = None):
         super().__init__()
         self.settings = settings
         self._notifier = notifier
+        self._telemetry = telemetry  # actors.telemetry.Telemetry: delivery counters for /metrics
         self._hooks: dict[str, _Hook] = {}
         self._pool: concurrent.futures.ThreadPoolExecutor | None = None
         self._self: Any = None
@@ -429,6 +430,7 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
         if hook.generation != generation:
             self._kick(hook)  # replayed meanwhile: this result is about the old position
             return
+        was_dead = hook.state == subs.DEAD_LETTER
         try:
             self._record(hook, delivery, result)
         except peewee.PeeweeException:
@@ -437,6 +439,9 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
             logger.exception("webhook {}: could not record delivery {}", hook.id, delivery.delivery_id)
             if result.ok:
                 hook.cursor, hook.attempts = max(hook.cursor, delivery.ack_to), 0
+        if self._telemetry is not None:
+            self._telemetry.delivery_finished(result.ok, delivery.attempt,
+                                              not was_dead and hook.state == subs.DEAD_LETTER)
         if hook.state != subs.ACTIVE:
             return  # paused or dead-lettered: a resume or replay starts it again
         if result.ok:

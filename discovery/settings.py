@@ -230,6 +230,11 @@ class Settings:
     event_retention_count: int = 1_000_000
     event_retention_interval: float = 3600.0
     demo: bool = False
+    # Logs on stderr: "text" (one line each) or "json" (one object a line: time, level, message,
+    # logger, request_id, provider, run_id); level as DISCOVERY_LOG_LEVEL; one access line per request.
+    log_format: str = "text"
+    log_level: str = "INFO"
+    access_log: bool = True
     # Order in which catalogs fill what a live list leaves unknown (source names, then
     # "heuristic"); empty: models.dev-format sources, then LiteLLM-format ones, then the id heuristic.
     enrichment_precedence: tuple[str, ...] = ()
@@ -261,6 +266,7 @@ class Settings:
 
 SERVICE_KEYS = {f.name: f.type for f in fields(Settings) if f.name not in ("providers", "bedrock", "benchmarks")}
 PROVIDER_KEYS = {f.name: f.type for f in fields(ProviderConfig) if f.name not in ("name", "options")}
+LOG_FORMATS = ("text", "json")
 # Keys that must never be configured from the file: keys belong in the environment.
 FORBIDDEN_KEYS = {"api_key", "token", "secret", "password"}
 # Service keys read only from the environment (DISCOVERY_<KEY>), never from the file.
@@ -385,6 +391,8 @@ def load_settings(
     kwargs["bedrock"] = load_bedrock_settings(data.get("bedrock"), env)
     kwargs["benchmarks"] = load_benchmark_settings(data.get("benchmarks"), env)
     kwargs.update(overrides)
+    if kwargs.get("log_format", "text") not in LOG_FORMATS:
+        raise SettingsError(f"service.log_format: must be one of {', '.join(LOG_FORMATS)}, got {kwargs['log_format']!r}")
     for key, low in (("http_threads", 1), ("sse_max_streams", 1), ("max_request_body", 1024)):
         if key in kwargs and kwargs[key] < low:
             raise SettingsError(f"service.{key}: must be at least {low}, got {kwargs[key]}")

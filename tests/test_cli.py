@@ -7,14 +7,23 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import requests
 
 from tests.conftest import wait_for
 
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def checkout_env(**extra: str) -> dict[str, str]:
+    """The environment of a subprocess that runs this checkout's code (not an installed copy)."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]),
+            **extra}
+
 
 def start_serve(tmp_path, *args):
-    env = {**os.environ, "DISCOVERY_LOG_LEVEL": "INFO"}
+    env = checkout_env(DISCOVERY_LOG_LEVEL="INFO")
     proc = subprocess.Popen(
         [sys.executable, "-m", "web.cli", "serve", "--port", "0", "--database", f"sqlite:///{tmp_path/'d.db'}", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
@@ -59,7 +68,7 @@ def test_bad_settings_file_exits_2_with_a_clear_message(tmp_path):
     cfg = tmp_path / "bad.toml"
     cfg.write_text("[service]\nport = 'x'\n")
     proc = subprocess.run([sys.executable, "-m", "web.cli", "serve", "--config", str(cfg)],
-                          capture_output=True, text=True, timeout=30, cwd=tmp_path)
+                          capture_output=True, text=True, timeout=30, cwd=tmp_path, env=checkout_env())
     assert proc.returncode == 2 and "service.port" in proc.stderr
 
 
@@ -86,7 +95,7 @@ def test_a_busy_port_fails_at_once_in_one_line_before_anything_starts(tmp_path):
         port = busy.getsockname()[1]
         proc = subprocess.run([sys.executable, "-m", "web.cli", "serve", "--port", str(port), "--database",
                                f"sqlite:///{tmp_path / 'd.db'}"], capture_output=True, text=True, timeout=30,
-                              cwd=tmp_path, env={**os.environ, "DISCOVERY_LOG_LEVEL": "info"})
+                              cwd=tmp_path, env=checkout_env(DISCOVERY_LOG_LEVEL="info"))
     assert proc.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "Traceback" not in proc.stderr
     assert "catalog loaded" not in proc.stderr and not (tmp_path / "d.db").exists()
@@ -95,7 +104,7 @@ def test_a_busy_port_fails_at_once_in_one_line_before_anything_starts(tmp_path):
 def test_log_level_in_any_case_and_stdlib_logging_reach_the_log(tmp_path):
     for level in ("debug", "Warning", "INFO"):
         help_run = subprocess.run([sys.executable, "-m", "web.cli", "--help"], capture_output=True, text=True,
-                                  timeout=30, env={**os.environ, "DISCOVERY_LOG_LEVEL": level})
+                                  timeout=30, env=checkout_env(DISCOVERY_LOG_LEVEL=level))
         assert help_run.returncode == 0 and "serve" in help_run.stdout, help_run.stderr
     proc, url = start_serve(tmp_path)
     lines: list[str] = []
@@ -113,3 +122,68 @@ def test_log_level_in_any_case_and_stdlib_logging_reach_the_log(tmp_path):
     assert "uvicorn.error: " in err  # uvicorn's own lines, through loguru
     # Without an admin token, start-up says once that changes are accepted from loopback only.
     assert err.count("no admin token configured") == 1
+
+
+def test_json_logs_are_one_object_a_line_with_request_ids_provider_and_run_id(tmp_path):
+    import json
+
+    proc, url = start_serve(tmp_path, "--log-format", "json")
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()
+    try:
+        answer = requests.get(f"{url}/healthz", headers={"X-Request-ID": "probe-42"}, timeout=5)
+        assert answer.headers["X-Request-ID"] == "probe-42"
+        made = requests.get(f"{url}/healthz", headers={"X-Request-ID": "no spaces allowed"}, timeout=5)
+        assert made.headers["X-Request-ID"] != "no spaces allowed" and len(made.headers["X-Request-ID"]) == 32
+        proc.send_signal(signal.SIGUSR1)
+        wait_for(lambda: any('"logger": "pykka"' in line for line in lines), what="the thread dump")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=15)
+    wait_for(lambda: any("stopped" in line for line in lines), what="the last log line")
+    assert code == 0
+    records = [json.loads(line) for line in lines if line.strip()]  # every line is one JSON object
+    assert all({"time", "level", "message", "logger"} <= set(r) for r in records)
+    assert records[0]["time"].endswith("Z")
+    loggers = {r["logger"] for r in records}
+    assert {"pykka", "uvicorn.error", "web.access"} <= loggers
+    access = [r for r in records if r["logger"] == "web.access" and r.get("request_id") == "probe-42"]
+    assert len(access) == 1 and access[0]["http_status"] == 200 and access[0]["http_route"] == "/healthz"
+    assert any(r.get("provider") and r.get("run_id") for r in records)
+
+
+def test_library_records_reach_the_json_sink_redacted():
+    import io
+    import json
+    import logging
+
+    from loguru import logger
+
+    from web.logs import configure_logging
+
+    out = io.StringIO()
+    try:
+        configure_logging("INFO", "json", stream=out)
+        for name in ("botocore.credentials", "urllib3.connectionpool", "uvicorn.error", "pykka"):
+            logging.getLogger(name).warning("leaked key sk-proj-abcdefghijklmnopqrstuvwx in %s", name)
+        logger.bind(provider="openai", run_id=7).info("hello")
+    finally:
+        logger.remove()
+        logger.add(sys.stderr)
+        logging.basicConfig(force=True)
+    records = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [r["logger"] for r in records[:4]] == ["botocore.credentials", "urllib3.connectionpool", "uvicorn.error",
+                                                  "pykka"]
+    assert all("sk-proj" not in r["message"] and "[REDACTED]" in r["message"] for r in records[:4])
+    assert records[4]["provider"] == "openai" and records[4]["run_id"] == 7
+
+
+def test_the_demo_discovers_every_wire_format_the_simulator_serves(simulator):
+    from discovery.simulator.formats import FORMATS_BY_PROVIDER
+    from web.demo import demo_bedrock, demo_providers
+
+    served = {route for route in FORMATS_BY_PROVIDER if "@" not in route and route != "ec2"}
+    demo = demo_providers(simulator)
+    assert {p.format for p in demo} >= served - {"openai_compatible"} and "azure" in {p.format for p in demo}
+    assert "openai_compatible" in {p.format for p in demo}
+    assert demo_bedrock(simulator).enabled

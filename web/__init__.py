@@ -34,6 +34,10 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
         app.config.update(test_config)
     app.extensions["discovery"] = service
     register_error_handlers(app)
+    from web import access, metrics
+
+    access.install(app)  # first: every request, refused ones too, carries its X-Request-ID
+    metrics.install(app, service)  # GET /metrics, from a registry of this app's own
     from web import (
         about,
         apidocs,

@@ -18,15 +18,16 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     """200 once the service is ready: the last committed catalog is loaded and one refresh round
-    has been attempted since start (every enabled provider's first refresh has finished,
-    succeeded or failed, or its actor has failed for good); 503 before, saying what is pending.
-    An empty catalog after that round is ready too: it is what the providers answered.
+    has been attempted since start (every enabled provider's and watched Bedrock region's first
+    refresh has finished, succeeded or failed, or its actor has failed for good); 503 before,
+    saying what is pending. An empty catalog after that round is ready too: it is what the
+    providers answered.
     """
     svc = service()
     loaded = svc.view.ready.is_set()
     started = svc.started_at or 0
-    rows = svc.view.provider_rows
-    names = svc.provider_names()
+    rows = {**svc.view.provider_rows, **{r["source"]: r for r in svc.bedrock_regions()}}
+    names = svc.source_names()
 
     def since_start(name: str, field: str) -> bool:
         return (rows.get(name, {}).get(field) or 0) >= started

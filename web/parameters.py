@@ -61,11 +61,9 @@ def values(name: str, args: Optional[Mapping[str, Any]] = None) -> list[str]:
 def known_providers(service: Any) -> set[str]:
     """Provider names a filter may use: the configured ones, those the catalogs list, and Bedrock
     with each watched region's source (``bedrock@us-east-1``)."""
-    names = set(service.provider_names()) | set(service.index.providers())
-    board = getattr(service, "bedrock_board", None)
-    if board is not None:
+    names = set(service.source_names()) | set(service.index.providers())
+    if getattr(service, "bedrock_board", None) is not None:
         names.add("bedrock")
-        names.update(f"bedrock@{region}" for region in board.snapshot())
     return names
 
 

@@ -17,6 +17,8 @@ from typing import Any, Callable, Optional
 import uvicorn
 from a2wsgi import WSGIMiddleware
 
+from web.access import AccessLayer
+from web.metrics import EXTENSION as METRICS
 from web.stream import STREAM_PATH, StreamHub, send_json_error
 
 
@@ -33,6 +35,9 @@ class DiscoveryASGI:
         self.max_body = settings.max_request_body
         self.wsgi = WSGIMiddleware(flask_app, workers=threads or settings.http_threads)
         self.hub = StreamHub(service)
+        # Request ids, the access log and request durations, around both the app and the stream.
+        self.access = AccessLayer(self._http, flask_app, flask_app.extensions.get(METRICS),
+                                  log=getattr(settings, "access_log", True), streams=(STREAM_PATH,))
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         kind = scope["type"]
@@ -41,6 +46,9 @@ class DiscoveryASGI:
             return
         if kind != "http":
             return  # no websockets here: returning closes the connection
+        await self.access(scope, receive, send)
+
+    async def _http(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["path"] == STREAM_PATH or scope["path"] == STREAM_PATH + "/":
             await self.hub(scope, receive, send)
             return

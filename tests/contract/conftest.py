@@ -27,6 +27,11 @@ TIMED_OUT: Counter[str] = Counter()
 STATUSES: Counter[tuple[str, int]] = Counter()
 CATALOG_PROVIDERS = ("openai", "anthropic", "mistral")
 KEY_ENV = "DISCOVERY_CONTRACT_TEST_KEY"
+REGIONS = ("us-east-1", "eu-west-1")
+# Dummy credentials for real boto3 against the simulator, and none of the developer's own AWS set-up.
+AWS_ENV = {"AWS_ACCESS_KEY_ID": "AKIDCONTRACTTEST", "AWS_SECRET_ACCESS_KEY": "contract-secret-not-real",
+           "AWS_DEFAULT_REGION": "us-east-1", "AWS_CONFIG_FILE": "/nonexistent/aws-config",
+           "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials", "AWS_EC2_METADATA_DISABLED": "true"}
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +50,17 @@ def simulator_module():
 
 @pytest.fixture(scope="module")
 def contract_service(tmp_path_factory, simulator_module):
-    """openai, anthropic and openrouter live, models.dev as a catalog; every one refreshed once.
+    """openai, anthropic and openrouter live, models.dev as a catalog, Bedrock in two regions; every
+    one refreshed once.
     Both tokens are set (an anonymous read is a 401); OpenAI's gpt-4o-mini may be benchmarked,
     against a simulator that streams fast."""
     from actors.service import start_service
-    from discovery.settings import BenchmarkSettings, BenchmarkTarget
+    from discovery.settings import BedrockSettings, BenchmarkSettings, BenchmarkTarget
 
     sim = simulator_module
     os.environ[KEY_ENV] = "contract-key-for-the-simulator"
+    saved = {name: os.environ.get(name) for name in AWS_ENV}
+    os.environ.update(AWS_ENV)
     common = dict(refresh_interval=3600.0, timeout=2.0, retries=0, health_check_interval=0,
                   manual_refresh_per_minute=10_000, api_key_env=KEY_ENV)
     providers = (
@@ -66,7 +74,10 @@ def contract_service(tmp_path_factory, simulator_module):
     benchmarks = BenchmarkSettings(samples=1, max_output_tokens=8, start_delay=3600.0, interval=86400.0,
                                    targets=(BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4o-mini",)),))
     settings = Settings(providers=providers, database_url=f"sqlite:///{db}", admin_token=ADMIN_TOKEN,
-                        read_token=READ_TOKEN, benchmarks=benchmarks, batch_max_delay=0.01, restart_backoff=0.05,
+                        read_token=READ_TOKEN, benchmarks=benchmarks,
+                        bedrock=BedrockSettings(enabled=True, regions=REGIONS, refresh_interval=3600.0, timeout=3.0,
+                                                endpoint_url=sim.url + "/bedrock/{region}",
+                                                ec2_endpoint_url=sim.url + "/ec2"), batch_max_delay=0.01, restart_backoff=0.05,
                         # schemathesis registers subscriptions to a documentation address: give up fast.
                         webhook_timeout=1.0, webhook_max_attempts=1)
     service = start_service(settings)
@@ -77,6 +88,8 @@ def contract_service(tmp_path_factory, simulator_module):
     finally:
         service.stop()
         os.environ.pop(KEY_ENV, None)
+        for name, value in saved.items():
+            os.environ.pop(name) if value is None else os.environ.__setitem__(name, value)
         assert not pykka.ActorRegistry.get_all(), "actors left running after the contract tests"
 
 

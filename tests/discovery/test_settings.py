@@ -55,3 +55,13 @@ def test_http_limits_are_checked_and_tokens_come_only_from_the_environment(tmp_p
         load_settings(cfg, environ={})
     loaded = load_settings(None, environ={"DISCOVERY_READ_TOKEN": "r" * 20, "DISCOVERY_SSE_MAX_STREAMS": "7"})
     assert loaded.read_token == "r" * 20 and loaded.sse_max_streams == 7 and "r" * 20 not in repr(loaded)
+
+
+def test_log_format_is_text_or_json(tmp_path):
+    import pytest
+
+    from discovery.settings import SettingsError, load_settings
+
+    assert load_settings(environ={"DISCOVERY_LOG_FORMAT": "json"}).log_format == "json"
+    with pytest.raises(SettingsError, match="log_format"):
+        load_settings(environ={"DISCOVERY_LOG_FORMAT": "xml"})

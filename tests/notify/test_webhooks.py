@@ -206,3 +206,27 @@ def test_delivery_that_times_out_is_retried_and_then_acknowledged(start_service,
     deliveries = client.get(f"/api/v1/subscriptions/{sub['id']}", headers=AUTH).get_json()["deliveries"]
     first = deliveries[-1]
     assert first["outcome"] == "failed" and "Timeout" in first["error"] and first["status_code"] is None
+
+
+def test_deliveries_retries_and_dead_letters_show_in_metrics(start_service, simulator, receiver):
+    from prometheus_client.parser import text_string_to_metric_families
+
+    service = start_service(openai_source(simulator), **{**NOTIFY_SETTINGS, "webhook_max_attempts": 3})
+    wait_for(lambda: service.last_event_id() > 0, what="the first refresh's events")
+    client = create_app(service).test_client()
+
+    def counts() -> dict[tuple, float]:
+        text = client.get("/metrics").get_data(as_text=True)
+        return {(s.name, s.labels.get("outcome")): s.value for f in text_string_to_metric_families(text)
+                for s in f.samples if s.name.startswith("discovery_webhook_")}
+
+    flaky = receiver(plan=lambda n: 500 if n == 1 else 200)
+    dead = receiver(plan=lambda n: 500)
+    subscribe(client, flaky.url, since=0)
+    subscribe(client, dead.url, since=0)
+    wait_for(lambda: flaky.acked_ids() and len(dead.all_posts()) >= 3, timeout=20, what="a retry and a dead letter")
+    wait_for(lambda: counts()[("discovery_webhook_dead_letters_total", None)] == 1, what="the dead letter counted")
+    seen = counts()
+    assert seen[("discovery_webhook_deliveries_total", "delivered")] >= 1
+    assert seen[("discovery_webhook_deliveries_total", "failed")] == 1 + 3
+    assert seen[("discovery_webhook_retries_total", None)] >= 1 + 2

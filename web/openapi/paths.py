@@ -385,6 +385,9 @@ def _operations() -> dict[str, dict[str, Any]]:
             "health.readyz", "service", "Readiness: the catalog loaded and one refresh round attempted",
             {200: json_body(ref("Readiness"), "ready"), 503: json_body(ref("Readiness"), "not ready yet")},
             open_access=True)},
+        "/metrics": {"get": op(
+            "metrics.metrics", "service", "Every metric in Prometheus text format (discovery_ prefix, base units)",
+            {200: {"description": "the exposition", "content": {"text/plain": {"schema": STRING}}}})},
         "/version": {"get": op("about.version", "service", "The package version and build",
                                _ok(ref("Version")))},
         "/openapi.json": {"get": op("apidocs.openapi_document", "documentation", "This document",

@@ -137,8 +137,11 @@ def _provider() -> dict[str, Any]:
     return obj({
         "name": STRING, "format": MAYBE_STRING, "is_catalog": MAYBE_BOOL, "status": STRING,
         "status_reason": MAYBE_STRING,
-        "breaker": obj({"state": STRING, "fail_counter": INTEGER, "fail_max": INTEGER, "reset_timeout": NUMBER}),
-        "consecutive_failures": INTEGER, "refreshing": MAYBE_INT, "last_outcome": nullable(ref("RefreshOutcome")),
+        "breaker": obj({"state": STRING, "fail_counter": MAYBE_INT, "fail_max": INTEGER, "reset_timeout": NUMBER}),
+        "consecutive_failures": MAYBE_INT, "refreshing": MAYBE_INT,
+        "region": {"type": "string", "description": "a Bedrock region's source (bedrock@<region>) only"},
+        "region_status": {"type": "string", "description": "a Bedrock region's source only"},
+        "last_outcome": nullable(ref("RefreshOutcome")),
         "refresh_interval": NUMBER, "next_refresh_at": MAYBE_TIME,
         "actor": ANY_OBJECT, "last_refresh_at": MAYBE_TIME, "last_success_at": MAYBE_TIME,
         "last_error": MAYBE_STRING, "reported_models": MAYBE_INT, "model_count": INTEGER,
@@ -156,9 +159,9 @@ def _health() -> dict[str, Any]:
                                 "description": "failed checks / checks within the window"}),
         "uptime": nullable({"type": "number", "minimum": 0, "maximum": 1,
                             "description": "share of the window during which the newest check had succeeded"}),
-        "window_seconds": NUMBER, "consecutive_failures": INTEGER, "consecutive_successes": INTEGER,
-        "thresholds": obj({"failure": INTEGER, "recovery": INTEGER}), "history": array(check),
-    })
+        "window_seconds": MAYBE_NUMBER, "consecutive_failures": MAYBE_INT, "consecutive_successes": MAYBE_INT,
+        "thresholds": nullable(obj({"failure": INTEGER, "recovery": INTEGER})), "history": array(check),
+    }, description="A Bedrock region (bedrock@<region>) has no checks of its own: its counts are null.")
 
 
 def _event() -> dict[str, Any]:

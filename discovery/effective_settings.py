@@ -1,0 +1,76 @@
+"""The settings a service would run with, as a document with every secret redacted
+(``discovery config check``): tables like the settings file's, rendered as TOML."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
+from typing import Any, Mapping, Optional
+
+from discovery.redaction import MASK
+from discovery.settings import ENV_ONLY_SERVICE_KEYS, Settings
+
+
+def effective(settings: Settings, environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
+    """``{"service", "bedrock", "benchmarks", "providers"}``: every key with its effective value.
+
+    Tokens show as the mask when set; a provider's key shows only whether its variable is set.
+    """
+    import os
+
+    env = os.environ if environ is None else environ
+    service: dict[str, Any] = {}
+    for f in fields(Settings):
+        if f.name in ("providers", "bedrock", "benchmarks"):
+            continue
+        value = getattr(settings, f.name)
+        service[f.name] = (MASK if value else None) if f.name in ENV_ONLY_SERVICE_KEYS else value
+    benchmarks = asdict(settings.benchmarks)
+    targets = benchmarks.pop("targets")
+    benchmarks["providers"] = {t.pop("name"): t for t in targets}
+    providers = {}
+    for p in settings.providers:
+        table = asdict(p)
+        del table["name"]
+        table["api_key"] = (f"{MASK} (from {p.api_key_env})" if p.api_key(env) else
+                            f"not set ({p.api_key_env} is empty)" if p.api_key_env else None)
+        providers[p.name] = table
+    return {"service": service, "bedrock": asdict(settings.bedrock), "benchmarks": benchmarks, "providers": providers}
+
+
+def _value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    if isinstance(value, Mapping):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_value(v)}" for k, v in value.items() if v is not None) + "}"
+    return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
+
+
+def to_toml(document: Mapping[str, Any]) -> str:
+    """The document as TOML; unset (None) values as comments, since TOML has no null."""
+    lines: list[str] = []
+
+    def table(name: str, values: Mapping[str, Any]) -> None:
+        lines.append(f"[{name}]")
+        nested = []
+        for key, value in values.items():
+            if isinstance(value, Mapping) and value and all(isinstance(v, Mapping) for v in value.values()):
+                nested.append((key, value))
+            elif value is None:
+                lines.append(f"# {key} = (unset)")
+            else:
+                lines.append(f"{key} = {_value(value)}")
+        lines.append("")
+        for key, sub in nested:
+            for sub_name, sub_values in sub.items():
+                table(f"{name}.{key}.{sub_name}", sub_values)
+
+    table("service", document["service"])
+    table("bedrock", document["bedrock"])
+    table("benchmarks", document["benchmarks"])
+    for name, values in document["providers"].items():
+        table(f"providers.{name}", values)
+    return "\n".join(lines)

@@ -1,0 +1,37 @@
+"""Each Bedrock region is a provider over HTTP: listed, its refresh history, refreshed on its own."""
+from __future__ import annotations
+
+from web import create_app
+
+REGIONS = ("us-east-1", "eu-west-1")
+
+
+def test_regions_are_listed_under_providers_and_refresh_one_at_a_time(start_bedrock):
+    service = start_bedrock(REGIONS)
+    client = create_app(service).test_client()
+    rows = {p["name"]: p for p in client.get("/api/v1/providers").get_json()["data"]}
+    assert {"bedrock@us-east-1", "bedrock@eu-west-1"} <= set(rows)
+    east = rows["bedrock@us-east-1"]
+    assert east["format"] == "bedrock" and east["region"] == "us-east-1" and east["status"] == "healthy"
+    assert east["model_count"] > 0 and east["breaker"]["state"] == "closed"
+    assert client.get("/api/v1/providers/bedrock@us-east-1").get_json()["region"] == "us-east-1"
+    assert client.get("/api/v1/providers/bedrock@us-east-1/health").get_json()["status"] == "healthy"
+
+    runs = client.get("/api/v1/refresh/runs?provider=bedrock@us-east-1").get_json()["data"]
+    assert runs and {r["provider"] for r in runs} == {"bedrock@us-east-1"}
+
+    answer = client.post("/api/v1/providers/bedrock@eu-west-1/refresh?wait=true")
+    assert answer.status_code == 200, answer.get_json()
+    run = answer.get_json()["runs"][0]
+    assert run["provider"] == "bedrock@eu-west-1" and run["outcome"] == "succeeded"
+    newest = client.get("/api/v1/refresh/runs?provider=bedrock@eu-west-1&limit=1").get_json()["data"][0]
+    assert newest["id"] == run["run_id"]
+    assert client.post("/api/v1/providers/bedrock@xx-nowhere-9/refresh").status_code == 404
+
+
+def test_refreshing_every_provider_includes_every_region(start_bedrock):
+    service = start_bedrock(REGIONS)
+    client = create_app(service).test_client()
+    answer = client.post("/api/v1/refresh?wait=true")
+    assert answer.status_code == 200
+    assert {r["provider"] for r in answer.get_json()["runs"]} == {"bedrock@us-east-1", "bedrock@eu-west-1"}

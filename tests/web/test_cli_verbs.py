@@ -1,0 +1,167 @@
+"""The ``discovery`` client verbs against a real running service (real actors, SQLite, the
+simulator, the uvicorn port): each verb, its ``--json`` parsed, and errors as one clear line."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import tomllib
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tests.conftest import provider_config, wait_for
+from tests.notify.conftest import add_model
+from web.cli import cli
+from web.server import ServerThread
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN = "cli-admin-token-3f9a7c1e5b"
+
+
+@pytest.fixture
+def live(start_service, simulator):
+    """A service with an admin token and one provider, its first refresh done, on a loopback port."""
+    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai",
+                                             manual_refresh_per_minute=1000)], admin_token=ADMIN)
+    wait_for(lambda: all(p.get("last_success_at") for p in service.providers()), what="the first refresh")
+    server = ServerThread(service).start()
+    yield service, server
+    server.stop()
+
+
+def run(server, *args, token: str | None = None, ok: bool = True):
+    env = {"DISCOVERY_ADMIN_TOKEN": token, "DISCOVERY_READ_TOKEN": None, "DISCOVERY_URL": None}
+    result = CliRunner().invoke(cli, ["--url", server.url, *args], env=env, catch_exceptions=False)
+    if ok:
+        assert result.exit_code == 0, (result.stdout, result.stderr)
+    return result
+
+
+def test_models_show_and_providers_print_tables_and_json(live):
+    service, server = live
+    page = json.loads(run(server, "models", "--json", "--provider", "openai", "--limit", "5", "--sort", "id").stdout)
+    assert page["total"] == service.index.provider_count("openai") and len(page["data"]) == 5
+    assert [m["id"] for m in page["data"]] == sorted(m["id"] for m in page["data"])
+    first = page["data"][0]["id"]
+    table = run(server, "models", "--provider", "openai", "--limit", "5", "--sort", "id").stdout
+    assert first in table and f"5 of {page['total']} models" in table
+
+    record = json.loads(run(server, "show", first, "--json").stdout)
+    assert record["id"] == first and "raw" not in record
+    assert "provider" in run(server, "show", first).stdout
+
+    providers = json.loads(run(server, "providers", "--json").stdout)["data"]
+    assert [p["name"] for p in providers] == ["openai"]
+    assert "healthy" in run(server, "providers").stdout
+
+
+def test_history_compare_and_events_after_a_change(live, simulator):
+    service, server = live
+    add_model(simulator, "gpt-cli-test")
+    refreshed = json.loads(run(server, "refresh", "openai", "--wait", "--json", token=ADMIN).stdout)
+    assert [r["outcome"] for r in refreshed["runs"]] == ["succeeded"] and refreshed["runs"][0]["added"] == 1
+
+    versions = json.loads(run(server, "history", "openai/gpt-cli-test", "--json").stdout)["versions"]
+    assert [v["change"] for v in versions] == ["added"]
+    assert "added" in run(server, "history", "openai/gpt-cli-test").stdout
+
+    other = next(i for i in service.index.ids() if i.startswith("openai/") and i != "openai/gpt-cli-test")
+    compared = json.loads(run(server, "compare", "openai/gpt-cli-test", other, "--json").stdout)
+    assert compared["ids"] == ["openai/gpt-cli-test", other]
+    rows = {row["field"]: row for row in compared["fields"]}
+    assert rows["id"]["values"] == ["openai/gpt-cli-test", other] and rows["id"]["differs"]
+    assert "provider_model_id" in compared["differing"] and not rows["provider"]["differs"]
+    assert "provider_model_id" in run(server, "compare", "openai/gpt-cli-test", other).stdout
+
+    lines = run(server, "events", "--json", "--kinds", "added", "--limit", "1000").stdout.splitlines()
+    events = [json.loads(line) for line in lines]
+    assert events and events[-1]["model_id"] == "openai/gpt-cli-test"
+
+
+def test_refresh_without_the_token_is_refused_with_a_clear_message(live, simulator):
+    service, server = live
+    runs = len(service.refresh_runs(limit=1000))
+    result = run(server, "refresh", "openai", ok=False)
+    assert result.exit_code == 1 and "Traceback" not in result.stderr
+    assert "set DISCOVERY_ADMIN_TOKEN" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert len(service.refresh_runs(limit=1000)) == runs
+
+
+def test_unknown_model_and_bad_parameter_show_the_apis_message(live):
+    _, server = live
+    missing = run(server, "show", "openai/no-such-model", ok=False)
+    assert missing.exit_code == 1 and "no-such-model" in missing.stderr and "Traceback" not in missing.stderr
+    bad = run(server, "models", "--param", "limit=0", ok=False)
+    assert bad.exit_code == 1 and "limit" in bad.stderr and "Traceback" not in bad.stderr
+    sort = run(server, "models", "--sort", "bogus", ok=False)
+    assert sort.exit_code == 1 and "bogus" in sort.stderr and len(sort.stderr.strip().splitlines()) == 1
+
+
+def test_connection_refused_is_one_line_and_exit_1_from_the_real_command(tmp_path):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    proc = subprocess.run([sys.executable, "-m", "web.cli", "--url", f"http://127.0.0.1:{port}", "models"],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [f"Error: cannot reach the service at http://127.0.0.1:{port} "
+                                                "(is `discovery serve` running there? set --url or DISCOVERY_URL)"]
+    version = subprocess.run([sys.executable, "-m", "web.cli", "--version"], capture_output=True, text=True,
+                             timeout=60, cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert version.returncode == 0 and version.stdout.startswith("discovery ")
+
+
+def test_events_follow_resumes_after_the_connection_drops_with_no_gap_and_no_duplicate(live, simulator):
+    service, server = live
+    after = service.last_event_id()
+    proc = subprocess.Popen([sys.executable, "-m", "web.cli", "--url", server.url, "events", "--follow", "--json",
+                             "--kinds", "added", "--since", str(after), "--count", "3"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), "DISCOVERY_ADMIN_TOKEN": ADMIN})
+    got: list[dict] = []
+    reader = threading.Thread(target=lambda: got.extend(json.loads(line) for line in proc.stdout), daemon=True)
+    reader.start()
+    try:
+        add_model(simulator, "gpt-follow-1")
+        service.wait([service.refresh("openai")], 30)
+        wait_for(lambda: len(got) == 1, timeout=15, what="the first streamed event")
+        # The port goes away (the stream drops); two models are added while nobody listens.
+        port = server.port
+        server.stop()
+        for name in ("gpt-follow-2", "gpt-follow-3"):
+            add_model(simulator, name)
+            service.wait([service.refresh("openai")], 30)
+        restarted = ServerThread(service, port=port).start()
+        try:
+            assert proc.wait(timeout=30) == 0, proc.stderr.read()
+        finally:
+            restarted.stop()
+        reader.join(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert [e["model_id"] for e in got] == ["openai/gpt-follow-1", "openai/gpt-follow-2", "openai/gpt-follow-3"]
+    assert "reconnecting" in proc.stderr.read()
+
+
+def test_config_check_prints_valid_toml_with_secrets_redacted_and_refuses_a_bad_file(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text('[service]\nport = 9000\n\n[providers.openai]\nformat = "openai"\napi_key_env = "OPENAI_API_KEY"\n')
+    env = {"DISCOVERY_ADMIN_TOKEN": ADMIN, "OPENAI_API_KEY": "sk-test-cli-0123456789abcdefghij", "DISCOVERY_CONFIG": None}
+    result = CliRunner().invoke(cli, ["config", "check", "--config", str(good)], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert ADMIN not in result.stdout and "sk-test-cli" not in result.stdout
+    document = tomllib.loads(result.stdout)
+    assert document["service"]["port"] == 9000 and document["service"]["admin_token"] == "[REDACTED]"
+    assert document["providers"]["openai"]["api_key"].startswith("[REDACTED]")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[service]\nno_such_key = 1\n")
+    refused = CliRunner().invoke(cli, ["config", "check", "--config", str(bad)], env=env)
+    assert refused.exit_code == 2 and "service.no_such_key" in refused.stderr
