@@ -1,7 +1,8 @@
 """The OpenAPI document (``/openapi.json``) and its browsable page (``/docs``).
 
 The page is Swagger UI from the ``flask-swagger-ui`` package's own copy of the distribution, served
-from this process: it works offline and loads nothing from a CDN.
+from this process: it works offline and loads nothing from a CDN (nor the online validator's
+badge, which Swagger UI would fetch by default).
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ PAGE = """<!DOCTYPE html>
     window.onload = function () {
       window.ui = SwaggerUIBundle({
         url: "/openapi.json", dom_id: "#swagger-ui", deepLinking: true, layout: "StandaloneLayout",
+        validatorUrl: null,
         presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset]
       });
     };

@@ -5,7 +5,6 @@ schemathesis tests' counts are printed in pytest's summary.
 """
 from __future__ import annotations
 
-import os
 from collections import Counter
 
 import pykka
@@ -49,47 +48,47 @@ def simulator_module():
 
 
 @pytest.fixture(scope="module")
-def contract_service(tmp_path_factory, simulator_module):
+def contract_env():
+    """A key for the simulated providers and dummy AWS credentials (they go to the simulator only)."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(KEY_ENV, "contract-key-for-the-simulator")
+        for name, value in AWS_ENV.items():
+            env.setenv(name, value)
+        for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK", "AWS_REGION"):
+            env.delenv(name, raising=False)
+        yield
+
+
+@pytest.fixture(scope="module")
+def contract_service(tmp_path_factory, simulator_module, contract_env):
     """openai, anthropic and openrouter live, models.dev as a catalog, Bedrock in two regions; every
-    one refreshed once.
-    Both tokens are set (an anonymous read is a 401); OpenAI's gpt-4o-mini may be benchmarked,
-    against a simulator that streams fast."""
+    one refreshed once. Both tokens are set (an anonymous read is a 401); OpenAI's gpt-4o-mini may
+    be benchmarked, against a simulator that streams fast."""
     from actors.service import start_service
     from discovery.settings import BedrockSettings, BenchmarkSettings, BenchmarkTarget
 
     sim = simulator_module
-    os.environ[KEY_ENV] = "contract-key-for-the-simulator"
-    saved = {name: os.environ.get(name) for name in AWS_ENV}
-    os.environ.update(AWS_ENV)
     common = dict(refresh_interval=3600.0, timeout=2.0, retries=0, health_check_interval=0,
                   manual_refresh_per_minute=10_000, api_key_env=KEY_ENV)
-    providers = (
-        ProviderConfig(name="openai", format="openai", base_url=sim.base_url("openai"), **common),
-        ProviderConfig(name="anthropic", format="anthropic", base_url=sim.base_url("anthropic"), **common),
-        ProviderConfig(name="openrouter", format="openrouter", base_url=sim.base_url("openrouter"), **common),
-        ProviderConfig(name="modelsdev", format="modelsdev", base_url=sim.base_url("modelsdev"), **common),
-    )
-    db = tmp_path_factory.mktemp("contract") / "catalog.db"
+    providers = tuple(ProviderConfig(name=name, format=name, base_url=sim.base_url(name), **common)
+                      for name in ("openai", "anthropic", "openrouter", "modelsdev"))
+    bedrock = BedrockSettings(enabled=True, regions=REGIONS, refresh_interval=3600.0, timeout=3.0,
+                              endpoint_url=sim.url + "/bedrock/{region}", ec2_endpoint_url=sim.url + "/ec2")
     sim.state.set_stream("openai", ttft=0.005, tokens_per_second=5000, output_tokens=8)
     benchmarks = BenchmarkSettings(samples=1, max_output_tokens=8, start_delay=3600.0, interval=86400.0,
                                    targets=(BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4o-mini",)),))
-    settings = Settings(providers=providers, database_url=f"sqlite:///{db}", admin_token=ADMIN_TOKEN,
-                        read_token=READ_TOKEN, benchmarks=benchmarks,
-                        bedrock=BedrockSettings(enabled=True, regions=REGIONS, refresh_interval=3600.0, timeout=3.0,
-                                                endpoint_url=sim.url + "/bedrock/{region}",
-                                                ec2_endpoint_url=sim.url + "/ec2"), batch_max_delay=0.01, restart_backoff=0.05,
+    db = tmp_path_factory.mktemp("contract") / "catalog.db"
+    settings = Settings(providers=providers, bedrock=bedrock, benchmarks=benchmarks, database_url=f"sqlite:///{db}",
+                        admin_token=ADMIN_TOKEN, read_token=READ_TOKEN, batch_max_delay=0.01, restart_backoff=0.05,
                         # schemathesis registers subscriptions to a documentation address: give up fast.
                         webhook_timeout=1.0, webhook_max_attempts=1)
     service = start_service(settings)
     try:
         wait_for(lambda: all(p.get("last_success_at") for p in service.providers()), timeout=30,
-                 what="every provider's first refresh")
+                 what="every provider's and region's first refresh")
         yield service
     finally:
         service.stop()
-        os.environ.pop(KEY_ENV, None)
-        for name, value in saved.items():
-            os.environ.pop(name) if value is None else os.environ.__setitem__(name, value)
         assert not pykka.ActorRegistry.get_all(), "actors left running after the contract tests"
 
 
