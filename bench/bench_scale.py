@@ -9,7 +9,8 @@ is served by the simulator in its own process, and ``discovery serve`` runs as i
   commit, fetch included), on a fresh database each run;
 - cold ingest: empty database, first refresh of every source committed (first run start → last
   commit, and from the process start);
-- ready: a restart with the models in the store, process start → ``GET /readyz`` 200;
+- ready: a restart with the models in the store, process start → ``GET /readyz`` 200 (the stored catalog
+  loaded and every source tried once since the start);
 - memory: peak (VmHWM) and current (VmRSS) of the serve process after the cold ingest, at ready,
   and steady (after the refreshes and the HTTP load, idle);
 - unchanged refresh and 1%-changed refresh (``POST /api/v1/refresh?wait=true``): wall time until
