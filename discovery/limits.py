@@ -29,7 +29,7 @@ _FORBIDDEN = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2028\u20
 # Text fields (names) may hold a tab: real catalogs have trailing ones.
 _FORBIDDEN_IN_TEXT = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2028\u2029\u2066-\u2069\ufeff\ud800-\udfff]")
 # Routes that end a model path: an id ending so could not be reached as a model.
-_RESERVED_SUFFIXES = ("/history", "/regions", "/best-regions")
+_RESERVED_SUFFIXES = ("/history", "/benchmarks", "/regions", "/best-regions")
 
 
 class RecordRejected(ValueError):

@@ -124,3 +124,11 @@ def test_the_docs_page_and_its_assets_are_served_from_this_process(app):
         assert resp.status_code == 200 and len(resp.data) > 100, asset
     assert client.get("/docs/../setup.cfg").status_code == 404
     assert client.get("/openapi.json").get_json()["info"]["title"] == "model discovery service"
+
+
+@pytest.mark.parametrize("suffix", ["/history", "/benchmarks", "/regions", "/best-regions"])
+def test_a_model_id_ending_in_a_route_of_its_own_is_refused_as_a_record(suffix):
+    from discovery.limits import id_problem
+
+    assert "a route of its own" in id_problem(f"acme/model{suffix}")
+    assert id_problem("acme/model") is None
