@@ -1,8 +1,9 @@
 """The OpenAPI document's operations: every route of the service, its parameters and answers.
 
-Each operation's ``operationId`` is the Flask endpoint that serves it (``models.list_models``;
-``events.stream`` for the native stream route), which is how the app finds an operation's
-parameters (:mod:`web.parameters`) and how the route test matches document and app.
+Each operation names the Flask endpoint that serves it in ``x-endpoint`` (``models.list_models``;
+``events.stream`` for the native stream route; also its ``operationId`` unless one endpoint
+serves two paths), which is how the app finds an operation's parameters (:mod:`web.parameters`)
+and how the route test matches document and app.
 """
 from __future__ import annotations
 
