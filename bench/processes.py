@@ -175,6 +175,20 @@ class ServeProcess:
             time.sleep(POLL)
         raise self.fail(f"GET /readyz did not answer 200 within {deadline:g} s of the process start")
 
+    def wait_serving(self, models: int, deadline: float) -> float:
+        """Seconds from process start until the API serves the stored catalog (``models`` published)."""
+        end = self._started_mono + deadline
+        while time.monotonic() < end:
+            self.check()
+            try:
+                resp = self.http.get(self.url + "/api/v1/status", timeout=5)
+                if resp.status_code == 200 and resp.json()["catalog"]["models"] >= models:
+                    return time.monotonic() - self._started_mono
+            except requests.RequestException:
+                pass
+            time.sleep(POLL)
+        raise self.fail(f"the stored catalog ({models} models) was not served within {deadline:g} s of the start")
+
     def wait_runs(self, run_ids: Iterable[int], deadline: float) -> list[dict[str, Any]]:
         """The rows of these refresh runs once every one has finished (each run polled by id)."""
         ids = list(run_ids)
