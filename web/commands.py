@@ -17,9 +17,6 @@ from rich.text import Text
 
 from web.client import ClientError, ServiceClient, model_path
 
-# Fields of a record that compare leaves out: the provider's own answer and the trace behind each field.
-NOT_COMPARED = ("raw", "provenance")
-
 
 def console(stderr: bool = False) -> Console:
     """A console that colours only a terminal and does not wrap tables when piped."""
@@ -223,18 +220,6 @@ def history(ctx: click.Context, model_id: str, limit: int, as_json: bool) -> Non
 
 
 # -- compare --------------------------------------------------------------------------------------
-def compare_records(ids: list[str], records: list[dict[str, Any]]) -> dict[str, Any]:
-    """What ``GET /api/v1/models/compare`` answers, made here from full records: ``ids``,
-    ``fields`` (``field``, ``values`` in the order of ``ids``, ``differs``) and ``differing``."""
-    flat = [dict(flatten({k: v for k, v in r.items() if k not in NOT_COMPARED})) for r in records]
-    names = list(dict.fromkeys(n for one in flat for n in one))
-    rows = []
-    for name in names:
-        values = [one.get(name) for one in flat]
-        rows.append({"field": name, "values": values, "differs": any(v != values[0] for v in values[1:])})
-    return {"ids": ids, "fields": rows, "differing": [row["field"] for row in rows if row["differs"]]}
-
-
 @click.command()
 @click.argument("model_ids", nargs=-1, required=True)
 @click.option("--all-fields", is_flag=True, help="show the fields that are the same too")
@@ -245,15 +230,7 @@ def compare(ctx: click.Context, model_ids: tuple[str, ...], all_fields: bool, as
     ids = list(dict.fromkeys(model_ids))
     if not 2 <= len(ids) <= 10:
         raise click.UsageError("compare takes 2 to 10 different model ids")
-    client = client_of(ctx)
-    try:
-        result = client.get("/api/v1/models/compare", {"ids": ",".join(ids)})
-    except ClientError as exc:
-        # A service older than GET /api/v1/models/compare reads "compare" as a model id and answers
-        # that no such model exists: compare here, from each model's record.
-        if exc.status != 404 or "'compare'" not in exc.message:
-            raise
-        result = compare_records(ids, [client.get(f"/api/v1/models/{model_path(i)}", {"raw": "false"}) for i in ids])
+    result = client_of(ctx).get("/api/v1/models/compare", {"ids": ",".join(ids)})
     if as_json:
         print_json({k: v for k, v in result.items() if k != "models"})
         return
