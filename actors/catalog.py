@@ -15,7 +15,7 @@ from loguru import logger
 from actors.heap import release_free_memory
 from actors.scheduling import schedule
 from actors.telemetry import Telemetry
-from discovery import store
+from discovery import replication, store
 from discovery.benchmark.board import PerformanceBoard
 from discovery.benchmark.records import BenchmarkReport
 from discovery.catalog import CatalogState, SourceMemo
@@ -130,6 +130,8 @@ class CatalogView:
         self.missing: dict[str, dict[str, tuple[float, int]]] = {}
         # Counters for /metrics (refresh outcomes, events, webhook deliveries): web.metrics reads them.
         self.telemetry = Telemetry()
+        # The newest event id this instance has published (the leader's commits, a follower's catch-up).
+        self.last_event_id = 0
 
     def publish(self, index: CatalogIndex, changed: Optional[set[str]] = None) -> None:
         with self._lock:
@@ -209,6 +211,7 @@ class CatalogActor(pykka.ThreadingActor):
         self.state.reconciler.tolerance = self.settings.reconciliation_tolerance
         self.state.retiring_horizons = tuple(self.settings.retiring_horizons)
         self.view.start_run_ids(store.last_run_id())
+        self.view.last_event_id = store.last_event_id()
         # Reads are served from here on; the merge state (every source's records) loads next,
         # from this actor's mailbox, before any snapshot is applied.
         self.state.load_index()
@@ -475,8 +478,10 @@ class CatalogActor(pykka.ThreadingActor):
     def interrupt_run(self, run_id: int, reason: str) -> None:
         """Mark a run that will not finish (reached by tell; a commit already made stands)."""
         try:
-            store.RefreshRunRow.update(outcome=store.INTERRUPTED, error=scrub(reason), finished_at=time.time()).where(
-                (store.RefreshRunRow.id == run_id) & (store.RefreshRunRow.outcome == store.RUNNING)).execute()
+            with store.write_transaction():
+                store.RefreshRunRow.update(outcome=store.INTERRUPTED, error=scrub(reason),
+                                           finished_at=time.time()).where(
+                    (store.RefreshRunRow.id == run_id) & (store.RefreshRunRow.outcome == store.RUNNING)).execute()
         except Exception:
             logger.exception("could not mark run {} interrupted", run_id)
 
@@ -484,7 +489,7 @@ class CatalogActor(pykka.ThreadingActor):
         """Persist a provider status change and announce it as a ``status_changed`` event."""
         reason = scrub(reason)
         try:
-            with store.db.atomic():
+            with store.write_transaction():
                 store.set_provider_status(name, status, reason)
                 events = store.insert_events(
                     [(STATUS_CHANGED, name, None, None, {"old": old, "new": status, "reason": reason})], time.time())
@@ -502,7 +507,15 @@ class CatalogActor(pykka.ThreadingActor):
 
     def _announce(self, events: list[store.StoredEvent]) -> None:
         if events:
+            self.view.last_event_id = max(self.view.last_event_id, events[-1].id)
             self.view.telemetry.events_committed(e.kind for e in events)
+            if store.FENCE.required:
+                # Followers read the commit at once (docs/replicas.md); a lost notification is
+                # caught up by their next poll.
+                try:
+                    replication.notify_commit(events[-1].id, time.time())
+                except Exception:
+                    logger.exception("could not notify the followers of events up to {}", events[-1].id)
         if events and self.notifier is not None:
             self.notifier.publish(ChangeBatch(tuple(events)))
 
@@ -548,6 +561,13 @@ class StoreReaderActor(pykka.ThreadingActor):
 
     def last_event_id(self) -> int:
         return store.last_event_id()
+
+    def leadership(self) -> dict[str, Any]:
+        """The leader as the store names it: instance, epoch, since (ISO 8601)."""
+        from discovery.timestamps import iso
+
+        found = replication.leadership()
+        return {**found, "since": iso(found["since"]) if found["since"] else None}
 
     def benchmark_history(self, model_id: str, limit: int = 50, region: Optional[str] = None) -> list[dict]:
         return store.benchmark_history(model_id, limit, region)

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import concurrent.futures
 import gc
+import os
 import signal
+import socket
 import threading
+import time
 from typing import Any, Callable, Iterable, Optional
 
 import pykka
@@ -20,6 +23,7 @@ from actors.notifier import NotifierActor, make_unsubscribe
 from actors.provider import ProviderActor, RefreshRateLimited, RefreshTicket
 from actors.supervisor import SupervisorActor
 from actors.webhooks import WebhookAdmin, WebhookDispatcherActor
+from discovery import store
 from discovery.messages import EventFilter, RefreshOutcome
 from discovery.model import Model
 from discovery.providers.base import PARSE_SLOT
@@ -35,6 +39,16 @@ class UnknownProvider(KeyError):
 
 class ProviderUnavailable(RuntimeError):
     """The provider's actor is not running (restarting, or failed for good)."""
+
+
+class AnotherInstance(RuntimeError):
+    """Another process already serves this SQLite file."""
+
+
+# What a follower hands to the leader unchanged ("call" requests): Service methods that need the
+# leader's actors, and WebhookAdmin methods (every change of a subscription).
+RELAYED_CALLS = frozenset({"providers", "health", "reconciliation", "check_lifecycle"})
+RELAYED_WEBHOOK_CALLS = frozenset({"create", "list_all", "get", "delete", "pause", "resume", "replay", "prune"})
 
 
 class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
@@ -57,6 +71,24 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         self._streams: set = set()
         self._streams_lock = threading.Lock()
         self.started_at: Optional[float] = None
+        # Roles (docs/replicas.md): "leader" runs discovery and writes; a "follower" (several
+        # instances on PostgreSQL) serves from an index it keeps current and hands mutations over.
+        self.role = "leader"
+        self.replicated = False
+        self.instance_id = settings.instance_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.epoch: Optional[int] = None
+        self.elector: Any = None
+        self.follower: Any = None
+        self.leader_client: Any = None
+        self._follower_ref: Optional[pykka.ActorRef] = None
+        self._instance_lock: Any = None
+        self._clients: Optional[dict] = None
+        self._clock: Optional[Callable[[], float]] = None
+        self._role_lock = threading.Lock()
+        # Set when this instance lost the leadership; on_deposed (the CLI: exit 75) is then called once.
+        self.deposed = threading.Event()
+        self.deposed_reason: Optional[str] = None
+        self.on_deposed: Optional[Callable[[str], None]] = None
 
     # -- reads -----------------------------------------------------------------------------------
     @property
@@ -98,6 +130,9 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         the ``reconciliation_tolerance`` setting) and models missing within their grace."""
         from discovery.reconcile import KINDS
 
+        if self.role == "follower":
+            return self._relay("reconciliation", kinds=list(kinds) if kinds else None, providers=list(providers),
+                               tolerance=tolerance, limit=limit)
         missing: dict[str, dict[str, tuple[float, int]]] = {}
         for models in self.view.missing.values():
             for model_id, since_count in models.items():
@@ -110,6 +145,8 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
     def check_lifecycle(self) -> int:
         """Check every model's retirement and deprecation dates now (the timer does it every
         lifecycle_check_interval); returns how many retiring_soon notices were given."""
+        if self.role == "follower":
+            return self._relay("check_lifecycle")
         return self.catalog.check_lifecycle().get(timeout=self.settings.ask_timeout)
 
     def cache_stats(self) -> dict[str, Any]:
@@ -136,10 +173,17 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
 
     def source_names(self) -> list[str]:
         """Every refreshable source: the providers, then each watched Bedrock region (``bedrock@<region>``)."""
+        if self.role == "follower" and self.bedrock_board is None:
+            from discovery.bedrock import source_name
+
+            bedrock = self.settings.bedrock
+            return self.provider_names() + ([source_name(r) for r in sorted(bedrock.regions)] if bedrock.enabled else [])
         return self.provider_names() + self.bedrock_sources()
 
     def providers(self) -> list[dict[str, Any]]:
         """Every provider's status: actor view (breaker, in-flight) merged with stored history."""
+        if self.role == "follower":
+            return self._relay("providers")
         rows = self.view.provider_rows
         states = self.supervisor.child_states().get(timeout=self.settings.ask_timeout)
         refs = self.supervisor.refs(self.provider_names()).get(timeout=self.settings.ask_timeout)
@@ -190,10 +234,19 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
 
     def refresh(self, name: str, trigger: str = "manual") -> RefreshTicket:
         """Start (or join) a refresh of one provider; returns its ticket at once."""
+        if self.role == "follower":
+            if name not in self.source_names():
+                raise UnknownProvider(name)
+            tickets, _ = self._relay_refresh("refresh", {"source": name, "trigger": trigger})
+            return tickets[0]
         return self._provider_proxy(name).refresh(trigger).get(timeout=self.settings.ask_timeout)
 
     def health(self, name: str, history: int = 50) -> dict[str, Any]:
         """One provider's health record and its recent checks."""
+        if self.role == "follower":
+            if name not in self.source_names():
+                raise UnknownProvider(name)
+            return self._relay("health", name, history)
         if name in self.bedrock_sources():
             return self.bedrock_region_health(name)
         return self._provider_proxy(name).health_record(history).get(timeout=self.settings.ask_timeout)
@@ -204,6 +257,8 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
 
     def refresh_many(self, trigger: str = "manual") -> tuple[list[RefreshTicket], list[dict[str, Any]]]:
         """Refresh every provider: the tickets, and the providers skipped with why (``reason``)."""
+        if self.role == "follower":
+            return self._relay_refresh("refresh_many", {"trigger": trigger})
         tickets, skipped = [], []
         for name in self.source_names():
             try:
@@ -225,6 +280,156 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         if not_done:
             raise TimeoutError(f"{len(not_done)} refreshes still running after {timeout:g}s")
         return [t.future.result() for t in tickets]
+
+    # -- roles (docs/replicas.md) ----------------------------------------------------------------
+    def replication_status(self) -> dict[str, Any]:
+        """This instance's role, the leader (instance, epoch, since) and a follower's lag."""
+        out: dict[str, Any] = {"instance": self.instance_id, "role": self.role}
+        if not self.replicated:
+            out["leader"] = {"instance": self.instance_id, "epoch": None, "since": self.started_at}
+            out["lag"] = {"events": 0, "seconds": 0.0}
+            out["replication"] = None
+            return out
+        try:
+            out["leader"] = self.reader.leadership().get(timeout=self.settings.ask_timeout)
+        except (pykka.Timeout, pykka.ActorDeadError):
+            out["leader"] = {"instance": None, "epoch": None, "since": None}
+        follower = self.follower
+        if self.role == "follower" and follower is not None:
+            try:
+                stats = follower.stats().get(timeout=self.settings.ask_timeout)
+            except (pykka.Timeout, pykka.ActorDeadError):
+                stats = None
+        else:
+            stats = None
+        if stats is None:
+            last = self.view.last_event_id
+            stats = {"last_event_id": last, "applied_event_id": last, "connected": True,
+                     "lag": {"events": 0, "seconds": 0.0},
+                     "apply_latency_ms": {"count": 0, "p50": None, "p99": None, "max": None}}
+        out["lag"] = stats.pop("lag")
+        out["replication"] = stats
+        return out
+
+    def follower_connected(self) -> bool:
+        """True while a follower listens to the leader's commits (and has caught up once)."""
+        try:
+            stats = self.follower.stats().get(timeout=self.settings.ask_timeout)
+        except (AttributeError, pykka.Timeout, pykka.ActorDeadError):
+            return False
+        return bool(stats["connected"])
+
+    def _relay(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """A Service call handed to the leader through the database (a follower's)."""
+        return self.leader_client.call("call", {"method": method, "args": list(args), "kwargs": kwargs})
+
+    def _relay_refresh(self, op: str, args: dict[str, Any]) -> tuple[list[RefreshTicket], list[dict[str, Any]]]:
+        """A refresh handed to the leader: its tickets once started there; each future resolves
+        with the leader's outcome."""
+        from actors.replica import rebuild_error
+        from discovery import replication
+
+        client = self.leader_client
+        request_id = client.submit(op, args)
+        state, reply = client.wait(request_id, (replication.STARTED, replication.DONE), self.settings.ask_timeout * 2)
+        if state == replication.FAILED:
+            raise rebuild_error((reply or {}).get("error") or {})
+        tickets = [RefreshTicket(t["run_id"], t["provider"], t["trigger"]) for t in (reply or {}).get("tickets", [])]
+
+        def finished(state: str, reply: Optional[dict]) -> None:
+            outcomes = {o["run_id"]: o for o in (reply or {}).get("outcomes", [])}
+            error = ((reply or {}).get("error") or {}).get("message") or "the leader did not report the outcome"
+            for t in tickets:
+                found = outcomes.get(t.run_id)
+                outcome = (RefreshOutcome(**{**found, "rejections": tuple(found.get("rejections") or ())})
+                           if found else RefreshOutcome(t.run_id, t.provider, "interrupted", error=error))
+                if not t.future.done():
+                    t.future.set_result(outcome)
+
+        client.on_final(request_id, finished)
+        return tickets, list((reply or {}).get("skipped") or [])
+
+    def handle_request(self, request_id: int, op: str, args: dict[str, Any]) -> None:
+        """The leader answers a request a follower handed over (on a worker thread)."""
+        from actors.provider import COMMIT_WAIT
+        from actors.replica import error_reply
+        from discovery import replication
+
+        def answer(state: str, reply: dict[str, Any]) -> None:
+            replication.answer_request(request_id, state, reply)
+
+        try:
+            if op in ("refresh", "refresh_many"):
+                if op == "refresh":
+                    tickets, skipped = [self.refresh(args["source"], args.get("trigger") or "manual")], []
+                else:
+                    tickets, skipped = self.refresh_many(args.get("trigger") or "manual")
+                shown = [{"run_id": t.run_id, "provider": t.provider, "trigger": t.trigger} for t in tickets]
+                answer(replication.STARTED, {"tickets": shown, "skipped": skipped})
+                done, _ = concurrent.futures.wait([t.future for t in tickets], timeout=COMMIT_WAIT)
+                outcomes = [t.future.result().to_dict() for t in tickets if t.future in done]
+                answer(replication.DONE, {"tickets": shown, "skipped": skipped, "outcomes": outcomes})
+            elif op == "call" and args.get("method") in RELAYED_CALLS:
+                result = getattr(self, args["method"])(*args.get("args") or (), **args.get("kwargs") or {})
+                answer(replication.DONE, {"result": result})
+            elif op == "webhooks" and args.get("method") in RELAYED_WEBHOOK_CALLS:
+                result = getattr(self.webhooks, args["method"])(*args.get("args") or (), **args.get("kwargs") or {})
+                answer(replication.DONE, {"result": list(result) if isinstance(result, tuple) else result})
+            else:
+                answer(replication.FAILED, {"error": {"type": "ValueError", "message": f"unknown request {op!r}"}})
+        except Exception as exc:
+            reply = error_reply(exc)
+            if "source" in args:
+                reply["error"].setdefault("provider", args["source"])
+            answer(replication.FAILED, reply)
+
+    def _elected(self, epoch: int) -> None:
+        """The elector won the lock (its thread): promote this follower in a thread of its own."""
+        threading.Thread(target=self._promote, args=(epoch,), name="promote", daemon=True).start()
+
+    def _promote(self, epoch: int) -> None:
+        started = time.monotonic()
+        with self._role_lock:
+            if self._stopped.is_set():
+                return
+            store.set_fence(True, epoch)
+            self.epoch = epoch
+            follower_ref = self._follower_ref
+            if follower_ref is not None:
+                # What the old leader committed before it went: into the index and to subscribers.
+                try:
+                    self.follower.catch_up().get(timeout=60)
+                except Exception:
+                    logger.exception("promotion: the last catch-up failed; the store is loaded in full next")
+                try:
+                    follower_ref.stop(block=True, timeout=10)
+                except (pykka.ActorDeadError, pykka.Timeout):
+                    pass
+                self._refs.remove(follower_ref)
+                self._follower_ref = self.follower = None
+            try:
+                _start_leader(self, self.settings, self._clients, self._clock)
+            except Exception as exc:
+                logger.exception("promotion to leader failed")
+                self._lost(f"promotion failed: {exc}")
+                return
+            self.role = "leader"
+        logger.info("{} is the leader now (epoch {}; took {:.2f} s)", self.instance_id, epoch,
+                    time.monotonic() - started)
+
+    def _lost(self, reason: str) -> None:
+        """This instance may no longer write (lock lost, or a write was fenced): step down once."""
+        store.set_fence(True, None)
+        if self.deposed.is_set():
+            return
+        self.deposed_reason = reason
+        self.deposed.set()
+        logger.error("{} is no longer the leader: {}", self.instance_id, reason)
+        hook = self.on_deposed
+        if hook is not None:
+            threading.Thread(target=hook, args=(reason,), name="deposed", daemon=True).start()
+        else:
+            threading.Thread(target=self.stop, name="deposed", daemon=True).start()
 
     # -- subscriptions ---------------------------------------------------------------------------
     def subscribe(self, target: Callable[[tuple], Any] | pykka.ActorRef, kinds: Iterable[str] = (),
@@ -279,6 +484,14 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             return
         self._stopped.set()
         self.begin_shutdown()
+        with self._role_lock:  # not while a promotion starts the leader's actors
+            self._stop_actors(timeout)
+        if self._instance_lock is not None:
+            self._instance_lock.close()
+            self._instance_lock = None
+        logger.info("service stopped")
+
+    def _stop_actors(self, timeout: float) -> None:
         try:
             if self.supervisor is not None:
                 try:
@@ -295,7 +508,6 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             if left:
                 logger.warning("actors still running after stop: {}", left)
                 pykka.ActorRegistry.stop_all(block=True, timeout=timeout)
-        logger.info("service stopped")
 
 
 def start_service(settings: Settings, clients: Optional[dict] = None,
@@ -305,12 +517,18 @@ def start_service(settings: Settings, clients: Optional[dict] = None,
     The catalog loads the last committed state before any provider is started, so reads are
     served at once. ``clients`` maps a provider name to a prebuilt client (tests of formats);
     ``clock`` replaces time.time where the catalog reads lifecycle dates against today (tests).
+
+    On PostgreSQL the instance first runs for leader (docs/replicas.md): the winner starts as
+    above; the others start as followers and keep trying. On SQLite the instance is its own
+    leader, and a second instance on the same file is refused (:class:`AnotherInstance`).
     """
     import sys
-    import time
+
+    from discovery import replication
 
     service = Service(settings)
     service.started_at = time.time()
+    service._clients, service._clock = clients, clock
     # Every secret the settings name is known to the one redaction layer before anything runs.
     REDACTOR.add_settings(settings)
     install_redaction(logger)
@@ -323,21 +541,123 @@ def start_service(settings: Settings, clients: Optional[dict] = None,
         signal.signal(signal.SIGUSR1, pykka.debug.log_thread_tracebacks)
     except ValueError:
         pass  # not the main thread: no signal handlers there
-    notifier_ref = NotifierActor.start(settings.batch_max_size, settings.batch_max_delay)
-    service._refs.append(notifier_ref)
-    service.notifier = notifier_ref.proxy()
-    catalog_ref = CatalogActor.start(settings, service.view, service.notifier, clock)
-    service._refs.append(catalog_ref)
-    service.catalog = catalog_ref.proxy()
-    # on_start (loading the last committed catalog, run ids) finishes before this answers, so
-    # reads are served from the stored catalog before any provider is started.
-    service.catalog.state.get(timeout=max(60.0, settings.ask_timeout))
+    service.replicated = replication.is_postgres(settings.database_url)
+    store.set_fence(service.replicated, None)
+    store.FENCE.on_fenced = service._lost
+    if not service.replicated:
+        service._instance_lock = hold_single_instance(settings.database_url)
+    try:
+        notifier_ref = NotifierActor.start(settings.batch_max_size, settings.batch_max_delay)
+        service._refs.append(notifier_ref)
+        service.notifier = notifier_ref.proxy()
+        if not service.replicated:
+            _start_leader(service, settings, clients, clock)
+            return service
+        from actors.replica import ElectorActor
+
+        # The schema exists before the election reads the leadership row.
+        store.open_database(settings.database_url)
+        store.close_database()
+        elector_ref = ElectorActor.start(settings, service.instance_id, service._elected, service._lost)
+        service._refs.insert(1, elector_ref)  # stopped last but one: a leader stopping still writes
+        service.elector = elector_ref.proxy()
+        epoch = service.elector.try_lead().get(timeout=max(30.0, settings.ask_timeout))
+        if epoch is not None:
+            store.set_fence(True, epoch)
+            service.epoch = epoch
+            logger.info("{} is the leader (epoch {})", service.instance_id, epoch)
+            _start_leader(service, settings, clients, clock)
+        else:
+            _start_follower(service, settings)
+        service.elector.start_ticking()
+    except BaseException:
+        if service._instance_lock is not None:
+            service._instance_lock.close()
+        raise
+    return service
+
+
+def hold_single_instance(url: str) -> Any:
+    """Lock ``<file>.instance`` beside a SQLite database for as long as this process serves it;
+    :class:`AnotherInstance` when another process holds it."""
+    import fcntl
+
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if not url.startswith("sqlite") or not path or path == ":memory:":
+        return None
+    handle = open(f"{path}.instance", "a+")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise AnotherInstance(
+            f"another instance ({holder}) is serving {path}: one instance per SQLite file; for several "
+            "instances use PostgreSQL (DATABASE_URL, docs/replicas.md)") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")
+    handle.flush()
+    return handle
+
+
+def _start_readers(service: Service, settings: Settings) -> None:
+    """The store readers every role has (history, runs, the event feed; the catalog as it was)."""
+    if service.reader is not None:
+        return
     reader_ref = StoreReaderActor.start(settings)
     service._refs.append(reader_ref)
     service.reader = reader_ref.proxy()
     history_ref = HistoryActor.start(settings)  # the catalog as it was (actors/history.py)
     service._refs.append(history_ref)
     service.history_reader = history_ref.proxy()
+
+
+def _start_follower(service: Service, settings: Settings) -> None:
+    """A follower: the stored catalog published, then kept current from the leader's commits."""
+    from actors.replica import FollowerActor, LeaderClient, RemoteWebhookAdmin
+    from discovery.benchmark.board import PerformanceBoard
+    from discovery.catalog import CatalogState
+
+    service.role = "follower"
+    _start_readers(service, settings)
+    store.open_database(settings.database_url)
+    try:
+        # The cursor first: an event committed while the catalog loads is applied again (a no-op).
+        after = store.last_event_id()
+        state = CatalogState()
+        state.load_index()
+        service.view.provider_rows = store.provider_rows()
+        service.view.performance = PerformanceBoard.from_rows(store.latest_benchmark_results())
+    finally:
+        store.close_database()
+    service.view.last_event_id = after
+    service.view.publish(state.index())
+    del state
+    service.leader_client = LeaderClient(settings, service.instance_id)
+    service.webhooks = RemoteWebhookAdmin(service.leader_client, settings)
+    follower_ref = FollowerActor.start(settings, service.view, service.notifier, after, service.leader_client)
+    service._refs.append(follower_ref)
+    service._follower_ref = follower_ref
+    service.follower = follower_ref.proxy()
+    gc.collect(1)
+    gc.freeze()
+    logger.info("{} follows (catalog of {} models loaded; events after {})", service.instance_id,
+                len(service.view.index), after)
+
+
+def _start_leader(service: Service, settings: Settings, clients: Optional[dict],
+                  clock: Optional[Callable[[], float]]) -> None:
+    """The leader's actors: the catalog writer, webhook delivery, supervision, providers, regions,
+    benchmarks (and, with several instances, the answering of followers' requests)."""
+    catalog_ref = CatalogActor.start(settings, service.view, service.notifier, clock)
+    service._refs.append(catalog_ref)
+    service.catalog = catalog_ref.proxy()
+    # on_start (loading the last committed catalog, run ids) finishes before this answers, so
+    # reads are served from the stored catalog before any provider is started.
+    service.catalog.state.get(timeout=max(60.0, settings.ask_timeout))
+    _start_readers(service, settings)
     # Before any provider starts: webhooks resume from their cursors, then follow new commits.
     # Each actor connects in on_start; wait for one to be up before the next starts.
     service.reader.last_event_id().get(timeout=settings.ask_timeout)
@@ -377,4 +697,8 @@ def start_service(settings: Settings, clients: Optional[dict] = None,
     with PARSE_SLOT:
         service.supervisor.start_children(children).get(timeout=max(30.0, settings.ask_timeout))
     discover_bedrock_regions(service, settings)
-    return service
+    if service.replicated:
+        from actors.replica import RequestServerActor
+
+        server_ref = RequestServerActor.start(settings, service.handle_request)
+        service._refs.append(server_ref)

@@ -457,7 +457,7 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
     def _record(self, hook: _Hook, delivery: Delivery, result: PostResult) -> None:
         now = time.time()
         outcome = subs.DELIVERED if result.ok else subs.FAILED
-        with store.db.atomic():
+        with store.write_transaction():
             subs.record_delivery(hook.id, delivery.delivery_id, delivery.attempt, delivery.event_ids, outcome,
                                  result.status_code, result.error, result.duration_ms, now)
             if result.ok:

@@ -252,6 +252,13 @@ class Settings:
     # deprecation date); lifecycle_check_interval: how often dates are checked (seconds).
     retiring_horizons: tuple[int, ...] = (90, 30, 7)
     lifecycle_check_interval: float = 3600.0
+    # Several instances on one PostgreSQL database (docs/replicas.md): this instance's name in the
+    # leadership row and logs (empty: "<hostname>:<pid>"); a follower takes over within
+    # leader_takeover_seconds of the leader's death; every leader_check_interval seconds a follower
+    # tries the lock and the leader checks its lock connection and its epoch.
+    instance_id: str = ""
+    leader_takeover_seconds: float = 5.0
+    leader_check_interval: float = 1.0
     bedrock: BedrockSettings = field(default_factory=BedrockSettings)
     benchmarks: BenchmarkSettings = field(default_factory=BenchmarkSettings)
     providers: tuple[ProviderConfig, ...] = ()
@@ -396,6 +403,13 @@ def load_settings(
     for key, low in (("http_threads", 1), ("sse_max_streams", 1), ("max_request_body", 1024)):
         if key in kwargs and kwargs[key] < low:
             raise SettingsError(f"service.{key}: must be at least {low}, got {kwargs[key]}")
+    for key in ("leader_takeover_seconds", "leader_check_interval"):
+        if key in kwargs and kwargs[key] <= 0:
+            raise SettingsError(f"service.{key}: must be positive, got {kwargs[key]}")
+    if kwargs.get("leader_check_interval", 1.0) > kwargs.get("leader_takeover_seconds", 5.0) / 2 \
+            and "DISCOVERY_LEADER_CHECK_INTERVAL" not in env and "leader_check_interval" not in service:
+        # Only the takeover bound was set: check often enough to meet it.
+        kwargs["leader_check_interval"] = kwargs["leader_takeover_seconds"] / 5
     if "providers" not in kwargs:
         kwargs["providers"] = tuple(providers.values()) if providers else default_providers(env)
     return Settings(**kwargs)

@@ -7,9 +7,11 @@ refresh run and the outbox events together.
 """
 from __future__ import annotations
 
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
 import peewee
 from playhouse.db_url import connect
@@ -147,6 +149,8 @@ class RefreshRunRow(BaseModel):
     # Records left out for breaking a limit (discovery/limits.py), and the first reasons.
     rejected = peewee.IntegerField(default=0)
     rejections = JSONField(null=True)
+    # The leadership epoch of the instance that started the run (docs/replicas.md).
+    epoch = peewee.IntegerField(null=True)
 
     class Meta:
         table_name = "refresh_runs"
@@ -181,6 +185,8 @@ class EventRow(BaseModel):
     run_id = peewee.IntegerField(null=True)
     created_at = peewee.FloatField()
     data = JSONField()
+    # The leadership epoch of the instance that wrote the event.
+    epoch = peewee.IntegerField(null=True)
 
     class Meta:
         table_name = "events"
@@ -259,8 +265,96 @@ class LifecycleNoticeRow(BaseModel):
         indexes = ((("model_id", "kind", "horizon"), True),)
 
 
+class LeadershipRow(BaseModel):
+    """The one row (id 1) naming the leader and its epoch, the fencing token every write checks."""
+
+    id = peewee.IntegerField(primary_key=True)
+    epoch = peewee.IntegerField(default=0)
+    instance = peewee.CharField(null=True, max_length=200)
+    acquired_at = peewee.FloatField(null=True)
+    heartbeat_at = peewee.FloatField(null=True)
+
+    class Meta:
+        table_name = "leadership"
+
+
+class LeaderRequestRow(BaseModel):
+    """A mutation a follower hands to the leader (refresh, webhook admin, benchmark run...).
+
+    ``state`` goes pending → accepted → done (or failed); ``reply`` holds the answer of each step.
+    """
+
+    id = peewee.AutoField()
+    op = peewee.CharField(max_length=64)
+    args = JSONField()
+    state = peewee.CharField(default="pending", max_length=16, index=True)
+    reply = JSONField(null=True)
+    instance = peewee.CharField(max_length=200)
+    created_at = peewee.FloatField()
+    updated_at = peewee.FloatField(null=True)
+
+    class Meta:
+        table_name = "leader_requests"
+
+
 TABLES = [ProviderRow, ModelRow, SourceModelRow, RefreshRunRow, ModelVersionRow, EventRow, MetaRow,
-          BenchmarkRunRow, BenchmarkResultRow, LifecycleNoticeRow]
+          BenchmarkRunRow, BenchmarkResultRow, LifecycleNoticeRow, LeadershipRow, LeaderRequestRow]
+
+
+# -- fencing -----------------------------------------------------------------------------------
+
+class Fenced(RuntimeError):
+    """This instance may not write: another instance holds a newer leadership epoch."""
+
+
+class _Fence:
+    """What this process may write under: ``required`` once an election governs the store (several
+    instances on PostgreSQL); ``epoch`` the leadership epoch this process won (None: not leader)."""
+
+    required = False
+    epoch: Optional[int] = None
+    # Called (once) when a write is refused: the service steps down.
+    on_fenced: Optional[Callable[[str], None]] = None
+
+
+FENCE = _Fence()
+
+
+def set_fence(required: bool, epoch: Optional[int]) -> None:
+    FENCE.required, FENCE.epoch = required, epoch
+
+
+def current_epoch() -> Optional[int]:
+    """The epoch this process writes under (None on a single instance, or when not the leader)."""
+    return FENCE.epoch
+
+
+def check_fence() -> None:
+    """Inside a write transaction: refuse it unless this process holds the newest epoch.
+
+    ``FOR SHARE`` keeps the row as read until the transaction ends: a new leader's epoch bump
+    waits for the writes already past this check, and every later check sees the new epoch.
+    """
+    if not FENCE.required:
+        return
+    epoch = FENCE.epoch
+    row = db.execute_sql("SELECT epoch, instance FROM leadership WHERE id = 1 FOR SHARE").fetchone()
+    if epoch is None or row is None or row[0] != epoch:
+        held = f"epoch {row[0]} held by {row[1]}" if row else "no leader"
+        reason = (f"fenced: this instance is not the leader (it writes under epoch {epoch}; the store has {held})"
+                  if epoch is not None else f"fenced: this instance is a follower ({held})")
+        hook = FENCE.on_fenced
+        if hook is not None and epoch is not None:
+            hook(reason)
+        raise Fenced(reason)
+
+
+@contextmanager
+def write_transaction() -> Iterator[Any]:
+    """One write transaction, refused (rolled back, :class:`Fenced`) unless this process leads."""
+    with db.atomic() as txn:
+        check_fence()
+        yield txn
 
 
 def load_notices() -> dict[tuple[str, str], tuple[str, frozenset[int]]]:
@@ -279,7 +373,7 @@ def load_notices() -> dict[tuple[str, str], tuple[str, frozenset[int]]]:
 def record_notices(notices: Sequence[Any], now: float) -> list[StoredEvent]:
     """Store notices given (each covering its horizons, a moved date replacing the old one) and
     their retiring_soon events, in one transaction."""
-    with db.atomic():
+    with write_transaction():
         for n in notices:
             # A moved date: the horizons warned about for the old date no longer count.
             LifecycleNoticeRow.delete().where((LifecycleNoticeRow.model_id == n.model_id)
@@ -312,7 +406,39 @@ def set_meta(key: str, value: Optional[str]) -> None:
 
 
 def open_database(url: str) -> peewee.Database:
-    """Connect ``db`` to ``url`` (``sqlite:///path`` or any peewee URL) and create the tables."""
+    """Connect ``db`` to ``url`` (``sqlite:///path`` or any peewee URL) and create the tables.
+
+    Every actor calls this from its own thread (peewee connections are per thread): the database
+    object is made once per URL and shared, so one thread never swaps it under another's feet.
+    """
+    with _OPEN_LOCK:
+        database = db.obj if getattr(db.obj, "discovery_url", None) == url else None
+        if database is None:
+            database = _make_database(url)
+            database.discovery_url = url
+            db.initialize(database)
+    db.connect(reuse_if_open=True)
+    # Late import: that module builds on this one.
+    from discovery.subscriptions_store import WEBHOOK_TABLES
+
+    postgres = isinstance(database, peewee.PostgresqlDatabase)
+    if postgres:
+        # Several instances start at once: one creates and migrates the schema, the others wait.
+        db.execute_sql("SELECT pg_advisory_lock(%s)", (schema_lock_key(SCHEMA_LOCK),))
+    try:
+        db.create_tables(TABLES + WEBHOOK_TABLES, safe=True)
+        migrate_schema()
+        widen_float_columns(TABLES + WEBHOOK_TABLES)
+    finally:
+        if postgres:
+            db.execute_sql("SELECT pg_advisory_unlock(%s)", (schema_lock_key(SCHEMA_LOCK),))
+    return database
+
+
+_OPEN_LOCK = threading.Lock()
+
+
+def _make_database(url: str) -> peewee.Database:
     if url.startswith("sqlite"):
         # Write transactions take the write lock as they begin (waiting up to busy_timeout for it):
         # a deferred one that read first fails at once with "database is locked" when another
@@ -321,15 +447,20 @@ def open_database(url: str) -> peewee.Database:
                                          "synchronous": "normal", "busy_timeout": 5000}, lock_type="IMMEDIATE")
     else:
         database = connect(url)
-    db.initialize(database)
-    db.connect(reuse_if_open=True)
-    # Late import: that module builds on this one.
-    from discovery.subscriptions_store import WEBHOOK_TABLES
-
-    db.create_tables(TABLES + WEBHOOK_TABLES, safe=True)
-    migrate_schema()
-    widen_float_columns(TABLES + WEBHOOK_TABLES)
     return database
+
+
+SCHEMA_LOCK, LEADER_LOCK = "schema", "leader"
+
+
+def schema_lock_key(name: str) -> Any:
+    """An advisory lock key (SQL expression parameter) for ``name`` in this database and schema:
+    instances on different schemas of one database do not share leaders."""
+    import hashlib
+
+    where = db.execute_sql("SELECT current_database(), current_schema()").fetchone()
+    digest = hashlib.blake2b(f"discovery:{name}:{where[0]}:{where[1]}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def widen_float_columns(models: Sequence[type[BaseModel]]) -> None:
@@ -356,10 +487,10 @@ def migrate_schema() -> None:
     source row's raw answer inside its data; both are split here.
     """
     columns = {table: {c.name for c in db.get_columns(table)} for table in ("models", "source_models",
-                                                                             "providers", "refresh_runs")}
+                                                                             "providers", "refresh_runs", "events")}
     added = [(ProviderRow, "body_hash"), (RefreshRunRow, "fetch_ms"), (RefreshRunRow, "work_ms"),
-             (RefreshRunRow, "rejected"), (RefreshRunRow, "rejections"),
-             (SourceModelRow, "fingerprint"), (SourceModelRow, "raw")]
+             (RefreshRunRow, "rejected"), (RefreshRunRow, "rejections"), (RefreshRunRow, "epoch"),
+             (SourceModelRow, "fingerprint"), (SourceModelRow, "raw"), (EventRow, "epoch")]
     missing = [(model, name) for model, name in added if name not in columns[model._meta.table_name]]
     if not missing and "data" not in columns["models"]:
         return
@@ -390,6 +521,16 @@ def migrate_schema() -> None:
                              "provenance": dumps(dict(record.provenance)), "first_seen": first_seen,
                              "updated_at": updated_at})
             bulk_write(ModelRow, rows)
+
+
+def reset_connection() -> None:
+    """Forget this thread's connection after the server dropped it: the next query opens another."""
+    if db.obj is None:
+        return
+    try:
+        db.close()
+    except Exception:
+        db.obj._state.reset()
 
 
 def close_database() -> None:
@@ -443,7 +584,9 @@ def begin_run(provider: str, trigger: str, now: Optional[float] = None, run_id: 
     fields_ = {"provider": provider, "trigger": trigger, "started_at": now or time.time()}
     if run_id is not None:
         fields_["id"] = run_id
-    new_id = RefreshRunRow.insert(**fields_).execute()
+    fields_["epoch"] = FENCE.epoch
+    with write_transaction():
+        new_id = RefreshRunRow.insert(**fields_).execute()
     return run_id if run_id is not None else new_id
 
 
@@ -454,7 +597,7 @@ def last_run_id() -> int:
 def fail_run(run_id: int, error: str, now: Optional[float] = None) -> float:
     """Mark a run failed with a reason, and the provider's last error; returns the time it ended."""
     now = now or time.time()
-    with db.atomic():
+    with write_transaction():
         run = RefreshRunRow.get_by_id(run_id)
         RefreshRunRow.update(outcome=FAILED, error=error, finished_at=now,
                              duration_ms=(now - run.started_at) * 1000).where(RefreshRunRow.id == run_id).execute()
@@ -463,10 +606,11 @@ def fail_run(run_id: int, error: str, now: Optional[float] = None) -> float:
 
 
 def interrupt_running_runs(now: Optional[float] = None) -> int:
-    """Runs left ``running`` by a crash become ``interrupted``; return how many."""
-    return (RefreshRunRow.update(outcome=INTERRUPTED, finished_at=now or time.time(),
-                                 error="interrupted: the service stopped before this refresh finished")
-            .where(RefreshRunRow.outcome == RUNNING).execute())
+    """Runs left ``running`` by a crash (or a deposed leader) become ``interrupted``; return how many."""
+    with write_transaction():
+        return (RefreshRunRow.update(outcome=INTERRUPTED, finished_at=now or time.time(),
+                                     error="interrupted: the service stopped before this refresh finished")
+                .where(RefreshRunRow.outcome == RUNNING).execute())
 
 
 def run_dict(row: RefreshRunRow) -> dict[str, Any]:
@@ -505,9 +649,10 @@ def list_runs(provider: Optional[str] | Sequence[str] = None, limit: int = 50,
 
 def ensure_provider(name: str, format: str, is_catalog: bool) -> None:
     """Create the provider row if it is new; keep its history if it exists."""
-    ProviderRow.insert(name=name, format=format, is_catalog=is_catalog).on_conflict(
-        conflict_target=[ProviderRow.name], update={ProviderRow.format: format, ProviderRow.is_catalog: is_catalog}
-    ).execute()
+    with write_transaction():
+        ProviderRow.insert(name=name, format=format, is_catalog=is_catalog).on_conflict(
+            conflict_target=[ProviderRow.name], update={ProviderRow.format: format, ProviderRow.is_catalog: is_catalog}
+        ).execute()
 
 
 def provider_rows() -> dict[str, dict[str, Any]]:
@@ -520,6 +665,7 @@ def provider_rows() -> dict[str, dict[str, Any]]:
 
 
 def set_provider_status(name: str, status: str, reason: Optional[str]) -> None:
+    check_fence()
     ProviderRow.update(status=status, status_reason=reason).where(ProviderRow.name == name).execute()
 
 
@@ -675,14 +821,17 @@ def insert_events(specs: Sequence[tuple[str, Optional[str], Optional[str], Optio
     """
     if not specs:
         return []
+    check_fence()
+    # Ids are given here, not by a sequence: a transaction refused or rolled back (a deposed
+    # leader's) must leave no gap in the feed. The fence (or the single instance) makes this
+    # the only writer, and the newest event is never pruned, so the maximum never goes back.
     start = last_event_id()
-    rows = [{"kind": kind, "provider": provider, "model_id": model_id, "run_id": run_id,
-             "created_at": now, "data": data} for kind, provider, model_id, run_id, data in specs]
+    ids = range(start + 1, start + 1 + len(specs))
+    epoch = FENCE.epoch
+    rows = [{"id": i, "kind": kind, "provider": provider, "model_id": model_id, "run_id": run_id,
+             "created_at": now, "data": data, "epoch": epoch}
+            for i, (kind, provider, model_id, run_id, data) in zip(ids, specs)]
     bulk_write(EventRow, rows)
-    # Only the ids are read back: the rows are ours, in insertion order, with the data we hold.
-    ids = [i for (i,) in EventRow.select(EventRow.id).where(EventRow.id > start).order_by(EventRow.id).tuples()]
-    if len(ids) != len(specs):
-        raise RuntimeError(f"expected {len(specs)} new events, found {len(ids)}: another writer is on this store")
     return [StoredEvent(i, kind, provider, model_id, run_id, now, data)
             for i, (kind, provider, model_id, run_id, data) in zip(ids, specs)]
 
@@ -734,7 +883,7 @@ def prune_events(max_age: float = 0.0, max_count: int = 0, keep_after: int | Non
     low = oldest_event_id()
     while low and low <= cutoff:
         high = min(cutoff, low + chunk - 1)
-        with db.atomic():
+        with write_transaction():
             deleted += EventRow.delete().where(EventRow.id <= high).execute()
         low = high + 1
     return deleted
@@ -830,7 +979,7 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> CommitRe
     after every other row is written, as the transaction ends.
     """
     now = now or time.time()
-    with db.atomic():
+    with write_transaction():
         for sw in write.sources:
             for i in range(0, len(sw.deletes), CHUNK):
                 SourceModelRow.delete().where((SourceModelRow.source == sw.source)
@@ -943,7 +1092,7 @@ def commit_benchmarks(report: Any, threshold: float, window: int, now: Optional[
 
     now = now or time.time()
     run = report.run
-    with db.atomic():
+    with write_transaction():
         row = {"provider": run.provider, "region": run.region, "trigger": run.trigger, "started_at": run.started_at,
                "finished_at": run.finished_at, "outcome": run.outcome, "planned": run.planned, "probed": run.probed,
                "requests": run.requests, "spend_usd": run.spend_usd,
@@ -1050,6 +1199,7 @@ def benchmark_seed(since: float) -> dict[str, Any]:
 
 def interrupt_benchmark_runs(now: Optional[float] = None) -> int:
     """Benchmark runs left ``running`` by a crash become ``interrupted``; return how many."""
-    return (BenchmarkRunRow.update(outcome=INTERRUPTED, finished_at=now or time.time(),
-                                   error="interrupted: the service stopped before this run finished")
-            .where(BenchmarkRunRow.outcome == RUNNING).execute())
+    with write_transaction():
+        return (BenchmarkRunRow.update(outcome=INTERRUPTED, finished_at=now or time.time(),
+                                       error="interrupted: the service stopped before this run finished")
+                .where(BenchmarkRunRow.outcome == RUNNING).execute())

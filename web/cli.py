@@ -89,8 +89,10 @@ def _dump_threads(signum: int, frame: Any) -> None:
 
 
 def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
-    """``discovery serve``: 0 after a clean stop, 2 when the settings or the port are unusable."""
-    from actors.service import start_service
+    """``discovery serve``: 0 after a clean stop, 2 when the settings or the port are unusable (or
+    another instance serves the SQLite file), 75 when this instance lost the leadership (its
+    process manager starts it again, as a follower: docs/replicas.md)."""
+    from actors.service import AnotherInstance, start_service
     from web.auth import startup_notice
     from web.server import DiscoveryASGI, bind_socket, raise_open_file_limit, serve_forever
 
@@ -135,6 +137,15 @@ def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
                                bedrock=demo_bedrock(simulator), benchmarks=demo_benchmarks(simulator))
             redaction.REDACTOR.add_settings(settings)
         service = start_service(settings)
+
+        def deposed(reason: str) -> None:
+            # Stop serving (streams end, clients resume on another instance); exit 75 below.
+            stop_event.set()
+            os.kill(os.getpid(), signal.SIGTERM)
+
+        service.on_deposed = deposed
+        if service.deposed.is_set():
+            deposed(service.deposed_reason or "")
         notice = startup_notice(settings.admin_token)
         if notice:
             logger.warning("{}", notice)
@@ -147,6 +158,10 @@ def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
             serve_forever(app, sock, on_exit=service.begin_shutdown)
     except (_Stop, KeyboardInterrupt):
         pass
+    except AnotherInstance as exc:
+        logger.error("{}", exc)
+        sock.close()
+        return 2
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -160,6 +175,10 @@ def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
             pykka.ActorRegistry.stop_all(block=True, timeout=5)
         if simulator is not None:
             simulator.stop()
+    if service is not None and service.deposed.is_set():
+        logger.warning("stopped: this instance lost the leadership ({}); exit 75 so it restarts as a follower",
+                       service.deposed_reason)
+        return 75
     logger.info("stopped")
     return 0
 

@@ -25,6 +25,16 @@ def readyz():
     """
     svc = service()
     loaded = svc.view.ready.is_set()
+    role = svc.replication_status()
+    role.pop("replication", None)
+    if svc.role == "follower":
+        # A follower discovers nothing itself: ready once its index is loaded and it follows the
+        # leader's commits (connected to the database's notifications).
+        follower = svc.follower_connected()
+        ready = loaded and follower
+        body = {"ready": ready, "catalog_loaded": loaded, "models": len(svc.index), "following": follower,
+                **role}
+        return jsonify(body), (200 if ready else 503)
     started = svc.started_at or 0
     rows = {**svc.view.provider_rows, **{r["source"]: r for r in svc.bedrock_regions()}}
     names = svc.source_names()
@@ -37,5 +47,5 @@ def readyz():
     ready = loaded and not pending
     body = {"ready": ready, "catalog_loaded": loaded, "models": len(svc.index), "providers": len(names),
             "attempted": attempted, "refreshed_since_start": [n for n in names if since_start(n, "last_success_at")],
-            "pending": pending}
+            "pending": pending, **role}
     return jsonify(body), (200 if ready else 503)

@@ -29,7 +29,9 @@ def _rss_bytes() -> dict[str, int | None]:
 @bp.get("/status")
 def status():
     """The published catalog (models, version, when it was published), the model-record cache
-    (hits, misses, entries, evictions, bytes, hit rate) and this process's memory."""
+    (hits, misses, entries, evictions, bytes, hit rate), this process's memory, and its role:
+    ``leader`` or ``follower``, the leader (instance, epoch, since), a follower's lag and the
+    replication counters (docs/replicas.md)."""
     svc = service()
     index = svc.index
     return jsonify({
@@ -37,4 +39,5 @@ def status():
                     "published_at": iso(index.built_at)},
         "cache": svc.cache_stats(),
         "process": _rss_bytes(),
+        **svc.replication_status(),
     })

@@ -378,7 +378,12 @@ def _operations() -> dict[str, dict[str, Any]]:
                                    "bytes": INTEGER, "max_bytes": INTEGER, "hit_rate": {"type": ["number", "null"]}},
                                   required=("hits", "misses", "entries", "evictions", "bytes", "hit_rate")),
                      "process": obj({"rss_bytes": {"type": ["integer", "null"]},
-                                     "peak_rss_bytes": {"type": ["integer", "null"]}})})))},
+                                     "peak_rss_bytes": {"type": ["integer", "null"]}}),
+                     **ROLE,
+                     "replication": {"oneOf": [{"type": "null"}, obj({
+                         "last_event_id": INTEGER, "applied_event_id": INTEGER, "connected": BOOLEAN,
+                         "apply_latency_ms": obj({"count": INTEGER, "p50": NULLABLE_NUMBER, "p99": NULLABLE_NUMBER,
+                                                  "max": NULLABLE_NUMBER})})]}})))},
         "/healthz": {"get": op("health.healthz", "service", "Liveness",
                                _ok(obj({"status": STRING, "models": INTEGER, "catalog_version": INTEGER})),
                                open_access=True)},
@@ -436,12 +441,22 @@ def _dashboard() -> dict[str, dict[str, Any]]:
     }
 
 
+NULLABLE_INT = {"type": ["integer", "null"]}
+NULLABLE_NUMBER = {"type": ["number", "null"]}
+# Every instance's role (docs/replicas.md), in /readyz and /api/v1/status.
+ROLE = {
+    "instance": STRING, "role": enum(("leader", "follower")),
+    "leader": obj({"instance": {"type": ["string", "null"]}, "epoch": NULLABLE_INT,
+                   "since": {"type": ["string", "null"]}}, description="the leader the store names"),
+    "lag": obj({"events": INTEGER, "seconds": NUMBER}, description="a follower's lag behind the leader's commits"),
+}
 READINESS = obj({
     "ready": BOOLEAN, "catalog_loaded": BOOLEAN, "models": INTEGER, "providers": INTEGER,
     "attempted": array(STRING, "providers whose refresh has finished (either way) since start"),
     "refreshed_since_start": array(STRING, "providers refreshed successfully since start"),
     "pending": array(STRING, "providers not yet attempted"),
-})
+    "following": BOOLEAN, **ROLE,
+}, required=("ready", "catalog_loaded", "models", "instance", "role", "leader", "lag"))
 VERSION = obj({"name": STRING, "version": STRING, "python": STRING,
                "build": obj({"commit": {"type": ["string", "null"]}, "date": {"type": ["string", "null"]}})},
               required=("name", "version", "build"))

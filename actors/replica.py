@@ -1,0 +1,509 @@
+"""Roles on one PostgreSQL database: the elector, the follower's catch-up, and mutations handed
+from followers to the leader (docs/replicas.md).
+
+``ElectorActor`` holds the leader's advisory lock on a connection of its own; a follower tries to
+take it every ``leader_check_interval`` s and, once it has, bumps the epoch and promotes its
+service. ``FollowerActor`` keeps a follower's index current: a listener thread wakes it on each
+``NOTIFY discovery_commits`` (and every interval, for a missed one), and it applies the events after
+its cursor, reading only the model rows they name. ``RequestServerActor`` runs on the leader and
+answers the ``leader_requests`` rows followers write; ``LeaderClient`` is the follower's side.
+"""
+from __future__ import annotations
+
+import collections
+import concurrent.futures
+import threading
+import time
+from typing import Any, Callable, Optional
+
+import pykka
+from loguru import logger
+
+from actors.scheduling import schedule
+from discovery import replication, store
+from discovery.benchmark.board import PerformanceBoard
+from discovery.messages import ChangeBatch
+from discovery.settings import Settings
+
+# Events read per catch-up step: a follower far behind applies the backlog in steps of this many.
+CATCH_UP_PAGE = 2000
+
+
+class ElectorActor(pykka.ThreadingActor):
+    """Leader election: the session advisory lock, the epoch, and noticing a lost lock."""
+
+    def __init__(self, settings: Settings, instance: str, on_elected: Callable[[int], None],
+                 on_deposed: Callable[[str], None]):
+        super().__init__()
+        self.settings = settings
+        self.instance = instance
+        self.on_elected = on_elected
+        self.on_deposed = on_deposed
+        self.conn: Any = None
+        self.key = 0
+        self.epoch: Optional[int] = None
+        self._timer: Any = None
+        self._stopping = False
+
+    def on_start(self) -> None:
+        self._proxy = self.actor_ref.proxy()
+        self._connect()
+
+    def _connect(self) -> None:
+        self.conn = replication.connect(self.settings.database_url, f"discovery-leader:{self.instance}")
+        self.key = replication.lock_key(self.conn, store.LEADER_LOCK)
+
+    def on_stop(self) -> None:
+        self._stopping = True
+        if self._timer is not None:
+            self._timer.cancel()
+        if self.conn is not None:
+            try:
+                self.conn.close()  # releases the lock: a follower takes over at its next try
+            except Exception:
+                pass
+
+    def try_lead(self) -> Optional[int]:
+        """Try to take the lock now; the new epoch if this instance now leads, else None."""
+        if self.epoch is not None:
+            return self.epoch
+        try:
+            if self.conn is None or self.conn.closed:
+                self._connect()
+            if not replication.try_lock(self.conn, self.key):
+                return None
+            self.epoch = replication.take_epoch(self.conn, self.instance)
+        except Exception as exc:
+            logger.warning("leader election: {}: {}", type(exc).__name__, exc)
+            self._drop_connection()
+            return None
+        return self.epoch
+
+    def start_ticking(self) -> None:
+        self._arm()
+
+    def _arm(self) -> None:
+        if not self._stopping:
+            self._timer = schedule(self.settings.leader_check_interval, self._proxy.tick.defer, name="timer-elector")
+
+    def tick(self) -> None:
+        """Follower: try the lock. Leader: check the lock's connection is alive and the epoch ours."""
+        try:
+            if self.epoch is None:
+                epoch = self.try_lead()
+                if epoch is not None:
+                    logger.info("{} won the leader election (epoch {})", self.instance, epoch)
+                    self.on_elected(epoch)
+            else:
+                found = replication.read_epoch(self.conn)
+                if found is None or found[0] != self.epoch:
+                    held = f"epoch {found[0]} held by {found[1]}" if found else "no leadership row"
+                    self._deposed(f"the leadership moved on ({held}; this instance had epoch {self.epoch})")
+                    return
+        except Exception as exc:
+            if self.epoch is not None:
+                self._deposed(f"the leader's lock connection failed ({type(exc).__name__}: {exc})")
+                return
+            logger.warning("leader election: {}: {}", type(exc).__name__, exc)
+            self._drop_connection()
+        self._arm()
+
+    def _deposed(self, reason: str) -> None:
+        self._drop_connection()
+        self.on_deposed(reason)
+
+    def _drop_connection(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.close()
+            except Exception:
+                pass
+        self.conn = None
+
+
+class FollowerActor(pykka.ThreadingActor):
+    """A follower's index, kept current from the events the leader commits."""
+
+    def __init__(self, settings: Settings, view: Any, notifier: Any, after: int, replies: Optional["LeaderClient"] = None):
+        super().__init__()
+        self.settings = settings
+        self.view = view
+        self.notifier = notifier
+        self.applied = after
+        self.leader_last = after
+        self.connected = False
+        # (event id, commit time) of notified commits not applied yet; latencies of applied ones (ms).
+        self._notified: collections.deque[tuple[int, float]] = collections.deque(maxlen=10000)
+        self.latencies: collections.deque[float] = collections.deque(maxlen=1000)
+        self.oldest_unapplied: Optional[float] = None
+        self._halt = threading.Event()
+        self._queued = False
+        self._listener: Optional[threading.Thread] = None
+        self.replies = replies
+
+    def on_start(self) -> None:
+        self._proxy = self.actor_ref.proxy()
+        store.open_database(self.settings.database_url)
+        self._listener = threading.Thread(target=self._listen, name="follower-listen", daemon=True)
+        self._listener.start()
+
+    def on_stop(self) -> None:
+        self._halt.set()
+        store.close_database()
+
+    # -- the listener thread ---------------------------------------------------------------------
+    def _listen(self) -> None:
+        conn = None
+        while not self._halt.is_set():
+            try:
+                if conn is None:
+                    conn = replication.connect(self.settings.database_url, "discovery-follower")
+                    replication.listen(conn, replication.COMMITS, replication.REPLIES)
+                    self.connected = True
+                    self._wake()  # after a (re)connect: catch up on what was missed meanwhile
+                notes = replication.wait_notifications(conn, self.settings.leader_check_interval)
+            except Exception as exc:
+                if self._halt.is_set():
+                    break
+                self.connected = False
+                logger.warning("follower: listening connection lost ({}: {}); reconnecting", type(exc).__name__, exc)
+                try:
+                    if conn is not None:
+                        conn.close()
+                except Exception:
+                    pass
+                conn = None
+                self._halt.wait(min(1.0, self.settings.leader_check_interval))
+                continue
+            commits = False
+            for channel, payload in notes:
+                if channel == replication.COMMITS:
+                    commits = True
+                    try:
+                        last, at = payload.split()
+                        self._notified.append((int(last), float(at)))
+                        self.leader_last = max(self.leader_last, int(last))
+                    except ValueError:
+                        pass
+                elif channel == replication.REPLIES and self.replies is not None:
+                    self.replies.wake(payload)
+            if commits or not notes:
+                self._wake()  # on a timeout too: a notification may have been missed
+            if not notes and self.replies is not None:
+                self.replies.sweep()
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+    def _wake(self) -> None:
+        if not self._queued:
+            self._queued = True
+            try:
+                self._proxy.catch_up.defer()
+            except pykka.ActorDeadError:
+                pass
+
+    # -- applying --------------------------------------------------------------------------------
+    def catch_up(self) -> int:
+        """Apply every committed event after the cursor; returns the new cursor."""
+        self._queued = False
+        try:
+            newest = store.last_event_id()
+            self.leader_last = max(self.leader_last, newest)
+            while self.applied < newest:
+                self._apply_page(store.events_after(self.applied, CATCH_UP_PAGE))
+            self.oldest_unapplied = None
+        except Exception as exc:
+            logger.warning("follower: catching up failed ({}: {}); tried again at the next notification or poll",
+                           type(exc).__name__, str(exc).strip().splitlines()[0] if str(exc).strip() else "")
+            store.reset_connection()
+            if self.oldest_unapplied is None:
+                self.oldest_unapplied = time.time()
+        return self.applied
+
+    def _apply_page(self, events: list[store.StoredEvent]) -> None:
+        if not events:
+            # Ids are contiguous; nothing after the cursor yet visible (cannot happen after a commit).
+            raise RuntimeError(f"no events after {self.applied} although the feed reaches further")
+        ids = {e.model_id for e in events if e.model_id}
+        view = self.view
+        if ids:
+            changes = replication.entries_for(ids)
+            index = view.index
+            # Only what differs from what is served (an event such as retiring_soon changes nothing).
+            changes = {mid: e for mid, e in changes.items()
+                       if not (e is None and index.entry(mid) is None)
+                       and not (e is not None and (old := index.entry(mid)) is not None
+                                and old.content_hash == e.content_hash and old.trace_hash == e.trace_hash)}
+            if changes:
+                view.publish(index.apply(changes), set(changes))
+        if any(e.provider for e in events):
+            view.provider_rows = store.provider_rows()
+        if any(e.kind.startswith("benchmark_") for e in events):
+            view.performance = PerformanceBoard.from_rows(store.latest_benchmark_results())
+        self.applied = events[-1].id
+        view.last_event_id = self.applied
+        view.telemetry.events_committed(e.kind for e in events)
+        self.notifier.publish(ChangeBatch(tuple(events)))
+        now = time.time()
+        while self._notified and self._notified[0][0] <= self.applied:
+            _, at = self._notified.popleft()
+            self.latencies.append(max(0.0, (now - at) * 1000))
+
+    def lag(self) -> dict[str, Any]:
+        """Events and seconds behind the leader's last commit."""
+        behind = max(0, self.leader_last - self.applied)
+        seconds = 0.0
+        if behind:
+            since = self._notified[0][1] if self._notified else self.oldest_unapplied
+            seconds = round(max(0.0, time.time() - since), 3) if since else 0.0
+        return {"events": behind, "seconds": seconds}
+
+    def stats(self) -> dict[str, Any]:
+        values = sorted(self.latencies)
+
+        def pick(q: float) -> Optional[float]:
+            return round(values[min(len(values) - 1, int(q * len(values)))], 3) if values else None
+
+        return {"last_event_id": max(self.leader_last, self.applied), "applied_event_id": self.applied,
+                "connected": self.connected, "lag": self.lag(),
+                "apply_latency_ms": {"count": len(values), "p50": pick(0.5), "p99": pick(0.99),
+                                     "max": round(values[-1], 3) if values else None}}
+
+
+# -- mutations handed to the leader ------------------------------------------------------------
+
+class RemoteError(Exception):
+    """The leader refused a handed-over request, for a reason with no local exception type."""
+
+
+class RequestServerActor(pykka.ThreadingActor):
+    """The leader's side: claims pending requests and answers them (each in a worker thread)."""
+
+    def __init__(self, settings: Settings, handler: Callable[[int, str, dict], None]):
+        super().__init__()
+        self.settings = settings
+        self.handler = handler
+        self._halt = threading.Event()
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="leader-request")
+        self._queued = False
+        self._pruned = 0.0
+
+    def on_start(self) -> None:
+        self._proxy = self.actor_ref.proxy()
+        store.open_database(self.settings.database_url)
+        # Requests an earlier leader accepted but never answered will not be answered: say so.
+        replication.abandon_stale_requests(time.time())
+        threading.Thread(target=self._listen, name="leader-requests-listen", daemon=True).start()
+
+    def on_stop(self) -> None:
+        self._halt.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        store.close_database()
+
+    def _listen(self) -> None:
+        conn = None
+        while not self._halt.is_set():
+            try:
+                if conn is None:
+                    conn = replication.connect(self.settings.database_url, "discovery-requests")
+                    replication.listen(conn, replication.REQUESTS)
+                replication.wait_notifications(conn, self.settings.leader_check_interval)
+            except Exception as exc:
+                if self._halt.is_set():
+                    break
+                logger.warning("leader: request listener lost its connection ({}); reconnecting", exc)
+                conn = None
+                self._halt.wait(0.5)
+            if not self._queued:  # on a notification, and every interval for a missed one
+                self._queued = True
+                try:
+                    self._proxy.drain.defer()
+                except pykka.ActorDeadError:
+                    break
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:
+                pass
+
+    def drain(self) -> None:
+        self._queued = False
+        try:
+            while True:
+                claimed = replication.claim_request()
+                if claimed is None:
+                    break
+                self._pool.submit(self._handle, *claimed)
+            if time.time() - self._pruned > 3600:
+                self._pruned = time.time()
+                replication.prune_requests(time.time() - 86400)
+        except Exception:
+            logger.exception("leader: could not claim handed-over requests")
+
+    def _handle(self, request_id: int, op: str, args: dict) -> None:
+        try:
+            self.handler(request_id, op, args)
+        except Exception as exc:  # the handler answers what it can; this is the last resort
+            logger.exception("leader: request {} ({}) failed", request_id, op)
+            try:
+                replication.answer_request(request_id, replication.FAILED, error_reply(exc))
+            except Exception:
+                logger.exception("leader: could not answer request {}", request_id)
+        finally:
+            store.close_database()
+
+
+def error_reply(exc: BaseException) -> dict[str, Any]:
+    error: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc.args[0]) if isinstance(exc, KeyError)
+                             and exc.args else str(exc)}
+    if hasattr(exc, "retry_after"):
+        error["retry_after"] = exc.retry_after
+    if hasattr(exc, "provider"):
+        error["provider"] = exc.provider
+    return {"error": error}
+
+
+class LeaderClient:
+    """A follower's side: writes a request, waits for the leader's answer (NOTIFY, or a poll)."""
+
+    def __init__(self, settings: Settings, instance: str):
+        self.settings = settings
+        self.instance = instance
+        self._cond = threading.Condition()
+        self._seen: dict[int, str] = {}
+        # Request id → callback for its final answer (refresh tickets' futures).
+        self._finals: dict[int, Callable[[str, Optional[dict]], None]] = {}
+
+    def wake(self, payload: str) -> None:
+        try:
+            request_id, state = payload.split()
+            rid = int(request_id)
+        except ValueError:
+            return
+        with self._cond:
+            self._seen[rid] = state
+            self._cond.notify_all()
+        if state in (replication.DONE, replication.FAILED):
+            self._finish(rid)
+
+    def sweep(self) -> None:
+        """Every interval: final answers whose notification was missed."""
+        for rid in list(self._finals):
+            found = replication.read_request(rid)
+            if found and found[0] in (replication.DONE, replication.FAILED):
+                self._finish(rid, found)
+
+    def _finish(self, rid: int, found: Optional[tuple] = None) -> None:
+        callback = self._finals.pop(rid, None)
+        if callback is None:
+            return
+        try:
+            found = found or replication.read_request(rid)
+            if found:
+                callback(found[0], found[1])
+        except Exception:
+            logger.exception("follower: could not read the answer of request {}", rid)
+
+    def submit(self, op: str, args: dict[str, Any]) -> int:
+        return replication.submit_request(op, args, self.instance)
+
+    def wait(self, request_id: int, states: tuple[str, ...], timeout: float) -> tuple[str, Optional[dict]]:
+        """Wait until the request reaches one of ``states`` (or fails); TimeoutError after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        want = set(states) | {replication.FAILED}
+        while True:
+            found = replication.read_request(request_id)
+            if found is not None and found[0] in want:
+                return found
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"the leader did not answer request {request_id} within {timeout:g} s "
+                                   f"(state: {found[0] if found else 'unknown'})")
+            with self._cond:
+                if self._seen.get(request_id) not in want:
+                    self._cond.wait(min(left, 0.25))
+
+    def on_final(self, request_id: int, callback: Callable[[str, Optional[dict]], None]) -> None:
+        self._finals[request_id] = callback
+        found = replication.read_request(request_id)
+        if found and found[0] in (replication.DONE, replication.FAILED):
+            self._finish(request_id, found)
+
+    def call(self, op: str, args: dict[str, Any], timeout: Optional[float] = None) -> Any:
+        """Hand ``op`` to the leader and return its result (raising the error it answered)."""
+        request_id = self.submit(op, args)
+        state, reply = self.wait(request_id, (replication.DONE,), timeout or self.settings.ask_timeout * 2)
+        return unwrap(state, reply)
+
+
+def unwrap(state: str, reply: Optional[dict]) -> Any:
+    reply = reply or {}
+    if state == replication.FAILED:
+        raise rebuild_error(reply.get("error") or {})
+    return reply.get("result")
+
+
+def rebuild_error(error: dict[str, Any]) -> Exception:
+    """The leader's error as the exception a local call would have raised."""
+    from actors.provider import RefreshRateLimited
+    from actors.service import ProviderUnavailable, UnknownProvider
+    from discovery.webhooks import InvalidWebhookURL
+
+    kind, message = error.get("type"), error.get("message") or "the leader refused the request"
+    if kind == "UnknownProvider":
+        return UnknownProvider(message)
+    if kind == "RefreshRateLimited":
+        return RefreshRateLimited(error.get("provider") or "", float(error.get("retry_after") or 1.0))
+    if kind == "ProviderUnavailable":
+        return ProviderUnavailable(message)
+    if kind == "InvalidWebhookURL":
+        return InvalidWebhookURL(message)
+    if kind == "KeyError":
+        return KeyError(message)
+    if kind in ("ValueError", "TypeError"):
+        return ValueError(message)
+    if kind == "TimeoutError":
+        return TimeoutError(message)
+    return RemoteError(f"{kind}: {message}")
+
+
+class RemoteWebhookAdmin:
+    """A follower's webhook administration: every call handed to the leader (validated there)."""
+
+    def __init__(self, client: LeaderClient, settings: Settings):
+        self.client = client
+        self.settings = settings
+
+    def _call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        return self.client.call("webhooks", {"method": method, "args": list(args), "kwargs": kwargs})
+
+    def create(self, url: str, secret: Optional[str] = None, kinds=(), providers=(), capabilities=(),
+               model_glob: Optional[str] = None, max_batch: int = 100, max_delay: float = 0.0,
+               description: Optional[str] = None, since: Optional[int] = None) -> tuple[dict[str, Any], Optional[str]]:
+        created, generated = self._call("create", url, secret, list(kinds), list(providers), list(capabilities),
+                                        model_glob, max_batch, max_delay, description, since)
+        return created, generated
+
+    def list_all(self) -> list[dict[str, Any]]:
+        return self._call("list_all")
+
+    def get(self, webhook_id: str) -> Optional[dict[str, Any]]:
+        return self._call("get", webhook_id)
+
+    def delete(self, webhook_id: str) -> bool:
+        return self._call("delete", webhook_id)
+
+    def pause(self, webhook_id: str) -> dict[str, Any]:
+        return self._call("pause", webhook_id)
+
+    def resume(self, webhook_id: str) -> dict[str, Any]:
+        return self._call("resume", webhook_id)
+
+    def replay(self, webhook_id: str, since: Optional[int] = None) -> dict[str, Any]:
+        return self._call("replay", webhook_id, since)
+
+    def prune(self) -> int:
+        return self._call("prune")
