@@ -19,6 +19,8 @@ from typing import Any
 
 import requests
 
+from discovery.timestamps import parse_time
+
 ROOT = Path(__file__).resolve().parents[1]
 POLL = 0.02  # a benchmark's poll, not a test's wait
 
@@ -222,7 +224,9 @@ class ServeProcess:
                     name = run.get("provider")
                     if name in wanted and name not in found:
                         if run.get("outcome") == "succeeded":
-                            found[name] = run
+                            # The API gives ISO 8601 times; the benchmarks subtract epoch seconds.
+                            found[name] = {k: parse_time(v) if k.endswith("_at") and isinstance(v, str) else v
+                                           for k, v in run.items()}
                         elif run.get("outcome") not in (None, "running"):
                             raise self.fail(f"{name}'s first refresh {run['outcome']}: {run.get('error')}")
             if len(found) == len(wanted):
