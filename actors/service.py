@@ -24,6 +24,7 @@ from actors.provider import ProviderActor, RefreshRateLimited, RefreshTicket
 from actors.supervisor import SupervisorActor
 from actors.webhooks import WebhookAdmin, WebhookDispatcherActor
 from discovery import store
+from discovery.timestamps import iso
 from discovery.messages import EventFilter, RefreshOutcome
 from discovery.model import Model
 from discovery.providers.base import PARSE_SLOT
@@ -286,7 +287,7 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         """This instance's role, the leader (instance, epoch, since) and a follower's lag."""
         out: dict[str, Any] = {"instance": self.instance_id, "role": self.role}
         if not self.replicated:
-            out["leader"] = {"instance": self.instance_id, "epoch": None, "since": self.started_at}
+            out["leader"] = {"instance": self.instance_id, "epoch": None, "since": iso(self.started_at)}
             out["lag"] = {"events": 0, "seconds": 0.0}
             out["replication"] = None
             return out

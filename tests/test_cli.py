@@ -136,11 +136,11 @@ def test_json_logs_are_one_object_a_line_with_request_ids_provider_and_run_id(tm
         made = requests.get(f"{url}/healthz", headers={"X-Request-ID": "no spaces allowed"}, timeout=5)
         assert made.headers["X-Request-ID"] != "no spaces allowed" and len(made.headers["X-Request-ID"]) == 32
         proc.send_signal(signal.SIGUSR1)
-        wait_for(lambda: any('"logger": "pykka"' in line for line in lines), what="the thread dump")
+        wait_for(lambda: any('"logger": "pykka"' in line for line in lines), timeout=30, what="the thread dump")
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=15)
-    wait_for(lambda: any("stopped" in line for line in lines), what="the last log line")
+    wait_for(lambda: any("stopped" in line for line in lines), timeout=30, what="the last log line")
     assert code == 0
     records = [json.loads(line) for line in lines if line.strip()]  # every line is one JSON object
     assert all({"time", "level", "message", "logger"} <= set(r) for r in records)

@@ -292,6 +292,7 @@ def test_a_leader_cut_from_the_database_is_fenced_and_only_the_new_leader_writes
     resp = old.post("/api/v1/providers/openai/refresh", params={"wait": "true"})
     assert resp.status_code == 200, resp.text
     run = resp.json()["runs"][0]
+    print(f"the deposed leader's refresh: {run}")
     assert run["outcome"] == "failed" and "fenced" in (run["error"] or ""), run
     try:
         code = old.proc.wait(20)
