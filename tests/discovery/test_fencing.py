@@ -1,0 +1,145 @@
+"""The epoch fence on PostgreSQL: a deposed leader's write transaction is refused and leaves no
+trace (no rows, no gap in the event ids); the election primitives; SQLite's one instance."""
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import pytest
+
+from actors.service import AnotherInstance, hold_single_instance
+from discovery import replication, store
+from discovery.catalog import CatalogState
+from discovery.messages import ProviderSnapshot
+from discovery.model import Model
+from tests.discovery.test_store_postgres import PG_URL, _pg_answers
+
+needs_pg = pytest.mark.skipif(not _pg_answers(), reason="no PostgreSQL on 127.0.0.1:5432 (or psycopg2 missing)")
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh schema, dropped afterwards; the fence is off again after the test."""
+    import psycopg2
+
+    schema = f"f_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(PG_URL)
+    admin.autocommit = True
+    admin.cursor().execute(f"CREATE SCHEMA {schema}")
+    url = f"{PG_URL}?options=-csearch_path%3D{schema}"
+    try:
+        store.open_database(url)
+        yield url
+    finally:
+        store.set_fence(False, None)
+        store.FENCE.on_fenced = None
+        store.close_database()
+        admin.cursor().execute(f"DROP SCHEMA {schema} CASCADE")
+        admin.close()
+
+
+def m(mid: str, **kw) -> Model:
+    return Model("openai", mid, source="openai", live=True, **kw)
+
+
+def snap(state: CatalogState, models: list[Model]):
+    run_id = store.begin_run("openai", "test")
+    return state.apply(ProviderSnapshot("openai", run_id, tuple(models)))
+
+
+@needs_pg
+def test_a_deposed_leader_cannot_commit_and_leaves_no_gap(pg_url):
+    first = replication.connect(pg_url, "discovery-leader:test-a")
+    second = replication.connect(pg_url, "discovery-leader:test-b")
+    try:
+        key = replication.lock_key(first, store.LEADER_LOCK)
+        assert replication.try_lock(first, key)
+        assert not replication.try_lock(second, key), "the lock is held: a second instance must not get it"
+        epoch_a = replication.take_epoch(first, "a")
+        store.set_fence(True, epoch_a)
+        store.ensure_provider("openai", "openai", False)
+        state = CatalogState({"openai": False}, missing_grace_refreshes=0)
+        outcome, events, _ = snap(state, [m("a"), m("b")])
+        assert outcome.outcome == "succeeded"
+        assert [e.id for e in events] == list(range(1, len(events) + 1))
+        stored_epochs = {e for (e,) in store.EventRow.select(store.EventRow.epoch).tuples()}
+        assert stored_epochs == {epoch_a}
+
+        # A's lock connection is cut; B takes the lock and the next epoch.
+        first.close()
+        deadline = time.monotonic() + 5
+        while not replication.try_lock(second, key):
+            assert time.monotonic() < deadline, "the lock of a closed connection was not released"
+            time.sleep(0.05)
+        epoch_b = replication.take_epoch(second, "b")
+        assert epoch_b == epoch_a + 1
+        told: list[str] = []
+        store.FENCE.on_fenced = told.append
+        before = store.last_event_id()
+        versions = store.ModelVersionRow.select().count()
+
+        # A still believes it leads: its next commit is refused, whole.
+        with pytest.raises(store.Fenced, match="fenced"):
+            snap(state, [m("a", name="changed by the deposed leader"), m("b"), m("c")])
+        assert told and "epoch 2 held by b" in told[0]
+        assert store.last_event_id() == before and store.ModelVersionRow.select().count() == versions
+        assert set(store.load_current_models()) == {"openai/a", "openai/b"}
+
+        # B writes under its epoch; the event ids go on without a gap.
+        store.set_fence(True, epoch_b)
+        fresh = CatalogState({"openai": False}, missing_grace_refreshes=0)
+        fresh.load()
+        _, events, _ = snap(fresh, [m("a"), m("b"), m("c")])
+        assert events[0].id == before + 1
+        ids = [i for (i,) in store.EventRow.select(store.EventRow.id).order_by(store.EventRow.id).tuples()]
+        assert ids == list(range(1, len(ids) + 1))
+        assert store.EventRow.select().where(store.EventRow.id > before, store.EventRow.epoch != epoch_b).count() == 0
+    finally:
+        first.close()
+        second.close()
+
+
+@needs_pg
+def test_the_epoch_bump_waits_for_a_write_already_past_its_check(pg_url):
+    """FOR SHARE: a transaction of the old epoch that passed the check commits before the new
+    leader's epoch is visible, so the new leader loads a store that includes it."""
+    conn = replication.connect(pg_url, "discovery-leader:test-c")
+    try:
+        epoch = replication.take_epoch(conn, "old")
+        store.set_fence(True, epoch)
+        store.ensure_provider("openai", "openai", False)
+        bumped = threading.Event()
+        with store.write_transaction():
+            store.insert_events([("status_changed", "openai", None, None, {"new": "healthy"})], time.time())
+            bump = threading.Thread(target=lambda: (replication.take_epoch(conn, "new"), bumped.set()))
+            bump.start()
+            time.sleep(0.3)
+            assert not bumped.is_set(), "the epoch moved while a write of the old epoch was open"
+        bump.join(5)
+        assert bumped.is_set()
+        assert store.last_event_id() == 1
+        with pytest.raises(store.Fenced):
+            store.begin_run("openai", "timer")
+    finally:
+        conn.close()
+
+
+@needs_pg
+def test_a_follower_writes_nothing(pg_url):
+    store.set_fence(True, None)
+    with pytest.raises(store.Fenced, match="follower"):
+        store.ensure_provider("openai", "openai", False)
+    assert store.ProviderRow.select().count() == 0
+
+
+def test_a_second_instance_on_one_sqlite_file_is_refused(tmp_path):
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    held = hold_single_instance(url)
+    try:
+        with pytest.raises(AnotherInstance, match="another instance .* one instance per SQLite file"):
+            hold_single_instance(url)
+    finally:
+        held.close()
+    # Released with the first: the next start is welcome.
+    hold_single_instance(url).close()
