@@ -461,6 +461,10 @@ def rebuild_error(error: dict[str, Any]) -> Exception:
         return ProviderUnavailable(message)
     if kind == "InvalidWebhookURL":
         return InvalidWebhookURL(message)
+    if kind in ("BenchmarkDisabled", "BenchmarkRefused"):
+        from actors import benchmark
+
+        return getattr(benchmark, kind)(message)
     if kind == "KeyError":
         return KeyError(message)
     if kind in ("ValueError", "TypeError"):

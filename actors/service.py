@@ -24,7 +24,6 @@ from actors.provider import ProviderActor, RefreshRateLimited, RefreshTicket
 from actors.supervisor import SupervisorActor
 from actors.webhooks import WebhookAdmin, WebhookDispatcherActor
 from discovery import store
-from discovery.timestamps import iso
 from discovery.messages import EventFilter, RefreshOutcome
 from discovery.model import Model
 from discovery.providers.base import PARSE_SLOT
@@ -32,6 +31,7 @@ from discovery.query import CatalogIndex
 from discovery.redaction import REDACTOR
 from discovery.redaction import install as install_redaction
 from discovery.settings import Settings
+from discovery.timestamps import iso
 
 
 class UnknownProvider(KeyError):
@@ -350,6 +350,38 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         client.on_final(request_id, finished)
         return tickets, list((reply or {}).get("skipped") or [])
 
+    def run_benchmark(self, model_id: str, region: Optional[str] = None) -> list[Any]:
+        """Benchmark one model now (see BenchmarkQueries.run_benchmark); a follower hands it to the leader."""
+        if self.role != "follower":
+            return BenchmarkQueries.run_benchmark(self, model_id, region)
+        from actors.benchmark import BenchmarkTicket
+        from actors.replica import rebuild_error
+        from discovery import replication
+        from discovery.benchmark.records import BenchmarkRun
+
+        if self.view.index.entry(model_id) is None:
+            raise KeyError(model_id)
+        client = self.leader_client
+        request_id = client.submit("benchmark", {"model_id": model_id, "region": region})
+        state, reply = client.wait(request_id, (replication.STARTED, replication.DONE), self.settings.ask_timeout * 2)
+        if state == replication.FAILED:
+            raise rebuild_error((reply or {}).get("error") or {})
+        tickets = [BenchmarkTicket(t["run_id"], t["provider"], t["region"], t["trigger"])
+                   for t in (reply or {}).get("tickets", [])]
+
+        def finished(state: str, reply: Optional[dict]) -> None:
+            runs = {r["id"]: r for r in (reply or {}).get("runs", [])}
+            for t in tickets:
+                found = runs.get(t.run_id)
+                if found is not None:
+                    found = {**found, "skipped": tuple(tuple(s) for s in found.get("skipped") or ())}
+                    t.future.set_result(BenchmarkRun(**found))
+                else:
+                    t.future.set_exception(RuntimeError("the leader did not report how the benchmark run ended"))
+
+        client.on_final(request_id, finished)
+        return tickets
+
     def handle_request(self, request_id: int, op: str, args: dict[str, Any]) -> None:
         """The leader answers a request a follower handed over (on a worker thread)."""
         from actors.provider import COMMIT_WAIT
@@ -370,6 +402,16 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
                 done, _ = concurrent.futures.wait([t.future for t in tickets], timeout=COMMIT_WAIT)
                 outcomes = [t.future.result().to_dict() for t in tickets if t.future in done]
                 answer(replication.DONE, {"tickets": shown, "skipped": skipped, "outcomes": outcomes})
+            elif op == "benchmark":
+                import dataclasses
+
+                bench_tickets = self.run_benchmark(args["model_id"], args.get("region"))
+                shown = [{"run_id": t.run_id, "provider": t.provider, "region": t.region, "trigger": t.trigger}
+                         for t in bench_tickets]
+                answer(replication.STARTED, {"tickets": shown})
+                done, _ = concurrent.futures.wait([t.future for t in bench_tickets], timeout=COMMIT_WAIT)
+                runs = [dataclasses.asdict(t.future.result()) for t in bench_tickets if t.future in done]
+                answer(replication.DONE, {"tickets": shown, "runs": runs})
             elif op == "call" and args.get("method") in RELAYED_CALLS:
                 result = getattr(self, args["method"])(*args.get("args") or (), **args.get("kwargs") or {})
                 answer(replication.DONE, {"result": result})
