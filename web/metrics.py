@@ -52,9 +52,29 @@ class ServiceCollector(Collector):
         yield streams
         yield from self._cache(svc)
         yield from self._benchmarks(svc)
+        if hasattr(svc, "replication_status"):
+            yield from self._role(svc)
         view = getattr(svc, "view", None)
         if view is not None and hasattr(view, "telemetry"):
             yield from view.telemetry.collect()
+
+    @staticmethod
+    def _role(svc: Any) -> Iterator[Metric]:
+        """This instance's role (docs/replicas.md): leader or not, the epoch, a follower's lag."""
+        status = svc.replication_status()
+        leader = GaugeMetricFamily("discovery_leader", "1 on the leader instance, 0 on a follower.",
+                                   labels=["instance"])
+        leader.add_metric([status["instance"]], 1 if status["role"] == "leader" else 0)
+        yield leader
+        epoch = (status.get("leader") or {}).get("epoch")
+        if epoch is not None:
+            yield GaugeMetricFamily("discovery_leader_epoch", "The leadership epoch the store names.", value=epoch)
+        yield GaugeMetricFamily("discovery_follower_lag_events",
+                                "Committed events this follower has not applied yet (0 on the leader).",
+                                value=status["lag"]["events"])
+        yield GaugeMetricFamily("discovery_follower_lag_seconds",
+                                "How long the oldest unapplied commit has waited (0 on the leader).",
+                                value=status["lag"]["seconds"])
 
     @staticmethod
     def _catalog(svc: Any) -> Iterator[Metric]:

@@ -52,6 +52,9 @@ def test_a_refresh_a_request_and_a_new_model_move_their_metrics(served, simulato
     openai = models_of(before, "openai")
     assert openai == service.index.provider_count("openai") > 0
     assert value(before, "discovery_catalog_models") == len(service.index)
+    # A single instance is its own leader, never behind.
+    assert value(before, "discovery_leader", instance=service.instance_id) == 1
+    assert value(before, "discovery_follower_lag_events") == 0
 
     add_model(simulator, "gpt-metrics-test")
     answer = requests.post(f"{server.url}/api/v1/providers/openai/refresh?wait=true", timeout=30)
