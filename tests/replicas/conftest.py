@@ -118,12 +118,9 @@ def toml_value(value: Any) -> str:
     return json.dumps(str(value))
 
 
-def write_config(path: Path, database_url: str, simulator: Any, *, refresh_interval: float = 3600.0,
-                 **service: Any) -> Path:
-    """A settings file every instance shares: the schema, webhooks to loopback, the simulated OpenAI list."""
-    settings = {"database_url": database_url, "batch_max_delay": 0.0, "webhook_allow_private": True,
-                "webhook_backoff": 0.05, "webhook_backoff_max": 0.2, "sse_heartbeat": 1.0, **service}
-    path.write_text("[service]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in settings.items()) + f"""
+def openai_source(simulator: Any, refresh_interval: float = 3600.0) -> str:
+    """The simulated OpenAI list as the one source (TOML): quick refreshes that make events."""
+    return f"""
 [providers.openai]
 format = "openai_compatible"
 base_url = "{simulator.base_url('openai')}"
@@ -134,7 +131,17 @@ timeout = 5.0
 health_check_interval = 0
 max_removal_ratio = 0.9
 manual_refresh_per_minute = 100000
-""")
+"""
+
+
+def write_config(path: Path, database_url: str, simulator: Any, *, refresh_interval: float = 3600.0,
+                 sources: str | None = None, **service: Any) -> Path:
+    """A settings file every instance shares: the schema, webhooks to loopback, and ``sources`` (TOML;
+    default: the simulated OpenAI list refreshed every ``refresh_interval`` s)."""
+    settings = {"database_url": database_url, "batch_max_delay": 0.0, "webhook_allow_private": True,
+                "webhook_backoff": 0.05, "webhook_backoff_max": 0.2, "sse_heartbeat": 1.0, **service}
+    path.write_text("[service]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in settings.items())
+                    + (sources if sources is not None else openai_source(simulator, refresh_interval)))
     return path
 
 

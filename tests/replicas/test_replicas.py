@@ -374,3 +374,54 @@ def test_webhooks_are_created_and_deleted_through_a_follower(cluster_of, pg_sche
     assert resp.status_code == 204, resp.text
     assert leader.get(f"/api/v1/subscriptions/{created['id']}", headers=AUTH).status_code == 404
     assert follower.get(f"/api/v1/subscriptions/{created['id']}", headers=AUTH).status_code == 404
+
+
+def test_a_benchmark_posted_to_a_follower_runs_on_the_leader_and_every_instance_serves_it(cluster_of, simulator,
+                                                                                          pg_schema):
+    # OpenAI's live list priced by models.dev (benchmarks never probe an unpriced model), a fast stream.
+    records = dict(simulator.state.model_items("modelsdev"))
+    simulator.state.set_models("modelsdev", {"openai": records["openai"]})
+    simulator.state.set_stream("openai", ttft=0.02, tokens_per_second=400, output_tokens=16)
+    cluster = cluster_of(sources=f"""
+[providers.openai]
+format = "openai"
+base_url = "{simulator.base_url('openai')}"
+api_key_env = "REPLICAS_BENCH_KEY"
+refresh_interval = 3600
+retries = 0
+health_check_interval = 0
+
+[providers.modelsdev]
+format = "modelsdev"
+base_url = "{simulator.base_url('modelsdev')}"
+refresh_interval = 3600
+retries = 0
+health_check_interval = 0
+
+[benchmarks]
+start_delay = 3600
+samples = 2
+
+[benchmarks.providers.openai]
+enabled = true
+models = ["openai/gpt-4o"]
+""")
+    for name in ("r1", "r2", "r3"):
+        cluster.start(name, env={"REPLICAS_BENCH_KEY": "sk-replicas-test"})
+    leader, epoch = cluster.wait_leader()
+    follower = next(i for i in cluster.alive() if i is not leader)
+    model = "/api/v1/models/openai/gpt-4o"
+    wait_for(lambda: (r := follower.get(model)).status_code == 200 and r.json()["pricing"]["input"] is not None,
+             timeout=20, what="gpt-4o listed and priced on the follower")
+
+    resp = follower.post(f"{model}/benchmarks", params={"wait": "true"}, timeout=60)
+    assert resp.status_code == 200, resp.text
+    body = resp.json()
+    assert [r["outcome"] for r in body["runs"]] == ["succeeded"], body
+    assert body["results"] and body["results"][0]["sample_count"] == 2, body
+    stored = pg_schema.rows("SELECT kind, epoch FROM events WHERE kind = 'benchmark_completed'")
+    assert stored == [("benchmark_completed", epoch)]
+    for inst in cluster.alive():
+        performance = wait_for(lambda inst=inst: inst.get(model).json()["performance"], timeout=5,
+                               what=f"the measured performance on {inst.instance_id}")
+        assert performance["ttft_ms"] > 0
