@@ -87,8 +87,46 @@ class Schema:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
             (f"discovery-leader:{instance_id}",)) if ok])
 
+    def cut_connections(self, application_name: str, pids: list[int]) -> int:
+        """Terminate the backends named ``application_name`` whose client is one of these processes
+        (matched by the client's TCP port, so another test run's processes are left alone)."""
+        ports = [port for pid in pids for port in client_ports(pid)]
+        if not ports:
+            return 0
+        return len([ok for (ok,) in self.rows(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s "
+            "AND client_port = ANY(%s)", (application_name, ports)) if ok])
+
     def close(self) -> None:
         self.con.close()
+
+
+def client_ports(pid: int, server_port: int = 5432) -> list[int]:
+    """The local ports of a process's TCP connections to ``server_port`` (Linux /proc)."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:
+        return []
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as fh:
+                next(fh)
+                for line in fh:
+                    fields = line.split()
+                    local, remote, inode = fields[1], fields[2], fields[9]
+                    if inode in inodes and int(remote.rsplit(":", 1)[1], 16) == server_port:
+                        ports.append(int(local.rsplit(":", 1)[1], 16))
+        except OSError:
+            continue
+    return ports
 
 
 @pytest.fixture

@@ -425,3 +425,32 @@ models = ["openai/gpt-4o"]
         performance = wait_for(lambda inst=inst: inst.get(model).json()["performance"], timeout=5,
                                what=f"the measured performance on {inst.instance_id}")
         assert performance["ttft_ms"] > 0
+
+
+def test_a_follower_that_lost_its_listening_connection_catches_up_on_what_it_missed(cluster_of, simulator,
+                                                                                     pg_schema):
+    cluster = cluster_of()
+    cluster.start("r1")
+    wait_for(lambda: (s := cluster.instances["r1"].status()) and s["role"] == "leader", timeout=15, what="r1 to lead")
+    # Followers that poll only once an hour: only the catch-up after a reconnect can find the change.
+    for name in ("r2", "r3"):
+        cluster.start(name, env={"DISCOVERY_LEADER_CHECK_INTERVAL": "3600"})
+    leader, _ = cluster.wait_leader()
+    followers = [i for i in cluster.alive() if i is not leader]
+    wait_for(lambda: pg_schema.value("SELECT COUNT(*) FROM refresh_runs WHERE outcome = 'succeeded'"),
+             timeout=15, what="the start-up refresh")
+    wait_caught_up(cluster, pg_schema)
+
+    cut = pg_schema.cut_connections("discovery-follower", [i.proc.pid for i in followers])
+    assert cut == len(followers), f"terminated {cut} listening connections of {len(followers)} followers"
+    # Committed while the followers are not listening: its notification reaches nobody.
+    model_id = add_model(simulator, "missed-probe")
+    resp = leader.post("/api/v1/providers/openai/refresh", params={"wait": "true"})
+    assert resp.status_code == 200 and resp.json()["runs"][0]["added"] == 1, resp.text
+    for inst in followers:
+        wait_for(lambda inst=inst: inst.get(f"/api/v1/models/{model_id}").status_code == 200, timeout=10,
+                 what=f"{inst.instance_id} to catch up after reconnecting")
+    wait_caught_up(cluster, pg_schema)
+    for inst in followers:
+        assert wait_for(lambda inst=inst: (s := inst.status())["lag"]["events"] == 0 and s, timeout=5,
+                        what="no lag")["replication"]["applied_event_id"] == pg_schema.last_event_id()
