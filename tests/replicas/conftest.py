@@ -17,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -129,9 +130,9 @@ def client_ports(pid: int, server_port: int = 5432) -> list[int]:
     return ports
 
 
-@pytest.fixture
-def pg_schema() -> Iterator[Schema]:
-    """A fresh schema, dropped (CASCADE) afterwards; the module skips when no server answers."""
+@contextmanager
+def fresh_schema() -> Iterator[Schema]:
+    """A new schema ``r_<hex>``, dropped (CASCADE) on leaving."""
     import psycopg2
 
     name = f"r_{uuid.uuid4().hex[:10]}"
@@ -147,6 +148,20 @@ def pg_schema() -> Iterator[Schema]:
         admin.close()
 
 
+@pytest.fixture
+def pg_schema() -> Iterator[Schema]:
+    """This test's schema (the module skips when no server answers)."""
+    with fresh_schema() as schema:
+        yield schema
+
+
+@pytest.fixture
+def other_schema() -> Iterator[Schema]:
+    """A second schema of the same database, for a second deployment (request it before cluster_of)."""
+    with fresh_schema() as schema:
+        yield schema
+
+
 # -- the processes -----------------------------------------------------------------------------------
 def toml_value(value: Any) -> str:
     if isinstance(value, bool):
@@ -156,12 +171,12 @@ def toml_value(value: Any) -> str:
     return json.dumps(str(value))
 
 
-def openai_source(simulator: Any, refresh_interval: float = 3600.0) -> str:
-    """The simulated OpenAI list as the one source (TOML): quick refreshes that make events."""
+def openai_source(simulator: Any, refresh_interval: float = 3600.0, tenant: str | None = None) -> str:
+    """The simulated OpenAI list (of ``tenant``'s copy) as the one source (TOML)."""
     return f"""
 [providers.openai]
 format = "openai_compatible"
-base_url = "{simulator.base_url('openai')}"
+base_url = "{simulator.base_url('openai', tenant)}"
 refresh_interval = {refresh_interval!r}
 jitter = 0.0
 retries = 0
@@ -378,13 +393,14 @@ def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
 
 @pytest.fixture
 def cluster_of(request: Any, tmp_path: Path, pg_schema: Schema, simulator: Any):
-    """``cluster_of(**settings)``: a Cluster on this test's schema; every process is stopped afterwards
-    (the logs' tails are printed when the test failed)."""
+    """``cluster_of(config_name, schema=None, **settings)``: a Cluster on this test's schema (or
+    ``schema``); every process is stopped afterwards (the logs' tails printed when the test failed)."""
     made: list[Cluster] = []
 
-    def make(config_name: str = "replicas.toml", **settings: Any) -> Cluster:
-        config = write_config(tmp_path / config_name, pg_schema.database_url, simulator, **settings)
-        made.append(Cluster(tmp_path, pg_schema, config))
+    def make(config_name: str = "replicas.toml", schema: Schema | None = None, **settings: Any) -> Cluster:
+        schema = schema or pg_schema
+        config = write_config(tmp_path / config_name, schema.database_url, simulator, **settings)
+        made.append(Cluster(tmp_path, schema, config))
         return made[-1]
 
     yield make

@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import wait_for
 from tests.notify.conftest import SECRET, SSEClient
-from tests.replicas.conftest import AUTH, Cluster, ResumingStream, Schema, pg_answers
+from tests.replicas.conftest import AUTH, Cluster, ResumingStream, Schema, openai_source, pg_answers
 
 pytestmark = pytest.mark.skipif(not pg_answers(), reason="no PostgreSQL on 127.0.0.1:5432 (or psycopg2 missing)")
 
@@ -156,8 +156,8 @@ def test_three_instances_elect_one_leader_and_every_one_serves_a_change(cluster_
 class Churn:
     """Changes the simulated OpenAI list every 50 ms: a model added, one removed, one updated."""
 
-    def __init__(self, simulator, rng: random.Random):
-        self.state = simulator.state
+    def __init__(self, state, rng: random.Random):
+        self.state = state
         self.rng = rng
         self.base = [m["id"] for m in self.state.models("openai")]
         self.n = 0
@@ -199,7 +199,7 @@ def test_sigkill_the_leader_during_refresh_cycles_loses_nothing(cluster_of, simu
     resp = leader.post("/api/v1/subscriptions", json={"url": hook.url, "secret": SECRET, "since": 0, "max_batch": 100})
     assert resp.status_code == 201, resp.text
     stream = ResumingStream(cluster, rng)
-    churn = Churn(simulator, rng)
+    churn = Churn(simulator.state, rng)
     takeovers: list[tuple[str, str, float]] = []
     epochs = [epoch]
     try:
@@ -454,3 +454,48 @@ def test_a_follower_that_lost_its_listening_connection_catches_up_on_what_it_mis
     for inst in followers:
         assert wait_for(lambda inst=inst: (s := inst.status())["lag"]["events"] == 0 and s, timeout=5,
                         what="no lag")["replication"]["applied_event_id"] == pg_schema.last_event_id()
+
+
+def test_deployments_in_two_schemas_of_one_database_neither_share_a_leader_nor_hear_each_other(
+        pg_schema, other_schema, cluster_of, simulator):
+    # Deployment A: a leader and a follower, quiet after their start-up refresh.
+    a = cluster_of()
+    a.start("a1")
+    wait_for(lambda: (s := a.instances["a1"].status()) and s["role"] == "leader", timeout=15, what="a1 to lead")
+    a.start("a2")
+    a_leader, a_epoch = a.wait_leader()
+    a_follower = a.instances["a2"]
+    wait_for(lambda: pg_schema.value("SELECT COUNT(*) FROM refresh_runs WHERE outcome = 'succeeded'"),
+             timeout=15, what="A's start-up refresh")
+    wait_caught_up(a, pg_schema)
+    # Deployment B, in another schema of the same database, on a simulator tenant of its own:
+    # busy, so its event ids soon run past A's.
+    b = cluster_of("other.toml", schema=other_schema, sources=openai_source(simulator, 0.2, tenant="b"))
+    b.start("b1")
+    b_leader, b_epoch = b.wait_leader()
+    churn = Churn(simulator.tenant_state("b"), random.Random(7))
+    try:
+        a_last = pg_schema.last_event_id()
+        wait_for(lambda: other_schema.last_event_id() > a_last + 50, timeout=20, interval=0.1,
+                 what="B's event ids to run past A's")
+    finally:
+        churn.stop()
+    # Each deployment has its own leader, lock and epoch.
+    assert (a_leader.status()["role"], b_leader.status()["role"]) == ("leader", "leader")
+    assert a.agreed_leader() == (a_leader, a_epoch)
+
+    # A's follower reports A's feed, not B's: no phantom lag.
+    status = a_follower.status()
+    assert status["replication"]["last_event_id"] == pg_schema.last_event_id(), status["replication"]
+    assert status["lag"] == {"events": 0, "seconds": 0.0}, status["lag"]
+    # And it still follows A's commits and times them.
+    before = status["replication"]["apply_latency_ms"]["count"]
+    model_id = add_model(simulator, "schema-probe")
+    resp = a_leader.post("/api/v1/providers/openai/refresh", params={"wait": "true"})
+    assert resp.status_code == 200 and resp.json()["runs"][0]["added"] == 1, resp.text
+    wait_for(lambda: a_follower.get(f"/api/v1/models/{model_id}").status_code == 200, timeout=5,
+             what="A's follower to serve A's change")
+    status = wait_for(lambda: (s := a_follower.status())["replication"]["apply_latency_ms"]["count"] > before and s,
+                      timeout=5, what="A's follower to time the apply of A's commit")
+    assert status["lag"]["events"] == 0 and status["replication"]["last_event_id"] == pg_schema.last_event_id()
+    assert b_leader.get(f"/api/v1/models/{model_id}").status_code == 404
