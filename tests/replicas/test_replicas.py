@@ -2,6 +2,8 @@
 serves, and the leader's death, or its lost lock, loses nothing and lets no deposed leader write.
 
 Every check of what was stored reads the database directly (psycopg2), not through the service.
+``REPLICAS_KILLS`` (default 6) sets how many times the SIGKILL test kills the leader, and
+``REPLICAS_SEED`` replays one run's random moments (each run prints its seed).
 """
 from __future__ import annotations
 
