@@ -144,8 +144,25 @@ def fresh_schema() -> Iterator[Schema]:
         yield schema
     finally:
         schema.close()
-        admin.cursor().execute(f"DROP SCHEMA {name} CASCADE")
+        drop_schema(admin, name)
         admin.close()
+
+
+def drop_schema(admin: Any, name: str, attempts: int = 3) -> None:
+    """DROP SCHEMA ... CASCADE, waiting at most 10 s for locks each time (a backend of a process
+    killed a moment ago may still hold some)."""
+    import psycopg2
+
+    with admin.cursor() as cur:
+        cur.execute("SET lock_timeout = '10s'")
+        for attempt in range(1, attempts + 1):
+            try:
+                cur.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+                return
+            except psycopg2.Error as exc:
+                if attempt == attempts:
+                    raise RuntimeError(f"schema {name} could not be dropped: {exc}") from exc
+                time.sleep(1)
 
 
 @pytest.fixture
