@@ -29,6 +29,9 @@ from discovery.settings import Settings
 
 # Models in one apply above which the transient memory of the write is handed back to the OS.
 LARGE_WRITE = 1000
+# With several instances, run ids are reserved in the store in blocks of this many (meta
+# run_ids_reserved): a new leader starts after every id an earlier one may have handed out.
+RUN_ID_BLOCK = 1000
 
 
 def _detail_size(detail: tuple[bytes, bytes]) -> int:
@@ -132,6 +135,9 @@ class CatalogView:
         self.telemetry = Telemetry()
         # The newest event id this instance has published (the leader's commits, a follower's catch-up).
         self.last_event_id = 0
+        # Several instances: run ids reserved up to here; called when half the block is used.
+        self.run_ids_reserved: Optional[int] = None
+        self.on_run_ids_low: Optional[Callable[[], None]] = None
 
     def publish(self, index: CatalogIndex, changed: Optional[set[str]] = None) -> None:
         with self._lock:
@@ -165,6 +171,10 @@ class CatalogView:
         """Allocate a refresh run id without a round trip to the writer (thread-safe in CPython)."""
         run_id = next(self._run_ids)
         self.last_run_id = max(self.last_run_id, run_id)
+        reserved, low = self.run_ids_reserved, self.on_run_ids_low
+        if reserved is not None and low is not None and run_id > reserved - RUN_ID_BLOCK // 2:
+            self.on_run_ids_low = None  # once per block: the writer reserves the next and re-arms it
+            low()
         return run_id
 
     def allocated(self, run_id: int) -> bool:
@@ -210,7 +220,13 @@ class CatalogActor(pykka.ThreadingActor):
         self.state.missing_grace_seconds = self.settings.missing_grace_seconds
         self.state.reconciler.tolerance = self.settings.reconciliation_tolerance
         self.state.retiring_horizons = tuple(self.settings.retiring_horizons)
-        self.view.start_run_ids(store.last_run_id())
+        first = store.last_run_id()
+        if store.FENCE.required:
+            first = max(first, int(store.get_meta("run_ids_reserved") or 0))
+            self.view.start_run_ids(first)
+            self.reserve_run_ids()
+        else:
+            self.view.start_run_ids(first)
         self.view.last_event_id = store.last_event_id()
         # Reads are served from here on; the merge state (every source's records) loads next,
         # from this actor's mailbox, before any snapshot is applied.
@@ -229,6 +245,18 @@ class CatalogActor(pykka.ThreadingActor):
             self.view.publish_memos({})
             self._proxy.check_lifecycle.defer()  # arms the periodic check
         logger.info("catalog loaded: {} models from the store", len(self.state.index()))
+
+    def reserve_run_ids(self) -> None:
+        """Reserve the next block of run ids in the store (several instances; reached by tell)."""
+        upto = self.view.last_run_id + RUN_ID_BLOCK
+        try:
+            with store.write_transaction():
+                store.set_meta("run_ids_reserved", str(upto))
+        except Exception as exc:
+            logger.warning("could not reserve run ids up to {}: {}", upto, exc)
+            return
+        self.view.run_ids_reserved = upto
+        self.view.on_run_ids_low = self._proxy.reserve_run_ids.defer
 
     def load_sources(self) -> None:
         """Load every source's last answer and the merge state (reached by tell, after start)."""

@@ -462,7 +462,8 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
 
     def _lost(self, reason: str) -> None:
         """This instance may no longer write (lock lost, or a write was fenced): step down once."""
-        store.set_fence(True, None)
+        if store.FENCE.deposed is None:
+            store.step_down(reason)
         if self.deposed.is_set():
             return
         self.deposed_reason = reason
@@ -598,8 +599,10 @@ def start_service(settings: Settings, clients: Optional[dict] = None,
             return service
         from actors.replica import ElectorActor
 
-        # The schema exists before the election reads the leadership row.
+        # The schema exists before the election reads the leadership row; this deployment's
+        # notification channels are named after its database and schema.
         store.open_database(settings.database_url)
+        replication.configure(replication.channel_suffix(store.schema_lock_key("channels")))
         store.close_database()
         elector_ref = ElectorActor.start(settings, service.instance_id, service._elected, service._lost)
         service._refs.insert(1, elector_ref)  # stopped last but one: a leader stopping still writes

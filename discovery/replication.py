@@ -20,6 +20,22 @@ from discovery.entry import CatalogEntry, trace_hash
 from discovery.model import loads
 
 COMMITS, REQUESTS, REPLIES = "discovery_commits", "discovery_requests", "discovery_replies"
+# Notification channels are database-wide: each schema (deployment) gets its own names, set by
+# configure() from a hash of the database and schema.
+_SUFFIX = {"value": ""}
+
+
+def configure(suffix: str) -> None:
+    _SUFFIX["value"] = suffix
+
+
+def channel(base: str) -> str:
+    """The channel ``base`` of this deployment (its schema), e.g. ``discovery_commits_3fa4...``."""
+    return f"{base}_{_SUFFIX['value']}" if _SUFFIX["value"] else base
+
+
+def channel_suffix(key: int) -> str:
+    return f"{key & 0xFFFFFFFFFFFFFFFF:016x}"
 PENDING, ACCEPTED, STARTED, DONE, FAILED = "pending", "accepted", "started", "done", "failed"
 
 
@@ -88,24 +104,25 @@ def leadership() -> dict[str, Any]:
 
 def notify_commit(last_event_id: int, committed_at: float) -> None:
     """Tell followers a commit ended (after it: a follower that reads at once sees it)."""
-    store.db.execute_sql("SELECT pg_notify(%s, %s)", (COMMITS, f"{last_event_id} {committed_at:.6f}"))
+    store.db.execute_sql("SELECT pg_notify(%s, %s)", (channel(COMMITS), f"{last_event_id} {committed_at:.6f}"))
 
 
 def listen(conn: Any, *channels: str) -> None:
     with conn.cursor() as cur:
-        for channel in channels:
-            cur.execute(f"LISTEN {channel}")
+        for name in channels:
+            cur.execute(f"LISTEN {channel(name)}")
 
 
 def wait_notifications(conn: Any, timeout: float) -> list[tuple[str, str]]:
-    """(channel, payload) of what arrived within ``timeout`` s (empty on timeout); raises on a
-    broken connection."""
+    """(channel base name, payload) of what arrived within ``timeout`` s (empty on timeout); raises
+    on a broken connection."""
     if not conn.notifies:
         ready, _, _ = select.select([conn], [], [], timeout)
         if not ready:
             return []
     conn.poll()
-    out = [(n.channel, n.payload) for n in conn.notifies]
+    names = {channel(base): base for base in (COMMITS, REQUESTS, REPLIES)}
+    out = [(names.get(n.channel, n.channel), n.payload) for n in conn.notifies]
     conn.notifies.clear()
     return out
 
@@ -135,7 +152,7 @@ def submit_request(op: str, args: Mapping[str, Any], instance: str) -> int:
     with store.db.atomic():
         request_id = store.LeaderRequestRow.insert(op=op, args=dict(args), instance=instance,
                                                    created_at=time.time()).execute()
-        store.db.execute_sql("SELECT pg_notify(%s, %s)", (REQUESTS, str(request_id)))
+        store.db.execute_sql("SELECT pg_notify(%s, %s)", (channel(REQUESTS), str(request_id)))
     return int(request_id)
 
 
@@ -155,7 +172,7 @@ def answer_request(request_id: int, state: str, reply: Mapping[str, Any]) -> Non
     with store.db.atomic():
         store.LeaderRequestRow.update(state=state, reply=dict(reply), updated_at=time.time()).where(
             store.LeaderRequestRow.id == request_id).execute()
-        store.db.execute_sql("SELECT pg_notify(%s, %s)", (REPLIES, f"{request_id} {state}"))
+        store.db.execute_sql("SELECT pg_notify(%s, %s)", (channel(REPLIES), f"{request_id} {state}"))
 
 
 def read_request(request_id: int) -> Optional[tuple[str, Optional[dict[str, Any]]]]:

@@ -272,7 +272,6 @@ class LeadershipRow(BaseModel):
     epoch = peewee.IntegerField(default=0)
     instance = peewee.CharField(null=True, max_length=200)
     acquired_at = peewee.FloatField(null=True)
-    heartbeat_at = peewee.FloatField(null=True)
 
     class Meta:
         table_name = "leadership"
@@ -313,6 +312,9 @@ class _Fence:
 
     required = False
     epoch: Optional[int] = None
+    # Why this instance stepped down (its lock was lost, or a write was refused): set, every write
+    # is refused, even while the store still names this instance's epoch.
+    deposed: Optional[str] = None
     # Called (once) when a write is refused: the service steps down.
     on_fenced: Optional[Callable[[str], None]] = None
 
@@ -321,7 +323,12 @@ FENCE = _Fence()
 
 
 def set_fence(required: bool, epoch: Optional[int]) -> None:
-    FENCE.required, FENCE.epoch = required, epoch
+    FENCE.required, FENCE.epoch, FENCE.deposed = required, epoch, None
+
+
+def step_down(reason: str) -> None:
+    """Refuse every write from now on (the epoch is kept for what the refusals say)."""
+    FENCE.deposed = reason
 
 
 def current_epoch() -> Optional[int]:
@@ -338,15 +345,17 @@ def check_fence() -> None:
     if not FENCE.required:
         return
     epoch = FENCE.epoch
+    if FENCE.deposed is not None:
+        raise Fenced(f"fenced: this instance lost the leadership of epoch {epoch}: {FENCE.deposed}")
     row = db.execute_sql("SELECT epoch, instance FROM leadership WHERE id = 1 FOR SHARE").fetchone()
     if epoch is None or row is None or row[0] != epoch:
-        held = f"epoch {row[0]} held by {row[1]}" if row else "no leader"
-        reason = (f"fenced: this instance is not the leader (it writes under epoch {epoch}; the store has {held})"
-                  if epoch is not None else f"fenced: this instance is a follower ({held})")
+        held = f"the store names epoch {row[0]}, held by {row[1]}" if row else "the store names no leader"
+        if epoch is None:
+            raise Fenced(f"fenced: this instance is a follower ({held})")
         hook = FENCE.on_fenced
-        if hook is not None and epoch is not None:
-            hook(reason)
-        raise Fenced(reason)
+        if hook is not None:
+            hook(held)
+        raise Fenced(f"fenced: epoch {epoch} is over ({held})")
 
 
 @contextmanager

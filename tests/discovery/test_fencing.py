@@ -82,7 +82,7 @@ def test_a_deposed_leader_cannot_commit_and_leaves_no_gap(pg_url):
         # A still believes it leads: its next commit is refused, whole.
         with pytest.raises(store.Fenced, match="fenced"):
             snap(state, [m("a", name="changed by the deposed leader"), m("b"), m("c")])
-        assert told and "epoch 2 held by b" in told[0]
+        assert told and "epoch 2, held by b" in told[0]
         assert store.last_event_id() == before and store.ModelVersionRow.select().count() == versions
         assert set(store.load_current_models()) == {"openai/a", "openai/b"}
 

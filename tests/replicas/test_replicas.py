@@ -296,6 +296,9 @@ def test_a_leader_cut_from_the_database_is_fenced_and_only_the_new_leader_writes
     run = resp.json()["runs"][0]
     print(f"the deposed leader's refresh: {run}")
     assert run["outcome"] == "failed" and "fenced" in (run["error"] or ""), run
+    assert f"epoch {epoch} is over" in run["error"] or f"leadership of epoch {epoch}" in run["error"], run
+    # Its run was never stored, and its id is not one the new leader gives (ids are reserved in blocks).
+    assert pg_schema.rows("SELECT id FROM refresh_runs WHERE id = %s", (run["run_id"],)) == []
     try:
         code = old.proc.wait(20)
     except Exception:
