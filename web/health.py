@@ -17,11 +17,11 @@ def healthz():
 
 @bp.get("/readyz")
 def readyz():
-    """200 once the service is ready: the last committed catalog is loaded and one refresh round
-    has been attempted since start (every enabled provider's and watched Bedrock region's first
-    refresh has finished, succeeded or failed, or its actor has failed for good); 503 before,
-    saying what is pending. An empty catalog after that round is ready too: it is what the
-    providers answered.
+    """200 once the service is ready: the last committed catalog is loaded and (unless
+    refresh_on_start is off) one refresh round has been attempted since start (every enabled
+    provider's and watched Bedrock region's first refresh has finished, succeeded or failed, or
+    its actor has failed for good); 503 before, saying what is pending. An empty catalog after
+    that round is ready too: it is what the providers answered.
     """
     svc = service()
     loaded = svc.view.ready.is_set()
@@ -43,7 +43,9 @@ def readyz():
         return (rows.get(name, {}).get(field) or 0) >= started
 
     attempted = [n for n in names if since_start(n, "last_refresh_at") or rows.get(n, {}).get("status") == "failed"]
-    pending = [n for n in names if n not in attempted]
+    # Without refresh_on_start the stored catalog is what is served until each timer comes due:
+    # there is no round to wait for.
+    pending = [n for n in names if n not in attempted] if svc.settings.refresh_on_start else []
     ready = loaded and not pending
     body = {"ready": ready, "catalog_loaded": loaded, "models": len(svc.index), "providers": len(names),
             "attempted": attempted, "refreshed_since_start": [n for n in names if since_start(n, "last_success_at")],

@@ -100,6 +100,15 @@ def test_not_ready_until_every_provider_has_tried_once_and_then_ready_even_if_on
     assert set(ready["attempted"]) == {"openai", "anthropic"} and "openai" not in ready["refreshed_since_start"]
 
 
+def test_without_refresh_on_start_the_stored_catalog_is_ready_at_once(start_service, simulator):
+    simulator.state.set_latency("openai", 3.0)
+    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai")],
+                            refresh_on_start=False)
+    answer = create_app(service).test_client().get("/readyz")
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["pending"] == [] and answer.get_json()["attempted"] == []
+
+
 def test_the_api_lists_its_resources_and_the_version_names_the_build(client):
     index = client.get("/api/v1").get_json()
     paths = {r["path"] for r in index["resources"]}
