@@ -7,6 +7,10 @@ concurrency 1 with the default 64-token cap (several formats run side by side). 
 setting, the measured p50 TTFT and output speed and their error against the setting; the target is
 within 5% (or 10 ms for TTFT), and the last line says whether every row met it.
 
+The simulator runs as a process of its own (its admin API sets the pace), as a provider would:
+in one interpreter with the probes, its threads and theirs queue for one GIL and every answer
+reads 10-60 ms late.
+
     python bench/bench_probe_accuracy.py [--samples 5] [--tokens 64]
 """
 from __future__ import annotations
@@ -22,12 +26,13 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.processes import SimulatorProcess  # noqa: E402
 from discovery.bedrock import make_client  # noqa: E402
 from discovery.benchmark.formats import BedrockProbe, probe_for  # noqa: E402
 from discovery.benchmark.sample import nonce_prompt  # noqa: E402
 from discovery.benchmark.summary import summarize  # noqa: E402
 from discovery.settings import BedrockSettings, ProviderConfig  # noqa: E402
-from discovery.simulator import SimulatorServer  # noqa: E402
+from discovery.simulator.server import BASE_PATHS  # noqa: E402
 
 # (TTFT s, tokens/s, probes side by side): fewer at once for the fast setting, whose 10 ms allowance
 # is small next to the GIL queueing of many in-process streams.
@@ -38,14 +43,15 @@ FORMATS = (("openai", "openai", "gpt-4o"), ("anthropic", "anthropic", "claude-so
 REGIONS = ("us-east-1", "eu-west-1")
 
 
-def probes(sim: SimulatorServer) -> list[tuple[str, object, str]]:
+def probes(url: str) -> list[tuple[str, object, str]]:
     out: list[tuple[str, object, str]] = []
     for name, fmt, model in FORMATS:
-        cfg = ProviderConfig(name=name, format=fmt, base_url=sim.base_url(name), api_key_env="BENCH_KEY")
+        cfg = ProviderConfig(name=name, format=fmt, base_url=url + BASE_PATHS[name], api_key_env="BENCH_KEY")
         out.append((name, probe_for(cfg, requests.Session(), 10.0), model))
     for region in REGIONS:
-        client = make_client("bedrock-runtime", region, BedrockSettings(timeout=10.0), f"{sim.url}/bedrock/{region}")
-        model = min(k for k, r in sim.state.model_items(f"bedrock@{region}")
+        client = make_client("bedrock-runtime", region, BedrockSettings(timeout=10.0), f"{url}/bedrock/{region}")
+        records = requests.get(f"{url}/_admin/bedrock@{region}/models", timeout=10).json()
+        model = min(r["modelId"] for r in records
                     if "ON_DEMAND" in r.get("inferenceTypesSupported", ()) and r.get("outputModalities") == ["TEXT"])
         out.append((f"bedrock@{region}", BedrockProbe(client, region), model))
     return out
@@ -63,11 +69,14 @@ def main() -> int:
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     sys.setswitchinterval(0.001)  # as the service sets it
     rows, ok = [], True
-    with SimulatorServer() as sim:
-        cases = probes(sim)
+    sim = SimulatorProcess(Path(tempfile.mkdtemp(prefix="bench-probe-")) / "simulator.log")
+    try:
+        cases = probes(sim.url)
         for ttft, rate, workers in SETTINGS:
             for name, _, _ in cases:
-                sim.state.set_stream(name, ttft=ttft, tokens_per_second=rate, output_tokens=args.tokens)
+                answer = requests.post(f"{sim.url}/_admin/{name}/stream", timeout=10, json={
+                    "ttft": ttft, "tokens_per_second": rate, "output_tokens": args.tokens})
+                answer.raise_for_status()
 
             def run(case, ttft=ttft, rate=rate):
                 name, probe, model = case
@@ -83,6 +92,8 @@ def main() -> int:
                     ok &= good
                     rows.append((name, model, ttft * 1000, rate, s.ttft_ms, ttft_err, s.output_tokens_per_s,
                                  speed_err * 100, "ok" if good else "MISS"))
+    finally:
+        sim.stop()
     print(f"{'format':<20} {'model':<30} {'set ttft':>8} {'set tok/s':>9} {'p50 ttft':>9} {'err ms':>7} "
           f"{'p50 tok/s':>9} {'err %':>6}  ")
     for name, model, st, sr, mt, te, ms, se, verdict in rows:
