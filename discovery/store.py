@@ -802,7 +802,7 @@ def model_history(model_id: str, limit: int = 100) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class StoredEvent:
-    """An event as written to the outbox (id assigned by the database)."""
+    """An event as written to the outbox (its id given by the writer, inside the transaction)."""
 
     id: int
     kind: str
