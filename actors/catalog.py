@@ -312,6 +312,7 @@ class CatalogActor(pykka.ThreadingActor):
             events = self.state.check_lifecycle(ids)
         except Exception:
             logger.exception("could not check the models' retirement dates")
+            store.heal_connection()
             return 0
         self._announce(events)
         return len(events)
@@ -416,6 +417,8 @@ class CatalogActor(pykka.ThreadingActor):
         try:
             outcomes, events, changed = self.state.apply_many(snapshots)
         except Exception as exc:  # database trouble: the transaction rolled back; keep serving
+            if store.heal_connection():
+                logger.warning("the database dropped the writer's connection; the next write opens another")
             if len(snapshots) > 1:
                 logger.warning("a batch of {} snapshots could not be committed ({}: {}); committing each on its own",
                                len(snapshots), type(exc).__name__, exc)
@@ -471,6 +474,7 @@ class CatalogActor(pykka.ThreadingActor):
             committed = store.commit_benchmarks(report, bench.regression_threshold, bench.regression_window)
         except Exception as exc:  # the transaction rolled back; the producer hears why
             logger.exception("benchmark run {} could not be committed", report.run.id)
+            store.heal_connection()
             if not future.done():
                 future.set_exception(exc)
             return
@@ -495,6 +499,7 @@ class CatalogActor(pykka.ThreadingActor):
             self._update_row(source, last_refresh_at=finished, last_error=reason)
         except Exception:
             logger.exception("could not record the failure of run {}", run_id)
+            store.heal_connection()
         if source in self.state.awaited_regions:
             # A region that will not answer this time: the others' answers need not wait for it.
             try:
@@ -524,6 +529,7 @@ class CatalogActor(pykka.ThreadingActor):
             self._update_row(name, status=status, status_reason=reason)
         except Exception:
             logger.exception("could not record the status of {}", name)
+            store.heal_connection()
             return
         self._announce(events)
 
@@ -548,6 +554,7 @@ class CatalogActor(pykka.ThreadingActor):
             self.notifier.publish(ChangeBatch(tuple(events)))
 
 
+@store.heals_connection
 class StoreReaderActor(pykka.ThreadingActor):
     """Answers reads that need the store (history, runs, the event feed) on its own connection.
 

@@ -19,6 +19,7 @@ from discovery.store import StoredEvent
 BUILD_TIMEOUT = 120.0
 
 
+@store.heals_connection
 class HistoryActor(pykka.ThreadingActor, CatalogHistory):
     """Answers :class:`~discovery.history.CatalogHistory` reads on its own store connection."""
 

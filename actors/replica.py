@@ -342,6 +342,7 @@ class RequestServerActor(pykka.ThreadingActor):
                 replication.prune_requests(time.time() - 86400)
         except Exception:
             logger.exception("leader: could not claim handed-over requests")
+            store.heal_connection()
 
     def _handle(self, request_id: int, op: str, args: dict) -> None:
         try:

@@ -532,6 +532,45 @@ def migrate_schema() -> None:
             bulk_write(ModelRow, rows)
 
 
+def connection_lost() -> bool:
+    """True if this thread's connection was closed under it (the server restarted or cut it)."""
+    if db.obj is None or db.is_closed():
+        return False
+    conn = db.obj._state.conn
+    return bool(getattr(conn, "closed", 0))  # psycopg2: non-zero once closed; sqlite3 has no such flag
+
+
+def heal_connection() -> bool:
+    """After a failed query: if the server dropped this thread's connection, forget it so the next
+    query opens a new one (peewee would keep failing on the dead one). True if it did."""
+    if connection_lost():
+        reset_connection()
+        return True
+    return False
+
+
+def heals_connection(cls: type) -> type:
+    """Wrap every public method of a store-reading actor: a read that fails because the server
+    dropped the connection leaves the actor a new one for the next read (the error still goes
+    to the caller)."""
+    import functools
+
+    def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def healed(self: Any, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except Exception:
+                heal_connection()
+                raise
+        return healed
+
+    for name, value in list(vars(cls).items()):
+        if callable(value) and not name.startswith(("_", "on_")):
+            setattr(cls, name, wrap(value))
+    return cls
+
+
 def reset_connection() -> None:
     """Forget this thread's connection after the server dropped it: the next query opens another."""
     if db.obj is None:

@@ -143,3 +143,31 @@ def test_a_second_instance_on_one_sqlite_file_is_refused(tmp_path):
         held.close()
     # Released with the first: the next start is welcome.
     hold_single_instance(url).close()
+
+
+@needs_pg
+def test_a_connection_the_server_dropped_is_replaced_for_the_next_query(pg_url):
+    """A PostgreSQL restart or a cut connection: the failed query's error goes to its caller, and
+    the next query of that thread runs on a new connection (peewee alone would keep failing)."""
+    import peewee
+    import psycopg2
+
+    from actors.catalog import StoreReaderActor
+    from discovery.settings import Settings
+
+    name = f"heal-{uuid.uuid4().hex[:8]}"
+    reader = StoreReaderActor.start(Settings(database_url=f"{pg_url}&application_name={name}")).proxy()
+    try:
+        assert reader.last_event_id().get(timeout=10) == 0
+        admin = psycopg2.connect(PG_URL)
+        admin.autocommit = True
+        with admin.cursor() as cur:  # the reader's connection only, found by its name
+            cur.execute("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
+                        (name,))
+            assert cur.fetchone()[0] == 1
+        admin.close()
+        with pytest.raises((peewee.OperationalError, peewee.InterfaceError)):
+            reader.last_event_id().get(timeout=10)
+        assert reader.last_event_id().get(timeout=10) == 0
+    finally:
+        reader.actor_ref.stop()
