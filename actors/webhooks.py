@@ -195,6 +195,7 @@ class _FeedScan:
                 return
 
 
+@store.heals_connection
 class WebhookDispatcherActor(pykka.ThreadingActor):
     """Delivers committed events to webhook subscriptions: batched, signed, retried, dead-lettered."""
 
