@@ -20,6 +20,7 @@ import concurrent.futures
 import os
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import requests
@@ -57,6 +58,24 @@ def probes(url: str) -> list[tuple[str, object, str]]:
     return out
 
 
+def idle_penalty(url: str) -> float:
+    """Median extra ms of a loopback request after 0.3 s of idleness over one sent back to back."""
+    session = requests.Session()
+
+    def once() -> float:
+        started = time.perf_counter()
+        session.get(f"{url}/_admin/", timeout=5)
+        return (time.perf_counter() - started) * 1000
+
+    once()
+    busy = sorted(once() for _ in range(5))[2]
+    idle = []
+    for _ in range(5):
+        time.sleep(0.3)
+        idle.append(once())
+    return sorted(idle)[2] - busy
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=5)
@@ -71,6 +90,7 @@ def main() -> int:
     rows, ok = [], True
     sim = SimulatorProcess(Path(tempfile.mkdtemp(prefix="bench-probe-")) / "simulator.log")
     try:
+        penalty = idle_penalty(sim.url)
         cases = probes(sim.url)
         for ttft, rate, workers in SETTINGS:
             for name, _, _ in cases:
@@ -98,6 +118,8 @@ def main() -> int:
           f"{'p50 tok/s':>9} {'err %':>6}  ")
     for name, model, st, sr, mt, te, ms, se, verdict in rows:
         print(f"{name:<20} {model[:30]:<30} {st:>8.0f} {sr:>9.0f} {mt:>9.1f} {te:>+7.1f} {ms:>9.1f} {se:>+6.2f}  {verdict}")
+    print(f"this machine: a loopback request to the simulator takes {penalty:+.1f} ms longer after 0.3 s idle "
+          "than back to back (slow wake from idle; every TTFT measured here carries about that much)")
     print(f"{args.samples} samples per row after one warm-up, {args.tokens} output tokens; "
           f"target: TTFT within 5% or 10 ms, speed within 5%: {'met' if ok else 'NOT met'}")
     return 0 if ok else 1

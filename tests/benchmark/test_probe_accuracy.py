@@ -12,7 +12,7 @@ import pytest
 
 from discovery.benchmark.sample import nonce_prompt
 from discovery.benchmark.summary import summarize
-from tests.benchmark.conftest import bedrock_probe, http_probe, on_demand_text_model
+from tests.benchmark.conftest import bedrock_probe, http_probe, idle_penalty_ms, on_demand_text_model
 
 # (name, format, model): one model of each wire format.
 FORMATS = [("openai", "openai", "gpt-4o"), ("anthropic", "anthropic", "claude-sonnet-4-5-20250929"),
@@ -47,6 +47,12 @@ def measure(simulator, ttft: float, rate: float, tokens: int, workers: int, samp
 @pytest.mark.parametrize("ttft,rate,tokens,workers,samples", [(0.3, 50.0, 16, 7, 5), (0.08, 200.0, 24, 2, 5)])
 def test_measured_p50_ttft_and_speed_match_the_simulator_for_every_wire_format(simulator, switch_interval, ttft,
                                                                                rate, tokens, workers, samples):
+    penalty = idle_penalty_ms(simulator)
+    if penalty > 5.0:
+        # Not the probe's error: this machine itself adds that much to a request after a pause,
+        # and the 10 ms allowance cannot be checked here (bench/bench_probe_accuracy.py prints it).
+        pytest.skip(f"this machine adds {penalty:.1f} ms to a loopback request after 0.3 s idle "
+                    "(slow wake from idle): TTFT within 10 ms cannot be measured here")
     found = measure(simulator, ttft, rate, tokens, workers, samples)
     assert set(found) == {name for name, _, _ in FORMATS} | {f"bedrock@{r}" for r in REGIONS}
     for name, summary in found.items():
