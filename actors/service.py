@@ -450,6 +450,8 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
                     pass
                 self._refs.remove(follower_ref)
                 self._follower_ref = self.follower = None
+            # Readiness counts a refresh round from here: the providers start now.
+            self.started_at = time.time()
             try:
                 _start_leader(self, self.settings, self._clients, self._clock)
             except Exception as exc:
