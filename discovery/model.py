@@ -257,6 +257,16 @@ class Provenance(Mapping):
     def __iter__(self) -> Iterator[str]:
         return iter(self._map)
 
+    def items(self):  # type: ignore[override]
+        # The dict's own view: Mapping's would look every key up again, in Python.
+        return self._map.items()
+
+    def keys(self):  # type: ignore[override]
+        return self._map.keys()
+
+    def values(self):  # type: ignore[override]
+        return self._map.values()
+
     def __len__(self) -> int:
         return len(self._map)
 
