@@ -20,7 +20,6 @@ import concurrent.futures
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import requests
@@ -32,6 +31,7 @@ from discovery.bedrock import make_client  # noqa: E402
 from discovery.benchmark.formats import BedrockProbe, probe_for  # noqa: E402
 from discovery.benchmark.sample import nonce_prompt  # noqa: E402
 from discovery.benchmark.summary import summarize  # noqa: E402
+from discovery.benchmark.wake import idle_penalty_ms  # noqa: E402
 from discovery.settings import BedrockSettings, ProviderConfig  # noqa: E402
 from discovery.simulator.server import BASE_PATHS  # noqa: E402
 
@@ -58,24 +58,6 @@ def probes(url: str) -> list[tuple[str, object, str]]:
     return out
 
 
-def idle_penalty(url: str) -> float:
-    """Median extra ms of a loopback request after 0.3 s of idleness over one sent back to back."""
-    session = requests.Session()
-
-    def once() -> float:
-        started = time.perf_counter()
-        session.get(f"{url}/_admin/", timeout=5)
-        return (time.perf_counter() - started) * 1000
-
-    once()
-    busy = sorted(once() for _ in range(5))[2]
-    idle = []
-    for _ in range(5):
-        time.sleep(0.3)
-        idle.append(once())
-    return sorted(idle)[2] - busy
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--samples", type=int, default=5)
@@ -90,7 +72,7 @@ def main() -> int:
     rows, ok = [], True
     sim = SimulatorProcess(Path(tempfile.mkdtemp(prefix="bench-probe-")) / "simulator.log")
     try:
-        penalty = idle_penalty(sim.url)
+        penalty = idle_penalty_ms(f"{sim.url}/_admin/")
         cases = probes(sim.url)
         for ttft, rate, workers in SETTINGS:
             for name, _, _ in cases:

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import sys
-import time
 
 import pytest
 import requests
 
 from discovery.bedrock import make_client
+from discovery.benchmark import wake
 from discovery.benchmark.formats import BedrockProbe, probe_for
 from discovery.settings import BedrockSettings, ProviderConfig
 
@@ -56,22 +56,7 @@ def on_demand_text_model(simulator, region: str) -> str:
                if "ON_DEMAND" in r.get("inferenceTypesSupported", ()) and r.get("outputModalities") == ["TEXT"])
 
 
+
 def idle_penalty_ms(simulator) -> float:
-    """How much longer a loopback request to the simulator takes after 0.3 s of idleness than back
-    to back (medians of five), in ms. Some virtual machines wake slowly from idle: every TTFT
-    measured against a 300 ms wait then reads that much late, whatever the probe does."""
-    session = requests.Session()
-    url = f"{simulator.url}/_admin/"
-
-    def once() -> float:
-        started = time.perf_counter()
-        session.get(url, timeout=5)
-        return (time.perf_counter() - started) * 1000
-
-    once()
-    busy = sorted(once() for _ in range(5))[2]
-    idle = []
-    for _ in range(5):
-        time.sleep(0.3)
-        idle.append(once())
-    return sorted(idle)[2] - busy
+    """This machine's slow wake from idle against the simulator (discovery/benchmark/wake.py)."""
+    return wake.idle_penalty_ms(f"{simulator.url}/_admin/")
