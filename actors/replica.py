@@ -29,6 +29,45 @@ from discovery.settings import Settings
 CATCH_UP_PAGE = 2000
 
 
+def listen_loop(settings: Settings, name: str, channels: tuple[str, ...], halt: threading.Event,
+                on_notes: Callable[[list[tuple[str, str]]], bool],
+                on_connection: Optional[Callable[[bool], Any]] = None) -> None:
+    """Until ``halt``: LISTEN on ``channels`` on a connection of its own (``application_name``
+    ``name``), calling ``on_notes`` with what each wait of ``leader_check_interval`` s brought
+    (empty on a timeout; False from it ends the loop) and ``on_connection`` with True on each
+    (re)connect and False on a loss, after which it connects again."""
+    conn = None
+    while not halt.is_set():
+        try:
+            if conn is None:
+                conn = replication.connect(settings.database_url, name)
+                replication.listen(conn, *channels)
+                if on_connection is not None:
+                    on_connection(True)
+            notes = replication.wait_notifications(conn, settings.leader_check_interval)
+        except Exception as exc:
+            if halt.is_set():
+                break
+            logger.warning("{}: listening connection lost ({}: {}); reconnecting", name, type(exc).__name__, exc)
+            _close(conn)
+            conn = None
+            if on_connection is not None:
+                on_connection(False)
+            halt.wait(min(1.0, settings.leader_check_interval))
+            continue
+        if not on_notes(notes):
+            break
+    _close(conn)
+
+
+def _close(conn: Any) -> None:
+    if conn is not None:
+        try:
+            conn.close()
+        except Exception:
+            pass
+
+
 class ElectorActor(pykka.ThreadingActor):
     """Leader election: the session advisory lock, the epoch, and noticing a lost lock."""
 
@@ -57,11 +96,7 @@ class ElectorActor(pykka.ThreadingActor):
         self._stopping = True
         if self._timer is not None:
             self._timer.cancel()
-        if self.conn is not None:
-            try:
-                self.conn.close()  # releases the lock: a follower takes over at its next try
-            except Exception:
-                pass
+        self._drop_connection()  # releases the lock: a follower takes over at its next try
 
     def try_lead(self) -> Optional[int]:
         """Try to take the lock now; the new epoch if this instance now leads, else None."""
@@ -113,11 +148,7 @@ class ElectorActor(pykka.ThreadingActor):
         self.on_deposed(reason)
 
     def _drop_connection(self) -> None:
-        if self.conn is not None:
-            try:
-                self.conn.close()
-            except Exception:
-                pass
+        _close(self.conn)
         self.conn = None
 
 
@@ -153,49 +184,32 @@ class FollowerActor(pykka.ThreadingActor):
 
     # -- the listener thread ---------------------------------------------------------------------
     def _listen(self) -> None:
-        conn = None
-        while not self._halt.is_set():
-            try:
-                if conn is None:
-                    conn = replication.connect(self.settings.database_url, "discovery-follower")
-                    replication.listen(conn, replication.COMMITS, replication.REPLIES)
-                    self.connected = True
-                    self._wake()  # after a (re)connect: catch up on what was missed meanwhile
-                notes = replication.wait_notifications(conn, self.settings.leader_check_interval)
-            except Exception as exc:
-                if self._halt.is_set():
-                    break
-                self.connected = False
-                logger.warning("follower: listening connection lost ({}: {}); reconnecting", type(exc).__name__, exc)
+        listen_loop(self.settings, "discovery-follower", (replication.COMMITS, replication.REPLIES), self._halt,
+                    self._notes, self._connection)
+
+    def _connection(self, up: bool) -> None:
+        self.connected = up
+        if up:
+            self._wake()  # after a (re)connect: catch up on what was missed meanwhile
+
+    def _notes(self, notes: list[tuple[str, str]]) -> bool:
+        commits = False
+        for channel, payload in notes:
+            if channel == replication.COMMITS:
+                commits = True
                 try:
-                    if conn is not None:
-                        conn.close()
-                except Exception:
+                    last, at = payload.split()
+                    self._notified.append((int(last), float(at)))
+                    self.leader_last = max(self.leader_last, int(last))
+                except ValueError:
                     pass
-                conn = None
-                self._halt.wait(min(1.0, self.settings.leader_check_interval))
-                continue
-            commits = False
-            for channel, payload in notes:
-                if channel == replication.COMMITS:
-                    commits = True
-                    try:
-                        last, at = payload.split()
-                        self._notified.append((int(last), float(at)))
-                        self.leader_last = max(self.leader_last, int(last))
-                    except ValueError:
-                        pass
-                elif channel == replication.REPLIES and self.replies is not None:
-                    self.replies.wake(payload)
-            if commits or not notes:
-                self._wake()  # on a timeout too: a notification may have been missed
-            if not notes and self.replies is not None:
-                self.replies.sweep()
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:
-                pass
+            elif channel == replication.REPLIES and self.replies is not None:
+                self.replies.wake(payload)
+        if commits or not notes:
+            self._wake()  # on a timeout too: a notification may have been missed
+        if not notes and self.replies is not None:
+            self.replies.sweep()
+        return True
 
     def _wake(self) -> None:
         if not self._queued:
@@ -304,30 +318,19 @@ class RequestServerActor(pykka.ThreadingActor):
         store.close_database()
 
     def _listen(self) -> None:
-        conn = None
-        while not self._halt.is_set():
+        listen_loop(self.settings, "discovery-requests", (replication.REQUESTS,), self._halt,
+                    lambda notes: self._kick(), lambda up: up and self._kick())
+
+    def _kick(self) -> bool:
+        """Drain the pending requests (on a notification, a reconnect, and every interval for a
+        missed one); False once the actor is gone."""
+        if not self._queued:
+            self._queued = True
             try:
-                if conn is None:
-                    conn = replication.connect(self.settings.database_url, "discovery-requests")
-                    replication.listen(conn, replication.REQUESTS)
-                replication.wait_notifications(conn, self.settings.leader_check_interval)
-            except Exception as exc:
-                if self._halt.is_set():
-                    break
-                logger.warning("leader: request listener lost its connection ({}); reconnecting", exc)
-                conn = None
-                self._halt.wait(0.5)
-            if not self._queued:  # on a notification, and every interval for a missed one
-                self._queued = True
-                try:
-                    self._proxy.drain.defer()
-                except pykka.ActorDeadError:
-                    break
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:
-                pass
+                self._proxy.drain.defer()
+            except pykka.ActorDeadError:
+                return False
+        return True
 
     def drain(self) -> None:
         self._queued = False
