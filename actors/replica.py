@@ -23,6 +23,7 @@ from actors.scheduling import schedule
 from discovery import replication, store
 from discovery.benchmark.board import PerformanceBoard
 from discovery.messages import ChangeBatch
+from discovery.redaction import scrub
 from discovery.settings import Settings
 
 # Events read per catch-up step: a follower far behind applies the backlog in steps of this many.
@@ -361,8 +362,10 @@ class RequestServerActor(pykka.ThreadingActor):
 
 
 def error_reply(exc: BaseException) -> dict[str, Any]:
-    error: dict[str, Any] = {"type": type(exc).__name__, "message": str(exc.args[0]) if isinstance(exc, KeyError)
-                             and exc.args else str(exc)}
+    """The error a handed-over request ended with, as stored for its caller (scrubbed: the row is
+    in the database until the caller has read it)."""
+    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
+    error: dict[str, Any] = {"type": type(exc).__name__, "message": scrub(text)}
     if hasattr(exc, "retry_after"):
         error["retry_after"] = exc.retry_after
     if hasattr(exc, "provider"):
@@ -408,8 +411,15 @@ class LeaderClient:
             found = found or replication.read_request(rid)
             if found:
                 callback(found[0], found[1])
+                self.forget(rid)
         except Exception:
             logger.exception("follower: could not read the answer of request {}", rid)
+
+    def forget(self, request_id: int) -> None:
+        """The final answer is read: the row goes (it may carry a generated webhook secret)."""
+        with self._cond:
+            self._seen.pop(request_id, None)
+        replication.forget_request(request_id)
 
     def submit(self, op: str, args: dict[str, Any]) -> int:
         return replication.submit_request(op, args, self.instance)
@@ -440,7 +450,18 @@ class LeaderClient:
         """Hand ``op`` to the leader and return its result (raising the error it answered)."""
         request_id = self.submit(op, args)
         state, reply = self.wait(request_id, (replication.DONE,), timeout or self.settings.ask_timeout * 2)
+        self.forget(request_id)
         return unwrap(state, reply)
+
+    def start(self, op: str, args: dict[str, Any]) -> tuple[int, dict]:
+        """Hand ``op`` to the leader; its id and first answer once the work started there (raising
+        the error it answered). The caller then registers :meth:`on_final` for the final answer."""
+        request_id = self.submit(op, args)
+        state, reply = self.wait(request_id, (replication.STARTED, replication.DONE), self.settings.ask_timeout * 2)
+        if state == replication.FAILED:
+            self.forget(request_id)
+            raise rebuild_error((reply or {}).get("error") or {})
+        return request_id, reply or {}
 
 
 def unwrap(state: str, reply: Optional[dict]) -> Any:

@@ -89,6 +89,7 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         # Set when this instance lost the leadership; on_deposed (the CLI: exit 75) is then called once.
         self.deposed = threading.Event()
         self.deposed_reason: Optional[str] = None
+        self._leader_seen: tuple[float, Optional[dict[str, Any]]] = (0.0, None)
         self.on_deposed: Optional[Callable[[str], None]] = None
 
     # -- reads -----------------------------------------------------------------------------------
@@ -291,10 +292,7 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             out["lag"] = {"events": 0, "seconds": 0.0}
             out["replication"] = None
             return out
-        try:
-            out["leader"] = self.reader.leadership().get(timeout=self.settings.ask_timeout)
-        except (pykka.Timeout, pykka.ActorDeadError):
-            out["leader"] = {"instance": None, "epoch": None, "since": None}
+        out["leader"] = self._leadership()
         follower = self.follower
         if self.role == "follower" and follower is not None:
             try:
@@ -312,6 +310,18 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         out["replication"] = stats
         return out
 
+    def _leadership(self) -> dict[str, Any]:
+        """The leader the store names, read at most once per leader_check_interval (load balancers
+        probe /readyz often; the row changes only at an election)."""
+        read_at, found = self._leader_seen
+        if found is None or time.monotonic() - read_at >= self.settings.leader_check_interval:
+            try:
+                found = self.reader.leadership().get(timeout=self.settings.ask_timeout)
+            except (pykka.Timeout, pykka.ActorDeadError):
+                return {"instance": None, "epoch": None, "since": None}
+            self._leader_seen = (time.monotonic(), found)
+        return found
+
     def follower_connected(self) -> bool:
         """True while a follower listens to the leader's commits (and has caught up once)."""
         try:
@@ -327,16 +337,6 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
     def _relay_refresh(self, op: str, args: dict[str, Any]) -> tuple[list[RefreshTicket], list[dict[str, Any]]]:
         """A refresh handed to the leader: its tickets once started there; each future resolves
         with the leader's outcome."""
-        from actors.replica import rebuild_error
-        from discovery import replication
-
-        client = self.leader_client
-        request_id = client.submit(op, args)
-        state, reply = client.wait(request_id, (replication.STARTED, replication.DONE), self.settings.ask_timeout * 2)
-        if state == replication.FAILED:
-            raise rebuild_error((reply or {}).get("error") or {})
-        tickets = [RefreshTicket(t["run_id"], t["provider"], t["trigger"]) for t in (reply or {}).get("tickets", [])]
-
         def finished(state: str, reply: Optional[dict]) -> None:
             outcomes = {o["run_id"]: o for o in (reply or {}).get("outcomes", [])}
             error = ((reply or {}).get("error") or {}).get("message") or "the leader did not report the outcome"
@@ -347,27 +347,23 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
                 if not t.future.done():
                     t.future.set_result(outcome)
 
-        client.on_final(request_id, finished)
-        return tickets, list((reply or {}).get("skipped") or [])
+        request_id, started = self.leader_client.start(op, args)
+        tickets = [RefreshTicket(t["run_id"], t["provider"], t["trigger"]) for t in started.get("tickets", [])]
+        self.leader_client.on_final(request_id, finished)
+        return tickets, list(started.get("skipped") or [])
 
     def run_benchmark(self, model_id: str, region: Optional[str] = None) -> list[Any]:
         """Benchmark one model now (see BenchmarkQueries.run_benchmark); a follower hands it to the leader."""
         if self.role != "follower":
             return BenchmarkQueries.run_benchmark(self, model_id, region)
         from actors.benchmark import BenchmarkTicket
-        from actors.replica import rebuild_error
-        from discovery import replication
         from discovery.benchmark.records import BenchmarkRun
 
         if self.view.index.entry(model_id) is None:
             raise KeyError(model_id)
-        client = self.leader_client
-        request_id = client.submit("benchmark", {"model_id": model_id, "region": region})
-        state, reply = client.wait(request_id, (replication.STARTED, replication.DONE), self.settings.ask_timeout * 2)
-        if state == replication.FAILED:
-            raise rebuild_error((reply or {}).get("error") or {})
+        request_id, started = self.leader_client.start("benchmark", {"model_id": model_id, "region": region})
         tickets = [BenchmarkTicket(t["run_id"], t["provider"], t["region"], t["trigger"])
-                   for t in (reply or {}).get("tickets", [])]
+                   for t in started.get("tickets", [])]
 
         def finished(state: str, reply: Optional[dict]) -> None:
             runs = {r["id"]: r for r in (reply or {}).get("runs", [])}
@@ -379,7 +375,7 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
                 else:
                     t.future.set_exception(RuntimeError("the leader did not report how the benchmark run ended"))
 
-        client.on_final(request_id, finished)
+        self.leader_client.on_final(request_id, finished)
         return tickets
 
     def handle_request(self, request_id: int, op: str, args: dict[str, Any]) -> None:
@@ -437,6 +433,7 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
                 return
             store.set_fence(True, epoch)
             self.epoch = epoch
+            self._leader_seen = (0.0, None)
             follower_ref = self._follower_ref
             if follower_ref is not None:
                 # What the old leader committed before it went: into the index and to subscribers.

@@ -169,9 +169,13 @@ def claim_request() -> Optional[tuple[int, str, dict[str, Any]]]:
 
 
 def answer_request(request_id: int, state: str, reply: Mapping[str, Any]) -> None:
+    """Store the leader's answer and notify the followers. A final answer drops the request's
+    arguments (a webhook's secret among them): nobody reads them again."""
+    fields: dict[Any, Any] = {"state": state, "reply": dict(reply), "updated_at": time.time()}
+    if state in (DONE, FAILED):
+        fields["args"] = {}
     with store.db.atomic():
-        store.LeaderRequestRow.update(state=state, reply=dict(reply), updated_at=time.time()).where(
-            store.LeaderRequestRow.id == request_id).execute()
+        store.LeaderRequestRow.update(**fields).where(store.LeaderRequestRow.id == request_id).execute()
         store.db.execute_sql("SELECT pg_notify(%s, %s)", (channel(REPLIES), f"{request_id} {state}"))
 
 
@@ -179,6 +183,11 @@ def read_request(request_id: int) -> Optional[tuple[str, Optional[dict[str, Any]
     row = (store.LeaderRequestRow.select(store.LeaderRequestRow.state, store.LeaderRequestRow.reply)
            .where(store.LeaderRequestRow.id == request_id).tuples().first())
     return (row[0], row[1]) if row else None
+
+
+def forget_request(request_id: int) -> None:
+    """Delete a request whose caller has read the final answer."""
+    store.LeaderRequestRow.delete().where(store.LeaderRequestRow.id == request_id).execute()
 
 
 def prune_requests(older_than: float) -> int:
