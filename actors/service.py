@@ -11,7 +11,6 @@ import time
 from typing import Any, Callable, Iterable, Optional
 
 import pykka
-import pykka.debug
 from loguru import logger
 
 from actors.bedrock import BedrockQueries, bedrock_children, discover_bedrock_regions
@@ -553,6 +552,18 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
                 pykka.ActorRegistry.stop_all(block=True, timeout=timeout)
 
 
+def dump_threads(signum: int = 0, frame: Any = None) -> None:
+    """SIGUSR1: every thread's stack to the log (deadlock debugging).
+
+    The dump is written from a thread of its own, not from the signal handler: the handler runs
+    in the main thread between two bytecodes, possibly while that thread is inside a log sink
+    holding loguru's lock, and logging from there would be refused (loguru's deadlock guard) and
+    the dump lost."""
+    import pykka.debug
+
+    threading.Thread(target=pykka.debug.log_thread_tracebacks, name="thread-dump", daemon=True).start()
+
+
 def start_service(settings: Settings, clients: Optional[dict] = None,
                   clock: Optional[Callable[[], float]] = None) -> Service:
     """Start every actor in order (notifier, catalog, supervisor, providers) and return the Service.
@@ -581,7 +592,7 @@ def start_service(settings: Settings, clients: Optional[dict] = None,
     if settings.malloc_arenas > 0:
         limit_arenas(settings.malloc_arenas)
     try:
-        signal.signal(signal.SIGUSR1, pykka.debug.log_thread_tracebacks)
+        signal.signal(signal.SIGUSR1, dump_threads)
     except ValueError:
         pass  # not the main thread: no signal handlers there
     service.replicated = replication.is_postgres(settings.database_url)

@@ -124,6 +124,28 @@ def test_log_level_in_any_case_and_stdlib_logging_reach_the_log(tmp_path):
     assert err.count("no admin token configured") == 1
 
 
+def test_thread_dumps_during_start_up_are_never_refused_by_the_log(tmp_path):
+    # The main thread logs uvicorn's start-up lines right after "serving on"; a dump logged from
+    # the signal handler itself would hit loguru's re-entrancy guard there and be lost.
+    proc, url = start_serve(tmp_path, "--log-format", "json")
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()
+    try:
+        for _ in range(60):
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(0.003)
+        wait_for(lambda: requests.get(f"{url}/healthz", timeout=5).ok, what="the service")
+        wait_for(lambda: any("Current state of MainThread" in line for line in lines), timeout=30,
+                 what="a thread dump")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=15)
+    wait_for(lambda: any("stopped" in line for line in lines), timeout=30, what="the last log line")
+    err = "".join(lines)
+    assert code == 0
+    assert "deadlock avoided" not in err and "Logging error" not in err, err[-3000:]
+
+
 def test_json_logs_are_one_object_a_line_with_request_ids_provider_and_run_id(tmp_path):
     import json
 

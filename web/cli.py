@@ -81,18 +81,11 @@ def serve(config: Optional[str], host: Optional[str], port: Optional[int], datab
         sys.exit(code)
 
 
-def _dump_threads(signum: int, frame: Any) -> None:
-    """SIGUSR1: every thread's stack to the log (deadlock debugging)."""
-    import pykka.debug
-
-    pykka.debug.log_thread_tracebacks(signum, frame)
-
-
 def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
     """``discovery serve``: 0 after a clean stop, 2 when the settings or the port are unusable (or
     another instance serves the SQLite file), 75 when this instance lost the leadership (its
     process manager starts it again, as a follower: docs/replicas.md)."""
-    from actors.service import AnotherInstance, start_service
+    from actors.service import AnotherInstance, dump_threads, start_service
     from web.auth import startup_notice
     from web.server import DiscoveryASGI, bind_socket, raise_open_file_limit, serve_forever
 
@@ -105,7 +98,7 @@ def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
     configure_logging(settings.log_level, settings.log_format)
     # From here on a thread dump is one signal away, also while the catalog loads (SIGUSR1's
     # default action would kill the process).
-    signal.signal(signal.SIGUSR1, _dump_threads)
+    signal.signal(signal.SIGUSR1, dump_threads)
     # The port first: a busy one fails now, in one line, before anything has started.
     try:
         sock = bind_socket(settings.host, settings.port)
