@@ -101,7 +101,7 @@ def main() -> int:
     for name, model, st, sr, mt, te, ms, se, verdict in rows:
         print(f"{name:<20} {model[:30]:<30} {st:>8.0f} {sr:>9.0f} {mt:>9.1f} {te:>+7.1f} {ms:>9.1f} {se:>+6.2f}  {verdict}")
     print(f"this machine: a loopback request to the simulator takes {penalty:+.1f} ms longer after 0.3 s idle "
-          "than back to back (slow wake from idle; every TTFT measured here carries about that much)")
+          "than back to back (a slow wake from idle or delayed ACKs; every TTFT measured here carries about that much)")
     print(f"{args.samples} samples per row after one warm-up, {args.tokens} output tokens; "
           f"target: TTFT within 5% or 10 ms, speed within 5%: {'met' if ok else 'NOT met'}")
     return 0 if ok else 1

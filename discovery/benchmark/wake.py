@@ -1,8 +1,11 @@
-"""How slowly this machine wakes from idle: what a timing measurement on it can be trusted to.
+"""How much later a request is answered after a pause than back to back: what a timing taken on
+this machine can be trusted to.
 
-Some virtual machines take tens of milliseconds to answer the first request after a pause. A
-probe measuring a 300 ms TTFT against a simulator on such a machine reads every sample that much
-late, whatever the probe does; the accuracy test and bench measure this first.
+Two things add such a delay, and neither is the probe's doing: a machine (often a virtual one)
+that is slow to wake from idle, and a server that writes an answer in several sends without
+TCP_NODELAY, whose second send then waits for the client's delayed ACK (about 40 ms on Linux;
+the simulator sets TCP_NODELAY on every connection for this reason). A probe measuring a 300 ms
+TTFT reads every sample that much late; the accuracy test and bench measure this first.
 """
 from __future__ import annotations
 

@@ -58,5 +58,5 @@ def on_demand_text_model(simulator, region: str) -> str:
 
 
 def idle_penalty_ms(simulator) -> float:
-    """This machine's slow wake from idle against the simulator (discovery/benchmark/wake.py)."""
+    """How much later the simulator answers after a pause (discovery/benchmark/wake.py)."""
     return wake.idle_penalty_ms(f"{simulator.url}/_admin/")
