@@ -16,6 +16,7 @@ import pybreaker
 import pykka
 from loguru import logger
 
+from actors.calls import Calls
 from actors.io import IOWorker
 from actors.provider import (
     ProbeGate,
@@ -94,7 +95,7 @@ class BedrockRegionActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         # Every log line of this actor's thread names its region's source (lives as long as the thread).
         logger.contextualize(provider=self.source).__enter__()
-        self._proxy = self.actor_ref.proxy()
+        self._proxy = Calls(self.actor_ref)
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=self.config.fail_max, reset_timeout=self.config.reset_timeout, name=self.source,
             throw_new_error_on_trip=False, listeners=[_BreakerListener(self._proxy)])

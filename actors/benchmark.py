@@ -21,6 +21,7 @@ import pykka
 import requests
 from loguru import logger
 
+from actors.calls import Calls
 from actors.io import IOWorker
 from actors.scheduling import Timer, jittered, schedule
 from discovery.bedrock import PROVIDER as BEDROCK
@@ -104,11 +105,10 @@ class BenchmarkActor(pykka.ThreadingActor):
         self._io: Optional[IOWorker] = None
         self._session: Optional[requests.Session] = None
         self._probe: Any = None  # made on the I/O thread at the first run
-        self._gates: dict[Any, Any] = {}
 
     # -- life cycle ------------------------------------------------------------------------------
     def on_start(self) -> None:
-        self._proxy = self.actor_ref.proxy()
+        self._proxy = Calls(self.actor_ref)
         self._io = IOWorker(f"io-bench-{self.source}")
         self._session = requests.Session()
         bench = self.settings.benchmarks
@@ -222,11 +222,7 @@ class BenchmarkActor(pykka.ThreadingActor):
         ref = self.supervisor.ref(self.source).get(timeout=timeout)
         if ref is None:
             raise RuntimeError(f"{self.source} is not running (restarting or failed): its breaker cannot be asked")
-        proxy = self._gates.get(ref)
-        if proxy is None:
-            self._gates = {ref: ref.proxy()}
-            proxy = self._gates[ref]
-        return proxy.probe_gate().get(timeout=timeout)
+        return Calls(ref).probe_gate().get(timeout=timeout)
 
     def _candidates(self, only: Optional[tuple[str, ...]]) -> list[Model]:
         wanted = set(only) if only is not None else None

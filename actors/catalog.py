@@ -12,6 +12,7 @@ import pykka
 from cachetools import LRUCache
 from loguru import logger
 
+from actors.calls import Calls
 from actors.heap import release_free_memory
 from actors.scheduling import schedule
 from actors.telemetry import Telemetry
@@ -199,7 +200,7 @@ class CatalogActor(pykka.ThreadingActor):
 
     # -- life cycle ------------------------------------------------------------------------------
     def on_start(self) -> None:
-        self._proxy = self.actor_ref.proxy()
+        self._proxy = Calls(self.actor_ref)
         store.open_database(self.settings.database_url)
         interrupted = store.interrupt_running_runs()
         if interrupted:

@@ -8,6 +8,7 @@ from typing import Any, Callable, Optional
 import pykka
 from loguru import logger
 
+from actors.calls import Calls
 from actors.scheduling import Timer, schedule
 from discovery.messages import ChangeBatch, EventFilter, Subscription
 from discovery.store import StoredEvent
@@ -48,7 +49,7 @@ class NotifierActor(pykka.ThreadingActor):
         self.delivered = 0
 
     def on_start(self) -> None:
-        self._proxy = self.actor_ref.proxy()
+        self._proxy = Calls(self.actor_ref)
 
     def on_stop(self) -> None:
         for p in self.pending.values():

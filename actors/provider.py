@@ -12,6 +12,7 @@ import pykka
 import requests
 from loguru import logger
 
+from actors.calls import Calls
 from actors.io import IOWorker
 from actors.scheduling import Timer, jittered, schedule
 from discovery.health import UNAVAILABLE, HealthRecord
@@ -177,7 +178,7 @@ class ProviderActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         # Every log line of this actor's thread names its provider (the context lives as long as the thread).
         logger.contextualize(provider=self.config.name).__enter__()
-        self._proxy = self.actor_ref.proxy()
+        self._proxy = Calls(self.actor_ref)
         self.session = requests.Session()
         self.client = self._client or client_for(self.config, session=self.session)
         self.client.rate_limiter = TokenBucket(self.config.rate_limit_rps, self.config.rate_limit_burst)

@@ -19,6 +19,7 @@ from typing import Any, Callable, Optional
 import pykka
 from loguru import logger
 
+from actors.calls import Calls
 from actors.scheduling import schedule
 from discovery import replication, store
 from discovery.benchmark.board import PerformanceBoard
@@ -86,7 +87,7 @@ class ElectorActor(pykka.ThreadingActor):
         self._stopping = False
 
     def on_start(self) -> None:
-        self._proxy = self.actor_ref.proxy()
+        self._proxy = Calls(self.actor_ref)
         self._connect()
 
     def _connect(self) -> None:
@@ -174,7 +175,7 @@ class FollowerActor(pykka.ThreadingActor):
         self.replies = replies
 
     def on_start(self) -> None:
-        self._proxy = self.actor_ref.proxy()
+        self._proxy = Calls(self.actor_ref)
         store.open_database(self.settings.database_url)
         self._listener = threading.Thread(target=self._listen, name="follower-listen", daemon=True)
         self._listener.start()
@@ -307,7 +308,7 @@ class RequestServerActor(pykka.ThreadingActor):
         self._pruned = 0.0
 
     def on_start(self) -> None:
-        self._proxy = self.actor_ref.proxy()
+        self._proxy = Calls(self.actor_ref)
         store.open_database(self.settings.database_url)
         # Requests an earlier leader accepted but never answered will not be answered: say so.
         replication.abandon_stale_requests(time.time())

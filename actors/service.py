@@ -15,6 +15,7 @@ from loguru import logger
 
 from actors.bedrock import BedrockQueries, bedrock_children, discover_bedrock_regions
 from actors.benchmark import BenchmarkQueries, benchmark_children
+from actors.calls import Calls
 from actors.catalog import CatalogActor, CatalogView, StoreReaderActor
 from actors.heap import limit_arenas
 from actors.history import HistoryActor, HistoryQueries
@@ -64,7 +65,6 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         # Webhook subscriptions (actors.webhooks.WebhookAdmin): CRUD, replay, retention.
         self.webhooks: Any = None
         self._refs: list[pykka.ActorRef] = []
-        self._proxies: dict[pykka.ActorRef, Any] = {}
         self._stopped = threading.Event()
         # Set when the service begins to stop: long-lived streams end instead of holding it up.
         self.closing = threading.Event()
@@ -219,13 +219,9 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         return self.supervisor.ref(name).get(timeout=self.settings.ask_timeout)
 
     def proxy_of(self, ref: pykka.ActorRef) -> Any:
-        """The proxy of an actor ref, made once per ref (pykka introspects the actor on every proxy())."""
-        proxy = self._proxies.get(ref)
-        if proxy is None:
-            if len(self._proxies) > 4096:
-                self._proxies.clear()
-            proxy = self._proxies[ref] = ref.proxy()
-        return proxy
+        """An actor's methods by message (actors/calls.py): no pykka proxy, whose making introspects
+        the whole actor, on the way of a refresh."""
+        return Calls(ref)
 
     def _provider_proxy(self, name: str) -> Any:
         ref = self._provider_ref(name)

@@ -10,6 +10,7 @@ from typing import Any, Callable, Optional
 import pykka
 from loguru import logger
 
+from actors.calls import Calls
 from actors.scheduling import Timer, schedule
 
 
@@ -49,7 +50,7 @@ class SupervisorActor(pykka.ThreadingActor):
         self.stopping = False
 
     def on_start(self) -> None:
-        self._proxy = self.actor_ref.proxy()
+        self._proxy = Calls(self.actor_ref)
         self._check_timer = schedule(self.check_interval, lambda: self._proxy.check(), name="supervisor-check")
 
     def on_stop(self) -> None:

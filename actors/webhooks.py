@@ -23,6 +23,7 @@ import pykka
 import urllib3
 from loguru import logger
 
+from actors.calls import Calls
 from actors.scheduling import schedule
 from discovery import store
 from discovery import subscriptions_store as subs
@@ -214,7 +215,7 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         # The catalog actor opened the database and created the tables; this thread only connects.
         store.db.connect(reuse_if_open=True)
-        self._self = self.actor_ref.proxy()
+        self._self = Calls(self.actor_ref)
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(1, self.settings.webhook_workers),
                                                            thread_name_prefix="webhook-post")
         for row in subs.list_webhooks():
