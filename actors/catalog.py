@@ -23,6 +23,7 @@ from discovery.catalog import CatalogState, SourceMemo
 from discovery.diff import STATUS_CHANGED
 from discovery.messages import ChangeBatch, ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.model import Model
+from discovery.page_cache import PageCache
 from discovery.query import CatalogIndex
 from discovery.reconcile import Findings, Reconciler
 from discovery.redaction import scrub
@@ -123,6 +124,8 @@ class CatalogView:
         self._first_run_id = 1
         self.last_run_id = 0
         self.cache = RecordCache(cache_size, int(cache_mb * (1 << 20)), cache_ttl)
+        # Finished list pages for the queries that come back (discovery/page_cache.py).
+        self.pages = PageCache()
         self.memos: dict[str, SourceMemo] = {}
         self.memos_ready = threading.Event()
         # Measured performance by model id, swapped by the writer after each benchmark commit; it is

@@ -147,6 +147,15 @@ class ServiceCollector(Collector):
         size = GaugeMetricFamily("discovery_model_cache_bytes", "Bytes held in the model-record cache.")
         size.add_metric([], stats.get("bytes") or 0)
         yield size
+        pages = svc.view.pages.stats()
+        for name, doc in (("hits", "Model list queries answered with a page kept from an earlier identical query."),
+                          ("misses", "Model list queries whose page was made anew.")):
+            family = CounterMetricFamily(f"discovery_page_cache_{name}", doc)
+            family.add_metric([], pages[name])
+            yield family
+        held = GaugeMetricFamily("discovery_page_cache_bytes", "Bytes of finished list pages held.")
+        held.add_metric([], pages["bytes"])
+        yield held
 
     @staticmethod
     def _benchmarks(svc: Any) -> Iterator[Metric]:

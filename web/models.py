@@ -31,18 +31,25 @@ def _page(args: dict[str, str], provider: str | None = None):
     if provider is not None:
         args = {**args, "provider": provider}
     svc = service()
-    check_providers(svc, values("provider", args))
-    try:
-        query = ModelQuery.from_args(args)
-    except QueryError as exc:
-        raise ApiError(400, "invalid_query", str(exc)) from None
-    index, performance = svc.index, svc.view.performance
-    page = run_query(index, query, performance)
-    # The records are encoded once, when their version is made: a page is a join of those bytes,
-    # each with its measured performance spliced in.
-    body = b"".join((b'{"data":[', b",".join([performance.splice(e.id, e.body) for e in page.items]),
-                     b'],"total":%d,"limit":%d,"offset":%d,"catalog_version":%d}'
-                     % (page.total, page.limit, page.offset, index.version)))
+    view = svc.view
+    index, performance = view.index, view.performance
+    # The same query on the same catalog and board is the same page (discovery/page_cache.py); only
+    # a query that was answered before is found there, so a hit needs no checking again.
+    key = tuple(sorted((k, tuple(v) if isinstance(v, list) else (v,)) for k, v in args.items()))
+    body = view.pages.get(index, performance, key)
+    if body is None:
+        check_providers(svc, values("provider", args))
+        try:
+            query = ModelQuery.from_args(args)
+        except QueryError as exc:
+            raise ApiError(400, "invalid_query", str(exc)) from None
+        page = run_query(index, query, performance)
+        # The records are encoded once, when their version is made: a page is a join of those
+        # bytes, each with its measured performance spliced in.
+        body = b"".join((b'{"data":[', b",".join([performance.splice(e.id, e.body) for e in page.items]),
+                         b'],"total":%d,"limit":%d,"offset":%d,"catalog_version":%d}'
+                         % (page.total, page.limit, page.offset, index.version)))
+        view.pages.put(index, performance, key, body)
     return Response(body, mimetype="application/json")
 
 

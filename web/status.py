@@ -29,7 +29,8 @@ def _rss_bytes() -> dict[str, int | None]:
 @bp.get("/status")
 def status():
     """The published catalog (models, version, when it was published), the model-record cache
-    (hits, misses, entries, evictions, bytes, hit rate), this process's memory, and its role:
+    (hits, misses, entries, evictions, bytes, hit rate), the same for the cache of finished list
+    pages (``page_cache``), this process's memory, and its role:
     ``leader`` or ``follower``, the leader (instance, epoch, since), a follower's lag and the
     replication counters (docs/replicas.md)."""
     svc = service()
@@ -38,6 +39,7 @@ def status():
         "catalog": {"models": len(index), "version": index.version, "providers": len(index.providers()),
                     "published_at": iso(index.built_at)},
         "cache": svc.cache_stats(),
+        "page_cache": svc.view.pages.stats(),
         "process": _rss_bytes(),
         **svc.replication_status(),
     })

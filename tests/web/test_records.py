@@ -117,3 +117,29 @@ def test_a_restart_serves_the_stored_catalog_and_raw_answers(start_service, simu
     wait_for(lambda: again.view.memos_ready.is_set(), what="the sources' last answers to load")
     memo = again.view.memo("vllm")
     assert len(memo.items) == 2 and memo.body_hash == store.provider_rows()["vllm"]["body_hash"]
+
+
+def test_a_repeated_list_query_is_answered_from_the_page_cache_and_a_commit_makes_it_anew(served, simulator):
+    service, client = served
+    pages = lambda: client.get("/api/v1/status").get_json()["page_cache"]  # noqa: E731
+    url = "/api/v1/models?provider=vllm&sort=id"
+    first = client.get(url)
+    before = pages()
+    again = client.get(url)
+    assert again.data == first.data and pages()["hits"] == before["hits"] + 1
+    # The same parameters in another order are the same query.
+    assert client.get("/api/v1/models?sort=id&provider=vllm").data == first.data
+    # A refused query is never kept: it is refused again.
+    assert client.get("/api/v1/models?provider=nope").status_code == 400
+    assert client.get("/api/v1/models?provider=nope").status_code == 400
+    # A commit publishes a new version: the page is made from it, not served stale.
+    simulator.state.update_model("openai_compatible", "acme-small-1", {"owned_by": "acme-labs"})
+    refresh(service)
+    misses = pages()["misses"]
+    after = client.get(url).get_json()
+    assert pages()["misses"] == misses + 1
+    assert after["catalog_version"] > first.get_json()["catalog_version"]
+    small = next(m for m in after["data"] if m["id"] == "vllm/acme-small-1")
+    assert small["attributes"]["owned_by"] == "acme-labs", small
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "discovery_page_cache_hits_total" in text and "discovery_page_cache_bytes" in text
