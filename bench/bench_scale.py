@@ -18,6 +18,9 @@ is served by the simulator in its own process, and ``discovery serve`` runs as i
   committed, and per run ``work_ms`` (after the body is read, until the commit ended; target
   ≤ 50 ms when nothing changed) and ``fetch_ms`` where the run rows have them, else ``duration_ms``;
 - HTTP p50/p99 at 1 and 4 connections (wrk from another process, else bench/load.py's client);
+  each of these repeats one URL, so its pages come from the service's page cache after the first;
+  then the capability query with every request a page not asked for before (bench/load.py's
+  client, 2,000 distinct offsets), the cost of a page made anew;
 - the model-record cache hit rate under Zipf (s=1.1) traffic on ``GET /api/v1/models/<id>``, from
   ``GET /api/v1/status`` (``cache``) before and after ("n/a" where the service has no such field).
 
@@ -56,6 +59,7 @@ from processes import PhaseFailed, ServeProcess, SimulatorProcess  # noqa: E402
 QUERIES = ("capability", "provider+capability", "text search", "id glob", "sort by price", "one model")
 CONNECTIONS = (1, 4)
 ZIPF_S = 1.1
+FRESH_PAGES = 2000
 UNCHANGED_WORK_TARGET_MS = 50.0
 MB = 2**20
 
@@ -136,6 +140,7 @@ class SizeResult:
     latency: dict[tuple[str, int], Latency] = field(default_factory=dict)
     cache: str = "n/a"
     zipf: Latency | None = None
+    uncached: dict[int, Latency] = field(default_factory=dict)
     error: str | None = None
 
     @property
@@ -286,6 +291,17 @@ def bench_size(size: int, args: argparse.Namespace, result: SizeResult) -> None:
             print(f"  {name:<20} {paths[name][:70]:<72} {'' if total is None else f'{total:>7,} matches'}  "
                   + "  ".join(f"c{c} p50/p99 {result.latency[name, c].cell()} ms" for c in CONNECTIONS), flush=True)
 
+        # The queries above repeat one URL, so after the first request each page comes from the
+        # service's page cache. Here every request is a page not asked for before (another offset).
+        for connections in CONNECTIONS:
+            fresh = tmp / f"fresh-pages-{connections}.txt"
+            # Offsets within the matches (real pages), and a limit of each run's own: no page repeats.
+            base = paths["capability"].replace("limit=100", f"limit={96 + connections}")
+            fresh.write_text("\n".join(f"{base}&offset={i}" for i in range(FRESH_PAGES)))
+            result.uncached[connections] = run_client(serve.url, connections, paths_file=fresh)
+        print(f"  {'capability, new page':<20} {paths['capability'][:60] + '&offset=<each new>':<72} {'':>15}  "
+              + "  ".join(f"c{c} p50/p99 {result.uncached[c].cell()} ms" for c in CONNECTIONS)
+              + f"  ({FRESH_PAGES:,} pages each, Python client: the page cache never helps)", flush=True)
         result.cache, result.zipf = zipf_hit_rate(serve, ids, args.zipf_requests, tmp, args.seed)
         print(f"  model cache under Zipf s={ZIPF_S} ({args.zipf_requests:,} GET /api/v1/models/<id>, 4 connections, "
               f"p50/p99 {result.zipf.cell()} ms): hit rate {result.cache}", flush=True)
@@ -356,6 +372,9 @@ def print_summary(results: list[SizeResult], runs: int) -> None:
         for c in CONNECTIONS:
             print(line(f"{name} c{c} p50/p99 ms",
                        [r.latency[name, c].cell() if (name, c) in r.latency else "n/a" for r in results]))
+    for c in CONNECTIONS:
+        print(line(f"capability, new page c{c} p50/p99 ms",
+                   [r.uncached[c].cell() if c in r.uncached else "n/a" for r in results]))
     print(line("Zipf detail c4 p50/p99 ms", [r.zipf.cell() if r.zipf else "n/a" for r in results]))
     print(line("model cache hit rate (Zipf)", [r.cache.split(" ")[0] for r in results]))
     if any(r.unchanged and r.unchanged[0].field() == "work_ms" for r in results):
