@@ -13,9 +13,10 @@ import concurrent.futures
 import itertools
 import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Optional
 
 import pykka
 import requests

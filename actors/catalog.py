@@ -6,7 +6,8 @@ import gc
 import itertools
 import threading
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 import pykka
 from cachetools import LRUCache

@@ -5,8 +5,9 @@ the store reader, so history, run and event reads never queue behind it.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 import pykka
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import itertools
 import weakref
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 import pykka
 from loguru import logger

@@ -4,8 +4,9 @@ from __future__ import annotations
 import collections
 import concurrent.futures
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import pybreaker
 import pykka

@@ -14,7 +14,8 @@ import collections
 import concurrent.futures
 import threading
 import time
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 import pykka
 from loguru import logger

@@ -12,7 +12,8 @@ import itertools
 import random
 import threading
 import time
-from typing import Callable, Optional
+from collections.abc import Callable
+from typing import Optional
 
 import pykka
 from loguru import logger

@@ -8,7 +8,8 @@ import signal
 import socket
 import threading
 import time
-from typing import Any, Callable, Iterable, Optional
+from collections.abc import Callable, Iterable
+from typing import Any, Optional
 
 import pykka
 from loguru import logger

@@ -4,8 +4,9 @@ from __future__ import annotations
 import collections
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Optional
 
 import pykka
 from loguru import logger

@@ -8,7 +8,7 @@ collector, so many services (and apps) can live in one process (tests).
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 from prometheus_client import Counter, Histogram
 from prometheus_client.metrics_core import Metric

@@ -1,7 +1,8 @@
 """Models side by side: their records aligned field by field, and which fields differ."""
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from discovery.model import dumps
 

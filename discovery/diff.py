@@ -1,8 +1,9 @@
 """Field-level diffs between model versions and the change events they produce."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from discovery.model import CAPABILITIES, DEPRECATED_STATUSES, Model, RecordJSON
 

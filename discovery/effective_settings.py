@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, fields
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from discovery.redaction import MASK
 from discovery.settings import ENV_ONLY_SERVICE_KEYS, Settings

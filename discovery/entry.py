@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import sys
 import zlib
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from discovery.model import CAPABILITIES, Model, Provenance, loads, share
 

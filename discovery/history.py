@@ -12,8 +12,9 @@ query machinery (:mod:`discovery.query`) filters, sorts and pages it unchanged.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Optional
 
 import peewee
 from cachetools import LRUCache

@@ -19,9 +19,10 @@ import threading
 import time
 from array import array
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
 from itertools import compress, islice
-from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
+from typing import Any, Optional
 
 from discovery.entry import SORT_FIELDS, CatalogEntry
 from discovery.model import CAPABILITIES, Model

@@ -13,9 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import MappingProxyType
-from typing import Any, Iterator, Mapping, Optional
+from typing import Any, Optional
 
 import orjson
 

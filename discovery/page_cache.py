@@ -14,7 +14,8 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import OrderedDict
-from typing import Any, Hashable, Optional
+from collections.abc import Hashable
+from typing import Any, Optional
 
 DEFAULT_MAX_BYTES = 4 << 20
 MAX_PAGE_BYTES = 512 << 10  # a bigger page (limit=1000 of long records) is not worth holding

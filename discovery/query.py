@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import fnmatch
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional, Protocol, Sequence
+from typing import Any, Optional, Protocol
 
 from discovery.entry import (
     CAPABILITY_FACET,

@@ -14,8 +14,8 @@ import os
 import re
 import threading
 import traceback
-from collections.abc import Iterable, Mapping
-from typing import Any, Callable, Optional
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Optional
 
 MASK = "[REDACTED]"
 # Shorter strings are not treated as secrets: masking "abc" everywhere would wreck every text.

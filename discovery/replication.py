@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import select
 import time
-from typing import Any, Iterable, Mapping, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any, Optional
 
 from playhouse.db_url import parse
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 from flask import Blueprint, Response, request, url_for
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import timezone
-from typing import Any, Callable, Optional, TextIO
+from typing import Any, Optional, TextIO
 
 from loguru import logger
 

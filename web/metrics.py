@@ -10,7 +10,8 @@ kinds, URL rules, benchmarked models).
 """
 from __future__ import annotations
 
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import prometheus_client
 from flask import Blueprint, Flask, Response, current_app

@@ -10,7 +10,8 @@ The Flask app checks every request before its view runs; the native stream route
 """
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Optional
 
 from web.errors import ApiError
 from web.openapi import parameter_rules

@@ -12,7 +12,8 @@ import contextlib
 import signal
 import socket
 import threading
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 import uvicorn
 from a2wsgi import WSGIMiddleware

@@ -7,8 +7,9 @@ top level is its best region's numbers (lowest TTFT), and ``regions`` has every 
 """
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Optional
 
 from discovery.benchmark.records import BenchmarkResult
 from discovery.model import dumps

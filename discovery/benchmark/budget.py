@@ -10,8 +10,9 @@ price is probed only with ``allow_unknown_prices``, and then counts against no b
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Mapping, Optional
+from typing import Optional
 
 from discovery.benchmark.sample import estimate_tokens
 from discovery.model import Pricing

@@ -9,8 +9,9 @@ embedding model that is not retired, its wire format can probe its kind, it has 
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
-from typing import Callable, Collection, Iterable, Optional
+from typing import Optional
 
 from discovery.benchmark.budget import has_prices
 from discovery.model import Model

@@ -1,8 +1,9 @@
 """Immutable messages a benchmark actor hands the catalog writer: results and the run they belong to."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from discovery.benchmark.sample import ProbeFailure, Sample
 from discovery.benchmark.summary import Summary

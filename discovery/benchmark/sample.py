@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import secrets
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping, Optional
+from typing import Any, Optional
 
 from discovery.providers.base import ProviderError
 

@@ -10,9 +10,10 @@ import hashlib
 import json
 import threading
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Callable, ClassVar, Iterable, Mapping, Optional
+from typing import Any, ClassVar, Optional
 from urllib.parse import urlsplit
 
 import orjson

@@ -6,7 +6,8 @@ record is a change of the model's content.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from discovery.model import Capabilities, Lifecycle, Limits, Modalities, Model, Pricing
 from discovery.providers.base import ProviderClient

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from discovery.bedrock import classify_error
 from discovery.benchmark.formats.stream import int_or_none, marking, nested

@@ -10,7 +10,8 @@ the end of the body ends the stream. Embeddings: ``:embedContent``.
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from discovery.benchmark.formats.stream import HTTPProbe, int_or_none, marking, nested, parse_json
 from discovery.benchmark.sample import ProbeRequest, Sample, StreamBroken, StreamClock, embedding_sample

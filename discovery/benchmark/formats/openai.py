@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Mapping, Optional
+from collections.abc import Mapping
+from typing import Any, Optional
 
 from discovery.benchmark.formats.stream import HTTPProbe, int_or_none, marking, nested, parse_json
 from discovery.benchmark.sample import ProbeRequest, Sample, StreamBroken, StreamClock, embedding_sample
