@@ -1,6 +1,8 @@
 """Shared fixtures: a real SQLite file, the provider simulator on a loopback port, a running service."""
 from __future__ import annotations
 
+import os
+import socket
 import threading
 import time
 from pathlib import Path
@@ -12,6 +14,21 @@ import pytest
 from discovery.settings import ProviderConfig, Settings
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+# The PostgreSQL the tests use: the server on loopback (DISCOVERY_TEST_POSTGRES to point elsewhere).
+PG_URL = os.environ.get("DISCOVERY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+def pg_answers() -> bool:
+    """Whether a PostgreSQL server answers on loopback and psycopg2 is installed."""
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
+            pass
+        import psycopg2  # noqa: F401
+    except (OSError, ImportError):
+        return False
+    return True
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 10.0, interval: float = 0.02, what: str = "condition"):

@@ -13,9 +13,9 @@ from discovery import replication, store
 from discovery.catalog import CatalogState
 from discovery.messages import ProviderSnapshot
 from discovery.model import Model
-from tests.discovery.test_store_postgres import PG_URL, _pg_answers
+from tests.conftest import PG_URL, pg_answers
 
-needs_pg = pytest.mark.skipif(not _pg_answers(), reason="no PostgreSQL on 127.0.0.1:5432 (or psycopg2 missing)")
+needs_pg = pytest.mark.skipif(not pg_answers(), reason="no PostgreSQL on 127.0.0.1:5432 (or psycopg2 missing)")
 
 
 @pytest.fixture

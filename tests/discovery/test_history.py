@@ -14,7 +14,7 @@ from discovery.history import CatalogHistory, list_form, parse_time
 from discovery.messages import ProviderSnapshot
 from discovery.model import Limits, Model, Pricing, loads
 from discovery.query import ModelQuery, run_query
-from tests.discovery.test_store_postgres import PG_URL, _pg_answers
+from tests.conftest import PG_URL, pg_answers
 
 T0 = 1_780_000_000.0  # the first commit; each next one a day later
 
@@ -30,7 +30,7 @@ def state(request, db_url):
         yield CatalogState({"openai": False}, missing_grace_refreshes=0)
         store.close_database()
         return
-    if not _pg_answers():
+    if not pg_answers():
         pytest.skip("no PostgreSQL on 127.0.0.1:5432 (or psycopg2 missing)")
     import psycopg2
 

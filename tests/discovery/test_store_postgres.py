@@ -1,29 +1,15 @@
 """The catalog write path against PostgreSQL (DATABASE_URL), when a server answers on loopback."""
 from __future__ import annotations
 
-import os
-import socket
 import uuid
 
 import pytest
 
 from discovery import store
 from discovery.catalog import CatalogState
+from tests.conftest import PG_URL, pg_answers
 
-PG_URL = os.environ.get("DISCOVERY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
-
-
-def _pg_answers() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
-            pass
-        import psycopg2  # noqa: F401
-    except (OSError, ImportError):
-        return False
-    return True
-
-
-pytestmark = pytest.mark.skipif(not _pg_answers(), reason="no PostgreSQL on 127.0.0.1:5432 (or psycopg2 missing)")
+pytestmark = pytest.mark.skipif(not pg_answers(), reason="no PostgreSQL on 127.0.0.1:5432 (or psycopg2 missing)")
 
 
 @pytest.fixture

@@ -24,24 +24,13 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import wait_for
+from tests.conftest import PG_URL, wait_for
 from tests.notify.conftest import SSEClient, receiver  # noqa: F401 - receiver is a fixture used here
 
-PG_URL = os.environ.get("DISCOVERY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 ADMIN_TOKEN = "replicas-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def pg_answers() -> bool:
-    """Whether a PostgreSQL server answers on loopback and psycopg2 is installed."""
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=0.5):
-            pass
-        import psycopg2  # noqa: F401
-    except (OSError, ImportError):
-        return False
-    return True
 
 
 # -- the database, read directly ---------------------------------------------------------------------

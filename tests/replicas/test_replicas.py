@@ -15,9 +15,9 @@ from datetime import datetime
 
 import pytest
 
-from tests.conftest import wait_for
+from tests.conftest import pg_answers, wait_for
 from tests.notify.conftest import SECRET, SSEClient
-from tests.replicas.conftest import AUTH, Cluster, ResumingStream, Schema, openai_source, pg_answers
+from tests.replicas.conftest import AUTH, Cluster, ResumingStream, Schema, openai_source
 
 pytestmark = pytest.mark.skipif(not pg_answers(), reason="no PostgreSQL on 127.0.0.1:5432 (or psycopg2 missing)")
 
