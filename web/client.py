@@ -8,11 +8,12 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, Optional
 from urllib.parse import quote
 
 import requests
+
+from discovery.sse import SSEEvent, parse_sse
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 URL_ENV = "DISCOVERY_URL"
@@ -28,13 +29,8 @@ class ClientError(Exception):
         self.message, self.exit_code, self.status, self.code = message, exit_code, status, code
 
 
-@dataclass(frozen=True)
-class StreamEvent:
-    """One Server-Sent Event as the stream sends it."""
-
-    id: Optional[str]
-    event: Optional[str]
-    data: str
+# One Server-Sent Event as the stream sends it.
+StreamEvent = SSEEvent
 
 
 def model_path(model_id: str) -> str:
@@ -149,28 +145,3 @@ class ServiceClient:
             if answer.status_code != 200:
                 self._json("GET", answer)
             yield from parse_sse(answer.iter_lines(decode_unicode=True))
-
-
-def parse_sse(lines: Iterator[str]) -> Iterator[StreamEvent]:
-    """Server-Sent Events from a stream's lines (comments and ``retry:`` skipped)."""
-    event_id: Optional[str] = None
-    kind: Optional[str] = None
-    data: list[str] = []
-    for line in lines:
-        if line is None:
-            continue
-        if line == "":
-            if data:
-                yield StreamEvent(event_id, kind, "\n".join(data))
-            kind, data = None, []
-            continue
-        if line.startswith(":"):
-            continue
-        name, _, value = line.partition(":")
-        value = value[1:] if value.startswith(" ") else value
-        if name == "id":
-            event_id = value
-        elif name == "event":
-            kind = value
-        elif name == "data":
-            data.append(value)

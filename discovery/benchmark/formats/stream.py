@@ -28,6 +28,7 @@ from discovery.providers.base import (
     ProviderUnreachable,
     parse_retry_after,
 )
+from discovery.sse import parse_sse
 
 MAX_STREAM_BYTES = 8 << 20
 
@@ -132,26 +133,9 @@ class HTTPProbe:
             yield pending.rstrip(b"\r")
 
     def sse(self, resp: requests.Response) -> Iterator[tuple[Optional[str], str]]:
-        """Server-Sent Events as (event name or None, data); comments and ids are skipped."""
-        event: Optional[str] = None
-        data: list[str] = []
-        for raw in self.lines(resp):
-            line = raw.decode("utf-8", "replace")
-            if not line:
-                if data:
-                    yield event, "\n".join(data)
-                event, data = None, []
-                continue
-            if line.startswith(":"):
-                continue
-            name, _, value = line.partition(":")
-            value = value[1:] if value.startswith(" ") else value
-            if name == "event":
-                event = value
-            elif name == "data":
-                data.append(value)
-        if data:
-            yield event, "\n".join(data)
+        """Server-Sent Events as (event name or None, data), each as it arrives."""
+        for event in parse_sse((raw.decode("utf-8", "replace") for raw in self.lines(resp)), keep_unterminated=True):
+            yield event.event, event.data
 
 
 def parse_json(name: str, data: str | bytes) -> Any:
