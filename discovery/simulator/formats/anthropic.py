@@ -27,7 +27,6 @@ from discovery.simulator.formats.streaming import (
     message_text,
     paced,
     request_id,
-    send_immediately,
     sse,
     stream_plan,
 )
@@ -238,7 +237,6 @@ def create_message():
         return error_response(400, "bad_request", "this simulator serves streamed messages only (stream: true)")
     state = sim_state()
     plan = stream_plan(state, PROVIDER, cap, message_text(body["messages"]))
-    send_immediately()
     return Response(_message_events(plan, model, state), mimetype="text/event-stream",
                     headers={"Cache-Control": "no-cache", **_headers()})
 

@@ -22,7 +22,6 @@ makes it answer 403 ``AccessDeniedException``.
 """
 from __future__ import annotations
 
-import socket
 import zlib
 from collections.abc import Mapping
 from functools import lru_cache
@@ -271,17 +270,6 @@ def _provider() -> str:
     return request.blueprint or ""
 
 
-def _no_delay() -> None:
-    """Send the answer at once: with Nagle's algorithm on, the body written after the headers can
-    wait for the client's delayed ACK (~40-90 ms on loopback), which would swamp the latency knob."""
-    sock = request.environ.get("werkzeug.socket")
-    if sock is not None:
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
-
-
 def _refuse_unless_offered() -> Response | None:
     """A region where Bedrock is not offered, or access is denied, answers every call with 403."""
     state, provider = sim_state(), _provider()
@@ -350,7 +338,6 @@ def list_inference_profiles():
 def _region_format(region: str) -> WireFormat:
     provider = provider_for(region)
     blueprint = Blueprint(provider, __name__)
-    blueprint.before_request(_no_delay)
     blueprint.before_request(_refuse_unless_offered)
     blueprint.after_request(_add_error_type)
     blueprint.add_url_rule("/foundation-models", "list_foundation_models", list_foundation_models)

@@ -21,7 +21,7 @@ from typing import Any
 from flask import Response, request
 
 from discovery.simulator import eventstream
-from discovery.simulator.formats.streaming import StreamPlan, int_field, message_text, paced, send_immediately, stream_plan
+from discovery.simulator.formats.streaming import StreamPlan, int_field, message_text, paced, stream_plan
 from discovery.simulator.formats.wire import error_response, json_response, served_items, sim_state
 
 PADDING = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
@@ -85,7 +85,6 @@ def converse_stream(model_id: str) -> Response:
                                                   "satisfy constraint: Member must not be null")
     state = sim_state()
     plan = stream_plan(state, provider, int_field(body, "inferenceConfig", "maxTokens"), message_text(body["messages"]))
-    send_immediately()
     return Response(_events(plan, state), mimetype="application/vnd.amazon.eventstream",
                     headers={"x-amzn-RequestId": "5f0e3a91-2b7c-4d8e-9f10-a1b2c3d4e5f6"})
 

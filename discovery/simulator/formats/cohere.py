@@ -24,7 +24,6 @@ from discovery.simulator.formats.streaming import (
     message_text,
     paced,
     request_id,
-    send_immediately,
     sse,
     stream_plan,
 )
@@ -163,7 +162,6 @@ def chat():
         return error_response(400, "bad_request", "this simulator serves streamed chat only (stream: true)")
     state = sim_state()
     plan = stream_plan(state, PROVIDER, int_field(body, "max_tokens"), message_text(body["messages"]))
-    send_immediately()
     return Response(_chat_events(plan, state), mimetype="text/event-stream")
 
 

@@ -20,7 +20,7 @@ from typing import Any
 
 from flask import Blueprint, Request, Response, request
 
-from discovery.simulator.formats.streaming import StreamPlan, int_field, message_text, paced, send_immediately, stream_plan
+from discovery.simulator.formats.streaming import StreamPlan, int_field, message_text, paced, stream_plan
 from discovery.simulator.formats.wire import (
     WireFormat,
     decode_page_token,
@@ -263,7 +263,6 @@ def call_model(target: str):
     state = sim_state()
     plan = stream_plan(state, PROVIDER, int_field(config, "maxOutputTokens"), prompt)
     thoughts = bool((config.get("thinkingConfig") or {}).get("includeThoughts"))
-    send_immediately()
     return Response(_chunks(plan, model, thoughts, state), mimetype="text/event-stream")
 
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
-from discovery.simulator.formats.streaming import StreamPlan, int_field, message_text, paced, send_immediately, stream_plan
+from discovery.simulator.formats.streaming import StreamPlan, int_field, message_text, paced, stream_plan
 from discovery.simulator.formats.wire import (
     WireFormat,
     error_response,
@@ -230,7 +230,6 @@ def chat():
             return error_response(500, "server", final["error"])
         final["message"]["content"] = text
         return json_response(final)
-    send_immediately()
     return Response(_chat_lines(plan, model, state), mimetype="application/x-ndjson")
 
 

@@ -24,7 +24,6 @@ from discovery.simulator.formats.streaming import (
     message_text,
     paced,
     request_id,
-    send_immediately,
     stream_plan,
 )
 from discovery.simulator.formats.wire import error_response, json_response, served_items, sim_state
@@ -113,7 +112,6 @@ def chat_completion(provider: str, model: str | None = None, *, comments: bool =
     if not body.get("stream"):
         return _whole_answer(plan, model, state)
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-    send_immediately()
     return Response(_frames(plan, model, include_usage, comments, content_filter, state),
                     mimetype="text/event-stream", headers={"Cache-Control": "no-cache"})
 

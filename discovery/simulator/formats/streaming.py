@@ -9,7 +9,6 @@ late once does not push every later token back, and a benchmark measures exactly
 """
 from __future__ import annotations
 
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -120,17 +119,6 @@ def paced(plan: StreamPlan, state: SimulatorState) -> Iterator[Piece]:
     if plan.fail_after is not None and plan.fail_after >= plan.answer_tokens:
         # A fault set past the end of the answer still breaks the stream before its final report.
         yield Piece("error", plan.answer_tokens, plan.fail_message)
-
-
-def send_immediately() -> None:
-    """Turn Nagle's algorithm off for this connection: each streamed frame is its own small write,
-    and on loopback a delayed ACK (~40 ms) behind one of them would swamp the pace being simulated."""
-    sock = request.environ.get("werkzeug.socket")
-    if sock is not None:
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        except OSError:
-            pass
 
 
 def request_id(prefix: str) -> str:
