@@ -454,6 +454,6 @@ class BedrockQueries:
         timeout = self.settings.ask_timeout  # type: ignore[attr-defined]
         # Every ask is sent before any answer is awaited: the regions start together, not in turn.
         refs = [self.supervisor.ref(source_name(r)) for r in wanted]  # type: ignore[attr-defined]
-        started = [self.proxy_of(ref).refresh(trigger)  # type: ignore[attr-defined]
+        started = [self.calls_of(ref).refresh(trigger)  # type: ignore[attr-defined]
                    for ref in pykka.get_all(refs, timeout=timeout) if ref is not None]
         return list(pykka.get_all(started, timeout=timeout))

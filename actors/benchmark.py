@@ -382,7 +382,7 @@ class BenchmarkQueries:
                                    f"({', '.join(policy.models)})")
         timeout = self.settings.ask_timeout  # type: ignore[attr-defined]
         refs = self.supervisor.refs([child_name(s) for s in sources]).get(timeout=timeout)  # type: ignore[attr-defined]
-        started = [self.proxy_of(ref).run([model.id], "manual")  # type: ignore[attr-defined]
+        started = [self.calls_of(ref).run([model.id], "manual")  # type: ignore[attr-defined]
                    for ref in refs.values() if ref is not None]
         if not started:
             raise BenchmarkDisabled(f"the benchmark actors of {model.provider} are not running (restarting or failed)")

@@ -189,7 +189,7 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         rows = self.view.provider_rows
         states = self.supervisor.child_states().get(timeout=self.settings.ask_timeout)
         refs = self.supervisor.refs(self.provider_names()).get(timeout=self.settings.ask_timeout)
-        asks = {name: self.proxy_of(ref).status() for name, ref in refs.items() if ref is not None}
+        asks = {name: self.calls_of(ref).status() for name, ref in refs.items() if ref is not None}
         out = []
         index = self.index
         for name in self.provider_names():
@@ -219,16 +219,16 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             raise UnknownProvider(name)
         return self.supervisor.ref(name).get(timeout=self.settings.ask_timeout)
 
-    def proxy_of(self, ref: pykka.ActorRef) -> Any:
+    def calls_of(self, ref: pykka.ActorRef) -> Any:
         """An actor's methods by message (actors/calls.py): no pykka proxy, whose making introspects
         the whole actor, on the way of a refresh."""
         return Calls(ref)
 
-    def _provider_proxy(self, name: str) -> Any:
+    def _provider_calls(self, name: str) -> Any:
         ref = self._provider_ref(name)
         if ref is None:
             raise ProviderUnavailable(f"provider {name} is not running (restarting or failed)")
-        return self.proxy_of(ref)
+        return self.calls_of(ref)
 
     def refresh(self, name: str, trigger: str = "manual") -> RefreshTicket:
         """Start (or join) a refresh of one provider; returns its ticket at once."""
@@ -237,7 +237,7 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
                 raise UnknownProvider(name)
             tickets, _ = self._relay_refresh("refresh", {"source": name, "trigger": trigger})
             return tickets[0]
-        return self._provider_proxy(name).refresh(trigger).get(timeout=self.settings.ask_timeout)
+        return self._provider_calls(name).refresh(trigger).get(timeout=self.settings.ask_timeout)
 
     def health(self, name: str, history: int = 50) -> dict[str, Any]:
         """One provider's health record and its recent checks."""
@@ -247,7 +247,7 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             return self._relay("health", name, history)
         if name in self.bedrock_sources():
             return self.bedrock_region_health(name)
-        return self._provider_proxy(name).health_record(history).get(timeout=self.settings.ask_timeout)
+        return self._provider_calls(name).health_record(history).get(timeout=self.settings.ask_timeout)
 
     def refresh_all(self, trigger: str = "manual") -> list[RefreshTicket]:
         """Start (or join) a refresh of every provider; the tickets of those that started."""
