@@ -19,8 +19,9 @@ is served by the simulator in its own process, and ``discovery serve`` runs as i
   ≤ 50 ms when nothing changed) and ``fetch_ms`` where the run rows have them, else ``duration_ms``;
 - HTTP p50/p99 at 1 and 4 connections (wrk from another process, else bench/load.py's client);
   each of these repeats one URL, so its pages come from the service's page cache after the first;
-  then the capability query with every request a page not asked for before (bench/load.py's
-  client, 2,000 distinct offsets), the cost of a page made anew;
+  then the capability query with every request a page not asked for before (2,000 distinct
+  offsets, each sent once: wrk with a Lua script of the paths, else bench/load.py's client), the
+  cost of a page made anew;
 - the model-record cache hit rate under Zipf (s=1.1) traffic on ``GET /api/v1/models/<id>``, from
   ``GET /api/v1/status`` (``cache``) before and after ("n/a" where the service has no such field).
 
@@ -53,7 +54,7 @@ from urllib.parse import quote
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from catalogs import API_KEY_ENV, SyntheticCatalog, build_catalog, change_fraction, push_sources  # noqa: E402
-from load import Latency, measure, run_client  # noqa: E402
+from load import Latency, measure, measure_paths, run_client  # noqa: E402
 from processes import PhaseFailed, ServeProcess, SimulatorProcess  # noqa: E402
 
 QUERIES = ("capability", "provider+capability", "text search", "id glob", "sort by price", "one model")
@@ -200,6 +201,17 @@ def cache_counters(serve: ServeProcess) -> dict[str, Any] | None:
     return cache if isinstance(cache, dict) and {"hits", "misses"} <= set(cache) else None
 
 
+def fresh_pages(path: str, matches: int, run: int, runs: int) -> list[str]:
+    """Pages of ``path`` (a query with ``limit=100``) that no other run asks for: offsets within
+    the matches, and limits of this run's own around 100 (the mean stays 100: 100, 98, 102... for
+    the first run, 99, 101, 97... for the second). With wrk the run takes the pages it has time for
+    (more than it can use); the Python client sends ``FRESH_PAGES`` of them."""
+    offsets = range(max(1, matches - 100))
+    limits = [100 + sign * step for step in range(run, 20, runs) for sign in ((1, -1) if step else (1,))]
+    pages = [path.replace("limit=100", f"limit={limit}") + f"&offset={offset}" for limit in limits for offset in offsets]
+    return pages if shutil.which("wrk") else pages[:FRESH_PAGES]
+
+
 def zipf_hit_rate(serve: ServeProcess, ids: list[str], requests: int, tmp: Path, seed: int) -> tuple[str, Latency]:
     """(hit rate over the Zipf requests, or "n/a"; the requests' latency)."""
     paths_file = tmp / "zipf-paths.txt"
@@ -293,15 +305,15 @@ def bench_size(size: int, args: argparse.Namespace, result: SizeResult) -> None:
 
         # The queries above repeat one URL, so after the first request each page comes from the
         # service's page cache. Here every request is a page not asked for before (another offset).
-        for connections in CONNECTIONS:
+        matches = serve.get(paths["capability"]).json()["total"]
+        for run, connections in enumerate(CONNECTIONS):
             fresh = tmp / f"fresh-pages-{connections}.txt"
-            # Offsets within the matches (real pages), and a limit of each run's own: no page repeats.
-            base = paths["capability"].replace("limit=100", f"limit={96 + connections}")
-            fresh.write_text("\n".join(f"{base}&offset={i}" for i in range(FRESH_PAGES)))
-            result.uncached[connections] = run_client(serve.url, connections, paths_file=fresh)
+            fresh.write_text("\n".join(fresh_pages(paths["capability"], matches, run, len(CONNECTIONS))))
+            result.uncached[connections] = measure_paths(serve.url, fresh, connections, args.duration)
         print(f"  {'capability, new page':<20} {paths['capability'][:60] + '&offset=<each new>':<72} {'':>15}  "
               + "  ".join(f"c{c} p50/p99 {result.uncached[c].cell()} ms" for c in CONNECTIONS)
-              + f"  ({FRESH_PAGES:,} pages each, Python client: the page cache never helps)", flush=True)
+              + f"  ({FRESH_PAGES:,} pages each, {result.uncached[CONNECTIONS[-1]].tool}: the page cache never helps)",
+              flush=True)
         result.cache, result.zipf = zipf_hit_rate(serve, ids, args.zipf_requests, tmp, args.seed)
         print(f"  model cache under Zipf s={ZIPF_S} ({args.zipf_requests:,} GET /api/v1/models/<id>, 4 connections, "
               f"p50/p99 {result.zipf.cell()} ms): hit rate {result.cache}", flush=True)

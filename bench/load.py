@@ -79,6 +79,48 @@ def run_wrk(url: str, connections: int, duration: float) -> Latency:
     return parse_wrk(out.stdout)
 
 
+# wrk over a list of paths, each sent at most once (shared in order by the connections). wrk runs
+# for its whole duration: a list used up before then stops the thread's requests, and the rest of
+# the time is idle. The list is read in init, before the clock starts.
+_WRK_PATHS_SCRIPT = """
+local paths, n = {}, 0
+function init(args)
+  for line in io.lines(args[1]) do
+    if #line > 0 then paths[#paths + 1] = line end
+  end
+end
+function request()
+  n = n + 1
+  if n > #paths then
+    wrk.thread:stop()
+    n = #paths
+  end
+  return wrk.format("GET", paths[n])
+end
+"""
+
+
+def run_wrk_paths(base: str, paths_file: Path, connections: int, duration: float) -> Latency:
+    """``wrk`` for ``duration`` with a Lua script that sends the paths of ``paths_file`` in order,
+    each at most once (make the list longer than the run can use)."""
+    script = paths_file.with_suffix(".lua")
+    script.write_text(_WRK_PATHS_SCRIPT)
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(duration))}s", "--latency",
+                          "--timeout", WRK_TIMEOUT, "-s", str(script), base, "--", str(paths_file)],
+                         capture_output=True, text=True, timeout=duration + 60)
+    if out.returncode != 0:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr.strip() or out.stdout.strip()}")
+    return parse_wrk(out.stdout)
+
+
+def measure_paths(base: str, paths_file: Path, connections: int, duration: float) -> Latency:
+    """Latency over a list of paths, each sent at most once: wrk for ``duration`` when installed,
+    else the Python client (every path, whatever the time)."""
+    if shutil.which("wrk"):
+        return run_wrk_paths(base, paths_file, connections, duration)
+    return run_client(base, connections, paths_file=paths_file)
+
+
 def run_client(base: str, connections: int, *, path: str | None = None, paths_file: Path | None = None,
                duration: float = 5.0) -> Latency:
     """This file's client in its own process (see the module docstring)."""
