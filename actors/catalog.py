@@ -129,6 +129,9 @@ class CatalogView:
         self.pages = PageCache()
         self.memos: dict[str, SourceMemo] = {}
         self.memos_ready = threading.Event()
+        # Each provider's last successful fetch, in seconds (its I/O thread writes it): a refresh of
+        # everything starts the slowest first, since the round ends when the slowest answers.
+        self.fetch_seconds: dict[str, float] = {}
         # Measured performance by model id, swapped by the writer after each benchmark commit; it is
         # spliced into records as they are served, so a benchmark makes no new model version.
         self.performance = PerformanceBoard()

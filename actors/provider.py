@@ -308,6 +308,7 @@ class ProviderActor(pykka.ThreadingActor):
                 failure = RefreshFailure(self.config.name, ticket.run_id,
                                          scrub(f"internal: {type(exc).__name__}: {exc}"))
             else:
+                self.view.fetch_seconds[self.config.name] = time.monotonic() - started
                 snapshot = ProviderSnapshot(
                     source=self.config.name, run_id=ticket.run_id, models=fetched.models,
                     is_catalog=self.client.is_catalog, fetched_at=time.time(),

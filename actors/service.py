@@ -25,6 +25,7 @@ from actors.provider import ProviderActor, RefreshRateLimited, RefreshTicket
 from actors.supervisor import SupervisorActor
 from actors.webhooks import WebhookAdmin, WebhookDispatcherActor
 from discovery import store
+from discovery.bedrock import source_name
 from discovery.messages import EventFilter, RefreshOutcome
 from discovery.model import Model
 from discovery.providers.base import PARSE_SLOT
@@ -176,8 +177,6 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
     def source_names(self) -> list[str]:
         """Every refreshable source: the providers, then each watched Bedrock region (``bedrock@<region>``)."""
         if self.role == "follower" and self.bedrock_board is None:
-            from discovery.bedrock import source_name
-
             bedrock = self.settings.bedrock
             return self.provider_names() + ([source_name(r) for r in sorted(bedrock.regions)] if bedrock.enabled else [])
         return self.provider_names() + self.bedrock_sources()
@@ -258,14 +257,37 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         if self.role == "follower":
             return self._relay_refresh("refresh_many", {"trigger": trigger})
         tickets, skipped = [], []
-        for name in self.source_names():
+        order = self.source_names()
+        names = list(order)
+        # The round ends when the slowest source has answered: start the slowest (by its last
+        # fetch, or its region's latency) first, and send every ask before awaiting any answer,
+        # so the sources start together rather than one round trip after another.
+        board = self.bedrock_board.snapshot() if self.bedrock_board is not None else {}
+        slow = {source_name(r): st.latency or 0.0 for r, st in board.items()}
+        slow.update(self.view.fetch_seconds)
+        names.sort(key=lambda n: -slow.get(n, 0.0))
+        timeout = self.settings.ask_timeout
+        refs = self.supervisor.refs(names).get(timeout=timeout)
+        asks = []
+        for name in names:
+            ref = refs.get(name)
+            if ref is None:
+                skipped.append({"provider": name, "reason": "unavailable",
+                                "message": f"provider {name} is not running (restarting or failed)"})
+            else:
+                asks.append((name, self.calls_of(ref).refresh(trigger)))
+        for name, ask in asks:
             try:
-                tickets.append(self.refresh(name, trigger))
+                tickets.append(ask.get(timeout=timeout))
             except RefreshRateLimited as exc:
                 skipped.append({"provider": name, "reason": "rate_limited", "message": str(exc),
                                 "retry_after": round(exc.retry_after, 1)})
-            except (ProviderUnavailable, pykka.ActorDeadError, pykka.Timeout) as exc:
+            except (pykka.ActorDeadError, pykka.Timeout) as exc:
                 skipped.append({"provider": name, "reason": "unavailable", "message": str(exc) or type(exc).__name__})
+        # Answered in the sources' own order, whatever order they were started in.
+        position = {name: i for i, name in enumerate(order)}
+        tickets.sort(key=lambda t: position.get(t.provider, len(position)))
+        skipped.sort(key=lambda s: position.get(s["provider"], len(position)))
         if skipped:
             logger.info("refresh of every provider skipped {}", ", ".join(s["provider"] for s in skipped))
         return tickets, skipped
