@@ -13,7 +13,7 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -183,11 +183,16 @@ class RegionStatus:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form, latency in milliseconds."""
-        out = asdict(self)
+        # Every field is a scalar: a plain dict of them, not asdict's deep copy (the board is read
+        # whole by GET /api/v1/bedrock/regions and by each poll of the region list).
+        out = {name: getattr(self, name) for name in _STATUS_FIELDS}
         out["source"] = source_name(self.region)
         out["latency_ms"] = round(self.latency * 1000, 1) if self.latency is not None else None
         del out["latency"]
         return out
+
+
+_STATUS_FIELDS = tuple(f.name for f in fields(RegionStatus))
 
 
 class RegionBoard:
@@ -606,6 +611,10 @@ def make_client(service: str, region: str, settings: BedrockSettings, endpoint_u
         session = _sessions.get(key)
         if session is None:
             session = _sessions[key] = boto3.session.Session(profile_name=settings.profile)
+            # botocore reads every timestamp with dateutil (the most CPU of a region's answer);
+            # the ISO 8601 ones Bedrock sends are read by the standard library instead.
+            factory = session._session.get_component("response_parser_factory")
+            factory.set_parser_defaults(timestamp_parser=parse_timestamp)
         if not bearer:
             missing_since = _no_credentials.get(key)
             if missing_since is None or time.monotonic() - missing_since > NO_CREDENTIALS_RECHECK:
@@ -617,6 +626,20 @@ def make_client(service: str, region: str, settings: BedrockSettings, endpoint_u
                 raise ProviderAuthError(f"{service} {region}: no AWS credentials found by the standard chain "
                                         "(environment, shared files, SSO, container or instance role)")
         return session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+
+
+def parse_timestamp(value: Any) -> datetime:
+    """A timestamp in an AWS answer as botocore reads it (an aware datetime for an ISO 8601 string
+    with an offset or ``Z``): an extended ISO 8601 string (``YYYY-MM-DD…``) by
+    ``datetime.fromisoformat``, anything else (epoch seconds, RFC 822) by botocore."""
+    if isinstance(value, str) and len(value) >= 10 and value[4] == "-":
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    from botocore.utils import parse_timestamp as botocore_parse
+
+    return botocore_parse(value)
 
 
 class BedrockRegionClient:
