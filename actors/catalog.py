@@ -209,6 +209,9 @@ class CatalogActor(pykka.ThreadingActor):
     def on_start(self) -> None:
         self._proxy = Calls(self.actor_ref)
         store.open_database(self.settings.database_url)
+        # A large commit does not also copy the write-ahead log into the database file before it
+        # returns: a thread of its own does that (discovery/checkpoint.py).
+        store.checkpoint_in_background()
         interrupted = store.interrupt_running_runs()
         if interrupted:
             logger.warning("marked {} refresh runs interrupted (left running by a previous process)", interrupted)
@@ -359,6 +362,7 @@ class CatalogActor(pykka.ThreadingActor):
             self._lifecycle_timer.cancel()
         # Snapshots already handed over commit before the store closes.
         self.flush_snapshots()
+        store.stop_background_checkpoints()
         store.close_database()
 
     def on_failure(self, exception_type, exception_value, traceback) -> None:

@@ -367,6 +367,44 @@ def write_transaction() -> Iterator[Any]:
     with db.atomic() as txn:
         check_fence()
         yield txn
+    checkpointer = getattr(_writer, "checkpointer", None)
+    if checkpointer is not None:
+        checkpointer.poke()
+
+
+# The writer's thread: its SQLite connection leaves checkpoints to a thread of their own.
+_writer = threading.local()
+_checkpointers: dict[str, Any] = {}
+
+
+def checkpoint_in_background() -> Optional[Any]:
+    """Called by the writer: its connection no longer checkpoints the write-ahead log as part of a
+    commit; a thread does it after each of its write transactions (discovery/checkpoint.py).
+    The :class:`~discovery.checkpoint.WalCheckpointer`, or None (PostgreSQL, an in-memory SQLite)."""
+    from discovery.checkpoint import WalCheckpointer
+
+    database = db.obj
+    path = database.database if isinstance(database, peewee.SqliteDatabase) else None
+    if not path or path == ":memory:" or str(path).startswith("file:"):
+        return None
+    db.execute_sql("PRAGMA wal_autocheckpoint=0")
+    with _OPEN_LOCK:
+        checkpointer = _checkpointers.get(path)
+        if checkpointer is None or not checkpointer.alive:
+            checkpointer = _checkpointers[path] = WalCheckpointer(path).start()
+    _writer.checkpointer = checkpointer
+    return checkpointer
+
+
+def stop_background_checkpoints() -> None:
+    """The writer is stopping: one last checkpoint pass, and the thread ends."""
+    checkpointer = getattr(_writer, "checkpointer", None)
+    _writer.checkpointer = None
+    if checkpointer is not None:
+        with _OPEN_LOCK:
+            if _checkpointers.get(checkpointer.path) is checkpointer:
+                del _checkpointers[checkpointer.path]
+        checkpointer.stop()
 
 
 def load_notices() -> dict[tuple[str, str], tuple[str, frozenset[int]]]:
