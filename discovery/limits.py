@@ -85,11 +85,46 @@ def _number(value: Any, what: str, low: float, high: float) -> Optional[str]:
     return None
 
 
+def _plainly_within(model: Any) -> bool:
+    """True when every text, number and list of the record is plainly within its limit: one
+    search of all the text at once instead of one per field (the common case, on every record of
+    an answer). False says only "look closer" (:func:`_field_problem` finds which and why)."""
+    lifecycle, limits, pricing, modalities = model.lifecycle, model.limits, model.pricing, model.modalities
+    texts = [model.name, model.family, lifecycle.status, lifecycle.release_date, lifecycle.deprecation_date,
+             lifecycle.knowledge_cutoff]
+    for i, value in enumerate(texts):
+        if value is not None and (type(value) is not str or len(value) > (MAX_NAME_LENGTH if i == 0 else MAX_SHORT_TEXT)):
+            return False
+    for values in (model.regions, modalities.input, modalities.output):
+        if values is not None:
+            if len(values) > MAX_LIST_ITEMS:
+                return False
+            for value in values:
+                if type(value) is not str or len(value) > MAX_SHORT_TEXT:
+                    return False
+                texts.append(value)
+    if _FORBIDDEN_IN_TEXT.search("".join([t for t in texts if t is not None])):
+        return False
+    for high, values in ((MAX_TOKENS, (limits.context_window, limits.max_input_tokens, limits.max_output_tokens)),
+                         (MAX_PRICE, (pricing.input, pricing.output, pricing.cache_read, pricing.cache_write))):
+        for value in values:
+            if value is not None and (type(value) not in (int, float) or not 0 <= value <= high):
+                return False  # NaN fails the comparison too
+    return True
+
+
 def record_problem(model: Any, raw: Optional[bytes] = None) -> Optional[str]:
     """Why a record (a :class:`~discovery.model.Model`) breaks a limit, or None; ``raw`` its raw answer."""
-    problem = id_problem(model.id)
+    problem = id_problem(model.id) or (None if _plainly_within(model) else _field_problem(model))
     if problem:
         return problem
+    if raw is not None and len(raw) > MAX_RAW_BYTES:
+        return f"the provider's record is {len(raw)} bytes (at most {MAX_RAW_BYTES})"
+    return None
+
+
+def _field_problem(model: Any) -> Optional[str]:
+    """The first field of the record that breaks its limit, and why (or None)."""
     checks = [
         _text(model.name, "name", MAX_NAME_LENGTH),
         _text(model.family, "family", MAX_SHORT_TEXT),
@@ -106,12 +141,7 @@ def record_problem(model: Any, raw: Optional[bytes] = None) -> Optional[str]:
             if len(values) > MAX_LIST_ITEMS:
                 checks.append(f"{name} has {len(values)} items (at most {MAX_LIST_ITEMS})")
             checks.extend(_text(v, name, MAX_SHORT_TEXT) for v in values)
-    problem = next((c for c in checks if c), None)
-    if problem:
-        return problem
-    if raw is not None and len(raw) > MAX_RAW_BYTES:
-        return f"the provider's record is {len(raw)} bytes (at most {MAX_RAW_BYTES})"
-    return None
+    return next((c for c in checks if c), None)
 
 
 def body_problem(body: bytes) -> Optional[str]:
