@@ -222,6 +222,8 @@ class Settings:
     sse_max_streams: int = 5000
     # HTTP: worker threads of the Flask app (streams use none), and the largest request body (bytes).
     http_threads: int = 16
+    # Worker threads of the model lists' own pool (web/server.py); 0: lists share http_threads.
+    list_threads: int = 2
     max_request_body: int = 1024 * 1024
     # With it set, every read but /healthz and /readyz needs it (or the admin token). Only from
     # DISCOVERY_READ_TOKEN, never from the file.
@@ -401,7 +403,7 @@ def load_settings(
     kwargs.update(overrides)
     if kwargs.get("log_format", "text") not in LOG_FORMATS:
         raise SettingsError(f"service.log_format: must be one of {', '.join(LOG_FORMATS)}, got {kwargs['log_format']!r}")
-    for key, low in (("http_threads", 1), ("sse_max_streams", 1), ("max_request_body", 1024)):
+    for key, low in (("http_threads", 1), ("sse_max_streams", 1), ("max_request_body", 1024), ("list_threads", 0)):
         if key in kwargs and kwargs[key] < low:
             raise SettingsError(f"service.{key}: must be at least {low}, got {kwargs[key]}")
     for key in ("leader_takeover_seconds", "leader_check_interval"):
