@@ -21,7 +21,7 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
-from itertools import compress, islice
+from itertools import compress
 from typing import Any, Optional
 
 from discovery.entry import SORT_FIELDS, CatalogEntry
@@ -130,6 +130,11 @@ def _line_starts(lines: list[str]) -> array:
     return starts
 
 
+# Per published index: the ordered match lists of the latest queries (discovery.index.CatalogIndex.select).
+MATCH_MEMO_QUERIES = 64
+MATCH_MEMO_POSITIONS = 400_000  # about 3 MB of list slots at most
+
+
 class CatalogIndex:
     """One published state of the catalog. Never mutated: :meth:`apply` makes the next one."""
 
@@ -171,6 +176,8 @@ class CatalogIndex:
         self._text_cache: Optional[_Text] = None
         self._attr_cache: Optional[dict[str, list[int]]] = None
         self._text_lock = threading.Lock()
+        self._matches: dict[tuple[Any, ...], list[int]] = {}
+        self._matches_lock = threading.Lock()
 
     # -- reading ---------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -287,23 +294,42 @@ class CatalogIndex:
                 unknown.sort(key=lambda p: ents[p].id)  # type: ignore[union-attr]
                 hits = known + unknown
             return [ents[p] for p in hits[offset:end]], total  # type: ignore[misc]
+        # The whole ordered match list of a query, kept with this index: the next page of the same
+        # query (another offset or limit) is a slice of it, not another walk of the order.
+        key = (bits, sort, tuple(sorted(set(id_prefixes))) if name == "id" else ())
+        matches = self._matches.get(key)
+        if matches is None:
+            matches = self._ordered_matches(bits, name, descending, key[2])
+            self._remember(key, matches)
+        return [ents[p] for p in matches[offset:end]], total  # type: ignore[misc]
+
+    def _remember(self, key: tuple[Any, ...], matches: list[int]) -> None:
+        """Keep a query's match list, within MATCH_MEMO_QUERIES queries and MATCH_MEMO_POSITIONS positions
+        (oldest out first; several list threads may do this at once)."""
+        with self._matches_lock:
+            memo = self._matches
+            memo[key] = matches
+            held = sum(len(m) for m in memo.values())
+            while memo and (len(memo) > MATCH_MEMO_QUERIES or held > MATCH_MEMO_POSITIONS):
+                oldest = next(iter(memo))
+                held -= len(memo.pop(oldest))
+
+    def _ordered_matches(self, bits: int, name: str, descending: bool, id_prefixes: tuple[str, ...]) -> list[int]:
+        """Every position in ``bits`` in the order of field ``name`` (unknown values last, by id)."""
+        ents = self._entries
         mask = byte_mask(bits, len(ents))
         order = self._orders[name]
         if name == "id" and id_prefixes:
             ranges = sorted(self.prefix_range(p) for p in set(id_prefixes))
             order = [p for lo, hi in ranges for p in order[lo:hi]] if len(ranges) > 1 else order[ranges[0][0]:ranges[0][1]]
+        seq = order if not descending else order[::-1]
+        matches = list(compress(seq, map(mask.__getitem__, seq)))
         known_bits = self._known.get(name)
-        known_total = (bits & known_bits).bit_count() if known_bits is not None else total
-        page: list[int] = []
-        if offset < known_total:
-            seq = order if not descending else order[::-1]
-            page = list(islice(compress(seq, map(mask.__getitem__, seq)), offset, min(end, known_total)))
-        if end > known_total and known_bits is not None:
+        if known_bits is not None:
             rest = byte_mask(bits & ~known_bits, len(ents))
             ids = self._orders["id"]
-            page += islice(compress(ids, map(rest.__getitem__, ids)), max(0, offset - known_total),
-                           end - known_total)
-        return [ents[p] for p in page], total  # type: ignore[misc]
+            matches += compress(ids, map(rest.__getitem__, ids))
+        return matches
 
     def range_bits(self, field: str, low: Any = None, high: Any = None) -> int:
         """The bitset of entries whose ``field`` value is known and within [low, high] (either end open)."""
@@ -574,6 +600,8 @@ class CatalogIndex:
         new._text_cache = None
         new._attr_cache = None
         new._text_lock = threading.Lock()
+        new._matches = {}
+        new._matches_lock = threading.Lock()
         return new
 
 

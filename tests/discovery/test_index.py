@@ -152,3 +152,45 @@ def test_select_by_a_key_the_index_does_not_keep_puts_unknowns_last(real_models)
     values = [score.get(e.id) for e in page]
     assert values[:30] == sorted(values[:30], reverse=True) and values[30:] == [None] * 20
     assert [e.id for e in page[30:]] == sorted(e.id for e in page[30:])
+
+
+@pytest.mark.parametrize("args", [{"capability": "vision"}, {"sort": "-input_price"},
+                                  {"sort": "context_window", "kind": "chat"}, {"provider": "openrouter,openai"}])
+def test_every_page_of_a_query_matches_a_plain_scan_when_pages_come_from_its_kept_match_list(real_models, args):
+    """The first page of a query keeps its whole ordered match list with the index; later pages
+    (any offset, any limit, forwards and back) are slices of it and still match a plain scan."""
+    index = CatalogIndex(real_models)
+    first = ModelQuery.from_args({**args, "limit": "100"})
+    total = run_query(index, first).total
+    assert total > max(64, index.size >> 5)  # the ordered walk, not the few-matches sort
+    kept = len(index._matches)
+    assert kept == 1
+    rng = random.Random(5)
+    for offset, limit in [(0, 1), (total - 1, 5), (total // 2, 1000)] + [(rng.randrange(total), rng.randrange(1, 200))
+                                                                         for _ in range(25)]:
+        query = ModelQuery.from_args({**args, "offset": str(offset), "limit": str(limit)})
+        page = run_query(index, query)
+        expected_ids, expected_total = scan(real_models, query)
+        assert (page.total, [e.id for e in page.items]) == (expected_total, expected_ids), (offset, limit)
+    assert len(index._matches) == kept  # every later page came from the kept list
+
+
+def test_kept_match_lists_are_bounded_and_belong_to_one_index(real_models, monkeypatch):
+    from discovery import index as index_module
+
+    monkeypatch.setattr(index_module, "MATCH_MEMO_QUERIES", 3)
+    index = CatalogIndex(real_models)
+    sorts = ["id", "-id", "name", "-name", "input_price"]
+    for sort in sorts:
+        run_query(index, ModelQuery.from_args({"sort": sort}))
+    assert len(index._matches) == 3
+    assert [key[1] for key in index._matches] == sorts[-3:]  # the oldest went first
+    monkeypatch.setattr(index_module, "MATCH_MEMO_POSITIONS", len(real_models) + 1)
+    run_query(index, ModelQuery.from_args({"sort": "-input_price"}))
+    assert sum(len(m) for m in index._matches.values()) <= len(real_models) + 1
+    # A change makes a new index, with nothing kept from the old one's queries.
+    model = next(iter(real_models.values()))
+    changed = index.apply({model.id: CatalogEntry.of(replace(model, name="zzzz renamed"))})
+    assert changed._matches == {}
+    page = run_query(changed, ModelQuery.from_args({"sort": "-name", "limit": "1"}))
+    assert [e.id for e in page.items] == [model.id]
