@@ -8,19 +8,23 @@ import sys
 import time
 from collections.abc import Iterable
 from datetime import datetime, timezone
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
 
 from web.client import ClientError, ServiceClient, model_path
+
+# rich is imported by the verbs that print with it, not with this module: ``discovery serve``
+# loads this module for its command group and never prints a table (rich is about 5 MB resident).
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.text import Text
 
 
 def console(stderr: bool = False) -> Console:
     """A console that colours only a terminal and does not wrap tables when piped."""
+    from rich.console import Console
+
     stream = sys.stderr if stderr else sys.stdout
     tty = stream.isatty()
     return Console(file=stream, width=None if tty else 200, no_color=not tty, highlight=False, soft_wrap=not tty)
@@ -141,6 +145,8 @@ def model_params(opts: dict[str, Any]) -> list[tuple[str, str]]:
 @click.pass_context
 def models(ctx: click.Context, as_json: bool, **opts: Any) -> None:
     """List models, filtered as GET /api/v1/models filters them."""
+    from rich.table import Table
+
     page = client_of(ctx).get("/api/v1/models", model_params(opts))
     if as_json:
         print_json(page)
@@ -171,6 +177,8 @@ def models(ctx: click.Context, as_json: bool, **opts: Any) -> None:
 @click.pass_context
 def show(ctx: click.Context, model_id: str, raw: bool, as_json: bool) -> None:
     """Show one model's record."""
+    from rich.table import Table
+
     record = client_of(ctx).get(f"/api/v1/models/{model_path(model_id)}", {"raw": "true" if raw else "false"})
     if as_json:
         print_json(record)
@@ -204,6 +212,8 @@ def flatten(record: dict[str, Any], prefix: str = "", skip: Iterable[str] = ()) 
 @click.pass_context
 def history(ctx: click.Context, model_id: str, limit: int, as_json: bool) -> None:
     """Every version of a model with its change and field diff (coloured on a terminal)."""
+    from rich.text import Text
+
     answer = client_of(ctx).get(f"/api/v1/models/{model_path(model_id)}/history", {"limit": limit})
     if as_json:
         print_json(answer)
@@ -228,6 +238,9 @@ def history(ctx: click.Context, model_id: str, limit: int, as_json: bool) -> Non
 @click.pass_context
 def compare(ctx: click.Context, model_ids: tuple[str, ...], all_fields: bool, as_json: bool) -> None:
     """Compare 2-10 models side by side; the fields that differ are marked."""
+    from rich.table import Table
+    from rich.text import Text
+
     ids = list(dict.fromkeys(model_ids))
     if not 2 <= len(ids) <= 10:
         raise click.UsageError("compare takes 2 to 10 different model ids")
@@ -256,6 +269,9 @@ def compare(ctx: click.Context, model_ids: tuple[str, ...], all_fields: bool, as
 @click.pass_context
 def providers(ctx: click.Context, as_json: bool) -> None:
     """Every provider (and Bedrock region): status, breaker, models, last refresh."""
+    from rich.table import Table
+    from rich.text import Text
+
     answer = client_of(ctx).get("/api/v1/providers")
     if as_json:
         print_json(answer)
@@ -283,6 +299,9 @@ def providers(ctx: click.Context, as_json: bool) -> None:
 def refresh(ctx: click.Context, provider: Optional[str], wait: bool, timeout: float, as_json: bool) -> None:
     """Refresh one provider (or Bedrock region, bedrock@<region>), or every one. Needs the admin token
     unless the service runs on this host without one."""
+    from rich.table import Table
+    from rich.text import Text
+
     client = client_of(ctx)
     path = f"/api/v1/providers/{model_path(provider)}/refresh" if provider else "/api/v1/refresh"
     answer = client.post(path)
@@ -313,6 +332,8 @@ def refresh(ctx: click.Context, provider: Optional[str], wait: bool, timeout: fl
 
 def wait_for_runs(client: ServiceClient, runs: list[dict[str, Any]], timeout: float, show: bool) -> list[dict]:
     """Poll each run until it ends (progress on stderr); the finished runs, in order."""
+    from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     deadline = time.monotonic() + timeout
     done: dict[int, dict[str, Any]] = {}
     ids = [r["run_id"] for r in runs]
@@ -339,6 +360,8 @@ def wait_for_runs(client: ServiceClient, runs: list[dict[str, Any]], timeout: fl
 
 # -- events ---------------------------------------------------------------------------------------
 def event_line(event: dict[str, Any]) -> Text:
+    from rich.text import Text
+
     kind = event.get("kind") or ""
     colour = {"added": "green", "removed": "red", "deprecated": "red", "status_changed": "cyan"}.get(kind, "yellow")
     data = event.get("data") or {}
