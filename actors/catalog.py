@@ -33,6 +33,8 @@ from discovery.settings import Settings
 
 # Models in one apply above which the transient memory of the write is handed back to the OS.
 LARGE_WRITE = 1000
+# Records per write transaction when queued answers are applied together (flush_snapshots).
+BATCH_MODELS = 3000
 # With several instances, run ids are reserved in the store in blocks of this many (meta
 # run_ids_reserved): a new leader starts after every id an earlier one may have handed out.
 RUN_ID_BLOCK = 1000
@@ -49,6 +51,21 @@ def _unpack_detail(packed: bytes) -> tuple[bytes, bytes]:
     head, _, rest = data.partition(b":")
     size = int(head)
     return rest[:size], rest[size:]
+
+
+def write_batches(pending: list[tuple[ProviderSnapshot, Any]], limit: int) -> list[list[tuple[ProviderSnapshot, Any]]]:
+    """Queued answers cut into consecutive groups of at most ``limit`` records each (an answer
+    larger than that is a group of its own), in their order."""
+    groups: list[list[tuple[ProviderSnapshot, Any]]] = []
+    size = 0
+    for item in pending:
+        n = len(item[0].models)
+        if not groups or size + n > limit:
+            groups.append([])
+            size = 0
+        groups[-1].append(item)
+        size += n
+    return groups
 
 
 class RecordCache:
@@ -411,19 +428,25 @@ class CatalogActor(pykka.ThreadingActor):
         return future
 
     def flush_snapshots(self) -> None:
-        """Apply every queued snapshot (reached by tell)."""
-        batch, self._pending, self._flush_queued = self._pending, [], False
-        if not batch:
-            return
-        snapshots = [snap for snap, _ in batch]
-        try:
-            outcomes = self._apply(snapshots)
-        except Exception as exc:  # a tell handler must not die of its errors
-            logger.exception("applying {} snapshots failed", len(snapshots))
-            outcomes = [RefreshOutcome(s.run_id, s.source, store.FAILED, error=f"internal: {exc}") for s in snapshots]
-        for (_, future), outcome in zip(batch, outcomes):
-            if not future.done():
-                future.set_result(outcome)
+        """Apply every queued snapshot (reached by tell), in transactions of at most
+        ``BATCH_MODELS`` records (a larger snapshot is one of its own), in the order they came.
+
+        One transaction for many answers keeps the writer up with them; a bound on its size keeps
+        the memory it holds until its commit (each record's encoded forms, about 2 KB) bounded too,
+        and lets the first answers of a cold start commit without waiting for the last.
+        """
+        pending, self._pending, self._flush_queued = self._pending, [], False
+        for batch in write_batches(pending, BATCH_MODELS):
+            snapshots = [snap for snap, _ in batch]
+            try:
+                outcomes = self._apply(snapshots)
+            except Exception as exc:  # a tell handler must not die of its errors
+                logger.exception("applying {} snapshots failed", len(snapshots))
+                outcomes = [RefreshOutcome(s.run_id, s.source, store.FAILED, error=f"internal: {exc}")
+                            for s in snapshots]
+            for (_, future), outcome in zip(batch, outcomes):
+                if not future.done():
+                    future.set_result(outcome)
 
     def apply_snapshot(self, snapshot: ProviderSnapshot) -> RefreshOutcome:
         """Diff and commit one source's answer now (queued ones first, to keep their order)."""

@@ -1,4 +1,5 @@
-"""The record cache keeps details deflated, counts what they take packed, and hands them back whole."""
+"""Parts of the catalog actor: the record cache (details kept deflated, counted packed, handed back whole)
+and the grouping of queued answers into bounded write transactions."""
 import json
 
 from actors.catalog import RecordCache
@@ -42,3 +43,22 @@ def test_an_entry_beyond_the_budget_pushes_the_oldest_out():
     stats = cache.stats()
     assert stats["bytes"] <= 1000 and stats["evictions"] > 0
     assert cache.get("m99") == detail(99) and cache.get("m0") is None
+
+
+def test_queued_answers_are_written_in_bounded_groups_in_their_order():
+    from actors.catalog import write_batches
+    from discovery.messages import ProviderSnapshot
+    from discovery.model import Model
+
+    def snap(name: str, n: int) -> tuple[ProviderSnapshot, str]:
+        models = tuple(Model("p", f"{name}-{i}", source=name, live=True) for i in range(n))
+        return ProviderSnapshot(name, 1, models), name
+
+    pending = [snap("a", 1000), snap("b", 1500), snap("c", 600), snap("d", 5000), snap("e", 0), snap("f", 2999),
+               snap("g", 2)]
+    groups = write_batches(pending, 3000)
+    assert [[name for _, name in group] for group in groups] == [["a", "b"], ["c"], ["d"], ["e", "f"], ["g"]]
+    assert all(sum(len(s.models) for s, _ in group) <= 3000 or len(group) == 1 for group in groups)
+    assert write_batches([], 3000) == []
+    # A limit no answer reaches: one group, as before the bound.
+    assert [len(g) for g in write_batches(pending, 10**9)] == [7]
