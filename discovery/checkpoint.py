@@ -5,7 +5,8 @@ By default SQLite checkpoints as part of a commit: the connection whose commit t
 For the catalog's writer that is the cold ingest's biggest single cost (about a quarter of a
 5,000-model commit, measured), paid while every other source waits behind it. The writer turns that
 off for its connection (``PRAGMA wal_autocheckpoint=0``) and this thread does the copying instead,
-on a connection of its own: woken after each write, and every ``interval`` seconds in any case.
+on a connection of its own: woken after each write (at most once every ``min_gap`` seconds, so a
+burst of small commits is one pass), and every ``interval`` seconds in any case.
 SQLite's C code runs without the GIL, so on a machine with two cores the copying overlaps the
 writer's next work instead of adding to it.
 
@@ -25,10 +26,12 @@ from loguru import logger
 class WalCheckpointer:
     """A daemon thread that checkpoints one SQLite database file's write-ahead log."""
 
-    def __init__(self, path: str, interval: float = 5.0):
+    def __init__(self, path: str, interval: float = 5.0, min_gap: float = 1.0):
         self.path = path
         self.interval = interval
+        self.min_gap = min_gap
         self._wake = threading.Event()
+        self._stop = threading.Event()
         self._stopping = False
         self._thread: Optional[threading.Thread] = None
         # The last pass: (log frames, frames checkpointed), as SQLite reports them; for tests and status.
@@ -47,6 +50,7 @@ class WalCheckpointer:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop after one last pass."""
         self._stopping = True
+        self._stop.set()
         self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
@@ -61,6 +65,8 @@ class WalCheckpointer:
             conn = sqlite3.connect(self.path, timeout=5.0, check_same_thread=False, isolation_level=None)
             while True:
                 self._wake.wait(self.interval)
+                if self.min_gap > 0:
+                    self._stop.wait(self.min_gap)  # writes that follow within the gap join this pass
                 self._wake.clear()
                 self._pass(conn)
                 if self._stopping:
