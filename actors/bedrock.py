@@ -447,13 +447,8 @@ class BedrockQueries:
     def refresh_bedrock(self, regions: Iterable[str] | None = None, trigger: str = "manual") -> list[RefreshTicket]:
         """Start (or join) a refresh of some or all watched regions; returns their tickets."""
         board = self.bedrock_board
-        statuses = board.snapshot() if board else {}
-        wanted = list(regions) if regions is not None else sorted(statuses)
-        # Slowest first (by measured latency): the round ends when the slowest region answers.
-        wanted.sort(key=lambda r: -(statuses[r].latency or 0.0) if r in statuses else 0.0)
-        timeout = self.settings.ask_timeout  # type: ignore[attr-defined]
-        # Every ask is sent before any answer is awaited: the regions start together, not in turn.
-        refs = [self.supervisor.ref(source_name(r)) for r in wanted]  # type: ignore[attr-defined]
-        started = [self.calls_of(ref).refresh(trigger)  # type: ignore[attr-defined]
-                   for ref in pykka.get_all(refs, timeout=timeout) if ref is not None]
-        return list(pykka.get_all(started, timeout=timeout))
+        wanted = list(regions) if regions is not None else sorted(board.snapshot() if board else {})
+        # Slowest first, every ask sent before any is awaited (Service.ask_refreshes).
+        asks = self.ask_refreshes([source_name(r) for r in wanted], trigger)  # type: ignore[attr-defined]
+        started = [ask for _, ask in asks if ask is not None]
+        return list(pykka.get_all(started, timeout=self.settings.ask_timeout))  # type: ignore[attr-defined]

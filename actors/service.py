@@ -258,25 +258,12 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             return self._relay_refresh("refresh_many", {"trigger": trigger})
         tickets, skipped = [], []
         order = self.source_names()
-        names = list(order)
-        # The round ends when the slowest source has answered: start the slowest (by its last
-        # fetch, or its region's latency) first, and send every ask before awaiting any answer,
-        # so the sources start together rather than one round trip after another.
-        board = self.bedrock_board.snapshot() if self.bedrock_board is not None else {}
-        slow = {source_name(r): st.latency or 0.0 for r, st in board.items()}
-        slow.update(self.view.fetch_seconds)
-        names.sort(key=lambda n: -slow.get(n, 0.0))
         timeout = self.settings.ask_timeout
-        refs = self.supervisor.refs(names).get(timeout=timeout)
-        asks = []
-        for name in names:
-            ref = refs.get(name)
-            if ref is None:
+        for name, ask in self.ask_refreshes(order, trigger):
+            if ask is None:
                 skipped.append({"provider": name, "reason": "unavailable",
                                 "message": f"provider {name} is not running (restarting or failed)"})
-            else:
-                asks.append((name, self.calls_of(ref).refresh(trigger)))
-        for name, ask in asks:
+                continue
             try:
                 tickets.append(ask.get(timeout=timeout))
             except RefreshRateLimited as exc:
@@ -291,6 +278,21 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         if skipped:
             logger.info("refresh of every provider skipped {}", ", ".join(s["provider"] for s in skipped))
         return tickets, skipped
+
+    def ask_refreshes(self, names: Iterable[str], trigger: str) -> list[tuple[str, Optional[pykka.Future]]]:
+        """Ask each named source to refresh: (name, the ask's future, or None when its actor is not
+        running), slowest first.
+
+        A round ends when its slowest source has answered, so the slowest (by its last fetch, or
+        its region's latency) start first, and every ask is sent before any answer is awaited: the
+        sources start together rather than one round trip after another.
+        """
+        board = self.bedrock_board.snapshot() if self.bedrock_board is not None else {}
+        slow = {source_name(r): st.latency or 0.0 for r, st in board.items()}
+        slow.update(self.view.fetch_seconds)
+        ordered = sorted(names, key=lambda n: -slow.get(n, 0.0))
+        refs = self.supervisor.refs(ordered).get(timeout=self.settings.ask_timeout)
+        return [(n, self.calls_of(refs[n]).refresh(trigger) if refs.get(n) is not None else None) for n in ordered]
 
     @staticmethod
     def wait(tickets: Iterable[RefreshTicket], timeout: float) -> list[RefreshOutcome]:
