@@ -21,7 +21,7 @@ from array import array
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from functools import lru_cache
-from itertools import compress
+from itertools import chain, compress, islice
 from typing import Any, Optional
 
 from discovery.entry import SORT_FIELDS, CatalogEntry
@@ -294,11 +294,14 @@ class CatalogIndex:
                 unknown.sort(key=lambda p: ents[p].id)  # type: ignore[union-attr]
                 hits = known + unknown
             return [ents[p] for p in hits[offset:end]], total  # type: ignore[misc]
-        # The whole ordered match list of a query, kept with this index: the next page of the same
-        # query (another offset or limit) is a slice of it, not another walk of the order.
+        # A query paged past its first page keeps its whole ordered match list with this index: the
+        # next page (another offset or limit) is a slice of it, not another walk of the order. A
+        # first page walks only as far as its end, as most queries are never paged.
         key = (bits, sort, tuple(sorted(set(id_prefixes))) if name == "id" else ())
         matches = self._matches.get(key)
         if matches is None:
+            if offset == 0:
+                return [ents[p] for p in self._ordered_matches(bits, name, descending, key[2], end)], total  # type: ignore[misc]
             matches = self._ordered_matches(bits, name, descending, key[2])
             self._remember(key, matches)
         return [ents[p] for p in matches[offset:end]], total  # type: ignore[misc]
@@ -314,8 +317,10 @@ class CatalogIndex:
                 oldest = next(iter(memo))
                 held -= len(memo.pop(oldest))
 
-    def _ordered_matches(self, bits: int, name: str, descending: bool, id_prefixes: tuple[str, ...]) -> list[int]:
-        """Every position in ``bits`` in the order of field ``name`` (unknown values last, by id)."""
+    def _ordered_matches(self, bits: int, name: str, descending: bool, id_prefixes: tuple[str, ...],
+                         stop: Optional[int] = None) -> list[int]:
+        """The positions in ``bits`` in the order of field ``name`` (unknown values last, by id):
+        every one, or the first ``stop``."""
         ents = self._entries
         mask = byte_mask(bits, len(ents))
         order = self._orders[name]
@@ -323,13 +328,13 @@ class CatalogIndex:
             ranges = sorted(self.prefix_range(p) for p in set(id_prefixes))
             order = [p for lo, hi in ranges for p in order[lo:hi]] if len(ranges) > 1 else order[ranges[0][0]:ranges[0][1]]
         seq = order if not descending else order[::-1]
-        matches = list(compress(seq, map(mask.__getitem__, seq)))
+        walk: Iterator[int] = compress(seq, map(mask.__getitem__, seq))
         known_bits = self._known.get(name)
         if known_bits is not None:
             rest = byte_mask(bits & ~known_bits, len(ents))
             ids = self._orders["id"]
-            matches += compress(ids, map(rest.__getitem__, ids))
-        return matches
+            walk = chain(walk, compress(ids, map(rest.__getitem__, ids)))
+        return list(islice(walk, stop))
 
     def range_bits(self, field: str, low: Any = None, high: Any = None) -> int:
         """The bitset of entries whose ``field`` value is known and within [low, high] (either end open)."""

@@ -163,6 +163,8 @@ def test_every_page_of_a_query_matches_a_plain_scan_when_pages_come_from_its_kep
     first = ModelQuery.from_args({**args, "limit": "100"})
     total = run_query(index, first).total
     assert total > max(64, index.size >> 5)  # the ordered walk, not the few-matches sort
+    assert index._matches == {}  # a first page walks only as far as its end
+    run_query(index, ModelQuery.from_args({**args, "offset": "100", "limit": "100"}))
     kept = len(index._matches)
     assert kept == 1
     rng = random.Random(5)
@@ -182,11 +184,11 @@ def test_kept_match_lists_are_bounded_and_belong_to_one_index(real_models, monke
     index = CatalogIndex(real_models)
     sorts = ["id", "-id", "name", "-name", "input_price"]
     for sort in sorts:
-        run_query(index, ModelQuery.from_args({"sort": sort}))
+        run_query(index, ModelQuery.from_args({"sort": sort, "offset": "10"}))
     assert len(index._matches) == 3
     assert [key[1] for key in index._matches] == sorts[-3:]  # the oldest went first
     monkeypatch.setattr(index_module, "MATCH_MEMO_POSITIONS", len(real_models) + 1)
-    run_query(index, ModelQuery.from_args({"sort": "-input_price"}))
+    run_query(index, ModelQuery.from_args({"sort": "-input_price", "offset": "10"}))
     assert sum(len(m) for m in index._matches.values()) <= len(real_models) + 1
     # A change makes a new index, with nothing kept from the old one's queries.
     model = next(iter(real_models.values()))
