@@ -145,7 +145,7 @@ class ServiceCollector(Collector):
         entries = GaugeMetricFamily("discovery_model_cache_entries", "Records held in the model-record cache.")
         entries.add_metric([], stats.get("entries") or 0)
         yield entries
-        size = GaugeMetricFamily("discovery_model_cache_bytes", "Bytes held in the model-record cache.")
+        size = GaugeMetricFamily("discovery_model_cache_bytes", "Bytes held in the model-record cache (entries deflated).")
         size.add_metric([], stats.get("bytes") or 0)
         yield size
         pages = svc.view.pages.stats()
