@@ -275,12 +275,11 @@ class CatalogState:
         self.reconciler.rebuild(engine, set(self._index.ids()) | engine.ids(), resolved)
 
     def _reconciliation_event(self, delta) -> dict[str, Any]:
-        totals = self.reconciler.counts()
+        totals = self.reconciler.totals()  # kept by the updates: no count of every finding here
         return {"counts": {kind: sum(row[kind] for row in totals.values()) for kind in ("stale", "unknown", "conflicts")},
                 "changes": {provider: {kind: n for kind, n in sorted(counter.items()) if n}
                             for provider, counter in sorted(delta.items())},
-                "providers": {provider: {k: v for k, v in totals.get(provider, {}).items() if k != "missing"}
-                              for provider in sorted(delta)}}
+                "providers": {provider: totals.get(provider, {}) for provider in sorted(delta)}}
 
     def findings(self) -> Findings:
         """The reconciliation findings as they stand (safe to read from other threads)."""

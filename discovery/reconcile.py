@@ -117,13 +117,16 @@ class Reconciler:
     """
 
     def __init__(self, tolerance: float = 0.05):
-        self.tolerance = tolerance
+        self._tolerance = tolerance
         self.unknown: dict[str, str] = {}  # live model id → its provider
         self.conflicts: dict[str, tuple[Conflict, ...]] = {}
         self.stale: dict[str, tuple[str, tuple[str, ...]]] = {}  # catalog id → (live provider, catalogs)
         # catalog provider name → the live provider answering for it.
         self.live_providers: dict[str, str] = {}
         self._snapshot: Optional[Findings] = None
+        # Per provider, the findings of each kind (conflicts at the configured tolerance), kept by
+        # the deltas: a write reads them without counting every finding again.
+        self._totals: dict[str, Counter] = {}
 
     # -- keeping current -------------------------------------------------------------------------
     def update(self, engine: Any, ids: Iterable[str], resolved: Mapping[str, tuple[Conflict, ...]]
@@ -148,6 +151,11 @@ class Reconciler:
             self._look(engine, model_id, resolved.get(model_id, KEEP), delta)
         if delta:
             self._snapshot = None
+            for provider, counter in delta.items():
+                total = self._totals.setdefault(provider, Counter())
+                total.update(counter)
+                if not any(total.values()):
+                    del self._totals[provider]
         return {p: c for p, c in delta.items() if any(c.values())}
 
     def _look(self, engine: Any, model_id: str, resolved, delta: dict[str, Counter]) -> None:
@@ -189,9 +197,12 @@ class Reconciler:
         if old == value:
             return
         table[key] = value
-        counter = delta.setdefault(provider, Counter())
         if old is None:
-            counter[kind] += 1
+            delta.setdefault(provider, Counter())[kind] += 1
+        elif kind == "stale" and old[0] != provider:
+            # The same stale entry, now counted for another live provider.
+            delta.setdefault(old[0], Counter())[kind] -= 1
+            delta.setdefault(provider, Counter())[kind] += 1
 
     def _drop(self, table: dict, key: str, kind: str, delta: dict[str, Counter]) -> None:
         old = table.pop(key, None)
@@ -218,8 +229,30 @@ class Reconciler:
         for model_id in ids:
             self._look(engine, model_id, resolved.get(model_id, KEEP), delta)
         self._snapshot = None
+        self._count_totals()
+
+    def _count_totals(self) -> None:
+        self._totals = {provider: Counter({k: v for k, v in row.items() if k != "missing"})
+                        for provider, row in self.snapshot().counts().items() if any(row.values())}
+
+    @property
+    def tolerance(self) -> float:
+        return self._tolerance
+
+    @tolerance.setter
+    def tolerance(self, value: float) -> None:
+        # Conflicts are counted at the tolerance: another one counts them all again.
+        self._tolerance = value
+        self._snapshot = None
+        self._count_totals()
 
     # -- reading ---------------------------------------------------------------------------------
+    def totals(self, providers: Optional[Iterable[str]] = None) -> dict[str, dict[str, int]]:
+        """What :meth:`counts` gives at the configured tolerance (without ``missing``), for
+        ``providers`` (default all), kept up to date by each update instead of counted again."""
+        names = sorted(self._totals) if providers is None else sorted(set(providers) & self._totals.keys())
+        return {p: {kind: self._totals[p][kind] for kind in KINDS if kind != "missing"} for p in names}
+
     def counts(self, tolerance: Optional[float] = None) -> dict[str, dict[str, int]]:
         """Per provider, the number of findings of each kind (conflicts: fields above the tolerance)."""
         return self.snapshot().counts(tolerance)

@@ -156,3 +156,39 @@ def test_a_failed_commit_leaves_the_findings_as_the_store_has_them(db_url):
     store.db.execute_sql("PRAGMA query_only = OFF")
     assert dict(state.findings().stale) == before
     store.close_database()
+
+
+def test_totals_kept_by_each_write_equal_a_count_of_every_finding(db_url):
+    """The writer's reconciliation event reads totals kept from the deltas (no count of every
+    finding per commit); after every write they equal a full count, and a new tolerance recounts."""
+    store.open_database(db_url)
+    for name, catalog in (("groq", False), ("modelsdev", True), ("litellm", True)):
+        store.ensure_provider(name, name, catalog)
+    state = CatalogState({"groq": False, "modelsdev": True, "litellm": True}, missing_grace_refreshes=0)
+    state.load()
+
+    def counted():
+        return {p: {k: v for k, v in row.items() if k != "missing"}
+                for p, row in state.findings().counts().items() if any(row.values())}
+
+    writes = [
+        ("modelsdev", [entry("a", limits=Limits(context_window=100)), entry("b"), entry("old")]),
+        ("litellm", [entry("a", source="litellm", pricing=Pricing(input=1.0)), entry("c", source="litellm")]),
+        ("groq", [live("a", limits=Limits(context_window=80), pricing=Pricing(input=1.02)), live("b"), live("new")]),
+        ("groq", [live("a", limits=Limits(context_window=100)), live("old"), live("new")]),
+        ("modelsdev", [entry("a", limits=Limits(context_window=100)), entry("b"), entry("old"), entry("new")]),
+        ("groq", [live("a", limits=Limits(context_window=100)), live("b"), live("old"), live("new")]),
+    ]
+    seen = []
+    for source, models in writes:
+        state.apply(ProviderSnapshot(source, store.begin_run(source, "test"), tuple(models)))
+        assert state.reconciler.totals() == counted()
+        seen.append(counted())
+    assert any(row.get("groq", {}).get("stale") for row in seen) and any(row.get("groq", {}).get("conflicts") for row in seen)
+    state.apply(ProviderSnapshot("groq", store.begin_run("groq", "test"),
+                                 (live("a", limits=Limits(context_window=80), pricing=Pricing(input=1.02)),
+                                  live("b"), live("old"), live("new"))))
+    at_default = state.reconciler.totals()["groq"]["conflicts"]
+    state.reconciler.tolerance = 0.01  # the 2% price gap is now a conflict too
+    assert state.reconciler.totals()["groq"]["conflicts"] == at_default + 1 == counted()["groq"]["conflicts"]
+    store.close_database()
