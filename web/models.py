@@ -83,16 +83,30 @@ def get_model(model_id: str):
     # Pre-encoded parts joined: the list form, the traced provenance with when each source last
     # answered, and the raw answer.
     raw, traced = svc.record_detail(model_id)
-    verified = {name: row.get("last_success_at") for name, row in svc.view.provider_rows.items()}
+    verified = verified_times(svc.view.provider_rows)
     fields = loads(traced)
     for path, item in fields.items():
         if not isinstance(item, dict):  # stored by an older version: the source alone
             item = fields[path] = {"source": item, "entry": None, "match": None}
-        item["verified_at"] = iso(verified.get(item.get("source")))
+        item["verified_at"] = verified.get(item.get("source"))
     # Measured performance is spliced in: a benchmark makes no new version of the record.
     body = join_record(svc.view.performance.splice(model_id, entry.body), dumps(fields),
                        raw if flag("raw", True) else None)
     return Response(body, mimetype="application/json", headers=lifecycle_headers(entry.body))
+
+
+_verified: tuple[object, dict[str, str | None]] = (None, {})
+
+
+def verified_times(rows: dict[str, dict]) -> dict[str, str | None]:
+    """Per source, when it last answered (ISO), made once per version of the provider rows: the
+    writer replaces the rows' dict on each commit, so the one formatted last holds until then."""
+    global _verified
+    kept_rows, kept = _verified
+    if kept_rows is not rows:
+        kept = {name: iso(row.get("last_success_at")) for name, row in rows.items()}
+        _verified = (rows, kept)  # one tuple, swapped whole: safe for the other threads
+    return kept
 
 
 def lifecycle_headers(body: bytes) -> dict[str, str]:

@@ -143,3 +143,20 @@ def test_a_repeated_list_query_is_answered_from_the_page_cache_and_a_commit_make
     assert small["attributes"]["owned_by"] == "acme-labs", small
     text = client.get("/metrics").get_data(as_text=True)
     assert "discovery_page_cache_hits_total" in text and "discovery_page_cache_bytes" in text
+
+
+def test_each_field_says_when_its_source_last_answered_and_a_later_answer_moves_it(served, simulator):
+    service, client = served
+
+    def verified():
+        fields = client.get("/api/v1/models/vllm/acme-large-1").get_json()["provenance"]
+        return {item["verified_at"] for item in fields.values() if item["source"] == "vllm"}
+
+    def last_success():
+        return client.get("/api/v1/providers/vllm").get_json()["last_success_at"]
+
+    first = verified()
+    assert first == {last_success()} and None not in first
+    refresh(service)  # an unchanged answer: no new version, but the source answered again
+    second = verified()
+    assert second == {last_success()} and second != first
