@@ -86,6 +86,9 @@ def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
     """``discovery serve``: 0 after a clean stop, 2 when the settings or the port are unusable (or
     another instance serves the SQLite file), 75 when this instance lost the leadership (its
     process manager starts it again, as a follower: docs/replicas.md)."""
+    # ``web`` (Flask, the views, the OpenAPI document: about 0.3 s of imports) loads here, before
+    # the actors start: loaded when the app is made, after, it took that GIL time from the first refreshes.
+    import web  # noqa: F401
     from actors.service import AnotherInstance, dump_threads, start_service
     from web.auth import startup_notice
     from web.server import DiscoveryASGI, bind_socket, raise_open_file_limit, serve_forever
