@@ -1,6 +1,7 @@
 """NotifierActor: fans committed events out to in-process subscribers, in batches."""
 from __future__ import annotations
 
+import gc
 import itertools
 import weakref
 from collections.abc import Callable
@@ -105,8 +106,19 @@ class NotifierActor(pykka.ThreadingActor):
         """Called (told) by the catalog after each commit."""
         # Subscribers with equal filters share one filtered tuple: with many subscribers (SSE
         # clients) most filters are alike, and this loop is the notification latency.
+        # The cyclic collector waits until every subscriber has its events: a collection that
+        # fell inside this loop held back every subscriber after it (p99 2-3x the median at 1,000).
+        collecting = gc.isenabled()
+        if collecting:
+            gc.disable()
+        try:
+            self._fan_out(batch.events)
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _fan_out(self, events: tuple[StoredEvent, ...]) -> None:
         matched: dict[int, tuple[StoredEvent, ...]] = {}
-        events = batch.events
         delivered = 0
         for sub, pending, is_actor in self._fanout:
             flt = sub.filter
