@@ -480,11 +480,11 @@ class CatalogActor(pykka.ThreadingActor):
             # Write-through: the raw answers this commit stored are the ones detail reads want next.
             for model_id, detail in self.state.last_details.items():
                 self.view.cache.put(model_id, detail)
-        written = sum(o.added + o.updated + o.removed for o in outcomes)
-        if written >= LARGE_WRITE or len(changed) >= LARGE_WRITE:
-            # Many new records were made and written: hand the transient memory back, and keep the
-            # collector from walking the new long-lived records again and again. (A large answer
-            # with few changes made few: its records are the ones kept from the answer before.)
+        if sum(len(s.models) for s in snapshots) >= LARGE_WRITE or len(changed) >= LARGE_WRITE:
+            # A large answer was parsed and written: hand the transient memory back, and keep the
+            # collector from walking the new long-lived records again and again. (Also when few of
+            # its records changed: skipping it saved ~4 ms a round but left the parse's memory in
+            # the heap, 40 MB more steady RSS at 100k.)
             gc.collect(1)
             gc.freeze()
             release_free_memory()
