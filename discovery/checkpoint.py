@@ -32,7 +32,6 @@ class WalCheckpointer:
         self.min_gap = min_gap
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._stopping = False
         self._thread: Optional[threading.Thread] = None
         # The last pass: (log frames, frames checkpointed), as SQLite reports them; for tests and status.
         self.last: Optional[tuple[int, int]] = None
@@ -49,7 +48,6 @@ class WalCheckpointer:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop after one last pass."""
-        self._stopping = True
         self._stop.set()
         self._wake.set()
         if self._thread is not None and self._thread is not threading.current_thread():
@@ -69,7 +67,7 @@ class WalCheckpointer:
                     self._stop.wait(self.min_gap)  # writes that follow within the gap join this pass
                 self._wake.clear()
                 self._pass(conn)
-                if self._stopping:
+                if self._stop.is_set():
                     return
         except Exception:  # a checkpoint thread must never take the process down
             logger.exception("the write-ahead log checkpoints of {} stopped", self.path)
