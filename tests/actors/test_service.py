@@ -1,6 +1,9 @@
 """The spine end to end: real actors, a real SQLite file, the simulator over loopback HTTP."""
 from __future__ import annotations
 
+import threading
+import time
+
 import pykka
 import pytest
 
@@ -152,6 +155,34 @@ def test_in_process_subscriber_that_raises_does_not_affect_others(running, simul
                                          "owned_by": "openai"})
     client.post("/api/v1/providers/openai/refresh?wait=true")
     wait_for(lambda: any(e.model_id == "openai/gpt-new-1" for e in good), what="delivery to the good subscriber")
+
+
+def test_a_subscriber_that_blocks_does_not_hold_up_the_writer(running, simulator, client):
+    # The writer waits for the notifier's fan-out only briefly (NOTIFY_HANDOVER): a subscriber
+    # stuck in its callback must not keep the next refresh from committing.
+    release, entered = threading.Event(), threading.Event()
+    got = []
+
+    def stuck(events):
+        entered.set()
+        release.wait(20)
+        got.extend(events)
+
+    running.subscribe(stuck, kinds=["added"])
+    try:
+        for n in (1, 2):
+            simulator.state.add_model("openai", {"id": f"gpt-blocked-{n}", "object": "model",
+                                                 "created": 1750000000, "owned_by": "openai"})
+            started = time.monotonic()
+            resp = client.post("/api/v1/providers/openai/refresh?wait=true")
+            assert resp.status_code == 200 and resp.get_json()["runs"][0]["outcome"] == "succeeded", resp.get_json()
+            assert time.monotonic() - started < 5
+            assert entered.wait(5)
+        assert got == []  # both commits went through while the subscriber was still stuck
+    finally:
+        release.set()
+    wait_for(lambda: {e.model_id for e in got} == {"openai/gpt-blocked-1", "openai/gpt-blocked-2"},
+             what="the stuck subscriber's events once it returns")
 
 
 def test_service_stop_leaves_no_actor_running(start_service, sources):
