@@ -51,8 +51,11 @@ class NotifierActor(pykka.ThreadingActor):
     blocking here would hold up every other subscriber.
     """
 
-    def __init__(self, default_max_batch: int = 100, default_max_delay: float = 0.05):
+    def __init__(self, default_max_batch: int = 100, default_max_delay: float = 0.05, board: Any = None):
         super().__init__()
+        # Told how many subscribers are called at once with each batch (``immediate_subscribers``;
+        # the catalog's view, whose writer then waits briefly for the fan-out).
+        self.board = board
         self.default_max_batch = default_max_batch
         self.default_max_delay = default_max_delay
         self.subscriptions: dict[int, Subscription] = {}
@@ -138,9 +141,14 @@ class NotifierActor(pykka.ThreadingActor):
                 group = self._direct[key] = _Direct(sub.filter, sub.max_batch)
             group.members.append((sub.id, sub.target))
             group.members.sort(key=lambda member: member[0])
+            self._count_immediate()
         else:
             self._queued.append((sub, self.pending[sub.id]))
             self._queued.sort(key=lambda entry: entry[0].id)
+
+    def _count_immediate(self) -> None:
+        if self.board is not None:
+            self.board.immediate_subscribers = sum(len(g.members) for g in self._direct.values())
 
     def _unplace(self, sub: Subscription) -> None:
         key = (id(sub.filter), sub.max_batch)
@@ -149,6 +157,7 @@ class NotifierActor(pykka.ThreadingActor):
             group.members = [member for member in group.members if member[0] != sub.id]
             if not group.members:
                 del self._direct[key]
+            self._count_immediate()
         self._queued = [entry for entry in self._queued if entry[0].id != sub.id]
 
     def subscriber_count(self) -> int:

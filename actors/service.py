@@ -622,7 +622,7 @@ def start_service(settings: Settings, clients: Optional[dict] = None,
     if not service.replicated:
         service._instance_lock = hold_single_instance(settings.database_url)
     try:
-        notifier_ref = NotifierActor.start(settings.batch_max_size, settings.batch_max_delay)
+        notifier_ref = NotifierActor.start(settings.batch_max_size, settings.batch_max_delay, service.view)
         service._refs.append(notifier_ref)
         service.notifier = notifier_ref.proxy()
         if not service.replicated:

@@ -9,6 +9,8 @@ catalog entry per Bedrock model id whose ``regions`` is the union; per-region de
 """
 from __future__ import annotations
 
+import functools
+import hashlib
 import re
 import threading
 import time
@@ -612,9 +614,11 @@ def make_client(service: str, region: str, settings: BedrockSettings, endpoint_u
         if session is None:
             session = _sessions[key] = boto3.session.Session(profile_name=settings.profile)
             # botocore reads every timestamp with dateutil (the most CPU of a region's answer);
-            # the ISO 8601 ones Bedrock sends are read by the standard library instead.
-            factory = session._session.get_component("response_parser_factory")
+            # the ISO 8601 ones Bedrock sends are read by the standard library instead. And a
+            # list answer equal to the last one is not parsed again (ReusingParser).
+            factory = ReusingParserFactory()
             factory.set_parser_defaults(timestamp_parser=parse_timestamp)
+            session._session.register_component("response_parser_factory", factory)
         if not bearer:
             missing_since = _no_credentials.get(key)
             if missing_since is None or time.monotonic() - missing_since > NO_CREDENTIALS_RECHECK:
@@ -626,6 +630,67 @@ def make_client(service: str, region: str, settings: BedrockSettings, endpoint_u
                 raise ProviderAuthError(f"{service} {region}: no AWS credentials found by the standard chain "
                                         "(environment, shared files, SSO, container or instance role)")
         return session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+
+
+# The list answers whose parse is reused when the same body comes again (see ReusingParser).
+REUSED_SHAPES = frozenset({"ListFoundationModelsResponse", "ListInferenceProfilesResponse"})
+# Parsed bodies kept per thread: a region's two list calls each run on a thread of their own, and a
+# paged answer has a few pages.
+REUSED_PER_THREAD = 4
+# botocore makes a parser per answer: the memo outlives them, one per thread.
+_parsed_memo = threading.local()
+
+
+class ReusingParser:
+    """botocore's response parser, except that a list answer whose body is byte for byte the one
+    this thread parsed last time gives the same parsed members again, with fresh metadata.
+
+    Most refreshes of a region answer what the last one did. Its records are then reused as they
+    are (BedrockRegionActor._fetch), but botocore still parsed the whole body, shape by shape: the
+    most CPU of an unchanged region. The members handed out are shared between calls: read them,
+    never change them (the region's normalizing only reads).
+    """
+
+    def __init__(self, parser: Any) -> None:
+        self.parser = parser
+
+    def parse(self, response: Mapping[str, Any], shape: Any) -> Any:
+        body = response.get("body")
+        if (shape is None or shape.name not in REUSED_SHAPES or response.get("status_code") != 200
+                or not isinstance(body, bytes)):
+            return self.parser.parse(response, shape)
+        memo = getattr(_parsed_memo, "parsed", None)
+        if memo is None:
+            from cachetools import LRUCache
+
+            memo = _parsed_memo.parsed = LRUCache(maxsize=REUSED_PER_THREAD)
+        key = (shape.name, len(body), hashlib.blake2b(body, digest_size=16).digest())
+        members = memo.get(key)
+        if members is None:
+            parsed = self.parser.parse(response, shape)
+            if isinstance(parsed, dict):
+                memo[key] = {k: v for k, v in parsed.items() if k != "ResponseMetadata"}
+            return parsed
+        # The metadata (request id, status, headers) is this answer's own: botocore reads it from
+        # an empty body with the same headers.
+        parsed = self.parser.parse({**response, "body": b"{}"}, shape)
+        return {**members, "ResponseMetadata": parsed.get("ResponseMetadata", {})}
+
+
+@functools.cache
+def _parser_factory_class() -> type:
+    from botocore.parsers import ResponseParserFactory
+
+    class _ReusingParserFactory(ResponseParserFactory):
+        def create_parser(self, protocol_name: str) -> ReusingParser:
+            return ReusingParser(super().create_parser(protocol_name))
+
+    return _ReusingParserFactory
+
+
+def ReusingParserFactory() -> Any:  # noqa: N802 - stands for the class, which needs botocore imported
+    """botocore's response parser factory, making :class:`ReusingParser` s."""
+    return _parser_factory_class()()
 
 
 def parse_timestamp(value: Any) -> datetime:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
+import types
 
 import pykka
 import pytest
@@ -110,3 +111,25 @@ def test_delayed_and_actor_subscribers_are_batched_beside_the_direct_ones(notifi
         assert arrived.wait(5) and sum(received, ()) == (1, 2)
     finally:
         sink.stop()
+
+
+def test_the_board_counts_the_subscribers_called_at_once_as_they_come_pause_and_go():
+    board = types.SimpleNamespace(immediate_subscribers=0)
+    ref = NotifierActor.start(default_max_delay=0.0, board=board)
+    sink = pykka.ThreadingActor.start()
+    try:
+        proxy = ref.proxy()
+        first = proxy.subscribe(lambda events: None).get(timeout=5)
+        proxy.subscribe(lambda events: None, EventFilter.build(kinds=["added"])).get(timeout=5)
+        proxy.subscribe(lambda events: None, max_delay=0.5).get(timeout=5)  # batched: not at once
+        proxy.subscribe(sink).get(timeout=5)  # an actor is told, never called
+        assert board.immediate_subscribers == 2
+        proxy.pause(first).get(timeout=5)
+        assert board.immediate_subscribers == 1
+        proxy.resume(first).get(timeout=5)
+        assert board.immediate_subscribers == 2
+        proxy.unsubscribe(first).get(timeout=5)
+        assert board.immediate_subscribers == 1
+    finally:
+        sink.stop()
+        ref.stop()
