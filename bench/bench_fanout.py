@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from catalogs import API_KEY_ENV, CatalogSource, fanout_sources, push_sources, set_latencies  # noqa: E402
-from processes import PhaseFailed, SimulatorProcess  # noqa: E402
+from processes import PhaseFailed, SimulatorProcess, compile_bytecode  # noqa: E402
 
 from actors.service import Service, start_service  # noqa: E402
 from discovery.settings import BedrockSettings, ProviderConfig, Settings  # noqa: E402
@@ -81,6 +81,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--models", type=int, default=60, help="models per provider")
     args = parser.parse_args()
+    compile_bytecode()
     # Dummy credentials for this process only: they go nowhere but the simulator.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIDBENCHMARK")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench-secret")

@@ -55,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from catalogs import API_KEY_ENV, SyntheticCatalog, build_catalog, change_fraction, push_sources  # noqa: E402
 from load import Latency, measure, measure_paths, run_client  # noqa: E402
-from processes import PhaseFailed, ServeProcess, SimulatorProcess  # noqa: E402
+from processes import PhaseFailed, ServeProcess, SimulatorProcess, compile_bytecode  # noqa: E402
 
 QUERIES = ("capability", "provider+capability", "text search", "id glob", "sort by price", "one model")
 CONNECTIONS = (1, 4)
@@ -445,6 +445,7 @@ def main() -> int:
     parser.add_argument("--skip-modelsdev", action="store_true", help="skip the models.dev-alone cold ingest")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    compile_bytecode()
     print(f"bench_scale: sizes {sizes}, {args.runs} runs, {args.duration:g} s per load run, "
           f"load by {'wrk' if shutil.which('wrk') else 'the Python client'}")
     if not args.skip_modelsdev:
