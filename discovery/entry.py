@@ -72,7 +72,9 @@ _ZDICT = _skeleton()
 
 def pack(body: bytes) -> bytes:
     """A record's JSON, deflated against the skeleton dictionary."""
-    packer = zlib.compressobj(6, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, _ZDICT)
+    # zlib's default memLevel (8): at 9 every compressor sets up a hash table of twice the size,
+    # which took 17 us of a record's 20 (8: 6.6 us), for the same output on records this small.
+    packer = zlib.compressobj(6, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, _ZDICT)
     return packer.compress(body) + packer.flush()
 
 

@@ -168,8 +168,11 @@ class CatalogIndex:
         self._known: dict[str, int] = {}
         for name in SORT_FIELDS[1:]:
             i = _SORT_INDEX[name]
-            known = [p for p, e in enumerate(entries) if e.sort_keys[i] is not None]
-            known.sort(key=lambda p, i=i: (entries[p].sort_keys[i], entries[p].id))
+            keys = [e.sort_keys[i] for e in entries]
+            known = [p for p, k in enumerate(keys) if k is not None]
+            # Positions follow the ids, and the sort is stable: equal keys stay in id order, as
+            # (key, id) would have them, with a key function that runs in C.
+            known.sort(key=keys.__getitem__)
             self._orders[name] = known
             if name in _OPTIONAL:
                 self._known[name] = bits_of(known, n)
