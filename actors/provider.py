@@ -55,7 +55,10 @@ def submit_and_wait(catalog: Any, snapshot: ProviderSnapshot) -> RefreshOutcome:
     bounded only by ``COMMIT_WAIT`` (a stuck writer) and by the writer dying (it fails the future).
     """
     future: concurrent.futures.Future = concurrent.futures.Future()
-    catalog.submit_snapshot.defer(snapshot, future)
+    try:
+        catalog.submit_snapshot.defer(snapshot, future)
+    except pykka.ActorDeadError:
+        return _writer_gone(snapshot.run_id, snapshot.source)
     try:
         return future.result(timeout=COMMIT_WAIT)
     except concurrent.futures.TimeoutError:
@@ -67,11 +70,21 @@ def fail_and_wait(catalog: Any, failure: RefreshFailure) -> RefreshOutcome:
     """Hand a failed refresh to the catalog writer by tell and wait on our own future (as
     :func:`submit_and_wait`)."""
     future: concurrent.futures.Future = concurrent.futures.Future()
-    catalog.record_failure.defer(failure, future)
+    try:
+        catalog.record_failure.defer(failure, future)
+    except pykka.ActorDeadError:
+        return _writer_gone(failure.run_id, failure.source)
     try:
         return future.result(timeout=COMMIT_WAIT)
     except concurrent.futures.TimeoutError:
         return RefreshOutcome(failure.run_id, failure.source, "failed", error=failure.reason)
+
+
+def _writer_gone(run_id: int, source: str) -> RefreshOutcome:
+    """The outcome of an answer that came back after the catalog writer stopped (the service is
+    stopping): nothing of it is written, and its run was already marked interrupted at stop."""
+    logger.info("refresh {} of {}: the answer came after the catalog writer stopped; nothing written", run_id, source)
+    return RefreshOutcome(run_id, source, "failed", error="abandoned: the service stopped during this refresh")
 
 
 def is_configuration_error(exc: BaseException) -> bool:

@@ -1,0 +1,34 @@
+"""An answer that comes back after the service stopped is dropped quietly: no error, nothing written."""
+from loguru import logger
+
+from discovery import store
+from tests.conftest import provider_config, wait_for
+
+
+def test_an_answer_arriving_after_stop_is_dropped_without_an_error(start_service, simulator, db_url):
+    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai")])
+    wait_for(lambda: service.refresh_runs("openai", 5) and service.refresh_runs("openai", 5)[0]["outcome"] == "succeeded",
+             what="the start-up refresh")
+    simulator.state.set_latency("openai", 0.6)
+    simulator.state.add_model("openai", {"id": "gpt-too-late", "object": "model", "created": 1, "owned_by": "x"})
+    seen = simulator.state.request_count("openai")
+    ticket = service.refresh("openai")
+    wait_for(lambda: simulator.state.request_count("openai") > seen, what="the fetch to begin")
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(message), level="INFO", format="{level} {message}")
+    try:
+        service.stop()
+        # The answer comes back after the stop; the ticket resolves with the abandonment.
+        outcome = ticket.future.result(timeout=5)
+        wait_for(lambda: any("after the catalog writer stopped" in line for line in lines), what="the answer's drop")
+    finally:
+        logger.remove(sink)
+    assert outcome.outcome == "failed" and "stopped" in outcome.error
+    assert not [line for line in lines if line.startswith(("ERROR", "CRITICAL"))], lines
+    store.open_database(db_url)
+    try:
+        assert store.ModelRow.get_or_none(store.ModelRow.id == "openai/gpt-too-late") is None
+        run = store.RefreshRunRow.get_by_id(ticket.run_id)
+        assert run.outcome == "interrupted" and "stopped" in run.error
+    finally:
+        store.close_database()
