@@ -453,6 +453,54 @@ def combine(base: Model | None, matches: Mapping[str, Model], order: FieldOrder,
     matched (``kinds``: catalog name → exact, alias, undated-base or family), and the values other
     sources state for it where they differ.
     """
+    if base is not None and not matches and base.source != HEURISTIC:
+        return _alone(base, trace)
+    return _combined(base, matches, order, template, kinds, trace)
+
+
+def _alone(base: Model, trace: Optional[Trace]) -> Model:
+    """:func:`combine` of a live model no catalog entry matched, without walking the precedence.
+
+    With no entries, each field is the live value unless its own provenance says it was guessed
+    (then it stays, as the heuristic's); an empty ``kind`` or ``family`` is guessed from the id.
+    The same values, provenance and trace as the general walk (tests/test_enrich_alone.py).
+    """
+    values: dict[str, Any] = {}
+    provenance: dict[str, str] = {}
+    own: dict[str, Any] = {}
+    stated = base.provenance
+    fallback = base.source or LIVE
+    entry = None
+    for path, section, name in _ACCESS:
+        value = getattr(getattr(base, section), name) if section else getattr(base, name)
+        if value is not None:
+            own[path] = value
+            origin = stated.get(path) or fallback
+            values[path], provenance[path] = value, origin
+            if trace is not None:
+                if origin == HEURISTIC:
+                    trace[path] = (HEURISTIC, None, None, [])
+                else:
+                    entry = entry or entry_name(base)
+                    trace[path] = (origin, entry, EXACT, [])
+            continue
+        if path == "kind":
+            value = guess_kind(base.provider_model_id)
+        elif path == "family":
+            value = guess_family(base.provider_model_id)
+        if value is not None:
+            values[path], provenance[path] = value, HEURISTIC
+            if trace is not None:
+                trace[path] = (HEURISTIC, None, None, [])
+    if values == own and provenance == dict(stated):
+        return base  # nothing enriched: keep the object (and its memoized content hash)
+    return build_model(base.provider, base.provider_model_id, values, provenance=provenance,
+                       attributes=base.attributes, raw=base.raw, source=base.source, live=base.live)
+
+
+def _combined(base: Model | None, matches: Mapping[str, Model], order: FieldOrder, template: Model | None,
+              kinds: Optional[Mapping[str, str]], trace: Optional[Trace]) -> Model:
+    """:func:`combine` by walking each field's precedence over the live model and the entries."""
     head = base if base is not None else template
     assert head is not None
     guesses = _guesses(base, matches, head)
