@@ -7,6 +7,7 @@ refresh run and the outbox events together.
 """
 from __future__ import annotations
 
+import operator
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -643,9 +644,7 @@ def bulk_write(model: type[BaseModel], rows: Iterable[Mapping[str, Any]], confli
         return
     fields_ = [model._meta.fields[name] for name in first]
     names = list(first)
-    # Plain values go as they are (the drivers adapt them); only fields that encode need db_value.
-    encoders = [f.db_value if isinstance(f, (JSONField, EncodedJSONField, peewee.ForeignKeyField)) else None
-                for f in fields_]
+    values = _row_values(names, fields_)
     columns = ", ".join(f'"{f.column_name}"' for f in fields_)
     params = ", ".join([db.param] * len(fields_))
     sql = f'INSERT INTO "{model._meta.table_name}" ({columns}) VALUES ({params})'
@@ -658,12 +657,40 @@ def bulk_write(model: type[BaseModel], rows: Iterable[Mapping[str, Any]], confli
     for row in it:
         batch.append(row)
         if len(batch) >= chunk:
-            cursor.executemany(sql, [tuple(r[n] if enc is None else enc(r[n]) for n, enc in zip(names, encoders))
-                                     for r in batch])
+            cursor.executemany(sql, [values(r) for r in batch])
             batch = []
     if batch:
-        cursor.executemany(sql, [tuple(r[n] if enc is None else enc(r[n]) for n, enc in zip(names, encoders))
-                                 for r in batch])
+        cursor.executemany(sql, [values(r) for r in batch])
+
+
+def _row_values(names: Sequence[str], fields_: Sequence[peewee.Field]) -> Callable[[Mapping[str, Any]], Sequence[Any]]:
+    """A function from a row (a dict of field name to value) to its statement parameters, in order.
+
+    Plain values go as they are (the drivers adapt them); only fields that encode need db_value,
+    and a foreign key given as a plain id (the usual case) goes as it is too.
+    """
+    take = operator.itemgetter(*names)
+    coders = [(i, _encoder(f)) for i, f in enumerate(fields_)
+              if isinstance(f, (JSONField, EncodedJSONField, peewee.ForeignKeyField))]
+    if len(names) == 1:
+        single = coders[0][1] if coders else None
+        return lambda row: (take(row) if single is None else single(take(row)),)
+    if not coders:
+        return take
+
+    def values(row: Mapping[str, Any]) -> Sequence[Any]:
+        out = list(take(row))
+        for i, encode in coders:
+            out[i] = encode(out[i])
+        return out
+    return values
+
+
+def _encoder(f: peewee.Field) -> Callable[[Any], Any]:
+    if isinstance(f, peewee.ForeignKeyField):
+        db_value = f.db_value
+        return lambda v: v if type(v) is int or type(v) is str or v is None else db_value(v)
+    return f.db_value
 
 
 def update_many(model: type[BaseModel], key: str, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -680,12 +707,10 @@ def update_many(model: type[BaseModel], key: str, rows: Iterable[Mapping[str, An
     cursor = db.cursor()
     for names, group in groups.items():
         fields_ = [model._meta.fields[name] for name in names]
-        encoders = [f.db_value if isinstance(f, (JSONField, EncodedJSONField, peewee.ForeignKeyField)) else None
-                    for f in fields_]
+        values = _row_values((*names, key), [*fields_, key_field])
         sets = ", ".join(f'"{f.column_name}" = {db.param}' for f in fields_)
         sql = f'UPDATE "{model._meta.table_name}" SET {sets} WHERE "{key_field.column_name}" = {db.param}'
-        cursor.executemany(sql, [tuple(r[n] if enc is None else enc(r[n]) for n, enc in zip(names, encoders))
-                                 + (r[key],) for r in group])
+        cursor.executemany(sql, [values(r) for r in group])
 
 
 # -- refresh runs ------------------------------------------------------------------------------
@@ -970,7 +995,8 @@ def events_after(after_id: int = 0, limit: int = 100, kinds: Iterable[str] = (),
 
 
 def last_event_id() -> int:
-    return EventRow.select(peewee.fn.MAX(EventRow.id)).scalar() or 0
+    # Plain SQL: the writer asks at every commit, and peewee built this query at ~0.15 ms each.
+    return db.execute_sql('SELECT MAX("id") FROM "events"').fetchone()[0] or 0
 
 
 def oldest_event_id() -> int:
