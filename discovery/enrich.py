@@ -463,7 +463,7 @@ def _alone(base: Model, trace: Optional[Trace]) -> Model:
 
     With no entries, each field is the live value unless its own provenance says it was guessed
     (then it stays, as the heuristic's); an empty ``kind`` or ``family`` is guessed from the id.
-    The same values, provenance and trace as the general walk (tests/test_enrich_alone.py).
+    The same values, provenance and trace as the general walk (tests/providers/test_enrich_alone.py).
     """
     values: dict[str, Any] = {}
     provenance: dict[str, str] = {}
