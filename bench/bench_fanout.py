@@ -65,7 +65,7 @@ def wait_committed(service: Service, providers: list[str], regions: list[str], s
         board = {r["region"]: r.get("last_success_at") or 0 for r in service.bedrock_regions()}
         if all(p in done for p in providers) and all(board.get(r, 0) >= since for r in regions):
             last_commit = max([done[p]["finished_at"] for p in providers] + [board[r] for r in regions])
-            last_start = max(done[p]["started_at"] for p in providers)
+            last_start = max((done[p]["started_at"] for p in providers), default=since)
             return last_commit - since, last_start - since
         # A benchmark's poll, not a test's wait; the times come from the run rows, so the poll's
         # pace does not change them, and each poll (the run rows, the region board) takes CPU from
