@@ -31,6 +31,9 @@ _SORT_INDEX = {name: i for i, name in enumerate(SORT_FIELDS)}
 # Fields whose value may be unknown (None); the others always have one.
 _OPTIONAL = tuple(name for name in SORT_FIELDS if name not in ("id", "provider"))
 _BIT_TABLE = bytes.maketrans(b"01", b"\x00\x01")
+# Byte value -> its bit j (0 or 1), one table per bit: byte_mask of a large set.
+_BIT_PLANES = tuple(bytes((b >> j) & 1 for b in range(256)) for j in range(8))
+_PLANES_FROM = 2048
 # Up to this many positions join or leave an order one by one (bisection); more, in one pass.
 _FEW = 48
 
@@ -59,8 +62,18 @@ def iter_bits(bits: int) -> Iterator[int]:
 
 
 def byte_mask(bits: int, size: int) -> bytes:
-    """One byte per position (1 where the bit is set), for C-speed filtering with ``compress``."""
-    return bin(bits)[:1:-1].encode("ascii").translate(_BIT_TABLE).ljust(size, b"\x00")
+    """One byte per position (1 where the bit is set), for C-speed filtering with ``compress``;
+    at least ``max(size, bits.bit_length())`` bytes long."""
+    if size < _PLANES_FROM:
+        return bin(bits)[:1:-1].encode("ascii").translate(_BIT_TABLE).ljust(size, b"\x00")
+    # Large sets: the bitset's bytes, one translate per bit plane, each plane written into every
+    # eighth byte (100k positions: 75 us, where the text of the number took 116 us).
+    length = max(size, bits.bit_length())
+    data = bits.to_bytes((length + 7) >> 3, "little")
+    out = bytearray(len(data) << 3)
+    for j, plane in enumerate(_BIT_PLANES):
+        out[j::8] = data.translate(plane)
+    return bytes(out[:length]) if len(out) != length else bytes(out)
 
 
 @lru_cache(maxsize=256)

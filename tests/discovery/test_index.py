@@ -196,3 +196,20 @@ def test_kept_match_lists_are_bounded_and_belong_to_one_index(real_models, monke
     assert changed._matches == {}
     page = run_query(changed, ModelQuery.from_args({"sort": "-name", "limit": "1"}))
     assert [e.id for e in page.items] == [model.id]
+
+
+@pytest.mark.parametrize("size", [0, 1, 9, 2047, 2048, 2049, 10_001, 100_000])
+def test_byte_mask_marks_exactly_the_set_positions_on_both_paths(size):
+    """Small sets go through the number's text, large ones through bit planes: the same bytes."""
+    from discovery.index import byte_mask
+
+    rng = random.Random(size)
+    for bits in (0, (1 << size) - 1 if size else 0, rng.getrandbits(size) if size else 0,
+                 sum(1 << p for p in rng.sample(range(size), min(size, 17)))):
+        mask = byte_mask(bits, size)
+        assert len(mask) >= max(size, bits.bit_length())
+        assert [p for p, b in enumerate(mask) if b] == [p for p in range(max(size, bits.bit_length())) if bits >> p & 1]
+        assert set(mask) <= {0, 1}
+    # A mask asked for fewer positions than the set spans covers every set bit.
+    assert byte_mask(1 << 5000, 10) == bytes(5000) + b"\x01"
+    assert byte_mask(1 << 5000, 4096) == bytes(5000) + b"\x01"
