@@ -1,6 +1,7 @@
 """NotifierActor: fans committed events out to in-process subscribers, in batches."""
 from __future__ import annotations
 
+import bisect
 import gc
 import itertools
 import weakref
@@ -25,6 +26,14 @@ class _Pending:
         self.events: list[StoredEvent] = []
         self.timer: Optional[Timer] = None
         self.paused = False
+
+
+def _member_id(member: tuple[int, Any]) -> int:
+    return member[0]
+
+
+def _entry_id(entry: tuple[Subscription, Any]) -> int:
+    return entry[0].id
 
 
 class _Direct:
@@ -139,12 +148,10 @@ class NotifierActor(pykka.ThreadingActor):
             group = self._direct.get(key)
             if group is None:
                 group = self._direct[key] = _Direct(sub.filter, sub.max_batch)
-            group.members.append((sub.id, sub.target))
-            group.members.sort(key=lambda member: member[0])
+            bisect.insort(group.members, (sub.id, sub.target), key=_member_id)
             self._count_immediate()
         else:
-            self._queued.append((sub, self.pending[sub.id]))
-            self._queued.sort(key=lambda entry: entry[0].id)
+            bisect.insort(self._queued, (sub, self.pending[sub.id]), key=_entry_id)
 
     def _count_immediate(self) -> None:
         if self.board is not None:

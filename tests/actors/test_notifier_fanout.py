@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import threading
-import time
 import types
 
 import pykka
@@ -11,6 +10,7 @@ import pytest
 from actors.notifier import NotifierActor
 from discovery.messages import ChangeBatch, EventFilter
 from discovery.store import StoredEvent
+from tests.conftest import wait_for
 
 
 @pytest.fixture
@@ -104,10 +104,7 @@ def test_delayed_and_actor_subscribers_are_batched_beside_the_direct_ones(notifi
         publish(notifier, event(1))
         publish(notifier, event(2))
         assert log == [("direct", (1,)), ("direct", (2,))]  # the delayed one is still waiting
-        deadline = time.monotonic() + 5
-        while ("delayed", (1, 2)) not in log and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert ("delayed", (1, 2)) in log
+        wait_for(lambda: ("delayed", (1, 2)) in log, what="the delayed subscriber's batch")
         assert arrived.wait(5) and sum(received, ()) == (1, 2)
     finally:
         sink.stop()
