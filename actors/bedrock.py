@@ -128,6 +128,8 @@ class BedrockRegionActor(pykka.ThreadingActor):
         for worker in (self._io, self._calls):
             if worker is not None:
                 worker.shutdown()  # a call in flight ends on its own timeout
+        if self.in_flight is not None:
+            self.in_flight.underway.set()
         if self.in_flight is not None and not self.in_flight.future.done():
             self.in_flight.future.set_result(RefreshOutcome(self.in_flight.run_id, self.source, "failed",
                                                             error="abandoned: the region actor stopped"))
@@ -207,6 +209,7 @@ class BedrockRegionActor(pykka.ThreadingActor):
         failure: RefreshFailure | None = None
         unavailable = False
         count: int | None = None
+        ticket.underway.set()
         try:
             try:
                 models = self.breaker.call(self._fetch)
@@ -235,6 +238,7 @@ class BedrockRegionActor(pykka.ThreadingActor):
         finally:
             if outcome is None:
                 outcome = RefreshOutcome(ticket.run_id, self.source, "failed", error="abandoned")
+            ticket.underway.set()
             self.view.telemetry.refresh_finished(self.source, outcome.outcome, time.monotonic() - started)
             try:
                 # The ticket resolves there, after the status is published: a waiter reads it fresh.

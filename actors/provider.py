@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,12 +27,17 @@ from discovery.settings import ProviderConfig, Settings
 
 @dataclass
 class RefreshTicket:
-    """A refresh in flight: its run id and a future that resolves to its RefreshOutcome."""
+    """A refresh in flight: its run id and a future that resolves to its RefreshOutcome.
+
+    ``underway`` is set once the refresh's I/O thread has begun its fetch (or the refresh ended
+    without one): a caller starting many refreshes waits on it to start them in the order it chose.
+    """
 
     run_id: int
     provider: str
     trigger: str
     future: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)
+    underway: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
 
 
 class RefreshRateLimited(Exception):
@@ -229,6 +235,8 @@ class ProviderActor(pykka.ThreadingActor):
             # Do not wait for an in-flight HTTP call; it is bounded by its timeout.
             self._io.shutdown()
         for ticket in (self.in_flight, self.follow_up):
+            if ticket is not None:
+                ticket.underway.set()
             if ticket is not None and not ticket.future.done():
                 ticket.future.set_result(RefreshOutcome(ticket.run_id, self.config.name, "failed",
                                                         error="abandoned: the provider actor stopped"))
@@ -309,6 +317,7 @@ class ProviderActor(pykka.ThreadingActor):
         started = time.monotonic()
         outcome: Optional[RefreshOutcome] = None
         failure: Optional[RefreshFailure] = None
+        ticket.underway.set()
         try:
             try:
                 fetched = self.breaker.call(self.client.fetch, memo)
@@ -339,6 +348,7 @@ class ProviderActor(pykka.ThreadingActor):
         finally:
             if outcome is None:
                 outcome = RefreshOutcome(ticket.run_id, self.config.name, "failed", error="abandoned")
+            ticket.underway.set()
             if not ticket.future.done():
                 ticket.future.set_result(outcome)
             latency = (time.monotonic() - started) * 1000

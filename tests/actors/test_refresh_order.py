@@ -1,6 +1,8 @@
 """A refresh of everything starts the slowest sources first, and answers in the sources' own order."""
 from __future__ import annotations
 
+import time
+
 from tests.conftest import provider_config, wait_for
 
 
@@ -24,3 +26,54 @@ def test_the_slowest_sources_are_asked_first_and_tickets_come_back_in_source_ord
     tickets, skipped = service.refresh_many()
     assert [t.provider for t in tickets] == names and skipped == []
     assert all(o.outcome == "succeeded" for o in service.wait(tickets, timeout=10))
+
+
+def test_a_refresh_of_many_starts_in_waves_and_a_source_not_underway_holds_its_wave_back_only_briefly(
+        start_service, simulator, monkeypatch):
+    import actors.service as service_module
+
+    service = start_service([provider_config(simulator, "slow", "openai_compatible", route="openai_compatible",
+                                             manual_refresh_per_minute=100),
+                             provider_config(simulator, "quick", "openai_compatible", route="openai",
+                                             manual_refresh_per_minute=100)])
+    wait_for(lambda: all(p.get("last_success_at") for p in service.providers()), what="the first refreshes")
+    simulator.state.set_latency("openai_compatible", 1.5)
+    in_flight = service.refresh("slow")
+    assert in_flight.underway.wait(5), "a refresh that began its fetch is underway"
+    service.view.fetch_seconds.update({"slow": 0.9, "quick": 0.1})
+    monkeypatch.setattr(service_module, "REFRESH_WAVE", 1)
+
+    began = time.monotonic()
+    tickets, skipped = service.refresh_many()
+    took = time.monotonic() - began
+    by_name = {t.provider: t for t in tickets}
+    assert skipped == [] and set(by_name) == {"slow", "quick"}
+    # "slow" is asked first and answers with the follow-up of its refresh in flight, which begins
+    # only when that one ends (1.5 s): its wave waits WAVE_WAIT for it, not 1.5 s.
+    assert by_name["slow"].run_id != in_flight.run_id and not by_name["slow"].underway.is_set()
+    assert took < 0.75, f"the second wave waited {took:.2f} s for a source that was not underway"
+    quick = service.wait([by_name["quick"]], timeout=5)[0]
+    assert quick.outcome == "succeeded" and not by_name["slow"].future.done()
+    outcomes = service.wait([in_flight, by_name["slow"]], timeout=10)
+    assert [o.outcome for o in outcomes] == ["succeeded", "succeeded"]
+    assert by_name["slow"].underway.is_set()
+
+
+def test_a_source_refused_in_an_early_wave_is_reported_and_the_later_waves_still_start(
+        start_service, simulator, monkeypatch):
+    import actors.service as service_module
+
+    service = start_service([provider_config(simulator, "limited", "openai_compatible", route="openai_compatible",
+                                             manual_refresh_per_minute=1),
+                             provider_config(simulator, "free", "openai_compatible", route="openai",
+                                             manual_refresh_per_minute=100)])
+    wait_for(lambda: all(p.get("last_success_at") for p in service.providers()), what="the first refreshes")
+    service.wait([service.refresh("limited")], timeout=10)  # the one manual refresh a minute allows
+    service.view.fetch_seconds.update({"limited": 0.9, "free": 0.1})
+    monkeypatch.setattr(service_module, "REFRESH_WAVE", 1)
+
+    tickets, skipped = service.refresh_many()
+    # The refusal, met first by the wave's wait, reaches the caller all the same.
+    assert [s["provider"] for s in skipped] == ["limited"] and skipped[0]["reason"] == "rate_limited"
+    assert [t.provider for t in tickets] == ["free"]
+    assert [o.outcome for o in service.wait(tickets, timeout=10)] == ["succeeded"]
