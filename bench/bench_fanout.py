@@ -10,6 +10,13 @@ Prints the ratio to the slowest latency of: cold (empty database, ``start_servic
 committed), one fresh service per round; and warm (refresh every provider and region of the
 running service → every run committed).
 
+Each round also prints the CPU the process used until its last commit. The work of a round
+(starting the actors, parsing and normalizing every answer, botocore's clients and calls, the
+writer's merge and commit) runs under one interpreter lock, so a round cannot take less wall time
+than that CPU: when the CPU is close to the wall time, the round is bound by the machine's speed,
+not by waiting. The first line gives that speed (a fixed pure-Python loop), to compare runs on
+machines, or hours, that differ.
+
     python bench/bench_fanout.py [--providers 50] [--regions 30] [--rounds 5] [--models 60]
 """
 from __future__ import annotations
@@ -21,7 +28,9 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
+import timeit
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -47,6 +56,38 @@ def settings_for(sources: list[CatalogSource], regions: list[str], simulator_url
     bedrock = BedrockSettings(enabled=True, regions=tuple(regions), endpoint_url=simulator_url + "/bedrock/{region}",
                               timeout=10.0, refresh_interval=86400.0)
     return Settings(database_url=database, batch_max_delay=0.01, providers=providers, bedrock=bedrock)
+
+
+class CpuClock:
+    """The process's CPU time sampled every 10 ms, to read the CPU used up to a past moment."""
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bench-cpu-clock", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.time(), time.process_time()))
+            self._stop.wait(0.01)
+
+    def at(self, wall: float) -> float:
+        """Process CPU seconds at the last sample taken at or before ``wall`` (time.time())."""
+        found = [cpu for when, cpu in self.samples if when <= wall]
+        return found[-1] if found else self.samples[0][1]
+
+    def between(self, start: float, end: float) -> float:
+        return self.at(end) - self.at(start)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def machine_speed() -> float:
+    """Milliseconds for ``sum(range(10**6))``, best of 5: the machine's pure-Python speed."""
+    return min(timeit.repeat("sum(range(10**6))", number=20, repeat=5)) / 20 * 1000
 
 
 def wait_committed(service: Service, providers: list[str], regions: list[str], since: float) -> tuple[float, float]:
@@ -82,6 +123,8 @@ def main() -> int:
     parser.add_argument("--models", type=int, default=60, help="models per provider")
     args = parser.parse_args()
     compile_bytecode()
+    print(f"machine speed: sum(range(10**6)) takes {machine_speed():.1f} ms (best of 5); the CPU a round "
+          f"needs scales with it", flush=True)
     # Dummy credentials for this process only: they go nowhere but the simulator.
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "AKIDBENCHMARK")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "bench-secret")
@@ -101,6 +144,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-fanout-"))
     simulator = SimulatorProcess(tmp / "simulator.log")
     service = None
+    clock = CpuClock()
     cold: list[float] = []
     warm: list[float] = []
     try:
@@ -117,8 +161,10 @@ def main() -> int:
             returned = time.time() - started
             seconds, last_start = wait_committed(service, provider_names, regions, started)
             cold.append(seconds)
-            print(f"cold round {i + 1}: {seconds:.3f} s, ratio {seconds / slowest:.2f} (start_service returned "
-                  f"after {returned:.3f} s; the last provider refresh began at {last_start:.3f} s)", flush=True)
+            cpu = clock.between(started, started + seconds)
+            print(f"cold round {i + 1}: {seconds:.3f} s, ratio {seconds / slowest:.2f}, process CPU {cpu:.2f} s "
+                  f"(start_service returned after {returned:.3f} s; the last provider refresh began at "
+                  f"{last_start:.3f} s)", flush=True)
         assert service is not None
         for i in range(args.rounds):
             since = time.time()
@@ -128,13 +174,15 @@ def main() -> int:
             if bad:
                 raise PhaseFailed(f"refresh failed: {bad[0].provider}: {bad[0].error}")
             warm.append(time.time() - since)
-            print(f"warm round {i + 1}: {warm[-1]:.3f} s, ratio {warm[-1] / slowest:.2f} "
+            cpu = clock.between(since, since + warm[-1])
+            print(f"warm round {i + 1}: {warm[-1]:.3f} s, ratio {warm[-1] / slowest:.2f}, process CPU {cpu:.2f} s "
                   f"({len(tickets)} refreshes)", flush=True)
         models = len(service.index)
     finally:
         if service is not None:
             service.stop()
         simulator.stop()
+        clock.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
     print(f"{len(sources)} providers ({len({s.format for s in sources})} formats) + {len(regions)} Bedrock regions, "
