@@ -31,6 +31,7 @@ class RefreshTicket:
 
     ``underway`` is set once the refresh's I/O thread has begun its fetch (or the refresh ended
     without one): a caller starting many refreshes waits on it to start them in the order it chose.
+    ``queued`` marks a follow-up, which begins when the refresh in flight ends: nobody waits for it.
     """
 
     run_id: int
@@ -38,6 +39,7 @@ class RefreshTicket:
     trigger: str
     future: concurrent.futures.Future = field(default_factory=concurrent.futures.Future)
     underway: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
+    queued: bool = field(default=False, compare=False)
 
 
 class RefreshRateLimited(Exception):
@@ -288,6 +290,7 @@ class ProviderActor(pykka.ThreadingActor):
             self.manual_refreshes.append(now)
         ticket = self._new_ticket(trigger)
         if self.in_flight is not None:
+            ticket.queued = True
             self.follow_up = ticket
             return ticket
         self._start(ticket)

@@ -60,8 +60,8 @@ RELAYED_WEBHOOK_CALLS = frozenset({"create", "list_all", "get", "delete", "pause
 
 def wait_underway(asks: Iterable[pykka.Future], bound: float) -> None:
     """Wait until every refresh asked for is underway (its fetch begun or the refresh over), at
-    most ``bound`` seconds in all. An ask that failed is left to its caller, who gets the same
-    error from it again."""
+    most ``bound`` seconds in all. A follow-up queued behind a refresh in flight is not waited for;
+    an ask that failed is left to its caller, who gets the same error from it again."""
     deadline = time.monotonic() + bound
     for ask in asks:
         left = deadline - time.monotonic()
@@ -72,7 +72,7 @@ def wait_underway(asks: Iterable[pykka.Future], bound: float) -> None:
         except Exception:  # rate-limited, the actor gone, not answered in time: the caller's to handle
             continue
         underway = getattr(ticket, "underway", None)
-        if underway is not None:
+        if underway is not None and not getattr(ticket, "queued", False):
             underway.wait(max(0.0, deadline - time.monotonic()))
 
 

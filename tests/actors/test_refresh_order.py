@@ -28,7 +28,7 @@ def test_the_slowest_sources_are_asked_first_and_tickets_come_back_in_source_ord
     assert all(o.outcome == "succeeded" for o in service.wait(tickets, timeout=10))
 
 
-def test_a_refresh_of_many_starts_in_waves_and_a_source_not_underway_holds_its_wave_back_only_briefly(
+def test_a_refresh_of_many_starts_in_waves_and_a_follow_up_not_underway_does_not_hold_its_wave_back(
         start_service, simulator, monkeypatch):
     import actors.service as service_module
 
@@ -42,6 +42,7 @@ def test_a_refresh_of_many_starts_in_waves_and_a_source_not_underway_holds_its_w
     assert in_flight.underway.wait(5), "a refresh that began its fetch is underway"
     service.view.fetch_seconds.update({"slow": 0.9, "quick": 0.1})
     monkeypatch.setattr(service_module, "REFRESH_WAVE", 1)
+    monkeypatch.setattr(service_module, "WAVE_WAIT", 1.0)  # a wave that waited would show
 
     began = time.monotonic()
     tickets, skipped = service.refresh_many()
@@ -49,8 +50,9 @@ def test_a_refresh_of_many_starts_in_waves_and_a_source_not_underway_holds_its_w
     by_name = {t.provider: t for t in tickets}
     assert skipped == [] and set(by_name) == {"slow", "quick"}
     # "slow" is asked first and answers with the follow-up of its refresh in flight, which begins
-    # only when that one ends (1.5 s): its wave waits WAVE_WAIT for it, not 1.5 s.
+    # only when that one ends (1.5 s): queued, so its wave does not wait for it.
     assert by_name["slow"].run_id != in_flight.run_id and not by_name["slow"].underway.is_set()
+    assert by_name["slow"].queued and not by_name["quick"].queued
     assert took < 0.75, f"the second wave waited {took:.2f} s for a source that was not underway"
     quick = service.wait([by_name["quick"]], timeout=5)[0]
     assert quick.outcome == "succeeded" and not by_name["slow"].future.done()
@@ -77,3 +79,24 @@ def test_a_source_refused_in_an_early_wave_is_reported_and_the_later_waves_still
     assert [s["provider"] for s in skipped] == ["limited"] and skipped[0]["reason"] == "rate_limited"
     assert [t.provider for t in tickets] == ["free"]
     assert [o.outcome for o in service.wait(tickets, timeout=10)] == ["succeeded"]
+
+
+def test_the_wait_for_a_wave_is_bounded_and_ends_early_once_every_ticket_is_underway():
+    import pykka
+
+    from actors.provider import RefreshTicket
+    from actors.service import wait_underway
+
+    stuck, ready = RefreshTicket(1, "stuck", "manual"), RefreshTicket(2, "ready", "manual")
+    ready.underway.set()
+    asks = []
+    for ticket in (ready, stuck):
+        future = pykka.ThreadingFuture()
+        future.set(ticket)
+        asks.append(future)
+    began = time.monotonic()
+    wait_underway(asks, 0.2)
+    assert 0.15 <= time.monotonic() - began < 1.0, "a ticket never underway holds the wave for the bound, no longer"
+    began = time.monotonic()
+    wait_underway(asks[:1], 5.0)
+    assert time.monotonic() - began < 1.0, "a wave already underway is not waited for"
