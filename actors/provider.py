@@ -237,9 +237,10 @@ class ProviderActor(pykka.ThreadingActor):
             # Do not wait for an in-flight HTTP call; it is bounded by its timeout.
             self._io.shutdown()
         for ticket in (self.in_flight, self.follow_up):
-            if ticket is not None:
-                ticket.underway.set()
-            if ticket is not None and not ticket.future.done():
+            if ticket is None:
+                continue
+            ticket.underway.set()
+            if not ticket.future.done():
                 ticket.future.set_result(RefreshOutcome(ticket.run_id, self.config.name, "failed",
                                                         error="abandoned: the provider actor stopped"))
         if self.session is not None:

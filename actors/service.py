@@ -71,9 +71,8 @@ def wait_underway(asks: Iterable[pykka.Future], bound: float) -> None:
             ticket = ask.get(timeout=left)
         except Exception:  # rate-limited, the actor gone, not answered in time: the caller's to handle
             continue
-        underway = getattr(ticket, "underway", None)
-        if underway is not None and not getattr(ticket, "queued", False):
-            underway.wait(max(0.0, deadline - time.monotonic()))
+        if not ticket.queued:
+            ticket.underway.wait(max(0.0, deadline - time.monotonic()))
 
 
 class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):

@@ -28,15 +28,22 @@ def test_the_slowest_sources_are_asked_first_and_tickets_come_back_in_source_ord
     assert all(o.outcome == "succeeded" for o in service.wait(tickets, timeout=10))
 
 
+def two_sources(start_service, simulator, first: str, second: str, first_per_minute: int = 100):
+    """A service of two simulated sources (``first`` on a route of its own, whose latency a test
+    sets), once both have answered their start-up refresh."""
+    service = start_service([provider_config(simulator, first, "openai_compatible", route="openai_compatible",
+                                             manual_refresh_per_minute=first_per_minute),
+                             provider_config(simulator, second, "openai_compatible", route="openai",
+                                             manual_refresh_per_minute=100)])
+    wait_for(lambda: all(p.get("last_success_at") for p in service.providers()), what="the first refreshes")
+    return service
+
+
 def test_a_refresh_of_many_starts_in_waves_and_a_follow_up_not_underway_does_not_hold_its_wave_back(
         start_service, simulator, monkeypatch):
     import actors.service as service_module
 
-    service = start_service([provider_config(simulator, "slow", "openai_compatible", route="openai_compatible",
-                                             manual_refresh_per_minute=100),
-                             provider_config(simulator, "quick", "openai_compatible", route="openai",
-                                             manual_refresh_per_minute=100)])
-    wait_for(lambda: all(p.get("last_success_at") for p in service.providers()), what="the first refreshes")
+    service = two_sources(start_service, simulator, "slow", "quick")
     simulator.state.set_latency("openai_compatible", 1.5)
     in_flight = service.refresh("slow")
     assert in_flight.underway.wait(5), "a refresh that began its fetch is underway"
@@ -65,11 +72,7 @@ def test_a_source_refused_in_an_early_wave_is_reported_and_the_later_waves_still
         start_service, simulator, monkeypatch):
     import actors.service as service_module
 
-    service = start_service([provider_config(simulator, "limited", "openai_compatible", route="openai_compatible",
-                                             manual_refresh_per_minute=1),
-                             provider_config(simulator, "free", "openai_compatible", route="openai",
-                                             manual_refresh_per_minute=100)])
-    wait_for(lambda: all(p.get("last_success_at") for p in service.providers()), what="the first refreshes")
+    service = two_sources(start_service, simulator, "limited", "free", first_per_minute=1)
     service.wait([service.refresh("limited")], timeout=10)  # the one manual refresh a minute allows
     service.view.fetch_seconds.update({"limited": 0.9, "free": 0.1})
     monkeypatch.setattr(service_module, "REFRESH_WAVE", 1)
