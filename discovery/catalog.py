@@ -619,7 +619,8 @@ class CatalogState:
                 body = bodies.get(model_id) or merged.encode_body()
                 bodies[model_id] = body
                 traced[model_id] = trace_bytes
-                index_changes[model_id] = new_entry = CatalogEntry.of(merged, body, packed_of.get(id(merged)))
+                index_changes[model_id] = new_entry = CatalogEntry.of(merged, body, packed_of.get(id(merged)),
+                                                                      keep_plain=True)
                 new_entry.trace_hash = trace_hash(trace_bytes)
             else:
                 index_changes[model_id] = None
@@ -678,9 +679,15 @@ class CatalogState:
                 meta[_missing_key(snap.source)] = dumps({
                     "source": snap.source,
                     "models": {k: [since, count] for k, (since, count) in new.missing.items()}}).decode()
-        result = store.commit_refresh(store.RefreshWrite(
-            sources=source_writes, model_upserts=tuple(upserts), model_deletes=tuple(deletes),
-            model_touches=tuple(touches), events=tuple(specs), meta=meta), now=now)
+        try:
+            result = store.commit_refresh(store.RefreshWrite(
+                sources=source_writes, model_upserts=tuple(upserts), model_deletes=tuple(deletes),
+                model_touches=tuple(touches), events=tuple(specs), meta=meta), now=now)
+        finally:
+            # The events are stored: the new entries keep their list form packed only from here on.
+            for new_entry in index_changes.values():
+                if new_entry is not None:
+                    new_entry.release()
         # Only after the commit: the in-memory state follows what is stored.
         self.last_commit_at = result.finished_at
         self.last_details = details

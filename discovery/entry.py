@@ -154,15 +154,20 @@ class CatalogEntry:
     """One published model version, compact: query fields, provenance and the encoded list form."""
 
     __slots__ = ("id", "provider", "name", "packed", "content_hash", "provenance", "live", "facets",
-                 "sort_keys", "source", "trace_hash")
+                 "sort_keys", "source", "trace_hash", "_plain")
 
     def __init__(self, model_id: str, provider: str, provider_model_id: str, name: Optional[str], body: bytes,
                  content_hash: str, provenance: Provenance, live: bool, facets: tuple[str, ...],
-                 sort_keys: tuple[Any, ...], source: Optional[str], packed: Optional[bytes] = None):
+                 sort_keys: tuple[Any, ...], source: Optional[str], packed: Optional[bytes] = None,
+                 keep_plain: bool = False):
         self.id = model_id
         self.provider = provider
         self.name = name
         self.packed = packed if packed is not None else pack(body)
+        # With ``keep_plain``, the list form as given, until :meth:`release`: the write that makes
+        # an entry also stores the events that carry the record, and would otherwise unpack what
+        # it has just packed.
+        self._plain: Optional[bytes] = body if keep_plain else None
         # A hash of the traced provenance as stored (set by the writer; 0: unknown).
         self.trace_hash = 0
         self.content_hash = content_hash
@@ -175,20 +180,27 @@ class CatalogEntry:
     @property
     def body(self) -> bytes:
         """The model's list form as JSON bytes."""
-        return unpack(self.packed)
+        plain = self._plain
+        return plain if plain is not None else unpack(self.packed)
+
+    def release(self) -> None:
+        """Keep the list form packed only (from the end of the write that made the entry on)."""
+        self._plain = None
 
     @property
     def provider_model_id(self) -> str:
         return self.id[len(self.provider) + 1:]
 
     @classmethod
-    def of(cls, model: Model, body: Optional[bytes] = None, packed: Optional[bytes] = None) -> "CatalogEntry":
+    def of(cls, model: Model, body: Optional[bytes] = None, packed: Optional[bytes] = None,
+           keep_plain: bool = False) -> "CatalogEntry":
         """The entry of a record (``body``: its list form, if already encoded; ``packed``: that form
-        packed already, e.g. by the source record this very record is)."""
+        packed already, e.g. by the source record this very record is; ``keep_plain``: hold the
+        list form unpacked until :meth:`release`)."""
         return cls(model.id, model.provider, model.provider_model_id, model.name,
                    body if body is not None else model.encode_body(), model.content_hash(),
                    Provenance.of(model.provenance), model.live, model_facets(model), model_sort_keys(model),
-                   model.source, packed)
+                   model.source, packed, keep_plain)
 
     @classmethod
     def from_stored(cls, body: bytes, content_hash: str, provenance: Mapping[str, Any],

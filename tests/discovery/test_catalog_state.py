@@ -37,6 +37,20 @@ def test_first_snapshot_adds_every_model_in_one_run(state):
     assert set(store.load_current_models()) == {"openai/a", "openai/b"}
 
 
+def test_added_events_carry_the_record_and_entries_keep_it_packed_after_the_write(state):
+    from discovery.model import loads
+
+    outcome, events, _ = snap(state, "openai", [m("a", name="Alpha", limits=Limits(context_window=8))])
+    stored = {e.model_id: e for e in store.events_after(0, limit=100) if e.kind == "added"}
+    entry = state.index().entry("openai/a")
+    record = stored["openai/a"].data["model"]
+    assert record["name"] == "Alpha" and record["limits"]["context_window"] == 8
+    assert record == {**loads(entry.body), "provenance": dict(entry.provenance)}
+    # The entry held its list form unpacked only for the write that made it.
+    assert all(e._plain is None for e in state.index().entries())
+    assert entry.body == entry.body and loads(entry.body)["id"] == "openai/a"
+
+
 def test_update_and_removal_are_versioned_with_diffs(state):
     snap(state, "openai", [m("a", limits=Limits(context_window=1)), m("b"), m("c")])
     outcome, events, _ = snap(state, "openai", [m("a", limits=Limits(context_window=2)), m("b")])
