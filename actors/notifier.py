@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import bisect
-import gc
 import itertools
 import weakref
 from collections.abc import Callable
@@ -13,6 +12,7 @@ from loguru import logger
 
 from actors.calls import Calls
 from actors.scheduling import Timer, schedule
+from discovery.collector import collector_paused
 from discovery.messages import ChangeBatch, EventFilter, Subscription
 from discovery.store import StoredEvent
 
@@ -176,14 +176,8 @@ class NotifierActor(pykka.ThreadingActor):
         # clients) most filters are alike, and this loop is the notification latency.
         # The cyclic collector waits until every subscriber has its events: a collection that
         # fell inside this loop held back every subscriber after it (p99 2-3x the median at 1,000).
-        collecting = gc.isenabled()
-        if collecting:
-            gc.disable()
-        try:
+        with collector_paused():
             self._fan_out(batch.events)
-        finally:
-            if collecting:
-                gc.enable()
 
     def _fan_out(self, events: tuple[StoredEvent, ...]) -> None:
         matched: dict[int, tuple[StoredEvent, ...]] = {}

@@ -6,6 +6,7 @@ normalized to :class:`~discovery.model.Model`). Failures are :class:`ProviderErr
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import threading
@@ -23,6 +24,7 @@ from urllib3 import exceptions as urllib3_exceptions
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
+from discovery.collector import collector_paused
 from discovery.model import Model, dumps, loads
 from discovery.ratelimit import TokenBucket
 from discovery.redaction import scrub
@@ -57,7 +59,7 @@ class FetchResult:
 class _FetchContext:
     """The memo and running hashes of one :meth:`ProviderClient.fetch` call."""
 
-    __slots__ = ("bodies", "digest", "holds_slot", "key", "memo", "network", "prints", "single")
+    __slots__ = ("bodies", "digest", "holds_slot", "key", "memo", "network", "paused", "prints", "single")
 
     def __init__(self, key: bytes, memo: Any, single: bool):
         self.key = key
@@ -68,6 +70,30 @@ class _FetchContext:
         self.network = 0.0
         self.bodies = 0
         self.holds_slot = False
+        # The collector's pause while a large answer is parsed and normalized (see take_slot).
+        self.paused: Optional[contextlib.AbstractContextManager] = None
+
+    def take_slot(self, size: int) -> None:
+        """Take PARSE_SLOT for a body of ``size`` bytes that was just read."""
+        if self.holds_slot:
+            return
+        PARSE_SLOT.acquire()
+        self.holds_slot = True
+        if size >= LARGE_BODY:
+            # Every record parsed from it stays until the catalog has it: a collection in
+            # between would walk them all only to find them alive.
+            self.paused = collector_paused()
+            self.paused.__enter__()
+
+    def give_slot(self) -> None:
+        """Give PARSE_SLOT back (before the next request, and when the fetch ends)."""
+        if not self.holds_slot:
+            return
+        if self.paused is not None:
+            paused, self.paused = self.paused, None
+            paused.__exit__(None, None, None)
+        self.holds_slot = False
+        PARSE_SLOT.release()
 
 
 # A provider's answer, parsed, is many times its body in Python objects. Parsing and normalizing
@@ -75,6 +101,8 @@ class _FetchContext:
 # keeps the memory of a refresh of many sources to about one answer's worth. The slot is taken
 # once a body is read and given back before the next request: network waits never hold it.
 PARSE_SLOT = threading.Lock()
+# A body at least this large is parsed and normalized with the cyclic collector held off.
+LARGE_BODY = 256 * 1024
 
 
 class ProviderError(Exception):
@@ -282,10 +310,9 @@ class ProviderClient:
         statuses (with the provider's own error message) and bodies that are not JSON.
         """
         context = self._fetch
-        if context is not None and context.holds_slot:
+        if context is not None:
             # The previous page is normalized by now; no wait below holds the slot.
-            PARSE_SLOT.release()
-            context.holds_slot = False
+            context.give_slot()
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
         hdrs = dict(self.auth_headers())
         hdrs.update(headers or {})
@@ -326,10 +353,8 @@ class ProviderClient:
             context.digest.update(body)
             if context.single and context.memo is not None and context.memo.body_hash == context.digest.hexdigest():
                 raise BodyUnchanged()
-            if not context.holds_slot:
-                # One answer parsed and normalized at a time, process-wide (see PARSE_SLOT).
-                PARSE_SLOT.acquire()
-                context.holds_slot = True
+            # One answer parsed and normalized at a time, process-wide (see PARSE_SLOT).
+            context.take_slot(len(body))
         try:
             return loads(body)
         except ValueError:
@@ -417,8 +442,7 @@ class ProviderClient:
                                started_wall + context.network)
         finally:
             self._fetch = None
-            if context.holds_slot:
-                PARSE_SLOT.release()
+            context.give_slot()
         body_hash = context.digest.hexdigest()
         unchanged = memo is not None and memo.body_hash == body_hash
         return FetchResult(() if unchanged else models, unchanged, body_hash, context.prints,

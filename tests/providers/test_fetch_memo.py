@@ -44,3 +44,33 @@ def test_a_paged_answer_that_did_not_change_is_reported_unchanged(sim):
     second = client.fetch(memo_of(first))
     assert second.unchanged and second.models == ()
     assert second.body_hash == first.body_hash
+
+
+def test_a_large_answer_is_normalized_with_the_collector_held_off_and_a_small_one_is_not(stub):
+    import gc
+
+    from discovery.providers.base import LARGE_BODY
+    from discovery.providers.openai import OpenAIClient
+
+    seen: list[bool] = []
+
+    class Watched(OpenAIClient):
+        def normalize(self, item):
+            seen.append(gc.isenabled())
+            return super().normalize(item)
+
+    pad = "x" * 200
+    big = [{"id": f"model-{i}", "object": "model", "created": 1715367049, "owned_by": pad} for i in range(2000)]
+    stub.route("/v1/big/models", (200, {"object": "list", "data": big}))
+    stub.route("/v1/small/models", (200, {"object": "list", "data": ROWS}))
+    base = make_client("openai", f"{stub.url}/v1/big")
+    assert gc.isenabled()
+    result = Watched(base.config, environ={"OPENAI_API_KEY": "test-key"}).fetch(None)
+    assert len(result.models) == 2000 and sum(len(m.raw.json) for m in result.models) > LARGE_BODY
+    assert seen and not any(seen)
+    # Back on once the answer is normalized; a small answer never holds it off.
+    assert gc.isenabled()
+    seen.clear()
+    small = make_client("openai", f"{stub.url}/v1/small")
+    Watched(small.config, environ={"OPENAI_API_KEY": "test-key"}).fetch(None)
+    assert seen == [True] * len(ROWS) and gc.isenabled()
