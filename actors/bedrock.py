@@ -128,12 +128,8 @@ class BedrockRegionActor(pykka.ThreadingActor):
         for worker in (self._io, self._calls):
             if worker is not None:
                 worker.shutdown()  # a call in flight ends on its own timeout
-        ticket = self.in_flight
-        if ticket is not None:
-            ticket.underway.set()
-            if not ticket.future.done():
-                ticket.future.set_result(RefreshOutcome(ticket.run_id, self.source, "failed",
-                                                        error="abandoned: the region actor stopped"))
+        if self.in_flight is not None:
+            self.in_flight.abandon("abandoned: the region actor stopped")
 
     def on_receive(self, message: Any) -> Any:
         # Anything but a proxy call is a bug in the sender; dying lets the supervisor restart us clean.

@@ -41,6 +41,13 @@ class RefreshTicket:
     underway: threading.Event = field(default_factory=threading.Event, compare=False, repr=False)
     queued: bool = field(default=False, compare=False)
 
+    def abandon(self, error: str) -> None:
+        """End a refresh its actor will not run (the actor stopped): underway, and failed with
+        ``error`` unless it already resolved."""
+        self.underway.set()
+        if not self.future.done():
+            self.future.set_result(RefreshOutcome(self.run_id, self.provider, "failed", error=error))
+
 
 class RefreshRateLimited(Exception):
     """Too many manual refreshes of one provider within a minute."""
@@ -237,12 +244,8 @@ class ProviderActor(pykka.ThreadingActor):
             # Do not wait for an in-flight HTTP call; it is bounded by its timeout.
             self._io.shutdown()
         for ticket in (self.in_flight, self.follow_up):
-            if ticket is None:
-                continue
-            ticket.underway.set()
-            if not ticket.future.done():
-                ticket.future.set_result(RefreshOutcome(ticket.run_id, self.config.name, "failed",
-                                                        error="abandoned: the provider actor stopped"))
+            if ticket is not None:
+                ticket.abandon("abandoned: the provider actor stopped")
         if self.session is not None:
             self.session.close()
 

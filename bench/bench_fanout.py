@@ -22,6 +22,8 @@ machines, or hours, that differ.
 from __future__ import annotations
 
 import argparse
+import bisect
+import math
 import os
 import random
 import shutil
@@ -74,8 +76,8 @@ class CpuClock:
 
     def at(self, wall: float) -> float:
         """Process CPU seconds at the last sample taken at or before ``wall`` (time.time())."""
-        found = [cpu for when, cpu in self.samples if when <= wall]
-        return found[-1] if found else self.samples[0][1]
+        at = bisect.bisect_right(self.samples, (wall, math.inf))  # samples are in time order
+        return self.samples[at - 1][1] if at else self.samples[0][1]
 
     def between(self, start: float, end: float) -> float:
         return self.at(end) - self.at(start)

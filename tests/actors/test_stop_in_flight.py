@@ -24,6 +24,7 @@ def test_an_answer_arriving_after_stop_is_dropped_without_an_error(start_service
     finally:
         logger.remove(sink)
     assert outcome.outcome == "failed" and "stopped" in outcome.error
+    assert ticket.underway.is_set(), "a caller waiting for the refresh to be underway is let go"
     assert not [line for line in lines if line.startswith(("ERROR", "CRITICAL"))], lines
     store.open_database(db_url)
     try:
@@ -32,3 +33,18 @@ def test_an_answer_arriving_after_stop_is_dropped_without_an_error(start_service
         assert run.outcome == "interrupted" and "stopped" in run.error
     finally:
         store.close_database()
+
+
+def test_abandoning_a_ticket_fails_it_once_and_lets_a_waiting_caller_go():
+    from actors.provider import RefreshTicket
+    from discovery.messages import RefreshOutcome
+
+    waiting = RefreshTicket(7, "acme", "manual")
+    waiting.abandon("abandoned: the provider actor stopped")
+    outcome = waiting.future.result(timeout=1)
+    assert waiting.underway.is_set() and (outcome.run_id, outcome.provider, outcome.outcome) == (7, "acme", "failed")
+    assert outcome.error == "abandoned: the provider actor stopped"
+    done = RefreshTicket(8, "acme", "manual")
+    done.future.set_result(RefreshOutcome(8, "acme", "succeeded"))
+    done.abandon("abandoned: the provider actor stopped")
+    assert done.future.result(timeout=1).outcome == "succeeded" and done.underway.is_set()
