@@ -159,15 +159,17 @@ class CatalogEntry:
     def __init__(self, model_id: str, provider: str, provider_model_id: str, name: Optional[str], body: bytes,
                  content_hash: str, provenance: Provenance, live: bool, facets: tuple[str, ...],
                  sort_keys: tuple[Any, ...], source: Optional[str], packed: Optional[bytes] = None,
-                 keep_plain: bool = False):
+                 keep_plain: bool = False, pack_later: bool = False):
         self.id = model_id
         self.provider = provider
         self.name = name
-        self.packed = packed if packed is not None else pack(body)
-        # With ``keep_plain``, the list form as given, until :meth:`release`: the write that makes
-        # an entry also stores the events that carry the record, and would otherwise unpack what
-        # it has just packed.
-        self._plain: Optional[bytes] = body if keep_plain else None
+        # With ``pack_later``, not packed until :meth:`release` (the catalog loaded at start-up is
+        # served first and packed after: see CatalogState.load_index).
+        self.packed: Optional[bytes] = packed if packed is not None or pack_later else pack(body)
+        # With ``keep_plain`` (or ``pack_later``), the list form as given, until :meth:`release`:
+        # the write that makes an entry also stores the events that carry the record, and would
+        # otherwise unpack what it has just packed.
+        self._plain: Optional[bytes] = body if keep_plain or self.packed is None else None
         # A hash of the traced provenance as stored (set by the writer; 0: unknown).
         self.trace_hash = 0
         self.content_hash = content_hash
@@ -181,10 +183,19 @@ class CatalogEntry:
     def body(self) -> bytes:
         """The model's list form as JSON bytes."""
         plain = self._plain
-        return plain if plain is not None else unpack(self.packed)
+        return plain if plain is not None else unpack(self.packed)  # type: ignore[arg-type]
+
+    @property
+    def plain(self) -> bool:
+        """Whether the list form is still held unpacked (until :meth:`release`)."""
+        return self._plain is not None
 
     def release(self) -> None:
-        """Keep the list form packed only (from the end of the write that made the entry on)."""
+        """Keep the list form packed only (from the end of the write that made the entry on, or
+        once the catalog loaded at start-up is packed). The packed form is set before the plain
+        one goes, so a reader on another thread always finds one of them."""
+        if self.packed is None:
+            self.packed = pack(self._plain)  # type: ignore[arg-type]
         self._plain = None
 
     @property
@@ -204,8 +215,9 @@ class CatalogEntry:
 
     @classmethod
     def from_stored(cls, body: bytes, content_hash: str, provenance: Mapping[str, Any],
-                    trace_hash: int = 0) -> "CatalogEntry":
-        """Rebuild from what the store keeps (the list form and the provenance), without a Model."""
+                    trace_hash: int = 0, pack_later: bool = False) -> "CatalogEntry":
+        """Rebuild from what the store keeps (the list form and the provenance), without a Model;
+        ``pack_later``: keep the list form as read until :meth:`release` packs it."""
         # dict first: an ABC check per field is most of the cost of loading 10k entries.
         provenance = {path: (v.get("source") if isinstance(v, (dict, Mapping)) else v) for path, v in provenance.items()}
         data = loads(body)
@@ -222,7 +234,7 @@ class CatalogEntry:
         source = data.get("source")
         entry = cls(data["id"], sys.intern(data["provider"]), data["provider_model_id"], data.get("name"), body,
                     content_hash, Provenance.of(provenance), bool(data.get("live", True)), facets, keys,
-                    sys.intern(source) if source else source)
+                    sys.intern(source) if source else source, pack_later=pack_later)
         entry.trace_hash = trace_hash
         return entry
 

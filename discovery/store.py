@@ -854,9 +854,18 @@ def has_sources() -> bool:
     return SourceModelRow.select().limit(1).exists()
 
 
-def load_current_rows() -> Iterable[tuple[str, bytes, bytes]]:
-    """(content hash, list form, provenance) of every published model, as stored."""
-    return ModelRow.select(ModelRow.content_hash, ModelRow.body, ModelRow.provenance).tuples().iterator()
+def load_current_rows() -> Iterator[tuple[str, bytes, bytes]]:
+    """(content hash, list form, provenance) of every published model, as stored.
+
+    Read from the driver's cursor as it is: peewee's per-row conversion was a seventh of loading
+    10k models at start-up. The text columns are handed back as bytes, as EncodedJSONField does.
+    """
+    query = ModelRow.select(ModelRow.content_hash, ModelRow.body, ModelRow.provenance)
+    sql, params = query.sql()
+    cursor = db.execute_sql(sql, params)
+    for content_hash, body, provenance in cursor:
+        yield (content_hash, body.encode() if isinstance(body, str) else bytes(body),
+               provenance.encode() if isinstance(provenance, str) else bytes(provenance))
 
 
 def load_current_models() -> dict[str, Model]:

@@ -52,7 +52,10 @@ def test_receiver_failing_its_first_three_deliveries_then_succeeding_gets_every_
     assert all(p.header_ids == ",".join(map(str, p.event_ids)) for p in posts)
     acked = hook.acked_ids()
     assert acked == sorted(acked) and len(acked) == len(set(acked)), "in order, once each after success"
-    detail = client.get(f"/api/v1/subscriptions/{sub['id']}", headers=AUTH).get_json()
+    # The receiver has answered 200; the dispatcher stores the cursor just after that answer.
+    detail_of = lambda: client.get(f"/api/v1/subscriptions/{sub['id']}", headers=AUTH).get_json()  # noqa: E731
+    wait_for(lambda: detail_of()["cursor"] >= max(ids), what="the acknowledged cursor to be stored")
+    detail = detail_of()
     assert detail["state"] == "active" and detail["attempts"] == 0
     assert detail["cursor"] >= max(ids) and detail["pending_events"] == 0
     assert [d["outcome"] for d in reversed(detail["deliveries"])][:4] == ["failed"] * 3 + ["delivered"]

@@ -117,6 +117,9 @@ def test_a_restart_serves_the_stored_catalog_and_raw_answers(start_service, simu
     wait_for(lambda: again.view.memos_ready.is_set(), what="the sources' last answers to load")
     memo = again.view.memo("vllm")
     assert len(memo.items) == 2 and memo.body_hash == store.provider_rows()["vllm"]["body_hash"]
+    # Served as read at first; the writer packs the loaded entries once the sources have loaded.
+    wait_for(lambda: not any(e.plain for e in again.view.index.entries()), what="the loaded entries to be packed")
+    assert client.get("/api/v1/models?provider=vllm").get_json() == listed
 
 
 def test_a_repeated_list_query_is_answered_from_the_page_cache_and_a_commit_makes_it_anew(served, simulator):
