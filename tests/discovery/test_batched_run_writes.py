@@ -49,3 +49,15 @@ def test_a_commit_of_several_sources_writes_each_run_and_provider_row(db):
         assert rows[name]["model_count"] == n and rows[name]["last_success_at"] == result.finished_at
     assert run["rejections"] == ["bad 0", "bad 1"]
     assert rows["alpha"]["body_hash"] == "hash-alpha" and rows["gamma"]["body_hash"] is None
+
+
+def test_providers_are_ensured_in_one_write_keeping_the_history_of_those_that_exist(db):
+    store.set_provider_status("alpha", "failed", "timeout")
+    store.ensure_providers([("alpha", "anthropic", False), ("delta", "modelsdev", True)]
+                           + [(f"p{i}", "openai", False) for i in range(400)])  # more rows than one statement takes
+    rows = store.provider_rows()
+    assert len(rows) == 3 + 1 + 400
+    assert (rows["alpha"]["format"], rows["alpha"]["status"], rows["alpha"]["status_reason"]) == \
+        ("anthropic", "failed", "timeout")
+    assert (rows["delta"]["format"], rows["delta"]["is_catalog"]) == ("modelsdev", True)
+    assert rows["p399"]["format"] == "openai" and rows["beta"]["format"] == "openai"

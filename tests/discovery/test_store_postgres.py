@@ -49,3 +49,11 @@ __all__ = [
     "test_losing_more_than_half_is_refused_unless_allowed",
     "test_update_and_removal_are_versioned_with_diffs",
 ]
+
+
+def test_providers_are_ensured_in_one_write_on_postgresql(state):
+    store.set_provider_status("openai", "failed", "timeout")
+    store.ensure_providers([("openai", "vllm", False), ("litellm", "litellm", True)])
+    rows = store.provider_rows()
+    assert (rows["openai"]["format"], rows["openai"]["status"]) == ("vllm", "failed")
+    assert rows["litellm"]["is_catalog"] is True and set(rows) == {"openai", "modelsdev", "litellm"}
