@@ -91,14 +91,15 @@ class PackedModel:
     brought it in resolves merged models from it without unpacking it again).
     """
 
-    __slots__ = ("provider", "provider_model_id", "packed", "provenance", "source", "live", "aliases", "_hash",
-                 "_model")
+    # The id is kept and the provider's own id derived from it: an unchanged source's records are
+    # looked up by id at every step of its refresh (34k reads in a 1%-changed round at 10k).
+    __slots__ = ("provider", "id", "packed", "provenance", "source", "live", "aliases", "_hash", "_model")
 
     def __init__(self, provider: str, provider_model_id: str, packed: bytes, provenance: Provenance,
                  source: Optional[str], live: bool, aliases: tuple[str, ...], content_hash: str,
                  model: Optional[Model] = None):
         self.provider = provider
-        self.provider_model_id = provider_model_id
+        self.id = f"{provider}/{provider_model_id}"
         self.packed = packed
         self.provenance = provenance
         self.source = source
@@ -127,8 +128,8 @@ class PackedModel:
                    bool(data.get("live", True)), aliases, content_hash)
 
     @property
-    def id(self) -> str:
-        return f"{self.provider}/{self.provider_model_id}"
+    def provider_model_id(self) -> str:
+        return self.id[len(self.provider) + 1:]
 
     def model(self) -> Model:
         """The full record (without its raw answer)."""

@@ -499,7 +499,8 @@ class ProviderClient:
         self.expect(isinstance(body, Mapping), f"expected a JSON object with '{key}'")
         items = body.get(key)
         self.expect(isinstance(items, list), f"'{key}' is not a list")
-        self.expect(all(isinstance(i, Mapping) for i in items), f"'{key}' holds non-objects")
+        # dict first: Mapping alone is an ABC check per item (a fifth of an unchanged item's cost).
+        self.expect(all(isinstance(i, dict) or isinstance(i, Mapping) for i in items), f"'{key}' holds non-objects")
         return items
 
 
