@@ -220,13 +220,14 @@ class CatalogState:
         """How many entries :meth:`load_index` left for :meth:`pack_loaded`."""
         return len(self._unpacked)
 
-    def pack_loaded(self, limit: int) -> int:
-        """Pack up to ``limit`` of the entries :meth:`load_index` left unpacked; how many are left."""
+    def pack_loaded(self, limit: Optional[int] = None) -> int:
+        """Pack ``limit`` (None: all) of the entries :meth:`load_index` left unpacked; how many are left."""
         unpacked = self._unpacked
-        chunk, self._unpacked = unpacked[-limit:], unpacked[:-limit] if limit < len(unpacked) else []
-        for entry in chunk:
+        cut = 0 if limit is None else max(0, len(unpacked) - limit)
+        for entry in unpacked[cut:]:
             entry.release()
-        return len(self._unpacked)
+        del unpacked[cut:]
+        return len(unpacked)
 
     def load_sources(self) -> None:
         """Every source's last answer from the store, and the merge state built from them.

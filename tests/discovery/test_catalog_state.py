@@ -98,7 +98,7 @@ def test_state_reloads_from_the_store_after_a_restart(state, db_url):
     assert changed == set() and [e.kind for e in events] == ["models_refreshed"]
 
 
-def test_a_loaded_catalog_is_served_unpacked_within_its_budget_then_packed_chunk_by_chunk(state):
+def test_a_loaded_catalog_is_served_unpacked_within_its_budget_then_packed(state):
     from discovery.entry import pack
 
     snap(state, "openai", [m(name) for name in "abcde"])
@@ -110,7 +110,7 @@ def test_a_loaded_catalog_is_served_unpacked_within_its_budget_then_packed_chunk
     assert {e.id: e.body for e in entries} == bodies
     assert sorted(e.plain for e in entries) == [False, True, True, True, True] and fresh.unpacked == 4
     assert [e.packed is None for e in entries] == [e.plain for e in entries]
-    assert fresh.pack_loaded(3) == 1 and fresh.pack_loaded(3) == 0 and fresh.unpacked == 0
+    assert fresh.pack_loaded(0) == 4 and fresh.pack_loaded(3) == 1 and fresh.pack_loaded() == 0 and fresh.unpacked == 0
     assert not any(e.plain for e in entries) and all(e.packed == pack(bodies[e.id]) for e in entries)
     assert {e.id: e.body for e in fresh.index().entries()} == bodies
     # Loaded without a budget, every entry is packed as it loads.

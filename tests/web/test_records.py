@@ -117,8 +117,8 @@ def test_a_restart_serves_the_stored_catalog_and_raw_answers(start_service, simu
     wait_for(lambda: again.view.memos_ready.is_set(), what="the sources' last answers to load")
     memo = again.view.memo("vllm")
     assert len(memo.items) == 2 and memo.body_hash == store.provider_rows()["vllm"]["body_hash"]
-    # Served as read at first; the writer packs the loaded entries once the sources have loaded.
-    wait_for(lambda: not any(e.plain for e in again.view.index.entries()), what="the loaded entries to be packed")
+    # Served as read at first; packed with the sources' load, before their memos are handed out.
+    assert not any(e.plain for e in again.view.index.entries())
     assert client.get("/api/v1/models?provider=vllm").get_json() == listed
 
 
