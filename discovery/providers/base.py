@@ -499,7 +499,7 @@ class ProviderClient:
         self.expect(isinstance(body, Mapping), f"expected a JSON object with '{key}'")
         items = body.get(key)
         self.expect(isinstance(items, list), f"'{key}' is not a list")
-        # dict first: Mapping alone is an ABC check per item (a fifth of an unchanged item's cost).
+        # dict first: Mapping alone is an ABC check per item (5.5k of them in a 1%-changed round at 10k).
         self.expect(all(isinstance(i, dict) or isinstance(i, Mapping) for i in items), f"'{key}' holds non-objects")
         return items
 
