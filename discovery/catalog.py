@@ -215,18 +215,11 @@ class CatalogState:
         self._sources_loaded = False
         self._engine = None
 
-    @property
-    def unpacked(self) -> int:
-        """How many entries :meth:`load_index` left for :meth:`pack_loaded`."""
-        return len(self._unpacked)
-
-    def pack_loaded(self, limit: Optional[int] = None) -> int:
-        """Pack ``limit`` (None: all) of the entries :meth:`load_index` left unpacked; how many are left."""
-        unpacked = self._unpacked
-        cut = 0 if limit is None else max(0, len(unpacked) - limit)
-        for entry in unpacked[cut:]:
+    def pack_loaded(self) -> int:
+        """Pack the entries :meth:`load_index` left unpacked; how many they were."""
+        unpacked, self._unpacked = self._unpacked, []
+        for entry in unpacked:
             entry.release()
-        del unpacked[cut:]
         return len(unpacked)
 
     def load_sources(self) -> None:

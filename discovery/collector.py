@@ -13,6 +13,25 @@ _pausers = 0
 _resume = False
 
 
+def hold_collector() -> None:
+    """Hold the cyclic collector off until the matching :func:`let_collector_go` (any thread; nests)."""
+    global _pausers, _resume
+    with _pause_lock:
+        if _pausers == 0:
+            _resume = gc.isenabled()
+            gc.disable()
+        _pausers += 1
+
+
+def let_collector_go() -> None:
+    """End one :func:`hold_collector`: the collector is back on after the last, if it was on before."""
+    global _pausers
+    with _pause_lock:
+        _pausers -= 1
+        if _pausers == 0 and _resume:
+            gc.enable()
+
+
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
     """Hold the cyclic garbage collector off while the block runs.
@@ -23,16 +42,8 @@ def collector_paused() -> Iterator[None]:
     Process-wide and nesting across threads: the collector is back on when the last paused
     block ends, if it was on when the first began.
     """
-    global _pausers, _resume
-    with _pause_lock:
-        if _pausers == 0:
-            _resume = gc.isenabled()
-            gc.disable()
-        _pausers += 1
+    hold_collector()
     try:
         yield
     finally:
-        with _pause_lock:
-            _pausers -= 1
-            if _pausers == 0 and _resume:
-                gc.enable()
+        let_collector_go()

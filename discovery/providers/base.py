@@ -6,7 +6,6 @@ normalized to :class:`~discovery.model.Model`). Failures are :class:`ProviderErr
 """
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import threading
@@ -24,7 +23,7 @@ from urllib3 import exceptions as urllib3_exceptions
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 from urllib3.util.retry import Retry
 
-from discovery.collector import collector_paused
+from discovery.collector import hold_collector, let_collector_go
 from discovery.model import Model, dumps, loads
 from discovery.ratelimit import TokenBucket
 from discovery.redaction import scrub
@@ -70,8 +69,8 @@ class _FetchContext:
         self.network = 0.0
         self.bodies = 0
         self.holds_slot = False
-        # The collector's pause while a large answer is parsed and normalized (see take_slot).
-        self.paused: Optional[contextlib.AbstractContextManager] = None
+        # Whether the collector is held off while a large answer is parsed and normalized (take_slot).
+        self.paused = False
 
     def take_slot(self, size: int) -> None:
         """Take PARSE_SLOT for a body of ``size`` bytes that was just read."""
@@ -82,16 +81,16 @@ class _FetchContext:
         if size >= LARGE_BODY:
             # Every record parsed from it stays until the catalog has it: a collection in
             # between would walk them all only to find them alive.
-            self.paused = collector_paused()
-            self.paused.__enter__()
+            hold_collector()
+            self.paused = True
 
     def give_slot(self) -> None:
         """Give PARSE_SLOT back (before the next request, and when the fetch ends)."""
         if not self.holds_slot:
             return
-        if self.paused is not None:
-            paused, self.paused = self.paused, None
-            paused.__exit__(None, None, None)
+        if self.paused:
+            self.paused = False
+            let_collector_go()
         self.holds_slot = False
         PARSE_SLOT.release()
 
