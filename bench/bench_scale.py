@@ -390,9 +390,14 @@ def print_summary(results: list[SizeResult], runs: int) -> None:
     print(line("Zipf detail c4 p50/p99 ms", [r.zipf.cell() if r.zipf else "n/a" for r in results]))
     print(line("model cache hit rate (Zipf)", [r.cache.split(" ")[0] for r in results]))
     if any(r.unchanged and r.unchanged[0].field() == "work_ms" for r in results):
-        worst = max(x.worst()[0] for r in results for x in r.unchanged)
-        print(f"unchanged refresh work after the body is read: worst {worst:.0f} ms; target ≤ "
-              f"{UNCHANGED_WORK_TARGET_MS:.0f} ms: {'ok' if worst <= UNCHANGED_WORK_TARGET_MS else 'OVER'}")
+        # The target is the 10k row's (the table); other sizes are printed for comparison.
+        for r in results:
+            if not r.unchanged or r.unchanged[0].field() != "work_ms":
+                continue
+            worst = max(x.worst()[0] for x in r.unchanged)
+            verdict = (f"target ≤ {UNCHANGED_WORK_TARGET_MS:.0f} ms: "
+                       f"{'ok' if worst <= UNCHANGED_WORK_TARGET_MS else 'OVER'}" if r.size == 10_000 else "no target")
+            print(f"unchanged refresh work after the body is read at {r.size:,}: worst {worst:.0f} ms; {verdict}")
     else:
         print("unchanged refresh target (≤ 50 ms of work after the body is read): n/a, the run rows have no work_ms")
     measured = {r.models: r.steady_rss for r in results if r.models and r.steady_rss}
