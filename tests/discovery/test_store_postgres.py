@@ -35,18 +35,22 @@ def state():
 
 # The same behaviour as on SQLite, run on PostgreSQL.
 from tests.discovery.test_catalog_state import (  # noqa: E402
+    test_a_loaded_catalog_is_served_unpacked_within_its_budget_then_packed,
     test_empty_answer_is_refused_and_nothing_is_written,
     test_first_snapshot_adds_every_model_in_one_run,
     test_live_model_wins_over_catalog_entry_and_catalog_only_is_not_live,
     test_losing_more_than_half_is_refused_unless_allowed,
+    test_state_reloads_from_the_store_after_a_restart,
     test_update_and_removal_are_versioned_with_diffs,
 )
 
 __all__ = [
+    "test_a_loaded_catalog_is_served_unpacked_within_its_budget_then_packed",
     "test_empty_answer_is_refused_and_nothing_is_written",
     "test_first_snapshot_adds_every_model_in_one_run",
     "test_live_model_wins_over_catalog_entry_and_catalog_only_is_not_live",
     "test_losing_more_than_half_is_refused_unless_allowed",
+    "test_state_reloads_from_the_store_after_a_restart",
     "test_update_and_removal_are_versioned_with_diffs",
 ]
 
