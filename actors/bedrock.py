@@ -156,7 +156,7 @@ class BedrockRegionActor(pykka.ThreadingActor):
         if self.in_flight is not None:
             return self.in_flight
         run_id = self.view.next_run_id()
-        self.catalog.begin_run(run_id, self.source, trigger)
+        self.catalog.begin_run(run_id, self.source, trigger, time.time())
         ticket = RefreshTicket(run_id, self.source, trigger)
         self.in_flight = ticket
         self._publish(refreshing=True)

@@ -422,14 +422,19 @@ class CatalogActor(pykka.ThreadingActor):
         store.close_database()
 
     # -- writes ----------------------------------------------------------------------------------
-    def begin_run(self, run_id: int, provider: str, trigger: str) -> None:
+    def begin_run(self, run_id: int, provider: str, trigger: str, started_at: Optional[float] = None) -> None:
         """Record a refresh run (id allocated by the view) as started. Reached by tell.
+
+        ``started_at`` is when the source's actor started the run: a writer busy with a large
+        commit may read this message much later, and stamping it here would shorten the run's
+        ``duration_ms`` by that wait.
 
         Runs that start together (a refresh of every source) are written in one transaction, by
         the ``write_begun`` this queues behind them: one transaction each was a tenth of the
         writer's time in a round of 80 sources. Every write that touches a run writes them first.
         """
-        self._begun.append({"id": run_id, "provider": provider, "trigger": trigger, "started_at": time.time(),
+        self._begun.append({"id": run_id, "provider": provider, "trigger": trigger,
+                            "started_at": time.time() if started_at is None else started_at,
                             "epoch": store.FENCE.epoch})
         if len(self._begun) == 1:
             self._proxy.write_begun.defer()

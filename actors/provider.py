@@ -303,7 +303,7 @@ class ProviderActor(pykka.ThreadingActor):
     def _new_ticket(self, trigger: str) -> RefreshTicket:
         # The id comes from the view and the row is written by a tell: never wait on the writer here.
         run_id = self.view.next_run_id()
-        self.catalog.begin_run(run_id, self.config.name, trigger)
+        self.catalog.begin_run(run_id, self.config.name, trigger, time.time())
         return RefreshTicket(run_id, self.config.name, trigger)
 
     def _start(self, ticket: RefreshTicket) -> None:
