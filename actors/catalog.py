@@ -298,9 +298,9 @@ class CatalogActor(pykka.ThreadingActor):
             # A new store: nothing to load, nothing for the first refreshes to wait for.
             self.state.load_sources()
             self._await_regions()
+            self.state.pack_loaded()  # before the memos let the first refreshes through, as in load_sources
             self.view.publish_memos({})
             self._proxy.check_lifecycle.defer()  # arms the periodic check
-            self.state.pack_loaded()
         logger.info("catalog loaded: {} models from the store", len(self.state.index()))
 
     def reserve_run_ids(self) -> None:
