@@ -10,7 +10,12 @@ Prints the ratio to the slowest latency of: cold (empty database, ``start_servic
 committed), one fresh service per round; and warm (refresh every provider and region of the
 running service → every run committed).
 
-Each round also prints the CPU the process used until its last commit. The work of a round
+Each round also prints the CPU the process used until its last commit, and (on Linux) how the
+service's threads shared it: the writer, the regions' and the providers' I/O threads (their
+fetches, parses and normalizing), the actors, and the rest. The split is read at the poll that
+saw the last commit, so it can include up to half a second of work after it. The first cold round
+of a run is slower than the others: it also pays what a process does only once (botocore loading
+its endpoint and service data, first imports); the median is over all rounds. The work of a round
 (starting the actors, parsing and normalizing every answer, botocore's clients and calls, the
 writer's merge and commit) runs under one interpreter lock, so a round cannot take less wall time
 than that CPU: when the CPU is close to the wall time, the round is bound by the machine's speed,
@@ -87,6 +92,32 @@ class CpuClock:
         self._thread.join()
 
 
+# Where a cold round's CPU went, by the threads that spent it (their names).
+THREAD_GROUPS = (("writer", ("CatalogActor",)), ("region I/O", ("io-bedrock@",)), ("provider I/O", ("io-",)),
+                 ("actors", ("ProviderActor", "BedrockRegionActor")))
+
+
+def thread_cpu(skip: set[int]) -> dict[str, float]:
+    """CPU seconds each group of this process's live threads has used since it started (Linux:
+    /proc/self/task/<tid>/schedstat, nanosecond precision); threads in ``skip`` are left out.
+
+    Every cold round starts a new service, so its threads are new: their totals are the round's.
+    Empty where /proc is not there.
+    """
+    out: dict[str, float] = {}
+    for thread in threading.enumerate():
+        if thread.native_id is None or thread.native_id in skip:
+            continue
+        try:
+            with open(f"/proc/self/task/{thread.native_id}/schedstat") as fh:
+                seconds = int(fh.read().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
+            continue
+        group = next((label for label, prefixes in THREAD_GROUPS if thread.name.startswith(prefixes)), "other")
+        out[group] = out.get(group, 0.0) + seconds
+    return out
+
+
 def machine_speed() -> float:
     """Milliseconds for ``sum(range(10**6))``, best of 5: the machine's pure-Python speed."""
     return min(timeit.repeat("sum(range(10**6))", number=20, repeat=5)) / 20 * 1000
@@ -154,6 +185,8 @@ def main() -> int:
         set_latencies(simulator.url, [(s.name, s.route, latency[s.name]) for s in sources]
                       + [(None, f"bedrock@{r}", latency[f"bedrock@{r}"]) for r in regions])
         provider_names = [s.name for s in sources]
+        # This process's own threads (the bench's, the clock's) are not the service's.
+        own_threads = {t.native_id for t in threading.enumerate() if t.native_id is not None}
         for i in range(args.rounds):
             if service is not None:
                 service.stop()
@@ -164,9 +197,14 @@ def main() -> int:
             seconds, last_start = wait_committed(service, provider_names, regions, started)
             cold.append(seconds)
             cpu = clock.between(started, started + seconds)
+            split = thread_cpu(own_threads)
             print(f"cold round {i + 1}: {seconds:.3f} s, ratio {seconds / slowest:.2f}, process CPU {cpu:.2f} s "
                   f"(start_service returned after {returned:.3f} s; the last provider refresh began at "
                   f"{last_start:.3f} s)", flush=True)
+            if split:
+                labels = [label for label, _ in THREAD_GROUPS] + ["other"]
+                print("  CPU by thread: " + ", ".join(f"{label} {split[label]:.2f} s" for label in labels if label in split)
+                      + f" (sum {sum(split.values()):.2f} s)", flush=True)
         assert service is not None
         for i in range(args.rounds):
             since = time.time()
