@@ -349,8 +349,15 @@ class ProviderClient:
         if context is not None:
             context.network += time.monotonic() - started
             context.bodies += 1
+            # Each body goes in with its length first, so a hash of one body can only equal the
+            # hash of an answer that was that one body (not of several bodies that join into it).
+            context.digest.update(b"%d:" % len(body))
             context.digest.update(body)
-            if context.single and context.memo is not None and context.memo.body_hash == context.digest.hexdigest():
+            # Known unchanged from the hash alone: a single-body format's answer; and the first body
+            # of a format that may page (or make further calls) when the last accepted answer was
+            # that one body: the same bytes take the format down the same path, to no next request.
+            if (context.memo is not None and (context.single or context.bodies == 1)
+                    and context.memo.body_hash == context.digest.hexdigest()):
                 raise BodyUnchanged()
             # One answer parsed and normalized at a time, process-wide (see PARSE_SLOT).
             context.take_slot(len(body))
@@ -428,8 +435,10 @@ class ProviderClient:
         """:meth:`fetch_models` with change detection against ``memo`` (the last accepted answer).
 
         ``memo`` has ``body_hash`` and ``items`` (fingerprint → record). An answer whose body hash
-        equals the memo's is ``unchanged`` and, for single-body formats, not even parsed; an item
-        whose fingerprint is in the memo is not normalized again: its record is the memo's.
+        equals the memo's is ``unchanged``. It is not even parsed when the format answers in one
+        body, or when the last accepted answer was one body (a format that pages, or makes further
+        calls, but did not need to) and the first body read now is the same. An item whose
+        fingerprint is in the memo is not normalized again: its record is the memo's.
         """
         context = _FetchContext(self._salt(), memo, self.single_body)
         self._fetch = context

@@ -44,6 +44,32 @@ def test_a_paged_answer_that_did_not_change_is_reported_unchanged(sim):
     second = client.fetch(memo_of(first))
     assert second.unchanged and second.models == ()
     assert second.body_hash == first.body_hash
+    # Several pages: every page was read and its items fingerprinted before the answer was known equal.
+    assert len(first.models) > 5 and second.fingerprints == first.fingerprints
+
+
+def test_a_format_that_pages_but_answered_in_one_page_is_not_parsed_again(sim):
+    sim.state.set_page_size("anthropic", None)  # the simulator's own cap off: every model in one page
+    client = make_client("anthropic", sim.base_url("anthropic"), page_size=1000)
+    first = client.fetch(None)
+    assert not first.unchanged and len(first.models) > 5
+    second = client.fetch(memo_of(first))
+    # The first page's hash is the whole last answer's: no item was parsed or fingerprinted.
+    assert second.unchanged and second.models == () and second.fingerprints == {}
+    assert second.body_hash == first.body_hash
+
+
+def test_a_one_page_answer_that_gains_pages_is_read_to_its_end(sim):
+    sim.state.set_page_size("anthropic", None)
+    client = make_client("anthropic", sim.base_url("anthropic"), page_size=1000)
+    first = client.fetch(None)
+    # The same models, now served five to a page: the first page is not the last answer, so every
+    # page is read; each item is the same, so each record is the memo's.
+    sim.state.set_page_size("anthropic", 5)
+    second = client.fetch(memo_of(first))
+    assert not second.unchanged and second.body_hash != first.body_hash
+    assert len(second.models) == len(first.models) > 5
+    assert all(any(m is old for old in first.models) for m in second.models)
 
 
 def test_a_large_answer_is_normalized_with_the_collector_held_off_and_a_small_one_is_not(stub):
