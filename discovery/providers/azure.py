@@ -55,7 +55,6 @@ class AzureOpenAIClient(ProviderClient):
     def _params(self) -> dict[str, str]:
         return {"api-version": str(self.config.options.get("api_version") or DEFAULT_API_VERSION)}
 
-    single_body = True
     # Whether a deprecation has passed depends on the day: items are normalized again daily.
     date_dependent = True
 

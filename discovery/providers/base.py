@@ -58,12 +58,11 @@ class FetchResult:
 class _FetchContext:
     """The memo and running hashes of one :meth:`ProviderClient.fetch` call."""
 
-    __slots__ = ("bodies", "digest", "holds_slot", "key", "memo", "network", "paused", "prints", "single")
+    __slots__ = ("bodies", "digest", "holds_slot", "key", "memo", "network", "paused", "prints")
 
-    def __init__(self, key: bytes, memo: Any, single: bool):
+    def __init__(self, key: bytes, memo: Any):
         self.key = key
         self.memo = memo
-        self.single = single
         self.digest = hashlib.blake2b(digest_size=16, key=key)
         self.prints: dict[str, str] = {}
         self.network = 0.0
@@ -250,8 +249,6 @@ class ProviderClient:
     is_catalog: ClassVar[bool] = False
     # Started with no settings file (public catalogs; live APIs whose key is in the environment).
     default_enabled: ClassVar[bool] = True
-    # The whole list arrives in one body, so an equal body hash alone says nothing changed.
-    single_body: ClassVar[bool] = False
     # Normalizing the same item gives another record as days pass (a deprecation date passes):
     # the fingerprints include the date, so every item is normalized again once a day.
     date_dependent: ClassVar[bool] = False
@@ -349,15 +346,13 @@ class ProviderClient:
         if context is not None:
             context.network += time.monotonic() - started
             context.bodies += 1
-            # Each body goes in with its length first, so a hash of one body can only equal the
-            # hash of an answer that was that one body (not of several bodies that join into it).
+            # Each body goes in with its length first: the bodies read so far hash to the last
+            # accepted answer's hash only if they are that answer's bodies, all of them.
             context.digest.update(b"%d:" % len(body))
             context.digest.update(body)
-            # Known unchanged from the hash alone: a single-body format's answer; and the first body
-            # of a format that may page (or make further calls) when the last accepted answer was
-            # that one body: the same bytes take the format down the same path, to no next request.
-            if (context.memo is not None and (context.single or context.bodies == 1)
-                    and context.memo.body_hash == context.digest.hexdigest()):
+            if context.memo is not None and context.memo.body_hash == context.digest.hexdigest():
+                # The same bytes take the format down the same path: to no further request, as
+                # last time. So this body is not parsed (nor, in one body, anything at all).
                 raise BodyUnchanged()
             # One answer parsed and normalized at a time, process-wide (see PARSE_SLOT).
             context.take_slot(len(body))
@@ -435,12 +430,11 @@ class ProviderClient:
         """:meth:`fetch_models` with change detection against ``memo`` (the last accepted answer).
 
         ``memo`` has ``body_hash`` and ``items`` (fingerprint → record). An answer whose body hash
-        equals the memo's is ``unchanged``. It is not even parsed when the format answers in one
-        body, or when the last accepted answer was one body (a format that pages, or makes further
-        calls, but did not need to) and the first body read now is the same. An item whose
-        fingerprint is in the memo is not normalized again: its record is the memo's.
+        equals the memo's is ``unchanged``, and known so as soon as the bodies read so far are all
+        of the last answer's: its last body (its only one, for most formats) is not parsed. An item
+        whose fingerprint is in the memo is not normalized again: its record is the memo's.
         """
-        context = _FetchContext(self._salt(), memo, self.single_body)
+        context = _FetchContext(self._salt(), memo)
         self._fetch = context
         started_wall = time.time()
         try:

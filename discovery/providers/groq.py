@@ -37,7 +37,6 @@ class GroqClient(ProviderClient):
     default_api_key_env = "GROQ_API_KEY"
     catalog_name = "groq"
 
-    single_body = True
 
     def fetch_models(self) -> list[Model]:
         """The whole list (one page)."""

@@ -124,7 +124,6 @@ class LiteLLMClient(ProviderClient):
     requires_key = False
     is_catalog = True
     path = "/model_prices_and_context_window.json"
-    single_body = True
     # Whether a deprecation date has passed depends on the day: entries are normalized again daily.
     date_dependent = True
 

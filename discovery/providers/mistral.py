@@ -74,7 +74,6 @@ class MistralClient(ProviderClient):
     default_base_url = "https://api.mistral.ai/v1"
     default_api_key_env = "MISTRAL_API_KEY"
     catalog_name = "mistral"
-    single_body = True
     # Every card's "created" is the time of the request, not of the model.
     volatile_fields = ("created",)
 

@@ -122,7 +122,6 @@ class ModelsDevClient(ProviderClient):
     default_api_key_env = None
     requires_key = False
     is_catalog = True
-    single_body = True
 
     def fetch_models(self) -> list[Model]:
         body = self.get_json("/api.json")

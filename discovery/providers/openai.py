@@ -24,7 +24,6 @@ class OpenAIClient(ProviderClient):
     default_api_key_env = "OPENAI_API_KEY"
     # The provider name this format's models carry in models.dev and LiteLLM.
     catalog_name: str | None = "openai"
-    single_body = True
 
     def fetch_models(self) -> list[Model]:
         """The whole list (one page)."""

@@ -30,7 +30,6 @@ class TogetherClient(ProviderClient):
     default_base_url = "https://api.together.xyz/v1"
     default_api_key_env = "TOGETHER_API_KEY"
     catalog_name = "together"
-    single_body = True
 
     def fetch_models(self) -> list[Model]:
         """The whole list (one bare array)."""

@@ -38,14 +38,22 @@ def test_only_the_changed_item_is_normalized_again(stub):
         {k: v for k, v in first.fingerprints.items() if k != "openai/model-2"}
 
 
-def test_a_paged_answer_that_did_not_change_is_reported_unchanged(sim):
+def test_a_paged_answer_that_did_not_change_is_known_unchanged_at_its_last_page(sim, monkeypatch):
     client = make_client("anthropic", sim.base_url("anthropic"), page_size=5)
     first = client.fetch(None)
+    pages = len(first.models) // 5 + (len(first.models) % 5 > 0)
+    assert pages > 1
+    parsed: list[int] = []
+    normalize = client.normalize
+    monkeypatch.setattr(client, "normalize", lambda item: parsed.append(1) or normalize(item))
+    requested: list[int] = []
+    get_json = client.get_json
+    monkeypatch.setattr(client, "get_json", lambda *a, **k: requested.append(1) or get_json(*a, **k))
     second = client.fetch(memo_of(first))
-    assert second.unchanged and second.models == ()
+    assert second.unchanged and second.models == () and second.fingerprints == {}
     assert second.body_hash == first.body_hash
-    # Several pages: every page was read and its items fingerprinted before the answer was known equal.
-    assert len(first.models) > 5 and second.fingerprints == first.fingerprints
+    # Every page was asked for (the earlier ones name the next); none was normalized again.
+    assert len(requested) == pages and parsed == []
 
 
 def test_a_format_that_pages_but_answered_in_one_page_is_not_parsed_again(sim):
