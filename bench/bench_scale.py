@@ -17,6 +17,8 @@ is served by the simulator in its own process, and ``discovery serve`` runs as i
 - unchanged refresh and 1%-changed refresh (``POST /api/v1/refresh?wait=true``): wall time until
   committed, and per run ``work_ms`` (after the body is read, until the commit ended; target
   ≤ 50 ms when nothing changed) and ``fetch_ms`` where the run rows have them, else ``duration_ms``;
+  and the CPU the service used until it answered, and the simulator in the round (Linux): a round
+  whose service CPU is close to its wall time is bound by the service's work, not by waiting;
 - HTTP p50/p99 at 1 and 4 connections (wrk from another process, else bench/load.py's client);
   each of these repeats one URL, so its pages come from the service's page cache after the first;
   then the capability query with every request a page not asked for before (2,000 distinct
@@ -55,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from catalogs import API_KEY_ENV, SyntheticCatalog, build_catalog, change_fraction, push_sources  # noqa: E402
 from load import Latency, measure, measure_paths, run_client  # noqa: E402
-from processes import PhaseFailed, ServeProcess, SimulatorProcess, compile_bytecode  # noqa: E402
+from processes import PhaseFailed, ServeProcess, SimulatorProcess, compile_bytecode, process_cpu  # noqa: E402
 
 QUERIES = ("capability", "provider+capability", "text search", "id glob", "sort by price", "one model")
 CONNECTIONS = (1, 4)
@@ -95,6 +97,10 @@ class RefreshRound:
 
     wall: float
     runs: list[dict[str, Any]]
+    # CPU seconds the service and the simulator used in the round (None where not readable): the
+    # round is bound by the service's CPU when that is close to the wall time.
+    cpu: float | None = None
+    simulator_cpu: float | None = None
 
     def field(self) -> str:
         """The per-run time reported: work_ms when the service records it, else duration_ms."""
@@ -122,6 +128,10 @@ class RefreshRound:
             text += f"; fetch_ms max {fetch:.0f} ({fetch_who})"
         if name == "duration_ms":
             text += " [run rows have no work_ms/fetch_ms: duration_ms includes the fetch]"
+        if self.cpu is not None:
+            text += f"; CPU: service {self.cpu * 1000:.0f} ms"
+            if self.simulator_cpu is not None:
+                text += f", simulator {self.simulator_cpu * 1000:.0f} ms"
         return text
 
 
@@ -228,6 +238,14 @@ def zipf_hit_rate(serve: ServeProcess, ids: list[str], requests: int, tmp: Path,
     return f"{rate} of {lookups} lookups {json.dumps(extra)}", latency
 
 
+def refresh_round(serve: ServeProcess, simulator: SimulatorProcess, deadline: float) -> RefreshRound:
+    """One ``POST /api/v1/refresh?wait=true`` with the CPU the service and the simulator used."""
+    before = process_cpu(simulator.proc.pid)
+    wall, runs, cpu = serve.refresh_all(deadline)
+    after = process_cpu(simulator.proc.pid)
+    return RefreshRound(wall, runs, cpu, after - before if before is not None and after is not None else None)
+
+
 def memory_text(mem: dict[str, int]) -> str:
     return f"peak {mem['VmHWM'] / MB:.0f} MB, rss {mem['VmRSS'] / MB:.0f} MB"
 
@@ -279,12 +297,12 @@ def bench_size(size: int, args: argparse.Namespace, result: SizeResult) -> None:
               f"{result.models:,} models published; {memory_text(result.memory['ready'])}", flush=True)
 
         for _ in range(args.runs):
-            result.unchanged.append(RefreshRound(*serve.refresh_all(deadline)))
+            result.unchanged.append(refresh_round(serve, simulator, deadline))
             print(f"  unchanged refresh: {result.unchanged[-1].describe()}", flush=True)
         for i in range(args.runs):
             changed = change_fraction(catalog, 0.01, seed=i)
             push_sources(simulator.url, [catalog.source(name) for name in changed])
-            result.changed.append(RefreshRound(*serve.refresh_all(deadline)))
+            result.changed.append(refresh_round(serve, simulator, deadline))
             result.changed_models.append(sum(changed.values()))
             print(f"  1%-changed refresh ({sum(changed.values())} models in {len(changed)} sources changed, "
                   f"{result.changed[-1].updated()} model changes committed): {result.changed[-1].describe()}",
@@ -377,6 +395,8 @@ def print_summary(results: list[SizeResult], runs: int) -> None:
                                               + (f" {r.unchanged[0].field()}" if r.unchanged else ""))),
         ("1%-changed refresh wall", lambda r: _num(median([x.wall for x in r.changed]), "{:.3f}")),
         ("1%-changed worst run ms", lambda r: _num(median([x.worst()[0] for x in r.changed]), "{:.0f}")),
+        ("1%-changed service CPU ms", lambda r: _num(median([x.cpu * 1000 for x in r.changed if x.cpu is not None]),
+                                                     "{:.0f}")),
     ]
     for label, cell in rows:
         print(line(label, [cell(r) for r in results]))

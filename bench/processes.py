@@ -95,6 +95,18 @@ class SimulatorProcess:
         self._log.close()
 
 
+def process_cpu(pid: int) -> float | None:
+    """CPU seconds (user and system) a process has used so far, its ended threads included (Linux:
+    /proc/<pid>/stat, in clock ticks, usually 10 ms). None where /proc is not there."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # After the command name: state is field 3, utime 14 and stime 15 (1-based, proc(5)).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def read_memory(pid: int) -> dict[str, int]:
     """VmHWM (peak) and VmRSS (now) of a process, in bytes."""
     out = {}
@@ -253,11 +265,15 @@ class ServeProcess:
             # 1,000 runs) takes CPU from the ingest being measured, so it comes twice a second.
             time.sleep(0.5)
 
-    def refresh_all(self, deadline: float) -> tuple[float, list[dict[str, Any]]]:
-        """``POST /api/v1/refresh?wait=true``: (seconds until every run committed, the runs' rows)."""
+    def refresh_all(self, deadline: float) -> tuple[float, list[dict[str, Any]], float | None]:
+        """``POST /api/v1/refresh?wait=true``: (seconds until every run committed, the runs' rows,
+        the CPU seconds the service used until its answer; None where that cannot be read)."""
+        cpu_before = process_cpu(self.proc.pid)
         started = time.monotonic()
         wait = max(1, min(300, int(deadline)))
         resp = self.post("/api/v1/refresh", wait="true", timeout=str(wait))
+        cpu_after = process_cpu(self.proc.pid)
+        cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
         if resp.status_code == 200:
             wall = time.monotonic() - started
             run_ids = [r["run_id"] for r in resp.json()["runs"]]
@@ -266,13 +282,14 @@ class ServeProcess:
             run_ids = [r["run_id"] for r in resp.json()["error"].get("runs", [])]
             self.wait_runs(run_ids, max(1.0, deadline - (time.monotonic() - started)))
             wall = time.monotonic() - started
+            cpu = None  # the answer came before the runs ended: the CPU read says nothing
         else:
             raise self.fail(f"POST /api/v1/refresh answered {resp.status_code}: {resp.text[:300]}")
         rows = self.wait_runs(run_ids, deadline)
         bad = [r for r in rows if r.get("outcome") != "succeeded"]
         if bad:
             raise self.fail(f"refresh failed: {json.dumps(bad)[:400]}")
-        return wall, rows
+        return wall, rows, cpu
 
     def stop(self, timeout: float = 60.0) -> None:
         """SIGTERM (SIGKILL after ``timeout``), and close the log."""
