@@ -85,10 +85,31 @@ def test_a_restart_warms_the_cache_from_the_store(start_service, simulator, serv
     service, _ = served
     service.stop()
     again = start_service([provider_config(simulator, "vllm", "openai_compatible")])
-    wait_for(lambda: again.view.memos_ready.is_set(), what="the sources' last answers to load")
+    # The cache is warmed after the memos are out, so refreshes do not wait for it.
+    wait_for(lambda: again.view.cache_warmed.is_set(), what="the record cache to be warmed")
+    assert again.view.memos_ready.is_set()
     client = create_app(again).test_client()
     assert client.get("/api/v1/models/vllm/acme-large-1").get_json()["raw"] == ROW
     assert again.cache_stats()["hits"] == 1 and again.cache_stats()["misses"] == 0
+
+
+def test_the_cache_warm_goes_a_chunk_at_a_time_and_warms_each_model_as_it_is_now(start_service, simulator, served,
+                                                                                monkeypatch):
+    import actors.catalog
+
+    service, _ = served
+    service.stop()
+    # A model changed at the provider: the restart's first refresh commits it while the warm runs.
+    simulator.state.update_model("openai_compatible", "acme-small-1", {"owned_by": "acme-labs"})
+    monkeypatch.setattr(actors.catalog, "WARM_CHUNK", 1)  # one model per message: two messages
+    again = start_service([provider_config(simulator, "vllm", "openai_compatible")])
+    wait_for(lambda: again.view.cache_warmed.is_set(), what="the record cache to be warmed")
+    wait_for(lambda: again.index.entry("vllm/acme-small-1").model().attributes.get("owned_by") == "acme-labs",
+             what="the restart's refresh")
+    client = create_app(again).test_client()
+    assert client.get("/api/v1/models/vllm/acme-large-1").get_json()["raw"] == ROW
+    assert client.get("/api/v1/models/vllm/acme-small-1").get_json()["raw"]["owned_by"] == "acme-labs"
+    assert again.cache_stats()["hits"] == 2 and again.cache_stats()["misses"] == 0
 
 
 def test_an_unchanged_answer_is_recorded_with_timings_and_costs_no_write(served):
