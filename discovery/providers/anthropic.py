@@ -52,9 +52,8 @@ class AnthropicClient(ProviderClient):
         params: dict[str, Any] = {"limit": limit}
         models: list[Model] = []
         for _ in range(MAX_PAGES):
-            body = self.get_json("/models", params=params)
-            items = self.list_field(body)
-            models.extend(self.normalized(self.normalize, item) for item in items)
+            body = self.get_listing("/models", params=params)
+            models.extend(self.normalized_span(self.normalize, item) for item in body.items)
             if not body.get("has_more"):
                 return dedupe(models)
             last_id = body.get("last_id")

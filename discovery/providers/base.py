@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Optional
 from urllib.parse import urlsplit
 
+import msgspec
 import orjson
 import requests
 from requests.adapters import HTTPAdapter
@@ -53,6 +54,34 @@ class FetchResult:
     fingerprints: Mapping[str, str] = field(default_factory=dict)
     fetch_ms: float = 0.0
     received_at: float = 0.0
+
+
+# An answer decoded down to its top-level fields, each kept as the raw JSON span it was sent as
+# (msgspec.Raw: a view into the body, not a copy), and a list field down to its items' spans.
+_FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
+_SPANS = msgspec.json.Decoder(list[msgspec.Raw])
+_SPAN_MAP = msgspec.json.Decoder(dict[str, msgspec.Raw])
+# Leads the fingerprint of an item taken from its span, so it never equals one of the same item
+# parsed (Python objects encoded again) and an answer read both ways is never mixed up.
+_SPAN_PRINT = b"span:"
+_OPEN_BRACE = ord("{")
+
+
+class Listing:
+    """A list answer as sent: ``items`` the raw JSON span of each entry of the list field, and the
+    other top-level fields parsed when asked for (:meth:`get`), as a format reads its paging
+    fields. Items are parsed only when their span is new (:meth:`ProviderClient.normalized_span`).
+    """
+
+    __slots__ = ("_fields", "items")
+
+    def __init__(self, fields: Mapping[str, msgspec.Raw], items: list[msgspec.Raw]):
+        self._fields = fields
+        self.items = items
+
+    def get(self, name: str, default: Any = None) -> Any:
+        raw = self._fields.get(name)
+        return default if raw is None else loads(bytes(raw))
 
 
 class _FetchContext:
@@ -305,6 +334,25 @@ class ProviderClient:
         Raises the matching :class:`ProviderError` for timeouts, connection failures, error
         statuses (with the provider's own error message) and bodies that are not JSON.
         """
+        body, status = self.request_body(method, path, params=params, json_body=json_body, headers=headers)
+        try:
+            return loads(body)
+        except ValueError:
+            raise self._not_json(body, status) from None
+
+    def _not_json(self, body: bytes, status: int) -> MalformedAnswer:
+        snippet = body[:80].decode("utf-8", "replace")
+        return MalformedAnswer(f"{self.name} answered {status} with a body that is not JSON: {snippet!r}")
+
+    def request_body(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None,
+                     json_body: Any = None, headers: Optional[Mapping[str, str]] = None) -> tuple[bytes, int]:
+        """One HTTP call with the configured timeout: (the body of a successful answer, its status).
+
+        Inside :meth:`fetch` the body goes into the answer's hash (raising :class:`BodyUnchanged`
+        when the answer so far is the last accepted one) and ``PARSE_SLOT`` is taken for it.
+        Raises the matching :class:`ProviderError` for timeouts, connection failures and error
+        statuses (with the provider's own error message).
+        """
         context = self._fetch
         if context is not None:
             # The previous page is normalized by now; no wait below holds the slot.
@@ -356,12 +404,50 @@ class ProviderClient:
                 raise BodyUnchanged()
             # One answer parsed and normalized at a time, process-wide (see PARSE_SLOT).
             context.take_slot(len(body))
+        return body, resp.status_code
+
+    def get_listing(self, path: str, key: str = "data", params: Optional[Mapping[str, Any]] = None,
+                    headers: Optional[Mapping[str, str]] = None) -> Listing:
+        """GET ``path``, a JSON object whose ``key`` is a list of objects, as a :class:`Listing`:
+        the items are not parsed here. Raises MalformedAnswer as :meth:`list_field` does for a
+        body of another shape, and for one that is not JSON."""
+        body, status = self.request_body("GET", path, params=params, headers=headers)
         try:
-            return loads(body)
-        except ValueError:
-            snippet = body[:80].decode("utf-8", "replace")
-            raise MalformedAnswer(f"{self.name} answered {resp.status_code} with a body that is not JSON: "
-                                  f"{snippet!r}") from None
+            fields = _FIELDS.decode(body)
+        except msgspec.ValidationError:
+            raise MalformedAnswer(f"{self.name} answered with an unexpected shape: "
+                                  f"expected a JSON object with '{key}'") from None
+        except msgspec.DecodeError:
+            raise self._not_json(body, status) from None
+        raw = fields.get(key)
+        self.expect(raw is not None, f"'{key}' is not a list")
+        try:
+            items = _SPANS.decode(raw)
+        except msgspec.ValidationError:
+            raise MalformedAnswer(f"{self.name} answered with an unexpected shape: '{key}' is not a list") from None
+        self.expect(all(memoryview(i)[0] == _OPEN_BRACE for i in items), f"'{key}' holds non-objects")
+        return Listing(fields, items)
+
+    def decode_spans(self, body: bytes, status: int, what: str) -> dict[str, msgspec.Raw]:
+        """A body that must be a JSON object, as its members' raw spans (MalformedAnswer naming
+        ``what`` for another shape; the usual one for a body that is not JSON)."""
+        try:
+            return _FIELDS.decode(body)
+        except msgspec.ValidationError:
+            raise MalformedAnswer(f"{self.name} answered with an unexpected shape: {what}") from None
+        except msgspec.DecodeError:
+            raise self._not_json(body, status) from None
+
+    def expect_object(self, span: msgspec.Raw, what: str) -> None:
+        """MalformedAnswer naming ``what`` unless the span holds a JSON object."""
+        self.expect(memoryview(span)[0] == _OPEN_BRACE, what)
+
+    def span_map(self, raw: msgspec.Raw, what: str) -> dict[str, msgspec.Raw]:
+        """A JSON object's members as raw spans (MalformedAnswer naming ``what`` when it is not one)."""
+        try:
+            return _SPAN_MAP.decode(raw)
+        except msgspec.ValidationError:
+            raise MalformedAnswer(f"{self.name} answered with an unexpected shape: {what}") from None
 
     def _after_retries(self) -> str:
         return f" (after {self.config.retries} retries)" if self.config.retries else ""
@@ -473,6 +559,29 @@ class ProviderClient:
         found = memo.items.get(fp) if memo is not None else None
         model = found if found is not None else build(*item)
         context.prints.setdefault(model.id, fp)
+        return model
+
+    def normalized_span(self, build: Callable[..., Model], span: msgspec.Raw, *context: Any) -> Model:
+        """``build(item, *context)`` for the JSON object in ``span``, unless the same span (with the
+        same context) was normalized for the last accepted answer: then the memo's record, and the
+        item is not even parsed. The span must hold an object (:meth:`get_listing` checks).
+
+        Like :meth:`normalized`, without encoding the parsed item again to fingerprint it: an
+        unchanged item costs a hash of bytes already read. Formats whose items carry volatile
+        fields (left out of the fingerprint) use :meth:`normalized`.
+        """
+        fetch = self._fetch
+        if fetch is None:
+            return build(loads(bytes(span)), *context)
+        digest = hashlib.blake2b(_SPAN_PRINT, digest_size=16, key=fetch.key)
+        if context:
+            digest.update(dumps(context))  # an array: it ends where the span begins
+        digest.update(span)
+        fp = digest.hexdigest()
+        memo = fetch.memo
+        found = memo.items.get(fp) if memo is not None else None
+        model = found if found is not None else build(loads(bytes(span)), *context)
+        fetch.prints.setdefault(model.id, fp)
         return model
 
     # -- the format's job ----------------------------------------------------------------------

@@ -48,8 +48,8 @@ class CohereClient(ProviderClient):
         params: dict[str, Any] = {"page_size": size}
         models: list[Model] = []
         for _ in range(MAX_PAGES):
-            body = self.get_json("/models", params=params)
-            models.extend(self.normalized(self.normalize, item) for item in self.list_field(body, "models"))
+            body = self.get_listing("/models", "models", params=params)
+            models.extend(self.normalized_span(self.normalize, item) for item in body.items)
             token = body.get("next_page_token")
             if not token:
                 return dedupe(models)

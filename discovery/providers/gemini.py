@@ -55,8 +55,8 @@ class GeminiClient(ProviderClient):
         params: dict[str, Any] = {"pageSize": size}
         models: list[Model] = []
         for _ in range(MAX_PAGES):
-            body = self.get_json("/models", params=params)
-            models.extend(self.normalized(self.normalize, item) for item in self.list_field(body, "models"))
+            body = self.get_listing("/models", "models", params=params)
+            models.extend(self.normalized_span(self.normalize, item) for item in body.items)
             token = body.get("nextPageToken")
             if not token:
                 return dedupe(models)

@@ -26,6 +26,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
+
 from discovery.enrich import ModelDraft
 from discovery.model import Model
 from discovery.providers.base import ProviderClient
@@ -56,6 +58,17 @@ MODE_KINDS = {
     "moderation": "moderation", "ocr": "other",
 }
 SKIPPED_MODES = {"search", "vector_store", "guardrail"}
+
+
+class _Head(msgspec.Struct):
+    """The two fields of a map entry that choose among entries (any JSON type; checked after)."""
+
+    litellm_provider: Any = None
+    mode: Any = None
+
+
+_HEAD = msgspec.json.Decoder(_Head)
+_OPEN_BRACE = ord("{")
 # supports_* flag → taxonomy capability.
 CAPABILITY_FLAGS = {
     "supports_function_calling": "tool_calling",
@@ -128,8 +141,24 @@ class LiteLLMClient(ProviderClient):
     date_dependent = True
 
     def fetch_models(self) -> list[Model]:
-        """The whole map (one document)."""
-        return self.normalize(self.get_json(str(self.config.options.get("path") or self.path)))
+        """The whole map (one document), read as each entry's raw span: only the two fields that
+        choose among entries are decoded from each, and an entry is parsed and normalized only
+        when its span (with its key) is new (see normalized_span)."""
+        body, status = self.request_body("GET", str(self.config.options.get("path") or self.path))
+        entries = self.decode_spans(body, status, "the model map must be an object keyed by model name")
+        today = datetime.now(UTC).date().isoformat()
+        heads = []
+        for key, span in entries.items():
+            if memoryview(span)[0] != _OPEN_BRACE:
+                continue  # not an entry (as a parsed entry that is not an object)
+            head = _HEAD.decode(span)
+            heads.append((key, head.litellm_provider, head.mode, span))
+
+        def build(entry: Mapping[str, Any], provider: str, model_id: str, key: str) -> Model:
+            return self.normalize_entry(provider, model_id, entry, key=key, today=today)
+
+        return [self.normalized_span(build, span, provider, model_id, rank[1])
+                for rank, provider, model_id, span in self._choose(heads).values()]
 
     def probe(self) -> None:
         """The document itself: there is nothing smaller."""
@@ -143,13 +172,25 @@ class LiteLLMClient(ProviderClient):
         """
         self.expect(isinstance(body, Mapping), "the model map must be an object keyed by model name")
         today = today or datetime.now(UTC).date().isoformat()
+        heads = [(key, entry.get("litellm_provider"), entry.get("mode"), entry)
+                 for key, entry in body.items() if isinstance(entry, Mapping)]
+
+        def build(provider: str, model_id: str, key: str, entry: Mapping[str, Any]) -> Model:
+            return self.normalize_entry(provider, model_id, entry, key=key, today=today)
+
+        return [self.normalized(build, provider, model_id, rank[1], entry)
+                for rank, provider, model_id, entry in self._choose(heads).values()]
+
+    def _choose(self, heads: list[tuple[str, Any, Any, Any]]) -> dict[str, tuple[tuple[int, str], str, str, Any]]:
+        """Of the map's entries, given as (key, litellm_provider, mode, payload), the one kept for
+        each model (the fewest qualifiers stripped from its key, then the first key in order), by
+        canonical id, in the order they were first seen: (rank, provider, model id, payload)."""
         wanted = self.config.options.get("providers")
-        chosen: dict[str, tuple[tuple[int, str], str, str, Mapping[str, Any]]] = {}
-        for key, entry in body.items():
-            if key == "sample_spec" or not isinstance(entry, Mapping) or _PRICE_BUCKET.match(key):
+        chosen: dict[str, tuple[tuple[int, str], str, str, Any]] = {}
+        for key, litellm_provider, mode, payload in heads:
+            if key == "sample_spec" or _PRICE_BUCKET.match(key):
                 continue
-            litellm_provider = entry.get("litellm_provider")
-            if not isinstance(litellm_provider, str) or entry.get("mode") in SKIPPED_MODES:
+            if not isinstance(litellm_provider, str) or (isinstance(mode, str) and mode in SKIPPED_MODES):
                 continue
             cleaned = clean_id(key, litellm_provider)
             if cleaned is None:
@@ -161,12 +202,8 @@ class LiteLLMClient(ProviderClient):
             canonical = f"{provider}/{model_id}"
             rank = (qualifiers, key)
             if canonical not in chosen or rank < chosen[canonical][0]:
-                chosen[canonical] = (rank, provider, model_id, entry)
-        def build(provider: str, model_id: str, key: str, entry: Mapping[str, Any]) -> Model:
-            return self.normalize_entry(provider, model_id, entry, key=key, today=today)
-
-        return [self.normalized(build, provider, model_id, rank[1], entry)
-                for rank, provider, model_id, entry in chosen.values()]
+                chosen[canonical] = (rank, provider, model_id, payload)
+        return chosen
 
     def normalize_entry(self, provider: str, model_id: str, entry: Mapping[str, Any], *,
                         key: str | None = None, today: str | None = None) -> Model:

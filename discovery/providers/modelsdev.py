@@ -124,8 +124,29 @@ class ModelsDevClient(ProviderClient):
     is_catalog = True
 
     def fetch_models(self) -> list[Model]:
-        body = self.get_json("/api.json")
-        return self.normalize(body)
+        """The document read as raw spans down to each model's record: a record is parsed and
+        normalized only when its span (with its provider and id) is new (see normalized_span)."""
+        body, status = self.request_body("GET", "/api.json")
+        shape = "api.json must be an object keyed by provider id"
+        providers = self.decode_spans(body, status, shape)
+        wanted = self.config.options.get("providers")
+        names = {**PROVIDER_NAMES, **dict(self.config.options.get("provider_names") or {})}
+        out: dict[str, Model] = {}
+        for provider_id, provider in providers.items():
+            if wanted and provider_id not in wanted:
+                continue
+            missing = f"provider {provider_id!r} has no 'models' object"
+            members = self.span_map(provider, missing).get("models")
+            self.expect(members is not None, missing)
+            name = names.get(provider_id, provider_id)
+            for model_id, span in self.span_map(members, missing).items():
+                self.expect_object(span, f"model {provider_id}/{model_id} is not an object")
+                model = self.normalized_span(self._record_entry, span, name, model_id)
+                out.setdefault(model.id, model)
+        return list(out.values())
+
+    def _record_entry(self, record: Mapping[str, Any], name: str, model_id: str) -> Model:
+        return self._entry(name, model_id, record)
 
     def normalize(self, body: Any) -> list[Model]:
         """The whole api.json document → Models (catalog entries)."""

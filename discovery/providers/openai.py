@@ -27,8 +27,8 @@ class OpenAIClient(ProviderClient):
 
     def fetch_models(self) -> list[Model]:
         """The whole list (one page)."""
-        body = self.get_json("/models")
-        return dedupe(self.normalized(self.normalize, item) for item in self.list_field(body))
+        listing = self.get_listing("/models")
+        return dedupe(self.normalized_span(self.normalize, item) for item in listing.items)
 
     def probe(self) -> None:
         """The list itself is the cheapest call: the API has no page size."""

@@ -54,9 +54,10 @@ class OpenRouterClient(ProviderClient):
         seen: set[str] = set()
         models: list[Model] = []
         for _ in range(MAX_PAGES):
-            body = self.get_json(url)
-            models.extend(self.normalized(self.normalize, item) for item in self.list_field(body))
-            links = body.get("links") if isinstance(body.get("links"), Mapping) else {}
+            body = self.get_listing(url)
+            models.extend(self.normalized_span(self.normalize, item) for item in body.items)
+            links = body.get("links")
+            links = links if isinstance(links, Mapping) else {}
             nxt = links.get("next")
             if not nxt or not isinstance(nxt, str):
                 return dedupe(models)

@@ -47,8 +47,8 @@ def test_a_paged_answer_that_did_not_change_is_known_unchanged_at_its_last_page(
     normalize = client.normalize
     monkeypatch.setattr(client, "normalize", lambda item: parsed.append(1) or normalize(item))
     requested: list[int] = []
-    get_json = client.get_json
-    monkeypatch.setattr(client, "get_json", lambda *a, **k: requested.append(1) or get_json(*a, **k))
+    request_body = client.request_body  # every request of every format goes through it
+    monkeypatch.setattr(client, "request_body", lambda *a, **k: requested.append(1) or request_body(*a, **k))
     second = client.fetch(memo_of(first))
     assert second.unchanged and second.models == () and second.fingerprints == {}
     assert second.body_hash == first.body_hash

@@ -1,0 +1,82 @@
+"""Formats that read their answer as raw item spans (parsing an item only when its span is new)
+make the very records the parsed answer makes, refuse the same bad shapes, and reuse the memo's
+record for every span that did not change."""
+from __future__ import annotations
+
+import pytest
+
+from discovery.catalog import SourceMemo
+from discovery.providers.base import MalformedAnswer
+from discovery.simulator.sources import packaged_litellm, packaged_modelsdev
+from tests.providers.conftest import make_client
+
+
+def memo_of(result) -> SourceMemo:
+    by_id = {m.id: m for m in result.models}
+    return SourceMemo(result.body_hash, {fp: by_id[mid] for mid, fp in result.fingerprints.items()})
+
+
+def records(models) -> list[tuple[str, str, bytes]]:
+    return [(m.id, m.content_hash(), m.raw.json) for m in models]
+
+
+def test_the_real_catalogs_read_as_spans_make_the_records_their_parsed_documents_make(stub):
+    litellm_map, modelsdev_doc = packaged_litellm(), packaged_modelsdev()
+    stub.route("/litellm/map.json", (200, litellm_map))
+    stub.route("/modelsdev/api.json", (200, modelsdev_doc))
+    litellm = make_client("litellm", f"{stub.url}/litellm", path="/map.json")
+    modelsdev = make_client("modelsdev", f"{stub.url}/modelsdev")
+    for client, doc in ((litellm, litellm_map), (modelsdev, modelsdev_doc)):
+        fetched = client.fetch(None)
+        parsed = client.normalize(doc)
+        assert len(fetched.models) > 1000
+        assert records(fetched.models) == records(parsed)
+        assert set(fetched.fingerprints) == {m.id for m in fetched.models}
+
+
+def test_a_changed_catalog_entry_is_the_only_one_parsed_again(stub):
+    doc = packaged_litellm()
+    stub.route("/litellm/map.json", lambda request: (200, doc))
+    client = make_client("litellm", f"{stub.url}/litellm", path="/map.json")
+    first = client.fetch(None)
+    key = "gpt-4o"
+    doc[key] = {**doc[key], "max_output_tokens": 4242}
+    second = client.fetch(memo_of(first))
+    fresh = [m for m in second.models if not any(m is old for old in first.models)]
+    assert [m.id for m in fresh] == ["openai/gpt-4o"] and fresh[0].limits.max_output_tokens == 4242
+    assert len(second.models) == len(first.models)
+
+
+@pytest.mark.parametrize("fmt,path,key", [("openai", "/v1/models", "data"), ("gemini", "/v1beta/models", "models"),
+                                          ("cohere", "/v1/models", "models"), ("anthropic", "/v1/models", "data")])
+def test_a_list_answer_of_the_wrong_shape_fails_the_refresh_saying_what_was_wrong(stub, fmt, path, key):
+    base = f"{stub.url}{path.rsplit('/models', 1)[0]}"
+    client = make_client(fmt, base)
+    cases = [
+        ([{"id": "a"}], f"expected a JSON object with '{key}'"),
+        ({key: {"id": "a"}}, f"'{key}' is not a list"),
+        ({"other": []}, f"'{key}' is not a list"),
+        ({key: [{"id": "a"}, "b"]}, f"'{key}' holds non-objects"),
+        ("{not json", "with a body that is not JSON"),
+    ]
+    for body, message in cases:
+        stub.route(path, (200, body))
+        with pytest.raises(MalformedAnswer, match=message):
+            client.fetch(None)
+
+
+def test_a_catalog_of_the_wrong_shape_fails_the_refresh_saying_what_was_wrong(stub):
+    client = make_client("modelsdev", f"{stub.url}/modelsdev")
+    cases = [
+        ([], "api.json must be an object keyed by provider id"),
+        ({"acme": {"name": "Acme"}}, "provider 'acme' has no 'models' object"),
+        ({"acme": {"models": []}}, "provider 'acme' has no 'models' object"),
+        ({"acme": {"models": {"m1": 3}}}, "model acme/m1 is not an object"),
+    ]
+    for body, message in cases:
+        stub.route("/modelsdev/api.json", (200, body))
+        with pytest.raises(MalformedAnswer, match=message):
+            client.fetch(None)
+    stub.route("/litellm/map.json", (200, ["not", "a", "map"]))
+    with pytest.raises(MalformedAnswer, match="the model map must be an object keyed by model name"):
+        make_client("litellm", f"{stub.url}/litellm", path="/map.json").fetch(None)
