@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from flask import Blueprint, Request, Response, current_app, g, request
 
 # Error kinds the knobs raise; each format maps them onto its own words.
@@ -119,9 +120,18 @@ def served_records(provider: str) -> list[dict[str, Any]]:
 
 
 def json_response(body: Any, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    """A JSON answer with keys in the order they were built (providers do not sort keys)."""
-    resp = Response(json.dumps(body, separators=(",", ":")), status=status,
-                    mimetype="application/json")
+    """A JSON answer with keys in the order they were built (providers do not sort keys).
+
+    Encoded by orjson (compact, UTF-8): the standard library took 15 of the 25 ms a 1.6 MB
+    models.dev answer cost the simulator, and the simulator serves every tenant of a benchmark
+    from one process, so a round of many providers queued behind its encoding. What orjson
+    refuses (integers beyond 64 bits, NaN kept as such) goes through the standard library.
+    """
+    try:
+        text: bytes | str = orjson.dumps(body)
+    except (orjson.JSONEncodeError, TypeError):
+        text = json.dumps(body, separators=(",", ":"))
+    resp = Response(text, status=status, mimetype="application/json")
     for name, value in (headers or {}).items():
         resp.headers[name] = value
     return resp
