@@ -103,3 +103,20 @@ def test_the_wait_for_a_wave_is_bounded_and_ends_early_once_every_ticket_is_unde
     began = time.monotonic()
     wait_underway(asks[:1], 5.0)
     assert time.monotonic() - began < 1.0, "a wave already underway is not waited for"
+
+
+def test_an_answer_waits_for_the_others_of_its_round_only_a_few_milliseconds(start_service, simulator):
+    from actors.catalog import BATCH_WAIT
+
+    service = two_sources(start_service, simulator, "slow", "quick")
+    simulator.state.set_latency("openai_compatible", 2.0)  # "slow" answers two seconds late
+    started = time.monotonic()
+    tickets = service.refresh_all()
+    quick = next(t for t in tickets if t.provider == "quick")
+    (outcome,) = service.wait([quick], timeout=5)
+    # Committed while "slow" is still fetching: its run being open held the flush for at most BATCH_WAIT.
+    assert outcome.outcome == "succeeded" and time.monotonic() - started < 1.0
+    slow = next(t for t in tickets if t.provider == "slow")
+    assert not slow.future.done() and BATCH_WAIT < 0.1
+    simulator.state.set_latency("openai_compatible", 0.0)
+    assert service.wait([slow], timeout=10)[0].outcome == "succeeded"
