@@ -566,9 +566,10 @@ class CatalogActor(pykka.ThreadingActor):
             # Other runs of this round are still fetching: their answers come within a few
             # milliseconds of each other, and each flush has costs of its own (a transaction, the
             # next index version, the memos), so the first answers wait up to BATCH_WAIT for them.
+            # An unchanged answer costs the writer only its run's row: it does not wait.
             waiting = self._open_runs.difference(snap.run_id for snap, _ in self._pending)
             wait = self._pending_since + BATCH_WAIT - time.monotonic()
-            if waiting and wait > 0:
+            if waiting and wait > 0 and not all(snap.unchanged for snap, _ in self._pending):
                 if self._flush_timer is None:
                     self._flush_timer = schedule(wait, self._proxy.flush_when_due.defer, name="timer-catalog-flush")
                 return

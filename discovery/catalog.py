@@ -9,6 +9,8 @@ affect, and only those are resolved, diffed, encoded and written.
 from __future__ import annotations
 
 import hashlib
+import itertools
+import operator
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -521,15 +523,16 @@ class CatalogState:
         _check(snap, previous.models, listed.keys())
         old_models, old_prints = previous.models, previous.fingerprints
         prints = snap.fingerprints
-        models: dict[str, Model] = {}
-        fingerprints: dict[str, Optional[str]] = {}
+        # Most items are the memo's records, the very objects held: they stay as they are. Which
+        # ones are is found by identity in one pass of C-level iteration (an explicit loop over
+        # every item was 7 of a 1%-changed round's 14 ms here at 10k); the rest are looked at below.
+        models: dict[str, Model] = dict(listed)
+        fingerprints: dict[str, Optional[str]] = dict(zip(listed, map(old_prints.get, listed)))
+        kept_same = map(operator.is_, map(old_models.get, listed), listed.values())
         records: list[store.SourceRecord] = []
-        for model_id, m in listed.items():
+        for model_id in itertools.compress(listed, map(operator.not_, kept_same)):
+            m = listed[model_id]
             old = old_models.get(model_id)
-            if old is m:
-                models[model_id] = old
-                fingerprints[model_id] = old_prints.get(model_id)
-                continue
             fp = prints.get(model_id) or raw_fingerprint(m)
             if old is not None and fp == old_prints.get(model_id) and old.content_hash() == m.content_hash():
                 models[model_id] = old
@@ -548,13 +551,15 @@ class CatalogState:
                 if old is not None:
                     models[model_id] = old
                     fingerprints[model_id] = old_prints.get(model_id)
+                else:
+                    del models[model_id], fingerprints[model_id]
                 continue
             kept = stripped if snap.source.startswith(BEDROCK_SOURCE) else PackedModel.of(stripped)
             models[model_id] = kept
             fingerprints[model_id] = fp
             records.append(store.SourceRecord(stripped, m.raw.json, fp))
         missing, deletes = self._missed(snap.source, previous,
-                                        [model_id for model_id in old_models if model_id not in listed])
+                                        list(itertools.filterfalse(listed.__contains__, old_models)))
         for model_id in missing:
             # Still inside its grace: the last good record stays, and nothing is announced.
             models[model_id] = old_models[model_id]
