@@ -58,6 +58,10 @@ TIDY_DELAY = 0.2
 # Seconds the first queued answer waits for the answers of other runs still open before it is
 # committed with whatever came meanwhile (CatalogActor.flush_snapshots).
 BATCH_WAIT = 0.015
+# Runs begun longer ago than this are not waited for (by a batch or the put-off tidy), and past
+# MAX_OPEN_RUNS open runs those are forgotten: a run whose actor died without reporting back.
+ROUND_WINDOW = 5.0
+MAX_OPEN_RUNS = 10_000
 TIDY_RETRY = 0.1
 TIDY_MAX = 5.0
 
@@ -271,7 +275,8 @@ class CatalogActor(pykka.ThreadingActor):
         self._tidy_timer: Any = None
         # Runs begun and not yet committed or failed (the put-off tidy waits for them, and a flush
         # waits up to BATCH_WAIT for their answers).
-        self._open_runs: set[int] = set()
+        # Run id -> when its begin_run came (monotonic); only runs begun within ROUND_WINDOW count.
+        self._open_runs: dict[int, float] = {}
         self._pending_since = 0.0
         self._flush_timer: Any = None
         # Runs begun and not yet written (begin_run, write_begun).
@@ -438,7 +443,7 @@ class CatalogActor(pykka.ThreadingActor):
             return  # a large write tidied up meanwhile
         now = time.monotonic()
         wait = self._tidy_due - now
-        if wait <= 0 and self._open_runs and self._tidy_latest is not None and now < self._tidy_latest:
+        if wait <= 0 and self._round_open() and self._tidy_latest is not None and now < self._tidy_latest:
             wait = TIDY_RETRY  # refreshes are under way: after them
         if wait > 0:
             self._tidy_timer = schedule(wait, self._proxy.tidy_when_due.defer, name="timer-catalog-tidy")
@@ -512,7 +517,10 @@ class CatalogActor(pykka.ThreadingActor):
         the ``write_begun`` this queues behind them: one transaction each was a tenth of the
         writer's time in a round of 80 sources. Every write that touches a run writes them first.
         """
-        self._open_runs.add(run_id)
+        now = time.monotonic()
+        if len(self._open_runs) >= MAX_OPEN_RUNS:  # runs that never reported back: forget the old ones
+            self._open_runs = {r: t for r, t in self._open_runs.items() if now - t < ROUND_WINDOW}
+        self._open_runs[run_id] = now
         self._begun.append({"id": run_id, "provider": provider, "trigger": trigger,
                             "started_at": time.time() if started_at is None else started_at,
                             "epoch": store.FENCE.epoch})
@@ -546,6 +554,12 @@ class CatalogActor(pykka.ThreadingActor):
             self._proxy.flush_snapshots.defer()
         return future
 
+    def _round_open(self, besides: frozenset[int] | set[int] = frozenset()) -> bool:
+        """Whether a run begun within the last ROUND_WINDOW seconds (other than ``besides``) has
+        not reported back: a run begun earlier is not of the round under way (or never ended)."""
+        since = time.monotonic() - ROUND_WINDOW
+        return any(t >= since and r not in besides for r, t in self._open_runs.items())
+
     def flush_when_due(self) -> None:
         """The flush :meth:`flush_snapshots` put off (reached by tell from its timer)."""
         self._flush_timer = None
@@ -567,7 +581,7 @@ class CatalogActor(pykka.ThreadingActor):
             # milliseconds of each other, and each flush has costs of its own (a transaction, the
             # next index version, the memos), so the first answers wait up to BATCH_WAIT for them.
             # An unchanged answer costs the writer only its run's row: it does not wait.
-            waiting = self._open_runs.difference(snap.run_id for snap, _ in self._pending)
+            waiting = self._round_open({snap.run_id for snap, _ in self._pending})
             wait = self._pending_since + BATCH_WAIT - time.monotonic()
             if waiting and wait > 0 and not all(snap.unchanged for snap, _ in self._pending):
                 if self._flush_timer is None:
@@ -648,7 +662,8 @@ class CatalogActor(pykka.ThreadingActor):
             self._announce(events)
         if changed:
             self.check_lifecycle(changed)
-        self._open_runs.difference_update(s.run_id for s in snapshots)
+        for snap in snapshots:
+            self._open_runs.pop(snap.run_id, None)
         accepted = [s.source for s, o in zip(snapshots, outcomes) if o.outcome == store.SUCCEEDED]
         if accepted:
             self._publish_findings()
@@ -701,7 +716,7 @@ class CatalogActor(pykka.ThreadingActor):
         return outcome
 
     def _fail(self, source: str, run_id: int, reason: str) -> RefreshOutcome:
-        self._open_runs.discard(run_id)
+        self._open_runs.pop(run_id, None)
         reason = scrub(reason)  # whatever produced it, no secret is stored or returned
         self.write_begun()
         try:
@@ -720,7 +735,7 @@ class CatalogActor(pykka.ThreadingActor):
 
     def interrupt_run(self, run_id: int, reason: str) -> None:
         """Mark a run that will not finish (reached by tell; a commit already made stands)."""
-        self._open_runs.discard(run_id)
+        self._open_runs.pop(run_id, None)
         self.write_begun()
         try:
             with store.write_transaction():
