@@ -412,13 +412,7 @@ class ProviderClient:
         the items are not parsed here. Raises MalformedAnswer as :meth:`list_field` does for a
         body of another shape, and for one that is not JSON."""
         body, status = self.request_body("GET", path, params=params, headers=headers)
-        try:
-            fields = _FIELDS.decode(body)
-        except msgspec.ValidationError:
-            raise MalformedAnswer(f"{self.name} answered with an unexpected shape: "
-                                  f"expected a JSON object with '{key}'") from None
-        except msgspec.DecodeError:
-            raise self._not_json(body, status) from None
+        fields = self.decode_spans(body, status, f"expected a JSON object with '{key}'")
         raw = fields.get(key)
         self.expect(raw is not None, f"'{key}' is not a list")
         try:
@@ -428,15 +422,26 @@ class ProviderClient:
         self.expect(all(memoryview(i)[0] == _OPEN_BRACE for i in items), f"'{key}' holds non-objects")
         return Listing(fields, items)
 
-    def decode_spans(self, body: bytes, status: int, what: str) -> dict[str, msgspec.Raw]:
+    def decode_spans(self, body: bytes, status: int, what: str) -> Mapping[str, Any]:
         """A body that must be a JSON object, as its members' raw spans (MalformedAnswer naming
-        ``what`` for another shape; the usual one for a body that is not JSON)."""
+        ``what`` for another shape; the usual one for a body that is not JSON).
+
+        A body that is not strict JSON but that the standard library still reads (``NaN``,
+        ``Infinity``), as :meth:`request_json` does, is read that way and its members encoded
+        again as strict JSON (a non-finite number becomes null): each span is then bytes.
+        """
         try:
             return _FIELDS.decode(body)
         except msgspec.ValidationError:
             raise MalformedAnswer(f"{self.name} answered with an unexpected shape: {what}") from None
         except msgspec.DecodeError:
+            pass
+        try:
+            doc = loads(body)
+        except ValueError:
             raise self._not_json(body, status) from None
+        self.expect(isinstance(doc, dict), what)
+        return {name: dumps(value) for name, value in doc.items()}
 
     def expect_object(self, span: msgspec.Raw, what: str) -> None:
         """MalformedAnswer naming ``what`` unless the span holds a JSON object."""

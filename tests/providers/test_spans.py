@@ -80,3 +80,17 @@ def test_a_catalog_of_the_wrong_shape_fails_the_refresh_saying_what_was_wrong(st
     stub.route("/litellm/map.json", (200, ["not", "a", "map"]))
     with pytest.raises(MalformedAnswer, match="the model map must be an object keyed by model name"):
         make_client("litellm", f"{stub.url}/litellm", path="/map.json").fetch(None)
+
+
+def test_an_answer_that_is_not_strict_json_is_read_as_the_parsed_path_reads_it(stub):
+    # NaN is not JSON, but the standard library reads it (as request_json always did): the
+    # answer is read that way, and the item's non-finite number becomes null.
+    stub.route("/v1/models", (200, '{"object":"list","data":[{"id":"m1","object":"model","created":NaN},'
+                                   '{"id":"m2","object":"model","created":1715367049}]}'))
+    client = make_client("openai", f"{stub.url}/v1")
+    result = client.fetch(None)
+    assert [m.id for m in result.models] == ["openai/m1", "openai/m2"]
+    assert result.models[0].raw["created"] is None and result.models[1].lifecycle.release_date == "2024-05-10"
+    stub.route("/v1/models", (200, "[NaN]"))
+    with pytest.raises(MalformedAnswer, match="expected a JSON object with 'data'"):
+        client.fetch(None)
