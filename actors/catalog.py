@@ -55,6 +55,8 @@ WARM_RETRY = 0.02
 # another and no run is open (checked every TIDY_RETRY seconds), TIDY_MAX seconds after the first
 # at the latest (CatalogActor.tidy_when_due).
 TIDY_DELAY = 0.2
+TIDY_RETRY = 0.1
+TIDY_MAX = 5.0
 # Seconds the first queued answer waits for the answers of other runs still open before it is
 # committed with whatever came meanwhile (CatalogActor.flush_snapshots).
 BATCH_WAIT = 0.015
@@ -62,8 +64,6 @@ BATCH_WAIT = 0.015
 # MAX_OPEN_RUNS open runs those are forgotten: a run whose actor died without reporting back.
 ROUND_WINDOW = 5.0
 MAX_OPEN_RUNS = 10_000
-TIDY_RETRY = 0.1
-TIDY_MAX = 5.0
 
 
 def _pack_detail(detail: tuple[bytes, bytes]) -> bytes:
@@ -273,9 +273,9 @@ class CatalogActor(pykka.ThreadingActor):
         self._tidy_due: Optional[float] = None
         self._tidy_latest: Optional[float] = None
         self._tidy_timer: Any = None
-        # Runs begun and not yet committed or failed (the put-off tidy waits for them, and a flush
-        # waits up to BATCH_WAIT for their answers).
-        # Run id -> when its begin_run came (monotonic); only runs begun within ROUND_WINDOW count.
+        # Runs begun and not yet committed or failed, by id, with when their begin_run came
+        # (monotonic): a flush waits up to BATCH_WAIT for their answers and the put-off tidy for
+        # them to end, counting only runs begun within ROUND_WINDOW.
         self._open_runs: dict[int, float] = {}
         self._pending_since = 0.0
         self._flush_timer: Any = None
@@ -490,8 +490,9 @@ class CatalogActor(pykka.ThreadingActor):
     def on_stop(self) -> None:
         if self._lifecycle_timer is not None:
             self._lifecycle_timer.cancel()
-        if self._tidy_timer is not None:
-            self._tidy_timer.cancel()
+        for timer in (self._tidy_timer, self._flush_timer):
+            if timer is not None:
+                timer.cancel()
         # Runs begun and snapshots already handed over are written before the store closes.
         self.write_begun()
         self.flush_snapshots(force=True)
