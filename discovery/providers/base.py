@@ -56,11 +56,10 @@ class FetchResult:
     received_at: float = 0.0
 
 
-# An answer decoded down to its top-level fields, each kept as the raw JSON span it was sent as
-# (msgspec.Raw: a view into the body, not a copy), and a list field down to its items' spans.
+# A JSON object decoded down to its members, each kept as the raw JSON span it was sent as
+# (msgspec.Raw: a view into the body, not a copy), and a list down to its items' spans.
 _FIELDS = msgspec.json.Decoder(dict[str, msgspec.Raw])
 _SPANS = msgspec.json.Decoder(list[msgspec.Raw])
-_SPAN_MAP = msgspec.json.Decoder(dict[str, msgspec.Raw])
 # Leads the fingerprint of an item taken from its span, so it never equals one of the same item
 # parsed (Python objects encoded again) and an answer read both ways is never mixed up.
 _SPAN_PRINT = b"span:"
@@ -450,7 +449,7 @@ class ProviderClient:
     def span_map(self, raw: msgspec.Raw, what: str) -> dict[str, msgspec.Raw]:
         """A JSON object's members as raw spans (MalformedAnswer naming ``what`` when it is not one)."""
         try:
-            return _SPAN_MAP.decode(raw)
+            return _FIELDS.decode(raw)
         except msgspec.ValidationError:
             raise MalformedAnswer(f"{self.name} answered with an unexpected shape: {what}") from None
 
