@@ -524,8 +524,8 @@ class CatalogState:
         old_models, old_prints = previous.models, previous.fingerprints
         prints = snap.fingerprints
         # Most items are the memo's records, the very objects held: they stay as they are. Which
-        # ones are is found by identity in one pass of C-level iteration (an explicit loop over
-        # every item was 7 of a 1%-changed round's 14 ms here at 10k); the rest are looked at below.
+        # ones are is found by identity in one pass of C-level iteration (it saved about 1.5 ms of
+        # a 1%-changed round's 14 ms here at 10k); the rest are looked at below.
         models: dict[str, Model] = dict(listed)
         fingerprints: dict[str, Optional[str]] = dict(zip(listed, map(old_prints.get, listed)))
         kept_same = map(operator.is_, map(old_models.get, listed), listed.values())

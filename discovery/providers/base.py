@@ -66,6 +66,15 @@ _SPAN_PRINT = b"span:"
 _OPEN_BRACE = ord("{")
 
 
+def _parse_and_build(build: Callable[..., Model], span: Any, context: tuple[Any, ...]) -> Model:
+    return build(loads(bytes(span)), *context)
+
+
+def holds_object(span: Any) -> bool:
+    """Whether a span (msgspec.Raw or bytes, as decoded here: no leading whitespace) is a JSON object."""
+    return memoryview(span)[0] == _OPEN_BRACE
+
+
 class Listing:
     """A list answer as sent: ``items`` the raw JSON span of each entry of the list field, and the
     other top-level fields parsed when asked for (:meth:`get`), as a format reads its paging
@@ -98,6 +107,14 @@ class _FetchContext:
         self.holds_slot = False
         # Whether the collector is held off while a large answer is parsed and normalized (take_slot).
         self.paused = False
+
+    def remembered(self, fp: str, make: Callable[..., Model], *args: Any) -> Model:
+        """The memo's record for fingerprint ``fp``, else ``make(*args)``; either way noted as the
+        fingerprint of its id."""
+        found = self.memo.items.get(fp) if self.memo is not None else None
+        model = found if found is not None else make(*args)
+        self.prints.setdefault(model.id, fp)
+        return model
 
     def take_slot(self, size: int) -> None:
         """Take PARSE_SLOT for a body of ``size`` bytes that was just read."""
@@ -418,7 +435,7 @@ class ProviderClient:
             items = _SPANS.decode(raw)
         except msgspec.ValidationError:
             raise MalformedAnswer(f"{self.name} answered with an unexpected shape: '{key}' is not a list") from None
-        self.expect(all(memoryview(i)[0] == _OPEN_BRACE for i in items), f"'{key}' holds non-objects")
+        self.expect(all(map(holds_object, items)), f"'{key}' holds non-objects")
         return Listing(fields, items)
 
     def decode_spans(self, body: bytes, status: int, what: str) -> Mapping[str, Any]:
@@ -444,7 +461,7 @@ class ProviderClient:
 
     def expect_object(self, span: msgspec.Raw, what: str) -> None:
         """MalformedAnswer naming ``what`` unless the span holds a JSON object."""
-        self.expect(memoryview(span)[0] == _OPEN_BRACE, what)
+        self.expect(holds_object(span), what)
 
     def span_map(self, raw: msgspec.Raw, what: str) -> dict[str, msgspec.Raw]:
         """A JSON object's members as raw spans (MalformedAnswer naming ``what`` when it is not one)."""
@@ -559,11 +576,7 @@ class ProviderClient:
         except (orjson.JSONEncodeError, TypeError):  # integers beyond 64 bits, odd keys
             encoded = dumps(keyed)
         fp = hashlib.blake2b(encoded, digest_size=16, key=context.key).hexdigest()
-        memo = context.memo
-        found = memo.items.get(fp) if memo is not None else None
-        model = found if found is not None else build(*item)
-        context.prints.setdefault(model.id, fp)
-        return model
+        return context.remembered(fp, build, *item)
 
     def normalized_span(self, build: Callable[..., Model], span: msgspec.Raw, *context: Any) -> Model:
         """``build(item, *context)`` for the JSON object in ``span``, unless the same span (with the
@@ -581,12 +594,7 @@ class ProviderClient:
         if context:
             digest.update(dumps(context))  # an array: it ends where the span begins
         digest.update(span)
-        fp = digest.hexdigest()
-        memo = fetch.memo
-        found = memo.items.get(fp) if memo is not None else None
-        model = found if found is not None else build(loads(bytes(span)), *context)
-        fetch.prints.setdefault(model.id, fp)
-        return model
+        return fetch.remembered(digest.hexdigest(), _parse_and_build, build, span, context)
 
     # -- the format's job ----------------------------------------------------------------------
     def fetch_models(self) -> list[Model]:

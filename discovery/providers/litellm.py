@@ -30,7 +30,7 @@ import msgspec
 
 from discovery.enrich import ModelDraft
 from discovery.model import Model
-from discovery.providers.base import ProviderClient
+from discovery.providers.base import ProviderClient, holds_object
 from discovery.taxonomy import (
     guess_family,
     guess_kind,
@@ -68,7 +68,6 @@ class _Head(msgspec.Struct):
 
 
 _HEAD = msgspec.json.Decoder(_Head)
-_OPEN_BRACE = ord("{")
 # supports_* flag → taxonomy capability.
 CAPABILITY_FLAGS = {
     "supports_function_calling": "tool_calling",
@@ -146,17 +145,12 @@ class LiteLLMClient(ProviderClient):
         when its span (with its key) is new (see normalized_span)."""
         body, status = self.request_body("GET", str(self.config.options.get("path") or self.path))
         entries = self.decode_spans(body, status, "the model map must be an object keyed by model name")
-        today = datetime.now(UTC).date().isoformat()
         heads = []
         for key, span in entries.items():
-            if memoryview(span)[0] != _OPEN_BRACE:
-                continue  # not an entry (as a parsed entry that is not an object)
-            head = _HEAD.decode(span)
-            heads.append((key, head.litellm_provider, head.mode, span))
-
-        def build(entry: Mapping[str, Any], provider: str, model_id: str, key: str) -> Model:
-            return self.normalize_entry(provider, model_id, entry, key=key, today=today)
-
+            if holds_object(span):  # anything else is not an entry (as in the parsed map)
+                head = _HEAD.decode(span)
+                heads.append((key, head.litellm_provider, head.mode, span))
+        build = self._builder(datetime.now(UTC).date().isoformat())
         return [self.normalized_span(build, span, provider, model_id, rank[1])
                 for rank, provider, model_id, span in self._choose(heads).values()]
 
@@ -174,12 +168,15 @@ class LiteLLMClient(ProviderClient):
         today = today or datetime.now(UTC).date().isoformat()
         heads = [(key, entry.get("litellm_provider"), entry.get("mode"), entry)
                  for key, entry in body.items() if isinstance(entry, Mapping)]
-
-        def build(provider: str, model_id: str, key: str, entry: Mapping[str, Any]) -> Model:
-            return self.normalize_entry(provider, model_id, entry, key=key, today=today)
-
-        return [self.normalized(build, provider, model_id, rank[1], entry)
+        build = self._builder(today)
+        return [self.normalized(build, entry, provider, model_id, rank[1])
                 for rank, provider, model_id, entry in self._choose(heads).values()]
+
+    def _builder(self, today: str) -> Any:
+        """``build(entry, provider, model_id, key)`` → the entry's Model, for a day's normalizing."""
+        def build(entry: Mapping[str, Any], provider: str, model_id: str, key: str) -> Model:
+            return self.normalize_entry(provider, model_id, entry, key=key, today=today)
+        return build
 
     def _choose(self, heads: list[tuple[str, Any, Any, Any]]) -> dict[str, tuple[tuple[int, str], str, str, Any]]:
         """Of the map's entries, given as (key, litellm_provider, mode, payload), the one kept for

@@ -6,7 +6,7 @@ record is a change of the model's content.
 """
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, Optional
 
 from discovery.model import Capabilities, Lifecycle, Limits, Modalities, Model, Pricing
@@ -113,6 +113,9 @@ def normalize_record(provider: str, record: Mapping[str, Any], source: str) -> M
     )
 
 
+_SHAPE = "api.json must be an object keyed by provider id"
+
+
 class ModelsDevClient(ProviderClient):
     """The models.dev catalog. Options: ``providers`` (models.dev ids to keep; default all),
     ``provider_names`` (models.dev id → name used in model ids)."""
@@ -127,39 +130,35 @@ class ModelsDevClient(ProviderClient):
         """The document read as raw spans down to each model's record: a record is parsed and
         normalized only when its span (with its provider and id) is new (see normalized_span)."""
         body, status = self.request_body("GET", "/api.json")
-        shape = "api.json must be an object keyed by provider id"
-        providers = self.decode_spans(body, status, shape)
-        wanted = self.config.options.get("providers")
-        names = {**PROVIDER_NAMES, **dict(self.config.options.get("provider_names") or {})}
         out: dict[str, Model] = {}
-        for provider_id, provider in providers.items():
-            if wanted and provider_id not in wanted:
-                continue
+        for provider_id, name, provider in self._kept(self.decode_spans(body, status, _SHAPE)):
             missing = f"provider {provider_id!r} has no 'models' object"
             members = self.span_map(provider, missing).get("models")
             self.expect(members is not None, missing)
-            name = names.get(provider_id, provider_id)
             for model_id, span in self.span_map(members, missing).items():
                 self.expect_object(span, f"model {provider_id}/{model_id} is not an object")
                 model = self.normalized_span(self._record_entry, span, name, model_id)
                 out.setdefault(model.id, model)
         return list(out.values())
 
+    def _kept(self, providers: Mapping[str, Any]) -> Iterator[tuple[str, str, Any]]:
+        """(models.dev id, the name used in model ids, its member) of each provider the options keep."""
+        wanted = self.config.options.get("providers")
+        names = {**PROVIDER_NAMES, **dict(self.config.options.get("provider_names") or {})}
+        for provider_id, provider in providers.items():
+            if not wanted or provider_id in wanted:
+                yield provider_id, names.get(provider_id, provider_id), provider
+
     def _record_entry(self, record: Mapping[str, Any], name: str, model_id: str) -> Model:
         return self._entry(name, model_id, record)
 
     def normalize(self, body: Any) -> list[Model]:
         """The whole api.json document → Models (catalog entries)."""
-        self.expect(isinstance(body, Mapping), "api.json must be an object keyed by provider id")
-        wanted = self.config.options.get("providers")
-        names = {**PROVIDER_NAMES, **dict(self.config.options.get("provider_names") or {})}
+        self.expect(isinstance(body, Mapping), _SHAPE)
         out: dict[str, Model] = {}
-        for provider_id, provider in body.items():
-            if wanted and provider_id not in wanted:
-                continue
+        for provider_id, name, provider in self._kept(body):
             self.expect(isinstance(provider, Mapping) and isinstance(provider.get("models"), Mapping),
                         f"provider {provider_id!r} has no 'models' object")
-            name = names.get(provider_id, provider_id)
             for model_id, record in provider["models"].items():
                 self.expect(isinstance(record, Mapping), f"model {provider_id}/{model_id} is not an object")
                 model = self.normalized(self._entry, name, model_id, record)

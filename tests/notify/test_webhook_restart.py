@@ -6,7 +6,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 
 import requests
 
@@ -81,17 +80,17 @@ refresh_interval = 3600
 
         wait_for(after_restart_refresh, timeout=90, what="the restart's refresh")
 
-        def settled():
-            # The feed once every event in it is acknowledged and nothing more came for a moment:
-            # the refresh's commit may be followed by others of its own (the provider's status).
-            ids = [e["id"] for e in http.get(f"{url}/api/v1/events?limit=1000", timeout=5).json()["data"]]
-            if not set(hook.acked_ids()) >= set(ids):
-                return None
-            time.sleep(0.3)
-            again = [e["id"] for e in http.get(f"{url}/api/v1/events?limit=1000", timeout=5).json()["data"]]
-            return again if again == ids else None
+        seen: list[list[int]] = []
 
-        all_ids = wait_for(settled, timeout=30, what="every event after the restart")
+        def settled():
+            # The feed once every event in it is acknowledged and it is the same in two polls in a
+            # row: the refresh's commit may be followed by others of its own (the provider's status).
+            ids = [e["id"] for e in http.get(f"{url}/api/v1/events?limit=1000", timeout=5).json()["data"]]
+            same = bool(seen) and seen[-1] == ids
+            seen.append(ids)
+            return ids if same and set(hook.acked_ids()) >= set(ids) else None
+
+        all_ids = wait_for(settled, timeout=30, interval=0.2, what="every event after the restart")
         acked = hook.acked_ids()
         # Nothing acknowledged is sent again; the unacknowledged batch comes first after the restart.
         assert acked[:20] == first_acked and acked[20:] == all_ids[20:len(acked)]
