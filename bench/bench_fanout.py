@@ -19,8 +19,14 @@ its endpoint and service data, first imports); the median is over all rounds. Th
 (starting the actors, parsing and normalizing every answer, botocore's clients and calls, the
 writer's merge and commit) runs under one interpreter lock, so a round cannot take less wall time
 than that CPU: when the CPU is close to the wall time, the round is bound by the machine's speed,
-not by waiting. The first line gives that speed (a fixed pure-Python loop), to compare runs on
-machines, or hours, that differ.
+not by waiting. The first line gives the machine's speed (a fixed pure-Python loop), to compare
+runs on machines, or hours, that differ.
+
+Each cold round also prints its floor, from the simulator's request log: the latest, over all
+sources, of when the simulator received the source's last request plus its latency. No processing
+ends the round before that, so a floor over 1.15 x means the sources were asked too late (boto3
+makes a client per region and signs each call, under the same lock as the answers already being
+processed), and the gap between the floor and the round is the processing after it.
 
     python bench/bench_fanout.py [--providers 50] [--regions 30] [--rounds 5] [--models 60]
 """
@@ -39,6 +45,8 @@ import threading
 import time
 import timeit
 from pathlib import Path
+
+import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -148,6 +156,30 @@ def wait_committed(service: Service, providers: list[str], regions: list[str], s
     raise PhaseFailed(f"not every provider and region committed within {DEADLINE:g} s")
 
 
+def asked_floor(simulator_url: str, sources: list[CatalogSource], regions: list[str], latency: dict[str, float],
+                since: float) -> tuple[float, str] | None:
+    """(seconds from ``since``, source): the earliest the round could have ended, given when the
+    simulator received each source's requests: the last request (a list's last page, or the later
+    of a region's two calls) plus that source's latency, the latest over all sources.
+
+    No processing, however fast, ends the round before its last answer is sent, so this is the
+    floor set by how soon each source was asked. None if a source's request log says nothing.
+    """
+    routes = [(s.name, f"/t/{s.name}/_admin/{s.route}", s.name) for s in sources]
+    routes += [(f"bedrock@{r}", f"/_admin/bedrock@{r}", f"bedrock@{r}") for r in regions]
+    floor: tuple[float, str] | None = None
+    with requests.Session() as http:
+        for name, admin, key in routes:
+            log = http.get(f"{simulator_url}{admin}/requests", timeout=30).json().get("requests") or []
+            times = [r["at"] for r in log if isinstance(r.get("at"), (int, float)) and r["at"] >= since]
+            if not times:
+                return None
+            ends = max(times) + latency[key] - since
+            if floor is None or ends > floor[0]:
+                floor = (ends, name)
+    return floor
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--providers", type=int, default=50)
@@ -180,6 +212,7 @@ def main() -> int:
     clock = CpuClock()
     cold: list[float] = []
     warm: list[float] = []
+    floors: list[float] = []  # per cold round, the asked_floor
     try:
         push_sources(simulator.url, sources)
         set_latencies(simulator.url, [(s.name, s.route, latency[s.name]) for s in sources]
@@ -196,11 +229,18 @@ def main() -> int:
             returned = time.time() - started
             seconds, last_start = wait_committed(service, provider_names, regions, started)
             cold.append(seconds)
+            floor = asked_floor(simulator.url, sources, regions, latency, started)
+            if floor is not None:
+                floors.append(floor[0])
             cpu = clock.between(started, started + seconds)
             split = thread_cpu(own_threads)
             print(f"cold round {i + 1}: {seconds:.3f} s, ratio {seconds / slowest:.2f}, process CPU {cpu:.2f} s "
                   f"(start_service returned after {returned:.3f} s; the last provider refresh began at "
                   f"{last_start:.3f} s)", flush=True)
+            if floor is not None:
+                print(f"  asked in time for {floor[0]:.3f} s at best (ratio {floor[0] / slowest:.2f}; the last answer "
+                      f"the simulator could send was {floor[1]}'s); {seconds - floor[0]:.3f} s went on after it",
+                      flush=True)
             if split:
                 labels = [label for label, _ in THREAD_GROUPS] + ["other"]
                 print("  CPU by thread: " + ", ".join(f"{label} {split[label]:.2f} s" for label in labels if label in split)
@@ -227,6 +267,9 @@ def main() -> int:
 
     print(f"{len(sources)} providers ({len({s.format for s in sources})} formats) + {len(regions)} Bedrock regions, "
           f"latency 0.2-{slowest:g} s each, {models:,} models in the catalog")
+    if floors:
+        print(f"cold rounds' floor from when their sources were asked: median {statistics.median(floors):.3f} s, "
+              f"ratio {statistics.median(floors) / slowest:.2f} (best {min(floors) / slowest:.2f})")
     ok = True
     for label, rounds in (("cold (empty database, start_service → all committed)", cold),
                           ("warm (refresh everything → all committed)", warm)):
