@@ -5,6 +5,7 @@ import argparse
 import sys
 import threading
 
+from discovery.simulator import state
 from discovery.simulator.server import BASE_PATHS, SimulatorServer
 
 
@@ -14,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port (default: a free one)")
     args = parser.parse_args(argv)
+    state.FREEZE_MODEL_SETS = True  # this process is the simulator's alone
     server = SimulatorServer(host=args.host, port=args.port).start()
     print(f"provider simulator on {server.url} (admin API under {server.url}/_admin/)")
     for provider in BASE_PATHS:

@@ -8,6 +8,7 @@ the lock.
 from __future__ import annotations
 
 import copy
+import gc
 import threading
 import time
 from collections import OrderedDict, deque
@@ -36,6 +37,13 @@ FAULT_PARAMS: dict[str, frozenset[str]] = {
     "midstream": frozenset({"after_tokens", "message", "times", "path"}),
 }
 FAULT_KINDS = tuple(FAULT_PARAMS)
+# Whether a model set, once stored, is moved out of the cyclic collector's reach (gc.freeze). Only
+# the simulator's own process turns it on (python -m discovery.simulator): there the model sets
+# are most of the heap (a benchmark's catalogs run to hundreds of thousands of objects), they hold
+# no reference cycles (reference counting frees a replaced one), and a full collection walking
+# them stopped every request for 0.3 s. In a process that merely embeds the simulator (the tests)
+# freezing would be that process's business, so it stays off.
+FREEZE_MODEL_SETS = False
 FAULT_DEFAULTS: dict[str, dict[str, Any]] = {
     "status": {"status": 500},
     "redirect": {"status": 302, "location": "https://elsewhere.invalid/v1/models?key={key}"},
@@ -230,6 +238,8 @@ class SimulatorState:
             if not isinstance(record, Mapping):
                 raise TypeError(f"model {model_id!r}: a record must be a JSON object")
             out[model_id] = copy.deepcopy(dict(record)) if copy_records else record
+        if FREEZE_MODEL_SETS:
+            gc.freeze()
         return out
 
     # -- model sets ------------------------------------------------------------------------------
