@@ -165,16 +165,18 @@ def asked_floor(simulator_url: str, sources: list[CatalogSource], regions: list[
     No processing, however fast, ends the round before its last answer is sent, so this is the
     floor set by how soon each source was asked. None if a source's request log says nothing.
     """
-    routes = [(s.name, f"/t/{s.name}/_admin/{s.route}", s.name) for s in sources]
-    routes += [(f"bedrock@{r}", f"/_admin/bedrock@{r}", f"bedrock@{r}") for r in regions]
+    admins = [(s.name, f"/t/{s.name}/_admin/{s.route}") for s in sources]
+    admins += [(f"bedrock@{r}", f"/_admin/bedrock@{r}") for r in regions]
     floor: tuple[float, str] | None = None
     with requests.Session() as http:
-        for name, admin, key in routes:
-            log = http.get(f"{simulator_url}{admin}/requests", timeout=30).json().get("requests") or []
+        for name, admin in admins:
+            resp = http.get(f"{simulator_url}{admin}/requests", timeout=30)
+            resp.raise_for_status()
+            log = resp.json().get("requests") or []
             times = [r["at"] for r in log if isinstance(r.get("at"), (int, float)) and r["at"] >= since]
             if not times:
                 return None
-            ends = max(times) + latency[key] - since
+            ends = max(times) + latency[name] - since
             if floor is None or ends > floor[0]:
                 floor = (ends, name)
     return floor
@@ -229,11 +231,11 @@ def main() -> int:
             returned = time.time() - started
             seconds, last_start = wait_committed(service, provider_names, regions, started)
             cold.append(seconds)
+            cpu = clock.between(started, started + seconds)
+            split = thread_cpu(own_threads)  # before the floor's requests, which only add time after the round
             floor = asked_floor(simulator.url, sources, regions, latency, started)
             if floor is not None:
                 floors.append(floor[0])
-            cpu = clock.between(started, started + seconds)
-            split = thread_cpu(own_threads)
             print(f"cold round {i + 1}: {seconds:.3f} s, ratio {seconds / slowest:.2f}, process CPU {cpu:.2f} s "
                   f"(start_service returned after {returned:.3f} s; the last provider refresh began at "
                   f"{last_start:.3f} s)", flush=True)

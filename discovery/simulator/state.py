@@ -41,8 +41,10 @@ FAULT_KINDS = tuple(FAULT_PARAMS)
 # the simulator's own process turns it on (python -m discovery.simulator): there the model sets
 # are most of the heap (a benchmark's catalogs run to hundreds of thousands of objects), they hold
 # no reference cycles (reference counting frees a replaced one), and a full collection walking
-# them stopped every request for 0.3 s. In a process that merely embeds the simulator (the tests)
-# freezing would be that process's business, so it stays off.
+# them stopped every request for 0.3 s. A freeze takes whatever else is alive at that moment too
+# (requests in flight): their cyclic garbage, if any, is not collected, once per stored set. In a
+# process that merely embeds the simulator (the tests) freezing would be that process's business,
+# so it stays off.
 FREEZE_MODEL_SETS = False
 FAULT_DEFAULTS: dict[str, dict[str, Any]] = {
     "status": {"status": 500},
