@@ -66,10 +66,6 @@ _SPAN_PRINT = b"span:"
 _OPEN_BRACE = ord("{")
 
 
-def _parse_and_build(build: Callable[..., Model], span: Any, context: tuple[Any, ...]) -> Model:
-    return build(loads(bytes(span)), *context)
-
-
 def holds_object(span: Any) -> bool:
     """Whether a span (msgspec.Raw or bytes, as decoded here: no leading whitespace) is a JSON object."""
     return memoryview(span)[0] == _OPEN_BRACE
@@ -95,12 +91,14 @@ class Listing:
 class _FetchContext:
     """The memo and running hashes of one :meth:`ProviderClient.fetch` call."""
 
-    __slots__ = ("bodies", "digest", "holds_slot", "key", "memo", "network", "paused", "prints")
+    __slots__ = ("bodies", "digest", "holds_slot", "key", "memo", "network", "paused", "prints", "span_digest")
 
     def __init__(self, key: bytes, memo: Any):
         self.key = key
         self.memo = memo
         self.digest = hashlib.blake2b(digest_size=16, key=key)
+        # Each span's fingerprint starts as a copy of this (normalized_span).
+        self.span_digest = hashlib.blake2b(_SPAN_PRINT, digest_size=16, key=key)
         self.prints: dict[str, str] = {}
         self.network = 0.0
         self.bodies = 0
@@ -459,10 +457,6 @@ class ProviderClient:
         self.expect(isinstance(doc, dict), what)
         return {name: dumps(value) for name, value in doc.items()}
 
-    def expect_object(self, span: msgspec.Raw, what: str) -> None:
-        """MalformedAnswer naming ``what`` unless the span holds a JSON object."""
-        self.expect(holds_object(span), what)
-
     def span_map(self, raw: msgspec.Raw, what: str) -> dict[str, msgspec.Raw]:
         """A JSON object's members as raw spans (MalformedAnswer naming ``what`` when it is not one)."""
         try:
@@ -590,11 +584,24 @@ class ProviderClient:
         fetch = self._fetch
         if fetch is None:
             return build(loads(bytes(span)), *context)
-        digest = hashlib.blake2b(_SPAN_PRINT, digest_size=16, key=fetch.key)
+        # Run once per item of every answer, so it is kept to the bare steps: the keyed hasher is
+        # copied (not made), the context encoded by orjson (plain strings and numbers, as every
+        # format gives; the same bytes dumps makes, which takes anything else), and the memo
+        # looked up here rather than through remembered.
+        digest = fetch.span_digest.copy()
         if context:
-            digest.update(dumps(context))  # an array: it ends where the span begins
+            try:
+                digest.update(orjson.dumps(context))  # an array: it ends where the span begins
+            except (orjson.JSONEncodeError, TypeError):
+                digest.update(dumps(context))
         digest.update(span)
-        return fetch.remembered(digest.hexdigest(), _parse_and_build, build, span, context)
+        fp = digest.hexdigest()
+        memo = fetch.memo
+        model = memo.items.get(fp) if memo is not None else None
+        if model is None:
+            model = build(loads(bytes(span)), *context)
+        fetch.prints.setdefault(model.id, fp)
+        return model
 
     # -- the format's job ----------------------------------------------------------------------
     def fetch_models(self) -> list[Model]:
