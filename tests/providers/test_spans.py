@@ -3,6 +3,8 @@ make the very records the parsed answer makes, refuse the same bad shapes, and r
 record for every span that did not change."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from discovery.catalog import SourceMemo
@@ -72,6 +74,7 @@ def test_a_catalog_of_the_wrong_shape_fails_the_refresh_saying_what_was_wrong(st
         ({"acme": {"name": "Acme"}}, "provider 'acme' has no 'models' object"),
         ({"acme": {"models": []}}, "provider 'acme' has no 'models' object"),
         ({"acme": {"models": {"m1": 3}}}, "model acme/m1 is not an object"),
+        ({"acme": "Acme"}, "provider 'acme' has no 'models' object"),
     ]
     for body, message in cases:
         stub.route("/modelsdev/api.json", (200, body))
@@ -80,6 +83,23 @@ def test_a_catalog_of_the_wrong_shape_fails_the_refresh_saying_what_was_wrong(st
     stub.route("/litellm/map.json", (200, ["not", "a", "map"]))
     with pytest.raises(MalformedAnswer, match="the model map must be an object keyed by model name"):
         make_client("litellm", f"{stub.url}/litellm", path="/map.json").fetch(None)
+
+
+def test_models_dev_reads_the_same_records_whichever_way_the_document_is_read(stub):
+    # A well-formed document is read in one pass; one that pass refuses (a provider left out by
+    # the options but of the wrong shape, a NaN) a level at a time. Either way the kept
+    # providers' records are the same.
+    good = {"acme": {"name": "Acme", "models": {"m1": {"id": "m1", "name": "M1", "limit": {"context": 8192}},
+                                                "m2": {"id": "m2", "tool_call": True}}}}
+    client = make_client("modelsdev", f"{stub.url}/modelsdev", providers=["acme"])
+    stub.route("/modelsdev/api.json", (200, good))
+    one_pass = client.fetch(None).models
+    assert [m.id for m in one_pass] == ["acme/m1", "acme/m2"]
+    assert one_pass[0].limits.context_window == 8192 and one_pass[1].capabilities.tool_calling is True
+    stub.route("/modelsdev/api.json", (200, {**good, "other": {"models": []}}))
+    assert client.fetch(None).models == one_pass
+    stub.route("/modelsdev/api.json", (200, json.dumps(good)[:-1] + ', "other": {"models": {}, "score": NaN}}'))
+    assert client.fetch(None).models == one_pass
 
 
 def test_an_answer_that_is_not_strict_json_is_read_as_the_parsed_path_reads_it(stub):
