@@ -21,6 +21,7 @@ lexically first key), so ``anthropic.claude-v2:1`` beats ``bedrock/us-east-1/ant
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -89,12 +90,17 @@ _UNIT_PRICE = re.compile(r"^(?:input|output)_cost_per_(?:image|second|character|
 _REGION = re.compile(r"^[a-z]{2}(?:-gov)?-[a-z]+-\d+$")
 _QUALIFIER = re.compile(r"^(?:\d+-x-\d+|max-x-max|\d+-steps|max-steps|low|medium|high|standard|hd)$")
 _AZURE_ZONES = {"eu", "us", "global", "global-standard", "data-zone", "datazone"}
-_COMMITMENT = re.compile(r"^\d+-month-commitment$")
+# A key with a segment that is "*" or a commitment term ("1-month-commitment") is skipped: one
+# search of the whole key, rather than a match per segment (a newline may end a commitment
+# segment, as "$" allowed when each segment was matched on its own).
+_SKIPPED_SEGMENT = re.compile(r"(?:^|/)(?:\*|\d+-month-commitment\n?)(?=/|\Z)")
 _PRICE_BUCKET = re.compile(r"^(?:together-ai|fireworks-ai)-")
 
 
+@functools.lru_cache(maxsize=1024)
 def provider_name(litellm_provider: str) -> str:
-    """This service's name for a ``litellm_provider`` value."""
+    """This service's name for a ``litellm_provider`` value (a map has about a hundred distinct
+    ones, each asked for at every entry; hence the cache)."""
     if litellm_provider in PROVIDER_NAMES:
         return PROVIDER_NAMES[litellm_provider]
     if litellm_provider.startswith("vertex_ai"):
@@ -104,14 +110,24 @@ def provider_name(litellm_provider: str) -> str:
     return litellm_provider
 
 
-def clean_id(key: str, litellm_provider: str) -> tuple[str, int] | None:
-    """(provider's model id, number of stripped qualifiers) for a map key; None to skip the entry."""
-    segments = key.split("/")
-    if any(s == "*" or _COMMITMENT.match(s) for s in segments):
-        return None
+@functools.lru_cache(maxsize=1024)
+def _prefixes(litellm_provider: str) -> tuple[str, frozenset[str]]:
+    """(this service's name, the leading key segments that only repeat the provider) for a
+    ``litellm_provider`` value."""
     mapped = provider_name(litellm_provider)
     prefixes = {litellm_provider, mapped, litellm_provider.split("-", 1)[0], "bedrock" if mapped == "bedrock" else ""}
     prefixes.discard("")
+    return mapped, frozenset(prefixes)
+
+
+def clean_id(key: str, litellm_provider: str) -> tuple[str, int] | None:
+    """(provider's model id, number of stripped qualifiers) for a map key; None to skip the entry."""
+    if _SKIPPED_SEGMENT.search(key):
+        return None
+    if "/" not in key:  # nothing to strip
+        return (key, 0) if key else None
+    segments = key.split("/")
+    mapped, prefixes = _prefixes(litellm_provider)
     qualifiers = 0
     while len(segments) > 1:
         head = segments[0]

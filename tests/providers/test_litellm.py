@@ -66,6 +66,16 @@ def test_ids_lose_litellm_prefixes_regions_sizes_and_steps():
     assert clean_id("bedrock/*/1-month-commitment/cohere.command-text-v14", "bedrock") is None
 
 
+def test_a_key_with_a_wildcard_or_commitment_segment_is_skipped_and_no_other():
+    for key in ("*", "openai/*", "*/gpt-4o", "12-month-commitment", "bedrock/6-month-commitment/cohere.command-r"):
+        assert clean_id(key, "bedrock") is None, key
+    assert clean_id("gpt-4o", "openai") == ("gpt-4o", 0)
+    assert clean_id("", "openai") is None
+    # A segment that only contains the words is an id like any other.
+    assert clean_id("acme/1-month-commitment-plan", "acme") == ("1-month-commitment-plan", 0)
+    assert clean_id("acme/x*", "acme") == ("x*", 0)
+
+
 def test_catalog_entries_have_kinds_prices_capabilities_and_provenance():
     got = normalized()
     m = got["openai/gpt-4o"]
