@@ -78,6 +78,21 @@ def test_with_provenance_attributes_unsourced_fields_to_the_models_source():
     assert dict(m.provenance) == {"kind": "modelsdev", "limits.context_window": "modelsdev"}
 
 
+def test_with_provenance_gives_records_filling_the_same_fields_one_shared_map():
+    a = with_provenance(catalog("openai", "gpt-4o", kind="chat", limits=Limits(context_window=128000)))
+    b = with_provenance(catalog("openai", "gpt-4.1", kind="chat", limits=Limits(context_window=1047576)))
+    c = with_provenance(catalog("openai", "o3", kind="chat", limits=Limits(context_window=200000), source="litellm"))
+    d = with_provenance(catalog("openai", "o4", kind="chat", pricing=Pricing(input=2.0)))
+    assert a.provenance is b.provenance
+    assert dict(c.provenance) == {"kind": "litellm", "limits.context_window": "litellm"}
+    assert dict(d.provenance) == {"kind": "modelsdev", "pricing.input": "modelsdev"}
+    assert a.limits.context_window == 128000 and b.limits.context_window == 1047576  # only the map is shared
+    # A record that already states its provenance is left as it is; one with no field filled too.
+    assert with_provenance(a) is a
+    bare = Model(provider="openai", provider_model_id="x", name=None, source="modelsdev", live=False)
+    assert with_provenance(bare).provenance == bare.provenance
+
+
 def test_precedence_is_live_then_configured_catalog_order_then_heuristic():
     order = FieldOrder(["modelsdev", "litellm"], {"pricing": ["litellm"], "kind": ["heuristic"]})
     assert order.by_path["pricing.input"] == ("live", "litellm", "modelsdev", "heuristic")
