@@ -16,6 +16,23 @@ from discovery.settings import ProviderConfig, Settings
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def newest_modelsdev() -> Path:
+    """The newest models.dev snapshot in the shared data, else the packaged copy of it (the
+    simulator's fixture is that snapshot), so a checkout without ../shared still tests on it."""
+    from discovery.simulator.sources import FIXTURES_DIR, MODELSDEV_FIXTURE
+
+    found = sorted((SHARED_DATA / "modelsdev").glob("api-*.json.gz"))
+    return found[-1] if found else FIXTURES_DIR / MODELSDEV_FIXTURE
+
+
+def litellm_map_file() -> Path:
+    """LiteLLM's model map in the shared data, else the packaged copy of it."""
+    from discovery.simulator.sources import FIXTURES_DIR, LITELLM_FIXTURE
+
+    path = SHARED_DATA / "litellm" / "model_prices_and_context_window.json.gz"
+    return path if path.exists() else FIXTURES_DIR / LITELLM_FIXTURE
+
+
 # The PostgreSQL the tests use: the server on loopback (DISCOVERY_TEST_POSTGRES to point elsewhere).
 PG_URL = os.environ.get("DISCOVERY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -16,7 +16,7 @@ from discovery.providers import (
     OpenAIClient,
 )
 from discovery.settings import ProviderConfig
-from tests.conftest import SHARED_DATA
+from tests.conftest import litellm_map_file, newest_modelsdev
 
 
 def _load(path):
@@ -26,11 +26,11 @@ def _load(path):
 @pytest.fixture(scope="module")
 def catalogs():
     """The newest models.dev snapshot and the LiteLLM map, for the providers these tests use."""
-    newest = max((SHARED_DATA / "modelsdev").glob("api-*.json.gz"))
+    newest = newest_modelsdev()
     keep = ["openai", "groq", "mistral"]
     md = ModelsDevClient(ProviderConfig(name="modelsdev", format="modelsdev", options={"providers": keep}))
     ll = LiteLLMClient(ProviderConfig(name="litellm", format="litellm", options={"providers": keep}))
-    body = _load(SHARED_DATA / "litellm" / "model_prices_and_context_window.json.gz")
+    body = _load(litellm_map_file())
     return {"modelsdev": tuple(md.normalize(_load(newest))), "litellm": tuple(ll.normalize(body, today="2026-07-01"))}
 
 

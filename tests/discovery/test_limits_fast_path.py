@@ -9,7 +9,7 @@ from dataclasses import replace
 
 from discovery import limits
 from discovery.providers.modelsdev import PROVIDER_NAMES, normalize_record
-from tests.conftest import SHARED_DATA
+from tests.conftest import newest_modelsdev
 
 BREAKS = [
     ("name", "n" * (limits.MAX_NAME_LENGTH + 1)),
@@ -38,7 +38,7 @@ def broken(model, path, value):
 
 
 def real_models():
-    snapshot = sorted((SHARED_DATA / "modelsdev").glob("*.json.gz"))[-1]
+    snapshot = newest_modelsdev()
     doc = json.loads(gzip.decompress(snapshot.read_bytes()))
     for provider_id, provider in doc.items():
         for model_id, record in provider["models"].items():

@@ -8,7 +8,7 @@ import pytest
 
 from discovery.providers import MalformedAnswer
 from discovery.providers.litellm import clean_id, provider_name
-from tests.conftest import SHARED_DATA
+from tests.conftest import litellm_map_file
 from tests.providers.conftest import make_client, simulated
 
 GPT4O = {"litellm_provider": "openai", "mode": "chat", "max_input_tokens": 128000, "max_output_tokens": 16384,
@@ -111,8 +111,7 @@ def test_plain_key_wins_over_regional_and_skipped_entries_are_gone():
 
 
 def test_whole_shared_map_normalizes_without_errors():
-    body = json.loads(gzip.decompress((SHARED_DATA / "litellm" / "model_prices_and_context_window.json.gz")
-                                      .read_bytes()))
+    body = json.loads(gzip.decompress(litellm_map_file().read_bytes()))
     models = make_client("litellm").normalize(body)
     assert len(models) > 3000 and len({m.id for m in models}) == len(models)
     assert all("/" not in m.provider for m in models)

@@ -6,7 +6,7 @@ import json
 
 from discovery.enrich import match_keys
 from discovery.taxonomy import guess_kind
-from tests.conftest import SHARED_DATA
+from tests.conftest import litellm_map_file
 from tests.providers.conftest import make_client
 
 
@@ -63,8 +63,7 @@ def test_cohere_strict_tools_alone_is_not_tool_calling():
 
 
 def test_a_dated_instruct_snapshot_is_a_completion_model():
-    litellm = json.loads(gzip.decompress((SHARED_DATA / "litellm" / "model_prices_and_context_window.json.gz")
-                                         .read_bytes()))
+    litellm = json.loads(gzip.decompress(litellm_map_file().read_bytes()))
     dated = [k.split("/")[-1] for k in litellm if k.endswith("instruct-0914")]
     assert dated and all(guess_kind(k) == "completion" for k in dated)
     assert guess_kind("gpt-3.5-turbo-instruct") == "completion"
