@@ -1,6 +1,8 @@
 """Matching live ids to catalog ids, drafts with provenance, and per-field precedence."""
 from __future__ import annotations
 
+import json
+
 from discovery.enrich import (
     FIELD_PATHS,
     CatalogIndex,
@@ -13,7 +15,7 @@ from discovery.enrich import (
     match_keys,
     with_provenance,
 )
-from discovery.model import Limits, Model, Pricing
+from discovery.model import Limits, Model, Pricing, Provenance
 from discovery.settings import ProviderConfig
 
 
@@ -87,10 +89,16 @@ def test_with_provenance_gives_records_filling_the_same_fields_one_shared_map():
     assert dict(c.provenance) == {"kind": "litellm", "limits.context_window": "litellm"}
     assert dict(d.provenance) == {"kind": "modelsdev", "pricing.input": "modelsdev"}
     assert a.limits.context_window == 128000 and b.limits.context_window == 1047576  # only the map is shared
+    # The map lists the fields in the taxonomy's order, even when an equal map listing them in
+    # another order was made first.
+    Provenance.of({"limits.context_window": "order-check", "kind": "order-check"})
+    e = with_provenance(catalog("openai", "o5", source="order-check", limits=Limits(context_window=1), kind="chat"))
+    expected = [p for p in FIELD_PATHS if p in ("kind", "limits.context_window")]
+    assert list(json.loads(e.provenance.json())) == expected
     # A record that already states its provenance is left as it is; one with no field filled too.
     assert with_provenance(a) is a
     bare = Model(provider="openai", provider_model_id="x", name=None, source="modelsdev", live=False)
-    assert with_provenance(bare).provenance == bare.provenance
+    assert with_provenance(bare) is bare
 
 
 def test_precedence_is_live_then_configured_catalog_order_then_heuristic():

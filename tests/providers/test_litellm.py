@@ -74,6 +74,9 @@ def test_a_key_with_a_wildcard_or_commitment_segment_is_skipped_and_no_other():
     # A segment that only contains the words is an id like any other.
     assert clean_id("acme/1-month-commitment-plan", "acme") == ("1-month-commitment-plan", 0)
     assert clean_id("acme/x*", "acme") == ("x*", 0)
+    # A segment is matched whole, as each segment once was on its own ("$" allows a final newline).
+    assert clean_id("acme/1-month-commitment\n/x", "acme") is None
+    assert clean_id("acme/*\n/x", "acme") == ("*\n/x", 0)
 
 
 def test_catalog_entries_have_kinds_prices_capabilities_and_provenance():

@@ -3,6 +3,7 @@ make the very records the parsed answer makes, refuse the same bad shapes, and r
 record for every span that did not change."""
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -34,6 +35,34 @@ def test_the_real_catalogs_read_as_spans_make_the_records_their_parsed_documents
         assert len(fetched.models) > 1000
         assert records(fetched.models) == records(parsed)
         assert set(fetched.fingerprints) == {m.id for m in fetched.models}
+
+
+def test_a_span_fingerprint_is_the_keyed_hash_of_its_context_and_bytes_as_sent(stub):
+    # Memos outlive upgrades (they are stored with the source rows), so the fingerprint's form is
+    # fixed: BLAKE2b-128 keyed by the client's salt, over "span:", the context as a JSON array,
+    # then the item's bytes exactly as the body holds them.
+    body = r'{"acme": {"models": {"m1": {"id": "m1",  "name": "M\u00e9 1"}}}}'
+    stub.route("/modelsdev/api.json", (200, body))
+    client = make_client("modelsdev", f"{stub.url}/modelsdev")
+    span = rb'{"id": "m1",  "name": "M\u00e9 1"}'
+    assert span in body.encode()
+    context = json.dumps(["acme", "m1"], separators=(",", ":")).encode()
+    expected = hashlib.blake2b(b"span:" + context + span, digest_size=16, key=client._salt()).hexdigest()
+    assert client.fetch(None).fingerprints == {"acme/m1": expected}
+
+
+def test_a_well_formed_models_dev_document_is_read_in_one_pass(stub, monkeypatch):
+    # The level-at-a-time reading (span_map) is only for a document the one pass refuses.
+    client = make_client("modelsdev", f"{stub.url}/modelsdev")
+    levels = []
+    read_level = client.span_map
+    monkeypatch.setattr(client, "span_map", lambda raw, what: levels.append(what) or read_level(raw, what))
+    stub.route("/modelsdev/api.json", (200, {"acme": {"models": {"m1": {"id": "m1"}}}}))
+    assert [m.id for m in client.fetch(None).models] == ["acme/m1"]
+    assert levels == []
+    stub.route("/modelsdev/api.json", (200, '{"acme": {"models": {"m1": {"id": "m1", "x": NaN}}}}'))
+    assert [m.id for m in client.fetch(None).models] == ["acme/m1"]
+    assert len(levels) == 2  # the provider, then its models
 
 
 def test_a_changed_catalog_entry_is_the_only_one_parsed_again(stub):
