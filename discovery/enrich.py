@@ -132,8 +132,7 @@ def with_provenance(model: Model) -> Model:
     """
     if model.provenance or not isinstance(model, Model):
         return model  # complete already (a packed record was completed before it was packed)
-    filled = tuple(path for path, section, name in _ACCESS
-                   if (getattr(getattr(model, section), name) if section else getattr(model, name)) is not None)
+    filled = tuple(_values(model))
     if not filled:
         return model
     # A source's records fill a few distinct sets of fields, so their maps are made once each

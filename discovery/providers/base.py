@@ -66,6 +66,10 @@ _SPAN_PRINT = b"span:"
 _OPEN_BRACE = ord("{")
 
 
+def _parse_and_build(build: Callable[..., Model], span: Any, context: tuple[Any, ...]) -> Model:
+    return build(loads(bytes(span)), *context)
+
+
 def holds_object(span: Any) -> bool:
     """Whether a span (msgspec.Raw or bytes, as decoded here: no leading whitespace) is a JSON object."""
     return memoryview(span)[0] == _OPEN_BRACE
@@ -584,10 +588,9 @@ class ProviderClient:
         fetch = self._fetch
         if fetch is None:
             return build(loads(bytes(span)), *context)
-        # Run once per item of every answer, so it is kept to the bare steps: the keyed hasher is
-        # copied (not made), the context encoded by orjson (plain strings and numbers, as every
-        # format gives; the same bytes dumps makes, which takes anything else), and the memo
-        # looked up here rather than through remembered.
+        # Run once per item of every answer: the keyed hasher is copied (not made), and the context
+        # encoded by orjson (plain strings and numbers, as every format gives; the same bytes dumps
+        # makes, which takes anything else).
         digest = fetch.span_digest.copy()
         if context:
             try:
@@ -595,13 +598,7 @@ class ProviderClient:
             except (orjson.JSONEncodeError, TypeError):
                 digest.update(dumps(context))
         digest.update(span)
-        fp = digest.hexdigest()
-        memo = fetch.memo
-        model = memo.items.get(fp) if memo is not None else None
-        if model is None:
-            model = build(loads(bytes(span)), *context)
-        fetch.prints.setdefault(model.id, fp)
-        return model
+        return fetch.remembered(digest.hexdigest(), _parse_and_build, build, span, context)
 
     # -- the format's job ----------------------------------------------------------------------
     def fetch_models(self) -> list[Model]:
