@@ -43,8 +43,9 @@ def measure(simulator, ttft: float, rate: float, tokens: int, workers: int, samp
 
 
 # The fast setting's 10 ms allowance is an eighth of its TTFT: fewer streams side by side (the
-# in-process simulator's threads and the probes' share one interpreter); a p50 of five at both settings.
-@pytest.mark.parametrize("ttft,rate,tokens,workers,samples", [(0.3, 50.0, 16, 7, 5), (0.08, 200.0, 24, 2, 5)])
+# in-process simulator's threads and the probes' share one interpreter); a p50 of nine at both settings
+# (with five, two samples caught in one of the machine's stalls could move the median past the allowance).
+@pytest.mark.parametrize("ttft,rate,tokens,workers,samples", [(0.3, 50.0, 16, 7, 9), (0.08, 200.0, 24, 2, 9)])
 def test_measured_p50_ttft_and_speed_match_the_simulator_for_every_wire_format(simulator, switch_interval, ttft,
                                                                                rate, tokens, workers, samples):
     penalty = idle_penalty_ms(simulator)
