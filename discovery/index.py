@@ -618,7 +618,11 @@ class CatalogIndex:
         new._facets = facets
         new._orders = orders
         new._known = known
-        new._text_cache = None
+        # The joined ids and names (built by the first text search or id glob of a version, O(catalog):
+        # 15 ms at 10k models, 160-200 ms at 100k) carry over when no id came or went and no name
+        # changed, as in a refresh that changed prices or limits: each id keeps its position then.
+        same_text = all(old is not None and e is not None and old.name == e.name for _, _, old, e in plans)
+        new._text_cache = self._text_cache if same_text else None
         new._attr_cache = None
         new._text_lock = threading.Lock()
         new._matches = {}

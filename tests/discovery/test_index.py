@@ -114,6 +114,44 @@ def test_incremental_changes_match_a_fresh_build(real_models, batch):
     assert index.capability_counts == CatalogIndex(models).capability_counts
 
 
+def test_search_text_carries_over_only_while_ids_and_names_stay(real_models):
+    """The joined ids and names a text search or id glob builds are kept by the next version when
+    its changes only update records under the same names; any rename, addition or removal makes
+    the next version build its own, and every version answers as a plain scan does."""
+    rng = random.Random(11)
+    models = dict(real_models)
+    index = CatalogIndex(models)
+    check(index, models)  # builds this version's search text
+    ids = sorted(models)
+
+    def priced(mid: str) -> CatalogEntry:
+        models[mid] = models[mid].evolve(pricing=Pricing(input=rng.choice([0.5, 2.0]), output=None))
+        return CatalogEntry.of(models[mid])
+
+    kept = index.apply({mid: priced(mid) for mid in rng.sample(ids, 50)})
+    assert kept._text_cache is index._text_cache is not None
+    check(kept, models)
+
+    renamed_id = next(mid for mid in ids if "gpt-4" not in mid and "claude" not in mid.lower())
+    models[renamed_id] = models[renamed_id].evolve(name="Zq Renamed Claude")
+    renamed = kept.apply({renamed_id: CatalogEntry.of(models[renamed_id]), ids[1]: priced(ids[1])})
+    assert renamed._text_cache is None
+    check(renamed, models)
+    assert renamed_id in [e.id for e in run_query(renamed, ModelQuery.from_args({"q": "zq renamed", "limit": "5"})).items]
+
+    base = models[ids[2]]
+    added = base.evolve(provider_model_id=base.provider_model_id + "-gpt-4-carry")
+    models[added.id] = added
+    grown = renamed.apply({added.id: CatalogEntry.of(added)})
+    assert grown._text_cache is None
+    check(grown, models)
+
+    del models[ids[3]]
+    shrunk = grown.apply({ids[3]: None})
+    assert shrunk._text_cache is None
+    check(shrunk, models)
+
+
 def test_apply_leaves_the_previous_index_unchanged(real_models):
     first = CatalogIndex(real_models)
     before = [e.id for e in run_query(first, ModelQuery.from_args({"capability": "vision"})).items]
