@@ -118,11 +118,14 @@ def glob_prefix(glob: str) -> str:
 
 
 class _Text:
-    """One index version's joined search strings (built on first use)."""
+    """One index version's joined search strings (built on first use), and the bitsets of the
+    latest needles and globs found in them (``found``: a page of a text query is asked for again
+    and again, and finding 6.7k matches of a needle in 100k lines takes 11-15 ms)."""
 
-    __slots__ = ("ids", "id_starts", "text", "text_starts", "order")
+    __slots__ = ("ids", "id_starts", "text", "text_starts", "order", "found")
 
     def __init__(self, entries: list[Optional[CatalogEntry]], order: list[int]):
+        self.found: dict[tuple[str, str], int] = {}
         ids = [entries[p].id.replace("\n", "\x00") for p in order]  # type: ignore[union-attr]
         self.order = array("q", order)
         self.ids = "\n".join(ids) + "\n"
@@ -131,6 +134,19 @@ class _Text:
                  for p in order]
         self.text = "\n".join(lines) + "\n"
         self.text_starts = _line_starts(lines)
+
+    def remember(self, key: tuple[str, str], bits: int) -> int:
+        """Keep ``bits`` as what ``key`` found (the oldest half goes past TEXT_MEMO); returns them."""
+        found = self.found
+        if len(found) >= TEXT_MEMO:
+            for old in list(found)[:TEXT_MEMO // 2]:
+                found.pop(old, None)  # another list thread may be trimming too
+        found[key] = bits
+        return bits
+
+
+# Needles and globs whose bitsets each version's search text keeps (at 100k models a bitset is 12 KB).
+TEXT_MEMO = 64
 
 
 def _line_starts(lines: list[str]) -> array:
@@ -426,6 +442,9 @@ class CatalogIndex:
             return bits_of([p for p, e in enumerate(self._entries) if e is not None
                             and (needle in e.id.lower() or needle in (e.name or "").lower())], len(self._entries))
         t = self._text()
+        known = t.found.get(("q", needle))
+        if known is not None:
+            return known
         text, starts, order = t.text, t.text_starts, t.order
         found: list[int] = []
         i = text.find(needle)
@@ -433,11 +452,14 @@ class CatalogIndex:
             line = bisect.bisect_right(starts, i) - 1
             found.append(order[line])
             i = text.find(needle, starts[line + 1])
-        return bits_of(found, len(self._entries))
+        return t.remember(("q", needle), bits_of(found, len(self._entries)))
 
     def glob_bits(self, glob: str) -> int:
         """The bitset of entries whose id matches the shell-style ``glob`` (case-sensitive)."""
         t = self._text()
+        known = t.found.get(("id", glob))
+        if known is not None:
+            return known
         prefix = glob_prefix(glob)
         lo, hi = 0, len(t.order)
         if prefix:
@@ -451,7 +473,7 @@ class CatalogIndex:
         starts, order = t.id_starts, t.order
         found = [order[bisect.bisect_right(starts, m.start()) - 1]
                  for m in pattern.finditer(t.ids, starts[lo], starts[hi])]
-        return bits_of(found, len(self._entries))
+        return t.remember(("id", glob), bits_of(found, len(self._entries)))
 
     # -- the next version ------------------------------------------------------------------------
     def apply(self, changes: Mapping[str, Optional[CatalogEntry]], version: Optional[int] = None) -> "CatalogIndex":

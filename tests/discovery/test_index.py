@@ -152,6 +152,24 @@ def test_search_text_carries_over_only_while_ids_and_names_stay(real_models):
     check(shrunk, models)
 
 
+def test_found_needles_and_globs_are_kept_per_search_text_and_bounded(real_models):
+    """A text query or id glob asked again is answered from what its version's search text kept,
+    the same as found the first time; the kept ones stay within TEXT_MEMO."""
+    from discovery.index import TEXT_MEMO
+
+    index = CatalogIndex(real_models)
+    first = [index.text_bits("gpt"), index.glob_bits("openai/*"), index.glob_bits("*mini*")]
+    kept = index._text_cache.found
+    assert set(kept) == {("q", "gpt"), ("id", "openai/*"), ("id", "*mini*")}
+    assert [index.text_bits("GPT"), index.glob_bits("openai/*"), index.glob_bits("*mini*")] == first
+    check(index, real_models)  # every query twice: found, then kept
+    check(index, real_models)
+    for k in range(TEXT_MEMO * 3):
+        index.text_bits(f"needle-{k}")
+        assert len(kept) <= TEXT_MEMO
+    assert ("q", f"needle-{TEXT_MEMO * 3 - 1}") in kept and ("q", "needle-0") not in kept
+
+
 def test_apply_leaves_the_previous_index_unchanged(real_models):
     first = CatalogIndex(real_models)
     before = [e.id for e in run_query(first, ModelQuery.from_args({"capability": "vision"})).items]
