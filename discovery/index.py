@@ -471,8 +471,10 @@ class CatalogIndex:
             return 0
         pattern = glob_line_pattern(glob)
         starts, order = t.id_starts, t.order
+        # The scan ends at the range's last newline, not after it: a glob that matches an empty
+        # line (``*``) would otherwise match once more there, past the range's last id.
         found = [order[bisect.bisect_right(starts, m.start()) - 1]
-                 for m in pattern.finditer(t.ids, starts[lo], starts[hi])]
+                 for m in pattern.finditer(t.ids, starts[lo], starts[hi] - 1)]
         return t.remember(("id", glob), bits_of(found, len(self._entries)))
 
     # -- the next version ------------------------------------------------------------------------

@@ -25,6 +25,17 @@ def test_list_is_paged_and_reports_the_total(client):
     assert {m["id"] for m in first["data"]}.isdisjoint(m["id"] for m in second["data"])
 
 
+def test_an_id_glob_of_stars_alone_matches_every_model(client):
+    """``?id=*`` matched once more past the last id and answered 500; it is every model."""
+    everything = client.get("/api/v1/models?limit=1000").get_json()
+    for glob in ("*", "**"):
+        resp = client.get(f"/api/v1/models?id={glob}&limit=1000")
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        body = resp.get_json()
+        assert body["total"] == everything["total"]
+        assert [m["id"] for m in body["data"]] == [m["id"] for m in everything["data"]]
+
+
 def test_model_detail_includes_raw_and_provenance_and_ids_with_slashes_work(client):
     listed = client.get("/api/v1/models?provider=mistral&limit=1").get_json()["data"][0]
     body = client.get(f"/api/v1/models/{listed['id']}").get_json()
