@@ -25,9 +25,12 @@ is served by the simulator in its own process, and ``discovery serve`` runs as i
   answer is counted as if it had gone on sending on schedule. So a single stall sets the p99.
   Measured here against a trivial server that stalled once for 150 ms in a 2 s run: 15,175
   requests, p50 0.12 ms, p99 129 ms. When the service's own request timer saw any answer over
-  25 ms during a run, the line says how many (``[n of N over 25 ms in the service]``). A p99 far
-  over the p50 without such a note was a stall outside the service's request handling (the
-  machine, the load generator, another process);
+  25 ms during a run, the line says how many (``[n of N over 25 ms in the service]``). That timer
+  runs from the moment the HTTP server hands the request to the app to the last byte handed back;
+  it does not see a request waiting before that (in the socket's backlog, or while the event loop
+  waits for another thread to let go of the interpreter lock). So a p99 far over the p50 without
+  such a note was no slow answer of the app itself: a stall of the machine, the load generator or
+  another process, or of the service's event loop;
   then the capability query with every request a page not asked for before (2,000 distinct
   offsets, each sent once: wrk with a Lua script of the paths, else bench/load.py's client), the
   cost of a page made anew;
@@ -260,7 +263,8 @@ SLOW_ANSWER = "0.025"  # a histogram bucket bound of the service's request timer
 def slow_answers(serve: ServeProcess) -> tuple[float, float]:
     """(answers so far, answers that took over SLOW_ANSWER s) to GET requests other than
     ``/metrics``, from the service's own request timer (``GET /metrics``, read with
-    prometheus_client's parser): the time from the request reaching the service to its answer."""
+    prometheus_client's parser): from the HTTP server handing the request to the app to the last
+    byte handed back (not the time a request waited before that)."""
     from prometheus_client.parser import text_string_to_metric_families
 
     total = fast = 0.0
@@ -296,8 +300,8 @@ class ServiceTimed:
             self.slow = round(after[1] - self._before[1])
 
     def note(self) -> str:
-        """Empty when none was slow; else how many, which tells a stall of the service from one
-        of the machine or the load generator (see the module docstring on wrk's p99)."""
+        """Empty when none was slow; else how many, which tells a slow answer of the app from a
+        stall elsewhere (see the module docstring on wrk's p99)."""
         return f" [{self.slow} of {self.answers:,} over {float(SLOW_ANSWER) * 1000:g} ms in the service]" if self.slow else ""
 
 

@@ -644,7 +644,8 @@ class CatalogIndex:
         new._known = known
         # The joined ids and names (built by the first text search or id glob of a version, O(catalog):
         # 15 ms at 10k models, 160-200 ms at 100k) carry over when no id came or went and no name
-        # changed, as in a refresh that changed prices or limits: each id keeps its position then.
+        # changed, as in a routine refresh that changed prices or limits: each id keeps its position
+        # then. (A change of a large part of the catalog took the dense rebuild above: no carry-over.)
         same_text = all(old is not None and e is not None and old.name == e.name for _, _, old, e in plans)
         new._text_cache = self._text_cache if same_text else None
         new._attr_cache = None
