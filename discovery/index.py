@@ -14,6 +14,7 @@ everything a change did not touch, so the cost of publishing follows the change,
 from __future__ import annotations
 
 import bisect
+import fnmatch
 import re
 import threading
 import time
@@ -98,17 +99,28 @@ def glob_line_pattern(glob: str) -> re.Pattern:
             if j >= n:
                 out.append("\\[")
                 continue
-            body = glob[i:j].replace("\\", "\\\\")
+            out.append(_bracket("[" + glob[i:j] + "]"))
             i = j + 1
-            if body.startswith("!"):
-                out.append("[^\n" + body[1:] + "]")
-            elif body.startswith("^"):
-                out.append("[\\" + body + "]")
-            else:
-                out.append("[" + body + "]")
         else:
             out.append(re.escape(c))
     return re.compile("^" + "".join(out) + "$", re.M)
+
+
+@lru_cache(maxsize=256)
+def _bracket(token: str) -> str:
+    """The regex of one bracket expression, as fnmatch reads it (its ranges, an empty range,
+    set-operation characters), kept within one line of the joined ids: a negated set never
+    matches the line break."""
+    found = re.fullmatch(r"\(\?s:(.*)\)\\[Zz]", fnmatch.translate(token), re.S)
+    if found is None:  # a form of fnmatch's output this code does not know: the token as text
+        return re.escape(token)
+    regex = found.group(1)
+    if regex == ".":  # a negated empty set: any character
+        return "[^\n]"
+    if regex.startswith("[^"):
+        rest = regex[2:]
+        return "[^\n" + ("\\]" + rest[1:] if rest.startswith("]") else rest)
+    return regex
 
 
 def glob_prefix(glob: str) -> str:

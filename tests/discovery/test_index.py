@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 
 from discovery.entry import SORT_FIELDS, CatalogEntry, model_sort_keys
-from discovery.index import CatalogIndex, glob_line_pattern
+from discovery.index import CatalogIndex, glob_line_pattern, iter_bits
 from discovery.model import Capabilities, Lifecycle, Limits, Pricing
 from discovery.providers import LiteLLMClient, ModelsDevClient
 from discovery.query import ModelQuery, run_query
@@ -194,10 +194,37 @@ def test_many_removals_compact_the_positions(real_models):
     ("?b", ["ab", "b", "abb"], ["ab"]),
     ("[!a]*", ["ab", "bc"], ["bc"]),
     ("x[", ["x[", "x"], ["x["]),
+    ("[z-a]*", ["a", "z", "m"], []),  # an empty range matches nothing, as in fnmatch
+    ("[!z-a]", ["a", "z", "ab"], ["a", "z"]),  # and negated, any one character
+    ("[a-cz-a]x", ["ax", "zx", "cx"], ["ax", "cx"]),
+    ("[[]x", ["[x", "x"], ["[x"]),
+    ("[!]]", ["]", "a", "ab"], ["a"]),
+    ("[]]", ["]", "a"], ["]"]),
+    ("[&~|]", ["&", "~", "|", "a"], ["&", "~", "|"]),
+    ("[^a]", ["^", "a", "b"], ["^", "a"]),  # "^" first is a character of the set, as in fnmatch
+    ("a[!x]b", ["a", "b", "ayb"], ["ayb"]),  # a negated set never takes the line break
 ])
 def test_glob_lines_follow_fnmatch(glob, ids, expected):
     text = "\n".join(ids) + "\n"
     assert [m.group(0) for m in glob_line_pattern(glob).finditer(text)] == expected
+
+
+def test_id_globs_match_exactly_what_fnmatch_matches(real_models):
+    """Random globs (sets, negated and empty ranges, set-operation characters, wildcards) over the
+    real ids: the index's matches are fnmatch's, glob by glob."""
+    import fnmatch
+
+    index = CatalogIndex(real_models)
+    ids = sorted(real_models)
+    rng = random.Random(5)
+    pieces = ["*", "?", "/", "-", "a", "o", "[a-m]", "[!a-m]", "[z-a]", "[!z-a]", "[]]", "[!]]", "[[]",
+              "[&|~]", "[^o]", "[0-9]", "[--/]", "gpt", "claude", "["]
+    for _ in range(400):
+        glob = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 6)))
+        if rng.random() < 0.5:
+            glob = rng.choice(["openai/", "anthropic/", "mistral/"]) + glob
+        found = {index._entries[p].id for p in iter_bits(index.glob_bits(glob))}
+        assert found == {i for i in ids if fnmatch.fnmatchcase(i, glob)}, glob
 
 
 def test_select_by_a_key_the_index_does_not_keep_puts_unknowns_last(real_models):

@@ -36,6 +36,17 @@ def test_an_id_glob_of_stars_alone_matches_every_model(client):
         assert [m["id"] for m in body["data"]] == [m["id"] for m in everything["data"]]
 
 
+def test_an_id_glob_with_a_reversed_range_matches_nothing_instead_of_failing(client):
+    """``[z-a]`` is an empty range: fnmatch matches nothing with it, and so does the API (it
+    answered 500: the regular expression made of it did not compile)."""
+    for glob in ("[z-a]*", "*[z-a]", "*[z-a]*"):
+        resp = client.get("/api/v1/models", query_string={"id": glob})
+        assert resp.status_code == 200, resp.get_data(as_text=True)
+        assert resp.get_json()["total"] == 0
+    negated = client.get("/api/v1/models", query_string={"id": "[!z-a]*", "limit": 1000}).get_json()
+    assert negated["total"] == client.get("/api/v1/models?limit=1").get_json()["total"]
+
+
 def test_model_detail_includes_raw_and_provenance_and_ids_with_slashes_work(client):
     listed = client.get("/api/v1/models?provider=mistral&limit=1").get_json()["data"][0]
     body = client.get(f"/api/v1/models/{listed['id']}").get_json()
