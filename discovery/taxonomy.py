@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -195,8 +195,11 @@ def kind_from_modalities(inputs: Iterable[str] | None, outputs: Iterable[str] | 
 
 
 def normalize_modalities(values: Iterable[str] | None) -> tuple[str, ...] | None:
-    """Map provider modality words to ours; unknown words are dropped; None stays None."""
-    if values is None:
+    """Map provider modality words to ours; unknown words are dropped; None stays None, and so
+    does anything but words (a lone word is one word; an object or a number says nothing)."""
+    if isinstance(values, str):
+        values = [values]
+    if isinstance(values, Mapping) or not isinstance(values, Iterable):
         return None
     mapping = {"file": "pdf", "document": "pdf", "images": "image", "embeddings": "embedding"}
     out = []

@@ -68,7 +68,8 @@ class CohereClient(ProviderClient):
         model_id = item.get("name")
         self.expect(isinstance(model_id, str) and model_id != "", "a model without a 'name'")
         draft = ModelDraft(self.name, model_id, self.name)
-        endpoints = [e for e in (item.get("endpoints") or ()) if isinstance(e, str)]
+        endpoints = item.get("endpoints")
+        endpoints = [e for e in endpoints if isinstance(e, str)] if isinstance(endpoints, list) else []
         kind = _kind(endpoints)
         draft.set("kind", kind)
         draft.set("limits.context_window", positive_int(item.get("context_length")))

@@ -59,6 +59,15 @@ def _bool(value: Any) -> Optional[bool]:
     return value if isinstance(value, bool) else None
 
 
+def _str(value: Any) -> Optional[str]:
+    return value if isinstance(value, str) and value else None
+
+
+def _object(value: Any) -> Mapping[str, Any]:
+    """A record's member that should be an object; any other type says nothing (an empty one)."""
+    return value if isinstance(value, Mapping) else {}
+
+
 def _kind(model_id: str, inputs: Optional[tuple], outputs: Optional[tuple]) -> str:
     guessed = guess_kind(model_id)
     if guessed in ("embedding", "rerank", "moderation"):
@@ -76,13 +85,13 @@ def _kind(model_id: str, inputs: Optional[tuple], outputs: Optional[tuple]) -> s
 def normalize_record(provider: str, record: Mapping[str, Any], source: str) -> Model:
     """One models.dev model record → Model (catalog entry)."""
     model_id = record["id"]
-    modalities = record.get("modalities") or {}
+    modalities = _object(record.get("modalities"))
     inputs = normalize_modalities(modalities.get("input")) if "input" in modalities else None
     outputs = normalize_modalities(modalities.get("output")) if "output" in modalities else None
-    limit = record.get("limit") or {}
-    cost = record.get("cost") or {}
+    limit = _object(record.get("limit"))
+    cost = _object(record.get("cost"))
     vision = ("image" in inputs) if inputs is not None else None
-    status = record.get("status")
+    status = record.get("status") if isinstance(record.get("status"), str) else None
     attributes: dict[str, Any] = {k: v for k, v in record.items() if k not in _MAPPED_KEYS}
     extra_cost = {k: v for k, v in cost.items() if k not in ("input", "output", "cache_read", "cache_write")}
     if extra_cost:
@@ -92,8 +101,8 @@ def normalize_record(provider: str, record: Mapping[str, Any], source: str) -> M
     return Model(
         provider=provider,
         provider_model_id=model_id,
-        name=record.get("name") or model_id,
-        family=record.get("family"),
+        name=_str(record.get("name")) or model_id,
+        family=_str(record.get("family")),
         kind=_kind(model_id, inputs, outputs),
         modalities=Modalities(input=inputs, output=outputs),
         capabilities=Capabilities(
@@ -199,5 +208,6 @@ class ModelsDevClient(ProviderClient):
 
     def _entry(self, name: str, model_id: str, record: Mapping[str, Any]) -> Model:
         record = dict(record)
-        record.setdefault("id", model_id)
+        if not _str(record.get("id")):  # the key names the model when the record's own id does not
+            record["id"] = model_id
         return normalize_record(name, record, self.name)

@@ -31,6 +31,10 @@ def _context_length(details: Mapping[str, Any], model_info: Mapping[str, Any]) -
     return None
 
 
+def _object(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
 class OllamaClient(ProviderClient):
     """An Ollama server's installed models (or ollama.com's with a key)."""
 
@@ -64,7 +68,8 @@ class OllamaClient(ProviderClient):
         model_id = row.get("name") or row.get("model")
         self.expect(isinstance(model_id, str) and model_id != "", "a model without a 'name'")
         show = show or {}
-        details = {**(show.get("details") or {}), **(row.get("details") or {})}
+        # Each part only where it is an object: another type says nothing about the model.
+        details = {**_object(show.get("details")), **_object(row.get("details"))}
         model_info = show.get("model_info") if isinstance(show.get("model_info"), Mapping) else {}
         caps = row.get("capabilities") if isinstance(row.get("capabilities"), list) else show.get("capabilities")
         draft = ModelDraft(self.name, model_id, self.name)

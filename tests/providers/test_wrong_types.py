@@ -1,0 +1,58 @@
+"""Fields of the wrong type in one record of an answer, served by the simulator over HTTP: the
+refresh keeps that record, reads what the rest of it says, and leaves the odd field unknown.
+
+Found by fuzzing each format's records with values of other types (numbers for lists, lists for
+objects, objects for ids): before, these escaped as TypeError or AttributeError, and the whole
+refresh failed as an internal error.
+"""
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from tests.providers.conftest import by_id, make_client, simulated
+
+
+def test_cohere_endpoints_that_are_not_a_list_leave_the_kind_to_the_rest(sim):
+    records = sim.state.models("cohere")
+    records[0]["endpoints"] = 1.5
+    sim.state.set_models("cohere", records)
+    models = by_id(make_client("cohere", simulated(sim, "cohere")).fetch(None).models)
+    assert set(models) == {r["name"] for r in records}
+    assert models[records[0]["name"]].limits.context_window == records[0]["context_length"]
+
+
+@pytest.mark.parametrize("details", [1.5, ["q4"], "llama"])
+def test_ollama_details_that_are_not_an_object_are_left_out(sim, details):
+    records = sim.state.models("ollama")
+    records[0]["details"] = details
+    sim.state.set_models("ollama", records)
+    models = by_id(make_client("ollama", simulated(sim, "ollama")).fetch(None).models)
+    assert set(models) == {r["name"] for r in records}
+
+
+@pytest.mark.parametrize("field,value,check", [
+    ("id", {"a": None}, lambda m, key: m.provider_model_id == key),
+    ("modalities", [1, 2], lambda m, key: m.modalities.input is None and m.modalities.output is None),
+    ("modalities", {"input": 5, "output": "text"}, lambda m, key: m.modalities.input is None
+     and m.modalities.output == ("text",)),
+    ("limit", "large", lambda m, key: m.limits.context_window is None),
+    ("cost", [0.5], lambda m, key: m.pricing.input is None),
+    ("status", ["deprecated"], lambda m, key: m.lifecycle.status == "active"),
+    ("name", 5, lambda m, key: m.name == key),
+    ("family", {"x": 1}, lambda m, key: m.family is None),
+])
+def test_a_models_dev_record_with_a_field_of_another_type_keeps_the_rest(sim, field, value, check):
+    client = make_client("modelsdev", simulated(sim, "modelsdev"))
+    before = len(client.fetch(None).models)
+    doc = copy.deepcopy(dict(sim.state.model_items("modelsdev")))  # the simulator's own records stay as they are
+    provider = next(p for p in doc if doc[p].get("models"))
+    key = next(iter(doc[provider]["models"]))
+    doc[provider]["models"][key] = {**doc[provider]["models"][key], field: value}
+    sim.state.set_models("modelsdev", doc)
+    result = client.fetch(None)
+    found = [m for m in result.models if m.provider_model_id == key]
+    assert found, f"{provider}/{key} is missing"
+    assert check(found[0], key)
+    assert len(result.models) == before  # every other record as before
