@@ -238,6 +238,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+def _list(value: Any) -> list:
+    """A member of an answer that should be a list; any other type says nothing (an empty one)."""
+    return value if isinstance(value, list) else []
+
+
 def _modalities(values: Any) -> tuple[str, ...] | None:
     if not isinstance(values, list):
         return None
@@ -248,12 +253,12 @@ def _profiles_by_model(profiles: Iterable[Mapping[str, Any]]) -> dict[str, list[
     """Model id → ids of the active inference profiles (callable from this region) that route to it."""
     via: dict[str, list[str]] = {}
     for profile in profiles:
-        pid = profile.get("inferenceProfileId")
+        pid = profile.get("inferenceProfileId") if isinstance(profile, Mapping) else None
         if not isinstance(pid, str) or profile.get("status", "ACTIVE") != "ACTIVE":
             continue
         if profile.get("type", "SYSTEM_DEFINED") != "SYSTEM_DEFINED":
             continue  # an application (account) profile is the account's own, not a system route
-        for target in profile.get("models") or ():
+        for target in _list(profile.get("models")):
             model_id = model_id_from_arn(target.get("modelArn") if isinstance(target, Mapping) else None)
             if model_id and pid not in via.setdefault(model_id, []):
                 via[model_id].append(pid)
@@ -288,11 +293,13 @@ def normalize_summary(region: str, summary: Mapping[str, Any], profiles: Sequenc
         draft.set("capabilities.streaming", summary["responseStreamingSupported"])
     customizations = summary.get("customizationsSupported")
     if isinstance(customizations, list):
-        draft.set("capabilities.fine_tuning", bool({"FINE_TUNING", "CONTINUED_PRE_TRAINING"} & set(customizations)))
+        stated = {c for c in customizations if isinstance(c, str)}
+        draft.set("capabilities.fine_tuning", bool({"FINE_TUNING", "CONTINUED_PRE_TRAINING"} & stated))
     kind = "rerank" if "rerank" in model_id else kind_from_modalities(inputs, outputs)
     draft.set("kind", kind)
     draft.guess("kind", guess_kind(model_id))
-    lifecycle = summary.get("modelLifecycle") or {}
+    lifecycle = summary.get("modelLifecycle")
+    lifecycle = lifecycle if isinstance(lifecycle, Mapping) else {}
     status = LIFECYCLE.get(str(lifecycle.get("status", "")).upper())
     draft.set("lifecycle.status", status)
     draft.set("lifecycle.release_date", iso_date(_jsonable(lifecycle.get("startOfLifeTime"))))
@@ -301,10 +308,10 @@ def normalize_summary(region: str, summary: Mapping[str, Any], profiles: Sequenc
                                                                 or lifecycle.get("endOfLifeTime"))))
     draft.set("lifecycle.retirement_date", iso_date(_jsonable(lifecycle.get("endOfLifeTime"))))
     draft.set("regions", (region,))
-    types = [INFERENCE_TYPES.get(t, str(t).lower()) for t in summary.get("inferenceTypesSupported") or ()]
+    types = [INFERENCE_TYPES.get(t, t.lower()) for t in _list(summary.get("inferenceTypesSupported")) if isinstance(t, str)]
     if profiles and "inference_profile" not in types:
         types.append("inference_profile")
-    custom = sorted(str(c).lower() for c in customizations or ())
+    custom = sorted(c.lower() for c in _list(customizations) if isinstance(c, str))
     attributes: dict[str, Any] = {
         "provider_name": summary.get("providerName"),
         "inference_types": sorted(types),
@@ -335,7 +342,8 @@ def normalize_region(region: str, summaries: Iterable[Mapping[str, Any]],
                      profiles: Iterable[Mapping[str, Any]] = ()) -> list[Model]:
     """One region's answer as models: every listed model, plus those reached only through a profile."""
     profiles = list(profiles)
-    by_id = {p["inferenceProfileId"]: p for p in profiles if isinstance(p.get("inferenceProfileId"), str)}
+    by_id = {p["inferenceProfileId"]: p for p in profiles
+             if isinstance(p, Mapping) and isinstance(p.get("inferenceProfileId"), str)}
     via = _profiles_by_model(profiles)
     out: list[Model] = []
     seen: set[str] = set()
@@ -750,6 +758,11 @@ class BedrockRegionClient:
             answer = getattr(self.client, operation)(**params)
         except (ClientError, BotoCoreError, ResponseParserError) as exc:
             raise classify_error(exc, self.region, ever_answered=self.answered) from None
+        except (TypeError, AttributeError, ValueError) as exc:
+            # botocore reads an answer by its service model and fails this way on a member of
+            # another type (a number where a list belongs, text where an object does).
+            raise MalformedAnswer(f"bedrock {self.region}: {operation} answered with a shape its service model "
+                                  f"does not allow ({type(exc).__name__}: {_one_line(str(exc)) or ''})") from None
         self.answered = True
         if not isinstance(answer, Mapping):
             raise MalformedAnswer(f"bedrock {self.region}: {operation} answered with {type(answer).__name__}")

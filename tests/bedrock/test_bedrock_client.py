@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from discovery.bedrock import BedrockRegionClient, RegionUnavailable, describe_regions
-from discovery.providers.base import ProviderHTTPError
+from discovery.bedrock import BedrockRegionClient, RegionUnavailable, describe_regions, normalize_region
+from discovery.providers.base import MalformedAnswer, ProviderHTTPError
 from tests.bedrock.conftest import bedrock_settings
 
 
@@ -66,3 +66,38 @@ def test_describe_regions_lists_the_regions_enabled_for_the_account(simulator):
     regions = describe_regions(bedrock_settings(simulator, ["us-east-1"]))
     assert "us-east-1" in regions and "eu-west-3" in regions
     assert "me-south-1" not in regions  # not opted in
+
+
+@pytest.mark.parametrize("field,value", [("inferenceTypesSupported", 5), ("modelLifecycle", "ACTIVE")])
+def test_an_answer_botocore_cannot_read_by_its_model_is_a_malformed_answer_naming_the_call(simulator, field, value):
+    """A member of another type than Bedrock's service model allows fails the call as a malformed
+    answer (it escaped as an internal TypeError or AttributeError from botocore's parser)."""
+    records = simulator.state.models("bedrock@us-east-1")
+    first = next(r for r in records if "modelId" in r)
+    first[field] = value
+    simulator.state.set_models("bedrock@us-east-1", records)
+    bedrock, _ = client(simulator)
+    with pytest.raises(MalformedAnswer) as caught:
+        bedrock.list_foundation_models()
+    assert "us-east-1: list_foundation_models answered with a shape" in caught.value.reason
+
+
+def test_odd_member_types_that_botocore_passes_through_leave_those_fields_unknown():
+    """Members botocore hands on as they came (strings and lists of any items) are read only for
+    what they should hold; the model and every other one are kept."""
+    summaries = [
+        {"modelId": "acme.odd-v1", "modelName": "Odd", "inferenceTypesSupported": ["ON_DEMAND", 5, ["x"]],
+         "customizationsSupported": [["FINE_TUNING"], "FINE_TUNING"], "inputModalities": ["TEXT", {}],
+         "outputModalities": ["TEXT"]},
+        {"modelId": "acme.plain-v1", "modelName": "Plain", "inferenceTypesSupported": ["ON_DEMAND"]},
+        7,
+    ]
+    profiles = [{"inferenceProfileId": "us.acme.odd-v1", "models": 5}, "not a profile",
+                {"inferenceProfileId": "us.acme.plain-v1", "status": "ACTIVE", "type": "SYSTEM_DEFINED",
+                 "models": [{"modelArn": "arn:aws:bedrock:us-east-1::foundation-model/acme.plain-v1"}, 3]}]
+    models = {m.provider_model_id: m for m in normalize_region("us-east-1", summaries, profiles)}
+    assert set(models) == {"acme.odd-v1", "acme.plain-v1"}
+    odd = models["acme.odd-v1"]
+    assert list(odd.attributes["inference_types"]) == ["on_demand"]
+    assert list(odd.attributes["customizations"]) == ["fine_tuning"] and odd.capabilities.fine_tuning is True
+    assert list(models["acme.plain-v1"].attributes["inference_profiles"]) == ["us.acme.plain-v1"]
