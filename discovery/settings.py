@@ -5,6 +5,7 @@ key (``api_key_env``), and only the environment is consulted.
 """
 from __future__ import annotations
 
+import math
 import os
 import re
 import tomllib
@@ -302,13 +303,13 @@ def _coerce(value: Any, type_name: str, where: str) -> Any:
                 raise ValueError(value)
             return bool(value)
         if t == "int":
-            return int(value)
+            return _int(value)
         if t == "float":
-            return float(value)
+            return _float(value)
         if t == "Optional[int]":
-            return None if value is None else int(value)
+            return None if value is None else _int(value)
         if t == "Optional[float]":
-            return None if value is None else float(value)
+            return None if value is None else _float(value)
         if t == "Optional[bool]":
             return None if value is None else _coerce(value, "bool", where)
         if t in ("str", "Optional[str]"):
@@ -322,9 +323,48 @@ def _coerce(value: Any, type_name: str, where: str) -> Any:
             if any(n < 0 or n > 36500 for n in numbers):
                 raise ValueError(value)
             return numbers
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise SettingsError(f"{where}: expected {t}, got {value!r}") from None
     return value
+
+
+def _int(value: Any) -> int:
+    """A whole number: not a boolean, and not a float with a fraction (1.5 is not silently 1)."""
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError(value)
+    return int(value)
+
+
+def _float(value: Any) -> float:
+    """A finite number, not a boolean (nan and inf would make timers and timeouts misbehave)."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(value)
+    return number
+
+
+# Bounds of a provider's numeric settings: (key, lowest, highest, whether the lowest is allowed).
+PROVIDER_BOUNDS = (
+    ("refresh_interval", 0.0, None, False), ("jitter", 0.0, 1.0, True), ("timeout", 0.0, None, False),
+    ("fail_max", 1, None, True), ("reset_timeout", 0.0, None, False), ("max_removal_ratio", 0.0, 1.0, True),
+    ("retries", 0, None, True), ("retry_backoff", 0.0, None, True), ("max_retry_after", 0.0, None, True),
+    ("health_check_interval", 0.0, None, True), ("failure_threshold", 1, None, True),
+    ("recovery_threshold", 1, None, True), ("health_window", 0.0, None, False), ("rate_limit_rps", 0.0, None, False),
+    ("rate_limit_burst", 1, None, True), ("manual_refresh_per_minute", 0, None, True), ("max_body_mb", 0.0, None, False),
+)
+
+
+def check_provider_bounds(config: "ProviderConfig", where: str) -> None:
+    """SettingsError naming the first numeric setting of a provider outside its bounds (a zero
+    refresh interval would refresh without pause; a negative timeout fails every request)."""
+    for key, low, high, low_ok in PROVIDER_BOUNDS:
+        value = getattr(config, key)
+        if value < low or (value == low and not low_ok) or (high is not None and value > high):
+            bound = f"at least {low}" if low_ok else f"more than {low}"
+            bound += f" and at most {high}" if high is not None else ""
+            raise SettingsError(f"{where}.{key}: must be {bound}, got {value!r}")
 
 
 def _provider_from_table(name: str, table: Mapping[str, Any]) -> ProviderConfig:
@@ -346,7 +386,9 @@ def _provider_from_table(name: str, table: Mapping[str, Any]) -> ProviderConfig:
     if "format" not in kwargs:
         raise SettingsError(f"providers.{name}: 'format' is required")
     kwargs["options"] = options
-    return ProviderConfig(**kwargs)
+    config = ProviderConfig(**kwargs)
+    check_provider_bounds(config, f"providers.{name}")
+    return config
 
 
 def load_settings(
@@ -402,6 +444,7 @@ def load_settings(
                 changes[key] = _coerce(env[prefix + key.upper()], type_name, prefix + key.upper())
         if changes:
             providers[name] = replace(cfg, **changes)
+            check_provider_bounds(providers[name], prefix.rstrip("_"))
 
     kwargs["bedrock"] = load_bedrock_settings(data.get("bedrock"), env)
     kwargs["benchmarks"] = load_benchmark_settings(data.get("benchmarks"), env)

@@ -65,3 +65,38 @@ def test_log_format_is_text_or_json(tmp_path):
     assert load_settings(environ={"DISCOVERY_LOG_FORMAT": "json"}).log_format == "json"
     with pytest.raises(SettingsError, match="log_format"):
         load_settings(environ={"DISCOVERY_LOG_FORMAT": "xml"})
+
+
+@pytest.mark.parametrize("line,named", [
+    ("refresh_interval = 0", "providers.p.refresh_interval: must be more than 0.0"),
+    ("refresh_interval = -inf", "providers.p.refresh_interval: expected float"),
+    ("timeout = nan", "providers.p.timeout: expected float"),
+    ("timeout = -1.0", "providers.p.timeout: must be more than 0.0"),
+    ("jitter = 1.5", "providers.p.jitter: must be at least 0.0 and at most 1.0"),
+    ("max_removal_ratio = 2", "providers.p.max_removal_ratio: must be at least 0.0 and at most 1.0"),
+    ("fail_max = 0", "providers.p.fail_max: must be at least 1"),
+    ("fail_max = 1.5", "providers.p.fail_max: expected int"),
+    ("fail_max = 1e400", "providers.p.fail_max: expected int"),
+    ("retries = true", "providers.p.retries: expected int"),
+    ("rate_limit_rps = 0", "providers.p.rate_limit_rps: must be more than 0.0"),
+    ("max_body_mb = inf", "providers.p.max_body_mb: expected float"),
+])
+def test_a_providers_numbers_are_checked_against_their_bounds(tmp_path, line, named):
+    """A zero refresh interval would refresh without pause, a NaN or negative timeout would fail
+    every request, and 1e400 escaped as an OverflowError: each is refused, naming the setting."""
+    path = tmp_path / "d.toml"
+    path.write_text(f'[providers.p]\nformat = "openai_compatible"\nbase_url = "http://127.0.0.1:9/v1"\n{line}\n')
+    with pytest.raises(SettingsError) as err:
+        load_settings(path, environ={})
+    assert named in str(err.value)
+
+
+def test_a_providers_numbers_from_the_environment_are_checked_too(tmp_path):
+    path = tmp_path / "d.toml"
+    path.write_text('[providers.p]\nformat = "openai_compatible"\nbase_url = "http://127.0.0.1:9/v1"\n')
+    with pytest.raises(SettingsError, match="DISCOVERY_PROVIDER_P.refresh_interval: must be more than 0.0"):
+        load_settings(path, environ={"DISCOVERY_PROVIDER_P_REFRESH_INTERVAL": "0"})
+    with pytest.raises(SettingsError, match="DISCOVERY_PROVIDER_P_TIMEOUT: expected float"):
+        load_settings(path, environ={"DISCOVERY_PROVIDER_P_TIMEOUT": "nan"})
+    loaded = load_settings(path, environ={"DISCOVERY_PROVIDER_P_REFRESH_INTERVAL": "0.5", "DISCOVERY_PROVIDER_P_FAIL_MAX": "2"})
+    assert loaded.providers[0].refresh_interval == 0.5 and loaded.providers[0].fail_max == 2
