@@ -120,6 +120,8 @@ def classify_error(exc: BaseException, region: str, *, ever_answered: bool = Fal
         return ProviderUnreachable(text) if ever_answered else RegionUnavailable(text + " (endpoint unreachable)")
     if isinstance(exc, bx.ConnectionClosedError):
         return ProviderUnreachable(f"{where} closed the connection without an answer")
+    if isinstance(exc, shape_mismatch()):
+        return MalformedAnswer(f"{where} answered with a body of another shape: {exc}")
     if isinstance(exc, ResponseParserError):
         return MalformedAnswer(f"{where} answered with a body that is not its format")
     if isinstance(exc, (bx.NoCredentialsError, bx.PartialCredentialsError)):
@@ -663,6 +665,17 @@ class ReusingParser:
         self.parser = parser
 
     def parse(self, response: Mapping[str, Any], shape: Any) -> Any:
+        try:
+            return self._parse(response, shape)
+        except (TypeError, AttributeError, ValueError) as exc:
+            # botocore reads an answer by the service model and fails this way on a member of
+            # another type (a number where a list belongs, text where an object does): that is
+            # a malformed answer (classify_error), caught here and nowhere else in the call.
+            raise shape_mismatch()(f"a member of {getattr(shape, 'name', 'the answer')} is of another type than "
+                                   f"the service model allows ({type(exc).__name__}: {_one_line(str(exc)) or ''})"
+                                   ) from None
+
+    def _parse(self, response: Mapping[str, Any], shape: Any) -> Any:
         body = response.get("body")
         if (shape is None or shape.name not in REUSED_SHAPES or response.get("status_code") != 200
                 or not isinstance(body, bytes)):
@@ -683,6 +696,18 @@ class ReusingParser:
         # an empty body with the same headers.
         parsed = self.parser.parse({**response, "body": b"{}"}, shape)
         return {**members, "ResponseMetadata": parsed.get("ResponseMetadata", {})}
+
+
+@functools.cache
+def shape_mismatch() -> type:
+    """botocore's ResponseParserError for an answer whose members are not of the service model's
+    types (see ReusingParser.parse); made when first needed, as botocore is imported late."""
+    from botocore.parsers import ResponseParserError
+
+    class ShapeMismatch(ResponseParserError):
+        pass
+
+    return ShapeMismatch
 
 
 @functools.cache
@@ -758,11 +783,6 @@ class BedrockRegionClient:
             answer = getattr(self.client, operation)(**params)
         except (ClientError, BotoCoreError, ResponseParserError) as exc:
             raise classify_error(exc, self.region, ever_answered=self.answered) from None
-        except (TypeError, AttributeError, ValueError) as exc:
-            # botocore reads an answer by its service model and fails this way on a member of
-            # another type (a number where a list belongs, text where an object does).
-            raise MalformedAnswer(f"bedrock {self.region}: {operation} answered with a shape its service model "
-                                  f"does not allow ({type(exc).__name__}: {_one_line(str(exc)) or ''})") from None
         self.answered = True
         if not isinstance(answer, Mapping):
             raise MalformedAnswer(f"bedrock {self.region}: {operation} answered with {type(answer).__name__}")

@@ -9,7 +9,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Optional
@@ -356,15 +356,16 @@ PROVIDER_BOUNDS = (
 )
 
 
-def check_provider_bounds(config: "ProviderConfig", where: str) -> None:
-    """SettingsError naming the first numeric setting of a provider outside its bounds (a zero
-    refresh interval would refresh without pause; a negative timeout fails every request)."""
+def check_provider_bounds(config: "ProviderConfig", named: Callable[[str], str]) -> None:
+    """SettingsError naming (``named(key)``) the first numeric setting of a provider outside its
+    bounds (a zero refresh interval would refresh without pause; a negative timeout fails every
+    request)."""
     for key, low, high, low_ok in PROVIDER_BOUNDS:
         value = getattr(config, key)
         if value < low or (value == low and not low_ok) or (high is not None and value > high):
             bound = f"at least {low}" if low_ok else f"more than {low}"
             bound += f" and at most {high}" if high is not None else ""
-            raise SettingsError(f"{where}.{key}: must be {bound}, got {value!r}")
+            raise SettingsError(f"{named(key)}: must be {bound}, got {value!r}")
 
 
 def _provider_from_table(name: str, table: Mapping[str, Any]) -> ProviderConfig:
@@ -387,7 +388,7 @@ def _provider_from_table(name: str, table: Mapping[str, Any]) -> ProviderConfig:
         raise SettingsError(f"providers.{name}: 'format' is required")
     kwargs["options"] = options
     config = ProviderConfig(**kwargs)
-    check_provider_bounds(config, f"providers.{name}")
+    check_provider_bounds(config, lambda key: f"providers.{name}.{key}")
     return config
 
 
@@ -444,7 +445,8 @@ def load_settings(
                 changes[key] = _coerce(env[prefix + key.upper()], type_name, prefix + key.upper())
         if changes:
             providers[name] = replace(cfg, **changes)
-            check_provider_bounds(providers[name], prefix.rstrip("_"))
+            check_provider_bounds(providers[name], lambda key, name=name, prefix=prefix, changes=changes:
+                                  prefix + key.upper() if key in changes else f"providers.{name}.{key}")
 
     kwargs["bedrock"] = load_bedrock_settings(data.get("bedrock"), env)
     kwargs["benchmarks"] = load_benchmark_settings(data.get("benchmarks"), env)

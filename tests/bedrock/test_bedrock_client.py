@@ -79,7 +79,19 @@ def test_an_answer_botocore_cannot_read_by_its_model_is_a_malformed_answer_namin
     bedrock, _ = client(simulator)
     with pytest.raises(MalformedAnswer) as caught:
         bedrock.list_foundation_models()
-    assert "us-east-1: list_foundation_models answered with a shape" in caught.value.reason
+    assert "bedrock us-east-1 answered with a body of another shape: a member of ListFoundationModelsResponse" \
+        in caught.value.reason
+
+
+def test_a_bug_in_the_clients_own_handlers_is_not_taken_for_a_malformed_answer(simulator):
+    """Only botocore's reading of the answer is mapped to a malformed answer: an error raised by
+    this project's own code in the call (here the latency callback) is not disguised as one."""
+    def broken(seconds: float) -> None:
+        raise TypeError("a bug in the latency callback")
+
+    bedrock = BedrockRegionClient("us-east-1", bedrock_settings(simulator, ["us-east-1"]), on_latency=broken)
+    with pytest.raises(TypeError, match="latency callback"):
+        bedrock.list_foundation_models()
 
 
 def test_odd_member_types_that_botocore_passes_through_leave_those_fields_unknown():

@@ -94,7 +94,7 @@ def test_a_providers_numbers_are_checked_against_their_bounds(tmp_path, line, na
 def test_a_providers_numbers_from_the_environment_are_checked_too(tmp_path):
     path = tmp_path / "d.toml"
     path.write_text('[providers.p]\nformat = "openai_compatible"\nbase_url = "http://127.0.0.1:9/v1"\n')
-    with pytest.raises(SettingsError, match="DISCOVERY_PROVIDER_P.refresh_interval: must be more than 0.0"):
+    with pytest.raises(SettingsError, match="DISCOVERY_PROVIDER_P_REFRESH_INTERVAL: must be more than 0.0"):
         load_settings(path, environ={"DISCOVERY_PROVIDER_P_REFRESH_INTERVAL": "0"})
     with pytest.raises(SettingsError, match="DISCOVERY_PROVIDER_P_TIMEOUT: expected float"):
         load_settings(path, environ={"DISCOVERY_PROVIDER_P_TIMEOUT": "nan"})

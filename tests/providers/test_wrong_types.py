@@ -34,7 +34,8 @@ def test_ollama_details_that_are_not_an_object_are_left_out(sim, details):
 
 @pytest.mark.parametrize("field,value,check", [
     ("id", {"a": None}, lambda m, key: m.provider_model_id == key),
-    ("modalities", [1, 2], lambda m, key: m.modalities.input is None and m.modalities.output is None),
+    ("modalities", {"input": {"image": True}, "output": ["text"]}, lambda m, key: m.modalities.input is None
+     and m.modalities.output == ("text",)),
     ("modalities", {"input": 5, "output": "text"}, lambda m, key: m.modalities.input is None
      and m.modalities.output == ("text",)),
     ("limit", "large", lambda m, key: m.limits.context_window is None),
