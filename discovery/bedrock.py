@@ -32,6 +32,7 @@ from discovery.providers.base import (
 )
 from discovery.settings import BedrockSettings
 from discovery.taxonomy import (
+    as_list,
     guess_kind,
     iso_date,
     kind_from_modalities,
@@ -240,11 +241,6 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def _list(value: Any) -> list:
-    """A member of an answer that should be a list; any other type says nothing (an empty one)."""
-    return value if isinstance(value, list) else []
-
-
 def _modalities(values: Any) -> tuple[str, ...] | None:
     if not isinstance(values, list):
         return None
@@ -260,7 +256,7 @@ def _profiles_by_model(profiles: Iterable[Mapping[str, Any]]) -> dict[str, list[
             continue
         if profile.get("type", "SYSTEM_DEFINED") != "SYSTEM_DEFINED":
             continue  # an application (account) profile is the account's own, not a system route
-        for target in _list(profile.get("models")):
+        for target in as_list(profile.get("models")):
             model_id = model_id_from_arn(target.get("modelArn") if isinstance(target, Mapping) else None)
             if model_id and pid not in via.setdefault(model_id, []):
                 via[model_id].append(pid)
@@ -310,10 +306,10 @@ def normalize_summary(region: str, summary: Mapping[str, Any], profiles: Sequenc
                                                                 or lifecycle.get("endOfLifeTime"))))
     draft.set("lifecycle.retirement_date", iso_date(_jsonable(lifecycle.get("endOfLifeTime"))))
     draft.set("regions", (region,))
-    types = [INFERENCE_TYPES.get(t, t.lower()) for t in _list(summary.get("inferenceTypesSupported")) if isinstance(t, str)]
+    types = [INFERENCE_TYPES.get(t, t.lower()) for t in as_list(summary.get("inferenceTypesSupported")) if isinstance(t, str)]
     if profiles and "inference_profile" not in types:
         types.append("inference_profile")
-    custom = sorted(c.lower() for c in _list(customizations) if isinstance(c, str))
+    custom = sorted(c.lower() for c in as_list(customizations) if isinstance(c, str))
     attributes: dict[str, Any] = {
         "provider_name": summary.get("providerName"),
         "inference_types": sorted(types),

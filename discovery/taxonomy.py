@@ -129,6 +129,16 @@ def guess_family(model_id: str) -> str | None:
     return base or None
 
 
+def as_object(value: Any) -> Mapping[str, Any]:
+    """A member of an answer that should be an object; any other type says nothing (an empty one)."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def as_list(value: Any) -> list:
+    """A member of an answer that should be a list; any other type says nothing (an empty one)."""
+    return value if isinstance(value, list) else []
+
+
 def positive_int(value: Any) -> int | None:
     """An integer count (tokens) from a number or numeric string; None for absent, zero or junk."""
     if isinstance(value, bool) or value is None:

@@ -13,7 +13,7 @@ from typing import Any
 from discovery.enrich import ModelDraft
 from discovery.model import Model
 from discovery.providers.base import ProviderClient, dedupe
-from discovery.taxonomy import canonical_capability, guess_family, positive_int
+from discovery.taxonomy import as_list, canonical_capability, guess_family, positive_int
 
 MAX_PAGES = 1000
 # Endpoint → kind, strongest first (a chat model usually also serves generate).
@@ -68,8 +68,7 @@ class CohereClient(ProviderClient):
         model_id = item.get("name")
         self.expect(isinstance(model_id, str) and model_id != "", "a model without a 'name'")
         draft = ModelDraft(self.name, model_id, self.name)
-        endpoints = item.get("endpoints")
-        endpoints = [e for e in endpoints if isinstance(e, str)] if isinstance(endpoints, list) else []
+        endpoints = [e for e in as_list(item.get("endpoints")) if isinstance(e, str)]
         kind = _kind(endpoints)
         draft.set("kind", kind)
         draft.set("limits.context_window", positive_int(item.get("context_length")))

@@ -13,7 +13,7 @@ import msgspec
 
 from discovery.model import Capabilities, Lifecycle, Limits, Modalities, Model, Pricing
 from discovery.providers.base import ProviderClient, holds_object
-from discovery.taxonomy import guess_kind, normalize_modalities
+from discovery.taxonomy import as_object, guess_kind, normalize_modalities
 
 
 class _Provider(msgspec.Struct):
@@ -63,11 +63,6 @@ def _str(value: Any) -> Optional[str]:
     return value if isinstance(value, str) and value else None
 
 
-def _object(value: Any) -> Mapping[str, Any]:
-    """A record's member that should be an object; any other type says nothing (an empty one)."""
-    return value if isinstance(value, Mapping) else {}
-
-
 def _kind(model_id: str, inputs: Optional[tuple], outputs: Optional[tuple]) -> str:
     guessed = guess_kind(model_id)
     if guessed in ("embedding", "rerank", "moderation"):
@@ -85,11 +80,11 @@ def _kind(model_id: str, inputs: Optional[tuple], outputs: Optional[tuple]) -> s
 def normalize_record(provider: str, record: Mapping[str, Any], source: str) -> Model:
     """One models.dev model record → Model (catalog entry)."""
     model_id = record["id"]
-    modalities = _object(record.get("modalities"))
+    modalities = as_object(record.get("modalities"))
     inputs = normalize_modalities(modalities.get("input")) if "input" in modalities else None
     outputs = normalize_modalities(modalities.get("output")) if "output" in modalities else None
-    limit = _object(record.get("limit"))
-    cost = _object(record.get("cost"))
+    limit = as_object(record.get("limit"))
+    cost = as_object(record.get("cost"))
     vision = ("image" in inputs) if inputs is not None else None
     status = record.get("status") if isinstance(record.get("status"), str) else None
     attributes: dict[str, Any] = {k: v for k, v in record.items() if k not in _MAPPED_KEYS}

@@ -13,7 +13,7 @@ from typing import Any
 from discovery.enrich import ModelDraft
 from discovery.model import Model
 from discovery.providers.base import ProviderClient, dedupe
-from discovery.taxonomy import guess_family, guess_kind, positive_int
+from discovery.taxonomy import as_object, guess_family, guess_kind, positive_int
 
 # Ollama capability → taxonomy capability.
 CAPABILITY_MAP = {"tools": "tool_calling", "vision": "vision", "thinking": "reasoning"}
@@ -29,10 +29,6 @@ def _context_length(details: Mapping[str, Any], model_info: Mapping[str, Any]) -
     if isinstance(arch, str):
         return positive_int(model_info.get(f"{arch}.context_length"))
     return None
-
-
-def _object(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
 
 
 class OllamaClient(ProviderClient):
@@ -69,7 +65,7 @@ class OllamaClient(ProviderClient):
         self.expect(isinstance(model_id, str) and model_id != "", "a model without a 'name'")
         show = show or {}
         # Each part only where it is an object: another type says nothing about the model.
-        details = {**_object(show.get("details")), **_object(row.get("details"))}
+        details = {**as_object(show.get("details")), **as_object(row.get("details"))}
         model_info = show.get("model_info") if isinstance(show.get("model_info"), Mapping) else {}
         caps = row.get("capabilities") if isinstance(row.get("capabilities"), list) else show.get("capabilities")
         draft = ModelDraft(self.name, model_id, self.name)
