@@ -467,26 +467,35 @@ def open_database(url: str) -> peewee.Database:
         if database is None:
             database = _make_database(url)
             database.discovery_url = url
+            database.discovery_schema_ready = False
             db.initialize(database)
     db.connect(reuse_if_open=True)
     # Late import: that module builds on this one.
     from discovery.subscriptions_store import WEBHOOK_TABLES
 
-    postgres = isinstance(database, peewee.PostgresqlDatabase)
-    if postgres:
-        # Several instances start at once: one creates and migrates the schema, the others wait.
-        db.execute_sql("SELECT pg_advisory_lock(%s)", (schema_lock_key(SCHEMA_LOCK),))
-    try:
-        db.create_tables(TABLES + WEBHOOK_TABLES, safe=True)
-        migrate_schema()
-        widen_float_columns(TABLES + WEBHOOK_TABLES)
-    finally:
+    with _SCHEMA_LOCK:
+        # Once per database object (one per URL, see above) and process: the actors that open it
+        # after the first only connect. Checking the schema again was most of their start
+        # (peewee builds every CREATE ... IF NOT EXISTS and each migration reads the columns).
+        if database.discovery_schema_ready:
+            return database
+        postgres = isinstance(database, peewee.PostgresqlDatabase)
         if postgres:
-            db.execute_sql("SELECT pg_advisory_unlock(%s)", (schema_lock_key(SCHEMA_LOCK),))
+            # Several instances start at once: one creates and migrates the schema, the others wait.
+            db.execute_sql("SELECT pg_advisory_lock(%s)", (schema_lock_key(SCHEMA_LOCK),))
+        try:
+            db.create_tables(TABLES + WEBHOOK_TABLES, safe=True)
+            migrate_schema()
+            widen_float_columns(TABLES + WEBHOOK_TABLES)
+        finally:
+            if postgres:
+                db.execute_sql("SELECT pg_advisory_unlock(%s)", (schema_lock_key(SCHEMA_LOCK),))
+        database.discovery_schema_ready = True
     return database
 
 
 _OPEN_LOCK = threading.Lock()
+_SCHEMA_LOCK = threading.Lock()
 
 
 def _make_database(url: str) -> peewee.Database:
