@@ -147,8 +147,18 @@ class _Text:
         self.text = "\n".join(lines) + "\n"
         self.text_starts = _line_starts(lines)
 
+    def recall(self, key: tuple[str, str]) -> Optional[int]:
+        """What ``key`` found, if kept. It moves to the newest end, so the trim in :meth:`remember`
+        drops the least recently asked first: a needle asked all the time stays."""
+        found = self.found
+        bits = found.pop(key, None)  # another list thread may have just trimmed it: then not kept
+        if bits is not None:
+            found[key] = bits
+        return bits
+
     def remember(self, key: tuple[str, str], bits: int) -> int:
-        """Keep ``bits`` as what ``key`` found (the oldest half goes past TEXT_MEMO); returns them."""
+        """Keep ``bits`` as what ``key`` found (the least recently asked half goes past
+        TEXT_MEMO); returns them."""
         found = self.found
         if len(found) >= TEXT_MEMO:
             for old in list(found)[:TEXT_MEMO // 2]:
@@ -454,7 +464,7 @@ class CatalogIndex:
             return bits_of([p for p, e in enumerate(self._entries) if e is not None
                             and (needle in e.id.lower() or needle in (e.name or "").lower())], len(self._entries))
         t = self._text()
-        known = t.found.get(("q", needle))
+        known = t.recall(("q", needle))
         if known is not None:
             return known
         text, starts, order = t.text, t.text_starts, t.order
@@ -469,7 +479,7 @@ class CatalogIndex:
     def glob_bits(self, glob: str) -> int:
         """The bitset of entries whose id matches the shell-style ``glob`` (case-sensitive)."""
         t = self._text()
-        known = t.found.get(("id", glob))
+        known = t.recall(("id", glob))
         if known is not None:
             return known
         prefix = glob_prefix(glob)

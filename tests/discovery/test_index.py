@@ -186,9 +186,13 @@ def test_found_needles_and_globs_are_kept_per_search_text_and_bounded(real_model
     assert [index.text_bits("GPT"), index.glob_bits("openai/*"), index.glob_bits("*mini*")] == first
     check(index, real_models)  # every query twice: found, then kept
     check(index, real_models)
+    often = index.text_bits("claude")
     for k in range(TEXT_MEMO * 3):
+        assert index.text_bits("claude") == often
         index.text_bits(f"needle-{k}")
         assert len(kept) <= TEXT_MEMO
+        # A needle asked all along was asked just before each trim: the trim never drops it.
+        assert ("q", "claude") in kept, k
     assert ("q", f"needle-{TEXT_MEMO * 3 - 1}") in kept and ("q", "needle-0") not in kept
 
 
