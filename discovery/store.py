@@ -461,6 +461,9 @@ def open_database(url: str) -> peewee.Database:
 
     Every actor calls this from its own thread (peewee connections are per thread): the database
     object is made once per URL and shared, so one thread never swaps it under another's feet.
+    The tables are made (or checked and migrated) at the first open of that object only, except
+    in an in-memory SQLite database, where every connection is a database of its own. A database
+    deleted or dropped while the process runs is therefore not made again by a later open.
     """
     with _OPEN_LOCK:
         database = db.obj if getattr(db.obj, "discovery_url", None) == url else None
@@ -477,7 +480,7 @@ def open_database(url: str) -> peewee.Database:
         # Once per database object (one per URL, see above) and process: the actors that open it
         # after the first only connect. Checking the schema again was most of their start
         # (peewee builds every CREATE ... IF NOT EXISTS and each migration reads the columns).
-        if database.discovery_schema_ready:
+        if database.discovery_schema_ready and not _per_connection(database):
             return database
         postgres = isinstance(database, peewee.PostgresqlDatabase)
         if postgres:
@@ -496,6 +499,12 @@ def open_database(url: str) -> peewee.Database:
 
 _OPEN_LOCK = threading.Lock()
 _SCHEMA_LOCK = threading.Lock()
+
+
+def _per_connection(database: peewee.Database) -> bool:
+    """Whether each connection to ``database`` is a database of its own (in-memory SQLite)."""
+    name = str(getattr(database, "database", "") or "")
+    return isinstance(database, peewee.SqliteDatabase) and (name in ("", ":memory:") or "mode=memory" in name)
 
 
 def _make_database(url: str) -> peewee.Database:

@@ -95,3 +95,21 @@ def test_a_failed_schema_check_is_tried_again_at_the_next_open(tmp_path, monkeyp
         assert tables_in(url) >= expected_tables()
     finally:
         store.close_database()
+
+
+def test_an_in_memory_database_gets_its_tables_at_every_open():
+    """Each connection to an in-memory SQLite database is a database of its own: every thread's
+    open makes its tables, and so does an open after a close."""
+    url = "sqlite:///:memory:"
+    try:
+        store.open_database(url)
+        store.set_meta("here", "1")
+        assert store.get_meta("here") == "1"
+        seen: list[object] = []
+        in_thread(lambda: (store.open_database(url), seen.append(store.get_meta("here"))))
+        assert seen == [None]  # its own tables, empty
+        store.close_database()
+        store.open_database(url)
+        assert store.get_meta("here") is None
+    finally:
+        store.close_database()
