@@ -314,7 +314,7 @@ def bench_size(size: int, args: argparse.Namespace, result: SizeResult) -> None:
     deadline = args.phase_timeout or max(120.0, size / 100)
     catalog = build_catalog(size, seed=args.seed)
     # The catalog stays in this process to the end: out of the collector's way, so that this
-    # process's own collections stay short while it times the service (see collector_off).
+    # process's own collections stay short while it times the service (see ServeProcess.refresh_all).
     gc.collect()
     gc.freeze()
     result.records = catalog.records

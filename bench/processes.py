@@ -6,8 +6,6 @@ did not happen and ending with the last lines of the service's log.
 """
 from __future__ import annotations
 
-import contextlib
-import gc
 import json
 import os
 import signal
@@ -21,6 +19,7 @@ from typing import Any
 
 import requests
 
+from discovery.collector import collector_paused
 from discovery.timestamps import parse_time
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,24 +36,6 @@ def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     env.update(extra or {})
     return env
-
-
-@contextlib.contextmanager
-def collector_off():
-    """No garbage collection in this process while a timed request is under way.
-
-    The benchmark holds whole catalogs in memory (tens of MB of records and bodies), so a full
-    collection here takes tens of milliseconds. One that struck while a request's answer was read
-    was timed as the service's (seen here: the first request after a refresh round, 20-40 ms
-    slower than the next, for that reason alone).
-    """
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
 
 
 def compile_bytecode() -> None:
@@ -290,7 +271,11 @@ class ServeProcess:
         the CPU seconds the service used until its answer; None where that cannot be read)."""
         cpu_before = process_cpu(self.proc.pid)
         wait = max(1, min(300, int(deadline)))
-        with collector_off():
+        # No collection in this process while the request is timed: it holds whole catalogs,
+        # so one of its full collections takes tens of milliseconds, and one that struck while
+        # an answer was read was timed as the service's (seen: the first request after a round
+        # 20-40 ms slower than the next, for that reason alone).
+        with collector_paused():
             started = time.monotonic()
             resp = self.post("/api/v1/refresh", wait="true", timeout=str(wait))
             ended = time.monotonic()

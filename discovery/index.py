@@ -131,8 +131,8 @@ def glob_prefix(glob: str) -> str:
 
 class _Text:
     """One index version's joined search strings (built on first use), and the bitsets of the
-    latest needles and globs found in them (``found``: a page of a text query is asked for again
-    and again, and finding 6.7k matches of a needle in 100k lines takes 11-15 ms)."""
+    needles and globs most recently asked of them (``found``: a page of a text query is asked for
+    again and again, and finding 6.7k matches of a needle in 100k lines takes 11-15 ms)."""
 
     __slots__ = ("ids", "id_starts", "text", "text_starts", "order", "found")
 

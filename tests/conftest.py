@@ -17,17 +17,16 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def pytest_sessionstart(session) -> None:
-    """Write the project's bytecode caches before any test starts a process of it.
+    """Write the project's bytecode caches before any test starts a process of it (the benchmarks'
+    own helper, ``bench/processes.py``).
 
     Where ``PYTHONDONTWRITEBYTECODE`` is set (CI and container images often set it), every
     ``discovery serve`` a test starts (the SIGKILL loops, the replicas, the CLI) would otherwise
     compile each of the project's modules again: about 0.4 s of CPU per start on a 2-core machine.
     """
-    import compileall
+    from bench.processes import compile_bytecode
 
-    root = Path(__file__).resolve().parents[1]
-    for package in ("discovery", "actors", "web"):
-        compileall.compile_dir(str(root / package), quiet=2)
+    compile_bytecode()
 
 
 def newest_modelsdev() -> Path:
