@@ -298,6 +298,7 @@ def main() -> int:
                                            refresh_on_start=False)
             service = start_service(settings)
             wait_started(service)
+            before = thread_cpu(own_threads)
             since = time.time()
             tickets = refresh_everything(service, names)
             outcomes = service.wait(tickets, timeout=DEADLINE)
@@ -306,11 +307,17 @@ def main() -> int:
                 raise PhaseFailed(f"refresh failed: {bad[0].provider}: {bad[0].error}")
             first.append(time.time() - since)
             cpu = clock.between(since, since + first[-1])
+            after = thread_cpu(own_threads)
+            split = {label: after[label] - before.get(label, 0.0) for label in after}
             floor = asked_floor(simulator.url, sources, regions, latency, since)
             print(f"first discovery round {i + 1}: {first[-1]:.3f} s, ratio {first[-1] / slowest:.2f}, process CPU "
                   f"{cpu:.2f} s ({len(tickets)} sources, {len(service.index):,} models)"
                   + (f"; asked in time for {floor[0]:.3f} s at best (ratio {floor[0] / slowest:.2f}, {floor[1]})"
                      if floor is not None else ""), flush=True)
+            if split:
+                labels = [label for label, _ in THREAD_GROUPS] + ["other"]
+                print("  CPU by thread: " + ", ".join(f"{label} {split[label]:.2f} s" for label in labels if label in split)
+                      + f" (sum {sum(split.values()):.2f} s)", flush=True)
     finally:
         if service is not None:
             service.stop()
