@@ -31,10 +31,11 @@ KEY_SHAPES = re.compile("|".join([
     r"\b(?:gsk|xai|hf|pplx|csk|fw|nvapi|r8)[_-][A-Za-z0-9_\-]{20,}",  # Groq, xAI, HF, Perplexity, ...
     r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",  # JWTs
 ]))
-# "Bearer <token>", "api_key=<value>", "x-api-key: <value>": the value goes, the name stays.
+# "Bearer <token>", "api_key=<value>", "x-api-key: <value>": the value goes, the name stays. A value
+# already masked is left as it is: its match would stop at the mask's "]" and grow one more each pass.
 LABELLED = re.compile(
     r"(?i)(\bbearer\s+|\b(?:api[_-]?key|x-api-key|x-goog-api-key|access[_-]?token|auth[_-]?token|secret|password|"
-    r"token|key)[\"']?\s*[:=]\s*[\"']?)([^\s\"'&,;}\]]{8,})")
+    r"token|key)[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\])([^\s\"'&,;}\]]{8,})")
 
 
 class Redactor:

@@ -157,7 +157,8 @@ def test_a_provider_or_receiver_echoing_any_configured_secret_leaks_it_nowhere(
         assert created.status_code == 201 and HOOK_SECRET not in created.text
         everything = f"admin={ADMIN} read={READER} hook={HOOK_SECRET} openai={OPENAI_KEY}"
         # Each provider echoes the key it was sent (and every other secret) in a body, a header or a redirect.
-        state.set_fault("openai", "status", status=401, message="Incorrect API key provided: {key}. " + everything,
+        state.set_fault("openai", "status", status=401,
+                        message="Incorrect API key provided: {key}. key={key} Bearer {key} " + everything,
                         headers={"WWW-Authenticate": 'Bearer error="invalid_token", key="{key}"'})
         state.set_fault("anthropic", "redirect", location="https://login.elsewhere.invalid/?key={key}&" + everything)
         state.set_fault("groq", "status", status=500, message="upstream said: {key} " + everything,
@@ -194,8 +195,12 @@ def test_a_provider_or_receiver_echoing_any_configured_secret_leaks_it_nowhere(
     for secret in SECRETS:
         for text in texts:
             assert secret not in text, f"{secret} leaked into: {text[:300]}"
+    # Masked once, whichever layers (the run error, the status reason, the log) scrubbed it again.
+    for text in texts:
+        assert "[REDACTED]]" not in text, f"a mask was masked again in: {text[:300]}"
     db_file = Path(db_url.removeprefix("sqlite:///"))
     stored = b"".join(p.read_bytes() for p in db_file.parent.glob(db_file.name + "*"))
+    assert b"[REDACTED]]" not in stored
     for secret in SECRETS:
         if secret != HOOK_SECRET:
             assert secret.encode() not in stored, f"{secret} is in the database"

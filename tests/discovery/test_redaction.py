@@ -1,0 +1,47 @@
+"""The redactor masks each secret once: scrubbing a text again changes nothing.
+
+Every layer scrubs what it handles (a run's error, the status reason made from it, the log line
+and its sink), so one text is often scrubbed several times over.
+"""
+import itertools
+import random
+
+from discovery.redaction import MASK, Redactor
+
+KEY = "sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX1234"
+TOKEN = "admin-token-0123456789"
+
+
+def redactor() -> Redactor:
+    r = Redactor()
+    r.add(KEY, TOKEN)
+    return r
+
+
+def test_a_provider_echoing_its_key_is_masked_once_however_often_it_is_scrubbed():
+    r = redactor()
+    text = f"Incorrect API key provided: {KEY}. key={KEY} Bearer {KEY} api_key: '{TOKEN}' token=\"{KEY}\""
+    once = r.scrub(text)
+    assert once == ("Incorrect API key provided: [REDACTED]. key=[REDACTED] Bearer [REDACTED] "
+                    "api_key: '[REDACTED]' token=\"[REDACTED]\"")
+    assert r.scrub(r.scrub(r.scrub(once))) == once
+
+
+def test_labelled_values_nobody_configured_are_masked_and_stay_masked():
+    r = Redactor()
+    once = r.scrub("x-api-key: abcdefgh12345678 password=hunter2hunter2 Bearer eyJhbGciOi.x")
+    assert once == f"x-api-key: {MASK} password={MASK} Bearer {MASK}"
+    assert r.scrub(once) == once
+
+
+def test_scrubbing_is_idempotent_on_generated_texts():
+    r = redactor()
+    pieces = [KEY, TOKEN, "key=", "Bearer ", "api_key: ", "token=\"", "'", "\"", "]", "[", " ", ",", "&",
+              "secret=", "AKIAABCDEFGHIJKLMNOP", "plain words", MASK, "password: "]
+    rng = random.Random(20261202)
+    texts = ["".join(rng.choice(pieces) for _ in range(rng.randint(1, 12))) for _ in range(3000)]
+    texts += ["".join(p) for p in itertools.product(["key=", "Bearer ", ""], [KEY, MASK, TOKEN], ["]", "", " x"])]
+    for text in texts:
+        once = r.scrub(text)
+        assert r.scrub(once) == once, text
+        assert KEY not in once and TOKEN not in once, text
