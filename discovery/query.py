@@ -1,6 +1,7 @@
 """The queries the API answers from the published index (:mod:`discovery.index`)."""
 from __future__ import annotations
 
+import datetime
 import fnmatch
 import re
 from collections.abc import Mapping, Sequence
@@ -70,11 +71,9 @@ ATTRIBUTE_PREFIX = "attr."
 MAX_ATTRIBUTE_FILTERS = 16
 
 
-def _range_value(name: str, raw: str, kind: Any) -> Any:
+def _range_value(name: str, raw: str, kind: Any, bound: str = "low") -> Any:
     if kind == "date":
-        if not _DATE.match(raw):
-            raise QueryError(f"{name} must be a date, YYYY-MM-DD (or YYYY-MM, YYYY), got {raw!r}")
-        return raw
+        return _date_bound(name, raw, bound)
     try:
         value = kind(raw)
     except ValueError:
@@ -82,6 +81,28 @@ def _range_value(name: str, raw: str, kind: Any) -> Any:
     if value != value or value < 0 or value in (float("inf"),):
         raise QueryError(f"{name} must be a finite number not below 0, got {raw!r}")
     return value
+
+
+def _date_bound(name: str, raw: str, bound: str) -> str:
+    """A release-date bound as the text stored dates compare against (they are ISO text).
+
+    ``YYYY`` and ``YYYY-MM`` name a whole year or month, each end inclusive: as an upper bound they
+    reach to the period's last day, so ``released_before=2023`` keeps December 2023. A lower bound
+    is already the period's first day in text order. A month or day that does not exist is refused.
+    """
+    valid = _DATE.match(raw) is not None
+    if valid:
+        parts = [int(p) for p in raw.split("-")]
+        try:
+            datetime.date(*parts, *[1] * (3 - len(parts)))
+        except ValueError:
+            valid = False
+    if not valid:
+        raise QueryError(f"{name} must be a date, YYYY-MM-DD (or YYYY-MM, YYYY), got {raw!r}")
+    if bound == "high" and len(raw) < 10:
+        # Past every day of the period in text order ("2023-12-31" for 2023, "2024-05-31" for May).
+        return raw + ("-12-31" if len(raw) == 4 else "-31")
+    return raw
 
 
 def _check_sort(name: str) -> None:
@@ -146,7 +167,7 @@ class ModelQuery:
             raw = _one(args, name)
             if raw is None or raw == "":
                 continue
-            value = _range_value(name, raw.strip(), kind)
+            value = _range_value(name, raw.strip(), kind, bound)
             ranges.append((field, value, None) if bound == "low" else (field, None, value))
         try:
             caps = canonical_capabilities(_csv(args.get("capability")) + _csv(args.get("capabilities")))

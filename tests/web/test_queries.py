@@ -77,6 +77,11 @@ def test_the_catalog_holds_the_snapshot(client, snapshot):
     ("released_before=2024-12-31", lambda e: bool(e.get("release_date")) and e["release_date"] <= "2024-12-31"),
     ("released_after=2025-01-01&released_before=2025-06-30",
      lambda e: "2025-01-01" <= (e.get("release_date") or "") <= "2025-06-30"),
+    # A year or a month names the whole period, at either end (December 2024 is before 2024).
+    ("released_before=2024", lambda e: bool(e.get("release_date")) and e["release_date"][:4] <= "2024"),
+    ("released_before=2024-11", lambda e: bool(e.get("release_date")) and e["release_date"][:7] <= "2024-11"),
+    ("released_after=2024-05&released_before=2024-05", lambda e: (e.get("release_date") or "")[:7] == "2024-05"),
+    ("released_after=2024&released_before=2024", lambda e: (e.get("release_date") or "")[:4] == "2024"),
 ])
 def test_ranges_match_exactly_the_models_whose_value_is_known_and_within(client, snapshot, query, test):
     expected = where(snapshot, test)

@@ -114,7 +114,7 @@ def model_filters(with_provider: bool = True) -> list[dict[str, Any]]:
         query("max_input_price", number(0), "input price at most this, USD per million tokens"),
         query("max_output_price", number(0), "output price at most this, USD per million tokens"),
         query("released_after", DATE_PATTERN, "released on or after this date (YYYY-MM-DD, YYYY-MM, YYYY)"),
-        query("released_before", DATE_PATTERN, "released on or before this date"),
+        query("released_before", DATE_PATTERN, "released on or before this date (a year or month: its last day)"),
         query("max_ttft_ms", number(0), "measured p50 time to first token at most this (milliseconds)"),
     ]
 
