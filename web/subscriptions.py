@@ -14,6 +14,7 @@ from actors.webhooks import UnknownWebhook
 from discovery.webhooks import InvalidWebhookURL
 from web.context import int_arg, service
 from web.errors import ApiError
+from web.parameters import check_providers
 
 bp = Blueprint("subscriptions", __name__, url_prefix="/api/v1/subscriptions")
 
@@ -56,6 +57,17 @@ def _number(body: dict[str, Any], key: str, default: Any, kind: type, lo: float 
     return kind(value)
 
 
+def _check_since(since: Any) -> None:
+    """A ``since`` past the newest event would hold every delivery back until the feed got there."""
+    if since is None:
+        return
+    newest = service().last_event_id()
+    if since > newest:
+        raise ApiError(400, "invalid_subscription",
+                       f"since {since} is after the newest event ({newest}): nothing would be delivered until "
+                       "the feed got there; leave since out to start from now")
+
+
 def _get(webhook_id: str) -> dict[str, Any]:
     found = service().webhooks.get(webhook_id)
     if found is None:
@@ -71,7 +83,8 @@ def create():
     ``providers``, ``capabilities``, ``model_glob``, ``max_batch`` (1–1000), ``max_delay``
     (seconds), ``description``, ``since`` (deliver events after this id; default: from now).
 
-    :raise 400: invalid URL (scheme, or a private address not allowed), filter or field.
+    :raise 400: invalid URL (scheme, or a private address not allowed), filter or field; an unknown
+        provider (the answer names the known ones); ``since`` after the newest event.
     """
     body = _body()
     unknown = sorted(set(body) - _CREATE_FIELDS)
@@ -90,8 +103,11 @@ def create():
     if glob is not None and len(glob) > 512:
         raise ApiError(400, "invalid_body", "model_glob must be at most 512 characters")
     since = _number(body, "since", None, int)
+    _check_since(since)
     max_batch = _number(body, "max_batch", 100, int, 1, 1000)
     max_delay = _number(body, "max_delay", 0.0, float, 0, 3600)
+    # The same filter as the feed and the stream: an unknown provider would match nothing, ever.
+    check_providers(service(), _names(body, "providers"))
     try:
         created, generated = service().webhooks.create(
             body.get("url"), secret, _names(body, "kinds"), _names(body, "providers"),
@@ -161,10 +177,12 @@ def replay(webhook_id: str):
 
     ``since`` in the JSON body or the query string.
 
+    :raise 400: ``since`` after the newest event.
     :raise 404: no such subscription.
     """
     body = _body()
     since = _number(body, "since", None, int)
     if since is None and "since" in request.args:
         since = int_arg("since", 0, 0, MAX_ID)
+    _check_since(since)
     return _act("replay", webhook_id, since)

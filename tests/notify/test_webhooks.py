@@ -170,10 +170,24 @@ def test_invalid_webhook_urls_and_fields_are_refused_with_400(running, client):
         ({"url": "http://127.0.0.1:9/hook", "kinds": ["exploded"]}, "invalid_subscription"),
         ({"url": "http://127.0.0.1:9/hook", "max_batch": 0}, "invalid_subscription"),
         ({"url": "http://127.0.0.1:9/hook", "colour": "red"}, "invalid_body"),
+        # Filters that could never match, and a cursor past the newest event, would mute it for good.
+        ({"url": "http://127.0.0.1:9/hook", "providers": ["openai", "nope"]}, "invalid_parameter"),
+        ({"url": "http://127.0.0.1:9/hook", "since": running.last_event_id() + 10**8}, "invalid_subscription"),
     ]
     for body, code in cases:
         resp = client.post("/api/v1/subscriptions", json=body, headers=AUTH)
         assert resp.status_code == 400 and resp.get_json()["error"]["code"] == code, (body, resp.get_json())
+    message = client.post("/api/v1/subscriptions", json=cases[-2][0], headers=AUTH).get_json()["error"]["message"]
+    assert "nope" in message and "openai" in message
+    assert client.get("/api/v1/subscriptions", headers=AUTH).get_json()["data"] == []
+    made = client.post("/api/v1/subscriptions", json={"url": "http://127.0.0.1:9/hook", "providers": ["openai"],
+                                                      "since": running.last_event_id()}, headers=AUTH)
+    assert made.status_code == 201, made.get_json()
+    ahead = running.last_event_id() + 10**8
+    resp = client.post(f"/api/v1/subscriptions/{made.get_json()['id']}/replay?since={ahead}", headers=AUTH)
+    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "invalid_subscription"
+    assert client.get(f"/api/v1/subscriptions/{made.get_json()['id']}", headers=AUTH).get_json()["cursor"] \
+        == made.get_json()["cursor"]
 
 
 def test_loopback_webhook_is_refused_unless_settings_allow_private_addresses(start_service, simulator):
