@@ -356,15 +356,44 @@ PROVIDER_BOUNDS = (
 )
 
 
+# Bounds of the service's numeric settings, as PROVIDER_BOUNDS. A port past 65535 reached the socket
+# as a traceback; a zero ask timeout or heartbeat would make every wait fail or spin.
+SERVICE_BOUNDS = (
+    ("port", 0, 65535, True), ("batch_max_size", 1, None, True), ("batch_max_delay", 0.0, None, True),
+    ("model_cache_size", 0, None, True), ("model_cache_mb", 0.0, None, True), ("model_cache_ttl", 0.0, None, True),
+    ("restart_backoff", 0.0, None, True), ("restart_backoff_max", 0.0, None, True),
+    ("max_restarts_per_minute", 0, None, True), ("ask_timeout", 0.0, None, False),
+    ("switch_interval", 0.0, 1.0, True), ("malloc_arenas", 0, None, True), ("gc_full_threshold", 0, None, True),
+    ("webhook_timeout", 0.0, None, False), ("webhook_max_attempts", 1, None, True),
+    ("webhook_backoff", 0.0, None, True), ("webhook_backoff_max", 0.0, None, True), ("webhook_workers", 1, None, True),
+    ("sse_heartbeat", 0.0, None, False), ("sse_max_streams", 1, None, True), ("http_threads", 1, None, True),
+    ("list_threads", 0, None, True), ("max_request_body", 1024, None, True),
+    ("event_retention_age", 0.0, None, True), ("event_retention_count", 0, None, True),
+    ("event_retention_interval", 0.0, None, False), ("missing_grace_refreshes", 0, None, True),
+    ("missing_grace_seconds", 0.0, None, True), ("reconciliation_tolerance", 0.0, None, True),
+    ("lifecycle_check_interval", 0.0, None, False), ("leader_takeover_seconds", 0.0, None, False),
+    ("leader_check_interval", 0.0, None, False),
+)
+# The tables a settings file may have; anything else at its top level is a mistake.
+SECTIONS = ("service", "providers", "bedrock", "benchmarks")
+
+
+def _out_of_bounds(value: Any, low: Any, high: Any, low_ok: bool) -> Optional[str]:
+    """What ``value`` must be, when it is outside [low, high] (low excluded unless ``low_ok``)."""
+    if value < low or (value == low and not low_ok) or (high is not None and value > high):
+        bound = f"at least {low}" if low_ok else f"more than {low}"
+        return bound + (f" and at most {high}" if high is not None else "")
+    return None
+
+
 def check_provider_bounds(config: "ProviderConfig", named: Callable[[str], str]) -> None:
     """SettingsError naming (``named(key)``) the first numeric setting of a provider outside its
     bounds (a zero refresh interval would refresh without pause; a negative timeout fails every
     request)."""
     for key, low, high, low_ok in PROVIDER_BOUNDS:
         value = getattr(config, key)
-        if value < low or (value == low and not low_ok) or (high is not None and value > high):
-            bound = f"at least {low}" if low_ok else f"more than {low}"
-            bound += f" and at most {high}" if high is not None else ""
+        bound = _out_of_bounds(value, low, high, low_ok)
+        if bound is not None:
             raise SettingsError(f"{named(key)}: must be {bound}, got {value!r}")
 
 
@@ -415,6 +444,13 @@ def load_settings(
         except tomllib.TOMLDecodeError as exc:
             raise SettingsError(f"settings file {path} is not valid TOML: {exc}") from None
 
+    for key, value in data.items():
+        if key not in SECTIONS:
+            hint = "; to set it, write it under [service]" if key in SERVICE_KEYS else ""
+            raise SettingsError(f"{key}: not a section of the settings file (they are "
+                                f"[service], [providers.<name>], [bedrock], [benchmarks]){hint}")
+        if not isinstance(value, Mapping):
+            raise SettingsError(f"{key}: expected a table ([{key}])")
     service = dict(data.get("service") or {})
     kwargs: dict[str, Any] = {}
     for key, value in service.items():
@@ -453,12 +489,12 @@ def load_settings(
     kwargs.update(overrides)
     if kwargs.get("log_format", "text") not in LOG_FORMATS:
         raise SettingsError(f"service.log_format: must be one of {', '.join(LOG_FORMATS)}, got {kwargs['log_format']!r}")
-    for key, low in (("http_threads", 1), ("sse_max_streams", 1), ("max_request_body", 1024), ("list_threads", 0)):
-        if key in kwargs and kwargs[key] < low:
-            raise SettingsError(f"service.{key}: must be at least {low}, got {kwargs[key]}")
-    for key in ("leader_takeover_seconds", "leader_check_interval"):
-        if key in kwargs and kwargs[key] <= 0:
-            raise SettingsError(f"service.{key}: must be positive, got {kwargs[key]}")
+    for key, low, high, low_ok in SERVICE_BOUNDS:
+        bound = _out_of_bounds(kwargs[key], low, high, low_ok) if key in kwargs else None
+        if bound is not None:
+            var = f"DISCOVERY_{key.upper()}"
+            named = var if var in env and key not in overrides else f"service.{key}"
+            raise SettingsError(f"{named}: must be {bound}, got {kwargs[key]!r}")
     if kwargs.get("leader_check_interval", 1.0) > kwargs.get("leader_takeover_seconds", 5.0) / 2 \
             and "DISCOVERY_LEADER_CHECK_INTERVAL" not in env and "leader_check_interval" not in service:
         # Only the takeover bound was set: check often enough to meet it.

@@ -9,6 +9,7 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
 import requests
 
 from tests.conftest import wait_for
@@ -70,6 +71,21 @@ def test_bad_settings_file_exits_2_with_a_clear_message(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "web.cli", "serve", "--config", str(cfg)],
                           capture_output=True, text=True, timeout=30, cwd=tmp_path, env=checkout_env())
     assert proc.returncode == 2 and "service.port" in proc.stderr
+
+
+@pytest.mark.parametrize("args,named", [
+    (["serve", "--port", "99999"], "service.port: must be at least 0 and at most 65535"),
+    (["config", "check", "--config", "{cfg}"], "port: not a section of the settings file"),
+])
+def test_a_port_out_of_range_or_a_key_outside_any_section_is_refused_in_one_line(tmp_path, args, named):
+    cfg = tmp_path / "loose.toml"
+    cfg.write_text("port = 8081\n")  # meant for [service]: it used to be dropped without a word
+    argv = [a.replace("{cfg}", str(cfg)) for a in args] + ["--database", f"sqlite:///{tmp_path / 'd.db'}"] \
+        if args[0] == "serve" else [a.replace("{cfg}", str(cfg)) for a in args]
+    proc = subprocess.run([sys.executable, "-m", "web.cli", *argv], capture_output=True, text=True, timeout=30,
+                          cwd=tmp_path, env=checkout_env())
+    assert proc.returncode == 2 and named in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and not (tmp_path / "d.db").exists()
 
 
 def test_sigterm_while_requests_are_open_still_stops_the_service(tmp_path):

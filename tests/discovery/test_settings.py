@@ -100,3 +100,32 @@ def test_a_providers_numbers_from_the_environment_are_checked_too(tmp_path):
         load_settings(path, environ={"DISCOVERY_PROVIDER_P_TIMEOUT": "nan"})
     loaded = load_settings(path, environ={"DISCOVERY_PROVIDER_P_REFRESH_INTERVAL": "0.5", "DISCOVERY_PROVIDER_P_FAIL_MAX": "2"})
     assert loaded.providers[0].refresh_interval == 0.5 and loaded.providers[0].fail_max == 2
+
+
+@pytest.mark.parametrize("text,named", [
+    ("[service]\nport = 99999\n", "service.port: must be at least 0 and at most 65535, got 99999"),
+    ("[service]\nask_timeout = 0\n", "service.ask_timeout: must be more than 0.0"),
+    ("[service]\nbatch_max_size = 0\n", "service.batch_max_size: must be at least 1"),
+    ("[service]\nwebhook_workers = 0\n", "service.webhook_workers: must be at least 1"),
+    ("[service]\nsse_heartbeat = -1.0\n", "service.sse_heartbeat: must be more than 0.0"),
+    ("[service]\nswitch_interval = 5\n", "service.switch_interval: must be at least 0.0 and at most 1.0"),
+    ("port = 8081\n", "port: not a section of the settings file"),
+    ("colour = 'red'\n", "colour: not a section of the settings file"),
+    ("service = 3\n", "service: expected a table"),
+])
+def test_the_services_numbers_and_the_files_sections_are_checked(tmp_path, text, named):
+    """A port past 65535 reached the socket as a traceback, and a key written before any [section]
+    was dropped without a word: each is refused, naming the key."""
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    with pytest.raises(SettingsError) as err:
+        load_settings(path, environ={})
+    assert named in str(err.value)
+    if text.startswith("port"):
+        assert "write it under [service]" in str(err.value)
+
+
+def test_the_services_numbers_from_the_environment_name_the_variable():
+    with pytest.raises(SettingsError, match="DISCOVERY_PORT: must be at least 0 and at most 65535"):
+        load_settings(None, environ={"DISCOVERY_PORT": "70000"})
+    assert load_settings(None, environ={"DISCOVERY_PORT": "0"}).port == 0
