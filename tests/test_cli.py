@@ -216,6 +216,42 @@ def test_library_records_reach_the_json_sink_redacted():
     assert records[4]["provider"] == "openai" and records[4]["run_id"] == 7
 
 
+def test_an_exception_an_actor_hands_back_to_its_caller_is_logged_only_at_debug():
+    """A refused refresh (429) used to print pykka's INFO line and a 12-line traceback each time."""
+    import io
+    import logging
+
+    import pykka
+    from loguru import logger
+
+    from web.logs import configure_logging
+
+    class Refuses(pykka.ThreadingActor):
+        def refresh(self):
+            raise ValueError("too many refreshes")
+
+    texts = {}
+    try:
+        for level in ("INFO", "DEBUG"):
+            out = io.StringIO()
+            configure_logging(level, "text", stream=out)
+            ref = Refuses.start()
+            try:
+                with pytest.raises(ValueError):
+                    ref.proxy().refresh().get(timeout=5)
+            finally:
+                ref.stop()
+            logging.getLogger("pykka").warning("a warning still shows")
+            texts[level] = out.getvalue()
+    finally:
+        logger.remove()
+        logger.add(sys.stderr)
+        logging.basicConfig(force=True)
+    assert "Exception returned from" not in texts["INFO"] and "Traceback" not in texts["INFO"]
+    assert "a warning still shows" in texts["INFO"]
+    assert "Exception returned from" in texts["DEBUG"] and "too many refreshes" in texts["DEBUG"]
+
+
 def test_the_demo_discovers_every_wire_format_the_simulator_serves(simulator):
     from discovery.simulator.formats import FORMATS_BY_PROVIDER
     from web.demo import demo_bedrock, demo_providers

@@ -39,6 +39,20 @@ class InterceptHandler(logging.Handler):
             level, "{}", record.getMessage())
 
 
+class ReturnedExceptionFilter(logging.Filter):
+    """pykka logs, at INFO with its traceback, every exception an actor hands back to the caller
+    that asked (a refused refresh, an unknown webhook): the caller handles it, so the record is
+    shown only at DEBUG."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.INFO and record.getMessage().startswith("Exception returned from "):
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return True
+
+
+_RETURNED = ReturnedExceptionFilter()
+
+
 def _text_format(record: dict) -> str:
     context = " ".join(f"{k}={record['extra'][k]}" for k in CONTEXT_FIELDS if record["extra"].get(k) is not None)
     return TEXT_FORMAT + (f" [{context}]" if context else "") + "\n{exception}"
@@ -96,3 +110,6 @@ def configure_logging(level: Optional[str] = "INFO", log_format: str = "text", s
     logging.basicConfig(handlers=[InterceptHandler()], level=logging.DEBUG if name in ("TRACE", "DEBUG") else logging.INFO,
                         force=True)
     logging.captureWarnings(True)
+    pykka_log = logging.getLogger("pykka")
+    if _RETURNED not in pykka_log.filters:
+        pykka_log.addFilter(_RETURNED)
