@@ -81,6 +81,13 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
     app.before_request(check_request)
 
     @app.after_request
+    def _one_date(response):
+        """The HTTP server dates every answer; werkzeug's conditional answers (the dashboard, the API
+        docs' assets, the Atom feed) carried a second Date of their own."""
+        response.headers.pop("Date", None)
+        return response
+
+    @app.after_request
     def _redact(response):
         """No configured secret leaves in an answer, whatever put it there (web.auth, discovery.redaction)."""
         from flask import g

@@ -276,3 +276,14 @@ def test_requests_that_used_to_fail_with_500_or_act_before_refusing_are_4xx_with
     assert len(service.refresh_runs(limit=1000)) == runs, "a refused request started a refresh"
     assert simulator.state.request_count("openai") == calls
     assert service.webhooks.list_all() == []
+
+
+def test_every_answer_has_one_date_header(http_service):
+    """werkzeug's conditional answers (send_file, make_conditional) set a Date, and the server adds
+    its own to every answer: the dashboard, the docs' assets and the Atom feed carried two."""
+    service, server = http_service(read_token=READER)
+    for path in ("/", "/docs/swagger-ui.css", "/api/v1/events.atom", "/api/v1/models?limit=1", "/healthz",
+                 "/api/v1/nothing-here"):
+        resp = requests.get(server.url + path, headers=READ_AUTH, timeout=5)
+        assert resp.status_code in (200, 404), (path, resp.status_code)
+        assert len(resp.raw.headers.getlist("Date")) == 1, (path, resp.raw.headers.getlist("Date"))
