@@ -16,7 +16,7 @@ from discovery.benchmark.board import LEADERBOARD_SORTS, leaderboard
 from discovery.benchmark.records import BenchmarkRun
 from discovery.model import loads
 from discovery.query import ModelQuery, QueryError
-from web.context import flag, int_arg, service
+from web.context import flag, int_arg, no_body, service
 from web.errors import ApiError
 from web.parameters import check_providers, values
 
@@ -112,6 +112,7 @@ def start_model_benchmark(model_id: str):
     """
     # The admin token was checked before this view ran (web/auth.py: every mutation needs it).
     # Parameters are checked before anything starts.
+    no_body("?wait=true&timeout=SECONDS&region=REGION")
     wait = flag("wait")
     timeout = _wait_timeout()
     svc = service()

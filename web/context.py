@@ -38,3 +38,14 @@ def int_arg(name: str, default: int, lo: int = 0, hi: int = 10_000) -> int:
     if not lo <= n <= hi:
         raise ApiError(400, "invalid_parameter", f"{name} must be between {lo} and {hi}")
     return n
+
+
+def no_body(options: str = "") -> None:
+    """400 when a request that takes its options from the query string (``options`` names them)
+    comes with a body: ``{"wait": true}`` sent as JSON would otherwise be ignored without a word.
+    An empty body, or an empty JSON object, is fine (some clients always send one)."""
+    data = request.get_data(cache=True)
+    if not data.strip() or data.strip() == b"{}":
+        return
+    raise ApiError(400, "invalid_body", "this route takes no body"
+                   + (f": its options are query parameters ({options})" if options else ""))

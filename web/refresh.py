@@ -5,7 +5,7 @@ from flask import Blueprint, jsonify, request
 
 from actors.provider import RefreshRateLimited
 from actors.service import ProviderUnavailable, UnknownProvider
-from web.context import flag, int_arg, service
+from web.context import flag, int_arg, no_body, service
 from web.errors import ApiError
 from web.parameters import check_providers, values
 
@@ -25,6 +25,7 @@ def _wait_timeout() -> float:
 
 def _wait_args() -> float | None:
     """``wait`` and ``timeout`` checked before anything starts: None without wait, else the timeout."""
+    no_body("?wait=true&timeout=SECONDS")
     wait = flag("wait")
     timeout = _wait_timeout()
     return timeout if wait else None
@@ -51,7 +52,7 @@ def refresh_all():
     ``skipped`` lists the providers not refreshed and why (``rate_limited`` with ``retry_after``,
     ``unavailable``).
 
-    :raise 400: a malformed ``wait`` or ``timeout`` (nothing is started).
+    :raise 400: a malformed ``wait`` or ``timeout``, or a body (nothing is started).
     :raise 504: with wait, a run did not finish within ``timeout`` seconds.
     """
     timeout = _wait_args()
@@ -67,7 +68,7 @@ def refresh_one(name: str):
     the provider says now: the request queues one follow-up refresh (shared by every request
     that arrives meanwhile) and answers with that.
 
-    :raise 400: a malformed ``wait`` or ``timeout`` (nothing is started).
+    :raise 400: a malformed ``wait`` or ``timeout``, or a body (nothing is started).
     :raise 404: no provider by that name.
     :raise 429: too many manual refreshes of this provider in a minute (with Retry-After).
     :raise 503: the provider's actor is restarting or failed.

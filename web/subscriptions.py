@@ -12,7 +12,7 @@ from flask import Blueprint, g, jsonify, request, url_for
 
 from actors.webhooks import UnknownWebhook
 from discovery.webhooks import InvalidWebhookURL
-from web.context import int_arg, service
+from web.context import int_arg, no_body, service
 from web.errors import ApiError
 from web.parameters import check_providers
 
@@ -162,12 +162,14 @@ def _act(action: str, webhook_id: str, *args: Any):
 @bp.post("/<webhook_id>/pause")
 def pause(webhook_id: str):
     """Hold deliveries; events wait after the cursor. :raise 404: no such subscription."""
+    no_body()
     return _act("pause", webhook_id)
 
 
 @bp.post("/<webhook_id>/resume")
 def resume(webhook_id: str):
     """Deliver again from the cursor. :raise 404: no such subscription."""
+    no_body()
     return _act("resume", webhook_id)
 
 

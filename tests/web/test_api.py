@@ -87,6 +87,20 @@ def test_wrong_method_and_bad_refresh_parameters_are_json_errors(client):
     assert resp.status_code == 400 and "wait" in resp.get_json()["error"]["message"]
 
 
+def test_a_body_on_a_route_that_takes_its_options_from_the_query_is_refused_before_anything_starts(client):
+    """{"wait": true} sent as JSON was ignored (a 202 with the refresh started), and so was '{bad'."""
+    before = len(client.get("/api/v1/refresh/runs?limit=1000").get_json()["data"])
+    for path in ("/api/v1/refresh", "/api/v1/providers/openai/refresh"):
+        for body in ('{"wait": true}', "{bad", "wait=true"):
+            resp = client.post(path, data=body, content_type="application/json")
+            assert resp.status_code == 400, (path, body, resp.get_json())
+            err = resp.get_json()["error"]
+            assert err["code"] == "invalid_body" and "?wait=true" in err["message"]
+    assert len(client.get("/api/v1/refresh/runs?limit=1000").get_json()["data"]) == before
+    resp = client.post("/api/v1/providers/openai/refresh?wait=true", data="{}", content_type="application/json")
+    assert resp.status_code == 200 and resp.get_json()["runs"][0]["outcome"] == "succeeded"
+
+
 def test_refresh_all_without_wait_answers_202_with_run_ids(client):
     resp = client.post("/api/v1/refresh")
     assert resp.status_code == 202
