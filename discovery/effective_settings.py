@@ -50,8 +50,14 @@ def _value(value: Any) -> str:
     return json.dumps(str(value), ensure_ascii=False)  # a JSON string is a TOML basic string
 
 
+# Shown as comments: they come only from the environment, and a file holding them is refused, so
+# the printed settings stay a file `config check` accepts again.
+ENVIRONMENT_ONLY = ("api_key", "admin_token", "read_token")
+
+
 def to_toml(document: Mapping[str, Any]) -> str:
-    """The document as TOML; unset (None) values as comments, since TOML has no null."""
+    """The document as TOML; unset (None) values as comments, since TOML has no null, and the
+    secrets (masked) as comments too."""
     lines: list[str] = []
 
     def table(name: str, values: Mapping[str, Any]) -> None:
@@ -62,6 +68,8 @@ def to_toml(document: Mapping[str, Any]) -> str:
                 nested.append((key, value))
             elif value is None:
                 lines.append(f"# {key} = (unset)")
+            elif key in ENVIRONMENT_ONLY:
+                lines.append(f"# {key} = {_value(value)} (from the environment only)")
             else:
                 lines.append(f"{key} = {_value(value)}")
         lines.append("")
