@@ -367,6 +367,11 @@ class BenchmarkQueries:
         if entry is None:
             raise KeyError(model_id)
         model = entry.model()
+        if region is not None and model.provider != BEDROCK:
+            raise BenchmarkRefused(f"{model.id} is not a Bedrock model: region applies to Bedrock models only")
+        if region is not None and region not in (model.regions or ()):
+            raise BenchmarkRefused(f"{model.id} is not offered in {region} (its regions: "
+                                   f"{', '.join(model.regions or ()) or 'none known'})")
         if model.provider == BEDROCK:
             regions = [r for r in (model.regions or ()) if region in (None, r)]
             sources = [source_name(r) for r in regions if source_name(r) in self.benchmark_sources]

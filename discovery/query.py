@@ -185,7 +185,7 @@ class ModelQuery:
         else:
             live_value = None
         sort = _one(args, "sort") or "id"
-        _check_sort(sort.lstrip("-"))
+        _check_sort(sort[1:] if sort.startswith("-") else sort)  # one '-' for descending; "--id" is no field
         max_ttft: Optional[float] = None
         raw_ttft = _one(args, "max_ttft_ms")
         if raw_ttft not in (None, ""):

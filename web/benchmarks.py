@@ -38,7 +38,7 @@ def _wait_timeout() -> float:
     except ValueError:
         raise ApiError(400, "invalid_parameter", f"timeout must be a number of seconds, got {value!r}") from None
     if not 0 < seconds <= 600:
-        raise ApiError(400, "invalid_parameter", "timeout must be between 0 and 600 seconds")
+        raise ApiError(400, "invalid_parameter", "timeout must be more than 0 and at most 600 seconds")
     return seconds
 
 

@@ -19,7 +19,7 @@ def _wait_timeout() -> float:
     except ValueError:
         raise ApiError(400, "invalid_parameter", f"timeout must be a number of seconds, got {value!r}") from None
     if not 0 < t <= 300:
-        raise ApiError(400, "invalid_parameter", "timeout must be between 0 and 300 seconds")
+        raise ApiError(400, "invalid_parameter", "timeout must be more than 0 and at most 300 seconds")
     return t
 
 

@@ -36,6 +36,10 @@ def test_best_regions_puts_the_region_with_the_lowest_measured_ttft_first(start_
     body = resp.get_json()
     assert sorted(r["region"] for r in body["runs"]) == sorted(regions)
     assert all(r["outcome"] == "succeeded" and r["probed"] == 1 for r in body["runs"])
+    elsewhere = client.post(f"/api/v1/models/{model_id}/benchmarks?region=xx-nowhere-1",
+                            headers={"Authorization": "Bearer t"})
+    assert elsewhere.status_code == 409
+    assert "is not offered in xx-nowhere-1" in elsewhere.get_json()["error"]["message"]
 
     ranked = ["us-west-2", "eu-west-1", "us-east-1"]
     assert service.best_regions_for_model(model_id) == ranked

@@ -123,6 +123,11 @@ def test_api_serves_history_leaderboard_runs_and_performance_on_records(start_se
     wait_for(lambda: service.view.performance.get("openai/gpt-4.1"), timeout=20, what="the second model measured")
     refused = client.post("/api/v1/models/openai/gpt-4o-mini/benchmarks", headers={"Authorization": f"Bearer {ADMIN}"})
     assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "benchmark_refused"
+    # A region is a Bedrock model's: for another provider's it is refused as such, not as "not enabled".
+    refused = client.post(url + "?region=us-east-1", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert refused.status_code == 409 and "region applies to Bedrock models only" in refused.get_json()["error"]["message"]
+    bad = client.post(url + "?wait=true&timeout=0", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert bad.status_code == 400 and "more than 0" in bad.get_json()["error"]["message"]
 
     history = client.get(url).get_json()
     entry = history["history"][0]

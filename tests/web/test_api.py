@@ -60,6 +60,7 @@ def test_model_detail_includes_raw_and_provenance_and_ids_with_slashes_work(clie
     ("/api/v1/models?released_after=2024-13-45", 400, "invalid_query"),
     ("/api/v1/models?released_before=2023-02-29", 400, "invalid_query"),
     ("/api/v1/models?released_before=2024-00", 400, "invalid_query"),
+    ("/api/v1/models?sort=--id", 400, "invalid_query"),
     ("/api/v1/models?colour=red", 400, "invalid_parameter"),
     ("/api/v1/models?provider=nope", 400, "invalid_parameter"),
     ("/api/v1/refresh/runs?provider=nope", 400, "invalid_parameter"),
