@@ -48,7 +48,8 @@ class DiscoveryGroup(click.Group):
 
 @click.group(cls=DiscoveryGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--url", envvar=URL_ENV, default=DEFAULT_URL, show_default=True, metavar="URL",
-              help=f"the running service (env {URL_ENV}); the token comes from DISCOVERY_ADMIN_TOKEN")
+              help=f"the running service (env {URL_ENV}); the token comes from "
+                   "DISCOVERY_ADMIN_TOKEN, else DISCOVERY_READ_TOKEN (reads only)")
 @click.option("--timeout", type=click.FloatRange(0, min_open=True), default=30.0, show_default=True,
               help="seconds to wait for each answer")
 @click.version_option(version(), "--version", "-V", prog_name="discovery", message="%(prog)s %(version)s")
