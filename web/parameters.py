@@ -4,6 +4,9 @@
 - A list parameter may be a comma list or repeated: its values are united. A parameter that
   takes one value, given twice, is a 400 (which one was meant is not ours to guess).
 - An unknown provider in a filter is a 400 naming the known ones (:func:`check_providers`).
+- A value is at most ``MAX_VALUE`` characters (400), the whole query string ``MAX_QUERY`` bytes
+  (414). A request line past the HTTP server's own limit (tens of kilobytes) is refused by the
+  server itself, as plain text, before the app sees it.
 
 The Flask app checks every request before its view runs; the native stream route calls
 :func:`refusal` itself.
@@ -16,9 +19,17 @@ from typing import Any, Optional
 from web.errors import ApiError
 from web.openapi import parameter_rules
 
+# The longest value one query parameter may have (a comma list counts as one value), and the longest
+# query string: a text search or id glob tens of kilobytes long was taken as it came.
+MAX_VALUE = 4096
+MAX_QUERY = 16384
+
 
 def refusal(endpoint: str, args: Mapping[str, Sequence[str]]) -> Optional[str]:
     """Why the query ``args`` (name -> values) break the rule for ``endpoint``, or None."""
+    long = sorted(name for name, given in args.items() if any(len(v) > MAX_VALUE for v in given))
+    if long:
+        return f"{', '.join(long)} is longer than {MAX_VALUE} characters"
     rule = parameter_rules().get(endpoint)
     if rule is None or rule.free:
         return None
@@ -44,6 +55,9 @@ def check_request() -> None:
 
     if request.url_rule is None:
         return  # no route: the 404 or 405 answers
+    if len(request.query_string) > MAX_QUERY:
+        raise ApiError(414, "query_too_long", f"the query string is {len(request.query_string)} bytes; "
+                                              f"at most {MAX_QUERY}")
     why = refusal(request.url_rule.endpoint, request.args.to_dict(flat=False))
     if why is not None:
         raise ApiError(400, "invalid_parameter", why)

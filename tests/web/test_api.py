@@ -79,6 +79,14 @@ def test_bad_requests_get_a_json_error_saying_what_was_wrong(client, url, status
     assert err["code"] == code and err["message"]
 
 
+def test_an_overlong_value_or_query_string_is_a_json_error(client):
+    resp = client.get("/api/v1/models?q=" + "a" * 5000)
+    assert resp.status_code == 400 and "q is longer than 4096" in resp.get_json()["error"]["message"]
+    resp = client.get("/api/v1/models?" + "&".join(["provider=openai"] * 1200))
+    assert resp.status_code == 414 and resp.get_json()["error"]["code"] == "query_too_long"
+    assert client.get("/api/v1/models?q=" + "a" * 4096).status_code == 200
+
+
 def test_wrong_method_and_bad_refresh_parameters_are_json_errors(client):
     assert client.get("/api/v1/refresh").status_code == 405
     assert client.get("/api/v1/refresh").get_json()["error"]["code"] == "method_not_allowed"
