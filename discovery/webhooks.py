@@ -144,6 +144,8 @@ def _unresolved(host: str, port: int) -> list[str]:
 def resolve_webhook_target(url: str, allow_private: bool = False,
                            resolver: Callable[[str, int], Iterable[str]] = resolve_host) -> WebhookTarget:
     """Check ``url`` (see :func:`validate_webhook_url`) and resolve its host once: the checked target."""
+    if url is not None and not isinstance(url, str):
+        raise InvalidWebhookURL(f"url must be a string, got {type(url).__name__}")
     if not isinstance(url, str) or not url.strip():
         raise InvalidWebhookURL("url is required")
     if len(url) > 2048:

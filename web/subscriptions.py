@@ -6,6 +6,7 @@ secret is never shown again after the create answer (and only there if the servi
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request, url_for
@@ -23,11 +24,17 @@ _CREATE_FIELDS = {"url", "secret", "kinds", "providers", "capabilities", "model_
 
 
 def _body() -> dict[str, Any]:
-    if not request.data:
+    """The JSON object sent, whatever Content-Type came with it (curl -d sends a form type): read
+    as a form, the body was empty and the answer said the url was missing."""
+    data = request.get_data(cache=True)
+    if not data.strip():
         return {}
-    body = request.get_json(silent=True)
+    try:
+        body = json.loads(data)
+    except ValueError as exc:
+        raise ApiError(400, "invalid_body", f"the body must be a JSON object; it is not JSON: {exc}") from None
     if not isinstance(body, dict):
-        raise ApiError(400, "invalid_body", "the body must be a JSON object")
+        raise ApiError(400, "invalid_body", f"the body must be a JSON object, not {type(body).__name__}")
     return body
 
 
@@ -52,8 +59,10 @@ def _number(body: dict[str, Any], key: str, default: Any, kind: type, lo: float 
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value \
             or (kind is int and value != int(value)):
         raise ApiError(400, "invalid_body", f"{key} must be a {'whole ' if kind is int else ''}number")
-    if not lo <= value <= hi:
-        raise ApiError(400, "invalid_subscription", f"{key} must be between {lo:g} and {hi:g}")
+    if value < lo:
+        raise ApiError(400, "invalid_subscription", f"{key} must be at least {lo:g}, got {value!r}")
+    if value > hi:
+        raise ApiError(400, "invalid_subscription", f"{key} must be at most {hi:g}, got {value!r}")
     return kind(value)
 
 

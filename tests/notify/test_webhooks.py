@@ -1,6 +1,8 @@
 """Webhooks end to end: real actors, a real SQLite file, the simulator and receivers over loopback HTTP."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.conftest import wait_for
@@ -173,15 +175,24 @@ def test_invalid_webhook_urls_and_fields_are_refused_with_400(running, client):
         # Filters that could never match, and a cursor past the newest event, would mute it for good.
         ({"url": "http://127.0.0.1:9/hook", "providers": ["openai", "nope"]}, "invalid_parameter"),
         ({"url": "http://127.0.0.1:9/hook", "since": running.last_event_id() + 10**8}, "invalid_subscription"),
+        ({"url": 123}, "invalid_url"),
+        ({"url": "http://127.0.0.1:9/hook", "since": -1}, "invalid_subscription"),
     ]
     for body, code in cases:
         resp = client.post("/api/v1/subscriptions", json=body, headers=AUTH)
         assert resp.status_code == 400 and resp.get_json()["error"]["code"] == code, (body, resp.get_json())
-    message = client.post("/api/v1/subscriptions", json=cases[-2][0], headers=AUTH).get_json()["error"]["message"]
+    message = client.post("/api/v1/subscriptions", json=cases[-4][0], headers=AUTH).get_json()["error"]["message"]
     assert "nope" in message and "openai" in message
+    messages = [client.post("/api/v1/subscriptions", json=body, headers=AUTH).get_json()["error"]["message"]
+                for body, _ in cases[-2:]]
+    assert messages == ["url must be a string, got int", "since must be at least 0, got -1"]
+    resp = client.post("/api/v1/subscriptions", data="{bad", content_type="application/json", headers=AUTH)
+    assert resp.status_code == 400 and "not JSON" in resp.get_json()["error"]["message"]
     assert client.get("/api/v1/subscriptions", headers=AUTH).get_json()["data"] == []
-    made = client.post("/api/v1/subscriptions", json={"url": "http://127.0.0.1:9/hook", "providers": ["openai"],
-                                                      "since": running.last_event_id()}, headers=AUTH)
+    # Sent as curl -d sends it (a form's Content-Type), the JSON object is still read.
+    made = client.post("/api/v1/subscriptions", headers=AUTH, content_type="application/x-www-form-urlencoded",
+                       data=json.dumps({"url": "http://127.0.0.1:9/hook", "providers": ["openai"],
+                                        "since": running.last_event_id()}))
     assert made.status_code == 201, made.get_json()
     ahead = running.last_event_id() + 10**8
     resp = client.post(f"/api/v1/subscriptions/{made.get_json()['id']}/replay?since={ahead}", headers=AUTH)
