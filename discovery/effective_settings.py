@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, fields
 from typing import Any, Optional
 
-from discovery.redaction import MASK
+from discovery.redaction import MASK, without_password
 from discovery.settings import ENV_ONLY_SERVICE_KEYS, Settings
 
 
@@ -24,6 +24,8 @@ def effective(settings: Settings, environ: Optional[Mapping[str, str]] = None) -
         if f.name in ("providers", "bedrock", "benchmarks"):
             continue
         value = getattr(settings, f.name)
+        if f.name == "database_url":
+            value = without_password(value)  # postgresql://app:[REDACTED]@host/db
         service[f.name] = (MASK if value else None) if f.name in ENV_ONLY_SERVICE_KEYS else value
     benchmarks = asdict(settings.benchmarks)
     targets = benchmarks.pop("targets")

@@ -16,6 +16,7 @@ import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Optional
+from urllib.parse import unquote, urlsplit
 
 MASK = "[REDACTED]"
 # Shorter strings are not treated as secrets: masking "abc" everywhere would wreck every text.
@@ -31,11 +32,12 @@ KEY_SHAPES = re.compile("|".join([
     r"\b(?:gsk|xai|hf|pplx|csk|fw|nvapi|r8)[_-][A-Za-z0-9_\-]{20,}",  # Groq, xAI, HF, Perplexity, ...
     r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",  # JWTs
 ]))
-# "Bearer <token>", "api_key=<value>", "x-api-key: <value>": the value goes, the name stays. A value
-# already masked is left as it is: its match would stop at the mask's "]" and grow one more each pass.
+# "Bearer <token>", "api_key=<value>", "x-api-key: <value>": the value goes, the name stays. A mask
+# already in the value counts as one unit, never as "[REDACTED" and a "]" left behind: a value
+# matched up to the mask's "[" and masked again grew one "]" at every pass.
 LABELLED = re.compile(
     r"(?i)(\bbearer\s+|\b(?:api[_-]?key|x-api-key|x-goog-api-key|access[_-]?token|auth[_-]?token|secret|password|"
-    r"token|key)[\"']?\s*[:=]\s*[\"']?)(?!\[REDACTED\])([^\s\"'&,;}\]]{8,})")
+    r"token|key)[\"']?\s*[:=]\s*[\"']?)((?:\[REDACTED\]|(?!\[REDACTED\])[^\s\"'&,;}\]]){8,})")
 
 
 class Redactor:
@@ -65,11 +67,13 @@ class Redactor:
             self._bytes = tuple((s.encode(), MASK.encode()) for s in ordered)
 
     def add_settings(self, settings: Any, environ: Optional[Mapping[str, str]] = None) -> None:
-        """Learn every secret the settings name: provider keys, tokens, AWS credentials."""
+        """Learn every secret the settings name: provider keys, tokens, AWS credentials, the
+        database URL's password."""
         env = os.environ if environ is None else environ
         names = [p.api_key_env for p in getattr(settings, "providers", ()) if getattr(p, "api_key_env", None)]
         self.add(*(env.get(n) for n in names), *(env.get(n) for n in CREDENTIAL_ENV),
-                 getattr(settings, "admin_token", None), getattr(settings, "read_token", None))
+                 getattr(settings, "admin_token", None), getattr(settings, "read_token", None),
+                 *_spellings(url_password(getattr(settings, "database_url", None))))
 
     def scrub(self, text: Any) -> Any:
         """``text`` with every known secret and key shape masked (non-strings are returned as they are)."""
@@ -90,6 +94,30 @@ class Redactor:
 
     def scrub_all(self, values: Iterable[Any]) -> list[Any]:
         return [self.scrub(v) for v in values]
+
+
+def url_password(url: Optional[str]) -> Optional[str]:
+    """The password in a URL's user part (``postgresql://app:<password>@host/db``), or None."""
+    if not url or "@" not in url:
+        return None
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def _spellings(password: Optional[str]) -> tuple[Optional[str], ...]:
+    """A URL's password as written there and as the driver sends it (percent-decoded)."""
+    return (password, unquote(password)) if password else ()
+
+
+def without_password(url: Optional[str]) -> Optional[str]:
+    """``url`` with the password of its user part masked."""
+    password = url_password(url)
+    if not password or url is None:
+        return url
+    head, _, tail = url.rpartition("@")
+    return head.replace(":" + password, ":" + MASK, 1) + "@" + tail
 
 
 REDACTOR = Redactor()

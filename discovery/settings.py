@@ -369,9 +369,9 @@ SERVICE_BOUNDS = (
     ("sse_heartbeat", 0.0, None, False), ("sse_max_streams", 1, None, True), ("http_threads", 1, None, True),
     ("list_threads", 0, None, True), ("max_request_body", 1024, None, True),
     ("event_retention_age", 0.0, None, True), ("event_retention_count", 0, None, True),
-    ("event_retention_interval", 0.0, None, False), ("missing_grace_refreshes", 0, None, True),
+    ("event_retention_interval", 0.0, None, True), ("missing_grace_refreshes", 0, None, True),
     ("missing_grace_seconds", 0.0, None, True), ("reconciliation_tolerance", 0.0, None, True),
-    ("lifecycle_check_interval", 0.0, None, False), ("leader_takeover_seconds", 0.0, None, False),
+    ("lifecycle_check_interval", 0.0, None, True), ("leader_takeover_seconds", 0.0, None, False),
     ("leader_check_interval", 0.0, None, False),
 )
 # The tables a settings file may have; anything else at its top level is a mistake.

@@ -72,7 +72,8 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
         from flask import request
 
         refusal = check_access(request.method, request.path, request.remote_addr,
-                               request.headers.get("Authorization"), admin_token, read_token)
+                               request.headers.get("Authorization"), admin_token, read_token,
+                               request.headers.get("Origin"), request.headers.get("Host"))
         if refusal is not None:
             return error_response(refusal.status, refusal.code, refusal.message, refusal.headers)
         return None

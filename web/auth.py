@@ -17,6 +17,7 @@ import hmac
 import ipaddress
 from dataclasses import dataclass
 from typing import Optional
+from urllib.parse import urlsplit
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Reads that reveal what only an admin should see (webhook URLs, delivery logs).
@@ -70,9 +71,24 @@ def same_token(given: Optional[str], expected: Optional[str]) -> bool:
     return hmac.compare_digest(given.encode(), expected.encode())
 
 
+def same_origin(origin: Optional[str], host: Optional[str]) -> bool:
+    """Whether a browser's ``Origin`` names the service itself (the request's ``Host``); True when
+    the request has no Origin (curl, the CLI, another service)."""
+    if origin is None:
+        return True
+    parts = urlsplit(origin.strip())
+    return bool(host) and parts.scheme in ("http", "https") and parts.netloc.lower() == host.strip().lower()
+
+
 def check_access(method: str, path: str, remote_addr: Optional[str], authorization: Optional[str],
-                 admin_token: Optional[str], read_token: Optional[str]) -> Optional[Refusal]:
-    """None if the request may go on; otherwise the refusal to answer with."""
+                 admin_token: Optional[str], read_token: Optional[str], origin: Optional[str] = None,
+                 host: Optional[str] = None) -> Optional[Refusal]:
+    """None if the request may go on; otherwise the refusal to answer with.
+
+    Without an admin token a change is accepted from loopback, but not from a page of another
+    origin in a browser there (``Origin`` and ``Host`` differ): such a page can send a POST without
+    asking first, and loopback alone would let it through.
+    """
     given = bearer(authorization)
     is_admin = same_token(given, admin_token)
     needs_admin = method.upper() not in SAFE_METHODS or path.startswith(ADMIN_PREFIXES)
@@ -80,8 +96,12 @@ def check_access(method: str, path: str, remote_addr: Optional[str], authorizati
         if is_admin:
             return None
         if not admin_token:
-            if is_loopback(remote_addr):
+            if is_loopback(remote_addr) and same_origin(origin, host):
                 return None
+            if is_loopback(remote_addr):
+                return Refusal(403, "forbidden", f"a change sent by a page of another origin ({origin}) is refused: "
+                                                 "with no admin token, changes are accepted only from the "
+                                                 "service's own host, and not from other sites' pages in a browser")
             return Refusal(403, "forbidden", "no admin token is configured, so changes are accepted only from "
                                              "the service's own host; set DISCOVERY_ADMIN_TOKEN to allow them "
                                              "from elsewhere")

@@ -58,7 +58,7 @@ def board():
     except QueryError as exc:
         raise ApiError(400, "invalid_query", str(exc)) from None
     sort = request.args.get("sort") or "ttft"
-    if sort.lstrip("-") not in LEADERBOARD_SORTS:
+    if (sort[1:] if sort.startswith("-") else sort) not in LEADERBOARD_SORTS:  # one '-' for descending
         raise ApiError(400, "invalid_query", f"unknown sort {sort!r}; valid: {', '.join(LEADERBOARD_SORTS)} "
                                              "(prefix '-' for descending)")
     limit, offset = int_arg("limit", 100, 1, 1000), int_arg("offset", 0, 0, 10**9)

@@ -44,8 +44,10 @@ def no_body(options: str = "") -> None:
     """400 when a request that takes its options from the query string (``options`` names them)
     comes with a body: ``{"wait": true}`` sent as JSON would otherwise be ignored without a word.
     An empty body, or an empty JSON object, is fine (some clients always send one)."""
-    data = request.get_data(cache=True)
-    if not data.strip() or data.strip() == b"{}":
+    data = request.get_data(cache=True).strip()
+    if not data:
         return
+    if data.startswith(b"{") and data.endswith(b"}") and not data[1:-1].strip():
+        return  # {} however it is spaced
     raise ApiError(400, "invalid_body", "this route takes no body"
                    + (f": its options are query parameters ({options})" if options else ""))

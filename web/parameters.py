@@ -20,9 +20,11 @@ from web.errors import ApiError
 from web.openapi import parameter_rules
 
 # The longest value one query parameter may have (a comma list counts as one value), and the longest
-# query string: a text search or id glob tens of kilobytes long was taken as it came.
+# query string: a text search or id glob tens of kilobytes long was taken as it came. The query is
+# counted as sent (percent-encoded), so it holds a longest value in any script (9 bytes a character
+# at most), and stays under the HTTP server's own limit on a request line.
 MAX_VALUE = 4096
-MAX_QUERY = 16384
+MAX_QUERY = 40960
 
 
 def refusal(endpoint: str, args: Mapping[str, Sequence[str]]) -> Optional[str]:

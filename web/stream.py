@@ -24,7 +24,7 @@ from discovery.messages import EventFilter
 from discovery.store import StoredEvent
 from web.auth import check_access
 from web.events import MAX_ID, PAGE_SIZE, EncodedEvents
-from web.parameters import known_providers, refusal
+from web.parameters import MAX_QUERY, known_providers, refusal
 
 STREAM_PATH = "/api/v1/events/stream"
 # A client this far behind (bytes queued for it and not yet taken by its socket) is dropped; it
@@ -292,8 +292,13 @@ class StreamHub:
         if refusal is not None:
             await send_json_error(send, refusal.status, refusal.code, refusal.message, refusal.headers)
             return
+        query = scope.get("query_string") or b""
+        if len(query) > MAX_QUERY:
+            await send_json_error(send, 414, "query_too_long", f"the query string is {len(query)} bytes; "
+                                                               f"at most {MAX_QUERY}")
+            return
         try:
-            flt, since = parse_stream_request(scope.get("query_string") or b"", headers.get("last-event-id"))
+            flt, since = parse_stream_request(query, headers.get("last-event-id"))
         except StreamRequestError as exc:
             await send_json_error(send, 400, "invalid_parameter", str(exc))
             return

@@ -7,6 +7,7 @@ secret is never shown again after the create answer (and only there if the servi
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from flask import Blueprint, g, jsonify, request, url_for
@@ -24,14 +25,19 @@ _CREATE_FIELDS = {"url", "secret", "kinds", "providers", "capabilities", "model_
 
 
 def _body() -> dict[str, Any]:
-    """The JSON object sent, whatever Content-Type came with it (curl -d sends a form type): read
-    as a form, the body was empty and the answer said the url was missing."""
+    """The JSON object sent. Another Content-Type is a 415 that says so: ``curl -d`` sends a form's,
+    and the body read as a form was empty, so the answer said the url was missing. (Reading it as
+    JSON anyway would let another site's page send one without asking first.)"""
     data = request.get_data(cache=True)
     if not data.strip():
         return {}
+    if not request.is_json:
+        raise ApiError(415, "unsupported_media_type",
+                       f"the body must be JSON, sent with Content-Type: application/json (it came as "
+                       f"{request.mimetype or 'no type'}; with curl, add -H 'Content-Type: application/json')")
     try:
         body = json.loads(data)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise ApiError(400, "invalid_body", f"the body must be a JSON object; it is not JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "invalid_body", f"the body must be a JSON object, not {type(body).__name__}")
@@ -56,7 +62,7 @@ def _number(body: dict[str, Any], key: str, default: Any, kind: type, lo: float 
     value = body.get(key, default)
     if value is None:
         return default
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value \
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
             or (kind is int and value != int(value)):
         raise ApiError(400, "invalid_body", f"{key} must be a {'whole ' if kind is int else ''}number")
     if value < lo:

@@ -150,6 +150,7 @@ def test_api_serves_history_leaderboard_runs_and_performance_on_records(start_se
     board = client.get("/api/v1/benchmarks?provider=openai&sort=-ttft").get_json()
     assert [r["model_id"] for r in board["data"]] == ["openai/gpt-4.1", "openai/gpt-4o"] and board["total"] == 2
     assert client.get("/api/v1/benchmarks?sort=colour").status_code == 400
+    assert client.get("/api/v1/benchmarks?sort=--ttft").status_code == 400
     runs = client.get("/api/v1/benchmarks/runs?provider=openai").get_json()
     assert len(runs["data"]) == 2 and all(r["spend_usd"] > 0 for r in runs["data"])
     assert runs["today"]["spent_usd"] == round(sum(r["spend_usd"] for r in runs["data"]), 8)

@@ -61,6 +61,8 @@ EXPLAINED = {
     403: "the read token on a change, or no admin token off loopback: tests/web/test_security.py",
     304: "conditional GETs with If-None-Match: tests/web/test_history.py (Atom), tests/browser (dashboard)",
     413: "the body limit is the ASGI server's, before the app: tests/web/test_security.py",
+    414: "a query string over 40 KiB, on every route: tests/web/test_api.py, tests/web/test_security.py (stream)",
+    415: "a webhook body sent as a form or text: tests/web/test_security.py",
     429: "manual refreshes past manual_refresh_per_minute: tests/web/test_api.py",
     503: "an actor not answering in time or restarting: tests/resilience; /readyz before the first round: "
          "tests/web/test_api.py",

@@ -45,3 +45,17 @@ def test_scrubbing_is_idempotent_on_generated_texts():
         once = r.scrub(text)
         assert r.scrub(once) == once, text
         assert KEY not in once and TOKEN not in once, text
+
+
+def test_a_secret_inside_a_labelled_value_leaves_one_mask_not_a_mask_and_a_bracket():
+    r = Redactor()
+    r.add("abcdefgh12345678")
+    assert r.scrub("key=x-abcdefgh12345678") == "key=x-[REDACTED]"
+    assert r.scrub("key=abcdefgh12345678tail") == "key=[REDACTED]tail"
+    assert r.scrub("key=[REDACTED]abcdefghij") == "key=[REDACTED]"
+    rng = random.Random(7)
+    pieces = ["abcdefgh12345678", "key=", "Bearer ", "token=\"", "x-", "-y", "12", " ", "&", MASK]
+    for _ in range(3000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 10)))
+        once = r.scrub(text)
+        assert "[REDACTED]]" not in once and r.scrub(once) == once, (text, once)

@@ -129,3 +129,10 @@ def test_the_services_numbers_from_the_environment_name_the_variable():
     with pytest.raises(SettingsError, match="DISCOVERY_PORT: must be at least 0 and at most 65535"):
         load_settings(None, environ={"DISCOVERY_PORT": "70000"})
     assert load_settings(None, environ={"DISCOVERY_PORT": "0"}).port == 0
+
+
+def test_a_zero_retention_or_lifecycle_interval_still_turns_its_timer_off(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text("[service]\nevent_retention_interval = 0\nlifecycle_check_interval = 0\n")
+    loaded = load_settings(path, environ={})
+    assert loaded.event_retention_interval == 0 and loaded.lifecycle_check_interval == 0

@@ -188,9 +188,13 @@ def test_invalid_webhook_urls_and_fields_are_refused_with_400(running, client):
     assert messages == ["url must be a string, got int", "since must be at least 0, got -1"]
     resp = client.post("/api/v1/subscriptions", data="{bad", content_type="application/json", headers=AUTH)
     assert resp.status_code == 400 and "not JSON" in resp.get_json()["error"]["message"]
+    # Numbers JSON does not have, and nesting deeper than a parser recurses, are 400s too (were 500s).
+    for body in ('{"url": "http://127.0.0.1:9/hook", "since": Infinity}', '{"url": "http://127.0.0.1:9/hook", '
+                 '"max_batch": NaN}', "[" * 100_000):
+        resp = client.post("/api/v1/subscriptions", data=body, content_type="application/json", headers=AUTH)
+        assert resp.status_code == 400, (body[:60], resp.status_code)
     assert client.get("/api/v1/subscriptions", headers=AUTH).get_json()["data"] == []
-    # Sent as curl -d sends it (a form's Content-Type), the JSON object is still read.
-    made = client.post("/api/v1/subscriptions", headers=AUTH, content_type="application/x-www-form-urlencoded",
+    made = client.post("/api/v1/subscriptions", headers=AUTH, content_type="application/json",
                        data=json.dumps({"url": "http://127.0.0.1:9/hook", "providers": ["openai"],
                                         "since": running.last_event_id()}))
     assert made.status_code == 201, made.get_json()

@@ -82,7 +82,7 @@ def test_bad_requests_get_a_json_error_saying_what_was_wrong(client, url, status
 def test_an_overlong_value_or_query_string_is_a_json_error(client):
     resp = client.get("/api/v1/models?q=" + "a" * 5000)
     assert resp.status_code == 400 and "q is longer than 4096" in resp.get_json()["error"]["message"]
-    resp = client.get("/api/v1/models?" + "&".join(["provider=openai"] * 1200))
+    resp = client.get("/api/v1/models?" + "&".join(["provider=openai"] * 3000))
     assert resp.status_code == 414 and resp.get_json()["error"]["code"] == "query_too_long"
     assert client.get("/api/v1/models?q=" + "a" * 4096).status_code == 200
 
@@ -106,7 +106,7 @@ def test_a_body_on_a_route_that_takes_its_options_from_the_query_is_refused_befo
             err = resp.get_json()["error"]
             assert err["code"] == "invalid_body" and "?wait=true" in err["message"]
     assert len(client.get("/api/v1/refresh/runs?limit=1000").get_json()["data"]) == before
-    resp = client.post("/api/v1/providers/openai/refresh?wait=true", data="{}", content_type="application/json")
+    resp = client.post("/api/v1/providers/openai/refresh?wait=true", data="{ \n }", content_type="application/json")
     assert resp.status_code == 200 and resp.get_json()["runs"][0]["outcome"] == "succeeded"
 
 

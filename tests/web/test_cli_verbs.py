@@ -154,10 +154,12 @@ def test_events_follow_resumes_after_the_connection_drops_with_no_gap_and_no_dup
 def test_config_check_prints_valid_toml_with_secrets_redacted_and_refuses_a_bad_file(tmp_path):
     good = tmp_path / "good.toml"
     good.write_text('[service]\nport = 9000\n\n[providers.openai]\nformat = "openai"\napi_key_env = "OPENAI_API_KEY"\n')
-    env = {"DISCOVERY_ADMIN_TOKEN": ADMIN, "OPENAI_API_KEY": "sk-test-cli-0123456789abcdefghij", "DISCOVERY_CONFIG": None}
+    env = {"DISCOVERY_ADMIN_TOKEN": ADMIN, "OPENAI_API_KEY": "sk-test-cli-0123456789abcdefghij", "DISCOVERY_CONFIG": None,
+           "DATABASE_URL": "postgresql://app:Db-Passw0rd-4711@127.0.0.1:5432/discovery"}
     result = CliRunner().invoke(cli, ["config", "check", "--config", str(good)], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.stderr
-    assert ADMIN not in result.stdout and "sk-test-cli" not in result.stdout
+    assert ADMIN not in result.stdout and "sk-test-cli" not in result.stdout and "Db-Passw0rd" not in result.stdout
+    assert 'database_url = "postgresql://app:[REDACTED]@127.0.0.1:5432/discovery"' in result.stdout
     document = tomllib.loads(result.stdout)
     assert document["service"]["port"] == 9000
     # The secrets are comments (masked): the printed settings are a file config check accepts again.

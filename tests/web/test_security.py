@@ -100,6 +100,30 @@ def test_without_an_admin_token_mutations_come_only_from_loopback(http_service, 
     assert simulator.state.request_count("openai") == calls
 
 
+def test_without_an_admin_token_a_page_of_another_origin_cannot_change_anything(http_service, simulator):
+    """A page in a browser on the service's host is a loopback client too, and a form or text/plain
+    POST needs no preflight: without the origin check it could register a webhook to anywhere."""
+    service, server = http_service(webhook_allow_private=True)
+    runs = len(service.refresh_runs(limit=1000))
+    evil = {"Origin": "https://evil.example", "Content-Type": "text/plain"}
+    hook = '{"url": "http://127.0.0.1:9/hook", "since": 0}'
+    for path, body in (("/api/v1/subscriptions", hook), ("/api/v1/refresh", None),
+                       ("/api/v1/providers/openai/refresh", None)):
+        resp = requests.post(server.url + path, data=body, headers=evil, timeout=10)
+        assert resp.status_code == 403 and "another origin" in resp.json()["error"]["message"], (path, resp.text)
+    assert service.webhooks.list_all() == [] and len(service.refresh_runs(limit=1000)) == runs
+    # The body of a webhook must come as JSON: a form or text/plain type is a 415 that says so.
+    resp = requests.post(server.url + "/api/v1/subscriptions", data=hook, timeout=10,
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert resp.status_code == 415 and "Content-Type: application/json" in resp.json()["error"]["message"]
+    assert service.webhooks.list_all() == []
+    # The service's own pages (the dashboard) send their own origin; curl and the CLI send none.
+    own = requests.post(server.url + "/api/v1/subscriptions", data=hook, timeout=10,
+                        headers={"Origin": server.url, "Content-Type": "application/json"})
+    assert own.status_code == 201, own.text
+    assert requests.post(server.url + "/api/v1/providers/openai/refresh", timeout=10).status_code == 202
+
+
 def test_with_an_admin_token_a_non_loopback_client_needs_it_too(http_service):
     service, _ = http_service(admin_token=ADMIN)
     remote = create_app(service).test_client()
@@ -287,3 +311,11 @@ def test_every_answer_has_one_date_header(http_service):
         resp = requests.get(server.url + path, headers=READ_AUTH, timeout=5)
         assert resp.status_code in (200, 404), (path, resp.status_code)
         assert len(resp.raw.headers.getlist("Date")) == 1, (path, resp.raw.headers.getlist("Date"))
+
+
+def test_an_overlong_query_string_is_a_json_414_on_the_stream_too(http_service):
+    service, server = http_service()
+    query = "&".join(["provider=openai"] * 3000)  # 48 KB: past the app's limit, within the server's
+    for path in ("/api/v1/events/stream", "/api/v1/events", "/api/v1/models"):
+        resp = requests.get(f"{server.url}{path}?{query}", timeout=10)
+        assert resp.status_code == 414 and resp.json()["error"]["code"] == "query_too_long", (path, resp.text[:200])

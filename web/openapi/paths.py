@@ -23,7 +23,7 @@ from web.openapi.schemas import ANY_OBJECT, BOOLEAN, INTEGER, NUMBER, STRING, TI
 MAX_ID = 2**62
 CAPABILITY_NAMES = sorted({*CAPABILITIES, *CAPABILITY_ALIASES})
 # What every operation can answer besides its own statuses (the access rules and the parameter rule).
-COMMON = (400, 401, 403)
+COMMON = (400, 401, 403, 414)
 # Operations that ask an actor answer 503 when it does not answer in time or is restarting.
 ASKS = (503,)
 
@@ -137,6 +137,8 @@ ERROR_TEXT = {
     403: "the token may not do this, or no admin token is configured and the client is not local",
     404: "not found", 405: "method not allowed (Allow names the methods)", 409: "conflict",
     413: "the request body is larger than max_request_body",
+    414: "the query string is longer than 40 KiB",
+    415: "the body is not sent as application/json",
     429: "too many requests (Retry-After says when to try again)",
     503: "the service did not answer in time, is stopping, or the component is restarting (Retry-After may say when)",
     504: "waited longer than timeout; the work goes on",
@@ -169,7 +171,7 @@ def op(endpoint: str, tag: str, summary: str, ok: dict[int, dict[str, Any]], *er
        params: Optional[list[dict[str, Any]]] = None, body: Optional[dict[str, Any]] = None,
        description: Optional[str] = None, open_access: bool = False, **extra: Any) -> dict[str, Any]:
     """One operation; ``open_access``: no token needed (probes, the document)."""
-    common = (400,) if open_access else COMMON
+    common = (400, 414) if open_access else COMMON
     out: dict[str, Any] = {"operationId": endpoint, "x-endpoint": endpoint, "tags": [tag], "summary": summary,
                            "parameters": params or [], "responses": responses(ok, *common, *errors)}
     if description:
@@ -318,7 +320,7 @@ def _operations() -> dict[str, dict[str, Any]]:
         "/api/v1/subscriptions": {
             "post": op("subscriptions.create", "subscriptions", "Register a signed webhook (admin)",
                        {201: {**json_body(ref("Subscription"), "created; secret shown once if generated"),
-                              "headers": {"Location": {"schema": STRING}}}}, 413, *ASKS, body=_subscription_body()),
+                              "headers": {"Location": {"schema": STRING}}}}, 413, 415, *ASKS, body=_subscription_body()),
             "get": op("subscriptions.list_subscriptions", "subscriptions", "Every subscription (admin)",
                       _ok(obj({"data": array(ref("Subscription"))})), *ASKS),
         },
