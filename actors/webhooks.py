@@ -499,7 +499,7 @@ class WebhookAdmin:
 
         Raises InvalidWebhookURL or ValueError (bad filter, short secret, bad batching).
         """
-        url = validate_webhook_url(url, allow_private=self.settings.webhook_allow_private)
+        # The fields first, the URL last: checking it resolves its host, which can take seconds.
         flt = EventFilter.build(kinds, providers, capabilities, model_glob)
         generated = None
         if secret is None:
@@ -510,6 +510,7 @@ class WebhookAdmin:
             raise ValueError("max_batch must be between 1 and 1000")
         if not 0 <= float(max_delay) <= 3600:
             raise ValueError("max_delay must be between 0 and 3600 seconds")
+        url = validate_webhook_url(url, allow_private=self.settings.webhook_allow_private)
         event_filter = {"kinds": list(flt.kinds), "providers": list(flt.providers),
                         "capabilities": list(flt.capabilities), "model_glob": flt.model_glob}
         created = self._ask(self.dispatcher.create(url, secret, event_filter, int(max_batch), float(max_delay),

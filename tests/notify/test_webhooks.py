@@ -176,16 +176,19 @@ def test_invalid_webhook_urls_and_fields_are_refused_with_400(running, client):
         ({"url": "http://127.0.0.1:9/hook", "providers": ["openai", "nope"]}, "invalid_parameter"),
         ({"url": "http://127.0.0.1:9/hook", "since": running.last_event_id() + 10**8}, "invalid_subscription"),
         ({"url": 123}, "invalid_url"),
+        # A bad field is named before the host is looked up (that can take seconds, and fail).
+        ({"url": "http://no-such-host.invalid/hook", "kinds": ["exploded"]}, "invalid_subscription"),
         ({"url": "http://127.0.0.1:9/hook", "since": -1}, "invalid_subscription"),
     ]
     for body, code in cases:
         resp = client.post("/api/v1/subscriptions", json=body, headers=AUTH)
         assert resp.status_code == 400 and resp.get_json()["error"]["code"] == code, (body, resp.get_json())
-    message = client.post("/api/v1/subscriptions", json=cases[-4][0], headers=AUTH).get_json()["error"]["message"]
+    message = client.post("/api/v1/subscriptions", json=cases[-5][0], headers=AUTH).get_json()["error"]["message"]
     assert "nope" in message and "openai" in message
     messages = [client.post("/api/v1/subscriptions", json=body, headers=AUTH).get_json()["error"]["message"]
-                for body, _ in cases[-2:]]
-    assert messages == ["url must be a string, got int", "since must be at least 0, got -1"]
+                for body, _ in cases[-3:]]
+    assert messages[0] == "url must be a string, got int" and messages[2] == "since must be at least 0, got -1"
+    assert "exploded" in messages[1]
     resp = client.post("/api/v1/subscriptions", data="{bad", content_type="application/json", headers=AUTH)
     assert resp.status_code == 400 and "not JSON" in resp.get_json()["error"]["message"]
     # Numbers JSON does not have, and nesting deeper than a parser recurses, are 400s too (were 500s).
@@ -214,6 +217,11 @@ def test_loopback_webhook_is_refused_unless_settings_allow_private_addresses(sta
     resp = client.post("/api/v1/subscriptions", json={"url": "http://127.0.0.1:9/hook"}, headers=AUTH)
     assert resp.status_code == 400
     assert "loopback" in resp.get_json()["error"]["message"]
+    # The fields are checked before the host is resolved (a lookup can take seconds): a bad filter
+    # is named first.
+    resp = client.post("/api/v1/subscriptions", json={"url": "http://127.0.0.1:9/hook", "kinds": ["exploded"]},
+                       headers=AUTH)
+    assert resp.status_code == 400 and "exploded" in resp.get_json()["error"]["message"]
 
 
 def test_retention_keeps_every_event_a_webhook_still_has_to_receive(start_service, simulator, receiver):
