@@ -27,6 +27,12 @@ def test_regions_are_listed_under_providers_and_refresh_one_at_a_time(start_bedr
     newest = client.get("/api/v1/refresh/runs?provider=bedrock@eu-west-1&limit=1").get_json()["data"][0]
     assert newest["id"] == run["run_id"]
     assert client.post("/api/v1/providers/bedrock@xx-nowhere-9/refresh").status_code == 404
+    # Bedrock's models under its provider name, as ?provider=bedrock lists them (the route was a 404).
+    listed = client.get("/api/v1/providers/bedrock/models?limit=1000").get_json()["data"]
+    assert listed and all(m["id"].startswith("bedrock/") for m in listed)
+    assert [m["id"] for m in listed] == [m["id"] for m in
+                                         client.get("/api/v1/models?provider=bedrock&limit=1000").get_json()["data"]]
+    assert client.get("/api/v1/providers/bedrock@us-east-1/models").status_code == 404
 
 
 def test_refreshing_every_provider_includes_every_region(start_bedrock):
