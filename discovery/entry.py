@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Mapping
 from typing import Any, Optional
 
-from discovery.model import CAPABILITIES, Model, Provenance, loads, share
+from discovery.model import CAPABILITIES, UNKNOWN_KIND, Model, Provenance, loads, share
 
 # Facets a query can select on; each names a bitset in the index.
 CAPABILITY_FACET = {c: f"cap:{c}" for c in CAPABILITIES}
@@ -256,8 +256,7 @@ def _facets(provider: str, live: bool, kind: Optional[str], status: Optional[str
     out = [share(facet_provider(provider)), facet_status(status or "active")]
     if live:
         out.append(FACET_LIVE)
-    if kind:
-        out.append(facet_kind(kind))
+    out.append(facet_kind(kind or UNKNOWN_KIND))
     out.extend(CAPABILITY_FACET[c] for c in caps)
     out.extend(facet_input(m) for m in inputs or ())
     out.extend(facet_output(m) for m in outputs or ())

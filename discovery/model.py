@@ -21,6 +21,8 @@ from typing import Any, Optional
 import orjson
 
 KINDS = ("chat", "completion", "embedding", "image", "audio", "rerank", "moderation", "other")
+# What a kind filter calls a model no source gave a kind (the metrics' label for it too).
+UNKNOWN_KIND = "unknown"
 MODALITIES = ("text", "image", "audio", "video", "pdf", "embedding")
 STATUSES = ("active", "preview", "legacy", "deprecated", "retired")
 # A lifecycle move into one of these is announced as a `deprecated` event.

@@ -21,7 +21,7 @@ from discovery.entry import (
     model_sort_keys,
 )
 from discovery.index import CatalogIndex, attribute_terms
-from discovery.model import KINDS, MODALITIES, STATUSES, Model
+from discovery.model import KINDS, MODALITIES, STATUSES, UNKNOWN_KIND, Model
 from discovery.taxonomy import canonical_capabilities, check_choice
 
 DEFAULT_LIMIT = 100
@@ -173,7 +173,7 @@ class ModelQuery:
             caps = canonical_capabilities(_csv(args.get("capability")) + _csv(args.get("capabilities")))
             inputs = tuple(check_choice(v, MODALITIES, "input modality") for v in _csv(args.get("input_modality")))
             outputs = tuple(check_choice(v, MODALITIES, "output modality") for v in _csv(args.get("output_modality")))
-            kinds = tuple(check_choice(v, KINDS, "kind") for v in _csv(args.get("kind")))
+            kinds = tuple(check_choice(v, (*KINDS, UNKNOWN_KIND), "kind") for v in _csv(args.get("kind")))
             statuses = tuple(check_choice(v, STATUSES, "status") for v in _csv(args.get("status")))
         except ValueError as exc:
             raise QueryError(str(exc)) from None
@@ -215,7 +215,7 @@ class ModelQuery:
             return False
         if self.output_modalities and not set(self.output_modalities) <= set(m.modalities.output or ()):
             return False
-        if self.kinds and m.kind not in self.kinds:
+        if self.kinds and (m.kind or UNKNOWN_KIND) not in self.kinds:
             return False
         if self.statuses and (m.lifecycle.status or "active") not in self.statuses:
             return False

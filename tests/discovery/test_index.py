@@ -78,6 +78,8 @@ QUERIES = [
     {"attr.features": "web_search"}, {"attr.attachment": "true", "capability": "vision"},
     {"attr.cost_extra": ""}, {"attr.no_such_key": ""}, {"attr.attachment": "false", "released_after": "2024"},
     {"provider": ["openai", "anthropic"], "capability": ["vision", "tool_calling"]},
+    {"kind": "unknown"}, {"kind": "unknown,embedding", "sort": "-id"},
+    {"released_before": "2024"}, {"released_after": "2024-05", "released_before": "2024-05"},
 ]
 
 

@@ -120,6 +120,16 @@ def test_refresh_all_without_wait_answers_202_with_run_ids(client):
                  what="run to finish")
 
 
+def test_kind_unknown_selects_the_models_no_source_gave_a_kind(client):
+    everything = client.get("/api/v1/models?limit=1000").get_json()
+    unknown = client.get("/api/v1/models?kind=unknown&limit=1000").get_json()["data"]
+    expected = {m["id"] for m in everything["data"] if m["kind"] is None}
+    assert expected, "the catalog has no model without a kind: the test would prove nothing"
+    assert {m["id"] for m in unknown} == expected
+    known = client.get("/api/v1/models?kind=chat,unknown&limit=1000").get_json()["data"]
+    assert {m["id"] for m in known} == expected | {m["id"] for m in everything["data"] if m["kind"] == "chat"}
+
+
 def test_capabilities_endpoint_lists_the_taxonomy_with_counts(client):
     data = {c["name"]: c for c in client.get("/api/v1/capabilities").get_json()["data"]}
     assert data["tool_calling"]["models"] > 0 and "function_calling" in data["tool_calling"]["aliases"]

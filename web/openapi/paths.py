@@ -13,7 +13,7 @@ from discovery.bedrock import REGION_NAME
 from discovery.benchmark.board import LEADERBOARD_SORTS
 from discovery.diff import EVENT_KINDS
 from discovery.entry import SORT_FIELDS
-from discovery.model import CAPABILITIES, KINDS, MODALITIES, STATUSES
+from discovery.model import CAPABILITIES, KINDS, MODALITIES, STATUSES, UNKNOWN_KIND
 from discovery.query import MAX_LIMIT, PERFORMANCE_SORTS
 from discovery.reconcile import KINDS as FINDING_KINDS
 from discovery.taxonomy import CAPABILITY_ALIASES
@@ -104,7 +104,7 @@ def model_filters(with_provider: bool = True) -> list[dict[str, Any]]:
         listing("capabilities", "the same as capability", enum(CAPABILITY_NAMES)),
         listing("input_modality", "models taking all of these as input", enum(MODALITIES)),
         listing("output_modality", "models giving all of these as output", enum(MODALITIES)),
-        listing("kind", "models of any of these kinds", enum(KINDS)),
+        listing("kind", "models of any of these kinds (unknown: no source gave one)", enum([*KINDS, UNKNOWN_KIND])),
         listing("status", "models in any of these lifecycle states", enum(STATUSES)),
         query("q", STRING, "text in the id or the name (case-insensitive)"),
         query("id", STRING, "ids matching this glob (openai/gpt-4*)"),
