@@ -488,6 +488,10 @@ def rebuild_error(error: dict[str, Any]) -> Exception:
         return ProviderUnavailable(message)
     if kind == "InvalidWebhookURL":
         return InvalidWebhookURL(message)
+    if kind == "UnknownWebhook":
+        from actors.webhooks import UnknownWebhook
+
+        return UnknownWebhook(message)
     if kind in ("BenchmarkDisabled", "BenchmarkRefused"):
         from actors import benchmark
 

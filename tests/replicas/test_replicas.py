@@ -379,6 +379,11 @@ def test_webhooks_are_created_and_deleted_through_a_follower(cluster_of, pg_sche
     assert resp.status_code == 204, resp.text
     assert leader.get(f"/api/v1/subscriptions/{created['id']}", headers=AUTH).status_code == 404
     assert follower.get(f"/api/v1/subscriptions/{created['id']}", headers=AUTH).status_code == 404
+    # Acting on a subscription that is gone is a 404 through a follower too (it was a 500: the
+    # leader's UnknownWebhook came back as a RemoteError).
+    for action in ("pause", "resume", "replay"):
+        resp = follower.post(f"/api/v1/subscriptions/{created['id']}/{action}")
+        assert resp.status_code == 404 and resp.json()["error"]["code"] == "subscription_not_found", resp.text
     # The hand-over rows went once their answers were read: the secret is only in the webhook's row.
     assert pg_schema.value("SELECT COUNT(*) FROM leader_requests") == 0
 
