@@ -25,6 +25,7 @@ from discovery.benchmark.records import BenchmarkReport
 from discovery.catalog import CatalogState, SourceMemo
 from discovery.collector import collector_paused
 from discovery.diff import STATUS_CHANGED
+from discovery.health import UNKNOWN
 from discovery.messages import ChangeBatch, ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.model import Model
 from discovery.page_cache import PageCache
@@ -747,8 +748,19 @@ class CatalogActor(pykka.ThreadingActor):
             logger.exception("could not mark run {} interrupted", run_id)
 
     def set_provider_status(self, name: str, status: str, reason: Optional[str], old: Optional[str] = None) -> None:
-        """Persist a provider status change and announce it as a ``status_changed`` event."""
+        """Persist a provider status change and announce it as a ``status_changed`` event.
+
+        A provider actor starts at ``unknown``, so after a restart or a change of leader its first
+        check reports unknown → healthy. Against the stored status that is no change: nothing is
+        written or announced (every failover announced one per provider). If the stored status
+        differs, the event's ``old`` is the stored one.
+        """
         reason = scrub(reason)
+        if old in (None, UNKNOWN):
+            stored = (self.view.provider_rows.get(name) or {}).get("status")
+            if stored == status:
+                return
+            old = stored or old
         try:
             with store.write_transaction():
                 store.set_provider_status(name, status, reason)

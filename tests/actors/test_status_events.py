@@ -1,0 +1,38 @@
+"""A restart (or a new leader) announces a provider's status only when it differs from the stored one.
+
+A provider actor starts at ``unknown``; its first check reports unknown → healthy. Every restart
+and every failover used to add one such ``status_changed`` event per provider, though nothing
+had changed.
+"""
+from __future__ import annotations
+
+import time
+
+from tests.conftest import provider_config, wait_for
+
+
+def status_events(service):
+    return [e for e in service.events_after(0, 10_000) if e.kind == "status_changed"]
+
+
+def test_a_restart_announces_no_status_the_store_already_holds(start_service, simulator):
+    config = provider_config(simulator, "openai", "openai_compatible", route="openai", health_check_interval=0.2,
+                             failure_threshold=1, retries=0)
+    service = start_service([config])
+    wait_for(lambda: [e.data for e in status_events(service)] == [{"old": "unknown", "new": "healthy", "reason": None}],
+             what="the first status, announced once")
+    service.stop()
+
+    restarted = start_service([config])
+    since = time.time()
+    # Its actor starts at unknown and checks again (a refresh at start, then probes).
+    wait_for(lambda: (restarted.providers()[0].get("last_refresh_at") or 0) >= since
+             and restarted.health("openai")["consecutive_successes"] >= 3, what="the restarted actor's checks")
+    assert restarted.health("openai")["status"] == "healthy"
+    assert len(status_events(restarted)) == 1
+
+    # A real change is still announced, from the stored status.
+    simulator.state.set_fault("openai", "status", status=500)
+    wait_for(lambda: len(status_events(restarted)) == 2, what="the status change a fault makes")
+    assert status_events(restarted)[-1].data["old"] == "healthy"
+    assert status_events(restarted)[-1].data["new"] != "healthy"
