@@ -375,6 +375,10 @@ def error_reply(exc: BaseException) -> dict[str, Any]:
     return {"error": error}
 
 
+# Seconds between the leader client's own reads of the answers it still waits for (see _watch).
+FINALS_POLL = 0.5
+
+
 class LeaderClient:
     """A follower's side: writes a request, waits for the leader's answer (NOTIFY, or a poll)."""
 
@@ -385,6 +389,8 @@ class LeaderClient:
         self._seen: dict[int, str] = {}
         # Request id → callback for its final answer (refresh tickets' futures).
         self._finals: dict[int, Callable[[str, Optional[dict]], None]] = {}
+        self._watcher: Optional[threading.Thread] = None
+        self._closed = threading.Event()
 
     def wake(self, payload: str) -> None:
         try:
@@ -447,6 +453,33 @@ class LeaderClient:
         found = replication.read_request(request_id)
         if found and found[0] in (replication.DONE, replication.FAILED):
             self._finish(request_id, found)
+        self._watch()
+
+    def _watch(self) -> None:
+        """Read the answers still awaited every FINALS_POLL seconds on a thread of this client's own,
+        until none is left. The follower actor's notifications and sweeps stop when this instance
+        is promoted, and a request it forwarded just before is then answered by this very instance:
+        its caller waited out its whole timeout and heard the run had not finished."""
+        with self._cond:
+            if self._watcher is not None:
+                return
+            self._watcher = threading.Thread(target=self._watch_loop, name="leader-client-answers", daemon=True)
+            self._watcher.start()
+
+    def _watch_loop(self) -> None:
+        while not self._closed.wait(FINALS_POLL):
+            with self._cond:  # an answer awaited from now on starts a new watcher once this one is gone
+                if not self._finals:
+                    self._watcher = None
+                    return
+            try:
+                self.sweep()
+            except Exception:
+                logger.exception("follower: could not read the answers of requests {}", sorted(self._finals))
+
+    def close(self) -> None:
+        """Stop watching for answers (the service is stopping)."""
+        self._closed.set()
 
     def call(self, op: str, args: dict[str, Any], timeout: Optional[float] = None) -> Any:
         """Hand ``op`` to the leader and return its result (raising the error it answered)."""

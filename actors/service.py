@@ -578,6 +578,8 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             return
         self._stopped.set()
         self.begin_shutdown()
+        if self.leader_client is not None:
+            self.leader_client.close()
         with self._role_lock:  # not while a promotion starts the leader's actors
             self._stop_actors(timeout)
         if self._instance_lock is not None:

@@ -13,7 +13,7 @@ from discovery import replication, store
 from discovery.catalog import CatalogState
 from discovery.messages import ProviderSnapshot
 from discovery.model import Model
-from tests.conftest import PG_URL, pg_answers
+from tests.conftest import PG_URL, pg_answers, wait_for
 
 needs_pg = pytest.mark.skipif(not pg_answers(), reason="no PostgreSQL on 127.0.0.1:5432 (or psycopg2 missing)")
 
@@ -171,3 +171,29 @@ def test_a_connection_the_server_dropped_is_replaced_for_the_next_query(pg_url):
         assert reader.last_event_id().get(timeout=10) == 0
     finally:
         reader.actor_ref.stop()
+
+
+@needs_pg
+def test_an_answer_reaches_the_caller_with_no_follower_actor_listening(pg_url):
+    """A follower promoted while a refresh it forwarded waits for its answer stops its follower
+    actor (which read the notifications and swept): the answer came, from this very instance,
+    and the caller waited out its timeout. The leader client now reads what it awaits itself."""
+    import concurrent.futures
+
+    from actors.replica import LeaderClient
+    from discovery.settings import Settings
+
+    client = LeaderClient(Settings(database_url=pg_url), "follower-1")
+    try:
+        request_id = client.submit("refresh", {"name": "openai", "trigger": "manual"})
+        got: concurrent.futures.Future = concurrent.futures.Future()
+        client.on_final(request_id, lambda state, reply: got.set_result((state, reply)))
+        assert not got.done()
+        # Answered as the leader would; nobody hands the notification to this client.
+        replication.answer_request(request_id, replication.DONE, {"result": {"outcome": "succeeded"}})
+        state, reply = got.result(timeout=5)
+        assert state == replication.DONE and reply["result"] == {"outcome": "succeeded"}
+        # Read once, the row (which may carry a generated secret) goes.
+        wait_for(lambda: replication.read_request(request_id) is None, timeout=5, what="the answered row to go")
+    finally:
+        client.close()
