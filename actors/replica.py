@@ -299,10 +299,15 @@ class RemoteError(Exception):
 class RequestServerActor(pykka.ThreadingActor):
     """The leader's side: claims pending requests and answers them (each in a worker thread)."""
 
-    def __init__(self, settings: Settings, handler: Callable[[int, str, dict], None]):
+    def __init__(self, settings: Settings, handler: Callable[[int, str, dict], None],
+                 closing: Optional[threading.Event] = None):
         super().__init__()
         self.settings = settings
         self.handler = handler
+        # Set when the service begins to stop: from then on nothing is claimed. A request claimed
+        # then ran while the actors stopped, and its caller heard "abandoned" of a run that had
+        # committed; left pending, the next leader claims and answers it.
+        self._closing = closing or threading.Event()
         self._halt = threading.Event()
         self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=8, thread_name_prefix="leader-request")
         self._queued = False
@@ -338,7 +343,7 @@ class RequestServerActor(pykka.ThreadingActor):
     def drain(self) -> None:
         self._queued = False
         try:
-            while True:
+            while not self._closing.is_set():
                 claimed = replication.claim_request()
                 if claimed is None:
                     break

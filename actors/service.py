@@ -818,5 +818,5 @@ def _start_leader(service: Service, settings: Settings, clients: Optional[dict],
     if service.replicated:
         from actors.replica import RequestServerActor
 
-        server_ref = RequestServerActor.start(settings, service.handle_request)
+        server_ref = RequestServerActor.start(settings, service.handle_request, service.closing)
         service._refs.append(server_ref)

@@ -197,3 +197,30 @@ def test_an_answer_reaches_the_caller_with_no_follower_actor_listening(pg_url):
         wait_for(lambda: replication.read_request(request_id) is None, timeout=5, what="the answered row to go")
     finally:
         client.close()
+
+
+@needs_pg
+def test_a_stopping_leader_leaves_handed_over_requests_for_the_next_one(pg_url):
+    """Claimed while its actors stopped, a forwarded refresh ran, committed, and was reported
+    "abandoned" to its caller. Once the service is closing, nothing more is claimed."""
+    from actors.replica import RequestServerActor
+    from discovery.settings import Settings
+
+    handled: list[int] = []
+    closing = threading.Event()
+
+    def handler(request_id: int, op: str, args: dict) -> None:
+        handled.append(request_id)
+        replication.answer_request(request_id, replication.DONE, {"result": None})
+
+    server = RequestServerActor.start(Settings(database_url=pg_url), handler, closing)
+    try:
+        first = replication.submit_request("refresh", {"name": "openai"}, "follower-1")
+        wait_for(lambda: handled == [first], timeout=10, what="the open leader to answer")
+        closing.set()
+        second = replication.submit_request("refresh", {"name": "openai"}, "follower-1")
+        server.proxy().drain().get(timeout=10)  # asked to drain, as a notification or the interval would
+        assert handled == [first]
+        assert replication.read_request(second)[0] == replication.PENDING
+    finally:
+        server.stop()
