@@ -130,8 +130,11 @@ function setupToken() {
     document.body.classList.toggle("is-admin", token.isAdmin());
     panel.querySelector("summary").textContent = token.isAdmin() ? "Admin ✓" : token.get() ? "Read ✓" : "Admin";
   };
-  // Asked of a route only the admin token may read (web/auth.py): 200 is the admin token, 403 a
-  // token that may read but not change anything (the read token), 401 no token the service knows.
+  // Asked first of a read route (401: a read token is needed and this is not one the service
+  // knows), then of a route only the admin may read (web/auth.py): 200 is the admin token, or a
+  // service that takes changes from this host without one; 403 a token that may read but not
+  // change anything (the read token); 401 no token the service knows. The admin route alone let
+  // any token through where only a read token is set: loopback may read it without one.
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
     const value = input.value.trim();
@@ -139,7 +142,9 @@ function setupToken() {
     note.textContent = "Checking…";
     let role = "admin";
     try {
-      const resp = await fetch("/api/v1/subscriptions", {headers: {Authorization: `Bearer ${value}`, Accept: "application/json"}});
+      const headers = {Authorization: `Bearer ${value}`, Accept: "application/json"};
+      const read = await fetch("/version", {headers});
+      const resp = read.status === 401 ? read : await fetch("/api/v1/subscriptions", {headers});
       if (resp.status === 401) {
         note.textContent = "The service refused this token.";
         return;
