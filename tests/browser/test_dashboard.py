@@ -74,6 +74,10 @@ def test_models_ticked_in_the_catalog_are_compared_side_by_side_with_differences
     page.wait_for_selector("main[data-ready=compare]")
     ticked = page.locator("table.compare thead th .id").all_text_contents()
     assert ticked == [m["id"] for m in api("/api/v1/models", provider="vllm", limit=2)["data"]]
+    # Opened from the navigation too, the address names the models, so the link can be shared.
+    page.click("nav a[data-page=compare]")
+    page.wait_for_selector("main[data-ready=compare]")
+    assert page.evaluate("new URL(location.href).searchParams.get('ids')") == ",".join(ticked)
     differing = page.locator("table.compare tr.differs th")
     expect(differing.filter(has_text="provider model id")).to_have_count(1)
     same = page.locator("table.compare tr.same").first
@@ -81,6 +85,17 @@ def test_models_ticked_in_the_catalog_are_compared_side_by_side_with_differences
     page.check("#only-diff")
     expect(same).to_be_hidden()
     expect(differing.first).to_be_visible()
+
+
+def test_the_skip_link_moves_to_the_content_without_a_new_view(page):
+    ready(page, "/ui/catalog?provider=vllm")
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))
+    page.keyboard.press("Tab")
+    expect(page.locator("a.skip")).to_be_focused()
+    page.keyboard.press("Enter")
+    page.wait_for_function("location.hash === '#view'")
+    assert not [url for url in asked if "/api/v1/" in url], asked  # it used to draw the catalog again
 
 
 def test_a_model_page_shows_its_history_as_a_diff(page, sim, service):

@@ -18,6 +18,7 @@ const main = document.getElementById("view");
 selection.max = config.max_compare;
 
 let current = null;  // the page shown: its AbortController and cleanups
+let shown = "";  // the path and query of the view drawn last
 
 /** The page and the rest of the path: "/ui/models/openai/gpt-4o" → ["models", "openai/gpt-4o"]. */
 function route(pathname) {
@@ -38,6 +39,7 @@ async function show({focus = false} = {}) {
     current.cleanups.forEach((fn) => fn());
   }
   const url = new URL(location.href);
+  shown = url.pathname + url.search;
   const [name, rest] = route(url.pathname);
   const page = PAGES[name];
   const controller = new AbortController();
@@ -94,10 +96,16 @@ document.addEventListener("click", (e) => {
   if (!link || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
   const url = new URL(link.href, location.href);
   if (url.origin !== location.origin || link.target || !(url.pathname === "/" || url.pathname.startsWith("/ui/"))) return;
+  // A link within this page (the skip link to #view) is the browser's to follow: no new view.
+  if (url.hash && url.pathname === location.pathname && url.search === location.search) return;
   e.preventDefault();
   navigate(url.pathname + url.search);
 });
-window.addEventListener("popstate", () => show());
+// Back and forward draw the page anew; a jump within the page (the skip link) fires popstate too,
+// with only the fragment changed: nothing to draw.
+window.addEventListener("popstate", () => {
+  if (location.pathname + location.search !== shown) show();
+});
 
 function setupLive() {
   const live = document.getElementById("live");

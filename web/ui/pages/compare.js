@@ -57,6 +57,12 @@ export async function render(ctx) {
   if (ids.length) selection.set(ids);
   else ids = selection.ids();
   ids = ids.slice(0, config.max_compare);
+  if (ids.length >= 2 && params.get("ids") !== ids.join(",")) {
+    // Opened from the navigation with models ticked: the address names them, so it can be shared.
+    const url = new URL(location.href);
+    url.searchParams.set("ids", ids.join(","));
+    history.replaceState(null, "", url.pathname + url.search);
+  }
   const head = h("div", {class: "page-head"}, h("h1", {}, "Compare"));
   if (ids.length < 2) {
     fill(main, head, notice("empty", "Tick 2 to ", String(config.max_compare), " models in the ",
