@@ -105,9 +105,15 @@ def home():
 def page(page: str, rest: str = ""):
     """The dashboard page for one of its own paths (``/ui/models/<id>``, ``/ui/changes``, ...).
 
-    :raise 404: a path the dashboard does not have.
+    :raise 404: a path the dashboard does not have: to a browser, the page itself with status 404
+        (it shows "Not found" with its navigation); to anything else, the JSON error.
     """
     if page not in PAGES:
+        if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
+            resp = _page()
+            if resp.status_code == 200:
+                resp.status_code = 404
+            return resp
         raise ApiError(404, "not_found", f"the dashboard has no page {page!r}; pages: {', '.join(PAGES)}")
     return _page()
 

@@ -87,6 +87,21 @@ def test_models_ticked_in_the_catalog_are_compared_side_by_side_with_differences
     expect(differing.first).to_be_visible()
 
 
+def test_a_page_the_dashboard_does_not_have_shows_not_found_with_the_navigation(page, problems, server):
+    answer = page.goto("/ui/no-such-page")
+    assert answer is not None and answer.status == 404
+    page.wait_for_selector("main[data-ready=missing]")
+    expect(page.locator("main h1")).to_have_text("Not found")
+    expect(page.locator("nav a[data-page=catalog]")).to_be_visible()  # it used to be the API's JSON alone
+    # The 404 itself is the point (the browser logs it as a failed load, too); nothing else failed.
+    assert [p for p in problems.clear() if "no-such-page" not in p and "status of 404" not in p] == []
+    # Asked by anything but a browser, it is still the JSON error.
+    import requests
+
+    resp = requests.get(server.url + "/ui/no-such-page", timeout=5)
+    assert resp.status_code == 404 and resp.json()["error"]["code"] == "not_found"
+
+
 def test_the_skip_link_moves_to_the_content_without_a_new_view(page):
     ready(page, "/ui/catalog?provider=vllm")
     asked: list[str] = []
