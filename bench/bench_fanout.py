@@ -176,13 +176,26 @@ def wait_started(service: Service, deadline: float = DEADLINE) -> None:
     raise PhaseFailed(f"not every actor started within {deadline:g} s")
 
 
-def refresh_everything(service: Service, names: list[str]) -> list:
-    """One refresh ticket per provider and region (``refresh_all`` starts the regions too)."""
+def refresh_everything(service: Service, names: list[str]) -> tuple[float, int]:
+    """Refresh every provider and region at once (``refresh_all`` starts the regions too) and wait
+    until each run has committed: (seconds, sources refreshed)."""
+    since = time.time()
     tickets = service.refresh_all()
     started = sorted(t.provider for t in tickets)
     if started != sorted(names):
         raise PhaseFailed(f"refresh_all started {len(started)} refreshes for {len(names)} sources")
-    return tickets
+    bad = [o for o in service.wait(tickets, timeout=DEADLINE) if o.outcome != "succeeded"]
+    if bad:
+        raise PhaseFailed(f"refresh failed: {bad[0].provider}: {bad[0].error}")
+    return time.time() - since, len(tickets)
+
+
+def print_split(split: dict[str, float]) -> None:
+    """A round's CPU by group of threads (``thread_cpu``), in THREAD_GROUPS' order."""
+    if split:
+        labels = [label for label, _ in THREAD_GROUPS] + ["other"]
+        print("  CPU by thread: " + ", ".join(f"{label} {split[label]:.2f} s" for label in labels if label in split)
+              + f" (sum {sum(split.values()):.2f} s)", flush=True)
 
 
 def asked_floor(simulator_url: str, sources: list[CatalogSource], regions: list[str], latency: dict[str, float],
@@ -275,22 +288,15 @@ def main() -> int:
                 print(f"  asked in time for {floor[0]:.3f} s at best (ratio {floor[0] / slowest:.2f}; the last answer "
                       f"the simulator could send was {floor[1]}'s); {seconds - floor[0]:.3f} s went on after it",
                       flush=True)
-            if split:
-                labels = [label for label, _ in THREAD_GROUPS] + ["other"]
-                print("  CPU by thread: " + ", ".join(f"{label} {split[label]:.2f} s" for label in labels if label in split)
-                      + f" (sum {sum(split.values()):.2f} s)", flush=True)
+            print_split(split)
         assert service is not None
         for i in range(args.rounds):
             since = time.time()
-            tickets = refresh_everything(service, names)
-            outcomes = service.wait(tickets, timeout=DEADLINE)
-            bad = [o for o in outcomes if o.outcome != "succeeded"]
-            if bad:
-                raise PhaseFailed(f"refresh failed: {bad[0].provider}: {bad[0].error}")
-            warm.append(time.time() - since)
-            cpu = clock.between(since, since + warm[-1])
-            print(f"warm round {i + 1}: {warm[-1]:.3f} s, ratio {warm[-1] / slowest:.2f}, process CPU {cpu:.2f} s "
-                  f"({len(tickets)} sources)", flush=True)
+            seconds, count = refresh_everything(service, names)
+            warm.append(seconds)
+            cpu = clock.between(since, since + seconds)
+            print(f"warm round {i + 1}: {seconds:.3f} s, ratio {seconds / slowest:.2f}, process CPU {cpu:.2f} s "
+                  f"({count} sources)", flush=True)
         models = len(service.index)
         for i in range(args.first_rounds):
             service.stop()
@@ -300,24 +306,17 @@ def main() -> int:
             wait_started(service)
             before = thread_cpu(own_threads)
             since = time.time()
-            tickets = refresh_everything(service, names)
-            outcomes = service.wait(tickets, timeout=DEADLINE)
-            bad = [o for o in outcomes if o.outcome != "succeeded"]
-            if bad:
-                raise PhaseFailed(f"refresh failed: {bad[0].provider}: {bad[0].error}")
-            first.append(time.time() - since)
-            cpu = clock.between(since, since + first[-1])
+            seconds, count = refresh_everything(service, names)
+            first.append(seconds)
+            cpu = clock.between(since, since + seconds)
             after = thread_cpu(own_threads)
             split = {label: after[label] - before.get(label, 0.0) for label in after}
             floor = asked_floor(simulator.url, sources, regions, latency, since)
-            print(f"first discovery round {i + 1}: {first[-1]:.3f} s, ratio {first[-1] / slowest:.2f}, process CPU "
-                  f"{cpu:.2f} s ({len(tickets)} sources, {len(service.index):,} models)"
+            print(f"first discovery round {i + 1}: {seconds:.3f} s, ratio {seconds / slowest:.2f}, process CPU "
+                  f"{cpu:.2f} s ({count} sources, {len(service.index):,} models)"
                   + (f"; asked in time for {floor[0]:.3f} s at best (ratio {floor[0] / slowest:.2f}, {floor[1]})"
                      if floor is not None else ""), flush=True)
-            if split:
-                labels = [label for label, _ in THREAD_GROUPS] + ["other"]
-                print("  CPU by thread: " + ", ".join(f"{label} {split[label]:.2f} s" for label in labels if label in split)
-                      + f" (sum {sum(split.values()):.2f} s)", flush=True)
+            print_split(split)
     finally:
         if service is not None:
             service.stop()

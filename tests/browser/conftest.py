@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -187,6 +188,25 @@ def page(browser, server, problems):
     finally:
         context.close()
     assert problems.all() == [], "the page reported problems"
+
+
+@contextmanager
+def token_service(sim: Any, directory: Path, what: str, **tokens: Any) -> Iterator[Any]:
+    """A service of one provider (vllm) behind ``tokens`` (admin_token, read_token), on its own
+    database in ``directory``, for a module of its own; stopped, with every actor, on leaving."""
+    import pykka
+
+    from actors.service import start_service
+
+    settings = Settings(providers=(provider_config(sim, "vllm", "openai_compatible"),), sse_heartbeat=1.0,
+                        batch_max_delay=0.01, database_url=f"sqlite:///{directory / 'catalog.db'}", **tokens)
+    svc = start_service(settings)
+    try:
+        wait_for(lambda: all(p.get("last_success_at") for p in svc.providers()), what="the first refresh")
+        yield svc
+    finally:
+        svc.stop()
+    assert not pykka.ActorRegistry.get_all(), f"actors left running after {what}"
 
 
 def ready(page: Any, path: str) -> None:

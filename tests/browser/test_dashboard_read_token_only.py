@@ -9,9 +9,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from discovery.settings import Settings
-from tests.browser.conftest import enter_token, needs_chromium, ready
-from tests.conftest import provider_config, wait_for
+from tests.browser.conftest import enter_token, needs_chromium, ready, token_service
 
 pytestmark = needs_chromium
 
@@ -21,20 +19,9 @@ READ_TOKEN = "browser-test-read-only-token-2468013579"
 @pytest.fixture(scope="module")
 def service(sim, tmp_path_factory):
     """One provider behind a read token; changes from loopback need no token (none is set)."""
-    import pykka
-
-    from actors.service import start_service
-
-    settings = Settings(providers=(provider_config(sim, "vllm", "openai_compatible"),), read_token=READ_TOKEN,
-                        sse_heartbeat=1.0, batch_max_delay=0.01,
-                        database_url=f"sqlite:///{tmp_path_factory.mktemp('read-only') / 'catalog.db'}")
-    svc = start_service(settings)
-    try:
-        wait_for(lambda: all(p.get("last_success_at") for p in svc.providers()), what="the first refresh")
+    with token_service(sim, tmp_path_factory.mktemp("read-only"), "the read-token-only tests",
+                       read_token=READ_TOKEN) as svc:
         yield svc
-    finally:
-        svc.stop()
-    assert not pykka.ActorRegistry.get_all(), "actors left running after the read-token-only tests"
 
 
 def test_a_token_the_service_does_not_know_is_refused_and_the_read_token_opens_the_data(page, problems, sim):

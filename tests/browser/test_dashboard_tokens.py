@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from discovery.settings import Settings
-from tests.browser.conftest import ADMIN_TOKEN, enter_token, needs_chromium, ready
-from tests.conftest import provider_config, wait_for
+from tests.browser.conftest import ADMIN_TOKEN, enter_token, needs_chromium, ready, token_service
 
 pytestmark = needs_chromium
 
@@ -17,20 +15,9 @@ READ_TOKEN = "browser-test-read-token-9876543210"
 @pytest.fixture(scope="module")
 def service(sim, tmp_path_factory):
     """One provider behind both tokens (this module's own service; the others share a bigger one)."""
-    import pykka
-
-    from actors.service import start_service
-
-    settings = Settings(providers=(provider_config(sim, "vllm", "openai_compatible"),), admin_token=ADMIN_TOKEN,
-                        read_token=READ_TOKEN, sse_heartbeat=1.0, batch_max_delay=0.01,
-                        database_url=f"sqlite:///{tmp_path_factory.mktemp('tokens') / 'catalog.db'}")
-    svc = start_service(settings)
-    try:
-        wait_for(lambda: all(p.get("last_success_at") for p in svc.providers()), what="the first refresh")
+    with token_service(sim, tmp_path_factory.mktemp("tokens"), "the token tests", admin_token=ADMIN_TOKEN,
+                       read_token=READ_TOKEN) as svc:
         yield svc
-    finally:
-        svc.stop()
-    assert not pykka.ActorRegistry.get_all(), "actors left running after the token tests"
 
 
 @pytest.mark.parametrize("path", ["/", "/ui/compare?ids=vllm/acme-large-1,vllm/acme-small-1", "/ui/models/vllm/acme-large-1",
