@@ -2,7 +2,7 @@
 
 ``discovery serve`` runs the actor system and one HTTP port (uvicorn) in this one process; do not
 run it under a forking multi-process server. ``models``, ``show``, ``history``, ``compare``,
-``providers``, ``refresh`` and ``events`` (web/commands.py) call the service at ``--url``
+``providers``, ``refresh``, ``events`` and ``benchmarks`` (web/commands.py) call the service at ``--url``
 (``$DISCOVERY_URL``, default http://127.0.0.1:8080) with ``$DISCOVERY_ADMIN_TOKEN`` (else
 ``$DISCOVERY_READ_TOKEN``). Every error is one line and a non-zero exit code, never a traceback.
 """
