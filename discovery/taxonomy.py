@@ -88,10 +88,15 @@ def canonical_capabilities(names: Iterable[str]) -> tuple[str, ...]:
 
 
 def check_choice(value: str, choices: tuple[str, ...], what: str) -> str:
-    """Return ``value`` if it is one of ``choices``; raise ValueError naming the valid ones."""
-    if value not in choices:
-        raise ValueError(f"unknown {what} {value!r}; valid: {', '.join(choices)}")
-    return value
+    """The one of ``choices`` that ``value`` names, in any case (``CHAT`` is ``chat``, as a
+    capability is in any case); raise ValueError naming the valid ones."""
+    if value in choices:
+        return value
+    folded = value.lower()
+    for choice in choices:
+        if choice.lower() == folded:
+            return choice
+    raise ValueError(f"unknown {what} {value!r}; valid: {', '.join(choices)}")
 
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")

@@ -130,6 +130,21 @@ def test_kind_unknown_selects_the_models_no_source_gave_a_kind(client):
     assert {m["id"] for m in known} == expected | {m["id"] for m in everything["data"] if m["kind"] == "chat"}
 
 
+def test_kind_status_and_modality_are_named_in_any_case_as_a_capability_is(client):
+    def ids(query: str) -> list[str]:
+        resp = client.get(f"/api/v1/models?{query}&limit=1000")
+        assert resp.status_code == 200, resp.get_json()
+        return [m["id"] for m in resp.get_json()["data"]]
+
+    chat = ids("kind=chat")
+    assert chat and ids("kind=CHAT") == chat and ids("kind=Chat,UNKNOWN") == ids("kind=chat,unknown")
+    seeing = ids("input_modality=image&status=active")
+    assert seeing and ids("input_modality=IMAGE&status=Active") == seeing
+    assert ids("capability=VISION") == ids("capability=vision")
+    bad = client.get("/api/v1/models?kind=CHATS")
+    assert bad.status_code == 400 and "unknown kind 'CHATS'" in bad.get_json()["error"]["message"]
+
+
 def test_capabilities_endpoint_lists_the_taxonomy_with_counts(client):
     data = {c["name"]: c for c in client.get("/api/v1/capabilities").get_json()["data"]}
     assert data["tool_calling"]["models"] > 0 and "function_calling" in data["tool_calling"]["aliases"]
