@@ -159,7 +159,7 @@ class BedrockRegionActor(pykka.ThreadingActor):
         self.catalog.begin_run(run_id, self.source, trigger, time.time())
         ticket = RefreshTicket(run_id, self.source, trigger)
         self.in_flight = ticket
-        self._publish(refreshing=True)
+        self._publish(refreshing=True, refreshing_run=run_id)
         assert self._io is not None
         self._io.submit(self._run_refresh, ticket)
         return ticket
@@ -254,12 +254,15 @@ class BedrockRegionActor(pykka.ThreadingActor):
         if self.in_flight is ticket:
             self.in_flight = None
         now = time.time()
-        changes: dict[str, Any] = {"refreshing": False, "last_refresh_at": now}
+        changes: dict[str, Any] = {"refreshing": False, "refreshing_run": None, "last_refresh_at": now,
+                                   "last_outcome": outcome.to_dict()}
         if outcome.outcome == "succeeded":
+            changes["consecutive_failures"] = 0
             changes.update(status="available", reason=None, last_success_at=now,
                            model_count=model_count if model_count is not None else outcome.total,
                            profile_count=self.profile_count)
         else:
+            changes["consecutive_failures"] = self.status.consecutive_failures + 1
             changes.update(last_error=outcome.error, reason=outcome.error,
                            status="unavailable" if unavailable else
                            "circuit_open" if self.status.breaker_state == "open" else "failing")
@@ -293,7 +296,7 @@ class BedrockRegionActor(pykka.ThreadingActor):
 
     def _publish(self, **changes: Any) -> None:
         self.status = replace(self.status, latency=self.latency.value, latency_samples=self.latency.samples,
-                              **changes)
+                              fail_counter=self.breaker.fail_counter, **changes)
         self.board.publish(self.status)
 
     def region_status(self) -> RegionStatus:
@@ -383,9 +386,10 @@ class BedrockQueries:
             out.append({
                 "name": name, "format": "bedrock", "is_catalog": False, "region": region, "status": status,
                 "status_reason": st.reason, "region_status": st.status,
-                "breaker": {"state": st.breaker_state, "fail_counter": None, "fail_max": config.fail_max,
+                "breaker": {"state": st.breaker_state, "fail_counter": st.fail_counter, "fail_max": config.fail_max,
                             "reset_timeout": config.reset_timeout},
-                "consecutive_failures": None, "refreshing": None, "last_outcome": None,
+                "consecutive_failures": st.consecutive_failures, "refreshing": st.refreshing_run,
+                "last_outcome": st.last_outcome,
                 "refresh_interval": config.refresh_interval, "next_refresh_at": st.next_refresh_at, "actor": sup,
                 "last_refresh_at": st.last_refresh_at, "last_success_at": st.last_success_at,
                 "last_error": st.last_error, "reported_models": st.model_count, "model_count": st.model_count or 0,

@@ -180,6 +180,12 @@ class RegionStatus:
     next_refresh_at: float | None = None
     breaker_state: str = "closed"
     refreshing: bool = False
+    # As a provider's row has them (GET /api/v1/providers): the run under way, the breaker's count,
+    # failed refreshes in a row, and the last run's outcome (RefreshOutcome.to_dict; never changed).
+    refreshing_run: int | None = None
+    fail_counter: int = 0
+    consecutive_failures: int = 0
+    last_outcome: Mapping[str, Any] | None = None
 
     @property
     def healthy(self) -> bool:
@@ -188,8 +194,9 @@ class RegionStatus:
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form, latency in milliseconds."""
-        # Every field is a scalar: a plain dict of them, not asdict's deep copy (the board is read
-        # whole by GET /api/v1/bedrock/regions and by each poll of the region list).
+        # Every field but last_outcome (a dict no one changes) is a scalar: a plain dict of them, not
+        # asdict's deep copy (the board is read whole by GET /api/v1/bedrock/regions and by each
+        # poll of the region list).
         out = {name: getattr(self, name) for name in _STATUS_FIELDS}
         out["source"] = source_name(self.region)
         out["latency_ms"] = round(self.latency * 1000, 1) if self.latency is not None else None

@@ -6,7 +6,7 @@ from web import create_app
 REGIONS = ("us-east-1", "eu-west-1")
 
 
-def test_regions_are_listed_under_providers_and_refresh_one_at_a_time(start_bedrock):
+def test_regions_are_listed_under_providers_and_refresh_one_at_a_time(start_bedrock, simulator):
     service = start_bedrock(REGIONS)
     client = create_app(service).test_client()
     rows = {p["name"]: p for p in client.get("/api/v1/providers").get_json()["data"]}
@@ -26,6 +26,20 @@ def test_regions_are_listed_under_providers_and_refresh_one_at_a_time(start_bedr
     assert run["provider"] == "bedrock@eu-west-1" and run["outcome"] == "succeeded"
     newest = client.get("/api/v1/refresh/runs?provider=bedrock@eu-west-1&limit=1").get_json()["data"][0]
     assert newest["id"] == run["run_id"]
+    # The region's row tells of its last run as a provider's does (they were null).
+    row = client.get("/api/v1/providers/bedrock@eu-west-1").get_json()
+    assert row["last_outcome"]["run_id"] == run["run_id"] and row["last_outcome"]["outcome"] == "succeeded"
+    assert row["consecutive_failures"] == 0 and row["breaker"]["fail_counter"] == 0 and row["refreshing"] is None
+    simulator.state.set_fault("bedrock@eu-west-1", "status", status=500, times=4)  # two calls a refresh
+    failed = [client.post("/api/v1/providers/bedrock@eu-west-1/refresh?wait=true").get_json()["runs"][0]
+              for _ in range(2)]
+    assert [f["outcome"] for f in failed] == ["failed", "failed"]
+    row = client.get("/api/v1/providers/bedrock@eu-west-1").get_json()
+    assert row["last_outcome"]["run_id"] == failed[-1]["run_id"] and row["last_outcome"]["outcome"] == "failed"
+    assert row["last_outcome"]["error"] == failed[-1]["error"] and row["consecutive_failures"] == 2
+    assert row["breaker"]["fail_counter"] == 2
+    region = next(r for r in client.get("/api/v1/bedrock/regions").get_json()["data"] if r["region"] == "eu-west-1")
+    assert region["last_outcome"] == row["last_outcome"] and region["consecutive_failures"] == 2
     assert client.post("/api/v1/providers/bedrock@xx-nowhere-9/refresh").status_code == 404
     # Bedrock's models under its provider name, as ?provider=bedrock lists them (the route was a 404).
     listed = client.get("/api/v1/providers/bedrock/models?limit=1000").get_json()["data"]

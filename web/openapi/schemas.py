@@ -214,6 +214,8 @@ def _region() -> dict[str, Any]:
         "model_count": MAYBE_INT, "profile_count": MAYBE_INT, "last_error": MAYBE_STRING,
         "last_refresh_at": MAYBE_TIME, "last_success_at": MAYBE_TIME, "next_refresh_at": MAYBE_TIME,
         "breaker_state": STRING, "refreshing": BOOLEAN, "source": STRING, "latency_ms": MAYBE_NUMBER,
+        "refreshing_run": MAYBE_INT, "fail_counter": INTEGER, "consecutive_failures": INTEGER,
+        "last_outcome": nullable(ref("RefreshOutcome")),
     }, required=("region", "status", "source"))
 
 
