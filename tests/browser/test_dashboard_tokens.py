@@ -27,6 +27,10 @@ def test_every_page_loads_without_a_token_and_asks_for_one(page, problems, path)
     expect(page.locator("main .notice.error")).to_have_text(
         "This service needs a token to show its data: enter it under Admin (top right).")
     expect(page.locator("#admin")).to_have_attribute("open", "")
+    expect(page.locator("label[for=token]")).to_have_text("Token (admin, or read for the data only)")
+    # Nothing is loading any more: the page says only what it needs.
+    expect(page.locator("main")).not_to_contain_text("Loading")
+    expect(page.locator("main [aria-busy]")).to_have_count(0)
     expect(page.locator("#live")).to_have_attribute("data-state", "locked")
     refused = problems.clear()  # the API's 401s were the point here
     assert refused and all("401" in p for p in refused), refused

@@ -70,6 +70,9 @@ async function show({focus = false} = {}) {
   } catch (err) {
     if (controller.signal.aborted || err.name === "AbortError") return;
     if (!main.querySelector("h1")) main.append(h("h1", {}, page.title));
+    // What the page put up while its first requests were out says no more than the notice below.
+    for (const el of main.querySelectorAll("p, pre")) if (/^Loading/.test(el.textContent)) el.remove();
+    for (const el of main.querySelectorAll("[aria-busy]")) el.removeAttribute("aria-busy");
     if (err instanceof ApiError && err.status === 401) {
       // A service with a read token: nothing can be shown until the token is entered.
       main.append(notice("error", "This service needs a token to show its data: enter it under Admin (top right)."));
