@@ -132,3 +132,26 @@ def test_catalog_provider_names_use_format_or_option():
                ProviderConfig(name="local", format="ollama", options={"catalog_provider": "ollama"}),
                ProviderConfig(name="litellm", format="litellm")]
     assert catalog_provider_names(configs) == {"openai-eu": "openai", "local": "ollama"}
+
+
+def test_a_status_models_dev_leaves_out_yields_to_one_a_catalog_states():
+    """models.dev gives a status only to alpha, beta and deprecated models: its "active" is a guess,
+    so LiteLLM's deprecated (a deprecation date now past) wins, and is credited to LiteLLM."""
+    from discovery.providers.litellm import LiteLLMClient
+    from discovery.providers.modelsdev import normalize_record
+
+    md = normalize_record("openai", {"id": "gpt-4", "name": "GPT-4", "cost": {"input": 30, "output": 60}},
+                          "modelsdev")
+    assert md.lifecycle.status == "active" and md.provenance["lifecycle.status"] == "heuristic"
+    ll = LiteLLMClient(ProviderConfig(name="litellm", format="litellm")).normalize_entry(
+        "openai", "gpt-4", {"mode": "chat", "deprecation_date": "2026-10-23"}, today="2026-12-02")
+    live = ModelDraft("openai", "gpt-4", "openai").build()
+    out = combine(live, {"modelsdev": with_provenance(md), "litellm": ll}, FieldOrder(["modelsdev", "litellm"]))
+    assert out.lifecycle.status == "deprecated" and out.provenance["lifecycle.status"] == "litellm"
+    assert out.pricing.input == 30 and out.provenance["pricing.input"] == "modelsdev"
+    # Stated by no one else, it stays active, as a guess.
+    alone = combine(live, {"modelsdev": with_provenance(md)}, FieldOrder(["modelsdev", "litellm"]))
+    assert alone.lifecycle.status == "active" and alone.provenance["lifecycle.status"] == "heuristic"
+    # A status models.dev does give is its own.
+    beta = normalize_record("openai", {"id": "gpt-5", "status": "beta"}, "modelsdev")
+    assert beta.lifecycle.status == "preview" and "lifecycle.status" not in beta.provenance

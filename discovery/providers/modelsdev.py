@@ -11,6 +11,7 @@ from typing import Any, Optional
 
 import msgspec
 
+from discovery.enrich import HEURISTIC
 from discovery.model import Capabilities, Lifecycle, Limits, Modalities, Model, Pricing
 from discovery.providers.base import ProviderClient, holds_object
 from discovery.taxonomy import as_object, guess_kind, normalize_modalities
@@ -119,6 +120,9 @@ def normalize_record(provider: str, record: Mapping[str, Any], source: str) -> M
             cache_write=_price(cost.get("cache_write")),
         ),
         lifecycle=Lifecycle(
+            # models.dev gives a status only to alpha, beta and deprecated models: no status is
+            # taken as active, but as a guess (HEURISTIC), which any source that states one
+            # overrides (LiteLLM's deprecated, a provider's own).
             status=STATUS_MAP.get(status, "active") if status is not None or record else None,
             release_date=record.get("release_date"),
             knowledge_cutoff=record.get("knowledge"),
@@ -128,6 +132,7 @@ def normalize_record(provider: str, record: Mapping[str, Any], source: str) -> M
         raw=record,
         source=source,
         live=False,
+        provenance={"lifecycle.status": HEURISTIC} if status is None and record else {},
     )
 
 
