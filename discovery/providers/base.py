@@ -33,7 +33,7 @@ from discovery.settings import ProviderConfig
 USER_AGENT = "model-discovery/0.1"
 # Part of every fingerprint: change it when a normalizer changes what it makes of the same item,
 # so records normalized by older code are made again.
-NORMALIZER_VERSION = "2"
+NORMALIZER_VERSION = "3"  # 3: models.dev's implied active status is a guess
 
 
 class BodyUnchanged(Exception):
