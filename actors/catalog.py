@@ -832,8 +832,12 @@ class StoreReaderActor(pykka.ThreadingActor):
         """The raw answer and traced provenance behind a published model (primary-key reads)."""
         return store.load_detail(source, model_id)
 
-    def history(self, model_id: str, limit: int = 100) -> list[dict[str, Any]]:
-        return store.model_history(model_id, limit)
+    def history(self, model_id: str, limit: int = 100, before: Optional[int] = None) -> list[dict[str, Any]]:
+        return store.model_history(model_id, limit, before)
+
+    def history_page(self, model_id: str, limit: int = 100, before: Optional[int] = None
+                     ) -> tuple[list[dict[str, Any]], bool, int]:
+        return store.model_history_page(model_id, limit, before)
 
     def runs(self, provider: Optional[str] = None, limit: int = 50, before: Optional[int] = None) -> list[dict]:
         return store.list_runs(provider, limit, before)

@@ -177,8 +177,14 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         """The model-record cache: hits, misses, entries, evictions, bytes, hit rate."""
         return self.view.cache.stats()
 
-    def history(self, model_id: str, limit: int = 100) -> list[dict]:
-        return self.reader.history(model_id, limit).get(timeout=self.settings.ask_timeout)
+    def history(self, model_id: str, limit: int = 100, before: Optional[int] = None) -> list[dict]:
+        """A model's newest ``limit`` versions (older than version ``before``), oldest first."""
+        return self.reader.history(model_id, limit, before).get(timeout=self.settings.ask_timeout)
+
+    def history_page(self, model_id: str, limit: int = 100, before: Optional[int] = None
+                     ) -> tuple[list[dict], bool, int]:
+        """:meth:`history`, whether older versions are left, and how many versions there are in all."""
+        return self.reader.history_page(model_id, limit, before).get(timeout=self.settings.ask_timeout)
 
     def refresh_runs(self, provider: Optional[str] = None, limit: int = 50, before: Optional[int] = None) -> list[dict]:
         return self.reader.runs(provider, limit, before).get(timeout=self.settings.ask_timeout)

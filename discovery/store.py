@@ -961,16 +961,27 @@ def compact_provenance(stored: Mapping[str, Any]) -> dict[str, str]:
     return {path: (value.get("source") if isinstance(value, Mapping) else value) for path, value in stored.items()}
 
 
-def model_history(model_id: str, limit: int = 100) -> list[dict[str, Any]]:
-    """Every version of a model, oldest first (the newest ``limit``)."""
-    rows = (ModelVersionRow.select().where(ModelVersionRow.model_id == model_id)
-            .order_by(ModelVersionRow.version.desc()).limit(limit))
+def model_history(model_id: str, limit: int = 100, before: Optional[int] = None) -> list[dict[str, Any]]:
+    """A model's versions, oldest first: the newest ``limit`` (older than version ``before``)."""
+    return model_history_page(model_id, limit, before)[0]
+
+
+def model_history_page(model_id: str, limit: int = 100, before: Optional[int] = None
+                       ) -> tuple[list[dict[str, Any]], bool, int]:
+    """(the newest ``limit`` versions older than ``before`` (all, without it), oldest first;
+    whether older ones are left; how many versions the model has in all)."""
+    query = ModelVersionRow.select().where(ModelVersionRow.model_id == model_id)
+    if before is not None:
+        query = query.where(ModelVersionRow.version < before)
+    rows = list(query.order_by(ModelVersionRow.version.desc()).limit(limit + 1))
+    more = len(rows) > limit
     out = [{
         "version": r.version, "change": r.change, "content_hash": r.content_hash, "diff": r.diff,
         "run_id": r.run_id, "created_at": r.created_at, "model": r.data,
-    } for r in rows]
+    } for r in rows[:limit]]
     out.reverse()
-    return out
+    total = ModelVersionRow.select().where(ModelVersionRow.model_id == model_id).count()
+    return out, more, total
 
 
 @dataclass(frozen=True)

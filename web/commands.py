@@ -207,14 +207,18 @@ def flatten(record: dict[str, Any], prefix: str = "", skip: Iterable[str] = ()) 
 
 @click.command()
 @click.argument("model_id")
-@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+@click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True,
+              help="the newest this many versions")
+@click.option("--before", type=click.IntRange(1), help="versions older than this one (the next page back)")
 @click.option("--json", "as_json", is_flag=True, help="print the API's JSON answer")
 @click.pass_context
-def history(ctx: click.Context, model_id: str, limit: int, as_json: bool) -> None:
-    """Every version of a model with its change and field diff (coloured on a terminal)."""
+def history(ctx: click.Context, model_id: str, limit: int, before: Optional[int], as_json: bool) -> None:
+    """A model's versions with their change and field diff (coloured on a terminal), oldest first;
+    the newest --limit of them, and how to page back to older ones."""
     from rich.text import Text
 
-    answer = client_of(ctx).get(f"/api/v1/models/{model_path(model_id)}/history", {"limit": limit})
+    params: dict[str, Any] = {"limit": limit, **({"before": before} if before else {})}
+    answer = client_of(ctx).get(f"/api/v1/models/{model_path(model_id)}/history", params)
     if as_json:
         print_json(answer)
         return
@@ -228,6 +232,10 @@ def history(ctx: click.Context, model_id: str, limit: int, as_json: bool) -> Non
         for path, pair in sorted((version.get("diff") or {}).items()):
             old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
             out.print(Text.assemble("    ", (path, "bold"), ": ", (shown(old), "red"), " → ", (shown(new), "green")))
+    if answer.get("has_more"):
+        shown_count = len(answer.get("versions", []))
+        out.print(f"{shown_count} of {answer.get('total')} versions; older ones: --before {answer.get('next')}",
+                  style="dim")
 
 
 # -- compare --------------------------------------------------------------------------------------

@@ -158,16 +158,20 @@ def start_model_benchmark(model_id: str):
 
 @bp.get("/models/<path:model_id>/history")
 def model_history(model_id: str):
-    """Every version of a model, oldest first, each with its change and field diff.
+    """A model's versions, oldest first, each with its change and field diff: the newest ``limit``
+    (default 100), or the newest older than version ``before``. ``total`` counts every version;
+    ``has_more`` says older ones are left, and ``next`` is the ``before`` that pages to them.
 
     A removed model keeps its history.
     :raise 404: the id never existed.
     """
     limit = int_arg("limit", 100, 1, 1000)
-    versions = service().history(model_id, limit)
-    if not versions:
+    before = int_arg("before", 0, 1, 2**62) or None
+    versions, more, total = service().history_page(model_id, limit, before)
+    if not total:
         raise ApiError(404, "model_not_found", f"no history for model {model_id!r}")
-    return jsonify({"model_id": model_id, "versions": versions})
+    return jsonify({"model_id": model_id, "versions": versions, "total": total, "has_more": more,
+                    "next": versions[0]["version"] if more and versions else None})
 
 
 @bp.get("/capabilities")

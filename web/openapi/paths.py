@@ -251,8 +251,10 @@ def _operations() -> dict[str, dict[str, Any]]:
             description="With a provider's deprecation or retirement date the answer carries `Deprecation`, "
                         "`Sunset` and a successor-version `Link`.")},
         "/api/v1/models/{model_id}/history": {"get": op(
-            "models.model_history", m, "Every version of a model, oldest first", _ok(ref("ModelHistory")), 404,
-            *ASKS, params=[MODEL_ID, LIMIT])},
+            "models.model_history", m, "A model's versions, oldest first (the newest limit; before= pages back)",
+            _ok(ref("ModelHistory")), 404, *ASKS,
+            params=[MODEL_ID, LIMIT, query("before", {"type": "integer", "minimum": 1, "maximum": MAX_ID},
+                                          "versions older than this version (next)")])},
         "/api/v1/models/{model_id}/benchmarks": {
             "get": op("models.model_benchmarks", "benchmarks", "A model's measured performance and history",
                       _ok(obj({"model_id": STRING, "performance": {"type": ["object", "null"]},

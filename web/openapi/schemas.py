@@ -273,7 +273,9 @@ SCHEMAS: dict[str, Any] = {
     "ModelHistory": obj({"model_id": STRING, "versions": array(obj({
         "version": INTEGER, "change": {"type": "string", "enum": ["added", "updated", "removed"]},
         "content_hash": MAYBE_STRING, "diff": nullable(ANY_OBJECT), "run_id": MAYBE_INT, "created_at": TIME,
-        "model": ANY_OBJECT}))}),
+        "model": ANY_OBJECT})),
+        "total": INTEGER, "has_more": BOOLEAN,
+        "next": nullable({"type": "integer", "description": "the before= of the page of older versions"})}),
     "Changes": obj({
         "from": TIME, "to": TIME,
         "counts": obj({k: INTEGER for k in ("added", "removed", "updated", "total")}),
