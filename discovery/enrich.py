@@ -20,6 +20,9 @@ same keys derived from each catalog id:
 7. without a date suffix (``-2024-08-06``, ``-20240620``, ``@20240620``, ``@default``);
 8. without a short version date (``-0613``, ``-2411``, ``-08-2024``).
 
+A dated live id never takes from another dated version, nor from a ``-latest`` entry unless the
+provider names that alias for it (:func:`match_kind`).
+
 Keys are cumulative (each strips one more thing), so a closer key always wins over a looser one;
 among catalog entries that share a key the one for which it is closer wins, then the shorter id,
 then the newest-looking (lexically largest) id.
@@ -207,13 +210,18 @@ def id_date(model_id: str) -> Optional[str]:
 
 def match_kind(live_date: Optional[str], entry_id: str, via_alias: bool) -> Optional[str]:
     """How a live model (of ``live_date``) may take values from the catalog entry ``entry_id``:
-    exact, alias, undated-base or family; None when it may not (another dated version)."""
+    exact, alias, undated-base or family; None when it may not (another dated version, or a
+    ``-latest`` entry the provider does not name an alias of the model)."""
     entry_date = id_date(entry_id)
     if live_date and entry_date and live_date != entry_date:
         return None
     if via_alias:
         return ALIAS
     if live_date and not entry_date:
+        # A -latest entry is the newest version, which may be another one: a dated model takes
+        # from it only when the provider names it an alias of that model (above).
+        if _LATEST.search(_spelled(entry_id)):
+            return None
         return UNDATED_BASE
     if entry_date and not live_date:
         return FAMILY

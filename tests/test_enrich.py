@@ -11,6 +11,7 @@ from discovery.enrich import (
     catalog_provider_names,
     combine,
     field_value,
+    id_date,
     live_match_keys,
     match_keys,
     with_provenance,
@@ -155,3 +156,26 @@ def test_a_status_models_dev_leaves_out_yields_to_one_a_catalog_states():
     # A status models.dev does give is its own.
     beta = normalize_record("openai", {"id": "gpt-5", "status": "beta"}, "modelsdev")
     assert beta.lifecycle.status == "preview" and "lifecycle.status" not in beta.provenance
+
+
+def test_a_dated_model_takes_from_a_latest_entry_only_when_the_provider_names_it_an_alias():
+    """``mistral-large-latest`` is the newest version (2512 here): 2411 must not take its values
+    (a 262k input limit against 2411's own 131k context), 2512 may, as its alias."""
+    from discovery.enrich import live_match_plan
+
+    lookup = CatalogIndex("litellm", [catalog("mistral", "mistral-large-latest", source="litellm",
+                                              limits=Limits(max_input_tokens=262144)),
+                                      catalog("mistral", "mistral-large", source="litellm",
+                                              limits=Limits(max_output_tokens=4096))])
+
+    def found(model_id, aliases=()):
+        live = Model(provider="mistral", provider_model_id=model_id, attributes={"aliases": list(aliases)})
+        hit = lookup.find("mistral", live_match_plan(live), id_date(model_id))
+        return (hit[0].provider_model_id, hit[1]) if hit else None
+
+    assert found("mistral-large-2411") == ("mistral-large", "undated-base")  # not the -latest entry
+    assert found("mistral-large-2512", ["mistral-large-latest"]) == ("mistral-large-latest", "alias")
+    assert found("mistral-large-latest") == ("mistral-large-latest", "exact")
+    only_latest = CatalogIndex("litellm", [catalog("mistral", "devstral-small-latest", source="litellm")])
+    live = Model(provider="mistral", provider_model_id="devstral-small-2505")
+    assert only_latest.find("mistral", live_match_plan(live), id_date("devstral-small-2505")) is None
