@@ -86,7 +86,7 @@ def _shown(model_id: str) -> str:
     return ascii(text)[1:-1] if not text.isprintable() else text
 # Part of the merge fingerprint: change it when the merge rules change what they make of the
 # same records, so a store merged by older code is checked (and brought up to date) at start-up.
-MERGE_VERSION = "3"  # 3: a dated id no longer takes from a -latest entry that is not its alias
+MERGE_VERSION = "3"  # 3: no -latest entry for a dated id unless its alias; the closer match first
 MERGE_KEY = "merge_fingerprint"
 # Meta key prefix of each live source's missing models (JSON: the source, and its missing models
 # as id → [first missed, answers missed]); the key names the source by a hash (keys are bounded).

@@ -28,8 +28,10 @@ among catalog entries that share a key the one for which it is closer wins, then
 then the newest-looking (lexically largest) id.
 
 Precedence, per field: the live API first, always (a value a provider states about its own model
-is the truth); then the catalogs in the configured order (default: the order they are passed in,
-models.dev then LiteLLM); then the id heuristic. The order after ``live`` can be set for all
+is the truth); then the catalogs, the closer match first (an entry for this very model or its
+alias, then one for its undated base, then one for its family), and among equally close ones the
+configured order (default: the order they are passed in, models.dev then LiteLLM); then the id
+heuristic. The order after ``live`` can be set for all
 fields, a section (``pricing``) or a single field path (``pricing.input``).
 """
 from __future__ import annotations
@@ -525,9 +527,11 @@ def _combined(base: Model | None, matches: Mapping[str, Model], order: FieldOrde
     guesses = _guesses(base, matches, head)
     values: dict[str, Any] = {}
     provenance: dict[str, str] = {}
+    closer = _closer_first(kinds, matches)
     for path, section, name in _ACCESS:
         chosen_token = None
-        for token in order.by_path[path]:
+        tokens = order.by_path[path]
+        for token in (closer(tokens) if closer is not None else tokens):
             if token == HEURISTIC:
                 value = guesses.get(path)
                 if value is not None:
@@ -554,6 +558,36 @@ def _combined(base: Model | None, matches: Mapping[str, Model], order: FieldOrde
         return base  # nothing enriched: keep the object (and its memoized content hash)
     return build_model(head.provider, head.provider_model_id, values, provenance=provenance,
                        attributes=head.attributes, raw=head.raw, source=head.source, live=head.live)
+
+
+# How close each kind of match is: an entry for this very model (or its alias) before one for its
+# undated base, before one for its family.
+_CLOSENESS = {EXACT: 0, ALIAS: 0, UNDATED_BASE: 1, FAMILY: 2}
+
+
+def _closer_first(kinds: Optional[Mapping[str, str]], matches: Mapping[str, Model]):
+    """None when every matched catalog matched as closely; else a function that reorders a field's
+    precedence so closer matches come first, the configured order breaking ties (live and the
+    heuristic keep their places): a value stated for this very model beats one for its base."""
+    if not kinds:
+        return None
+    rank = {name: _CLOSENESS.get(kinds.get(name, EXACT), 0) for name in matches}
+    if len(set(rank.values())) < 2:
+        return None
+    memo: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+    def reorder(tokens: tuple[str, ...]) -> tuple[str, ...]:
+        found = memo.get(tokens)
+        if found is None:
+            spots = [i for i, t in enumerate(tokens) if t in rank]
+            ordered = sorted((tokens[i] for i in spots), key=rank.__getitem__)  # stable: ties keep the order
+            out = list(tokens)
+            for i, token in zip(spots, ordered):
+                out[i] = token
+            found = memo[tokens] = tuple(out)
+        return found
+
+    return reorder
 
 
 def _field_trace(path: str, section: Optional[str], name: str, chosen: str, value: Any, origin: str,

@@ -179,3 +179,23 @@ def test_a_dated_model_takes_from_a_latest_entry_only_when_the_provider_names_it
     only_latest = CatalogIndex("litellm", [catalog("mistral", "devstral-small-latest", source="litellm")])
     live = Model(provider="mistral", provider_model_id="devstral-small-2505")
     assert only_latest.find("mistral", live_match_plan(live), id_date("devstral-small-2505")) is None
+
+
+def test_an_exact_entry_in_a_later_catalog_beats_a_looser_one_in_an_earlier_catalog():
+    """azure/gpt-4o-2024-05-13: models.dev has only gpt-4o (its undated base, today's price),
+    LiteLLM the dated snapshot itself (its own price): the snapshot's own entry wins, per field,
+    and the configured order still decides between entries that match as closely."""
+    live = ModelDraft("azure", "gpt-4o-2024-05-13", "azure").build()
+    md = with_provenance(catalog("azure", "gpt-4o", pricing=Pricing(input=2.5, output=10.0),
+                                 limits=Limits(context_window=128000)))
+    ll = with_provenance(catalog("azure", "gpt-4o-2024-05-13", source="litellm", pricing=Pricing(input=5.0, output=15.0)))
+    order = FieldOrder(["modelsdev", "litellm"])
+    trace: dict = {}
+    out = combine(live, {"modelsdev": md, "litellm": ll}, order,
+                  kinds={"modelsdev": "undated-base", "litellm": "exact"}, trace=trace)
+    assert (out.pricing.input, out.pricing.output) == (5.0, 15.0) and out.provenance["pricing.input"] == "litellm"
+    assert trace["pricing.input"][:3] == ("litellm", "gpt-4o-2024-05-13", "exact")
+    assert out.limits.context_window == 128000 and out.provenance["limits.context_window"] == "modelsdev"
+    # As close as each other: the configured order (models.dev first).
+    even = combine(live, {"modelsdev": md, "litellm": ll}, order, kinds={"modelsdev": "exact", "litellm": "exact"})
+    assert even.pricing.input == 2.5 and even.provenance["pricing.input"] == "modelsdev"
