@@ -9,11 +9,13 @@ from discovery.model import CAPABILITIES, DEPRECATED_STATUSES, Model, RecordJSON
 
 ADDED, UPDATED, REMOVED = "added", "updated", "removed"
 CAPABILITIES_CHANGED, DEPRECATED = "capabilities_changed", "deprecated"
+# A provider began or stopped listing a model a catalog describes (the record stays, live or not).
+LISTED, DELISTED = "listed", "delisted"
 CAPABILITY_ADDED, CAPABILITY_REMOVED = "capability_added", "capability_removed"
 MODELS_REFRESHED, STATUS_CHANGED = "models_refreshed", "status_changed"
 # Written by the benchmark commit (discovery.store.commit_benchmarks), not by a diff.
 BENCHMARK_COMPLETED, BENCHMARK_REGRESSED = "benchmark_completed", "benchmark_regressed"
-MODEL_EVENT_KINDS = (ADDED, UPDATED, REMOVED, CAPABILITIES_CHANGED, DEPRECATED)
+MODEL_EVENT_KINDS = (ADDED, UPDATED, REMOVED, CAPABILITIES_CHANGED, DEPRECATED, LISTED, DELISTED)
 # retiring_soon: a model's retirement (or deprecation) date came within a horizon;
 # reconciliation_changed: a write changed where the catalogs and the live lists disagree.
 RETIRING_SOON, RECONCILIATION_CHANGED = "retiring_soon", "reconciliation_changed"
@@ -103,6 +105,18 @@ class ModelChange:
                     lost.append(cap)
         return tuple(gained), tuple(lost)
 
+    def liveness(self) -> Optional[str]:
+        """LISTED when a provider now lists the model (it was a catalog's alone), DELISTED when no
+        provider lists it any more but a catalog still describes it; else None."""
+        if "live" not in self.diff:
+            return None
+        before, after = self.diff["live"]
+        if after is True and before is not True:
+            return LISTED
+        if before is True and after is not True:
+            return DELISTED
+        return None
+
     def became_deprecated(self) -> bool:
         """True if the lifecycle status moved into legacy, deprecated or retired."""
         if "lifecycle.status" not in self.diff:
@@ -138,8 +152,8 @@ def event_specs(change: ModelChange, entry: Any = None) -> list[tuple[str, dict[
     """The events (kind, data) one model change announces.
 
     Every change is ``added``/``updated``/``removed``; an update also announces
-    ``capabilities_changed`` and ``deprecated`` when those apply, so subscribers can listen
-    for just those. ``entry`` (the catalog entry of the record announced) lets the event refer
+    ``capabilities_changed``, ``deprecated``, ``listed`` and ``delisted`` when those apply, so
+    subscribers can listen for just those. ``entry`` (the catalog entry of the record announced) lets the event refer
     to the record's encoded form instead of encoding it again.
     """
     model = change.new or change.old
@@ -157,6 +171,10 @@ def event_specs(change: ModelChange, entry: Any = None) -> list[tuple[str, dict[
     gained, lost = change.capability_delta()
     if gained or lost:
         specs.append((CAPABILITIES_CHANGED, {"gained": list(gained), "lost": list(lost), "capabilities": caps}))
+    liveness = change.liveness()
+    if liveness is not None:
+        # source: the provider's source that lists it now, or the catalog that still describes it.
+        specs.append((liveness, {"source": model.source, "capabilities": caps}))
     if change.became_deprecated():
         before, after = change.diff["lifecycle.status"]
         specs.append((DEPRECATED, {

@@ -79,6 +79,9 @@ SUMMARIES: dict[str, Callable[[StoredEvent], tuple[str, str]]] = {
     "capabilities_changed": lambda e: (
         f"Capabilities changed: {e.model_id}",
         f"gained {', '.join(e.data.get('gained') or ()) or 'none'}; lost {', '.join(e.data.get('lost') or ()) or 'none'}"),
+    "listed": lambda e: (f"Listed: {e.model_id}", f"{e.data.get('source')} now lists it (a catalog knew it before)."),
+    "delisted": lambda e: (f"Delisted: {e.model_id}",
+                           f"{e.provider} no longer lists it; {e.data.get('source')} still describes it."),
     "deprecated": lambda e: (
         f"Deprecated: {e.model_id}",
         f"status {e.data.get('status')} (was {e.data.get('previous_status')}); "

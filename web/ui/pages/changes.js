@@ -28,6 +28,10 @@ function summary(e) {
     case "capabilities_changed":
       return [d.gained?.length ? `gained ${d.gained.join(", ")}` : null, d.lost?.length ? `lost ${d.lost.join(", ")}` : null]
         .filter(Boolean).join("; ");
+    case "listed":
+      return `${d.source} lists it now (a catalog knew it before)`;
+    case "delisted":
+      return `${e.provider} no longer lists it; ${d.source} still describes it`;
     case "deprecated":
       return `${d.previous_status || "—"} → ${d.status}${d.deprecation_date ? ` (from ${d.deprecation_date})` : ""}`;
     case "capability_added":
