@@ -44,6 +44,7 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
         bedrock,
         benchmarks,
         events,
+        export,
         health,
         models,
         providers,
@@ -53,7 +54,7 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
         subscriptions,
     )
 
-    for module in (models, providers, refresh, events, subscriptions, bedrock, benchmarks, health, status,
+    for module in (models, providers, refresh, events, subscriptions, bedrock, benchmarks, export, health, status,
                    reconciliation, about, apidocs):
         app.register_blueprint(module.bp)
     from web import atom, history  # the catalog as it was (?as_of=, /changes) and the Atom feed

@@ -456,23 +456,31 @@ def _measured_cells(m: dict[str, Any]) -> tuple[str, ...]:
             _ms(m.get("latency_ms")), _usd(m.get("cost_usd")), number(m.get("samples")), when(m.get("measured_at")))
 
 
-def _board_filters(func):
-    """The catalog filters the leaderboard takes (those of ``models``), as options."""
+def _catalog_filters(func):
+    """The catalog filters of ``models`` (no paging), as options."""
     for flag, _, doc in reversed(FILTERS):
         func = click.option(f"--{flag}", multiple=True, help=doc)(func)
     for option in reversed([
         click.option("-q", "--query", "q", help="text in the id or name"),
         click.option("--id", "id_glob", help="id glob, e.g. 'openai/gpt-4*'"),
-        click.option("--region", help="one Bedrock region's measurements"),
-        click.option("--sort", help="ttft (default), ttft_p90, output_speed, latency, latency_p90, cost, measured_at, "
-                                    "model ('-' for descending)"),
-        click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True),
-        click.option("--offset", type=click.IntRange(0), default=0),
         click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
                      help="any other API parameter, passed as it is (repeatable)"),
     ]):
         func = option(func)
     return func
+
+
+def _board_filters(func):
+    """The catalog filters the leaderboard takes, its region, order and paging, as options."""
+    for option in reversed([
+        click.option("--region", help="one Bedrock region's measurements"),
+        click.option("--sort", help="ttft (default), ttft_p90, output_speed, latency, latency_p90, cost, measured_at, "
+                                    "model ('-' for descending)"),
+        click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True),
+        click.option("--offset", type=click.IntRange(0), default=0),
+    ]):
+        func = option(func)
+    return _catalog_filters(func)
 
 
 @benchmarks.command("board")
@@ -637,4 +645,38 @@ def benchmarks_run(ctx: click.Context, model_id: str, region: Optional[str], wai
         raise ClientError(f"{len(failed)} of {len(answer.get('runs', []))} benchmark runs failed")
 
 
-COMMANDS = (models, show, history, compare, providers, refresh, events, benchmarks)
+# -- export ---------------------------------------------------------------------------------------
+@click.group()
+def export() -> None:
+    """The catalog in another tool's format."""
+
+
+@export.command("litellm")
+@_catalog_filters
+@click.option("--names", type=click.Choice(["id", "provider"]), default="id", show_default=True,
+              help="name each deployment by the id here, or by the provider's own id (one group per model)")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="write it to this file")
+@click.pass_context
+def export_litellm(ctx: click.Context, names: str, output: Optional[str], **opts: Any) -> None:
+    """Every model a configured provider lists, as a LiteLLM proxy model_list (JSON, which the
+    proxy's YAML loader reads as it is): keys as os.environ/<VARIABLE>, never the key itself."""
+    params = model_params(opts) + ([("names", names)] if names != "id" else [])
+    answer = client_of(ctx).get("/api/v1/export/litellm", params)
+    text = json.dumps(answer, indent=2, ensure_ascii=False) + "\n"
+    if output:
+        with open(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    else:
+        click.echo(text, nl=False)
+    skipped = answer.get("skipped") or []
+    note = console(stderr=True)
+    note.print(f"{len(answer.get('model_list', []))} deployments; {answer.get('catalog_only', 0)} models known only "
+               f"from a catalog left out" + (f"; {len(skipped)} skipped:" if skipped else ""), style="dim")
+    reasons: dict[str, int] = {}
+    for skip in skipped:
+        reasons[skip.get("reason", "")] = reasons.get(skip.get("reason", ""), 0) + 1
+    for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+        note.print(f"  {n} × {reason}", style="dim")
+
+
+COMMANDS = (models, show, history, compare, providers, refresh, events, benchmarks, export)

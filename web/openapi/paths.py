@@ -346,6 +346,19 @@ def _operations() -> dict[str, dict[str, Any]]:
             params=[*model_filters(), query("sort", signed(LEADERBOARD_SORTS), "order (ttft)"),
                     query("region", STRING, "one Bedrock region"), LIMIT, OFFSET],
             description=ATTRIBUTE_NOTE, **{"x-query-prefixes": ["attr."]})},
+        "/api/v1/export/litellm": {"get": op(
+            "export.litellm", "models", "The catalog as a LiteLLM proxy model_list",
+            _ok(obj({"model_list": array(obj({"model_name": STRING, "litellm_params": ANY_OBJECT,
+                                              "model_info": ANY_OBJECT})),
+                     "skipped": array(obj({"model_id": STRING, "reason": STRING})), "catalog_only": INTEGER,
+                     "catalog_version": INTEGER, "generated_at": TIME})), *ASKS,
+            params=[*model_filters(), query("names", {"type": "string", "enum": ["id", "provider"]},
+                                            "name each deployment by the id here (id) or the provider's own (provider)")],
+            description="Every matching model a configured provider lists, as LiteLLM deployments: `litellm_params` "
+                        "(`model` with LiteLLM's provider prefix, `api_key` as `os.environ/<VARIABLE>`, never the "
+                        "key; `api_base` where not the provider's default; `aws_region_name` for Bedrock) and "
+                        "`model_info` (mode, prices per token, limits, `supports_*`). " + ATTRIBUTE_NOTE,
+            **{"x-query-prefixes": ["attr."]})},
         "/api/v1/benchmarks/runs": {"get": op(
             "benchmarks.runs", "benchmarks", "Benchmark runs, newest first, and today's spend",
             _ok(obj({"data": array(ref("BenchmarkRun")),

@@ -1,0 +1,120 @@
+"""``GET /api/v1/export/litellm``: the catalog as a LiteLLM ``model_list``, from a real service
+(real actors, SQLite, the simulator over loopback HTTP, real boto3 for two Bedrock regions)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.bedrock.conftest import bedrock_settings, regions_settled
+from tests.conftest import provider_config, wait_for
+from web import create_app
+
+KEY_ENV = "DISCOVERY_TEST_EXPORT_KEY"
+KEY = "sk-export-test-secret-7f3a9c2e41"
+REGIONS = ("us-east-1", "eu-west-1")
+
+
+@pytest.fixture
+def exported(start_service, simulator, monkeypatch, tmp_path):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXPORTTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "export-test-aws-secret")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    records = dict(simulator.state.model_items("modelsdev"))
+    simulator.state.set_models("modelsdev", {k: records[k] for k in ("openai", "anthropic")})
+    providers = [provider_config(simulator, "openai", "openai", api_key_env=KEY_ENV),
+                 provider_config(simulator, "anthropic", "anthropic", api_key_env=KEY_ENV),
+                 provider_config(simulator, "ollama", "ollama"),
+                 provider_config(simulator, "azure", "azure", api_key_env=KEY_ENV),
+                 provider_config(simulator, "modelsdev", "modelsdev")]
+    service = start_service(providers, bedrock=bedrock_settings(simulator, REGIONS))
+    wait_for(lambda: regions_settled(service, REGIONS) and all(p.get("last_success_at") for p in service.providers()
+                                                               if not p["name"].startswith("bedrock@")),
+             timeout=30, what="every source's first refresh")
+    return service, create_app(service).test_client()
+
+
+def test_every_live_model_of_a_configured_provider_is_a_deployment_litellm_can_route(exported, simulator):
+    service, client = exported
+    resp = client.get("/api/v1/export/litellm")
+    assert resp.status_code == 200
+    body = resp.get_json()
+    text = resp.get_data(as_text=True)
+    assert KEY not in text and "export-test-aws-secret" not in text  # keys are named, never copied
+    entries = {e["model_name"]: e for e in body["model_list"]}
+    models = client.get("/api/v1/models?limit=1000").get_json()["data"]
+    live = {m["id"]: m for m in models if m["live"]}
+    assert set(entries) == {i for i in live if not i.startswith("azure/")}
+    assert body["catalog_only"] == sum(1 for m in models if not m["live"]) > 0
+    assert {s["model_id"] for s in body["skipped"]} == {i for i in live if i.startswith("azure/")}
+    assert all("deployments" in s["reason"] for s in body["skipped"])
+
+    gpt = entries["openai/gpt-4o"]
+    assert gpt["litellm_params"] == {"model": "openai/gpt-4o", "api_key": f"os.environ/{KEY_ENV}",
+                                     "api_base": simulator.base_url("openai")}
+    info, record = gpt["model_info"], live["openai/gpt-4o"]
+    assert info["id"] == "openai/gpt-4o" and info["mode"] == "chat"
+    assert info["input_cost_per_token"] == pytest.approx(record["pricing"]["input"] / 1e6)
+    assert info["max_input_tokens"] == (record["limits"]["max_input_tokens"] or record["limits"]["context_window"])
+    assert info["supports_vision"] is record["capabilities"]["vision"] is True
+    claude = next(e for name, e in entries.items() if name.startswith("anthropic/"))
+    assert claude["litellm_params"]["model"].startswith("anthropic/")
+    assert not claude["litellm_params"]["api_base"].endswith("/v1")  # LiteLLM adds /v1/messages itself
+    ollama = {e["litellm_params"]["model"].split("/", 1)[0] for n, e in entries.items() if n.startswith("ollama/")}
+    assert "ollama_chat" in ollama and all(e["litellm_params"]["api_base"] == simulator.base_url("ollama")
+                                           for n, e in entries.items() if n.startswith("ollama/"))
+    # No key is configured for it: the format's own variable is named (Ollama's cloud takes one).
+    assert {e["litellm_params"].get("api_key") for n, e in entries.items() if n.startswith("ollama/")} == {
+        "os.environ/OLLAMA_API_KEY"}
+
+    bedrock = [e for n, e in entries.items() if n.startswith("bedrock/")]
+    assert bedrock and all(e["litellm_params"]["aws_region_name"] in REGIONS for e in bedrock)
+    for e in bedrock:
+        model = service.index.get(e["model_name"])
+        region, target = e["litellm_params"]["aws_region_name"], e["litellm_params"]["model"].split("/", 1)[1]
+        direct = (model.attributes.get("regions_by_inference_type") or {}).get("on_demand") or ()
+        via = (model.attributes.get("regions_by_profile") or {}).get(target) or ()
+        assert (target == model.provider_model_id and region in direct) or region in via, e
+
+
+def test_the_export_is_filtered_as_the_list_is_and_refuses_what_does_not_apply(exported):
+    _, client = exported
+    seeing = client.get("/api/v1/export/litellm?provider=openai&capability=vision").get_json()
+    listed = client.get("/api/v1/models?provider=openai&capability=vision&live=true&limit=1000").get_json()["data"]
+    assert [e["model_name"] for e in seeing["model_list"]] == [m["id"] for m in listed] and listed
+    own = client.get("/api/v1/export/litellm?provider=openai&names=provider").get_json()["model_list"]
+    assert own and all(e["model_name"] == e["model_info"]["id"].split("/", 1)[1] for e in own)
+    for url, said in (("?limit=10", "unknown parameter limit"), ("?names=nickname", "names must be one of"),
+                      ("?provider=nope", "nope"), ("?capability=telepathy", "telepathy")):
+        resp = client.get("/api/v1/export/litellm" + url)
+        assert resp.status_code == 400 and said in resp.get_json()["error"]["message"], (url, resp.get_json())
+
+
+def test_discovery_export_litellm_writes_the_model_list_and_says_what_it_left_out(exported, tmp_path):
+    from click.testing import CliRunner
+
+    from web.cli import cli
+    from web.server import ServerThread
+
+    service, client = exported
+    server = ServerThread(service).start()
+    try:
+        env = {"DISCOVERY_ADMIN_TOKEN": None, "DISCOVERY_READ_TOKEN": None, "DISCOVERY_URL": None}
+        target = tmp_path / "litellm.json"
+        result = CliRunner().invoke(cli, ["--url", server.url, "export", "litellm", "--provider", "openai",
+                                          "--provider", "azure", "-o", str(target)], env=env)
+        assert result.exit_code == 0, result.stderr
+        written = json.loads(target.read_text())
+        direct = client.get("/api/v1/export/litellm?provider=openai,azure").get_json()
+        assert written["model_list"] == direct["model_list"] and written["model_list"]
+        assert result.stderr.startswith(f"{len(direct['model_list'])} deployments; ")
+        assert f"{len(direct['skipped'])} × Azure lists the models a resource can deploy" in result.stderr
+        named = CliRunner().invoke(cli, ["--url", server.url, "export", "litellm", "--provider", "openai",
+                                         "--names", "provider"], env=env)
+        assert {e["model_name"] for e in json.loads(named.stdout)["model_list"]} >= {"gpt-4o"}
+        refused = CliRunner().invoke(cli, ["--url", server.url, "export", "litellm", "--limit", "3"], env=env)
+        assert refused.exit_code == 2 and "No such option '--limit'" in refused.stderr
+    finally:
+        server.stop()
