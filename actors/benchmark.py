@@ -204,10 +204,11 @@ class BenchmarkActor(pykka.ThreadingActor):
                 from discovery.bedrock import endpoint_for, make_client
                 from discovery.benchmark.formats import BedrockProbe
 
-                bedrock = self.settings.bedrock
+                # The benchmark timeout, not the control plane's: a probe waits for a model's answer.
+                bedrock = replace(self.settings.bedrock, timeout=self.policy.timeout)
                 client = make_client("bedrock-runtime", self.region, bedrock,
                                      endpoint_for(bedrock.runtime_endpoint_url, self.region))
-                self._probe = BedrockProbe(client, self.region)
+                self._probe = BedrockProbe(client, self.region, self.policy.timeout)
             else:
                 from discovery.benchmark.formats import probe_for
 

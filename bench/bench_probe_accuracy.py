@@ -54,7 +54,7 @@ def probes(url: str) -> list[tuple[str, object, str]]:
         records = requests.get(f"{url}/_admin/bedrock@{region}/models", timeout=10).json()
         model = min(r["modelId"] for r in records
                     if "ON_DEMAND" in r.get("inferenceTypesSupported", ()) and r.get("outputModalities") == ["TEXT"])
-        out.append((f"bedrock@{region}", BedrockProbe(client, region), model))
+        out.append((f"bedrock@{region}", BedrockProbe(client, region, 10.0), model))
     return out
 
 

@@ -47,7 +47,7 @@ def http_probe(simulator, name: str, fmt: str, route: str | None = None, session
 def bedrock_probe(simulator, region: str) -> BedrockProbe:
     """A Bedrock Runtime probe for ``region`` through real boto3 aimed at the simulator."""
     client = make_client("bedrock-runtime", region, BedrockSettings(timeout=10.0), f"{simulator.url}/bedrock/{region}")
-    return BedrockProbe(client, region)
+    return BedrockProbe(client, region, 10.0)
 
 
 def on_demand_text_model(simulator, region: str) -> str:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from discovery.settings import BenchmarkSettings, BenchmarkTarget
 from tests.bedrock.conftest import bedrock_settings, regions_settled
+from tests.benchmark.conftest import on_demand_text_model
 from tests.conftest import wait_for
 from web import create_app
 
@@ -48,3 +49,28 @@ def test_best_regions_puts_the_region_with_the_lowest_measured_ttft_first(start_
     assert best["regions"][0]["ttft_ms"] < best["regions"][-1]["ttft_ms"]
     record = client.get(f"/api/v1/models/{model_id}").get_json()
     assert record["performance"]["region"] == "us-west-2" and set(record["performance"]["regions"]) == set(regions)
+
+
+def test_bedrock_probes_keep_the_benchmark_timeout_between_reads_and_for_the_whole_answer(start_service, simulator):
+    region = "eu-west-1"
+    model_id = f"bedrock/{on_demand_text_model(simulator, region)}"
+    # About 3 s an answer, a token every 0.25 s: within the control plane's 3 s timeout, past 3 x 0.5 s.
+    simulator.state.set_stream(f"bedrock@{region}", ttft=0.05, tokens_per_second=4, output_tokens=12)
+    bench = BenchmarkSettings(start_delay=3600.0, samples=1, timeout=0.5, targets=(
+        BenchmarkTarget("bedrock", enabled=True, allow_unknown_prices=True),))
+    settings = bedrock_settings(simulator, (region,), fail_max=10,
+                                runtime_endpoint_url=simulator.url + "/bedrock/{region}")
+    service = start_service([], bedrock=settings, benchmarks=bench)
+    wait_for(lambda: regions_settled(service, (region,)), timeout=20, what="the region's first refresh")
+
+    service.wait_benchmarks(service.run_benchmark(model_id), timeout=30)
+    [result] = service.benchmark_history(model_id)
+    assert result["sample_count"] == 0
+    assert result["error"] == f"timeout: bedrock {region} did not finish its answer within 1.5s"
+    assert all(f["after_first_token"] for f in result["failures"])
+    # A pause longer than the timeout before the first token is a read timeout, not a wait of a second.
+    simulator.state.set_stream(f"bedrock@{region}", ttft=1.0, tokens_per_second=400)
+    service.wait_benchmarks(service.run_benchmark(model_id), timeout=30)
+    latest = service.benchmark_history(model_id)[0]
+    assert latest["sample_count"] == 0
+    assert latest["error"] == f"timeout: bedrock {region} stopped sending mid-answer (read timeout)"

@@ -3,8 +3,9 @@
 A model is called in a region by its own id where the region serves it on demand, else through
 an inference profile the region can call (a geography's before ``global.``). Text arrives in
 ``contentBlockDelta`` events (``delta.text``; ``delta.reasoningContent`` is thinking), ``metadata``
-has the usage and the service's own ``latencyMs``. An in-stream exception is
-``botocore.exceptions.EventStreamError``, which is a ``ClientError``: it is caught first, as
+has the usage and the service's own ``latencyMs``. The client's connect and read timeouts are the
+benchmark ``timeout``, and a whole answer gets three times as long, as an HTTP probe's. An in-stream
+exception is ``botocore.exceptions.EventStreamError``, which is a ``ClientError``: it is caught first, as
 the stream breaking, not as an error status. Claude thinking is off unless asked for, so nothing
 is sent for it.
 """
@@ -19,6 +20,7 @@ from discovery.bedrock import classify_error
 from discovery.benchmark.formats.stream import int_or_none, marking, nested
 from discovery.benchmark.sample import ProbeRequest, Sample, StreamBroken, StreamClock, embedding_sample
 from discovery.model import Model
+from discovery.providers.base import ProviderTimeout
 
 
 def invocation_id(model: Model, region: str) -> Optional[str]:
@@ -42,12 +44,21 @@ def embedding_body(model_id: str, text: str) -> dict[str, Any]:
 
 
 class BedrockProbe:
-    """One region's Bedrock Runtime, through a boto3 ``bedrock-runtime`` client."""
+    """One region's Bedrock Runtime, through a boto3 ``bedrock-runtime`` client.
 
-    def __init__(self, client: Any, region: str):
+    ``timeout`` is the one the client was made with (connect and read); a whole answer gets three times as long.
+    """
+
+    def __init__(self, client: Any, region: str, timeout: float):
         self.client = client
         self.region = region
+        self.timeout = timeout
         self.name = f"bedrock {region}"
+
+    @property
+    def deadline_seconds(self) -> float:
+        """The longest a whole answer may take."""
+        return self.timeout * 3
 
     def request(self, model: str, kind: str, prompt: str, cap: int, reasoning: Optional[bool] = None) -> ProbeRequest:
         return ProbeRequest(model=model, prompt=prompt, max_output_tokens=cap, kind=kind)
@@ -56,8 +67,10 @@ class BedrockProbe:
         """Stream one ``ConverseStream`` answer and time it."""
         from botocore.exceptions import BotoCoreError, ClientError, EventStreamError
         from botocore.parsers import ResponseParserError
+        from urllib3 import exceptions as urllib3_exceptions
 
         clock = StreamClock()
+        deadline = time.monotonic() + self.deadline_seconds
         usage: Mapping[str, Any] = {}
         metrics: Mapping[str, Any] = {}
         stop = None
@@ -67,6 +80,9 @@ class BedrockProbe:
                     modelId=req.model, messages=[{"role": "user", "content": [{"text": req.prompt}]}],
                     inferenceConfig={"maxTokens": req.max_output_tokens, "temperature": 0})
                 for event in answer["stream"]:
+                    if time.monotonic() > deadline:
+                        raise ProviderTimeout(f"{self.name} did not finish its answer within "
+                                              f"{self.deadline_seconds:g}s")
                     if "contentBlockDelta" in event:
                         delta = event["contentBlockDelta"].get("delta") or {}
                         clock.thinking(nested(delta, "reasoningContent", "text"))
@@ -82,6 +98,13 @@ class BedrockProbe:
                                    f"{(exc.response.get('Error') or {}).get('Message') or exc}") from None
             except (ClientError, BotoCoreError, ResponseParserError) as exc:
                 raise classify_error(exc, self.region, ever_answered=True) from None
+            except urllib3_exceptions.ReadTimeoutError:  # botocore leaves the stream's own reads unwrapped
+                raise ProviderTimeout(f"{self.name} stopped sending mid-answer (read timeout)") from None
+            except urllib3_exceptions.ProtocolError:
+                raise StreamBroken(f"{self.name} broke the connection mid-answer") from None
+            except ProviderTimeout:
+                answer["stream"].close()  # past the deadline: the rest of the answer is not read
+                raise
             clock.end()
             if stop is None:
                 raise StreamBroken(f"{self.name} ended the stream without messageStop")
