@@ -112,7 +112,7 @@ class BenchmarkTarget:
     samples: Optional[int] = None
     max_output_tokens: Optional[int] = None
     budget_per_run_usd: Optional[float] = None
-    budget_per_day_usd: Optional[float] = None
+    budget_per_day_usd: Optional[float] = None  # this provider's own daily cap (None: none; 0: spend nothing)
     allow_unknown_prices: Optional[bool] = None
     interval: Optional[float] = None
     max_models: Optional[int] = None
@@ -129,7 +129,7 @@ class BenchmarkPolicy:
     samples: int
     max_output_tokens: int
     budget_per_run_usd: float
-    budget_per_day_usd: float  # this provider's share; 0: only the service-wide budget applies
+    budget_per_day_usd: Optional[float]  # this provider's own daily cap; None: only the service-wide one applies
     allow_unknown_prices: bool
     interval: float
     max_models: int
@@ -144,6 +144,7 @@ class BenchmarkSettings:
     enabled: bool = True
     samples: int = 3
     max_output_tokens: int = 64
+    # A budget of 0 allows no spending (only requests priced at $0 are sent).
     budget_per_run_usd: float = 0.05
     # Every provider's benchmarks together, per UTC day.
     budget_per_day_usd: float = 1.0
@@ -175,7 +176,7 @@ class BenchmarkSettings:
             name=name, enabled=self.enabled and t.enabled, models=t.models, regions=t.regions,
             samples=pick(t.samples, self.samples), max_output_tokens=pick(t.max_output_tokens, self.max_output_tokens),
             budget_per_run_usd=pick(t.budget_per_run_usd, self.budget_per_run_usd),
-            budget_per_day_usd=pick(t.budget_per_day_usd, 0.0),
+            budget_per_day_usd=t.budget_per_day_usd,
             allow_unknown_prices=pick(t.allow_unknown_prices, self.allow_unknown_prices),
             interval=pick(t.interval, self.interval), max_models=pick(t.max_models, self.max_models),
             timeout=self.timeout)

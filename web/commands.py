@@ -556,7 +556,7 @@ def benchmarks_runs(ctx: click.Context, provider: tuple[str, ...], region: Optio
     today = answer.get("today") or {}
     budget = today.get("budget_per_day_usd")
     out.print(f"{len(runs)} runs; spent today (UTC) ${_usd(today.get('spent_usd')) or '0'}"
-              + (f" of ${_usd(budget)} a day" if budget else "")
+              + (f" of ${_usd(budget)} a day" if budget is not None else "")
               + (f" (next: --before {runs[-1]['id']})" if len(runs) == limit and runs else ""), style="dim")
 
 

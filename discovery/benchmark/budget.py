@@ -5,7 +5,9 @@ model's catalog prices) is reserved against the run's budget, the provider's dai
 the service-wide daily budget; if any would be passed, nothing is sent and the run stops, saying
 which. After the answer the reservation is settled to its cost from the provider's usage report
 (a failed request keeps its full reservation: it may have been billed). A model without a catalog
-price is probed only with ``allow_unknown_prices``, and then counts against no budget.
+price is probed only with ``allow_unknown_prices``, and then counts against no budget, unless a
+budget is 0: a budget of 0 allows no spending, so only requests the catalog prices at $0 are sent.
+A provider's daily budget of None (not set) leaves only the service-wide one.
 """
 from __future__ import annotations
 
@@ -48,6 +50,11 @@ def usd(value: float) -> str:
     return f"${value:.6f}".rstrip("0").rstrip(".") if value else "$0"
 
 
+def zero_budget(budget: str, key: str) -> str:
+    """Why a request is refused by a budget of 0."""
+    return f"{budget} is $0 ({key} = 0): no request that may cost anything is sent"
+
+
 class SpendLedger:
     """Today's benchmark spend per provider, shared by every benchmark actor (thread-safe).
 
@@ -71,16 +78,20 @@ class SpendLedger:
             self._roll()
             return self._spent.get(provider, 0.0) if provider else sum(self._spent.values())
 
-    def reserve(self, provider: str, amount: float, provider_cap: float, total_cap: float) -> Optional[str]:
-        """Add ``amount`` to today's spend unless a daily cap (0: none) would be passed; else say why."""
+    def reserve(self, provider: str, amount: float, provider_cap: Optional[float], total_cap: float) -> Optional[str]:
+        """Add ``amount`` to today's spend unless a daily cap would be passed (a provider's None: not
+        set); else say why."""
         with self._lock:
             self._roll()
             mine, total = self._spent.get(provider, 0.0), sum(self._spent.values())
-            if total_cap and total + amount > total_cap + 1e-12:
-                return (f"daily budget {usd(total_cap)} reached: spent {usd(total)} today, "
+            if total + amount > total_cap + 1e-12:
+                return (zero_budget("daily budget", "benchmarks.budget_per_day_usd") if not total_cap else
+                        f"daily budget {usd(total_cap)} reached: spent {usd(total)} today, "
                         f"next request up to {usd(amount)}")
-            if provider_cap and mine + amount > provider_cap + 1e-12:
-                return (f"daily budget of {provider} {usd(provider_cap)} reached: spent {usd(mine)} today, "
+            if provider_cap is not None and mine + amount > provider_cap + 1e-12:
+                return (zero_budget(f"daily budget of {provider}", f"benchmarks.providers.{provider}.budget_per_day_usd")
+                        if not provider_cap else
+                        f"daily budget of {provider} {usd(provider_cap)} reached: spent {usd(mine)} today, "
                         f"next request up to {usd(amount)}")
             self._spent[provider] = mine + amount
             return None
@@ -95,7 +106,8 @@ class SpendLedger:
 class RunBudget:
     """One run's spend, checked against its own cap and the ledger's daily caps before each request."""
 
-    def __init__(self, ledger: SpendLedger, provider: str, per_run: float, provider_day: float, total_day: float):
+    def __init__(self, ledger: SpendLedger, provider: str, per_run: float, provider_day: Optional[float],
+                 total_day: float):
         self.ledger = ledger
         self.provider = provider
         self.per_run = per_run
@@ -105,16 +117,28 @@ class RunBudget:
         self.requests = 0
 
     def reserve(self, amount: Optional[float]) -> Optional[str]:
-        """Reserve one request's worst case (None: unpriced, not counted); returns why not, or None."""
+        """Reserve one request's worst case (None: unpriced, counted against no budget, but refused by a
+        budget of 0); returns why not, or None."""
         if amount is None:
-            return None
-        if self.per_run and self.spent + amount > self.per_run + 1e-12:
-            return (f"run budget {usd(self.per_run)} reached: spent {usd(self.spent)}, "
+            return self._zero_budget()
+        if self.spent + amount > self.per_run + 1e-12:
+            return (zero_budget("run budget", "budget_per_run_usd") if not self.per_run else
+                    f"run budget {usd(self.per_run)} reached: spent {usd(self.spent)}, "
                     f"next request up to {usd(amount)}")
         refused = self.ledger.reserve(self.provider, amount, self.provider_day, self.total_day)
         if refused is None:
             self.spent += amount
         return refused
+
+    def _zero_budget(self) -> Optional[str]:
+        """Why no request that may cost anything is sent: one of the budgets is 0; else None."""
+        if not self.per_run:
+            return zero_budget("run budget", "budget_per_run_usd")
+        if not self.total_day:
+            return zero_budget("daily budget", "benchmarks.budget_per_day_usd")
+        if self.provider_day == 0:
+            return zero_budget(f"daily budget of {self.provider}", f"benchmarks.providers.{self.provider}.budget_per_day_usd")
+        return None
 
     def settle(self, reserved: Optional[float], actual: Optional[float]) -> None:
         """Replace a reservation by what the request really cost (a failed one keeps its reservation)."""

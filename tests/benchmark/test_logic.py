@@ -34,16 +34,32 @@ def test_regression_needs_the_metric_worse_by_the_threshold_against_the_trailing
 
 def test_budgets_refuse_the_request_that_would_pass_them_and_settle_to_the_real_cost():
     ledger = SpendLedger({"openai": 0.0015})
-    budget = RunBudget(ledger, "openai", per_run=0.0, provider_day=0.0, total_day=0.002)
+    budget = RunBudget(ledger, "openai", per_run=1.0, provider_day=None, total_day=0.002)
     assert budget.reserve(0.0004) is None
     refused = budget.reserve(0.0004)
     assert refused.startswith("daily budget $0.002 reached") and "spent $0.0019" in refused
     budget.settle(0.0004, 0.0001)
     assert ledger.spent() == pytest.approx(0.0016) and budget.reserve(0.0004) is None
-    run = RunBudget(SpendLedger(), "x", per_run=0.001, provider_day=0.0, total_day=0.0)
+    run = RunBudget(SpendLedger(), "x", per_run=0.001, provider_day=None, total_day=1.0)
     assert run.reserve(0.0006) is None and run.reserve(0.0006).startswith("run budget $0.001 reached")
     assert worst_case_cost(Pricing(input=2.0, output=10.0), "x" * 40, 64) == pytest.approx((26 * 2 + 640) / 1e6)
     assert worst_case_cost(Pricing(), "x", 64) is None
+
+
+def test_a_budget_of_zero_allows_no_spending_and_a_provider_budget_not_set_leaves_the_service_wide_one():
+    for per_run, provider_day, total_day, reason in (
+            (0.0, None, 1.0, "run budget is $0 (budget_per_run_usd = 0)"),
+            (1.0, None, 0.0, "daily budget is $0 (benchmarks.budget_per_day_usd = 0)"),
+            (1.0, 0.0, 1.0, "daily budget of openai is $0 (benchmarks.providers.openai.budget_per_day_usd = 0)")):
+        ledger = SpendLedger()
+        budget = RunBudget(ledger, "openai", per_run=per_run, provider_day=provider_day, total_day=total_day)
+        assert budget.reserve(0.0001).startswith(reason)
+        assert budget.reserve(None).startswith(reason)  # unpriced: it may cost anything
+        assert budget.reserve(0.0) is None  # priced at $0 by the catalog
+        assert ledger.spent() == 0.0
+    unset = RunBudget(SpendLedger({"openai": 0.5}), "openai", per_run=1.0, provider_day=None, total_day=1.0)
+    assert unset.reserve(0.4) is None and unset.reserve(None) is None
+    assert unset.reserve(0.2).startswith("daily budget $1 reached")
 
 
 def test_plan_probes_live_priced_chat_and_embedding_models_matched_by_the_globs_and_says_why_not_others():
@@ -90,6 +106,11 @@ def test_benchmark_settings_read_the_table_provider_tables_and_environment(tmp_p
     policy = bench.policy("openai")
     assert (policy.enabled, policy.models, policy.samples, policy.max_output_tokens) == (True, ("gpt-4o*",), 2, 32)
     assert bench.budget_per_day_usd == 0.5 and not bench.policy("anthropic").enabled
+    assert policy.budget_per_day_usd is None  # not set: only the service-wide budget applies
+    cfg.write_text('[benchmarks.providers.openai]\nbudget_per_day_usd = 0\n[benchmarks.providers.anthropic]\n')
+    zero = load_settings(cfg, environ={"DISCOVERY_BENCHMARKS_BUDGET_PER_DAY_USD": "0"}).benchmarks
+    assert (zero.budget_per_day_usd, zero.policy("openai").budget_per_day_usd) == (0.0, 0.0)
+    assert zero.policy("anthropic").budget_per_day_usd is None
     cfg.write_text("[benchmarks.providers.openai]\nbudget = 3\n")
     with pytest.raises(SettingsError, match="benchmarks.providers.openai.budget: unknown setting"):
         load_settings(cfg, environ={})

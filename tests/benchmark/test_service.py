@@ -62,6 +62,18 @@ def test_daily_budget_stops_probing_and_says_why_and_an_unpriced_model_is_never_
     assert service.view.performance.get("openai/gpt-4.1") is not None
 
 
+def test_a_daily_budget_of_zero_stops_a_run_before_its_first_request(start_service, simulator):
+    service = start(start_service, simulator, [BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4o",))],
+                    budget_per_day_usd=0.0)
+    [run] = service.wait_benchmarks(service.run_benchmark("openai/gpt-4o"), timeout=20)
+    assert run.outcome == "stopped" and run.requests == 0 and run.spend_usd == 0.0
+    assert run.stopped_reason.startswith("daily budget is $0 (benchmarks.budget_per_day_usd = 0)")
+    assert chat_requests(simulator.state) == [] and service.benchmark_history("openai/gpt-4o") == []
+    client = create_app(service).test_client()
+    today = client.get("/api/v1/benchmarks/runs").get_json()["today"]
+    assert today == {"spent_usd": 0.0, "budget_per_day_usd": 0.0}
+
+
 def test_nothing_is_probed_when_benchmarking_is_not_enabled(start_service, simulator):
     service = start(start_service, simulator, [BenchmarkTarget("openai", enabled=False)], start_delay=0.0)
     client = create_app(service).test_client()
