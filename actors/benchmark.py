@@ -291,18 +291,26 @@ class BenchmarkActor(pykka.ThreadingActor):
         budget = RunBudget(self.book.ledger, self.provider, self.policy.budget_per_run_usd,
                            self.policy.budget_per_day_usd, bench.budget_per_day_usd)
         stopped = None
+        errors: list[str] = []  # of the results without a sample
         for model_plan in plan.models:
             outcome = benchmark_model(probe, model_plan, self.policy, run.id, gate, budget)
             run = replace(run, probed=run.probed + (outcome.result is not None), requests=run.requests + outcome.requests,
                           spend_usd=round(budget.spent, 8))
             if outcome.result is not None:
                 self._submit(BenchmarkReport(run, (outcome.result,)))
+                if outcome.result.error is not None:
+                    errors.append(f"{model_plan.model.id}: {outcome.result.error}")
             if outcome.stopped is not None:
                 stopped = outcome.stopped
                 break
         if stopped is not None:
             logger.info("benchmark run {} of {} stopped: {}", run.id, self.source, stopped)
             return replace(run, outcome=records.STOPPED, stopped_reason=stopped, finished_at=time.time())
+        if len(errors) == len(plan.models):
+            logger.warning("benchmark run {} of {} failed: no model got a sample", run.id, self.source)
+            return replace(run, outcome=records.FAILED, finished_at=time.time(),
+                           error=f"no model got a sample ({len(errors)} planned): {'; '.join(errors[:3])}"
+                                 + (" ..." if len(errors) > 3 else ""))
         return replace(run, outcome=records.SUCCEEDED, finished_at=time.time())
 
 

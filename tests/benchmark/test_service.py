@@ -90,7 +90,8 @@ def test_stream_failing_midway_records_the_error_class_and_no_sample_and_the_bre
                     samples=1)
     simulator.state.set_fault("openai", "midstream", after_tokens=3, path=CHAT_PATH)
     [run] = service.wait_benchmarks(service.run_benchmark("openai/gpt-4o"), timeout=20)
-    assert run.outcome == "succeeded" and run.requests == 2
+    assert run.outcome == "failed" and run.requests == 2 and run.probed == 1
+    assert run.error.startswith("no model got a sample (1 planned): openai/gpt-4o: stream_error: ")
     [result] = service.benchmark_history("openai/gpt-4o")
     assert result["samples"] == [] and result["sample_count"] == 0 and result["ttft_ms"] is None
     assert result["error"].startswith("stream_error: ") and "mid-stream" in result["error"]
@@ -99,6 +100,25 @@ def test_stream_failing_midway_records_the_error_class_and_no_sample_and_the_bre
     assert service.view.performance.get("openai/gpt-4o") is None
     # Counted on the provider actor's I/O thread, as its own calls are.
     wait_for(lambda: service.providers()[0]["breaker"]["fail_counter"] == 2, what="the breaker to count both")
+
+
+def test_a_run_where_no_model_got_a_sample_failed_and_one_where_a_model_did_succeeded(start_service, simulator):
+    # The first model's warm-up and sample are refused; the second model's are answered.
+    simulator.state.set_fault("openai", "status", status=400, times=2, path=CHAT_PATH)
+    service = start(start_service, simulator,
+                    [BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4.1", "openai/gpt-4o"))],
+                    samples=1, start_delay=0.0)
+    run = wait_for(lambda: next((r for r in service.benchmark_runs("openai") if r["outcome"] != "running"), None),
+                   timeout=20, what="the timer run to end")
+    assert (run["outcome"], run["probed"], run["error"]) == ("succeeded", 2, None)
+    assert service.benchmark_history("openai/gpt-4.1")[0]["sample_count"] == 0
+    simulator.state.set_fault("openai", "status", status=400, times=2, path=CHAT_PATH)
+    [failed] = service.wait_benchmarks(service.run_benchmark("openai/gpt-4.1"), timeout=20)
+    assert failed.outcome == "failed" and failed.stopped_reason is None
+    assert failed.error.startswith("no model got a sample (1 planned): openai/gpt-4.1: http: openai answered HTTP 400")
+    client = create_app(service).test_client()
+    listed = client.get("/api/v1/benchmarks/runs").get_json()["data"]
+    assert [(r["id"], r["outcome"]) for r in listed] == [(failed.id, "failed"), (run["id"], "succeeded")]
 
 
 def test_doubled_ttft_produces_one_benchmark_regressed_event(start_service, simulator):

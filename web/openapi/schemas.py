@@ -201,7 +201,10 @@ def _benchmark_result() -> dict[str, Any]:
 
 def _benchmark_run() -> dict[str, Any]:
     return obj({
-        "id": INTEGER, "provider": STRING, "region": MAYBE_STRING, "trigger": STRING, "outcome": STRING,
+        "id": INTEGER, "provider": STRING, "region": MAYBE_STRING, "trigger": STRING,
+        "outcome": {"type": "string", "enum": ["running", "succeeded", "stopped", "failed", "interrupted"],
+                    "description": "stopped: by a budget or the breaker (stopped_reason); failed: the run broke, "
+                                   "or no planned model got a sample (error); interrupted: left running by a stop or a crash"},
         "started_at": TIME, "finished_at": MAYBE_TIME, "planned": INTEGER, "probed": INTEGER, "requests": INTEGER,
         "spend_usd": NUMBER, "stopped_reason": MAYBE_STRING, "error": MAYBE_STRING,
         "skipped": array(obj({"model_id": STRING, "reason": STRING})),
