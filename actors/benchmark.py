@@ -29,7 +29,7 @@ from discovery.bedrock import PROVIDER as BEDROCK
 from discovery.bedrock import source_name
 from discovery.benchmark import records
 from discovery.benchmark.budget import RunBudget, SpendLedger
-from discovery.benchmark.plan import matches, plan_run
+from discovery.benchmark.plan import matches, plan_run, refusal
 from discovery.benchmark.records import BenchmarkReport, BenchmarkRun
 from discovery.benchmark.runner import benchmark_model
 from discovery.model import Model
@@ -46,7 +46,7 @@ class BenchmarkDisabled(LookupError):
 
 
 class BenchmarkRefused(ValueError):
-    """The model may not be benchmarked (not matched by the provider's globs)."""
+    """The model may not be benchmarked (not matched by the provider's globs, or never probed: catalog-only...)."""
 
 
 @dataclass
@@ -370,7 +370,8 @@ class BenchmarkQueries:
         """Benchmark one model now (in each benchmarked region it is available in, for Bedrock).
 
         Raises KeyError for a model not in the catalog, :class:`BenchmarkDisabled` when no
-        benchmark actor covers it, :class:`BenchmarkRefused` when the provider's globs leave it out.
+        benchmark actor covers it, :class:`BenchmarkRefused` when the provider's globs leave it out
+        or it can never be probed (catalog-only, unpriced...): then no run is made.
         """
         entry = self.view.index.entry(model_id)  # type: ignore[attr-defined]
         if entry is None:
@@ -394,6 +395,12 @@ class BenchmarkQueries:
         if not matches(policy, model.id, model.provider_model_id):
             raise BenchmarkRefused(f"{model.id} is not matched by benchmarks.providers.{model.provider}.models "
                                    f"({', '.join(policy.models)})")
+        from discovery.benchmark.formats import PROBES
+
+        config = next((c for c in self.settings.providers if c.name == model.provider), None)  # type: ignore[attr-defined]
+        reason = refusal(model, policy, getattr(PROBES.get(config.format) if config else None, "embeds", True))
+        if reason is not None:
+            raise BenchmarkRefused(f"{model.id} is not benchmarked: {reason}")
         timeout = self.settings.ask_timeout  # type: ignore[attr-defined]
         refs = self.supervisor.refs([child_name(s) for s in sources]).get(timeout=timeout)  # type: ignore[attr-defined]
         started = [self.calls_of(ref).run([model.id], "manual")  # type: ignore[attr-defined]

@@ -107,7 +107,8 @@ def start_model_benchmark(model_id: str):
     runs and their results (``&timeout=`` seconds, default 120). ``region`` limits a Bedrock model to one.
 
     :raise 401: no or wrong admin token. :raise 404: no such model.
-    :raise 409: benchmarking is off for its provider, or its globs leave the model out.
+    :raise 409: benchmarking is off for its provider, its globs leave the model out, or it can never be
+        probed (catalog-only, no price...); no run is made.
     :raise 504: with wait, a run did not end in time.
     """
     # The admin token was checked before this view ran (web/auth.py: every mutation needs it).

@@ -65,7 +65,7 @@ def plan_run(models: Iterable[Model], policy: BenchmarkPolicy, *, region: Option
             if only is not None:
                 skipped.append((m.id, f"not matched by benchmarks.providers.{policy.name}.models"))
             continue
-        reason = _refusal(m, policy, embeds)
+        reason = refusal(m, policy, embeds)
         invoked = m.provider_model_id
         if reason is None and invoke_as is not None:
             found = invoke_as(m)
@@ -82,7 +82,11 @@ def plan_run(models: Iterable[Model], policy: BenchmarkPolicy, *, region: Option
     return RunPlan(tuple(chosen), tuple(skipped[:MAX_SKIPPED_LISTED]))
 
 
-def _refusal(m: Model, policy: BenchmarkPolicy, embeds: bool) -> Optional[str]:
+def refusal(m: Model, policy: BenchmarkPolicy, embeds: bool = True) -> Optional[str]:
+    """Why the model can never be probed (catalog-only, its kind, retired, unpriced), or None.
+
+    Globs, regions and ``max_models`` are not its business; a manual run asks it up front.
+    """
     if not m.live:
         return "known only from a catalog: catalog-only models are never probed"
     if m.kind not in KINDS:

@@ -121,6 +121,26 @@ def test_a_run_where_no_model_got_a_sample_failed_and_one_where_a_model_did_succ
     assert [(r["id"], r["outcome"]) for r in listed] == [(failed.id, "failed"), (run["id"], "succeeded")]
 
 
+def test_a_model_that_can_never_be_probed_is_refused_up_front_and_makes_no_run(start_service, simulator):
+    models = ("openai/gpt-4o", "openai/gpt-4o-mini", "openai/gpt-4.1")
+    simulator.state.remove_model("openai", "gpt-4.1")  # models.dev has it: catalog-only
+    service = start(start_service, simulator, [BenchmarkTarget("openai", enabled=True, models=models)],
+                    providers=openai_with_catalog(simulator, unpriced=("gpt-4o-mini",)))
+    wait_for(lambda: service.index.get("openai/gpt-4.1"), what="the catalog's record of gpt-4.1")
+    assert not service.index.get("openai/gpt-4.1").live
+    client = create_app(service).test_client()
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    for model_id, reason in (("openai/gpt-4.1", "known only from a catalog"),
+                             ("openai/gpt-4o-mini", "no catalog price (allow_unknown_prices is off)")):
+        for wait in ("", "?wait=true"):
+            resp = client.post(f"/api/v1/models/{model_id}/benchmarks{wait}", headers=admin)
+            assert resp.status_code == 409, resp.get_json()
+            error = resp.get_json()["error"]
+            assert error["code"] == "benchmark_refused"
+            assert error["message"].startswith(f"{model_id} is not benchmarked: {reason}")
+    assert service.benchmark_runs() == [] and chat_requests(simulator.state) == []
+
+
 def test_doubled_ttft_produces_one_benchmark_regressed_event(start_service, simulator):
     simulator.state.set_stream("openai", ttft=0.04, tokens_per_second=400, output_tokens=16)
     service = start(start_service, simulator, [BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4o",))])

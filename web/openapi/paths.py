@@ -266,7 +266,11 @@ def _operations() -> dict[str, dict[str, Any]]:
                                             "results": array(ref("BenchmarkResult"))}), "with wait: the results")},
                        404, 409, 504, *ASKS,
                        params=[MODEL_ID, query("region", STRING, "one Bedrock region"), WAIT,
-                               query("timeout", number(0, 600, exclusive_low=True), "seconds to wait (120)")]),
+                               query("timeout", number(0, 600, exclusive_low=True), "seconds to wait (120)")],
+                       description="409 `benchmarks_disabled`: benchmarking is off for the model's provider (or "
+                                   "region); 409 `benchmark_refused`: its globs leave it out, or it can never be "
+                                   "probed (catalog-only, no catalog price, retired, not chat or embedding). "
+                                   "No run is made."),
         },
         "/api/v1/changes": {"get": op(
             "history.changes", "history", "What changed between the catalogs at two times", _ok(ref("Changes")),
