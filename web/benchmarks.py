@@ -44,7 +44,8 @@ def _wait_timeout() -> float:
 
 @bp.get("")
 def board():
-    """The leaderboard: every measured (model, region), filtered as ``GET /api/v1/models`` filters.
+    """The leaderboard: every measured (model, region), filtered as ``GET /api/v1/models`` filters
+    (``max_ttft_ms`` holds for each row).
 
     ``sort``: ttft (default), ttft_p90, output_speed, latency, latency_p90, cost, measured_at, model;
     prefix ``-`` for descending (``-output_speed``: fastest first); ``region``; ``limit``, ``offset``.
@@ -65,7 +66,8 @@ def board():
     index, performance = svc.index, svc.view.performance
     bits = query.bits(index, performance) & index.bits_for(performance.ids())
     entries = {e.id: e for e in index.pick(bits)}
-    rows, total = leaderboard(performance, set(entries), sort, request.args.get("region") or None, offset, limit)
+    rows, total = leaderboard(performance, set(entries), sort, request.args.get("region") or None, offset, limit,
+                              query.max_ttft_ms)
     data = [{"rank": offset + i, "model_id": m.model_id, "provider": m.provider, "name": entries[m.model_id].name,
              "kind": m.kind, **m.to_dict()} for i, m in enumerate(rows, 1)]
     return jsonify({"data": data, "total": total, "limit": limit, "offset": offset, "sort": sort})

@@ -163,12 +163,15 @@ LEADERBOARD_SORTS = {"ttft": "ttft_ms", "ttft_p90": "ttft_p90_ms", "output_speed
 
 
 def leaderboard(board: PerformanceBoard, allowed: set[str], sort: str = "ttft", region: Optional[str] = None,
-                offset: int = 0, limit: int = 100) -> tuple[list[Measured], int]:
+                offset: int = 0, limit: int = 100,
+                max_ttft_ms: Optional[float] = None) -> tuple[list[Measured], int]:
     """A page of every (model, region) summary of the ``allowed`` models, ordered by ``sort``
-    (a LEADERBOARD_SORTS name, ``-`` for descending; unknown values last), and the total."""
+    (a LEADERBOARD_SORTS name, ``-`` for descending; unknown values last), and the total.
+    ``max_ttft_ms`` holds for each row: a model's other regions may be slower than its best."""
     descending = sort.startswith("-")
     attr = LEADERBOARD_SORTS[sort.lstrip("-")]
-    rows = [m for m in board.measurements() if m.model_id in allowed and (region is None or m.region == region)]
+    rows = [m for m in board.measurements() if m.model_id in allowed and (region is None or m.region == region)
+            and (max_ttft_ms is None or (m.ttft_ms is not None and m.ttft_ms <= max_ttft_ms))]
     known = [m for m in rows if getattr(m, attr) is not None]
     known.sort(key=lambda m: (getattr(m, attr), m.model_id, m.region or ""), reverse=descending)
     unknown = sorted((m for m in rows if getattr(m, attr) is None), key=lambda m: (m.model_id, m.region or ""))

@@ -12,6 +12,14 @@ LATENCY = {"us-east-1": 0.01, "eu-west-1": 0.08, "us-west-2": 0.16}
 TTFT = {"us-east-1": 0.25, "eu-west-1": 0.15, "us-west-2": 0.05}
 
 
+def on_demand_in_every(simulator, regions) -> str:
+    """A chat model every one of ``regions`` serves on demand."""
+    on_demand = [{k for k, r in simulator.state.model_items(f"bedrock@{region}")
+                  if "ON_DEMAND" in r.get("inferenceTypesSupported", ()) and r.get("outputModalities") == ["TEXT"]}
+                 for region in regions]
+    return min(set.intersection(*on_demand))
+
+
 def test_best_regions_puts_the_region_with_the_lowest_measured_ttft_first(start_service, simulator):
     regions = tuple(LATENCY)
     for region in regions:
@@ -19,10 +27,7 @@ def test_best_regions_puts_the_region_with_the_lowest_measured_ttft_first(start_
         simulator.state.models(provider)
         simulator.state.set_latency(provider, LATENCY[region])
         simulator.state.set_stream(provider, ttft=TTFT[region], tokens_per_second=400, output_tokens=16)
-    on_demand = [{k for k, r in simulator.state.model_items(f"bedrock@{region}")
-                  if "ON_DEMAND" in r.get("inferenceTypesSupported", ()) and r.get("outputModalities") == ["TEXT"]}
-                 for region in regions]
-    model_id = f"bedrock/{min(set.intersection(*on_demand))}"
+    model_id = f"bedrock/{on_demand_in_every(simulator, regions)}"
     bench = BenchmarkSettings(start_delay=3600.0, samples=2, targets=(
         BenchmarkTarget("bedrock", enabled=True, allow_unknown_prices=True),))
     settings = bedrock_settings(simulator, regions, runtime_endpoint_url=simulator.url + "/bedrock/{region}")
@@ -74,3 +79,26 @@ def test_bedrock_probes_keep_the_benchmark_timeout_between_reads_and_for_the_who
     latest = service.benchmark_history(model_id)[0]
     assert latest["sample_count"] == 0
     assert latest["error"] == f"timeout: bedrock {region} stopped sending mid-answer (read timeout)"
+
+
+def test_leaderboard_rows_each_meet_max_ttft_ms_not_only_the_models_best_region(start_service, simulator):
+    regions = ("us-east-1", "eu-west-1")
+    for region, ttft in zip(regions, (0.05, 0.3)):
+        simulator.state.set_stream(f"bedrock@{region}", ttft=ttft, tokens_per_second=400, output_tokens=8)
+    model_id = f"bedrock/{on_demand_in_every(simulator, regions)}"
+    bench = BenchmarkSettings(start_delay=3600.0, samples=1, targets=(
+        BenchmarkTarget("bedrock", enabled=True, allow_unknown_prices=True),))
+    settings = bedrock_settings(simulator, regions, runtime_endpoint_url=simulator.url + "/bedrock/{region}")
+    service = start_service([], bedrock=settings, benchmarks=bench)
+    wait_for(lambda: regions_settled(service, regions), timeout=20, what="every region's first refresh")
+    runs = service.wait_benchmarks(service.run_benchmark(model_id), timeout=30)
+    assert sorted(r.region for r in runs) == sorted(regions)
+
+    client = create_app(service).test_client()
+    rows = client.get("/api/v1/benchmarks?max_ttft_ms=200").get_json()
+    assert [(r["model_id"], r["region"]) for r in rows["data"]] == [(model_id, "us-east-1")] and rows["total"] == 1
+    assert rows["data"][0]["ttft_ms"] <= 200
+    slow = client.get("/api/v1/benchmarks?max_ttft_ms=200&region=eu-west-1").get_json()
+    assert slow["data"] == [] and slow["total"] == 0
+    both = client.get("/api/v1/benchmarks?max_ttft_ms=1000").get_json()
+    assert sorted(r["region"] for r in both["data"]) == sorted(regions)
