@@ -7,11 +7,12 @@ token, as every mutating route.
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import Any, Optional
 
 from flask import Blueprint, jsonify, request
 
 from actors.benchmark import BenchmarkDisabled, BenchmarkRefused
+from discovery.bedrock import PROVIDER as BEDROCK
 from discovery.benchmark.board import LEADERBOARD_SORTS, leaderboard
 from discovery.benchmark.records import BenchmarkRun
 from discovery.model import loads
@@ -29,6 +30,32 @@ def run_dict(run: BenchmarkRun) -> dict[str, Any]:
     out = asdict(run)
     out["skipped"] = [{"model_id": m, "reason": r} for m, r in run.skipped]
     return out
+
+
+def _region(svc: Any) -> Optional[str]:
+    """The ``region`` parameter: a watched Bedrock region or one measured before; else a 400 naming them."""
+    region = request.args.get("region") or None
+    if region is None:
+        return None
+    board = getattr(svc, "bedrock_board", None)
+    watched = set(board.snapshot()) if board is not None else set()
+    known = watched | {m.region for m in svc.view.performance.measurements() if m.region is not None}
+    if region not in known:
+        raise ApiError(400, "invalid_parameter", f"unknown region {region!r}; "
+                       + (f"watched: {', '.join(sorted(known))}" if known else "no Bedrock region is watched"))
+    return region
+
+
+def _providers(svc: Any) -> list[str]:
+    """The ``provider`` values, known ones (a 400 names them); a Bedrock region's source is refused."""
+    providers = values("provider")
+    sources = [p for p in providers if p.startswith(f"{BEDROCK}@")]
+    if sources:
+        region = sources[0].split("@", 1)[1]
+        raise ApiError(400, "invalid_parameter", f"provider {sources[0]} is a Bedrock region's source; benchmarks "
+                                                 f"name the provider and the region apart: provider=bedrock&region={region}")
+    check_providers(svc, providers)
+    return providers
 
 
 def _wait_timeout() -> float:
@@ -49,11 +76,13 @@ def board():
 
     ``sort``: ttft (default), ttft_p90, output_speed, latency, latency_p90, cost, measured_at, model;
     prefix ``-`` for descending (``-output_speed``: fastest first); ``region``; ``limit``, ``offset``.
-    :raise 400: an unknown parameter, sort or filter value.
+    :raise 400: an unknown parameter, sort or filter value, an unknown region, or a provider given as
+        ``bedrock@<region>`` (benchmarks take ``provider=bedrock&region=<region>``).
     """
     svc = service()
     args = {k: v for k, v in request.args.to_dict(flat=False).items() if k not in LEADERBOARD_ARGS}
-    check_providers(svc, values("provider"))
+    _providers(svc)
+    region = _region(svc)
     try:
         query = ModelQuery.from_args(args)
     except QueryError as exc:
@@ -66,8 +95,7 @@ def board():
     index, performance = svc.index, svc.view.performance
     bits = query.bits(index, performance) & index.bits_for(performance.ids())
     entries = {e.id: e for e in index.pick(bits)}
-    rows, total = leaderboard(performance, set(entries), sort, request.args.get("region") or None, offset, limit,
-                              query.max_ttft_ms)
+    rows, total = leaderboard(performance, set(entries), sort, region, offset, limit, query.max_ttft_ms)
     data = [{"rank": offset + i, "model_id": m.model_id, "provider": m.provider, "name": entries[m.model_id].name,
              "kind": m.kind, **m.to_dict()} for i, m in enumerate(rows, 1)]
     return jsonify({"data": data, "total": total, "limit": limit, "offset": offset, "sort": sort})
@@ -78,13 +106,14 @@ def runs():
     """Benchmark runs with their spend, newest first; ``provider``, ``region``, ``limit``, ``before`` (a run id).
 
     ``today`` is every provider's spend since UTC midnight and the daily budget.
+    :raise 400: an unknown provider or region, or a provider given as ``bedrock@<region>``.
     """
     svc = service()
-    providers = values("provider")
-    check_providers(svc, providers)
+    providers = _providers(svc)
+    region = _region(svc)
     limit = int_arg("limit", 50, 1, 1000)
     before = int_arg("before", 0, 0, 2**62) or None
-    data = svc.benchmark_runs(providers or None, limit, before, request.args.get("region") or None)
+    data = svc.benchmark_runs(providers or None, limit, before, region)
     return jsonify({"data": data, "today": svc.benchmark_spend_today()})
 
 
@@ -94,10 +123,10 @@ def model_benchmarks(model_id: str):
     ``limit`` (default 50), ``region`` (Bedrock). Fields of each result: ``ttft_ms``,
     ``output_tokens_per_s``, ``latency_ms`` (p50s), ``p90``, ``input_tokens``, ``output_tokens``,
     ``tokens_estimated``, ``cost_usd``, ``region``, ``measured_at``, ``error``, ``samples``, ``failures``.
-    :raise 404: the model is not in the catalog and was never benchmarked.
+    :raise 400: an unknown region. :raise 404: the model is not in the catalog and was never benchmarked.
     """
     svc = service()
-    history = svc.benchmark_history(model_id, int_arg("limit", 50, 1, 1000), request.args.get("region") or None)
+    history = svc.benchmark_history(model_id, int_arg("limit", 50, 1, 1000), _region(svc))
     perf = svc.view.performance.get(model_id)
     if not history and svc.index.entry(model_id) is None:
         raise ApiError(404, "model_not_found", f"no model {model_id!r} in the catalog")

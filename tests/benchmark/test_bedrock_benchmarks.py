@@ -102,3 +102,26 @@ def test_leaderboard_rows_each_meet_max_ttft_ms_not_only_the_models_best_region(
     assert slow["data"] == [] and slow["total"] == 0
     both = client.get("/api/v1/benchmarks?max_ttft_ms=1000").get_json()
     assert sorted(r["region"] for r in both["data"]) == sorted(regions)
+
+
+def test_benchmark_routes_refuse_an_unknown_region_and_a_region_given_as_the_provider(start_service, simulator):
+    regions = ("us-east-1", "eu-west-1")
+    bench = BenchmarkSettings(start_delay=3600.0, targets=(BenchmarkTarget("bedrock", enabled=True),))
+    service = start_service([], bedrock=bedrock_settings(simulator, regions), benchmarks=bench)
+    wait_for(lambda: regions_settled(service, regions), timeout=20, what="every region's first refresh")
+    model_id = f"bedrock/{on_demand_in_every(simulator, regions)}"
+    client = create_app(service).test_client()
+    for url in ("/api/v1/benchmarks?region=nowhere-1", "/api/v1/benchmarks/runs?region=nowhere-1",
+                f"/api/v1/models/{model_id}/benchmarks?region=nowhere-1"):
+        resp = client.get(url)
+        assert resp.status_code == 400, url
+        assert resp.get_json()["error"]["message"] == "unknown region 'nowhere-1'; watched: eu-west-1, us-east-1"
+    for url in ("/api/v1/benchmarks?provider=bedrock@us-east-1", "/api/v1/benchmarks/runs?provider=bedrock@us-east-1"):
+        resp = client.get(url)
+        assert resp.status_code == 400, url
+        assert "provider=bedrock&region=us-east-1" in resp.get_json()["error"]["message"]
+    for url in ("/api/v1/benchmarks?provider=bedrock&region=us-east-1",
+                "/api/v1/benchmarks/runs?provider=bedrock&region=us-east-1",
+                f"/api/v1/models/{model_id}/benchmarks?region=eu-west-1"):
+        assert client.get(url).status_code == 200, url
+    assert service.benchmark_runs() == []

@@ -188,6 +188,10 @@ def _ok(schema: dict[str, Any], description: str = "OK") -> dict[int, dict[str, 
     return {200: json_body(schema, description)}
 
 
+# A benchmark route's region: a watched one or one measured before (400 otherwise).
+BENCH_REGION = query("region", STRING, "one Bedrock region, watched or measured (an unknown one is a 400); "
+                                       "with provider=bedrock, not provider=bedrock@<region>")
+
 RUNS_STARTED = {202: json_body(ref("RefreshStarted"), "started: the run ids, outcome running"),
                 200: json_body(ref("RefreshStarted"), "with wait: each run's outcome")}
 
@@ -259,7 +263,7 @@ def _operations() -> dict[str, dict[str, Any]]:
             "get": op("models.model_benchmarks", "benchmarks", "A model's measured performance and history",
                       _ok(obj({"model_id": STRING, "performance": {"type": ["object", "null"]},
                                "history": array(ref("BenchmarkResult"))})), 404, *ASKS,
-                      params=[MODEL_ID, LIMIT, query("region", STRING, "one Bedrock region")]),
+                      params=[MODEL_ID, LIMIT, BENCH_REGION]),
             "post": op("models.start_model_benchmark", "benchmarks", "Benchmark a model now (admin)",
                        {202: json_body(obj({"runs": array(ANY_OBJECT)}), "started"),
                         200: json_body(obj({"runs": array(ref("BenchmarkRun")),
@@ -348,7 +352,7 @@ def _operations() -> dict[str, dict[str, Any]]:
             _ok(obj({"data": array(ref("LeaderboardRow")), "total": INTEGER, "limit": INTEGER, "offset": INTEGER,
                      "sort": STRING})), *ASKS,
             params=[*model_filters(), query("sort", signed(LEADERBOARD_SORTS), "order (ttft)"),
-                    query("region", STRING, "one Bedrock region"), LIMIT, OFFSET],
+                    BENCH_REGION, LIMIT, OFFSET],
             description=ATTRIBUTE_NOTE, **{"x-query-prefixes": ["attr."]})},
         "/api/v1/export/litellm": {"get": op(
             "export.litellm", "models", "The catalog as a LiteLLM proxy model_list",
@@ -367,7 +371,7 @@ def _operations() -> dict[str, dict[str, Any]]:
             "benchmarks.runs", "benchmarks", "Benchmark runs, newest first, and today's spend",
             _ok(obj({"data": array(ref("BenchmarkRun")),
                      "today": obj({"spent_usd": NUMBER, "budget_per_day_usd": NUMBER})})), *ASKS,
-            params=[PROVIDERS, query("region", STRING, "one Bedrock region"),
+            params=[PROVIDERS, BENCH_REGION,
                     query("limit", integer(1, MAX_LIMIT, 50), "runs per page"),
                     query("before", integer(0, MAX_ID), "runs older than this run id")])},
         "/api/v1/bedrock/regions": {"get": op("bedrock.regions", "bedrock", "Every watched AWS region",
