@@ -502,6 +502,9 @@ def load_settings(
         kwargs["leader_check_interval"] = kwargs["leader_takeover_seconds"] / 5
     if "providers" not in kwargs:
         kwargs["providers"] = tuple(providers.values()) if providers else default_providers(env)
+    if "benchmarks" not in overrides:
+        check_benchmark_targets(kwargs["benchmarks"], kwargs["providers"],
+                                defaults=not providers and "providers" not in overrides)
     return Settings(**kwargs)
 
 
@@ -588,20 +591,37 @@ def _benchmark_target(name: str, table: Any) -> BenchmarkTarget:
             raise SettingsError(f"{where}.{key}: unknown setting; known: {', '.join(sorted(TARGET_KEYS))}")
         kwargs[key] = _coerce(value, TARGET_KEYS[key], f"{where}.{key}")
     target = BenchmarkTarget(**kwargs)
-    _check_benchmark_numbers({k: v for k, v in kwargs.items() if k != "name"}, where)
+    _check_benchmark_numbers({k: v for k, v in kwargs.items() if k != "name"}, lambda key: f"{where}.{key}")
     return target
 
 
-def _check_benchmark_numbers(values: Mapping[str, Any], where: str) -> None:
-    for key in ("samples", "max_output_tokens", "regression_window"):
+def _check_benchmark_numbers(values: Mapping[str, Any], named: Callable[[str], str]) -> None:
+    """SettingsError naming (``named(key)``) the first benchmark number out of its bounds (``max_models = 0``
+    skipped every model; a jitter past 1 could make the interval 0 s)."""
+    for key in ("samples", "max_output_tokens", "regression_window", "max_models"):
         if values.get(key) is not None and values[key] < 1:
-            raise SettingsError(f"{where}.{key}: must be at least 1")
-    for key in ("budget_per_run_usd", "budget_per_day_usd", "max_models", "start_delay", "jitter"):
+            raise SettingsError(f"{named(key)}: must be at least 1")
+    for key in ("budget_per_run_usd", "budget_per_day_usd", "start_delay", "jitter"):
         if values.get(key) is not None and values[key] < 0:
-            raise SettingsError(f"{where}.{key}: must not be negative")
+            raise SettingsError(f"{named(key)}: must not be negative")
+    if values.get("jitter") is not None and values["jitter"] > 1:
+        raise SettingsError(f"{named('jitter')}: must be at most 1 (a fraction of the interval), got {values['jitter']!r}")
     for key in ("interval", "timeout", "regression_threshold"):
         if values.get(key) is not None and values[key] <= 0:
-            raise SettingsError(f"{where}.{key}: must be positive")
+            raise SettingsError(f"{named(key)}: must be positive")
+
+
+def check_benchmark_targets(benchmarks: BenchmarkSettings, providers: tuple[ProviderConfig, ...],
+                            defaults: bool = False) -> None:
+    """SettingsError naming a ``[benchmarks.providers.<name>]`` table of a provider that is not configured
+    (a typo, never benchmarked); ``bedrock`` is Bedrock's. ``defaults``: the providers came from the keys set."""
+    names = {p.name for p in providers}
+    for target in benchmarks.targets:
+        if target.name != "bedrock" and target.name not in names:
+            hint = ("; with no [providers.<name>] table a provider is configured when its API key is set"
+                    if defaults else "")
+            raise SettingsError(f"benchmarks.providers.{target.name}: no provider {target.name} is configured "
+                                f"(configured: {', '.join(sorted(names | {'bedrock'}))}){hint}")
 
 
 def load_benchmark_settings(table: Mapping[str, Any] | None,
@@ -627,5 +647,6 @@ def load_benchmark_settings(table: Mapping[str, Any] | None,
         var = f"DISCOVERY_BENCHMARKS_{key.upper()}"
         if var in env:
             kwargs[key] = _coerce(env[var], type_name, var)
-    _check_benchmark_numbers(kwargs, "benchmarks")
+    _check_benchmark_numbers(kwargs, lambda key: f"DISCOVERY_BENCHMARKS_{key.upper()}"
+                             if f"DISCOVERY_BENCHMARKS_{key.upper()}" in env else f"benchmarks.{key}")
     return BenchmarkSettings(targets=tuple(targets), **kwargs)

@@ -96,24 +96,58 @@ def test_event_stream_frames_decode_with_botocores_own_parser():
     assert eventstream.event("messageStart", {"role": "assistant"}).hex().endswith("6fa8c599")
 
 
+PROVIDERS = '[providers.openai]\nformat = "openai"\n[providers.anthropic]\nformat = "anthropic"\n'
+
+
 def test_benchmark_settings_read_the_table_provider_tables_and_environment(tmp_path):
     from discovery.settings import SettingsError, load_settings
 
     cfg = tmp_path / "s.toml"
-    cfg.write_text('[benchmarks]\nbudget_per_day_usd = 0.5\nsamples = 5\n'
+    cfg.write_text(PROVIDERS + '[benchmarks]\nbudget_per_day_usd = 0.5\nsamples = 5\n'
                    '[benchmarks.providers.openai]\nenabled = true\nmodels = ["gpt-4o*"]\nsamples = 2\n')
     bench = load_settings(cfg, environ={"DISCOVERY_BENCHMARKS_MAX_OUTPUT_TOKENS": "32"}).benchmarks
     policy = bench.policy("openai")
     assert (policy.enabled, policy.models, policy.samples, policy.max_output_tokens) == (True, ("gpt-4o*",), 2, 32)
     assert bench.budget_per_day_usd == 0.5 and not bench.policy("anthropic").enabled
     assert policy.budget_per_day_usd is None  # not set: only the service-wide budget applies
-    cfg.write_text('[benchmarks.providers.openai]\nbudget_per_day_usd = 0\n[benchmarks.providers.anthropic]\n')
+    cfg.write_text(PROVIDERS + '[benchmarks.providers.openai]\nbudget_per_day_usd = 0\n'
+                   '[benchmarks.providers.anthropic]\n')
     zero = load_settings(cfg, environ={"DISCOVERY_BENCHMARKS_BUDGET_PER_DAY_USD": "0"}).benchmarks
     assert (zero.budget_per_day_usd, zero.policy("openai").budget_per_day_usd) == (0.0, 0.0)
     assert zero.policy("anthropic").budget_per_day_usd is None
-    cfg.write_text("[benchmarks.providers.openai]\nbudget = 3\n")
+    cfg.write_text(PROVIDERS + "[benchmarks.providers.openai]\nbudget = 3\n")
     with pytest.raises(SettingsError, match="benchmarks.providers.openai.budget: unknown setting"):
         load_settings(cfg, environ={})
     cfg.write_text("[benchmarks]\nsamples = 0\n")
     with pytest.raises(SettingsError, match="samples: must be at least 1"):
         load_settings(cfg, environ={})
+
+
+@pytest.mark.parametrize("table,message", [
+    ("[benchmarks.providers.opneai]\nenabled = true\n",
+     "benchmarks.providers.opneai: no provider opneai is configured (configured: anthropic, bedrock, openai)"),
+    ("[benchmarks]\njitter = 2\n", "benchmarks.jitter: must be at most 1 (a fraction of the interval), got 2.0"),
+    ("[benchmarks]\nmax_models = 0\n", "benchmarks.max_models: must be at least 1"),
+    ("[benchmarks.providers.openai]\nmax_models = 0\n", "benchmarks.providers.openai.max_models: must be at least 1"),
+])
+def test_benchmark_settings_refuse_an_unconfigured_provider_a_jitter_past_one_and_no_models(tmp_path, table, message):
+    from discovery.settings import SettingsError, load_settings
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(PROVIDERS + '[benchmarks.providers.bedrock]\nenabled = true\n' + table)
+    with pytest.raises(SettingsError) as caught:
+        load_settings(cfg, environ={})
+    assert str(caught.value) == message
+
+
+def test_benchmark_settings_name_the_environment_variable_and_the_key_hint_without_provider_tables(tmp_path):
+    from discovery.settings import SettingsError, load_settings
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(PROVIDERS)
+    with pytest.raises(SettingsError, match="^DISCOVERY_BENCHMARKS_JITTER: must be at most 1"):
+        load_settings(cfg, environ={"DISCOVERY_BENCHMARKS_JITTER": "1.5"})
+    cfg.write_text("[benchmarks.providers.openai]\nenabled = true\n")
+    with pytest.raises(SettingsError, match="a provider is configured when its API key is set"):
+        load_settings(cfg, environ={})
+    assert load_settings(cfg, environ={"OPENAI_API_KEY": "sk-x"}).benchmarks.policy("openai").enabled
