@@ -1344,15 +1344,22 @@ def commit_benchmarks(report: Any, threshold: float, window: int, now: Optional[
     return CommitResult(events, time.time())
 
 
+def _hundredths(value: Optional[float]) -> Optional[float]:
+    """A p50 or p90 as the API shows it: to 2 decimals, as the leaderboard and ``performance`` are."""
+    return None if value is None else round(value, 2)
+
+
 def benchmark_result_dict(row: BenchmarkResultRow) -> dict[str, Any]:
     """A stored result as the API shows it (p50 values at the top, p90, samples and failures inside)."""
     data = row.data or {}
+    p90 = data.get("p90")
     return {"id": row.id, "run_id": row.run_id, "model_id": row.model_id, "provider": row.provider,
             "region": row.region, "kind": row.kind, "measured_at": row.measured_at, "sample_count": row.samples,
-            "ttft_ms": row.ttft_ms, "output_tokens_per_s": row.output_tokens_per_s, "latency_ms": row.latency_ms,
-            "input_tokens": row.input_tokens, "output_tokens": row.output_tokens,
-            "tokens_estimated": row.tokens_estimated, "cost_usd": row.cost_usd, "error": row.error,
-            "p90": data.get("p90"), "settings": data.get("settings"), "invoked_id": data.get("invoked_id"),
+            "ttft_ms": _hundredths(row.ttft_ms), "output_tokens_per_s": _hundredths(row.output_tokens_per_s),
+            "latency_ms": _hundredths(row.latency_ms), "input_tokens": row.input_tokens,
+            "output_tokens": row.output_tokens, "tokens_estimated": row.tokens_estimated, "cost_usd": row.cost_usd,
+            "error": row.error, "p90": {k: _hundredths(v) for k, v in p90.items()} if isinstance(p90, Mapping) else p90,
+            "settings": data.get("settings"), "invoked_id": data.get("invoked_id"),
             "samples": data.get("samples") or [], "failures": data.get("failures") or []}
 
 

@@ -24,10 +24,11 @@ TEMPLATE_TOKENS = 16
 
 
 def request_cost(pricing: Pricing, input_tokens: Optional[int], output_tokens: Optional[int]) -> Optional[float]:
-    """USD for one request's tokens at the catalog's per-million prices; None without prices."""
+    """USD for one request's tokens at the catalog's per-million prices, to 10 significant digits
+    (no float noise such as 3.4349999999999995e-05); None without prices."""
     if pricing.input is None or (output_tokens and pricing.output is None):
         return None
-    return ((input_tokens or 0) * pricing.input + (output_tokens or 0) * (pricing.output or 0.0)) / 1e6
+    return float(f"{((input_tokens or 0) * pricing.input + (output_tokens or 0) * (pricing.output or 0.0)) / 1e6:.10g}")
 
 
 def worst_case_cost(pricing: Pricing, prompt: str, cap: int) -> Optional[float]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from botocore.eventstream import EventStreamBuffer
 
-from discovery.benchmark.budget import RunBudget, SpendLedger, worst_case_cost
+from discovery.benchmark.budget import RunBudget, SpendLedger, request_cost, worst_case_cost
 from discovery.benchmark.plan import plan_run
 from discovery.benchmark.sample import Sample
 from discovery.benchmark.summary import percentile, regressions, summarize
@@ -44,6 +44,12 @@ def test_budgets_refuse_the_request_that_would_pass_them_and_settle_to_the_real_
     assert run.reserve(0.0006) is None and run.reserve(0.0006).startswith("run budget $0.001 reached")
     assert worst_case_cost(Pricing(input=2.0, output=10.0), "x" * 40, 64) == pytest.approx((26 * 2 + 640) / 1e6)
     assert worst_case_cost(Pricing(), "x", 64) is None
+
+
+def test_a_requests_cost_has_no_float_noise():
+    assert request_cost(Pricing(input=0.15, output=0.6), 229, 16) == 4.395e-05  # not 4.3950000000000004e-05
+    assert request_cost(Pricing(input=2.5, output=10.0), 1, 3) == 3.25e-05
+    assert request_cost(Pricing(input=0.15), 229, 0) == 3.435e-05
 
 
 def test_a_budget_of_zero_allows_no_spending_and_a_provider_budget_not_set_leaves_the_service_wide_one():

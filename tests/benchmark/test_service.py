@@ -186,7 +186,11 @@ def test_api_serves_history_leaderboard_runs_and_performance_on_records(start_se
     for field in ("ttft_ms", "output_tokens_per_s", "latency_ms", "input_tokens", "output_tokens", "tokens_estimated",
                   "cost_usd", "region", "measured_at", "error"):
         assert field in entry, field
-    assert history["performance"]["ttft_ms"] == round(entry["ttft_ms"], 2) and entry["cost_usd"] > 0
+    assert history["performance"]["ttft_ms"] == entry["ttft_ms"] and entry["cost_usd"] > 0
+    # Served to 2 decimals, as the leaderboard and performance are; costs without float noise.
+    served = [entry[k] for k in ("ttft_ms", "output_tokens_per_s", "latency_ms")] + list(entry["p90"].values())
+    assert all(v is None or v == round(v, 2) for v in served), served
+    assert all(s["cost_usd"] == float(f"{s['cost_usd']:.10g}") for s in entry["samples"])
 
     record = client.get("/api/v1/models/openai/gpt-4o").get_json()
     assert record["performance"]["ttft_ms"] < 100 and client.get(
