@@ -54,7 +54,7 @@ REFRESH_WAVE = 8
 WAVE_WAIT = 0.02
 # What a follower hands to the leader unchanged ("call" requests): Service methods that need the
 # leader's actors, and WebhookAdmin methods (every change of a subscription).
-RELAYED_CALLS = frozenset({"providers", "health", "reconciliation", "check_lifecycle"})
+RELAYED_CALLS = frozenset({"providers", "health", "reconciliation", "check_lifecycle", "bedrock_regions"})
 RELAYED_WEBHOOK_CALLS = frozenset({"create", "list_all", "get", "delete", "pause", "resume", "replay", "prune"})
 
 
@@ -207,6 +207,12 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             bedrock = self.settings.bedrock
             return self.provider_names() + ([source_name(r) for r in sorted(bedrock.regions)] if bedrock.enabled else [])
         return self.provider_names() + self.bedrock_sources()
+
+    def bedrock_regions(self) -> list[dict[str, Any]]:
+        """Every watched region's status (BedrockQueries.bedrock_regions); a follower's, from the leader."""
+        if self.role == "follower":
+            return self._relay("bedrock_regions") if self.settings.bedrock.enabled else []
+        return BedrockQueries.bedrock_regions(self)
 
     def providers(self) -> list[dict[str, Any]]:
         """Every provider's status: actor view (breaker, in-flight) merged with stored history."""

@@ -192,6 +192,13 @@ class RegionStatus:
         """Whether the region's last refresh succeeded."""
         return self.status == "available"
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "RegionStatus":
+        """A status from its JSON form (:meth:`to_dict`; a follower's, relayed from the leader)."""
+        known = {k: data[k] for k in _STATUS_FIELDS if k in data and k != "latency"}
+        latency_ms = data.get("latency_ms")
+        return cls(**known, latency=latency_ms / 1000 if isinstance(latency_ms, (int, float)) else None)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON form, latency in milliseconds."""
         # Every field but last_outcome (a dict no one changes) is a scalar: a plain dict of them, not

@@ -11,8 +11,9 @@ Each live model of a configured provider becomes one deployment:
   variable the provider's key is read from (``os.environ/OPENAI_API_KEY``), never the key;
   ``api_base`` is the provider's endpoint where it is not the provider's public default (or is a
   local server), as LiteLLM wants it; a Bedrock model gets ``aws_region_name``: its best region
-  (measured TTFT, then control-plane latency), called by its own id there or through an inference
-  profile;
+  among those that can call it (on demand, or through an inference profile) and answered their
+  last refresh (measured TTFT, then control-plane latency), called by its own id there or
+  through the profile;
 - ``model_info``: ``mode`` from the kind, prices per token, ``max_input_tokens`` /
   ``max_output_tokens`` and LiteLLM's ``supports_*`` flags, each only where the catalog knows it.
 
@@ -100,13 +101,14 @@ def _api_base(config: ProviderConfig) -> tuple[Optional[str], Optional[str]]:
 
 
 def litellm_model_list(models: Iterable[Model], providers: Mapping[str, ProviderConfig],
-                       best_region: Callable[[Model], Optional[str]], names: str = "id",
-                       ) -> tuple[list[dict[str, Any]], list[dict[str, str]], int]:
+                       regions: Callable[[Model], list[str]], available: Callable[[str], bool] = lambda r: True,
+                       names: str = "id") -> tuple[list[dict[str, Any]], list[dict[str, str]], int]:
     """(the ``model_list`` entries, the models of configured providers left out with why, how
     many catalog-only models were left out), in the order ``models`` come.
 
     ``providers``: the configured providers by name (a Bedrock model's provider is ``bedrock``,
-    given by the caller when Bedrock is on); ``best_region``: a Bedrock model's region to call it in.
+    given by the caller when Bedrock is on); ``regions``: a Bedrock model's regions, best first;
+    ``available``: whether a region answered its last refresh.
     """
     if names not in NAMES:
         raise ValueError(f"names must be one of {', '.join(NAMES)}, got {names!r}")
@@ -130,11 +132,17 @@ def litellm_model_list(models: Iterable[Model], providers: Mapping[str, Provider
             continue
         params: dict[str, Any] = {}
         if config.format == "bedrock":
-            region = best_region(model)
-            target = invocation_id(model, region) if region else None
-            if target is None:
-                skipped.append({"model_id": model.id, "reason": "no region serves it on demand or through a profile"})
+            callable_in = [(r, t) for r in regions(model) if (t := invocation_id(model, r)) is not None]
+            if not callable_in:
+                skipped.append({"model_id": model.id,
+                                "reason": "no region serves it on demand or through an inference profile"})
                 continue
+            usable = [(r, t) for r, t in callable_in if available(r)]
+            if not usable:
+                skipped.append({"model_id": model.id, "reason": "no region that can call it answered its last refresh "
+                                f"({', '.join(r for r, _ in callable_in)})"})
+                continue
+            region, target = usable[0]
             params["model"] = f"bedrock/{target}"
             params["aws_region_name"] = region
         else:

@@ -35,10 +35,12 @@ def _model_id(model_id: str) -> str:
 def regions():
     """Every watched region: status, reason, latency EWMA (ms), model count, last error, breaker.
 
-    ``enabled`` is false (and ``data`` empty) when Bedrock discovery is off.
+    ``enabled`` is false (and ``data`` empty) when Bedrock discovery is off. A follower answers
+    with the leader's regions (it watches none itself).
     """
     svc = service()
-    return jsonify({"enabled": svc.bedrock_board is not None, "data": svc.bedrock_regions()})
+    enabled = svc.bedrock_board is not None or (svc.role == "follower" and svc.settings.bedrock.enabled)
+    return jsonify({"enabled": enabled, "data": svc.bedrock_regions()})
 
 
 @bp.get("/models/<path:model_id>/regions")

@@ -5,13 +5,17 @@ names each deployment by the provider's own id instead of the id here.
 """
 from __future__ import annotations
 
+import threading
 import time
+from typing import Any
+from weakref import WeakKeyDictionary
 
-from flask import Blueprint, jsonify, request
+from cachetools import TTLCache
+from flask import Blueprint, Response, request
 
-from discovery.bedrock import rank_regions
+from discovery.bedrock import RegionStatus, rank_regions
 from discovery.export import NAMES, litellm_model_list
-from discovery.model import Model
+from discovery.model import Model, dumps
 from discovery.query import ModelQuery, QueryError
 from discovery.settings import ProviderConfig
 from discovery.timestamps import iso
@@ -43,16 +47,43 @@ def litellm():
     except QueryError as exc:
         raise ApiError(400, "invalid_query", str(exc)) from None
     index, performance = svc.index, svc.view.performance
+    key = (index.version, names, tuple(sorted((k, tuple(v)) for k, v in args.items())))
+    with _lock:
+        made = _made.setdefault(svc, TTLCache(maxsize=16, ttl=EXPORT_TTL))
+        found = made.get(key)
+    if found is not None and found[0] is performance:
+        return Response(found[1], mimetype="application/json")
+    body = _export(svc, query, names)
+    with _lock:
+        made[key] = (performance, body)
+    return Response(body, mimetype="application/json")
+
+
+# Exports made, per service, by catalog version, measured performance and parameters, for a
+# minute: a gateway polling its list costs one build a minute (0.5 s of CPU at 10k models), and a
+# Bedrock model's region follows the regions' health and latency within that minute.
+EXPORT_TTL = 60.0
+_made: WeakKeyDictionary = WeakKeyDictionary()
+_lock = threading.Lock()
+
+
+def _export(svc: Any, query: ModelQuery, names: str) -> bytes:
+    index, performance = svc.index, svc.view.performance
     models = [e.model() for e in index.pick(query.bits(index, performance))]
     providers = {p.name: p for p in svc.settings.providers if p.enabled}
+    statuses: dict[str, RegionStatus] = {}
     if svc.settings.bedrock.enabled:
         providers["bedrock"] = ProviderConfig(name="bedrock", format="bedrock")
-    board = svc.bedrock_board.snapshot() if svc.bedrock_board is not None else {}
+        # The leader's board; a follower's is relayed from the leader (it has none of its own).
+        statuses = {row["region"]: RegionStatus.from_dict(row) for row in svc.bedrock_regions()}
 
-    def best_region(model: Model) -> str | None:
-        ranked = rank_regions(model.regions or (), (), board, performance.region_ttft(model.id))
-        return ranked[0] if ranked else None
+    def regions(model: Model) -> list[str]:
+        return rank_regions(model.regions or (), (), statuses, performance.region_ttft(model.id))
 
-    entries, skipped, catalog_only = litellm_model_list(models, providers, best_region, names)
-    return jsonify({"model_list": entries, "skipped": skipped, "catalog_only": catalog_only,
-                    "catalog_version": index.version, "generated_at": iso(time.time())})
+    def available(region: str) -> bool:
+        status = statuses.get(region)
+        return status is None or status.healthy
+
+    entries, skipped, catalog_only = litellm_model_list(models, providers, regions, available, names)
+    return dumps({"model_list": entries, "skipped": skipped, "catalog_only": catalog_only,
+                  "catalog_version": index.version, "generated_at": iso(time.time())})

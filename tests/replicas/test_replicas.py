@@ -511,3 +511,38 @@ def test_deployments_in_two_schemas_of_one_database_neither_share_a_leader_nor_h
                       timeout=5, what="A's follower to time the apply of A's commit")
     assert status["lag"]["events"] == 0 and status["replication"]["last_event_id"] == pg_schema.last_event_id()
     assert b_leader.get(f"/api/v1/models/{model_id}").status_code == 404
+
+
+def test_a_follower_serves_the_leaders_bedrock_regions_and_exports_what_the_leader_does(cluster_of, simulator,
+                                                                                         pg_schema, tmp_path):
+    # us-east-1 answers fast, eu-west-1 slowly: the regions' latency decides a model's best region.
+    simulator.state.set_latency("bedrock@eu-west-1", 0.3)
+    cluster = cluster_of(sources=openai_source(simulator) + f"""
+[bedrock]
+enabled = true
+regions = ["us-east-1", "eu-west-1"]
+endpoint_url = "{simulator.url}/bedrock/{{region}}"
+refresh_interval = 3600
+""")
+    env = {"AWS_ACCESS_KEY_ID": "AKIDREPLICAS", "AWS_SECRET_ACCESS_KEY": "replicas-secret",
+           "AWS_CONFIG_FILE": str(tmp_path / "none"), "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none")}
+    for name in ("r1", "r2"):
+        cluster.start(name, env=env)
+    leader, _ = cluster.wait_leader()
+    follower = next(i for i in cluster.alive() if i is not leader)
+    wait_for(lambda: all(r["last_success_at"] for r in leader.get("/api/v1/bedrock/regions").json()["data"])
+             and len(leader.get("/api/v1/bedrock/regions").json()["data"]) == 2, timeout=30,
+             what="both regions refreshed on the leader")
+    regions = follower.get("/api/v1/bedrock/regions").json()
+    assert regions["enabled"] is True  # it was false, with no data, on a follower
+    assert {r["region"] for r in regions["data"]} == {"us-east-1", "eu-west-1"}
+
+    def exported(inst) -> dict[str, str]:
+        body = inst.get("/api/v1/export/litellm?provider=bedrock", timeout=30).json()
+        return {e["model_name"]: e["litellm_params"]["aws_region_name"] for e in body["model_list"]}
+
+    wait_for(lambda: len(exported(follower)) == len(exported(leader)) > 0, timeout=20,
+             what="the follower's catalog to hold Bedrock's models")
+    on_leader, on_follower = exported(leader), exported(follower)
+    assert on_follower == on_leader  # the follower ranked every region as healthy and alphabetically
+    assert "us-east-1" in set(on_leader.values())

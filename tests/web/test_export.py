@@ -42,7 +42,8 @@ def test_every_live_model_of_a_configured_provider_is_a_deployment_litellm_can_r
     assert resp.status_code == 200
     body = resp.get_json()
     text = resp.get_data(as_text=True)
-    assert KEY not in text and "export-test-aws-secret" not in text  # keys are named, never copied
+    # Keys are named, never copied: answers are redacted, so a copied key would read [REDACTED].
+    assert KEY not in text and "export-test-aws-secret" not in text and "[REDACTED]" not in text
     entries = {e["model_name"]: e for e in body["model_list"]}
     models = client.get("/api/v1/models?limit=1000").get_json()["data"]
     live = {m["id"]: m for m in models if m["live"]}
@@ -79,8 +80,16 @@ def test_every_live_model_of_a_configured_provider_is_a_deployment_litellm_can_r
         assert (target == model.provider_model_id and region in direct) or region in via, e
 
 
-def test_the_export_is_filtered_as_the_list_is_and_refuses_what_does_not_apply(exported):
-    _, client = exported
+def test_the_export_is_filtered_as_the_list_is_and_refuses_what_does_not_apply(exported, simulator):
+    service, client = exported
+    # Made once a minute for the same catalog and parameters; a new catalog version makes it again.
+    first = client.get("/api/v1/export/litellm?provider=openai").get_json()
+    assert client.get("/api/v1/export/litellm?provider=openai").get_json()["generated_at"] == first["generated_at"]
+    simulator.state.add_model("openai", {"id": "gpt-export-new", "object": "model", "created": 1, "owned_by": "x"})
+    service.wait([service.refresh("openai")], timeout=10)
+    again = client.get("/api/v1/export/litellm?provider=openai").get_json()
+    assert again["catalog_version"] > first["catalog_version"] and again["generated_at"] != first["generated_at"]
+    assert "openai/gpt-export-new" in {e["model_name"] for e in again["model_list"]}
     seeing = client.get("/api/v1/export/litellm?provider=openai&capability=vision").get_json()
     listed = client.get("/api/v1/models?provider=openai&capability=vision&live=true&limit=1000").get_json()["data"]
     assert [e["model_name"] for e in seeing["model_list"]] == [m["id"] for m in listed] and listed
@@ -118,3 +127,36 @@ def test_discovery_export_litellm_writes_the_model_list_and_says_what_it_left_ou
         assert refused.exit_code == 2 and "No such option '--limit'" in refused.stderr
     finally:
         server.stop()
+
+
+def test_a_bedrock_model_goes_to_the_best_region_that_can_call_it_and_answered_its_last_refresh():
+    from discovery.export import litellm_model_list
+    from discovery.model import Model
+    from discovery.settings import ProviderConfig
+
+    providers = {"bedrock": ProviderConfig(name="bedrock", format="bedrock")}
+
+    def bedrock(model_id, on_demand=(), provisioned=(), profiles=None):
+        regions = sorted({*on_demand, *provisioned, *(r for rs in (profiles or {}).values() for r in rs)})
+        types = {"on_demand": list(on_demand), "provisioned": list(provisioned)}
+        return Model("bedrock", model_id, source="bedrock@us-east-1", regions=tuple(regions),
+                     attributes={"regions_by_inference_type": {k: v for k, v in types.items() if v},
+                                 "regions_by_profile": profiles or {}})
+
+    nova = bedrock("amazon.nova-lite-v1:0", on_demand=["us-east-1"], provisioned=["eu-west-1"])
+    claude = bedrock("anthropic.claude-x-v1:0", profiles={"eu.anthropic.claude-x-v1:0": ["eu-west-1"]})
+    stranded = bedrock("meta.llama-z-v1:0", on_demand=["ap-south-1"])
+
+    def ranked(model):
+        return sorted(model.regions, key=lambda r: r != "eu-west-1")  # eu-west-1 ranks first
+
+    entries, skipped, _ = litellm_model_list([nova, claude, stranded], providers, ranked,
+                                             available=lambda region: region != "ap-south-1")
+    params = {e["model_name"]: e["litellm_params"] for e in entries}
+    # eu-west-1 serves nova only as provisioned throughput: the next region that can call it.
+    assert params["bedrock/amazon.nova-lite-v1:0"] == {"model": "bedrock/amazon.nova-lite-v1:0",
+                                                        "aws_region_name": "us-east-1"}
+    assert params["bedrock/anthropic.claude-x-v1:0"] == {"model": "bedrock/eu.anthropic.claude-x-v1:0",
+                                                          "aws_region_name": "eu-west-1"}
+    assert skipped == [{"model_id": "bedrock/meta.llama-z-v1:0",
+                        "reason": "no region that can call it answered its last refresh (ap-south-1)"}]
