@@ -436,6 +436,9 @@ def benchmarks() -> None:
     """Measured performance: the leaderboard, the runs, one model's results; run one now."""
 
 
+SPEED_NOTE = "≈ output speed from tokens estimated from the text, or with reasoning tokens counted in"
+
+
 def _ms(value: Any) -> str:
     return "" if value is None else f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
 
@@ -450,9 +453,12 @@ def _measured_columns(table: Any) -> None:
 
 
 def _measured_cells(m: dict[str, Any]) -> tuple[str, ...]:
-    """A leaderboard row's (or a performance summary's) numbers, in _measured_columns' order."""
+    """A leaderboard row's (or a performance summary's) numbers, in _measured_columns' order; a
+    speed from estimated tokens or with reasoning counted in is marked ≈ (see SPEED_NOTE)."""
     speed = m.get("output_tokens_per_s")
-    return (_ms(m.get("ttft_ms")), _ms(m.get("ttft_p90_ms")), "" if speed is None else f"{speed:,.1f}",
+    flagged = m.get("tokens_estimated") or m.get("speed_includes_reasoning")
+    return (_ms(m.get("ttft_ms")), _ms(m.get("ttft_p90_ms")),
+            "" if speed is None else f"{speed:,.1f}" + (" ≈" if flagged else ""),
             _ms(m.get("latency_ms")), _usd(m.get("cost_usd")), number(m.get("samples")), when(m.get("measured_at")))
 
 
@@ -504,6 +510,8 @@ def benchmarks_board(ctx: click.Context, as_json: bool, **opts: Any) -> None:
         table.add_row(str(row.get("rank", "")), row.get("model_id", ""), row.get("region") or "", *_measured_cells(row))
     out = console()
     out.print(table)
+    if any(r.get("tokens_estimated") or r.get("speed_includes_reasoning") for r in page.get("data", [])):
+        out.print(SPEED_NOTE, style="dim")
     shown_to = page.get("offset", 0) + len(page.get("data", []))
     sort = str(page.get("sort") or "ttft")
     out.print(f"{len(page.get('data', []))} of {page.get('total', 0)} measured, by "

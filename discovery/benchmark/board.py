@@ -36,6 +36,10 @@ class Measured:
     measured_at: float
     run_id: int
     cost_usd: Optional[float]
+    # The speed is not exactly the provider's: token counts estimated from the text (no usage in
+    # the stream), or reasoning tokens counted with the answer's. A ranking by speed shows both.
+    tokens_estimated: bool = False
+    speed_includes_reasoning: bool = False
 
     @classmethod
     def of_result(cls, r: BenchmarkResult) -> Optional["Measured"]:
@@ -44,15 +48,18 @@ class Measured:
             return None
         return cls(r.model_id, r.provider, r.region, r.kind, _r(s.ttft_ms), _r(s.ttft_p90_ms),
                    _r(s.output_tokens_per_s), _r(s.latency_ms), _r(s.latency_p90_ms), s.samples, r.measured_at,
-                   r.run_id, r.cost_usd)
+                   r.run_id, r.cost_usd, bool(s.tokens_estimated),
+                   any(x.speed_includes_reasoning for x in r.samples))
 
     @classmethod
     def of_row(cls, d: Mapping[str, Any]) -> "Measured":
         p90 = d.get("p90") or {}
+        samples = d.get("samples") or []
         return cls(d["model_id"], d["provider"], d.get("region"), d.get("kind") or "chat", _r(d.get("ttft_ms")),
                    _r(p90.get("ttft_ms")), _r(d.get("output_tokens_per_s")), _r(d.get("latency_ms")),
                    _r(p90.get("latency_ms")), int(d.get("sample_count") or 0), float(d.get("measured_at") or 0.0),
-                   int(d.get("run_id") or 0), d.get("cost_usd"))
+                   int(d.get("run_id") or 0), d.get("cost_usd"), bool(d.get("tokens_estimated")),
+                   any(isinstance(x, Mapping) and x.get("speed_includes_reasoning") for x in samples))
 
     def key(self) -> Optional[float]:
         """What "best" means for the model's kind: lowest TTFT for chat, lowest latency for embeddings."""

@@ -42,6 +42,8 @@ class Summary:
     input_tokens: Optional[int]
     output_tokens: Optional[int]
     tokens_estimated: bool
+    # Some sample's speed counts reasoning tokens the stream did not tell apart from the answer's.
+    speed_includes_reasoning: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -52,7 +54,10 @@ class Summary:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "Summary":
-        return cls(**{name: data.get(name) for name in cls.__dataclass_fields__})  # type: ignore[arg-type]
+        out = {name: data.get(name) for name in cls.__dataclass_fields__}
+        out["tokens_estimated"] = bool(out["tokens_estimated"])
+        out["speed_includes_reasoning"] = bool(out["speed_includes_reasoning"])  # stored before the flag: False
+        return cls(**out)  # type: ignore[arg-type]
 
 
 def summarize(samples: Sequence[Sample]) -> Optional[Summary]:
@@ -70,7 +75,8 @@ def summarize(samples: Sequence[Sample]) -> Optional[Summary]:
                    latency_ms=percentile(latency, 0.5), latency_p90_ms=percentile(latency, 0.9),
                    input_tokens=int(statistics.median(inputs)) if inputs else None,
                    output_tokens=int(statistics.median(outputs)) if outputs else None,
-                   tokens_estimated=any(s.tokens_estimated for s in samples))
+                   tokens_estimated=any(s.tokens_estimated for s in samples),
+                   speed_includes_reasoning=any(s.speed_includes_reasoning for s in samples))
 
 
 # Metric name -> (Summary field, True when a higher value is worse).

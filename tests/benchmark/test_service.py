@@ -241,3 +241,25 @@ def test_refresh_of_another_provider_finishes_within_two_seconds_while_ten_provi
     assert outcome.outcome == "succeeded"
     assert elapsed < 2.0, f"the refresh took {elapsed:.2f}s while ten providers benchmarked"
     assert len(running) >= 5, "the benchmarks should still have been running"
+
+
+def test_a_speed_from_estimated_tokens_or_counted_reasoning_is_flagged_where_it_is_ranked(start_service, simulator):
+    # No usage report (tokens counted from the text) and thinking in the stream.
+    simulator.state.set_stream("openai", ttft=0.02, tokens_per_second=400, output_tokens=16, thinking_tokens=8,
+                               usage=False)
+    service = start(start_service, simulator, [BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4o",))])
+    service.wait_benchmarks(service.run_benchmark("openai/gpt-4o"), timeout=20)
+    client = create_app(service).test_client()
+    [result] = client.get("/api/v1/models/openai/gpt-4o/benchmarks").get_json()["history"]
+    # Without a usage report the thinking text is counted with the answer's.
+    assert all(s.get("speed_includes_reasoning") for s in result["samples"]) and result["tokens_estimated"] is True
+    reasoning = True
+    [row] = client.get("/api/v1/benchmarks?provider=openai").get_json()["data"]
+    assert row["tokens_estimated"] is True and row["speed_includes_reasoning"] is reasoning
+    performance = client.get("/api/v1/models/openai/gpt-4o").get_json()["performance"]
+    assert performance["tokens_estimated"] is True and performance["speed_includes_reasoning"] is reasoning
+    # The same after a restart, from the stored rows.
+    from discovery import store
+    from discovery.benchmark.board import PerformanceBoard
+    rebuilt = PerformanceBoard.from_rows(store.latest_benchmark_results())
+    assert rebuilt.get("openai/gpt-4o").best.tokens_estimated is True

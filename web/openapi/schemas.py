@@ -75,6 +75,7 @@ def _model() -> dict[str, Any]:
         "region": MAYBE_STRING, "ttft_ms": MAYBE_NUMBER, "ttft_p90_ms": MAYBE_NUMBER,
         "output_tokens_per_s": MAYBE_NUMBER, "latency_ms": MAYBE_NUMBER, "latency_p90_ms": MAYBE_NUMBER,
         "samples": INTEGER, "measured_at": TIME, "run_id": INTEGER, "cost_usd": MAYBE_NUMBER,
+        "tokens_estimated": BOOLEAN, "speed_includes_reasoning": BOOLEAN,
     }, required=("ttft_ms", "output_tokens_per_s", "latency_ms", "samples", "measured_at"))
     return obj({
         "id": {"type": "string", "description": "<provider>/<the provider's own id>; may contain / : ."},
@@ -228,6 +229,7 @@ def _leaderboard_row() -> dict[str, Any]:
         "region": MAYBE_STRING, "ttft_ms": MAYBE_NUMBER, "ttft_p90_ms": MAYBE_NUMBER,
         "output_tokens_per_s": MAYBE_NUMBER, "latency_ms": MAYBE_NUMBER, "latency_p90_ms": MAYBE_NUMBER,
         "samples": INTEGER, "measured_at": TIME, "run_id": INTEGER, "cost_usd": MAYBE_NUMBER,
+        "tokens_estimated": BOOLEAN, "speed_includes_reasoning": BOOLEAN,
     }, extra=False)
 
 

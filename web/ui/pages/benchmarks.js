@@ -11,7 +11,10 @@ export const title = "Benchmarks";
 const METRICS = [
   {label: "TTFT", field: "ttft_ms", sort: "ttft", format: ms},
   {label: "TTFT p90", field: "ttft_p90_ms", sort: "ttft_p90", format: ms},
-  {label: "Output tokens/s", field: "output_tokens_per_s", sort: "output_speed", format: (v) => decimal(v, 1), highFirst: true},
+  {label: "Output tokens/s", field: "output_tokens_per_s", sort: "output_speed", format: (v) => decimal(v, 1), highFirst: true,
+    // A speed not exactly the provider's says so: tokens counted from the text, or reasoning counted in.
+    note: (r) => [r.tokens_estimated ? "tokens estimated from the text (no usage report)" : null,
+      r.speed_includes_reasoning ? "counts reasoning tokens the stream did not tell apart" : null].filter(Boolean).join("; ")},
   {label: "Latency", field: "latency_ms", sort: "latency", format: ms},
   {label: "Latency p90", field: "latency_p90_ms", sort: "latency_p90", format: ms},
   {label: "Cost", field: "cost_usd", sort: "cost", format: (v) => (v === null || v === undefined ? UNKNOWN : `$${+v.toPrecision(3)}`)},
@@ -76,7 +79,11 @@ export async function render(ctx) {
           h("a", {href: `/ui/models/${modelPath(r.model_id)}`}, r.name || r.model_id),
           h("span", {class: "id"}, r.model_id)),
         h("td", {"data-label": "Region"}, r.region || UNKNOWN),
-        METRICS.map((m) => h("td", {"data-label": m.label, class: "num"}, m.format(r[m.field]))),
+        METRICS.map((m) => {
+          const note = m.note ? m.note(r) : "";
+          return h("td", {"data-label": m.label, class: "num", ...(note ? {title: note, "data-flagged": ""} : {})},
+            m.format(r[m.field]) + (note ? " ≈" : ""));
+        }),
         h("td", {"data-label": "Measured"}, h("time", {title: stamp(r.measured_at)}, ago(r.measured_at)))))))
       : notice("empty", "Nothing measured yet.")));
     box.setAttribute("aria-busy", "false");
