@@ -163,12 +163,34 @@ def stored_version(version_id: int) -> Optional[Mapping[str, Any]]:
     return ModelVersionRow.select(ModelVersionRow.data).where(ModelVersionRow.id == version_id).scalar()
 
 
+# A commit's version rows are stamped when it begins and its run's finish when it ends; no commit
+# takes longer than this, so the versions a run in commit at some time had written are found
+# among those of the minute before it.
+COMMIT_SPAN = 60.0
+
+
 def last_answers(when: float) -> dict[str, float]:
-    """Each source's last successful refresh that had finished at ``when``: source → time."""
+    """Each source's last successful refresh that had answered at ``when``: source → time.
+
+    That is its run's finish, or, for a run whose commit was under way at ``when`` (its versions
+    written, its finish stamped a few milliseconds later), the time of its versions: the record
+    ``as_of`` shows at that moment is that run's answer, so its time is the one to show with it.
+    """
     query = (RefreshRunRow.select(RefreshRunRow.provider, peewee.fn.MAX(RefreshRunRow.finished_at))
              .where((RefreshRunRow.outcome == SUCCEEDED) & (RefreshRunRow.finished_at < when + RESOLUTION))
              .group_by(RefreshRunRow.provider).tuples())
-    return dict(query)
+    out = dict(query)
+    committing = (ModelVersionRow.select(RefreshRunRow.provider, peewee.fn.MIN(ModelVersionRow.created_at))
+                  .join(RefreshRunRow, on=(ModelVersionRow.run == RefreshRunRow.id))
+                  .where((ModelVersionRow.created_at >= when - COMMIT_SPAN)
+                         & (ModelVersionRow.created_at < when + RESOLUTION)
+                         & (RefreshRunRow.outcome == SUCCEEDED)
+                         & (RefreshRunRow.finished_at >= when + RESOLUTION))
+                  .group_by(RefreshRunRow.provider).tuples())
+    for provider, written in committing:
+        if written is not None and written > (out.get(provider) or 0.0):
+            out[provider] = written
+    return out
 
 
 def performance_at(when: float) -> PerformanceBoard:

@@ -66,3 +66,30 @@ def test_the_history_verb_says_how_to_page_back(start_service, simulator):
         assert [line.split()[0] for line in older.stdout.splitlines() if line.startswith("v")] == ["v1", "v2"]
     finally:
         server.stop()
+
+
+def test_a_version_read_as_of_its_own_time_is_verified_by_the_run_that_wrote_it(start_service, simulator):
+    from discovery.history import parse_time
+
+    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai",
+                                             manual_refresh_per_minute=1000)])
+    simulator.state.add_model("openai", {"id": "gpt-verified", "object": "model", "created": 1, "owned_by": "v0"})
+    service.wait([service.refresh("openai")], timeout=10)
+    simulator.state.update_model("openai", "gpt-verified", {"owned_by": "v1"})
+    service.wait([service.refresh("openai")], timeout=10)
+    client = create_app(service).test_client()
+    versions = client.get("/api/v1/models/openai/gpt-verified/history").get_json()["versions"]
+    finished = {r["id"]: r["finished_at"] for r in service.refresh_runs("openai")}
+    assert len(versions) == 2
+    for version in versions:
+        written = parse_time(version["created_at"])
+        assert finished[version["run_id"]] > written  # a run's finish is stamped as its commit ends
+        record = client.get("/api/v1/models/openai/gpt-verified", query_string={"as_of": version["created_at"]})
+        record = record.get_json()
+        assert record["attributes"]["owned_by"] == version["model"]["attributes"]["owned_by"]
+        times = {item["verified_at"] for item in record["provenance"].values() if item["source"] == "openai"}
+        assert len(times) == 1 and None not in times
+        verified = parse_time(times.pop())
+        # The run that wrote this version had answered by then: not the run before it, nor none.
+        before = [t for t in finished.values() if t < written]
+        assert verified <= written + 1e-6 and verified > max(before, default=0.0)
