@@ -153,7 +153,12 @@ def test_benchmark_settings_name_the_environment_variable_and_the_key_hint_witho
     cfg.write_text(PROVIDERS)
     with pytest.raises(SettingsError, match="^DISCOVERY_BENCHMARKS_JITTER: must be at most 1"):
         load_settings(cfg, environ={"DISCOVERY_BENCHMARKS_JITTER": "1.5"})
+    # With no provider tables, a provider its key would turn on is no typo: without the key (removed,
+    # rotated away) the settings still load and the service starts without it.
     cfg.write_text("[benchmarks.providers.openai]\nenabled = true\n")
+    without = load_settings(cfg, environ={})
+    assert "openai" not in {p.name for p in without.providers} and without.benchmarks.policy("openai").enabled
+    assert load_settings(cfg, environ={"OPENAI_API_KEY": "sk-x"}).benchmarks.policy("openai").enabled
+    cfg.write_text("[benchmarks.providers.opneai]\nenabled = true\n")
     with pytest.raises(SettingsError, match="a provider is configured when its API key is set"):
         load_settings(cfg, environ={})
-    assert load_settings(cfg, environ={"OPENAI_API_KEY": "sk-x"}).benchmarks.policy("openai").enabled
