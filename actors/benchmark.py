@@ -429,6 +429,10 @@ class BenchmarkQueries:
         return self.reader.benchmark_runs(provider, limit, before, region).get(  # type: ignore[attr-defined]
             timeout=self.settings.ask_timeout)  # type: ignore[attr-defined]
 
+    def benchmark_regions(self) -> list[str]:
+        """Every region a benchmark run was made in (stored runs), sorted."""
+        return self.reader.benchmark_regions().get(timeout=self.settings.ask_timeout)  # type: ignore[attr-defined]
+
     def benchmark_spend_today(self) -> dict[str, float]:
         """Today's (UTC) benchmark spend: every provider's together and the daily budget."""
         book = self.benchmark_book

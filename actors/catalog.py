@@ -865,5 +865,8 @@ class StoreReaderActor(pykka.ThreadingActor):
                        region: Optional[str] = None) -> list[dict]:
         return store.list_benchmark_runs(provider, limit, before, region)
 
+    def benchmark_regions(self) -> list[str]:
+        return store.benchmark_regions()
+
     def benchmark_seed(self, since: float) -> dict[str, Any]:
         return store.benchmark_seed(since)

@@ -1389,6 +1389,14 @@ def benchmark_run_dict(row: BenchmarkRunRow) -> dict[str, Any]:
             "skipped": row.skipped or []}
 
 
+def benchmark_regions() -> list[str]:
+    """Every region a benchmark run was made in, sorted (its runs and results stay readable after
+    the region is no longer watched)."""
+    q = (BenchmarkRunRow.select(BenchmarkRunRow.region).where(BenchmarkRunRow.region.is_null(False))
+         .distinct().tuples())
+    return sorted(region for (region,) in q)
+
+
 def list_benchmark_runs(provider: Optional[str] | Sequence[str] = None, limit: int = 50,
                         before: Optional[int] = None, region: Optional[str] = None) -> list[dict[str, Any]]:
     """Benchmark runs, newest first; ``provider``: one name or several."""

@@ -33,16 +33,20 @@ def run_dict(run: BenchmarkRun) -> dict[str, Any]:
 
 
 def _region(svc: Any) -> Optional[str]:
-    """The ``region`` parameter: a watched Bedrock region or one measured before; else a 400 naming them."""
+    """The ``region`` parameter: a Bedrock region watched, measured, or benchmarked before; else a 400
+    naming them. A follower has no region board: the configured regions stand for the watched ones."""
     region = request.args.get("region") or None
     if region is None:
         return None
     board = getattr(svc, "bedrock_board", None)
-    watched = set(board.snapshot()) if board is not None else set()
+    watched = set(board.snapshot()) if board is not None else set(svc.settings.bedrock.regions
+                                                                   if svc.settings.bedrock.enabled else ())
     known = watched | {m.region for m in svc.view.performance.measurements() if m.region is not None}
     if region not in known:
+        known |= set(svc.benchmark_regions())  # runs (and results) of a region no longer watched
+    if region not in known:
         raise ApiError(400, "invalid_parameter", f"unknown region {region!r}; "
-                       + (f"watched: {', '.join(sorted(known))}" if known else "no Bedrock region is watched"))
+                       + (f"known: {', '.join(sorted(known))}" if known else "no Bedrock region is watched"))
     return region
 
 

@@ -115,7 +115,7 @@ def test_benchmark_routes_refuse_an_unknown_region_and_a_region_given_as_the_pro
                 f"/api/v1/models/{model_id}/benchmarks?region=nowhere-1"):
         resp = client.get(url)
         assert resp.status_code == 400, url
-        assert resp.get_json()["error"]["message"] == "unknown region 'nowhere-1'; watched: eu-west-1, us-east-1"
+        assert resp.get_json()["error"]["message"] == "unknown region 'nowhere-1'; known: eu-west-1, us-east-1"
     for url in ("/api/v1/benchmarks?provider=bedrock@us-east-1", "/api/v1/benchmarks/runs?provider=bedrock@us-east-1"):
         resp = client.get(url)
         assert resp.status_code == 400, url
@@ -125,3 +125,26 @@ def test_benchmark_routes_refuse_an_unknown_region_and_a_region_given_as_the_pro
                 f"/api/v1/models/{model_id}/benchmarks?region=eu-west-1"):
         assert client.get(url).status_code == 200, url
     assert service.benchmark_runs() == []
+
+
+def test_runs_of_a_region_no_longer_watched_stay_readable_by_region(start_service, simulator):
+    regions = ("us-east-1", "eu-west-1")
+    model_id = f"bedrock/{on_demand_in_every(simulator, regions)}"
+    bench = BenchmarkSettings(start_delay=3600.0, samples=1, targets=(
+        BenchmarkTarget("bedrock", enabled=True, allow_unknown_prices=True),))
+    settings = bedrock_settings(simulator, regions, runtime_endpoint_url=simulator.url + "/bedrock/{region}")
+    service = start_service([], bedrock=settings, benchmarks=bench)
+    wait_for(lambda: regions_settled(service, regions), timeout=20, what="every region's first refresh")
+    # eu-west-1's run keeps no sample: the region is known from its run row alone.
+    simulator.state.set_fault("bedrock@eu-west-1", "status", status=400)
+    [run] = service.wait_benchmarks(service.run_benchmark(model_id, "eu-west-1"), timeout=20)
+    assert run.region == "eu-west-1" and run.outcome == "failed"
+    service.stop()
+    again = start_service([], bedrock=bedrock_settings(simulator, ("us-east-1",)), benchmarks=bench)
+    wait_for(lambda: regions_settled(again, ("us-east-1",)), timeout=20, what="the region's first refresh")
+    client = create_app(again).test_client()
+    runs = client.get("/api/v1/benchmarks/runs?region=eu-west-1")
+    assert runs.status_code == 200 and [r["id"] for r in runs.get_json()["data"]] == [run.id]
+    history = client.get(f"/api/v1/models/{model_id}/benchmarks?region=eu-west-1")
+    assert history.status_code == 200 and history.get_json()["history"][0]["error"]
+    assert client.get("/api/v1/benchmarks/runs?region=ap-south-1").status_code == 400

@@ -536,6 +536,10 @@ refresh_interval = 3600
     regions = follower.get("/api/v1/bedrock/regions").json()
     assert regions["enabled"] is True  # it was false, with no data, on a follower
     assert {r["region"] for r in regions["data"]} == {"us-east-1", "eu-west-1"}
+    # A watched region is known on a follower too (it has no region board of its own).
+    for inst in (leader, follower):
+        assert inst.get("/api/v1/benchmarks/runs?region=eu-west-1").status_code == 200, inst.instance_id
+        assert inst.get("/api/v1/benchmarks/runs?region=ap-south-1").status_code == 400, inst.instance_id
 
     def exported(inst) -> dict[str, str]:
         body = inst.get("/api/v1/export/litellm?provider=bedrock", timeout=30).json()
