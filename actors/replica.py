@@ -292,6 +292,10 @@ class FollowerActor(pykka.ThreadingActor):
 
 # -- mutations handed to the leader ------------------------------------------------------------
 
+class LeaderTimeout(TimeoutError):
+    """The leader did not answer a request in time (a failover, or a leader stalled): a 503 over HTTP."""
+
+
 class RemoteError(Exception):
     """The leader refused a handed-over request, for a reason with no local exception type."""
 
@@ -447,7 +451,7 @@ class LeaderClient:
                 return found
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"the leader did not answer request {request_id} within {timeout:g} s "
+                raise LeaderTimeout(f"the leader did not answer request {request_id} within {timeout:g} s "
                                    f"(state: {found[0] if found else 'unknown'})")
             with self._cond:
                 if self._seen.get(request_id) not in want:

@@ -49,3 +49,11 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(pykka.ActorDeadError)
     def _dead(exc):
         return error_response(503, "unavailable", "the service is stopping or restarting a component")
+
+    from actors.replica import LeaderTimeout
+
+    @app.errorhandler(LeaderTimeout)
+    def _leader_timeout(exc):
+        # A follower's read that only the leader can answer (its providers, its regions), asked
+        # while there is no leader to answer (a failover) or it is stalled.
+        return error_response(503, "leader_unavailable", f"{exc}; try again")

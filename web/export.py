@@ -13,6 +13,8 @@ from weakref import WeakKeyDictionary
 from cachetools import TTLCache
 from flask import Blueprint, Response, request
 
+from actors.replica import LeaderTimeout
+from discovery.bedrock import PROVIDER as BEDROCK
 from discovery.bedrock import RegionStatus, rank_regions
 from discovery.export import NAMES, litellm_model_list
 from discovery.model import Model, dumps
@@ -47,16 +49,39 @@ def litellm():
     except QueryError as exc:
         raise ApiError(400, "invalid_query", str(exc)) from None
     index, performance = svc.index, svc.view.performance
-    key = (index.version, names, tuple(sorted((k, tuple(v)) for k, v in args.items())))
+    entries = index.pick(query.bits(index, performance))
+    statuses, health = _region_health(svc, entries)
+    key = (index.version, names, tuple(sorted((k, tuple(v)) for k, v in args.items())), health)
     with _lock:
         made = _made.setdefault(svc, TTLCache(maxsize=16, ttl=EXPORT_TTL))
         found = made.get(key)
     if found is not None and found[0] is performance:
         return Response(found[1], mimetype="application/json")
-    body = _export(svc, query, names)
-    with _lock:
-        made[key] = (performance, body)
+    body = _export(svc, [e.model() for e in entries], statuses, names)
+    if statuses is not None:  # an export made without the regions' health is not kept
+        with _lock:
+            made[key] = (performance, body)
     return Response(body, mimetype="application/json")
+
+
+def _region_health(svc: Any, entries: list) -> tuple[dict[str, RegionStatus] | None, tuple]:
+    """(the Bedrock regions' statuses, or None when a follower's leader did not answer for them;
+    which regions can be called, for the cache key). Asked only when a Bedrock model is exported."""
+    if not svc.settings.bedrock.enabled or not any(e.provider == BEDROCK for e in entries):
+        return {}, ()
+    try:
+        # The leader's board; a follower's is relayed from the leader (it has none of its own).
+        rows = svc.bedrock_regions()
+    except LeaderTimeout:
+        return None, ()
+    statuses = {row["region"]: RegionStatus.from_dict(row) for row in rows}
+    return statuses, tuple(sorted((r, _callable(s)) for r, s in statuses.items()))
+
+
+def _callable(status: RegionStatus | None) -> bool:
+    """Whether a region may be exported: any but one whose last refresh failed (one not yet tried,
+    at a restart, is no failure)."""
+    return status is None or status.status in ("available", "starting")
 
 
 # Exports made, per service, by catalog version, measured performance and parameters, for a
@@ -67,23 +92,21 @@ _made: WeakKeyDictionary = WeakKeyDictionary()
 _lock = threading.Lock()
 
 
-def _export(svc: Any, query: ModelQuery, names: str) -> bytes:
+def _export(svc: Any, models: list[Model], statuses: dict[str, RegionStatus] | None, names: str) -> bytes:
     index, performance = svc.index, svc.view.performance
-    models = [e.model() for e in index.pick(query.bits(index, performance))]
     providers = {p.name: p for p in svc.settings.providers if p.enabled}
-    statuses: dict[str, RegionStatus] = {}
     if svc.settings.bedrock.enabled:
-        providers["bedrock"] = ProviderConfig(name="bedrock", format="bedrock")
-        # The leader's board; a follower's is relayed from the leader (it has none of its own).
-        statuses = {row["region"]: RegionStatus.from_dict(row) for row in svc.bedrock_regions()}
+        providers[BEDROCK] = ProviderConfig(name=BEDROCK, format=BEDROCK)
+    known = statuses or {}
 
     def regions(model: Model) -> list[str]:
-        return rank_regions(model.regions or (), (), statuses, performance.region_ttft(model.id))
+        return rank_regions(model.regions or (), (), known, performance.region_ttft(model.id))
 
-    def available(region: str) -> bool:
-        status = statuses.get(region)
-        return status is None or status.healthy
-
-    entries, skipped, catalog_only = litellm_model_list(models, providers, regions, available, names)
-    return dumps({"model_list": entries, "skipped": skipped, "catalog_only": catalog_only,
-                  "catalog_version": index.version, "generated_at": iso(time.time())})
+    entries, skipped, catalog_only = litellm_model_list(models, providers, regions,
+                                                        lambda region: _callable(known.get(region)), names)
+    body: dict[str, Any] = {"model_list": entries, "skipped": skipped, "catalog_only": catalog_only,
+                            "catalog_version": index.version, "generated_at": iso(time.time())}
+    if statuses is None:
+        body["regions_health"] = ("unknown: the leader did not answer for the Bedrock regions' health; "
+                                  "regions ranked by measured TTFT alone")
+    return dumps(body)

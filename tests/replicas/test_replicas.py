@@ -517,7 +517,7 @@ def test_a_follower_serves_the_leaders_bedrock_regions_and_exports_what_the_lead
                                                                                          pg_schema, tmp_path):
     # us-east-1 answers fast, eu-west-1 slowly: the regions' latency decides a model's best region.
     simulator.state.set_latency("bedrock@eu-west-1", 0.3)
-    cluster = cluster_of(sources=openai_source(simulator) + f"""
+    cluster = cluster_of(ask_timeout=2.0, sources=openai_source(simulator) + f"""
 [bedrock]
 enabled = true
 regions = ["us-east-1", "eu-west-1"]
@@ -550,3 +550,16 @@ refresh_interval = 3600
     on_leader, on_follower = exported(leader), exported(follower)
     assert on_follower == on_leader  # the follower ranked every region as healthy and alphabetically
     assert "us-east-1" in set(on_leader.values())
+
+    # The leader stalls: what only it can answer is a 503 with a JSON body (it was a 500), and the
+    # export, a read, is still served, ranking the regions without their health, and says so.
+    import signal
+    os.kill(leader.proc.pid, signal.SIGSTOP)
+    try:
+        stalled = follower.get("/api/v1/bedrock/regions", timeout=30)
+        assert stalled.status_code == 503 and stalled.json()["error"]["code"] == "leader_unavailable"
+        body = follower.get("/api/v1/export/litellm?provider=bedrock&names=provider", timeout=30).json()
+        assert body["model_list"] and "the leader did not answer" in body["regions_health"]
+        assert "regions_health" not in follower.get("/api/v1/export/litellm?provider=openai", timeout=30).json()
+    finally:
+        os.kill(leader.proc.pid, signal.SIGCONT)

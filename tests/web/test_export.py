@@ -160,3 +160,22 @@ def test_a_bedrock_model_goes_to_the_best_region_that_can_call_it_and_answered_i
                                                           "aws_region_name": "eu-west-1"}
     assert skipped == [{"model_id": "bedrock/meta.llama-z-v1:0",
                         "reason": "no region that can call it answered its last refresh (ap-south-1)"}]
+
+
+def test_bedrock_models_are_exported_while_their_regions_have_not_been_asked_since_a_restart(start_service, simulator,
+                                                                                             monkeypatch, tmp_path):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXPORTTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "export-test-aws-secret")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    first = start_service([], bedrock=bedrock_settings(simulator, REGIONS))
+    wait_for(lambda: regions_settled(first, REGIONS), timeout=20, what="every region's first refresh")
+    before = create_app(first).test_client().get("/api/v1/export/litellm").get_json()["model_list"]
+    first.stop()
+    # Restarted without a refresh at start: the stored catalog is served, the regions are "starting".
+    again = start_service([], bedrock=bedrock_settings(simulator, REGIONS), refresh_on_start=False)
+    wait_for(lambda: len(again.index) > 0, what="the stored catalog")
+    assert {r["status"] for r in again.bedrock_regions()} == {"starting"}
+    after = create_app(again).test_client().get("/api/v1/export/litellm").get_json()
+    assert before and {e["model_name"] for e in after["model_list"]} == {e["model_name"] for e in before}
+    assert after["skipped"] == [] and "regions_health" not in after
