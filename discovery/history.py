@@ -180,16 +180,19 @@ def last_answers(when: float) -> dict[str, float]:
              .where((RefreshRunRow.outcome == SUCCEEDED) & (RefreshRunRow.finished_at < when + RESOLUTION))
              .group_by(RefreshRunRow.provider).tuples())
     out = dict(query)
-    committing = (ModelVersionRow.select(RefreshRunRow.provider, peewee.fn.MIN(ModelVersionRow.created_at))
-                  .join(RefreshRunRow, on=(ModelVersionRow.run == RefreshRunRow.id))
-                  .where((ModelVersionRow.created_at >= when - COMMIT_SPAN)
-                         & (ModelVersionRow.created_at < when + RESOLUTION)
-                         & (RefreshRunRow.outcome == SUCCEEDED)
-                         & (RefreshRunRow.finished_at >= when + RESOLUTION))
-                  .group_by(RefreshRunRow.provider).tuples())
-    for provider, written in committing:
-        if written is not None and written > (out.get(provider) or 0.0):
-            out[provider] = written
+    # The runs whose versions of the minute before were written: a range of the (created_at, id)
+    # index, then their rows by primary key (one query joining the two walked every run there is).
+    written = dict(ModelVersionRow.select(ModelVersionRow.run, peewee.fn.MIN(ModelVersionRow.created_at))
+                   .where((ModelVersionRow.created_at >= when - COMMIT_SPAN)
+                          & (ModelVersionRow.created_at < when + RESOLUTION) & ModelVersionRow.run.is_null(False))
+                   .group_by(ModelVersionRow.run).tuples())
+    if written:
+        committing = (RefreshRunRow.select(RefreshRunRow.id, RefreshRunRow.provider)
+                      .where(RefreshRunRow.id.in_(list(written)) & (RefreshRunRow.outcome == SUCCEEDED)
+                             & (RefreshRunRow.finished_at >= when + RESOLUTION)).tuples())
+        for run_id, provider in committing:
+            if written[run_id] > (out.get(provider) or 0.0):
+                out[provider] = written[run_id]
     return out
 
 

@@ -614,20 +614,20 @@ def _check_benchmark_numbers(values: Mapping[str, Any], named: Callable[[str], s
 def check_benchmark_targets(benchmarks: BenchmarkSettings, providers: tuple[ProviderConfig, ...],
                             defaults: bool = False) -> None:
     """SettingsError naming a ``[benchmarks.providers.<name>]`` table of a provider that is not configured
-    (a typo, never benchmarked); ``bedrock`` is Bedrock's. ``defaults``: the providers came from the keys set,
-    so a provider a key would turn on is no typo: its table waits for the key (a service whose key is
-    removed or rotated away still starts, without that provider)."""
-    names = {p.name for p in providers}
-    if defaults:
-        from discovery.providers import FORMATS  # late: providers import settings
+    (a typo, never benchmarked); ``bedrock`` is Bedrock's. A provider an API key would turn on is no
+    typo either: its table waits for the key (a service whose key is removed or rotated away still
+    starts, without that provider; and ``config check``'s output, which lists the providers it
+    found, loads again). ``defaults``: the providers came from the keys set (named in the message)."""
+    from discovery.providers import FORMATS  # late: providers import settings
 
-        names |= {fmt.format for fmt in FORMATS.values() if fmt.default_enabled}
+    names = {p.name for p in providers} | {fmt.format for fmt in FORMATS.values() if fmt.default_enabled}
     for target in benchmarks.targets:
         if target.name != "bedrock" and target.name not in names:
             hint = ("; with no [providers.<name>] table a provider is configured when its API key is set"
                     if defaults else "")
+            configured = sorted({p.name for p in providers} | {"bedrock"})
             raise SettingsError(f"benchmarks.providers.{target.name}: no provider {target.name} is configured "
-                                f"(configured: {', '.join(sorted(names | {'bedrock'}))}){hint}")
+                                f"(configured: {', '.join(configured)}){hint}")
 
 
 def load_benchmark_settings(table: Mapping[str, Any] | None,

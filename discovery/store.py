@@ -1358,6 +1358,8 @@ def benchmark_result_dict(row: BenchmarkResultRow) -> dict[str, Any]:
             "ttft_ms": _hundredths(row.ttft_ms), "output_tokens_per_s": _hundredths(row.output_tokens_per_s),
             "latency_ms": _hundredths(row.latency_ms), "input_tokens": row.input_tokens,
             "output_tokens": row.output_tokens, "tokens_estimated": row.tokens_estimated, "cost_usd": row.cost_usd,
+            "speed_includes_reasoning": any(isinstance(s, Mapping) and bool(s.get("speed_includes_reasoning"))
+                                            for s in data.get("samples") or ()),
             "error": row.error, "p90": {k: _hundredths(v) for k, v in p90.items()} if isinstance(p90, Mapping) else p90,
             "settings": data.get("settings"), "invoked_id": data.get("invoked_id"),
             "samples": data.get("samples") or [], "failures": data.get("failures") or []}

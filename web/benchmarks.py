@@ -13,6 +13,7 @@ from flask import Blueprint, jsonify, request
 
 from actors.benchmark import BenchmarkDisabled, BenchmarkRefused
 from discovery.bedrock import PROVIDER as BEDROCK
+from discovery.bedrock import REGION_NAME
 from discovery.benchmark.board import LEADERBOARD_SORTS, leaderboard
 from discovery.benchmark.records import BenchmarkRun
 from discovery.model import loads
@@ -34,13 +35,15 @@ def run_dict(run: BenchmarkRun) -> dict[str, Any]:
 
 def _region(svc: Any) -> Optional[str]:
     """The ``region`` parameter: a Bedrock region watched, measured, or benchmarked before; else a 400
-    naming them. A follower has no region board: the configured regions stand for the watched ones."""
+    naming them. A follower has no region board (and the leader may watch regions it discovered):
+    there, any well-formed region name is taken."""
     region = request.args.get("region") or None
     if region is None:
         return None
     board = getattr(svc, "bedrock_board", None)
-    watched = set(board.snapshot()) if board is not None else set(svc.settings.bedrock.regions
-                                                                   if svc.settings.bedrock.enabled else ())
+    if board is None and svc.role == "follower" and svc.settings.bedrock.enabled and REGION_NAME.match(region):
+        return region
+    watched = set(board.snapshot()) if board is not None else set()
     known = watched | {m.region for m in svc.view.performance.measurements() if m.region is not None}
     if region not in known:
         known |= set(svc.benchmark_regions())  # runs (and results) of a region no longer watched

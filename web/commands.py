@@ -578,11 +578,12 @@ def _results_table(results: list[dict[str, Any]]) -> Any:
                          no_wrap=name != "ERROR", overflow="fold")
     for r in results:
         speed = r.get("output_tokens_per_s")
+        flagged = r.get("tokens_estimated") or r.get("speed_includes_reasoning")
         tokens = f"{number(r.get('input_tokens'))}/{number(r.get('output_tokens'))}"
         if r.get("tokens_estimated"):
             tokens += " (est.)"
         table.add_row(str(r.get("run_id", "")), r.get("region") or "", _ms(r.get("ttft_ms")),
-                      "" if speed is None else f"{speed:,.1f}", _ms(r.get("latency_ms")), tokens,
+                      "" if speed is None else f"{speed:,.1f}" + (" ≈" if flagged else ""), _ms(r.get("latency_ms")), tokens,
                       _usd(r.get("cost_usd")), number(r.get("sample_count", len(r.get("samples") or []))),
                       when(r.get("measured_at")), r.get("error") or "")
     return table
@@ -618,6 +619,10 @@ def benchmarks_show(ctx: click.Context, model_id: str, region: Optional[str], li
     history = answer.get("history") or []
     if history:
         out.print(_results_table(history))
+    if (perf and any(s.get("tokens_estimated") or s.get("speed_includes_reasoning")
+                     for s in (perf.get("regions") or {None: perf}).values())) \
+            or any(r.get("tokens_estimated") or r.get("speed_includes_reasoning") for r in history):
+        out.print(SPEED_NOTE, style="dim")
 
 
 @benchmarks.command("run")

@@ -54,6 +54,12 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(LeaderTimeout)
     def _leader_timeout(exc):
-        # A follower's read that only the leader can answer (its providers, its regions), asked
-        # while there is no leader to answer (a failover) or it is stalled.
-        return error_response(503, "leader_unavailable", f"{exc}; try again")
+        from flask import request
+
+        if request.method in ("GET", "HEAD"):
+            # A follower's read that only the leader can answer (its providers, its regions), asked
+            # while there is no leader to answer (a failover) or it is stalled: safe to ask again.
+            return error_response(503, "leader_unavailable", f"{exc}; try again")
+        # A change handed to the leader stays pending: a leader that answers later still makes it.
+        return error_response(504, "leader_timeout", f"{exc}; the change stays queued and the leader makes it "
+                                                     "when it answers: check before sending it again")

@@ -49,32 +49,48 @@ def litellm():
     except QueryError as exc:
         raise ApiError(400, "invalid_query", str(exc)) from None
     index, performance = svc.index, svc.view.performance
-    entries = index.pick(query.bits(index, performance))
-    statuses, health = _region_health(svc, entries)
+    statuses, health = _region_health(svc)
     key = (index.version, names, tuple(sorted((k, tuple(v)) for k, v in args.items())), health)
     with _lock:
         made = _made.setdefault(svc, TTLCache(maxsize=16, ttl=EXPORT_TTL))
         found = made.get(key)
     if found is not None and found[0] is performance:
         return Response(found[1], mimetype="application/json")
-    body = _export(svc, [e.model() for e in entries], statuses, names)
-    if statuses is not None:  # an export made without the regions' health is not kept
-        with _lock:
-            made[key] = (performance, body)
+    body = _export(svc, [e.model() for e in index.pick(query.bits(index, performance))], statuses, names)
+    with _lock:
+        made[key] = (performance, body)
     return Response(body, mimetype="application/json")
 
 
-def _region_health(svc: Any, entries: list) -> tuple[dict[str, RegionStatus] | None, tuple]:
+# A follower's copy of the leader's region health, by service: (when asked, statuses or None when
+# the leader did not answer). Asked again after as long as a relayed question may wait (twice
+# ask_timeout), so a follower's exports ask the leader (through the database), and wait for a
+# stalled one, at most once in that time.
+_relayed: WeakKeyDictionary = WeakKeyDictionary()
+
+
+def _region_health(svc: Any) -> tuple[dict[str, RegionStatus] | None, tuple]:
     """(the Bedrock regions' statuses, or None when a follower's leader did not answer for them;
-    which regions can be called, for the cache key). Asked only when a Bedrock model is exported."""
-    if not svc.settings.bedrock.enabled or not any(e.provider == BEDROCK for e in entries):
+    which regions can be called, for the cache key)."""
+    if not svc.settings.bedrock.enabled:
         return {}, ()
-    try:
-        # The leader's board; a follower's is relayed from the leader (it has none of its own).
-        rows = svc.bedrock_regions()
-    except LeaderTimeout:
-        return None, ()
-    statuses = {row["region"]: RegionStatus.from_dict(row) for row in rows}
+    if svc.bedrock_board is not None:  # the leader's own board: a reference read
+        statuses = dict(svc.bedrock_board.snapshot())
+    else:
+        with _lock:
+            asked = _relayed.get(svc)
+        if asked is None or time.monotonic() - asked[0] > 2 * svc.settings.ask_timeout:
+            try:
+                rows = svc.bedrock_regions()  # relayed from the leader (a follower has no board)
+                found = {row["region"]: RegionStatus.from_dict(row) for row in rows}
+            except LeaderTimeout:
+                found = None
+            asked = (time.monotonic(), found)
+            with _lock:
+                _relayed[svc] = asked
+        statuses = asked[1]
+    if statuses is None:
+        return None, ("unknown",)
     return statuses, tuple(sorted((r, _callable(s)) for r, s in statuses.items()))
 
 

@@ -261,5 +261,6 @@ def test_a_speed_from_estimated_tokens_or_counted_reasoning_is_flagged_where_it_
     # The same after a restart, from the stored rows.
     from discovery import store
     from discovery.benchmark.board import PerformanceBoard
-    rebuilt = PerformanceBoard.from_rows(store.latest_benchmark_results())
-    assert rebuilt.get("openai/gpt-4o").best.tokens_estimated is True
+    rebuilt = PerformanceBoard.from_rows(store.latest_benchmark_results()).get("openai/gpt-4o").best
+    assert rebuilt.tokens_estimated is True and rebuilt.speed_includes_reasoning is True
+    assert result["speed_includes_reasoning"] is True

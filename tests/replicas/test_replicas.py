@@ -536,21 +536,20 @@ refresh_interval = 3600
     regions = follower.get("/api/v1/bedrock/regions").json()
     assert regions["enabled"] is True  # it was false, with no data, on a follower
     assert {r["region"] for r in regions["data"]} == {"us-east-1", "eu-west-1"}
-    # A watched region is known on a follower too (it has no region board of its own).
+    # A watched region is known on a follower too (it has no region board of its own, and the leader
+    # may watch regions it discovered: a follower takes any well-formed region name).
     for inst in (leader, follower):
         assert inst.get("/api/v1/benchmarks/runs?region=eu-west-1").status_code == 200, inst.instance_id
-        assert inst.get("/api/v1/benchmarks/runs?region=ap-south-1").status_code == 400, inst.instance_id
+        assert inst.get("/api/v1/benchmarks/runs?region=nowhere").status_code == 400, inst.instance_id
+    assert leader.get("/api/v1/benchmarks/runs?region=ap-south-1").status_code == 400
+    assert follower.get("/api/v1/benchmarks/runs?region=ap-south-1").status_code == 200
 
     def exported(inst) -> dict[str, str]:
         body = inst.get("/api/v1/export/litellm?provider=bedrock", timeout=30).json()
         return {e["model_name"]: e["litellm_params"]["aws_region_name"] for e in body["model_list"]}
 
-    wait_for(lambda: len(exported(follower)) == len(exported(leader)) > 0, timeout=20,
+    wait_for(lambda: len(follower.get("/api/v1/models?provider=bedrock&limit=1").json()["data"]) == 1, timeout=20,
              what="the follower's catalog to hold Bedrock's models")
-    on_leader, on_follower = exported(leader), exported(follower)
-    assert on_follower == on_leader  # the follower ranked every region as healthy and alphabetically
-    assert "us-east-1" in set(on_leader.values())
-
     # The leader stalls: what only it can answer is a 503 with a JSON body (it was a 500), and the
     # export, a read, is still served, ranking the regions without their health, and says so.
     import signal
@@ -560,6 +559,20 @@ refresh_interval = 3600
         assert stalled.status_code == 503 and stalled.json()["error"]["code"] == "leader_unavailable"
         body = follower.get("/api/v1/export/litellm?provider=bedrock&names=provider", timeout=30).json()
         assert body["model_list"] and "the leader did not answer" in body["regions_health"]
-        assert "regions_health" not in follower.get("/api/v1/export/litellm?provider=openai", timeout=30).json()
+        # The leader's silence is remembered for a while: the next exports do not wait for it again
+        # (each waited twice ask_timeout, 4 s here), whatever they select.
+        started = time.monotonic()
+        again = follower.get("/api/v1/export/litellm?provider=openai", timeout=30).json()
+        assert again["model_list"] and time.monotonic() - started < 3.0
+        # A change handed to the stalled leader is a 504 that says it stays queued, not "try again".
+        refused = follower.post("/api/v1/providers/openai/refresh", timeout=30)
+        assert refused.status_code == 504 and refused.json()["error"]["code"] == "leader_timeout"
+        assert "stays queued" in refused.json()["error"]["message"]
     finally:
         os.kill(leader.proc.pid, signal.SIGCONT)
+
+    # With the leader back, the follower asks it again and exports what it does.
+    wait_for(lambda: exported(follower) == exported(leader) and len(exported(leader)) > 0, timeout=30,
+             what="the follower to export what the leader does")
+    on_leader = exported(leader)
+    assert "us-east-1" in set(on_leader.values())  # the fast region; a follower ranked them alphabetically

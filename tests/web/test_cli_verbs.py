@@ -175,3 +175,23 @@ def test_config_check_prints_valid_toml_with_secrets_redacted_and_refuses_a_bad_
     bad.write_text("[service]\nno_such_key = 1\n")
     refused = CliRunner().invoke(cli, ["config", "check", "--config", str(bad)], env=env)
     assert refused.exit_code == 2 and "service.no_such_key" in refused.stderr
+
+
+def test_config_checks_output_of_benchmarks_waiting_for_a_key_is_a_file_config_check_accepts(tmp_path):
+    """A benchmark table for a provider an API key would turn on, with the key not set: accepted,
+    and so is what config check prints (which lists the providers it found, in tables)."""
+    bench = tmp_path / "bench.toml"
+    bench.write_text("[benchmarks]\n\n[benchmarks.providers.openai]\nenabled = true\n")
+    env = {"OPENAI_API_KEY": None, "DISCOVERY_CONFIG": None, "DISCOVERY_ADMIN_TOKEN": None}
+    result = CliRunner().invoke(cli, ["config", "check", "--config", str(bench)], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    document = tomllib.loads(result.stdout)
+    assert "openai" not in document.get("providers", {}) and document["benchmarks"]["providers"]["openai"]["enabled"]
+    printed = tmp_path / "printed.toml"
+    printed.write_text(result.stdout)
+    again = CliRunner().invoke(cli, ["config", "check", "--config", str(printed)], env=env, catch_exceptions=False)
+    assert again.exit_code == 0, again.stderr
+    typo = tmp_path / "typo.toml"
+    typo.write_text("[benchmarks.providers.opneai]\nenabled = true\n")
+    refused = CliRunner().invoke(cli, ["config", "check", "--config", str(typo)], env=env)
+    assert refused.exit_code == 2 and "benchmarks.providers.opneai: no provider opneai is configured" in refused.stderr

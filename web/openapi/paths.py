@@ -359,7 +359,10 @@ def _operations() -> dict[str, dict[str, Any]]:
             _ok(obj({"model_list": array(obj({"model_name": STRING, "litellm_params": ANY_OBJECT,
                                               "model_info": ANY_OBJECT})),
                      "skipped": array(obj({"model_id": STRING, "reason": STRING})), "catalog_only": INTEGER,
-                     "catalog_version": INTEGER, "generated_at": TIME})), *ASKS,
+                     "catalog_version": INTEGER, "generated_at": TIME,
+                     "regions_health": {"type": "string", "description": "present on a follower whose leader did "
+                                                                         "not answer for the Bedrock regions' health"}},
+                    required=("model_list", "skipped", "catalog_only", "catalog_version", "generated_at"))), *ASKS,
             params=[*model_filters(), query("names", {"type": "string", "enum": ["id", "provider"]},
                                             "name each deployment by the id here (id) or the provider's own (provider)")],
             description="Every matching model a configured provider lists, as LiteLLM deployments: `litellm_params` "
@@ -375,7 +378,9 @@ def _operations() -> dict[str, dict[str, Any]]:
                     query("limit", integer(1, MAX_LIMIT, 50), "runs per page"),
                     query("before", integer(0, MAX_ID), "runs older than this run id")])},
         "/api/v1/bedrock/regions": {"get": op("bedrock.regions", "bedrock", "Every watched AWS region",
-                                              _ok(obj({"enabled": BOOLEAN, "data": array(ref("Region"))})))},
+                                              _ok(obj({"enabled": BOOLEAN, "data": array(ref("Region"))})), 503,
+                                              description="A follower answers with the leader's regions; 503 "
+                                                          "(leader_unavailable) while no leader answers.")},
         "/api/v1/bedrock/models/{model_id}/regions": {"get": op(
             "bedrock.model_regions", "bedrock", "Where a Bedrock model can be called",
             _ok(obj({"model_id": STRING, "regions": array(ref("ModelRegion"))})), 404,
