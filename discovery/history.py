@@ -180,20 +180,28 @@ def last_answers(when: float) -> dict[str, float]:
              .where((RefreshRunRow.outcome == SUCCEEDED) & (RefreshRunRow.finished_at < when + RESOLUTION))
              .group_by(RefreshRunRow.provider).tuples())
     out = dict(query)
-    # The runs whose versions of the minute before were written: a range of the (created_at, id)
-    # index, then their rows by primary key (one query joining the two walked every run there is).
-    written = dict(ModelVersionRow.select(ModelVersionRow.run, peewee.fn.MIN(ModelVersionRow.created_at))
-                   .where((ModelVersionRow.created_at >= when - COMMIT_SPAN)
-                          & (ModelVersionRow.created_at < when + RESOLUTION) & ModelVersionRow.run.is_null(False))
-                   .group_by(ModelVersionRow.run).tuples())
-    if written:
-        committing = (RefreshRunRow.select(RefreshRunRow.id, RefreshRunRow.provider)
-                      .where(RefreshRunRow.id.in_(list(written)) & (RefreshRunRow.outcome == SUCCEEDED)
-                             & (RefreshRunRow.finished_at >= when + RESOLUTION)).tuples())
-        for run_id, provider in committing:
-            if written[run_id] > (out.get(provider) or 0.0):
-                out[provider] = written[run_id]
-    return out
+    # Commits newest first, back from ``when``, through the (created_at, id) index (every version of
+    # one commit has its time): each commit's runs, until one had finished by then (the writer
+    # commits one at a time, so every older one had too). Usually one seek and one run row.
+    before = when + RESOLUTION
+    while True:
+        newest = (ModelVersionRow.select(ModelVersionRow.created_at)
+                  .where((ModelVersionRow.created_at < before) & (ModelVersionRow.created_at >= when - COMMIT_SPAN))
+                  .order_by(ModelVersionRow.created_at.desc()).limit(1).scalar())
+        if newest is None:
+            return out
+        runs = (RefreshRunRow.select(RefreshRunRow.provider, RefreshRunRow.outcome, RefreshRunRow.finished_at)
+                .where(RefreshRunRow.id.in_(ModelVersionRow.select(ModelVersionRow.run).distinct()
+                                            .where(ModelVersionRow.created_at == newest))).tuples())
+        done = False
+        for provider, outcome, finished in runs:
+            if finished is not None and finished < when + RESOLUTION:
+                done = True  # this commit had ended by then: so had every older one
+            elif outcome == SUCCEEDED and newest > (out.get(provider) or 0.0):
+                out[provider] = newest
+        if done:
+            return out
+        before = newest
 
 
 def performance_at(when: float) -> PerformanceBoard:
