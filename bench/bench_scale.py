@@ -400,6 +400,17 @@ def bench_size(size: int, args: argparse.Namespace, result: SizeResult) -> None:
               + "  ".join(f"c{c} p50/p99 {result.uncached[c].cell()} ms{timed[c].note()}" for c in CONNECTIONS)
               + f"  ({FRESH_PAGES:,} pages each, {result.uncached[CONNECTIONS[-1]].tool}: the page cache never helps)",
               flush=True)
+        # The whole catalog as a LiteLLM model list: made once, then from the export's cache.
+        made = []
+        for _ in range(3):
+            started = time.perf_counter()
+            answer = serve.get("/api/v1/export/litellm")
+            made.append(time.perf_counter() - started)
+            if answer.status_code != 200:
+                raise serve.fail(f"GET /api/v1/export/litellm answered {answer.status_code}: {answer.text[:200]}")
+        print(f"  LiteLLM export        {len(answer.json()['model_list']):,} deployments, "
+              f"{len(answer.content) / 1e6:.1f} MB: " + ", ".join(f"{seconds * 1000:.0f} ms" for seconds in made)
+              + " (made once, then from its cache)", flush=True)
         result.cache, result.zipf = zipf_hit_rate(serve, ids, args.zipf_requests, tmp, args.seed)
         print(f"  model cache under Zipf s={ZIPF_S} ({args.zipf_requests:,} GET /api/v1/models/<id>, 4 connections, "
               f"p50/p99 {result.zipf.cell()} ms): hit rate {result.cache}", flush=True)

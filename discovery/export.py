@@ -32,7 +32,7 @@ from discovery.model import Model
 from discovery.providers import FORMATS
 from discovery.settings import ProviderConfig
 
-# LiteLLM's provider prefix for each wire format (Azure is not here: see _skip_reason).
+# LiteLLM's provider prefix for each wire format (not Azure's: see litellm_model_list).
 PREFIXES = {
     "openai": "openai", "openai_compatible": "openai", "llamacpp": "openai", "vllm": "hosted_vllm",
     "lmstudio": "lm_studio", "deepseek": "deepseek", "xai": "xai", "anthropic": "anthropic", "gemini": "gemini",
@@ -108,7 +108,7 @@ def litellm_model_list(models: Iterable[Model], providers: Mapping[str, Provider
 
     ``providers``: the configured providers by name (a Bedrock model's provider is ``bedrock``,
     given by the caller when Bedrock is on); ``regions``: a Bedrock model's regions, best first;
-    ``available``: whether a region answered its last refresh.
+    ``available``: whether a region may be called (its last refresh did not fail).
     """
     if names not in NAMES:
         raise ValueError(f"names must be one of {', '.join(NAMES)}, got {names!r}")

@@ -82,11 +82,18 @@ FILTERS = (
 )
 
 
-def model_filters(func):
-    """The filters of ``GET /api/v1/models``, as options."""
+def _options(func, options: list) -> Any:
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def catalog_filters(func):
+    """The catalog filters of ``GET /api/v1/models`` (no time, order or paging), as options: those
+    of ``models``, the leaderboard and the export."""
     for flag, _, doc in reversed(FILTERS):
         func = click.option(f"--{flag}", multiple=True, help=doc)(func)
-    options = [
+    return _options(func, [
         click.option("-q", "--query", "q", help="text in the id or name"),
         click.option("--id", "id_glob", help="id glob, e.g. 'openai/gpt-4*'"),
         click.option("--live/--catalog-only", default=None, help="only live models, or only catalog-only ones"),
@@ -98,16 +105,23 @@ def model_filters(func):
         click.option("--released-before", help="YYYY-MM-DD (YYYY-MM, YYYY)"),
         click.option("--attr", "attrs", multiple=True, metavar="KEY[=VALUE]",
                      help="a stated attribute equals (or contains) VALUE, or is present (repeatable)"),
-        click.option("--as-of", help="the catalog as it stood then (ISO 8601)"),
-        click.option("--sort", help="id, name, provider, context_window, input_price, ... ('-' for descending)"),
-        click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True),
-        click.option("--offset", type=click.IntRange(0), default=0),
         click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
                      help="any other API parameter, passed as it is (repeatable)"),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+    ])
+
+
+def paging(sort_help: str) -> list:
+    """The order and paging options of a listing."""
+    return [click.option("--sort", help=sort_help),
+            click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True),
+            click.option("--offset", type=click.IntRange(0), default=0)]
+
+
+def model_filters(func):
+    """The filters of ``GET /api/v1/models``, with its time, order and paging, as options."""
+    return catalog_filters(_options(func, [
+        click.option("--as-of", help="the catalog as it stood then (ISO 8601)"),
+        *paging("id, name, provider, context_window, input_price, ... ('-' for descending)")]))
 
 
 def _pair(text: str, what: str) -> tuple[str, str]:
@@ -462,31 +476,12 @@ def _measured_cells(m: dict[str, Any]) -> tuple[str, ...]:
             _ms(m.get("latency_ms")), _usd(m.get("cost_usd")), number(m.get("samples")), when(m.get("measured_at")))
 
 
-def _catalog_filters(func):
-    """The catalog filters of ``models`` (no paging), as options."""
-    for flag, _, doc in reversed(FILTERS):
-        func = click.option(f"--{flag}", multiple=True, help=doc)(func)
-    for option in reversed([
-        click.option("-q", "--query", "q", help="text in the id or name"),
-        click.option("--id", "id_glob", help="id glob, e.g. 'openai/gpt-4*'"),
-        click.option("--param", "params", multiple=True, metavar="NAME=VALUE",
-                     help="any other API parameter, passed as it is (repeatable)"),
-    ]):
-        func = option(func)
-    return func
-
-
 def _board_filters(func):
     """The catalog filters the leaderboard takes, its region, order and paging, as options."""
-    for option in reversed([
+    return catalog_filters(_options(func, [
         click.option("--region", help="one Bedrock region's measurements"),
-        click.option("--sort", help="ttft (default), ttft_p90, output_speed, latency, latency_p90, cost, measured_at, "
-                                    "model ('-' for descending)"),
-        click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True),
-        click.option("--offset", type=click.IntRange(0), default=0),
-    ]):
-        func = option(func)
-    return _catalog_filters(func)
+        *paging("ttft (default), ttft_p90, output_speed, latency, latency_p90, cost, measured_at, model "
+                "('-' for descending)")]))
 
 
 @benchmarks.command("board")
@@ -665,7 +660,7 @@ def export() -> None:
 
 
 @export.command("litellm")
-@_catalog_filters
+@catalog_filters
 @click.option("--names", type=click.Choice(["id", "provider"]), default="id", show_default=True,
               help="name each deployment by the id here, or by the provider's own id (one group per model)")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, writable=True), help="write it to this file")

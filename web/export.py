@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterable
 from typing import Any
 from weakref import WeakKeyDictionary
 
 from cachetools import TTLCache
 from flask import Blueprint, Response, request
 
+from actors.heap import release_free_memory
 from actors.replica import LeaderTimeout
 from discovery.bedrock import PROVIDER as BEDROCK
 from discovery.bedrock import RegionStatus, rank_regions
@@ -52,13 +54,17 @@ def litellm():
     statuses, health = _region_health(svc)
     key = (index.version, names, tuple(sorted((k, tuple(v)) for k, v in args.items())), health)
     with _lock:
-        made = _made.setdefault(svc, TTLCache(maxsize=16, ttl=EXPORT_TTL))
+        made = _made.setdefault(svc, TTLCache(maxsize=EXPORT_BYTES, ttl=EXPORT_TTL, getsizeof=lambda v: len(v[1])))
         found = made.get(key)
     if found is not None and found[0] is performance:
         return Response(found[1], mimetype="application/json")
-    body = _export(svc, [e.model() for e in index.pick(query.bits(index, performance))], statuses, names)
-    with _lock:
-        made[key] = (performance, body)
+    body = _export(svc, (e.model() for e in index.pick(query.bits(index, performance))), statuses, names)
+    # The records decoded for it are garbage now: their heap goes back to the system (at 10k
+    # models the export left 16 MB more resident).
+    release_free_memory()
+    if len(body) <= EXPORT_BYTES:
+        with _lock:
+            made[key] = (performance, body)
     return Response(body, mimetype="application/json")
 
 
@@ -104,11 +110,12 @@ def _callable(status: RegionStatus | None) -> bool:
 # minute: a gateway polling its list costs one build a minute (0.5 s of CPU at 10k models), and a
 # Bedrock model's region follows the regions' health and latency within that minute.
 EXPORT_TTL = 60.0
+EXPORT_BYTES = 8 << 20  # the exports kept, by their size: a whole 10k catalog's is 2.3 MB
 _made: WeakKeyDictionary = WeakKeyDictionary()
 _lock = threading.Lock()
 
 
-def _export(svc: Any, models: list[Model], statuses: dict[str, RegionStatus] | None, names: str) -> bytes:
+def _export(svc: Any, models: Iterable[Model], statuses: dict[str, RegionStatus] | None, names: str) -> bytes:
     index, performance = svc.index, svc.view.performance
     providers = {p.name: p for p in svc.settings.providers if p.enabled}
     if svc.settings.bedrock.enabled:

@@ -20,6 +20,17 @@ def on_demand_in_every(simulator, regions) -> str:
     return min(set.intersection(*on_demand))
 
 
+def benchmarking(start_service, simulator, regions):
+    """(a service watching and benchmarking ``regions``, one sample a request, each region's first
+    refresh done; its benchmark settings)."""
+    bench = BenchmarkSettings(start_delay=3600.0, samples=1, targets=(
+        BenchmarkTarget("bedrock", enabled=True, allow_unknown_prices=True),))
+    settings = bedrock_settings(simulator, regions, runtime_endpoint_url=simulator.url + "/bedrock/{region}")
+    service = start_service([], bedrock=settings, benchmarks=bench)
+    wait_for(lambda: regions_settled(service, regions), timeout=20, what="every region's first refresh")
+    return service, bench
+
+
 def test_best_regions_puts_the_region_with_the_lowest_measured_ttft_first(start_service, simulator):
     regions = tuple(LATENCY)
     for region in regions:
@@ -86,11 +97,7 @@ def test_leaderboard_rows_each_meet_max_ttft_ms_not_only_the_models_best_region(
     for region, ttft in zip(regions, (0.05, 0.3)):
         simulator.state.set_stream(f"bedrock@{region}", ttft=ttft, tokens_per_second=400, output_tokens=8)
     model_id = f"bedrock/{on_demand_in_every(simulator, regions)}"
-    bench = BenchmarkSettings(start_delay=3600.0, samples=1, targets=(
-        BenchmarkTarget("bedrock", enabled=True, allow_unknown_prices=True),))
-    settings = bedrock_settings(simulator, regions, runtime_endpoint_url=simulator.url + "/bedrock/{region}")
-    service = start_service([], bedrock=settings, benchmarks=bench)
-    wait_for(lambda: regions_settled(service, regions), timeout=20, what="every region's first refresh")
+    service, _ = benchmarking(start_service, simulator, regions)
     runs = service.wait_benchmarks(service.run_benchmark(model_id), timeout=30)
     assert sorted(r.region for r in runs) == sorted(regions)
 
@@ -130,11 +137,7 @@ def test_benchmark_routes_refuse_an_unknown_region_and_a_region_given_as_the_pro
 def test_runs_of_a_region_no_longer_watched_stay_readable_by_region(start_service, simulator):
     regions = ("us-east-1", "eu-west-1")
     model_id = f"bedrock/{on_demand_in_every(simulator, regions)}"
-    bench = BenchmarkSettings(start_delay=3600.0, samples=1, targets=(
-        BenchmarkTarget("bedrock", enabled=True, allow_unknown_prices=True),))
-    settings = bedrock_settings(simulator, regions, runtime_endpoint_url=simulator.url + "/bedrock/{region}")
-    service = start_service([], bedrock=settings, benchmarks=bench)
-    wait_for(lambda: regions_settled(service, regions), timeout=20, what="every region's first refresh")
+    service, bench = benchmarking(start_service, simulator, regions)
     # eu-west-1's run keeps no sample: the region is known from its run row alone.
     simulator.state.set_fault("bedrock@eu-west-1", "status", status=400)
     [run] = service.wait_benchmarks(service.run_benchmark(model_id, "eu-west-1"), timeout=20)

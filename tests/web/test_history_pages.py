@@ -6,14 +6,21 @@ from tests.conftest import provider_config
 from web import create_app
 
 
-def test_history_pages_back_to_the_first_version_and_says_how_many_there_are(start_service, simulator):
+def versioned(start_service, simulator, name: str, updates: int):
+    """A service whose simulated OpenAI list has ``name`` refreshed in 1 + ``updates`` versions
+    (its owned_by v0, v1, ...)."""
     service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai",
                                              manual_refresh_per_minute=1000)])
-    simulator.state.add_model("openai", {"id": "gpt-paged", "object": "model", "created": 1, "owned_by": "v0"})
+    simulator.state.add_model("openai", {"id": name, "object": "model", "created": 1, "owned_by": "v0"})
     service.wait([service.refresh("openai")], timeout=10)
-    for i in range(1, 7):
-        simulator.state.update_model("openai", "gpt-paged", {"owned_by": f"v{i}"})
+    for i in range(1, updates + 1):
+        simulator.state.update_model("openai", name, {"owned_by": f"v{i}"})
         service.wait([service.refresh("openai")], timeout=10)
+    return service
+
+
+def test_history_pages_back_to_the_first_version_and_says_how_many_there_are(start_service, simulator):
+    service = versioned(start_service, simulator, "gpt-paged", 6)
     client = create_app(service).test_client()
     url = "/api/v1/models/openai/gpt-paged/history"
 
@@ -46,13 +53,7 @@ def test_the_history_verb_says_how_to_page_back(start_service, simulator):
     from web.cli import cli
     from web.server import ServerThread
 
-    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai",
-                                             manual_refresh_per_minute=1000)])
-    simulator.state.add_model("openai", {"id": "gpt-cli-paged", "object": "model", "created": 1, "owned_by": "v0"})
-    service.wait([service.refresh("openai")], timeout=10)
-    for i in range(1, 4):
-        simulator.state.update_model("openai", "gpt-cli-paged", {"owned_by": f"v{i}"})
-        service.wait([service.refresh("openai")], timeout=10)
+    service = versioned(start_service, simulator, "gpt-cli-paged", 3)
     server = ServerThread(service).start()
     try:
         env = {"DISCOVERY_ADMIN_TOKEN": None, "DISCOVERY_READ_TOKEN": None, "DISCOVERY_URL": None}
@@ -71,12 +72,7 @@ def test_the_history_verb_says_how_to_page_back(start_service, simulator):
 def test_a_version_read_as_of_its_own_time_is_verified_by_the_run_that_wrote_it(start_service, simulator):
     from discovery.history import parse_time
 
-    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai",
-                                             manual_refresh_per_minute=1000)])
-    simulator.state.add_model("openai", {"id": "gpt-verified", "object": "model", "created": 1, "owned_by": "v0"})
-    service.wait([service.refresh("openai")], timeout=10)
-    simulator.state.update_model("openai", "gpt-verified", {"owned_by": "v1"})
-    service.wait([service.refresh("openai")], timeout=10)
+    service = versioned(start_service, simulator, "gpt-verified", 1)
     client = create_app(service).test_client()
     versions = client.get("/api/v1/models/openai/gpt-verified/history").get_json()["versions"]
     finished = {r["id"]: r["finished_at"] for r in service.refresh_runs("openai")}
