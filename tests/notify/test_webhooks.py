@@ -230,10 +230,13 @@ def test_retention_keeps_every_event_a_webhook_still_has_to_receive(start_servic
     client = create_app(service).test_client()
     hook = receiver(plan=lambda n: 500)  # never acknowledges: its cursor stays at 0
     sub = subscribe(client, hook.url, since=0)
-    total = len(service.events_after(0, 10_000))
-    assert service.webhooks.prune() == 0 and len(service.events_after(0, 10_000)) == total
+    before = {e.id for e in service.events_after(0, 10_000)}
+    # Nothing pruned: every event stays (more may come meanwhile, such as the status the first
+    # health check announces; that is why this compares ids, not counts).
+    assert service.webhooks.prune() == 0 and before <= {e.id for e in service.events_after(0, 10_000)}
     client.delete(f"/api/v1/subscriptions/{sub['id']}", headers=AUTH)
-    assert service.webhooks.prune() == total - 5
+    total = len(service.events_after(0, 10_000))
+    assert service.webhooks.prune() >= total - 5 > 0
     assert len(service.events_after(0, 10_000)) == 5
 
 
