@@ -97,11 +97,12 @@ def _missing_key(source: str) -> str:
     return MISSING_KEY + hashlib.blake2b(source.encode(), digest_size=16).hexdigest()
 
 
-def _stored_record(source: str, record: bytes, content_hash: str) -> Any:
-    """A stored source row as kept in memory: packed, except Bedrock's (the region fold reads them)."""
+def _stored_record(source: str, record: bytes, content_hash: str, packed: Any = None) -> Any:
+    """A stored source row as kept in memory: packed (as stored, where it was), except Bedrock's
+    (the region fold reads them)."""
     if source.startswith(BEDROCK_SOURCE):
         return Model.from_dict(loads(record), raw=b"{}")
-    return PackedModel.from_stored(record, content_hash)
+    return PackedModel.from_stored(record, content_hash, packed)
 
 
 def raw_fingerprint(model: Model) -> str:
@@ -197,11 +198,11 @@ class CatalogState:
         unpacked = []
         # Stored traces that name conflicts, kept to seed the reconciliation when the sources load.
         conflicted: dict[str, dict[str, Any]] = {}
-        for content_hash, body, provenance in store.load_current_rows():
+        for content_hash, body, provenance, packed in store.load_current_rows():
             trace = loads(provenance)
-            later = pack_later > 0
-            entry = CatalogEntry.from_stored(body, content_hash, trace, trace_hash(provenance), pack_later=later)
-            if later:
+            entry = CatalogEntry.from_stored(body, content_hash, trace, trace_hash(provenance),
+                                             pack_later=pack_later > 0, stored_packed=packed)
+            if entry.plain:  # no packed form stored (a row written by an older release)
                 pack_later -= len(body)
                 unpacked.append(entry)
             entries.append(entry)
@@ -557,7 +558,7 @@ class CatalogState:
             kept = stripped if snap.source.startswith(BEDROCK_SOURCE) else PackedModel.of(stripped)
             models[model_id] = kept
             fingerprints[model_id] = fp
-            records.append(store.SourceRecord(stripped, m.raw.json, fp))
+            records.append(store.SourceRecord(stripped, m.raw.json, fp, getattr(kept, "packed", None)))
         missing, deletes = self._missed(snap.source, previous,
                                         list(itertools.filterfalse(listed.__contains__, old_models)))
         for model_id in missing:
@@ -672,7 +673,8 @@ class CatalogState:
                 specs.append((kind, ch.provider, ch.model_id, run_id, data))
             if ch.new is not None:
                 upserts.append(store.ModelWrite(ch.new, ch.change, run_id, raw_of(ch.new.source, ch.model_id),
-                                                dict(ch.diff) or None, bodies[ch.model_id], traced[ch.model_id]))
+                                                dict(ch.diff) or None, bodies[ch.model_id], traced[ch.model_id],
+                                                index_changes[ch.model_id].packed))  # type: ignore[union-attr]
             else:
                 old = index.entry(ch.model_id)
                 assert old is not None
@@ -706,7 +708,9 @@ class CatalogState:
         try:
             result = store.commit_refresh(store.RefreshWrite(
                 sources=source_writes, model_upserts=tuple(upserts), model_deletes=tuple(deletes),
-                model_touches=tuple(touches), events=tuple(specs), meta=meta), now=now)
+                model_touches=tuple((m, body, trace, index_changes[m.id].packed)  # type: ignore[union-attr]
+                                    for m, body, trace in touches),
+                events=tuple(specs), meta=meta), now=now)
         finally:
             # The events are stored: the new entries keep their list form packed only from here on.
             for new_entry in index_changes.values():

@@ -136,10 +136,11 @@ def entries_for(model_ids: Iterable[str]) -> dict[str, Optional[CatalogEntry]]:
     out: dict[str, Optional[CatalogEntry]] = {mid: None for mid in ids}
     for i in range(0, len(ids), store.CHUNK):
         rows = (store.ModelRow.select(store.ModelRow.id, store.ModelRow.content_hash, store.ModelRow.body,
-                                      store.ModelRow.provenance)
+                                      store.ModelRow.provenance, store.ModelRow.packed)
                 .where(store.ModelRow.id.in_(ids[i:i + store.CHUNK])).tuples())
-        for model_id, content_hash, body, provenance in rows:
-            out[model_id] = CatalogEntry.from_stored(body, content_hash, loads(provenance), trace_hash(provenance))
+        for model_id, content_hash, body, provenance, packed in rows:
+            out[model_id] = CatalogEntry.from_stored(body, content_hash, loads(provenance), trace_hash(provenance),
+                                                     stored_packed=packed)
     return out
 
 

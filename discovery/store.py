@@ -18,6 +18,7 @@ from typing import Any, Optional
 import peewee
 from playhouse.db_url import connect
 
+from discovery.entry import stored_pack
 from discovery.model import Model, dumps, join_record, loads
 from discovery.timestamps import iso, with_iso_times
 
@@ -105,6 +106,9 @@ class ModelRow(BaseModel):
     version = peewee.IntegerField(default=1)
     body = EncodedJSONField()
     provenance = EncodedJSONField()
+    # ``body`` deflated as the catalog keeps it in memory, behind a check of the body it was made
+    # from (discovery.entry.stored_pack): a restart takes it as it is instead of packing again.
+    packed = peewee.BlobField(null=True)
     first_seen = peewee.FloatField()
     updated_at = peewee.FloatField()
 
@@ -126,6 +130,8 @@ class SourceModelRow(BaseModel):
     fingerprint = peewee.CharField(null=True, max_length=64)
     data = EncodedJSONField()
     raw = EncodedJSONField(null=True)
+    # The record's list form deflated as kept in memory, checked against ``data`` as in ModelRow.
+    packed = peewee.BlobField(null=True)
 
     class Meta:
         table_name = "source_models"
@@ -559,7 +565,8 @@ def migrate_schema() -> None:
                                                                              "providers", "refresh_runs", "events")}
     added = [(ProviderRow, "body_hash"), (RefreshRunRow, "fetch_ms"), (RefreshRunRow, "work_ms"),
              (RefreshRunRow, "rejected"), (RefreshRunRow, "rejections"), (RefreshRunRow, "epoch"),
-             (SourceModelRow, "fingerprint"), (SourceModelRow, "raw"), (EventRow, "epoch")]
+             (SourceModelRow, "fingerprint"), (SourceModelRow, "raw"), (EventRow, "epoch"),
+             (ModelRow, "packed"), (SourceModelRow, "packed")]
     missing = [(model, name) for model, name in added if name not in columns[model._meta.table_name]]
     if not missing and "data" not in columns["models"]:
         return
@@ -853,18 +860,20 @@ class StoredSource:
     body_hash: Optional[str] = None
 
 
-def load_sources(build: Optional[Callable[[str, bytes, str], Any]] = None) -> dict[str, StoredSource]:
+def load_sources(build: Optional[Callable[[str, bytes, str, Any], Any]] = None) -> dict[str, StoredSource]:
     """Every source's last good models and fingerprints, for rebuilding the merge at start-up.
 
-    ``build(source, record JSON, content hash)`` makes each record (default: a Model).
+    ``build(source, record JSON, content hash, stored packed form or None)`` makes each record
+    (default: a Model). Read from the driver's cursor, as :func:`load_current_rows` is.
     """
     models: dict[str, dict[str, Any]] = {}
     prints: dict[str, dict[str, Optional[str]]] = {}
-    query = SourceModelRow.select(SourceModelRow.source, SourceModelRow.model_id, SourceModelRow.fingerprint,
-                                  SourceModelRow.content_hash, SourceModelRow.data).tuples().iterator()
-    for source, model_id, fingerprint, content_hash, data in query:
-        data = data.encode() if isinstance(data, str) else data
-        models.setdefault(source, {})[model_id] = (build(source, data, content_hash) if build is not None
+    sql, params = SourceModelRow.select(SourceModelRow.source, SourceModelRow.model_id, SourceModelRow.fingerprint,
+                                        SourceModelRow.content_hash, SourceModelRow.data,
+                                        SourceModelRow.packed).sql()
+    for source, model_id, fingerprint, content_hash, data, packed in db.execute_sql(sql, params):
+        data = data.encode() if isinstance(data, str) else bytes(data)
+        models.setdefault(source, {})[model_id] = (build(source, data, content_hash, packed) if build is not None
                                                    else Model.from_dict(loads(data), raw=b"{}"))
         prints.setdefault(source, {})[model_id] = fingerprint
     hashes = dict(ProviderRow.select(ProviderRow.name, ProviderRow.body_hash).tuples())
@@ -881,24 +890,24 @@ def has_sources() -> bool:
     return SourceModelRow.select().limit(1).exists()
 
 
-def load_current_rows() -> Iterator[tuple[str, bytes, bytes]]:
-    """(content hash, list form, provenance) of every published model, as stored.
+def load_current_rows() -> Iterator[tuple[str, bytes, bytes, Any]]:
+    """(content hash, list form, provenance, stored packed form or None) of every published model.
 
     Read from the driver's cursor as it is: peewee's per-row conversion was a seventh of loading
     10k models at start-up. The text columns are handed back as bytes, as EncodedJSONField does.
     """
-    query = ModelRow.select(ModelRow.content_hash, ModelRow.body, ModelRow.provenance)
+    query = ModelRow.select(ModelRow.content_hash, ModelRow.body, ModelRow.provenance, ModelRow.packed)
     sql, params = query.sql()
     cursor = db.execute_sql(sql, params)
-    for content_hash, body, provenance in cursor:
+    for content_hash, body, provenance, packed in cursor:
         yield (content_hash, body.encode() if isinstance(body, str) else bytes(body),
-               provenance.encode() if isinstance(provenance, str) else bytes(provenance))
+               provenance.encode() if isinstance(provenance, str) else bytes(provenance), packed)
 
 
 def load_current_models() -> dict[str, Model]:
     """The published catalog as last committed (without raw answers)."""
     out = {}
-    for _, body, provenance in load_current_rows():
+    for _, body, provenance, _ in load_current_rows():
         m = Model.from_dict({**loads(body), "provenance": compact_provenance(loads(provenance))}, raw=b"{}")
         out[m.id] = m
     return out
@@ -1090,6 +1099,8 @@ class SourceRecord:
     model: Model
     raw: bytes
     fingerprint: Optional[str]
+    # The record's list form packed as the catalog keeps it (discovery.entry.pack), if it is.
+    packed: Optional[bytes] = None
 
 
 @dataclass(frozen=True)
@@ -1127,6 +1138,8 @@ class ModelWrite:
     body: Optional[bytes] = None
     # The record's traced provenance (each field's source, entry, match, conflicts), JSON.
     provenance: Optional[bytes] = None
+    # The list form packed as the catalog keeps it, if the caller has it (stored with the row).
+    packed: Optional[bytes] = None
 
 
 @dataclass(frozen=True)
@@ -1152,8 +1165,9 @@ class RefreshWrite:
     events: tuple[tuple[str, Optional[str], Optional[str], Optional[int], Mapping[str, Any]], ...]
     diffs: Mapping[str, Mapping[str, list]] = field(default_factory=dict)
     # Published models whose content is unchanged but whose provenance or source moved, with
-    # their list forms and traced provenance: the current row is rewritten, no version is made.
-    model_touches: tuple[tuple[Model, bytes, bytes], ...] = ()
+    # their list forms, traced provenance and packed forms (None: not at hand): the current row is
+    # rewritten, no version is made.
+    model_touches: tuple[tuple[Model, bytes, bytes, Optional[bytes]], ...] = ()
     # Facts written with the catalog (e.g. the merge settings it now follows).
     meta: Mapping[str, Optional[str]] = field(default_factory=dict)
 
@@ -1180,7 +1194,9 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> CommitRe
                                               & (SourceModelRow.model_id.in_(sw.deletes[i:i + CHUNK]))).execute()
             bulk_write(SourceModelRow, ({"source": sw.source, "model_id": r.model.id,
                                          "content_hash": r.model.content_hash(), "fingerprint": r.fingerprint,
-                                         "data": _source_data(r.model), "raw": r.raw} for r in sw.upserts),
+                                         "data": data, "raw": r.raw,
+                                         "packed": stored_pack(data, r.packed) if r.packed is not None else None}
+                                        for r in sw.upserts for data in (_source_data(r.model),)),
                        conflict=("source", "model_id"))
 
         ids = [w.model.id for w in write.model_upserts] + [r.model_id for r in write.model_deletes]
@@ -1212,20 +1228,23 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> CommitRe
         def current() -> Iterable[dict[str, Any]]:
             for w in write.model_upserts:
                 m = w.model
+                body = _body(w)
                 yield {"id": m.id, "provider": m.provider, "source": m.source, "live": m.live,
                        "content_hash": m.content_hash(), "version": current_versions.get(m.id, 0) + 1,
-                       "body": _body(w), "provenance": _traced(w), "first_seen": first_seen.get(m.id, now),
-                       "updated_at": now}
+                       "body": body, "provenance": _traced(w),
+                       "packed": stored_pack(body, w.packed) if w.packed is not None else None,
+                       "first_seen": first_seen.get(m.id, now), "updated_at": now}
 
         bulk_write(ModelVersionRow, versions())
         bulk_write(ModelRow, current(), conflict=("id",))
         if write.model_touches:
             db.cursor().executemany(
                 f'UPDATE "models" SET "source" = {db.param}, "live" = {db.param}, "body" = {db.param}, '
-                f'"provenance" = {db.param}, "content_hash" = {db.param}, "updated_at" = {db.param} '
-                f'WHERE "id" = {db.param}',
-                [(m.source, m.live, body.decode(), provenance.decode(), m.content_hash(), now, m.id)
-                 for m, body, provenance in write.model_touches])
+                f'"provenance" = {db.param}, "packed" = {db.param}, "content_hash" = {db.param}, '
+                f'"updated_at" = {db.param} WHERE "id" = {db.param}',
+                [(m.source, m.live, body.decode(), provenance.decode(),
+                  stored_pack(body, packed) if packed is not None else None, m.content_hash(), now, m.id)
+                 for m, body, provenance, packed in write.model_touches])
         deleted = [r.model_id for r in write.model_deletes]
         for i in range(0, len(deleted), CHUNK):
             ModelRow.delete().where(ModelRow.id.in_(deleted[i:i + CHUNK])).execute()

@@ -4,7 +4,7 @@ import pytest
 from discovery import store
 from discovery.catalog import CatalogState
 from discovery.messages import ProviderSnapshot
-from discovery.model import Limits, Model
+from discovery.model import Limits, Model, loads
 from discovery.providers.base import SuspiciousSnapshot
 
 
@@ -103,6 +103,7 @@ def test_a_loaded_catalog_is_served_unpacked_within_its_budget_then_packed(state
 
     snap(state, "openai", [m(name) for name in "abcde"])
     bodies = {e.id: e.body for e in state.index().entries()}
+    store.ModelRow.update(packed=None).execute()  # rows as an older release wrote them: no packed form
     fresh = CatalogState({"openai": False, "modelsdev": True})
     # A budget of three bodies and a byte: the first four rows are kept unpacked, the last is packed.
     fresh.load_index(pack_later=sum(sorted(map(len, bodies.values()))[:3]) + 1)
@@ -167,3 +168,40 @@ def test_hashes_written_by_older_rules_are_corrected_without_new_versions(state)
     hashes = {row.id: row.content_hash for row in store.ModelRow.select()}
     assert hashes == {mid: model.content_hash() for mid, model in restarted.current.items()}
     assert store.last_event_id() == before + 1
+
+
+def test_a_restart_takes_the_packed_forms_stored_with_the_rows_and_checks_each(state, monkeypatch):
+    import discovery.entry as entry_module
+
+    snap(state, "openai", [m(name, name=f"Model {name}") for name in "abcd"])
+    snap(state, "modelsdev", [m("x", source="modelsdev", live=False, name="X")])
+    bodies = {e.id: e.body for e in state.index().entries()}
+    records = {(name, mid): r.body() for name, src in state.sources.items() for mid, r in src.items()}
+    # The same packing as the writer's: one row's list form rewritten by hand (its packed form now
+    # describes the old text), one source row's packed form made against another dictionary.
+    store.ModelRow.update(body=bodies["openai/b"].replace(b'"Model b"', b'"Renamed b"')).where(
+        store.ModelRow.id == "openai/b").execute()
+    bodies["openai/b"] = bodies["openai/b"].replace(b'"Model b"', b'"Renamed b"')
+    row = store.SourceModelRow.get((store.SourceModelRow.source == "openai") & (store.SourceModelRow.model_id == "openai/c"))
+    store.SourceModelRow.update(packed=b"\0\0\0\0" + bytes(row.packed)[4:]).where(
+        (store.SourceModelRow.source == "openai") & (store.SourceModelRow.model_id == "openai/c")).execute()
+    packed_now = []
+    real_pack = entry_module.pack
+    monkeypatch.setattr(entry_module, "pack", lambda body: packed_now.append(body) or real_pack(body))
+    fresh = CatalogState({"openai": False, "modelsdev": True})
+    fresh.load()
+    # Packed again: only the two rows whose check failed; every other form is taken as stored.
+    assert sorted(loads(b)["id"] for b in packed_now) == ["openai/b", "openai/c"]
+    entries = fresh.index().entries()
+    assert not any(e.plain for e in entries) and {e.id: e.body for e in entries} == bodies
+    assert fresh.index().entry("openai/b").data()["name"] == "Renamed b"
+    assert {(name, mid): r.body() for name, src in fresh.sources.items() for mid, r in src.items()} == records
+    # An identical answer changes nothing; an update stores a packed form the next load takes.
+    assert snap(fresh, "openai", [m(name, name=f"Model {name}") for name in "abcd"])[2] == set()
+    snap(fresh, "openai", [m(name, name=f"Model {name}" if name != "d" else "D") for name in "abcd"])
+    packed_now.clear()
+    again = CatalogState({"openai": False, "modelsdev": True})
+    again.load()
+    assert sorted(loads(b)["id"] for b in packed_now) == ["openai/b", "openai/c"]  # untouched since
+    assert again.index().entry("openai/d").data()["name"] == "D"
+    assert {e.id: e.body for e in again.index().entries()} == {e.id: e.body for e in fresh.index().entries()}
