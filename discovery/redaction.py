@@ -10,13 +10,14 @@ credentials) and each webhook secret as it is created or loaded.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 import threading
 import traceback
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Optional
-from urllib.parse import unquote, urlsplit
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 MASK = "[REDACTED]"
 # Shorter strings are not treated as secrets: masking "abc" everywhere would wreck every text.
@@ -44,7 +45,9 @@ class Redactor:
     """Masks known secrets and key shapes in text; thread-safe, secrets can be added at any time."""
 
     def __init__(self) -> None:
+        # The secrets as learnt (counted by secret_count) and every spelling of them that is masked.
         self._secrets: set[str] = set()
+        self._spelled: set[str] = set()
         self._literal: Optional[re.Pattern[str]] = None
         self._bytes: tuple[tuple[bytes, bytes], ...] = ()
         self._lock = threading.Lock()
@@ -61,8 +64,9 @@ class Redactor:
             if fresh <= self._secrets:
                 return
             self._secrets |= fresh
+            self._spelled |= {spelling for secret in fresh for spelling in spellings(secret)}
             # Longest first, so a secret that contains another is masked whole.
-            ordered = sorted(self._secrets, key=len, reverse=True)
+            ordered = sorted(self._spelled, key=len, reverse=True)
             self._literal = re.compile("|".join(re.escape(s) for s in ordered))
             self._bytes = tuple((s.encode(), MASK.encode()) for s in ordered)
 
@@ -94,6 +98,24 @@ class Redactor:
 
     def scrub_all(self, values: Iterable[Any]) -> list[Any]:
         return [self.scrub(v) for v in values]
+
+
+def spellings(secret: str) -> set[str]:
+    """The ways a secret turns up in text that echoes it: as it is, percent-encoded (either case of
+    hex, ``+`` or ``%20`` for a space: a URL's query or a form body), and JSON-escaped (``\\/``
+    too). A key of letters, digits and ``-_.~`` has one spelling, so most cost nothing more.
+
+    Not base64: a secret inside a ``Basic`` header or a wrapping token could be found (the run of
+    characters that depends on its bytes alone, at each of three offsets), but with those six
+    spellings a secret, scrubbing an access line with 13 keys configured went from 18 to 48
+    microseconds, for a header none of the providers use.
+    """
+    out = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
+           json.dumps(secret)[1:-1].replace("/", "\\/")}
+    for encoded in (quote(secret, safe=""), quote_plus(secret, safe="")):
+        out.add(encoded)
+        out.add(re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded))
+    return out
 
 
 def url_password(url: Optional[str]) -> Optional[str]:

@@ -59,3 +59,29 @@ def test_a_secret_inside_a_labelled_value_leaves_one_mask_not_a_mask_and_a_brack
         text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 10)))
         once = r.scrub(text)
         assert "[REDACTED]]" not in once and r.scrub(once) == once, (text, once)
+
+
+def test_a_secret_echoed_encoded_is_masked_in_every_spelling():
+    import json
+    import re
+    from urllib.parse import quote, quote_plus, urlencode
+
+    secret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY pass@word"
+    r = Redactor()
+    r.add(secret)
+    echoes = {
+        "a URL's query": "GET https://example.test/v1/models?" + urlencode({"key": secret}),
+        "percent-encoded, lower-case hex": "redirected to /login?next=" + re.sub(
+            "%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(secret, safe="")),
+        "a form body": "body was token_value=" + quote_plus(secret),
+        "JSON with escaped slashes": json.dumps({"got": secret}).replace("/", "\\/"),
+    }
+    for what, text in echoes.items():
+        once = r.scrub(text)
+        assert MASK in once, what
+        # Nothing of the secret's own run of characters is left in any spelling.
+        assert "EXAMPLEKEY" not in once, (what, once)
+        assert r.scrub(once) == once, what
+        assert MASK.encode() in r.scrub_known(text.encode()), what
+    # Text that merely shares the secret's shape is left alone.
+    assert r.scrub("wJalrXUtnFEMI and EXAMPLEKEY apart") == "wJalrXUtnFEMI and EXAMPLEKEY apart"
