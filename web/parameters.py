@@ -84,13 +84,23 @@ def known_providers(service: Any) -> set[str]:
     return names
 
 
+def _region_on_a_follower(service: Any, name: str) -> bool:
+    """Whether ``name`` is ``bedrock@<a well-formed region>`` asked of a follower with Bedrock on: it
+    has no region board, and the leader may watch regions it discovered, which no setting names."""
+    from discovery.bedrock import REGION_NAME, SOURCE_PREFIX
+
+    return (getattr(service, "role", None) == "follower" and getattr(service, "bedrock_board", None) is None
+            and service.settings.bedrock.enabled and name.startswith(SOURCE_PREFIX)
+            and REGION_NAME.match(name[len(SOURCE_PREFIX):]) is not None)
+
+
 def check_providers(service: Any, providers: Iterable[str]) -> None:
     """Raise a 400 naming the known providers when ``providers`` holds another."""
     providers = list(providers)
     if not providers:
         return
     known = known_providers(service)
-    strangers = [p for p in providers if p not in known]
+    strangers = [p for p in providers if p not in known and not _region_on_a_follower(service, p)]
     if strangers:
         raise ApiError(400, "invalid_parameter", f"unknown provider {', '.join(strangers)}; "
                                                  f"known: {', '.join(sorted(known))}")

@@ -543,6 +543,12 @@ refresh_interval = 3600
         assert inst.get("/api/v1/benchmarks/runs?region=nowhere").status_code == 400, inst.instance_id
     assert leader.get("/api/v1/benchmarks/runs?region=ap-south-1").status_code == 400
     assert follower.get("/api/v1/benchmarks/runs?region=ap-south-1").status_code == 200
+    # The same for a list filtered by a region's source (it was a 400 on a follower).
+    assert leader.get("/api/v1/models?provider=bedrock@ap-south-1").status_code == 400
+    assert follower.get("/api/v1/models?provider=bedrock@ap-south-1").status_code == 200
+    for inst in (leader, follower):
+        assert inst.get("/api/v1/models?provider=bedrock@eu-west-1").status_code == 200, inst.instance_id
+        assert inst.get("/api/v1/models?provider=bedrock@nowhere").status_code == 400, inst.instance_id
 
     def exported(inst) -> dict[str, str]:
         body = inst.get("/api/v1/export/litellm?provider=bedrock", timeout=30).json()
