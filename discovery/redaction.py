@@ -112,7 +112,10 @@ def spellings(secret: str) -> set[str]:
     """
     out = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
            json.dumps(secret)[1:-1].replace("/", "\\/")}
-    for encoded in (quote(secret, safe=""), quote_plus(secret, safe="")):
+    # Every character encoded; a path's (``/`` kept, urllib's default); JavaScript's
+    # encodeURIComponent (``!'()*~`` kept); a form's (``+`` for a space).
+    for encoded in (quote(secret, safe=""), quote(secret), quote(secret, safe="!'()*~"),
+                    quote_plus(secret, safe="")):
         out.add(encoded)
         out.add(re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded))
     return out

@@ -74,6 +74,8 @@ def test_a_secret_echoed_encoded_is_masked_in_every_spelling():
         "percent-encoded, lower-case hex": "redirected to /login?next=" + re.sub(
             "%[0-9A-F]{2}", lambda m: m.group(0).lower(), quote(secret, safe="")),
         "a form body": "body was token_value=" + quote_plus(secret),
+        "a path, '/' kept": "Location: /v1/keys/" + quote(secret),
+        "JavaScript's encodeURIComponent": "next=" + quote(secret + "!(x)", safe="!'()*~"),
         "JSON with escaped slashes": json.dumps({"got": secret}).replace("/", "\\/"),
     }
     for what, text in echoes.items():
