@@ -125,11 +125,13 @@ def _export(svc: Any, models: Iterable[Model], statuses: dict[str, RegionStatus]
     def regions(model: Model) -> list[str]:
         return rank_regions(model.regions or (), (), known, performance.region_ttft(model.id))
 
+    # Each entry is encoded as it is made: the body is their JSON joined, then the rest.
     entries, skipped, catalog_only = litellm_model_list(models, providers, regions,
-                                                        lambda region: _callable(known.get(region)), names)
-    body: dict[str, Any] = {"model_list": entries, "skipped": skipped, "catalog_only": catalog_only,
+                                                        lambda region: _callable(known.get(region)), names,
+                                                        encode=dumps)
+    rest: dict[str, Any] = {"skipped": skipped, "catalog_only": catalog_only,
                             "catalog_version": index.version, "generated_at": iso(time.time())}
     if statuses is None:
-        body["regions_health"] = ("unknown: the leader did not answer for the Bedrock regions' health; "
+        rest["regions_health"] = ("unknown: the leader did not answer for the Bedrock regions' health; "
                                   "regions ranked by measured TTFT alone")
-    return dumps(body)
+    return b"".join((b'{"model_list":[', b",".join(entries), b"],", dumps(rest)[1:]))
