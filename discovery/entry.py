@@ -45,7 +45,19 @@ def facet_status(status: str) -> str:
 
 
 def facet_provider(provider: str) -> str:
+    """The facet a ``provider`` filter selects; ``bedrock@<region>`` (a region's source) selects the
+    Bedrock models offered in that region."""
+    if provider.startswith(REGION_SOURCE):
+        return facet_region(provider[len(REGION_SOURCE):])
     return f"provider:{provider}"
+
+
+# A Bedrock region's source name is this and the region (discovery.bedrock.SOURCE_PREFIX).
+REGION_SOURCE = "bedrock@"
+
+
+def facet_region(region: str) -> str:
+    return f"region:{region}"
 
 
 FACET_LIVE = "live:true"
@@ -256,7 +268,8 @@ class CatalogEntry:
         pricing = data.get("pricing") or {}
         lifecycle = data.get("lifecycle") or {}
         facets = _facets(data["provider"], bool(data.get("live", True)), data.get("kind"), lifecycle.get("status"),
-                         [c for c in CAPABILITIES if caps.get(c) is True], mods.get("input"), mods.get("output"))
+                         [c for c in CAPABILITIES if caps.get(c) is True], mods.get("input"), mods.get("output"),
+                         data.get("regions"))
         keys = _sort_keys(data["id"], data["provider"], data["provider_model_id"], data.get("name"),
                           limits.get("context_window"), limits.get("max_output_tokens"), pricing.get("input"),
                           pricing.get("output"), lifecycle.get("release_date"))
@@ -279,9 +292,11 @@ class CatalogEntry:
         return f"CatalogEntry({self.id!r})"
 
 
-def _facets(provider: str, live: bool, kind: Optional[str], status: Optional[str], caps, inputs, outputs
-            ) -> tuple[str, ...]:
+def _facets(provider: str, live: bool, kind: Optional[str], status: Optional[str], caps, inputs, outputs,
+            regions=None) -> tuple[str, ...]:
     out = [share(facet_provider(provider)), facet_status(status or "active")]
+    if provider == "bedrock" and regions:
+        out.extend(facet_region(r) for r in regions if isinstance(r, str))
     if live:
         out.append(FACET_LIVE)
     out.append(facet_kind(kind or UNKNOWN_KIND))
@@ -294,7 +309,7 @@ def _facets(provider: str, live: bool, kind: Optional[str], status: Optional[str
 def model_facets(m: Model) -> tuple[str, ...]:
     """The facets (bitset names) a record belongs to."""
     return _facets(m.provider, m.live, m.kind, m.lifecycle.status, m.capabilities.supported(),
-                   m.modalities.input, m.modalities.output)
+                   m.modalities.input, m.modalities.output, m.regions)
 
 
 def _sort_keys(model_id, provider, provider_model_id, name, context_window, max_output_tokens, input_price,

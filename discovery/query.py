@@ -207,7 +207,8 @@ class ModelQuery:
 
     def matches(self, m: Model) -> bool:
         """True if the model passes every filter of the query (a plain check, for in-process use)."""
-        if self.providers and m.provider not in self.providers:
+        if self.providers and m.provider not in self.providers and not (
+                m.provider == "bedrock" and any(f"bedrock@{r}" in self.providers for r in m.regions or ())):
             return False
         if self.capabilities and not all(getattr(m.capabilities, c) is True for c in self.capabilities):
             return False
@@ -309,7 +310,8 @@ def run_query(index: CatalogIndex, query: ModelQuery, performance: Optional[Perf
     if name in PERFORMANCE_SORTS:
         return _performance_page(index, query, bits, name, performance)
     # A provider filter keeps the match inside that provider's stretch of the id order.
-    prefixes = tuple(f"{p}/" for p in query.providers)
+    # (A region's source, bedrock@<region>, selects Bedrock's models: "bedrock/".)
+    prefixes = tuple(dict.fromkeys(f"{p.split('@', 1)[0]}/" for p in query.providers))
     items, total = index.select(bits, query.sort, query.offset, query.limit, prefixes)
     return Page(tuple(items), total, query.limit, query.offset)
 

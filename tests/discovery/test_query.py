@@ -72,3 +72,30 @@ def test_sort_by_name_puts_models_without_a_name_last_either_way(size):
         assert [m.id for m in page.items[len(named):]] == unnamed, sort
         names = [m.name for m in named]
         assert names == sorted(names, reverse=sort.startswith("-")), sort
+
+
+def test_a_bedrock_regions_source_selects_the_models_offered_there():
+    from discovery.entry import CatalogEntry
+    from discovery.model import dumps
+
+    models = [Model("bedrock", "anthropic.claude-3-haiku", kind="chat", regions=("us-east-1", "eu-west-1")),
+              Model("bedrock", "amazon.nova-pro", kind="chat", regions=("us-east-1",)),
+              Model("bedrock", "cohere.embed", kind="embedding", regions=("eu-west-1",)),
+              Model("openai", "gpt-4o", kind="chat")]
+    index = CatalogIndex({m.id: m for m in models})
+
+    def picked(args, idx=index):
+        return ids(run_query(idx, ModelQuery.from_args(args)))
+
+    assert picked({"provider": "bedrock@us-east-1"}) == ["bedrock/amazon.nova-pro", "bedrock/anthropic.claude-3-haiku"]
+    assert picked({"provider": "bedrock@eu-west-1", "kind": "embedding"}) == ["bedrock/cohere.embed"]
+    assert picked({"provider": "bedrock@eu-west-1,openai"}) == [
+        "bedrock/anthropic.claude-3-haiku", "bedrock/cohere.embed", "openai/gpt-4o"]
+    assert picked({"provider": "bedrock@ap-south-1"}) == []
+    # The plain check agrees, and so does an index loaded from what the store keeps.
+    query = ModelQuery.from_args({"provider": "bedrock@eu-west-1"})
+    assert [m.id for m in models if query.matches(m)] == ["bedrock/anthropic.claude-3-haiku", "bedrock/cohere.embed"]
+    stored = CatalogIndex.from_entries([CatalogEntry.from_stored(m.body(), m.content_hash(), dict(m.provenance))
+                                        for m in models])
+    assert picked({"provider": "bedrock@us-east-1"}, stored) == picked({"provider": "bedrock@us-east-1"})
+    assert dumps(sorted(stored.providers())) == dumps(["bedrock", "openai"])

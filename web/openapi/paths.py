@@ -84,7 +84,8 @@ AS_OF = query("as_of", {"type": "string", "format": "date-time"},
               "answer as the catalog stood at this ISO 8601 time (a date alone: its midnight; no offset: UTC)")
 WAIT = query("wait", BOOLEAN, "wait for the outcome (200) instead of answering at once (202)")
 PROVIDERS = listing("provider", "only these providers (configured ones and those the catalogs list); "
-                                "an unknown one is a 400 that names the known ones")
+                                "bedrock@<region>, a watched region's source: Bedrock's models offered in that "
+                                "region; an unknown one is a 400 that names the known ones")
 EVENT_FILTERS = [
     listing("kinds", "only these event kinds", enum(EVENT_KINDS)),
     listing("kind", "the same as kinds", enum(EVENT_KINDS)),
