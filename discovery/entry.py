@@ -295,8 +295,9 @@ class CatalogEntry:
 def _facets(provider: str, live: bool, kind: Optional[str], status: Optional[str], caps, inputs, outputs,
             regions=None) -> tuple[str, ...]:
     out = [share(facet_provider(provider)), facet_status(status or "active")]
-    if provider == "bedrock" and regions:
-        out.extend(facet_region(r) for r in regions if isinstance(r, str))
+    if provider == "bedrock" and live and regions:
+        # Only where a watched region lists it: a catalog-only record's regions are the catalog's claim.
+        out.extend(share(facet_region(r)) for r in regions if isinstance(r, str))
     if live:
         out.append(FACET_LIVE)
     out.append(facet_kind(kind or UNKNOWN_KIND))

@@ -81,7 +81,9 @@ def test_a_bedrock_regions_source_selects_the_models_offered_there():
     models = [Model("bedrock", "anthropic.claude-3-haiku", kind="chat", regions=("us-east-1", "eu-west-1")),
               Model("bedrock", "amazon.nova-pro", kind="chat", regions=("us-east-1",)),
               Model("bedrock", "cohere.embed", kind="embedding", regions=("eu-west-1",)),
-              Model("openai", "gpt-4o", kind="chat")]
+              Model("openai", "gpt-4o", kind="chat"),
+              # A catalog's claim, no watched region's answer: not offered there as far as we know.
+              Model("bedrock", "meta.llama-catalog-only", kind="chat", live=False, regions=("us-east-1",))]
     index = CatalogIndex({m.id: m for m in models})
 
     def picked(args, idx=index):
@@ -99,3 +101,10 @@ def test_a_bedrock_regions_source_selects_the_models_offered_there():
                                         for m in models])
     assert picked({"provider": "bedrock@us-east-1"}, stored) == picked({"provider": "bedrock@us-east-1"})
     assert dumps(sorted(stored.providers())) == dumps(["bedrock", "openai"])
+
+
+def test_a_provider_named_with_an_at_sign_is_paged_within_its_own_ids():
+    models = [Model("acme@eu", f"m{i:03d}", kind="chat") for i in range(100)] + [
+        Model("openai", f"g{i}") for i in range(10)]
+    page = run_query(CatalogIndex({m.id: m for m in models}), ModelQuery.from_args({"provider": "acme@eu"}))
+    assert page.total == 100 and len(page.items) == 100 and page.items[0].id == "acme@eu/m000"
