@@ -15,6 +15,8 @@ import zlib
 from collections.abc import Mapping
 from typing import Any, Optional
 
+from discovery.bedrock import PROVIDER as BEDROCK
+from discovery.bedrock import region_of
 from discovery.model import CAPABILITIES, UNKNOWN_KIND, Model, Provenance, loads, share
 
 # Facets a query can select on; each names a bitset in the index.
@@ -47,13 +49,9 @@ def facet_status(status: str) -> str:
 def facet_provider(provider: str) -> str:
     """The facet a ``provider`` filter selects; ``bedrock@<region>`` (a region's source) selects the
     Bedrock models offered in that region."""
-    if provider.startswith(REGION_SOURCE):
-        return facet_region(provider[len(REGION_SOURCE):])
-    return f"provider:{provider}"
+    region = region_of(provider)
+    return facet_region(region) if region is not None else f"provider:{provider}"
 
-
-# A Bedrock region's source name is this and the region (discovery.bedrock.SOURCE_PREFIX).
-REGION_SOURCE = "bedrock@"
 
 
 def facet_region(region: str) -> str:
@@ -295,7 +293,7 @@ class CatalogEntry:
 def _facets(provider: str, live: bool, kind: Optional[str], status: Optional[str], caps, inputs, outputs,
             regions=None) -> tuple[str, ...]:
     out = [share(facet_provider(provider)), facet_status(status or "active")]
-    if provider == "bedrock" and live and regions:
+    if provider == BEDROCK and live and regions:
         # Only where a watched region lists it: a catalog-only record's regions are the catalog's claim.
         out.extend(share(facet_region(r)) for r in regions if isinstance(r, str))
     if live:

@@ -8,10 +8,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Optional, Protocol
 
+from discovery.bedrock import PROVIDER as BEDROCK
+from discovery.bedrock import region_of, source_name
 from discovery.entry import (
     CAPABILITY_FACET,
     FACET_LIVE,
-    REGION_SOURCE,
     SORT_FIELDS,
     CatalogEntry,
     facet_input,
@@ -209,8 +210,7 @@ class ModelQuery:
     def matches(self, m: Model) -> bool:
         """True if the model passes every filter of the query (a plain check, for in-process use)."""
         if self.providers and m.provider not in self.providers and not (
-                m.provider == "bedrock" and m.live
-                and any(f"{REGION_SOURCE}{r}" in self.providers for r in m.regions or ())):
+                m.provider == BEDROCK and m.live and any(source_name(r) in self.providers for r in m.regions or ())):
             return False
         if self.capabilities and not all(getattr(m.capabilities, c) is True for c in self.capabilities):
             return False
@@ -313,7 +313,7 @@ def run_query(index: CatalogIndex, query: ModelQuery, performance: Optional[Perf
         return _performance_page(index, query, bits, name, performance)
     # A provider filter keeps the match inside that provider's stretch of the id order.
     # (A region's source, bedrock@<region>, selects Bedrock's models: "bedrock/".)
-    prefixes = tuple(dict.fromkeys("bedrock/" if p.startswith(REGION_SOURCE) else f"{p}/" for p in query.providers))
+    prefixes = tuple(dict.fromkeys(f"{BEDROCK}/" if region_of(p) is not None else f"{p}/" for p in query.providers))
     items, total = index.select(bits, query.sort, query.offset, query.limit, prefixes)
     return Page(tuple(items), total, query.limit, query.offset)
 

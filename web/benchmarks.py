@@ -13,14 +13,13 @@ from flask import Blueprint, jsonify, request
 
 from actors.benchmark import BenchmarkDisabled, BenchmarkRefused
 from discovery.bedrock import PROVIDER as BEDROCK
-from discovery.bedrock import REGION_NAME
 from discovery.benchmark.board import LEADERBOARD_SORTS, leaderboard
 from discovery.benchmark.records import BenchmarkRun
 from discovery.model import loads
 from discovery.query import ModelQuery, QueryError
 from web.context import flag, int_arg, no_body, service
 from web.errors import ApiError
-from web.parameters import check_providers, values
+from web.parameters import check_providers, follower_takes_region, values
 
 bp = Blueprint("benchmarks", __name__, url_prefix="/api/v1/benchmarks")
 LEADERBOARD_ARGS = ("sort", "limit", "offset", "region")
@@ -41,7 +40,7 @@ def _region(svc: Any) -> Optional[str]:
     if region is None:
         return None
     board = getattr(svc, "bedrock_board", None)
-    if board is None and svc.role == "follower" and svc.settings.bedrock.enabled and REGION_NAME.match(region):
+    if follower_takes_region(svc, region):
         return region
     watched = set(board.snapshot()) if board is not None else set()
     known = watched | {m.region for m in svc.view.performance.measurements() if m.region is not None}

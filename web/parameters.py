@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Optional
 
+from discovery.bedrock import region_of
 from web.errors import ApiError
 from web.openapi import parameter_rules
 
@@ -84,14 +85,14 @@ def known_providers(service: Any) -> set[str]:
     return names
 
 
-def _region_on_a_follower(service: Any, name: str) -> bool:
-    """Whether ``name`` is ``bedrock@<a well-formed region>`` asked of a follower with Bedrock on: it
-    has no region board, and the leader may watch regions it discovered, which no setting names."""
-    from discovery.bedrock import REGION_NAME, SOURCE_PREFIX
+def follower_takes_region(service: Any, region: Optional[str]) -> bool:
+    """Whether a follower with Bedrock on takes ``region`` unchecked, as it is well formed: it has no
+    region board, and the leader may watch regions it discovered, which no setting names."""
+    from discovery.bedrock import REGION_NAME
 
-    return (getattr(service, "role", None) == "follower" and getattr(service, "bedrock_board", None) is None
-            and service.settings.bedrock.enabled and name.startswith(SOURCE_PREFIX)
-            and REGION_NAME.match(name[len(SOURCE_PREFIX):]) is not None)
+    return (region is not None and getattr(service, "role", None) == "follower"
+            and getattr(service, "bedrock_board", None) is None and service.settings.bedrock.enabled
+            and REGION_NAME.match(region) is not None)
 
 
 def check_providers(service: Any, providers: Iterable[str]) -> None:
@@ -100,7 +101,7 @@ def check_providers(service: Any, providers: Iterable[str]) -> None:
     if not providers:
         return
     known = known_providers(service)
-    strangers = [p for p in providers if p not in known and not _region_on_a_follower(service, p)]
+    strangers = [p for p in providers if p not in known and not follower_takes_region(service, region_of(p))]
     if strangers:
         raise ApiError(400, "invalid_parameter", f"unknown provider {', '.join(strangers)}; "
                                                  f"known: {', '.join(sorted(known))}")
