@@ -28,7 +28,7 @@ from actors.scheduling import Timer, jittered, schedule
 from discovery.bedrock import PROVIDER as BEDROCK
 from discovery.bedrock import source_name
 from discovery.benchmark import records
-from discovery.benchmark.budget import RunBudget, SpendLedger
+from discovery.benchmark.budget import RunBudget, SpendLedger, dollars
 from discovery.benchmark.plan import matches, plan_run, refusal
 from discovery.benchmark.records import BenchmarkReport, BenchmarkRun
 from discovery.benchmark.runner import benchmark_model
@@ -295,7 +295,7 @@ class BenchmarkActor(pykka.ThreadingActor):
         for model_plan in plan.models:
             outcome = benchmark_model(probe, model_plan, self.policy, run.id, gate, budget)
             run = replace(run, probed=run.probed + (outcome.result is not None), requests=run.requests + outcome.requests,
-                          spend_usd=round(budget.spent, 8))
+                          spend_usd=dollars(budget.spent))
             if outcome.result is not None:
                 self._submit(BenchmarkReport(run, (outcome.result,)))
                 if outcome.result.error is not None:
@@ -436,5 +436,5 @@ class BenchmarkQueries:
     def benchmark_spend_today(self) -> dict[str, float]:
         """Today's (UTC) benchmark spend: every provider's together and the daily budget."""
         book = self.benchmark_book
-        return {"spent_usd": round(book.ledger.spent(), 8) if book else 0.0,
+        return {"spent_usd": dollars(book.ledger.spent()) if book else 0.0,
                 "budget_per_day_usd": self.settings.benchmarks.budget_per_day_usd}  # type: ignore[attr-defined]

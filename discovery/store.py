@@ -18,6 +18,7 @@ from typing import Any, Optional
 import peewee
 from playhouse.db_url import connect
 
+from discovery.benchmark.budget import dollars
 from discovery.entry import stored_pack
 from discovery.model import Model, dumps, join_record, loads
 from discovery.timestamps import iso, with_iso_times
@@ -1406,7 +1407,7 @@ def benchmark_run_dict(row: BenchmarkRunRow) -> dict[str, Any]:
     return {"id": row.id, "provider": row.provider, "region": row.region, "trigger": row.trigger,
             "outcome": row.outcome, "started_at": row.started_at, "finished_at": row.finished_at,
             "planned": row.planned, "probed": row.probed, "requests": row.requests,
-            "spend_usd": round(row.spend_usd or 0.0, 8), "stopped_reason": row.stopped_reason, "error": row.error,
+            "spend_usd": dollars(row.spend_usd or 0.0), "stopped_reason": row.stopped_reason, "error": row.error,
             "skipped": row.skipped or []}
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional
 
 import click
 
+from discovery.benchmark.budget import amount
 from web.client import ClientError, ServiceClient, model_path
 
 # rich is imported by the verbs that print with it, not with this module: ``discovery serve``
@@ -458,7 +459,7 @@ def _ms(value: Any) -> str:
 
 
 def _usd(value: Any) -> str:
-    return "" if value is None else f"{value:.6f}".rstrip("0").rstrip(".") if value else "0"
+    return "" if value is None else amount(value)
 
 
 def _measured_columns(table: Any) -> None:

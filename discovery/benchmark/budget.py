@@ -28,7 +28,13 @@ def request_cost(pricing: Pricing, input_tokens: Optional[int], output_tokens: O
     (no float noise such as 3.4349999999999995e-05); None without prices."""
     if pricing.input is None or (output_tokens and pricing.output is None):
         return None
-    return float(f"{((input_tokens or 0) * pricing.input + (output_tokens or 0) * (pricing.output or 0.0)) / 1e6:.10g}")
+    return dollars(((input_tokens or 0) * pricing.input + (output_tokens or 0) * (pricing.output or 0.0)) / 1e6)
+
+
+def dollars(amount: float) -> float:
+    """A sum of USD to 10 significant digits: no float noise, and a cost of a fraction of a cent's
+    millionth (a cheap model's few tokens) is not rounded away to 0."""
+    return float(f"{amount:.10g}")
 
 
 def worst_case_cost(pricing: Pricing, prompt: str, cap: int) -> Optional[float]:
@@ -47,8 +53,18 @@ def utc_day(now: Optional[float] = None) -> str:
     return moment.date().isoformat()
 
 
+def amount(value: float) -> str:
+    """A sum of USD as text: to the millionth (0.0015), or to 3 significant digits below that
+    (2.5e-09), so that a cheap request's cost does not read 0."""
+    if not value:
+        return "0"
+    if abs(value) < 1e-6:
+        return f"{value:.3g}"
+    return f"{value:.6f}".rstrip("0").rstrip(".")
+
+
 def usd(value: float) -> str:
-    return f"${value:.6f}".rstrip("0").rstrip(".") if value else "$0"
+    return f"${amount(value)}"
 
 
 def zero_budget(budget: str, key: str) -> str:

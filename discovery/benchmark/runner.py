@@ -14,7 +14,7 @@ from typing import Any, Optional, Protocol
 
 from loguru import logger
 
-from discovery.benchmark.budget import RunBudget, request_cost, worst_case_cost
+from discovery.benchmark.budget import RunBudget, dollars, request_cost, worst_case_cost
 from discovery.benchmark.plan import ModelPlan
 from discovery.benchmark.records import BenchmarkResult
 from discovery.benchmark.sample import EMBED_TEXT, PROMPT, ProbeFailure, Sample, estimate_tokens, nonce_prompt
@@ -122,7 +122,7 @@ def benchmark_model(probe: Any, plan: ModelPlan, policy: BenchmarkPolicy, run_id
     result = BenchmarkResult(
         run_id=run_id, model_id=model.id, provider=model.provider, region=plan.region, kind=plan.kind,
         invoked_id=plan.invoked_id, measured_at=time.time(), samples=tuple(samples), failures=tuple(failures),
-        summary=summarize(samples), cost_usd=round(cost, 8) if cost is not None else None,
+        summary=summarize(samples), cost_usd=dollars(cost) if cost is not None else None,
         settings={"samples": policy.samples, "max_output_tokens": cap, "warmup": 1, "effort": dict(effort),
                   "prompt": PROMPT if chat else EMBED_TEXT},
         capabilities=tuple(model.capabilities.supported()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from botocore.eventstream import EventStreamBuffer
 
-from discovery.benchmark.budget import RunBudget, SpendLedger, request_cost, worst_case_cost
+from discovery.benchmark.budget import RunBudget, SpendLedger, amount, request_cost, usd, worst_case_cost
 from discovery.benchmark.plan import plan_run
 from discovery.benchmark.sample import Sample
 from discovery.benchmark.summary import percentile, regressions, summarize
@@ -50,6 +50,13 @@ def test_a_requests_cost_has_no_float_noise():
     assert request_cost(Pricing(input=0.15, output=0.6), 229, 16) == 4.395e-05  # not 4.3950000000000004e-05
     assert request_cost(Pricing(input=2.5, output=10.0), 1, 3) == 3.25e-05
     assert request_cost(Pricing(input=0.15), 229, 0) == 3.435e-05
+    assert request_cost(Pricing(input=0.00001, output=0.00001), 60, 32) == 9.2e-10  # not rounded away
+
+
+def test_a_sum_of_dollars_reads_to_the_millionth_and_a_smaller_one_does_not_read_zero():
+    assert [amount(v) for v in (0, 2.0, 0.0015, 0.000001, 2.5e-09, 1.23456e-07)] == \
+        ["0", "2", "0.0015", "0.000001", "2.5e-09", "1.23e-07"]
+    assert usd(0.002) == "$0.002" and usd(0) == "$0"
 
 
 def test_a_budget_of_zero_allows_no_spending_and_a_provider_budget_not_set_leaves_the_service_wide_one():

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from discovery.settings import BenchmarkSettings, BenchmarkTarget, ProviderConfig
 from discovery.simulator.state import REMOVE
 from tests.benchmark.conftest import KEY_ENV
@@ -209,7 +211,26 @@ def test_api_serves_history_leaderboard_runs_and_performance_on_records(start_se
     assert client.get("/api/v1/benchmarks?sort=--ttft").status_code == 400
     runs = client.get("/api/v1/benchmarks/runs?provider=openai").get_json()
     assert len(runs["data"]) == 2 and all(r["spend_usd"] > 0 for r in runs["data"])
-    assert runs["today"]["spent_usd"] == round(sum(r["spend_usd"] for r in runs["data"]), 8)
+    assert runs["today"]["spent_usd"] == pytest.approx(sum(r["spend_usd"] for r in runs["data"]), rel=1e-9)
+
+
+def test_a_cost_of_less_than_a_hundred_millionth_of_a_dollar_is_kept_not_rounded_to_zero(start_service, simulator):
+    # $0.00001 per million tokens: a request of a hundred tokens costs about a billionth of a dollar.
+    providers = openai_with_catalog(simulator)
+    simulator.state.update_model("modelsdev", "openai", {"models": {"gpt-4o": {"cost": {"input": 0.00001,
+                                                                                         "output": 0.00001}}}})
+    simulator.state.set_stream("openai", ttft=0.01, tokens_per_second=2000, output_tokens=32)
+    service = start(start_service, simulator, [BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4o",))],
+                    providers=providers)
+    wait_for(lambda: service.index.get("openai/gpt-4o").pricing.input == 0.00001, what="the tiny price published")
+    [run] = service.wait_benchmarks(service.run_benchmark("openai/gpt-4o"), timeout=20)
+    assert run.outcome == "succeeded" and run.requests == 3
+    client = create_app(service).test_client()
+    [entry] = client.get("/api/v1/models/openai/gpt-4o/benchmarks").get_json()["history"]
+    assert 0 < entry["cost_usd"] < 1e-8 and all(0 < s["cost_usd"] < 2e-9 for s in entry["samples"])
+    [row] = client.get("/api/v1/benchmarks/runs?provider=openai").get_json()["data"]
+    assert 0 < row["spend_usd"] < 1e-8
+    assert 0 < service.benchmark_spend_today()["spent_usd"] == pytest.approx(row["spend_usd"], rel=1e-9)
 
 
 def test_refresh_of_another_provider_finishes_within_two_seconds_while_ten_providers_benchmark(start_service,
