@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import functools
+import http.client
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,6 +23,7 @@ import certifi
 import peewee
 import pykka
 import urllib3
+import urllib3.connection
 from loguru import logger
 
 from actors.calls import Calls
@@ -76,13 +79,56 @@ def describe_url(url: str) -> str:
     return f"{parts.scheme}://{parts.hostname}"
 
 
+class InFlight:
+    """The connections of the POSTs in flight, so that a stop can cut them at once (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._connections: set[Any] = set()
+        self.closed = False
+
+    def add(self, conn: Any) -> bool:
+        """Track ``conn``; False once closed (the POST is not to be sent)."""
+        with self._lock:
+            if not self.closed:
+                self._connections.add(conn)
+            return not self.closed
+
+    def discard(self, conn: Any) -> None:
+        with self._lock:
+            self._connections.discard(conn)
+
+    def close(self) -> None:
+        """Cut every POST in flight (its worker sees a failure and ends); refuse new ones."""
+        with self._lock:
+            self.closed = True
+            connections, self._connections = list(self._connections), set()
+        for conn in connections:
+            cut(conn)
+
+
+def cut(conn: Any) -> None:
+    """Shut a connection's socket down, so that a read blocked on it in another thread returns now
+    (closing the descriptor alone does not wake it)."""
+    sock = getattr(conn, "sock", None)
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # not connected yet, or already closed
+
+
 def post_delivery(url: str, delivery: Delivery, timeout: float, allow_private: bool,
-                  resolver: Callable[[str, int], Any] = resolve_host) -> PostResult:
+                  resolver: Callable[[str, int], Any] = resolve_host, inflight: InFlight | None = None) -> PostResult:
     """POST one signed batch; 2xx is an acknowledgement, anything else (or no answer) a failure.
 
     The host is resolved and checked once, here, and the connection goes to the very address
     that was checked (``Host`` and the TLS server name still come from the URL): a name that
     resolves elsewhere a moment later (DNS rebinding) cannot redirect the POST.
+
+    ``timeout`` bounds each connect and read and the whole POST: a receiver that answers a byte at
+    a time, each within the read timeout, is cut at the deadline and the POST is a failure, so it
+    holds its worker no longer than any other unanswered POST.
     """
     started = time.perf_counter()
 
@@ -94,26 +140,49 @@ def post_delivery(url: str, delivery: Delivery, timeout: float, allow_private: b
     except InvalidWebhookURL as exc:
         return PostResult(False, None, scrub(f"refused: {exc}"), elapsed())
     address = target.addresses[0].split("%", 1)[0]
-    limits = urllib3.Timeout(connect=timeout, read=timeout)
+    conn: urllib3.connection.HTTPConnection
     if target.scheme == "https":
-        pool: urllib3.HTTPConnectionPool = urllib3.HTTPSConnectionPool(
-            address, target.port, timeout=limits, retries=False, maxsize=1, server_hostname=target.host,
-            assert_hostname=target.host, cert_reqs="CERT_REQUIRED", ca_certs=certifi.where())
+        conn = urllib3.connection.HTTPSConnection(
+            address, target.port, timeout=timeout, server_hostname=target.host, assert_hostname=target.host,
+            cert_reqs="CERT_REQUIRED", ca_certs=certifi.where())
     else:
-        pool = urllib3.HTTPConnectionPool(address, target.port, timeout=limits, retries=False, maxsize=1)
+        conn = urllib3.connection.HTTPConnection(address, target.port, timeout=timeout)
+    if inflight is not None and not inflight.add(conn):
+        return PostResult(False, None, "not sent: the service is stopping", elapsed())
+    expired = threading.Event()
+
+    def expire() -> None:
+        expired.set()
+        cut(conn)
+
+    deadline = threading.Timer(timeout, expire)
+    deadline.daemon = True
+    deadline.name = "webhook-deadline"
+    deadline.start()
+    error: str | None = None
     try:
-        resp = pool.urlopen("POST", target.target, body=delivery.body,
-                            headers={**delivery.headers, "Host": target.host_header}, redirect=False,
-                            assert_same_host=False, preload_content=False)
-        try:
-            status = resp.status
-            snippet = b"" if 200 <= status < 300 else resp.read(ERROR_BODY_BYTES, decode_content=True)
-        finally:
-            resp.release_conn()
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        return PostResult(False, None, scrub(redact(f"{type(exc).__name__}: {exc}", url)), elapsed())
+        conn.request("POST", target.target, body=delivery.body,
+                     headers={**delivery.headers, "Host": target.host_header}, preload_content=False)
+        resp = conn.getresponse()
+        status = resp.status
+        snippet = b"" if 200 <= status < 300 else resp.read(ERROR_BODY_BYTES, decode_content=True)
+    except (TimeoutError, urllib3.exceptions.TimeoutError):
+        expired.set()  # a connect or read timeout: no answer within ``timeout`` either
+    except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
+        error = scrub(redact(f"{type(exc).__name__}: {exc}", url))
     finally:
-        pool.close()
+        deadline.cancel()
+        if inflight is not None:
+            inflight.discard(conn)
+        conn.close()
+    # A cut connection can still look answered (the headers read up to the cut), so a cut POST is
+    # a failure whatever was read.
+    if expired.is_set():
+        return PostResult(False, None, f"no complete answer within {timeout:g}s", elapsed())
+    if inflight is not None and inflight.closed:
+        return PostResult(False, None, "cut short: the service is stopping", elapsed())
+    if error is not None:
+        return PostResult(False, None, error, elapsed())
     if 200 <= status < 300:
         return PostResult(True, status, None, elapsed())
     body = snippet.decode("utf-8", "replace").strip()
@@ -210,6 +279,7 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
         self._self: Any = None
         self._sub_id: int | None = None
         self._retention_timer: threading.Timer | None = None
+        self._inflight = InFlight()
 
     # -- life cycle ------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -244,8 +314,10 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
         for hook in self._hooks.values():
             hook.cancel_timer()
         if self._pool is not None:
-            # A POST in flight finishes on its worker; its result is dropped, so the batch is not
-            # acknowledged and is delivered again after a restart (at-least-once).
+            # A POST in flight is cut; its result is dropped, so the batch is not acknowledged and
+            # is delivered again after a restart (at-least-once). Its worker ends at once, so the
+            # process's exit (which joins the workers) does not wait for a slow receiver.
+            self._inflight.close()
             self._pool.shutdown(wait=False, cancel_futures=True)
         if self._notifier is not None and self._sub_id is not None:
             try:
@@ -395,10 +467,10 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
         hook.in_flight = delivery
         gen = hook.generation
         url, timeout, allow = hook.url, self.settings.webhook_timeout, self.settings.webhook_allow_private
-        proxy = self._self
+        proxy, inflight = self._self, self._inflight
 
         def run() -> None:
-            result = post_delivery(url, delivery, timeout, allow)
+            result = post_delivery(url, delivery, timeout, allow, inflight=inflight)
             try:
                 proxy.delivery_done(hook.id, gen, delivery, result)
             except pykka.ActorDeadError:

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+import time
 
 import pytest
 
@@ -251,7 +254,88 @@ def test_delivery_that_times_out_is_retried_and_then_acknowledged(start_service,
     wait_for(lambda: set(hook.acked_ids()) >= set(ids), what="the retried batch")
     deliveries = client.get(f"/api/v1/subscriptions/{sub['id']}", headers=AUTH).get_json()["deliveries"]
     first = deliveries[-1]
-    assert first["outcome"] == "failed" and "Timeout" in first["error"] and first["status_code"] is None
+    assert first["outcome"] == "failed" and first["error"] == "no complete answer within 0.3s"
+    assert first["status_code"] is None
+
+
+class TricklingReceiver:
+    """A receiver that reads the POST, then answers its status line and one byte more every
+    ``every`` seconds, each well inside the read timeout, for as long as the connection lasts."""
+
+    def __init__(self, every: float):
+        self.every = every
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/hook"
+        self.posts = 0
+        self.cut = threading.Event()  # set when the service closed a connection it was answered on
+        self.stopped = threading.Event()
+        threading.Thread(target=self._accept, name="trickling-receiver", daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(conn,), daemon=True).start()
+
+    def _answer(self, conn: socket.socket) -> None:
+        with conn:
+            conn.recv(1 << 20)
+            self.posts += 1
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                while not self.stopped.wait(self.every):
+                    conn.sendall(b"X")
+            except OSError:
+                self.cut.set()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.listener.close()
+
+
+@pytest.fixture
+def trickling():
+    made: list[TricklingReceiver] = []
+
+    def make(every: float) -> TricklingReceiver:
+        made.append(TricklingReceiver(every))
+        return made[-1]
+
+    yield make
+    for r in made:
+        r.stop()
+
+
+def test_a_receiver_answering_a_byte_at_a_time_fails_at_webhook_timeout_and_is_retried(running, client, trickling):
+    # webhook_timeout is 2 s (NOTIFY_SETTINGS); a byte every 0.5 s never lets one read time out.
+    hook = trickling(every=0.5)
+    sub = subscribe(client, hook.url, since=0)
+    started = time.monotonic()
+    failed = wait_for(lambda: next((d for d in client.get(f"/api/v1/subscriptions/{sub['id']}", headers=AUTH)
+                                    .get_json()["deliveries"] if d["outcome"] == "failed"), None),
+                      timeout=10, what="the trickled POST to count as a failure")
+    assert failed["error"] == "no complete answer within 2s" and failed["status_code"] is None
+    assert 1.9 <= failed["duration_ms"] / 1000 < 4 and time.monotonic() - started < 6
+    wait_for(lambda: hook.posts >= 2, what="the retry of the trickled batch")
+
+
+def test_stopping_the_service_cuts_a_post_in_flight_at_once(start_service, simulator, trickling):
+    # A long webhook_timeout: without the cut, the stopped process would wait for it to pass.
+    service = start_service(openai_source(simulator), **{**NOTIFY_SETTINGS, "webhook_timeout": 60.0})
+    wait_for(lambda: service.last_event_id() > 0, what="the first refresh's events")
+    hook = trickling(every=0.2)
+    subscribe(create_app(service).test_client(), hook.url, since=0)
+    wait_for(lambda: hook.posts >= 1, what="the POST in flight")
+    workers = [t for t in threading.enumerate() if t.name.startswith("webhook-post")]
+    assert workers
+    stopped = time.monotonic()
+    service.stop()
+    assert hook.cut.wait(5), "the POST in flight was not cut"
+    for worker in workers:
+        worker.join(5)
+    assert not any(w.is_alive() for w in workers) and time.monotonic() - stopped < 5
 
 
 def test_deliveries_retries_and_dead_letters_show_in_metrics(start_service, simulator, receiver):
