@@ -175,6 +175,17 @@ class BenchmarkActor(pykka.ThreadingActor):
         ticket = BenchmarkTicket(self.book.next_run_id(), self.provider, self.region, trigger,
                                  tuple(model_ids) if model_ids is not None else None)
         self.book.last_started[(self.provider, self.region)] = time.time()
+        # The run's row is written before its id is handed out (a 202 names it), running from now,
+        # queued or not: a process killed after that leaves it to be marked interrupted at the next
+        # start, and the next start hands out ids after it, so the id never names another run.
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self.catalog.submit_benchmark.defer(
+            BenchmarkReport(BenchmarkRun(ticket.run_id, self.provider, self.region, trigger, time.time())), future)
+        try:
+            future.result(timeout=self.settings.ask_timeout)
+        except Exception as exc:  # a busy or failed writer: the run goes on, its row is written as it starts
+            logger.warning("benchmark run {} of {}: its row could not be written before it started: {}",
+                           ticket.run_id, self.source, exc)
         if self.running is None:
             self.running = ticket
         else:

@@ -38,8 +38,8 @@ from discovery.settings import Settings
 LARGE_WRITE = 1000
 # Records per write transaction when queued answers are applied together (flush_snapshots).
 BATCH_MODELS = 3000
-# With several instances, run ids are reserved in the store in blocks of this many (meta
-# run_ids_reserved): a new leader starts after every id an earlier one may have handed out.
+# Run ids are reserved in the store in blocks of this many (meta run_ids_reserved): a restarted
+# process, or a new leader, starts after every id an earlier one may have handed out.
 RUN_ID_BLOCK = 1000
 # Seconds the writer waits for the notifier to fan a commit's events out before going on.
 NOTIFY_HANDOVER = 0.002
@@ -208,7 +208,7 @@ class CatalogView:
         # Subscribers the notifier calls at once with each batch (it keeps this up to date): only
         # then does the writer hand the notifier the GIL after a commit (NOTIFY_HANDOVER).
         self.immediate_subscribers = 0
-        # Several instances: run ids reserved up to here; called when half the block is used.
+        # Run ids reserved up to here (actors/catalog.py RUN_ID_BLOCK); called when half the block is used.
         self.run_ids_reserved: Optional[int] = None
         self.on_run_ids_low: Optional[Callable[[], None]] = None
 
@@ -309,13 +309,11 @@ class CatalogActor(pykka.ThreadingActor):
         self.state.missing_grace_seconds = self.settings.missing_grace_seconds
         self.state.reconciler.tolerance = self.settings.reconciliation_tolerance
         self.state.retiring_horizons = tuple(self.settings.retiring_horizons)
-        first = store.last_run_id()
-        if store.FENCE.required:
-            first = max(first, int(store.get_meta("run_ids_reserved") or 0))
-            self.view.start_run_ids(first)
-            self.reserve_run_ids()
-        else:
-            self.view.start_run_ids(first)
+        # Run ids are handed out before their rows are written (the 202 of a manual refresh), so
+        # they continue after every id reserved before, not after the last stored one: a process
+        # killed in between must not leave its ids to be handed out again for other runs.
+        self.view.start_run_ids(max(store.last_run_id(), int(store.get_meta("run_ids_reserved") or 0)))
+        self.reserve_run_ids()
         self.view.last_event_id = store.last_event_id()
         # Reads are served from here on; the merge state (every source's records) loads next,
         # from this actor's mailbox, before any snapshot is applied.
@@ -338,7 +336,7 @@ class CatalogActor(pykka.ThreadingActor):
         logger.info("catalog loaded: {} models from the store", len(self.state.index()))
 
     def reserve_run_ids(self) -> None:
-        """Reserve the next block of run ids in the store (several instances; reached by tell)."""
+        """Reserve the next block of run ids in the store (at start, then by tell when half used)."""
         upto = self.view.last_run_id + RUN_ID_BLOCK
         try:
             with store.write_transaction():
