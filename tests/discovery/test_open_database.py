@@ -113,3 +113,14 @@ def test_an_in_memory_database_gets_its_tables_at_every_open():
         assert store.get_meta("here") is None
     finally:
         store.close_database()
+
+
+def test_sqlite_commits_are_on_disk_when_they_return(tmp_path):
+    # WAL with synchronous=FULL: a commit survives a power loss or an OS crash, not only a killed
+    # process; with NORMAL the last commits could roll back and their event ids be given again.
+    try:
+        store.open_database(f"sqlite:///{tmp_path / 'durable.db'}")
+        pragmas = {name: store.db.execute_sql(f"PRAGMA {name}").fetchone()[0] for name in ("journal_mode", "synchronous")}
+        assert pragmas == {"journal_mode": "wal", "synchronous": 2}  # 2 is FULL
+    finally:
+        store.close_database()
