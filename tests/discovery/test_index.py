@@ -254,6 +254,28 @@ def test_id_globs_match_exactly_what_fnmatch_matches(real_models):
         assert found == {i for i in ids if fnmatch.fnmatchcase(i, glob)}, glob
 
 
+MANY_STARS = ["**********b", "*a*a*a*a*a*a*a*a*a*a*#", "*" * 400 + "-", "*o*?*[a-z]*/*-*-*-*-*-*-*-*-*!", "*a*a*/*a*"]
+
+
+def test_an_id_glob_of_many_stars_takes_a_scan_not_every_way_of_splitting_each_id():
+    # Each star was its own [^\n]*: "**********b" tried every split of each id among ten stars,
+    # with the interpreter lock held (the regex engine keeps it), so a request froze the service.
+    # Run in a child process, which a timeout can stop.
+    import fnmatch
+    import json
+    import subprocess
+    import sys
+
+    ids = [f"provider-{i}/model-{'a' * (20 + i % 20)}-{i}" for i in range(300)]
+    script = ("import json, sys\nfrom discovery.index import glob_line_pattern\n"
+              "ids, globs = json.load(sys.stdin)\ntext = '\\n'.join(ids) + '\\n'\n"
+              "print(json.dumps({g: [m.group(0) for m in glob_line_pattern(g).finditer(text)] for g in globs}))")
+    done = subprocess.run([sys.executable, "-c", script], input=json.dumps([ids, MANY_STARS]), text=True,
+                          capture_output=True, timeout=30)  # milliseconds now; the old patterns ran for hours
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {g: [i for i in ids if fnmatch.fnmatchcase(i, g)] for g in MANY_STARS}
+
+
 def test_select_by_a_key_the_index_does_not_keep_puts_unknowns_last(real_models):
     index = CatalogIndex(real_models)
     some = sorted(real_models)[:50]
