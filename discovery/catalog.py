@@ -43,6 +43,7 @@ from discovery.messages import ProviderSnapshot, RefreshOutcome
 from discovery.model import Model, dumps, join_record, loads
 from discovery.providers.base import SuspiciousSnapshot
 from discovery.reconcile import CHECKED_FIELDS, Findings, ModelValues, Reconciler, conflicts_of
+from discovery.redaction import REDACTOR
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,12 @@ class _Source:
             items = {fp: self.models[mid] for mid, fp in self.fingerprints.items() if fp}
             self._memo = SourceMemo(self.body_hash, items)
         return self._memo
+
+
+def _masked(m: Model) -> Model:
+    """``m`` with every configured secret masked in its fields, provenance and raw answer."""
+    return Model.from_dict(loads(REDACTOR.scrub_known(dumps(m.to_dict(raw=False)))),
+                           raw=REDACTOR.scrub_known(m.raw.json))
 
 
 _EMPTY = _Source()
@@ -539,6 +546,18 @@ class CatalogState:
                 models[model_id] = old
                 fingerprints[model_id] = fp
                 continue
+            if REDACTOR.echoes(m.raw.json):
+                # The provider put a configured secret (the caller's key, say) into the record: it
+                # is masked here, before the store, the events, the webhooks and the streams see it.
+                m = _masked(m)
+                if m.id != model_id:
+                    rejections.append(f"{_shown(m.id)}: its id holds a configured secret")
+                    if old is not None:
+                        models[model_id] = old
+                        fingerprints[model_id] = old_prints.get(model_id)
+                    else:
+                        del models[model_id], fingerprints[model_id]
+                    continue
             # Per-record limits, here only (discovery/limits.py): a record that breaks one is left out
             # and counted; its last good version, if any, stays.
             problem = limits.record_problem(m, m.raw.json)

@@ -96,6 +96,10 @@ class Redactor:
                 data = data.replace(secret, mask)
         return data
 
+    def echoes(self, data: bytes) -> bool:
+        """Whether ``data`` holds a configured secret in any of its spellings (a scan per spelling)."""
+        return any(secret in data for secret, _ in self._bytes)
+
     def scrub_all(self, values: Iterable[Any]) -> list[Any]:
         return [self.scrub(v) for v in values]
 

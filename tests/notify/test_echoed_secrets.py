@@ -1,0 +1,54 @@
+"""A provider that echoes the caller's key into a model's fields: the key reaches no stream, no
+webhook and no row of the store, as it reaches no HTTP answer and no log line."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.conftest import provider_config, wait_for
+from tests.notify.conftest import NOTIFY_SETTINGS, LiveServer, SSEClient
+from web import create_app
+
+KEY_ENV = "ECHO_TEST_OPENAI_KEY"
+KEY = "echoed-key-7f3a9c1e5b2d4f6a8c0e"
+AUTH = {"Authorization": f"Bearer {NOTIFY_SETTINGS['admin_token']}"}
+
+
+def test_a_key_a_provider_puts_into_a_model_is_masked_before_the_store_the_feed_and_the_webhooks(
+        start_service, simulator, receiver, db_url, monkeypatch):
+    monkeypatch.setenv(KEY_ENV, KEY)
+    simulator.state.add_model("openai", {"id": "echo-model", "object": "model", "created": 1700000000,
+                                         "owned_by": f"org of {KEY}", "note": {"url": f"https://x/?k={KEY}"}})
+    # A model whose id holds the key is left out: masking it would make it another model.
+    simulator.state.add_model("openai", {"id": f"model-{KEY}", "object": "model", "created": 1700000000,
+                                         "owned_by": "x"})
+    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai",
+                                             api_key_env=KEY_ENV)], **NOTIFY_SETTINGS)
+    wait_for(lambda: service.index.get("openai/echo-model") is not None, what="the echoing model")
+    client = create_app(service).test_client()
+    hook = receiver()
+    assert client.post("/api/v1/subscriptions", json={"url": hook.url, "since": 0, "secret": hook.secret},
+                       headers=AUTH).status_code == 201
+    last = service.last_event_id()
+    wait_for(lambda: last in hook.acked_ids(), what="every event delivered")
+    server = LiveServer(service)
+    try:
+        stream = SSEClient(server.port, "/api/v1/events/stream?since=0", timeout=5)
+        streamed = []
+        while not streamed or int(streamed[-1].id) < last:
+            streamed.append(stream.next_message())
+        stream.close()
+    finally:
+        server.stop()
+
+    delivered = str([p.body for p in hook.all_posts()])
+    assert "echo-model" in delivered and KEY not in delivered and "[REDACTED]" in delivered
+    assert any("echo-model" in m.data for m in streamed) and not [m.data for m in streamed if KEY in m.data]
+    detail = client.get("/api/v1/models/openai/echo-model").get_json()
+    assert detail["raw"]["owned_by"] == "org of [REDACTED]" and detail["raw"]["note"]["url"] == "https://x/?k=[REDACTED]"
+    [run] = [r for r in service.refresh_runs(limit=10) if r["provider"] == "openai"][:1]
+    assert run["rejected"] == 1 and "its id holds a configured secret" in str(run["rejections"])
+    assert not any(m.startswith("openai/model-") for m in service.index.ids())
+    service.stop()
+    db = Path(db_url.removeprefix("sqlite:///"))
+    stored = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
+    assert b"echo-model" in stored and KEY.encode() not in stored
