@@ -190,6 +190,22 @@ def test_json_logs_are_one_object_a_line_with_request_ids_provider_and_run_id(tm
     assert any(r.get("provider") and r.get("run_id") for r in records)
 
 
+def test_a_request_path_cannot_end_an_access_line_or_start_one_of_its_own(tmp_path):
+    proc, url = start_serve(tmp_path, "--log-format", "text")
+    lines: list[str] = []
+    threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()
+    try:
+        forged = requests.get(f"{url}/api/v1/models/x%0aFORGED%20line%1b%5b31m%00%e2%80%aeend", timeout=5)
+        assert forged.status_code == 404
+        wait_for(lambda: any("FORGED" in line for line in lines), what="the access line")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+    [line] = [line for line in lines if "FORGED" in line]
+    assert '"GET /api/v1/models/x\\nFORGED line\\x1b[31m\\x00\\u202eend" 404' in line, line
+    assert all(c.isprintable() for c in line.rstrip("\n"))
+
+
 def test_library_records_reach_the_json_sink_redacted():
     import io
     import json

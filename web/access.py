@@ -24,6 +24,15 @@ SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
 UNMATCHED = "<unmatched>"
 
 
+def printable(text: str) -> str:
+    """``text`` with each character that is not printable (a line break, ESC, NUL, a bidi
+    override...) written as its escape: a request's path, percent-decoded, is the client's text,
+    and would otherwise end an access line and start one of its own, or colour a terminal."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+
+
 def request_id(given: Optional[str]) -> str:
     """``given`` when it is a sane request id, else a new one (32 hex digits)."""
     if given and SANE_REQUEST_ID.match(given):
@@ -97,7 +106,7 @@ class AccessLayer:
         if self.log:
             client = scope.get("client")
             query = scope.get("query_string") or b""
-            target = path + ("?" + query.decode("latin-1") if query else "")
+            target = printable(path + ("?" + query.decode("latin-1") if query else ""))
             logger.bind(http_method=method, http_route=route, http_status=status, duration_ms=round(seconds * 1000, 2),
                         response_bytes=size, client=client[0] if client else None).info(
                 '{} "{} {}" {} {}B {:.1f}ms', client[0] if client else "-", method, target, status, size,
