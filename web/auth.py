@@ -80,6 +80,17 @@ def same_origin(origin: Optional[str], host: Optional[str]) -> bool:
     return bool(host) and parts.scheme in ("http", "https") and parts.netloc.lower() == host.strip().lower()
 
 
+def loopback_host(host: Optional[str]) -> bool:
+    """Whether a ``Host`` header names this machine's loopback: ``localhost`` (or a name under
+    ``.localhost``) or a loopback address, with or without a port."""
+    if not host:
+        return False
+    name = urlsplit("//" + host.strip()).hostname or ""
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    return is_loopback(name)
+
+
 def check_access(method: str, path: str, remote_addr: Optional[str], authorization: Optional[str],
                  admin_token: Optional[str], read_token: Optional[str], origin: Optional[str] = None,
                  host: Optional[str] = None) -> Optional[Refusal]:
@@ -87,7 +98,9 @@ def check_access(method: str, path: str, remote_addr: Optional[str], authorizati
 
     Without an admin token a change is accepted from loopback, but not from a page of another
     origin in a browser there (``Origin`` and ``Host`` differ): such a page can send a POST without
-    asking first, and loopback alone would let it through.
+    asking first, and loopback alone would let it through. Nor when ``Host`` is not a loopback
+    name: a page whose own name was made to resolve to 127.0.0.1 (DNS rebinding) sends its name in
+    both ``Origin`` and ``Host``, so the two agree and only the name gives it away.
     """
     given = bearer(authorization)
     is_admin = same_token(given, admin_token)
@@ -96,6 +109,10 @@ def check_access(method: str, path: str, remote_addr: Optional[str], authorizati
         if is_admin:
             return None
         if not admin_token:
+            if is_loopback(remote_addr) and host and not loopback_host(host):
+                return Refusal(403, "forbidden", f"a change addressed to {host[:100]!r} is refused: with no admin token, "
+                                                 "changes are accepted only when addressed to the service's own "
+                                                 "loopback name (localhost, 127.0.0.1 or [::1])")
             if is_loopback(remote_addr) and same_origin(origin, host):
                 return None
             if is_loopback(remote_addr):

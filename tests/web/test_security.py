@@ -124,6 +124,26 @@ def test_without_an_admin_token_a_page_of_another_origin_cannot_change_anything(
     assert requests.post(server.url + "/api/v1/providers/openai/refresh", timeout=10).status_code == 202
 
 
+def test_without_an_admin_token_a_page_rebound_to_loopback_cannot_change_anything(http_service, simulator):
+    """DNS rebinding: a page whose own name was made to resolve to 127.0.0.1 sends its name as both
+    Origin and Host, so the two agree; the name that is not a loopback one gives it away."""
+    service, server = http_service(webhook_allow_private=True)
+    runs = len(service.refresh_runs(limit=1000))
+    port = server.url.rsplit(":", 1)[1]
+    rebound = {"Host": f"evil.example:{port}", "Origin": f"http://evil.example:{port}", "Content-Type": "text/plain"}
+    for path, body in (("/api/v1/subscriptions", '{"url": "http://127.0.0.1:9/hook", "since": 0}'),
+                       ("/api/v1/refresh", None), ("/api/v1/providers/openai/refresh", None)):
+        resp = requests.post(server.url + path, data=body, headers=rebound, timeout=10)
+        assert resp.status_code == 403 and "loopback name" in resp.json()["error"]["message"], (path, resp.text)
+    assert requests.get(server.url + "/api/v1/subscriptions", headers=rebound, timeout=10).status_code == 403
+    assert service.webhooks.list_all() == [] and len(service.refresh_runs(limit=1000)) == runs
+    # The service's own names go on working, with their own origin or none.
+    for host in (f"localhost:{port}", f"127.0.0.1:{port}"):
+        own = requests.post(server.url + "/api/v1/providers/openai/refresh", timeout=10,
+                            headers={"Host": host, "Origin": f"http://{host}"})
+        assert own.status_code == 202, own.text
+
+
 def test_with_an_admin_token_a_non_loopback_client_needs_it_too(http_service):
     service, _ = http_service(admin_token=ADMIN)
     remote = create_app(service).test_client()
