@@ -88,6 +88,15 @@ def parse_time(text: str) -> float:
     """
     text = _SPACE_FOR_PLUS.sub(r"\1+\2", text.strip())
     try:
-        return epoch(datetime.fromisoformat(text))
-    except ValueError:
+        value = epoch(datetime.fromisoformat(text))
+    except (ValueError, OverflowError):
         raise ValueError(f"{text!r} is not an ISO 8601 time (e.g. 2026-04-01T12:00:00Z)") from None
+    if not FIRST_TIME <= value <= LAST_TIME:
+        # 0001-01-01T00:00:00+00:01 is a time of year 0 in UTC, which no answer can show.
+        raise ValueError(f"{text!r} is outside the years 1 to 9999 in UTC")
+    return value
+
+
+# The first and last moments a time can be shown as (years 1 to 9999, in UTC).
+FIRST_TIME = datetime(1, 1, 1, tzinfo=timezone.utc).timestamp()
+LAST_TIME = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc).timestamp()

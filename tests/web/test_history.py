@@ -204,6 +204,12 @@ def iso(when: float) -> str:
     ("/api/v1/changes?from=2026-04-01&to=2026-03-01", "invalid_parameter"),
     ("/api/v1/changes?from=2026-04-01&limit=0", "invalid_parameter"),
     ("/api/v1/changes?from=nope", "invalid_parameter"),
+    # A year-1 midnight one minute east of UTC is a time of year 0 in UTC, which no answer shows.
+    ("/api/v1/models?as_of=0001-01-01T00:00:00%2B00:01", "invalid_parameter"),
+    ("/api/v1/models/openai/gpt-4o?as_of=0001-01-01T00:00:00%2B00:01", "invalid_parameter"),
+    ("/api/v1/providers/openai/models?as_of=0001-01-01T00:00:00%2B00:01", "invalid_parameter"),
+    ("/api/v1/changes?from=0001-01-01T00:00:00%2B00:01", "invalid_parameter"),
+    ("/api/v1/changes?from=2026-01-01&to=9999-12-31T23:59:59-01:00", "invalid_parameter"),
     ("/api/v1/events.atom?kinds=telepathy", "invalid_parameter"),
     ("/api/v1/events.atom?limit=100000", "invalid_parameter"),
 ])
