@@ -34,6 +34,7 @@ from discovery.messages import ChangeBatch, EventFilter
 from discovery.redaction import REDACTOR, scrub
 from discovery.settings import Settings
 from discovery.webhooks import (
+    MAX_SECRET_LENGTH,
     MIN_SECRET_LENGTH,
     Delivery,
     InvalidWebhookURL,
@@ -576,8 +577,8 @@ class WebhookAdmin:
         generated = None
         if secret is None:
             secret = generated = subs.new_secret()
-        elif not isinstance(secret, str) or len(secret) < MIN_SECRET_LENGTH:
-            raise ValueError(f"secret must be a string of at least {MIN_SECRET_LENGTH} characters")
+        elif not isinstance(secret, str) or not MIN_SECRET_LENGTH <= len(secret) <= MAX_SECRET_LENGTH:
+            raise ValueError(f"secret must be a string of {MIN_SECRET_LENGTH} to {MAX_SECRET_LENGTH} characters")
         if not 1 <= int(max_batch) <= 1000:
             raise ValueError("max_batch must be between 1 and 1000")
         if not 0 <= float(max_delay) <= 3600:

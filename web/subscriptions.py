@@ -94,7 +94,7 @@ def _get(webhook_id: str) -> dict[str, Any]:
 def create():
     """Register a webhook: 201 with the subscription (and ``secret`` once, if the service made it).
 
-    Body: ``url`` (required), ``secret`` (16+ characters; generated when absent), ``kinds``,
+    Body: ``url`` (required), ``secret`` (16-256 characters; generated when absent), ``kinds``,
     ``providers``, ``capabilities``, ``model_glob``, ``max_batch`` (1–1000), ``max_delay``
     (seconds), ``description``, ``since`` (deliver events after this id; default: from now).
 
