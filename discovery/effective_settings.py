@@ -34,6 +34,7 @@ def effective(settings: Settings, environ: Optional[Mapping[str, str]] = None) -
     for p in settings.providers:
         table = asdict(p)
         del table["name"]
+        table["base_url"] = without_password(p.base_url)  # a password in the URL's user part
         table["api_key"] = (f"{MASK} (from {p.api_key_env})" if p.api_key(env) else
                             f"not set ({p.api_key_env} is empty)" if p.api_key_env else None)
         providers[p.name] = table

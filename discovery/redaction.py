@@ -72,12 +72,14 @@ class Redactor:
 
     def add_settings(self, settings: Any, environ: Optional[Mapping[str, str]] = None) -> None:
         """Learn every secret the settings name: provider keys, tokens, AWS credentials, the
-        database URL's password."""
+        passwords in the database URL and in providers' base URLs."""
         env = os.environ if environ is None else environ
         names = [p.api_key_env for p in getattr(settings, "providers", ()) if getattr(p, "api_key_env", None)]
         self.add(*(env.get(n) for n in names), *(env.get(n) for n in CREDENTIAL_ENV),
                  getattr(settings, "admin_token", None), getattr(settings, "read_token", None),
-                 *_spellings(url_password(getattr(settings, "database_url", None))))
+                 *_spellings(url_password(getattr(settings, "database_url", None))),
+                 *(spelled for p in getattr(settings, "providers", ())
+                   for spelled in _spellings(url_password(getattr(p, "base_url", None)))))
 
     def scrub(self, text: Any) -> Any:
         """``text`` with every known secret and key shape masked (non-strings are returned as they are)."""

@@ -13,6 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import urlsplit
+
+from discovery.redaction import without_password
 
 
 class SettingsError(ValueError):
@@ -314,10 +317,14 @@ def _coerce(value: Any, type_name: str, where: str) -> Any:
         if t == "Optional[bool]":
             return None if value is None else _coerce(value, "bool", where)
         if t in ("str", "Optional[str]"):
-            return None if value is None else str(value)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(value)
+            return value
         if t.startswith("tuple[str"):
             items = value.split(",") if isinstance(value, str) else list(value)
-            return tuple(str(v).strip() for v in items if str(v).strip())
+            if not all(isinstance(v, str) for v in items):
+                raise TypeError(value)
+            return tuple(v.strip() for v in items if v.strip())
         if t.startswith("tuple[int"):
             items = value.split(",") if isinstance(value, str) else list(value)
             numbers = tuple(int(str(v).strip()) for v in items if str(v).strip())
@@ -387,10 +394,29 @@ def _out_of_bounds(value: Any, low: Any, high: Any, low_ok: bool) -> Optional[st
     return None
 
 
+# A provider's name begins every model id (``<provider>/<model>``), its routes and its metrics.
+PROVIDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+# The stores the service runs on.
+DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
+
+
 def check_provider_bounds(config: "ProviderConfig", named: Callable[[str], str]) -> None:
-    """SettingsError naming (``named(key)``) the first numeric setting of a provider outside its
-    bounds (a zero refresh interval would refresh without pause; a negative timeout fails every
-    request)."""
+    """SettingsError naming (``named(key)``) the first setting of a provider that cannot work: a
+    name that is not one path segment, an unknown format, a base URL that is not http(s), or a
+    number outside its bounds (a zero refresh interval would refresh without pause; a negative
+    timeout fails every request)."""
+    from discovery.providers import FORMATS
+
+    if not PROVIDER_NAME.fullmatch(config.name):
+        raise SettingsError(f"providers.{config.name}: a provider's name is 1 to 64 letters, digits, '.', '_' "
+                            "or '-', starting with a letter or digit (it begins every model id: <provider>/<model>)")
+    if config.format not in FORMATS:
+        raise SettingsError(f"{named('format')}: unknown format {config.format!r}; known: {', '.join(sorted(FORMATS))}")
+    if config.base_url is not None:
+        parts = urlsplit(config.base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise SettingsError(f"{named('base_url')}: must be an http:// or https:// URL with a host, "
+                                f"got {without_password(config.base_url)!r}")
     for key, low, high, low_ok in PROVIDER_BOUNDS:
         value = getattr(config, key)
         bound = _out_of_bounds(value, low, high, low_ok)
@@ -488,6 +514,10 @@ def load_settings(
     kwargs["bedrock"] = load_bedrock_settings(data.get("bedrock"), env)
     kwargs["benchmarks"] = load_benchmark_settings(data.get("benchmarks"), env)
     kwargs.update(overrides)
+    database = kwargs.get("database_url")
+    if database is not None and urlsplit(str(database)).scheme not in DATABASE_SCHEMES:
+        raise SettingsError(f"service.database_url: must be a sqlite:/// or postgresql:// URL, got "
+                            f"{without_password(str(database))!r}")
     if kwargs.get("log_format", "text") not in LOG_FORMATS:
         raise SettingsError(f"service.log_format: must be one of {', '.join(LOG_FORMATS)}, got {kwargs['log_format']!r}")
     for key, low, high, low_ok in SERVICE_BOUNDS:

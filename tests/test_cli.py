@@ -74,14 +74,18 @@ def test_bad_settings_file_exits_2_with_a_clear_message(tmp_path):
 
 
 @pytest.mark.parametrize("args,named", [
-    (["serve", "--port", "99999"], "service.port: must be at least 0 and at most 65535"),
+    (["serve", "--port", "99999"], "'--port': 99999 is not in the range 0<=x<=65535"),
+    (["simulator", "--port", "99999"], "'--port': 99999 is not in the range 0<=x<=65535"),
+    (["--timeout", "nan", "models"], "'--timeout': must be a number of seconds, not nan"),
+    (["--timeout", "inf", "models"], "'--timeout': inf is not in the range"),
+    (["serve", "--database", "bogus://x", "--port", "0"], "service.database_url: must be a sqlite:/// or postgresql://"),
     (["config", "check", "--config", "{cfg}"], "port: not a section of the settings file"),
 ])
 def test_a_port_out_of_range_or_a_key_outside_any_section_is_refused_in_one_line(tmp_path, args, named):
     cfg = tmp_path / "loose.toml"
     cfg.write_text("port = 8081\n")  # meant for [service]: it used to be dropped without a word
     argv = [a.replace("{cfg}", str(cfg)) for a in args] + ["--database", f"sqlite:///{tmp_path / 'd.db'}"] \
-        if args[0] == "serve" else [a.replace("{cfg}", str(cfg)) for a in args]
+        if args[0] == "serve" and "--database" not in args else [a.replace("{cfg}", str(cfg)) for a in args]
     proc = subprocess.run([sys.executable, "-m", "web.cli", *argv], capture_output=True, text=True, timeout=30,
                           cwd=tmp_path, env=checkout_env())
     assert proc.returncode == 2 and named in proc.stderr, proc.stderr[-2000:]

@@ -9,6 +9,7 @@ run it under a forking multi-process server. ``models``, ``show``, ``history``, 
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import sys
@@ -46,12 +47,19 @@ class DiscoveryGroup(click.Group):
             ctx.exit(130)
 
 
+def finite(value: float, param: click.Parameter) -> float:
+    """``value``, unless it is NaN (which every range check lets through): a usage error."""
+    if math.isnan(value):
+        raise click.BadParameter("must be a number of seconds, not nan", param=param)
+    return value
+
+
 @click.group(cls=DiscoveryGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.option("--url", envvar=URL_ENV, default=DEFAULT_URL, show_default=True, metavar="URL",
               help=f"the running service (env {URL_ENV}); the token comes from "
                    "DISCOVERY_ADMIN_TOKEN, else DISCOVERY_READ_TOKEN (reads only)")
-@click.option("--timeout", type=click.FloatRange(0, min_open=True), default=30.0, show_default=True,
-              help="seconds to wait for each answer")
+@click.option("--timeout", type=click.FloatRange(0, 86400, min_open=True), default=30.0, show_default=True,
+              callback=lambda ctx, param, value: finite(value, param), help="seconds to wait for each answer")
 @click.version_option(version(), "--version", "-V", prog_name="discovery", message="%(prog)s %(version)s")
 @click.pass_context
 def cli(ctx: click.Context, url: str, timeout: float) -> None:
@@ -67,7 +75,7 @@ for _command in COMMANDS:
 @cli.command()
 @click.option("--config", type=click.Path(dir_okay=False), help="TOML settings file (default: $DISCOVERY_CONFIG)")
 @click.option("--host", help="address to listen on (default 127.0.0.1)")
-@click.option("--port", type=int, help="port (default 8080; 0 picks a free one)")
+@click.option("--port", type=click.IntRange(0, 65535), help="port (default 8080; 0 picks a free one)")
 @click.option("--database", help="database URL (default sqlite:///discovery.db)")
 @click.option("--demo", is_flag=True, help="start the built-in provider simulator and discover from it (no keys, no network)")
 @click.option("--threads", type=int, help="worker threads of the API (default 16; event streams use none)")
@@ -184,7 +192,7 @@ def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
 # -- simulator and config -------------------------------------------------------------------------
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=9090, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=9090, show_default=True)
 def simulator(host: str, port: int) -> None:
     """Run only the provider simulator (admin routes under /_admin/)."""
     from discovery.simulator import SimulatorServer

@@ -673,8 +673,11 @@ def export_litellm(ctx: click.Context, names: str, output: Optional[str], **opts
     answer = client_of(ctx).get("/api/v1/export/litellm", params)
     text = json.dumps(answer, indent=2, ensure_ascii=False) + "\n"
     if output:
-        with open(output, "w", encoding="utf-8") as fh:
-            fh.write(text)
+        try:
+            with open(output, "w", encoding="utf-8") as fh:
+                fh.write(text)
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror or exc}") from None
     else:
         click.echo(text, nl=False)
     skipped = answer.get("skipped") or []

@@ -91,6 +91,27 @@ def test_a_providers_numbers_are_checked_against_their_bounds(tmp_path, line, na
     assert named in str(err.value)
 
 
+@pytest.mark.parametrize("table,named", [
+    ('[providers.x]\nformat = "nope"', "providers.x.format: unknown format 'nope'; known: anthropic,"),
+    ('[providers.x]\nformat = "openai"\napi_key_env = 5', "providers.x.api_key_env: expected Optional[str], got 5"),
+    ('[providers.x]\nformat = "openai"\nbase_url = "ftp://x"', "providers.x.base_url: must be an http:// or https://"),
+    ('[providers.x]\nformat = "openai"\nbase_url = "http://u:Pw-4711-secret@/v1"', "got 'http://u:[REDACTED]@/v1'"),
+    ('[providers."a/b"]\nformat = "openai"', "providers.a/b: a provider's name is 1 to 64 letters"),
+    ('[providers."../x"]\nformat = "openai"', "providers.../x: a provider's name is 1 to 64 letters"),
+    ('[service]\nenrichment_precedence = [1, 2]', "service.enrichment_precedence: expected tuple[str, ...]"),
+    ('[service]\ndatabase_url = "bogus://x"', "service.database_url: must be a sqlite:/// or postgresql:// URL"),
+    ('[service]\nhost = 127', "service.host: expected str, got 127"),
+])
+def test_settings_that_could_not_work_are_refused_naming_the_key(tmp_path, table, named):
+    """Each was accepted, then failed at start (a provider's actor crashing on an unknown format,
+    the store on an unknown scheme) or quietly became text ("5", "1")."""
+    path = tmp_path / "d.toml"
+    path.write_text(table + "\n")
+    with pytest.raises(SettingsError) as err:
+        load_settings(path, environ={})
+    assert named in str(err.value) and "Pw-4711" not in str(err.value)
+
+
 def test_a_providers_numbers_from_the_environment_are_checked_too(tmp_path):
     path = tmp_path / "d.toml"
     path.write_text('[providers.p]\nformat = "openai_compatible"\nbase_url = "http://127.0.0.1:9/v1"\n')

@@ -195,3 +195,13 @@ def test_config_checks_output_of_benchmarks_waiting_for_a_key_is_a_file_config_c
     typo.write_text("[benchmarks.providers.opneai]\nenabled = true\n")
     refused = CliRunner().invoke(cli, ["config", "check", "--config", str(typo)], env=env)
     assert refused.exit_code == 2 and "benchmarks.providers.opneai: no provider opneai is configured" in refused.stderr
+
+
+def test_config_check_masks_a_password_in_a_providers_base_url(tmp_path):
+    path = tmp_path / "p.toml"
+    path.write_text('[providers.local]\nformat = "vllm"\nbase_url = "http://svc:Vllm-Passw0rd-0815@10.0.0.5:8000/v1"\n')
+    result = CliRunner().invoke(cli, ["config", "check", "--config", str(path)], env={"DISCOVERY_CONFIG": None},
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert "Vllm-Passw0rd" not in result.stdout
+    assert 'base_url = "http://svc:[REDACTED]@10.0.0.5:8000/v1"' in result.stdout

@@ -125,6 +125,10 @@ def test_discovery_export_litellm_writes_the_model_list_and_says_what_it_left_ou
         assert {e["model_name"] for e in json.loads(named.stdout)["model_list"]} >= {"gpt-4o"}
         refused = CliRunner().invoke(cli, ["--url", server.url, "export", "litellm", "--limit", "3"], env=env)
         assert refused.exit_code == 2 and "No such option '--limit'" in refused.stderr
+        nowhere = CliRunner().invoke(cli, ["--url", server.url, "export", "litellm", "-o",
+                                           str(tmp_path / "missing" / "x.json")], env=env)
+        assert nowhere.exit_code == 1 and nowhere.stderr.strip().startswith("Error: cannot write ") \
+            and "No such file or directory" in nowhere.stderr and "Traceback" not in nowhere.stderr
     finally:
         server.stop()
 
