@@ -73,11 +73,26 @@ ATTRIBUTE_PREFIX = "attr."
 MAX_ATTRIBUTE_FILTERS = 16
 
 
+_INTEGER = re.compile(r"-?[0-9]+")
+_DECIMAL = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def number(raw: str, kind: type = int) -> Any:
+    """``raw`` as an ``int`` or a ``float``, written in ASCII digits only: Python's own parsers also
+    take other scripts' digits (``٥``), a ``+``, ``_`` between digits, spaces around, ``nan`` and
+    ``inf``. ValueError otherwise."""
+    if not isinstance(raw, str):  # a caller's own number, not a query's text
+        return kind(raw)
+    if not (_INTEGER if kind is int else _DECIMAL).fullmatch(raw):
+        raise ValueError(raw)
+    return kind(raw)
+
+
 def _range_value(name: str, raw: str, kind: Any, bound: str = "low") -> Any:
     if kind == "date":
         return _date_bound(name, raw, bound)
     try:
-        value = kind(raw)
+        value = number(raw, kind)
     except ValueError:
         raise QueryError(f"{name} must be a {'whole ' if kind is int else ''}number, got {raw!r}") from None
     if value != value or value < 0 or value in (float("inf"),):
@@ -193,8 +208,8 @@ class ModelQuery:
         if raw_ttft not in (None, ""):
             max_ttft = _range_value("max_ttft_ms", str(raw_ttft).strip(), float)
         try:
-            limit = int(_one(args, "limit") or DEFAULT_LIMIT)
-            offset = int(_one(args, "offset") or 0)
+            limit = number(_one(args, "limit") or str(DEFAULT_LIMIT))
+            offset = number(_one(args, "offset") or "0")
         except ValueError:
             raise QueryError("limit and offset must be whole numbers") from None
         if not 1 <= limit <= MAX_LIMIT:

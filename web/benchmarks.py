@@ -16,7 +16,7 @@ from discovery.bedrock import PROVIDER as BEDROCK
 from discovery.benchmark.board import LEADERBOARD_SORTS, leaderboard
 from discovery.benchmark.records import BenchmarkRun
 from discovery.model import loads
-from discovery.query import ModelQuery, QueryError
+from discovery.query import ModelQuery, QueryError, number
 from web.context import flag, int_arg, no_body, service
 from web.errors import ApiError
 from web.parameters import check_providers, follower_takes_region, values
@@ -67,7 +67,7 @@ def _providers(svc: Any) -> list[str]:
 def _wait_timeout() -> float:
     value = request.args.get("timeout", "120")
     try:
-        seconds = float(value)
+        seconds = number(value, float)
     except ValueError:
         raise ApiError(400, "invalid_parameter", f"timeout must be a number of seconds, got {value!r}") from None
     if not 0 < seconds <= 600:

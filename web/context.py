@@ -5,6 +5,7 @@ from typing import Any
 
 from flask import current_app, request
 
+from discovery.query import number
 from web.errors import ApiError
 
 
@@ -32,7 +33,7 @@ def int_arg(name: str, default: int, lo: int = 0, hi: int = 10_000) -> int:
     if value is None:
         return default
     try:
-        n = int(value)
+        n = number(value)
     except ValueError:
         raise ApiError(400, "invalid_parameter", f"{name} must be a whole number, got {value!r}") from None
     if not lo <= n <= hi:

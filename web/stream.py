@@ -21,6 +21,7 @@ from urllib.parse import parse_qs
 from loguru import logger
 
 from discovery.messages import EventFilter
+from discovery.query import number
 from discovery.store import StoredEvent
 from web.auth import check_access
 from web.events import MAX_ID, PAGE_SIZE, EncodedEvents
@@ -79,7 +80,7 @@ def parse_stream_request(query: bytes, last_event_id: Optional[str]) -> tuple[Ev
     else:
         return flt, None
     try:
-        since = int(raw)
+        since = number(raw)
     except ValueError:
         raise StreamRequestError(f"{what} must be an event id, got {raw!r}") from None
     if not 0 <= since <= MAX_ID:

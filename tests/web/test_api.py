@@ -69,6 +69,13 @@ def test_model_detail_includes_raw_and_provenance_and_ids_with_slashes_work(clie
     ("/api/v1/providers/nope", 404, "provider_not_found"),
     ("/api/v1/providers/nope/models", 404, "provider_not_found"),
     ("/api/v1/refresh/runs?limit=abc", 400, "invalid_parameter"),
+    # Numbers in ASCII digits only (Python's int() and float() also take these).
+    ("/api/v1/refresh/runs?limit=%D9%A5", 400, "invalid_parameter"),  # an Arabic-Indic five
+    ("/api/v1/refresh/runs?limit=%2B5", 400, "invalid_parameter"),
+    ("/api/v1/models?limit=1_0", 400, "invalid_query"),
+    ("/api/v1/models?limit=%205", 400, "invalid_query"),
+    ("/api/v1/models?min_context_window=%D9%A5", 400, "invalid_query"),
+    ("/api/v1/models?max_input_price=nan", 400, "invalid_query"),
     ("/api/v1/refresh/runs/999999", 404, "run_not_found"),
     ("/api/v1/nothing-here", 404, "not_found"),
 ])
