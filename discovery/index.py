@@ -77,16 +77,27 @@ def byte_mask(bits: int, size: int) -> bytes:
     return bytes(out[:length]) if len(out) != length else bytes(out)
 
 
+# An id glob's scan: ids per slice, and the time all slices may take before the query is refused.
+GLOB_SLICE = 128
+GLOB_SECONDS = 1.0
+
+
+class CostlyGlob(ValueError):
+    """An id glob whose scan would take longer than GLOB_SECONDS."""
+
+
 @lru_cache(maxsize=256)
 def glob_line_pattern(glob: str) -> re.Pattern:
     """A multi-line regex matching whole lines that match the shell-style ``glob`` (case-sensitive).
 
-    Its time is linear in a line's length whatever the glob: a ``*`` written as a plain
+    Its time no longer multiplies with each star: a ``*`` written as a plain
     ``[^\\n]*`` each made the regex try every way of splitting a line between them, so a handful
     of stars (``**********a``) ran for seconds on a few hundred ids. The text between two stars
     has a fixed length, and if a line matches, it matches with that text at its first place after
     the star: each such part is found there and kept (an atomic group), never tried again further
-    on. Only the last part, tied to the line's end, is looked for from the right."""
+    on. The last part, tied to the line's end, is looked at in one place only: the line's last
+    characters. What remains is a part between stars looked for at each place of a line (ids are
+    at most 256 characters), which :meth:`CatalogIndex.glob_bits` bounds in time."""
     parts: list[list[str]] = [[]]  # the fixed-length regexes between the stars
     i, n = 0, len(glob)
     while i < n:
@@ -113,9 +124,13 @@ def glob_line_pattern(glob: str) -> re.Pattern:
             parts[-1].append(re.escape(c))
     if len(parts) == 1:
         return re.compile(f"^{''.join(parts[0])}$", re.M)
-    first, *middle, last = ("".join(p) for p in parts)
+    first, *middle = ("".join(p) for p in parts[:-1])
     found = "".join(f"(?>[^\n]*?{m})" for m in middle if m)
-    return re.compile(f"^{first}{found}[^\n]*{last}$", re.M)
+    if not parts[-1]:
+        return re.compile(f"^{first}{found}[^\n]*+$", re.M)
+    # The last part is the line's last k characters: at least k left after the middle parts, the
+    # rest of the line taken at once (possessive), and those k looked at once (a lookbehind).
+    return re.compile(f"^{first}{found}(?=[^\n]{{{len(parts[-1])}}})[^\n]*+(?<={''.join(parts[-1])})$", re.M)
 
 
 @lru_cache(maxsize=256)
@@ -505,10 +520,20 @@ class CatalogIndex:
             return 0
         pattern = glob_line_pattern(glob)
         starts, order = t.id_starts, t.order
-        # The scan ends at the range's last newline, not after it: a glob that matches an empty
-        # line (``*``) would otherwise match once more there, past the range's last id.
-        found = [order[bisect.bisect_right(starts, m.start()) - 1]
-                 for m in pattern.finditer(t.ids, starts[lo], starts[hi] - 1)]
+        # The ids are scanned a slice at a time (the regex engine holds the interpreter lock
+        # through a call), within GLOB_SECONDS in all: a part between stars is looked for at each
+        # place of each id, so a long part of sets ('*[!Z][!Z]...Z*') costs id length x part
+        # length per id, seconds over 100k ids. Each slice ends at its last newline, not after
+        # it: a glob that matches an empty line (``*``) would otherwise match once more there.
+        found: list[int] = []
+        deadline = time.monotonic() + GLOB_SECONDS
+        for first in range(lo, hi, GLOB_SLICE):
+            end = starts[min(first + GLOB_SLICE, hi)] - 1
+            found += [order[bisect.bisect_right(starts, m.start()) - 1]
+                      for m in pattern.finditer(t.ids, starts[first], end)]
+            if time.monotonic() > deadline:
+                raise CostlyGlob(f"the id glob {glob[:60]!r} takes too long to match against "
+                                 f"{hi - lo:,} ids; use fewer wildcards, or a literal prefix")
         return t.remember(("id", glob), bits_of(found, len(self._entries)))
 
     # -- the next version ------------------------------------------------------------------------

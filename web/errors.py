@@ -7,6 +7,8 @@ import pykka
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
+from discovery.index import CostlyGlob
+
 
 class ApiError(Exception):
     """An error a view raises to answer with a JSON body."""
@@ -34,6 +36,10 @@ def register_error_handlers(app: Flask) -> None:
         if "retry_after" in exc.extra:
             headers["Retry-After"] = str(int(exc.extra["retry_after"] + 0.999))
         return error_response(exc.status, exc.code, exc.message, headers, **exc.extra)
+
+    @app.errorhandler(CostlyGlob)
+    def _costly_glob(exc: CostlyGlob):
+        return error_response(400, "invalid_query", str(exc), {})
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):

@@ -254,7 +254,8 @@ def test_id_globs_match_exactly_what_fnmatch_matches(real_models):
         assert found == {i for i in ids if fnmatch.fnmatchcase(i, glob)}, glob
 
 
-MANY_STARS = ["**********b", "*a*a*a*a*a*a*a*a*a*a*#", "*" * 400 + "-", "*o*?*[a-z]*/*-*-*-*-*-*-*-*-*!", "*a*a*/*a*"]
+MANY_STARS = ["*" + "[!Z]" * 99 + "Z", "**********b", "*a*a*a*a*a*a*a*a*a*a*#", "*" * 400 + "-",
+              "*o*?*[a-z]*/*-*-*-*-*-*-*-*-*!", "*a*a*/*a*"]
 
 
 def test_an_id_glob_of_many_stars_takes_a_scan_not_every_way_of_splitting_each_id():
@@ -274,6 +275,20 @@ def test_an_id_glob_of_many_stars_takes_a_scan_not_every_way_of_splitting_each_i
                           capture_output=True, timeout=30)  # milliseconds now; the old patterns ran for hours
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == {g: [i for i in ids if fnmatch.fnmatchcase(i, g)] for g in MANY_STARS}
+
+
+def test_a_glob_whose_scan_runs_past_its_time_is_refused(real_models, monkeypatch):
+    # A long part of sets between two stars is looked for at each place of each id: id length x
+    # part length per id. The scan goes a slice of ids at a time and gives up after GLOB_SECONDS.
+    import discovery.index as index_module
+
+    index = CatalogIndex(real_models)
+    costly = "*" + "[!#]" * 40 + "#*"
+    monkeypatch.setattr(index_module, "GLOB_SECONDS", 0.0)
+    with pytest.raises(index_module.CostlyGlob, match="takes too long to match against"):
+        index.glob_bits(costly)
+    monkeypatch.setattr(index_module, "GLOB_SECONDS", 60.0)
+    assert index.glob_bits(costly) == 0  # no id holds '#': the same glob, given the time, matches nothing
 
 
 def test_select_by_a_key_the_index_does_not_keep_puts_unknowns_last(real_models):

@@ -86,6 +86,15 @@ def test_bad_requests_get_a_json_error_saying_what_was_wrong(client, url, status
     assert err["code"] == code and err["message"]
 
 
+def test_an_id_glob_too_costly_to_match_is_a_400(client, monkeypatch):
+    import discovery.index as index_module
+
+    monkeypatch.setattr(index_module, "GLOB_SECONDS", 0.0)
+    resp = client.get("/api/v1/models?id=*" + "%5B!%23%5D" * 30 + "%23*")
+    assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "invalid_query"
+    assert "takes too long to match" in resp.get_json()["error"]["message"]
+
+
 def test_an_overlong_value_or_query_string_is_a_json_error(client):
     resp = client.get("/api/v1/models?q=" + "a" * 5000)
     assert resp.status_code == 400 and "q is longer than 4096" in resp.get_json()["error"]["message"]
