@@ -162,6 +162,9 @@ def post_delivery(url: str, delivery: Delivery, timeout: float, allow_private: b
     deadline.start()
     error: str | None = None
     try:
+        conn.connect()
+        if inflight is not None and inflight.closed:  # stopped while connecting: nothing is sent
+            return PostResult(False, None, "not sent: the service is stopping", elapsed())
         conn.request("POST", target.target, body=delivery.body,
                      headers={**delivery.headers, "Host": target.host_header}, preload_content=False)
         resp = conn.getresponse()
@@ -169,7 +172,8 @@ def post_delivery(url: str, delivery: Delivery, timeout: float, allow_private: b
         snippet = b"" if 200 <= status < 300 else resp.read(ERROR_BODY_BYTES, decode_content=True)
     except (TimeoutError, urllib3.exceptions.TimeoutError):
         expired.set()  # a connect or read timeout: no answer within ``timeout`` either
-    except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException) as exc:
+    except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException, ValueError) as exc:
+        # ValueError: a certificate for another name (urllib3's CertificateError) and bad headers.
         error = scrub(redact(f"{type(exc).__name__}: {exc}", url))
     finally:
         deadline.cancel()
@@ -471,7 +475,11 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
         proxy, inflight = self._self, self._inflight
 
         def run() -> None:
-            result = post_delivery(url, delivery, timeout, allow, inflight=inflight)
+            try:
+                result = post_delivery(url, delivery, timeout, allow, inflight=inflight)
+            except Exception as exc:  # noqa: BLE001 - a POST that broke is a failed POST, never a lost one
+                logger.opt(exception=exc).error("webhook {}: the POST failed unexpectedly", hook.id)
+                result = PostResult(False, None, scrub(redact(f"{type(exc).__name__}: {exc}", url)), 0.0)
             try:
                 proxy.delivery_done(hook.id, gen, delivery, result)
             except pykka.ActorDeadError:

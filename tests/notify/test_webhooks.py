@@ -361,3 +361,51 @@ def test_deliveries_retries_and_dead_letters_show_in_metrics(start_service, simu
     assert seen[("discovery_webhook_deliveries_total", "delivered")] >= 1
     assert seen[("discovery_webhook_deliveries_total", "failed")] == 1 + 3
     assert seen[("discovery_webhook_retries_total", None)] >= 1 + 2
+
+
+@pytest.fixture
+def tls_receiver(monkeypatch, tmp_path):
+    """An HTTPS receiver on loopback whose certificate names ``localhost``, from a test CA the
+    dispatcher is made to trust (in place of certifi's bundle)."""
+    import ssl
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    import trustme
+
+    import actors.webhooks
+
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setattr(actors.webhooks.certifi, "where", lambda: str(tmp_path / "ca.pem"))
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802 - the http.server API
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    yield server.server_port
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_https_receiver_is_delivered_to_and_one_whose_certificate_names_another_host_is_a_failure(tls_receiver):
+    from actors.webhooks import post_delivery
+    from discovery.webhooks import Delivery
+
+    delivery = Delivery("d1", "wh_1", 1, b'{"events": []}', {"Content-Type": "application/json"}, (1,), 1)
+    to_loopback = lambda host, port: ["127.0.0.1"]  # noqa: E731 - every name resolves to the receiver
+    good = post_delivery(f"https://localhost:{tls_receiver}/hook", delivery, 5.0, True, resolver=to_loopback)
+    assert good.ok and good.status_code == 204, good
+    # urllib3 raises a ValueError (CertificateError) for a certificate of another name: it escaped,
+    # killing the worker before it reported, so the subscription stayed in flight for good.
+    wrong = post_delivery(f"https://other.example:{tls_receiver}/hook", delivery, 5.0, True, resolver=to_loopback)
+    assert not wrong.ok and wrong.status_code is None and "doesn't match" in wrong.error, wrong
