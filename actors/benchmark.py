@@ -37,6 +37,10 @@ from discovery.settings import BenchmarkPolicy, ProviderConfig, Settings
 
 # How long a run waits for the writer to commit one hand-over.
 COMMIT_WAIT = 600.0
+# Run ids reserved in the store at a time (BenchmarkBook), and the longest a run's start waits for
+# its row to be written before its id is handed out anyway.
+RUN_ID_BLOCK = 1000
+ROW_WAIT = 1.0
 # A timer run due before the provider's first refresh answered waits this long and looks again.
 NOT_DISCOVERED_RETRY = 1.0
 
@@ -62,17 +66,36 @@ class BenchmarkTicket:
 
 
 class BenchmarkBook:
-    """Shared by every benchmark actor: run ids and today's spend, seeded from the store at start."""
+    """Shared by every benchmark actor: run ids and today's spend, seeded from the store at start.
 
-    def __init__(self, seed: dict[str, Any]):
-        self._ids = itertools.count(int(seed.get("last_run_id") or 0) + 1)
+    Run ids are reserved in the store in blocks of RUN_ID_BLOCK (``reserve`` writes the bound, the
+    next block once half of one is used), and a start continues after the last block: an id is
+    handed out before its run's row is written, and a process killed in between must not leave it
+    to be handed out again for another run.
+    """
+
+    def __init__(self, seed: dict[str, Any], reserve: Optional[Callable[[int], Any]] = None):
+        last = int(seed.get("last_run_id") or 0)
+        self._ids = itertools.count(last + 1)
         self._lock = threading.Lock()
         self.ledger = SpendLedger(seed.get("spend") or {})
         self.last_started: dict[tuple[str, Optional[str]], float] = dict(seed.get("last_started") or {})
+        self._reserve = reserve
+        self.reserved = last
+        if reserve is not None:
+            reserve(last + RUN_ID_BLOCK)
+            self.reserved = last + RUN_ID_BLOCK
 
     def next_run_id(self) -> int:
         with self._lock:
-            return next(self._ids)
+            run_id = next(self._ids)
+            if self._reserve is not None and run_id > self.reserved - RUN_ID_BLOCK // 2:
+                try:
+                    self._reserve(run_id + RUN_ID_BLOCK)
+                    self.reserved = run_id + RUN_ID_BLOCK
+                except Exception as exc:  # a busy or failed writer: tried again at the next id
+                    logger.warning("could not reserve benchmark run ids: {}", exc)
+            return run_id
 
 
 def utc_midnight() -> float:
@@ -175,17 +198,20 @@ class BenchmarkActor(pykka.ThreadingActor):
         ticket = BenchmarkTicket(self.book.next_run_id(), self.provider, self.region, trigger,
                                  tuple(model_ids) if model_ids is not None else None)
         self.book.last_started[(self.provider, self.region)] = time.time()
-        # The run's row is written before its id is handed out (a 202 names it), running from now,
-        # queued or not: a process killed after that leaves it to be marked interrupted at the next
-        # start, and the next start hands out ids after it, so the id never names another run.
+        # The run's row is written now, running, queued or not: a process killed after the 202
+        # leaves it to be marked interrupted at the next start. A writer busy for longer than
+        # ROW_WAIT does not hold the 202 (the caller would time out): the row follows, and the id,
+        # reserved, is not handed out again either way.
         future: concurrent.futures.Future = concurrent.futures.Future()
         self.catalog.submit_benchmark.defer(
             BenchmarkReport(BenchmarkRun(ticket.run_id, self.provider, self.region, trigger, time.time())), future)
         try:
-            future.result(timeout=self.settings.ask_timeout)
-        except Exception as exc:  # a busy or failed writer: the run goes on, its row is written as it starts
-            logger.warning("benchmark run {} of {}: its row could not be written before it started: {}",
-                           ticket.run_id, self.source, exc)
+            future.result(timeout=min(ROW_WAIT, self.settings.ask_timeout / 2))
+        except concurrent.futures.TimeoutError:
+            logger.info("benchmark run {} of {}: the writer is busy; its row follows", ticket.run_id, self.source)
+        except Exception as exc:  # the writer failed the write: the run's row is written again as it starts
+            logger.warning("benchmark run {} of {}: its row could not be written: {}: {}", ticket.run_id,
+                           self.source, type(exc).__name__, exc)
         if self.running is None:
             self.running = ticket
         else:
@@ -358,8 +384,9 @@ def benchmark_children(service: Any, settings: Settings) -> list[tuple[str, Call
                 targets.append((source_name(region), bedrock, None, region))
     if not targets:
         return []
-    service.benchmark_book = BenchmarkBook(service.reader.benchmark_seed(utc_midnight()).get(
-        timeout=max(30.0, settings.ask_timeout)))
+    wait = max(30.0, settings.ask_timeout)
+    service.benchmark_book = BenchmarkBook(service.reader.benchmark_seed(utc_midnight()).get(timeout=wait),
+                                           lambda upto: service.catalog.reserve_benchmark_run_ids(upto).get(timeout=wait))
     out = []
     for source, policy, cfg, region in targets:
         def factory(sup: Any, source=source, policy=policy, cfg=cfg, region=region) -> pykka.ActorRef:

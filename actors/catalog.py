@@ -347,6 +347,11 @@ class CatalogActor(pykka.ThreadingActor):
         self.view.run_ids_reserved = upto
         self.view.on_run_ids_low = self._proxy.reserve_run_ids.defer
 
+    def reserve_benchmark_run_ids(self, upto: int) -> int:
+        """Reserve benchmark run ids up to ``upto`` in the store (asked by the benchmark book)."""
+        store.reserve_benchmark_run_ids(upto)
+        return upto
+
     def load_sources(self) -> None:
         """Load every source's last answer and the merge state (reached by tell, after start)."""
         try:

@@ -1436,6 +1436,15 @@ def list_benchmark_runs(provider: Optional[str] | Sequence[str] = None, limit: i
     return [benchmark_run_dict(r) for r in q]
 
 
+BENCHMARK_IDS_RESERVED = "benchmark_run_ids_reserved"
+
+
+def reserve_benchmark_run_ids(upto: int) -> None:
+    """Record that benchmark run ids up to ``upto`` may have been handed out."""
+    with write_transaction():
+        set_meta(BENCHMARK_IDS_RESERVED, str(upto))
+
+
 def benchmark_seed(since: float) -> dict[str, Any]:
     """What benchmark actors start from: the largest run id, the spend per provider since ``since``
     (UTC midnight) and when each (provider, region) last started a run."""
@@ -1444,7 +1453,10 @@ def benchmark_seed(since: float) -> dict[str, Any]:
     last = {(p, r): t for p, r, t in BenchmarkRunRow.select(BenchmarkRunRow.provider, BenchmarkRunRow.region,
                                                             peewee.fn.MAX(BenchmarkRunRow.started_at))
             .group_by(BenchmarkRunRow.provider, BenchmarkRunRow.region).tuples()}
-    return {"last_run_id": BenchmarkRunRow.select(peewee.fn.MAX(BenchmarkRunRow.id)).scalar() or 0,
+    # Ids go out before their rows are written (a 202 names them), so a start continues after the
+    # last block reserved, not after the last stored id (see actors.benchmark.BenchmarkBook).
+    stored = BenchmarkRunRow.select(peewee.fn.MAX(BenchmarkRunRow.id)).scalar() or 0
+    return {"last_run_id": max(stored, int(get_meta(BENCHMARK_IDS_RESERVED) or 0)),
             "spend": {k: float(v or 0.0) for k, v in spend.items()}, "last_started": last}
 
 

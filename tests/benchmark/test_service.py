@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from discovery.model import Model
 from discovery.settings import BenchmarkSettings, BenchmarkTarget, ProviderConfig
 from discovery.simulator.state import REMOVE
 from tests.benchmark.conftest import KEY_ENV
@@ -285,3 +286,31 @@ def test_a_speed_from_estimated_tokens_or_counted_reasoning_is_flagged_where_it_
     rebuilt = PerformanceBoard.from_rows(store.latest_benchmark_results()).get("openai/gpt-4o").best
     assert rebuilt.tokens_estimated is True and rebuilt.speed_includes_reasoning is True
     assert result["speed_includes_reasoning"] is True
+
+
+def test_a_manual_benchmark_is_accepted_at_once_while_another_process_holds_the_store(start_service, simulator,
+                                                                                       db_url):
+    """The run's row is written before its 202 when the writer can; when another connection holds
+    the database's write lock, the 202 does not wait for it (the caller would time out, 503, while
+    the run went on): the row follows, and the id, reserved, is not handed out again."""
+    import sqlite3
+
+    settings = BenchmarkSettings(targets=(BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4o",)),),
+                                 start_delay=3600.0, samples=1)
+    service = start_service(openai_with_catalog(simulator), benchmarks=settings, admin_token=ADMIN, ask_timeout=2.0)
+    wait_for(lambda: (service.index.get("openai/gpt-4o") or Model("x", "y")).pricing.input is not None,
+             what="openai listed and priced by the catalog")
+    holder = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None, timeout=10)
+    holder.execute("BEGIN IMMEDIATE")  # another process's long write: every commit of the service waits
+    try:
+        started = time.monotonic()
+        resp = create_app(service).test_client().post("/api/v1/models/openai/gpt-4o/benchmarks",
+                                                      headers={"Authorization": f"Bearer {ADMIN}"})
+        assert resp.status_code == 202 and time.monotonic() - started < 1.9, (resp.status_code, resp.get_json())
+        run_id = resp.get_json()["runs"][0]["run_id"]
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    run = wait_for(lambda: next((r for r in service.benchmark_runs("openai") if r["id"] == run_id
+                                 and r["outcome"] != "running"), None), timeout=30, what="the run to end")
+    assert run["outcome"] == "succeeded"
