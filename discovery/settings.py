@@ -396,8 +396,9 @@ def _out_of_bounds(value: Any, low: Any, high: Any, low_ok: bool) -> Optional[st
 
 # A provider's name begins every model id (``<provider>/<model>``), its routes and its metrics.
 PROVIDER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-# The stores the service runs on.
-DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
+# The stores the service runs on: SQLite and PostgreSQL, in each spelling peewee's db_url reads.
+DATABASE_SCHEMES = tuple(f"{base}{pool}" for base in ("sqlite", "postgres", "postgresql", "postgresext",
+                                                      "postgresqlext") for pool in ("", "+pool"))
 
 
 def check_provider_bounds(config: "ProviderConfig", named: Callable[[str], str]) -> None:
@@ -414,6 +415,10 @@ def check_provider_bounds(config: "ProviderConfig", named: Callable[[str], str])
         raise SettingsError(f"{named('format')}: unknown format {config.format!r}; known: {', '.join(sorted(FORMATS))}")
     if config.base_url is not None:
         parts = urlsplit(config.base_url)
+        try:
+            parts.port  # noqa: B018 - a port past 65535 raises here
+        except ValueError:
+            parts = urlsplit("")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise SettingsError(f"{named('base_url')}: must be an http:// or https:// URL with a host, "
                                 f"got {without_password(config.base_url)!r}")
@@ -516,7 +521,9 @@ def load_settings(
     kwargs.update(overrides)
     database = kwargs.get("database_url")
     if database is not None and urlsplit(str(database)).scheme not in DATABASE_SCHEMES:
-        raise SettingsError(f"service.database_url: must be a sqlite:/// or postgresql:// URL, got "
+        named = "service.database_url" if "database_url" in overrides or "database_url" in service else \
+            "DISCOVERY_DATABASE_URL" if "DISCOVERY_DATABASE_URL" in env else "DATABASE_URL"
+        raise SettingsError(f"{named}: must be a sqlite:/// or postgresql:// URL, got "
                             f"{without_password(str(database))!r}")
     if kwargs.get("log_format", "text") not in LOG_FORMATS:
         raise SettingsError(f"service.log_format: must be one of {', '.join(LOG_FORMATS)}, got {kwargs['log_format']!r}")

@@ -99,4 +99,4 @@ def parse_time(text: str) -> float:
 
 # The first and last moments a time can be shown as (years 1 to 9999, in UTC).
 FIRST_TIME = datetime(1, 1, 1, tzinfo=timezone.utc).timestamp()
-LAST_TIME = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc).timestamp()
+LAST_TIME = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()  # a float that stays in 9999

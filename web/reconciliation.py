@@ -5,6 +5,7 @@ import math
 
 from flask import Blueprint, jsonify, request
 
+from discovery.query import number
 from discovery.reconcile import KINDS
 from web.context import int_arg, service
 from web.errors import ApiError
@@ -31,7 +32,7 @@ def reconciliation():
     raw = request.args.get("tolerance")
     if raw is not None:
         try:
-            tolerance = float(raw)
+            tolerance = number(raw, float)
         except ValueError:
             raise ApiError(400, "invalid_parameter", f"tolerance must be a number, got {raw[:40]!r}") from None
         if not math.isfinite(tolerance) or not 0 <= tolerance <= 10:

@@ -5,6 +5,7 @@ from flask import Blueprint, jsonify, request
 
 from actors.provider import RefreshRateLimited
 from actors.service import ProviderUnavailable, UnknownProvider
+from discovery.query import number
 from web.context import flag, int_arg, no_body, service
 from web.errors import ApiError
 from web.parameters import check_providers, values
@@ -15,7 +16,7 @@ bp = Blueprint("refresh", __name__, url_prefix="/api/v1")
 def _wait_timeout() -> float:
     value = request.args.get("timeout", "30")
     try:
-        t = float(value)
+        t = number(value, float)
     except ValueError:
         raise ApiError(400, "invalid_parameter", f"timeout must be a number of seconds, got {value!r}") from None
     if not 0 < t <= 300:

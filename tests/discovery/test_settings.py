@@ -101,6 +101,7 @@ def test_a_providers_numbers_are_checked_against_their_bounds(tmp_path, line, na
     ('[service]\nenrichment_precedence = [1, 2]', "service.enrichment_precedence: expected tuple[str, ...]"),
     ('[service]\ndatabase_url = "bogus://x"', "service.database_url: must be a sqlite:/// or postgresql:// URL"),
     ('[service]\nhost = 127', "service.host: expected str, got 127"),
+    ('[providers.x]\nformat = "openai"\nbase_url = "http://h.example:99999/v1"', "providers.x.base_url: must be"),
 ])
 def test_settings_that_could_not_work_are_refused_naming_the_key(tmp_path, table, named):
     """Each was accepted, then failed at start (a provider's actor crashing on an unknown format,
@@ -110,6 +111,14 @@ def test_settings_that_could_not_work_are_refused_naming_the_key(tmp_path, table
     with pytest.raises(SettingsError) as err:
         load_settings(path, environ={})
     assert named in str(err.value) and "Pw-4711" not in str(err.value)
+
+
+def test_every_sqlite_and_postgresql_url_peewee_reads_is_taken_and_the_variable_is_named():
+    for url in ("sqlite:///d.db", "postgresql://h/db", "postgres://h/db", "postgresext://h/db",
+                "postgresqlext://h/db", "postgresql+pool://h/db", "sqlite+pool:///d.db"):
+        assert load_settings(None, environ={"DATABASE_URL": url}).database_url == url
+    with pytest.raises(SettingsError, match="^DATABASE_URL: must be a sqlite:/// or postgresql:// URL"):
+        load_settings(None, environ={"DATABASE_URL": "mysql://h/db"})
 
 
 def test_a_providers_numbers_from_the_environment_are_checked_too(tmp_path):

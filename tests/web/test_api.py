@@ -76,6 +76,8 @@ def test_model_detail_includes_raw_and_provenance_and_ids_with_slashes_work(clie
     ("/api/v1/models?limit=%205", 400, "invalid_query"),
     ("/api/v1/models?min_context_window=%D9%A5", 400, "invalid_query"),
     ("/api/v1/models?max_input_price=nan", 400, "invalid_query"),
+    ("/api/v1/reconciliation?tolerance=%D9%A0.%D9%A5", 400, "invalid_parameter"),
+    ("/api/v1/reconciliation?tolerance=1_0", 400, "invalid_parameter"),
     ("/api/v1/refresh/runs/999999", 404, "run_not_found"),
     ("/api/v1/nothing-here", 404, "not_found"),
 ])
@@ -110,6 +112,11 @@ def test_wrong_method_and_bad_refresh_parameters_are_json_errors(client):
     assert resp.status_code == 404 and resp.get_json()["error"]["code"] == "provider_not_found"
     resp = client.post("/api/v1/refresh?wait=maybe")
     assert resp.status_code == 400 and "wait" in resp.get_json()["error"]["message"]
+    runs = len(client.get("/api/v1/refresh/runs?limit=1000").get_json()["data"])
+    for timeout in ("%D9%A5", "1_0", "%2B5"):  # an Arabic-Indic five, '_' between digits, a '+'
+        resp = client.post(f"/api/v1/providers/openai/refresh?wait=true&timeout={timeout}")
+        assert resp.status_code == 400 and "timeout must be a number" in resp.get_json()["error"]["message"]
+    assert len(client.get("/api/v1/refresh/runs?limit=1000").get_json()["data"]) == runs
 
 
 def test_a_body_on_a_route_that_takes_its_options_from_the_query_is_refused_before_anything_starts(client):
