@@ -88,7 +88,8 @@ def test_bad_reconciliation_parameters_are_400s_naming_the_problem(start_service
     service = start_service([provider_config(simulator, "groq", "groq")])
     client = create_app(service).test_client()
     for query, words in (("kind=bogus", "unknown kind bogus"), ("tolerance=abc", "tolerance must be a number"),
-                         ("tolerance=nan", "between 0 and 10"), ("provider=nope", "unknown provider nope"),
+                         ("tolerance=nan", "tolerance must be a number"), ("tolerance=11", "between 0 and 10"),
+                         ("provider=nope", "unknown provider nope"),
                          ("limit=-1", "limit must be between"), ("colour=red", "unknown parameter colour")):
         resp = client.get(f"/api/v1/reconciliation?{query}")
         assert resp.status_code == 400, query
