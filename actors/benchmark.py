@@ -10,7 +10,6 @@ measured. Also the wiring (:func:`benchmark_children`) and the service's benchma
 from __future__ import annotations
 
 import concurrent.futures
-import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -68,34 +67,61 @@ class BenchmarkTicket:
 class BenchmarkBook:
     """Shared by every benchmark actor: run ids and today's spend, seeded from the store at start.
 
-    Run ids are reserved in the store in blocks of RUN_ID_BLOCK (``reserve`` writes the bound, the
-    next block once half of one is used), and a start continues after the last block: an id is
-    handed out before its run's row is written, and a process killed in between must not leave it
-    to be handed out again for another run.
+    Run ids are reserved in the store in blocks of RUN_ID_BLOCK, and a start continues after the
+    last block: an id is handed out before its run's row is written, and a process killed in
+    between must not leave it to be handed out again for another run. ``reserve(upto, timeout)``
+    writes the bound (through the catalog writer). The next block is reserved on a thread of its
+    own once half of one is used, so a start never waits for it; only a start past the reserved
+    bound (the writer failed for half a block) waits, ROW_WAIT at most, and is refused with
+    ``pykka.Timeout`` (a 503) if the bound still did not move: no id past it is handed out.
     """
 
-    def __init__(self, seed: dict[str, Any], reserve: Optional[Callable[[int], Any]] = None):
-        last = int(seed.get("last_run_id") or 0)
-        self._ids = itertools.count(last + 1)
+    def __init__(self, seed: dict[str, Any], reserve: Optional[Callable[[int, float], Any]] = None):
+        self._last = int(seed.get("last_run_id") or 0)
         self._lock = threading.Lock()
         self.ledger = SpendLedger(seed.get("spend") or {})
         self.last_started: dict[tuple[str, Optional[str]], float] = dict(seed.get("last_started") or {})
         self._reserve = reserve
-        self.reserved = last
+        self.reserved = self._last if reserve is not None else None
+        self._reserving = False
         if reserve is not None:
-            reserve(last + RUN_ID_BLOCK)
-            self.reserved = last + RUN_ID_BLOCK
+            self._reserve_up_to(self._last + RUN_ID_BLOCK, COMMIT_WAIT)
+
+    def _reserve_up_to(self, upto: int, timeout: float) -> bool:
+        """Reserve ids up to ``upto`` (blocking); whether the store took it."""
+        assert self._reserve is not None
+        try:
+            self._reserve(upto, timeout)
+        except Exception as exc:  # a busy or failed writer: the bound stays where it was
+            logger.warning("could not reserve benchmark run ids up to {}: {}: {}", upto, type(exc).__name__, exc)
+            return False
+        with self._lock:
+            self.reserved = max(self.reserved or 0, upto)
+        return True
+
+    def _reserve_later(self, upto: int) -> None:
+        def run() -> None:
+            try:
+                self._reserve_up_to(upto, COMMIT_WAIT)
+            finally:
+                self._reserving = False
+
+        self._reserving = True
+        threading.Thread(target=run, name="benchmark-run-ids", daemon=True).start()
 
     def next_run_id(self) -> int:
-        with self._lock:
-            run_id = next(self._ids)
-            if self._reserve is not None and run_id > self.reserved - RUN_ID_BLOCK // 2:
-                try:
-                    self._reserve(run_id + RUN_ID_BLOCK)
-                    self.reserved = run_id + RUN_ID_BLOCK
-                except Exception as exc:  # a busy or failed writer: tried again at the next id
-                    logger.warning("could not reserve benchmark run ids: {}", exc)
-            return run_id
+        while True:
+            with self._lock:
+                if self.reserved is None or self._last < self.reserved:
+                    self._last += 1
+                    run_id, reserved = self._last, self.reserved
+                    break
+                needed = self._last + 1 + RUN_ID_BLOCK
+            if not self._reserve_up_to(needed, ROW_WAIT):
+                raise pykka.Timeout(f"benchmark run ids could not be reserved in the store within {ROW_WAIT:g}s")
+        if reserved is not None and run_id > reserved - RUN_ID_BLOCK // 2 and not self._reserving:
+            self._reserve_later(run_id + RUN_ID_BLOCK)
+        return run_id
 
 
 def utc_midnight() -> float:
@@ -386,7 +412,8 @@ def benchmark_children(service: Any, settings: Settings) -> list[tuple[str, Call
         return []
     wait = max(30.0, settings.ask_timeout)
     service.benchmark_book = BenchmarkBook(service.reader.benchmark_seed(utc_midnight()).get(timeout=wait),
-                                           lambda upto: service.catalog.reserve_benchmark_run_ids(upto).get(timeout=wait))
+                                           lambda upto, timeout: service.catalog.reserve_benchmark_run_ids(upto).get(
+                                               timeout=timeout))
     out = []
     for source, policy, cfg, region in targets:
         def factory(sup: Any, source=source, policy=policy, cfg=cfg, region=region) -> pykka.ActorRef:

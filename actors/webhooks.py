@@ -165,6 +165,8 @@ def post_delivery(url: str, delivery: Delivery, timeout: float, allow_private: b
         conn.connect()
         if inflight is not None and inflight.closed:  # stopped while connecting: nothing is sent
             return PostResult(False, None, "not sent: the service is stopping", elapsed())
+        if expired.is_set():  # the deadline passed while connecting, before there was a socket to cut
+            return PostResult(False, None, f"no complete answer within {timeout:g}s", elapsed())
         conn.request("POST", target.target, body=delivery.body,
                      headers={**delivery.headers, "Host": target.host_header}, preload_content=False)
         resp = conn.getresponse()

@@ -520,9 +520,12 @@ def load_settings(
     kwargs["benchmarks"] = load_benchmark_settings(data.get("benchmarks"), env)
     kwargs.update(overrides)
     database = kwargs.get("database_url")
-    if database is not None and urlsplit(str(database)).scheme not in DATABASE_SCHEMES:
-        named = "service.database_url" if "database_url" in overrides or "database_url" in service else \
-            "DISCOVERY_DATABASE_URL" if "DISCOVERY_DATABASE_URL" in env else "DATABASE_URL"
+    if database is not None and str(database).partition(":")[0] not in DATABASE_SCHEMES:
+        # Named after where it came from: the file, then DATABASE_URL, DISCOVERY_DATABASE_URL and
+        # the caller (serve's --database) each override the one before.
+        named = "database_url" if "database_url" in overrides else \
+            "DISCOVERY_DATABASE_URL" if "DISCOVERY_DATABASE_URL" in env else \
+            "DATABASE_URL" if env.get("DATABASE_URL") else "service.database_url"
         raise SettingsError(f"{named}: must be a sqlite:/// or postgresql:// URL, got "
                             f"{without_password(str(database))!r}")
     if kwargs.get("log_format", "text") not in LOG_FORMATS:

@@ -91,12 +91,13 @@ def parse_time(text: str) -> float:
         value = epoch(datetime.fromisoformat(text))
     except (ValueError, OverflowError):
         raise ValueError(f"{text!r} is not an ISO 8601 time (e.g. 2026-04-01T12:00:00Z)") from None
-    if not FIRST_TIME <= value <= LAST_TIME:
+    if not FIRST_TIME <= value < END_TIME:
         # 0001-01-01T00:00:00+00:01 is a time of year 0 in UTC, which no answer can show.
         raise ValueError(f"{text!r} is outside the years 1 to 9999 in UTC")
     return value
 
 
-# The first and last moments a time can be shown as (years 1 to 9999, in UTC).
+# The first moment a time can be shown as, and the end of the last (years 1 to 9999, in UTC). A
+# millisecond short of year 10000: a float that close to it rounds into it when shown.
 FIRST_TIME = datetime(1, 1, 1, tzinfo=timezone.utc).timestamp()
-LAST_TIME = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp()  # a float that stays in 9999
+END_TIME = datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone.utc).timestamp() + 0.999

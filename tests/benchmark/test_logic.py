@@ -169,3 +169,32 @@ def test_benchmark_settings_name_the_environment_variable_and_the_key_hint_witho
     cfg.write_text("[benchmarks.providers.opneai]\nenabled = true\n")
     with pytest.raises(SettingsError, match="a provider is configured when its API key is set"):
         load_settings(cfg, environ={})
+
+
+def test_benchmark_run_ids_stay_inside_the_reserved_block_and_a_start_never_waits_for_the_next_one():
+    import threading
+
+    import pykka
+
+    from actors.benchmark import RUN_ID_BLOCK, BenchmarkBook
+
+    writer_free = threading.Event()
+    asked: list[tuple[int, float]] = []
+
+    def reserve(upto: int, timeout: float) -> None:  # the writer: free at start, then held up
+        asked.append((upto, timeout))
+        if len(asked) > 1 and not writer_free.wait(timeout):
+            raise TimeoutError("the writer is busy")
+
+    book = BenchmarkBook({"last_run_id": 40}, reserve)
+    assert book.reserved == 40 + RUN_ID_BLOCK and asked == [(40 + RUN_ID_BLOCK, asked[0][1])]
+    # Past half the block the next one is asked for on a thread of its own: no start waits for it.
+    ids = [book.next_run_id() for _ in range(RUN_ID_BLOCK)]
+    assert ids == list(range(41, 41 + RUN_ID_BLOCK)) and len(asked) == 2
+    # The block is used up and the writer still held up: the next start waits ROW_WAIT at most and
+    # is refused (a 503), and no id past the reserved bound is ever handed out.
+    with pytest.raises(pykka.Timeout, match="could not be reserved"):
+        book.next_run_id()
+    assert book.reserved == 40 + RUN_ID_BLOCK
+    writer_free.set()
+    assert book.next_run_id() == 41 + RUN_ID_BLOCK and book.reserved >= 41 + 2 * RUN_ID_BLOCK - 1

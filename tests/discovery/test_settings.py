@@ -121,6 +121,21 @@ def test_every_sqlite_and_postgresql_url_peewee_reads_is_taken_and_the_variable_
         load_settings(None, environ={"DATABASE_URL": "mysql://h/db"})
 
 
+def test_a_refused_database_url_is_named_where_it_came_from(tmp_path):
+    path = tmp_path / "d.toml"
+    path.write_text('[service]\ndatabase_url = "sqlite:///ok.db"\n')
+    for environ, named in (({"DATABASE_URL": "mysql://h/db"}, "DATABASE_URL"),
+                           ({"DISCOVERY_DATABASE_URL": "mysql://h/db"}, "DISCOVERY_DATABASE_URL"),
+                           ({"DATABASE_URL": "SQLITE:///x.db"}, "DATABASE_URL")):  # the store reads the scheme as written
+        with pytest.raises(SettingsError) as err:
+            load_settings(path, environ=environ)
+        assert str(err.value).startswith(f"{named}: must be a sqlite:/// or postgresql:// URL"), err.value
+    path.write_text('[service]\ndatabase_url = "mysql://h/db"\n')
+    with pytest.raises(SettingsError, match="^service.database_url: must be"):
+        load_settings(path, environ={})
+    assert load_settings(path, environ={"DATABASE_URL": "sqlite:///ok.db"}).database_url == "sqlite:///ok.db"
+
+
 def test_a_providers_numbers_from_the_environment_are_checked_too(tmp_path):
     path = tmp_path / "d.toml"
     path.write_text('[providers.p]\nformat = "openai_compatible"\nbase_url = "http://127.0.0.1:9/v1"\n')

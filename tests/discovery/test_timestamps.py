@@ -35,3 +35,13 @@ def test_times_are_rewritten_everywhere_but_in_what_a_provider_stated():
 def test_a_value_without_times_is_returned_as_it_is():
     body = {"data": [{"id": "a", "limits": {"context_window": 1}}], "total": 1}
     assert with_iso_times(body) is body
+
+
+def test_times_from_year_1_to_the_last_second_of_9999_in_utc_are_taken_and_shown():
+    import pytest
+
+    for text, value in (("0001-01-01T00:00:00Z", -62135596800.0), ("9999-12-31T23:59:59.5Z", 253402300799.5)):
+        assert parse_time(text) == value and iso(value).startswith(text[:19])
+    for text in ("0001-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01", "9999-12-31T23:59:59.9999Z"):
+        with pytest.raises(ValueError, match="outside the years 1 to 9999"):
+            parse_time(text)
