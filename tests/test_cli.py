@@ -78,7 +78,7 @@ def test_bad_settings_file_exits_2_with_a_clear_message(tmp_path):
     (["simulator", "--port", "99999"], "'--port': 99999 is not in the range 0<=x<=65535"),
     (["--timeout", "nan", "models"], "'--timeout': must be a number of seconds, not nan"),
     (["--timeout", "inf", "models"], "'--timeout': inf is not in the range"),
-    (["serve", "--database", "bogus://x", "--port", "0"], "service.database_url: must be a sqlite:/// or postgresql://"),
+    (["serve", "--database", "bogus://x", "--port", "0"], ": database_url: must be a sqlite:/// or postgresql://"),
     (["config", "check", "--config", "{cfg}"], "port: not a section of the settings file"),
 ])
 def test_a_port_out_of_range_or_a_key_outside_any_section_is_refused_in_one_line(tmp_path, args, named):
