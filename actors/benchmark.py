@@ -22,6 +22,7 @@ import requests
 from loguru import logger
 
 from actors.calls import Calls
+from actors.catalog import RUN_ID_BLOCK
 from actors.io import IOWorker
 from actors.scheduling import Timer, jittered, schedule
 from discovery.bedrock import PROVIDER as BEDROCK
@@ -36,9 +37,8 @@ from discovery.settings import BenchmarkPolicy, ProviderConfig, Settings
 
 # How long a run waits for the writer to commit one hand-over.
 COMMIT_WAIT = 600.0
-# Run ids reserved in the store at a time (BenchmarkBook), and the longest a run's start waits for
-# its row to be written before its id is handed out anyway.
-RUN_ID_BLOCK = 1000
+# The longest a run's start waits for its row to be written before its id is handed out anyway,
+# and for its block of run ids (BenchmarkBook) when the next one was not reserved in time.
 ROW_WAIT = 1.0
 # A timer run due before the provider's first refresh answered waits this long and looks again.
 NOT_DISCOVERED_RETRY = 1.0
@@ -70,10 +70,11 @@ class BenchmarkBook:
     Run ids are reserved in the store in blocks of RUN_ID_BLOCK, and a start continues after the
     last block: an id is handed out before its run's row is written, and a process killed in
     between must not leave it to be handed out again for another run. ``reserve(upto, timeout)``
-    writes the bound (through the catalog writer). The next block is reserved on a thread of its
-    own once half of one is used, so a start never waits for it; only a start past the reserved
-    bound (the writer failed for half a block) waits, ROW_WAIT at most, and is refused with
-    ``pykka.Timeout`` (a 503) if the bound still did not move: no id past it is handed out.
+    writes the bound (through the catalog writer). The first block and each next one (once half of
+    one is used) are reserved on a thread of their own, so a start does not wait for them; only a
+    start past the reserved bound (right after the service's start, or after the writer failed for
+    half a block) waits, ROW_WAIT at most, and is refused with ``pykka.Timeout`` (a 503) if the
+    bound still did not move: no id past it is handed out.
     """
 
     def __init__(self, seed: dict[str, Any], reserve: Optional[Callable[[int, float], Any]] = None):
@@ -85,7 +86,9 @@ class BenchmarkBook:
         self.reserved = self._last if reserve is not None else None
         self._reserving = False
         if reserve is not None:
-            self._reserve_up_to(self._last + RUN_ID_BLOCK, COMMIT_WAIT)
+            # Not waited for: the writer may still be loading the sources' last answers, and the
+            # service's start (its providers' first refreshes) must not wait behind that.
+            self._reserve_later(self._last + RUN_ID_BLOCK)
 
     def _reserve_up_to(self, upto: int, timeout: float) -> bool:
         """Reserve ids up to ``upto`` (blocking); whether the store took it."""

@@ -546,28 +546,26 @@ class CatalogState:
                 models[model_id] = old
                 fingerprints[model_id] = fp
                 continue
+            problem: Optional[str] = None
+            shown = model_id
             if REDACTOR.echoes(m.raw.json):
                 # The provider put a configured secret (the caller's key, say) into the record: it
                 # is masked here, before the store, the events, the webhooks and the streams see it.
+                # An id that holds it would become another model's: that record is left out.
                 m = _masked(m)
                 if m.id != model_id:
-                    rejections.append(f"{_shown(m.id)}: its id holds a configured secret")
-                    if old is not None:
-                        models[model_id] = old
-                        fingerprints[model_id] = old_prints.get(model_id)
-                    else:
-                        del models[model_id], fingerprints[model_id]
-                    continue
+                    problem, shown = "its id holds a configured secret", m.id
             # Per-record limits, here only (discovery/limits.py): a record that breaks one is left out
             # and counted; its last good version, if any, stays.
-            problem = limits.record_problem(m, m.raw.json)
+            if problem is None:
+                problem = limits.record_problem(m, m.raw.json)
             stripped = None
             if problem is None:
                 # The record kept: no raw answer, every filled field with its source, packed.
                 stripped = with_provenance(m.without_raw())
                 problem = limits.body_problem(stripped.body())  # encoded once, for the packed record and the row
             if problem is not None or stripped is None:
-                rejections.append(f"{_shown(model_id)}: {problem}")
+                rejections.append(f"{_shown(shown)}: {problem}")
                 if old is not None:
                     models[model_id] = old
                     fingerprints[model_id] = old_prints.get(model_id)

@@ -18,6 +18,17 @@ def ready(url: str) -> bool:
     return requests.get(f"{url}/readyz", timeout=5).status_code == 200
 
 
+def serve_ready(config, cwd):
+    """``discovery serve`` on ``config`` once its /readyz answers 200 (killed if it never does)."""
+    proc, url = serve(config, cwd)
+    try:
+        wait_for(lambda: ready(url), timeout=30, what="ready")
+    except BaseException:
+        stop(proc, signal.SIGKILL)
+        raise
+    return proc, url
+
+
 def stop(proc, sig=signal.SIGTERM) -> None:
     if proc.poll() is None:
         proc.send_signal(sig)
@@ -52,9 +63,8 @@ health_check_interval = 0
     handed_out: list[int] = []
     for _ in range(3):
         started = time.time()
-        proc, url = serve(config, tmp_path)
+        proc, url = serve_ready(config, tmp_path)
         try:
-            wait_for(lambda url=url: ready(url), timeout=30, what="ready")
             runs = requests.get(f"{url}/api/v1/refresh/runs", timeout=5).json()["data"]
             this_start = [r["id"] for r in runs if datetime.fromisoformat(r["started_at"]).timestamp() >= started]
             # The runs of this start (its refresh round) come after every id an earlier process handed out.
@@ -63,16 +73,15 @@ health_check_interval = 0
             # mailbox: the kill comes after that run's id was handed out and before its row is written.
             simulator.state.set_models("groq", big_catalog(len(handed_out)))
             requests.post(f"{url}/api/v1/providers/groq/refresh", timeout=5)
-            time.sleep(0.4)
+            time.sleep(0.4)  # a pause, not a condition: when the writer is mid-commit cannot be seen from here
             answer = requests.post(f"{url}/api/v1/providers/openai/refresh", timeout=5)
             proc.send_signal(signal.SIGKILL)
         finally:
             stop(proc, signal.SIGKILL)
         assert answer.status_code == 202, answer.text
         handed_out.append(answer.json()["runs"][0]["run_id"])
-    proc, url = serve(config, tmp_path)
+    proc, url = serve_ready(config, tmp_path)
     try:
-        wait_for(lambda: ready(url), timeout=30, what="ready")
         for run_id in handed_out:
             # Either the run as it was stored (finished, or marked interrupted), or not found: never another run.
             got = requests.get(f"{url}/api/v1/refresh/runs/{run_id}", timeout=5)
@@ -114,9 +123,8 @@ start_delay = 3600
 [benchmarks.providers.groq]
 enabled = true
 """)
-    proc, url = serve(config, tmp_path)
+    proc, url = serve_ready(config, tmp_path)
     try:
-        wait_for(lambda: ready(url), timeout=30, what="ready")
         first = requests.post(f"{url}/api/v1/models/groq/llama-3.1-8b-instant/benchmarks", timeout=10)
         queued = requests.post(f"{url}/api/v1/models/groq/llama-3.3-70b-versatile/benchmarks", timeout=10)
         assert first.status_code == 202 and queued.status_code == 202, (first.text, queued.text)
@@ -125,9 +133,8 @@ enabled = true
         stop(proc, signal.SIGKILL)
     given = {a.json()["runs"][0]["run_id"] for a in (first, queued)}
     simulator.state.set_stream("groq", ttft=0.01)
-    proc, url = serve(config, tmp_path)
+    proc, url = serve_ready(config, tmp_path)
     try:
-        wait_for(lambda: ready(url), timeout=30, what="ready")
         runs = {r["id"]: r for r in requests.get(f"{url}/api/v1/benchmarks/runs", timeout=5).json()["data"]}
         assert given <= set(runs) and {runs[i]["outcome"] for i in given} == {"interrupted"}, runs
         again = requests.post(f"{url}/api/v1/models/groq/llama-3.1-8b-instant/benchmarks", timeout=10)
