@@ -76,7 +76,9 @@ class NotifierActor(pykka.ThreadingActor):
         self._queued: list[tuple[Subscription, _Pending]] = []
         self._ids = itertools.count(1)
         # Equal filters share one object, so publish() filters once per distinct filter and
-        # finds it by identity (hashing a filter per subscriber per batch costs more).
+        # finds it by identity (hashing a filter per subscriber per batch costs more). Keyed by
+        # the filter's fields, not the filter: a key that is the filter itself would hold it, and
+        # every filter ever subscribed with would stay.
         self._filters: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
         self.delivered = 0
 
@@ -99,7 +101,7 @@ class NotifierActor(pykka.ThreadingActor):
             raise TypeError("a subscriber is a callable or a pykka ActorRef")
         event_filter = event_filter or EventFilter()
         try:
-            event_filter = self._filters.setdefault(event_filter, event_filter)
+            event_filter = self._filters.setdefault(event_filter.key(), event_filter)
         except TypeError:
             pass  # an unhashable filter simply is not shared
         sub = Subscription(next(self._ids), target, event_filter,

@@ -87,6 +87,12 @@ class EventFilter:
     capabilities: tuple[str, ...] = ()
     model_glob: Optional[str] = None
 
+    def key(self) -> tuple:
+        """The filter's fields as a plain tuple: equal filters have equal keys, and the key holds
+        no reference to the filter itself, so a table of shared filters keyed by it (a
+        ``weakref.WeakValueDictionary``) forgets a filter once nothing else uses it."""
+        return (self.kinds, self.providers, self.capabilities, self.model_glob)
+
     @classmethod
     def build(cls, kinds=(), providers=(), capabilities=(), model_glob=None) -> "EventFilter":
         """Validate and normalize (capability aliases accepted; unknown kinds refused)."""

@@ -15,6 +15,7 @@ import asyncio
 import collections
 import itertools
 import sys
+import weakref
 from typing import Any, Optional
 from urllib.parse import parse_qs
 
@@ -195,7 +196,10 @@ class StreamHub:
         self.heartbeat = settings.sse_heartbeat if heartbeat is None else heartbeat
         self.encoded = EncodedEvents()
         self._streams: dict[int, _Stream] = {}
-        self._filters: dict[EventFilter, EventFilter] = {}
+        # Equal filters of open streams share one object (a commit's bytes are built once per
+        # filter); an entry goes with the last stream using it (keyed by the fields, which do not
+        # hold the filter), so filters clients once streamed with do not pile up.
+        self._filters: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
         self._ids = itertools.count(1)
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._heartbeat: Optional[asyncio.Task] = None
@@ -321,7 +325,7 @@ class StreamHub:
 
     async def _stream(self, flt: EventFilter, since: Optional[int], receive: Any, send: Any, head_only: bool) -> None:
         loop = asyncio.get_running_loop()
-        flt = self._filters.setdefault(flt, flt)
+        flt = self._filters.setdefault(flt.key(), flt)
         stream = _Stream(next(self._ids), flt, send)
         # Registered before the newest id is read: nothing committed from here on is missed.
         stream.held = []

@@ -130,3 +130,21 @@ def test_the_board_counts_the_subscribers_called_at_once_as_they_come_pause_and_
     finally:
         sink.stop()
         ref.stop()
+
+
+def test_an_unsubscribed_filter_is_not_kept_once_no_subscriber_uses_it():
+    """Equal filters are shared while subscribers use them and forgotten with the last one: a
+    process whose subscribers come and go with ever other filters keeps only the ones in use."""
+    import gc
+
+    notifier = NotifierActor(default_max_batch=100, default_max_delay=0.0)  # its methods, called here
+    ids = [notifier.subscribe(lambda events: None, EventFilter.build(model_glob=f"acme/m{i}*")) for i in range(5)]
+    keep = notifier.subscribe(lambda events: None, EventFilter.build(model_glob="acme/m0*"))
+    assert len(notifier._filters) == 5, "equal filters are shared"
+    for sub_id in ids:
+        assert notifier.unsubscribe(sub_id)
+    gc.collect()
+    assert len(notifier._filters) == 1, "only the filter a subscriber still uses is kept"
+    notifier.unsubscribe(keep)
+    gc.collect()
+    assert len(notifier._filters) == 0

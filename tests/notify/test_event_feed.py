@@ -243,3 +243,26 @@ def test_hundreds_of_open_streams_hold_no_thread_each_and_all_get_the_next_event
     finally:
         for client in clients:
             client.close()
+
+
+def test_a_closed_streams_filter_is_not_kept_once_no_open_stream_uses_it(running, live):
+    """Each distinct filter (kinds, provider, capability, model glob) a client streams with is
+    shared while streams use it, and forgotten with the last of them: a long-running service whose
+    clients follow ever other models must not keep every filter it was ever asked for."""
+    import gc
+
+    clients = [SSEClient(live.port, f"/api/v1/events/stream?model=openai/gpt-follow-{i}-*") for i in range(5)]
+    shared = [SSEClient(live.port, "/api/v1/events/stream?model=openai/gpt-follow-0-*")]
+    wait_for(lambda: live.hub.stream_count == 6, what="six open streams")
+    assert len(live.hub._filters) == 5, "equal filters are shared"
+    for c in clients:
+        c.close()
+    wait_for(lambda: live.hub.stream_count == 1, timeout=running.settings.sse_heartbeat / 2 + 2,
+             what="five streams released")
+    gc.collect()
+    assert len(live.hub._filters) == 1, "only the filter an open stream still uses is kept"
+    shared[0].close()
+    wait_for(lambda: live.hub.stream_count == 0, timeout=running.settings.sse_heartbeat / 2 + 2,
+             what="the last stream released")
+    gc.collect()
+    assert len(live.hub._filters) == 0
