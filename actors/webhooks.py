@@ -410,10 +410,15 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
         s = self.settings
         floor = subs.retention_floor()
         deleted = store.prune_events(s.event_retention_age, s.event_retention_count, keep_after=floor)
+        runs = 0
         if s.event_retention_age > 0:
             subs.prune_deliveries(time.time() - s.event_retention_age)
+            # Refresh runs by the same age (those that wrote history stay: store.prune_runs).
+            runs = store.prune_runs(s.event_retention_age)
         if deleted:
             logger.info("retention: pruned {} events (kept everything after {})", deleted, floor)
+        if runs:
+            logger.info("retention: pruned {} refresh runs (none had written history)", runs)
         return deleted
 
     def retention_tick(self) -> None:

@@ -789,6 +789,42 @@ def interrupt_running_runs(now: Optional[float] = None) -> int:
                 .where(RefreshRunRow.outcome == RUNNING).execute())
 
 
+def prune_runs(max_age: float, now: Optional[float] = None, chunk: int = 5000) -> int:
+    """Delete refresh runs that ended more than ``max_age`` seconds ago (0: keep every run);
+    return how many went.
+
+    Kept whatever their age: a run that wrote a model version (the history names it, and
+    ``as_of`` reads its finish), each source's newest successful run (its last answer), and the
+    newest run of all (a run id must never be handed out twice). What goes is, overwhelmingly,
+    the refreshes that changed nothing: one row per source per interval, which otherwise piles
+    up for as long as the service runs. Deletes in chunks so the writer is never held long.
+    """
+    if max_age <= 0:
+        return 0
+    newest = last_run_id()
+    if not newest:
+        return 0
+    cutoff = (now or time.time()) - max_age
+    last_good = (RefreshRunRow.select(peewee.fn.MAX(RefreshRunRow.id))
+                 .where(RefreshRunRow.outcome == SUCCEEDED).group_by(RefreshRunRow.provider))
+    wrote = (ModelVersionRow.select(ModelVersionRow.run)
+             .where(ModelVersionRow.run.is_null(False)))
+    doomed = (RefreshRunRow.select(RefreshRunRow.id)
+              .where((RefreshRunRow.finished_at < cutoff) & (RefreshRunRow.outcome != RUNNING)
+                     & (RefreshRunRow.id < newest) & RefreshRunRow.id.not_in(last_good)
+                     & RefreshRunRow.id.not_in(wrote))
+              .order_by(RefreshRunRow.id).limit(chunk))
+    deleted = 0
+    while True:
+        ids = [run_id for (run_id,) in doomed.tuples()]
+        if not ids:
+            return deleted
+        with write_transaction():
+            deleted += RefreshRunRow.delete().where(RefreshRunRow.id.in_(ids)).execute()
+        if len(ids) < chunk:
+            return deleted
+
+
 def run_dict(row: RefreshRunRow) -> dict[str, Any]:
     """A refresh run as the API shows it."""
     return {

@@ -412,3 +412,36 @@ def test_an_https_receiver_is_delivered_to_and_one_whose_certificate_names_anoth
     # killing the worker before it reported, so the subscription stayed in flight for good.
     wrong = post_delivery(f"https://other.example:{tls_receiver}/hook", delivery, 5.0, True, resolver=to_loopback)
     assert not wrong.ok and wrong.status_code is None and "doesn't match" in wrong.error, wrong
+
+
+def test_retention_prunes_old_refresh_runs_but_keeps_those_history_needs(start_service, simulator):
+    """A refresh that changed nothing leaves a run row; over a long run those are nearly all of the
+    table. Retention drops them by event_retention_age, and keeps the runs a model version names,
+    each source's newest successful run and the newest run of all."""
+    from discovery import store
+    from tests.notify.conftest import add_model
+
+    service = start_service(openai_source(simulator), **{**NOTIFY_SETTINGS, "event_retention_age": 3600.0})
+    wait_for(lambda: service.last_event_id() > 0, what="the first refresh's events")
+    add_model(simulator, "gpt-kept-by-history")
+    for _ in range(4):  # the first writes a version; the others change nothing
+        (outcome,) = service.wait([service.refresh("openai")], timeout=10)
+        assert outcome.outcome == "succeeded"
+    simulator.state.set_fault("openai", "status", status=400, times=1)  # a failed run, not retried
+    (failed,) = service.wait([service.refresh("openai")], timeout=10)
+    assert failed.outcome == "failed"
+    (last,) = service.wait([service.refresh("openai")], timeout=10)
+    runs = store.list_runs(limit=1000)
+    wrote = {r for (r,) in store.ModelVersionRow.select(store.ModelVersionRow.run)
+             .where(store.ModelVersionRow.run.is_null(False)).tuples()}
+    assert wrote and len(runs) > len(wrote) + 2
+    # Every run ended two hours ago.
+    with store.write_transaction():
+        store.RefreshRunRow.update(started_at=store.RefreshRunRow.started_at - 7200,
+                                   finished_at=store.RefreshRunRow.finished_at - 7200).execute()
+    newest = max(r["id"] for r in runs)
+    service.webhooks.prune()
+    left = {r["id"] for r in store.list_runs(limit=1000)}
+    newest_good = max(r["id"] for r in runs if r["outcome"] == "succeeded")
+    assert left == wrote | {newest_good, newest}, "only the runs history needs are kept"
+    assert last.run_id == newest_good
