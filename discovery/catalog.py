@@ -167,6 +167,8 @@ class CatalogState:
         self.retiring_horizons: tuple[int, ...] = (90, 30, 7)
         self._notices: Optional[dict[tuple[str, str], tuple[str, frozenset[int]]]] = None
         self._stored_conflicts: dict[str, dict[str, Any]] = {}
+        # source → the rejections last warned about (see _accept).
+        self._rejections_shown: dict[str, frozenset[str]] = {}
         # Entries loaded with their list form unpacked, until pack_loaded (see load_index).
         self._unpacked: list[CatalogEntry] = []
         self._index = CatalogIndex.from_entries([], 0)
@@ -586,8 +588,13 @@ class CatalogState:
                       missing=missing)
         new.fresh = tuple(r.model.id for r in records)
         rejections += repeated
+        # Warned about when a source's rejections change, not at each of its refreshes while it goes
+        # on sending the same bad records (the run row and its events still count them every time).
+        shown_before = self._rejections_shown.pop(snap.source, frozenset())
         if rejections:
-            logger.warning("{}: {} records rejected, e.g. {}", snap.source, len(rejections), rejections[0])
+            self._rejections_shown[snap.source] = now_shown = frozenset(rejections)
+            (logger.debug if now_shown == shown_before else logger.warning)(
+                "{}: {} records rejected, e.g. {}", snap.source, len(rejections), rejections[0])
         return new, store.SourceWrite(upserts=tuple(records), deletes=deletes, total=len(models), counts={},
                                       rejected=len(rejections), rejections=tuple(rejections[:MAX_REASONS]),
                                       **common)

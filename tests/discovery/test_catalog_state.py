@@ -152,6 +152,25 @@ def test_a_record_breaking_a_limit_is_left_out_counted_and_its_last_good_version
     assert run["rejected"] == 3 and run["rejections"] == list(outcome.rejections)
 
 
+def test_a_source_sending_the_same_bad_records_is_warned_about_once_until_they_change(state):
+    from loguru import logger
+
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(message), level="WARNING", format="{message}")
+    try:
+        bad = m("a", name="A" * 600)
+        snap(state, "openai", [bad, m("b")])
+        outcome, _, _ = snap(state, "openai", [bad, m("b", name="B")])  # another change, the same bad record
+        assert outcome.rejected == 1 and outcome.updated == 1, "each run still counts its rejections"
+        assert len([line for line in lines if "records rejected" in line]) == 1
+        snap(state, "openai", [m("a", name="B" * 700), m("b", name="B")])  # another problem: warned again
+        snap(state, "openai", [m("a"), m("b", name="B")])  # fixed
+        snap(state, "openai", [bad, m("b", name="B")])  # broken again after a clean answer
+    finally:
+        logger.remove(sink)
+    assert len([line for line in lines if "records rejected" in line]) == 3
+
+
 def test_hashes_written_by_older_rules_are_corrected_without_new_versions(state):
     snap(state, "openai", [m("a", limits=Limits(context_window=8)), m("b")])
     # As an older release would have left it: other content hashes and another merge fingerprint.
