@@ -5,7 +5,7 @@ the store reader, so history, run and event reads never queue behind it.
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any, Optional
 
@@ -24,10 +24,14 @@ BUILD_TIMEOUT = 120.0
 class HistoryActor(pykka.ThreadingActor, CatalogHistory):
     """Answers :class:`~discovery.history.CatalogHistory` reads on its own store connection."""
 
-    def __init__(self, settings: Settings):
+    def __init__(self, settings: Settings, made: Optional[Callable[[CatalogHistory], None]] = None):
         pykka.ThreadingActor.__init__(self)
         CatalogHistory.__init__(self)
         self.settings = settings
+        if made is not None:
+            # The owner keeps the cache's statistics at hand: :meth:`stats` takes only the cache's
+            # lock, so reading them never waits behind a past catalog being built in the mailbox.
+            made(self)
 
     def on_start(self) -> None:
         store.open_database(self.settings.database_url)

@@ -177,6 +177,18 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         """The model-record cache: hits, misses, entries, evictions, bytes, hit rate."""
         return self.view.cache.stats()
 
+    def keep_history(self, history: Any) -> None:
+        """Called by the history actor as it is made (see :meth:`history_cache_stats`)."""
+        self._history = history
+
+    def history_cache_stats(self) -> dict[str, Any]:
+        """The cache of past catalogs built for ``as_of`` and /changes: hits, misses, the catalogs
+        and models it holds, and the most models it may hold."""
+        history = getattr(self, "_history", None)
+        if history is None:
+            return {"hits": 0, "misses": 0, "catalogs": 0, "models": 0, "max_models": 0}
+        return history.stats()
+
     def history(self, model_id: str, limit: int = 100, before: Optional[int] = None) -> list[dict]:
         """A model's newest ``limit`` versions (older than version ``before``), oldest first."""
         return self.reader.history(model_id, limit, before).get(timeout=self.settings.ask_timeout)
@@ -734,7 +746,7 @@ def _start_readers(service: Service, settings: Settings) -> None:
     reader_ref = StoreReaderActor.start(settings)
     service._refs.append(reader_ref)
     service.reader = reader_ref.proxy()
-    history_ref = HistoryActor.start(settings)  # the catalog as it was (actors/history.py)
+    history_ref = HistoryActor.start(settings, made=service.keep_history)  # the catalog as it was
     service._refs.append(history_ref)
     service.history_reader = history_ref.proxy()
 

@@ -321,4 +321,4 @@ class CatalogHistory:
         """The cache of built past catalogs: hits, misses, catalogs and models held."""
         with self._lock:
             return {"hits": self.hits, "misses": self.misses, "catalogs": len(self._built),
-                    "models": self._built.currsize}
+                    "models": int(self._built.currsize), "max_models": int(self._built.maxsize)}

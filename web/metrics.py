@@ -157,6 +157,17 @@ class ServiceCollector(Collector):
         held = GaugeMetricFamily("discovery_page_cache_bytes", "Bytes of finished list pages held.")
         held.add_metric([], pages["bytes"])
         yield held
+        past = svc.history_cache_stats()
+        for name, doc in (("hits", "Past catalogs (as_of, /changes) answered from the cache of built ones."),
+                          ("misses", "Past catalogs built from the store.")):
+            family = CounterMetricFamily(f"discovery_history_cache_{name}", doc)
+            family.add_metric([], past[name])
+            yield family
+        for name, doc in (("catalogs", "Past catalogs held in the cache."),
+                          ("models", "Model entries held by the cached past catalogs (the cache's bound counts these).")):
+            family = GaugeMetricFamily(f"discovery_history_cache_{name}", doc)
+            family.add_metric([], past[name])
+            yield family
 
     @staticmethod
     def _benchmarks(svc: Any) -> Iterator[Metric]:

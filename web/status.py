@@ -30,7 +30,8 @@ def _rss_bytes() -> dict[str, int | None]:
 def status():
     """The published catalog (models, version, when it was published), the model-record cache
     (hits, misses, entries, evictions, bytes, hit rate), the same for the cache of finished list
-    pages (``page_cache``), this process's memory, and its role:
+    pages (``page_cache``), the cache of past catalogs built for ``as_of`` (``history_cache``),
+    this process's memory, and its role:
     ``leader`` or ``follower``, the leader (instance, epoch, since), a follower's lag and the
     replication counters (docs/replicas.md)."""
     svc = service()
@@ -40,6 +41,7 @@ def status():
                     "published_at": iso(index.built_at)},
         "cache": svc.cache_stats(),
         "page_cache": svc.view.pages.stats(),
+        "history_cache": svc.history_cache_stats(),
         "process": _rss_bytes(),
         **svc.replication_status(),
     })

@@ -189,6 +189,23 @@ def test_as_of_detail_of_a_model_not_yet_added_is_a_404_that_says_so(openai_serv
     assert [m["id"] for m in now["data"]] == [m["id"] for m in client.get("/api/v1/models?limit=1000").get_json()["data"]]
 
 
+def test_the_cache_of_past_catalogs_is_counted_on_status_and_metrics(openai_service, simulator):
+    client = create_app(openai_service).test_client()
+    past = lambda: client.get("/api/v1/status").get_json()["history_cache"]  # noqa: E731
+    assert past()["catalogs"] == 0 and past()["max_models"] > 0
+    then = time.time()
+    before = iso(then)
+    add_model(simulator, "gpt-later")
+    refresh(openai_service)
+    for _ in range(2):
+        assert client.get(f"/api/v1/models?as_of={q(before)}&q=gpt-later").get_json()["total"] == 0
+    stats = past()
+    assert (stats["misses"], stats["hits"], stats["catalogs"]) == (1, 1, 1)
+    assert stats["models"] == len(openai_service.catalog_as_of(then).index) > 0  # a hit too
+    text = client.get("/metrics").get_data(as_text=True)
+    assert "discovery_history_cache_hits_total 2.0" in text and "discovery_history_cache_catalogs 1.0" in text
+
+
 def iso(when: float) -> str:
     return datetime.fromtimestamp(when, timezone.utc).isoformat()
 
