@@ -7,7 +7,11 @@ resolve a time to its point in history, to build the past catalog at the first a
 commit (a cache miss: one query and an index), an as_of page once built (a cache hit and the
 query: capability filter, sorted by price, 100 models, the page's bytes joined), one model's past
 record, and the changes between the first and last commit.
-Run: python bench/bench_as_of.py [--models 10000] [--commits 3] [--changed 0.05] [--runs 5]
+
+``--run-rows`` refresh runs are written first, spread over 80 sources and the 30 days before the
+commits (a refresh every 15 minutes per source, kept for the 30 days of the default retention):
+a past record's ``verified_at`` times are looked up among them.
+Run: python bench/bench_as_of.py [--models 10000] [--commits 3] [--changed 0.05] [--runs 5] [--run-rows 230400]
 """
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from actors.history import HistoryActor  # noqa: E402
 from discovery import store  # noqa: E402
 from discovery.catalog import CatalogState  # noqa: E402
-from discovery.history import CatalogHistory, history_point  # noqa: E402
+from discovery.history import CatalogHistory, history_point, last_answers  # noqa: E402
 from discovery.messages import ProviderSnapshot  # noqa: E402
 from discovery.providers import ModelsDevClient  # noqa: E402
 from discovery.query import ModelQuery, run_query  # noqa: E402
@@ -74,6 +78,21 @@ def timed(fn: Callable[[], Any], runs: int) -> tuple[float, Any]:
     return statistics.median(times), result
 
 
+def write_runs(count: int, rng: random.Random, sources: int = 80, days: float = 30.0) -> None:
+    """``count`` finished refresh runs of ``sources`` sources over the ``days`` before now."""
+    now = time.time()
+    rows = []
+    for i in range(count):
+        started = now - days * 86400 * (1 - i / max(1, count)) - 60
+        outcome = store.SUCCEEDED if rng.random() < 0.95 else store.FAILED
+        rows.append((f"source-{i % sources:02d}", "timer", started, started + 0.5, outcome))
+    with store.write_transaction():
+        store.db.cursor().executemany(
+            "INSERT INTO refresh_runs (provider, trigger, started_at, finished_at, outcome, added, updated, removed,"
+            " rejected) VALUES (?, ?, ?, ?, ?, 0, 0, 0, 0)", rows)
+    print(f"refresh_runs rows: {count} over {sources} sources and {days:.0f} days")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", type=int, default=10_000)
@@ -82,6 +101,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--database", default=None)
+    parser.add_argument("--run-rows", type=int, default=80 * 96 * 30)
     args = parser.parse_args()
     if not list(DATA.glob("api-*.json.gz")):
         sys.exit(f"no snapshots under {DATA}")
@@ -92,6 +112,7 @@ def main() -> None:
     client = ModelsDevClient(ProviderConfig(name="modelsdev", format="modelsdev", base_url="http://unused"))
     rng = random.Random(args.seed)
     doc = seeded_catalog(args.models, args.seed)
+    write_runs(args.run_rows, rng)
 
     commit_times = []
     for i in range(1 + args.commits):
@@ -140,6 +161,7 @@ def main() -> None:
         actor.stop()
     model_id = past_last.index.ids()[len(past_last.index) // 2]
     record_s, _ = timed(lambda: history.record_at(model_id, last), args.runs * 20)
+    answers_s, _ = timed(lambda: last_answers(last), args.runs * 20)
     changes_s, changes = timed(lambda: CatalogHistory().changes(first, last), args.runs)
 
     print(f"{'what':<58}{'median':>12}")
@@ -150,6 +172,7 @@ def main() -> None:
     print(f"{'as_of page once built (cache hit + filter, sort, 100)':<58}{page_s * 1e6:>9.0f} µs")
     print(f"{'the same through the history actor (an ask per page)':<58}{actor_page_s * 1e6:>9.0f} µs")
     print(f"{'one model as it was (cache hit + version row + runs)':<58}{record_s * 1e6:>9.0f} µs")
+    print(f"{'  of which each source last answer (last_answers)':<58}{answers_s * 1e6:>9.0f} µs")
     print(f"{f'changes first → last commit ({len(changes)} models; builds both)':<58}{changes_s:>10.3f} s")
     print(f"\npage: {len(body)} bytes; cache: {history.stats()}")
 

@@ -169,6 +169,26 @@ def stored_version(version_id: int) -> Optional[Mapping[str, Any]]:
 COMMIT_SPAN = 60.0
 
 
+def _last_successes(before: float) -> dict[str, float]:
+    """Each source's last successful run that finished before ``before``: source → its finish.
+
+    One seek per source, not a pass over every run (a GROUP BY reads them all: 147 ms at 230,000
+    runs here): the sources are walked one after the other through the provider index (each the
+    least name above the last), and each one's newest success is read backwards from ``before``
+    through the (provider, outcome, finished_at) index.
+    """
+    param = db.param
+    table = RefreshRunRow._meta.table_name
+    sql = (f'WITH RECURSIVE sources(name) AS ('
+           f'SELECT MIN(provider) FROM "{table}" UNION ALL '
+           f'SELECT (SELECT MIN(provider) FROM "{table}" WHERE provider > sources.name) '
+           f'FROM sources WHERE sources.name IS NOT NULL) '
+           f'SELECT name, (SELECT MAX(finished_at) FROM "{table}" WHERE provider = sources.name '
+           f'AND outcome = {param} AND finished_at < {param}) FROM sources WHERE name IS NOT NULL')
+    rows = db.execute_sql(sql, (SUCCEEDED, before)).fetchall()
+    return {name: finished for name, finished in rows if finished is not None}
+
+
 def last_answers(when: float) -> dict[str, float]:
     """Each source's last successful refresh that had answered at ``when``: source → time.
 
@@ -176,10 +196,7 @@ def last_answers(when: float) -> dict[str, float]:
     written, its finish stamped a few milliseconds later), the time of its versions: the record
     ``as_of`` shows at that moment is that run's answer, so its time is the one to show with it.
     """
-    query = (RefreshRunRow.select(RefreshRunRow.provider, peewee.fn.MAX(RefreshRunRow.finished_at))
-             .where((RefreshRunRow.outcome == SUCCEEDED) & (RefreshRunRow.finished_at < when + RESOLUTION))
-             .group_by(RefreshRunRow.provider).tuples())
-    out = dict(query)
+    out = _last_successes(when + RESOLUTION)
     # Commits newest first, back from ``when``, through the (created_at, id) index (every version of
     # one commit has its time): each commit's runs, until one had finished by then (the writer
     # commits one at a time, so every older one had too). Usually one seek and one run row.

@@ -157,3 +157,46 @@ def test_measured_performance_is_as_of_the_time_too(history):
     assert later.performance.value("openai/a", "ttft") == 250.0
     assert loads(later.performance.splice("openai/a", later.index.entry("openai/a").body))["performance"]
     assert history.record_at("openai/a", T0 + 999).performance.get("openai/a") is None
+
+
+def test_each_sources_last_answer_is_found_by_a_seek_per_source_not_a_pass_over_every_run(state):
+    """A past record's ``verified_at`` times: each source's newest success before the time. Runs
+    are kept for the retention age (a quarter of a million at 80 sources and 30 days), so the
+    lookup must not read them all; its answers are checked against a plain computation."""
+    import random
+
+    from discovery.history import last_answers
+
+    rng = random.Random(5)
+    rows = []
+    for i in range(12_000):
+        finished = T0 + i * 10.0
+        outcome = store.SUCCEEDED if rng.random() < 0.7 else rng.choice([store.FAILED, "interrupted"])
+        rows.append({"provider": f"src-{i % 6}", "trigger": "timer", "started_at": finished - 1,
+                     "finished_at": finished, "outcome": outcome, "added": 0, "updated": 0, "removed": 0, "rejected": 0})
+    rows.append({"provider": "never-answered", "trigger": "timer", "started_at": T0, "finished_at": T0 + 5,
+                 "outcome": store.FAILED, "added": 0, "updated": 0, "removed": 0, "rejected": 0})
+    with store.write_transaction():
+        store.bulk_write(store.RefreshRunRow, rows)
+    for when in (T0 - 1, T0 + 3.0, T0 + 55_555.5, T0 + 200_000.0):
+        expected: dict[str, float] = {}
+        for r in rows:
+            if r["outcome"] == store.SUCCEEDED and r["finished_at"] < when + 1e-6:
+                expected[r["provider"]] = max(expected.get(r["provider"], 0.0), r["finished_at"])
+        assert last_answers(when) == expected
+    if isinstance(store.db.obj, store.peewee.SqliteDatabase):
+        # The SQLite engine's steps: a seek per source is a few hundred; reading 12,000 runs, a
+        # grouping of them, hundreds of thousands.
+        steps = [0]
+
+        def count() -> int:
+            steps[0] += 1
+            return 0
+
+        connection = store.db.connection()
+        connection.set_progress_handler(count, 100)
+        try:
+            last_answers(T0 + 100_000.0)
+        finally:
+            connection.set_progress_handler(None, 100)
+        assert steps[0] * 100 < 20_000, f"{steps[0] * 100} steps"
