@@ -809,14 +809,17 @@ def prune_runs(max_age: float, now: Optional[float] = None, chunk: int = 5000) -
     if not newest:
         return 0
     cutoff = (now or time.time()) - max_age
-    last_good = (RefreshRunRow.select(peewee.fn.MAX(RefreshRunRow.id))
-                 .where(RefreshRunRow.outcome == SUCCEEDED).group_by(RefreshRunRow.provider))
-    wrote = (ModelVersionRow.select(ModelVersionRow.run)
-             .where(ModelVersionRow.run.is_null(False)))
+    # Each source's newest success: a few ids (one per source), listed in the query.
+    keep = [newest] + [run_id for (run_id,) in RefreshRunRow.select(peewee.fn.MAX(RefreshRunRow.id))
+                       .where(RefreshRunRow.outcome == SUCCEEDED).group_by(RefreshRunRow.provider).tuples()]
+    # NOT EXISTS, not NOT IN (SELECT run FROM model_versions): PostgreSQL hashes a NOT IN list only
+    # while it fits in work_mem, and past that checks each run against a scan of every version.
+    # The correlated probe is one seek of the run index of model_versions on both backends.
+    version = ModelVersionRow.alias("wrote")
+    wrote = peewee.fn.EXISTS(version.select(peewee.SQL("1")).where(version.run == RefreshRunRow.id))
     doomed = (RefreshRunRow.select(RefreshRunRow.id)
               .where((RefreshRunRow.finished_at < cutoff) & (RefreshRunRow.outcome != RUNNING)
-                     & (RefreshRunRow.id < newest) & RefreshRunRow.id.not_in(last_good)
-                     & RefreshRunRow.id.not_in(wrote))
+                     & (RefreshRunRow.id < newest) & RefreshRunRow.id.not_in(keep) & ~wrote)
               .order_by(RefreshRunRow.id).limit(chunk))
     deleted = 0
     while True:
@@ -824,7 +827,9 @@ def prune_runs(max_age: float, now: Optional[float] = None, chunk: int = 5000) -
         if not ids:
             return deleted
         with write_transaction():
-            deleted += RefreshRunRow.delete().where(RefreshRunRow.id.in_(ids)).execute()
+            # Checked again in the transaction: a run a version names is never deleted (its
+            # versions would lose their run, on_delete SET NULL).
+            deleted += RefreshRunRow.delete().where(RefreshRunRow.id.in_(ids) & ~wrote).execute()
         if len(ids) < chunk:
             return deleted
 

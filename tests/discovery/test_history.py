@@ -200,3 +200,54 @@ def test_each_sources_last_answer_is_found_by_a_seek_per_source_not_a_pass_over_
         finally:
             connection.set_progress_handler(None, 100)
         assert steps[0] * 100 < 20_000, f"{steps[0] * 100} steps"
+
+
+def test_pruning_runs_probes_the_versions_of_each_run_instead_of_scanning_them_per_run(state, monkeypatch):
+    """Retention keeps the runs model versions name. On PostgreSQL, ``id NOT IN (SELECT run FROM
+    model_versions)`` is hashed only while every version fits in work_mem; past that each run is
+    checked against a scan of every version (hours at a quarter of a million runs and a few hundred
+    thousand versions). A small work_mem stands in for a large table here."""
+    import random
+
+    rng = random.Random(3)
+    runs = [{"id": i, "provider": f"src-{i % 5}", "trigger": "timer", "started_at": T0 + i, "finished_at": T0 + i + 0.5,
+             "outcome": store.SUCCEEDED if rng.random() < 0.9 else store.FAILED,
+             "added": 0, "updated": 0, "removed": 0, "rejected": 0} for i in range(1, 2001)]
+    writers = sorted(rng.sample(range(1, 2001), 300))
+    versions = [{"model_id": f"m{j % 1000}", "version": j // 1000 + 1, "change": "updated", "content_hash": "x",
+                 "data": {}, "diff": None, "run": writers[j % 300], "created_at": T0} for j in range(12_000)]
+    with store.write_transaction():
+        store.bulk_write(store.RefreshRunRow, runs)
+        store.bulk_write(store.ModelVersionRow, versions)
+    newest_good = {}
+    for r in runs:
+        if r["outcome"] == store.SUCCEEDED:
+            newest_good[r["provider"]] = r["id"]
+    expected = {r["id"] for r in runs} - set(writers) - set(newest_good.values()) - {2000}
+
+    database = store.db.obj
+    postgres = isinstance(database, store.peewee.PostgresqlDatabase)
+    plans: list[str] = []
+    execute_sql = database.execute_sql
+
+    def explained(sql, params=None, *args, **kwargs):
+        if postgres and sql.lstrip().upper().startswith("SELECT"):
+            plans.append("\n".join(r[0] for r in execute_sql("EXPLAIN " + sql, params).fetchall()))
+        return execute_sql(sql, params, *args, **kwargs)
+
+    if postgres:
+        database.execute_sql("ANALYZE")
+        database.execute_sql("SET work_mem = '64kB'")
+    monkeypatch.setattr(database, "execute_sql", explained)
+    try:
+        deleted = store.prune_runs(3600.0, now=T0 + 10_000.0, chunk=500)
+    finally:
+        monkeypatch.undo()
+        if postgres:
+            database.execute_sql("RESET work_mem")
+    assert deleted == len(expected)
+    left = {run_id for (run_id,) in store.RefreshRunRow.select(store.RefreshRunRow.id).tuples()}
+    assert left == {r["id"] for r in runs} - expected
+    assert store.ModelVersionRow.select().where(store.ModelVersionRow.run.is_null()).count() == 0
+    for plan in plans:
+        assert "NOT (SubPlan" not in plan, plan
