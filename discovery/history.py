@@ -33,6 +33,7 @@ from discovery.store import (
     StoredEvent,
     benchmark_result_dict,
     db,
+    runs_pruned_before,
 )
 from discovery.timestamps import epoch, iso, parse_time  # noqa: F401 - re-exported
 
@@ -196,6 +197,10 @@ def last_answers(when: float) -> dict[str, float]:
     written, its finish stamped a few milliseconds later), the time of its versions: the record
     ``as_of`` shows at that moment is that run's answer, so its time is the one to show with it.
     """
+    if when < runs_pruned_before():
+        # Runs of then that changed nothing were pruned: the newest success left would be an
+        # older one, a wrong answer. None is known, so none is given (verified_at is null).
+        return {}
     out = _last_successes(when + RESOLUTION)
     # Commits newest first, back from ``when``, through the (created_at, id) index (every version of
     # one commit has its time): each commit's runs, until one had finished by then (the writer

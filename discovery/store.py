@@ -829,9 +829,24 @@ def prune_runs(max_age: float, now: Optional[float] = None, chunk: int = 5000) -
         with write_transaction():
             # Checked again in the transaction: a run a version names is never deleted (its
             # versions would lose their run, on_delete SET NULL).
-            deleted += RefreshRunRow.delete().where(RefreshRunRow.id.in_(ids) & ~wrote).execute()
+            gone = RefreshRunRow.delete().where(RefreshRunRow.id.in_(ids) & ~wrote).execute()
+            if gone:
+                # Before this time a source's last answer is no longer known (see runs_pruned_before).
+                if cutoff > runs_pruned_before():
+                    set_meta(RUNS_PRUNED_KEY, repr(cutoff))
+            deleted += gone
         if len(ids) < chunk:
             return deleted
+
+
+RUNS_PRUNED_KEY = "runs_pruned_before"
+
+
+def runs_pruned_before() -> float:
+    """The time before which refresh runs may have been pruned (0: none ever were): a source's
+    last successful answer at an earlier time is not known any more."""
+    value = get_meta(RUNS_PRUNED_KEY)
+    return float(value) if value else 0.0
 
 
 def run_dict(row: RefreshRunRow) -> dict[str, Any]:

@@ -251,3 +251,23 @@ def test_pruning_runs_probes_the_versions_of_each_run_instead_of_scanning_them_p
     assert store.ModelVersionRow.select().where(store.ModelVersionRow.run.is_null()).count() == 0
     for plan in plans:
         assert "NOT (SubPlan" not in plan, plan
+
+
+def test_a_source_answer_older_than_the_pruned_runs_is_not_claimed(state):
+    """Retention prunes the runs that changed nothing; before the time it pruned up to, the newest
+    success left would be an older one (a wrong verified_at), so none is given."""
+    from discovery.history import last_answers
+
+    day = 86400.0
+    commit(state, 0, [m("a")])  # a run that wrote a version: kept
+    rows = [{"provider": "openai", "trigger": "timer", "started_at": T0 + k * day - 1, "finished_at": T0 + k * day,
+             "outcome": store.SUCCEEDED, "added": 0, "updated": 0, "removed": 0, "rejected": 0} for k in range(1, 6)]
+    with store.write_transaction():
+        store.bulk_write(store.RefreshRunRow, rows)
+    assert last_answers(T0 + 3.5 * day) == {"openai": T0 + 3 * day}
+    assert store.runs_pruned_before() == 0.0
+    assert store.prune_runs(2 * day, now=T0 + 7 * day) == 4  # days 1-4; day 5 is the newest success
+    assert store.runs_pruned_before() == T0 + 5 * day
+    assert last_answers(T0 + 3.5 * day) == {}, "day 3's answer is gone; day 0's would be wrong"
+    assert last_answers(T0 + 6 * day) == {"openai": T0 + 5 * day}
+    assert store.prune_runs(3 * day, now=T0 + 7 * day) == 0 and store.runs_pruned_before() == T0 + 5 * day
