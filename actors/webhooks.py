@@ -414,7 +414,7 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
         if s.event_retention_age > 0:
             subs.prune_deliveries(time.time() - s.event_retention_age)
             # Refresh runs by the same age (those that wrote history stay: store.prune_runs).
-            runs = store.prune_runs(s.event_retention_age)
+            runs = store.prune_runs(s.event_retention_age, keep_after=floor)
         if deleted:
             logger.info("retention: pruned {} events (kept everything after {})", deleted, floor)
         if runs:

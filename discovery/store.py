@@ -793,7 +793,7 @@ def interrupt_running_runs(now: Optional[float] = None) -> int:
                 .where(RefreshRunRow.outcome == RUNNING).execute())
 
 
-def prune_runs(max_age: float, now: Optional[float] = None, chunk: int = 5000) -> int:
+def prune_runs(max_age: float, now: Optional[float] = None, chunk: int = 5000, keep_after: Optional[int] = None) -> int:
     """Delete refresh runs that ended more than ``max_age`` seconds ago (0: keep every run);
     return how many went.
 
@@ -802,6 +802,10 @@ def prune_runs(max_age: float, now: Optional[float] = None, chunk: int = 5000) -
     newest run of all (a run id must never be handed out twice). What goes is, overwhelmingly,
     the refreshes that changed nothing: one row per source per interval, which otherwise piles
     up for as long as the service runs. Deletes in chunks so the writer is never held long.
+
+    ``keep_after``: the event id after which the feed is kept whatever its age (a webhook still has
+    to receive those events, see :func:`prune_events`); no run that finished since the first of
+    them goes, so every kept event's run can still be read.
     """
     if max_age <= 0:
         return 0
@@ -809,6 +813,13 @@ def prune_runs(max_age: float, now: Optional[float] = None, chunk: int = 5000) -
     if not newest:
         return 0
     cutoff = (now or time.time()) - max_age
+    if keep_after is not None:
+        # An event is made as its run's commit begins and the run's finish is stamped as it ends,
+        # so a held event's run finished at or after the event's time.
+        held = (EventRow.select(EventRow.created_at).where(EventRow.id > keep_after)
+                .order_by(EventRow.id).limit(1).scalar())
+        if held is not None:
+            cutoff = min(cutoff, held)
     # Each source's newest success: a few ids (one per source), listed in the query.
     keep = [newest] + [run_id for (run_id,) in RefreshRunRow.select(peewee.fn.MAX(RefreshRunRow.id))
                        .where(RefreshRunRow.outcome == SUCCEEDED).group_by(RefreshRunRow.provider).tuples()]

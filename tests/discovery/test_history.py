@@ -271,3 +271,22 @@ def test_a_source_answer_older_than_the_pruned_runs_is_not_claimed(state):
     assert last_answers(T0 + 3.5 * day) == {}, "day 3's answer is gone; day 0's would be wrong"
     assert last_answers(T0 + 6 * day) == {"openai": T0 + 5 * day}
     assert store.prune_runs(3 * day, now=T0 + 7 * day) == 0 and store.runs_pruned_before() == T0 + 5 * day
+
+
+def test_runs_of_events_a_webhook_still_holds_are_kept(state):
+    """Events after the retention floor stay whatever their age (a paused webhook has yet to
+    receive them); the runs they name stay too, so their links still answer."""
+    day = 86400.0
+    commit(state, 0, [m("a")])
+    rows = [{"provider": "openai", "trigger": "timer", "started_at": T0 + k * day - 1, "finished_at": T0 + k * day,
+             "outcome": store.SUCCEEDED, "added": 0, "updated": 0, "removed": 0, "rejected": 0} for k in range(1, 6)]
+    with store.write_transaction():
+        store.bulk_write(store.RefreshRunRow, rows)
+        floor = store.last_event_id()
+        day_two = store.RefreshRunRow.get(store.RefreshRunRow.finished_at == T0 + 2 * day).id
+        store.EventRow.create(id=floor + 1, kind="models_refreshed", provider="openai", run_id=day_two,
+                              created_at=T0 + 2 * day - 0.5, data={})
+    assert store.prune_runs(2 * day, now=T0 + 7 * day, keep_after=floor) == 1  # day 1 only
+    assert store.get_run(day_two) is not None
+    assert store.runs_pruned_before() == T0 + 2 * day - 0.5
+    assert store.prune_runs(2 * day, now=T0 + 7 * day) == 3  # nothing held any more: days 2-4
