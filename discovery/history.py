@@ -170,8 +170,12 @@ def stored_version(version_id: int) -> Optional[Mapping[str, Any]]:
 COMMIT_SPAN = 60.0
 
 
-def _last_successes(before: float) -> dict[str, float]:
+def _last_successes(before: float, pruned_before: float = 0.0) -> dict[str, float]:
     """Each source's last successful run that finished before ``before``: source → its finish.
+
+    ``pruned_before``: runs that finished earlier may have been pruned (store.prune_runs). A
+    success found before it is then given only if it is the source's newest of all (which pruning
+    keeps); otherwise a pruned one may have come after it, and none is known.
 
     One seek per source, not a pass over every run (a GROUP BY reads them all: 147 ms at 230,000
     runs here): the sources are walked one after the other through the provider index (each the
@@ -185,9 +189,11 @@ def _last_successes(before: float) -> dict[str, float]:
            f'SELECT (SELECT MIN(provider) FROM "{table}" WHERE provider > sources.name) '
            f'FROM sources WHERE sources.name IS NOT NULL) '
            f'SELECT name, (SELECT MAX(finished_at) FROM "{table}" WHERE provider = sources.name '
-           f'AND outcome = {param} AND finished_at < {param}) FROM sources WHERE name IS NOT NULL')
-    rows = db.execute_sql(sql, (SUCCEEDED, before)).fetchall()
-    return {name: finished for name, finished in rows if finished is not None}
+           f'AND outcome = {param} AND finished_at < {param}), (SELECT MAX(finished_at) FROM "{table}" '
+           f'WHERE provider = sources.name AND outcome = {param}) FROM sources WHERE name IS NOT NULL')
+    rows = db.execute_sql(sql, (SUCCEEDED, before, SUCCEEDED)).fetchall()
+    return {name: finished for name, finished, newest in rows
+            if finished is not None and (finished >= pruned_before or finished == newest)}
 
 
 def last_answers(when: float) -> dict[str, float]:
@@ -197,11 +203,12 @@ def last_answers(when: float) -> dict[str, float]:
     written, its finish stamped a few milliseconds later), the time of its versions: the record
     ``as_of`` shows at that moment is that run's answer, so its time is the one to show with it.
     """
-    if when < runs_pruned_before():
+    pruned_before = runs_pruned_before()
+    if when < pruned_before:
         # Runs of then that changed nothing were pruned: the newest success left would be an
         # older one, a wrong answer. None is known, so none is given (verified_at is null).
         return {}
-    out = _last_successes(when + RESOLUTION)
+    out = _last_successes(when + RESOLUTION, pruned_before)
     # Commits newest first, back from ``when``, through the (created_at, id) index (every version of
     # one commit has its time): each commit's runs, until one had finished by then (the writer
     # commits one at a time, so every older one had too). Usually one seek and one run row.

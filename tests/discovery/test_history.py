@@ -270,7 +270,16 @@ def test_a_source_answer_older_than_the_pruned_runs_is_not_claimed(state):
     assert store.runs_pruned_before() == T0 + 5 * day
     assert last_answers(T0 + 3.5 * day) == {}, "day 3's answer is gone; day 0's would be wrong"
     assert last_answers(T0 + 6 * day) == {"openai": T0 + 5 * day}
-    assert store.prune_runs(3 * day, now=T0 + 7 * day) == 0 and store.runs_pruned_before() == T0 + 5 * day
+    # Another source, written after that pruning: successes at days 2 and 9. At day 6 its day 2 is
+    # before the pruned time and not its newest success, so a pruned one may have come after it:
+    # unknown, not given. At day 10 its day 9 is.
+    with store.write_transaction():
+        store.bulk_write(store.RefreshRunRow, [
+            {**rows[0], "provider": "groq", "started_at": T0 + 1.9 * day, "finished_at": T0 + 2 * day},
+            {**rows[0], "provider": "groq", "started_at": T0 + 8.9 * day, "finished_at": T0 + 9 * day}])
+    assert last_answers(T0 + 6 * day) == {"openai": T0 + 5 * day}, "groq's day 2 may not be its last by day 6"
+    assert last_answers(T0 + 10 * day) == {"openai": T0 + 5 * day, "groq": T0 + 9 * day}
+    assert store.prune_runs(3 * day, now=T0 + 7 * day) == 1 and store.runs_pruned_before() == T0 + 5 * day  # groq's day 2
 
 
 def test_runs_of_events_a_webhook_still_holds_are_kept(state):
