@@ -74,7 +74,7 @@ class Redactor:
         """Learn every secret the settings name: provider keys, tokens, AWS credentials, the
         passwords in the database URL and in providers' base URLs."""
         env = os.environ if environ is None else environ
-        names = [p.api_key_env for p in getattr(settings, "providers", ()) if getattr(p, "api_key_env", None)]
+        names = [n for n in map(key_variable, getattr(settings, "providers", ())) if n]
         self.add(*(env.get(n) for n in names), *(env.get(n) for n in CREDENTIAL_ENV),
                  getattr(settings, "admin_token", None), getattr(settings, "read_token", None),
                  *_spellings(url_password(getattr(settings, "database_url", None))),
@@ -125,6 +125,18 @@ def spellings(secret: str) -> set[str]:
         out.add(encoded)
         out.add(re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded))
     return out
+
+
+def key_variable(config: Any) -> Optional[str]:
+    """The variable a provider's key is read from: its ``api_key_env``, else its format's own
+    (``MISTRAL_API_KEY``), as the client reads it (ProviderClient.api_key_env)."""
+    name = getattr(config, "api_key_env", None)
+    if name:
+        return name
+    from discovery.providers import FORMATS  # late: the providers import this module
+
+    fmt = FORMATS.get(getattr(config, "format", None))
+    return fmt.default_api_key_env if fmt is not None else None
 
 
 def url_password(url: Optional[str]) -> Optional[str]:

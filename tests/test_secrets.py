@@ -42,3 +42,31 @@ def test_api_key_is_absent_from_logs_responses_and_the_database(start_service, s
     for path in db_file.parent.glob(db_file.name + "*"):
         assert SECRET.encode() not in path.read_bytes()
     assert os.environ["LEAK_TEST_KEY"] == SECRET
+
+
+def test_key_from_the_formats_own_variable_is_absent_from_responses_logs_and_the_database(
+        start_service, simulator, db_url, monkeypatch):
+    # No api_key_env: the client reads the format's own variable (MISTRAL_API_KEY), a key of no
+    # known shape, and the provider echoes it in its error body.
+    key = "plainmistral-0123456789abcdef-default-env"
+    monkeypatch.setenv("MISTRAL_API_KEY", key)
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="TRACE")
+    try:
+        config = provider_config(simulator, "mistral", "mistral")
+        assert config.api_key_env is None
+        simulator.state.set_fault("mistral", "status", status=401, message="Incorrect API key provided: {key}")
+        service = start_service([config])
+        client = create_app(service).test_client()
+        wait_for(lambda: client.get("/api/v1/refresh/runs").get_json()["data"], what="the failed run")
+        bodies = [client.get(u).get_data(as_text=True) for u in (
+            "/api/v1/providers", "/api/v1/refresh/runs", "/api/v1/events", "/api/v1/providers/mistral/health")]
+    finally:
+        logger.remove(sink)
+    service.stop()
+    assert "401" in bodies[1]
+    for text in bodies + lines:
+        assert key not in text
+    db_file = Path(db_url.removeprefix("sqlite:///"))
+    for path in db_file.parent.glob(db_file.name + "*"):
+        assert key.encode() not in path.read_bytes()
