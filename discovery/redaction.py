@@ -25,6 +25,8 @@ MIN_SECRET_LENGTH = 8
 # Variables that hold credentials whatever the settings say.
 CREDENTIAL_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK", "DISCOVERY_ADMIN_TOKEN",
                   "DISCOVERY_READ_TOKEN")
+# Proxy URLs requests and botocore read; credentials in their user part are secrets.
+PROXY_ENV = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
 # Shapes of keys and credentials that are masked even when nobody configured them.
 KEY_SHAPES = re.compile("|".join([
     r"\bsk-(?:proj-|ant-|or-v1-|ant-api\d\d-)?[A-Za-z0-9_\-]{16,}",  # OpenAI, Anthropic, OpenRouter
@@ -33,6 +35,8 @@ KEY_SHAPES = re.compile("|".join([
     r"\b(?:gsk|xai|hf|pplx|csk|fw|nvapi|r8)[_-][A-Za-z0-9_\-]{20,}",  # Groq, xAI, HF, Perplexity, ...
     r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",  # JWTs
 ]))
+# The password of any URL's user part (a proxy's, a driver's): "scheme://user:" stays.
+URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.\-]*://[^\s/?#@:\[\]]*:)([^\s/?#@]+)(?=@)")
 # "Bearer <token>", "api_key=<value>", "x-api-key: <value>": the value goes, the name stays. A mask
 # already in the value counts as one unit, never as "[REDACTED" and a "]" left behind: a value
 # matched up to the mask's "[" and masked again grew one "]" at every pass.
@@ -75,11 +79,14 @@ class Redactor:
         passwords in the database URL and in providers' base URLs."""
         env = os.environ if environ is None else environ
         names = [n for n in map(key_variable, getattr(settings, "providers", ())) if n]
+        # Requests sends the whole user part of a base or proxy URL as credentials (a token alone
+        # as the user name, often); a database's user name is only a name.
+        urls = [getattr(p, "base_url", None) for p in getattr(settings, "providers", ())]
+        urls += [env.get(n) for n in PROXY_ENV]
         self.add(*(env.get(n) for n in names), *(env.get(n) for n in CREDENTIAL_ENV),
                  getattr(settings, "admin_token", None), getattr(settings, "read_token", None),
                  *_spellings(url_password(getattr(settings, "database_url", None))),
-                 *(spelled for p in getattr(settings, "providers", ())
-                   for spelled in _spellings(url_password(getattr(p, "base_url", None)))))
+                 *(spelled for url in urls for part in url_credentials(url) for spelled in _spellings(part)))
 
     def scrub(self, text: Any) -> Any:
         """``text`` with every known secret and key shape masked (non-strings are returned as they are)."""
@@ -89,6 +96,8 @@ class Redactor:
         if literal is not None:
             text = literal.sub(MASK, text)
         text = KEY_SHAPES.sub(MASK, text)
+        if "://" in text:
+            text = URL_PASSWORD.sub(lambda m: m.group(1) + MASK, text)
         return LABELLED.sub(lambda m: m.group(1) + MASK if m.group(2) != MASK else m.group(0), text)
 
     def scrub_known(self, data: bytes) -> bytes:
@@ -147,6 +156,17 @@ def url_password(url: Optional[str]) -> Optional[str]:
         return urlsplit(url).password
     except ValueError:
         return None
+
+
+def url_credentials(url: Optional[str]) -> tuple[str, ...]:
+    """The user name and password of a URL's user part, as written there (either may be absent)."""
+    if not url or "@" not in url:
+        return ()
+    try:
+        parts = urlsplit(url)
+        return tuple(p for p in (parts.username, parts.password) if p)
+    except ValueError:
+        return ()
 
 
 def _spellings(password: Optional[str]) -> tuple[Optional[str], ...]:

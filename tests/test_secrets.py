@@ -6,6 +6,7 @@ from pathlib import Path
 
 from loguru import logger
 
+from discovery.settings import ProviderConfig
 from tests.conftest import provider_config, wait_for
 from web import create_app
 
@@ -70,3 +71,36 @@ def test_key_from_the_formats_own_variable_is_absent_from_responses_logs_and_the
     db_file = Path(db_url.removeprefix("sqlite:///"))
     for path in db_file.parent.glob(db_file.name + "*"):
         assert key.encode() not in path.read_bytes()
+
+
+def test_credentials_in_a_base_urls_user_part_are_absent_from_responses_logs_and_the_database(
+        start_service, db_url):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on: every refresh fails to connect
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = "userinfo-token-0123456789abcdef"  # a token as the whole user part, no password
+    password = "userinfo-password-0123456789"
+    configs = [ProviderConfig(name="vllm", format="vllm", base_url=f"http://{token}@127.0.0.1:{port}/v1",
+                              retries=0, timeout=1.0, health_check_interval=0),
+               ProviderConfig(name="ollama", format="ollama", base_url=f"http://bob:{password}@127.0.0.1:{port}",
+                              retries=0, timeout=1.0, health_check_interval=0)]
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="TRACE")
+    try:
+        service = start_service(configs)
+        client = create_app(service).test_client()
+        wait_for(lambda: len(client.get("/api/v1/refresh/runs").get_json()["data"]) == 2, what="both failed runs")
+        bodies = [client.get(u).get_data(as_text=True) for u in (
+            "/api/v1/providers", "/api/v1/refresh/runs", "/api/v1/events", "/api/v1/providers/vllm/health")]
+    finally:
+        logger.remove(sink)
+    service.stop()
+    assert "cannot connect to vllm" in bodies[1]
+    for text in bodies + lines:
+        assert token not in text and password not in text
+    db_file = Path(db_url.removeprefix("sqlite:///"))
+    for path in db_file.parent.glob(db_file.name + "*"):
+        data = path.read_bytes()
+        assert token.encode() not in data and password.encode() not in data

@@ -87,3 +87,21 @@ def test_a_secret_echoed_encoded_is_masked_in_every_spelling():
         assert MASK.encode() in r.scrub_known(text.encode()), what
     # Text that merely shares the secret's shape is left alone.
     assert r.scrub("wJalrXUtnFEMI and EXAMPLEKEY apart") == "wJalrXUtnFEMI and EXAMPLEKEY apart"
+
+
+def test_a_password_in_any_urls_user_part_is_masked_unconfigured():
+    r = Redactor()
+    text = "ProxyError: cannot reach http://alice:hunter2-proxy@proxy.internal:3128 for https://api.test/v1"
+    once = r.scrub(text)
+    assert once == f"ProxyError: cannot reach http://alice:{MASK}@proxy.internal:3128 for https://api.test/v1"
+    assert r.scrub(once) == once
+    assert r.scrub("see https://api.test:443/v1/a@b and mailto:x@y") == "see https://api.test:443/v1/a@b and mailto:x@y"
+
+
+def test_proxy_credentials_from_the_environment_are_learnt():
+    from discovery.settings import Settings
+
+    r = Redactor()
+    r.add_settings(Settings(providers=()), environ={"HTTPS_PROXY": "http://proxy-user-42:s3cret%2Fpass-99@proxy:8080",
+                                                    "no_proxy": "localhost"})
+    assert r.scrub("auth s3cret/pass-99 as proxy-user-42") == f"auth {MASK} as {MASK}"
