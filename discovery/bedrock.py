@@ -30,6 +30,7 @@ from discovery.providers.base import (
     ProviderTimeout,
     ProviderUnreachable,
 )
+from discovery.redaction import REDACTOR
 from discovery.settings import BedrockSettings
 from discovery.taxonomy import (
     as_list,
@@ -642,10 +643,15 @@ def make_client(service: str, region: str, settings: BedrockSettings, endpoint_u
         if not bearer:
             missing_since = _no_credentials.get(key)
             if missing_since is None or time.monotonic() - missing_since > NO_CREDENTIALS_RECHECK:
-                if session.get_credentials() is None:
+                found = session.get_credentials()
+                if found is None:
                     _no_credentials[key] = time.monotonic()
                 else:
                     _no_credentials.pop(key, None)
+                    # Wherever the chain found them (a shared file, SSO, a role), the redaction
+                    # layer knows them before any answer can echo them.
+                    frozen = found.get_frozen_credentials()
+                    REDACTOR.add(frozen.access_key, frozen.secret_key, frozen.token)
             if key in _no_credentials:
                 raise ProviderAuthError(f"{service} {region}: no AWS credentials found by the standard chain "
                                         "(environment, shared files, SSO, container or instance role)")

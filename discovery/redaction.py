@@ -23,8 +23,8 @@ MASK = "[REDACTED]"
 # Shorter strings are not treated as secrets: masking "abc" everywhere would wreck every text.
 MIN_SECRET_LENGTH = 8
 # Variables that hold credentials whatever the settings say.
-CREDENTIAL_ENV = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK", "DISCOVERY_ADMIN_TOKEN",
-                  "DISCOVERY_READ_TOKEN")
+CREDENTIAL_ENV = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_BEARER_TOKEN_BEDROCK",
+                  "DISCOVERY_ADMIN_TOKEN", "DISCOVERY_READ_TOKEN")
 # Proxy URLs requests and botocore read; credentials in their user part are secrets.
 PROXY_ENV = ("HTTPS_PROXY", "HTTP_PROXY", "ALL_PROXY", "https_proxy", "http_proxy", "all_proxy")
 # Shapes of keys and credentials that are masked even when nobody configured them.

@@ -1,0 +1,43 @@
+"""AWS credentials never reach logs, HTTP responses or the database, wherever the chain found them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from loguru import logger
+
+from tests.bedrock.conftest import bedrock_settings
+from tests.conftest import wait_for
+from web import create_app
+
+
+def test_credentials_from_a_shared_credentials_file_are_redacted_when_a_region_echoes_them(
+        start_service, simulator, db_url, monkeypatch, tmp_path):
+    # Not in the environment: the chain reads them from the shared credentials file. The key id
+    # is of no shape the redactor knows (an S3-compatible or test endpoint's, say).
+    key_id, secret = "PROFILEKEYID0123456", "profile-secret-0123456789xyz"
+    creds = tmp_path / "credentials"
+    creds.write_text(f"[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n")
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
+    simulator.state.set_fault("bedrock@us-east-1", "status", status=403,
+                              message="The access key {key} is not valid for this account")
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="TRACE")
+    try:
+        service = start_service([], bedrock=bedrock_settings(simulator, ["us-east-1"]))
+        client = create_app(service).test_client()
+        wait_for(lambda: [r for r in client.get("/api/v1/refresh/runs").get_json()["data"] if r["finished_at"]],
+                 what="the failed run")
+        bodies = [client.get(u).get_data(as_text=True) for u in (
+            "/api/v1/refresh/runs", "/api/v1/providers", "/api/v1/events", "/api/v1/bedrock/regions")]
+    finally:
+        logger.remove(sink)
+    service.stop()
+    assert "not valid for this account" in bodies[0]
+    for text in bodies + lines:
+        assert key_id not in text and secret not in text
+    db_file = Path(db_url.removeprefix("sqlite:///"))
+    for path in db_file.parent.glob(db_file.name + "*"):
+        data = path.read_bytes()
+        assert key_id.encode() not in data and secret.encode() not in data
