@@ -86,7 +86,7 @@ class Redactor:
         self.add(*(env.get(n) for n in names), *(env.get(n) for n in CREDENTIAL_ENV),
                  getattr(settings, "admin_token", None), getattr(settings, "read_token", None),
                  *_spellings(url_password(getattr(settings, "database_url", None))),
-                 *(spelled for url in urls for part in url_credentials(url) for spelled in _spellings(part)))
+                 *(part for url in urls for part in url_credentials(url)))
 
     def scrub(self, text: Any) -> Any:
         """``text`` with every known secret and key shape masked (non-strings are returned as they are)."""
@@ -159,12 +159,13 @@ def url_password(url: Optional[str]) -> Optional[str]:
 
 
 def url_credentials(url: Optional[str]) -> tuple[str, ...]:
-    """The user name and password of a URL's user part, as written there (either may be absent)."""
+    """The user name and password of a URL's user part (either may be absent), each as written
+    there and as sent (percent-decoded)."""
     if not url or "@" not in url:
         return ()
     try:
         parts = urlsplit(url)
-        return tuple(p for p in (parts.username, parts.password) if p)
+        return tuple(spelled for p in (parts.username, parts.password) if p for spelled in _spellings(p))
     except ValueError:
         return ()
 

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 import requests
 
+from discovery.redaction import REDACTOR, scrub, url_credentials
 from discovery.sse import SSEEvent, parse_sse
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -25,6 +26,8 @@ class ClientError(Exception):
     """A call that failed, with the one line to show and the exit code to leave with."""
 
     def __init__(self, message: str, exit_code: int = 1, status: Optional[int] = None, code: Optional[str] = None):
+        # It names the service's URL and echoes its answers: no token or URL credentials go to the terminal.
+        message = scrub(message)
         super().__init__(message)
         self.message, self.exit_code, self.status, self.code = message, exit_code, status, code
 
@@ -46,6 +49,7 @@ class ServiceClient:
         env = os.environ if environ is None else environ
         self.url = (url or env.get(URL_ENV) or DEFAULT_URL).rstrip("/")
         self.token = token or env.get(ADMIN_TOKEN_ENV) or env.get(READ_TOKEN_ENV) or None
+        REDACTOR.add(self.token, *url_credentials(self.url))
         self.has_admin_token = bool(token or env.get(ADMIN_TOKEN_ENV))
         self.timeout = timeout
         self.session = requests.Session()

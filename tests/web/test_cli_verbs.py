@@ -118,6 +118,21 @@ def test_connection_refused_is_one_line_and_exit_1_from_the_real_command(tmp_pat
     assert version.returncode == 0 and version.stdout.startswith("discovery ")
 
 
+def test_credentials_in_the_services_url_never_reach_an_error_line(tmp_path):
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token, password = "url-token-0123456789abcdef", "url-password-0123456789"
+    for url in (f"http://{token}@127.0.0.1:{port}", f"http://ops:{password}@127.0.0.1:{port}",
+                f"http://ops:{password}@127.0.0.1:99999"):
+        result = CliRunner().invoke(cli, ["--url", url, "models"], catch_exceptions=False,
+                                    env={"DISCOVERY_ADMIN_TOKEN": None, "DISCOVERY_READ_TOKEN": None})
+        assert result.exit_code in (1, 2) and result.stderr.startswith("Error: "), result.stderr
+        assert token not in result.stderr and password not in result.stderr, result.stderr
+
+
 def test_events_follow_resumes_after_the_connection_drops_with_no_gap_and_no_duplicate(live, simulator):
     service, server = live
     after = service.last_event_id()
