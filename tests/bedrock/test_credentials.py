@@ -5,6 +5,7 @@ from pathlib import Path
 
 from loguru import logger
 
+from discovery.redaction import MASK, scrub
 from tests.bedrock.conftest import bedrock_settings
 from tests.conftest import wait_for
 from web import create_app
@@ -14,9 +15,10 @@ def test_credentials_from_a_shared_credentials_file_are_redacted_when_a_region_e
         start_service, simulator, db_url, monkeypatch, tmp_path):
     # Not in the environment: the chain reads them from the shared credentials file. The key id
     # is of no shape the redactor knows (an S3-compatible or test endpoint's, say).
-    key_id, secret = "PROFILEKEYID0123456", "profile-secret-0123456789xyz"
+    key_id, secret, token = "PROFILEKEYID0123456", "profile-secret-0123456789xyz", "profile-session-token-0123456789"
     creds = tmp_path / "credentials"
-    creds.write_text(f"[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n")
+    creds.write_text(f"[default]\naws_access_key_id = {key_id}\naws_secret_access_key = {secret}\n"
+                     f"aws_session_token = {token}\n")
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(creds))
@@ -35,6 +37,9 @@ def test_credentials_from_a_shared_credentials_file_are_redacted_when_a_region_e
         logger.remove(sink)
     service.stop()
     assert "not valid for this account" in bodies[0]
+    # botocore logs every request's headers at DEBUG (X-Amz-Security-Token among them).
+    logged = f"headers={{'X-Amz-Security-Token': b'{token}'}}"  # as botocore writes them
+    assert scrub(logged) == f"headers={{'X-Amz-Security-Token': b'{MASK}'}}"
     for text in bodies + lines:
         assert key_id not in text and secret not in text
     db_file = Path(db_url.removeprefix("sqlite:///"))
