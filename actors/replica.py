@@ -493,7 +493,12 @@ class LeaderClient:
     def call(self, op: str, args: dict[str, Any], timeout: Optional[float] = None) -> Any:
         """Hand ``op`` to the leader and return its result (raising the error it answered)."""
         request_id = self.submit(op, args)
-        state, reply = self.wait(request_id, (replication.DONE,), timeout or self.settings.ask_timeout * 2)
+        try:
+            state, reply = self.wait(request_id, (replication.DONE,), timeout or self.settings.ask_timeout * 2)
+        except LeaderTimeout:
+            # The leader may still answer (a generated webhook secret, say): the row goes once it does.
+            self.on_final(request_id, lambda state, reply: None)
+            raise
         self.forget(request_id)
         return unwrap(state, reply)
 

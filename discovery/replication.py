@@ -199,9 +199,10 @@ def prune_requests(older_than: float) -> int:
 
 
 def abandon_stale_requests(before: float) -> int:
-    """Requests an earlier leader accepted and never answered fail (their caller hears why)."""
+    """Requests an earlier leader accepted and never answered fail (their caller hears why); like
+    every final answer, this drops their arguments (a webhook's secret among them)."""
     return store.LeaderRequestRow.update(
-        state=FAILED, updated_at=time.time(),
+        state=FAILED, updated_at=time.time(), args={},
         reply={"error": {"type": "LeaderChanged", "message": "the leader that accepted this request stopped"}},
     ).where(store.LeaderRequestRow.state.in_((ACCEPTED, STARTED)) & (store.LeaderRequestRow.updated_at < before)
             ).execute()

@@ -224,3 +224,42 @@ def test_a_stopping_leader_leaves_handed_over_requests_for_the_next_one(pg_url):
         assert replication.read_request(second)[0] == replication.PENDING
     finally:
         server.stop()
+
+
+HANDED_SECRET = "handed-over-webhook-secret-0123456789"
+
+
+def request_row(request_id: int) -> str:
+    """The stored row of a handed-over request, as text (its arguments and reply included)."""
+    row = store.LeaderRequestRow.get_or_none(store.LeaderRequestRow.id == request_id)
+    return "" if row is None else f"{row.state} {row.args} {row.reply}"
+
+
+@needs_pg
+def test_a_request_an_earlier_leader_abandoned_keeps_no_webhook_secret(pg_url):
+    """A final answer drops the request's arguments; one the next leader gives for a request the
+    stopped one had accepted (``abandon_stale_requests``) must too."""
+    request_id = replication.submit_request("webhooks", {"method": "create", "args": ["https://hook.test/x",
+                                                                                       HANDED_SECRET]}, "follower-1")
+    assert replication.claim_request()[0] == request_id
+    assert replication.abandon_stale_requests(time.time() + 1) == 1
+    assert request_row(request_id).startswith("failed") and HANDED_SECRET not in request_row(request_id)
+
+
+@needs_pg
+def test_an_answer_that_comes_after_its_caller_gave_up_is_not_kept(pg_url):
+    """A webhook created by a slow leader after its follower's caller timed out: the reply (with the
+    generated secret) goes once given, not a day later with the pruning."""
+    from actors.replica import LeaderClient, LeaderTimeout
+    from discovery.settings import Settings
+
+    client = LeaderClient(Settings(database_url=pg_url, ask_timeout=0.1), "follower-1")
+    try:
+        with pytest.raises(LeaderTimeout):
+            client.call("webhooks", {"method": "create", "args": ["https://hook.test/x", None]})
+        request_id = store.LeaderRequestRow.select().order_by(store.LeaderRequestRow.id.desc()).first().id
+        assert replication.claim_request()[0] == request_id
+        replication.answer_request(request_id, replication.DONE, {"result": [{"id": "wh_1"}, HANDED_SECRET]})
+        wait_for(lambda: HANDED_SECRET not in request_row(request_id), timeout=5, what="the answered row to go")
+    finally:
+        client.close()
