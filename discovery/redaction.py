@@ -10,6 +10,7 @@ credentials) and each webhook secret as it is created or loaded.
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -160,14 +161,23 @@ def url_password(url: Optional[str]) -> Optional[str]:
 
 def url_credentials(url: Optional[str]) -> tuple[str, ...]:
     """The user name and password of a URL's user part (either may be absent), each as written
-    there and as sent (percent-decoded)."""
+    there and as sent (percent-decoded), and the ``Basic`` credentials requests makes of them
+    (``Authorization``, or ``Proxy-Authorization`` for a proxy: an endpoint may echo the header)."""
     if not url or "@" not in url:
         return ()
     try:
         parts = urlsplit(url)
-        return tuple(spelled for p in (parts.username, parts.password) if p for spelled in _spellings(p))
     except ValueError:
         return ()
+    found = tuple(spelled for p in (parts.username, parts.password) if p for spelled in _spellings(p))
+    if found:
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        try:
+            raw = pair.encode("latin-1")  # as requests' _basic_auth_str encodes it
+        except UnicodeEncodeError:
+            raw = pair.encode()
+        found += (base64.b64encode(raw).decode(),)
+    return found
 
 
 def _spellings(password: Optional[str]) -> tuple[Optional[str], ...]:

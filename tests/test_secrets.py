@@ -110,3 +110,50 @@ def test_credentials_in_a_base_urls_user_part_are_absent_from_responses_logs_and
         data = path.read_bytes()
         assert token.encode() not in data and password.encode() not in data
 
+
+def test_basic_credentials_from_a_base_url_echoed_by_the_endpoint_are_absent_everywhere(start_service, db_url):
+    # requests sends a base URL's user part as "Authorization: Basic base64(user:password)"; a
+    # gateway in front of the provider echoes the header it refused.
+    import base64
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Gateway(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server API
+            body = json.dumps({"error": {"message": f"refused {self.headers.get('Authorization')}"}}).encode()
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    gateway = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    gateway.daemon_threads = True
+    threading.Thread(target=gateway.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    password = "gateway-password-0123456789"
+    basic = base64.b64encode(f"svc:{password}".encode()).decode()
+    config = ProviderConfig(name="vllm", format="vllm", retries=0, timeout=2.0, health_check_interval=0,
+                            base_url=f"http://svc:{password}@127.0.0.1:{gateway.server_port}/v1")
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="TRACE")
+    try:
+        service = start_service([config])
+        client = create_app(service).test_client()
+        wait_for(lambda: finished_runs(client) == 1, what="the failed run")
+        bodies = [client.get(u).get_data(as_text=True) for u in (
+            "/api/v1/providers", "/api/v1/refresh/runs", "/api/v1/events", "/api/v1/providers/vllm/health")]
+    finally:
+        logger.remove(sink)
+        gateway.shutdown()
+        gateway.server_close()
+    service.stop()
+    assert "refused Basic" in bodies[1]
+    for text in bodies + lines:
+        assert basic not in text and password not in text
+    db_file = Path(db_url.removeprefix("sqlite:///"))
+    for path in db_file.parent.glob(db_file.name + "*"):
+        assert basic.encode() not in path.read_bytes()
