@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, fields
 from typing import Any, Optional
 
-from discovery.redaction import MASK, without_password
+from discovery.redaction import MASK, without_credentials, without_password
 from discovery.settings import ENV_ONLY_SERVICE_KEYS, Settings
 
 
@@ -34,7 +34,7 @@ def effective(settings: Settings, environ: Optional[Mapping[str, str]] = None) -
     for p in settings.providers:
         table = asdict(p)
         del table["name"]
-        table["base_url"] = without_password(p.base_url)  # a password in the URL's user part
+        table["base_url"] = without_credentials(p.base_url)  # a password (or a token) in the URL's user part
         table["api_key"] = (f"{MASK} (from {p.api_key_env})" if p.api_key(env) else
                             f"not set ({p.api_key_env} is empty)" if p.api_key_env else None)
         providers[p.name] = table

@@ -194,6 +194,24 @@ def without_password(url: Optional[str]) -> Optional[str]:
     return head.replace(":" + password, ":" + MASK, 1) + "@" + tail
 
 
+def without_credentials(url: Optional[str]) -> Optional[str]:
+    """``url`` with its user part's credentials masked: the password, or the user name when it
+    stands alone (a token, as requests sends it). For base and proxy URLs; a database's user
+    name is only a name (:func:`without_password`)."""
+    if url_password(url):
+        return without_password(url)
+    if not url or "@" not in url:
+        return url
+    try:
+        username = urlsplit(url).username
+    except ValueError:
+        return url
+    if not username:
+        return url
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{MASK}@{rest.split('@', 1)[1]}" if sep and "@" in rest else url
+
+
 REDACTOR = Redactor()
 
 

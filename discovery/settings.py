@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import urlsplit
 
-from discovery.redaction import without_password
+from discovery.redaction import without_credentials, without_password
 
 
 class SettingsError(ValueError):
@@ -421,7 +421,7 @@ def check_provider_bounds(config: "ProviderConfig", named: Callable[[str], str])
             parts = urlsplit("")
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise SettingsError(f"{named('base_url')}: must be an http:// or https:// URL with a host, "
-                                f"got {without_password(config.base_url)!r}")
+                                f"got {without_credentials(config.base_url)!r}")
     for key, low, high, low_ok in PROVIDER_BOUNDS:
         value = getattr(config, key)
         bound = _out_of_bounds(value, low, high, low_ok)

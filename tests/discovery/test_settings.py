@@ -96,6 +96,8 @@ def test_a_providers_numbers_are_checked_against_their_bounds(tmp_path, line, na
     ('[providers.x]\nformat = "openai"\napi_key_env = 5', "providers.x.api_key_env: expected Optional[str], got 5"),
     ('[providers.x]\nformat = "openai"\nbase_url = "ftp://x"', "providers.x.base_url: must be an http:// or https://"),
     ('[providers.x]\nformat = "openai"\nbase_url = "http://u:Pw-4711-secret@/v1"', "got 'http://u:[REDACTED]@/v1'"),
+    # A token alone as the user part is the credential requests sends.
+    ('[providers.x]\nformat = "openai"\nbase_url = "htp://Pw-4711-token@h/v1"', "got 'htp://[REDACTED]@h/v1'"),
     ('[providers."a/b"]\nformat = "openai"', "providers.a/b: a provider's name is 1 to 64 letters"),
     ('[providers."../x"]\nformat = "openai"', "providers.../x: a provider's name is 1 to 64 letters"),
     ('[service]\nenrichment_precedence = [1, 2]', "service.enrichment_precedence: expected tuple[str, ...]"),
