@@ -655,7 +655,29 @@ def make_client(service: str, region: str, settings: BedrockSettings, endpoint_u
             if key in _no_credentials:
                 raise ProviderAuthError(f"{service} {region}: no AWS credentials found by the standard chain "
                                         "(environment, shared files, SSO, container or instance role)")
-        return session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+        client = session.client(service, region_name=region, endpoint_url=endpoint_url, config=config)
+    # Refreshable credentials (SSO, a role, a credential_process) change after this: each request
+    # teaches the redactor what it was signed with, before botocore logs it or an answer echoes it.
+    client.meta.events.register_last("request-created", learn_signing_credentials)
+    return client
+
+
+def learn_signing_credentials(request: Any = None, **_: Any) -> None:
+    """botocore handler: the access key id and session token (or Bedrock API key) a signed
+    request carries, added to the redactor."""
+    headers = getattr(request, "headers", None)
+    if not headers:
+        return
+    found = []
+    for name in ("Authorization", "X-Amz-Security-Token"):
+        value = headers.get(name)
+        found.append(value.decode("latin-1") if isinstance(value, bytes) else value)
+    auth, token = found
+    if isinstance(auth, str):
+        if auth.startswith("AWS4-HMAC-SHA256"):
+            REDACTOR.add(auth.partition("Credential=")[2].split("/", 1)[0], token)
+        elif auth.startswith("Bearer "):
+            REDACTOR.add(auth[len("Bearer "):], token)
 
 
 # The list answers whose parse is reused when the same body comes again (see ReusingParser).
