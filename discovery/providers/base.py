@@ -241,6 +241,19 @@ def _plain_snippet(body: bytes, size: int = 120) -> str:
     return " ".join(text.split())[:size]
 
 
+def redirect_refused(name: str, status: int, location: Optional[str]) -> ProviderHTTPError:
+    """The error of a redirect, which is never followed: a key header other than Authorization
+    (x-api-key, api-key, x-goog-api-key) would travel to wherever it points. Only the target's
+    scheme and host are named (its path and query may echo the key)."""
+    try:
+        target = urlsplit(location or "")
+        where = f" to {target.scheme}://{target.hostname}" if target.hostname else ""
+    except ValueError:
+        where = ""
+    return ProviderHTTPError(f"{name} answered HTTP {status}: a redirect{where}; redirects are not followed "
+                             "(check base_url)", status=status)
+
+
 def parse_retry_after(value: Optional[str]) -> Optional[float]:
     """Seconds from a Retry-After header (delta-seconds form; HTTP dates are rare here)."""
     if not value:
@@ -404,10 +417,7 @@ class ProviderClient:
         if resp.status_code >= 400:
             self._raise_for_status(resp, body)
         if 300 <= resp.status_code < 400:
-            target = urlsplit(resp.headers.get("Location") or "")
-            where = f" to {target.scheme}://{target.hostname}" if target.hostname else ""
-            raise ProviderHTTPError(f"{self.name} answered HTTP {resp.status_code}: a redirect{where}; redirects are "
-                                    "not followed (check base_url)", status=resp.status_code)
+            raise redirect_refused(self.name, resp.status_code, resp.headers.get("Location"))
         context = self._fetch
         if context is not None:
             context.network += time.monotonic() - started

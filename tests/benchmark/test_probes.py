@@ -95,3 +95,36 @@ def test_bedrock_probe_calls_a_profile_only_model_through_its_inference_profile(
     assert probe.chat(probe.request(profile, "chat", nonce_prompt(), 64)).output_tokens == 32
     with pytest.raises(ProviderHTTPError):  # a profile-only model called by its bare id is refused, as on AWS
         probe.chat(probe.request(profile.split(".", 1)[1], "chat", nonce_prompt(), 64))
+
+
+@pytest.mark.parametrize("name,model", [("anthropic", "claude-sonnet-4-5-20250929"), ("gemini", "gemini-2.5-flash")])
+def test_a_redirect_is_refused_so_the_key_header_never_travels_to_where_it_points(simulator, name, model):
+    # requests drops Authorization on a redirect to another host, but not x-api-key or x-goog-api-key.
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict[str, str]] = []
+
+    class Elsewhere(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server API
+            received.append(dict(self.headers))
+            self.send_response(500)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    elsewhere = ThreadingHTTPServer(("127.0.0.1", 0), Elsewhere)
+    elsewhere.daemon_threads = True
+    threading.Thread(target=elsewhere.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        simulator.state.set_fault(name, "redirect", status=307, location=f"http://127.0.0.1:{elsewhere.server_port}/x")
+        probe = http_probe(simulator, name, name)
+        with pytest.raises(ProviderHTTPError) as caught:
+            probe.chat(probe.request(model, "chat", nonce_prompt(), 64))
+    finally:
+        elsewhere.shutdown()
+        elsewhere.server_close()
+    assert received == []
+    assert caught.value.status == 307 and "redirects are not followed" in str(caught.value)

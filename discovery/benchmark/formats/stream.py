@@ -27,6 +27,7 @@ from discovery.providers.base import (
     ProviderTimeout,
     ProviderUnreachable,
     parse_retry_after,
+    redirect_refused,
 )
 from discovery.sse import parse_sse
 
@@ -72,8 +73,9 @@ class HTTPProbe:
         """POST ``body`` as JSON and return the response once its headers arrived; error statuses raise."""
         headers = {"Content-Type": "application/json", **self.client.auth_headers()}
         try:
+            # Redirects are not followed (as for listing): the key header would go along.
             resp = self.session.post(url, data=orjson.dumps(body), params=params, headers=headers,
-                                     timeout=self.timeout, stream=True)
+                                     timeout=self.timeout, stream=True, allow_redirects=False)
         except requests.Timeout:
             raise ProviderTimeout(f"no answer from {self.name} within {self.timeout:g}s") from None
         except requests.ConnectionError:
@@ -86,6 +88,9 @@ class HTTPProbe:
             finally:
                 resp.close()
             self.raise_for_status(resp.status_code, resp.headers, body_bytes)
+        if 300 <= resp.status_code < 400:
+            resp.close()
+            raise redirect_refused(self.name, resp.status_code, resp.headers.get("Location"))
         return resp
 
     def raise_for_status(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
