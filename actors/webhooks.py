@@ -31,7 +31,7 @@ from actors.scheduling import schedule
 from discovery import store
 from discovery import subscriptions_store as subs
 from discovery.messages import ChangeBatch, EventFilter
-from discovery.redaction import REDACTOR, scrub
+from discovery.redaction import REDACTOR, excerpt, scrub
 from discovery.settings import Settings
 from discovery.webhooks import (
     MAX_SECRET_LENGTH,
@@ -193,7 +193,7 @@ def post_delivery(url: str, delivery: Delivery, timeout: float, allow_private: b
     if 200 <= status < 300:
         return PostResult(True, status, None, elapsed())
     body = snippet.decode("utf-8", "replace").strip()
-    return PostResult(False, status, scrub(f"HTTP {status}" + (f": {body[:200]}" if body else "")), elapsed())
+    return PostResult(False, status, scrub(f"HTTP {status}" + (f": {excerpt(body, 200)}" if body else "")), elapsed())
 
 
 def _survives(handler: Callable[..., Any]) -> Callable[..., Any]:

@@ -30,7 +30,7 @@ from discovery.providers.base import (
     ProviderTimeout,
     ProviderUnreachable,
 )
-from discovery.redaction import REDACTOR
+from discovery.redaction import REDACTOR, excerpt
 from discovery.settings import BedrockSettings
 from discovery.taxonomy import (
     as_list,
@@ -140,7 +140,7 @@ def _one_line(message: Any) -> str | None:
     text = message.strip()
     if text.lower().startswith(("<!doctype", "<html")):
         return "not found (an HTML error page)"
-    return " ".join(text.split())[:300]
+    return excerpt(" ".join(text.split()), 300)
 
 
 # -- latency -------------------------------------------------------------------------------------

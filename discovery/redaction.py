@@ -220,6 +220,12 @@ def scrub(text: Any) -> Any:
     return REDACTOR.scrub(text)
 
 
+def excerpt(text: str, size: int) -> str:
+    """The first ``size`` characters of ``text``, scrubbed before it is cut: a secret cut in two
+    is no longer recognized, and its first characters would be left."""
+    return REDACTOR.scrub(text)[:size]
+
+
 def scrub_data(value: Any) -> Any:
     """Strings anywhere in a JSON-like value (dicts, lists) scrubbed."""
     if isinstance(value, str):

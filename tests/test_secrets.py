@@ -157,3 +157,56 @@ def test_basic_credentials_from_a_base_url_echoed_by_the_endpoint_are_absent_eve
     db_file = Path(db_url.removeprefix("sqlite:///"))
     for path in db_file.parent.glob(db_file.name + "*"):
         assert basic.encode() not in path.read_bytes()
+
+
+def test_a_key_echoed_past_where_an_error_excerpt_is_cut_leaves_no_part_of_itself(start_service, db_url, monkeypatch):
+    # Error excerpts are cut (a body that is not JSON: its first 80 characters; a plain error page:
+    # 120): cut before it was scrubbed, the key's first characters were no longer the key.
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    key = "gatewaykey0123456789abcdefghijklmnopqrstuv"
+    monkeypatch.setenv("LEAK_GATEWAY_KEY", key)
+
+    class Gateway(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server API
+            sent = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            status = 401 if self.path.startswith("/plain") else 200
+            body = (f"Request refused at the edge by policy gw-7 (see the runbook, section 4.2); the credential presented, "
+                    f"{sent}, is not one we know"
+                    if status == 401 else f"<<maintenance>> back soon. Your request with {sent} was queued").encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    gateway = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    gateway.daemon_threads = True
+    threading.Thread(target=gateway.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    configs = [ProviderConfig(name=name, format="vllm", api_key_env="LEAK_GATEWAY_KEY", retries=0, timeout=2.0,
+                              health_check_interval=0, base_url=f"http://127.0.0.1:{gateway.server_port}/{name}/v1")
+               for name in ("plain", "notjson")]
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="TRACE")
+    try:
+        service = start_service(configs)
+        client = create_app(service).test_client()
+        wait_for(lambda: finished_runs(client) == 2, what="both failed runs")
+        bodies = [client.get(u).get_data(as_text=True) for u in (
+            "/api/v1/providers", "/api/v1/refresh/runs", "/api/v1/events")]
+    finally:
+        logger.remove(sink)
+        gateway.shutdown()
+        gateway.server_close()
+    service.stop()
+    assert "refused at the edge" in bodies[1] and "maintenance" in bodies[1]
+    part = key[:8]  # any run of the key's first characters
+    for text in bodies + lines:
+        assert part not in text, text[:400]
+    db_file = Path(db_url.removeprefix("sqlite:///"))
+    for path in db_file.parent.glob(db_file.name + "*"):
+        assert part.encode() not in path.read_bytes()

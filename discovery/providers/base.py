@@ -27,7 +27,7 @@ from urllib3.util.retry import Retry
 from discovery.collector import hold_collector, let_collector_go
 from discovery.model import Model, dumps, loads
 from discovery.ratelimit import TokenBucket
-from discovery.redaction import scrub
+from discovery.redaction import excerpt, scrub
 from discovery.settings import ProviderConfig
 
 USER_AGENT = "model-discovery/0.1"
@@ -238,7 +238,7 @@ def _plain_snippet(body: bytes, size: int = 120) -> str:
     text = body[:2048].decode("utf-8", "replace").strip()
     if text.lower().startswith(("<!doctype", "<html")):
         return ""
-    return " ".join(text.split())[:size]
+    return excerpt(" ".join(text.split()), size)
 
 
 def redirect_refused(name: str, status: int, location: Optional[str]) -> ProviderHTTPError:
@@ -372,7 +372,7 @@ class ProviderClient:
             raise self._not_json(body, status) from None
 
     def _not_json(self, body: bytes, status: int) -> MalformedAnswer:
-        snippet = body[:80].decode("utf-8", "replace")
+        snippet = excerpt(body[:2048].decode("utf-8", "replace"), 80)
         return MalformedAnswer(f"{self.name} answered {status} with a body that is not JSON: {snippet!r}")
 
     def request_body(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None,

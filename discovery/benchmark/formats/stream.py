@@ -29,6 +29,7 @@ from discovery.providers.base import (
     parse_retry_after,
     redirect_refused,
 )
+from discovery.redaction import excerpt
 from discovery.sse import parse_sse
 
 MAX_STREAM_BYTES = 8 << 20
@@ -45,14 +46,14 @@ def error_text(body: bytes) -> str:
     if isinstance(parsed, Mapping):
         err = parsed.get("error")
         if isinstance(err, Mapping) and err.get("message"):
-            return str(err["message"])[:300]
+            return excerpt(str(err["message"]), 300)
         if isinstance(err, str):
-            return err[:300]
+            return excerpt(err, 300)
         for key in ("message", "detail", "Message"):
             if parsed.get(key):
-                return str(parsed[key])[:300]
-    text = body[:300].decode("utf-8", "replace").strip()
-    return "" if text.lower().startswith(("<!doctype", "<html")) else " ".join(text.split())
+                return excerpt(str(parsed[key]), 300)
+    text = body[:2048].decode("utf-8", "replace").strip()
+    return "" if text.lower().startswith(("<!doctype", "<html")) else excerpt(" ".join(text.split()), 300)
 
 
 class HTTPProbe:
@@ -148,7 +149,7 @@ def parse_json(name: str, data: str | bytes) -> Any:
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        raise MalformedAnswer(f"{name} streamed a frame that is not JSON: {str(data)[:80]!r}") from None
+        raise MalformedAnswer(f"{name} streamed a frame that is not JSON: {excerpt(str(data), 80)!r}") from None
 
 
 @contextlib.contextmanager
