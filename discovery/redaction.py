@@ -37,7 +37,7 @@ KEY_SHAPES = re.compile("|".join([
     r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",  # JWTs
 ]))
 # The password of any URL's user part (a proxy's, a driver's): "scheme://user:" stays.
-URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.\-]*://[^\s/?#@:\[\]]*:)([^\s/?#@]+)(?=@)")
+URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.\-]*://[^\s/?#@:\[\]=\"'&]*:)([^\s/?#@]+)(?=@)")
 # "Bearer <token>", "api_key=<value>", "x-api-key: <value>": the value goes, the name stays. A mask
 # already in the value counts as one unit, never as "[REDACTED" and a "]" left behind: a value
 # matched up to the mask's "[" and masked again grew one "]" at every pass.
@@ -97,9 +97,10 @@ class Redactor:
         if literal is not None:
             text = literal.sub(MASK, text)
         text = KEY_SHAPES.sub(MASK, text)
-        if "://" in text:
-            text = URL_PASSWORD.sub(lambda m: m.group(1) + MASK, text)
-        return LABELLED.sub(lambda m: m.group(1) + MASK if m.group(2) != MASK else m.group(0), text)
+        text = LABELLED.sub(lambda m: m.group(1) + MASK if m.group(2) != MASK else m.group(0), text)
+        # Last: a user part's password takes in whatever the labels left of it, mask and all, so
+        # scrubbing again finds nothing more to do.
+        return URL_PASSWORD.sub(lambda m: m.group(1) + MASK, text) if "://" in text else text
 
     def scrub_known(self, data: bytes) -> bytes:
         """``data`` with every configured secret masked (no shapes: for answers, whose records are data)."""

@@ -105,3 +105,14 @@ def test_proxy_credentials_from_the_environment_are_learnt():
     r.add_settings(Settings(providers=()), environ={"HTTPS_PROXY": "http://proxy-user-42:s3cret%2Fpass-99@proxy:8080",
                                                     "no_proxy": "localhost"})
     assert r.scrub("auth s3cret/pass-99 as proxy-user-42") == f"auth {MASK} as {MASK}"
+
+
+def test_a_url_password_next_to_labels_and_masks_is_masked_once():
+    r = redactor()
+    texts = ["https://u:password=?q=1?q=1admin-token-0123456789]host@tok",
+             f"http://:key={KEY}]@{MASK}key=", 'https://u"password=:][%40\'@http://',
+             "http://password=%40:&@password=@%40", f'{TOKEN}x:http://key=":"@{KEY}http://tok']
+    for text in texts:
+        once = r.scrub(text)
+        assert r.scrub(once) == once, (text, once)
+        assert KEY not in once and TOKEN not in once, text
