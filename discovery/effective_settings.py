@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, fields
 from typing import Any, Optional
 
-from discovery.redaction import MASK, without_credentials, without_password
+from discovery.redaction import MASK, key_variable, without_credentials, without_password
 from discovery.settings import ENV_ONLY_SERVICE_KEYS, Settings
 
 
@@ -35,8 +35,10 @@ def effective(settings: Settings, environ: Optional[Mapping[str, str]] = None) -
         table = asdict(p)
         del table["name"]
         table["base_url"] = without_credentials(p.base_url)  # a password (or a token) in the URL's user part
-        table["api_key"] = (f"{MASK} (from {p.api_key_env})" if p.api_key(env) else
-                            f"not set ({p.api_key_env} is empty)" if p.api_key_env else None)
+        # The variable the client reads: the provider's api_key_env, else its format's own.
+        variable = key_variable(p)
+        table["api_key"] = (f"{MASK} (from {variable})" if variable and env.get(variable) else
+                            f"not set ({variable} is empty)" if variable else None)
         providers[p.name] = table
     return {"service": service, "bedrock": asdict(settings.bedrock), "benchmarks": benchmarks, "providers": providers}
 

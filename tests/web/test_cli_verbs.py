@@ -227,3 +227,18 @@ def test_config_check_masks_a_password_in_a_providers_base_url(tmp_path):
     path.write_text('[providers.local]\nformat = "vllm"\nbase_url = "http://Vllm-T0ken-0815@10.0.0.5:8000/v1"\n')
     shown = effective(load_settings(path, environ={}), environ={})["providers"]["local"]["base_url"]
     assert shown == "http://[REDACTED]@10.0.0.5:8000/v1"
+
+
+def test_config_check_shows_the_key_a_provider_reads_from_its_formats_own_variable(tmp_path):
+    """A provider with no api_key_env reads its format's variable (MISTRAL_API_KEY): config check
+    says whether that one is set, not that the key is unset."""
+    path = tmp_path / "m.toml"
+    path.write_text('[providers.mistral]\nformat = "mistral"\n')
+    env = {"DISCOVERY_CONFIG": None, "MISTRAL_API_KEY": "mistral-test-key-0123456789abcdef"}
+    result = CliRunner().invoke(cli, ["config", "check", "--config", str(path)], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.stderr
+    assert "mistral-test-key" not in result.stdout
+    assert '# api_key = "[REDACTED] (from MISTRAL_API_KEY)" (from the environment only)' in result.stdout
+    unset = CliRunner().invoke(cli, ["config", "check", "--config", str(path)],
+                               env={"DISCOVERY_CONFIG": None, "MISTRAL_API_KEY": None}, catch_exceptions=False)
+    assert '# api_key = "not set (MISTRAL_API_KEY is empty)" (from the environment only)' in unset.stdout
