@@ -33,6 +33,7 @@ from discovery.benchmark.plan import matches, plan_run, refusal
 from discovery.benchmark.records import BenchmarkReport, BenchmarkRun
 from discovery.benchmark.runner import benchmark_model
 from discovery.model import Model
+from discovery.redaction import scrub
 from discovery.settings import BenchmarkPolicy, ProviderConfig, Settings
 
 # How long a run waits for the writer to commit one hand-over.
@@ -316,7 +317,8 @@ class BenchmarkActor(pykka.ThreadingActor):
             return
         except Exception as exc:
             logger.opt(exception=exc).warning("benchmark run {} of {} failed", ticket.run_id, self.source)
-            run = replace(run, outcome=records.FAILED, finished_at=time.time(), error=f"{type(exc).__name__}: {exc}")
+            run = replace(run, outcome=records.FAILED, finished_at=time.time(),
+                          error=scrub(f"{type(exc).__name__}: {exc}"))
         try:
             self._submit(run_final(run))
         except pykka.ActorDeadError:

@@ -20,6 +20,7 @@ from discovery.benchmark.records import BenchmarkResult
 from discovery.benchmark.sample import EMBED_TEXT, PROMPT, ProbeFailure, Sample, estimate_tokens, nonce_prompt
 from discovery.benchmark.summary import summarize
 from discovery.providers.base import ProviderError
+from discovery.redaction import scrub
 from discovery.settings import BenchmarkPolicy
 
 
@@ -103,7 +104,8 @@ def benchmark_model(probe: Any, plan: ModelPlan, policy: BenchmarkPolicy, run_id
             continue
         except Exception as exc:  # a bug in a probe: recorded, not counted against the provider
             logger.opt(exception=exc).error("benchmark probe of {} failed unexpectedly", model.id)
-            failures.append(ProbeFailure("internal", f"{type(exc).__name__}: {exc}", warmup, False, time.time()))
+            # Whatever produced the text, no secret is stored or returned.
+            failures.append(ProbeFailure("internal", scrub(f"{type(exc).__name__}: {exc}"), warmup, False, time.time()))
             cost = None if cost is None or reserved is None else cost + reserved
             continue
         gate.record(None)

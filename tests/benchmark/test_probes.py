@@ -128,3 +128,28 @@ def test_a_redirect_is_refused_so_the_key_header_never_travels_to_where_it_point
         elsewhere.server_close()
     assert received == []
     assert caught.value.status == 307 and "redirects are not followed" in str(caught.value)
+
+
+def test_a_probes_own_failure_is_recorded_with_every_known_secret_masked(simulator):
+    """A bug in a probe (not a provider's answer) is recorded as an internal failure; its text, which
+    can quote what the request carried, is scrubbed like every other error before it is kept."""
+    from discovery.benchmark.plan import ModelPlan
+    from discovery.benchmark.runner import OpenGate, benchmark_model
+    from discovery.model import Model
+    from discovery.redaction import REDACTOR
+    from discovery.settings import BenchmarkSettings
+
+    secret = "sk-probe-bug-secret-0123456789abcdef"
+    REDACTOR.add(secret)
+    probe = http_probe(simulator, "openai", "openai")
+
+    def broken(request):
+        raise KeyError(f"no 'choices' in an answer to a request sent with Bearer {secret}")
+
+    probe.chat = broken
+    policy = BenchmarkSettings(samples=1).policy("openai")
+    plan = ModelPlan(Model(provider="openai", provider_model_id="gpt-4o"), "chat", "gpt-4o")
+    outcome = benchmark_model(probe, plan, policy, run_id=1, gate=OpenGate())
+    failures = outcome.result.failures
+    assert failures and all(f.error_class == "internal" for f in failures)
+    assert all(secret not in f.message and "[REDACTED]" in f.message for f in failures)
