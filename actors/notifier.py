@@ -13,7 +13,7 @@ from loguru import logger
 from actors.calls import Calls
 from actors.scheduling import Timer, schedule
 from discovery.collector import collector_paused
-from discovery.messages import ChangeBatch, EventFilter, Subscription
+from discovery.messages import ChangeBatch, EventFilter, Subscription, check_batching
 from discovery.store import StoredEvent
 
 
@@ -99,13 +99,14 @@ class NotifierActor(pykka.ThreadingActor):
         """Register a callable (called with a tuple of events) or an actor ref (told a ChangeBatch)."""
         if not (callable(target) or isinstance(target, pykka.ActorRef)):
             raise TypeError("a subscriber is a callable or a pykka ActorRef")
+        check_batching(max_batch, max_delay)
         event_filter = event_filter or EventFilter()
         try:
             event_filter = self._filters.setdefault(event_filter.key(), event_filter)
         except TypeError:
             pass  # an unhashable filter simply is not shared
         sub = Subscription(next(self._ids), target, event_filter,
-                           max_batch or self.default_max_batch,
+                           self.default_max_batch if max_batch is None else max_batch,
                            self.default_max_delay if max_delay is None else max_delay)
         self.subscriptions[sub.id] = sub
         self.pending[sub.id] = _Pending()

@@ -26,7 +26,7 @@ from actors.supervisor import SupervisorActor
 from actors.webhooks import WebhookAdmin, WebhookDispatcherActor
 from discovery import store
 from discovery.bedrock import source_name
-from discovery.messages import EventFilter, RefreshOutcome
+from discovery.messages import EventFilter, RefreshOutcome, check_batching
 from discovery.model import Model
 from discovery.providers.base import PARSE_SLOT
 from discovery.query import CatalogIndex
@@ -554,8 +554,16 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
                   providers: Iterable[str] = (), capabilities: Iterable[str] = (),
                   model_glob: Optional[str] = None, max_batch: Optional[int] = None,
                   max_delay: Optional[float] = None) -> Callable[[], None]:
-        """Deliver committed change events to ``target`` in batches; returns an unsubscribe callable."""
+        """Deliver committed change events to ``target`` in batches; returns an unsubscribe callable.
+
+        Bad arguments are refused here (TypeError, ValueError): a target that is neither a callable
+        nor an ActorRef, an unknown kind or capability, a bare string for a list, a glob that is not
+        a string or longer than 512 characters, ``max_batch`` not a positive integer, ``max_delay``
+        negative or not finite."""
+        if not (callable(target) or isinstance(target, pykka.ActorRef)):
+            raise TypeError(f"a subscriber is a callable or a pykka ActorRef, not {type(target).__name__}")
         flt = EventFilter.build(kinds, providers, capabilities, model_glob)
+        check_batching(max_batch, max_delay)
         sub_id = self.notifier.subscribe(target, flt, max_batch, max_delay).get(timeout=self.settings.ask_timeout)
         return make_unsubscribe(self.notifier, sub_id)
 

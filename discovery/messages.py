@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
@@ -78,6 +79,35 @@ class ChangeBatch:
     events: tuple[StoredEvent, ...]
 
 
+# The longest model glob a filter takes (the webhook API's limit too): fnmatch compiles a
+# pattern to a regular expression once, but matching a huge one costs each event that much.
+MAX_GLOB = 512
+
+
+def _names(value: Any, what: str) -> tuple[str, ...]:
+    """A filter's list of names; a bare string is refused (it would be taken letter by letter)."""
+    if value is None:
+        return ()
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        raise TypeError(f"{what} must be a list of names, not {type(value).__name__} {value!r}")
+    names = tuple(value)
+    odd = [n for n in names if not isinstance(n, str)]
+    if odd:
+        raise TypeError(f"{what} must be names (strings), not {odd!r}")
+    return names
+
+
+def check_batching(max_batch: Any, max_delay: Any) -> None:
+    """Refuse a batch size that is not a positive integer or a delay that is not a finite number
+    of seconds, 0 or more (None: the notifier's default); a subscriber learns it at once, not by
+    missing events later."""
+    if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1):
+        raise ValueError(f"max_batch must be a positive integer, not {max_batch!r}")
+    if max_delay is not None and (isinstance(max_delay, bool) or not isinstance(max_delay, (int, float))
+                                  or not math.isfinite(max_delay) or max_delay < 0):
+        raise ValueError(f"max_delay must be a finite number of seconds, 0 or more, not {max_delay!r}")
+
+
 @dataclass(frozen=True)
 class EventFilter:
     """Which events a subscriber wants. Empty fields match everything."""
@@ -98,11 +128,17 @@ class EventFilter:
         """Validate and normalize (capability aliases accepted; unknown kinds refused)."""
         from discovery.diff import EVENT_KINDS
 
-        kinds = tuple(kinds or ())
+        kinds = _names(kinds, "kinds")
+        providers = _names(providers, "providers")
+        capabilities = _names(capabilities, "capabilities")
+        if model_glob is not None and not isinstance(model_glob, str):
+            raise TypeError(f"model_glob must be a string, not {type(model_glob).__name__}")
+        if model_glob is not None and len(model_glob) > MAX_GLOB:
+            raise ValueError(f"model_glob must be at most {MAX_GLOB} characters")
         bad = [k for k in kinds if k not in EVENT_KINDS]
         if bad:
             raise ValueError(f"unknown event kind {', '.join(bad)}; valid: {', '.join(EVENT_KINDS)}")
-        return cls(kinds, tuple(providers or ()), canonical_capabilities(capabilities or ()), model_glob)
+        return cls(kinds, providers, canonical_capabilities(capabilities), model_glob or None)
 
     def matches(self, event: StoredEvent) -> bool:
         if self.kinds and event.kind not in self.kinds:
