@@ -22,6 +22,7 @@ from actors.heap import limit_arenas
 from actors.history import HistoryActor, HistoryQueries
 from actors.notifier import NotifierActor, make_unsubscribe
 from actors.provider import ProviderActor, RefreshRateLimited, RefreshTicket
+from actors.subscriber import CallbackSubscriber
 from actors.supervisor import SupervisorActor
 from actors.webhooks import WebhookAdmin, WebhookDispatcherActor
 from discovery import store
@@ -93,6 +94,9 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         self.closing = threading.Event()
         self._streams: set = set()
         self._streams_lock = threading.Lock()
+        # In-process subscribers' own delivery threads (actors.subscriber), by subscription id.
+        self._callbacks: dict[int, CallbackSubscriber] = {}
+        self._callbacks_lock = threading.Lock()
         self.started_at: Optional[float] = None
         # Roles (docs/replicas.md): "leader" runs discovery and writes; a "follower" (several
         # instances on PostgreSQL) serves from an index it keeps current and hands mutations over.
@@ -553,8 +557,13 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
     def subscribe(self, target: Callable[[tuple], Any] | pykka.ActorRef, kinds: Iterable[str] = (),
                   providers: Iterable[str] = (), capabilities: Iterable[str] = (),
                   model_glob: Optional[str] = None, max_batch: Optional[int] = None,
-                  max_delay: Optional[float] = None) -> Callable[[], None]:
+                  max_delay: Optional[float] = None, inline: bool = False) -> Callable[[], None]:
         """Deliver committed change events to ``target`` in batches; returns an unsubscribe callable.
+
+        A callable is called on a thread of its own (one per subscription), so it may be slow,
+        block, or call the service back (subscribe, unsubscribe, wait) without holding up anyone
+        else. ``inline=True`` calls it on the notifier's thread instead (what the event stream
+        does: no thread hand-off): it must then return at once and never call the service.
 
         Bad arguments are refused here (TypeError, ValueError): a target that is neither a callable
         nor an ActorRef, an unknown kind or capability, a bare string for a list, a glob that is not
@@ -564,8 +573,30 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             raise TypeError(f"a subscriber is a callable or a pykka ActorRef, not {type(target).__name__}")
         flt = EventFilter.build(kinds, providers, capabilities, model_glob)
         check_batching(max_batch, max_delay)
-        sub_id = self.notifier.subscribe(target, flt, max_batch, max_delay).get(timeout=self.settings.ask_timeout)
-        return make_unsubscribe(self.notifier, sub_id)
+        if self._stopped.is_set():
+            raise RuntimeError("the service is stopped")
+        own: Optional[CallbackSubscriber] = None
+        if not (inline or isinstance(target, pykka.ActorRef)):
+            own = CallbackSubscriber(target, self.settings.batch_max_size if max_batch is None else max_batch)
+            target = own
+        try:
+            sub_id = self.notifier.subscribe(target, flt, max_batch, max_delay).get(timeout=self.settings.ask_timeout)
+        except BaseException:
+            if own is not None:
+                own.close()
+            raise
+        if own is None:
+            return make_unsubscribe(self.notifier, sub_id)
+        with self._callbacks_lock:
+            self._callbacks[sub_id] = own
+        forget = make_unsubscribe(self.notifier, sub_id)
+
+        def unsubscribe() -> None:
+            forget()
+            with self._callbacks_lock:
+                self._callbacks.pop(sub_id, None)
+            own.close()
+        return unsubscribe
 
     def events_after(self, after_id: int = 0, limit: int = 100, kinds: Iterable[str] = (),
                      providers: Iterable[str] = ()) -> list[Any]:
@@ -632,10 +663,18 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
                     ref.stop(block=True, timeout=timeout)
                 except (pykka.ActorDeadError, pykka.Timeout):
                     pass
+            self._close_callbacks()
             left = pykka.ActorRegistry.get_all()
             if left:
                 logger.warning("actors still running after stop: {}", left)
                 pykka.ActorRegistry.stop_all(block=True, timeout=timeout)
+
+
+    def _close_callbacks(self) -> None:
+        with self._callbacks_lock:
+            callbacks, self._callbacks = list(self._callbacks.values()), {}
+        for own in callbacks:
+            own.close()
 
 
 def dump_threads(signum: int = 0, frame: Any = None) -> None:

@@ -217,7 +217,8 @@ class StreamHub:
         if self._loop is not None:
             return
         self._loop = loop
-        self._unsubscribe = self.service.subscribe(self._on_events, max_batch=10_000, max_delay=0)
+        # inline: _on_events only hands the batch to the event loop (call_soon_threadsafe).
+        self._unsubscribe = self.service.subscribe(self._on_events, max_batch=10_000, max_delay=0, inline=True)
         # begin_shutdown() ends every stream: it calls put(None) on what is registered.
         self.service.register_stream(self)
         logger.info("event stream: at most {} open streams", self.max_streams)

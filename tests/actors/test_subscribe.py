@@ -2,8 +2,13 @@
 the simulator over loopback HTTP."""
 from __future__ import annotations
 
+import threading
+import time
+
+import pykka
 import pytest
 
+from discovery.messages import ChangeBatch
 from discovery.taxonomy import UnknownCapability
 from tests.conftest import provider_config, wait_for
 
@@ -58,3 +63,84 @@ def test_a_refused_batch_size_leaves_the_notifier_serving_the_others(service, si
     add_model(simulator, service, "gpt-after-refusal")
     wait_for(lambda: any(e.model_id == "openai/gpt-after-refusal" for e in got), what="delivery")
     assert service.notifier.subscriber_count().get(timeout=5) == 2
+
+
+class Sink(pykka.ThreadingActor):
+    """An actor subscriber: keeps the events it is told."""
+
+    def __init__(self, got: list):
+        super().__init__()
+        self.got = got
+
+    def on_receive(self, message):
+        if isinstance(message, ChangeBatch):
+            self.got.extend(message.events)
+
+
+def test_a_blocked_callback_holds_up_no_other_subscriber(service, simulator):
+    release, entered = threading.Event(), threading.Event()
+    fast, told = [], []
+
+    def stuck(events):
+        entered.set()
+        release.wait(30)
+
+    service.subscribe(stuck, max_delay=0)
+    service.subscribe(stuck, max_delay=0.01)
+    service.subscribe(fast.extend, max_delay=0)
+    sink = Sink.start(told)
+    try:
+        service.subscribe(sink, max_delay=0)
+        for n in (1, 2):
+            add_model(simulator, service, f"gpt-past-stuck-{n}")
+            assert entered.wait(10)
+            # The others get each commit while the stuck callbacks have not returned.
+            wait_for(lambda n=n: any(e.model_id == f"openai/gpt-past-stuck-{n}" for e in fast), what="the fast callback")
+            wait_for(lambda n=n: any(e.model_id == f"openai/gpt-past-stuck-{n}" for e in told), what="the actor")
+        assert not release.is_set()
+    finally:
+        release.set()
+        sink.stop()
+
+
+def test_a_callback_may_subscribe_unsubscribe_and_call_the_service(service, simulator):
+    inner, outcome, calls = [], {}, []
+    box: dict = {}
+
+    def callback(events):
+        calls.append(events)
+        if len(calls) > 1:
+            return
+        started = time.monotonic()
+        try:
+            box["inner"] = service.subscribe(inner.extend, kinds=["added"], max_delay=0)
+            box["unsubscribe"]()  # its own, from inside
+            outcome["models"] = len(service.index.providers())
+            outcome["seconds"] = time.monotonic() - started
+        except Exception as exc:
+            outcome["error"] = exc
+
+    box["unsubscribe"] = service.subscribe(callback, kinds=["added"], max_delay=0)
+    add_model(simulator, service, "gpt-reentrant-1")
+    wait_for(lambda: outcome, what="the callback to finish")
+    assert "error" not in outcome, outcome
+    # Each call back into the service used to wait for the notifier, busy calling this very
+    # callback, for the whole ask timeout (5 s): a subscribe from inside failed with a Timeout.
+    assert outcome["seconds"] < 4, outcome
+    add_model(simulator, service, "gpt-reentrant-2")
+    wait_for(lambda: any(e.model_id == "openai/gpt-reentrant-2" for e in inner), what="the inner subscriber")
+    assert len(calls) == 1  # unsubscribed from inside: never called again
+    box["inner"]()
+    box["unsubscribe"]()  # a second time: no error
+
+
+def test_subscribe_and_unsubscribe_thousands_of_times_leaves_nothing_behind(service):
+    baseline = service.notifier.subscriber_count().get(timeout=5)
+    threads = threading.active_count()
+    for n in range(2000):
+        unsubscribe = service.subscribe(lambda events: None, kinds=["added"], model_glob=f"openai/m{n}*",
+                                        max_delay=0.01 * (n % 2))
+        unsubscribe()
+    assert service.notifier.subscriber_count().get(timeout=5) == baseline
+    assert service._callbacks == {}
+    wait_for(lambda: threading.active_count() <= threads, what="every subscriber's thread to end")
