@@ -86,13 +86,16 @@ class NotifierActor(pykka.ThreadingActor):
         self._proxy = Calls(self.actor_ref)
 
     def on_stop(self) -> None:
-        for p in self.pending.values():
-            if p.timer is not None:
-                p.timer.cancel()
+        # Events a batch was still gathering were committed: deliver them now rather than drop
+        # them (the service stops the notifier after the catalog, so every commit is in).
+        for sub_id in list(self.pending):
+            self.flush(sub_id)
 
     def on_failure(self, exception_type, exception_value, traceback) -> None:
         logger.error("notifier died: {}", exception_value)
-        self.on_stop()
+        for p in self.pending.values():
+            if p.timer is not None:
+                p.timer.cancel()
 
     def subscribe(self, target: Any, event_filter: Optional[EventFilter] = None,
                   max_batch: Optional[int] = None, max_delay: Optional[float] = None) -> int:

@@ -663,18 +663,25 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
                     ref.stop(block=True, timeout=timeout)
                 except (pykka.ActorDeadError, pykka.Timeout):
                     pass
-            self._close_callbacks()
+            self._close_callbacks(timeout)
             left = pykka.ActorRegistry.get_all()
             if left:
                 logger.warning("actors still running after stop: {}", left)
                 pykka.ActorRegistry.stop_all(block=True, timeout=timeout)
 
 
-    def _close_callbacks(self) -> None:
+    def _close_callbacks(self, timeout: float) -> None:
+        """Give in-process callables what the notifier handed them last (up to ``timeout`` seconds
+        for all), then end their threads; one stuck in its callable is left behind, logged."""
         with self._callbacks_lock:
             callbacks, self._callbacks = list(self._callbacks.values()), {}
+        deadline = time.monotonic() + timeout
         for own in callbacks:
-            own.close()
+            own.close(drain=max(0.001, deadline - time.monotonic()))
+        for own in callbacks:
+            if not own.join(max(0.0, deadline - time.monotonic())):
+                logger.warning("in-process subscriber {} still in its callable at stop ({} events not given)",
+                               own.thread.name, own.behind())
 
 
 def dump_threads(signum: int = 0, frame: Any = None) -> None:

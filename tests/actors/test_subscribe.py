@@ -144,3 +144,18 @@ def test_subscribe_and_unsubscribe_thousands_of_times_leaves_nothing_behind(serv
     assert service.notifier.subscriber_count().get(timeout=5) == baseline
     assert service._callbacks == {}
     wait_for(lambda: threading.active_count() <= threads, what="every subscriber's thread to end")
+
+
+def test_stop_delivers_events_a_batch_was_still_gathering(service, simulator):
+    # A long max_delay: the commit's events wait in the notifier for a batch when stop() comes.
+    called, told = [], []
+    service.subscribe(called.extend, kinds=["added"], max_delay=30)
+    sink = Sink.start(told)
+    try:
+        service.subscribe(sink, kinds=["added"], max_delay=30)
+        add_model(simulator, service, "gpt-before-stop")
+        service.stop()
+        assert [e.model_id for e in called] == ["openai/gpt-before-stop"]
+        wait_for(lambda: [e.model_id for e in told] == ["openai/gpt-before-stop"], what="the actor's batch")
+    finally:
+        sink.stop()
