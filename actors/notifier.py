@@ -20,12 +20,15 @@ from discovery.store import StoredEvent
 class _Pending:
     """Events waiting for one subscriber's next batch."""
 
-    __slots__ = ("events", "timer", "paused")
+    __slots__ = ("events", "timer", "paused", "through")
 
-    def __init__(self) -> None:
+    def __init__(self, paused: bool = False) -> None:
         self.events: list[StoredEvent] = []
         self.timer: Optional[Timer] = None
-        self.paused = False
+        self.paused = paused
+        # While it catches up from the store: the newest id given it from there, so the live
+        # events that queued meanwhile are given only past it (each event once).
+        self.through = 0
 
 
 def _member_id(member: tuple[int, Any]) -> int:
@@ -98,8 +101,10 @@ class NotifierActor(pykka.ThreadingActor):
                 p.timer.cancel()
 
     def subscribe(self, target: Any, event_filter: Optional[EventFilter] = None,
-                  max_batch: Optional[int] = None, max_delay: Optional[float] = None) -> int:
-        """Register a callable (called with a tuple of events) or an actor ref (told a ChangeBatch)."""
+                  max_batch: Optional[int] = None, max_delay: Optional[float] = None,
+                  paused: bool = False) -> int:
+        """Register a callable (called with a tuple of events) or an actor ref (told a ChangeBatch);
+        ``paused``: events queue until :meth:`resume` (a subscriber catching up, see :meth:`backfill`)."""
         if not (callable(target) or isinstance(target, pykka.ActorRef)):
             raise TypeError("a subscriber is a callable or a pykka ActorRef")
         check_batching(max_batch, max_delay)
@@ -112,7 +117,7 @@ class NotifierActor(pykka.ThreadingActor):
                            self.default_max_batch if max_batch is None else max_batch,
                            self.default_max_delay if max_delay is None else max_delay)
         self.subscriptions[sub.id] = sub
-        self.pending[sub.id] = _Pending()
+        self.pending[sub.id] = _Pending(paused)
         self._place(sub)
         return sub.id
 
@@ -134,12 +139,33 @@ class NotifierActor(pykka.ThreadingActor):
             pending.paused = True
             self._place(sub)
 
+    def backfill(self, sub_id: int, events: tuple[StoredEvent, ...], through: int = 0) -> None:
+        """Give a paused subscriber stored events (a page of the feed, in id order) ahead of the
+        live ones queued for it. ``through``: the page holds every event the subscriber wants up
+        to that id (at least its last one's); :meth:`resume` drops the queued ones up to it."""
+        sub, pending = self.subscriptions.get(sub_id), self.pending.get(sub_id)
+        if sub is None or pending is None:
+            return
+        given = pending.through
+        pending.through = max(given, through, events[-1].id if events else 0)
+        try:
+            wanted = [e for e in events if e.id > given and sub.filter.matches(e)]
+        except Exception:
+            logger.exception("subscriber {}: filter failed", sub_id)
+            wanted = []
+        for first in range(0, len(wanted), sub.max_batch):
+            if sub_id not in self.subscriptions:
+                return  # a dead actor, unsubscribed by _deliver
+            self._deliver(sub, tuple(wanted[first:first + sub.max_batch]))
+
     def resume(self, sub_id: int) -> None:
-        """Deliver what queued while paused, and go on."""
+        """Deliver what queued while paused (past what :meth:`backfill` gave), and go on."""
         sub, pending = self.subscriptions.get(sub_id), self.pending.get(sub_id)
         if sub is not None and pending is not None and pending.paused:
             self._unplace(sub)
             pending.paused = False
+            if pending.through:
+                pending.events = [e for e in pending.events if e.id > pending.through]
             self.flush(sub_id)
             self._place(sub)
 
@@ -242,7 +268,7 @@ class NotifierActor(pykka.ThreadingActor):
             pending.timer = None
         if pending.paused:
             return
-        while pending.events:
+        while pending.events and sub_id in self.subscriptions:  # a dead actor is unsubscribed by _deliver
             chunk = tuple(pending.events[:sub.max_batch])
             del pending.events[:sub.max_batch]
             self._deliver(sub, chunk)

@@ -52,6 +52,8 @@ class AnotherInstance(RuntimeError):
 # A refresh of many sources starts them in waves of this many, slowest first, each wave once the
 # one before is underway (its fetches begun) or after WAVE_WAIT seconds, whichever comes first.
 REFRESH_WAVE = 8
+# Stored events read per page when a subscriber resumes from an event id (Service.subscribe(since=)).
+CATCH_UP_PAGE = 1000
 WAVE_WAIT = 0.02
 # What a follower hands to the leader unchanged ("call" requests): Service methods that need the
 # leader's actors, and WebhookAdmin methods (every change of a subscription).
@@ -557,8 +559,12 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
     def subscribe(self, target: Callable[[tuple], Any] | pykka.ActorRef, kinds: Iterable[str] = (),
                   providers: Iterable[str] = (), capabilities: Iterable[str] = (),
                   model_glob: Optional[str] = None, max_batch: Optional[int] = None,
-                  max_delay: Optional[float] = None, inline: bool = False) -> Callable[[], None]:
+                  max_delay: Optional[float] = None, inline: bool = False,
+                  since: Optional[int] = None) -> Callable[[], None]:
         """Deliver committed change events to ``target`` in batches; returns an unsubscribe callable.
+
+        ``since``: first the stored events after that id (the last one a subscriber had before a
+        restart), then the live ones, each once and in id order; without it, from the next commit.
 
         A callable is called on a thread of its own (one per subscription), so it may be slow,
         block, or call the service back (subscribe, unsubscribe, wait) without holding up anyone
@@ -573,6 +579,8 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             raise TypeError(f"a subscriber is a callable or a pykka ActorRef, not {type(target).__name__}")
         flt = EventFilter.build(kinds, providers, capabilities, model_glob)
         check_batching(max_batch, max_delay)
+        if since is not None and (isinstance(since, bool) or not isinstance(since, int) or since < 0):
+            raise ValueError(f"since must be an event id (an integer, 0 or more), not {since!r}")
         if self._stopped.is_set():
             raise RuntimeError("the service is stopped")
         own: Optional[CallbackSubscriber] = None
@@ -580,11 +588,20 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             own = CallbackSubscriber(target, self.settings.batch_max_size if max_batch is None else max_batch)
             target = own
         try:
-            sub_id = self.notifier.subscribe(target, flt, max_batch, max_delay).get(timeout=self.settings.ask_timeout)
+            sub_id = self.notifier.subscribe(target, flt, max_batch, max_delay, since is not None).get(
+                timeout=self.settings.ask_timeout)
         except BaseException:
             if own is not None:
                 own.close()
             raise
+        if since is not None:
+            try:
+                self._catch_up(sub_id, flt, since)
+            except BaseException:
+                make_unsubscribe(self.notifier, sub_id)()
+                if own is not None:
+                    own.close()
+                raise
         if own is None:
             return make_unsubscribe(self.notifier, sub_id)
         with self._callbacks_lock:
@@ -597,6 +614,32 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
                 self._callbacks.pop(sub_id, None)
             own.close()
         return unsubscribe
+
+    def _catch_up(self, sub_id: int, flt: EventFilter, since: int) -> None:
+        """Give a subscription, paused since it was made, the stored events after ``since``, then
+        resume it: the live events that queued meanwhile follow, those already given dropped.
+
+        The subscription is made before the store is read, so no commit falls between the two
+        (the SSE stream's resume does the same)."""
+        newest = self.last_event_id()
+        if since > newest:
+            # Another store's id, or a store that was replaced: from now on, as the stream does.
+            logger.warning("resume point {} is past the newest event {}; delivering from there", since, newest)
+        after = min(since, newest)
+        # Had through ``after`` already: a live event up to it that queued meanwhile (committed
+        # before the subscription, told to the notifier after) is not given again.
+        self.notifier.backfill(sub_id, (), after).get(timeout=self.settings.ask_timeout)
+        while after < newest:
+            page = self.reader.events_after(after, CATCH_UP_PAGE, flt.kinds, flt.providers).get(
+                timeout=self.settings.ask_timeout)
+            # A short page holds every wanted event up to the newest (read before it): the live
+            # events queued up to there were given with it, or were never wanted.
+            through = newest if len(page) < CATCH_UP_PAGE else page[-1].id
+            self.notifier.backfill(sub_id, tuple(page), through).get(timeout=self.settings.ask_timeout)
+            if len(page) < CATCH_UP_PAGE:
+                break
+            after = page[-1].id
+        self.notifier.resume(sub_id).get(timeout=self.settings.ask_timeout)
 
     def events_after(self, after_id: int = 0, limit: int = 100, kinds: Iterable[str] = (),
                      providers: Iterable[str] = ()) -> list[Any]:

@@ -159,3 +159,68 @@ def test_stop_delivers_events_a_batch_was_still_gathering(service, simulator):
         wait_for(lambda: [e.model_id for e in told] == ["openai/gpt-before-stop"], what="the actor's batch")
     finally:
         sink.stop()
+
+
+def stored_ids(service, after: int = 0, kinds=()) -> list[int]:
+    ids: list[int] = []
+    while True:
+        page = service.events_after(after, 1000, kinds)
+        if not page:
+            return ids
+        ids += [e.id for e in page]
+        after = page[-1].id
+
+
+def test_a_subscriber_resumes_after_a_restart_from_its_last_event_id(start_service, simulator):
+    sources = [provider_config(simulator, "openai", "openai_compatible", route="openai")]
+    first = start_service(sources)
+    seen: list[int] = []
+    first.subscribe(lambda events: seen.extend(e.id for e in events), kinds=["added"])
+    add_model(simulator, first, "gpt-before-restart")
+    wait_for(lambda: seen and seen == stored_ids(first, kinds=["added"]), what="the first service's events")
+    first.stop()
+    last_seen = seen[-1]
+
+    # Committed while no subscriber ran, then more while the subscriber catches up.
+    simulator.state.add_model("openai", {"id": "gpt-while-down", "object": "model", "created": 1750000000,
+                                         "owned_by": "openai"})
+    second = start_service(sources)
+    wait_for(lambda: second.index.entry("openai/gpt-while-down"), what="the start-up refresh")
+    batches: list[tuple[int, ...]] = []
+    stop = threading.Event()
+
+    def commit_more() -> None:
+        for n in range(6):
+            if stop.is_set():
+                return
+            add_model(simulator, second, f"gpt-during-catch-up-{n}")
+
+    writer = threading.Thread(target=commit_more)
+    writer.start()
+    try:
+        second.subscribe(lambda events: batches.append(tuple(e.id for e in events)), kinds=["added"],
+                         max_batch=2, since=last_seen)
+    finally:
+        writer.join(60)
+        stop.set()
+    expected = stored_ids(second, after=last_seen, kinds=["added"])
+    assert len(expected) >= 7
+    wait_for(lambda: [i for b in batches for i in b] == expected,
+             what="every added event after the resume point exactly once, in order")
+    assert all(1 <= len(b) <= 2 for b in batches)
+
+
+def test_a_resume_point_past_the_newest_event_delivers_from_now(service, simulator):
+    got: list[str] = []
+    service.subscribe(lambda events: got.extend(e.model_id for e in events), kinds=["added"],
+                      since=service.last_event_id() + 1000)
+    add_model(simulator, service, "gpt-after-future-point")
+    wait_for(lambda: got == ["openai/gpt-after-future-point"], what="the next commit's event")
+
+
+def test_a_subscriber_resuming_from_0_gets_the_whole_feed_once(service, simulator):
+    got: list[int] = []
+    service.subscribe(lambda events: got.extend(e.id for e in events), since=0, max_delay=0)
+    add_model(simulator, service, "gpt-after-full-resume")
+    wait_for(lambda: got and got == stored_ids(service), what="the whole feed")
+    assert len(got) == len(set(got))
