@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import threading
 import weakref
 from collections.abc import Callable
 from typing import Any, Optional
@@ -87,6 +88,11 @@ class NotifierActor(pykka.ThreadingActor):
 
     def on_start(self) -> None:
         self._proxy = Calls(self.actor_ref)
+        self._thread = threading.get_ident()
+
+    def thread_ident(self) -> int:
+        """This actor's thread: a call from it must not wait for this actor (see make_unsubscribe)."""
+        return self._thread
 
     def on_stop(self) -> None:
         # Events a batch was still gathering were committed: deliver them now rather than drop
@@ -107,6 +113,8 @@ class NotifierActor(pykka.ThreadingActor):
         ``paused``: events queue until :meth:`resume` (a subscriber catching up, see :meth:`backfill`)."""
         if not (callable(target) or isinstance(target, pykka.ActorRef)):
             raise TypeError("a subscriber is a callable or a pykka ActorRef")
+        if isinstance(target, pykka.ActorRef) and not target.is_alive():
+            raise pykka.ActorDeadError(f"{target} has stopped: it cannot subscribe")
         check_batching(max_batch, max_delay)
         event_filter = event_filter or EventFilter()
         try:
@@ -288,11 +296,16 @@ class NotifierActor(pykka.ThreadingActor):
             logger.exception("subscriber {} raised while handling {} events", sub.id, len(events))
 
 
-def make_unsubscribe(notifier: Any, sub_id: int) -> Callable[[], None]:
-    """A callable that removes the subscription; safe to call twice or after the service stopped."""
+def make_unsubscribe(notifier: Any, sub_id: int, notifier_thread: Optional[int] = None) -> Callable[[], None]:
+    """A callable that removes the subscription; safe to call twice or after the service stopped.
+
+    Called on the notifier's own thread (from an inline callable) it does not wait for the
+    notifier, busy calling it: the subscription goes once the notifier is done with this commit."""
     def unsubscribe() -> None:
         try:
-            notifier.unsubscribe(sub_id).get(timeout=5)
+            removed = notifier.unsubscribe(sub_id)
+            if threading.get_ident() != notifier_thread:
+                removed.get(timeout=5)
         except (pykka.ActorDeadError, pykka.Timeout):
             pass
     return unsubscribe

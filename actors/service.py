@@ -85,6 +85,7 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         self.settings = settings
         self.view = CatalogView(settings.model_cache_size, settings.model_cache_ttl, settings.model_cache_mb)
         self.notifier: Any = None
+        self._notifier_thread: Optional[int] = None
         self.catalog: Any = None
         self.reader: Any = None
         self.supervisor: Any = None
@@ -583,6 +584,11 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             raise ValueError(f"since must be an event id (an integer, 0 or more), not {since!r}")
         if self._stopped.is_set():
             raise RuntimeError("the service is stopped")
+        if threading.get_ident() == self._notifier_thread:
+            # It would wait for the notifier, busy calling this very callable, for ask_timeout.
+            raise RuntimeError("subscribe from an inline subscriber's callable: subscribe that one without inline")
+        if isinstance(target, pykka.ActorRef) and not target.is_alive():
+            raise pykka.ActorDeadError(f"{target} has stopped: it cannot subscribe")
         own: Optional[CallbackSubscriber] = None
         if not (inline or isinstance(target, pykka.ActorRef)):
             own = CallbackSubscriber(target, self.settings.batch_max_size if max_batch is None else max_batch)
@@ -598,15 +604,15 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             try:
                 self._catch_up(sub_id, flt, since)
             except BaseException:
-                make_unsubscribe(self.notifier, sub_id)()
+                make_unsubscribe(self.notifier, sub_id, self._notifier_thread)()
                 if own is not None:
                     own.close()
                 raise
         if own is None:
-            return make_unsubscribe(self.notifier, sub_id)
+            return make_unsubscribe(self.notifier, sub_id, self._notifier_thread)
         with self._callbacks_lock:
             self._callbacks[sub_id] = own
-        forget = make_unsubscribe(self.notifier, sub_id)
+        forget = make_unsubscribe(self.notifier, sub_id, self._notifier_thread)
 
         def unsubscribe() -> None:
             forget()
@@ -782,6 +788,7 @@ def start_service(settings: Settings, clients: Optional[dict] = None,
         notifier_ref = NotifierActor.start(settings.batch_max_size, settings.batch_max_delay, service.view)
         service._refs.append(notifier_ref)
         service.notifier = notifier_ref.proxy()
+        service._notifier_thread = service.notifier.thread_ident().get(timeout=settings.ask_timeout)
         if not service.replicated:
             _start_leader(service, settings, clients, clock)
             return service

@@ -89,3 +89,10 @@ class CallbackSubscriber:
                 # One bad subscriber must not affect the others, nor its own next batch.
                 logger.exception("in-process subscriber {} raised while handling {} events",
                                  self.thread.name, len(batch))
+            except BaseException:
+                # SystemExit and the like end this thread: stop taking events rather than keep
+                # them for a callable that will never be called again.
+                logger.exception("in-process subscriber {} ended its thread; it gets no more events",
+                                 self.thread.name)
+                self.close()
+                return

@@ -2,13 +2,17 @@
 the simulator over loopback HTTP."""
 from __future__ import annotations
 
+import sys
 import threading
 import time
+from dataclasses import replace
 
 import pykka
 import pytest
 
+from actors.subscriber import CallbackSubscriber
 from discovery.messages import ChangeBatch
+from discovery.store import StoredEvent
 from discovery.taxonomy import UnknownCapability
 from tests.conftest import provider_config, wait_for
 
@@ -224,3 +228,97 @@ def test_a_subscriber_resuming_from_0_gets_the_whole_feed_once(service, simulato
     add_model(simulator, service, "gpt-after-full-resume")
     wait_for(lambda: got and got == stored_ids(service), what="the whole feed")
     assert len(got) == len(set(got))
+
+
+def test_concurrent_refreshes_reach_each_subscriber_once_in_order_in_bounded_batches(start_service, simulator):
+    tenants = ["t1", "t2", "t3"]
+    configs = [replace(provider_config(simulator, t, "openai_compatible", manual_refresh_per_minute=100),
+                       base_url=simulator.base_url("openai", tenant=t)) for t in tenants]
+    service = start_service(configs)
+    wait_for(lambda: all(p.get("last_success_at") for p in service.providers()), what="the first refreshes")
+    start = service.last_event_id()
+    kinds = ("added", "models_refreshed")
+    seen: dict[str, list[tuple[int, ...]]] = {"own": [], "inline": [], "actor": [], "t2": []}
+    limits = {"own": 3, "inline": 2, "actor": 4, "t2": 1}
+
+    def keep(name):
+        return lambda events: seen[name].append(tuple(e.id for e in events))
+
+    # since=start: nothing committed between reading it and subscribing is missed.
+    service.subscribe(keep("own"), kinds=kinds, max_batch=3, max_delay=0.02, since=start)
+    service.subscribe(keep("inline"), kinds=kinds, max_batch=2, max_delay=0, inline=True, since=start)
+    service.subscribe(keep("t2"), kinds=kinds, providers=["t2"], max_batch=1, since=start)
+    told: list = []
+    sink = Sink.start(told)
+    try:
+        service.subscribe(sink, kinds=kinds, max_batch=4, max_delay=0.01, since=start)
+
+        def rounds(tenant: str) -> None:
+            for n in range(4):
+                for m in range(3):
+                    simulator.tenant_state(tenant).add_model("openai", {
+                        "id": f"gpt-{n}-{m}", "object": "model", "created": 1750000000, "owned_by": tenant})
+                service.wait([service.refresh(tenant)], timeout=30)
+
+        writers = [threading.Thread(target=rounds, args=(t,)) for t in tenants]
+        for w in writers:
+            w.start()
+        for w in writers:
+            w.join(60)
+        events = []
+        after = start
+        while page := service.events_after(after, 1000, kinds):
+            events += page
+            after = page[-1].id
+        expected = [e.id for e in events]
+        assert len(expected) >= 3 * 4 * 4
+        wait_for(lambda: [i for b in seen["own"] for i in b] == expected, what="the own-thread callable")
+        wait_for(lambda: [i for b in seen["inline"] for i in b] == expected, what="the inline callable")
+        wait_for(lambda: [e.id for e in told] == expected, what="the actor")
+        wait_for(lambda: [i for b in seen["t2"] for i in b] == [e.id for e in events if e.provider == "t2"],
+                 what="the filtered callable")
+        for name, batches in seen.items():
+            assert all(1 <= len(b) <= limits[name] for b in batches), name
+    finally:
+        sink.stop()
+
+
+def test_subscribe_refuses_an_actor_that_has_stopped(service):
+    sink = Sink.start([])
+    sink.stop()
+    with pytest.raises(pykka.ActorDeadError):
+        service.subscribe(sink)
+
+
+def test_an_inline_callable_may_unsubscribe_itself_and_is_told_it_cannot_subscribe(service, simulator):
+    calls, outcome = [], {}
+    box: dict = {}
+
+    def callback(events):
+        calls.append(events)
+        if len(calls) > 1:
+            return
+        started = time.monotonic()
+        try:
+            service.subscribe(lambda events: None)
+        except RuntimeError as exc:
+            outcome["subscribe"] = exc
+        box["unsubscribe"]()
+        outcome["seconds"] = time.monotonic() - started
+
+    box["unsubscribe"] = service.subscribe(callback, kinds=["added"], max_delay=0, inline=True)
+    add_model(simulator, service, "gpt-inline-1")
+    wait_for(lambda: "seconds" in outcome, what="the inline callable to return")
+    # Both used to wait for the notifier, busy calling this callable, for 5 s (the ask timeout).
+    assert outcome["seconds"] < 4 and "inline" in str(outcome["subscribe"]), outcome
+    add_model(simulator, service, "gpt-inline-2")
+    assert service.notifier.subscriber_count().get(timeout=5) == 1  # the webhook dispatcher only
+    assert len(calls) == 1
+
+
+def test_a_callable_that_ends_its_thread_stops_taking_events():
+    own = CallbackSubscriber(lambda events: sys.exit(), max_batch=10)
+    own((StoredEvent(1, "added", "acme", "acme/m1", 1, 0.0, {}),))
+    assert own.join(5)
+    own((StoredEvent(2, "added", "acme", "acme/m2", 1, 0.0, {}),))
+    assert own.behind() == 0
