@@ -50,6 +50,42 @@ class FrozenDict(dict):
         return self
 
 
+class FrozenList(list):
+    """A list that refuses changes: equal to the list it was made from, and encoded natively by
+    orjson (for data handed out where a tuple would compare unequal to what callers expect)."""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("this list is read-only")
+
+    __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse  # type: ignore[assignment]
+    append = extend = insert = pop = remove = clear = sort = reverse = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self):
+        return (FrozenList, (list(self),))
+
+    def __copy__(self) -> "FrozenList":
+        return self
+
+    def __deepcopy__(self, memo: Any) -> "FrozenList":
+        return self
+
+
+def seal(value: Any) -> Any:
+    """A read-only copy of a JSON-like value that compares equal to it (dicts become FrozenDicts,
+    lists FrozenLists; tuples and other read-only values are kept): for data several readers share."""
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    if isinstance(value, dict):
+        return FrozenDict({k: seal(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return FrozenList(seal(v) for v in value)
+    if isinstance(value, tuple):
+        return tuple(seal(v) for v in value)
+    return value
+
+
 def freeze(value: Any) -> Any:
     """Return a read-only copy of a JSON-like value (dicts become FrozenDicts, lists tuples)."""
     # Concrete types first: isinstance against typing.Mapping is slow on hot paths.

@@ -322,3 +322,28 @@ def test_a_callable_that_ends_its_thread_stops_taking_events():
     assert own.join(5)
     own((StoredEvent(2, "added", "acme", "acme/m2", 1, 0.0, {}),))
     assert own.behind() == 0
+
+
+def test_a_subscriber_cannot_change_the_events_other_subscribers_get(service, simulator):
+    refused, others, inline = [], [], []
+
+    def meddler(events):
+        for event in events:
+            data = event.data
+            for change in (lambda: data.__setitem__("capabilities", ["hacked"]),  # noqa: B023 (called at once)
+                           lambda: data["capabilities"].append("hacked"),  # noqa: B023
+                           lambda: data.pop("model")):  # noqa: B023
+                try:
+                    change()
+                except TypeError:
+                    refused.append(event.id)
+
+    service.subscribe(meddler, kinds=["added"], max_delay=0, inline=True)
+    service.subscribe(meddler, kinds=["added"], max_delay=0)
+    service.subscribe(others.extend, kinds=["added"], max_delay=0)
+    service.subscribe(inline.extend, kinds=["added"], max_delay=0, inline=True)
+    add_model(simulator, service, "gpt-shared-event")
+    wait_for(lambda: others and inline and len(refused) == 6, what="every subscriber's batch")
+    stored = service.events_after(others[0].id - 1, 1)[0]
+    for event in (others[0], inline[0]):
+        assert event.data == stored.data and event.data["capabilities"] == [] and "model" in event.data
