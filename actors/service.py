@@ -612,6 +612,8 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             return make_unsubscribe(self.notifier, sub_id, self._notifier_thread)
         with self._callbacks_lock:
             self._callbacks[sub_id] = own
+        if self._stopped.is_set():
+            own.close()  # stop() began meanwhile and may have closed the others already
         forget = make_unsubscribe(self.notifier, sub_id, self._notifier_thread)
 
         def unsubscribe() -> None:
