@@ -347,3 +347,21 @@ def test_a_subscriber_cannot_change_the_events_other_subscribers_get(service, si
     stored = service.events_after(others[0].id - 1, 1)[0]
     for event in (others[0], inline[0]):
         assert event.data == stored.data and event.data["capabilities"] == [] and "model" in event.data
+
+
+def test_stop_does_not_wait_for_ever_for_a_stuck_callable(service, simulator):
+    release, entered = threading.Event(), threading.Event()
+
+    def stuck(events):
+        entered.set()
+        release.wait(30)
+
+    service.subscribe(stuck, max_delay=0)
+    try:
+        add_model(simulator, service, "gpt-stuck-at-stop")
+        assert entered.wait(10)
+        started = time.monotonic()
+        service.stop(timeout=0.5)
+        assert time.monotonic() - started < 4
+    finally:
+        release.set()
