@@ -410,7 +410,7 @@ class ProviderActor(pykka.ThreadingActor):
         started = time.monotonic()
         ok, kind, error = True, None, None
         try:
-            self.breaker.call(self.client.probe)
+            self.breaker.call(self.client.check)
         except pybreaker.CircuitBreakerError:
             ok, kind, error = False, "circuit_open", self._open_reason()
         except ProviderError as exc:

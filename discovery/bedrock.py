@@ -22,6 +22,7 @@ from typing import Any
 from discovery.enrich import ModelDraft
 from discovery.model import Model
 from discovery.providers.base import (
+    UNREADABLE,
     MalformedAnswer,
     ProviderAuthError,
     ProviderError,
@@ -29,6 +30,7 @@ from discovery.providers.base import (
     ProviderRateLimited,
     ProviderTimeout,
     ProviderUnreachable,
+    unreadable_answer,
 )
 from discovery.redaction import REDACTOR, excerpt
 from discovery.settings import BedrockSettings
@@ -821,6 +823,8 @@ class BedrockRegionClient:
             answer = getattr(self.client, operation)(**params)
         except (ClientError, BotoCoreError, ResponseParserError) as exc:
             raise classify_error(exc, self.region, ever_answered=self.answered) from None
+        except UNREADABLE as exc:  # botocore's json.loads recursing through a deeply nested body
+            raise unreadable_answer(f"bedrock {self.region}", exc) from None
         self.answered = True
         if not isinstance(answer, Mapping):
             raise MalformedAnswer(f"bedrock {self.region}: {operation} answered with {type(answer).__name__}")

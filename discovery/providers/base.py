@@ -210,6 +210,19 @@ class MalformedAnswer(ProviderError):
     kind = "malformed"
 
 
+# What JSON readers raise for an answer that is JSON in form but that nothing here can read: one
+# nested deeper than the parsers (and the record encoder) recurse, or one whose strings are not
+# UTF-8 (msgspec passes over the bytes of a member it keeps as a span; they fail when it is read).
+UNREADABLE = (RecursionError, UnicodeDecodeError)
+
+
+def unreadable_answer(name: str, exc: BaseException) -> MalformedAnswer:
+    """The :class:`MalformedAnswer` for one of :data:`UNREADABLE`, saying which it was."""
+    if isinstance(exc, UnicodeDecodeError):
+        return MalformedAnswer(f"{name} answered with text that is not UTF-8 (byte {exc.object[exc.start]:#04x})")
+    return MalformedAnswer(f"{name} answered with JSON nested too deeply to read")
+
+
 class SuspiciousSnapshot(ProviderError):
     """An answer that would wipe or gut the catalog (empty, or losing too many models)."""
 
@@ -368,6 +381,8 @@ class ProviderClient:
         body, status = self.request_body(method, path, params=params, json_body=json_body, headers=headers)
         try:
             return loads(body)
+        except UNREADABLE as exc:
+            raise unreadable_answer(self.name, exc) from None
         except ValueError:
             raise self._not_json(body, status) from None
 
@@ -466,6 +481,8 @@ class ProviderClient:
             pass
         try:
             doc = loads(body)
+        except UNREADABLE as exc:
+            raise unreadable_answer(self.name, exc) from None
         except ValueError:
             raise self._not_json(body, status) from None
         self.expect(isinstance(doc, dict), what)
@@ -521,7 +538,7 @@ class ProviderClient:
     def _raise_for_status(self, resp: requests.Response, body: bytes) -> None:
         try:
             parsed = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # its status says what went wrong, readable body or not
             parsed = None
         message = _error_message(parsed) or _plain_snippet(body) or resp.reason
         status = resp.status_code
@@ -557,6 +574,8 @@ class ProviderClient:
         except BodyUnchanged:
             return FetchResult((), True, memo.body_hash, {}, context.network * 1000,
                                started_wall + context.network)
+        except UNREADABLE as exc:
+            raise unreadable_answer(self.name, exc) from None
         finally:
             self._fetch = None
             context.give_slot()
@@ -618,6 +637,14 @@ class ProviderClient:
     def probe(self) -> None:
         """The cheapest call that shows the provider answers (a one-item page where possible)."""
         self.fetch_models()
+
+    def check(self) -> None:
+        """:meth:`probe`, with an answer nothing here can read failing as :class:`MalformedAnswer`
+        (as in :meth:`fetch`); the health check calls this."""
+        try:
+            self.probe()
+        except UNREADABLE as exc:
+            raise unreadable_answer(self.name, exc) from None
 
     # -- helpers for formats -------------------------------------------------------------------
     def expect(self, condition: bool, what: str) -> None:

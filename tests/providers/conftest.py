@@ -19,7 +19,8 @@ Answer = tuple[int, Any] | tuple[int, Any, Mapping[str, str]]
 class StubProvider:
     """A loopback HTTP server answering each ``(method, path)`` from a scripted function.
 
-    A route is a callable taking the werkzeug Request and returning ``(status, json_body[, headers])``,
+    A route is a callable taking the werkzeug Request and returning ``(status, json_body[, headers])``
+    (a body given as str or bytes is sent as it is),
     or a fixed such tuple. Every request is recorded (method, path, query, headers, JSON body).
     """
 
@@ -50,7 +51,7 @@ class StubProvider:
             answer = answer(request)
         status, payload, *rest = answer
         headers = dict(rest[0]) if rest else {}
-        text = payload if isinstance(payload, str) else json.dumps(payload)
+        text = payload if isinstance(payload, (str, bytes)) else json.dumps(payload)
         return Response(text, status=status, headers=headers, content_type="application/json")
 
     def start(self) -> StubProvider:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import socket
+import sys
 import threading
 import time
 
@@ -168,3 +169,29 @@ def test_provider_that_keeps_crashing_is_reported_failed_and_others_go_on(start_
     assert by_name["crashy"]["status"] == "failed"
     assert "unexpected message" in by_name["crashy"]["actor"]["last_error"]
     assert service.wait([service.refresh("steady")], timeout=10)[0].outcome == "succeeded"
+
+
+def test_an_answer_nested_too_deeply_fails_as_malformed_and_the_provider_refreshes_on(setup, simulator):
+    """A record with a member nested 600 deep (the parsers read it; encoding the record recursed)
+    failed the run as ``internal: RecursionError``; it is a malformed answer, the catalog stays as
+    it was, the breaker counts it, and the next good answer is taken."""
+    service, client, state = setup
+    before = victim_state(client)
+    good = state.models("openai")
+    deep: object = []
+    for _ in range(600):
+        deep = [deep]
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(5000)  # for the simulator's copy of the record only
+    try:
+        state.set_models("openai", [{**good[0], "x": deep}, *good[1:]])
+    finally:
+        sys.setrecursionlimit(limit)
+    run = client.post("/api/v1/providers/victim/refresh?wait=true").get_json()["runs"][0]
+    assert run["outcome"] == "failed"
+    assert run["error"] == "malformed: victim answered with JSON nested too deeply to read"
+    assert victim_state(client) == before
+    provider = client.get("/api/v1/providers/victim").get_json()
+    assert provider["breaker"]["fail_counter"] == 1 and provider["status"] == "degraded"
+    state.set_models("openai", good)
+    assert client.post("/api/v1/providers/victim/refresh?wait=true").get_json()["runs"][0]["outcome"] == "succeeded"
