@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -267,21 +268,44 @@ def redirect_refused(name: str, status: int, location: Optional[str]) -> Provide
                              "(check base_url)", status=status)
 
 
+# Longer than any wait this service would honour (max_retry_after caps the waits made): a
+# Retry-After of 1e400 or the year 9999 is kept as this, a finite number.
+MAX_RETRY_AFTER_SECONDS = 86400.0
+
+
 def parse_retry_after(value: Optional[str]) -> Optional[float]:
-    """Seconds from a Retry-After header (delta-seconds form; HTTP dates are rare here)."""
+    """Seconds from a Retry-After header (delta-seconds, or an HTTP date); None for one that is
+    neither. Never raises: the header is the provider's text, whatever it holds."""
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        from datetime import datetime, timezone
         from email.utils import parsedate_to_datetime
 
         try:
             when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+            if when.tzinfo is None:  # "-0000": a date in UTC, says RFC 5322
+                when = when.replace(tzinfo=UTC)
+            seconds = (when - datetime.now(UTC)).total_seconds()
+        except (TypeError, ValueError, OverflowError):
             return None
-        return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    if math.isnan(seconds):
+        return None
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
+
+
+class _Retry(Retry):
+    """urllib3's Retry, with a Retry-After read by :func:`parse_retry_after`: one that is not a
+    time (``soon``, ``-5``, ``1.5``, a date past the year 9999) waits the backoff instead.
+
+    urllib3's own reading raises InvalidHeader (or ValueError) for those, out of the request:
+    the refresh failed as ``internal: InvalidHeader`` instead of with the provider's status.
+    """
+
+    def parse_retry_after(self, retry_after: str) -> float:
+        seconds = parse_retry_after(retry_after)
+        return 0.0 if seconds is None else min(seconds, self.retry_after_max)
 
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -295,7 +319,7 @@ def mount_retries(session: requests.Session, config: ProviderConfig) -> None:
     retries run out on an error status the last answer is returned, so its error body still
     reaches the refresh history.
     """
-    retry = Retry(
+    retry = _Retry(
         total=config.retries, connect=config.retries, read=config.retries, status=config.retries, other=0,
         allowed_methods=None,  # every call here is a read, POST /api/show included
         status_forcelist=RETRY_STATUSES, backoff_factor=config.retry_backoff,

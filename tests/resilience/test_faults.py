@@ -22,7 +22,16 @@ FAULTS = [
     ("empty", {}, "no models", "degraded"),
     ("huge", {"mb": 50}, "larger than", "degraded"),
     ("drip", {"bytes_per_second": 500}, "too slowly", "degraded"),
+    # A Retry-After that is not a time: urllib3 raised InvalidHeader out of the retried request,
+    # and a date in "-0000" made parse_retry_after raise TypeError; both failed as "internal".
+    ("status", {"status": 503, "headers": {"Retry-After": "soon"}}, "HTTP 503", "degraded"),
+    ("status", {"status": 503, "headers": {"Retry-After": "Fri, 31 Dec 999999999 23:59:59 GMT"}}, "HTTP 503",
+     "degraded"),
+    ("status", {"status": 429, "headers": {"Retry-After": "Thu, 01 Jan 2026 00:00:00 -0000"}}, "HTTP 429",
+     "rate_limited"),
 ]
+FAULT_IDS = [f[0] for f in FAULTS[:-3]] + ["retry_after_not_a_time", "retry_after_past_year_9999",
+                                            "retry_after_date_in_minus_0000"]
 
 
 @pytest.fixture
@@ -48,7 +57,7 @@ def victim_state(client):
             return records, histories, feed
 
 
-@pytest.mark.parametrize("kind,params,words,health", FAULTS, ids=[f[0] for f in FAULTS])
+@pytest.mark.parametrize("kind,params,words,health", FAULTS, ids=FAULT_IDS)
 def test_fault_fails_the_refresh_with_a_reason_and_keeps_the_catalog(setup, kind, params, words, health):
     service, client, state = setup
     before = victim_state(client)
