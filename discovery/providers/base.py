@@ -151,6 +151,20 @@ PARSE_SLOT = threading.Lock()
 LARGE_BODY = 256 * 1024
 
 
+# The longest error reason kept: it goes into the run, the provider's status, its health history,
+# a status_changed event and the log, each time the provider fails.
+MAX_REASON_CHARS = 500
+
+
+def one_line(text: str, limit: int = MAX_REASON_CHARS) -> str:
+    """``text`` on one line (runs of white space, newlines included, as one space), cut to ``limit``
+    characters with how many more there were."""
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    return f"{flat[:limit]}… ({len(flat) - limit} characters more)"
+
+
 class ProviderError(Exception):
     """A refresh failed. ``kind`` says how; ``retryable`` whether trying again may help."""
 
@@ -158,8 +172,9 @@ class ProviderError(Exception):
     retryable = False
 
     def __init__(self, message: str, *, status: Optional[int] = None, retry_after: Optional[float] = None):
-        # Providers echo keys in their error bodies: the text is scrubbed before anything keeps it.
-        super().__init__(scrub(message))
+        # Providers echo keys in their error bodies: the text is scrubbed before anything keeps it
+        # (all of it, so no secret is cut in two and missed), then made one bounded line.
+        super().__init__(one_line(scrub(message)))
         self.status = status
         self.retry_after = retry_after
 

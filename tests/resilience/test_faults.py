@@ -204,3 +204,17 @@ def test_an_answer_nested_too_deeply_fails_as_malformed_and_the_provider_refresh
     assert provider["breaker"]["fail_counter"] == 1 and provider["status"] == "degraded"
     state.set_models("openai", good)
     assert client.post("/api/v1/providers/victim/refresh?wait=true").get_json()["runs"][0]["outcome"] == "succeeded"
+
+
+def test_a_huge_error_message_is_kept_as_one_bounded_line(setup):
+    """A 2 MB error message of many lines was stored whole in the run, the provider's last error,
+    its health history and status reason, and logged; each now keeps one line of bounded length."""
+    service, client, state = setup
+    state.set_fault("openai", "status", status=500, message="the database is down\n" * 100_000)
+    run = client.post("/api/v1/providers/victim/refresh?wait=true").get_json()["runs"][0]
+    assert run["outcome"] == "failed" and run["error"].startswith("http: victim answered HTTP 500: the database")
+    health = client.get("/api/v1/providers/victim/health").get_json()
+    provider = client.get("/api/v1/providers/victim").get_json()
+    stored = client.get(f"/api/v1/refresh/runs/{run['run_id']}").get_json()["error"]
+    for reason in (run["error"], stored, health["history"][-1]["error"], provider["status_reason"]):
+        assert len(reason) < 600 and "\n" not in reason, reason[:100]
