@@ -842,6 +842,7 @@ class BedrockRegionClient:
         """``ListInferenceProfiles`` (system-defined), every page via ``nextToken``."""
         out: list[Mapping[str, Any]] = []
         params: dict[str, Any] = {"maxResults": PROFILE_PAGE_SIZE, "typeEquals": "SYSTEM_DEFINED"}
+        followed: set[str] = set()
         for _ in range(MAX_PAGES):
             answer = self._call("list_inference_profiles", **params)
             page = answer.get("inferenceProfileSummaries")
@@ -853,6 +854,12 @@ class BedrockRegionClient:
             token = answer.get("nextToken")
             if not token:
                 return out
+            if not isinstance(token, str) or token in followed:
+                # A token named again: the pages loop (100 calls to find out, before); one that is
+                # not a string failed the next call as botocore's ParamValidationError.
+                raise MalformedAnswer(f"bedrock {self.region}: ListInferenceProfiles answered a nextToken "
+                                      f"{'that is not a string' if not isinstance(token, str) else 'already followed'}")
+            followed.add(token)
             params["nextToken"] = token
         raise MalformedAnswer(f"bedrock {self.region}: more than {MAX_PAGES} pages of inference profiles")
 

@@ -51,15 +51,13 @@ class AnthropicClient(ProviderClient):
         limit = int(self.config.options.get("page_size", 1000))
         params: dict[str, Any] = {"limit": limit}
         models: list[Model] = []
+        followed: set[str] = set()
         for _ in range(MAX_PAGES):
             body = self.get_listing("/models", params=params)
             models.extend(self.normalized_span(self.normalize, item) for item in body.items)
             if not body.get("has_more"):
                 return dedupe(models)
-            last_id = body.get("last_id")
-            self.expect(isinstance(last_id, str) and last_id != params.get("after_id"),
-                        "'has_more' is true but 'last_id' does not move the cursor")
-            params = {"limit": limit, "after_id": last_id}
+            params = {"limit": limit, "after_id": self.next_cursor(body.get("last_id"), followed, "last_id")}
         self.expect(False, f"more than {MAX_PAGES} pages")
         return models
 

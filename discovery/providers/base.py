@@ -96,7 +96,8 @@ class Listing:
 class _FetchContext:
     """The memo and running hashes of one :meth:`ProviderClient.fetch` call."""
 
-    __slots__ = ("bodies", "digest", "holds_slot", "key", "memo", "network", "paused", "prints", "span_digest")
+    __slots__ = ("bodies", "digest", "holds_slot", "key", "memo", "network", "paused", "prints", "received",
+                 "span_digest")
 
     def __init__(self, key: bytes, memo: Any):
         self.key = key
@@ -107,6 +108,9 @@ class _FetchContext:
         self.prints: dict[str, str] = {}
         self.network = 0.0
         self.bodies = 0
+        # Bytes of every body read so far (pages, per-model calls): the whole answer is held to
+        # the body size limit, so pages that never end cannot outgrow one body.
+        self.received = 0
         self.holds_slot = False
         # Whether the collector is held off while a large answer is parsed and normalized (take_slot).
         self.paused = False
@@ -465,7 +469,7 @@ class ProviderClient:
             raise ProviderUnreachable(f"cannot connect to {self.name} at {self.base_url}"
                                       f"{self._after_retries()}") from None
         try:
-            body = self._read_body(resp)
+            body = self._read_body(resp, context)
         finally:
             resp.close()
         if resp.status_code >= 400:
@@ -542,8 +546,9 @@ class ProviderClient:
         """GET ``path`` and decode its JSON body (see :meth:`request_json`)."""
         return self.request_json("GET", path, params=params, headers=headers)
 
-    def _read_body(self, resp: requests.Response) -> bytes:
-        """Read the body, refusing one larger than ``max_body_bytes``.
+    def _read_body(self, resp: requests.Response, context: Optional[_FetchContext] = None) -> bytes:
+        """Read the body, refusing one larger than ``max_body_bytes``, or (inside :meth:`fetch`)
+        one that takes the bodies of this answer read so far past it.
 
         ``timeout`` bounds each socket read; a body that drips slowly is bounded by the overall
         deadline of three timeouts enforced here.
@@ -551,6 +556,7 @@ class ProviderClient:
         import time
 
         deadline = time.monotonic() + self.config.timeout * 3
+        earlier = context.received if context is not None else 0
         chunks: list[bytes] = []
         size = 0
         try:
@@ -560,9 +566,8 @@ class ProviderClient:
                 if not chunk:
                     break
                 size += len(chunk)
-                if size > self.max_body_bytes:
-                    raise MalformedAnswer(f"{self.name} answered with a body larger than "
-                                          f"{self.max_body_bytes // (1024 * 1024)} MiB; refused")
+                if earlier + size > self.max_body_bytes:
+                    raise self._too_large(context if earlier else None)
                 if time.monotonic() > deadline:
                     raise ProviderTimeout(f"{self.name} sent its answer too slowly "
                                           f"({size} bytes before the deadline)")
@@ -572,7 +577,16 @@ class ProviderClient:
             raise ProviderTimeout(f"{self.name} stopped sending its answer") from None
         except (requests.exceptions.ChunkedEncodingError, urllib3_exceptions.DecodeError):
             raise MalformedAnswer(f"{self.name} broke off its answer") from None
+        if context is not None:
+            context.received += size
         return b"".join(chunks)
+
+    def _too_large(self, context: Optional[_FetchContext]) -> MalformedAnswer:
+        limit = f"{self.max_body_bytes / (1024 * 1024):g} MiB"
+        if context is None:
+            return MalformedAnswer(f"{self.name} answered with a body larger than {limit}; refused")
+        return MalformedAnswer(f"{self.name} answered with more than {limit} in {context.bodies + 1} bodies "
+                               "(pages that do not end?); refused")
 
     def _raise_for_status(self, resp: requests.Response, body: bytes) -> None:
         try:
@@ -690,6 +704,15 @@ class ProviderClient:
         """Raise MalformedAnswer unless ``condition`` holds; ``what`` says what was expected."""
         if not condition:
             raise MalformedAnswer(f"{self.name} answered with an unexpected shape: {what}")
+
+    def next_cursor(self, cursor: Any, followed: set[str], field: str) -> str:
+        """``cursor``, the next page's, noted in ``followed`` (every cursor of this answer so far);
+        MalformedAnswer unless it is a string not followed before: a cursor named again means the
+        pages loop (A, B, A, ...), however long the loop, and the answer would never end."""
+        self.expect(isinstance(cursor, str), f"'{field}' is not a string")
+        self.expect(cursor not in followed, f"'{field}' names a page already read (the pages loop)")
+        followed.add(cursor)
+        return cursor
 
     def require_str(self, item: Mapping[str, Any], key: str = "id") -> str:
         """``item[key]`` as a non-empty string, or MalformedAnswer (every model needs its id)."""

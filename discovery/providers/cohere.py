@@ -47,15 +47,14 @@ class CohereClient(ProviderClient):
         size = int(self.config.options.get("page_size", 1000))
         params: dict[str, Any] = {"page_size": size}
         models: list[Model] = []
+        followed: set[str] = set()
         for _ in range(MAX_PAGES):
             body = self.get_listing("/models", "models", params=params)
             models.extend(self.normalized_span(self.normalize, item) for item in body.items)
             token = body.get("next_page_token")
             if not token:
                 return dedupe(models)
-            self.expect(isinstance(token, str) and token != params.get("page_token"),
-                        "'next_page_token' does not move the cursor")
-            params = {"page_size": size, "page_token": token}
+            params = {"page_size": size, "page_token": self.next_cursor(token, followed, "next_page_token")}
         self.expect(False, f"more than {MAX_PAGES} pages")
         return models
 

@@ -54,15 +54,14 @@ class GeminiClient(ProviderClient):
         size = int(self.config.options.get("page_size", 1000))
         params: dict[str, Any] = {"pageSize": size}
         models: list[Model] = []
+        followed: set[str] = set()
         for _ in range(MAX_PAGES):
             body = self.get_listing("/models", "models", params=params)
             models.extend(self.normalized_span(self.normalize, item) for item in body.items)
             token = body.get("nextPageToken")
             if not token:
                 return dedupe(models)
-            self.expect(isinstance(token, str) and token != params.get("pageToken"),
-                        "'nextPageToken' does not move the cursor")
-            params = {"pageSize": size, "pageToken": token}
+            params = {"pageSize": size, "pageToken": self.next_cursor(token, followed, "nextPageToken")}
         self.expect(False, f"more than {MAX_PAGES} pages")
         return models
 

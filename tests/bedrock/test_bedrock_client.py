@@ -6,6 +6,7 @@ import requests
 
 from discovery.bedrock import BedrockRegionClient, RegionUnavailable, describe_regions, normalize_region
 from discovery.providers.base import MalformedAnswer, ProviderHTTPError
+from discovery.settings import BedrockSettings
 from tests.bedrock.conftest import bedrock_settings
 
 
@@ -113,3 +114,23 @@ def test_odd_member_types_that_botocore_passes_through_leave_those_fields_unknow
     assert list(odd.attributes["inference_types"]) == ["on_demand"]
     assert list(odd.attributes["customizations"]) == ["fine_tuning"] and odd.capabilities.fine_tuning is True
     assert list(models["acme.plain-v1"].attributes["inference_profiles"]) == ["us.acme.plain-v1"]
+
+
+@pytest.mark.parametrize("token,message", [("same", "a nextToken already followed"),
+                                           (5, "a nextToken that is not a string")])
+def test_a_next_token_that_loops_or_is_not_a_string_is_malformed_at_once(token, message):
+    """A nextToken named again was followed until MAX_PAGES (100 calls); one that is not a string
+    failed the next call as botocore's ParamValidationError, a generic error of many lines."""
+    from tests.providers.conftest import StubProvider
+
+    stub = StubProvider().start()
+    try:
+        stub.route("/bedrock/us-east-1/inference-profiles",
+                   (200, {"inferenceProfileSummaries": [{"inferenceProfileId": "us.a.m1-v1:0"}], "nextToken": token}))
+        settings = BedrockSettings(enabled=True, regions=("us-east-1",), endpoint_url=stub.url + "/bedrock/{region}",
+                                   timeout=3.0)
+        with pytest.raises(MalformedAnswer, match=f"ListInferenceProfiles answered {message}"):
+            BedrockRegionClient("us-east-1", settings).list_inference_profiles()
+        assert len(stub.requests) <= 2
+    finally:
+        stub.stop()
