@@ -49,6 +49,9 @@ REGION_NAME = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
 PROFILE_PAGE_SIZE = 1000
 # A runaway nextToken loop is a malformed answer, not a reason to page forever.
 MAX_PAGES = 100
+# The largest control-plane answer read (a region's list is about 100 kB); as a live provider's
+# default max_body_mb.
+MAX_ANSWER_BYTES = 32 * 1024 * 1024
 MODALITY_WORDS = {"speech": "audio"}
 INFERENCE_TYPES = {"ON_DEMAND": "on_demand", "PROVISIONED": "provisioned", "INFERENCE_PROFILE": "inference_profile"}
 LIFECYCLE = {"ACTIVE": "active", "LEGACY": "legacy"}
@@ -806,6 +809,9 @@ class BedrockRegionClient:
         self._sent = threading.local()  # two calls may run at once, each on its own thread
         self.client.meta.events.register("before-send.bedrock", self._before_send)
         self.client.meta.events.register("response-received.bedrock", self._response_received)
+        if getattr(self.client, "_endpoint", None) is not None:  # a real botocore client, not a stub
+            # Once per boto3 client (every handler of the event runs: a second would send again).
+            self.client.meta.events.register("before-send.bedrock", self._send_bounded, unique_id="bounded-send")
 
     def _before_send(self, **kwargs: Any) -> None:
         self._sent.at = time.perf_counter()
@@ -814,6 +820,44 @@ class BedrockRegionClient:
         sent, self._sent.at = getattr(self._sent, "at", None), None
         if sent is not None and response_dict is not None and self.on_latency is not None:
             self.on_latency(time.perf_counter() - sent)
+
+    def _send_bounded(self, request: Any = None, **kwargs: Any) -> Any:
+        """Send ``request`` on botocore's own HTTP session and read the answer's body within
+        MAX_ANSWER_BYTES and three read timeouts, as every other provider's body is read.
+
+        botocore reads a body whole, however large and however slowly it comes (each read
+        bounded by the read timeout, the whole by nothing): a region answering 100 MB was kept,
+        and one sending a byte every 0.1 s held its refresh for as long as it liked. A
+        ``before-send`` handler's answer is the one botocore goes on with (after the timing one).
+        """
+        from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+        from urllib3.exceptions import ProtocolError
+        from urllib3.exceptions import ReadTimeoutError as URLLib3ReadTimeoutError
+
+        request.stream_output = True  # the session leaves the body to be read here
+        response = self.client._endpoint.http_session.send(request)
+        raw, where = response.raw, f"bedrock {self.region}"
+        deadline = time.monotonic() + self.settings.timeout * 3
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            while chunk := raw.read1(65536):
+                size += len(chunk)
+                if size > MAX_ANSWER_BYTES:
+                    raise MalformedAnswer(f"{where} answered with a body larger than "
+                                          f"{MAX_ANSWER_BYTES // (1024 * 1024)} MiB; refused")
+                if time.monotonic() > deadline:
+                    raise ProviderTimeout(f"{where} sent its answer too slowly ({size} bytes before the deadline)")
+                chunks.append(chunk)
+        except URLLib3ReadTimeoutError as exc:
+            raise ReadTimeoutError(endpoint_url=request.url, error=exc) from None
+        except ProtocolError as exc:
+            raise ConnectionClosedError(error=exc, request=request, endpoint_url=request.url) from None
+        except ProviderError:
+            raw.close()  # the rest of the body is not read: the connection goes, not back to the pool
+            raise
+        response._content = b"".join(chunks)
+        return response
 
     def _call(self, operation: str, **params: Any) -> Mapping[str, Any]:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -1,11 +1,13 @@
 """BedrockRegionClient with real boto3 against the simulator's Bedrock control plane over loopback HTTP."""
 from __future__ import annotations
 
+import time
+
 import pytest
 import requests
 
 from discovery.bedrock import BedrockRegionClient, RegionUnavailable, describe_regions, normalize_region
-from discovery.providers.base import MalformedAnswer, ProviderHTTPError
+from discovery.providers.base import MalformedAnswer, ProviderHTTPError, ProviderTimeout
 from discovery.settings import BedrockSettings
 from tests.bedrock.conftest import bedrock_settings
 
@@ -132,5 +134,33 @@ def test_a_next_token_that_loops_or_is_not_a_string_is_malformed_at_once(token, 
         with pytest.raises(MalformedAnswer, match=f"ListInferenceProfiles answered {message}"):
             BedrockRegionClient("us-east-1", settings).list_inference_profiles()
         assert len(stub.requests) <= 2
+    finally:
+        stub.stop()
+
+
+def test_a_bedrock_answer_that_drips_is_cut_at_three_read_timeouts(simulator):
+    """botocore read a body whole, each read bounded by the read timeout and the whole by nothing:
+    a region sending its answer slowly held the refresh as long as it went on sending."""
+    simulator.state.set_fault("bedrock@us-east-1", "drip", bytes_per_second=2000, path="foundation-models")
+    bedrock, _ = client(simulator, timeout=0.5)
+    started = time.monotonic()
+    with pytest.raises(ProviderTimeout, match="bedrock us-east-1 sent its answer too slowly"):
+        bedrock.list_foundation_models()
+    assert time.monotonic() - started < 3.0  # three read timeouts, and a little
+    simulator.state.clear_faults("bedrock@us-east-1")
+    assert bedrock.list_foundation_models()  # the client goes on with the next answer
+
+
+def test_a_bedrock_answer_larger_than_the_limit_is_refused_unread():
+    """A region answering 40 MB was read and kept whole; it is refused at 32 MiB."""
+    from tests.providers.conftest import StubProvider
+
+    stub = StubProvider().start()
+    try:
+        stub.route("/bedrock/us-east-1/foundation-models", (200, b'{"modelSummaries":[],"pad":"' + b"x" * (40 << 20) + b'"}'))
+        settings = BedrockSettings(enabled=True, regions=("us-east-1",), endpoint_url=stub.url + "/bedrock/{region}",
+                                   timeout=3.0)
+        with pytest.raises(MalformedAnswer, match="bedrock us-east-1 answered with a body larger than 32 MiB"):
+            BedrockRegionClient("us-east-1", settings).list_foundation_models()
     finally:
         stub.stop()
