@@ -45,13 +45,19 @@ class OllamaClient(ProviderClient):
         """The tags, each completed by ``/api/show`` when the tags say nothing of capabilities."""
         rows = self.list_field(self.get_json("/api/tags"), "models")
         models = []
+        # Each name is shown once: tags that repeat a name (thousands of times, say) made a call
+        # for every repeat, though the first of an id is the one kept.
+        shown: dict[str, Mapping[str, Any]] = {}
         for row in rows:
             show: Mapping[str, Any] = {}
             if not isinstance(row.get("capabilities"), list):
                 name = row.get("model") or row.get("name")
                 self.expect(isinstance(name, str) and name != "", "a model without a 'name'")
-                show = self.request_json("POST", "/api/show", json_body={"model": name, "verbose": False})
-                self.expect(isinstance(show, Mapping), "/api/show did not answer with an object")
+                if name not in shown:
+                    answer = self.request_json("POST", "/api/show", json_body={"model": name, "verbose": False})
+                    self.expect(isinstance(answer, Mapping), "/api/show did not answer with an object")
+                    shown[name] = answer
+                show = shown[name]
             models.append(self.normalized(self.normalize, row, show))
         return dedupe(models)
 

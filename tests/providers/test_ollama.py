@@ -80,3 +80,12 @@ def test_refresh_from_the_simulator_old_and_new_servers(sim):
     assert set(old) == set(new)
     assert {k: m.capabilities for k, m in old.items()} == {k: m.capabilities for k, m in new.items()}
     assert old["qwen3:8b"].limits.context_window == 40960
+
+
+def test_tags_that_repeat_a_name_show_it_once(stub):
+    """A review of malformed answers: 2,000 copies of one old-server tag made 2,000 /api/show calls."""
+    stub.route("/api/tags", (200, {"models": [TAG_OLD] * 2000}))
+    stub.route("/api/show", (200, SHOW_QWEN), method="POST")
+    models = make_client("ollama", stub.url).fetch(None).models
+    assert [m.id for m in models] == ["ollama/qwen3:8b"]
+    assert [r["path"] for r in stub.requests] == ["/api/tags", "/api/show"]
