@@ -22,7 +22,7 @@ import orjson
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as urllib3_exceptions
-from urllib3.exceptions import MaxRetryError, ReadTimeoutError
+from urllib3.exceptions import MaxRetryError, ReadTimeoutError, ResponseError
 from urllib3.util.retry import Retry
 
 from discovery.collector import hold_collector, let_collector_go
@@ -326,6 +326,17 @@ class _Retry(Retry):
         seconds = parse_retry_after(retry_after)
         return 0.0 if seconds is None else min(seconds, self.retry_after_max)
 
+    def increment(self, method: Optional[str] = None, url: Optional[str] = None, response: Any = None,
+                  error: Optional[Exception] = None, _pool: Any = None, _stacktrace: Any = None) -> Retry:
+        """As urllib3's, but an answer asking for a longer wait than ``retry_after_max`` is not
+        retried: it is the refresh's answer (failed, rate_limited for a 429), as the settings say.
+        urllib3 caps such a wait and retries, early, an answer that asked for an hour."""
+        if response is not None and self.respect_retry_after_header:
+            wait = parse_retry_after(response.headers.get("Retry-After"))
+            if wait is not None and wait > self.retry_after_max:
+                raise MaxRetryError(_pool, url or "", ResponseError(f"Retry-After {wait:g}s"))  # type: ignore[arg-type]
+        return super().increment(method, url, response, error, _pool, _stacktrace)
+
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
@@ -597,6 +608,8 @@ class ProviderClient:
         status = resp.status_code
         retry_after = parse_retry_after(resp.headers.get("Retry-After"))
         text = f"{self.name} answered HTTP {status}: {message}"
+        if retry_after is not None and retry_after > self.config.max_retry_after:
+            text += f" (Retry-After {retry_after:g}s, longer than max_retry_after {self.config.max_retry_after:g}s)"
         if status in (401, 403):
             raise ProviderAuthError(text, status=status)
         if status == 429:

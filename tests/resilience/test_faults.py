@@ -218,3 +218,20 @@ def test_a_huge_error_message_is_kept_as_one_bounded_line(setup):
     stored = client.get(f"/api/v1/refresh/runs/{run['run_id']}").get_json()["error"]
     for reason in (run["error"], stored, health["history"][-1]["error"], provider["status_reason"]):
         assert len(reason) < 600 and "\n" not in reason, reason[:100]
+
+
+def test_a_retry_after_longer_than_max_retry_after_fails_the_refresh_at_once(setup):
+    """A 429 asking for an hour was waited max_retry_after (10 s), then asked again, early: the
+    settings say a longer Retry-After fails the refresh as rate_limited; now it does, at once."""
+    service, client, state = setup
+    before = victim_state(client)
+    state.set_fault("openai", "rate_limit", retry_after=3600)
+    asked = state.request_count("openai")
+    started = time.monotonic()
+    run = client.post("/api/v1/providers/victim/refresh?wait=true").get_json()["runs"][0]
+    assert time.monotonic() - started < 5.0
+    assert run["outcome"] == "failed" and "HTTP 429" in run["error"]
+    assert "Retry-After 3600s, longer than max_retry_after 10s" in run["error"]
+    assert state.request_count("openai") == asked + 1  # not asked again before the hour is up
+    assert victim_state(client) == before
+    assert client.get("/api/v1/providers/victim/health").get_json()["status"] == "rate_limited"
