@@ -56,6 +56,9 @@ class ProviderConfig:
     manual_refresh_per_minute: int = 10
     # Largest answer accepted, in MiB.
     max_body_mb: float = 32.0
+    # Longest one refresh's requests may take together (pages, per-model calls, retries, slow
+    # bodies); past it the refresh fails as a timeout.
+    refresh_timeout: float = 300.0
     options: Mapping[str, Any] = field(default_factory=dict)
 
     def api_key(self, environ: Optional[Mapping[str, str]] = None) -> Optional[str]:
@@ -361,6 +364,7 @@ PROVIDER_BOUNDS = (
     ("health_check_interval", 0.0, None, True), ("failure_threshold", 1, None, True),
     ("recovery_threshold", 1, None, True), ("health_window", 0.0, None, False), ("rate_limit_rps", 0.0, None, False),
     ("rate_limit_burst", 1, None, True), ("manual_refresh_per_minute", 0, None, True), ("max_body_mb", 0.0, None, False),
+    ("refresh_timeout", 0.0, None, False),
 )
 
 

@@ -96,12 +96,14 @@ class Listing:
 class _FetchContext:
     """The memo and running hashes of one :meth:`ProviderClient.fetch` call."""
 
-    __slots__ = ("bodies", "digest", "holds_slot", "key", "memo", "network", "paused", "prints", "received",
-                 "span_digest")
+    __slots__ = ("bodies", "deadline", "digest", "holds_slot", "key", "memo", "network", "paused", "prints",
+                 "received", "span_digest")
 
-    def __init__(self, key: bytes, memo: Any):
+    def __init__(self, key: bytes, memo: Any, deadline: float = math.inf):
         self.key = key
         self.memo = memo
+        # When the whole fetch must be done by (time.monotonic(); refresh_timeout).
+        self.deadline = deadline
         self.digest = hashlib.blake2b(digest_size=16, key=key)
         # Each span's fingerprint starts as a copy of this (normalized_span).
         self.span_digest = hashlib.blake2b(_SPAN_PRINT, digest_size=16, key=key)
@@ -457,6 +459,8 @@ class ProviderClient:
         if context is not None:
             # The previous page is normalized by now; no wait below holds the slot.
             context.give_slot()
+            if time.monotonic() > context.deadline:
+                raise self._out_of_time(context)
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
         hdrs = dict(self.auth_headers())
         hdrs.update(headers or {})
@@ -567,6 +571,8 @@ class ProviderClient:
         import time
 
         deadline = time.monotonic() + self.config.timeout * 3
+        if context is not None and context.deadline < deadline:
+            deadline = context.deadline
         earlier = context.received if context is not None else 0
         chunks: list[bytes] = []
         size = 0
@@ -580,6 +586,8 @@ class ProviderClient:
                 if earlier + size > self.max_body_bytes:
                     raise self._too_large(context if earlier else None)
                 if time.monotonic() > deadline:
+                    if context is not None and deadline == context.deadline:
+                        raise self._out_of_time(context)
                     raise ProviderTimeout(f"{self.name} sent its answer too slowly "
                                           f"({size} bytes before the deadline)")
                 chunks.append(chunk)
@@ -591,6 +599,10 @@ class ProviderClient:
         if context is not None:
             context.received += size
         return b"".join(chunks)
+
+    def _out_of_time(self, context: _FetchContext) -> ProviderTimeout:
+        return ProviderTimeout(f"{self.name} took longer than refresh_timeout ({self.config.refresh_timeout:g}s) "
+                               f"to answer, over {context.bodies + 1} requests; refused")
 
     def _too_large(self, context: Optional[_FetchContext]) -> MalformedAnswer:
         limit = f"{self.max_body_bytes / (1024 * 1024):g} MiB"
@@ -632,7 +644,7 @@ class ProviderClient:
         of the last answer's: its last body (its only one, for most formats) is not parsed. An item
         whose fingerprint is in the memo is not normalized again: its record is the memo's.
         """
-        context = _FetchContext(self._salt(), memo)
+        context = _FetchContext(self._salt(), memo, time.monotonic() + self.config.refresh_timeout)
         self._fetch = context
         started_wall = time.time()
         try:

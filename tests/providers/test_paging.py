@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import time
 
 import pytest
 
-from discovery.providers.base import MalformedAnswer
+from discovery.providers.base import MalformedAnswer, ProviderTimeout
 from tests.providers.conftest import make_client
 
 # format → (path, the cursor query parameter, a page naming ``cursor`` as the next one)
@@ -67,3 +68,21 @@ def test_pages_that_never_end_are_held_to_the_body_limit_together(stub, fmt):
     assert len(stub.requests) == 14  # 0.25 MiB of 20 kB pages, not MAX_PAGES of them
     stub.route(path, (200, {**page(0, ""), "next_page_token": None, "nextPageToken": None, "has_more": False}))
     assert len(client.fetch(None).models) == 1  # one body under the limit is read as before
+
+
+def test_pages_that_come_slowly_are_held_to_the_refresh_timeout_together(stub):
+    """Each page within its own timeout, and small: only MAX_PAGES bounded the refresh (1,000
+    pages of up to three timeouts each: hours). refresh_timeout bounds all of them together."""
+    path, param, page = PAGED["cohere"]
+
+    def slow(request):
+        time.sleep(0.2)
+        n = int(request.args.get(param) or 0)
+        return 200, page(n, str(n + 1))
+
+    stub.route(path, slow)
+    client = paged_client(stub, "cohere", refresh_timeout=1.0)
+    started = time.monotonic()
+    with pytest.raises(ProviderTimeout, match=r"took longer than refresh_timeout \(1s\) to answer, over \d+ requests"):
+        client.fetch(None)
+    assert time.monotonic() - started < 2.0 and len(stub.requests) <= 7
