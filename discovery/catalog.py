@@ -768,14 +768,19 @@ def _with_counts(write: store.SourceWrite, counts: Mapping[str, int]) -> store.S
 
 
 def _check(snapshot: ProviderSnapshot, previous: Mapping[str, Any], listed) -> None:
-    """Raise SuspiciousSnapshot for an answer that would wipe or gut its source."""
+    """Raise SuspiciousSnapshot for an answer that would wipe or gut its source.
+
+    What counts is how many of the source's models the answer leaves out, however many others it
+    lists: an answer as long as the last, or longer, whose ids are all new (every one of them
+    rejected, say, for a NUL in its id) would remove the whole source as surely as an empty one.
+    """
     before = len(previous)
     after = len(listed)
     if before and after == 0 and not snapshot.allow_empty:
         raise SuspiciousSnapshot(f"{snapshot.source} answered with no models but had {before}; "
                                  "kept the last good catalog")
-    if before and after < before:
-        lost = before - sum(1 for model_id in listed if model_id in previous)
+    if before:
+        lost = before - len(previous.keys() & listed)
         if lost / before > snapshot.max_removal_ratio and not snapshot.allow_empty:
             raise SuspiciousSnapshot(
                 f"{snapshot.source} answered with {after} models, losing {lost} of {before} "

@@ -224,3 +224,17 @@ def test_a_restart_takes_the_packed_forms_stored_with_the_rows_and_checks_each(s
     assert sorted(loads(b)["id"] for b in packed_now) == ["openai/b", "openai/c"]  # untouched since
     assert again.index().entry("openai/d").data()["name"] == "D"
     assert {e.id: e.body for e in again.index().entries()} == {e.id: e.body for e in fresh.index().entries()}
+
+
+@pytest.mark.parametrize("ids", [["new-" + str(i) for i in range(10)], ["new-" + str(i) for i in range(30)],
+                                 ["bad\x00" + str(i) for i in range(10)]],
+                         ids=["as_many_new_ids", "more_new_ids", "as_many_rejected_ids"])
+def test_an_answer_as_long_as_the_last_that_loses_its_models_is_refused(state, ids):
+    """The check compared counts first, so an answer of as many models or more was never checked:
+    one whose ids were all new (or all rejected, for a NUL in the id) removed the whole source."""
+    snap(state, "openai", [m(str(i)) for i in range(10)])
+    before = store.last_event_id()
+    with pytest.raises(SuspiciousSnapshot, match=f"answered with {len(ids)} models, losing 10 of 10"):
+        snap(state, "openai", [m(i) for i in ids])
+    assert store.last_event_id() == before
+    assert set(state.current) == {f"openai/{i}" for i in range(10)}

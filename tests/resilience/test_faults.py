@@ -235,3 +235,18 @@ def test_a_retry_after_longer_than_max_retry_after_fails_the_refresh_at_once(set
     assert state.request_count("openai") == asked + 1  # not asked again before the hour is up
     assert victim_state(client) == before
     assert client.get("/api/v1/providers/victim/health").get_json()["status"] == "rate_limited"
+
+
+def test_an_answer_whose_every_record_is_rejected_keeps_the_catalog(setup):
+    """Every id of the answer with a NUL in it: each record was rejected, the run succeeded, and
+    the next refresh removed all 56 of the victim's models (56 removed events). The answer loses
+    every model it had, so it is refused and nothing changes."""
+    service, client, state = setup
+    before = victim_state(client)
+    good = state.models("openai")
+    state.set_models("openai", [{**r, "id": r["id"] + "\x00"} for r in good])
+    for _ in range(2):  # the second: a model left out once is kept for a grace, not twice
+        run = client.post("/api/v1/providers/victim/refresh?wait=true").get_json()["runs"][0]
+        assert run["outcome"] == "failed"
+        assert f"answered with {len(good)} models, losing {len(good)} of {len(good)}" in run["error"]
+    assert victim_state(client) == before
