@@ -139,12 +139,23 @@ def dumps(value: Any, *, sort_keys: bool = False) -> bytes:
                           ensure_ascii=False).encode()
 
 
+# Python refuses to make an int of more digits than this from text (sys.get_int_max_str_digits).
+_MAX_INT_DIGITS = 4000
+
+
+def _json_int(text: str) -> int | float:
+    """A JSON integer; one too long for Python to read as an int is read as a float (±inf): a
+    number far out of any range, as a 1e400 is, rather than a ValueError for valid JSON."""
+    return int(text) if len(text) <= _MAX_INT_DIGITS else float(text)
+
+
 def loads(data: bytes | str) -> Any:
-    """Decode JSON text or bytes (orjson, with the standard library for what orjson refuses)."""
+    """Decode JSON text or bytes (orjson, with the standard library for what orjson refuses:
+    NaN, integers beyond 64 bits, and beyond 4,000 digits, which become ±inf)."""
     try:
         return orjson.loads(data)
     except orjson.JSONDecodeError:
-        return json.loads(data)
+        return json.loads(data, parse_int=_json_int)
 
 
 class FrozenJSON(Mapping):

@@ -63,3 +63,22 @@ def test_a_models_dev_record_with_a_field_of_another_type_keeps_the_rest(sim, fi
     assert found, f"{provider}/{key} is missing"
     assert check(found[0], key)
     assert len(result.models) == before  # every other record as before
+
+
+BIG = b"9" * 5000  # more digits than Python makes an int of from text (4,300)
+
+
+@pytest.mark.parametrize("fmt,path,body", [
+    ("openai", "/v1/models", b'{"data":[{"id":"a","created":' + BIG + b'},{"id":"b"}]}'),
+    ("openrouter", "/v1/models", b'{"data":[{"id":"x/a","context_length":' + BIG + b'},{"id":"x/b"}]}'),
+    ("together", "/v1/models", b'[{"id":"a","context_length":-' + BIG + b'},{"id":"b"}]'),
+    ("gemini", "/v1beta/models", b'{"models":[{"name":"models/a","inputTokenLimit":' + BIG + b'},{"name":"models/b"}]}'),
+])
+def test_an_integer_too_long_to_read_leaves_its_field_unknown(stub, fmt, path, body):
+    """A 5,000-digit integer is valid JSON, but the standard library's reader (taken where orjson
+    refuses a number beyond 64 bits) raised ValueError for it: the refresh failed as an internal
+    error (span formats) or as 'not JSON' (parsed ones). It is read as ±inf, out of every range."""
+    stub.route(path, (200, body))
+    models = make_client(fmt, stub.url + path.rsplit("/", 1)[0]).fetch(None).models
+    assert len(models) == 2
+    assert models[0].limits.context_window is None and models[0].lifecycle.release_date is None
