@@ -80,7 +80,12 @@ def _number(value: Any, what: str, low: float, high: float) -> Optional[str]:
     if isinstance(value, float) and not math.isfinite(value):
         return f"{what} is not finite"
     if not low <= value <= high:
-        shown = f"{value:.3g}" if isinstance(value, float) or abs(value) > 10**12 else str(value)
+        if isinstance(value, float) or abs(value) > 10**12:
+            # An integer past 1e308 has no float to be shown as (OverflowError, in the writer).
+            shown = f"{value:.3g}" if isinstance(value, float) or abs(value) < 10**300 \
+                else f"a {len(str(abs(value)))}-digit number"
+        else:
+            shown = str(value)
         return f"{what} {shown} is out of range ({low:g} to {high:g})"
     return None
 

@@ -148,12 +148,15 @@ def positive_int(value: Any) -> int | None:
     """An integer count (tokens) from a number or numeric string; None for absent, zero or junk."""
     if isinstance(value, bool) or value is None:
         return None
+    if isinstance(value, int):
+        # Not through a float: an integer past 1e308 made math.isfinite raise OverflowError.
+        return value if value > 0 else None
     if isinstance(value, str):
         try:
             value = float(value)
         except ValueError:
             return None
-    if isinstance(value, (int, float)) and value > 0 and math.isfinite(value):
+    if isinstance(value, float) and value > 0 and math.isfinite(value):
         return int(value)
     return None
 
@@ -164,7 +167,7 @@ def usd(value: Any) -> float | None:
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # an integer past 1e308 is out of every range
         return None
     return number if number >= 0 and math.isfinite(number) else None
 

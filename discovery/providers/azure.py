@@ -9,6 +9,7 @@ otherwise ``preview`` or ``active``.
 """
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -25,7 +26,11 @@ _STATUS = {"preview": "preview", "generally-available": "active"}
 def _seconds(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
         return None
-    return float(value)
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer past 1e308: no time at all
+        return None
+    return seconds if math.isfinite(seconds) else None
 
 
 class AzureOpenAIClient(ProviderClient):

@@ -6,6 +6,7 @@ record is a change of the model's content.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from typing import Any, Optional
 
@@ -45,15 +46,24 @@ _MAPPED_KEYS = {"id", "name", "family", "modalities", "limit", "cost", "tool_cal
 
 
 def _positive_int(value: Any) -> Optional[int]:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value > 0 else None
+    # A finite float only: int(inf) raised OverflowError out of the refresh for a "context": 1e400.
+    if isinstance(value, float) and value > 0 and math.isfinite(value):
         return int(value)
     return None
 
 
 def _price(value: Any) -> Optional[float]:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
-        return float(value)
-    return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    try:
+        price = float(value)
+    except OverflowError:  # an integer past 1e308: out of every range
+        return None
+    return price if price >= 0 and math.isfinite(price) else None
 
 
 def _bool(value: Any) -> Optional[bool]:

@@ -82,3 +82,42 @@ def test_an_integer_too_long_to_read_leaves_its_field_unknown(stub, fmt, path, b
     models = make_client(fmt, stub.url + path.rsplit("/", 1)[0]).fetch(None).models
     assert len(models) == 2
     assert models[0].limits.context_window is None and models[0].lifecycle.release_date is None
+
+
+HUGE = b"1" + b"0" * 400  # an integer past 1e308: no float holds it
+
+
+@pytest.mark.parametrize("fmt,path,body", [
+    ("openrouter", "/v1/models", b'{"data":[{"id":"x/a","context_length":H,"pricing":{"prompt":H}}]}'),
+    ("together", "/v1/models", b'[{"id":"a","type":"chat","context_length":H,"pricing":{"input":H}}]'),
+    ("groq", "/v1/models", b'{"data":[{"id":"a","context_window":H}]}'),
+    ("anthropic", "/v1/models", b'{"data":[{"id":"a","max_input_tokens":H}],"has_more":false}'),
+    ("mistral", "/v1/models", b'{"data":[{"id":"a","max_context_length":H,"capabilities":{}}]}'),
+    ("cohere", "/v1/models", b'{"models":[{"name":"a","context_length":H,"endpoints":["chat"]}]}'),
+    ("gemini", "/v1beta/models", b'{"models":[{"name":"models/a","inputTokenLimit":H}]}'),
+    ("azure", "/openai/models", b'{"data":[{"id":"a","created_at":H,"deprecation":{"inference":H}}]}'),
+    ("ollama", "/api/tags", b'{"models":[{"name":"a","capabilities":["completion"],"details":{"context_length":H}}]}'),
+    ("modelsdev", "/modelsdev/api.json", b'{"acme":{"models":{"a":{"id":"a","limit":{"context":H},"cost":{"input":H}}}}}'),
+    ("litellm", "/litellm/map.json",
+     b'{"a":{"litellm_provider":"openai","mode":"chat","max_input_tokens":H,"input_cost_per_token":H}}'),
+])
+def test_an_integer_past_1e308_is_read_and_left_to_the_limits(stub, fmt, path, body):
+    """Every format's number helpers made a float of a count or price (math.isfinite, float()):
+    for an integer past 1e308 that raised OverflowError, and the refresh failed as an internal
+    error over one field. The record is read; its count is kept as sent (the catalog's limits
+    reject the record with a reason) and a price or time past any float is left unknown."""
+    stub.route(path, (200, body.replace(b"H", HUGE)))
+    options = {"path": "/map.json"} if fmt == "litellm" else {}
+    base = stub.url + ("" if fmt == "ollama" else path.rsplit("/", 2 if fmt == "azure" else 1)[0])
+    models = make_client(fmt, base, **options).fetch(None).models
+    assert len(models) == 1
+    assert models[0].limits.context_window in (None, int(HUGE)) and models[0].pricing.input is None
+
+
+def test_a_models_dev_limit_of_1e400_is_left_unknown(stub):
+    """1e400 reads as inf, and models.dev's own count helper made an int of it (OverflowError)."""
+    stub.route("/modelsdev/api.json", (200, b'{"acme":{"models":{"a":{"id":"a","limit":{"context":1e400,'
+                                            b'"output":-1e400},"cost":{"input":1e400}},"b":{"id":"b"}}}}'))
+    models = make_client("modelsdev", f"{stub.url}/modelsdev").fetch(None).models
+    assert [m.id for m in models] == ["acme/a", "acme/b"]
+    assert models[0].limits.context_window is None and models[0].pricing.input is None

@@ -35,6 +35,8 @@ def hostile_records(rng: random.Random, round_no: int) -> list[dict]:
         rec(f"huge-owner-{junk}", owned_by="o" * (3 * MB)),  # a 3 MB field: raw too large
         rec(f"big-attrs-{junk}", owned_by="p" * (100 * 1024)),  # record body over the limit
         rec(f"absurd-context-{junk}", max_model_len=1e308),  # became a 309-digit integer
+        # A 401-digit integer: an OverflowError in the normalizer (float of it), then the writer's reason.
+        rec(f"absurd-int-context-{junk}", max_model_len=10**400),
         rec(f"absurd-created-{junk}", created=1e308),  # not a date: dropped, the record stays
         rec(f"good-{round_no}-b", max_model_len=131072),
     ]
@@ -70,11 +72,11 @@ def test_hostile_records_are_rejected_with_reasons_and_nothing_else_suffers(star
             by_name = {r["provider"]: r for r in answer["runs"]}
             run = by_name["hostile"]
             assert run["outcome"] == "succeeded", run
-            assert run["rejected"] == 12, run["rejections"]
+            assert run["rejected"] == 13, run["rejections"]
             reasons = " | ".join(run["rejections"])
             for words in ("characters long", "control or invisible character U+0000", "U+001B", "U+000A", "U+202E",
                           "U+200B", "empty path segment", "route of its own", "bytes (at most",
-                          "bytes encoded", "limits.context_window"):
+                          "bytes encoded", "limits.context_window", "a 401-digit number is out of range"):
                 assert words in reasons, (words, reasons)
             listed = {m["id"] for m in http.get(f"{server.url}/api/v1/providers/hostile/models?limit=1000",
                                                 timeout=10).json()["data"]}
@@ -87,14 +89,14 @@ def test_hostile_records_are_rejected_with_reasons_and_nothing_else_suffers(star
             assert kept["limits"]["context_window"] == 131072
             assert "duplicate" not in kept["raw"], "the first of a repeated id is kept"
             stored = http.get(f"{server.url}/api/v1/refresh/runs/{run['run_id']}", timeout=5).json()
-            assert stored["rejected"] == 12 and stored["rejections"] == run["rejections"]
+            assert stored["rejected"] == 13 and stored["rejections"] == run["rejections"]
             # The bystander in the same refresh is untouched by its neighbour's records.
             assert by_name["bystander"]["outcome"] == "succeeded" and by_name["bystander"]["rejected"] == 0
             # Every answer still comes quickly and whole.
             assert http.get(f"{server.url}/healthz", timeout=2).status_code == 200
             events = http.get(f"{server.url}/api/v1/events?limit=1000&provider=hostile&kinds=models_refreshed",
                               timeout=5).json()["data"]
-            assert events[-1]["data"]["rejected"] == 12
+            assert events[-1]["data"]["rejected"] == 13
         bystander_after = http.get(f"{server.url}/api/v1/providers/bystander/models?limit=1000").json()["data"]
         before = {m["id"]: m for m in bystander_before}
         after = {m["id"]: m for m in bystander_after}
