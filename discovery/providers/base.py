@@ -7,6 +7,7 @@ normalized to :class:`~discovery.model.Model`). Failures are :class:`ProviderErr
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import math
 import threading
@@ -442,6 +443,16 @@ class ProviderClient:
         except ValueError:
             raise self._not_json(body, status) from None
 
+    def _no_http_answer(self, error: urllib3_exceptions.ProtocolError) -> ProviderError:
+        """The error for a connection that was made but gave no HTTP answer: closed (or reset)
+        before one, or something that is not HTTP (a status line or headers http.client refuses)."""
+        cause = error.args[1] if len(error.args) > 1 else None
+        if cause is None or isinstance(cause, (http.client.RemoteDisconnected, ConnectionError)):
+            return ProviderUnreachable(f"{self.name} at {self.base_url} closed the connection without an answer"
+                                       f"{self._after_retries()}")
+        return MalformedAnswer(f"{self.name} answered with something that is not HTTP "
+                               f"({type(cause).__name__}: {cause}){self._after_retries()}")
+
     def _not_json(self, body: bytes, status: int) -> MalformedAnswer:
         snippet = excerpt(body[:2048].decode("utf-8", "replace"), 80)
         return MalformedAnswer(f"{self.name} answered {status} with a body that is not JSON: {snippet!r}")
@@ -478,9 +489,14 @@ class ProviderClient:
         except requests.ConnectionError as exc:
             # Retries exhausted on read timeouts surface as ConnectionError(MaxRetryError(ReadTimeoutError)).
             inner = exc.args[0] if exc.args else None
-            if isinstance(inner, MaxRetryError) and isinstance(inner.reason, ReadTimeoutError):
+            reason = inner.reason if isinstance(inner, MaxRetryError) else inner
+            if isinstance(reason, ReadTimeoutError):
                 raise ProviderTimeout(f"no answer from {self.name} within {self.config.timeout:g}s"
                                       f"{self._after_retries()}") from None
+            if isinstance(reason, urllib3_exceptions.ProtocolError):
+                # Connected, and then no HTTP answer: not "cannot connect", which sent the reader
+                # of the run to the network for an answer that was garbage.
+                raise self._no_http_answer(reason) from None
             raise ProviderUnreachable(f"cannot connect to {self.name} at {self.base_url}"
                                       f"{self._after_retries()}") from None
         try:
