@@ -62,6 +62,11 @@ class OpenRouterClient(ProviderClient):
             if not nxt or not isinstance(nxt, str):
                 return dedupe(models)
             url = self._next_url(nxt)
+            # The key goes with every request: a link to another origin is not followed, as a
+            # redirect is not (it sent the Authorization header wherever the answer named).
+            origin, base = urlsplit(url), urlsplit(self.base_url)
+            self.expect((origin.scheme, origin.netloc) == (base.scheme, base.netloc),
+                        f"'links.next' points away from {base.scheme}://{base.netloc}; not followed")
             self.expect(url not in seen, "'links.next' repeats a page")
             seen.add(url)
         self.expect(False, f"more than {MAX_PAGES} pages")

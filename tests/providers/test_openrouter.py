@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from discovery.providers import ProviderAuthError
+from discovery.providers.base import MalformedAnswer
 from tests.providers.conftest import by_id, make_client, simulated
 
 GPT4O = {
@@ -103,3 +104,15 @@ def test_refresh_from_the_simulator_over_three_pages(sim):
     assert got["aion-labs/aion-1.0"].capabilities.tool_calling is False
     expiring = [m for m in got.values() if m.lifecycle.status == "deprecated"]
     assert expiring and all(m.lifecycle.deprecation_date for m in expiring)
+
+
+@pytest.mark.parametrize("link", ["http://elsewhere.invalid/api/v1/models?offset=1", "https://{host}/api/v1/models"])
+def test_a_next_link_to_another_origin_is_not_followed(stub, link):
+    """links.next came from the answer and was followed wherever it pointed, the key with it (a
+    review of malformed answers caught a second server receiving the request): it is refused."""
+    host = stub.url.split("://", 1)[1]
+    stub.route("/api/v1/models", (200, {"data": [{"id": "x/a"}], "links": {"next": link.format(host=host)}}))
+    client = make_client("openrouter", f"{stub.url}/api/v1", env={"OPENROUTER_API_KEY": "sk-or-v1-secret"})
+    with pytest.raises(MalformedAnswer, match="'links.next' points away from http://127.0.0.1"):
+        client.fetch(None)
+    assert len(stub.requests) == 1
