@@ -44,6 +44,13 @@ def _kind(caps: Mapping[str, Any], model_id: str) -> tuple[str | None, bool]:
     return guess_kind(model_id), False
 
 
+def _aliases(card: Mapping[str, Any]) -> list[str]:
+    """The card's ``aliases`` that are strings; none unless it is a list (a number or true there
+    raised TypeError out of the refresh: not iterable)."""
+    listed = card.get("aliases")
+    return [a for a in listed if isinstance(a, str)] if isinstance(listed, list) else []
+
+
 def canonical_cards(cards: Iterable[Mapping[str, Any]]) -> list[tuple[Mapping[str, Any], list[str]]]:
     """Group alias cards under their canonical card: [(card, sorted aliases)], in list order."""
     cards = list(cards)
@@ -60,7 +67,7 @@ def canonical_cards(cards: Iterable[Mapping[str, Any]]) -> list[tuple[Mapping[st
         aliases: set[str] = set()
         for c in members:
             aliases.add(c.get("id"))
-            aliases.update(a for a in (c.get("aliases") or ()) if isinstance(a, str))
+            aliases.update(_aliases(c))
         aliases.discard(canonical.get("id"))
         aliases.discard(None)
         out.append((canonical, sorted(aliases)))
@@ -96,7 +103,7 @@ class MistralClient(ProviderClient):
         model_id = card.get("id")
         self.expect(isinstance(model_id, str) and model_id != "", "a card without an 'id'")
         if aliases is None:
-            aliases = sorted({a for a in (card.get("aliases") or ()) if isinstance(a, str)} - {model_id})
+            aliases = sorted(set(_aliases(card)) - {model_id})
         draft = ModelDraft(self.name, model_id, self.name)
         caps = card.get("capabilities") if isinstance(card.get("capabilities"), Mapping) else {}
         kind, stated = _kind(caps, model_id)

@@ -121,3 +121,15 @@ def test_a_models_dev_limit_of_1e400_is_left_unknown(stub):
     models = make_client("modelsdev", f"{stub.url}/modelsdev").fetch(None).models
     assert [m.id for m in models] == ["acme/a", "acme/b"]
     assert models[0].limits.context_window is None and models[0].pricing.input is None
+
+
+@pytest.mark.parametrize("aliases", [5, True, "m1-latest", {"m1-latest": 1}])
+def test_mistral_aliases_that_are_not_a_list_are_left_out(stub, aliases):
+    """A number or true raised TypeError (not iterable) and failed the refresh as internal; a
+    string or an object was read letter by letter or key by key as aliases. Found by fuzzing
+    each format's fields with values of other types (a review of malformed answers)."""
+    stub.route("/v1/models", (200, {"data": [{"id": "m1", "aliases": aliases, "capabilities": {}},
+                                             {"id": "m2", "aliases": ["m2-latest"], "capabilities": {}}]}))
+    models = by_id(make_client("mistral", f"{stub.url}/v1").fetch(None).models)
+    assert set(models) == {"m1", "m2"}
+    assert "aliases" not in models["m1"].attributes and list(models["m2"].attributes["aliases"]) == ["m2-latest"]
