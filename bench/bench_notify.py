@@ -1,6 +1,6 @@
 """Notification latency: commit → in-process callback and commit → SSE client, p50/p99.
 
-    python bench/bench_notify.py [--subscribers 1,100,1000] [--commits 60] [--skip-sse] [--scheduling]
+    python bench/bench_notify.py [--subscribers 1,100,1000] [--commits 60] [--skip-sse] [--scheduling] [--threaded]
 
 A real service (SQLite file, actors) refreshes a simulated provider; each refresh commits two
 events (``added`` and ``models_refreshed``). The commit time is taken the moment
@@ -10,6 +10,11 @@ Linux). SSE clients run in a separate process (one thread, non-blocking sockets)
 parsing does not share the server's interpreter; they read the service's one port (uvicorn,
 the event stream as a native async route). Targets: p99 ≤ 3 ms in-process and ≤ 50 ms
 over SSE with 1,000 subscribers.
+
+In-process callables are subscribed ``inline`` (called on the notifier's thread, as the event
+stream's hub is). ``--threaded`` subscribes them as ``Service.subscribe`` does by default, each on
+a thread of its own (so that a slow one holds up only itself): each commit then wakes one thread
+per subscriber, which the same target is measured against.
 
 Each in-process run also prints, per commit, how late its first callback came and how long its
 callbacks took. With ``--scheduling``, each commit over the target is split (Linux) into the
@@ -189,7 +194,7 @@ def report(label: str, n: int, values: list[float], target: float) -> dict[str, 
 
 
 def bench_in_process(service: Any, sim: Any, clock: CommitClock, n: int, commits: int,
-                     scheduling: bool = False) -> dict[str, Any]:
+                     scheduling: bool = False, inline: bool = True) -> dict[str, Any]:
     # One sample per delivery (a commit's events arrive together, committed at the same instant),
     # kept in flat arrays: 100,000 samples as objects would make the collector's pauses part of
     # what is measured, and a subscriber this small measures the notifier, not itself.
@@ -210,9 +215,10 @@ def bench_in_process(service: Any, sim: Any, clock: CommitClock, n: int, commits
         if len(ids) >= expected[0]:
             done.set()
 
-    # inline: called on the notifier's thread, as the event stream is; a default subscriber has a
-    # thread of its own (one hand-off more), which at 1,000 subscribers measures the threads.
-    unsubscribes = [service.subscribe(callback, max_batch=1000, max_delay=0, inline=True) for _ in range(n)]
+    # inline: called on the notifier's thread, as the event stream is. Without (--threaded), each
+    # callable has a thread of its own, as ``subscribe`` gives by default: one hand-off more per
+    # subscriber, so at 1,000 subscribers it also measures waking 1,000 threads.
+    unsubscribes = [service.subscribe(callback, max_batch=1000, max_delay=0, inline=inline) for _ in range(n)]
     for i in range(commits):
         commit(service, sim, f"bench-cb-{n}-{i}-{time.monotonic_ns()}")
         # One commit at a time, as in production (refreshes are minutes apart): its fan-out is
@@ -225,7 +231,7 @@ def bench_in_process(service: Any, sim: Any, clock: CommitClock, n: int, commits
     for u in unsubscribes:
         u()
     received = list(zip(ids, times))
-    result = report("commit → callback", n, latencies(received, clock), 3.0)
+    result = report("commit → callback" if inline else "commit → own thread", n, latencies(received, clock), 3.0)
     describe_commits(received, clock, 3.0, first_seen)
     return result
 
@@ -297,6 +303,9 @@ def main() -> int:
     parser.add_argument("--commits", type=int, default=60)
     parser.add_argument("--skip-sse", action="store_true")
     parser.add_argument("--skip-in-process", action="store_true")
+    parser.add_argument("--threaded", action="store_true",
+                        help="in-process callables on threads of their own (subscribe's default) instead of inline "
+                             "on the notifier's thread")
     parser.add_argument("--scheduling", action="store_true",
                         help="split each late commit's wait by the scheduler's counters (they cost each commit's "
                              "first callback about 0.1 ms, which the other callbacks of that commit then wait)")
@@ -318,7 +327,8 @@ def main() -> int:
             print(f"python {sys.version.split()[0]}, {os.cpu_count()} cpus; {args.commits} commits of 2 events "
                   f"per run; subscribers deliver at once (max_delay=0)", flush=True)
             for n in counts if not args.skip_in_process else ():
-                results.append(bench_in_process(service, sim, clock, n, args.commits, args.scheduling))
+                results.append(bench_in_process(service, sim, clock, n, args.commits, args.scheduling,
+                                                inline=not args.threaded))
             if not args.skip_sse:
                 for n in counts:
                     results.append(bench_sse(service, sim, clock, n, max(20, args.commits // 2)))
