@@ -35,6 +35,7 @@ from discovery.redaction import REDACTOR, excerpt, scrub
 from discovery.settings import Settings
 from discovery.webhooks import (
     MAX_SECRET_LENGTH,
+    MIN_SECRET_DISTINCT,
     MIN_SECRET_LENGTH,
     Delivery,
     InvalidWebhookURL,
@@ -594,6 +595,10 @@ class WebhookAdmin:
             secret = generated = subs.new_secret()
         elif not isinstance(secret, str) or not MIN_SECRET_LENGTH <= len(secret) <= MAX_SECRET_LENGTH:
             raise ValueError(f"secret must be a string of {MIN_SECRET_LENGTH} to {MAX_SECRET_LENGTH} characters")
+        elif len(set(secret)) < MIN_SECRET_DISTINCT:
+            # A secret is masked wherever it turns up: one like "0000000000000000" would be found
+            # in every long number, and guessed as easily.
+            raise ValueError(f"secret must have at least {MIN_SECRET_DISTINCT} different characters")
         if not 1 <= int(max_batch) <= 1000:
             raise ValueError("max_batch must be between 1 and 1000")
         if not 0 <= float(max_delay) <= 3600:

@@ -78,8 +78,10 @@ class _Source:
 
 def _masked(m: Model) -> Model:
     """``m`` with every configured secret masked in its fields, provenance and raw answer."""
-    return Model.from_dict(loads(REDACTOR.scrub_known(dumps(m.to_dict(raw=False)))),
-                           raw=REDACTOR.scrub_known(m.raw.json))
+    # Masked in the strings, not in the JSON text: a secret that matches part of a number or of the
+    # document's syntax must not change what the record says or make it unreadable.
+    return Model.from_dict(REDACTOR.scrub_strings(m.to_dict(raw=False)),
+                           raw=dumps(REDACTOR.scrub_strings(loads(m.raw.json))))
 
 
 _EMPTY = _Source()

@@ -109,6 +109,25 @@ class Redactor:
                 data = data.replace(secret, mask)
         return data
 
+    def scrub_known_text(self, text: str) -> str:
+        """``text`` with every configured secret masked (no shapes), as :meth:`scrub_known` for str."""
+        literal = self._literal
+        return literal.sub(MASK, text) if literal is not None and text else text
+
+    def scrub_strings(self, value: Any) -> Any:
+        """A JSON-like value with every configured secret masked in its strings (keys included),
+        never in its structure or its numbers: masking the text of a document could turn a number
+        (a 309-digit context length holding a run of zeros a weak secret is made of) into
+        something that no longer parses, or a key into another."""
+        if isinstance(value, str):
+            return self.scrub_known_text(value)
+        if isinstance(value, Mapping):
+            return {self.scrub_known_text(k) if isinstance(k, str) else k: self.scrub_strings(v)
+                    for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.scrub_strings(v) for v in value]
+        return value
+
     def echoes(self, data: bytes) -> bool:
         """Whether ``data`` holds a configured secret in any of its spellings (a scan per spelling)."""
         return any(secret in data for secret, _ in self._bytes)

@@ -32,6 +32,8 @@ USER_AGENT = "model-discovery-webhooks/1"
 # How far a signature's timestamp may be from the receiver's clock before it is refused.
 SIGNATURE_TOLERANCE = 300.0
 MIN_SECRET_LENGTH = 16
+# And this many different characters (sixteen zeros are no secret).
+MIN_SECRET_DISTINCT = 8
 # A secret is part of every signature and a pattern the redaction scans every answer and log line for.
 MAX_SECRET_LENGTH = 256
 

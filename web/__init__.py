@@ -6,6 +6,7 @@ from typing import Any
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
+from discovery.model import dumps, loads
 from discovery.redaction import REDACTOR
 from discovery.timestamps import with_iso_times
 from web.auth import check_access
@@ -97,9 +98,17 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
         if response.direct_passthrough or g.get("reveals_secret") or not REDACTOR.secret_count:
             return response
         data = response.get_data()
-        clean = REDACTOR.scrub_known(data)
-        if clean is not data:
-            response.set_data(clean)
+        if not REDACTOR.echoes(data):
+            return response
+        clean = None
+        if response.is_json:
+            # In the strings only: a secret that matches part of a number (a weak one, digits
+            # alone) or of the syntax must not make the answer say something else, or not parse.
+            try:
+                clean = dumps(REDACTOR.scrub_strings(loads(data)))
+            except ValueError:
+                clean = None
+        response.set_data(clean if clean is not None else REDACTOR.scrub_known(data))
         return response
 
     return app

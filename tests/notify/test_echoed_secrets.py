@@ -52,3 +52,31 @@ def test_a_key_a_provider_puts_into_a_model_is_masked_before_the_store_the_feed_
     db = Path(db_url.removeprefix("sqlite:///"))
     stored = b"".join(p.read_bytes() for p in db.parent.glob(db.name + "*"))
     assert b"echo-model" in stored and KEY.encode() not in stored
+
+
+def test_a_key_that_is_also_part_of_a_number_is_masked_in_strings_and_the_numbers_stay(start_service, simulator,
+                                                                                        monkeypatch):
+    """A weak key (digits alone) echoed into a model: masked where it is text, while the numbers
+    that hold the same digits stay numbers. Masking the JSON text turned the raw answer's
+    ``created`` into ``17[REDACTED]``: the record could not be read back (the refresh failed with
+    an internal error) and the HTTP answer was no longer JSON."""
+    digits = "12345678"
+    monkeypatch.setenv(KEY_ENV, digits)
+    simulator.state.add_model("openai", {"id": "digits-model", "object": "model", "created": 1712345678,
+                                         "owned_by": f"org {digits}", "max_model_len": 812345678})
+    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai",
+                                             api_key_env=KEY_ENV)], **NOTIFY_SETTINGS)
+    wait_for(lambda: service.refresh_runs(limit=5), what="the first refresh")
+    wait_for(lambda: service.refresh_runs(limit=5)[0]["finished_at"], what="the first refresh to end")
+    run = service.refresh_runs(limit=5)[0]
+    assert run["outcome"] == "succeeded", run
+    client = create_app(service).test_client()
+    answer = client.get("/api/v1/models/openai/digits-model")
+    assert answer.status_code == 200
+    detail = answer.get_json()  # None if the answer were not JSON
+    assert detail["raw"]["owned_by"] == "org [REDACTED]"
+    assert detail["raw"]["created"] == 1712345678 and detail["raw"]["max_model_len"] == 812345678
+    assert detail["limits"]["context_window"] == 812345678
+    page = client.get("/api/v1/models?provider=openai&limit=1000").get_json()
+    assert page is not None and any(m["id"] == "openai/digits-model" for m in page["data"])
+    service.stop()

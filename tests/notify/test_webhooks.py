@@ -176,6 +176,8 @@ def test_invalid_webhook_urls_and_fields_are_refused_with_400(running, client):
         ({"url": "http://user:pw@example.com/hook"}, "invalid_url"),
         ({"url": "http://127.0.0.1:9/hook", "secret": "short"}, "invalid_subscription"),
         ({"url": "http://127.0.0.1:9/hook", "secret": "s" * 257}, "invalid_subscription"),
+        # Long enough, but no secret: it would be masked in every long number of every answer.
+        ({"url": "http://127.0.0.1:9/hook", "secret": "0" * 16}, "invalid_subscription"),
         ({"url": "http://127.0.0.1:9/hook", "kinds": ["exploded"]}, "invalid_subscription"),
         ({"url": "http://127.0.0.1:9/hook", "max_batch": 0}, "invalid_subscription"),
         ({"url": "http://127.0.0.1:9/hook", "colour": "red"}, "invalid_body"),
