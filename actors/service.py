@@ -560,17 +560,19 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
     def subscribe(self, target: Callable[[tuple], Any] | pykka.ActorRef, kinds: Iterable[str] = (),
                   providers: Iterable[str] = (), capabilities: Iterable[str] = (),
                   model_glob: Optional[str] = None, max_batch: Optional[int] = None,
-                  max_delay: Optional[float] = None, inline: bool = False,
+                  max_delay: Optional[float] = None, inline: bool = True,
                   since: Optional[int] = None) -> Callable[[], None]:
         """Deliver committed change events to ``target`` in batches; returns an unsubscribe callable.
 
         ``since``: first the stored events after that id (the last one a subscriber had before a
         restart), then the live ones, each once and in id order; without it, from the next commit.
 
-        A callable is called on a thread of its own (one per subscription), so it may be slow,
-        block, or call the service back (subscribe, unsubscribe, wait) without holding up anyone
-        else. ``inline=True`` calls it on the notifier's thread instead (what the event stream
-        does: no thread hand-off): it must then return at once and never call the service.
+        A callable is called on the notifier's thread (``inline``, the default: no thread hand-off,
+        what the event stream does): it must return at once and never call the service back.
+        ``inline=False`` gives it a thread of its own, so it may be slow, block, or call the service
+        back (subscribe, unsubscribe, wait) without holding up anyone else; each commit then wakes
+        one thread per such subscriber (bench_notify --threaded: p99 21 ms at 100 of them, 371 ms
+        at 1,000, where inline ones take 1-1.5 ms).
 
         Bad arguments are refused here (TypeError, ValueError): a target that is neither a callable
         nor an ActorRef, an unknown kind or capability, a bare string for a list, a glob that is not

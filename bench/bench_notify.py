@@ -11,10 +11,10 @@ parsing does not share the server's interpreter; they read the service's one por
 the event stream as a native async route). Targets: p99 ≤ 3 ms in-process and ≤ 50 ms
 over SSE with 1,000 subscribers.
 
-In-process callables are subscribed ``inline`` (called on the notifier's thread, as the event
-stream's hub is). ``--threaded`` subscribes them as ``Service.subscribe`` does by default, each on
-a thread of its own (so that a slow one holds up only itself): each commit then wakes one thread
-per subscriber, which the same target is measured against.
+In-process callables are subscribed ``inline``, ``Service.subscribe``'s default (called on the
+notifier's thread, as the event stream's hub is). ``--threaded`` subscribes them with
+``inline=False``, each on a thread of its own (so that a slow one holds up only itself): each
+commit then wakes one thread per subscriber, measured against the same target.
 
 Each in-process run also prints, per commit, how late its first callback came and how long its
 callbacks took. With ``--scheduling``, each commit over the target is split (Linux) into the
@@ -215,9 +215,9 @@ def bench_in_process(service: Any, sim: Any, clock: CommitClock, n: int, commits
         if len(ids) >= expected[0]:
             done.set()
 
-    # inline: called on the notifier's thread, as the event stream is. Without (--threaded), each
-    # callable has a thread of its own, as ``subscribe`` gives by default: one hand-off more per
-    # subscriber, so at 1,000 subscribers it also measures waking 1,000 threads.
+    # inline (the default): called on the notifier's thread, as the event stream is. --threaded:
+    # each callable on a thread of its own: one hand-off more per subscriber, so at 1,000
+    # subscribers it also measures waking 1,000 threads.
     unsubscribes = [service.subscribe(callback, max_batch=1000, max_delay=0, inline=inline) for _ in range(n)]
     for i in range(commits):
         commit(service, sim, f"bench-cb-{n}-{i}-{time.monotonic_ns()}")
@@ -304,8 +304,8 @@ def main() -> int:
     parser.add_argument("--skip-sse", action="store_true")
     parser.add_argument("--skip-in-process", action="store_true")
     parser.add_argument("--threaded", action="store_true",
-                        help="in-process callables on threads of their own (subscribe's default) instead of inline "
-                             "on the notifier's thread")
+                        help="in-process callables on threads of their own (subscribe(inline=False)) instead of "
+                             "inline on the notifier's thread (the default)")
     parser.add_argument("--scheduling", action="store_true",
                         help="split each late commit's wait by the scheduler's counters (they cost each commit's "
                              "first callback about 0.1 ms, which the other callbacks of that commit then wait)")

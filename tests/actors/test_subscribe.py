@@ -61,7 +61,7 @@ def test_subscribe_refuses_a_target_that_is_neither_callable_nor_an_actor(servic
 def test_a_refused_batch_size_leaves_the_notifier_serving_the_others(service, simulator):
     # max_batch=-1 used to be taken: the notifier then looped for ever cutting empty batches.
     got = []
-    service.subscribe(got.extend, max_delay=0.01)
+    service.subscribe(got.extend, inline=False, max_delay=0.01)
     with pytest.raises(ValueError):
         service.subscribe(lambda events: None, max_batch=-1, max_delay=0.01)
     add_model(simulator, service, "gpt-after-refusal")
@@ -89,12 +89,12 @@ def test_a_blocked_callback_holds_up_no_other_subscriber(service, simulator):
         entered.set()
         release.wait(30)
 
-    service.subscribe(stuck, max_delay=0)
-    service.subscribe(stuck, max_delay=0.01)
-    service.subscribe(fast.extend, max_delay=0)
+    service.subscribe(stuck, inline=False, max_delay=0)
+    service.subscribe(stuck, inline=False, max_delay=0.01)
+    service.subscribe(fast.extend, inline=False, max_delay=0)
     sink = Sink.start(told)
     try:
-        service.subscribe(sink, max_delay=0)
+        service.subscribe(sink, inline=False, max_delay=0)
         for n in (1, 2):
             add_model(simulator, service, f"gpt-past-stuck-{n}")
             assert entered.wait(10)
@@ -117,7 +117,7 @@ def test_a_callback_may_subscribe_unsubscribe_and_call_the_service(service, simu
             return
         started = time.monotonic()
         try:
-            box["inner"] = service.subscribe(inner.extend, kinds=["added"], max_delay=0)
+            box["inner"] = service.subscribe(inner.extend, kinds=["added"], inline=False, max_delay=0)
             box["unsubscribe"]()  # its own, from inside
             outcome["models"] = len(service.index.providers())
             outcome["seconds"] = time.monotonic() - started
@@ -125,7 +125,8 @@ def test_a_callback_may_subscribe_unsubscribe_and_call_the_service(service, simu
         except Exception as exc:
             outcome["error"] = exc
 
-    box["unsubscribe"] = service.subscribe(callback, kinds=["added"], max_delay=0)
+    box["unsubscribe"] = service.subscribe(callback, kinds=["added"], model_glob="openai/gpt-reentrant-*",
+                                           inline=False, max_delay=0)
     add_model(simulator, service, "gpt-reentrant-1")
     wait_for(lambda: "refresh" in outcome or "error" in outcome, what="the callback to finish")
     assert "error" not in outcome, outcome
@@ -143,7 +144,7 @@ def test_subscribe_and_unsubscribe_thousands_of_times_leaves_nothing_behind(serv
     baseline = service.notifier.subscriber_count().get(timeout=5)
     threads = threading.active_count()
     for n in range(2000):
-        unsubscribe = service.subscribe(lambda events: None, kinds=["added"], model_glob=f"openai/m{n}*",
+        unsubscribe = service.subscribe(lambda events: None, kinds=["added"], model_glob=f"openai/m{n}*", inline=False,
                                         max_delay=0.01 * (n % 2))
         unsubscribe()
     assert service.notifier.subscriber_count().get(timeout=5) == baseline
@@ -154,10 +155,12 @@ def test_subscribe_and_unsubscribe_thousands_of_times_leaves_nothing_behind(serv
 def test_stop_delivers_events_a_batch_was_still_gathering(service, simulator):
     # A long max_delay: the commit's events wait in the notifier for a batch when stop() comes.
     called, told = [], []
-    service.subscribe(called.extend, kinds=["added"], max_delay=30)
+    # Only the model added here: the start's refresh may still be on its way to the notifier.
+    only = dict(kinds=["added"], model_glob="openai/gpt-before-stop", max_delay=30)
+    service.subscribe(called.extend, inline=False, **only)
     sink = Sink.start(told)
     try:
-        service.subscribe(sink, kinds=["added"], max_delay=30)
+        service.subscribe(sink, **only)
         add_model(simulator, service, "gpt-before-stop")
         service.stop()
         assert [e.model_id for e in called] == ["openai/gpt-before-stop"]
@@ -225,7 +228,7 @@ def test_a_resume_point_past_the_newest_event_delivers_from_now(service, simulat
 
 def test_a_subscriber_resuming_from_0_gets_the_whole_feed_once(service, simulator):
     got: list[int] = []
-    service.subscribe(lambda events: got.extend(e.id for e in events), since=0, max_delay=0)
+    service.subscribe(lambda events: got.extend(e.id for e in events), since=0, inline=False, max_delay=0)
     add_model(simulator, service, "gpt-after-full-resume")
     wait_for(lambda: got and got == stored_ids(service), what="the whole feed")
     assert len(got) == len(set(got))
@@ -246,13 +249,13 @@ def test_concurrent_refreshes_reach_each_subscriber_once_in_order_in_bounded_bat
         return lambda events: seen[name].append(tuple(e.id for e in events))
 
     # since=start: nothing committed between reading it and subscribing is missed.
-    service.subscribe(keep("own"), kinds=kinds, max_batch=3, max_delay=0.02, since=start)
+    service.subscribe(keep("own"), kinds=kinds, max_batch=3, inline=False, max_delay=0.02, since=start)
     service.subscribe(keep("inline"), kinds=kinds, max_batch=2, max_delay=0, inline=True, since=start)
     service.subscribe(keep("t2"), kinds=kinds, providers=["t2"], max_batch=1, since=start)
     told: list = []
     sink = Sink.start(told)
     try:
-        service.subscribe(sink, kinds=kinds, max_batch=4, max_delay=0.01, since=start)
+        service.subscribe(sink, kinds=kinds, max_batch=4, inline=False, max_delay=0.01, since=start)
 
         def rounds(tenant: str) -> None:
             for n in range(4):
@@ -307,7 +310,8 @@ def test_an_inline_callable_may_unsubscribe_itself_and_is_told_it_cannot_subscri
         box["unsubscribe"]()
         outcome["seconds"] = time.monotonic() - started
 
-    box["unsubscribe"] = service.subscribe(callback, kinds=["added"], max_delay=0, inline=True)
+    box["unsubscribe"] = service.subscribe(callback, kinds=["added"], model_glob="openai/gpt-inline-*",
+                                           max_delay=0, inline=True)
     add_model(simulator, service, "gpt-inline-1")
     wait_for(lambda: "seconds" in outcome, what="the inline callable to return")
     # Both used to wait for the notifier, busy calling this callable, for 5 s (the ask timeout).
@@ -342,8 +346,8 @@ def test_a_subscriber_cannot_change_the_events_other_subscribers_get(service, si
     # Only the model added here: the start's refresh may still be on its way to the notifier.
     only = dict(kinds=["added"], model_glob="openai/gpt-shared-event", max_delay=0)
     service.subscribe(meddler, inline=True, **only)
-    service.subscribe(meddler, **only)
-    service.subscribe(others.extend, **only)
+    service.subscribe(meddler, inline=False, **only)
+    service.subscribe(others.extend, inline=False, **only)
     service.subscribe(inline.extend, inline=True, **only)
     add_model(simulator, service, "gpt-shared-event")
     wait_for(lambda: others and inline and len(refused) == 6, what="every subscriber's batch")
@@ -359,7 +363,7 @@ def test_stop_does_not_wait_for_ever_for_a_stuck_callable(service, simulator):
         entered.set()
         release.wait(30)
 
-    service.subscribe(stuck, max_delay=0)
+    service.subscribe(stuck, inline=False, max_delay=0)
     try:
         add_model(simulator, service, "gpt-stuck-at-stop")
         assert entered.wait(10)
