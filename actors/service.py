@@ -591,6 +591,7 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             raise RuntimeError("subscribe from an inline subscriber's callable: subscribe that one without inline")
         if isinstance(target, pykka.ActorRef) and not target.is_alive():
             raise pykka.ActorDeadError(f"{target} has stopped: it cannot subscribe")
+        self._warn_strangers(flt)
         own: Optional[CallbackSubscriber] = None
         if not (inline or isinstance(target, pykka.ActorRef)):
             own = CallbackSubscriber(target, self.settings.batch_max_size if max_batch is None else max_batch)
@@ -624,6 +625,19 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
                 self._callbacks.pop(sub_id, None)
             own.close()
         return unsubscribe
+
+    def _warn_strangers(self, flt: EventFilter) -> None:
+        """Warn of provider names no source or catalog knows yet: not refused (a provider only a
+        catalog lists is known after its first refresh, and a gateway subscribes at its start),
+        but a misspelled one would match nothing, silently."""
+        if not flt.providers:
+            return
+        known = set(self.source_names()) | set(self.index.providers()) | {"bedrock"}
+        strangers = sorted(n for n in flt.providers if n not in known)
+        if strangers:
+            logger.warning("subscribe: no source or catalog lists provider {} yet; the subscription matches "
+                           "its events only once one does (known now: {})", ", ".join(strangers),
+                           ", ".join(sorted(known)))
 
     def _catch_up(self, sub_id: int, flt: EventFilter, since: int) -> None:
         """Give a subscription, paused since it was made, the stored events after ``since``, then

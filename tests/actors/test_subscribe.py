@@ -372,3 +372,21 @@ def test_stop_does_not_wait_for_ever_for_a_stuck_callable(service, simulator):
         assert time.monotonic() - started < 4
     finally:
         release.set()
+
+
+def test_a_provider_nobody_lists_is_taken_with_a_warning_that_names_it(service, simulator):
+    """Not refused (a provider only a catalog lists is known after its first refresh), but a
+    misspelled name would match nothing, silently: the subscribe says so in the log."""
+    from loguru import logger
+
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="WARNING")
+    try:
+        unsubscribe = service.subscribe(lambda events: None, providers=["opneai"])
+        quiet = service.subscribe(lambda events: None, providers=["openai"])
+    finally:
+        logger.remove(sink)
+    unsubscribe()
+    quiet()
+    warned = [line for line in lines if "subscribe:" in line]
+    assert len(warned) == 1 and "opneai" in warned[0] and "openai" in warned[0]
