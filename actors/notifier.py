@@ -86,6 +86,8 @@ class NotifierActor(pykka.ThreadingActor):
         # every filter ever subscribed with would stay.
         self._filters: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
         self.delivered = 0
+        # How many subscribers want read-only event data: publish() seals a batch only while one does.
+        self._read_only = 0
 
     def on_start(self) -> None:
         self._proxy = Calls(self.actor_ref)
@@ -109,9 +111,12 @@ class NotifierActor(pykka.ThreadingActor):
 
     def subscribe(self, target: Any, event_filter: Optional[EventFilter] = None,
                   max_batch: Optional[int] = None, max_delay: Optional[float] = None,
-                  paused: bool = False) -> int:
+                  paused: bool = False, read_only: bool = True) -> int:
         """Register a callable (called with a tuple of events) or an actor ref (told a ChangeBatch);
-        ``paused``: events queue until :meth:`resume` (a subscriber catching up, see :meth:`backfill`)."""
+        ``paused``: events queue until :meth:`resume` (a subscriber catching up, see :meth:`backfill`).
+        ``read_only``: the subscriber is given read-only copies of the events' data. While no
+        subscriber asks for them no copy is made (the event stream and the webhooks only encode or
+        re-read the events); while one does, every subscriber gets the same read-only copies."""
         if not (callable(target) or isinstance(target, pykka.ActorRef)):
             raise TypeError("a subscriber is a callable or a pykka ActorRef")
         if isinstance(target, pykka.ActorRef) and not target.is_alive():
@@ -124,8 +129,9 @@ class NotifierActor(pykka.ThreadingActor):
             pass  # an unhashable filter simply is not shared
         sub = Subscription(next(self._ids), target, event_filter,
                            self.default_max_batch if max_batch is None else max_batch,
-                           self.default_max_delay if max_delay is None else max_delay)
+                           self.default_max_delay if max_delay is None else max_delay, bool(read_only))
         self.subscriptions[sub.id] = sub
+        self._read_only += sub.read_only
         self.pending[sub.id] = _Pending(paused)
         self._place(sub)
         return sub.id
@@ -138,6 +144,7 @@ class NotifierActor(pykka.ThreadingActor):
         sub = self.subscriptions.pop(sub_id, None)
         if sub is not None:
             self._unplace(sub)
+            self._read_only -= sub.read_only
         return sub is not None
 
     def pause(self, sub_id: int) -> None:
@@ -155,7 +162,8 @@ class NotifierActor(pykka.ThreadingActor):
         sub, pending = self.subscriptions.get(sub_id), self.pending.get(sub_id)
         if sub is None or pending is None:
             return
-        events = sealed(events)
+        if sub.read_only:
+            events = sealed(events)
         given = pending.through
         pending.through = max(given, through, events[-1].id if events else 0)
         try:
@@ -218,7 +226,7 @@ class NotifierActor(pykka.ThreadingActor):
         # clients) most filters are alike, and this loop is the notification latency.
         # The cyclic collector waits until every subscriber has its events: a collection that
         # fell inside this loop held back every subscriber after it (p99 2-3x the median at 1,000).
-        events = sealed(batch.events)
+        events = sealed(batch.events) if self._read_only else batch.events
         with collector_paused():
             self._fan_out(events)
 

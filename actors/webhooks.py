@@ -301,7 +301,8 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
             self._hooks[row.id] = _Hook(row)
         if self._notifier is not None:
             # Subscribe before the first reads: whatever commits after this point wakes us.
-            self._sub_id = self._notifier.subscribe(self.actor_ref, EventFilter(), 10_000, 0).get(
+            # A wake-up only (the events are read from the store): no read-only copy of their data.
+            self._sub_id = self._notifier.subscribe(self.actor_ref, EventFilter(), 10_000, 0, read_only=False).get(
                 timeout=self.settings.ask_timeout)
         for hook in self._hooks.values():
             self._kick(hook)

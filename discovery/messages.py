@@ -167,3 +167,4 @@ class Subscription:
     filter: EventFilter = field(default_factory=EventFilter)
     max_batch: int = 100
     max_delay: float = 0.05
+    read_only: bool = True

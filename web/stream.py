@@ -218,7 +218,9 @@ class StreamHub:
             return
         self._loop = loop
         # inline: _on_events only hands the batch to the event loop (call_soon_threadsafe).
-        self._unsubscribe = self.service.subscribe(self._on_events, max_batch=10_000, max_delay=0, inline=True)
+        # read_only=False: the streams only encode the events (no copy of their data made for them).
+        self._unsubscribe = self.service.subscribe(self._on_events, max_batch=10_000, max_delay=0, inline=True,
+                                                   read_only=False)
         # begin_shutdown() ends every stream: it calls put(None) on what is registered.
         self.service.register_stream(self)
         logger.info("event stream: at most {} open streams", self.max_streams)

@@ -390,3 +390,20 @@ def test_a_provider_nobody_lists_is_taken_with_a_warning_that_names_it(service, 
     quiet()
     warned = [line for line in lines if "subscribe:" in line]
     assert len(warned) == 1 and "opneai" in warned[0] and "openai" in warned[0]
+
+
+def test_events_are_copied_read_only_only_while_a_subscriber_asks_for_it(service, simulator):
+    """read_only=False (the event stream's way) spares the copy: while no subscriber wants read-only
+    data no batch is sealed; once one does, every subscriber is given the sealed events."""
+    from discovery.model import FrozenDict
+
+    plain, sealed_too = [], []
+    only = dict(kinds=["added"], model_glob="openai/gpt-copy-*", max_delay=0)
+    service.subscribe(plain.extend, read_only=False, **only)
+    add_model(simulator, service, "gpt-copy-1")
+    wait_for(lambda: plain, what="the first batch")
+    assert type(plain[0].data) is not FrozenDict
+    service.subscribe(sealed_too.extend, **only)
+    add_model(simulator, service, "gpt-copy-2")
+    wait_for(lambda: len(plain) == 2 and sealed_too, what="the second batch")
+    assert type(sealed_too[0].data) is FrozenDict and plain[1].data == sealed_too[0].data
