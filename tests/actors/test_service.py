@@ -189,3 +189,33 @@ def test_service_stop_leaves_no_actor_running(start_service, sources):
     service = start_service(sources)
     service.stop()
     assert pykka.ActorRegistry.get_all() == []
+
+
+def test_fingerprints_of_an_older_form_cost_one_normalizing_and_no_new_version(start_service, sources, db_url):
+    """Stored fingerprints outlive upgrades; when their form changes (a new hash, or a normalizer
+    version), the first refresh after the upgrade normalizes every item again, writes the new
+    fingerprints, and announces nothing: the records' content is the same."""
+    import sqlite3
+
+    service = start_service(sources)
+    wait_for(lambda: all(p.get("last_success_at") for p in service.providers()), what="the first refreshes")
+    last_event = max(e.id for e in service.events_after(0, 10_000))
+    service.stop()
+    path = db_url.removeprefix("sqlite:///")
+    with sqlite3.connect(path) as db:
+        prints = dict(((s, m), f) for s, m, f in db.execute("SELECT source, model_id, fingerprint FROM source_models"))
+        assert prints and all(f and len(f) == 32 for f in prints.values())
+        # As an older release would have written them: other hashes of the same items and bodies.
+        db.execute("UPDATE source_models SET fingerprint = 'b2' || substr(fingerprint, 3)")
+        db.execute("UPDATE providers SET body_hash = 'b2' || substr(body_hash, 3) WHERE body_hash IS NOT NULL")
+
+    again = start_service(sources)
+    wait_for(lambda: all(p.get("last_success_at") for p in again.providers())
+             and len([e for e in again.events_after(last_event, 1000) if e.kind == "models_refreshed"]) == 2,
+             what="the refreshes after the upgrade")
+    kinds = {e.kind for e in again.events_after(last_event, 1000)}
+    assert kinds == {"models_refreshed"}, kinds
+    again.stop()
+    with sqlite3.connect(path) as db:
+        now = dict(((s, m), f) for s, m, f in db.execute("SELECT source, model_id, fingerprint FROM source_models"))
+    assert now == prints
