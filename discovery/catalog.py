@@ -769,6 +769,10 @@ def _with_counts(write: store.SourceWrite, counts: Mapping[str, int]) -> store.S
     return replace(write, counts=dict(counts))
 
 
+# The fewest models an answer must leave out before max_removal_ratio is looked at (see _check).
+SMALL_LOSS = 3
+
+
 def _check(snapshot: ProviderSnapshot, previous: Mapping[str, Any], listed) -> None:
     """Raise SuspiciousSnapshot for an answer that would wipe or gut its source.
 
@@ -783,7 +787,10 @@ def _check(snapshot: ProviderSnapshot, previous: Mapping[str, Any], listed) -> N
                                  "kept the last good catalog")
     if before:
         lost = before - len(previous.keys() & listed)
-        if lost / before > snapshot.max_removal_ratio and not snapshot.allow_empty:
+        # A loss of fewer than SMALL_LOSS models is not suspicious by itself: a small source (an
+        # Ollama with one model pulled, a local server) swaps its few models as a matter of course,
+        # and a share of them would refuse every such answer until the settings changed.
+        if lost >= SMALL_LOSS and lost / before > snapshot.max_removal_ratio and not snapshot.allow_empty:
             raise SuspiciousSnapshot(
                 f"{snapshot.source} answered with {after} models, losing {lost} of {before} "
                 f"(more than {snapshot.max_removal_ratio:.0%}); kept the last good catalog")

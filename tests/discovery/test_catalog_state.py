@@ -238,3 +238,21 @@ def test_an_answer_as_long_as_the_last_that_loses_its_models_is_refused(state, i
         snap(state, "openai", [m(i) for i in ids])
     assert store.last_event_id() == before
     assert set(state.current) == {f"openai/{i}" for i in range(10)}
+
+
+@pytest.mark.parametrize("before,after", [(["llama3"], ["qwen3"]), (["a", "b"], ["c", "d"]), (["a", "b", "c"], ["a", "x"])],
+                         ids=["one_swapped", "two_swapped", "two_of_three_lost"])
+def test_a_small_source_may_swap_its_few_models(state, before, after):
+    """The loss check refused any answer of a one-model source that named another model (an Ollama
+    whose one model was replaced): a loss of one or two models is taken, with its events."""
+    snap(state, "openai", [m(i) for i in before])
+    outcome, _, _ = snap(state, "openai", [m(i) for i in after])
+    assert outcome.outcome == "succeeded" and outcome.removed == len(set(before) - set(after))
+    assert set(state.current) == {f"openai/{i}" for i in after}
+
+
+def test_a_small_source_losing_three_models_is_still_checked(state):
+    snap(state, "openai", [m(i) for i in "abc"])
+    with pytest.raises(SuspiciousSnapshot, match="losing 3 of 3"):
+        snap(state, "openai", [m(i) for i in "xyz"])
+    assert set(state.current) == {"openai/a", "openai/b", "openai/c"}
