@@ -39,6 +39,22 @@ PARAMETER_CAPABILITIES = {
 _KEEP = ("canonical_slug", "hugging_face_id", "description", "default_parameters", "supported_voices")
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """A URL's origin as browsers compare them: the scheme and host in lower case, and the port
+    (the scheme's own when none is written, so ``https://h`` and ``https://H:443`` are one); None
+    for a URL whose port cannot be read."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return scheme, (parts.hostname or "").rstrip("."), port if port is not None else _DEFAULT_PORTS.get(scheme)
+
+
 class OpenRouterClient(ProviderClient):
     """OpenRouter's model list."""
 
@@ -64,8 +80,9 @@ class OpenRouterClient(ProviderClient):
             url = self._next_url(nxt)
             # The key goes with every request: a link to another origin is not followed, as a
             # redirect is not (it sent the Authorization header wherever the answer named).
-            origin, base = urlsplit(url), urlsplit(self.base_url)
-            self.expect((origin.scheme, origin.netloc) == (base.scheme, base.netloc),
+            base = urlsplit(self.base_url)
+            origin = _origin(url)
+            self.expect(origin is not None and origin == _origin(self.base_url),
                         f"'links.next' points away from {base.scheme}://{base.netloc}; not followed")
             self.expect(url not in seen, "'links.next' repeats a page")
             seen.add(url)
@@ -75,8 +92,9 @@ class OpenRouterClient(ProviderClient):
     def _next_url(self, link: str) -> str:
         """An absolute URL as is; a host-relative one (``/api/v1/models?offset=``) on the base
         URL's host; anything else relative to the base URL, like the paths this client uses."""
-        if link.startswith(("http://", "https://")):
-            return link
+        if link[:8].lower().startswith(("http://", "https://")):
+            scheme, rest = link.split(":", 1)
+            return scheme.lower() + ":" + rest
         base_path = urlsplit(self.base_url).path.rstrip("/")
         if base_path and link.startswith(base_path + "/"):
             return urljoin(self.base_url, link)

@@ -116,3 +116,18 @@ def test_a_next_link_to_another_origin_is_not_followed(stub, link):
     with pytest.raises(MalformedAnswer, match="'links.next' points away from http://127.0.0.1"):
         client.fetch(None)
     assert len(stub.requests) == 1
+
+
+def test_a_next_link_to_the_same_origin_written_another_way_is_followed(stub):
+    """The origin check compared the text of scheme and host: a link in capitals (or naming the
+    scheme's own port) was refused as another origin, and the answer's later pages were lost."""
+    from discovery.providers.openrouter import _origin
+
+    host = stub.url.split("://", 1)[1]
+    stub.route("/api/v1/models", (200, {"data": [{"id": "x/a"}], "links": {"next": f"HTTP://{host}/api/v1/more"}}))
+    stub.route("/api/v1/more", (200, {"data": [{"id": "x/b"}]}))
+    client = make_client("openrouter", f"{stub.url}/api/v1")
+    assert sorted(m.id for m in client.fetch(None).models) == ["openrouter/x/a", "openrouter/x/b"]
+    assert _origin("https://OpenRouter.ai:443/api/v1/models?offset=2") == _origin("https://openrouter.ai/api/v1")
+    assert _origin("https://openrouter.ai:8443/x") != _origin("https://openrouter.ai/api/v1")
+    assert _origin("https://openrouter.ai:99999/x") is None
