@@ -88,16 +88,21 @@ class NotifierActor(pykka.ThreadingActor):
         self.delivered = 0
         # How many subscribers want read-only event data: publish() seals a batch only while one does.
         self._read_only = 0
+        # Subscriptions an inline callable ended from this thread: skipped from then on, before
+        # their unsubscribe message (queued behind commits already waiting) comes.
+        self._cancelled: set[int] = set()
 
     def on_start(self) -> None:
         self._proxy = Calls(self.actor_ref)
         self._thread = threading.get_ident()
+        _CANCELLED[self._thread] = self._cancelled
 
     def thread_ident(self) -> int:
         """This actor's thread: a call from it must not wait for this actor (see make_unsubscribe)."""
         return self._thread
 
     def on_stop(self) -> None:
+        _CANCELLED.pop(self._thread, None)
         # Events a batch was still gathering were committed: deliver them now rather than drop
         # them (the service stops the notifier after the catalog, so every commit is in).
         for sub_id in list(self.pending):
@@ -142,6 +147,7 @@ class NotifierActor(pykka.ThreadingActor):
         if pending and pending.timer:
             pending.timer.cancel()
         sub = self.subscriptions.pop(sub_id, None)
+        self._cancelled.discard(sub_id)
         if sub is not None:
             self._unplace(sub)
             self._read_only -= sub.read_only
@@ -244,6 +250,7 @@ class NotifierActor(pykka.ThreadingActor):
             return wanted
 
         delivered = 0
+        cancelled = self._cancelled
         for group in self._direct.values():
             wanted = wanted_by(group.filter, group.members[0][0])
             if not wanted:
@@ -254,6 +261,9 @@ class NotifierActor(pykka.ThreadingActor):
             for chunk in chunks:
                 failed = 0
                 for sub_id, target in group.members:
+                    if cancelled and sub_id in cancelled:
+                        failed += 1
+                        continue
                     try:
                         target(chunk)
                     except Exception:
@@ -293,6 +303,8 @@ class NotifierActor(pykka.ThreadingActor):
             self._deliver(sub, chunk)
 
     def _deliver(self, sub: Subscription, events: tuple[StoredEvent, ...]) -> None:
+        if sub.id in self._cancelled:
+            return
         try:
             if isinstance(sub.target, pykka.ActorRef):
                 sub.target.tell(ChangeBatch(events))
@@ -314,12 +326,21 @@ def sealed(events: tuple[StoredEvent, ...]) -> tuple[StoredEvent, ...]:
                  for e in events)
 
 
+# Each running notifier's cancelled subscriptions, by its thread (see make_unsubscribe).
+_CANCELLED: dict[int, set[int]] = {}
+
+
 def make_unsubscribe(notifier: Any, sub_id: int, notifier_thread: Optional[int] = None) -> Callable[[], None]:
     """A callable that removes the subscription; safe to call twice or after the service stopped.
 
     Called on the notifier's own thread (from an inline callable) it does not wait for the
-    notifier, busy calling it: the subscription goes once the notifier is done with this commit."""
+    notifier, busy calling it: the subscription is skipped at once (commits already queued do not
+    reach it), and removed once the notifier is done with this commit."""
     def unsubscribe() -> None:
+        if notifier_thread is not None and threading.get_ident() == notifier_thread:
+            cancelled = _CANCELLED.get(notifier_thread)
+            if cancelled is not None:
+                cancelled.add(sub_id)  # this very thread reads it: no lock needed
         try:
             removed = notifier.unsubscribe(sub_id)
             if threading.get_ident() != notifier_thread:

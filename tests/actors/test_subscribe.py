@@ -407,3 +407,30 @@ def test_events_are_copied_read_only_only_while_a_subscriber_asks_for_it(service
     add_model(simulator, service, "gpt-copy-2")
     wait_for(lambda: len(plain) == 2 and sealed_too, what="the second batch")
     assert type(sealed_too[0].data) is FrozenDict and plain[1].data == sealed_too[0].data
+
+
+def test_an_inline_callable_that_unsubscribes_itself_is_not_called_again(service, simulator):
+    """An inline callable's unsubscribe could not wait for the notifier (busy calling it), so the
+    commits already queued behind the one it handled still reached it: it takes effect at once."""
+    calls, seen_by_others = [], []
+    only = dict(kinds=["added"], model_glob="openai/gpt-once-*", max_delay=0)
+    unsubscribe = None
+
+    def once(events):
+        calls.append(events)
+        # Hold the notifier until the next commit's batch waits in its mailbox, then leave.
+        deadline = time.monotonic() + 10
+        while service.index.entry("openai/gpt-once-2") is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.2)
+        unsubscribe()
+
+    unsubscribe = service.subscribe(once, **only)
+    service.subscribe(seen_by_others.extend, **only)
+    simulator.state.add_model("openai", {"id": "gpt-once-1", "object": "model", "created": 1, "owned_by": "x"})
+    first = service.refresh("openai")
+    wait_for(lambda: calls, what="the first batch")
+    add_model(simulator, service, "gpt-once-2")
+    service.wait([first], timeout=30)
+    wait_for(lambda: len(seen_by_others) == 2, what="both batches at the other subscriber")
+    assert len(calls) == 1 and [e.model_id for e in calls[0]] == ["openai/gpt-once-1"]
