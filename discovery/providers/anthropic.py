@@ -54,7 +54,7 @@ class AnthropicClient(ProviderClient):
         followed: set[str] = set()
         for _ in range(MAX_PAGES):
             body = self.get_listing("/models", params=params)
-            models.extend(self.normalized_span(self.normalize, item) for item in body.items)
+            models.extend(self.normalized_spans(self.normalize, body.items))
             if not body.get("has_more"):
                 return dedupe(models)
             params = {"limit": limit, "after_id": self.next_cursor(body.get("last_id"), followed, "last_id")}

@@ -57,7 +57,7 @@ class GeminiClient(ProviderClient):
         followed: set[str] = set()
         for _ in range(MAX_PAGES):
             body = self.get_listing("/models", "models", params=params)
-            models.extend(self.normalized_span(self.normalize, item) for item in body.items)
+            models.extend(self.normalized_spans(self.normalize, body.items))
             token = body.get("nextPageToken")
             if not token:
                 return dedupe(models)

@@ -40,7 +40,7 @@ class GroqClient(ProviderClient):
 
     def fetch_models(self) -> list[Model]:
         """The whole list (one page)."""
-        return dedupe(self.normalized_span(self.normalize, item) for item in self.get_listing("/models").items)
+        return dedupe(self.normalized_spans(self.normalize, self.get_listing("/models").items))
 
     def probe(self) -> None:
         """The list itself: the API has no page size."""

@@ -167,8 +167,9 @@ class LiteLLMClient(ProviderClient):
                 head = _HEAD.decode(span)
                 heads.append((key, head.litellm_provider, head.mode, span))
         build = self._builder(datetime.now(UTC).date().isoformat())
-        return [self.normalized_span(build, span, provider, model_id, rank[1])
-                for rank, provider, model_id, span in self._choose(heads).values()]
+        chosen = list(self._choose(heads).values())
+        return self.normalized_spans(build, [span for _, _, _, span in chosen],
+                                     [(provider, model_id, rank[1]) for rank, provider, model_id, _ in chosen])
 
     def probe(self) -> None:
         """The document itself: there is nothing smaller."""

@@ -14,7 +14,7 @@ import msgspec
 
 from discovery.enrich import HEURISTIC
 from discovery.model import Capabilities, Lifecycle, Limits, Modalities, Model, Pricing
-from discovery.providers.base import ProviderClient, holds_object
+from discovery.providers.base import ProviderClient, dedupe
 from discovery.taxonomy import as_object, guess_kind, normalize_modalities
 
 
@@ -163,14 +163,13 @@ class ModelsDevClient(ProviderClient):
         """The document read as raw spans down to each model's record: a record is parsed and
         normalized only when its span (with its provider and id) is new (see normalized_span)."""
         body, status = self.request_body("GET", "/api.json")
-        out: dict[str, Model] = {}
+        models: list[Model] = []
         for provider_id, name, members in self._model_spans(body, status):
-            for model_id, span in members.items():
-                if not holds_object(span):  # the message is made only for a bad entry
-                    self.expect(False, f"model {provider_id}/{model_id} is not an object")
-                model = self.normalized_span(self._record_entry, span, name, model_id)
-                out.setdefault(model.id, model)
-        return list(out.values())
+            ids = list(members)
+            models += self.normalized_spans(self._record_entry, list(members.values()),
+                                            [(name, model_id) for model_id in ids],
+                                            lambda i, p=provider_id, ids=ids: f"model {p}/{ids[i]} is not an object")
+        return dedupe(models)
 
     def _model_spans(self, body: bytes, status: int) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
         """(models.dev id, the name used in model ids, its models' spans by id) of each kept provider.

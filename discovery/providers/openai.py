@@ -28,7 +28,7 @@ class OpenAIClient(ProviderClient):
     def fetch_models(self) -> list[Model]:
         """The whole list (one page)."""
         listing = self.get_listing("/models")
-        return dedupe(self.normalized_span(self.normalize, item) for item in listing.items)
+        return dedupe(self.normalized_spans(self.normalize, listing.items))
 
     def probe(self) -> None:
         """The list itself is the cheapest call: the API has no page size."""

@@ -71,7 +71,7 @@ class OpenRouterClient(ProviderClient):
         models: list[Model] = []
         for _ in range(MAX_PAGES):
             body = self.get_listing(url)
-            models.extend(self.normalized_span(self.normalize, item) for item in body.items)
+            models.extend(self.normalized_spans(self.normalize, body.items))
             links = body.get("links")
             links = links if isinstance(links, Mapping) else {}
             nxt = links.get("next")

@@ -143,3 +143,74 @@ def test_an_answer_that_is_not_strict_json_is_read_as_the_parsed_path_reads_it(s
     stub.route("/v1/models", (200, "[NaN]"))
     with pytest.raises(MalformedAnswer, match="expected a JSON object with 'data'"):
         client.fetch(None)
+
+
+def _openai_list(ids, changed=None):
+    return {"object": "list", "data": [{"id": i, "object": "model", "created": 1, "owned_by": changed.get(i, "o")
+                                        if changed else "o"} for i in ids]}
+
+
+def test_runs_of_unchanged_items_are_the_memos_records_with_the_fingerprints_one_at_a_time_gives(stub):
+    """Items are looked at GROUP_SIZE at a time: a run whose bytes came before, every record of
+    which the memo holds, is taken whole. What comes out is what reading each item gives."""
+    from discovery.providers.base import GROUP_SIZE
+
+    ids = [f"m{i:03d}" for i in range(5 * GROUP_SIZE + 7)]
+    body = {"doc": _openai_list(ids)}
+    stub.route("/v1/models", lambda request: (200, body["doc"]))
+    client = make_client("openai", f"{stub.url}/v1")
+    first = client.fetch(None)
+    body["doc"] = _openai_list(ids, changed={"m040": "someone else"})
+    second = client.fetch(memo_of(first))
+    fresh = [m for m in second.models if not any(m is old for old in first.models)]
+    assert [m.id for m in fresh] == ["openai/m040"] and fresh[0].raw["owned_by"] == "someone else"
+    assert [m.id for m in second.models] == [f"openai/{i}" for i in ids]
+    # The same fingerprints as a client with no runs to go by (each item read) makes.
+    alone = make_client("openai", f"{stub.url}/v1").fetch(memo_of(first))
+    assert second.fingerprints == alone.fingerprints
+    assert [m.content_hash() for m in second.models] == [m.content_hash() for m in alone.models]
+
+
+def test_a_run_whose_record_the_memo_lacks_is_read_item_by_item(stub):
+    """The memo is the last accepted answer's: a record the catalog left out (rejected) is not
+    in it, so the run that holds it is read again, item by item."""
+    ids = [f"m{i:03d}" for i in range(40)]
+    stub.route("/v1/models", (200, _openai_list(ids)))
+    client = make_client("openai", f"{stub.url}/v1")
+    first = client.fetch(None)
+    memo = memo_of(first)
+    dropped = first.fingerprints["openai/m005"]
+    memo = SourceMemo(memo.body_hash + "x", {fp: m for fp, m in memo.items.items() if fp != dropped})
+    second = client.fetch(memo)
+    fresh = [m for m in second.models if not any(m is old for old in first.models)]
+    assert [m.id for m in fresh] == ["openai/m005"]
+    assert len(second.models) == 40 and second.fingerprints == first.fingerprints
+
+
+def test_a_repeated_id_keeps_its_first_record_whether_its_run_is_read_or_taken(stub):
+    from discovery.providers.base import GROUP_SIZE
+
+    ids = [f"m{i:03d}" for i in range(GROUP_SIZE)] + ["m000"] + [f"n{i:03d}" for i in range(GROUP_SIZE)]
+    doc = _openai_list(ids)
+    doc["data"][GROUP_SIZE]["owned_by"] = "the repeat"
+    stub.route("/v1/models", (200, doc))
+    client = make_client("openai", f"{stub.url}/v1")
+    first = client.fetch(None)
+    second = client.fetch(SourceMemo(None, memo_of(first).items))
+    for result in (first, second):
+        kept = {m.id: m for m in result.models}
+        assert len(result.models) == 2 * GROUP_SIZE and kept["openai/m000"].raw["owned_by"] == "o"
+    assert second.fingerprints == first.fingerprints
+
+
+def test_a_models_dev_entry_that_is_not_an_object_fails_the_refresh_in_a_changed_run(stub):
+    doc = {"acme": {"id": "acme", "models": {f"m{i}": {"id": f"m{i}", "name": f"M {i}"} for i in range(10)}}}
+    body = {"doc": doc}
+    stub.route("/modelsdev/api.json", lambda request: (200, body["doc"]))
+    client = make_client("modelsdev", f"{stub.url}/modelsdev")
+    first = client.fetch(None)
+    doc = json.loads(json.dumps(doc))
+    doc["acme"]["models"]["m3"] = [1, 2]
+    body["doc"] = doc
+    with pytest.raises(MalformedAnswer, match="model acme/m3 is not an object"):
+        client.fetch(memo_of(first))
