@@ -36,8 +36,13 @@ KEY_SHAPES = re.compile("|".join([
     r"\b(?:gsk|xai|hf|pplx|csk|fw|nvapi|r8)[_-][A-Za-z0-9_\-]{20,}",  # Groq, xAI, HF, Perplexity, ...
     r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",  # JWTs
 ]))
-# The password of any URL's user part (a proxy's, a driver's): "scheme://user:" stays.
-URL_PASSWORD = re.compile(r"(?i)(\b[a-z][a-z0-9+.\-]*://[^\s/?#@:\[\]=\"'&]*:)([^\s/?#@]+)(?=@)")
+# The password of any URL's user part (a proxy's, a driver's): "scheme://user:" stays. Matched
+# from each "://" (URL_USER_PART) and its scheme checked backwards (URL_SCHEME): one pattern that
+# starts at the scheme tries every letter of a long run such as "a.a.a..." and rescans the run
+# from each, quadratic (60 kB of it took seconds to scrub).
+URL_SCHEME = re.compile(r"(?i)\b[a-z][a-z0-9+.\-]*\Z")
+URL_SCHEME_CHAR = re.compile(r"(?i)[a-z0-9+.\-]")
+URL_USER_PART = re.compile(r"[^\s/?#@:\[\]=\"'&]*:([^\s/?#@]+)(?=@)")
 # "Bearer <token>", "api_key=<value>", "x-api-key: <value>": the value goes, the name stays. A mask
 # already in the value counts as one unit, never as "[REDACTED" and a "]" left behind: a value
 # matched up to the mask's "[" and masked again grew one "]" at every pass.
@@ -100,7 +105,7 @@ class Redactor:
         text = LABELLED.sub(lambda m: m.group(1) + MASK if m.group(2) != MASK else m.group(0), text)
         # Last: a user part's password takes in whatever the labels left of it, mask and all, so
         # scrubbing again finds nothing more to do.
-        return URL_PASSWORD.sub(lambda m: m.group(1) + MASK, text) if "://" in text else text
+        return mask_url_passwords(text) if "://" in text else text
 
     def scrub_known(self, data: bytes) -> bytes:
         """``data`` with every configured secret masked (no shapes: for answers, whose records are data)."""
@@ -155,6 +160,28 @@ def spellings(secret: str) -> set[str]:
         out.add(encoded)
         out.add(re.sub(r"%[0-9A-F]{2}", lambda m: m.group(0).lower(), encoded))
     return out
+
+
+def mask_url_passwords(text: str) -> str:
+    """``text`` with the password of every ``scheme://user:password@`` masked, in linear time:
+    each "://" is an anchor, its scheme is the run of scheme characters just before it (no
+    further back than the last masked password), and a password never holds a "/", so no
+    character is scanned from more than one anchor."""
+    out: list[str] = []
+    done = 0
+    at = text.find("://")
+    while at != -1:
+        start = at
+        while start > done and URL_SCHEME_CHAR.match(text, start - 1):
+            start -= 1
+        user = URL_USER_PART.match(text, at + 3)
+        if user is not None and URL_SCHEME.search(text, start, at):
+            out += (text[done:user.start(1)], MASK)
+            done = user.end(1)
+            at = text.find("://", done)
+        else:
+            at = text.find("://", at + 1)
+    return "".join(out) + text[done:] if out else text
 
 
 def key_variable(config: Any) -> Optional[str]:

@@ -5,6 +5,7 @@ and its sink), so one text is often scrubbed several times over.
 """
 import itertools
 import random
+import time
 
 from discovery.redaction import MASK, Redactor
 
@@ -116,3 +117,15 @@ def test_a_url_password_next_to_labels_and_masks_is_masked_once():
         once = r.scrub(text)
         assert r.scrub(once) == once, (text, once)
         assert KEY not in once and TOKEN not in once, text
+
+
+def test_a_long_run_of_scheme_characters_before_a_url_scrubs_in_linear_time():
+    # Every "a" of "a.a.a..." could start a scheme: a pattern starting there rescanned the run
+    # from each (60 kB took about 15 s). The bound is generous; linear takes milliseconds.
+    r = Redactor()
+    for text in ("a." * 30_000 + "://", "a." * 30_000 + "://u:" + "p." * 30_000, "a://" * 15_000):
+        started = time.monotonic()
+        r.scrub(text)
+        assert time.monotonic() - started < 2, text[:20]
+    assert r.scrub("a." * 30_000 + " postgresql://app:secret@host/db") == "a." * 30_000 + f" postgresql://app:{MASK}@host/db"
+    assert r.scrub("postgresql://app:secret@host/db") == f"postgresql://app:{MASK}@host/db"
