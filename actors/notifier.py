@@ -28,8 +28,9 @@ class _Pending:
         self.events: list[StoredEvent] = []
         self.timer: Optional[Timer] = None
         self.paused = paused
-        # While it catches up from the store: the newest id given it from there, so the live
-        # events that queued meanwhile are given only past it (each event once).
+        # The newest id given it from the store when it caught up, so live events are given only
+        # past it (each event once): for its whole life, as a commit's tell can reach the notifier
+        # after the resume that already gave the committed event from the store.
         self.through = 0
 
 
@@ -42,7 +43,8 @@ def _entry_id(entry: tuple[Subscription, Any]) -> int:
 
 
 class _Direct:
-    """Subscribers called at once with each batch: plain callables, no delay, not paused.
+    """Subscribers called at once with each batch: plain callables, no delay, not paused, not
+    resumed from a point (those drop the live events they were given from the store: queued).
 
     Grouped by filter and batch size, so one batch is filtered and cut once per group and the
     loop over its members is only the calls (a callable per subscriber per commit is the
@@ -183,7 +185,8 @@ class NotifierActor(pykka.ThreadingActor):
             self._deliver(sub, tuple(wanted[first:first + sub.max_batch]))
 
     def resume(self, sub_id: int) -> None:
-        """Deliver what queued while paused (past what :meth:`backfill` gave), and go on."""
+        """Deliver what queued while paused (past what :meth:`backfill` gave), and go on (live
+        events up to what it gave are dropped from then on too)."""
         sub, pending = self.subscriptions.get(sub_id), self.pending.get(sub_id)
         if sub is not None and pending is not None and pending.paused:
             self._unplace(sub)
@@ -194,8 +197,9 @@ class NotifierActor(pykka.ThreadingActor):
             self._place(sub)
 
     def _is_direct(self, sub: Subscription) -> bool:
+        pending = self.pending[sub.id]
         return (sub.max_delay <= 0 and not isinstance(sub.target, pykka.ActorRef)
-                and not self.pending[sub.id].paused)
+                and not pending.paused and not pending.through)
 
     def _place(self, sub: Subscription) -> None:
         """Put a subscriber in the direct groups or the queued list, by what it is now."""
@@ -273,6 +277,8 @@ class NotifierActor(pykka.ThreadingActor):
         self.delivered += delivered
         for sub, pending in self._queued:
             wanted = wanted_by(sub.filter, sub.id)
+            if wanted and pending.through:
+                wanted = tuple(e for e in wanted if e.id > pending.through)
             if not wanted:
                 continue
             if sub.max_delay <= 0 and not pending.events and not pending.paused and len(wanted) <= sub.max_batch:

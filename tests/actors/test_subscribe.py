@@ -218,6 +218,43 @@ def test_a_subscriber_resumes_after_a_restart_from_its_last_event_id(start_servi
     assert all(1 <= len(b) <= 2 for b in batches)
 
 
+def test_an_event_caught_up_from_the_store_is_not_delivered_again_when_its_commit_is_told_late(
+        service, simulator):
+    # The writer commits, then tells the notifier. A subscription resuming in between reads the
+    # event from the store; the tell, arriving after the resume, must not deliver it again.
+    telemetry = service.view.telemetry
+    committed, release = threading.Event(), threading.Event()
+    counted = telemetry.events_committed
+
+    def held(kinds):
+        kinds = list(kinds)
+        counted(kinds)
+        # Not the first refresh's commits, which may still be on their way to the notifier.
+        if "added" in kinds and service.view.last_event_id > since:
+            committed.set()
+            release.wait(30)
+
+    since = service.last_event_id()
+    telemetry.events_committed = held
+    try:
+        simulator.state.add_model("openai", {"id": "gpt-told-late", "object": "model", "created": 1750000000,
+                                             "owned_by": "openai"})
+        ticket = service.refresh("openai")
+        assert committed.wait(30), "the commit"
+        got: list[int] = []
+        service.subscribe(lambda events: got.extend(e.id for e in events), kinds=["added"], since=since,
+                          max_delay=0)
+        assert got == stored_ids(service, after=since, kinds=["added"]) and got
+    finally:
+        telemetry.events_committed = counted
+        release.set()
+    service.wait([ticket], timeout=30)
+    add_model(simulator, service, "gpt-after-the-late-tell")
+    expected = stored_ids(service, after=since, kinds=["added"])
+    wait_for(lambda: got[-1:] == expected[-1:], what="the next commit's event")
+    assert got == expected
+
+
 def test_a_resume_point_past_the_newest_event_delivers_from_now(service, simulator):
     got: list[str] = []
     service.subscribe(lambda events: got.extend(e.model_id for e in events), kinds=["added"],
