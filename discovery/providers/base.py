@@ -27,6 +27,7 @@ from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as urllib3_exceptions
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError, ResponseError
 from urllib3.util.retry import Retry
+from urllib3.util.timeout import Timeout
 
 from discovery.collector import hold_collector, let_collector_go
 from discovery.model import Model, dumps, loads
@@ -362,7 +363,25 @@ class _Retry(Retry):
 
     urllib3's own reading raises InvalidHeader (or ValueError) for those, out of the request:
     the refresh failed as ``internal: InvalidHeader`` instead of with the provider's status.
+
+    ``deadline``: when the refresh under way must be done by (``time.monotonic()``; inf outside
+    one): no retry is made that could only begin after it.
     """
+
+    def __init__(self, *args: Any, deadline: Callable[[], float] = lambda: math.inf, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = deadline
+        # The wait before the next attempt, once increment has decided it (see get_backoff_time).
+        self.wait: Optional[float] = None
+
+    def new(self, **kw: Any) -> Retry:
+        retry = super().new(**kw)
+        retry.deadline = self.deadline  # type: ignore[attr-defined]
+        return retry
+
+    def get_backoff_time(self) -> float:
+        # The wait increment held to the deadline, not a second draw of the jitter.
+        return super().get_backoff_time() if self.wait is None else self.wait
 
     def parse_retry_after(self, retry_after: str) -> float:
         seconds = parse_retry_after(retry_after)
@@ -377,19 +396,54 @@ class _Retry(Retry):
             wait = parse_retry_after(response.headers.get("Retry-After"))
             if wait is not None and wait > self.retry_after_max:
                 raise MaxRetryError(_pool, url or "", ResponseError(f"Retry-After {wait:g}s"))  # type: ignore[arg-type]
-        return super().increment(method, url, response, error, _pool, _stacktrace)
+        retry = super().increment(method, url, response, error, _pool, _stacktrace)
+        deadline = self.deadline()
+        if deadline < math.inf:
+            # What sleep() will wait: the answer's Retry-After, else the backoff (drawn once here).
+            after = retry.get_retry_after(response) if response is not None else None
+            retry.wait = after or retry.get_backoff_time()
+            if time.monotonic() + retry.wait >= deadline:
+                # An answer is the refresh's (as above); an error raises RetryError (see request_body).
+                raise MaxRetryError(_pool, url or "", ResponseError("refresh_timeout"))  # type: ignore[arg-type]
+        return retry
+
+
+class _DeadlineTimeout(Timeout):
+    """A request's timeout capped by the time left before the refresh's deadline, at each of
+    urllib3's attempts (it retries with the same timeout): no attempt runs past the deadline."""
+
+    def __init__(self, seconds: float, deadline: float) -> None:
+        super().__init__(connect=seconds, read=seconds)
+        self.deadline = deadline
+
+    def clone(self) -> Timeout:
+        return _DeadlineTimeout(self._connect, self.deadline)  # type: ignore[arg-type]
+
+    def _capped(self, seconds: Any) -> Any:
+        # A millisecond at least: past the deadline an attempt times out at once (a socket
+        # refuses a negative timeout).
+        return max(0.001, min(seconds, self.deadline - time.monotonic()))
+
+    @property
+    def connect_timeout(self) -> Any:
+        return self._capped(super().connect_timeout)
+
+    @property
+    def read_timeout(self) -> Any:
+        return self._capped(super().read_timeout)
 
 
 RETRY_STATUSES = (429, 500, 502, 503, 504)
 
 
-def mount_retries(session: requests.Session, config: ProviderConfig) -> None:
+def mount_retries(session: requests.Session, config: ProviderConfig,
+                  deadline: Callable[[], float] = lambda: math.inf) -> None:
     """Retry transient failures inside a refresh with urllib3's Retry.
 
     Timeouts, connection errors, 429 and 5xx are retried with exponential backoff and jitter,
     honouring Retry-After up to ``max_retry_after`` seconds; other 4xx are not retried. When
     retries run out on an error status the last answer is returned, so its error body still
-    reaches the refresh history.
+    reaches the refresh history. ``deadline``: the refresh's (refresh_timeout), which stops them.
     """
     retry = _Retry(
         total=config.retries, connect=config.retries, read=config.retries, status=config.retries, other=0,
@@ -397,6 +451,7 @@ def mount_retries(session: requests.Session, config: ProviderConfig) -> None:
         status_forcelist=RETRY_STATUSES, backoff_factor=config.retry_backoff,
         backoff_jitter=config.retry_backoff / 2, backoff_max=10, raise_on_status=False,
         respect_retry_after_header=True, retry_after_max=max(0, int(config.max_retry_after)),
+        deadline=deadline,
     )
     adapter = HTTPAdapter(max_retries=retry)
     session.mount("http://", adapter)
@@ -430,7 +485,7 @@ class ProviderClient:
         self.config = config
         self.session = session or requests.Session()
         self.session.headers.setdefault("User-Agent", USER_AGENT)
-        mount_retries(self.session, config)
+        mount_retries(self.session, config, self._deadline)
         self._environ = environ
         self.rate_limiter = rate_limiter
         # Largest body accepted; a bigger answer is refused.
@@ -438,6 +493,11 @@ class ProviderClient:
         self._fetch: Optional[_FetchContext] = None
         # The runs of items the last fetch read, for the next (see normalized_spans).
         self._groups: dict[str, tuple[str, ...]] = {}
+
+    def _deadline(self) -> float:
+        """When the fetch under way must be done by (inf outside one): its retries stop there."""
+        context = self._fetch
+        return context.deadline if context is not None else math.inf
 
     # -- configuration -------------------------------------------------------------------------
     @property
@@ -520,14 +580,22 @@ class ProviderClient:
             raise ProviderRateLimited(f"{self.name}: local request budget exhausted "
                                       f"({self.rate_limiter.rate:g}/s, burst {self.rate_limiter.burst})")
         started = time.monotonic()
+        # Inside a fetch every attempt, urllib3's retries included, ends by the refresh's deadline.
+        timeout = self.config.timeout if context is None else _DeadlineTimeout(self.config.timeout, context.deadline)
         try:
             # Redirects are not followed: a custom key header would travel to wherever one points.
             resp = self.session.request(method, url, params=params, json=json_body, headers=hdrs,
-                                        timeout=self.config.timeout, stream=True, allow_redirects=False)
+                                        timeout=timeout, stream=True, allow_redirects=False)
+        except requests.exceptions.RetryError:
+            if context is None:
+                raise  # only a fetch's deadline stops retries with an error (_Retry.increment)
+            raise self._out_of_time(context) from None
         except requests.Timeout:
+            self._check_deadline(context)
             raise ProviderTimeout(f"no answer from {self.name} within {self.config.timeout:g}s"
                                   f"{self._after_retries()}") from None
         except requests.ConnectionError as exc:
+            self._check_deadline(context)
             # Retries exhausted on read timeouts surface as ConnectionError(MaxRetryError(ReadTimeoutError)).
             inner = exc.args[0] if exc.args else None
             reason = inner.reason if isinstance(inner, MaxRetryError) else inner
@@ -656,6 +724,11 @@ class ProviderClient:
         if context is not None:
             context.received += size
         return b"".join(chunks)
+
+    def _check_deadline(self, context: Optional[_FetchContext]) -> None:
+        """Raise the refresh's timeout when its deadline has passed (a request's attempt cut there)."""
+        if context is not None and time.monotonic() >= context.deadline:
+            raise self._out_of_time(context) from None
 
     def _out_of_time(self, context: _FetchContext) -> ProviderTimeout:
         return ProviderTimeout(f"{self.name} took longer than refresh_timeout ({self.config.refresh_timeout:g}s) "

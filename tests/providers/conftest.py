@@ -24,10 +24,10 @@ class StubProvider:
     or a fixed such tuple. Every request is recorded (method, path, query, headers, JSON body).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
         self.routes: dict[tuple[str, str], Callable[[Request], Answer] | Answer] = {}
         self.requests: list[dict[str, Any]] = []
-        self._server = make_server("127.0.0.1", 0, self._app, threaded=True)
+        self._server = make_server("127.0.0.1", port, self._app, threaded=True)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
                                         daemon=True)
