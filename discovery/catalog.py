@@ -556,9 +556,15 @@ class CatalogState:
                 # The provider put a configured secret (the caller's key, say) into the record: it
                 # is masked here, before the store, the events, the webhooks and the streams see it.
                 # An id that holds it would become another model's: that record is left out.
-                m = _masked(m)
-                if m.id != model_id:
-                    problem, shown = "its id holds a configured secret", m.id
+                try:
+                    m = _masked(m)
+                except RecursionError:
+                    # Nested deeper than Python recurses: it cannot be masked, so it is not kept.
+                    problem = "it holds a configured secret nested too deeply to mask"
+                    shown = REDACTOR.scrub_known_text(model_id)
+                else:
+                    if m.id != model_id:
+                        problem, shown = "its id holds a configured secret", m.id
             # Per-record limits, here only (discovery/limits.py): a record that breaks one is left out
             # and counted; its last good version, if any, stays.
             if problem is None:

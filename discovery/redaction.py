@@ -123,7 +123,8 @@ class Redactor:
         """A JSON-like value with every configured secret masked in its strings (keys included),
         never in its structure or its numbers: masking the text of a document could turn a number
         (a 309-digit context length holding a run of zeros a weak secret is made of) into
-        something that no longer parses, or a key into another."""
+        something that no longer parses, or a key into another. A value nested deeper than
+        Python's recursion limit raises RecursionError: it cannot be masked, and callers leave it out."""
         if isinstance(value, str):
             return self.scrub_known_text(value)
         if isinstance(value, Mapping):

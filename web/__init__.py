@@ -108,6 +108,11 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
                 clean = dumps(REDACTOR.scrub_strings(loads(data)))
             except ValueError:
                 clean = None
+            except RecursionError:
+                # Nested too deeply to mask in its strings; masked as text, a secret spelled with
+                # JSON escapes (\u0041 for A) would still reach the client: withheld instead.
+                return error_response(502, "answer_withheld", "this answer holds a configured secret "
+                                      "nested too deeply to mask; it is withheld")
         response.set_data(clean if clean is not None else REDACTOR.scrub_known(data))
         return response
 

@@ -256,3 +256,25 @@ def test_a_small_source_losing_three_models_is_still_checked(state):
     with pytest.raises(SuspiciousSnapshot, match="losing 3 of 3"):
         snap(state, "openai", [m(i) for i in "xyz"])
     assert set(state.current) == {"openai/a", "openai/b", "openai/c"}
+
+def test_a_record_echoing_a_secret_nested_too_deeply_to_mask_is_rejected_and_the_rest_kept(state, monkeypatch):
+    """Masking recurses through the record: one nested past Python's recursion limit raised
+    RecursionError, and the whole refresh failed."""
+    from discovery import catalog
+    from discovery.model import RawAnswer
+    from discovery.redaction import Redactor
+
+    key = "deep-echo-key-5d1e9b7c3a"
+    redactor = Redactor()
+    redactor.add(key)
+    monkeypatch.setattr(catalog, "REDACTOR", redactor)
+
+    def deep(model_id: str) -> Model:
+        raw = b'{"id":"%s","note":%s"%s"%s}' % (model_id.encode(), b"[" * 5000, key.encode(), b"]" * 5000)
+        return m(model_id, raw=RawAnswer(raw))
+
+    outcome, _, _ = snap(state, "openai", [m("fine"), deep("deep"), deep(f"id-{key}")])
+    assert outcome.outcome == "succeeded" and outcome.added == 1 and outcome.rejected == 2
+    assert outcome.rejections == ("openai/deep: it holds a configured secret nested too deeply to mask",
+                                  "openai/id-[REDACTED]: it holds a configured secret nested too deeply to mask")
+    assert set(store.load_current_models()) == {"openai/fine"}

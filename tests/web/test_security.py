@@ -339,3 +339,25 @@ def test_an_overlong_query_string_is_a_json_414_on_the_stream_too(http_service):
     for path in ("/api/v1/events/stream", "/api/v1/events", "/api/v1/models"):
         resp = requests.get(f"{server.url}{path}?{query}", timeout=10)
         assert resp.status_code == 414 and resp.json()["error"]["code"] == "query_too_long", (path, resp.text[:200])
+
+
+def test_an_answer_holding_a_secret_nested_too_deeply_to_mask_is_withheld_with_a_clear_error(
+        start_service, monkeypatch):
+    """Masking an answer's strings recurses through it: one nested past Python's recursion limit
+    raised RecursionError and answered a bare 500. Masked as text instead, a secret spelled with
+    JSON escapes would still be read by the client: such an answer is withheld."""
+    import web
+    from discovery.redaction import Redactor
+
+    key = "deep-answer-key-8e2c4a6f1b3d"
+    redactor = Redactor()
+    redactor.add(key)
+    monkeypatch.setattr(web, "REDACTOR", redactor)
+    app = create_app(start_service([]))
+    deep = b'{"note":%s"%s"%s}' % (b"[" * 5000, key.encode(), b"]" * 5000)
+    app.add_url_rule("/deep", "deep", lambda: (deep, 200, {"Content-Type": "application/json"}))
+    app.add_url_rule("/shallow", "shallow", lambda: ({"note": [key]}, 200))
+    answer = app.test_client().get("/deep")
+    assert key.encode() not in answer.data
+    assert answer.status_code == 502 and answer.get_json()["error"]["code"] == "answer_withheld"
+    assert app.test_client().get("/shallow").get_json() == {"note": ["[REDACTED]"]}
