@@ -34,8 +34,14 @@ KEY_SHAPES = re.compile("|".join([
     r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key ids
     r"\bAIza[0-9A-Za-z_\-]{30,}",  # Google API keys
     r"\b(?:gsk|xai|hf|pplx|csk|fw|nvapi|r8)[_-][A-Za-z0-9_\-]{20,}",  # Groq, xAI, HF, Perplexity, ...
-    r"\beyJ[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}\.[A-Za-z0-9_\-]{10,}",  # JWTs
 ]))
+# JSON Web Tokens: "eyJ", then three dot-separated runs of at least 10 base64url characters after
+# it. One pattern for that tried every "eyJ" of a long run with no dot and scanned the run to its
+# end from each, quadratic (60 kB of "eyJ-" took a second, and held the interpreter all along):
+# JWT_RUN takes a whole dotted run from its first "eyJ" at once, and _masked_jwts finds the
+# tokens in it, segment by segment (see Redactor.scrub).
+JWT_RUN = re.compile(r"\beyJ[A-Za-z0-9_\-]*+(?:\.[A-Za-z0-9_\-]*+)*+")
+JWT_HEAD = re.compile(r"\beyJ[A-Za-z0-9_\-]{10}")
 # The password of any URL's user part (a proxy's, a driver's): "scheme://user:" stays. Matched
 # from each "://" (URL_USER_PART) and its scheme checked backwards (URL_SCHEME): one pattern that
 # starts at the scheme tries every letter of a long run such as "a.a.a..." and rescans the run
@@ -101,6 +107,8 @@ class Redactor:
         literal = self._literal
         if literal is not None:
             text = literal.sub(MASK, text)
+        if "eyJ" in text:
+            text = JWT_RUN.sub(_masked_jwts, text)  # first: a key shape inside a token would split it
         text = KEY_SHAPES.sub(MASK, text)
         text = LABELLED.sub(lambda m: m.group(1) + MASK if m.group(2) != MASK else m.group(0), text)
         # Last: a user part's password takes in whatever the labels left of it, mask and all, so
@@ -205,6 +213,25 @@ def url_password(url: Optional[str]) -> Optional[str]:
         return urlsplit(url).password
     except ValueError:
         return None
+
+
+def _masked_jwts(run: re.Match) -> str:
+    """A dotted run that starts with "eyJ" with every JSON Web Token in it masked: the leftmost
+    token start ("eyJ" at a word boundary, 10 or more characters left in its segment) whose next
+    two segments have 10 characters or more, as one pattern for the whole token would find, in
+    one pass over the run's segments."""
+    segments = run.group(0).split(".")
+    out: list[str] = []
+    i = 0
+    while i < len(segments):
+        head = JWT_HEAD.search(segments[i]) if i + 2 < len(segments) else None
+        if head is not None and len(segments[i + 1]) >= 10 and len(segments[i + 2]) >= 10:
+            out.append(segments[i][:head.start()] + MASK)
+            i += 3
+        else:
+            out.append(segments[i])
+            i += 1
+    return ".".join(out)
 
 
 def url_credentials(url: Optional[str]) -> tuple[str, ...]:

@@ -129,3 +129,21 @@ def test_a_long_run_of_scheme_characters_before_a_url_scrubs_in_linear_time():
         assert time.monotonic() - started < 2, text[:20]
     assert r.scrub("a." * 30_000 + " postgresql://app:secret@host/db") == "a." * 30_000 + f" postgresql://app:{MASK}@host/db"
     assert r.scrub("postgresql://app:secret@host/db") == f"postgresql://app:{MASK}@host/db"
+
+
+def test_a_long_run_of_token_starts_scrubs_in_linear_time_and_tokens_are_still_masked():
+    # Each "eyJ" of "eyJ-eyJ-..." could start a JSON Web Token, and a pattern for the whole token
+    # scanned the run to its end from each: 60 kB took about a second, 240 kB sixteen, holding
+    # the interpreter all along. Linear takes milliseconds; the bound is generous.
+    r = Redactor()
+    for text in ("eyJ-" * 60_000, "eyJ." * 60_000, ("eyJ" + "a" * 20 + ".") * 10_000):
+        started = time.monotonic()
+        r.scrub(text)
+        assert time.monotonic() - started < 2, text[:20]
+    token = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+    assert r.scrub(f"Bearer {token}.tail") == f"Bearer {MASK}.tail"
+    assert r.scrub(f"x-{token} and eyJshort.abcdefghijkl.abcdefghijkl") == f"x-{MASK} and eyJshort.abcdefghijkl.abcdefghijkl"
+    # The first start that makes a whole token, as before: here the second, after a short one.
+    assert r.scrub(f"eyJaaaaaaaaaaaa.b.{token}") == f"eyJaaaaaaaaaaaa.b.{MASK}"
+    # A key shape inside a token does not split it: the token is masked whole.
+    assert r.scrub("eyJhbGciOiJIUzI1NiJ9.x-sk-abcdefghijklmnopqrstuvwx.abcdefghijkl") == MASK
