@@ -576,7 +576,11 @@ class ProviderClient:
         url = path if path.startswith(("http://", "https://")) else f"{self.base_url}{path}"
         hdrs = dict(self.auth_headers())
         hdrs.update(headers or {})
-        if self.rate_limiter is not None and not self.rate_limiter.acquire(timeout=self.config.timeout):
+        # The local budget's wait, like every attempt, ends by the refresh's deadline.
+        left = context.deadline - time.monotonic() if context is not None else math.inf
+        if self.rate_limiter is not None and not self.rate_limiter.acquire(timeout=min(self.config.timeout, left)):
+            if left < self.config.timeout:
+                raise self._out_of_time(context)  # type: ignore[arg-type]
             raise ProviderRateLimited(f"{self.name}: local request budget exhausted "
                                       f"({self.rate_limiter.rate:g}/s, burst {self.rate_limiter.burst})")
         started = time.monotonic()

@@ -62,3 +62,21 @@ def test_a_retry_after_that_would_outlast_the_refresh_timeout_is_not_waited_for(
         client.fetch(None)
     assert time.monotonic() - started < 2.0
     assert len(stub.requests) == 2
+
+
+def test_the_local_request_budgets_wait_ends_at_the_refresh_timeout(stub):
+    """The wait for the local rate limit's next token (up to ``timeout``) was not held to the
+    refresh's deadline: a paged answer waited past refresh_timeout for its next page."""
+    from discovery.ratelimit import TokenBucket
+
+    stub.route("/v1/models", (200, {"data": [{"id": "x/a"}], "links": {"next": f"{stub.url}/v1/models2"}}))
+    stub.route("/v1/models2", (200, {"data": [{"id": "x/b"}]}))
+    plain = make_client("openrouter", stub.url + "/v1")
+    # One token now, the next in 4 s; a request may wait up to 10 s for one; the refresh has 1 s.
+    client = type(plain)(dataclasses.replace(plain.config, timeout=10.0, refresh_timeout=1.0),
+                         rate_limiter=TokenBucket(0.25, 1))
+    started = time.monotonic()
+    with pytest.raises(ProviderTimeout, match=r"longer than refresh_timeout \(1s\)"):
+        client.fetch(None)
+    assert time.monotonic() - started < 1.5
+    assert len(stub.requests) == 1
