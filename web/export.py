@@ -54,7 +54,7 @@ def litellm():
     statuses, health = _region_health(svc)
     key = (index.version, names, tuple(sorted((k, tuple(v)) for k, v in args.items())), health)
     with _lock:
-        made = _made.setdefault(svc, TTLCache(maxsize=EXPORT_BYTES, ttl=EXPORT_TTL, getsizeof=lambda v: len(v[1])))
+        made = _made.setdefault(svc, _Exports())
         found = made.get(key)
     if found is not None and found[0] is performance:
         return Response(found[1], mimetype="application/json")
@@ -62,9 +62,8 @@ def litellm():
     # The records decoded for it are garbage now: their heap goes back to the system (at 10k
     # models the export left 16 MB more resident).
     release_free_memory()
-    if len(body) <= EXPORT_BYTES:
-        with _lock:
-            made[key] = (performance, body)
+    with _lock:
+        made.put(key, (performance, body))
     return Response(body, mimetype="application/json")
 
 
@@ -113,6 +112,22 @@ EXPORT_TTL = 60.0
 EXPORT_BYTES = 8 << 20  # the exports kept, by their size: a whole 10k catalog's is 2.3 MB
 _made: WeakKeyDictionary = WeakKeyDictionary()
 _lock = threading.Lock()
+
+
+class _Exports:
+    """The exports kept for one service: any number within EXPORT_BYTES together, and besides them
+    the newest one larger than that alone (a whole 100k catalog's is 23 MB and took 3-5 s of CPU to
+    make, at every poll while it fitted nowhere)."""
+
+    def __init__(self) -> None:
+        self.small: TTLCache = TTLCache(maxsize=EXPORT_BYTES, ttl=EXPORT_TTL, getsizeof=lambda v: len(v[1]))
+        self.large: TTLCache = TTLCache(maxsize=1, ttl=EXPORT_TTL)
+
+    def get(self, key: tuple) -> Any:
+        return self.small.get(key) or self.large.get(key)
+
+    def put(self, key: tuple, made: tuple) -> None:
+        (self.small if len(made[1]) <= self.small.maxsize else self.large)[key] = made
 
 
 def _export(svc: Any, models: Iterable[Model], statuses: dict[str, RegionStatus] | None, names: str) -> bytes:

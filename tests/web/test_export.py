@@ -101,6 +101,25 @@ def test_the_export_is_filtered_as_the_list_is_and_refuses_what_does_not_apply(e
         assert resp.status_code == 400 and said in resp.get_json()["error"]["message"], (url, resp.get_json())
 
 
+def test_an_export_larger_than_the_kept_bytes_is_still_made_once_a_minute(exported, monkeypatch):
+    # A whole 100k catalog's export (23 MB) is over the bytes kept for exports together; it was made
+    # again at every request. Here the budget is shrunk below one export's size instead.
+    import web.export
+
+    service, client = exported
+    monkeypatch.setattr(web.export, "EXPORT_BYTES", 256)
+    monkeypatch.setattr(web.export, "_made", web.export.WeakKeyDictionary())
+    first = client.get("/api/v1/export/litellm")
+    assert first.status_code == 200 and len(first.data) > 256
+    made = first.get_json()["generated_at"]
+    assert client.get("/api/v1/export/litellm").get_json()["generated_at"] == made
+    # Only the newest large one is kept: another replaces it, and the first is made anew.
+    other = client.get("/api/v1/export/litellm?names=provider").get_json()["generated_at"]
+    assert other > made
+    assert client.get("/api/v1/export/litellm?names=provider").get_json()["generated_at"] == other
+    assert client.get("/api/v1/export/litellm").get_json()["generated_at"] > other
+
+
 def test_discovery_export_litellm_writes_the_model_list_and_says_what_it_left_out(exported, tmp_path):
     from click.testing import CliRunner
 
