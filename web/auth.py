@@ -82,10 +82,13 @@ def same_origin(origin: Optional[str], host: Optional[str]) -> bool:
 
 def loopback_host(host: Optional[str]) -> bool:
     """Whether a ``Host`` header names this machine's loopback: ``localhost`` (or a name under
-    ``.localhost``) or a loopback address, with or without a port."""
+    ``.localhost``, either written fully qualified with a final dot) or a loopback address, with
+    or without a port."""
     if not host:
         return False
     name = urlsplit("//" + host.strip()).hostname or ""
+    if name.endswith(".") and not name.endswith(".."):
+        name = name[:-1]  # a fully qualified name: 'localhost.' is localhost
     if name == "localhost" or name.endswith(".localhost"):
         return True
     return is_loopback(name)
