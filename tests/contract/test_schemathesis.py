@@ -64,6 +64,8 @@ EXPLAINED = {
     414: "a query string over 40 KiB, on every route: tests/web/test_api.py, tests/web/test_security.py (stream)",
     415: "a webhook body sent as a form or text: tests/web/test_security.py",
     429: "manual refreshes past manual_refresh_per_minute: tests/web/test_api.py",
+    502: "an answer holding a configured secret nested too deeply to mask: "
+         "tests/web/test_security.py::test_an_answer_holding_a_secret_nested_too_deeply_to_mask_is_withheld_with_a_clear_error",
     503: "an actor not answering in time or restarting: tests/resilience; /readyz before the first round: "
          "tests/web/test_api.py",
     504: "a wait that outlasts its timeout (reached when schemathesis asks for nanoseconds)",

@@ -23,7 +23,7 @@ from web.openapi.schemas import ANY_OBJECT, BOOLEAN, INTEGER, NUMBER, STRING, TI
 MAX_ID = 2**62
 CAPABILITY_NAMES = sorted({*CAPABILITIES, *CAPABILITY_ALIASES})
 # What every operation can answer besides its own statuses (the access rules and the parameter rule).
-COMMON = (400, 401, 403, 414)
+COMMON = (400, 401, 403, 414, 502)
 # Operations that ask an actor answer 503 when it does not answer in time or is restarting.
 ASKS = (503,)
 
@@ -141,6 +141,7 @@ ERROR_TEXT = {
     414: "the query string is longer than 40 KiB",
     415: "the body is not sent as application/json",
     429: "too many requests (Retry-After says when to try again)",
+    502: "withheld (answer_withheld): the answer held a configured secret nested too deeply to mask",
     503: "the service did not answer in time, is stopping, or the component is restarting (Retry-After may say when)",
     504: "waited longer than timeout; the work goes on",
 }
@@ -172,7 +173,7 @@ def op(endpoint: str, tag: str, summary: str, ok: dict[int, dict[str, Any]], *er
        params: Optional[list[dict[str, Any]]] = None, body: Optional[dict[str, Any]] = None,
        description: Optional[str] = None, open_access: bool = False, **extra: Any) -> dict[str, Any]:
     """One operation; ``open_access``: no token needed (probes, the document)."""
-    common = (400, 414) if open_access else COMMON
+    common = (400, 414, 502) if open_access else COMMON
     out: dict[str, Any] = {"operationId": endpoint, "x-endpoint": endpoint, "tags": [tag], "summary": summary,
                            "parameters": params or [], "responses": responses(ok, *common, *errors)}
     if description:
