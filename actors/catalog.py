@@ -22,7 +22,7 @@ from actors.telemetry import Telemetry
 from discovery import replication, store
 from discovery.benchmark.board import PerformanceBoard
 from discovery.benchmark.records import BenchmarkReport
-from discovery.catalog import CatalogState, SourceMemo
+from discovery.catalog import UNCONFIGURED, CatalogState, SourceMemo
 from discovery.collector import collector_paused
 from discovery.diff import STATUS_CHANGED
 from discovery.health import UNKNOWN
@@ -356,6 +356,8 @@ class CatalogActor(pykka.ThreadingActor):
         """Load every source's last answer and the merge state (reached by tell, after start)."""
         try:
             self.state.load_sources()
+            # Before the regions are awaited: a region's models leave now, not with the held merge.
+            self.retire_unconfigured()
             self._await_regions()
         except Exception:
             logger.exception("could not load the sources' last answers; they load again at the next refresh")
@@ -380,6 +382,42 @@ class CatalogActor(pykka.ThreadingActor):
         # meanwhile waited for a chunk (an unchanged round's work at 10k went from 5-10 to 75-90 ms).
         self._warming = [e.id for e in self.state.index().entries()]
         self._proxy.warm_cache.defer()
+
+    def retire_unconfigured(self, regions: Optional[list[str]] = None) -> list[RefreshOutcome]:
+        """Take out of the catalog the models of every source the settings no longer name (or
+        disable): one commit, a run per source (trigger ``unconfigured``), each version and event
+        saying why. Called as the sources load at start-up; ``regions``: every watched Bedrock
+        region, once EC2 has named them (``discover_regions``). Reached by tell too."""
+        try:
+            stored = self.state.stored_sources()
+        except Exception:
+            logger.exception("could not read the stored sources")
+            return []
+        reasons = {name: why for name in sorted(stored)
+                   if (why := self.settings.unconfigured(name, regions)) is not None}
+        if not reasons:
+            return []
+        started = time.time()
+        runs = {name: self.view.next_run_id() for name in reasons}
+        self.write_begun()
+        try:
+            store.begin_runs([{"id": runs[name], "provider": name, "trigger": UNCONFIGURED, "started_at": started,
+                               "epoch": store.FENCE.epoch} for name in reasons])
+            outcomes, events, changed = self.state.retire({name: (runs[name], why) for name, why in reasons.items()})
+        except Exception as exc:  # the transaction rolled back: the models stay, the next start tries again
+            logger.exception("could not take the models of {} out of the catalog", ", ".join(reasons))
+            store.heal_connection()
+            return [self._fail(name, runs[name], f"store: {type(exc).__name__}: {exc}") for name in reasons]
+        for o in outcomes:
+            # Loud on purpose: a name mistyped in the settings file empties a source this way.
+            logger.bind(provider=o.provider, run_id=o.run_id).warning(
+                "{}: its {} models left the catalog (run {}: {} removed, {} updated where other sources "
+                "still describe them; their history is kept); configure it again and its next refresh "
+                "brings them back", reasons[o.provider], stored[o.provider], o.run_id, o.removed, o.updated)
+        if any(name in self.view.memos for name in reasons):
+            self.view.memos = {name: memo for name, memo in self.view.memos.items() if name not in reasons}
+        snapshots = [ProviderSnapshot(source=o.provider, run_id=o.run_id, models=()) for o in outcomes]
+        return self._committed(snapshots, outcomes, events, changed, len(changed) >= LARGE_WRITE)
 
     def _await_regions(self) -> None:
         """At start-up, Bedrock's merge waits for every configured region's first answer (see
@@ -641,6 +679,11 @@ class CatalogActor(pykka.ThreadingActor):
                 return [outcome for snap in snapshots for outcome in self._apply([snap])]
             logger.exception("refresh of {} could not be committed", ", ".join(s.source for s in snapshots))
             return [self._fail(s.source, s.run_id, f"store: {type(exc).__name__}: {exc}") for s in snapshots]
+        return self._committed(snapshots, outcomes, events, changed, large)
+
+    def _committed(self, snapshots: list[ProviderSnapshot], outcomes: list[RefreshOutcome],
+                   events: list[store.StoredEvent], changed: set[str], large: bool = False) -> list[RefreshOutcome]:
+        """After a commit: publish the new index and memos, announce the events, update the rows."""
         if changed:
             self.view.publish(self.state.index(), changed)
             # Write-through: the raw answers this commit stored are the ones detail reads want next.
@@ -672,7 +715,9 @@ class CatalogActor(pykka.ThreadingActor):
         accepted = [s.source for s, o in zip(snapshots, outcomes) if o.outcome == store.SUCCEEDED]
         if accepted:
             self._publish_findings()
-            self.view.publish_memos(self.state.memos(accepted))
+            memos = self.state.memos(accepted)
+            if memos:  # none for sources taken out (retire_unconfigured): refreshes still wait for the load
+                self.view.publish_memos(memos)
         for snap, outcome in zip(snapshots, outcomes):
             log = logger.bind(provider=snap.source, run_id=snap.run_id)
             if outcome.outcome != store.SUCCEEDED:

@@ -85,6 +85,8 @@ def _masked(m: Model) -> Model:
 
 
 _EMPTY = _Source()
+# The trigger of the run that takes out a source the settings no longer name (CatalogState.retire).
+UNCONFIGURED = "unconfigured"
 # Rejection reasons kept per run (the count covers all of them).
 MAX_REASONS = 20
 
@@ -455,6 +457,44 @@ class CatalogState:
             for _, _, new, _ in accepted:
                 new.fresh = ()
 
+    def stored_sources(self) -> dict[str, int]:
+        """Every source with models in the catalog's state, and how many it holds."""
+        self._ensure_sources()
+        return {name: len(s.models) for name, s in self._sources.items() if s.models}
+
+    def retire(self, sources: Mapping[str, tuple[int, str]], now: Optional[float] = None
+               ) -> tuple[list[RefreshOutcome], list[store.StoredEvent], set[str]]:
+        """Take every model of these sources (name → (run id, reason)) out of the catalog in one
+        commit, as an answer listing none of them would once their grace had run out: no grace
+        and no loss check (the operator removed the source; see docs/architecture.md), each
+        version and event carrying the reason. Returns what :meth:`apply_many` returns."""
+        self._ensure_sources()
+        accepted: list[tuple[ProviderSnapshot, _Source, _Source, store.SourceWrite]] = []
+        working: dict[str, _Source] = {}
+        for name, (run_id, _) in sources.items():
+            previous = self._sources.get(name)
+            if previous is None:
+                continue
+            snap = ProviderSnapshot(source=name, run_id=run_id, models=(), allow_empty=True)
+            write = store.SourceWrite(run_id=run_id, source=name, upserts=(), deletes=tuple(previous.models),
+                                      total=0, counts={})
+            working[name] = _Source()
+            accepted.append((snap, previous, working[name], write))
+        if not accepted:
+            return [], [], set()
+        reasons = {run_id: reason for run_id, reason in sources.values()}
+        try:
+            result = self._commit([a[0] for a in accepted], accepted, working, {}, now or time.time(), reasons)
+        except Exception:
+            self._build_engine()
+            self._rebuild_after_failure()
+            raise
+        for name in working:
+            # Nothing of it is left: a source configured again starts as a new one.
+            self._sources.pop(name, None)
+            self._rejections_shown.pop(name, None)
+        return result
+
     def await_regions(self, sources) -> None:
         """Hold the Bedrock merge until each of these region sources has answered once (start-up)."""
         self._ensure_sources()
@@ -607,8 +647,11 @@ class CatalogState:
                                       rejected=len(rejections), rejections=tuple(rejections[:MAX_REASONS]),
                                       **common)
 
-    def _commit(self, snapshots, accepted, working, outcomes, now):
+    def _commit(self, snapshots, accepted, working, outcomes, now, reasons: Mapping[int, str] | None = None):
+        """Merge, diff and store what ``accepted`` changed, in one transaction. ``reasons``: run id →
+        why its changes were made, given to the versions and events of the models its source held."""
         index = self._index
+        reasons = reasons or {}
         affected: set[str] = set(self._dirty)
         regions = list(self._held)
         awaited = set(self.awaited_regions)
@@ -636,6 +679,12 @@ class CatalogState:
                 if model_id in new.models or model_id in previous.models:
                     return snap.run_id
             return fallback  # type: ignore[return-value]
+
+        def reason_of(model_id: str) -> Optional[str]:
+            for snap, previous, _, _ in accepted:
+                if snap.run_id in reasons and model_id in previous.models:
+                    return reasons[snap.run_id]
+            return None
 
         engine = self._engine_now()
         # A merged record that is a source's record as it came (nothing enriched) reuses its packing.
@@ -701,18 +750,19 @@ class CatalogState:
         for ch, run_id in changes:
             counts[run_id][ch.change] += 1
             announced = index_changes[ch.model_id] if ch.new is not None else index.entry(ch.model_id)
+            reason = reason_of(ch.model_id) if reasons else None
             for kind, data in event_specs(ch, announced):
-                specs.append((kind, ch.provider, ch.model_id, run_id, data))
+                specs.append((kind, ch.provider, ch.model_id, run_id, data if reason is None else {**data, "reason": reason}))
             if ch.new is not None:
                 upserts.append(store.ModelWrite(ch.new, ch.change, run_id, raw_of(ch.new.source, ch.model_id),
                                                 dict(ch.diff) or None, bodies[ch.model_id], traced[ch.model_id],
-                                                index_changes[ch.model_id].packed))  # type: ignore[union-attr]
+                                                index_changes[ch.model_id].packed, reason))  # type: ignore[union-attr]
             else:
                 old = index.entry(ch.model_id)
                 assert old is not None
                 last = join_record(old.body, stored_trace.get(ch.model_id) or old.provenance.json(),
                                    raw_of(old.source, ch.model_id))
-                deletes.append(store.ModelRemoval(ch.model_id, old.content_hash, last, run_id))
+                deletes.append(store.ModelRemoval(ch.model_id, old.content_hash, last, run_id, reason))
         last_run = fallback
         for kind, data in capability_events(index.capability_counts, new_index.capability_counts):
             specs.append((kind, None, None, last_run, data))
@@ -722,8 +772,9 @@ class CatalogState:
                 specs.append((RECONCILIATION_CHANGED, None, None, last_run, self._reconciliation_event(delta)))
         for snap, _, new, write in accepted:
             rejected = {"rejected": write.rejected} if write.rejected else {}
+            why = {"reason": reasons[snap.run_id]} if snap.run_id in reasons else {}
             specs.append((MODELS_REFRESHED, snap.source, None, snap.run_id,
-                          {"source": snap.source, "total": len(new.models), **counts[snap.run_id], **rejected}))
+                          {"source": snap.source, "total": len(new.models), **counts[snap.run_id], **rejected, **why}))
         source_writes = tuple(_with_counts(w, counts[snap.run_id]) for snap, _, _, w in accepted)
         # What the detail of each new version adds to its list form, for the record cache.
         details = {w.model.id: (w.raw, traced[w.model.id]) for w in upserts}

@@ -9,7 +9,7 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Optional
@@ -285,6 +285,26 @@ class Settings:
             if p.name == name:
                 return p
         raise KeyError(name)
+
+    def unconfigured(self, source: str, regions: Optional[Iterable[str]] = None) -> Optional[str]:
+        """Why this service does not refresh ``source`` (said in the history of its models), or None
+        when it does: an enabled provider, or a watched Bedrock region. ``regions``: the regions
+        watched besides the configured ones; None with ``discover_regions`` keeps every region
+        (EC2 names the watched ones after start)."""
+        from discovery.bedrock import region_of  # late: bedrock imports the providers, which import settings
+
+        region = region_of(source)
+        if region is None:
+            found = [p for p in self.providers if p.name == source]
+            if not found:
+                return f"source {source} is no longer configured"
+            return None if found[0].enabled else f"source {source} is disabled in the settings (enabled = false)"
+        bedrock = self.bedrock
+        if not bedrock.enabled:
+            return f"source {source} is no longer configured (Bedrock is off)"
+        if region in bedrock.regions or region in (regions or ()) or (regions is None and bedrock.discover_regions):
+            return None
+        return f"source {source} is no longer configured (region {region} is not watched)"
 
 
 SERVICE_KEYS = {f.name: f.type for f in fields(Settings) if f.name not in ("providers", "bedrock", "benchmarks")}

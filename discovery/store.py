@@ -183,6 +183,8 @@ class ModelVersionRow(BaseModel):
     diff = JSONField(null=True)
     run = peewee.ForeignKeyField(RefreshRunRow, null=True, on_delete="SET NULL", backref="versions")
     created_at = peewee.FloatField()
+    # Why the version was made when its run alone does not say (a source the settings no longer name).
+    reason = peewee.TextField(null=True)
 
     class Meta:
         table_name = "model_versions"
@@ -570,12 +572,12 @@ def migrate_schema() -> None:
     Earlier versions kept each current model as one JSON document with its raw answer, and each
     source row's raw answer inside its data; both are split here.
     """
-    columns = {table: {c.name for c in db.get_columns(table)} for table in ("models", "source_models",
-                                                                             "providers", "refresh_runs", "events")}
+    columns = {table: {c.name for c in db.get_columns(table)}
+               for table in ("models", "source_models", "providers", "refresh_runs", "events", "model_versions")}
     added = [(ProviderRow, "body_hash"), (RefreshRunRow, "fetch_ms"), (RefreshRunRow, "work_ms"),
              (RefreshRunRow, "rejected"), (RefreshRunRow, "rejections"), (RefreshRunRow, "epoch"),
              (SourceModelRow, "fingerprint"), (SourceModelRow, "raw"), (EventRow, "epoch"),
-             (ModelRow, "packed"), (SourceModelRow, "packed")]
+             (ModelRow, "packed"), (SourceModelRow, "packed"), (ModelVersionRow, "reason")]
     missing = [(model, name) for model, name in added if name not in columns[model._meta.table_name]]
     if not missing and "data" not in columns["models"]:
         return
@@ -1062,7 +1064,7 @@ def model_history_page(model_id: str, limit: int = 100, before: Optional[int] = 
     more = len(rows) > limit
     out = [{
         "version": r.version, "change": r.change, "content_hash": r.content_hash, "diff": r.diff,
-        "run_id": r.run_id, "created_at": r.created_at, "model": r.data,
+        "run_id": r.run_id, "created_at": r.created_at, "reason": r.reason, "model": r.data,
     } for r in rows[:limit]]
     out.reverse()
     total = ModelVersionRow.select().where(ModelVersionRow.model_id == model_id).count()
@@ -1216,6 +1218,8 @@ class ModelWrite:
     provenance: Optional[bytes] = None
     # The list form packed as the catalog keeps it, if the caller has it (stored with the row).
     packed: Optional[bytes] = None
+    # Why, when the run does not say it (ModelVersionRow.reason).
+    reason: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -1226,6 +1230,7 @@ class ModelRemoval:
     content_hash: str
     last: bytes
     run_id: int
+    reason: Optional[str] = None
 
 
 @dataclass(frozen=True)
@@ -1295,11 +1300,11 @@ def commit_refresh(write: RefreshWrite, now: Optional[float] = None) -> CommitRe
                 diff = w.diff if w.diff is not None else write.diffs.get(m.id)
                 yield {"model_id": m.id, "version": current_versions.get(m.id, 0) + 1, "change": w.change,
                        "content_hash": m.content_hash(), "data": join_record(_body(w), _traced(w), w.raw),
-                       "diff": dict(diff or {}) or None, "run": w.run_id, "created_at": now}
+                       "diff": dict(diff or {}) or None, "run": w.run_id, "created_at": now, "reason": w.reason}
             for r in write.model_deletes:
                 yield {"model_id": r.model_id, "version": current_versions.get(r.model_id, 0) + 1,
                        "change": "removed", "content_hash": r.content_hash, "data": r.last, "diff": None,
-                       "run": r.run_id, "created_at": now}
+                       "run": r.run_id, "created_at": now, "reason": r.reason}
 
         def current() -> Iterable[dict[str, Any]]:
             for w in write.model_upserts:

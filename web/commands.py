@@ -244,6 +244,8 @@ def history(ctx: click.Context, model_id: str, limit: int, before: Optional[int]
         out.print(Text.assemble((f"v{version.get('version')}", "bold"), "  ", (change, colour), "  ",
                                 when(version.get("created_at")),
                                 f"  run {version['run_id']}" if version.get("run_id") else ""))
+        if version.get("reason"):
+            out.print(Text.assemble("    ", (str(version["reason"]), "italic")))
         for path, pair in sorted((version.get("diff") or {}).items()):
             old, new = (pair + [None, None])[:2] if isinstance(pair, list) else (None, pair)
             out.print(Text.assemble("    ", (path, "bold"), ": ", (shown(old), "red"), " → ", (shown(new), "green")))

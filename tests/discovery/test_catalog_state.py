@@ -278,3 +278,49 @@ def test_a_record_echoing_a_secret_nested_too_deeply_to_mask_is_rejected_and_the
     assert outcome.rejections == ("openai/deep: it holds a configured secret nested too deeply to mask",
                                   "openai/id-[REDACTED]: it holds a configured secret nested too deeply to mask")
     assert set(store.load_current_models()) == {"openai/fine"}
+
+
+def test_retiring_a_live_source_removes_its_models_and_delists_those_a_catalog_describes(state):
+    snap(state, "modelsdev", [m("a", source="modelsdev", live=False, name="from catalog")])
+    snap(state, "openai", [m("a", name="live"), m("b"), m("c")])
+    before = store.last_event_id()
+    run_id = store.begin_run("openai", "unconfigured")
+    outcomes, events, changed = state.retire({"openai": (run_id, "source openai is no longer configured")})
+    assert [(o.provider, o.outcome, o.removed, o.updated, o.total) for o in outcomes] == [
+        ("openai", "succeeded", 2, 1, 0)]
+    assert changed == {"openai/a", "openai/b", "openai/c"}
+    # The catalog's entry stays, no longer live; the others are gone; the source is forgotten.
+    assert set(state.current) == {"openai/a"} and state.current["openai/a"].live is False
+    assert "openai" not in state.sources and "openai" not in state.stored_sources()
+    why = "source openai is no longer configured"
+    assert [(v["change"], v["reason"]) for v in store.model_history("openai/b")] == [("added", None), ("removed", why)]
+    assert store.model_history("openai/a")[-1]["diff"]["live"] == [True, False]
+    assert store.model_history("openai/a")[-1]["reason"] == why
+    kinds = {(e.kind, e.model_id): e for e in store.events_after(before, 100)}
+    assert {k for k in kinds if k[1]} == {("removed", "openai/b"), ("removed", "openai/c"),
+                                          ("updated", "openai/a"), ("delisted", "openai/a")}
+    assert all(e.data["reason"] == why and e.run_id == run_id for e in kinds.values() if e.kind != "reconciliation_changed")
+    assert store.get_run(run_id)["removed"] == 2 and store.load_source_models().keys() == {"modelsdev"}
+
+
+def test_retiring_a_catalog_source_takes_its_fields_from_the_live_models(state):
+    snap(state, "modelsdev", [m("a", source="modelsdev", live=False, name="from catalog"),
+                              m("z", source="modelsdev", live=False)])
+    snap(state, "openai", [m("a")])
+    assert state.current["openai/a"].name == "from catalog"
+    run_id = store.begin_run("modelsdev", "unconfigured")
+    (outcome,), _, _ = state.retire({"modelsdev": (run_id, "source modelsdev is no longer configured")})
+    assert (outcome.removed, outcome.updated) == (1, 1)
+    assert set(state.current) == {"openai/a"} and state.current["openai/a"].name != "from catalog"
+    # A source retired, or never stored, is not there to retire again.
+    assert state.retire({"modelsdev": (run_id, "again"), "nowhere": (run_id, "never")}) == ([], [], set())
+
+
+def test_an_older_store_gains_the_reason_of_versions_and_its_versions_read_without_one(state, db_url):
+    snap(state, "openai", [m("a")])
+    store.db.execute_sql('ALTER TABLE "model_versions" DROP COLUMN "reason"')
+    store.db.obj.discovery_schema_ready = False  # the next open checks the schema, as a new process's does
+    store.close_database()
+    store.open_database(db_url)  # migrates
+    assert "reason" in {c.name for c in store.db.get_columns("model_versions")}
+    assert [(v["change"], v["reason"]) for v in store.model_history("openai/a")] == [("added", None)]

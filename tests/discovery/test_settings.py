@@ -183,3 +183,22 @@ def test_a_zero_retention_or_lifecycle_interval_still_turns_its_timer_off(tmp_pa
     path.write_text("[service]\nevent_retention_interval = 0\nlifecycle_check_interval = 0\n")
     loaded = load_settings(path, environ={})
     assert loaded.event_retention_interval == 0 and loaded.lifecycle_check_interval == 0
+
+
+def test_unconfigured_names_why_a_stored_source_is_not_refreshed_any_more():
+    from discovery.settings import BedrockSettings, ProviderConfig, Settings
+
+    settings = Settings(providers=(ProviderConfig("openai", "openai"), ProviderConfig("groq", "groq", enabled=False)),
+                        bedrock=BedrockSettings(enabled=True, regions=("us-east-1",)))
+    assert settings.unconfigured("openai") is None and settings.unconfigured("bedrock@us-east-1") is None
+    assert settings.unconfigured("mistral") == "source mistral is no longer configured"
+    assert settings.unconfigured("groq") == "source groq is disabled in the settings (enabled = false)"
+    assert settings.unconfigured("bedrock@eu-west-1") == (
+        "source bedrock@eu-west-1 is no longer configured (region eu-west-1 is not watched)")
+    # With discover_regions EC2 names the watched regions after start: until then none is unconfigured.
+    discovering = Settings(bedrock=BedrockSettings(enabled=True, regions=("us-east-1",), discover_regions=True))
+    assert discovering.unconfigured("bedrock@eu-west-1") is None
+    assert discovering.unconfigured("bedrock@eu-west-1", ["us-east-1", "eu-west-1"]) is None
+    assert discovering.unconfigured("bedrock@eu-west-1", ["us-east-1"]) is not None
+    assert Settings().unconfigured("bedrock@us-east-1") == (
+        "source bedrock@us-east-1 is no longer configured (Bedrock is off)")

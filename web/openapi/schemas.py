@@ -278,6 +278,8 @@ SCHEMAS: dict[str, Any] = {
     "ModelHistory": obj({"model_id": STRING, "versions": array(obj({
         "version": INTEGER, "change": {"type": "string", "enum": ["added", "updated", "removed"]},
         "content_hash": MAYBE_STRING, "diff": nullable(ANY_OBJECT), "run_id": MAYBE_INT, "created_at": TIME,
+        "reason": {**MAYBE_STRING, "description": "why, where the run does not say it: e.g. the source is no "
+                                                  "longer configured (its run's trigger is unconfigured)"},
         "model": ANY_OBJECT})),
         "total": INTEGER, "has_more": BOOLEAN,
         "next": nullable({"type": "integer", "description": "the before= of the page of older versions"})}),

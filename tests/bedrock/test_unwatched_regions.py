@@ -1,0 +1,43 @@
+"""A Bedrock region left out of the settings: its models leave the catalog at the next start, with
+the reason. Real boto3 against the simulator, real actors, real SQLite."""
+from __future__ import annotations
+
+from tests.bedrock.conftest import bedrock_settings
+from tests.bedrock.test_regions_service import expected_regions
+from tests.conftest import wait_for
+from web import create_app
+
+KEPT, GONE = "eu-west-1", "ap-northeast-1"
+BOTH = (KEPT, GONE)
+
+
+def _split(simulator):
+    """(models only GONE serves of the two, models both serve)."""
+    served = expected_regions(simulator, BOTH)
+    only_west = sorted(m for m, regions in served.items() if regions == {GONE})
+    shared = sorted(m for m, regions in served.items() if regions == set(BOTH))
+    assert only_west and shared, "the simulator's regions should differ and overlap"
+    return only_west, shared
+
+
+def test_a_region_left_out_of_the_settings_takes_its_models_and_its_name_out_of_their_records(
+        start_bedrock, start_service, simulator):
+    only_west, shared = _split(simulator)
+    start_bedrock(BOTH).stop()
+
+    service = start_service([], bedrock=bedrock_settings(simulator, (KEPT,)))
+    wait_for(service.view.memos_ready.is_set, what="the stored sources to load")
+    why = f"source bedrock@{GONE} is no longer configured (region {GONE} is not watched)"
+    ids = set(service.index.ids())
+    assert not ids & set(only_west)
+    assert all(service.index.get(m).regions == (KEPT,) for m in shared)
+    client = create_app(service).test_client()
+    removed = client.get(f"/api/v1/models/{only_west[0]}/history").get_json()["versions"][-1]
+    assert (removed["change"], removed["reason"]) == ("removed", why)
+    updated = client.get(f"/api/v1/models/{shared[0]}/history").get_json()["versions"][-1]
+    assert (updated["change"], updated["reason"], updated["diff"]["regions"]) == (
+        "updated", why, [sorted(BOTH), [KEPT]])
+    wait_for(lambda: service.bedrock_regions() and service.bedrock_regions()[0]["last_refresh_at"],
+             what=f"{KEPT}'s refresh")
+    assert [p["name"] for p in client.get("/api/v1/providers").get_json()["data"]] == [f"bedrock@{KEPT}"]
+
