@@ -403,6 +403,11 @@ class CatalogActor(pykka.ThreadingActor):
         try:
             store.begin_runs([{"id": runs[name], "provider": name, "trigger": UNCONFIGURED, "started_at": started,
                                "epoch": store.FENCE.epoch} for name in reasons])
+            # A region has no provider row of its own until now: with one, its name stays known to
+            # the filters of the runs and events that explain where its models went.
+            unrowed = [name for name in reasons if name not in self.view.provider_rows]
+            if unrowed:
+                store.ensure_providers((name, self.state.formats.get(name, "bedrock"), False) for name in unrowed)
             outcomes, events, changed = self.state.retire({name: (runs[name], why) for name, why in reasons.items()})
         except Exception as exc:  # the transaction rolled back: the models stay, the next start tries again
             logger.exception("could not take the models of {} out of the catalog", ", ".join(reasons))

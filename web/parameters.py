@@ -77,9 +77,10 @@ def values(name: str, args: Optional[Mapping[str, Any]] = None) -> list[str]:
 
 
 def known_providers(service: Any) -> set[str]:
-    """Provider names a filter may use: the configured ones, those the catalogs list, and Bedrock
-    with each watched region's source (``bedrock@us-east-1``)."""
-    names = set(service.source_names()) | set(service.index.providers())
+    """Provider names a filter may use: the configured ones, those the catalogs list, Bedrock
+    with each watched region's source (``bedrock@us-east-1``), and every source the store has known
+    (one taken out of the settings keeps its runs and events)."""
+    names = set(service.source_names()) | set(service.index.providers()) | set(service.view.provider_rows)
     if getattr(service, "bedrock_board", None) is not None:
         names.add("bedrock")
     return names

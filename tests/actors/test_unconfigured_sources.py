@@ -87,6 +87,12 @@ def test_a_source_removed_from_the_settings_leaves_the_catalog_with_its_reason_a
     refreshed = [e for e in got if e.kind == "models_refreshed" and e.provider == "groq"]
     assert [(e.data["total"], e.data["removed"], e.data["reason"]) for e in refreshed] == [(0, len(groq), REASON)]
 
+    # Its runs and events stay reachable by its name.
+    runs = client.get("/api/v1/refresh/runs?provider=groq").get_json()["data"]
+    assert runs[0]["id"] == run["id"] and runs[0]["trigger"] == "unconfigured"
+    feed = client.get(f"/api/v1/events?since={last_event}&provider=groq&kinds=removed&limit=1000").get_json()["data"]
+    assert sorted(e["model_id"] for e in feed) == groq and feed[0]["data"]["reason"] == REASON
+
     # Not a provider any more: neither listed nor waited for.
     _refreshed(second, ["openai"])
     assert [p["name"] for p in client.get("/api/v1/providers").get_json()["data"]] == ["openai"]

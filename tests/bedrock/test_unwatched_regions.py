@@ -40,4 +40,11 @@ def test_a_region_left_out_of_the_settings_takes_its_models_and_its_name_out_of_
     wait_for(lambda: service.bedrock_regions() and service.bedrock_regions()[0]["last_refresh_at"],
              what=f"{KEPT}'s refresh")
     assert [p["name"] for p in client.get("/api/v1/providers").get_json()["data"]] == [f"bedrock@{KEPT}"]
+    runs = client.get(f"/api/v1/refresh/runs?provider=bedrock@{GONE}").get_json()["data"]
+    assert runs[0]["trigger"] == "unconfigured" and runs[0]["removed"] == len(only_west)
+    service.stop()
+    # And after a later start too: the store keeps a row for the region.
+    later = start_service([], bedrock=bedrock_settings(simulator, (KEPT,)))
+    answer = create_app(later).test_client().get(f"/api/v1/refresh/runs?provider=bedrock@{GONE}")
+    assert answer.status_code == 200 and answer.get_json()["data"][0]["trigger"] == "unconfigured"
 
