@@ -352,6 +352,11 @@ def discover_bedrock_regions(service: Any, settings: Settings) -> None:
                     except (pykka.ActorDeadError, pykka.Timeout):
                         return  # stopping
             logger.info("bedrock: {} regions watched (EC2 DescribeRegions)", len(board.snapshot()))
+            # A region stored from an earlier start that is watched no more: its models leave.
+            try:
+                service.catalog.retire_unconfigured.defer(sorted(board.snapshot()))
+            except pykka.ActorDeadError:
+                return  # stopping
 
         service.bedrock_discovery = threading.Thread(target=discover, name="bedrock-describe-regions", daemon=True)
         service.bedrock_discovery.start()

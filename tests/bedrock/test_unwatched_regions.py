@@ -1,5 +1,6 @@
-"""A Bedrock region left out of the settings: its models leave the catalog at the next start, with
-the reason. Real boto3 against the simulator, real actors, real SQLite."""
+"""A Bedrock region watched no more (left out of the settings, or no longer reported by EC2 with
+discover_regions): its models leave the catalog, with the reason. Real boto3 against the
+simulator, real actors, real SQLite."""
 from __future__ import annotations
 
 from tests.bedrock.conftest import bedrock_settings
@@ -48,3 +49,23 @@ def test_a_region_left_out_of_the_settings_takes_its_models_and_its_name_out_of_
     answer = create_app(later).test_client().get(f"/api/v1/refresh/runs?provider=bedrock@{GONE}")
     assert answer.status_code == 200 and answer.get_json()["data"][0]["trigger"] == "unconfigured"
 
+
+def test_with_discover_regions_a_region_ec2_no_longer_reports_leaves_once_discovery_has_answered(
+        start_bedrock, start_service, simulator):
+    only_west, _ = _split(simulator)
+    start_bedrock(BOTH).stop()
+    settings = bedrock_settings(simulator, (KEPT,), discover_regions=True)
+    # While EC2 reports the region it stays watched, and its models stay.
+    simulator.state.set_models("ec2", [{"regionName": r, "optInStatus": "opt-in-not-required"} for r in BOTH])
+    kept = start_service([], bedrock=settings)
+    wait_for(lambda: [r["region"] for r in kept.bedrock_regions()] == sorted(BOTH), what="both regions watched")
+    wait_for(kept.view.memos_ready.is_set, what="the stored sources to load")
+    assert set(only_west) <= set(kept.index.ids())
+    kept.stop()
+    simulator.state.set_models("ec2", [{"regionName": KEPT, "optInStatus": "opt-in-not-required"}])
+    service = start_service([], bedrock=settings)
+    wait_for(lambda: not set(service.index.ids()) & set(only_west), what=f"{GONE}'s models to leave")
+    runs = service.refresh_runs(f"bedrock@{GONE}")
+    assert runs[0]["trigger"] == "unconfigured" and runs[0]["removed"] == len(only_west)
+    assert [r["trigger"] for r in runs].count("unconfigured") == 1  # not at the start before
+    assert [r["region"] for r in service.bedrock_regions()] == [KEPT]
