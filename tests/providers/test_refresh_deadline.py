@@ -10,23 +10,7 @@ import time
 import pytest
 
 from discovery.providers.base import ProviderHTTPError, ProviderTimeout
-from tests.providers.conftest import StubProvider, make_client
-
-
-@pytest.fixture
-def stub():
-    """A stub provider on a port of 18900-18999 (the ports these tests may use)."""
-    for port in range(18900, 19000):
-        try:
-            server = StubProvider(port).start()
-        except OSError:
-            continue
-        try:
-            yield server
-        finally:
-            server.stop()
-        return
-    pytest.skip("no free port in 18900-18999")
+from tests.providers.conftest import make_client
 
 
 def client_of(stub, **config):
