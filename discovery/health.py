@@ -42,8 +42,7 @@ class HealthRecord:
     is unavailable until a call succeeds.
     """
 
-    def __init__(self, failure_threshold: int = 3, recovery_threshold: int = 2, window: float = 3600.0,
-                 history: int = 100):
+    def __init__(self, failure_threshold: int = 3, recovery_threshold: int = 2, window: float = 3600.0):
         self.failure_threshold = failure_threshold
         self.recovery_threshold = recovery_threshold
         self.window = window
@@ -52,7 +51,9 @@ class HealthRecord:
         self.consecutive_failures = 0
         self.consecutive_successes = 0
         self.last_check: Optional[Check] = None
-        self.checks: deque[Check] = deque(maxlen=history)
+        # Every check within the window, oldest first: a cap by count would judge error_rate and
+        # uptime on less than the window whenever checks come more often than window / cap.
+        self.checks: deque[Check] = deque()
 
     def _move(self, status: str, reason: Optional[str], now: float) -> Optional[tuple[str, str]]:
         old = self.status
@@ -68,6 +69,8 @@ class HealthRecord:
         now = now or time.time()
         check = Check(now, ok, latency_ms, via, kind, error)
         self.checks.append(check)
+        while self.checks and now - self.checks[0].at > self.window:
+            self.checks.popleft()
         self.last_check = check
         if ok:
             self.consecutive_successes += 1

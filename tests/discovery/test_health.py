@@ -44,3 +44,14 @@ def test_checks_that_left_the_window_count_for_neither():
 def test_no_checks_is_unknown_not_zero():
     health = HealthRecord()
     assert health.error_rate(T0) is None and health.uptime(T0) is None
+
+
+def test_error_rate_and_uptime_cover_the_whole_window_not_the_newest_hundred_checks():
+    # 150 checks a minute apart inside a 4-hour window: 50 failures, then 100 successes.
+    health = HealthRecord(failure_threshold=3, window=4 * 3600.0)
+    for i in range(150):
+        ok = i >= 50
+        health.observe(ok, 10.0, "probe", None if ok else "timeout", None if ok else "timed out", now=T0 + i * 60)
+    now = T0 + 149 * 60
+    assert health.error_rate(now) == pytest.approx(50 / 150)
+    assert health.uptime(now) == pytest.approx(99 / 149)
