@@ -36,7 +36,8 @@ class Check:
 class HealthRecord:
     """Moves status on thresholds, not on one blip.
 
-    ``failure_threshold`` consecutive failures make a provider unhealthy (fewer: degraded);
+    ``failure_threshold`` consecutive failures make a provider unhealthy (fewer: degraded, with
+    the failure's reason, whatever the status was);
     ``recovery_threshold`` consecutive successes make it healthy again. An auth error is a
     configuration problem (misconfigured) and a 429 is rate_limited, at once; an open breaker
     is unavailable until a call succeeds.
@@ -91,9 +92,9 @@ class HealthRecord:
             return self._move(UNAVAILABLE, error, now)
         if self.consecutive_failures >= self.failure_threshold:
             return self._move(UNHEALTHY, error, now)
-        if self.status in (UNKNOWN, HEALTHY):
-            return self._move(DEGRADED, error, now)
-        return None
+        # Below the threshold the status is degraded, whatever the last one was (recovering,
+        # rate_limited...), and the reason is this failure's: never an earlier check's.
+        return self._move(DEGRADED, error, now)
 
     def breaker_opened(self, reason: str, now: Optional[float] = None) -> Optional[tuple[str, str]]:
         """The breaker opened: calls are refused until its reset timeout."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from discovery.health import DEGRADED, HealthRecord
+from discovery.health import DEGRADED, RATE_LIMITED, HealthRecord
 
 T0 = 1_796_040_000.0
 
@@ -55,3 +55,21 @@ def test_error_rate_and_uptime_cover_the_whole_window_not_the_newest_hundred_che
     now = T0 + 149 * 60
     assert health.error_rate(now) == pytest.approx(50 / 150)
     assert health.uptime(now) == pytest.approx(99 / 149)
+
+
+def test_a_failure_below_the_threshold_sets_its_own_status_and_reason():
+    health = record(False, False, False)  # unhealthy
+    health.observe(True, 10.0, "probe", now=T0 + 180)
+    assert (health.status, health.reason) == (DEGRADED, "recovering")
+    health.observe(False, 10.0, "probe", "http", "HTTP 502 from upstream", now=T0 + 240)
+    assert (health.status, health.reason) == (DEGRADED, "HTTP 502 from upstream")
+    health.observe(False, 10.0, "probe", "timeout", "timed out after 2s", now=T0 + 300)
+    assert health.reason == "timed out after 2s"
+
+
+def test_a_plain_failure_after_a_rate_limit_says_what_failed():
+    health = HealthRecord(failure_threshold=3)
+    health.observe(False, 10.0, "probe", "rate_limited", "HTTP 429", now=T0)
+    assert health.status == RATE_LIMITED
+    health.observe(False, 10.0, "probe", "timeout", "timed out after 2s", now=T0 + 60)
+    assert (health.status, health.reason) == (DEGRADED, "timed out after 2s")
