@@ -21,9 +21,12 @@ from actors.io import IOWorker
 from actors.provider import (
     ProbeGate,
     RefreshTicket,
+    breaker_storage,
     count_in_breaker,
     fail_and_wait,
     is_configuration_error,
+    next_try_at,
+    open_reason,
     submit_and_wait,
 )
 from actors.scheduling import Timer, jittered, schedule
@@ -96,9 +99,11 @@ class BedrockRegionActor(pykka.ThreadingActor):
         # Every log line of this actor's thread names its region's source (lives as long as the thread).
         logger.contextualize(provider=self.source).__enter__()
         self._proxy = Calls(self.actor_ref)
+        self.breaker_state_storage = breaker_storage()
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=self.config.fail_max, reset_timeout=self.config.reset_timeout, name=self.source,
-            throw_new_error_on_trip=False, listeners=[_BreakerListener(self._proxy)])
+            throw_new_error_on_trip=False, state_storage=self.breaker_state_storage,
+            listeners=[_BreakerListener(self._proxy)])
         self._io = IOWorker(f"io-{self.source}")
         self._calls = IOWorker(f"io-{self.source}-profiles")
         # A restarted actor keeps what the board knew (latency aside), so status survives a crash.
@@ -245,8 +250,7 @@ class BedrockRegionActor(pykka.ThreadingActor):
                     ticket.future.set_result(outcome)
 
     def _open_reason(self) -> str:
-        return (f"circuit open: skipped after {self.config.fail_max} consecutive failures; "
-                f"next try after {self.config.reset_timeout:g}s")
+        return open_reason(self.breaker, self.breaker_state_storage)
 
     def refresh_finished(self, ticket: RefreshTicket, outcome: RefreshOutcome, unavailable: bool = False,
                          model_count: int | None = None) -> None:
@@ -296,7 +300,8 @@ class BedrockRegionActor(pykka.ThreadingActor):
 
     def _publish(self, **changes: Any) -> None:
         self.status = replace(self.status, latency=self.latency.value, latency_samples=self.latency.samples,
-                              fail_counter=self.breaker.fail_counter, **changes)
+                              fail_counter=self.breaker.fail_counter,
+                              breaker_next_try_at=next_try_at(self.breaker, self.breaker_state_storage), **changes)
         self.board.publish(self.status)
 
     def region_status(self) -> RegionStatus:
@@ -392,7 +397,7 @@ class BedrockQueries:
                 "name": name, "format": "bedrock", "is_catalog": False, "region": region, "status": status,
                 "status_reason": st.reason, "region_status": st.status,
                 "breaker": {"state": st.breaker_state, "fail_counter": st.fail_counter, "fail_max": config.fail_max,
-                            "reset_timeout": config.reset_timeout},
+                            "reset_timeout": config.reset_timeout, "next_try_at": st.breaker_next_try_at},
                 "consecutive_failures": st.consecutive_failures, "refreshing": st.refreshing_run,
                 "last_outcome": st.last_outcome,
                 "refresh_interval": config.refresh_interval, "next_refresh_at": st.next_refresh_at, "actor": sup,

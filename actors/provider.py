@@ -23,6 +23,7 @@ from discovery.providers import ProviderClient, ProviderError, ProviderHTTPError
 from discovery.ratelimit import TokenBucket
 from discovery.redaction import scrub
 from discovery.settings import ProviderConfig, Settings
+from discovery.timestamps import iso
 
 
 @dataclass
@@ -140,6 +141,27 @@ class ProbeGate:
             pass
 
 
+def breaker_storage() -> pybreaker.CircuitMemoryStorage:
+    """A breaker's state kept where its owner can read when it opened (pybreaker's ``opened_at``)."""
+    return pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
+
+
+def next_try_at(breaker: pybreaker.CircuitBreaker, storage: pybreaker.CircuitMemoryStorage) -> Optional[float]:
+    """When an open breaker lets its next call through (epoch seconds): when it opened plus its
+    ``reset_timeout``; None while it is not open."""
+    opened = storage.opened_at
+    if breaker.current_state != "open" or opened is None:
+        return None
+    return opened.timestamp() + breaker.reset_timeout
+
+
+def open_reason(breaker: pybreaker.CircuitBreaker, storage: pybreaker.CircuitMemoryStorage) -> str:
+    """Why calls are skipped, and until when (ISO 8601, UTC)."""
+    at = next_try_at(breaker, storage)
+    until = f"next try at {iso(at)}" if at is not None else f"next try after {breaker.reset_timeout:g}s"
+    return f"circuit open: skipped after {breaker.fail_max} consecutive failures; {until}"
+
+
 def _replay(error: Optional[BaseException]) -> None:
     if error is not None:
         raise error
@@ -211,9 +233,10 @@ class ProviderActor(pykka.ThreadingActor):
         self.session = requests.Session()
         self.client = self._client or client_for(self.config, session=self.session)
         self.client.rate_limiter = TokenBucket(self.config.rate_limit_rps, self.config.rate_limit_burst)
+        self.breaker_state_storage = breaker_storage()
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=self.config.fail_max, reset_timeout=self.config.reset_timeout,
-            name=self.config.name, throw_new_error_on_trip=False,
+            name=self.config.name, throw_new_error_on_trip=False, state_storage=self.breaker_state_storage,
             exclude=[is_configuration_error], listeners=[_BreakerListener(self._proxy)])
         self._io = IOWorker(f"io-{self.config.name}")
         first = 0.0 if self.settings.refresh_on_start else jittered(self.config.refresh_interval, self.config.jitter)
@@ -366,8 +389,7 @@ class ProviderActor(pykka.ThreadingActor):
                 pass
 
     def _open_reason(self) -> str:
-        return (f"circuit open: skipped after {self.config.fail_max} consecutive failures; "
-                f"next try after {self.config.reset_timeout:g}s")
+        return open_reason(self.breaker, self.breaker_state_storage)
 
     def refresh_finished(self, ticket: RefreshTicket, outcome: RefreshOutcome, kind: Optional[str] = None,
                          latency_ms: Optional[float] = None) -> None:
@@ -466,7 +488,8 @@ class ProviderActor(pykka.ThreadingActor):
             "status": self.health.status if self.breaker_state != "open" else UNAVAILABLE,
             "status_reason": self.health.reason,
             "breaker": {"state": self.breaker_state, "fail_counter": self.breaker.fail_counter,
-                        "fail_max": self.config.fail_max, "reset_timeout": self.config.reset_timeout},
+                        "fail_max": self.config.fail_max, "reset_timeout": self.config.reset_timeout,
+                        "next_try_at": next_try_at(self.breaker, self.breaker_state_storage)},
             "consecutive_failures": self.consecutive_failures,
             "refreshing": self.in_flight.run_id if self.in_flight else None,
             "last_outcome": self.last_outcome.to_dict() if self.last_outcome else None,

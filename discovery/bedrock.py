@@ -190,6 +190,7 @@ class RegionStatus:
     # failed refreshes in a row, and the last run's outcome (RefreshOutcome.to_dict; never changed).
     refreshing_run: int | None = None
     fail_counter: int = 0
+    breaker_next_try_at: float | None = None  # while the breaker is open: when it lets a call through
     consecutive_failures: int = 0
     last_outcome: Mapping[str, Any] | None = None
 

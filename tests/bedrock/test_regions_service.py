@@ -1,7 +1,12 @@
 """Bedrock end to end: real boto3 against the simulator, one real actor per region, real SQLite."""
 from __future__ import annotations
 
+import re
+import time
 from collections import defaultdict
+from datetime import datetime
+
+import pytest
 
 from discovery.bedrock import model_id_from_arn
 from tests.conftest import wait_for
@@ -182,3 +187,23 @@ def test_api_answers_json_errors_for_unknown_models_and_bad_parameters(start_bed
         assert resp.status_code == status and resp.get_json()["error"]["code"] == code, path
     assert client.get("/api/v1/bedrock/models/amazon.nova-lite-v1:0/regions").get_json()["model_id"] == \
         "bedrock/amazon.nova-lite-v1:0"
+
+
+def test_an_open_region_breaker_says_when_it_lets_the_next_call_through(start_bedrock, simulator):
+    service = start_bedrock(("us-east-1",), reset_timeout=30.0)
+    simulator.state.set_fault("bedrock@us-east-1", "status", status=500)
+    before = time.time()
+    for _ in range(2):  # fail_max
+        service.wait(service.refresh_bedrock(["us-east-1"]), timeout=10)
+    after = time.time()
+    (row,) = service.bedrock_regions()
+    assert row["breaker_state"] == "open"
+    assert before + 30 - 0.01 <= row["breaker_next_try_at"] <= after + 30 + 0.01
+
+    (outcome,) = service.wait(service.refresh_bedrock(["us-east-1"]), timeout=10)
+    match = re.search(r"circuit open: .*next try at (\S+Z)", outcome.error)
+    assert match, outcome.error
+    said = datetime.fromisoformat(match.group(1).replace("Z", "+00:00")).timestamp()
+    assert said == pytest.approx(row["breaker_next_try_at"], abs=1e-5)
+    (provider,) = [p for p in service.providers() if p["name"] == "bedrock@us-east-1"]
+    assert provider["breaker"]["next_try_at"] == row["breaker_next_try_at"]

@@ -1,10 +1,12 @@
 """Fault injection over real HTTP: every fault fails the refresh loudly and changes nothing else."""
 from __future__ import annotations
 
+import re
 import socket
 import sys
 import threading
 import time
+from datetime import datetime
 
 import pytest
 
@@ -250,3 +252,30 @@ def test_an_answer_whose_every_record_is_rejected_keeps_the_catalog(setup):
         assert run["outcome"] == "failed"
         assert f"answered with {len(good)} models, losing {len(good)} of {len(good)}" in run["error"]
     assert victim_state(client) == before
+
+
+def _next_try(text: str) -> float:
+    """The time an open breaker's reason names for its next try (ISO 8601, UTC), as epoch seconds."""
+    match = re.search(r"next try at (\S+Z)", text or "")
+    assert match, f"no next try time in {text!r}"
+    return datetime.fromisoformat(match.group(1).replace("Z", "+00:00")).timestamp()
+
+
+def test_an_open_breaker_says_when_it_lets_the_next_call_through(start_service, simulator):
+    cfg = provider_config(simulator, "victim", "openai_compatible", route="openai", fail_max=2, reset_timeout=30.0)
+    service = start_service([cfg])
+    wait_for(lambda: service.providers()[0].get("last_success_at"), what="first refresh")
+    client = create_app(service).test_client()
+    simulator.state.set_fault("openai", "status", status=502)
+    before = time.time()
+    for _ in range(2):  # fail_max
+        service.wait([service.refresh("victim")], timeout=10)
+    after = time.time()
+    wait_for(lambda: service.providers()[0]["breaker"]["state"] == "open", what="breaker to open")
+
+    provider = client.get("/api/v1/providers/victim").get_json()
+    assert before + 30 - 0.01 <= _next_try(provider["status_reason"]) <= after + 30 + 0.01
+    assert _next_try(provider["status_reason"]) == _next_try(f"next try at {provider['breaker']['next_try_at']}")
+    run = client.post("/api/v1/providers/victim/refresh?wait=true").get_json()["runs"][0]
+    assert "circuit open" in run["error"]
+    assert _next_try(run["error"]) == _next_try(provider["status_reason"])
