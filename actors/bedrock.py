@@ -106,10 +106,14 @@ class BedrockRegionActor(pykka.ThreadingActor):
             listeners=[_BreakerListener(self._proxy)])
         self._io = IOWorker(f"io-{self.source}")
         self._calls = IOWorker(f"io-{self.source}-profiles")
-        # A restarted actor keeps what the board knew (latency aside), so status survives a crash.
+        # A restarted actor keeps what the board knew of the region (models, last success and error),
+        # so that survives a crash; the breaker and the run under way were the dead actor's own.
         known = self.board.get(self.region)
         if known is not None:
-            self.status = replace(known, refreshing=False)
+            self.status = replace(
+                known, refreshing=False, refreshing_run=None, breaker_state="closed", fail_counter=0,
+                breaker_next_try_at=None, **({"status": "failing", "reason": known.last_error}
+                                            if known.status == "circuit_open" else {}))
         first = 0.0 if self.settings.refresh_on_start else jittered(self.config.refresh_interval, self.config.jitter)
         self._schedule(first)
 

@@ -1,0 +1,56 @@
+"""A region actor that crashes is restarted by its supervisor with a state of its own."""
+from __future__ import annotations
+
+import time
+
+from tests.bedrock.conftest import bedrock_settings
+from tests.conftest import wait_for
+
+SOURCE = "bedrock@us-east-1"
+
+
+def region_row(service) -> dict:
+    (row,) = service.bedrock_regions()
+    return row
+
+
+def crash(service):
+    """Kill the region's actor with a message it does not take; return once a new one runs."""
+    old = service.supervisor.ref(SOURCE).get()
+    old.tell("poison")
+    return wait_for(lambda: (ref := service.supervisor.ref(SOURCE).get()) is not None and ref is not old and ref,
+                    what="the region's actor to be restarted")
+
+
+def test_a_restarted_region_actor_has_its_own_closed_breaker(start_bedrock, simulator):
+    service = start_bedrock(("us-east-1",), reset_timeout=30.0)
+    simulator.state.set_fault(SOURCE, "status", status=500)
+    for _ in range(2):  # fail_max
+        service.wait(service.refresh_bedrock(["us-east-1"]), timeout=10)
+    assert region_row(service)["breaker_state"] == "open"
+
+    crashed_at = time.time()
+    crash(service)
+    # The new actor's first refresh (refresh_on_start) fails once on the fault: below fail_max.
+    wait_for(lambda: (region_row(service)["last_refresh_at"] or 0) > crashed_at and not region_row(service)["refreshing"],
+             what="the restarted actor's first refresh")
+    row = region_row(service)
+    assert row["breaker_state"] == "closed" and row["breaker_next_try_at"] is None
+    assert row["fail_counter"] == 1 and row["status"] == "failing"
+    (provider,) = [p for p in service.providers() if p["name"] == SOURCE]
+    assert provider["breaker"]["state"] == "closed" and provider["status"] == "unhealthy"
+    assert row["model_count"]  # what the dead actor learned of the region stays
+
+
+def test_a_restarted_region_actor_does_not_show_the_dead_actors_run(start_service, simulator):
+    # No refresh at start (nor at the restart): the first one is asked for here.
+    service = start_service([], bedrock=bedrock_settings(simulator, ["us-east-1"]), refresh_on_start=False)
+    service.wait(service.refresh_bedrock(["us-east-1"]), timeout=10)
+    simulator.state.set_latency(SOURCE, 2.0)
+    (ticket,) = service.refresh_bedrock(["us-east-1"])
+    wait_for(lambda: region_row(service)["refreshing_run"] == ticket.run_id, what="the refresh to be under way")
+    timer_before = region_row(service)["next_refresh_at"]
+    crash(service)
+    row = wait_for(lambda: (r := region_row(service))["next_refresh_at"] != timer_before and r,
+                   what="the new actor's timer")
+    assert row["refreshing_run"] is None and row["refreshing"] is False
