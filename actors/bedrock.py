@@ -112,8 +112,8 @@ class BedrockRegionActor(pykka.ThreadingActor):
         if known is not None:
             self.status = replace(
                 known, refreshing=False, refreshing_run=None, breaker_state="closed", fail_counter=0,
-                breaker_next_try_at=None, **({"status": "failing", "reason": known.last_error}
-                                            if known.status == "circuit_open" else {}))
+                breaker_next_try_at=None, given_up=False,
+                **({"status": "failing", "reason": known.last_error} if known.status == "circuit_open" else {}))
         first = 0.0 if self.settings.refresh_on_start else jittered(self.config.refresh_interval, self.config.jitter)
         self._schedule(first)
 
@@ -409,6 +409,18 @@ class BedrockQueries:
                 "last_error": st.last_error, "reported_models": st.model_count, "model_count": st.model_count or 0,
             })
         return out
+
+    def region_given_up(self, source: str, error: str) -> None:
+        """The supervisor stopped restarting a region's actor: the region is unavailable from now
+        on (its breaker and run went with the actor). Does nothing for another source."""
+        board = self.bedrock_board
+        region = region_of(source)
+        known = board.get(region) if board is not None and region else None
+        if known is None:
+            return
+        board.publish(replace(known, status="unavailable", reason=f"given up: its actor kept crashing ({error})",
+                              given_up=True, refreshing=False, refreshing_run=None, breaker_next_try_at=None,
+                              next_refresh_at=None))
 
     def bedrock_region_health(self, source: str) -> dict[str, Any]:
         """A region's health in the shape of a provider's health record, from its board status."""

@@ -297,6 +297,9 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
                 raise UnknownProvider(name)
             return self._relay("health", name, history)
         if name in self.bedrock_sources():
+            # A region's record is read off the board, but only a running actor keeps it current.
+            if self._provider_ref(name) is None:
+                raise ProviderUnavailable(f"region {name} is not running (restarting or failed)")
             return self.bedrock_region_health(name)
         return self._provider_calls(name).health_record(history).get(timeout=self.settings.ask_timeout)
 
@@ -933,6 +936,7 @@ def _start_leader(service: Service, settings: Settings, clients: Optional[dict],
 
     def report_failed(name: str, error: str) -> None:
         service.catalog.set_provider_status(name, "failed", error)
+        service.region_given_up(name, error)
 
     sup_ref = SupervisorActor.start(settings.restart_backoff, settings.restart_backoff_max,
                                     settings.max_restarts_per_minute, on_failed=report_failed)

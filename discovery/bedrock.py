@@ -191,6 +191,8 @@ class RegionStatus:
     refreshing_run: int | None = None
     fail_counter: int = 0
     breaker_next_try_at: float | None = None  # while the breaker is open: when it lets a call through
+    # The supervisor stopped restarting the region's actor (it kept crashing): never refreshed again.
+    given_up: bool = False
     consecutive_failures: int = 0
     last_outcome: Mapping[str, Any] | None = None
 
@@ -532,12 +534,14 @@ def rank_regions(available: Iterable[str], preferred: Sequence[str] = (),
     The preferred regions where the model is available come first, in the order given; the rest
     follow: regions whose last refresh succeeded before the others, then the regions where the
     model's time to first token was measured (``ttft``, ms), fastest first, then the others by
-    control-plane latency (EWMA, unmeasured last), then by name.
+    control-plane latency (EWMA, unmeasured last), then by name. A region given up on (its actor
+    kept crashing: nothing is known of it any more) comes last, preferred or not.
     """
     available = list(dict.fromkeys(available))
-    present = set(available)
-    first = [r for r in dict.fromkeys(preferred) if r in present]
     statuses = statuses or {}
+    given_up = {r for r in available if (st := statuses.get(r)) is not None and st.given_up}
+    present = set(available) - given_up
+    first = [r for r in dict.fromkeys(preferred) if r in present]
     ttft = ttft or {}
 
     def key(region: str) -> tuple:
@@ -545,7 +549,8 @@ def rank_regions(available: Iterable[str], preferred: Sequence[str] = (),
         latency = status.latency if status is not None else None
         healthy = status is None or status.healthy
         measured = ttft.get(region)
-        return (not healthy, measured is None, measured or 0.0, latency is None, latency or 0.0, region)
+        return (region in given_up, not healthy, measured is None, measured or 0.0, latency is None, latency or 0.0,
+                region)
 
     return first + sorted((r for r in available if r not in first), key=key)
 

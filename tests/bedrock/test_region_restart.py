@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import time
 
-from tests.bedrock.conftest import bedrock_settings
+from tests.bedrock.conftest import bedrock_settings, regions_settled
+from tests.bedrock.test_regions_service import direct_model_in
 from tests.conftest import wait_for
+from web import create_app
 
 SOURCE = "bedrock@us-east-1"
 
@@ -54,3 +56,40 @@ def test_a_restarted_region_actor_does_not_show_the_dead_actors_run(start_servic
     row = wait_for(lambda: (r := region_row(service))["next_refresh_at"] != timer_before and r,
                    what="the new actor's timer")
     assert row["refreshing_run"] is None and row["refreshing"] is False
+
+
+def give_up(service, source: str) -> None:
+    """Crash the source's actor until its supervisor stops restarting it."""
+    states = service.supervisor.child_states
+
+    while states().get()[source]["state"] != "failed":
+        ref = wait_for(lambda: service.supervisor.ref(source).get() or states().get()[source]["state"] == "failed",
+                       what=f"{source} running")
+        if ref is True:
+            break
+        ref.tell("poison")
+        wait_for(lambda ref=ref: not ref.is_alive(), what="the crash")
+
+
+def test_a_given_up_region_is_unavailable_and_ranked_last(start_service, simulator):
+    regions = ("us-east-1", "us-west-2")
+    simulator.state.set_latency("bedrock@us-west-2", 0.2)
+    service = start_service([], bedrock=bedrock_settings(simulator, regions), max_restarts_per_minute=1)
+    wait_for(lambda: regions_settled(service, regions), what="the first refreshes")
+    model_id = f"bedrock/{direct_model_in(simulator, regions)}"
+    assert service.best_regions_for_model(model_id) == ["us-east-1", "us-west-2"]  # the faster first
+
+    give_up(service, SOURCE)
+    wait_for(lambda: {r["region"]: r for r in service.bedrock_regions()}["us-east-1"]["status"] == "unavailable",
+             what="the given-up region to be unavailable")
+    row = {r["region"]: r for r in service.bedrock_regions()}["us-east-1"]
+    assert "given up" in row["reason"]
+    assert service.best_regions_for_model(model_id) == ["us-west-2", "us-east-1"]
+    assert service.best_regions_for_model(model_id, ["us-east-1"]) == ["us-west-2", "us-east-1"]
+
+    client = create_app(service).test_client()
+    answer = client.get(f"/api/v1/providers/{SOURCE}/health")
+    assert answer.status_code == 503, answer.get_json()
+    assert client.get("/api/v1/providers/bedrock@us-west-2/health").status_code == 200
+    (provider,) = [p for p in service.providers() if p["name"] == SOURCE]
+    assert provider["status"] == "failed"
