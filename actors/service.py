@@ -264,6 +264,17 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             out.append(entry)
         return out + self.bedrock_provider_rows(states)  # each region is a source of its own
 
+    def given_up_sources(self) -> list[str]:
+        """The sources whose actor the supervisor stopped restarting (it kept crashing), from the
+        supervisor's live state: none of them refreshes again until the service restarts."""
+        if self.supervisor is None:
+            return []
+        try:
+            states = self.supervisor.child_states().get(timeout=self.settings.ask_timeout)
+        except (pykka.Timeout, pykka.ActorDeadError):
+            return []
+        return sorted(name for name, state in states.items() if state.get("state") == "failed")
+
     # -- refresh ---------------------------------------------------------------------------------
     def _provider_ref(self, name: str) -> Optional[pykka.ActorRef]:
         if name not in self.provider_names() and name not in self.bedrock_sources():

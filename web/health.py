@@ -18,10 +18,12 @@ def healthz():
 @bp.get("/readyz")
 def readyz():
     """200 once the service is ready: the last committed catalog is loaded and (unless
-    refresh_on_start is off) one refresh round has been attempted since start (every enabled
+    refresh_on_start is off) one refresh round has been attempted since start: every enabled
     provider's and watched Bedrock region's first refresh has finished, succeeded or failed, or
-    its actor has failed for good); 503 before, saying what is pending. An empty catalog after
-    that round is ready too: it is what the providers answered.
+    the supervisor has given up on its actor (``given_up``, read from the supervisor now: such a
+    source will not refresh again before a restart, so waiting for it would never end); 503
+    before, saying what is pending. An empty catalog after that round is ready too: it is what
+    the providers answered.
     """
     svc = service()
     loaded = svc.view.ready.is_set()
@@ -42,12 +44,16 @@ def readyz():
     def since_start(name: str, field: str) -> bool:
         return (rows.get(name, {}).get(field) or 0) >= started
 
-    attempted = [n for n in names if since_start(n, "last_refresh_at") or rows.get(n, {}).get("status") == "failed"]
+    attempted = [n for n in names if since_start(n, "last_refresh_at")]
+    # The live state, not a stored "failed" status: that may be a previous process's, and a region's
+    # row is its board status, which never says so.
+    waiting = [n for n in names if n not in attempted]
+    given_up = [n for n in svc.given_up_sources() if n in waiting] if waiting else []
     # Without refresh_on_start the stored catalog is what is served until each timer comes due:
     # there is no round to wait for.
-    pending = [n for n in names if n not in attempted] if svc.settings.refresh_on_start else []
+    pending = [n for n in waiting if n not in given_up] if svc.settings.refresh_on_start else []
     ready = loaded and not pending
     body = {"ready": ready, "catalog_loaded": loaded, "models": len(svc.index), "providers": len(names),
             "attempted": attempted, "refreshed_since_start": [n for n in names if since_start(n, "last_success_at")],
-            "pending": pending, **role}
+            "given_up": given_up, "pending": pending, **role}
     return jsonify(body), (200 if ready else 503)

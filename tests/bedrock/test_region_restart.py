@@ -93,3 +93,22 @@ def test_a_given_up_region_is_unavailable_and_ranked_last(start_service, simulat
     assert client.get("/api/v1/providers/bedrock@us-west-2/health").status_code == 200
     (provider,) = [p for p in service.providers() if p["name"] == SOURCE]
     assert provider["status"] == "failed"
+
+
+def test_readyz_does_not_wait_for_a_region_given_up_before_its_first_refresh(start_service, simulator):
+    regions = ("us-east-1", "us-west-2")
+    simulator.state.set_latency(SOURCE, 2.0)  # its first refresh is still under way when it is given up
+    service = start_service([], bedrock=bedrock_settings(simulator, regions), max_restarts_per_minute=1)
+    client = create_app(service).test_client()
+    give_up(service, SOURCE)
+    wait_for(lambda: regions_settled(service, ["us-west-2"]), what="the other region's first refresh")
+    assert not region_row_of(service, "us-east-1")["last_refresh_at"]
+
+    answer = wait_for(lambda: (a := client.get("/readyz")).status_code == 200 and a, timeout=5, what="ready")
+    body = answer.get_json()
+    assert body["pending"] == [] and body["given_up"] == [SOURCE]
+    assert SOURCE not in body["attempted"]
+
+
+def region_row_of(service, region: str) -> dict:
+    return {r["region"]: r for r in service.bedrock_regions()}[region]

@@ -494,6 +494,7 @@ READINESS = obj({
     "ready": BOOLEAN, "catalog_loaded": BOOLEAN, "models": INTEGER, "providers": INTEGER,
     "attempted": array(STRING, "providers whose refresh has finished (either way) since start"),
     "refreshed_since_start": array(STRING, "providers refreshed successfully since start"),
+    "given_up": array(STRING, "sources not attempted whose actor the supervisor gave up on: not waited for"),
     "pending": array(STRING, "providers not yet attempted"),
     "following": BOOLEAN, **ROLE,
 }, required=("ready", "catalog_loaded", "models", "instance", "role", "leader", "lag"))
