@@ -138,7 +138,9 @@ def _provider() -> dict[str, Any]:
     return obj({
         "name": STRING, "format": MAYBE_STRING, "is_catalog": MAYBE_BOOL, "status": STRING,
         "status_reason": MAYBE_STRING,
-        "breaker": obj({"state": STRING, "fail_counter": MAYBE_INT, "fail_max": INTEGER, "reset_timeout": NUMBER}),
+        "breaker": obj({"state": STRING, "fail_counter": MAYBE_INT, "fail_max": INTEGER, "reset_timeout": NUMBER,
+                        "next_try_at": {**MAYBE_TIME, "description": "while open: when it lets the next call through"}},
+                       required=("state", "fail_counter", "fail_max", "reset_timeout")),
         "consecutive_failures": MAYBE_INT, "refreshing": MAYBE_INT,
         "region": {"type": "string", "description": "a Bedrock region's source (bedrock@<region>) only"},
         "region_status": {"type": "string", "description": "a Bedrock region's source only"},
@@ -219,6 +221,8 @@ def _region() -> dict[str, Any]:
         "last_refresh_at": MAYBE_TIME, "last_success_at": MAYBE_TIME, "next_refresh_at": MAYBE_TIME,
         "breaker_state": STRING, "refreshing": BOOLEAN, "source": STRING, "latency_ms": MAYBE_NUMBER,
         "refreshing_run": MAYBE_INT, "fail_counter": INTEGER, "consecutive_failures": INTEGER,
+        "breaker_next_try_at": {**MAYBE_TIME, "description": "while the breaker is open: when it lets the next call through"},
+        "given_up": {**BOOLEAN, "description": "the supervisor stopped restarting the region's actor"},
         "last_outcome": nullable(ref("RefreshOutcome")),
     }, required=("region", "status", "source"))
 
