@@ -396,8 +396,9 @@ class BedrockQueries:
         for region, st in sorted(board.snapshot().items()):
             name = source_name(region)
             sup = (actor_states or {}).get(name, {})
-            status = sup["state"] if sup.get("state") in ("failed", "restarting") else REGION_HEALTH.get(st.status, st.status)
-            out.append({
+            down = sup.get("state") in ("failed", "restarting")
+            status = sup["state"] if down else REGION_HEALTH.get(st.status, st.status)
+            row = {
                 "name": name, "format": "bedrock", "is_catalog": False, "region": region, "status": status,
                 "status_reason": st.reason, "region_status": st.status,
                 "breaker": {"state": st.breaker_state, "fail_counter": st.fail_counter, "fail_max": config.fail_max,
@@ -407,7 +408,10 @@ class BedrockQueries:
                 "refresh_interval": config.refresh_interval, "next_refresh_at": st.next_refresh_at, "actor": sup,
                 "last_refresh_at": st.last_refresh_at, "last_success_at": st.last_success_at,
                 "last_error": st.last_error, "reported_models": st.model_count, "model_count": st.model_count or 0,
-            })
+            }
+            if down:  # the breaker went with the actor, as a provider's row shows none then
+                del row["breaker"]
+            out.append(row)
         return out
 
     def region_given_up(self, source: str, error: str) -> None:

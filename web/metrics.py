@@ -110,7 +110,7 @@ class ServiceCollector(Collector):
                                    "1 for each provider's (or Bedrock region's) current health status, else 0.",
                                    labels=["provider", "status"])
         breaker = GaugeMetricFamily("discovery_provider_breaker_state",
-                                    "1 for each provider's current circuit breaker state, else 0.",
+                                    "1 for each running provider's current circuit breaker state, else 0.",
                                     labels=["provider", "state"])
         failures = GaugeMetricFamily("discovery_provider_consecutive_failures",
                                      "Refreshes in a row that failed, per provider.", labels=["provider"])
@@ -124,9 +124,12 @@ class ServiceCollector(Collector):
             current = row.get("status") or UNKNOWN
             for value in dict.fromkeys((*STATUSES, current)):
                 status.add_metric([name, value], 1.0 if value == current else 0.0)
-            state = ((row.get("breaker") or {}).get("state") or "closed").replace("_", "-")
-            for value in dict.fromkeys((*BREAKER_STATES, state)):
-                breaker.add_metric([name, value], 1.0 if value == state else 0.0)
+            # Only a running actor has a breaker: one restarting, given up on or not answering has
+            # none to report (its row carries no "breaker"), so it has no series rather than "closed".
+            if (row.get("breaker") or {}).get("state"):
+                state = row["breaker"]["state"].replace("_", "-")
+                for value in dict.fromkeys((*BREAKER_STATES, state)):
+                    breaker.add_metric([name, value], 1.0 if value == state else 0.0)
             if row.get("consecutive_failures") is not None:
                 failures.add_metric([name], row["consecutive_failures"])
         yield status

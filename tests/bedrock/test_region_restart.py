@@ -93,6 +93,7 @@ def test_a_given_up_region_is_unavailable_and_ranked_last(start_service, simulat
     assert client.get("/api/v1/providers/bedrock@us-west-2/health").status_code == 200
     (provider,) = [p for p in service.providers() if p["name"] == SOURCE]
     assert provider["status"] == "failed"
+    assert "breaker" not in provider  # it went with the actor
 
 
 def test_readyz_does_not_wait_for_a_region_given_up_before_its_first_refresh(start_service, simulator):

@@ -121,3 +121,26 @@ def test_two_services_in_one_process_keep_separate_registries(served, start_serv
         assert "openai" not in {dict(labels).get("provider") for labels in samples["discovery_provider_status"]}
     finally:
         second.stop()
+
+
+def test_a_provider_whose_actor_was_given_up_on_has_no_breaker_series(start_service, simulator):
+    service = start_service([provider_config(simulator, "crashy", "openai_compatible", route="openai"),
+                             provider_config(simulator, "steady", "openai_compatible", route="openai_compatible")],
+                            max_restarts_per_minute=1, restart_backoff=0.01)
+    wait_for(lambda: all(p.get("last_success_at") for p in service.providers()), what="the first refreshes")
+    states = service.supervisor.child_states
+    while states().get()["crashy"]["state"] != "failed":
+        ref = wait_for(lambda: service.supervisor.ref("crashy").get() or states().get()["crashy"]["state"] == "failed",
+                       what="crashy running or given up")
+        if ref is not True:
+            ref.tell("poison")
+            wait_for(lambda ref=ref: not ref.is_alive(), what="the crash")
+    server = ServerThread(service).start()
+    try:
+        samples = scrape(server.url)
+    finally:
+        server.stop()
+    assert value(samples, "discovery_provider_status", provider="crashy", status="failed") == 1
+    breakers = {dict(labels)["provider"] for labels in samples["discovery_provider_breaker_state"]}
+    assert breakers == {"steady"}
+    assert value(samples, "discovery_provider_breaker_state", provider="steady", state="closed") == 1
