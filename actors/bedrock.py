@@ -24,6 +24,7 @@ from actors.provider import (
     breaker_storage,
     count_in_breaker,
     fail_and_wait,
+    interrupt,
     is_configuration_error,
     next_try_at,
     open_reason,
@@ -124,6 +125,9 @@ class BedrockRegionActor(pykka.ThreadingActor):
 
     def on_failure(self, exception_type, exception_value, traceback) -> None:
         logger.error("bedrock region actor {} died: {}: {}", self.region, exception_type.__name__, exception_value)
+        if self.in_flight is not None:
+            interrupt(self.catalog, self.in_flight, "interrupted: the region actor crashed during this refresh")
+            self.in_flight = None
         self._cleanup()
         if self.supervisor is not None:
             try:

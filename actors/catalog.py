@@ -65,6 +65,7 @@ BATCH_WAIT = 0.015
 # MAX_OPEN_RUNS open runs those are forgotten: a run whose actor died without reporting back.
 ROUND_WINDOW = 5.0
 MAX_OPEN_RUNS = 10_000
+MAX_INTERRUPTED = 1_000
 
 
 def _pack_detail(detail: tuple[bytes, bytes]) -> bytes:
@@ -278,6 +279,9 @@ class CatalogActor(pykka.ThreadingActor):
         # (monotonic): a flush waits up to BATCH_WAIT for their answers and the put-off tidy for
         # them to end, counting only runs begun within ROUND_WINDOW.
         self._open_runs: dict[int, float] = {}
+        # Runs marked interrupted (their actor crashed or stopped mid-refresh), with the reason, the
+        # newest MAX_INTERRUPTED: an answer or failure of one that comes later is not written.
+        self._interrupted: dict[int, str] = {}
         self._pending_since = 0.0
         self._flush_timer: Any = None
         # Runs begun and not yet written (begin_run, write_begun).
@@ -594,6 +598,10 @@ class CatalogActor(pykka.ThreadingActor):
         (one transaction): when many sources answer at once the writer keeps up.
         """
         future = future if future is not None else concurrent.futures.Future()
+        if snapshot.run_id in self._interrupted:  # a late answer: its run already ended
+            if not future.done():
+                future.set_result(self._interrupted_outcome(snapshot.run_id, snapshot.source))
+            return future
         if not self._pending:
             self._pending_since = time.monotonic()
         self._pending.append((snapshot, future))
@@ -765,7 +773,10 @@ class CatalogActor(pykka.ThreadingActor):
     def record_failure(self, failure: RefreshFailure,
                        future: Optional[concurrent.futures.Future] = None) -> RefreshOutcome:
         """Record a refresh that produced no snapshot; ``future`` (if given) gets the outcome."""
-        outcome = self._fail(failure.source, failure.run_id, failure.reason)
+        if failure.run_id in self._interrupted:
+            outcome = self._interrupted_outcome(failure.run_id, failure.source)
+        else:
+            outcome = self._fail(failure.source, failure.run_id, failure.reason)
         if future is not None and not future.done():
             future.set_result(outcome)
         return outcome
@@ -788,17 +799,38 @@ class CatalogActor(pykka.ThreadingActor):
                 logger.exception("could not merge the held Bedrock region answers")
         return RefreshOutcome(run_id, source, store.FAILED, error=reason)
 
-    def interrupt_run(self, run_id: int, reason: str) -> None:
-        """Mark a run that will not finish (reached by tell; a commit already made stands)."""
+    def interrupt_run(self, run_id: int, reason: str, source: Optional[str] = None,
+                      future: Optional[concurrent.futures.Future] = None) -> None:
+        """Mark a run that will not finish (reached by tell; a commit already made stands).
+
+        Its answer, queued or still to come, is not written. ``future`` (the run's ticket) gets the
+        interrupted outcome if the run had not ended; if it had, it is left to get that outcome.
+        """
+        reason = scrub(reason)
         self._open_runs.pop(run_id, None)
+        self._interrupted[run_id] = reason
+        if len(self._interrupted) > MAX_INTERRUPTED:
+            del self._interrupted[next(iter(self._interrupted))]
+        queued = [(snap, fut) for snap, fut in self._pending if snap.run_id == run_id]
+        if queued:
+            self._pending = [(snap, fut) for snap, fut in self._pending if snap.run_id != run_id]
+            for snap, fut in queued:
+                if not fut.done():
+                    fut.set_result(self._interrupted_outcome(run_id, snap.source))
         self.write_begun()
+        marked = 0
         try:
             with store.write_transaction():
-                store.RefreshRunRow.update(outcome=store.INTERRUPTED, error=scrub(reason),
-                                           finished_at=time.time()).where(
+                marked = store.RefreshRunRow.update(outcome=store.INTERRUPTED, error=reason,
+                                                    finished_at=time.time()).where(
                     (store.RefreshRunRow.id == run_id) & (store.RefreshRunRow.outcome == store.RUNNING)).execute()
         except Exception:
             logger.exception("could not mark run {} interrupted", run_id)
+        if future is not None and not future.done() and (marked or queued):
+            future.set_result(self._interrupted_outcome(run_id, source or ""))
+
+    def _interrupted_outcome(self, run_id: int, source: str) -> RefreshOutcome:
+        return RefreshOutcome(run_id, source, store.INTERRUPTED, error=self._interrupted.get(run_id, "interrupted"))
 
     def set_provider_status(self, name: str, status: str, reason: Optional[str], old: Optional[str] = None) -> None:
         """Persist a provider status change and announce it as a ``status_changed`` event.

@@ -50,6 +50,17 @@ class RefreshTicket:
             self.future.set_result(RefreshOutcome(self.run_id, self.provider, "failed", error=error))
 
 
+def interrupt(catalog: Any, ticket: RefreshTicket, reason: str) -> None:
+    """End the refresh of an actor that crashed: the catalog records its run interrupted, resolves
+    the ticket so unless the answer was committed already (the ticket then gets that outcome from
+    the fetch), and writes nothing of an answer that comes later."""
+    ticket.underway.set()
+    try:
+        catalog.interrupt_run.defer(ticket.run_id, reason, ticket.provider, ticket.future)
+    except pykka.ActorDeadError:
+        ticket.abandon(reason)
+
+
 class RefreshRateLimited(Exception):
     """Too many manual refreshes of one provider within a minute."""
 
@@ -253,6 +264,10 @@ class ProviderActor(pykka.ThreadingActor):
 
     def on_failure(self, exception_type, exception_value, traceback) -> None:
         logger.error("provider actor {} died: {}: {}", self.config.name, exception_type.__name__, exception_value)
+        for ticket in (self.in_flight, self.follow_up):
+            if ticket is not None:
+                interrupt(self.catalog, ticket, "interrupted: the provider actor crashed during this refresh")
+        self.in_flight = self.follow_up = None
         self._cleanup()
         if self.supervisor is not None:
             try:

@@ -6,6 +6,7 @@ import time
 from tests.bedrock.conftest import bedrock_settings, regions_settled
 from tests.bedrock.test_regions_service import direct_model_in
 from tests.conftest import wait_for
+from tests.resilience.test_interrupted import crash_mid_refresh
 from web import create_app
 
 SOURCE = "bedrock@us-east-1"
@@ -113,3 +114,18 @@ def test_readyz_does_not_wait_for_a_region_given_up_before_its_first_refresh(sta
 
 def region_row_of(service, region: str) -> dict:
     return {r["region"]: r for r in service.bedrock_regions()}[region]
+
+
+def test_a_region_crashing_mid_refresh_records_the_run_interrupted_and_writes_nothing(start_service, simulator):
+    service = start_service([], bedrock=bedrock_settings(simulator, ["us-east-1"]))
+    wait_for(lambda: regions_settled(service, ["us-east-1"]), what="the first refresh")
+    committed = service.view.provider_rows[SOURCE]["last_success_at"]
+    simulator.state.set_latency(SOURCE, 0.5)
+    (ticket,) = service.refresh_bedrock(["us-east-1"])
+    crash_mid_refresh(service, SOURCE, ticket)
+
+    outcome = ticket.future.result(timeout=5)
+    assert outcome.outcome == "interrupted" and "crashed" in outcome.error
+    wait_for(lambda: service.refresh_run(ticket.run_id)["outcome"] != "running", what="the run's end")
+    assert service.refresh_run(ticket.run_id)["outcome"] == "interrupted"
+    assert service.view.provider_rows[SOURCE]["last_success_at"] == committed  # nothing of it was written
