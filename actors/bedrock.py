@@ -50,6 +50,10 @@ from discovery.model import Model
 from discovery.providers.base import ProviderError
 from discovery.settings import Settings
 
+# How long after its reset timeout an open breaker's region is tried: pybreaker compares times
+# strictly, so a tick exactly at the reset timeout could still be refused.
+HALF_OPEN_MARGIN = 0.05
+
 
 class _BreakerListener(pybreaker.CircuitBreakerListener):
     """Tells the actor when its breaker changes state (called on the I/O thread)."""
@@ -279,11 +283,22 @@ class BedrockRegionActor(pykka.ThreadingActor):
                            status="unavailable" if unavailable else
                            "circuit_open" if self.status.breaker_state == "open" else "failing")
         self._publish(**changes)
-        # Not offered or no access: that will not change by the next tick, so ask much less often.
-        interval = self.config.unavailable_recheck_interval if unavailable else self.config.refresh_interval
-        self._schedule(jittered(interval, self.config.jitter))
+        if unavailable:
+            # Not offered or no access: that will not change by the next tick, so ask much less often.
+            self._schedule(jittered(self.config.unavailable_recheck_interval, self.config.jitter))
+        elif not self._retry_when_half_open():
+            self._schedule(jittered(self.config.refresh_interval, self.config.jitter))
         if not ticket.future.done():
             ticket.future.set_result(outcome)
+
+    def _retry_when_half_open(self) -> bool:
+        """With the breaker open, schedule the next refresh for when it lets a call through (its
+        trial call), not a whole refresh interval later; False if it is not open."""
+        at = next_try_at(self.breaker, self.breaker_state_storage)
+        if at is None:
+            return False
+        self._schedule(max(0.0, at - time.time()) + HALF_OPEN_MARGIN)
+        return True
 
     def probe_gate(self) -> ProbeGate:
         """What this region's benchmark actor needs to respect its breaker (Bedrock has no token bucket here)."""
@@ -305,6 +320,9 @@ class BedrockRegionActor(pykka.ThreadingActor):
         if new == "open" and self.status.status in ("failing", "available", "starting"):
             changes["status"] = "circuit_open"
         self._publish(**changes)
+        if new == "open" and self.in_flight is None and self.status.status != "unavailable":
+            # Opened by benchmark requests, between refreshes (a refresh's end schedules its own).
+            self._retry_when_half_open()
 
     def _publish(self, **changes: Any) -> None:
         self.status = replace(self.status, latency=self.latency.value, latency_samples=self.latency.samples,

@@ -129,3 +129,18 @@ def test_a_region_crashing_mid_refresh_records_the_run_interrupted_and_writes_no
     wait_for(lambda: service.refresh_run(ticket.run_id)["outcome"] != "running", what="the run's end")
     assert service.refresh_run(ticket.run_id)["outcome"] == "interrupted"
     assert service.view.provider_rows[SOURCE]["last_success_at"] == committed  # nothing of it was written
+
+
+def test_an_open_region_is_tried_again_when_its_breaker_half_opens(start_bedrock, simulator):
+    service = start_bedrock(("us-east-1",), reset_timeout=1.0)  # refresh_interval is an hour
+    simulator.state.set_fault(SOURCE, "status", status=500)
+    for _ in range(2):  # fail_max
+        service.wait(service.refresh_bedrock(["us-east-1"]), timeout=10)
+    row = region_row(service)
+    assert row["breaker_state"] == "open"
+    assert row["next_refresh_at"] - row["breaker_next_try_at"] < 1.0
+    cleared = time.time()
+    simulator.state.clear_faults(SOURCE)
+    wait_for(lambda: (region_row(service)["last_success_at"] or 0) > cleared, timeout=5,
+             what="a refresh once the breaker lets a call through")
+    assert region_row(service)["breaker_state"] == "closed"
