@@ -30,11 +30,23 @@ class Notice:
     covers: tuple[int, ...]  # every horizon this notice counts for (the nearest first)
     status: Optional[str]
     successor: Optional[str]
+    # The capabilities the model supports, as every event about one model carries them, so a
+    # subscriber filtering by capability gets the notices of the models it would call.
+    capabilities: tuple[str, ...] = ()
 
     def event_data(self) -> dict[str, Any]:
+        """The event's ``data``: the date, how near it is, the record's status, successor and capabilities."""
         return {"model_id": self.model_id, "date_kind": self.kind, "date": self.date,
                 "days_left": self.days_left, "horizon_days": self.horizon, "status": self.status,
-                "successor": self.successor}
+                "successor": self.successor, "capabilities": list(self.capabilities)}
+
+
+def supported_capabilities(record: Mapping[str, Any]) -> tuple[str, ...]:
+    """The capabilities a record (its JSON list form) states as supported (true; not false or unknown)."""
+    capabilities = record.get("capabilities")
+    if not isinstance(capabilities, Mapping):
+        return ()
+    return tuple(name for name, value in capabilities.items() if value is True)
 
 
 def may_have_dates(body: bytes) -> bool:
@@ -83,5 +95,6 @@ def due(records: Iterable[Mapping[str, Any]], today: date, horizons: Iterable[in
             if last_date == value and inside[0] in covered:
                 continue  # the nearest horizon reached has had its notice
             out.append(Notice(record["id"], record.get("provider") or record["id"].split("/", 1)[0], kind, value,
-                              left, inside[0], inside, lifecycle.get("status"), lifecycle.get("successor")))
+                              left, inside[0], inside, lifecycle.get("status"), lifecycle.get("successor"),
+                              supported_capabilities(record)))
     return out

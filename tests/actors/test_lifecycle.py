@@ -176,3 +176,34 @@ def test_one_notice_for_a_date_that_is_both_deprecation_and_retirement_and_none_
     given = {("azure/gpt-35", "retirement"): ("2027-01-10", frozenset({90}))}
     assert due([record], date(2026, 12, 2), (90, 30, 7), given) == []
     assert due([record], date(2027, 1, 11), (90, 30, 7), {}) == []  # already past
+
+
+def test_retiring_soon_matches_a_capability_filter_on_the_feed(run, simulator):
+    simulator.state.set_models("mistral", [
+        chat("mistral-large-2411", deprecation="2027-01-30T00:00:00Z"),
+        card("pixtral-12b-2409", "pixtral", 32768, caps(vision=True), deprecation="2027-01-20T00:00:00Z")])
+    service = run(Clock("2026-11-30T00:00:00"))
+    wait_for(lambda: len(notices(service)) == 2, what="the notices")
+    client = create_app(service).test_client()
+    body = client.get("/api/v1/events?kinds=retiring_soon&capability=tool_calling").get_json()
+    assert [e["model_id"] for e in body["data"]] == ["mistral/mistral-large-2411"]
+    assert "tool_calling" in body["data"][0]["data"]["capabilities"]
+    vision = client.get("/api/v1/events?kinds=retiring_soon&capability=vision").get_json()["data"]
+    assert [e["model_id"] for e in vision] == ["mistral/pixtral-12b-2409"]
+
+
+def test_a_retiring_soon_notice_carries_the_records_capabilities():
+    from datetime import date
+
+    from discovery.lifecycle import due
+    from discovery.messages import EventFilter
+    from discovery.store import StoredEvent
+
+    record = {"id": "azure/gpt-35", "provider": "azure",
+              "capabilities": {"streaming": True, "tool_calling": True, "vision": False, "reasoning": None},
+              "lifecycle": {"retirement_date": "2027-01-10"}}
+    (notice,) = due([record], date(2026, 12, 1), (90, 30, 7), {})
+    assert notice.event_data()["capabilities"] == ["streaming", "tool_calling"]
+    event = StoredEvent(1, "retiring_soon", "azure", "azure/gpt-35", None, 0.0, notice.event_data())
+    assert EventFilter.build(["retiring_soon"], (), ["tool_calling"]).matches(event)
+    assert not EventFilter.build(["retiring_soon"], (), ["vision"]).matches(event)
