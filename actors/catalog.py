@@ -936,6 +936,9 @@ class StoreReaderActor(pykka.ThreadingActor):
     def last_event_id(self) -> int:
         return store.last_event_id()
 
+    def oldest_event_id(self) -> int:
+        return store.oldest_event_id()
+
     def leadership(self) -> dict[str, Any]:
         """The leader as the store names it: instance, epoch, since (ISO 8601)."""
         from discovery.timestamps import iso

@@ -695,6 +695,19 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         """The newest committed event id (0 when the feed is empty)."""
         return self.reader.last_event_id().get(timeout=self.settings.ask_timeout)
 
+    def oldest_event_id(self) -> int:
+        """The oldest event id retention has kept (0 when the feed is empty)."""
+        return self.reader.oldest_event_id().get(timeout=self.settings.ask_timeout)
+
+    def missed_after(self, since: int) -> int:
+        """How many events after ``since`` retention deleted before the oldest kept one (0: none).
+
+        Event ids have no gaps (see store.insert_events), so the count is exact; it is read after
+        the events given, so a prune in between makes it larger, never silent.
+        """
+        oldest = self.oldest_event_id()
+        return max(0, oldest - since - 1) if oldest else 0
+
     # -- long-lived streams ----------------------------------------------------------------------
     def register_stream(self, wake: Any) -> None:
         """Track a stream's queue so :meth:`begin_shutdown` can end it (``wake.put(None)``)."""

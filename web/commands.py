@@ -421,12 +421,19 @@ def events(ctx: click.Context, follow: bool, since: Optional[int], kinds: Option
         else:
             out.print(event_line(event))
 
+    note = console(stderr=True)
+
+    def missed(count: int, after: int) -> None:
+        note.print(f"{count} events after #{after} were deleted by retention before they were read; "
+                   "what they announced is not shown (resync from the current state)", style="yellow")
+
     if not follow:
         page = client.get("/api/v1/events", {**params, "since": since or 0, "limit": min(limit, count or limit)})
+        if page.get("missed"):
+            missed(page["missed"], since or 0)
         for event in page.get("data", []):
             emit(event)
         return
-    note = console(stderr=True)
 
     def reconnecting(reason: str, delay: float) -> None:
         note.print(f"{reason}; reconnecting in {delay:g}s", style="dim")
@@ -438,6 +445,9 @@ def events(ctx: click.Context, follow: bool, since: Optional[int], kinds: Option
             try:
                 event = json.loads(message.data)
             except ValueError:
+                continue
+            if message.event == "missed":
+                missed(event.get("missed", 0), event.get("since", 0))
                 continue
             emit(event)
             seen += 1

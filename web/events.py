@@ -45,10 +45,12 @@ def _python_side(flt: EventFilter) -> bool:
 
 @bp.get("/events")
 def events():
-    """A page of the persisted feed, oldest first: ``{"data", "next", "has_more", "last_event_id"}``.
+    """A page of the persisted feed, oldest first: ``{"data", "next", "has_more", "last_event_id", "missed"}``.
 
     ``since`` (an event id; the page starts after it), ``limit`` (1–1000, default 100), filters
     ``kinds``, ``provider``, ``capability``, ``model``. Pass ``next`` as ``since`` for the next page.
+    ``missed``: how many events after ``since`` retention had deleted (of any kind: they may have
+    matched the filter); more than 0 means the client lost events and should resync.
 
     :raise 400: a malformed parameter or an unknown event kind.
     """
@@ -80,9 +82,11 @@ def events():
         # says where it really ends, and paging goes on from there.
         head = svc.last_event_id()
         if since > head:
-            return jsonify({"data": [], "next": head, "has_more": False, "last_event_id": head})
+            return jsonify({"data": [], "next": head, "has_more": False, "last_event_id": head, "missed": 0})
+    # Read after the page: events pruned while it was read are counted too.
+    missed = svc.missed_after(since) if since < max(head, cursor) else 0
     return jsonify({"data": [e.to_dict() for e in out], "next": cursor, "has_more": more,
-                    "last_event_id": max(head, cursor)})
+                    "last_event_id": max(head, cursor), "missed": missed})
 
 
 class EncodedEvents:
@@ -108,6 +112,12 @@ class EncodedEvents:
                 while len(self._encoded) > self.size:
                     del self._encoded[next(iter(self._encoded))]
         return text
+
+
+def missed_message(since: int, oldest: int, missed: int) -> bytes:
+    """The SSE message a stream resumed from below retention begins with: ``event: missed``, no
+    ``id`` (the client's Last-Event-ID stays where it was), ``data`` = what was lost."""
+    return b"event: missed\ndata: %s\n\n" % dumps({"since": since, "oldest_event_id": oldest, "missed": missed})
 
 
 def sse_message(event: StoredEvent) -> bytes:

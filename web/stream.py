@@ -25,7 +25,7 @@ from discovery.messages import EventFilter
 from discovery.query import number
 from discovery.store import StoredEvent
 from web.auth import check_access
-from web.events import MAX_ID, PAGE_SIZE, EncodedEvents
+from web.events import MAX_ID, PAGE_SIZE, EncodedEvents, missed_message
 from web.parameters import MAX_QUERY, known_providers, refusal
 
 STREAM_PATH = "/api/v1/events/stream"
@@ -355,7 +355,10 @@ class StreamHub:
                 notice = b": resume point %d is past the newest event %d; streaming from there\n\n" % (since, head)
             else:
                 stream.last = since
-                stored = await loop.run_in_executor(None, self._backfill, flt, since)
+                stored, oldest = await loop.run_in_executor(None, self._backfill, flt, since)
+                if oldest > since + 1:
+                    # Retention deleted events after the resume point: the client must know to resync.
+                    notice = missed_message(since, oldest, oldest - since - 1)
                 if stored:
                     stream.last = max(stream.last, stored[-1].id)
             held, stream.held = stream.held, None
@@ -410,15 +413,19 @@ class StreamHub:
                 if stream.held is None and now - stream.last_write >= self.heartbeat:
                     stream.write(b": heartbeat\n\n", now)
 
-    def _backfill(self, flt: EventFilter, since: int) -> list[StoredEvent]:
-        """On a worker thread: every stored event after ``since`` of the filter's kinds and providers."""
+    def _backfill(self, flt: EventFilter, since: int) -> tuple[list[StoredEvent], int]:
+        """On a worker thread: every stored event after ``since`` of the filter's kinds and
+        providers, and the oldest event id kept (read after the first page: events pruned while
+        it was read count as missed, never silently)."""
         found: list[StoredEvent] = []
-        last = since
+        last, oldest = since, None
         while True:
             page = self.service.events_after(last, PAGE_SIZE, flt.kinds, flt.providers)
+            if oldest is None:
+                oldest = self.service.oldest_event_id()
             found.extend(page)
             if len(page) < PAGE_SIZE:
-                return found
+                return found, oldest
             last = page[-1].id
 
     @staticmethod

@@ -204,7 +204,7 @@ def test_resume_point_past_the_newest_event_streams_from_the_newest_event(runnin
         client.close()
     page = create_app(running).test_client().get("/api/v1/events?since=999999999").get_json()
     assert page == {"data": [], "next": running.last_event_id(), "has_more": False,
-                    "last_event_id": running.last_event_id()}
+                    "last_event_id": running.last_event_id(), "missed": 0}
 
 
 def test_streams_past_the_cap_get_503_and_the_api_still_answers_on_the_same_port(start_service, simulator):
@@ -266,3 +266,47 @@ def test_a_closed_streams_filter_is_not_kept_once_no_open_stream_uses_it(running
              what="the last stream released")
     gc.collect()
     assert len(live.hub._filters) == 0
+
+
+@pytest.fixture
+def pruned(start_service, simulator):
+    """A service whose retention kept only the newest 5 events; yields it and its oldest kept id."""
+    service = start_service(openai_source(simulator), **{**NOTIFY_SETTINGS, "event_retention_count": 5})
+    wait_for(lambda: service.last_event_id() > 10, what="the first refresh's events")
+    assert service.webhooks.prune() > 0
+    oldest = all_ids(service)[0]
+    assert oldest > 2
+    return service, oldest
+
+
+def test_event_page_resumed_from_below_retention_says_how_many_events_were_missed(pruned):
+    service, oldest = pruned
+    client = create_app(service).test_client()
+    body = client.get("/api/v1/events?since=1&limit=1000").get_json()
+    assert body["missed"] == oldest - 2  # events 2 .. oldest-1 are gone
+    assert body["data"][0]["id"] == oldest
+    assert client.get(f"/api/v1/events?since={oldest - 1}").get_json()["missed"] == 0
+    assert client.get(f"/api/v1/events?since={oldest}").get_json()["missed"] == 0
+    # A filter does not hide the loss: the events deleted may have matched it.
+    assert client.get("/api/v1/events?since=1&kinds=retiring_soon").get_json()["missed"] == oldest - 2
+
+
+def test_stream_resumed_from_below_retention_begins_with_a_missed_event(pruned):
+    service, oldest = pruned
+    live = LiveServer(service)
+    try:
+        client = SSEClient(live.port, "/api/v1/events/stream", last_event_id=1)
+        try:
+            first = client.next_message()
+            assert first.event == "missed" and first.id is None
+            assert first.json() == {"since": 1, "oldest_event_id": oldest, "missed": oldest - 2}
+            assert int(client.next_message().id) == oldest
+        finally:
+            client.close()
+        kept = SSEClient(live.port, "/api/v1/events/stream", last_event_id=oldest - 1)
+        try:
+            assert int(kept.next_message().id) == oldest  # nothing was missed: no missed event
+        finally:
+            kept.close()
+    finally:
+        live.stop()

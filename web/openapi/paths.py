@@ -315,7 +315,9 @@ def _operations() -> dict[str, dict[str, Any]]:
             params=[path("run_id", "a run id", integer(0, MAX_ID), example="1")])},
         "/api/v1/events": {"get": op(
             "events.events", "events", "The persisted change feed, oldest first", _ok(ref("EventPage")), *ASKS,
-            params=[SINCE, LIMIT, *EVENT_FILTERS])},
+            params=[SINCE, LIMIT, *EVENT_FILTERS],
+            description="`missed`: how many events after `since` retention had deleted (of any kind); "
+                        "more than 0 means the client lost events and should resync.")},
         "/api/v1/events/stream": {"get": op(
             "events.stream", "events", "Server-Sent Events, live, resumable",
             {200: {"description": "an endless text/event-stream: id = event id, event = kind, data = the event",
@@ -323,7 +325,9 @@ def _operations() -> dict[str, dict[str, Any]]:
             params=[SINCE, *EVENT_FILTERS,
                     {"name": "Last-Event-ID", "in": "header", "required": False, "schema": integer(0, MAX_ID),
                      "description": "resume after this event id (wins over since)"}],
-            description="At most sse_max_streams open (then 503 with Retry-After).")},
+            description="At most sse_max_streams open (then 503 with Retry-After). A stream resumed "
+                        "from an id retention has pruned past begins with `event: missed` (no `id`; data "
+                        "`{since, oldest_event_id, missed}`): the client lost events and should resync.")},
         "/api/v1/events.atom": {"get": op(
             "atom.events_atom", "events", "The newest change events as an Atom 1.0 feed",
             {200: {"description": "the feed", "content": {"application/atom+xml": {"schema": STRING}},

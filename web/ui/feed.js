@@ -115,10 +115,14 @@ export const feed = {
   /** One SSE message: "id:", "event:" and "data:" lines; comments (heartbeats) start with ":". */
   message(block) {
     const data = [];
+    let name = null;
     for (const line of block.split("\n")) {
       if (line.startsWith("data:")) data.push(line.slice(5).replace(/^ /, ""));
+      else if (line.startsWith("event:")) name = line.slice(6).trim();
     }
-    if (!data.length) return;
+    // "missed" (retention deleted events after the resume point) is no event: the page shows the
+    // recent feed only, and its views read the current state themselves.
+    if (!data.length || name === "missed") return;
     let event;
     try {
       event = JSON.parse(data.join("\n"));
