@@ -251,11 +251,13 @@ class _Hook:
 
 
 class _FeedScan:
-    """Pages of the feed after a cursor, at most SCAN_LIMIT events; remembers if it stopped early."""
+    """Pages of the feed after a cursor, at most SCAN_LIMIT events; remembers if it stopped early,
+    and how many events after the cursor retention had deleted (``missed``)."""
 
     def __init__(self, after: int):
         self.after = after
         self.truncated = False
+        self.missed = 0
 
     def __iter__(self) -> Iterator[list[store.StoredEvent]]:
         after, seen = self.after, 0
@@ -266,6 +268,11 @@ class _FeedScan:
             page = store.events_after(after, PAGE_SIZE)
             if not page:
                 return
+            if not seen:
+                # Event ids have no gaps and retention never passes a subscription's cursor, so
+                # a first event past cursor + 1 means a replay or a since= reached below what is
+                # kept: the events in between are gone.
+                self.missed = max(0, page[0].id - self.after - 1)
             yield page
             seen += len(page)
             after = page[-1].id
@@ -403,9 +410,16 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
         if since is not None:
             hook.cursor = fields_["cursor"] = max(0, since)
         subs.update_webhook(webhook_id, **fields_)
-        logger.info("webhook {} active again from event {}", webhook_id, hook.cursor)
+        oldest = store.oldest_event_id()
+        missed = max(0, oldest - hook.cursor - 1) if oldest else 0
+        if missed:
+            logger.warning("webhook {} replayed from event {}: retention has deleted the {} events after it; "
+                           "its next delivery says so", webhook_id, hook.cursor, missed)
+        else:
+            logger.info("webhook {} active again from event {}", webhook_id, hook.cursor)
         self._kick(hook)
-        return self.get(webhook_id)  # type: ignore[return-value]
+        # missed: events after the cursor retention had deleted (the receiver is told too).
+        return {**self.get(webhook_id), "missed": missed}  # type: ignore[dict-item]
 
     def prune(self) -> int:
         """Apply event retention, never past a subscription's cursor; return how many events went."""
@@ -461,7 +475,7 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
             return
         if scanned is None:
             return
-        if not batch:
+        if not batch and not scan.missed:
             # Nothing this filter wants: move past the skipped events so retention can drop them.
             hook.cursor = scanned
             try:
@@ -471,13 +485,16 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
             if scan.truncated:
                 self._self.wake(hook.id, hook.generation)  # the scan stopped early: go on next turn
             return
-        wait = batch[0].created_at + hook.max_delay - time.time()
+        wait = batch[0].created_at + hook.max_delay - time.time() if batch else 0.0
         if wait > 0 and len(batch) < hook.max_batch and hook.attempts == 0:
             # Small and young: hold it until the oldest event is max_delay old, so more events
             # travel in the same POST.
             self._retry_later(hook, wait)
             return
-        delivery = build_delivery(hook.id, hook.secret, batch, scanned, attempt=hook.attempts + 1)
+        # Events were lost after the cursor: the receiver is told, in a POST of its own if none
+        # of the kept events matches its filter (the lost ones may have).
+        delivery = build_delivery(hook.id, hook.secret, batch, scanned, attempt=hook.attempts + 1,
+                                  missed=scan.missed, missed_after=hook.cursor)
         hook.in_flight = delivery
         gen = hook.generation
         url, timeout, allow = hook.url, self.settings.webhook_timeout, self.settings.webhook_allow_private

@@ -239,11 +239,18 @@ class Delivery:
 
 
 def build_delivery(subscription_id: str, secret: str, events: Sequence[StoredEvent], ack_to: int,
-                   attempt: int = 1, delivery_id: str | None = None, timestamp: int | None = None) -> Delivery:
-    """The signed POST that carries ``events`` to one subscription."""
+                   attempt: int = 1, delivery_id: str | None = None, timestamp: int | None = None,
+                   missed: int = 0, missed_after: int = 0) -> Delivery:
+    """The signed POST that carries ``events`` to one subscription.
+
+    ``missed``: how many events after the cursor ``missed_after`` retention deleted before this
+    delivery's scan began; the body then says so (``missed``, ``missed_after``, ``oldest_event_id``).
+    """
     delivery_id = delivery_id or uuid.uuid4().hex
-    payload = {"subscription": subscription_id, "delivery": delivery_id,
-               "events": [e.to_dict() for e in events]}
+    payload: dict[str, object] = {"subscription": subscription_id, "delivery": delivery_id,
+                                  "events": [e.to_dict() for e in events]}
+    if missed > 0:
+        payload.update(missed=missed, missed_after=missed_after, oldest_event_id=missed_after + missed + 1)
     body = dumps(payload)
     headers = {
         "Content-Type": "application/json",

@@ -447,3 +447,40 @@ def test_retention_prunes_old_refresh_runs_but_keeps_those_history_needs(start_s
     newest_good = max(r["id"] for r in runs if r["outcome"] == "succeeded")
     assert left == wrote | {newest_good, newest}, "only the runs history needs are kept"
     assert last.run_id == newest_good
+
+
+def test_replay_from_below_retention_says_how_many_events_were_missed_and_tells_the_receiver(
+        start_service, simulator, receiver):
+    service = start_service(openai_source(simulator), **{**NOTIFY_SETTINGS, "event_retention_count": 5})
+    wait_for(lambda: service.last_event_id() > 10, what="the first refresh's events")
+    client = create_app(service).test_client()
+    assert service.webhooks.prune() > 0
+    oldest = service.events_after(0, 1)[0].id
+    assert oldest > 2
+    hook = receiver()
+    # A filter that matches nothing kept: the receiver still hears that it lost events.
+    sub = subscribe(client, hook.url, kinds=["retiring_soon"])
+    resp = client.post(f"/api/v1/subscriptions/{sub['id']}/replay", json={"since": 1}, headers=AUTH)
+    assert resp.status_code == 200 and resp.get_json()["missed"] == oldest - 2
+    (post,) = wait_for(lambda: hook.all_posts() or None, what="the marker delivery")
+    assert post.signed and post.body["events"] == [] and post.body["missed"] == oldest - 2
+    assert post.body["missed_after"] == 1 and post.body["oldest_event_id"] == oldest
+    # Acknowledged: the cursor moved past the gap, so it is told once.
+    wait_for(lambda: client.get(f"/api/v1/subscriptions/{sub['id']}", headers=AUTH).get_json()["cursor"] >= oldest,
+             what="the cursor past the gap")
+    again = client.post(f"/api/v1/subscriptions/{sub['id']}/replay", json={"since": oldest - 1}, headers=AUTH)
+    assert again.get_json()["missed"] == 0
+
+
+def test_a_delivery_after_a_gap_carries_the_events_and_the_count_missed(start_service, simulator, receiver):
+    service = start_service(openai_source(simulator), **{**NOTIFY_SETTINGS, "event_retention_count": 5})
+    wait_for(lambda: service.last_event_id() > 10, what="the first refresh's events")
+    client = create_app(service).test_client()
+    assert service.webhooks.prune() > 0
+    kept = [e.id for e in service.events_after(0, 10_000)]
+    hook = receiver()
+    subscribe(client, hook.url, since=3)
+    wait_for(lambda: set(hook.acked_ids()) >= set(kept), what="the kept events")
+    first = hook.all_posts()[0]
+    assert first.body["missed"] == kept[0] - 4 and list(first.event_ids) == kept[:len(first.event_ids)]
+    assert all("missed" not in p.body for p in hook.all_posts()[1:])

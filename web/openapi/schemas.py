@@ -188,6 +188,8 @@ def _subscription() -> dict[str, Any]:
         "dead_lettered_at": MAYBE_TIME, "delivered_events": INTEGER, "created_at": TIME,
         "secret": {"type": "string", "description": "only in the create answer, and only when generated"},
         "delivering": BOOLEAN, "pending_events": INTEGER, "deliveries": array(delivery),
+        "missed": {"type": "integer", "description": "in the resume and replay answers: events after the cursor "
+                                                     "that retention had deleted (the next delivery says so too)"},
     }, required=("id", "url", "state", "filter", "cursor", "created_at"))
 
 
