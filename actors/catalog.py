@@ -26,6 +26,7 @@ from discovery.catalog import UNCONFIGURED, CatalogState, SourceMemo
 from discovery.collector import collector_paused
 from discovery.diff import STATUS_CHANGED
 from discovery.health import UNKNOWN
+from discovery.history import CommitsUnderWay
 from discovery.messages import ChangeBatch, ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.model import Model
 from discovery.page_cache import PageCache
@@ -209,6 +210,8 @@ class CatalogView:
         # Subscribers the notifier calls at once with each batch (it keeps this up to date): only
         # then does the writer hand the notifier the GIL after a commit (NOTIFY_HANDOVER).
         self.immediate_subscribers = 0
+        # The writer's commits under way: a read of the past waits for those begun by its time.
+        self.commits = CommitsUnderWay()
         # Run ids reserved up to here (actors/catalog.py RUN_ID_BLOCK); called when half the block is used.
         self.run_ids_reserved: Optional[int] = None
         self.on_run_ids_low: Optional[Callable[[], None]] = None
@@ -266,7 +269,7 @@ class CatalogActor(pykka.ThreadingActor):
         self.view = view
         self.notifier = notifier
         # The clock lifecycle dates are read against (tests set one; time.time otherwise).
-        self.state = CatalogState(clock=clock or time.time)
+        self.state = CatalogState(clock=clock or time.time, commits=view.commits)
         self._lifecycle_timer: Any = None
         self._pending: list[tuple[ProviderSnapshot, concurrent.futures.Future]] = []
         # Ids whose details the start-up cache warm has still to load (warm_cache).

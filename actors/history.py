@@ -12,7 +12,7 @@ from typing import Any, Optional
 import pykka
 
 from discovery import store
-from discovery.history import CatalogChange, CatalogHistory, PastCatalog, PastRecord, epoch
+from discovery.history import CatalogChange, CatalogHistory, CommitsUnderWay, PastCatalog, PastRecord, epoch
 from discovery.settings import Settings
 from discovery.store import StoredEvent
 
@@ -24,9 +24,10 @@ BUILD_TIMEOUT = 120.0
 class HistoryActor(pykka.ThreadingActor, CatalogHistory):
     """Answers :class:`~discovery.history.CatalogHistory` reads on its own store connection."""
 
-    def __init__(self, settings: Settings, made: Optional[Callable[[CatalogHistory], None]] = None):
+    def __init__(self, settings: Settings, made: Optional[Callable[[CatalogHistory], None]] = None,
+                 commits: Optional[CommitsUnderWay] = None):
         pykka.ThreadingActor.__init__(self)
-        CatalogHistory.__init__(self)
+        CatalogHistory.__init__(self, commits=commits)
         self.settings = settings
         if made is not None:
             # The owner keeps the cache's statistics at hand: :meth:`stats` takes only the cache's

@@ -901,7 +901,8 @@ def _start_readers(service: Service, settings: Settings) -> None:
     reader_ref = StoreReaderActor.start(settings)
     service._refs.append(reader_ref)
     service.reader = reader_ref.proxy()
-    history_ref = HistoryActor.start(settings, made=service.keep_history)  # the catalog as it was
+    # The catalog as it was; it waits for this process's commits under way (the writer marks them).
+    history_ref = HistoryActor.start(settings, made=service.keep_history, commits=service.view.commits)
     service._refs.append(history_ref)
     service.history_reader = history_ref.proxy()
 

@@ -36,6 +36,7 @@ from discovery.diff import (
 )
 from discovery.enrich import trace_json, with_provenance
 from discovery.entry import CatalogEntry, PackedModel, trace_hash
+from discovery.history import CommitsUnderWay
 from discovery.index import CatalogIndex
 from discovery.lifecycle import due, may_have_dates, today_of
 from discovery.merge import MergeEngine
@@ -151,7 +152,10 @@ class CatalogState:
                  catalog_provider: Mapping[str, str] | None = None,
                  formats: Mapping[str, str] | None = None, missing_grace_refreshes: int = 1,
                  missing_grace_seconds: float = 0.0, reconciliation_tolerance: float = 0.05,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, commits: Optional[CommitsUnderWay] = None):
+        # Every write is marked under way here, from before the time its versions are stamped
+        # with until it has ended, so a read of the past for a time within it waits for it.
+        self.commits = commits if commits is not None else CommitsUnderWay()
         # source name → is it a catalog (models.dev, LiteLLM) rather than a live API.
         self.is_catalog: dict[str, bool] = dict(catalog_sources or {})
         self.include_catalog_only = include_catalog_only
@@ -425,7 +429,11 @@ class CatalogState:
         last such one), so a model that 30 Bedrock regions report at start-up gets one version.
         """
         self._ensure_sources()
-        now = now or time.time()
+        with self.commits.begin(now or None) as now:
+            return self._apply_many(snapshots, now)
+
+    def _apply_many(self, snapshots: list[ProviderSnapshot], now: float
+                    ) -> tuple[list[RefreshOutcome], list[store.StoredEvent], set[str]]:
         outcomes: dict[int, RefreshOutcome] = {}
         working: dict[str, _Source] = {}
         accepted: list[tuple[ProviderSnapshot, _Source, _Source, store.SourceWrite]] = []
@@ -513,7 +521,8 @@ class CatalogState:
         if not self._held:
             return [], set()
         try:
-            _, events, changed = self._commit([], [], {}, {}, now or time.time())
+            with self.commits.begin(now or None) as now:
+                _, events, changed = self._commit([], [], {}, {}, now)
         except Exception:
             self._build_engine()
             self._rebuild_after_failure()

@@ -11,13 +11,17 @@ query machinery (:mod:`discovery.query`) filters, sorts and pages it unchanged.
 """
 from __future__ import annotations
 
+import itertools
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
 import peewee
 from cachetools import LRUCache
+from loguru import logger
 
 from discovery.benchmark.board import PerformanceBoard
 from discovery.diff import ADDED, REMOVED, UPDATED, diff_contents
@@ -45,6 +49,52 @@ CACHE_MODELS = 200_000
 # The list form of a record as the catalog serves it today: every key, in order, unknown as null.
 _SHAPE: dict[str, Any] = loads(Model("provider", "model").body())
 _SECTIONS = tuple(k for k, v in _SHAPE.items() if isinstance(v, dict) and k != "attributes")
+
+
+# Seconds a read of the past waits for a commit under way to end before it answers anyway.
+COMMIT_WAIT = 60.0
+
+
+class CommitsUnderWay:
+    """The writer's commits begun and not yet ended, so a read of the past can wait for them.
+
+    A commit stamps its versions with the time it begins and they become visible when it ends: a
+    read for a time after the start, made meanwhile, would not see them, and the same time asked
+    a moment later would. So a read for time *t* first waits for every commit begun by *t*.
+    The writer marks each commit with :meth:`begin`, before it takes the time it stamps.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._open: dict[int, float] = {}
+        self._ids = itertools.count(1)
+
+    @contextmanager
+    def begin(self, stamp: Optional[float] = None) -> Iterator[float]:
+        """Mark a commit under way until the block ends; yields the time to stamp its versions
+        with (``stamp``, or now), never before the mark."""
+        with self._changed:
+            token = next(self._ids)
+            marked = time.time()
+            self._open[token] = marked if stamp is None else min(marked, stamp)
+        try:
+            yield marked if stamp is None else stamp
+        finally:
+            with self._changed:
+                del self._open[token]
+                self._changed.notify_all()
+
+    def under_way(self) -> int:
+        """How many commits are under way now."""
+        with self._changed:
+            return len(self._open)
+
+    def wait_until_committed(self, when: float, timeout: float = COMMIT_WAIT) -> bool:
+        """Wait until no commit begun at or before ``when`` is under way; False if one still was
+        after ``timeout`` seconds."""
+        with self._changed:
+            return self._changed.wait_for(
+                lambda: not any(began < when + RESOLUTION for began in self._open.values()), timeout)
 
 
 @dataclass(frozen=True)
@@ -286,7 +336,9 @@ class CatalogHistory:
     mailbox and a connection of its own.
     """
 
-    def __init__(self, cache_models: int = CACHE_MODELS):
+    def __init__(self, cache_models: int = CACHE_MODELS, commits: Optional[CommitsUnderWay] = None):
+        # The writer's commits under way (the same process's): a read waits for those begun by its time.
+        self.commits = commits
         # Bounded by the models held, so a few large catalogs cannot pile up in memory.
         self._built: LRUCache = LRUCache(maxsize=max(1, cache_models), getsizeof=lambda c: max(1, len(c)))
         # The last few comparisons, so paging through a long one compares once.
@@ -301,6 +353,9 @@ class CatalogHistory:
         return replace(self._catalog_at(when), performance=performance_at(when))
 
     def _catalog_at(self, when: float) -> PastCatalog:
+        if self.commits is not None and not self.commits.wait_until_committed(when):
+            logger.warning("a commit begun before {} is still under way after {:g} s; answering as of it without it",
+                           iso(when), COMMIT_WAIT)
         point, committed_at = history_point(when)
         with self._lock:
             found = self._built.get(point)

@@ -299,3 +299,15 @@ def test_runs_of_events_a_webhook_still_holds_are_kept(state):
     assert store.get_run(day_two) is not None
     assert store.runs_pruned_before() == T0 + 2 * day - 0.5
     assert store.prune_runs(2 * day, now=T0 + 7 * day) == 3  # nothing held any more: days 2-4
+
+
+def test_a_read_of_the_past_waits_only_for_commits_begun_by_its_time():
+    from discovery.history import CommitsUnderWay
+
+    commits = CommitsUnderWay()
+    with commits.begin(100.0) as stamp:
+        assert stamp == 100.0 and commits.under_way() == 1
+        assert commits.wait_until_committed(99.9, timeout=0)  # before it began: nothing to wait for
+        assert not commits.wait_until_committed(100.0, timeout=0)
+        assert not commits.wait_until_committed(150.0, timeout=0)
+    assert commits.under_way() == 0 and commits.wait_until_committed(150.0, timeout=0)

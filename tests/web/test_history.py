@@ -333,3 +333,49 @@ def test_past_detail_keeps_the_lifecycle_headers(start_service, simulator, monke
     assert past.status_code == 200
     for name in ("Deprecation", "Sunset", "Link"):
         assert past.headers.get(name) == live.headers.get(name), name
+
+
+def _inside(name: str) -> bool:
+    """Whether some thread is now running a function called ``name`` (anywhere on its stack)."""
+    import sys
+
+    for frame in sys._current_frames().values():
+        while frame is not None:
+            if frame.f_code.co_name == name:
+                return True
+            frame = frame.f_back
+    return False
+
+
+def test_as_of_a_time_inside_a_commit_under_way_answers_as_after_the_commit(openai_service, simulator, db_url):
+    import sqlite3
+    import threading
+
+    service = openai_service
+    ids = lambda past: set(past.index.ids())  # noqa: E731
+    add_model(simulator, "gpt-mid-commit")
+    simulator.state.set_fault("openai", "hang", seconds=0.5, times=1)  # the answer comes after the lock is taken
+    refreshing = service.refresh("openai")
+    wait_for(lambda: service.refresh_runs("openai", limit=1)[0]["id"] == refreshing.run_id,
+             what="the run's row to be stored")
+    # Another connection holds the write lock: the writer's commit of that answer stamps its
+    # versions' time, then waits inside commit_refresh until the lock is let go.
+    lock = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None, timeout=5)
+    lock.execute("BEGIN IMMEDIATE")
+    asked: dict[str, Any] = {}
+    try:
+        wait_for(lambda: _inside("commit_refresh"), what="the writer inside its commit")
+        when = time.time()  # after the commit began: its versions are stamped before this
+        reader = threading.Thread(target=lambda: asked.update(ids=ids(service.catalog_as_of(when))), daemon=True)
+        reader.start()
+        # Answered already (the commit not waited for), or waiting for the commit to end.
+        wait_for(lambda: "ids" in asked or _inside("wait_until_committed"), what="the as_of read")
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    (outcome,) = service.wait([refreshing], timeout=30)
+    assert outcome.outcome == "succeeded", outcome.error
+    reader.join(timeout=30)
+    after = ids(service.catalog_as_of(when))
+    assert "openai/gpt-mid-commit" in after
+    assert asked["ids"] == after, "the same time answers the same catalog during and after the commit"
