@@ -1,13 +1,17 @@
 """The catalog as it was: ``?as_of=`` on the model list and detail, and /api/v1/changes."""
 from __future__ import annotations
 
+import base64
+import binascii
 import bisect
+import json
 import time
 from collections import Counter
 from typing import Optional
 
 from flask import Blueprint, Response, jsonify, request
 
+from discovery.history import RESOLUTION
 from discovery.model import dumps, join_record
 from discovery.query import ModelQuery, QueryError, run_query
 from discovery.timestamps import iso, parse_time
@@ -82,6 +86,30 @@ def model_as_of(model_id: str) -> Response:
                     headers=lifecycle_headers(found.body))
 
 
+def encode_cursor(start: float, end: float, after: str) -> str:
+    """The ``next`` of a /changes page: the comparison's ``from`` and ``to`` and the last id given."""
+    return base64.urlsafe_b64encode(dumps({"from": start, "to": end, "after": after})).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> tuple[float, float, str]:
+    """(from, to, last id) of a cursor :func:`encode_cursor` made.
+
+    :raise ApiError 400: not such a cursor.
+    """
+    try:
+        found = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        start, end, after = float(found["from"]), float(found["to"]), found["after"]
+        if not isinstance(after, str):
+            raise TypeError(after)
+    except (ValueError, TypeError, KeyError, binascii.Error):
+        raise ApiError(400, "invalid_parameter", "cursor: not the next of a /changes page") from None
+    return start, end, after
+
+
+def _same_time(a: float, b: float) -> bool:
+    return abs(a - b) < RESOLUTION
+
+
 @bp.get("/changes")
 def changes():
     """What changed between the catalog at ``from`` and at ``to`` (default now): ``counts`` of
@@ -89,20 +117,32 @@ def changes():
     ``change``, and ``diff`` for an update). A model added and removed in between is in neither.
 
     ``provider`` (comma list), ``limit`` (1–1000, default 100), ``cursor`` (the ``next`` of the
-    previous page).
-    :raise 400: a missing or bad time, ``from`` after ``to``, a bad limit.
+    previous page: it carries the first page's ``to``, so every page compares the same two
+    catalogs whatever was committed in between).
+    :raise 400: a missing or bad time, ``from`` after ``to``, a bad limit, a cursor that is not a
+        page's ``next`` or was made for another ``from`` or ``to``.
     """
     start = time_arg("from")
-    end = time_arg("to", default=time.time())
+    cursor = request.args.get("cursor") or ""
+    after = ""
+    if cursor:
+        pinned_start, pinned_end, after = decode_cursor(cursor)
+        end = time_arg("to", default=pinned_end) if request.args.get("to", "").strip() else pinned_end
+        if not (_same_time(start, pinned_start) and _same_time(end, pinned_end)):
+            raise ApiError(400, "invalid_parameter",
+                           f"cursor: made for the changes from {iso(pinned_start)} to {iso(pinned_end)}, "
+                           f"not from {iso(start)} to {iso(end)}; start again without a cursor")
+        start, end = pinned_start, pinned_end
+    else:
+        end = time_arg("to", default=time.time())
     if start > end:
         raise ApiError(400, "invalid_parameter", f"from ({iso(start)}) is after to ({iso(end)})")
     providers = tuple(values("provider"))
     check_providers(service(), providers)
     limit = int_arg("limit", 100, 1, 1000)
-    cursor = request.args.get("cursor") or ""
     found = service().changes_between(start, end, providers)
     counts = Counter(c.change for c in found)
-    at = bisect.bisect_right(found, cursor, key=lambda c: c.model_id) if cursor else 0
+    at = bisect.bisect_right(found, after, key=lambda c: c.model_id) if after else 0
     page = found[at:at + limit]
     more = at + limit < len(found)
     return jsonify({
@@ -110,5 +150,5 @@ def changes():
         "counts": {"added": counts["added"], "removed": counts["removed"], "updated": counts["updated"],
                    "total": len(found)},
         "data": [c.to_dict() for c in page],
-        "next": page[-1].model_id if more else None, "has_more": more,
+        "next": encode_cursor(start, end, page[-1].model_id) if more else None, "has_more": more,
     })

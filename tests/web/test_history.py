@@ -379,3 +379,24 @@ def test_as_of_a_time_inside_a_commit_under_way_answers_as_after_the_commit(open
     after = ids(service.catalog_as_of(when))
     assert "openai/gpt-mid-commit" in after
     assert asked["ids"] == after, "the same time answers the same catalog during and after the commit"
+
+
+def test_changes_pages_after_the_first_answer_for_the_first_pages_to_though_commits_land_between(
+        openai_service, simulator):
+    service, client = openai_service, create_app(openai_service).test_client()
+    start = time.time()
+    add_model(simulator, "gpt-aa-1")
+    add_model(simulator, "gpt-aa-2")
+    refresh(service)
+    first = client.get(f"/api/v1/changes?from={q(iso(start))}&limit=1").get_json()
+    assert [c["id"] for c in first["data"]] == ["openai/gpt-aa-1"] and first["has_more"]
+    add_model(simulator, "gpt-zz-late")  # committed between the two requests, sorted after the cursor
+    refresh(service)
+    second = client.get(f"/api/v1/changes?from={q(iso(start))}&limit=1&cursor={q(first['next'])}").get_json()
+    assert second["to"] == first["to"] and second["counts"] == first["counts"]
+    assert [c["id"] for c in second["data"]] == ["openai/gpt-aa-2"] and not second["has_more"]
+    # A cursor for another from or to is refused rather than mixing two comparisons.
+    other = client.get(f"/api/v1/changes?from={q(iso(start))}&to={q(iso(time.time()))}&cursor={q(first['next'])}")
+    assert other.status_code == 400 and "cursor" in other.get_json()["error"]["message"]
+    moved = client.get(f"/api/v1/changes?from={q(iso(start - 60))}&cursor={q(first['next'])}")
+    assert moved.status_code == 400

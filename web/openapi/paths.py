@@ -283,7 +283,10 @@ def _operations() -> dict[str, dict[str, Any]]:
             "history.changes", "history", "What changed between the catalogs at two times", _ok(ref("Changes")),
             *ASKS, params=[query("from", {"type": "string", "format": "date-time"}, "ISO 8601 time", required=True),
                            query("to", {"type": "string", "format": "date-time"}, "ISO 8601 time (now)"),
-                           PROVIDERS, LIMIT, query("cursor", STRING, "the next of the previous page")])},
+                           PROVIDERS, LIMIT,
+                           query("cursor", STRING, "the next of the previous page: it carries the first page's "
+                                                   "to (leave to out, or give the same), so every page compares "
+                                                   "the same two catalogs; one made for another from or to is a 400")])},
         "/api/v1/capabilities": {"get": op("models.capabilities", m, "The capability taxonomy with counts",
                                            _ok(ref("Capabilities")))},
         "/api/v1/providers": {"get": op("providers.list_providers", "providers", "Every configured provider",
