@@ -26,6 +26,7 @@ MAX_ID = 2**62
 
 def event_filter() -> EventFilter:
     """The filter of a feed request: ``kinds``, ``provider``, ``capability`` (comma lists), ``model`` (glob).
+    ``kind`` is another name of ``kinds``: given both, the kinds of either match.
 
     :raise ApiError 400: an unknown kind, capability or provider.
     """

@@ -70,7 +70,9 @@ def parse_stream_request(query: bytes, last_event_id: Optional[str]) -> tuple[Ev
         return tuple(v.strip() for raw in args.get(key, ()) for v in raw.split(",") if v.strip())
 
     try:
-        flt = EventFilter.build(names("kinds") or names("kind"), names("provider"), names("capability"),
+        # kinds and kind together are one list (their union), as GET /api/v1/events takes them.
+        kinds = tuple(dict.fromkeys(names("kinds") + names("kind")))
+        flt = EventFilter.build(kinds, names("provider"), names("capability"),
                                 (args.get("model") or [None])[0])
     except ValueError as exc:
         raise StreamRequestError(str(exc)) from None

@@ -310,3 +310,19 @@ def test_stream_resumed_from_below_retention_begins_with_a_missed_event(pruned):
             kept.close()
     finally:
         live.stop()
+
+
+def test_stream_takes_kind_and_kinds_together_as_the_feed_page_does(running, live, simulator):
+    from web.stream import parse_stream_request
+
+    flt, _ = parse_stream_request(b"kinds=added&kind=models_refreshed,added", None)
+    assert set(flt.kinds) == {"added", "models_refreshed"}
+    since = running.last_event_id()
+    client = SSEClient(live.port, f"/api/v1/events/stream?since={since}&kinds=added&kind=models_refreshed")
+    try:
+        commit_one(running, simulator, "gpt-both-kinds")
+        assert [client.next_message().event for _ in range(2)] == ["added", "models_refreshed"]
+    finally:
+        client.close()
+    page = create_app(running).test_client().get(f"/api/v1/events?since={since}&kinds=added&kind=models_refreshed")
+    assert [e["kind"] for e in page.get_json()["data"]] == ["added", "models_refreshed"]

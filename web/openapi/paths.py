@@ -88,7 +88,7 @@ PROVIDERS = listing("provider", "only these providers (configured ones and those
                                 "region; an unknown one is a 400 that names the known ones")
 EVENT_FILTERS = [
     listing("kinds", "only these event kinds", enum(EVENT_KINDS)),
-    listing("kind", "the same as kinds", enum(EVENT_KINDS)),
+    listing("kind", "the same as kinds; given both, the kinds of either match", enum(EVENT_KINDS)),
     PROVIDERS,
     listing("capability", "only events about models with one of these capabilities", enum(CAPABILITY_NAMES)),
     query("model", STRING, "only events about models whose id matches this glob (openai/gpt-4*)"),
