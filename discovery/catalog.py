@@ -492,7 +492,8 @@ class CatalogState:
             return [], [], set()
         reasons = {run_id: reason for run_id, reason in sources.values()}
         try:
-            result = self._commit([a[0] for a in accepted], accepted, working, {}, now or time.time(), reasons)
+            with self.commits.begin(now or None) as now:
+                result = self._commit([a[0] for a in accepted], accepted, working, {}, now, reasons)
         except Exception:
             self._build_engine()
             self._rebuild_after_failure()
