@@ -528,6 +528,11 @@ class ProviderClient:
         key = self.api_key()
         return {"Authorization": f"Bearer {key}"} if key else {}
 
+    def key_refused(self, status: int, body: Any) -> bool:
+        """Whether an error answer (``body`` parsed, or None) says the key is missing or wrong:
+        401 and 403 do; a format whose provider says so another way overrides this."""
+        return status in (401, 403)
+
     # -- HTTP ----------------------------------------------------------------------------------
     def request_json(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None,
                      json_body: Any = None, headers: Optional[Mapping[str, str]] = None) -> Any:
@@ -756,7 +761,7 @@ class ProviderClient:
         text = f"{self.name} answered HTTP {status}: {message}"
         if retry_after is not None and retry_after > self.config.max_retry_after:
             text += f" (Retry-After {retry_after:g}s, longer than max_retry_after {self.config.max_retry_after:g}s)"
-        if status in (401, 403):
+        if self.key_refused(status, parsed):
             raise ProviderAuthError(text, status=status)
         if status == 429:
             raise ProviderRateLimited(text, status=status, retry_after=retry_after)

@@ -37,6 +37,14 @@ def _kind(methods: set[str], model_id: str) -> str | None:
     return None
 
 
+def _error_reasons(body: Any) -> set[str]:
+    """The ``reason`` of each ErrorInfo in a Google error body's ``details``."""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    details = error.get("details") if isinstance(error, Mapping) else None
+    return {d["reason"] for d in details or () if isinstance(d, Mapping) and isinstance(d.get("reason"), str)} \
+        if isinstance(details, list) else set()
+
+
 class GeminiClient(ProviderClient):
     """The Gemini API's model list."""
 
@@ -48,6 +56,11 @@ class GeminiClient(ProviderClient):
     def auth_headers(self) -> dict[str, str]:
         """The key in ``x-goog-api-key`` (never in the URL, where it would be logged)."""
         return {"x-goog-api-key": self.api_key() or ""}
+
+    def key_refused(self, status: int, body: Any) -> bool:
+        """Google answers a wrong, expired or deleted key with 400 INVALID_ARGUMENT, not 401: its
+        ``details`` hold an ErrorInfo whose reason is ``API_KEY_INVALID``."""
+        return super().key_refused(status, body) or (status == 400 and "API_KEY_INVALID" in _error_reasons(body))
 
     def fetch_models(self) -> list[Model]:
         """Every page, following ``nextPageToken``."""

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from discovery.providers import ProviderHTTPError
+from discovery.providers import ProviderAuthError, ProviderHTTPError
 from tests.providers.conftest import by_id, make_client, simulated
 
 FLASH = {
@@ -74,6 +74,26 @@ def test_error_body_message_and_status_reach_the_refresh_error(stub):
     with pytest.raises(ProviderHTTPError) as err:
         make_client("gemini", stub.url + "/v1beta").fetch_models()
     assert "API key not valid" in str(err.value) and err.value.status == 400
+
+
+def test_a_wrong_key_answered_with_400_api_key_invalid_is_an_auth_error(sim):
+    """Google refuses a wrong, expired or deleted key with 400 INVALID_ARGUMENT (ErrorInfo reason
+    API_KEY_INVALID), not 401: it was an ordinary HTTP failure, as if Google were failing."""
+    base = simulated(sim, "gemini")
+    sim.state.set_expected_key("gemini", "g-right")
+    with pytest.raises(ProviderAuthError) as err:
+        make_client("gemini", base, env={"GEMINI_API_KEY": "g-wrong"}).fetch_models()
+    assert err.value.status == 400 and err.value.kind == "auth" and "API key not valid" in str(err.value)
+    assert make_client("gemini", base, env={"GEMINI_API_KEY": "g-right"}).fetch_models()
+
+
+def test_another_400_is_not_an_auth_error(stub):
+    stub.route("/v1beta/models", (400, {"error": {"code": 400, "message": "Invalid value for pageSize",
+                                                  "status": "INVALID_ARGUMENT", "details": [
+                                                      {"@type": "type.googleapis.com/google.rpc.BadRequest"}]}}))
+    with pytest.raises(ProviderHTTPError) as err:
+        make_client("gemini", stub.url + "/v1beta").fetch_models()
+    assert err.value.kind == "http" and err.value.status == 400
 
 
 def test_refresh_from_the_simulator_over_three_pages(sim):
