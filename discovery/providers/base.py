@@ -642,13 +642,16 @@ class ProviderClient:
         return body, resp.status_code
 
     def get_listing(self, path: str, key: str = "data", params: Optional[Mapping[str, Any]] = None,
-                    headers: Optional[Mapping[str, str]] = None) -> Listing:
+                    headers: Optional[Mapping[str, str]] = None, absent_is_empty: bool = False) -> Listing:
         """GET ``path``, a JSON object whose ``key`` is a list of objects, as a :class:`Listing`:
         the items are not parsed here. Raises MalformedAnswer as :meth:`list_field` does for a
-        body of another shape, and for one that is not JSON."""
+        body of another shape, and for one that is not JSON. ``absent_is_empty``: the provider
+        leaves an empty list out of its answer (Google's JSON), so no ``key`` is no items."""
         body, status = self.request_body("GET", path, params=params, headers=headers)
         fields = self.decode_spans(body, status, f"expected a JSON object with '{key}'")
         raw = fields.get(key)
+        if raw is None and absent_is_empty:
+            return Listing(fields, [])
         self.expect(raw is not None, f"'{key}' is not a list")
         try:
             items = _SPANS.decode(raw)

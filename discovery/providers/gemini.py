@@ -69,7 +69,8 @@ class GeminiClient(ProviderClient):
         models: list[Model] = []
         followed: set[str] = set()
         for _ in range(MAX_PAGES):
-            body = self.get_listing("/models", "models", params=params)
+            # Google's JSON leaves out an empty list: a page of no models is {} (or only a token).
+            body = self.get_listing("/models", "models", params=params, absent_is_empty=True)
             models.extend(self.normalized_spans(self.normalize, body.items))
             token = body.get("nextPageToken")
             if not token:

@@ -62,6 +62,17 @@ def test_fetch_follows_next_page_token_over_three_pages(stub):
     assert "key" not in stub.requests[0]["query"]
 
 
+def test_a_page_without_models_is_an_empty_page_not_a_malformed_answer(stub):
+    """Google's JSON leaves out an empty list: a page of no models comes as {} or as a bare
+    nextPageToken. Such a page failed the whole refresh as malformed ("'models' is not a list")."""
+    pages = {None: ({"models": [FLASH], "nextPageToken": "t1"}), "t1": {"nextPageToken": "t2"},
+             "t2": {"models": [EMBEDDING], "nextPageToken": "t3"}, "t3": {}}
+    stub.route("/v1beta/models", lambda request: (200, pages[request.args.get("pageToken")]))
+    models = make_client("gemini", stub.url + "/v1beta").fetch_models()
+    assert [m.provider_model_id for m in models] == ["gemini-2.5-flash", "gemini-embedding-001"]
+    assert len(stub.requests) == 4
+
+
 def test_probe_asks_for_a_one_model_page(stub):
     stub.route("/v1beta/models", (200, {"models": [FLASH], "nextPageToken": "x"}))
     make_client("gemini", stub.url + "/v1beta").probe()
