@@ -433,7 +433,8 @@ class _DeadlineTimeout(Timeout):
         return self._capped(super().read_timeout)
 
 
-RETRY_STATUSES = (429, 500, 502, 503, 504)
+# 529: Anthropic's overloaded_error, its word for a transient overload (as 503 is others').
+RETRY_STATUSES = (429, 500, 502, 503, 504, 529)
 
 
 def mount_retries(session: requests.Session, config: ProviderConfig,

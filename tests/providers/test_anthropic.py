@@ -109,3 +109,18 @@ def test_refresh_from_the_simulator_over_three_pages(sim):
     legacy = got["claude-3-haiku-20240307"]
     assert legacy.kind == "chat" and legacy.name
     assert all(m.capabilities.tool_calling is None for m in models)  # never advertised
+
+
+def test_an_overloaded_529_is_retried_like_a_503(sim):
+    """Anthropic answers a transient overload with 529 overloaded_error; retries covered 429 and
+    500-504 only, so one 529 failed the refresh though the settings allowed a retry."""
+    import dataclasses
+
+    base = simulated(sim, "anthropic")
+    sim.state.set_fault("anthropic", "status", status=529, times=1)
+    client = make_client("anthropic", base, retries=1)
+    client = type(client)(dataclasses.replace(client.config, retry_backoff=0.01),
+                          environ={"ANTHROPIC_API_KEY": "test-key"})
+    before = sim.state.request_count("anthropic")
+    assert client.fetch_models()
+    assert sim.state.request_count("anthropic") - before >= 2
