@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from discovery.benchmark.sample import EmptyAnswer, StreamBroken, nonce_prompt
-from discovery.providers.base import ProviderHTTPError
+from discovery.providers.base import ProviderAuthError, ProviderHTTPError
 from tests.benchmark.conftest import bedrock_probe, http_probe, on_demand_text_model
 
 CASES = [("openai", "openai", "gpt-4o"), ("anthropic", "anthropic", "claude-sonnet-4-5-20250929"),
@@ -66,6 +66,15 @@ def test_errors_before_the_stream_are_the_providers_http_errors(simulator):
     with pytest.raises(ProviderHTTPError) as caught:
         probe.chat(probe.request("claude-sonnet-4-5-20250929", "chat", nonce_prompt(), 64))
     assert caught.value.status == 529 and not getattr(caught.value, "after_first_token", False)
+
+
+def test_a_gemini_probe_with_a_wrong_key_fails_as_auth_not_http(simulator):
+    """Google answers a wrong key with 400 API_KEY_INVALID: the probe's failure was kind http."""
+    simulator.state.set_expected_key("gemini", "g-right")
+    probe = http_probe(simulator, "gemini", "gemini")
+    with pytest.raises(ProviderAuthError) as caught:
+        probe.chat(probe.request("gemini-2.5-flash", "chat", nonce_prompt(), 64))
+    assert caught.value.status == 400 and caught.value.kind == "auth"
 
 
 @pytest.mark.parametrize("name,fmt,model", [("openai", "openai", "text-embedding-3-small"),

@@ -98,7 +98,11 @@ class HTTPProbe:
         """The ProviderError of an error status, with the provider's message."""
         text = f"{self.name} answered HTTP {status}: {error_text(body) or 'no message'}"
         retry_after = parse_retry_after(headers.get("Retry-After"))
-        if status in (401, 403):
+        try:
+            parsed: Any = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            parsed = None
+        if self.client.key_refused(status, parsed):  # 401/403, and the format's own way (Gemini's 400)
             raise ProviderAuthError(text, status=status)
         if status == 429:
             raise ProviderRateLimited(text, status=status, retry_after=retry_after)
