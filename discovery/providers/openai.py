@@ -25,6 +25,16 @@ class OpenAIClient(ProviderClient):
     # The provider name this format's models carry in models.dev and LiteLLM.
     catalog_name: str | None = "openai"
 
+    def auth_headers(self) -> dict[str, str]:
+        """The Bearer key, and ``OpenAI-Organization`` / ``OpenAI-Project`` when the options name
+        them: a key of several organizations lists its default one's models (fine-tunes) otherwise."""
+        headers = super().auth_headers()
+        for option, header in (("organization", "OpenAI-Organization"), ("project", "OpenAI-Project")):
+            value = self.config.options.get(option)
+            if value:
+                headers[header] = str(value)
+        return headers
+
     def fetch_models(self) -> list[Model]:
         """The whole list (one page)."""
         listing = self.get_listing("/models")

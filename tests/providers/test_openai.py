@@ -55,3 +55,19 @@ def test_refresh_from_the_simulator(sim):
     assert models["gpt-4o"].capabilities.vision is None  # left for the catalogs
     vllm = make_client("vllm", simulated(sim, "vllm"), env={}).fetch_models()
     assert vllm and all(m.limits.context_window for m in vllm)
+
+
+def test_organization_and_project_options_are_sent_as_openai_headers(stub):
+    """PROVIDERS.md documents OpenAI-Organization and OpenAI-Project; there was no way to send
+    them, so a key belonging to several organizations only ever listed its default one's models."""
+    stub.route("/v1/models", (200, {"object": "list", "data": [{"id": "ft:gpt-4o-mini:acme::x", "object": "model",
+                                                                "created": 1, "owned_by": "org-acme"}]}))
+    client = make_client("openai", stub.url + "/v1", organization="org-acme", project="proj_123")
+    assert [m.provider_model_id for m in client.fetch_models()] == ["ft:gpt-4o-mini:acme::x"]
+    client.probe()
+    for sent in stub.requests:
+        headers = sent["headers"]
+        assert headers["Openai-Organization"] == "org-acme" and headers["Openai-Project"] == "proj_123"
+        assert headers["Authorization"] == "Bearer test-key"
+    make_client("openai", stub.url + "/v1").fetch_models()
+    assert not {"Openai-Organization", "Openai-Project"} & set(stub.requests[-1]["headers"])
