@@ -101,14 +101,15 @@ def before_provider_request() -> Response | None:
     if status is not None:
         code = status["status"]
         kind = {400: "bad_request", 401: "auth", 403: "forbidden", 404: "not_found",
-                429: "rate_limit", 503: "unavailable"}.get(code, "server" if code >= 500 else "bad_request")
+                429: "rate_limit", 503: "unavailable", 529: "unavailable"}.get(
+                    code, "server" if code >= 500 else "bad_request")
         echo = _echo(fmt)
         headers = {name: echo(value) for name, value in (status.get("headers") or {}).items()}
         return error_response(code, kind, echo(status.get("message") or f"simulated error {code}"), headers)
     redirect = state.take_fault(provider, "redirect", path)
     if redirect is not None:
         return Response(status=redirect["status"], headers={"Location": _echo(fmt)(redirect["location"])})
-    for kind, code, rate_limited in (("rate_limit", 429, True), ("unavailable", 503, False)):
+    for kind, code, rate_limited in (("rate_limit", 429, True), ("unavailable", fmt.overloaded_status, False)):
         fault = state.take_fault(provider, kind, path)
         if fault is not None:
             message = "Rate limit reached; retry later." if rate_limited else "The service is overloaded."

@@ -117,7 +117,7 @@ def test_an_overloaded_529_is_retried_like_a_503(sim):
     import dataclasses
 
     base = simulated(sim, "anthropic")
-    sim.state.set_fault("anthropic", "status", status=529, times=1)
+    sim.state.set_fault("anthropic", "unavailable", retry_after=0, times=1)  # the simulator's 529
     client = make_client("anthropic", base, retries=1)
     client = type(client)(dataclasses.replace(client.config, retry_backoff=0.01),
                           environ={"ANTHROPIC_API_KEY": "test-key"})

@@ -122,3 +122,12 @@ def test_anthropic_rate_limit_uses_its_own_error_type_and_headers(sim, http):
     assert resp.status_code == 429 and resp.headers["retry-after"] == "3"
     assert resp.json()["error"]["type"] == "rate_limit_error"
     assert resp.headers["anthropic-ratelimit-requests-remaining"] == "0"
+
+
+def test_anthropic_overload_is_a_529_overloaded_error(sim, http):
+    sim.state.set_fault("anthropic", "unavailable", retry_after=1, times=1)
+    resp = get(sim, http)
+    assert resp.status_code == 529 and resp.json()["error"]["type"] == "overloaded_error"
+    assert get(sim, http).status_code == 200
+    sim.state.set_fault("anthropic", "status", status=529, times=1)
+    assert get(sim, http).json()["error"]["type"] == "overloaded_error"

@@ -5,6 +5,7 @@ Pages: ``limit`` (default 20, 1-1000), ``after_id`` / ``before_id``; the answer 
 the key travels in ``x-api-key``. Claude 3 rows have only the four base fields; newer ones add
 ``max_input_tokens``, ``max_tokens`` and ``capabilities`` (as the 2026 API does). Aliases such as
 ``claude-sonnet-4-5`` and retired models are not listed, as on the real API.
+An ``unavailable`` fault is Anthropic's 529 ``overloaded_error``, not a 503.
 
 A message stream is named SSE events: ``message_start`` (input tokens), ``content_block_start``,
 a ``ping``, ``content_block_delta`` (``text_delta``; a ``thinking`` block with ``thinking_delta``
@@ -247,5 +248,6 @@ FORMAT = WireFormat(
     default_page_size=5,
     rate_limit_headers={"anthropic-ratelimit-requests-limit": "50",
                         "anthropic-ratelimit-requests-remaining": "0"},
+    overloaded_status=529,  # overloaded_error, as the real API answers an overload
     options={"base_fields_only": False},
 )

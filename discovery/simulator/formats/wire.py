@@ -97,6 +97,8 @@ class WireFormat:
     # The page size knob's starting value; None for unpaginated formats.
     default_page_size: int | None = None
     rate_limit_headers: Mapping[str, str] = field(default_factory=dict)
+    # The status of an "unavailable" fault: how the provider says it is overloaded (Anthropic: 529).
+    overloaded_status: int = 503
     # Format-specific switches (name -> default), set with SimulatorState.set_option.
     options: Mapping[str, Any] = field(default_factory=dict)
 
