@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from loguru import logger
+
 from discovery.enrich import ModelDraft
 from discovery.model import Model
-from discovery.providers.base import ProviderClient, dedupe
+from discovery.providers.base import ProviderClient, ProviderHTTPError, dedupe
 from discovery.taxonomy import as_object, guess_family, guess_kind, positive_int
 
 # Ollama capability → taxonomy capability.
@@ -47,16 +49,27 @@ class OllamaClient(ProviderClient):
         models = []
         # Each name is shown once: tags that repeat a name (thousands of times, say) made a call
         # for every repeat, though the first of an id is the one kept.
-        shown: dict[str, Mapping[str, Any]] = {}
+        shown: dict[str, Mapping[str, Any] | None] = {}
         for row in rows:
             show: Mapping[str, Any] = {}
             if not isinstance(row.get("capabilities"), list):
                 name = row.get("model") or row.get("name")
                 self.expect(isinstance(name, str) and name != "", "a model without a 'name'")
                 if name not in shown:
-                    answer = self.request_json("POST", "/api/show", json_body={"model": name, "verbose": False})
-                    self.expect(isinstance(answer, Mapping), "/api/show did not answer with an object")
+                    try:
+                        answer = self.request_json("POST", "/api/show", json_body={"model": name, "verbose": False})
+                    except ProviderHTTPError as exc:
+                        if exc.status != 404:
+                            raise
+                        # Deleted between the two calls (`ollama rm` while the tags were read):
+                        # gone, not an error. If every model is gone so, the answer is empty and
+                        # refused as one (unless allow_empty).
+                        logger.info("ollama: {} is in /api/tags but /api/show no longer knows it; left out", name)
+                        answer = None
+                    self.expect(answer is None or isinstance(answer, Mapping), "/api/show did not answer with an object")
                     shown[name] = answer
+                if shown[name] is None:
+                    continue
                 show = shown[name]
             models.append(self.normalized(self.normalize, row, show))
         return dedupe(models)

@@ -60,10 +60,20 @@ def test_bearer_key_when_one_is_set(stub):
 
 def test_error_body_string(stub):
     stub.route("/api/tags", (200, {"models": [TAG_OLD]}))
-    stub.route("/api/show", (404, {"error": "model 'qwen3:8b' not found"}), method="POST")
+    stub.route("/api/show", (500, {"error": "llama runner process has terminated"}), method="POST")
     with pytest.raises(ProviderHTTPError) as err:
         make_client("ollama", stub.url).fetch_models()
-    assert "model 'qwen3:8b' not found" in str(err.value)
+    assert "llama runner process has terminated" in str(err.value)
+
+
+def test_a_model_deleted_between_the_tags_and_its_show_is_left_out(stub):
+    """`ollama rm` while a refresh ran: the tags still name the model, /api/show answers 404 for it.
+    The whole refresh failed on it; the model is gone, the others are listed."""
+    old_vision = {k: v for k, v in VISION_TAG.items() if k != "capabilities"}
+    stub.route("/api/tags", (200, {"models": [TAG_OLD, old_vision]}))
+    stub.route("/api/show", lambda request: (200, SHOW_QWEN) if request.get_json()["model"] == "qwen3:8b"
+               else (404, {"error": f"model '{request.get_json()['model']}' not found"}), method="POST")
+    assert set(by_id(make_client("ollama", stub.url).fetch_models())) == {"qwen3:8b"}
 
 
 def test_refresh_from_the_simulator_old_and_new_servers(sim):
