@@ -831,6 +831,12 @@ class CatalogActor(pykka.ThreadingActor):
             logger.exception("could not mark run {} interrupted", run_id)
         if future is not None and not future.done() and (marked or queued):
             future.set_result(self._interrupted_outcome(run_id, source or ""))
+        if source is not None and source in self.state.awaited_regions:
+            # A region whose first run will not answer, as in _fail: the others' need not wait for it.
+            try:
+                self._published(*self.state.region_settled(source))
+            except Exception:
+                logger.exception("could not merge the held Bedrock region answers")
 
     def _interrupted_outcome(self, run_id: int, source: str) -> RefreshOutcome:
         return RefreshOutcome(run_id, source, store.INTERRUPTED, error=self._interrupted.get(run_id, "interrupted"))

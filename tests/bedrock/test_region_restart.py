@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 
 from tests.bedrock.conftest import bedrock_settings, regions_settled
-from tests.bedrock.test_regions_service import direct_model_in
+from tests.bedrock.test_regions_service import direct_model_in, expected_regions
 from tests.conftest import wait_for
 from tests.resilience.test_interrupted import crash_mid_refresh
 from web import create_app
@@ -144,3 +144,18 @@ def test_an_open_region_is_tried_again_when_its_breaker_half_opens(start_bedrock
     wait_for(lambda: (region_row(service)["last_success_at"] or 0) > cleared, timeout=5,
              what="a refresh once the breaker lets a call through")
     assert region_row(service)["breaker_state"] == "closed"
+
+
+def test_a_region_given_up_during_its_first_refresh_does_not_hold_back_the_others_models(start_service, simulator):
+    regions = ("us-east-1", "us-west-2")
+    simulator.state.set_latency(SOURCE, 2.0)  # its first refresh is still under way when it crashes
+    service = start_service([], bedrock=bedrock_settings(simulator, regions), max_restarts_per_minute=1)
+    client = create_app(service).test_client()
+    wait_for(lambda: regions_settled(service, ["us-west-2"]), what="the other region's first refresh")
+    give_up(service, SOURCE)
+
+    # The crash ended us-east-1's first run (interrupted): the answer us-west-2 gave at start, held
+    # while us-east-1 owed its own, is merged now, not when the start-up hold runs out (30 s).
+    wait_for(lambda: client.get("/readyz").status_code == 200, timeout=5, what="ready")
+    expected = set(expected_regions(simulator, ["us-west-2"]))
+    wait_for(lambda: expected <= set(service.index.ids()), timeout=3, what="us-west-2's models in the catalog")
