@@ -290,6 +290,9 @@ class CatalogActor(pykka.ThreadingActor):
         # Runs begun and not yet written (begin_run, write_begun).
         self._begun: list[dict[str, Any]] = []
         self._flush_queued = False
+        # The regions watched, as EC2 named them while the start-up merge still waited for a
+        # region's first answer: the others are taken out once it waits no more (retire_unconfigured).
+        self._retire_after_hold: Optional[list[str]] = None
 
     # -- life cycle ------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -395,6 +398,12 @@ class CatalogActor(pykka.ThreadingActor):
         disable): one commit, a run per source (trigger ``unconfigured``), each version and event
         saying why. Called as the sources load at start-up; ``regions``: every watched Bedrock
         region, once EC2 has named them (``discover_regions``). Reached by tell too."""
+        if regions is not None and self.state.awaited_regions:
+            # Taken out now, a region's removal would be held with the awaited regions' answers and
+            # written later under another run, without its reason (and taken out before those
+            # answers, the models they serve too would leave and come back): after the hold.
+            self._retire_after_hold = list(regions)
+            return []
         try:
             stored = self.state.stored_sources()
         except Exception:
@@ -480,6 +489,16 @@ class CatalogActor(pykka.ThreadingActor):
             self.view.publish(self.state.index(), changed)
         if events:
             self._announce(events)
+        self._retire_when_settled()
+
+    def _retire_when_settled(self) -> None:
+        """Ask for the retire_unconfigured put off while the start-up merge waited, once it waits no more."""
+        if self._retire_after_hold is not None and not self.state.awaited_regions:
+            regions, self._retire_after_hold = self._retire_after_hold, None
+            try:
+                self._proxy.retire_unconfigured.defer(regions)
+            except pykka.ActorDeadError:
+                pass  # stopping (the last answers are written from on_stop): the next start does it
 
     def tidy(self) -> None:
         """Collect the young generations, freeze the survivors (long-lived records) out of the
@@ -753,6 +772,7 @@ class CatalogActor(pykka.ThreadingActor):
                                model_count=outcome.total, body_hash=snap.body_hash or row.get("body_hash"))
                     rows[snap.source] = row
             self.view.provider_rows = rows
+        self._retire_when_settled()
         return outcomes
 
     def submit_benchmark(self, report: BenchmarkReport, future: concurrent.futures.Future) -> None:

@@ -69,3 +69,30 @@ def test_with_discover_regions_a_region_ec2_no_longer_reports_leaves_once_discov
     assert runs[0]["trigger"] == "unconfigured" and runs[0]["removed"] == len(only_west)
     assert [r["trigger"] for r in runs].count("unconfigured") == 1  # not at the start before
     assert [r["region"] for r in service.bedrock_regions()] == [KEPT]
+
+
+
+
+def test_a_region_ec2_no_longer_reports_is_taken_out_by_its_own_run_while_a_new_region_is_awaited(
+        start_bedrock, start_service, simulator):
+    only_west, shared = _split(simulator)
+    start_bedrock((GONE,)).stop()
+    simulator.state.set_models("ec2", [{"regionName": KEPT, "optInStatus": "opt-in-not-required"}])
+    # The configured region is new (nothing stored) and answers after DescribeRegions: the
+    # start-up merge still waits for its first answer when EC2 has named the watched regions.
+    simulator.state.set_latency(f"bedrock@{KEPT}", 1.0)
+    service = start_service([], bedrock=bedrock_settings(simulator, (KEPT,), discover_regions=True))
+    run = wait_for(lambda: [r for r in service.refresh_runs(f"bedrock@{GONE}")
+                            if r["trigger"] == "unconfigured" and r["outcome"] != "running"],
+                   what=f"{GONE}'s unconfigured run")[0]
+
+    why = f"source bedrock@{GONE} is no longer configured (region {GONE} is not watched)"
+    assert run["removed"] == len(only_west)
+    assert not set(service.index.ids()) & set(only_west)
+    removed = service.history(only_west[0])[-1]
+    assert (removed["change"], removed["run_id"], removed["reason"]) == ("removed", run["id"], why)
+    # A model the awaited region serves too stays, without its other region: never removed meanwhile.
+    versions = service.history(shared[0])
+    assert "removed" not in [v["change"] for v in versions]
+    assert (versions[-1]["change"], versions[-1]["run_id"], versions[-1]["reason"]) == ("updated", run["id"], why)
+    assert service.index.get(shared[0]).regions == (KEPT,)
