@@ -901,8 +901,9 @@ def _start_readers(service: Service, settings: Settings) -> None:
     reader_ref = StoreReaderActor.start(settings)
     service._refs.append(reader_ref)
     service.reader = reader_ref.proxy()
-    # The catalog as it was; it waits for this process's commits under way (the writer marks them).
-    history_ref = HistoryActor.start(settings, made=service.keep_history, commits=service.view.commits)
+    # The catalog as it was. A read waits for this process's commits under way (the writer marks
+    # them) before it asks (HistoryQueries), so the actor's mailbox never waits for one.
+    history_ref = HistoryActor.start(settings, made=service.keep_history)
     service._refs.append(history_ref)
     service.history_reader = history_ref.proxy()
 

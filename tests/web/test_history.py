@@ -400,3 +400,35 @@ def test_changes_pages_after_the_first_answer_for_the_first_pages_to_though_comm
     assert other.status_code == 400 and "cursor" in other.get_json()["error"]["message"]
     moved = client.get(f"/api/v1/changes?from={q(iso(start - 60))}&cursor={q(first['next'])}")
     assert moved.status_code == 400
+
+
+def test_a_read_waiting_for_a_commit_under_way_does_not_hold_up_other_reads_of_the_past(start_service, simulator,
+                                                                                        db_url):
+    import sqlite3
+    import threading
+
+    # The Atom feed's reads are asked with ask_timeout, as every short read is.
+    service = start_service(openai_source(simulator), ask_timeout=0.5)
+    wait_for(lambda: len(service.index), what="the first refresh")
+    add_model(simulator, "gpt-mid-commit")
+    simulator.state.set_fault("openai", "hang", seconds=0.5, times=1)  # the answer comes after the lock is taken
+    refreshing = service.refresh("openai")
+    wait_for(lambda: service.refresh_runs("openai", limit=1)[0]["id"] == refreshing.run_id,
+             what="the run's row to be stored")
+    lock = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None, timeout=5)
+    lock.execute("BEGIN IMMEDIATE")
+    try:
+        wait_for(lambda: _inside("commit_refresh"), what="the writer inside its commit")
+        when = time.time()
+        reader = threading.Thread(target=lambda: service.catalog_as_of(when), daemon=True)
+        reader.start()
+        wait_for(lambda: _inside("wait_until_committed"), what="the as_of read waiting for the commit")
+        # Reads that have nothing to wait for answer meanwhile: the Atom feed's, and the past before it.
+        assert service.newest_events(limit=1)
+        assert "openai/gpt-mid-commit" not in set(service.catalog_as_of(when - 60).index.ids())
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    (outcome,) = service.wait([refreshing], timeout=30)
+    assert outcome.outcome == "succeeded", outcome.error
+    reader.join(timeout=30)
