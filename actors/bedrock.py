@@ -6,6 +6,7 @@ Bedrock queries (:class:`BedrockQueries`, mixed into :class:`actors.service.Serv
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -258,8 +259,10 @@ class BedrockRegionActor(pykka.ThreadingActor):
                 # The ticket resolves there, after the status is published: a waiter reads it fresh.
                 self._proxy.refresh_finished(ticket, outcome, unavailable, count)
             except pykka.ActorDeadError:
-                if not ticket.future.done():
-                    ticket.future.set_result(outcome)
+                # The catalog may end the ticket at this very moment (interrupt_run, after the crash).
+                with contextlib.suppress(concurrent.futures.InvalidStateError):
+                    if not ticket.future.done():
+                        ticket.future.set_result(outcome)
 
     def _open_reason(self) -> str:
         return open_reason(self.breaker, self.breaker_state_storage)

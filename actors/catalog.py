@@ -849,8 +849,12 @@ class CatalogActor(pykka.ThreadingActor):
                     (store.RefreshRunRow.id == run_id) & (store.RefreshRunRow.outcome == store.RUNNING)).execute()
         except Exception:
             logger.exception("could not mark run {} interrupted", run_id)
-        if future is not None and not future.done() and (marked or queued):
-            future.set_result(self._interrupted_outcome(run_id, source or ""))
+        if future is not None and (marked or queued):
+            # The ticket is the refresh's own: the dead actor's I/O thread may end it at this very
+            # moment, and a tell that raised would stop the writer.
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                if not future.done():
+                    future.set_result(self._interrupted_outcome(run_id, source or ""))
         if source is not None and source in self.state.awaited_regions:
             # A region whose first run will not answer, as in _fail: the others' need not wait for it.
             try:

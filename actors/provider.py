@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -394,8 +395,10 @@ class ProviderActor(pykka.ThreadingActor):
             if outcome is None:
                 outcome = RefreshOutcome(ticket.run_id, self.config.name, "failed", error="abandoned")
             ticket.underway.set()
-            if not ticket.future.done():
-                ticket.future.set_result(outcome)
+            # The catalog may end the ticket at this very moment (interrupt_run, after a crash).
+            with contextlib.suppress(concurrent.futures.InvalidStateError):
+                if not ticket.future.done():
+                    ticket.future.set_result(outcome)
             latency = (time.monotonic() - started) * 1000
             self.view.telemetry.refresh_finished(self.config.name, outcome.outcome, latency / 1000)
             try:

@@ -1,6 +1,9 @@
 """An actor that crashes mid-refresh: the run is interrupted, and its late answer is not written."""
 from __future__ import annotations
 
+import concurrent.futures
+
+from discovery.messages import RefreshOutcome
 from tests.conftest import provider_config, wait_for
 from tests.notify.conftest import add_model
 
@@ -33,3 +36,29 @@ def test_a_provider_crashing_mid_refresh_records_the_run_interrupted_and_writes_
     assert service.refresh_run(ticket.run_id)["outcome"] == "interrupted"
     assert service.get_model("openai/gpt-late-answer") is None
 
+
+
+class _ResolvedMeanwhile(concurrent.futures.Future):
+    """A ticket's future that the refresh's own thread resolves right after the writer has looked
+    at it: the dead actor's I/O thread ends the ticket too, and the two race."""
+
+    def done(self) -> bool:
+        was = super().done()
+        if not was:
+            self.set_result(RefreshOutcome(0, "openai", "interrupted", error="resolved by the I/O thread"))
+        return was
+
+
+def test_the_writer_survives_a_ticket_its_refresh_thread_resolves_at_the_same_moment(start_service, simulator):
+    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai")])
+    wait_for(lambda: service.providers()[0].get("last_success_at"), what="the first refresh")
+    run_id = service.view.next_run_id()
+    service.catalog.begin_run(run_id, "openai", "manual").get(timeout=5)
+    ticket = _ResolvedMeanwhile()
+    service.catalog.interrupt_run.defer(run_id, "interrupted: the provider actor crashed", "openai", ticket)
+
+    wait_for(lambda: service.refresh_run(run_id)["outcome"] == "interrupted", what="the run marked interrupted")
+    assert ticket.result(timeout=1).error == "resolved by the I/O thread"
+    assert service.catalog.actor_ref.is_alive()  # the writer did not die of the race
+    (outcome,) = service.wait([service.refresh("openai")], timeout=10)
+    assert outcome.outcome == "succeeded", outcome.error
