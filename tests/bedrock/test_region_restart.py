@@ -6,7 +6,7 @@ import time
 from tests.bedrock.conftest import bedrock_settings, regions_settled
 from tests.bedrock.test_regions_service import direct_model_in, expected_regions
 from tests.conftest import wait_for
-from tests.resilience.test_interrupted import crash_mid_refresh
+from tests.resilience.test_interrupted import crash_mid_refresh, refreshes_ended
 from web import create_app
 
 SOURCE = "bedrock@us-east-1"
@@ -117,12 +117,14 @@ def region_row_of(service, region: str) -> dict:
 
 
 def test_a_region_crashing_mid_refresh_records_the_run_interrupted_and_writes_nothing(start_service, simulator):
-    service = start_service([], bedrock=bedrock_settings(simulator, ["us-east-1"]))
-    wait_for(lambda: regions_settled(service, ["us-east-1"]), what="the first refresh")
+    # No refresh at start, nor at the restart: a new actor's own refresh would move last_success_at.
+    service = start_service([], bedrock=bedrock_settings(simulator, ["us-east-1"]), refresh_on_start=False)
+    service.wait(service.refresh_bedrock(["us-east-1"]), timeout=10)
     committed = service.view.provider_rows[SOURCE]["last_success_at"]
     simulator.state.set_latency(SOURCE, 0.5)
+    ended = refreshes_ended(service, SOURCE)
     (ticket,) = service.refresh_bedrock(["us-east-1"])
-    crash_mid_refresh(service, SOURCE, ticket)
+    crash_mid_refresh(service, SOURCE, ticket, ended)
 
     outcome = ticket.future.result(timeout=5)
     assert outcome.outcome == "interrupted" and "crashed" in outcome.error
