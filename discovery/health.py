@@ -33,6 +33,10 @@ class Check:
                 "kind": self.kind, "error": self.error}
 
 
+# The checks a source's record keeps within health_window at most (about 2 MB of them).
+MAX_CHECKS = 10_000
+
+
 class HealthRecord:
     """Moves status on thresholds, not on one blip.
 
@@ -52,9 +56,10 @@ class HealthRecord:
         self.consecutive_failures = 0
         self.consecutive_successes = 0
         self.last_check: Optional[Check] = None
-        # Every check within the window, oldest first: a cap by count would judge error_rate and
-        # uptime on less than the window whenever checks come more often than window / cap.
-        self.checks: deque[Check] = deque()
+        # Every check within the window, oldest first, up to MAX_CHECKS: error_rate and uptime
+        # cover the whole window unless checks come more often than window / MAX_CHECKS (every
+        # 0.36 s for the default hour), and no setting of window and interval grows it further.
+        self.checks: deque[Check] = deque(maxlen=MAX_CHECKS)
 
     def _move(self, status: str, reason: Optional[str], now: float) -> Optional[tuple[str, str]]:
         old = self.status

@@ -73,3 +73,14 @@ def test_a_plain_failure_after_a_rate_limit_says_what_failed():
     assert health.status == RATE_LIMITED
     health.observe(False, 10.0, "probe", "timeout", "timed out after 2s", now=T0 + 60)
     assert (health.status, health.reason) == (DEGRADED, "timed out after 2s")
+
+
+def test_the_checks_kept_are_bounded_whatever_the_window_and_the_interval():
+    # A day's window with a check every 10 ms would keep 8.6 million checks a source; 10,000 are
+    # kept (README: the newest 10,000 within the window).
+    MAX_CHECKS = 10_000
+    health = HealthRecord(failure_threshold=3, window=86400.0)
+    for i in range(MAX_CHECKS + 500):
+        health.observe(i >= 500, 5.0, "refresh", None if i >= 500 else "http", now=T0 + i * 0.01)
+    assert len(health.checks) == MAX_CHECKS
+    assert health.error_rate(now=T0 + (MAX_CHECKS + 500) * 0.01) == 0.0  # the 500 failures were the oldest
