@@ -14,7 +14,7 @@ from flask import Blueprint, Response, jsonify, request
 from discovery.history import RESOLUTION
 from discovery.model import dumps, join_record
 from discovery.query import ModelQuery, QueryError, run_query
-from discovery.timestamps import iso, parse_time
+from discovery.timestamps import END_TIME, FIRST_TIME, iso, parse_time
 from web.context import flag, int_arg, service
 from web.errors import ApiError
 from web.parameters import check_providers, values
@@ -94,14 +94,17 @@ def encode_cursor(start: float, end: float, after: str) -> str:
 def decode_cursor(text: str) -> tuple[float, float, str]:
     """(from, to, last id) of a cursor :func:`encode_cursor` made.
 
-    :raise ApiError 400: not such a cursor.
+    :raise ApiError 400: not such a cursor, or one whose times no answer can show (years 1 to
+        9999 in UTC, as a time parameter), which only a forged one holds.
     """
     try:
         found = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
         start, end, after = float(found["from"]), float(found["to"]), found["after"]
         if not isinstance(after, str):
             raise TypeError(after)
-    except (ValueError, TypeError, KeyError, binascii.Error):
+        if not (FIRST_TIME <= start < END_TIME and FIRST_TIME <= end < END_TIME):  # NaN fails too
+            raise ValueError(found)
+    except (ValueError, TypeError, KeyError, OverflowError, binascii.Error):
         raise ApiError(400, "invalid_parameter", "cursor: not the next of a /changes page") from None
     return start, end, after
 

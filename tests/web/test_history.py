@@ -432,3 +432,30 @@ def test_a_read_waiting_for_a_commit_under_way_does_not_hold_up_other_reads_of_t
     (outcome,) = service.wait([refreshing], timeout=30)
     assert outcome.outcome == "succeeded", outcome.error
     reader.join(timeout=30)
+
+
+def test_a_forged_changes_cursor_with_a_time_no_answer_can_show_is_a_400_naming_the_cursor(openai_service, simulator):
+    import base64
+
+    service, client = openai_service, create_app(openai_service).test_client()
+    start = time.time()
+    add_model(simulator, "gpt-aa-1")
+    add_model(simulator, "gpt-aa-2")
+    refresh(service)
+    first = client.get(f"/api/v1/changes?from={q(iso(start))}&limit=1").get_json()
+    made = json.loads(base64.urlsafe_b64decode(first["next"] + "=" * (-len(first["next"]) % 4)))
+
+    def forged(text: str) -> str:
+        return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+    at, after = json.dumps(made["from"]), json.dumps(made["after"])
+    for name, value in (("to", "NaN"), ("to", "Infinity"), ("to", "1e300"), ("to", '"1e999"'), ("to", "1" + "0" * 400),
+                        ("to", "253402300800"), ("from", "-1e12"), ("from", "1e18")):
+        fields = {"from": at, "to": json.dumps(made["to"]), "after": after, name: value}
+        cursor = forged("{" + ", ".join(f'"{k}": {v}' for k, v in fields.items()) + "}")
+        answer = client.get(f"/api/v1/changes?from={q(iso(start))}&cursor={cursor}")
+        assert answer.status_code == 400, (name, value, answer.get_data()[:200])
+        assert "cursor" in answer.get_json()["error"]["message"], (name, value)
+    # A cursor whose from and to are both forged alike, to a time no catalog had, is refused too.
+    both = forged(f'{{"from": 1e300, "to": 1e300, "after": {after}}}')
+    assert client.get(f"/api/v1/changes?from={q(iso(start))}&cursor={both}").status_code == 400
