@@ -49,6 +49,7 @@ from discovery.bedrock import (
 from discovery.messages import ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.model import Model
 from discovery.providers.base import ProviderError
+from discovery.redaction import scrub
 from discovery.settings import Settings
 
 # How long after its reset timeout an open breaker's region is tried: pybreaker compares times
@@ -447,7 +448,7 @@ class BedrockQueries:
         known = board.get(region) if board is not None and region else None
         if known is None:
             return
-        board.publish(replace(known, status="unavailable", reason=f"given up: its actor kept crashing ({error})",
+        board.publish(replace(known, status="unavailable", reason=scrub(f"given up: its actor kept crashing ({error})"),
                               given_up=True, refreshing=False, refreshing_run=None, breaker_next_try_at=None,
                               next_refresh_at=None))
 

@@ -161,3 +161,24 @@ def test_a_region_given_up_during_its_first_refresh_does_not_hold_back_the_other
     wait_for(lambda: client.get("/readyz").status_code == 200, timeout=5, what="ready")
     expected = set(expected_regions(simulator, ["us-west-2"]))
     wait_for(lambda: expected <= set(service.index.ids()), timeout=3, what="us-west-2's models in the catalog")
+
+
+def test_a_given_up_regions_reason_has_the_crash_error_scrubbed_of_secrets(start_service, simulator):
+    secret = "test-secret-not-real"  # AWS_SECRET_ACCESS_KEY (aws_env): a configured secret
+    password = "Zq8s7Kp2mW4xR9"
+    service = start_service([], bedrock=bedrock_settings(simulator, ["us-east-1"]), max_restarts_per_minute=1)
+    wait_for(lambda: regions_settled(service, ["us-east-1"]), what="the first refresh")
+    states = service.supervisor.child_states
+    while states().get()[SOURCE]["state"] != "failed":
+        ref = wait_for(lambda: service.supervisor.ref(SOURCE).get() or states().get()[SOURCE]["state"] == "failed",
+                       what=f"{SOURCE} running")
+        if ref is True:
+            break
+        # The crash error quotes the message, as an error of botocore's quotes a URL or a key.
+        ref.tell(f"via https://deploy:{password}@proxy.internal:3128 with {secret}")
+        wait_for(lambda ref=ref: not ref.is_alive(), what="the crash")
+    row = wait_for(lambda: (r := region_row(service))["given_up"] and r, what="the region given up")
+    assert "given up" in row["reason"] and "[REDACTED]" in row["reason"]
+    assert secret not in row["reason"] and password not in row["reason"], row["reason"]
+    answer = create_app(service).test_client().get("/api/v1/bedrock/regions").get_data(as_text=True)
+    assert "given up" in answer and secret not in answer and password not in answer
