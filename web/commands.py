@@ -429,8 +429,9 @@ def events(ctx: click.Context, follow: bool, since: Optional[int], kinds: Option
 
     if not follow:
         page = client.get("/api/v1/events", {**params, "since": since or 0, "limit": min(limit, count or limit)})
-        if page.get("missed"):
-            missed(page["missed"], since or 0)
+        # Without --since the page is the feed from its start: nothing was this reader's to miss.
+        if page.get("missed") and since is not None:
+            missed(page["missed"], since)
         for event in page.get("data", []):
             emit(event)
         return

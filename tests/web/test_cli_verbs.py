@@ -242,3 +242,22 @@ def test_config_check_shows_the_key_a_provider_reads_from_its_formats_own_variab
     unset = CliRunner().invoke(cli, ["config", "check", "--config", str(path)],
                                env={"DISCOVERY_CONFIG": None, "MISTRAL_API_KEY": None}, catch_exceptions=False)
     assert '# api_key = "not set (MISTRAL_API_KEY is empty)" (from the environment only)' in unset.stdout
+
+
+def test_events_warns_of_events_lost_to_retention_only_when_resuming_from_an_id(start_service, simulator):
+    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai")],
+                            event_retention_count=5, event_retention_interval=0)
+    wait_for(lambda: service.last_event_id() > 10, what="the first refresh's events")
+    assert service.webhooks.prune() > 0
+    oldest = service.events_after(0, 1)[0].id
+    server = ServerThread(service).start()
+    try:
+        # Reading the feed from its start resumes from nothing: what retention deleted long ago
+        # was never this reader's to miss.
+        fresh = run(server, "events", "--json", "--limit", "1000")
+        assert [json.loads(line)["id"] for line in fresh.stdout.splitlines()][0] == oldest
+        assert "deleted by retention" not in fresh.stderr
+        resumed = run(server, "events", "--json", "--since", "1")
+        assert f"{oldest - 2} events after #1 were deleted by retention" in resumed.stderr
+    finally:
+        server.stop()
