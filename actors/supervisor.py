@@ -13,6 +13,7 @@ from loguru import logger
 
 from actors.calls import Calls
 from actors.scheduling import Timer, schedule
+from discovery.redaction import scrub
 
 
 @dataclass
@@ -99,7 +100,8 @@ class SupervisorActor(pykka.ThreadingActor):
         child = self.children.get(name)
         if child is None or self.stopping or child.state in ("restarting", "failed", "stopped"):
             return
-        child.last_error = error
+        # Shown in every provider's and region's row (and handed to followers through the database).
+        child.last_error = error = scrub(error)
         now = time.monotonic()
         recent = [t for t in child.restarts if now - t < 60]
         if len(recent) >= self.max_per_minute:

@@ -279,3 +279,21 @@ def test_an_open_breaker_says_when_it_lets_the_next_call_through(start_service, 
     run = client.post("/api/v1/providers/victim/refresh?wait=true").get_json()["runs"][0]
     assert "circuit open" in run["error"]
     assert _next_try(run["error"]) == _next_try(provider["status_reason"])
+
+
+def test_an_actors_crash_error_is_scrubbed_of_secrets_in_the_providers_answer(start_service, simulator, monkeypatch):
+    secret = "plain-configured-key-7d3e9b1c"
+    password = "Zq8s7Kp2mW4xR9"
+    monkeypatch.setenv("CRASHY_TEST_KEY", secret)
+    service = start_service([provider_config(simulator, "crashy", "openai_compatible", route="openai",
+                                             api_key_env="CRASHY_TEST_KEY")], restart_backoff=0.01)
+    wait_for(lambda: service.providers()[0].get("last_success_at"), what="the first refresh")
+    ref = service.supervisor.ref("crashy").get()
+    # The crash error quotes the message, as an exception of a client library quotes a URL or a key.
+    ref.tell(f"via https://deploy:{password}@proxy.internal:3128 with {secret}")
+    wait_for(lambda: (r := service.supervisor.ref("crashy").get()) is not None and r is not ref, what="the restart")
+    (row,) = service.providers()  # as a follower is handed it, through the database
+    error = row["actor"]["last_error"]
+    assert "unexpected message" in error and secret not in error and password not in error, error
+    answer = create_app(service).test_client().get("/api/v1/providers").get_data(as_text=True)
+    assert "unexpected message" in answer and secret not in answer and password not in answer
