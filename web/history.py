@@ -104,7 +104,7 @@ def decode_cursor(text: str) -> tuple[float, float, str]:
             raise TypeError(after)
         if not (FIRST_TIME <= start < END_TIME and FIRST_TIME <= end < END_TIME):  # NaN fails too
             raise ValueError(found)
-    except (ValueError, TypeError, KeyError, OverflowError, binascii.Error):
+    except (ValueError, TypeError, KeyError, OverflowError, RecursionError, binascii.Error):
         raise ApiError(400, "invalid_parameter", "cursor: not the next of a /changes page") from None
     return start, end, after
 

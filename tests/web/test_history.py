@@ -459,3 +459,13 @@ def test_a_forged_changes_cursor_with_a_time_no_answer_can_show_is_a_400_naming_
     # A cursor whose from and to are both forged alike, to a time no catalog had, is refused too.
     both = forged(f'{{"from": 1e300, "to": 1e300, "after": {after}}}')
     assert client.get(f"/api/v1/changes?from={q(iso(start))}&cursor={both}").status_code == 400
+
+
+def test_a_changes_cursor_of_json_nested_too_deeply_to_read_is_a_400(openai_service):
+    import base64
+
+    client = create_app(openai_service).test_client()
+    nested = base64.urlsafe_b64encode(b"[" * 1500 + b"]" * 1500).decode().rstrip("=")  # within the 4096 allowed
+    answer = client.get(f"/api/v1/changes?from={q(iso(time.time() - 60))}&cursor={nested}")
+    assert answer.status_code == 400, answer.get_data()[:200]
+    assert answer.get_json()["error"]["message"] == "cursor: not the next of a /changes page"
