@@ -8,6 +8,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timezone
 from typing import Any, Optional
 
 import pybreaker
@@ -164,6 +165,8 @@ def next_try_at(breaker: pybreaker.CircuitBreaker, storage: pybreaker.CircuitMem
     opened = storage.opened_at
     if breaker.current_state != "open" or opened is None:
         return None
+    if opened.tzinfo is None:  # pybreaker before 1.3 keeps datetime.utcnow(): UTC, not local time
+        opened = opened.replace(tzinfo=timezone.utc)
     return opened.timestamp() + breaker.reset_timeout
 
 

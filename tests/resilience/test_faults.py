@@ -297,3 +297,24 @@ def test_an_actors_crash_error_is_scrubbed_of_secrets_in_the_providers_answer(st
     assert "unexpected message" in error and secret not in error and password not in error, error
     answer = create_app(service).test_client().get("/api/v1/providers").get_data(as_text=True)
     assert "unexpected message" in answer and secret not in answer and password not in answer
+
+
+@pytest.mark.parametrize("zone", ["Asia/Tokyo", "America/New_York"])
+def test_next_try_at_reads_the_naive_utc_time_pybreaker_1_2_keeps_as_utc_in_any_local_zone(monkeypatch, zone):
+    import pybreaker
+
+    from actors.provider import breaker_storage, next_try_at
+
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        storage = breaker_storage()
+        breaker = pybreaker.CircuitBreaker(fail_max=1, reset_timeout=30.0, state_storage=storage)
+        opened = time.time()
+        breaker.open()
+        # pybreaker 1.2 (setup.cfg allows it) keeps datetime.utcnow(): the same moment, naive.
+        storage.opened_at = storage.opened_at.replace(tzinfo=None)
+        assert next_try_at(breaker, storage) == pytest.approx(opened + 30.0, abs=1.0)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
