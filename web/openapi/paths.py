@@ -83,7 +83,8 @@ OFFSET = query("offset", integer(0, default=0), "items to skip")
 AS_OF = query("as_of", {"type": "string", "format": "date-time"},
               "answer as the catalog stood at this ISO 8601 time (a date alone: its midnight; no offset: UTC)")
 WAIT = query("wait", BOOLEAN, "wait for the outcome (200) instead of answering at once (202)")
-PROVIDERS = listing("provider", "only these providers (configured ones and those the catalogs list); "
+PROVIDERS = listing("provider", "only these providers (configured ones, those the catalogs list, and every "
+                                "source the store has known: one taken out of the settings keeps its runs and events); "
                                 "bedrock@<region>, a watched region's source: Bedrock's models offered in that "
                                 "region; an unknown one is a 400 that names the known ones")
 EVENT_FILTERS = [
