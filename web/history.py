@@ -130,7 +130,11 @@ def changes():
     after = ""
     if cursor:
         pinned_start, pinned_end, after = decode_cursor(cursor)
-        end = time_arg("to", default=pinned_end) if request.args.get("to", "").strip() else pinned_end
+        asked = request.args.get("to", "").strip()
+        end = time_arg("to") if asked else pinned_end
+        if asked and parse_time(asked) > end:
+            # A future to is now, as on the first page: the cursor's to is that page's now.
+            end = pinned_end
         if not (_same_time(start, pinned_start) and _same_time(end, pinned_end)):
             raise ApiError(400, "invalid_parameter",
                            f"cursor: made for the changes from {iso(pinned_start)} to {iso(pinned_end)}, "

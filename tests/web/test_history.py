@@ -469,3 +469,22 @@ def test_a_changes_cursor_of_json_nested_too_deeply_to_read_is_a_400(openai_serv
     answer = client.get(f"/api/v1/changes?from={q(iso(time.time() - 60))}&cursor={nested}")
     assert answer.status_code == 400, answer.get_data()[:200]
     assert answer.get_json()["error"]["message"] == "cursor: not the next of a /changes page"
+
+
+def test_changes_pages_asked_with_the_same_future_to_follow_the_cursor(openai_service, simulator):
+    service, client = openai_service, create_app(openai_service).test_client()
+    start = time.time()
+    add_model(simulator, "gpt-aa-1")
+    add_model(simulator, "gpt-aa-2")
+    refresh(service)
+    # A to in the future is read as now; a client that pages with the same query (and the cursor) gives it again.
+    query = f"/api/v1/changes?from={q(iso(start))}&to=2100-01-01T00:00:00Z&limit=1"
+    first = client.get(query).get_json()
+    assert first["has_more"]
+    second = client.get(f"{query}&cursor={q(first['next'])}")
+    assert second.status_code == 200, second.get_json()
+    assert second.get_json()["to"] == first["to"] and [c["id"] for c in second.get_json()["data"]] == ["openai/gpt-aa-2"]
+    # A to in the past that is not the cursor's is still refused.
+    earlier = (start + datetime.fromisoformat(first["to"].replace("Z", "+00:00")).timestamp()) / 2
+    other = client.get(f"/api/v1/changes?from={q(iso(start))}&to={q(iso(earlier))}&cursor={q(first['next'])}")
+    assert other.status_code == 400 and "cursor: made for" in other.get_json()["error"]["message"]
