@@ -449,7 +449,8 @@ class BedrockQueries:
         if known is None:
             return
         board.publish(replace(known, status="unavailable", reason=scrub(f"given up: its actor kept crashing ({error})"),
-                              given_up=True, refreshing=False, refreshing_run=None, breaker_next_try_at=None,
+                              given_up=True, refreshing=False, refreshing_run=None, breaker_state=None,
+                              fail_counter=0, breaker_next_try_at=None,
                               next_refresh_at=None))
 
     def bedrock_region_health(self, source: str) -> dict[str, Any]:

@@ -85,6 +85,8 @@ def test_a_given_up_region_is_unavailable_and_ranked_last(start_service, simulat
              what="the given-up region to be unavailable")
     row = {r["region"]: r for r in service.bedrock_regions()}["us-east-1"]
     assert "given up" in row["reason"]
+    # Its breaker went with its actor: none is shown, as on its provider row (not a closed one).
+    assert row["breaker_state"] is None and row["fail_counter"] == 0 and row["breaker_next_try_at"] is None
     assert service.best_regions_for_model(model_id) == ["us-west-2", "us-east-1"]
     assert service.best_regions_for_model(model_id, ["us-east-1"]) == ["us-west-2", "us-east-1"]
 
