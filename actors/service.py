@@ -575,11 +575,15 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
                   providers: Iterable[str] = (), capabilities: Iterable[str] = (),
                   model_glob: Optional[str] = None, max_batch: Optional[int] = None,
                   max_delay: Optional[float] = None, inline: bool = True,
-                  since: Optional[int] = None, read_only: bool = True) -> Callable[[], None]:
+                  since: Optional[int] = None, read_only: bool = True,
+                  on_missed: Optional[Callable[[int], None]] = None) -> Callable[[], None]:
         """Deliver committed change events to ``target`` in batches; returns an unsubscribe callable.
 
         ``since``: first the stored events after that id (the last one a subscriber had before a
         restart), then the live ones, each once and in id order; without it, from the next commit.
+        When retention has deleted events after ``since``, a WARNING says how many, and
+        ``on_missed`` (if given) is called with that count before any event is delivered, on the
+        subscribing thread: the subscriber has lost changes and should read the catalog afresh.
 
         A callable is called on the notifier's thread (``inline``, the default: no thread hand-off,
         what the event stream does): it must return at once and never call the service back.
@@ -603,6 +607,8 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         check_batching(max_batch, max_delay)
         if since is not None and (isinstance(since, bool) or not isinstance(since, int) or since < 0):
             raise ValueError(f"since must be an event id (an integer, 0 or more), not {since!r}")
+        if on_missed is not None and not callable(on_missed):
+            raise TypeError(f"on_missed must be a callable, not {type(on_missed).__name__}")
         if self._stopped.is_set():
             raise RuntimeError("the service is stopped")
         if threading.get_ident() == self._notifier_thread:
@@ -625,7 +631,7 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             raise
         if since is not None:
             try:
-                self._catch_up(sub_id, flt, since)
+                self._catch_up(sub_id, flt, since, on_missed)
             except BaseException:
                 make_unsubscribe(self.notifier, sub_id, self._notifier_thread)()
                 if own is not None:
@@ -659,7 +665,8 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
                            "its events only once one does (known now: {})", ", ".join(strangers),
                            ", ".join(sorted(known)))
 
-    def _catch_up(self, sub_id: int, flt: EventFilter, since: int) -> None:
+    def _catch_up(self, sub_id: int, flt: EventFilter, since: int,
+                  on_missed: Optional[Callable[[int], None]] = None) -> None:
         """Give a subscription, paused since it was made, the stored events after ``since``, then
         resume it: the live events that queued meanwhile follow, those already given dropped.
 
@@ -670,6 +677,13 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             # Another store's id, or a store that was replaced: from now on, as the stream does.
             logger.warning("resume point {} is past the newest event {}; delivering from there", since, newest)
         after = min(since, newest)
+        missed = self.missed_after(after) if after < newest else 0
+        if missed:
+            logger.warning("subscribe: resuming after event {}, but retention has deleted the {} events after it "
+                           "(the oldest kept is {}): this subscriber missed them and should resync",
+                           after, missed, after + missed + 1)
+            if on_missed is not None:
+                on_missed(missed)
         # Had through ``after`` already: a live event up to it that queued meanwhile (committed
         # before the subscription, told to the notifier after) is not given again.
         self.notifier.backfill(sub_id, (), after).get(timeout=self.settings.ask_timeout)

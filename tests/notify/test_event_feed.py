@@ -291,6 +291,34 @@ def test_event_page_resumed_from_below_retention_says_how_many_events_were_misse
     assert client.get("/api/v1/events?since=1&kinds=retiring_soon").get_json()["missed"] == oldest - 2
 
 
+def test_an_in_process_subscriber_resumed_from_below_retention_is_told_how_many_events_it_missed(pruned):
+    """As the page and the stream say it: the in-process resume was silent."""
+    from loguru import logger
+
+    service, oldest = pruned
+    told: list[tuple[str, int]] = []
+    got: list[int] = []
+    warned: list[str] = []
+    sink = logger.add(lambda message: warned.append(str(message)), level="WARNING", format="{message}")
+    try:
+        stop = service.subscribe(lambda events: got.extend(e.id for e in events), since=1,
+                                 on_missed=lambda missed: told.append(("missed", missed, tuple(got))))
+        wait_for(lambda: got and got[-1] >= all_ids(service)[-1], what="the catch-up")
+        stop()
+        assert told == [("missed", oldest - 2, ())]  # before any event was given
+        assert got[0] == oldest
+        assert [w for w in warned if f"deleted the {oldest - 2} events after it" in w]
+        # Resumed from the oldest kept event's predecessor: nothing was missed, nothing said.
+        quiet: list[int] = []
+        stop = service.subscribe(lambda events: None, since=oldest - 1, on_missed=quiet.append)
+        stop()
+        assert quiet == []
+    finally:
+        logger.remove(sink)
+    with pytest.raises(TypeError, match="on_missed"):
+        service.subscribe(lambda events: None, since=1, on_missed="resync")
+
+
 def test_stream_resumed_from_below_retention_begins_with_a_missed_event(pruned):
     service, oldest = pruned
     live = LiveServer(service)
