@@ -143,7 +143,8 @@ ERROR_TEXT = {
     415: "the body is not sent as application/json",
     429: "too many requests (Retry-After says when to try again)",
     502: "withheld (answer_withheld): the answer held a configured secret nested too deeply to mask",
-    503: "the service did not answer in time, is stopping, or the component is restarting (Retry-After may say when)",
+    503: "the service did not answer in time, is stopping, or the component is restarting (Retry-After may say "
+         "when) or was given up on (a Bedrock region whose actor kept crashing: no Retry-After)",
     504: "waited longer than timeout; the work goes on",
 }
 RETRY_AFTER = {"Retry-After": {"description": "seconds to wait", "schema": {"type": "string"}}}
