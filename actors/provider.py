@@ -75,6 +75,9 @@ class RefreshRateLimited(Exception):
 MEMO_WAIT = 30.0
 # How long a refresh waits for the writer to commit its snapshot before it is reported failed.
 COMMIT_WAIT = 600.0
+# The longest a provider's Retry-After puts off the next timer refresh (a day's wait, or a
+# broken header's year 9999, must not stop a source's refreshes for good).
+MAX_PAUSE = 6 * 3600.0
 
 
 def submit_and_wait(catalog: Any, snapshot: ProviderSnapshot) -> RefreshOutcome:
@@ -366,6 +369,7 @@ class ProviderActor(pykka.ThreadingActor):
         started = time.monotonic()
         outcome: Optional[RefreshOutcome] = None
         failure: Optional[RefreshFailure] = None
+        pause: Optional[float] = None  # a Retry-After the refresh's own retries could not wait out
         ticket.underway.set()
         try:
             try:
@@ -374,6 +378,8 @@ class ProviderActor(pykka.ThreadingActor):
                 failure = RefreshFailure(self.config.name, ticket.run_id, self._open_reason(), "circuit_open")
             except ProviderError as exc:
                 failure = RefreshFailure(self.config.name, ticket.run_id, exc.reason, exc.kind)
+                if exc.status in (429, 503) and exc.retry_after:
+                    pause = exc.retry_after
             except Exception as exc:  # a bug in a format: report it like a failed refresh
                 logger.opt(exception=exc).error("{}: unexpected error while fetching", self.config.name)
                 failure = RefreshFailure(self.config.name, ticket.run_id,
@@ -405,7 +411,7 @@ class ProviderActor(pykka.ThreadingActor):
             latency = (time.monotonic() - started) * 1000
             self.view.telemetry.refresh_finished(self.config.name, outcome.outcome, latency / 1000)
             try:
-                self._proxy.refresh_finished(ticket, outcome, failure.kind if failure else None, latency)
+                self._proxy.refresh_finished(ticket, outcome, failure.kind if failure else None, latency, pause)
             except pykka.ActorDeadError:
                 pass
 
@@ -413,8 +419,11 @@ class ProviderActor(pykka.ThreadingActor):
         return open_reason(self.breaker, self.breaker_state_storage)
 
     def refresh_finished(self, ticket: RefreshTicket, outcome: RefreshOutcome, kind: Optional[str] = None,
-                         latency_ms: Optional[float] = None) -> None:
-        """Back on the actor thread: forget the ticket, record the outcome in health and status."""
+                         latency_ms: Optional[float] = None, pause: Optional[float] = None) -> None:
+        """Back on the actor thread: forget the ticket, record the outcome in health and status.
+
+        ``pause``: the provider's Retry-After on the answer that failed the refresh (429 or 503):
+        the next timer refresh comes no sooner than it asked (at most MAX_PAUSE from now)."""
         if self.in_flight is ticket:
             self.in_flight = None
             if self.follow_up is not None:
@@ -422,6 +431,12 @@ class ProviderActor(pykka.ThreadingActor):
                 self._start(follow)
         self.last_outcome = outcome
         ok = outcome.outcome == "succeeded"
+        if pause and not ok:
+            wait = min(pause, MAX_PAUSE)
+            if self.next_refresh_at is None or self.next_refresh_at < time.time() + wait:
+                logger.info("{}: asked to wait {:g}s (Retry-After); the next refresh is in {:g}s",
+                            self.config.name, pause, wait)
+                self._schedule_refresh(wait)
         self.consecutive_failures = 0 if ok else self.consecutive_failures + 1
         # A refused snapshot is the provider answering badly: it counts as a failed check.
         self._observe(ok, latency_ms, "refresh", kind or ("refused" if not ok else None), outcome.error)

@@ -239,6 +239,25 @@ def test_a_retry_after_longer_than_max_retry_after_fails_the_refresh_at_once(set
     assert client.get("/api/v1/providers/victim/health").get_json()["status"] == "rate_limited"
 
 
+def test_a_retry_after_puts_off_the_next_timer_refresh_until_it_is_up(start_service, simulator):
+    """A 429 asking for ten minutes failed the refresh, and the timer asked again a minute later
+    (refresh_interval), early, for another 429: the next refresh now waits what was asked."""
+    config = provider_config(simulator, "limited", "openai_compatible", route="openai", retries=0,
+                             refresh_interval=60.0, jitter=0.0)
+    service = start_service([config])
+
+    def row():
+        return next(p for p in service.providers() if p["name"] == "limited")
+    wait_for(lambda: row().get("last_success_at"), what="the first refresh")
+    simulator.state.set_fault("openai", "rate_limit", retry_after=600)
+    asked = time.time()
+    (outcome,) = service.wait([service.refresh("limited")], timeout=10)
+    assert outcome.outcome == "failed" and "HTTP 429" in (outcome.error or "")
+    wait_for(lambda: (row()["next_refresh_at"] or 0) >= asked + 590,
+             timeout=5, what="the next refresh put off by the Retry-After")
+    assert row()["next_refresh_at"] <= time.time() + 600
+
+
 def test_an_answer_whose_every_record_is_rejected_keeps_the_catalog(setup):
     """Every id of the answer with a NUL in it: each record was rejected, the run succeeded, and
     the next refresh removed all 56 of the victim's models (56 removed events). The answer loses
