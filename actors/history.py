@@ -17,7 +17,6 @@ from discovery.history import (
     COMMIT_WAIT,
     CatalogChange,
     CatalogHistory,
-    CommitsUnderWay,
     PastCatalog,
     PastRecord,
     epoch,
@@ -34,10 +33,9 @@ BUILD_TIMEOUT = 120.0
 class HistoryActor(pykka.ThreadingActor, CatalogHistory):
     """Answers :class:`~discovery.history.CatalogHistory` reads on its own store connection."""
 
-    def __init__(self, settings: Settings, made: Optional[Callable[[CatalogHistory], None]] = None,
-                 commits: Optional[CommitsUnderWay] = None):
+    def __init__(self, settings: Settings, made: Optional[Callable[[CatalogHistory], None]] = None):
         pykka.ThreadingActor.__init__(self)
-        CatalogHistory.__init__(self, commits=commits)
+        CatalogHistory.__init__(self)
         self.settings = settings
         if made is not None:
             # The owner keeps the cache's statistics at hand: :meth:`stats` takes only the cache's

@@ -21,7 +21,6 @@ from typing import Any, Optional
 
 import peewee
 from cachetools import LRUCache
-from loguru import logger
 
 from discovery.benchmark.board import PerformanceBoard
 from discovery.diff import ADDED, REMOVED, UPDATED, diff_contents
@@ -336,9 +335,7 @@ class CatalogHistory:
     mailbox and a connection of its own.
     """
 
-    def __init__(self, cache_models: int = CACHE_MODELS, commits: Optional[CommitsUnderWay] = None):
-        # The writer's commits under way (the same process's): a read waits for those begun by its time.
-        self.commits = commits
+    def __init__(self, cache_models: int = CACHE_MODELS):
         # Bounded by the models held, so a few large catalogs cannot pile up in memory.
         self._built: LRUCache = LRUCache(maxsize=max(1, cache_models), getsizeof=lambda c: max(1, len(c)))
         # The last few comparisons, so paging through a long one compares once.
@@ -353,9 +350,6 @@ class CatalogHistory:
         return replace(self._catalog_at(when), performance=performance_at(when))
 
     def _catalog_at(self, when: float) -> PastCatalog:
-        if self.commits is not None and not self.commits.wait_until_committed(when):
-            logger.warning("a commit begun before {} is still under way after {:g} s; answering as of it without it",
-                           iso(when), COMMIT_WAIT)
         point, committed_at = history_point(when)
         with self._lock:
             found = self._built.get(point)
