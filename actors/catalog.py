@@ -814,13 +814,17 @@ class CatalogActor(pykka.ThreadingActor):
         except Exception:
             logger.exception("could not record the failure of run {}", run_id)
             store.heal_connection()
-        if source in self.state.awaited_regions:
-            # A region that will not answer this time: the others' answers need not wait for it.
+        self._stop_awaiting(source)
+        return RefreshOutcome(run_id, source, store.FAILED, error=reason)
+
+    def _stop_awaiting(self, source: Optional[str]) -> None:
+        """A region that will not answer this time (failed, or interrupted): at start-up, the
+        others' held answers need not wait for it any more."""
+        if source is not None and source in self.state.awaited_regions:
             try:
                 self._published(*self.state.region_settled(source))
             except Exception:
                 logger.exception("could not merge the held Bedrock region answers")
-        return RefreshOutcome(run_id, source, store.FAILED, error=reason)
 
     def interrupt_run(self, run_id: int, reason: str, source: Optional[str] = None,
                       future: Optional[concurrent.futures.Future] = None) -> None:
@@ -855,12 +859,7 @@ class CatalogActor(pykka.ThreadingActor):
             with contextlib.suppress(concurrent.futures.InvalidStateError):
                 if not future.done():
                     future.set_result(self._interrupted_outcome(run_id, source or ""))
-        if source is not None and source in self.state.awaited_regions:
-            # A region whose first run will not answer, as in _fail: the others' need not wait for it.
-            try:
-                self._published(*self.state.region_settled(source))
-            except Exception:
-                logger.exception("could not merge the held Bedrock region answers")
+        self._stop_awaiting(source)
 
     def _interrupted_outcome(self, run_id: int, source: str) -> RefreshOutcome:
         return RefreshOutcome(run_id, source, store.INTERRUPTED, error=self._interrupted.get(run_id, "interrupted"))
