@@ -6,7 +6,6 @@ Bedrock queries (:class:`BedrockQueries`, mixed into :class:`actors.service.Serv
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -17,7 +16,7 @@ import pybreaker
 import pykka
 from loguru import logger
 
-from actors.calls import Calls
+from actors.calls import Calls, resolve
 from actors.io import IOWorker
 from actors.provider import (
     ProbeGate,
@@ -260,10 +259,7 @@ class BedrockRegionActor(pykka.ThreadingActor):
                 # The ticket resolves there, after the status is published: a waiter reads it fresh.
                 self._proxy.refresh_finished(ticket, outcome, unavailable, count)
             except pykka.ActorDeadError:
-                # The catalog may end the ticket at this very moment (interrupt_run, after the crash).
-                with contextlib.suppress(concurrent.futures.InvalidStateError):
-                    if not ticket.future.done():
-                        ticket.future.set_result(outcome)
+                resolve(ticket.future, outcome)  # the catalog may end it at this very moment (interrupt_run)
 
     def _open_reason(self) -> str:
         return open_reason(self.breaker, self.breaker_state_storage)

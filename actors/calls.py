@@ -8,6 +8,8 @@ and ``Calls(ref).flush.defer()`` a call whose result nobody waits for, as with a
 """
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 from typing import Any
 
 import pykka
@@ -43,3 +45,13 @@ class Calls:
 
     def __repr__(self) -> str:
         return f"Calls({self.actor_ref!r})"
+
+
+def resolve(future: concurrent.futures.Future, result: Any) -> None:
+    """Give ``future`` its result unless it has one already. A refresh's ticket can be ended by
+    two threads at once (a crashed actor's I/O thread, and the writer marking its run
+    interrupted): the first result stands, and the other is no error.
+    """
+    with contextlib.suppress(concurrent.futures.InvalidStateError):
+        if not future.done():
+            future.set_result(result)

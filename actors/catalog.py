@@ -15,7 +15,7 @@ import pykka
 from cachetools import LRUCache
 from loguru import logger
 
-from actors.calls import Calls
+from actors.calls import Calls, resolve
 from actors.heap import release_free_memory
 from actors.scheduling import schedule
 from actors.telemetry import Telemetry
@@ -856,9 +856,7 @@ class CatalogActor(pykka.ThreadingActor):
         if future is not None and (marked or queued):
             # The ticket is the refresh's own: the dead actor's I/O thread may end it at this very
             # moment, and a tell that raised would stop the writer.
-            with contextlib.suppress(concurrent.futures.InvalidStateError):
-                if not future.done():
-                    future.set_result(self._interrupted_outcome(run_id, source or ""))
+            resolve(future, self._interrupted_outcome(run_id, source or ""))
         self._stop_awaiting(source)
 
     def _interrupted_outcome(self, run_id: int, source: str) -> RefreshOutcome:

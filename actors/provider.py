@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
-import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -16,7 +15,7 @@ import pykka
 import requests
 from loguru import logger
 
-from actors.calls import Calls
+from actors.calls import Calls, resolve
 from actors.io import IOWorker
 from actors.scheduling import Timer, jittered, schedule
 from discovery.health import UNAVAILABLE, HealthRecord
@@ -48,8 +47,7 @@ class RefreshTicket:
         """End a refresh its actor will not run (the actor stopped): underway, and failed with
         ``error`` unless it already resolved."""
         self.underway.set()
-        if not self.future.done():
-            self.future.set_result(RefreshOutcome(self.run_id, self.provider, "failed", error=error))
+        resolve(self.future, RefreshOutcome(self.run_id, self.provider, "failed", error=error))
 
 
 def interrupt(catalog: Any, ticket: RefreshTicket, reason: str) -> None:
@@ -404,10 +402,7 @@ class ProviderActor(pykka.ThreadingActor):
             if outcome is None:
                 outcome = RefreshOutcome(ticket.run_id, self.config.name, "failed", error="abandoned")
             ticket.underway.set()
-            # The catalog may end the ticket at this very moment (interrupt_run, after a crash).
-            with contextlib.suppress(concurrent.futures.InvalidStateError):
-                if not ticket.future.done():
-                    ticket.future.set_result(outcome)
+            resolve(ticket.future, outcome)  # the catalog may end it at this very moment (interrupt_run)
             latency = (time.monotonic() - started) * 1000
             self.view.telemetry.refresh_finished(self.config.name, outcome.outcome, latency / 1000)
             try:
