@@ -719,8 +719,7 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
         Event ids have no gaps (see store.insert_events), so the count is exact; it is read after
         the events given, so a prune in between makes it larger, never silent.
         """
-        oldest = self.oldest_event_id()
-        return max(0, oldest - since - 1) if oldest else 0
+        return store.events_missed(since, self.oldest_event_id())
 
     # -- long-lived streams ----------------------------------------------------------------------
     def register_stream(self, wake: Any) -> None:

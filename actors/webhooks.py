@@ -410,8 +410,7 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
         if since is not None:
             hook.cursor = fields_["cursor"] = max(0, since)
         subs.update_webhook(webhook_id, **fields_)
-        oldest = store.oldest_event_id()
-        missed = max(0, oldest - hook.cursor - 1) if oldest else 0
+        missed = store.events_missed(hook.cursor, store.oldest_event_id())
         if missed:
             logger.warning("webhook {} replayed from event {}: retention has deleted the {} events after it; "
                            "its next delivery says so", webhook_id, hook.cursor, missed)

@@ -1138,6 +1138,12 @@ def oldest_event_id() -> int:
     return EventRow.select(peewee.fn.MIN(EventRow.id)).scalar() or 0
 
 
+def events_missed(since: int, oldest: int) -> int:
+    """How many events after ``since`` retention deleted, given the oldest id it kept (0: an empty
+    feed). Event ids have no gaps (insert_events), so the count is exact."""
+    return max(0, oldest - since - 1) if oldest else 0
+
+
 def prune_events(max_age: float = 0.0, max_count: int = 0, keep_after: int | None = None,
                  now: float | None = None, chunk: int = 5000) -> int:
     """Delete events older than ``max_age`` seconds or past the newest ``max_count`` (0: no limit).

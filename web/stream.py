@@ -23,7 +23,7 @@ from loguru import logger
 
 from discovery.messages import EventFilter
 from discovery.query import number
-from discovery.store import StoredEvent
+from discovery.store import StoredEvent, events_missed
 from web.auth import check_access
 from web.events import MAX_ID, PAGE_SIZE, EncodedEvents, missed_message
 from web.parameters import MAX_QUERY, known_providers, refusal
@@ -358,9 +358,10 @@ class StreamHub:
             else:
                 stream.last = since
                 stored, oldest = await loop.run_in_executor(None, self._backfill, flt, since)
-                if oldest > since + 1:
+                missed = events_missed(since, oldest)
+                if missed:
                     # Retention deleted events after the resume point: the client must know to resync.
-                    notice = missed_message(since, oldest, oldest - since - 1)
+                    notice = missed_message(since, oldest, missed)
                 if stored:
                     stream.last = max(stream.last, stored[-1].id)
             held, stream.held = stream.held, None
