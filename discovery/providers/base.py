@@ -534,6 +534,11 @@ class ProviderClient:
         401 and 403 do; a format whose provider says so another way overrides this."""
         return status in (401, 403)
 
+    def retry_after(self, headers: Mapping[str, str], body: Any) -> Optional[float]:
+        """Seconds an error answer (its headers, its body parsed or None) asks to wait before the
+        next call: its Retry-After; a format whose provider says so another way overrides this."""
+        return parse_retry_after(headers.get("Retry-After"))
+
     # -- HTTP ----------------------------------------------------------------------------------
     def request_json(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None,
                      json_body: Any = None, headers: Optional[Mapping[str, str]] = None) -> Any:
@@ -761,7 +766,7 @@ class ProviderClient:
             parsed = None
         message = _error_message(parsed) or _plain_snippet(body) or resp.reason
         status = resp.status_code
-        retry_after = parse_retry_after(resp.headers.get("Retry-After"))
+        retry_after = self.retry_after(resp.headers, parsed)
         text = f"{self.name} answered HTTP {status}: {message}"
         if retry_after is not None and retry_after > self.config.max_retry_after:
             text += f" (Retry-After {retry_after:g}s, longer than max_retry_after {self.config.max_retry_after:g}s)"

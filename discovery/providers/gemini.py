@@ -8,12 +8,13 @@ vision, tools or deprecation flag: those stay unknown for the catalogs. The prov
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from discovery.enrich import ModelDraft
 from discovery.model import Model
-from discovery.providers.base import ProviderClient, dedupe
+from discovery.providers.base import MAX_RETRY_AFTER_SECONDS, ProviderClient, dedupe
 from discovery.taxonomy import guess_family, guess_kind, positive_int
 
 MAX_PAGES = 1000
@@ -45,6 +46,22 @@ def _error_reasons(body: Any) -> set[str]:
         if isinstance(details, list) else set()
 
 
+# A protobuf Duration in JSON: decimal seconds with an "s" (``37s``, ``1.500s``).
+_DURATION = re.compile(r"(\d{1,9}(?:\.\d{1,9})?)s")
+
+
+def _retry_delay(body: Any) -> float | None:
+    """Seconds from the ``retryDelay`` of a RetryInfo in a Google error body's ``details``."""
+    error = body.get("error") if isinstance(body, Mapping) else None
+    details = error.get("details") if isinstance(error, Mapping) else None
+    for detail in details if isinstance(details, list) else ():
+        if isinstance(detail, Mapping) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+            match = _DURATION.fullmatch(str(detail.get("retryDelay", "")))
+            if match:
+                return min(float(match.group(1)), MAX_RETRY_AFTER_SECONDS)
+    return None
+
+
 class GeminiClient(ProviderClient):
     """The Gemini API's model list."""
 
@@ -61,6 +78,11 @@ class GeminiClient(ProviderClient):
         """Google answers a wrong, expired or deleted key with 400 INVALID_ARGUMENT, not 401: its
         ``details`` hold an ErrorInfo whose reason is ``API_KEY_INVALID``."""
         return super().key_refused(status, body) or (status == 400 and "API_KEY_INVALID" in _error_reasons(body))
+
+    def retry_after(self, headers: Mapping[str, str], body: Any) -> float | None:
+        """Google sends no Retry-After: a 429 says when to come back in a RetryInfo detail."""
+        header = super().retry_after(headers, body)
+        return header if header is not None else _retry_delay(body)
 
     def fetch_models(self) -> list[Model]:
         """Every page, following ``nextPageToken``."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from flask import Response, current_app, g, request
 
-from discovery.simulator.formats.wire import WireFormat, error_response
+from discovery.simulator.formats.wire import WireFormat, error_response, json_response
 from discovery.simulator.state import SimulatorState
 
 # Query parameters that carry credentials; the request log keeps their name, not their value.
@@ -113,6 +113,12 @@ def before_provider_request() -> Response | None:
         fault = state.take_fault(provider, kind, path)
         if fault is not None:
             message = "Rate limit reached; retry later." if rate_limited else "The service is overloaded."
+            if fmt.retry_in_body is not None:
+                # This provider says it in the body, and only when it rate-limits.
+                body = fmt.error_body(code, kind, message)
+                if rate_limited:
+                    body = fmt.retry_in_body(body, fault["retry_after"])
+                return json_response(body, code, fmt.rate_limit_headers if rate_limited else None)
             return error_response(code, kind, message,
                                   _retry_headers(fmt, fault["retry_after"], rate_limited))
     g.sim_empty = state.take_fault(provider, "empty", path) is not None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from discovery.providers import ProviderAuthError, ProviderHTTPError
+from discovery.providers import ProviderAuthError, ProviderHTTPError, ProviderRateLimited
 from tests.providers.conftest import by_id, make_client, simulated
 
 FLASH = {
@@ -122,3 +122,35 @@ def test_refresh_from_the_simulator_over_three_pages(sim):
     assert got["gemini-embedding-001"].kind == "embedding"
     assert got["imagen-4.0-generate-001"].kind == "image" and got["veo-3.0-generate-001"].kind == "other"
     assert got["gemini-2.0-flash"].capabilities.reasoning is None
+
+
+def test_a_429_says_when_to_come_back_in_its_retry_info(sim):
+    """Google sends no Retry-After: the wait is a RetryInfo detail of the body, which was ignored,
+    so a rate-limited Gemini refresh was asked again at its next interval, early."""
+    sim.state.set_fault("gemini", "rate_limit", retry_after=37)
+    with pytest.raises(ProviderRateLimited) as err:
+        make_client("gemini", simulated(sim, "gemini")).fetch_models()
+    assert err.value.status == 429 and err.value.retry_after == 37.0
+
+
+def _quota_error(delay, headers=None):
+    body = {"error": {"code": 429, "message": "Resource has been exhausted (e.g. check quota).",
+                      "status": "RESOURCE_EXHAUSTED", "details": [
+                          {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": []},
+                          {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay}]}}
+    return (429, body, headers or {})
+
+
+@pytest.mark.parametrize("delay,headers,expected", [
+    ("1.500s", None, 1.5),
+    ("0.000340s", None, 0.00034),
+    ("soon", None, None),  # not a Duration: the provider's text, whatever it holds, is no wait
+    ({"seconds": 5}, None, None),
+    ("99999999999s", None, None),
+    ("9s", {"Retry-After": "4"}, 4.0),  # a header, where one is sent, is read first
+])
+def test_the_retry_delay_is_read_as_a_protobuf_duration(stub, delay, headers, expected):
+    stub.route("/v1beta/models", _quota_error(delay, headers))
+    with pytest.raises(ProviderRateLimited) as err:
+        make_client("gemini", stub.url + "/v1beta").fetch_models()
+    assert err.value.retry_after == expected

@@ -239,17 +239,21 @@ def test_a_retry_after_longer_than_max_retry_after_fails_the_refresh_at_once(set
     assert client.get("/api/v1/providers/victim/health").get_json()["status"] == "rate_limited"
 
 
-def test_a_retry_after_puts_off_the_next_timer_refresh_until_it_is_up(start_service, simulator):
+@pytest.mark.parametrize("fmt,route", [("openai_compatible", "openai"), ("gemini", "gemini")])
+def test_a_retry_after_puts_off_the_next_timer_refresh_until_it_is_up(start_service, simulator, monkeypatch,
+                                                                       fmt, route):
     """A 429 asking for ten minutes failed the refresh, and the timer asked again a minute later
-    (refresh_interval), early, for another 429: the next refresh now waits what was asked."""
-    config = provider_config(simulator, "limited", "openai_compatible", route="openai", retries=0,
+    (refresh_interval), early, for another 429: the next refresh now waits what was asked. Gemini
+    asks in its body (a RetryInfo), not in a Retry-After header."""
+    monkeypatch.setenv("GEMINI_API_KEY", "g-test-key")
+    config = provider_config(simulator, "limited", fmt, route=route, retries=0,
                              refresh_interval=60.0, jitter=0.0)
     service = start_service([config])
 
     def row():
         return next(p for p in service.providers() if p["name"] == "limited")
     wait_for(lambda: row().get("last_success_at"), what="the first refresh")
-    simulator.state.set_fault("openai", "rate_limit", retry_after=600)
+    simulator.state.set_fault(route, "rate_limit", retry_after=600)
     asked = time.time()
     (outcome,) = service.wait([service.refresh("limited")], timeout=10)
     assert outcome.outcome == "failed" and "HTTP 429" in (outcome.error or "")

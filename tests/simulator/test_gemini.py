@@ -85,3 +85,21 @@ def test_gemini_single_model_lookup_and_not_found(sim, http):
 def test_gemini_state_uses_ids_without_the_models_prefix(sim):
     sim.state.remove_model("gemini", "gemini-2.5-pro")
     assert "models/gemini-2.5-pro" not in {r["name"] for r in sim.state.models("gemini")}
+
+
+def test_gemini_rate_limits_with_a_retry_info_and_no_retry_after_header(sim, http):
+    sim.state.set_fault("gemini", "rate_limit", retry_after=2.5, times=1)
+    resp = get(sim, http)
+    assert resp.status_code == 429 and "Retry-After" not in resp.headers
+    error = resp.json()["error"]
+    assert error["status"] == "RESOURCE_EXHAUSTED"
+    retry = [d for d in error["details"] if d["@type"] == "type.googleapis.com/google.rpc.RetryInfo"]
+    assert [d["retryDelay"] for d in retry] == ["2.5s"]
+    assert get(sim, http).status_code == 200
+
+
+def test_gemini_overloaded_says_no_retry_time(sim, http):
+    sim.state.set_fault("gemini", "unavailable", retry_after=3, times=1)
+    resp = get(sim, http)
+    assert resp.status_code == 503 and "Retry-After" not in resp.headers
+    assert resp.json()["error"]["status"] == "UNAVAILABLE" and "details" not in resp.json()["error"]

@@ -26,7 +26,6 @@ from discovery.providers.base import (
     ProviderRateLimited,
     ProviderTimeout,
     ProviderUnreachable,
-    parse_retry_after,
     redirect_refused,
 )
 from discovery.redaction import excerpt
@@ -97,11 +96,11 @@ class HTTPProbe:
     def raise_for_status(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
         """The ProviderError of an error status, with the provider's message."""
         text = f"{self.name} answered HTTP {status}: {error_text(body) or 'no message'}"
-        retry_after = parse_retry_after(headers.get("Retry-After"))
         try:
             parsed: Any = orjson.loads(body)
         except orjson.JSONDecodeError:
             parsed = None
+        retry_after = self.client.retry_after(headers, parsed)  # Retry-After, or the format's own way (Gemini's)
         if self.client.key_refused(status, parsed):  # 401/403, and the format's own way (Gemini's 400)
             raise ProviderAuthError(text, status=status)
         if status == 429:

@@ -139,6 +139,20 @@ def error_body(status: int, kind: str, message: str) -> dict[str, Any]:
     return {"error": error}
 
 
+def retry_info(body: dict[str, Any], seconds: float) -> dict[str, Any]:
+    """A 429 as Google sends it: which quota ran out, and a RetryInfo whose ``retryDelay`` is a
+    protobuf Duration in JSON ("37s"); no Retry-After header."""
+    delay = f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
+    error = dict(body["error"])
+    error["details"] = [
+        {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
+         "violations": [{"quotaMetric": "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+                         "quotaId": "GenerateRequestsPerMinutePerProjectPerModel-FreeTier"}]},
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay},
+    ]
+    return {"error": error}
+
+
 def key_from(req: Request) -> tuple[str | None, str | None]:
     """The key from ``x-goog-api-key`` or the ``key`` query parameter."""
     if "x-goog-api-key" in req.headers:
@@ -269,5 +283,5 @@ def call_model(target: str):
 FORMAT = WireFormat(
     provider=PROVIDER, url_prefix="/gemini", blueprint=blueprint, default_records=default_records,
     record_id=record_id, error_body=error_body, key_from=key_from, auth_failure=auth_failure,
-    default_page_size=10,
+    default_page_size=10, retry_in_body=retry_info,
 )

@@ -97,6 +97,10 @@ class WireFormat:
     # The page size knob's starting value; None for unpaginated formats.
     default_page_size: int | None = None
     rate_limit_headers: Mapping[str, str] = field(default_factory=dict)
+    # How a rate-limited answer says when to come back: None, a Retry-After header; otherwise a
+    # function that puts the seconds into the error body instead (Gemini: a RetryInfo detail),
+    # and the answer carries no Retry-After.
+    retry_in_body: Callable[[dict[str, Any], float], dict[str, Any]] | None = None
     # The status of an "unavailable" fault: how the provider says it is overloaded (Anthropic: 529).
     overloaded_status: int = 503
     # Format-specific switches (name -> default), set with SimulatorState.set_option.
