@@ -71,11 +71,10 @@ class Schema:
         """The ``models`` table: id → the stored list form."""
         return {mid: json.loads(body) for mid, body in self.rows("SELECT id, body FROM models")}
 
-    def cut_leader_connection(self, instance_id: str) -> int:
-        """Terminate the backend of the leader's lock connection; how many were terminated."""
-        return len([ok for (ok,) in self.rows(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
-            (f"discovery-leader:{instance_id}",)) if ok])
+    def cut_leader_connection(self, instance_id: str, pid: int) -> int:
+        """Terminate the backend of the leader's lock connection (of process ``pid``: another test
+        run's instance of the same id is left alone); how many were terminated."""
+        return self.cut_connections(f"discovery-leader:{instance_id}", [pid])
 
     def cut_connections(self, application_name: str, pids: list[int]) -> int:
         """Terminate the backends named ``application_name`` whose client is one of these processes

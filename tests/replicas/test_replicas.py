@@ -281,7 +281,7 @@ def test_a_leader_cut_from_the_database_is_fenced_and_only_the_new_leader_writes
              timeout=15, what="r1's start-up refresh")
     others = [i for i in cluster.alive() if i is not old]
 
-    assert pg_schema.cut_leader_connection("r1") == 1
+    assert pg_schema.cut_leader_connection("r1", old.proc.pid) == 1
     new, new_epoch = wait_for(lambda: cluster.new_leader(epoch, others), timeout=TAKEOVER_BOUND + 5,
                               what="r2 or r3 to take over")
     assert new_epoch == epoch + 1
