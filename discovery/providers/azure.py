@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from discovery.enrich import ModelDraft
+from discovery.draft import ModelDraft
 from discovery.model import Model
 from discovery.providers.base import ProviderClient, ProviderError, dedupe
 from discovery.taxonomy import date_from_unix, guess_family, guess_kind

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from discovery.enrich import ModelDraft
+from discovery.draft import ModelDraft
 from discovery.model import Model
 from discovery.providers.base import ProviderClient, dedupe
 from discovery.taxonomy import as_list, canonical_capability, guess_family, positive_int

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from discovery.enrich import ModelDraft
+from discovery.draft import ModelDraft
 from discovery.model import Model
 from discovery.providers.base import MAX_RETRY_AFTER_SECONDS, ProviderClient, dedupe
 from discovery.taxonomy import guess_family, guess_kind, positive_int

@@ -29,7 +29,7 @@ from typing import Any
 
 import msgspec
 
-from discovery.enrich import ModelDraft
+from discovery.draft import ModelDraft
 from discovery.model import Model
 from discovery.providers.base import ProviderClient, holds_object
 from discovery.taxonomy import (

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from discovery.enrich import ModelDraft
+from discovery.draft import ModelDraft
 from discovery.model import Model
 from discovery.providers.base import ProviderClient
 from discovery.taxonomy import guess_family, guess_kind, iso_date, positive_int

@@ -12,7 +12,7 @@ from typing import Any, Optional
 
 import msgspec
 
-from discovery.enrich import HEURISTIC
+from discovery.draft import HEURISTIC
 from discovery.model import Capabilities, Lifecycle, Limits, Modalities, Model, Pricing
 from discovery.providers.base import ProviderClient, dedupe
 from discovery.taxonomy import as_object, guess_kind, normalize_modalities

@@ -12,7 +12,7 @@ from typing import Any
 
 from loguru import logger
 
-from discovery.enrich import ModelDraft
+from discovery.draft import ModelDraft
 from discovery.model import Model
 from discovery.providers.base import ProviderClient, ProviderHTTPError, dedupe
 from discovery.taxonomy import as_object, guess_family, guess_kind, positive_int

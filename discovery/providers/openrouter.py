@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from discovery.enrich import ModelDraft
+from discovery.draft import ModelDraft
 from discovery.model import Model
 from discovery.providers.base import ProviderClient, dedupe
 from discovery.taxonomy import (
