@@ -183,9 +183,11 @@ class BedrockRegionActor(pykka.ThreadingActor):
         return ticket
 
     def _fetch(self) -> tuple[Model, ...]:
-        """On the I/O thread: both list calls at once, normalized to this region's models."""
+        """On the I/O thread: both list calls at once, normalized to this region's models, all of it
+        by one deadline (``refresh_timeout``)."""
         from discovery.bedrock import normalize_region
 
+        deadline = time.monotonic() + self.config.refresh_timeout
         if self.fetcher is None:
             # Built here, not in on_start, when start-up did not build it: a client takes a few ms.
             self.fetcher = BedrockRegionClient(self.region, self.config, self._client, on_latency=self.latency.add)
@@ -194,15 +196,19 @@ class BedrockRegionActor(pykka.ThreadingActor):
 
         def list_profiles() -> None:
             try:
-                profiles.set_result(fetcher.list_inference_profiles())
+                profiles.set_result(fetcher.list_inference_profiles(deadline))
             except Exception as exc:  # handed to the waiting thread, raised there
                 profiles.set_exception(exc)
 
         assert self._calls is not None
         self._calls.submit(list_profiles)
-        summaries = fetcher.list_foundation_models()
-        # The profile call has its own read timeout; this bound only guards against a lost worker.
-        found = profiles.result(timeout=self.config.timeout * 3 + 5)
+        summaries = fetcher.list_foundation_models(deadline)
+        # The profile pages end by the deadline too; past it this refresh is over, and whatever
+        # they answer later goes to this future, which nothing reads again.
+        try:
+            found = profiles.result(timeout=max(0.0, deadline - time.monotonic()))
+        except concurrent.futures.TimeoutError:
+            raise fetcher.out_of_time("ListInferenceProfiles") from None
         answer = (summaries, found)
         self.profile_count = sum(1 for p in found if isinstance(p, dict)
                                  and p.get("type", "SYSTEM_DEFINED") == "SYSTEM_DEFINED")

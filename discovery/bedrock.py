@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import math
 import re
 import threading
 import time
@@ -796,6 +797,11 @@ class BedrockRegionClient:
     an error status), measured by botocore's own events: the client's first-call set-up and
     signing are not the region's latency. A call that never connected measures nothing.
     Give each instance its own boto3 client (the timing handlers are registered on it).
+
+    Each list call takes the ``deadline`` (``time.monotonic()``) of the refresh it belongs to
+    (``refresh_timeout``): no request is sent past it, each one's read timeout is the time left
+    when that is shorter than ``timeout``, a body is read no longer than it, and an answer that
+    comes after it is refused, all as :meth:`out_of_time`.
     """
 
     def __init__(self, region: str, settings: BedrockSettings, client: Any = None,
@@ -822,6 +828,11 @@ class BedrockRegionClient:
     def _before_send(self, **kwargs: Any) -> None:
         self._sent.at = time.perf_counter()
 
+    def out_of_time(self, operation: str) -> ProviderTimeout:
+        """The refresh's deadline passed during ``operation`` (ListFoundationModels, ...)."""
+        return ProviderTimeout(f"bedrock {self.region} took longer than refresh_timeout "
+                               f"({self.settings.refresh_timeout:g}s) to answer (cut at {operation}); refused")
+
     def _response_received(self, response_dict: Any = None, **kwargs: Any) -> None:
         sent, self._sent.at = getattr(self._sent, "at", None), None
         if sent is not None and response_dict is not None and self.on_latency is not None:
@@ -840,6 +851,16 @@ class BedrockRegionClient:
         from urllib3.exceptions import ProtocolError
         from urllib3.exceptions import ReadTimeoutError as URLLib3ReadTimeoutError
 
+        refresh_deadline = getattr(self._sent, "deadline", math.inf)
+        left = refresh_deadline - time.monotonic()
+        if left <= 0:  # every attempt comes here, a retry's too: none is sent past the deadline
+            raise self.out_of_time(self._sent.operation)
+        context = getattr(request, "context", None)
+        self._sent.capped = left < self.settings.timeout
+        if self._sent.capped and context is not None:
+            # botocore (1.43.68 on) reads a request's own read timeout from its context; an older
+            # one leaves the call to ``timeout``, the deadline then checked between pages and reads.
+            context["read_timeout"] = left
         request.stream_output = True  # the session leaves the body to be read here
         response = self.client._endpoint.http_session.send(request)
         raw, where = response.raw, f"bedrock {self.region}"
@@ -854,6 +875,8 @@ class BedrockRegionClient:
                                           f"{MAX_ANSWER_BYTES // (1024 * 1024)} MiB; refused")
                 if time.monotonic() > deadline:
                     raise ProviderTimeout(f"{where} sent its answer too slowly ({size} bytes before the deadline)")
+                if time.monotonic() >= refresh_deadline:
+                    raise self.out_of_time(self._sent.operation)
                 chunks.append(chunk)
         except URLLib3ReadTimeoutError as exc:
             raise ReadTimeoutError(endpoint_url=request.url, error=exc) from None
@@ -865,36 +888,45 @@ class BedrockRegionClient:
         response._content = b"".join(chunks)
         return response
 
-    def _call(self, operation: str, **params: Any) -> Mapping[str, Any]:
-        from botocore.exceptions import BotoCoreError, ClientError
+    def _call(self, operation: str, deadline: float = math.inf, **params: Any) -> Mapping[str, Any]:
+        from botocore.exceptions import BotoCoreError, ClientError, ReadTimeoutError
         from botocore.parsers import ResponseParserError
 
+        api = "".join(word.title() for word in operation.split("_"))
+        # Read by _send_bounded, on this thread: the two calls of a refresh run on two threads.
+        self._sent.deadline, self._sent.operation, self._sent.capped = deadline, api, False
         try:
             answer = getattr(self.client, operation)(**params)
         except (ClientError, BotoCoreError, ResponseParserError) as exc:
+            if isinstance(exc, ReadTimeoutError) and self._sent.capped:
+                raise self.out_of_time(api) from None  # the read timeout was the time left
             raise classify_error(exc, self.region, ever_answered=self.answered) from None
         except UNREADABLE as exc:  # botocore's json.loads recursing through a deeply nested body
             raise unreadable_answer(f"bedrock {self.region}", exc) from None
+        finally:
+            self._sent.deadline = math.inf
         self.answered = True
+        if time.monotonic() >= deadline:
+            raise self.out_of_time(api)  # an answer, but late: the refresh is already over
         if not isinstance(answer, Mapping):
             raise MalformedAnswer(f"bedrock {self.region}: {operation} answered with {type(answer).__name__}")
         return answer
 
-    def list_foundation_models(self) -> list[Mapping[str, Any]]:
-        """``ListFoundationModels``: one answer, no pagination (the API has none)."""
-        answer = self._call("list_foundation_models")
+    def list_foundation_models(self, deadline: float = math.inf) -> list[Mapping[str, Any]]:
+        """``ListFoundationModels``: one answer, no pagination (the API has none), by ``deadline``."""
+        answer = self._call("list_foundation_models", deadline)
         summaries = answer.get("modelSummaries")
         if not isinstance(summaries, list):
             raise MalformedAnswer(f"bedrock {self.region}: ListFoundationModels has no modelSummaries list")
         return summaries
 
-    def list_inference_profiles(self) -> list[Mapping[str, Any]]:
-        """``ListInferenceProfiles`` (system-defined), every page via ``nextToken``."""
+    def list_inference_profiles(self, deadline: float = math.inf) -> list[Mapping[str, Any]]:
+        """``ListInferenceProfiles`` (system-defined), every page via ``nextToken``, all by ``deadline``."""
         out: list[Mapping[str, Any]] = []
         params: dict[str, Any] = {"maxResults": PROFILE_PAGE_SIZE, "typeEquals": "SYSTEM_DEFINED"}
         followed: set[str] = set()
         for _ in range(MAX_PAGES):
-            answer = self._call("list_inference_profiles", **params)
+            answer = self._call("list_inference_profiles", deadline, **params)
             page = answer.get("inferenceProfileSummaries")
             if page is None:
                 page = []  # AWS leaves out empty lists

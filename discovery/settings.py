@@ -96,6 +96,8 @@ class BedrockSettings:
     # A region that does not offer Bedrock (or denies access) is asked again only this often.
     unavailable_recheck_interval: float = 6 * 3600.0
     timeout: float = 10.0
+    # One region refresh's calls together (every page of both, each attempt): past it, a timeout.
+    refresh_timeout: float = 300.0
     fail_max: int = 3
     reset_timeout: float = 300.0
     # Weight of the newest call in each region's latency average.
@@ -633,9 +635,9 @@ def load_bedrock_settings(table: Mapping[str, Any] | None,
     for key in ("endpoint_url", "runtime_endpoint_url"):
         if kwargs.get(key) and "{region}" not in kwargs[key]:
             raise SettingsError(f"bedrock.{key}: must contain {{region}}, e.g. http://127.0.0.1:9090/bedrock/{{region}}")
-    for key in ("refresh_interval", "unavailable_recheck_interval", "timeout", "reset_timeout"):
+    for key in ("refresh_interval", "unavailable_recheck_interval", "timeout", "reset_timeout", "refresh_timeout"):
         if key in kwargs and kwargs[key] <= 0:
-            raise SettingsError(f"bedrock.{key}: must be positive")
+            raise SettingsError(f"bedrock.{key}: must be more than 0, got {kwargs[key]!r}")
     if not 0 < kwargs.get("latency_alpha", 0.3) <= 1:
         raise SettingsError("bedrock.latency_alpha: must be in (0, 1]")
     return BedrockSettings(**kwargs)
