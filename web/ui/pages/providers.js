@@ -1,5 +1,6 @@
 // Providers: each one's status, breaker, last refresh and error, model count and recent health
-// (GET /api/v1/providers and .../health); Bedrock regions with availability and latency.
+// (GET /api/v1/providers and .../health); Bedrock regions with availability and latency. An open
+// breaker says when it lets the next call through; a source the supervisor gave up on says so.
 // Redrawn when the live feed reports a status change or a refresh, and every few seconds.
 
 import {get, post} from "../api.js";
@@ -21,6 +22,28 @@ function outcomeText(o) {
 
 function when(t) {
   return t ? h("time", {datetime: toDate(t).toISOString(), title: stamp(t)}, ago(t)) : "never";
+}
+
+/** "retry in 42 s" until an open breaker's next_try_at (by this browser's clock, so as of the
+ * last redraw), the time itself on hover; nothing when the server does not say (older servers). */
+function retry(at) {
+  const d = toDate(at);
+  if (!d || Number.isNaN(d.getTime())) return null;
+  const due = Math.round((d.getTime() - Date.now()) / 1000) <= 0;
+  return h("time", {class: "id retry", datetime: d.toISOString(), title: `next try at ${stamp(at)}`, dataset: {role: "retry"}},
+    due ? "retry due now" : `retry ${ago(at)}`);
+}
+
+/** Whether the supervisor stopped restarting the source's actor: a region says given_up, a
+ * provider's row its actor's state. Such a source will not refresh again before a restart. */
+function givenUp(row) {
+  return row.given_up === true || row.actor?.state === "failed";
+}
+
+/** The "given up" badge and why: the row's reason, else its actor's last error. */
+function givenUpNote(reason, error) {
+  const why = reason || `its actor kept crashing${error ? ` (${error})` : ""}; no restart until the service restarts`;
+  return [h("span", {class: "badge given-up", dataset: {role: "given-up"}}, "given up"), h("span", {class: "reason"}, why)];
 }
 
 export async function render(ctx) {
@@ -57,9 +80,11 @@ export async function render(ctx) {
         return h("tr", {dataset: {provider: p.name}},
           h("th", {scope: "row", "data-label": "Provider"}, p.name, h("span", {class: "id"}, p.is_catalog ? `${p.format} catalog` : p.format)),
           h("td", {"data-label": "Status"}, h("span", {class: `badge ${p.status}`, dataset: {role: "status"}}, p.status),
-            p.status_reason ? h("span", {class: "reason"}, p.status_reason) : null),
-          h("td", {"data-label": "Breaker"}, h("span", {class: `badge breaker-${p.breaker?.state}`}, p.breaker?.state || UNKNOWN),
-            p.breaker ? h("span", {class: "id"}, `${p.breaker.fail_counter}/${p.breaker.fail_max} failures`) : null),
+            givenUp(p) ? givenUpNote(p.status_reason, p.actor?.last_error)
+              : p.status_reason ? h("span", {class: "reason"}, p.status_reason) : null),
+          h("td", {"data-label": "Breaker"}, p.breaker?.state ? h("span", {class: `badge breaker-${p.breaker.state}`}, p.breaker.state) : UNKNOWN,
+            p.breaker ? h("span", {class: "id"}, `${p.breaker.fail_counter}/${p.breaker.fail_max} failures`) : null,
+            p.breaker?.state === "open" ? retry(p.breaker.next_try_at) : null),
           h("td", {"data-label": "Last refresh"}, p.refreshing ? "refreshing now" : when(p.last_refresh_at),
             h("span", {class: "id"}, outcomeText(p.last_outcome)),
             p.next_refresh_at ? h("span", {class: "id"}, "next ", when(p.next_refresh_at)) : null),
@@ -84,20 +109,23 @@ export async function render(ctx) {
         bar.style.width = `${Math.round(((r.latency_ms || 0) / slowest) * 100)}%`;
         return h("tr", {dataset: {region: r.region}},
           h("th", {scope: "row", "data-label": "Region"}, r.region),
-          h("td", {"data-label": "Availability"}, h("span", {class: `badge ${r.status}`}, r.status)),
+          h("td", {"data-label": "Availability"}, h("span", {class: `badge ${r.status}`, dataset: {role: "status"}}, r.status),
+            givenUp(r) ? givenUpNote(r.reason) : null),
           h("td", {"data-label": "Latency", class: "latency"}, h("span", {class: "meter"}, bar), ms(r.latency_ms)),
           h("td", {"data-label": "Models", class: "num"}, count(r.model_count)),
           h("td", {"data-label": "Profiles", class: "num"}, count(r.profile_count)),
           h("td", {"data-label": "Last refresh"}, r.refreshing ? "refreshing now" : when(r.last_refresh_at)),
           h("td", {"data-label": "Last error", class: ["error-text", r.last_error ? "full" : null]}, r.last_error ? h("span", {title: r.last_error}, r.last_error) : UNKNOWN),
-          h("td", {"data-label": "Breaker"}, r.breaker_state || UNKNOWN));
+          h("td", {"data-label": "Breaker"}, r.breaker_state ? h("span", {class: `badge breaker-${r.breaker_state}`}, r.breaker_state) : UNKNOWN,
+            r.breaker_state === "open" ? retry(r.breaker_next_try_at) : null));
       })));
   }
 
   async function draw() {
     const [providers, regions] = await Promise.all([get("/api/v1/providers", null, signal), get("/api/v1/bedrock/regions", null, signal)]);
-    const healths = await Promise.all(providers.data.map((p) =>
-      get(`/api/v1/providers/${encodeURIComponent(p.name)}/health`, {history: HEALTH_HISTORY}, signal).catch(() => null)));
+    // A given-up source's health answers 503 until the service restarts: not asked at every redraw.
+    const healths = await Promise.all(providers.data.map((p) => givenUp(p) ? null
+      : get(`/api/v1/providers/${encodeURIComponent(p.name)}/health`, {history: HEALTH_HISTORY}, signal).catch(() => null)));
     if (signal.aborted) return;
     const by = {};
     for (const p of providers.data) by[p.status] = (by[p.status] || 0) + 1;
