@@ -14,60 +14,19 @@ from typing import Any
 
 import peewee
 
-from discovery.store import BaseModel, EventRow, JSONField, db
+from discovery.schema import (  # noqa: F401 (re-exported for callers)
+    ACTIVE,
+    DEAD_LETTER,
+    PAUSED,
+    STATES,
+    WEBHOOK_TABLES,
+    DeliveryRow,
+    EventRow,
+    WebhookRow,
+    db,
+)
 
-ACTIVE, PAUSED, DEAD_LETTER = "active", "paused", "dead_letter"
-STATES = (ACTIVE, PAUSED, DEAD_LETTER)
 DELIVERED, FAILED = "delivered", "failed"
-
-
-class WebhookRow(BaseModel):
-    """One webhook subscription: where to POST, what to send, and how far it has got."""
-
-    id = peewee.CharField(primary_key=True, max_length=40)
-    url = peewee.TextField()
-    secret = peewee.TextField()
-    filter = JSONField()
-    max_batch = peewee.IntegerField(default=100)
-    max_delay = peewee.FloatField(default=0.0)
-    description = peewee.TextField(null=True)
-    state = peewee.CharField(default=ACTIVE, index=True)
-    cursor = peewee.BigIntegerField(default=0)
-    # Consecutive failed attempts of the batch after the cursor (0 after a success).
-    attempts = peewee.IntegerField(default=0)
-    last_error = peewee.TextField(null=True)
-    last_attempt_at = peewee.FloatField(null=True)
-    last_success_at = peewee.FloatField(null=True)
-    next_attempt_at = peewee.FloatField(null=True)
-    dead_lettered_at = peewee.FloatField(null=True)
-    delivered_events = peewee.BigIntegerField(default=0)
-    created_at = peewee.FloatField()
-
-    class Meta:
-        table_name = "webhooks"
-
-
-class DeliveryRow(BaseModel):
-    """One delivery attempt (a batch POST) and how it ended; the newest are shown by the API."""
-
-    id = peewee.AutoField()
-    webhook = peewee.ForeignKeyField(WebhookRow, on_delete="CASCADE", backref="deliveries")
-    delivery_id = peewee.CharField(max_length=64)
-    attempt = peewee.IntegerField()
-    first_event_id = peewee.BigIntegerField(null=True)
-    last_event_id = peewee.BigIntegerField(null=True)
-    event_count = peewee.IntegerField(default=0)
-    outcome = peewee.CharField()  # delivered | failed
-    status_code = peewee.IntegerField(null=True)
-    error = peewee.TextField(null=True)
-    duration_ms = peewee.FloatField(null=True)
-    created_at = peewee.FloatField(index=True)
-
-    class Meta:
-        table_name = "webhook_deliveries"
-
-
-WEBHOOK_TABLES = [WebhookRow, DeliveryRow]
 
 
 def new_webhook_id() -> str:
