@@ -8,7 +8,7 @@ import threading
 import pytest
 from botocore.exceptions import ClientError
 
-from discovery import bedrock
+from discovery.bedrock import client as bedrock
 from discovery.bedrock import endpoint_for, make_client
 from tests.bedrock.conftest import bedrock_settings
 
