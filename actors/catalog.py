@@ -33,7 +33,7 @@ from discovery.page_cache import PageCache
 from discovery.query import CatalogIndex
 from discovery.reconcile import Findings, Reconciler
 from discovery.redaction import scrub
-from discovery.settings import Settings
+from discovery.settings import ProviderConfig, Settings
 
 # Models in one apply above which the transient memory of the write is handed back to the OS.
 LARGE_WRITE = 1000
@@ -196,6 +196,9 @@ class CatalogView:
         # Each provider's last successful fetch, in seconds (its I/O thread writes it): a refresh of
         # everything starts the slowest first, since the round ends when the slowest answers.
         self.fetch_seconds: dict[str, float] = {}
+        # Stored sources the settings do not name whose models are kept as they were (Settings.keeps):
+        # name → (why, how many models), swapped by the writer at start; listed as unconfigured.
+        self.kept_sources: dict[str, tuple[str, int]] = {}
         # Measured performance by model id, swapped by the writer after each benchmark commit; it is
         # spliced into records as they are served, so a benchmark makes no new model version.
         self.performance = PerformanceBoard()
@@ -307,12 +310,17 @@ class CatalogActor(pykka.ThreadingActor):
         from discovery.enrich import catalog_provider_names
         from discovery.providers import FORMATS
 
-        for p in self.settings.providers:
+        def is_catalog(p: ProviderConfig) -> bool:
             fmt = FORMATS.get(p.format)
-            self.state.is_catalog[p.name] = bool(fmt and fmt.is_catalog)
+            return bool(fmt and fmt.is_catalog)
+
+        store.ensure_providers((p.name, p.format, is_catalog(p)) for p in self.settings.providers)
+        rows = store.provider_rows()
+        merged = [*self.settings.providers, *self._kept_configs(rows)]
+        for p in merged:
+            self.state.is_catalog[p.name] = is_catalog(p)
             self.state.formats[p.name] = p.format
-        store.ensure_providers((p.name, p.format, self.state.is_catalog[p.name]) for p in self.settings.providers)
-        self.state.catalog_provider = catalog_provider_names(self.settings.providers)
+        self.state.catalog_provider = catalog_provider_names(merged)
         self.state.precedence = tuple(self.settings.enrichment_precedence)
         self.state.include_catalog_only = self.settings.include_catalog_only
         self.state.missing_grace_refreshes = self.settings.missing_grace_refreshes
@@ -328,7 +336,7 @@ class CatalogActor(pykka.ThreadingActor):
         # Reads are served from here on; the merge state (every source's records) loads next,
         # from this actor's mailbox, before any snapshot is applied.
         self.state.load_index(pack_later=UNPACKED_AT_LOAD)
-        self.view.provider_rows = store.provider_rows()
+        self.view.provider_rows = rows
         if store.interrupt_benchmark_runs():
             logger.warning("marked benchmark runs interrupted (left running by a previous process)")
         self.view.performance = PerformanceBoard.from_rows(store.latest_benchmark_results())
@@ -344,6 +352,17 @@ class CatalogActor(pykka.ThreadingActor):
             self.view.cache_warmed.set()  # nothing stored, nothing to warm
             self._proxy.check_lifecycle.defer()  # arms the periodic check
         logger.info("catalog loaded: {} models from the store", len(self.state.index()))
+
+    def _kept_configs(self, rows: dict[str, dict[str, Any]]) -> list[ProviderConfig]:
+        """A config, from its provider row, of each stored source the settings do not name whose
+        models are kept (Settings.keeps): they merge as they did while it was configured (a catalog's
+        records stay catalog entries, not live models)."""
+        from discovery.providers import FORMATS
+
+        configured = {p.name for p in self.settings.providers}
+        return [ProviderConfig(name=name, format=row["format"]) for name, row in sorted(rows.items())
+                if name not in configured and row.get("model_count") and row.get("format") in FORMATS
+                and self.settings.keeps(name, "") is not None]
 
     def reserve_run_ids(self) -> None:
         """Reserve the next block of run ids in the store (at start, then by tell when half used)."""
@@ -409,8 +428,16 @@ class CatalogActor(pykka.ThreadingActor):
         except Exception:
             logger.exception("could not read the stored sources")
             return []
-        reasons = {name: why for name in sorted(stored)
-                   if (why := self.settings.unconfigured(name, regions)) is not None}
+        reasons = {}
+        for name in sorted(stored):
+            why = self.settings.unconfigured(name, regions)
+            if why is None:
+                continue
+            kept = self.settings.keeps(name, why)
+            if kept is None:
+                reasons[name] = why
+            else:
+                self._keep(name, stored[name], *kept)
         if not reasons:
             return []
         started = time.time()
@@ -439,6 +466,16 @@ class CatalogActor(pykka.ThreadingActor):
             self.view.memos = {name: memo for name, memo in self.view.memos.items() if name not in reasons}
         snapshots = [ProviderSnapshot(source=o.provider, run_id=o.run_id, models=()) for o in outcomes]
         return self._committed(snapshots, outcomes, events, changed, len(changed) >= LARGE_WRITE)
+
+    def _keep(self, name: str, count: int, why: str, take_out: str) -> None:
+        """Leave a source the settings do not name as it is (Settings.keeps): listed as unconfigured,
+        not refreshed, its models unchanged; warned about once."""
+        if name in self.view.kept_sources:
+            return
+        reason = f"{why}; its {count} models are kept as they were"
+        self.view.kept_sources = {**self.view.kept_sources, name: (reason, count)}
+        logger.bind(provider=name).warning("{} ({} is not refreshed; /api/v1/providers lists it as unconfigured); {}",
+                                           reason, name, take_out)
 
     def _await_regions(self) -> None:
         """At start-up, Bedrock's merge waits for every configured region's first answer (see

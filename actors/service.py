@@ -26,7 +26,8 @@ from actors.subscriber import CallbackSubscriber
 from actors.supervisor import SupervisorActor
 from actors.webhooks import WebhookAdmin, WebhookDispatcherActor
 from discovery import store
-from discovery.bedrock import source_name
+from discovery.bedrock import region_of, source_name
+from discovery.catalog import UNCONFIGURED
 from discovery.messages import EventFilter, RefreshOutcome, check_batching
 from discovery.model import Model
 from discovery.providers.base import PARSE_SLOT
@@ -262,7 +263,23 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
                 "model_count": index.provider_count(name),
             })
             out.append(entry)
-        return out + self.bedrock_provider_rows(states)  # each region is a source of its own
+        return out + self.kept_source_rows() + self.bedrock_provider_rows(states)  # each region is a source of its own
+
+    def kept_source_rows(self) -> list[dict[str, Any]]:
+        """Each stored source the settings do not name whose models are kept (Settings.keeps), as
+        ``GET /api/v1/providers`` lists it: status ``unconfigured``, the reason, no actor."""
+        rows, index, out = self.view.provider_rows, self.index, []
+        for name, (reason, count) in sorted(self.view.kept_sources.items()):
+            row = rows.get(name, {})
+            out.append({
+                "name": name, "format": row.get("format"), "is_catalog": row.get("is_catalog"),
+                "status": UNCONFIGURED, "status_reason": reason, "actor": {},
+                "last_refresh_at": row.get("last_refresh_at"), "last_success_at": row.get("last_success_at"),
+                "last_error": row.get("last_error"), "reported_models": row.get("model_count", 0),
+                # A region's models are Bedrock's in the catalog: count its own, as a watched one's row does.
+                "model_count": count if region_of(name) else index.provider_count(name),
+            })
+        return out
 
     def given_up_sources(self) -> list[str]:
         """The sources whose actor the supervisor stopped restarting (it kept crashing), from the

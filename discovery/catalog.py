@@ -86,7 +86,8 @@ def _masked(m: Model) -> Model:
 
 
 _EMPTY = _Source()
-# The trigger of the run that takes out a source the settings no longer name (CatalogState.retire).
+# The trigger of the run that takes out a source the settings no longer name (CatalogState.retire),
+# and the status such a source is listed with when its models are kept (Settings.keeps).
 UNCONFIGURED = "unconfigured"
 # Rejection reasons kept per run (the count covers all of them).
 MAX_REASONS = 20

@@ -8,7 +8,7 @@ from dataclasses import asdict, fields
 from typing import Any, Optional
 
 from discovery.redaction import MASK, key_variable, without_credentials, without_password
-from discovery.settings import ENV_ONLY_SERVICE_KEYS, Settings
+from discovery.settings import ENV_ONLY_SERVICE_KEYS, NOT_SERVICE_KEYS, Settings
 
 
 def effective(settings: Settings, environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
@@ -21,7 +21,7 @@ def effective(settings: Settings, environ: Optional[Mapping[str, str]] = None) -
     env = os.environ if environ is None else environ
     service: dict[str, Any] = {}
     for f in fields(Settings):
-        if f.name in ("providers", "bedrock", "benchmarks"):
+        if f.name in NOT_SERVICE_KEYS:
             continue
         value = getattr(settings, f.name)
         if f.name == "database_url":

@@ -223,6 +223,9 @@ class Settings:
     gc_full_threshold: int = 100
     # Refresh every provider once at start-up, before its first timer tick.
     refresh_on_start: bool = True
+    # Take out of the catalog, at start, the models of a source the settings no longer name; false
+    # keeps them as they were (for settings edited in steps). enabled = false takes out either way.
+    retire_unconfigured: bool = True
     # Event feed, SSE and webhooks (docs/events.md). The admin token of /api/v1/subscriptions
     # comes only from DISCOVERY_ADMIN_TOKEN; repr=False keeps it out of any logged settings.
     admin_token: Optional[str] = field(default=None, repr=False)
@@ -280,6 +283,9 @@ class Settings:
     bedrock: BedrockSettings = field(default_factory=BedrockSettings)
     benchmarks: BenchmarkSettings = field(default_factory=BenchmarkSettings)
     providers: tuple[ProviderConfig, ...] = ()
+    # With no [providers.*] table: the providers the automatic choice left out only because their
+    # key's variable is unset, as (name, variable). Not a setting: what load_settings found.
+    providers_without_key: tuple[tuple[str, str], ...] = ()
 
     def provider(self, name: str) -> ProviderConfig:
         """The provider configured under ``name``; KeyError if none is."""
@@ -308,8 +314,27 @@ class Settings:
             return None
         return f"source {source} is no longer configured (region {region} is not watched)"
 
+    def keeps(self, source: str, why: str) -> Optional[tuple[str, str]]:
+        """For a stored source this service does not refresh (``why``: :meth:`unconfigured`), why its
+        models stay as they were and how to take them out on purpose; None when they leave. A
+        provider the settings turn off (``enabled = false``) always leaves."""
+        if any(p.name == source for p in self.providers):
+            return None
+        variable = dict(self.providers_without_key).get(source)
+        if variable:
+            # A secret not mounted at a deploy must not empty the provider for its subscribers.
+            return (f"{variable} is not set",
+                    f"to take it out on purpose set {provider_env_prefix(source)}ENABLED=false; "
+                    f"to refresh it again set {variable}")
+        if not self.retire_unconfigured:
+            return (f"{why}, and retire_unconfigured is false",
+                    "to take it out, start once with retire_unconfigured = true (DISCOVERY_RETIRE_UNCONFIGURED=true)")
+        return None
 
-SERVICE_KEYS = {f.name: f.type for f in fields(Settings) if f.name not in ("providers", "bedrock", "benchmarks")}
+
+# Fields of Settings that are not [service] keys: tables of their own, or found by load_settings.
+NOT_SERVICE_KEYS = ("providers", "bedrock", "benchmarks", "providers_without_key")
+SERVICE_KEYS = {f.name: f.type for f in fields(Settings) if f.name not in NOT_SERVICE_KEYS}
 PROVIDER_KEYS = {f.name: f.type for f in fields(ProviderConfig) if f.name not in ("name", "options")}
 LOG_FORMATS = ("text", "json")
 # Keys that must never be configured from the file: keys belong in the environment.
@@ -532,15 +557,7 @@ def load_settings(
         if var in env:
             kwargs[key] = _coerce(env[var], type_name, var)
     for name, cfg in list(providers.items()):
-        prefix = f"DISCOVERY_PROVIDER_{name.upper().replace('-', '_')}_"
-        changes = {}
-        for key, type_name in PROVIDER_KEYS.items():
-            if prefix + key.upper() in env:
-                changes[key] = _coerce(env[prefix + key.upper()], type_name, prefix + key.upper())
-        if changes:
-            providers[name] = replace(cfg, **changes)
-            check_provider_bounds(providers[name], lambda key, name=name, prefix=prefix, changes=changes:
-                                  prefix + key.upper() if key in changes else f"providers.{name}.{key}")
+        providers[name] = _with_environment(cfg, env)
 
     kwargs["bedrock"] = load_bedrock_settings(data.get("bedrock"), env)
     kwargs["benchmarks"] = load_benchmark_settings(data.get("benchmarks"), env)
@@ -567,26 +584,59 @@ def load_settings(
         # Only the takeover bound was set: check often enough to meet it.
         kwargs["leader_check_interval"] = kwargs["leader_takeover_seconds"] / 5
     if "providers" not in kwargs:
-        kwargs["providers"] = tuple(providers.values()) if providers else default_providers(env)
+        if providers:
+            kwargs["providers"] = tuple(providers.values())
+        else:
+            kwargs["providers"], kwargs["providers_without_key"] = automatic_providers(env)
     if "benchmarks" not in overrides:
         check_benchmark_targets(kwargs["benchmarks"], kwargs["providers"],
                                 defaults=not providers and "providers" not in overrides)
     return Settings(**kwargs)
 
 
-def default_providers(environ: Optional[Mapping[str, str]] = None) -> tuple[ProviderConfig, ...]:
-    """With no settings file: the public catalogs, plus each provider whose API key is set."""
+def provider_env_prefix(name: str) -> str:
+    """The prefix of a provider's keys in the environment: ``DISCOVERY_PROVIDER_<NAME>_``."""
+    return f"DISCOVERY_PROVIDER_{name.upper().replace('-', '_')}_"
+
+
+def _with_environment(cfg: ProviderConfig, env: Mapping[str, str]) -> ProviderConfig:
+    """``cfg`` with its ``DISCOVERY_PROVIDER_<NAME>_<KEY>`` overrides, checked."""
+    prefix = provider_env_prefix(cfg.name)
+    changes = {key: _coerce(env[prefix + key.upper()], type_name, prefix + key.upper())
+               for key, type_name in PROVIDER_KEYS.items() if prefix + key.upper() in env}
+    if not changes:
+        return cfg
+    changed = replace(cfg, **changes)
+    check_provider_bounds(changed, lambda key: prefix + key.upper() if key in changes else f"providers.{cfg.name}.{key}")
+    return changed
+
+
+def automatic_providers(environ: Optional[Mapping[str, str]] = None
+                        ) -> tuple[tuple[ProviderConfig, ...], tuple[tuple[str, str], ...]]:
+    """With no ``[providers.*]`` table: the public catalogs plus each provider whose API key is set,
+    with their ``DISCOVERY_PROVIDER_<NAME>_<KEY>`` overrides (one turned off there, ``ENABLED=false``,
+    is kept, disabled, so its stored models are taken out); and, as (name, variable), the
+    providers left out only because their key's variable is unset (their stored models stay)."""
     from discovery.providers import FORMATS  # late: providers import settings
 
     env = os.environ if environ is None else environ
-    chosen = []
+    chosen, without_key = [], []
     for fmt in FORMATS.values():
         if not fmt.default_enabled:
             continue
-        if fmt.requires_key and not (fmt.default_api_key_env and env.get(fmt.default_api_key_env)):
+        cfg = _with_environment(ProviderConfig(name=fmt.format, format=fmt.format,
+                                               api_key_env=fmt.default_api_key_env), env)
+        if cfg.enabled and fmt.requires_key and not cfg.api_key(env):
+            if cfg.api_key_env:
+                without_key.append((cfg.name, cfg.api_key_env))
             continue
-        chosen.append(ProviderConfig(name=fmt.format, format=fmt.format, api_key_env=fmt.default_api_key_env))
-    return tuple(chosen)
+        chosen.append(cfg)
+    return tuple(chosen), tuple(without_key)
+
+
+def default_providers(environ: Optional[Mapping[str, str]] = None) -> tuple[ProviderConfig, ...]:
+    """With no settings file: the public catalogs, plus each provider whose API key is set."""
+    return automatic_providers(environ)[0]
 
 
 BEDROCK_KEYS = {f.name: f.type for f in fields(BedrockSettings)}

@@ -307,7 +307,7 @@ def providers(ctx: click.Context, as_json: bool) -> None:
                          overflow="fold")
     for p in answer.get("data", []):
         status = p.get("status") or ""
-        colour = {"healthy": "green", "degraded": "yellow"}.get(status, "red" if status else "")
+        colour = {"healthy": "green", "degraded": "yellow", "unconfigured": "yellow"}.get(status, "red" if status else "")
         table.add_row(p.get("name", ""), p.get("format") or "", Text(status, style=colour),
                       (p.get("breaker") or {}).get("state", ""), number(p.get("model_count")),
                       when(p.get("last_success_at")), p.get("last_error") or "")

@@ -14,7 +14,8 @@ bp = Blueprint("providers", __name__, url_prefix="/api/v1")
 
 @bp.get("/providers")
 def list_providers():
-    """Every configured provider: status, breaker state, last refresh, model count."""
+    """Every configured provider: status, breaker state, last refresh, model count; and each stored
+    source whose models are kept though the settings do not name it, as ``unconfigured``."""
     return jsonify({"data": service().providers()})
 
 

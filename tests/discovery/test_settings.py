@@ -202,3 +202,58 @@ def test_unconfigured_names_why_a_stored_source_is_not_refreshed_any_more():
     assert discovering.unconfigured("bedrock@eu-west-1", ["us-east-1"]) is not None
     assert Settings().unconfigured("bedrock@us-east-1") == (
         "source bedrock@us-east-1 is no longer configured (Bedrock is off)")
+
+
+def test_retire_unconfigured_is_a_service_boolean_the_environment_overrides(tmp_path):
+    assert load_settings(environ={}).retire_unconfigured is True
+    path = tmp_path / "d.toml"
+    path.write_text("[service]\nretire_unconfigured = false\n")
+    assert load_settings(path, environ={}).retire_unconfigured is False
+    assert load_settings(path, environ={"DISCOVERY_RETIRE_UNCONFIGURED": "true"}).retire_unconfigured is True
+    with pytest.raises(SettingsError, match="DISCOVERY_RETIRE_UNCONFIGURED: expected bool"):
+        load_settings(environ={"DISCOVERY_RETIRE_UNCONFIGURED": "sometimes"})
+    path.write_text('[service]\nretire_unconfigured = "no way"\n')
+    with pytest.raises(SettingsError, match="service.retire_unconfigured"):
+        load_settings(path, environ={})
+
+
+def test_the_automatic_choice_names_the_providers_left_out_for_want_of_their_key():
+    s = load_settings(environ={"OPENAI_API_KEY": "sk-test"})
+    without = dict(s.providers_without_key)
+    assert without["groq"] == "GROQ_API_KEY" and without["anthropic"] == "ANTHROPIC_API_KEY"
+    assert "openai" not in without and "modelsdev" not in without and "openrouter" not in without  # chosen
+    assert "ollama" not in without  # never chosen automatically, key or not
+    assert s.keeps("groq", "source groq is no longer configured")[0] == "GROQ_API_KEY is not set"
+
+
+def test_with_provider_tables_nothing_is_kept_for_want_of_a_key(tmp_path):
+    path = tmp_path / "d.toml"
+    path.write_text('[providers.openai]\nformat = "openai"\n')
+    s = load_settings(path, environ={})
+    assert s.providers_without_key == ()
+    assert s.keeps("groq", "source groq is no longer configured") is None
+
+
+def test_a_provider_turned_off_in_the_environment_leaves_the_automatic_choice_for_the_others():
+    s = load_settings(environ={"OPENAI_API_KEY": "sk-test", "DISCOVERY_PROVIDER_GROQ_ENABLED": "false",
+                               "DISCOVERY_PROVIDER_LITELLM_ENABLED": "false",
+                               "DISCOVERY_PROVIDER_OPENAI_BASE_URL": "http://127.0.0.1:9/v1"})
+    by_name = {p.name: p for p in s.providers}
+    assert not by_name["groq"].enabled and not by_name["litellm"].enabled  # disabled: their stored models leave
+    assert by_name["openai"].enabled and by_name["openai"].base_url == "http://127.0.0.1:9/v1"
+    assert by_name["modelsdev"].enabled
+    assert "groq" not in dict(s.providers_without_key)
+    assert s.keeps("groq", "source groq is disabled in the settings (enabled = false)") is None
+    with pytest.raises(SettingsError, match="DISCOVERY_PROVIDER_OPENAI_TIMEOUT: must be more than 0"):
+        load_settings(environ={"OPENAI_API_KEY": "sk-test", "DISCOVERY_PROVIDER_OPENAI_TIMEOUT": "0"})
+
+
+def test_retire_unconfigured_false_keeps_every_source_but_one_turned_off():
+    from discovery.settings import ProviderConfig, Settings
+
+    s = Settings(retire_unconfigured=False, providers=(ProviderConfig("off", "openai", enabled=False),))
+    why = s.unconfigured("gone")
+    assert s.keeps("gone", why)[0] == "source gone is no longer configured, and retire_unconfigured is false"
+    assert s.keeps("bedrock@eu-west-1", s.unconfigured("bedrock@eu-west-1")) is not None
+    assert s.keeps("off", s.unconfigured("off")) is None
+    assert Settings().keeps("gone", why) is None

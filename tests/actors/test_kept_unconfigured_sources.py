@@ -1,0 +1,188 @@
+"""A stored source the settings do not name whose models stay: a provider the automatic choice
+leaves out only because its key's variable is unset (a secret not mounted at a deploy), and any
+source with ``retire_unconfigured = false``. Taking one out on purpose still works. Real actors, a
+real SQLite file, the simulator over loopback HTTP; the settings read from the environment."""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pytest
+from loguru import logger
+
+from discovery.settings import AWS_CREDENTIAL_ENV, load_settings
+from tests.conftest import provider_config, wait_for
+from web import create_app
+
+GROQ_KEPT = "GROQ_API_KEY is not set; its {} models are kept as they were"
+
+
+@pytest.fixture
+def automatic(monkeypatch, simulator, start_service):
+    """Start a service whose settings come from this environment, with no ``[providers.*]`` table
+    (the automatic choice, openai's and groq's keys set), and its chosen openai and groq pointed at
+    the simulator; the catalogs and OpenRouter, chosen with no key, are left out (they would go to
+    the internet)."""
+    from discovery.providers import FORMATS
+
+    for var in [v for v in os.environ if v.startswith("DISCOVERY_")]:
+        monkeypatch.delenv(var)
+    for var in [*AWS_CREDENTIAL_ENV, *(f.default_api_key_env for f in FORMATS.values() if f.default_api_key_env)]:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-kept")
+    monkeypatch.setenv("GROQ_API_KEY", "gsk-test-kept")
+
+    def start(**kw):
+        settings = load_settings()
+        providers = [dataclasses.replace(p, base_url=simulator.base_url(p.name), timeout=2.0, retries=0,
+                                         health_check_interval=0)
+                     for p in settings.providers if p.name in ("openai", "groq")]
+        values = {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)
+                  if f.name not in ("providers", "database_url", "batch_max_delay", "restart_backoff")}
+        return start_service(providers, **{**values, **kw})
+
+    return start
+
+
+def _sources_loaded(service):
+    wait_for(service.view.memos_ready.is_set, what="the stored sources to load")
+
+
+def _refreshed(service, names):
+    """Each of ``names`` has refreshed since this service started (not only in an earlier one)."""
+    wait_for(lambda: {p["name"] for p in service.providers()
+                      if (p.get("last_success_at") or 0) >= service.started_at} >= set(names),
+             what=f"{', '.join(names)} to refresh")
+
+
+def _warnings_while(start):
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(message), level="WARNING", format="{level} {message}")
+    try:
+        service = start()
+        _sources_loaded(service)
+    finally:
+        logger.remove(sink)
+    return service, lines
+
+
+def test_a_provider_whose_key_variable_is_unset_keeps_its_models_and_is_listed_unconfigured(
+        automatic, monkeypatch):
+    first = automatic()
+    _refreshed(first, ["openai", "groq"])
+    groq = sorted(m for m in first.index.ids() if m.startswith("groq/"))
+    assert len(groq) >= 3
+    last_event = first.last_event_id()
+    first.stop()
+
+    monkeypatch.delenv("GROQ_API_KEY")
+    second, lines = _warnings_while(automatic)
+    _refreshed(second, ["openai"])
+
+    # The catalog and the feed: groq's models stay as they were, nothing is announced about them.
+    assert set(groq) <= set(second.index.ids())
+    client = create_app(second).test_client()
+    feed = client.get(f"/api/v1/events?since={last_event}&kinds=removed,delisted,updated&limit=1000").get_json()
+    assert feed["data"] == []
+    assert [v["change"] for v in second.history(groq[0])] == ["added"]
+    assert "unconfigured" not in [r["trigger"] for r in second.refresh_runs("groq")]
+
+    # One WARNING names the provider, the variable, how many models stay and how to take it out.
+    warned = [line for line in lines if "GROQ_API_KEY" in line]
+    assert len(warned) == 1 and warned[0].startswith("WARNING")
+    assert "groq" in warned[0] and f"its {len(groq)} models are kept" in warned[0]
+    assert "DISCOVERY_PROVIDER_GROQ_ENABLED=false" in warned[0]
+
+    # Listed as unconfigured with the reason, not refreshed, not waited for.
+    listed = {p["name"]: p for p in client.get("/api/v1/providers").get_json()["data"]}
+    assert listed["groq"]["status"] == "unconfigured" and listed["openai"]["status"] != "unconfigured"
+    assert listed["groq"]["status_reason"] == GROQ_KEPT.format(len(groq))
+    assert listed["groq"]["model_count"] == len(groq) and listed["groq"]["format"] == "groq"
+    assert client.get("/api/v1/providers/groq").get_json()["status"] == "unconfigured"
+    ready = client.get("/readyz")
+    assert ready.status_code == 200
+    body = ready.get_json()
+    assert body["providers"] == 1 and "groq" not in body["attempted"] + body["pending"]
+    second.stop()
+
+    # The key back: groq refreshes again, and nothing changed meanwhile.
+    monkeypatch.setenv("GROQ_API_KEY", "gsk-test-kept")
+    third = automatic()
+    _refreshed(third, ["openai", "groq"])
+    assert [v["change"] for v in third.history(groq[0])] == ["added"]
+    assert "groq" not in third.view.kept_sources
+
+
+def test_a_provider_turned_off_in_the_environment_is_taken_out_and_the_others_still_chosen(
+        automatic, monkeypatch):
+    first = automatic()
+    _refreshed(first, ["openai", "groq"])
+    groq = sorted(m for m in first.index.ids() if m.startswith("groq/"))
+    first.stop()
+
+    monkeypatch.delenv("GROQ_API_KEY")
+    monkeypatch.setenv("DISCOVERY_PROVIDER_GROQ_ENABLED", "false")
+    second, lines = _warnings_while(automatic)
+    assert not [m for m in second.index.ids() if m.startswith("groq/")]
+    runs = second.refresh_runs("groq")
+    assert runs[0]["trigger"] == "unconfigured" and runs[0]["removed"] == len(groq)
+    assert any("source groq is disabled in the settings" in line for line in lines)
+    _refreshed(second, ["openai"])
+    assert [p["name"] for p in second.providers()] == ["openai"]
+
+
+def test_retire_unconfigured_false_keeps_a_removed_tables_source_but_not_one_turned_off(start_service, simulator):
+    both = [provider_config(simulator, "openai", "openai_compatible", route="openai"),
+            provider_config(simulator, "groq", "openai_compatible", route="groq")]
+    first = start_service(both)
+    _refreshed(first, ["openai", "groq"])
+    groq = sorted(m for m in first.index.ids() if m.startswith("groq/"))
+    last_event = first.last_event_id()
+    first.stop()
+
+    second, lines = _warnings_while(lambda: start_service(both[:1], retire_unconfigured=False))
+    assert set(groq) <= set(second.index.ids())
+    assert not [e for e in second.events_after(last_event, 1000) if e.kind == "removed"]
+    reason = (f"source groq is no longer configured, and retire_unconfigured is false; "
+              f"its {len(groq)} models are kept as they were")
+    listed = {p["name"]: p for p in second.providers()}
+    assert listed["groq"]["status"] == "unconfigured" and listed["groq"]["status_reason"] == reason
+    assert any(line.startswith("WARNING") and reason.split(";")[0] in line for line in lines)
+    second.stop()
+
+    # enabled = false is taking it out on purpose: it leaves whatever retire_unconfigured says.
+    off = [both[0], dataclasses.replace(both[1], enabled=False)]
+    third = start_service(off, retire_unconfigured=False)
+    _sources_loaded(third)
+    assert not [m for m in third.index.ids() if m.startswith("groq/")]
+    assert third.refresh_runs("groq")[0]["trigger"] == "unconfigured"
+
+
+def test_a_kept_catalog_still_merges_as_a_catalog(start_service, simulator, monkeypatch):
+    monkeypatch.setenv("DISCOVERY_TEST_OPENAI_KEY", "sk-test-kept-catalog")
+    records = dict(simulator.state.model_items("modelsdev"))
+    simulator.state.set_models("modelsdev", {"openai": records["openai"]})
+    simulator.state.remove_model("openai", "gpt-4o")  # so the catalog describes a model openai does not list
+    openai = provider_config(simulator, "openai", "openai", api_key_env="DISCOVERY_TEST_OPENAI_KEY")
+    first = start_service([openai, provider_config(simulator, "modelsdev", "modelsdev")])
+    _refreshed(first, ["openai", "modelsdev"])
+    assert first.index.get("openai/gpt-4o").live is False
+    before = {m: first.index.get(m).to_dict() for m in first.index.ids()}
+    last_event = first.last_event_id()
+    first.stop()
+
+    second = start_service([dataclasses.replace(openai, manual_refresh_per_minute=1000)], retire_unconfigured=False,
+                           missing_grace_refreshes=0)
+    _sources_loaded(second)
+    _refreshed(second, ["openai"])
+    assert "modelsdev" in second.view.kept_sources
+    # A changed answer of openai is merged with the kept catalog as before: its records are still
+    # catalog entries (live false), and only the model openai dropped changes.
+    simulator.state.remove_model("openai", "gpt-4o-mini")
+    second.wait([second.refresh("openai")], timeout=10)
+    changed = {e.model_id for e in second.events_after(last_event, 1000) if e.model_id is not None}
+    assert changed == {"openai/gpt-4o-mini"}
+    after = {m: second.index.get(m).to_dict() for m in second.index.ids()}
+    assert after.keys() == before.keys() and after["openai/gpt-4o-mini"]["live"] is False
+    assert {m: r for m, r in after.items() if m != "openai/gpt-4o-mini"} == {
+        m: r for m, r in before.items() if m != "openai/gpt-4o-mini"}
