@@ -8,7 +8,7 @@ from dataclasses import asdict, fields
 from typing import Any, Optional
 
 from discovery.redaction import MASK, key_variable, without_credentials, without_password
-from discovery.settings import ENV_ONLY_SERVICE_KEYS, NOT_SERVICE_KEYS, Settings
+from discovery.settings import BEDROCK_KEYS, ENV_ONLY_SERVICE_KEYS, NOT_SERVICE_KEYS, Settings
 
 
 def effective(settings: Settings, environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:
@@ -40,7 +40,8 @@ def effective(settings: Settings, environ: Optional[Mapping[str, str]] = None) -
         table["api_key"] = (f"{MASK} (from {variable})" if variable and env.get(variable) else
                             f"not set ({variable} is empty)" if variable else None)
         providers[p.name] = table
-    return {"service": service, "bedrock": asdict(settings.bedrock), "benchmarks": benchmarks, "providers": providers}
+    bedrock = {key: value for key, value in asdict(settings.bedrock).items() if key in BEDROCK_KEYS}
+    return {"service": service, "bedrock": bedrock, "benchmarks": benchmarks, "providers": providers}
 
 
 def _value(value: Any) -> str:

@@ -103,6 +103,9 @@ class BedrockSettings:
     # Weight of the newest call in each region's latency average.
     latency_alpha: float = 0.3
     max_removal_ratio: float = 0.5
+    # Not a key: Bedrock is off only because the automatic choice found no AWS credential variable
+    # (no [bedrock] table, no DISCOVERY_BEDROCK_ENABLED): the regions stored keep their models.
+    off_without_credentials: bool = False
 
 
 @dataclass(frozen=True)
@@ -318,6 +321,8 @@ class Settings:
         """For a stored source this service does not refresh (``why``: :meth:`unconfigured`), why its
         models stay as they were and how to take them out on purpose; None when they leave. A
         provider the settings turn off (``enabled = false``) always leaves."""
+        from discovery.bedrock import region_of  # late, as in unconfigured
+
         if any(p.name == source for p in self.providers):
             return None
         variable = dict(self.providers_without_key).get(source)
@@ -326,6 +331,12 @@ class Settings:
             return (f"{variable} is not set",
                     f"to take it out on purpose set {provider_env_prefix(source)}ENABLED=false; "
                     f"to refresh it again set {variable}")
+        if self.bedrock.off_without_credentials and region_of(source) is not None:
+            # The same for AWS credentials not mounted: Bedrock chosen by them must not empty its regions.
+            return (f"no AWS credentials are in the environment ({', '.join(AWS_CREDENTIAL_ENV[:2])}, ...), "
+                    "so Bedrock is off",
+                    "to take Bedrock's regions out on purpose set DISCOVERY_BEDROCK_ENABLED=false; to refresh "
+                    "them again set the AWS credentials")
         if not self.retire_unconfigured:
             return (f"{why}, and retire_unconfigured is false",
                     "to take it out, start once with retire_unconfigured = true (DISCOVERY_RETIRE_UNCONFIGURED=true)")
@@ -639,7 +650,7 @@ def default_providers(environ: Optional[Mapping[str, str]] = None) -> tuple[Prov
     return automatic_providers(environ)[0]
 
 
-BEDROCK_KEYS = {f.name: f.type for f in fields(BedrockSettings)}
+BEDROCK_KEYS = {f.name: f.type for f in fields(BedrockSettings) if f.name != "off_without_credentials"}
 _REGION_NAME = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
 
 
@@ -680,6 +691,7 @@ def load_bedrock_settings(table: Mapping[str, Any] | None,
             kwargs[key] = _bedrock_value(key, env[var], var)
     if "enabled" not in kwargs:
         kwargs["enabled"] = table is not None or any(env.get(v) for v in AWS_CREDENTIAL_ENV)
+        kwargs["off_without_credentials"] = not kwargs["enabled"]
     if "ec2_region" not in kwargs and (env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION")):
         kwargs["ec2_region"] = env.get("AWS_REGION") or env["AWS_DEFAULT_REGION"]
     for key in ("endpoint_url", "runtime_endpoint_url"):

@@ -186,3 +186,39 @@ def test_a_kept_catalog_still_merges_as_a_catalog(start_service, simulator, monk
     assert after.keys() == before.keys() and after["openai/gpt-4o-mini"]["live"] is False
     assert {m: r for m, r in after.items() if m != "openai/gpt-4o-mini"} == {
         m: r for m, r in before.items() if m != "openai/gpt-4o-mini"}
+
+
+def test_bedrock_turned_off_by_missing_aws_credentials_keeps_its_regions_models(automatic, monkeypatch, simulator):
+    """Bedrock is chosen automatically when an AWS credential variable is set: a restart without
+    them (credentials not mounted) took every region's models out. They stay now, listed as
+    unconfigured; DISCOVERY_BEDROCK_ENABLED=false takes them out on purpose."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDTESTKEPTBEDROCK")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-kept-bedrock-secret")
+    monkeypatch.setenv("DISCOVERY_BEDROCK_REGIONS", "us-east-1")
+    monkeypatch.setenv("DISCOVERY_BEDROCK_ENDPOINT_URL", simulator.url + "/bedrock/{region}")
+    first = automatic()
+    assert first.settings.bedrock.enabled and not first.settings.bedrock.off_without_credentials
+    wait_for(lambda: any(m.startswith("bedrock/") for m in first.index.ids()), what="us-east-1's first answer")
+    regional = sorted(m for m in first.index.ids() if m.startswith("bedrock/"))
+    last_event = first.last_event_id()
+    first.stop()
+
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    second, lines = _warnings_while(automatic)
+    assert not second.settings.bedrock.enabled and second.settings.bedrock.off_without_credentials
+    assert set(regional) <= set(second.index.ids())
+    assert not [e for e in second.events_after(last_event, 1000) if e.kind in ("removed", "updated", "delisted")]
+    assert "unconfigured" not in [r["trigger"] for r in second.refresh_runs("bedrock@us-east-1")]
+    listed = {p["name"]: p for p in second.providers()}
+    assert listed["bedrock@us-east-1"]["status"] == "unconfigured"
+    assert listed["bedrock@us-east-1"]["status_reason"].startswith("no AWS credentials are in the environment")
+    warned = [line for line in lines if "bedrock@us-east-1" in line or "no AWS credentials" in line]
+    assert warned and all(line.startswith("WARNING") for line in warned)
+    assert any("DISCOVERY_BEDROCK_ENABLED=false" in line for line in warned)
+    second.stop()
+
+    monkeypatch.setenv("DISCOVERY_BEDROCK_ENABLED", "false")
+    third, _ = _warnings_while(automatic)
+    assert not set(regional) & set(third.index.ids())
+    assert third.refresh_runs("bedrock@us-east-1")[0]["trigger"] == "unconfigured"
