@@ -22,9 +22,9 @@ import requests
 from loguru import logger
 
 from actors.calls import Calls
-from actors.catalog import RUN_ID_BLOCK
 from actors.io import IOWorker
 from actors.scheduling import Timer, jittered, schedule
+from actors.view import RUN_ID_BLOCK
 from discovery.bedrock import PROVIDER as BEDROCK
 from discovery.bedrock import source_name
 from discovery.benchmark import records

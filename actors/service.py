@@ -17,13 +17,15 @@ from loguru import logger
 from actors.bedrock import BedrockQueries, bedrock_children, discover_bedrock_regions
 from actors.benchmark import BenchmarkQueries, benchmark_children
 from actors.calls import Calls
-from actors.catalog import CatalogActor, CatalogView, StoreReaderActor
+from actors.catalog import CatalogActor
 from actors.heap import limit_arenas
 from actors.history import HistoryActor, HistoryQueries
 from actors.notifier import NotifierActor, make_unsubscribe
 from actors.provider import ProviderActor, RefreshRateLimited, RefreshTicket
+from actors.reader import StoreReaderActor
 from actors.subscriber import CallbackSubscriber
 from actors.supervisor import SupervisorActor
+from actors.view import CatalogView
 from actors.webhooks import WebhookAdmin, WebhookDispatcherActor
 from discovery import store
 from discovery.bedrock import region_of, source_name

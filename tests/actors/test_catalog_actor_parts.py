@@ -2,7 +2,7 @@
 and the grouping of queued answers into bounded write transactions."""
 import json
 
-from actors.catalog import RecordCache
+from actors.view import RecordCache
 
 
 def detail(i: int) -> tuple[bytes, bytes]:

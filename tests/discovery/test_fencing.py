@@ -152,7 +152,7 @@ def test_a_connection_the_server_dropped_is_replaced_for_the_next_query(pg_url):
     import peewee
     import psycopg2
 
-    from actors.catalog import StoreReaderActor
+    from actors.reader import StoreReaderActor
     from discovery.settings import Settings
 
     name = f"heal-{uuid.uuid4().hex[:8]}"

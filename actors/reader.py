@@ -1,0 +1,81 @@
+"""The store's reader: history, runs and the event feed on a connection of its own."""
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import pykka
+
+from discovery import replication, store
+from discovery.model import Model
+from discovery.settings import Settings
+
+
+@store.heals_connection
+class StoreReaderActor(pykka.ThreadingActor):
+    """Answers reads that need the store (history, runs, the event feed) on its own connection.
+
+    SQLite in WAL mode (and PostgreSQL) let this connection read while the catalog actor writes,
+    so these reads never queue behind a large commit in the writer's mailbox.
+    """
+
+    def __init__(self, settings: Settings):
+        super().__init__()
+        self.settings = settings
+
+    def on_start(self) -> None:
+        store.open_database(self.settings.database_url)
+
+    def on_stop(self) -> None:
+        store.close_database()
+
+    def on_failure(self, exception_type, exception_value, traceback) -> None:
+        store.close_database()
+
+    def load_model(self, model_id: str) -> Optional[Model]:
+        return store.load_model(model_id)
+
+    def load_detail(self, source: Optional[str], model_id: str) -> tuple[bytes, bytes]:
+        """The raw answer and traced provenance behind a published model (primary-key reads)."""
+        return store.load_detail(source, model_id)
+
+    def history(self, model_id: str, limit: int = 100, before: Optional[int] = None) -> list[dict[str, Any]]:
+        return store.model_history(model_id, limit, before)
+
+    def history_page(self, model_id: str, limit: int = 100, before: Optional[int] = None
+                     ) -> tuple[list[dict[str, Any]], bool, int]:
+        return store.model_history_page(model_id, limit, before)
+
+    def runs(self, provider: Optional[str] = None, limit: int = 50, before: Optional[int] = None) -> list[dict]:
+        return store.list_runs(provider, limit, before)
+
+    def get_run(self, run_id: int) -> Optional[dict]:
+        return store.get_run(run_id)
+
+    def events_after(self, after_id: int, limit: int = 100, kinds=(), providers=()) -> list[store.StoredEvent]:
+        return store.events_after(after_id, limit, kinds, providers)
+
+    def last_event_id(self) -> int:
+        return store.last_event_id()
+
+    def oldest_event_id(self) -> int:
+        return store.oldest_event_id()
+
+    def leadership(self) -> dict[str, Any]:
+        """The leader as the store names it: instance, epoch, since (ISO 8601)."""
+        from discovery.timestamps import iso
+
+        found = replication.leadership()
+        return {**found, "since": iso(found["since"]) if found["since"] else None}
+
+    def benchmark_history(self, model_id: str, limit: int = 50, region: Optional[str] = None) -> list[dict]:
+        return store.benchmark_history(model_id, limit, region)
+
+    def benchmark_runs(self, provider: Optional[str] = None, limit: int = 50, before: Optional[int] = None,
+                       region: Optional[str] = None) -> list[dict]:
+        return store.list_benchmark_runs(provider, limit, before, region)
+
+    def benchmark_regions(self) -> list[str]:
+        return store.benchmark_regions()
+
+    def benchmark_seed(self, since: float) -> dict[str, Any]:
+        return store.benchmark_seed(since)
