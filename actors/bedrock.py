@@ -434,6 +434,7 @@ class BedrockQueries:
                 "consecutive_failures": st.consecutive_failures, "refreshing": st.refreshing_run,
                 "last_outcome": st.last_outcome,
                 "refresh_interval": config.refresh_interval, "next_refresh_at": st.next_refresh_at, "actor": sup,
+                "given_up": sup.get("state") == "failed" or bool(st.given_up),
                 "last_refresh_at": st.last_refresh_at, "last_success_at": st.last_success_at,
                 "last_error": st.last_error, "reported_models": st.model_count, "model_count": st.model_count or 0,
             }

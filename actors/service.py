@@ -257,6 +257,7 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             if sup.get("state") in ("failed", "restarting"):
                 entry["status"] = sup["state"]
             entry["actor"] = sup
+            entry["given_up"] = sup.get("state") == "failed"
             entry.setdefault("format", row.get("format"))
             entry.setdefault("is_catalog", row.get("is_catalog"))
             entry.update({
@@ -275,7 +276,7 @@ class Service(BedrockQueries, BenchmarkQueries, HistoryQueries):
             row = rows.get(name, {})
             out.append({
                 "name": name, "format": row.get("format"), "is_catalog": row.get("is_catalog"),
-                "status": UNCONFIGURED, "status_reason": reason, "actor": {},
+                "status": UNCONFIGURED, "status_reason": reason, "actor": {}, "given_up": False,
                 "last_refresh_at": row.get("last_refresh_at"), "last_success_at": row.get("last_success_at"),
                 "last_error": row.get("last_error"), "reported_models": row.get("model_count", 0),
                 # A region's models are Bedrock's in the catalog: count its own, as a watched one's row does.

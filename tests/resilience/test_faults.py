@@ -178,6 +178,7 @@ def test_provider_that_keeps_crashing_is_reported_failed_and_others_go_on(start_
     wait_for(lambda: service.supervisor.child_states().get()["crashy"]["state"] == "failed", what="given up")
     by_name = {p["name"]: p for p in service.providers()}
     assert by_name["crashy"]["status"] == "failed"
+    assert by_name["crashy"]["given_up"] is True and by_name["steady"]["given_up"] is False
     assert "unexpected message" in by_name["crashy"]["actor"]["last_error"]
     assert service.wait([service.refresh("steady")], timeout=10)[0].outcome == "succeeded"
 

@@ -147,9 +147,11 @@ def _provider() -> dict[str, Any]:
         "last_outcome": nullable(ref("RefreshOutcome")),
         "refresh_interval": NUMBER, "next_refresh_at": MAYBE_TIME,
         "actor": ANY_OBJECT, "last_refresh_at": MAYBE_TIME, "last_success_at": MAYBE_TIME,
+        "given_up": {**BOOLEAN, "description": "the supervisor stopped restarting its actor (it kept crashing): "
+                                               "no refresh until the service restarts"},
         "last_error": MAYBE_STRING, "reported_models": MAYBE_INT, "model_count": INTEGER,
-    }, required=("name", "format", "is_catalog", "actor", "last_refresh_at", "last_success_at", "last_error",
-                 "reported_models", "model_count"))
+    }, required=("name", "format", "is_catalog", "actor", "given_up", "last_refresh_at", "last_success_at",
+                 "last_error", "reported_models", "model_count"))
 
 
 def _health() -> dict[str, Any]:

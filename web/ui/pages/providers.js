@@ -34,8 +34,8 @@ function retry(at) {
     due ? "retry due now" : `retry ${ago(at)}`);
 }
 
-/** Whether the supervisor stopped restarting the source's actor: a region says given_up, a
- * provider's row its actor's state. Such a source will not refresh again before a restart. */
+/** Whether the supervisor stopped restarting the source's actor (every row says given_up; an
+ * older server's provider row only its actor's state). It will not refresh again before a restart. */
 function givenUp(row) {
   return row.given_up === true || row.actor?.state === "failed";
 }
