@@ -16,6 +16,7 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from discovery.redaction import without_credentials, without_password
+from discovery.sources import AWS_REGION_NAME, region_of
 
 
 class SettingsError(ValueError):
@@ -302,8 +303,6 @@ class Settings:
         when it does: an enabled provider, or a watched Bedrock region. ``regions``: the regions
         watched besides the configured ones; None with ``discover_regions`` keeps every region
         (EC2 names the watched ones after start)."""
-        from discovery.bedrock import region_of  # late: bedrock imports the providers, which import settings
-
         region = region_of(source)
         if region is None:
             found = [p for p in self.providers if p.name == source]
@@ -321,8 +320,6 @@ class Settings:
         """For a stored source this service does not refresh (``why``: :meth:`unconfigured`), why its
         models stay as they were and how to take them out on purpose; None when they leave. A
         provider the settings turn off (``enabled = false``) always leaves."""
-        from discovery.bedrock import region_of  # late, as in unconfigured
-
         if any(p.name == source for p in self.providers):
             return None
         variable = dict(self.providers_without_key).get(source)
@@ -651,7 +648,6 @@ def default_providers(environ: Optional[Mapping[str, str]] = None) -> tuple[Prov
 
 
 BEDROCK_KEYS = {f.name: f.type for f in fields(BedrockSettings) if f.name != "off_without_credentials"}
-_REGION_NAME = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
 
 
 def _bedrock_value(key: str, value: Any, where: str) -> Any:
@@ -661,7 +657,7 @@ def _bedrock_value(key: str, value: Any, where: str) -> Any:
     if not isinstance(items, (list, tuple)):
         raise SettingsError(f"{where}: expected a list of AWS region names, got {value!r}")
     regions = tuple(dict.fromkeys(str(r).strip() for r in items if str(r).strip()))
-    bad = [r for r in regions if not _REGION_NAME.match(r)]
+    bad = [r for r in regions if not AWS_REGION_NAME.match(r)]
     if bad:
         raise SettingsError(f"{where}: not AWS region names: {', '.join(bad)}")
     return regions

@@ -2,27 +2,23 @@
 status board."""
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
 from discovery.providers.base import ProviderError
+from discovery.sources import (  # noqa: F401 (source_name and region_of are re-exported)
+    AWS_REGION_NAME,
+    BEDROCK_PROVIDER,
+    BEDROCK_SOURCE_PREFIX,
+    region_of,
+    source_name,
+)
 
-PROVIDER = "bedrock"
-SOURCE_PREFIX = "bedrock@"
-REGION_NAME = re.compile(r"^[a-z]{2}(?:-[a-z]+)+-\d{1,2}$")
-
-
-def source_name(region: str) -> str:
-    """The source name of one region's snapshots, ``bedrock@<region>``."""
-    return f"{SOURCE_PREFIX}{region}"
-
-
-def region_of(source: str) -> str | None:
-    """The region of a ``bedrock@<region>`` source name; None for any other source."""
-    return source[len(SOURCE_PREFIX):] if source.startswith(SOURCE_PREFIX) else None
+PROVIDER = BEDROCK_PROVIDER
+SOURCE_PREFIX = BEDROCK_SOURCE_PREFIX
+REGION_NAME = AWS_REGION_NAME
 
 
 def canonical_id(model_id: str) -> str:
