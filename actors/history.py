@@ -12,6 +12,7 @@ from typing import Any, Optional
 import pykka
 from loguru import logger
 
+from actors.reader import StoreConnection
 from discovery import store
 from discovery.history import (
     COMMIT_WAIT,
@@ -30,7 +31,7 @@ BUILD_TIMEOUT = 120.0
 
 
 @store.heals_connection
-class HistoryActor(pykka.ThreadingActor, CatalogHistory):
+class HistoryActor(StoreConnection, pykka.ThreadingActor, CatalogHistory):
     """Answers :class:`~discovery.history.CatalogHistory` reads on its own store connection."""
 
     def __init__(self, settings: Settings, made: Optional[Callable[[CatalogHistory], None]] = None):
@@ -41,15 +42,6 @@ class HistoryActor(pykka.ThreadingActor, CatalogHistory):
             # The owner keeps the cache's statistics at hand: :meth:`stats` takes only the cache's
             # lock, so reading them never waits behind a past catalog being built in the mailbox.
             made(self)
-
-    def on_start(self) -> None:
-        store.open_database(self.settings.database_url)
-
-    def on_stop(self) -> None:
-        store.close_database()
-
-    def on_failure(self, exception_type, exception_value, traceback) -> None:
-        store.close_database()
 
 
 class HistoryQueries:

@@ -10,17 +10,11 @@ from discovery.model import Model
 from discovery.settings import Settings
 
 
-@store.heals_connection
-class StoreReaderActor(pykka.ThreadingActor):
-    """Answers reads that need the store (history, runs, the event feed) on its own connection.
+class StoreConnection:
+    """For an actor with a store connection of its own (``self.settings.database_url``): opened
+    when it starts, closed when it stops or fails. Listed before ``pykka.ThreadingActor``."""
 
-    SQLite in WAL mode (and PostgreSQL) let this connection read while the catalog actor writes,
-    so these reads never queue behind a large commit in the writer's mailbox.
-    """
-
-    def __init__(self, settings: Settings):
-        super().__init__()
-        self.settings = settings
+    settings: Settings
 
     def on_start(self) -> None:
         store.open_database(self.settings.database_url)
@@ -30,6 +24,19 @@ class StoreReaderActor(pykka.ThreadingActor):
 
     def on_failure(self, exception_type, exception_value, traceback) -> None:
         store.close_database()
+
+
+@store.heals_connection
+class StoreReaderActor(StoreConnection, pykka.ThreadingActor):
+    """Answers reads that need the store (history, runs, the event feed) on its own connection.
+
+    SQLite in WAL mode (and PostgreSQL) let this connection read while the catalog actor writes,
+    so these reads never queue behind a large commit in the writer's mailbox.
+    """
+
+    def __init__(self, settings: Settings):
+        super().__init__()
+        self.settings = settings
 
     def load_model(self, model_id: str) -> Optional[Model]:
         return store.load_model(model_id)

@@ -642,11 +642,6 @@ def automatic_providers(environ: Optional[Mapping[str, str]] = None
     return tuple(chosen), tuple(without_key)
 
 
-def default_providers(environ: Optional[Mapping[str, str]] = None) -> tuple[ProviderConfig, ...]:
-    """With no settings file: the public catalogs, plus each provider whose API key is set."""
-    return automatic_providers(environ)[0]
-
-
 BEDROCK_KEYS = {f.name: f.type for f in fields(BedrockSettings) if f.name != "off_without_credentials"}
 
 

@@ -38,12 +38,16 @@ def _kind(methods: set[str], model_id: str) -> str | None:
     return None
 
 
-def _error_reasons(body: Any) -> set[str]:
-    """The ``reason`` of each ErrorInfo in a Google error body's ``details``."""
+def _details(body: Any) -> list[Mapping[str, Any]]:
+    """The entries of a Google error body's ``details`` (ErrorInfo, RetryInfo, ...) that are objects."""
     error = body.get("error") if isinstance(body, Mapping) else None
     details = error.get("details") if isinstance(error, Mapping) else None
-    return {d["reason"] for d in details or () if isinstance(d, Mapping) and isinstance(d.get("reason"), str)} \
-        if isinstance(details, list) else set()
+    return [d for d in details if isinstance(d, Mapping)] if isinstance(details, list) else []
+
+
+def _error_reasons(body: Any) -> set[str]:
+    """The ``reason`` of each ErrorInfo in a Google error body's ``details``."""
+    return {d["reason"] for d in _details(body) if isinstance(d.get("reason"), str)}
 
 
 # A protobuf Duration in JSON: decimal seconds with an "s" (``37s``, ``1.500s``).
@@ -52,10 +56,8 @@ _DURATION = re.compile(r"(\d{1,9}(?:\.\d{1,9})?)s")
 
 def _retry_delay(body: Any) -> float | None:
     """Seconds from the ``retryDelay`` of a RetryInfo in a Google error body's ``details``."""
-    error = body.get("error") if isinstance(body, Mapping) else None
-    details = error.get("details") if isinstance(error, Mapping) else None
-    for detail in details if isinstance(details, list) else ():
-        if isinstance(detail, Mapping) and str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
+    for detail in _details(body):
+        if str(detail.get("@type", "")).endswith("google.rpc.RetryInfo"):
             match = _DURATION.fullmatch(str(detail.get("retryDelay", "")))
             if match:
                 return min(float(match.group(1)), MAX_RETRY_AFTER_SECONDS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from discovery.providers import FORMATS, ProviderAuthError
-from discovery.settings import default_providers
+from discovery.settings import automatic_providers
 from tests.providers.conftest import by_id, make_client, simulated
 
 
@@ -26,7 +26,7 @@ def test_presets_have_their_urls_keys_and_defaults():
         cls = FORMATS[fmt]
         assert (cls.default_base_url, cls.default_api_key_env, cls.requires_key, cls.default_enabled) == \
             (url, env, needs_key, default)
-    chosen = {p.name for p in default_providers({"DEEPSEEK_API_KEY": "x"})}
+    chosen = {p.name for p in automatic_providers({"DEEPSEEK_API_KEY": "x"})[0]}
     assert "deepseek" in chosen and "xai" not in chosen and "vllm" not in chosen
 
 

@@ -2,6 +2,7 @@
 over a running service with a real SQLite file and the simulator on a loopback port."""
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 import xml.etree.ElementTree as ET
@@ -347,34 +348,44 @@ def _inside(name: str) -> bool:
     return False
 
 
-def test_as_of_a_time_inside_a_commit_under_way_answers_as_after_the_commit(openai_service, simulator, db_url):
+@contextlib.contextmanager
+def _commit_held(service, simulator, db_url):
+    """While inside: the writer is in the commit of a refresh that adds ``openai/gpt-mid-commit``,
+    held there by another connection's write lock (its versions' time already stamped). After:
+    the lock let go, and the refresh succeeded."""
     import sqlite3
-    import threading
 
-    service = openai_service
-    ids = lambda past: set(past.index.ids())  # noqa: E731
     add_model(simulator, "gpt-mid-commit")
     simulator.state.set_fault("openai", "hang", seconds=0.5, times=1)  # the answer comes after the lock is taken
     refreshing = service.refresh("openai")
     wait_for(lambda: service.refresh_runs("openai", limit=1)[0]["id"] == refreshing.run_id,
              what="the run's row to be stored")
-    # Another connection holds the write lock: the writer's commit of that answer stamps its
-    # versions' time, then waits inside commit_refresh until the lock is let go.
     lock = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None, timeout=5)
     lock.execute("BEGIN IMMEDIATE")
-    asked: dict[str, Any] = {}
     try:
         wait_for(lambda: _inside("commit_refresh"), what="the writer inside its commit")
-        when = time.time()  # after the commit began: its versions are stamped before this
-        reader = threading.Thread(target=lambda: asked.update(ids=ids(service.catalog_as_of(when))), daemon=True)
-        reader.start()
-        # Answered already (the commit not waited for), or waiting for the commit to end.
-        wait_for(lambda: "ids" in asked or _inside("wait_until_committed"), what="the as_of read")
+        yield
     finally:
         lock.execute("ROLLBACK")
         lock.close()
     (outcome,) = service.wait([refreshing], timeout=30)
     assert outcome.outcome == "succeeded", outcome.error
+
+
+def test_as_of_a_time_inside_a_commit_under_way_answers_as_after_the_commit(openai_service, simulator, db_url):
+    import threading
+
+    service = openai_service
+    ids = lambda past: set(past.index.ids())  # noqa: E731
+    asked: dict[str, Any] = {}
+    # Another connection holds the write lock: the writer's commit of that answer stamps its
+    # versions' time, then waits inside commit_refresh until the lock is let go.
+    with _commit_held(service, simulator, db_url):
+        when = time.time()  # after the commit began: its versions are stamped before this
+        reader = threading.Thread(target=lambda: asked.update(ids=ids(service.catalog_as_of(when))), daemon=True)
+        reader.start()
+        # Answered already (the commit not waited for), or waiting for the commit to end.
+        wait_for(lambda: "ids" in asked or _inside("wait_until_committed"), what="the as_of read")
     reader.join(timeout=30)
     after = ids(service.catalog_as_of(when))
     assert "openai/gpt-mid-commit" in after
@@ -404,21 +415,12 @@ def test_changes_pages_after_the_first_answer_for_the_first_pages_to_though_comm
 
 def test_a_read_waiting_for_a_commit_under_way_does_not_hold_up_other_reads_of_the_past(start_service, simulator,
                                                                                         db_url):
-    import sqlite3
     import threading
 
     # The Atom feed's reads are asked with ask_timeout, as every short read is.
     service = start_service(openai_source(simulator), ask_timeout=0.5)
     wait_for(lambda: len(service.index), what="the first refresh")
-    add_model(simulator, "gpt-mid-commit")
-    simulator.state.set_fault("openai", "hang", seconds=0.5, times=1)  # the answer comes after the lock is taken
-    refreshing = service.refresh("openai")
-    wait_for(lambda: service.refresh_runs("openai", limit=1)[0]["id"] == refreshing.run_id,
-             what="the run's row to be stored")
-    lock = sqlite3.connect(db_url.removeprefix("sqlite:///"), isolation_level=None, timeout=5)
-    lock.execute("BEGIN IMMEDIATE")
-    try:
-        wait_for(lambda: _inside("commit_refresh"), what="the writer inside its commit")
+    with _commit_held(service, simulator, db_url):
         when = time.time()
         reader = threading.Thread(target=lambda: service.catalog_as_of(when), daemon=True)
         reader.start()
@@ -426,11 +428,6 @@ def test_a_read_waiting_for_a_commit_under_way_does_not_hold_up_other_reads_of_t
         # Reads that have nothing to wait for answer meanwhile: the Atom feed's, and the past before it.
         assert service.newest_events(limit=1)
         assert "openai/gpt-mid-commit" not in set(service.catalog_as_of(when - 60).index.ids())
-    finally:
-        lock.execute("ROLLBACK")
-        lock.close()
-    (outcome,) = service.wait([refreshing], timeout=30)
-    assert outcome.outcome == "succeeded", outcome.error
     reader.join(timeout=30)
 
 
