@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from actors.webhooks import redact
+from actors.webhook_post import redact
 from discovery import store
 from discovery import subscriptions_store as subs
 from discovery.store import StoredEvent
@@ -191,7 +191,7 @@ def test_a_delivery_resolves_once_and_connects_to_the_address_it_checked():
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from actors.webhooks import post_delivery
+    from actors.webhook_post import post_delivery
 
     seen: list[tuple[str, str]] = []
 

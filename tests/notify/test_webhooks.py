@@ -377,11 +377,11 @@ def tls_receiver(monkeypatch, tmp_path):
 
     import trustme
 
-    import actors.webhooks
+    import actors.webhook_post
 
     ca = trustme.CA()
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
-    monkeypatch.setattr(actors.webhooks.certifi, "where", lambda: str(tmp_path / "ca.pem"))
+    monkeypatch.setattr(actors.webhook_post.certifi, "where", lambda: str(tmp_path / "ca.pem"))
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:  # noqa: N802 - the http.server API
@@ -403,7 +403,7 @@ def tls_receiver(monkeypatch, tmp_path):
 
 
 def test_an_https_receiver_is_delivered_to_and_one_whose_certificate_names_another_host_is_a_failure(tls_receiver):
-    from actors.webhooks import post_delivery
+    from actors.webhook_post import post_delivery
     from discovery.webhooks import Delivery
 
     delivery = Delivery("d1", "wh_1", 1, b'{"events": []}', {"Content-Type": "application/json"}, (1,), 1)
