@@ -16,6 +16,7 @@ from actors.heap import release_free_memory
 from actors.scheduling import schedule
 from actors.view import RUN_ID_BLOCK, CatalogView
 from discovery import replication, store
+from discovery.benchmark import stored
 from discovery.benchmark.board import PerformanceBoard
 from discovery.benchmark.records import BenchmarkReport
 from discovery.catalog import UNCONFIGURED, CatalogState
@@ -146,9 +147,9 @@ class CatalogActor(pykka.ThreadingActor):
         # from this actor's mailbox, before any snapshot is applied.
         self.state.load_index(pack_later=UNPACKED_AT_LOAD)
         self.view.provider_rows = rows
-        if store.interrupt_benchmark_runs():
+        if stored.interrupt_benchmark_runs():
             logger.warning("marked benchmark runs interrupted (left running by a previous process)")
-        self.view.performance = PerformanceBoard.from_rows(store.latest_benchmark_results())
+        self.view.performance = PerformanceBoard.from_rows(stored.latest_benchmark_results())
         self.view.publish(self.state.index())
         if store.has_sources():
             self._proxy.load_sources.defer()
@@ -187,7 +188,7 @@ class CatalogActor(pykka.ThreadingActor):
 
     def reserve_benchmark_run_ids(self, upto: int) -> int:
         """Reserve benchmark run ids up to ``upto`` in the store (asked by the benchmark book)."""
-        store.reserve_benchmark_run_ids(upto)
+        stored.reserve_benchmark_run_ids(upto)
         return upto
 
     def load_sources(self) -> None:
@@ -626,7 +627,7 @@ class CatalogActor(pykka.ThreadingActor):
         new performance summaries, announce; ``future`` gets the events or the error. Reached by tell."""
         try:
             bench = self.settings.benchmarks
-            committed = store.commit_benchmarks(report, bench.regression_threshold, bench.regression_window)
+            committed = stored.commit_benchmarks(report, bench.regression_threshold, bench.regression_window)
         except Exception as exc:  # the transaction rolled back; the producer hears why
             logger.exception("benchmark run {} could not be committed", report.run.id)
             store.heal_connection()

@@ -6,6 +6,7 @@ from typing import Any, Optional
 import pykka
 
 from discovery import replication, store
+from discovery.benchmark import stored
 from discovery.model import Model
 from discovery.settings import Settings
 
@@ -75,14 +76,14 @@ class StoreReaderActor(StoreConnection, pykka.ThreadingActor):
         return {**found, "since": iso(found["since"]) if found["since"] else None}
 
     def benchmark_history(self, model_id: str, limit: int = 50, region: Optional[str] = None) -> list[dict]:
-        return store.benchmark_history(model_id, limit, region)
+        return stored.benchmark_history(model_id, limit, region)
 
     def benchmark_runs(self, provider: Optional[str] = None, limit: int = 50, before: Optional[int] = None,
                        region: Optional[str] = None) -> list[dict]:
-        return store.list_benchmark_runs(provider, limit, before, region)
+        return stored.list_benchmark_runs(provider, limit, before, region)
 
     def benchmark_regions(self) -> list[str]:
-        return store.benchmark_regions()
+        return stored.benchmark_regions()
 
     def benchmark_seed(self, since: float) -> dict[str, Any]:
-        return store.benchmark_seed(since)
+        return stored.benchmark_seed(since)

@@ -23,6 +23,7 @@ from loguru import logger
 from actors.calls import Calls
 from actors.scheduling import schedule
 from discovery import replication, store
+from discovery.benchmark import stored
 from discovery.benchmark.board import PerformanceBoard
 from discovery.messages import ChangeBatch
 from discovery.redaction import scrub
@@ -259,7 +260,7 @@ class FollowerActor(pykka.ThreadingActor):
         if any(e.provider for e in events):
             view.provider_rows = store.provider_rows()
         if any(e.kind.startswith("benchmark_") for e in events):
-            view.performance = PerformanceBoard.from_rows(store.latest_benchmark_results())
+            view.performance = PerformanceBoard.from_rows(stored.latest_benchmark_results())
         self.applied = events[-1].id
         view.last_event_id = self.applied
         view.telemetry.events_committed(e.kind for e in events)

@@ -29,6 +29,7 @@ from actors.view import CatalogView
 from actors.webhooks import WebhookAdmin, WebhookDispatcherActor
 from discovery import store
 from discovery.bedrock import region_of, source_name
+from discovery.benchmark import stored
 from discovery.catalog import UNCONFIGURED
 from discovery.messages import EventFilter, RefreshOutcome, check_batching
 from discovery.model import Model
@@ -956,7 +957,7 @@ def _start_follower(service: Service, settings: Settings) -> None:
         state = CatalogState()
         state.load_index()
         service.view.provider_rows = store.provider_rows()
-        service.view.performance = PerformanceBoard.from_rows(store.latest_benchmark_results())
+        service.view.performance = PerformanceBoard.from_rows(stored.latest_benchmark_results())
     finally:
         store.close_database()
     service.view.last_event_id = after

@@ -13,7 +13,7 @@ CAPABILITIES_CHANGED, DEPRECATED = "capabilities_changed", "deprecated"
 LISTED, DELISTED = "listed", "delisted"
 CAPABILITY_ADDED, CAPABILITY_REMOVED = "capability_added", "capability_removed"
 MODELS_REFRESHED, STATUS_CHANGED = "models_refreshed", "status_changed"
-# Written by the benchmark commit (discovery.store.commit_benchmarks), not by a diff.
+# Written by the benchmark commit (discovery.benchmark.stored.commit_benchmarks), not by a diff.
 BENCHMARK_COMPLETED, BENCHMARK_REGRESSED = "benchmark_completed", "benchmark_regressed"
 MODEL_EVENT_KINDS = (ADDED, UPDATED, REMOVED, CAPABILITIES_CHANGED, DEPRECATED, LISTED, DELISTED)
 # retiring_soon: a model's retirement (or deprecation) date came within a horizon;

@@ -23,6 +23,7 @@ import peewee
 from cachetools import LRUCache
 
 from discovery.benchmark.board import PerformanceBoard
+from discovery.benchmark.stored import benchmark_result_dict
 from discovery.diff import ADDED, REMOVED, UPDATED, diff_contents
 from discovery.entry import CatalogEntry
 from discovery.index import CatalogIndex
@@ -34,7 +35,6 @@ from discovery.store import (
     ModelVersionRow,
     RefreshRunRow,
     StoredEvent,
-    benchmark_result_dict,
     db,
     runs_pruned_before,
 )

@@ -281,9 +281,9 @@ def test_a_speed_from_estimated_tokens_or_counted_reasoning_is_flagged_where_it_
     performance = client.get("/api/v1/models/openai/gpt-4o").get_json()["performance"]
     assert performance["tokens_estimated"] is True and performance["speed_includes_reasoning"] is reasoning
     # The same after a restart, from the stored rows.
-    from discovery import store
+    from discovery.benchmark import stored
     from discovery.benchmark.board import PerformanceBoard
-    rebuilt = PerformanceBoard.from_rows(store.latest_benchmark_results()).get("openai/gpt-4o").best
+    rebuilt = PerformanceBoard.from_rows(stored.latest_benchmark_results()).get("openai/gpt-4o").best
     assert rebuilt.tokens_estimated is True and rebuilt.speed_includes_reasoning is True
     assert result["speed_includes_reasoning"] is True
 
