@@ -201,7 +201,10 @@ class BedrockRegionActor(pykka.ThreadingActor):
                 profiles.set_exception(exc)
 
         assert self._calls is not None
-        self._calls.submit(list_profiles)
+        job = self._calls.submit(list_profiles)
+        # A stop drops what the profiles worker has not begun: this refresh then asks for them
+        # itself (below), instead of waiting for an answer that will never come until the deadline.
+        job.add_done_callback(lambda job: job.cancelled() and profiles.cancel())
         summaries = fetcher.list_foundation_models(deadline)
         # The profile pages end by the deadline too; past it this refresh is over, and whatever
         # they answer later goes to this future, which nothing reads again.
@@ -209,6 +212,8 @@ class BedrockRegionActor(pykka.ThreadingActor):
             found = profiles.result(timeout=max(0.0, deadline - time.monotonic()))
         except concurrent.futures.TimeoutError:
             raise fetcher.out_of_time("ListInferenceProfiles") from None
+        except concurrent.futures.CancelledError:
+            found = fetcher.list_inference_profiles(deadline)
         answer = (summaries, found)
         self.profile_count = sum(1 for p in found if isinstance(p, dict)
                                  and p.get("type", "SYSTEM_DEFINED") == "SYSTEM_DEFINED")

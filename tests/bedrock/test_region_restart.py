@@ -1,6 +1,7 @@
 """A region actor that crashes is restarted by its supervisor with a state of its own."""
 from __future__ import annotations
 
+import threading
 import time
 
 from tests.bedrock.conftest import bedrock_settings, regions_settled
@@ -133,6 +134,25 @@ def test_a_region_crashing_mid_refresh_records_the_run_interrupted_and_writes_no
     wait_for(lambda: service.refresh_run(ticket.run_id)["outcome"] != "running", what="the run's end")
     assert service.refresh_run(ticket.run_id)["outcome"] == "interrupted"
     assert service.view.provider_rows[SOURCE]["last_success_at"] == committed  # nothing of it was written
+
+
+def test_a_region_stopped_before_its_profiles_call_began_ends_its_refresh_at_once(start_service, simulator):
+    # The profiles worker drops what it has not begun when the actor stops: the refresh asks for
+    # them itself, instead of waiting for them until refresh_timeout (300 s).
+    service = start_service([], bedrock=bedrock_settings(simulator, ["us-east-1"]), refresh_on_start=False)
+    service.wait(service.refresh_bedrock(["us-east-1"]), timeout=10)
+    actor = service.supervisor.ref(SOURCE).get()._actor_weakref()  # the live actor, to hold its worker
+    gate = threading.Event()
+    actor._calls.submit(gate.wait, 10)  # the region's profiles call queues behind this one
+    simulator.state.set_latency(SOURCE, 0.3)
+    ended = refreshes_ended(service, SOURCE)
+    (ticket,) = service.refresh_bedrock(["us-east-1"])
+    ticket.underway.wait(5)
+    service.supervisor.ref(SOURCE).get().tell("poison")
+    wait_for(lambda: service.supervisor.ref(SOURCE).get() is not actor.actor_ref, what="the region's restart")
+    gate.set()  # the stopped worker now drops the queued profiles call
+    wait_for(lambda: refreshes_ended(service, SOURCE) > ended, timeout=5, what="the dead actor's refresh to end")
+    assert ticket.future.result(timeout=5).outcome == "interrupted"
 
 
 def test_an_open_region_is_tried_again_when_its_breaker_half_opens(start_bedrock, simulator):
