@@ -106,6 +106,24 @@ def test_sigterm_while_requests_are_open_still_stops_the_service(tmp_path):
     assert time.monotonic() - t0 < 5
 
 
+def test_sigterm_as_the_serving_line_is_printed_stops_cleanly_with_nothing_left_unawaited(tmp_path):
+    # A process manager may stop the service the moment it starts serving: the signal is the
+    # server's to handle from then on, so uvicorn never has a coroutine made and left unrun.
+    for attempt in range(3):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "web.cli", "serve", "--port", "0", "--database", f"sqlite:///{tmp_path/'d.db'}"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=checkout_env(), cwd=tmp_path)
+        assert proc.stdout is not None and proc.stderr is not None
+        line = next((ln for ln in proc.stdout if ln.startswith("serving on")), None)
+        assert line is not None, proc.stderr.read()[-2000:]
+        proc.send_signal(signal.SIGTERM)
+        code = proc.wait(timeout=15)
+        err = proc.stderr.read()
+        assert code == 0, err[-2000:]
+        assert "never awaited" not in err and "Traceback" not in err, f"attempt {attempt}: {err[-2000:]}"
+        assert "service stopped" in err
+
+
 def test_a_busy_port_fails_at_once_in_one_line_before_anything_starts(tmp_path):
     import socket
 

@@ -243,6 +243,13 @@ class _Server(uvicorn.Server):
 def serve_forever(app: DiscoveryASGI, sock: socket.socket, on_exit: Optional[Callable[[], None]] = None) -> None:
     """Serve ``app`` on ``sock`` in this (main) thread until SIGTERM or SIGINT."""
     server = _Server(uvicorn_config(app), on_exit)
+    if threading.current_thread() is threading.main_thread():
+        # From here a stop signal is the server's to handle: a caller's handler that raises would
+        # cut uvicorn between making its coroutine and running it ("coroutine 'Server.serve' was
+        # never awaited", logged at a SIGTERM right after start-up). The server starts, sees the
+        # stop, and shuts down as after any other.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, server.handle_exit)
     server.run(sockets=[sock])
 
 
