@@ -29,6 +29,24 @@ def pytest_sessionstart(session) -> None:
     compile_bytecode()
 
 
+# A test records lines for the session's terminal summary as this property (``record_property``):
+# the suite runs in pytest-xdist's workers, and only the main process writes the summary; a report
+# carries its properties there.
+SUMMARY_PROPERTY = "terminal_summary"
+_SUMMARY: list[str] = []
+
+
+def pytest_runtest_logreport(report) -> None:
+    for name, value in getattr(report, "user_properties", ()):
+        if name == SUMMARY_PROPERTY and report.when == "call":
+            _SUMMARY.extend(value)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    for line in _SUMMARY:
+        terminalreporter.write_line(line)
+
+
 def newest_modelsdev() -> Path:
     """The newest models.dev snapshot in the shared data, else the packaged copy of it (the
     simulator's fixture is that snapshot), so a checkout without ../shared still tests on it."""

@@ -99,14 +99,31 @@ def contract_app(contract_service):
     return create_app(contract_service)
 
 
-def pytest_terminal_summary(terminalreporter):
-    if SENT:
-        terminalreporter.write_line(
-            f"schemathesis: {len(SENT)} operations, {sum(SENT.values())} examples, "
+def pytest_collection_modifyitems(items) -> None:
+    """Give each schemathesis operation's test an id of its own (``...[GET /api/v1/models]``).
+
+    schemathesis names the items so but leaves every one the test function's node id: pytest-xdist
+    schedules by node id, and ran one operation of the 46 in their stead."""
+    for item in items:
+        label = getattr(item, "operation_label", None)
+        if not label or item.nodeid.endswith("]"):
+            continue
+        ident = getattr(item, "_id", None)
+        if getattr(ident, "params", "") is None and hasattr(ident, "with_params"):
+            item._id = ident.with_params(label)  # pytest 9.2 and later keep the id as an object
+        else:
+            item._nodeid = f"{item.nodeid}[{label}]"
+
+
+def summary_lines() -> list[str]:
+    """What the contract tests sent and got, for the session's terminal summary (see
+    tests/conftest.py: the tests run in a worker process, the summary is the main one's)."""
+    if not SENT:
+        return []
+    by_status: Counter[int] = Counter()
+    for (_, status), n in STATUSES.items():
+        by_status[status] += n
+    return [f"schemathesis: {len(SENT)} operations, {sum(SENT.values())} examples, "
             f"{sum(FAILED.values())} failures, {sum(TIMED_OUT.values())} documented wait timeouts (504) "
-            f"(at most {MAX_EXAMPLES} examples per operation and phase)")
-        by_status = Counter()
-        for (_, status), n in STATUSES.items():
-            by_status[status] += n
-        terminalreporter.write_line("schemathesis answers by status: " + ", ".join(
-            f"{status}: {n}" for status, n in sorted(by_status.items())))
+            f"(at most {MAX_EXAMPLES} examples per operation and phase)",
+            "schemathesis answers by status: " + ", ".join(f"{status}: {n}" for status, n in sorted(by_status.items()))]

@@ -15,7 +15,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import CHECKS
 
-from tests.contract.conftest import ADMIN_TOKEN, FAILED, MAX_EXAMPLES, SENT, STATUSES, TIMED_OUT
+from tests.conftest import SUMMARY_PROPERTY
+from tests.contract.conftest import ADMIN_TOKEN, FAILED, MAX_EXAMPLES, SENT, STATUSES, TIMED_OUT, summary_lines
 from web.openapi import document
 
 schema = schemathesis.openapi.from_dict(document()).exclude(operation_id="events.stream")
@@ -75,9 +76,10 @@ EXPLAINED = {
 }
 
 
-def test_every_documented_status_was_reached_or_is_explained():
+def test_every_documented_status_was_reached_or_is_explained(record_property):
     if not SENT:
         pytest.skip("runs after the schemathesis operations, in the same session")
+    record_property(SUMMARY_PROPERTY, summary_lines())
     missing = []
     for path, item in document()["paths"].items():
         for method, operation in item.items():
