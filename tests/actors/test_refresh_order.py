@@ -3,7 +3,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from tests.conftest import provider_config, wait_for
+
+# Waves timed to within tenths of a second: no other test runs meanwhile.
+pytestmark = pytest.mark.alone
 
 
 def test_the_slowest_sources_are_asked_first_and_tickets_come_back_in_source_order(start_service, simulator):

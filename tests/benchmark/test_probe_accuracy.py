@@ -14,6 +14,9 @@ from discovery.benchmark.sample import nonce_prompt
 from discovery.benchmark.summary import summarize
 from tests.benchmark.conftest import bedrock_probe, http_probe, idle_penalty_ms, on_demand_text_model
 
+# TTFTs measured to within 10 ms: no other test runs meanwhile.
+pytestmark = pytest.mark.alone
+
 # (name, format, model): one model of each wire format.
 FORMATS = [("openai", "openai", "gpt-4o"), ("anthropic", "anthropic", "claude-sonnet-4-5-20250929"),
            ("gemini", "gemini", "gemini-2.5-flash"), ("cohere", "cohere", "command-a-03-2025"),
