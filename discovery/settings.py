@@ -669,6 +669,8 @@ def load_bedrock_settings(table: Mapping[str, Any] | None,
     if table is not None and not isinstance(table, Mapping):
         raise SettingsError("bedrock: expected a table")
     kwargs: dict[str, Any] = {}
+    # Where each value came from, for its error: the table's key, or the variable that overrode it.
+    named: dict[str, str] = {}
     for key, value in (table or {}).items():
         if key in FORBIDDEN_KEYS or key.startswith("aws_"):
             raise SettingsError(f"bedrock.{key}: credentials come only from the AWS credential chain "
@@ -676,10 +678,12 @@ def load_bedrock_settings(table: Mapping[str, Any] | None,
         if key not in BEDROCK_KEYS:
             raise SettingsError(f"bedrock.{key}: unknown setting; known: {', '.join(sorted(BEDROCK_KEYS))}")
         kwargs[key] = _bedrock_value(key, value, f"bedrock.{key}")
+        named[key] = f"bedrock.{key}"
     for key in BEDROCK_KEYS:
         var = f"DISCOVERY_BEDROCK_{key.upper()}"
         if var in env:
             kwargs[key] = _bedrock_value(key, env[var], var)
+            named[key] = var
     if "enabled" not in kwargs:
         kwargs["enabled"] = table is not None or any(env.get(v) for v in AWS_CREDENTIAL_ENV)
         kwargs["off_without_credentials"] = not kwargs["enabled"]
@@ -687,13 +691,21 @@ def load_bedrock_settings(table: Mapping[str, Any] | None,
         kwargs["ec2_region"] = env.get("AWS_REGION") or env["AWS_DEFAULT_REGION"]
     for key in ("endpoint_url", "runtime_endpoint_url"):
         if kwargs.get(key) and "{region}" not in kwargs[key]:
-            raise SettingsError(f"bedrock.{key}: must contain {{region}}, e.g. http://127.0.0.1:9090/bedrock/{{region}}")
-    for key in ("refresh_interval", "unavailable_recheck_interval", "timeout", "reset_timeout", "refresh_timeout"):
-        if key in kwargs and kwargs[key] <= 0:
-            raise SettingsError(f"bedrock.{key}: must be more than 0, got {kwargs[key]!r}")
-    if not 0 < kwargs.get("latency_alpha", 0.3) <= 1:
-        raise SettingsError("bedrock.latency_alpha: must be in (0, 1]")
+            raise SettingsError(f"{named[key]}: must contain {{region}}, e.g. http://127.0.0.1:9090/bedrock/{{region}}")
+    for key, low, high, low_ok in BEDROCK_BOUNDS:
+        bound = _out_of_bounds(kwargs[key], low, high, low_ok) if key in kwargs else None
+        if bound is not None:
+            raise SettingsError(f"{named[key]}: must be {bound}, got {kwargs[key]!r}")
     return BedrockSettings(**kwargs)
+
+
+# Bounds of Bedrock's numeric settings, as PROVIDER_BOUNDS. A jitter past 1 could make a region's
+# next refresh due at once, again and again; a fail_max of 0 opened the breaker at no failure.
+BEDROCK_BOUNDS = (
+    ("refresh_interval", 0, None, False), ("jitter", 0, 1, True), ("unavailable_recheck_interval", 0, None, False),
+    ("timeout", 0, None, False), ("refresh_timeout", 0, None, False), ("fail_max", 1, None, True),
+    ("reset_timeout", 0, None, False), ("latency_alpha", 0, 1, False), ("max_removal_ratio", 0, 1, True),
+)
 
 
 BENCHMARK_KEYS = {f.name: f.type for f in fields(BenchmarkSettings) if f.name != "targets"}

@@ -191,6 +191,22 @@ def test_bedrock_is_on_when_configured_or_aws_credentials_are_in_the_environment
     assert cfg.refresh_interval == 60.0
 
 
+@pytest.mark.parametrize("key,value,bound", [
+    ("fail_max", 0, "at least 1"), ("fail_max", -3, "at least 1"), ("jitter", 1.5, "at least 0 and at most 1"),
+    ("jitter", -0.1, "at least 0 and at most 1"), ("max_removal_ratio", 2, "at least 0 and at most 1"),
+    ("latency_alpha", 0, "more than 0 and at most 1"), ("reset_timeout", 0, "more than 0"),
+    ("unavailable_recheck_interval", -1, "more than 0"),
+])
+def test_bedrock_numbers_out_of_bounds_are_refused_naming_where_they_came_from(key, value, bound):
+    # A jitter past 1 could make a region's next refresh due at once, again and again; a fail_max
+    # of 0 opened its breaker without a failure. The error names the file's key or the variable.
+    with pytest.raises(SettingsError, match=rf"^bedrock\.{key}: must be {bound}, got {value}(\.0)?$"):
+        load_bedrock_settings({key: value}, {})
+    var = f"DISCOVERY_BEDROCK_{key.upper()}"
+    with pytest.raises(SettingsError, match=rf"^{var}: must be {bound}, got {value}(\.0)?$"):
+        load_bedrock_settings({key: 1}, {var: str(value)})
+
+
 @pytest.mark.parametrize("table", [
     {"aws_secret_access_key": "x"},
     {"regions": ["us-east-1", "Narnia"]},

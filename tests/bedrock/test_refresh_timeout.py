@@ -68,7 +68,7 @@ def test_an_answer_dripping_past_the_refresh_timeout_is_cut_there(simulator):
 def test_a_bedrock_refresh_timeout_not_above_zero_is_refused(value):
     with pytest.raises(SettingsError, match=rf"bedrock\.refresh_timeout: must be more than 0, got {value}"):
         load_bedrock_settings({"refresh_timeout": value}, {})
-    with pytest.raises(SettingsError, match="bedrock.refresh_timeout"):
+    with pytest.raises(SettingsError, match=rf"DISCOVERY_BEDROCK_REFRESH_TIMEOUT: must be more than 0, got {value}"):
         load_bedrock_settings(None, {"DISCOVERY_BEDROCK_REFRESH_TIMEOUT": str(value)})
     assert load_bedrock_settings({}, {}).refresh_timeout == 300.0
     assert load_bedrock_settings({"refresh_timeout": 0.5}, {}).refresh_timeout == 0.5
