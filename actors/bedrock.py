@@ -19,6 +19,7 @@ from loguru import logger
 from actors.calls import Calls, resolve
 from actors.io import IOWorker
 from actors.provider import (
+    HALF_OPEN_MARGIN,
     ProbeGate,
     RefreshTicket,
     breaker_storage,
@@ -50,10 +51,6 @@ from discovery.model import Model
 from discovery.providers.base import ProviderError
 from discovery.redaction import scrub
 from discovery.settings import Settings
-
-# How long after its reset timeout an open breaker's region is tried: pybreaker compares times
-# strictly, so a tick exactly at the reset timeout could still be refused.
-HALF_OPEN_MARGIN = 0.05
 
 
 class _BreakerListener(pybreaker.CircuitBreakerListener):

@@ -76,6 +76,9 @@ COMMIT_WAIT = 600.0
 # The longest a provider's Retry-After puts off the next timer refresh (a day's wait, or a
 # broken header's year 9999, must not stop a source's refreshes for good).
 MAX_PAUSE = 6 * 3600.0
+# How long after its reset timeout an open breaker's source is tried: pybreaker compares times
+# strictly, so a tick exactly at the reset timeout could still be refused.
+HALF_OPEN_MARGIN = 0.05
 
 
 def submit_and_wait(catalog: Any, snapshot: ProviderSnapshot) -> RefreshOutcome:
@@ -413,6 +416,14 @@ class ProviderActor(pykka.ThreadingActor):
     def _open_reason(self) -> str:
         return open_reason(self.breaker, self.breaker_state_storage)
 
+    def _not_before_half_open(self) -> None:
+        """With the breaker open, no timer refresh before it lets a call through: one due sooner
+        would only be skipped (a failed run, "circuit open"), and the status would show it as the
+        next refresh. A later one stays as it is; health checks try the provider meanwhile."""
+        at = next_try_at(self.breaker, self.breaker_state_storage)
+        if at is not None and (self.next_refresh_at is None or self.next_refresh_at < at):
+            self._schedule_refresh(max(0.0, at - time.time()) + HALF_OPEN_MARGIN)
+
     def refresh_finished(self, ticket: RefreshTicket, outcome: RefreshOutcome, kind: Optional[str] = None,
                          latency_ms: Optional[float] = None, pause: Optional[float] = None) -> None:
         """Back on the actor thread: forget the ticket, record the outcome in health and status.
@@ -432,6 +443,8 @@ class ProviderActor(pykka.ThreadingActor):
                 logger.info("{}: asked to wait {:g}s (Retry-After); the next refresh is in {:g}s",
                             self.config.name, pause, wait)
                 self._schedule_refresh(wait)
+        if not ok:
+            self._not_before_half_open()
         self.consecutive_failures = 0 if ok else self.consecutive_failures + 1
         # A refused snapshot is the provider answering badly: it counts as a failed check.
         self._observe(ok, latency_ms, "refresh", kind or ("refused" if not ok else None), outcome.error)

@@ -153,6 +153,29 @@ def test_breaker_status_changes_are_events_and_recovery_refreshes_at_once(start_
                          for e in events), what="status_changed back")
 
 
+def test_while_the_breaker_is_open_no_timer_refresh_is_made_and_the_next_is_when_it_lets_a_call_through(
+        start_service, simulator):
+    # A timer refresh due before the breaker half-opens would only be skipped (a failed run,
+    # "circuit open"), and the providers list and dashboard showed it as the next refresh.
+    cfg = provider_config(simulator, "victim", "openai_compatible", route="openai", fail_max=1, reset_timeout=2.0,
+                          refresh_interval=0.3, jitter=0.0)
+    service = start_service([cfg])
+    wait_for(lambda: service.providers()[0].get("last_success_at"), what="first refresh")
+    simulator.state.set_fault("openai", "status", status=502)
+    (failed,) = service.wait([service.refresh("victim")], timeout=10)
+    row = service.providers()[0]
+    assert failed.outcome == "failed" and row["breaker"]["state"] == "open"
+    assert row["next_refresh_at"] >= row["breaker"]["next_try_at"]
+
+    simulator.state.clear_faults("openai")
+    wait_for(lambda: (service.providers()[0].get("last_success_at") or 0) > row["breaker"]["next_try_at"],
+             timeout=10, what="the refresh once the breaker lets a call through")
+    runs = [r for r in service.refresh_runs("victim", limit=100) if r["id"] > failed.run_id]
+    assert not [r for r in runs if "circuit open" in (r["error"] or "")], runs
+    first = min(runs, key=lambda r: r["id"])  # the first refresh after the failed one
+    assert first["outcome"] == "succeeded" and first["started_at"] >= row["breaker"]["next_try_at"]
+
+
 def test_too_many_manual_refreshes_get_429_with_retry_after(start_service, simulator):
     cfg = provider_config(simulator, "victim", "openai_compatible", route="openai", manual_refresh_per_minute=2)
     service = start_service([cfg])
