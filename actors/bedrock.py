@@ -19,12 +19,12 @@ from loguru import logger
 from actors.calls import Calls, resolve
 from actors.io import IOWorker
 from actors.provider import (
-    HALF_OPEN_MARGIN,
     ProbeGate,
     RefreshTicket,
     breaker_storage,
     count_in_breaker,
     fail_and_wait,
+    half_open_delay,
     interrupt,
     is_configuration_error,
     next_try_at,
@@ -302,10 +302,10 @@ class BedrockRegionActor(pykka.ThreadingActor):
     def _retry_when_half_open(self) -> bool:
         """With the breaker open, schedule the next refresh for when it lets a call through (its
         trial call), not a whole refresh interval later; False if it is not open."""
-        at = next_try_at(self.breaker, self.breaker_state_storage)
-        if at is None:
+        delay = half_open_delay(self.breaker, self.breaker_state_storage)
+        if delay is None:
             return False
-        self._schedule(max(0.0, at - time.time()) + HALF_OPEN_MARGIN)
+        self._schedule(delay)
         return True
 
     def probe_gate(self) -> ProbeGate:

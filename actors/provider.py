@@ -174,6 +174,13 @@ def next_try_at(breaker: pybreaker.CircuitBreaker, storage: pybreaker.CircuitMem
     return opened.timestamp() + breaker.reset_timeout
 
 
+def half_open_delay(breaker: pybreaker.CircuitBreaker, storage: pybreaker.CircuitMemoryStorage) -> Optional[float]:
+    """Seconds from now until an open breaker lets a call through, with HALF_OPEN_MARGIN; None
+    while it is not open. What a source's next timer refresh waits for at least."""
+    at = next_try_at(breaker, storage)
+    return None if at is None else max(0.0, at - time.time()) + HALF_OPEN_MARGIN
+
+
 def open_reason(breaker: pybreaker.CircuitBreaker, storage: pybreaker.CircuitMemoryStorage) -> str:
     """Why calls are skipped, and until when (ISO 8601, UTC)."""
     at = next_try_at(breaker, storage)
@@ -420,9 +427,9 @@ class ProviderActor(pykka.ThreadingActor):
         """With the breaker open, no timer refresh before it lets a call through: one due sooner
         would only be skipped (a failed run, "circuit open"), and the status would show it as the
         next refresh. A later one stays as it is; health checks try the provider meanwhile."""
-        at = next_try_at(self.breaker, self.breaker_state_storage)
-        if at is not None and (self.next_refresh_at is None or self.next_refresh_at < at):
-            self._schedule_refresh(max(0.0, at - time.time()) + HALF_OPEN_MARGIN)
+        delay = half_open_delay(self.breaker, self.breaker_state_storage)
+        if delay is not None and (self.next_refresh_at is None or self.next_refresh_at < time.time() + delay):
+            self._schedule_refresh(delay)
 
     def refresh_finished(self, ticket: RefreshTicket, outcome: RefreshOutcome, kind: Optional[str] = None,
                          latency_ms: Optional[float] = None, pause: Optional[float] = None) -> None:

@@ -8,7 +8,7 @@ import pytest
 from actors.io import IOWorker
 
 
-def test_a_call_s_future_has_its_result_or_its_exception():
+def test_a_calls_future_has_its_result_or_its_exception():
     worker = IOWorker("io-test")
     try:
         assert worker.submit(lambda a, b: a + b, 2, 3).result(timeout=5) == 5
