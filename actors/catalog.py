@@ -26,6 +26,7 @@ from discovery.health import UNKNOWN
 from discovery.messages import ChangeBatch, ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.redaction import scrub
 from discovery.settings import ProviderConfig, Settings
+from discovery.sources import region_of
 
 # Models in one apply above which the transient memory of the write is handed back to the OS.
 LARGE_WRITE = 1000
@@ -242,6 +243,7 @@ class CatalogActor(pykka.ThreadingActor):
         for name in sorted(stored):
             why = self.settings.unconfigured(name, regions)
             if why is None:
+                self._watched_again(name, regions)
                 continue
             kept = self.settings.keeps(name, why)
             if kept is None:
@@ -286,6 +288,30 @@ class CatalogActor(pykka.ThreadingActor):
         self.view.kept_sources = {**self.view.kept_sources, name: (reason, count)}
         logger.bind(provider=name).warning("{} ({} is not refreshed; /api/v1/providers lists it as unconfigured); {}",
                                            reason, name, take_out)
+        # Stored and announced as any other status (no event when it was already unconfigured): a
+        # subscriber learns that the source's models are no longer refreshed. A region has no
+        # provider row until it needs one.
+        if name not in self.view.provider_rows:
+            try:
+                store.ensure_providers([(name, self.state.formats.get(name, "bedrock"), False)])
+            except Exception:
+                logger.exception("could not record the source {}", name)
+                store.heal_connection()
+                return
+            self._update_row(name, format=self.state.formats.get(name, "bedrock"), is_catalog=False)
+        self.set_provider_status(name, UNCONFIGURED, reason)
+
+    def _watched_again(self, name: str, regions: Optional[list[str]]) -> None:
+        """A region stored as unconfigured that is watched again: its status is unknown until its
+        first answer (announced). A provider's own actor reports its status at its first check,
+        against the stored one, so a provider needs nothing here."""
+        region = region_of(name)
+        if region is None or (self.view.provider_rows.get(name) or {}).get("status") != UNCONFIGURED:
+            return
+        if regions is None and self.settings.bedrock.discover_regions and region not in self.settings.bedrock.regions:
+            return  # every region counts as watched until EC2 names the watched ones (retire_unconfigured)
+        self.set_provider_status(name, UNKNOWN, "watched again; its status is known at its first refresh",
+                                 UNCONFIGURED)
 
     def _await_regions(self) -> None:
         """At start-up, Bedrock's merge waits for every configured region's first answer (see

@@ -55,6 +55,12 @@ def _refreshed(service, names):
              what=f"{', '.join(names)} to refresh")
 
 
+def _status_events(service, source, after=0):
+    """(old, new, reason) of each status_changed event of ``source`` after event ``after``."""
+    return [(e.data["old"], e.data["new"], e.data["reason"]) for e in service.events_after(after, 10_000)
+            if e.kind == "status_changed" and e.provider == source]
+
+
 def _warnings_while(start):
     lines: list[str] = []
     sink = logger.add(lambda message: lines.append(message), level="WARNING", format="{level} {message}")
@@ -72,6 +78,9 @@ def test_a_provider_whose_key_variable_is_unset_keeps_its_models_and_is_listed_u
     _refreshed(first, ["openai", "groq"])
     groq = sorted(m for m in first.index.ids() if m.startswith("groq/"))
     assert len(groq) >= 3
+    wait_for(lambda: first.view.provider_rows.get("groq", {}).get("status") not in (None, "unknown"),
+             what="groq's first status")
+    first_status = first.view.provider_rows["groq"]["status"]
     last_event = first.last_event_id()
     first.stop()
 
@@ -103,14 +112,30 @@ def test_a_provider_whose_key_variable_is_unset_keeps_its_models_and_is_listed_u
     assert ready.status_code == 200
     body = ready.get_json()
     assert body["providers"] == 1 and "groq" not in body["attempted"] + body["pending"]
-    second.stop()
 
-    # The key back: groq refreshes again, and nothing changed meanwhile.
+    # The status is stored and announced once, as any other status change; a restart while the
+    # key is still missing announces nothing more.
+    was = first_status
+    assert was not in (None, "unconfigured")
+    assert _status_events(second, "groq", last_event) == [(was, "unconfigured", GROQ_KEPT.format(len(groq)))]
+    feed = client.get(f"/api/v1/events?since={last_event}&kinds=status_changed&provider=groq").get_json()["data"]
+    assert [(e["data"]["old"], e["data"]["new"]) for e in feed] == [(was, "unconfigured")]
+    kept_event = second.last_event_id()
+    second.stop()
+    again, _ = _warnings_while(automatic)
+    assert again.view.provider_rows["groq"]["status"] == "unconfigured"
+    assert _status_events(again, "groq", kept_event) == []
+    again.stop()
+
+    # The key back: groq refreshes again, and nothing changed meanwhile; its first check is
+    # announced against the stored status.
     monkeypatch.setenv("GROQ_API_KEY", "gsk-test-kept")
     third = automatic()
     _refreshed(third, ["openai", "groq"])
     assert [v["change"] for v in third.history(groq[0])] == ["added"]
     assert "groq" not in third.view.kept_sources
+    wait_for(lambda: _status_events(third, "groq", kept_event), what="groq's status to be announced")
+    assert _status_events(third, "groq", kept_event)[0][:2] == ("unconfigured", was)
 
 
 def test_a_provider_turned_off_in_the_environment_is_taken_out_and_the_others_still_chosen(
@@ -216,7 +241,23 @@ def test_bedrock_turned_off_by_missing_aws_credentials_keeps_its_regions_models(
     warned = [line for line in lines if "bedrock@us-east-1" in line or "no AWS credentials" in line]
     assert warned and all(line.startswith("WARNING") for line in warned)
     assert any("DISCOVERY_BEDROCK_ENABLED=false" in line for line in warned)
+    # A region has no status of its own in the store until now: stored and announced as kept.
+    assert _status_events(second, "bedrock@us-east-1", last_event) == [
+        (None, "unconfigured", listed["bedrock@us-east-1"]["status_reason"])]
+    assert second.view.provider_rows["bedrock@us-east-1"]["status"] == "unconfigured"
+    kept_event = second.last_event_id()
     second.stop()
+
+    # The credentials back: the region is watched again, its status unknown until it answers (announced).
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDTESTKEPTBEDROCK")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-kept-bedrock-secret")
+    back, _ = _warnings_while(automatic)
+    assert back.settings.bedrock.enabled and "bedrock@us-east-1" not in back.view.kept_sources
+    assert _status_events(back, "bedrock@us-east-1", kept_event) == [
+        ("unconfigured", "unknown", "watched again; its status is known at its first refresh")]
+    back.stop()
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
 
     monkeypatch.setenv("DISCOVERY_BEDROCK_ENABLED", "false")
     third, _ = _warnings_while(automatic)

@@ -98,3 +98,41 @@ def test_a_region_ec2_no_longer_reports_is_taken_out_by_its_own_run_while_a_new_
     assert "removed" not in [v["change"] for v in versions]
     assert (versions[-1]["change"], versions[-1]["run_id"], versions[-1]["reason"]) == ("updated", run["id"], why)
     assert service.index.get(shared[0]).regions == (KEPT,)
+def _region_status_events(service, source, after):
+    return [(e.data["old"], e.data["new"]) for e in service.events_after(after, 10_000)
+            if e.kind == "status_changed" and e.provider == source]
+
+
+def test_a_region_kept_by_retire_unconfigured_false_is_announced_once_and_again_when_ec2_reports_it(
+        start_bedrock, start_service, simulator):
+    """Kept, a region's status is stored as unconfigured and announced once: a restart (every
+    region counts as watched until EC2 answers) announces nothing more; reported again, it is
+    announced as unknown until its first answer."""
+    only_west, _ = _split(simulator)
+    start_bedrock(BOTH).stop()
+    settings = bedrock_settings(simulator, (KEPT,), discover_regions=True)
+    source = f"bedrock@{GONE}"
+    simulator.state.set_models("ec2", [{"regionName": KEPT, "optInStatus": "opt-in-not-required"}])
+
+    first = start_service([], bedrock=settings, retire_unconfigured=False)
+    wait_for(lambda: source in first.view.kept_sources, what=f"{GONE} to be kept")
+    assert set(only_west) <= set(first.index.ids())
+    wait_for(lambda: _region_status_events(first, source, 0), what=f"{GONE}'s status to be announced")
+    assert _region_status_events(first, source, 0) == [(None, "unconfigured")]
+    listed = {p["name"]: p for p in first.providers()}
+    assert listed[source]["status"] == "unconfigured"
+    seen = first.last_event_id()
+    first.stop()
+
+    second = start_service([], bedrock=settings, retire_unconfigured=False)
+    wait_for(lambda: source in second.view.kept_sources, what=f"{GONE} to be kept again")
+    assert second.view.provider_rows[source]["status"] == "unconfigured"
+    assert _region_status_events(second, source, seen) == []
+    second.stop()
+
+    simulator.state.set_models("ec2", [{"regionName": r, "optInStatus": "opt-in-not-required"} for r in BOTH])
+    third = start_service([], bedrock=settings, retire_unconfigured=False)
+    wait_for(lambda: [r["region"] for r in third.bedrock_regions()] == sorted(BOTH), what="both regions watched")
+    wait_for(lambda: _region_status_events(third, source, seen), what=f"{GONE} watched again to be announced")
+    assert _region_status_events(third, source, seen) == [("unconfigured", "unknown")]
+    assert source not in third.view.kept_sources and set(only_west) <= set(third.index.ids())
