@@ -125,7 +125,8 @@ class CatalogActor(pykka.ThreadingActor):
             fmt = FORMATS.get(p.format)
             return bool(fmt and fmt.is_catalog)
 
-        store.ensure_providers((p.name, p.format, is_catalog(p)) for p in self.settings.providers)
+        store.ensure_providers(((p.name, p.format, is_catalog(p)) for p in self.settings.providers),
+                               catalog_provider_names(self.settings.providers))
         rows = store.provider_rows()
         merged = [*self.settings.providers, *self._kept_configs(rows)]
         for p in merged:
@@ -167,11 +168,14 @@ class CatalogActor(pykka.ThreadingActor):
     def _kept_configs(self, rows: dict[str, dict[str, Any]]) -> list[ProviderConfig]:
         """A config, from its provider row, of each stored source the settings do not name whose
         models are kept (Settings.keeps): they merge as they did while it was configured (a catalog's
-        records stay catalog entries, not live models)."""
+        records stay catalog entries, not live models, and a live provider's models are matched
+        under the catalog name it had)."""
         from discovery.providers import FORMATS
 
         configured = {p.name for p in self.settings.providers}
-        return [ProviderConfig(name=name, format=row["format"]) for name, row in sorted(rows.items())
+        return [ProviderConfig(name=name, format=row["format"],
+                               options={"catalog_provider": row["catalog_name"]} if row.get("catalog_name") else {})
+                for name, row in sorted(rows.items())
                 if name not in configured and row.get("model_count") and row.get("format") in FORMATS
                 and self.settings.keeps(name, "") is not None]
 

@@ -74,6 +74,9 @@ class ProviderRow(BaseModel):
     model_count = peewee.IntegerField(default=0)
     # Hash of the last accepted answer's body (with the normalizer's salt): an equal body costs nothing.
     body_hash = peewee.CharField(null=True, max_length=64)
+    # A live provider's name in the catalogs (its catalog_provider option, else its format's), kept
+    # so that its models, kept when the settings no longer name it, still merge as they did.
+    catalog_name = peewee.CharField(null=True)
 
     class Meta:
         table_name = "providers"

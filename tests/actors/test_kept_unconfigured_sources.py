@@ -263,3 +263,30 @@ def test_bedrock_turned_off_by_missing_aws_credentials_keeps_its_regions_models(
     third, _ = _warnings_while(automatic)
     assert not set(regional) & set(third.index.ids())
     assert third.refresh_runs("bedrock@us-east-1")[0]["trigger"] == "unconfigured"
+
+
+def test_a_kept_provider_still_matches_the_catalogs_under_its_catalog_provider_name(start_service, simulator):
+    """A provider configured with the ``catalog_provider`` option is matched against the catalogs'
+    entries of that name; kept when the settings no longer name it, its models are merged under
+    the same name when a catalog changes (the name is stored with its provider row), not under
+    its format's."""
+    records = dict(simulator.state.model_items("modelsdev"))
+    simulator.state.set_models("modelsdev", {"openai": records["openai"]})
+    eu = provider_config(simulator, "eu", "openai_compatible", route="openai", options={"catalog_provider": "openai"})
+    catalog = provider_config(simulator, "modelsdev", "modelsdev", manual_refresh_per_minute=1000)
+    first = start_service([eu, catalog])
+    _refreshed(first, ["eu", "modelsdev"])
+    entry = records["openai"]["models"]["gpt-4o"]
+    before = first.index.get("eu/gpt-4o").to_dict()
+    assert before["limits"]["context_window"] == entry["limit"]["context"]  # from the catalog's openai entry
+    first.stop()
+
+    second = start_service([catalog], retire_unconfigured=False)
+    _sources_loaded(second)
+    assert "eu" in second.view.kept_sources
+    grown = entry["limit"]["context"] * 2
+    simulator.state.update_model("modelsdev", "openai", {"models": {"gpt-4o": {"limit": {"context": grown}}}})
+    second.wait([second.refresh("modelsdev")], timeout=10)
+    after = second.index.get("eu/gpt-4o").to_dict()
+    assert after["limits"]["context_window"] == grown
+    assert after["live"] == before["live"] and after["capabilities"] == before["capabilities"]

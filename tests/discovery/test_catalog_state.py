@@ -324,3 +324,17 @@ def test_an_older_store_gains_the_reason_of_versions_and_its_versions_read_witho
     store.open_database(db_url)  # migrates
     assert "reason" in {c.name for c in store.db.get_columns("model_versions")}
     assert [(v["change"], v["reason"]) for v in store.model_history("openai/a")] == [("added", None)]
+
+
+def test_an_older_store_gains_the_catalog_name_of_providers(state, db_url):
+    snap(state, "openai", [m("a")])
+    store.db.execute_sql('ALTER TABLE "providers" DROP COLUMN "catalog_name"')
+    store.db.obj.discovery_schema_ready = False  # the next open checks the schema, as a new process's does
+    store.close_database()
+    store.open_database(db_url)  # migrates
+    assert "catalog_name" in {c.name for c in store.db.get_columns("providers")}
+    assert store.provider_rows()["openai"]["catalog_name"] is None
+    store.ensure_providers([("openai", "openai", False)], {"openai": "openai-eu"})
+    assert store.provider_rows()["openai"]["catalog_name"] == "openai-eu"
+    store.ensure_providers([("openai", "openai", False)])  # no names given: the stored one stays
+    assert store.provider_rows()["openai"]["catalog_name"] == "openai-eu"
