@@ -28,6 +28,15 @@ from discovery.settings import BedrockSettings
 # Error codes that say "Bedrock is not offered here, or this account may not use it here".
 UNAVAILABLE_CODES = frozenset({"UnrecognizedClientException", "AccessDeniedException", "UnknownOperationException",
                                "OptInRequired", "AuthFailure", "404"})
+# The regions every AWS account may use: those launched before 20 March 2019 are enabled by default
+# and cannot be disabled; every later one is opt-in. UnrecognizedClientException is AWS's answer
+# both to credentials it does not know and to a region the account has not enabled: in one of
+# these it can only be the credentials. (GovCloud's and China's regions are other partitions,
+# which a commercial account's credentials cannot use: left out.)
+DEFAULT_REGIONS = frozenset({
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "ca-central-1", "sa-east-1", "eu-west-1", "eu-west-2",
+    "eu-west-3", "eu-central-1", "eu-north-1", "ap-south-1", "ap-northeast-1", "ap-northeast-2", "ap-northeast-3",
+    "ap-southeast-1", "ap-southeast-2"})
 # Pages asked of ListInferenceProfiles (the API allows 1-1000).
 PROFILE_PAGE_SIZE = 1000
 # A runaway nextToken loop is a malformed answer, not a reason to page forever.
@@ -42,7 +51,9 @@ def classify_error(exc: BaseException, region: str, *, ever_answered: bool = Fal
 
     Not offered / access denied / unrecognized client are :class:`RegionUnavailable`. An
     unreachable endpoint is too, unless the region has answered before: then it is going dark,
-    an ordinary failure for the breaker.
+    an ordinary failure for the breaker. An unrecognized client in a region every account may use
+    (:data:`DEFAULT_REGIONS`), or in one that has answered these credentials before, is the
+    credentials: :class:`ProviderAuthError`.
     """
     from botocore import exceptions as bx
     from botocore.parsers import ResponseParserError
@@ -54,6 +65,10 @@ def classify_error(exc: BaseException, region: str, *, ever_answered: bool = Fal
         message = _one_line(err.get("Message")) or code or "no message"
         status = (exc.response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
         text = f"{where} answered HTTP {status}: {code}: {message}"
+        if code == "UnrecognizedClientException" and (ever_answered or region in DEFAULT_REGIONS):
+            why = ("it answered before, so they were revoked or have expired" if ever_answered else
+                   f"{region} is enabled for every AWS account, so it is not a region left disabled")
+            return ProviderAuthError(f"{text} (AWS does not know these credentials: {why})", status=status)
         if code in UNAVAILABLE_CODES or status == 404:
             return RegionUnavailable(text, status=status)
         if status in (401, 403):

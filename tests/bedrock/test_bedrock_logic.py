@@ -18,7 +18,13 @@ from discovery.bedrock import (
     region_details,
     resolve_model,
 )
-from discovery.providers.base import ProviderHTTPError, ProviderRateLimited, ProviderTimeout, ProviderUnreachable
+from discovery.providers.base import (
+    ProviderAuthError,
+    ProviderHTTPError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderUnreachable,
+)
 from discovery.settings import SettingsError, load_bedrock_settings
 
 ARN = "arn:aws:bedrock:{region}::foundation-model/{model}"
@@ -165,6 +171,12 @@ def test_errors_that_mean_no_bedrock_here_mark_the_region_unavailable():
     assert isinstance(classify_error(ReadTimeoutError(endpoint_url="http://x"), "x"), ProviderTimeout)
     unreachable = EndpointConnectionError(endpoint_url="http://bedrock.xx-nowhere-1.amazonaws.com")
     assert isinstance(classify_error(unreachable, "xx-nowhere-1"), RegionUnavailable)
+    # The same answer where every account may call, or where these credentials were answered
+    # before, is the credentials.
+    for region, answered in (("us-east-1", False), ("eu-west-3", False), ("af-south-1", True)):
+        wrong = classify_error(client_error("UnrecognizedClientException", 403), region, ever_answered=answered)
+        assert type(wrong) is ProviderAuthError and "AWS does not know these credentials" in str(wrong)
+    assert isinstance(classify_error(client_error("AccessDeniedException", 403), "us-east-1"), RegionUnavailable)
     # A region that answered before and now cannot be reached is going dark, not absent.
     dark = classify_error(ConnectTimeoutError(endpoint_url="http://x"), "us-east-1", ever_answered=True)
     assert type(dark) is ProviderUnreachable

@@ -141,6 +141,29 @@ def test_region_not_offering_bedrock_is_unavailable_and_rechecked_only_slowly(st
     assert simulator.state.request_count("bedrock@af-south-1") == asked
 
 
+def test_credentials_aws_does_not_know_in_a_default_region_are_an_auth_failure_not_an_unavailable_region(
+        start_bedrock, simulator):
+    """us-east-1 is enabled for every account: its UnrecognizedClientException is the credentials
+    (a wrong or revoked key), retried at the refresh interval, not shelved for the six hours of an
+    unavailable region; the opt-in af-south-1's same answer still means the region is not enabled."""
+    simulator.state.set_option("bedrock@us-east-1", "offered", False)
+    service = start_bedrock(("us-east-1", "af-south-1"), refresh_interval=0.2, jitter=0.0,
+                            unavailable_recheck_interval=3600.0, fail_max=100)
+    status = {r["region"]: r for r in service.bedrock_regions()}
+    assert status["af-south-1"]["status"] == "unavailable"
+    assert status["us-east-1"]["status"] == "failing"
+    assert "UnrecognizedClientException" in status["us-east-1"]["reason"]
+    assert "AWS does not know these credentials" in status["us-east-1"]["reason"]
+    assert status["us-east-1"]["next_refresh_at"] - status["us-east-1"]["last_refresh_at"] < 60
+    seen = simulator.state.request_count("bedrock@us-east-1")
+    wait_for(lambda: simulator.state.request_count("bedrock@us-east-1") >= seen + 2,
+             what="us-east-1 to be asked again at its refresh interval")
+    # The key put right: its next refresh succeeds.
+    simulator.state.set_option("bedrock@us-east-1", "offered", True)
+    wait_for(lambda: {r["region"]: r for r in service.bedrock_regions()}["us-east-1"]["status"] == "available",
+             what="us-east-1 to answer again")
+
+
 def test_access_denied_region_is_unavailable_with_the_reason(start_bedrock, simulator):
     simulator.state.set_option("bedrock@eu-west-1", "access_denied", True)
     service = start_bedrock(("eu-west-1",))
