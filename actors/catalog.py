@@ -15,7 +15,7 @@ from actors.calls import Calls, resolve
 from actors.heap import release_free_memory
 from actors.scheduling import schedule
 from actors.view import RUN_ID_BLOCK, CatalogView
-from discovery import replication, store
+from discovery import refresh_runs, replication, store
 from discovery.benchmark import stored
 from discovery.benchmark.board import PerformanceBoard
 from discovery.benchmark.records import BenchmarkReport
@@ -115,7 +115,7 @@ class CatalogActor(pykka.ThreadingActor):
         # A large commit does not also copy the write-ahead log into the database file before it
         # returns: a thread of its own does that (discovery/checkpoint.py).
         store.checkpoint_in_background()
-        interrupted = store.interrupt_running_runs()
+        interrupted = refresh_runs.interrupt_running_runs()
         if interrupted:
             logger.warning("marked {} refresh runs interrupted (left running by a previous process)", interrupted)
         from discovery.enrich import catalog_provider_names
@@ -142,7 +142,7 @@ class CatalogActor(pykka.ThreadingActor):
         # Run ids are handed out before their rows are written (the 202 of a manual refresh), so
         # they continue after every id reserved before, not after the last stored one: a process
         # killed in between must not leave its ids to be handed out again for other runs.
-        self.view.start_run_ids(max(store.last_run_id(), int(store.get_meta("run_ids_reserved") or 0)))
+        self.view.start_run_ids(max(refresh_runs.last_run_id(), int(store.get_meta("run_ids_reserved") or 0)))
         self.reserve_run_ids()
         self.view.last_event_id = store.last_event_id()
         # Reads are served from here on; the merge state (every source's records) loads next,
@@ -260,7 +260,7 @@ class CatalogActor(pykka.ThreadingActor):
         runs = {name: self.view.next_run_id() for name in reasons}
         self.write_begun()
         try:
-            store.begin_runs([{"id": runs[name], "provider": name, "trigger": UNCONFIGURED, "started_at": started,
+            refresh_runs.begin_runs([{"id": runs[name], "provider": name, "trigger": UNCONFIGURED, "started_at": started,
                                "epoch": store.FENCE.epoch} for name in reasons])
             # A region has no provider row of its own until now: with one, its name stays known to
             # the filters of the runs and events that explain where its models went.
@@ -484,7 +484,7 @@ class CatalogActor(pykka.ThreadingActor):
         if not begun:
             return
         try:
-            store.begin_runs(begun)
+            refresh_runs.begin_runs(begun)
         except Exception:
             logger.exception("could not record the start of runs {}", ", ".join(str(r["id"]) for r in begun))
 
@@ -686,7 +686,7 @@ class CatalogActor(pykka.ThreadingActor):
         reason = scrub(reason)  # whatever produced it, no secret is stored or returned
         self.write_begun()
         try:
-            finished = store.fail_run(run_id, reason)
+            finished = refresh_runs.fail_run(run_id, reason)
             self._update_row(source, last_refresh_at=finished, last_error=reason)
         except Exception:
             logger.exception("could not record the failure of run {}", run_id)

@@ -5,7 +5,7 @@ from typing import Any, Optional
 
 import pykka
 
-from discovery import replication, store
+from discovery import refresh_runs, replication, store
 from discovery.benchmark import stored
 from discovery.model import Model
 from discovery.settings import Settings
@@ -54,10 +54,10 @@ class StoreReaderActor(StoreConnection, pykka.ThreadingActor):
         return store.model_history_page(model_id, limit, before)
 
     def runs(self, provider: Optional[str] = None, limit: int = 50, before: Optional[int] = None) -> list[dict]:
-        return store.list_runs(provider, limit, before)
+        return refresh_runs.list_runs(provider, limit, before)
 
     def get_run(self, run_id: int) -> Optional[dict]:
-        return store.get_run(run_id)
+        return refresh_runs.get_run(run_id)
 
     def events_after(self, after_id: int, limit: int = 100, kinds=(), providers=()) -> list[store.StoredEvent]:
         return store.events_after(after_id, limit, kinds, providers)

@@ -22,7 +22,7 @@ from loguru import logger
 from actors.calls import Calls
 from actors.scheduling import schedule
 from actors.webhook_post import InFlight, PostResult, describe_url, post_delivery, redact
-from discovery import store
+from discovery import refresh_runs, store
 from discovery import subscriptions_store as subs
 from discovery.messages import ChangeBatch, EventFilter
 from discovery.redaction import REDACTOR, scrub
@@ -279,8 +279,8 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
         runs = 0
         if s.event_retention_age > 0:
             subs.prune_deliveries(time.time() - s.event_retention_age)
-            # Refresh runs by the same age (those that wrote history stay: store.prune_runs).
-            runs = store.prune_runs(s.event_retention_age, keep_after=floor)
+            # Refresh runs by the same age (those that wrote history stay: refresh_runs.prune_runs).
+            runs = refresh_runs.prune_runs(s.event_retention_age, keep_after=floor)
         if deleted:
             logger.info("retention: pruned {} events (kept everything after {})", deleted, floor)
         if runs:

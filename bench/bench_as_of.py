@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from actors.history import HistoryActor  # noqa: E402
-from discovery import store  # noqa: E402
+from discovery import refresh_runs, store  # noqa: E402
 from discovery.catalog import CatalogState  # noqa: E402
 from discovery.history import CatalogHistory, history_point, last_answers  # noqa: E402
 from discovery.messages import ProviderSnapshot  # noqa: E402
@@ -118,7 +118,7 @@ def main() -> None:
     for i in range(1 + args.commits):
         if i:
             change_prices(doc, args.changed, rng)
-        run_id = store.begin_run("modelsdev", "bench")
+        run_id = refresh_runs.begin_run("modelsdev", "bench")
         outcome, _, _ = state.apply(ProviderSnapshot("modelsdev", run_id, tuple(client.normalize(doc)),
                                                      is_catalog=True, max_removal_ratio=1.0))
         commit_times.append(store.ModelVersionRow.select(store.ModelVersionRow.created_at)

@@ -18,7 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from discovery import store  # noqa: E402
+from discovery import refresh_runs, store  # noqa: E402
 from discovery.catalog import CatalogState  # noqa: E402
 from discovery.messages import ProviderSnapshot  # noqa: E402
 from discovery.providers import ModelsDevClient  # noqa: E402
@@ -51,7 +51,7 @@ def main() -> None:
             t0 = time.perf_counter()
             fetched = client.fetch(state.memos(["modelsdev"]).get("modelsdev"))
             t1 = time.perf_counter()
-            run_id = store.begin_run("modelsdev", "bench")
+            run_id = refresh_runs.begin_run("modelsdev", "bench")
             outcome, _, _ = state.apply(ProviderSnapshot(
                 "modelsdev", run_id, fetched.models, unchanged=fetched.unchanged, body_hash=fetched.body_hash,
                 fingerprints=fetched.fingerprints, max_removal_ratio=1.0))

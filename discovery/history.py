@@ -28,6 +28,7 @@ from discovery.diff import ADDED, REMOVED, UPDATED, diff_contents
 from discovery.entry import CatalogEntry
 from discovery.index import CatalogIndex
 from discovery.model import Model, dumps, loads
+from discovery.refresh_runs import runs_pruned_before
 from discovery.store import (
     SUCCEEDED,
     BenchmarkResultRow,
@@ -36,7 +37,6 @@ from discovery.store import (
     RefreshRunRow,
     StoredEvent,
     db,
-    runs_pruned_before,
 )
 from discovery.timestamps import epoch, iso, parse_time  # noqa: F401 - re-exported
 
@@ -222,7 +222,7 @@ COMMIT_SPAN = 60.0
 def _last_successes(before: float, pruned_before: float = 0.0) -> dict[str, float]:
     """Each source's last successful run that finished before ``before``: source → its finish.
 
-    ``pruned_before``: runs that finished earlier may have been pruned (store.prune_runs). A
+    ``pruned_before``: runs that finished earlier may have been pruned (refresh_runs.prune_runs). A
     success found before it is then given only if it is the source's newest of all (which pruning
     keeps); otherwise a pruned one may have come after it, and none is known.
 

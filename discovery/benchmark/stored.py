@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 import peewee
 
-from discovery import store
+from discovery import refresh_runs, store
 from discovery.benchmark.budget import dollars
 from discovery.schema import INTERRUPTED, RUNNING, BenchmarkResultRow, BenchmarkRunRow
 
@@ -128,7 +128,7 @@ def list_benchmark_runs(provider: Optional[str] | Sequence[str] = None, limit: i
     """Benchmark runs, newest first; ``provider``: one name or several."""
     q = BenchmarkRunRow.select().order_by(BenchmarkRunRow.id.desc()).limit(limit)
     if provider:
-        q = q.where(BenchmarkRunRow.provider.in_(store.provider_names(provider)))
+        q = q.where(BenchmarkRunRow.provider.in_(refresh_runs.provider_names(provider)))
     if region:
         q = q.where(BenchmarkRunRow.region == region)
     if before:

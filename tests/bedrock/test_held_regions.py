@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from discovery import store
+from discovery import refresh_runs, store
 from discovery.bedrock import normalize_region
 from discovery.catalog import CatalogState
 from discovery.messages import ProviderSnapshot
@@ -27,7 +27,7 @@ def state(db_url):
 def answer(state, source, *model_ids):
     region = source.split("@", 1)[1]
     models = normalize_region(region, [summary(m, region=region) for m in model_ids])
-    return state.apply_many([ProviderSnapshot(source, store.begin_run(source, "test"), tuple(models))])
+    return state.apply_many([ProviderSnapshot(source, refresh_runs.begin_run(source, "test"), tuple(models))])
 
 
 def versions(model_id):

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from discovery import store
+from discovery import refresh_runs, store
 
 
 @pytest.fixture
@@ -20,18 +20,18 @@ def db(db_url):
 
 def test_runs_begun_together_are_running_with_the_columns_defaults(db):
     now = time.time()
-    store.begin_runs([{"id": 10 + i, "provider": name, "trigger": "manual", "started_at": now + i, "epoch": None}
+    refresh_runs.begin_runs([{"id": 10 + i, "provider": name, "trigger": "manual", "started_at": now + i, "epoch": None}
                       for i, name in enumerate(("alpha", "beta", "gamma"))])
-    one_by_one = store.get_run(store.begin_run("alpha", "timer"))
+    one_by_one = refresh_runs.get_run(refresh_runs.begin_run("alpha", "timer"))
     for i, name in enumerate(("alpha", "beta", "gamma")):
-        run = store.get_run(10 + i)
+        run = refresh_runs.get_run(10 + i)
         assert (run["provider"], run["trigger"], run["outcome"], run["started_at"]) == (name, "manual", "running", now + i)
         assert {k: run[k] for k in ("added", "updated", "removed", "total", "finished_at", "error")} == \
             {k: one_by_one[k] for k in ("added", "updated", "removed", "total", "finished_at", "error")}
 
 
 def test_a_commit_of_several_sources_writes_each_run_and_provider_row(db):
-    runs = {name: store.begin_run(name, "manual") for name in ("alpha", "beta", "gamma")}
+    runs = {name: refresh_runs.begin_run(name, "manual") for name in ("alpha", "beta", "gamma")}
     received = time.time()
     write = store.RefreshWrite(
         sources=tuple(store.SourceWrite(runs[name], name, (), (), total=n, counts={"added": n}, fetch_ms=5.0 * n,
@@ -42,7 +42,7 @@ def test_a_commit_of_several_sources_writes_each_run_and_provider_row(db):
     result = store.commit_refresh(write)
     rows = {r["name"]: r for r in store.provider_rows().values()}
     for n, name in enumerate(("alpha", "beta", "gamma"), start=1):
-        run = store.get_run(runs[name])
+        run = refresh_runs.get_run(runs[name])
         assert run["outcome"] == "succeeded" and run["finished_at"] == result.finished_at
         assert (run["total"], run["added"], run["fetch_ms"], run["rejected"]) == (n, n, 5.0 * n, n - 1)
         assert run["duration_ms"] > 0 and run["work_ms"] >= 0

@@ -1,7 +1,7 @@
 """The catalog's write path with a real SQLite file and no threads."""
 import pytest
 
-from discovery import store
+from discovery import refresh_runs, store
 from discovery.catalog import CatalogState
 from discovery.messages import ProviderSnapshot
 from discovery.model import Limits, Model, loads
@@ -20,7 +20,7 @@ def state(db_url):
 
 
 def snap(state, source, models, **kw):
-    run_id = store.begin_run(source, "test")
+    run_id = refresh_runs.begin_run(source, "test")
     return state.apply(ProviderSnapshot(source, run_id, tuple(models), **kw))
 
 
@@ -33,7 +33,7 @@ def test_first_snapshot_adds_every_model_in_one_run(state):
     assert (outcome.added, outcome.updated, outcome.removed) == (2, 0, 0)
     assert [e.kind for e in events].count("added") == 2
     assert events[-1].kind == "models_refreshed"
-    assert store.get_run(outcome.run_id)["outcome"] == "succeeded"
+    assert refresh_runs.get_run(outcome.run_id)["outcome"] == "succeeded"
     assert set(store.load_current_models()) == {"openai/a", "openai/b"}
 
 
@@ -148,7 +148,7 @@ def test_a_record_breaking_a_limit_is_left_out_counted_and_its_last_good_version
     current = store.load_current_models()
     assert set(current) == {"openai/a", "openai/b", "openai/d"} and current["openai/a"].name == "A"
     assert events[-1].data["rejected"] == 3
-    run = store.get_run(outcome.run_id)
+    run = refresh_runs.get_run(outcome.run_id)
     assert run["rejected"] == 3 and run["rejections"] == list(outcome.rejections)
 
 
@@ -284,7 +284,7 @@ def test_retiring_a_live_source_removes_its_models_and_delists_those_a_catalog_d
     snap(state, "modelsdev", [m("a", source="modelsdev", live=False, name="from catalog")])
     snap(state, "openai", [m("a", name="live"), m("b"), m("c")])
     before = store.last_event_id()
-    run_id = store.begin_run("openai", "unconfigured")
+    run_id = refresh_runs.begin_run("openai", "unconfigured")
     outcomes, events, changed = state.retire({"openai": (run_id, "source openai is no longer configured")})
     assert [(o.provider, o.outcome, o.removed, o.updated, o.total) for o in outcomes] == [
         ("openai", "succeeded", 2, 1, 0)]
@@ -300,7 +300,7 @@ def test_retiring_a_live_source_removes_its_models_and_delists_those_a_catalog_d
     assert {k for k in kinds if k[1]} == {("removed", "openai/b"), ("removed", "openai/c"),
                                           ("updated", "openai/a"), ("delisted", "openai/a")}
     assert all(e.data["reason"] == why and e.run_id == run_id for e in kinds.values() if e.kind != "reconciliation_changed")
-    assert store.get_run(run_id)["removed"] == 2 and store.load_source_models().keys() == {"modelsdev"}
+    assert refresh_runs.get_run(run_id)["removed"] == 2 and store.load_source_models().keys() == {"modelsdev"}
 
 
 def test_retiring_a_catalog_source_takes_its_fields_from_the_live_models(state):
@@ -308,7 +308,7 @@ def test_retiring_a_catalog_source_takes_its_fields_from_the_live_models(state):
                               m("z", source="modelsdev", live=False)])
     snap(state, "openai", [m("a")])
     assert state.current["openai/a"].name == "from catalog"
-    run_id = store.begin_run("modelsdev", "unconfigured")
+    run_id = refresh_runs.begin_run("modelsdev", "unconfigured")
     (outcome,), _, _ = state.retire({"modelsdev": (run_id, "source modelsdev is no longer configured")})
     assert (outcome.removed, outcome.updated) == (1, 1)
     assert set(state.current) == {"openai/a"} and state.current["openai/a"].name != "from catalog"

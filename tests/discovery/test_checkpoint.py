@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from discovery import store
+from discovery import refresh_runs, store
 from discovery.catalog import CatalogState
 from discovery.messages import ProviderSnapshot
 from discovery.model import Model
@@ -37,7 +37,7 @@ def test_the_writers_commits_leave_the_checkpoint_to_the_thread(writer):
     state = CatalogState({"openai": False}, missing_grace_refreshes=0)
     # Each answer is well over SQLite's default 1,000-page threshold.
     for tag in ("first", "second"):
-        run_id = store.begin_run("openai", "test")
+        run_id = refresh_runs.begin_run("openai", "test")
         outcome, _, _ = state.apply(ProviderSnapshot("openai", run_id, _models(3000, tag)))
         assert outcome.outcome == "succeeded"
     # A reader of the main file alone (immutable=1 ignores the log) sees none of it: no commit copied it.

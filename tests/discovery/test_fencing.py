@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from actors.service import AnotherInstance, hold_single_instance
-from discovery import replication, store
+from discovery import refresh_runs, replication, store
 from discovery.catalog import CatalogState
 from discovery.messages import ProviderSnapshot
 from discovery.model import Model
@@ -44,7 +44,7 @@ def m(mid: str, **kw) -> Model:
 
 
 def snap(state: CatalogState, models: list[Model]):
-    run_id = store.begin_run("openai", "test")
+    run_id = refresh_runs.begin_run("openai", "test")
     return state.apply(ProviderSnapshot("openai", run_id, tuple(models)))
 
 
@@ -120,7 +120,7 @@ def test_the_epoch_bump_waits_for_a_write_already_past_its_check(pg_url):
         assert bumped.is_set()
         assert store.last_event_id() == 1
         with pytest.raises(store.Fenced):
-            store.begin_run("openai", "timer")
+            refresh_runs.begin_run("openai", "timer")
     finally:
         conn.close()
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from discovery import store
+from discovery import refresh_runs, store
 from discovery.catalog import CatalogState
 from discovery.history import CatalogHistory, list_form, parse_time
 from discovery.messages import ProviderSnapshot
@@ -49,7 +49,7 @@ def state(request, db_url):
 
 def commit(state, day: int, models) -> None:
     store.ensure_provider("openai", "openai", False)
-    run_id = store.begin_run("openai", "test", now=T0 + day * 86400 - 1)
+    run_id = refresh_runs.begin_run("openai", "test", now=T0 + day * 86400 - 1)
     state.apply(ProviderSnapshot("openai", run_id, tuple(models), max_removal_ratio=1.0), now=T0 + day * 86400)
 
 
@@ -240,7 +240,7 @@ def test_pruning_runs_probes_the_versions_of_each_run_instead_of_scanning_them_p
         database.execute_sql("SET work_mem = '64kB'")
     monkeypatch.setattr(database, "execute_sql", explained)
     try:
-        deleted = store.prune_runs(3600.0, now=T0 + 10_000.0, chunk=500)
+        deleted = refresh_runs.prune_runs(3600.0, now=T0 + 10_000.0, chunk=500)
     finally:
         monkeypatch.undo()
         if postgres:
@@ -265,9 +265,9 @@ def test_a_source_answer_older_than_the_pruned_runs_is_not_claimed(state):
     with store.write_transaction():
         store.bulk_write(store.RefreshRunRow, rows)
     assert last_answers(T0 + 3.5 * day) == {"openai": T0 + 3 * day}
-    assert store.runs_pruned_before() == 0.0
-    assert store.prune_runs(2 * day, now=T0 + 7 * day) == 4  # days 1-4; day 5 is the newest success
-    assert store.runs_pruned_before() == T0 + 5 * day
+    assert refresh_runs.runs_pruned_before() == 0.0
+    assert refresh_runs.prune_runs(2 * day, now=T0 + 7 * day) == 4  # days 1-4; day 5 is the newest success
+    assert refresh_runs.runs_pruned_before() == T0 + 5 * day
     assert last_answers(T0 + 3.5 * day) == {}, "day 3's answer is gone; day 0's would be wrong"
     assert last_answers(T0 + 6 * day) == {"openai": T0 + 5 * day}
     # Another source, written after that pruning: successes at days 2 and 9. At day 6 its day 2 is
@@ -279,7 +279,8 @@ def test_a_source_answer_older_than_the_pruned_runs_is_not_claimed(state):
             {**rows[0], "provider": "groq", "started_at": T0 + 8.9 * day, "finished_at": T0 + 9 * day}])
     assert last_answers(T0 + 6 * day) == {"openai": T0 + 5 * day}, "groq's day 2 may not be its last by day 6"
     assert last_answers(T0 + 10 * day) == {"openai": T0 + 5 * day, "groq": T0 + 9 * day}
-    assert store.prune_runs(3 * day, now=T0 + 7 * day) == 1 and store.runs_pruned_before() == T0 + 5 * day  # groq's day 2
+    assert refresh_runs.prune_runs(3 * day, now=T0 + 7 * day) == 1
+    assert refresh_runs.runs_pruned_before() == T0 + 5 * day  # groq's day 2
 
 
 def test_runs_of_events_a_webhook_still_holds_are_kept(state):
@@ -295,10 +296,10 @@ def test_runs_of_events_a_webhook_still_holds_are_kept(state):
         day_two = store.RefreshRunRow.get(store.RefreshRunRow.finished_at == T0 + 2 * day).id
         store.EventRow.create(id=floor + 1, kind="models_refreshed", provider="openai", run_id=day_two,
                               created_at=T0 + 2 * day - 0.5, data={})
-    assert store.prune_runs(2 * day, now=T0 + 7 * day, keep_after=floor) == 1  # day 1 only
-    assert store.get_run(day_two) is not None
-    assert store.runs_pruned_before() == T0 + 2 * day - 0.5
-    assert store.prune_runs(2 * day, now=T0 + 7 * day) == 3  # nothing held any more: days 2-4
+    assert refresh_runs.prune_runs(2 * day, now=T0 + 7 * day, keep_after=floor) == 1  # day 1 only
+    assert refresh_runs.get_run(day_two) is not None
+    assert refresh_runs.runs_pruned_before() == T0 + 2 * day - 0.5
+    assert refresh_runs.prune_runs(2 * day, now=T0 + 7 * day) == 3  # nothing held any more: days 2-4
 
 
 def test_a_read_of_the_past_waits_only_for_commits_begun_by_its_time():

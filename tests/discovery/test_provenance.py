@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from discovery import store
+from discovery import refresh_runs, store
 from discovery.catalog import CatalogState
 from discovery.enrich import id_date, match_kind
 from discovery.messages import ProviderSnapshot
@@ -53,7 +53,7 @@ def test_replayed_snapshots_never_borrow_from_another_dated_version(db_url, lite
     md = ModelsDevClient(ProviderConfig(name="modelsdev", format="modelsdev", options={"providers": list(PROVIDERS)}))
 
     def apply(source, models):
-        run = store.begin_run(source, "test")
+        run = refresh_runs.begin_run(source, "test")
         state.apply(ProviderSnapshot(source, run, tuple(models), max_removal_ratio=1.0, allow_empty=True))
 
     apply("litellm", litellm)
@@ -104,7 +104,7 @@ def test_each_field_names_its_entry_and_the_values_other_sources_state(db_url):
                          formats={"modelsdev": "modelsdev", "litellm": "litellm"})
 
     def apply(source, *models):
-        state.apply(ProviderSnapshot(source, store.begin_run(source, "test"), models))
+        state.apply(ProviderSnapshot(source, refresh_runs.begin_run(source, "test"), models))
 
     apply("modelsdev", Model("openai", "gpt-x", name="GPT X", limits=Limits(context_window=128000),
                              pricing=Pricing(input=2.5), source="modelsdev", live=False))

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from discovery import store
+from discovery import refresh_runs, store
 from discovery.catalog import CatalogState
 from discovery.messages import ProviderSnapshot
 from discovery.model import Limits, Model, Pricing
@@ -113,7 +113,7 @@ def test_findings_kept_change_by_change_equal_those_rebuilt_after_a_restart(db_u
     state.load()
 
     def apply(source, models):
-        state.apply(ProviderSnapshot(source, store.begin_run(source, "test"), tuple(models)))
+        state.apply(ProviderSnapshot(source, refresh_runs.begin_run(source, "test"), tuple(models)))
 
     def findings(s):
         f = s.findings()
@@ -145,12 +145,12 @@ def test_a_failed_commit_leaves_the_findings_as_the_store_has_them(db_url):
         store.ensure_provider(name, name, catalog)
     state = CatalogState({"groq": False, "modelsdev": True}, missing_grace_refreshes=0)
     state.load()
-    state.apply(ProviderSnapshot("modelsdev", store.begin_run("modelsdev", "t"), (entry("a"), entry("b"))))
-    state.apply(ProviderSnapshot("groq", store.begin_run("groq", "t"), (live("a"),)))
+    state.apply(ProviderSnapshot("modelsdev", refresh_runs.begin_run("modelsdev", "t"), (entry("a"), entry("b"))))
+    state.apply(ProviderSnapshot("groq", refresh_runs.begin_run("groq", "t"), (live("a"),)))
     before = copy.deepcopy(dict(state.findings().stale))
     assert set(before) == {"groq/b"}
 
-    run_id = store.begin_run("groq", "t")
+    run_id = refresh_runs.begin_run("groq", "t")
     store.db.execute_sql("PRAGMA query_only = ON")  # every write from here on fails in SQLite itself
     with pytest.raises(Exception, match="readonly"):
         state.apply(ProviderSnapshot("groq", run_id, (live("a"), live("b"))))
@@ -182,11 +182,11 @@ def test_totals_kept_by_each_write_equal_a_count_of_every_finding(db_url):
     ]
     seen = []
     for source, models in writes:
-        state.apply(ProviderSnapshot(source, store.begin_run(source, "test"), tuple(models)))
+        state.apply(ProviderSnapshot(source, refresh_runs.begin_run(source, "test"), tuple(models)))
         assert state.reconciler.totals() == counted()
         seen.append(counted())
     assert any(row.get("groq", {}).get("stale") for row in seen) and any(row.get("groq", {}).get("conflicts") for row in seen)
-    state.apply(ProviderSnapshot("groq", store.begin_run("groq", "test"),
+    state.apply(ProviderSnapshot("groq", refresh_runs.begin_run("groq", "test"),
                                  (live("a", limits=Limits(context_window=80), pricing=Pricing(input=1.02)),
                                   live("b"), live("old"), live("new"))))
     at_default = state.reconciler.totals()["groq"]["conflicts"]

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 
 import pytest
 
-from discovery import store
+from discovery import refresh_runs, store
 from discovery.catalog import CatalogState
 from discovery.entry import pack
 from discovery.messages import ProviderSnapshot
@@ -27,7 +27,7 @@ def database(kind, tmp_path):
 
 
 def write(state, source, models):
-    run_id = store.begin_run(source, "test")
+    run_id = refresh_runs.begin_run(source, "test")
     return state.apply(ProviderSnapshot(source, run_id, tuple(models)))
 
 

@@ -420,7 +420,7 @@ def test_retention_prunes_old_refresh_runs_but_keeps_those_history_needs(start_s
     """A refresh that changed nothing leaves a run row; over a long run those are nearly all of the
     table. Retention drops them by event_retention_age, and keeps the runs a model version names,
     each source's newest successful run and the newest run of all."""
-    from discovery import store
+    from discovery import refresh_runs, store
     from tests.notify.conftest import add_model
 
     service = start_service(openai_source(simulator), **{**NOTIFY_SETTINGS, "event_retention_age": 3600.0})
@@ -433,7 +433,7 @@ def test_retention_prunes_old_refresh_runs_but_keeps_those_history_needs(start_s
     (failed,) = service.wait([service.refresh("openai")], timeout=10)
     assert failed.outcome == "failed"
     (last,) = service.wait([service.refresh("openai")], timeout=10)
-    runs = store.list_runs(limit=1000)
+    runs = refresh_runs.list_runs(limit=1000)
     wrote = {r for (r,) in store.ModelVersionRow.select(store.ModelVersionRow.run)
              .where(store.ModelVersionRow.run.is_null(False)).tuples()}
     assert wrote and len(runs) > len(wrote) + 2
@@ -443,7 +443,7 @@ def test_retention_prunes_old_refresh_runs_but_keeps_those_history_needs(start_s
                                    finished_at=store.RefreshRunRow.finished_at - 7200).execute()
     newest = max(r["id"] for r in runs)
     service.webhooks.prune()
-    left = {r["id"] for r in store.list_runs(limit=1000)}
+    left = {r["id"] for r in refresh_runs.list_runs(limit=1000)}
     newest_good = max(r["id"] for r in runs if r["outcome"] == "succeeded")
     assert left == wrote | {newest_good, newest}, "only the runs history needs are kept"
     assert last.run_id == newest_good
