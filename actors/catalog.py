@@ -302,7 +302,7 @@ class CatalogActor(pykka.ThreadingActor):
                 logger.exception("could not record the source {}", name)
                 store.heal_connection()
                 return
-            self._update_row(name, format=self.state.formats.get(name, "bedrock"), is_catalog=False)
+            self._update_row(name, format=self.state.formats.get(name, "bedrock"), is_catalog=False, status=UNKNOWN)
         self.set_provider_status(name, UNCONFIGURED, reason)
 
     def _watched_again(self, name: str, regions: Optional[list[str]]) -> None:
@@ -752,7 +752,7 @@ class CatalogActor(pykka.ThreadingActor):
             stored = (self.view.provider_rows.get(name) or {}).get("status")
             if stored == status:
                 return
-            old = stored or old
+            old = stored or old or UNKNOWN  # a row's status is never empty in the store
         try:
             with store.write_transaction():
                 store.set_provider_status(name, status, reason)

@@ -243,7 +243,7 @@ def test_bedrock_turned_off_by_missing_aws_credentials_keeps_its_regions_models(
     assert any("DISCOVERY_BEDROCK_ENABLED=false" in line for line in warned)
     # A region has no status of its own in the store until now: stored and announced as kept.
     assert _status_events(second, "bedrock@us-east-1", last_event) == [
-        (None, "unconfigured", listed["bedrock@us-east-1"]["status_reason"])]
+        ("unknown", "unconfigured", listed["bedrock@us-east-1"]["status_reason"])]
     assert second.view.provider_rows["bedrock@us-east-1"]["status"] == "unconfigured"
     kept_event = second.last_event_id()
     second.stop()

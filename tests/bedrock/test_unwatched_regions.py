@@ -118,7 +118,7 @@ def test_a_region_kept_by_retire_unconfigured_false_is_announced_once_and_again_
     wait_for(lambda: source in first.view.kept_sources, what=f"{GONE} to be kept")
     assert set(only_west) <= set(first.index.ids())
     wait_for(lambda: _region_status_events(first, source, 0), what=f"{GONE}'s status to be announced")
-    assert _region_status_events(first, source, 0) == [(None, "unconfigured")]
+    assert _region_status_events(first, source, 0) == [("unknown", "unconfigured")]
     listed = {p["name"]: p for p in first.providers()}
     assert listed[source]["status"] == "unconfigured"
     seen = first.last_event_id()
