@@ -1,10 +1,13 @@
 """Probes against the simulator's streams: what does and does not count, failures, usage missing."""
 from __future__ import annotations
 
+import os
+
 import pytest
 
+from discovery.benchmark.formats.bedrock import BedrockProbe
 from discovery.benchmark.sample import EmptyAnswer, StreamBroken, nonce_prompt
-from discovery.providers.base import ProviderAuthError, ProviderHTTPError
+from discovery.providers.base import ProviderAuthError, ProviderHTTPError, ProviderTimeout
 from tests.benchmark.conftest import bedrock_probe, http_probe, on_demand_text_model
 
 CASES = [("openai", "openai", "gpt-4o"), ("anthropic", "anthropic", "claude-sonnet-4-5-20250929"),
@@ -162,3 +165,55 @@ def test_a_probes_own_failure_is_recorded_with_every_known_secret_masked(simulat
     failures = outcome.result.failures
     assert failures and all(f.error_class == "internal" for f in failures)
     assert all(secret not in f.message and "[REDACTED]" in f.message for f in failures)
+
+
+def _connections_to(port: int) -> int:
+    """This process's open sockets connected to ``port`` on loopback, in any state (one the
+    server has closed stays open here, CLOSE_WAIT, until this side closes it). Linux: /proc."""
+    inodes = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            target = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    count = 0
+    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
+        with open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+                if remote_port == port and fields[9] in inodes:
+                    count += 1
+    return count
+
+
+def test_a_bedrock_stream_cut_short_closes_its_connection_at_once(simulator):
+    """A stream cut short (an error event in it, the whole-answer deadline, a read timeout) closes
+    its connection then, not when the collector finds the stream: the error's traceback, kept
+    here as a caller that logs or stores it would, still holds the stream."""
+    from discovery.bedrock import make_client
+    from discovery.settings import BedrockSettings
+
+    region = "us-east-1"
+    model = on_demand_text_model(simulator, region)
+    port = int(simulator.url.rsplit(":", 1)[1])
+    client = make_client("bedrock-runtime", region, BedrockSettings(timeout=0.3), f"{simulator.url}/bedrock/{region}")
+    probe = BedrockProbe(client, region, 0.3)
+    simulator.state.set_stream(f"bedrock@{region}", ttft=0.01, tokens_per_second=400, output_tokens=4)
+    probe.chat(probe.request(model, "chat", "Say hi.", 8))  # the pool's connection, kept for the next call
+    before = _connections_to(port)
+    simulator.state.set_stream(f"bedrock@{region}", ttft=1.0, tokens_per_second=400)
+    with pytest.raises(ProviderTimeout, match="read timeout") as caught:
+        probe.chat(probe.request(model, "chat", "Say hi.", 8))
+    assert caught.value is not None and _connections_to(port) < before + 1
+    simulator.state.set_stream(f"bedrock@{region}", ttft=0.01, tokens_per_second=400, output_tokens=8)
+    simulator.state.set_fault(f"bedrock@{region}", "midstream", after_tokens=2, times=1)
+    with pytest.raises(StreamBroken, match="broke off the stream") as caught:
+        probe.chat(probe.request(model, "chat", "Say hi.", 8))
+    assert caught.value is not None and _connections_to(port) < before + 1
+    simulator.state.set_stream(f"bedrock@{region}", ttft=0.05, tokens_per_second=5, output_tokens=20)
+    with pytest.raises(ProviderTimeout, match="did not finish its answer") as caught:
+        probe.chat(probe.request(model, "chat", "Say hi.", 32))
+    assert caught.value is not None and _connections_to(port) < before + 1

@@ -43,6 +43,14 @@ def embedding_body(model_id: str, text: str) -> dict[str, Any]:
     return {"inputText": text}
 
 
+def close_quietly(stream: Any) -> None:
+    """Close a botocore event stream (its HTTP connection); a failure to close changes nothing."""
+    try:
+        stream.close()
+    except Exception:  # the connection is already gone
+        pass
+
+
 class BedrockProbe:
     """One region's Bedrock Runtime, through a boto3 ``bedrock-runtime`` client.
 
@@ -74,24 +82,32 @@ class BedrockProbe:
         usage: Mapping[str, Any] = {}
         metrics: Mapping[str, Any] = {}
         stop = None
+        answer: Optional[Mapping[str, Any]] = None
         with marking(clock):
             try:
-                answer = self.client.converse_stream(
-                    modelId=req.model, messages=[{"role": "user", "content": [{"text": req.prompt}]}],
-                    inferenceConfig={"maxTokens": req.max_output_tokens, "temperature": 0})
-                for event in answer["stream"]:
-                    if time.monotonic() > deadline:
-                        raise ProviderTimeout(f"{self.name} did not finish its answer within "
-                                              f"{self.deadline_seconds:g}s")
-                    if "contentBlockDelta" in event:
-                        delta = event["contentBlockDelta"].get("delta") or {}
-                        clock.thinking(nested(delta, "reasoningContent", "text"))
-                        clock.text(delta.get("text"))
-                    elif "messageStop" in event:
-                        stop = event["messageStop"].get("stopReason")
-                    elif "metadata" in event:
-                        usage = event["metadata"].get("usage") or {}
-                        metrics = event["metadata"].get("metrics") or {}
+                try:
+                    answer = self.client.converse_stream(
+                        modelId=req.model, messages=[{"role": "user", "content": [{"text": req.prompt}]}],
+                        inferenceConfig={"maxTokens": req.max_output_tokens, "temperature": 0})
+                    for event in answer["stream"]:
+                        if time.monotonic() > deadline:
+                            raise ProviderTimeout(f"{self.name} did not finish its answer within "
+                                                  f"{self.deadline_seconds:g}s")
+                        if "contentBlockDelta" in event:
+                            delta = event["contentBlockDelta"].get("delta") or {}
+                            clock.thinking(nested(delta, "reasoningContent", "text"))
+                            clock.text(delta.get("text"))
+                        elif "messageStop" in event:
+                            stop = event["messageStop"].get("stopReason")
+                        elif "metadata" in event:
+                            usage = event["metadata"].get("usage") or {}
+                            metrics = event["metadata"].get("metrics") or {}
+                except BaseException:
+                    # Cut short (the deadline, a read timeout, a broken or refused stream): the
+                    # connection is closed, not left open until the collector finds the stream.
+                    if answer is not None:
+                        close_quietly(answer["stream"])
+                    raise
             except EventStreamError as exc:
                 code = (exc.response.get("Error") or {}).get("Code") or "exception"
                 raise StreamBroken(f"{self.name} broke off the stream: {code}: "
@@ -102,9 +118,6 @@ class BedrockProbe:
                 raise ProviderTimeout(f"{self.name} stopped sending mid-answer (read timeout)") from None
             except urllib3_exceptions.ProtocolError:
                 raise StreamBroken(f"{self.name} broke the connection mid-answer") from None
-            except ProviderTimeout:
-                answer["stream"].close()  # past the deadline: the rest of the answer is not read
-                raise
             clock.end()
             if stop is None:
                 raise StreamBroken(f"{self.name} ended the stream without messageStop")
