@@ -217,3 +217,17 @@ def test_a_bedrock_stream_cut_short_closes_its_connection_at_once(simulator):
     with pytest.raises(ProviderTimeout, match="did not finish its answer") as caught:
         probe.chat(probe.request(model, "chat", "Say hi.", 32))
     assert caught.value is not None and _connections_to(port) < before + 1
+
+
+@pytest.mark.parametrize("name", [c[0] for c in CASES])
+def test_an_http_stream_cut_short_by_an_error_event_closes_its_connection_at_once(simulator, name):
+    """The answer is closed as the error leaves the probe, though its reader (a suspended
+    generator) lives on in the error's traceback, kept here as a caller that logs it would."""
+    source, probe, model = probe_of(simulator, name)
+    port = int(simulator.url.rsplit(":", 1)[1])
+    simulator.state.set_stream(source, ttft=0.01, tokens_per_second=400, output_tokens=8)
+    before = _connections_to(port)
+    simulator.state.set_fault(source, "midstream", after_tokens=2, times=1)
+    with pytest.raises(StreamBroken) as caught:
+        probe.chat(probe.request(model, "chat", "Say hi.", 8))
+    assert caught.value is not None and _connections_to(port) <= before
