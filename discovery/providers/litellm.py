@@ -5,7 +5,9 @@ One JSON object keyed by LiteLLM's model name. Each entry becomes a catalog mode
 
 Provider names (``litellm_provider``): ``together_ai`` → together, ``bedrock_converse`` →
 bedrock, ``cohere_chat`` → cohere, ``text-completion-openai`` → openai, every
-``vertex_ai-*`` → vertex_ai, ``*-embedding-models`` → the provider before the dash; the rest keep
+``vertex_ai-*`` → vertex_ai, ``*-embedding-models`` → the provider before the dash; a provider
+models.dev also lists under another spelling → models.dev's (``fireworks_ai`` → fireworks-ai,
+``novita`` → novita-ai, ``moonshot`` → moonshotai, ...: PROVIDER_NAMES); the rest keep
 LiteLLM's name (openai, anthropic, gemini, mistral, azure, groq, deepseek, xai, ollama, ...).
 
 Ids: the key, less leading segments that are not part of the provider's id: the provider's
@@ -50,6 +52,19 @@ PROVIDER_NAMES = {
     "text-completion-codestral": "codestral",
     "text-completion-inception": "inception",
     "azure_text": "azure",
+    # Providers both catalogs list under different spellings: models.dev's is kept, so that one
+    # model is one record (their ids overlap: 97 of novita's, 72 of Vercel's, every one of
+    # Cloudflare's in models.dev) rather than two under two provider names.
+    "fireworks_ai": "fireworks-ai",
+    "novita": "novita-ai",
+    "github_copilot": "github-copilot",
+    "moonshot": "moonshotai",
+    "opencode_go": "opencode-go",
+    "friendliai": "friendli",
+    "abliteration": "abliteration-ai",
+    "vercel_ai_gateway": "vercel",
+    "cloudflare": "cloudflare-workers-ai",
+    "snowflake": "snowflake-cortex",
 }
 # LiteLLM mode → kind.
 MODE_KINDS = {

@@ -53,7 +53,26 @@ def normalized(today="2026-07-01"):
 def test_provider_names_map_to_this_service():
     assert [provider_name(p) for p in ("together_ai", "bedrock_converse", "cohere_chat", "vertex_ai-language-models",
                                        "fireworks_ai-embedding-models", "text-completion-openai", "deepinfra")] == \
-        ["together", "bedrock", "cohere", "vertex_ai", "fireworks_ai", "openai", "deepinfra"]
+        ["together", "bedrock", "cohere", "vertex_ai", "fireworks-ai", "openai", "deepinfra"]
+
+
+def test_a_provider_both_catalogs_list_is_one_provider_and_its_models_one_record_each():
+    """LiteLLM's fireworks_ai, novita, moonshot, ... are models.dev's fireworks-ai, novita-ai,
+    moonshotai: merged with models.dev, the real data has each such model once, described by both
+    catalogs, not twice under two provider names."""
+    from discovery.merge import merge_sources
+    from tests.conftest import newest_modelsdev
+
+    litellm = make_client("litellm").normalize(json.loads(gzip.decompress(litellm_map_file().read_bytes())))
+    modelsdev = make_client("modelsdev").normalize(json.loads(gzip.decompress(newest_modelsdev().read_bytes())))
+    spelled = {m.provider for m in litellm}
+    assert not spelled & {"fireworks_ai", "novita", "github_copilot", "moonshot", "opencode_go", "friendliai",
+                          "vercel_ai_gateway", "cloudflare", "snowflake"}
+    merged = merge_sources({}, {"modelsdev": modelsdev, "litellm": litellm})
+    providers = ("novita-ai", "fireworks-ai", "vercel", "cloudflare-workers-ai", "moonshotai", "friendli")
+    both = [m for m in merged.values() if m.provider in providers
+            and {"modelsdev", "litellm"} <= set(m.provenance.values())]
+    assert len(both) >= 150  # 97 + 15 + 72 + 22 + 3 + 5 in this map and snapshot, each once
 
 
 def test_ids_lose_litellm_prefixes_regions_sizes_and_steps():
