@@ -61,3 +61,15 @@ def test_providers_are_ensured_in_one_write_on_postgresql(state):
     rows = store.provider_rows()
     assert (rows["openai"]["format"], rows["openai"]["status"]) == ("vllm", "failed")
     assert rows["litellm"]["is_catalog"] is True and set(rows) == {"openai", "modelsdev", "litellm"}
+
+
+def test_an_older_store_gains_the_catalog_name_of_providers_on_postgresql(state):
+    search_path = store.db.execute_sql("SHOW search_path").fetchone()[0]
+    store.db.execute_sql('ALTER TABLE "providers" DROP COLUMN "catalog_name"')
+    store.db.obj.discovery_schema_ready = False  # the next open checks the schema, as a new process's does
+    store.close_database()
+    store.open_database(f"{PG_URL}?options=-csearch_path%3D{search_path}")  # migrates
+    assert "catalog_name" in {c.name for c in store.db.get_columns("providers")}
+    assert store.provider_rows()["openai"]["catalog_name"] is None
+    store.ensure_providers([("openai", "openai", False)], {"openai": "openai-eu"})
+    assert store.provider_rows()["openai"]["catalog_name"] == "openai-eu"
