@@ -260,8 +260,8 @@ class CatalogActor(pykka.ThreadingActor):
         runs = {name: self.view.next_run_id() for name in reasons}
         self.write_begun()
         try:
-            refresh_runs.begin_runs([{"id": runs[name], "provider": name, "trigger": UNCONFIGURED, "started_at": started,
-                               "epoch": store.FENCE.epoch} for name in reasons])
+            refresh_runs.begin_runs([{"id": runs[name], "provider": name, "trigger": UNCONFIGURED,
+                                      "started_at": started, "epoch": store.FENCE.epoch} for name in reasons])
             # A region has no provider row of its own until now: with one, its name stays known to
             # the filters of the runs and events that explain where its models went.
             unrowed = [name for name in reasons if name not in self.view.provider_rows]

@@ -21,7 +21,7 @@ def db(db_url):
 def test_runs_begun_together_are_running_with_the_columns_defaults(db):
     now = time.time()
     refresh_runs.begin_runs([{"id": 10 + i, "provider": name, "trigger": "manual", "started_at": now + i, "epoch": None}
-                      for i, name in enumerate(("alpha", "beta", "gamma"))])
+                             for i, name in enumerate(("alpha", "beta", "gamma"))])
     one_by_one = refresh_runs.get_run(refresh_runs.begin_run("alpha", "timer"))
     for i, name in enumerate(("alpha", "beta", "gamma")):
         run = refresh_runs.get_run(10 + i)
