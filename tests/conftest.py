@@ -96,6 +96,34 @@ def litellm_map_file() -> Path:
     return path if path.exists() else FIXTURES_DIR / LITELLM_FIXTURE
 
 
+def client_ports(pid: int, server_port: int = 5432) -> list[int]:
+    """The local ports of a process's TCP connections to ``server_port`` (Linux /proc)."""
+    inodes = set()
+    try:
+        for fd in os.listdir(f"/proc/{pid}/fd"):
+            try:
+                target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            except OSError:
+                continue
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    except OSError:
+        return []
+    ports = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            with open(table) as fh:
+                next(fh)
+                for line in fh:
+                    fields = line.split()
+                    local, remote, inode = fields[1], fields[2], fields[9]
+                    if inode in inodes and int(remote.rsplit(":", 1)[1], 16) == server_port:
+                        ports.append(int(local.rsplit(":", 1)[1], 16))
+        except OSError:
+            continue
+    return ports
+
+
 # The PostgreSQL the tests use: the server on loopback (DISCOVERY_TEST_POSTGRES to point elsewhere).
 PG_URL = os.environ.get("DISCOVERY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 

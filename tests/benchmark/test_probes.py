@@ -9,6 +9,7 @@ from discovery.benchmark.formats.bedrock import BedrockProbe
 from discovery.benchmark.sample import EmptyAnswer, StreamBroken, nonce_prompt
 from discovery.providers.base import ProviderAuthError, ProviderHTTPError, ProviderTimeout
 from tests.benchmark.conftest import bedrock_probe, http_probe, on_demand_text_model
+from tests.conftest import client_ports
 
 CASES = [("openai", "openai", "gpt-4o"), ("anthropic", "anthropic", "claude-sonnet-4-5-20250929"),
          ("gemini", "gemini", "gemini-2.5-flash"), ("cohere", "cohere", "command-a-03-2025"),
@@ -168,25 +169,9 @@ def test_a_probes_own_failure_is_recorded_with_every_known_secret_masked(simulat
 
 
 def _connections_to(port: int) -> int:
-    """This process's open sockets connected to ``port`` on loopback, in any state (one the
-    server has closed stays open here, CLOSE_WAIT, until this side closes it). Linux: /proc."""
-    inodes = set()
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            inodes.add(target[8:-1])
-    count = 0
-    for table in ("/proc/self/net/tcp", "/proc/self/net/tcp6"):
-        with open(table) as rows:
-            for row in list(rows)[1:]:
-                fields = row.split()
-                remote_port = int(fields[2].rsplit(":", 1)[1], 16)
-                if remote_port == port and fields[9] in inodes:
-                    count += 1
-    return count
+    """This process's open sockets connected to ``port``, in any state (one the server has
+    closed stays open here, CLOSE_WAIT, until this side closes it)."""
+    return len(client_ports(os.getpid(), port))
 
 
 def test_a_bedrock_stream_cut_short_closes_its_connection_at_once(simulator):

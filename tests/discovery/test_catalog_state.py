@@ -316,23 +316,25 @@ def test_retiring_a_catalog_source_takes_its_fields_from_the_live_models(state):
     assert state.retire({"modelsdev": (run_id, "again"), "nowhere": (run_id, "never")}) == ([], [], set())
 
 
+def reopen_without(table: str, column: str, url: str) -> None:
+    """Drop ``column`` (a store written before it), then open the store again, as a new process
+    would: the open checks the schema and migrates it."""
+    store.db.execute_sql(f'ALTER TABLE "{table}" DROP COLUMN "{column}"')
+    store.db.obj.discovery_schema_ready = False
+    store.close_database()
+    store.open_database(url)
+    assert column in {c.name for c in store.db.get_columns(table)}
+
+
 def test_an_older_store_gains_the_reason_of_versions_and_its_versions_read_without_one(state, db_url):
     snap(state, "openai", [m("a")])
-    store.db.execute_sql('ALTER TABLE "model_versions" DROP COLUMN "reason"')
-    store.db.obj.discovery_schema_ready = False  # the next open checks the schema, as a new process's does
-    store.close_database()
-    store.open_database(db_url)  # migrates
-    assert "reason" in {c.name for c in store.db.get_columns("model_versions")}
+    reopen_without("model_versions", "reason", db_url)
     assert [(v["change"], v["reason"]) for v in store.model_history("openai/a")] == [("added", None)]
 
 
 def test_an_older_store_gains_the_catalog_name_of_providers(state, db_url):
     snap(state, "openai", [m("a")])
-    store.db.execute_sql('ALTER TABLE "providers" DROP COLUMN "catalog_name"')
-    store.db.obj.discovery_schema_ready = False  # the next open checks the schema, as a new process's does
-    store.close_database()
-    store.open_database(db_url)  # migrates
-    assert "catalog_name" in {c.name for c in store.db.get_columns("providers")}
+    reopen_without("providers", "catalog_name", db_url)
     assert store.provider_rows()["openai"]["catalog_name"] is None
     store.ensure_providers([("openai", "openai", False)], {"openai": "openai-eu"})
     assert store.provider_rows()["openai"]["catalog_name"] == "openai-eu"

@@ -35,6 +35,7 @@ def state():
 
 # The same behaviour as on SQLite, run on PostgreSQL.
 from tests.discovery.test_catalog_state import (  # noqa: E402
+    reopen_without,
     test_a_loaded_catalog_is_served_unpacked_within_its_budget_then_packed,
     test_empty_answer_is_refused_and_nothing_is_written,
     test_first_snapshot_adds_every_model_in_one_run,
@@ -65,11 +66,7 @@ def test_providers_are_ensured_in_one_write_on_postgresql(state):
 
 def test_an_older_store_gains_the_catalog_name_of_providers_on_postgresql(state):
     search_path = store.db.execute_sql("SHOW search_path").fetchone()[0]
-    store.db.execute_sql('ALTER TABLE "providers" DROP COLUMN "catalog_name"')
-    store.db.obj.discovery_schema_ready = False  # the next open checks the schema, as a new process's does
-    store.close_database()
-    store.open_database(f"{PG_URL}?options=-csearch_path%3D{search_path}")  # migrates
-    assert "catalog_name" in {c.name for c in store.db.get_columns("providers")}
+    reopen_without("providers", "catalog_name", f"{PG_URL}?options=-csearch_path%3D{search_path}")
     assert store.provider_rows()["openai"]["catalog_name"] is None
     store.ensure_providers([("openai", "openai", False)], {"openai": "openai-eu"})
     assert store.provider_rows()["openai"]["catalog_name"] == "openai-eu"

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.conftest import PG_URL, wait_for
+from tests.conftest import PG_URL, client_ports, wait_for
 from tests.notify.conftest import SSEClient, receiver  # noqa: F401 - receiver is a fixture used here
 
 ADMIN_TOKEN = "replicas-admin-token-0123456789"
@@ -88,34 +88,6 @@ class Schema:
 
     def close(self) -> None:
         self.con.close()
-
-
-def client_ports(pid: int, server_port: int = 5432) -> list[int]:
-    """The local ports of a process's TCP connections to ``server_port`` (Linux /proc)."""
-    inodes = set()
-    try:
-        for fd in os.listdir(f"/proc/{pid}/fd"):
-            try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if target.startswith("socket:["):
-                inodes.add(target[8:-1])
-    except OSError:
-        return []
-    ports = []
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(table) as fh:
-                next(fh)
-                for line in fh:
-                    fields = line.split()
-                    local, remote, inode = fields[1], fields[2], fields[9]
-                    if inode in inodes and int(remote.rsplit(":", 1)[1], 16) == server_port:
-                        ports.append(int(local.rsplit(":", 1)[1], 16))
-        except OSError:
-            continue
-    return ports
 
 
 @contextmanager
