@@ -159,6 +159,10 @@ class BenchmarkActor(pykka.ThreadingActor):
         self._io: Optional[IOWorker] = None
         self._session: Optional[requests.Session] = None
         self._probe: Any = None  # made on the I/O thread at the first run
+        # Runs already said to be cut short by the service stopping: said once, by whichever
+        # thread comes first (the actor's stop, before the service's last log lines, as a rule).
+        self._told_stopped: set[int] = set()
+        self._told_lock = threading.Lock()
 
     # -- life cycle ------------------------------------------------------------------------------
     def on_start(self) -> None:
@@ -185,6 +189,9 @@ class BenchmarkActor(pykka.ThreadingActor):
     def _cleanup(self, why: str) -> None:
         if self._timer is not None:
             self._timer.cancel()
+        if self.running is not None and why == "the service stopped":
+            self._tell_stopped(self.running.run_id, "benchmark run {} of {} stopped with the service; its row is "
+                                                     "marked interrupted at the next start")
         if self._io is not None:
             self._io.shutdown()  # a request in flight ends on its own timeout; its run is marked at the next start
         for ticket in [t for t in (self.running, *self.queued) if t is not None]:
@@ -312,7 +319,8 @@ class BenchmarkActor(pykka.ThreadingActor):
         except pykka.ActorDeadError:
             # The service is stopping (the writer is gone): the run row stays 'running' and the
             # next start marks it interrupted. Nothing went wrong with the run itself.
-            logger.info("benchmark run {} of {} stopped with the service", ticket.run_id, self.source)
+            self._tell_stopped(ticket.run_id, "benchmark run {} of {} stopped with the service; its row is "
+                                              "marked interrupted at the next start")
             self._abandon(ticket, run)
             return
         except Exception as exc:
@@ -322,8 +330,8 @@ class BenchmarkActor(pykka.ThreadingActor):
         try:
             self._submit(run_final(run))
         except pykka.ActorDeadError:
-            logger.info("benchmark run {} of {} ended as the service stopped; its row is marked interrupted "
-                        "at the next start", run.id, self.source)
+            self._tell_stopped(run.id, "benchmark run {} of {} ended as the service stopped; its row is marked "
+                                       "interrupted at the next start")
         except Exception:
             logger.exception("benchmark run {} of {}: the final row could not be written", run.id, self.source)
         if not ticket.future.done():
@@ -332,6 +340,15 @@ class BenchmarkActor(pykka.ThreadingActor):
             self._proxy.run_finished(ticket, run)
         except pykka.ActorDeadError:
             pass
+
+    def _tell_stopped(self, run_id: int, text: str) -> None:
+        """Log, once per run, that the service's stop cut it short (``text`` takes the run id and
+        the source)."""
+        with self._told_lock:
+            if run_id in self._told_stopped:
+                return
+            self._told_stopped.add(run_id)
+        logger.info(text, run_id, self.source)
 
     def _abandon(self, ticket: BenchmarkTicket, run: BenchmarkRun) -> None:
         if not ticket.future.done():

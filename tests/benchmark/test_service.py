@@ -315,3 +315,30 @@ def test_a_manual_benchmark_is_accepted_at_once_while_another_process_holds_the_
     run = wait_for(lambda: next((r for r in service.benchmark_runs("openai") if r["id"] == run_id
                                  and r["outcome"] != "running"), None), timeout=30, what="the run to end")
     assert run["outcome"] == "succeeded"
+
+
+def test_a_run_cut_short_by_the_stop_is_said_once_before_the_service_says_it_stopped(start_service, simulator):
+    """The run's own thread ends after the service has stopped (its request in flight finishes on
+    its own): the line saying the run was cut short comes from the actor's stop, before "service
+    stopped", and the run's thread adds none after it."""
+    import threading
+
+    from loguru import logger
+
+    simulator.state.set_stream("openai", ttft=0.3, tokens_per_second=50, output_tokens=16)
+    service = start(start_service, simulator, [BenchmarkTarget("openai", enabled=True, models=("gpt-4o*",))],
+                    samples=3)
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(message.record["message"]), level="INFO")
+    try:
+        (ticket,) = service.run_benchmark("openai/gpt-4o")
+        wait_for(lambda: chat_requests(simulator.state), what="the run's first probe")
+        service.stop()
+        at_stop = list(lines)
+        wait_for(lambda: not any(t.name == "io-bench-openai" for t in threading.enumerate()), timeout=15,
+                 what="the run's thread to end")
+    finally:
+        logger.remove(sink)
+    said = [line for line in lines if f"benchmark run {ticket.run_id} of openai" in line]
+    assert len(said) == 1 and "stopped with the service" in said[0], said
+    assert said[0] in at_stop and at_stop.index(said[0]) < at_stop.index("service stopped")
