@@ -121,6 +121,8 @@ class SimulatorServer:
         """Bind and start serving; returns self."""
         if self._server is not None:
             return self
+        self.state.reopen()
+        self.tenants.reopen()
         app = TenantDispatcher(create_simulator_app(self.state), self.tenants)
         server = _JoinableServer(self.host, self.port, app, handler=_QuietHandler)
         self.port = server.server_port
@@ -136,9 +138,10 @@ class SimulatorServer:
         if server is None:
             return
         self._server = self._thread = None
-        # Release requests parked in latency, hang or drip before waiting for their threads.
-        self.state.wake_all()
-        self.tenants.wake_all()
+        # Release requests parked in latency, hang or drip before waiting for their threads, and
+        # those that come in until the server stops listening.
+        self.state.wake_all(closing=True)
+        self.tenants.wake_all(closing=True)
         server.shutdown()
         if thread is not None:
             thread.join(timeout)

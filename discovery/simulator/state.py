@@ -200,6 +200,9 @@ class SimulatorState:
         # Signalled to cut short every latency, hang and drip wait (reset and server stop).
         self._wake = threading.Condition(self._lock)
         self._generation = 0
+        # Set while the server stops: a wait begun then (a request that came in meanwhile) ends at
+        # once instead of holding the stop for its whole latency or time to first token.
+        self._closing = False
         self._providers: dict[str, _ProviderState] = {}
         self.reset()
 
@@ -418,6 +421,8 @@ class SimulatorState:
         """Sleep up to ``seconds``; returns False if cut short by reset, clear_faults or wake_all."""
         deadline = time.monotonic() + seconds
         with self._lock:
+            if self._closing:
+                return False
             generation = self._generation
             while self._generation == generation:
                 left = deadline - time.monotonic()
@@ -426,11 +431,18 @@ class SimulatorState:
                 self._wake.wait(left)
             return False
 
-    def wake_all(self) -> None:
-        """End every pending latency, hang and drip wait now (server shutdown)."""
+    def wake_all(self, closing: bool = False) -> None:
+        """End every pending latency, hang and drip wait now; ``closing`` (the server stopping):
+        every wait begun later too, until :meth:`reopen`."""
         with self._lock:
             self._generation += 1
+            self._closing = self._closing or closing
             self._wake.notify_all()
+
+    def reopen(self) -> None:
+        """Waits wait again (the server started after a stop)."""
+        with self._lock:
+            self._closing = False
 
     def reset(self) -> None:
         """Back to the default fixtures, no faults, no latency, no keys, empty request logs."""

@@ -100,12 +100,20 @@ class TenantRegistry:
         for state, _ in entries:
             state.wake_all()
 
-    def wake_all(self) -> None:
-        """End every tenant's pending latency, hang and drip waits (server shutdown)."""
+    def wake_all(self, closing: bool = False) -> None:
+        """End every tenant's pending latency, hang and drip waits (``closing``: and later ones,
+        the server stopping; see SimulatorState.wake_all)."""
         with self._lock:
             states = [state for state, _ in self._tenants.values()]
         for state in states:
-            state.wake_all()
+            state.wake_all(closing)
+
+    def reopen(self) -> None:
+        """Every tenant's waits wait again (the server started after a stop)."""
+        with self._lock:
+            states = [state for state, _ in self._tenants.values()]
+        for state in states:
+            state.reopen()
 
 
 def _json(status: int, body: Any) -> Response:

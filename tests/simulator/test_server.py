@@ -39,6 +39,29 @@ def test_stop_ends_every_thread_even_with_idle_keep_alive_connections():
     session.close()
 
 
+def test_a_wait_begun_while_the_server_stops_ends_at_once_and_waits_wait_again_after_a_restart():
+    """A request that comes in while the server stops (a benchmark probe still running, say) does
+    not hold the stop for its latency or time to first token; a server started again with the
+    same state paces its answers as before."""
+    import time
+
+    state = SimulatorState()
+    state.wake_all(closing=True)  # as stop() does, before it waits for the request threads
+    started = time.monotonic()
+    assert state.wait(5.0) is False and time.monotonic() - started < 1.0
+    tenant = SimulatorServer(state=state)
+    tenant.start()  # reopens the waits
+    try:
+        started = time.monotonic()
+        assert state.wait(0.05) is True and time.monotonic() - started >= 0.05
+        state.set_latency("openai", 0.2)
+        started = time.monotonic()
+        requests.get(tenant.base_url("openai") + "/models", timeout=5)
+        assert time.monotonic() - started >= 0.2
+    finally:
+        tenant.stop()
+
+
 def test_a_stopped_server_refuses_connections_and_can_be_stopped_again():
     server = SimulatorServer().start()
     url = server.base_url("openai") + "/models"
