@@ -7,7 +7,7 @@ Provider names (``litellm_provider``): ``together_ai`` → together, ``bedrock_c
 bedrock, ``cohere_chat`` → cohere, ``text-completion-openai`` → openai, every
 ``vertex_ai-*`` → vertex_ai, ``*-embedding-models`` → the provider before the dash; a provider
 models.dev also lists under another spelling → models.dev's (``fireworks_ai`` → fireworks-ai,
-``novita`` → novita-ai, ``moonshot`` → moonshotai, ...: PROVIDER_NAMES); the rest keep
+``novita`` → novita-ai, ``moonshot`` → moonshotai, ...: MODELSDEV_SPELLINGS); the rest keep
 LiteLLM's name (openai, anthropic, gemini, mistral, azure, groq, deepseek, xai, ollama, ...).
 
 Ids: the key, less leading segments that are not part of the provider's id: the provider's
@@ -52,9 +52,13 @@ PROVIDER_NAMES = {
     "text-completion-codestral": "codestral",
     "text-completion-inception": "inception",
     "azure_text": "azure",
-    # Providers both catalogs list under different spellings: models.dev's is kept, so that one
-    # model is one record (their ids overlap: 97 of novita's, 72 of Vercel's, every one of
-    # Cloudflare's in models.dev) rather than two under two provider names.
+}
+# Providers both catalogs list under different spellings: models.dev's is kept, so that one model
+# is one record (their ids overlap: 97 of novita's, 72 of Vercel's, every one of Cloudflare's in
+# models.dev) rather than two under two provider names. Only a new spelling: unlike the names
+# above, it is not a prefix that keys repeat (``vercel_ai_gateway/vercel/v0-1.0-md`` is Vercel's
+# own model ``vercel/v0-1.0-md``).
+MODELSDEV_SPELLINGS = {
     "fireworks_ai": "fireworks-ai",
     "novita": "novita-ai",
     "github_copilot": "github-copilot",
@@ -118,6 +122,8 @@ def provider_name(litellm_provider: str) -> str:
     ones, each asked for at every entry; hence the cache)."""
     if litellm_provider in PROVIDER_NAMES:
         return PROVIDER_NAMES[litellm_provider]
+    if litellm_provider in MODELSDEV_SPELLINGS:
+        return MODELSDEV_SPELLINGS[litellm_provider]
     if litellm_provider.startswith("vertex_ai"):
         return "vertex_ai"
     if litellm_provider.endswith("-models") and "-" in litellm_provider:
@@ -132,6 +138,8 @@ def _prefixes(litellm_provider: str) -> tuple[str, frozenset[str]]:
     mapped = provider_name(litellm_provider)
     prefixes = {litellm_provider, mapped, litellm_provider.split("-", 1)[0], "bedrock" if mapped == "bedrock" else ""}
     prefixes.discard("")
+    if litellm_provider in MODELSDEV_SPELLINGS:
+        prefixes.discard(mapped)
     return mapped, frozenset(prefixes)
 
 

@@ -56,6 +56,13 @@ def test_provider_names_map_to_this_service():
         ["together", "bedrock", "cohere", "vertex_ai", "fireworks-ai", "openai", "deepinfra"]
 
 
+def test_a_new_spelling_is_not_stripped_from_ids_as_a_provider_prefix():
+    # Vercel's AI Gateway serves Vercel's own models as vercel/<model>: the id keeps its creator.
+    assert clean_id("vercel_ai_gateway/vercel/v0-1.0-md", "vercel_ai_gateway") == ("vercel/v0-1.0-md", 0)
+    assert clean_id("vercel_ai_gateway/alibaba/qwen-3-14b", "vercel_ai_gateway") == ("alibaba/qwen-3-14b", 0)
+    assert clean_id("fireworks_ai/accounts/fireworks/models/x", "fireworks_ai") == ("accounts/fireworks/models/x", 0)
+
+
 def test_a_provider_both_catalogs_list_is_one_provider_and_its_models_one_record_each():
     """LiteLLM's fireworks_ai, novita, moonshot, ... are models.dev's fireworks-ai, novita-ai,
     moonshotai: merged with models.dev, the real data has each such model once, described by both
