@@ -76,7 +76,7 @@ class ProviderRow(BaseModel):
     body_hash = peewee.CharField(null=True, max_length=64)
     # A live provider's name in the catalogs (its catalog_provider option, else its format's), kept
     # so that its models, kept when the settings no longer name it, still merge as they did.
-    catalog_name = peewee.CharField(null=True)
+    catalog_name = peewee.TextField(null=True)
 
     class Meta:
         table_name = "providers"

@@ -70,3 +70,7 @@ def test_an_older_store_gains_the_catalog_name_of_providers_on_postgresql(state)
     assert store.provider_rows()["openai"]["catalog_name"] is None
     store.ensure_providers([("openai", "openai", False)], {"openai": "openai-eu"})
     assert store.provider_rows()["openai"]["catalog_name"] == "openai-eu"
+    # An option's value has no length limit in the settings: the column has none either (a
+    # VARCHAR(255) failed the writer's start on a longer one).
+    store.ensure_providers([("openai", "openai", False)], {"openai": "x" * 300})
+    assert store.provider_rows()["openai"]["catalog_name"] == "x" * 300
