@@ -40,6 +40,7 @@ def test_without_a_usage_report_tokens_are_estimated_and_flagged(simulator, name
     assert sample.tokens_estimated and sample.output_tokens >= 12 and sample.ttft_ms > 0
 
 
+@pytest.mark.alone  # a 50 ms stream's rate within 10%: the other worker's CPU put it at 174 of 200 once in CI
 def test_thinking_is_timed_apart_and_the_answer_rate_leaves_counted_reasoning_out(simulator):
     simulator.state.set_stream("openai", ttft=0.02, tokens_per_second=200, output_tokens=10, thinking_tokens=10)
     probe = http_probe(simulator, "openai", "openai")
