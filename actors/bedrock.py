@@ -333,10 +333,28 @@ class BedrockRegionActor(pykka.ThreadingActor):
             self._retry_when_half_open()
 
     def _publish(self, **changes: Any) -> None:
+        before = self.status.status
         self.status = replace(self.status, latency=self.latency.value, latency_samples=self.latency.samples,
                               fail_counter=self.breaker.fail_counter,
                               breaker_next_try_at=next_try_at(self.breaker, self.breaker_state_storage), **changes)
         self.board.publish(self.status)
+        if self.status.status != before:
+            self._health_changed(before)
+
+    def _health_changed(self, before: str) -> None:
+        """The region's health moved (as ``GET /api/v1/providers`` shows it): stored and announced
+        as a ``status_changed`` event, as a provider's is. The writer compares against the stored
+        status, which is the event's ``old``: a restart's first answer announces nothing when the
+        region is as it was, and a move between two states shown alike (circuit open, not offered:
+        both ``unavailable``) announces nothing either."""
+        new = REGION_HEALTH.get(self.status.status, self.status.status)
+        if new == REGION_HEALTH.get(before, before) or new == REGION_HEALTH["starting"]:
+            return
+        logger.info("{}: status {} → {} ({})", self.source, before, self.status.status, self.status.reason or "ok")
+        try:
+            self.catalog.set_provider_status(self.source, new, self.status.reason)
+        except pykka.ActorDeadError:
+            pass  # the writer stopped: the next start compares again
 
     def region_status(self) -> RegionStatus:
         """This region's status, with the newest latency average."""

@@ -27,6 +27,7 @@ from discovery.health import UNKNOWN
 from discovery.messages import ChangeBatch, ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.redaction import scrub
 from discovery.settings import ProviderConfig, Settings
+from discovery.sources import region_of
 
 # Models in one apply above which the transient memory of the write is handed back to the OS.
 LARGE_WRITE = 1000
@@ -606,7 +607,8 @@ class CatalogActor(SourcesAtStart, pykka.ThreadingActor):
         return RefreshOutcome(run_id, source, store.INTERRUPTED, error=self._interrupted.get(run_id, "interrupted"))
 
     def set_provider_status(self, name: str, status: str, reason: Optional[str], old: Optional[str] = None) -> None:
-        """Persist a provider status change and announce it as a ``status_changed`` event.
+        """Persist a provider's or a Bedrock region's status change and announce it as a
+        ``status_changed`` event.
 
         A provider actor starts at ``unknown``, so after a restart or a change of leader its first
         check reports unknown → healthy. Against the stored status that is no change: nothing is
@@ -619,12 +621,14 @@ class CatalogActor(SourcesAtStart, pykka.ThreadingActor):
             if stored == status:
                 return
             old = stored or old or UNKNOWN  # a row's status is never empty in the store
+        # A region has no provider row until its first status is stored: made then (an upsert).
+        made = "bedrock" if region_of(name) is not None else None
         try:
             with store.write_transaction():
-                store.set_provider_status(name, status, reason)
+                store.set_provider_status(name, status, reason, made)
                 events = store.insert_events(
                     [(STATUS_CHANGED, name, None, None, {"old": old, "new": status, "reason": reason})], time.time())
-            self._update_row(name, status=status, status_reason=reason)
+            self._update_row(name, status=status, status_reason=reason, **({"format": made} if made else {}))
         except Exception:
             logger.exception("could not record the status of {}", name)
             store.heal_connection()

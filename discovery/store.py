@@ -515,9 +515,17 @@ def provider_rows() -> dict[str, dict[str, Any]]:
     } for r in ProviderRow.select()}
 
 
-def set_provider_status(name: str, status: str, reason: Optional[str]) -> None:
+def set_provider_status(name: str, status: str, reason: Optional[str], format: Optional[str] = None) -> None:
+    """Store a source's status. With ``format``, the row is made if the source has none yet (a
+    Bedrock region has a row only once its status or its taking out is stored)."""
     check_fence()
-    ProviderRow.update(status=status, status_reason=reason).where(ProviderRow.name == name).execute()
+    if format is None:
+        ProviderRow.update(status=status, status_reason=reason).where(ProviderRow.name == name).execute()
+        return
+    ProviderRow.insert(name=name, format=format, status=status, status_reason=reason).on_conflict(
+        conflict_target=[ProviderRow.name],
+        update={ProviderRow.status: peewee.EXCLUDED.status, ProviderRow.status_reason: peewee.EXCLUDED.status_reason},
+    ).execute()
 
 
 # -- models ------------------------------------------------------------------------------------

@@ -225,6 +225,9 @@ def test_bedrock_turned_off_by_missing_aws_credentials_keeps_its_regions_models(
     assert first.settings.bedrock.enabled and not first.settings.bedrock.off_without_credentials
     wait_for(lambda: any(m.startswith("bedrock/") for m in first.index.ids()), what="us-east-1's first answer")
     regional = sorted(m for m in first.index.ids() if m.startswith("bedrock/"))
+    # A region's status is stored and announced as a provider's is (after its answer's commit).
+    wait_for(lambda: [e[:2] for e in _status_events(first, "bedrock@us-east-1", 0)] == [("unknown", "healthy")],
+             what="us-east-1's first status")
     last_event = first.last_event_id()
     first.stop()
 
@@ -241,9 +244,9 @@ def test_bedrock_turned_off_by_missing_aws_credentials_keeps_its_regions_models(
     warned = [line for line in lines if "bedrock@us-east-1" in line or "no AWS credentials" in line]
     assert warned and all(line.startswith("WARNING") for line in warned)
     assert any("DISCOVERY_BEDROCK_ENABLED=false" in line for line in warned)
-    # A region has no status of its own in the store until now: stored and announced as kept.
+    # Stored and announced as kept, from the status it last had.
     assert _status_events(second, "bedrock@us-east-1", last_event) == [
-        ("unknown", "unconfigured", listed["bedrock@us-east-1"]["status_reason"])]
+        ("healthy", "unconfigured", listed["bedrock@us-east-1"]["status_reason"])]
     assert second.view.provider_rows["bedrock@us-east-1"]["status"] == "unconfigured"
     kept_event = second.last_event_id()
     second.stop()
@@ -253,8 +256,11 @@ def test_bedrock_turned_off_by_missing_aws_credentials_keeps_its_regions_models(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test-kept-bedrock-secret")
     back, _ = _warnings_while(automatic)
     assert back.settings.bedrock.enabled and "bedrock@us-east-1" not in back.view.kept_sources
+    # Then its first answer, announced too.
+    wait_for(lambda: len(_status_events(back, "bedrock@us-east-1", kept_event)) == 2, what="us-east-1's answer")
     assert _status_events(back, "bedrock@us-east-1", kept_event) == [
-        ("unconfigured", "unknown", "watched again; its status is known at its first refresh")]
+        ("unconfigured", "unknown", "watched again; its status is known at its first refresh"),
+        ("unknown", "healthy", None)]
     back.stop()
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")

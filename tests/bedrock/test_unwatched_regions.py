@@ -107,18 +107,21 @@ def test_a_region_kept_by_retire_unconfigured_false_is_announced_once_and_again_
         start_bedrock, start_service, simulator):
     """Kept, a region's status is stored as unconfigured and announced once: a restart (every
     region counts as watched until EC2 answers) announces nothing more; reported again, it is
-    announced as unknown until its first answer."""
+    announced as unknown until its first answer, then as that answer says."""
     only_west, _ = _split(simulator)
-    start_bedrock(BOTH).stop()
-    settings = bedrock_settings(simulator, (KEPT,), discover_regions=True)
     source = f"bedrock@{GONE}"
+    both = start_bedrock(BOTH)
+    wait_for(lambda: _region_status_events(both, source, 0), what=f"{GONE}'s first status")
+    both.stop()
+    settings = bedrock_settings(simulator, (KEPT,), discover_regions=True)
     simulator.state.set_models("ec2", [{"regionName": KEPT, "optInStatus": "opt-in-not-required"}])
 
     first = start_service([], bedrock=settings, retire_unconfigured=False)
     wait_for(lambda: source in first.view.kept_sources, what=f"{GONE} to be kept")
     assert set(only_west) <= set(first.index.ids())
-    wait_for(lambda: _region_status_events(first, source, 0), what=f"{GONE}'s status to be announced")
-    assert _region_status_events(first, source, 0) == [("unknown", "unconfigured")]
+    wait_for(lambda: len(_region_status_events(first, source, 0)) == 2, what=f"{GONE}'s status to be announced")
+    # Its first answer (while watched), then its keeping.
+    assert _region_status_events(first, source, 0) == [("unknown", "healthy"), ("healthy", "unconfigured")]
     listed = {p["name"]: p for p in first.providers()}
     assert listed[source]["status"] == "unconfigured"
     seen = first.last_event_id()
@@ -133,6 +136,7 @@ def test_a_region_kept_by_retire_unconfigured_false_is_announced_once_and_again_
     simulator.state.set_models("ec2", [{"regionName": r, "optInStatus": "opt-in-not-required"} for r in BOTH])
     third = start_service([], bedrock=settings, retire_unconfigured=False)
     wait_for(lambda: [r["region"] for r in third.bedrock_regions()] == sorted(BOTH), what="both regions watched")
-    wait_for(lambda: _region_status_events(third, source, seen), what=f"{GONE} watched again to be announced")
-    assert _region_status_events(third, source, seen) == [("unconfigured", "unknown")]
+    wait_for(lambda: len(_region_status_events(third, source, seen)) == 2,
+             what=f"{GONE} watched again, then its first answer, to be announced")
+    assert _region_status_events(third, source, seen) == [("unconfigured", "unknown"), ("unknown", "healthy")]
     assert source not in third.view.kept_sources and set(only_west) <= set(third.index.ids())

@@ -1,0 +1,111 @@
+"""A Bedrock region's health changes are ``status_changed`` events, stored as a provider's are.
+
+A region that starts failing, whose breaker opens, or that recovers is told to subscribers (in
+process, the event feed, webhooks) with the status ``GET /api/v1/providers`` shows for it; the
+status is stored in the region's provider row, so a restart or a new leader announces only what
+differs from it.
+"""
+from __future__ import annotations
+
+import time
+
+from discovery import store
+from tests.bedrock.conftest import bedrock_settings, regions_settled
+from tests.conftest import wait_for
+from web import create_app
+
+EAST, WEST = "us-east-1", "eu-west-1"
+
+
+def _moves(service, source, after=0):
+    return [(e.data["old"], e.data["new"]) for e in service.events_after(after, 10_000)
+            if e.kind == "status_changed" and e.provider == source]
+
+
+def _refresh(client, region):
+    answer = client.post(f"/api/v1/providers/bedrock@{region}/refresh?wait=true")
+    assert answer.status_code == 200, answer.get_json()
+    return answer.get_json()["runs"][0]
+
+
+def test_a_region_failing_opening_its_breaker_and_recovering_is_announced(start_bedrock, simulator):
+    service = start_bedrock((EAST, WEST))
+    got: list = []
+    service.subscribe(got.extend, kinds=["status_changed"], inline=False, max_delay=0.01)
+    source = f"bedrock@{WEST}"
+    # Its first answer, on a new store: from unknown, as a provider's first check is.
+    wait_for(lambda: _moves(service, source) == [("unknown", "healthy")], what=f"{source}'s first status")
+    assert _moves(service, f"bedrock@{EAST}") == [("unknown", "healthy")]
+    client = create_app(service).test_client()
+
+    simulator.state.set_fault(source, "status", status=500, times=2)  # one refresh's two calls
+    assert _refresh(client, WEST)["outcome"] == "failed"
+    wait_for(lambda: len(_moves(service, source)) == 2, what="the failure's status change")
+    failing = [e for e in service.events_after(0, 10_000) if e.kind == "status_changed" and e.provider == source][-1]
+    assert (failing.data["old"], failing.data["new"]) == ("healthy", "unhealthy")
+    assert "500" in failing.data["reason"]
+    listed = client.get(f"/api/v1/providers/{source}").get_json()
+    assert listed["status"] == "unhealthy"
+
+    # fail_max is 2: the second failure in a row opens the breaker; a region's breaker shows as unavailable.
+    simulator.state.set_fault(source, "status", status=500, times=2)
+    assert _refresh(client, WEST)["outcome"] == "failed"
+    wait_for(lambda: len(_moves(service, source)) == 3, what="the open breaker's status change")
+    assert _moves(service, source)[-1] == ("unhealthy", "unavailable")
+    assert client.get(f"/api/v1/providers/{source}").get_json()["status"] == "unavailable"
+    # The other region is untouched; its only event is its first.
+    assert _moves(service, f"bedrock@{EAST}") == [("unknown", "healthy")]
+
+    # The feed and the in-process subscriber see the same events.
+    feed = client.get(f"/api/v1/events?kind=status_changed&provider={source}").get_json()["data"]
+    assert [(e["data"]["old"], e["data"]["new"]) for e in feed] == _moves(service, source)
+    wait_for(lambda: [(e.data["old"], e.data["new"]) for e in got if e.provider == source]
+             == _moves(service, source)[1:], what="the subscriber's batches")
+
+
+def test_a_restart_announces_only_what_differs_from_the_stored_status(start_bedrock, start_service, simulator):
+    source = f"bedrock@{WEST}"
+    first = start_bedrock((EAST, WEST), fail_max=5)
+    wait_for(lambda: _moves(first, source) == [("unknown", "healthy")], what=f"{source}'s first status")
+    simulator.state.set_fault(source, "status", status=503, times=2)
+    assert _refresh(create_app(first).test_client(), WEST)["outcome"] == "failed"
+    wait_for(lambda: _moves(first, source)[-1:] == [("healthy", "unhealthy")], what="the failure's status change")
+    seen = first.last_event_id()
+    first.stop()
+
+    # The status is in the region's provider row, which a region did not have.
+    store.open_database(first.settings.database_url)
+    try:
+        stored = store.provider_rows()
+    finally:
+        store.close_database()
+    assert stored[source]["status"] == "unhealthy" and stored[source]["format"] == "bedrock"
+    assert stored[f"bedrock@{EAST}"]["status"] == "healthy"
+
+    second = start_service([], bedrock=bedrock_settings(simulator, (EAST, WEST), fail_max=5))
+    since = time.time()
+    wait_for(lambda: regions_settled(second, (EAST, WEST))
+             and all((r["last_refresh_at"] or 0) >= since for r in second.bedrock_regions()),
+             what="both regions' first refresh after the restart")
+    # EAST answered as it did before the restart: nothing to announce. WEST recovered meanwhile:
+    # announced from its stored status, not from the new actor's starting one.
+    wait_for(lambda: _moves(second, source, seen), what="WEST's recovery")
+    assert _moves(second, source, seen) == [("unhealthy", "healthy")]
+    assert _moves(second, f"bedrock@{EAST}", seen) == []
+
+
+def test_a_region_that_does_not_offer_bedrock_is_announced_once(start_bedrock, simulator):
+    from discovery.simulator.formats.bedrock import NOT_OFFERED
+
+    absent = NOT_OFFERED[0]
+    source = f"bedrock@{absent}"
+    service = start_bedrock((EAST, absent))
+    wait_for(lambda: _moves(service, source), what=f"{source}'s first status")
+    assert _moves(service, source) == [("unknown", "unavailable")]
+    event = [e for e in service.events_after(0, 10_000) if e.kind == "status_changed" and e.provider == source][0]
+    assert event.data["reason"]
+    # Asked again, it is as it was: no second event.
+    client = create_app(service).test_client()
+    _refresh(client, absent)
+    _refresh(client, EAST)
+    assert _moves(service, source) == [("unknown", "unavailable")]
