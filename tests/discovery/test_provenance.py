@@ -16,6 +16,9 @@ from discovery.providers import LiteLLMClient, ModelsDevClient, OpenAIClient
 from discovery.settings import ProviderConfig
 from tests.conftest import SHARED_DATA
 
+pytestmark = pytest.mark.skipif(not (SHARED_DATA / "litellm").is_dir() or not (SHARED_DATA / "modelsdev").is_dir(),
+                                reason="the shared data (models.dev history, LiteLLM's map) is not in ../shared/data")
+
 # models.dev providers whose ids carry dates and whose catalogs change from snapshot to snapshot.
 PROVIDERS = ("openai", "anthropic", "mistral", "xai", "deepseek")
 
