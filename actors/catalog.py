@@ -16,7 +16,7 @@ from actors.heap import release_free_memory
 from actors.scheduling import schedule
 from actors.sources_at_start import SourcesAtStart
 from actors.view import RUN_ID_BLOCK, CatalogView
-from discovery import refresh_runs, replication, store
+from discovery import refresh_runs, replication, store, stored_models
 from discovery.benchmark import stored
 from discovery.benchmark.board import PerformanceBoard
 from discovery.benchmark.records import BenchmarkReport
@@ -154,7 +154,7 @@ class CatalogActor(SourcesAtStart, pykka.ThreadingActor):
             logger.warning("marked benchmark runs interrupted (left running by a previous process)")
         self.view.performance = PerformanceBoard.from_rows(stored.latest_benchmark_results())
         self.view.publish(self.state.index())
-        if store.has_sources():
+        if stored_models.has_sources():
             self._proxy.load_sources.defer()
         else:
             # A new store: nothing to load, nothing for the first refreshes to wait for.
@@ -293,8 +293,8 @@ class CatalogActor(SourcesAtStart, pykka.ThreadingActor):
     def _warm(self, ids: list[str]) -> None:
         cache, index = self.view.cache, self.state.index()
         entries = [e for e in map(index.entry, ids) if e is not None]
-        raws = store.load_raws((e.source, e.id) for e in entries)
-        provenances = store.load_provenances(e.id for e in entries)
+        raws = stored_models.load_raws((e.source, e.id) for e in entries)
+        provenances = stored_models.load_provenances(e.id for e in entries)
         evictions = cache.evictions
         for e in entries:
             raw, provenance = raws.get((e.source, e.id)), provenances.get(e.id)  # type: ignore[arg-type]

@@ -5,7 +5,7 @@ from typing import Any, Optional
 
 import pykka
 
-from discovery import refresh_runs, replication, store
+from discovery import refresh_runs, replication, store, stored_models
 from discovery.benchmark import stored
 from discovery.model import Model
 from discovery.settings import Settings
@@ -40,18 +40,18 @@ class StoreReaderActor(StoreConnection, pykka.ThreadingActor):
         self.settings = settings
 
     def load_model(self, model_id: str) -> Optional[Model]:
-        return store.load_model(model_id)
+        return stored_models.load_model(model_id)
 
     def load_detail(self, source: Optional[str], model_id: str) -> tuple[bytes, bytes]:
         """The raw answer and traced provenance behind a published model (primary-key reads)."""
-        return store.load_detail(source, model_id)
+        return stored_models.load_detail(source, model_id)
 
     def history(self, model_id: str, limit: int = 100, before: Optional[int] = None) -> list[dict[str, Any]]:
-        return store.model_history(model_id, limit, before)
+        return stored_models.model_history(model_id, limit, before)
 
     def history_page(self, model_id: str, limit: int = 100, before: Optional[int] = None
                      ) -> tuple[list[dict[str, Any]], bool, int]:
-        return store.model_history_page(model_id, limit, before)
+        return stored_models.model_history_page(model_id, limit, before)
 
     def runs(self, provider: Optional[str] = None, limit: int = 50, before: Optional[int] = None) -> list[dict]:
         return refresh_runs.list_runs(provider, limit, before)

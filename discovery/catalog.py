@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 from loguru import logger
 
-from discovery import limits, store
+from discovery import limits, store, stored_models
 from discovery.bedrock import PROVIDER as BEDROCK
 from discovery.bedrock import SOURCE_PREFIX as BEDROCK_SOURCE
 from discovery.bedrock import RegionFold, region_of
@@ -216,7 +216,7 @@ class CatalogState:
         unpacked = []
         # Stored traces that name conflicts, kept to seed the reconciliation when the sources load.
         conflicted: dict[str, dict[str, Any]] = {}
-        for content_hash, body, provenance, packed in store.load_current_rows():
+        for content_hash, body, provenance, packed in stored_models.load_current_rows():
             trace = loads(provenance)
             entry = CatalogEntry.from_stored(body, content_hash, trace, trace_hash(provenance),
                                              pack_later=pack_later > 0, stored_packed=packed)
@@ -250,7 +250,7 @@ class CatalogState:
         the merge rules changed since they were written) are resolved again at the next write.
         """
         self._sources = {name: _Source(dict(s.models), dict(s.fingerprints), s.body_hash)
-                         for name, s in store.load_sources(_stored_record).items()}
+                         for name, s in stored_models.load_sources(_stored_record).items()}
         for value in store.meta_with_prefix(MISSING_KEY).values():
             kept = loads(value)
             source = self._sources.get(kept.get("source"))
@@ -747,9 +747,9 @@ class CatalogState:
         fresh = {(w.source, r.model.id): r.raw for _, _, _, w in accepted for r in w.upserts}
         wanted = [(ch.new.source, ch.model_id) for ch, _ in changes if ch.new is not None]
         wanted += [(index.entry(ch.model_id).source, ch.model_id) for ch, _ in changes if ch.new is None]  # type: ignore
-        stored = store.load_raws(pair for pair in wanted if pair not in fresh)
+        stored = stored_models.load_raws(pair for pair in wanted if pair not in fresh)
         # A removed model's last version keeps the provenance it was served with.
-        stored_trace = store.load_provenances(ch.model_id for ch, _ in changes if ch.new is None)
+        stored_trace = stored_models.load_provenances(ch.model_id for ch, _ in changes if ch.new is None)
 
         def raw_of(source: Optional[str], model_id: str) -> bytes:
             return fresh.get((source, model_id)) or stored.get((source, model_id)) or b"{}"  # type: ignore[arg-type]

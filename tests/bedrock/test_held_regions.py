@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from discovery import refresh_runs, store
+from discovery import refresh_runs, store, stored_models
 from discovery.bedrock import normalize_region
 from discovery.catalog import CatalogState
 from discovery.messages import ProviderSnapshot
@@ -31,7 +31,7 @@ def answer(state, source, *model_ids):
 
 
 def versions(model_id):
-    return [v["change"] for v in store.model_history(model_id)]
+    return [v["change"] for v in stored_models.model_history(model_id)]
 
 
 def test_regions_answering_one_by_one_make_one_version_per_model(state):

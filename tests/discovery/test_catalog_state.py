@@ -1,7 +1,7 @@
 """The catalog's write path with a real SQLite file and no threads."""
 import pytest
 
-from discovery import refresh_runs, store
+from discovery import refresh_runs, store, stored_models
 from discovery.catalog import CatalogState
 from discovery.messages import ProviderSnapshot
 from discovery.model import Limits, Model, loads
@@ -34,7 +34,7 @@ def test_first_snapshot_adds_every_model_in_one_run(state):
     assert [e.kind for e in events].count("added") == 2
     assert events[-1].kind == "models_refreshed"
     assert refresh_runs.get_run(outcome.run_id)["outcome"] == "succeeded"
-    assert set(store.load_current_models()) == {"openai/a", "openai/b"}
+    assert set(stored_models.load_current_models()) == {"openai/a", "openai/b"}
 
 
 def test_added_events_carry_the_record_and_entries_keep_it_packed_after_the_write(state):
@@ -55,10 +55,10 @@ def test_update_and_removal_are_versioned_with_diffs(state):
     snap(state, "openai", [m("a", limits=Limits(context_window=1)), m("b"), m("c")])
     outcome, events, _ = snap(state, "openai", [m("a", limits=Limits(context_window=2)), m("b")])
     assert (outcome.updated, outcome.removed) == (1, 1)
-    hist = store.model_history("openai/a")
+    hist = stored_models.model_history("openai/a")
     assert [v["change"] for v in hist] == ["added", "updated"]
     assert hist[-1]["diff"] == {"limits.context_window": [1, 2]}
-    assert [v["change"] for v in store.model_history("openai/c")] == ["added", "removed"]
+    assert [v["change"] for v in stored_models.model_history("openai/c")] == ["added", "removed"]
 
 
 def test_empty_answer_is_refused_and_nothing_is_written(state):
@@ -145,7 +145,7 @@ def test_a_record_breaking_a_limit_is_left_out_counted_and_its_last_good_version
     assert [r.split(": ", 1)[1] for r in outcome.rejections] == [
         "name is 600 characters long (at most 512)", "id contains the control or invisible character U+0000",
         "duplicate id (the first is kept)"]
-    current = store.load_current_models()
+    current = stored_models.load_current_models()
     assert set(current) == {"openai/a", "openai/b", "openai/d"} and current["openai/a"].name == "A"
     assert events[-1].data["rejected"] == 3
     run = refresh_runs.get_run(outcome.run_id)
@@ -183,7 +183,7 @@ def test_hashes_written_by_older_rules_are_corrected_without_new_versions(state)
     outcome, events, _ = snap(restarted, "openai", [m("a", limits=Limits(context_window=8)), m("b")])
     assert (outcome.added, outcome.updated, outcome.removed) == (0, 0, 0)
     assert [e.kind for e in events] == ["models_refreshed"]
-    assert [v["change"] for v in store.model_history("openai/a")] == ["added"]
+    assert [v["change"] for v in stored_models.model_history("openai/a")] == ["added"]
     hashes = {row.id: row.content_hash for row in store.ModelRow.select()}
     assert hashes == {mid: model.content_hash() for mid, model in restarted.current.items()}
     assert store.last_event_id() == before + 1
@@ -277,7 +277,7 @@ def test_a_record_echoing_a_secret_nested_too_deeply_to_mask_is_rejected_and_the
     assert outcome.outcome == "succeeded" and outcome.added == 1 and outcome.rejected == 2
     assert outcome.rejections == ("openai/deep: it holds a configured secret nested too deeply to mask",
                                   "openai/id-[REDACTED]: it holds a configured secret nested too deeply to mask")
-    assert set(store.load_current_models()) == {"openai/fine"}
+    assert set(stored_models.load_current_models()) == {"openai/fine"}
 
 
 def test_retiring_a_live_source_removes_its_models_and_delists_those_a_catalog_describes(state):
@@ -293,14 +293,14 @@ def test_retiring_a_live_source_removes_its_models_and_delists_those_a_catalog_d
     assert set(state.current) == {"openai/a"} and state.current["openai/a"].live is False
     assert "openai" not in state.sources and "openai" not in state.stored_sources()
     why = "source openai is no longer configured"
-    assert [(v["change"], v["reason"]) for v in store.model_history("openai/b")] == [("added", None), ("removed", why)]
-    assert store.model_history("openai/a")[-1]["diff"]["live"] == [True, False]
-    assert store.model_history("openai/a")[-1]["reason"] == why
+    assert [(v["change"], v["reason"]) for v in stored_models.model_history("openai/b")] == [("added", None), ("removed", why)]
+    assert stored_models.model_history("openai/a")[-1]["diff"]["live"] == [True, False]
+    assert stored_models.model_history("openai/a")[-1]["reason"] == why
     kinds = {(e.kind, e.model_id): e for e in store.events_after(before, 100)}
     assert {k for k in kinds if k[1]} == {("removed", "openai/b"), ("removed", "openai/c"),
                                           ("updated", "openai/a"), ("delisted", "openai/a")}
     assert all(e.data["reason"] == why and e.run_id == run_id for e in kinds.values() if e.kind != "reconciliation_changed")
-    assert refresh_runs.get_run(run_id)["removed"] == 2 and store.load_source_models().keys() == {"modelsdev"}
+    assert refresh_runs.get_run(run_id)["removed"] == 2 and stored_models.load_source_models().keys() == {"modelsdev"}
 
 
 def test_retiring_a_catalog_source_takes_its_fields_from_the_live_models(state):
@@ -329,7 +329,7 @@ def reopen_without(table: str, column: str, url: str) -> None:
 def test_an_older_store_gains_the_reason_of_versions_and_its_versions_read_without_one(state, db_url):
     snap(state, "openai", [m("a")])
     reopen_without("model_versions", "reason", db_url)
-    assert [(v["change"], v["reason"]) for v in store.model_history("openai/a")] == [("added", None)]
+    assert [(v["change"], v["reason"]) for v in stored_models.model_history("openai/a")] == [("added", None)]
 
 
 def test_an_older_store_gains_the_catalog_name_of_providers(state, db_url):

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from actors.service import AnotherInstance, hold_single_instance
-from discovery import refresh_runs, replication, store
+from discovery import refresh_runs, replication, store, stored_models
 from discovery.catalog import CatalogState
 from discovery.messages import ProviderSnapshot
 from discovery.model import Model
@@ -84,7 +84,7 @@ def test_a_deposed_leader_cannot_commit_and_leaves_no_gap(pg_url):
             snap(state, [m("a", name="changed by the deposed leader"), m("b"), m("c")])
         assert told and "epoch 2, held by b" in told[0]
         assert store.last_event_id() == before and store.ModelVersionRow.select().count() == versions
-        assert set(store.load_current_models()) == {"openai/a", "openai/b"}
+        assert set(stored_models.load_current_models()) == {"openai/a", "openai/b"}
 
         # B writes under its epoch; the event ids go on without a gap.
         store.set_fence(True, epoch_b)

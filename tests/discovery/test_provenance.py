@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from discovery import refresh_runs, store
+from discovery import refresh_runs, store, stored_models
 from discovery.catalog import CatalogState
 from discovery.enrich import id_date, match_kind
 from discovery.messages import ProviderSnapshot
@@ -68,7 +68,7 @@ def test_replayed_snapshots_never_borrow_from_another_dated_version(db_url, lite
         for provider, models in live_lists(_read(newer)).items():
             apply(provider, models)
         live_ids = [e.id for e in state.index().entries() if e.live]
-        for model_id, stored in store.load_provenances(live_ids).items():
+        for model_id, stored in stored_models.load_provenances(live_ids).items():
             pid = model_id.split("/", 1)[1]
             for path, item in loads(stored).items():
                 if item["source"] == "heuristic":
@@ -115,7 +115,7 @@ def test_each_field_names_its_entry_and_the_values_other_sources_state(db_url):
                            attributes={"litellm_key": "openai/gpt-x"}, source="litellm", live=False))
     apply("openai", Model("openai", "gpt-x-2025-01-01", limits=Limits(context_window=32000), source="openai",
                           provenance={"limits.context_window": "openai"}))
-    traced = loads(store.load_provenances(["openai/gpt-x-2025-01-01"])["openai/gpt-x-2025-01-01"])
+    traced = loads(stored_models.load_provenances(["openai/gpt-x-2025-01-01"])["openai/gpt-x-2025-01-01"])
     window = traced["limits.context_window"]
     assert (window["source"], window["entry"], window["match"]) == ("openai", "gpt-x-2025-01-01", "exact")
     assert {(c["source"], c["entry"], c["value"]) for c in window["conflicts"]} == {
