@@ -4,7 +4,7 @@
 
 A real service (SQLite file, actors) refreshes a simulated provider; each refresh commits two
 events (``added`` and ``models_refreshed``). The commit time is taken the moment
-``store.commit_refresh`` returns; callbacks and SSE clients take their receive time with the
+``refresh_commit.commit_refresh`` returns; callbacks and SSE clients take their receive time with the
 same monotonic clock (``time.perf_counter`` is CLOCK_MONOTONIC, shared by every process on
 Linux). SSE clients run in a separate process (one thread, non-blocking sockets) so client
 parsing does not share the server's interpreter; they read the service's one port (uvicorn,
@@ -129,18 +129,18 @@ def steal_ticks() -> int:
 
 
 class CommitClock:
-    """Wraps store.commit_refresh to note when each event's transaction returned, and then the
+    """Wraps refresh_commit.commit_refresh to note when each event's transaction returned, and then the
     scheduling counters of the thread that runs the callbacks (``callback_tid``, once known) and the
     machine's steal time, to compare with the same counters at the commit's first callback."""
 
     def __init__(self) -> None:
-        from discovery import store
+        from discovery import refresh_commit
 
         self.at: dict[int, float] = {}
         self.sched_at: dict[int, tuple[tuple[int, int], tuple[int, int], int, float, int]] = {}
         self.callback_tid: int | None = None
         self.writer_tid: int | None = None
-        original = store.commit_refresh
+        original = refresh_commit.commit_refresh
 
         def timed(write: Any, now: Any = None) -> Any:
             result = original(write, now)
@@ -154,7 +154,7 @@ class CommitClock:
                                          resource.getrusage(resource.RUSAGE_SELF).ru_majflt)
             return result
 
-        store.commit_refresh = timed
+        refresh_commit.commit_refresh = timed
 
 
 def start(tmp: str) -> tuple[Any, Any, CommitClock]:

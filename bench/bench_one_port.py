@@ -120,11 +120,11 @@ class CommitClock:
     """Notes when each event's transaction returned (the commit), on the bench's monotonic clock."""
 
     def __init__(self) -> None:
-        from discovery import store
+        from discovery import refresh_commit
 
         self.at: dict[int, float] = {}
         self.wall: dict[int, float] = {}
-        original = store.commit_refresh
+        original = refresh_commit.commit_refresh
 
         def timed(write: Any, now: Any = None) -> Any:
             result = original(write, now)
@@ -134,7 +134,7 @@ class CommitClock:
                 self.wall[e.id] = wall
             return result
 
-        store.commit_refresh = timed
+        refresh_commit.commit_refresh = timed
 
 
 def load_client(base: str, path: str, connections: int, duration: float) -> subprocess.Popen:

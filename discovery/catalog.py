@@ -18,7 +18,7 @@ from typing import Any, Optional
 
 from loguru import logger
 
-from discovery import limits, store, stored_models
+from discovery import limits, refresh_commit, store, stored_models
 from discovery.bedrock import PROVIDER as BEDROCK
 from discovery.bedrock import SOURCE_PREFIX as BEDROCK_SOURCE
 from discovery.bedrock import RegionFold, region_of
@@ -437,7 +437,7 @@ class CatalogState:
                     ) -> tuple[list[RefreshOutcome], list[store.StoredEvent], set[str]]:
         outcomes: dict[int, RefreshOutcome] = {}
         working: dict[str, _Source] = {}
-        accepted: list[tuple[ProviderSnapshot, _Source, _Source, store.SourceWrite]] = []
+        accepted: list[tuple[ProviderSnapshot, _Source, _Source, refresh_commit.SourceWrite]] = []
         for snap in snapshots:
             previous = working.get(snap.source) or self._sources.get(snap.source) or _EMPTY
             try:
@@ -478,14 +478,14 @@ class CatalogState:
         and no loss check (the operator removed the source; see docs/architecture.md), each
         version and event carrying the reason. Returns what :meth:`apply_many` returns."""
         self._ensure_sources()
-        accepted: list[tuple[ProviderSnapshot, _Source, _Source, store.SourceWrite]] = []
+        accepted: list[tuple[ProviderSnapshot, _Source, _Source, refresh_commit.SourceWrite]] = []
         working: dict[str, _Source] = {}
         for name, (run_id, _) in sources.items():
             previous = self._sources.get(name)
             if previous is None:
                 continue
             snap = ProviderSnapshot(source=name, run_id=run_id, models=(), allow_empty=True)
-            write = store.SourceWrite(run_id=run_id, source=name, upserts=(), deletes=tuple(previous.models),
+            write = refresh_commit.SourceWrite(run_id=run_id, source=name, upserts=(), deletes=tuple(previous.models),
                                       total=0, counts={})
             working[name] = _Source()
             accepted.append((snap, previous, working[name], write))
@@ -562,13 +562,13 @@ class CatalogState:
         self._ensure_sources()
         return {name: dict(s.missing) for name, s in self._sources.items() if s.missing}
 
-    def _accept(self, snap: ProviderSnapshot, previous: _Source) -> tuple[_Source, store.SourceWrite]:
+    def _accept(self, snap: ProviderSnapshot, previous: _Source) -> tuple[_Source, refresh_commit.SourceWrite]:
         """One snapshot against its source's previous answer: the new source state and its rows."""
         common = dict(run_id=snap.run_id, source=snap.source, body_hash=snap.body_hash, fetch_ms=snap.fetch_ms,
                       received_at=snap.received_at)
         if snap.unchanged and not previous.missing:
             # The same answer as the one accepted last: the same state (and memo) goes on.
-            return previous, store.SourceWrite(upserts=(), deletes=(), total=len(previous.models),
+            return previous, refresh_commit.SourceWrite(upserts=(), deletes=(), total=len(previous.models),
                                                counts={}, **common)
         if snap.unchanged:
             # The same answer, and models it leaves out are missing one answer longer.
@@ -576,7 +576,7 @@ class CatalogState:
             models = {k: v for k, v in previous.models.items() if k not in deletes}
             fingerprints = {k: v for k, v in previous.fingerprints.items() if k not in deletes}
             new = _Source(models, fingerprints, previous.body_hash, missing=missing)
-            return new, store.SourceWrite(upserts=(), deletes=deletes, total=len(models), counts={}, **common)
+            return new, refresh_commit.SourceWrite(upserts=(), deletes=deletes, total=len(models), counts={}, **common)
         listed: dict[str, Model] = {}
         rejections: list[str] = []
         repeated: list[str] = []
@@ -592,7 +592,7 @@ class CatalogState:
         models: dict[str, Model] = dict(listed)
         fingerprints: dict[str, Optional[str]] = dict(zip(listed, map(old_prints.get, listed)))
         kept_same = map(operator.is_, map(old_models.get, listed), listed.values())
-        records: list[store.SourceRecord] = []
+        records: list[refresh_commit.SourceRecord] = []
         for model_id in itertools.compress(listed, map(operator.not_, kept_same)):
             m = listed[model_id]
             old = old_models.get(model_id)
@@ -636,7 +636,7 @@ class CatalogState:
             kept = stripped if snap.source.startswith(BEDROCK_SOURCE) else PackedModel.of(stripped)
             models[model_id] = kept
             fingerprints[model_id] = fp
-            records.append(store.SourceRecord(stripped, m.raw.json, fp, getattr(kept, "packed", None)))
+            records.append(refresh_commit.SourceRecord(stripped, m.raw.json, fp, getattr(kept, "packed", None)))
         missing, deletes = self._missed(snap.source, previous,
                                         list(itertools.filterfalse(listed.__contains__, old_models)))
         for model_id in missing:
@@ -654,7 +654,7 @@ class CatalogState:
             self._rejections_shown[snap.source] = now_shown = frozenset(rejections)
             (logger.debug if now_shown == shown_before else logger.warning)(
                 "{}: {} records rejected, e.g. {}", snap.source, len(rejections), rejections[0])
-        return new, store.SourceWrite(upserts=tuple(records), deletes=deletes, total=len(models), counts={},
+        return new, refresh_commit.SourceWrite(upserts=tuple(records), deletes=deletes, total=len(models), counts={},
                                       rejected=len(rejections), rejections=tuple(rejections[:MAX_REASONS]),
                                       **common)
 
@@ -765,7 +765,7 @@ class CatalogState:
             for kind, data in event_specs(ch, announced):
                 specs.append((kind, ch.provider, ch.model_id, run_id, data if reason is None else {**data, "reason": reason}))
             if ch.new is not None:
-                upserts.append(store.ModelWrite(ch.new, ch.change, run_id, raw_of(ch.new.source, ch.model_id),
+                upserts.append(refresh_commit.ModelWrite(ch.new, ch.change, run_id, raw_of(ch.new.source, ch.model_id),
                                                 dict(ch.diff) or None, bodies[ch.model_id], traced[ch.model_id],
                                                 index_changes[ch.model_id].packed, reason))  # type: ignore[union-attr]
             else:
@@ -773,7 +773,7 @@ class CatalogState:
                 assert old is not None
                 last = join_record(old.body, stored_trace.get(ch.model_id) or old.provenance.json(),
                                    raw_of(old.source, ch.model_id))
-                deletes.append(store.ModelRemoval(ch.model_id, old.content_hash, last, run_id, reason))
+                deletes.append(refresh_commit.ModelRemoval(ch.model_id, old.content_hash, last, run_id, reason))
         last_run = fallback
         for kind, data in capability_events(index.capability_counts, new_index.capability_counts):
             specs.append((kind, None, None, last_run, data))
@@ -800,7 +800,7 @@ class CatalogState:
                     "source": snap.source,
                     "models": {k: [since, count] for k, (since, count) in new.missing.items()}}).decode()
         try:
-            result = store.commit_refresh(store.RefreshWrite(
+            result = refresh_commit.commit_refresh(refresh_commit.RefreshWrite(
                 sources=source_writes, model_upserts=tuple(upserts), model_deletes=tuple(deletes),
                 model_touches=tuple((m, body, trace, index_changes[m.id].packed)  # type: ignore[union-attr]
                                     for m, body, trace in touches),
@@ -831,7 +831,7 @@ class CatalogState:
         return [outcomes[s.run_id] for s in snapshots], result.events, changed
 
 
-def _with_counts(write: store.SourceWrite, counts: Mapping[str, int]) -> store.SourceWrite:
+def _with_counts(write: refresh_commit.SourceWrite, counts: Mapping[str, int]) -> refresh_commit.SourceWrite:
     from dataclasses import replace
 
     return replace(write, counts=dict(counts))

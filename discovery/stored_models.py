@@ -1,6 +1,6 @@
 """Reads of the stored models: every source's last answer (for the merge at start-up), the
 published rows (for the index), raw answers, provenance and details read on demand, and a model's
-versions. The writes are :func:`discovery.store.commit_refresh`'s."""
+versions. The writes are :func:`discovery.refresh_commit.commit_refresh`'s."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping

@@ -8,12 +8,12 @@ from typing import Any, Optional
 
 import peewee
 
-from discovery import refresh_runs, store
+from discovery import refresh_commit, refresh_runs, store
 from discovery.benchmark.budget import dollars
 from discovery.schema import INTERRUPTED, RUNNING, BenchmarkResultRow, BenchmarkRunRow
 
 
-def commit_benchmarks(report: Any, threshold: float, window: int, now: Optional[float] = None) -> store.CommitResult:
+def commit_benchmarks(report: Any, threshold: float, window: int, now: Optional[float] = None) -> refresh_commit.CommitResult:
     """Write a benchmark run's row, its new results and their outbox events in one transaction.
 
     ``report`` is a :class:`discovery.benchmark.records.BenchmarkReport`. Each result with samples
@@ -65,7 +65,7 @@ def commit_benchmarks(report: Any, threshold: float, window: int, now: Optional[
                 specs.append((BENCHMARK_REGRESSED, result.provider, result.model_id, None, {
                     **common, "metrics": moved, "threshold": threshold, "window": len(trailing)}))
         events = store.insert_events(specs, now)
-    return store.CommitResult(events, time.time())
+    return refresh_commit.CommitResult(events, time.time())
 
 
 def _hundredths(value: Optional[float]) -> Optional[float]:

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from discovery import refresh_runs, store
+from discovery import refresh_commit, refresh_runs, store
 
 
 @pytest.fixture
@@ -33,13 +33,13 @@ def test_runs_begun_together_are_running_with_the_columns_defaults(db):
 def test_a_commit_of_several_sources_writes_each_run_and_provider_row(db):
     runs = {name: refresh_runs.begin_run(name, "manual") for name in ("alpha", "beta", "gamma")}
     received = time.time()
-    write = store.RefreshWrite(
-        sources=tuple(store.SourceWrite(runs[name], name, (), (), total=n, counts={"added": n}, fetch_ms=5.0 * n,
+    write = refresh_commit.RefreshWrite(
+        sources=tuple(refresh_commit.SourceWrite(runs[name], name, (), (), total=n, counts={"added": n}, fetch_ms=5.0 * n,
                                         received_at=received, body_hash=None if name == "gamma" else f"hash-{name}",
                                         rejected=n - 1, rejections=tuple(f"bad {k}" for k in range(n - 1)))
                       for n, name in enumerate(("alpha", "beta", "gamma"), start=1)),
         model_upserts=(), model_deletes=(), events=())
-    result = store.commit_refresh(write)
+    result = refresh_commit.commit_refresh(write)
     rows = {r["name"]: r for r in store.provider_rows().values()}
     for n, name in enumerate(("alpha", "beta", "gamma"), start=1):
         run = refresh_runs.get_run(runs[name])
