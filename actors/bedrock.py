@@ -48,7 +48,7 @@ from discovery.bedrock import (
 )
 from discovery.messages import ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.model import Model
-from discovery.providers.base import ProviderError
+from discovery.providers.errors import ProviderError
 from discovery.redaction import scrub
 from discovery.settings import Settings
 

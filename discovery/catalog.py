@@ -42,7 +42,7 @@ from discovery.lifecycle import due, may_have_dates, today_of
 from discovery.merge import MergeEngine
 from discovery.messages import ProviderSnapshot, RefreshOutcome
 from discovery.model import Model, dumps, join_record, loads
-from discovery.providers.base import SuspiciousSnapshot
+from discovery.providers.errors import SuspiciousSnapshot
 from discovery.reconcile import CHECKED_FIELDS, Findings, ModelValues, Reconciler, conflicts_of
 from discovery.redaction import REDACTOR
 

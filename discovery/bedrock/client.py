@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from discovery.bedrock.regions import REGION_NAME, RegionUnavailable, endpoint_for
-from discovery.providers.base import (
+from discovery.providers.errors import (
     UNREADABLE,
     MalformedAnswer,
     ProviderAuthError,

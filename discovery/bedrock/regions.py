@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from discovery.providers.base import ProviderError
+from discovery.providers.errors import ProviderError
 from discovery.sources import (  # noqa: F401 (source_name and region_of are re-exported)
     AWS_REGION_NAME,
     BEDROCK_PROVIDER,

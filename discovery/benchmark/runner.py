@@ -19,7 +19,7 @@ from discovery.benchmark.plan import ModelPlan
 from discovery.benchmark.records import BenchmarkResult
 from discovery.benchmark.sample import EMBED_TEXT, PROMPT, ProbeFailure, Sample, estimate_tokens, nonce_prompt
 from discovery.benchmark.summary import summarize
-from discovery.providers.base import ProviderError
+from discovery.providers.errors import ProviderError
 from discovery.redaction import scrub
 from discovery.settings import BenchmarkPolicy
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
-from discovery.providers.base import ProviderError
+from discovery.providers.errors import ProviderError
 
 PROMPT = "Count from 1 to 200, one number per line, nothing else."
 EMBED_TEXT = "The quick brown fox jumps over the lazy dog."

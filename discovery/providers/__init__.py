@@ -5,10 +5,11 @@ import requests
 
 from discovery.providers.anthropic import AnthropicClient
 from discovery.providers.azure import AzureOpenAIClient
-from discovery.providers.base import (
+from discovery.providers.base import ProviderClient
+from discovery.providers.cohere import CohereClient
+from discovery.providers.errors import (
     MalformedAnswer,
     ProviderAuthError,
-    ProviderClient,
     ProviderError,
     ProviderHTTPError,
     ProviderRateLimited,
@@ -16,7 +17,6 @@ from discovery.providers.base import (
     ProviderUnreachable,
     SuspiciousSnapshot,
 )
-from discovery.providers.cohere import CohereClient
 from discovery.providers.gemini import GeminiClient
 from discovery.providers.groq import GroqClient
 from discovery.providers.litellm import LiteLLMClient

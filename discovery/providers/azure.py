@@ -16,7 +16,8 @@ from typing import Any
 
 from discovery.draft import ModelDraft
 from discovery.model import Model
-from discovery.providers.base import ProviderClient, ProviderError, dedupe
+from discovery.providers.base import ProviderClient, dedupe
+from discovery.providers.errors import ProviderError
 from discovery.taxonomy import date_from_unix, guess_family, guess_kind
 
 DEFAULT_API_VERSION = "2024-10-21"

@@ -2,7 +2,8 @@
 
 A format is a subclass of :class:`ProviderClient` that implements :meth:`fetch_models` (all pages,
 normalized to :class:`~discovery.model.Model`). Failures are :class:`ProviderError` with a
-``reason`` a person can act on; the message never contains the API key.
+``reason`` a person can act on; the message never contains the API key. The errors are in
+:mod:`discovery.providers.errors`, the retries inside a refresh in :mod:`discovery.providers.retries`.
 """
 from __future__ import annotations
 
@@ -18,21 +19,32 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Optional
-from urllib.parse import urlsplit
 
 import msgspec
 import orjson
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3 import exceptions as urllib3_exceptions
-from urllib3.exceptions import MaxRetryError, ReadTimeoutError, ResponseError
-from urllib3.util.retry import Retry
-from urllib3.util.timeout import Timeout
+from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 
 from discovery.collector import hold_collector, let_collector_go
 from discovery.model import Model, dumps, loads
+from discovery.providers.errors import (
+    UNREADABLE,
+    MalformedAnswer,
+    ProviderAuthError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderRateLimited,
+    ProviderTimeout,
+    ProviderUnreachable,
+    error_message,
+    plain_snippet,
+    redirect_refused,
+    unreadable_answer,
+)
+from discovery.providers.retries import DeadlineTimeout, mount_retries, parse_retry_after
 from discovery.ratelimit import TokenBucket
-from discovery.redaction import excerpt, scrub
+from discovery.redaction import excerpt
 from discovery.settings import ProviderConfig
 
 USER_AGENT = "model-discovery/0.1"
@@ -198,267 +210,6 @@ PARSE_SLOT = threading.Lock()
 LARGE_BODY = 256 * 1024
 
 
-# The longest error reason kept: it goes into the run, the provider's status, its health history,
-# a status_changed event and the log, each time the provider fails.
-MAX_REASON_CHARS = 500
-
-
-def one_line(text: str, limit: int = MAX_REASON_CHARS) -> str:
-    """``text`` on one line (runs of white space, newlines included, as one space), cut to ``limit``
-    characters with how many more there were."""
-    flat = " ".join(text.split())
-    if len(flat) <= limit:
-        return flat
-    return f"{flat[:limit]}… ({len(flat) - limit} characters more)"
-
-
-class ProviderError(Exception):
-    """A refresh failed. ``kind`` says how; ``retryable`` whether trying again may help."""
-
-    kind = "error"
-    retryable = False
-
-    def __init__(self, message: str, *, status: Optional[int] = None, retry_after: Optional[float] = None):
-        # Providers echo keys in their error bodies: the text is scrubbed before anything keeps it
-        # (all of it, so no secret is cut in two and missed), then made one bounded line.
-        super().__init__(one_line(scrub(message)))
-        self.status = status
-        self.retry_after = retry_after
-
-    @property
-    def reason(self) -> str:
-        """One line for refresh history and provider status."""
-        return f"{self.kind}: {self}"
-
-
-class ProviderHTTPError(ProviderError):
-    """The provider answered with an error status."""
-
-    kind = "http"
-
-    @property
-    def retryable(self) -> bool:  # type: ignore[override]
-        return self.status is not None and (self.status == 429 or self.status >= 500)
-
-
-class ProviderAuthError(ProviderHTTPError):
-    """401/403: a configuration problem (key missing, wrong or without access), not an outage."""
-
-    kind = "auth"
-
-
-class ProviderRateLimited(ProviderHTTPError):
-    """429 Too Many Requests."""
-
-    kind = "rate_limited"
-
-
-class ProviderTimeout(ProviderError):
-    """The provider did not answer within the timeout."""
-
-    kind = "timeout"
-    retryable = True
-
-
-class ProviderUnreachable(ProviderError):
-    """The connection could not be made."""
-
-    kind = "connection"
-    retryable = True
-
-
-class MalformedAnswer(ProviderError):
-    """The provider answered 2xx but the body is not what its format says."""
-
-    kind = "malformed"
-
-
-# What JSON readers raise for an answer that is JSON in form but that nothing here can read: one
-# nested deeper than the parsers (and the record encoder) recurse, or one whose strings are not
-# UTF-8 (msgspec passes over the bytes of a member it keeps as a span; they fail when it is read).
-UNREADABLE = (RecursionError, UnicodeDecodeError)
-
-
-def unreadable_answer(name: str, exc: BaseException) -> MalformedAnswer:
-    """The :class:`MalformedAnswer` for one of :data:`UNREADABLE`, saying which it was."""
-    if isinstance(exc, UnicodeDecodeError):
-        return MalformedAnswer(f"{name} answered with text that is not UTF-8 (byte {exc.object[exc.start]:#04x})")
-    return MalformedAnswer(f"{name} answered with JSON nested too deeply to read")
-
-
-class SuspiciousSnapshot(ProviderError):
-    """An answer that would wipe or gut the catalog (empty, or losing too many models)."""
-
-    kind = "refused"
-
-
-def _error_message(body: Any) -> Optional[str]:
-    """Pull the human message out of any of the documented provider error bodies."""
-    if isinstance(body, Mapping):
-        err = body.get("error")
-        if isinstance(err, Mapping):
-            msg = err.get("message") or err.get("status")
-            code = err.get("code") or err.get("type") or err.get("status")
-            if msg:
-                return f"{msg} ({code})" if code and str(code) not in str(msg) else str(msg)
-        if isinstance(err, str):
-            return err
-        for key in ("message", "detail", "Message"):
-            if body.get(key):
-                return str(body[key])
-    return None
-
-
-def _plain_snippet(body: bytes, size: int = 120) -> str:
-    """A one-line excerpt of a non-JSON error body; HTML pages are not quoted."""
-    text = body[:2048].decode("utf-8", "replace").strip()
-    if text.lower().startswith(("<!doctype", "<html")):
-        return ""
-    return excerpt(" ".join(text.split()), size)
-
-
-def redirect_refused(name: str, status: int, location: Optional[str]) -> ProviderHTTPError:
-    """The error of a redirect, which is never followed: a key header other than Authorization
-    (x-api-key, api-key, x-goog-api-key) would travel to wherever it points. Only the target's
-    scheme and host are named (its path and query may echo the key)."""
-    try:
-        target = urlsplit(location or "")
-        where = f" to {target.scheme}://{target.hostname}" if target.hostname else ""
-    except ValueError:
-        where = ""
-    return ProviderHTTPError(f"{name} answered HTTP {status}: a redirect{where}; redirects are not followed "
-                             "(check base_url)", status=status)
-
-
-# Longer than any wait this service would honour (max_retry_after caps the waits made): a
-# Retry-After of 1e400 or the year 9999 is kept as this, a finite number.
-MAX_RETRY_AFTER_SECONDS = 86400.0
-
-
-def parse_retry_after(value: Optional[str]) -> Optional[float]:
-    """Seconds from a Retry-After header (delta-seconds, or an HTTP date); None for one that is
-    neither. Never raises: the header is the provider's text, whatever it holds."""
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        from email.utils import parsedate_to_datetime
-
-        try:
-            when = parsedate_to_datetime(value)
-            if when.tzinfo is None:  # "-0000": a date in UTC, says RFC 5322
-                when = when.replace(tzinfo=UTC)
-            seconds = (when - datetime.now(UTC)).total_seconds()
-        except (TypeError, ValueError, OverflowError):
-            return None
-    if math.isnan(seconds):
-        return None
-    return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
-
-
-class _Retry(Retry):
-    """urllib3's Retry, with a Retry-After read by :func:`parse_retry_after`: one that is not a
-    time (``soon``, ``-5``, ``1.5``, a date past the year 9999) waits the backoff instead.
-
-    urllib3's own reading raises InvalidHeader (or ValueError) for those, out of the request:
-    the refresh failed as ``internal: InvalidHeader`` instead of with the provider's status.
-
-    ``deadline``: when the refresh under way must be done by (``time.monotonic()``; inf outside
-    one): no retry is made that could only begin after it.
-    """
-
-    def __init__(self, *args: Any, deadline: Callable[[], float] = lambda: math.inf, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.deadline = deadline
-        # The wait before the next attempt, once increment has decided it (see get_backoff_time).
-        self.wait: Optional[float] = None
-
-    def new(self, **kw: Any) -> Retry:
-        retry = super().new(**kw)
-        retry.deadline = self.deadline  # type: ignore[attr-defined]
-        return retry
-
-    def get_backoff_time(self) -> float:
-        # The wait increment held to the deadline, not a second draw of the jitter.
-        return super().get_backoff_time() if self.wait is None else self.wait
-
-    def parse_retry_after(self, retry_after: str) -> float:
-        seconds = parse_retry_after(retry_after)
-        return 0.0 if seconds is None else min(seconds, self.retry_after_max)
-
-    def increment(self, method: Optional[str] = None, url: Optional[str] = None, response: Any = None,
-                  error: Optional[Exception] = None, _pool: Any = None, _stacktrace: Any = None) -> Retry:
-        """As urllib3's, but an answer asking for a longer wait than ``retry_after_max`` is not
-        retried: it is the refresh's answer (failed, rate_limited for a 429), as the settings say.
-        urllib3 caps such a wait and retries, early, an answer that asked for an hour."""
-        if response is not None and self.respect_retry_after_header:
-            wait = parse_retry_after(response.headers.get("Retry-After"))
-            if wait is not None and wait > self.retry_after_max:
-                raise MaxRetryError(_pool, url or "", ResponseError(f"Retry-After {wait:g}s"))  # type: ignore[arg-type]
-        retry = super().increment(method, url, response, error, _pool, _stacktrace)
-        deadline = self.deadline()
-        if deadline < math.inf:
-            # What sleep() will wait: the answer's Retry-After, else the backoff (drawn once here).
-            after = retry.get_retry_after(response) if response is not None else None
-            retry.wait = after or retry.get_backoff_time()
-            if time.monotonic() + retry.wait >= deadline:
-                # An answer is the refresh's (as above); an error raises RetryError (see request_body).
-                raise MaxRetryError(_pool, url or "", ResponseError("refresh_timeout"))  # type: ignore[arg-type]
-        return retry
-
-
-class _DeadlineTimeout(Timeout):
-    """A request's timeout capped by the time left before the refresh's deadline, at each of
-    urllib3's attempts (it retries with the same timeout): no attempt runs past the deadline."""
-
-    def __init__(self, seconds: float, deadline: float) -> None:
-        super().__init__(connect=seconds, read=seconds)
-        self.deadline = deadline
-
-    def clone(self) -> Timeout:
-        return _DeadlineTimeout(self._connect, self.deadline)  # type: ignore[arg-type]
-
-    def _capped(self, seconds: Any) -> Any:
-        # A millisecond at least: past the deadline an attempt times out at once (a socket
-        # refuses a negative timeout).
-        return max(0.001, min(seconds, self.deadline - time.monotonic()))
-
-    @property
-    def connect_timeout(self) -> Any:
-        return self._capped(super().connect_timeout)
-
-    @property
-    def read_timeout(self) -> Any:
-        return self._capped(super().read_timeout)
-
-
-# 529: Anthropic's overloaded_error, its word for a transient overload (as 503 is others').
-RETRY_STATUSES = (429, 500, 502, 503, 504, 529)
-
-
-def mount_retries(session: requests.Session, config: ProviderConfig,
-                  deadline: Callable[[], float] = lambda: math.inf) -> None:
-    """Retry transient failures inside a refresh with urllib3's Retry.
-
-    Timeouts, connection errors, 429 and 5xx are retried with exponential backoff and jitter,
-    honouring Retry-After up to ``max_retry_after`` seconds; other 4xx are not retried. When
-    retries run out on an error status the last answer is returned, so its error body still
-    reaches the refresh history. ``deadline``: the refresh's (refresh_timeout), which stops them.
-    """
-    retry = _Retry(
-        total=config.retries, connect=config.retries, read=config.retries, status=config.retries, other=0,
-        allowed_methods=None,  # every call here is a read, POST /api/show included
-        status_forcelist=RETRY_STATUSES, backoff_factor=config.retry_backoff,
-        backoff_jitter=config.retry_backoff / 2, backoff_max=10, raise_on_status=False,
-        respect_retry_after_header=True, retry_after_max=max(0, int(config.max_retry_after)),
-        deadline=deadline,
-    )
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-
-
 class ProviderClient:
     """Base class of a provider wire format.
 
@@ -596,7 +347,7 @@ class ProviderClient:
                                       f"({self.rate_limiter.rate:g}/s, burst {self.rate_limiter.burst})")
         started = time.monotonic()
         # Inside a fetch every attempt, urllib3's retries included, ends by the refresh's deadline.
-        timeout = self.config.timeout if context is None else _DeadlineTimeout(self.config.timeout, context.deadline)
+        timeout = self.config.timeout if context is None else DeadlineTimeout(self.config.timeout, context.deadline)
         try:
             # Redirects are not followed: a custom key header would travel to wherever one points.
             resp = self.session.request(method, url, params=params, json=json_body, headers=hdrs,
@@ -764,7 +515,7 @@ class ProviderClient:
             parsed = json.loads(body)
         except (ValueError, RecursionError):  # its status says what went wrong, readable body or not
             parsed = None
-        message = _error_message(parsed) or _plain_snippet(body) or resp.reason
+        message = error_message(parsed) or plain_snippet(body) or resp.reason
         status = resp.status_code
         retry_after = self.retry_after(resp.headers, parsed)
         text = f"{self.name} answered HTTP {status}: {message}"

@@ -14,7 +14,8 @@ from typing import Any
 
 from discovery.draft import ModelDraft
 from discovery.model import Model
-from discovery.providers.base import MAX_RETRY_AFTER_SECONDS, ProviderClient, dedupe
+from discovery.providers.base import ProviderClient, dedupe
+from discovery.providers.retries import MAX_RETRY_AFTER_SECONDS
 from discovery.taxonomy import guess_family, guess_kind, positive_int
 
 MAX_PAGES = 1000

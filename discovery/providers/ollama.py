@@ -14,7 +14,8 @@ from loguru import logger
 
 from discovery.draft import ModelDraft
 from discovery.model import Model
-from discovery.providers.base import ProviderClient, ProviderHTTPError, dedupe
+from discovery.providers.base import ProviderClient, dedupe
+from discovery.providers.errors import ProviderHTTPError
 from discovery.taxonomy import as_object, guess_family, guess_kind, positive_int
 
 # Ollama capability → taxonomy capability.

@@ -7,7 +7,7 @@ import pytest
 import requests
 
 from discovery.bedrock import BedrockRegionClient, RegionUnavailable, describe_regions, normalize_region
-from discovery.providers.base import MalformedAnswer, ProviderHTTPError, ProviderTimeout
+from discovery.providers.errors import MalformedAnswer, ProviderHTTPError, ProviderTimeout
 from discovery.settings import BedrockSettings
 from tests.bedrock.conftest import bedrock_settings
 

@@ -18,7 +18,7 @@ from discovery.bedrock import (
     region_details,
     resolve_model,
 )
-from discovery.providers.base import (
+from discovery.providers.errors import (
     ProviderAuthError,
     ProviderHTTPError,
     ProviderRateLimited,

@@ -6,7 +6,7 @@ import time
 import pytest
 
 from discovery.bedrock import BedrockRegionClient
-from discovery.providers.base import ProviderTimeout
+from discovery.providers.errors import ProviderTimeout
 from discovery.settings import SettingsError, load_bedrock_settings
 from tests.bedrock.conftest import bedrock_settings
 

@@ -7,7 +7,7 @@ import pytest
 
 from discovery.benchmark.formats.bedrock import BedrockProbe
 from discovery.benchmark.sample import EmptyAnswer, StreamBroken, nonce_prompt
-from discovery.providers.base import ProviderAuthError, ProviderHTTPError, ProviderTimeout
+from discovery.providers.errors import ProviderAuthError, ProviderHTTPError, ProviderTimeout
 from tests.benchmark.conftest import bedrock_probe, http_probe, on_demand_text_model
 from tests.conftest import client_ports
 

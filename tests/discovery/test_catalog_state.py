@@ -5,7 +5,7 @@ from discovery import refresh_runs, store, stored_models
 from discovery.catalog import CatalogState
 from discovery.messages import ProviderSnapshot
 from discovery.model import Limits, Model, loads
-from discovery.providers.base import SuspiciousSnapshot
+from discovery.providers.errors import SuspiciousSnapshot
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from discovery.providers.base import ProviderHTTPError
+from discovery.providers.errors import ProviderHTTPError
 from tests.providers.conftest import make_client
 
-# discovery.providers.base.MAX_REASON_CHARS, and room for how many characters were left out.
+# discovery.providers.errors.MAX_REASON_CHARS, and room for how many characters were left out.
 LONGEST = 540
 
 

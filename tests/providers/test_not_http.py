@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from discovery.providers.base import MalformedAnswer, ProviderUnreachable
+from discovery.providers.errors import MalformedAnswer, ProviderUnreachable
 from tests.providers.conftest import make_client
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from discovery.providers import ProviderAuthError
-from discovery.providers.base import MalformedAnswer
+from discovery.providers.errors import MalformedAnswer
 from tests.providers.conftest import by_id, make_client, simulated
 
 GPT4O = {

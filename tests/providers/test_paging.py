@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from discovery.providers.base import MalformedAnswer, ProviderTimeout
+from discovery.providers.errors import MalformedAnswer, ProviderTimeout
 from tests.providers.conftest import make_client
 
 # format → (path, the cursor query parameter, a page naming ``cursor`` as the next one)

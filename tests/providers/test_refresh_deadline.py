@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from discovery.providers.base import ProviderHTTPError, ProviderTimeout
+from discovery.providers.errors import ProviderHTTPError, ProviderTimeout
 from tests.providers.conftest import make_client
 
 

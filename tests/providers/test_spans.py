@@ -9,7 +9,7 @@ import json
 import pytest
 
 from discovery.catalog import SourceMemo
-from discovery.providers.base import MalformedAnswer
+from discovery.providers.errors import MalformedAnswer
 from discovery.simulator.sources import packaged_litellm, packaged_modelsdev
 from tests.providers.conftest import make_client
 

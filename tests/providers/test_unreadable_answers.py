@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 
 from discovery.bedrock import BedrockRegionClient
-from discovery.providers.base import MalformedAnswer, ProviderHTTPError
+from discovery.providers.errors import MalformedAnswer, ProviderHTTPError
 from discovery.settings import BedrockSettings
 from tests.providers.conftest import make_client
 

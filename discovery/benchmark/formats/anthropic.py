@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from discovery.benchmark.formats.stream import HTTPProbe, int_or_none, marking, nested, parse_json
 from discovery.benchmark.sample import ProbeRequest, Sample, StreamBroken, StreamClock
-from discovery.providers.base import ProviderError
+from discovery.providers.errors import ProviderError
 
 
 class AnthropicProbe(HTTPProbe):

@@ -20,7 +20,7 @@ from discovery.bedrock import classify_error
 from discovery.benchmark.formats.stream import int_or_none, marking, nested
 from discovery.benchmark.sample import ProbeRequest, Sample, StreamBroken, StreamClock, embedding_sample
 from discovery.model import Model
-from discovery.providers.base import ProviderTimeout
+from discovery.providers.errors import ProviderTimeout
 
 
 def invocation_id(model: Model, region: str) -> Optional[str]:

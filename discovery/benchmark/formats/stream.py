@@ -17,10 +17,10 @@ import requests
 from urllib3 import exceptions as urllib3_exceptions
 
 from discovery.benchmark.sample import StreamBroken, StreamClock
-from discovery.providers.base import (
+from discovery.providers.base import ProviderClient
+from discovery.providers.errors import (
     MalformedAnswer,
     ProviderAuthError,
-    ProviderClient,
     ProviderError,
     ProviderHTTPError,
     ProviderRateLimited,
