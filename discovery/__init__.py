@@ -14,7 +14,8 @@ from discovery.model import (
     Model,
     Pricing,
 )
-from discovery.settings import ProviderConfig, Settings, SettingsError, load_settings
+from discovery.settings import ProviderConfig, Settings, SettingsError
+from discovery.settings_reader import load_settings
 
 __all__ = [
     "CAPABILITIES", "KINDS", "MODALITIES", "STATUSES", "Capabilities", "Lifecycle", "Limits",

@@ -8,7 +8,8 @@ from dataclasses import asdict, fields
 from typing import Any, Optional
 
 from discovery.redaction import MASK, key_variable, without_credentials, without_password
-from discovery.settings import BEDROCK_KEYS, ENV_ONLY_SERVICE_KEYS, NOT_SERVICE_KEYS, Settings
+from discovery.settings import Settings
+from discovery.settings_reader import BEDROCK_KEYS, ENV_ONLY_SERVICE_KEYS, NOT_SERVICE_KEYS
 
 
 def effective(settings: Settings, environ: Optional[Mapping[str, str]] = None) -> dict[str, Any]:

@@ -22,7 +22,8 @@ import click
 from loguru import logger
 
 from discovery import redaction
-from discovery.settings import SettingsError, load_settings
+from discovery.settings import SettingsError
+from discovery.settings_reader import load_settings
 from discovery.version import version
 from web.client import DEFAULT_URL, URL_ENV, ClientError, ServiceClient
 from web.commands import COMMANDS

@@ -10,7 +10,8 @@ import os
 import pytest
 from loguru import logger
 
-from discovery.settings import AWS_CREDENTIAL_ENV, load_settings
+from discovery.settings import AWS_CREDENTIAL_ENV
+from discovery.settings_reader import load_settings
 from tests.conftest import provider_config, wait_for
 from web import create_app
 

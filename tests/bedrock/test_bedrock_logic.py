@@ -25,7 +25,8 @@ from discovery.providers.errors import (
     ProviderTimeout,
     ProviderUnreachable,
 )
-from discovery.settings import SettingsError, load_bedrock_settings
+from discovery.settings import SettingsError
+from discovery.settings_reader import load_bedrock_settings
 
 ARN = "arn:aws:bedrock:{region}::foundation-model/{model}"
 

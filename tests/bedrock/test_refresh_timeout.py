@@ -7,7 +7,8 @@ import pytest
 
 from discovery.bedrock import BedrockRegionClient
 from discovery.providers.errors import ProviderTimeout
-from discovery.settings import SettingsError, load_bedrock_settings
+from discovery.settings import SettingsError
+from discovery.settings_reader import load_bedrock_settings
 from tests.bedrock.conftest import bedrock_settings
 
 

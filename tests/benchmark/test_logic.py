@@ -114,7 +114,8 @@ PROVIDERS = '[providers.openai]\nformat = "openai"\n[providers.anthropic]\nforma
 
 
 def test_benchmark_settings_read_the_table_provider_tables_and_environment(tmp_path):
-    from discovery.settings import SettingsError, load_settings
+    from discovery.settings import SettingsError
+    from discovery.settings_reader import load_settings
 
     cfg = tmp_path / "s.toml"
     cfg.write_text(PROVIDERS + '[benchmarks]\nbudget_per_day_usd = 0.5\nsamples = 5\n'
@@ -145,7 +146,8 @@ def test_benchmark_settings_read_the_table_provider_tables_and_environment(tmp_p
     ("[benchmarks.providers.openai]\nmax_models = 0\n", "benchmarks.providers.openai.max_models: must be at least 1"),
 ])
 def test_benchmark_settings_refuse_an_unconfigured_provider_a_jitter_past_one_and_no_models(tmp_path, table, message):
-    from discovery.settings import SettingsError, load_settings
+    from discovery.settings import SettingsError
+    from discovery.settings_reader import load_settings
 
     cfg = tmp_path / "s.toml"
     cfg.write_text(PROVIDERS + '[benchmarks.providers.bedrock]\nenabled = true\n' + table)
@@ -155,7 +157,8 @@ def test_benchmark_settings_refuse_an_unconfigured_provider_a_jitter_past_one_an
 
 
 def test_benchmark_settings_name_the_environment_variable_and_the_key_hint_without_provider_tables(tmp_path):
-    from discovery.settings import SettingsError, load_settings
+    from discovery.settings import SettingsError
+    from discovery.settings_reader import load_settings
 
     cfg = tmp_path / "s.toml"
     cfg.write_text(PROVIDERS)

@@ -8,18 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from discovery.settings import (
+from discovery.settings import BedrockSettings, BenchmarkSettings, BenchmarkTarget, ProviderConfig, Settings
+from discovery.settings_reader import (
     BEDROCK_KEYS,
     BENCHMARK_KEYS,
     ENV_ONLY_SERVICE_KEYS,
     PROVIDER_KEYS,
     SERVICE_KEYS,
     TARGET_KEYS,
-    BedrockSettings,
-    BenchmarkSettings,
-    BenchmarkTarget,
-    ProviderConfig,
-    Settings,
     load_settings,
 )
 

@@ -1,6 +1,7 @@
 import pytest
 
-from discovery.settings import SettingsError, load_settings
+from discovery.settings import SettingsError
+from discovery.settings_reader import load_settings
 
 
 def test_defaults_work_with_nothing_set():
@@ -44,7 +45,8 @@ def test_bad_values_name_the_setting(tmp_path):
 def test_http_limits_are_checked_and_tokens_come_only_from_the_environment(tmp_path):
     import pytest
 
-    from discovery.settings import SettingsError, load_settings
+    from discovery.settings import SettingsError
+    from discovery.settings_reader import load_settings
 
     cfg = tmp_path / "s.toml"
     cfg.write_text("[service]\nmax_request_body = 10\n")
@@ -60,7 +62,8 @@ def test_http_limits_are_checked_and_tokens_come_only_from_the_environment(tmp_p
 def test_log_format_is_text_or_json(tmp_path):
     import pytest
 
-    from discovery.settings import SettingsError, load_settings
+    from discovery.settings import SettingsError
+    from discovery.settings_reader import load_settings
 
     assert load_settings(environ={"DISCOVERY_LOG_FORMAT": "json"}).log_format == "json"
     with pytest.raises(SettingsError, match="log_format"):

@@ -146,7 +146,8 @@ def test_retention_prunes_by_count_and_age_but_never_past_a_webhook_cursor_or_th
 
 
 def test_admin_token_comes_from_the_environment_only_and_stays_out_of_repr(tmp_path):
-    from discovery.settings import SettingsError, load_settings
+    from discovery.settings import SettingsError
+    from discovery.settings_reader import load_settings
 
     cfg = tmp_path / "s.toml"
     cfg.write_text('[service]\nadmin_token = "in-the-file"\n')

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from discovery.providers import FORMATS, ProviderAuthError
-from discovery.settings import automatic_providers
+from discovery.settings_reader import automatic_providers
 from tests.providers.conftest import by_id, make_client, simulated
 
 

@@ -222,7 +222,7 @@ def test_config_check_masks_a_password_in_a_providers_base_url(tmp_path):
     assert 'base_url = "http://svc:[REDACTED]@10.0.0.5:8000/v1"' in result.stdout
     # Printed as it is, not only scrubbed on the way out: a token alone as the user part is masked too.
     from discovery.effective_settings import effective
-    from discovery.settings import load_settings
+    from discovery.settings_reader import load_settings
 
     path.write_text('[providers.local]\nformat = "vllm"\nbase_url = "http://Vllm-T0ken-0815@10.0.0.5:8000/v1"\n')
     shown = effective(load_settings(path, environ={}), environ={})["providers"]["local"]["base_url"]
