@@ -7,7 +7,7 @@ import pykka
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from discovery.index import CostlyGlob
+from discovery.index_text import CostlyGlob
 
 
 class ApiError(Exception):

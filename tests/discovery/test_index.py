@@ -5,7 +5,8 @@ from dataclasses import replace
 import pytest
 
 from discovery.entry import SORT_FIELDS, CatalogEntry, model_sort_keys
-from discovery.index import CatalogIndex, glob_line_pattern, iter_bits
+from discovery.index import CatalogIndex, iter_bits
+from discovery.index_text import glob_line_pattern
 from discovery.model import Capabilities, Lifecycle, Limits, Pricing
 from discovery.providers import LiteLLMClient, ModelsDevClient
 from discovery.query import ModelQuery, run_query
@@ -179,7 +180,7 @@ def test_search_text_carries_over_only_while_ids_and_names_stay(real_models):
 def test_found_needles_and_globs_are_kept_per_search_text_and_bounded(real_models):
     """A text query or id glob asked again is answered from what its version's search text kept,
     the same as found the first time; the kept ones stay within TEXT_MEMO."""
-    from discovery.index import TEXT_MEMO
+    from discovery.index_text import TEXT_MEMO
 
     index = CatalogIndex(real_models)
     first = [index.text_bits("gpt"), index.glob_bits("openai/*"), index.glob_bits("*mini*")]
@@ -268,7 +269,7 @@ def test_an_id_glob_of_many_stars_takes_a_scan_not_every_way_of_splitting_each_i
     import sys
 
     ids = [f"provider-{i}/model-{'a' * (20 + i % 20)}-{i}" for i in range(300)]
-    script = ("import json, sys\nfrom discovery.index import glob_line_pattern\n"
+    script = ("import json, sys\nfrom discovery.index_text import glob_line_pattern\n"
               "ids, globs = json.load(sys.stdin)\ntext = '\\n'.join(ids) + '\\n'\n"
               "print(json.dumps({g: [m.group(0) for m in glob_line_pattern(g).finditer(text)] for g in globs}))")
     done = subprocess.run([sys.executable, "-c", script], input=json.dumps([ids, MANY_STARS]), text=True,
