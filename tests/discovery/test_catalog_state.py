@@ -340,3 +340,18 @@ def test_an_older_store_gains_the_catalog_name_of_providers(state, db_url):
     assert store.provider_rows()["openai"]["catalog_name"] == "openai-eu"
     store.ensure_providers([("openai", "openai", False)])  # no names given: the stored one stays
     assert store.provider_rows()["openai"]["catalog_name"] == "openai-eu"
+
+
+def test_a_region_status_makes_its_provider_row_once_and_then_updates_it(state):
+    """A Bedrock region has no provider row until its first status is stored (an upsert); a
+    provider's status only updates its row."""
+    store.set_provider_status("bedrock@eu-west-1", "healthy", None, "bedrock")
+    assert {k: store.provider_rows()["bedrock@eu-west-1"][k] for k in ("format", "status", "is_catalog")} == {
+        "format": "bedrock", "status": "healthy", "is_catalog": False}
+    store.set_provider_status("bedrock@eu-west-1", "unhealthy", "http: 500", "bedrock")
+    row = store.provider_rows()["bedrock@eu-west-1"]
+    assert (row["status"], row["status_reason"]) == ("unhealthy", "http: 500")
+    store.set_provider_status("openai", "degraded", "timeout")
+    assert store.provider_rows()["openai"]["status"] == "degraded"
+    store.set_provider_status("never-configured", "healthy", None)  # no format: no row is made
+    assert "never-configured" not in store.provider_rows()

@@ -37,6 +37,7 @@ def state():
 from tests.discovery.test_catalog_state import (  # noqa: E402
     reopen_without,
     test_a_loaded_catalog_is_served_unpacked_within_its_budget_then_packed,
+    test_a_region_status_makes_its_provider_row_once_and_then_updates_it,
     test_empty_answer_is_refused_and_nothing_is_written,
     test_first_snapshot_adds_every_model_in_one_run,
     test_live_model_wins_over_catalog_entry_and_catalog_only_is_not_live,
@@ -47,6 +48,7 @@ from tests.discovery.test_catalog_state import (  # noqa: E402
 
 __all__ = [
     "test_a_loaded_catalog_is_served_unpacked_within_its_budget_then_packed",
+    "test_a_region_status_makes_its_provider_row_once_and_then_updates_it",
     "test_empty_answer_is_refused_and_nothing_is_written",
     "test_first_snapshot_adds_every_model_in_one_run",
     "test_live_model_wins_over_catalog_entry_and_catalog_only_is_not_live",
