@@ -350,9 +350,11 @@ class BedrockRegionActor(pykka.ThreadingActor):
         new = REGION_HEALTH.get(self.status.status, self.status.status)
         if new == REGION_HEALTH.get(before, before) or new == REGION_HEALTH["starting"]:
             return
-        logger.info("{}: status {} → {} ({})", self.source, before, self.status.status, self.status.reason or "ok")
+        # An open breaker says so, and until when, as a provider's does (its row keeps the last error).
+        reason = self._open_reason() if self.status.status == "circuit_open" else self.status.reason
+        logger.info("{}: status {} → {} ({})", self.source, before, self.status.status, reason or "ok")
         try:
-            self.catalog.set_provider_status(self.source, new, self.status.reason)
+            self.catalog.set_provider_status(self.source, new, reason)
         except pykka.ActorDeadError:
             pass  # the writer stopped: the next start compares again
 

@@ -52,6 +52,8 @@ def test_a_region_failing_opening_its_breaker_and_recovering_is_announced(start_
     assert _refresh(client, WEST)["outcome"] == "failed"
     wait_for(lambda: len(_moves(service, source)) == 3, what="the open breaker's status change")
     assert _moves(service, source)[-1] == ("unhealthy", "unavailable")
+    opened = [e for e in service.events_after(0, 10_000) if e.kind == "status_changed" and e.provider == source][-1]
+    assert opened.data["reason"].startswith("circuit open: skipped after 2 consecutive failures; next try at ")
     assert client.get(f"/api/v1/providers/{source}").get_json()["status"] == "unavailable"
     # The other region is untouched; its only event is its first.
     assert _moves(service, f"bedrock@{EAST}") == [("unknown", "healthy")]
