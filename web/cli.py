@@ -2,9 +2,10 @@
 
 ``discovery serve`` runs the actor system and one HTTP port (uvicorn) in this one process; do not
 run it under a forking multi-process server. ``models``, ``show``, ``history``, ``compare``,
-``providers``, ``refresh``, ``events`` and ``benchmarks`` (web/commands.py) call the service at ``--url``
-(``$DISCOVERY_URL``, default http://127.0.0.1:8080) with ``$DISCOVERY_ADMIN_TOKEN`` (else
-``$DISCOVERY_READ_TOKEN``). Every error is one line and a non-zero exit code, never a traceback.
+``providers``, ``refresh``, ``events``, ``export`` (web/commands.py) and ``benchmarks``
+(web/benchmark_commands.py) call the service at ``--url`` (``$DISCOVERY_URL``, default
+http://127.0.0.1:8080) with ``$DISCOVERY_ADMIN_TOKEN`` (else ``$DISCOVERY_READ_TOKEN``). Every
+error is one line and a non-zero exit code, never a traceback.
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from discovery import redaction
 from discovery.settings import SettingsError
 from discovery.settings_reader import load_settings
 from discovery.version import version
+from web.benchmark_commands import benchmarks
 from web.client import DEFAULT_URL, URL_ENV, ClientError, ServiceClient
 from web.commands import COMMANDS
 from web.demo import demo_bedrock, demo_benchmarks, demo_providers
@@ -68,7 +70,7 @@ def cli(ctx: click.Context, url: str, timeout: float) -> None:
     ctx.obj = ServiceClient(url, timeout=timeout)
 
 
-for _command in COMMANDS:
+for _command in (*COMMANDS, benchmarks):
     cli.add_command(_command)
 
 
