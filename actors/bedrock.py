@@ -94,6 +94,8 @@ class BedrockRegionActor(pykka.ThreadingActor):
         self.profile_count: int | None = None  # system inference profiles this region listed last
         self._last_answer: tuple[tuple[list, list], tuple[Model, ...]] | None = None  # I/O thread only
         self._timer: Timer | None = None
+        self._check_timer: Timer | None = None
+        self.checking = False  # a health check is on the I/O thread
         self._io: IOWorker | None = None
         self._calls: IOWorker | None = None
 
@@ -119,6 +121,8 @@ class BedrockRegionActor(pykka.ThreadingActor):
                 **({"status": "failing", "reason": known.last_error} if known.status == "circuit_open" else {}))
         first = 0.0 if self.settings.refresh_on_start else jittered(self.config.refresh_interval, self.config.jitter)
         self._schedule(first)
+        if self.config.health_check_interval > 0:
+            self._schedule_check()
 
     def on_stop(self) -> None:
         if self.in_flight is not None:
@@ -138,8 +142,9 @@ class BedrockRegionActor(pykka.ThreadingActor):
                 pass
 
     def _cleanup(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
+        for timer in (self._timer, self._check_timer):
+            if timer is not None:
+                timer.cancel()
         for worker in (self._io, self._calls):
             if worker is not None:
                 worker.shutdown()  # a call in flight ends on its own timeout
@@ -164,6 +169,57 @@ class BedrockRegionActor(pykka.ThreadingActor):
         except Exception:  # reached by tell: an escaped error would kill the actor
             logger.exception("{}: timer refresh failed to start", self.source)
             self._schedule(jittered(self.config.refresh_interval, self.config.jitter))
+
+    # -- health checks between refreshes ---------------------------------------------------------
+    def _schedule_check(self) -> None:
+        if self._check_timer is not None:
+            self._check_timer.cancel()
+        self._check_timer = schedule(jittered(self.config.health_check_interval, self.config.jitter),
+                                     self._proxy.check, name=f"timer-{self.source}-check")
+
+    def check(self) -> None:
+        """Health-check timer: one small call through the breaker (BedrockRegionClient.check), so a
+        region that fails, or recovers, is seen between refreshes. Not while a refresh runs (it is
+        a check too), nor before the first answer, nor for a region without Bedrock (rechecked by
+        its own timer) or behind an open breaker (its trial refresh is scheduled)."""
+        self._schedule_check()
+        if (self.in_flight is not None or self.checking or self._io is None
+                or self.status.status not in ("available", "failing")):
+            return
+        self.checking = True
+        self._io.submit(self._run_check)
+
+    def _run_check(self) -> None:
+        """On the I/O thread: the check through the breaker; its outcome back to the actor thread."""
+        ok, reason = True, None
+        try:
+            if self.fetcher is None:
+                self.fetcher = BedrockRegionClient(self.region, self.config, self._client, on_latency=self.latency.add)
+            self.breaker.call(self.fetcher.check, time.monotonic() + self.config.refresh_timeout)
+        except pybreaker.CircuitBreakerError:
+            ok = False  # opened meanwhile: the region's status already says so
+        except ProviderError as exc:
+            ok, reason = False, exc.reason
+        except Exception as exc:  # a bug: a failed check, as a refresh would report it
+            logger.opt(exception=exc).error("{}: unexpected error while checking", self.source)
+            ok, reason = False, scrub(f"internal: {type(exc).__name__}: {exc}")
+        try:
+            self._proxy.check_finished(ok, reason)
+        except pykka.ActorDeadError:
+            pass
+
+    def check_finished(self, ok: bool, reason: str | None) -> None:
+        """Back on the actor thread. A failed check marks an available region failing (its breaker
+        counted it, and opens at ``fail_max`` in a row); a passed one after failures refreshes the
+        region at once, which makes it available again with its models as they are now."""
+        self.checking = False
+        now = time.time()
+        if not ok and reason is not None and self.status.status in ("available", "failing"):
+            self._publish(status="failing", reason=reason, last_error=reason, last_check_at=now)
+            return
+        self._publish(last_check_at=now)
+        if ok and self.status.status == "failing" and self.in_flight is None:
+            self.refresh(trigger="recovery")
 
     # -- refresh ---------------------------------------------------------------------------------
     def refresh(self, trigger: str = "manual") -> RefreshTicket:
@@ -485,7 +541,8 @@ class BedrockQueries:
         if st is None:
             raise KeyError(source)
         return {"name": source, "breaker": st.breaker_state, "status": REGION_HEALTH.get(st.status, st.status),
-                "reason": st.reason, "last_check_at": st.last_refresh_at,
+                "reason": st.reason, "last_check_at": max((t for t in (st.last_refresh_at, st.last_check_at)
+                                                           if t is not None), default=None),
                 "last_latency_ms": round(st.latency * 1000, 1) if st.latency is not None else None,
                 "error_rate": None, "uptime": None, "window_seconds": None, "consecutive_failures": None,
                 "consecutive_successes": None, "thresholds": None, "history": []}

@@ -97,6 +97,9 @@ class BedrockSettings:
     refresh_timeout: float = 300.0
     fail_max: int = 3
     reset_timeout: float = 300.0
+    # Between refreshes, each available region is checked this often by one small call through its
+    # breaker (one inference profile); 0 turns the checks off.
+    health_check_interval: float = 300.0
     # Weight of the newest call in each region's latency average.
     latency_alpha: float = 0.3
     max_removal_ratio: float = 0.5

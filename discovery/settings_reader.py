@@ -387,6 +387,7 @@ BEDROCK_BOUNDS = (
     ("refresh_interval", 0, None, False), ("jitter", 0, 1, True), ("unavailable_recheck_interval", 0, None, False),
     ("timeout", 0, None, False), ("refresh_timeout", 0, None, False), ("fail_max", 1, None, True),
     ("reset_timeout", 0, None, False), ("latency_alpha", 0, 1, False), ("max_removal_ratio", 0, 1, True),
+    ("health_check_interval", 0, None, True),
 )
 
 

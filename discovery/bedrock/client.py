@@ -412,6 +412,14 @@ class BedrockRegionClient:
             raise MalformedAnswer(f"bedrock {self.region}: ListFoundationModels has no modelSummaries list")
         return summaries
 
+    def check(self, deadline: float = math.inf) -> None:
+        """A health check between refreshes: the smallest answer the region gives (one system
+        inference profile), through the same client, signing and error rules as a refresh."""
+        answer = self._call("list_inference_profiles", deadline, maxResults=1, typeEquals="SYSTEM_DEFINED")
+        page = answer.get("inferenceProfileSummaries")
+        if page is not None and not isinstance(page, list):
+            raise MalformedAnswer(f"bedrock {self.region}: inferenceProfileSummaries is not a list")
+
     def list_inference_profiles(self, deadline: float = math.inf) -> list[Mapping[str, Any]]:
         """``ListInferenceProfiles`` (system-defined), every page via ``nextToken``, all by ``deadline``."""
         out: list[Mapping[str, Any]] = []

@@ -80,6 +80,8 @@ class RegionStatus:
     last_refresh_at: float | None = None
     last_success_at: float | None = None
     next_refresh_at: float | None = None
+    # The last health check between refreshes (BedrockSettings.health_check_interval).
+    last_check_at: float | None = None
     breaker_state: str | None = "closed"  # None once given up: the breaker went with the actor
     refreshing: bool = False
     # As a provider's row has them (GET /api/v1/providers): the run under way, the breaker's count,

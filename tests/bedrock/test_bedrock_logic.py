@@ -208,7 +208,7 @@ def test_bedrock_is_on_when_configured_or_aws_credentials_are_in_the_environment
     ("fail_max", 0, "at least 1"), ("fail_max", -3, "at least 1"), ("jitter", 1.5, "at least 0 and at most 1"),
     ("jitter", -0.1, "at least 0 and at most 1"), ("max_removal_ratio", 2, "at least 0 and at most 1"),
     ("latency_alpha", 0, "more than 0 and at most 1"), ("reset_timeout", 0, "more than 0"),
-    ("unavailable_recheck_interval", -1, "more than 0"),
+    ("unavailable_recheck_interval", -1, "more than 0"), ("health_check_interval", -1, "at least 0"),
 ])
 def test_bedrock_numbers_out_of_bounds_are_refused_naming_where_they_came_from(key, value, bound):
     # A jitter past 1 could make a region's next refresh due at once, again and again; a fail_max

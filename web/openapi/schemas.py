@@ -223,6 +223,7 @@ def _region() -> dict[str, Any]:
         "region": STRING, "status": STRING, "reason": MAYBE_STRING, "latency_samples": INTEGER,
         "model_count": MAYBE_INT, "profile_count": MAYBE_INT, "last_error": MAYBE_STRING,
         "last_refresh_at": MAYBE_TIME, "last_success_at": MAYBE_TIME, "next_refresh_at": MAYBE_TIME,
+        "last_check_at": {**MAYBE_TIME, "description": "the last health check between refreshes"},
         "breaker_state": MAYBE_STRING, "refreshing": BOOLEAN, "source": STRING, "latency_ms": MAYBE_NUMBER,
         "refreshing_run": MAYBE_INT, "fail_counter": INTEGER, "consecutive_failures": INTEGER,
         "breaker_next_try_at": {**MAYBE_TIME, "description": "while the breaker is open: when it lets the next call through"},

@@ -1,0 +1,74 @@
+"""A Bedrock region is health-checked between refreshes (``health_check_interval``): one small
+call through its breaker, so a region that starts failing, or recovers, is seen (and announced)
+within a check, not at its next refresh an hour later."""
+from __future__ import annotations
+
+import time
+
+from tests.conftest import wait_for
+from web import create_app
+
+EAST = "us-east-1"
+SOURCE = f"bedrock@{EAST}"
+
+
+def _moves(service):
+    return [(e.data["old"], e.data["new"]) for e in service.events_after(0, 10_000)
+            if e.kind == "status_changed" and e.provider == SOURCE]
+
+
+def _region(service):
+    return next(r for r in service.bedrock_regions() if r["region"] == EAST)
+
+
+def _checks(simulator):
+    """The checks the region received: one profile asked for, not a refresh's pages."""
+    return [r for r in simulator.state.requests(SOURCE)
+            if r["path"].endswith("inference-profiles") and r["query"].get("maxResults") == "1"]
+
+
+def test_a_region_failing_between_refreshes_is_seen_by_its_check_and_refreshed_when_it_recovers(
+        start_bedrock, simulator):
+    service = start_bedrock((EAST,), health_check_interval=0.2, fail_max=5)
+    wait_for(lambda: _moves(service) == [("unknown", "healthy")], what="the first status")
+    wait_for(lambda: _checks(simulator), what="a check between refreshes")
+    assert _region(service)["last_check_at"] is not None
+    runs_before = len(service.refresh_runs(SOURCE))
+
+    simulator.state.set_fault(SOURCE, "status", status=503, times=1)
+    wait_for(lambda: len(_moves(service)) >= 2, what="the failed check's status change")
+    assert _moves(service)[1] == ("healthy", "unhealthy")
+    failed = [e for e in service.events_after(0, 10_000) if e.kind == "status_changed" and e.provider == SOURCE][1]
+    assert "503" in failed.data["reason"]
+
+    # The next check passes: the region is refreshed at once (a run of its own) and healthy again.
+    wait_for(lambda: len(_moves(service)) >= 3, what="the recovery")
+    assert _moves(service)[2] == ("unhealthy", "healthy")
+    runs = service.refresh_runs(SOURCE)
+    assert len(runs) == runs_before + 1 and runs[0]["trigger"] == "recovery" and runs[0]["outcome"] == "succeeded"
+    assert _region(service)["status"] == "available"
+    health = create_app(service).test_client().get(f"/api/v1/providers/{SOURCE}/health").get_json()
+    assert health["status"] == "healthy" and health["last_check_at"]
+
+
+def test_checks_that_fail_in_a_row_open_the_breaker_and_its_trial_refresh_recovers(start_bedrock, simulator):
+    service = start_bedrock((EAST,), health_check_interval=0.2, fail_max=2, reset_timeout=0.5)
+    wait_for(lambda: _moves(service) == [("unknown", "healthy")], what="the first status")
+    simulator.state.set_fault(SOURCE, "status", status=500, times=2)
+    wait_for(lambda: ("unhealthy", "unavailable") in _moves(service), what="the breaker opening")
+    opened = [e for e in service.events_after(0, 10_000) if e.kind == "status_changed" and e.provider == SOURCE
+              and e.data["new"] == "unavailable"][0]
+    assert opened.data["reason"].startswith("circuit open: skipped after 2 consecutive failures")
+    # No check is made while it is open: its trial call is the refresh scheduled for the reset.
+    wait_for(lambda: _moves(service)[-1] == ("unavailable", "healthy"), what="the trial refresh's recovery")
+    assert _moves(service) == [("unknown", "healthy"), ("healthy", "unhealthy"), ("unhealthy", "unavailable"),
+                               ("unavailable", "healthy")]
+    assert _region(service)["breaker_state"] == "closed"
+
+
+def test_no_region_is_checked_when_the_checks_are_off(start_bedrock, simulator):
+    service = start_bedrock((EAST,), health_check_interval=0.0)
+    asked = simulator.state.request_count(SOURCE)
+    time.sleep(0.6)  # the absence of calls over a span is the point: nothing to wait for
+    assert simulator.state.request_count(SOURCE) == asked
+    assert _region(service)["last_check_at"] is None
