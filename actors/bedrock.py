@@ -193,9 +193,7 @@ class BedrockRegionActor(pykka.ThreadingActor):
         """On the I/O thread: the check through the breaker; its outcome back to the actor thread."""
         ok, reason = True, None
         try:
-            if self.fetcher is None:
-                self.fetcher = BedrockRegionClient(self.region, self.config, self._client, on_latency=self.latency.add)
-            self.breaker.call(self.fetcher.check, time.monotonic() + self.config.refresh_timeout)
+            self.breaker.call(self._fetcher().check, time.monotonic() + self.config.refresh_timeout)
         except pybreaker.CircuitBreakerError:
             ok = False  # opened meanwhile: the region's status already says so
         except ProviderError as exc:
@@ -235,16 +233,20 @@ class BedrockRegionActor(pykka.ThreadingActor):
         self._io.submit(self._run_refresh, ticket)
         return ticket
 
+    def _fetcher(self) -> BedrockRegionClient:
+        """This region's client (I/O thread only), made at its first use, not in on_start: a client
+        takes a few ms, and no region should wait for the others' before it asks AWS."""
+        if self.fetcher is None:
+            self.fetcher = BedrockRegionClient(self.region, self.config, self._client, on_latency=self.latency.add)
+        return self.fetcher
+
     def _fetch(self) -> tuple[Model, ...]:
         """On the I/O thread: both list calls at once, normalized to this region's models, all of it
         by one deadline (``refresh_timeout``)."""
         from discovery.bedrock import normalize_region
 
         deadline = time.monotonic() + self.config.refresh_timeout
-        if self.fetcher is None:
-            # Built here, not in on_start, when start-up did not build it: a client takes a few ms.
-            self.fetcher = BedrockRegionClient(self.region, self.config, self._client, on_latency=self.latency.add)
-        fetcher = self.fetcher
+        fetcher = self._fetcher()
         profiles: concurrent.futures.Future = concurrent.futures.Future()
 
         def list_profiles() -> None:

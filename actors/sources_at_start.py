@@ -103,16 +103,8 @@ class SourcesAtStart:
         logger.bind(provider=name).warning("{} ({} is not refreshed; /api/v1/providers lists it as unconfigured); {}",
                                            reason, name, take_out)
         # Stored and announced as any other status (no event when it was already unconfigured): a
-        # subscriber learns that the source's models are no longer refreshed. A region has no
-        # provider row until it needs one.
-        if name not in self.view.provider_rows:
-            try:
-                store.ensure_providers([(name, self.state.formats.get(name, "bedrock"), False)])
-            except Exception:
-                logger.exception("could not record the source {}", name)
-                store.heal_connection()
-                return
-            self._update_row(name, format=self.state.formats.get(name, "bedrock"), is_catalog=False, status=UNKNOWN)
+        # subscriber learns that the source's models are no longer refreshed. A region without a
+        # provider row gets one with it (set_provider_status).
         self.set_provider_status(name, UNCONFIGURED, reason)
 
     def _watched_again(self, name: str, regions: Optional[list[str]]) -> None:

@@ -2,16 +2,13 @@
 started now. Tables by rich; ``--json`` prints what the API answered."""
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
 import click
 
 from discovery.benchmark.budget import amount
 from web.client import ClientError, model_path
 from web.commands import catalog_filters, client_of, console, model_params, number, paging, print_json, when, with_options
-
-if TYPE_CHECKING:
-    pass
 
 
 # -- benchmarks -----------------------------------------------------------------------------------

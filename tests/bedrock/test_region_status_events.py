@@ -94,6 +94,7 @@ def test_a_restart_announces_only_what_differs_from_the_stored_status(start_bedr
     # EAST answered as it did before the restart: nothing to announce. WEST recovered meanwhile:
     # announced from its stored status, not from the new actor's starting one.
     wait_for(lambda: _moves(second, source, seen), what="WEST's recovery")
+    second.catalog.state.get(timeout=10)  # what EAST told the writer as it settled is handled by now
     assert _moves(second, source, seen) == [("unhealthy", "healthy")]
     assert _moves(second, f"bedrock@{EAST}", seen) == []
 
@@ -112,4 +113,7 @@ def test_a_region_that_does_not_offer_bedrock_is_announced_once(start_bedrock, s
     client = create_app(service).test_client()
     _refresh(client, absent)
     _refresh(client, EAST)
+    # The region told the writer before its refresh's answer: a question asked of the writer now
+    # is answered after that was handled.
+    service.catalog.state.get(timeout=10)
     assert _moves(service, source) == [("unknown", "unavailable")]
