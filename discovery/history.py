@@ -37,6 +37,7 @@ from discovery.store import (
     RefreshRunRow,
     StoredEvent,
     db,
+    event_providers,
 )
 from discovery.timestamps import epoch, iso, parse_time  # noqa: F401 - re-exported
 
@@ -324,7 +325,7 @@ def events_before(before: Optional[int], limit: int, kinds: Iterable[str] = (),
     if kinds:
         query = query.where(EventRow.kind.in_(kinds))
     if providers:
-        query = query.where(EventRow.provider.in_(providers))
+        query = query.where(event_providers(providers))
     return [StoredEvent(r.id, r.kind, r.provider, r.model_id, r.run_id, r.created_at, r.data) for r in query]
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from discovery.model import Model
+from discovery.sources import wanted_source
 from discovery.store import StoredEvent
 from discovery.taxonomy import canonical_capabilities
 
@@ -143,7 +144,7 @@ class EventFilter:
     def matches(self, event: StoredEvent) -> bool:
         if self.kinds and event.kind not in self.kinds:
             return False
-        if self.providers and event.provider not in self.providers:
+        if self.providers and not wanted_source(self.providers, event.provider):
             return False
         if self.model_glob and not (event.model_id and fnmatch.fnmatchcase(event.model_id, self.model_glob)):
             return False

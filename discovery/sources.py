@@ -4,6 +4,7 @@ imports the providers, which import the settings)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 BEDROCK_PROVIDER = "bedrock"
 BEDROCK_SOURCE_PREFIX = "bedrock@"
@@ -18,3 +19,12 @@ def source_name(region: str) -> str:
 def region_of(source: str) -> str | None:
     """The region of a ``bedrock@<region>`` source name; None for any other source."""
     return source[len(BEDROCK_SOURCE_PREFIX):] if source.startswith(BEDROCK_SOURCE_PREFIX) else None
+
+
+def wanted_source(wanted: Collection[str], source: str | None) -> bool:
+    """Whether an event of ``source`` is among the providers ``wanted`` names: its own name, or a
+    region's (``bedrock@<region>``) when Bedrock is wanted, so that ``provider=bedrock`` follows
+    Bedrock's regions (their runs and their health) as well as its models."""
+    if source in wanted:
+        return True
+    return source is not None and BEDROCK_PROVIDER in wanted and source.startswith(BEDROCK_SOURCE_PREFIX)

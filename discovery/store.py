@@ -47,6 +47,7 @@ from discovery.schema import (  # noqa: F401 (re-exported for callers)
     SourceModelRow,
     db,
 )
+from discovery.sources import BEDROCK_PROVIDER, BEDROCK_SOURCE_PREFIX
 from discovery.timestamps import iso, with_iso_times
 
 CHUNK = 200
@@ -582,8 +583,17 @@ def events_after(after_id: int = 0, limit: int = 100, kinds: Iterable[str] = (),
     if kinds:
         q = q.where(EventRow.kind.in_(kinds))
     if providers:
-        q = q.where(EventRow.provider.in_(providers))
+        q = q.where(event_providers(providers))
     return [_event(r) for r in q]
+
+
+def event_providers(providers: list[str]) -> peewee.Expression:
+    """The events of these providers, as ``EventFilter`` matches them: a region's own events
+    (``bedrock@<region>``) are Bedrock's too."""
+    clause = EventRow.provider.in_(providers)
+    if BEDROCK_PROVIDER in providers:
+        clause |= EventRow.provider.startswith(BEDROCK_SOURCE_PREFIX)
+    return clause
 
 
 def last_event_id() -> int:

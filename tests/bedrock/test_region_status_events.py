@@ -117,3 +117,35 @@ def test_a_region_that_does_not_offer_bedrock_is_announced_once(start_bedrock, s
     # is answered after that was handled.
     service.catalog.state.get(timeout=10)
     assert _moves(service, source) == [("unknown", "unavailable")]
+
+
+def test_a_bedrock_filter_follows_the_regions_health_and_a_region_filter_only_its_own(start_bedrock, simulator):
+    """``provider=bedrock`` is every part of Bedrock: its models and its regions' own events (their
+    runs and health, named ``bedrock@<region>``), on the feed and for an in-process subscriber."""
+    service = start_bedrock((EAST, WEST))
+    bedrock: list = []
+    west: list = []
+    service.subscribe(bedrock.extend, kinds=["status_changed"], providers=["bedrock"], inline=False, max_delay=0.01)
+    service.subscribe(west.extend, kinds=["status_changed"], providers=[f"bedrock@{WEST}"], inline=False,
+                      max_delay=0.01)
+    client = create_app(service).test_client()
+    wait_for(lambda: _moves(service, f"bedrock@{EAST}") and _moves(service, f"bedrock@{WEST}"),
+             what="both regions' first status")
+
+    simulator.state.set_fault(f"bedrock@{WEST}", "status", status=500, times=2)
+    assert _refresh(client, WEST)["outcome"] == "failed"
+    wait_for(lambda: [e.provider for e in bedrock][-1:] == [f"bedrock@{WEST}"], what="the failure told to the subscriber")
+    assert (bedrock[-1].data["old"], bedrock[-1].data["new"]) == ("healthy", "unhealthy")
+    wait_for(lambda: [(e.data["old"], e.data["new"]) for e in west][-1:] == [("healthy", "unhealthy")],
+             what="the failure told to the region's own subscriber")
+    assert {e.provider for e in west} == {f"bedrock@{WEST}"}
+
+    feed = client.get("/api/v1/events?since=0&limit=100&provider=bedrock").get_json()["data"]
+    health = [(e["provider"], e["data"]["new"]) for e in feed if e["kind"] == "status_changed"]
+    assert sorted(health[:2]) == [(f"bedrock@{WEST}", "healthy"), (f"bedrock@{EAST}", "healthy")]
+    assert health[2:] == [(f"bedrock@{WEST}", "unhealthy")]
+    kinds = {e["kind"] for e in feed}
+    assert {"added", "models_refreshed"} <= kinds  # Bedrock's models and its regions' runs too
+    assert {e["provider"] for e in feed if e["kind"] == "added"} == {"bedrock"}
+    only_east = client.get(f"/api/v1/events?since=0&limit=100&provider=bedrock@{EAST}").get_json()["data"]
+    assert only_east and {e["provider"] for e in only_east} == {f"bedrock@{EAST}"}

@@ -1,9 +1,12 @@
 """The catalog's write path with a real SQLite file and no threads."""
+import time
+
 import pytest
 
 from discovery import refresh_runs, store, stored_models
 from discovery.catalog import CatalogState
-from discovery.messages import ProviderSnapshot
+from discovery.history import events_before
+from discovery.messages import EventFilter, ProviderSnapshot
 from discovery.model import Limits, Model, loads
 from discovery.providers.errors import SuspiciousSnapshot
 
@@ -355,3 +358,28 @@ def test_a_region_status_makes_its_provider_row_once_and_then_updates_it(state):
     assert store.provider_rows()["openai"]["status"] == "degraded"
     store.set_provider_status("never-configured", "healthy", None)  # no format: no row is made
     assert "never-configured" not in store.provider_rows()
+
+
+def test_a_bedrock_filter_takes_the_regions_own_events_and_a_region_filter_only_its_own(state):
+    """``provider=bedrock`` on the feed reads Bedrock's model events and its regions' runs and
+    health (``bedrock@<region>``); a region's name reads that region's alone; a name that only
+    starts like Bedrock's is another provider."""
+    with store.db.atomic():
+        store.insert_events([("added", "bedrock", "bedrock/amazon.nova-lite-v1:0", None, {}),
+                             ("status_changed", "bedrock@eu-west-1", None, None, {"old": "unknown", "new": "healthy"}),
+                             ("models_refreshed", "bedrock@us-east-1", None, 1, {}),
+                             ("added", "openai", "openai/gpt-4o", None, {}),
+                             ("added", "bedrockish", "bedrockish/x", None, {}),
+                             ("status_changed", None, None, None, {})], time.time())
+    bedrock = ["bedrock", "bedrock@eu-west-1", "bedrock@us-east-1"]
+    assert [e.provider for e in store.events_after(0, 100, (), ["bedrock"])] == bedrock
+    assert [e.provider for e in events_before(None, 100, (), ["bedrock"])] == bedrock[::-1]
+    assert [e.provider for e in store.events_after(0, 100, ["status_changed"], ["bedrock", "openai"])] == [
+        "bedrock@eu-west-1"]
+    assert [e.provider for e in store.events_after(0, 100, (), ["bedrock@eu-west-1"])] == ["bedrock@eu-west-1"]
+    assert [e.provider for e in store.events_after(0, 100, (), ["openai"])] == ["openai"]
+    # The in-process filter (subscribers, the stream, webhooks) reads the same.
+    flt = EventFilter.build(providers=["bedrock"])
+    assert [e.provider for e in store.events_after(0, 100) if flt.matches(e)] == bedrock
+    region = EventFilter.build(providers=["bedrock@us-east-1"])
+    assert [e.provider for e in store.events_after(0, 100) if region.matches(e)] == ["bedrock@us-east-1"]

@@ -36,6 +36,7 @@ def state():
 # The same behaviour as on SQLite, run on PostgreSQL.
 from tests.discovery.test_catalog_state import (  # noqa: E402
     reopen_without,
+    test_a_bedrock_filter_takes_the_regions_own_events_and_a_region_filter_only_its_own,
     test_a_loaded_catalog_is_served_unpacked_within_its_budget_then_packed,
     test_a_region_status_makes_its_provider_row_once_and_then_updates_it,
     test_empty_answer_is_refused_and_nothing_is_written,
@@ -47,6 +48,7 @@ from tests.discovery.test_catalog_state import (  # noqa: E402
 )
 
 __all__ = [
+    "test_a_bedrock_filter_takes_the_regions_own_events_and_a_region_filter_only_its_own",
     "test_a_loaded_catalog_is_served_unpacked_within_its_budget_then_packed",
     "test_a_region_status_makes_its_provider_row_once_and_then_updates_it",
     "test_empty_answer_is_refused_and_nothing_is_written",

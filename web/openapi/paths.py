@@ -90,7 +90,9 @@ PROVIDERS = listing("provider", "only these providers (configured ones, those th
 EVENT_FILTERS = [
     listing("kinds", "only these event kinds", enum(EVENT_KINDS)),
     listing("kind", "the same as kinds; given both, the kinds of either match", enum(EVENT_KINDS)),
-    PROVIDERS,
+    listing("provider", "only these providers' events (the names the model list takes, and every source the "
+                        "store has known); bedrock also takes every region's own events (runs, health), "
+                        "bedrock@<region> that region's alone; an unknown one is a 400 that names the known ones"),
     listing("capability", "only events about models with one of these capabilities", enum(CAPABILITY_NAMES)),
     query("model", STRING, "only events about models whose id matches this glob (openai/gpt-4*)"),
 ]
