@@ -191,27 +191,36 @@ class BedrockRegionActor(pykka.ThreadingActor):
 
     def _run_check(self) -> None:
         """On the I/O thread: the check through the breaker; its outcome back to the actor thread."""
-        ok, reason = True, None
+        ok, reason, unavailable = True, None, False
         try:
             self.breaker.call(self._fetcher().check, time.monotonic() + self.config.refresh_timeout)
         except pybreaker.CircuitBreakerError:
             ok = False  # opened meanwhile: the region's status already says so
         except ProviderError as exc:
-            ok, reason = False, exc.reason
+            ok, reason, unavailable = False, exc.reason, isinstance(exc, RegionUnavailable)
         except Exception as exc:  # a bug: a failed check, as a refresh would report it
             logger.opt(exception=exc).error("{}: unexpected error while checking", self.source)
             ok, reason = False, scrub(f"internal: {type(exc).__name__}: {exc}")
         try:
-            self._proxy.check_finished(ok, reason)
+            self._proxy.check_finished(ok, reason, unavailable)
         except pykka.ActorDeadError:
             pass
 
-    def check_finished(self, ok: bool, reason: str | None) -> None:
+    def check_finished(self, ok: bool, reason: str | None, unavailable: bool = False) -> None:
         """Back on the actor thread. A failed check marks an available region failing (its breaker
         counted it, and opens at ``fail_max`` in a row); a passed one after failures refreshes the
-        region at once, which makes it available again with its models as they are now."""
+        region at once, which makes it available again with its models as they are now. A check
+        told that the region no longer offers Bedrock, or denies access, marks it unavailable as a
+        refresh told so would (its models kept, asked again every ``unavailable_recheck_interval``)."""
         self.checking = False
         now = time.time()
+        if unavailable and reason is not None:
+            if self.in_flight is not None:  # a refresh began meanwhile: its answer decides
+                self._publish(last_check_at=now)
+                return
+            self._publish(status="unavailable", reason=reason, last_error=reason, last_check_at=now)
+            self._schedule(jittered(self.config.unavailable_recheck_interval, self.config.jitter))
+            return
         if not ok and reason is not None and self.status.status in ("available", "failing"):
             self._publish(status="failing", reason=reason, last_error=reason, last_check_at=now)
             return

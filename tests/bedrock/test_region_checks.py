@@ -73,3 +73,27 @@ def test_no_region_is_checked_when_the_checks_are_off(start_bedrock, simulator):
     time.sleep(0.6)  # the absence of calls over a span is the point: nothing to wait for
     assert simulator.state.request_count(SOURCE) == asked
     assert _region(service)["last_check_at"] is None
+
+
+def test_a_check_denied_access_marks_the_region_unavailable_as_a_refresh_would(start_bedrock, simulator):
+    """A region whose check is told the account has no access there is unavailable at once (its
+    models kept, asked again only after ``unavailable_recheck_interval``), not failing until the
+    next refresh finds out."""
+    service = start_bedrock((EAST,), health_check_interval=0.2, fail_max=5, unavailable_recheck_interval=1.5)
+    wait_for(lambda: _moves(service) == [("unknown", "healthy")], what="the first status")
+    models = _region(service)["model_count"]
+    runs_before = len(service.refresh_runs(SOURCE))
+    simulator.state.set_option(SOURCE, "access_denied", True)
+    wait_for(lambda: len(_moves(service)) >= 2, what="the denied check's status change")
+    assert _moves(service)[1] == ("healthy", "unavailable")
+    denied = [e for e in service.events_after(0, 10_000) if e.kind == "status_changed" and e.provider == SOURCE][1]
+    assert "AccessDenied" in denied.data["reason"]
+    region = _region(service)
+    assert region["status"] == "unavailable" and region["model_count"] == models
+    assert len(service.refresh_runs(SOURCE)) == runs_before  # the check decided, not a refresh
+    assert region["next_refresh_at"] - time.time() > 0.5  # the recheck's wait, not a refresh at once
+
+    # Access back: the recheck refresh makes it available again, and it is checked again.
+    simulator.state.set_option(SOURCE, "access_denied", False)
+    wait_for(lambda: _moves(service)[-1] == ("unavailable", "healthy"), what="the recheck's recovery")
+    assert service.refresh_runs(SOURCE)[0]["trigger"] == "timer"
