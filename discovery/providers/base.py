@@ -42,7 +42,7 @@ from discovery.providers.errors import (
     redirect_refused,
     unreadable_answer,
 )
-from discovery.providers.retries import DeadlineTimeout, mount_retries, parse_retry_after
+from discovery.providers.retries import DeadlineTimeout, asked_wait, mount_retries
 from discovery.ratelimit import TokenBucket
 from discovery.redaction import excerpt
 from discovery.settings import ProviderConfig
@@ -287,8 +287,10 @@ class ProviderClient:
 
     def retry_after(self, headers: Mapping[str, str], body: Any) -> Optional[float]:
         """Seconds an error answer (its headers, its body parsed or None) asks to wait before the
-        next call: its Retry-After; a format whose provider says so another way overrides this."""
-        return parse_retry_after(headers.get("Retry-After"))
+        next call: its Retry-After, else when the rate limits its headers say are exhausted reset
+        (OpenAI's and Groq's ``x-ratelimit-*``, Anthropic's ``anthropic-ratelimit-*``); a format
+        whose provider says so another way overrides this."""
+        return asked_wait(headers)
 
     # -- HTTP ----------------------------------------------------------------------------------
     def request_json(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None,

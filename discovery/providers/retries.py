@@ -1,8 +1,10 @@
 """Retries inside one refresh: urllib3's Retry mounted on a provider's session, reading
-Retry-After safely and stopping at the refresh's deadline; a request timeout capped by it too."""
+Retry-After safely (and, for a 429 without one, the provider's rate-limit reset headers) and
+stopping at the refresh's deadline; a request timeout capped by it too."""
 from __future__ import annotations
 
 import math
+import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -43,6 +45,69 @@ def parse_retry_after(value: Optional[str]) -> Optional[float]:
     return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
 
 
+# A Go duration, as OpenAI and Groq write their rate limits' resets: "6m0s", "1.5s", "20ms", "1h2m".
+_DURATION = re.compile(r"(\d+(?:\.\d*)?|\.\d+)(h|ms|us|µs|ns|m|s)")
+_DURATION_UNITS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
+# The rate limits a provider reports, as (remaining, reset) header pairs: OpenAI's and Groq's
+# (x-ratelimit-remaining-requests, x-ratelimit-reset-requests) and Anthropic's
+# (anthropic-ratelimit-requests-remaining, anthropic-ratelimit-requests-reset, an RFC 3339 time).
+RATE_LIMIT_HEADERS = tuple(
+    [(f"x-ratelimit-remaining-{kind}", f"x-ratelimit-reset-{kind}") for kind in ("requests", "tokens")]
+    + [(f"anthropic-ratelimit-{kind}-remaining", f"anthropic-ratelimit-{kind}-reset")
+       for kind in ("requests", "tokens", "input-tokens", "output-tokens")])
+
+
+def parse_reset(value: Optional[str]) -> Optional[float]:
+    """Seconds until a rate limit resets, from its reset header: a Go duration (``6m0s``,
+    ``1.5s``, ``20ms``), plain seconds, or an RFC 3339 time (Anthropic's); None for anything
+    else. Never raises."""
+    if not value:
+        return None
+    text = value.strip()
+    seconds: Optional[float] = None
+    if _DURATION.sub("", text) == "" and text:
+        seconds = sum(float(number) * _DURATION_UNITS[unit] for number, unit in _DURATION.findall(text))
+    else:
+        try:
+            seconds = float(text)
+        except ValueError:
+            try:
+                when = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+            except ValueError:
+                return None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=UTC)
+            try:
+                seconds = (when - datetime.now(UTC)).total_seconds()
+            except OverflowError:
+                return None
+    if not math.isfinite(seconds):
+        return None if math.isnan(seconds) else MAX_RETRY_AFTER_SECONDS
+    return min(max(0.0, seconds), MAX_RETRY_AFTER_SECONDS)
+
+
+def rate_limit_reset(headers: Any) -> Optional[float]:
+    """Seconds until the provider's exhausted rate limits have all reset, from its rate-limit
+    headers (a limit whose ``remaining`` is 0 and whose ``reset`` can be read); None when no
+    limit says it is exhausted. For an answer without Retry-After: OpenAI and Groq send only
+    these, and a 429 is then waited out until the reset instead of the backoff."""
+    waits = []
+    for remaining, reset in RATE_LIMIT_HEADERS:
+        left = headers.get(remaining)
+        if left is None or left.strip() != "0":
+            continue
+        seconds = parse_reset(headers.get(reset))
+        if seconds is not None:
+            waits.append(seconds)
+    return max(waits) if waits else None
+
+
+def asked_wait(headers: Any) -> Optional[float]:
+    """The wait an answer asks for: its Retry-After, else when its exhausted rate limits reset."""
+    seconds = parse_retry_after(headers.get("Retry-After"))
+    return seconds if seconds is not None else rate_limit_reset(headers)
+
+
 class RetryAfterAware(Retry):
     """urllib3's Retry, with a Retry-After read by :func:`parse_retry_after`: one that is not a
     time (``soon``, ``-5``, ``1.5``, a date past the year 9999) waits the backoff instead.
@@ -73,13 +138,24 @@ class RetryAfterAware(Retry):
         seconds = parse_retry_after(retry_after)
         return 0.0 if seconds is None else min(seconds, self.retry_after_max)
 
+    def get_retry_after(self, response: Any) -> Optional[float]:
+        """The answer's Retry-After, else (a 429 without one) when its exhausted rate limits
+        reset (:func:`rate_limit_reset`); at most ``retry_after_max``."""
+        if response.headers.get("Retry-After") is not None:
+            return super().get_retry_after(response)
+        if response.status != 429:
+            return None
+        seconds = rate_limit_reset(response.headers)
+        return None if seconds is None else min(seconds, self.retry_after_max)
+
     def increment(self, method: Optional[str] = None, url: Optional[str] = None, response: Any = None,
                   error: Optional[Exception] = None, _pool: Any = None, _stacktrace: Any = None) -> Retry:
         """As urllib3's, but an answer asking for a longer wait than ``retry_after_max`` is not
         retried: it is the refresh's answer (failed, rate_limited for a 429), as the settings say.
         urllib3 caps such a wait and retries, early, an answer that asked for an hour."""
         if response is not None and self.respect_retry_after_header:
-            wait = parse_retry_after(response.headers.get("Retry-After"))
+            wait = (asked_wait(response.headers) if response.status == 429
+                    else parse_retry_after(response.headers.get("Retry-After")))
             if wait is not None and wait > self.retry_after_max:
                 raise MaxRetryError(_pool, url or "", ResponseError(f"Retry-After {wait:g}s"))  # type: ignore[arg-type]
         retry = super().increment(method, url, response, error, _pool, _stacktrace)

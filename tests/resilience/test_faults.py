@@ -113,6 +113,55 @@ def test_retry_after_is_honoured_before_retrying(setup):
     assert time.monotonic() - started >= 0.95
 
 
+def test_a_429_without_retry_after_waits_until_its_exhausted_limit_resets(setup):
+    """OpenAI and Groq may answer a 429 with their rate-limit headers alone: the retry waited the
+    backoff (50 ms here) and was refused again; it now waits until the exhausted limit resets."""
+    service, client, state = setup
+    state.set_fault("openai", "status", status=429, times=1, headers={
+        "x-ratelimit-limit-requests": "500", "x-ratelimit-remaining-requests": "0",
+        "x-ratelimit-reset-requests": "1.2s", "x-ratelimit-remaining-tokens": "149000",
+        "x-ratelimit-reset-tokens": "6m0s"})
+    asked = state.request_count("openai")
+    started = time.monotonic()
+    run = client.post("/api/v1/providers/victim/refresh?wait=true").get_json()["runs"][0]
+    assert run["outcome"] == "succeeded"
+    # The requests' reset, not the tokens' (that limit has room left), nor the backoff.
+    assert 1.15 <= time.monotonic() - started < 5.0
+    assert state.request_count("openai") == asked + 2
+
+
+@pytest.mark.parametrize("headers", [
+    {"x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "10m0s"},
+    {"anthropic-ratelimit-requests-remaining": "0", "anthropic-ratelimit-tokens-remaining": "0",
+     "anthropic-ratelimit-requests-reset": "{in_600s}", "anthropic-ratelimit-tokens-reset": "{in_30s}"},
+], ids=["x-ratelimit", "anthropic-ratelimit"])
+def test_a_429_whose_limit_resets_later_puts_off_the_next_refresh_until_then(start_service, simulator, headers):
+    """Without Retry-After, the reset of the exhausted limit (the longest, if several are) is the
+    wait: the refresh fails as rate limited at once and the next one waits for it."""
+    from datetime import UTC, timedelta
+
+    now = datetime.now(UTC)
+    stamps = {"in_600s": (now + timedelta(seconds=600)).isoformat().replace("+00:00", "Z"),
+              "in_30s": (now + timedelta(seconds=30)).isoformat().replace("+00:00", "Z")}
+    headers = {name: value.format(**stamps) for name, value in headers.items()}
+    config = provider_config(simulator, "limited", "openai_compatible", route="openai", retries=1,
+                             refresh_interval=60.0, jitter=0.0)
+    service = start_service([config])
+
+    def row():
+        return next(p for p in service.providers() if p["name"] == "limited")
+    wait_for(lambda: row().get("last_success_at"), what="the first refresh")
+    simulator.state.set_fault("openai", "status", status=429, headers=headers)
+    asked, count = time.time(), simulator.state.request_count("openai")
+    (outcome,) = service.wait([service.refresh("limited")], timeout=10)
+    assert outcome.outcome == "failed" and "HTTP 429" in (outcome.error or "")
+    assert "longer than max_retry_after" in outcome.error
+    assert simulator.state.request_count("openai") == count + 1  # not asked again before the reset
+    wait_for(lambda: (row()["next_refresh_at"] or 0) >= asked + 590,
+             timeout=5, what="the next refresh put off until the reset")
+    assert row()["next_refresh_at"] <= time.time() + 601
+
+
 def test_auth_error_is_misconfigured_and_does_not_count_against_the_breaker(start_service, simulator):
     cfg = provider_config(simulator, "anthropic", "anthropic", api_key_env="TEST_ANTHROPIC_KEY", fail_max=2)
     simulator.state.set_expected_key("anthropic", "right-key")
