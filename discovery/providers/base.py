@@ -522,7 +522,8 @@ class ProviderClient:
         retry_after = self.retry_after(resp.headers, parsed)
         text = f"{self.name} answered HTTP {status}: {message}"
         if retry_after is not None and retry_after > self.config.max_retry_after:
-            text += f" (Retry-After {retry_after:g}s, longer than max_retry_after {self.config.max_retry_after:g}s)"
+            asked = "Retry-After" if resp.headers.get("Retry-After") is not None else "wait asked"
+            text += f" ({asked} {retry_after:g}s, longer than max_retry_after {self.config.max_retry_after:g}s)"
         if self.key_refused(status, parsed):
             raise ProviderAuthError(text, status=status)
         if status == 429:
