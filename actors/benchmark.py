@@ -159,6 +159,7 @@ class BenchmarkActor(pykka.ThreadingActor):
         self._io: Optional[IOWorker] = None
         self._session: Optional[requests.Session] = None
         self._probe: Any = None  # made on the I/O thread at the first run
+        self._stopping = threading.Event()  # set when the actor stops: ends a wait for a provider's 429
         # Runs already said to be cut short by the service stopping: said once, by whichever
         # thread comes first (the actor's stop, before the service's last log lines, as a rule).
         self._told_stopped: set[int] = set()
@@ -187,6 +188,7 @@ class BenchmarkActor(pykka.ThreadingActor):
                 pass
 
     def _cleanup(self, why: str) -> None:
+        self._stopping.set()  # a run waiting out a provider's 429 ends now
         if self._timer is not None:
             self._timer.cancel()
         if self.running is not None and why == "the service stopped":
@@ -378,7 +380,7 @@ class BenchmarkActor(pykka.ThreadingActor):
         stopped = None
         errors: list[str] = []  # of the results without a sample
         for model_plan in plan.models:
-            outcome = benchmark_model(probe, model_plan, self.policy, run.id, gate, budget)
+            outcome = benchmark_model(probe, model_plan, self.policy, run.id, gate, budget, self._stopping)
             run = replace(run, probed=run.probed + (outcome.result is not None), requests=run.requests + outcome.requests,
                           spend_usd=dollars(budget.spent))
             if outcome.result is not None:

@@ -8,8 +8,9 @@ benchmark failures as it counts refresh failures. Plain calls: the actor adds th
 from __future__ import annotations
 
 import secrets
+import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Optional, Protocol
 
 from loguru import logger
@@ -60,8 +61,14 @@ class ModelOutcome:
 
 
 def benchmark_model(probe: Any, plan: ModelPlan, policy: BenchmarkPolicy, run_id: int, gate: Gate,
-                    budget: Optional[RunBudget] = None) -> ModelOutcome:
-    """Warm up, then take ``policy.samples`` samples of one model; the result has its summary."""
+                    budget: Optional[RunBudget] = None, stopping: Optional[threading.Event] = None) -> ModelOutcome:
+    """Warm up, then take ``policy.samples`` samples of one model; the result has its summary.
+
+    A 429 that says how long to wait (Retry-After, the rate-limit reset headers, Gemini's
+    RetryInfo) is waited out before the next request, up to ``policy.timeout``; one asking for
+    longer ends this model's samples (the next model is asked as planned). ``stopping``, once
+    set (the service stopping), ends such a wait and the run.
+    """
     model = plan.model
     chat = plan.kind == "chat"
     samples: list[Sample] = []
@@ -101,6 +108,16 @@ def benchmark_model(probe: Any, plan: ModelPlan, policy: BenchmarkPolicy, run_id
                                          time.time()))
             # It may have been billed: the reservation stands.
             cost = None if cost is None or reserved is None else cost + reserved
+            wait = exc.retry_after if exc.status == 429 else None
+            if wait:
+                if wait > policy.timeout:
+                    failures[-1] = replace(failures[-1], message=f"{failures[-1].message}; asked to wait {wait:g} s, "
+                                                                 f"longer than the probe timeout ({policy.timeout:g} "
+                                                                 "s): no more samples of this model in this run")
+                    break
+                if (stopping or threading.Event()).wait(wait):
+                    stopped = "the service stopped"
+                    break
             continue
         except Exception as exc:  # a bug in a probe: recorded, not counted against the provider
             logger.opt(exception=exc).error("benchmark probe of {} failed unexpectedly", model.id)

@@ -105,6 +105,53 @@ def test_stream_failing_midway_records_the_error_class_and_no_sample_and_the_bre
     wait_for(lambda: service.providers()[0]["breaker"]["fail_counter"] == 2, what="the breaker to count both")
 
 
+def test_a_429_is_waited_out_before_the_next_sample(start_service, simulator):
+    """A benchmark went on sampling right after a 429, refused again each time (and each refusal
+    counted by the provider's breaker): it now waits what the provider asked, here in its
+    rate-limit reset header (no Retry-After)."""
+    simulator.state.set_stream("openai", ttft=0.01, tokens_per_second=2000, output_tokens=16)
+    service = start(start_service, simulator,
+                    [BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4.1",))], samples=2, timeout=5.0)
+    simulator.state.set_fault("openai", "status", status=429, times=1, path=CHAT_PATH, headers={
+        "x-ratelimit-remaining-requests": "0", "x-ratelimit-reset-requests": "800ms"})
+    [run] = service.wait_benchmarks(service.run_benchmark("openai/gpt-4.1"), timeout=20)
+    assert run.outcome == "succeeded" and run.requests == 3  # the refused warm-up, then two samples
+    sent = chat_requests(simulator.state)
+    assert len(sent) == 3 and sent[1]["at"] - sent[0]["at"] >= 0.75
+    [result] = service.benchmark_history("openai/gpt-4.1")
+    assert result["sample_count"] == 2
+    assert [(f["error_class"], f["warmup"]) for f in result["failures"]] == [("rate_limited", True)]
+
+
+def test_a_429_asking_longer_than_the_probe_timeout_ends_that_models_samples_and_the_run_goes_on(
+        start_service, simulator):
+    simulator.state.set_stream("openai", ttft=0.01, tokens_per_second=2000, output_tokens=16)
+    simulator.state.set_fault("openai", "status", status=429, times=1, path=CHAT_PATH, headers={"Retry-After": "600"})
+    started = time.monotonic()
+    service = start(start_service, simulator,
+                    [BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4.1", "openai/gpt-4o"))],
+                    samples=2, timeout=5.0, start_delay=0.0)
+    run = wait_for(lambda: next((r for r in service.benchmark_runs("openai") if r["outcome"] != "running"), None),
+                   timeout=20, what="the timer run to end")
+    assert time.monotonic() - started < 10.0  # not ten minutes, nor a wait per sample
+    assert (run["outcome"], run["probed"], run["requests"]) == ("succeeded", 2, 4)  # gpt-4.1 once, gpt-4o 3
+    refused = service.benchmark_history("openai/gpt-4.1")[0]
+    assert refused["sample_count"] == 0 and len(refused["failures"]) == 1
+    assert "asked to wait 600 s, longer than the probe timeout (5 s)" in refused["failures"][0]["message"]
+    assert service.benchmark_history("openai/gpt-4o")[0]["sample_count"] == 2
+
+
+def test_a_stop_ends_a_wait_for_a_429_and_no_request_follows_it(start_service, simulator):
+    service = start(start_service, simulator,
+                    [BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4.1",))], samples=2, timeout=5.0)
+    simulator.state.set_fault("openai", "status", status=429, times=1, path=CHAT_PATH, headers={"Retry-After": "1.5"})
+    service.run_benchmark("openai/gpt-4.1")
+    wait_for(lambda: len(chat_requests(simulator.state)) == 1, what="the refused warm-up")
+    service.stop()
+    time.sleep(2.0)  # past the wait asked for: that no request is made is the point, nothing to wait for
+    assert len(chat_requests(simulator.state)) == 1
+
+
 def test_a_run_where_no_model_got_a_sample_failed_and_one_where_a_model_did_succeeded(start_service, simulator):
     # The first model's warm-up and sample are refused; the second model's are answered.
     simulator.state.set_fault("openai", "status", status=400, times=2, path=CHAT_PATH)
