@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from discovery.sources import region_of
 from web.context import service
 from web.errors import ApiError
 from web.history import models_as_of
 from web.models import _page, _query_args
-from web.parameters import known_providers
+from web.parameters import follower_takes_region, known_providers
 
 bp = Blueprint("providers", __name__, url_prefix="/api/v1")
 
@@ -54,12 +55,12 @@ def provider_health(name: str):
 def provider_models(name: str):
     """The provider's models (same filters and paging as /api/v1/models).
 
-    Any provider ``?provider=`` accepts: a configured one, one only a catalog lists, or ``bedrock``
-    (a region, ``bedrock@<region>``, is a source, not a provider of models).
+    Any provider ``?provider=`` accepts: a configured one, one only a catalog lists, ``bedrock``,
+    or a watched region (``bedrock@<region>``: Bedrock's models offered there).
 
     :raise 404: no provider by that name.
     """
-    if "@" in name or name not in known_providers(service()):
+    if name not in known_providers(service()) and not follower_takes_region(service(), region_of(name)):
         raise ApiError(404, "provider_not_found", f"no provider {name!r}")
     if "as_of" in request.args:  # as the catalog stood then (web/history.py)
         return models_as_of({**_query_args(("provider",)), "provider": [name]})

@@ -46,7 +46,14 @@ def test_regions_are_listed_under_providers_and_refresh_one_at_a_time(start_bedr
     assert listed and all(m["id"].startswith("bedrock/") for m in listed)
     assert [m["id"] for m in listed] == [m["id"] for m in
                                          client.get("/api/v1/models?provider=bedrock&limit=1000").get_json()["data"]]
-    assert client.get("/api/v1/providers/bedrock@us-east-1/models").status_code == 404
+    # A region's own: Bedrock's models offered there, as ?provider=bedrock@<region> lists them (a 404 before).
+    east = client.get("/api/v1/providers/bedrock@us-east-1/models?limit=1000").get_json()["data"]
+    assert east and [m["id"] for m in east] == [m["id"] for m in client.get(
+        "/api/v1/models?provider=bedrock@us-east-1&limit=1000").get_json()["data"]]
+    assert all("us-east-1" in m["regions"] for m in east) and len(east) <= len(listed)
+    at = client.get("/api/v1/providers/bedrock@us-east-1/models?limit=1000&as_of=2999-01-01").get_json()
+    assert "data" in at, at
+    assert client.get("/api/v1/providers/bedrock@xx-nowhere-9/models").status_code == 404
 
 
 def test_refreshing_every_provider_includes_every_region(start_bedrock):
