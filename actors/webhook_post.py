@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 import certifi
 import urllib3
@@ -36,11 +36,24 @@ class PostResult:
     duration_ms: float
 
 
+MIN_URL_PIECE = 8
+
+
 def redact(text: str, url: str) -> str:
-    """``text`` with the URL's path and query cut out: they may carry the receiver's own tokens."""
+    """``text`` with the URL's path and query cut out, whole or apart, as sent or decoded: they may
+    carry the receiver's own tokens (a receiver's error page may echo them, a library's message
+    may quote them)."""
     parts = urlsplit(url)
     tail = url[len(f"{parts.scheme}://{parts.netloc}"):]
-    return text.replace(tail, "/…") if tail not in ("", "/") else text
+    pieces = {tail, parts.path, parts.query, f"?{parts.query}" if parts.query else "", parts.fragment}
+    # Each segment of the path and each value of the query that could be a token on its own (8
+    # characters or more, as for every secret the service masks).
+    pieces |= {segment for segment in parts.path.split("/") if len(segment) >= MIN_URL_PIECE}
+    pieces |= {value for _, value in parse_qsl(parts.query, keep_blank_values=True) if len(value) >= MIN_URL_PIECE}
+    pieces |= {unquote(p) for p in pieces}
+    for piece in sorted((p for p in pieces if p not in ("", "/", "?") and len(p) > 1), key=len, reverse=True):
+        text = text.replace(piece, "…")
+    return text
 
 
 def describe_url(url: str) -> str:
@@ -141,6 +154,12 @@ def post_delivery(url: str, delivery: Delivery, timeout: float, allow_private: b
         resp = conn.getresponse()
         status = resp.status
         snippet = b"" if 200 <= status < 300 else resp.read(ERROR_BODY_BYTES, decode_content=True)
+    except urllib3.exceptions.NewConnectionError as exc:
+        # Refused, unreachable, reset while connecting: said so (urllib3 makes it a kind of
+        # connect timeout, and it was reported as no answer within the timeout).
+        cause = exc.__cause__ if isinstance(exc.__cause__, OSError) else None
+        error = scrub(redact(f"could not connect: {type(cause).__name__ if cause else type(exc).__name__}"
+                             + (f" ({cause.strerror})" if cause is not None and cause.strerror else ""), url))
     except (TimeoutError, urllib3.exceptions.TimeoutError):
         expired.set()  # a connect or read timeout: no answer within ``timeout`` either
     except (urllib3.exceptions.HTTPError, OSError, http.client.HTTPException, ValueError) as exc:
@@ -161,5 +180,5 @@ def post_delivery(url: str, delivery: Delivery, timeout: float, allow_private: b
         return PostResult(False, None, error, elapsed())
     if 200 <= status < 300:
         return PostResult(True, status, None, elapsed())
-    body = snippet.decode("utf-8", "replace").strip()
+    body = redact(snippet.decode("utf-8", "replace").strip(), url)
     return PostResult(False, status, scrub(f"HTTP {status}" + (f": {excerpt(body, 200)}" if body else "")), elapsed())

@@ -154,6 +154,9 @@ def resolve_webhook_target(url: str, allow_private: bool = False,
         raise InvalidWebhookURL("url is required")
     if len(url) > 2048:
         raise InvalidWebhookURL("url is longer than 2048 characters")
+    if any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in url.strip()):
+        # No POST could carry it (http.client refuses them): every delivery would fail.
+        raise InvalidWebhookURL("url must not contain spaces or control characters (percent-encode them)")
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https"):
         raise InvalidWebhookURL(f"scheme must be http or https, got {parts.scheme or 'none'!r}")

@@ -28,7 +28,10 @@ def event(i: int, kind: str = "added", model_id: str | None = "openai/gpt-x") ->
 
 
 @pytest.mark.parametrize("url", ["ftp://example.com/x", "file:///etc/passwd", "example.com/hook", "http:///x",
-                                 "https://user:pw@example.com/x", "http://example.com:99999/x", ""])
+                                 "https://user:pw@example.com/x", "http://example.com:99999/x", "",
+                                 # No POST can carry these (http.client refuses them): every delivery failed.
+                                 "http://example.com/a b", "http://example.com/a\r\nX-Injected: 1",
+                                 "http://example.com/a\tb", "http://example.com/\x7f"])
 def test_webhook_url_with_a_bad_scheme_host_port_or_credentials_is_refused(url):
     with pytest.raises(InvalidWebhookURL):
         validate_webhook_url(url, allow_private=True)
@@ -104,6 +107,54 @@ def test_errors_are_stored_without_the_receivers_path_and_query():
     url = "https://hooks.example.com/in/abc?token=T0KEN"
     text = "ConnectionError: HTTPSConnectionPool(host='hooks.example.com'): Max retries with url: /in/abc?token=T0KEN"
     assert "T0KEN" not in redact(text, url) and "hooks.example.com" in redact(text, url)
+
+
+def test_a_receivers_error_page_echoing_its_path_is_stored_without_it_and_a_refusal_is_not_a_timeout():
+    """A receiver answering 500 with its own path and query in the body had them stored in
+    last_error and logged; a connection refused was reported as no answer within the timeout."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from actors.webhook_post import post_delivery
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_POST(self):  # noqa: N802 - the http.server API
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            body = f"failed for {self.path} (token {self.path.split('/')[-1].split('?')[0]})".encode()
+            self.send_response(500)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    delivery = build_delivery("wh_1", "s" * 20, [StoredEvent(1, "added", "p", "p/m", 1, time.time(), {})], 1)
+    try:
+        url = f"http://127.0.0.1:{server.server_port}/hooks/PATHSECRET7?q=QUERYSECRET9"
+        result = post_delivery(url, delivery, 2.0, True)
+        assert not result.ok and result.status_code == 500
+        assert result.error.startswith("HTTP 500: failed for ")
+        assert "PATHSECRET7" not in result.error and "QUERYSECRET9" not in result.error
+    finally:
+        server.shutdown()
+        server.server_close()
+    # Nothing listens there now: refused at once, and said so.
+    started = time.monotonic()
+    refused = post_delivery(url, delivery, 2.0, True)
+    assert time.monotonic() - started < 1.0
+    assert not refused.ok and refused.error.startswith("could not connect: ConnectionRefusedError"), refused.error
+    assert "within" not in refused.error and "PATHSECRET7" not in refused.error
+
+
+def test_redact_takes_out_the_path_and_the_query_apart_and_decoded():
+    url = "https://hooks.example.com/in/ab%20c?token=T0KEN&x=1"
+    for text in ("no route /in/ab%20c", "no route /in/ab c", "bad query token=T0KEN&x=1", "at /in/ab%20c?token=T0KEN&x=1"):
+        out = redact(text, url)
+        assert "T0KEN" not in out and "ab%20c" not in out and "ab c" not in out, out
+    assert redact("HTTP 404 at /", "https://hooks.example.com/") == "HTTP 404 at /"
 
 
 @pytest.fixture
