@@ -28,6 +28,7 @@ from discovery.taxonomy import canonical_capabilities, check_choice
 
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+MAX_OFFSET = 2**62  # the bound of every other whole number the API takes
 # Orders by measured performance (discovery.benchmark.board): the index does not keep them.
 PERFORMANCE_SORTS = ("ttft", "output_speed", "latency")
 
@@ -214,8 +215,8 @@ class ModelQuery:
             raise QueryError("limit and offset must be whole numbers") from None
         if not 1 <= limit <= MAX_LIMIT:
             raise QueryError(f"limit must be between 1 and {MAX_LIMIT}")
-        if offset < 0:
-            raise QueryError("offset must not be negative")
+        if not 0 <= offset <= MAX_OFFSET:
+            raise QueryError(f"offset must be between 0 and {MAX_OFFSET}")
         return cls(providers=_csv(args.get("provider")), capabilities=caps, input_modalities=inputs,
                    output_modalities=outputs, kinds=kinds, statuses=statuses,
                    text=(_one(args, "q") or None), id_glob=(_one(args, "id") or None), live=live_value,

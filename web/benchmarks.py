@@ -118,7 +118,7 @@ def runs():
     providers = _providers(svc)
     region = _region(svc)
     limit = int_arg("limit", 50, 1, 1000)
-    before = int_arg("before", 0, 0, 2**62) or None
+    before = int_arg("before", 0, 1, 2**62) or None  # before=0: no run is older; a 400, not the newest
     data = svc.benchmark_runs(providers or None, limit, before, region)
     return jsonify({"data": data, "today": svc.benchmark_spend_today()})
 

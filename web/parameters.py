@@ -40,8 +40,11 @@ def refusal(endpoint: str, args: Mapping[str, Sequence[str]]) -> Optional[str]:
     if unknown:
         valid = ", ".join(sorted(rule.names) + [f"{p}<key>" for p in rule.prefixes]) or "none"
         return f"unknown parameter {', '.join(unknown)}; valid here: {valid}"
-    # attr.<key> alone (no value) asks for presence.
-    empty = sorted(name for name, given in args.items() if any(v == "" for v in given)
+    # attr.<key> alone (no value) asks for presence. Blank is empty too, and so is a list of blanks
+    # (provider=, or provider=%20): it was taken as no filter at all.
+    empty = sorted(name for name, given in args.items()
+                   if any(not (v.strip() if name not in rule.lists else any(p.strip() for p in v.split(",")))
+                          for v in given)
                    and not name.startswith(rule.prefixes or ("\0",)))
     if empty:
         return f"{', '.join(empty)} is given without a value; leave a parameter out to leave it unset"

@@ -6,6 +6,7 @@ from flask import Blueprint, jsonify, request
 from actors.provider import RefreshRateLimited
 from actors.service import ProviderUnavailable, UnknownProvider
 from discovery.query import number
+from discovery.redaction import excerpt
 from web.context import flag, int_arg, no_body, service
 from web.errors import ApiError
 from web.parameters import check_providers, values
@@ -96,17 +97,25 @@ def runs():
     providers = values("provider")
     check_providers(service(), providers)
     limit = int_arg("limit", 50, 1, 1000)
-    before = int_arg("before", 0, 0, 2**62) or None
+    before = int_arg("before", 0, 1, 2**62) or None  # before=0: no run is older; a 400, not the newest
     return jsonify({"data": service().refresh_runs(providers or None, limit, before)})
 
 
-@bp.get("/refresh/runs/<int(max=4611686018427387904):run_id>")
-def run(run_id: int):
+@bp.get("/refresh/runs/<run_id>")
+def run(run_id: str):
     """One refresh run.
 
+    :raise 400: an id that is not a whole number from 0 to 2^62 (as the document says).
     :raise 404: no run with that id.
     """
-    found = service().refresh_run(run_id)
+    try:
+        number_id = number(run_id)
+    except ValueError:
+        number_id = -1
+    if not 0 <= number_id <= 2**62:
+        raise ApiError(400, "invalid_parameter", f"run_id must be a whole number between 0 and {2**62}, "
+                                                 f"got {excerpt(run_id, 40)!r}")
+    found = service().refresh_run(number_id)
     if found is None:
         raise ApiError(404, "run_not_found", f"no refresh run {run_id}")
     return jsonify(found)

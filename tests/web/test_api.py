@@ -79,6 +79,19 @@ def test_model_detail_includes_raw_and_provenance_and_ids_with_slashes_work(clie
     ("/api/v1/reconciliation?tolerance=%D9%A0.%D9%A5", 400, "invalid_parameter"),
     ("/api/v1/reconciliation?tolerance=1_0", 400, "invalid_parameter"),
     ("/api/v1/refresh/runs/999999", 404, "run_not_found"),
+    # An id the document bounds (0 to 2^62) is a 400 naming it, not the router's 404 page.
+    ("/api/v1/refresh/runs/-1", 400, "invalid_parameter"),
+    ("/api/v1/refresh/runs/abc", 400, "invalid_parameter"),
+    ("/api/v1/refresh/runs/99999999999999999999999", 400, "invalid_parameter"),
+    ("/api/v1/refresh/runs?before=0", 400, "invalid_parameter"),
+    ("/api/v1/benchmarks/runs?before=0", 400, "invalid_parameter"),
+    ("/api/v1/models?offset=99999999999999999999999999", 400, "invalid_query"),
+    # Blank, or a list of blanks, is a parameter given without a value (it was no filter at all).
+    ("/api/v1/models?provider=,", 400, "invalid_parameter"),
+    ("/api/v1/models?provider=%20", 400, "invalid_parameter"),
+    ("/api/v1/events?provider=,,", 400, "invalid_parameter"),
+    ("/api/v1/events?kinds=%20,%20", 400, "invalid_parameter"),
+    ("/api/v1/models?q=%20", 400, "invalid_parameter"),
     ("/api/v1/nothing-here", 404, "not_found"),
 ])
 def test_bad_requests_get_a_json_error_saying_what_was_wrong(client, url, status, code):

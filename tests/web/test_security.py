@@ -288,8 +288,8 @@ def test_requests_that_used_to_fail_with_500_or_act_before_refusing_are_4xx_with
     runs = len(service.refresh_runs(limit=1000))
     calls = simulator.state.request_count("openai")
     checks = [
-        ("get", "/api/v1/refresh/runs/9223372036854775808", None, 404),
-        ("get", "/api/v1/refresh/runs/99999999999999999999999", None, 404),
+        ("get", "/api/v1/refresh/runs/9223372036854775808", None, 400),
+        ("get", "/api/v1/refresh/runs/99999999999999999999999", None, 400),
         ("post", "/api/v1/subscriptions", {"url": "https://example.com/h", "since": 2**64}, 400),
         ("post", "/api/v1/subscriptions", {"url": "https://example.com/h", "max_batch": 2**70}, 400),
         ("post", "/api/v1/subscriptions/wh_nope/replay", {"since": 2**64}, 400),

@@ -316,7 +316,7 @@ def _operations() -> dict[str, dict[str, Any]]:
             "refresh.runs", "refresh", "Refresh history, newest first", _ok(obj({"data": array(ref("RefreshRun"))})),
             *ASKS, params=[listing("provider", "only these providers' runs (bedrock@<region> for a region)"),
                            query("limit", integer(1, MAX_LIMIT, 50), "runs per page"),
-                           query("before", integer(0, MAX_ID), "runs older than this run id (paging)")])},
+                           query("before", integer(1, MAX_ID), "runs older than this run id (paging)")])},
         "/api/v1/refresh/runs/{run_id}": {"get": op(
             "refresh.run", "refresh", "One refresh run", _ok(ref("RefreshRun")), 404, *ASKS,
             params=[path("run_id", "a run id", integer(0, MAX_ID), example="1")])},
@@ -390,7 +390,7 @@ def _operations() -> dict[str, dict[str, Any]]:
                      "today": obj({"spent_usd": NUMBER, "budget_per_day_usd": NUMBER})})), *ASKS,
             params=[PROVIDERS, BENCH_REGION,
                     query("limit", integer(1, MAX_LIMIT, 50), "runs per page"),
-                    query("before", integer(0, MAX_ID), "runs older than this run id")])},
+                    query("before", integer(1, MAX_ID), "runs older than this run id")])},
         "/api/v1/bedrock/regions": {"get": op("bedrock.regions", "bedrock", "Every watched AWS region",
                                               _ok(obj({"enabled": BOOLEAN, "data": array(ref("Region"))})), 503,
                                               description="A follower answers with the leader's regions; 503 "
