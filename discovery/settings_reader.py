@@ -4,6 +4,7 @@ providers chosen by their API keys when no table names them, Bedrock's and the b
 tables. The settings themselves are :mod:`discovery.settings`."""
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -34,6 +35,30 @@ PROVIDER_KEYS = {f.name: f.type for f in fields(ProviderConfig) if f.name not in
 LOG_FORMATS = ("text", "json")
 # Keys that must never be configured from the file: keys belong in the environment.
 FORBIDDEN_KEYS = {"api_key", "token", "secret", "password"}
+# Words that make any other key (a format option, at any depth) a secret's: client_secret,
+# session_token, db_password, my_api_key, x-api-key, private_key were taken as options and printed.
+SECRET_WORDS = {"secret", "secrets", "password", "passwd", "passphrase", "token", "apikey", "credential",
+                "credentials", "authorization", "cookie"}
+SECRET_PAIRS = {("api", "key"), ("access", "key"), ("private", "key"), ("secret", "key"), ("signing", "key")}
+
+
+def secret_like(key: str) -> bool:
+    """Whether a settings key names a secret: one of FORBIDDEN_KEYS, or a word of SECRET_WORDS or
+    a pair of SECRET_PAIRS among its words (split at ``_``, ``-``, ``.`` and case changes)."""
+    words = [w for w in re.split(r"[_\-.\s]+|(?<=[a-z])(?=[A-Z])", key) if w]
+    lower = [w.lower() for w in words]
+    return (key.lower() in FORBIDDEN_KEYS or any(w in SECRET_WORDS for w in lower)
+            or any(pair in SECRET_PAIRS for pair in zip(lower, lower[1:])))
+
+
+def _refuse_secret_options(options: Mapping[str, Any], where: str) -> None:
+    """A format option that names a secret, at any depth, is refused: secrets come from the environment."""
+    for key, value in options.items():
+        if secret_like(str(key)):
+            raise SettingsError(f"{where}.{key}: secrets are not read from the settings file; "
+                                "set api_key_env to the name of an environment variable instead")
+        if isinstance(value, Mapping):
+            _refuse_secret_options(value, f"{where}.{key}")
 # Service keys read only from the environment (DISCOVERY_<KEY>), never from the file.
 ENV_ONLY_SERVICE_KEYS = {"admin_token", "read_token"}
 
@@ -50,7 +75,9 @@ def _coerce(value: Any, type_name: str, where: str) -> Any:
                 if low in ("0", "false", "no", "off"):
                     return False
                 raise ValueError(value)
-            return bool(value)
+            if not isinstance(value, bool):  # allow_empty = 3 was true
+                raise TypeError(value)
+            return value
         if t == "int":
             return _int(value)
         if t == "float":
@@ -175,6 +202,60 @@ def check_provider_bounds(config: "ProviderConfig", named: Callable[[str], str])
             raise SettingsError(f"{named(key)}: must be {bound}, got {value!r}")
 
 
+def _format_options(format_name: str) -> Optional[Mapping[str, type]]:
+    """The format's own settings keys and their types; None for a format that does not exist
+    (refused elsewhere, with the known formats named)."""
+    from discovery.providers import FORMATS  # late: providers import settings
+
+    cls = FORMATS.get(format_name)
+    return None if cls is None else cls.options
+
+
+OPTION_TYPES = {int: "a whole number, 1 or more", str: "a string", list: "a list of strings",
+                dict: "a table of strings"}
+
+
+def _option_value(value: Any, kind: type, where: str) -> Any:
+    """One format option checked against its type (from the file, or a variable's text)."""
+    try:
+        if kind is int:
+            number = _int(value)
+            if number < 1:
+                raise ValueError(value)
+            return number
+        if kind is str and isinstance(value, str):
+            return value
+        if kind is list:
+            items = value.split(",") if isinstance(value, str) else value
+            if isinstance(items, list) and all(isinstance(v, str) for v in items):
+                return [v.strip() for v in items if v.strip()]
+        if kind is dict:
+            table = json.loads(value) if isinstance(value, str) else value
+            if isinstance(table, Mapping) and all(isinstance(v, str) for v in table.values()):
+                return dict(table)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    extra = " (in the environment: JSON, {\"key\": \"value\"})" if kind is dict else \
+        " (in the environment: comma-separated)" if kind is list else ""
+    raise SettingsError(f"{where}: expected {OPTION_TYPES[kind]}{extra}, got {value!r}")
+
+
+def check_options(format_name: str, options: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """A provider's format options, each known to its format and of its type; a key the format
+    does not know (a typo of a common key, say) is refused, naming the keys it takes."""
+    known = _format_options(format_name)
+    if known is None:
+        return dict(options)
+    out = {}
+    for key, value in options.items():
+        if key not in known:
+            valid = sorted(PROVIDER_KEYS) + sorted(known)
+            raise SettingsError(f"{where}.{key}: unknown setting for format {format_name!r}; known: "
+                                f"{', '.join(valid)}")
+        out[key] = _option_value(value, known[key], f"{where}.{key}")
+    return out
+
+
 def _provider_from_table(name: str, table: Mapping[str, Any]) -> ProviderConfig:
     kwargs: dict[str, Any] = {"name": name}
     options = dict(table.get("options") or {})
@@ -193,7 +274,8 @@ def _provider_from_table(name: str, table: Mapping[str, Any]) -> ProviderConfig:
         kwargs[key] = _coerce(value, PROVIDER_KEYS[key], f"providers.{name}.{key}")
     if "format" not in kwargs:
         raise SettingsError(f"providers.{name}: 'format' is required")
-    kwargs["options"] = options
+    _refuse_secret_options(options, f"providers.{name}")
+    kwargs["options"] = check_options(kwargs["format"], options, f"providers.{name}")
     config = ProviderConfig(**kwargs)
     check_provider_bounds(config, lambda key: f"providers.{name}.{key}")
     return config
@@ -292,8 +374,14 @@ def load_settings(
 def _with_environment(cfg: ProviderConfig, env: Mapping[str, str]) -> ProviderConfig:
     """``cfg`` with its ``DISCOVERY_PROVIDER_<NAME>_<KEY>`` overrides, checked."""
     prefix = provider_env_prefix(cfg.name)
-    changes = {key: _coerce(env[prefix + key.upper()], type_name, prefix + key.upper())
-               for key, type_name in PROVIDER_KEYS.items() if prefix + key.upper() in env}
+    changes: dict[str, Any] = {key: _coerce(env[prefix + key.upper()], type_name, prefix + key.upper())
+                               for key, type_name in PROVIDER_KEYS.items() if prefix + key.upper() in env}
+    # The format's own options too (DISCOVERY_PROVIDER_AZURE_API_VERSION); secrets never.
+    known = _format_options(changes.get("format", cfg.format)) or {}
+    options = {key: _option_value(env[prefix + key.upper()], kind, prefix + key.upper())
+               for key, kind in known.items() if prefix + key.upper() in env and not secret_like(key)}
+    if options:
+        changes["options"] = {**cfg.options, **options}
     if not changes:
         return cfg
     changed = replace(cfg, **changes)

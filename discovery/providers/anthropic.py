@@ -37,6 +37,8 @@ def _supported_keys(entry: Mapping[str, Any]) -> list[str]:
 class AnthropicClient(ProviderClient):
     """Anthropic's model list."""
 
+    options = {**ProviderClient.options, "page_size": int}
+
     format = "anthropic"
     default_base_url = "https://api.anthropic.com/v1"
     default_api_key_env = "ANTHROPIC_API_KEY"

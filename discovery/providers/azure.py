@@ -37,6 +37,9 @@ def _seconds(value: Any) -> float | None:
 class AzureOpenAIClient(ProviderClient):
     """An Azure OpenAI resource's model list."""
 
+    # deployments: model id -> deployment name, for benchmarks (discovery.benchmark.formats.openai).
+    options = {**ProviderClient.options, "api_version": str, "auth": str, "deployments": dict}
+
     format = "azure"
     default_base_url = ""
     default_api_key_env = "AZURE_OPENAI_API_KEY"

@@ -231,6 +231,10 @@ class ProviderClient:
     # Keys of an item that change on every answer and mean nothing (a per-request timestamp):
     # left out of its fingerprint, so an unchanged item is still recognized.
     volatile_fields: ClassVar[tuple[str, ...]] = ()
+    # The format's own settings keys (``[providers.<name>]`` beyond the common ones, or its
+    # ``options`` table) and their types: int (a whole number, 1 or more), str, list (of strings),
+    # dict (string to string). Any other key is refused at load (a typo was taken as an option).
+    options: ClassVar[Mapping[str, type]] = {"catalog_provider": str}
 
     def __init__(self, config: ProviderConfig, session: Optional[requests.Session] = None,
                  environ: Optional[Mapping[str, str]] = None, rate_limiter: Optional[TokenBucket] = None):

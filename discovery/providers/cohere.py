@@ -37,6 +37,8 @@ def _kind(endpoints: list[str]) -> str | None:
 class CohereClient(ProviderClient):
     """Cohere's model list."""
 
+    options = {**ProviderClient.options, "page_size": int}
+
     format = "cohere"
     default_base_url = "https://api.cohere.com/v1"
     default_api_key_env = "CO_API_KEY"

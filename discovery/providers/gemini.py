@@ -68,6 +68,8 @@ def _retry_delay(body: Any) -> float | None:
 class GeminiClient(ProviderClient):
     """The Gemini API's model list."""
 
+    options = {**ProviderClient.options, "page_size": int}
+
     format = "gemini"
     default_base_url = "https://generativelanguage.googleapis.com/v1beta"
     default_api_key_env = "GEMINI_API_KEY"

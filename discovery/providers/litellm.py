@@ -169,6 +169,8 @@ class LiteLLMClient(ProviderClient):
     """LiteLLM's model map. Options: ``path`` (the document's path under the base URL),
     ``providers`` (service provider names to keep; default all)."""
 
+    options = {**ProviderClient.options, "path": str, "providers": list}
+
     format = "litellm"
     default_base_url = "https://raw.githubusercontent.com/BerriAI/litellm/main"
     default_api_key_env = None

@@ -153,6 +153,8 @@ class ModelsDevClient(ProviderClient):
     """The models.dev catalog. Options: ``providers`` (models.dev ids to keep; default all),
     ``provider_names`` (models.dev id → name used in model ids)."""
 
+    options = {**ProviderClient.options, "providers": list, "provider_names": dict}
+
     format = "modelsdev"
     default_base_url = "https://models.dev"
     default_api_key_env = None

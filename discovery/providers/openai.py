@@ -24,6 +24,7 @@ class OpenAIClient(ProviderClient):
     default_api_key_env = "OPENAI_API_KEY"
     # The provider name this format's models carry in models.dev and LiteLLM.
     catalog_name: str | None = "openai"
+    options = {**ProviderClient.options, "organization": str, "project": str}
 
     def auth_headers(self) -> dict[str, str]:
         """The Bearer key, and ``OpenAI-Organization`` / ``OpenAI-Project`` when the options name

@@ -19,12 +19,76 @@ def test_live_provider_enabled_when_its_key_is_in_the_environment():
 def test_toml_file_and_environment_overrides(tmp_path):
     path = tmp_path / "d.toml"
     path.write_text('[service]\nport = 9000\n[providers.local]\nformat = "openai_compatible"\n'
-                    'base_url = "http://127.0.0.1:1234/v1"\nrefresh_interval = 60\napi_version = "x"\n')
+                    'base_url = "http://127.0.0.1:1234/v1"\nrefresh_interval = 60\norganization = "x"\n')
     s = load_settings(path, environ={"DISCOVERY_PORT": "9100", "DISCOVERY_PROVIDER_LOCAL_REFRESH_INTERVAL": "5",
                                      "DATABASE_URL": "postgresql://localhost/test"})
     assert s.port == 9100 and s.database_url == "postgresql://localhost/test"
     (p,) = s.providers
-    assert p.refresh_interval == 5.0 and p.options["api_version"] == "x"
+    assert p.refresh_interval == 5.0 and p.options["organization"] == "x"
+
+
+def test_a_key_the_format_does_not_take_is_refused_naming_the_keys_it_does(tmp_path):
+    """A key that is neither common nor the format's own was kept as an option and ignored: a
+    typo (timeuot) or another format's option left the setting silently unset."""
+    path = tmp_path / "d.toml"
+    for text, where in [('[providers.openai]\nformat = "openai"\ntimeuot = 5\n', "providers.openai.timeuot"),
+                        ('[providers.g]\nformat = "groq"\n[providers.g.options]\npage_size = 5\n',
+                         "providers.g.page_size")]:
+        path.write_text(text)
+        with pytest.raises(SettingsError) as err:
+            load_settings(path, environ={})
+        assert str(err.value).startswith(f"{where}: unknown setting for format ") and "timeout" in str(err.value)
+    path.write_text('[providers.a]\nformat = "anthropic"\npage_size = 0\n')
+    with pytest.raises(SettingsError, match="providers.a.page_size: expected a whole number, 1 or more"):
+        load_settings(path, environ={})
+    path.write_text('[providers.m]\nformat = "modelsdev"\nproviders = 5\n')
+    with pytest.raises(SettingsError, match="providers.m.providers: expected a list of strings"):
+        load_settings(path, environ={})
+
+
+@pytest.mark.parametrize("key", ["client_secret", "secret_key", "session_token", "db_password", "my_api_key",
+                                 "privateKey", "x-api-key", "credentials"])
+def test_an_option_named_like_a_secret_is_refused_and_not_echoed(tmp_path, key):
+    """Only api_key, token, secret and password were refused: client_secret and the like were taken
+    as options, and ``config check`` printed them back."""
+    path = tmp_path / "d.toml"
+    for text in (f'[providers.openai]\nformat = "openai"\n"{key}" = "hunter2-SECRET"\n',
+                 f'[providers.openai]\nformat = "openai"\n[providers.openai.options]\n"{key}" = "hunter2-SECRET"\n'):
+        path.write_text(text)
+        with pytest.raises(SettingsError) as err:
+            load_settings(path, environ={})
+        assert f"providers.openai.{key}: secrets are not read from the settings file" in str(err.value)
+        assert "hunter2" not in str(err.value)
+
+
+def test_format_options_come_from_the_environment_too(tmp_path):
+    """DISCOVERY_PROVIDER_<NAME>_<KEY> set only the common keys; a format's own were ignored."""
+    path = tmp_path / "d.toml"
+    path.write_text('[providers.openai]\nformat = "openai"\norganization = "org-file"\n'
+                    '[providers.az]\nformat = "azure"\nbase_url = "https://r.openai.azure.com"\n'
+                    '[providers.m]\nformat = "modelsdev"\n')
+    s = load_settings(path, environ={"DISCOVERY_PROVIDER_OPENAI_ORGANIZATION": "org-env",
+                                     "DISCOVERY_PROVIDER_AZ_API_VERSION": "2025-01-01",
+                                     "DISCOVERY_PROVIDER_M_PROVIDERS": "openai, anthropic",
+                                     "DISCOVERY_PROVIDER_M_PROVIDER_NAMES": '{"vertex_ai": "google-vertex"}'})
+    options = {p.name: p.options for p in s.providers}
+    assert options == {"openai": {"organization": "org-env"}, "az": {"api_version": "2025-01-01"},
+                       "m": {"providers": ["openai", "anthropic"], "provider_names": {"vertex_ai": "google-vertex"}}}
+    auto = load_settings(None, environ={"AZURE_OPENAI_API_KEY": "k", "DISCOVERY_PROVIDER_AZURE_API_VERSION": "2025-01-01"})
+    assert next(p for p in auto.providers if p.name == "azure").options == {"api_version": "2025-01-01"}
+    with pytest.raises(SettingsError, match="DISCOVERY_PROVIDER_M_PROVIDER_NAMES: expected a table of strings"):
+        load_settings(path, environ={"DISCOVERY_PROVIDER_M_PROVIDER_NAMES": "nope"})
+
+
+def test_a_switch_takes_true_or_false_not_a_number(tmp_path):
+    path = tmp_path / "d.toml"
+    path.write_text('[providers.openai]\nformat = "openai"\nallow_empty = 3\n')
+    with pytest.raises(SettingsError, match="providers.openai.allow_empty: expected bool, got 3"):
+        load_settings(path, environ={})
+    path.write_text('[service]\naccess_log = 2\n')
+    with pytest.raises(SettingsError, match="service.access_log: expected bool, got 2"):
+        load_settings(path, environ={})
+    assert load_settings(None, environ={"DISCOVERY_ACCESS_LOG": "off"}).access_log is False
 
 
 def test_secrets_in_the_settings_file_are_refused(tmp_path):
