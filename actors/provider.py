@@ -20,7 +20,7 @@ from actors.io import IOWorker
 from actors.scheduling import Timer, jittered, schedule
 from discovery.health import UNAVAILABLE, HealthRecord
 from discovery.messages import ProviderSnapshot, RefreshFailure, RefreshOutcome
-from discovery.providers import ProviderClient, ProviderError, ProviderHTTPError, client_for
+from discovery.providers import ProviderAuthError, ProviderClient, ProviderError, ProviderHTTPError, client_for
 from discovery.ratelimit import TokenBucket
 from discovery.redaction import scrub
 from discovery.settings import ProviderConfig, Settings
@@ -121,7 +121,11 @@ def _writer_gone(run_id: int, source: str) -> RefreshOutcome:
 
 
 def is_configuration_error(exc: BaseException) -> bool:
-    """4xx other than 429 say the request is wrong (key, URL, version), not that the provider is down."""
+    """4xx other than 429 say the request is wrong (key, URL, version), not that the provider is
+    down; so does a key that is not set (refused before any request: it opened the breaker, and
+    the status went back and forth between misconfigured and unavailable)."""
+    if isinstance(exc, ProviderAuthError):
+        return True
     return isinstance(exc, ProviderHTTPError) and exc.status is not None and 400 <= exc.status < 500 \
         and exc.status != 429
 

@@ -20,7 +20,7 @@ from discovery.benchmark.plan import ModelPlan
 from discovery.benchmark.records import BenchmarkResult
 from discovery.benchmark.sample import EMBED_TEXT, PROMPT, ProbeFailure, Sample, estimate_tokens, nonce_prompt
 from discovery.benchmark.summary import summarize
-from discovery.providers.errors import ProviderError
+from discovery.providers.errors import ProviderAuthError, ProviderError
 from discovery.redaction import scrub
 from discovery.settings import BenchmarkPolicy
 
@@ -103,6 +103,14 @@ def benchmark_model(probe: Any, plan: ModelPlan, policy: BenchmarkPolicy, run_id
         try:
             sample = probe.chat(req) if chat else probe.embed(req)
         except ProviderError as exc:
+            if isinstance(exc, ProviderAuthError) and exc.status is None:
+                # No key to send (its variable is not set): refused before any request, so nothing
+                # was sent or billed, and no other model of the run can be asked either.
+                requests -= 1
+                if budget is not None:
+                    budget.settle(reserved, 0.0)
+                stopped = str(exc)
+                break
             gate.record(exc)
             failures.append(ProbeFailure(exc.kind, str(exc), warmup, bool(getattr(exc, "after_first_token", False)),
                                          time.time()))

@@ -141,6 +141,21 @@ def test_a_429_asking_longer_than_the_probe_timeout_ends_that_models_samples_and
     assert service.benchmark_history("openai/gpt-4o")[0]["sample_count"] == 2
 
 
+def test_a_key_that_is_no_longer_set_stops_the_run_with_nothing_counted_or_spent(start_service, simulator,
+                                                                                 monkeypatch):
+    """A run whose key variable was unset counted a request and reserved its cost for every
+    attempt (none was sent), and each attempt counted against the breaker until it opened."""
+    service = start(start_service, simulator,
+                    [BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4.1", "openai/gpt-4o"))], samples=2)
+    monkeypatch.delenv(KEY_ENV)
+    [run] = service.wait_benchmarks(service.run_benchmark("openai/gpt-4.1"), timeout=20)
+    assert run.outcome == "stopped" and run.requests == 0 and run.spend_usd == 0.0
+    assert KEY_ENV in run.stopped_reason and run.stopped_reason.startswith("no API key")
+    assert chat_requests(simulator.state) == [] and service.benchmark_history("openai/gpt-4.1") == []
+    assert service.benchmark_spend_today()["spent_usd"] == 0.0
+    assert service.providers()[0]["breaker"]["fail_counter"] == 0
+
+
 def test_a_stop_ends_a_wait_for_a_429_and_no_request_follows_it(start_service, simulator):
     service = start(start_service, simulator,
                     [BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4.1",))], samples=2, timeout=5.0)

@@ -182,6 +182,30 @@ def test_auth_error_is_misconfigured_and_does_not_count_against_the_breaker(star
         del os.environ["TEST_ANTHROPIC_KEY"]
 
 
+def test_a_key_that_is_not_set_is_misconfigured_and_does_not_count_against_the_breaker(
+        start_service, simulator, monkeypatch):
+    """A key variable that is not set failed every call before it was made, and each failure
+    counted: the breaker opened, and the status went back and forth between misconfigured and
+    unavailable, each move an event."""
+    monkeypatch.delenv("TEST_UNSET_GROQ_KEY", raising=False)
+    cfg = provider_config(simulator, "groq", "groq", api_key_env="TEST_UNSET_GROQ_KEY", fail_max=2,
+                          health_check_interval=0.1)
+    service = start_service([cfg])
+    client = create_app(service).test_client()
+    for _ in range(3):
+        run = client.post("/api/v1/providers/groq/refresh?wait=true").get_json()["runs"][0]
+        assert run["outcome"] == "failed" and "TEST_UNSET_GROQ_KEY" in run["error"]
+    # The health checks (every 0.1 s) fail the same way: several of them since.
+    wait_for(lambda: client.get("/api/v1/providers/groq/health").get_json()["consecutive_failures"] >= 8,
+             what="the health checks")
+    provider = client.get("/api/v1/providers/groq").get_json()
+    assert provider["breaker"]["state"] == "closed" and provider["breaker"]["fail_counter"] == 0
+    assert provider["status"] == "misconfigured"
+    moves = [(e.data["old"], e.data["new"]) for e in service.events_after(0, 1000) if e.kind == "status_changed"]
+    assert moves == [("unknown", "misconfigured")]
+    assert simulator.state.request_count("groq") == 0
+
+
 def test_breaker_status_changes_are_events_and_recovery_refreshes_at_once(start_service, simulator):
     cfg = provider_config(simulator, "victim", "openai_compatible", route="openai", fail_max=2, reset_timeout=1.0)
     service = start_service([cfg])
