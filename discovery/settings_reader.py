@@ -522,7 +522,9 @@ def check_benchmark_targets(benchmarks: BenchmarkSettings, providers: tuple[Prov
     found, loads again). ``defaults``: the providers came from the keys set (named in the message)."""
     from discovery.providers import FORMATS  # late: providers import settings
 
-    names = {p.name for p in providers} | {fmt.format for fmt in FORMATS.values() if fmt.default_enabled}
+    # With [providers.<name>] tables no key turns a provider on: a table naming another is a typo.
+    names = {p.name for p in providers} | ({fmt.format for fmt in FORMATS.values() if fmt.default_enabled}
+                                           if defaults else set())
     for target in benchmarks.targets:
         if target.name != "bedrock" and target.name not in names:
             hint = ("; with no [providers.<name>] table a provider is configured when its API key is set"

@@ -141,6 +141,9 @@ def test_benchmark_settings_read_the_table_provider_tables_and_environment(tmp_p
 @pytest.mark.parametrize("table,message", [
     ("[benchmarks.providers.opneai]\nenabled = true\n",
      "benchmarks.providers.opneai: no provider opneai is configured (configured: anthropic, bedrock, openai)"),
+    # With provider tables no key turns groq on: a table of it was taken and never ran.
+    ("[benchmarks.providers.groq]\nenabled = true\n",
+     "benchmarks.providers.groq: no provider groq is configured (configured: anthropic, bedrock, openai)"),
     ("[benchmarks]\njitter = 2\n", "benchmarks.jitter: must be at most 1 (a fraction of the interval), got 2.0"),
     ("[benchmarks]\nmax_models = 0\n", "benchmarks.max_models: must be at least 1"),
     ("[benchmarks.providers.openai]\nmax_models = 0\n", "benchmarks.providers.openai.max_models: must be at least 1"),
