@@ -33,6 +33,8 @@ NOT_SERVICE_KEYS = ("providers", "bedrock", "benchmarks", "providers_without_key
 SERVICE_KEYS = {f.name: f.type for f in fields(Settings) if f.name not in NOT_SERVICE_KEYS}
 PROVIDER_KEYS = {f.name: f.type for f in fields(ProviderConfig) if f.name not in ("name", "options")}
 LOG_FORMATS = ("text", "json")
+# loguru's levels (any case; WARN is WARNING), as web.logs reads them.
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "WARN", "ERROR", "CRITICAL")
 # Keys that must never be configured from the file: keys belong in the environment.
 FORBIDDEN_KEYS = {"api_key", "token", "secret", "password"}
 # Words that make any other key (a format option, at any depth) a secret's: client_secret,
@@ -104,6 +106,9 @@ def _coerce(value: Any, type_name: str, where: str) -> Any:
                 raise ValueError(value)
             return numbers
     except (TypeError, ValueError, OverflowError):
+        if t.startswith("tuple[int"):  # the only such key: retiring_horizons, in days
+            raise SettingsError(f"{where}: expected a list of whole numbers of days from 0 to 36500, "
+                                f"got {value!r}") from None
         raise SettingsError(f"{where}: expected {t}, got {value!r}") from None
     return value
 
@@ -256,6 +261,16 @@ def check_options(format_name: str, options: Mapping[str, Any], where: str) -> d
     return out
 
 
+def _check_base_url_given(config: ProviderConfig, where: str) -> None:
+    """SettingsError when the provider's format has no default endpoint (Azure) and none is set."""
+    from discovery.providers import FORMATS  # late: providers import settings
+
+    fmt = FORMATS.get(config.format)
+    if fmt is not None and config.enabled and not config.base_url and not fmt.default_base_url:
+        raise SettingsError(f"{where}: required for format {config.format!r}, which has no default endpoint "
+                            f"(for Azure, the resource's: https://NAME.openai.azure.com)")
+
+
 def _provider_from_table(name: str, table: Mapping[str, Any]) -> ProviderConfig:
     kwargs: dict[str, Any] = {"name": name}
     options = dict(table.get("options") or {})
@@ -335,6 +350,7 @@ def load_settings(
             kwargs[key] = _coerce(env[var], type_name, var)
     for name, cfg in list(providers.items()):
         providers[name] = _with_environment(cfg, env)
+        _check_base_url_given(providers[name], f"providers.{name}.base_url (or {provider_env_prefix(name)}BASE_URL)")
 
     kwargs["bedrock"] = load_bedrock_settings(data.get("bedrock"), env)
     kwargs["benchmarks"] = load_benchmark_settings(data.get("benchmarks"), env)
@@ -348,8 +364,12 @@ def load_settings(
             "DATABASE_URL" if env.get("DATABASE_URL") else "service.database_url"
         raise SettingsError(f"{named}: must be a sqlite:/// or postgresql:// URL, got "
                             f"{without_password(str(database))!r}")
-    if kwargs.get("log_format", "text") not in LOG_FORMATS:
-        raise SettingsError(f"service.log_format: must be one of {', '.join(LOG_FORMATS)}, got {kwargs['log_format']!r}")
+    for key, allowed, given in (("log_format", LOG_FORMATS, kwargs.get("log_format", "text")),
+                                ("log_level", LOG_LEVELS, str(kwargs.get("log_level", "INFO")).strip().upper())):
+        if given not in allowed:
+            var = f"DISCOVERY_{key.upper()}"
+            named = key if key in overrides else var if var in env else f"service.{key}"
+            raise SettingsError(f"{named}: must be one of {', '.join(allowed)}, got {kwargs[key]!r}")
     for key, low, high, low_ok in SERVICE_BOUNDS:
         bound = _out_of_bounds(kwargs[key], low, high, low_ok) if key in kwargs else None
         if bound is not None:
@@ -407,6 +427,11 @@ def automatic_providers(environ: Optional[Mapping[str, str]] = None
         if cfg.enabled and fmt.requires_key and not cfg.api_key(env):
             if cfg.api_key_env:
                 without_key.append((cfg.name, cfg.api_key_env))
+            continue
+        if cfg.enabled and not cfg.base_url and not fmt.default_base_url:
+            # Azure has no default endpoint: its key alone started a provider that failed every
+            # refresh ("set base_url"). Left out as one without its key is, the variable named.
+            without_key.append((cfg.name, provider_env_prefix(cfg.name) + "BASE_URL"))
             continue
         chosen.append(cfg)
     return tuple(chosen), tuple(without_key)

@@ -74,7 +74,8 @@ def test_format_options_come_from_the_environment_too(tmp_path):
     options = {p.name: p.options for p in s.providers}
     assert options == {"openai": {"organization": "org-env"}, "az": {"api_version": "2025-01-01"},
                        "m": {"providers": ["openai", "anthropic"], "provider_names": {"vertex_ai": "google-vertex"}}}
-    auto = load_settings(None, environ={"AZURE_OPENAI_API_KEY": "k", "DISCOVERY_PROVIDER_AZURE_API_VERSION": "2025-01-01"})
+    auto = load_settings(None, environ={"AZURE_OPENAI_API_KEY": "k", "DISCOVERY_PROVIDER_AZURE_API_VERSION": "2025-01-01",
+                                        "DISCOVERY_PROVIDER_AZURE_BASE_URL": "https://r.openai.azure.com"})
     assert next(p for p in auto.providers if p.name == "azure").options == {"api_version": "2025-01-01"}
     with pytest.raises(SettingsError, match="DISCOVERY_PROVIDER_M_PROVIDER_NAMES: expected a table of strings"):
         load_settings(path, environ={"DISCOVERY_PROVIDER_M_PROVIDER_NAMES": "nope"})
@@ -130,7 +131,7 @@ def test_log_format_is_text_or_json(tmp_path):
     from discovery.settings_reader import load_settings
 
     assert load_settings(environ={"DISCOVERY_LOG_FORMAT": "json"}).log_format == "json"
-    with pytest.raises(SettingsError, match="log_format"):
+    with pytest.raises(SettingsError, match="DISCOVERY_LOG_FORMAT"):
         load_settings(environ={"DISCOVERY_LOG_FORMAT": "xml"})
 
 
@@ -324,3 +325,33 @@ def test_retire_unconfigured_false_keeps_every_source_but_one_turned_off():
     assert s.keeps("bedrock@eu-west-1", s.unconfigured("bedrock@eu-west-1")) is not None
     assert s.keeps("off", s.unconfigured("off")) is None
     assert Settings().keeps("gone", why) is None
+
+
+def test_azure_needs_its_endpoint_and_is_left_out_by_its_key_alone(tmp_path):
+    """Azure has no default endpoint: a table without base_url, or its key alone, started a
+    provider that failed every refresh ("set base_url"), reported degraded."""
+    path = tmp_path / "d.toml"
+    path.write_text('[providers.az]\nformat = "azure"\n')
+    with pytest.raises(SettingsError, match=r"^providers.az.base_url \(or DISCOVERY_PROVIDER_AZ_BASE_URL\): required"):
+        load_settings(path, environ={})
+    given = load_settings(path, environ={"DISCOVERY_PROVIDER_AZ_BASE_URL": "https://r.openai.azure.com"})
+    assert [p.base_url for p in given.providers] == ["https://r.openai.azure.com"]
+    alone = load_settings(None, environ={"AZURE_OPENAI_API_KEY": "k"})
+    assert "azure" not in {p.name for p in alone.providers}
+    assert ("azure", "DISCOVERY_PROVIDER_AZURE_BASE_URL") in alone.providers_without_key
+    both = load_settings(None, environ={"AZURE_OPENAI_API_KEY": "k",
+                                        "DISCOVERY_PROVIDER_AZURE_BASE_URL": "https://r.openai.azure.com"})
+    assert "azure" in {p.name for p in both.providers}
+
+
+def test_log_settings_are_checked_naming_where_they_came_from(tmp_path):
+    path = tmp_path / "d.toml"
+    path.write_text('[service]\nlog_level = "LOUD"\n')
+    with pytest.raises(SettingsError, match="^service.log_level: must be one of TRACE, DEBUG, INFO"):
+        load_settings(path, environ={})
+    with pytest.raises(SettingsError, match="^DISCOVERY_LOG_FORMAT: must be one of text, json, got 'xml'"):
+        load_settings(None, environ={"DISCOVERY_LOG_FORMAT": "xml"})
+    assert load_settings(None, environ={"DISCOVERY_LOG_LEVEL": "warn"}).log_level == "warn"
+    path.write_text('[service]\nretiring_horizons = [-1]\n')
+    with pytest.raises(SettingsError, match="list of whole numbers of days from 0 to 36500, got"):
+        load_settings(path, environ={})
