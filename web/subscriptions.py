@@ -198,6 +198,9 @@ def replay(webhook_id: str):
     :raise 404: no such subscription.
     """
     body = _body()
+    unknown = sorted(set(body) - {"since"})
+    if unknown:  # {"sincee": 1} replayed from the cursor, a dead-lettered one made active
+        raise ApiError(400, "invalid_body", f"unknown field {', '.join(unknown)}; known: since")
     since = _number(body, "since", None, int)
     if since is None and "since" in request.args:
         since = int_arg("since", 0, 0, MAX_ID)

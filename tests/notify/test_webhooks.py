@@ -215,6 +215,10 @@ def test_invalid_webhook_urls_and_fields_are_refused_with_400(running, client):
     assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "invalid_subscription"
     assert client.get(f"/api/v1/subscriptions/{made.get_json()['id']}", headers=AUTH).get_json()["cursor"] \
         == made.get_json()["cursor"]
+    resp = client.post(f"/api/v1/subscriptions/{made.get_json()['id']}/replay", json={"sincee": 1}, headers=AUTH)
+    assert resp.status_code == 400 and resp.get_json()["error"]["message"] == "unknown field sincee; known: since"
+    assert client.get(f"/api/v1/subscriptions/{made.get_json()['id']}", headers=AUTH).get_json()["cursor"] \
+        == made.get_json()["cursor"]
     resp = client.post(f"/api/v1/subscriptions/{made.get_json()['id']}/pause", json={"until": 5}, headers=AUTH)
     assert resp.status_code == 400 and resp.get_json()["error"]["code"] == "invalid_body"
     assert client.get(f"/api/v1/subscriptions/{made.get_json()['id']}", headers=AUTH).get_json()["state"] == "active"
