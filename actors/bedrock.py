@@ -108,7 +108,9 @@ class BedrockRegionActor(pykka.ThreadingActor):
         self.breaker = pybreaker.CircuitBreaker(
             fail_max=self.config.fail_max, reset_timeout=self.config.reset_timeout, name=self.source,
             throw_new_error_on_trip=False, state_storage=self.breaker_state_storage,
-            listeners=[_BreakerListener(self._proxy)])
+            # A region without Bedrock (or access) is not failing: counted, a few manual refreshes
+            # opened its breaker, and "circuit open" hid why it is unavailable.
+            exclude=[RegionUnavailable], listeners=[_BreakerListener(self._proxy)])
         self._io = IOWorker(f"io-{self.source}")
         self._calls = IOWorker(f"io-{self.source}-profiles")
         # A restarted actor keeps what the board knew of the region (models, last success and error),

@@ -62,3 +62,19 @@ def test_refreshing_every_provider_includes_every_region(start_bedrock):
     answer = client.post("/api/v1/refresh?wait=true")
     assert answer.status_code == 200
     assert {r["provider"] for r in answer.get_json()["runs"]} == {"bedrock@us-east-1", "bedrock@eu-west-1"}
+
+
+def test_asking_a_region_without_bedrock_again_and_again_does_not_open_its_breaker(start_bedrock):
+    """Each answer of a region without Bedrock counted in its breaker: a few manual refreshes
+    opened it, and the region showed "circuit open" instead of why it is unavailable."""
+    from discovery.simulator.formats.bedrock import NOT_OFFERED
+
+    absent = NOT_OFFERED[0]
+    service = start_bedrock(("us-east-1", absent), fail_max=2)
+    client = create_app(service).test_client()
+    for _ in range(4):
+        run = client.post(f"/api/v1/providers/bedrock@{absent}/refresh?wait=true").get_json()["runs"][0]
+        assert run["outcome"] == "failed"
+    region = next(r for r in client.get("/api/v1/bedrock/regions").get_json()["data"] if r["region"] == absent)
+    assert region["status"] == "unavailable" and region["breaker_state"] == "closed"
+    assert "circuit" not in region["reason"] and region["fail_counter"] == 0
