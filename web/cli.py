@@ -37,12 +37,32 @@ class _Stop(SystemExit):
     """Raised in the main thread by SIGTERM/SIGINT while the service starts, to stop at once."""
 
 
+def _one_line(exc: click.UsageError) -> click.UsageError:
+    """``exc`` shown as one line, with where to find help (click shows the usage, a hint and a
+    blank line before the error: four lines)."""
+    def show(file: Any = None) -> None:
+        hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+        click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+
+    exc.show = show  # type: ignore[method-assign]
+    return exc
+
+
 class DiscoveryGroup(click.Group):
-    """Client errors and Ctrl-C end a command with one line, not a traceback."""
+    """Client errors, bad usage and Ctrl-C end a command with one line, not a traceback."""
+
+    def make_context(self, info_name: Optional[str], args: list[str], parent: Optional[click.Context] = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            raise _one_line(exc) from None
         except ClientError as exc:
             click.echo(f"Error: {exc.message}", err=True)
             ctx.exit(exc.exit_code)

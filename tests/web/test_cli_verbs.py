@@ -101,6 +101,21 @@ def test_unknown_model_and_bad_parameter_show_the_apis_message(live):
     assert sort.exit_code == 1 and "bogus" in sort.stderr and len(sort.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.parametrize("args,message", [
+    (["compare", "openai/gpt-4o"], "Error: compare takes 2 to 10 different model ids (see 'discovery compare --help')"),
+    (["--nope"], "Error: No such option '--nope'. (see 'discovery --help')"),
+    (["benchmarks", "run", "--wat", "x"],
+     "Error: No such option '--wat'. Did you mean '--wait'? (see 'discovery benchmarks run --help')"),
+    (["models", "--limit", "abc"], "Error: Invalid value for '--limit': 'abc' is not a valid integer range. "
+                                   "(see 'discovery models --help')"),
+])
+def test_bad_usage_is_one_line_saying_where_help_is_and_exit_2(args, message):
+    """Usage errors were four lines (the usage, a hint, a blank line, the error); the README says one."""
+    result = CliRunner().invoke(cli, ["--url", "http://127.0.0.1:9", *args], prog_name="discovery")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [message]
+
+
 def test_connection_refused_is_one_line_and_exit_1_from_the_real_command(tmp_path):
     import socket
 
