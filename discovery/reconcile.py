@@ -9,7 +9,7 @@ write touches are looked at again):
 - ``conflicts``: a field (a price, a limit, a capability) whose sources state different values.
   Each keeps its relative difference, so a report can be asked at any tolerance; numeric values
   conflict when they differ by more than the tolerance (a fraction of the larger), capability
-  flags whenever they differ.
+  flags (and any value that is not a number) whenever they differ, at any tolerance.
 
 A fourth, ``missing`` (a live model its provider left out of its latest answers, kept through its
 grace), comes from the catalog state itself and is added to the report by the caller.
@@ -40,17 +40,26 @@ class Conflict:
     other_entry: Optional[str]
     difference: float  # relative: |a - b| / max(|a|, |b|); 1.0 for flags and non-numbers
 
+    def above(self, tolerance: float) -> bool:
+        """Whether this is a conflict at ``tolerance``: numbers further apart than it, and flags
+        and other values whenever they differ (a tolerance of 1 or more hid every flag)."""
+        return self.difference > tolerance or not (_number(self.value) and _number(self.other_value))
+
     def json(self) -> dict[str, Any]:
         return {"field": self.field, "value": self.value, "source": self.source, "entry": self.entry,
                 "other": {"value": self.other_value, "source": self.other_source, "entry": self.other_entry},
                 "difference": round(self.difference, 6)}
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def difference(a: Any, b: Any) -> float:
     """How far apart two stated values are (0: the same)."""
     if a == b:
         return 0.0
-    if isinstance(a, bool) or isinstance(b, bool) or not isinstance(a, (int, float)) or not isinstance(b, (int, float)):
+    if not (_number(a) and _number(b)):
         return 1.0
     top = max(abs(a), abs(b))
     return abs(a - b) / top if top else 0.0
@@ -179,8 +188,8 @@ class Reconciler:
                 else:
                     self.conflicts.pop(model_id, None)
                 counter = delta.setdefault(provider, Counter())
-                counter["conflicts"] += (sum(1 for c in found if c.difference > tolerance)
-                                         - sum(1 for c in old if c.difference > tolerance))
+                counter["conflicts"] += (sum(1 for c in found if c.above(tolerance))
+                                         - sum(1 for c in old if c.above(tolerance)))
         # As a catalog entry: stale when its provider's live list answers and nothing there matched it.
         live_provider = self.live_providers.get(provider)
         listed = tuple(name for name, table in engine.catalogs.items() if model_id in table.by_id)
@@ -288,7 +297,7 @@ class Findings:
         for provider, _ in self.stale.values():
             bump(provider, "stale")
         for model_id, found in self.conflicts.items():
-            bump(_provider(model_id), "conflicts", sum(1 for c in found if c.difference > tol))
+            bump(_provider(model_id), "conflicts", sum(1 for c in found if c.above(tol)))
         for provider, ids in missing.items():
             bump(provider, "missing", len(list(ids)))
         return dict(sorted(out.items()))
@@ -315,7 +324,7 @@ class Findings:
             add(provider, "unknown", {"model_id": model_id})
         for model_id, found in sorted(self.conflicts.items()):
             for c in found:
-                if c.difference > tol:
+                if c.above(tol):
                     add(_provider(model_id), "conflicts", {"model_id": model_id, **c.json()})
         for provider, models in sorted(missing.items()):
             for model_id, (since, count) in sorted(models.items()):

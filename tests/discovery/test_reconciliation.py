@@ -193,3 +193,19 @@ def test_totals_kept_by_each_write_equal_a_count_of_every_finding(db_url):
     state.reconciler.tolerance = 0.01  # the 2% price gap is now a conflict too
     assert state.reconciler.totals()["groq"]["conflicts"] == at_default + 1 == counted()["groq"]["conflicts"]
     store.close_database()
+
+
+def test_a_flag_conflict_is_one_at_any_tolerance_and_a_number_only_past_it():
+    """A capability on which the sources disagree was hidden by a tolerance of 1 or more (its
+    difference is 1.0), though the README says flags conflict whenever they differ."""
+    from discovery.reconcile import conflicts_of
+
+    trace = {"capabilities.vision": ("azure", None, None, [("modelsdev", "azure/x", True)]),
+             "pricing.input": ("azure", None, None, [("litellm", "azure/x", 2.0)]),
+             "limits.context_window": ("azure", None, None, [("modelsdev", "azure/x", 128000)])}
+    values = {"capabilities.vision": False, "pricing.input": 1.0, "limits.context_window": 128000}
+    found = {c.field: c for c in conflicts_of(values, trace)}
+    assert set(found) == {"capabilities.vision", "pricing.input"}  # equal limits are no conflict
+    flag, price = found["capabilities.vision"], found["pricing.input"]
+    assert price.difference == 0.5 and price.above(0.49) and not price.above(0.5) and not price.above(10)
+    assert all(flag.above(t) for t in (0, 0.05, 0.99, 1, 10))
