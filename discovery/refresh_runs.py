@@ -9,7 +9,7 @@ from typing import Any, Optional
 import peewee
 
 from discovery.schema import FAILED, INTERRUPTED, RUNNING, SUCCEEDED, EventRow, ModelVersionRow, ProviderRow, RefreshRunRow
-from discovery.store import FENCE, bulk_write, get_meta, set_meta, write_transaction
+from discovery.store import FENCE, bulk_write, get_meta, set_meta, sources_named, write_transaction
 
 
 def begin_run(provider: str, trigger: str, now: Optional[float] = None, run_id: Optional[int] = None) -> int:
@@ -146,10 +146,11 @@ def provider_names(provider: Optional[str] | Sequence[str]) -> list[str]:
 
 def list_runs(provider: Optional[str] | Sequence[str] = None, limit: int = 50,
               before: Optional[int] = None) -> list[dict[str, Any]]:
-    """Newest first; ``provider``: one name or several."""
+    """Newest first; ``provider``: one name or several (``bedrock`` takes its regions' runs: a
+    region's source, ``bedrock@<region>``, runs Bedrock's refreshes)."""
     q = RefreshRunRow.select().order_by(RefreshRunRow.id.desc()).limit(limit)
     if provider:
-        q = q.where(RefreshRunRow.provider.in_(provider_names(provider)))
+        q = q.where(sources_named(RefreshRunRow.provider, provider_names(provider)))
     if before:
         q = q.where(RefreshRunRow.id < before)
     return [run_dict(r) for r in q]

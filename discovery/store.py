@@ -590,9 +590,14 @@ def events_after(after_id: int = 0, limit: int = 100, kinds: Iterable[str] = (),
 def event_providers(providers: list[str]) -> peewee.Expression:
     """The events of these providers, as ``EventFilter`` matches them: a region's own events
     (``bedrock@<region>``) are Bedrock's too."""
-    clause = EventRow.provider.in_(providers)
+    return sources_named(EventRow.provider, providers)
+
+
+def sources_named(field: peewee.Field, providers: list[str]) -> peewee.Expression:
+    """Rows whose source ``field`` is one of ``providers``, Bedrock's taking its regions' too."""
+    clause = field.in_(providers)
     if BEDROCK_PROVIDER in providers:
-        clause |= EventRow.provider.startswith(BEDROCK_SOURCE_PREFIX)
+        clause |= field.startswith(BEDROCK_SOURCE_PREFIX)
     return clause
 
 

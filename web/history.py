@@ -145,7 +145,7 @@ def changes():
     if start > end:
         raise ApiError(400, "invalid_parameter", f"from ({iso(start)}) is after to ({iso(end)})")
     providers = tuple(values("provider"))
-    check_providers(service(), providers)
+    check_providers(service(), providers, regions=False)  # a region's models are Bedrock's: nothing matched
     limit = int_arg("limit", 100, 1, 1000)
     found = service().changes_between(start, end, providers)
     counts = Counter(c.change for c in found)

@@ -99,11 +99,18 @@ def follower_takes_region(service: Any, region: Optional[str]) -> bool:
             and REGION_NAME.match(region) is not None)
 
 
-def check_providers(service: Any, providers: Iterable[str]) -> None:
-    """Raise a 400 naming the known providers when ``providers`` holds another."""
+def check_providers(service: Any, providers: Iterable[str], regions: bool = True) -> None:
+    """Raise a 400 naming the known providers when ``providers`` holds another; with ``regions``
+    false, also for a Bedrock region's source (a route whose answer is per provider of models,
+    where it matched nothing)."""
     providers = list(providers)
     if not providers:
         return
+    if not regions:
+        named = [p for p in providers if region_of(p) is not None]
+        if named:
+            raise ApiError(400, "invalid_parameter", f"provider {named[0]} is a Bedrock region's source; this "
+                                                     "answer is per provider of models: provider=bedrock")
     known = known_providers(service)
     strangers = [p for p in providers if p not in known and not follower_takes_region(service, region_of(p))]
     if strangers:

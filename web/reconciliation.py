@@ -39,6 +39,6 @@ def reconciliation():
             raise ApiError(400, "invalid_parameter", "tolerance must be between 0 and 10")
     svc = service()
     providers = values("provider")
-    check_providers(svc, providers)
+    check_providers(svc, providers, regions=False)  # findings are per provider of models
     return jsonify(svc.reconciliation(kinds=kinds or KINDS, providers=providers, tolerance=tolerance,
                                       limit=int_arg("limit", 1000, 0, 10_000)))

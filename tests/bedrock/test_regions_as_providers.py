@@ -78,3 +78,21 @@ def test_asking_a_region_without_bedrock_again_and_again_does_not_open_its_break
     region = next(r for r in client.get("/api/v1/bedrock/regions").get_json()["data"] if r["region"] == absent)
     assert region["status"] == "unavailable" and region["breaker_state"] == "closed"
     assert "circuit" not in region["reason"] and region["fail_counter"] == 0
+
+
+def test_bedrock_takes_its_regions_runs_and_routes_per_provider_refuse_a_region(start_bedrock):
+    """provider=bedrock listed no refresh run (the runs are the regions'), and a region's name on
+    /changes or /reconciliation was accepted and matched nothing."""
+    service = start_bedrock(REGIONS)
+    client = create_app(service).test_client()
+    runs = client.get("/api/v1/refresh/runs?provider=bedrock").get_json()["data"]
+    assert {r["provider"] for r in runs} == {"bedrock@us-east-1", "bedrock@eu-west-1"}
+    assert [r["id"] for r in runs] == sorted((r["id"] for r in runs), reverse=True)
+    only = client.get("/api/v1/refresh/runs?provider=bedrock@eu-west-1").get_json()["data"]
+    assert only and {r["provider"] for r in only} == {"bedrock@eu-west-1"}
+    for url in ("/api/v1/changes?from=2020-01-01&provider=bedrock@us-east-1",
+                "/api/v1/reconciliation?provider=bedrock@us-east-1"):
+        answer = client.get(url)
+        assert answer.status_code == 400, url
+        assert "provider=bedrock" in answer.get_json()["error"]["message"]
+    assert client.get("/api/v1/changes?from=2020-01-01&provider=bedrock").get_json()["counts"]["added"] > 0

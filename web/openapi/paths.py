@@ -314,7 +314,8 @@ def _operations() -> dict[str, dict[str, Any]]:
                                                "seconds to wait (30)")])},
         "/api/v1/refresh/runs": {"get": op(
             "refresh.runs", "refresh", "Refresh history, newest first", _ok(obj({"data": array(ref("RefreshRun"))})),
-            *ASKS, params=[listing("provider", "only these providers' runs (bedrock@<region> for a region)"),
+            *ASKS, params=[listing("provider", "only these providers' runs "
+                                              "(bedrock: every region's; bedrock@<region>: one region's)"),
                            query("limit", integer(1, MAX_LIMIT, 50), "runs per page"),
                            query("before", integer(1, MAX_ID), "runs older than this run id (paging)")])},
         "/api/v1/refresh/runs/{run_id}": {"get": op(
