@@ -66,8 +66,16 @@ def to_toml(document: Mapping[str, Any]) -> str:
     """The document as TOML; unset (None) values as comments, since TOML has no null, and the
     secrets (masked) as comments too."""
     lines: list[str] = []
+    configured = set(document["providers"]) | {"bedrock"}
 
     def table(name: str, values: Mapping[str, Any]) -> None:
+        if name.startswith("benchmarks.providers.") and name.split(".", 2)[2] not in configured:
+            # A provider an API key would turn on, its key not set: printed as comments, since the
+            # providers below are tables, and a file with tables takes no provider from a key.
+            lines.append(f"# [{name}] waits for its provider, which is not configured (its API key is not set)")
+            lines.extend(f"# {key} = {_value(value)}" for key, value in values.items() if value is not None)
+            lines.append("")
+            return
         lines.append(f"[{name}]")
         nested = []
         for key, value in values.items():
