@@ -46,6 +46,7 @@ from discovery.bedrock import (
     resolve_model,
     source_name,
 )
+from discovery.health import HealthRecord
 from discovery.messages import ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.model import Model
 from discovery.providers.errors import ProviderError
@@ -96,6 +97,9 @@ class BedrockRegionActor(pykka.ThreadingActor):
         self._timer: Timer | None = None
         self._check_timer: Timer | None = None
         self.checking = False  # a health check is on the I/O thread
+        # Every refresh and check, as a provider's record keeps its probes and refreshes: error
+        # rate, uptime and recent checks for /providers/bedrock@<region>/health (they were empty).
+        self.health = HealthRecord()
         self._io: IOWorker | None = None
         self._calls: IOWorker | None = None
 
@@ -194,6 +198,7 @@ class BedrockRegionActor(pykka.ThreadingActor):
     def _run_check(self) -> None:
         """On the I/O thread: the check through the breaker; its outcome back to the actor thread."""
         ok, reason, unavailable = True, None, False
+        started = time.monotonic()
         try:
             self.breaker.call(self._fetcher().check, time.monotonic() + self.config.refresh_timeout)
         except pybreaker.CircuitBreakerError:
@@ -204,11 +209,12 @@ class BedrockRegionActor(pykka.ThreadingActor):
             logger.opt(exception=exc).error("{}: unexpected error while checking", self.source)
             ok, reason = False, scrub(f"internal: {type(exc).__name__}: {exc}")
         try:
-            self._proxy.check_finished(ok, reason, unavailable)
+            self._proxy.check_finished(ok, reason, unavailable, (time.monotonic() - started) * 1000)
         except pykka.ActorDeadError:
             pass
 
-    def check_finished(self, ok: bool, reason: str | None, unavailable: bool = False) -> None:
+    def check_finished(self, ok: bool, reason: str | None, unavailable: bool = False,
+                       latency_ms: float | None = None) -> None:
         """Back on the actor thread. A failed check marks an available region failing (its breaker
         counted it, and opens at ``fail_max`` in a row); a passed one after failures refreshes the
         region at once, which makes it available again with its models as they are now. A check
@@ -216,6 +222,9 @@ class BedrockRegionActor(pykka.ThreadingActor):
         refresh told so would (its models kept, asked again every ``unavailable_recheck_interval``)."""
         self.checking = False
         now = time.time()
+        self.health.observe(ok, None if latency_ms is None else round(latency_ms, 1), "probe",
+                            None if ok else ("unavailable" if unavailable else "circuit_open" if reason is None
+                                             else "check"), None if ok else (reason or self._open_reason()), now)
         if unavailable and reason is not None:
             if self.in_flight is not None:  # a refresh began meanwhile: its answer decides
                 self._publish(last_check_at=now)
@@ -334,7 +343,9 @@ class BedrockRegionActor(pykka.ThreadingActor):
             self.view.telemetry.refresh_finished(self.source, outcome.outcome, time.monotonic() - started)
             try:
                 # The ticket resolves there, after the status is published: a waiter reads it fresh.
-                self._proxy.refresh_finished(ticket, outcome, unavailable, count)
+                self._proxy.refresh_finished(ticket, outcome, unavailable, count,
+                                             failure.kind if failure is not None else None,
+                                             (time.monotonic() - started) * 1000)
             except pykka.ActorDeadError:
                 resolve(ticket.future, outcome)  # the catalog may end it at this very moment (interrupt_run)
 
@@ -342,11 +353,16 @@ class BedrockRegionActor(pykka.ThreadingActor):
         return open_reason(self.breaker, self.breaker_state_storage)
 
     def refresh_finished(self, ticket: RefreshTicket, outcome: RefreshOutcome, unavailable: bool = False,
-                         model_count: int | None = None) -> None:
+                         model_count: int | None = None, kind: str | None = None,
+                         latency_ms: float | None = None) -> None:
         """Back on the actor thread: record the outcome and schedule the next refresh."""
         if self.in_flight is ticket:
             self.in_flight = None
         now = time.time()
+        succeeded = outcome.outcome == "succeeded"
+        self.health.observe(succeeded, None if latency_ms is None else round(latency_ms, 1), "refresh",
+                            None if succeeded else kind or ("unavailable" if unavailable else "refused"),
+                            None if succeeded else outcome.error, now)
         changes: dict[str, Any] = {"refreshing": False, "refreshing_run": None, "last_refresh_at": now,
                                    "last_outcome": outcome.to_dict()}
         if outcome.outcome == "succeeded":
@@ -376,6 +392,14 @@ class BedrockRegionActor(pykka.ThreadingActor):
             return False
         self._schedule(delay)
         return True
+
+    def health_record(self, history: int = 50) -> dict[str, Any]:
+        """The region's health record in a provider's shape: its status and reason in the
+        providers' words (as ``GET /api/v1/providers`` shows them), with every refresh and check
+        within the window (error rate, uptime, the consecutive counts, the newest ``history``)."""
+        record = self.health.to_dict(history)
+        record.update(status=REGION_HEALTH.get(self.status.status, self.status.status), reason=self.status.reason)
+        return {"name": self.source, "breaker": self.status.breaker_state, **record}
 
     def probe_gate(self) -> ProbeGate:
         """What this region's benchmark actor needs to respect its breaker (Bedrock has no token bucket here)."""
@@ -546,19 +570,6 @@ class BedrockQueries:
                               given_up=True, refreshing=False, refreshing_run=None, breaker_state=None,
                               fail_counter=0, breaker_next_try_at=None,
                               next_refresh_at=None))
-
-    def bedrock_region_health(self, source: str) -> dict[str, Any]:
-        """A region's health in the shape of a provider's health record, from its board status."""
-        board = self.bedrock_board
-        st = board.get(region_of(source) or "") if board is not None else None
-        if st is None:
-            raise KeyError(source)
-        return {"name": source, "breaker": st.breaker_state, "status": REGION_HEALTH.get(st.status, st.status),
-                "reason": st.reason, "last_check_at": max((t for t in (st.last_refresh_at, st.last_check_at)
-                                                           if t is not None), default=None),
-                "last_latency_ms": round(st.latency * 1000, 1) if st.latency is not None else None,
-                "error_rate": None, "uptime": None, "window_seconds": None, "consecutive_failures": None,
-                "consecutive_successes": None, "thresholds": None, "history": []}
 
     def bedrock_regions(self) -> list[dict[str, Any]]:
         """Every watched region: status, latency EWMA, model count, last error (no actor is asked)."""

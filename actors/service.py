@@ -323,11 +323,7 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
             if name not in self.source_names():
                 raise UnknownProvider(name)
             return self._relay("health", name, history)
-        if name in self.bedrock_sources():
-            # A region's record is read off the board, but only a running actor keeps it current.
-            if self._provider_ref(name) is None:
-                raise ProviderUnavailable(f"region {name} is not running (restarting or failed)")
-            return self.bedrock_region_health(name)
+        # A region's actor keeps its record as a provider's does (every refresh and check).
         return self._provider_calls(name).health_record(history).get(timeout=self.settings.ask_timeout)
 
     def refresh_all(self, trigger: str = "manual") -> list[RefreshTicket]:

@@ -97,3 +97,24 @@ def test_a_check_denied_access_marks_the_region_unavailable_as_a_refresh_would(s
     simulator.state.set_option(SOURCE, "access_denied", False)
     wait_for(lambda: _moves(service)[-1] == ("unavailable", "healthy"), what="the recheck's recovery")
     assert service.refresh_runs(SOURCE)[0]["trigger"] == "timer"
+
+
+def test_a_regions_health_record_keeps_its_refreshes_and_checks_as_a_providers_does(start_bedrock, simulator):
+    """/providers/bedrock@<region>/health had its status and nothing else: error_rate, uptime, the
+    consecutive counts and the recent checks were null or empty, whatever the region went through."""
+    service = start_bedrock((EAST,), health_check_interval=0.2, fail_max=5)
+    client = create_app(service).test_client()
+    wait_for(lambda: len(client.get(f"/api/v1/providers/{SOURCE}/health?history=100").get_json()["history"]) >= 3,
+             what="the first refresh and two checks in the record")
+    simulator.state.set_fault(SOURCE, "status", status=503, times=1)
+    # A check fails (the region is unhealthy), the next passes and the region is refreshed at once.
+    wait_for(lambda: _moves(service)[-1:] == [("unhealthy", "healthy")], what="the failure and the recovery")
+    record = client.get(f"/api/v1/providers/{SOURCE}/health?history=100").get_json()
+    vias = {c["via"] for c in record["history"]}
+    assert vias == {"refresh", "probe"}
+    failed = [c for c in record["history"] if not c["ok"]]
+    assert len(failed) == 1 and failed[0]["via"] == "probe" and "503" in failed[0]["error"]
+    assert 0 < record["error_rate"] < 1 and 0 < record["uptime"] < 1 and record["window_seconds"] == 3600.0
+    assert record["consecutive_failures"] == 0 and record["consecutive_successes"] >= 1
+    assert record["status"] == "healthy" and record["breaker"] == "closed"
+    assert all(c["latency_ms"] is not None for c in record["history"])
