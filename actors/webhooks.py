@@ -224,7 +224,15 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
         if row is None:
             return None
         out = self._dict(row)
-        out["pending_events"] = subs.events_after_cursor(row.cursor)
+        hook = self._hooks.get(webhook_id)
+        flt = hook.filter if hook is not None else None
+        # What waits for it: the events after its cursor that its filter takes (all of them were
+        # counted, so a narrow filter showed hundreds waiting where a few would be sent).
+        pending, more = subs.events_after_cursor(row.cursor, flt.matches if flt else None,
+                                                 flt.kinds if flt else (), flt.providers if flt else ())
+        out["pending_events"] = pending
+        if more:
+            out["pending_events_more"] = True
         out["deliveries"] = subs.recent_deliveries(webhook_id)
         return out
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import peewee
@@ -25,6 +25,7 @@ from discovery.schema import (  # noqa: F401 (re-exported for callers)
     WebhookRow,
     db,
 )
+from discovery.store import events_after
 
 DELIVERED, FAILED = "delivered", "failed"
 
@@ -87,7 +88,7 @@ def acknowledge(webhook_id: str, cursor: int, delivered: int, now: float | None 
     now = now or time.time()
     forward = peewee.Case(None, [(WebhookRow.cursor < cursor, cursor)], WebhookRow.cursor)
     WebhookRow.update(
-        cursor=forward, attempts=0, last_error=None, last_success_at=now, next_attempt_at=None,
+        cursor=forward, attempts=0, last_error=None, last_success_at=now, last_attempt_at=now, next_attempt_at=None,
         delivered_events=WebhookRow.delivered_events + delivered,
     ).where(WebhookRow.id == webhook_id).execute()
 
@@ -113,9 +114,24 @@ def recent_deliveries(webhook_id: str, limit: int = 20) -> list[dict[str, Any]]:
              "time": r.created_at} for r in rows]
 
 
-def events_after_cursor(cursor: int) -> int:
-    """How many events of the feed lie after ``cursor`` (before any filter)."""
-    return EventRow.select().where(EventRow.id > cursor).count()
+# Events looked at, at most, to count what waits for one subscription (its filter applied).
+PENDING_SCAN = 100_000
+
+
+def events_after_cursor(cursor: int, matches: Callable[[Any], bool] | None = None,
+                        kinds: Sequence[str] = (), providers: Sequence[str] = ()) -> tuple[int, bool]:
+    """How many events after ``cursor`` the subscription's filter takes (``kinds`` and
+    ``providers`` in SQL, ``matches`` for the rest), and whether more lie past the first
+    ``PENDING_SCAN`` looked at (then the count is of those only)."""
+    count, seen, after = 0, 0, cursor
+    while seen < PENDING_SCAN:
+        page = events_after(after, min(5000, PENDING_SCAN - seen), kinds, providers)
+        if not page:
+            return count, False
+        seen += len(page)
+        count += len(page) if matches is None else sum(1 for e in page if matches(e))
+        after = page[-1].id
+    return count, bool(events_after(after, 1, kinds, providers))
 
 
 def retention_floor() -> int | None:

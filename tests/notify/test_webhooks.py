@@ -140,9 +140,16 @@ def test_pause_holds_deliveries_and_resume_sends_what_waited(running, client, si
     make_events(running, simulator, 2, prefix="gpt-paused")
     ids = [e.id for e in running.events_after(0, 10_000) if (e.model_id or "").startswith("openai/gpt-paused-")]
     detail = client.get(f"/api/v1/subscriptions/{sub['id']}", headers=AUTH).get_json()
-    assert len(ids) == 2 and hook.all_posts() == [] and detail["pending_events"] >= 2
+    # Only what its filter takes: every event after the cursor was counted (hundreds, for two).
+    assert len(ids) == 2 and hook.all_posts() == [] and detail["pending_events"] == 2
+    assert "pending_events_more" not in detail and running.last_event_id() - detail["cursor"] > 2
     client.post(f"/api/v1/subscriptions/{sub['id']}/resume", headers=AUTH)
     wait_for(lambda: set(hook.acked_ids()) >= set(ids), what="events after resume")
+    wait_for(lambda: client.get(f"/api/v1/subscriptions/{sub['id']}", headers=AUTH).get_json()["pending_events"] == 0,
+             what="nothing left waiting")
+    # A delivery that succeeded is an attempt too (last_attempt_at stayed null until one failed).
+    detail = client.get(f"/api/v1/subscriptions/{sub['id']}", headers=AUTH).get_json()
+    assert detail["last_attempt_at"] is not None and detail["last_attempt_at"] == detail["last_success_at"]
 
 
 def test_subscription_routes_need_the_admin_token_and_never_show_the_secret(running, client, receiver):
