@@ -189,7 +189,11 @@ def _subscription() -> dict[str, Any]:
         "last_attempt_at": MAYBE_TIME, "last_success_at": MAYBE_TIME, "next_attempt_at": MAYBE_TIME,
         "dead_lettered_at": MAYBE_TIME, "delivered_events": INTEGER, "created_at": TIME,
         "secret": {"type": "string", "description": "only in the create answer, and only when generated"},
-        "delivering": BOOLEAN, "pending_events": INTEGER, "deliveries": array(delivery),
+        "delivering": BOOLEAN, "deliveries": array(delivery),
+        "pending_events": {"type": "integer", "description": "events after the cursor that the filter takes "
+                                                            "(of the first 100,000 after it)"},
+        "pending_events_more": {"type": "boolean", "description": "present (true) when more events lie past "
+                                                                 "the 100,000 counted"},
         "missed": {"type": "integer", "description": "in the resume and replay answers: events after the cursor "
                                                      "that retention had deleted (the next delivery says so too)"},
     }, required=("id", "url", "state", "filter", "cursor", "created_at"))
