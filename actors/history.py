@@ -81,6 +81,14 @@ class HistoryQueries:
         self._after_commits(epoch(start), epoch(end))
         return self.history_reader.changes(epoch(start), epoch(end), tuple(providers)).get(timeout=self._wait())
 
+    def catalog_id(self) -> str:
+        """The catalog's own name, from the store: the same for every instance on it and across
+        restarts (read once, then kept)."""
+        known = getattr(self, "_catalog_id", None)
+        if known is None:
+            known = self._catalog_id = self.history_reader.catalog_id().get(timeout=self.settings.ask_timeout)
+        return known
+
     def newest_events(self, before: Optional[int] = None, limit: int = 100, kinds: Iterable[str] = (),
                       providers: Iterable[str] = ()) -> list[StoredEvent]:
         """The newest events of the persisted feed, newest first (ids below ``before``, if given)."""

@@ -39,6 +39,7 @@ from discovery.store import (
     db,
     event_providers,
 )
+from discovery.store import catalog_id as store_catalog_id
 from discovery.timestamps import epoch, iso, parse_time  # noqa: F401 - re-exported
 
 # Times are compared at the precision the API prints them with (microseconds): a version made at
@@ -395,6 +396,10 @@ class CatalogHistory:
                       providers: Iterable[str] = ()) -> list[StoredEvent]:
         """The newest events, newest first (see :func:`events_before`)."""
         return events_before(before, limit, kinds, providers)
+
+    def catalog_id(self) -> str:
+        """The store's own name (:func:`discovery.store.catalog_id`)."""
+        return store_catalog_id()
 
     def stats(self) -> dict[str, Any]:
         """The cache of built past catalogs: hits, misses, catalogs and models held."""

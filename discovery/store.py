@@ -13,6 +13,7 @@ from __future__ import annotations
 import operator
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -192,6 +193,19 @@ def record_notices(notices: Sequence[Any], now: float) -> list[StoredEvent]:
 def get_meta(key: str) -> Optional[str]:
     """A stored fact, or None."""
     return MetaRow.select(MetaRow.value).where(MetaRow.key == key).scalar()
+
+
+def catalog_id() -> str:
+    """This catalog's own name: a random UUID made the first time it is asked for and kept in the
+    store, the same for every instance on it and across restarts (the Atom feed's ids)."""
+    found = get_meta(CATALOG_ID)
+    if found is None:
+        MetaRow.insert(key=CATALOG_ID, value=uuid.uuid4().hex).on_conflict_ignore().execute()
+        found = get_meta(CATALOG_ID)
+    return str(found)
+
+
+CATALOG_ID = "catalog_id"
 
 
 def meta_with_prefix(prefix: str) -> dict[str, str]:

@@ -1,8 +1,10 @@
 """GET /api/v1/events.atom: the change feed as Atom 1.0 (RFC 4287), for feed readers.
 
 The document is built with ElementTree, so every value is escaped by the serializer. Ids are
-``urn:uuid:`` names derived (UUID v5) from the service's URL and the event id: stable across
-requests and restarts of the same service, distinct between services.
+``urn:uuid:`` names derived (UUID v5) from the catalog's own name (kept in its store) and the
+event id: stable across requests, restarts, every instance on the store and every name the
+service is reached by (they came from the request's URL: the same event under two host names was
+two entries to a reader); distinct between catalogs.
 """
 from __future__ import annotations
 
@@ -131,10 +133,12 @@ def _link_of(event: StoredEvent) -> str:
     return url_for("models.capabilities", _external=True)
 
 
-def atom_feed(events: list[StoredEvent], self_url: str, root_url: str, alternate_url: str) -> bytes:
+def atom_feed(events: list[StoredEvent], self_url: str, root_url: str, alternate_url: str,
+              catalog: Optional[str] = None) -> bytes:
     """An Atom 1.0 document of events (newest first) as UTF-8 bytes with an XML declaration."""
     feed = ET.Element(_tag("feed"))
-    _add(feed, "id", _urn(f"{root_url}api/v1/events"))
+    name = f"urn:discovery-catalog:{catalog}/" if catalog else root_url
+    _add(feed, "id", _urn(f"{name}api/v1/events"))
     _add(feed, "title", "Model catalog changes")
     _add(feed, "subtitle", "Models added, removed, updated and deprecated, as the discovery service committed them.")
     _add(feed, "updated", iso(events[0].created_at if events else time.time()))
@@ -145,7 +149,7 @@ def atom_feed(events: list[StoredEvent], self_url: str, root_url: str, alternate
     for event in events:
         title, summary = _describe(event)
         entry = _add(feed, "entry")
-        _add(entry, "id", _urn(f"{root_url}api/v1/events/{event.id}"))
+        _add(entry, "id", _urn(f"{name}api/v1/events/{event.id}"))
         _add(entry, "title", title)
         _add(entry, "updated", iso(event.created_at))
         _add(entry, "published", iso(event.created_at))
@@ -197,7 +201,7 @@ def events_atom():
     alternate = url_for("events.events", _external=True, **{k: v for k, v in request.args.items()
                                                              if k in ("kinds", "kind", "provider", "capability",
                                                                       "model")})
-    body = atom_feed(events, request.url, request.url_root, alternate)
+    body = atom_feed(events, request.url, request.url_root, alternate, service().catalog_id())
     resp = Response(body, mimetype="application/atom+xml")
     resp.set_etag(f"{events[0].id if events else 0}-{uuid.uuid5(uuid.NAMESPACE_URL, request.full_path).hex[:16]}")
     return resp.make_conditional(request)

@@ -383,3 +383,8 @@ def test_a_bedrock_filter_takes_the_regions_own_events_and_a_region_filter_only_
     assert [e.provider for e in store.events_after(0, 100) if flt.matches(e)] == bedrock
     region = EventFilter.build(providers=["bedrock@us-east-1"])
     assert [e.provider for e in store.events_after(0, 100) if region.matches(e)] == ["bedrock@us-east-1"]
+
+
+def test_the_catalogs_own_name_is_made_once_and_kept_in_the_store(state):
+    first = store.catalog_id()
+    assert len(first) == 32 and store.catalog_id() == first and store.get_meta("catalog_id") == first

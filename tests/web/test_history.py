@@ -273,6 +273,14 @@ def test_atom_feed_is_atom_with_entries_linking_to_the_models(openai_service, si
     assert [e.find(f"{ATOM}id").text for e in ET.fromstring(again.data).findall(f"{ATOM}entry")] == \
         [e.find(f"{ATOM}id").text for e in entries]
     assert client.get("/api/v1/events.atom?limit=20", headers={"If-None-Match": resp.headers["ETag"]}).status_code == 304
+    # ...and between the names the service is reached by (they came from the request's URL: the
+    # same event under two host names was two entries), and a new app on the same store.
+    elsewhere = create_app(openai_service).test_client().get(
+        "/api/v1/events.atom?limit=20", headers={"Host": "discovery.internal:9000"})
+    assert [e.find(f"{ATOM}id").text for e in ET.fromstring(elsewhere.data).findall(f"{ATOM}entry")] == \
+        [e.find(f"{ATOM}id").text for e in entries]
+    assert ET.fromstring(elsewhere.data).find(f"{ATOM}id").text == feed.find(f"{ATOM}id").text
+    assert openai_service.catalog_id() == openai_service.catalog_id() and len(openai_service.catalog_id()) == 32
 
 
 def test_atom_feed_takes_the_json_feeds_filters(openai_service, simulator):
