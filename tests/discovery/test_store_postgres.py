@@ -39,12 +39,12 @@ from tests.discovery.test_catalog_state import (  # noqa: E402
     test_a_bedrock_filter_takes_the_regions_own_events_and_a_region_filter_only_its_own,
     test_a_loaded_catalog_is_served_unpacked_within_its_budget_then_packed,
     test_a_region_status_makes_its_provider_row_once_and_then_updates_it,
-    test_the_catalogs_own_name_is_made_once_and_kept_in_the_store,
     test_empty_answer_is_refused_and_nothing_is_written,
     test_first_snapshot_adds_every_model_in_one_run,
     test_live_model_wins_over_catalog_entry_and_catalog_only_is_not_live,
     test_losing_more_than_half_is_refused_unless_allowed,
     test_state_reloads_from_the_store_after_a_restart,
+    test_the_catalogs_own_name_is_made_once_and_kept_in_the_store,
     test_update_and_removal_are_versioned_with_diffs,
 )
 
