@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from flask import Flask, g, request
 from loguru import logger
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import RoutingException
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -65,6 +65,16 @@ class AccessLayer:
             return UNMATCHED
         try:
             rule, _ = self.adapter.match(path, method, return_rule=True)
+        except MethodNotAllowed as exc:
+            # A route that takes other methods (a GET of a POST route): its rule, with the 405 in
+            # the status label (it was counted as unmatched).
+            allowed = sorted(exc.valid_methods or ())
+            if not allowed:
+                return UNMATCHED
+            try:
+                rule, _ = self.adapter.match(path, allowed[0], return_rule=True)
+            except (HTTPException, RoutingException):
+                return UNMATCHED
         except (HTTPException, RoutingException):
             return UNMATCHED
         return rule.rule

@@ -73,6 +73,10 @@ def test_a_refresh_a_request_and_a_new_model_move_their_metrics(served, simulato
                  status="200") == 1
     assert not any("openai/refresh" in dict(labels).get("route", "")
                    for labels in after["discovery_http_request_duration_seconds_count"])
+    # A method the route does not take is a 405 under the route's rule (it was "<unmatched>").
+    assert requests.get(f"{server.url}/api/v1/providers/openai/refresh", timeout=30).status_code == 405
+    wrong = scrape(server.url)
+    assert value(wrong, "discovery_http_request_duration_seconds_count", route=route, method="GET", status="405") == 1
 
 
 def test_detail_reads_show_as_cache_misses_then_hits(served):
