@@ -19,7 +19,7 @@ from flask import Blueprint, Response, request
 from discovery.diff import EVENT_KINDS
 from discovery.entry import SORT_FIELDS
 from discovery.model import CAPABILITIES, KINDS, MODALITIES, STATUSES
-from discovery.query import PERFORMANCE_SORTS
+from discovery.query import DEFAULT_LIMIT, PERFORMANCE_SORTS
 from web.errors import ApiError
 
 bp = Blueprint("dashboard", __name__)
@@ -59,7 +59,7 @@ def page_config(version: str) -> dict:
     return {"version": version, "capabilities": list(CAPABILITIES), "kinds": list(KINDS),
             "modalities": list(MODALITIES), "statuses": list(STATUSES), "sorts": list(SORT_FIELDS),
             "performance_sorts": list(PERFORMANCE_SORTS),
-            "event_kinds": list(EVENT_KINDS), "max_compare": MAX_COMPARE}
+            "event_kinds": list(EVENT_KINDS), "max_compare": MAX_COMPARE, "default_limit": DEFAULT_LIMIT}
 
 
 @lru_cache(maxsize=1)

@@ -511,5 +511,8 @@ READINESS = obj({
     "following": BOOLEAN, **ROLE,
 }, required=("ready", "catalog_loaded", "models", "instance", "role", "leader", "lag"))
 VERSION = obj({"name": STRING, "version": STRING, "python": STRING,
-               "build": obj({"commit": {"type": ["string", "null"]}, "date": {"type": ["string", "null"]}})},
+               "build": obj({"commit": {"type": ["string", "null"]}, "date": {"type": ["string", "null"]}}),
+               "admin_open": {"type": "boolean", "description": "whether a change sent from where this request "
+                              "came would be accepted with no token (no admin token set; a loopback client on "
+                              "a loopback name)"}},
               required=("name", "version", "build"))

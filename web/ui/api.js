@@ -47,12 +47,15 @@ export function modelPath(id) {
   return id.split("/").map(encodeURIComponent).join("/");
 }
 
-/** A query string from an object or URLSearchParams, leaving out empty values. */
+/** A query string from an object (leaving out empty values: unset) or from URLSearchParams, a
+ * page's own query string, sent as it is: an empty value there is the API's to refuse, as it would
+ * refuse the same URL (a shared link shows what the API answers for it). */
 export function query(params) {
   const out = new URLSearchParams();
-  const entries = params instanceof URLSearchParams ? params.entries() : Object.entries(params || {});
+  const given = params instanceof URLSearchParams;
+  const entries = given ? params.entries() : Object.entries(params || {});
   for (const [k, v] of entries) {
-    if (v !== null && v !== undefined && v !== "") out.append(k, v);
+    if (given || (v !== null && v !== undefined && v !== "")) out.append(k, v);
   }
   const text = out.toString();
   return text ? `?${text}` : "";

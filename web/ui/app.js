@@ -1,7 +1,7 @@
 // The dashboard's shell: routing between pages by path (/ui/<page>/...), the admin token form,
 // the live-feed indicator. Each page is a module with a title and render(ctx).
 
-import {ApiError, token} from "./api.js";
+import {ApiError, headers, token} from "./api.js";
 import {fill, h, notice} from "./elements.js";
 import {feed} from "./feed.js";
 import {selection} from "./selection.js";
@@ -19,6 +19,30 @@ selection.max = config.max_compare;
 
 let current = null;  // the page shown: its AbortController and cleanups
 let shown = "";  // the path and query of the view drawn last
+// Whether this service takes admin actions from this address with no token (a service with no
+// admin token, asked from loopback): then they are shown without one, and a token is not needed.
+let open = false;
+// Whether it needs no token of any kind from here (asked with none, it answered and takes changes).
+let free = false;
+
+/** Whether admin actions may be offered: an admin token entered and accepted, or none needed. */
+function admin() {
+  return open || token.isAdmin();
+}
+
+/** Ask the service whether it takes changes from here without a token (GET /version's admin_open),
+ * with the token kept, if any (a service with a read token answers only with it); asked with none,
+ * the answer also says whether this service needs no token of any kind from here. */
+async function checkOpen() {
+  const bare = !token.get();
+  try {
+    const resp = await fetch("/version", {headers: headers(), cache: "no-store"});
+    open = resp.ok && (await resp.json()).admin_open === true;
+  } catch {
+    open = false;
+  }
+  if (bare) free = open;
+}
 
 /** The page and the rest of the path: "/ui/models/openai/gpt-4o" → ["models", "openai/gpt-4o"]. */
 function route(pathname) {
@@ -34,6 +58,9 @@ export function navigate(url, {replace = false} = {}) {
 }
 
 async function show({focus = false} = {}) {
+  // A control that had focus when its page is drawn again in place (a filter that rewrote the
+  // URL) gets it back: the keyboard user typing in it was thrown out to the page's body.
+  const held = !focus && document.activeElement && main.contains(document.activeElement) ? document.activeElement.id : "";
   if (current) {
     current.controller.abort();
     current.cleanups.forEach((fn) => fn());
@@ -62,8 +89,13 @@ async function show({focus = false} = {}) {
     main, rest, config, navigate,
     params: url.searchParams,
     signal: controller.signal,
-    admin: token.isAdmin(),
+    admin: admin(),
     onLeave: (fn) => mine.cleanups.push(fn),
+    // A page that changed the URL itself (history.pushState) says the new one is drawn, so Back
+    // to the URL before draws that one again instead of being taken as already shown.
+    drawn: () => {
+      shown = location.pathname + location.search;
+    },
   };
   try {
     await page.render(ctx);
@@ -77,12 +109,20 @@ async function show({focus = false} = {}) {
       // A service with a read token: nothing can be shown until the token is entered.
       main.append(notice("error", "This service needs a token to show its data: enter it under Admin (top right)."));
       document.getElementById("admin").open = true;
+      document.getElementById("token").focus();  // where the keyboard user has to go next
     } else {
       main.append(notice("error", err instanceof ApiError ? `${err.message} (${err.status})` : String(err.message || err)));
     }
   }
   if (current !== mine) return;
   main.dataset.ready = name;  // every request of the first view has been answered (tests wait for it)
+  const again = held ? document.getElementById(held) : null;
+  if (again && main.contains(again)) {
+    again.focus({preventScroll: true});
+    if (typeof again.setSelectionRange === "function" && typeof again.value === "string" && again.type !== "number") {
+      again.setSelectionRange(again.value.length, again.value.length);
+    }
+  }
   if (focus) {
     const heading = main.querySelector("h1");
     if (heading) {
@@ -138,8 +178,9 @@ function setupToken() {
   const note = document.getElementById("token-note");
   const panel = document.getElementById("admin");
   const mark = () => {
-    document.body.classList.toggle("is-admin", token.isAdmin());
-    panel.querySelector("summary").textContent = token.isAdmin() ? "Admin ✓" : token.get() ? "Read ✓" : "Admin";
+    document.body.classList.toggle("is-admin", admin());
+    panel.querySelector("summary").textContent = token.isAdmin() ? "Admin ✓" : token.get() ? "Read ✓"
+      : open ? "Admin (open here)" : "Admin";
   };
   // Asked first of a read route (401: a read token is needed and this is not one the service
   // knows), then of a route only the admin may read (web/auth.py): 200 is the admin token, or a
@@ -152,6 +193,14 @@ function setupToken() {
     if (!value) return;
     note.textContent = "Checking…";
     let role = "admin";
+    if (free) {
+      // Neither reads nor changes need a token from here: any token would pass, the service
+      // cannot tell this one right or wrong, so it is not kept.
+      note.textContent = "This service takes admin actions from this address without a token: none is needed, and this one was not kept.";
+      input.value = "";
+      mark();
+      return;
+    }
     try {
       const headers = {Authorization: `Bearer ${value}`, Accept: "application/json"};
       const read = await fetch("/version", {headers});
@@ -181,13 +230,18 @@ function setupToken() {
     note.textContent = "Forgotten: admin actions are hidden.";
   });
   document.addEventListener("tokenchange", () => {
-    mark();
-    show();
+    // What a change needs may differ with the token now kept (a read token opens /version).
+    checkOpen().finally(() => {
+      mark();
+      show();
+    });
   });
   mark();
 }
 
-setupToken();
 setupCompareCount();
 setupLive();
-show();
+checkOpen().finally(() => {
+  setupToken();
+  show();
+});

@@ -73,11 +73,17 @@ export function field(label, control) {
   return h("div", {class: "field"}, h("label", {for: id}, label), control);
 }
 
-/** A <select> with an "any" first option. */
-export function choice(name, values, selected, anyLabel = "any") {
+/** A <select> with an "any" first option. A selected value from the URL shows whatever its case
+ * (the API takes CHAT as chat); one that is none of the values (a comma list, say) gets an option
+ * of its own, so the control says what filters the rows. */
+export function choice(name, values, selected, anyLabel = "any", label = (v) => v) {
+  const wanted = (selected || "").trim();
+  const known = values.find((v) => v.toLowerCase() === wanted.toLowerCase());
+  const extra = wanted && !known ? [h("option", {value: wanted, selected: true}, wanted.split(",").map(label).join(", "))] : [];
   return h("select", {name},
     h("option", {value: ""}, anyLabel),
-    values.map((v) => h("option", {value: v, selected: v === selected}, v)));
+    values.map((v) => h("option", {value: v, selected: v === known}, label(v))),
+    extra);
 }
 
 /** Calls fn once the input has been quiet for ms. */

@@ -51,12 +51,13 @@ export const feed = {
     }
   },
 
-  /** Where to resume: the stored id, unless the feed was reset or the tab is far behind. */
+  /** Where to resume: the stored id, unless the feed was reset or the tab is far behind; else the
+   * newest event now. Never none: a stream opened without Last-Event-ID starts from its own now,
+   * so a tab that had seen no event yet lost every one committed while the service restarted. */
   async resumePoint(signal) {
     const stored = Number(sessionStorage.getItem(LAST_ID_KEY));
-    if (!Number.isInteger(stored) || stored <= 0) return null;
     const head = (await get("/api/v1/events", {limit: 1}, signal)).last_event_id;
-    if (stored > head) return null;  // another database: its ids mean nothing here
+    if (!Number.isInteger(stored) || stored <= 0 || stored > head) return head;  // none, or another database's
     return Math.max(stored, head - MAX_CATCH_UP);
   },
 
@@ -72,6 +73,7 @@ export const feed = {
       try {
         if (!checked) {
           this.lastId = await this.resumePoint(controller.signal);
+          sessionStorage.setItem(LAST_ID_KEY, String(this.lastId));
           checked = true;
         }
         await this.read(controller.signal);

@@ -42,6 +42,7 @@ export async function render(ctx) {
     params.delete("offset");
     const text = params.toString();
     history.pushState(null, "", `/ui/benchmarks${text ? `?${text}` : ""}`);
+    ctx.drawn();
     load();
   }
 

@@ -1,14 +1,13 @@
 // Catalog: GET /api/v1/models with its filters as controls. The page's query string is the API's
 // query string, so a shared URL shows the same rows the API returns for it.
 
-import {get, modelPath, offersBenchmarks} from "../api.js";
+import {ApiError, get, modelPath, offersBenchmarks} from "../api.js";
 import {choice, debounce, fill, h, keepFocus, notice} from "../elements.js";
 import {count, ms, price, tokens, UNKNOWN} from "../format.js";
 import {selection} from "../selection.js";
 
 export const title = "Catalog";
 
-const DEFAULT_LIMIT = 50;
 const PAGE_SIZES = [25, 50, 100, 200];
 const RANGES = [
   ["min_context_window", "Context at least", "1000"],
@@ -37,6 +36,8 @@ function commaList(value) {
 
 export async function render(ctx) {
   const {main, config, signal} = ctx;
+  // The API's own page size when the URL names none: a shared URL shows the rows the API returns.
+  const DEFAULT_LIMIT = config.default_limit;
   const params = new URLSearchParams(ctx.params);
   const summary = h("p", {class: "summary", role: "status", "aria-live": "polite"}, "Loading…");
   const tableBox = h("div", {class: "table-scroll"});
@@ -57,6 +58,7 @@ export async function render(ctx) {
     if (!keepOffset) params.delete("offset");
     const text = params.toString();
     history[replace ? "replaceState" : "pushState"](null, "", `/ui/catalog${text ? `?${text}` : ""}`);
+    ctx.drawn();  // this URL is drawn here: Back to the one before draws that one again
     load();
   }
 
@@ -74,18 +76,25 @@ export async function render(ctx) {
       if (mine !== loads || signal.aborted) return;
       if (initial && err.status === 401) throw err;  // the page says what is missing
       summary.textContent = "";
-      fill(tableBox, notice("error", `The API refused this query: ${err.message}`));
+      fill(tableBox, notice("error", err instanceof ApiError ? `The API refused this query: ${err.message}`
+        : `The service did not answer (${err.message}): is it running? Change a filter to ask again.`));
       tableBox.setAttribute("aria-busy", "false");
       fill(pager);
       return;
     }
     if (mine !== loads) return;
     rows = page.data;
-    const first = page.total ? page.offset + 1 : 0;
+    const first = page.data.length ? page.offset + 1 : 0;
     const last = page.offset + page.data.length;
-    summary.textContent = `${count(page.total)} model${page.total === 1 ? "" : "s"} · showing ${count(first)}–${count(last)}`;
+    const models = `${count(page.total)} model${page.total === 1 ? "" : "s"}`;
+    // An offset past the end (a shared link to a page that has since emptied): said, not "showing 100,000–99,999".
+    summary.textContent = page.data.length ? `${models} · showing ${count(first)}–${count(last)}`
+      : page.total ? `${models} · none on this page` : models;
     keepFocus(main, () => {
-      fill(tableBox, page.total ? table(page.data) : notice("empty", "No model matches these filters."));
+      fill(tableBox, page.data.length ? table(page.data)
+        : page.total ? notice("empty", `This page is past the last of the ${models}. `,
+          h("a", {href: pageUrl(0)}, "Go to the first page"), ".")
+          : notice("empty", "No model matches these filters."));
       fill(pager, pagerControls(page));
     });
     tableBox.setAttribute("aria-busy", "false");
@@ -157,18 +166,29 @@ export async function render(ctx) {
     }
   }
 
+  function pageUrl(offset) {
+    const next = new URLSearchParams(params);
+    if (offset) next.set("offset", String(offset));
+    else next.delete("offset");
+    const text = next.toString();
+    return `/ui/catalog${text ? `?${text}` : ""}`;
+  }
+
   function pagerControls(page) {
     const limit = page.limit;
-    const prev = Math.max(0, page.offset - limit);
+    const pages = Math.max(1, Math.ceil(page.total / limit));
+    const prev = Math.min(Math.max(0, page.offset - limit), (pages - 1) * limit);
+    const sizes = PAGE_SIZES.includes(limit) ? PAGE_SIZES : [...PAGE_SIZES, limit].sort((a, b) => a - b);
     return [
       h("button", {type: "button", disabled: page.offset === 0, dataset: {key: "prev"},
         onclick: () => apply({offset: prev || null}, {keepOffset: true})}, "← Previous"),
-      h("span", {class: "page-no"}, `page ${Math.floor(page.offset / limit) + 1} of ${Math.max(1, Math.ceil(page.total / limit))}`),
+      h("span", {class: "page-no"}, page.offset >= page.total && page.total ? `past the last page (${pages})`
+        : `page ${Math.floor(page.offset / limit) + 1} of ${pages}`),
       h("button", {type: "button", disabled: page.offset + limit >= page.total, dataset: {key: "next"},
         onclick: () => apply({offset: page.offset + limit}, {keepOffset: true})}, "Next →"),
       h("label", {class: "page-size"}, "per page ",
         h("select", {dataset: {key: "limit"}, onchange: (e) => apply({limit: e.target.value === String(DEFAULT_LIMIT) ? null : e.target.value})},
-          PAGE_SIZES.map((n) => h("option", {value: n, selected: n === limit}, n)))),
+          sizes.map((n) => h("option", {value: n, selected: n === limit}, n)))),
     ];
   }
 

@@ -2,7 +2,7 @@
 // stream as it is committed, newest first; filtered by kind and provider (kept in the URL).
 
 import {get, modelPath} from "../api.js";
-import {debounce, fill, h, notice} from "../elements.js";
+import {choice, fill, h, notice} from "../elements.js";
 import {count, decimal, ms, stamp, value} from "../format.js";
 import {feed} from "../feed.js";
 
@@ -85,7 +85,10 @@ export async function render(ctx) {
   const {main, params, signal, config} = ctx;
   const kinds = new Set(list(params.get("kinds")));
   const providers = new Set(list(params.get("provider")));
-  const matches = (e) => (!kinds.size || kinds.has(e.kind)) && (!providers.size || providers.has(e.provider));
+  // As the API filters: bedrock takes its regions' own events (bedrock@<region>) too.
+  const wanted = (provider) => providers.has(provider)
+    || (providers.has("bedrock") && typeof provider === "string" && provider.startsWith("bedrock@"));
+  const matches = (e) => (!kinds.size || kinds.has(e.kind)) && (!providers.size || wanted(e.provider));
   const feedList = h("ol", {class: "feed", role: "log", "aria-label": "Change events, newest first"});
   const state = h("p", {class: "summary", role: "status"});
   const more = h("p", {class: "more"});
@@ -112,12 +115,13 @@ export async function render(ctx) {
     ctx.navigate(`/ui/changes${text ? `?${text}` : ""}`, {replace: true});
   }
 
-  const kindSelect = h("select", {id: "f-kind", onchange: (e) => setFilter("kinds", e.target.value)},
-    h("option", {value: ""}, "every kind"),
-    config.event_kinds.map((k) => h("option", {value: k, selected: kinds.size === 1 && kinds.has(k)}, k.replaceAll("_", " "))));
+  const kindSelect = Object.assign(choice("kinds", config.event_kinds, [...kinds].join(","), "every kind",
+    (k) => k.replaceAll("_", " ")), {id: "f-kind", onchange: (e) => setFilter("kinds", e.target.value)});
+  // Applied when the name is complete (Enter, or leaving the box): while typing, "op" was sent
+  // for "openai", an unknown provider, and the page was drawn again under the typist's hands.
   const providerInput = h("input", {id: "f-provider", list: "change-providers", value: params.get("provider") || "",
     placeholder: "any (comma list)", autocomplete: "off",
-    oninput: debounce((e) => setFilter("provider", e.target.value.replace(/\s+/g, "")), 500)});
+    onchange: (e) => setFilter("provider", e.target.value.replace(/\s+/g, ""))});
   const providerNames = h("datalist", {id: "change-providers"});
 
   fill(main,

@@ -53,17 +53,22 @@ function rowName(path) {
 
 export async function render(ctx) {
   const {main, params, signal, config} = ctx;
-  let ids = (params.get("ids") || "").split(",").map((s) => s.trim()).filter(Boolean);
-  if (ids.length) selection.set(ids);
-  else ids = selection.ids();
+  // The ids of the address (a comma list, or repeated, as the API takes them); a shared link shows
+  // its models without touching this tab's own ticks. Without ids, the ticked models.
+  const named = [...new Set(params.getAll("ids").flatMap((v) => v.split(",")).map((s) => s.trim()).filter(Boolean))];
+  const fromLink = named.length > 0;
+  let ids = fromLink ? named : selection.ids();
+  const dropped = ids.length - config.max_compare;
   ids = ids.slice(0, config.max_compare);
-  if (ids.length >= 2 && params.get("ids") !== ids.join(",")) {
+  if (!fromLink && ids.length >= 2) {
     // Opened from the navigation with models ticked: the address names them, so it can be shared.
     const url = new URL(location.href);
     url.searchParams.set("ids", ids.join(","));
     history.replaceState(null, "", url.pathname + url.search);
   }
   const head = h("div", {class: "page-head"}, h("h1", {}, "Compare"));
+  const tooMany = dropped > 0 ? notice("error", `At most ${config.max_compare} models are compared: the last `,
+    String(dropped), ` of the ${ids.length + dropped} named are left out.`) : null;
   if (ids.length < 2) {
     fill(main, head, notice("empty", "Tick 2 to ", String(config.max_compare), " models in the ",
       h("a", {href: "/ui/catalog"}, "catalog"), " to compare them side by side."));
@@ -84,7 +89,7 @@ export async function render(ctx) {
 
   const remove = (id) => {
     const rest = ids.filter((x) => x !== id);
-    selection.set(rest);
+    if (selection.has(id)) selection.toggle(id, false);
     ctx.navigate(`/ui/compare?ids=${rest.map(encodeURIComponent).join(",")}`, {replace: true});
   };
   const table = h("table", {class: "compare"},
@@ -107,8 +112,10 @@ export async function render(ctx) {
     })));
   const only = h("input", {type: "checkbox", id: "only-diff", onchange: (e) => table.classList.toggle("only-differs", e.target.checked)});
   fill(main, head,
-    h("p", {class: "summary"}, `${models.length} models · ${differing} of ${paths.length} fields differ`),
+    h("p", {class: "summary"}, models.length < 2 ? `${models.length} of the ${ids.length} models named ${models.length === 1 ? "is" : "are"} in the catalog: nothing to compare`
+      : `${models.length} models · ${differing} of ${paths.length} fields differ`),
     missing.length ? notice("error", `Not in the catalog: ${missing.join(", ")}`) : null,
+    tooMany,
     h("div", {class: "toolbar"}, h("label", {for: "only-diff"}, only, " only fields that differ")),
     h("div", {class: "table-scroll"}, table));
 }

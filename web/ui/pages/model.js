@@ -3,7 +3,7 @@
 
 import {get, modelPath, offersBenchmarks, post} from "../api.js";
 import {legend, timeChart} from "../chart.js";
-import {fill, h, notice} from "../elements.js";
+import {fill, h, keepFocus, notice} from "../elements.js";
 import {ago, decimal, label, ms, price, stamp, toDate, tokens, UNKNOWN, value} from "../format.js";
 import {feed} from "../feed.js";
 import {selection} from "../selection.js";
@@ -195,6 +195,7 @@ export async function render(ctx) {
     }
   }}, selection.has(id) ? "✓ ticked for compare" : "Tick for compare");
   const later = h("div", {class: "later"}, h("p", {class: "hint"}, "Loading history…"));
+  const recordBox = h("div", {}, recordSection(record));
   fill(main,
     h("div", {class: "page-head"},
       h("h1", {}, record.name || record.provider_model_id),
@@ -205,7 +206,7 @@ export async function render(ctx) {
         status ? h("span", {class: `badge ${status}`}, status) : null,
         h("span", {class: `badge ${record.live ? "live" : "catalog"}`}, record.live ? "live at the provider" : "known from catalogs only"),
         compareButton)),
-    recordSection(record),
+    recordBox,
     later,
     rawSection(id, signal));
 
@@ -231,7 +232,14 @@ export async function render(ctx) {
       if (e.kind === "benchmark_completed" && bench) {
         fill(benchBox, benchmarkSection(record, await get(`${base}/benchmarks`, null, signal), ctx));
       } else if (["updated", "removed", "added"].includes(e.kind)) {
-        fill(historyBox, historySection((await get(`${base}/history`, null, signal)).versions));
+        // The record too: the history showed "32768 → 65536" above a record still saying 32.8K.
+        const [versions, now] = await Promise.all([
+          get(`${base}/history`, null, signal),
+          e.kind === "removed" ? null : get(base, {raw: "false"}, signal),
+        ]);
+        fill(historyBox, historySection(versions.versions));
+        keepFocus(main, () => fill(recordBox, now ? recordSection(now)
+          : notice("info", "This model was removed from the catalog; its history stays below.")));
       }
     } catch (err) {
       if (!signal.aborted) reportError(err);
