@@ -31,7 +31,7 @@ from discovery.benchmark import records
 from discovery.benchmark.budget import RunBudget, SpendLedger, dollars
 from discovery.benchmark.plan import matches, plan_run, refusal
 from discovery.benchmark.records import BenchmarkReport, BenchmarkRun
-from discovery.benchmark.runner import benchmark_model
+from discovery.benchmark.runner import SERVICE_STOPPED, benchmark_model
 from discovery.model import Model
 from discovery.redaction import scrub
 from discovery.settings import BenchmarkPolicy, ProviderConfig, Settings
@@ -47,6 +47,10 @@ NOT_DISCOVERED_RETRY = 1.0
 
 class BenchmarkDisabled(LookupError):
     """No benchmark actor can measure this model (benchmarking off for its provider or region)."""
+
+
+class UnknownBenchmarkRegion(ValueError):
+    """A benchmark asked for a region this service does not watch (a 400 naming the ones it does)."""
 
 
 class BenchmarkRefused(ValueError):
@@ -387,6 +391,10 @@ class BenchmarkActor(pykka.ThreadingActor):
                 self._submit(BenchmarkReport(run, (outcome.result,)))
                 if outcome.result.error is not None:
                     errors.append(f"{model_plan.model.id}: {outcome.result.error}")
+            if outcome.stopped == SERVICE_STOPPED:
+                # Its row stays 'running' and the next start marks it interrupted, as for any run
+                # the stop cuts short (it was recorded 'stopped', a budget's or the breaker's word).
+                raise pykka.ActorDeadError("the service is stopping")
             if outcome.stopped is not None:
                 stopped = outcome.stopped
                 break
@@ -465,6 +473,11 @@ class BenchmarkQueries:
         entry = self.view.index.entry(model_id)  # type: ignore[attr-defined]
         if entry is None:
             raise KeyError(model_id)
+        board = getattr(self, "bedrock_board", None)
+        watched = set(board.snapshot()) if board is not None else set()
+        if region is not None and region not in watched:
+            raise UnknownBenchmarkRegion(f"unknown region {region!r}; " + (
+                f"watched: {', '.join(sorted(watched))}" if watched else "no Bedrock region is watched"))
         model = entry.model()
         if region is not None and model.provider != BEDROCK:
             raise BenchmarkRefused(f"{model.id} is not a Bedrock model: region applies to Bedrock models only")
@@ -478,8 +491,19 @@ class BenchmarkQueries:
             sources = [model.provider] if model.provider in self.benchmark_sources and region is None else []
         if not sources:
             where = f" in {region}" if region else ""
-            raise BenchmarkDisabled(f"benchmarking is not enabled for {model.provider}{where}: set "
-                                    f"[benchmarks.providers.{model.provider}] enabled = true")
+            bench = self.settings.benchmarks  # type: ignore[attr-defined]
+            policy = bench.policy(model.provider)
+            # The fix that applies, not always "enabled = true" (it was said where that was set).
+            if not bench.enabled:
+                fix = "[benchmarks] enabled is false (or DISCOVERY_BENCHMARKS_ENABLED): benchmarks are off for every provider"
+            elif policy.enabled and policy.regions and (region or "") not in policy.regions:
+                fix = (f"[benchmarks.providers.{model.provider}] regions ({', '.join(policy.regions)}) "
+                       f"leave {region or 'its regions'} out")
+            elif policy.enabled:
+                fix = f"its benchmark actors are not running{where}"
+            else:
+                fix = f"set [benchmarks.providers.{model.provider}] enabled = true"
+            raise BenchmarkDisabled(f"benchmarking is not enabled for {model.provider}{where}: {fix}")
         policy = self.settings.benchmarks.policy(model.provider)  # type: ignore[attr-defined]
         if not matches(policy, model.id, model.provider_model_id):
             raise BenchmarkRefused(f"{model.id} is not matched by benchmarks.providers.{model.provider}.models "

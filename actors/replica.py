@@ -540,7 +540,7 @@ def rebuild_error(error: dict[str, Any]) -> Exception:
         from actors.webhooks import UnknownWebhook
 
         return UnknownWebhook(message)
-    if kind in ("BenchmarkDisabled", "BenchmarkRefused"):
+    if kind in ("BenchmarkDisabled", "BenchmarkRefused", "UnknownBenchmarkRegion"):
         from actors import benchmark
 
         return getattr(benchmark, kind)(message)

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 from flask import Blueprint, jsonify, request
 
-from actors.benchmark import BenchmarkDisabled, BenchmarkRefused
+from actors.benchmark import BenchmarkDisabled, BenchmarkRefused, UnknownBenchmarkRegion
 from discovery.bedrock import PROVIDER as BEDROCK
 from discovery.benchmark.board import LEADERBOARD_SORTS, leaderboard
 from discovery.benchmark.records import BenchmarkRun
@@ -158,6 +158,8 @@ def start_model_benchmark(model_id: str):
         tickets = svc.run_benchmark(model_id, request.args.get("region") or None)
     except KeyError:
         raise ApiError(404, "model_not_found", f"no model {model_id!r} in the catalog") from None
+    except UnknownBenchmarkRegion as exc:
+        raise ApiError(400, "invalid_parameter", str(exc)) from None
     except BenchmarkDisabled as exc:
         raise ApiError(409, "benchmarks_disabled", str(exc)) from None
     except BenchmarkRefused as exc:

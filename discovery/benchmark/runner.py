@@ -24,6 +24,10 @@ from discovery.providers.errors import ProviderAuthError, ProviderError
 from discovery.redaction import scrub
 from discovery.settings import BenchmarkPolicy
 
+# ModelOutcome.stopped when the service's stop ended a wait: not the run's own end (a budget, the
+# breaker), so the run is left to be marked interrupted, as any run the stop cuts short.
+SERVICE_STOPPED = "the service stopped"
+
 
 class Gate(Protocol):
     """How a probe respects its provider: the breaker's state, the token bucket, outcome counting."""
@@ -112,10 +116,16 @@ def benchmark_model(probe: Any, plan: ModelPlan, policy: BenchmarkPolicy, run_id
                 stopped = str(exc)
                 break
             gate.record(exc)
-            failures.append(ProbeFailure(exc.kind, str(exc), warmup, bool(getattr(exc, "after_first_token", False)),
-                                         time.time()))
-            # It may have been billed: the reservation stands.
-            cost = None if cost is None or reserved is None else cost + reserved
+            streamed = bool(getattr(exc, "after_first_token", False))
+            failures.append(ProbeFailure(exc.kind, str(exc), warmup, streamed, time.time()))
+            if exc.status is not None and not streamed:
+                # An error answer (a 429, a 5xx, a 404) generated nothing, and providers do not bill
+                # it: it was charged at the worst case, so rate limits used up the daily budget.
+                if budget is not None:
+                    budget.settle(reserved, 0.0)
+            else:
+                # Cut off mid-answer, or no answer in time: it may have been billed, the reservation stands.
+                cost = None if cost is None or reserved is None else cost + reserved
             wait = exc.retry_after if exc.status == 429 else None
             if wait:
                 if wait > policy.timeout:
@@ -124,7 +134,7 @@ def benchmark_model(probe: Any, plan: ModelPlan, policy: BenchmarkPolicy, run_id
                                                                  "s): no more samples of this model in this run")
                     break
                 if (stopping or threading.Event()).wait(wait):
-                    stopped = "the service stopped"
+                    stopped = SERVICE_STOPPED
                     break
             continue
         except Exception as exc:  # a bug in a probe: recorded, not counted against the provider

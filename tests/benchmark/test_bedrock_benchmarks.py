@@ -55,8 +55,8 @@ def test_best_regions_puts_the_region_with_the_lowest_measured_ttft_first(start_
     assert all(r["outcome"] == "succeeded" and r["probed"] == 1 for r in body["runs"])
     elsewhere = client.post(f"/api/v1/models/{model_id}/benchmarks?region=xx-nowhere-1",
                             headers={"Authorization": "Bearer t"})
-    assert elsewhere.status_code == 409
-    assert "is not offered in xx-nowhere-1" in elsewhere.get_json()["error"]["message"]
+    assert elsewhere.status_code == 400  # not a watched region: a 400 naming them
+    assert "unknown region 'xx-nowhere-1'" in elsewhere.get_json()["error"]["message"]
 
     ranked = ["us-west-2", "eu-west-1", "us-east-1"]
     assert service.best_regions_for_model(model_id) == ranked
@@ -131,7 +131,30 @@ def test_benchmark_routes_refuse_an_unknown_region_and_a_region_given_as_the_pro
                 "/api/v1/benchmarks/runs?provider=bedrock&region=us-east-1",
                 f"/api/v1/models/{model_id}/benchmarks?region=eu-west-1"):
         assert client.get(url).status_code == 200, url
+    # Starting one is a 400 naming the watched regions too (it was a 409 "refused"), for a
+    # Bedrock model and any other; nothing starts.
+    auth = {"Authorization": f"Bearer {service.settings.admin_token}"} if service.settings.admin_token else {}
+    for region in ("mars-central-9", "not*valid"):
+        resp = client.post(f"/api/v1/models/{model_id}/benchmarks?region={region}", headers=auth)
+        assert resp.status_code == 400, (region, resp.get_json())
+        assert resp.get_json()["error"]["message"] == f"unknown region {region!r}; watched: eu-west-1, us-east-1"
     assert service.benchmark_runs() == []
+
+
+def test_a_region_the_benchmark_settings_leave_out_is_named_as_the_reason(start_service, simulator):
+    """The 409 said "set [benchmarks.providers.bedrock] enabled = true" where that was set and the
+    region was left out by the table's regions."""
+    regions = ("us-east-1", "eu-west-1")
+    bench = BenchmarkSettings(start_delay=3600.0, targets=(BenchmarkTarget("bedrock", enabled=True,
+                                                                           regions=("eu-west-1",)),))
+    service = start_service([], bedrock=bedrock_settings(simulator, regions), benchmarks=bench)
+    wait_for(lambda: regions_settled(service, regions), timeout=20, what="every region's first refresh")
+    model_id = f"bedrock/{on_demand_in_every(simulator, regions)}"
+    resp = create_app(service).test_client().post(f"/api/v1/models/{model_id}/benchmarks?region=us-east-1")
+    assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "benchmarks_disabled"
+    assert resp.get_json()["error"]["message"] == (
+        "benchmarking is not enabled for bedrock in us-east-1: [benchmarks.providers.bedrock] regions "
+        "(eu-west-1) leave us-east-1 out")
 
 
 def test_runs_of_a_region_no_longer_watched_stay_readable_by_region(start_service, simulator):

@@ -138,7 +138,12 @@ def test_a_429_asking_longer_than_the_probe_timeout_ends_that_models_samples_and
     refused = service.benchmark_history("openai/gpt-4.1")[0]
     assert refused["sample_count"] == 0 and len(refused["failures"]) == 1
     assert "asked to wait 600 s, longer than the probe timeout (5 s)" in refused["failures"][0]["message"]
-    assert service.benchmark_history("openai/gpt-4o")[0]["sample_count"] == 2
+    measured = service.benchmark_history("openai/gpt-4o")[0]
+    assert measured["sample_count"] == 2
+    # The 429 generated nothing and costs nothing (it was charged at the worst case): the run's
+    # spend is the measured model's alone.
+    assert refused["cost_usd"] == 0 and measured["cost_usd"] > 0
+    assert run["spend_usd"] == pytest.approx(measured["cost_usd"])
 
 
 def test_a_key_that_is_no_longer_set_stops_the_run_with_nothing_counted_or_spent(start_service, simulator,
@@ -160,11 +165,21 @@ def test_a_stop_ends_a_wait_for_a_429_and_no_request_follows_it(start_service, s
     service = start(start_service, simulator,
                     [BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4.1",))], samples=2, timeout=5.0)
     simulator.state.set_fault("openai", "status", status=429, times=1, path=CHAT_PATH, headers={"Retry-After": "1.5"})
-    service.run_benchmark("openai/gpt-4.1")
+    [ticket] = service.run_benchmark("openai/gpt-4.1")
     wait_for(lambda: len(chat_requests(simulator.state)) == 1, what="the refused warm-up")
     service.stop()
     time.sleep(2.0)  # past the wait asked for: that no request is made is the point, nothing to wait for
     assert len(chat_requests(simulator.state)) == 1
+    # Cut short by the stop, as any run it cuts: left running, for the next start to mark
+    # interrupted (it was recorded "stopped", a budget's or the breaker's word).
+    from discovery import store
+    from discovery.schema import BenchmarkRunRow
+
+    store.open_database(service.settings.database_url)
+    try:
+        assert BenchmarkRunRow.get_by_id(ticket.run_id).outcome == "running"
+    finally:
+        store.close_database()
 
 
 def test_a_run_where_no_model_got_a_sample_failed_and_one_where_a_model_did_succeeded(start_service, simulator):
@@ -240,9 +255,10 @@ def test_api_serves_history_leaderboard_runs_and_performance_on_records(start_se
     wait_for(lambda: service.view.performance.get("openai/gpt-4.1"), timeout=20, what="the second model measured")
     refused = client.post("/api/v1/models/openai/gpt-4o-mini/benchmarks", headers={"Authorization": f"Bearer {ADMIN}"})
     assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "benchmark_refused"
-    # A region is a Bedrock model's: for another provider's it is refused as such, not as "not enabled".
+    # A region must be a watched Bedrock region (none is here): a 400 saying so, not "not enabled".
     refused = client.post(url + "?region=us-east-1", headers={"Authorization": f"Bearer {ADMIN}"})
-    assert refused.status_code == 409 and "region applies to Bedrock models only" in refused.get_json()["error"]["message"]
+    assert refused.status_code == 400
+    assert refused.get_json()["error"]["message"] == "unknown region 'us-east-1'; no Bedrock region is watched"
     bad = client.post(url + "?wait=true&timeout=0", headers={"Authorization": f"Bearer {ADMIN}"})
     assert bad.status_code == 400 and "more than 0" in bad.get_json()["error"]["message"]
 
