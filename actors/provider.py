@@ -44,10 +44,10 @@ class RefreshTicket:
     queued: bool = field(default=False, compare=False)
 
     def abandon(self, error: str) -> None:
-        """End a refresh its actor will not run (the actor stopped): underway, and failed with
-        ``error`` unless it already resolved."""
+        """End a refresh its actor will not run (the actor stopped): underway, and interrupted
+        with ``error`` unless it already resolved, as its run is recorded (it said "failed")."""
         self.underway.set()
-        resolve(self.future, RefreshOutcome(self.run_id, self.provider, "failed", error=error))
+        resolve(self.future, RefreshOutcome(self.run_id, self.provider, "interrupted", error=error))
 
 
 def interrupt(catalog: Any, ticket: RefreshTicket, reason: str) -> None:
@@ -117,7 +117,7 @@ def _writer_gone(run_id: int, source: str) -> RefreshOutcome:
     """The outcome of an answer that came back after the catalog writer stopped (the service is
     stopping): nothing of it is written, and its run was already marked interrupted at stop."""
     logger.info("refresh {} of {}: the answer came after the catalog writer stopped; nothing written", run_id, source)
-    return RefreshOutcome(run_id, source, "failed", error="abandoned: the service stopped during this refresh")
+    return RefreshOutcome(run_id, source, "interrupted", error="abandoned: the service stopped during this refresh")
 
 
 def is_configuration_error(exc: BaseException) -> bool:

@@ -58,6 +58,8 @@ class AnotherInstance(RuntimeError):
 # one before is underway (its fetches begun) or after WAVE_WAIT seconds, whichever comes first.
 REFRESH_WAVE = 8
 WAVE_WAIT = 0.02
+# How often a caller waiting on refreshes looks whether the service began to stop (Service.wait).
+STOP_POLL = 0.1
 
 
 def wait_underway(asks: Iterable[pykka.Future], bound: float) -> None:
@@ -382,14 +384,27 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
                 wait_underway([ask for _, ask in wave if ask is not None], WAVE_WAIT)
         return asks
 
-    @staticmethod
-    def wait(tickets: Iterable[RefreshTicket], timeout: float) -> list[RefreshOutcome]:
-        """Wait for refresh tickets; raise TimeoutError if one is not done in time."""
+    def wait(self, tickets: Iterable[RefreshTicket], timeout: float) -> list[RefreshOutcome]:
+        """Wait for refresh tickets; raise TimeoutError if one is not done in time.
+
+        Once the service begins to stop, a refresh not done yet is told as interrupted (its run is
+        recorded so): the caller had waited on until the HTTP server's drain ran out and cut its
+        request, answered with a plain-text 500 instead of the JSON every error is."""
         tickets = list(tickets)
-        done, not_done = concurrent.futures.wait([t.future for t in tickets], timeout=timeout)
-        if not_done:
-            raise TimeoutError(f"{len(not_done)} refreshes still running after {timeout:g}s")
-        return [t.future.result() for t in tickets]
+        futures = [t.future for t in tickets]
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            _, not_done = concurrent.futures.wait(futures, timeout=max(0.0, min(left, STOP_POLL)))
+            if not not_done:
+                return [t.future.result() for t in tickets]
+            if self.closing.is_set():
+                return [t.future.result() if t.future.done() else RefreshOutcome(
+                    t.run_id, t.provider, "interrupted",
+                    error="the service stopped before this refresh ended; its run is recorded interrupted")
+                    for t in tickets]
+            if left <= 0:
+                raise TimeoutError(f"{len(not_done)} refreshes still running after {timeout:g}s")
 
     def start_leader_actors(self) -> None:
         """The leader's actors, started on this instance (a follower promoted)."""

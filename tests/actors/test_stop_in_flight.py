@@ -23,7 +23,7 @@ def test_an_answer_arriving_after_stop_is_dropped_without_an_error(start_service
         wait_for(lambda: any("after the catalog writer stopped" in line for line in lines), what="the answer's drop")
     finally:
         logger.remove(sink)
-    assert outcome.outcome == "failed" and "stopped" in outcome.error
+    assert outcome.outcome == "interrupted" and "stopped" in outcome.error  # as its run is recorded
     assert ticket.underway.is_set(), "a caller waiting for the refresh to be underway is let go"
     assert not [line for line in lines if line.startswith(("ERROR", "CRITICAL"))], lines
     store.open_database(db_url)
@@ -42,9 +42,40 @@ def test_abandoning_a_ticket_fails_it_once_and_lets_a_waiting_caller_go():
     waiting = RefreshTicket(7, "acme", "manual")
     waiting.abandon("abandoned: the provider actor stopped")
     outcome = waiting.future.result(timeout=1)
-    assert waiting.underway.is_set() and (outcome.run_id, outcome.provider, outcome.outcome) == (7, "acme", "failed")
+    # As its run is recorded: interrupted (the caller heard "failed" of a run stored "interrupted").
+    assert waiting.underway.is_set() and (outcome.run_id, outcome.provider, outcome.outcome) == (7, "acme", "interrupted")
     assert outcome.error == "abandoned: the provider actor stopped"
     done = RefreshTicket(8, "acme", "manual")
     done.future.set_result(RefreshOutcome(8, "acme", "succeeded"))
     done.abandon("abandoned: the provider actor stopped")
     assert done.future.result(timeout=1).outcome == "succeeded" and done.underway.is_set()
+
+
+def test_a_caller_waiting_on_a_refresh_is_answered_as_the_stop_begins(start_service, simulator):
+    """A request waiting on a refresh (?wait=true) when SIGTERM came waited on until the HTTP
+    server's drain ran out and cut it: a plain-text 500 instead of the JSON every error is. The
+    stop's beginning now answers it, the run told as interrupted, as it is recorded."""
+    import threading
+    import time
+
+    from web import create_app
+
+    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai")])
+    wait_for(lambda: service.refresh_runs("openai", 5) and service.refresh_runs("openai", 5)[0]["outcome"] == "succeeded",
+             what="the start-up refresh")
+    simulator.state.set_latency("openai", 5.0)
+    seen = simulator.state.request_count("openai")
+    answer: dict = {}
+    client = create_app(service).test_client()
+    waiting = threading.Thread(target=lambda: answer.update(
+        resp=client.post("/api/v1/providers/openai/refresh?wait=true&timeout=60")))
+    waiting.start()
+    wait_for(lambda: simulator.state.request_count("openai") > seen, what="the fetch to begin")
+    began = time.monotonic()
+    service.begin_shutdown()  # what SIGTERM does first, before the HTTP server drains
+    waiting.join(timeout=5)
+    assert not waiting.is_alive() and time.monotonic() - began < 1.0
+    resp = answer["resp"]
+    assert resp.status_code == 200 and resp.is_json
+    [run] = resp.get_json()["runs"]
+    assert run["outcome"] == "interrupted" and "stopped" in run["error"]
