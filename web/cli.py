@@ -163,7 +163,8 @@ def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
             simulator.start()
             logger.info("demo: provider simulator on {}", simulator.url)
             settings = replace(settings, demo=True, providers=demo_providers(simulator),
-                               bedrock=demo_bedrock(simulator), benchmarks=demo_benchmarks(simulator))
+                               bedrock=demo_bedrock(simulator),
+                               benchmarks=demo_benchmarks(simulator, settings.benchmarks))
             redaction.REDACTOR.add_settings(settings)
         service = start_service(settings)
 

@@ -99,12 +99,17 @@ def demo_bedrock(simulator: Any) -> Any:
                            refresh_interval=60.0, timeout=5.0, unavailable_recheck_interval=600.0)
 
 
-def demo_benchmarks(simulator: Any) -> Any:
+def demo_benchmarks(simulator: Any, given: Any = None) -> Any:
     """Benchmarks of two models per demo provider (and Bedrock region) a few seconds after start.
 
     Prices are the catalogs' (the simulator bills nothing); local servers have none, so they are
     allowed to go unpriced. The simulator is set to a different pace per provider and region.
+    ``given``: the benchmark settings the file and the environment made; each key they set (a
+    budget, the samples...) holds over the demo's own, and their provider tables over its
+    targets (they were all replaced, silently: a budget of 0 set for the demo spent anyway).
     """
+    from dataclasses import fields, replace
+
     from discovery.settings import BenchmarkSettings, BenchmarkTarget
 
     targets = []
@@ -117,4 +122,15 @@ def demo_benchmarks(simulator: Any) -> Any:
             simulator.state.set_stream(route, ttft=ttft, tokens_per_second=rate, output_tokens=64)
         targets.append(BenchmarkTarget(name, enabled=True, models=globs, max_models=2,
                                        allow_unknown_prices=name in ("ollama", "vllm")))
-    return BenchmarkSettings(start_delay=3.0, interval=900.0, samples=3, targets=tuple(targets))
+    demo = BenchmarkSettings(start_delay=3.0, interval=900.0, samples=3, targets=tuple(targets))
+    if given is None:
+        return demo
+    default = BenchmarkSettings()
+    kept = {f.name: getattr(given, f.name) for f in fields(BenchmarkSettings)
+            if f.name != "targets" and getattr(given, f.name) != getattr(default, f.name)}
+    if kept or given.targets:
+        from loguru import logger
+
+        logger.info("demo: benchmark settings taken from the settings: {}",
+                    ", ".join([*sorted(kept), *(["provider tables"] if given.targets else [])]))
+    return replace(demo, **kept, **({"targets": given.targets} if given.targets else {}))
