@@ -384,7 +384,16 @@ class BenchmarkActor(pykka.ThreadingActor):
         stopped = None
         errors: list[str] = []  # of the results without a sample
         for model_plan in plan.models:
-            outcome = benchmark_model(probe, model_plan, self.policy, run.id, gate, budget, self._stopping)
+            before = run
+
+            def sending(requests: int, before: BenchmarkRun = before) -> None:
+                # The run's spend, its reservations included, stored before each request: a stop
+                # in the middle of a model lost what its requests had cost, and the next start's
+                # ledger (seeded from the runs) let the day's budget be passed.
+                self._submit(BenchmarkReport(replace(before, requests=before.requests + requests,
+                                                     spend_usd=dollars(budget.spent))))
+
+            outcome = benchmark_model(probe, model_plan, self.policy, run.id, gate, budget, self._stopping, sending)
             run = replace(run, probed=run.probed + (outcome.result is not None), requests=run.requests + outcome.requests,
                           spend_usd=dollars(budget.spent))
             if outcome.result is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, Optional, Protocol
 
@@ -65,13 +66,16 @@ class ModelOutcome:
 
 
 def benchmark_model(probe: Any, plan: ModelPlan, policy: BenchmarkPolicy, run_id: int, gate: Gate,
-                    budget: Optional[RunBudget] = None, stopping: Optional[threading.Event] = None) -> ModelOutcome:
+                    budget: Optional[RunBudget] = None, stopping: Optional[threading.Event] = None,
+                    sending: Optional[Callable[[int], None]] = None) -> ModelOutcome:
     """Warm up, then take ``policy.samples`` samples of one model; the result has its summary.
 
     A 429 that says how long to wait (Retry-After, the rate-limit reset headers, Gemini's
     RetryInfo) is waited out before the next request, up to ``policy.timeout``; one asking for
     longer ends this model's samples (the next model is asked as planned). ``stopping``, once
-    set (the service stopping), ends such a wait and the run.
+    set (the service stopping), ends such a wait and the run. ``sending(n)`` is called before each
+    request is sent, its worst case reserved (``n``: this model's requests so far, that one
+    included), for the caller to store the run's spend as it goes.
     """
     model = plan.model
     chat = plan.kind == "chat"
@@ -104,6 +108,8 @@ def benchmark_model(probe: Any, plan: ModelPlan, policy: BenchmarkPolicy, run_id
                 budget.settle(reserved, 0.0)
             continue
         requests += 1
+        if sending is not None:
+            sending(requests)
         try:
             sample = probe.chat(req) if chat else probe.embed(req)
         except ProviderError as exc:

@@ -182,6 +182,26 @@ def test_a_stop_ends_a_wait_for_a_429_and_no_request_follows_it(start_service, s
         store.close_database()
 
 
+def test_a_run_cut_short_by_a_stop_keeps_what_its_requests_may_have_cost(start_service, simulator):
+    """A run stopped in the middle of a model was stored with no request and no spend: the next
+    start's ledger, seeded from the runs, let that day's budget be passed."""
+    simulator.state.set_stream("openai", ttft=0.01, tokens_per_second=4, output_tokens=64)  # 16 s an answer
+    service = start(start_service, simulator,
+                    [BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4.1",))], samples=2, timeout=30.0)
+    [ticket] = service.run_benchmark("openai/gpt-4.1")
+    wait_for(lambda: len(chat_requests(simulator.state)) == 1, what="the first request")
+    service.stop()
+    from discovery import store
+    from discovery.schema import BenchmarkRunRow
+
+    store.open_database(service.settings.database_url)
+    try:
+        row = BenchmarkRunRow.get_by_id(ticket.run_id)
+        assert row.requests == 1 and row.spend_usd > 0, (row.requests, row.spend_usd)
+    finally:
+        store.close_database()
+
+
 def test_a_run_where_no_model_got_a_sample_failed_and_one_where_a_model_did_succeeded(start_service, simulator):
     # The first model's warm-up and sample are refused; the second model's are answered.
     simulator.state.set_fault("openai", "status", status=400, times=2, path=CHAT_PATH)
