@@ -558,5 +558,13 @@ class BenchmarkQueries:
     def benchmark_spend_today(self) -> dict[str, float]:
         """Today's (UTC) benchmark spend: every provider's together and the daily budget."""
         book = self.benchmark_book
-        return {"spent_usd": dollars(book.ledger.spent()) if book else 0.0,
+        if book is not None:
+            spent = book.ledger.spent()
+        else:
+            # Benchmarks off (or no provider benchmarked): what the store's runs spent today all the
+            # same; it read 0 though earlier runs had spent that day.
+            seed = self.reader.benchmark_seed(utc_midnight()).get(  # type: ignore[attr-defined]
+                timeout=self.settings.ask_timeout)  # type: ignore[attr-defined]
+            spent = sum(seed["spend"].values())
+        return {"spent_usd": dollars(spent),
                 "budget_per_day_usd": self.settings.benchmarks.budget_per_day_usd}  # type: ignore[attr-defined]

@@ -202,6 +202,20 @@ def test_a_run_cut_short_by_a_stop_keeps_what_its_requests_may_have_cost(start_s
         store.close_database()
 
 
+def test_todays_spend_is_read_from_the_store_when_benchmarks_are_off(start_service, simulator):
+    """With benchmarks turned off, GET /api/v1/benchmarks/runs said nothing was spent today though
+    the store's runs of the day had spent."""
+    service = start(start_service, simulator, [BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4o",))],
+                    samples=1)
+    [run] = service.wait_benchmarks(service.run_benchmark("openai/gpt-4o"), timeout=20)
+    assert run.outcome == "succeeded" and run.spend_usd > 0
+    service.stop()
+    off = start_service(openai_with_catalog(simulator), benchmarks=BenchmarkSettings(enabled=False))
+    assert off.benchmark_book is None
+    today = create_app(off).test_client().get("/api/v1/benchmarks/runs").get_json()["today"]
+    assert today["spent_usd"] == pytest.approx(run.spend_usd)
+
+
 def test_a_run_where_no_model_got_a_sample_failed_and_one_where_a_model_did_succeeded(start_service, simulator):
     # The first model's warm-up and sample are refused; the second model's are answered.
     simulator.state.set_fault("openai", "status", status=400, times=2, path=CHAT_PATH)
