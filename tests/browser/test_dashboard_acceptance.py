@@ -133,6 +133,16 @@ def test_a_compare_link_leaves_the_tabs_own_ticks_alone(page, api, problems):
     expect(page.locator("main .summary")).to_contain_text("2 models ·")
 
 
+def test_the_providers_page_does_not_keep_its_old_counts_when_the_service_stops_answering(page, problems):
+    ready(page, "/ui/providers")
+    expect(page.locator(".page-head .summary")).to_contain_text("sources:")
+    page.route("**/api/v1/providers", lambda route: route.abort())  # as a service that went away
+    expect(page.locator(".page-head .summary")).to_have_text("The service did not answer the last redraw.",
+                                                            timeout=15_000)  # the next 5-second redraw
+    expect(page.locator("main .notice.error")).to_contain_text("The service did not answer")
+    assert all("Failed to load resource" in p for p in problems.clear())  # the aborted requests
+
+
 @pytest.fixture(scope="module")
 def open_service(sim, tmp_path_factory):
     """A service with no admin token: changes from its own host need none."""

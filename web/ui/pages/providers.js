@@ -3,7 +3,7 @@
 // breaker says when it lets the next call through; a source the supervisor gave up on says so.
 // Redrawn when the live feed reports a status change or a refresh, and every few seconds.
 
-import {get, post} from "../api.js";
+import {ApiError, get, post} from "../api.js";
 import {healthSparkline} from "../chart.js";
 import {debounce, fill, h, keepFocus, notice} from "../elements.js";
 import {ago, count, ms, percent, stamp, toDate, UNKNOWN} from "../format.js";
@@ -146,7 +146,12 @@ export async function render(ctx) {
       return;
     }
     running = draw().catch((err) => {
-      if (!signal.aborted) fill(providersBox, notice("error", err.message));
+      if (signal.aborted) return;
+      // The counts above were the last answer's: not what is true now (they stayed, above the error).
+      summary.textContent = err instanceof ApiError ? "The service refused the last redraw."
+        : "The service did not answer the last redraw.";
+      fill(providersBox, notice("error", err instanceof ApiError ? err.message
+        : `The service did not answer (${err.message}): is it running? The page asks again every few seconds.`));
     });
     await running;
     running = null;
