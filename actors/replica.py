@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
+import contextvars
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, Optional
 
 import pykka
@@ -70,6 +72,21 @@ def _close(conn: Any) -> None:
             conn.close()
         except Exception:
             pass
+
+
+# The deadline (time.monotonic()) of the request handing a change to the leader, when it has one
+# of its own (``?wait=true&timeout=N``): a stalled leader was waited for twice ask_timeout first.
+RELAY_DEADLINE: contextvars.ContextVar[Optional[float]] = contextvars.ContextVar("relay_deadline", default=None)
+
+
+@contextlib.contextmanager
+def relay_deadline(deadline: Optional[float]) -> Iterator[None]:
+    """Within the block, a change handed to the leader waits for it to start until ``deadline`` at most."""
+    token = RELAY_DEADLINE.set(deadline)
+    try:
+        yield
+    finally:
+        RELAY_DEADLINE.reset(token)
 
 
 class ElectorActor(pykka.ThreadingActor):
@@ -505,9 +522,14 @@ class LeaderClient:
 
     def start(self, op: str, args: dict[str, Any]) -> tuple[int, dict]:
         """Hand ``op`` to the leader; its id and first answer once the work started there (raising
-        the error it answered). The caller then registers :meth:`on_final` for the final answer."""
+        the error it answered). The caller then registers :meth:`on_final` for the final answer.
+        A caller's own deadline (:func:`relay_deadline`) bounds the wait for the start too."""
         request_id = self.submit(op, args)
-        state, reply = self.wait(request_id, (replication.STARTED, replication.DONE), self.settings.ask_timeout * 2)
+        wait = self.settings.ask_timeout * 2
+        deadline = RELAY_DEADLINE.get()
+        if deadline is not None:
+            wait = max(0.0, min(wait, deadline - time.monotonic()))
+        state, reply = self.wait(request_id, (replication.STARTED, replication.DONE), wait)
         if state == replication.FAILED:
             self.forget(request_id)
             raise rebuild_error((reply or {}).get("error") or {})

@@ -1,9 +1,12 @@
 """Manual refresh and refresh history."""
 from __future__ import annotations
 
+import time
+
 from flask import Blueprint, jsonify, request
 
 from actors.provider import RefreshRateLimited
+from actors.replica import relay_deadline
 from actors.service import ProviderUnavailable, UnknownProvider
 from discovery.query import number
 from discovery.redaction import excerpt
@@ -33,6 +36,11 @@ def _wait_args() -> float | None:
     return timeout if wait else None
 
 
+def _left(deadline: float | None) -> float | None:
+    """The seconds of the request's ``timeout`` left (None without wait)."""
+    return None if deadline is None else max(0.0, deadline - time.monotonic())
+
+
 def _answer(tickets, timeout: float | None, skipped: list | None = None):
     svc = service()
     extra = {} if skipped is None else {"skipped": skipped}
@@ -58,8 +66,10 @@ def refresh_all():
     :raise 504: with wait, a run did not finish within ``timeout`` seconds.
     """
     timeout = _wait_args()
-    tickets, skipped = service().refresh_many()
-    return _answer(tickets, timeout, skipped)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    with relay_deadline(deadline):  # on a follower, handing the refresh to the leader counts too
+        tickets, skipped = service().refresh_many()
+    return _answer(tickets, _left(deadline), skipped)
 
 
 @bp.post("/providers/<name>/refresh")
@@ -76,15 +86,17 @@ def refresh_one(name: str):
     :raise 503: the provider's actor is restarting or failed.
     """
     timeout = _wait_args()
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        ticket = service().refresh(name)
+        with relay_deadline(deadline):  # on a follower, handing the refresh to the leader counts too
+            ticket = service().refresh(name)
     except UnknownProvider:
         raise ApiError(404, "provider_not_found", f"no provider {name!r}") from None
     except RefreshRateLimited as exc:
         raise ApiError(429, "too_many_refreshes", str(exc), retry_after=round(exc.retry_after, 1)) from None
     except ProviderUnavailable as exc:
         raise ApiError(503, "provider_unavailable", str(exc)) from None
-    return _answer([ticket], timeout)
+    return _answer([ticket], _left(deadline))
 
 
 @bp.get("/refresh/runs")

@@ -574,6 +574,11 @@ refresh_interval = 3600
         refused = follower.post("/api/v1/providers/openai/refresh", timeout=30)
         assert refused.status_code == 504 and refused.json()["error"]["code"] == "leader_timeout"
         assert "stays queued" in refused.json()["error"]["message"]
+        # A caller's own timeout bounds that wait too (it waited twice ask_timeout, 4 s here, first).
+        started = time.monotonic()
+        bounded = follower.post("/api/v1/providers/openai/refresh?wait=true&timeout=1", timeout=30)
+        assert bounded.status_code == 504 and bounded.json()["error"]["code"] == "leader_timeout"
+        assert time.monotonic() - started < 2.5
     finally:
         os.kill(leader.proc.pid, signal.SIGCONT)
 
