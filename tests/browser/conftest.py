@@ -173,10 +173,11 @@ def problems() -> Problems:
     return Problems()
 
 
-@pytest.fixture
-def page(browser, server, problems):
-    """A fresh tab at the laptop size on the service; fails the test on any console error."""
-    context = browser.new_context(viewport=LAPTOP, base_url=server.url)
+@contextmanager
+def new_tab(browser: Any, url: str, problems: Problems) -> Iterator[Any]:
+    """A fresh tab at the laptop size on the service at ``url``, its console errors, uncaught
+    exceptions and API answers of 4xx/5xx collected in ``problems``."""
+    context = browser.new_context(viewport=LAPTOP, base_url=url)
     tab = context.new_page()
     tab.set_default_timeout(10_000)
     tab.on("console", lambda m: problems.console.append(f"console.{m.type}: {m.text}") if m.type == "error" else None)
@@ -187,6 +188,13 @@ def page(browser, server, problems):
         yield tab
     finally:
         context.close()
+
+
+@pytest.fixture
+def page(browser, server, problems):
+    """A fresh tab at the laptop size on the service; fails the test on any console error."""
+    with new_tab(browser, server.url, problems) as tab:
+        yield tab
     assert problems.all() == [], "the page reported problems"
 
 
@@ -236,4 +244,4 @@ def screenshot(page: Any, name: str) -> Path:
 
 
 __all__ = ["ACME", "ADMIN_TOKEN", "BEDROCK_MODEL", "BENCHMARKED", "LAPTOP", "PHONE", "REGIONS", "enter_token",
-           "needs_chromium", "ready", "screenshot"]
+           "needs_chromium", "new_tab", "ready", "screenshot"]

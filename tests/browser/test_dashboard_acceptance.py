@@ -10,7 +10,7 @@ import itertools
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import needs_chromium, ready, token_service
+from tests.browser.conftest import needs_chromium, new_tab, ready, token_service
 
 pytestmark = needs_chromium
 
@@ -155,15 +155,10 @@ def open_page(browser, open_service, problems):
     from web.server import ServerThread
 
     live = ServerThread(open_service).start()
-    context = browser.new_context(base_url=live.url)
-    tab = context.new_page()
-    tab.set_default_timeout(10_000)
-    tab.on("response", lambda r: problems.responses.append(f"{r.status} {r.request.method} {r.url}")
-           if r.status >= 400 else None)
     try:
-        yield tab
+        with new_tab(browser, live.url, problems) as tab:
+            yield tab
     finally:
-        context.close()
         live.stop()
 
 
