@@ -227,8 +227,10 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
         hook = self._hooks.get(webhook_id)
         flt = hook.filter if hook is not None else None
         # What waits for it: the events after its cursor that its filter takes (all of them were
-        # counted, so a narrow filter showed hundreds waiting where a few would be sent).
-        pending, more = subs.events_after_cursor(row.cursor, flt.matches if flt else None,
+        # counted, so a narrow filter showed hundreds waiting where a few would be sent). Kinds
+        # and providers are counted in SQL; only capabilities and a model glob read events.
+        python_side = flt is not None and bool(flt.capabilities or flt.model_glob)
+        pending, more = subs.events_after_cursor(row.cursor, flt.matches if python_side else None,
                                                  flt.kinds if flt else (), flt.providers if flt else ())
         out["pending_events"] = pending
         if more:

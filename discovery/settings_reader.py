@@ -54,13 +54,15 @@ def secret_like(key: str) -> bool:
 
 
 def _refuse_secret_options(options: Mapping[str, Any], where: str) -> None:
-    """A format option that names a secret, at any depth, is refused: secrets come from the environment."""
-    for key, value in options.items():
+    """A format option that names a secret is refused, saying where secrets come from (before
+    :func:`check_options` would refuse it as unknown). The tables an option may hold map names to
+    names (``provider_names``, ``deployments``): their keys are model and provider ids, not looked at."""
+    for key in options:
         if secret_like(str(key)):
             raise SettingsError(f"{where}.{key}: secrets are not read from the settings file; "
                                 "set api_key_env to the name of an environment variable instead")
-        if isinstance(value, Mapping):
-            _refuse_secret_options(value, f"{where}.{key}")
+
+
 # Service keys read only from the environment (DISCOVERY_<KEY>), never from the file.
 ENV_ONLY_SERVICE_KEYS = {"admin_token", "read_token"}
 
@@ -396,10 +398,10 @@ def _with_environment(cfg: ProviderConfig, env: Mapping[str, str]) -> ProviderCo
     prefix = provider_env_prefix(cfg.name)
     changes: dict[str, Any] = {key: _coerce(env[prefix + key.upper()], type_name, prefix + key.upper())
                                for key, type_name in PROVIDER_KEYS.items() if prefix + key.upper() in env}
-    # The format's own options too (DISCOVERY_PROVIDER_AZURE_API_VERSION); secrets never.
+    # The format's own options too (DISCOVERY_PROVIDER_AZURE_API_VERSION); none names a secret.
     known = _format_options(changes.get("format", cfg.format)) or {}
     options = {key: _option_value(env[prefix + key.upper()], kind, prefix + key.upper())
-               for key, kind in known.items() if prefix + key.upper() in env and not secret_like(key)}
+               for key, kind in known.items() if prefix + key.upper() in env}
     if options:
         changes["options"] = {**cfg.options, **options}
     if not changes:

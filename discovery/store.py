@@ -195,6 +195,9 @@ def get_meta(key: str) -> Optional[str]:
     return MetaRow.select(MetaRow.value).where(MetaRow.key == key).scalar()
 
 
+CATALOG_ID = "catalog_id"
+
+
 def catalog_id() -> str:
     """This catalog's own name: a random UUID made the first time it is asked for and kept in the
     store, the same for every instance on it and across restarts (the Atom feed's ids)."""
@@ -203,9 +206,6 @@ def catalog_id() -> str:
         MetaRow.insert(key=CATALOG_ID, value=uuid.uuid4().hex).on_conflict_ignore().execute()
         found = get_meta(CATALOG_ID)
     return str(found)
-
-
-CATALOG_ID = "catalog_id"
 
 
 def meta_with_prefix(prefix: str) -> dict[str, str]:

@@ -25,7 +25,7 @@ from discovery.schema import (  # noqa: F401 (re-exported for callers)
     WebhookRow,
     db,
 )
-from discovery.store import events_after
+from discovery.store import event_providers, events_after
 
 DELIVERED, FAILED = "delivered", "failed"
 
@@ -114,22 +114,30 @@ def recent_deliveries(webhook_id: str, limit: int = 20) -> list[dict[str, Any]]:
              "time": r.created_at} for r in rows]
 
 
-# Events looked at, at most, to count what waits for one subscription (its filter applied).
-PENDING_SCAN = 100_000
+# Events read, at most, to count what waits for a subscription whose filter SQL cannot apply
+# (capabilities, a model glob): the dispatcher's thread reads them, between deliveries.
+PENDING_SCAN = 10_000
 
 
 def events_after_cursor(cursor: int, matches: Callable[[Any], bool] | None = None,
                         kinds: Sequence[str] = (), providers: Sequence[str] = ()) -> tuple[int, bool]:
-    """How many events after ``cursor`` the subscription's filter takes (``kinds`` and
-    ``providers`` in SQL, ``matches`` for the rest), and whether more lie past the first
-    ``PENDING_SCAN`` looked at (then the count is of those only)."""
+    """How many events after ``cursor`` the subscription's filter takes, and whether more lie
+    past those counted. ``kinds`` and ``providers`` are a COUNT in SQL, exact; ``matches`` (the
+    rest of the filter) reads the events, the first ``PENDING_SCAN`` after the cursor at most."""
+    if matches is None:
+        query = EventRow.select().where(EventRow.id > cursor)
+        if kinds:
+            query = query.where(EventRow.kind.in_(list(kinds)))
+        if providers:
+            query = query.where(event_providers(list(providers)))
+        return query.count(), False
     count, seen, after = 0, 0, cursor
     while seen < PENDING_SCAN:
         page = events_after(after, min(5000, PENDING_SCAN - seen), kinds, providers)
         if not page:
             return count, False
         seen += len(page)
-        count += len(page) if matches is None else sum(1 for e in page if matches(e))
+        count += sum(1 for e in page if matches(e))
         after = page[-1].id
     return count, bool(events_after(after, 1, kinds, providers))
 

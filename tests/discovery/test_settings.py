@@ -355,3 +355,17 @@ def test_log_settings_are_checked_naming_where_they_came_from(tmp_path):
     path.write_text('[service]\nretiring_horizons = [-1]\n')
     with pytest.raises(SettingsError, match="list of whole numbers of days from 0 to 36500, got"):
         load_settings(path, environ={})
+
+
+def test_no_format_option_names_a_secret_and_name_maps_are_not_read_as_secrets(tmp_path):
+    """The environment's format options are taken without a secret check: none is named like one.
+    A table of names (Azure's deployments) may hold a model id with such a word in it."""
+    from discovery.providers import FORMATS
+    from discovery.settings_reader import secret_like
+
+    assert [(f, k) for f, cls in FORMATS.items() for k in cls.options if secret_like(k)] == []
+    path = tmp_path / "d.toml"
+    path.write_text('[providers.az]\nformat = "azure"\nbase_url = "https://r.openai.azure.com"\n'
+                    '[providers.az.deployments]\n"tokenizer-secret-sauce-1" = "dep-1"\n')
+    (az,) = load_settings(path, environ={}).providers
+    assert az.options == {"deployments": {"tokenizer-secret-sauce-1": "dep-1"}}

@@ -280,3 +280,23 @@ def test_a_delivery_resolves_once_and_connects_to_the_address_it_checked():
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_what_waits_for_a_subscription_is_counted_through_its_filter(database, monkeypatch):
+    """Kinds and providers are a COUNT in the database, exact whatever the feed's length; the rest
+    of a filter (capabilities, a model glob) reads the events, up to PENDING_SCAN of them."""
+    from discovery.messages import EventFilter
+
+    with store.db.atomic():
+        store.insert_events([("added", "openai", f"openai/m{i}", None, {"capabilities": ["vision"] if i % 2 else []})
+                             for i in range(30)]
+                            + [("updated", "bedrock@eu-west-1", None, None, {}), ("added", "groq", "groq/x", None, {})],
+                            time.time())
+    assert subs.events_after_cursor(0) == (32, False)
+    assert subs.events_after_cursor(0, kinds=["added"], providers=["openai"]) == (30, False)
+    assert subs.events_after_cursor(0, providers=["bedrock"]) == (1, False)  # its regions' events too
+    assert subs.events_after_cursor(10, kinds=["added"]) == (21, False)
+    vision = EventFilter.build(capabilities=["vision"])
+    assert subs.events_after_cursor(0, vision.matches) == (15, False)
+    monkeypatch.setattr(subs, "PENDING_SCAN", 10)
+    assert subs.events_after_cursor(0, vision.matches) == (5, True)  # of the first 10 read; more lie past them

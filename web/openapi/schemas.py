@@ -191,9 +191,10 @@ def _subscription() -> dict[str, Any]:
         "secret": {"type": "string", "description": "only in the create answer, and only when generated"},
         "delivering": BOOLEAN, "deliveries": array(delivery),
         "pending_events": {"type": "integer", "description": "events after the cursor that the filter takes "
-                                                            "(of the first 100,000 after it)"},
+                                                            "(with capabilities or a model glob: of the first "
+                                                            "10,000 after it)"},
         "pending_events_more": {"type": "boolean", "description": "present (true) when more events lie past "
-                                                                 "the 100,000 counted"},
+                                                                 "the 10,000 read"},
         "missed": {"type": "integer", "description": "in the resume and replay answers: events after the cursor "
                                                      "that retention had deleted (the next delivery says so too)"},
     }, required=("id", "url", "state", "filter", "cursor", "created_at"))
