@@ -86,13 +86,16 @@ def model_as_of(model_id: str) -> Response:
                     headers=lifecycle_headers(found.body))
 
 
-def encode_cursor(start: float, end: float, after: str) -> str:
-    """The ``next`` of a /changes page: the comparison's ``from`` and ``to`` and the last id given."""
-    return base64.urlsafe_b64encode(dumps({"from": start, "to": end, "after": after})).decode().rstrip("=")
+def encode_cursor(start: float, end: float, after: str, providers: tuple[str, ...] = ()) -> str:
+    """The ``next`` of a /changes page: the comparison's ``from`` and ``to``, its ``provider``
+    filter and the last id given."""
+    return base64.urlsafe_b64encode(dumps({"from": start, "to": end, "after": after,
+                                           "provider": sorted(set(providers))})).decode().rstrip("=")
 
 
-def decode_cursor(text: str) -> tuple[float, float, str]:
-    """(from, to, last id) of a cursor :func:`encode_cursor` made.
+def decode_cursor(text: str) -> tuple[float, float, str, Optional[tuple[str, ...]]]:
+    """(from, to, last id, provider filter) of a cursor :func:`encode_cursor` made (the filter
+    None in a cursor made before it was kept).
 
     :raise ApiError 400: not such a cursor, or one whose times no answer can show (years 1 to
         9999 in UTC, as a time parameter), which only a forged one holds.
@@ -100,13 +103,18 @@ def decode_cursor(text: str) -> tuple[float, float, str]:
     try:
         found = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
         start, end, after = float(found["from"]), float(found["to"]), found["after"]
+        providers = found.get("provider")
         if not isinstance(after, str):
             raise TypeError(after)
+        if providers is not None:
+            if not isinstance(providers, list) or not all(isinstance(p, str) for p in providers):
+                raise TypeError(providers)
+            providers = tuple(providers)
         if not (FIRST_TIME <= start < END_TIME and FIRST_TIME <= end < END_TIME):  # NaN fails too
             raise ValueError(found)
     except (ValueError, TypeError, KeyError, OverflowError, RecursionError, binascii.Error):
         raise ApiError(400, "invalid_parameter", "cursor: not the next of a /changes page") from None
-    return start, end, after
+    return start, end, after, providers
 
 
 def _same_time(a: float, b: float) -> bool:
@@ -121,15 +129,23 @@ def changes():
 
     ``provider`` (comma list), ``limit`` (1–1000, default 100), ``cursor`` (the ``next`` of the
     previous page: it carries the first page's ``to``, so every page compares the same two
-    catalogs whatever was committed in between).
+    catalogs whatever was committed in between, and its ``provider`` filter).
     :raise 400: a missing or bad time, ``from`` after ``to``, a bad limit, a cursor that is not a
-        page's ``next`` or was made for another ``from`` or ``to``.
+        page's ``next`` or was made for another ``from``, ``to`` or ``provider``.
     """
     start = time_arg("from")
     cursor = request.args.get("cursor") or ""
     after = ""
+    providers = tuple(values("provider"))
     if cursor:
-        pinned_start, pinned_end, after = decode_cursor(cursor)
+        pinned_start, pinned_end, after, pinned_providers = decode_cursor(cursor)
+        if pinned_providers is not None and set(pinned_providers) != set(providers):
+            def named(filter_: tuple[str, ...]) -> str:
+                return f"provider={','.join(sorted(set(filter_)))}" if filter_ else "every provider"
+
+            raise ApiError(400, "invalid_parameter",
+                           f"cursor: made for {named(pinned_providers)}, not {named(providers)}; pass the same provider "
+                           "filter as the first page, or start again without a cursor")
         asked = request.args.get("to", "").strip()
         end = time_arg("to") if asked else pinned_end
         if asked and parse_time(asked) > end:
@@ -144,7 +160,6 @@ def changes():
         end = time_arg("to", default=time.time())
     if start > end:
         raise ApiError(400, "invalid_parameter", f"from ({iso(start)}) is after to ({iso(end)})")
-    providers = tuple(values("provider"))
     check_providers(service(), providers, regions=False)  # a region's models are Bedrock's: nothing matched
     limit = int_arg("limit", 100, 1, 1000)
     found = service().changes_between(start, end, providers)
@@ -157,5 +172,5 @@ def changes():
         "counts": {"added": counts["added"], "removed": counts["removed"], "updated": counts["updated"],
                    "total": len(found)},
         "data": [c.to_dict() for c in page],
-        "next": encode_cursor(start, end, page[-1].model_id) if more else None, "has_more": more,
+        "next": encode_cursor(start, end, page[-1].model_id, providers) if more else None, "has_more": more,
     })

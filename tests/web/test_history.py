@@ -421,6 +421,31 @@ def test_changes_pages_after_the_first_answer_for_the_first_pages_to_though_comm
     assert moved.status_code == 400
 
 
+def test_a_changes_cursor_is_refused_with_another_provider_filter(openai_service, simulator):
+    service, client = openai_service, create_app(openai_service).test_client()
+    start = time.time()
+    add_model(simulator, "gpt-bb-1")
+    add_model(simulator, "gpt-bb-2")
+    refresh(service)
+    first = client.get(f"/api/v1/changes?from={q(iso(start))}&limit=1&provider=openai").get_json()
+    assert first["has_more"], first
+    # The next page with the same filter (spelled again, repeated) goes on from the cursor.
+    same = client.get(f"/api/v1/changes?from={q(iso(start))}&limit=1&provider=openai,openai"
+                      f"&cursor={q(first['next'])}")
+    assert same.status_code == 200 and same.get_json()["data"][0]["id"] == "openai/gpt-bb-2"
+    # Without the filter (or with another) it would page another list from this one's place.
+    dropped = client.get(f"/api/v1/changes?from={q(iso(start))}&limit=1&cursor={q(first['next'])}")
+    assert dropped.status_code == 400
+    message = dropped.get_json()["error"]["message"]
+    assert "cursor: made for provider=openai, not every provider" in message, message
+    # A cursor made without a filter is refused with one.
+    unfiltered = client.get(f"/api/v1/changes?from={q(iso(start))}&limit=1").get_json()
+    narrowed = client.get(f"/api/v1/changes?from={q(iso(start))}&limit=1&provider=openai"
+                          f"&cursor={q(unfiltered['next'])}")
+    assert narrowed.status_code == 400
+    assert "made for every provider, not provider=openai" in narrowed.get_json()["error"]["message"]
+
+
 def test_a_read_waiting_for_a_commit_under_way_does_not_hold_up_other_reads_of_the_past(start_service, simulator,
                                                                                         db_url):
     import threading

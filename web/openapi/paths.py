@@ -290,7 +290,8 @@ def _operations() -> dict[str, dict[str, Any]]:
                            PROVIDERS, LIMIT,
                            query("cursor", STRING, "the next of the previous page: it carries the first page's "
                                                    "to (leave to out, or give the same), so every page compares "
-                                                   "the same two catalogs; one made for another from or to is a 400")])},
+                                                   "the same two catalogs; one made for another from, to or "
+                                                   "provider is a 400")])},
         "/api/v1/capabilities": {"get": op("models.capabilities", m, "The capability taxonomy with counts",
                                            _ok(ref("Capabilities")))},
         "/api/v1/providers": {"get": op("providers.list_providers", "providers", "Every configured provider",
