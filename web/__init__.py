@@ -9,7 +9,7 @@ from flask.json.provider import DefaultJSONProvider
 from discovery.model import dumps, loads
 from discovery.redaction import REDACTOR
 from discovery.timestamps import with_iso_times
-from web.auth import check_access
+from web.auth import check_access, forwarded_by
 from web.errors import ApiError, error_response, register_error_handlers
 from web.parameters import check_request
 
@@ -75,7 +75,8 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
 
         refusal = check_access(request.method, request.path, request.remote_addr,
                                request.headers.get("Authorization"), admin_token, read_token,
-                               request.headers.get("Origin"), request.headers.get("Host"))
+                               request.headers.get("Origin"), request.headers.get("Host"),
+                               forwarded_by(request.headers))
         if refusal is not None:
             return error_response(refusal.status, refusal.code, refusal.message, refusal.headers)
         return None

@@ -30,14 +30,14 @@ def version():
     known); and ``admin_open``: whether a change sent from where this request came would be
     accepted with no token (a service without an admin token, asked on its loopback name from
     its own host), so the dashboard offers admin actions there without asking for one."""
-    from web.auth import check_access
+    from web.auth import check_access, forwarded_by
     from web.context import service
 
     settings = service().settings
     host = request.headers.get("Host")
     own = f"{request.scheme}://{host}" if host else None  # the dashboard's own page sends its origin
     refusal = check_access("POST", "/api/v1/refresh", request.remote_addr, None, settings.admin_token,
-                           settings.read_token, own, host)
+                           settings.read_token, own, host, forwarded_by(request.headers))
     return jsonify({**build_info().to_dict(), "admin_open": refusal is None})
 
 

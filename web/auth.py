@@ -29,6 +29,10 @@ ADMIN_PREFIXES = ("/api/v1/subscriptions",)
 OPEN_PATHS = frozenset({"/healthz", "/readyz", "/", "/openapi.json", "/docs"})
 OPEN_PREFIXES = ("/ui/", "/docs/")
 CHALLENGE = 'Bearer realm="discovery"'
+# Headers a reverse proxy, load balancer or tunnel adds when it passes a request on: a request
+# that carries one came from the proxy's client, not from this host, whatever its socket says.
+FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-IP",
+                      "X-Client-IP", "True-Client-IP", "CF-Connecting-IP", "Via")
 
 
 @dataclass(frozen=True)
@@ -94,10 +98,23 @@ def loopback_host(host: Optional[str]) -> bool:
     return is_loopback(name)
 
 
+def forwarded_by(headers) -> Optional[str]:
+    """The first header of :data:`FORWARDING_HEADERS` a request carries (any case), or None."""
+    for name in FORWARDING_HEADERS:
+        if headers.get(name) is not None:
+            return name
+    return None
+
+
 def check_access(method: str, path: str, remote_addr: Optional[str], authorization: Optional[str],
                  admin_token: Optional[str], read_token: Optional[str], origin: Optional[str] = None,
-                 host: Optional[str] = None) -> Optional[Refusal]:
+                 host: Optional[str] = None, forwarded: Optional[str] = None) -> Optional[Refusal]:
     """None if the request may go on; otherwise the refusal to answer with.
+
+    ``forwarded`` names the forwarding header the request carries (:func:`forwarded_by`): without
+    an admin token, a change passed on by a proxy on this host is refused, since its socket is
+    loopback but its sender is the proxy's client, anywhere. (A proxy that adds no such header
+    cannot be told from a local client: behind one, set an admin token.)
 
     Without an admin token a change is accepted from loopback, but not from a page of another
     origin in a browser there (``Origin`` and ``Host`` differ): such a page can send a POST without
@@ -112,6 +129,11 @@ def check_access(method: str, path: str, remote_addr: Optional[str], authorizati
         if is_admin:
             return None
         if not admin_token:
+            if is_loopback(remote_addr) and forwarded:
+                return Refusal(403, "forbidden", f"a change passed on by a proxy ({forwarded} header) is refused: with "
+                                                 "no admin token, changes are accepted only from clients on the "
+                                                 "service's own host, and a proxy's clients may be anywhere; set "
+                                                 "DISCOVERY_ADMIN_TOKEN to allow changes through it")
             if is_loopback(remote_addr) and host and not loopback_host(host):
                 return Refusal(403, "forbidden", f"a change addressed to {host[:100]!r} is refused: with no admin token, "
                                                  "changes are accepted only when addressed to the service's own "
@@ -139,4 +161,5 @@ def startup_notice(admin_token: Optional[str]) -> Optional[str]:
     if admin_token:
         return None
     return ("no admin token configured (DISCOVERY_ADMIN_TOKEN): refreshes, webhooks and every other change "
-            "are accepted only from loopback clients")
+            "are accepted only from loopback clients, and not through a proxy that says it forwarded them; "
+            "behind a reverse proxy or tunnel on this host, set an admin token")

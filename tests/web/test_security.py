@@ -144,6 +144,43 @@ def test_without_an_admin_token_a_page_rebound_to_loopback_cannot_change_anythin
         assert own.status_code == 202, own.text
 
 
+def test_without_an_admin_token_a_change_a_proxy_on_the_host_passed_on_is_refused(http_service, simulator):
+    """A reverse proxy on the same host connects from loopback and (as nginx's proxy_pass does)
+    may pass the service's own Host: only its forwarding headers say the sender is elsewhere."""
+    service, server = http_service(webhook_allow_private=True)
+    runs = len(service.refresh_runs(limit=1000))
+    calls = simulator.state.request_count("openai")
+    hook = {"url": "http://127.0.0.1:9/attacker", "since": 0}
+    for header, value in (("X-Forwarded-For", "192.0.2.2"), ("X-Real-IP", "192.0.2.2"),
+                          ("Forwarded", "for=192.0.2.2;proto=http"), ("Via", "1.1 proxy"),
+                          ("x-forwarded-host", "discovery.example")):
+        for method, path in (("post", "/api/v1/subscriptions"), ("post", "/api/v1/refresh"),
+                             ("post", "/api/v1/providers/openai/refresh"), ("get", "/api/v1/subscriptions")):
+            resp = requests.request(method, server.url + path, json=hook, headers={header: value}, timeout=10)
+            assert resp.status_code == 403, (header, path, resp.text)
+            message = resp.json()["error"]["message"]
+            assert "passed on by a proxy" in message and "DISCOVERY_ADMIN_TOKEN" in message, message
+        # The dashboard is told so: no admin actions offered through the proxy.
+        assert requests.get(server.url + "/version", headers={header: value}, timeout=10).json()["admin_open"] is False
+    assert service.webhooks.list_all() == [] and len(service.refresh_runs(limit=1000)) == runs
+    assert simulator.state.request_count("openai") == calls
+    # Reads through the proxy stay open (no read token), and a local client may still change things.
+    assert requests.get(server.url + "/api/v1/models", headers={"X-Forwarded-For": "192.0.2.2"},
+                        timeout=10).status_code == 200
+    assert requests.get(server.url + "/version", timeout=10).json()["admin_open"] is True
+    assert requests.post(server.url + "/api/v1/providers/openai/refresh", timeout=10).status_code == 202
+
+
+def test_with_an_admin_token_a_change_through_a_proxy_carrying_it_is_taken(http_service):
+    service, server = http_service(admin_token=ADMIN)
+    proxied = {"X-Forwarded-For": "192.0.2.2", "Via": "1.1 proxy"}
+    through = requests.post(server.url + "/api/v1/providers/openai/refresh", headers={**proxied, **ADMIN_AUTH},
+                            timeout=10)
+    assert through.status_code == 202, through.text
+    assert requests.post(server.url + "/api/v1/providers/openai/refresh", headers=proxied,
+                         timeout=10).status_code == 401
+
+
 def test_with_an_admin_token_a_non_loopback_client_needs_it_too(http_service):
     service, _ = http_service(admin_token=ADMIN)
     remote = create_app(service).test_client()
