@@ -298,6 +298,15 @@ def _provider_from_table(name: str, table: Mapping[str, Any]) -> ProviderConfig:
     return config
 
 
+def environment_secrets(env: Mapping[str, str]) -> list[str]:
+    """The values of the environment's variables that are named like secrets (``*_API_KEY``,
+    ``*_TOKEN``, ``AWS_SECRET_ACCESS_KEY``, any name ending in ``KEY``...)."""
+    def named_like_a_secret(name: str) -> bool:
+        return secret_like(name) or name.upper().endswith("KEY")
+
+    return [value for name, value in env.items() if value and named_like_a_secret(name)]
+
+
 def load_settings(
     path: Optional[str | Path] = None,
     environ: Optional[Mapping[str, str]] = None,
@@ -308,8 +317,26 @@ def load_settings(
     Environment: ``DATABASE_URL``; ``DISCOVERY_<KEY>`` for service keys (``DISCOVERY_PORT``);
     ``DISCOVERY_PROVIDER_<NAME>_<KEY>`` for a provider key (``DISCOVERY_PROVIDER_OPENAI_BASE_URL``).
     Keyword overrides win over both.
+
+    :raise SettingsError: what is wrong, with every secret the environment holds masked in it (a
+        key pasted into the wrong variable or key is quoted as the value that is wrong, and the
+        settings that would name it as a secret are the ones that failed to load), and key shapes.
     """
     env = os.environ if environ is None else environ
+    try:
+        return _load_settings(path, env, **overrides)
+    except SettingsError as exc:
+        from discovery.redaction import Redactor
+
+        masker = Redactor()
+        masker.add(*environment_secrets(env), overrides.get("admin_token"), overrides.get("read_token"))
+        masked = masker.scrub(str(exc))
+        if masked == str(exc):
+            raise
+        raise SettingsError(masked) from None
+
+
+def _load_settings(path: Optional[str | Path], env: Mapping[str, str], **overrides: Any) -> Settings:
     path = path or env.get("DISCOVERY_CONFIG")
     data: dict[str, Any] = {}
     if path:

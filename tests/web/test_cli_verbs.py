@@ -207,6 +207,32 @@ def test_config_check_prints_valid_toml_with_secrets_redacted_and_refuses_a_bad_
     assert refused.exit_code == 2 and "service.no_such_key" in refused.stderr
 
 
+def test_a_secret_quoted_as_a_wrong_value_is_masked_in_config_checks_error(tmp_path):
+    """A key pasted into the wrong variable or key is the value an error quotes, and the settings
+    that would have named it a secret are the ones that failed to load."""
+    plain_key = "antkey+With/Slash=Plus9876"  # no key shape: only its variable says it is a secret
+    env = {"DISCOVERY_ADMIN_TOKEN": ADMIN, "ANTHROPIC_API_KEY": plain_key, "MY_LLM_KEY": "llm-Key-5566778899",
+           "DISCOVERY_CONFIG": None}
+    cases = [({"DISCOVERY_PORT": plain_key}, None, "DISCOVERY_PORT: expected int"),
+             ({"DISCOVERY_PROVIDER_OPENAI_TIMEOUT": ADMIN}, None, "DISCOVERY_PROVIDER_OPENAI_TIMEOUT: expected float"),
+             ({"DISCOVERY_LOG_LEVEL": "llm-Key-5566778899"}, None, "DISCOVERY_LOG_LEVEL: must be one of"),
+             ({}, f'[service]\nport = "{ADMIN}"\n', "service.port: expected int")]
+    for extra, text, where in cases:
+        args = ["config", "check"]
+        if text:
+            path = tmp_path / "wrong.toml"
+            path.write_text(text)
+            args += ["--config", str(path)]
+        refused = CliRunner().invoke(cli, args, env={**env, **extra})
+        assert refused.exit_code == 2 and where in refused.stderr, refused.stderr
+        for secret in (plain_key, ADMIN, "llm-Key-5566778899"):
+            assert secret not in refused.stderr, refused.stderr
+        assert "[REDACTED]" in refused.stderr, refused.stderr
+    # A wrong value that is no secret is still quoted, to be found.
+    plain = CliRunner().invoke(cli, ["config", "check"], env={**env, "DISCOVERY_PORT": "80a"})
+    assert plain.exit_code == 2 and "got '80a'" in plain.stderr, plain.stderr
+
+
 def test_config_checks_output_of_benchmarks_waiting_for_a_key_is_a_file_config_check_accepts(tmp_path):
     """A benchmark table for a provider an API key would turn on, with the key not set: accepted,
     and so is what config check prints (which lists the providers it found, in tables)."""
