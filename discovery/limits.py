@@ -53,6 +53,12 @@ def _text(value: Any, what: str, limit: int) -> Optional[str]:
     return None
 
 
+def text_problem(value: Any, what: str, limit: int) -> Optional[str]:
+    """Why ``value`` cannot be a name-like text of at most ``limit`` characters (not text, too long,
+    control or bidirectional characters; a tab is taken), or None."""
+    return _text(value, what, limit)
+
+
 def id_problem(model_id: str) -> Optional[str]:
     """Why a canonical model id cannot be stored and served, or None."""
     if len(model_id) > MAX_ID_LENGTH:

@@ -61,6 +61,13 @@ def check_request() -> None:
 
     if request.url_rule is None:
         return  # no route: the 404 or 405 answers
+    # No id, name or parameter holds a NUL (discovery.limits); PostgreSQL refuses one in any text
+    # it is asked, so a path or query with one is refused here, as bad input, before any lookup.
+    if "\x00" in request.path:
+        raise ApiError(400, "invalid_path", "the path holds a NUL character (%00), which no id or name has")
+    if any("\x00" in key or any("\x00" in v for v in found)
+           for key, found in request.args.to_dict(flat=False).items()):
+        raise ApiError(400, "invalid_parameter", "the query holds a NUL character (%00), which no parameter takes")
     if len(request.query_string) > MAX_QUERY:
         raise ApiError(414, "query_too_long", f"the query string is {len(request.query_string)} bytes; "
                                               f"at most {MAX_QUERY}")

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Blueprint, g, jsonify, request, url_for
 
 from actors.webhooks import UnknownWebhook
+from discovery.limits import text_problem
 from discovery.webhooks import InvalidWebhookURL
 from web.context import int_arg, no_body, service
 from web.errors import ApiError
@@ -117,6 +118,12 @@ def create():
         raise ApiError(400, "invalid_body", "description must be a string of at most 1000 characters")
     if glob is not None and len(glob) > 512:
         raise ApiError(400, "invalid_body", "model_glob must be at most 512 characters")
+    # As in ids and names (discovery.limits): no NUL (PostgreSQL refuses it), no terminal escape,
+    # no character that reverses what follows it on a screen.
+    for field, value, limit in (("description", description, 1000), ("model_glob", glob, 512)):
+        problem = text_problem(value, field, limit)
+        if problem is not None:
+            raise ApiError(400, "invalid_body", problem)
     since = _number(body, "since", None, int)
     _check_since(since)
     max_batch = _number(body, "max_batch", 100, int, 1, 1000)

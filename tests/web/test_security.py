@@ -14,7 +14,7 @@ import pytest
 import requests
 from loguru import logger
 
-from tests.conftest import provider_config, wait_for
+from tests.conftest import pg_answers, provider_config, wait_for
 from tests.notify.conftest import SSEClient
 from web import create_app
 from web.server import ServerThread
@@ -357,6 +357,46 @@ def test_requests_that_used_to_fail_with_500_or_act_before_refusing_are_4xx_with
     assert len(service.refresh_runs(limit=1000)) == runs, "a refused request started a refresh"
     assert simulator.state.request_count("openai") == calls
     assert service.webhooks.list_all() == []
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_settings(request):
+    """The service's database: its SQLite file, or a fresh schema of the local PostgreSQL (set up
+    before the service, so dropped after it stops)."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    if not pg_answers():
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+    from tests.replicas.conftest import fresh_schema
+
+    with fresh_schema() as schema:
+        yield {"database_url": schema.database_url}
+
+
+def test_a_nul_or_control_character_in_a_path_query_or_webhook_field_is_a_400_on_either_database(
+        database_settings, http_service):
+    """PostgreSQL refuses a NUL in any text it is asked (a 500 once); SQLite looked it up (a 404)."""
+    service, server = http_service(webhook_allow_private=True, **database_settings)
+    for path in ("/api/v1/models/openai/a%00b", "/api/v1/models/openai/a%00b/history",
+                 "/api/v1/models/openai/a%00/history?before=3", "/api/v1/models/openai/a%00b/benchmarks",
+                 "/api/v1/subscriptions/wh_%00", "/api/v1/models?q=a%00b", "/api/v1/events?provider=op%00"):
+        resp = requests.get(server.url + path, timeout=10)
+        assert resp.status_code == 400 and "NUL character" in resp.json()["error"]["message"], (path, resp.text)
+    resp = requests.delete(server.url + "/api/v1/subscriptions/wh_%00", timeout=10)
+    assert resp.status_code == 400, resp.text
+    for field, value in (("description", "a\\u0000b"), ("model_glob", "openai/\\u0000*"),
+                         ("description", "\\u001b[2Jcleared"), ("model_glob", "openai/\\u202egpt*")):
+        body = '{"url": "http://127.0.0.1:9/hook", "%s": "%s"}' % (field, value)
+        resp = requests.post(server.url + "/api/v1/subscriptions", data=body, timeout=10,
+                             headers={"Content-Type": "application/json"})
+        assert resp.status_code == 400, (field, value, resp.text)
+        assert resp.json()["error"]["message"] == f"{field} contains control characters", resp.text
+    assert service.webhooks.list_all() == []
+    # A tab is taken in a description, as in a name.
+    ok = requests.post(server.url + "/api/v1/subscriptions", timeout=10,
+                       json={"url": "http://127.0.0.1:9/hook", "description": "team\tA"})
+    assert ok.status_code == 201, ok.text
 
 
 def test_every_answer_has_one_date_header(http_service):
