@@ -25,6 +25,8 @@ from web.access import AccessLayer
 from web.metrics import EXTENSION as METRICS
 from web.stream import STREAM_PATH, StreamHub, send_json_error
 
+PROBE_PATHS = ("/healthz", "/readyz")
+
 
 def is_list_request(scope: dict) -> bool:
     """``GET /api/v1/models`` or ``GET /api/v1/providers/<name>/models``, not ``as_of``: a list made
@@ -100,6 +102,12 @@ class DiscoveryASGI:
         # the store or on actors keep the large pool, so a slow one never holds a list up.
         lists = settings.list_threads
         self.lists = WholeAnswerWSGI(flask_app, workers=lists) if lists > 0 else self.wsgi
+        # A request that waits for an outcome (``?wait=true``: a refresh, a benchmark run) holds
+        # its thread until then, minutes maybe; on the main pool, sixteen of them left every other
+        # request queued, the probes too (a liveness probe failing for 30 s). They get a pool of
+        # their own, the probes another (threads are made as they are first needed).
+        self.waits = WholeAnswerWSGI(flask_app, workers=threads or settings.http_threads)
+        self.probes = WholeAnswerWSGI(flask_app, workers=2)
         self.hub = StreamHub(service)
         # Request ids, the access log and request durations, around both the app and the stream.
         self.access = AccessLayer(self._http, flask_app, flask_app.extensions.get(METRICS),
@@ -121,7 +129,17 @@ class DiscoveryASGI:
         receive = await self._bounded(scope, receive, send)
         if receive is None:
             return
-        await (self.lists if is_list_request(scope) else self.wsgi)(scope, receive, send)
+        await self.pool_for(scope)(scope, receive, send)
+
+    def pool_for(self, scope: dict) -> "WholeAnswerWSGI":
+        """The probes', the waiting requests', the model lists' or the main pool."""
+        if scope.get("path") in PROBE_PATHS:
+            return self.probes
+        if is_list_request(scope):
+            return self.lists
+        if b"wait=" in (scope.get("query_string") or b""):
+            return self.waits
+        return self.wsgi
 
     async def _lifespan(self, receive: Any, send: Any) -> None:
         while True:

@@ -399,6 +399,30 @@ def test_a_nul_or_control_character_in_a_path_query_or_webhook_field_is_a_400_on
     assert ok.status_code == 201, ok.text
 
 
+def test_requests_waiting_on_a_slow_refresh_hold_up_neither_the_probes_nor_other_requests(http_service, simulator):
+    """Each ?wait=true holds a worker thread until its outcome; as many as the pool has threads
+    left every other request queued behind them, the liveness probe too."""
+    service, server = http_service(http_threads=2)
+    simulator.state.set_latency("openai", 3.0)
+    answers: list[int] = []
+
+    def wait_for_refresh():
+        resp = requests.post(server.url + "/api/v1/providers/openai/refresh?wait=true&timeout=20", timeout=30)
+        answers.append(resp.status_code)
+
+    waiting = [threading.Thread(target=wait_for_refresh) for _ in range(4)]
+    for thread in waiting:
+        thread.start()
+    wait_for(lambda: simulator.state.request_count("openai") >= 2, what="the refresh under way")
+    for path in ("/healthz", "/readyz", "/api/v1/providers", "/version", "/api/v1/refresh/runs?provider=openai"):
+        resp = requests.get(server.url + path, timeout=1.5)  # answered while every wait goes on
+        assert resp.status_code == 200, (path, resp.text)
+    assert not answers, "the waits ended before the other requests were asked"
+    for thread in waiting:
+        thread.join(timeout=30)
+    assert answers == [200, 200, 200, 200]
+
+
 def test_every_answer_has_one_date_header(http_service):
     """werkzeug's conditional answers (send_file, make_conditional) set a Date, and the server adds
     its own to every answer: the dashboard, the docs' assets and the Atom feed carried two."""
