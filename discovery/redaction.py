@@ -295,10 +295,25 @@ def scrub(text: Any) -> Any:
     return REDACTOR.scrub(text)
 
 
+# Characters a terminal acts on or that reorder a line on screen (C0 but tab, newline and carriage
+# return; DEL; C1; bidirectional controls): written as escapes where an outsider's text (a
+# provider's error message, a receiver's answer) is stored or logged, so that ESC[2J in an error
+# body clears nobody's screen when the log or the run's error is read in a terminal.
+_TERMINAL_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def visible_controls(text: str) -> str:
+    """``text`` with every terminal control character written as its escape (``\\x1b``, ``\\u202e``)."""
+    if not _TERMINAL_CONTROLS.search(text):
+        return text
+    return _TERMINAL_CONTROLS.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 def excerpt(text: str, size: int) -> str:
-    """The first ``size`` characters of ``text``, scrubbed before it is cut: a secret cut in two
-    is no longer recognized, and its first characters would be left."""
-    return REDACTOR.scrub(text)[:size]
+    """The first ``size`` characters of ``text``, scrubbed before it is cut (a secret cut in two
+    is no longer recognized, and its first characters would be left), its control characters
+    written as escapes (:func:`visible_controls`)."""
+    return visible_controls(REDACTOR.scrub(text)[:size])
 
 
 def scrub_data(value: Any) -> Any:
@@ -313,8 +328,14 @@ def scrub_data(value: Any) -> Any:
 
 
 def _patch(record: dict) -> None:
-    """loguru patcher: the message, and any exception's text, scrubbed for every sink."""
+    """loguru patcher: the message, the bound values (``request_id``, ``provider``...: a JSON line
+    writes each as a field of its own) and any exception's text, scrubbed for every sink."""
     record["message"] = REDACTOR.scrub(record["message"])
+    extra = record.get("extra")
+    if extra:
+        for key, value in extra.items():
+            if isinstance(value, str):
+                extra[key] = REDACTOR.scrub(value)
     exc = record.get("exception")
     if exc is not None and exc.type is not None:
         text = "".join(traceback.format_exception(exc.type, exc.value, exc.traceback))
@@ -330,6 +351,6 @@ def install(logger: Any) -> None:
 def redacting_sink(stream: Any) -> Callable[[Any], None]:
     """A sink writing to ``stream`` whatever survives redaction of the formatted line."""
     def write(message: Any) -> None:
-        stream.write(REDACTOR.scrub(str(message)))
+        stream.write(visible_controls(REDACTOR.scrub(str(message))))
         stream.flush()
     return write

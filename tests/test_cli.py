@@ -243,6 +243,8 @@ def test_library_records_reach_the_json_sink_redacted():
         for name in ("botocore.credentials", "urllib3.connectionpool", "uvicorn.error", "pykka"):
             logging.getLogger(name).warning("leaked key sk-proj-abcdefghijklmnopqrstuvwx in %s", name)
         logger.bind(provider="openai", run_id=7).info("hello")
+        # A bound value is a field of its own in a JSON line: a request id sent as a key, say.
+        logger.bind(request_id="sk-proj-abcdefghijklmnopqrstuvwx").info("asked")
     finally:
         logger.remove()
         logger.add(sys.stderr)
@@ -252,6 +254,7 @@ def test_library_records_reach_the_json_sink_redacted():
                                                   "pykka"]
     assert all("sk-proj" not in r["message"] and "[REDACTED]" in r["message"] for r in records[:4])
     assert records[4]["provider"] == "openai" and records[4]["run_id"] == 7
+    assert records[5]["request_id"] == "[REDACTED]", records[5]
 
 
 def test_an_exception_an_actor_hands_back_to_its_caller_is_logged_only_at_debug():

@@ -521,7 +521,10 @@ class ProviderClient:
             parsed = json.loads(body)
         except (ValueError, RecursionError):  # its status says what went wrong, readable body or not
             parsed = None
-        message = error_message(parsed) or plain_snippet(body) or resp.reason
+        stated = error_message(parsed)
+        # The provider's own words, as a plain-text body's are: one line, bounded, scrubbed, and
+        # no terminal control left in them (they are stored and logged).
+        message = (excerpt(" ".join(stated.split()), 500) if stated else None) or plain_snippet(body) or resp.reason
         status = resp.status_code
         retry_after = self.retry_after(resp.headers, parsed)
         text = f"{self.name} answered HTTP {status}: {message}"

@@ -320,6 +320,33 @@ def test_a_huge_error_message_is_kept_as_one_bounded_line(setup):
         assert len(reason) < 600 and "\n" not in reason, reason[:100]
 
 
+def test_terminal_controls_in_a_providers_error_message_are_stored_and_logged_as_escapes(setup):
+    """ESC[2J in an error body cleared the screen of whoever read the log or the run's error in a
+    terminal; U+202E reversed the rest of the line."""
+    import io
+
+    from loguru import logger
+
+    service, client, state = setup
+    state.set_fault("openai", "status", status=500, message="boom \x1b[2Jcleared \u202eesrever \x07bell")
+    out = io.StringIO()
+    from discovery.redaction import redacting_sink
+
+    sink = logger.add(redacting_sink(out), level="INFO", format="{message}")
+    try:
+        run = client.post("/api/v1/providers/victim/refresh?wait=true").get_json()["runs"][0]
+    finally:
+        logger.remove(sink)
+    expected = "boom \\x1b[2Jcleared \\u202eesrever \\x07bell"
+    stored = client.get(f"/api/v1/refresh/runs/{run['run_id']}").get_json()["error"]
+    provider = client.get("/api/v1/providers/victim").get_json()
+    for reason in (run["error"], stored, provider["status_reason"]):
+        assert expected in reason, reason
+        assert not any(c in reason for c in "\x1b\u202e\x07"), reason
+    logged = out.getvalue()
+    assert "cleared" in logged and "\x1b" not in logged and "\u202e" not in logged, logged
+
+
 def test_a_retry_after_longer_than_max_retry_after_fails_the_refresh_at_once(setup):
     """A 429 asking for an hour was waited max_retry_after (10 s), then asked again, early: the
     settings say a longer Retry-After fails the refresh as rate_limited; now it does, at once."""
