@@ -73,6 +73,27 @@ def demo(tmp_path_factory):
         proc.wait(timeout=15)
 
 
+def python_blocks() -> list[tuple[str, str]]:
+    """(doc, code) of every ```python block of the docs."""
+    found = []
+    for doc in DOCS:
+        for code in re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), re.S):
+            found.append((doc.name, code))
+    return found
+
+
+def test_every_python_example_of_the_docs_parses_and_its_imports_work():
+    """The in-process example imported load_settings from a module it had left."""
+    import ast
+
+    blocks = python_blocks()
+    assert any("start_service" in code for _, code in blocks)
+    for doc, code in blocks:
+        tree = ast.parse(code, filename=doc)  # a block that is not Python fails here
+        imports = [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+        exec(compile(ast.Module(body=imports, type_ignores=[]), doc, "exec"), {})
+
+
 def test_the_docs_have_examples():
     assert len(EXAMPLES) >= 10
 
