@@ -71,6 +71,10 @@ class MergeEngine:
         self.watchers: dict[str, Any] = {}
         # catalog id → how many live models matched it (or name it as an alias).
         self.absorbed: dict[str, int] = {}
+        # catalog id → how many of them are of the live provider whose name the entry carries
+        # (``openai/gpt-4o``, matched by the provider ``openai``; not by ``openai-eu``): see
+        # :meth:`is_absorbed`.
+        self.own_absorbed: dict[str, int] = {}
 
     # -- updates ---------------------------------------------------------------------------------
     def is_catalog(self, source: str) -> bool:
@@ -178,11 +182,17 @@ class MergeEngine:
                     self.watchers[name] = {held, key}
             else:
                 held.add(key)
+        own = provider == model.provider
         for catalog_id in link.absorbed:
             count = self.absorbed.get(catalog_id, 0)
             self.absorbed[catalog_id] = count + 1
             if count == 0:
                 affected.add(catalog_id)
+            if own:
+                count = self.own_absorbed.get(catalog_id, 0)
+                self.own_absorbed[catalog_id] = count + 1
+                if count == 0:
+                    affected.add(catalog_id)
 
     def _unlink(self, source: str, model_id: str, affected: set[str]) -> None:
         link = self.links.pop((source, model_id), None)
@@ -209,6 +219,27 @@ class MergeEngine:
                 affected.add(catalog_id)
             else:
                 self.absorbed[catalog_id] = count
+            count = self.own_absorbed.get(catalog_id, 0)
+            if count == 1:
+                del self.own_absorbed[catalog_id]
+                affected.add(catalog_id)
+            elif count > 1:
+                self.own_absorbed[catalog_id] = count - 1
+
+    def is_absorbed(self, catalog_id: str) -> bool:
+        """Whether a catalog entry stands for a live model, so that it is not a model of its own.
+
+        An entry under the name of a configured live provider (``openai/gpt-4o`` with a provider
+        ``openai``) stands for that provider's model only: when ``openai`` stops listing it, it is
+        the catalog's entry again (delisted), though ``openai-eu`` still lists a ``gpt-4o`` that
+        matched it. An entry no live provider is named after is absorbed by any live model that
+        matched it (``openai-eu/gpt-4o`` alone)."""
+        if not self.absorbed.get(catalog_id):
+            return False
+        owner = catalog_id.partition("/")[0]
+        if self.names.get(owner) == owner:
+            return bool(self.own_absorbed.get(catalog_id))
+        return True
 
     # -- reading ---------------------------------------------------------------------------------
     def resolve(self, model_id: str, trace: Optional[Trace] = None) -> Optional[Model]:
@@ -223,7 +254,7 @@ class MergeEngine:
             matches = {name: self.catalogs[name].by_id[entry_id].model() for name, entry_id, _ in link.matches}
             kinds = {name: kind for name, _, kind in link.matches}
             return combine(self.live[source][model_id].model(), matches, self.order, kinds=kinds, trace=trace)
-        if not self.include_catalog_only or self.absorbed.get(model_id):
+        if not self.include_catalog_only or self.is_absorbed(model_id):
             return None
         by_source = {name: table.by_id[model_id].model() for name, table in self.catalogs.items()
                      if model_id in table.by_id}

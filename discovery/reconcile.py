@@ -193,7 +193,7 @@ class Reconciler:
         # As a catalog entry: stale when its provider's live list answers and nothing there matched it.
         live_provider = self.live_providers.get(provider)
         listed = tuple(name for name, table in engine.catalogs.items() if model_id in table.by_id)
-        if live_provider and listed and not engine.absorbed.get(model_id) and not owners:
+        if live_provider and listed and not engine.is_absorbed(model_id) and not owners:
             self._set(self.stale, model_id, (live_provider, listed), "stale", live_provider, delta)
         else:
             self._drop(self.stale, model_id, "stale", delta)
@@ -224,7 +224,11 @@ class Reconciler:
         out: dict[str, str] = {}
         for models in engine.live.values():
             for model in models.values():
-                out[engine.names.get(model.provider, model.provider)] = model.provider
+                name = engine.names.get(model.provider, model.provider)
+                # Several providers of one catalog name (openai, openai-eu): the entries' staleness
+                # is the one named after the catalog's provider's, when there is one.
+                if out.get(name) != name:
+                    out[name] = model.provider
                 break
         return out
 

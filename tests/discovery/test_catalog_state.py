@@ -388,3 +388,37 @@ def test_a_bedrock_filter_takes_the_regions_own_events_and_a_region_filter_only_
 def test_the_catalogs_own_name_is_made_once_and_kept_in_the_store(state):
     first = store.catalog_id()
     assert len(first) == 32 and store.catalog_id() == first and store.get_meta("catalog_id") == first
+
+
+def test_a_model_its_provider_stops_listing_is_delisted_though_another_of_its_format_still_lists_it(db_url):
+    """openai and openai-eu (both matched against the catalogs' openai entries) list gpt-4o: when
+    openai stops, openai/gpt-4o was removed, the catalog's entry counted as openai-eu's."""
+    store.open_database(db_url)
+    try:
+        for name, catalog in (("openai", False), ("openai-eu", False), ("modelsdev", True)):
+            store.ensure_provider(name, "modelsdev" if catalog else "openai", catalog)
+        state = CatalogState({"openai": False, "openai-eu": False, "modelsdev": True}, missing_grace_refreshes=0,
+                             catalog_provider={"openai": "openai", "openai-eu": "openai"})
+        snap(state, "modelsdev", [m("gpt-4o", source="modelsdev", live=False, name="GPT-4o"),
+                                  m("gpt-old", source="modelsdev", live=False)])
+        snap(state, "openai", [m("gpt-4o"), m("a"), m("b")])
+        snap(state, "openai-eu", [m("gpt-4o", provider="openai-eu", source="openai-eu"),
+                                  m("a", provider="openai-eu", source="openai-eu")])
+        assert state.current["openai/gpt-4o"].live is True
+        assert "openai-eu/gpt-4o" in state.current
+        # A catalog entry nobody of its name lists is the catalog's: stale for openai alone.
+        assert state.findings().counts()["openai"]["stale"] == 1, state.findings().stale
+        before = store.last_event_id()
+        outcome, events, _ = snap(state, "openai", [m("a"), m("b")])
+        kinds = {(e.kind, e.model_id) for e in events if e.model_id}
+        assert ("delisted", "openai/gpt-4o") in kinds and ("removed", "openai/gpt-4o") not in kinds, kinds
+        assert state.current["openai/gpt-4o"].live is False and state.current["openai/gpt-4o"].name == "GPT-4o"
+        assert state.current["openai-eu/gpt-4o"].live is True
+        assert store.last_event_id() > before
+        assert state.findings().counts()["openai"]["stale"] == 2, state.findings().stale
+        assert "openai-eu" not in state.findings().counts() or not state.findings().counts()["openai-eu"]["stale"]
+        # Listed again by openai, it is live again.
+        _, events, _ = snap(state, "openai", [m("gpt-4o"), m("a"), m("b")])
+        assert ("listed", "openai/gpt-4o") in {(e.kind, e.model_id) for e in events}
+    finally:
+        store.close_database()
