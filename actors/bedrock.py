@@ -487,8 +487,8 @@ def discover_bedrock_regions(service: Any, settings: Settings) -> None:
 
     def start(region: str) -> None:
         board.publish(RegionStatus(region))
-        service.supervisor.start_child(source_name(region), _region_factory(service, settings, region)).get(
-            timeout=settings.ask_timeout)
+        factory = service.owned(_region_factory(service, settings, region))
+        service.supervisor.start_child(source_name(region), factory).get(timeout=settings.ask_timeout)
 
     if settings.bedrock.discover_regions:
         def discover() -> None:

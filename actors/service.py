@@ -6,6 +6,7 @@ import gc
 import os
 import signal
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -93,6 +94,11 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
         # Webhook subscriptions (actors.webhooks.WebhookAdmin): CRUD, replay, retention.
         self.webhooks: Any = None
         self._refs: list[pykka.ActorRef] = []
+        # Every actor this service started, supervised children too (by urn; the dead are
+        # dropped as others start): what stop may stop, and nothing else of the process.
+        self._own: dict[str, pykka.ActorRef] = {}
+        self._own_lock = threading.Lock()
+        self._process_state: Optional[tuple] = None
         self._stopped = threading.Event()
         # Set when the service begins to stop: long-lived streams end instead of holding it up.
         self.closing = threading.Event()
@@ -450,7 +456,37 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
         if self._instance_lock is not None:
             self._instance_lock.close()
             self._instance_lock = None
+        self._restore_process_state()
         logger.info("service stopped")
+
+    def _restore_process_state(self) -> None:
+        """The switch interval, the collector's thresholds and SIGUSR1's handler as they were
+        before start_service; and the process free for another service."""
+        global _RUNNING
+        state, self._process_state = self._process_state, None
+        if state is not None:
+            interval, thresholds, handler = state
+            sys.setswitchinterval(interval)
+            gc.set_threshold(*thresholds)
+            if handler is not None:
+                try:
+                    signal.signal(signal.SIGUSR1, handler)
+                except ValueError:
+                    pass  # not the main thread
+        with _RUNNING_LOCK:
+            if _RUNNING is self:
+                _RUNNING = None
+
+    def owned(self, factory: Callable[[Any], pykka.ActorRef]) -> Callable[[Any], pykka.ActorRef]:
+        """``factory`` (of a supervised child), noting each actor it starts as this service's."""
+        def start(sup: Any) -> pykka.ActorRef:
+            ref = factory(sup)
+            with self._own_lock:
+                for urn in [urn for urn, known in self._own.items() if not known.is_alive()]:
+                    del self._own[urn]
+                self._own[ref.actor_urn] = ref
+            return ref
+        return start
 
     def _stop_actors(self, timeout: float) -> None:
         try:
@@ -466,10 +502,19 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
                 except (pykka.ActorDeadError, pykka.Timeout):
                     pass
             self._close_callbacks(timeout)
-            left = pykka.ActorRegistry.get_all()
+            # This service's own actors only: the process may run actors of its own, or another
+            # service, which a stop of this one must leave running.
+            with self._own_lock:
+                own = set(self._own) | {ref.actor_urn for ref in self._refs}
+            left = [ref for ref in pykka.ActorRegistry.get_all() if ref.actor_urn in own]
             if left:
+                if any(ref.actor_class.__name__ == "NotifierActor" for ref in left):
+                    logger.warning("the notifier did not stop within {:g}s: an inline subscriber's callable is "
+                                   "probably still running on its thread (an inline callable must return at "
+                                   "once; inline=False gives one a thread of its own)", timeout)
                 logger.warning("actors still running after stop: {}", left)
-                pykka.ActorRegistry.stop_all(block=True, timeout=timeout)
+                for ref in left:
+                    ref.stop(block=False)
 
 
     def _close_callbacks(self, timeout: float) -> None:
@@ -484,6 +529,14 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
             if not own.join(max(0.0, deadline - time.monotonic())):
                 logger.warning("in-process subscriber {} still in its callable at stop ({} events not given)",
                                own.thread.name, own.behind())
+
+
+def _usr1_handler() -> Any:
+    """SIGUSR1's handler now (None where the platform has no such signal)."""
+    try:
+        return signal.getsignal(signal.SIGUSR1)
+    except (AttributeError, ValueError):
+        return None
 
 
 def dump_threads(signum: int = 0, frame: Any = None) -> None:
@@ -509,17 +562,46 @@ def start_service(settings: Settings, clients: Optional[dict] = None,
     On PostgreSQL the instance first runs for leader (docs/replicas.md): the winner starts as
     above; the others start as followers and keep trying. On SQLite the instance is its own
     leader, and a second instance on the same file is refused (:class:`AnotherInstance`).
+
+    One service runs in a process at a time (RuntimeError while another runs). What it sets for
+    the process (the switch interval, the collector's thresholds, a SIGUSR1 handler dumping
+    threads) is put back by :meth:`Service.stop`.
     """
+    global _RUNNING
+    with _RUNNING_LOCK:
+        if _RUNNING is not None and not _RUNNING._stopped.is_set():
+            raise RuntimeError("a service is already running in this process: its store connection, write fence "
+                               "and settings are the process's own, so stop it first (several instances: one "
+                               "process each, on one PostgreSQL database; docs/replicas.md)")
+        service = Service(settings)
+        _RUNNING = service
+    try:
+        return _start(service, settings, clients, clock)
+    except BaseException:
+        with _RUNNING_LOCK:
+            if _RUNNING is service:
+                _RUNNING = None
+        raise
+
+
+# The one service this process runs (start_service refuses a second while it runs).
+_RUNNING: Optional[Service] = None
+_RUNNING_LOCK = threading.Lock()
+
+
+def _start(service: Service, settings: Settings, clients: Optional[dict],
+           clock: Optional[Callable[[], float]]) -> Service:
     import sys
 
     from discovery import replication
 
-    service = Service(settings)
     service.started_at = time.time()
     service._clients, service._clock = clients, clock
     # Every secret the settings name is known to the one redaction layer before anything runs.
     REDACTOR.add_settings(settings)
     install_redaction(logger)
+    # What this process had before, put back by stop (an embedding application's own choices).
+    service._process_state = (sys.getswitchinterval(), gc.get_threshold(), _usr1_handler())
     if settings.switch_interval > 0:
         # A commit's fan-out waits for the GIL behind whatever thread holds it; 5 ms is too long.
         sys.setswitchinterval(settings.switch_interval)
@@ -697,7 +779,8 @@ def _start_leader(service: Service, settings: Settings, clients: Optional[dict],
     # (cheap, but many) then do not queue behind the parsing of the fastest providers' answers,
     # and every first request goes out as early as it can.
     with PARSE_SLOT:
-        service.supervisor.start_children(children).get(timeout=max(30.0, settings.ask_timeout))
+        service.supervisor.start_children([(name, service.owned(factory)) for name, factory in children]).get(
+            timeout=max(30.0, settings.ask_timeout))
     discover_bedrock_regions(service, settings)
     if service.replicated:
         from actors.replica import RequestServerActor

@@ -411,6 +411,75 @@ def test_stop_does_not_wait_for_ever_for_a_stuck_callable(service, simulator):
         release.set()
 
 
+def test_stop_with_a_stuck_inline_callable_returns_logs_it_and_frees_the_database(start_service, simulator,
+                                                                                   db_url):
+    """It raised pykka.Timeout after twice its timeout, logged no stop, and held the SQLite file's
+    instance lock: the process could not start a service on it again."""
+    from loguru import logger
+
+    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai")])
+    wait_for(lambda: len(service.index), what="the first refresh")
+    release, entered = threading.Event(), threading.Event()
+
+    def stuck(events):
+        entered.set()
+        release.wait(30)
+
+    service.subscribe(stuck, max_delay=0)  # inline: on the notifier's own thread
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(message), level="INFO", format="{level} {message}")
+    try:
+        add_model(simulator, service, "gpt-stuck-inline")
+        assert entered.wait(10)
+        started = time.monotonic()
+        service.stop(timeout=0.5)  # no exception
+        assert time.monotonic() - started < 4
+        again = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai")])
+        wait_for(lambda: len(again.index), what="the second service's catalog")
+    finally:
+        logger.remove(sink)
+        release.set()
+    assert any("inline subscriber's callable" in line for line in lines), lines
+    assert any(line.startswith("INFO service stopped") for line in lines), lines
+
+
+def test_stop_leaves_the_processs_own_actors_running_and_puts_its_settings_back(start_service, simulator, tmp_path):
+    """stop() ended with pykka's stop_all: an embedding application's actors were stopped too.
+    And the switch interval, the collector's thresholds and SIGUSR1's handler stayed the service's."""
+    import gc
+    import signal
+
+    class Sink(pykka.ThreadingActor):
+        def ping(self):
+            return "pong"
+
+    def own_handler(signum, frame):
+        pass
+
+    before = (sys.getswitchinterval(), gc.get_threshold(), signal.signal(signal.SIGUSR1, own_handler))
+    own = Sink.start()
+    try:
+        first = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai")])
+        wait_for(lambda: len(first.index), what="the catalog")
+        assert signal.getsignal(signal.SIGUSR1) is not own_handler  # the service's thread dump
+        # One service a process: the store, its fence and the redaction are the process's.
+        with pytest.raises(RuntimeError, match="already running in this process"):
+            start_service([provider_config(simulator, "openai", "openai_compatible", route="openai")],
+                          database_url=f"sqlite:///{tmp_path / 'second.db'}")
+        first.stop()
+        assert own.is_alive() and own.proxy().ping().get(timeout=5) == "pong"
+        assert signal.getsignal(signal.SIGUSR1) is own_handler
+        assert (sys.getswitchinterval(), gc.get_threshold()) == before[:2]
+        # Stopped, the process may start another.
+        second = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai")],
+                               database_url=f"sqlite:///{tmp_path / 'second.db'}")
+        (outcome,) = second.wait([second.refresh("openai")], timeout=30)
+        assert outcome.outcome == "succeeded", outcome.error
+    finally:
+        own.stop()
+        signal.signal(signal.SIGUSR1, before[2])
+
+
 def test_a_provider_nobody_lists_is_taken_with_a_warning_that_names_it(service, simulator):
     """Not refused (a provider only a catalog lists is known after its first refresh), but a
     misspelled name would match nothing, silently: the subscribe says so in the log."""

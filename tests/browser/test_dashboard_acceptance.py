@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import itertools
 
-import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import needs_chromium, new_tab, ready, token_service
+from tests.browser.conftest import needs_chromium, ready
 
 pytestmark = needs_chromium
 
@@ -141,36 +140,3 @@ def test_the_providers_page_does_not_keep_its_old_counts_when_the_service_stops_
                                                             timeout=15_000)  # the next 5-second redraw
     expect(page.locator("main .notice.error")).to_contain_text("The service did not answer")
     assert all("Failed to load resource" in p for p in problems.clear())  # the aborted requests
-
-
-@pytest.fixture(scope="module")
-def open_service(sim, tmp_path_factory):
-    """A service with no admin token: changes from its own host need none."""
-    with token_service(sim, tmp_path_factory.mktemp("open"), "the open-admin tests") as svc:
-        yield svc
-
-
-@pytest.fixture
-def open_page(browser, open_service, problems):
-    from web.server import ServerThread
-
-    live = ServerThread(open_service).start()
-    try:
-        with new_tab(browser, live.url, problems) as tab:
-            yield tab
-    finally:
-        live.stop()
-
-
-def test_a_service_that_needs_no_admin_token_offers_its_actions_without_one(open_page, problems):
-    """With no admin token set, any string was "accepted" as one, and without one no refresh
-    button was shown though the service takes the refresh from here."""
-    ready(open_page, "/ui/providers")
-    expect(open_page.locator("#admin summary")).to_have_text("Admin (open here)")
-    expect(open_page.locator("[data-key=refresh-vllm]")).to_be_visible()
-    open_page.click("#admin summary")
-    open_page.fill("#token", "totally-wrong-token")
-    open_page.click("#token-form button[type=submit]")
-    expect(open_page.locator("#token-note")).to_contain_text("none is needed, and this one was not kept")
-    assert open_page.evaluate("sessionStorage.getItem('discovery.token')") is None
-    assert problems.all() == []

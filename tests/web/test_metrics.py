@@ -112,13 +112,20 @@ def test_open_streams_benchmarks_and_build_info_are_reported(served):
     assert own and all(name.startswith("discovery_") for name in own)
 
 
-def test_two_services_in_one_process_keep_separate_registries(served, start_service, simulator, tmp_path):
-    _, first = served
+def test_a_service_started_after_another_in_one_process_keeps_a_registry_of_its_own(served, start_service,
+                                                                                     simulator, tmp_path):
+    """One service runs in a process at a time; the next one (tests, an application restarting its
+    embedded service) counts from nothing, without the last one's series."""
+    first_service, first = served
+    requests.get(f"{first.url}/api/v1/providers", timeout=10)
+    assert value(scrape(first.url), "discovery_http_request_duration_seconds_count", route="/api/v1/providers",
+                 method="GET", status="200") == 1
+    first.stop()
+    first_service.stop()
     other = start_service([provider_config(simulator, "anthropic", "anthropic")],
                           database_url=f"sqlite:///{tmp_path / 'other.db'}")
     second = ServerThread(other).start()
     try:
-        requests.get(f"{first.url}/api/v1/providers", timeout=10)
         samples = scrape(second.url)
         assert value(samples, "discovery_http_request_duration_seconds_count", route="/api/v1/providers",
                      method="GET", status="200") == 0
