@@ -191,6 +191,12 @@ def check_provider_bounds(config: "ProviderConfig", named: Callable[[str], str])
     if not PROVIDER_NAME.fullmatch(config.name):
         raise SettingsError(f"providers.{config.name}: a provider's name is 1 to 64 letters, digits, '.', '_' "
                             "or '-', starting with a letter or digit (it begins every model id: <provider>/<model>)")
+    from discovery.timestamps import OPAQUE_FIELDS
+
+    if config.name in OPAQUE_FIELDS:
+        raise SettingsError(f"providers.{config.name}: a provider may not be named {config.name!r}, a field of "
+                            f"the API's answers whose times are the provider's own (reserved: "
+                            f"{', '.join(sorted(OPAQUE_FIELDS))}); name it otherwise")
     if config.format not in FORMATS:
         raise SettingsError(f"{named('format')}: unknown format {config.format!r}; known: {', '.join(sorted(FORMATS))}")
     if config.base_url is not None:

@@ -37,8 +37,9 @@ def iso(when: Any) -> Optional[str]:
     return moment.astimezone(timezone.utc).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
-# Subtrees that hold what a provider or a diff states, never a time of the service's own.
-_OPAQUE = frozenset({"raw", "attributes", "diff", "settings"})
+# Subtrees that hold what a provider or a diff states, never a time of the service's own. Maps are
+# keyed by provider names too (reconciliation's providers): no provider may have one of these names.
+OPAQUE_FIELDS = frozenset({"raw", "attributes", "diff", "settings"})
 
 
 def is_time_field(name: str) -> bool:
@@ -54,7 +55,7 @@ def with_iso_times(value: Any) -> Any:
     if isinstance(value, Mapping):
         out: Optional[dict[str, Any]] = None
         for key, item in value.items():
-            if key in _OPAQUE or not isinstance(key, str):
+            if key in OPAQUE_FIELDS or not isinstance(key, str):
                 continue
             if is_time_field(key) and isinstance(item, (int, float)) and not isinstance(item, bool):
                 new: Any = iso(item)

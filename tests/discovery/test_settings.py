@@ -168,6 +168,10 @@ def test_a_providers_numbers_are_checked_against_their_bounds(tmp_path, line, na
     ('[providers.x]\nformat = "openai"\nbase_url = "htp://Pw-4711-token@h/v1"', "got 'htp://[REDACTED]@h/v1'"),
     ('[providers."a/b"]\nformat = "openai"', "providers.a/b: a provider's name is 1 to 64 letters"),
     ('[providers."../x"]\nformat = "openai"', "providers.../x: a provider's name is 1 to 64 letters"),
+    # A map keyed by provider names (reconciliation's) under the name of a provider's own subtree
+    # kept its epoch times: missing_since came out as a number for a provider named "raw".
+    ('[providers.raw]\nformat = "openai"', "providers.raw: a provider may not be named 'raw'"),
+    ('[providers.settings]\nformat = "openai"', "providers.settings: a provider may not be named 'settings'"),
     ('[service]\nenrichment_precedence = [1, 2]', "service.enrichment_precedence: expected tuple[str, ...]"),
     ('[service]\ndatabase_url = "bogus://x"', "service.database_url: must be a sqlite:/// or postgresql:// URL"),
     ('[service]\nhost = 127', "service.host: expected str, got 127"),
