@@ -34,6 +34,7 @@ from discovery import store
 from discovery.bedrock import region_of, source_name
 from discovery.benchmark import stored
 from discovery.catalog import UNCONFIGURED
+from discovery.health import UNKNOWN
 from discovery.messages import RefreshOutcome
 from discovery.model import Model
 from discovery.providers.base import PARSE_SLOT
@@ -257,6 +258,12 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
                 entry.update(asks[name].get(timeout=self.settings.ask_timeout) if name in asks else {})
             except (pykka.Timeout, pykka.ActorDeadError):
                 entry["status"] = "unresponsive"
+            if entry.get("status") == UNKNOWN and row.get("status") not in (None, UNKNOWN):
+                # Not checked since this start: the status stored before it stands until the first
+                # check says otherwise (a failing provider showed "unknown" for a whole slow refresh).
+                said = row.get("status_reason")
+                entry["status"] = row["status"]
+                entry["status_reason"] = (f"{said}; " if said else "") + "as stored before this start, not checked since"
             sup = states.get(name, {})
             if sup.get("state") in ("failed", "restarting"):
                 entry["status"] = sup["state"]

@@ -36,3 +36,25 @@ def test_a_restart_announces_no_status_the_store_already_holds(start_service, si
     wait_for(lambda: len(status_events(restarted)) == 2, what="the status change a fault makes")
     assert status_events(restarted)[-1].data["old"] == "healthy"
     assert status_events(restarted)[-1].data["new"] != "healthy"
+
+
+def test_a_provider_not_yet_checked_after_a_restart_shows_its_stored_status(start_service, simulator):
+    """It showed "unknown" (on the API, the dashboard and the metrics) for its whole first refresh
+    after a restart, though its status before was stored."""
+    config = provider_config(simulator, "openai", "openai_compatible", route="openai", failure_threshold=1, retries=0,
+                             timeout=1.0)
+    service = start_service([config])
+    wait_for(lambda: service.providers()[0]["status"] == "healthy", what="the first status")
+    simulator.state.set_fault("openai", "status", status=500)
+    (outcome,) = service.wait([service.refresh("openai")], timeout=30)
+    assert outcome.outcome == "failed"
+    wait_for(lambda: service.providers()[0]["status"] == "unhealthy", what="the failing status")
+    service.stop()
+
+    simulator.state.set_latency("openai", 3.0)  # the first refresh after the restart takes a while
+    restarted = start_service([config])
+    row = restarted.providers()[0]
+    assert row["status"] == "unhealthy", row
+    assert row["status_reason"].endswith("as stored before this start, not checked since"), row
+    assert "HTTP 500" in row["status_reason"], row
+    simulator.state.set_latency("openai", 0.0)
