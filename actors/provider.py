@@ -62,10 +62,12 @@ def interrupt(catalog: Any, ticket: RefreshTicket, reason: str) -> None:
 
 
 class RefreshRateLimited(Exception):
-    """Too many manual refreshes of one provider within a minute."""
+    """Too many manual refreshes of one provider within a minute, or the provider asked to be left
+    alone for a while (a 429 or 503 with a wait longer than the refresh could wait out)."""
 
-    def __init__(self, provider: str, retry_after: float):
-        super().__init__(f"too many manual refreshes of {provider}; try again in {retry_after:.0f}s")
+    def __init__(self, provider: str, retry_after: float, message: Optional[str] = None):
+        super().__init__(message or f"too many manual refreshes of {provider}; try again in {retry_after:.0f}s")
+        self.provider = provider
         self.retry_after = retry_after
 
 
@@ -251,6 +253,10 @@ class ProviderActor(pykka.ThreadingActor):
         self.breaker_state = "closed"
         self.health = HealthRecord(config.failure_threshold, config.recovery_threshold, config.health_window)
         self.manual_refreshes: collections.deque[float] = collections.deque()
+        # Until when (epoch seconds) the provider asked not to be called (Retry-After, the reset
+        # of an exhausted rate limit): no probe, trial call or manual refresh before it.
+        self.asked_until: Optional[float] = None
+        self.asked_by: Optional[str] = None  # the answer that asked it
         self._timers: dict[str, Timer] = {}
         self._io: Optional[IOWorker] = None
         self.session: Optional[requests.Session] = None
@@ -343,6 +349,11 @@ class ProviderActor(pykka.ThreadingActor):
         if self.follow_up is not None:
             return self.follow_up
         if trigger == "manual":
+            wait = self._asked_wait()
+            if wait:
+                raise RefreshRateLimited(self.config.name, wait, (
+                    f"{self.config.name} asked not to be called before {iso(self.asked_until)} ("
+                    f"{self.asked_by or 'rate limited'}); try again in {wait:.0f}s"))
             now = time.monotonic()
             while self.manual_refreshes and now - self.manual_refreshes[0] > 60:
                 self.manual_refreshes.popleft()
@@ -450,6 +461,7 @@ class ProviderActor(pykka.ThreadingActor):
         ok = outcome.outcome == "succeeded"
         if pause and not ok:
             wait = min(pause, MAX_PAUSE)
+            self._asked(wait, outcome.error)
             if self.next_refresh_at is None or self.next_refresh_at < time.time() + wait:
                 logger.info("{}: asked to wait {:g}s (Retry-After); the next refresh is in {:g}s",
                             self.config.name, pause, wait)
@@ -477,30 +489,54 @@ class ProviderActor(pykka.ThreadingActor):
             self._later("probe", jittered(self.config.health_check_interval, self.config.jitter), self._proxy.probe)
         self._start_probe()
 
+    def _asked(self, wait: float, by: Optional[str]) -> None:
+        """The provider asked not to be called for ``wait`` seconds (a failed refresh's or probe's
+        429 or 503, answered ``by``): probes, the breaker's trial call and manual refreshes wait too."""
+        until = time.time() + wait
+        if self.asked_until is None or until > self.asked_until:
+            self.asked_until, self.asked_by = until, by
+
+    def _asked_wait(self) -> float:
+        """Seconds left of the provider's asked wait (0: none)."""
+        if self.asked_until is None:
+            return 0.0
+        left = self.asked_until - time.time()
+        if left <= 0:
+            self.asked_until = None
+            return 0.0
+        return left
+
     def _start_probe(self) -> None:
         if self.in_flight is not None or self.probing or self._io is None:
             return
+        if self._asked_wait():
+            return  # the provider asked to be left alone; the next check comes after
         self.probing = True
         self._io.submit(self._run_probe)
 
     def _run_probe(self) -> None:
         started = time.monotonic()
-        ok, kind, error = True, None, None
+        ok, kind, error, pause = True, None, None, None
         try:
             self.breaker.call(self.client.check)
         except pybreaker.CircuitBreakerError:
             ok, kind, error = False, "circuit_open", self._open_reason()
         except ProviderError as exc:
             ok, kind, error = False, exc.kind, exc.reason
+            if exc.status in (429, 503) and exc.retry_after:
+                pause = exc.retry_after
         except Exception as exc:
             ok, kind, error = False, "internal", scrub(f"internal: {type(exc).__name__}: {exc}")
         try:
-            self._proxy.probe_finished(ok, (time.monotonic() - started) * 1000, kind, error)
+            self._proxy.probe_finished(ok, (time.monotonic() - started) * 1000, kind, error, pause)
         except pykka.ActorDeadError:
             pass
 
-    def probe_finished(self, ok: bool, latency_ms: float, kind: Optional[str], error: Optional[str]) -> None:
+    def probe_finished(self, ok: bool, latency_ms: float, kind: Optional[str], error: Optional[str],
+                       pause: Optional[float] = None) -> None:
         self.probing = False
+        if pause and not ok:
+            self._asked(min(pause, MAX_PAUSE), error)
         self._observe(ok, latency_ms, "probe", kind, error)
 
     def _observe(self, ok: bool, latency_ms: Optional[float], via: str, kind: Optional[str],
@@ -529,9 +565,15 @@ class ProviderActor(pykka.ThreadingActor):
                 self.refresh(trigger="recovery")
 
     def recovery_probe(self) -> None:
-        """The breaker's reset timeout has passed: make the trial call now."""
-        if self.breaker_state == "open":
-            self._start_probe()
+        """The breaker's reset timeout has passed: make the trial call now, or, when the provider
+        asked to be left alone longer, when that wait ends."""
+        if self.breaker_state != "open":
+            return
+        wait = self._asked_wait()
+        if wait:
+            self._later("recovery", wait + 0.05, self._proxy.recovery_probe)
+            return
+        self._start_probe()
 
     # -- status ----------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:

@@ -560,7 +560,7 @@ def rebuild_error(error: dict[str, Any]) -> Exception:
     if kind == "UnknownProvider":
         return UnknownProvider(message)
     if kind == "RefreshRateLimited":
-        return RefreshRateLimited(error.get("provider") or "", float(error.get("retry_after") or 1.0))
+        return RefreshRateLimited(error.get("provider") or "", float(error.get("retry_after") or 1.0), message)
     if kind == "ProviderUnavailable":
         return ProviderUnavailable(message)
     if kind == "InvalidWebhookURL":

@@ -364,6 +364,32 @@ def test_a_retry_after_longer_than_max_retry_after_fails_the_refresh_at_once(set
     assert client.get("/api/v1/providers/victim/health").get_json()["status"] == "rate_limited"
 
 
+def test_no_probe_trial_call_or_manual_refresh_is_sent_before_the_wait_a_provider_asked_for(start_service, simulator):
+    """After a 429 asking for 30 s, the health probe and the breaker's trial call (reset_timeout
+    0.5 s) were sent at once, and a manual refresh went out as if nothing had been asked."""
+    config = provider_config(simulator, "victim", "openai_compatible", route="openai", retries=0, fail_max=1,
+                             reset_timeout=0.5, health_check_interval=0.2, manual_refresh_per_minute=100)
+    service = start_service([config])
+    wait_for(lambda: service.providers()[0].get("last_success_at"), what="the first refresh")
+    client = create_app(service).test_client()
+    before = simulator.state.request_count("openai")
+    simulator.state.set_fault("openai", "rate_limit", retry_after=30)
+    # The next health probe (every 0.2 s) is told to wait.
+    wait_for(lambda: simulator.state.request_count("openai") > before
+             and service.providers()[0]["status"] in ("rate_limited", "unavailable"), what="the 429")
+    asked = simulator.state.request_count("openai")
+    time.sleep(1.5)  # seven probe intervals, three reset timeouts
+    assert simulator.state.request_count("openai") == asked, "the provider was called before its wait ended"
+    refused = client.post("/api/v1/providers/victim/refresh")
+    assert refused.status_code == 429 and 20 < float(refused.headers["Retry-After"]) <= 30
+    message = refused.get_json()["error"]["message"]
+    assert message.startswith("victim asked not to be called before ") and "HTTP 429" in message, message
+    every = client.post("/api/v1/refresh").get_json()
+    assert [s["provider"] for s in every["skipped"]] == ["victim"] and every["skipped"][0]["reason"] == "rate_limited"
+    assert simulator.state.request_count("openai") == asked
+    assert service.providers()[0]["next_refresh_at"] is not None
+
+
 @pytest.mark.parametrize("fmt,route", [("openai_compatible", "openai"), ("gemini", "gemini")])
 def test_a_retry_after_puts_off_the_next_timer_refresh_until_it_is_up(start_service, simulator, monkeypatch,
                                                                        fmt, route):
