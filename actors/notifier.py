@@ -334,6 +334,9 @@ def sealed(events: tuple[StoredEvent, ...]) -> tuple[StoredEvent, ...]:
 
 # Each running notifier's cancelled subscriptions, by its thread (see make_unsubscribe).
 _CANCELLED: dict[int, set[int]] = {}
+# How long an unsubscribe waits for the notifier to remove the subscription, or for a call of an
+# inline=False callable already under way to return.
+UNSUBSCRIBE_WAIT = 5.0
 
 
 def make_unsubscribe(notifier: Any, sub_id: int, notifier_thread: Optional[int] = None) -> Callable[[], None]:
@@ -343,15 +346,21 @@ def make_unsubscribe(notifier: Any, sub_id: int, notifier_thread: Optional[int] 
     notifier, busy calling it: the subscription is skipped at once (commits already queued do not
     reach it), and removed once the notifier is done with this commit."""
     def unsubscribe() -> None:
-        if notifier_thread is not None and threading.get_ident() == notifier_thread:
+        if notifier_thread is not None:
             cancelled = _CANCELLED.get(notifier_thread)
             if cancelled is not None:
-                cancelled.add(sub_id)  # this very thread reads it: no lock needed
+                # Skipped from the notifier's next delivery on, before it reads the removal (busy
+                # with a slow inline callable, it may deliver queued commits first). One add to a
+                # set: the GIL makes it whole for the notifier's thread that reads it.
+                cancelled.add(sub_id)
         try:
             removed = notifier.unsubscribe(sub_id)
             if threading.get_ident() != notifier_thread:
-                removed.get(timeout=5)
-        except (pykka.ActorDeadError, pykka.Timeout):
+                removed.get(timeout=UNSUBSCRIBE_WAIT)
+        except pykka.Timeout:
+            logger.warning("subscription {}: its removal waits behind a busy notifier (an inline callable "
+                           "slower than {:g}s); it is skipped meanwhile", sub_id, UNSUBSCRIBE_WAIT)
+        except pykka.ActorDeadError:
             pass
     return unsubscribe
 

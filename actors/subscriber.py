@@ -34,6 +34,7 @@ class CallbackSubscriber:
         self._events: deque[StoredEvent] = deque()
         self._ready = threading.Condition()
         self._closed = False
+        self._calling = False  # a batch has been taken and its call has not returned yet
         self._drain_until = 0.0
         self._warned = False
         self.thread = threading.Thread(target=self._run, name=f"subscriber-{next(_names)}", daemon=True)
@@ -55,15 +56,23 @@ class CallbackSubscriber:
         with self._ready:
             return len(self._events)
 
-    def close(self, drain: float = 0.0) -> None:
+    def close(self, drain: float = 0.0, wait: float = 0.0) -> bool:
         """Stop taking events; those waiting are given to the callable for up to ``drain`` seconds
-        more (0: dropped). A call in flight finishes; none starts after the drain."""
+        more (0: dropped). A call in flight finishes; none starts after the drain.
+
+        ``wait``: from another thread, wait up to that long for a call under way (or whose batch
+        was already taken) to return, so that none is made after this returns; whether none is."""
         with self._ready:
             self._closed = True
             self._drain_until = time.monotonic() + drain if drain > 0 else 0.0
             if not drain:
                 self._events.clear()
-            self._ready.notify()
+            self._ready.notify_all()
+            if wait > 0 and threading.current_thread() is not self.thread:
+                deadline = time.monotonic() + wait
+                while self._calling and time.monotonic() < deadline:
+                    self._ready.wait(max(0.0, deadline - time.monotonic()))
+            return not self._calling or threading.current_thread() is self.thread
 
     def join(self, timeout: float) -> bool:
         """Wait for the thread to end (never from the callable itself); whether it did."""
@@ -83,6 +92,7 @@ class CallbackSubscriber:
                 batch = tuple(self._events.popleft() for _ in range(size))
                 if len(self._events) < BEHIND_WARNING // 2:
                     self._warned = False
+                self._calling = True
             try:
                 self.target(batch)
             except Exception:
@@ -94,5 +104,12 @@ class CallbackSubscriber:
                 # them for a callable that will never be called again.
                 logger.exception("in-process subscriber {} ended its thread; it gets no more events",
                                  self.thread.name)
+                self._returned()
                 self.close()
                 return
+            self._returned()
+
+    def _returned(self) -> None:
+        with self._ready:
+            self._calling = False
+            self._ready.notify_all()

@@ -10,7 +10,7 @@ from typing import Any, Optional
 import pykka
 from loguru import logger
 
-from actors.notifier import make_unsubscribe
+from actors.notifier import UNSUBSCRIBE_WAIT, make_unsubscribe
 from actors.subscriber import CallbackSubscriber
 from discovery import store
 from discovery.messages import EventFilter, check_batching
@@ -108,10 +108,14 @@ class Subscriptions:
         forget = make_unsubscribe(self.notifier, sub_id, self._notifier_thread)
 
         def unsubscribe() -> None:
+            # Taken out first: a batch it has already taken is the only call left, and that one
+            # is waited for (from another thread), so none is made once this returns.
             forget()
             with self._callbacks_lock:
                 self._callbacks.pop(sub_id, None)
-            own.close()
+            if not own.close(wait=UNSUBSCRIBE_WAIT):
+                logger.warning("in-process subscriber {}: unsubscribed while its callable has run for over {:g}s "
+                               "on a batch taken before; that call goes on", own.thread.name, UNSUBSCRIBE_WAIT)
         return unsubscribe
 
     def _warn_strangers(self, flt: EventFilter) -> None:

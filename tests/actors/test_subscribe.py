@@ -480,6 +480,39 @@ def test_stop_leaves_the_processs_own_actors_running_and_puts_its_settings_back(
         signal.signal(signal.SIGUSR1, before[2])
 
 
+def test_no_call_of_a_threaded_callable_begins_after_its_unsubscribe_returned(service, simulator):
+    """A batch its thread had already taken was still given after unsubscribe() returned (57 of 60
+    subscribers got such a late call): the call under way is now waited for."""
+    import random
+
+    started = threading.Event()
+    subscribers = []
+    for _ in range(60):
+        record = {"ended": False, "late": 0, "calls": 0}
+
+        def callable_(events, record=record):
+            started.set()
+            if record["ended"]:
+                record["late"] += 1
+            record["calls"] += 1
+            sum(range(300))  # CPU: the threads take turns on the GIL, as in an application
+
+        record["unsubscribe"] = service.subscribe(callable_, inline=False, max_batch=1, kinds=["added"])
+        subscribers.append(record)
+    simulator.state.set_models("openai", [*simulator.state.models("openai"), *(
+        {"id": f"gpt-many-{i:04d}", "object": "model", "created": 1, "owned_by": "x"} for i in range(3000))])
+    service.refresh("openai")
+    assert started.wait(30)
+    for record in random.sample(subscribers, len(subscribers)):
+        time.sleep(random.random() * 0.01)
+        record["unsubscribe"]()
+        record["ended"] = True
+    time.sleep(0.5)
+    late = [r for r in subscribers if r["late"]]
+    assert not late, f"{len(late)} of {len(subscribers)} were called after their unsubscribe returned"
+    assert any(r["calls"] > 1 for r in subscribers)
+
+
 def test_a_provider_nobody_lists_is_taken_with_a_warning_that_names_it(service, simulator):
     """Not refused (a provider only a catalog lists is known after its first refresh), but a
     misspelled name would match nothing, silently: the subscribe says so in the log."""
