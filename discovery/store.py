@@ -22,7 +22,7 @@ from typing import Any, Optional
 import peewee
 from playhouse.db_url import connect
 
-from discovery.model import Model, dumps, loads
+from discovery.model import Model, dumps, loads, thaw
 from discovery.schema import (  # noqa: F401 (re-exported for callers)
     FAILED,
     INTERRUPTED,
@@ -557,6 +557,13 @@ class StoredEvent:
     data: Mapping[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
+        """The event as the feed shows it, in plain dicts and lists (``json.dumps`` takes it)."""
+        return thaw(self.wire_dict())
+
+    def wire_dict(self) -> dict[str, Any]:
+        """:meth:`to_dict` as the service writes it (the feed, the stream, webhooks): a record in it
+        stays its stored JSON bytes (a read-only mapping), which :func:`discovery.model.dumps`
+        embeds without decoding; the standard ``json`` module cannot write it."""
         return {"id": self.id, "kind": self.kind, "provider": self.provider, "model_id": self.model_id,
                 "run_id": self.run_id, "time": iso(self.created_at), "data": with_iso_times(dict(self.data))}
 

@@ -251,7 +251,7 @@ def build_delivery(subscription_id: str, secret: str, events: Sequence[StoredEve
     """
     delivery_id = delivery_id or uuid.uuid4().hex
     payload: dict[str, object] = {"subscription": subscription_id, "delivery": delivery_id,
-                                  "events": [e.to_dict() for e in events]}
+                                  "events": [e.wire_dict() for e in events]}
     if missed > 0:
         payload.update(missed=missed, missed_after=missed_after, oldest_event_id=missed_after + missed + 1)
     body = dumps(payload)

@@ -160,7 +160,7 @@ def atom_feed(events: list[StoredEvent], self_url: str, root_url: str, alternate
         _add(entry, "summary", summary, type="text")
         # Atom content of a non-XML, non-text media type must be base64; as text the event's JSON
         # stays readable in a feed reader and parseable by a script.
-        _add(entry, "content", dumps(event.to_dict()).decode(), type="text")
+        _add(entry, "content", dumps(event.wire_dict()).decode(), type="text")
     return ET.tostring(feed, encoding="utf-8", xml_declaration=True)
 
 

@@ -86,7 +86,7 @@ def events():
             return jsonify({"data": [], "next": head, "has_more": False, "last_event_id": head, "missed": 0})
     # Read after the page: events pruned while it was read are counted too.
     missed = svc.missed_after(since) if since < max(head, cursor) else 0
-    return jsonify({"data": [e.to_dict() for e in out], "next": cursor, "has_more": more,
+    return jsonify({"data": [e.wire_dict() for e in out], "next": cursor, "has_more": more,
                     "last_event_id": max(head, cursor), "missed": missed})
 
 
@@ -123,4 +123,4 @@ def missed_message(since: int, oldest: int, missed: int) -> bytes:
 
 def sse_message(event: StoredEvent) -> bytes:
     """One event as an SSE message: ``id`` = event id, ``event`` = kind, ``data`` = the event's JSON."""
-    return b"id: %d\nevent: %s\ndata: %s\n\n" % (event.id, event.kind.encode(), dumps(event.to_dict()))
+    return b"id: %d\nevent: %s\ndata: %s\n\n" % (event.id, event.kind.encode(), dumps(event.wire_dict()))

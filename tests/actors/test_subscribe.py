@@ -548,6 +548,28 @@ def test_events_are_copied_read_only_only_while_a_subscriber_asks_for_it(service
     assert type(sealed_too[0].data) is FrozenDict and plain[1].data == sealed_too[0].data
 
 
+def test_an_events_to_dict_is_plain_json_the_standard_module_writes(service, simulator):
+    """The README's example prints e.to_dict(); json.dumps of it raised TypeError (a record was
+    its stored bytes, a mapping of the service's own), read-only or not."""
+    import json
+
+    got = []
+    for read_only in (True, False):
+        service.subscribe(got.extend, read_only=read_only, kinds=["added"], model_glob="openai/gpt-plain-*",
+                          max_delay=0)
+    add_model(simulator, service, "gpt-plain-1")
+    wait_for(lambda: len(got) == 2, what="both batches")
+    for event in got:
+        written = json.loads(json.dumps(event.to_dict()))
+        assert written["data"]["model"]["id"] == "openai/gpt-plain-1"
+        assert written["time"].endswith("Z") and written["kind"] == "added"
+    # The same as the feed's answer for it.
+    from web import create_app
+
+    feed = create_app(service).test_client().get("/api/v1/events?kind=added&limit=1000").get_json()["data"]
+    assert [e for e in feed if e["id"] == got[0].id] == [got[0].to_dict()]
+
+
 def test_an_inline_callable_that_unsubscribes_itself_is_not_called_again(service, simulator):
     """An inline callable's unsubscribe could not wait for the notifier (busy calling it), so the
     commits already queued behind the one it handled still reached it: it takes effect at once."""
