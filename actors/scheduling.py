@@ -78,11 +78,16 @@ class _TimerThread:
 _timers = _TimerThread()
 
 
+MAX_TIMER_DELAY = 1e8  # seconds: about three years
+
+
 def schedule(delay: float, action: Callable[[], object], name: str = "actor-timer") -> Timer:
     """Run ``action`` (typically a tell to an actor's own proxy) after ``delay`` seconds.
 
     A dead actor at fire time is not an error: the timer just does nothing.
     """
-    timer = Timer(time.monotonic() + max(0.0, delay), action, name)
+    # Past what the timer thread can wait for (threading.TIMEOUT_MAX, or time_t), a delay would
+    # end that thread, every actor's timers with it: such a timer waits a few years instead.
+    timer = Timer(time.monotonic() + min(max(0.0, delay), MAX_TIMER_DELAY), action, name)
     _timers.add(timer)
     return timer

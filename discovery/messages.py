@@ -105,8 +105,14 @@ def check_batching(max_batch: Any, max_delay: Any) -> None:
     if max_batch is not None and (isinstance(max_batch, bool) or not isinstance(max_batch, int) or max_batch < 1):
         raise ValueError(f"max_batch must be a positive integer, not {max_batch!r}")
     if max_delay is not None and (isinstance(max_delay, bool) or not isinstance(max_delay, (int, float))
-                                  or not math.isfinite(max_delay) or max_delay < 0):
-        raise ValueError(f"max_delay must be a finite number of seconds, 0 or more, not {max_delay!r}")
+                                  or not math.isfinite(max_delay) or not 0 <= max_delay <= MAX_DELAY):
+        raise ValueError(f"max_delay must be a number of seconds from 0 to {MAX_DELAY:g} (an hour), "
+                         f"not {max_delay!r}")
+
+
+# The longest a subscriber's batch may gather events (a webhook's bound too): a delay past what a
+# timer can be set for (1e300 s) ended the process's one timer thread.
+MAX_DELAY = 3600.0
 
 
 @dataclass(frozen=True)

@@ -147,7 +147,7 @@ PROVIDER_BOUNDS = (
 # Bounds of the service's numeric settings, as PROVIDER_BOUNDS. A port past 65535 reached the socket
 # as a traceback; a zero ask timeout or heartbeat would make every wait fail or spin.
 SERVICE_BOUNDS = (
-    ("port", 0, 65535, True), ("batch_max_size", 1, None, True), ("batch_max_delay", 0.0, None, True),
+    ("port", 0, 65535, True), ("batch_max_size", 1, None, True), ("batch_max_delay", 0.0, 3600.0, True),
     ("model_cache_size", 0, None, True), ("model_cache_mb", 0.0, None, True), ("model_cache_ttl", 0.0, None, True),
     ("restart_backoff", 0.0, None, True), ("restart_backoff_max", 0.0, None, True),
     ("max_restarts_per_minute", 0, None, True), ("ask_timeout", 0.0, None, False),

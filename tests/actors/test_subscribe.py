@@ -39,6 +39,8 @@ def add_model(simulator, service, name: str) -> None:
     (dict(max_delay=-1), ValueError),
     (dict(max_delay=float("nan")), ValueError),
     (dict(max_delay=float("inf")), ValueError),
+    (dict(max_delay=1e300), ValueError),  # past what a timer can be set for: it ended the timer thread
+    (dict(max_delay=3600.5), ValueError),
     (dict(providers="openai"), TypeError),
     (dict(kinds="added"), TypeError),
     (dict(capabilities="vision"), TypeError),
