@@ -65,6 +65,7 @@ def _refuse_secret_options(options: Mapping[str, Any], where: str) -> None:
 
 # Service keys read only from the environment (DISCOVERY_<KEY>), never from the file.
 ENV_ONLY_SERVICE_KEYS = {"admin_token", "read_token"}
+MIN_TOKEN_LENGTH = 16
 
 
 def _coerce(value: Any, type_name: str, where: str) -> Any:
@@ -405,6 +406,15 @@ def _load_settings(path: Optional[str | Path], env: Mapping[str, str], **overrid
             var = f"DISCOVERY_{key.upper()}"
             named = key if key in overrides else var if var in env else f"service.{key}"
             raise SettingsError(f"{named}: must be one of {', '.join(allowed)}, got {kwargs[key]!r}")
+    for key in ("admin_token", "read_token"):
+        token = kwargs.get(key)
+        if token is not None and len(str(token).strip()) < MIN_TOKEN_LENGTH:
+            # Guessable, and shorter than the redaction layer masks (8): it would be written as it is.
+            var = f"DISCOVERY_{key.upper()}"
+            named = key if key in overrides else var
+            raise SettingsError(f"{named}: a token must be at least {MIN_TOKEN_LENGTH} characters long "
+                                f"(this one has {len(str(token).strip())}); make one with "
+                                "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`")
     for key, low, high, low_ok in SERVICE_BOUNDS:
         bound = _out_of_bounds(kwargs[key], low, high, low_ok) if key in kwargs else None
         if bound is not None:

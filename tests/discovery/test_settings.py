@@ -373,3 +373,12 @@ def test_no_format_option_names_a_secret_and_name_maps_are_not_read_as_secrets(t
                     '[providers.az.deployments]\n"tokenizer-secret-sauce-1" = "dep-1"\n')
     (az,) = load_settings(path, environ={}).providers
     assert az.options == {"deployments": {"tokenizer-secret-sauce-1": "dep-1"}}
+
+
+@pytest.mark.parametrize("variable", ["DISCOVERY_ADMIN_TOKEN", "DISCOVERY_READ_TOKEN"])
+def test_a_token_shorter_than_16_characters_is_refused(variable):
+    """A 5-character admin token was taken: guessable, and shorter than the redaction layer masks,
+    so it would have been written as it is wherever it was echoed."""
+    with pytest.raises(SettingsError, match=f"{variable}: a token must be at least 16 characters long"):
+        load_settings(None, environ={variable: "short"})
+    assert getattr(load_settings(None, environ={variable: "x" * 16}), variable.split("_", 1)[1].lower()) == "x" * 16
