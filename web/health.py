@@ -10,7 +10,10 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def healthz():
-    """200 while the process serves requests; the catalog size and version."""
+    """200 while the process serves requests; the catalog size and version (with a read token set,
+    to a request that carries it)."""
+    if not _may_read():
+        return jsonify({"status": "ok"})
     index = service().index
     return jsonify({"status": "ok", "models": len(index), "catalog_version": index.version})
 
@@ -24,7 +27,30 @@ def readyz():
     source will not refresh again before a restart, so waiting for it would never end); 503
     before, saying what is pending. An empty catalog after that round is ready too: it is what
     the providers answered.
+
+    With a read token set, a probe without it (or the admin token) gets ``ready`` alone: the
+    sources' names, counts and the instance are data like any other read.
     """
+    body, status = _readiness()
+    if not _may_read():
+        body = {"ready": body["ready"]}
+    return jsonify(body), status
+
+
+def _may_read() -> bool:
+    """Whether this request may read the service's data (no read token set, or it carries one)."""
+    from flask import request
+
+    from web.auth import bearer, same_token
+
+    settings = service().settings
+    if not settings.read_token:
+        return True
+    given = bearer(request.headers.get("Authorization"))
+    return same_token(given, settings.read_token) or same_token(given, settings.admin_token)
+
+
+def _readiness() -> tuple[dict, int]:
     svc = service()
     loaded = svc.view.ready.is_set()
     role = svc.replication_status()
@@ -36,7 +62,7 @@ def readyz():
         ready = loaded and follower
         body = {"ready": ready, "catalog_loaded": loaded, "models": len(svc.index), "following": follower,
                 **role}
-        return jsonify(body), (200 if ready else 503)
+        return body, (200 if ready else 503)
     started = svc.started_at or 0
     rows = {**svc.view.provider_rows, **{r["source"]: r for r in svc.bedrock_regions()}}
     names = svc.source_names()
@@ -56,4 +82,4 @@ def readyz():
     body = {"ready": ready, "catalog_loaded": loaded, "models": len(svc.index), "providers": len(names),
             "attempted": attempted, "refreshed_since_start": [n for n in names if since_start(n, "last_success_at")],
             "given_up": given_up, "pending": pending, **role}
-    return jsonify(body), (200 if ready else 503)
+    return body, (200 if ready else 503)

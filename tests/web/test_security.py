@@ -76,6 +76,13 @@ def test_reads_need_the_read_token_except_the_probes(http_service):
         assert requests.get(server.url + path, headers=READ_AUTH, timeout=5).status_code == 200
         assert requests.get(server.url + path, headers=ADMIN_AUTH, timeout=5).status_code == 200
     assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
+    # The probes answer without the token, but say nothing of the data, the sources or the instance.
+    assert requests.get(server.url + "/healthz", timeout=5).json() == {"status": "ok"}
+    ready = requests.get(server.url + "/readyz", timeout=5)
+    assert ready.status_code == 200 and ready.json() == {"ready": True}, ready.text
+    told = requests.get(server.url + "/readyz", headers=READ_AUTH, timeout=5).json()
+    assert told["ready"] is True and told["attempted"] == ["openai"] and "instance" in told
+    assert "models" in requests.get(server.url + "/healthz", headers=ADMIN_AUTH, timeout=5).json()
     for path in ("/openapi.json", "/docs", "/docs/swagger-ui.css"):
         assert requests.get(server.url + path, timeout=5).status_code == 200, path
     assert requests.get(server.url + "/version", timeout=5).status_code == 401

@@ -438,7 +438,9 @@ def _operations() -> dict[str, dict[str, Any]]:
                          "apply_latency_ms": obj({"count": INTEGER, "p50": NULLABLE_NUMBER, "p99": NULLABLE_NUMBER,
                                                   "max": NULLABLE_NUMBER})})]}})))},
         "/healthz": {"get": op("health.healthz", "service", "Liveness",
-                               _ok(obj({"status": STRING, "models": INTEGER, "catalog_version": INTEGER})),
+                               _ok(obj({"status": STRING, "models": INTEGER, "catalog_version": INTEGER}, required=("status",),
+                                       description="models and catalog_version only to a reader (the read "
+                                                   "token, when one is set)")),
                                open_access=True)},
         "/readyz": {"get": op(
             "health.readyz", "service", "Readiness: the catalog loaded and one refresh round attempted",
@@ -510,7 +512,7 @@ READINESS = obj({
     "given_up": array(STRING, "sources not attempted whose actor the supervisor gave up on: not waited for"),
     "pending": array(STRING, "providers not yet attempted"),
     "following": BOOLEAN, **ROLE,
-}, required=("ready", "catalog_loaded", "models", "instance", "role", "leader", "lag"))
+}, required=("ready",), description="with a read token set, a probe without it gets ready alone")
 VERSION = obj({"name": STRING, "version": STRING, "python": STRING,
                "build": obj({"commit": {"type": ["string", "null"]}, "date": {"type": ["string", "null"]}}),
                "admin_open": {"type": "boolean", "description": "whether a change sent from where this request "
