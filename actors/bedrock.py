@@ -47,6 +47,7 @@ from discovery.bedrock import (
     source_name,
 )
 from discovery.health import HealthRecord
+from discovery.log_context import bind_thread, unbind_thread
 from discovery.messages import ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.model import Model
 from discovery.providers.errors import ProviderError
@@ -106,7 +107,7 @@ class BedrockRegionActor(pykka.ThreadingActor):
     # -- life cycle ------------------------------------------------------------------------------
     def on_start(self) -> None:
         # Every log line of this actor's thread names its region's source (lives as long as the thread).
-        logger.contextualize(provider=self.source).__enter__()
+        bind_thread(provider=self.source)
         self._proxy = Calls(self.actor_ref)
         self.breaker_state_storage = breaker_storage()
         self.breaker = pybreaker.CircuitBreaker(
@@ -148,6 +149,7 @@ class BedrockRegionActor(pykka.ThreadingActor):
                 pass
 
     def _cleanup(self) -> None:
+        unbind_thread()
         for timer in (self._timer, self._check_timer):
             if timer is not None:
                 timer.cancel()

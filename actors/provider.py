@@ -19,6 +19,7 @@ from actors.calls import Calls, resolve
 from actors.io import IOWorker
 from actors.scheduling import Timer, jittered, schedule
 from discovery.health import UNAVAILABLE, HealthRecord
+from discovery.log_context import bind_thread, unbind_thread
 from discovery.messages import ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.providers import ProviderAuthError, ProviderClient, ProviderError, ProviderHTTPError, client_for
 from discovery.ratelimit import TokenBucket
@@ -264,7 +265,7 @@ class ProviderActor(pykka.ThreadingActor):
     # -- life cycle ------------------------------------------------------------------------------
     def on_start(self) -> None:
         # Every log line of this actor's thread names its provider (the context lives as long as the thread).
-        logger.contextualize(provider=self.config.name).__enter__()
+        bind_thread(provider=self.config.name)
         self._proxy = Calls(self.actor_ref)
         self.session = requests.Session()
         self.client = self._client or client_for(self.config, session=self.session)
@@ -301,6 +302,7 @@ class ProviderActor(pykka.ThreadingActor):
                 pass
 
     def _cleanup(self) -> None:
+        unbind_thread()
         for timer in self._timers.values():
             timer.cancel()
         if self._io is not None:

@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Optional
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
+from discovery import log_context
+
 MASK = "[REDACTED]"
 # Shorter strings are not treated as secrets: masking "abc" everywhere would wreck every text.
 MIN_SECRET_LENGTH = 8
@@ -330,6 +332,7 @@ def scrub_data(value: Any) -> Any:
 def _patch(record: dict) -> None:
     """loguru patcher: the message, the bound values (``request_id``, ``provider``...: a JSON line
     writes each as a field of its own) and any exception's text, scrubbed for every sink."""
+    log_context.apply(record)
     record["message"] = REDACTOR.scrub(record["message"])
     extra = record.get("extra")
     if extra:

@@ -58,3 +58,21 @@ def test_a_provider_not_yet_checked_after_a_restart_shows_its_stored_status(star
     assert row["status_reason"].endswith("as stored before this start, not checked since"), row
     assert "HTTP 500" in row["status_reason"], row
     simulator.state.set_latency("openai", 0.0)
+
+
+def test_an_actors_own_log_lines_name_its_provider(start_service, simulator):
+    """The context naming the provider was entered and dropped at the actor's start: a context
+    manager made of a generator resets it when collected, so JSON lines had no provider field."""
+    from loguru import logger
+
+    seen: list[tuple[str, dict]] = []
+    sink = logger.add(lambda message: seen.append((message.record["message"], dict(message.record["extra"]))),
+                      level="INFO")
+    try:
+        service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai")])
+        wait_for(lambda: any("status unknown → healthy" in text for text, _ in seen), what="the status line")
+    finally:
+        logger.remove(sink)
+    assert service.providers()[0]["status"] == "healthy"
+    [extra] = [extra for text, extra in seen if text.startswith("openai: status unknown → healthy")]
+    assert extra.get("provider") == "openai", extra
