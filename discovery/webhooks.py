@@ -86,6 +86,8 @@ def _refused_address(addr: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str
         return "loopback"
     if addr.is_link_local:
         return "link-local"
+    if isinstance(addr, ipaddress.IPv6Address) and addr.is_site_local:
+        return "site-local (private)"  # fec0::/10: deprecated, still routed inside sites
     if addr.is_unspecified or addr.is_multicast or addr.is_reserved:
         return "reserved"
     if addr.is_private or (isinstance(addr, ipaddress.IPv4Address) and addr in _SHARED_NET):

@@ -221,6 +221,7 @@ def test_admin_token_comes_from_the_environment_only_and_stays_out_of_repr(tmp_p
     ("http://[::127.0.0.1]/hook", "IPv4-compatible address embedding a loopback"),
     ("http://[fd00:ec2::254]/hook", "private"),
     ("http://169.254.169.254/latest/meta-data/", "link-local"),
+    ("http://[fec0::1]/hook", "a site-local"),
     ("http://100.100.100.200/hook", "private"),
     ("http://192.0.2.10/hook", "private"),
     ("http://[2001:db8::1]/hook", "private"),
