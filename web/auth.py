@@ -148,6 +148,9 @@ def check_access(method: str, path: str, remote_addr: Optional[str], authorizati
                                              "the service's own host; set DISCOVERY_ADMIN_TOKEN to allow them "
                                              "from elsewhere")
         if same_token(given, read_token):
+            if method.upper() in SAFE_METHODS:
+                return Refusal(403, "forbidden", "the read token does not show webhook subscriptions (their URLs "
+                                                 "and delivery logs are the admin's); this needs the admin token")
             return Refusal(403, "forbidden", "the read token cannot change anything; this needs the admin token")
         return Refusal(401, "unauthorized", "this needs the admin token: send 'Authorization: Bearer <token>'")
     if not read_token or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES) or is_admin \

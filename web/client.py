@@ -96,7 +96,9 @@ class ServiceClient:
         status = answer.status_code
         if status in (401, 403):
             mutation = method not in ("GET", "HEAD")
-            needed = ADMIN_TOKEN_ENV if mutation or self.token else f"{READ_TOKEN_ENV} (or {ADMIN_TOKEN_ENV})"
+            # A read refused for want of a token (401) needs the read token; one refused to the
+            # token given (403: webhook subscriptions) or any change needs the admin's.
+            needed = ADMIN_TOKEN_ENV if mutation or status == 403 else f"{READ_TOKEN_ENV} (or {ADMIN_TOKEN_ENV})"
             raise ClientError(f"{'not allowed' if status == 403 else 'unauthorized'} ({status}): {message} — "
                               f"set {needed} to the service's token", 1, status, code)
         if status == 429 and answer.headers.get("Retry-After"):

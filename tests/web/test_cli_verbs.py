@@ -306,3 +306,21 @@ def test_events_warns_of_events_lost_to_retention_only_when_resuming_from_an_id(
         assert f"{oldest - 2} events after #1 were deleted by retention" in resumed.stderr
     finally:
         server.stop()
+
+
+def test_a_read_refused_to_a_wrong_read_token_names_the_read_token(start_service, simulator):
+    """A wrong DISCOVERY_READ_TOKEN was told to set DISCOVERY_ADMIN_TOKEN, which reads need not."""
+    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai")],
+                            admin_token=ADMIN, read_token="read-token-0123456789abcdef")
+    server = ServerThread(service).start()
+    try:
+        env = {"DISCOVERY_ADMIN_TOKEN": None, "DISCOVERY_READ_TOKEN": "not-the-read-token-0123", "DISCOVERY_URL": None}
+        wrong = CliRunner().invoke(cli, ["--url", server.url, "models"], env=env)
+        assert wrong.exit_code == 1 and "set DISCOVERY_READ_TOKEN (or DISCOVERY_ADMIN_TOKEN)" in wrong.stderr, \
+            wrong.stderr
+        env["DISCOVERY_READ_TOKEN"] = "read-token-0123456789abcdef"
+        change = CliRunner().invoke(cli, ["--url", server.url, "refresh", "openai"], env=env)
+        assert change.exit_code == 1 and "set DISCOVERY_ADMIN_TOKEN to the service's token" in change.stderr, \
+            change.stderr
+    finally:
+        server.stop()
