@@ -302,3 +302,22 @@ def test_the_demo_discovers_every_wire_format_the_simulator_serves(simulator):
     assert {p.format for p in demo} >= served - {"openai_compatible"} and "azure" in {p.format for p in demo}
     assert "openai_compatible" in {p.format for p in demo}
     assert demo_bedrock(simulator).enabled
+
+
+def test_a_log_level_that_is_none_is_one_error_line(capsys, monkeypatch):
+    """It printed a warning that logging goes on at INFO, then the settings' error and exit 2."""
+    from web.cli import main
+
+    monkeypatch.setenv("DISCOVERY_LOG_LEVEL", "loud")
+    monkeypatch.delenv("DISCOVERY_CONFIG", raising=False)
+    try:
+        assert main(["config", "check"]) == 2
+    finally:
+        from loguru import logger
+
+        logger.remove()
+        logger.add(sys.stderr)
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines == ["Error: DISCOVERY_LOG_LEVEL: must be one of TRACE, DEBUG, INFO, SUCCESS, WARNING, WARN, ERROR, "
+                     "CRITICAL, got 'loud'"], err

@@ -259,7 +259,9 @@ def config_check(path: Optional[str], as_json: bool) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``discovery`` console script."""
-    configure_logging(os.environ.get("DISCOVERY_LOG_LEVEL", "INFO"), os.environ.get("DISCOVERY_LOG_FORMAT", "text"))
+    # Until the settings are read (they refuse a level or format that is none, in one line).
+    configure_logging(os.environ.get("DISCOVERY_LOG_LEVEL", "INFO"), os.environ.get("DISCOVERY_LOG_FORMAT", "text"),
+                      warn_unknown=False)
     try:
         cli.main(args=list(argv) if argv is not None else None, prog_name="discovery", standalone_mode=True)
     except SystemExit as exc:

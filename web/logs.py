@@ -94,9 +94,12 @@ def normalize_level(raw: Optional[str]) -> tuple[str, bool]:
     return level, True
 
 
-def configure_logging(level: Optional[str] = "INFO", log_format: str = "text", stream: Optional[TextIO] = None) -> None:
+def configure_logging(level: Optional[str] = "INFO", log_format: str = "text", stream: Optional[TextIO] = None,
+                      warn_unknown: bool = True) -> None:
     """loguru on ``stream`` (stderr) at ``level`` in ``log_format``, every line redacted; stdlib
-    logging and warnings routed in. Safe to call again (the settings file may change the format)."""
+    logging and warnings routed in. Safe to call again (the settings file may change the format).
+    ``warn_unknown``: say so when ``level`` is none (off before the settings are read: they
+    refuse it in one line of their own)."""
     stream = stream or sys.stderr
     logger.remove()
     name, known = normalize_level(level)
@@ -105,7 +108,7 @@ def configure_logging(level: Optional[str] = "INFO", log_format: str = "text", s
         logger.add(json_sink(stream), level=name, colorize=False, format="{message}")
     else:
         logger.add(redaction.redacting_sink(stream), level=name, colorize=False, format=_text_format)
-    if not known:
+    if not known and warn_unknown:
         logger.warning("log level {!r} is not a level ({}); logging at INFO", level, ", ".join(LEVELS))
     logging.basicConfig(handlers=[InterceptHandler()], level=logging.DEBUG if name in ("TRACE", "DEBUG") else logging.INFO,
                         force=True)
