@@ -422,3 +422,18 @@ def test_a_model_its_provider_stops_listing_is_delisted_though_another_of_its_fo
         assert ("listed", "openai/gpt-4o") in {(e.kind, e.model_id) for e in events}
     finally:
         store.close_database()
+
+
+def test_a_catalog_entry_a_retired_source_stood_for_is_added_with_the_reason(state):
+    """Taking a provider out also adds the catalog entries its models stood for (an alias here):
+    their added events came without the reason the others carry."""
+    snap(state, "modelsdev", [m("x-latest", source="modelsdev", live=False)])
+    snap(state, "openai", [m("x-2025", attributes={"aliases": ["x-latest"]}), m("b"), m("c")])
+    assert "openai/x-latest" not in state.current
+    before = store.last_event_id()
+    run_id = refresh_runs.begin_run("openai", "unconfigured")
+    why = "source openai is no longer configured"
+    state.retire({"openai": (run_id, why)})
+    assert state.current["openai/x-latest"].live is False
+    added = [e for e in store.events_after(before, 100) if e.kind == "added"]
+    assert [e.model_id for e in added] == ["openai/x-latest"] and added[0].data["reason"] == why, added
