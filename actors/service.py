@@ -484,6 +484,12 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
             if _RUNNING is self:
                 _RUNNING = None
 
+    def catalog_holds(self, text: str) -> bool:
+        """Whether a model's id or name holds ``text`` (any case), as ``q`` finds it."""
+        from discovery.query import ModelQuery, run_query
+
+        return bool(run_query(self.index, ModelQuery.from_args({"q": text, "limit": "1"})).items)
+
     def owned(self, factory: Callable[[Any], pykka.ActorRef]) -> Callable[[Any], pykka.ActorRef]:
         """``factory`` (of a supervised child), noting each actor it starts as this service's."""
         def start(sup: Any) -> pykka.ActorRef:
@@ -748,7 +754,7 @@ def _start_leader(service: Service, settings: Settings, clients: Optional[dict],
     service.reader.last_event_id().get(timeout=settings.ask_timeout)
     webhooks_ref = WebhookDispatcherActor.start(settings, service.notifier, service.view.telemetry)
     service._refs.append(webhooks_ref)
-    service.webhooks = WebhookAdmin(webhooks_ref.proxy(), settings)
+    service.webhooks = WebhookAdmin(webhooks_ref.proxy(), settings, service.catalog_holds)
     service.webhooks.list_all()
 
     def report_failed(name: str, error: str) -> None:

@@ -13,7 +13,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, Optional
 
 import peewee
 import pykka
@@ -451,9 +451,11 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
 class WebhookAdmin:
     """What the web views call: validation in the caller's thread, then an ask to the dispatcher."""
 
-    def __init__(self, dispatcher: Any, settings: Settings):
+    def __init__(self, dispatcher: Any, settings: Settings, catalog_holds: Optional[Callable[[str], bool]] = None):
         self.dispatcher = dispatcher
         self.settings = settings
+        # Whether a model's id or name holds a text (a secret chosen from the catalog would mask it).
+        self.catalog_holds = catalog_holds
 
     def _ask(self, future: Any) -> Any:
         return future.get(timeout=self.settings.ask_timeout)
@@ -477,6 +479,10 @@ class WebhookAdmin:
             # A secret is masked wherever it turns up: one like "0000000000000000" would be found
             # in every long number, and guessed as easily.
             raise ValueError(f"secret must have at least {MIN_SECRET_DISTINCT} different characters")
+        elif self.catalog_holds is not None and self.catalog_holds(secret):
+            # Every configured secret is masked wherever it turns up: the model would be served masked.
+            raise ValueError("secret is text of the catalog (a model's id or name holds it), and a secret is "
+                             "masked wherever it appears; choose another, or leave it out to have one made")
         if not 1 <= int(max_batch) <= 1000:
             raise ValueError("max_batch must be between 1 and 1000")
         if not 0 <= float(max_delay) <= 3600:

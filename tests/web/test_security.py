@@ -432,6 +432,24 @@ def test_requests_waiting_on_a_slow_refresh_hold_up_neither_the_probes_nor_other
     assert answers == [200, 200, 200, 200]
 
 
+def test_a_webhook_secret_the_catalog_holds_is_refused(http_service, simulator):
+    """A secret is masked wherever it appears: one made of a model's id ("claude-3-haiku-20240307")
+    served that model as "anthropic/[REDACTED]" in every answer."""
+    service, server = http_service(webhook_allow_private=True)
+    some = max(sorted(service.index.ids()), key=len)
+    own = some.split("/", 1)[1]
+    assert len(own) >= 16, own
+    resp = requests.post(server.url + "/api/v1/subscriptions", timeout=10,
+                         json={"url": "http://127.0.0.1:9/hook", "secret": own.upper()})
+    assert resp.status_code == 400, resp.text
+    assert "text of the catalog" in resp.json()["error"]["message"]
+    assert service.webhooks.list_all() == []
+    assert requests.get(f"{server.url}/api/v1/models/{some}", timeout=10).json()["id"] == some
+    ok = requests.post(server.url + "/api/v1/subscriptions", timeout=10,
+                       json={"url": "http://127.0.0.1:9/hook", "secret": "not-in-any-catalog-7f3a9c"})
+    assert ok.status_code == 201, ok.text
+
+
 def test_every_answer_has_one_date_header(http_service):
     """werkzeug's conditional answers (send_file, make_conditional) set a Date, and the server adds
     its own to every answer: the dashboard, the docs' assets and the Atom feed carried two."""
