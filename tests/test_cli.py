@@ -313,10 +313,14 @@ def test_a_log_level_that_is_none_is_one_error_line(capsys, monkeypatch):
     try:
         assert main(["config", "check"]) == 2
     finally:
+        import logging
+
         from loguru import logger
 
+        # Not on this test's captured stream, which is closed after it.
         logger.remove()
-        logger.add(sys.stderr)
+        logger.add(sys.__stderr__)
+        logging.basicConfig(force=True)
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines == ["Error: DISCOVERY_LOG_LEVEL: must be one of TRACE, DEBUG, INFO, SUCCESS, WARNING, WARN, ERROR, "
