@@ -25,6 +25,7 @@ from actors.notifier import NotifierActor
 from actors.provider import ProviderActor, RefreshRateLimited, RefreshTicket
 from actors.reader import StoreReaderActor
 from actors.roles import Roles
+from actors.stopped import while_running
 from actors.subscriber import CallbackSubscriber
 from actors.subscriptions import Subscriptions
 from actors.supervisor import SupervisorActor
@@ -204,18 +205,22 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
             return {"hits": 0, "misses": 0, "catalogs": 0, "models": 0, "max_models": 0}
         return history.stats()
 
+    @while_running
     def history(self, model_id: str, limit: int = 100, before: Optional[int] = None) -> list[dict]:
         """A model's newest ``limit`` versions (older than version ``before``), oldest first."""
         return self.reader.history(model_id, limit, before).get(timeout=self.settings.ask_timeout)
 
+    @while_running
     def history_page(self, model_id: str, limit: int = 100, before: Optional[int] = None
                      ) -> tuple[list[dict], bool, int]:
         """:meth:`history`, whether older versions are left, and how many versions there are in all."""
         return self.reader.history_page(model_id, limit, before).get(timeout=self.settings.ask_timeout)
 
+    @while_running
     def refresh_runs(self, provider: Optional[str] = None, limit: int = 50, before: Optional[int] = None) -> list[dict]:
         return self.reader.runs(provider, limit, before).get(timeout=self.settings.ask_timeout)
 
+    @while_running
     def refresh_run(self, run_id: int) -> Optional[dict]:
         """One run; a run just started whose row the writer has not stored yet reads as running."""
         found = self.reader.get_run(run_id).get(timeout=self.settings.ask_timeout)
@@ -241,6 +246,7 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
             return self._relay("bedrock_regions") if self.settings.bedrock.enabled else []
         return BedrockQueries.bedrock_regions(self)
 
+    @while_running
     def providers(self) -> list[dict[str, Any]]:
         """Every provider's status: actor view (breaker, in-flight) merged with stored history."""
         if self.role == "follower":
@@ -323,6 +329,7 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
             raise ProviderUnavailable(f"provider {name} is not running (restarting or failed)")
         return self.calls_of(ref)
 
+    @while_running
     def refresh(self, name: str, trigger: str = "manual") -> RefreshTicket:
         """Start (or join) a refresh of one provider; returns its ticket at once."""
         if self.role == "follower":
@@ -332,6 +339,7 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
             return tickets[0]
         return self._provider_calls(name).refresh(trigger).get(timeout=self.settings.ask_timeout)
 
+    @while_running
     def health(self, name: str, history: int = 50) -> dict[str, Any]:
         """One provider's health record and its recent checks."""
         if self.role == "follower":
@@ -345,6 +353,7 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
         """Start (or join) a refresh of every provider; the tickets of those that started."""
         return self.refresh_many(trigger)[0]
 
+    @while_running
     def refresh_many(self, trigger: str = "manual") -> tuple[list[RefreshTicket], list[dict[str, Any]]]:
         """Refresh every provider: the tickets, and the providers skipped with why (``reason``)."""
         if self.role == "follower":

@@ -11,6 +11,7 @@ import pykka
 from loguru import logger
 
 from actors.notifier import UNSUBSCRIBE_WAIT, make_unsubscribe
+from actors.stopped import ServiceStopped, while_running
 from actors.subscriber import CallbackSubscriber
 from discovery import store
 from discovery.messages import EventFilter, check_batching
@@ -72,7 +73,7 @@ class Subscriptions:
         if on_missed is not None and not callable(on_missed):
             raise TypeError(f"on_missed must be a callable, not {type(on_missed).__name__}")
         if self._stopped.is_set():
-            raise RuntimeError("the service is stopped")
+            raise ServiceStopped("subscribe()")
         if threading.get_ident() == self._notifier_thread:
             # It would wait for the notifier, busy calling this very callable, for ask_timeout.
             raise RuntimeError("subscribe from an inline subscriber's callable: subscribe that one without inline")
@@ -165,16 +166,19 @@ class Subscriptions:
             after = page[-1].id
         self.notifier.resume(sub_id).get(timeout=self.settings.ask_timeout)
 
+    @while_running
     def events_after(self, after_id: int = 0, limit: int = 100, kinds: Iterable[str] = (),
                      providers: Iterable[str] = ()) -> list[Any]:
         """A page of the persisted event feed (StoredEvent), ids greater than ``after_id``, oldest first."""
         return self.reader.events_after(after_id, limit, tuple(kinds), tuple(providers)).get(
             timeout=self.settings.ask_timeout)
 
+    @while_running
     def last_event_id(self) -> int:
         """The newest committed event id (0 when the feed is empty)."""
         return self.reader.last_event_id().get(timeout=self.settings.ask_timeout)
 
+    @while_running
     def oldest_event_id(self) -> int:
         """The oldest event id retention has kept (0 when the feed is empty)."""
         return self.reader.oldest_event_id().get(timeout=self.settings.ask_timeout)

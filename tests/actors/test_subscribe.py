@@ -597,3 +597,21 @@ def test_an_inline_callable_that_unsubscribes_itself_is_not_called_again(service
     service.wait([first], timeout=30)
     wait_for(lambda: len(seen_by_others) == 2, what="both batches at the other subscriber")
     assert len(calls) == 1 and [e.model_id for e in calls[0]] == ["openai/gpt-once-1"]
+
+
+def test_calls_on_a_stopped_service_say_it_is_stopped(start_service, simulator):
+    """They raised pykka's "SupervisorActor (urn:uuid:...) not found", naming an actor of the
+    service's insides; subscribe alone said the service was stopped."""
+    from actors.stopped import ServiceStopped
+
+    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai")])
+    wait_for(lambda: len(service.index), what="the catalog")
+    service.stop()
+    for call in (lambda: service.refresh("openai"), service.providers, service.last_event_id,
+                 lambda: service.events_after(0), lambda: service.health("openai"), service.refresh_all,
+                 lambda: service.history("openai/x"), lambda: service.subscribe(print)):
+        with pytest.raises(RuntimeError, match="the service is stopped") as raised:
+            call()
+        assert isinstance(raised.value, ServiceStopped) and isinstance(raised.value, pykka.ActorDeadError)
+    # What needs no actor still answers: the last catalog it served.
+    assert len(service.index) > 0
