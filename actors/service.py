@@ -361,7 +361,17 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
         tickets, skipped = [], []
         order = self.source_names()
         timeout = self.settings.ask_timeout
-        for name, ask in self.ask_refreshes(order, trigger):
+        # A region that said it offers no Bedrock to this account is asked again on its own slow
+        # timer (unavailable_recheck_interval), or when refreshed by name; not by every refresh of
+        # all, whose every run would fail for it (the demo's af-south-1 made each one exit 1).
+        board = self.bedrock_board.snapshot() if self.bedrock_board is not None else {}
+        shelved = {source_name(r): st for r, st in board.items() if st.status == "unavailable"}
+        for name in order:
+            if name in shelved:
+                skipped.append({"provider": name, "reason": "unavailable", "message": (
+                    f"{name} offers no Bedrock to this account ({shelved[name].reason or 'unavailable'}); it is "
+                    "asked again every unavailable_recheck_interval, or now when refreshed by name")})
+        for name, ask in self.ask_refreshes([n for n in order if n not in shelved], trigger):
             if ask is None:
                 skipped.append({"provider": name, "reason": "unavailable",
                                 "message": f"provider {name} is not running (restarting or failed)"})
