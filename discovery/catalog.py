@@ -94,7 +94,9 @@ def _shown(model_id: str) -> str:
 
 # Part of the merge fingerprint: change it when the merge rules change what they make of the
 # same records, so a store merged by older code is checked (and brought up to date) at start-up.
-MERGE_VERSION = "3"  # 3: no -latest entry for a dated id unless its alias; the closer match first
+# 3: no -latest entry for a dated id unless its alias; the closer match first. 4: an entry under a
+# live provider's own name stands for that provider's model alone (MergeEngine.is_absorbed).
+MERGE_VERSION = "4"
 
 
 def _stored_record(source: str, record: bytes, content_hash: str, packed: Any = None) -> Any:

@@ -97,6 +97,17 @@ class MergeEngine:
 
     def _update_live(self, source: str, upserts: Mapping[str, Model], removed: Iterable[str]) -> set[str]:
         models = self.live.setdefault(source, {})
+        owned_before = self._owns(source)
+        affected = self._update_live_models(source, models, upserts, removed)
+        if self._owns(source) != owned_before:
+            # The source's list began (or ceased) to have models: the entries under its name that
+            # other providers' models matched change hands (is_absorbed), each to be looked at again.
+            prefix = source + "/"
+            affected.update(cid for cid in self.absorbed if cid.startswith(prefix))
+        return affected
+
+    def _update_live_models(self, source: str, models: dict[str, Model], upserts: Mapping[str, Model],
+                            removed: Iterable[str]) -> set[str]:
         affected: set[str] = set()
         for model_id in removed:
             if models.pop(model_id, None) is None:
@@ -237,9 +248,15 @@ class MergeEngine:
         if not self.absorbed.get(catalog_id):
             return False
         owner = catalog_id.partition("/")[0]
-        if self.names.get(owner) == owner:
+        if self._owns(owner):
             return bool(self.own_absorbed.get(catalog_id))
         return True
+
+    def _owns(self, owner: str) -> bool:
+        """Whether the live provider named ``owner`` stands for the catalog's ``owner/...`` entries
+        alone: it is matched against that catalog name and its live list has models (one
+        configured but never answered, or disabled, leaves them to the others)."""
+        return self.names.get(owner) == owner and bool(self.live.get(owner))
 
     # -- reading ---------------------------------------------------------------------------------
     def resolve(self, model_id: str, trace: Optional[Trace] = None) -> Optional[Model]:

@@ -437,3 +437,26 @@ def test_a_catalog_entry_a_retired_source_stood_for_is_added_with_the_reason(sta
     assert state.current["openai/x-latest"].live is False
     added = [e for e in store.events_after(before, 100) if e.kind == "added"]
     assert [e.model_id for e in added] == ["openai/x-latest"] and added[0].data["reason"] == why, added
+
+
+def test_a_provider_of_the_catalogs_name_that_lists_nothing_leaves_its_entries_to_the_others(db_url):
+    """openai configured but never answering: openai-eu's gpt-4o stands for models.dev's
+    openai/gpt-4o, as before (no catalog-only duplicate, nothing stale); once openai lists it,
+    the entry is openai's, and it is openai's model that it follows."""
+    store.open_database(db_url)
+    try:
+        for name, catalog in (("openai", False), ("openai-eu", False), ("modelsdev", True)):
+            store.ensure_provider(name, "modelsdev" if catalog else "openai", catalog)
+        state = CatalogState({"openai": False, "openai-eu": False, "modelsdev": True}, missing_grace_refreshes=0,
+                             catalog_provider={"openai": "openai", "openai-eu": "openai"})
+        snap(state, "modelsdev", [m("gpt-4o", source="modelsdev", live=False)])
+        snap(state, "openai-eu", [m("gpt-4o", provider="openai-eu", source="openai-eu"),
+                                  m("a", provider="openai-eu", source="openai-eu")])
+        assert set(state.current) == {"openai-eu/gpt-4o", "openai-eu/a"}
+        assert not any(row.get("stale") for row in state.findings().counts().values())
+        # openai's first answer, without gpt-4o: the entry is its own, stale for it, served as the catalog's.
+        snap(state, "openai", [m("b"), m("c")])
+        assert state.current["openai/gpt-4o"].live is False
+        assert state.findings().counts()["openai"]["stale"] == 1
+    finally:
+        store.close_database()
