@@ -22,6 +22,7 @@ from discovery.health import UNAVAILABLE, HealthRecord
 from discovery.log_context import bind_thread, unbind_thread
 from discovery.messages import ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.providers import ProviderAuthError, ProviderClient, ProviderError, ProviderHTTPError, client_for
+from discovery.providers.errors import ProviderRateLimited
 from discovery.ratelimit import TokenBucket
 from discovery.redaction import scrub
 from discovery.settings import ProviderConfig, Settings
@@ -396,8 +397,16 @@ class ProviderActor(pykka.ThreadingActor):
         failure: Optional[RefreshFailure] = None
         pause: Optional[float] = None  # a Retry-After the refresh's own retries could not wait out
         ticket.underway.set()
+        asked_until = self.asked_until  # set on the actor's thread; a float read whole
         try:
             try:
+                if asked_until is not None and asked_until > time.time():
+                    # Every refresh (a timer's, a queued manual one, a recovery) waits for the end of
+                    # what the provider asked; it is not called before.
+                    pause = asked_until - time.time()
+                    raise ProviderRateLimited(
+                        f"{self.config.name} asked not to be called before {iso(asked_until)} "
+                        f"({self.asked_by or 'rate limited'}); not asked", status=429, retry_after=pause)
                 fetched = self.breaker.call(self.client.fetch, memo)
             except pybreaker.CircuitBreakerError:
                 failure = RefreshFailure(self.config.name, ticket.run_id, self._open_reason(), "circuit_open")
@@ -454,16 +463,17 @@ class ProviderActor(pykka.ThreadingActor):
 
         ``pause``: the provider's Retry-After on the answer that failed the refresh (429 or 503):
         the next timer refresh comes no sooner than it asked (at most MAX_PAUSE from now)."""
+        ok = outcome.outcome == "succeeded"
+        if pause and not ok:
+            self._asked(min(pause, MAX_PAUSE), outcome.error)  # before a queued refresh starts
         if self.in_flight is ticket:
             self.in_flight = None
             if self.follow_up is not None:
                 follow, self.follow_up = self.follow_up, None
                 self._start(follow)
         self.last_outcome = outcome
-        ok = outcome.outcome == "succeeded"
         if pause and not ok:
             wait = min(pause, MAX_PAUSE)
-            self._asked(wait, outcome.error)
             if self.next_refresh_at is None or self.next_refresh_at < time.time() + wait:
                 logger.info("{}: asked to wait {:g}s (Retry-After); the next refresh is in {:g}s",
                             self.config.name, pause, wait)
@@ -538,7 +548,10 @@ class ProviderActor(pykka.ThreadingActor):
                        pause: Optional[float] = None) -> None:
         self.probing = False
         if pause and not ok:
-            self._asked(min(pause, MAX_PAUSE), error)
+            wait = min(pause, MAX_PAUSE)
+            self._asked(wait, error)
+            if self.next_refresh_at is None or self.next_refresh_at < time.time() + wait:
+                self._schedule_refresh(wait)  # the timer refresh no sooner than the provider asked
         self._observe(ok, latency_ms, "probe", kind, error)
 
     def _observe(self, ok: bool, latency_ms: Optional[float], via: str, kind: Optional[str],

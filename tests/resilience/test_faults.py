@@ -368,7 +368,8 @@ def test_no_probe_trial_call_or_manual_refresh_is_sent_before_the_wait_a_provide
     """After a 429 asking for 30 s, the health probe and the breaker's trial call (reset_timeout
     0.5 s) were sent at once, and a manual refresh went out as if nothing had been asked."""
     config = provider_config(simulator, "victim", "openai_compatible", route="openai", retries=0, fail_max=1,
-                             reset_timeout=0.5, health_check_interval=0.2, manual_refresh_per_minute=100)
+                             reset_timeout=0.5, health_check_interval=0.2, manual_refresh_per_minute=100,
+                             refresh_interval=0.3, jitter=0.0)
     service = start_service([config])
     wait_for(lambda: service.providers()[0].get("last_success_at"), what="the first refresh")
     client = create_app(service).test_client()
@@ -378,8 +379,9 @@ def test_no_probe_trial_call_or_manual_refresh_is_sent_before_the_wait_a_provide
     wait_for(lambda: simulator.state.request_count("openai") > before
              and service.providers()[0]["status"] in ("rate_limited", "unavailable"), what="the 429")
     asked = simulator.state.request_count("openai")
-    time.sleep(1.5)  # seven probe intervals, three reset timeouts
+    time.sleep(1.5)  # seven probe intervals, three reset timeouts, five refresh intervals
     assert simulator.state.request_count("openai") == asked, "the provider was called before its wait ended"
+    assert service.providers()[0]["next_refresh_at"] > time.time() + 20  # the timer moved past the wait
     refused = client.post("/api/v1/providers/victim/refresh")
     assert refused.status_code == 429 and 20 < float(refused.headers["Retry-After"]) <= 30
     message = refused.get_json()["error"]["message"]
