@@ -474,15 +474,24 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
         if self._stopped.is_set():
             return
         self._stopped.set()
-        self.begin_shutdown()
-        if self.leader_client is not None:
-            self.leader_client.close()
-        with self._role_lock:  # not while a promotion starts the leader's actors
-            self._stop_actors(timeout)
-        if self._instance_lock is not None:
-            self._instance_lock.close()
-            self._instance_lock = None
-        self._restore_process_state()
+        left: list = []
+        try:
+            self.begin_shutdown()
+            if self.leader_client is not None:
+                self.leader_client.close()
+            with self._role_lock:  # not while a promotion starts the leader's actors
+                # The notifier writes nothing (one stuck in an inline callable holds no file).
+                left = [ref for ref in self._stop_actors(timeout) if ref.actor_class.__name__ != "NotifierActor"]
+        finally:
+            if self._instance_lock is not None and not left:
+                self._instance_lock.close()
+                self._instance_lock = None
+            elif left:
+                # An actor of this service may still write: the file stays this process's.
+                logger.warning("the SQLite instance lock is kept while actors of this service still run: "
+                               "another service on the same file is refused until they end")
+            # Only now may another service start in this process (start_service checks _RUNNING).
+            self._restore_process_state()
         logger.info("service stopped")
 
     def _restore_process_state(self) -> None:
@@ -494,6 +503,7 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
             interval, thresholds, handler = state
             sys.setswitchinterval(interval)
             gc.set_threshold(*thresholds)
+            gc.unfreeze()  # what the catalog's load froze goes back to the collector
             if handler is not None:
                 try:
                     signal.signal(signal.SIGUSR1, handler)
@@ -520,7 +530,9 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
             return ref
         return start
 
-    def _stop_actors(self, timeout: float) -> None:
+    def _stop_actors(self, timeout: float) -> list:
+        """Stop every actor of this service; the ones still running after ``timeout`` (told to stop)."""
+        left: list = []
         try:
             if self.supervisor is not None:
                 try:
@@ -547,6 +559,7 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
                 logger.warning("actors still running after stop: {}", left)
                 for ref in left:
                     ref.stop(block=False)
+        return left
 
 
     def _close_callbacks(self, timeout: float) -> None:
@@ -601,18 +614,24 @@ def start_service(settings: Settings, clients: Optional[dict] = None,
     """
     global _RUNNING
     with _RUNNING_LOCK:
-        if _RUNNING is not None and not _RUNNING._stopped.is_set():
-            raise RuntimeError("a service is already running in this process: its store connection, write fence "
-                               "and settings are the process's own, so stop it first (several instances: one "
-                               "process each, on one PostgreSQL database; docs/replicas.md)")
+        if _RUNNING is not None:
+            stopping = " (it is still stopping)" if _RUNNING._stopped.is_set() else ""
+            raise RuntimeError(f"a service is already running in this process{stopping}: its store connection, "
+                               "write fence and settings are the process's own, so stop it first (several "
+                               "instances: one process each, on one PostgreSQL database; docs/replicas.md)")
         service = Service(settings)
         _RUNNING = service
     try:
         return _start(service, settings, clients, clock)
     except BaseException:
-        with _RUNNING_LOCK:
-            if _RUNNING is service:
-                _RUNNING = None
+        # What started is stopped and what was set for the process put back (it clears _RUNNING).
+        service._stopped.set()
+        for ref in reversed(service._refs):
+            try:
+                ref.stop(block=True, timeout=5.0)
+            except (pykka.ActorDeadError, pykka.Timeout):
+                pass
+        service._restore_process_state()
         raise
 
 

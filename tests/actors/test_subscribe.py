@@ -615,3 +615,25 @@ def test_calls_on_a_stopped_service_say_it_is_stopped(start_service, simulator):
         assert isinstance(raised.value, ServiceStopped) and isinstance(raised.value, pykka.ActorDeadError)
     # What needs no actor still answers: the last catalog it served.
     assert len(service.index) > 0
+
+
+def test_a_start_that_fails_leaves_the_process_as_it_was(start_service, simulator, db_url):
+    """A start refused by the instance lock had set the switch interval, the collector and
+    SIGUSR1's handler, left its notifier running, and kept the process from starting another."""
+    import gc
+    import signal
+
+    from actors.service import AnotherInstance, hold_single_instance
+
+    before = (sys.getswitchinterval(), gc.get_threshold(), signal.getsignal(signal.SIGUSR1))
+    actors_before = set(pykka.ActorRegistry.get_all())
+    held = hold_single_instance(db_url)  # as another instance would
+    try:
+        with pytest.raises(AnotherInstance):
+            start_service([provider_config(simulator, "openai", "openai_compatible", route="openai")])
+        assert (sys.getswitchinterval(), gc.get_threshold(), signal.getsignal(signal.SIGUSR1)) == before
+        assert set(pykka.ActorRegistry.get_all()) == actors_before
+    finally:
+        held.close()
+    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai")])
+    wait_for(lambda: len(service.index), what="the catalog of the next start")
