@@ -25,8 +25,6 @@ from web.access import AccessLayer
 from web.metrics import EXTENSION as METRICS
 from web.stream import STREAM_PATH, StreamHub, send_json_error
 
-PROBE_PATHS = ("/healthz", "/readyz")
-
 
 def is_list_request(scope: dict) -> bool:
     """``GET /api/v1/models`` or ``GET /api/v1/providers/<name>/models``, not ``as_of``: a list made
@@ -107,7 +105,10 @@ class DiscoveryASGI:
         # request queued, the probes too (a liveness probe failing for 30 s). They get a pool of
         # their own, the probes another (threads are made as they are first needed).
         self.waits = WholeAnswerWSGI(flask_app, workers=threads or settings.http_threads)
-        self.probes = WholeAnswerWSGI(flask_app, workers=2)
+        # Liveness apart from readiness: /readyz asks actors (up to ask_timeout each), /healthz
+        # reads memory alone and must answer whatever the actors are doing.
+        self.liveness = WholeAnswerWSGI(flask_app, workers=2)
+        self.readiness = WholeAnswerWSGI(flask_app, workers=2)
         self.hub = StreamHub(service)
         # Request ids, the access log and request durations, around both the app and the stream.
         self.access = AccessLayer(self._http, flask_app, flask_app.extensions.get(METRICS),
@@ -133,8 +134,11 @@ class DiscoveryASGI:
 
     def pool_for(self, scope: dict) -> "WholeAnswerWSGI":
         """The probes', the waiting requests', the model lists' or the main pool."""
-        if scope.get("path") in PROBE_PATHS:
-            return self.probes
+        path = scope.get("path")
+        if path == "/healthz":
+            return self.liveness
+        if path == "/readyz":
+            return self.readiness
         if is_list_request(scope):
             return self.lists
         if b"wait=" in (scope.get("query_string") or b""):
