@@ -264,7 +264,7 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
                 entry.update(asks[name].get(timeout=self.settings.ask_timeout) if name in asks else {})
             except (pykka.Timeout, pykka.ActorDeadError):
                 entry["status"] = "unresponsive"
-            if entry.get("status") == UNKNOWN and row.get("status") not in (None, UNKNOWN):
+            if entry.get("status") == UNKNOWN and row.get("status") in CARRIED_STATUSES:
                 # Not checked since this start: the status stored before it stands until the first
                 # check says otherwise (a failing provider showed "unknown" for a whole slow refresh).
                 said = row.get("status_reason")
@@ -634,6 +634,10 @@ def start_service(settings: Settings, clients: Optional[dict] = None,
         service._restore_process_state()
         raise
 
+
+# The stored statuses a provider not yet checked since a start shows: its health as last seen.
+# Not "failed" (the supervisor gave up on the actor of a process gone) nor "unconfigured".
+CARRIED_STATUSES = frozenset({"healthy", "degraded", "unhealthy", "rate_limited", "unavailable", "misconfigured"})
 
 # The one service this process runs (start_service refuses a second while it runs).
 _RUNNING: Optional[Service] = None

@@ -4,6 +4,7 @@ stored events after its point (paged from the store's reader) before the live on
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, Optional
 
@@ -110,11 +111,16 @@ class Subscriptions:
 
         def unsubscribe() -> None:
             # Taken out first: a batch it has already taken is the only call left, and that one
-            # is waited for (from another thread), so none is made once this returns.
+            # is waited for (from another thread), so none is made once this returns. One wait in
+            # all; none on the notifier's own thread (an inline callable unsubscribing it), which
+            # would hold up every other subscriber, the stream and the webhooks.
+            deadline = time.monotonic() + UNSUBSCRIBE_WAIT
             forget()
             with self._callbacks_lock:
                 self._callbacks.pop(sub_id, None)
-            if not own.close(wait=UNSUBSCRIBE_WAIT):
+            on_notifier = threading.get_ident() == self._notifier_thread
+            wait = 0.0 if on_notifier else max(0.001, deadline - time.monotonic())
+            if not own.close(wait=wait) and not on_notifier:
                 logger.warning("in-process subscriber {}: unsubscribed while its callable has run for over {:g}s "
                                "on a batch taken before; that call goes on", own.thread.name, UNSUBSCRIBE_WAIT)
         return unsubscribe

@@ -76,3 +76,27 @@ def test_an_actors_own_log_lines_name_its_provider(start_service, simulator):
     assert service.providers()[0]["status"] == "healthy"
     [extra] = [extra for text, extra in seen if text.startswith("openai: status unknown → healthy")]
     assert extra.get("provider") == "openai", extra
+
+
+def test_a_stored_failed_status_is_not_shown_for_a_running_provider_after_a_restart(start_service, simulator,
+                                                                                      db_url):
+    """"failed" is the supervisor giving up on an actor of a process gone: the restarted provider
+    is running, so until its first check it is unknown, not failed."""
+    from discovery import store
+
+    config = provider_config(simulator, "openai", "openai_compatible", route="openai")
+    service = start_service([config])
+    wait_for(lambda: service.providers()[0]["status"] == "healthy", what="the first status")
+    service.stop()
+    store.open_database(db_url)
+    try:
+        store.set_provider_status("openai", "failed", "crashed 6 times in a minute")
+    finally:
+        store.close_database()
+    simulator.state.set_latency("openai", 3.0)
+    restarted = start_service([config])
+    try:
+        row = restarted.providers()[0]
+        assert row["status"] == "unknown" and row["given_up"] is False, row
+    finally:
+        simulator.state.set_latency("openai", 0.0)

@@ -637,3 +637,32 @@ def test_a_start_that_fails_leaves_the_process_as_it_was(start_service, simulato
         held.close()
     service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai")])
     wait_for(lambda: len(service.index), what="the catalog of the next start")
+
+
+def test_an_inline_callable_unsubscribing_a_busy_threaded_one_does_not_hold_up_the_notifier(service, simulator):
+    """The unsubscribe waited up to 5 s for the threaded callable's call, on the notifier's own
+    thread: every subscriber, the stream and the webhooks waited with it."""
+    entered, release = threading.Event(), threading.Event()
+
+    def busy(events):
+        entered.set()
+        release.wait(10)
+
+    off = service.subscribe(busy, inline=False, max_delay=0, kinds=["added"])
+    took: list[float] = []
+
+    def inline(events):
+        if entered.is_set() and not took:
+            started = time.monotonic()
+            off()
+            took.append(time.monotonic() - started)
+
+    service.subscribe(inline, max_delay=0, kinds=["added"])
+    try:
+        add_model(simulator, service, "gpt-busy-1")
+        assert entered.wait(10)
+        add_model(simulator, service, "gpt-busy-2")
+        wait_for(lambda: took, what="the inline callable's unsubscribe")
+        assert took[0] < 1.0, took
+    finally:
+        release.set()
