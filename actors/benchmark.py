@@ -24,6 +24,7 @@ from loguru import logger
 from actors.calls import Calls
 from actors.io import IOWorker
 from actors.scheduling import Timer, jittered, schedule
+from actors.stopped import while_running
 from actors.view import RUN_ID_BLOCK
 from discovery.bedrock import PROVIDER as BEDROCK
 from discovery.bedrock import source_name
@@ -472,6 +473,7 @@ class BenchmarkQueries:
     benchmark_book: Optional[BenchmarkBook] = None
     benchmark_sources: tuple[str, ...] = ()
 
+    @while_running
     def run_benchmark(self, model_id: str, region: Optional[str] = None) -> list[BenchmarkTicket]:
         """Benchmark one model now (in each benchmarked region it is available in, for Bedrock).
 
@@ -551,6 +553,7 @@ class BenchmarkQueries:
         return self.reader.benchmark_runs(provider, limit, before, region).get(  # type: ignore[attr-defined]
             timeout=self.settings.ask_timeout)  # type: ignore[attr-defined]
 
+    @while_running
     def benchmark_regions(self) -> list[str]:
         """Every region a benchmark run was made in (stored runs), sorted."""
         return self.reader.benchmark_regions().get(timeout=self.settings.ask_timeout)  # type: ignore[attr-defined]

@@ -13,6 +13,7 @@ import pykka
 from loguru import logger
 
 from actors.reader import StoreConnection
+from actors.stopped import while_running
 from discovery import store
 from discovery.history import (
     COMMIT_WAIT,
@@ -63,24 +64,28 @@ class HistoryQueries:
                 logger.warning("a commit begun before {} is still under way after {:g} s; answering as of it "
                                "without it", iso(when), COMMIT_WAIT)
 
+    @while_running
     def catalog_as_of(self, when: float | datetime) -> PastCatalog:
         """The catalog as it stood at ``when`` (epoch seconds or a datetime; naive is UTC): its
         ``index`` answers :func:`discovery.query.run_query` like the published one."""
         self._after_commits(epoch(when))
         return self.history_reader.catalog_at(epoch(when)).get(timeout=self._wait())
 
+    @while_running
     def model_as_of(self, model_id: str, when: float | datetime) -> Optional[PastRecord]:
         """One model as it stood at ``when`` (list form, provenance, raw answer, each source's last
         successful refresh and the measured performance by then), or None if it was not in the catalog."""
         self._after_commits(epoch(when))
         return self.history_reader.record_at(model_id, epoch(when)).get(timeout=self._wait())
 
+    @while_running
     def changes_between(self, start: float | datetime, end: float | datetime,
                         providers: Iterable[str] = ()) -> list[CatalogChange]:
         """Models added, removed and updated between the catalog at ``start`` and at ``end``, by id."""
         self._after_commits(epoch(start), epoch(end))
         return self.history_reader.changes(epoch(start), epoch(end), tuple(providers)).get(timeout=self._wait())
 
+    @while_running
     def catalog_id(self) -> str:
         """The catalog's own name, from the store: the same for every instance on it and across
         restarts (read once, then kept)."""

@@ -13,6 +13,7 @@ from loguru import logger
 
 from actors.benchmark import BenchmarkQueries
 from actors.provider import RefreshTicket
+from actors.stopped import while_running
 from discovery import store
 from discovery.messages import RefreshOutcome
 from discovery.timestamps import iso
@@ -95,6 +96,7 @@ class Roles:
         self.leader_client.on_final(request_id, finished)
         return tickets, list(started.get("skipped") or [])
 
+    @while_running
     def run_benchmark(self, model_id: str, region: Optional[str] = None) -> list[Any]:
         """Benchmark one model now (see BenchmarkQueries.run_benchmark); a follower hands it to the leader."""
         if self.role != "follower":

@@ -147,6 +147,7 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
         """The provider's own answer behind a published model, as JSON bytes (cached; else a store read)."""
         return self.record_detail(model_id)[0]
 
+    @while_running
     def record_detail(self, model_id: str) -> tuple[bytes, bytes]:
         """What a published model's detail adds to its list form, as JSON bytes: its raw answer and
         its traced provenance (each field's source, entry, match and conflicts). Cached; else read."""
@@ -182,6 +183,7 @@ class Service(Roles, BedrockQueries, BenchmarkQueries, HistoryQueries, Subscript
         return self.view.findings.report(kinds=kinds or KINDS, providers=providers, tolerance=tolerance,
                                          limit=limit, missing=missing)
 
+    @while_running
     def check_lifecycle(self) -> int:
         """Check every model's retirement and deprecation dates now (the timer does it every
         lifecycle_check_interval); returns how many retiring_soon notices were given."""
@@ -612,6 +614,13 @@ def start_service(settings: Settings, clients: Optional[dict] = None,
     the process (the switch interval, the collector's thresholds, a SIGUSR1 handler dumping
     threads) is put back by :meth:`Service.stop`.
     """
+    from discovery.settings_reader import MIN_TOKEN_LENGTH
+
+    for key in ("admin_token", "read_token"):
+        token = getattr(settings, key, None)
+        if token and len(token.strip()) < MIN_TOKEN_LENGTH:
+            # As load_settings refuses it: guessable, and under what the redaction layer masks.
+            raise ValueError(f"{key}: a token must be at least {MIN_TOKEN_LENGTH} characters long")
     global _RUNNING
     with _RUNNING_LOCK:
         if _RUNNING is not None:

@@ -609,7 +609,10 @@ def test_calls_on_a_stopped_service_say_it_is_stopped(start_service, simulator):
     service.stop()
     for call in (lambda: service.refresh("openai"), service.providers, service.last_event_id,
                  lambda: service.events_after(0), lambda: service.health("openai"), service.refresh_all,
-                 lambda: service.history("openai/x"), lambda: service.subscribe(print)):
+                 lambda: service.history("openai/x"), lambda: service.subscribe(print),
+                 lambda: service.catalog_as_of(time.time()), lambda: service.changes_between(0, time.time()),
+                 lambda: service.record_detail(next(iter(service.index.ids()))), service.check_lifecycle,
+                 lambda: service.run_benchmark("openai/x"), service.catalog_id):
         with pytest.raises(RuntimeError, match="the service is stopped") as raised:
             call()
         assert isinstance(raised.value, ServiceStopped) and isinstance(raised.value, pykka.ActorDeadError)
@@ -666,3 +669,8 @@ def test_an_inline_callable_unsubscribing_a_busy_threaded_one_does_not_hold_up_t
         assert took[0] < 1.0, took
     finally:
         release.set()
+
+
+def test_start_service_refuses_a_short_token_as_the_settings_file_does(start_service, simulator):
+    with pytest.raises(ValueError, match="admin_token: a token must be at least 16 characters"):
+        start_service([provider_config(simulator, "openai", "openai_compatible", route="openai")], admin_token="t")

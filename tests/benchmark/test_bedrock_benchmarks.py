@@ -42,19 +42,19 @@ def test_best_regions_puts_the_region_with_the_lowest_measured_ttft_first(start_
     bench = BenchmarkSettings(start_delay=3600.0, samples=2, targets=(
         BenchmarkTarget("bedrock", enabled=True, allow_unknown_prices=True),))
     settings = bedrock_settings(simulator, regions, runtime_endpoint_url=simulator.url + "/bedrock/{region}")
-    service = start_service([], bedrock=settings, benchmarks=bench, admin_token="t")
+    service = start_service([], bedrock=settings, benchmarks=bench, admin_token="bench-admin-token-0123")
     wait_for(lambda: regions_settled(service, regions), timeout=20, what="every region's first refresh")
     service.wait(service.refresh_bedrock(), timeout=10)  # a steadier control-plane average
     assert service.best_regions_for_model(model_id) == ["us-east-1", "eu-west-1", "us-west-2"]
 
     client = create_app(service).test_client()
-    resp = client.post(f"/api/v1/models/{model_id}/benchmarks?wait=true", headers={"Authorization": "Bearer t"})
+    resp = client.post(f"/api/v1/models/{model_id}/benchmarks?wait=true", headers={"Authorization": "Bearer bench-admin-token-0123"})
     assert resp.status_code == 200
     body = resp.get_json()
     assert sorted(r["region"] for r in body["runs"]) == sorted(regions)
     assert all(r["outcome"] == "succeeded" and r["probed"] == 1 for r in body["runs"])
     elsewhere = client.post(f"/api/v1/models/{model_id}/benchmarks?region=xx-nowhere-1",
-                            headers={"Authorization": "Bearer t"})
+                            headers={"Authorization": "Bearer bench-admin-token-0123"})
     assert elsewhere.status_code == 400  # not a watched region: a 400 naming them
     assert "unknown region 'xx-nowhere-1'" in elsewhere.get_json()["error"]["message"]
 
