@@ -147,8 +147,12 @@ class CatalogCommit:
             counts[run_id][ch.change] += 1
             announced = index_changes[ch.model_id] if ch.new is not None else index.entry(ch.model_id)
             # A retired source's models carry its reason, and so does what its going revealed (a
-            # catalog entry its model stood for, now a model of its own: added).
-            reason = (reason_of(ch.model_id) or reasons.get(run_id)) if reasons else None
+            # catalog entry its model stood for, now a model of its own: added) when one source
+            # goes: with several, which of them it was is not known here, and no reason is better
+            # than another's.
+            reason = reason_of(ch.model_id) if reasons else None
+            if reason is None and len(reasons) == 1 and ch.change == ADDED:
+                reason = reasons.get(run_id)
             for kind, data in event_specs(ch, announced):
                 specs.append((kind, ch.provider, ch.model_id, run_id, data if reason is None else {**data, "reason": reason}))
             if ch.new is not None:

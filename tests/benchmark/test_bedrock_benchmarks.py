@@ -48,7 +48,8 @@ def test_best_regions_puts_the_region_with_the_lowest_measured_ttft_first(start_
     assert service.best_regions_for_model(model_id) == ["us-east-1", "eu-west-1", "us-west-2"]
 
     client = create_app(service).test_client()
-    resp = client.post(f"/api/v1/models/{model_id}/benchmarks?wait=true", headers={"Authorization": "Bearer bench-admin-token-0123"})
+    resp = client.post(f"/api/v1/models/{model_id}/benchmarks?wait=true",
+                       headers={"Authorization": "Bearer bench-admin-token-0123"})
     assert resp.status_code == 200
     body = resp.get_json()
     assert sorted(r["region"] for r in body["runs"]) == sorted(regions)

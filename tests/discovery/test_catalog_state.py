@@ -460,3 +460,26 @@ def test_a_provider_of_the_catalogs_name_that_lists_nothing_leaves_its_entries_t
         assert state.findings().counts()["openai"]["stale"] == 1
     finally:
         store.close_database()
+
+
+def test_two_sources_retired_together_give_no_revealed_entry_the_other_ones_reason(db_url):
+    """Retiring openai and groq in one commit gave an entry openai's model stood for groq's reason."""
+    store.open_database(db_url)
+    try:
+        for name, catalog in (("openai", False), ("groq", False), ("modelsdev", True)):
+            store.ensure_provider(name, "modelsdev" if catalog else name, catalog)
+        state = CatalogState({"openai": False, "groq": False, "modelsdev": True}, missing_grace_refreshes=0)
+        snap(state, "modelsdev", [m("x-latest", source="modelsdev", live=False)])
+        snap(state, "openai", [m("x-2025", attributes={"aliases": ["x-latest"]}), m("b"), m("c")])
+        snap(state, "groq", [m("g1", provider="groq", source="groq"), m("g2", provider="groq", source="groq")])
+        before = store.last_event_id()
+        runs = {name: refresh_runs.begin_run(name, "unconfigured") for name in ("openai", "groq")}
+        state.retire({name: (run, f"source {name} is no longer configured") for name, run in runs.items()})
+        added = [e for e in store.events_after(before, 100) if e.kind == "added"]
+        assert [e.model_id for e in added] == ["openai/x-latest"]
+        assert added[0].data.get("reason") in (None, "source openai is no longer configured"), added[0].data
+        removed = {e.model_id: e.data["reason"] for e in store.events_after(before, 100) if e.kind == "removed"}
+        assert removed["groq/g1"] == "source groq is no longer configured"
+        assert removed["openai/b"] == "source openai is no longer configured"
+    finally:
+        store.close_database()
