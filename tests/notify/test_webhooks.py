@@ -493,5 +493,6 @@ def test_a_delivery_after_a_gap_carries_the_events_and_the_count_missed(start_se
     subscribe(client, hook.url, since=3)
     wait_for(lambda: set(hook.acked_ids()) >= set(kept), what="the kept events")
     first = hook.all_posts()[0]
-    assert first.body["missed"] == kept[0] - 4 and list(first.event_ids) == kept[:len(first.event_ids)]
+    # (An event committed after ``kept`` was read, a status change say, may ride in the same batch.)
+    assert first.body["missed"] == kept[0] - 4 and list(first.event_ids)[:len(kept)] == kept[:len(first.event_ids)]
     assert all("missed" not in p.body for p in hook.all_posts()[1:])
