@@ -320,7 +320,7 @@ def test_a_log_level_that_is_none_is_one_error_line(capsys, monkeypatch):
         # Not on this test's captured stream, which is closed after it.
         logger.remove()
         logger.add(sys.__stderr__)
-        logging.basicConfig(force=True)
+        logging.basicConfig(force=True, handlers=[logging.StreamHandler(sys.__stderr__)])
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines == ["Error: DISCOVERY_LOG_LEVEL: must be one of TRACE, DEBUG, INFO, SUCCESS, WARNING, WARN, ERROR, "
