@@ -390,38 +390,42 @@ def test_the_catalogs_own_name_is_made_once_and_kept_in_the_store(state):
     assert len(first) == 32 and store.catalog_id() == first and store.get_meta("catalog_id") == first
 
 
-def test_a_model_its_provider_stops_listing_is_delisted_though_another_of_its_format_still_lists_it(db_url):
+@pytest.fixture
+def two_of_one_name(db_url):
+    """openai and openai-eu, both matched against the catalogs' openai entries, and models.dev."""
+    store.open_database(db_url)
+    for name, catalog in (("openai", False), ("openai-eu", False), ("modelsdev", True)):
+        store.ensure_provider(name, "modelsdev" if catalog else "openai", catalog)
+    yield CatalogState({"openai": False, "openai-eu": False, "modelsdev": True}, missing_grace_refreshes=0,
+                       catalog_provider={"openai": "openai", "openai-eu": "openai"})
+    store.close_database()
+
+
+def test_a_model_its_provider_stops_listing_is_delisted_though_another_of_its_format_still_lists_it(two_of_one_name):
     """openai and openai-eu (both matched against the catalogs' openai entries) list gpt-4o: when
     openai stops, openai/gpt-4o was removed, the catalog's entry counted as openai-eu's."""
-    store.open_database(db_url)
-    try:
-        for name, catalog in (("openai", False), ("openai-eu", False), ("modelsdev", True)):
-            store.ensure_provider(name, "modelsdev" if catalog else "openai", catalog)
-        state = CatalogState({"openai": False, "openai-eu": False, "modelsdev": True}, missing_grace_refreshes=0,
-                             catalog_provider={"openai": "openai", "openai-eu": "openai"})
-        snap(state, "modelsdev", [m("gpt-4o", source="modelsdev", live=False, name="GPT-4o"),
-                                  m("gpt-old", source="modelsdev", live=False)])
-        snap(state, "openai", [m("gpt-4o"), m("a"), m("b")])
-        snap(state, "openai-eu", [m("gpt-4o", provider="openai-eu", source="openai-eu"),
-                                  m("a", provider="openai-eu", source="openai-eu")])
-        assert state.current["openai/gpt-4o"].live is True
-        assert "openai-eu/gpt-4o" in state.current
-        # A catalog entry nobody of its name lists is the catalog's: stale for openai alone.
-        assert state.findings().counts()["openai"]["stale"] == 1, state.findings().stale
-        before = store.last_event_id()
-        outcome, events, _ = snap(state, "openai", [m("a"), m("b")])
-        kinds = {(e.kind, e.model_id) for e in events if e.model_id}
-        assert ("delisted", "openai/gpt-4o") in kinds and ("removed", "openai/gpt-4o") not in kinds, kinds
-        assert state.current["openai/gpt-4o"].live is False and state.current["openai/gpt-4o"].name == "GPT-4o"
-        assert state.current["openai-eu/gpt-4o"].live is True
-        assert store.last_event_id() > before
-        assert state.findings().counts()["openai"]["stale"] == 2, state.findings().stale
-        assert "openai-eu" not in state.findings().counts() or not state.findings().counts()["openai-eu"]["stale"]
-        # Listed again by openai, it is live again.
-        _, events, _ = snap(state, "openai", [m("gpt-4o"), m("a"), m("b")])
-        assert ("listed", "openai/gpt-4o") in {(e.kind, e.model_id) for e in events}
-    finally:
-        store.close_database()
+    state = two_of_one_name
+    snap(state, "modelsdev", [m("gpt-4o", source="modelsdev", live=False, name="GPT-4o"),
+                              m("gpt-old", source="modelsdev", live=False)])
+    snap(state, "openai", [m("gpt-4o"), m("a"), m("b")])
+    snap(state, "openai-eu", [m("gpt-4o", provider="openai-eu", source="openai-eu"),
+                              m("a", provider="openai-eu", source="openai-eu")])
+    assert state.current["openai/gpt-4o"].live is True
+    assert "openai-eu/gpt-4o" in state.current
+    # A catalog entry nobody of its name lists is the catalog's: stale for openai alone.
+    assert state.findings().counts()["openai"]["stale"] == 1, state.findings().stale
+    before = store.last_event_id()
+    outcome, events, _ = snap(state, "openai", [m("a"), m("b")])
+    kinds = {(e.kind, e.model_id) for e in events if e.model_id}
+    assert ("delisted", "openai/gpt-4o") in kinds and ("removed", "openai/gpt-4o") not in kinds, kinds
+    assert state.current["openai/gpt-4o"].live is False and state.current["openai/gpt-4o"].name == "GPT-4o"
+    assert state.current["openai-eu/gpt-4o"].live is True
+    assert store.last_event_id() > before
+    assert state.findings().counts()["openai"]["stale"] == 2, state.findings().stale
+    assert "openai-eu" not in state.findings().counts() or not state.findings().counts()["openai-eu"]["stale"]
+    # Listed again by openai, it is live again.
+    _, events, _ = snap(state, "openai", [m("gpt-4o"), m("a"), m("b")])
+    assert ("listed", "openai/gpt-4o") in {(e.kind, e.model_id) for e in events}
 
 
 def test_a_catalog_entry_a_retired_source_stood_for_is_added_with_the_reason(state):
@@ -439,27 +443,20 @@ def test_a_catalog_entry_a_retired_source_stood_for_is_added_with_the_reason(sta
     assert [e.model_id for e in added] == ["openai/x-latest"] and added[0].data["reason"] == why, added
 
 
-def test_a_provider_of_the_catalogs_name_that_lists_nothing_leaves_its_entries_to_the_others(db_url):
+def test_a_provider_of_the_catalogs_name_that_lists_nothing_leaves_its_entries_to_the_others(two_of_one_name):
     """openai configured but never answering: openai-eu's gpt-4o stands for models.dev's
     openai/gpt-4o, as before (no catalog-only duplicate, nothing stale); once openai lists it,
     the entry is openai's, and it is openai's model that it follows."""
-    store.open_database(db_url)
-    try:
-        for name, catalog in (("openai", False), ("openai-eu", False), ("modelsdev", True)):
-            store.ensure_provider(name, "modelsdev" if catalog else "openai", catalog)
-        state = CatalogState({"openai": False, "openai-eu": False, "modelsdev": True}, missing_grace_refreshes=0,
-                             catalog_provider={"openai": "openai", "openai-eu": "openai"})
-        snap(state, "modelsdev", [m("gpt-4o", source="modelsdev", live=False)])
-        snap(state, "openai-eu", [m("gpt-4o", provider="openai-eu", source="openai-eu"),
-                                  m("a", provider="openai-eu", source="openai-eu")])
-        assert set(state.current) == {"openai-eu/gpt-4o", "openai-eu/a"}
-        assert not any(row.get("stale") for row in state.findings().counts().values())
-        # openai's first answer, without gpt-4o: the entry is its own, stale for it, served as the catalog's.
-        snap(state, "openai", [m("b"), m("c")])
-        assert state.current["openai/gpt-4o"].live is False
-        assert state.findings().counts()["openai"]["stale"] == 1
-    finally:
-        store.close_database()
+    state = two_of_one_name
+    snap(state, "modelsdev", [m("gpt-4o", source="modelsdev", live=False)])
+    snap(state, "openai-eu", [m("gpt-4o", provider="openai-eu", source="openai-eu"),
+                              m("a", provider="openai-eu", source="openai-eu")])
+    assert set(state.current) == {"openai-eu/gpt-4o", "openai-eu/a"}
+    assert not any(row.get("stale") for row in state.findings().counts().values())
+    # openai's first answer, without gpt-4o: the entry is its own, stale for it, served as the catalog's.
+    snap(state, "openai", [m("b"), m("c")])
+    assert state.current["openai/gpt-4o"].live is False
+    assert state.findings().counts()["openai"]["stale"] == 1
 
 
 def test_two_sources_retired_together_give_no_revealed_entry_the_other_ones_reason(db_url):

@@ -400,13 +400,20 @@ def test_as_of_a_time_inside_a_commit_under_way_answers_as_after_the_commit(open
     assert asked["ids"] == after, "the same time answers the same catalog during and after the commit"
 
 
+def two_changes(service, simulator, prefix: str = "gpt-aa") -> float:
+    """Two models added and committed (``<prefix>-1``, ``-2``): two pages of a limit=1 /changes
+    from the time returned."""
+    start = time.time()
+    add_model(simulator, f"{prefix}-1")
+    add_model(simulator, f"{prefix}-2")
+    refresh(service)
+    return start
+
+
 def test_changes_pages_after_the_first_answer_for_the_first_pages_to_though_commits_land_between(
         openai_service, simulator):
     service, client = openai_service, create_app(openai_service).test_client()
-    start = time.time()
-    add_model(simulator, "gpt-aa-1")
-    add_model(simulator, "gpt-aa-2")
-    refresh(service)
+    start = two_changes(service, simulator)
     first = client.get(f"/api/v1/changes?from={q(iso(start))}&limit=1").get_json()
     assert [c["id"] for c in first["data"]] == ["openai/gpt-aa-1"] and first["has_more"]
     add_model(simulator, "gpt-zz-late")  # committed between the two requests, sorted after the cursor
@@ -423,10 +430,7 @@ def test_changes_pages_after_the_first_answer_for_the_first_pages_to_though_comm
 
 def test_a_changes_cursor_is_refused_with_another_provider_filter(openai_service, simulator):
     service, client = openai_service, create_app(openai_service).test_client()
-    start = time.time()
-    add_model(simulator, "gpt-bb-1")
-    add_model(simulator, "gpt-bb-2")
-    refresh(service)
+    start = two_changes(service, simulator, "gpt-bb")
     first = client.get(f"/api/v1/changes?from={q(iso(start))}&limit=1&provider=openai").get_json()
     assert first["has_more"], first
     # The next page with the same filter (spelled again, repeated) goes on from the cursor.
@@ -468,10 +472,7 @@ def test_a_forged_changes_cursor_with_a_time_no_answer_can_show_is_a_400_naming_
     import base64
 
     service, client = openai_service, create_app(openai_service).test_client()
-    start = time.time()
-    add_model(simulator, "gpt-aa-1")
-    add_model(simulator, "gpt-aa-2")
-    refresh(service)
+    start = two_changes(service, simulator)
     first = client.get(f"/api/v1/changes?from={q(iso(start))}&limit=1").get_json()
     made = json.loads(base64.urlsafe_b64decode(first["next"] + "=" * (-len(first["next"]) % 4)))
 
@@ -503,10 +504,7 @@ def test_a_changes_cursor_of_json_nested_too_deeply_to_read_is_a_400(openai_serv
 
 def test_changes_pages_asked_with_the_same_future_to_follow_the_cursor(openai_service, simulator):
     service, client = openai_service, create_app(openai_service).test_client()
-    start = time.time()
-    add_model(simulator, "gpt-aa-1")
-    add_model(simulator, "gpt-aa-2")
-    refresh(service)
+    start = two_changes(service, simulator)
     # A to in the future is read as now; a client that pages with the same query (and the cursor) gives it again.
     query = f"/api/v1/changes?from={q(iso(start))}&to=2100-01-01T00:00:00Z&limit=1"
     first = client.get(query).get_json()
