@@ -402,11 +402,11 @@ class ProviderActor(pykka.ThreadingActor):
             try:
                 if asked_until is not None and asked_until > time.time():
                     # Every refresh (a timer's, a queued manual one, a recovery) waits for the end of
-                    # what the provider asked; it is not called before.
-                    pause = asked_until - time.time()
+                    # what the provider asked; it is not called before. No status: this is no new
+                    # answer asking a wait (that one's wait and words stand as they were).
                     raise ProviderRateLimited(
                         f"{self.config.name} asked not to be called before {iso(asked_until)} "
-                        f"({self.asked_by or 'rate limited'}); not asked", status=429, retry_after=pause)
+                        f"({self.asked_by or 'rate limited'}); not asked")
                 fetched = self.breaker.call(self.client.fetch, memo)
             except pybreaker.CircuitBreakerError:
                 failure = RefreshFailure(self.config.name, ticket.run_id, self._open_reason(), "circuit_open")
