@@ -614,13 +614,12 @@ def start_service(settings: Settings, clients: Optional[dict] = None,
     the process (the switch interval, the collector's thresholds, a SIGUSR1 handler dumping
     threads) is put back by :meth:`Service.stop`.
     """
-    from discovery.settings_reader import MIN_TOKEN_LENGTH
+    from discovery.settings_reader import token_problem
 
     for key in ("admin_token", "read_token"):
-        token = getattr(settings, key, None)
-        if token and len(token.strip()) < MIN_TOKEN_LENGTH:
-            # As load_settings refuses it: guessable, and under what the redaction layer masks.
-            raise ValueError(f"{key}: a token must be at least {MIN_TOKEN_LENGTH} characters long")
+        problem = token_problem(getattr(settings, key, None))  # as load_settings refuses it
+        if problem is not None:
+            raise ValueError(f"{key}: {problem}")
     global _RUNNING
     with _RUNNING_LOCK:
         if _RUNNING is not None:

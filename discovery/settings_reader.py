@@ -68,6 +68,15 @@ ENV_ONLY_SERVICE_KEYS = {"admin_token", "read_token"}
 MIN_TOKEN_LENGTH = 16
 
 
+def token_problem(token: Any) -> Optional[str]:
+    """Why an admin or read token cannot be used (None: it can, or none is set). A short one is
+    guessable, and under 8 characters the redaction layer would not mask it where it is echoed."""
+    if not token or len(str(token).strip()) >= MIN_TOKEN_LENGTH:
+        return None
+    return (f"a token must be at least {MIN_TOKEN_LENGTH} characters long (this one has {len(str(token).strip())}); "
+            "make one with `python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+
+
 def _coerce(value: Any, type_name: str, where: str) -> Any:
     """Convert a TOML or environment value to the declared field type."""
     t = str(type_name)
@@ -407,14 +416,9 @@ def _load_settings(path: Optional[str | Path], env: Mapping[str, str], **overrid
             named = key if key in overrides else var if var in env else f"service.{key}"
             raise SettingsError(f"{named}: must be one of {', '.join(allowed)}, got {kwargs[key]!r}")
     for key in ("admin_token", "read_token"):
-        token = kwargs.get(key)
-        if token is not None and len(str(token).strip()) < MIN_TOKEN_LENGTH:
-            # Guessable, and shorter than the redaction layer masks (8): it would be written as it is.
-            var = f"DISCOVERY_{key.upper()}"
-            named = key if key in overrides else var
-            raise SettingsError(f"{named}: a token must be at least {MIN_TOKEN_LENGTH} characters long "
-                                f"(this one has {len(str(token).strip())}); make one with "
-                                "`python3 -c 'import secrets; print(secrets.token_urlsafe(32))'`")
+        problem = token_problem(kwargs.get(key))
+        if problem is not None:
+            raise SettingsError(f"{key if key in overrides else f'DISCOVERY_{key.upper()}'}: {problem}")
     for key, low, high, low_ok in SERVICE_BOUNDS:
         bound = _out_of_bounds(kwargs[key], low, high, low_ok) if key in kwargs else None
         if bound is not None:
