@@ -76,7 +76,8 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
         refusal = check_access(request.method, request.path, request.remote_addr,
                                request.headers.get("Authorization"), admin_token, read_token,
                                request.headers.get("Origin"), request.headers.get("Host"),
-                               forwarded_by(request.headers))
+                               # Only a service with no admin token asks who forwarded a request.
+                               None if admin_token else forwarded_by(request.headers))
         if refusal is not None:
             return error_response(refusal.status, refusal.code, refusal.message, refusal.headers)
         return None

@@ -38,16 +38,15 @@ def readyz():
 
 
 def _may_read() -> bool:
-    """Whether this request may read the service's data (no read token set, or it carries one)."""
+    """Whether this request may read the service's data, by the rule of every other read (no read
+    token set, or it carries one)."""
     from flask import request
 
-    from web.auth import bearer, same_token
+    from web.auth import check_access
 
     settings = service().settings
-    if not settings.read_token:
-        return True
-    given = bearer(request.headers.get("Authorization"))
-    return same_token(given, settings.read_token) or same_token(given, settings.admin_token)
+    return check_access("GET", "/api/v1/models", request.remote_addr, request.headers.get("Authorization"),
+                        settings.admin_token, settings.read_token) is None
 
 
 def _readiness() -> tuple[dict, int]:
