@@ -42,7 +42,7 @@ from discovery.providers.errors import (
     redirect_refused,
     unreadable_answer,
 )
-from discovery.providers.retries import DeadlineTimeout, asked_wait, mount_retries
+from discovery.providers.retries import MAX_RETRY_AFTER_SECONDS, DeadlineTimeout, asked_wait, mount_retries
 from discovery.ratelimit import TokenBucket
 from discovery.redaction import excerpt
 from discovery.settings import ProviderConfig
@@ -530,7 +530,9 @@ class ProviderClient:
         text = f"{self.name} answered HTTP {status}: {message}"
         if retry_after is not None and retry_after > self.config.max_retry_after:
             asked = "Retry-After" if resp.headers.get("Retry-After") is not None else "wait asked"
-            text += f" ({asked} {retry_after:g}s, longer than max_retry_after {self.config.max_retry_after:g}s)"
+            # A wait past a day was kept as a day (MAX_RETRY_AFTER_SECONDS): say so, not the cap as if asked.
+            said = f"at least {retry_after:g}s" if retry_after >= MAX_RETRY_AFTER_SECONDS else f"{retry_after:g}s"
+            text += f" ({asked} {said}, longer than max_retry_after {self.config.max_retry_after:g}s)"
         if self.key_refused(status, parsed):
             raise ProviderAuthError(text, status=status)
         if status == 429:

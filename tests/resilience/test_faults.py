@@ -364,6 +364,16 @@ def test_a_retry_after_longer_than_max_retry_after_fails_the_refresh_at_once(set
     assert client.get("/api/v1/providers/victim/health").get_json()["status"] == "rate_limited"
 
 
+def test_a_retry_after_past_a_day_is_reported_as_at_least_a_day_not_as_asked(setup):
+    """A Retry-After of a week is kept as a day (the longest wait this service would honour); the
+    error said "Retry-After 86400s", as if the provider had asked for exactly that."""
+    service, client, state = setup
+    state.set_fault("openai", "rate_limit", retry_after=7 * 86400)
+    run = client.post("/api/v1/providers/victim/refresh?wait=true").get_json()["runs"][0]
+    assert run["outcome"] == "failed"
+    assert "Retry-After at least 86400s, longer than max_retry_after 10s" in run["error"]
+
+
 def test_no_probe_trial_call_or_manual_refresh_is_sent_before_the_wait_a_provider_asked_for(start_service, simulator):
     """After a 429 asking for 30 s, the health probe and the breaker's trial call (reset_timeout
     0.5 s) were sent at once, and a manual refresh went out as if nothing had been asked."""
