@@ -635,6 +635,18 @@ class CatalogActor(SourcesAtStart, pykka.ThreadingActor):
             return
         self._announce(events)
 
+    def set_provider_asked(self, name: str, until: float, by: Optional[str]) -> None:
+        """Persist the wait a provider asked for (ProviderActor._asked): its actor, started again
+        in this process or the next, does not call it before that time."""
+        by = scrub(by)
+        try:
+            with store.write_transaction():
+                store.set_provider_asked(name, until, by)
+            self._update_row(name, asked_until=until, asked_by=by)
+        except Exception:
+            logger.exception("could not record the wait {} asked for", name)
+            store.heal_connection()
+
     def _update_row(self, name: str, **values: Any) -> None:
         """Change one provider row in the view as the store was just changed (no read back)."""
         rows = dict(self.view.provider_rows)

@@ -278,6 +278,14 @@ class ProviderActor(pykka.ThreadingActor):
             exclude=[is_configuration_error], listeners=[_BreakerListener(self._proxy)])
         self._io = IOWorker(f"io-{self.config.name}")
         first = 0.0 if self.settings.refresh_on_start else jittered(self.config.refresh_interval, self.config.jitter)
+        stored = self.view.provider_rows.get(self.config.name) or {}
+        until = stored.get("asked_until")
+        if until is not None and until > time.time():
+            # Asked before this actor started (by the process before, or before a crash): kept to.
+            self.asked_until, self.asked_by = until, stored.get("asked_by")
+            first = max(first, until - time.time() + 0.05)
+            logger.info("{}: asked not to be called before {} ({}); the first refresh waits until then",
+                        self.config.name, iso(until), self.asked_by or "rate limited")
         self._schedule_refresh(first)
         if self.config.health_check_interval > 0:
             self._later("probe", jittered(self.config.health_check_interval, self.config.jitter), self._proxy.probe)
@@ -507,6 +515,7 @@ class ProviderActor(pykka.ThreadingActor):
         until = time.time() + wait
         if self.asked_until is None or until > self.asked_until:
             self.asked_until, self.asked_by = until, by
+            self.catalog.set_provider_asked(self.config.name, until, by)
 
     def _asked_wait(self) -> float:
         """Seconds left of the provider's asked wait (0: none)."""
@@ -607,6 +616,7 @@ class ProviderActor(pykka.ThreadingActor):
             "last_outcome": self.last_outcome.to_dict() if self.last_outcome else None,
             "refresh_interval": self.config.refresh_interval,
             "next_refresh_at": self.next_refresh_at,
+            "asked_until": self.asked_until if self._asked_wait() else None,
         }
 
     def health_record(self, history: int = 50) -> dict[str, Any]:

@@ -77,6 +77,10 @@ class ProviderRow(BaseModel):
     # A live provider's name in the catalogs (its catalog_provider option, else its format's), kept
     # so that its models, kept when the settings no longer name it, still merge as they did.
     catalog_name = peewee.TextField(null=True)
+    # The provider asked not to be called before this time (a 429's or 503's wait), and the answer
+    # that asked: kept so that a restart, or a crashed actor's, does not call it again sooner.
+    asked_until = peewee.FloatField(null=True)
+    asked_by = peewee.TextField(null=True)
 
     class Meta:
         table_name = "providers"

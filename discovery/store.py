@@ -323,7 +323,8 @@ def migrate_schema() -> None:
     """
     columns = {table: {c.name for c in db.get_columns(table)}
                for table in ("models", "source_models", "providers", "refresh_runs", "events", "model_versions")}
-    added = [(ProviderRow, "body_hash"), (ProviderRow, "catalog_name"), (RefreshRunRow, "fetch_ms"), (RefreshRunRow, "work_ms"),
+    added = [(ProviderRow, "body_hash"), (ProviderRow, "catalog_name"), (ProviderRow, "asked_until"),
+             (ProviderRow, "asked_by"), (RefreshRunRow, "fetch_ms"), (RefreshRunRow, "work_ms"),
              (RefreshRunRow, "rejected"), (RefreshRunRow, "rejections"), (RefreshRunRow, "epoch"),
              (SourceModelRow, "fingerprint"), (SourceModelRow, "raw"), (EventRow, "epoch"),
              (ModelRow, "packed"), (SourceModelRow, "packed"), (ModelVersionRow, "reason")]
@@ -528,7 +529,14 @@ def provider_rows() -> dict[str, dict[str, Any]]:
         "status_reason": r.status_reason, "last_refresh_at": r.last_refresh_at,
         "last_success_at": r.last_success_at, "last_error": r.last_error, "model_count": r.model_count,
         "body_hash": r.body_hash, "catalog_name": r.catalog_name,
+        "asked_until": r.asked_until, "asked_by": r.asked_by,
     } for r in ProviderRow.select()}
+
+
+def set_provider_asked(name: str, until: float, by: Optional[str]) -> None:
+    """Store the wait a provider asked for (its row exists: only a configured provider asks)."""
+    check_fence()
+    ProviderRow.update(asked_until=until, asked_by=by).where(ProviderRow.name == name).execute()
 
 
 def set_provider_status(name: str, status: str, reason: Optional[str], format: Optional[str] = None) -> None:

@@ -345,6 +345,16 @@ def test_an_older_store_gains_the_catalog_name_of_providers(state, db_url):
     assert store.provider_rows()["openai"]["catalog_name"] == "openai-eu"
 
 
+def test_an_older_store_gains_the_asked_wait_of_providers(state, db_url):
+    snap(state, "openai", [m("a")])
+    reopen_without("providers", "asked_until", db_url)
+    reopen_without("providers", "asked_by", db_url)
+    assert (store.provider_rows()["openai"]["asked_until"], store.provider_rows()["openai"]["asked_by"]) == (None, None)
+    store.set_provider_asked("openai", 1_900_000_000.25, "openai answered HTTP 429")
+    assert store.provider_rows()["openai"]["asked_until"] == 1_900_000_000.25  # a double, to the quarter second
+    assert store.provider_rows()["openai"]["asked_by"] == "openai answered HTTP 429"
+
+
 def test_a_region_status_makes_its_provider_row_once_and_then_updates_it(state):
     """A Bedrock region has no provider row until its first status is stored (an upsert); a
     provider's status only updates its row."""

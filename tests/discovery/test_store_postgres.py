@@ -80,3 +80,15 @@ def test_an_older_store_gains_the_catalog_name_of_providers_on_postgresql(state)
     # VARCHAR(255) failed the writer's start on a longer one).
     store.ensure_providers([("openai", "openai", False)], {"openai": "x" * 300})
     assert store.provider_rows()["openai"]["catalog_name"] == "x" * 300
+
+
+def test_an_older_store_gains_the_asked_wait_of_providers_on_postgresql(state):
+    """The added column is a double there too: a REAL would round the time to about two minutes."""
+    search_path = store.db.execute_sql("SHOW search_path").fetchone()[0]
+    url = f"{PG_URL}?options=-csearch_path%3D{search_path}"
+    reopen_without("providers", "asked_until", url)
+    reopen_without("providers", "asked_by", url)
+    assert store.provider_rows()["openai"]["asked_until"] is None
+    store.set_provider_asked("openai", 1_900_000_000.25, "openai answered HTTP 429")
+    assert store.provider_rows()["openai"]["asked_until"] == 1_900_000_000.25
+    assert store.provider_rows()["openai"]["asked_by"] == "openai answered HTTP 429"

@@ -402,6 +402,33 @@ def test_no_probe_trial_call_or_manual_refresh_is_sent_before_the_wait_a_provide
     assert service.providers()[0]["next_refresh_at"] is not None
 
 
+def test_the_wait_a_provider_asked_for_outlives_a_restart(start_service, simulator):
+    """A 429 asking for an hour, then a restart: the new process asked the provider again at once
+    (its first refresh, its probes), for another 429. The wait is stored with the provider's row;
+    the next process keeps to it and shows until when."""
+    config = provider_config(simulator, "victim", "openai_compatible", route="openai", retries=0,
+                             health_check_interval=0.2, refresh_interval=0.3, jitter=0.0)
+    service = start_service([config])
+    wait_for(lambda: service.providers()[0].get("last_success_at"), what="the first refresh")
+    simulator.state.set_fault("openai", "rate_limit", retry_after=3600)
+    (outcome,) = service.wait([service.refresh("victim")], timeout=10)
+    assert outcome.outcome == "failed" and "HTTP 429" in (outcome.error or "")
+    asked_until = service.providers()[0]["asked_until"]
+    assert asked_until is not None and time.time() + 3500 < asked_until <= time.time() + 3600
+    wait_for(lambda: service.view.provider_rows["victim"].get("asked_until") == asked_until, what="the wait stored")
+    service.stop()
+
+    asked = simulator.state.request_count("openai")
+    again = start_service([config])
+    time.sleep(1.5)  # a refresh at start, seven probe intervals, five refresh intervals
+    assert simulator.state.request_count("openai") == asked, "the provider was called before its wait ended"
+    row = again.providers()[0]
+    assert row["asked_until"] == asked_until and row["next_refresh_at"] >= asked_until
+    refused = create_app(again).test_client().post("/api/v1/providers/victim/refresh")
+    assert refused.status_code == 429 and 3500 < float(refused.headers["Retry-After"]) <= 3600
+    assert "HTTP 429" in refused.get_json()["error"]["message"]
+
+
 @pytest.mark.parametrize("fmt,route", [("openai_compatible", "openai"), ("gemini", "gemini")])
 def test_a_retry_after_puts_off_the_next_timer_refresh_until_it_is_up(start_service, simulator, monkeypatch,
                                                                        fmt, route):

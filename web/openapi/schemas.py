@@ -146,6 +146,8 @@ def _provider() -> dict[str, Any]:
         "region_status": {"type": "string", "description": "a Bedrock region's source only"},
         "last_outcome": nullable(ref("RefreshOutcome")),
         "refresh_interval": NUMBER, "next_refresh_at": MAYBE_TIME,
+        "asked_until": {**MAYBE_TIME, "description": "the provider asked (429 or 503) not to be called before this "
+                                                     "time: no refresh, probe or trial call until then, across restarts"},
         "actor": ANY_OBJECT, "last_refresh_at": MAYBE_TIME, "last_success_at": MAYBE_TIME,
         "given_up": {**BOOLEAN, "description": "the supervisor stopped restarting its actor (it kept crashing): "
                                                "no refresh until the service restarts"},
