@@ -587,25 +587,36 @@ class BedrockQueries:
         index = self.index  # type: ignore[attr-defined]
         return resolve_model((e.model() for e in index.of_provider(PROVIDER)), index.get, model_id)
 
-    def model_regions(self, model_id: str) -> list[dict[str, Any]]:
+    def model_regions(self, model_id: str, statuses: dict[str, RegionStatus] | None = None) -> list[dict[str, Any]]:
         """The regions a Bedrock model is available in, each with its access, profiles and region health.
 
         ``model_id`` is ``bedrock/<modelId>``, a bare model id or an inference profile id.
         Raises :class:`discovery.bedrock.UnknownBedrockModel` for an unknown model.
         """
-        board = self.bedrock_board
-        return model_region_rows(self.bedrock_model(model_id), board.snapshot() if board else {})
+        model = self.bedrock_model(model_id)
+        return model_region_rows(model, self.region_statuses() if statuses is None else statuses)
 
-    def best_regions_for_model(self, model_id: str, preferred: Iterable[str] = ()) -> list[str]:
+    def best_regions_for_model(self, model_id: str, preferred: Iterable[str] = (),
+                               statuses: dict[str, RegionStatus] | None = None) -> list[str]:
         """The model's regions, best first: ``preferred`` ones in the given order, then by the model's
         measured TTFT where it was benchmarked, then by control-plane latency.
 
         Raises :class:`discovery.bedrock.UnknownBedrockModel` for an unknown model.
         """
-        board = self.bedrock_board
         model = self.bedrock_model(model_id)
         measured = self.view.performance.region_ttft(model.id)  # type: ignore[attr-defined]
-        return rank_regions(model.regions or (), tuple(preferred), board.snapshot() if board else {}, measured)
+        return rank_regions(model.regions or (), tuple(preferred),
+                            self.region_statuses() if statuses is None else statuses, measured)
+
+    def region_statuses(self) -> dict[str, RegionStatus]:
+        """Every watched region's status: the board's, or on a follower (which has none) the
+        leader's, asked for (a follower ranked an access-denied region first, as if healthy)."""
+        board = self.bedrock_board
+        if board is not None:
+            return dict(board.snapshot())
+        if getattr(self, "role", None) == "follower" and self.settings.bedrock.enabled:  # type: ignore[attr-defined]
+            return {row["region"]: RegionStatus.from_dict(row) for row in self.bedrock_regions()}
+        return {}
 
     def is_model_available_in_region(self, model_id: str, region: str) -> bool:
         """Whether the catalog lists the Bedrock model in ``region`` (False for an unknown model)."""

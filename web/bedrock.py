@@ -66,8 +66,9 @@ def best_regions(model_id: str):
     preferred = _preferred()
     canonical = _model_id(model_id)
     svc = service()
-    rows = {row["region"]: row for row in svc.model_regions(canonical)}
-    ranked = svc.best_regions_for_model(canonical, preferred)
+    statuses = svc.region_statuses()  # once: a follower asks the leader for them
+    rows = {row["region"]: row for row in svc.model_regions(canonical, statuses)}
+    ranked = svc.best_regions_for_model(canonical, preferred, statuses)
     measured = svc.view.performance.region_ttft(canonical)
     for region, row in rows.items():
         row["ttft_ms"] = measured.get(region)

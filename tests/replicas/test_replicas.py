@@ -561,6 +561,17 @@ refresh_interval = 3600
 
     wait_for(lambda: len(follower.get("/api/v1/models?provider=bedrock&limit=1").json()["data"]) == 1, timeout=20,
              what="the follower's catalog to hold Bedrock's models")
+    # A model's regions and their ranking carry the regions' health on a follower too: it ranked
+    # by name, each region's status and latency null (eu-west-1, the slow one, first here).
+    model = "bedrock/amazon.nova-lite-v1:0"
+    wait_for(lambda: follower.get(f"/api/v1/bedrock/models/{model}/regions").status_code == 200, timeout=20,
+             what="the follower to hold the model in both regions")
+    best = leader.get(f"/api/v1/bedrock/models/{model}/best-regions").json()
+    assert [r["region"] for r in best["regions"]][0] == "us-east-1", best
+    assert follower.get(f"/api/v1/bedrock/models/{model}/best-regions").json()["regions"] == best["regions"]
+    rows = follower.get(f"/api/v1/bedrock/models/{model}/regions").json()["regions"]
+    assert {r["region"]: r["region_status"] for r in rows} == {"us-east-1": "available", "eu-west-1": "available"}
+    assert all(r["latency_ms"] is not None for r in rows), rows
     # The leader stalls: what only it can answer is a 503 with a JSON body (it was a 500), and the
     # export, a read, is still served, ranking the regions without their health, and says so.
     import signal
