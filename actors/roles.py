@@ -102,10 +102,11 @@ class Roles:
         if self.role != "follower":
             return BenchmarkQueries.run_benchmark(self, model_id, region)
         from actors.benchmark import BenchmarkTicket
-        from discovery.benchmark.records import BenchmarkRun
+        from discovery.benchmark.records import INTERRUPTED, BenchmarkRun
 
         if self.view.index.entry(model_id) is None:
             raise KeyError(model_id)
+        asked_at = time.time()
         request_id, started = self.leader_client.start("benchmark", {"model_id": model_id, "region": region})
         tickets = [BenchmarkTicket(t["run_id"], t["provider"], t["region"], t["trigger"])
                    for t in started.get("tickets", [])]
@@ -118,7 +119,12 @@ class Roles:
                     found = {**found, "skipped": tuple(tuple(s) for s in found.get("skipped") or ())}
                     t.future.set_result(BenchmarkRun(**found))
                 else:
-                    t.future.set_exception(RuntimeError("the leader did not report how the benchmark run ended"))
+                    # The leader stopped or lost its lead before the run ended: interrupted, as a
+                    # relayed refresh is (this was a RuntimeError, a 500 to a caller waiting).
+                    error = (((reply or {}).get("error") or {}).get("message")
+                             or "the leader did not report how the benchmark run ended")
+                    t.future.set_result(BenchmarkRun(t.run_id, t.provider, t.region, t.trigger, asked_at,
+                                                     outcome=INTERRUPTED, finished_at=time.time(), error=error))
 
         self.leader_client.on_final(request_id, finished)
         return tickets

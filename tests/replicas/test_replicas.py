@@ -438,6 +438,25 @@ models = ["openai/gpt-4o"]
                                what=f"the measured performance on {inst.instance_id}")
         assert performance["ttft_ms"] > 0
 
+    # A run relayed with ?wait=true whose leader stops before it ends: the caller is told it was
+    # interrupted (it was a 500, a RuntimeError's traceback in the follower's log).
+    simulator.state.set_fault("openai", "hang", seconds=60, path="/chat/completions")
+    probes = sum(1 for r in simulator.state.requests("openai") if r["path"].endswith("/chat/completions"))
+    answer: dict = {}
+    waiting = threading.Thread(target=lambda: answer.update(resp=follower.post(
+        f"{model}/benchmarks", params={"wait": "true", "timeout": "60"}, timeout=90)))
+    waiting.start()
+    wait_for(lambda: sum(1 for r in simulator.state.requests("openai") if r["path"].endswith("/chat/completions"))
+             > probes, timeout=20, what="the leader's probe under way")
+    leader.stop()
+    waiting.join(60)
+    simulator.state.clear_faults("openai")
+    resp = answer["resp"]
+    assert resp.status_code == 200, resp.text
+    (run,) = resp.json()["runs"]
+    assert run["outcome"] == "interrupted" and run["error"], run
+    assert "Traceback" not in follower.log_text()
+
 
 def test_a_follower_that_lost_its_listening_connection_catches_up_on_what_it_missed(cluster_of, simulator,
                                                                                      pg_schema):
