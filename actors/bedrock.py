@@ -447,7 +447,12 @@ class BedrockRegionActor(pykka.ThreadingActor):
             return
         # An open breaker says so, and until when, as a provider's does (its row keeps the last error).
         reason = self._open_reason() if self.status.status == "circuit_open" else self.status.reason
-        logger.info("{}: status {} → {} ({})", self.source, before, self.status.status, reason or "ok")
+        if before == "starting" and (self.view.provider_rows.get(self.source) or {}).get("status") == new:
+            # The first check since the start found what was stored: no change, none stored.
+            logger.info("{}: status {} ({}), as stored before this start", self.source, self.status.status,
+                        reason or "ok")
+        else:
+            logger.info("{}: status {} → {} ({})", self.source, before, self.status.status, reason or "ok")
         try:
             self.catalog.set_provider_status(self.source, new, reason)
         except pykka.ActorDeadError:

@@ -18,7 +18,7 @@ from loguru import logger
 from actors.calls import Calls, resolve
 from actors.io import IOWorker
 from actors.scheduling import Timer, jittered, schedule
-from discovery.health import UNAVAILABLE, HealthRecord
+from discovery.health import UNAVAILABLE, UNKNOWN, HealthRecord
 from discovery.log_context import bind_thread, unbind_thread
 from discovery.messages import ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.providers import ProviderAuthError, ProviderClient, ProviderError, ProviderHTTPError, client_for
@@ -570,7 +570,12 @@ class ProviderActor(pykka.ThreadingActor):
             self._status_changed(*change)
 
     def _status_changed(self, old: str, new: str) -> None:
-        logger.info("{}: status {} → {} ({})", self.config.name, old, new, self.health.reason or "ok")
+        if old == UNKNOWN and (self.view.provider_rows.get(self.config.name) or {}).get("status") == new:
+            # The first check since the start found what was stored: no change, none stored.
+            logger.info("{}: status {} ({}), as stored before this start", self.config.name, new,
+                        self.health.reason or "ok")
+        else:
+            logger.info("{}: status {} → {} ({})", self.config.name, old, new, self.health.reason or "ok")
         self.catalog.set_provider_status(self.config.name, new, self.health.reason, old)
 
     def breaker_changed(self, old: Optional[str], new: str) -> None:

@@ -23,13 +23,23 @@ def test_a_restart_announces_no_status_the_store_already_holds(start_service, si
              what="the first status, announced once")
     service.stop()
 
-    restarted = start_service([config])
-    since = time.time()
-    # Its actor starts at unknown and checks again (a refresh at start, then probes).
-    wait_for(lambda: (restarted.providers()[0].get("last_refresh_at") or 0) >= since
-             and restarted.health("openai")["consecutive_successes"] >= 3, what="the restarted actor's checks")
+    from loguru import logger
+
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(message.record["message"]), level="INFO")
+    try:
+        restarted = start_service([config])
+        since = time.time()
+        # Its actor starts at unknown and checks again (a refresh at start, then probes).
+        wait_for(lambda: (restarted.providers()[0].get("last_refresh_at") or 0) >= since
+                 and restarted.health("openai")["consecutive_successes"] >= 3, what="the restarted actor's checks")
+    finally:
+        logger.remove(sink)
     assert restarted.health("openai")["status"] == "healthy"
     assert len(status_events(restarted)) == 1
+    # Nor does its log show a change (it said "status unknown → healthy" at every start).
+    assert "openai: status healthy (ok), as stored before this start" in lines
+    assert not [line for line in lines if "status unknown →" in line], lines
 
     # A real change is still announced, from the stored status.
     simulator.state.set_fault("openai", "status", status=500)

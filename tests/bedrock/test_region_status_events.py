@@ -86,11 +86,21 @@ def test_a_restart_announces_only_what_differs_from_the_stored_status(start_bedr
     assert stored[source]["status"] == "unhealthy" and stored[source]["format"] == "bedrock"
     assert stored[f"bedrock@{EAST}"]["status"] == "healthy"
 
-    second = start_service([], bedrock=bedrock_settings(simulator, (EAST, WEST), fail_max=5))
-    since = time.time()
-    wait_for(lambda: regions_settled(second, (EAST, WEST))
-             and all((r["last_refresh_at"] or 0) >= since for r in second.bedrock_regions()),
-             what="both regions' first refresh after the restart")
+    from loguru import logger
+
+    lines: list[str] = []
+    sink = logger.add(lambda message: lines.append(message.record["message"]), level="INFO")
+    try:
+        second = start_service([], bedrock=bedrock_settings(simulator, (EAST, WEST), fail_max=5))
+        since = time.time()
+        wait_for(lambda: regions_settled(second, (EAST, WEST))
+                 and all((r["last_refresh_at"] or 0) >= since for r in second.bedrock_regions()),
+                 what="both regions' first refresh after the restart")
+    finally:
+        logger.remove(sink)
+    # EAST's log line says it is as stored, not "status starting → available", a change never stored.
+    assert f"bedrock@{EAST}: status available (ok), as stored before this start" in lines, lines
+    assert not [line for line in lines if line.startswith(f"bedrock@{EAST}: status starting →")], lines
     # EAST answered as it did before the restart: nothing to announce. WEST recovered meanwhile:
     # announced from its stored status, not from the new actor's starting one.
     wait_for(lambda: _moves(second, source, seen), what="WEST's recovery")
