@@ -65,6 +65,12 @@ class ModelOutcome:
     stopped: Optional[str] = None
 
 
+# Error kinds that say a model cannot be called with this key here at all: a refused key
+# (ProviderAuthError, "auth") and a Bedrock region without access or without the model
+# (RegionUnavailable, "unavailable").
+REFUSED_FOR_GOOD = frozenset({"auth", "unavailable"})
+
+
 def benchmark_model(probe: Any, plan: ModelPlan, policy: BenchmarkPolicy, run_id: int, gate: Gate,
                     budget: Optional[RunBudget] = None, stopping: Optional[threading.Event] = None,
                     sending: Optional[Callable[[int], None]] = None) -> ModelOutcome:
@@ -132,6 +138,12 @@ def benchmark_model(probe: Any, plan: ModelPlan, policy: BenchmarkPolicy, run_id
             else:
                 # Cut off mid-answer, or no answer in time: it may have been billed, the reservation stands.
                 cost = None if cost is None or reserved is None else cost + reserved
+            if exc.kind in REFUSED_FOR_GOOD or (exc.status in (403, 404) and not streamed):
+                # The key refused, the model denied to this account or not found, the region not
+                # offering it: the next sample would be answered the same (and count in the breaker).
+                failures[-1] = replace(failures[-1], message=f"{failures[-1].message}; no more samples of this model "
+                                                             "in this run: another request would be refused alike")
+                break
             wait = exc.retry_after if exc.status == 429 else None
             if wait:
                 if wait > policy.timeout:

@@ -175,3 +175,23 @@ def test_runs_of_a_region_no_longer_watched_stay_readable_by_region(start_servic
     history = client.get(f"/api/v1/models/{model_id}/benchmarks?region=eu-west-1")
     assert history.status_code == 200 and history.get_json()["history"][0]["error"]
     assert client.get("/api/v1/benchmarks/runs?region=ap-south-1").status_code == 400
+
+
+def test_a_region_denying_the_model_is_asked_once_a_run_not_once_a_sample(start_service, simulator):
+    """AccessDeniedException to InvokeModelWithResponseStream was asked again for every sample
+    (four requests with samples=3), though the answer could not change within the run."""
+    regions = ("us-east-1",)
+    simulator.state.set_stream("bedrock@us-east-1", ttft=0.01, tokens_per_second=400, output_tokens=8)
+    bench = BenchmarkSettings(start_delay=3600.0, samples=3, targets=(
+        BenchmarkTarget("bedrock", enabled=True, allow_unknown_prices=True),))
+    settings = bedrock_settings(simulator, regions, runtime_endpoint_url=simulator.url + "/bedrock/{region}")
+    service = start_service([], bedrock=settings, benchmarks=bench)
+    wait_for(lambda: regions_settled(service, regions), timeout=20, what="the region's first refresh")
+    model_id = f"bedrock/{on_demand_in_every(simulator, regions)}"
+    simulator.state.set_option("bedrock@us-east-1", "access_denied", True)
+    [run] = service.wait_benchmarks(service.run_benchmark(model_id), timeout=20)
+    assert run.requests == 1, run
+    [result] = service.benchmark_history(model_id)
+    assert result["sample_count"] == 0 and len(result["failures"]) == 1
+    assert "AccessDeniedException" in result["failures"][0]["message"]
+    assert "no more samples of this model in this run" in result["failures"][0]["message"]

@@ -146,6 +146,28 @@ def test_a_429_asking_longer_than_the_probe_timeout_ends_that_models_samples_and
     assert run["spend_usd"] == pytest.approx(measured["cost_usd"])
 
 
+@pytest.mark.parametrize("status", [401, 403, 404])
+def test_a_refusal_that_would_not_change_ends_that_models_samples_and_the_run_goes_on(start_service, simulator,
+                                                                                      status):
+    """A model the key may not call (403), or that is not there (404), or a refused key (401): each
+    sample after it was sent, refused the same way, and counted against the provider's breaker."""
+    simulator.state.set_stream("openai", ttft=0.01, tokens_per_second=2000, output_tokens=16)
+    simulator.state.set_fault("openai", "status", status=status, times=1, path=CHAT_PATH)
+    service = start(start_service, simulator,
+                    [BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4.1", "openai/gpt-4o"))],
+                    samples=2, start_delay=0.0)
+    run = wait_for(lambda: next((r for r in service.benchmark_runs("openai") if r["outcome"] != "running"), None),
+                   timeout=20, what="the timer run to end")
+    assert (run["outcome"], run["probed"], run["requests"]) == ("succeeded", 2, 4)  # gpt-4.1 once, gpt-4o 3
+    assert len(chat_requests(simulator.state)) == 4
+    assert service.benchmark_history("openai/gpt-4o")[0]["sample_count"] == 2
+    [refused] = service.benchmark_history("openai/gpt-4.1")
+    assert refused["sample_count"] == 0 and len(refused["failures"]) == 1
+    assert refused["failures"][0]["message"].endswith("no more samples of this model in this run: "
+                                                      "another request would be refused alike")
+    assert service.providers()[0]["breaker"]["fail_counter"] <= 1
+
+
 def test_a_key_that_is_no_longer_set_stops_the_run_with_nothing_counted_or_spent(start_service, simulator,
                                                                                  monkeypatch):
     """A run whose key variable was unset counted a request and reserved its cost for every
