@@ -12,11 +12,13 @@ query machinery (:mod:`discovery.query`) filters, sorts and pages it unchanged.
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any, Optional
 
 import peewee
@@ -42,9 +44,23 @@ from discovery.store import (
 from discovery.store import catalog_id as store_catalog_id
 from discovery.timestamps import epoch, iso, parse_time  # noqa: F401 - re-exported
 
-# Times are compared at the precision the API prints them with (microseconds): a version made at
-# 12.3456789 s is in the catalog "as of 12.345678", the time its own event reports.
+# Times are compared at the precision the API prints them with (microseconds).
 RESOLUTION = 1e-6
+
+
+def printed_through(when: float) -> float:
+    """The smallest float past every time that prints (:func:`discovery.timestamps.iso`, rounded to
+    the nearest microsecond) at or before ``when``'s microsecond: a time ``t`` is in the catalog
+    "as of" ``when`` exactly when ``t < printed_through(when)``.
+
+    A version made at 12.3456789 s is printed 12.345679, the time its event and history report: it
+    is in the catalog as of 12.345679 and not as of 12.345678 (``when + 1e-6`` counted it in at
+    12.345678, a microsecond before its own event's time). Exact: the bound is the half
+    microsecond between the two, as a decimal, then the first float not below it.
+    """
+    edge = (Decimal(round(when * 1_000_000)) + Decimal("0.5")) / 1_000_000
+    bound = float(edge)
+    return bound if Decimal(bound) >= edge else math.nextafter(bound, math.inf)
 # Models the cache of past catalogs holds at most, over all the catalogs it keeps.
 CACHE_MODELS = 200_000
 # The list form of a record as the catalog serves it today: every key, in order, unknown as null.
@@ -95,7 +111,7 @@ class CommitsUnderWay:
         after ``timeout`` seconds."""
         with self._changed:
             return self._changed.wait_for(
-                lambda: not any(began < when + RESOLUTION for began in self._open.values()), timeout)
+                lambda: not any(began < printed_through(when) for began in self._open.values()), timeout)
 
 
 @dataclass(frozen=True)
@@ -169,7 +185,7 @@ def split_record(data: Mapping[str, Any]) -> tuple[bytes, dict[str, Any], Any]:
 def history_point(when: float) -> tuple[int, Optional[float]]:
     """The newest version row written at or before ``when`` (epoch seconds): its id and time, or (0, None)."""
     row = (ModelVersionRow.select(ModelVersionRow.id, ModelVersionRow.created_at)
-           .where(ModelVersionRow.created_at < when + RESOLUTION)
+           .where(ModelVersionRow.created_at < printed_through(when))
            .order_by(ModelVersionRow.created_at.desc(), ModelVersionRow.id.desc())
            .limit(1).tuples().first())
     return (row[0], row[1]) if row else (0, None)
@@ -259,11 +275,11 @@ def last_answers(when: float) -> dict[str, float]:
         # Runs of then that changed nothing were pruned: the newest success left would be an
         # older one, a wrong answer. None is known, so none is given (verified_at is null).
         return {}
-    out = _last_successes(when + RESOLUTION, pruned_before)
+    out = _last_successes(printed_through(when), pruned_before)
     # Commits newest first, back from ``when``, through the (created_at, id) index (every version of
     # one commit has its time): each commit's runs, until one had finished by then (the writer
     # commits one at a time, so every older one had too). Usually one seek and one run row.
-    before = when + RESOLUTION
+    before = printed_through(when)
     while True:
         newest = (ModelVersionRow.select(ModelVersionRow.created_at)
                   .where((ModelVersionRow.created_at < before) & (ModelVersionRow.created_at >= when - COMMIT_SPAN))
@@ -275,7 +291,7 @@ def last_answers(when: float) -> dict[str, float]:
                                             .where(ModelVersionRow.created_at == newest))).tuples())
         done = False
         for provider, outcome, finished in runs:
-            if finished is not None and finished < when + RESOLUTION:
+            if finished is not None and finished < printed_through(when):
                 done = True  # this commit had ended by then: so had every older one
             elif outcome == SUCCEEDED and newest > (out.get(provider) or 0.0):
                 out[provider] = newest
@@ -288,7 +304,7 @@ def performance_at(when: float) -> PerformanceBoard:
     """The measured performance as it stood at ``when``: each (model, region)'s newest result with
     samples measured by then (results are append-only, like versions)."""
     newest = (BenchmarkResultRow.select(peewee.fn.MAX(BenchmarkResultRow.id))
-              .where((BenchmarkResultRow.samples > 0) & (BenchmarkResultRow.measured_at < when + RESOLUTION))
+              .where((BenchmarkResultRow.samples > 0) & (BenchmarkResultRow.measured_at < printed_through(when)))
               .group_by(BenchmarkResultRow.model_id, BenchmarkResultRow.region))
     rows = BenchmarkResultRow.select().where(BenchmarkResultRow.id.in_(newest))
     return PerformanceBoard.from_rows(benchmark_result_dict(r) for r in rows)

@@ -4,16 +4,18 @@ Runs on a real SQLite file, and on PostgreSQL too when a server answers on loopb
 """
 from __future__ import annotations
 
+import random
 import uuid
 
 import pytest
 
 from discovery import refresh_runs, store
 from discovery.catalog import CatalogState
-from discovery.history import CatalogHistory, list_form, parse_time
+from discovery.history import CatalogHistory, list_form, parse_time, printed_through
 from discovery.messages import ProviderSnapshot
 from discovery.model import Limits, Model, Pricing, loads
 from discovery.query import ModelQuery, run_query
+from discovery.timestamps import iso
 from tests.conftest import PG_URL, pg_answers
 
 T0 = 1_780_000_000.0  # the first commit; each next one a day later
@@ -81,6 +83,31 @@ def test_the_catalog_at_a_time_is_each_models_last_version_by_then_without_remov
     # The live query machinery answers over a past catalog.
     page = run_query(history.catalog_at(T0 + 3 * 86400).index, ModelQuery.from_args({"max_input_price": "2"}))
     assert [e.id for e in page.items] == ["openai/d"]
+
+
+def test_a_version_is_in_the_catalog_from_the_time_its_event_prints_not_a_microsecond_before(state):
+    """A version made at ...41.2856188 prints (its event, its history) as ...41.285619, rounded;
+    ``as_of=...41.285618`` served it already: the bound was ``when + 1e-6``, which assumed the time
+    printed was cut, not rounded."""
+    when = 1_796_340_521.2856188
+    store.ensure_provider("openai", "openai", False)
+    run_id = refresh_runs.begin_run("openai", "test", now=when - 1)
+    state.apply(ProviderSnapshot("openai", run_id, (m("a"),), max_removal_ratio=1.0), now=when)
+    printed = iso(when)
+    assert printed.endswith("41.285619Z")
+    history = CatalogHistory()
+    assert history.catalog_at(parse_time(printed)).index.ids() == ["openai/a"]
+    assert history.catalog_at(parse_time(printed.replace("285619", "285618"))).index.ids() == []
+
+
+def test_a_printed_time_and_the_as_of_bound_agree_for_any_time():
+    """Every time is in the catalog as of the time it prints as, and not as of a microsecond before."""
+    rng = random.Random(7)
+    for _ in range(20_000):
+        t = rng.uniform(1.7e9, 1.9e9)
+        printed = parse_time(iso(t))
+        assert t < printed_through(printed), (t, iso(t))
+        assert not t < printed_through(printed - 1e-6), (t, iso(t))
 
 
 def test_times_between_two_commits_share_one_built_catalog(history):
