@@ -58,8 +58,11 @@ def _per_token(per_million: Optional[float]) -> Optional[float]:
 
 def _mode(model: Model) -> Optional[str]:
     if model.kind == "audio":
-        outputs = model.modalities.output or ()
-        return "audio_speech" if "audio" in outputs else "audio_transcription"
+        # Speech out is text to speech, speech in is transcription; with neither known no mode is
+        # guessed (a text-to-speech model with unknown modalities was exported as transcription).
+        if "audio" in (model.modalities.output or ()):
+            return "audio_speech"
+        return "audio_transcription" if "audio" in (model.modalities.input or ()) else None
     return MODES.get(model.kind or "")
 
 

@@ -50,7 +50,7 @@ from discovery.settings import ProviderConfig
 USER_AGENT = "model-discovery/0.1"
 # Part of every fingerprint: change it when a normalizer changes what it makes of the same item,
 # so records normalized by older code are made again.
-NORMALIZER_VERSION = "4"  # 4: LiteLLM's providers under models.dev's spelling where both list them
+NORMALIZER_VERSION = "5"  # 5: LiteLLM's audio modes give their modalities; 4: LiteLLM's providers under models.dev's spelling
 
 
 class BodyUnchanged(Exception):

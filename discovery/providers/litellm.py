@@ -293,6 +293,14 @@ class LiteLLMClient(ProviderClient):
             if isinstance(outputs, list):
                 draft.set("modalities.output", normalize_modalities(outputs))
             return
+        mode = entry.get("mode")
+        if mode in ("audio_speech", "audio_transcription"):
+            # What goes in and what comes out is the mode itself: text to speech, speech to text
+            # (a gateway's export tells the two apart by them).
+            speech = mode == "audio_speech"
+            draft.set("modalities.input", ["text"] if speech else ["audio"])
+            draft.set("modalities.output", ["audio"] if speech else ["text"])
+            return
         if kind == "chat" and isinstance(entry.get("supports_vision"), bool):
             # Derived from the input flags LiteLLM states for chat models.
             extra = [("image", "supports_vision"), ("pdf", "supports_pdf_input"), ("audio", "supports_audio_input"),

@@ -164,3 +164,26 @@ def test_refresh_from_the_simulator(sim):
     assert got["openai/text-embedding-3-small"].kind == "embedding"
     assert any(m.lifecycle.status == "deprecated" for m in got.values())
     assert not any("sample_spec" in k for k in got)
+
+
+def test_audio_modes_give_what_goes_in_and_what_comes_out():
+    """tts-1 (audio_speech) had no modalities, and the LiteLLM export made it a transcription model."""
+    entries = {"tts-1": {"litellm_provider": "openai", "mode": "audio_speech", "input_cost_per_character": 1.5e-05},
+               "whisper-1": {"litellm_provider": "openai", "mode": "audio_transcription",
+                             "input_cost_per_second": 0.0001}}
+    models = {m.id: m for m in make_client("litellm").normalize(entries, today="2026-07-01")}
+    speech, transcription = models["openai/tts-1"], models["openai/whisper-1"]
+    assert (speech.kind, speech.modalities.input, speech.modalities.output) == ("audio", ("text",), ("audio",))
+    assert (transcription.modalities.input, transcription.modalities.output) == (("audio",), ("text",))
+
+
+def test_the_export_mode_of_an_audio_model_follows_its_modalities_and_is_not_guessed():
+    from discovery.export import model_info
+    from discovery.model import Modalities, Model
+
+    def mode(**modalities):
+        return model_info(Model("openai", "m", kind="audio", modalities=Modalities(**modalities))).get("mode")
+
+    assert mode(input=("text",), output=("audio",)) == "audio_speech"
+    assert mode(input=("audio",), output=("text",)) == "audio_transcription"
+    assert mode() is None  # was audio_transcription, for a text-to-speech model too
