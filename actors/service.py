@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import gc
 import os
 import signal
@@ -716,6 +717,28 @@ def _start(service: Service, settings: Settings, clients: Optional[dict],
     return service
 
 
+class StoreUnusable(RuntimeError):
+    """The database named by the settings cannot be used: said in one line before any actor starts."""
+
+
+def check_sqlite_file(path: str) -> None:
+    """:class:`StoreUnusable` for a SQLite path whose directory is missing or whose file is not a
+    database it can read (each actor that opens it failed, with a traceback, and the start with
+    an ActorDeadError that named none of this)."""
+    import sqlite3
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise StoreUnusable(f"the SQLite database's directory {folder} does not exist")
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        return  # a new database, made at the first open
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            conn.execute("PRAGMA schema_version").fetchone()
+    except sqlite3.Error as exc:
+        raise StoreUnusable(f"{path} cannot be read as a SQLite database: {exc}") from None
+
+
 def hold_single_instance(url: str) -> Any:
     """Lock ``<file>.instance`` beside a SQLite database for as long as this process serves it;
     :class:`AnotherInstance` when another process holds it."""
@@ -724,6 +747,7 @@ def hold_single_instance(url: str) -> Any:
     path = url.split("///", 1)[1] if "///" in url else ""
     if not url.startswith("sqlite") or not path or path == ":memory:":
         return None
+    check_sqlite_file(path)
     handle = open(f"{path}.instance", "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -139,6 +139,30 @@ def test_a_busy_port_fails_at_once_in_one_line_before_anything_starts(tmp_path):
     assert "catalog loaded" not in proc.stderr and not (tmp_path / "d.db").exists()
 
 
+@pytest.mark.parametrize("case", ["no directory", "not a database", "no postgresql there"])
+def test_a_database_that_cannot_be_used_fails_the_start_in_one_line(tmp_path, case):
+    """Each printed a traceback (73 lines for a file that is no database: one per actor that
+    opened it, then pykka's ActorDeadError, naming none of this) and exited 1."""
+    import socket
+
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(bytes(range(256)) * 20)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        free = closed.getsockname()[1]  # nothing listens there
+    url, said = {
+        "no directory": (f"sqlite:///{tmp_path / 'missing' / 'd.db'}", f"directory {tmp_path / 'missing'} does not exist"),
+        "not a database": (f"sqlite:///{garbage}", f"{garbage} cannot be read as a SQLite database: file is not a database"),
+        "no postgresql there": (f"postgresql://postgres@127.0.0.1:{free}/x", "OperationalError: connection to server"),
+    }[case]
+    proc = subprocess.run([sys.executable, "-m", "web.cli", "serve", "--port", "0", "--database", url],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path, env=checkout_env())
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and "cannot start: " in lines[0] and said in lines[0], proc.stderr
+
+
 def test_log_level_in_any_case_and_stdlib_logging_reach_the_log(tmp_path):
     for level in ("debug", "Warning", "INFO"):
         help_run = subprocess.run([sys.executable, "-m", "web.cli", "--help"], capture_output=True, text=True,

@@ -114,6 +114,17 @@ def serve(config: Optional[str], host: Optional[str], port: Optional[int], datab
         sys.exit(code)
 
 
+def start_failure(exc: BaseException) -> str:
+    """Why a start failed, on one line: the exception that says it (the first of a chain that
+    is not a wrapper), its type and message, secrets masked."""
+    from actors.service import StoreUnusable
+
+    while exc.__cause__ is not None and type(exc).__module__.startswith("peewee"):
+        exc = exc.__cause__
+    text = " ".join(str(exc).split()) or "no message"
+    return redaction.scrub(text if isinstance(exc, StoreUnusable) else f"{type(exc).__name__}: {text}")
+
+
 def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
     """``discovery serve``: 0 after a clean stop, 2 when the settings or the port are unusable (or
     another instance serves the SQLite file), 75 when this instance lost the leadership (its
@@ -192,6 +203,13 @@ def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
         logger.error("{}", exc)
         sock.close()
         return 2
+    except Exception as exc:
+        if service is not None:
+            raise
+        # The service could not start (its database cannot be opened or read, say): one line that
+        # says why, as every other start-up error, not the traceback of the call that failed.
+        logger.error("cannot start: {}", start_failure(exc))
+        return 1
     finally:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
