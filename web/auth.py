@@ -152,10 +152,14 @@ def check_access(method: str, path: str, remote_addr: Optional[str], authorizati
                 return Refusal(403, "forbidden", "the read token does not show webhook subscriptions (their URLs "
                                                  "and delivery logs are the admin's); this needs the admin token")
             return Refusal(403, "forbidden", "the read token cannot change anything; this needs the admin token")
+        if given:
+            return Refusal(401, "unauthorized", "the token sent is not the admin token, which this needs")
         return Refusal(401, "unauthorized", "this needs the admin token: send 'Authorization: Bearer <token>'")
     if not read_token or path in OPEN_PATHS or path.startswith(OPEN_PREFIXES) or is_admin \
             or same_token(given, read_token):
         return None
+    if given:
+        return Refusal(401, "unauthorized", "the token sent is neither the read token nor the admin token")
     return Refusal(401, "unauthorized", "reads need the read token: send 'Authorization: Bearer <token>'")
 
 

@@ -88,6 +88,15 @@ def finite(value: float, param: click.Parameter) -> float:
 def cli(ctx: click.Context, url: str, timeout: float) -> None:
     """The model discovery service: run it (serve) or ask a running one."""
     ctx.obj = ServiceClient(url, timeout=timeout)
+    if _AS_SCRIPT and ctx.invoked_subcommand not in ("serve", "simulator") and hasattr(signal, "SIGPIPE"):
+        # A command whose reader went away (``discovery models | head -1``) ends as Unix tools do,
+        # by SIGPIPE, whatever it was printing (some exited 1, some 0, none said why). Never for the
+        # servers, whose clients close their sockets as they please.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+
+
+# Set by main() run as the console script: a process of its own, whose signal handling is its own to set.
+_AS_SCRIPT = False
 
 
 for _command in (*COMMANDS, benchmarks):
@@ -277,6 +286,8 @@ def config_check(path: Optional[str], as_json: bool) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``discovery`` console script."""
+    global _AS_SCRIPT
+    _AS_SCRIPT = argv is None  # the command line of a process of its own, not a caller's list
     # Until the settings are read (they refuse a level or format that is none, in one line).
     configure_logging(os.environ.get("DISCOVERY_LOG_LEVEL", "INFO"), os.environ.get("DISCOVERY_LOG_FORMAT", "text"),
                       warn_unknown=False)

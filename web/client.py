@@ -99,9 +99,16 @@ class ServiceClient:
             # A read refused for want of a token (401) needs the read token; one refused to the
             # token given (403: webhook subscriptions) or any change needs the admin's.
             needed = ADMIN_TOKEN_ENV if mutation or status == 403 else f"{READ_TOKEN_ENV} (or {ADMIN_TOKEN_ENV})"
+            if status == 401 and self.token:
+                # A token was sent and refused: the variable that holds it is the one to correct.
+                sent = ADMIN_TOKEN_ENV if self.has_admin_token else READ_TOKEN_ENV
+                advice = f"{sent} holds a token the service does not take; set it to the service's token"
+            else:
+                advice = f"set {needed} to the service's token"
             raise ClientError(f"{'not allowed' if status == 403 else 'unauthorized'} ({status}): {message} — "
-                              f"set {needed} to the service's token", 1, status, code)
-        if status == 429 and answer.headers.get("Retry-After"):
+                              f"{advice}", 1, status, code)
+        if status == 429 and answer.headers.get("Retry-After") and "try again in" not in message:
+            # The service's own 429s say when already ("try again in 32s"): one time, not two.
             message += f" (retry after {answer.headers['Retry-After']}s)"
         raise ClientError(f"{message} ({status})" if status >= 500 or status == 429 else message, 1, status, code)
 

@@ -23,12 +23,18 @@ if TYPE_CHECKING:
 
 
 def console(stderr: bool = False) -> Console:
-    """A console that colours only a terminal and does not wrap tables when piped."""
+    """A console that colours only a terminal and does not wrap tables when piped: a row stays one
+    line for grep, awk and head (a width of 200 still folded long cells onto lines of their own)."""
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
     tty = stream.isatty()
-    return Console(file=stream, width=None if tty else 200, no_color=not tty, highlight=False, soft_wrap=not tty)
+    return Console(file=stream, width=None if tty else PIPED_WIDTH, no_color=not tty, highlight=False,
+                   soft_wrap=not tty)
+
+
+# Wider than any row the CLI prints (cells are bounded: errors 500 characters, ids 512).
+PIPED_WIDTH = 100_000
 
 
 def print_json(value: Any) -> None:
@@ -364,7 +370,9 @@ def wait_for_runs(client: ServiceClient, runs: list[dict[str, Any]], timeout: fl
     done: dict[int, dict[str, Any]] = {}
     ids = [r["run_id"] for r in runs]
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                  TimeElapsedColumn(), console=console(stderr=True), transient=True, disable=not show) as progress:
+                  TimeElapsedColumn(), console=console(stderr=True), transient=True,
+                  # Only on a terminal: elsewhere (cron, CI) it left a blank line in the log.
+                  disable=not (show and sys.stderr.isatty())) as progress:
         task = progress.add_task("refreshing " + ", ".join(sorted({r.get("provider") or "?" for r in runs})),
                                  total=len(ids))
         while len(done) < len(ids):
@@ -435,6 +443,8 @@ def events(ctx: click.Context, follow: bool, since: Optional[int], kinds: Option
             missed(page["missed"], since)
         for event in page.get("data", []):
             emit(event)
+        if page.get("has_more") and page.get("next") is not None and not as_json:
+            note.print(f"more events after these: --since {page['next']}", style="dim")
         return
 
     def reconnecting(reason: str, delay: float) -> None:

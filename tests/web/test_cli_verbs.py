@@ -316,7 +316,7 @@ def test_a_read_refused_to_a_wrong_read_token_names_the_read_token(start_service
     try:
         env = {"DISCOVERY_ADMIN_TOKEN": None, "DISCOVERY_READ_TOKEN": "not-the-read-token-0123", "DISCOVERY_URL": None}
         wrong = CliRunner().invoke(cli, ["--url", server.url, "models"], env=env)
-        assert wrong.exit_code == 1 and "set DISCOVERY_READ_TOKEN (or DISCOVERY_ADMIN_TOKEN)" in wrong.stderr, \
+        assert wrong.exit_code == 1 and "DISCOVERY_READ_TOKEN holds a token the service does not take" in wrong.stderr, \
             wrong.stderr
         env["DISCOVERY_READ_TOKEN"] = "read-token-0123456789abcdef"
         change = CliRunner().invoke(cli, ["--url", server.url, "refresh", "openai"], env=env)
@@ -324,3 +324,87 @@ def test_a_read_refused_to_a_wrong_read_token_names_the_read_token(start_service
             change.stderr
     finally:
         server.stop()
+
+
+def test_a_piped_table_keeps_each_row_on_one_line(monkeypatch):
+    """A row whose cells passed 200 characters together was folded onto lines of their own when
+    piped (capabilities, a provider's last error), breaking grep, awk and head on rows."""
+    import io
+
+    from rich.table import Table
+
+    from web.commands import console
+
+    piped = io.StringIO()
+    monkeypatch.setattr(sys, "stdout", piped)
+    table = Table(box=None, pad_edge=False)
+    for column in ("ID", "CAPABILITIES", "LAST ERROR"):
+        table.add_column(column)
+    table.add_row("azure/apac/gpt-6.1-sol", ", ".join(["structured_output", "reasoning", "prompt_caching"] * 6),
+                  "bedrock af-south-1 answered HTTP 403: " + "x" * 300)
+    table.add_row("openai/gpt-4o", "vision", "")
+    console().print(table)
+    lines = piped.getvalue().splitlines()
+    assert len(lines) == 3 and lines[1].startswith("azure/apac/gpt-6.1-sol ") and lines[1].rstrip().endswith("x" * 300)
+    assert lines[2].startswith("openai/gpt-4o ")
+
+
+@pytest.mark.parametrize("args", [["models"], ["models", "--json"], ["providers"], ["events"]])
+def test_a_reader_gone_ends_a_command_by_sigpipe_as_unix_tools_do(live, tmp_path, args):
+    """``discovery models | head -1``: some commands exited 1 and others 0, none saying why."""
+    import signal
+
+    service, server = live
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the command writes its first line
+    try:
+        proc = subprocess.run([sys.executable, "-m", "web.cli", "--url", server.url, *args], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=60, cwd=tmp_path,
+                              env={**os.environ, "PYTHONPATH": str(ROOT), "DISCOVERY_ADMIN_TOKEN": ADMIN})
+    finally:
+        os.close(write_end)
+    assert proc.returncode == -signal.SIGPIPE, (proc.returncode, proc.stderr)
+    assert proc.stderr == ""
+
+
+def test_refresh_wait_writes_nothing_to_a_stderr_that_is_no_terminal_and_events_say_there_are_more(live):
+    """A blank line on stderr for every `refresh --wait` in cron or CI (rich's progress, shown
+    though no terminal watched it); `events` stopped at its page with no word of the rest."""
+    service, server = live
+    done = run(server, "refresh", "openai", "--wait", token=ADMIN)
+    assert done.stderr == "" and "openai" in done.stdout
+    total = len(service.events_after(0, 10_000))
+    assert total > 3
+    first = run(server, "events", "--limit", "2")
+    assert len(first.stdout.strip().splitlines()) == 2
+    next_id = json.loads(run(server, "events", "--json", "--limit", "2").stdout.splitlines()[-1])["id"]
+    assert first.stderr.strip() == f"more events after these: --since {next_id}"
+    rest = run(server, "events", "--since", str(next_id), "--limit", "1000")
+    assert rest.stderr == "" and len(rest.stdout.strip().splitlines()) == total - 2
+
+
+def test_a_429_of_the_services_own_says_when_once(start_service, simulator):
+    """"try again in 32s (retry after 33s)": the Retry-After header added to a message that said when."""
+    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai",
+                                             manual_refresh_per_minute=1)], admin_token=ADMIN)
+    wait_for(lambda: all(p.get("last_success_at") for p in service.providers()), what="the first refresh")
+    server = ServerThread(service).start()
+    try:
+        run(server, "refresh", "openai", token=ADMIN)
+        refused = run(server, "refresh", "openai", token=ADMIN, ok=False)
+    finally:
+        server.stop()
+    assert refused.exit_code == 1
+    message = refused.stderr.strip()
+    assert "try again in" in message and "retry after" not in message and message.endswith("(429)"), message
+
+
+def test_a_refused_token_names_the_variable_that_holds_it(live):
+    """A wrong DISCOVERY_ADMIN_TOKEN was told to "set DISCOVERY_READ_TOKEN (or DISCOVERY_ADMIN_TOKEN)",
+    as if no token had been sent."""
+    _, server = live
+    refused = run(server, "refresh", "openai", token="not-the-admin-token-0123456789", ok=False)
+    assert refused.exit_code == 1
+    assert refused.stderr.strip() == ("Error: unauthorized (401): the token sent is not the admin token, which this "
+                                      "needs — DISCOVERY_ADMIN_TOKEN holds a token the service does not take; set it "
+                                      "to the service's token")

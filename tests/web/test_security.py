@@ -90,6 +90,15 @@ def test_reads_need_the_read_token_except_the_probes(http_service):
     refused = requests.get(server.url + "/api/v1/subscriptions", headers=READ_AUTH, timeout=5)
     assert refused.status_code == 403
     assert refused.json()["error"]["message"].startswith("the read token does not show webhook subscriptions")
+    # A token sent and refused is told apart from none sent (both said "send 'Authorization: Bearer'").
+    wrong = {"Authorization": "Bearer not-the-token-0123456789"}
+    none = requests.get(server.url + "/api/v1/models", timeout=5).json()["error"]["message"]
+    assert none.startswith("reads need the read token: send 'Authorization: Bearer <token>'")
+    sent = requests.get(server.url + "/api/v1/models", headers=wrong, timeout=5).json()["error"]["message"]
+    assert sent == "the token sent is neither the read token nor the admin token"
+    change = requests.post(server.url + "/api/v1/refresh", headers=wrong, timeout=5)
+    assert change.status_code == 401
+    assert change.json()["error"]["message"] == "the token sent is not the admin token, which this needs"
 
 
 def test_without_an_admin_token_mutations_come_only_from_loopback(http_service, simulator):
