@@ -41,15 +41,21 @@ def _left(deadline: float | None) -> float | None:
     return None if deadline is None else max(0.0, deadline - time.monotonic())
 
 
-def _answer(tickets, timeout: float | None, skipped: list | None = None):
+def _answer(tickets, timeout: float | None, skipped: list | None = None, asked: float | None = None):
     svc = service()
     extra = {} if skipped is None else {"skipped": skipped}
     if timeout is not None:
         try:
             outcomes = svc.wait(tickets, timeout)
-        except TimeoutError as exc:
-            raise ApiError(504, "refresh_timeout", str(exc),
-                           runs=[{"run_id": t.run_id, "provider": t.provider} for t in tickets]) from None
+        except TimeoutError:
+            # Which runs are late, and the outcome of those that ended: a 504 listed every run with
+            # none, and gave the time left of the deadline rather than the timeout asked for.
+            runs = [t.future.result().to_dict() if t.future.done() and t.future.exception() is None
+                    else {"run_id": t.run_id, "provider": t.provider, "outcome": "running"} for t in tickets]
+            late = [r["provider"] for r in runs if r["outcome"] == "running"]
+            raise ApiError(504, "refresh_timeout",
+                           f"{len(late)} of {len(runs)} refreshes still running after {asked or timeout:g}s: "
+                           f"{', '.join(late)}", runs=runs, **extra) from None
         return jsonify({"runs": [o.to_dict() for o in outcomes], **extra}), 200
     return jsonify({"runs": [{"run_id": t.run_id, "provider": t.provider, "outcome": "running"}
                              for t in tickets], **extra}), 202
@@ -69,7 +75,7 @@ def refresh_all():
     deadline = None if timeout is None else time.monotonic() + timeout
     with relay_deadline(deadline):  # on a follower, handing the refresh to the leader counts too
         tickets, skipped = service().refresh_many()
-    return _answer(tickets, _left(deadline), skipped)
+    return _answer(tickets, _left(deadline), skipped, timeout)
 
 
 @bp.post("/providers/<name>/refresh")
@@ -96,7 +102,7 @@ def refresh_one(name: str):
         raise ApiError(429, "too_many_refreshes", str(exc), retry_after=round(exc.retry_after, 1)) from None
     except ProviderUnavailable as exc:
         raise ApiError(503, "provider_unavailable", str(exc)) from None
-    return _answer([ticket], _left(deadline))
+    return _answer([ticket], _left(deadline), asked=timeout)
 
 
 @bp.get("/refresh/runs")

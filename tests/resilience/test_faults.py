@@ -364,6 +364,25 @@ def test_a_retry_after_longer_than_max_retry_after_fails_the_refresh_at_once(set
     assert client.get("/api/v1/providers/victim/health").get_json()["status"] == "rate_limited"
 
 
+def test_a_refresh_wait_that_times_out_says_which_runs_are_late_and_how_the_others_ended(setup):
+    """The 504 listed every run with no outcome, and its message gave the time left of the deadline
+    ("after 0.829068s"), not the timeout asked for; ``skipped`` was missing."""
+    service, client, state = setup
+    state.set_latency("openai", 3.0)  # the victim's provider; the bystander answers at once
+    try:
+        resp = client.post("/api/v1/refresh?wait=true&timeout=1")
+        assert resp.status_code == 504
+        error = resp.get_json()["error"]
+        assert error["code"] == "refresh_timeout" and error["skipped"] == []
+        assert error["message"] == "1 of 2 refreshes still running after 1s: victim"
+        runs = {r["provider"]: r for r in error["runs"]}
+        assert runs["victim"]["outcome"] == "running" and runs["bystander"]["outcome"] == "succeeded"
+        assert runs["bystander"]["total"] > 0
+    finally:
+        state.set_latency("openai", 0.0)
+        wait_for(lambda: not any(p.get("refreshing") for p in service.providers()), what="the victim's run to end")
+
+
 def test_a_retry_after_past_a_day_is_reported_as_at_least_a_day_not_as_asked(setup):
     """A Retry-After of a week is kept as a day (the longest wait this service would honour); the
     error said "Retry-After 86400s", as if the provider had asked for exactly that."""
