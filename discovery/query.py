@@ -33,6 +33,17 @@ MAX_OFFSET = 2**62  # the bound of every other whole number the API takes
 PERFORMANCE_SORTS = ("ttft", "output_speed", "latency")
 
 
+# The spellings of a boolean query parameter, everywhere the API takes one (case aside).
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
+def parse_bool(value: str) -> Optional[bool]:
+    """A boolean parameter's value: True, False, or None for a word that is neither."""
+    low = value.strip().lower()
+    return True if low in TRUE_WORDS else False if low in FALSE_WORDS else None
+
+
 class QueryError(ValueError):
     """A query parameter is invalid; the message says which and what is allowed."""
 
@@ -196,12 +207,11 @@ class ModelQuery:
         except ValueError as exc:
             raise QueryError(str(exc)) from None
         live = _one(args, "live")
+        live_value: Optional[bool] = None
         if live is not None:
-            if live.lower() not in ("true", "false", "1", "0"):
-                raise QueryError("live must be true or false")
-            live_value: Optional[bool] = live.lower() in ("true", "1")
-        else:
-            live_value = None
+            live_value = parse_bool(live)
+            if live_value is None:
+                raise QueryError(f"live must be true or false, got {live!r}")
         sort = _one(args, "sort") or "id"
         _check_sort(sort[1:] if sort.startswith("-") else sort)  # one '-' for descending; "--id" is no field
         max_ttft: Optional[float] = None

@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import current_app, request
 
-from discovery.query import number
+from discovery.query import number, parse_bool
 from web.errors import ApiError
 
 
@@ -19,12 +19,10 @@ def flag(name: str, default: bool = False) -> bool:
     value = request.args.get(name)
     if value is None:
         return default
-    low = value.lower()
-    if low in ("1", "true", "yes"):
-        return True
-    if low in ("0", "false", "no"):
-        return False
-    raise ApiError(400, "invalid_parameter", f"{name} must be true or false, got {value!r}")
+    found = parse_bool(value)  # the same words as every boolean of the API (live, raw, wait...)
+    if found is None:
+        raise ApiError(400, "invalid_parameter", f"{name} must be true or false, got {value!r}")
+    return found
 
 
 def int_arg(name: str, default: int, lo: int = 0, hi: int = 10_000) -> int:

@@ -156,6 +156,26 @@ def test_refresh_all_without_wait_answers_202_with_run_ids(client):
                  what="run to finish")
 
 
+@pytest.mark.parametrize("yes,no", [("true", "false"), ("1", "0"), ("YES", "no"), ("on", "Off")])
+def test_every_boolean_parameter_takes_the_same_words(client, yes, no):
+    """wait took yes and no but not on and off; live took 1 but not yes; raw took no."""
+    every = client.get("/api/v1/models?limit=1000").get_json()["total"]
+    live = client.get(f"/api/v1/models?live={yes}&limit=1").get_json()["total"]
+    catalog_only = client.get(f"/api/v1/models?live={no}&limit=1").get_json()["total"]
+    assert live > 0 and catalog_only > 0 and live + catalog_only == every
+    some = client.get("/api/v1/models?live=true&limit=1").get_json()["data"][0]["id"]
+    assert "raw" in client.get(f"/api/v1/models/{some}?raw={yes}").get_json()
+    assert "raw" not in client.get(f"/api/v1/models/{some}?raw={no}").get_json()
+    assert client.post(f"/api/v1/providers/openai/refresh?wait={yes}").status_code == 200
+    assert client.post(f"/api/v1/providers/openai/refresh?wait={no}").status_code == 202
+
+
+@pytest.mark.parametrize("url", ["/api/v1/models?live=maybe", "/api/v1/models/openai/gpt-4o?raw=maybe"])
+def test_a_boolean_parameter_that_is_no_boolean_word_is_a_400_naming_it(client, url):
+    resp = client.get(url)
+    assert resp.status_code == 400 and "must be true or false, got 'maybe'" in resp.get_json()["error"]["message"]
+
+
 def test_kind_unknown_selects_the_models_no_source_gave_a_kind(client):
     everything = client.get("/api/v1/models?limit=1000").get_json()
     unknown = client.get("/api/v1/models?kind=unknown&limit=1000").get_json()["data"]
