@@ -116,7 +116,10 @@ def runs():
     check_providers(service(), providers)
     limit = int_arg("limit", 50, 1, 1000)
     before = int_arg("before", 0, 1, 2**62) or None  # before=0: no run is older; a 400, not the newest
-    return jsonify({"data": service().refresh_runs(providers or None, limit, before)})
+    found = service().refresh_runs(providers or None, limit + 1, before)
+    page, more = found[:limit], len(found) > limit
+    # As the other pages of the API: whether there is more, and the ``before`` that gets it.
+    return jsonify({"data": page, "has_more": more, "next": page[-1]["id"] if more else None})
 
 
 @bp.get("/refresh/runs/<run_id>")

@@ -176,6 +176,24 @@ def test_a_boolean_parameter_that_is_no_boolean_word_is_a_400_naming_it(client, 
     assert resp.status_code == 400 and "must be true or false, got 'maybe'" in resp.get_json()["error"]["message"]
 
 
+def test_refresh_runs_page_as_the_other_lists_do(client):
+    """The runs answered only {"data": [...]}: no has_more, no next, unlike history, events and /changes."""
+    for _ in range(3):
+        assert client.post("/api/v1/providers/openai/refresh?wait=true").status_code == 200
+    every = [r["id"] for r in client.get("/api/v1/refresh/runs?limit=1000").get_json()["data"]]
+    assert len(every) >= 5 and every == sorted(every, reverse=True)
+    seen, before = [], None
+    while True:
+        page = client.get("/api/v1/refresh/runs?limit=2" + (f"&before={before}" if before else "")).get_json()
+        seen += [r["id"] for r in page["data"]]
+        if not page["has_more"]:
+            assert page["next"] is None
+            break
+        assert page["next"] == page["data"][-1]["id"]
+        before = page["next"]
+    assert seen == every
+
+
 def test_kind_unknown_selects_the_models_no_source_gave_a_kind(client):
     everything = client.get("/api/v1/models?limit=1000").get_json()
     unknown = client.get("/api/v1/models?kind=unknown&limit=1000").get_json()["data"]

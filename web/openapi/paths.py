@@ -18,7 +18,19 @@ from discovery.query import MAX_LIMIT, PERFORMANCE_SORTS
 from discovery.reconcile import KINDS as FINDING_KINDS
 from discovery.taxonomy import CAPABILITY_ALIASES
 from web.auth import ADMIN_PREFIXES
-from web.openapi.schemas import ANY_OBJECT, BOOLEAN, INTEGER, NUMBER, STRING, TIME, array, nullable, obj, ref
+from web.openapi.schemas import (
+    ANY_OBJECT,
+    BOOLEAN,
+    INTEGER,
+    MAYBE_INT,
+    NUMBER,
+    STRING,
+    TIME,
+    array,
+    nullable,
+    obj,
+    ref,
+)
 
 MAX_ID = 2**62
 CAPABILITY_NAMES = sorted({*CAPABILITIES, *CAPABILITY_ALIASES})
@@ -314,7 +326,10 @@ def _operations() -> dict[str, dict[str, Any]]:
             params=[PROVIDER_NAME, WAIT, query("timeout", number(0, 300, exclusive_low=True),
                                                "seconds to wait (30)")])},
         "/api/v1/refresh/runs": {"get": op(
-            "refresh.runs", "refresh", "Refresh history, newest first", _ok(obj({"data": array(ref("RefreshRun"))})),
+            "refresh.runs", "refresh", "Refresh history, newest first", _ok(obj({
+                "data": array(ref("RefreshRun")), "has_more": BOOLEAN,
+                "next": {**MAYBE_INT, "description": "the before of the next page (null: this is the last)"}},
+                required=("data", "has_more", "next"))),
             *ASKS, params=[listing("provider", "only these providers' runs "
                                               "(bedrock: every region's; bedrock@<region>: one region's)"),
                            query("limit", integer(1, MAX_LIMIT, 50), "runs per page"),
