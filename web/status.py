@@ -38,7 +38,7 @@ def status():
     index = svc.index
     return jsonify({
         "catalog": {"models": len(index), "version": index.version, "providers": len(index.providers()),
-                    "published_at": iso(index.built_at)},
+                    "published_at": iso(index.built_at), "last_event_id": svc.view.last_event_id},
         "cache": svc.cache_stats(),
         "page_cache": svc.view.pages.stats(),
         "history_cache": svc.history_cache_stats(),

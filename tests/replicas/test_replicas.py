@@ -535,6 +535,10 @@ def test_deployments_in_two_schemas_of_one_database_neither_share_a_leader_nor_h
                       timeout=5, what="A's follower to time the apply of A's commit")
     assert status["lag"]["events"] == 0 and status["replication"]["last_event_id"] == pg_schema.last_event_id()
     assert b_leader.get(f"/api/v1/models/{model_id}").status_code == 404
+    # The same catalog reads as the same on either instance: catalog_version is each one's own
+    # count of publishes, the newest event taken in is the deployment's.
+    assert status["catalog"]["last_event_id"] == a_leader.status()["catalog"]["last_event_id"] \
+        == pg_schema.last_event_id()
 
 
 def test_a_follower_serves_the_leaders_bedrock_regions_and_exports_what_the_leader_does(cluster_of, simulator,

@@ -434,7 +434,10 @@ def _operations() -> dict[str, dict[str, Any]]:
         "/api/v1/status": {"get": op(
             "status.status", "service", "The published catalog, the record cache, the process's memory",
             _ok(obj({"catalog": obj({"models": INTEGER, "version": INTEGER, "providers": INTEGER,
-                                     "published_at": TIME}),
+                                     "published_at": TIME,
+                                     "last_event_id": {**INTEGER, "description": "the newest event this instance's "
+                                                       "catalog has taken in: the same on every instance and "
+                                                       "across restarts for the same catalog"}}),
                      "cache": obj({"hits": INTEGER, "misses": INTEGER, "entries": INTEGER, "evictions": INTEGER,
                                    "bytes": INTEGER, "max_bytes": INTEGER, "hit_rate": {"type": ["number", "null"]}},
                                   required=("hits", "misses", "entries", "evictions", "bytes", "hit_rate")),
