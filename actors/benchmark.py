@@ -429,11 +429,10 @@ def child_name(source: str) -> str:
     return f"benchmark:{source}"
 
 
-def benchmark_children(service: Any, settings: Settings) -> list[tuple[str, Callable[[Any], pykka.ActorRef]]]:
-    """A (name, factory) per benchmarked provider and Bedrock region; none unless one is enabled.
-
-    Seeds the shared :class:`BenchmarkBook` (run ids, today's spend) from the store first.
-    """
+def benchmark_targets(settings: Settings, warn: bool = False,
+                      ) -> list[tuple[str, BenchmarkPolicy, Optional[ProviderConfig], Optional[str]]]:
+    """(source, policy, provider settings, region) of every provider and Bedrock region the
+    settings benchmark; ``warn``: log each enabled provider whose format has no probe."""
     bench = settings.benchmarks
     targets: list[tuple[str, BenchmarkPolicy, Optional[ProviderConfig], Optional[str]]] = []
     for cfg in settings.providers:
@@ -443,13 +442,22 @@ def benchmark_children(service: Any, settings: Settings) -> list[tuple[str, Call
 
             if cfg.format in PROBES:
                 targets.append((cfg.name, policy, cfg, None))
-            else:
+            elif warn:
                 logger.warning("benchmarks: provider {} (format {}) has no benchmark probe", cfg.name, cfg.format)
     bedrock = bench.policy(BEDROCK)
     if settings.bedrock.enabled and bedrock.enabled:
         for region in settings.bedrock.regions:
             if not bedrock.regions or region in bedrock.regions:
                 targets.append((source_name(region), bedrock, None, region))
+    return targets
+
+
+def benchmark_children(service: Any, settings: Settings) -> list[tuple[str, Callable[[Any], pykka.ActorRef]]]:
+    """A (name, factory) per benchmarked provider and Bedrock region; none unless one is enabled.
+
+    Seeds the shared :class:`BenchmarkBook` (run ids, today's spend) from the store first.
+    """
+    targets = benchmark_targets(settings, warn=True)
     if not targets:
         return []
     wait = max(30.0, settings.ask_timeout)

@@ -26,6 +26,13 @@ def _rss_bytes() -> dict[str, int | None]:
     return out
 
 
+def _benchmarking(settings) -> dict:
+    from actors.benchmark import benchmark_targets
+
+    sources = [source for source, _, _, _ in benchmark_targets(settings)]
+    return {"enabled": bool(sources), "sources": sources}
+
+
 @bp.get("/status")
 def status():
     """The published catalog (models, version, when it was published), the model-record cache
@@ -42,6 +49,9 @@ def status():
         "cache": svc.cache_stats(),
         "page_cache": svc.view.pages.stats(),
         "history_cache": svc.history_cache_stats(),
+        # Whether this service measures models, and which sources (the dashboard shows its
+        # benchmark controls by it): records carry "performance" either way.
+        "benchmarks": _benchmarking(svc.settings),
         "process": _rss_bytes(),
         **svc.replication_status(),
     })

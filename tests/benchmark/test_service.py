@@ -476,3 +476,13 @@ def test_a_run_cut_short_by_the_stop_is_said_once_before_the_service_says_it_sto
     said = [line for line in lines if f"benchmark run {ticket.run_id} of openai" in line]
     assert len(said) == 1 and "stopped with the service" in said[0], said
     assert said[0] in at_stop and at_stop.index(said[0]) < at_stop.index("service stopped")
+
+
+def test_the_status_says_whether_the_service_measures_models_before_its_first_run(start_service, simulator):
+    """Nothing in the API said benchmarking was on: the dashboard could only guess from records,
+    all of which carry "performance" (null until measured) either way."""
+    service = start(start_service, simulator, [BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4o",)),
+                                               BenchmarkTarget("modelsdev", enabled=False)])
+    client = create_app(service).test_client()
+    assert client.get("/api/v1/benchmarks/runs?limit=1").get_json()["data"] == []  # none yet
+    assert client.get("/api/v1/status").get_json()["benchmarks"] == {"enabled": True, "sources": ["openai"]}

@@ -438,6 +438,7 @@ def _operations() -> dict[str, dict[str, Any]]:
                                      "last_event_id": {**INTEGER, "description": "the newest event this instance's "
                                                        "catalog has taken in: the same on every instance and "
                                                        "across restarts for the same catalog"}}),
+                     "benchmarks": obj({"enabled": BOOLEAN, "sources": array(STRING)}, required=("enabled", "sources")),
                      "cache": obj({"hits": INTEGER, "misses": INTEGER, "entries": INTEGER, "evictions": INTEGER,
                                    "bytes": INTEGER, "max_bytes": INTEGER, "hit_rate": {"type": ["number", "null"]}},
                                   required=("hits", "misses", "entries", "evictions", "bytes", "hit_rate")),

@@ -82,7 +82,17 @@ export function post(path, params, signal) {
   return send("POST", path, params, signal);
 }
 
-/** Whether the service measures models (the benchmarks feature): its records carry "performance". */
-export function offersBenchmarks(record) {
-  return Boolean(record) && Object.prototype.hasOwnProperty.call(record, "performance");
+let measures = false;  // once known to measure models, for the rest of the tab
+
+/** Whether the service measures models (the benchmarks feature): its settings benchmark a source
+ * (GET /api/v1/status, benchmarks.enabled), or it has a benchmark run recorded from before they
+ * stopped (GET /api/v1/benchmarks/runs). Every record carries "performance" (null until measured)
+ * either way, so that cannot tell. */
+export async function offersBenchmarks(signal) {
+  if (!measures) measures = Boolean((await get("/api/v1/status", {}, signal)).benchmarks?.enabled);
+  if (!measures) measures = (await get("/api/v1/benchmarks/runs", {limit: 1}, signal)).data.length > 0;
+  return measures;
 }
+
+/** What a page says instead of its benchmarks on a service that measures nothing. */
+export const NO_BENCHMARKS = "No benchmarks: this service does not measure models (no provider is enabled in its [benchmarks] settings).";

@@ -1,7 +1,7 @@
 // Benchmarks: the leaderboard (GET /api/v1/benchmarks), sortable by any metric, filtered by
 // provider and region (kept in the URL). Shown only when the service measures models.
 
-import {get, modelPath, offersBenchmarks} from "../api.js";
+import {ApiError, get, modelPath, NO_BENCHMARKS, offersBenchmarks} from "../api.js";
 import {fill, h, keepFocus, notice} from "../elements.js";
 import {ago, decimal, ms, stamp, UNKNOWN} from "../format.js";
 
@@ -25,14 +25,14 @@ export async function render(ctx) {
   const {main, signal} = ctx;
   const params = new URLSearchParams(ctx.params);
   const head = h("div", {class: "page-head"}, h("h1", {}, "Benchmarks"));
-  const probe = await get("/api/v1/models", {limit: 1}, signal);
-  if (!offersBenchmarks(probe.data[0])) {
-    fill(main, head, notice("empty", "No benchmarks: this service does not measure models."));
+  if (!(await offersBenchmarks(signal))) {
+    fill(main, head, notice("empty", NO_BENCHMARKS));
     return;
   }
   const summary = h("p", {class: "summary", role: "status", "aria-live": "polite"}, "Loading…");
   const box = h("div", {class: "table-scroll"});
   let sortSelect = null;
+  let loads = 0;  // an answer to an earlier load than the newest is not drawn
 
   function go(changes) {
     for (const [k, v] of Object.entries(changes)) {
@@ -57,18 +57,25 @@ export async function render(ctx) {
   }
 
   async function load() {
+    const mine = ++loads;
     const query = new URLSearchParams(params);
     query.set("limit", String(LIMIT));
+    summary.textContent = "Loading…";
     box.setAttribute("aria-busy", "true");
     if (sortSelect) sortSelect.value = params.get("sort") || "ttft";
     let board;
     try {
       board = await get("/api/v1/benchmarks", query, signal);
     } catch (err) {
-      if (!signal.aborted) fill(box, notice("error", err.message));
+      if (signal.aborted || mine !== loads) return;
+      // Neither "Loading…" nor the count of an earlier answer stays above the refusal.
+      summary.textContent = "";
+      fill(box, notice("error", err instanceof ApiError ? `The API refused this query: ${err.message}`
+        : `The service did not answer (${err.message}): is it running? Change a filter to ask again.`));
       box.setAttribute("aria-busy", "false");
       return;
     }
+    if (mine !== loads) return;
     summary.textContent = `${board.total} measured model${board.total === 1 ? "" : "s"} and regions · sorted by ${board.sort}`;
     keepFocus(main, () => fill(box, board.data.length ? h("table", {class: "board stack"},
       h("caption", {class: "visually-hidden"}, "Leaderboard"),

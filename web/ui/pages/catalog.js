@@ -34,6 +34,12 @@ function commaList(value) {
   return (value || "").split(",").map((s) => s.trim()).filter(Boolean);
 }
 
+/** Every value of a list parameter, as the API reads it: repeated (provider=a&provider=b), comma
+ * lists, or both; once each, in order. */
+function listParam(params, name) {
+  return [...new Set(params.getAll(name).flatMap(commaList))];
+}
+
 export async function render(ctx) {
   const {main, config, signal} = ctx;
   // The API's own page size when the URL names none: a shared URL shows the rows the API returns.
@@ -48,6 +54,10 @@ export async function render(ctx) {
   const providerList = h("datalist", {id: "provider-names"});
   let loads = 0;
   let rows = [];
+  // Whether the service measures models: the TTFT column and filter are shown only then (or when
+  // the URL holds a TTFT filter or sort, so the controls still say what filters the rows).
+  const measured = await offersBenchmarks(signal);
+  const ttftAsked = params.has("max_ttft_ms");
 
   /** Change the filters: the URL follows (history), then the rows. */
   function apply(changes, {replace = false, keepOffset = false} = {}) {
@@ -114,7 +124,6 @@ export async function render(ctx) {
 
   function table(models) {
     const full = selection.ids().length >= selection.max;
-    const measured = offersBenchmarks(models[0]);
     const columns = COLUMNS.filter((c) => measured || !c.measured);
     return h("table", {class: "models"},
       h("caption", {class: "visually-hidden"}, "Models matching the filters"),
@@ -193,11 +202,12 @@ export async function render(ctx) {
   }
 
   function chipButtons(capabilities) {
-    const on = new Set(commaList(params.get("capability")));
+    const on = new Set(listParam(params, "capability"));
     return capabilities.map((c) => h("button", {type: "button", class: "chip", "aria-pressed": String(on.has(c.name)),
       dataset: {key: `cap-${c.name}`, capability: c.name},
       onclick: (e) => {
-        const now = new Set(commaList(params.get("capability")));
+        // Every capability the URL holds, repeated or in a comma list, is kept: one comma list.
+        const now = new Set(listParam(params, "capability"));
         if (now.has(c.name)) now.delete(c.name);
         else now.add(c.name);
         e.currentTarget.setAttribute("aria-pressed", String(now.has(c.name)));
@@ -208,21 +218,22 @@ export async function render(ctx) {
   const search = h("input", {type: "search", name: "q", value: params.get("q") || "", placeholder: "id or name",
     autocomplete: "off", oninput: debounce((e) => apply({q: e.target.value.trim()}, {replace: true}), 300)});
   const select = (name, values) => {
-    const el = choice(name, values, params.get(name));
+    const el = choice(name, values, listParam(params, name).join(","));
     el.addEventListener("change", () => apply({[name]: el.value}));
     return el;
   };
-  const provider = h("input", {name: "provider", list: "provider-names", value: params.get("provider") || "",
+  const provider = h("input", {name: "provider", list: "provider-names", value: listParam(params, "provider").join(","),
     placeholder: "any (comma list)", autocomplete: "off",
     onchange: (e) => apply({provider: e.target.value.replace(/\s+/g, "")})});
-  const ranges = RANGES.map(([name, label, step]) => h("div", {class: "field"},
+  const ranges = RANGES.filter(([name]) => measured || ttftAsked || name !== "max_ttft_ms").map(([name, label, step]) => h("div", {class: "field"},
     h("label", {for: `f-${name}`}, label),
     h("input", {id: `f-${name}`, name, type: "number", min: "0", step, inputmode: "decimal", value: params.get(name) || "",
       oninput: debounce((e) => apply({[name]: e.target.value}, {replace: true}), 400)})));
   const sortSelect = h("select", {id: "f-sort", onchange: (e) => apply({sort: e.target.value})},
-    [...config.sorts, ...config.performance_sorts].flatMap((name) => [name, `-${name}`]).map((value) => h("option", {value: value === "id" ? "" : value,
+    [...config.sorts, ...(measured || config.performance_sorts.includes((params.get("sort") || "").replace(/^-/, ""))
+      ? config.performance_sorts : [])].flatMap((name) => [name, `-${name}`]).map((value) => h("option", {value: value === "id" ? "" : value,
       selected: (params.get("sort") || "id") === value}, `${value.replace(/^-/, "").replaceAll("_", " ")}${value.startsWith("-") ? " ↓" : " ↑"}`)));
-  const active = [...params.keys()].filter((k) => !["sort", "limit", "offset", "q", "capability"].includes(k)).length;
+  const active = [...new Set(params.keys())].filter((k) => !["sort", "limit", "offset", "q", "capability"].includes(k)).length;
   const wide = window.matchMedia("(min-width: 800px)").matches;
 
   fill(main,

@@ -2,14 +2,18 @@
 // stream as it is committed, newest first; filtered by kind and provider (kept in the URL).
 
 import {get, modelPath} from "../api.js";
-import {choice, fill, h, notice} from "../elements.js";
+import {choice, fill, h, keepFocus, notice} from "../elements.js";
 import {count, decimal, ms, stamp, value} from "../format.js";
 import {feed} from "../feed.js";
 
 export const title = "Changes";
 
 const WINDOW = 200;  // events read per step back through the stored feed
+const STEPS = 10;  // windows one "Older changes" looks back through for a change that matches
+// Live events push the oldest shown out past MAX_SHOWN ("Older changes" reads them again); events
+// asked for with "Older changes" stay, up to MAX_KEPT, past which the newest are let go instead.
 const MAX_SHOWN = 500;
+const MAX_KEPT = 5000;
 
 function list(text) {
   return (text || "").split(",").map((s) => s.trim()).filter(Boolean);
@@ -92,18 +96,54 @@ export async function render(ctx) {
   const feedList = h("ol", {class: "feed", role: "log", "aria-label": "Change events, newest first"});
   const state = h("p", {class: "summary", role: "status"});
   const more = h("p", {class: "more"});
+  const newer = h("p", {class: "more newer", hidden: true});
   const shown = new Set();
-  let oldest = null;  // the lowest event id the stored feed has been read from
+  // Every matching event with a higher id than this is shown (or was let go from the top, below).
+  let oldest = null;
+  let cap = MAX_SHOWN;  // raised by the events the user asked for with "Older changes"
+  let cut = false;  // the newest were let go to keep older ones asked for: live events wait
+  let waiting = 0;  // live events not shown since
+  let reading = false;  // older() is reading the stored feed
 
+  /** Put an event in its place by id; whether it was (not when shown already, or filtered out). */
   function insert(e, fresh) {
-    if (shown.has(e.id) || !matches(e)) return;
+    if (shown.has(e.id) || !matches(e)) return false;
+    if (fresh && cut) {
+      waiting += 1;
+      showNewer();
+      return false;
+    }
     shown.add(e.id);
     const node = item(e, fresh);
     const after = [...feedList.children].find((li) => Number(li.dataset.id) < e.id);
     feedList.insertBefore(node, after || null);
-    while (feedList.children.length > MAX_SHOWN) {
-      shown.delete(Number(feedList.lastElementChild.dataset.id));
-      feedList.lastElementChild.remove();
+    return true;
+  }
+
+  function drop(li) {
+    shown.delete(Number(li.dataset.id));
+    li.remove();
+  }
+
+  /** Past the cap after live events: the oldest go, and "Older changes" reads them again. */
+  function trimOldest() {
+    // While older ones are being read, older() sets the cap and the marker when it is done.
+    if (reading || feedList.children.length <= cap) return;
+    while (feedList.children.length > cap) {
+      const id = Number(feedList.lastElementChild.dataset.id);
+      drop(feedList.lastElementChild);
+      oldest = Math.max(oldest, id);
+    }
+    showMore();
+  }
+
+  function showNewer() {
+    newer.hidden = !cut;
+    if (cut) {
+      fill(newer, h("span", {class: "hint"}, `The newest changes were let go to keep the older ones within the ${count(MAX_KEPT)} `
+        + `this page holds${waiting ? `; ${count(waiting)} more arrived since` : ""}. `),
+      h("button", {type: "button", onclick: () => ctx.navigate(location.pathname + location.search, {replace: true})},
+        "Show the newest"));
     }
   }
 
@@ -131,10 +171,13 @@ export async function render(ctx) {
         h("div", {class: "field"}, h("label", {for: "f-kind"}, "Kind"), kindSelect),
         h("div", {class: "field"}, h("label", {for: "f-provider"}, "Provider"), providerInput),
         providerNames)),
+    newer,
     feedList,
     more);
 
-  const off = feed.on((e) => insert(e, true));
+  const off = feed.on((e) => {
+    if (insert(e, true)) trimOldest();
+  });
   ctx.onLeave(off);
   const offState = feed.onState((s) => {
     state.textContent = s === "live" ? "Live: new changes appear at the top as they are committed."
@@ -144,26 +187,47 @@ export async function render(ctx) {
   ctx.onLeave(offState);
 
   const filter = {kinds: [...kinds].join(","), provider: [...providers].join(",")};
+  /** Read back through the stored feed, a window at a time, until older changes that match are
+   * shown (or STEPS windows held none, said so, or the feed's start is reached). They stay: the
+   * cap rises to keep them, and past MAX_KEPT the newest are let go instead. */
   async function older() {
-    const since = Math.max(0, oldest - WINDOW);
-    const page = await get("/api/v1/events", {...filter, since, limit: WINDOW}, signal);
-    page.data.filter((e) => e.id <= oldest).forEach((e) => insert(e, false));
-    oldest = since;
-    showMore();
+    if (reading) return;
+    reading = true;  // a second click meanwhile is the same request (the button keeps the focus)
+    const from = oldest;
+    let added = 0;
+    try {
+      for (let step = 0; step < STEPS && oldest > 0 && !added && !signal.aborted; step++) {
+        const since = Math.max(0, oldest - WINDOW);
+        const page = await get("/api/v1/events", {...filter, since, limit: WINDOW}, signal);
+        for (const e of page.data) if (e.id <= oldest && insert(e, false)) added += 1;
+        oldest = since;
+      }
+    } finally {
+      reading = false;
+    }
+    if (feedList.children.length > cap) cap = Math.min(MAX_KEPT, feedList.children.length);
+    while (feedList.children.length > cap) {
+      drop(feedList.firstElementChild);
+      cut = true;
+    }
+    showNewer();
+    showMore(added || oldest === from ? "" : `No change matches these filters in events ${count(oldest + 1)}–${count(from)}.`);
   }
-  function showMore() {
-    fill(more, oldest > 0 ? h("button", {type: "button", onclick: older}, "Older changes")
-      : feedList.children.length ? h("span", {class: "hint"}, "The start of the stored feed.") : null);
-    if (!feedList.children.length && oldest === 0) fill(more, notice("empty", "No change matches these filters yet."));
+  function showMore(note = "") {
+    keepFocus(main, () => {
+      fill(more, oldest > 0 ? h("button", {type: "button", dataset: {key: "older"}, onclick: () => older().catch((err) => {
+        if (!signal.aborted) showMore(`Could not read older changes: ${err.message}`);
+      })}, "Older changes")
+        : feedList.children.length ? h("span", {class: "hint"}, "The start of the stored feed.") : null,
+      note ? h("span", {class: "hint", role: "status"}, ` ${note}`) : null);
+      if (!feedList.children.length && oldest === 0) fill(more, notice("empty", "No change matches these filters yet."));
+    });
   }
 
   const [head, provs] = await Promise.all([get("/api/v1/events", {limit: 1}, signal), get("/api/v1/providers", null, signal)]);
   fill(providerNames, provs.data.map((p) => h("option", {value: p.name})));
-  oldest = head.last_event_id + 1;
+  oldest = head.last_event_id;
   feed.recent.forEach((e) => insert(e, false));
-  // A rare filter may match nothing recent: look a few windows further back before giving up.
-  for (let step = 0; step < 5 && oldest > 0 && !signal.aborted; step++) {
-    await older();
-    if (feedList.children.length) break;
-  }
+  // A rare filter may match nothing recent: older() looks a few windows further back.
+  await older();
 }

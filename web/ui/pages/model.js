@@ -1,10 +1,10 @@
 // Model: the full record grouped, each value's provenance on hover or focus, conflicts marked;
 // its regions (Bedrock), benchmarks (when the service measures models) and history of diffs.
 
-import {get, modelPath, offersBenchmarks, post} from "../api.js";
+import {ApiError, get, modelPath, NO_BENCHMARKS, offersBenchmarks, post} from "../api.js";
 import {legend, timeChart} from "../chart.js";
 import {fill, h, keepFocus, notice} from "../elements.js";
-import {ago, decimal, label, ms, price, stamp, toDate, tokens, UNKNOWN, value} from "../format.js";
+import {ago, count, decimal, label, ms, price, stamp, toDate, tokens, UNKNOWN, value} from "../format.js";
 import {feed} from "../feed.js";
 import {selection} from "../selection.js";
 
@@ -98,10 +98,12 @@ function regionsSection(rows) {
         h("td", {"data-label": "API latency", class: "num"}, ms(r.latency_ms))))))));
 }
 
-function historySection(versions) {
+function historySection(versions, total, olderButton, note) {
   const newest = [...versions].reverse();
+  const left = total - versions.length;
   return h("section", {"aria-labelledby": "history-h"}, h("h2", {id: "history-h"}, "History"),
-    h("ol", {class: "timeline", reversed: true}, newest.map((v) => h("li", {class: `change ${v.change}`},
+    left > 0 ? h("p", {class: "hint history-count"}, `The newest ${count(versions.length)} of ${count(total)} versions.`) : null,
+    h("ol", {class: "timeline", reversed: true}, newest.map((v) => h("li", {class: `change ${v.change}`, dataset: {version: String(v.version)}},
       h("div", {class: "when"}, h("span", {class: `badge ${v.change}`}, v.change), ` version ${v.version} · `,
         h("time", {datetime: toDate(v.created_at).toISOString(), title: stamp(v.created_at)}, stamp(v.created_at)),
         v.run_id ? ` · run ${v.run_id}` : ""),
@@ -112,7 +114,55 @@ function historySection(versions) {
             h("th", {scope: "row"}, path),
             h("td", {class: "before"}, h("del", {}, value(before))),
             h("td", {class: "after"}, h("ins", {}, value(after)))))))
-        : h("p", {class: "hint"}, v.change === "added" ? "First seen." : v.change === "removed" ? "Left the catalog." : "No field changed.")))));
+        : h("p", {class: "hint"}, v.change === "added" ? "First seen." : v.change === "removed" ? "Left the catalog." : "No field changed.")))),
+    left > 0 || note ? h("p", {class: "more"}, left > 0 ? olderButton(left) : null,
+      note ? h("span", {class: "hint", role: "status"}, ` ${note}`) : null) : null);
+}
+
+/** A model's history (GET .../history, the newest page first): "Older versions" reads the pages
+ * before it (``before``), and a reload for a new version keeps the older pages read. */
+function historyView(base, signal) {
+  const box = h("div", {});
+  let versions = [];  // oldest first, from the newest back without a gap
+  let total = 0;
+  let busy = false;
+
+  function take(page) {
+    const byVersion = new Map(versions.map((v) => [v.version, v]));
+    for (const v of page.versions) byVersion.set(v.version, v);
+    versions = [...byVersion.values()].sort((a, b) => a.version - b.version);
+    total = Math.max(page.total, versions.length);
+  }
+
+  function draw(note = "") {
+    keepFocus(box, () => fill(box, historySection(versions, total, (left) => h("button", {type: "button",
+      dataset: {key: "older-versions"}, onclick: older}, `Older versions (${count(left)} more)`), note)));
+  }
+
+  async function older() {
+    if (busy || !versions.length) return;
+    busy = true;
+    try {
+      take(await get(`${base}/history`, {before: versions[0].version}, signal));
+      draw();
+    } catch (err) {
+      if (!signal.aborted) draw(`Could not read older versions: ${err.message}`);
+    } finally {
+      busy = false;
+    }
+  }
+
+  return {
+    box,
+    /** Show a page of the history (the first, or the newest again after a new version). */
+    show(page) {
+      take(page);
+      draw();
+    },
+    async reload() {
+      this.show(await get(`${base}/history`, null, signal));
+    },
+  };
 }
 
 function runButton(record) {
@@ -181,17 +231,66 @@ function rawSection(id, signal) {
   }}, h("summary", {}, "The provider's own answer"), out));
 }
 
+/** A model no longer in the catalog: what its history says, the newest version first. */
+function removedPage(ctx, page) {
+  const {main, rest: id, signal} = ctx;
+  const base = `/api/v1/models/${modelPath(id)}`;
+  const last = page.versions[page.versions.length - 1] || {};
+  const record = last.model || {};
+  document.title = `${record.name || id} · Model discovery`;
+  const history = historyView(base, signal);
+  history.show(page);
+  fill(main,
+    h("div", {class: "page-head"},
+      h("h1", {}, record.name || record.provider_model_id || id),
+      h("p", {class: "id"}, id),
+      h("p", {class: "badges"},
+        record.provider ? h("a", {class: "badge provider", href: `/ui/catalog?provider=${encodeURIComponent(record.provider)}`}, record.provider) : null,
+        record.kind ? h("span", {class: "badge"}, record.kind) : null,
+        h("span", {class: "badge removed"}, "not in the catalog"))),
+    notice("info", "This model is no longer in the catalog",
+      last.change === "removed" && last.created_at ? ` (removed ${stamp(last.created_at)})` : "",
+      ": its record is not served, and its history stays below."),
+    h("div", {class: "later"}, history.box));
+  // Back in the catalog, or another version: the page is drawn again (as the live record, if back).
+  ctx.onLeave(feed.on((e) => {
+    if (e.model_id === id && ["added", "updated", "removed"].includes(e.kind)) {
+      ctx.navigate(location.pathname + location.search, {replace: true});
+    }
+  }));
+}
+
 export async function render(ctx) {
   const {main, rest: id, signal} = ctx;
-  const record = await get(`/api/v1/models/${modelPath(id)}`, {raw: "false"}, signal);
+  const base = `/api/v1/models/${modelPath(id)}`;
+  let record;
+  try {
+    record = await get(base, {raw: "false"}, signal);
+  } catch (err) {
+    if (!(err instanceof ApiError && err.status === 404)) throw err;
+    // Not in the catalog: a removed model keeps its history. Only an id with no history either
+    // is not found.
+    let page;
+    try {
+      page = await get(`${base}/history`, null, signal);
+    } catch (again) {
+      throw again instanceof ApiError && again.status === 404 ? err : again;
+    }
+    removedPage(ctx, page);
+    return;
+  }
   document.title = `${record.name || id} · Model discovery`;
   const status = record.lifecycle?.status;
+  const tickNote = h("span", {class: "hint", role: "status"});
   const compareButton = h("button", {type: "button", "aria-pressed": String(selection.has(id)), onclick: (e) => {
     const button = e.currentTarget;
     const on = button.getAttribute("aria-pressed") !== "true";
     if (selection.toggle(id, on)) {
       button.setAttribute("aria-pressed", String(on));
       button.textContent = on ? "✓ ticked for compare" : "Tick for compare";
+      tickNote.textContent = "";
+    } else {
+      tickNote.textContent = ` At most ${selection.max} models can be compared.`;
     }
   }}, selection.has(id) ? "✓ ticked for compare" : "Tick for compare");
   const later = h("div", {class: "later"}, h("p", {class: "hint"}, "Loading history…"));
@@ -205,39 +304,40 @@ export async function render(ctx) {
         record.kind ? h("span", {class: "badge"}, record.kind) : null,
         status ? h("span", {class: `badge ${status}`}, status) : null,
         h("span", {class: `badge ${record.live ? "live" : "catalog"}`}, record.live ? "live at the provider" : "known from catalogs only"),
-        compareButton)),
+        compareButton, tickNote)),
     recordBox,
     later,
     rawSection(id, signal));
 
-  const base = `/api/v1/models/${modelPath(id)}`;
-  const historyBox = h("div", {});
+  const history = historyView(base, signal);
   const benchBox = h("div", {});
-  const [history, regions, bench] = await Promise.all([
+  const [first, regions, bench] = await Promise.all([
     get(`${base}/history`, null, signal),
     record.provider === "bedrock" ? get(`/api/v1/bedrock/models/${modelPath(id)}/best-regions`, null, signal) : null,
-    offersBenchmarks(record) ? get(`${base}/benchmarks`, null, signal) : null,
+    offersBenchmarks(signal).then((measured) => (measured ? get(`${base}/benchmarks`, null, signal) : null)),
   ]);
   fill(benchBox, bench ? benchmarkSection(record, bench, ctx)
-    : h("section", {}, h("h2", {}, "Benchmarks"), notice("empty", "No benchmarks: this service does not measure models.")));
-  fill(historyBox, historySection(history.versions));
+    : h("section", {}, h("h2", {}, "Benchmarks"), notice("empty", NO_BENCHMARKS)));
+  history.show(first);
   fill(later,
     regions && regions.regions.length ? regionsSection(regions.regions)
       : record.regions?.length ? h("section", {}, h("h2", {}, "Regions"), h("p", {}, record.regions.join(", "))) : null,
-    benchBox, historyBox);
+    benchBox, history.box);
   // This model's new benchmark results and versions arrive without a reload.
   ctx.onLeave(feed.on(async (e) => {
     if (e.model_id !== id) return;
     try {
-      if (e.kind === "benchmark_completed" && bench) {
-        fill(benchBox, benchmarkSection(record, await get(`${base}/benchmarks`, null, signal), ctx));
+      if (e.kind === "benchmark_completed") {
+        if (bench || await offersBenchmarks(signal)) {
+          fill(benchBox, benchmarkSection(record, await get(`${base}/benchmarks`, null, signal), ctx));
+        }
       } else if (["updated", "removed", "added"].includes(e.kind)) {
         // The record too: the history showed "32768 → 65536" above a record still saying 32.8K.
-        const [versions, now] = await Promise.all([
-          get(`${base}/history`, null, signal),
+        const [, now] = await Promise.all([
+          history.reload(),
           e.kind === "removed" ? null : get(base, {raw: "false"}, signal),
         ]);
-        fill(historyBox, historySection(versions.versions));
+        if (now) record = now;
         keepFocus(main, () => fill(recordBox, now ? recordSection(now)
           : notice("info", "This model was removed from the catalog; its history stays below.")));
       }
