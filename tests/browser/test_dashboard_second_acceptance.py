@@ -149,3 +149,13 @@ def test_ticking_a_model_for_compare_when_ten_are_ticked_says_so(page):
     button.click()
     expect(page.locator(".page-head [role=status]")).to_contain_text("At most 10 models can be compared.")
     expect(button).to_have_attribute("aria-pressed", "false")
+
+
+def test_a_whole_number_box_sends_the_number_it_shows(page, api):
+    """ "1e3" in "Context at least" was sent as typed, and the API refused it (a whole number only)."""
+    ready(page, "/ui/catalog?limit=200")
+    page.fill("#f-min_context_window", "1e3")
+    page.wait_for_url("**min_context_window=1000*")
+    page.wait_for_selector(".table-scroll[aria-busy=false]")
+    expect(page.locator("main .notice.error")).to_have_count(0)
+    assert row_ids(page) == [m["id"] for m in api("/api/v1/models", min_context_window=1000, limit=200)["data"]]

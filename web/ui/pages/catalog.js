@@ -9,13 +9,21 @@ import {selection} from "../selection.js";
 export const title = "Catalog";
 
 const PAGE_SIZES = [25, 50, 100, 200];
+// [parameter, label, step, whole]: a whole-number parameter gets the number the box shows ("1e3"
+// typed is 1000; the API takes whole numbers only there, and refused it).
 const RANGES = [
-  ["min_context_window", "Context at least", "1000"],
-  ["min_max_output_tokens", "Max output at least", "1000"],
-  ["max_input_price", "Input at most ($/M)", "any"],
-  ["max_output_price", "Output at most ($/M)", "any"],
-  ["max_ttft_ms", "Measured TTFT at most (ms)", "any"],
+  ["min_context_window", "Context at least", "1000", true],
+  ["min_max_output_tokens", "Max output at least", "1000", true],
+  ["max_input_price", "Input at most ($/M)", "any", false],
+  ["max_output_price", "Output at most ($/M)", "any", false],
+  ["max_ttft_ms", "Measured TTFT at most (ms)", "any", false],
 ];
+
+/** A range box's value as the parameter to send: a whole number for the whole-number ones. */
+function rangeValue(value, whole) {
+  const number = Number(value);
+  return whole && value.trim() !== "" && Number.isFinite(number) ? String(Math.round(number)) : value;
+}
 const COLUMNS = [
   {label: "Model", sort: "name"},
   {label: "Provider", sort: "provider"},
@@ -225,10 +233,10 @@ export async function render(ctx) {
   const provider = h("input", {name: "provider", list: "provider-names", value: listParam(params, "provider").join(","),
     placeholder: "any (comma list)", autocomplete: "off",
     onchange: (e) => apply({provider: e.target.value.replace(/\s+/g, "")})});
-  const ranges = RANGES.filter(([name]) => measured || ttftAsked || name !== "max_ttft_ms").map(([name, label, step]) => h("div", {class: "field"},
+  const ranges = RANGES.filter(([name]) => measured || ttftAsked || name !== "max_ttft_ms").map(([name, label, step, whole]) => h("div", {class: "field"},
     h("label", {for: `f-${name}`}, label),
     h("input", {id: `f-${name}`, name, type: "number", min: "0", step, inputmode: "decimal", value: params.get(name) || "",
-      oninput: debounce((e) => apply({[name]: e.target.value}, {replace: true}), 400)})));
+      oninput: debounce((e) => apply({[name]: rangeValue(e.target.value, whole)}, {replace: true}), 400)})));
   const sortSelect = h("select", {id: "f-sort", onchange: (e) => apply({sort: e.target.value})},
     [...config.sorts, ...(measured || config.performance_sorts.includes((params.get("sort") || "").replace(/^-/, ""))
       ? config.performance_sorts : [])].flatMap((name) => [name, `-${name}`]).map((value) => h("option", {value: value === "id" ? "" : value,
