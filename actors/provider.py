@@ -282,9 +282,11 @@ class ProviderActor(pykka.ThreadingActor):
         until = stored.get("asked_until")
         if until is not None and until > time.time():
             # Asked before this actor started (by the process before, or before a crash): kept to.
+            # The first refresh still runs when due, and fails without calling ("not asked"), so
+            # the start is attempted and ready; the next one is moved to the wait's end
+            # (refresh_finished). Putting the first one off kept /readyz a 503 for the whole wait.
             self.asked_until, self.asked_by = until, stored.get("asked_by")
-            first = max(first, until - time.time() + 0.05)
-            logger.info("{}: asked not to be called before {} ({}); the first refresh waits until then",
+            logger.info("{}: asked not to be called before {} ({}); not called until then",
                         self.config.name, iso(until), self.asked_by or "rate limited")
         self._schedule_refresh(first)
         if self.config.health_check_interval > 0:
@@ -488,6 +490,9 @@ class ProviderActor(pykka.ThreadingActor):
                 self._schedule_refresh(wait)
         if not ok:
             self._not_before_half_open()
+            left = self._asked_wait()
+            if left and (self.next_refresh_at is None or self.next_refresh_at < time.time() + left):
+                self._schedule_refresh(left + 0.05)  # a refresh sooner would fail unasked again
         self.consecutive_failures = 0 if ok else self.consecutive_failures + 1
         # A refused snapshot is the provider answering badly: it counts as a failed check.
         self._observe(ok, latency_ms, "refresh", kind or ("refused" if not ok else None), outcome.error)

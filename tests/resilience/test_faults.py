@@ -439,11 +439,16 @@ def test_the_wait_a_provider_asked_for_outlives_a_restart(start_service, simulat
 
     asked = simulator.state.request_count("openai")
     again = start_service([config])
-    time.sleep(1.5)  # a refresh at start, seven probe intervals, five refresh intervals
+    # Ready at once: the first refresh ran and failed without calling (holding it back kept
+    # /readyz a 503 until the wait's end, up to hours).
+    client = create_app(again).test_client()
+    wait_for(lambda: client.get("/readyz").status_code == 200, timeout=5, what="ready after the restart")
+    time.sleep(1.5)  # seven probe intervals, five refresh intervals
     assert simulator.state.request_count("openai") == asked, "the provider was called before its wait ended"
     row = again.providers()[0]
     assert row["asked_until"] == asked_until and row["next_refresh_at"] >= asked_until
-    refused = create_app(again).test_client().post("/api/v1/providers/victim/refresh")
+    assert row["last_outcome"]["outcome"] == "failed" and "not asked" in row["last_outcome"]["error"]
+    refused = client.post("/api/v1/providers/victim/refresh")
     assert refused.status_code == 429 and 3500 < float(refused.headers["Retry-After"]) <= 3600
     assert "HTTP 429" in refused.get_json()["error"]["message"]
 
