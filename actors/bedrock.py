@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import pybreaker
 import pykka
@@ -526,6 +527,11 @@ REGION_HEALTH = {"starting": "unknown", "available": "healthy", "failing": "unhe
                  "unavailable": "unavailable"}
 
 
+# A follower's copy of the leader's region health, by service: (when asked, statuses or None).
+_RELAYED: WeakKeyDictionary = WeakKeyDictionary()
+_RELAYED_LOCK = threading.Lock()
+
+
 class BedrockQueries:
     """The service's Bedrock questions; mixed into Service, which provides index, supervisor and settings."""
 
@@ -599,7 +605,7 @@ class BedrockQueries:
         Raises :class:`discovery.bedrock.UnknownBedrockModel` for an unknown model.
         """
         model = self.bedrock_model(model_id)
-        return model_region_rows(model, self.region_statuses() if statuses is None else statuses)
+        return model_region_rows(model, (self.region_statuses() if statuses is None else statuses) or {})
 
     def best_regions_for_model(self, model_id: str, preferred: Iterable[str] = (),
                                statuses: dict[str, RegionStatus] | None = None) -> list[str]:
@@ -611,17 +617,33 @@ class BedrockQueries:
         model = self.bedrock_model(model_id)
         measured = self.view.performance.region_ttft(model.id)  # type: ignore[attr-defined]
         return rank_regions(model.regions or (), tuple(preferred),
-                            self.region_statuses() if statuses is None else statuses, measured)
+                            (self.region_statuses() if statuses is None else statuses) or {}, measured)
 
-    def region_statuses(self) -> dict[str, RegionStatus]:
-        """Every watched region's status: the board's, or on a follower (which has none) the
-        leader's, asked for (a follower ranked an access-denied region first, as if healthy)."""
+    def region_statuses(self) -> dict[str, RegionStatus] | None:
+        """Every watched region's status: the board's; on a follower (which has none, and ranked
+        an access-denied region first, as if healthy) the leader's, asked through the database
+        at most once in twice ``ask_timeout`` and kept meanwhile, answered or not; None when the
+        leader did not answer (a follower's answers then say the regions' health is unknown)."""
         board = self.bedrock_board
         if board is not None:
             return dict(board.snapshot())
-        if getattr(self, "role", None) == "follower" and self.settings.bedrock.enabled:  # type: ignore[attr-defined]
-            return {row["region"]: RegionStatus.from_dict(row) for row in self.bedrock_regions()}
-        return {}
+        settings = self.settings  # type: ignore[attr-defined]
+        if getattr(self, "role", None) != "follower" or not settings.bedrock.enabled:
+            return {}
+        from actors.replica import LeaderTimeout
+
+        with _RELAYED_LOCK:
+            asked = _RELAYED.get(self)
+        if asked is None or time.monotonic() - asked[0] > 2 * settings.ask_timeout:
+            try:
+                found: dict[str, RegionStatus] | None = {
+                    row["region"]: RegionStatus.from_dict(row) for row in self.bedrock_regions()}
+            except LeaderTimeout:
+                found = None
+            asked = (time.monotonic(), found)
+            with _RELAYED_LOCK:
+                _RELAYED[self] = asked
+        return asked[1]
 
     def is_model_available_in_region(self, model_id: str, region: str) -> bool:
         """Whether the catalog lists the Bedrock model in ``region`` (False for an unknown model)."""

@@ -51,7 +51,18 @@ def model_regions(model_id: str):
     :raise 404: no such Bedrock model.
     """
     canonical = _model_id(model_id)
-    return jsonify({"model_id": canonical, "regions": service().model_regions(canonical)})
+    svc = service()
+    statuses = svc.region_statuses()  # a follower's, asked of the leader
+    return jsonify({"model_id": canonical, "regions": svc.model_regions(canonical, statuses or {}),
+                    **_health_unknown(statuses)})
+
+
+def _health_unknown(statuses) -> dict:
+    """What a follower's answer says when its leader did not answer for the regions' health."""
+    if statuses is not None:
+        return {}
+    return {"regions_health": "unknown: the leader did not answer for the Bedrock regions' health; "
+                              "their status and latency are null, ranked by measured TTFT alone"}
 
 
 @bp.get("/models/<path:model_id>/best-regions")
@@ -67,8 +78,8 @@ def best_regions(model_id: str):
     canonical = _model_id(model_id)
     svc = service()
     statuses = svc.region_statuses()  # once: a follower asks the leader for them
-    rows = {row["region"]: row for row in svc.model_regions(canonical, statuses)}
-    ranked = svc.best_regions_for_model(canonical, preferred, statuses)
+    rows = {row["region"]: row for row in svc.model_regions(canonical, statuses or {})}
+    ranked = svc.best_regions_for_model(canonical, preferred, statuses or {})
     measured = svc.view.performance.region_ttft(canonical)
     for region, row in rows.items():
         row["ttft_ms"] = measured.get(region)
@@ -77,5 +88,6 @@ def best_regions(model_id: str):
         "preferred": list(preferred),
         "preferred_unavailable": [r for r in preferred if r not in rows],
         "regions": [{"rank": i, **rows[r], "preferred": r in preferred} for i, r in enumerate(ranked, 1) if r in rows],
+        **_health_unknown(statuses),
     })
 

@@ -15,7 +15,6 @@ from cachetools import TTLCache
 from flask import Blueprint, Response, request
 
 from actors.heap import release_free_memory
-from actors.replica import LeaderTimeout
 from discovery.bedrock import PROVIDER as BEDROCK
 from discovery.bedrock import RegionStatus, rank_regions
 from discovery.export import NAMES, litellm_model_list
@@ -67,33 +66,13 @@ def litellm():
     return Response(body, mimetype="application/json")
 
 
-# A follower's copy of the leader's region health, by service: (when asked, statuses or None when
-# the leader did not answer). Asked again after as long as a relayed question may wait (twice
-# ask_timeout), so a follower's exports ask the leader (through the database), and wait for a
-# stalled one, at most once in that time.
-_relayed: WeakKeyDictionary = WeakKeyDictionary()
-
-
 def _region_health(svc: Any) -> tuple[dict[str, RegionStatus] | None, tuple]:
-    """(the Bedrock regions' statuses, or None when a follower's leader did not answer for them;
-    which regions can be called, for the cache key)."""
+    """(the Bedrock regions' statuses, or None when a follower's leader did not answer for them
+    (Service.region_statuses: asked at most once in twice ask_timeout); which regions can be
+    called, for the cache key)."""
     if not svc.settings.bedrock.enabled:
         return {}, ()
-    if svc.bedrock_board is not None:  # the leader's own board: a reference read
-        statuses = dict(svc.bedrock_board.snapshot())
-    else:
-        with _lock:
-            asked = _relayed.get(svc)
-        if asked is None or time.monotonic() - asked[0] > 2 * svc.settings.ask_timeout:
-            try:
-                rows = svc.bedrock_regions()  # relayed from the leader (a follower has no board)
-                found = {row["region"]: RegionStatus.from_dict(row) for row in rows}
-            except LeaderTimeout:
-                found = None
-            asked = (time.monotonic(), found)
-            with _lock:
-                _relayed[svc] = asked
-        statuses = asked[1]
+    statuses = svc.region_statuses()
     if statuses is None:
         return None, ("unknown",)
     return statuses, tuple(sorted((r, _callable(s)) for r, s in statuses.items()))

@@ -609,6 +609,12 @@ refresh_interval = 3600
         started = time.monotonic()
         again = follower.get("/api/v1/export/litellm?provider=openai", timeout=30).json()
         assert again["model_list"] and time.monotonic() - started < 3.0
+        # So are a model's regions, ranked without their health, saying so (not a 503 after 4 s).
+        started = time.monotonic()
+        ranked = follower.get(f"/api/v1/bedrock/models/{model}/best-regions", timeout=30)
+        assert ranked.status_code == 200 and time.monotonic() - started < 3.0
+        assert ranked.json()["regions_health"].startswith("unknown: the leader did not answer")
+        assert {r["region_status"] for r in ranked.json()["regions"]} == {None}
         # A change handed to the stalled leader is a 504 that says it stays queued, not "try again".
         refused = follower.post("/api/v1/providers/openai/refresh", timeout=30)
         assert refused.status_code == 504 and refused.json()["error"]["code"] == "leader_timeout"

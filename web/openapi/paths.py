@@ -38,6 +38,9 @@ CAPABILITY_NAMES = sorted({*CAPABILITIES, *CAPABILITY_ALIASES})
 COMMON = (400, 401, 403, 414, 502)
 # Operations that ask an actor answer 503 when it does not answer in time or is restarting.
 ASKS = (503,)
+# On a follower whose leader did not answer for the regions' health: says so (the rows' status null).
+REGIONS_HEALTH = {"type": "string", "description": "a follower whose leader did not answer: the regions' health "
+                                                   "is unknown"}
 
 
 # -- parameters ------------------------------------------------------------------------------------
@@ -414,13 +417,15 @@ def _operations() -> dict[str, dict[str, Any]]:
                                                           "(leader_unavailable) while no leader answers.")},
         "/api/v1/bedrock/models/{model_id}/regions": {"get": op(
             "bedrock.model_regions", "bedrock", "Where a Bedrock model can be called",
-            _ok(obj({"model_id": STRING, "regions": array(ref("ModelRegion"))})), 404,
+            _ok(obj({"model_id": STRING, "regions": array(ref("ModelRegion")), "regions_health": REGIONS_HEALTH},
+                    required=("model_id", "regions"))), 404,
             params=[path("model_id", "bedrock/<modelId>, the bare model id or an inference profile id",
                          example="bedrock/amazon.nova-lite-v1:0")])},
         "/api/v1/bedrock/models/{model_id}/best-regions": {"get": op(
             "bedrock.best_regions", "bedrock", "A Bedrock model's regions, best first",
             _ok(obj({"model_id": STRING, "preferred": array(STRING), "preferred_unavailable": array(STRING),
-                     "regions": array(ref("RankedRegion"))})), 404,
+                     "regions": array(ref("RankedRegion")), "regions_health": REGIONS_HEALTH},
+                    required=("model_id", "preferred", "preferred_unavailable", "regions"))), 404,
             params=[path("model_id", "bedrock/<modelId>, the bare model id or an inference profile id",
                          example="bedrock/amazon.nova-lite-v1:0"),
                     listing("preferred", "AWS regions to put first, in this order",
