@@ -721,19 +721,25 @@ class StoreUnusable(RuntimeError):
     """The database named by the settings cannot be used: said in one line before any actor starts."""
 
 
-def check_sqlite_file(path: str) -> None:
-    """:class:`StoreUnusable` for a SQLite path whose directory is missing or whose file is not a
-    database it can read (each actor that opens it failed, with a traceback, and the start with
-    an ActorDeadError that named none of this)."""
-    import sqlite3
-
+def check_sqlite_directory(path: str) -> None:
+    """:class:`StoreUnusable` for a SQLite path whose directory is missing."""
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise StoreUnusable(f"the SQLite database's directory {folder} does not exist")
+
+
+def check_sqlite_file(path: str) -> None:
+    """:class:`StoreUnusable` for a SQLite file that is not a database it can read (each actor that
+    opened it failed, with a traceback, and the start with an ActorDeadError that named none of
+    this). Opened read-only by a ``file:`` URI made from the path, so that no character of the
+    name (``%``, ``#``, ``?``) is read as URI syntax."""
+    import sqlite3
+    from pathlib import Path
+
     if not os.path.exists(path) or os.path.getsize(path) == 0:
         return  # a new database, made at the first open
     try:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        with contextlib.closing(sqlite3.connect(Path(path).absolute().as_uri() + "?mode=ro", uri=True)) as conn:
             conn.execute("PRAGMA schema_version").fetchone()
     except sqlite3.Error as exc:
         raise StoreUnusable(f"{path} cannot be read as a SQLite database: {exc}") from None
@@ -744,10 +750,14 @@ def hold_single_instance(url: str) -> Any:
     :class:`AnotherInstance` when another process holds it."""
     import fcntl
 
-    path = url.split("///", 1)[1] if "///" in url else ""
-    if not url.startswith("sqlite") or not path or path == ":memory:":
+    if not url.startswith("sqlite"):
         return None
-    check_sqlite_file(path)
+    from playhouse.db_url import parse
+
+    path = str(parse(url).get("database") or "")  # the file peewee opens: no query, no fragment
+    if not path or path == ":memory:":
+        return None
+    check_sqlite_directory(path)
     handle = open(f"{path}.instance", "a+")
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -758,6 +768,11 @@ def hold_single_instance(url: str) -> Any:
         raise AnotherInstance(
             f"another instance ({holder}) is serving {path}: one instance per SQLite file; for several "
             "instances use PostgreSQL (DATABASE_URL, docs/replicas.md)") from None
+    try:
+        check_sqlite_file(path)
+    except StoreUnusable:
+        handle.close()
+        raise
     handle.seek(0)
     handle.truncate()
     handle.write(f"pid {os.getpid()} on {socket.gethostname()}\n")

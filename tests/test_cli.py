@@ -163,6 +163,31 @@ def test_a_database_that_cannot_be_used_fails_the_start_in_one_line(tmp_path, ca
     assert len(lines) == 1 and "cannot start: " in lines[0] and said in lines[0], proc.stderr
 
 
+def test_a_database_named_with_uri_characters_is_checked_as_the_file_peewee_opens(tmp_path):
+    """The check read the name as a URI: '%41' was decoded and a good database refused, '#' cut
+    the name and made a stray file; a '?timeout=5' was taken as part of the file's name."""
+    import sqlite3
+
+    good = tmp_path / "data%41.db"
+    with sqlite3.connect(good) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    for url in (f"sqlite:///{good}", f"sqlite:///{good}?timeout=5"):
+        proc = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--port", "0", "--database", url],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path,
+                                env=checkout_env())
+        assert proc.stdout is not None
+        line = next((ln for ln in proc.stdout if ln.startswith("serving on")), None)
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=30)[1]
+        assert line is not None and proc.returncode == 0, err[-2000:]
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".instance")) == ["data%41.db.instance"]
+    (tmp_path / "junk").write_bytes(b"not a database at all" * 100)
+    proc = subprocess.run([sys.executable, "-m", "web.cli", "serve", "--port", "0", "--database",
+                           f"sqlite:///{tmp_path / 'junk'}?timeout=5"], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, env=checkout_env())
+    assert proc.returncode == 1 and "junk cannot be read as a SQLite database" in proc.stderr, proc.stderr
+
+
 def test_log_level_in_any_case_and_stdlib_logging_reach_the_log(tmp_path):
     for level in ("debug", "Warning", "INFO"):
         help_run = subprocess.run([sys.executable, "-m", "web.cli", "--help"], capture_output=True, text=True,
