@@ -138,6 +138,12 @@ def benchmark_model(probe: Any, plan: ModelPlan, policy: BenchmarkPolicy, run_id
             else:
                 # Cut off mid-answer, or no answer in time: it may have been billed, the reservation stands.
                 cost = None if cost is None or reserved is None else cost + reserved
+            if exc.kind == "auth" and exc.status == 401:
+                # The key itself refused: every other model of the run would be refused alike.
+                failures[-1] = replace(failures[-1], message=f"{failures[-1].message}; the run stops: the key "
+                                                             "was refused, no other model can be asked with it")
+                stopped = f"the key was refused ({exc})"
+                break
             if exc.kind in REFUSED_FOR_GOOD or (exc.status in (403, 404) and not streamed):
                 # The key refused, the model denied to this account or not found, the region not
                 # offering it: the next sample would be answered the same (and count in the breaker).

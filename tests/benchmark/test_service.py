@@ -146,11 +146,11 @@ def test_a_429_asking_longer_than_the_probe_timeout_ends_that_models_samples_and
     assert run["spend_usd"] == pytest.approx(measured["cost_usd"])
 
 
-@pytest.mark.parametrize("status", [401, 403, 404])
+@pytest.mark.parametrize("status", [403, 404])
 def test_a_refusal_that_would_not_change_ends_that_models_samples_and_the_run_goes_on(start_service, simulator,
                                                                                       status):
-    """A model the key may not call (403), or that is not there (404), or a refused key (401): each
-    sample after it was sent, refused the same way, and counted against the provider's breaker."""
+    """A model the key may not call (403), or that is not there (404): each sample after it was
+    sent, refused the same way, and counted against the provider's breaker."""
     simulator.state.set_stream("openai", ttft=0.01, tokens_per_second=2000, output_tokens=16)
     simulator.state.set_fault("openai", "status", status=status, times=1, path=CHAT_PATH)
     service = start(start_service, simulator,
@@ -486,3 +486,19 @@ def test_the_status_says_whether_the_service_measures_models_before_its_first_ru
     client = create_app(service).test_client()
     assert client.get("/api/v1/benchmarks/runs?limit=1").get_json()["data"] == []  # none yet
     assert client.get("/api/v1/status").get_json()["benchmarks"] == {"enabled": True, "sources": ["openai"]}
+
+
+def test_a_refused_key_stops_the_run_after_its_first_request(start_service, simulator):
+    """A 401 ended only that model's samples: every other model of the run sent one request more,
+    refused alike (fifty for a run of fifty models)."""
+    simulator.state.set_stream("openai", ttft=0.01, tokens_per_second=2000, output_tokens=16)
+    simulator.state.set_fault("openai", "status", status=401, path=CHAT_PATH)
+    service = start(start_service, simulator,
+                    [BenchmarkTarget("openai", enabled=True, models=("openai/gpt-4.1", "openai/gpt-4o"))],
+                    samples=2, start_delay=0.0)
+    run = wait_for(lambda: next((r for r in service.benchmark_runs("openai") if r["outcome"] != "running"), None),
+                   timeout=20, what="the timer run to end")
+    simulator.state.clear_faults("openai")
+    assert (run["outcome"], run["requests"]) == ("stopped", 1), run
+    assert run["stopped_reason"].startswith("the key was refused"), run
+    assert len(chat_requests(simulator.state)) == 1
