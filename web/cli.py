@@ -88,15 +88,6 @@ def finite(value: float, param: click.Parameter) -> float:
 def cli(ctx: click.Context, url: str, timeout: float) -> None:
     """The model discovery service: run it (serve) or ask a running one."""
     ctx.obj = ServiceClient(url, timeout=timeout)
-    if _AS_SCRIPT and ctx.invoked_subcommand not in ("serve", "simulator") and hasattr(signal, "SIGPIPE"):
-        # A command whose reader went away (``discovery models | head -1``) ends as Unix tools do,
-        # by SIGPIPE, whatever it was printing (some exited 1, some 0, none said why). Never for the
-        # servers, whose clients close their sockets as they please.
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-
-
-# Set by main() run as the console script: a process of its own, whose signal handling is its own to set.
-_AS_SCRIPT = False
 
 
 for _command in (*COMMANDS, benchmarks):
@@ -138,10 +129,14 @@ def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
     """``discovery serve``: 0 after a clean stop, 2 when the settings or the port are unusable (or
     another instance serves the SQLite file), 75 when this instance lost the leadership (its
     process manager starts it again, as a follower: docs/replicas.md)."""
+    import sqlite3
+
+    import peewee
+
     # ``web`` (Flask, the views, the OpenAPI document: about 0.3 s of imports) loads here, before
     # the actors start: loaded when the app is made, after, it took that GIL time from the first refreshes.
     import web  # noqa: F401
-    from actors.service import AnotherInstance, dump_threads, start_service
+    from actors.service import AnotherInstance, StoreUnusable, dump_threads, start_service
     from web.auth import startup_notice
     from web.server import DiscoveryASGI, bind_socket, raise_open_file_limit, serve_forever
 
@@ -212,11 +207,11 @@ def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
         logger.error("{}", exc)
         sock.close()
         return 2
-    except Exception as exc:
+    except (StoreUnusable, peewee.DatabaseError, sqlite3.Error) as exc:
         if service is not None:
             raise
-        # The service could not start (its database cannot be opened or read, say): one line that
-        # says why, as every other start-up error, not the traceback of the call that failed.
+        # The service could not start because its database cannot be opened or read: one line
+        # that says why, as every other start-up error (anything else keeps its traceback).
         logger.error("cannot start: {}", start_failure(exc))
         return 1
     finally:
@@ -286,8 +281,6 @@ def config_check(path: Optional[str], as_json: bool) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``discovery`` console script."""
-    global _AS_SCRIPT
-    _AS_SCRIPT = argv is None  # the command line of a process of its own, not a caller's list
     # Until the settings are read (they refuse a level or format that is none, in one line).
     configure_logging(os.environ.get("DISCOVERY_LOG_LEVEL", "INFO"), os.environ.get("DISCOVERY_LOG_FORMAT", "text"),
                       warn_unknown=False)

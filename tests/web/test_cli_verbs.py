@@ -350,10 +350,11 @@ def test_a_piped_table_keeps_each_row_on_one_line(monkeypatch):
 
 
 @pytest.mark.parametrize("args", [["models"], ["models", "--json"], ["providers"], ["events"]])
-def test_a_reader_gone_ends_a_command_by_sigpipe_as_unix_tools_do(live, tmp_path, args):
-    """``discovery models | head -1``: some commands exited 1 and others 0, none saying why."""
-    import signal
-
+def test_a_reader_gone_ends_a_command_quietly_with_exit_code_1(live, tmp_path, args):
+    """``discovery models | head -1``: whatever prints the output (click or rich), the command ends
+    at once with exit code 1 and nothing on stderr. (SIGPIPE left at its default would end it as
+    coreutils end, but the CLI's sockets share the signal: a write to a reset connection would
+    kill it silently instead of raising an error it reports.)"""
     service, server = live
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the command writes its first line
@@ -363,7 +364,7 @@ def test_a_reader_gone_ends_a_command_by_sigpipe_as_unix_tools_do(live, tmp_path
                               env={**os.environ, "PYTHONPATH": str(ROOT), "DISCOVERY_ADMIN_TOKEN": ADMIN})
     finally:
         os.close(write_end)
-    assert proc.returncode == -signal.SIGPIPE, (proc.returncode, proc.stderr)
+    assert proc.returncode == 1, (proc.returncode, proc.stderr)
     assert proc.stderr == ""
 
 
