@@ -82,15 +82,20 @@ export function post(path, params, signal) {
   return send("POST", path, params, signal);
 }
 
-let measures = false;  // once known to measure models, for the rest of the tab
+let measures = null;  // asked once a tab: the settings do not change while the service runs
 
 /** Whether the service measures models (the benchmarks feature): its settings benchmark a source
  * (GET /api/v1/status, benchmarks.enabled), or it has a benchmark run recorded from before they
  * stopped (GET /api/v1/benchmarks/runs). Every record carries "performance" (null until measured)
  * either way, so that cannot tell. */
-export async function offersBenchmarks(signal) {
-  if (!measures) measures = Boolean((await get("/api/v1/status", {}, signal)).benchmarks?.enabled);
-  if (!measures) measures = (await get("/api/v1/benchmarks/runs", {limit: 1}, signal)).data.length > 0;
+export function offersBenchmarks() {
+  if (!measures) {
+    // Shared by every page of the tab, so not cut short when the page that asked first is left.
+    measures = (async () => Boolean((await get("/api/v1/status")).benchmarks?.enabled
+      || (await get("/api/v1/benchmarks/runs", {limit: 1})).data.length > 0))();
+    // Not known (no token yet, the API refused): the page says why, and the next one asks again.
+    measures = measures.catch((err) => { measures = null; throw err; });
+  }
   return measures;
 }
 

@@ -25,7 +25,7 @@ export async function render(ctx) {
   const {main, signal} = ctx;
   const params = new URLSearchParams(ctx.params);
   const head = h("div", {class: "page-head"}, h("h1", {}, "Benchmarks"));
-  if (!(await offersBenchmarks(signal))) {
+  if (!(await offersBenchmarks())) {
     fill(main, head, notice("empty", NO_BENCHMARKS));
     return;
   }

@@ -64,7 +64,7 @@ export async function render(ctx) {
   let rows = [];
   // Whether the service measures models: the TTFT column and filter are shown only then (or when
   // the URL holds a TTFT filter or sort, so the controls still say what filters the rows).
-  const measured = await offersBenchmarks(signal);
+  const measured = await offersBenchmarks();
   const ttftAsked = params.has("max_ttft_ms");
 
   /** Change the filters: the URL follows (history), then the rows. */

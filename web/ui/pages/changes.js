@@ -11,7 +11,8 @@ export const title = "Changes";
 const WINDOW = 200;  // events read per step back through the stored feed
 const STEPS = 10;  // windows one "Older changes" looks back through for a change that matches
 // Live events push the oldest shown out past MAX_SHOWN ("Older changes" reads them again); events
-// asked for with "Older changes" stay, up to MAX_KEPT, past which the newest are let go instead.
+// asked for with "Older changes" stay, with MAX_SHOWN more room for live ones above them, up to
+// MAX_KEPT, past which the newest are let go instead.
 const MAX_SHOWN = 500;
 const MAX_KEPT = 5000;
 
@@ -205,7 +206,8 @@ export async function render(ctx) {
     } finally {
       reading = false;
     }
-    if (feedList.children.length > cap) cap = Math.min(MAX_KEPT, feedList.children.length);
+    // What was read stays: live events then have the page's usual room above it before the oldest go.
+    if (feedList.children.length + MAX_SHOWN > cap) cap = Math.min(MAX_KEPT, feedList.children.length + MAX_SHOWN);
     while (feedList.children.length > cap) {
       drop(feedList.firstElementChild);
       cut = true;

@@ -314,7 +314,7 @@ export async function render(ctx) {
   const [first, regions, bench] = await Promise.all([
     get(`${base}/history`, null, signal),
     record.provider === "bedrock" ? get(`/api/v1/bedrock/models/${modelPath(id)}/best-regions`, null, signal) : null,
-    offersBenchmarks(signal).then((measured) => (measured ? get(`${base}/benchmarks`, null, signal) : null)),
+    offersBenchmarks().then((measured) => (measured ? get(`${base}/benchmarks`, null, signal) : null)),
   ]);
   fill(benchBox, bench ? benchmarkSection(record, bench, ctx)
     : h("section", {}, h("h2", {}, "Benchmarks"), notice("empty", NO_BENCHMARKS)));
@@ -328,7 +328,7 @@ export async function render(ctx) {
     if (e.model_id !== id) return;
     try {
       if (e.kind === "benchmark_completed") {
-        if (bench || await offersBenchmarks(signal)) {
+        if (bench || await offersBenchmarks()) {
           fill(benchBox, benchmarkSection(record, await get(`${base}/benchmarks`, null, signal), ctx));
         }
       } else if (["updated", "removed", "added"].includes(e.kind)) {
