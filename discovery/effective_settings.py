@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import asdict, fields
 from typing import Any, Optional
@@ -39,7 +40,8 @@ def effective(settings: Settings, environ: Optional[Mapping[str, str]] = None) -
         # The variable the client reads: the provider's api_key_env, else its format's own.
         variable = key_variable(p)
         table["api_key"] = (f"{MASK} (from {variable})" if variable and env.get(variable) else
-                            f"not set ({variable} is empty)" if variable else None)
+                            f"not set ({variable} {'is empty' if variable in env else 'is not set'})" if variable
+                            else None)
         providers[p.name] = table
     bedrock = {key: value for key, value in asdict(settings.bedrock).items() if key in BEDROCK_KEYS}
     return {"service": service, "bedrock": bedrock, "benchmarks": benchmarks, "providers": providers}
@@ -98,3 +100,26 @@ def to_toml(document: Mapping[str, Any]) -> str:
     for name, values in document["providers"].items():
         table(f"providers.{name}", values)
     return "\n".join(lines)
+
+
+def settings_warnings(settings: Settings, environ: Optional[Mapping[str, str]] = None) -> list[str]:
+    """What valid settings will not do as an operator may think, one line each (``config check``
+    prints them, ``serve`` logs them at its start): a provider whose key variable is not set, and
+    settings naming providers but no public catalog, whose records then have no prices,
+    capabilities or kinds but what each provider says itself."""
+    from discovery.providers import FORMATS
+
+    env = os.environ if environ is None else environ
+    out = []
+    enabled = [p for p in settings.providers if p.enabled]
+    for p in enabled:
+        fmt = FORMATS.get(p.format)
+        variable = key_variable(p)
+        if fmt is not None and fmt.requires_key and variable and not env.get(variable):
+            said = "is empty" if variable in env else "is not set"
+            out.append(f"provider {p.name}: {variable} {said}; it will be misconfigured (no API key) until it is")
+    if enabled and not any(getattr(FORMATS.get(p.format), "is_catalog", False) for p in enabled):
+        out.append("no public catalog is configured (a [providers.modelsdev] or [providers.litellm] table): "
+                   "models get no prices, capabilities or kinds but what their own provider says "
+                   "(discovery.example.toml configures both)")
+    return out

@@ -188,6 +188,67 @@ def test_a_database_named_with_uri_characters_is_checked_as_the_file_peewee_open
     assert proc.returncode == 1 and "junk cannot be read as a SQLite database" in proc.stderr, proc.stderr
 
 
+def test_config_check_and_serve_warn_of_valid_settings_that_will_not_do_what_they_seem(tmp_path):
+    """The README's example (providers, no catalog) passed with "settings are valid" and served
+    models with no prices or capabilities; a provider's key variable unset passed too, and the
+    provider was misconfigured at its first refresh; demo = true in the settings did nothing."""
+    cfg = tmp_path / "prod.toml"
+    cfg.write_text('[providers.groq]\nformat = "groq"\napi_key_env = "UNSET_GROQ_KEY_FOR_TEST"\n')
+    env = checkout_env()
+    env.pop("UNSET_GROQ_KEY_FOR_TEST", None)
+    check = subprocess.run([sys.executable, "-m", "web.cli", "config", "check", "--config", str(cfg)],
+                           capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    assert check.returncode == 0, check.stderr
+    warnings = [line for line in check.stderr.splitlines() if line.startswith("warning: ")]
+    assert warnings == [
+        "warning: provider groq: UNSET_GROQ_KEY_FOR_TEST is not set; it will be misconfigured (no API key) until it is",
+        "warning: no public catalog is configured (a [providers.modelsdev] or [providers.litellm] table): models get "
+        "no prices, capabilities or kinds but what their own provider says (discovery.example.toml configures both)"]
+    assert 'api_key = "not set (UNSET_GROQ_KEY_FOR_TEST is not set)"' in check.stdout
+
+    # demo = true (here from the environment) runs the demo, as --demo does, and warns of nothing.
+    proc = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--port", "0", "--config", str(cfg),
+                             "--database", f"sqlite:///{tmp_path / 'd.db'}"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path, env={**env, "DISCOVERY_DEMO": "true"})
+    assert proc.stdout is not None
+    line = next((ln for ln in proc.stdout if ln.startswith("serving on")), None)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=30)[1]
+    assert line is not None and proc.returncode == 0, err[-2000:]
+    assert "demo: provider simulator on http://127.0.0.1:" in err
+    assert "no public catalog" not in err and "UNSET_GROQ_KEY_FOR_TEST" not in err
+
+    # Without the demo, serve logs the same warnings at its start.
+    proc = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--port", "0", "--config", str(cfg),
+                             "--database", f"sqlite:///{tmp_path / 'e.db'}"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=env)
+    assert proc.stdout is not None
+    line = next((ln for ln in proc.stdout if ln.startswith("serving on")), None)
+    proc.send_signal(signal.SIGTERM)
+    err = proc.communicate(timeout=30)[1]
+    assert line is not None and proc.returncode == 0, err[-2000:]
+    assert "WARNING __main__: provider groq: UNSET_GROQ_KEY_FOR_TEST is not set" in " ".join(err.split()), err
+    assert "no public catalog is configured" in err
+
+
+def test_postgresql_without_its_driver_says_which_extra_to_install(tmp_path):
+    """A plain install has no psycopg2: the start printed peewee's ImproperlyConfigured traceback,
+    naming no fix (the README did not mention the postgres extra either)."""
+    blocked = tmp_path / "no-driver" / "psycopg2"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text("raise ImportError('psycopg2 is not installed here')\n")
+    env = checkout_env()
+    env["PYTHONPATH"] = os.pathsep.join([str(blocked.parent), env["PYTHONPATH"]])
+    proc = subprocess.run([sys.executable, "-m", "web.cli", "serve", "--port", "0", "--database",
+                           "postgresql://postgres@127.0.0.1:5432/test"], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, env=env)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].endswith(
+        "cannot start: ImproperlyConfigured: Postgres driver not installed. "
+        "(install the postgres extra: pip install -e '.[postgres]')"), lines
+
+
 def test_log_level_in_any_case_and_stdlib_logging_reach_the_log(tmp_path):
     for level in ("debug", "Warning", "INFO"):
         help_run = subprocess.run([sys.executable, "-m", "web.cli", "--help"], capture_output=True, text=True,

@@ -122,6 +122,8 @@ def start_failure(exc: BaseException) -> str:
     while exc.__cause__ is not None and type(exc).__module__.startswith("peewee"):
         exc = exc.__cause__
     text = " ".join(str(exc).split()) or "no message"
+    if "driver not installed" in text.lower():  # peewee's ImproperlyConfigured for a missing psycopg2
+        text += " (install the postgres extra: pip install -e '.[postgres]')"
     return redaction.scrub(text if isinstance(exc, StoreUnusable) else f"{type(exc).__name__}: {text}")
 
 
@@ -137,7 +139,8 @@ def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
     # the actors start: loaded when the app is made, after, it took that GIL time from the first refreshes.
     import web  # noqa: F401
     from actors.service import AnotherInstance, StoreUnusable, dump_threads, start_service
-    from web.auth import startup_notice
+    from discovery.effective_settings import settings_warnings
+    from web.auth import is_loopback, startup_notice
     from web.server import DiscoveryASGI, bind_socket, raise_open_file_limit, serve_forever
 
     overrides = {k: v for k, v in given.items() if v is not None}
@@ -171,7 +174,7 @@ def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
     simulator = None
     service = None
     try:
-        if demo:
+        if demo or settings.demo:  # the flag, or demo = true in the settings (DISCOVERY_DEMO)
             from discovery.simulator import SimulatorServer
 
             simulator = SimulatorServer()
@@ -194,6 +197,13 @@ def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
         notice = startup_notice(settings.admin_token)
         if notice:
             logger.warning("{}", notice)
+        if not settings.read_token and settings.host != "localhost" and not is_loopback(settings.host):
+            logger.warning("no read token configured (DISCOVERY_READ_TOKEN) and listening on {}: every read (the "
+                           "catalog, runs and their errors, /metrics, the event stream) is open to whoever can "
+                           "reach the port", settings.host)
+        if not settings.demo:
+            for warning in settings_warnings(settings):
+                logger.warning("{}", warning)
         app = DiscoveryASGI(service)
         port = sock.getsockname()[1]
         logger.info("serving on http://{}:{} ({} providers; API and event stream on this one port)",
@@ -207,7 +217,7 @@ def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
         logger.error("{}", exc)
         sock.close()
         return 2
-    except (StoreUnusable, peewee.DatabaseError, sqlite3.Error) as exc:
+    except (StoreUnusable, peewee.DatabaseError, peewee.ImproperlyConfigured, sqlite3.Error) as exc:
         if service is not None:
             raise
         # The service could not start because its database cannot be opened or read: one line
@@ -264,7 +274,7 @@ def config() -> None:
 @click.option("--json", "as_json", is_flag=True, help="print the effective settings as JSON")
 def config_check(path: Optional[str], as_json: bool) -> None:
     """Validate the settings (file and environment) and print the effective ones, secrets redacted."""
-    from discovery.effective_settings import effective, to_toml
+    from discovery.effective_settings import effective, settings_warnings, to_toml
 
     try:
         settings = load_settings(path)
@@ -275,6 +285,8 @@ def config_check(path: Optional[str], as_json: bool) -> None:
     document = effective(settings)
     text = json.dumps(document, indent=2, default=list) if as_json else to_toml(document)
     click.echo(redaction.scrub(text))
+    for warning in settings_warnings(settings):
+        click.echo(redaction.scrub(f"warning: {warning}"), err=True)
     source = path or os.environ.get("DISCOVERY_CONFIG")
     click.echo(f"settings are valid ({source or 'no settings file: defaults and environment'})", err=True)
 
