@@ -286,7 +286,7 @@ def test_config_check_shows_the_key_a_provider_reads_from_its_formats_own_variab
     assert '# api_key = "[REDACTED] (from MISTRAL_API_KEY)" (from the environment only)' in result.stdout
     unset = CliRunner().invoke(cli, ["config", "check", "--config", str(path)],
                                env={"DISCOVERY_CONFIG": None, "MISTRAL_API_KEY": None}, catch_exceptions=False)
-    assert '# api_key = "not set (MISTRAL_API_KEY is empty)" (from the environment only)' in unset.stdout
+    assert '# api_key = "not set (MISTRAL_API_KEY is not set)" (from the environment only)' in unset.stdout
 
 
 def test_events_warns_of_events_lost_to_retention_only_when_resuming_from_an_id(start_service, simulator):
