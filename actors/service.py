@@ -593,10 +593,19 @@ def dump_threads(signum: int = 0, frame: Any = None) -> None:
     The dump is written from a thread of its own, not from the signal handler: the handler runs
     in the main thread between two bytecodes, possibly while that thread is inside a log sink
     holding loguru's lock, and logging from there would be refused (loguru's deadlock guard) and
-    the dump lost."""
-    import pykka.debug
+    the dump lost. At WARNING, one record for the whole dump (pykka's own logged a record per
+    thread at CRITICAL: an alert on CRITICAL paged someone for a diagnostic)."""
+    threading.Thread(target=_log_thread_stacks, name="thread-dump", daemon=True).start()
 
-    threading.Thread(target=pykka.debug.log_thread_tracebacks, name="thread-dump", daemon=True).start()
+
+def _log_thread_stacks() -> None:
+    import traceback
+
+    names = {t.ident: t.name for t in threading.enumerate()}
+    frames = sys._current_frames()
+    parts = [f"--- {names.get(ident, '?')} (ident {ident})\n{''.join(traceback.format_stack(frame))}"
+             for ident, frame in sorted(frames.items(), key=lambda item: names.get(item[0], ""))]
+    logger.warning("thread dump (SIGUSR1), {} threads:\n{}", len(parts), "\n".join(parts))
 
 
 def start_service(settings: Settings, clients: Optional[dict] = None,

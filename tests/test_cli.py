@@ -259,15 +259,19 @@ def test_log_level_in_any_case_and_stdlib_logging_reach_the_log(tmp_path):
     threading.Thread(target=lambda: lines.extend(proc.stderr), daemon=True).start()
     try:
         requests.get(f"{url}/healthz", timeout=5)
-        proc.send_signal(signal.SIGUSR1)  # pykka logs every thread's stack through stdlib logging
-        wait_for(lambda: any("pykka:" in line for line in lines), what="pykka's thread dump in the log")
+        proc.send_signal(signal.SIGUSR1)  # every thread's stack, one WARNING record
+        wait_for(lambda: any("thread dump (SIGUSR1)" in line for line in lines), what="the thread dump in the log")
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=15)
     wait_for(lambda: any("stopped" in line for line in lines), what="the last log line")
     err = "".join(lines)
     assert code == 0
-    assert "uvicorn.error: " in err  # uvicorn's own lines, through loguru
+    assert "uvicorn.error: " in err  # uvicorn's own lines, stdlib logging through loguru
+    # The dump is one WARNING (pykka's was a record a thread at CRITICAL: alerts paged on a diagnostic).
+    assert "CRITICAL" not in err and "WARNING __main__: thread dump (SIGUSR1)" in " ".join(err.split()) or \
+        "WARNING actors.service: thread dump (SIGUSR1)" in " ".join(err.split()), err[-3000:]
+    assert "--- MainThread" in err
     # Without an admin token, start-up says once that changes are accepted from loopback only.
     assert err.count("no admin token configured") == 1
 
@@ -283,8 +287,7 @@ def test_thread_dumps_during_start_up_are_never_refused_by_the_log(tmp_path):
             proc.send_signal(signal.SIGUSR1)
             time.sleep(0.003)
         wait_for(lambda: requests.get(f"{url}/healthz", timeout=5).ok, what="the service")
-        wait_for(lambda: any("Current state of MainThread" in line for line in lines), timeout=30,
-                 what="a thread dump")
+        wait_for(lambda: any("--- MainThread" in line for line in lines), timeout=30, what="a thread dump")
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=15)
@@ -306,7 +309,8 @@ def test_json_logs_are_one_object_a_line_with_request_ids_provider_and_run_id(tm
         made = requests.get(f"{url}/healthz", headers={"X-Request-ID": "no spaces allowed"}, timeout=5)
         assert made.headers["X-Request-ID"] != "no spaces allowed" and len(made.headers["X-Request-ID"]) == 32
         proc.send_signal(signal.SIGUSR1)
-        wait_for(lambda: any('"logger": "pykka"' in line for line in lines), timeout=30, what="the thread dump")
+        wait_for(lambda: any("thread dump (SIGUSR1)" in line for line in lines), timeout=30, what="the thread dump")
+        assert any('"logger": "uvicorn.error"' in line for line in lines)  # stdlib logging, as JSON too
     finally:
         proc.send_signal(signal.SIGTERM)
         code = proc.wait(timeout=15)
@@ -316,7 +320,9 @@ def test_json_logs_are_one_object_a_line_with_request_ids_provider_and_run_id(tm
     assert all({"time", "level", "message", "logger"} <= set(r) for r in records)
     assert records[0]["time"].endswith("Z")
     loggers = {r["logger"] for r in records}
-    assert {"pykka", "uvicorn.error", "web.access"} <= loggers
+    assert {"actors.service", "uvicorn.error", "web.access"} <= loggers
+    [dump] = [r for r in records if r["message"].startswith("thread dump (SIGUSR1)")]
+    assert dump["level"] == "WARNING" and "--- MainThread" in dump["message"]
     access = [r for r in records if r["logger"] == "web.access" and r.get("request_id") == "probe-42"]
     assert len(access) == 1 and access[0]["http_status"] == 200 and access[0]["http_route"] == "/healthz"
     assert any(r.get("provider") and r.get("run_id") for r in records)
