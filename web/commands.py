@@ -315,8 +315,11 @@ def providers(ctx: click.Context, as_json: bool) -> None:
     for p in answer.get("data", []):
         status = p.get("status") or ""
         colour = {"healthy": "green", "degraded": "yellow", "unconfigured": "yellow"}.get(status, "red" if status else "")
+        # A catalog's models are the providers' (it only describes them): its own count read 0.
+        models = (f"{number(p.get('reported_models'))} described" if p.get("is_catalog")
+                  else number(p.get("model_count")))
         table.add_row(p.get("name", ""), p.get("format") or "", Text(status, style=colour),
-                      (p.get("breaker") or {}).get("state", ""), number(p.get("model_count")),
+                      (p.get("breaker") or {}).get("state", ""), models,
                       when(p.get("last_success_at")), p.get("last_error") or "")
     console().print(table)
 

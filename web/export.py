@@ -49,6 +49,12 @@ def litellm():
         query = ModelQuery.from_args(args)
     except QueryError as exc:
         raise ApiError(400, "invalid_query", str(exc)) from None
+    if query.live is False:
+        # The export has the models a configured provider lists, never a catalog's alone: this
+        # selected none, and answered an empty model_list as if all were well.
+        raise ApiError(400, "invalid_parameter", "live=false selects nothing here: the export has only the models "
+                                                 "a configured provider lists (catalog-only ones are counted in "
+                                                 "catalog_only)")
     index, performance = svc.index, svc.view.performance
     statuses, health = _region_health(svc)
     key = (index.version, names, tuple(sorted((k, tuple(v)) for k, v in args.items())), health)

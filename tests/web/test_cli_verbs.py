@@ -409,3 +409,23 @@ def test_a_refused_token_names_the_variable_that_holds_it(live):
     assert refused.stderr.strip() == ("Error: unauthorized (401): the token sent is not the admin token, which this "
                                       "needs — DISCOVERY_ADMIN_TOKEN holds a token the service does not take; set it "
                                       "to the service's token")
+
+
+def test_providers_show_what_a_catalog_describes_and_the_export_refuses_catalog_only(start_service, simulator):
+    """modelsdev and litellm showed MODELS 0 (their models are the providers'), read as "the catalogs
+    are empty"; `export litellm --catalog-only` always answered an empty model_list, exit 0."""
+    simulator.state.set_models("modelsdev", {k: v for k, v in simulator.state.model_items("modelsdev")
+                                             if k == "mistral"})
+    service = start_service([provider_config(simulator, "openai", "openai_compatible", route="openai"),
+                             provider_config(simulator, "modelsdev", "modelsdev")])
+    wait_for(lambda: all(p.get("last_success_at") for p in service.providers()), what="the first refreshes")
+    server = ServerThread(service).start()
+    try:
+        described = next(p for p in service.providers() if p["name"] == "modelsdev")["reported_models"]
+        assert described > 0
+        rows = {line.split()[0]: line for line in run(server, "providers").stdout.splitlines()[1:] if line.strip()}
+        assert f"{described:,} described" in rows["modelsdev"], rows["modelsdev"]
+        refused = run(server, "export", "litellm", "--catalog-only", ok=False)
+        assert refused.exit_code == 1 and "live=false selects nothing here" in refused.stderr, refused.stderr
+    finally:
+        server.stop()
