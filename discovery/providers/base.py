@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Optional
+from urllib.parse import urlsplit
 
 import msgspec
 import orjson
@@ -528,6 +529,11 @@ class ProviderClient:
         status = resp.status_code
         retry_after = self.retry_after(resp.headers, parsed)
         text = f"{self.name} answered HTTP {status}: {message}"
+        if status == 404:
+            # On a list call, nearly always a base_url missing or adding a segment (/v1): say where.
+            where = urlsplit(resp.url or "")
+            text += f" (at {where.scheme}://{where.hostname or ''}{f':{where.port}' if where.port else ''}{where.path}; " \
+                    "is base_url right?)"
         if retry_after is not None and retry_after > self.config.max_retry_after:
             asked = "Retry-After" if resp.headers.get("Retry-After") is not None else "wait asked"
             # A wait past a day was kept as a day (MAX_RETRY_AFTER_SECONDS): say so, not the cap as if asked.

@@ -6,6 +6,7 @@ import socket
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -381,6 +382,16 @@ def test_a_refresh_wait_that_times_out_says_which_runs_are_late_and_how_the_othe
     finally:
         state.set_latency("openai", 0.0)
         wait_for(lambda: not any(p.get("refreshing") for p in service.providers()), what="the victim's run to end")
+
+
+def test_a_404_on_the_list_call_says_where_it_was_asked(start_service, simulator):
+    """A base_url missing its /v1 said only "answered HTTP 404: NOT FOUND": nothing of where."""
+    config = provider_config(simulator, "local", "openai_compatible", route="openai", retries=0)
+    config = replace(config, base_url=simulator.url + "/openai-misspelt")
+    service = start_service([config])
+    (outcome,) = service.wait([service.refresh("local")], timeout=10)
+    assert outcome.outcome == "failed" and "answered HTTP 404" in outcome.error, outcome.error
+    assert f"(at {simulator.url}/openai-misspelt/models; is base_url right?)" in outcome.error
 
 
 def test_a_retry_after_past_a_day_is_reported_as_at_least_a_day_not_as_asked(setup):
