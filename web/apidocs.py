@@ -51,7 +51,7 @@ def openapi_document():
     return jsonify(document())
 
 
-@bp.get("/docs")
+@bp.get("/docs", strict_slashes=False)  # /docs/ too, as a link with a slash gives it (it was a 404)
 def page():
     """The browsable API page (Swagger UI over /openapi.json)."""
     return Response(PAGE, mimetype="text/html")

@@ -123,6 +123,7 @@ def test_the_docs_page_and_its_assets_are_served_from_this_process(app):
         resp = client.get(asset)
         assert resp.status_code == 200 and len(resp.data) > 100, asset
     assert client.get("/docs/../setup.cfg").status_code == 404
+    assert client.get("/docs/").get_data(as_text=True) == html  # with a slash too (a 404 before)
     assert client.get("/openapi.json").get_json()["info"]["title"] == "model discovery service"
 
 
