@@ -530,6 +530,7 @@ REGION_HEALTH = {"starting": "unknown", "available": "healthy", "failing": "unhe
 # A follower's copy of the leader's region health, by service: (when asked, statuses or None).
 _RELAYED: WeakKeyDictionary = WeakKeyDictionary()
 _RELAYED_LOCK = threading.Lock()
+_ASKING_LOCK = threading.Lock()  # held by the one caller asking the leader
 
 
 class BedrockQueries:
@@ -632,17 +633,26 @@ class BedrockQueries:
             return {}
         from actors.replica import LeaderTimeout
 
-        with _RELAYED_LOCK:
-            asked = _RELAYED.get(self)
-        if asked is None or time.monotonic() - asked[0] > 2 * settings.ask_timeout:
-            try:
-                found: dict[str, RegionStatus] | None = {
-                    row["region"]: RegionStatus.from_dict(row) for row in self.bedrock_regions()}
-            except LeaderTimeout:
-                found = None
-            asked = (time.monotonic(), found)
+        def fresh() -> tuple | None:
             with _RELAYED_LOCK:
-                _RELAYED[self] = asked
+                asked = _RELAYED.get(self)
+            return asked if asked is not None and time.monotonic() - asked[0] <= 2 * settings.ask_timeout else None
+
+        asked = fresh()
+        if asked is None:
+            # One caller asks; the others wait for its answer rather than each asking (and each
+            # waiting on a stalled leader) at once.
+            with _ASKING_LOCK:
+                asked = fresh()
+                if asked is None:
+                    try:
+                        found: dict[str, RegionStatus] | None = {
+                            row["region"]: RegionStatus.from_dict(row) for row in self.bedrock_regions()}
+                    except LeaderTimeout:
+                        found = None
+                    asked = (time.monotonic(), found)
+                    with _RELAYED_LOCK:
+                        _RELAYED[self] = asked
         return asked[1]
 
     def is_model_available_in_region(self, model_id: str, region: str) -> bool:

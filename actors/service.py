@@ -599,13 +599,18 @@ def dump_threads(signum: int = 0, frame: Any = None) -> None:
 
 
 def _log_thread_stacks() -> None:
+    """A WARNING saying how many threads, then one per thread with its innermost 30 frames: one
+    record of them all was 65 KB for the idle demo, past what log shippers keep in one line."""
     import traceback
 
     names = {t.ident: t.name for t in threading.enumerate()}
-    frames = sys._current_frames()
-    parts = [f"--- {names.get(ident, '?')} (ident {ident})\n{''.join(traceback.format_stack(frame))}"
-             for ident, frame in sorted(frames.items(), key=lambda item: names.get(item[0], ""))]
-    logger.warning("thread dump (SIGUSR1), {} threads:\n{}", len(parts), "\n".join(parts))
+    frames = sorted(sys._current_frames().items(), key=lambda item: names.get(item[0], ""))
+    dump = f"{time.time():.0f}"
+    logger.warning("thread dump (SIGUSR1) {}: {} threads, a record each follows", dump, len(frames))
+    for n, (ident, frame) in enumerate(frames, 1):
+        stack = "".join(traceback.format_stack(frame, limit=30))
+        logger.warning("thread dump {} {}/{}: --- {} (ident {})\n{}", dump, n, len(frames), names.get(ident, "?"),
+                       ident, stack)
 
 
 def start_service(settings: Settings, clients: Optional[dict] = None,
@@ -767,7 +772,12 @@ def hold_single_instance(url: str) -> Any:
     if not path or path == ":memory:":
         return None
     check_sqlite_directory(path)
-    handle = open(f"{path}.instance", "a+")
+    lock = f"{path}.instance"
+    made = not os.path.exists(lock)
+    try:
+        handle = open(lock, "a+")
+    except OSError as exc:  # a read-only directory or filesystem, no permission
+        raise StoreUnusable(f"cannot make the instance lock {lock}: {exc.strerror or exc}") from None
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except OSError:
@@ -781,6 +791,8 @@ def hold_single_instance(url: str) -> Any:
         check_sqlite_file(path)
     except StoreUnusable:
         handle.close()
+        if made:
+            os.remove(lock)  # no stray lock left beside a file that is no database
         raise
     handle.seek(0)
     handle.truncate()

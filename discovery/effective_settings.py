@@ -115,10 +115,15 @@ def settings_warnings(settings: Settings, environ: Optional[Mapping[str, str]] =
     for p in enabled:
         fmt = FORMATS.get(p.format)
         variable = key_variable(p)
-        if fmt is not None and fmt.requires_key and variable and not env.get(variable):
-            said = "is empty" if variable in env else "is not set"
+        if fmt is None or not variable or env.get(variable):
+            continue
+        said = "is empty" if variable in env else "is not set"
+        if fmt.requires_key:
             out.append(f"provider {p.name}: {variable} {said}; it will be misconfigured (no API key) until it is")
-    if enabled and not any(getattr(FORMATS.get(p.format), "is_catalog", False) for p in enabled):
+        elif p.api_key_env:  # a key asked for by name where the format can go without one
+            out.append(f"provider {p.name}: {variable} {said}; it is called without a key until it is")
+    live = enabled or settings.bedrock.enabled
+    if live and not any(getattr(FORMATS.get(p.format), "is_catalog", False) for p in enabled):
         out.append("no public catalog is configured (a [providers.modelsdev] or [providers.litellm] table): "
                    "models get no prices, capabilities or kinds but what their own provider says "
                    "(discovery.example.toml configures both)")

@@ -186,6 +186,13 @@ def test_a_database_named_with_uri_characters_is_checked_as_the_file_peewee_open
                            f"sqlite:///{tmp_path / 'junk'}?timeout=5"], capture_output=True, text=True, timeout=60,
                           cwd=tmp_path, env=checkout_env())
     assert proc.returncode == 1 and "junk cannot be read as a SQLite database" in proc.stderr, proc.stderr
+    assert not (tmp_path / "junk.instance").exists()  # no stray lock left beside it
+    # A directory it may not write its lock in: one line, not a traceback.
+    proc = subprocess.run([sys.executable, "-m", "web.cli", "serve", "--port", "0", "--database",
+                           "sqlite:////proc/discovery.db"], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, env=checkout_env())
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-3000:]
+    assert "cannot start: cannot make the instance lock /proc/discovery.db.instance" in proc.stderr
 
 
 def test_config_check_and_serve_warn_of_valid_settings_that_will_not_do_what_they_seem(tmp_path):
@@ -205,6 +212,11 @@ def test_config_check_and_serve_warn_of_valid_settings_that_will_not_do_what_the
         "warning: no public catalog is configured (a [providers.modelsdev] or [providers.litellm] table): models get "
         "no prices, capabilities or kinds but what their own provider says (discovery.example.toml configures both)"]
     assert 'api_key = "not set (UNSET_GROQ_KEY_FOR_TEST is not set)"' in check.stdout
+
+    demo = subprocess.run([sys.executable, "-m", "web.cli", "config", "check", "--config", str(cfg)],
+                          capture_output=True, text=True, timeout=60, cwd=tmp_path, env={**env, "DISCOVERY_DEMO": "1"})
+    assert demo.returncode == 0 and "warning:" not in demo.stderr, demo.stderr
+    assert "note: demo = true: serve replaces the providers with the built-in simulator's" in demo.stderr
 
     # demo = true (here from the environment) runs the demo, as --demo does, and warns of nothing.
     proc = subprocess.Popen([sys.executable, "-m", "web.cli", "serve", "--port", "0", "--config", str(cfg),
@@ -268,9 +280,9 @@ def test_log_level_in_any_case_and_stdlib_logging_reach_the_log(tmp_path):
     err = "".join(lines)
     assert code == 0
     assert "uvicorn.error: " in err  # uvicorn's own lines, stdlib logging through loguru
-    # The dump is one WARNING (pykka's was a record a thread at CRITICAL: alerts paged on a diagnostic).
-    assert "CRITICAL" not in err and "WARNING __main__: thread dump (SIGUSR1)" in " ".join(err.split()) or \
-        "WARNING actors.service: thread dump (SIGUSR1)" in " ".join(err.split()), err[-3000:]
+    # The dump is at WARNING (pykka's was at CRITICAL: alerts paged on a diagnostic), a record a thread.
+    assert "CRITICAL" not in err and "WARNING actors.service: thread dump (SIGUSR1)" in " ".join(err.split()), \
+        err[-3000:]
     assert "--- MainThread" in err
     # Without an admin token, start-up says once that changes are accepted from loopback only.
     assert err.count("no admin token configured") == 1
@@ -321,8 +333,11 @@ def test_json_logs_are_one_object_a_line_with_request_ids_provider_and_run_id(tm
     assert records[0]["time"].endswith("Z")
     loggers = {r["logger"] for r in records}
     assert {"actors.service", "uvicorn.error", "web.access"} <= loggers
-    [dump] = [r for r in records if r["message"].startswith("thread dump (SIGUSR1)")]
-    assert dump["level"] == "WARNING" and "--- MainThread" in dump["message"]
+    [head] = [r for r in records if r["message"].startswith("thread dump (SIGUSR1)")]
+    threads = [r for r in records if r["message"].startswith("thread dump ") and r is not head]
+    assert head["level"] == "WARNING" and len(threads) == int(head["message"].split(": ")[1].split()[0])
+    assert any("--- MainThread" in r["message"] for r in threads)
+    assert max(len(r["message"]) for r in threads) < 16_000  # each within a log shipper's line
     access = [r for r in records if r["logger"] == "web.access" and r.get("request_id") == "probe-42"]
     assert len(access) == 1 and access[0]["http_status"] == 200 and access[0]["http_route"] == "/healthz"
     assert any(r.get("provider") and r.get("run_id") for r in records)

@@ -217,7 +217,8 @@ def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
         logger.error("{}", exc)
         sock.close()
         return 2
-    except (StoreUnusable, peewee.DatabaseError, peewee.ImproperlyConfigured, sqlite3.Error) as exc:
+    except (StoreUnusable, peewee.DatabaseError, peewee.InterfaceError, peewee.ImproperlyConfigured,
+            sqlite3.Error) as exc:
         if service is not None:
             raise
         # The service could not start because its database cannot be opened or read: one line
@@ -285,8 +286,11 @@ def config_check(path: Optional[str], as_json: bool) -> None:
     document = effective(settings)
     text = json.dumps(document, indent=2, default=list) if as_json else to_toml(document)
     click.echo(redaction.scrub(text))
-    for warning in settings_warnings(settings):
-        click.echo(redaction.scrub(f"warning: {warning}"), err=True)
+    if settings.demo:
+        click.echo("note: demo = true: serve replaces the providers with the built-in simulator's", err=True)
+    else:
+        for warning in settings_warnings(settings):
+            click.echo(redaction.scrub(f"warning: {warning}"), err=True)
     source = path or os.environ.get("DISCOVERY_CONFIG")
     click.echo(f"settings are valid ({source or 'no settings file: defaults and environment'})", err=True)
 

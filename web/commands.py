@@ -316,7 +316,7 @@ def providers(ctx: click.Context, as_json: bool) -> None:
         status = p.get("status") or ""
         colour = {"healthy": "green", "degraded": "yellow", "unconfigured": "yellow"}.get(status, "red" if status else "")
         # A catalog's models are the providers' (it only describes them): its own count read 0.
-        models = (f"{number(p.get('reported_models'))} described" if p.get("is_catalog")
+        models = (f"{number(p.get('reported_models'))} described" if p.get("is_catalog") and p.get("reported_models")
                   else number(p.get("model_count")))
         table.add_row(p.get("name", ""), p.get("format") or "", Text(status, style=colour),
                       (p.get("breaker") or {}).get("state", ""), models,
@@ -487,6 +487,9 @@ def export() -> None:
 def export_litellm(ctx: click.Context, names: str, output: Optional[str], **opts: Any) -> None:
     """Every model a configured provider lists, as a LiteLLM proxy model_list (JSON, which the
     proxy's YAML loader reads as it is): keys as os.environ/<VARIABLE>, never the key itself."""
+    if opts.get("live") is False:
+        raise click.UsageError("--catalog-only selects nothing for the export: it has only the models a configured "
+                               "provider lists")
     params = model_params(opts) + ([("names", names)] if names != "id" else [])
     answer = client_of(ctx).get("/api/v1/export/litellm", params)
     text = json.dumps(answer, indent=2, ensure_ascii=False) + "\n"

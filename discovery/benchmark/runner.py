@@ -138,8 +138,9 @@ def benchmark_model(probe: Any, plan: ModelPlan, policy: BenchmarkPolicy, run_id
             else:
                 # Cut off mid-answer, or no answer in time: it may have been billed, the reservation stands.
                 cost = None if cost is None or reserved is None else cost + reserved
-            if exc.kind == "auth" and exc.status == 401:
-                # The key itself refused: every other model of the run would be refused alike.
+            if isinstance(exc, ProviderAuthError) and exc.status != 403:
+                # The key itself refused (a 401; Gemini's 400 API_KEY_INVALID): every other model
+                # of the run would be refused alike. A 403 may be this model's alone.
                 failures[-1] = replace(failures[-1], message=f"{failures[-1].message}; the run stops: the key "
                                                              "was refused, no other model can be asked with it")
                 stopped = f"the key was refused ({exc})"

@@ -530,10 +530,11 @@ class ProviderClient:
         retry_after = self.retry_after(resp.headers, parsed)
         text = f"{self.name} answered HTTP {status}: {message}"
         if status == 404:
-            # On a list call, nearly always a base_url missing or adding a segment (/v1): say where.
+            # On a list call, nearly always a base_url missing or adding a segment (/v1): say where,
+            # first (the provider's words may be long), without user part or query.
             where = urlsplit(resp.url or "")
-            text += f" (at {where.scheme}://{where.hostname or ''}{f':{where.port}' if where.port else ''}{where.path}; " \
-                    "is base_url right?)"
+            at = f"{where.scheme}://{where.netloc.rpartition('@')[2]}{where.path}"
+            text = f"{self.name} answered HTTP 404 at {at} (is base_url right?): {message}"
         if retry_after is not None and retry_after > self.config.max_retry_after:
             asked = "Retry-After" if resp.headers.get("Retry-After") is not None else "wait asked"
             # A wait past a day was kept as a day (MAX_RETRY_AFTER_SECONDS): say so, not the cap as if asked.

@@ -169,6 +169,32 @@ def test_a_probes_own_failure_is_recorded_with_every_known_secret_masked(simulat
     assert all(secret not in f.message and "[REDACTED]" in f.message for f in failures)
 
 
+@pytest.mark.parametrize("status,stops", [(401, True), (400, True), (403, False)])
+def test_a_refused_key_stops_the_run_whatever_status_the_provider_refuses_it_with(simulator, status, stops):
+    """Gemini refuses a bad key with 400 API_KEY_INVALID (a ProviderAuthError of status 400): only
+    a 401 stopped the run, so each other model sent one request more, refused alike. A 403 may be
+    the model's alone: that model's samples end, the run goes on."""
+    from discovery.benchmark.plan import ModelPlan
+    from discovery.benchmark.runner import OpenGate, benchmark_model
+    from discovery.model import Model
+    from discovery.providers.errors import ProviderAuthError
+    from discovery.settings import BenchmarkSettings
+
+    probe = http_probe(simulator, "openai", "openai")
+    sent = []
+
+    def refused(request):
+        sent.append(request)
+        raise ProviderAuthError(f"gemini answered HTTP {status}: API key not valid", status=status)
+
+    probe.chat = refused
+    policy = BenchmarkSettings(samples=3).policy("openai")
+    plan = ModelPlan(Model(provider="openai", provider_model_id="gpt-4o"), "chat", "gpt-4o")
+    outcome = benchmark_model(probe, plan, policy, run_id=1, gate=OpenGate())
+    assert len(sent) == 1 and outcome.requests == 1
+    assert (outcome.stopped is not None) is stops, outcome.stopped
+
+
 def _connections_to(port: int) -> int:
     """This process's open sockets connected to ``port``, in any state (one the server has
     closed stays open here, CLOSE_WAIT, until this side closes it)."""

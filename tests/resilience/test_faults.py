@@ -391,7 +391,7 @@ def test_a_404_on_the_list_call_says_where_it_was_asked(start_service, simulator
     service = start_service([config])
     (outcome,) = service.wait([service.refresh("local")], timeout=10)
     assert outcome.outcome == "failed" and "answered HTTP 404" in outcome.error, outcome.error
-    assert f"(at {simulator.url}/openai-misspelt/models; is base_url right?)" in outcome.error
+    assert f"answered HTTP 404 at {simulator.url}/openai-misspelt/models (is base_url right?): " in outcome.error
 
 
 def test_a_retry_after_past_a_day_is_reported_as_at_least_a_day_not_as_asked(setup):

@@ -91,8 +91,9 @@ let measures = null;  // asked once a tab: the settings do not change while the 
 export function offersBenchmarks() {
   if (!measures) {
     // Shared by every page of the tab, so not cut short when the page that asked first is left.
-    measures = (async () => Boolean((await get("/api/v1/status")).benchmarks?.enabled
-      || (await get("/api/v1/benchmarks/runs", {limit: 1})).data.length > 0))();
+    // Bounded: a stalled answer would hold every page of the tab that waits on it.
+    measures = (async () => Boolean((await get("/api/v1/status", {}, AbortSignal.timeout(10000))).benchmarks?.enabled
+      || (await get("/api/v1/benchmarks/runs", {limit: 1}, AbortSignal.timeout(10000))).data.length > 0))();
     // Not known (no token yet, the API refused): the page says why, and the next one asks again.
     measures = measures.catch((err) => { measures = null; throw err; });
   }
