@@ -16,6 +16,9 @@ def version() -> str:
 
 
 def build_info() -> dict[str, str]:
-    """What the build-info metric labels: version and Python."""
-    return {"version": version(), "python_version": platform.python_version(),
+    """What the build-info metric labels: version, the source commit ("" when unknown; GET /version
+    gives it too) and Python."""
+    from discovery.build import build_info as build
+
+    return {"version": version(), "commit": build().commit or "", "python_version": platform.python_version(),
             "python_implementation": platform.python_implementation()}

@@ -114,6 +114,11 @@ class ServiceCollector(Collector):
                                     labels=["provider", "state"])
         failures = GaugeMetricFamily("discovery_provider_consecutive_failures",
                                      "Refreshes in a row that failed, per provider.", labels=["provider"])
+        # For staleness alerts ("time() - this > 2 * interval"): the catalog-wide publish time says
+        # nothing of one provider whose refreshes have been failing for hours.
+        succeeded = GaugeMetricFamily("discovery_provider_last_success_timestamp_seconds",
+                                      "When each provider's (or Bedrock region's) last refresh succeeded (Unix "
+                                      "time); no series before its first success.", labels=["provider"])
         try:
             rows = svc.providers()
         except Exception as exc:  # a scrape never fails for one slow actor; the families stay empty
@@ -132,9 +137,12 @@ class ServiceCollector(Collector):
                     breaker.add_metric([name, value], 1.0 if value == state else 0.0)
             if row.get("consecutive_failures") is not None:
                 failures.add_metric([name], row["consecutive_failures"])
+            if isinstance(row.get("last_success_at"), (int, float)):
+                succeeded.add_metric([name], row["last_success_at"])
         yield status
         yield breaker
         yield failures
+        yield succeeded
 
     @staticmethod
     def _cache(svc: Any) -> Iterator[Metric]:

@@ -108,6 +108,14 @@ def test_open_streams_benchmarks_and_build_info_are_reported(served):
                  region="") == 90.0
     build = samples["discovery_build_info"]
     assert len(build) == 1 and "version" in dict(next(iter(build)))
+    from discovery.build import build_info as running
+
+    assert dict(next(iter(build)))["commit"] == (running().commit or "")  # as GET /version says
+    # Each provider's last success, for staleness alerts (the catalog's publish time says nothing of one).
+    succeeded = samples["discovery_provider_last_success_timestamp_seconds"]
+    assert {dict(labels)["provider"] for labels in succeeded} == {"openai"}
+    [at] = succeeded.values()
+    assert abs(at - service.providers()[0]["last_success_at"]) < 1e-3
     own = [name for name in samples if not name.startswith(("process_", "python_"))]
     assert own and all(name.startswith("discovery_") for name in own)
 
