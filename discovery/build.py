@@ -55,3 +55,10 @@ def build_info() -> BuildInfo:
     commit = os.environ.get("DISCOVERY_BUILD_COMMIT") or _git("rev-parse", "HEAD")
     date = os.environ.get("DISCOVERY_BUILD_DATE") or (_git("show", "-s", "--format=%cI", "HEAD") if commit else None)
     return BuildInfo(DISTRIBUTION, package_version(), commit, date, platform.python_version())
+
+
+def metric_labels() -> dict[str, str]:
+    """What the build-info metric labels: version, the source commit ("" when unknown; GET /version
+    gives it too) and Python."""
+    return {"version": package_version(), "commit": build_info().commit or "",
+            "python_version": platform.python_version(), "python_implementation": platform.python_implementation()}

@@ -23,9 +23,9 @@ import click
 from loguru import logger
 
 from discovery import redaction
+from discovery.build import package_version as version
 from discovery.settings import SettingsError
 from discovery.settings_reader import load_settings
-from discovery.version import version
 from web.benchmark_commands import benchmarks
 from web.client import DEFAULT_URL, URL_ENV, ClientError, ServiceClient
 from web.commands import COMMANDS

@@ -21,10 +21,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, InfoM
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
+from discovery.build import metric_labels
 from discovery.entry import facet_kind, facet_provider
 from discovery.health import DEGRADED, HEALTHY, MISCONFIGURED, RATE_LIMITED, UNAVAILABLE, UNHEALTHY, UNKNOWN
 from discovery.model import KINDS
-from discovery.version import build_info
 
 # One sample per series is enough: the *_created series would double the output for nothing.
 prometheus_client.disable_created_metrics()
@@ -45,7 +45,7 @@ class ServiceCollector(Collector):
 
     def collect(self) -> Iterator[Metric]:
         svc = self.service
-        yield InfoMetricFamily("discovery_build", "The running service's version.", value=build_info())
+        yield InfoMetricFamily("discovery_build", "The running service's version.", value=metric_labels())
         yield from self._catalog(svc)
         yield from self._providers(svc)
         streams = GaugeMetricFamily("discovery_sse_streams_open", "Event streams (SSE) open now.")

@@ -217,6 +217,17 @@ def token_service(sim: Any, directory: Path, what: str, **tokens: Any) -> Iterat
     assert not pykka.ActorRegistry.get_all(), f"actors left running after {what}"
 
 
+def row_ids(page: Any) -> list[str]:
+    """The model ids of the catalog table's rows, in order."""
+    return page.locator("table.models tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")
+
+
+def refresh(service: Any, provider: str) -> None:
+    """Refresh one provider and wait for it to succeed."""
+    (outcome,) = service.wait([service.refresh(provider)], timeout=10)
+    assert outcome.outcome == "succeeded", outcome
+
+
 def ready(page: Any, path: str) -> None:
     """Open a dashboard path and wait until its first view has every answer it asked for."""
     page.goto(path)

@@ -16,21 +16,14 @@ from tests.browser.conftest import (
     enter_token,
     needs_chromium,
     ready,
+    refresh,
+    row_ids,
     screenshot,
 )
 
 pytestmark = needs_chromium
 
 _names = itertools.count(1)
-
-
-def row_ids(page) -> list[str]:
-    return page.locator("table.models tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")
-
-
-def refresh(service, provider: str) -> None:
-    (outcome,) = service.wait([service.refresh(provider)], timeout=10)
-    assert outcome.outcome == "succeeded", outcome
 
 
 def test_catalog_lists_the_models_the_api_lists(page, api):

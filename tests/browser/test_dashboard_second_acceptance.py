@@ -9,20 +9,11 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import needs_chromium, ready
+from tests.browser.conftest import needs_chromium, ready, refresh, row_ids
 
 pytestmark = needs_chromium
 
 _names = itertools.count(1)
-
-
-def row_ids(page) -> list[str]:
-    return page.locator("table.models tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")
-
-
-def refresh(service, provider: str) -> None:
-    (outcome,) = service.wait([service.refresh(provider)], timeout=10)
-    assert outcome.outcome == "succeeded", outcome
 
 
 def add_acme(sim, service, name: str) -> None:
