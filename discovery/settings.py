@@ -246,6 +246,10 @@ class Settings:
     # Worker threads of the model lists' own pool (web/server.py); 0: lists share http_threads.
     list_threads: int = 2
     max_request_body: int = 1024 * 1024
+    # Reverse proxies (addresses or networks, "*" for any) whose X-Forwarded-For and
+    # X-Forwarded-Proto are believed: the client they name is the one logged and checked. Empty:
+    # the socket's peer is the client, and forwarding headers are only a sign of a proxy.
+    trusted_proxies: tuple[str, ...] = ()
     # With it set, every read but /healthz and /readyz needs it (or the admin token). Only from
     # DISCOVERY_READ_TOKEN, never from the file.
     read_token: Optional[str] = field(default=None, repr=False)

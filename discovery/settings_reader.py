@@ -4,6 +4,7 @@ providers chosen by their API keys when no table names them, Bedrock's and the b
 tables. The settings themselves are :mod:`discovery.settings`."""
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 import os
@@ -123,6 +124,14 @@ def _coerce(value: Any, type_name: str, where: str) -> Any:
                                 f"got {value!r}") from None
         raise SettingsError(f"{where}: expected {t}, got {value!r}") from None
     return value
+
+
+def _network(text: str) -> Optional[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    """``text`` as an address or network (host bits allowed), or None when it is neither."""
+    try:
+        return ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return None
 
 
 def _int(value: Any) -> int:
@@ -425,6 +434,12 @@ def _load_settings(path: Optional[str | Path], env: Mapping[str, str], **overrid
             var = f"DISCOVERY_{key.upper()}"
             named = var if var in env and key not in overrides else f"service.{key}"
             raise SettingsError(f"{named}: must be {bound}, got {kwargs[key]!r}")
+    for proxy in kwargs.get("trusted_proxies", ()):
+        if proxy != "*" and _network(proxy) is None:
+            var = "DISCOVERY_TRUSTED_PROXIES"
+            named = var if var in env and "trusted_proxies" not in overrides else "service.trusted_proxies"
+            raise SettingsError(f"{named}: each must be an IP address, a network such as 10.0.0.0/8, or \"*\", "
+                                f"got {proxy!r}")
     if kwargs.get("leader_check_interval", 1.0) > kwargs.get("leader_takeover_seconds", 5.0) / 2 \
             and "DISCOVERY_LEADER_CHECK_INTERVAL" not in env and "leader_check_interval" not in service:
         # Only the takeover bound was set: check often enough to meet it.

@@ -229,8 +229,13 @@ def raise_open_file_limit() -> None:
 
 
 def uvicorn_config(app: DiscoveryASGI) -> uvicorn.Config:
-    """uvicorn's settings for the service: no logging of its own (loguru has it), no proxy headers."""
-    return uvicorn.Config(app, lifespan="on", log_config=None, access_log=False, proxy_headers=False,
+    """uvicorn's settings for the service: no logging of its own (loguru has it); the client named
+    by ``X-Forwarded-For`` (and the scheme by ``X-Forwarded-Proto``) only when the peer is one of
+    ``trusted_proxies`` (uvicorn's own proxy-headers middleware, which takes the nearest address
+    not of a trusted proxy)."""
+    trusted = list(getattr(app.service.settings, "trusted_proxies", ()) or ())
+    return uvicorn.Config(app, lifespan="on", log_config=None, access_log=False, proxy_headers=bool(trusted),
+                          forwarded_allow_ips=trusted or None,
                           server_header=False, timeout_graceful_shutdown=3, timeout_keep_alive=5,
                           backlog=2048, loop="auto", http="auto")
 
