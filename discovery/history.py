@@ -25,7 +25,7 @@ import peewee
 from cachetools import LRUCache
 
 from discovery.benchmark.board import PerformanceBoard
-from discovery.benchmark.stored import benchmark_result_dict
+from discovery.benchmark.stored import latest_benchmark_results
 from discovery.diff import ADDED, REMOVED, UPDATED, diff_contents
 from discovery.entry import CatalogEntry
 from discovery.index import CatalogIndex
@@ -302,12 +302,9 @@ def last_answers(when: float) -> dict[str, float]:
 
 def performance_at(when: float) -> PerformanceBoard:
     """The measured performance as it stood at ``when``: each (model, region)'s newest result with
-    samples measured by then (results are append-only, like versions)."""
-    newest = (BenchmarkResultRow.select(peewee.fn.MAX(BenchmarkResultRow.id))
-              .where((BenchmarkResultRow.samples > 0) & (BenchmarkResultRow.measured_at < printed_through(when)))
-              .group_by(BenchmarkResultRow.model_id, BenchmarkResultRow.region))
-    rows = BenchmarkResultRow.select().where(BenchmarkResultRow.id.in_(newest))
-    return PerformanceBoard.from_rows(benchmark_result_dict(r) for r in rows)
+    samples measured by then, marked failing when a newer one by then kept none (results are
+    append-only, like versions)."""
+    return PerformanceBoard.from_rows(latest_benchmark_results(BenchmarkResultRow.measured_at < printed_through(when)))
 
 
 def compare(old: PastCatalog, new: PastCatalog, providers: Iterable[str] = ()) -> list[CatalogChange]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from discovery.bedrock import REGION_NAME, UnknownBedrockModel
+from discovery.timestamps import iso
 from web.context import service
 from web.errors import ApiError
 from web.parameters import values
@@ -81,8 +82,14 @@ def best_regions(model_id: str):
     rows = {row["region"]: row for row in svc.model_regions(canonical, statuses or {})}
     ranked = svc.best_regions_for_model(canonical, preferred, statuses or {})
     measured = svc.view.performance.region_ttft(canonical)
+    failing = svc.view.performance.region_failures(canonical)
     for region, row in rows.items():
-        row["ttft_ms"] = measured.get(region)
+        # A region whose newest benchmark kept no sample ranks as unmeasured; its last TTFT is shown
+        # with when and why it failed since.
+        since = failing.get(region)
+        row["ttft_ms"] = measured.get(region) if since is None else since.ttft_ms
+        row["benchmark_failed_at"] = iso(since.failed_at) if since is not None else None
+        row["benchmark_error"] = since.last_error if since is not None else None
     return jsonify({
         "model_id": canonical,
         "preferred": list(preferred),

@@ -18,6 +18,8 @@ def benchmarks() -> None:
 
 
 SPEED_NOTE = "≈ output speed from tokens estimated from the text, or with reasoning tokens counted in"
+FAILING_NOTE = ("! the newest run there kept no sample (its error: --json, last_error); ranked after "
+                "those whose newest run measured")
 
 
 def _ms(value: Any) -> str:
@@ -35,12 +37,14 @@ def _measured_columns(table: Any) -> None:
 
 def _measured_cells(m: dict[str, Any]) -> tuple[str, ...]:
     """A leaderboard row's (or a performance summary's) numbers, in _measured_columns' order; a
-    speed from estimated tokens or with reasoning counted in is marked ≈ (see SPEED_NOTE)."""
+    speed from estimated tokens or with reasoning counted in is marked ≈ (see SPEED_NOTE), a
+    measurement whose newest run failed since with ! (FAILING_NOTE)."""
     speed = m.get("output_tokens_per_s")
     flagged = m.get("tokens_estimated") or m.get("speed_includes_reasoning")
     return (_ms(m.get("ttft_ms")), _ms(m.get("ttft_p90_ms")),
             "" if speed is None else f"{speed:,.1f}" + (" ≈" if flagged else ""),
-            _ms(m.get("latency_ms")), _usd(m.get("cost_usd")), number(m.get("samples")), when(m.get("measured_at")))
+            _ms(m.get("latency_ms")), _usd(m.get("cost_usd")), number(m.get("samples")),
+            when(m.get("measured_at")) + (" !" if m.get("failed_at") else ""))
 
 
 def _board_filters(func):
@@ -74,6 +78,8 @@ def benchmarks_board(ctx: click.Context, as_json: bool, **opts: Any) -> None:
     out.print(table)
     if any(r.get("tokens_estimated") or r.get("speed_includes_reasoning") for r in page.get("data", [])):
         out.print(SPEED_NOTE, style="dim")
+    if any(r.get("failed_at") for r in page.get("data", [])):
+        out.print(FAILING_NOTE, style="dim")
     shown_to = page.get("offset", 0) + len(page.get("data", []))
     sort = str(page.get("sort") or "ttft")
     out.print(f"{len(page.get('data', []))} of {page.get('total', 0)} measured, by "
@@ -185,6 +191,8 @@ def benchmarks_show(ctx: click.Context, model_id: str, region: Optional[str], li
                      for s in (perf.get("regions") or {None: perf}).values())) \
             or any(r.get("tokens_estimated") or r.get("speed_includes_reasoning") for r in history):
         out.print(SPEED_NOTE, style="dim")
+    if perf and any(s.get("failed_at") for s in (perf.get("regions") or {None: perf}).values()):
+        out.print(FAILING_NOTE, style="dim")
 
 
 @benchmarks.command("run")

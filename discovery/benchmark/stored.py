@@ -98,12 +98,28 @@ def benchmark_history(model_id: str, limit: int = 50, region: Optional[str] = No
     return [benchmark_result_dict(r) for r in q]
 
 
-def latest_benchmark_results() -> list[dict[str, Any]]:
-    """The newest result with samples of every (model, region): what the performance summaries start from."""
-    newest = (BenchmarkResultRow.select(peewee.fn.MAX(BenchmarkResultRow.id))
-              .where(BenchmarkResultRow.samples > 0)
-              .group_by(BenchmarkResultRow.model_id, BenchmarkResultRow.region))
-    return [benchmark_result_dict(r) for r in BenchmarkResultRow.select().where(BenchmarkResultRow.id.in_(newest))]
+def latest_benchmark_results(where: Optional[peewee.Expression] = None) -> list[dict[str, Any]]:
+    """The newest result with samples of every (model, region): what the performance summaries
+    start from; with ``failed_at`` and ``last_error`` from the newest result when it kept no sample.
+    ``where``: only the results it holds (those measured by a past time)."""
+    def newest(condition: Optional[peewee.Expression]) -> peewee.SelectQuery:
+        query = BenchmarkResultRow.select(peewee.fn.MAX(BenchmarkResultRow.id))
+        if condition is not None:
+            query = query.where(condition)
+        return query.group_by(BenchmarkResultRow.model_id, BenchmarkResultRow.region)
+
+    measured = BenchmarkResultRow.samples > 0
+    rows = [benchmark_result_dict(r) for r in BenchmarkResultRow.select().where(
+        BenchmarkResultRow.id.in_(newest(measured if where is None else measured & where)))]
+    failures = {(model_id, region): (row_id, at, error) for row_id, model_id, region, at, error in (
+        BenchmarkResultRow.select(BenchmarkResultRow.id, BenchmarkResultRow.model_id, BenchmarkResultRow.region,
+                                  BenchmarkResultRow.measured_at, BenchmarkResultRow.error)
+        .where(BenchmarkResultRow.id.in_(newest(where)) & (BenchmarkResultRow.samples == 0)).tuples())}
+    for row in rows:
+        failure = failures.get((row["model_id"], row["region"]))
+        if failure is not None and failure[0] > row["id"]:
+            row["failed_at"], row["last_error"] = failure[1], failure[2]
+    return rows
 
 
 def benchmark_run_dict(row: BenchmarkRunRow) -> dict[str, Any]:

@@ -1,11 +1,15 @@
 """Bedrock benchmarks through real boto3 against the simulator: best-regions follows measured TTFT."""
 from __future__ import annotations
 
+from click.testing import CliRunner
+
 from discovery.settings import BenchmarkSettings, BenchmarkTarget
 from tests.bedrock.conftest import bedrock_settings, regions_settled
 from tests.benchmark.conftest import on_demand_text_model
 from tests.conftest import wait_for
 from web import create_app
+from web.cli import cli
+from web.server import ServerThread
 
 # Control-plane latency says us-east-1 is closest; the model's measured TTFT says the opposite.
 LATENCY = {"us-east-1": 0.01, "eu-west-1": 0.08, "us-west-2": 0.16}
@@ -195,3 +199,54 @@ def test_a_region_denying_the_model_is_asked_once_a_run_not_once_a_sample(start_
     assert result["sample_count"] == 0 and len(result["failures"]) == 1
     assert "AccessDeniedException" in result["failures"][0]["message"]
     assert "no more samples of this model in this run" in result["failures"][0]["message"]
+
+
+def test_a_region_failing_since_its_last_measurement_ranks_after_one_that_measures(start_service, simulator, db_url):
+    """The board held measurements only: a region whose key lost access after it was measured
+    stayed first in best-regions, the leaderboard and the model's performance, with no sign."""
+    regions = ("us-east-1", "us-west-2")
+    for region in regions:
+        simulator.state.set_stream(f"bedrock@{region}", ttft=TTFT[region], tokens_per_second=400, output_tokens=8)
+    service, _ = benchmarking(start_service, simulator, regions)
+    model_id = f"bedrock/{on_demand_in_every(simulator, regions)}"
+    service.wait_benchmarks(service.run_benchmark(model_id), timeout=30)
+    assert service.best_regions_for_model(model_id) == ["us-west-2", "us-east-1"]
+
+    simulator.state.set_option("bedrock@us-west-2", "access_denied", True)
+    service.wait_benchmarks(service.run_benchmark(model_id, region="us-west-2"), timeout=30)
+
+    def check(svc) -> None:
+        assert svc.best_regions_for_model(model_id) == ["us-east-1", "us-west-2"]
+        client = create_app(svc).test_client()
+        ranked = client.get(f"/api/v1/bedrock/models/{model_id}/best-regions").get_json()["regions"]
+        assert [r["region"] for r in ranked] == ["us-east-1", "us-west-2"]
+        assert ranked[0]["benchmark_failed_at"] is None and ranked[0]["benchmark_error"] is None
+        assert ranked[1]["benchmark_failed_at"] and "AccessDeniedException" in ranked[1]["benchmark_error"]
+        assert ranked[1]["ttft_ms"] is not None  # the last measurement, shown with its failure
+        board = client.get("/api/v1/benchmarks").get_json()["data"]
+        assert [(r["region"], r["failed_at"] is not None) for r in board] == [("us-east-1", False), ("us-west-2", True)]
+        assert "AccessDeniedException" in board[1]["last_error"]
+        performance = client.get(f"/api/v1/models/{model_id}").get_json()["performance"]
+        assert performance["region"] == "us-east-1" and performance["failed_at"] is None
+        assert performance["regions"]["us-west-2"]["failed_at"] == board[1]["failed_at"]
+
+    check(service)
+    service.stop()  # the same from the store
+    simulator.state.set_option("bedrock@us-west-2", "access_denied", False)
+    again, _ = benchmarking(start_service, simulator, regions)
+    check(again)
+    server = ServerThread(again).start()
+    try:
+        env = {"DISCOVERY_ADMIN_TOKEN": None, "DISCOVERY_READ_TOKEN": None, "DISCOVERY_URL": None}
+        for args in (["benchmarks", "board"], ["benchmarks", "show", model_id]):
+            shown = CliRunner().invoke(cli, ["--url", server.url, *args], env=env, catch_exceptions=False)
+            assert shown.exit_code == 0, shown.stderr
+            marked = [line.split()[0] for line in shown.stdout.splitlines() if line.endswith(" !")]
+            assert marked == (["2"] if args[1] == "board" else ["us-west-2"]), shown.stdout
+            assert "! the newest run there kept no sample" in shown.stdout
+    finally:
+        server.stop()
+    # Measured again there: the failure is over, and the faster region first again.
+    again.wait_benchmarks(again.run_benchmark(model_id, region="us-west-2"), timeout=30)
+    assert again.best_regions_for_model(model_id) == ["us-west-2", "us-east-1"]
+    assert again.view.performance.get(model_id).regions["us-west-2"].failed_at is None

@@ -76,6 +76,8 @@ def _model() -> dict[str, Any]:
         "output_tokens_per_s": MAYBE_NUMBER, "latency_ms": MAYBE_NUMBER, "latency_p90_ms": MAYBE_NUMBER,
         "samples": INTEGER, "measured_at": TIME, "run_id": INTEGER, "cost_usd": MAYBE_NUMBER,
         "tokens_estimated": BOOLEAN, "speed_includes_reasoning": BOOLEAN,
+        "failed_at": {**MAYBE_TIME, "description": "the newest run here kept no sample: when (null: it measured)"},
+        "last_error": MAYBE_STRING,
     }, required=("ttft_ms", "output_tokens_per_s", "latency_ms", "samples", "measured_at"))
     return obj({
         "id": {"type": "string", "description": "<provider>/<the provider's own id>; may contain / : ."},
@@ -246,6 +248,8 @@ def _leaderboard_row() -> dict[str, Any]:
         "output_tokens_per_s": MAYBE_NUMBER, "latency_ms": MAYBE_NUMBER, "latency_p90_ms": MAYBE_NUMBER,
         "samples": INTEGER, "measured_at": TIME, "run_id": INTEGER, "cost_usd": MAYBE_NUMBER,
         "tokens_estimated": BOOLEAN, "speed_includes_reasoning": BOOLEAN,
+        "failed_at": {**MAYBE_TIME, "description": "the newest run here kept no sample: when (null: it measured)"},
+        "last_error": MAYBE_STRING,
     }, extra=False)
 
 
@@ -256,7 +260,8 @@ def _model_region(ranked: bool = False) -> dict[str, Any]:
         "latency_ms": MAYBE_NUMBER,
     }
     if ranked:
-        properties = {"rank": INTEGER, **properties, "ttft_ms": MAYBE_NUMBER, "preferred": BOOLEAN}
+        properties = {"rank": INTEGER, **properties, "ttft_ms": MAYBE_NUMBER, "benchmark_failed_at": MAYBE_TIME,
+                      "benchmark_error": MAYBE_STRING, "preferred": BOOLEAN}
     return obj(properties, required=("region", "access", *(("rank", "preferred") if ranked else ())))
 
 

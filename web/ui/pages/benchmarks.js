@@ -92,7 +92,9 @@ export async function render(ctx) {
           return h("td", {"data-label": m.label, class: "num", ...(note ? {title: note, "data-flagged": ""} : {})},
             m.format(r[m.field]) + (note ? " ≈" : ""));
         }),
-        h("td", {"data-label": "Measured"}, h("time", {title: stamp(r.measured_at)}, ago(r.measured_at)))))))
+        h("td", {"data-label": "Measured"}, h("time", {title: stamp(r.measured_at)}, ago(r.measured_at)),
+          r.failed_at ? [" ", h("span", {class: "badge failing", title: `newest run ${stamp(r.failed_at)}: ${r.last_error || "no sample"}`},
+            "failing since")] : null)))))
       : notice("empty", "Nothing measured yet.")));
     box.setAttribute("aria-busy", "false");
   }
