@@ -56,6 +56,34 @@ def test_a_capability_filter_narrows_the_rows_to_what_the_api_returns_for_it(pag
     expect(page.locator("[data-capability=vision]")).to_have_attribute("aria-pressed", "true")
 
 
+def test_filters_without_a_control_are_listed_and_a_past_catalog_is_marked(page, api):
+    """as_of, id and attr.<key> filtered the rows with nothing on the page saying so: a shared link
+    to a past catalog read as the live one."""
+    ready(page, "/ui/catalog?attr.owned_by=acme&id=vllm/*")
+    owned = api("/api/v1/models", **{"attr.owned_by": "acme", "id": "vllm/*"})
+    assert owned["total"] >= 1 and row_ids(page) == [m["id"] for m in owned["data"]]
+    expect(page.locator(".as-of .notice")).to_have_count(0)
+    listed = page.locator(".other-filters .chip")
+    expect(listed).to_have_text(["attr.owned_by = acme ×", "id = vllm/* ×"])
+    page.click("[data-key='drop-attr.owned_by']")
+    page.wait_for_url(lambda url: "owned_by" not in url and "id=vllm" in url)
+    page.wait_for_selector(".table-scroll[aria-busy=false]")
+    assert row_ids(page) == [m["id"] for m in api("/api/v1/models", id="vllm/*")["data"]]
+    expect(listed).to_have_text(["id = vllm/* ×"])
+
+    past = "2020-01-01T00:00:00Z"  # before anything was stored: an empty catalog
+    ready(page, f"/ui/catalog?as_of={past}")
+    assert api("/api/v1/models", as_of=past)["total"] == 0
+    expect(page.locator(".as-of .notice.past")).to_contain_text(f"the models as they stood at {past}, not the live catalog")
+    expect(page.locator(".table-scroll")).to_contain_text("No model matches these filters.")
+    expect(page.locator(".other-filters")).to_be_hidden()
+    page.click("[data-key=drop-as_of]")
+    page.wait_for_url("**/ui/catalog")
+    page.wait_for_selector(".table-scroll[aria-busy=false]")
+    expect(page.locator(".as-of .notice")).to_have_count(0)
+    assert row_ids(page) == [m["id"] for m in api("/api/v1/models")["data"]]
+
+
 def test_models_ticked_in_the_catalog_are_compared_side_by_side_with_differences_marked(page, api):
     ready(page, "/ui/catalog?provider=vllm")
     boxes = page.locator("table.models tbody input[type=checkbox]")

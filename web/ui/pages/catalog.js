@@ -38,6 +38,11 @@ const COLUMNS = [
   {label: "Capabilities", wide: true},
 ];
 
+// Parameters the page has a control for; any other in the URL (as_of, id, attr.<key>, ...) still
+// filters the rows, and is listed under the controls with a button that takes it out.
+const CONTROLLED = new Set(["sort", "limit", "offset", "q", "capability", "provider", "kind", "status",
+  "input_modality", "output_modality", ...RANGES.map(([name]) => name)]);
+
 function commaList(value) {
   return (value || "").split(",").map((s) => s.trim()).filter(Boolean);
 }
@@ -60,6 +65,8 @@ export async function render(ctx) {
   const chips = h("div", {class: "chips", role: "group", "aria-labelledby": "chips-label",
     title: "A model must have every capability ticked"});
   const providerList = h("datalist", {id: "provider-names"});
+  const pastNote = h("div", {class: "as-of"});
+  const otherFilters = h("div", {class: "chips-row other-filters"});
   let loads = 0;
   let rows = [];
   // Whether the service measures models: the TTFT column and filter are shown only then (or when
@@ -80,8 +87,24 @@ export async function render(ctx) {
     load();
   }
 
+  /** The filters of the URL that no control shows, and whether this is a past catalog (as_of). */
+  function drawUncontrolled() {
+    const asOf = params.get("as_of");
+    fill(pastNote, asOf ? notice("past", h("strong", {}, "A past catalog: "),
+      `the models as they stood at ${asOf}, not the live catalog. `,
+      h("button", {type: "button", class: "link", dataset: {key: "drop-as_of"}, onclick: () => apply({as_of: null})},
+        "Show the live catalog")) : null);
+    const others = [...new Set(params.keys())].filter((k) => !CONTROLLED.has(k) && k !== "as_of");
+    otherFilters.hidden = others.length === 0;
+    fill(otherFilters, others.length ? [h("span", {class: "chips-label"}, "Also filtered by"),
+      h("div", {class: "chips"}, others.map((k) => h("button", {type: "button", class: "chip", dataset: {key: `drop-${k}`},
+        title: `Take out ${k}`, onclick: () => apply({[k]: null})},
+        `${k} = ${params.getAll(k).join(",")}`, h("span", {"aria-hidden": "true"}, " ×"))))] : null);
+  }
+
   async function load(initial = false) {
     const mine = ++loads;
+    drawUncontrolled();
     const query = new URLSearchParams(params);
     if (!query.has("limit")) query.set("limit", String(DEFAULT_LIMIT));
     summary.textContent = "Loading…";
@@ -261,7 +284,9 @@ export async function render(ctx) {
               Object.assign(select(name, values), {id: `f-${name}`}))),
           ranges)),
       h("div", {class: "chips-row"}, h("span", {class: "chips-label", id: "chips-label"}, "Capabilities"), chips),
+      otherFilters,
       providerList),
+    pastNote,
     tableBox,
     pager,
     compareBar);
