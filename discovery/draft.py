@@ -102,9 +102,12 @@ class ModelDraft:
 def with_provenance(model: Model) -> Model:
     """``model`` with a provenance entry (its own source) for every filled field that lacks one.
 
-    A model with any provenance is taken as complete: this service's mappers record every field.
+    A mapper records either every field (:func:`build_model`) or only the fields it guessed
+    (``HEURISTIC``: models.dev's missing status taken as active): a map with any other entry is
+    complete; one of guesses only is completed with the model's source for the rest (models.dev's
+    records without a status had no provenance for their prices, limits or capabilities).
     """
-    if model.provenance or not isinstance(model, Model):
+    if not isinstance(model, Model) or any(v != HEURISTIC for v in model.provenance.values()):
         return model  # complete already (a packed record was completed before it was packed)
     filled = tuple(_values(model))
     if not filled:
@@ -112,17 +115,18 @@ def with_provenance(model: Model) -> Model:
     # A source's records fill a few distinct sets of fields, so their maps are made once each
     # (a cold models.dev ingest made 5,288 maps for 80 distinct ones). Made here rather than taken
     # from the shared ones, each lists its fields in the taxonomy's order whatever was made before.
-    key = (model.source or "unknown", filled)
+    guessed = tuple(model.provenance.items())
+    key = (model.source or "unknown", filled, guessed)
     provenance = _FILLED_BY.get(key)
     if provenance is None:
-        provenance = Provenance(dict.fromkeys(filled, key[0]))
+        provenance = Provenance({**dict.fromkeys(filled, key[0]), **dict(guessed)})
         if len(_FILLED_BY) >= _FILLED_BY_LIMIT:
             _FILLED_BY.clear()
         _FILLED_BY[key] = provenance
     return model.with_provenance_of(provenance)
 
 
-# (source, filled field paths) → the provenance map with_provenance gives such a record.
+# (source, filled field paths, guesses) → the provenance map with_provenance gives such a record.
 _FILLED_BY: dict[tuple[str, tuple[str, ...]], Provenance] = {}
 _FILLED_BY_LIMIT = 4096
 
