@@ -69,8 +69,25 @@ class CatalogCommit:
         elif regions:
             affected |= self._feed_regions(regions)
         fallback = accepted[-1][0].run_id if accepted else self._held_run
+        # Whose change a model's is, in a commit of several answers: the answer that wrote or
+        # deleted its record; else its own provider's answer (ids are "<provider>/...", Bedrock's
+        # regions "bedrock@<region>"): a catalog-only record that provider's new model absorbs;
+        # else an answer that holds it; else the last one. (Crediting the last answer counted a
+        # start-up commit's mistral and together removals in cohere's run.)
+        written: dict[str, int] = {}
+        for snap, _, _, write in accepted:
+            for record in write.upserts:
+                written[record.model.id] = snap.run_id
+            for model_id in write.deletes:
+                written[model_id] = snap.run_id
+        provider_runs = {snap.source.partition("@")[0]: snap.run_id for snap, _, _, _ in accepted}
 
         def run_of(model_id: str) -> int:
+            run = written.get(model_id)
+            if run is None:
+                run = provider_runs.get(model_id.partition("/")[0])
+            if run is not None:
+                return run
             for snap, previous, new, _ in reversed(accepted):
                 if model_id in new.models or model_id in previous.models:
                     return snap.run_id

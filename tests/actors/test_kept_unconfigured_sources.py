@@ -297,3 +297,34 @@ def test_a_kept_provider_still_matches_the_catalogs_under_its_catalog_provider_n
     after = second.index.get("eu/gpt-4o").to_dict()
     assert after["limits"]["context_window"] == grown
     assert after["live"] == before["live"] and after["capabilities"] == before["capabilities"]
+
+
+def test_a_catalog_entry_a_live_model_absorbs_is_removed_by_that_providers_run(start_service, simulator, monkeypatch):
+    """In a commit of several answers, a change to a model none of them holds (a catalog-only
+    record a provider's new live model now absorbs) was credited to the last answer's run: a
+    start-up commit counted mistral's and together's removals in cohere's run."""
+    monkeypatch.setenv("DISCOVERY_TEST_OPENAI_KEY", "sk-test-absorbed-entry")
+    openai_entries = dict(simulator.state.model_items("modelsdev"))["openai"]
+    simulator.state.set_models("modelsdev", {"openai": {**openai_entries, "models": {
+        "gpt-4o": openai_entries["models"]["gpt-4o"]}}})
+    first = start_service([provider_config(simulator, "modelsdev", "modelsdev")])
+    _refreshed(first, ["modelsdev"])
+    assert first.index.get("openai/gpt-4o").live is False
+    last_event = first.last_event_id()
+    first.stop()
+
+    # openai now lists only a dated gpt-4o, which absorbs the catalog's undated entry; vllm
+    # answers last, in the same start-up commit.
+    simulator.state.set_models("openai", [{"id": "gpt-4o-2024-08-06", "object": "model", "created": 1722902400,
+                                           "owned_by": "system"}])
+    simulator.state.set_latency("openai_compatible", 0.3)
+    openai = provider_config(simulator, "openai", "openai", api_key_env="DISCOVERY_TEST_OPENAI_KEY")
+    second = start_service([openai, provider_config(simulator, "vllm", "openai_compatible"),
+                            provider_config(simulator, "modelsdev", "modelsdev")])
+    _refreshed(second, ["openai", "vllm", "modelsdev"])
+    removed = [e for e in second.events_after(last_event, 5000) if e.kind == "removed"]
+    assert "openai/gpt-4o" in {e.model_id for e in removed}
+    openai_runs = {r["id"] for r in second.refresh_runs("openai")}
+    assert {e.run_id for e in removed if e.model_id.startswith("openai/")} <= openai_runs
+    vllm_run = second.refresh_runs("vllm")[0]
+    assert vllm_run["removed"] == 0, vllm_run
