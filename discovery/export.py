@@ -15,14 +15,19 @@ Each live model of a configured provider becomes one deployment:
   last refresh (measured TTFT, then control-plane latency), called by its own id there or
   through the profile;
 - ``model_info``: ``mode`` from the kind, prices per token, ``max_input_tokens`` /
-  ``max_output_tokens`` and LiteLLM's ``supports_*`` flags, each only where the catalog knows it.
+  ``max_output_tokens`` and LiteLLM's ``supports_*`` flags, each only where the catalog knows it;
+  a Bedrock model called through an inference profile is priced as the catalog prices that
+  profile (a regional profile costs more than the model on demand).
 
 Models known only from a catalog (not callable with the operator's keys) are left out and
-counted; models of a configured provider that cannot be mapped are left out with why. Pure: no
-threads, no I/O.
+counted; models of a configured provider that cannot be mapped, and retired ones (by status, or
+a retirement date past), are left out with why. A server that needs no key gets a placeholder
+key: with none, LiteLLM sends its own ``OPENAI_API_KEY`` to the server. Pure: no threads, no I/O.
 """
 from __future__ import annotations
 
+import datetime
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Optional
 from urllib.parse import urlsplit
@@ -44,11 +49,17 @@ LOCAL_FORMATS = frozenset({"openai_compatible", "vllm", "lmstudio", "llamacpp", 
 # LiteLLM's mode for each kind (audio is speech or transcription by its output).
 MODES = {"chat": "chat", "completion": "completion", "embedding": "embedding", "image": "image_generation",
          "rerank": "rerank", "moderation": "moderation"}
-# Our capability → LiteLLM's model_info flag.
+# Our capability → LiteLLM's model_info flag (json_mode has none: LiteLLM's map names no such flag).
 FLAGS = {"vision": "supports_vision", "tool_calling": "supports_function_calling",
          "parallel_tool_calls": "supports_parallel_function_calling", "structured_output": "supports_response_schema",
          "reasoning": "supports_reasoning", "prompt_caching": "supports_prompt_caching",
-         "system_messages": "supports_system_messages", "json_mode": "supports_json_mode"}
+         "system_messages": "supports_system_messages"}
+# An input or output modality → LiteLLM's flag, set true where the catalog lists the modality.
+MODALITY_FLAGS = (("input", "pdf", "supports_pdf_input"), ("input", "audio", "supports_audio_input"),
+                  ("output", "audio", "supports_audio_output"))
+# The api_key of an OpenAI-compatible server that needs none: LiteLLM's openai/ route sends its
+# own OPENAI_API_KEY when a deployment names no key, to whatever server the api_base names.
+NO_KEY = "no-key"
 NAMES = ("id", "provider")
 
 
@@ -66,25 +77,66 @@ def _mode(model: Model) -> Optional[str]:
     return MODES.get(model.kind or "")
 
 
-def model_info(model: Model) -> dict[str, Any]:
-    """LiteLLM's ``model_info`` of a model: only what the catalog knows."""
+def _max_input(model: Model) -> Optional[int]:
+    """The most input tokens: the stated input limit, never more than the context window (the two
+    can come from different sources, and the provider's window is the one it enforces)."""
+    lim = model.limits
+    if lim.max_input_tokens is None:
+        return lim.context_window
+    if lim.context_window is None:
+        return lim.max_input_tokens
+    return min(lim.max_input_tokens, lim.context_window)
+
+
+def model_info(model: Model, priced_as: Optional[Model] = None) -> dict[str, Any]:
+    """LiteLLM's ``model_info`` of a model: only what the catalog knows. ``priced_as``: the record
+    whose prices the calls are charged at (a Bedrock inference profile's), when it has any."""
     info: dict[str, Any] = {"id": model.id}
     mode = _mode(model)
     if mode:
         info["mode"] = mode
-    p, lim = model.pricing, model.limits
+    p = priced_as.pricing if priced_as is not None and priced_as.pricing.input is not None else model.pricing
+    # An embedding model's "output" limit is its vector's size in the catalogs, not tokens.
+    max_output = model.limits.max_output_tokens if model.kind != "embedding" else None
     for key, value in (("input_cost_per_token", _per_token(p.input)), ("output_cost_per_token", _per_token(p.output)),
                        ("cache_read_input_token_cost", _per_token(p.cache_read)),
                        ("cache_creation_input_token_cost", _per_token(p.cache_write)),
-                       ("max_input_tokens", lim.max_input_tokens or lim.context_window),
-                       ("max_output_tokens", lim.max_output_tokens)):
+                       ("max_input_tokens", _max_input(model)), ("max_output_tokens", max_output)):
         if value is not None:
             info[key] = value
     for capability, flag in FLAGS.items():
         value = getattr(model.capabilities, capability)
         if value is not None:
             info[flag] = value
+    for direction, modality, flag in MODALITY_FLAGS:
+        listed = getattr(model.modalities, direction)
+        if listed is not None:
+            info[flag] = modality in listed
+    deprecation = model.lifecycle.deprecation_date or model.lifecycle.retirement_date
+    if deprecation:
+        info["deprecation_date"] = deprecation
     return info
+
+
+def retired(model: Model, today: str) -> Optional[str]:
+    """Why a model can no longer be called (its status, or a retirement date past), or None."""
+    life = model.lifecycle
+    if life.status == "retired":
+        return "retired (its status)"
+    if life.retirement_date and life.retirement_date <= today:
+        return f"retired on {life.retirement_date}"
+    return None
+
+
+# A JSON number with an exponent and no fraction (3e-06): PyYAML, which LiteLLM's proxy reads an
+# included file with, takes it for a string; 3.0e-06 it reads as a float. Matched as a member's
+# value only (after ':', before ',' or '}'), never inside a string of the entry.
+_BARE_EXPONENT = re.compile(rb'(?<=":)(-?\d+)([eE][-+]?\d+)(?=[,}])')
+
+
+def yaml_safe_numbers(body: bytes) -> bytes:
+    """``body`` (JSON) with each number written in exponent form given a fraction (``3.0e-06``)."""
+    return _BARE_EXPONENT.sub(rb"\1.0\2", body)
 
 
 def _api_base(config: ProviderConfig) -> tuple[Optional[str], Optional[str]]:
@@ -106,6 +158,8 @@ def _api_base(config: ProviderConfig) -> tuple[Optional[str], Optional[str]]:
 def litellm_model_list(models: Iterable[Model], providers: Mapping[str, ProviderConfig],
                        regions: Callable[[Model], list[str]], available: Callable[[str], bool] = lambda r: True,
                        names: str = "id", encode: Optional[Callable[[dict[str, Any]], Any]] = None,
+                       record_of: Callable[[str], Optional[Model]] = lambda model_id: None,
+                       runtime_endpoint: Optional[str] = None, today: Optional[str] = None,
                        ) -> tuple[list[Any], list[dict[str, str]], int]:
     """(the ``model_list`` entries, the models of configured providers left out with why, how
     many catalog-only models were left out), in the order ``models`` come.
@@ -115,8 +169,12 @@ def litellm_model_list(models: Iterable[Model], providers: Mapping[str, Provider
     resident after the export than its body).
     ``providers``: the configured providers by name (a Bedrock model's provider is ``bedrock``,
     given by the caller when Bedrock is on); ``regions``: a Bedrock model's regions, best first;
-    ``available``: whether a region may be called (its last refresh did not fail).
+    ``available``: whether a region may be called (its last refresh did not fail);
+    ``record_of``: the catalog's record of an id (a Bedrock inference profile's, for its prices
+    and lifecycle); ``runtime_endpoint``: Bedrock Runtime's endpoint when not AWS's (a
+    ``{region}`` template); ``today``: the UTC date retirement dates are compared with.
     """
+    today = today or datetime.datetime.now(datetime.UTC).date().isoformat()
     if names not in NAMES:
         raise ValueError(f"names must be one of {', '.join(NAMES)}, got {names!r}")
     entries: list[dict[str, Any]] = []
@@ -127,6 +185,11 @@ def litellm_model_list(models: Iterable[Model], providers: Mapping[str, Provider
         if not model.live:
             catalog_only += 1  # no configured provider lists it: not callable with the operator's keys
             continue
+        gone = retired(model, today)
+        if gone is not None:
+            skipped.append({"model_id": model.id, "reason": gone})
+            continue
+        priced_as: Optional[Model] = None
         config = providers.get(model.provider)
         if config is None:
             skipped.append({"model_id": model.id, "reason": f"provider {model.provider!r} is not configured here"})
@@ -149,9 +212,15 @@ def litellm_model_list(models: Iterable[Model], providers: Mapping[str, Provider
                 skipped.append({"model_id": model.id, "reason": "no region that can call it answered its last refresh "
                                 f"({', '.join(r for r, _ in callable_in)})"})
                 continue
-            region, target = usable[0]
+            # A profile the catalog says is deprecated or retired is the last choice (the order
+            # of the regions kept otherwise); calls through a profile cost what it costs.
+            profiles = {t: record_of(f"bedrock/{t}") if t != model.provider_model_id else None for _, t in usable}
+            region, target = min(usable, key=lambda rt: _winding_down(profiles[rt[1]], today))
+            priced_as = profiles[target]
             params["model"] = f"bedrock/{target}"
             params["aws_region_name"] = region
+            if runtime_endpoint:
+                params["aws_bedrock_runtime_endpoint"] = runtime_endpoint.replace("{region}", region)
         else:
             if config.name not in bases:
                 bases[config.name] = _api_base(config)
@@ -165,12 +234,23 @@ def litellm_model_list(models: Iterable[Model], providers: Mapping[str, Provider
             key_env = config.api_key_env or FORMATS[config.format].default_api_key_env
             if key_env:
                 params["api_key"] = f"os.environ/{key_env}"
+            elif prefix == "openai":
+                params["api_key"] = NO_KEY
             if base:
                 params["api_base"] = base
         entry = {"model_name": model.id if names == "id" else model.provider_model_id,
-                 "litellm_params": params, "model_info": model_info(model)}
+                 "litellm_params": params, "model_info": model_info(model, priced_as)}
         entries.append(entry if encode is None else encode(entry))
     return entries, skipped, catalog_only
 
 
-__all__ = ["FLAGS", "MODES", "PREFIXES", "litellm_model_list", "model_info"]
+def _winding_down(profile: Optional[Model], today: str) -> int:
+    """0 for a profile in service (or none: the model called by its own id), 1 deprecated, 2 retired."""
+    if profile is None:
+        return 0
+    if retired(profile, today) is not None:
+        return 2
+    return 1 if profile.lifecycle.status == "deprecated" else 0
+
+
+__all__ = ["FLAGS", "MODES", "NO_KEY", "PREFIXES", "litellm_model_list", "model_info", "yaml_safe_numbers"]

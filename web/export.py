@@ -17,7 +17,7 @@ from flask import Blueprint, Response, request
 from actors.heap import release_free_memory
 from discovery.bedrock import PROVIDER as BEDROCK
 from discovery.bedrock import RegionStatus, rank_regions
-from discovery.export import NAMES, litellm_model_list
+from discovery.export import NAMES, litellm_model_list, yaml_safe_numbers
 from discovery.model import Model, dumps
 from discovery.query import ModelQuery, QueryError
 from discovery.settings import ProviderConfig
@@ -126,9 +126,10 @@ def _export(svc: Any, models: Iterable[Model], statuses: dict[str, RegionStatus]
         return rank_regions(model.regions or (), (), known, performance.region_ttft(model.id))
 
     # Each entry is encoded as it is made: the body is their JSON joined, then the rest.
-    entries, skipped, catalog_only = litellm_model_list(models, providers, regions,
-                                                        lambda region: _callable(known.get(region)), names,
-                                                        encode=dumps)
+    entries, skipped, catalog_only = litellm_model_list(
+        models, providers, regions, lambda region: _callable(known.get(region)), names,
+        encode=lambda entry: yaml_safe_numbers(dumps(entry)), record_of=index.get,
+        runtime_endpoint=svc.settings.bedrock.runtime_endpoint_url if svc.settings.bedrock.enabled else None)
     rest: dict[str, Any] = {"skipped": skipped, "catalog_only": catalog_only,
                             "catalog_version": index.version, "generated_at": iso(time.time())}
     if statuses is None:

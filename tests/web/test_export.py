@@ -2,9 +2,11 @@
 (real actors, SQLite, the simulator over loopback HTTP, real boto3 for two Bedrock regions)."""
 from __future__ import annotations
 
+import datetime
 import json
 
 import pytest
+import yaml
 
 from tests.bedrock.conftest import bedrock_settings, regions_settled
 from tests.conftest import provider_config, wait_for
@@ -47,10 +49,20 @@ def test_every_live_model_of_a_configured_provider_is_a_deployment_litellm_can_r
     entries = {e["model_name"]: e for e in body["model_list"]}
     models = client.get("/api/v1/models?limit=1000").get_json()["data"]
     live = {m["id"]: m for m in models if m["live"]}
-    assert set(entries) == {i for i in live if not i.startswith("azure/")}
+    today = datetime.datetime.now(datetime.UTC).date().isoformat()
+    retired = {i for i, m in live.items() if m["lifecycle"]["status"] == "retired"
+               or (m["lifecycle"]["retirement_date"] or "9999") <= today}
+    assert retired  # the simulator's OpenAI list has retired models: left out, with why
+    assert set(entries) == {i for i in live if not i.startswith("azure/")} - retired
     assert body["catalog_only"] == sum(1 for m in models if not m["live"]) > 0
-    assert {s["model_id"] for s in body["skipped"]} == {i for i in live if i.startswith("azure/")}
-    assert all("deployments" in s["reason"] for s in body["skipped"])
+    assert {s["model_id"] for s in body["skipped"]} == {i for i in live if i.startswith("azure/")} | retired
+    assert all(("deployments" if s["model_id"].startswith("azure/") and s["model_id"] not in retired else "retired")
+               in s["reason"] for s in body["skipped"])
+    # Every price a YAML loader reads back as a number (PyYAML took 3e-06 for a string).
+    loaded = yaml.safe_load(text)["model_list"]
+    assert all(isinstance(v, (int, float)) for e in loaded for k, v in e["model_info"].items() if k.endswith("cost_per_token"))
+    assert all(e["model_info"].get("max_input_tokens", 0) <= (live[e["model_name"]]["limits"]["context_window"] or 10**12)
+               for e in body["model_list"])
 
     gpt = entries["openai/gpt-4o"]
     assert gpt["litellm_params"] == {"model": "openai/gpt-4o", "api_key": f"os.environ/{KEY_ENV}",
@@ -138,7 +150,9 @@ def test_discovery_export_litellm_writes_the_model_list_and_says_what_it_left_ou
         direct = client.get("/api/v1/export/litellm?provider=openai,azure").get_json()
         assert written["model_list"] == direct["model_list"] and written["model_list"]
         assert result.stderr.startswith(f"{len(direct['model_list'])} deployments; ")
-        assert f"{len(direct['skipped'])} × Azure lists the models a resource can deploy" in result.stderr
+        azure = [s for s in direct["skipped"] if "Azure" in s["reason"]]
+        assert f"{len(azure)} × Azure lists the models a resource can deploy" in result.stderr
+        assert f"{len(direct['skipped']) - len(azure)} × retired (its status)" in result.stderr
         named = CliRunner().invoke(cli, ["--url", server.url, "export", "litellm", "--provider", "openai",
                                          "--names", "provider"], env=env)
         assert {e["model_name"] for e in json.loads(named.stdout)["model_list"]} >= {"gpt-4o"}
@@ -202,3 +216,53 @@ def test_bedrock_models_are_exported_while_their_regions_have_not_been_asked_sin
     after = create_app(again).test_client().get("/api/v1/export/litellm").get_json()
     assert before and {e["model_name"] for e in after["model_list"]} == {e["model_name"] for e in before}
     assert after["skipped"] == [] and "regions_health" not in after
+
+
+def test_what_a_gateway_calls_and_is_charged_is_the_catalogs_own():
+    """A regional profile priced as the base model (LiteLLM undercharged 10%), a keyless server
+    handed the gateway's OPENAI_API_KEY, retired models exported, an embedding's vector size as
+    its output limit, a max input past the provider's own window, JSON mode under a flag LiteLLM
+    has not, the PDF and audio flags and deprecation dates left out, the demo's Bedrock endpoint."""
+    from discovery.export import NO_KEY, litellm_model_list
+    from discovery.model import Capabilities, Lifecycle, Limits, Modalities, Model, Pricing
+    from discovery.settings import ProviderConfig
+
+    providers = {"bedrock": ProviderConfig(name="bedrock", format="bedrock"),
+                 "local": ProviderConfig(name="local", format="openai_compatible", base_url="http://127.0.0.1:9/v1"),
+                 "openai": ProviderConfig(name="openai", format="openai")}
+    profiles = {"eu.anthropic.claude-x-v1:0": ["eu-west-1"], "us.anthropic.claude-x-v1:0": ["us-east-1"]}
+    claude = Model("bedrock", "anthropic.claude-x-v1:0", source="bedrock@us-east-1", regions=("eu-west-1", "us-east-1"),
+                   pricing=Pricing(input=1.0, output=5.0), attributes={"regions_by_profile": profiles})
+    catalog = {"bedrock/eu.anthropic.claude-x-v1:0": Model("bedrock", "eu.anthropic.claude-x-v1:0",
+                                                           pricing=Pricing(input=1.1, output=5.5),
+                                                           lifecycle=Lifecycle(status="deprecated")),
+               "bedrock/us.anthropic.claude-x-v1:0": Model("bedrock", "us.anthropic.claude-x-v1:0",
+                                                           pricing=Pricing(input=1.1, output=5.5))}
+    keyless = Model("local", "acme-7b", limits=Limits(context_window=32768, max_input_tokens=65536),
+                    modalities=Modalities(input=("text", "pdf"), output=("text",)),
+                    capabilities=Capabilities(json_mode=True, tool_calling=True),
+                    lifecycle=Lifecycle(deprecation_date="2027-01-31"))
+    embedding = Model("openai", "text-embedding-3-small", kind="embedding", limits=Limits(max_output_tokens=1536))
+    gone = Model("openai", "gpt-old", lifecycle=Lifecycle(status="retired"))
+    past = Model("openai", "gpt-past", lifecycle=Lifecycle(status="deprecated", retirement_date="2026-03-31"))
+    entries, skipped, _ = litellm_model_list(
+        [claude, keyless, embedding, gone, past], providers, lambda m: list(m.regions), record_of=catalog.get,
+        runtime_endpoint="http://127.0.0.1:9/bedrock/{region}", today="2026-12-04")
+    by_name = {e["model_name"]: e for e in entries}
+    # The deprecated eu profile ranks first but is the last choice; the call is priced as the us one.
+    bedrock = by_name["bedrock/anthropic.claude-x-v1:0"]
+    assert bedrock["litellm_params"] == {"model": "bedrock/us.anthropic.claude-x-v1:0", "aws_region_name": "us-east-1",
+                                         "aws_bedrock_runtime_endpoint": "http://127.0.0.1:9/bedrock/us-east-1"}
+    assert bedrock["model_info"]["input_cost_per_token"] == pytest.approx(1.1e-06)
+    assert bedrock["model_info"]["output_cost_per_token"] == pytest.approx(5.5e-06)
+    local = by_name["local/acme-7b"]
+    assert local["litellm_params"]["api_key"] == NO_KEY
+    info = local["model_info"]
+    assert info["max_input_tokens"] == 32768 and "supports_json_mode" not in info
+    assert info["supports_function_calling"] is True and info["supports_pdf_input"] is True
+    assert info["supports_audio_input"] is False and info["supports_audio_output"] is False
+    assert info["deprecation_date"] == "2027-01-31"
+    assert "max_output_tokens" not in by_name["openai/text-embedding-3-small"]["model_info"]
+    assert by_name["openai/text-embedding-3-small"]["litellm_params"]["api_key"] == "os.environ/OPENAI_API_KEY"
+    assert skipped == [{"model_id": "openai/gpt-old", "reason": "retired (its status)"},
+                       {"model_id": "openai/gpt-past", "reason": "retired on 2026-03-31"}]
