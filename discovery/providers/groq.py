@@ -29,6 +29,11 @@ PRICING_KEYS = {"input": "input", "prompt": "input", "output": "output", "comple
                 "cached_input": "cache_read", "input_cache_read": "cache_read"}
 
 
+# The capabilities Groq's supported_features speaks of (tools, json_mode, reasoning): with the
+# list present, one of these it does not name is false.
+STATED_FEATURES = frozenset({"tool_calling", "json_mode", "reasoning"})
+
+
 class GroqClient(ProviderClient):
     """Groq's model list."""
 
@@ -65,10 +70,13 @@ class GroqClient(ProviderClient):
         draft.set("kind", kind_from_modalities(inputs, outputs))
         features = item.get("supported_features")
         if isinstance(features, list):
-            for feature in sorted(f for f in features if isinstance(f, str)):
-                capability = canonical_capability(feature)
-                if capability:
-                    draft.set(f"capabilities.{capability}", True)
+            named = {c for f in features if isinstance(f, str) and (c := canonical_capability(f))}
+            for capability in sorted(named):
+                draft.set(f"capabilities.{capability}", True)
+            # The list is Groq's word on the features it has words for: one it leaves out is not
+            # there (a model that lost "tools" kept tool calling from the catalogs, unannounced).
+            for capability in sorted(STATED_FEATURES - named):
+                draft.set(f"capabilities.{capability}", False)
         pricing = item.get("pricing")
         extra_pricing: dict[str, Any] = {}
         # A zero token price on a model not billed by the token (speech, transcription) means "not

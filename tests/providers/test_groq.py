@@ -39,6 +39,17 @@ def test_new_row_shape_states_vision_tools_and_prices_per_million():
     assert m.provenance["pricing.input"] == "groq"
 
 
+def test_a_feature_the_list_leaves_out_is_false_and_without_the_list_unknown():
+    """A model that lost "tools" kept tool calling from the catalogs: nothing false was stated."""
+    m = make_client("groq").normalize(dict(NEW_VISION, supported_features=["json_mode"]))
+    assert m.capabilities.tool_calling is False and m.capabilities.reasoning is False
+    assert m.capabilities.json_mode is True and m.provenance["capabilities.tool_calling"] == "groq"
+    # Features Groq has no word for stay unknown; without the list, so do these.
+    assert m.capabilities.vision is True and m.capabilities.prompt_caching is None
+    old = make_client("groq").normalize(OLD_ROW)
+    assert old.capabilities.tool_calling is None and old.capabilities.reasoning is None
+
+
 def test_transcription_model_is_audio_from_its_modalities():
     m = make_client("groq").normalize(WHISPER)
     assert m.kind == "audio" and m.provenance["kind"] == "groq" and m.capabilities.vision is False
