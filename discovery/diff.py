@@ -118,11 +118,13 @@ class ModelChange:
         return None
 
     def became_deprecated(self) -> bool:
-        """True if the lifecycle status moved into legacy, deprecated or retired."""
+        """True if the lifecycle status moved into legacy, deprecated or retired, or on from one
+        of them to retired (the end a deprecation announced: a gateway stops routing there)."""
         if "lifecycle.status" not in self.diff:
             return False
         before, after = self.diff["lifecycle.status"]
-        return after in DEPRECATED_STATUSES and before not in DEPRECATED_STATUSES
+        return (after in DEPRECATED_STATUSES and before not in DEPRECATED_STATUSES) or \
+            (after == "retired" and before != "retired")
 
 
 def compute_changes(old: Mapping[str, Model], new: Mapping[str, Model]) -> list[ModelChange]:

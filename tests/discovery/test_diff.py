@@ -49,6 +49,19 @@ def test_capability_gain_and_deprecation_announce_their_own_events():
     assert kinds[DEPRECATED]["deprecation_date"] == "2026-12-01"
 
 
+def test_a_deprecated_model_retiring_is_announced_and_legacy_to_deprecated_is_not():
+    """A deprecated model moving on to retired (Groq's active: false) said nothing but updated."""
+    def move(before, after):
+        a, b = model(lifecycle=Lifecycle(status=before)), model(lifecycle=Lifecycle(status=after))
+        (change,) = compute_changes({a.id: a}, {b.id: b})
+        return {k: d for k, d in event_specs(change)}.get(DEPRECATED)
+
+    assert move("deprecated", "retired") == {"status": "retired", "previous_status": "deprecated",
+                                             "deprecation_date": None, "capabilities": []}
+    assert move("legacy", "retired")["status"] == "retired"
+    assert move("legacy", "deprecated") is None and move("retired", "deprecated") is None
+
+
 def test_capability_events_fire_only_on_first_and_last_model():
     assert capability_events({"vision": 0}, {"vision": 2}) == [("capability_added", {"capability": "vision", "models": 2})]
     assert capability_events({"vision": 2}, {"vision": 1}) == []
