@@ -424,6 +424,7 @@ def _combined(base: Model | None, matches: Mapping[str, Model], order: FieldOrde
     values: dict[str, Any] = {}
     provenance: dict[str, str] = {}
     closer = _closer_first(kinds, matches)
+    window_from = None  # the token the context window was taken from
     for path, section, name in _ACCESS:
         chosen_token = None
         tokens = order.by_path[path]
@@ -444,9 +445,17 @@ def _combined(base: Model | None, matches: Mapping[str, Model], order: FieldOrde
             origin = candidate.provenance.get(path) or candidate.source or token
             if origin == HEURISTIC:
                 continue
+            if path in _WITHIN_WINDOW and token not in (LIVE, window_from) \
+                    and value > values.get("limits.context_window", value):
+                # A catalog's input or output limit past the window another source gave
+                # (LiteLLM's undated entry's 262,144 beside Mistral's own 131,072 for a dated
+                # model) is another model's: the next source is asked. The live API's own is kept.
+                continue
             values[path], provenance[path] = value, origin
             chosen_token = token
             break
+        if path == "limits.context_window":
+            window_from = chosen_token
         if trace is not None and chosen_token is not None:
             trace[path] = _field_trace(path, section, name, chosen_token, values[path], provenance[path], base,
                                        matches, kinds or {})
@@ -455,6 +464,9 @@ def _combined(base: Model | None, matches: Mapping[str, Model], order: FieldOrde
     return build_model(head.provider, head.provider_model_id, values, provenance=provenance,
                        attributes=head.attributes, raw=head.raw, source=head.source, live=head.live)
 
+
+# Limits no larger than the context window when another source gave the window.
+_WITHIN_WINDOW = frozenset({"limits.max_input_tokens", "limits.max_output_tokens"})
 
 # How close each kind of match is: an entry for this very model (or its alias) before one for its
 # undated base, before one for its family.

@@ -222,3 +222,30 @@ def test_a_models_dev_record_without_a_status_credits_every_field_it_fills(start
     assert served["provenance"]["lifecycle.status"] == "heuristic"
     assert {served["provenance"][p] for p in ("pricing.input", "limits.context_window", "limits.max_output_tokens",
                                                "capabilities.tool_calling")} == {"modelsdev"}
+
+
+def test_a_catalogs_input_limit_past_the_window_another_source_gave_is_not_taken():
+    """mistral/mistral-medium-2505: 131,072 from Mistral's API, max input 262,144 from LiteLLM's
+    undated mistral-medium: a record whose input limit was twice its own window."""
+    from discovery.model import Limits, Model
+
+    live = Model("mistral", "mistral-medium-2505", source="mistral", limits=Limits(context_window=131072),
+                 provenance={"limits.context_window": "mistral"})
+    undated = Model("mistral", "mistral-medium", source="litellm",
+                    limits=Limits(context_window=262144, max_input_tokens=262144, max_output_tokens=8191))
+    md = Model("mistral", "mistral-medium-2505", source="modelsdev", limits=Limits(max_input_tokens=120000))
+    order = FieldOrder(["modelsdev", "litellm"])
+    out = combine(live, {"litellm": undated}, order, kinds={"litellm": "undated-base"})
+    assert out.limits.context_window == 131072 and out.limits.max_input_tokens is None
+    assert out.limits.max_output_tokens == 8191  # within the window: taken
+    # A source within the window is taken; the source of the window itself is taken whatever it says.
+    both = combine(live, {"litellm": undated, "modelsdev": md}, order, kinds={"litellm": "undated-base",
+                                                                               "modelsdev": "exact"})
+    assert both.limits.max_input_tokens == 120000 and both.provenance["limits.max_input_tokens"] == "modelsdev"
+    alone = combine(None, {"litellm": undated}, order, template=undated)
+    assert alone.limits.max_input_tokens == 262144
+    # The provider's own word is kept even past a catalog's window.
+    own = Model("mistral", "m-1", source="mistral", limits=Limits(max_input_tokens=500000),
+                provenance={"limits.max_input_tokens": "mistral"})
+    small = Model("mistral", "m-1", source="litellm", limits=Limits(context_window=1000))
+    assert combine(own, {"litellm": small}, order).limits.max_input_tokens == 500000
