@@ -424,7 +424,7 @@ def _combined(base: Model | None, matches: Mapping[str, Model], order: FieldOrde
     values: dict[str, Any] = {}
     provenance: dict[str, str] = {}
     closer = _closer_first(kinds, matches)
-    window_from = None  # the token the context window was taken from
+    window_from = input_from = None  # the tokens the context window and the input price were taken from
     for path, section, name in _ACCESS:
         chosen_token = None
         tokens = order.by_path[path]
@@ -445,6 +445,12 @@ def _combined(base: Model | None, matches: Mapping[str, Model], order: FieldOrde
             origin = candidate.provenance.get(path) or candidate.source or token
             if origin == HEURISTIC:
                 continue
+            if path in _CACHE_PRICES and token != input_from and not _same_price(
+                    candidate.pricing.input, values.get("pricing.input")):
+                # A cache price belongs to its table's input price: a catalog whose input price
+                # differs from the one taken (mistral-medium's 1.5 beside models.dev's 0.4; Groq's
+                # new 0.2 beside models.dev's old 0.15) prices another model or another time.
+                continue
             if path in _WITHIN_WINDOW and token not in (LIVE, window_from) \
                     and value > values.get("limits.context_window", value):
                 # A catalog's input or output limit past the window another source gave
@@ -456,6 +462,8 @@ def _combined(base: Model | None, matches: Mapping[str, Model], order: FieldOrde
             break
         if path == "limits.context_window":
             window_from = chosen_token
+        elif path == "pricing.input":
+            input_from = chosen_token
         if trace is not None and chosen_token is not None:
             trace[path] = _field_trace(path, section, name, chosen_token, values[path], provenance[path], base,
                                        matches, kinds or {})
@@ -467,6 +475,15 @@ def _combined(base: Model | None, matches: Mapping[str, Model], order: FieldOrde
 
 # Limits no larger than the context window when another source gave the window.
 _WITHIN_WINDOW = frozenset({"limits.max_input_tokens", "limits.max_output_tokens"})
+# Cache prices, taken from another source than the input price only where its input price agrees.
+_CACHE_PRICES = frozenset({"pricing.cache_read", "pricing.cache_write"})
+
+
+def _same_price(theirs: Optional[float], taken: Optional[float]) -> bool:
+    """Whether a source's input price agrees with the one taken (within 1%), or either is unknown."""
+    if theirs is None or taken is None:
+        return True
+    return abs(theirs - taken) <= 0.01 * max(abs(theirs), abs(taken))
 
 # How close each kind of match is: an entry for this very model (or its alias) before one for its
 # undated base, before one for its family.

@@ -249,3 +249,23 @@ def test_a_catalogs_input_limit_past_the_window_another_source_gave_is_not_taken
                 provenance={"limits.max_input_tokens": "mistral"})
     small = Model("mistral", "m-1", source="litellm", limits=Limits(context_window=1000))
     assert combine(own, {"litellm": small}, order).limits.max_input_tokens == 500000
+
+
+def test_a_cache_price_is_taken_only_beside_the_input_price_it_belongs_to():
+    """groq/openai/gpt-oss-120b: Groq's input price moved to 0.2, its cache price stayed models.dev's
+    0.075, keyed to the old 0.15 input; mistral-medium-2505 mixed models.dev's 0.4 input with the
+    cache price of LiteLLM's undated 1.5 one."""
+    from discovery.model import Model, Pricing
+
+    live = Model("groq", "openai/gpt-oss-120b", source="groq", pricing=Pricing(input=0.2, output=0.6),
+                 provenance={"pricing.input": "groq", "pricing.output": "groq"})
+    md = Model("groq", "openai/gpt-oss-120b", source="modelsdev", pricing=Pricing(input=0.15, output=0.6, cache_read=0.075))
+    order = FieldOrder(["modelsdev", "litellm"])
+    out = combine(live, {"modelsdev": md}, order)
+    assert out.pricing.input == 0.2 and out.pricing.cache_read is None
+    # Where the catalog's input price agrees, its cache price is the same table's: taken.
+    agreed = Model("groq", "openai/gpt-oss-120b", source="modelsdev", pricing=Pricing(input=0.2, cache_read=0.1))
+    assert combine(live, {"modelsdev": agreed}, order).pricing.cache_read == 0.1
+    # The source of the input price gives its own cache price whatever the others say.
+    alone = combine(None, {"modelsdev": md}, order, template=md)
+    assert alone.pricing.cache_read == 0.075
