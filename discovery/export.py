@@ -48,7 +48,7 @@ PREFIXES = {
 LOCAL_FORMATS = frozenset({"openai_compatible", "vllm", "lmstudio", "llamacpp", "ollama"})
 # LiteLLM's mode for each kind (audio is speech or transcription by its output).
 MODES = {"chat": "chat", "completion": "completion", "embedding": "embedding", "image": "image_generation",
-         "rerank": "rerank", "moderation": "moderation"}
+         "video": "video_generation", "rerank": "rerank", "moderation": "moderation"}
 # Our capability → LiteLLM's model_info flag (json_mode has none: LiteLLM's map names no such flag).
 FLAGS = {"vision": "supports_vision", "tool_calling": "supports_function_calling",
          "parallel_tool_calls": "supports_parallel_function_calling", "structured_output": "supports_response_schema",

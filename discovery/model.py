@@ -20,7 +20,7 @@ from typing import Any, Optional
 
 import orjson
 
-KINDS = ("chat", "completion", "embedding", "image", "audio", "rerank", "moderation", "other")
+KINDS = ("chat", "completion", "embedding", "image", "video", "audio", "rerank", "moderation", "other")
 # What a kind filter calls a model no source gave a kind (the metrics' label for it too).
 UNKNOWN_KIND = "unknown"
 MODALITIES = ("text", "image", "audio", "video", "pdf", "embedding")

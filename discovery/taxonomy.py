@@ -205,7 +205,9 @@ def kind_from_modalities(inputs: Iterable[str] | None, outputs: Iterable[str] | 
         return "audio" if inputs is not None and set(inputs) == {"audio"} else "chat"
     if "embedding" in outs:
         return "embedding"
-    if "image" in outs or "video" in outs:
+    if "video" in outs:
+        return "video"
+    if "image" in outs:
         return "image"
     if "audio" in outs:
         return "audio"

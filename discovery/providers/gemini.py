@@ -2,7 +2,7 @@
 
 The list states token limits and ``supportedGenerationMethods``; the kind follows from the methods
 (``generateContent`` → chat, ``embedContent`` → embedding, ``predict`` → image,
-``predictLongRunning`` → video, kind ``other``). ``thinking: true`` means reasoning. There is no
+``predictLongRunning`` → video). ``thinking: true`` means reasoning. There is no
 vision, tools or deprecation flag: those stay unknown for the catalogs. The provider model id is
 ``name`` without its ``models/`` prefix.
 """
@@ -35,7 +35,7 @@ def _kind(methods: set[str], model_id: str) -> str | None:
     if "predict" in methods:
         return guess_kind(model_id) or "image"
     if "predictLongRunning" in methods:
-        return "other"
+        return "video"
     return None
 
 

@@ -73,7 +73,7 @@ MODELSDEV_SPELLINGS = {
 # LiteLLM mode → kind.
 MODE_KINDS = {
     "chat": "chat", "responses": "chat", "completion": "completion", "embedding": "embedding",
-    "image_generation": "image", "image_edit": "image", "video_generation": "other",
+    "image_generation": "image", "image_edit": "image", "video_generation": "video",
     "audio_transcription": "audio", "audio_speech": "audio", "realtime": "audio", "rerank": "rerank",
     "moderation": "moderation", "ocr": "other",
 }

@@ -79,7 +79,9 @@ def _kind(model_id: str, inputs: Optional[tuple], outputs: Optional[tuple]) -> s
     if guessed in ("embedding", "rerank", "moderation"):
         return guessed
     if outputs and "text" not in outputs:
-        if "image" in outputs or "video" in outputs:
+        if "video" in outputs:
+            return "video"
+        if "image" in outputs:
             return "image"
         if "audio" in outputs:
             return "audio"

@@ -18,7 +18,7 @@ from discovery.taxonomy import date_from_unix, guess_family, positive_int, usd
 TYPE_KINDS = {
     "chat": "chat", "language": "completion", "code": "completion", "image": "image",
     "embedding": "embedding", "moderation": "moderation", "rerank": "rerank", "audio": "audio",
-    "transcribe": "audio", "video": "other",
+    "transcribe": "audio", "video": "video",
 }
 _TOKEN_BILLED = ("chat", "completion", "embedding", "moderation", "rerank")
 

@@ -42,7 +42,7 @@ def test_embedding_image_and_video_kinds_come_from_generation_methods():
     client = make_client("gemini")
     assert client.normalize(EMBEDDING).kind == "embedding"
     assert client.normalize(IMAGEN).kind == "image"
-    assert client.normalize(VEO).kind == "other"
+    assert client.normalize(VEO).kind == "video"
     # thinking appears only when true: its absence is unknown, not False
     assert client.normalize(EMBEDDING).capabilities.reasoning is None
 
@@ -120,7 +120,7 @@ def test_refresh_from_the_simulator_over_three_pages(sim):
     assert flash.kind == "chat" and flash.capabilities.reasoning is True and flash.limits.context_window
     assert flash.capabilities.vision is None  # Gemini states no vision flag: left for the catalogs
     assert got["gemini-embedding-001"].kind == "embedding"
-    assert got["imagen-4.0-generate-001"].kind == "image" and got["veo-3.0-generate-001"].kind == "other"
+    assert got["imagen-4.0-generate-001"].kind == "image" and got["veo-3.0-generate-001"].kind == "video"
     assert got["gemini-2.0-flash"].capabilities.reasoning is None
 
 
