@@ -51,7 +51,8 @@ from discovery.settings import ProviderConfig
 USER_AGENT = "model-discovery/0.1"
 # Part of every fingerprint: change it when a normalizer changes what it makes of the same item,
 # so records normalized by older code are made again.
-NORMALIZER_VERSION = "6"  # 6: Groq's features left out are false, video models of kind video; 5: LiteLLM's audio modes give their modalities
+# 6: Groq's features left out are false, video models of kind video; 5: LiteLLM's audio modes.
+NORMALIZER_VERSION = "6"
 
 
 class BodyUnchanged(Exception):
