@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from typing import Any, Optional
 
+import peewee
 import pykka
 from loguru import logger
 
@@ -352,8 +353,15 @@ class CatalogActor(SourcesAtStart, pykka.ThreadingActor):
             return
         try:
             refresh_runs.begin_runs(begun)
-        except Exception:
-            logger.exception("could not record the start of runs {}", ", ".join(str(r["id"]) for r in begun))
+        except Exception as exc:
+            # Kept to be written again by the next write that touches a run (every one calls this
+            # first), unless the rows themselves are refused: dropped, a run's commit or failure
+            # later found no row (events naming runs that do not exist, failures never recorded).
+            again = not isinstance(exc, peewee.IntegrityError)
+            if again:
+                self._begun = (begun + self._begun)[-MAX_OPEN_RUNS:]
+            logger.exception("could not record the start of runs {}{}", ", ".join(str(r["id"]) for r in begun),
+                             " (tried again at the next write)" if again else "")
 
     def submit_snapshot(self, snapshot: ProviderSnapshot,
                         future: Optional[concurrent.futures.Future] = None) -> concurrent.futures.Future:

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from typing import Any, Optional
 
 import peewee
-from playhouse.db_url import connect
+from playhouse.db_url import connect, parse
+from playhouse.db_url import schemes as db_url_schemes
+from playhouse.shortcuts import ReconnectMixin
 
 from discovery.model import Model, dumps, loads, thaw
 from discovery.schema import (  # noqa: F401 (re-exported for callers)
@@ -281,8 +283,21 @@ def _make_database(url: str) -> peewee.Database:
         database = connect(url, pragmas={"journal_mode": "wal", "foreign_keys": 1,
                                          "synchronous": "full", "busy_timeout": 5000}, lock_type="IMMEDIATE")
     else:
-        database = connect(url)
+        scheme = url.partition(":")[0]
+        database = _reconnecting(db_url_schemes[scheme])(**parse(url))
     return database
+
+
+def _reconnecting(database_class: type) -> type:
+    """PostgreSQL (the URL's own class: pooled, ext) whose thread connection, once the server
+    dropped it, is opened again at the next statement outside a transaction (peewee's
+    ReconnectMixin). Only "connection already closed" is retried: the statement never left this
+    process, so running it on the new connection is safe; the statement that met the drop fails
+    to its caller as before. Without it every path that did not heal its own connection (the
+    webhook dispatcher's feed reads, a follower's relayed requests, the history actor's
+    inherited reads) failed on the dead one until a restart."""
+    return type(f"Reconnecting{database_class.__name__}", (ReconnectMixin, database_class),
+                {"reconnect_errors": ((peewee.InterfaceError, "connection already closed"),)})
 
 
 SCHEMA_LOCK, LEADER_LOCK = "schema", "leader"
