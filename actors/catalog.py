@@ -25,7 +25,7 @@ from discovery.catalog import CatalogState
 from discovery.collector import collector_paused
 from discovery.diff import STATUS_CHANGED
 from discovery.health import UNKNOWN
-from discovery.messages import ChangeBatch, ProviderSnapshot, RefreshFailure, RefreshOutcome
+from discovery.messages import STORE_FAILURE, ChangeBatch, ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.redaction import scrub
 from discovery.settings import ProviderConfig, Settings
 from discovery.sources import region_of
@@ -465,12 +465,16 @@ class CatalogActor(SourcesAtStart, pykka.ThreadingActor):
                                len(snapshots), type(exc).__name__, exc)
                 return [outcome for snap in snapshots for outcome in self._apply([snap])]
             logger.exception("refresh of {} could not be committed", ", ".join(s.source for s in snapshots))
-            return [self._fail(s.source, s.run_id, f"store: {type(exc).__name__}: {exc}") for s in snapshots]
+            reason = scrub(f"{STORE_FAILURE}{type(exc).__name__}: {exc}")
+            self.view.store_failure = (time.time(), reason)
+            self.view.telemetry.store_write_failures.inc()
+            return [self._fail(s.source, s.run_id, reason) for s in snapshots]
         return self._committed(snapshots, outcomes, events, changed, large)
 
     def _committed(self, snapshots: list[ProviderSnapshot], outcomes: list[RefreshOutcome],
                    events: list[store.StoredEvent], changed: set[str], large: bool = False) -> list[RefreshOutcome]:
         """After a commit: publish the new index and memos, announce the events, update the rows."""
+        self.view.store_failure = None
         if changed:
             self.view.publish(self.state.index(), changed)
             # Write-through: the raw answers this commit stored are the ones detail reads want next.

@@ -20,7 +20,7 @@ from actors.io import IOWorker
 from actors.scheduling import Timer, jittered, schedule
 from discovery.health import UNAVAILABLE, UNKNOWN, HealthRecord
 from discovery.log_context import bind_thread, unbind_thread
-from discovery.messages import ProviderSnapshot, RefreshFailure, RefreshOutcome
+from discovery.messages import STORE_FAILURE, ProviderSnapshot, RefreshFailure, RefreshOutcome
 from discovery.providers import ProviderAuthError, ProviderClient, ProviderError, ProviderHTTPError, client_for
 from discovery.providers.errors import ProviderRateLimited
 from discovery.ratelimit import TokenBucket
@@ -493,6 +493,11 @@ class ProviderActor(pykka.ThreadingActor):
             left = self._asked_wait()
             if left and (self.next_refresh_at is None or self.next_refresh_at < time.time() + left):
                 self._schedule_refresh(left + 0.05)  # a refresh sooner would fail unasked again
+        if not ok and (outcome.error or "").startswith(STORE_FAILURE):
+            # The provider answered; this service's database did not take it (disk full, a lost
+            # connection): not the provider's failure, so not its health's (GET /api/v1/status
+            # and discovery_store_write_failures_total say it).
+            return
         self.consecutive_failures = 0 if ok else self.consecutive_failures + 1
         # A refused snapshot is the provider answering badly: it counts as a failed check.
         self._observe(ok, latency_ms, "refresh", kind or ("refused" if not ok else None), outcome.error)

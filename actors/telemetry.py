@@ -38,6 +38,9 @@ class Telemetry:
             "discovery_webhook_retries", "Webhook POSTs that were a retry of a failed delivery.", registry=None)
         self.webhook_dead_letters = Counter(
             "discovery_webhook_dead_letters", "Webhook subscriptions moved to dead letter.", registry=None)
+        self.store_write_failures = Counter(
+            "discovery_store_write_failures", "Commits of providers' answers the database refused (disk full, "
+            "connection lost, ...): the providers answered, the store did not take it.", registry=None)
         # Known label values start at 0, so a rate is defined from the first scrape on.
         for kind in EVENT_KINDS:
             self.change_events.labels(kind)
@@ -68,5 +71,5 @@ class Telemetry:
     def collect(self) -> Iterator[Metric]:
         """Every counter's current family (called by a registry's collector at scrape time)."""
         for metric in (self.refresh_duration, self.refreshes, self.change_events, self.webhook_deliveries,
-                       self.webhook_retries, self.webhook_dead_letters):
+                       self.webhook_retries, self.webhook_dead_letters, self.store_write_failures):
             yield from metric.collect()

@@ -150,6 +150,8 @@ class CatalogView:
         self.telemetry = Telemetry()
         # The newest event id this instance has published (the leader's commits, a follower's catch-up).
         self.last_event_id = 0
+        # The database's refusal of the last commit that failed (time, why), until one succeeds.
+        self.store_failure: Optional[tuple[float, str]] = None
         # Subscribers the notifier calls at once with each batch (it keeps this up to date): only
         # then does the writer hand the notifier the GIL after a commit (NOTIFY_HANDOVER).
         self.immediate_subscribers = 0

@@ -50,6 +50,10 @@ class RefreshFailure:
     kind: str = "error"
 
 
+# How a refresh's error begins when the provider answered and the database refused the commit.
+STORE_FAILURE = "store: "
+
+
 @dataclass(frozen=True)
 class RefreshOutcome:
     """How a refresh run ended, as the API reports it."""

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import resource
+from typing import Any
 
 from flask import Blueprint, jsonify
 
@@ -39,6 +40,11 @@ def _benchmarking(settings) -> dict:
     return dict(_benchmarked[1])
 
 
+def _store(failure: tuple[float, str] | None) -> dict[str, Any]:
+    return {"ok": failure is None, "failed_at": iso(failure[0]) if failure else None,
+            "error": failure[1] if failure else None}
+
+
 @bp.get("/status")
 def status():
     """The published catalog (models, version, when it was published), the model-record cache
@@ -58,6 +64,8 @@ def status():
         # Whether this service measures models, and which sources (the dashboard shows its
         # benchmark controls by it): records carry "performance" either way.
         "benchmarks": _benchmarking(svc.settings),
+        # The database's refusal of the last commit, until one succeeds (disk full, connection lost).
+        "store": _store(svc.view.store_failure),
         "process": _rss_bytes(),
         **svc.replication_status(),
     })

@@ -23,6 +23,8 @@ from web.openapi.schemas import (
     BOOLEAN,
     INTEGER,
     MAYBE_INT,
+    MAYBE_STRING,
+    MAYBE_TIME,
     NUMBER,
     STRING,
     TIME,
@@ -444,6 +446,8 @@ def _operations() -> dict[str, dict[str, Any]]:
                                                        "catalog has taken in: the same on every instance and "
                                                        "across restarts for the same catalog"}}),
                      "benchmarks": obj({"enabled": BOOLEAN, "sources": array(STRING)}, required=("enabled", "sources")),
+                     "store": obj({"ok": BOOLEAN, "failed_at": MAYBE_TIME, "error": MAYBE_STRING},
+                                  description="the database's refusal of the last commit, until one succeeds"),
                      "cache": obj({"hits": INTEGER, "misses": INTEGER, "entries": INTEGER, "evictions": INTEGER,
                                    "bytes": INTEGER, "max_bytes": INTEGER, "hit_rate": {"type": ["number", "null"]}},
                                   required=("hits", "misses", "entries", "evictions", "bytes", "hit_rate")),
