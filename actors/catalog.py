@@ -357,7 +357,7 @@ class CatalogActor(SourcesAtStart, pykka.ThreadingActor):
             # Kept to be written again by the next write that touches a run (every one calls this
             # first), unless the rows themselves are refused: dropped, a run's commit or failure
             # later found no row (events naming runs that do not exist, failures never recorded).
-            again = not isinstance(exc, peewee.IntegrityError)
+            again = not isinstance(exc, (peewee.IntegrityError, store.Fenced))
             if again:
                 self._begun = (begun + self._begun)[-MAX_OPEN_RUNS:]
             logger.exception("could not record the start of runs {}{}", ", ".join(str(r["id"]) for r in begun),

@@ -341,9 +341,24 @@ def _patch(record: dict) -> None:
                 extra[key] = REDACTOR.scrub(value)
     exc = record.get("exception")
     if exc is not None and exc.type is not None:
-        text = "".join(traceback.format_exception(exc.type, exc.value, exc.traceback))
-        record["message"] += "\n" + REDACTOR.scrub(text.rstrip())
+        brief = _brief(exc.value)
+        if brief is not None:  # an exception expected where it is raised: its line, no traceback
+            record["message"] += f": {REDACTOR.scrub(f'{type(brief).__name__}: {brief}')}"
+        else:
+            text = "".join(traceback.format_exception(exc.type, exc.value, exc.traceback))
+            record["message"] += "\n" + REDACTOR.scrub(text.rstrip())
         record["exception"] = None
+
+
+def _brief(value: BaseException | None) -> BaseException | None:
+    """The exception of ``value``'s chain that asks to be logged without a traceback (its class's
+    ``log_brief``), when ``value`` is it or was raised while handling it; else None."""
+    seen = 0
+    while value is not None and seen < 4:
+        if getattr(value, "log_brief", False):
+            return value
+        value, seen = value.__cause__ or value.__context__, seen + 1
+    return None
 
 
 def install(logger: Any) -> None:

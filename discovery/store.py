@@ -63,6 +63,10 @@ LOOKUP_CHUNK = 900
 class Fenced(RuntimeError):
     """This instance may not write: another instance holds a newer leadership epoch."""
 
+    # Expected while a deposed leader steps down: logged as one line, not a traceback (each of
+    # its writes refused logged one, some 20 a step-down, burying whatever else went wrong).
+    log_brief = True
+
 
 class _Fence:
     """What this process may write under: ``required`` once an election governs the store (several

@@ -263,3 +263,31 @@ def test_an_answer_that_comes_after_its_caller_gave_up_is_not_kept(pg_url):
         wait_for(lambda: HANDED_SECRET not in request_row(request_id), timeout=5, what="the answered row to go")
     finally:
         client.close()
+
+
+def test_a_write_refused_by_the_fence_is_logged_as_one_line():
+    """A deposed leader's refused writes logged a traceback each (some 20 a step-down)."""
+    from loguru import logger
+
+    from discovery import redaction
+
+    lines: list[str] = []
+    redaction.install(logger)
+    sink = logger.add(lambda m: lines.append(m.record["message"]), level="INFO")
+    try:
+        try:
+            try:
+                raise store.Fenced("fenced: epoch 1 is over (the store names epoch 2, held by r2)")
+            except store.Fenced:
+                raise ValueError("the failure could not be written either")  # noqa: B904 - as the writer's _fail
+        except ValueError:
+            logger.exception("could not record the failure of run 2")
+        try:
+            raise ZeroDivisionError("a bug")
+        except ZeroDivisionError:
+            logger.exception("something else")
+    finally:
+        logger.remove(sink)
+    assert lines[0] == ("could not record the failure of run 2: Fenced: fenced: epoch 1 is over "
+                        "(the store names epoch 2, held by r2)")
+    assert lines[1].startswith("something else\nTraceback (most recent call last):")
