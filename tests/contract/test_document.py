@@ -133,3 +133,25 @@ def test_a_model_id_ending_in_a_route_of_its_own_is_refused_as_a_record(suffix):
 
     assert "a route of its own" in id_problem(f"acme/model{suffix}")
     assert id_problem("acme/model") is None
+
+
+def test_every_enum_of_the_document_holds_distinct_names_once_folded():
+    """The capability enum held the aliases too (fine-tuning beside fine_tuning): a generated
+    client made one constant of both and refused the document."""
+    from web.openapi import document
+
+    def enums(node):
+        if isinstance(node, dict):
+            if isinstance(node.get("enum"), list):
+                yield node["enum"]
+            for value in node.values():
+                yield from enums(value)
+        elif isinstance(node, list):
+            for value in node:
+                yield from enums(value)
+
+    found = list(enums(document()))
+    assert found
+    for values in found:
+        folded = [str(v).upper().replace("-", "_") for v in values if v is not None]
+        assert len(folded) == len(set(folded)), values
