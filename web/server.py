@@ -23,6 +23,7 @@ from a2wsgi.wsgi import Body, build_environ
 
 from web.access import AccessLayer
 from web.metrics import EXTENSION as METRICS
+from web.protocol import BoundedHeadProtocol
 from web.stream import STREAM_PATH, StreamHub, send_json_error
 
 
@@ -237,7 +238,7 @@ def uvicorn_config(app: DiscoveryASGI) -> uvicorn.Config:
     return uvicorn.Config(app, lifespan="on", log_config=None, access_log=False, proxy_headers=bool(trusted),
                           forwarded_allow_ips=trusted or None,
                           server_header=False, timeout_graceful_shutdown=3, timeout_keep_alive=5,
-                          backlog=2048, loop="auto", http="auto")
+                          backlog=2048, loop="auto", http=BoundedHeadProtocol)
 
 
 class _Server(uvicorn.Server):
