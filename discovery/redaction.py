@@ -85,7 +85,9 @@ class Redactor:
             self._spelled |= {spelling for secret in fresh for spelling in spellings(secret)}
             # Longest first, so a secret that contains another is masked whole.
             ordered = sorted(self._spelled, key=len, reverse=True)
-            self._literal = re.compile("|".join(re.escape(s) for s in ordered))
+            # Any case in text (logs, stored errors, reasons): a provider's error that echoes the key
+            # lower- or upper-cased is the key all the same. Answers' bytes match as written.
+            self._literal = re.compile("|".join(re.escape(s) for s in ordered), re.IGNORECASE)
             self._bytes = tuple((s.encode(), MASK.encode()) for s in ordered)
 
     def add_settings(self, settings: Any, environ: Optional[Mapping[str, str]] = None) -> None:

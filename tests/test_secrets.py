@@ -210,3 +210,54 @@ def test_a_key_echoed_past_where_an_error_excerpt_is_cut_leaves_no_part_of_itsel
     db_file = Path(db_url.removeprefix("sqlite:///"))
     for path in db_file.parent.glob(db_file.name + "*"):
         assert part.encode() not in path.read_bytes()
+
+
+def test_a_key_echoed_in_another_case_is_absent_everywhere(start_service, db_url, monkeypatch):
+    """A provider's error that echoed the key lower- and upper-cased left both in the logs, the
+    provider's last_error, the run's error, the status_changed reason and the database."""
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    key = "uatKEY-abc-def-ghi0123456789"
+
+    class Echo(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the http.server API
+            given = (self.headers.get("Authorization") or "").removeprefix("Bearer ")
+            body = json.dumps({"error": {"message": f"invalid key lower={given.lower()} upper={given.upper()}"}})
+            self.send_response(401)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body.encode())
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    monkeypatch.setenv("DISCOVERY_TEST_CASE_KEY", key)
+    config = ProviderConfig(name="evil", format="openai_compatible", retries=0, timeout=2.0, health_check_interval=0,
+                            api_key_env="DISCOVERY_TEST_CASE_KEY", base_url=f"http://127.0.0.1:{server.server_port}/v1")
+    lines: list[str] = []
+    sink = logger.add(lines.append, level="TRACE")
+    try:
+        service = start_service([config])
+        client = create_app(service).test_client()
+        wait_for(lambda: finished_runs(client) == 1, what="the failed run")
+        bodies = [client.get(u).get_data(as_text=True) for u in (
+            "/api/v1/providers", "/api/v1/refresh/runs", "/api/v1/events", "/api/v1/providers/evil/health")]
+    finally:
+        logger.remove(sink)
+        server.shutdown()
+        server.server_close()
+    service.stop()
+    assert "invalid key lower=" in bodies[1]
+    for text in bodies + lines:
+        for spelling in (key, key.lower(), key.upper()):
+            assert spelling not in text
+    db_file = Path(db_url.removeprefix("sqlite:///"))
+    for path in db_file.parent.glob(db_file.name + "*"):
+        data = path.read_bytes()
+        assert key.lower().encode() not in data and key.upper().encode() not in data
