@@ -246,6 +246,10 @@ class WebhookDispatcherActor(pykka.ThreadingActor):
         deleted = subs.delete_webhook(webhook_id)
         if deleted:
             logger.info("webhook {} deleted", webhook_id)
+        if hook is not None and not any(h.secret == hook.secret for h in self._hooks.values()):
+            # Masked no more: a deleted subscription's secret (text like any other) went on being
+            # masked in every answer until a restart.
+            REDACTOR.remove(hook.secret)
         return deleted
 
     def pause(self, webhook_id: str) -> dict[str, Any]:
@@ -479,6 +483,11 @@ class WebhookAdmin:
             # A secret is masked wherever it turns up: one like "0000000000000000" would be found
             # in every long number, and guessed as easily.
             raise ValueError(f"secret must have at least {MIN_SECRET_DISTINCT} different characters")
+        elif not (any(c.isdigit() for c in secret) and any(c.isalpha() for c in secret)):
+            # Words alone are text the service itself writes: "provider_model_id" as a secret was
+            # masked in every record's keys.
+            raise ValueError("secret must mix letters and digits (a word or a phrase is text the service's "
+                             "answers hold, and a secret is masked wherever it appears)")
         elif self.catalog_holds is not None and self.catalog_holds(secret):
             # Every configured secret is masked wherever it turns up: the model would be served masked.
             raise ValueError("secret is text of the catalog (a model's id or name holds it), and a secret is "

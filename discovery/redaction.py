@@ -90,6 +90,19 @@ class Redactor:
             self._literal = re.compile("|".join(re.escape(s) for s in ordered), re.IGNORECASE)
             self._bytes = tuple((s.encode(), MASK.encode()) for s in ordered)
 
+    def remove(self, *secrets: Optional[str]) -> None:
+        """Forget secrets learnt with :meth:`add` (a deleted webhook's): masked no more."""
+        gone = {s for s in secrets if isinstance(s, str)}
+        gone |= {s.strip() for s in gone}
+        with self._lock:
+            if not gone & self._secrets:
+                return
+            self._secrets -= gone
+            self._spelled = {spelling for secret in self._secrets for spelling in spellings(secret)}
+            ordered = sorted(self._spelled, key=len, reverse=True)
+            self._literal = re.compile("|".join(re.escape(s) for s in ordered), re.IGNORECASE) if ordered else None
+            self._bytes = tuple((s.encode(), MASK.encode()) for s in ordered)
+
     def add_settings(self, settings: Any, environ: Optional[Mapping[str, str]] = None) -> None:
         """Learn every secret the settings name: provider keys, tokens, AWS credentials, the
         passwords in the database URL and in providers' base URLs."""

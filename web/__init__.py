@@ -1,6 +1,7 @@
 """HTTP only: ``create_app(service)`` and one blueprint per resource."""
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
 from flask import Flask
@@ -111,9 +112,17 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
         """No configured secret leaves in an answer, whatever put it there (web.auth, discovery.redaction)."""
         from flask import g
 
-        if response.direct_passthrough or g.get("reveals_secret") or not REDACTOR.secret_count:
+        if response.direct_passthrough or not REDACTOR.secret_count:
             return response
         data = response.get_data()
+        revealed = g.get("reveals_secret")
+        if revealed:
+            # The generated webhook secret of a create answer goes out once; nothing else does.
+            marker = secrets.token_hex(16).encode()
+            kept = data.replace(revealed.encode(), marker)
+            clean = REDACTOR.scrub_known(kept)
+            response.set_data(clean.replace(marker, revealed.encode()))
+            return response
         if not REDACTOR.echoes(data):
             return response
         clean = None

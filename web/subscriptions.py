@@ -14,6 +14,7 @@ from flask import Blueprint, g, jsonify, request, url_for
 
 from actors.webhooks import UnknownWebhook
 from discovery.limits import text_problem
+from discovery.redaction import REDACTOR
 from discovery.webhooks import InvalidWebhookURL
 from web.context import int_arg, no_body, service
 from web.errors import ApiError
@@ -124,6 +125,13 @@ def create():
         problem = text_problem(value, field, limit)
         if problem is not None:
             raise ApiError(400, "invalid_body", problem)
+    # Stored as given and shown to every admin: a configured secret in one would be kept in the
+    # database in the clear (and the create answer shows the body as stored).
+    for field in ("url", "description", "model_glob"):
+        value = body.get(field)
+        if isinstance(value, str) and REDACTOR.scrub_known_text(value) != value:
+            raise ApiError(400, "invalid_body", f"{field} holds a secret this service is configured with "
+                           "(a key or token); it is not stored")
     since = _number(body, "since", None, int)
     _check_since(since)
     max_batch = _number(body, "max_batch", 100, int, 1, 1000)
@@ -139,8 +147,8 @@ def create():
     except ValueError as exc:
         raise ApiError(400, "invalid_subscription", str(exc)) from None
     if generated is not None:
-        # Shown once, here: the one answer the redaction layer lets a secret through.
-        g.reveals_secret = True
+        # Shown once, here: the one secret the redaction layer lets through (web/__init__.py).
+        g.reveals_secret = generated
         created = {**created, "secret": generated}
     resp = jsonify(created)
     resp.status_code = 201

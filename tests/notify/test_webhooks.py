@@ -168,6 +168,17 @@ def test_subscription_routes_need_the_admin_token_and_never_show_the_secret(runn
     assert client.get(f"/api/v1/subscriptions/{given['id']}", headers=AUTH).status_code == 404
 
 
+def test_a_deleted_subscriptions_secret_is_masked_no_more(running, client, receiver):
+    """Its secret went on being masked in every answer until a restart."""
+    secret = "Zq81-lookalike-name-77"
+    sub = subscribe(client, receiver().url, secret=secret)
+    asked = f"/api/v1/models/openai/{secret}"  # a 404 names the id asked for
+    missing = client.get(asked).get_data(as_text=True)
+    assert secret not in missing and "[REDACTED]" in missing
+    assert client.delete(f"/api/v1/subscriptions/{sub['id']}", headers=AUTH).status_code == 204
+    assert f"openai/{secret}" in client.get(asked).get_data(as_text=True)
+
+
 def test_without_an_admin_token_subscription_routes_serve_loopback_clients_only(start_service, simulator):
     service = start_service(openai_source(simulator))
     client = create_app(service).test_client()
@@ -185,6 +196,11 @@ def test_invalid_webhook_urls_and_fields_are_refused_with_400(running, client):
         ({"url": "http://127.0.0.1:9/hook", "secret": "s" * 257}, "invalid_subscription"),
         # Long enough, but no secret: it would be masked in every long number of every answer.
         ({"url": "http://127.0.0.1:9/hook", "secret": "0" * 16}, "invalid_subscription"),
+        # Words are text the answers hold: "provider_model_id" was masked in every record's keys.
+        ({"url": "http://127.0.0.1:9/hook", "secret": "provider_model_id"}, "invalid_subscription"),
+        # A configured secret in a stored field would be kept in the clear (and shown in the answer).
+        ({"url": f"http://127.0.0.1:9/hook?t={ADMIN_TOKEN}"}, "invalid_body"),
+        ({"url": "http://127.0.0.1:9/hook", "description": f"note {ADMIN_TOKEN}"}, "invalid_body"),
         ({"url": "http://127.0.0.1:9/hook", "kinds": ["exploded"]}, "invalid_subscription"),
         ({"url": "http://127.0.0.1:9/hook", "max_batch": 0}, "invalid_subscription"),
         ({"url": "http://127.0.0.1:9/hook", "colour": "red"}, "invalid_body"),

@@ -228,7 +228,8 @@ def _subscription_body() -> dict[str, Any]:
     fields = {
         "url": {"type": "string", "minLength": 1, "description": "https (or http) URL events are POSTed to"},
         "secret": nullable({"type": "string", "minLength": 16, "maxLength": 256,
-                            "description": "signing key of at least 8 different characters; generated when absent"}),
+                            "description": "signing key of at least 8 different characters, letters and digits "
+                                           "mixed; generated when absent"}),
         "kinds": nullable(array(enum(EVENT_KINDS))), "providers": nullable(array(STRING)),
         "capabilities": nullable(array(enum(CAPABILITY_NAMES))),
         "model_glob": nullable({"type": "string", "maxLength": 512}),
