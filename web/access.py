@@ -18,6 +18,8 @@ from loguru import logger
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import RoutingException
 
+from discovery.redaction import REDACTOR
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _HEADER = REQUEST_ID_HEADER.lower().encode()
 SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:\-]{1,128}$")
@@ -35,8 +37,8 @@ def printable(text: str) -> str:
 
 def request_id(given: Optional[str]) -> str:
     """``given`` when it is a sane request id, else a new one (32 hex digits)."""
-    if given and SANE_REQUEST_ID.match(given):
-        return given
+    if given and SANE_REQUEST_ID.match(given) and REDACTOR.scrub_known_text(given) == given:
+        return given  # (one holding a configured secret is not echoed back in a header)
     return uuid.uuid4().hex
 
 

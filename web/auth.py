@@ -32,7 +32,9 @@ CHALLENGE = 'Bearer realm="discovery"'
 # Headers a reverse proxy, load balancer or tunnel adds when it passes a request on: a request
 # that carries one came from the proxy's client, not from this host, whatever its socket says.
 FORWARDING_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Real-IP",
-                      "X-Client-IP", "True-Client-IP", "CF-Connecting-IP", "Via")
+                      "X-Client-IP", "True-Client-IP", "CF-Connecting-IP", "Via", "X-Forwarded",
+                      "X-Forwarded-Server", "X-Original-Forwarded-For", "X-Cluster-Client-IP", "Fastly-Client-IP",
+                      "X-Envoy-External-Address", "Client-IP", "X-Forwarded-Port", "X-Original-URL")
 
 
 @dataclass(frozen=True)

@@ -70,8 +70,8 @@ def _wait_timeout() -> float:
         seconds = number(value, float)
     except ValueError:
         raise ApiError(400, "invalid_parameter", f"timeout must be a number of seconds, got {value!r}") from None
-    if not 0 < seconds <= 600:
-        raise ApiError(400, "invalid_parameter", "timeout must be more than 0 and at most 600 seconds")
+    if not 0.1 <= seconds <= 600:
+        raise ApiError(400, "invalid_parameter", "timeout must be at least 0.1 and at most 600 seconds")
     return seconds
 
 

@@ -114,7 +114,7 @@ def page(page: str, rest: str = ""):
             if resp.status_code == 200:
                 resp.status_code = 404
             return resp
-        raise ApiError(404, "not_found", f"the dashboard has no page {page!r}; pages: {', '.join(PAGES)}")
+        raise ApiError(404, "not_found", f"the dashboard has no page {page[:100]!r}; pages: {', '.join(PAGES)}")
     return _page()
 
 
@@ -127,7 +127,7 @@ def asset(version: str, name: str):
     """
     found = bundle().assets.get(name)
     if found is None:
-        raise ApiError(404, "not_found", f"no dashboard asset {name!r}")
+        raise ApiError(404, "not_found", f"no dashboard asset {name[:100]!r}")
     resp = Response(found.body, content_type=found.content_type)
     resp.headers["Cache-Control"] = IMMUTABLE if version == bundle().version else "no-cache"
     resp.headers["X-Content-Type-Options"] = "nosniff"

@@ -17,14 +17,18 @@ from web.parameters import check_providers, values
 bp = Blueprint("refresh", __name__, url_prefix="/api/v1")
 
 
+MIN_WAIT = 0.1
+
+
 def _wait_timeout() -> float:
     value = request.args.get("timeout", "30")
     try:
         t = number(value, float)
     except ValueError:
         raise ApiError(400, "invalid_parameter", f"timeout must be a number of seconds, got {value!r}") from None
-    if not 0 < t <= 300:
-        raise ApiError(400, "invalid_parameter", "timeout must be more than 0 and at most 300 seconds")
+    if not MIN_WAIT <= t <= 300:
+        # Below a tenth of a second no refresh can end: 5e-324 started every refresh and answered a 504.
+        raise ApiError(400, "invalid_parameter", f"timeout must be at least {MIN_WAIT:g} and at most 300 seconds")
     return t
 
 

@@ -316,7 +316,7 @@ def test_api_serves_history_leaderboard_runs_and_performance_on_records(start_se
     assert refused.status_code == 400
     assert refused.get_json()["error"]["message"] == "unknown region 'us-east-1'; no Bedrock region is watched"
     bad = client.post(url + "?wait=true&timeout=0", headers={"Authorization": f"Bearer {ADMIN}"})
-    assert bad.status_code == 400 and "more than 0" in bad.get_json()["error"]["message"]
+    assert bad.status_code == 400 and "at least 0.1" in bad.get_json()["error"]["message"]
 
     history = client.get(url).get_json()
     entry = history["history"][0]

@@ -171,7 +171,10 @@ def test_without_an_admin_token_a_change_a_proxy_on_the_host_passed_on_is_refuse
     hook = {"url": "http://127.0.0.1:9/attacker", "since": 0}
     for header, value in (("X-Forwarded-For", "192.0.2.2"), ("X-Real-IP", "192.0.2.2"),
                           ("Forwarded", "for=192.0.2.2;proto=http"), ("Via", "1.1 proxy"),
-                          ("x-forwarded-host", "discovery.example")):
+                          ("x-forwarded-host", "discovery.example"), ("X-Original-Forwarded-For", "1.2.3.4"),
+                          ("X-Forwarded", "for=1.2.3.4"), ("X-Forwarded-Server", "proxy"),
+                          ("X-Cluster-Client-IP", "1.2.3.4"), ("Fastly-Client-IP", "1.2.3.4"),
+                          ("X-Envoy-External-Address", "1.2.3.4"), ("Client-IP", "1.2.3.4")):
         for method, path in (("post", "/api/v1/subscriptions"), ("post", "/api/v1/refresh"),
                              ("post", "/api/v1/providers/openai/refresh"), ("get", "/api/v1/subscriptions")):
             resp = requests.request(method, server.url + path, json=hook, headers={header: value}, timeout=10)
@@ -354,14 +357,34 @@ def test_requests_that_used_to_fail_with_500_or_act_before_refusing_are_4xx_with
         ("post", "/api/v1/refresh?wait=true&timeout=1e999", None, 400),
         ("post", "/api/v1/providers/openai/refresh?wait=maybe", None, 400),
         ("post", "/api/v1/providers/openai/refresh?wait=true&timeout=-1", None, 400),
+        # No refresh can end this soon: it started every refresh and answered a 504.
+        ("post", "/api/v1/refresh?wait=true&timeout=5e-324", None, 400),
+        ("post", "/api/v1/providers/openai/refresh?wait=true&timeout=0.01", None, 400),
+        # A filter list is its names once each, and not past 256 of them (100,000 made 800 KB stored).
+        ("post", "/api/v1/subscriptions", {"url": "https://example.com/h", "model_glob": "*",
+                                           "providers": [f"p{i}" for i in range(300)]}, 400),
+        ("post", "/api/v1/subscriptions", {"url": "https://example.com/h", "kinds": ["added"] * 2000
+                                           + [f"k{i}" for i in range(300)]}, 400),
+        # The dashboard's 404 names what was asked for, cut (a 60 KB path was a 60 KB answer).
+        ("get", "/ui/" + "a" * 3000, None, 404),
         ("get", "/api/v1/events?since=18446744073709551616", None, 400),
         ("get", "/api/v1/models?limit=99999999999999999999", None, 400),
         ("get", "/api/v1/models?offset=-1", None, 400),
     ]
     for method, path, body, status in checks:
         resp = requests.request(method, url + path, json=body, headers=ADMIN_AUTH, timeout=10)
-        assert resp.status_code == status, (path, body, resp.status_code, resp.text)
-        assert set(resp.json()["error"]) >= {"code", "message"}
+        assert resp.status_code == status, (path[:80], body and str(body)[:80], resp.status_code, resp.text[:300])
+        assert set(resp.json()["error"]) >= {"code", "message"} and len(resp.content) < 2000
+    # A request id holding a configured secret is not echoed back in the answer's header.
+    echoed = requests.get(url + "/healthz", headers={"X-Request-ID": ADMIN}, timeout=10)
+    assert echoed.headers["X-Request-ID"] != ADMIN and len(echoed.headers["X-Request-ID"]) == 32
+    same = requests.get(url + "/healthz", headers={"X-Request-ID": "trace-abc.123"}, timeout=10)
+    assert same.headers["X-Request-ID"] == "trace-abc.123"
+    # Repeated names count once: a subscription of one kind given twice is taken, stored once.
+    hook = requests.post(url + "/api/v1/subscriptions", json={"url": "http://8.8.8.8/h", "kinds": ["added"] * 500, "model_glob": "none-such/*"},
+                         headers=ADMIN_AUTH, timeout=10)
+    assert hook.status_code == 201 and hook.json()["filter"]["kinds"] == ["added"]
+    requests.delete(url + f"/api/v1/subscriptions/{hook.json()['id']}", headers=ADMIN_AUTH, timeout=10)
     # A body over the limit is refused before the app reads it, declared or chunked.
     big = b"x" * (64 * 1024 + 1)
     for data in (big, iter([big[:40_000], big[40_000:]])):

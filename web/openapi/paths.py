@@ -299,7 +299,7 @@ def _operations() -> dict[str, dict[str, Any]]:
                                             "results": array(ref("BenchmarkResult"))}), "with wait: the results")},
                        404, 409, 504, *ASKS,
                        params=[MODEL_ID, query("region", STRING, "one Bedrock region"), WAIT,
-                               query("timeout", number(0, 600, exclusive_low=True), "seconds to wait (120)")],
+                               query("timeout", number(0.1, 600), "seconds to wait (120)")],
                        description="409 `benchmarks_disabled`: benchmarking is off for the model's provider (or "
                                    "region); 409 `benchmark_refused`: its globs leave it out, or it can never be "
                                    "probed (catalog-only, no catalog price, retired, not chat or embedding). "
@@ -330,10 +330,10 @@ def _operations() -> dict[str, dict[str, Any]]:
             description=ATTRIBUTE_NOTE, **{"x-query-prefixes": ["attr."]})},
         "/api/v1/refresh": {"post": op(
             "refresh.refresh_all", "refresh", "Refresh every provider (admin)", RUNS_STARTED, 504, *ASKS,
-            params=[WAIT, query("timeout", number(0, 300, exclusive_low=True), "seconds to wait (30)")])},
+            params=[WAIT, query("timeout", number(0.1, 300), "seconds to wait (30)")])},
         "/api/v1/providers/{name}/refresh": {"post": op(
             "refresh.refresh_one", "refresh", "Refresh one provider (admin)", RUNS_STARTED, 404, 429, 504, *ASKS,
-            params=[PROVIDER_NAME, WAIT, query("timeout", number(0, 300, exclusive_low=True),
+            params=[PROVIDER_NAME, WAIT, query("timeout", number(0.1, 300),
                                                "seconds to wait (30)")])},
         "/api/v1/refresh/runs": {"get": op(
             "refresh.runs", "refresh", "Refresh history, newest first", _ok(obj({
