@@ -79,6 +79,7 @@ def test_bad_settings_file_exits_2_with_a_clear_message(tmp_path):
     (["--timeout", "nan", "models"], "'--timeout': must be a number of seconds, not nan"),
     (["--timeout", "inf", "models"], "'--timeout': inf is not in the range"),
     (["serve", "--database", "bogus://x", "--port", "0"], ": database_url: must be a sqlite:/// or postgresql://"),
+    (["serve", "--port", "0", "--simulator-port", "9100"], "--simulator-port is for --demo"),
     (["config", "check", "--config", "{cfg}"], "port: not a section of the settings file"),
 ])
 def test_a_port_out_of_range_or_a_key_outside_any_section_is_refused_in_one_line(tmp_path, args, named):
@@ -137,6 +138,20 @@ def test_a_busy_port_fails_at_once_in_one_line_before_anything_starts(tmp_path):
     assert proc.returncode == 2
     assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr and "Traceback" not in proc.stderr
     assert "catalog loaded" not in proc.stderr and not (tmp_path / "d.db").exists()
+
+
+def test_the_demos_simulator_port_when_busy_fails_in_one_line(tmp_path):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        proc = subprocess.run([sys.executable, "-m", "web.cli", "serve", "--demo", "--port", "0", "--simulator-port",
+                               str(port), "--database", f"sqlite:///{tmp_path / 'd.db'}"], capture_output=True,
+                              text=True, timeout=60, cwd=tmp_path, env=checkout_env())
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert f"cannot listen on 127.0.0.1:{port} for the simulator" in proc.stderr and "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("case", ["no directory", "not a database", "no postgresql there"])

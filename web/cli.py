@@ -105,11 +105,16 @@ for _command in (*COMMANDS, benchmarks):
 @click.option("--max-streams", type=int,
               help="event streams (SSE) open at once, past it 503 (sse_max_streams, default 5000)")
 @click.option("--log-format", type=click.Choice(["text", "json"]), help="log lines as text or JSON (log_format)")
+@click.option("--simulator-port", type=click.IntRange(1, 65535),
+              help="with --demo: the simulator's port on 127.0.0.1, to drive it at /_admin/ (default: a free one)")
 def serve(config: Optional[str], host: Optional[str], port: Optional[int], database: Optional[str], demo: bool,
-          threads: Optional[int], max_streams: Optional[int], log_format: Optional[str]) -> None:
+          threads: Optional[int], max_streams: Optional[int], log_format: Optional[str],
+          simulator_port: Optional[int]) -> None:
     """Run the service: discovery, the HTTP API and the event stream on one port."""
+    if simulator_port is not None and not demo:
+        raise click.UsageError("--simulator-port is for --demo (the simulator runs only in the demo)")
     code = run_service(config, demo, host=host, port=port, database_url=database, http_threads=threads,
-                       sse_max_streams=max_streams, log_format=log_format)
+                       sse_max_streams=max_streams, log_format=log_format, simulator_port=simulator_port)
     if code:
         sys.exit(code)
 
@@ -143,6 +148,7 @@ def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
     from web.auth import is_loopback, startup_notice
     from web.server import DiscoveryASGI, bind_socket, raise_open_file_limit, serve_forever
 
+    simulator_port = given.pop("simulator_port", None)
     overrides = {k: v for k, v in given.items() if v is not None}
     try:
         settings = load_settings(config, **overrides)
@@ -177,9 +183,14 @@ def run_service(config: Optional[str], demo: bool = False, **given: Any) -> int:
         if demo or settings.demo:  # the flag, or demo = true in the settings (DISCOVERY_DEMO)
             from discovery.simulator import SimulatorServer
 
-            simulator = SimulatorServer()
-            simulator.start()
-            logger.info("demo: provider simulator on {}", simulator.url)
+            simulator = SimulatorServer(port=simulator_port or 0)
+            try:
+                simulator.start()
+            except (OSError, SystemExit):  # werkzeug's server exits on a busy port, saying so on stderr
+                logger.error("cannot listen on 127.0.0.1:{} for the simulator: the port is taken", simulator_port)
+                simulator = None
+                return 2
+            logger.info("demo: provider simulator on {} (drive it over HTTP at {}/_admin/)", simulator.url, simulator.url)
             settings = replace(settings, demo=True, providers=demo_providers(simulator),
                                bedrock=demo_bedrock(simulator),
                                benchmarks=demo_benchmarks(simulator, settings.benchmarks))
