@@ -7,11 +7,12 @@ The provider model id is OpenRouter's slug (``openai/gpt-4o``). The key is optio
 """
 from __future__ import annotations
 
+import datetime
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from discovery.draft import ModelDraft
+from discovery.draft import HEURISTIC, ModelDraft
 from discovery.model import Model
 from discovery.providers.base import ProviderClient, dedupe
 from discovery.taxonomy import (
@@ -63,6 +64,8 @@ class OpenRouterClient(ProviderClient):
     default_api_key_env = "OPENROUTER_API_KEY"
     requires_key = False
     catalog_name = "openrouter"
+    # An expiration date passing retires the model: the same answer means another thing tomorrow.
+    date_dependent = True
 
     def fetch_models(self) -> list[Model]:
         """Every page: the first, then ``links.next`` while the answer names one."""
@@ -104,7 +107,7 @@ class OpenRouterClient(ProviderClient):
         """The first page."""
         self.list_field(self.get_json("/models"))
 
-    def normalize(self, item: Mapping[str, Any]) -> Model:
+    def normalize(self, item: Mapping[str, Any], today: str | None = None) -> Model:
         """One model entry → Model."""
         model_id = self.require_str(item)
         draft = ModelDraft(self.name, model_id, self.name)
@@ -138,11 +141,14 @@ class OpenRouterClient(ProviderClient):
                 extra[key] = usd(value)
         expiration = iso_date(item.get("expiration_date"))
         if expiration:
-            draft.set("lifecycle.status", "deprecated")
+            # After its expiration date OpenRouter no longer routes the model: retired from then.
+            today = today or datetime.datetime.now(datetime.UTC).date().isoformat()
+            draft.set("lifecycle.status", "retired" if expiration <= today else "deprecated")
             draft.set("lifecycle.deprecation_date", expiration)
-            # After its expiration date OpenRouter no longer routes the model.
             draft.set("lifecycle.retirement_date", expiration)
-        draft.set("lifecycle.release_date", date_from_unix(item.get("created")))
+        # created is when OpenRouter listed the model, not its release: a guess that a catalog's
+        # release date overrides (kimi-k2.5 read 2024-01-01 beside models.dev's 2026-01).
+        draft.set("lifecycle.release_date", date_from_unix(item.get("created")), HEURISTIC)
         draft.set("lifecycle.knowledge_cutoff", item.get("knowledge_cutoff") or None)
         if isinstance(item.get("hugging_face_id"), str) and item["hugging_face_id"]:
             draft.set("open_weights", True)

@@ -56,10 +56,27 @@ def test_no_tools_parameter_means_no_tool_calling_and_hf_id_means_open_weights()
     assert m.open_weights is True and m.pricing.input == pytest.approx(0.02)
 
 
-def test_expiration_date_marks_a_deprecated_model():
-    m = make_client("openrouter").normalize(EXPIRING)
+def test_expiration_date_marks_a_deprecated_model_and_once_past_a_retired_one():
+    m = make_client("openrouter").normalize(EXPIRING, today="2026-01-01")
     assert m.lifecycle.status == "deprecated" and m.lifecycle.deprecation_date == "2026-01-15"
     assert m.capabilities.reasoning is True
+    # Eight months after its expiration it read "deprecated" still, and was exported.
+    past = make_client("openrouter").normalize(EXPIRING, today="2026-01-15")
+    assert past.lifecycle.status == "retired" and past.lifecycle.retirement_date == "2026-01-15"
+
+
+def test_created_is_a_release_date_any_catalog_overrides():
+    """created is when OpenRouter listed the model: kimi-k2.5 read 2024-01-01 beside models.dev's 2026-01."""
+    from discovery.enrich import FieldOrder, combine
+    from discovery.model import Lifecycle, Model
+
+    live = make_client("openrouter").normalize(GPT4O)
+    assert live.lifecycle.release_date and live.provenance["lifecycle.release_date"] == "heuristic"
+    catalog = Model("openrouter", live.provider_model_id, source="modelsdev", lifecycle=Lifecycle(release_date="2024-05-13"))
+    out = combine(live, {"modelsdev": catalog}, FieldOrder(["modelsdev", "litellm"]))
+    assert out.lifecycle.release_date == "2024-05-13" and out.provenance["lifecycle.release_date"] == "modelsdev"
+    alone = combine(live, {}, FieldOrder(["modelsdev", "litellm"]))
+    assert alone.lifecycle.release_date == live.lifecycle.release_date
 
 
 def test_image_output_model_kind():
@@ -102,7 +119,7 @@ def test_refresh_from_the_simulator_over_three_pages(sim):
     assert vision.capabilities.vision is True and vision.capabilities.tool_calling is True
     assert vision.pricing.input and vision.provenance["pricing.input"] == "openrouter"
     assert got["aion-labs/aion-1.0"].capabilities.tool_calling is False
-    expiring = [m for m in got.values() if m.lifecycle.status == "deprecated"]
+    expiring = [m for m in got.values() if m.lifecycle.status in ("deprecated", "retired")]
     assert expiring and all(m.lifecycle.deprecation_date for m in expiring)
 
 
