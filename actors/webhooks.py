@@ -483,6 +483,10 @@ class WebhookAdmin:
             # A secret is masked wherever it turns up: one like "0000000000000000" would be found
             # in every long number, and guessed as easily.
             raise ValueError(f"secret must have at least {MIN_SECRET_DISTINCT} different characters")
+        elif REDACTOR.holds_configured(secret):
+            # A key or token the service is configured with: not a signing secret to share.
+            raise ValueError("secret holds a secret this service is configured with (a key or token); choose "
+                             "another, or leave it out to have one made")
         elif not (any(c.isdigit() for c in secret) and any(c.isalpha() for c in secret)):
             # Words alone are text the service itself writes: "provider_model_id" as a secret was
             # masked in every record's keys.

@@ -130,13 +130,26 @@ def retired(model: Model, today: str) -> Optional[str]:
 
 # A JSON number with an exponent and no fraction (3e-06): PyYAML, which LiteLLM's proxy reads an
 # included file with, takes it for a string; 3.0e-06 it reads as a float. Matched as a member's
-# value only (after ':', before ',' or '}'), never inside a string of the entry.
+# value (after ':', before ',' or '}'), in JSON whose strings cannot hold such text.
 _BARE_EXPONENT = re.compile(rb'(?<=":)(-?\d+)([eE][-+]?\d+)(?=[,}])')
 
 
 def yaml_safe_numbers(body: bytes) -> bytes:
-    """``body`` (JSON) with each number written in exponent form given a fraction (``3.0e-06``)."""
+    """``body`` (JSON with no free text: no string of it holds ``":``) with each number written in
+    exponent form given a fraction (``3.0e-06``)."""
     return _BARE_EXPONENT.sub(rb"\1.0\2", body)
+
+
+def encode_entry(entry: Mapping[str, Any], dumps: Callable[[Any], bytes]) -> bytes:
+    """A deployment as JSON whose numbers a YAML loader reads as numbers. The numbers are in
+    ``model_info``, whose other strings are a mode and dates: it is rewritten without its ``id``
+    (free text, as are the model's name and the params), which is put back as it was encoded."""
+    info = dict(entry["model_info"])
+    model_id = info.pop("id")
+    rest = yaml_safe_numbers(dumps(info))
+    info_json = b'{"id":' + dumps(model_id) + (b"," + rest[1:] if len(rest) > 2 else b"}")
+    return (b'{"model_name":' + dumps(entry["model_name"]) + b',"litellm_params":' + dumps(entry["litellm_params"])
+            + b',"model_info":' + info_json + b"}")
 
 
 def _api_base(config: ProviderConfig) -> tuple[Optional[str], Optional[str]]:
@@ -253,4 +266,5 @@ def _winding_down(profile: Optional[Model], today: str) -> int:
     return 1 if profile.lifecycle.status == "deprecated" else 0
 
 
-__all__ = ["FLAGS", "MODES", "NO_KEY", "PREFIXES", "litellm_model_list", "model_info", "yaml_safe_numbers"]
+__all__ = ["FLAGS", "MODES", "NO_KEY", "PREFIXES", "encode_entry", "litellm_model_list", "model_info",
+           "yaml_safe_numbers"]

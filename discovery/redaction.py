@@ -65,6 +65,8 @@ class Redactor:
     def __init__(self) -> None:
         # The secrets as learnt (counted by secret_count) and every spelling of them that is masked.
         self._secrets: set[str] = set()
+        # Those of the settings (keys, tokens, passwords): never forgotten by remove.
+        self._pinned: set[str] = set()
         self._spelled: set[str] = set()
         self._literal: Optional[re.Pattern[str]] = None
         self._bytes: tuple[tuple[bytes, bytes], ...] = ()
@@ -91,10 +93,12 @@ class Redactor:
             self._bytes = tuple((s.encode(), MASK.encode()) for s in ordered)
 
     def remove(self, *secrets: Optional[str]) -> None:
-        """Forget secrets learnt with :meth:`add` (a deleted webhook's): masked no more."""
+        """Forget secrets learnt with :meth:`add` (a deleted webhook's): masked no more. The
+        settings' own (:meth:`add_settings`) are kept whatever is asked."""
         gone = {s for s in secrets if isinstance(s, str)}
         gone |= {s.strip() for s in gone}
         with self._lock:
+            gone -= self._pinned
             if not gone & self._secrets:
                 return
             self._secrets -= gone
@@ -102,6 +106,13 @@ class Redactor:
             ordered = sorted(self._spelled, key=len, reverse=True)
             self._literal = re.compile("|".join(re.escape(s) for s in ordered), re.IGNORECASE) if ordered else None
             self._bytes = tuple((s.encode(), MASK.encode()) for s in ordered)
+
+    def holds_configured(self, text: str) -> bool:
+        """Whether ``text`` holds a secret of the settings (:meth:`add_settings`), in any case."""
+        folded = text.casefold()
+        with self._lock:
+            pinned = tuple(self._pinned)
+        return any(len(s) >= MIN_SECRET_LENGTH and s.casefold() in folded for s in pinned)
 
     def add_settings(self, settings: Any, environ: Optional[Mapping[str, str]] = None) -> None:
         """Learn every secret the settings name: provider keys, tokens, AWS credentials, the
@@ -112,10 +123,13 @@ class Redactor:
         # as the user name, often); a database's user name is only a name.
         urls = [getattr(p, "base_url", None) for p in getattr(settings, "providers", ())]
         urls += [env.get(n) for n in PROXY_ENV]
-        self.add(*(env.get(n) for n in names), *(env.get(n) for n in CREDENTIAL_ENV),
+        found = [*(env.get(n) for n in names), *(env.get(n) for n in CREDENTIAL_ENV),
                  getattr(settings, "admin_token", None), getattr(settings, "read_token", None),
                  *_spellings(url_password(getattr(settings, "database_url", None))),
-                 *(part for url in urls for part in url_credentials(url)))
+                 *(part for url in urls for part in url_credentials(url))]
+        self.add(*found)
+        with self._lock:
+            self._pinned |= {s for s in found if isinstance(s, str)} | {s.strip() for s in found if isinstance(s, str)}
 
     def scrub(self, text: Any) -> Any:
         """``text`` with every known secret and key shape masked (non-strings are returned as they are)."""
@@ -366,14 +380,9 @@ def _patch(record: dict) -> None:
 
 
 def _brief(value: BaseException | None) -> BaseException | None:
-    """The exception of ``value``'s chain that asks to be logged without a traceback (its class's
-    ``log_brief``), when ``value`` is it or was raised while handling it; else None."""
-    seen = 0
-    while value is not None and seen < 4:
-        if getattr(value, "log_brief", False):
-            return value
-        value, seen = value.__cause__ or value.__context__, seen + 1
-    return None
+    """``value`` when its class asks to be logged without a traceback (``log_brief``), else None:
+    another exception raised while handling one keeps its traceback (it may be a bug)."""
+    return value if value is not None and getattr(value, "log_brief", False) else None
 
 
 def install(logger: Any) -> None:

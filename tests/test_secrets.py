@@ -261,3 +261,17 @@ def test_a_key_echoed_in_another_case_is_absent_everywhere(start_service, db_url
     for path in db_file.parent.glob(db_file.name + "*"):
         data = path.read_bytes()
         assert key.lower().encode() not in data and key.upper().encode() not in data
+
+
+def test_forgetting_a_secret_never_forgets_one_of_the_settings():
+    """A webhook whose secret was the admin token, deleted, unmasked the token everywhere."""
+    from discovery.redaction import Redactor
+    from discovery.settings import Settings
+
+    redactor = Redactor()
+    token = "admin-token-4f6a8c0e2b4d6f8a"
+    redactor.add_settings(Settings(admin_token=token), environ={})
+    redactor.add(token, "whsec-other-0123456789abc")
+    redactor.remove(token, "whsec-other-0123456789abc")
+    assert redactor.scrub(f"x {token} whsec-other-0123456789abc") == "x [REDACTED] whsec-other-0123456789abc"
+    assert redactor.holds_configured(f"prefix{token.upper()}") and not redactor.holds_configured("whsec-other-0123456789abc")

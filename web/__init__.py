@@ -95,15 +95,16 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
 
     @app.after_request
     def _conditional(response):
-        """A read's answer carries an ETag (its bytes' hash, as every instance makes the same bytes
-        for the same catalog), and a request whose If-None-Match holds it gets 304 with no body:
-        a poller asks every few seconds and downloads only what changed (werkzeug's own
+        """A read's answer carries an ETag (its bytes' hash, unless the view set one: the export's
+        leaves out when it was made), and a request whose If-None-Match holds it gets 304 with no
+        body: a poller asks every few seconds and downloads only what changed (werkzeug's own
         conditional handling). Runs after _redact (hooks run last-registered first), on the bytes sent."""
         from flask import request
 
         if (request.method in ("GET", "HEAD") and response.status_code == 200 and not response.direct_passthrough
-                and response.is_json and "ETag" not in response.headers):
-            response.add_etag()
+                and response.is_json):
+            if "ETag" not in response.headers:
+                response.add_etag()
             response.make_conditional(request)
         return response
 

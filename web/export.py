@@ -5,6 +5,7 @@ names each deployment by the provider's own id instead of the id here.
 """
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections.abc import Iterable
@@ -17,7 +18,7 @@ from flask import Blueprint, Response, request
 from actors.heap import release_free_memory
 from discovery.bedrock import PROVIDER as BEDROCK
 from discovery.bedrock import RegionStatus, rank_regions
-from discovery.export import NAMES, litellm_model_list, yaml_safe_numbers
+from discovery.export import NAMES, encode_entry, litellm_model_list
 from discovery.model import Model, dumps
 from discovery.query import ModelQuery, QueryError
 from discovery.settings import ProviderConfig
@@ -62,14 +63,20 @@ def litellm():
         made = _made.setdefault(svc, _Exports())
         found = made.get(key)
     if found is not None and found[0] is performance:
-        return Response(found[1], mimetype="application/json")
-    body = _export(svc, (e.model() for e in index.pick(query.bits(index, performance))), statuses, names)
+        return _answer(found[1], found[2])
+    body, tag = _export(svc, (e.model() for e in index.pick(query.bits(index, performance))), statuses, names)
     # The records decoded for it are garbage now: their heap goes back to the system (at 10k
     # models the export left 16 MB more resident).
     release_free_memory()
     with _lock:
-        made.put(key, (performance, body))
-    return Response(body, mimetype="application/json")
+        made.put(key, (performance, body, tag))
+    return _answer(body, tag)
+
+
+def _answer(body: bytes, tag: str) -> Response:
+    resp = Response(body, mimetype="application/json")
+    resp.set_etag(tag)
+    return resp
 
 
 def _region_health(svc: Any) -> tuple[dict[str, RegionStatus] | None, tuple]:
@@ -115,7 +122,8 @@ class _Exports:
         (self.small if len(made[1]) <= self.small.maxsize else self.large)[key] = made
 
 
-def _export(svc: Any, models: Iterable[Model], statuses: dict[str, RegionStatus] | None, names: str) -> bytes:
+def _export(svc: Any, models: Iterable[Model], statuses: dict[str, RegionStatus] | None,
+            names: str) -> tuple[bytes, str]:
     index, performance = svc.index, svc.view.performance
     providers = {p.name: p for p in svc.settings.providers if p.enabled}
     if svc.settings.bedrock.enabled:
@@ -128,11 +136,16 @@ def _export(svc: Any, models: Iterable[Model], statuses: dict[str, RegionStatus]
     # Each entry is encoded as it is made: the body is their JSON joined, then the rest.
     entries, skipped, catalog_only = litellm_model_list(
         models, providers, regions, lambda region: _callable(known.get(region)), names,
-        encode=lambda entry: yaml_safe_numbers(dumps(entry)), record_of=index.get,
+        encode=lambda entry: encode_entry(entry, dumps), record_of=index.get,
         runtime_endpoint=svc.settings.bedrock.runtime_endpoint_url if svc.settings.bedrock.enabled else None)
-    rest: dict[str, Any] = {"skipped": skipped, "catalog_only": catalog_only,
-                            "catalog_version": index.version, "generated_at": iso(time.time())}
+    said: dict[str, Any] = {"skipped": skipped, "catalog_only": catalog_only}
     if statuses is None:
-        rest["regions_health"] = ("unknown: the leader did not answer for the Bedrock regions' health; "
+        said["regions_health"] = ("unknown: the leader did not answer for the Bedrock regions' health; "
                                   "regions ranked by measured TTFT alone")
-    return b"".join((b'{"model_list":[', b",".join(entries), b"],", dumps(rest)[1:]))
+    # The tag covers what a gateway takes from the export, not when or by which instance it was
+    # made (generated_at, catalog_version): the same list is a 304 on every instance and rebuild.
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (*entries, dumps(said)):
+        digest.update(part)
+    rest = {**said, "catalog_version": index.version, "generated_at": iso(time.time())}
+    return b"".join((b'{"model_list":[', b",".join(entries), b"],", dumps(rest)[1:])), digest.hexdigest()

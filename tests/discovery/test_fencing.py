@@ -277,17 +277,22 @@ def test_a_write_refused_by_the_fence_is_logged_as_one_line():
     try:
         try:
             try:
-                raise store.Fenced("fenced: epoch 1 is over (the store names epoch 2, held by r2)")
-            except store.Fenced:
-                raise ValueError("the failure could not be written either")  # noqa: B904 - as the writer's _fail
-        except ValueError:
+                raise store.Fenced("fenced: epoch 1 is over (the store names epoch 2, held by r1)")
+            except store.Fenced:  # as the writer's _fail: its own write refused as well
+                raise store.Fenced("fenced: epoch 1 is over (the store names epoch 2, held by r2)")  # noqa: B904
+        except store.Fenced:
             logger.exception("could not record the failure of run 2")
         try:
-            raise ZeroDivisionError("a bug")
-        except ZeroDivisionError:
-            logger.exception("something else")
+            try:
+                raise store.Fenced("fenced: epoch 1 is over")
+            except store.Fenced:
+                raise KeyError("a bug while stepping down")  # noqa: B904
+        except KeyError:
+            logger.exception("step-down cleanup failed")
     finally:
         logger.remove(sink)
     assert lines[0] == ("could not record the failure of run 2: Fenced: fenced: epoch 1 is over "
                         "(the store names epoch 2, held by r2)")
-    assert lines[1].startswith("something else\nTraceback (most recent call last):")
+    # Anything else raised while handling a refusal keeps its traceback: it may be a bug.
+    assert lines[1].startswith("step-down cleanup failed\nTraceback (most recent call last):")
+    assert "KeyError: 'a bug while stepping down'" in lines[1]

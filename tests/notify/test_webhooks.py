@@ -198,6 +198,8 @@ def test_invalid_webhook_urls_and_fields_are_refused_with_400(running, client):
         ({"url": "http://127.0.0.1:9/hook", "secret": "0" * 16}, "invalid_subscription"),
         # Words are text the answers hold: "provider_model_id" was masked in every record's keys.
         ({"url": "http://127.0.0.1:9/hook", "secret": "provider_model_id"}, "invalid_subscription"),
+        # The admin token as a signing secret: deleting the subscription would have unmasked it.
+        ({"url": "http://127.0.0.1:9/hook", "secret": ADMIN_TOKEN}, "invalid_subscription"),
         # A configured secret in a stored field would be kept in the clear (and shown in the answer).
         ({"url": f"http://127.0.0.1:9/hook?t={ADMIN_TOKEN}"}, "invalid_body"),
         ({"url": "http://127.0.0.1:9/hook", "description": f"note {ADMIN_TOKEN}"}, "invalid_body"),

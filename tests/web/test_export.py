@@ -113,6 +113,33 @@ def test_the_export_is_filtered_as_the_list_is_and_refuses_what_does_not_apply(e
         assert resp.status_code == 400 and said in resp.get_json()["error"]["message"], (url, resp.get_json())
 
 
+def test_the_exports_tag_holds_across_a_rebuild_and_its_numbers_stay_numbers(exported, monkeypatch):
+    """The tag was the bytes' hash, generated_at included: every rebuild (a minute) was a new tag,
+    and a gateway polling each minute downloaded the whole list each time."""
+    import web.export
+    from discovery.export import encode_entry
+    from discovery.model import dumps
+
+    service, client = exported
+    first = client.get("/api/v1/export/litellm?provider=openai")
+    tag = first.headers["ETag"]
+    monkeypatch.setattr(web.export, "_made", web.export.WeakKeyDictionary())  # what the minute's end does
+    again = client.get("/api/v1/export/litellm?provider=openai", headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.headers["ETag"] == tag
+    monkeypatch.setattr(web.export, "_made", web.export.WeakKeyDictionary())
+    rebuilt = client.get("/api/v1/export/litellm?provider=openai")
+    assert rebuilt.headers["ETag"] == tag and rebuilt.get_json()["generated_at"] != first.get_json()["generated_at"]
+    # A name holding text that looks like a member and a bare exponent is left as it was.
+    odd = {"model_name": 'acme/odd":1e5,x', "litellm_params": {"model": 'openai/odd":1e5,x'},
+           "model_info": {"id": 'acme/odd":1e5,x', "input_cost_per_token": 3e-06, "max_input_tokens": 8192}}
+    encoded = encode_entry(odd, dumps)
+    decoded = json.loads(encoded)
+    assert decoded["model_name"] == decoded["model_info"]["id"] == 'acme/odd":1e5,x'
+    assert decoded["litellm_params"] == odd["litellm_params"]
+    assert yaml.safe_load(encoded)["model_info"]["input_cost_per_token"] == 3e-06
+    assert b"3.0e-06" in encoded or b"3.0e-6" in encoded
+
+
 def test_an_export_larger_than_the_kept_bytes_is_still_made_once_a_minute(exported, monkeypatch):
     # A whole 100k catalog's export (23 MB) is over the bytes kept for exports together; it was made
     # again at every request. Here the budget is shrunk below one export's size instead.
