@@ -425,8 +425,12 @@ def _combined(base: Model | None, matches: Mapping[str, Model], order: FieldOrde
     provenance: dict[str, str] = {}
     closer = _closer_first(kinds, matches)
     window_from = input_from = None  # the tokens the context window and the input price were taken from
+    # The limits' and cache prices' rules compare two sources' values: with one source there is
+    # nothing to compare (a catalog-only record: most of a cold ingest), and they are not looked at.
+    guarded = _GUARDED if len(matches) + (base is not None) > 1 else {}
     for path, section, name in _ACCESS:
         chosen_token = None
+        guard = guarded.get(path)
         tokens = order.by_path[path]
         for token in (closer(tokens) if closer is not None else tokens):
             if token == HEURISTIC:
@@ -445,13 +449,13 @@ def _combined(base: Model | None, matches: Mapping[str, Model], order: FieldOrde
             origin = candidate.provenance.get(path) or candidate.source or token
             if origin == HEURISTIC:
                 continue
-            if path in _CACHE_PRICES and token != input_from and not _same_price(
+            if guard is CACHE_PRICE and token != input_from and not _same_price(
                     candidate.pricing.input, values.get("pricing.input")):
                 # A cache price belongs to its table's input price: a catalog whose input price
                 # differs from the one taken (mistral-medium's 1.5 beside models.dev's 0.4; Groq's
                 # new 0.2 beside models.dev's old 0.15) prices another model or another time.
                 continue
-            if path in _WITHIN_WINDOW and token not in (LIVE, window_from) \
+            if guard is WITHIN_WINDOW and token not in (LIVE, window_from) \
                     and value > values.get("limits.context_window", value):
                 # A catalog's input or output limit past the window another source gave
                 # (LiteLLM's undated entry's 262,144 beside Mistral's own 131,072 for a dated
@@ -460,9 +464,9 @@ def _combined(base: Model | None, matches: Mapping[str, Model], order: FieldOrde
             values[path], provenance[path] = value, origin
             chosen_token = token
             break
-        if path == "limits.context_window":
+        if guard is WINDOW:
             window_from = chosen_token
-        elif path == "pricing.input":
+        elif guard is INPUT_PRICE:
             input_from = chosen_token
         if trace is not None and chosen_token is not None:
             trace[path] = _field_trace(path, section, name, chosen_token, values[path], provenance[path], base,
@@ -473,10 +477,13 @@ def _combined(base: Model | None, matches: Mapping[str, Model], order: FieldOrde
                        attributes=head.attributes, raw=head.raw, source=head.source, live=head.live)
 
 
-# Limits no larger than the context window when another source gave the window.
-_WITHIN_WINDOW = frozenset({"limits.max_input_tokens", "limits.max_output_tokens"})
-# Cache prices, taken from another source than the input price only where its input price agrees.
-_CACHE_PRICES = frozenset({"pricing.cache_read", "pricing.cache_write"})
+# The paths the rules between sources look at: limits no larger than the context window when
+# another source gave the window; cache prices taken from another source than the input price
+# only where its input price agrees.
+WINDOW, WITHIN_WINDOW, INPUT_PRICE, CACHE_PRICE = "window", "within window", "input price", "cache price"
+_GUARDED = {"limits.context_window": WINDOW, "limits.max_input_tokens": WITHIN_WINDOW,
+            "limits.max_output_tokens": WITHIN_WINDOW, "pricing.input": INPUT_PRICE,
+            "pricing.cache_read": CACHE_PRICE, "pricing.cache_write": CACHE_PRICE}
 
 
 def _same_price(theirs: Optional[float], taken: Optional[float]) -> bool:

@@ -201,27 +201,33 @@ def test_an_exact_entry_in_a_later_catalog_beats_a_looser_one_in_an_earlier_cata
     assert even.pricing.input == 2.5 and even.provenance["pricing.input"] == "modelsdev"
 
 
-def test_a_models_dev_record_without_a_status_credits_every_field_it_fills(start_service, simulator):
-    """Its guessed status was its only provenance entry, and a map with any entry was taken as
-    complete: 4,096 catalog-only records served prices, limits and capabilities from no source."""
-    from discovery.providers.modelsdev import normalize_record
-    from tests.conftest import provider_config, wait_for
+def test_a_models_dev_record_without_a_status_is_served_with_every_field_credited(start_service, simulator):
+    """Its guessed status was its only provenance entry: 4,096 catalog-only records served
+    prices, limits and capabilities credited to no source, now and as of any past time."""
+    import time
 
-    md = with_provenance(normalize_record("302ai", {"id": "MiniMax-M1", "tool_call": True, "limit": {"context": 1000000},
-                                                    "cost": {"input": 0.4, "output": 2.2}}, "modelsdev"))
-    assert md.provenance["lifecycle.status"] == "heuristic"
-    for path in ("pricing.input", "pricing.output", "limits.context_window", "capabilities.tool_calling", "name"):
-        assert md.provenance[path] == "modelsdev", path
+    from tests.conftest import provider_config, wait_for
+    from web import create_app
 
     simulator.state.set_models("modelsdev", {"302ai": {"id": "302ai", "models": {"MiniMax-M1": {
         "id": "MiniMax-M1", "name": "MiniMax-M1", "tool_call": True, "limit": {"context": 1000000, "output": 128000},
         "cost": {"input": 0.4, "output": 2.2}}}}})
     service = start_service([provider_config(simulator, "modelsdev", "modelsdev")])
     wait_for(lambda: service.get_model("302ai/MiniMax-M1") is not None, what="the catalog's first answer")
-    served = service.get_model("302ai/MiniMax-M1").to_dict()
-    assert served["provenance"]["lifecycle.status"] == "heuristic"
-    assert {served["provenance"][p] for p in ("pricing.input", "limits.context_window", "limits.max_output_tokens",
-                                               "capabilities.tool_calling")} == {"modelsdev"}
+    client = create_app(service).test_client()
+    time.sleep(0.01)
+    from discovery.timestamps import iso
+
+    for url in ("/api/v1/models/302ai/MiniMax-M1", f"/api/v1/models/302ai/MiniMax-M1?as_of={iso(time.time())}"):
+        answer = client.get(url).get_json()
+        assert "provenance" in answer, (url, answer)
+        provenance = answer["provenance"]
+        assert provenance["lifecycle.status"]["source"] == "heuristic", url
+        for path in ("pricing.input", "pricing.output", "limits.context_window", "limits.max_output_tokens",
+                     "capabilities.tool_calling", "name"):
+            assert provenance[path]["source"] == "modelsdev", (url, path)
+            assert provenance[path]["entry"] == "MiniMax-M1" and provenance[path]["match"] == "exact"
+        assert "pricing.cache_read" not in provenance  # unknown fields are credited to no one
 
 
 def test_a_catalogs_input_limit_past_the_window_another_source_gave_is_not_taken():

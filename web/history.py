@@ -11,8 +11,9 @@ from typing import Optional
 
 from flask import Blueprint, Response, jsonify, request
 
+from discovery.draft import completed_trace
 from discovery.history import RESOLUTION
-from discovery.model import dumps, join_record
+from discovery.model import dumps, join_record, loads
 from discovery.query import ModelQuery, QueryError, run_query
 from discovery.timestamps import END_TIME, FIRST_TIME, iso, parse_time
 from web.context import flag, int_arg, service
@@ -73,7 +74,7 @@ def model_as_of(model_id: str) -> Response:
         raise ApiError(404, "model_not_found",
                        f"no model {model_id!r} in the catalog as of {iso(when)} (it was not yet added, or "
                        f"already removed; /api/v1/models/{model_id}/history lists its versions)")
-    provenance = found.provenance
+    provenance = completed_trace(found.provenance, loads(found.body))
     for path, item in provenance.items():
         if not isinstance(item, dict):  # stored by an older version: the source alone
             item = provenance[path] = {"source": item, "entry": None, "match": None}

@@ -8,6 +8,7 @@ from urllib.parse import quote
 from flask import Blueprint, Response, jsonify, request
 
 from discovery.compare import MAX_MODELS, MIN_MODELS, compare
+from discovery.draft import completed_trace
 from discovery.lifecycle import may_have_dates
 from discovery.model import CAPABILITIES, dumps, join_record, loads
 from discovery.query import ModelQuery, QueryError, run_query
@@ -84,7 +85,7 @@ def get_model(model_id: str):
     # answered, and the raw answer.
     raw, traced = svc.record_detail(model_id)
     verified = verified_times(svc.view.provider_rows)
-    fields = loads(traced)
+    fields = completed_trace(loads(traced), loads(entry.body))
     for path, item in fields.items():
         if not isinstance(item, dict):  # stored by an older version: the source alone
             item = fields[path] = {"source": item, "entry": None, "match": None}
