@@ -105,7 +105,8 @@ def create_app(service: Any, test_config: dict | None = None) -> Flask:
                 and response.is_json):
             if "ETag" not in response.headers:
                 response.add_etag()
-            response.make_conditional(request)
+            if "If-None-Match" in request.headers:  # most reads ask nothing: no header parsing for them
+                response.make_conditional(request)
         return response
 
     @app.after_request

@@ -1,6 +1,7 @@
 """/api/v1/models: list, detail and history."""
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime, time
 from email.utils import format_datetime
 from urllib.parse import quote
@@ -38,20 +39,38 @@ def _page(args: dict[str, str], provider: str | None = None):
     # a query that was answered before is found there, so a hit needs no checking again.
     key = tuple(sorted((k, tuple(v) if isinstance(v, list) else (v,)) for k, v in args.items()))
     body = view.pages.get(index, performance, key)
-    if body is None:
-        check_providers(svc, values("provider", args))
-        try:
-            query = ModelQuery.from_args(args)
-        except QueryError as exc:
-            raise ApiError(400, "invalid_query", str(exc)) from None
-        page = run_query(index, query, performance)
-        # The records are encoded once, when their version is made: a page is a join of those
-        # bytes, each with its measured performance spliced in.
-        body = b"".join((b'{"data":[', b",".join([performance.splice(e.id, e.body) for e in page.items]),
-                         b'],"total":%d,"limit":%d,"offset":%d,"catalog_version":%d}'
-                         % (page.total, page.limit, page.offset, index.version)))
-        view.pages.put(index, performance, key, body)
-    return Response(body, mimetype="application/json")
+    if body is not None:
+        return _tagged(body)
+    check_providers(svc, values("provider", args))
+    try:
+        query = ModelQuery.from_args(args)
+    except QueryError as exc:
+        raise ApiError(400, "invalid_query", str(exc)) from None
+    page = run_query(index, query, performance)
+    # The records are encoded once, when their version is made: a page is a join of those
+    # bytes, each with its measured performance spliced in.
+    body = b"".join((b'{"data":[', b",".join([performance.splice(e.id, e.body) for e in page.items]),
+                     b'],"total":%d,"limit":%d,"offset":%d,"catalog_version":%d}'
+                     % (page.total, page.limit, page.offset, index.version)))
+    body = TaggedPage(body)
+    body.etag = hashlib.blake2b(body, digest_size=16).hexdigest()
+    view.pages.put(index, performance, key, body)
+    return _tagged(body)
+
+
+class TaggedPage(bytes):
+    """A list page's bytes with their ETag, made once with the page and kept with it in the page
+    cache: hashing each answer again cost a list read 0.15 ms of its 0.7 ms."""
+
+    etag = ""
+
+
+def _tagged(body: bytes) -> Response:
+    resp = Response(body, mimetype="application/json")
+    tag = getattr(body, "etag", "")
+    if tag:
+        resp.set_etag(tag)
+    return resp
 
 
 @bp.get("/models")
