@@ -74,7 +74,7 @@ def model_as_of(model_id: str) -> Response:
         raise ApiError(404, "model_not_found",
                        f"no model {model_id!r} in the catalog as of {iso(when)} (it was not yet added, or "
                        f"already removed; /api/v1/models/{model_id}/history lists its versions)")
-    provenance = completed_trace(found.provenance, loads(found.body))
+    provenance = completed_trace(found.provenance, lambda: loads(found.body))
     for path, item in provenance.items():
         if not isinstance(item, dict):  # stored by an older version: the source alone
             item = provenance[path] = {"source": item, "entry": None, "match": None}

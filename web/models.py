@@ -104,7 +104,7 @@ def get_model(model_id: str):
     # answered, and the raw answer.
     raw, traced = svc.record_detail(model_id)
     verified = verified_times(svc.view.provider_rows)
-    fields = completed_trace(loads(traced), loads(entry.body))
+    fields = completed_trace(loads(traced), lambda: loads(entry.body))
     for path, item in fields.items():
         if not isinstance(item, dict):  # stored by an older version: the source alone
             item = fields[path] = {"source": item, "entry": None, "match": None}
